@@ -124,3 +124,36 @@ def test_a_heartbeat_ahead_of_the_clock_warns_and_is_not_called_fresh(tmp_path, 
     [beat] = [s for s in done.stdout.splitlines() if s.startswith("heartbeat")]
     assert "s in the future by this machine's clock, so its age cannot be told" in beat
     assert " s ago" not in beat
+
+
+def test_a_run_status_cannot_read_is_unknown_naming_the_file(tmp_path, check, monkeypatch, capsys):
+    """A run one of whose files this user may not read: ``status --json`` says so in an
+    ``error`` (exit 2) and has no ``run_id``, ``verdict`` nor ``next``, and the check said
+    ``UNKNOWN - None: None (a file of it cannot be read); next: ``. It names the run as
+    given and the file with why now."""
+    from livesession.cli import main
+
+    run = tmp_path / "runs" / "r1"
+    assert main(["dryrun", "--out", str(run.parent), "--run-id", "r1", "--steps", "5", "-q"]) == 0
+    real = Path.open
+
+    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if self.name == "audit.jsonl" and "r" in mode and "+" not in mode:
+            raise PermissionError(13, "Permission denied")  # as the kernel, for this user
+        return real(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    capsys.readouterr()
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "open", refusing)
+        assert main(["status", str(run), "--json"]) == 2
+    said = capsys.readouterr().out
+    shim = tmp_path / "bin" / "livesession"  # status as this user sees the run
+    shim.write_text(f"#!/bin/sh\ncat <<'EOF'\n{said}EOF\nexit 2\n", encoding="utf-8")
+
+    code, line = check(run)
+
+    assert code == UNKNOWN, line
+    assert line == (
+        f"LIVESESSION UNKNOWN - {run}: not read ({run}/audit.jsonl: Permission denied) "
+        "| steps=0 heartbeat_age=U;300.0"
+    )
