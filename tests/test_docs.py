@@ -1354,3 +1354,23 @@ def test_the_runbooks_logrotate_config_names_the_user_its_runs_belong_to():
     assert "su livesession livesession" in lines
     assert "chmod 2775" in text
     assert "User=livesession" in text  # the unit's user, whom the su line names
+
+
+def test_the_runbook_names_every_environment_variable_livesession_reads():
+    """Bug: ``LIVESESSION_CRASH_AT`` (SIGKILL at a named point) and ``LIVESESSION_PAUSE_AT``
+    (SIGSTOP), the crash harness's hooks, were named on no operator's page: one left in an
+    operator's shell killed every ``dryrun`` and ``resume`` at the same point, exit 137, with
+    nothing to say why. Every ``LIVESESSION_*`` name the package's code holds is on
+    RUNBOOK.md, but for two that are no operator's setting (a schema's name, and the
+    variable livesession sets for its own child process)."""
+    not_settings = {"LIVESESSION_EVIDENCE_V1", "LIVESESSION_PARENT_SYS_PATH"}
+    package = ROOT / "src" / "livesession"
+    named = {
+        found
+        for path in package.rglob("*.py")
+        for found in re.findall(r"[\"']((?:LIVESESSION_)[A-Z0-9_]+)[\"']", path.read_text("utf-8"))
+    }
+    assert {"LIVESESSION_CRASH_AT", "LIVESESSION_PAUSE_AT", "LIVESESSION_PG_DSN"} <= named
+    runbook = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    missing = sorted(name for name in named - not_settings if name not in runbook)
+    assert not missing, f"RUNBOOK.md names no {missing}"
