@@ -2,8 +2,9 @@
 
 Each test breaks a run on purpose (or a part of the verifier, where the promise is about a
 crash: "a check that crashes is reported, never raised") and holds ``verify`` to what it
-says of it. Each was written against a mutant of ``verify/_checks.py``, ``verify/_replay.py``
-or ``verify/_links.py`` that passed every verify test (``tools/mutants.py``).
+says of it. Each was written against a mutant of ``verify/_checks.py`` or ``verify/_replay.py``
+that passed every verify test (``tools/mutants.py``); those of ``verify/_links.py`` are with
+the other causal-link tests, in tests/test_burnin.py.
 """
 
 from __future__ import annotations
