@@ -163,6 +163,27 @@ class TestAveragePrice:
         assert book.strategy_view.avg_price("BTC/USDT") is None
         assert book.get_state()["avg_price"] == {}
 
+    def test_adding_to_a_short_of_less_than_one_unit_moves_it(self):
+        """A short of 0.3 sold 0.1 more: the entries held average 100.25 (a mutant took
+        a position above -1 for a long, and left the average at the first entry's)."""
+        book = _book()
+        _fill(book, "s1", Side.SELL, "0.3", "100.00")
+        _fill(book, "s2", Side.SELL, "0.1", "101.00")
+        assert book.avg_price["BTC/USDT"] == D("100.25")
+
+    def test_a_short_of_less_than_one_unit_flipped_long_opens_at_the_fill_s_price(self):
+        book = _book()
+        _fill(book, "s1", Side.SELL, "0.3", "100.00")
+        _fill(book, "b1", Side.BUY, "0.5", "99.00")
+        assert (book.position("BTC/USDT"), book.avg_price["BTC/USDT"]) == (D("0.2"), D("99.00"))
+
+    def test_a_round_average_keeps_the_places_of_the_prices(self):
+        """1 at 100.00 and 1 at 300.00 average 200.00, written so, never ``2E+2``."""
+        book = _book()
+        _fill(book, "b1", Side.BUY, "1", "100.00")
+        _fill(book, "b2", Side.BUY, "1", "300.00")
+        assert book.get_state()["avg_price"] == {"BTC/USDT": "200.00"}
+
     def test_a_resumed_book_goes_on_with_the_same_digits(self):
         """The checkpoint holds the average as written: the next fill averages the same."""
         book = _book()
@@ -306,3 +327,77 @@ class TestOpenQuantity:
         assert book.open_quantity("BTC/USDT", Side.SELL, reducing=False) == D("11")
         assert book.open_quantity("BTC/USDT", Side.BUY) == D("3")
         assert book.open_quantity("ETH/USDT", Side.SELL) == 0
+
+
+class TestApplyFill:
+    """A fill is applied once, never past what its order has left (found by mutating the
+    book: each of these passed the book's own tests)."""
+
+    def test_a_trade_reported_twice_is_applied_once(self):
+        book = _book()
+        book.add_order(_order())
+        assert book.apply_fill("c1", "t1", D("0.004"), D("40000.00"))
+        assert not book.apply_fill("c1", "t1", D("0.004"), D("40000.00"))
+        assert book.position("BTC/USDT") == D("0.004")
+        assert book.cash == D("100000") - D("160.00000")
+
+    def test_a_fill_past_what_is_left_is_refused(self):
+        book = _book()
+        book.add_order(_order())
+        assert book.apply_fill("c1", "t1", D("0.006"), D("40000.00"))
+        assert not book.apply_fill("c1", "t2", D("0.005"), D("40000.00"))  # 0.004 left
+        assert book.position("BTC/USDT") == D("0.006")
+        assert book.apply_fill("c1", "t3", D("0.004"), D("40000.00"))
+        assert book.tracked("c1") is None  # filled: no longer tracked
+
+    def test_an_order_s_notional_is_the_sum_of_its_fills(self):
+        book = _book()
+        book.add_order(_order())
+        book.apply_fill("c1", "t1", D("0.004"), D("40000.00"))
+        book.apply_fill("c1", "t2", D("0.002"), D("40010.00"))
+        live = book.tracked("c1")
+        assert live is not None
+        assert (live.filled, live.notional) == (D("0.006"), D("240.02000"))
+
+    def test_a_late_fill_that_completes_a_cancelled_order_ends_its_tracking(self):
+        """A fill that raced the cancel is applied; once the order is whole it is gone."""
+        book = _book()
+        book.add_order(_order())
+        book.apply_fill("c1", "t1", D("0.004"), D("40000.00"))
+        book.close_order("c1", confirm=True)
+        assert book.tracked("c1") is not None  # closed, awaiting the venue's last word
+        assert book.apply_fill("c1", "t2", D("0.006"), D("40000.00"))
+        assert book.tracked("c1") is None
+        assert book.local_orders() == ()
+
+
+class TestOpenOrders:
+    """What the book says of its open orders (found by mutating the book)."""
+
+    def test_whether_a_symbol_has_a_live_order(self):
+        book = _book()
+        assert not book.has_open_orders("BTC/USDT")
+        _rest(book, "b1", Side.BUY, "1", "99.00")
+        assert book.has_open_orders("BTC/USDT")
+        assert not book.has_open_orders("ETH/USDT")
+
+    def test_a_rejected_order_is_dropped_a_cancelled_one_kept_until_confirmed(self):
+        book = _book()
+        _rest(book, "r1", Side.BUY, "1", "99.00")
+        _rest(book, "c1", Side.BUY, "1", "98.00")
+        rejected = book.close_order("r1")
+        assert rejected is not None
+        assert rejected.order.client_order_id == "r1"
+        assert book.tracked("r1") is None
+        assert book.close_order("c1", confirm=True) is not None
+        assert book.tracked("c1") is not None
+        assert not book.has_open_orders("BTC/USDT")
+
+    def test_orders_against_a_position_close_it_cheapest_first_the_rest_add(self):
+        """Long 125, two SELL 100 resting: the cheaper closes 100 of it, the dearer can
+        close only 25 more, so it could add exposure: a halt cancels it, keeps the other."""
+        book = _book()
+        _fill(book, "b", Side.BUY, "125", "100.00")
+        _rest(book, "cheap", Side.SELL, "100", "101.00")
+        _rest(book, "dear", Side.SELL, "100", "102.00")
+        assert book.adding_orders() == ["dear"]

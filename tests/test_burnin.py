@@ -142,6 +142,84 @@ class TestCausalLinks:
         assert any("fill_event_id" in v and "names no earlier event" in v for v in violations)
         assert any("signal_id names a BAR event" in v for v in violations), violations
 
+    @pytest.mark.broken_run("links are removed on purpose")
+    def test_verify_catches_an_order_without_its_signal_or_entry(self, tmp_path):
+        """An order of an intent whose SIGNAL is in the run must name it, and a protective
+        leg its entry's fill (found by mutating verify/_links.py: a decision's missing link
+        went unsaid when only the venue's reports were held to carry theirs)."""
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        entry = next(
+            e
+            for e in events
+            if e["event_type"] == "ORDER_SUBMITTED" and "signal_id" in e["payload"]
+        )
+        del entry["payload"]["signal_id"]
+        leg = next(e for e in events if "fill_event_id" in e["payload"])
+        del leg["payload"]["fill_event_id"]
+        _rewrite(run_dir, events)
+        violations = verify_run(run_dir).violations
+        intent, leg_intent = entry["payload"]["intent_seq"], leg["payload"].get("intent_seq")
+        assert (
+            f"events.jsonl:{entry['seq']}: ORDER_SUBMITTED of intent {intent} has no signal_id"
+            in violations
+        )
+        assert (
+            f"events.jsonl:{leg['seq']}: ORDER_SUBMITTED of intent {leg_intent} has no "
+            "fill_event_id" in violations
+        )
+
+    @pytest.mark.broken_run("links are pointed at the wrong parent on purpose")
+    def test_verify_catches_a_link_to_another_intent_or_another_entry(self, tmp_path):
+        """An order's signal_id naming another intent's SIGNAL, and a leg's fill_event_id
+        naming a fill of another order than its entry: each is said (found by mutating
+        verify/_links.py: deleting either check passed every test)."""
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        first, second = [
+            e
+            for e in events
+            if e["event_type"] == "ORDER_SUBMITTED" and "signal_id" in e["payload"]
+        ][:2]
+        second["payload"]["signal_id"] = first["payload"]["signal_id"]
+        leg, fill = next(
+            (leg, fill)
+            for leg in events
+            if "fill_event_id" in leg["payload"]
+            for fill in events
+            if fill["event_type"] == "ORDER_FILLED"
+            and fill["seq"] < leg["seq"]
+            and fill["payload"]["client_order_id"] != leg["payload"]["oco_group"]
+        )
+        leg["payload"]["fill_event_id"] = fill["event_id"]
+        _rewrite(run_dir, events)
+        violations = verify_run(run_dir).violations
+        assert (
+            f"events.jsonl:{second['seq']}: signal_id names the SIGNAL of intent "
+            f"{first['payload']['intent_seq']}, not {second['payload']['intent_seq']}"
+        ) in violations
+        assert (
+            f"events.jsonl:{leg['seq']}: fill_event_id names a fill of "
+            f"{fill['payload']['client_order_id']!r}, not of the leg's entry "
+            f"{leg['payload']['oco_group']!r}"
+        ) in violations
+
+    @pytest.mark.broken_run("the first event and a link are removed on purpose")
+    def test_a_run_whose_start_is_lost_is_still_held_to_its_links(self, tmp_path):
+        """Without SESSION_STARTED the release that wrote the run is unknown: its events
+        are held to carry their links, as 0.2's are, not let off as 0.1's were (found by
+        mutating verify/_links.py: a verifier that began lenient stayed so)."""
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        assert events[0]["event_type"] == "SESSION_STARTED"
+        ack = next(e for e in events if e["event_type"] == "ORDER_ACCEPTED")
+        del ack["payload"]["order_event_id"]
+        _rewrite(run_dir, events[1:])
+        violations = verify_run(run_dir).violations
+        assert "events.jsonl:1: the first event is not SESSION_STARTED" in violations
+        cid = ack["payload"]["client_order_id"]
+        assert any(f"ORDER_ACCEPTED of {cid!r} has no order_event_id" in v for v in violations)
+
     @pytest.mark.parametrize("kill", ["after_send:30", "checkpoint:100"])
     def test_links_survive_a_crash_and_resume(self, tmp_path, kill):
         """Killed and resumed: the same bytes, links and all.
