@@ -13,6 +13,8 @@ equivalent mutant, a behaviour no test pins, or a bug the mutant shows.
 
 Run it in a worktree of your own, never where someone else's tests run: the module is
 rewritten while the tests run. ``--list`` prints the sites without running anything.
+Stop it with Ctrl-C, or with SIGTERM when it runs in the background (where SIGINT is
+ignored): either puts the module back and ends the tests' processes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -270,13 +273,22 @@ def _run_tests(tests: list[str], timeout: int) -> tuple[int, str]:
     command = ["nice", "-n", "10", "timeout", str(timeout), sys.executable, "-m", "pytest"]
     command += ["-x", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", "-n", "2", *tests]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(command, env=env, capture_output=True, check=False)
+    # A session of its own, so that the whole of it (timeout, pytest, its workers) can be
+    # ended with this process: a kill of ``timeout`` alone leaves pytest running.
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    ) as child:
+        try:
+            stdout, _ = child.communicate()
+        except BaseException:
+            os.killpg(child.pid, signal.SIGKILL)
+            raise
     failed = [
         line.split(" - ")[0]
-        for line in done.stdout.decode(errors="replace").splitlines()
+        for line in stdout.decode(errors="replace").splitlines()
         if line.startswith(("FAILED ", "ERROR "))
     ]
-    return done.returncode, failed[0] if failed else ""
+    return child.returncode, failed[0] if failed else ""
 
 
 def _chosen(
@@ -287,6 +299,14 @@ def _chosen(
     if args.sample and len(picked) > args.sample:
         picked = sorted(random.Random(args.seed).sample(picked, args.sample))
     yield from picked
+
+
+def _stopped(signum: int, _frame: object) -> None:
+    """SIGTERM or SIGHUP: end as Ctrl-C does, through ``finally``, so the module is put back.
+
+    A run started in the background (``&``) ignores SIGINT, so TERM is how it is stopped.
+    """
+    raise SystemExit(128 + signum)
 
 
 def main() -> int:
@@ -303,6 +323,8 @@ def main() -> int:
     parser.add_argument("--log", default="")
     args = parser.parse_args()
     path = Path(args.module)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stopped)
     original = path.read_bytes()
     digest = hashlib.sha256(original).hexdigest()
     source = original.decode()
