@@ -567,6 +567,20 @@ class TestExporter:
         assert status.startswith("200")
         assert b'trader_equity{run_id="run-test-1"} 10001.81' in body
 
+    def test_serves_a_run_named_by_any_path_like(self, run):
+        """Bug: a run directory given as an ``os.PathLike`` that is no ``Path`` (docs/
+        embedding.md: a path is a str or any os.PathLike wherever the API takes one) was
+        taken for a registry: the app raised ``AttributeError`` at its first request."""
+
+        class Named:
+            def __fspath__(self) -> str:
+                return str(run)
+
+        status, body = scrape(make_exporter(Named()))
+
+        assert status.startswith("200")
+        assert body == scrape(make_exporter(run))[1]
+
     @pytest.mark.broken_run("it appends events after the stop to mimic a live run")
     def test_reads_at_each_scrape(self, run):
         """A run directory is read afresh at every request."""

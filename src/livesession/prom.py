@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import os
 import stat
 import threading
 from pathlib import Path
@@ -127,7 +128,7 @@ _STEP_DURATION: Final = (
 )
 
 
-def render_textfile(run_dir: Path | str) -> str:
+def render_textfile(run_dir: str | os.PathLike[str]) -> str:
     """The run's metrics in the Prometheus text exposition format (0.0.4).
 
     Deterministic for a given run directory; tolerates a missing ``timings.json`` and
@@ -138,7 +139,7 @@ def render_textfile(run_dir: Path | str) -> str:
     return text.decode("utf-8")
 
 
-def write_textfile(run_dir: Path | str, path: Path | str) -> str:
+def write_textfile(run_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> str:
     """Write ``render_textfile(run_dir)`` to ``path`` atomically (for a textfile collector).
 
     The text goes to a temporary file next to ``path``, is synced, then renamed over it,
@@ -155,7 +156,7 @@ def write_textfile(run_dir: Path | str, path: Path | str) -> str:
     return collector.live
 
 
-def make_registry(run_dir: Path | str) -> CollectorRegistry:
+def make_registry(run_dir: str | os.PathLike[str]) -> CollectorRegistry:
     """A new, isolated registry whose one collector reads ``run_dir`` at every scrape.
 
     What was appended since its last scrape, that is: it keeps what the events before added
@@ -168,7 +169,7 @@ def make_registry(run_dir: Path | str) -> CollectorRegistry:
 
 
 def make_exporter(
-    registry_source: Path | str | CollectorRegistry,
+    registry_source: str | os.PathLike[str] | CollectorRegistry,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """A WSGI app serving the metrics, for an embedding app to mount (e.g. at ``/metrics``).
 
@@ -177,8 +178,9 @@ def make_exporter(
     run the file system will not let it read is ``503`` with one line (``_prom_wsgi``).
     """
     prometheus = _prometheus()
-    if isinstance(registry_source, (str, Path)):
-        registry, where = make_registry(registry_source), f"the run {registry_source}"
+    if isinstance(registry_source, (str, os.PathLike)):
+        where = f"the run {os.fspath(registry_source)}"
+        registry = make_registry(registry_source)
         run_id: str | None = Path(registry_source).name
     else:
         registry, where, run_id = registry_source, "the registry's run", None

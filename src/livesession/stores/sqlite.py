@@ -238,7 +238,7 @@ class SqliteIdempotencyStore(RecordStore):
 
     def __init__(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         durable: bool = True,
