@@ -75,6 +75,7 @@ from ._artifacts.releases import release_of, written_by_other_release
 from ._artifacts.runfiles import odd_files, odd_violation
 from ._artifacts.runread import read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
+from ._domain.decimal import with_context
 from ._prom_view import _DECIDED, _EventFold, _RunView
 from ._prom_wsgi import guarded
 from ._rundir.livecut import crashed_cut, live_cut
@@ -208,7 +209,12 @@ class _RunCollector:
     def __repr__(self) -> str:
         return f"_RunCollector({str(self.run_dir)!r})"
 
+    @with_context
     def collect(self) -> Iterator[Metric]:
+        """The run's metric families, computed whole in the library's Decimal context."""
+        return iter(list(self._families()))
+
+    def _families(self) -> Iterator[Metric]:
         from prometheus_client.core import (  # noqa: PLC0415 - optional extra
             CounterMetricFamily,
             GaugeMetricFamily,
