@@ -25,6 +25,7 @@ from livesession import (
     ListAlertSink,
     LiveSessionOrchestrator,
     MemoryLineSink,
+    MockBroker,
     PluginError,
     RunDirectoryError,
     SimClock,
@@ -35,6 +36,9 @@ from livesession import (
     resume_run,
     verify_run,
 )
+from livesession.control import describe_run, send_control
+from livesession.evidence import scan_secrets
+from livesession.status import list_runs
 
 from _helpers import crash_in_step
 from crash_harness import KILLED, cli
@@ -105,6 +109,32 @@ class TestPaths:
             feed.close()
         assert check_csv(_PathLike(bars), tick=None).rows == 2
         FileLease(_PathLike(tmp_path / "lease.json"), "acct", "strat").close()
+
+    def test_the_tools_functions_and_a_venue_journal_take_a_str_and_any_path_like(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: docs/embedding.md says a path is a str or any os.PathLike wherever the API
+        takes one, but ``livesession.status.list_runs("runs")`` died of ``'str' object has
+        no attribute 'is_dir'``, ``livesession.control.describe_run`` and ``send_control``
+        of a str of ``unsupported operand type(s) for /: 'str' and 'str'``,
+        ``livesession.evidence.scan_secrets`` of ``no attribute 'rglob'``, and
+        ``MockBroker(journal="venue.jsonl")`` of ``no attribute 'exists'``; a path-like
+        that is no ``Path`` the same."""
+        session = create_run(DryrunConfig(run_id="tools", steps=5), tmp_path / "runs")
+        session.run_to_end(5)
+        session.close()
+        run = tmp_path / "runs" / "tools"
+        assert verify_run(run).ok
+        for kind in (str, _PathLike):
+            assert [s.run_id for s in list_runs(kind(tmp_path / "runs"))] == ["tools"]
+            assert describe_run(kind(run)) == describe_run(run)
+            outcome = send_control("stop", kind(run), timeout_s=1.0)
+            assert outcome == send_control("stop", run, timeout_s=1.0)
+            assert outcome.kind == "not_held", outcome
+            assert scan_secrets(kind(run), environ={}) == []
+            journal = tmp_path / f"venue-{kind.__name__}.jsonl"
+            MockBroker(journal=kind(journal)).close()
+            assert journal.exists()
 
 
 _FROM_MAPPING = "build one from its settings with DryrunConfig.from_mapping(...)"

@@ -189,6 +189,27 @@ def test_the_asyncio_section_names_every_public_name_of_an_async_session():
     assert "gives every `kill()`'s, one per call in the order they were called" in flat
 
 
+def test_the_asyncio_section_says_what_an_in_memory_session_without_an_audit_sink_does():
+    """Bug: the asyncio section said ``open_session(config, **edges)`` keeps the session in
+    memory, with nothing of the audit sink the top of the page requires: ``open_session(
+    config)`` as written raised ``LiveSessionError`` on entering the block."""
+    import asyncio
+
+    from livesession import DryrunConfig, LiveSessionError, MemoryLineSink, open_session
+
+    async def enter(**edges: object) -> int:
+        async with open_session(DryrunConfig(run_id="in-memory", steps=5), **edges) as session:
+            return await session.run_steps(5)
+
+    with pytest.raises(LiveSessionError, match="AUDIT_SINK_MISSING"):
+        asyncio.run(enter())
+    assert asyncio.run(enter(audit_sink=MemoryLineSink())) == 5
+    flat = " ".join(_embedding_section("asyncio").split())
+    assert (
+        "without one the preflight rejects it, `AUDIT_SINK_MISSING`, and entering the block" in flat
+    )
+
+
 class TestDocsUsePublicApi:
     @pytest.mark.parametrize("doc", sorted(_PAGES))
     def test_no_private_module_is_named(self, doc):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import os
 import shutil
 import subprocess
@@ -560,12 +561,45 @@ class TestWriteTextfile:
 class TestExporter:
     """make_exporter gives a WSGI app an embedding app can mount."""
 
+    def test_computes_in_the_library_s_decimal_context(self, run, tmp_path):
+        """Bug: the metrics were computed in the caller's Decimal context, which
+        docs/embedding.md says livesession never computes in: under an application's
+        ``prec = 4`` this run's equity of 10001.81 was exported as 10000.0 and its daily
+        P&L of 1.81 as 0.0, and a context that traps ``Inexact`` or ``Rounded`` made every
+        scrape raise."""
+        expected = render_textfile(run)
+        with decimal.localcontext() as mine:  # the application's own arithmetic
+            mine.prec = 4
+            mine.traps[decimal.Inexact] = True
+            mine.traps[decimal.Rounded] = True
+            assert render_textfile(run) == expected
+            assert scrape(make_exporter(run)) == ("200 OK", expected.encode())
+            assert scrape(make_exporter(make_registry(run)))[1] == expected.encode()
+            write_textfile(run, tmp_path / "run.prom")
+            assert decimal.getcontext() is mine
+            assert mine.prec == 4
+        assert (tmp_path / "run.prom").read_text(encoding="utf-8") == expected
+
     def test_serves_run(self, run):
         """The app answers 200 with the run's metrics."""
         status, body = scrape(make_exporter(run))
 
         assert status.startswith("200")
         assert b'trader_equity{run_id="run-test-1"} 10001.81' in body
+
+    def test_serves_a_run_named_by_any_path_like(self, run):
+        """Bug: a run directory given as an ``os.PathLike`` that is no ``Path`` (docs/
+        embedding.md: a path is a str or any os.PathLike wherever the API takes one) was
+        taken for a registry: the app raised ``AttributeError`` at its first request."""
+
+        class Named:
+            def __fspath__(self) -> str:
+                return str(run)
+
+        status, body = scrape(make_exporter(Named()))
+
+        assert status.startswith("200")
+        assert body == scrape(make_exporter(run))[1]
 
     @pytest.mark.broken_run("it appends events after the stop to mimic a live run")
     def test_reads_at_each_scrape(self, run):

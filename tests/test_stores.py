@@ -698,10 +698,12 @@ def test_opening_the_sqlite_store_on_a_full_disk_says_so(
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="POSIX FIFOs")
-@pytest.mark.parametrize("store", ["checkpoint", "jsonl"])
+@pytest.mark.parametrize("store", ["checkpoint", "jsonl", "sqlite"])
 def test_a_store_a_host_points_at_a_fifo_refuses_it_at_once(tmp_path, store):
     """A host's own store on a FIFO: loading the checkpoint waited for a writer for ever,
-    and opening the JSONL store for a reader (neither heard SIGTERM)."""
+    and opening the JSONL store for a reader (neither heard SIGTERM). The SQLite store
+    said ``disk I/O error (likely causes: a file size limit, ...; a failing disk, ...)``
+    of a FIFO, where the others name it."""
     import threading
 
     fifo = tmp_path / "store"
@@ -712,6 +714,8 @@ def test_a_store_a_host_points_at_a_fifo_refuses_it_at_once(tmp_path, store):
         try:
             if store == "checkpoint":
                 FileCheckpointStore(fifo).load()
+            elif store == "sqlite":
+                SqliteIdempotencyStore(fifo)
             else:
                 JsonlIdempotencyStore(fifo)
         except BaseException as exc:  # handed to the test
@@ -730,6 +734,10 @@ def test_a_store_a_host_points_at_a_fifo_refuses_it_at_once(tmp_path, store):
     if store == "checkpoint":
         assert isinstance(error, CheckpointError)
         assert str(error) == f"cannot read checkpoint {fifo}: not a regular file (a FIFO)"
+    elif store == "sqlite":
+        assert isinstance(error, RunDirectoryError)
+        said = f"cannot open idempotency database {fifo}: not a regular file (a FIFO)"
+        assert str(error) == said
     else:
         assert isinstance(error, OSError)
         assert "not a regular file (a FIFO)" in str(error)

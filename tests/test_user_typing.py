@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
@@ -53,8 +54,14 @@ from typing import Any, Final
 from livesession import (
     Bar, Broker, BrokerReport, CancelIntent, CheckResult, DeclaredSimulation, DryrunConfig,
     IdempotencyRecord, IdempotencyStore, LiveSessionOrchestrator, MarketFeed, MemoryLineSink, MockBroker, Order, OrderIntent,
+    CsvReplayFeed, FileCheckpointStore, JsonlIdempotencyStore, SqliteIdempotencyStore,
     OrderType, PreflightContext, Side, Strategy, StrategyView, VenueOrder, configure_logging,
 )
+from livesession.control import describe_run, send_control
+from livesession.evidence import scan_secrets
+from livesession.prom import make_exporter, make_registry, render_textfile, write_textfile
+from livesession.report import render_report, write_report
+from livesession.status import list_runs
 from livesession.testing import FaultBroker, MatrixReport, MemoryRun, RunFactory, SessionTracker
 
 
@@ -196,6 +203,14 @@ session = LiveSessionOrchestrator(
     audit_sink=MemoryLineSink(),
 )
 configure_logging(PerRunLog())
+
+
+def paths(run: str, out: os.PathLike[str]) -> None:  # a path is a str or any os.PathLike
+    list_runs(out), list_runs(run), describe_run(out), send_control("stop", run, timeout_s=1.0)
+    scan_secrets(out), render_report(out), write_report(run, out), make_exporter(out)
+    render_textfile(out), write_textfile(out, run), make_registry(out)
+    CsvReplayFeed.check(out, tick=None), MockBroker(journal=out), FileCheckpointStore(out)
+    JsonlIdempotencyStore(out), SqliteIdempotencyStore(run)
 
 
 def test_one_run(run_factory: RunFactory, verified_runs: SessionTracker) -> None:

@@ -69,6 +69,7 @@ from ._support.text import command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from os import PathLike
     from types import FrameType
 
     from ._session.coordinator import LiveSessionOrchestrator
@@ -278,9 +279,9 @@ class ControlOutcome:
     line: str
 
 
-def describe_run(run_dir: Path) -> str:
+def describe_run(run_dir: str | PathLike[str]) -> str:
     """What a run's files say about it when no process holds it (sealed, or unfinished)."""
-    return describe_seal(run_dir)
+    return describe_seal(Path(run_dir))
 
 
 def _unlocked(action: str, run_dir: Path) -> ControlOutcome | None:
@@ -301,13 +302,13 @@ def _unlocked(action: str, run_dir: Path) -> ControlOutcome | None:
     )
 
 
-def send_control(action: str, run_dir: Path, *, timeout_s: float) -> ControlOutcome:
+def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float) -> ControlOutcome:
     """Signal the livesession process holding ``run_dir`` and wait for the effect.
 
     Nothing is sent when nothing holds the run, or when the holder is not a livesession
     CLI writer of this run on this host.
     """
-    holder = holder_of(run_dir)
+    holder = holder_of(run_dir := Path(run_dir))
     if holder is None:
         return _unlocked(action, run_dir) or ControlOutcome(
             "not_held", f"nothing holds {run_dir}: {describe_seal(run_dir, advise=True)}"

@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import os
 import stat
 import threading
 from pathlib import Path
@@ -74,6 +75,7 @@ from ._artifacts.releases import release_of, written_by_other_release
 from ._artifacts.runfiles import odd_files, odd_violation
 from ._artifacts.runread import read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
+from ._domain.decimal import with_context
 from ._prom_view import _DECIDED, _EventFold, _RunView
 from ._prom_wsgi import guarded
 from ._rundir.livecut import crashed_cut, live_cut
@@ -127,7 +129,7 @@ _STEP_DURATION: Final = (
 )
 
 
-def render_textfile(run_dir: Path | str) -> str:
+def render_textfile(run_dir: str | os.PathLike[str]) -> str:
     """The run's metrics in the Prometheus text exposition format (0.0.4).
 
     Deterministic for a given run directory; tolerates a missing ``timings.json`` and
@@ -138,7 +140,7 @@ def render_textfile(run_dir: Path | str) -> str:
     return text.decode("utf-8")
 
 
-def write_textfile(run_dir: Path | str, path: Path | str) -> str:
+def write_textfile(run_dir: str | os.PathLike[str], path: str | os.PathLike[str]) -> str:
     """Write ``render_textfile(run_dir)`` to ``path`` atomically (for a textfile collector).
 
     The text goes to a temporary file next to ``path``, is synced, then renamed over it,
@@ -155,7 +157,7 @@ def write_textfile(run_dir: Path | str, path: Path | str) -> str:
     return collector.live
 
 
-def make_registry(run_dir: Path | str) -> CollectorRegistry:
+def make_registry(run_dir: str | os.PathLike[str]) -> CollectorRegistry:
     """A new, isolated registry whose one collector reads ``run_dir`` at every scrape.
 
     What was appended since its last scrape, that is: it keeps what the events before added
@@ -168,7 +170,7 @@ def make_registry(run_dir: Path | str) -> CollectorRegistry:
 
 
 def make_exporter(
-    registry_source: Path | str | CollectorRegistry,
+    registry_source: str | os.PathLike[str] | CollectorRegistry,
 ) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
     """A WSGI app serving the metrics, for an embedding app to mount (e.g. at ``/metrics``).
 
@@ -177,8 +179,9 @@ def make_exporter(
     run the file system will not let it read is ``503`` with one line (``_prom_wsgi``).
     """
     prometheus = _prometheus()
-    if isinstance(registry_source, (str, Path)):
-        registry, where = make_registry(registry_source), f"the run {registry_source}"
+    if isinstance(registry_source, (str, os.PathLike)):
+        where = f"the run {os.fspath(registry_source)}"
+        registry = make_registry(registry_source)
         run_id: str | None = Path(registry_source).name
     else:
         registry, where, run_id = registry_source, "the registry's run", None
@@ -206,7 +209,12 @@ class _RunCollector:
     def __repr__(self) -> str:
         return f"_RunCollector({str(self.run_dir)!r})"
 
+    @with_context
     def collect(self) -> Iterator[Metric]:
+        """The run's metric families, computed whole in the library's Decimal context."""
+        return iter(list(self._families()))
+
+    def _families(self) -> Iterator[Metric]:
         from prometheus_client.core import (  # noqa: PLC0415 - optional extra
             CounterMetricFamily,
             GaugeMetricFamily,

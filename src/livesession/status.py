@@ -413,7 +413,10 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
 
 
 def list_runs(
-    out_dir: Path, *, now: dt.datetime | None = None, refused: list[OSError] | None = None
+    out_dir: str | os.PathLike[str],
+    *,
+    now: dt.datetime | None = None,
+    refused: list[OSError] | None = None,
 ) -> list[RunStatus]:
     """The status of every run directly under ``out_dir``, by name (other entries skipped).
 
@@ -429,6 +432,7 @@ def list_runs(
         OSError: the system refused to read a file of one of the runs (``run_status``),
             without ``refused``.
     """
+    out_dir = Path(out_dir)
     if not out_dir.is_dir():  # a typo in the path, or a file in the way
         said = "" if out_dir.exists() else " does not exist, so it"
         raise RunDirectoryError(f"{out_dir}{said} is not a directory of runs")

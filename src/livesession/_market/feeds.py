@@ -315,7 +315,7 @@ class CsvReplayFeed:
         self._row = 0
 
     @staticmethod
-    def check(path: Path | str, *, tick: Decimal | None) -> DataFileCheck:
+    def check(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:
         """``check_csv``: check and hash the whole file without opening a feed on it."""
         return check_csv(path, tick=tick)
 

@@ -55,6 +55,8 @@ from ._journal import append_entry, defer_replay, open_journal, sends_in
 from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
 if TYPE_CHECKING:
+    from os import PathLike
+
     from .._domain.model import Bar, BrokerReport, Order, VenueOrder
 
 __all__ = ["FillModel", "MockBroker", "VenueOptions", "venue_options"]
@@ -128,8 +130,9 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         fill_model: FillModel | None = None,
         price_tick: Decimal = DEFAULT_PRICE_TICK,
         qty_lot: Decimal = DEFAULT_QTY_LOT,
-        journal: Path | None = None,
+        journal: str | PathLike[str] | None = None,
     ) -> None:
+        journal = None if journal is None else Path(journal)
         self._seed = seed
         self._model = fill_model or FillModel()
         self._tick = price_tick

@@ -83,7 +83,10 @@ class EvidenceResult:
 
 
 def scan_secrets(
-    run_dir: Path, *, environ: Mapping[str, str] | None = None, skip: frozenset[str] = frozenset()
+    run_dir: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Findings as ``file:line: kind`` (never the secret itself), over every file in the run.
 
@@ -92,7 +95,7 @@ def scan_secrets(
     """
     needles = _needles(os.environ if environ is None else environ)
     findings: list[str] = []
-    for path in sorted(p for p in run_dir.rglob("*") if p.is_file()):
+    for path in sorted(p for p in Path(run_dir).rglob("*") if p.is_file()):
         if path.name in skip:
             continue
         rel = path.relative_to(run_dir)

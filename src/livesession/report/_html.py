@@ -42,6 +42,7 @@ from ._svg import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from os import PathLike
 
     from ..verify import VerifyResult
 
@@ -62,7 +63,7 @@ _OTHER_STATUS: Final = ("#f3f4f6", "#374151")
 
 @with_context
 def render_report(
-    run_dir: Path | str,
+    run_dir: str | PathLike[str],
     *,
     verify: bool | VerifyResult = False,
     progress: Callable[[int, int], None] | None = None,
@@ -115,8 +116,8 @@ def _render(run: ReportRun) -> str:
 
 @with_context
 def write_report(
-    run_dir: Path | str,
-    path: Path | str,
+    run_dir: str | PathLike[str],
+    path: str | PathLike[str],
     *,
     verify: bool | VerifyResult = False,
     progress: Callable[[int, int], None] | None = None,

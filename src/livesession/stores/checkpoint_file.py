@@ -29,7 +29,7 @@ class FileCheckpointStore:
     bool, None, lists and string-keyed mappings); store Decimals as strings.
     """
 
-    def __init__(self, path: Path, *, durable: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = Path(path)
         self._durable = durable
 

@@ -59,7 +59,7 @@ class JsonlIdempotencyStore(RecordStore):
     file when it was opened (empty when the file was whole).
     """
 
-    def __init__(self, path: Path, *, durable: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = Path(path)
         self._durable = durable
         self._entries: dict[str, tuple[str, str | None]] = {}

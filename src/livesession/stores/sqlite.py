@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from .._exceptions import RunDirectoryError, StoreFailure
+from .._support.fsutil import NotAFile, refuse_special
 from .._support.oserrors import fd_shortage, said
 from ._record import RecordStore, Stored
 
@@ -238,13 +239,19 @@ class SqliteIdempotencyStore(RecordStore):
 
     def __init__(
         self,
-        path: Path,
+        path: str | os.PathLike[str],
         *,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         durable: bool = True,
     ) -> None:
         self.path = Path(path)
         self._connection: sqlite3.Connection | None = None
+        try:  # a FIFO, a device: SQLite's own word for it would blame the disk
+            refuse_special(self.path)
+        except NotAFile as exc:
+            raise RunDirectoryError(
+                f"cannot open idempotency database {self.path}: {exc.strerror}"
+            ) from exc
         _create(self.path)
         try:
             self._connection = connect(self.path, busy_timeout_ms=busy_timeout_ms, durable=durable)
