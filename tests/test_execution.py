@@ -600,6 +600,19 @@ class TestProtectionAsked:
         assert parts.book.position(SYMBOL) == 0
         assert self._leg_events(sinks, _cid(2, "tp")) == []
 
+    def test_an_entry_the_venue_refuses_later_leaves_no_protection_behind(self):
+        """Its protection is forgotten with it: nothing is left for the checkpoint."""
+        broker = FaultBroker()
+        parts, _ = _wired(broker)
+        parts.lifecycle.transition(Trigger.PREFLIGHT_PASSED, "test")
+        parts.lifecycle.transition(Trigger.ACTIVATE, "test")
+        broker.arm("reject_later")
+        parts.execution.handle_intent(buy("0.5", stop_loss_pct=D("0.01")))
+        assert list(parts.exits.get_state()["protect"]) == [_cid(1)]
+        parts.reports.process()
+        assert not parts.book.open
+        assert parts.exits.get_state()["protect"] == {}
+
 
 class TestState:
     def test_intent_seq_round_trip(self):
