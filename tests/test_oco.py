@@ -87,6 +87,16 @@ class TestProtectiveLegs:
         legs = _legs(take_profit_pct=None)
         assert [name for name, _ in legs] == ["sl"]
 
+    def test_only_a_take_profit_distance_gives_only_the_take_profit(self):
+        legs = _legs(stop_loss_pct=None)
+        assert [name for name, _ in legs] == ["tp"]
+
+    @pytest.mark.parametrize("pct", ["0", "-0.5"])
+    def test_a_distance_of_zero_or_below_gives_no_leg(self, pct):
+        """A leg at the entry price (or past it) would fill at once: none is made."""
+        legs = _legs(stop_loss_pct=D(pct))
+        assert [name for name, _ in legs] == ["tp"]
+
     def test_protection_survives_a_checkpoint(self):
         """to_json and from_json round-trip."""
         protection = Protection(intent_seq=3, take_profit_pct=D("0.02"), stop_loss_pct=None)
@@ -167,6 +177,35 @@ class TestOcoInASession:
         assert ("ORDER_CANCELED", stop) in kinds[first_partial:]
         assert ("ORDER_FILLED", take) in kinds
         assert not broker.open_orders()
+
+    def test_a_leg_s_fill_cancels_its_sibling_itself(self):
+        """Without venue-side OCO, the first fill of the take profit cancels the stop in the
+        same step: one-cancels-the-other, not the reconciler's orphan pass after it."""
+        broker = FaultBroker(native_oco=False)
+        orch, sinks = _protected_session(["40000.00", "40000.00", "40500.00"], broker=broker)
+        orch.run_n_steps(3)
+        stop = client_order_id("t", "scripted", 1, "sl")
+        canceled = {e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")}
+        assert stop in canceled
+        assert sinks.events_of("RECONCILED") == []
+
+    def test_a_sibling_whose_cancel_failed_is_cancelled_by_the_reconciler(self):
+        """The take profit filled in part and the stop's cancel failed: the group's fill is
+        kept, so the reconciler finds the stop an orphan (its position still held) and
+        cancels it."""
+        broker = FaultBroker(native_oco=False)
+        orch, sinks = _protected_session(["40000.00", "40000.00", "40500.00"], broker=broker)
+        orch.run_n_steps(2)
+        broker.arm("split_fill")
+        broker.arm("cancel_transient")
+        orch.run_n_steps(1)
+        stop = client_order_id("t", "scripted", 1, "sl")
+        [reconciled] = sinks.events_of("RECONCILED")
+        assert (reconciled["payload"]["action"], reconciled["payload"]["client_order_id"]) == (
+            "CANCEL_REQUESTED",
+            stop,
+        )
+        assert reconciled["payload"]["why"] == "sibling_filled"
 
     def test_stop_cancels_the_legs(self):
         """request_stop cancels both legs and flattens: no OCO leg survives the session."""

@@ -205,6 +205,49 @@ class TestCompare:
         leg = _local("sl", side=Side.SELL, oco_group="g", reduce_only=True, cancel_requested=True)
         assert _compare([leg], [_venue("sl", side=Side.SELL)]).discrepancies == ()
 
+    def test_every_order_is_compared_past_one_in_doubt_to_adopt(self):
+        """An order sent in doubt that the venue has is adoptable, and the orders after it
+        are compared as their own."""
+        local = [_local("a", in_doubt=True), _local("b", filled="0.5")]
+        comparison = _compare(local, [_venue("a"), _venue("b", filled="0.7")])
+        assert comparison.adoptable == ("a",)
+        assert _kinds(comparison) == [(K.FILL_NOT_SEEN, "b")]
+
+    def test_an_order_the_book_closed_and_the_venue_lists_open_is_unknown_locally(self):
+        """The book closed it (its cancel report came), yet the venue lists it open."""
+        comparison = _compare([_local("a", closed=True)], [_venue("a")])
+        assert _kinds(comparison) == [(K.ORDER_UNKNOWN_LOCALLY, "a")]
+        assert comparison.discrepancies[0].detail["local_state"] == "closed"
+
+    def test_differences_come_sorted_by_client_order_id_then_kind(self):
+        """The order the events record them in: by client id (a position's has none, so it
+        comes first), then kind, whatever found them first."""
+        leg = _local("a", side=Side.SELL, oco_group="g", reduce_only=True)
+        local = [leg, _local("b", filled="0.5")]
+        comparison = compare(
+            local,
+            [_venue("a", side=Side.SELL), _venue("b", filled="0.7"), _venue("c")],
+            {},
+            positions={"BTC/USDT": D(0)},
+            venue_positions={"BTC/USDT": D(1)},
+        )
+        assert _kinds(comparison) == [
+            (K.POSITION_MISMATCH, ""),
+            (K.ORPHAN_OCO_SIBLING, "a"),
+            (K.FILL_NOT_SEEN, "b"),
+            (K.ORDER_UNKNOWN_LOCALLY, "c"),
+        ]
+
+    def test_every_leg_is_looked_at_past_a_leg_that_still_protects(self):
+        """A leg whose position is held and whose group had no fill, before an orphan."""
+        local = [
+            _local("a", side=Side.SELL, oco_group="g1", reduce_only=True),
+            _local("b", side=Side.SELL, oco_group="g2", reduce_only=True),
+        ]
+        venue = [_venue("a", side=Side.SELL), _venue("b", side=Side.SELL)]
+        found = _compare(local, venue, positions={"BTC/USDT": D(1)}, oco_filled=["g2"])
+        assert _kinds(found) == [(K.ORPHAN_OCO_SIBLING, "b")]
+
     def test_no_verdict_without_an_answer(self):
         """An order neither listed nor looked up (the venue did not answer) yields nothing."""
         assert _compare([_local("a")]).discrepancies == ()
@@ -324,6 +367,18 @@ class TestPositions:
         assert found.discrepancies == plain_compare  # the two FILL_NOT_SEEN, nothing more
         assert {d.kind for d in found.discrepancies} == {K.FILL_NOT_SEEN}
 
+    def test_a_fill_in_flight_is_what_the_venue_filled_beyond_the_book(self):
+        """The book has 0.3 of an order the venue filled 0.5 of: 0.2 on its way, and the
+        venue's 0.5 is the book's 0.3 plus that."""
+        found = compare(
+            [_local("a", filled="0.3")],
+            [_venue("a", filled="0.5")],
+            {},
+            positions={"BTC/USDT": D("0.3")},
+            venue_positions={"BTC/USDT": D("0.5")},
+        )
+        assert _kinds(found) == [(K.FILL_NOT_SEEN, "a")]
+
     def test_no_position_verdict_without_an_answer_about_an_order(self):
         found = compare(
             [_local("a")],
@@ -432,6 +487,14 @@ class TestPlan:
         decided = _plan(told, mismatch, later, escalated=("FILL_NOT_SEEN:a",), grace=0)
         assert decided.escalate == (mismatch, later)
 
+    def test_each_difference_is_decided_past_an_orphan_to_cancel(self):
+        """An orphan leg to cancel leaves the differences after it to be decided too."""
+        orphan = _item(K.ORPHAN_OCO_SIBLING, "a")
+        mismatch = _item(K.QUANTITY_MISMATCH, "b")
+        decided = _plan(orphan, mismatch)
+        assert decided.cancel == (orphan,)
+        assert decided.escalate == (mismatch,)
+
     def test_a_plan_is_clean_only_with_nothing_to_do(self):
         """Any one thing to do makes a plan not clean."""
         item = _item(K.FILL_NOT_SEEN)
@@ -513,6 +576,35 @@ class TestPositionDoubts:
         behind = _item(K.FILL_NOT_SEEN, "c", local_filled="0.3", venue_filled="0.3")
         assert position_doubts([d.to_json() for d in (unknown, ahead, behind)]) == (
             "the venue's fills of b: 0.3 filled at the venue, 0.1 in the book (FILL_NOT_SEEN)"
+        )
+
+    def test_every_difference_is_said_past_a_position_mismatch(self):
+        position = _item(
+            K.POSITION_MISMATCH,
+            "",
+            symbol="BTC/USDT",
+            local_position="0",
+            venue_position="0.5",
+            fills_in_flight="0",
+        )
+        ahead = _item(K.FILL_NOT_SEEN, "b", local_filled="0.1", venue_filled="0.3")
+        assert position_doubts([d.to_json() for d in (position, ahead)]) == (
+            "the venue holds BTC/USDT 0.5, the book 0 (POSITION_MISMATCH); "
+            "the venue's fills of b: 0.3 filled at the venue, 0.1 in the book (FILL_NOT_SEEN)"
+        )
+
+    def test_fills_in_flight_that_are_no_number_are_said_as_written(self):
+        """A record whose fills_in_flight is no number (edited, another release's): said,
+        never read as none."""
+        item = {
+            "kind": "POSITION_MISMATCH",
+            "symbol": "BTC/USDT",
+            "local_position": "0",
+            "venue_position": "0.5",
+            "fills_in_flight": "some",
+        }
+        assert position_doubts([item]) == (
+            "the venue holds BTC/USDT 0.5, the book 0 and some in flight (POSITION_MISMATCH)"
         )
 
 

@@ -8,6 +8,7 @@ import orjson
 
 from _scripted import SYMBOL, buy
 from livesession import DryrunConfig, OrderType, SessionState, TradingState
+from livesession._artifacts.sinks import FileLineSink
 from livesession._domain.lifecycle import Trigger
 from livesession._domain.model import Bar, Order, Side
 from livesession._session.assembly import SessionEdges, SessionParts, assemble
@@ -38,9 +39,9 @@ class CountingBroker(FaultBroker):
 class Wired:
     """Collaborators wired by ``assemble``, DRYRUN_ACTIVE, with a known last price."""
 
-    def __init__(self, broker: FaultBroker, **cfg) -> None:
+    def __init__(self, broker: FaultBroker, sinks: Sinks | None = None, **cfg) -> None:
         self.broker = broker
-        self.sinks = Sinks()
+        self.sinks = Sinks() if sinks is None else sinks
         self.seals = 0
         params = {"run_id": "t", "strategy_id": "s", **cfg}
         self.parts: SessionParts = assemble(
@@ -147,6 +148,57 @@ class TestStop:
         assert resting in p.lifecycle.detail
         assert p.time.ts_sim == start + 3 * p.time.interval_ns  # simulated waits, one per poll
 
+    def test_a_stop_the_venue_answers_at_once_takes_no_poll_s_wait(self):
+        """The first cancels go out before the first poll, and the flatten's fill is applied
+        and reconciled in the poll that sent it: with reports due at once, no wait."""
+        w = Wired(FaultBroker())
+        w.position_and_resting_order()
+        p = w.parts
+        start = p.time.ts_sim
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.state is SessionState.STOPPED
+        assert p.time.ts_sim == start
+
+    def test_a_cancel_that_failed_is_asked_again_on_the_next_poll(self):
+        broker = CountingBroker()
+        w = Wired(broker, stop_max_polls=3)
+        resting = w.position_and_resting_order()
+        broker.arm("cancel_transient")
+        p = w.parts
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.state is SessionState.STOPPED
+        assert broker.cancels == [resting, resting]
+
+    def test_out_of_polls_applies_the_last_wait_s_reports_before_it_faults(self):
+        """The cancel asked again at the last poll lands during its wait: the fault's record
+        says the order is gone, not open."""
+        broker = FaultBroker()
+        w = Wired(broker, stop_max_polls=1)
+        w.position_and_resting_order()
+        broker.arm("cancel_transient")
+        p = w.parts
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.reason == "STOP_INCOMPLETE"
+        fault = w.sinks.events_of("STATE_CHANGED")[-1]["payload"]
+        assert fault["detail"] == {"open_orders": "0", "positions": f"{SYMBOL} 0.500"}
+
+    def test_a_stop_that_finishes_a_kill_records_it_flat_before_stopped(self):
+        """The kill's cancels failed; the stop's wind-down cancels, flattens and confirms in
+        one poll, and the kill's KILL_SWITCH_FLAT (its time to flat) comes before STOPPED."""
+        broker = FaultBroker()
+        w = Wired(broker)
+        w.position_and_resting_order()
+        broker.arm("cancel_transient", times=2)  # the kill's cancel and its retry
+        p = w.parts
+        p.winddown.kill("drill")
+        assert w.sinks.events_of("KILL_SWITCH_FLAT") == []
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.state is SessionState.STOPPED
+        types = w.types()
+        assert types.count("KILL_SWITCH_FLAT") == 1
+        assert types.index("KILL_SWITCH_FLAT") < len(types) - 1  # the last: STOPPED
+        assert p.winddown.killing is False
+
 
 class TestKill:
     def test_kill_halts_then_reports_flat_with_the_time_it_took(self):
@@ -188,6 +240,20 @@ class TestKill:
         assert flat["payload"] == {"time_to_flat_ns": 0}
         assert p.governor.state is TradingState.HALTED
         assert p.winddown.killing is False
+
+    def test_a_kill_is_in_the_events_file_at_once(self, tmp_path):
+        """HALTED waits for a person, and ``status`` reads a live run's events.jsonl: the
+        KILL_SWITCH is in the file as the kill returns, not held in the sink until the
+        next checkpoint (a kill whose flatten is still on its way)."""
+        sinks = Sinks()
+        events = tmp_path / "events.lines"
+        sinks.events = FileLineSink(events)  # the one sink on a file: no run directory
+        w = Wired(FaultBroker(latency_ns=MINUTE), sinks)
+        w.position_and_resting_order()
+        w.parts.winddown.kill("drill")
+        assert w.parts.winddown.killing is True
+        types = [orjson.loads(line)["event_type"] for line in events.read_bytes().splitlines()]
+        assert "KILL_SWITCH" in types
 
 
 class TestCancel:
@@ -234,6 +300,23 @@ class TestCancel:
         w.parts.winddown.cancel_open()
         w.parts.winddown.request_cancel("d")
         assert broker.cancels == []
+
+    def test_cancel_open_passes_an_exit_on_its_way_and_cancels_the_orders_after_it(self):
+        broker = CountingBroker()
+        w = Wired(broker)
+        book = w.parts.book
+        exit_ = Order(
+            client_order_id="a",
+            symbol=SYMBOL,
+            side=Side.SELL,
+            quantity=D(1),
+            order_type=OrderType.MARKET,
+            reduce_only=True,
+        )
+        book.add_order(exit_)
+        book.add_order(Order(client_order_id="b", symbol=SYMBOL, side=Side.BUY, quantity=D(1)))
+        w.parts.winddown.cancel_open()
+        assert broker.cancels == ["b"]
 
     def test_each_outcome_of_a_cancel_is_said_and_counted_for_the_broker_s_health(self):
         """A cancel that failed counts against the broker (failed_calls, the streak); an
