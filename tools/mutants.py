@@ -15,6 +15,9 @@ Run it in a worktree of your own, never where someone else's tests run: the modu
 rewritten while the tests run. ``--list`` prints the sites without running anything.
 Stop it with Ctrl-C, or with SIGTERM when it runs in the background (where SIGINT is
 ignored): either puts the module back and ends the tests' processes.
+Leave out of the test list a test that reads the package's source as text
+(tests/test_crash_spec.py): a mutant is written back with ``ast.unparse``, so such a test
+fails on every mutant, whatever it changed, and its kills mean nothing.
 """
 
 from __future__ import annotations
