@@ -434,3 +434,24 @@ def carried_chunks(module: Any, monkeypatch: Any) -> list[int]:
 
     monkeypatch.setattr(module, "LineCarry", _Counting)
     return fed
+
+
+def status_json_refused(tmp_path: Path, monkeypatch: Any, capsys: Any) -> tuple[Path, str]:
+    """A 5-step run ``tmp_path/runs/r1``, and what ``status --json`` prints of it (exit 2) for
+    a user the system will not let read its ``audit.jsonl`` (``Permission denied``)."""
+    from livesession.cli import main
+
+    run = tmp_path / "runs" / "r1"
+    assert main(["dryrun", "--out", str(run.parent), "--run-id", "r1", "--steps", "5", "-q"]) == 0
+    real = Path.open
+
+    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
+        if self.name == "audit.jsonl" and "r" in mode and "+" not in mode:
+            raise PermissionError(13, "Permission denied")  # as the kernel, for this user
+        return real(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+
+    capsys.readouterr()
+    with monkeypatch.context() as patched:
+        patched.setattr(Path, "open", refusing)
+        assert main(["status", str(run), "--json"]) == 2
+    return run, capsys.readouterr().out

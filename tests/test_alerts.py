@@ -44,7 +44,7 @@ from livesession._domain.runtime_config import Secret
 from livesession._rundir import create_run, resume_run
 from livesession.leases import FileLease
 
-from _helpers import Sinks, cli_under, closed_port
+from _helpers import Sinks, cli_under, closed_port, status_json_refused
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -1452,22 +1452,7 @@ def test_the_alert_of_a_run_status_cannot_read_names_the_file(
     "error": "DIR/audit.jsonl: Permission denied"}`; the supervisor exits 2) was alerted as
     `supervisor verdict unknown: ` and nothing more: the script read `next`, which that
     object has not. It posts the error: which file, and why."""
-    from livesession.cli import main
-
-    run = tmp_path / "runs" / "r1"
-    assert main(["dryrun", "--out", str(run.parent), "--run-id", "r1", "--steps", "5", "-q"]) == 0
-    real = Path.open
-
-    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
-        if self.name == "audit.jsonl" and "r" in mode and "+" not in mode:
-            raise PermissionError(13, "Permission denied")  # as the kernel, for this user
-        return real(self, mode, *args, **kwargs)  # type: ignore[call-overload]
-
-    capsys.readouterr()
-    with monkeypatch.context() as patched:
-        patched.setattr(Path, "open", refusing)
-        assert main(["status", str(run), "--json"]) == 2
-    said = capsys.readouterr().out
+    run, said = status_json_refused(tmp_path, monkeypatch, capsys)
     assert orjson.loads(said)["error"] == f"{run}/audit.jsonl: Permission denied"
     script, env = _alert_script(tmp_path)
     shim = script.parent / "livesession"  # status as this user sees the run

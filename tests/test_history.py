@@ -1285,16 +1285,20 @@ class TestSymbolsAndAllowlist:
         assert sinks.events_of("PREFLIGHT_CHECK") == same.events_of("PREFLIGHT_CHECK")
 
 
+def _goog_run(tmp_path: Path, elsewhere: Path) -> Path:
+    """``dryrun`` (from ``elsewhere``) of ``tmp_path/GOOG.csv`` as run ``g``: its out dir."""
+    config = tmp_path / "run.toml"
+    config.write_text('feed = "csv:GOOG.csv"\nqty_lot = "1"\n', encoding="utf-8")
+    out = tmp_path / "runs"
+    done = _cli("dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere)
+    assert done.returncode == EXIT_OK, done.stderr
+    return out
+
+
 class TestDataIdentity:
     def test_evidence_refuses_a_changed_data_file(self, tmp_path: Path, elsewhere: Path) -> None:
         goog_daily(tmp_path / "GOOG.csv", 12)
-        config = tmp_path / "run.toml"
-        config.write_text('feed = "csv:GOOG.csv"\nqty_lot = "1"\n', encoding="utf-8")
-        out = tmp_path / "runs"
-        done = _cli(
-            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
-        )
-        assert done.returncode == EXIT_OK, done.stderr
+        out = _goog_run(tmp_path, elsewhere)
         with (tmp_path / "GOOG.csv").open("a", encoding="utf-8") as extra:
             extra.write("\n")  # a blank line: still good data, but not the bytes that ran
         line = _one_error_line(_cli("evidence", out / "g", cwd=elsewhere))
@@ -1312,13 +1316,7 @@ class TestDataIdentity:
         data = tmp_path / "GOOG.csv"
         goog_daily(data, 12)
         ran = data.read_bytes()
-        config = tmp_path / "run.toml"
-        config.write_text('feed = "csv:GOOG.csv"\nqty_lot = "1"\n', encoding="utf-8")
-        out = tmp_path / "runs"
-        done = _cli(
-            "dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere
-        )
-        assert done.returncode == EXIT_OK, done.stderr
+        out = _goog_run(tmp_path, elsewhere)
         goog_daily(data, 14)  # the downloader wrote two more days
         grown = data.read_bytes()
         assert grown.startswith(ran)

@@ -12,7 +12,7 @@ import pytest
 
 from livesession import DryrunConfig, create_run
 
-from _helpers import crash_in_step, held_by_a_child
+from _helpers import crash_in_step, held_by_a_child, status_json_refused
 from _runfactory import build_run
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -131,22 +131,7 @@ def test_a_run_status_cannot_read_is_unknown_naming_the_file(tmp_path, check, mo
     ``error`` (exit 2) and has no ``run_id``, ``verdict`` nor ``next``, and the check said
     ``UNKNOWN - None: None (a file of it cannot be read); next: ``. It names the run as
     given and the file with why now."""
-    from livesession.cli import main
-
-    run = tmp_path / "runs" / "r1"
-    assert main(["dryrun", "--out", str(run.parent), "--run-id", "r1", "--steps", "5", "-q"]) == 0
-    real = Path.open
-
-    def refusing(self: Path, mode: str = "r", *args: object, **kwargs: object) -> object:
-        if self.name == "audit.jsonl" and "r" in mode and "+" not in mode:
-            raise PermissionError(13, "Permission denied")  # as the kernel, for this user
-        return real(self, mode, *args, **kwargs)  # type: ignore[call-overload]
-
-    capsys.readouterr()
-    with monkeypatch.context() as patched:
-        patched.setattr(Path, "open", refusing)
-        assert main(["status", str(run), "--json"]) == 2
-    said = capsys.readouterr().out
+    run, said = status_json_refused(tmp_path, monkeypatch, capsys)
     shim = tmp_path / "bin" / "livesession"  # status as this user sees the run
     shim.write_text(f"#!/bin/sh\ncat <<'EOF'\n{said}EOF\nexit 2\n", encoding="utf-8")
 
