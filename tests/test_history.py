@@ -134,11 +134,11 @@ def elsewhere(tmp_path: Path) -> Path:
     return cwd
 
 
-def _goog_run(tmp_path: Path, elsewhere: Path, more_config: str) -> Path:
-    """A dryrun (run id ``g``) on 12 days of ``goog.csv``, from another directory."""
-    goog_daily(tmp_path / "goog.csv", 12)
+def _goog_run(tmp_path: Path, elsewhere: Path, more_config: str, name: str = "goog.csv") -> Path:
+    """A dryrun (run id ``g``) on 12 days of ``tmp_path/name``, from another directory."""
+    goog_daily(tmp_path / name, 12)
     config = tmp_path / "run.toml"
-    config.write_text('feed = "csv:goog.csv"\nqty_lot = "1"\n' + more_config, encoding="utf-8")
+    config.write_text(f'feed = "csv:{name}"\nqty_lot = "1"\n' + more_config, encoding="utf-8")
     out = tmp_path / "runs"
     done = _cli("dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere)
     assert done.returncode == EXIT_OK, done.stderr
@@ -1285,20 +1285,9 @@ class TestSymbolsAndAllowlist:
         assert sinks.events_of("PREFLIGHT_CHECK") == same.events_of("PREFLIGHT_CHECK")
 
 
-def _goog_run(tmp_path: Path, elsewhere: Path) -> Path:
-    """``dryrun`` (from ``elsewhere``) of ``tmp_path/GOOG.csv`` as run ``g``: its out dir."""
-    config = tmp_path / "run.toml"
-    config.write_text('feed = "csv:GOOG.csv"\nqty_lot = "1"\n', encoding="utf-8")
-    out = tmp_path / "runs"
-    done = _cli("dryrun", "--config", config, "--out", out, "--run-id", "g", "-q", cwd=elsewhere)
-    assert done.returncode == EXIT_OK, done.stderr
-    return out
-
-
 class TestDataIdentity:
     def test_evidence_refuses_a_changed_data_file(self, tmp_path: Path, elsewhere: Path) -> None:
-        goog_daily(tmp_path / "GOOG.csv", 12)
-        out = _goog_run(tmp_path, elsewhere)
+        out = _goog_run(tmp_path, elsewhere, "", name="GOOG.csv").parent
         with (tmp_path / "GOOG.csv").open("a", encoding="utf-8") as extra:
             extra.write("\n")  # a blank line: still good data, but not the bytes that ran
         line = _one_error_line(_cli("evidence", out / "g", cwd=elsewhere))
@@ -1314,9 +1303,8 @@ class TestDataIdentity:
         whose bytes the run read are all there. It now says the file grew, from how many
         bytes to how many, and which to put back; with them put back it verifies."""
         data = tmp_path / "GOOG.csv"
-        goog_daily(data, 12)
+        out = _goog_run(tmp_path, elsewhere, "", name="GOOG.csv").parent
         ran = data.read_bytes()
-        out = _goog_run(tmp_path, elsewhere)
         goog_daily(data, 14)  # the downloader wrote two more days
         grown = data.read_bytes()
         assert grown.startswith(ran)
