@@ -455,3 +455,14 @@ def status_json_refused(tmp_path: Path, monkeypatch: Any, capsys: Any) -> tuple[
         patched.setattr(Path, "open", refusing)
         assert main(["status", str(run), "--json"]) == 2
     return run, capsys.readouterr().out
+
+
+def proc_stat(pid: int) -> list[str]:
+    """The fields of ``/proc/PID/stat`` after the command's name: ``[state, ppid, pgrp,
+    session, ...]`` (state ``T``: stopped, ``Z``: ended, not yet reaped).
+
+    Raises:
+        OSError: no such process (it ended and was reaped).
+    """
+    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    return stat[stat.rindex(")") + 2 :].split()

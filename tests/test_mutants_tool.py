@@ -19,7 +19,7 @@ from types import ModuleType
 
 import pytest
 
-from _helpers import _NOT_FOR_A_CHILD_PYTEST
+from _helpers import _NOT_FOR_A_CHILD_PYTEST, proc_stat
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -114,10 +114,9 @@ def _descendants(parent: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            ppid = int(proc_stat(int(entry.name))[1])
         except OSError:
             continue
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
     found, todo = [], [parent]
     while todo:
@@ -130,7 +129,6 @@ def _descendants(parent: int) -> list[int]:
 def _alive(pid: int) -> bool:
     """``pid`` runs (a zombie, killed and not yet reaped by its new parent, does not)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        return proc_stat(pid)[0] != "Z"
     except OSError:
         return False
-    return stat[stat.rindex(")") + 2] != "Z"

@@ -48,6 +48,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     _schema_dsn,
 )
 
+from _helpers import proc_stat
 from store_contract import FP_A
 
 pytestmark = pytest.mark.postgres
@@ -181,12 +182,6 @@ def test_a_write_waits_for_a_takeover_in_progress(schema_dsn, takeover):
 # -- two sessions of one (account, strategy): the first paused past its TTL ----------------
 
 
-def _proc_state(pid: int) -> str:
-    """The process's state letter from /proc (``T``: stopped)."""
-    stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
 def _first_rows(dsn: str) -> list[tuple[object, ...]]:
     return _admin(
         dsn,
@@ -218,7 +213,7 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
     )
     second = None
     try:
-        _poll(lambda: _proc_state(first.pid) == "T", "the first session to pause itself")
+        _poll(lambda: proc_stat(first.pid)[0] == "T", "the first session to pause itself")
         first_dir, second_dir = out / "first", out / "second"
         [first_fence] = fences(first_dir)
         paused_rows = _first_rows(schema_dsn)

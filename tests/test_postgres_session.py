@@ -39,7 +39,8 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     assert_hidden,
     with_known_password,
 )
-from test_postgres_fence import _proc_state
+
+from _helpers import proc_stat
 
 pytestmark = pytest.mark.postgres
 PG = ("--store", "postgres")
@@ -387,7 +388,7 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
             text=True,
         )
         deadline = time.monotonic() + 20.0
-        while _proc_state(proc.pid) != "T":
+        while proc_stat(proc.pid)[0] != "T":
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the session never paused itself"
             time.sleep(0.05)

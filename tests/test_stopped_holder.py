@@ -34,6 +34,8 @@ from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
 from livesession.control import SignalControls
 from livesession.verify import verify_run
 
+from _helpers import proc_stat
+
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="the process state is read from /proc"
 )
@@ -46,11 +48,6 @@ def _until(what: str, done: Callable[[], bool]) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.02)
-
-
-def _state(pid: int) -> bytes:
-    stat = Path(f"/proc/{pid}/stat").read_bytes()
-    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
 
 
 def _stepping(run_dir: Path) -> bool:
@@ -80,7 +77,7 @@ def stopped_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         try:
             _until("the run to step", lambda: _stepping(run_dir))
             os.kill(proc.pid, signal.SIGSTOP)
-            _until("the process to stop", lambda: _state(proc.pid) == b"T")
+            _until("the process to stop", lambda: proc_stat(proc.pid)[0] == "T")
             yield proc, run_dir
         finally:
             if proc.poll() is None:

@@ -245,12 +245,11 @@ def _restore(path: Path, sha256: str, read: int | None, size: int) -> str:
     whole file, which must be the run's, so the line says which bytes to put back.
     """
     restore = "restore the file the run read"
-    if read is None or size <= read:
-        return restore
-    try:
-        if how_changed(path, sha256, read) is not None:
-            return restore
+    try:  # its first ``read`` bytes still the run's: it only grew
+        grew = read is not None and size > read and how_changed(path, sha256, read) is None
     except OSError:
+        grew = False
+    if not grew:
         return restore
     return (
         f"it grew from the {read} bytes the run read to {size} (rows appended after them, "
