@@ -10,6 +10,7 @@ about (no frame of the user's code: then the method itself is named, where it is
 
 from __future__ import annotations
 
+import site
 import sysconfig
 import traceback
 from pathlib import Path
@@ -30,13 +31,19 @@ INPUT_ERRORS: Final = {
 }
 """Per fault of the session's inputs: whose it is, the method that gives the session what
 it uses, and what the session does with it."""
-_NOT_USERS: Final = tuple(
+_OWN: Final = Path(__file__).resolve().parents[1]
+"""livesession's own code: a frame there is never the line to look at."""
+_INSTALLED: Final = tuple(
     {
-        str(Path(__file__).resolve().parents[1]),  # livesession's own code
-        *(sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")),
+        *(sysconfig.get_paths()[name] for name in ("purelib", "platlib")),
+        *getattr(site, "getsitepackages", list)(),
+        site.getusersitepackages(),
     }
 )
-"""Where code that is not the user's lives: a frame there is not the line to look at."""
+"""Where installed packages live: a desk's own (its wheel installed) or a library it calls.
+In a virtual environment, and in a Python installed without one, they are inside the
+standard library's directory (``platstdlib``), so they are told apart from it first."""
+_STDLIB: Final = tuple({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")})
 
 
 def input_error(
@@ -90,12 +97,21 @@ def _is_events(cause: BaseException, error: str, message: str) -> bool:
 
 
 def users_line(cause: BaseException) -> str | None:
-    """``file:line in function`` of the innermost frame of the user's code (None: none)."""
-    for frame in reversed(traceback.extract_tb(cause.__traceback__)):
-        filename = frame.filename
-        if filename.startswith("<frozen ") or _not_users(filename):
-            continue
-        return f"{filename}:{frame.lineno} in {frame.name}"
+    """``file:line in function`` of the innermost frame of the user's code (None: none).
+
+    The user's code is neither livesession's nor the standard library's: first a frame in
+    none of the installed packages (the desk's source tree), else one in an installed
+    package (the desk's package installed, or a library it called).
+    """
+    frames = [
+        (_whose(frame.filename), frame)
+        for frame in reversed(traceback.extract_tb(cause.__traceback__))
+        if not frame.filename.startswith("<frozen ")
+    ]
+    for wanted in ("source", "installed"):
+        for whose, frame in frames:
+            if whose == wanted:
+                return f"{frame.filename}:{frame.lineno} in {frame.name}"
     return None
 
 
@@ -113,12 +129,18 @@ def located(cause: BaseException, plugin: object, method: str) -> str:
     return "" if where is None else f"; {method} is at {where}"
 
 
-def _not_users(filename: str) -> bool:
+def _whose(filename: str) -> str:
+    """Whose code ``filename`` is: ``livesession``, ``installed``, ``stdlib`` or ``source``."""
     try:
         resolved = Path(filename).resolve()
     except (OSError, RuntimeError, ValueError):
-        return False
-    return any(resolved.is_relative_to(root) for root in _NOT_USERS)
+        return "source"
+    if resolved.is_relative_to(_OWN):
+        return "livesession"
+    for kind, roots in (("installed", _INSTALLED), ("stdlib", _STDLIB)):
+        if any(resolved.is_relative_to(Path(root).resolve()) for root in roots):
+            return kind
+    return "source"
 
 
 def _defined_at(plugin: object, method: str) -> str | None:

@@ -106,6 +106,9 @@ class MatrixRun:
         """The steps after which the (uninterrupted) session was quiet (``_quiet``)."""
         self.killed_after = 0
         """The steps done when the process was killed (0: it was not)."""
+        self.stopped_itself: tuple[int, str] | None = None
+        """The steps done and the reason when the session stopped itself before the
+        matrix did (its ``max_steps``, a feed that ran out of bars); None: it did not."""
         self.cause: BaseException | None = None
         """The exception behind a fault ``problems`` found, to chain (``chainable``)."""
         self._ctrl_c = CtrlC()
@@ -183,6 +186,9 @@ class MatrixRun:
         with self._abandoned_if_ended():
             self._begin()
             self._steps(case, range(steps), kill_after)
+            orch = self.orch
+            if orch.state in (_S.STOPPING, _S.STOPPED) and orch.steps_done < steps:
+                self.stopped_itself = (orch.steps_done, orch.result().reason)
             self._stop()
 
     def crash(self, case: MatrixCase, kill_points: Sequence[int]) -> list[Survivors]:

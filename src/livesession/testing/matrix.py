@@ -53,6 +53,7 @@ from .._domain.config import DryrunConfig
 from .._domain.retry import RetryPolicy
 from .._session.assembly import replay_window_ns
 from .._session.closing import close_plugin
+from .._session.pipeline import FEED_EXHAUSTED
 from .._support.optional import import_optional
 from .._support.references import a_
 from .._typing import Strategy
@@ -76,6 +77,8 @@ _BASE: Final[Mapping[str, Any]] = {
     "volatility_bps": 30,
 }
 """The matrix's config: reports are late by at most 120 s, well within the grace."""
+FEWEST_STEPS: Final = 2
+"""A kill needs a step before it and one after."""
 NEW_PROCESS_KILLS: Final = 4
 """How many kill points of the fault-free run the resume in a new process tries (spread
 over its quiet steps): one may hide a lost state (a strategy that would decide the same on
@@ -152,7 +155,29 @@ def _config(
         raise TypeError(msg)
     # As a config file's: an unknown field is a ConfigError naming it (and the nearest).
     fields = {**_BASE, "strategy_id": strategy_id, **(config or {})}
+    bound = fields["max_steps"]
+    if "steps" not in (config or {}) and type(bound) is int and 0 < bound < _BASE["steps"]:
+        # The matrix steps each run itself; a max_steps given alone bounds its own default
+        # (else refused as `steps (100000) is above the bound`, a number the caller never gave).
+        fields["steps"] = bound
     return DryrunConfig.from_mapping(fields)
+
+
+def _stopped_itself(cfg: DryrunConfig, steps: int, done: int, reason: str) -> str:
+    """Why a run of ``steps`` steps stopped itself after ``done`` (a ``ValueError``'s text)."""
+    if reason == FEED_EXHAUSTED:
+        why, fix = f"{reason}: the feed gave no bar after it", "give the feed more bars"
+    elif done >= cfg.max_steps:
+        why, fix = f"the config's max_steps is {cfg.max_steps}", f"raise max_steps to {steps}"
+        fix += " or more"
+    else:
+        why, fix = reason or "it stopped", f"run fewer than {done + 1} steps"
+    rerun = f", or pass steps={done}" if done >= FEWEST_STEPS else ""
+    return (
+        f"steps={steps}, but each run stops itself after step {done} ({why}): the matrix"
+        f" would check {done} steps of each run, not {steps}, and never reach the kills and"
+        f" faults it draws past them; {fix}{rerun}"
+    )
 
 
 def _plain(steps: int) -> MatrixCase:
@@ -217,9 +242,11 @@ def check_case(
         AssertionError: an invariant broke, or the resumed run's events differ.
         TypeError, ValueError: ``steps`` is not an int of at least 2, as for the matrix.
         ValueError: ``case.kill_after``, or a fault's ``step``, is not below ``steps``
-            (``MatrixCase.fits``): the case would run without its resume, or that fault.
+            (``MatrixCase.fits``): the case would run without its resume, or that fault;
+            or the run stopped itself before ``steps`` (the config's ``max_steps``, a feed
+            that ran out of bars), so fewer steps would be checked than asked.
     """
-    at_least("steps", steps, 2)
+    at_least("steps", steps, FEWEST_STEPS)
     case.fits(steps)
     done, resumed, _ = _check(strategy_factory, case, steps, config, feed_factory)
     return done, resumed
@@ -239,6 +266,8 @@ def _check(
     problems = straight.problems()
     if problems:
         raise AssertionError("uninterrupted run: " + "; ".join(problems)) from straight.cause
+    if straight.stopped_itself is not None:  # checking fewer steps than asked, in silence
+        raise ValueError(_stopped_itself(cfg, steps, *straight.stopped_itself))
     window = replay_window_ns(cfg, RetryPolicy(seed=cfg.seed))
     kill_after = _kill_point(straight, case.kill_after, window)
     if kill_after is None:
@@ -299,7 +328,8 @@ def run_failure_matrix(
         TypeError: a factory cannot be called bare, or cannot be re-created in a child
             process (and ``cross_process`` was not turned off); or ``seed``, ``examples``,
             ``steps`` or ``max_faults`` is not an int.
-        ValueError: ``examples`` is below 1, ``steps`` below 2 or ``max_faults`` below 0.
+        ValueError: ``examples`` is below 1, ``steps`` below 2 or ``max_faults`` below 0;
+            or the fault-free run stopped itself before ``steps`` (``check_case``).
         MissingExtra: ``hypothesis`` or ``jsonschema`` is not installed.
     """
     _check_numbers(seed=seed, examples=examples, steps=steps, max_faults=max_faults)
@@ -394,7 +424,7 @@ def _check_numbers(*, seed: int, examples: int, steps: int, max_faults: int) -> 
     """Refuse by name a number of ``run_failure_matrix``'s it cannot run with."""
     an_int("seed", seed)  # None or a str was taken, and None drew anew at each call
     at_least("examples", examples, 1)
-    at_least("steps", steps, 2)  # a kill needs a step before it and one after
+    at_least("steps", steps, FEWEST_STEPS)
     at_least("max_faults", max_faults, 0)
 
 
