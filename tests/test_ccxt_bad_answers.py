@@ -203,3 +203,12 @@ def test_open_orders_a_parser_chokes_on_are_a_failed_read(tmp_path, monkeypatch,
     assert err == ""
     assert verify_run(run_dir).ok
     assert len(events(run_dir, "ORDER_FILLED")) > 0
+
+
+def test_a_preflight_read_is_tried_three_times_in_all(tmp_path, monkeypatch, capsys):
+    """docs/ccxt.md, "Preflight": three tries in all. Two balance answers cut off, the
+    third whole: ``balance_fetch`` passes on the third request and the run trades."""
+    code, run_dir, fake = _cut_off_dryrun(tmp_path, monkeypatch, "/api/v3/account", times=2)
+    assert code == 0, capsys.readouterr().err
+    assert fake.count("GET", "/api/v3/account") == 3
+    assert verify_run(run_dir).ok
