@@ -212,3 +212,33 @@ def test_a_preflight_read_is_tried_three_times_in_all(tmp_path, monkeypatch, cap
     assert code == 0, capsys.readouterr().err
     assert fake.count("GET", "/api/v3/account") == 3
     assert verify_run(run_dir).ok
+
+
+@pytest.mark.broken_run("the run faults UNEXPECTED_ERROR on purpose")
+def test_an_unexpected_error_at_activation_fails_the_run(tmp_path, monkeypatch, capsys):
+    """The venue's open orders raising what no taxonomy names (a ``RuntimeError``) once,
+    at the activation's reconcile pass: the run faults ``UNEXPECTED_ERROR`` as a step
+    would, sealed FAILED, exit 4, one line. Before, the error escaped ``dryrun`` as a
+    traceback (exit 1), and the session, closed on its way out, wound down and sealed
+    the run COMPLETED: ``status`` said "completed (exit 0)"."""
+
+    def once(call: Callable[..., Any]) -> Callable[..., Any]:
+        calls: list[int] = []
+
+        def first_raises(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("the transport broke")
+            return call(*args, **kwargs)
+
+        return first_raises
+
+    code, run_dir = shaped_dryrun(tmp_path, monkeypatch, FakeBinance(), {"fetch_open_orders": once})
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert err.count("\n") == 1, err
+    assert "failed: UNEXPECTED_ERROR (RuntimeError: the transport broke)" in err
+    assert verify_run(run_dir).ok
+    [stopped] = events(run_dir, "SESSION_STOPPED")
+    assert (stopped["status"], stopped["reason"]) == ("FAILED", "UNEXPECTED_ERROR")
+    assert events(run_dir, "ORDER_SUBMITTED") == []
