@@ -242,6 +242,31 @@ class TestRefusedTrades:
         assert _fills(run_dir) == []
 
 
+class TestTradesOfOtherOrders:
+    """A trade the venue lists under another order id is not this order's fill."""
+
+    def test_a_trade_of_another_order_is_not_booked(self, tmp_path, monkeypatch, capsys):
+        """Each listing starts with a trade of venue order 99999 (another order on the
+        account), earlier than the order's own. Before, it was booked as a fill of the
+        order asked about (0.004 of it), and the order's own trade then refused as more
+        than the 0.006 left: FAILED ``BROKER_REPORT_INVALID``, a fill in the book that the
+        order never had."""
+
+        def with_another(trades: Trades, _: int) -> Trades:
+            other = [
+                t | {"id": f"9{t['id']}", "order": "99999", "amount": 0.004}
+                for t in trades
+                if isinstance(t.get("timestamp"), int)
+            ]
+            return [o | {"timestamp": o["timestamp"] - 1_000} for o in other] + trades
+
+        code, run_dir, fake = _run(tmp_path, monkeypatch, with_another)
+        fills = _assert_booked(code, run_dir, fake, capsys.readouterr().err)
+        assert [f["payload"]["quantity"] for f in fills] == ["0.010"] * 4
+        assert not any(f["payload"]["trade_id"].startswith("9") for f in fills)
+        assert events(run_dir, "DUPLICATE_REPORT") == []
+
+
 class TestRewrittenAcrossAResume:
     """A trade booked before a crash, listed again by the venue after it (``crashed_dryrun``).
 

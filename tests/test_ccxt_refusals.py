@@ -183,3 +183,45 @@ class TestResumeWithoutCredentials:
         monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", secret)
         assert main(["resume", str(run_dir), "-q"]) == 0
         assert len(events(run_dir, "ORDER_SUBMITTED")) == len(fake.created) > len(sent)
+
+
+class TestSymbolsInCcxtForm:
+    """A ``ccxt:`` run's symbol and allowlist are ccxt's ``BASE/QUOTE``: refused naming the
+    key. Before, ``symbol = "BTCUSDT"`` (the venue's own market id) was refused as
+    ``livesession: error: symbols must be a non-empty list like ["BTC/USDT"]``: no file, no
+    line, and a key the config has not."""
+
+    @pytest.mark.parametrize(
+        ("text", "said"),
+        [
+            ('broker = "ccxt:binance"\nsymbol = "BTCUSDT"\n', "symbol 'BTCUSDT'"),
+            (
+                'broker = "ccxt:binance"\nallowlist = ["BTC/USDT", "ETHUSDT"]\n',
+                "allowlist[1] 'ETHUSDT'",
+            ),
+        ],
+        ids=["symbol", "allowlist"],
+    )
+    def test_a_config_file_names_the_key(self, fake, tmp_path, capsys, text, said):
+        config = tmp_path / "desk.toml"
+        config.write_text(text)
+        out = tmp_path / "out"
+        code = main(["dryrun", "--config", str(config), "--out", str(out), "-q"])
+        err = capsys.readouterr().err
+        assert code == 2
+        assert err.count("\n") == 1, err
+        assert err.startswith(f"livesession: error: config file {config}, line 2: {said} ")
+        assert "is no ccxt market: ccxt:binance trades a symbol written BASE/QUOTE" in err
+        assert not out.exists()
+        assert fake.requests == []
+
+    def test_the_flag_and_python_are_refused_alike(self, fake, tmp_path, capsys):
+        out = tmp_path / "out"
+        assert dryrun(out, "flag", STEPS, "--symbol", "BTCUSDT") == 2
+        err = capsys.readouterr().err
+        assert err.startswith("livesession: error: symbol 'BTCUSDT' is no ccxt market"), err
+        assert not out.exists()
+        with pytest.raises(ConfigError, match=r"^allowlist\[0\] 'ETHUSDT' is no ccxt market"):
+            DryrunConfig(broker="ccxt:okx", allowlist=("ETHUSDT",))
+        assert DryrunConfig(broker="mock", symbol="BTCUSDT").symbol == "BTCUSDT"
+        assert fake.requests == []

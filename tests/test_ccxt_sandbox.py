@@ -435,6 +435,19 @@ class TestSandboxGate:
         assert hooked == []
         assert fake.requests == []
 
+    def test_a_plain_http_url_is_refused_as_not_https(self, broker, fake):
+        """An API URL on the testnet host over plain HTTP is refused for its scheme. Before,
+        the refusal said ``API host 'testnet.binance.vision' is not a testnet host``, which
+        it is: an operator looking for a wrong host found none."""
+        broker._exchange.urls["api"]["private"] = "http://testnet.binance.vision/api/v3"
+        with pytest.raises(ConfigError) as refused:
+            broker.submit(_order("plain1"), NOW)
+        assert str(refused.value) == (
+            "binance is not a verified sandbox any more (API URL 'http://testnet.binance.vision' "
+            "is not https): nothing was sent"
+        )
+        assert fake.requests == []
+
     def test_switch_that_does_nothing_is_refused(self, monkeypatch):
         """A sandbox switch that silently does nothing is refused."""
         monkeypatch.setattr(ccxt.binance, "set_sandbox_mode", lambda self, enabled: None)

@@ -142,6 +142,21 @@ def _to_tuple(value: Sequence[str] | None) -> tuple[str, ...] | None:
     return tuple(value)
 
 
+def check_ccxt_symbols(broker: str, symbol: str, allowlist: tuple[str, ...] | None) -> None:
+    """A ``ccxt:`` broker's symbols are ccxt's ``BASE/QUOTE``; ``ConfigError`` naming the key.
+
+    The venue's own market id (``BTCUSDT``) names no ccxt market: the broker would refuse
+    it as it is built, in words of its own (``symbols must be a non-empty list``).
+    """
+    named = [("symbol", symbol)] + [(f"allowlist[{i}]", s) for i, s in enumerate(allowlist or ())]
+    for key, value in named:
+        if "/" not in value:
+            raise ConfigError(
+                f"{key} {value!r} is no ccxt market: {broker} trades a symbol written "
+                "BASE/QUOTE, as ccxt writes it (BTC/USDT)"
+            )
+
+
 @attrs.frozen(kw_only=True)
 class DryrunConfig:
     """Everything a dry run needs; the same config and seed give the same artifacts.
@@ -262,6 +277,8 @@ class DryrunConfig:
             object.__setattr__(self, "strategy_id", default_strategy_id(self.strategy_factory))
         if not self.symbol:
             object.__setattr__(self, "symbol", default_symbol(self.feed))
+        if self.broker.startswith("ccxt:"):
+            check_ccxt_symbols(self.broker, self.symbol, self.allowlist)
         if not self.price_tick and data_path(self.feed) is None:
             object.__setattr__(self, "price_tick", DEFAULT_TICK)
         check_grids(self)  # again once a data file's tick is inferred (``fit_to_feed``)

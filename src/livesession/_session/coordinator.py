@@ -29,7 +29,7 @@ from . import verbs
 from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
 from .closing import release
-from .pipeline import INPUT_FAULTS, check_step_count, guarded_step, run_hooks
+from .pipeline import INPUT_FAULTS, check_step_count, guarded_reconcile, guarded_step, run_hooks
 from .preflight import close_unstarted, ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import DeferredInterrupt, InProcessOnly, SessionGate, VerbOutcome, VerbResult
@@ -482,7 +482,7 @@ def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> Non
             return  # another thread stopped or closed it during run_to_end's preflight
         lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
         if lifecycle.in_(S.DRYRUN_ACTIVE):
-            lifecycle.guarded(lambda: p.reconciliation.reconcile(grace_ns=0))
+            lifecycle.guarded(lambda: guarded_reconcile(p, grace_ns=0))
         lifecycle.guarded(p.checkpointer.save)
 
 

@@ -132,7 +132,7 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None] | None) -> N
     recon = p.reconciliation
     if recon.before_next_step:
         recon.before_next_step = False
-        lifecycle.guarded(recon.reconcile)
+        lifecycle.guarded(lambda: guarded_reconcile(p))
         if lifecycle.machine.state is not _ACTIVE:  # the reconciler escalated
             return
     try:
@@ -146,6 +146,16 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None] | None) -> N
     except (LiveSessionError, *INTERRUPTS):
         raise  # ours, with its one-line message (a checkpoint the disk refused, say)
     except BaseException as exc:  # noqa: BLE001 - the last resort: the run must stay sealable
+        unexpected(p, exc)
+
+
+def guarded_reconcile(p: SessionParts, grace_ns: int | None = None) -> None:
+    """A pass outside a step (activation's, a resume's first): faults ``UNEXPECTED_ERROR``."""
+    try:
+        p.reconciliation.reconcile(grace_ns=grace_ns)
+    except (LiveSessionError, *INTERRUPTS):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - as in guarded_step: stay sealable
         unexpected(p, exc)
 
 

@@ -4,7 +4,10 @@
 ``lookup`` has found the order or confirmed that it is absent. A venue that answers
 "duplicate client order id" already has the order: ``submit`` looks it up and returns
 normally when it matches (``Rejected`` with reason ``DUPLICATE_CLIENT_ID`` when the venue's
-order has other parameters). The sandbox gate runs before every request.
+order has other parameters). The sandbox gate runs before every request. What ccxt's
+parsers raise on an answer of a shape they do not expect (``TypeError`` for a list of
+numbers where orders go: ``_PARSE_ERRORS``) is a failed read, ``Transient``, and after a
+submit or a cancel an unknown outcome, never an error out of the session.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderStatus
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
@@ -42,6 +45,15 @@ if TYPE_CHECKING:
 __all__ = ["CcxtSandboxBroker"]
 
 _T = TypeVar("_T")
+_PARSE_ERRORS: Final = (
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    ArithmeticError,
+)
+"""What ccxt's parsers raise on an answer of a shape they do not expect."""
 
 
 class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, SandboxAware):
@@ -114,7 +126,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         ccxt = import_optional("ccxt", "ccxt")
         try:
             return call()
-        except ccxt.BaseError as exc:
+        except (ccxt.BaseError, *_PARSE_ERRORS) as exc:
             error = _as_read_error(exc, client_order_id=cid)
             if isinstance(error, Rejected) and error.reason == "TIMESTAMP":
                 resync_time(self._exchange, self._guard)  # or every later read fails alike
@@ -217,6 +229,8 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             if isinstance(error, Rejected) and error.reason == "TIMESTAMP":
                 resync_time(self._exchange, self._guard)
             raise cancel_error(error) from exc
+        except _PARSE_ERRORS as exc:  # after the venue answered: it may have been applied
+            raise classify(exc, client_order_id=cid) from exc
 
     def poll(self, now_ns: int) -> Sequence[BrokerReport]:
         """Acks, new fills (each trade id once), cancels and rejects, per order in send order.
@@ -333,7 +347,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
                 raw = self._fetch_by_client_id(symbol, cid)
             except ccxt.OrderNotFound:
                 continue
-            except ccxt.BaseError as exc:
+            except (ccxt.BaseError, *_PARSE_ERRORS) as exc:
                 raise _as_read_error(exc, client_order_id=cid) from exc
             return self._seen(cid, raw)
         for symbol in symbols:

@@ -135,7 +135,8 @@ def classify(exc: BaseException, *, client_order_id: str | None = None) -> Broke
       (``RateLimitExceeded``, ``DDoSProtection``).
     - ``OutcomeUnknown``: read timeout after the request was sent, 5xx
       (``ExchangeNotAvailable`` or an ``ExchangeError`` answered with a 5xx), connection
-      reset, a duplicate client order id (the order exists: look it up), anything unknown.
+      reset, an answer that is not JSON (``BadResponse``), a duplicate client order id
+      (the order exists: look it up), anything unknown.
     - ``Rejected`` with ``reason``: ``INSUFFICIENT_FUNDS``, ``TIMESTAMP`` (``InvalidNonce``,
       e.g. Binance -1021), ``BAD_SYMBOL``, ``AUTH``, ``ORDER_NOT_FOUND``, ``INVALID_ORDER``
       (lot size, price filter), ``BAD_REQUEST``, ``NOT_SUPPORTED``, ``REJECTED``,
@@ -173,7 +174,7 @@ def _classified(  # noqa: PLR0911 - one return per row of the taxonomy
     if isinstance(exc, ccxt.OperationFailed):  # NetworkError, RequestTimeout, 5xx, ...
         if _never_connected(exc):
             return Transient(f"the request never reached the venue ({detail})", client_order_id=cid)
-        return OutcomeUnknown(f"outcome unknown ({detail}): look the order up", client_order_id=cid)
+        return OutcomeUnknown(_unknown(exc, detail), client_order_id=cid)
     status = _http_status(exc)
     if status is not None and 400 <= status < 500:  # noqa: PLR2004 - HTTP client errors
         return Rejected(
@@ -184,6 +185,16 @@ def _classified(  # noqa: PLR0911 - one return per row of the taxonomy
     if _never_connected(exc):
         return Transient(f"the request never reached the venue ({detail})", client_order_id=cid)
     return OutcomeUnknown(f"outcome unknown ({detail}): look the order up", client_order_id=cid)
+
+
+def _unknown(exc: BaseException, detail: str) -> str:
+    """What an ``OutcomeUnknown`` says of ``exc``, a ccxt ``OperationFailed``."""
+    if isinstance(exc, import_optional("ccxt", "ccxt").BadResponse):  # not JSON (``answers``)
+        return (
+            f"the venue's answer is no JSON ({detail}), so it has no venue order id: "
+            "look the order up"
+        )
+    return f"outcome unknown ({detail}): look the order up"
 
 
 def cancel_error(error: BrokerError) -> BrokerError:

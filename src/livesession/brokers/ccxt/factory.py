@@ -21,6 +21,7 @@ from ..._domain.runtime_config import required_env_vars
 from ..._exceptions import ConfigError
 from ..._support.optional import import_optional
 from ..._support.secrets import redact_text, take_environment_secrets
+from .answers import json_answers_only
 from .broker import CcxtSandboxBroker
 from .credentials import holding_credentials
 from .sandbox import SANDBOX_EXCHANGES, _enter_sandbox, _enter_sandbox_check_again
@@ -138,7 +139,8 @@ def make_ccxt_broker(
     # and a library under ccxt may quote one (requests quotes a header value it refuses).
     take_environment_secrets(revealed)
     logging.getLogger(_URLLIB3_LOG).addFilter(_URLLIB3_FILTER)  # once: a filter is a set
-    exchange = holding_credentials(getattr(ccxt, name))(config)  # it holds them: no pickle
+    # It holds them (no pickle), and refuses an answer that is not JSON (a failed call).
+    exchange = holding_credentials(json_answers_only(getattr(ccxt, name)))(config)
     exchange.logger = _WIRE_LOG
     exchange.verbose = False
     exchange.session.trust_env = False

@@ -32,7 +32,7 @@ def ccxt_preflight_checks(broker: CcxtSandboxBroker) -> list[tuple[str, bool, st
     ``balance_fetch`` (``BALANCE_UNAVAILABLE`` or e.g. ``AUTH``; ``BALANCE_INVALID`` for
     a balance that is no amount of zero or more). A passed check has reason
     ``""``. Nothing is requested unless the sandbox is verified; nothing raises. A read
-    that fails ``Transient`` is tried again, up to three times, ``lookup_interval_ns`` apart.
+    that fails ``Transient`` is tried up to three times in all, ``lookup_interval_ns`` apart.
     """
     if not broker.sandbox_verified:
         skipped = "SKIPPED_NOT_SANDBOX"

@@ -107,8 +107,10 @@ def _host_problems(exchange: _Exchange, sandbox: _Sandbox) -> list[str]:
         return ["ccxt lists no API URL"]
     for url in urls:
         parts = urlsplit(exchange.implode_hostname(url))
-        if parts.scheme != "https" or parts.hostname not in sandbox.api_hosts:
+        if parts.hostname not in sandbox.api_hosts:
             return [f"API host {parts.hostname!r} is not a testnet host"]
+        if parts.scheme != "https":
+            return [f"API URL '{parts.scheme}://{parts.hostname}' is not https"]
     return []
 
 

@@ -167,7 +167,13 @@ def new_fills(
     venue_id = tracked.venue_order_id
     tick, lot = grid
     if exchange.has.get("fetchOrderTrades"):
-        trades = read(lambda: exchange.fetch_order_trades(venue_id, symbol), cid)
+        # Only the order's own: a trade listed under another venue order id (another order
+        # on the account) was booked as this one's fill. One that names no order is kept.
+        trades = [
+            t
+            for t in read(lambda: exchange.fetch_order_trades(venue_id, symbol), cid)
+            if t.get("order") in (None, "") or str(t.get("order")) == venue_id
+        ]
     else:
         trades = [
             t
