@@ -4,7 +4,8 @@ A desk's strategy that reads its settings as attributes (``def __getattr__(self,
 return self.params[name]``) raises ``KeyError`` for a name it lacks, where Python's
 ``hasattr`` expects ``AttributeError``. Looking for the protocol's methods (``set_state``)
 and for a ``close()`` is such a lookup. Bug: a factory returning one without ``set_state``
-ended ``dryrun`` with a traceback and exit 1 (nothing on stdout under ``--json``), where
+ended ``dryrun`` with a traceback and exit 1 (a feed of that kind too, looked up for
+``first_ts_ns`` as the session was built) (nothing on stdout under ``--json``), where
 docs/plugins.md promises one line naming the reference, exit 2; and one with every method
 but no ``close()`` completed and sealed its run, then the session's look for ``close``
 raised out of the close: a traceback and exit 1 for a completed run.
@@ -53,6 +54,30 @@ def lacking(*, strategy_id, **params):
 
 def whole(*, strategy_id, **params):
     return Whole(strategy_id, **params)
+
+
+class Feed:
+    """A feed of one's own, its settings read as attributes too."""
+
+    def __init__(self, *, symbol, **params):
+        self.symbol = symbol
+        self.params = params
+
+    def __getattr__(self, name):
+        return self.params[name]
+
+    def next_bar(self, ts_ns):
+        return None
+
+    def get_state(self):
+        return {}
+
+    def set_state(self, state):
+        pass
+
+
+def feed(*, symbol, **params):
+    return Feed(symbol=symbol, **params)
 '''
 
 
@@ -103,3 +128,18 @@ def test_a_close_lookup_that_raises_leaves_the_run_as_it_ended(tmp_path: Path) -
     assert "Traceback" not in done.stderr
     assert "looking up the strategy's close() raised KeyError: 'close'" in done.stderr
     assert verify_run(tmp_path / "cli" / "pb").ok
+
+
+def test_a_feed_whose_optional_lookup_raises_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = _config(tmp_path, "feed")
+    text = config.read_text(encoding="utf-8").replace("strategy_factory", "feed")
+    config.write_text(text.replace("[strategy_params]", "[feed_params]"), encoding="utf-8")
+    done = cli("dryrun", "-c", config, "--out", tmp_path / "runs", "--json")
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
+    said = (
+        "feed 'desk_feed.strat:feed' returned a Feed: looking up its checked raised KeyError: "
+        "'checked' (a __getattr__ or a property must raise AttributeError for a name it lacks)"
+    )
+    assert done.stderr == f"livesession: error: {said}\n"
+    assert json.loads(done.stdout)["error"] == said
+    assert not (tmp_path / "runs").exists()

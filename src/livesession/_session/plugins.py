@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .._domain.configfile import misplaced_params, place_of
 from .._exceptions import PluginError
 from .._risk.rails import RAIL_RULES, Rail, default_rails
-from .._support.references import call_reference, is_reference
+from .._support.references import a_, call_reference, is_reference, lookup_failure
 from .._typing import Broker, MarketFeed, Strategy
 
 if TYPE_CHECKING:
@@ -191,7 +191,24 @@ def _made(
         "take it, and nothing would change): move it, or name it in the factory's signature"
         for name, said in misplaced_params(cfg, table, own=own, ref=per_rail).items()
     }
-    return call_reference(
+    product, record = call_reference(
         ref, _base(cfg), what=what or key, kind=kind, kwargs=kwargs, offered=offered,
         where=place_of(cfg, key), unnamed_refused=refused,
     )  # fmt: skip
+    failed = lookup_failure(product, _LOOKED_UP.get(kind, ()))
+    if failed:
+        raise PluginError(
+            f"{what or key} {ref!r} returned {a_(type(product).__name__)}: {failed} (a "
+            "__getattr__ or a property must raise AttributeError for a name it lacks)"
+        )
+    return product, record
+
+
+_LOOKED_UP: dict[type, tuple[str, ...]] = {
+    MarketFeed: ("checked", "close", "dated", "first_ts_ns", "take_gaps"),
+}
+"""The optional members the session looks up on a plug-in of a protocol, beside its own.
+
+A look-up that raises other than ``AttributeError`` would fail the session where it looks
+(a traceback as the run is built): it is refused with the plug-in instead.
+"""
