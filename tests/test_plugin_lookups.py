@@ -5,7 +5,7 @@ return self.params[name]``) raises ``KeyError`` for a name it lacks, where Pytho
 ``hasattr`` expects ``AttributeError``. Looking for the protocol's methods (``set_state``)
 and for a ``close()`` is such a lookup. Bug: a factory returning one without ``set_state``
 ended ``dryrun`` with a traceback and exit 1 (a feed of that kind too, looked up for
-``first_ts_ns`` as the session was built) (nothing on stdout under ``--json``), where
+``first_ts_ns`` as the session was built, and a broker, for ``lookup``) (nothing on stdout under ``--json``), where
 docs/plugins.md promises one line naming the reference, exit 2; and one with every method
 but no ``close()`` completed and sealed its run, then the session's look for ``close``
 raised out of the close: a traceback and exit 1 for a completed run.
@@ -26,6 +26,8 @@ from livesession.cli import EXIT_OK
 from crash_harness import cli
 
 _PLUG = '''
+from livesession import MockBroker
+
 class ParamBacked:
     """Settings read as attributes: a missing one is a KeyError, not an AttributeError."""
 
@@ -78,6 +80,23 @@ class Feed:
 
 def feed(*, symbol, **params):
     return Feed(symbol=symbol, **params)
+
+
+class Venue(MockBroker):
+    """A simulated venue of one's own, its settings read as attributes."""
+
+    simulated = True
+
+    def __init__(self, **params):
+        super().__init__(seed=1)
+        self.params = params
+
+    def __getattr__(self, name):
+        return self.params[name]
+
+
+def venue(**params):
+    return Venue(**params)
 '''
 
 
@@ -139,6 +158,22 @@ def test_a_feed_whose_optional_lookup_raises_is_refused_in_one_line(tmp_path: Pa
     said = (
         "feed 'desk_feed.strat:feed' returned a Feed: looking up its checked raised KeyError: "
         "'checked' (a __getattr__ or a property must raise AttributeError for a name it lacks)"
+    )
+    assert done.stderr == f"livesession: error: {said}\n"
+    assert json.loads(done.stdout)["error"] == said
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_broker_whose_optional_lookup_raises_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = _config(tmp_path, "venue")
+    text = config.read_text(encoding="utf-8").replace("strategy_factory", "broker")
+    config.write_text(text.replace("[strategy_params]", "[broker_params]"), encoding="utf-8")
+    done = cli("dryrun", "-c", config, "--out", tmp_path / "runs", "--json")
+    assert done.returncode == EXIT_BAD_INPUT, done.stderr
+    said = (
+        "broker 'desk_venue.strat:venue' returned a Venue: looking up its fetch_ohlcv raised "
+        "KeyError: 'fetch_ohlcv' (a __getattr__ or a property must raise AttributeError for a "
+        "name it lacks)"
     )
     assert done.stderr == f"livesession: error: {said}\n"
     assert json.loads(done.stdout)["error"] == said

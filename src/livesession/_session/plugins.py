@@ -20,8 +20,28 @@ from typing import TYPE_CHECKING, Any
 from .._domain.configfile import misplaced_params, place_of
 from .._exceptions import PluginError
 from .._risk.rails import RAIL_RULES, Rail, default_rails
-from .._support.references import a_, call_reference, is_reference, lookup_failure
-from .._typing import Broker, MarketFeed, Strategy
+from .._support.references import (
+    a_,
+    call_reference,
+    is_reference,
+    lookup_failure,
+    protocol_members,
+)
+from .._typing import (
+    Broker,
+    ConfirmingLookup,
+    DeclaredSimulation,
+    JournaledVenue,
+    MarkableVenue,
+    MarketFeed,
+    PositionVenue,
+    RecoveringVenue,
+    RelayedVenue,
+    ReplayingVenue,
+    ResumableVenue,
+    SandboxAware,
+    Strategy,
+)
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
@@ -204,8 +224,15 @@ def _made(
     return product, record
 
 
+_VENUE_ABILITIES = (
+    ConfirmingLookup, DeclaredSimulation, JournaledVenue, MarkableVenue, PositionVenue,
+    RecoveringVenue, RelayedVenue, ReplayingVenue, ResumableVenue, SandboxAware,
+)  # fmt: skip
 _LOOKED_UP: dict[type, tuple[str, ...]] = {
     MarketFeed: ("checked", "close", "dated", "first_ts_ns", "take_gaps"),
+    Broker: tuple(
+        sorted({"close", "fetch_ohlcv", "inner"}.union(*map(protocol_members, _VENUE_ABILITIES)))
+    ),
 }
 """The optional members the session looks up on a plug-in of a protocol, beside its own.
 
