@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from livesession import PluginError, create_run, load_config, verify_run
+from livesession import DryrunConfig, PluginError, create_run, load_config, verify_run
 from livesession._cli_output import EXIT_BAD_INPUT
 from livesession.cli import EXIT_OK
 
@@ -178,3 +178,35 @@ def test_a_broker_whose_optional_lookup_raises_is_refused_in_one_line(tmp_path: 
     assert done.stderr == f"livesession: error: {said}\n"
     assert json.loads(done.stdout)["error"] == said
     assert not (tmp_path / "runs").exists()
+
+
+class _ParamFeed:
+    """The feed above, handed in as an object."""
+
+    def __init__(self, **params: object) -> None:
+        self.symbol = "BTC/USDT"
+        self.params = params
+
+    def __getattr__(self, name: str) -> object:
+        return self.params[name]
+
+    def next_bar(self, ts_ns: int) -> None:
+        return None
+
+    def get_state(self) -> dict[str, object]:
+        return {}
+
+    def set_state(self, state: object) -> None:
+        pass
+
+
+def test_an_object_whose_lookup_raises_is_refused_by_create_run(tmp_path: Path) -> None:
+    """From Python the ``KeyError`` came out of ``create_run`` itself (nothing written)."""
+    config = DryrunConfig(run_id="obj", steps=5)
+    with pytest.raises(PluginError) as refused:
+        create_run(config, tmp_path / "runs", feed=_ParamFeed(seed=1))
+    assert str(refused.value) == (
+        "feed= got a _ParamFeed: looking up its checked raised KeyError: 'checked' (a "
+        "__getattr__ or a property must raise AttributeError for a name it lacks)"
+    )
+    assert not (tmp_path / "runs" / "obj").exists()

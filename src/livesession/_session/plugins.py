@@ -51,6 +51,7 @@ __all__ = [
     "check_strategy_id",
     "config_rails",
     "feed_from_reference",
+    "lookup_refusal",
     "rail_role",
     "rails_from_references",
     "strategy_from_reference",
@@ -215,13 +216,27 @@ def _made(
         ref, _base(cfg), what=what or key, kind=kind, kwargs=kwargs, offered=offered,
         where=place_of(cfg, key), unnamed_refused=refused,
     )  # fmt: skip
-    failed = lookup_failure(product, _LOOKED_UP.get(kind, ()))
+    failed = lookup_refusal(product, kind, protocol=False)
     if failed:
-        raise PluginError(
-            f"{what or key} {ref!r} returned {a_(type(product).__name__)}: {failed} (a "
-            "__getattr__ or a property must raise AttributeError for a name it lacks)"
-        )
+        raise PluginError(f"{what or key} {ref!r} returned {failed}")
     return product, record
+
+
+def lookup_refusal(plugin: object, kind: type, *, protocol: bool = True) -> str:
+    """Why ``plugin``, a ``kind``, cannot be used: a look-up of a name the session reads raised.
+
+    "" when none did. The protocol's members (``protocol``), then the optional ones the
+    session looks up on a ``kind`` (``_LOOKED_UP``): ``a ParamFeed: looking up its checked
+    raised KeyError: 'checked' (...)``.
+    """
+    names = (*(protocol_members(kind) if protocol else ()), *_LOOKED_UP.get(kind, ()))
+    failed = lookup_failure(plugin, names)
+    if not failed:
+        return ""
+    return (
+        f"{a_(type(plugin).__name__)}: {failed} (a __getattr__ or a property must raise "
+        "AttributeError for a name it lacks)"
+    )
 
 
 _VENUE_ABILITIES = (
