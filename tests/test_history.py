@@ -220,6 +220,22 @@ class TestBacktestingLayouts:
         assert "goog_daily_2004.csv does not name a symbol: set symbol" in line
         assert not (tmp_path / "runs").exists()
 
+    def test_a_stem_with_a_dot_asks_which_symbol(self) -> None:
+        """Bug: ``BRK.B.csv`` (the class B shares: ``BRK.B`` is a ticker docs/data.md gives)
+        was named by its name's first part, ``BRK``, and its bars were recorded as another
+        instrument's without a word (``GOOG.daily.csv`` as ``GOOG`` alike). A name whose
+        stem holds a dot reads either way: the session asks for the symbol."""
+        with pytest.raises(ConfigError) as refused:
+            DryrunConfig(feed="csv:/data/BRK.B.csv")
+        assert str(refused.value).startswith(
+            "data file BRK.B.csv does not name a symbol plainly: its stem reads as BRK.B, or as "
+            "BRK with '.B' after it: set symbol"
+        )
+        with pytest.raises(ConfigError, match=r"GOOG\.DAILY, or as GOOG with '\.daily'"):
+            DryrunConfig(feed="parquet:goog.daily.parquet")
+        assert DryrunConfig(feed="csv:/data/BRK.B.csv", symbol="BRK.B").symbol == "BRK.B"
+        assert DryrunConfig(feed="csv:/data/brk.csv").symbol == "BRK"
+
     def test_eurusd_hourly_with_a_weekend(self, tmp_path: Path, elsewhere: Path) -> None:
         times = eurusd_hourly(tmp_path / "EURUSD.csv", 40)
         config = tmp_path / "eurusd.toml"

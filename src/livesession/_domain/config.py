@@ -321,11 +321,21 @@ class DryrunConfig:
         return (self.symbol,) if self.allowlist is None else self.allowlist
 
     def data_file(self) -> Path | None:
-        """The data file a ``csv:``/``parquet:`` feed reads, resolved from ``base_dir``."""
+        """The data file a ``csv:``/``parquet:`` feed reads, resolved from ``base_dir``.
+
+        An absolute path through ``..`` (the command line's ``csv:../data/x.csv``, recorded
+        made absolute from the directory it ran in) names the file of that directory's
+        parent, as the kernel resolves it: its directories up to the last ``..`` are
+        resolved (``os.path.realpath``), so the file is found once that directory is gone.
+        """
         path = data_path(self.feed)
         if path is None:
             return None
         resolved = Path(path).expanduser()
+        parts = resolved.parts
+        if resolved.is_absolute() and ".." in parts:  # the file's name kept as given
+            last = len(parts) - parts[::-1].index("..")
+            return Path(os.path.realpath(Path(*parts[:last]))).joinpath(*parts[last:])
         if not resolved.is_absolute() and self.base_dir is not None:
             resolved = Path(self.base_dir) / resolved
         return resolved

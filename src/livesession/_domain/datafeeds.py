@@ -79,14 +79,26 @@ def data_path(feed: str) -> str | None:
 
 
 def default_symbol(feed: str) -> str:
-    """The symbol of a config that names none: a data file's stem, else the demo pair."""
+    """The symbol of a config that names none: a data file's stem, else the demo pair.
+
+    A stem holding a dot (``BRK.B.csv``, ``GOOG.daily.csv``) reads as a ticker with a dot
+    or as one with a suffix after it: neither is guessed, the symbol is asked for.
+    """
     path = data_path(feed)
     if path is None:
         return DEFAULT_SYMBOL
-    stem = Path(path).name.split(".")[0].upper()
+    name = Path(path).name
+    stem = name.split(".")[0].upper()
     if not is_valid_symbol(stem):
         raise ConfigError(
-            f"data file {Path(path).name} does not name a symbol: set symbol "
+            f"data file {name} does not name a symbol: set symbol "
+            f"({SYMBOL_FORMS}) in the config, or --symbol on the command line"
+        )
+    whole = name.rpartition(".")[0] or name  # all but its extension, if it has one
+    if whole.upper() != stem:
+        raise ConfigError(
+            f"data file {name} does not name a symbol plainly: its stem reads as "
+            f"{whole.upper()}, or as {stem} with {whole[len(stem) :]!r} after it: set symbol "
             f"({SYMBOL_FORMS}) in the config, or --symbol on the command line"
         )
     return stem

@@ -32,6 +32,7 @@ from .._session.plugins import (
     broker_from_reference,
     check_strategy_id,
     feed_from_reference,
+    lookup_refusal,
     rails_from_references,
     strategy_from_reference,
 )
@@ -247,6 +248,9 @@ def _again(role: str, record: object) -> str:
 
 
 def _given(role: str, value: object) -> dict[str, Any]:
+    failed = lookup_refusal(value, _KINDS[role])
+    if failed:
+        raise PluginError(f"{role}= got {failed}")
     if not isinstance(value, _KINDS[role]):
         raise PluginError(f"{role}= got {not_a(value, _KINDS[role])}")
     return object_record(value)

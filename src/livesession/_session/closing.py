@@ -36,9 +36,11 @@ def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str
     ``KeyboardInterrupt`` passes. ``run_id``: the session's, which the log line names (None:
     closed where no session was built).
     """
-    if not isinstance(plugin, Closable):
-        return ""
+    looked = False  # a __getattr__ may raise KeyError looking for close: said so, as a raise
     try:
+        if not isinstance(plugin, Closable):
+            return ""
+        looked = True
         plugin.close()
     except KeyboardInterrupt:
         raise
@@ -48,7 +50,8 @@ def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str
         get_logger().warning(
             "plugin_close_failed", plugin=role, error=error, message=said, run_id=run_id
         )
-        return f"the {role}'s close() raised {error}{f': {said}' if said else ''}"
+        what = f"the {role}'s close()" if looked else f"looking up the {role}'s close()"
+        return f"{what} raised {error}{f': {said}' if said else ''}"
     return ""
 
 

@@ -20,8 +20,28 @@ from typing import TYPE_CHECKING, Any
 from .._domain.configfile import misplaced_params, place_of
 from .._exceptions import PluginError
 from .._risk.rails import RAIL_RULES, Rail, default_rails
-from .._support.references import call_reference, is_reference
-from .._typing import Broker, MarketFeed, Strategy
+from .._support.references import (
+    a_,
+    call_reference,
+    is_reference,
+    lookup_failure,
+    protocol_members,
+)
+from .._typing import (
+    Broker,
+    ConfirmingLookup,
+    DeclaredSimulation,
+    JournaledVenue,
+    MarkableVenue,
+    MarketFeed,
+    PositionVenue,
+    RecoveringVenue,
+    RelayedVenue,
+    ReplayingVenue,
+    ResumableVenue,
+    SandboxAware,
+    Strategy,
+)
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
@@ -31,6 +51,7 @@ __all__ = [
     "check_strategy_id",
     "config_rails",
     "feed_from_reference",
+    "lookup_refusal",
     "rail_role",
     "rails_from_references",
     "strategy_from_reference",
@@ -191,7 +212,45 @@ def _made(
         "take it, and nothing would change): move it, or name it in the factory's signature"
         for name, said in misplaced_params(cfg, table, own=own, ref=per_rail).items()
     }
-    return call_reference(
+    product, record = call_reference(
         ref, _base(cfg), what=what or key, kind=kind, kwargs=kwargs, offered=offered,
         where=place_of(cfg, key), unnamed_refused=refused,
     )  # fmt: skip
+    failed = lookup_refusal(product, kind, protocol=False)
+    if failed:
+        raise PluginError(f"{what or key} {ref!r} returned {failed}")
+    return product, record
+
+
+def lookup_refusal(plugin: object, kind: type, *, protocol: bool = True) -> str:
+    """Why ``plugin``, a ``kind``, cannot be used: a look-up of a name the session reads raised.
+
+    "" when none did. The protocol's members (``protocol``), then the optional ones the
+    session looks up on a ``kind`` (``_LOOKED_UP``): ``a ParamFeed: looking up its checked
+    raised KeyError: 'checked' (...)``.
+    """
+    names = (*(protocol_members(kind) if protocol else ()), *_LOOKED_UP.get(kind, ()))
+    failed = lookup_failure(plugin, names)
+    if not failed:
+        return ""
+    return (
+        f"{a_(type(plugin).__name__)}: {failed} (a __getattr__ or a property must raise "
+        "AttributeError for a name it lacks)"
+    )
+
+
+_VENUE_ABILITIES = (
+    ConfirmingLookup, DeclaredSimulation, JournaledVenue, MarkableVenue, PositionVenue,
+    RecoveringVenue, RelayedVenue, ReplayingVenue, ResumableVenue, SandboxAware,
+)  # fmt: skip
+_LOOKED_UP: dict[type, tuple[str, ...]] = {
+    MarketFeed: ("checked", "close", "dated", "first_ts_ns", "take_gaps"),
+    Broker: tuple(
+        sorted({"close", "fetch_ohlcv", "inner"}.union(*map(protocol_members, _VENUE_ABILITIES)))
+    ),
+}
+"""The optional members the session looks up on a plug-in of a protocol, beside its own.
+
+A look-up that raises other than ``AttributeError`` would fail the session where it looks
+(a traceback as the run is built): it is refused with the plug-in instead.
+"""

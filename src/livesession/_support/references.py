@@ -36,7 +36,7 @@ from .signals import STOPS_RAISED
 from .text import exception_text, one_line
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
     from types import ModuleType
 
 __all__ = [
@@ -334,12 +334,37 @@ def _built(
         raise
     except BaseException as exc:  # noqa: BLE001 - the user's factory failed, however
         raise PluginError(f"{what} {ref!r} {raised(exc)}") from None
+    failed = lookup_failure(product, protocol_members(kind))
+    if failed:
+        raise PluginError(
+            f"{what} {ref!r} returned {a_(type(product).__name__)}, not {a_(kind.__name__)}: "
+            f"{failed} (a __getattr__ or a property must raise AttributeError for a name it "
+            "lacks)"
+        )
     if not isinstance(product, kind):
         raise PluginError(
             f"{what} {ref!r} returned {not_a(product, kind)} "
             f"(see docs/plugins.md for the methods it needs)"
         )
     return product
+
+
+def lookup_failure(value: object, names: Iterable[str]) -> str:
+    """How looking up one of ``names`` on ``value`` raised, or "".
+
+    ``hasattr`` (and ``isinstance`` with a protocol) takes ``AttributeError`` for "lacks
+    it" and lets any other error through: a ``__getattr__`` reading a dict
+    (``self.params[name]``) raises ``KeyError``. The first such name, in the order given:
+    ``looking up its get_state raised KeyError: 'get_state'``.
+    """
+    for name in names:
+        try:
+            hasattr(value, name)
+        except STOPS_RAISED:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the plug-in's own code failed
+            return f"looking up its {name} {raised(exc)}"
+    return ""
 
 
 def _named_by(factory: Callable[..., Any], offered: Mapping[str, Any]) -> dict[str, Any]:
