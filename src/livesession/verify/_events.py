@@ -189,6 +189,8 @@ class EventChecks:
         elif kind == "SESSION_STOPPED":
             self.copies.note_stop(number, event)
         self._replay.apply(number, kind, payload)
+        if kind in ("STATE_CHANGED", "SESSION_STOPPED"):
+            self._replay.moment(number, event)
         self._links.apply(number, event)
         if self._grid is not None:
             self._grid.event(number, kind, payload)
