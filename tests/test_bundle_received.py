@@ -317,6 +317,29 @@ class TestWhatADishonestOrCarelessHandOverIs:
         assert lines[1].startswith("config.json: SHA-256 ")
         assert lines[1].endswith(f"but manifest.json says {'0' * 64}")
 
+    def test_a_manifest_naming_another_release_as_the_runs(
+        self,
+        handed: tuple[Path, Path, Path],
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        """Bug: a manifest whose ``run_version`` (the release its run says wrote it: the
+        contract's manifest "version") named another than the run's audited
+        ``SESSION_STARTED`` matched, ``manifest ... is run hand's``. Found by a checker
+        written from ARTIFACTS.md alone, run beside ``verify --manifest``."""
+        held = orjson.loads(handed[1].read_bytes())
+        ran = held["run_version"]
+        held["run_version"] = "9.9.9"
+        changed = tmp_path / "manifest.json"
+        changed.write_bytes(orjson.dumps(held))
+        code, lines = _verify(copy, changed, capsys)
+        assert code == 1
+        assert (
+            f"manifest.json: run_version '9.9.9', but the run's is {ran!r}: the run's audited "
+            "record names another release"
+        ) in lines
+
     def test_a_file_left_out_and_a_file_added(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

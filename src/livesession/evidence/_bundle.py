@@ -2,11 +2,11 @@
 
 A reviewer who is handed a run directory and its ``manifest.json`` checks, without running
 any of the run's code, that the manifest is an evidence manifest of this run: its
-``run_id``, ``audit_head`` and ``config_hash`` are the run's own, and every file its
-``artifacts`` lists is in the directory with that SHA-256, and no other. What it cannot
-check is that the manifest is the one the desk published: its own SHA-256 is compared with
-the published one, apart from the files (docs/artifacts.md, "What the chain proves, and what
-it does not").
+``run_id``, ``audit_head``, ``config_hash`` and ``run_version`` are the run's own, and
+every file its ``artifacts`` lists is in the directory with that SHA-256, and no other. What
+it cannot check is that the manifest is the one the desk published: its own SHA-256 is
+compared with the published one, apart from the files (docs/artifacts.md, "What the chain
+proves, and what it does not").
 """
 
 from __future__ import annotations
@@ -230,17 +230,18 @@ def _run_id(run_dir: Path) -> str | None:
 
 
 def _identity(run_dir: Path, held: dict[str, Any], name: str) -> list[str]:
-    """The manifest's run id, audit head and config hash against the run's own."""
+    """The manifest's run id, audit head, config hash and run version against the run's own.
+
+    ``run_version`` (the contract's manifest "version": the release the run's audited
+    ``SESSION_STARTED`` names) is held when the manifest gives it and the run names one.
+    """
+    started = audited_start(run_dir)
     theirs = (
         ("run_id", _run_id(run_dir), "a bundle of another run, or a run renamed"),
         ("audit_head", audit_head(run_dir), "these are not the files it was written from"),
-        (
-            "config_hash",
-            audited_start(run_dir).get("config_sha256"),
-            "the audited config differs",
-        ),
+        ("config_hash", started.get("config_sha256"), "the audited config differs"),
     )
-    return [
+    found = [
         f"{name}: {key} {held.get(key)!r}, but the run's is {own!r}: {why}"
         if own is not None
         # Not another value: the record that holds it is gone or unreadable (a byte order
@@ -251,6 +252,13 @@ def _identity(run_dir: Path, held: dict[str, Any], name: str) -> list[str]:
         for key, own, why in theirs
         if held.get(key) != own
     ]
+    ran, said = started.get("version"), held.get("run_version")
+    if "run_version" in held and isinstance(ran, str) and said != ran:
+        found.append(
+            f"{name}: run_version {said!r}, but the run's is {ran!r}: the run's audited record "
+            "names another release"
+        )
+    return found
 
 
 def _files(run_dir: Path, held: dict[str, Any], name: str, manifest: Path) -> list[str]:

@@ -14,12 +14,13 @@ import hashlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionState, SessionStatus
+from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionStatus
 from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
 from ._grid import Grid
 from ._kept import check_kept, check_torn
+from ._moments import check_final_moment, check_first_snapshot, check_moments
 from ._money import Money, config_decimal
 from ._prefix import Prefixes
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, torn_last
@@ -181,7 +182,7 @@ class Verifier:
                 self.grid.snapshot(line.number, snap)
             is_final = line.number == len(lines) and not open_end
             if line.number == 1:
-                self._check_first_snapshot(snap)
+                check_first_snapshot(self.checks, snap, self.replay)
             else:
                 self._check_snapshot_move(line.number, snap, previous, is_final, transitions)
             self._check_snapshot_status(line.number, snap, failed=failed, is_final=is_final)
@@ -191,6 +192,8 @@ class Verifier:
             self.checks.add(
                 SNAPSHOTS, 0, "transitions differ from the STATE_CHANGED events in events.jsonl"
             )
+        elif self.replay is not None:
+            check_moments(self.checks, lines[1:], self.replay.moments)
         if open_end:
             return
         self.final_snapshot = lines[-1].obj
@@ -205,12 +208,6 @@ class Verifier:
         if self._lost("events") and events == transitions[: len(events)]:
             return True
         return transitions == (events[: len(transitions)] if self._lost("states") else events)
-
-    def _check_first_snapshot(self, snap: dict[str, Any]) -> None:
-        initial = SessionState.INIT.value
-        found = (snap["trigger"], snap["from_state"], snap["fsm_state"], snap["status"])
-        if found != ("start", initial, initial, initial):
-            self.checks.add(SNAPSHOTS, 1, "the first snapshot is not INIT/INIT/start/INIT")
 
     def _check_snapshot_move(
         self,
@@ -285,6 +282,7 @@ class Verifier:
                     number,
                     f"final position {held} of {symbol!r} but the fills add up to {replayed}",
                 )
+        check_final_moment(self.checks, self.files.lines[SNAPSHOTS][-1], replay.end)
         bars = replay.kinds["BAR"]
         if final["step"] != bars:
             self.checks.add(SNAPSHOTS, number, f"final step {final['step']} but {bars} BAR events")

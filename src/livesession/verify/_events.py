@@ -8,6 +8,8 @@ prices they imply: ``Money``) and, given the run's grid, its prices and quantiti
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from .._domain.ids import stable_id
@@ -63,8 +65,11 @@ def check_header(
     *,
     seqs: SeqCheck,
 ) -> None:
-    """``record``'s sequence number, run id and strategy id (those of the first event)."""
+    """``record``'s sequence number, time, run id and strategy id (those of the first event)."""
     seqs(report, name, number, record["seq"])
+    key = "ts" if "ts" in record else "ts_utc"
+    if isinstance(record.get(key), str) and _not_a_moment(record[key]):
+        report.add(name, number, f"{key} {record[key]} is no moment of the calendar")
     if identity is None:
         return
     run_id, strategy_id = identity
@@ -72,6 +77,23 @@ def check_header(
         report.add(name, number, f"run_id {record['run_id']!r} != {run_id!r}")
     if "strategy_id" in record and record["strategy_id"] != strategy_id:
         report.add(name, number, f"strategy_id {record['strategy_id']!r} != {strategy_id!r}")
+
+
+@lru_cache(maxsize=256)
+def _not_a_moment(stamp: str) -> bool:
+    """``stamp``, of the schema's shape ``YYYY-MM-DDTHH:MM:SS[.f]Z``, names no moment.
+
+    RFC 3339 (the contract's form) bounds each field by the calendar: no February 30,
+    hour 24, minute 60 or month 13; a second of 60 only as a leap second, at 23:59:60.
+    """
+    whole = stamp[:19]
+    if whole[11:] == "23:59:60":
+        whole = whole[:17] + "59"
+    try:
+        dt.datetime.fromisoformat(whole)
+    except ValueError:
+        return True
+    return False
 
 
 class EventChecks:
@@ -167,6 +189,8 @@ class EventChecks:
         elif kind == "SESSION_STOPPED":
             self.copies.note_stop(number, event)
         self._replay.apply(number, kind, payload)
+        if kind in ("STATE_CHANGED", "SESSION_STOPPED"):
+            self._replay.moment(number, event)
         self._links.apply(number, event)
         if self._grid is not None:
             self._grid.event(number, kind, payload)

@@ -14,6 +14,12 @@ arithmetic of 28 significant digits (an average whose division does not end keep
 the next is worked out from it) and written rounded once, half-even, to the price tick: so
 it is checked only when ``config.json`` gives the tick, and not for a run of a release
 before 0.2, which rounded the average at every fill and kept the last price once flat.
+
+``equity`` is the cash plus each position at its last price (the last ``BAR``'s close of
+its symbol, or its average before any bar), exact (``Book.equity``): each
+``POSITION_CHANGED``'s and ``SESSION_STOPPED``'s is held to it, and ``SESSION_STOPPED``'s
+``pnl`` to it less the ``initial_cash``. Without that, a run re-sealed with every equity
+and the PnL edited verified OK, though the fills and the bars say otherwise.
 """
 
 from __future__ import annotations
@@ -58,23 +64,69 @@ class Money:
     """The book's cash and average prices, replayed fill by fill from the events."""
 
     def __init__(self, initial_cash: Decimal | None, tick: Decimal | None) -> None:
+        self.initial_cash = initial_cash
         self._cash = initial_cash
         """The cash the fills so far leave; None: unknown until the first POSITION_CHANGED."""
         self._since = f"the initial_cash {initial_cash} of {names.CONFIG}"
         self._tick = tick if tick is not None and tick > 0 else None
         """The price tick the averages are written on; None: they are not checked."""
         self._averages: dict[str, Decimal] = {}
+        self._positions: dict[str, Decimal] = {}
+        self._marks: dict[str, Decimal] = {}
+        self._equities = True
+        """Whether the equities are checked (not for a run of a release before 0.2)."""
 
     def recorded_by(self, version: object) -> None:
         """The livesession ``version`` that wrote the run: before 0.2, averages are its own."""
         if str(version).startswith(_BEFORE_AVERAGES):
             self._tick = None
+            self._equities = False
+
+    def bar(self, symbol: str, close: Decimal) -> None:
+        """A ``BAR``: ``symbol``'s last price, which its position is marked at."""
+        self._marks[symbol] = close
+
+    def equity(self) -> Decimal | None:
+        """The cash plus each position at its last price, or None (the cash is unknown)."""
+        if self._cash is None or not self._equities:
+            return None
+        value = self._cash
+        for symbol, held in self._positions.items():
+            if held:
+                mark = self._marks.get(symbol, self._averages.get(symbol, _ZERO))
+                value = _ARITHMETIC.add(value, _ARITHMETIC.multiply(held, mark))
+        return value
+
+    def check_equity(self, report: Violations, number: int, payload: dict[str, Any]) -> None:
+        """Hold a ``POSITION_CHANGED``'s or ``SESSION_STOPPED``'s ``equity`` (and ``pnl``)."""
+        expected = self.equity()
+        written = payload.get("equity")
+        if expected is None or not isinstance(written, str):
+            return
+        if Decimal(written) != expected:
+            report.add(
+                EVENTS,
+                number,
+                f"equity {written} but the cash {self._cash} and the positions at their last "
+                f"prices add up to {expected}",
+            )
+        pnl = payload.get("pnl")
+        if isinstance(pnl, str) and self.initial_cash is not None:
+            gained = _ARITHMETIC.subtract(expected, self.initial_cash)
+            if Decimal(pnl) != gained:
+                report.add(
+                    EVENTS,
+                    number,
+                    f"pnl {pnl} but the equity {expected} less the initial_cash "
+                    f"{self.initial_cash} is {gained}",
+                )
 
     def fill(self, symbol: str, held: Decimal, signed: Decimal, price: Decimal) -> None:
         """A fill of ``signed`` at ``price`` on a position of ``held`` in ``symbol``."""
         if self._cash is not None:
             self._cash = _ARITHMETIC.subtract(self._cash, _ARITHMETIC.multiply(signed, price))
         new = held + signed
+        self._positions[symbol] = new
         if not new:
             self._averages.pop(symbol, None)
         elif not held or (new > 0) != (held > 0):  # opening, or flipped: the rest opens here
@@ -102,6 +154,7 @@ class Money:
             )
         self._cash = cash
         self._since = "the last cash recorded"
+        self.check_equity(report, number, payload)
 
     def _average(self, report: Violations, number: int, payload: dict[str, Any]) -> None:
         tick, written = self._tick, payload.get("avg_price")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from .._artifacts import names
 from .._domain.model import FILL_EVENT_TYPES
@@ -13,7 +13,7 @@ from ._money import Money
 if TYPE_CHECKING:
     from ._result import Violations
 
-__all__ = ["Replay"]
+__all__ = ["Moment", "Replay"]
 
 EVENTS: Final = names.EVENTS
 _ORDER_FIELDS: Final = ("symbol", "side", "quantity")
@@ -30,6 +30,18 @@ _REPLAYED: Final = FILL_EVENT_TYPES | {
 """The event types ``apply`` does more with than count."""
 
 
+class Moment(NamedTuple):
+    """The book when an event was written: what a snapshot of that moment must hold."""
+
+    number: int
+    ts_sim: int
+    ts_utc: str
+    steps: int
+    positions: dict[str, Decimal]
+    """Each symbol held, not flat."""
+    equity: Decimal | None
+
+
 class Replay:
     """Replays orders and fills from the events, reporting what does not add up."""
 
@@ -43,11 +55,25 @@ class Replay:
         self.late_fills = 0
         self.positions: dict[str, Decimal] = {}
         self.state_changes: list[tuple[str, str, str]] = []
+        self.moments: list[Moment] = []
+        """The book at each ``STATE_CHANGED``, which its snapshot holds."""
+        self.end: Moment | None = None
+        """The book at ``SESSION_STOPPED``, which the final snapshot holds."""
         self.stopped_status: str | None = None
         self._orders: dict[str, dict[str, Any]] = {}
         """Of each order submitted, what its fills are checked against."""
         self._filled: dict[str, Decimal] = {}
         self._trade_ids: set[tuple[str, str]] = set()  # (client_order_id, trade_id)
+
+    def moment(self, number: int, event: dict[str, Any]) -> None:
+        """After a ``STATE_CHANGED`` or ``SESSION_STOPPED`` (``event``): the book then."""
+        held = {symbol: qty for symbol, qty in self.positions.items() if qty}
+        steps, equity = self.kinds["BAR"], self.money.equity()
+        now = Moment(number, event["ts_sim"], event["ts_utc"], steps, held, equity)
+        if event["event_type"] == "SESSION_STOPPED":
+            self.end = now
+        else:
+            self.moments.append(now)
 
     @property
     def fills(self) -> int:
@@ -55,7 +81,9 @@ class Replay:
 
     def apply(self, number: int, kind: str, payload: dict[str, Any]) -> None:
         self.kinds[kind] += 1
-        if kind in _REPLAYED:
+        if kind == "BAR":  # the last price, which the equities mark positions at
+            self.money.bar(payload["symbol"], Decimal(payload["close"]))
+        elif kind in _REPLAYED:
             self._replay(number, kind, payload)
 
     def _replay(self, number: int, kind: str, payload: dict[str, Any]) -> None:
@@ -75,8 +103,10 @@ class Replay:
             self.state_changes.append(
                 (payload["trigger"], payload["from_state"], payload["to_state"])
             )
+
         elif kind == "SESSION_STOPPED":
             self.stopped_status = payload["status"]
+            self.money.check_equity(self.report, number, payload)
         elif kind == "BROKER_CALL_RETRIED":
             self.broker_retries[str(payload.get("operation"))] += 1
 
