@@ -27,7 +27,6 @@ from livesession._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionS
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 BAR_NS = 60 * 10**9
-CENT = Decimal("0.01")
 LOT = Decimal("0.001")
 
 SCENARIOS = ("completed", "preflight_failed", "fault", "resumed")
@@ -78,11 +77,11 @@ class RunBuilder:
     # the book
 
     def equity(self) -> Decimal:
-        value = self.cash + sum(
+        """Exact, as the session's book keeps it: verify holds every equity to the fills."""
+        return self.cash + sum(
             (qty * self.last_close.get(sym, Decimal(0)) for sym, qty in self.positions.items()),
             Decimal(0),
         )
-        return value.quantize(CENT)
 
     # the three streams
 
