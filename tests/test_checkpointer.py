@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
+import io
+import logging
 from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
 
-from livesession import DryrunConfig, SessionState
+from livesession import DryrunConfig, SessionState, Transient
 from livesession._artifacts import names
 from livesession._artifacts.recorder import Recorder
 from livesession._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
@@ -24,9 +27,16 @@ from livesession._session.assembly import (
     assemble,
     replay_window_ns,
 )
-from livesession._session.checkpoint import Checkpointer, PlugInState, gather, restore
+from livesession._session.checkpoint import (
+    Checkpointer,
+    PlugInState,
+    VenueOffsets,
+    gather,
+    restore,
+)
 from livesession._session.pipeline import step_once
 from livesession._session.preflight import run_preflight
+from livesession._support.logging import configure_logging, disable_logging
 from livesession._support.secrets import take_environment_secrets
 from livesession.stores import FileCheckpointStore
 from livesession.testing import FaultBroker
@@ -81,7 +91,112 @@ def _checkpointer(store, *, every: int = 3, durability: str = "none"):
     return cp, state, metrics
 
 
+class CallsSink(MemoryLineSink):
+    """A memory line sink that logs its flushes and syncs in ``calls``."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__()
+        self._calls = calls
+
+    def flush(self) -> None:
+        self._calls.append("flush")
+
+    def sync(self) -> None:
+        self._calls.append("sync")
+
+
+class CallsStore(MemoryStore):
+    """A store that logs each save in the same ``calls`` as the sinks."""
+
+    def __init__(self, calls: list[str]) -> None:
+        super().__init__()
+        self._calls = calls
+
+    def save(self, checkpoint: dict[str, Any]) -> None:
+        self._calls.append("save")
+        super().save(checkpoint)
+
+
+def _logged(action: Any) -> list[dict[str, Any]]:
+    """The session log's lines (info and up) while ``action`` runs."""
+    log = io.StringIO()
+    configure_logging(log, level=logging.INFO)
+    try:
+        action()
+    finally:
+        disable_logging()
+    return [orjson.loads(line) for line in log.getvalue().splitlines()]
+
+
 class TestCheckpointer:
+    @pytest.mark.parametrize(
+        ("durability", "step_1", "step_2"),
+        [
+            ("none", [], ["flush", "save"]),
+            ("step", ["sync"], ["sync", "save"]),
+            ("event", [], ["sync", "save"]),
+        ],
+    )
+    def test_what_a_step_flushes_or_syncs_by_durability(self, durability, step_1, step_2):
+        """durability none never syncs; step syncs at every step's end (the group commit);
+        event (whose lines the recorder syncs as written) syncs before each checkpoint. The
+        sinks are flushed, or synced, before the checkpoint is saved."""
+        calls: list[str] = []
+        rec = Recorder(
+            run_id="t",
+            strategy_id="s",
+            events=CallsSink(calls),
+            states=MemoryLineSink(),
+            audit=MemoryLineSink(),
+            metrics=MemoryMetricsSink(),
+        )
+        cp = Checkpointer(
+            CallsStore(calls), recorder=rec, durability=durability, every=2, state=Counter()
+        )
+        rec.emit("ORDER_SUBMITTED", {})
+        calls.clear()
+        cp.end_of_step(1)
+        assert calls == step_1
+        rec.emit("ORDER_SUBMITTED", {})
+        calls.clear()
+        cp.end_of_step(2)
+        assert calls == step_2
+
+    def test_an_operator_s_verb_is_saved_now_between_steps_and_at_the_step_s_end_in_one(self):
+        store = MemoryStore()
+        cp, _, _ = _checkpointer(store, every=10)
+        cp.operator_acted(in_step=False)
+        assert store.saved == [{"n": 1}]
+        cp.operator_acted(in_step=True)
+        assert store.saved == [{"n": 1}]  # a step hook's verb: saved when the step ends
+        cp.end_of_step(3)
+        assert store.saved == [{"n": 1}, {"n": 2}]
+        cp.end_of_step(4)  # owed once only
+        assert store.saved == [{"n": 1}, {"n": 2}]
+
+    def test_progress_is_logged_each_10000_steps(self):
+        """The session log's periodic line, at the first step of each 10,000 reached (a
+        step count that jumps logs once), with the run's counts."""
+        rec = _recorder(MemoryMetricsSink())
+        cp = Checkpointer(None, recorder=rec, durability="none", every=3, state=Counter())
+        for event in ("ORDER_SUBMITTED", "ORDER_SUBMITTED", "ORDER_PARTIALLY_FILLED"):
+            rec.emit(event, {})
+        rec.emit("ORDER_FILLED", {})
+        rec.emit("ORDER_REJECTED", {"reason": "VENUE_REJECT"})
+
+        def run() -> None:
+            for step in (9999, 10000, 10001, 19999, 20000, 35000, 39999, 40000):
+                cp.end_of_step(step)
+
+        lines = [line for line in _logged(run) if line["event"] == "progress"]
+        assert [line["step"] for line in lines] == [10000, 20000, 35000, 40000]
+        assert {k: lines[0][k] for k in ("events", "orders_submitted", "fills", "rejects")} == {
+            "events": 5,
+            "orders_submitted": 2,
+            "fills": 2,
+            "rejects": 1,
+        }
+
     def test_saves_every_n_steps(self):
         store = MemoryStore()
         cp, state, metrics = _checkpointer(store, every=3)
@@ -149,6 +264,118 @@ class TestCheckpointer:
         assert metrics.content == b""
 
 
+class _JournaledBroker:
+    """A venue whose journal offset the checkpoint asks for; ``error`` makes it fail."""
+
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+
+    def journal_offset(self) -> int:
+        if self.error is not None:
+            raise self.error
+        return 7
+
+
+def _venue_checkpointer(
+    store: MemoryStore, broker: _JournaledBroker, *owners: Any, failed: Any = None
+) -> Checkpointer:
+    offsets = VenueOffsets(broker)  # type: ignore[arg-type]
+    return Checkpointer(
+        store,
+        recorder=_recorder(MemoryMetricsSink()),
+        durability="none",
+        every=1,
+        state=lambda: gather({}, [*owners, offsets]),
+        venue_failed=failed,
+    )
+
+
+def _empty(journal: object) -> dict[str, Any]:
+    return {
+        "format": names.CHECKPOINT_FORMAT,
+        "broker_journal_offset": journal,
+        "venue_journal_offset": None,
+    }
+
+
+class TestVenueOffsets:
+    def test_the_offset_is_asked_at_each_checkpoint(self):
+        store = MemoryStore()
+        cp = _venue_checkpointer(store, _JournaledBroker())
+        cp.save()
+        assert store.saved == [_empty(7)]
+
+    def test_an_offset_the_broker_cannot_say_is_its_failure_and_the_last_checkpoint_stays(self):
+        broker, store, failed = _JournaledBroker(), MemoryStore(), []
+        broker.error = Transient("journal_offset timed out")
+        cp = _venue_checkpointer(store, broker, failed=failed.append)
+        cp.save()
+        assert failed == [broker.error]
+        assert store.saved == []
+        cp = _venue_checkpointer(store, broker)  # no one to hand it to
+        with pytest.raises(CheckpointError) as caught:
+            cp.save()
+        assert str(caught.value) == (
+            "the broker's journal offset is unknown: journal_offset timed out"
+        )
+
+    def test_at_the_seal_the_offsets_are_given_up_and_its_checkpoint_goes_out(self):
+        """A sealed run is never resumed; without its checkpoint status and resume would
+        take it for a crashed one. The session log says why the offsets are None."""
+        broker, store = _JournaledBroker(), MemoryStore()
+        broker.error = Transient("journal_offset timed out")
+        cp = _venue_checkpointer(store, broker, failed=lambda exc: pytest.fail("no step"))
+        lines = _logged(cp.save_quiet)
+        assert store.saved == [_empty(None)]
+        assert cp.seal_refused is None
+        assert [(line["event"], line["error"]) for line in lines] == [
+            ("venue_offset_failed_at_seal", "journal_offset timed out")
+        ]
+
+    def test_a_plug_in_and_the_offsets_failing_at_the_seal_still_let_it_out(self):
+        """The strategy's state fails first (before the offsets are asked), then the
+        offsets: the seal's checkpoint holds None for both, and the log says each."""
+        broker, store = _JournaledBroker(), MemoryStore()
+        broker.error = Transient("journal_offset timed out")
+        keyed = PlugInState("strategy", _Plugin(ValueError("x")), reason="STRATEGY_ERROR")
+        cp = _venue_checkpointer(store, broker, keyed)
+        lines = _logged(cp.save_quiet)
+        assert store.saved == [{**_empty(None), "strategy": None}]
+        assert [line["event"] for line in lines] == [
+            "plugin_state_failed_at_seal",
+            "venue_offset_failed_at_seal",
+        ]
+        assert (lines[0]["reason"], lines[0]["error"]) == ("STRATEGY_ERROR", "ValueError")
+
+
+class TestSealRefused:
+    """``kept_none``: the sealing checkpoint was refused and the store holds none."""
+
+    def test_a_store_holding_an_earlier_checkpoint_kept_one(self):
+        store = MemoryStore()
+        cp, _, _ = _checkpointer(store)
+        cp.save()
+        store.error = OSError(28, "No space left")
+        cp.save_quiet()
+        assert (cp.seal_refused, cp.kept_none) == (store.error, False)
+
+    def test_an_empty_store_kept_none(self):
+        store = MemoryStore(error=OSError(28, "No space left"))
+        cp, _, _ = _checkpointer(store)
+        cp.save_quiet()
+        assert (cp.seal_refused, cp.kept_none) == (store.error, True)
+
+    def test_a_store_that_cannot_be_read_is_not_said_to_hold_none(self):
+        class Unreadable(MemoryStore):
+            def load(self) -> dict[str, Any] | None:
+                raise OSError(5, "Input/output error")
+
+        store = Unreadable(error=OSError(28, "No space left"))
+        cp, _, _ = _checkpointer(store)
+        cp.save_quiet()
+        assert (cp.seal_refused, cp.kept_none) == (store.error, False)
+
+
 class Owner:
     """A state owner with its own keys."""
 
@@ -181,6 +408,29 @@ class TestGatherRestore:
         state = {"format": names.CHECKPOINT_FORMAT, "a": 1}
         restore(state, owners)
         assert [o.restored for o in owners] == [[state], [state]]
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+class _Scalar:
+    """numpy's integer scalars in what ``_json_hint`` sees: ``tolist``, ``__index__``, no len."""
+
+    def tolist(self) -> int:
+        return 7
+
+    def __index__(self) -> int:
+        return 7
+
+
+def _nested(levels: int) -> list[Any]:
+    """A set inside ``levels`` lists."""
+    value: Any = {1}
+    for _ in range(levels):
+        value = [value]
+    return value
 
 
 class _Plugin:
@@ -242,6 +492,25 @@ class TestPlugInState:
             keyed.get_state()
         assert shown in str(caught.value.cause)
 
+    def test_a_numpy_like_integer_is_hinted_as_the_integer_it_holds(self):
+        keyed = PlugInState("strategy", _Plugin({"n": _Scalar()}), reason="STRATEGY_ERROR")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        assert "at state['n'] (int(x) is the integer it holds): use only" in str(caught.value.cause)
+
+    @pytest.mark.parametrize(("levels", "named"), [(255, True), (256, False)])
+    def test_a_place_is_named_down_to_256_levels(self, levels, named):
+        """Deeper, the value is named without a place (a state that holds itself too)."""
+        state = {"deep": _nested(levels)}  # the set sits at level levels + 1
+        keyed = PlugInState("strategy", _Plugin(state), reason="STRATEGY_ERROR")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        place = " at state['deep']" + "[0]" * levels + " (sorted(x) is a list of it"
+        assert (place in str(caught.value.cause)) is named
+        assert str(caught.value.cause).startswith(
+            "get_state gave what JSON cannot hold (Recursion limit reached)"
+        )
+
     def test_a_state_that_holds_itself_is_refused_without_a_place(self):
         state: dict[str, object] = {"n": 1}
         state["me"] = state
@@ -287,6 +556,22 @@ class TestPlugInState:
                 "nan (float) at state['w'][1], which JSON gives back as None",
             ),
             ({"pair": (1, 2)}, "(1, 2) (tuple) at state['pair'], which JSON gives back as [1, 2]"),
+            (  # the tuple is what changed, not the NaN in it
+                {"pair": (1, float("nan"))},
+                "(1, nan) (tuple) at state['pair'], which JSON gives back as [1, None]",
+            ),
+            (  # a long value is cut at 80 characters, what it becomes too
+                {"w": tuple(range(40))},
+                (
+                    "(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 2"
+                    " (tuple) at state['w'], which JSON gives back as [0, 1, 2, 3, 4, 5, 6, 7, 8,"
+                    " 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 2"
+                ),
+            ),
+            (  # orjson writes a dataclass as an object: no mapping in the state
+                {"at": _Point(1)},
+                "_Point(x=1) (_Point) at state['at'], which JSON gives back as {'x': 1}",
+            ),
             (
                 {"at": dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)},
                 (

@@ -12,6 +12,8 @@ import orjson
 
 from _scripted import SYMBOL
 from livesession import DryrunConfig, Transient
+from livesession._domain.cancels import STRATEGY_CANCEL
+from livesession._domain.lifecycle import Trigger
 from livesession._domain.model import (
     AckReport,
     BrokerReport,
@@ -25,6 +27,7 @@ from livesession._domain.model import (
 )
 from livesession._session import reports as reports_module
 from livesession._session.assembly import SessionEdges, SessionParts, assemble
+from livesession._session.exits import Protection
 from livesession._support.logging import configure_logging, disable_logging
 
 from _helpers import Sinks
@@ -70,11 +73,11 @@ class ScriptedVenue:
         pass
 
 
-def _wired() -> tuple[SessionParts, ScriptedVenue, Sinks]:
+def _wired(**cfg: object) -> tuple[SessionParts, ScriptedVenue, Sinks]:
     venue = ScriptedVenue()
     sinks = Sinks()
     parts = assemble(
-        DryrunConfig(run_id="t", strategy_id="s"),
+        DryrunConfig(run_id="t", strategy_id="s", **cfg),  # type: ignore[arg-type]
         SessionEdges(broker=venue, **sinks.kwargs()),  # type: ignore[arg-type]
         seal=lambda: None,
     )
@@ -169,6 +172,30 @@ class TestApply:
         parts.reports.process()
         assert len(sinks.events_of("ORDER_ACCEPTED")) == 1
 
+    def test_a_poll_answered_ends_the_failure_streak(self):
+        """Failed polls count in a row: one answered in between starts the count afresh."""
+        parts, venue, _ = _wired(broker_max_consecutive_failures=2)
+        _track(parts, "a")
+        for down in (True, False, True):
+            venue.down = down
+            parts.reports.process()
+        assert parts.broker_health.tripped is False
+        parts.reports.process()  # the second failed poll in a row
+        assert parts.broker_health.tripped is True
+
+    def test_a_second_cancel_of_a_closed_order_is_a_duplicate(self):
+        parts, venue, sinks = _wired()
+        _track(parts, "a")
+        venue.queued = [CancelReport(client_order_id="a", ts_ns=0)] * 2
+        parts.reports.process()
+        assert "a" in parts.book.closed  # until the venue confirms its final fills
+        [duplicate] = sinks.events_of("DUPLICATE_REPORT")
+        assert duplicate["payload"] == {
+            "client_order_id": "a",
+            "report": "CANCEL",
+            "order": "CLOSED",
+        }
+
 
 class TestInvalidFill:
     def test_a_fill_over_what_is_left_faults_and_the_batch_stops_there(self):
@@ -184,6 +211,45 @@ class TestInvalidFill:
         assert parts.book.open["a"].filled == D("0.4")  # the first fill stands
         assert parts.book.open["b"].filled == 0  # nothing after the bad one is applied
         assert len(sinks.events_of("ORDER_PARTIALLY_FILLED")) == 1
+
+    def test_the_first_fill_refused_is_the_one_the_result_names(self):
+        """``unbooked``: the venue may hold another position than the book's. A second
+        refused fill (a batch after the fault) does not replace the first."""
+        parts, venue, _ = _wired()
+        _track(parts, "a", qty="1")
+        venue.queued = [_fill("a", "t1", "2")]
+        assert parts.reports.process() is True  # the venue reported, though nothing applied
+        first = "the venue's fill 't1' of a: its quantity 2 is more than the 1 left of the order"
+        assert parts.reports.unbooked == first
+        venue.queued = [_fill("a", "t2", "3")]
+        parts.reports.process()
+        assert parts.reports.unbooked == first
+
+    def test_a_repeat_of_a_finished_order_s_fill_with_other_numbers_faults(self):
+        """The order is done, its trade id booked: the same numbers again are a re-delivery,
+        other numbers another trade under the same id, which the book cannot take."""
+        parts, venue, sinks = _wired()
+        _track(parts, "a")
+        venue.queued = [_fill("a", "t1", "1", "100")]
+        parts.reports.process()
+        venue.queued = [_fill("a", "t1", "1", "100")]
+        parts.reports.process()
+        [duplicate] = sinks.events_of("DUPLICATE_REPORT")
+        assert duplicate["payload"] == {
+            "client_order_id": "a",
+            "report": "FILL",
+            "order": "DONE",
+            "trade_id": "t1",
+        }
+        assert parts.lifecycle.reason == ""
+        venue.queued = [_fill("a", "t1", "1", "101")]
+        parts.reports.process()
+        assert parts.lifecycle.reason == "BROKER_REPORT_INVALID"
+        assert parts.lifecycle.detail == (
+            "the venue's fill 't1' of a: its trade id repeats a fill of the order booked as "
+            "1.000 at 100.00, with other numbers (1 at 101): not a re-delivery"
+        )
+        assert parts.book.position(SYMBOL) == D(1)
 
     def test_a_repeat_of_the_last_fill_is_a_duplicate_not_an_overfill(self):
         parts, venue, sinks = _wired()
@@ -210,6 +276,19 @@ class TestInvalidFill:
             assert (
                 sinks.events_of("ORDER_PARTIALLY_FILLED") == sinks.events_of("ORDER_FILLED") == []
             )
+
+    def test_a_fill_28_digits_from_the_lot_faults_before_it_is_computed_with(self):
+        """1E+25 is 10**28 lots of 0.001: more digits than Decimal keeps exactly (its
+        remainder by the lot raises InvalidOperation), so it is refused as the venue's."""
+        parts, venue, _ = _wired()
+        _track(parts, "a")
+        venue.queued = [_fill("a", "t1", "1E+25")]
+        parts.reports.process()
+        assert parts.lifecycle.reason == "BROKER_REPORT_INVALID"
+        assert parts.lifecycle.detail.startswith(
+            "the venue's fill 't1' of a: its quantity 10000000000000000000000000 is not"
+        )
+        assert parts.book.open["a"].filled == 0
 
 
 class TestHeld:
@@ -292,6 +371,162 @@ class TestHeld:
         assert parts.reports.waiting_fills() == frozenset()
         assert len(sinks.events_of("ORDER_PARTIALLY_FILLED")) == 2
         assert parts.book.open["a"].filled == D(1)
+
+    def test_an_order_finished_while_its_reports_are_held_holds_none_any_more(self):
+        """Held reports of an order that is done are no longer awaited: nothing is owed."""
+        parts, _, _ = _wired()
+        parts.reports.set_state({"unmatched": [["b", [report_to_json(_ack("b"))]]]})
+        assert parts.reports.owed()
+        parts.reports.finish("b")
+        assert parts.reports.held_orders() == frozenset()
+        assert not parts.reports.owed()
+
+    def test_a_report_on_an_order_sent_in_doubt_adopts_it_first(self):
+        """The venue reports on it, so it has it: adopted (its evidence the report), then
+        the report applies."""
+        parts, venue, sinks = _wired()
+        parts.idempotency.reserve("a", "fp")  # sent, its outcome unknown
+        parts.book.add_order(
+            Order(client_order_id="a", symbol=SYMBOL, side=Side.BUY, quantity=D(1)), in_doubt=True
+        )
+        venue.queued = [_ack("a")]
+        parts.reports.process()
+        [adopted] = sinks.events_of("RECONCILED")
+        assert adopted["payload"] == {
+            "action": "ADOPTED",
+            "client_order_id": "a",
+            "evidence": "report:AckReport",
+        }
+        [resolved] = sinks.events_of("ORDER_OUTCOME_RESOLVED")
+        assert resolved["payload"] == {"client_order_id": "a", "resolution": "ADOPTED"}
+        assert parts.book.open["a"].in_doubt is False
+        assert len(sinks.events_of("ORDER_ACCEPTED")) == 1
+
+
+class SendingVenue(ScriptedVenue):
+    """Takes the orders and cancels the session sends (a protected entry's legs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[Order] = []
+        self.cancelled: list[str] = []
+
+    def submit(self, order: object, now_ns: int) -> None:
+        assert isinstance(order, Order)
+        self.sent.append(order)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        self.cancelled.append(client_order_id)
+
+
+def _protected(qty: str = "2") -> tuple[SessionParts, SendingVenue]:
+    """A session with entry "a" (a BUY of ``qty``) resting, its exits asked for."""
+    venue = SendingVenue()
+    parts = assemble(
+        DryrunConfig(run_id="t", strategy_id="s"),
+        SessionEdges(broker=venue, **Sinks().kwargs()),  # type: ignore[arg-type]
+        seal=lambda: None,
+    )
+    parts.lifecycle.transition(Trigger.PREFLIGHT_PASSED, "")
+    parts.lifecycle.transition(Trigger.ACTIVATE, "")
+    parts.idempotency.reserve("a", "fp")
+    _track(parts, "a", qty=qty)
+    protection = Protection(intent_seq=1, take_profit_pct=D("0.02"), stop_loss_pct=D("0.01"))
+    parts.exits.watch("a", protection)
+    return parts, venue
+
+
+def _legs(venue: SendingVenue) -> list[tuple[Side, Decimal]]:
+    return [(order.side, order.quantity) for order in venue.sent]
+
+
+class TestExits:
+    """A protected entry's legs follow what the venue reports of it."""
+
+    def test_the_legs_go_out_once_the_entry_filled_in_full(self):
+        parts, venue = _protected()
+        venue.queued = [_fill("a", "t1", "1")]
+        parts.reports.process()
+        assert venue.sent == []  # half filled: no legs yet
+        venue.queued = [_fill("a", "t2", "1")]
+        parts.reports.process()
+        assert _legs(venue) == [(Side.SELL, D(2)), (Side.SELL, D(2))]
+
+    def test_an_entry_cancelled_after_a_partial_fill_protects_what_it_filled(self):
+        parts, venue = _protected()
+        venue.queued = [_fill("a", "t1", "0.5"), CancelReport(client_order_id="a", ts_ns=0)]
+        parts.reports.process()
+        assert _legs(venue) == [(Side.SELL, D("0.5")), (Side.SELL, D("0.5"))]
+
+    def test_a_fill_after_the_strategy_s_cancel_still_gets_its_legs(self):
+        parts, venue = _protected()
+        assert parts.winddown.request_cancel("a", reason=STRATEGY_CANCEL) == "SENT"
+        venue.queued = [CancelReport(client_order_id="a", ts_ns=0)]
+        parts.reports.process()
+        assert venue.sent == []  # nothing filled: nothing to protect, yet
+        venue.queued = [_fill("a", "t1", "2")]  # it reached the venue before the cancel
+        parts.reports.process()
+        assert _legs(venue) == [(Side.SELL, D(2)), (Side.SELL, D(2))]
+
+    def test_a_rejected_entry_s_exits_are_forgotten(self):
+        parts, venue = _protected()
+        assert list(parts.exits.get_state()["protect"]) == ["a"]
+        venue.queued = [RejectReport(client_order_id="a", reason="VENUE_REJECT", ts_ns=0)]
+        parts.reports.process()
+        assert parts.exits.get_state()["protect"] == {}
+        assert venue.sent == []
+
+
+class TestBounds:
+    """What the router keeps is bounded: 64 reports per order it does not know, 1024 such
+    orders (the oldest dropped first), 512 finished orders (the oldest forgotten first)."""
+
+    def test_at_most_64_reports_are_held_for_an_order_not_known(self):
+        parts, venue, sinks = _wired()
+        parts.idempotency.reserve("b", "fp")
+        venue.queued = [_fill("b", f"t{n}", "1") for n in range(65)]
+        parts.reports.process()
+        _track(parts, "b", qty="100")
+        parts.reports.process()
+        assert len(sinks.events_of("ORDER_PARTIALLY_FILLED")) == 64
+        assert parts.book.open["b"].filled == D(64)
+
+    def test_at_most_1024_orders_not_known_are_held_the_oldest_dropped(self):
+        parts, venue, _ = _wired()
+        venue.queued = [_ack(f"o{n}") for n in range(1025)]
+        parts.reports.process()
+        assert parts.reports.held_orders() == frozenset(f"o{n}" for n in range(1, 1025))
+
+    def test_the_512_orders_finished_last_are_remembered(self):
+        """An order forgotten takes its booked fills with it."""
+        parts, venue, _ = _wired()
+        _track(parts, "o0")
+        venue.queued = [_fill("o0", "t0", "1")]
+        parts.reports.process()
+        assert parts.reports.booked("o0") == {"t0": (D(1), D(100))}
+        for n in range(1, 513):
+            parts.reports.finish(f"o{n}")
+        assert parts.reports.get_state()["finished"] == [f"o{n}" for n in range(1, 513)]
+        assert parts.reports.booked("o0") == {}
+
+
+class TestRemember:
+    def test_the_fills_of_orders_the_session_knows_are_remembered_and_no_others(self):
+        """A resume hands the router the run's fills: those of an order tracked or done
+        (and not forgotten) are booked, so a repeat with other numbers is judged."""
+        parts, _, _ = _wired()
+        parts.reports.set_state({"finished": ["done"]})
+        _track(parts, "open")
+        parts.reports.remember(
+            [
+                ("done", "t1", D(1), D(100)),
+                ("open", "t2", D(2), D(101)),
+                ("gone", "t3", D(3), D(102)),
+            ]
+        )
+        assert parts.reports.booked("done") == {"t1": (D(1), D(100))}
+        assert parts.reports.booked("open") == {"t2": (D(2), D(101))}
+        assert parts.reports.booked("gone") == {}
 
 
 class TestClose:

@@ -39,18 +39,67 @@ class BreakableSink:
         """Nothing to sync."""
 
 
+class CallsSink(BreakableSink):
+    """A line sink that logs its calls. ``fail`` names the call that fails: ``write`` of a
+    line holding ``fail_after``, or ``flush`` or ``sync`` once the sink holds such a line."""
+
+    def __init__(self, *, fail: str = "", fail_after: bytes = b"") -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self._fail, self._after = fail, fail_after
+
+    def _failing(self, call: str) -> bool:
+        return self._fail == call and any(self._after in line for line in self.lines)
+
+    def write_line(self, line: bytes) -> None:
+        self.calls.append("write")
+        if self._fail == "write" and self._after in line:
+            raise OSError("disk gone")
+        super().write_line(line)
+
+    def flush(self) -> None:
+        self.calls.append("flush")
+        if self._failing("flush"):
+            raise OSError("disk gone")
+
+    def sync(self) -> None:
+        self.calls.append("sync")
+        if self._failing("sync"):
+            raise OSError("disk gone")
+
+
+class BreakableMetrics:
+    """A metrics sink that refuses its document once ``broken`` is set."""
+
+    def __init__(self) -> None:
+        self.content = b""
+        self.broken = False
+
+    def replace(self, content: bytes) -> None:
+        if self.broken:
+            raise OSError("no space left")
+        self.content = content
+
+
 class Harness:
     """A lifecycle over a recorder on memory sinks, a real book and counted callables."""
 
-    def __init__(self, *, states_sink: object | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        states_sink: object | None = None,
+        events_sink: object | None = None,
+        audit_sink: object | None = None,
+        metrics_sink: object | None = None,
+    ) -> None:
         self.sinks = Sinks()
         self.recorder = Recorder(
             run_id="t",
             strategy_id="s",
-            events=self.sinks.events,
+            events=events_sink if events_sink is not None else self.sinks.events,
             states=states_sink if states_sink is not None else self.sinks.states,
-            audit=self.sinks.audit,
-            metrics=self.sinks.metrics,
+            audit=audit_sink if audit_sink is not None else self.sinks.audit,
+            metrics=metrics_sink if metrics_sink is not None else self.sinks.metrics,
         )
         self.book = Book(initial_cash=Decimal(100000))
         self.steps = 0
@@ -71,6 +120,24 @@ class Harness:
     def activate(self) -> None:
         self.lifecycle.transition(T.PREFLIGHT_PASSED, "")
         self.lifecycle.transition(T.ACTIVATE, "")
+
+    def stopped(self, reason: str = "STEPS_DONE") -> None:
+        self.activate()
+        self.lifecycle.transition(T.REQUEST_STOP, "done")
+        self.lifecycle.transition(T.STOPPED, "done")
+        self.lifecycle.reason = reason
+
+    def heard(self) -> list[tuple[str, object]]:
+        """What the audit's observers (the alert tap) hear: code and status."""
+        heard: list[tuple[str, object]] = []
+        self.recorder.audit_observers.append(
+            lambda code, payload, _ts, _seq: heard.append((code, payload.get("status")))
+        )
+        return heard
+
+
+def _holds_stop(sink: BreakableSink) -> bool:
+    return any(b"C2_DRYRUN_STOP" in line for line in sink.lines)
 
 
 class TestTransition:
@@ -172,6 +239,28 @@ class TestFault:
         )
         assert h.sinks.events.lines == []
 
+    def test_a_fault_keeps_its_exception_and_a_later_fault_without_one_keeps_it_too(self):
+        h = Harness()
+        h.activate()
+        boom = ValueError("the strategy broke")
+        h.lifecycle.fault("STRATEGY_ERROR", cause=boom)
+        assert h.lifecycle.cause is boom
+        h.lifecycle.fault("SINK_WRITE_FAILED")
+        assert h.lifecycle.cause is boom
+
+    def test_a_fault_puts_its_records_out_to_the_files_and_syncs_none(self):
+        """A session may wait for a person at a fault, and status reads the snapshot on disk:
+        each file the fault wrote is flushed then. None is synced (durability none never
+        syncs; the step's group commit does, when durable)."""
+        sinks = [CallsSink(), CallsSink(), CallsSink()]
+        h = Harness(events_sink=sinks[0], states_sink=sinks[1], audit_sink=sinks[2])
+        h.activate()
+        for sink in sinks:
+            sink.calls.clear()
+        h.lifecycle.fault("INVARIANT_POSITION")
+        # STATE_CHANGED, its snapshot and C2_OPERATOR_REQUIRED, each flushed once
+        assert [sink.calls for sink in sinks] == [["write", "flush"]] * 3
+
 
 class TestGuarded:
     def test_a_guarded_action_runs(self):
@@ -218,6 +307,31 @@ class TestGuarded:
         h.lifecycle.fail_closed(SinkFailure("second"))
         assert len(h.sinks.events_of("SINK_WRITE_FAILED")) == 1
         assert h.halts == 2  # trading is stopped every time, the record is written once
+
+    def test_each_sink_dying_in_turn_still_brings_a_session_not_yet_trading_to_the_operator(
+        self,
+    ):
+        """Each nested failure kills one more sink, and fail_closed tries again: the events
+        sink dies at SINK_WRITE_FAILED, the states sink at the snapshot of the stop, and the
+        fault still reaches ERROR_REQUIRES_OPERATOR, which the audit records. The result's
+        detail names both lost files."""
+        events, states = BreakableSink(), BreakableSink()
+        h = Harness(events_sink=events, states_sink=states)
+        h.lifecycle.transition(T.PREFLIGHT_PASSED, "")
+        events.broken = states.broken = True
+        h.lifecycle.fail_closed(SinkFailure("the first"))
+        lc = h.lifecycle
+        assert (lc.state, lc.status, lc.reason) == (
+            S.ERROR_REQUIRES_OPERATOR,
+            SessionStatus.FAILED,
+            "SINK_WRITE_FAILED",
+        )
+        assert h.recorder.dead == {"events", "states"}
+        assert h.sinks.audit_codes() == ["C2_OPERATOR_REQUIRED"]
+        assert lc.detail == (
+            "events sink failed at line 2 (OSError: disk gone); "
+            "states sink failed at line 2 (OSError: disk gone)"
+        )
 
 
 class TestSeal:
@@ -293,6 +407,90 @@ class TestSeal:
         (stopped,) = h.sinks.events_of("SESSION_STOPPED")  # written before the loss
         assert (metrics["status"], metrics["state_snapshots"]) == (stopped["payload"]["status"], 0)
         assert h.lifecycle.detail == "states sink failed at line 1 (OSError: disk gone)"
+
+    @pytest.mark.parametrize("durable", [False, True])
+    def test_the_seal_syncs_its_files_only_when_durable(self, durable):
+        sinks = [CallsSink(), CallsSink(), CallsSink()]
+        h = Harness(events_sink=sinks[0], states_sink=sinks[1], audit_sink=sinks[2])
+        h.stopped()
+        for sink in sinks:
+            sink.calls.clear()
+        h.lifecycle.seal(durable=durable)
+        assert _holds_stop(sinks[2])
+        for sink in sinks:
+            assert "flush" in sink.calls
+            assert ("sync" in sink.calls) is durable
+            assert sink.calls[-1] == ("sync" if durable else "flush")
+
+    @pytest.mark.parametrize(("reason", "said"), [("", "SINK_WRITE_FAILED"), ("KILL", "KILL")])
+    def test_a_snapshot_lost_at_the_seal_is_the_reason_of_a_run_without_one(self, reason, said):
+        states = BreakableSink()
+        h = Harness(states_sink=states)
+        h.stopped(reason)
+        states.broken = True
+        h.lifecycle.seal(durable=False)
+        assert (h.lifecycle.failed, h.lifecycle.reason) == (True, said)
+
+    @pytest.mark.parametrize(("reason", "said"), [("", "SINK_WRITE_FAILED"), ("KILL", "KILL")])
+    def test_metrics_refused_at_the_seal_withholds_the_seal(self, reason, said):
+        """metrics.json counts the stop record it precedes: refused (a full disk), the run
+        is not sealed, and it failed."""
+        metrics = BreakableMetrics()
+        h = Harness(metrics_sink=metrics)
+        h.stopped(reason)
+        heard = h.heard()
+        metrics.broken = True
+        assert h.lifecycle.seal(durable=False) is True
+        lc = h.lifecycle
+        assert (lc.failed, lc.status, lc.reason) == (True, SessionStatus.FAILED, said)
+        assert "C2_DRYRUN_STOP" not in h.sinks.audit_codes()
+        assert heard == [("C2_DRYRUN_STOP", "FAILED")]
+
+    @pytest.mark.parametrize(("reason", "said"), [("", "SINK_WRITE_FAILED"), ("KILL", "KILL")])
+    def test_an_audit_refusing_the_stop_record_leaves_the_run_unsealed_and_failed(
+        self, reason, said
+    ):
+        """metrics.json was written counting the stop record: the audit refused it, so
+        metrics.json is written again without it, and the run failed, not merely unsynced."""
+        audit = CallsSink(fail="write", fail_after=b"C2_DRYRUN_STOP")
+        h = Harness(audit_sink=audit)
+        h.stopped(reason)
+        h.lifecycle.seal(durable=False)
+        lc = h.lifecycle
+        assert not _holds_stop(audit)
+        assert (lc.failed, lc.status, lc.reason, lc.unsynced) == (
+            True,
+            SessionStatus.FAILED,
+            said,
+            "",
+        )
+        assert lc.detail == "audit sink failed at record 1 (OSError: disk gone)"
+        assert h.sinks.metrics_doc()["audit_events"] == 0
+
+    @pytest.mark.parametrize("call", ["flush", "sync"])
+    @pytest.mark.parametrize("faulted", [False, True])
+    def test_a_stop_record_written_but_not_flushed_or_synced_is_sealed_unsynced(
+        self, call, faulted
+    ):
+        """The audit file holds C2_DRYRUN_STOP, so every tool reads the run sealed: its
+        flush or sync failing then changes neither the status nor the detail of the run
+        (a completed run stays completed, a failed one failed with its fault's detail); the
+        result says the file is not known to be on disk."""
+        audit = CallsSink(fail=call, fail_after=b"C2_DRYRUN_STOP")
+        h = Harness(audit_sink=audit)
+        if faulted:
+            h.activate()
+            h.lifecycle.fault("INVARIANT_POSITION", {"symbol": "BTC/USDT"})
+        else:
+            h.stopped()
+        h.lifecycle.seal(durable=True)
+        lc = h.lifecycle
+        assert _holds_stop(audit)
+        assert (lc.failed, lc.status) == (
+            (True, SessionStatus.FAILED) if faulted else (False, SessionStatus.COMPLETED)
+        )
+        assert lc.detail == ("symbol=BTC/USDT" if faulted else "")
+        assert lc.unsynced == "the sync of audit.jsonl failed (OSError: disk gone)"
 
 
 class TestCheckpoint:
