@@ -8,6 +8,7 @@ by what the changed line says against the rest of the run.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 
 from livesession._domain.ids import stable_id
 
-__all__ = ["reseal", "tampered"]
+__all__ = ["copy_of", "reseal", "setting", "tampered"]
 
 
 def _canonical(record: dict[str, Any]) -> bytes:
@@ -71,3 +72,19 @@ def tampered(
     path.write_bytes(b"".join(line + b"\n" for line in lines))
     reseal(run)
     return number
+
+
+def copy_of(run: Path, tmp_path: Path) -> Path:
+    """A copy of ``run`` under ``tmp_path`` to forge, the made run kept whole for the next."""
+    copy = tmp_path / "copy" / run.name
+    shutil.copytree(run, copy)
+    return copy
+
+
+def setting(key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """A change for ``tampered``: ``record[key] = value``."""
+
+    def change(record: dict[str, Any]) -> None:
+        record[key] = value
+
+    return change

@@ -17,13 +17,12 @@ step were held to the fills and bars), and a final snapshot with another time th
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _forge import tampered
+from _forge import copy_of, setting, tampered
 from livesession.cli import main
 from livesession.verify import verify_run
 
@@ -38,16 +37,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(name="run")
 def _run(demo_run: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy" / "r"
-    shutil.copytree(demo_run, copy)
-    return copy
-
-
-def _set(key: str, value: str) -> Any:
-    def change(record: dict[str, Any]) -> None:
-        record[key] = value
-
-    return change
+    return copy_of(demo_run, tmp_path)
 
 
 def _payload(key: str, value: str) -> Any:
@@ -89,13 +79,13 @@ def test_the_demo_run_verifies(run: Path) -> None:
         (
             "state_snapshots.jsonl",
             lambda r: r["seq"] == 1,
-            _set("equity", "90000.00"),
+            setting("equity", "90000.00"),
             "equity 90000.00 but the initial_cash of config.json is 100000.00",
         ),
         (
             "state_snapshots.jsonl",
             lambda r: r["fsm_state"] == "STOPPING",
-            _set("equity", "99995.335501"),
+            setting("equity", "99995.335501"),
             (
                 "equity 99995.335501 but the fills and the last prices before "
                 "events.jsonl:424 add up to 99995.33550"
@@ -104,7 +94,7 @@ def test_the_demo_run_verifies(run: Path) -> None:
         (
             "state_snapshots.jsonl",
             lambda r: r["trigger"] == "final",
-            _set("equity", "99990.00000"),
+            setting("equity", "99990.00000"),
             "final equity 99990.00000 but the fills and the last prices add up to 99995.33550",
         ),
     ],
@@ -123,27 +113,27 @@ def test_a_made_up_equity_is_a_violation(
     [
         (
             lambda r: r["fsm_state"] == "STOPPING",
-            _set("ts_sim", 1767243600000000001),
+            setting("ts_sim", 1767243600000000001),
             "ts_sim 1767243600000000001 but events.jsonl:424 has 1767243600000000000",
         ),
         (
             lambda r: r["fsm_state"] == "DRYRUN_ACTIVE",
-            _set("ts_utc", "2026-01-01T00:00:01Z"),
+            setting("ts_utc", "2026-01-01T00:00:01Z"),
             "ts_utc 2026-01-01T00:00:01Z but events.jsonl:8 has 2026-01-01T00:00:00Z",
         ),
         (
             lambda r: r["fsm_state"] == "STOPPING",
-            _set("step", 299),
+            setting("step", 299),
             "step 299 but 300 BAR events before events.jsonl:424",
         ),
         (
             lambda r: r["fsm_state"] == "PREFLIGHT_OK",
-            _set("positions", {"BTC/USDT": "0.010"}),
+            setting("positions", {"BTC/USDT": "0.010"}),
             "positions {'BTC/USDT': '0.010'} but the fills before events.jsonl:7 add up to {}",
         ),
         (
             lambda r: r["trigger"] == "final",
-            _set("ts_sim", 1767243660000000000),
+            setting("ts_sim", 1767243660000000000),
             "ts_sim 1767243660000000000 but events.jsonl:430 has 1767243600000000000",
         ),
     ],

@@ -11,13 +11,12 @@ second (``23:59:60``), which RFC 3339 allows, still passes.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from _forge import tampered
+from _forge import copy_of, setting, tampered
 from livesession.cli import main
 from livesession.verify import verify_run
 
@@ -31,16 +30,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(name="run")
 def _run(demo_run: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "copy" / "r"
-    shutil.copytree(demo_run, copy)
-    return copy
-
-
-def _set(key: str, value: str) -> Any:
-    def change(record: dict[str, Any]) -> None:
-        record[key] = value
-
-    return change
+    return copy_of(demo_run, tmp_path)
 
 
 @pytest.mark.broken_run("a time made impossible and the run re-sealed: verify must catch it")
@@ -67,7 +57,7 @@ def _set(key: str, value: str) -> Any:
 def test_an_impossible_time_is_a_violation(
     run: Path, name: str, key: str, wanted: Any, stamp: str
 ) -> None:
-    number = tampered(run, name, wanted, _set(key, stamp))
+    number = tampered(run, name, wanted, setting(key, stamp))
     violations = list(verify_run(run).violations)
     assert f"{name}:{number}: {key} {stamp} is no moment of the calendar" in "\n".join(
         violations
@@ -80,6 +70,6 @@ def test_a_leap_second_is_a_time(run: Path) -> None:
         run,
         "state_snapshots.jsonl",
         lambda r: r["seq"] == 1,
-        _set("ts_utc", "2025-12-31T23:59:60Z"),
+        setting("ts_utc", "2025-12-31T23:59:60Z"),
     )
     assert verify_run(run).ok, verify_run(run).violations
