@@ -311,3 +311,57 @@ def test_a_venue_no_resume_at_reaches_replays_its_journal_as_it_was_built(
         60,
         SessionStatus.COMPLETED,
     )
+
+
+def test_an_unexpected_error_at_a_resumes_first_reconcile_fails_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resumed session's first step reconciles the venue before anything else
+    (``pipeline.guarded_step``). An error no taxonomy names raised in that pass (here by
+    livesession's own mock venue, which no ``GuardedBroker`` wraps) faults the run
+    ``UNEXPECTED_ERROR`` as the same error in a step would: the session waits for an
+    operator before its first step, the run closes sealed FAILED and verifies, and
+    nothing is sent. Without
+    ``guarded_reconcile`` around that pass the ``RuntimeError`` escaped ``run_to_end``
+    as a traceback with the session still DRYRUN_ACTIVE."""
+    from livesession import SessionStatus, resume_run, verify_run
+
+    run = _crashed(tmp_path, "mock")
+    session = resume_run(run)
+    resumed_at = session.steps_done
+    armed = [True]
+    listed = MockBroker.open_orders
+    submitted: list[str] = []
+    submit = MockBroker.submit
+
+    def first_listing_raises(self: MockBroker) -> Any:
+        if armed:
+            armed.clear()
+            raise RuntimeError("the transport broke")
+        return listed(self)
+
+    def counted(self: MockBroker, order: Order, now_ns: int) -> None:
+        submitted.append(order.client_order_id)
+        submit(self, order, now_ns)
+
+    monkeypatch.setattr(MockBroker, "open_orders", first_listing_raises)
+    monkeypatch.setattr(MockBroker, "submit", counted)
+    result = session.run_to_end(60)
+    assert not armed  # the first reconcile listed the venue's open orders
+    assert (result.state.value, result.status, result.reason) == (
+        "ERROR_REQUIRES_OPERATOR",
+        SessionStatus.FAILED,
+        "UNEXPECTED_ERROR",
+    )
+    assert result.steps == resumed_at  # no step ran after the failed pass
+    session.close()  # seals it FAILED, as the CLI's resume does
+    assert submitted == []
+    assert verify_run(run).ok
+    stopped = [
+        orjson.loads(line)
+        for line in (run / "events.jsonl").read_bytes().splitlines()
+        if b'"SESSION_STOPPED"' in line
+    ]
+    assert [(e["payload"]["status"], e["payload"]["reason"]) for e in stopped] == [
+        ("FAILED", "UNEXPECTED_ERROR")
+    ]
