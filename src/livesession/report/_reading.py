@@ -12,6 +12,7 @@ from .._artifacts.runread import payload
 from .._domain.clock import epoch_ns
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
+from .._rundir.halts import HALTED_BY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -258,20 +259,31 @@ class ReportRun:
         """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
 
         A run the kill switch halted for good said only ``COMPLETED, 600 of 600 steps``: a
-        reviewer read a run that stopped trading at step 428 as one that ran to its end.
+        reviewer read a run that stopped trading at step 428 as one that ran to its end. So
+        did a ``COMPLETED`` run the session halted itself (the execution throttle, a broker
+        halt) and no operator re-enabled: ``; HALTED: trading HALTED by the execution
+        throttle (EXECUTION_THROTTLE) from ... to the end``, as the evidence says it.
         """
         kill: dict[str, Any] | None = None
+        halt: dict[str, Any] | None = None
         for event in self.events:
             kind = event.get("event_type")
             if kind == "KILL_SWITCH" and kill is None:
                 kill = event
+            elif kind == "TRADING_STATE_CHANGED" and payload(event).get("to") == "HALTED":
+                halt = halt or event
             elif kind == "TRADING_REENABLED":
-                kill = None  # an operator lifted it: trading went on
-        if kill is None:
-            return ""
-        reason = payload(kill).get("reason") or "no reason recorded"
-        at = kill.get("ts_utc", "?")
-        return f"; KILLED: trading HALTED by the kill switch ({reason}) from {at} to the end"
+                kill = halt = None  # an operator lifted it: trading went on
+        if kill is not None:
+            reason = payload(kill).get("reason") or "no reason recorded"
+            at = kill.get("ts_utc", "?")
+            return f"; KILLED: trading HALTED by the kill switch ({reason}) from {at} to the end"
+        if halt is None or self.status != "COMPLETED":
+            return ""  # a faulted run's halt is its fault's, which the ending names
+        reason = str(payload(halt).get("reason") or "")
+        by = HALTED_BY.get(reason, "the session")
+        said = f" ({reason})" if reason else ""
+        return f"; HALTED: trading HALTED by {by}{said} from {halt.get('ts_utc', '?')} to the end"
 
     def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
         """(ts_sim, payload) of the events of the given types, in order."""
