@@ -253,7 +253,22 @@ class ReportRun:
                 if reason and (early or trigger != "request_stop"):
                     text += f", {_ENDINGS[trigger]}: {reason}"
                 break
-        return text + self._killed()
+        return text + self._left() + self._killed()
+
+    def _left(self) -> str:
+        """``; left in ERROR_REQUIRES_OPERATOR, not wound down: ...`` of a run sealed there.
+
+        Such a run (a reconciliation escalated, a broker report it cannot book) was sealed
+        without cancelling or flattening: the evidence and ``status`` say so, and a header
+        reading ``faulted: RECONCILE_MISMATCH`` alone read as a strategy error's, wound down.
+        """
+        last = self.snapshots[-1] if self.sealed and self.snapshots else {}
+        if last.get("fsm_state") != "ERROR_REQUIRES_OPERATOR":
+            return ""
+        return (
+            "; left in ERROR_REQUIRES_OPERATOR, not wound down: the venue may still hold its "
+            "orders and position (a person must look)"
+        )
 
     def _killed(self) -> str:
         """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
