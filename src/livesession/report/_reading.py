@@ -226,20 +226,9 @@ class ReportRun:
         that ran all its steps says none, neither ``session closed`` nor ``max_steps
         reached``, as the evidence says it).
         """
-        if self.sealed:
-            steps = self.snapshots[-1].get("step") if self.snapshots else None
-        else:
-            steps = self.steps_recorded if self.tallies.first else None
+        steps, planned = self._steps_of_planned()
         if not isinstance(steps, int):
             return ""
-        planned = next(
-            (
-                payload(event).get("steps_planned")
-                for event in self.events
-                if event.get("event_type") == "SESSION_STARTED"
-            ),
-            None,
-        )
         text = f"{steps:,} of {planned:,} steps" if isinstance(planned, int) else f"{steps:,} steps"
         if not self.sealed:
             of = f" of {planned:,}" if isinstance(planned, int) else ""
@@ -254,6 +243,27 @@ class ReportRun:
                     text += f", {_ENDINGS[trigger]}: {reason}"
                 break
         return text + self._left() + self._killed()
+
+    def _steps_of_planned(self) -> tuple[object, object]:
+        """The steps run (a sealed run's last snapshot's, else the ``BAR`` events) and planned."""
+        if self.sealed:
+            steps = self.snapshots[-1].get("step") if self.snapshots else None
+        else:
+            steps = self.steps_recorded if self.tallies.first else None
+        planned = next(
+            (
+                payload(event).get("steps_planned")
+                for event in self.events
+                if event.get("event_type") == "SESSION_STARTED"
+            ),
+            None,
+        )
+        return steps, planned
+
+    @property
+    def ended_early(self) -> bool:
+        """Whether the run ended before its planned steps (``ended_early``)."""
+        return ended_early(*self._steps_of_planned())
 
     def _left(self) -> str:
         """``; left in ERROR_REQUIRES_OPERATOR, not wound down: ...`` of a run sealed there.
