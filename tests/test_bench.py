@@ -87,7 +87,8 @@ def test_report_bench_crashes_its_run_half_way() -> None:
     the run was not killed, and the bench docs/report.md names ended
     ``expected the crash point to kill the run``. Its config sets ``checkpoint_every`` now."""
     spec = importlib.util.spec_from_file_location("bench_report", BENCH / "bench_report.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     config = DryrunConfig.from_mapping({**tomllib.loads(bench.CONFIG), "durability": "none"})
