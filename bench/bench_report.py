@@ -29,6 +29,7 @@ from livesession.report import write_report
 CONFIG = """\
 run_id = "report-100k"
 seed = 2026
+checkpoint_every = 100
 [strategy]
 fast = 20
 slow = 120

@@ -7,11 +7,15 @@ format that the floor does not follow fails here.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+
+from livesession import DryrunConfig
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
@@ -74,3 +78,19 @@ def test_resting_bench_requotes_in_both_sessions() -> None:
     )
     assert "20 orders resting: " in out
     assert "(both replacing 3 orders a bar)" in out
+
+
+def test_report_bench_crashes_its_run_half_way() -> None:
+    """bench_report.py kills its run at checkpoint ``steps // 2 // 100``, as one taken every
+    100 steps, and runs it with ``--durability none``. Bug: that durability's own default is
+    a checkpoint every 1,000 steps, so the 500th checkpoint of a 100,000-step run never came,
+    the run was not killed, and the bench docs/report.md names ended
+    ``expected the crash point to kill the run``. Its config sets ``checkpoint_every`` now."""
+    spec = importlib.util.spec_from_file_location("bench_report", BENCH / "bench_report.py")
+    assert spec is not None
+    assert spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = DryrunConfig.from_mapping({**tomllib.loads(bench.CONFIG), "durability": "none"})
+    steps = 100_000
+    assert config.checkpoint_every * (steps // 2 // 100) == steps // 2

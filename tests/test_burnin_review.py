@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from _scripted import daily_loss_kill
 from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
 from livesession.cli import main
 from test_burnin import _dryrun, _oco_run
@@ -223,6 +224,17 @@ class TestFailurePaths:
         count, detail = _exercised(venue)["broker_fault"]
         assert count > 0
         assert detail.startswith(f"{count} venue event(s) of a fault: ")
+
+    def test_a_daily_loss_kill_is_no_order_refused(self, tmp_path: Path) -> None:
+        """Bug: the daily-loss cap that pulled the kill switch on bar 3, with no order refused
+        in the run (no ``RISK_REJECTED``), was said as ``1 order(s) refused by a safety rail:
+        DAILY_LOSS 1`` in burnin.json, burnin.md and the evidence document. The rail path
+        counts it (RUNBOOK: an order refused, or the daily-loss cap pulling the kill
+        switch), and says which it was now."""
+        run = daily_loss_kill(tmp_path, "capped")
+        main(["burnin", str(run), *_LENIENT])
+        said = "1 safety rail firing(s): the daily-loss cap pulled the kill switch 1 time(s)"
+        assert _exercised(run)["rail"] == (1, f"{said} (DAILY_LOSS 1)")
 
     def test_a_strategy_that_raised(self, tmp_path: Path) -> None:
         (tmp_path / "bomb.py").write_text(

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _scripted import daily_loss_kill
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, daily_loss_kill, sell
+from livesession import DryrunConfig, create_run
 from livesession.report import render_report
 
 
@@ -28,3 +29,37 @@ def test_the_report_names_no_kill_an_operator_lifted(tmp_path: Path) -> None:
     header = render_report(tmp_path / "lift").split("</header>", 1)[0]
     assert "&middot; 6 of 6 steps</p>" in header
     assert "KILLED" not in header
+
+
+def _throttled(out: Path, run_id: str, *, lifted_after: int | None = None) -> Path:
+    """A six-step run whose execution throttle (``max_executions`` 1) halts trading on bar 2:
+    the buy of bar 1 filled, the sell of bar 2 is refused. ``lifted_after``: an operator
+    re-enables trading after that many steps."""
+    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=6, risk={"max_executions": 1})
+    strategy = ScriptedStrategy(at({1: [buy("0.010")], 2: [sell("0.010")]}))
+    with create_run(cfg, out, feed=ScriptedFeed(["40000.00"] * 6), strategy=strategy) as s:
+        assert s.preflight()
+        s.activate()
+        if lifted_after is not None:
+            s.run_n_steps(lifted_after)
+            assert s.reenable_trading("ops-1")
+        s.run_to_end(6)
+    return out / run_id
+
+
+def test_the_header_names_a_throttle_halt_that_lasted_to_the_end(tmp_path: Path) -> None:
+    """Bug: a run the execution throttle halted on its second bar, and which then stepped to
+    its end without trading, read ``COMPLETED · 6 of 6 steps`` in the header, where the
+    evidence says ``trading HALTED from step 2 to the end by the execution throttle`` and
+    ``status`` ``HALTED at the end``."""
+    header = render_report(_throttled(tmp_path, "throttled")).split("</header>", 1)[0]
+    assert (
+        "&middot; 6 of 6 steps; HALTED: trading HALTED by the execution throttle "
+        "(EXECUTION_THROTTLE) from 2026-01-01T00:02:00Z to the end</p>"
+    ) in header
+
+
+def test_the_header_names_no_halt_an_operator_lifted(tmp_path: Path) -> None:
+    header = render_report(_throttled(tmp_path, "lifted", lifted_after=4)).split("</header>", 1)[0]
+    assert "&middot; 6 of 6 steps</p>" in header
+    assert "HALTED" not in header

@@ -17,7 +17,7 @@ from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CR
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["ACTED_BY", "SELF_KILLS", "Halts", "halt_text", "trading_halts"]
+__all__ = ["ACTED_BY", "HALTED_BY", "SELF_KILLS", "Halts", "halt_text", "trading_halts"]
 
 ACTED_BY: Final = {
     ONE_SHOT_OPERATOR: (
@@ -43,10 +43,11 @@ _KILLED_BY: Final = {
 SELF_KILLS: Final = frozenset(_KILLED_BY)
 """The reasons of the kills the session pulls itself: the evidence's re-run pulls them too,
 and takes any other as an operator's action to replay."""
-_HALTED_BY: Final = {
+HALTED_BY: Final = {
     "EXECUTION_THROTTLE": "the execution throttle",
     "BROKER_UNHEALTHY": "a broker halt (the venue failed or fell silent)",
 }
+"""What halted trading, in words, by the reason of its ``TRADING_STATE_CHANGED``."""
 
 
 def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +112,7 @@ class Halts:
         if kind == "KILL_SWITCH":
             by = _KILLED_BY.get(reason, "an operator's kill")
         elif kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED":
-            by = _HALTED_BY.get(reason, reason or "(no reason recorded)")
+            by = HALTED_BY.get(reason, reason or "(no reason recorded)")
         else:
             return
         self._current = {

@@ -95,14 +95,13 @@ class FailurePaths:
         """
         audit = iter_records(run_dir / names.AUDIT)
         resumes = sum(1 for record in audit if record.get("code") == "C2_RESUME")
-        rails = self._rules + Counter({_DAILY_LOSS: self._kills[_DAILY_LOSS]})
         broker = Counter({kind: self._kinds[kind] for kind in _BROKER})
         kills = self._kills
         drilled = drill is not None and drill.get("status") in ("measured", "not_flat")
         errors = self._kinds["STRATEGY_ERROR"], self._kinds["FEED_ERROR"]
         stops = 1 if self._stop else 0
         return [
-            _path("rail", rails, "order(s) refused by a safety rail: {}"),
+            self._rails(),
             _path(
                 "kill_switch",
                 kills,
@@ -115,6 +114,21 @@ class FailurePaths:
             _path("crash_resume", resumes, "resume(s) after a crash (C2_RESUME in the audit)"),
             _path("stop_signal", stops, f"stop by {self._stop}"),
         ]
+
+    def _rails(self) -> dict[str, Any]:
+        """The rail path: orders refused (``RISK_REJECTED``) and daily-loss kills.
+
+        Each is said as what it was: a kill the cap pulled refused no order.
+        """
+        refused, pulled = self._rules, self._kills[_DAILY_LOSS]
+        if not pulled:
+            return _path("rail", refused, "order(s) refused by a safety rail: {}")
+        path = _path("rail", refused + Counter({_DAILY_LOSS: pulled}), "")
+        kills = (
+            f"the daily-loss cap pulled the kill switch {pulled} time(s) ({_DAILY_LOSS} {pulled})"
+        )
+        orders = f"{refused.total()} order(s) refused ({_by(refused)}); " if refused else ""
+        return path | {"detail": f"{path['count']} safety rail firing(s): {orders}{kills}"}
 
 
 def _signal(reason: object) -> str | None:

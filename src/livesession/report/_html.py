@@ -22,6 +22,7 @@ from ._sections import (
     span_text,
     table,
     trades,
+    verdict,
 )
 from ._series import Flag, flags
 from ._style import CSS
@@ -47,9 +48,6 @@ if TYPE_CHECKING:
     from ..verify import VerifyResult
 
 __all__ = ["render_report", "write_report"]
-
-_MAX_VIOLATIONS_SHOWN: Final = 50
-
 
 _NOT_SEALED: Final = "NOT SEALED"
 _NOT_VERIFIED: Final = "NOT VERIFIED"
@@ -197,7 +195,10 @@ def _verification(run: ReportRun) -> str:
         "--verify</code> to run it inside the report."
     )
     if run.verified is not None:
-        return _verdict(run.verified.violations, full=True, total=run.verified.total)
+        verified = run.verified
+        return verdict(
+            verified.violations, full=True, total=verified.total, summary=verified.summary
+        )
     if run.live_steps == 0:
         return (
             "<p><strong>Not checked yet:</strong> a live run is read and checked up to its "
@@ -213,47 +214,11 @@ def _verification(run: ReportRun) -> str:
     )
     return (
         missing
-        + _verdict(
+        + verdict(
             run.integrity.problems, full=False, total=run.integrity.total, live=run.live_steps
         )
         + f"\n<p>What this report checked, in the one pass it reads the run with:</p>\n"
         f"<ul>\n{checked}\n</ul>\n<p>{full}</p>"
-    )
-
-
-def _verdict(problems: tuple[str, ...], *, full: bool, total: int, live: int | None = None) -> str:
-    """The verdict: ``total`` problems, the first of ``problems`` listed, the rest counted.
-
-    ``problems`` is the verifier's list (at most 50 a file, then a line per file saying how
-    many more): what is not listed here is counted from ``total``, every problem found.
-    ``live``: the checkpoint step a live run was checked up to (it has no stop record yet).
-    """
-    if not problems:
-        if full:
-            return (
-                '<p class="ok"><strong>Verified:</strong> the four artifacts agree with each '
-                "other, the audit chain and the contract.</p>"
-            )
-        if live is not None:
-            return (
-                '<p class="ok"><strong>Integrity checked:</strong> up to the last checkpoint '
-                f"(step {live:,}), the audit chain is whole and that checkpoint's metrics.json "
-                "agrees with the events, snapshots and audit read. The run is live: it has no "
-                "stop record yet, so no digests close over the files.</p>"
-            )
-        return (
-            '<p class="ok"><strong>Integrity checked:</strong> the audit chain is whole and '
-            "closes over the bytes of the events and snapshots read here.</p>"
-        )
-    # A line per file for those not listed comes after 50 listed: the shown are all listed.
-    shown = problems[:_MAX_VIOLATIONS_SHOWN]
-    items = "\n".join(f"<li>{escape(v)}</li>" for v in shown)
-    more = total - len(shown)
-    tail = f"<p>... and {more:,} more.</p>" if more > 0 else ""
-    what = "does not match the contract" if full else "is broken or incomplete"
-    return (
-        f'<p class="bad"><strong>{total:,} violation(s):</strong> this run {what}.</p>\n'
-        f'<ul class="violations">\n{items}\n</ul>{tail}'
     )
 
 

@@ -12,6 +12,7 @@ from .._artifacts.runread import payload
 from .._domain.clock import epoch_ns
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
+from .._rundir.halts import HALTED_BY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -225,20 +226,9 @@ class ReportRun:
         that ran all its steps says none, neither ``session closed`` nor ``max_steps
         reached``, as the evidence says it).
         """
-        if self.sealed:
-            steps = self.snapshots[-1].get("step") if self.snapshots else None
-        else:
-            steps = self.steps_recorded if self.tallies.first else None
+        steps, planned = self._steps_of_planned()
         if not isinstance(steps, int):
             return ""
-        planned = next(
-            (
-                payload(event).get("steps_planned")
-                for event in self.events
-                if event.get("event_type") == "SESSION_STARTED"
-            ),
-            None,
-        )
         text = f"{steps:,} of {planned:,} steps" if isinstance(planned, int) else f"{steps:,} steps"
         if not self.sealed:
             of = f" of {planned:,}" if isinstance(planned, int) else ""
@@ -252,26 +242,73 @@ class ReportRun:
                 if reason and (early or trigger != "request_stop"):
                     text += f", {_ENDINGS[trigger]}: {reason}"
                 break
-        return text + self._killed()
+        return text + self._left() + self._killed()
+
+    def _steps_of_planned(self) -> tuple[object, object]:
+        """The steps run (a sealed run's last snapshot's, else the ``BAR`` events) and planned."""
+        if self.sealed:
+            steps = self.snapshots[-1].get("step") if self.snapshots else None
+        else:
+            steps = self.steps_recorded if self.tallies.first else None
+        planned = next(
+            (
+                payload(event).get("steps_planned")
+                for event in self.events
+                if event.get("event_type") == "SESSION_STARTED"
+            ),
+            None,
+        )
+        return steps, planned
+
+    @property
+    def ended_early(self) -> bool:
+        """Whether the run ended before its planned steps (``ended_early``)."""
+        return ended_early(*self._steps_of_planned())
+
+    def _left(self) -> str:
+        """``; left in ERROR_REQUIRES_OPERATOR, not wound down: ...`` of a run sealed there.
+
+        Such a run (a reconciliation escalated, a broker report it cannot book) was sealed
+        without cancelling or flattening: the evidence and ``status`` say so, and a header
+        reading ``faulted: RECONCILE_MISMATCH`` alone read as a strategy error's, wound down.
+        """
+        last = self.snapshots[-1] if self.sealed and self.snapshots else {}
+        if last.get("fsm_state") != "ERROR_REQUIRES_OPERATOR":
+            return ""
+        return (
+            "; left in ERROR_REQUIRES_OPERATOR, not wound down: the venue may still hold its "
+            "orders and position (a person must look)"
+        )
 
     def _killed(self) -> str:
         """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
 
         A run the kill switch halted for good said only ``COMPLETED, 600 of 600 steps``: a
-        reviewer read a run that stopped trading at step 428 as one that ran to its end.
+        reviewer read a run that stopped trading at step 428 as one that ran to its end. So
+        did a ``COMPLETED`` run the session halted itself (the execution throttle, a broker
+        halt) and no operator re-enabled: ``; HALTED: trading HALTED by the execution
+        throttle (EXECUTION_THROTTLE) from ... to the end``, as the evidence says it.
         """
         kill: dict[str, Any] | None = None
+        halt: dict[str, Any] | None = None
         for event in self.events:
             kind = event.get("event_type")
             if kind == "KILL_SWITCH" and kill is None:
                 kill = event
+            elif kind == "TRADING_STATE_CHANGED" and payload(event).get("to") == "HALTED":
+                halt = halt or event
             elif kind == "TRADING_REENABLED":
-                kill = None  # an operator lifted it: trading went on
-        if kill is None:
-            return ""
-        reason = payload(kill).get("reason") or "no reason recorded"
-        at = kill.get("ts_utc", "?")
-        return f"; KILLED: trading HALTED by the kill switch ({reason}) from {at} to the end"
+                kill = halt = None  # an operator lifted it: trading went on
+        if kill is not None:
+            reason = payload(kill).get("reason") or "no reason recorded"
+            at = kill.get("ts_utc", "?")
+            return f"; KILLED: trading HALTED by the kill switch ({reason}) from {at} to the end"
+        if halt is None or self.status != "COMPLETED":
+            return ""  # a faulted run's halt is its fault's, which the ending names
+        reason = str(payload(halt).get("reason") or "")
+        by = HALTED_BY.get(reason, "the session")
+        said = f" ({reason})" if reason else ""
+        return f"; HALTED: trading HALTED by {by}{said} from {halt.get('ts_utc', '?')} to the end"
 
     def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
         """(ts_sim, payload) of the events of the given types, in order."""

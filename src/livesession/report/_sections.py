@@ -40,6 +40,7 @@ __all__ = [
     "span_text",
     "table",
     "trades",
+    "verdict",
 ]
 
 _MAX_EVENTS_SHOWN: Final = 300
@@ -384,4 +385,56 @@ def span_text(run: ReportRun) -> str:
     return (
         f"{text}, the run's simulated time, as every time in this report; its clock "
         f"stamped the records from {utc_text(clock[0])} to {utc_text(clock[1])} UTC"
+    )
+
+
+MAX_VIOLATIONS_SHOWN: Final = 50
+"""The most violations the Verification section lists; the rest are counted."""
+
+
+def verdict(
+    problems: tuple[str, ...],
+    *,
+    full: bool,
+    total: int,
+    live: int | None = None,
+    summary: str = "",
+) -> str:
+    """The verdict: ``total`` problems, the first of ``problems`` listed, the rest counted.
+
+    ``problems`` is the verifier's list (at most 50 a file, then a line per file saying how
+    many more): what is not listed here is counted from ``total``, every problem found.
+    ``live``: the checkpoint step a live run was checked up to (it has no stop record yet).
+    ``summary``: the verifier's own verdict (``incomplete run: ...; continue it with ...``),
+    said in place of ``does not match the contract`` when it is more than a broken run's.
+    """
+    if not problems:
+        if full:
+            return (
+                '<p class="ok"><strong>Verified:</strong> the four artifacts agree with each '
+                "other, the audit chain and the contract.</p>"
+            )
+        if live is not None:
+            return (
+                '<p class="ok"><strong>Integrity checked:</strong> up to the last checkpoint '
+                f"(step {live:,}), the audit chain is whole and that checkpoint's metrics.json "
+                "agrees with the events, snapshots and audit read. The run is live: it has no "
+                "stop record yet, so no digests close over the files.</p>"
+            )
+        return (
+            '<p class="ok"><strong>Integrity checked:</strong> the audit chain is whole and '
+            "closes over the bytes of the events and snapshots read here.</p>"
+        )
+    # A line per file for those not listed comes after 50 listed: the shown are all listed.
+    shown = problems[:MAX_VIOLATIONS_SHOWN]
+    items = "\n".join(f"<li>{escape(v)}</li>" for v in shown)
+    more = total - len(shown)
+    tail = f"<p>... and {more:,} more.</p>" if more > 0 else ""
+    what = "does not match the contract" if full else "is broken or incomplete"
+    said = f"this run {what}."
+    if summary and not summary.startswith("broken run:"):
+        said = escape(summary)  # a crash to resume, a seal's record lost: verify's words
+    return (
+        f'<p class="bad"><strong>{total:,} violation(s):</strong> {said}</p>\n'
+        f'<ul class="violations">\n{items}\n</ul>{tail}'
     )

@@ -9,8 +9,10 @@ import orjson
 
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal
+from .._domain.lifecycle import SESSION_CLOSED
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import ACTED_BY
+from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from ._reading import ts_sim_of
 from ._svg import PLOT_COLUMNS
 
@@ -65,6 +67,9 @@ class Flag:
 
 _SIGNALS_KEPT: Final = 64
 """How many signals awaiting their order's fate ``OrderMarkers`` keeps, at most."""
+
+_STOPPABLE: Final = frozenset({"PREFLIGHT_OK", "DRYRUN_ACTIVE"})
+"""The states a ``request_stop`` stops from (the lifecycle's ``request_stop`` transitions)."""
 
 #: Events drawn as flags, by the flag kind they are. ``TRADING_STATE_CHANGED`` is an
 #: operator's only into REDUCING (``reduce_only``); into HALTED it is the session's own
@@ -151,6 +156,9 @@ def flags(run: ReportRun) -> list[Flag]:
         if kind == "STATE_CHANGED" and fields.get("to_state") == "ERROR_REQUIRES_OPERATOR":
             flag_kind = "fault"
             kind = f"{fields.get('from_state')} -> ERROR_REQUIRES_OPERATOR"
+        elif kind == "STATE_CHANGED" and _asked_stop(run, fields):
+            flag_kind = "operator"
+            kind = f"{fields.get('from_state')} -> {fields.get('to_state')}"
         if flag_kind is not None:
             label = _flag_label(kind, fields)
             at = ts_sim_of(event)
@@ -183,6 +191,21 @@ def flags(run: ReportRun) -> list[Flag]:
         )
     found.sort(key=lambda item: (item[0], item[1]))
     return [flag for _, _, flag in found]
+
+
+def _asked_stop(run: ReportRun, fields: dict[str, Any]) -> bool:
+    """Whether a ``STATE_CHANGED`` is a stop someone asked for, as the evidence tells them.
+
+    ``request_stop`` out of PREFLIGHT_OK or DRYRUN_ACTIVE (``livesession stop``'s SIGTERM,
+    Ctrl-C, a program closing its session early), but not the stops the session makes
+    itself: the feed ran out, ``max_steps``, the close once its steps are done.
+    """
+    if fields.get("trigger") != "request_stop" or fields.get("from_state") not in _STOPPABLE:
+        return False
+    reason = fields.get("reason")
+    if not reason or reason in (FEED_EXHAUSTED, MAX_STEPS_REACHED):
+        return False  # a stop records who asked for it: one without a reason says no one
+    return reason != SESSION_CLOSED or run.ended_early
 
 
 def _bytes(value: object) -> str:
