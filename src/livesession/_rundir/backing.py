@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 _LEASE_CODES: Final = frozenset({"C2_LEASE_ACQUIRED", "C2_LEASE_LOST"})
+_LEASE_ERROR: Final = "C2_LEASE_ERROR"
 
 
 def holder_id(cfg: DryrunConfig) -> str:
@@ -202,7 +203,7 @@ def lease_standing(
     if store != "postgres" and not meta.get("lease"):
         return None
     account, strategy, ttl_ms = cfg.account, cfg.strategy_id, cfg.lease_ttl_ms
-    code, payload = _last_lease_record(run_dir)
+    code, payload, failed = _last_lease_record(run_dir)
     lost = _how_lost(payload) if code == "C2_LEASE_LOST" else None  # the run's own loss
     if store != "postgres":
         path = lease_path(run_dir.parent, account, strategy)
@@ -221,6 +222,7 @@ def lease_standing(
                 "ttl_ms": ttl_ms,
                 "source": str(path),
                 "lost": lost,
+                "unavailable": failed,
             }
     # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
     # The seal releases the lease unaudited (or it expires): its last grant holds no more.
@@ -235,17 +237,24 @@ def lease_standing(
         "ttl_ms": ttl_ms,
         "source": f"{names.AUDIT} ({code or 'no lease record'})",
         "lost": lost,
+        "unavailable": failed,
     }
 
 
-def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any]]:
-    """The code and payload of the run's last lease record (``""`` and ``{}``: none)."""
+def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any], str]:
+    """The run's last lease record: its code and payload (``""`` and ``{}``: none).
+
+    And the error of a ``C2_LEASE_ERROR`` after it (the store failed at preflight; ``""``).
+    """
     last: dict[str, Any] = {}
+    failed = ""
     for record in read_records(run_dir / names.AUDIT):
         if record.get("code") in _LEASE_CODES:
-            last = record
+            last, failed = record, ""
+        elif record.get("code") == _LEASE_ERROR and isinstance(record.get("payload"), dict):
+            failed, last = str(record["payload"].get("error") or ""), {"code": _LEASE_ERROR}
     payload = last.get("payload")
-    return str(last.get("code", "")), payload if isinstance(payload, dict) else {}
+    return str(last.get("code", "")), payload if isinstance(payload, dict) else {}, failed
 
 
 def _how_lost(payload: dict[str, Any]) -> str:
