@@ -169,14 +169,23 @@ def open_store(
 
 
 def _refuse_a_used_namespace(store: PostgresIdempotencyStore, run_id: str) -> None:
-    """``ConfigError`` (the store closed) when a new run's namespace holds keys already.
+    """``ConfigError`` (the store closed) when a new run's namespace is in use or holds keys.
 
     The namespace is the run id, which is unique only within one ``--out`` directory: a run
     of the same id on another host, or one whose directory was removed, left them. Its
     client order ids are this run's too (they derive from the run id), so each order would
     look reserved already and be taken for the other run's (found at the venue, or in
-    doubt and never sent), and the other run's resume would meet this one's outcomes.
+    doubt and never sent), and the other run's resume would meet this one's outcomes. A
+    run of the id starting or running elsewhere may have none yet: the store holds the
+    namespace first (``hold_namespace``), for as long as this run's connection lasts.
     """
+    if not store.hold_namespace():
+        store.close()
+        raise ConfigError(
+            f"run id {run_id!r} is in use in PostgreSQL: another run of that id holds "
+            f"{store!r} (starting or running on another host): start it with another "
+            f"--run-id (run ids must be unique across every host sharing the database)"
+        )
     held = len(store.reservations())
     if not held:
         return
