@@ -179,14 +179,19 @@ def _refuse_a_used_namespace(store: PostgresIdempotencyStore, run_id: str) -> No
     run of the id starting or running elsewhere may have none yet: the store holds the
     namespace first (``hold_namespace``), for as long as this run's connection lasts.
     """
-    if not store.hold_namespace():
+    try:
+        in_use = not store.hold_namespace()
+        held = 0 if in_use else len(store.reservations())
+    except BaseException:
+        store.close()  # the server failed: the error says so, and no connection is left
+        raise
+    if in_use:
         store.close()
         raise ConfigError(
             f"run id {run_id!r} is in use in PostgreSQL: another run of that id holds "
             f"{store!r} (starting or running on another host): start it with another "
             f"--run-id (run ids must be unique across every host sharing the database)"
         )
-    held = len(store.reservations())
     if not held:
         return
     store.close()
