@@ -689,3 +689,32 @@ def test_a_lease_store_that_fails_at_preflight_is_named_by_the_line_and_status(t
         "[audit.jsonl (C2_LEASE_ERROR)]"
     )
     assert cli("verify", out / "r1").returncode == 0
+
+
+@pytest.mark.parametrize("fails", ["hold_namespace", "reservations"])
+def test_a_new_runs_namespace_check_closes_its_store_when_the_server_fails_it(fails):
+    """The check of a new `--store postgres` run's namespace (held, then its keys counted)
+    left its store open when the server failed either: its connection, and the hold it may
+    have taken, stayed until the process ended (a Python caller of `create_run` kept
+    them). The store is closed before the error goes on."""
+    from livesession._exceptions import PostgresError
+    from livesession._rundir import backing
+
+    class Store:
+        closed = False
+
+        def hold_namespace(self) -> bool:
+            if fails == "hold_namespace":
+                raise PostgresError("PostgreSQL at u@h:5432/db failed while holding: gone")
+            return True
+
+        def reservations(self) -> list[object]:
+            raise PostgresError("PostgreSQL at u@h:5432/db failed while listing: gone")
+
+        def close(self) -> None:
+            self.closed = True
+
+    store = Store()
+    with pytest.raises(PostgresError, match="gone"):
+        backing._refuse_a_used_namespace(store, "r-001")  # type: ignore[arg-type]
+    assert store.closed
