@@ -659,3 +659,62 @@ def test_status_of_a_postgres_run_never_granted_the_lease_says_so_not_fence_none
     never = {"backend": "postgres", "holder": None, "fence": None, "held": None}
     said = describe_lease({**never, "source": "audit.jsonl (no lease record)", "lost": None})
     assert said == "postgres: never granted to this run [audit.jsonl (no lease record)]"
+
+
+def test_a_lease_store_that_fails_at_preflight_is_named_by_the_line_and_status(tmp_path):
+    """A lease store that fails at preflight (a corrupt lease file here; a PostgreSQL role
+    without rights on `livesession_lease` alike) was said as `LEASE_UNAVAILABLE: ...: the
+    lease store failed (LeaseError)`, by `dryrun`'s line and `status` alike, where the run's
+    audit (`C2_LEASE_ERROR`) holds what failed and what to do: the operator was told nothing
+    to fix. Both now say it; the run's events are the same bytes as before."""
+    out = tmp_path / "runs"
+    lease_file = out / ".leases" / "default__sma_demo.lease"
+    lease_file.parent.mkdir(parents=True)
+    lease_file.write_text("not a lease\n", encoding="utf-8")
+    refused = cli("dryrun", "--out", out, "--run-id", "r1", "--steps", "5", "-q", "--lease")
+    assert refused.returncode == EXIT_REJECTED
+    failed = f"the lease file {lease_file} is corrupt: remove it once no session runs"
+    (line,) = refused.stderr.splitlines()
+    assert line == (
+        "livesession: rejected: LEASE_UNAVAILABLE: lease of account 'default', strategy "
+        f"'sma_demo': the lease store failed (LeaseError): {failed}"
+    )
+    (audited,) = [r["payload"] for r in audit_records(out / "r1") if r["code"] == "C2_LEASE_ERROR"]
+    assert audited == {"stage": "acquire", "error": failed}
+    status = cli("status", out / "r1")
+    assert status.returncode == EXIT_REJECTED
+    said = dict(line.split(None, 1) for line in status.stdout.splitlines())
+    assert said["lease"] == (
+        f"file: never granted to this run: the lease store failed at preflight ({failed}) "
+        "[audit.jsonl (C2_LEASE_ERROR)]"
+    )
+    assert cli("verify", out / "r1").returncode == 0
+
+
+@pytest.mark.parametrize("fails", ["hold_namespace", "reservations"])
+def test_a_new_runs_namespace_check_closes_its_store_when_the_server_fails_it(fails):
+    """The check of a new `--store postgres` run's namespace (held, then its keys counted)
+    left its store open when the server failed either: its connection, and the hold it may
+    have taken, stayed until the process ended (a Python caller of `create_run` kept
+    them). The store is closed before the error goes on."""
+    from livesession._exceptions import PostgresError
+    from livesession._rundir import backing
+
+    class Store:
+        closed = False
+
+        def hold_namespace(self) -> bool:
+            if fails == "hold_namespace":
+                raise PostgresError("PostgreSQL at u@h:5432/db failed while holding: gone")
+            return True
+
+        def reservations(self) -> list[object]:
+            raise PostgresError("PostgreSQL at u@h:5432/db failed while listing: gone")
+
+        def close(self) -> None:
+            self.closed = True
+
+    store = Store()
+    with pytest.raises(PostgresError, match="gone"):
+        backing._refuse_a_used_namespace(store, "r-001")  # type: ignore[arg-type]
+    assert store.closed

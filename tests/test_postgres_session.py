@@ -189,6 +189,58 @@ def test_a_new_run_is_refused_a_run_id_another_host_used(tmp_path, pg_env):
     assert again.returncode == 0, again.stderr
 
 
+def test_a_run_id_another_host_is_running_with_is_refused_before_its_first_key(tmp_path, pg_env):
+    """The refusal of a run id another host used looked for its keys only: two hosts starting
+    runs of one id at once (each numbering its own `demo-001`, from cron at the same minute),
+    each on an account of its own, both found none and both ran, in one namespace: the same
+    client order ids, one run taking the other's reservations for its own or failing mid-run
+    `IDEMPOTENCY_CONFLICT`. A run id in use by a running session is refused too, nothing
+    written; once that session's connection is gone the keys it left refuse it as before."""
+    a_config = write_config(tmp_path / "a.toml", account="acct-a", steps=200)
+    keys = "SELECT count(*) FROM livesession_idempotency WHERE namespace = 'r-001'"
+    b_config = write_config(tmp_path / "b.toml", account="acct-b", steps=200)
+    first = subprocess.Popen(  # stops itself at its first checkpoint: no key reserved yet
+        cli_argv("dryrun", "-c", a_config, "--out", tmp_path / "host-a", "--run-id", "r-001", *PG),
+        env={**cli_env(pg_env), "LIVESESSION_PAUSE_AT": "checkpoint:1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while proc_stat(first.pid)[0] != "T":
+            assert time.monotonic() < deadline, "the first run did not pause itself"
+            time.sleep(0.05)
+        assert _admin(pg_env[DSN_ENV_VAR], keys) == [(0,)]
+        second = cli(
+            "dryrun", "-c", b_config, "--out", tmp_path / "host-b", "--run-id", "r-001", "-q",
+            *PG, env=pg_env,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        (line,) = second.stderr.splitlines()
+        assert line.startswith("livesession: error: run id 'r-001' is in use in PostgreSQL: ")
+        assert line.endswith(
+            "start it with another --run-id (run ids must be unique across every host "
+            "sharing the database)"
+        )
+        assert not (tmp_path / "host-b").exists()  # nothing written
+    finally:
+        first.kill()
+        first.wait(timeout=SUBPROCESS_TIMEOUT_S)
+    # The killed run resumes to its seal (its lease ended here rather than waited for), and
+    # the keys it reserved refuse the id as before.
+    _admin(pg_env[DSN_ENV_VAR], "UPDATE livesession_lease SET expires_ns = 0")
+    resumed = cli("resume", tmp_path / "host-a" / "r-001", "-q", env=pg_env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _admin(pg_env[DSN_ENV_VAR], keys)[0][0] > 0
+    again = cli(
+        "dryrun", "-c", b_config, "--out", tmp_path / "host-b", "--run-id", "r-001", "-q",
+        *PG, env=pg_env,
+    )  # fmt: skip
+    assert again.returncode == 2, again.stderr
+    assert "livesession: error: run id 'r-001' is taken in PostgreSQL: " in again.stderr
+    assert not (tmp_path / "host-b").exists()
+
+
 def test_status_of_a_sealed_postgres_run_names_no_lease_holder(tmp_path, pg_env):
     """Bug: `status` of a completed `--store postgres` run read `lease  postgres:
     x@host:pid, fence 1`, naming the run's own process as the holder, although the seal

@@ -156,7 +156,8 @@ def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
 
     A lease another session holds is named with its holder (the lease file's, the lease
     row's in PostgreSQL, or the holder's last audit record): the run's events leave it out,
-    to stay the same bytes on every host.
+    to stay the same bytes on every host. A lease store that failed is named with its error
+    (``C2_LEASE_ERROR``, audit only for the same reason).
     """
     why = result.reason + (f": {result.detail}" if result.detail else "")
     if result.reason == "LEASE_HELD":
@@ -168,6 +169,8 @@ def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
             holder, source = postgres_holder(run_dir), "PostgreSQL"
         if holder:
             why += f" ({holder}, per {source})"
+    elif result.reason == "LEASE_UNAVAILABLE":  # what failed: the audit's, not the events'
+        why += f": {(run_status(run_dir).lease or {}).get('unavailable') or 'see audit.jsonl'}"
     print(f"livesession: rejected: {one_line(redact_text(why))}", file=sys.stderr)  # noqa: T201 - the CLI's output
 
 

@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 _LEASE_CODES: Final = frozenset({"C2_LEASE_ACQUIRED", "C2_LEASE_LOST"})
+_LEASE_ERROR: Final = "C2_LEASE_ERROR"
 
 
 def holder_id(cfg: DryrunConfig) -> str:
@@ -168,15 +169,29 @@ def open_store(
 
 
 def _refuse_a_used_namespace(store: PostgresIdempotencyStore, run_id: str) -> None:
-    """``ConfigError`` (the store closed) when a new run's namespace holds keys already.
+    """``ConfigError`` (the store closed) when a new run's namespace is in use or holds keys.
 
     The namespace is the run id, which is unique only within one ``--out`` directory: a run
     of the same id on another host, or one whose directory was removed, left them. Its
     client order ids are this run's too (they derive from the run id), so each order would
     look reserved already and be taken for the other run's (found at the venue, or in
-    doubt and never sent), and the other run's resume would meet this one's outcomes.
+    doubt and never sent), and the other run's resume would meet this one's outcomes. A
+    run of the id starting or running elsewhere may have none yet: the store holds the
+    namespace first (``hold_namespace``), for as long as this run's connection lasts.
     """
-    held = len(store.reservations())
+    try:
+        in_use = not store.hold_namespace()
+        held = 0 if in_use else len(store.reservations())
+    except BaseException:
+        store.close()  # the server failed: the error says so, and no connection is left
+        raise
+    if in_use:
+        store.close()
+        raise ConfigError(
+            f"run id {run_id!r} is in use in PostgreSQL: another run of that id holds "
+            f"{store!r} (starting or running on another host): start it with another "
+            f"--run-id (run ids must be unique across every host sharing the database)"
+        )
     if not held:
         return
     store.close()
@@ -202,7 +217,7 @@ def lease_standing(
     if store != "postgres" and not meta.get("lease"):
         return None
     account, strategy, ttl_ms = cfg.account, cfg.strategy_id, cfg.lease_ttl_ms
-    code, payload = _last_lease_record(run_dir)
+    code, payload, failed = _last_lease_record(run_dir)
     lost = _how_lost(payload) if code == "C2_LEASE_LOST" else None  # the run's own loss
     if store != "postgres":
         path = lease_path(run_dir.parent, account, strategy)
@@ -221,6 +236,7 @@ def lease_standing(
                 "ttl_ms": ttl_ms,
                 "source": str(path),
                 "lost": lost,
+                "unavailable": failed,
             }
     # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
     # The seal releases the lease unaudited (or it expires): its last grant holds no more.
@@ -235,17 +251,24 @@ def lease_standing(
         "ttl_ms": ttl_ms,
         "source": f"{names.AUDIT} ({code or 'no lease record'})",
         "lost": lost,
+        "unavailable": failed,
     }
 
 
-def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any]]:
-    """The code and payload of the run's last lease record (``""`` and ``{}``: none)."""
+def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any], str]:
+    """The run's last lease record: its code and payload (``""`` and ``{}``: none).
+
+    And the error of a ``C2_LEASE_ERROR`` after it (the store failed at preflight; ``""``).
+    """
     last: dict[str, Any] = {}
+    failed = ""
     for record in read_records(run_dir / names.AUDIT):
         if record.get("code") in _LEASE_CODES:
-            last = record
+            last, failed = record, ""
+        elif record.get("code") == _LEASE_ERROR and isinstance(record.get("payload"), dict):
+            failed, last = str(record["payload"].get("error") or ""), {"code": _LEASE_ERROR}
     payload = last.get("payload")
-    return str(last.get("code", "")), payload if isinstance(payload, dict) else {}
+    return str(last.get("code", "")), payload if isinstance(payload, dict) else {}, failed
 
 
 def _how_lost(payload: dict[str, Any]) -> str:

@@ -38,6 +38,8 @@ def describe_lease(lease: dict[str, Any] | None) -> str:
     said = f"{holder}, fence {fence}{state}"
     if fence is None and not lease.get("holder"):  # its audit holds no grant, no loss
         said = "never granted to this run"
+        if lease.get("unavailable"):  # C2_LEASE_ERROR: the store failed at preflight
+            said += f": the lease store failed at preflight ({lease['unavailable']})"
     elif lease.get("released"):  # a sealed run's last grant: the seal gave it back
         said = f"released when the run sealed (its last grant: fence {fence})"
     lost = lease.get("lost")

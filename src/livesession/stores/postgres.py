@@ -87,6 +87,11 @@ _COMPLETE: Final = update_statements(
     "namespace = %(namespace)s AND key = %(key)s",
 )
 
+# The table's oid names the deployment (its schema); hashtextextended keeps one 64-bit key.
+_HOLD_NAMESPACE: Final = (
+    "SELECT pg_try_advisory_lock(hashtextextended(to_regclass(%s)::oid::text || '/' || %s, 0))"
+)
+
 
 class _FencedStore:
     """What both stores share: their table's connection, and writes fenced once leased."""
@@ -138,6 +143,19 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
     def __init__(self, dsn: Dsn, *, namespace: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self._namespace = check_text("namespace", namespace)
         super().__init__(dsn, timeout_s)
+
+    def hold_namespace(self) -> bool:
+        """Hold this store's namespace for as long as its connection lasts; False when held.
+
+        A session-level advisory lock keyed by the table (so a schema of its own is a
+        deployment of its own) and the namespace: a new run holds its run id with it, so
+        that another host starting a run of the same id meanwhile, before either has
+        reserved a key, is refused. It ends with the connection (a killed process's too).
+        """
+        with self._pg.translate("holding the idempotency namespace"):
+            row = self._pg.execute(_HOLD_NAMESPACE, (_IDEMPOTENCY_TABLE, self._namespace))
+            held = row.fetchone()
+        return bool(held is not None and held[0])
 
     def _insert(self, key: str, fingerprint: str) -> Stored | None:
         with self._pg.translate(f"reserving idempotency key {key!r}"):
