@@ -1133,12 +1133,14 @@ def test_an_alert_still_in_flight_at_close_is_named_and_never_tried_again(
 
 class _Trickle:
     """A loopback webhook that answers one byte every 0.1 s: each read is quick, the whole
-    answer never comes (a misbehaving proxy)."""
+    answer never comes (a misbehaving proxy). ``head``: sent at once before the trickle (a
+    whole status line and headers, so only the body trickles)."""
 
-    def __init__(self) -> None:
+    def __init__(self, head: bytes = b"") -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks/{TOKEN}"
         self.done = threading.Event()
+        self.head = head
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
@@ -1146,7 +1148,11 @@ class _Trickle:
             conn, _ = self.server.accept()
             with conn:
                 conn.recv(65536)
-                for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                trickled = b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000
+                if self.head:
+                    conn.sendall(self.head)
+                    trickled = b"a" * 10_000
+                for byte in trickled:
                     if self.done.wait(0.1):
                         break
                     conn.send(bytes([byte]))
@@ -1156,11 +1162,20 @@ class _Trickle:
         self.server.close()
 
 
-def test_an_answer_that_trickles_in_is_cut_at_the_attempts_timeout(tmp_path):
+@pytest.mark.parametrize(
+    "head",
+    [b"", b"HTTP/1.1 200 OK\r\nContent-Length: 10000\r\n\r\n"],
+    ids=["status-line", "body"],
+)
+def test_an_answer_that_trickles_in_is_cut_at_the_attempts_timeout(tmp_path, head):
     """The socket's timeout bounds each read, not the attempt: a webhook sending its answer
     a byte at a time held the attempt (and every alert behind it) until the close abandoned
-    it. Now the attempt ends at ``timeout_s`` and fails as a timeout, retried or given up."""
-    hook = _Trickle()
+    it. Now the attempt ends at ``timeout_s`` and fails as a timeout, retried or given up.
+    So it does when the status line and headers come whole and the body trickles: urllib
+    lets go of the connection's socket once the headers are in, and the cut, which shut
+    only the connection's, left the body's read running (found with a loopback webhook
+    that trickled its body: the run's KILL_SWITCH alert was abandoned in flight at close)."""
+    hook = _Trickle(head)
     try:
         sink = WebhookAlertSink(
             Secret(hook.url),

@@ -15,12 +15,9 @@ else ``redact_text`` finds) from every error text before it is written anywhere.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import email.utils
-import functools
 import os
-import socket
 import threading
 import time
 from collections import deque
@@ -34,7 +31,7 @@ from .._domain.clock import SystemClock, format_utc, wall_ns
 from .._exceptions import PluginError
 from .._support.fsutil import open_append_like
 from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
-from . import names
+from . import names, webhookhttp
 
 if TYPE_CHECKING:
     from .._domain.alerts import Alert
@@ -102,77 +99,6 @@ def retry_after_s(value: str | None) -> float | None:
     if when.tzinfo is None:  # an HTTP date is GMT; one without a zone is taken as UTC
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
-_attempt = threading.local()
-"""The connections the worker thread's attempt opened (``connections``): the cut's to close."""
-
-
-def _tracked(http_class: Any) -> Any:
-    """``http_class``, each connection it makes kept for the attempt's cut."""
-
-    def connection(host: str, **kwargs: Any) -> Any:
-        made = http_class(host, **kwargs)
-        kept = getattr(_attempt, "connections", None)
-        if kept is not None:
-            kept.append(made)
-        return made
-
-    return connection
-
-
-def _cut(connections: list[Any], cut: threading.Event) -> None:
-    """End an attempt that outlived its timeout: shut its sockets (a blocked read returns)."""
-    cut.set()
-    for made in list(connections):
-        sock = getattr(made, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
-@functools.cache
-def _opener() -> Any:
-    """A ``urllib`` opener that follows no redirect, its connections kept for the cut.
-
-    urllib re-sends a POST answered 301, 302 or 303 as a GET without its body, so the
-    webhook would get no alert and its answer to the GET (a 405, a 501) would be logged in
-    place of the redirect: a 3xx answer is an ``HTTPError``. The location is not logged
-    either: it may hold a token. The socket's timeout bounds each read, not the attempt: a
-    webhook (or a proxy) that sends its answer a byte at a time held one attempt, and every
-    alert queued behind it, for as long as it went on; ``_send`` cuts it at its timeout.
-    """
-    import urllib.request  # noqa: PLC0415 - on the worker thread, as in _send
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-            return None
-
-    class _Http(urllib.request.HTTPHandler):
-        def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
-            return super().do_open(_tracked(http_class), req, **kwargs)
-
-    handlers: list[type] = [_NoRedirect, _Http]
-    if hasattr(urllib.request, "HTTPSHandler"):  # a Python built without ssl has none
-
-        class _Https(urllib.request.HTTPSHandler):
-            def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
-                return super().do_open(_tracked(http_class), req, **kwargs)
-
-        handlers.append(_Https)
-    return urllib.request.build_opener(*handlers)
-
-
-def _unanswered(exc: Exception) -> bool:
-    """Whether the request went out and no answer came (the webhook may have received it).
-
-    ``urlopen`` raises ``URLError`` for what fails before the request is sent (the
-    connection, the request itself); what fails while waiting for the answer (a timeout, a
-    connection reset) comes through as it is.
-    """
-    import urllib.error  # noqa: PLC0415 - loaded by the attempt already
-
-    return isinstance(exc, OSError) and not isinstance(exc, urllib.error.URLError)
 
 
 class WebhookAlertSink:
@@ -343,7 +269,7 @@ class WebhookAlertSink:
             status = self._send(body, timeout_s)
         except Exception as exc:  # noqa: BLE001 - every failure is an outcome, never a crash
             error = self._describe(exc)
-            if _unanswered(exc):
+            if webhookhttp.unanswered(exc):
                 tried["unanswered"] = True
         if status is not None and not 200 <= status < 300:  # noqa: PLR2004
             error = self._refusal(status)
@@ -423,16 +349,15 @@ class WebhookAlertSink:
             headers={"Content-Type": "application/json", "User-Agent": "livesession-alerts"},
             method="POST",
         )
-        connections: list[Any] = []
-        _attempt.connections = connections
+        sockets: list[Any] = []
         cut = threading.Event()
-        timer = threading.Timer(timeout_s, _cut, (connections, cut))
+        webhookhttp.attempt.sockets, webhookhttp.attempt.cut = sockets, cut
+        timer = threading.Timer(timeout_s, webhookhttp.cut, (sockets, cut))
         timer.daemon = True
         timer.start()
         try:
-            with _opener().open(request, timeout=timeout_s) as answer:
-                answer.read(4096)
-                return int(answer.status)
+            with webhookhttp.opener().open(request, timeout=timeout_s) as answer:
+                return webhookhttp.status_read(answer, cut)
         except urllib.error.HTTPError as exc:  # a 3xx too: redirects are not followed
             exc.close()
             if exc.code in _RETRY_AFTER_STATUSES:
@@ -444,7 +369,7 @@ class WebhookAlertSink:
             raise
         finally:
             timer.cancel()
-            _attempt.connections = None
+            webhookhttp.attempt.sockets = webhookhttp.attempt.cut = None
 
     def _describe(self, exc: BaseException) -> str:
         r"""The error's type and message, with the URL (and any other secret) taken out.
