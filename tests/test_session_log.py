@@ -19,13 +19,20 @@ import orjson
 import pytest
 
 import livesession
-from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink
+from livesession import (
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    create_run,
+    resume_run,
+    verify_run,
+)
 from livesession._artifacts.timings import StepTimer
 from livesession._session.checkpoint import PROGRESS_EVERY
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
 
-from _helpers import Sinks, session
+from _helpers import Sinks, crash_in_step, session
 
 ROUTINE = {"bar", "signal", "order_submitted", "order_accepted", "order_filled"}
 
@@ -435,3 +442,37 @@ def test_a_legs_cancel_that_is_not_one_cancels_the_other_stays_at_info() -> None
         line["client_order_id"]: line["level"] for line in info if line["event"] == "order_canceled"
     }
     assert {e["payload"]["client_order_id"]: "info" for e in cancelled}.items() <= logged.items()
+
+
+def test_a_resume_is_in_the_session_log(tmp_path: Path) -> None:
+    """A resumed run's log said nothing of the crash nor of the resume: the crashed
+    process's lines, then the resumed one's `state_changed` to STOPPING, as if one process
+    had run it (found reading the log of a run killed with SIGKILL and resumed). The
+    resume is lifecycle: one `session_resumed` line at info, from the CLI and from
+    ``resume_run`` under ``configure_logging`` alike, with where it continues."""
+    cfg = DryrunConfig(run_id="again", steps=60, checkpoint_every=10)
+    crash_in_step(create_run(cfg, tmp_path, alerts=False), 25, 60)
+    run_dir = tmp_path / "again"
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    entries = _log(run_dir)
+    resumed = [entry for entry in entries if entry["event"] == "session_resumed"]
+    assert len(resumed) == 1, entries
+    (line,) = resumed
+    assert (line["level"], line["run_id"], line["from_step"]) == ("info", "again", 20)
+    assert line["checkpoint"] is True
+    assert line["torn_bytes"]["events.jsonl"] > 0  # the steps after the checkpoint, cut
+    kinds = [entry["event"] for entry in entries]
+    assert kinds.index("session_resumed") < kinds.index("session_stopped")
+    assert verify_run(run_dir).ok
+
+    api = DryrunConfig(run_id="api", steps=60, checkpoint_every=10)
+    crash_in_step(create_run(api, tmp_path, alerts=False), 25, 60)
+    log = io.StringIO()
+    configure_logging(log, level=logging.INFO)
+    try:
+        session = resume_run(tmp_path / "api", alerts=False)
+    finally:
+        disable_logging()
+    session.close()
+    said = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    assert [entry["from_step"] for entry in said if entry["event"] == "session_resumed"] == [20]

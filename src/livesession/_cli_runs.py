@@ -466,7 +466,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
     from ._exceptions import LeaseHeld, RunHeld, SealCheckpointWritten  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
-    from ._rundir.resume import say_undigested  # noqa: PLC0415
+    from ._rundir.resume import say_resumed  # noqa: PLC0415
     from ._rundir.starting import require_written  # noqa: PLC0415
     from .control import SignalControls  # noqa: PLC0415 - only for runs
 
@@ -484,7 +484,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return checkpoint_written(exc, as_json=args.json)
         say_unalerted(run_dir, session.config)
         with _session_log(run_dir, args.log_level):
-            say_undigested(session)
+            say_resumed(session)
             return _run(
                 session,
                 run_dir,

@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Broker, Clock, SessionLease
 
-__all__ = ["resume_run", "say_undigested"]
+__all__ = ["resume_run", "say_resumed"]
 
 
 @with_context
@@ -365,10 +365,11 @@ def _resume_session(
         now = (clock if clock is not None else make_clock(cfg)).now()
         session.recorder.set_time(session.ts_sim, _clock.format_utc(now))
     _go_on_after(session.recorder, audit_cut)
+    from_step = 0 if checkpoint is None else checkpoint["steps"]
     session.recorder.audit(
         "C2_RESUME",
         {
-            "from_step": 0 if checkpoint is None else checkpoint["steps"],
+            "from_step": from_step,
             "torn_bytes": torn,
             "in_flight": in_flight,
             "checkpoint": checkpoint is not None,
@@ -377,26 +378,43 @@ def _resume_session(
     )
     hold_found()  # after C2_RESUME: what the venue has, held for the session to track
     _record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
+    _RESUMED[session] = {
+        "from_step": from_step,
+        "checkpoint": checkpoint is not None,
+        "torn_bytes": torn,
+        "in_flight": len(in_flight),
+    }
+    say_resumed(session)
     return session
 
 
 _UNDIGESTED: Final[weakref.WeakSet[LiveSessionOrchestrator]] = weakref.WeakSet()
-"""Sessions resumed from a checkpoint that held no digests (for ``say_undigested``)."""
+"""Sessions resumed from a checkpoint that held no digests (for ``say_resumed``)."""
+
+
+_RESUMED: Final[weakref.WeakKeyDictionary[LiveSessionOrchestrator, dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Where each resumed session continues, as its ``C2_RESUME`` says (for ``say_resumed``)."""
 
 
 def _said_undigested(session: LiveSessionOrchestrator, read: ResumeRead) -> None:
     """A word in the log when the checkpoint held no digests to check the files by."""
     if not read.digested:
         _UNDIGESTED.add(session)
-        say_undigested(session)
 
 
-def say_undigested(session: LiveSessionOrchestrator) -> None:
-    """Log ``checkpoint_without_digests`` if ``session`` was resumed from such a checkpoint.
+def say_resumed(session: LiveSessionOrchestrator) -> None:
+    """Log ``session_resumed`` (info: where it continues) for a resumed ``session``.
 
-    ``resume_run`` logs it as it resumes; the CLI, whose session log opens only once the
-    resume is made (a refused one writes nothing), says it again there.
+    And ``checkpoint_without_digests`` (a warning) if its checkpoint held no digests.
+
+    ``resume_run`` logs them as it resumes; the CLI, whose session log opens only once the
+    resume is made (a refused one writes nothing), says them again there.
     """
+    resumed = _RESUMED.get(session)
+    if resumed is not None:
+        get_logger().info("session_resumed", run_id=session.config.run_id, **resumed)
     if session in _UNDIGESTED:
         get_logger().warning(
             "checkpoint_without_digests",
