@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["attempt", "cut", "opener", "status_read", "unanswered"]
 
 attempt = threading.local()
-"""The worker thread's attempt: its ``sockets`` (a list) and its ``cut`` (an Event)."""
+"""The worker thread's attempt: its ``sockets`` (what ``cut`` shuts) and its ``cut`` (an Event)."""
 
 
 def _shut(sock: Any) -> None:
@@ -26,10 +26,11 @@ def _shut(sock: Any) -> None:
 
 
 def _tracked(http_class: Any) -> Any:
-    """``http_class``, the socket each connection connects kept for the attempt's cut.
+    """``http_class``, each connection it makes, and the socket it connects, kept for the cut.
 
-    The socket is kept, not the connection: once the headers are in, urllib takes the socket
-    off the connection (``h.sock = None``) and the answer's body is read from it still.
+    The connection's socket is shut while it connects (an HTTPS handshake coming in a byte
+    at a time); the socket itself once the headers are in, when urllib takes it off the
+    connection (``h.sock = None``) and reads the answer's body from it still.
     """
 
     def connection(host: str, **kwargs: Any) -> Any:
@@ -37,6 +38,7 @@ def _tracked(http_class: Any) -> Any:
         kept = getattr(attempt, "sockets", None)
         cutting = getattr(attempt, "cut", None)
         if kept is not None and cutting is not None:
+            kept.append(made)
             connect = made.connect
 
             def connect_kept() -> None:
@@ -51,11 +53,16 @@ def _tracked(http_class: Any) -> Any:
     return connection
 
 
-def cut(sockets: list[Any], cutting: threading.Event) -> None:
-    """End an attempt that outlived its timeout: shut its sockets (a blocked read returns)."""
+def cut(kept: list[Any], cutting: threading.Event) -> None:
+    """End an attempt that outlived its timeout: shut its sockets (a blocked read returns).
+
+    ``kept`` holds the attempt's connections (their socket, while they have one) and sockets.
+    """
     cutting.set()
-    for sock in list(sockets):
-        _shut(sock)
+    for made in list(kept):
+        sock = made if isinstance(made, socket.socket) else getattr(made, "sock", None)
+        if sock is not None:
+            _shut(sock)
 
 
 def status_read(answer: Any, cutting: threading.Event) -> int:
