@@ -22,7 +22,10 @@ import livesession
 from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
+    MemoryIdempotencyStore,
     MemoryLineSink,
+    SimClock,
+    StoreFailure,
     create_run,
     resume_run,
     verify_run,
@@ -31,6 +34,7 @@ from livesession._artifacts.timings import StepTimer
 from livesession._session.checkpoint import PROGRESS_EVERY
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
+from livesession.stores._record import Reservation
 
 from _helpers import Sinks, crash_in_step, session
 
@@ -476,3 +480,38 @@ def test_a_resume_is_in_the_session_log(tmp_path: Path) -> None:
     session.close()
     said = [orjson.loads(line) for line in log.getvalue().splitlines()]
     assert [entry["from_step"] for entry in said if entry["event"] == "session_resumed"] == [20]
+
+
+@pytest.mark.broken_run("a store refuses a write on purpose: the session is torn, unsealed")
+def test_a_torn_session_logs_what_tore_it() -> None:
+    """A session a store's refused write tore (a full disk, ``ulimit -f``) logged only
+    ``interrupted_by: StoreFailure``: the operator's log had no word of what failed, which
+    the CLI's error line and the RUN_UNSEALED alert both name (found reading the log of a
+    run a file size limit stopped). Its ``session_interrupted`` line now carries ``error``,
+    redacted, one line."""
+
+    class FullStore(MemoryIdempotencyStore):
+        reserved = 0
+
+        def reserve(self, key: str, fingerprint: str) -> Reservation:
+            self.reserved += 1
+            if self.reserved > 2:
+                raise StoreFailure("the store refused a write (disk I/O error) api_key=SEKRET")
+            return super().reserve(key, fingerprint)
+
+    log = io.StringIO()
+    configure_logging(log, level=logging.WARNING)
+    try:
+        orch, _sinks = session(steps=200, idempotency=FullStore(SimClock.at_ns(0)))
+        orch.preflight()
+        orch.activate()
+        with pytest.raises(StoreFailure):
+            orch.run_n_steps(200)
+        orch.close()
+    finally:
+        disable_logging()
+    said = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    (torn,) = [entry for entry in said if entry["event"] == "session_interrupted"]
+    assert torn["interrupted_by"] == "StoreFailure"
+    assert torn["error"].startswith("the store refused a write (disk I/O error)")
+    assert "SEKRET" not in log.getvalue()

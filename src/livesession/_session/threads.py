@@ -233,6 +233,7 @@ class SessionGate:
             "session_interrupted",
             run_id=run_id,
             interrupted_by=self.torn_by,
+            error=self.torn_error,
             steps=steps,
             next="not sealed: resume the run from its last checkpoint",
         )
