@@ -488,7 +488,8 @@ def test_a_torn_session_logs_what_tore_it() -> None:
     ``interrupted_by: StoreFailure``: the operator's log had no word of what failed, which
     the CLI's error line and the RUN_UNSEALED alert both name (found reading the log of a
     run a file size limit stopped). Its ``session_interrupted`` line now carries ``error``,
-    redacted, one line."""
+    redacted, one line. And it is said once: each ``close()`` said it again (the CLI's
+    log of a plug-in's KeyboardInterrupt held it twice)."""
 
     class FullStore(MemoryIdempotencyStore):
         reserved = 0
@@ -508,6 +509,7 @@ def test_a_torn_session_logs_what_tore_it() -> None:
         with pytest.raises(StoreFailure):
             orch.run_n_steps(200)
         orch.close()
+        orch.close()  # idempotent: as the CLI's, after the error, and at its end
     finally:
         disable_logging()
     said = [orjson.loads(line) for line in log.getvalue().splitlines()]

@@ -370,9 +370,8 @@ class LiveSessionOrchestrator(InProcessOnly):
         """End the session: stop if still running, then seal the artifacts (idempotent).
 
         A session in ERROR_REQUIRES_OPERATOR is sealed as it stands, status FAILED (never
-        COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal. One
-        resumed STOPPING finishes that stop. Any thread may call it; a step running in the
-        owner thread ends first.
+        COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal. A resumed
+        STOPPING finishes that stop. Any thread may call it; the owner's running step ends first.
         """
         if not self._gate.deferring(self.close):  # called inside a step: at its end
             with self._gate.hold():
@@ -382,7 +381,8 @@ class LiveSessionOrchestrator(InProcessOnly):
         p = self._parts()
         lifecycle = p.lifecycle
         if self._gate.torn_by and not lifecycle.sealed:
-            self._gate.log_torn(p.config.run_id, p.time.steps)  # sealed it is not: resume it
+            if not self._released:  # sealed it is not: resume it (said once, however closed)
+                self._gate.log_torn(p.config.run_id, p.time.steps)
             p.settle(torn=self._gate.torn_by, error=self._gate.torn_error)
         elif not lifecycle.sealed:
             verbs.stop_for_close(p)  # under close's lock, not deferred

@@ -233,7 +233,7 @@ class SessionGate:
             "session_interrupted",
             run_id=run_id,
             interrupted_by=self.torn_by,
-            error=self.torn_error,
+            **({"error": self.torn_error} if self.torn_error else {}),  # none for an interrupt
             steps=steps,
             next="not sealed: resume the run from its last checkpoint",
         )
