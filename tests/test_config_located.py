@@ -42,6 +42,22 @@ def _refusal(tmp_path, text: str | bytes, overrides=None) -> tuple[str, str]:
         ("seed = 1\n[realish]\nlatency_ms = 1\n", 2, "[realish] is given, but broker is 'mock'"),
         ("seed = 1\nrisk = 5\n", 2, "risk must be a table, got 5"),
         ("seed = 1\nsede = 5\n", 2, "unknown config key sede (did you mean seed?)"),
+        # An unknown key TOML reads but the message's own pattern did not (a hyphen, upper
+        # case, a leading digit) lost its line, or got its table's header line.
+        ("seed = 1\nmax-steps = 5\n", 2, "unknown config key max-steps (did you mean max_st"),
+        ("seed = 1\nSteps = 5\n", 2, "unknown config key Steps (did you mean steps?)"),
+        ("seed = 1\n2seed = 5\n", 2, "unknown config key 2seed (did you mean seed?)"),
+        ("seed = 1\n[Risk]\n", 2, "unknown config key Risk (did you mean risk?)"),
+        ('[risk]\nMax_order_qty = "2"\n', 2, "unknown config key risk.Max_order_qty (did"),
+        ("[strategy]\nfast = 3\nFast = 3\n", 3, "unknown config key strategy.Fast (did you"),
+        ("[alerts]\nTimeout_ms = 5\n", 2, "unknown config key alerts.Timeout_ms (did you"),
+        # A dotted key that opens an unknown table is found at its line.
+        ("seed = 1\nx.y = 1\n", 2, "unknown config key x; known keys"),
+        # A quoted key TOML takes but no bare key could be is written as TOML writes it:
+        # ``"seed "`` read ``unknown config key seed (did you mean seed?)``.
+        ('seed = 1\n"seed " = 5\n', 2, 'unknown config key "seed " (did you mean seed?)'),
+        ('seed = 1\n"" = 5\n', 2, 'unknown config key ""; known keys'),
+        ('[risk]\n"max order qty" = 5\n', 2, 'unknown config key risk."max order qty" (did'),
         # A key with digits, and the data-file pin checked once the config is made.
         ('seed = 1\nfeed_sha256 = "00"\n', 2, "feed_sha256 must be 64 lower-case hex digits"),
         (f'seed = 1\nfeed_sha256 = "{"a" * 64}"\n', 2, "feed_sha256 is given ("),
@@ -197,6 +213,22 @@ def test_a_url_echoed_in_a_refusal_keeps_its_host_not_its_path(tmp_path, text):
     assert "SECRETTOKEN" not in message
     assert "sig=" not in message
     assert "'https://hooks.example/***'" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (f'"{_HOOK}" = 1\n', 'unknown config key "https://hooks.example/***"; known keys'),
+        (f'[alerts]\n"{_HOOK}" = 1\n', 'unknown config key alerts."https://hooks.example/***"'),
+    ],
+)
+def test_a_url_written_as_a_key_is_not_echoed(tmp_path, text, said):
+    """A webhook URL pasted where a key goes (quoted, as TOML then needs) was repeated whole:
+    ``unknown config key https://hooks.example/abc123SECRETTOKEN``, unquoted, so the
+    redaction of a quoted URL's path did not find it."""
+    message, path = _refusal(tmp_path, text)
+    assert "SECRETTOKEN" not in message
+    assert message.startswith(f"config file {path}, line {text.count(chr(10))}: {said}")
 
 
 def test_a_url_in_an_overridden_key_is_not_echoed_either(tmp_path):

@@ -125,9 +125,14 @@ def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigErr
     if exc.key is not None:
         elsewhere = _misplaced(exc.key, {k: attrs.fields_dict(v) for k, v in tables.items()})
         if elsewhere:
-            return ConfigError.unknown_key(exc.key, exc.known, elsewhere=elsewhere)
+            key = exc.key.removeprefix(f"{exc.table}.") if exc.table else exc.key
+            return ConfigError.unknown_key(key, exc.known, table=exc.table, elsewhere=elsewhere)
     said = redact_url_echoes(str(exc))
-    return exc if said == str(exc) else ConfigError(said)
+    if said == str(exc):
+        return exc
+    redacted = ConfigError(said)
+    redacted.key, redacted.table, redacted.known = exc.key, exc.table, exc.known
+    return redacted
 
 
 def _misplaced(name: str, tables: Mapping[str, Iterable[str]]) -> str:
@@ -150,7 +155,8 @@ _KEY_SAID: Final = re.compile(
 )
 """The key a config error begins with (``seed must be ...``, ``[realish] is given``)."""
 _TABLE: Final = re.compile(r"\s*\[\s*([^\[\]#]+?)\s*\]\s*(?:#.*)?$")
-_KEY: Final = re.compile(r"\s*([A-Za-z0-9_\-.\"' \t]+?)\s*=")
+_KEY: Final = re.compile(r"""\s*((?:[A-Za-z0-9_\-. \t]|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')+?)\s*=""")
+"""A line's key, dotted and quoted as TOML writes one (a quoted key may hold ``=``, ``/``)."""
 
 
 def in_file(
@@ -166,10 +172,11 @@ def in_file(
     if type(exc) is not ConfigError or message.startswith("config file "):
         return exc
     said = _KEY_SAID.match(message)
-    key = said.group(1) if said is not None else ""
+    key = exc.key if exc.key is not None else said.group(1) if said is not None else ""
     if key.partition(".")[0] in overridden:
         return exc
-    line = _line_of(text, key) if _sets(data, key) else None
+    # An unknown key is one the file sets, whatever it holds (a URL's dots and slashes).
+    line = _line_of(text, key) if exc.key is not None or _sets(data, key) else None
     return ConfigError(f"config file {path}{'' if line is None else f', line {line}'}: {message}")
 
 
@@ -210,6 +217,8 @@ def _line_of(text: str, key: str) -> int | None:
             return number
         if found is None and names and wanted[: len(names)] == names and assigned is not None:
             found = number  # an inline table: ``risk = { ... }``
+        if found is None and names[: len(wanted)] == wanted:
+            found = number  # a table opened by a dotted key or header: ``x.y = 1``, ``[x.y]``
     return found
 
 

@@ -157,7 +157,9 @@ def build_table(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
     unknown = sorted(set(data) - known)
     if unknown:
         # base_dir is the config file's own directory, never written in it.
-        raise ConfigError.unknown_key(f"{prefix}{unknown[0]!s}", known - {"base_dir"})
+        raise ConfigError.unknown_key(
+            str(unknown[0]), known - {"base_dir"}, table=prefix.rstrip(".")
+        )
     try:  # each field's converter and validator names it in its message
         return cls(**data)
     except TypeError as exc:
