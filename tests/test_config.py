@@ -113,7 +113,7 @@ class TestToml:
         argv = ["dryrun", "--config", str(config), "--out", str(out), "-q"]
         assert main([*argv, "--steps", "20", "--seed", "1", "--run-id", "ok"]) == 2
         assert capsys.readouterr().err == (
-            f"livesession: error: config file {config}: seed must be a non-negative integer, "
+            f"livesession: error: config file {config}, line 2: seed must be a non-negative integer, "
             "got 'abc' (an override replaces it for this run, but the file must be valid on "
             "its own: fix or drop seed there)\n"
         )
@@ -148,7 +148,7 @@ class TestToml:
         with pytest.raises(ConfigError) as info:
             load_config(path, override)
         message = str(info.value)
-        assert message.startswith(f"config file {path}: {said}")
+        assert message.startswith(f"config file {path}, line 1: {said}")
         assert message.endswith(f"fix or drop {next(iter(override))} there)")
 
     @pytest.mark.parametrize(

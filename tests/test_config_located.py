@@ -78,6 +78,22 @@ def test_a_refused_value_names_the_file_and_its_line(tmp_path, text, line, said)
     assert "\n" not in message
 
 
+@pytest.mark.parametrize(
+    ("text", "override", "line", "said"),
+    [
+        ('seed = 1\nsteps = "-0"\n', {"steps": 20}, 2, "steps must be a positive integer"),
+        ('seed = 1\n\n[risk]\nmax_order_qty = "0"\n', {"seed": 2}, 4, "risk.max_order_qty"),
+        ('# desk\nrun_id = "../evil"\n', {"run_id": "ok"}, 2, "run_id must be a plain name"),
+    ],
+)
+def test_a_file_value_a_flag_overrides_is_refused_at_its_line(tmp_path, text, override, line, said):
+    """A value the file sets that a flag overrides is held to its own rules; its refusal
+    said ``config file desk.toml: steps must be ...`` without the line every other
+    refusal of a file's value names."""
+    message, path = _refusal(tmp_path, text, override)
+    assert message.startswith(f"config file {path}, line {line}: {said}")
+
+
 def test_a_flags_own_value_is_not_blamed_on_the_file(tmp_path):
     """``--run-id ../x`` with a file whose run_id is fine: the flag's value is refused."""
     message, _ = _refusal(tmp_path, 'run_id = "ok"\n', {"run_id": "../x"})

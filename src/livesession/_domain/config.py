@@ -421,7 +421,7 @@ def load_config(
                 f"config file {path}: base_dir is not a setting (it is the file's directory)"
             )
         data["base_dir"] = str(path.resolve().parent)
-        refuse_overridden_invalid(path, DryrunConfig, data, changes)
+        refuse_overridden_invalid(path, DryrunConfig, data, changes, text)
         own = dict(data)
     for key, value in changes.items():
         data[key] = from_cwd(value) if key == "feed" else value

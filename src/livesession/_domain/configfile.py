@@ -227,7 +227,7 @@ def _dotted(name: str) -> tuple[str, ...]:
 
 
 def refuse_overridden_invalid(
-    path: Path, cls: type[Any], data: Mapping[str, Any], overrides: Mapping[str, Any]
+    path: Path, cls: type[Any], data: Mapping[str, Any], overrides: Mapping[str, Any], text: str
 ) -> None:
     """Refuse a value the file ``path`` sets that is invalid on its own, though overridden.
 
@@ -237,7 +237,8 @@ def refuse_overridden_invalid(
     made without the flag. Each such value is held to its own key's rules (type, range,
     form: the field's converter and validator), never to the other keys': what depends on
     them (a data file's existence, ``[strategy_params]`` without a ``strategy_factory``)
-    is the overriding config's to judge. ``ConfigError`` names the file and the key.
+    is the overriding config's to judge. ``ConfigError`` names the file, the key's line
+    (``text`` is the file's text) and the key.
     """
     fields = attrs.fields_dict(cls)
     for key, value in overrides.items():
@@ -253,8 +254,10 @@ def refuse_overridden_invalid(
             if key == "feed":  # its path's form: one a run cannot record or open
                 check_recordable_paths(own, None)
         except ConfigError as exc:
+            line = _line_of(text, key)
             raise ConfigError(
-                f"config file {path}: {redact_url_echoes(str(exc))} (an override replaces it "
+                f"config file {path}{'' if line is None else f', line {line}'}: "
+                f"{redact_url_echoes(str(exc))} (an override replaces it "
                 f"for this run, but the file must be valid on its own: fix or drop {key} there)"
             ) from None
 
