@@ -230,6 +230,21 @@ class TestToml:
         assert "base_dir" not in message
         assert "\n" not in message
 
+    @pytest.mark.parametrize(
+        ("mapping", "expected"),
+        [
+            ({1: 2, "sede": 3}, "unknown config key 1; known keys: "),
+            ({"risk": {1: 2, "x": 1}}, "unknown config key risk.1; known keys: "),
+        ],
+    )
+    def test_unknown_keys_of_mixed_types_from_python_are_a_config_error(self, mapping, expected):
+        """A mapping from Python (a YAML loader reads ``1: 2`` as an int key) with keys of
+        two types raised ``TypeError: '<' not supported between instances of 'str' and
+        'int'`` (and ``invalid config: ...`` in a table) sorting the unknown keys."""
+        with pytest.raises(ConfigError) as info:
+            DryrunConfig.from_mapping(mapping)
+        assert str(info.value).startswith(expected)
+
     def test_a_file_saved_with_a_bom_and_crlf_reads(self, tmp_path):
         """A config saved by a Windows editor (UTF-8 with a BOM, CRLF lines) is read as written."""
         path = tmp_path / "cfg.toml"
