@@ -41,6 +41,9 @@ def _refusal(tmp_path, text: str | bytes, overrides=None) -> tuple[str, str]:
         ("[strategy]\nfast = 20\nslow = 5\n", 2, "strategy.fast (20) must be smaller"),
         ("seed = 1\n[realish]\nlatency_ms = 1\n", 2, "[realish] is given, but broker is 'mock'"),
         ("seed = 1\nrisk = 5\n", 2, "risk must be a table, got 5"),
+        # An array of tables' header (``[[risk]]`` for ``[risk]``) was no header to the finder.
+        ('seed = 1\n[[risk]]\nmax_order_qty = "1"\n', 2, "risk must be a table, got [{"),
+        ("seed = 1\n[[ strategy ]]  # x\nfast = 3\n", 2, "strategy must be a table, got [{"),
         ("seed = 1\nsede = 5\n", 2, "unknown config key sede (did you mean seed?)"),
         # An unknown key TOML reads but the message's own pattern did not (a hyphen, upper
         # case, a leading digit) lost its line, or got its table's header line.

@@ -154,7 +154,8 @@ _KEY_SAID: Final = re.compile(
     r"(?:unknown config key |\[)?([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)"
 )
 """The key a config error begins with (``seed must be ...``, ``[realish] is given``)."""
-_TABLE: Final = re.compile(r"\s*\[\s*([^\[\]#]+?)\s*\]\s*(?:#.*)?$")
+_TABLE: Final = re.compile(r"\s*\[\[?\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
+"""A table's header, or an array of tables' (``[[risk]]``, which the config refuses)."""
 _KEY: Final = re.compile(r"""\s*((?:[A-Za-z0-9_\-. \t]|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')+?)\s*=""")
 """A line's key, dotted and quoted as TOML writes one (a quoted key may hold ``=``, ``/``)."""
 
