@@ -11,6 +11,8 @@ is a known key in the wrong place; a file saved as Latin-1 or UTF-16 was "not va
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from livesession import ConfigError, DryrunConfig, load_config
@@ -95,6 +97,25 @@ def test_a_file_value_a_flag_overrides_is_refused_at_its_line(tmp_path, text, ov
     refusal of a file's value names."""
     message, path = _refusal(tmp_path, text, override)
     assert message.startswith(f"config file {path}, line {line}: {said}")
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        " " * 200_000 + "\n",  # a line of nothing but blanks
+        "allowlist = [\n  [" + " " * 200_000 + '"X"],\n]\n',  # an array's line opening "["
+        "allowlist = [\n  " + " \t" * 100_000 + '"a=b",\n]\n',  # a line with "=" in a string
+    ],
+    ids=["blank", "bracket", "equals"],
+)
+def test_a_long_line_of_blanks_does_not_stall_the_line_finder(tmp_path, filler):
+    """The patterns that find a key's line matched a run of blanks three ways (before the
+    key, in it, after it): a line of 10,000 spaces took 380 s, and the refusal (or any run
+    naming a plug-in, whose lines are found as the file is read) waited for it."""
+    started = time.perf_counter()
+    message, path = _refusal(tmp_path, f"{filler}seed = -1\n")
+    assert time.perf_counter() - started < 10  # some ms; the cubic search, hours
+    assert message.startswith(f"config file {path}, line {filler.count(chr(10)) + 1}: seed")
 
 
 def test_a_flags_own_value_is_not_blamed_on_the_file(tmp_path):

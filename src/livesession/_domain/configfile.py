@@ -154,10 +154,18 @@ _KEY_SAID: Final = re.compile(
     r"(?:unknown config key |\[)?([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)"
 )
 """The key a config error begins with (``seed must be ...``, ``[realish] is given``)."""
-_TABLE: Final = re.compile(r"\s*\[\[?\s*([^\[\]#]+?)\s*\]\]?\s*(?:#.*)?$")
+_PART: Final = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
+_DOTTED: Final = rf"({_PART}(?:[ \t]*\.[ \t]*{_PART})*)"
+"""A dotted key as TOML writes one: bare or quoted parts (a quoted one may hold ``=``, ``/``).
+
+Each blank has one place in the patterns below: a run of blanks that several of their parts
+could take made a failing match try every way of sharing it out (a line of 10,000 spaces
+took minutes).
+"""
+_TABLE: Final = re.compile(rf"[ \t]*\[\[?[ \t]*{_DOTTED}[ \t]*\]\]?[ \t]*(?:#.*)?$")
 """A table's header, or an array of tables' (``[[risk]]``, which the config refuses)."""
-_KEY: Final = re.compile(r"""\s*((?:[A-Za-z0-9_\-. \t]|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')+?)\s*=""")
-"""A line's key, dotted and quoted as TOML writes one (a quoted key may hold ``=``, ``/``)."""
+_KEY: Final = re.compile(rf"[ \t]*{_DOTTED}[ \t]*=")
+"""A line's key."""
 
 
 def in_file(
