@@ -176,3 +176,49 @@ def test_a_start_time_in_a_form_rfc_3339_has_not_is_told_what_to_write(
     assert DryrunConfig(run_id="r", start_time="2026-03-01T00:00:00.5-01:30").start_ns == (
         parse_utc_ns("2026-03-01T01:30:00.5Z")
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "reads_as"),
+    [
+        ("20260101T000000Z", "2026-01-01T00:00:00Z"),  # ISO 8601's basic form
+        ("2026-W01-4T00:00:00Z", "2026-01-01T00:00:00Z"),  # a week date
+        ("2026-01-01T09:30Z", "2026-01-01T09:30:00Z"),  # no seconds
+        ("2026-01-01T09Z", "2026-01-01T09:00:00Z"),  # the hour alone
+        ("2026-01-01_09:30:00Z", "2026-01-01T09:30:00Z"),  # another separator
+        ("2026-01-01T09:30:00,5Z", "2026-01-01T09:30:00.500000Z"),  # a decimal comma
+        ("2026-01-01T09:30:00.Z", "2026-01-01T09:30:00Z"),  # a point and no digits
+        ("2026-01-01T10:30:00+0100", "2026-01-01T09:30:00Z"),  # an offset without its colon
+        ("2026-01-01T10:30:00+01", "2026-01-01T09:30:00Z"),  # an offset of hours alone
+    ],
+)
+def test_a_start_time_python_reads_but_rfc_3339_has_not_is_refused(
+    written: str, reads_as: str
+) -> None:
+    """docs/config.md: ``start_time`` is RFC 3339. ``fromisoformat`` reads more of ISO 8601
+    than that, and each of these ran, recorded as written, where an ordinal date (the same
+    standard's) is refused: each is refused saying what to write."""
+    with pytest.raises(ConfigError) as info:
+        DryrunConfig(run_id="r", start_time=written)
+    assert str(info.value) == (
+        f"start_time: not an RFC 3339 time: {written!r} (yyyy-mm-ddThh:mm:ss, a fraction of a "
+        f"second after a point, then Z or the offset +hh:mm): write {reads_as!r}, the "
+        "moment it reads as"
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "recorded"),
+    [
+        ("2026-01-01t09:30:00z", "2026-01-01T09:30:00Z"),
+        ("2026-01-01T09:30:00z", "2026-01-01T09:30:00Z"),
+        ("2026-01-01 09:30:00.25z", "2026-01-01 09:30:00.25Z"),
+    ],
+)
+def test_a_start_time_in_lower_case_is_read_as_rfc_3339_allows(written: str, recorded: str) -> None:
+    """RFC 3339 allows ``t`` and ``z`` in lower case, and a data file's times are read so
+    (docs/data.md); ``start_time = "2026-01-01t09:30:00z"`` was refused as no RFC 3339 time.
+    It is read, and recorded with the letters in upper case."""
+    cfg = DryrunConfig(run_id="r", start_time=written)
+    assert cfg.start_time == recorded
+    assert cfg.start_ns == parse_utc_ns(recorded)

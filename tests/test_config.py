@@ -113,7 +113,7 @@ class TestToml:
         argv = ["dryrun", "--config", str(config), "--out", str(out), "-q"]
         assert main([*argv, "--steps", "20", "--seed", "1", "--run-id", "ok"]) == 2
         assert capsys.readouterr().err == (
-            f"livesession: error: config file {config}: seed must be a non-negative integer, "
+            f"livesession: error: config file {config}, line 2: seed must be a non-negative integer, "
             "got 'abc' (an override replaces it for this run, but the file must be valid on "
             "its own: fix or drop seed there)\n"
         )
@@ -148,7 +148,7 @@ class TestToml:
         with pytest.raises(ConfigError) as info:
             load_config(path, override)
         message = str(info.value)
-        assert message.startswith(f"config file {path}: {said}")
+        assert message.startswith(f"config file {path}, line 1: {said}")
         assert message.endswith(f"fix or drop {next(iter(override))} there)")
 
     @pytest.mark.parametrize(
@@ -229,6 +229,21 @@ class TestToml:
         assert expected in message
         assert "base_dir" not in message
         assert "\n" not in message
+
+    @pytest.mark.parametrize(
+        ("mapping", "expected"),
+        [
+            ({1: 2, "sede": 3}, "unknown config key 1; known keys: "),
+            ({"risk": {1: 2, "x": 1}}, "unknown config key risk.1; known keys: "),
+        ],
+    )
+    def test_unknown_keys_of_mixed_types_from_python_are_a_config_error(self, mapping, expected):
+        """A mapping from Python (a YAML loader reads ``1: 2`` as an int key) with keys of
+        two types raised ``TypeError: '<' not supported between instances of 'str' and
+        'int'`` (and ``invalid config: ...`` in a table) sorting the unknown keys."""
+        with pytest.raises(ConfigError) as info:
+            DryrunConfig.from_mapping(mapping)
+        assert str(info.value).startswith(expected)
 
     def test_a_file_saved_with_a_bom_and_crlf_reads(self, tmp_path):
         """A config saved by a Windows editor (UTF-8 with a BOM, CRLF lines) is read as written."""

@@ -227,6 +227,17 @@ class TestValuesOnTheirGrids:
         assert "the random walk reached 1002701699999999999999" in result.detail
         assert verify_run(tmp_path / "up").ok
 
+    def test_a_walk_that_leaps_past_its_grid_in_one_bar_fails_and_verifies(self, tmp_path):
+        """``volatility_bps`` has no bound of its own: at 2**63 - 1 the first bar's high
+        needed 34 digits, was written rounded, off the tick's grid, and verify failed the
+        run. The walk now fails it there (FEED_ERROR), before the bar, which verifies."""
+        cfg = DryrunConfig.from_mapping({"run_id": "leap", "volatility_bps": 2**63 - 1})
+        session = create_run(cfg, tmp_path, alerts=False)
+        result = session.run_to_end(5)
+        assert (result.status.value, result.reason) == ("FAILED", "FEED_ERROR")
+        assert "the random walk reached 6404273181669793721294531703356333.86" in result.detail
+        assert verify_run(tmp_path / "leap").ok
+
     def test_an_inferred_tick_is_held_so_and_said_to_be(self, tmp_path, capsys):
         data = tmp_path / "fine.csv"
         data.write_text(

@@ -11,6 +11,8 @@ is a known key in the wrong place; a file saved as Latin-1 or UTF-16 was "not va
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from livesession import ConfigError, DryrunConfig, load_config
@@ -41,7 +43,26 @@ def _refusal(tmp_path, text: str | bytes, overrides=None) -> tuple[str, str]:
         ("[strategy]\nfast = 20\nslow = 5\n", 2, "strategy.fast (20) must be smaller"),
         ("seed = 1\n[realish]\nlatency_ms = 1\n", 2, "[realish] is given, but broker is 'mock'"),
         ("seed = 1\nrisk = 5\n", 2, "risk must be a table, got 5"),
+        # An array of tables' header (``[[risk]]`` for ``[risk]``) was no header to the finder.
+        ('seed = 1\n[[risk]]\nmax_order_qty = "1"\n', 2, "risk must be a table, got [{"),
+        ("seed = 1\n[[ strategy ]]  # x\nfast = 3\n", 2, "strategy must be a table, got [{"),
         ("seed = 1\nsede = 5\n", 2, "unknown config key sede (did you mean seed?)"),
+        # An unknown key TOML reads but the message's own pattern did not (a hyphen, upper
+        # case, a leading digit) lost its line, or got its table's header line.
+        ("seed = 1\nmax-steps = 5\n", 2, "unknown config key max-steps (did you mean max_st"),
+        ("seed = 1\nSteps = 5\n", 2, "unknown config key Steps (did you mean steps?)"),
+        ("seed = 1\n2seed = 5\n", 2, "unknown config key 2seed (did you mean seed?)"),
+        ("seed = 1\n[Risk]\n", 2, "unknown config key Risk (did you mean risk?)"),
+        ('[risk]\nMax_order_qty = "2"\n', 2, "unknown config key risk.Max_order_qty (did"),
+        ("[strategy]\nfast = 3\nFast = 3\n", 3, "unknown config key strategy.Fast (did you"),
+        ("[alerts]\nTimeout_ms = 5\n", 2, "unknown config key alerts.Timeout_ms (did you"),
+        # A dotted key that opens an unknown table is found at its line.
+        ("seed = 1\nx.y = 1\n", 2, "unknown config key x; known keys"),
+        # A quoted key TOML takes but no bare key could be is written as TOML writes it:
+        # ``"seed "`` read ``unknown config key seed (did you mean seed?)``.
+        ('seed = 1\n"seed " = 5\n', 2, 'unknown config key "seed " (did you mean seed?)'),
+        ('seed = 1\n"" = 5\n', 2, 'unknown config key ""; known keys'),
+        ('[risk]\n"max order qty" = 5\n', 2, 'unknown config key risk."max order qty" (did'),
         # A key with digits, and the data-file pin checked once the config is made.
         ('seed = 1\nfeed_sha256 = "00"\n', 2, "feed_sha256 must be 64 lower-case hex digits"),
         (f'seed = 1\nfeed_sha256 = "{"a" * 64}"\n', 2, "feed_sha256 is given ("),
@@ -60,6 +81,41 @@ def test_a_refused_value_names_the_file_and_its_line(tmp_path, text, line, said)
     message, path = _refusal(tmp_path, text)
     assert message.startswith(f"config file {path}, line {line}: {said}")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "override", "line", "said"),
+    [
+        ('seed = 1\nsteps = "-0"\n', {"steps": 20}, 2, "steps must be a positive integer"),
+        ('seed = 1\n\n[risk]\nmax_order_qty = "0"\n', {"seed": 2}, 4, "risk.max_order_qty"),
+        ('# desk\nrun_id = "../evil"\n', {"run_id": "ok"}, 2, "run_id must be a plain name"),
+    ],
+)
+def test_a_file_value_a_flag_overrides_is_refused_at_its_line(tmp_path, text, override, line, said):
+    """A value the file sets that a flag overrides is held to its own rules; its refusal
+    said ``config file desk.toml: steps must be ...`` without the line every other
+    refusal of a file's value names."""
+    message, path = _refusal(tmp_path, text, override)
+    assert message.startswith(f"config file {path}, line {line}: {said}")
+
+
+@pytest.mark.parametrize(
+    "filler",
+    [
+        " " * 200_000 + "\n",  # a line of nothing but blanks
+        "allowlist = [\n  [" + " " * 200_000 + '"X"],\n]\n',  # an array's line opening "["
+        "allowlist = [\n  " + " \t" * 100_000 + '"a=b",\n]\n',  # a line with "=" in a string
+    ],
+    ids=["blank", "bracket", "equals"],
+)
+def test_a_long_line_of_blanks_does_not_stall_the_line_finder(tmp_path, filler):
+    """The patterns that find a key's line matched a run of blanks three ways (before the
+    key, in it, after it): a line of 10,000 spaces took 380 s, and the refusal (or any run
+    naming a plug-in, whose lines are found as the file is read) waited for it."""
+    started = time.perf_counter()
+    message, path = _refusal(tmp_path, f"{filler}seed = -1\n")
+    assert time.perf_counter() - started < 10  # some ms; the cubic search, hours
+    assert message.startswith(f"config file {path}, line {filler.count(chr(10)) + 1}: seed")
 
 
 def test_a_flags_own_value_is_not_blamed_on_the_file(tmp_path):
@@ -197,6 +253,22 @@ def test_a_url_echoed_in_a_refusal_keeps_its_host_not_its_path(tmp_path, text):
     assert "SECRETTOKEN" not in message
     assert "sig=" not in message
     assert "'https://hooks.example/***'" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (f'"{_HOOK}" = 1\n', 'unknown config key "https://hooks.example/***"; known keys'),
+        (f'[alerts]\n"{_HOOK}" = 1\n', 'unknown config key alerts."https://hooks.example/***"'),
+    ],
+)
+def test_a_url_written_as_a_key_is_not_echoed(tmp_path, text, said):
+    """A webhook URL pasted where a key goes (quoted, as TOML then needs) was repeated whole:
+    ``unknown config key https://hooks.example/abc123SECRETTOKEN``, unquoted, so the
+    redaction of a quoted URL's path did not find it."""
+    message, path = _refusal(tmp_path, text)
+    assert "SECRETTOKEN" not in message
+    assert message.startswith(f"config file {path}, line {text.count(chr(10))}: {said}")
 
 
 def test_a_url_in_an_overridden_key_is_not_echoed_either(tmp_path):

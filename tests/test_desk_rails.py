@@ -233,9 +233,19 @@ def test_a_resumed_run_keeps_its_rail_and_a_changed_rail_is_refused(tmp_path, de
                 "rails[0] 'desk.rails:not_a_rail' names no parameter max_order_qty",
             ),
         ),
+        (  # a misspelt keyword: Python's TypeError named no file, line or parameter meant
+            f'["{REF}"]',
+            f'[rails_params."{REF}"]\ncapp = "1"\n',
+            (
+                (
+                    f'line 6: rails_params."{REF}".capp is refused: rails[0] \'{REF}\' takes '
+                    "no parameter capp (did you mean cap?); it takes cap"
+                ),
+            ),
+        ),
     ],
     ids=["no-module", "no-attribute", "raises", "not-a-rail", "built-in-rule", "no-params",
-         "stray-params", "twice", "misplaced-key"],
+         "stray-params", "twice", "misplaced-key", "misspelt-key"],
 )  # fmt: skip
 def test_bad_rail_references_are_refused_before_anything_is_written(
     tmp_path: Path, desk: Path, rails: str, params: str, needles: tuple[str, ...]

@@ -462,6 +462,25 @@ class TestConfigReference:
             documented |= {f"[{table.group(1)}] {n}" if table else n for n in names}
         assert documented == keys(DryrunConfig)
 
+    def test_the_clock_mode_row_says_what_each_mode_stamps(self, tmp_path):
+        """The row read "`sim` (simulated time), `fixed` or `system` (wall clock for
+        `ts_utc`)": `fixed` is no wall clock, but `start_time` on every record."""
+        from livesession import DryrunConfig, create_run, verify_run
+
+        text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+        row = next(r for r in text.splitlines() if r.startswith("| `clock_mode` |"))
+        assert "`fixed` (`start_time`, the one moment every record is stamped with)" in row
+        assert "`system` (the wall clock as each record is written)" in row
+        cfg = DryrunConfig(
+            run_id="fixed", steps=5, clock_mode="fixed", start_time="2026-03-01T12:00:00+02:00"
+        )
+        session = create_run(cfg, tmp_path, alerts=False)
+        session.run_to_end(5)
+        session.close()
+        lines = (tmp_path / "fixed" / "events.jsonl").read_text(encoding="utf-8").splitlines()
+        assert {json.loads(line)["ts_utc"] for line in lines} == {"2026-03-01T10:00:00Z"}
+        assert verify_run(tmp_path / "fixed").ok
+
     def test_the_defaults_it_shows_are_the_codes(self):
         from livesession import DryrunConfig
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -87,6 +88,29 @@ def test_walk_near_the_digit_limit_hands_over_to_the_formulae() -> None:
         volatility_bps=9_000,
     )
     _same(fast, reference, 60)
+
+
+def test_a_bar_that_leaps_past_the_grid_is_refused_as_the_formulae_refuse_it() -> None:
+    """Bug: ``volatility_bps = 9223372036854775807`` took the integer walk from 42000.00 to a
+    high of 6404273181669793721294531703356333.86 in its first bar, which ``* unit`` rounded
+    to 28 digits (...1703000000, off the tick's grid): the run wrote the bar and verify
+    failed it. The formulae refuse a high past what the grid carries; the walk does too."""
+    fast, reference = _pair(
+        symbol="BTC/USDT",
+        seed=123,
+        initial_price=Decimal("42000.00"),
+        tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+        volatility_bps=2**63 - 1,
+    )
+    with pytest.raises(ValueError, match=r"^the random walk reached ") as formulae:
+        reference._next_bar_decimal(0)
+    with pytest.raises(ValueError, match=r"^the random walk reached ") as walk:
+        fast.next_bar(0)
+    said = str(walk.value).removeprefix("the random walk reached ")
+    assert said.startswith("6404273181669793721294531703356333.86, more than the 28 digits")
+    assert str(formulae.value).endswith(said.partition(",")[2])
+    assert fast.get_state() == reference.get_state()  # both drew the bar's block
 
 
 def test_state_round_trip_resumes_the_same_walk() -> None:

@@ -1355,6 +1355,30 @@ class TestDataIdentity:
         assert "changed" not in line
         assert not (tmp_path / "runs").exists()
 
+    @pytest.mark.parametrize("pinned", ["", "sha"])
+    def test_a_config_that_pins_another_size_is_refused(
+        self, tmp_path: Path, elsewhere: Path, pinned: str
+    ) -> None:
+        """docs/config.md: ``feed_bytes`` given, the file must match. A run given
+        ``feed_bytes = 5`` (alone, or beside the file's own SHA-256) ran on the file's
+        actual size and recorded it in place of the pin, without a word."""
+        data = tmp_path / "GOOG.csv"
+        goog_daily(data, 12)
+        size = data.stat().st_size
+        digest = hashlib.sha256(data.read_bytes()).hexdigest()
+        sha = f'feed_sha256 = "{digest}"\n' if pinned else ""
+        config = tmp_path / "run.toml"
+        config.write_text(f'feed = "csv:GOOG.csv"\n{sha}feed_bytes = 5\n', encoding="utf-8")
+        line = _one_error_line(
+            _cli("dryrun", "--config", config, "--out", tmp_path / "runs", cwd=elsewhere)
+        )
+        assert line == (
+            f"livesession: error: data file {data} does not match the feed_bytes pinned in the "
+            f"config: it is {size} bytes, the config pins 5: give the run the file the config "
+            f"pins, or pin this one (feed_bytes = {size})"
+        )
+        assert not (tmp_path / "runs").exists()
+
     def test_a_pin_and_a_file_that_fails_its_check_say_the_pin(
         self, tmp_path: Path, elsewhere: Path
     ) -> None:

@@ -1548,6 +1548,57 @@ def test_a_config_key_in_a_params_table_a_factory_takes_as_kwargs_is_refused(
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize(
+    ("table", "line", "said"),
+    [
+        (
+            (
+                'strategy_factory = "mydesk.breakout:make_strategy"\n'
+                "[strategy_params]\nlookback = 20\nlokback = 20\n"
+            ),
+            6,
+            (
+                "strategy_params.lokback is refused: strategy_factory "
+                "'mydesk.breakout:make_strategy' takes no parameter lokback (did you mean "
+                "lookback?); it takes lookback, qty, strategy_id"
+            ),
+        ),
+        (
+            'feed = "userplug.parts:walk"\n[feed_params]\nseed = 1\nstrat = "100.00"\n',
+            6,
+            (
+                "feed_params.strat is refused: feed 'userplug.parts:walk' takes no parameter "
+                "strat (did you mean start?); it takes seed, start, symbol"
+            ),
+        ),
+        (
+            'broker = "userplug.parts:sim_broker"\n[broker_params]\nsede = 2\n',
+            5,
+            (
+                "broker_params.sede is refused: broker 'userplug.parts:sim_broker' takes no "
+                "parameter sede (did you mean seed?); it takes seed"
+            ),
+        ),
+    ],
+    ids=["strategy", "feed", "broker"],
+)
+def test_a_params_key_the_factory_takes_no_parameter_for_says_where_and_which_was_meant(
+    tmp_path, plugdir, table, line, said
+):
+    """Before, a misspelt key of a params table (``lokback = 20``) reached the factory and was
+    answered by Python: ``strategy_factory 'mydesk.breakout:make_strategy' raised TypeError:
+    make_strategy() got an unexpected keyword argument 'lokback'``, naming neither the
+    config file, nor its line, nor the parameter meant, where a misspelt config key says all
+    three. A factory whose signature takes no ``**kwargs`` is held to it before it is called."""
+    shutil.copytree(EXAMPLES / "mydesk", plugdir / "mydesk")
+    toml = plugdir / "c.toml"
+    toml.write_text(f'run_id = "typo"\nsteps = 5\n{table}')
+    proc = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", cwd=tmp_path)
+    err = one_line_error(proc, f"livesession: error: config file {toml}, line {line}: {said}")
+    assert err.endswith(said)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_params_key_the_factory_names_or_the_demo_table_has_is_the_factorys(tmp_path, plugdir):
     """``seed`` a feed factory names (``walk``: see the feed test above) is its own, and so
     are the demo's ``[strategy]`` keys below ``[strategy_params]``: a strategy of one's own

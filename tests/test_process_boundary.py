@@ -30,7 +30,7 @@ from livesession._support.fsutil import FileTooLarge
 
 _SAMPLES: dict[str, LiveSessionError] = {
     "LiveSessionError": livesession.LiveSessionError("base"),
-    "ConfigError": livesession.ConfigError.unknown_key("risk.bogus", ["max_order_qty"]),
+    "ConfigError": livesession.ConfigError.unknown_key("bogus", ["max_order_qty"], table="risk"),
     "DataFileError": livesession.DataFileError(
         "bad cell", path=Path("bars.csv"), line=2, column="open", value="1.07160"
     ),

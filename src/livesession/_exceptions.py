@@ -35,6 +35,8 @@ says what is wrong and how to fix it. Messages never contain a secret.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -101,31 +103,42 @@ def _unpickled(cls: type[LiveSessionError], args: tuple[Any, ...]) -> LiveSessio
     return cls.__new__(cls, *args)
 
 
+_BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
+"""A TOML bare key: any other key is written quoted (``"seed "``), as TOML writes it."""
+
+
 class ConfigError(LiveSessionError):
     """Configuration, arguments or environment are invalid; the message says how to fix it."""
 
     key: str | None = None
     """The unknown key ``unknown_key`` names (``risk.bogus``); None for every other error."""
+    table: str = ""
+    """The table of the unknown key (``risk``; "" the top level)."""
     known: tuple[str, ...] = ()
     """The keys of the key's own table, for an unknown key."""
 
     @classmethod
-    def unknown_key(cls, name: str, known: Iterable[str], *, elsewhere: str = "") -> ConfigError:
-        """The error for ``name`` (``risk.bogus``, say), which is not one of ``known``.
+    def unknown_key(
+        cls, key: str, known: Iterable[str], *, table: str = "", elsewhere: str = ""
+    ) -> ConfigError:
+        """The error for ``key`` of ``table`` (``bogus`` of ``risk``), not one of ``known``.
 
         It names the key, where it belongs when ``elsewhere`` says so (another table's key),
-        else the nearest known name when one is close, and the known names.
+        else the nearest known name when one is close, and the known names. A key no bare
+        TOML key could be is written quoted, as TOML writes it (``"seed "``, ``""``): a
+        ``"seed "`` said ``unknown config key seed (did you mean seed?)``.
         """
         import difflib  # noqa: PLC0415 - only on this error path
 
-        prefix, _, key = name.rpartition(".")
+        prefix = f"{table}." if table else ""
         choices = sorted(known)
         close = difflib.get_close_matches(key, choices, n=1)
-        hint = f" (did you mean {prefix + '.' if prefix else ''}{close[0]}?)" if close else ""
+        hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
         if elsewhere:
             hint = f" ({elsewhere})"
-        error = cls(f"unknown config key {name}{hint}; known keys: {', '.join(choices)}")
-        error.key, error.known = name, tuple(choices)
+        said = key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+        error = cls(f"unknown config key {prefix}{said}{hint}; known keys: {', '.join(choices)}")
+        error.key, error.table, error.known = f"{prefix}{key}", table, tuple(choices)
         return error
 
 

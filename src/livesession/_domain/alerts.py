@@ -317,5 +317,5 @@ def alerts_config(value: AlertsConfig | Mapping[str, Any]) -> AlertsConfig:
     known = {field.name for field in attrs.fields(AlertsConfig)}
     unknown = sorted(str(key) for key in value if key not in known)
     if unknown:
-        raise ConfigError.unknown_key(f"alerts.{unknown[0]}", known)
+        raise ConfigError.unknown_key(unknown[0], known, table="alerts")
     return AlertsConfig(**value)

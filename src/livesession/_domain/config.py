@@ -69,7 +69,13 @@ from .tables import (
     risk_table,
     strategy_table,
 )
-from .timerange import check_run_end, check_start, check_step_interval, check_steps
+from .timerange import (
+    check_run_end,
+    check_start,
+    check_step_interval,
+    check_steps,
+    rfc3339_letters,
+)
 
 __all__ = [
     "CLOCK_MODES",
@@ -180,7 +186,9 @@ class DryrunConfig:
     )
     step_interval_ms: int = attrs.field(default=60_000, validator=check_step_interval)
     """The simulated time one step advances: at most 31 days (``timerange``)."""
-    start_time: str = attrs.field(default="2026-01-01T00:00:00Z", validator=check_start)
+    start_time: str = attrs.field(
+        default="2026-01-01T00:00:00Z", converter=rfc3339_letters, validator=check_start
+    )
     symbol: str = attrs.field(default="", validator=check_symbol)
     """The traded symbol, and the feed's. Empty: a data file's stem (``goog.csv``: GOOG),
     else BTC/USDT; the config then holds the symbol it resolved to."""
@@ -421,7 +429,7 @@ def load_config(
                 f"config file {path}: base_dir is not a setting (it is the file's directory)"
             )
         data["base_dir"] = str(path.resolve().parent)
-        refuse_overridden_invalid(path, DryrunConfig, data, changes)
+        refuse_overridden_invalid(path, DryrunConfig, data, changes, text)
         own = dict(data)
     for key, value in changes.items():
         data[key] = from_cwd(value) if key == "feed" else value

@@ -125,9 +125,14 @@ def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigErr
     if exc.key is not None:
         elsewhere = _misplaced(exc.key, {k: attrs.fields_dict(v) for k, v in tables.items()})
         if elsewhere:
-            return ConfigError.unknown_key(exc.key, exc.known, elsewhere=elsewhere)
+            key = exc.key.removeprefix(f"{exc.table}.") if exc.table else exc.key
+            return ConfigError.unknown_key(key, exc.known, table=exc.table, elsewhere=elsewhere)
     said = redact_url_echoes(str(exc))
-    return exc if said == str(exc) else ConfigError(said)
+    if said == str(exc):
+        return exc
+    redacted = ConfigError(said)
+    redacted.key, redacted.table, redacted.known = exc.key, exc.table, exc.known
+    return redacted
 
 
 def _misplaced(name: str, tables: Mapping[str, Iterable[str]]) -> str:
@@ -149,8 +154,18 @@ _KEY_SAID: Final = re.compile(
     r"(?:unknown config key |\[)?([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*)"
 )
 """The key a config error begins with (``seed must be ...``, ``[realish] is given``)."""
-_TABLE: Final = re.compile(r"\s*\[\s*([^\[\]#]+?)\s*\]\s*(?:#.*)?$")
-_KEY: Final = re.compile(r"\s*([A-Za-z0-9_\-.\"' \t]+?)\s*=")
+_PART: Final = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\\n]|\\.)*"|'[^'\n]*')"""
+_DOTTED: Final = rf"({_PART}(?:[ \t]*\.[ \t]*{_PART})*)"
+"""A dotted key as TOML writes one: bare or quoted parts (a quoted one may hold ``=``, ``/``).
+
+Each blank has one place in the patterns below: a run of blanks that several of their parts
+could take made a failing match try every way of sharing it out (a line of 10,000 spaces
+took minutes).
+"""
+_TABLE: Final = re.compile(rf"[ \t]*\[\[?[ \t]*{_DOTTED}[ \t]*\]\]?[ \t]*(?:#.*)?$")
+"""A table's header, or an array of tables' (``[[risk]]``, which the config refuses)."""
+_KEY: Final = re.compile(rf"[ \t]*{_DOTTED}[ \t]*=")
+"""A line's key."""
 
 
 def in_file(
@@ -166,10 +181,11 @@ def in_file(
     if type(exc) is not ConfigError or message.startswith("config file "):
         return exc
     said = _KEY_SAID.match(message)
-    key = said.group(1) if said is not None else ""
+    key = exc.key if exc.key is not None else said.group(1) if said is not None else ""
     if key.partition(".")[0] in overridden:
         return exc
-    line = _line_of(text, key) if _sets(data, key) else None
+    # An unknown key is one the file sets, whatever it holds (a URL's dots and slashes).
+    line = _line_of(text, key) if exc.key is not None or _sets(data, key) else None
     return ConfigError(f"config file {path}{'' if line is None else f', line {line}'}: {message}")
 
 
@@ -210,6 +226,8 @@ def _line_of(text: str, key: str) -> int | None:
             return number
         if found is None and names and wanted[: len(names)] == names and assigned is not None:
             found = number  # an inline table: ``risk = { ... }``
+        if found is None and names[: len(wanted)] == wanted:
+            found = number  # a table opened by a dotted key or header: ``x.y = 1``, ``[x.y]``
     return found
 
 
@@ -218,7 +236,7 @@ def _dotted(name: str) -> tuple[str, ...]:
 
 
 def refuse_overridden_invalid(
-    path: Path, cls: type[Any], data: Mapping[str, Any], overrides: Mapping[str, Any]
+    path: Path, cls: type[Any], data: Mapping[str, Any], overrides: Mapping[str, Any], text: str
 ) -> None:
     """Refuse a value the file ``path`` sets that is invalid on its own, though overridden.
 
@@ -228,7 +246,8 @@ def refuse_overridden_invalid(
     made without the flag. Each such value is held to its own key's rules (type, range,
     form: the field's converter and validator), never to the other keys': what depends on
     them (a data file's existence, ``[strategy_params]`` without a ``strategy_factory``)
-    is the overriding config's to judge. ``ConfigError`` names the file and the key.
+    is the overriding config's to judge. ``ConfigError`` names the file, the key's line
+    (``text`` is the file's text) and the key.
     """
     fields = attrs.fields_dict(cls)
     for key, value in overrides.items():
@@ -244,8 +263,10 @@ def refuse_overridden_invalid(
             if key == "feed":  # its path's form: one a run cannot record or open
                 check_recordable_paths(own, None)
         except ConfigError as exc:
+            line = _line_of(text, key)
             raise ConfigError(
-                f"config file {path}: {redact_url_echoes(str(exc))} (an override replaces it "
+                f"config file {path}{'' if line is None else f', line {line}'}: "
+                f"{redact_url_echoes(str(exc))} (an override replaces it "
                 f"for this run, but the file must be valid on its own: fix or drop {key} there)"
             ) from None
 

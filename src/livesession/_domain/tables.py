@@ -154,10 +154,12 @@ def build_table(cls: type[Any], data: Mapping[str, Any], *, prefix: str) -> Any:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a table")
     known = {f.name for f in attrs.fields(cls)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - known, key=str)  # str: a key from Python may be an int
     if unknown:
         # base_dir is the config file's own directory, never written in it.
-        raise ConfigError.unknown_key(f"{prefix}{unknown[0]!s}", known - {"base_dir"})
+        raise ConfigError.unknown_key(
+            str(unknown[0]), known - {"base_dir"}, table=prefix.rstrip(".")
+        )
     try:  # each field's converter and validator names it in its message
         return cls(**data)
     except TypeError as exc:

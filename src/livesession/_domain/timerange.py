@@ -20,7 +20,7 @@ import re
 from typing import Final
 
 from .._exceptions import ConfigError
-from .clock import format_utc, from_epoch_ns, parse_utc_ns
+from .clock import format_utc, format_utc_ns, from_epoch_ns, parse_utc_ns
 
 __all__ = [
     "EARLIEST_NS",
@@ -36,6 +36,7 @@ __all__ = [
     "check_step_interval",
     "check_steps",
     "outside",
+    "rfc3339_letters",
     "run_end_ns",
 ]
 
@@ -72,6 +73,30 @@ _OFFSET_SECONDS: Final = re.compile(r"[+-]\d\d:?\d\d:?\d\d(?:[.,]\d+)?$", re.ASC
 """A UTC offset written to the second (``+01:00:30``), which ``fromisoformat`` reads."""
 
 
+_RFC3339: Final = re.compile(
+    r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)",
+    re.ASCII,
+)
+"""RFC 3339's date-time (its letters in upper case: ``rfc3339_letters``), with a space for
+the ``T`` as its note allows. An offset to the second is matched here to be refused apart."""
+
+
+_DATE: Final = len("2026-01-01")
+"""Where a date-time's ``T`` stands: after the date."""
+
+
+def rfc3339_letters(value: object) -> object:
+    """``start_time`` with RFC 3339's ``t`` and ``z``, which it allows in lower case, upper.
+
+    Python's reader refuses a ``z``; a data file's times are read either way (docs/data.md).
+    """
+    if not isinstance(value, str) or len(value) <= _DATE:
+        return value
+    if value[_DATE] == "t":
+        value = f"{value[:_DATE]}T{value[_DATE + 1 :]}"
+    return f"{value[:-1]}Z" if value.endswith("z") else value
+
+
 def check_start(_inst: object, _attr: object, value: object) -> None:
     """``start_time`` is an RFC 3339 time within a run's range."""
     if isinstance(value, (dt.date, dt.time)):  # TOML reads an unquoted time as one
@@ -87,6 +112,12 @@ def check_start(_inst: object, _attr: object, value: object) -> None:
         ns = parse_utc_ns(value)
     except ValueError as exc:
         raise ConfigError(f"start_time: {exc}") from None
+    if _RFC3339.fullmatch(value) is None:  # Python reads more of ISO 8601 than RFC 3339
+        raise ConfigError(
+            f"start_time: not an RFC 3339 time: {value!r} (yyyy-mm-ddThh:mm:ss, a fraction of "
+            "a second after a point, then Z or the offset +hh:mm): write "
+            f"{format_utc_ns(ns)!r}, the moment it reads as"
+        )
     offset = _OFFSET_SECONDS.search(value)
     if offset is not None:  # Python reads it; RFC 3339 (and docs/config.md) has none
         raise ConfigError(

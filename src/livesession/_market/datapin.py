@@ -54,10 +54,23 @@ def pin_data(cfg: DryrunConfig, feed: object) -> DryrunConfig:
 
 
 def refuse_other_data(cfg: DryrunConfig, checked: DataFileCheck) -> None:
-    """A ``DataFileError`` when ``cfg`` pins a data file other than ``checked``."""
-    if cfg.feed_sha256 is None or cfg.feed_sha256 == checked.sha256:
-        return
-    raise not_the_pinned_data(cfg, checked.path, checked.sha256, checked.size)
+    """A ``DataFileError`` when ``cfg`` pins a data file other than ``checked``.
+
+    By its SHA-256, then by its size: ``feed_bytes`` given (by hand, alone or beside a
+    SHA-256) was replaced by the file's own size, and the run went on.
+    """
+    if cfg.feed_sha256 is not None and cfg.feed_sha256 != checked.sha256:
+        raise not_the_pinned_data(cfg, checked.path, checked.sha256, checked.size)
+    if cfg.feed_bytes is not None and cfg.feed_bytes != checked.size:
+        raise DataFileError(
+            f"data file {checked.path} does not match the feed_bytes pinned in the config: it "
+            f"is {checked.size} bytes, the config pins {cfg.feed_bytes}: give the run the file "
+            f"the config pins, or pin this one (feed_bytes = {checked.size})",
+            path=checked.path,
+            line=None,
+            column=None,
+            value=None,
+        )
 
 
 def not_the_pinned_data(cfg: DryrunConfig, path: Path, digest: str, size: int) -> DataFileError:

@@ -161,6 +161,9 @@ class RandomWalkFeed:
         # The first price the tick's grid cannot write within Decimal's digits: the walk
         # stops there (only the Decimal formulae reach it: the integer walk ends at 10^18).
         self._beyond = Decimal(1).scaleb(DIGITS - places(tick))
+        # The same bound in the integer walk's units: one bar may cross it from far below.
+        exponent = self._price_grid.exponent if self._price_grid else 0
+        self._beyond_units = 10 ** (DIGITS - places(tick) - exponent)
 
     def next_bar(self, ts_ns: int) -> Bar:
         """The next bar; the walk never ends and never reaches zero."""
@@ -175,6 +178,8 @@ class RandomWalkFeed:
             close = step
         top, bottom = (open_, close) if open_ > close else (close, open_)
         high = _round_to(top * (_BPS_INT + wick_up % (wick + 1)), step)
+        if high >= self._beyond_units:  # exact here: ``* unit`` would round it to 28 digits
+            raise ValueError(self._beyond_grid(Decimal(f"{high}E{price.exponent}")))
         low = _round_to(bottom * (_BPS_INT - wick_down % (wick + 1)), step)
         low = max(low, step)
         self._units = close
@@ -214,12 +219,7 @@ class RandomWalkFeed:
         wick_down = down_u % (self._wick + 1)
         high = quantize(max(open_, close) * (_BPS + wick_up) / _BPS, self._tick)
         if high >= self._beyond:
-            msg = (
-                f"the random walk reached {plain(high)}, more than the {DIGITS} digits "
-                f"Decimal arithmetic keeps on the price_tick {plain(self._tick)} grid: start "
-                "it lower (initial_price) or give a coarser price_tick"
-            )
-            raise ValueError(msg)
+            raise ValueError(self._beyond_grid(high))
         low = max(quantize(min(open_, close) * (_BPS - wick_down) / _BPS, self._tick), self._tick)
         volume = self._lot * (1 + volume_u % 1000)
         self._close = close
@@ -231,6 +231,14 @@ class RandomWalkFeed:
             low=low,
             close=close,
             volume=volume,
+        )
+
+    def _beyond_grid(self, high: Decimal) -> str:
+        """Why the walk stops at a bar whose ``high`` the tick's grid cannot write."""
+        return (
+            f"the random walk reached {plain(high)}, more than the {DIGITS} digits "
+            f"Decimal arithmetic keeps on the price_tick {plain(self._tick)} grid: start "
+            "it lower (initial_price) or give a coarser price_tick"
         )
 
     @property

@@ -212,9 +212,12 @@ def _made(
         "take it, and nothing would change): move it, or name it in the factory's signature"
         for name, said in misplaced_params(cfg, table, own=own, ref=per_rail).items()
     }
+    place, shown = (table, table) if per_rail is None else (f"{table}.{ref}", f'{table}."{ref}"')
+    params = getattr(cfg, table) if per_rail is None else cfg.rails_params.get(ref, {})
+    said_as = {name: f"{place_of(cfg, f'{place}.{name}')}{shown}.{name}" for name in params}
     product, record = call_reference(
         ref, _base(cfg), what=what or key, kind=kind, kwargs=kwargs, offered=offered,
-        where=place_of(cfg, key), unnamed_refused=refused,
+        where=place_of(cfg, key), unnamed_refused=refused, params_said=said_as,
     )  # fmt: skip
     failed = lookup_refusal(product, kind, protocol=False)
     if failed:

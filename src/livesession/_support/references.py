@@ -270,6 +270,7 @@ def call_reference(
     offered: Mapping[str, Any] | None = None,
     where: str = "",
     unnamed_refused: Mapping[str, str] | None = None,
+    params_said: Mapping[str, str] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Call the factory ``ref`` names with ``kwargs``; its product must be a ``kind``.
 
@@ -281,7 +282,11 @@ def call_reference(
     run's venue journal, for a broker that keeps its state there).
     ``unnamed_refused`` keyword arguments must be named by the factory's signature
     (``**kwargs`` names none): the first that is not is refused with its message, before
-    the factory is called.
+    the factory is called. ``params_said`` names each keyword argument of the config's
+    params table as the config does (``config file desk.toml, line 6: strategy_params.x``):
+    one a factory without ``**kwargs`` has no parameter for (a misspelt ``lokback``) is
+    refused naming the parameter nearest it, before the factory is called (Python's
+    ``TypeError`` names no file, no line and no parameter meant).
 
     For the CLI (``paths_as_given``), a module or factory that changes the working
     directory (``os.chdir`` to its own folder, a script's habit) is refused, the directory
@@ -300,6 +305,10 @@ def call_reference(
         for key, message in sorted((unnamed_refused or {}).items()):
             if key not in _named_by(factory, {key: None}):
                 raise PluginError(message)
+        unaccepted = _unaccepted(factory, params_said or {})
+        if unaccepted is not None:
+            said, why = unaccepted
+            raise PluginError(f"{said} is refused: {what} {ref!r} {why}")
         product = _built(factory, ref, what=what, kind=kind, kwargs=kwargs, offered=offered)
     finally:
         now = working_dir()
@@ -375,6 +384,33 @@ def _named_by(factory: Callable[..., Any], offered: Mapping[str, Any]) -> dict[s
         return {}
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return {k: v for k, v in offered.items() if k in named and named[k].kind in kinds}
+
+
+def _unaccepted(factory: Callable[..., Any], said: Mapping[str, str]) -> tuple[str, str] | None:
+    """The first keyword of ``said`` that ``factory`` takes no parameter for, and why.
+
+    ``said`` names each keyword as the config does; None when the factory has one for each.
+
+    Only for a signature that can be read and takes no ``**kwargs`` (which takes any name),
+    as the call itself sees it: a decorator's wrapper (``functools.wraps``) is not taken for
+    the function it wraps, whose parameters it may add to.
+    """
+    try:
+        named = inspect.signature(factory, follow_wrapped=False).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: the call will say
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in named.values()):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    takes = sorted(name for name, p in named.items() if p.kind in kinds)
+    for key, where in said.items():
+        if key not in takes:
+            import difflib  # noqa: PLC0415 - only on this error path
+
+            close = difflib.get_close_matches(key, takes, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            return where, f"takes no parameter {key}{hint}; it takes {', '.join(takes) or 'none'}"
+    return None
 
 
 def raised(exc: BaseException) -> str:
