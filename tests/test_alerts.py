@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import email.utils
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -1195,6 +1196,66 @@ def test_an_answer_that_trickles_in_is_cut_at_the_attempts_timeout(tmp_path, hea
     assert first["error"] == "TimeoutError: timed out: no whole answer within 0.3 s"
     assert first["unanswered"] is True
     assert first["ms"] < 10_000
+    assert (closed["failed"], closed["abandoned"]) == (1, 0)
+
+
+class _Garbled:
+    """A loopback webhook that reads each request whole and answers what is no HTTP."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks/{TOKEN}"
+        self.answer = answer
+        self.received = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.server.accept()
+                with conn:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(65536)
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    size = re.search(rb"(?i)content-length: *(\d+)", head)
+                    while size is not None and len(body) < int(size.group(1)):
+                        body += conn.recv(65536)  # read whole: no reset for unread bytes
+                    self.received += 1
+                    conn.sendall(self.answer)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"GARBAGE NOT HTTP\r\n\r\n", "BadStatusLine: GARBAGE NOT HTTP"),
+        (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", "LineTooLong: "),
+    ],
+    ids=["status-line", "header-line"],
+)
+def test_an_answer_that_is_no_http_is_marked_unanswered(tmp_path, answer, error):
+    """Bug: a webhook answering a garbled status line (``BadStatusLine``) had read the
+    request (it may have received the alert), yet the attempt's line had no
+    ``"unanswered": true`` (RUNBOOK "Alerts"), which a timeout or a reset gets."""
+    hook = _Garbled(answer)
+    try:
+        sink = WebhookAlertSink(
+            Secret(hook.url), log_path=tmp_path / "alerts.jsonl", timeout_s=2.0, retries=0
+        )
+        alerts = ListAlertSink()
+        LiveSessionOrchestrator(DryrunConfig(run_id="t", steps=3), alerts=alerts).run_to_end(3)
+        sink.post(alerts.alerts[0])
+        sink.close()
+    finally:
+        hook.close()
+    first, closed = _alert_log(tmp_path)
+    assert hook.received == 1
+    assert first["outcome"] == "gave_up", first
+    assert first["error"].startswith(error), first
+    assert first["unanswered"] is True
     assert (closed["failed"], closed["abandoned"]) == (1, 0)
 
 

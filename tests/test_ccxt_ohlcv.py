@@ -316,11 +316,32 @@ def test_ohlcv_an_interval_the_exchange_has_no_candles_of_is_refused_up_front(
     assert code == 2
     assert err.count("\n") == 1, err
     assert "binance has no candles of step_interval_ms=7000 (its timeframes: 1s, 1m," in err
+    assert err.startswith(f"livesession: error: config file {config}, line 1: feed 'venue': ")
     assert not out.exists()
     assert fake.requests == []
     with pytest.raises(ConfigError, match="step_interval_ms=7000"):
         create_run(_config("odd", 5, step_interval_ms=7000), out)
     assert not out.exists()
+
+
+def test_ohlcv_an_interval_refused_names_the_config_files_line(fake, clock, tmp_path, capsys):
+    """Bug: the refusal named no file and line, where every other refusal of a config
+    file's value does (docs/config.md): the line setting step_interval_ms is named."""
+    config = tmp_path / "venue.toml"
+    config.write_text(
+        'broker = "ccxt:binance"\nfeed = "venue"\n# candles of 7 s\nstep_interval_ms = 7000\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "runs"
+    code = main(["dryrun", "--config", str(config), "--out", str(out), "--steps", "5", "-q"])
+    assert code == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"livesession: error: config file {config}, line 4: feed 'venue': binance has no"
+        " candles of step_interval_ms=7000 (its timeframes: 1s, 1m,"
+    )
+    assert not out.exists()
+    assert fake.requests == []
 
 
 def test_ohlcv_cli_dryrun_on_the_venue_feed(fake, clock, tmp_path):

@@ -23,6 +23,7 @@ import pytest
 from livesession import VerbOutcome, resume_run
 from livesession._domain import clock as _clock
 from livesession._domain.lifecycle import SessionState, SessionStatus
+from livesession._exceptions import LeaseError
 from livesession.leases import FileLease
 
 from _helpers import START, Sinks, audit_chain_ok, session
@@ -718,3 +719,44 @@ def test_a_new_runs_namespace_check_closes_its_store_when_the_server_fails_it(fa
     with pytest.raises(PostgresError, match="gone"):
         backing._refuse_a_used_namespace(store, "r-001")  # type: ignore[arg-type]
     assert store.closed
+
+
+@pytest.mark.parametrize("waited_s", [0.5, 2.0])
+def test_a_release_that_gave_up_after_the_lease_expired_says_it_expired(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, waited_s: float
+) -> None:
+    """Bug: a release that met no answer (PostgreSQL gone, LIVESESSION_PG_TIMEOUT) for longer
+    than the lease had left said `it stays held until it expires, at T ..., and a resume
+    before then is refused`, of a T already past when it was said. Said so now."""
+    orch, _sinks, lease, lease_clock = _leased(tmp_path, lease_ttl_ms=1000, steps=20)
+    expiries: list[int] = []
+
+    def release(grant: object) -> None:
+        held = lease.holding(_clock.epoch_ns(lease_clock.now()))
+        assert held is not None
+        expiries.append(held[1])
+        lease_clock.advance(int(waited_s * 1_000_000_000))  # the wait for an answer
+        raise LeaseError("PostgreSQL at 127.0.0.1:5432/livesession timed out")
+
+    monkeypatch.setattr(lease, "release", release)
+    assert orch.preflight()
+    orch.run_to_end(20)  # sealed, the release given up
+    orch.close()
+    assert orch.status is SessionStatus.COMPLETED
+    (expiry,) = expiries
+    until = _clock.format_utc(_clock.from_epoch_ns(expiry))
+    said = orch.inspect().lease_unreleased
+    given_up = (
+        "the lease of account 'default', strategy 's' could not be given back (PostgreSQL at"
+        " 127.0.0.1:5432/livesession timed out): "
+    )
+    if waited_s < 1:
+        assert said == (
+            f"{given_up}it stays held until it expires, at {until} (lease_ttl_ms=1000), and a"
+            " resume before then is refused (LEASE_HELD)"
+        )
+    else:
+        assert said == (
+            f"{given_up}it expired on its own as the release waited, at {until}"
+            " (lease_ttl_ms=1000), so it holds off no resume"
+        )

@@ -174,7 +174,35 @@ def test_evidence_elsewhere_says_why_it_is_not_resumed(read_only, tmp_path, caps
     reason = _way_out(read_only, "Read-only file system", _REMOUNT)
     assert f"the run is not sealed and cannot be resumed ({reason})" in str(shown)
     assert "determinism re-run does not match" not in str(shown)
+    # How the run ended says the same way out, not "resume it", which fails here.
+    said = f"NOT SEALED: it crashed or was cut short, and cannot be resumed here: {reason}; then"
+    assert shown["run_outcome"] == f"{said} write its evidence again"
+    assert manifest["run_ended"]["said"] == shown["run_outcome"]
     assert tree(read_only) == before
+
+
+def test_evidence_of_a_reviewers_read_only_copy_says_how_it_resumes(
+    run, tmp_path, monkeypatch, capsys
+) -> None:
+    """A copy made read-only (`chmod -R a-w`) said `NOT SEALED: it crashed or was cut short:
+    resume it, then write its evidence again`, beside its own problem line saying the run
+    cannot be resumed there."""
+    _unwritable(monkeypatch, run, errno.EACCES)
+    assert main(["evidence", str(run), "--out", str(tmp_path / "ev")]) == 1
+    monkeypatch.undo()
+    out = capsys.readouterr().out
+    reason = _way_out(run, "Permission denied", _PERMIT)
+    assert (
+        f"run       NOT SEALED: it crashed or was cut short, and cannot be resumed here: {reason};"
+        " then write its evidence again\n"
+    ) in out
+    assert "resume it, then" not in out
+    assert main(["evidence", str(run), "--out", str(tmp_path / "ev2")]) == 1  # writable again
+    assert (
+        "run       NOT SEALED: it crashed or was cut short: resume it, then write its evidence"
+        " again\n"
+    ) in capsys.readouterr().out
+    assert main(["resume", str(run), "-q"]) == 0  # and it continues, and verifies
 
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])

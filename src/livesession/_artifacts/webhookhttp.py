@@ -114,8 +114,14 @@ def unanswered(exc: Exception) -> bool:
 
     ``urlopen`` raises ``URLError`` for what fails before the request is sent (the
     connection, the request itself); what fails while waiting for the answer (a timeout, a
-    connection reset) comes through as it is.
+    connection reset) comes through as it is. So does an answer that is no HTTP (a garbled
+    status line, ``BadStatusLine``; a header line too long; a body cut short): the request
+    went out and was read. ``http.client``'s errors of its own state, or of a URL it
+    refused before connecting, are no such answer.
     """
-    import urllib.error  # noqa: PLC0415 - loaded by the attempt already
+    import http.client  # noqa: PLC0415 - loaded by the attempt already
+    import urllib.error  # noqa: PLC0415
 
+    if isinstance(exc, http.client.HTTPException):
+        return not isinstance(exc, http.client.InvalidURL | http.client.ImproperConnectionState)
     return isinstance(exc, OSError) and not isinstance(exc, urllib.error.URLError)

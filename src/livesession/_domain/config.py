@@ -37,6 +37,7 @@ from .datafeeds import (
     data_path,
     default_symbol,
     from_cwd,
+    home_expanded,
     refuse_pin_without_data,
 )
 from .decimal import plain, with_context
@@ -339,7 +340,7 @@ class DryrunConfig:
         path = data_path(self.feed)
         if path is None:
             return None
-        resolved = Path(path).expanduser()
+        resolved = home_expanded(path)
         parts = resolved.parts
         if resolved.is_absolute() and ".." in parts:  # the file's name kept as given
             last = len(parts) - parts[::-1].index("..")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-from .._exceptions import ConfigError, UnrecordablePath
+from .._exceptions import ConfigError, DataFileError, UnrecordablePath
 from .._support.oserrors import cwd_gone, working_dir
 from .._support.references import is_reference
 from .._support.secrets import find_secrets
@@ -78,6 +78,24 @@ def data_path(feed: str) -> str | None:
     return None
 
 
+def home_expanded(path: str) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` made that home directory, as a shell does.
+
+    ``DataFileError`` (one line) when this system gives no home for it (``~nosuchuser``, or
+    ``~`` with ``HOME`` unset and no entry for this user): ``Path.expanduser`` raised a bare
+    ``RuntimeError`` there, a traceback out of ``dryrun``.
+    """
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        who = path.split("/", 1)[0]
+        msg = (
+            f"data file {path}: this system gives no home directory for {who}"
+            " (no such user, or HOME unset): write the path out in full"
+        )
+        raise DataFileError(msg, path=Path(path), line=None, column=None, value=None) from None
+
+
 def default_symbol(feed: str) -> str:
     """The symbol of a config that names none: a data file's stem, else the demo pair.
 
@@ -112,7 +130,7 @@ def from_cwd(feed: object) -> object:
     ``postgresql://`` with one ``/``, which the secret rules no longer find.
     """
     path = data_path(feed) if isinstance(feed, str) else None
-    if path is None or Path(path).expanduser().is_absolute() or find_secrets(path):
+    if path is None or path.startswith("~") or Path(path).is_absolute() or find_secrets(path):
         return feed
     assert isinstance(feed, str)  # noqa: S101 - narrowed for mypy (data_path took a str)
     cwd = working_dir()

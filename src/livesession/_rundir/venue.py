@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
 from .._domain.clock import SystemClock
+from .._domain.configfile import place_of
 from .._exceptions import ConfigError
 from .._market.venue import VenueFeed
 
@@ -42,13 +43,20 @@ def check_venue_interval(cfg: DryrunConfig) -> None:
 
     Asked before a run is created: ccxt knows them without a request, and a run created on
     such an interval could only fail at its first fetch (``ConfigError``, one line naming
-    ``step_interval_ms`` and the timeframes the exchange has).
+    ``step_interval_ms`` and the timeframes the exchange has, after the config file and the
+    line that sets it, or else the ``feed``'s, as every refusal of a config file's value).
     """
     if cfg.feed != "venue" or not cfg.broker.startswith("ccxt:"):
         return
     from ..brokers.ccxt.ohlcv import exchange_timeframe  # noqa: PLC0415 - optional extra
 
-    exchange_timeframe(cfg.broker, cfg.step_interval_ms)
+    try:
+        exchange_timeframe(cfg.broker, cfg.step_interval_ms)
+    except ConfigError as exc:
+        where = place_of(cfg, "step_interval_ms") or place_of(cfg, "feed")
+        if not where or type(exc) is not ConfigError:
+            raise
+        raise ConfigError(f"{where}{exc}") from None
 
 
 def attach_venue(feed: MarketFeed | None, broker: Broker, cfg: DryrunConfig, run_dir: Path) -> None:

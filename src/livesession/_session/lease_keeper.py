@@ -205,13 +205,25 @@ class LeaseKeeper:
                 lease.close()
 
     def _kept(self, grant: LeaseGrant, exc: LeaseError) -> None:
-        """Say why ``grant`` is still held, and until when (``unreleased``, the log)."""
-        until = _clock.format_utc(_clock.from_epoch_ns(self._renewed_ns + grant.ttl_ns))
+        """Say why ``grant`` is still held, and until when (``unreleased``, the log).
+
+        A release that gave up only after the grant's expiry (a server that answered nothing
+        within ``LIVESESSION_PG_TIMEOUT``, after a step torn by the same wait) is said as
+        expired: "stays held until" a time already past was no way out.
+        """
+        expires_ns = self._renewed_ns + grant.ttl_ns
+        until = _clock.format_utc(_clock.from_epoch_ns(expires_ns))
+        ttl = f"lease_ttl_ms={grant.ttl_ns // _NS_PER_MS}"
+        held = (
+            f"it expired on its own as the release waited, at {until} ({ttl}), so it holds"
+            " off no resume"
+            if self._now_ns() >= expires_ns
+            else f"it stays held until it expires, at {until} ({ttl}), and a resume before"
+            " then is refused (LEASE_HELD)"
+        )
         self.unreleased = (
             f"the lease of account {self._account!r}, strategy {self._strategy!r} could not "
-            f"be given back ({error_message(exc)}): it stays held until it expires, at "
-            f"{until} (lease_ttl_ms={grant.ttl_ns // _NS_PER_MS}), and a resume before then "
-            "is refused (LEASE_HELD)"
+            f"be given back ({error_message(exc)}): {held}"
         )
         run_id = self._recorder.run_id
         get_logger().warning("lease_not_released", run_id=run_id, why=self.unreleased)

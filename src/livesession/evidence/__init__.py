@@ -339,7 +339,9 @@ def _write_evidence(
         "problems": documented,
         # Two verdicts apart: the evidence's (``ok``) is never how the run went (_verdict).
         "evidence": evidence_said(not problems, problems)[0],
-        "run_ended": (ran := run_ended(ended)),
+        "run_ended": (
+            ran := run_ended(ended, None if standing.resumable else standing.resume_problem)
+        ),
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
         manifest["plugins"] = _plugins(sources)

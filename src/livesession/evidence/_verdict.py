@@ -36,13 +36,15 @@ def evidence_said(ok: bool, problems: list[str] | tuple[str, ...]) -> tuple[str,
     return EVIDENCE_NOT_VERIFIED, "; ".join(problems)
 
 
-def run_ended(found: dict[str, Any]) -> dict[str, str]:
+def run_ended(found: dict[str, Any], resume_problem: str | None = None) -> dict[str, str]:
     """How the run in the manifest's ``outcome`` ``found`` ended: ``ended`` and ``said``.
 
     ``ended`` is the word (``FAILED``), ``said`` one printable line that starts with it
     (``FAILED: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 of 60 steps; ...``).
+    ``resume_problem``: why ``resume`` cannot continue an unsealed run where it is (status's
+    words: a reviewer's read-only copy, another user's run), said instead of "resume it".
     """
-    ended, words = _ended(found)
+    ended, words = _ended(found, resume_problem)
     return {"ended": ended, "said": one_line(f"{ended}: {words}")}
 
 
@@ -51,13 +53,10 @@ def _steps(found: dict[str, Any]) -> str:
     return f"{found.get('steps')}" + ("" if planned is None else f" of {planned}")
 
 
-def _ended(found: dict[str, Any]) -> tuple[str, str]:
+def _ended(found: dict[str, Any], resume_problem: str | None) -> tuple[str, str]:
     steps = _steps(found)
     if not found.get("sealed"):
-        problem = found.get("seal_problem")
-        if problem:
-            return "NOT SEALED", f"{problem} (keep the run as it is)"
-        return "NOT SEALED", "it crashed or was cut short: resume it, then write its evidence again"
+        return "NOT SEALED", _unsealed(found, resume_problem)
     status, state = found.get("status"), found.get("fsm_state")
     if status == "REJECTED":
         refused = "; ".join(
@@ -70,6 +69,18 @@ def _ended(found: dict[str, Any]) -> tuple[str, str]:
     if status != "COMPLETED":
         return str(status), f"in {state} after {steps} steps"
     return _completed(found, steps)
+
+
+def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
+    problem = found.get("seal_problem")
+    if problem:
+        return f"{problem} (keep the run as it is)"
+    if resume_problem:  # "resume it" would fail here: status's way out instead
+        return (
+            f"it crashed or was cut short, and cannot be resumed here: {resume_problem};"
+            " then write its evidence again"
+        )
+    return "it crashed or was cut short: resume it, then write its evidence again"
 
 
 def _failed(found: dict[str, Any], steps: str, state: object) -> str:

@@ -16,7 +16,10 @@ leaves (``Survivors``: checkpoint, lines, venue) to a second child, a fresh inte
 which resumes them; each resumed run's events must equal the child's uninterrupted run's.
 The second child is started with the first and reads the first's stdout to its end (a
 pipe, as in ``a | b``), so it resumes once the first has ended, beside the search, and the
-parent owns both.
+parent owns both. A SIGTERM to the parent alone (a CI job's timeout, ``kill PID``) would end
+it at once, its ``finally`` never run, leaving both children running and their scratch
+behind: while they live, a SIGTERM whose handler is still the default (in the main thread)
+stops them and removes the scratch first, then ends the process as that signal does.
 
 The child must build the same strategy (and feed): the factories travel pickled, and pickle
 names a module-level function or class by its module and name (a ``functools.partial`` of
@@ -31,9 +34,11 @@ import io
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 from pathlib import Path
@@ -48,6 +53,7 @@ from ._rerun import factory_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from types import FrameType
 
 __all__ = ["ChildRun", "child_hash_seed", "main", "payload"]
 
@@ -174,7 +180,9 @@ class ChildRun:
                 raise
             finally:
                 process.stdout.close()  # the second child holds the pipe's reading end
-        return cls(process, resumer, scratch, hash_seed, timeout_s, time.monotonic() + timeout_s)
+        child = cls(process, resumer, scratch, hash_seed, timeout_s, time.monotonic() + timeout_s)
+        _ON_SIGTERM.watch(child)
+        return child
 
     def lines(self) -> dict[str, list[bytes]]:
         """The child run's lines by sink (``events``, ``states``), once it has ended.
@@ -238,6 +246,45 @@ class ChildRun:
             if process is not None:
                 process.wait()
         shutil.rmtree(self.scratch, ignore_errors=True)
+        _ON_SIGTERM.unwatch(self)
+
+
+class _OnSigterm:
+    """While children live, a SIGTERM closes them (and their scratch) before it ends us.
+
+    Installed only over the default handler, in the main thread (the only one a handler can
+    be set from), and put back when the last child is closed unless another was set since:
+    a program's own SIGTERM handler is left to it.
+    """
+
+    def __init__(self) -> None:
+        self._children: list[ChildRun] = []
+        self._installed = False
+
+    def watch(self, child: ChildRun) -> None:
+        self._children.append(child)
+        if self._installed or threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, self._terminated)
+            self._installed = True
+
+    def unwatch(self, child: ChildRun) -> None:
+        self._children = [other for other in self._children if other is not child]
+        if self._installed and not self._children:
+            self._installed = False
+            if signal.getsignal(signal.SIGTERM) == self._terminated:  # not one put in since
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def _terminated(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        for child in list(self._children):
+            child.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self._installed = False
+        signal.raise_signal(signal.SIGTERM)  # ended as the signal ends a process
+
+
+_ON_SIGTERM: Final = _OnSigterm()
 
 
 def _python(

@@ -1,0 +1,124 @@
+"""A SIGTERM to the failure matrix's process alone ends its child processes and scratch too.
+
+A CI job's timeout or ``kill PID`` signals the matrix's process, not its group: the SIGTERM
+ended it at once, its ``finally`` never ran, and the two children running the reference
+(``_crossprocess``) went on running, their ``livesession-matrix-*`` directory left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from livesession import SmaCrossover
+from livesession.testing import run_failure_matrix
+
+# The strategy blocks in the child process only (the one with the parent's sys.path handed
+# to it), after saying its pid, so the parent waits on it once its search is done.
+STRATEGY = """
+import os
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+from livesession import SmaCrossover
+
+
+class Stuck(SmaCrossover):
+    def on_bar(self, *args, **kwargs):
+        if "LIVESESSION_PARENT_SYS_PATH" in os.environ:
+            Path(os.environ["STUCK_MARK"]).write_text(str(os.getpid()))
+            threading.Event().wait()
+        return super().on_bar(*args, **kwargs)
+
+
+def make():
+    return Stuck(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+"""
+
+MATRIX = """
+import sys
+sys.path.insert(0, {where!r})
+from stuck import make
+from livesession.testing import run_failure_matrix
+run_failure_matrix(make, examples=2, steps=20, seed=0)
+"""
+
+
+def _children_of(scratch: str) -> list[int]:
+    """The pids of processes whose command line names ``scratch`` (Linux's /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if scratch.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue  # ended meanwhile
+    return pids
+
+
+def test_a_sigterm_to_the_matrix_alone_ends_its_children_and_removes_its_scratch(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "stuck.py").write_text(textwrap.dedent(STRATEGY))
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    mark = tmp_path / "child.pid"
+    env = {**os.environ, "TMPDIR": str(scratch_root), "STUCK_MARK": str(mark)}
+    script = MATRIX.format(where=str(tmp_path))
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not mark.exists() or not mark.read_text():
+            assert parent.poll() is None, parent.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the child never reached its first bar"
+            time.sleep(0.01)
+        (scratch,) = [str(path) for path in scratch_root.iterdir()]
+        assert "livesession-matrix-" in scratch
+        children = _children_of(scratch)
+        assert int(mark.read_text()) in children
+        assert len(children) == 2  # the reference's child and the one resuming its crash
+
+        parent.send_signal(signal.SIGTERM)  # to the matrix's process alone
+        _, stderr = parent.communicate(timeout=60)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    left = _children_of(scratch)
+    for pid in left:  # a child left running blocks for ever: not past this test
+        os.kill(pid, signal.SIGKILL)
+    assert parent.returncode == -signal.SIGTERM, stderr.decode()  # ended as SIGTERM ends it
+    assert left == []
+    assert list(scratch_root.iterdir()) == []
+
+
+def test_the_matrix_puts_the_default_sigterm_handler_back() -> None:
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    report = run_failure_matrix(_sma, examples=1, steps=12, seed=0)
+    assert report.cross_process
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def _sma() -> SmaCrossover:
+    return SmaCrossover(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+
+
+def test_a_programs_own_sigterm_handler_is_left_to_it() -> None:
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not called here")
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        report = run_failure_matrix(_sma, examples=1, steps=12, seed=0)
+        assert report.cross_process
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)
