@@ -93,11 +93,25 @@ def daily_loss_kill(out: Path, run_id: str, *, lifted_after: int | None = None) 
     risk = {"per_trade_risk_pct": "0.01", "max_order_notional": "60000"}
     cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=6, risk=risk)
     feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
-    with create_run(cfg, out, feed=feed, strategy=ScriptedStrategy(at({1: [buy("1")]}))) as s:
+    strategy = ScriptedStrategy(at({1: [buy("1")]}))
+    return halted_run(cfg, out, feed, strategy, lifted_after=lifted_after)
+
+
+def halted_run(
+    cfg: DryrunConfig,
+    out: Path,
+    feed: ScriptedFeed,
+    strategy: ScriptedStrategy,
+    *,
+    lifted_after: int | None = None,
+) -> Path:
+    """Run ``cfg`` (whose trading halts early) under ``out`` to its last step; an operator
+    re-enables trading after ``lifted_after`` steps when given. Returns the run's directory."""
+    with create_run(cfg, out, feed=feed, strategy=strategy) as s:
         assert s.preflight()
         s.activate()
         if lifted_after is not None:
             s.run_n_steps(lifted_after)
             assert s.reenable_trading("ops-1")
-        s.run_to_end(6)
-    return out / run_id
+        s.run_to_end(cfg.steps)
+    return out / cfg.run_id

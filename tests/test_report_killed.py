@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, daily_loss_kill, sell
-from livesession import DryrunConfig, create_run
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, daily_loss_kill, halted_run, sell
+from livesession import DryrunConfig
 from livesession.report import render_report
 
 
@@ -37,14 +37,8 @@ def _throttled(out: Path, run_id: str, *, lifted_after: int | None = None) -> Pa
     re-enables trading after that many steps."""
     cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=6, risk={"max_executions": 1})
     strategy = ScriptedStrategy(at({1: [buy("0.010")], 2: [sell("0.010")]}))
-    with create_run(cfg, out, feed=ScriptedFeed(["40000.00"] * 6), strategy=strategy) as s:
-        assert s.preflight()
-        s.activate()
-        if lifted_after is not None:
-            s.run_n_steps(lifted_after)
-            assert s.reenable_trading("ops-1")
-        s.run_to_end(6)
-    return out / run_id
+    feed = ScriptedFeed(["40000.00"] * 6)
+    return halted_run(cfg, out, feed, strategy, lifted_after=lifted_after)
 
 
 def test_the_header_names_a_throttle_halt_that_lasted_to_the_end(tmp_path: Path) -> None:
