@@ -655,6 +655,20 @@ def _refusal(path: Path, tick: Decimal) -> DataFileError | None:
     return None
 
 
+def test_a_separator_ending_each_line_makes_no_time_column(tmp_path: Path) -> None:
+    """A file whose lines end with the separator (as some exports write) has an unnamed
+    last column, empty on every row: not the unnamed first column pandas writes for its
+    index, so no time column, and its bars play on the session's grid."""
+    path = _file(tmp_path, "open,high,low,close,volume,\n1.5,2,1,1.5,3,\n1.6,2,1,1.5,3,\n")
+    check = check_csv(path, tick=D("0.1"))
+    assert (check.rows, check.time_column, check.first_time, check.first_ns) == (
+        2,
+        None,
+        None,
+        None,
+    )
+
+
 def test_volumes_are_not_checked_against_the_lot(tmp_path: Path) -> None:
     """A volume of 12.5 with lot 1 (or 0.0005 with lot 0.001) is market data, not an order."""
     path = _file(tmp_path, HEADER + "2026-01-01,1,2,1,2,12.5\n2026-01-02,1,2,1,2,0.0005\n")
