@@ -130,6 +130,8 @@ def test_resumes_before_the_first_checkpoint_all_open_the_audit(tmp_path: Path) 
     assert codes[:3] == ["C2_RESUME", "C2_RESUME", "C2_DRYRUN_START"]
     assert codes.count("C2_RESUME") == 2
     assert [r["checkpoint"] for r in _resumes(run_dir)] == [False, False]
+    # Nothing restored: each says it started over, from step 0, with no order in flight.
+    assert [(r["from_step"], r["in_flight"]) for r in _resumes(run_dir)] == [(0, []), (0, [])]
     assert _torn_totals(_resumes(run_dir)) == _torn_sizes(run_dir)
     verified = cli("verify", run_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr

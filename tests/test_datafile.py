@@ -31,6 +31,7 @@ from livesession import (
     RunDirectoryError,
     check_csv,
     create_run,
+    resume_run,
 )
 from livesession._domain.decimal import plain
 from livesession._rundir.data import (
@@ -43,7 +44,7 @@ from livesession._rundir.layout import read_run_config
 from livesession.cli import main
 from livesession.verify import verify_run
 
-from _helpers import without_waiting_on
+from _helpers import crash_in_step, without_waiting_on
 from crash_harness import KILLED, cli
 
 D = Decimal
@@ -654,6 +655,20 @@ def _refusal(path: Path, tick: Decimal) -> DataFileError | None:
     return None
 
 
+def test_a_separator_ending_each_line_makes_no_time_column(tmp_path: Path) -> None:
+    """A file whose lines end with the separator (as some exports write) has an unnamed
+    last column, empty on every row: not the unnamed first column pandas writes for its
+    index, so no time column, and its bars play on the session's grid."""
+    path = _file(tmp_path, "open,high,low,close,volume,\n1.5,2,1,1.5,3,\n1.6,2,1,1.5,3,\n")
+    check = check_csv(path, tick=D("0.1"))
+    assert (check.rows, check.time_column, check.first_time, check.first_ns) == (
+        2,
+        None,
+        None,
+        None,
+    )
+
+
 def test_volumes_are_not_checked_against_the_lot(tmp_path: Path) -> None:
     """A volume of 12.5 with lot 1 (or 0.0005 with lot 0.001) is market data, not an order."""
     path = _file(tmp_path, HEADER + "2026-01-01,1,2,1,2,12.5\n2026-01-02,1,2,1,2,0.0005\n")
@@ -931,6 +946,39 @@ class TestResumeOnAChangedFile:
         data.write_bytes(original)
         assert cli("resume", out / "c", "-q").returncode == 0
         assert verify_run(out / "c").ok
+
+
+class TestResumeWithAFeedObject:
+    def test_a_feed_on_another_file_is_refused_and_the_run_resumes_on_its_own(
+        self, tmp_path: Path
+    ) -> None:
+        """A run made with a ``CsvReplayFeed`` object records the file it read (run.json's
+        ``data``); its resume is given the feed again, and one reading another file (the
+        same rows, one volume changed) is refused before anything changes. Given its own
+        file, it resumes and verifies."""
+        rows = "".join(
+            f"2026-01-01T00:{m // 60:02d}:{m % 60:02d}Z,1.0716,1.0720,1.0710,1.0718,100\n"
+            for m in range(80)
+        )
+        data = _file(tmp_path, HEADER + rows, name="eurusd.csv")
+        other = _file(tmp_path, HEADER + rows[:-4] + "101\n", name="eurusd2.csv")
+
+        def feed(path: Path) -> CsvReplayFeed:
+            return CsvReplayFeed(path, symbol="EUR/USD", tick=TICK, lot=D("0.001"))
+
+        out = tmp_path / "runs"
+        cfg = DryrunConfig(
+            run_id="obj", symbol="EUR/USD", price_tick=TICK, steps=60, checkpoint_every=10
+        )
+        crash_in_step(create_run(cfg, out, feed=feed(data)), 35, 60)
+        run_dir = out / "obj"
+        before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+        with pytest.raises(RunDirectoryError, match=f"data file {other} changed since run "):
+            resume_run(run_dir, feed=feed(other))
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
+        with resume_run(run_dir, feed=feed(data)) as resumed:
+            resumed.run_to_end(60)
+        assert verify_run(run_dir).ok
 
 
 class TestResumeOnAGrownFile:

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import VerbOutcome, resume_run
+from livesession import RunDirectoryError, VerbOutcome, resume_run
 from livesession._domain import clock as _clock
 from livesession._domain.lifecycle import SessionState, SessionStatus
 from livesession._exceptions import LeaseError
@@ -402,6 +402,39 @@ def test_a_resume_held_off_by_the_crashed_runs_own_lease_says_so(tmp_path):
         assert session.lease_grant is not None
     finally:
         session.close()
+
+
+def test_a_resume_refused_after_taking_the_lease_lets_it_go(tmp_path, monkeypatch):
+    """A resume takes the run's lease before it cuts the files back; one refused after that
+    (the file system refusing the tail it sets aside) lets the lease go as it leaves, so
+    the account and strategy are not held off for a lease TTL by a session that never ran,
+    and the run resumes once the disk has room."""
+    out, run_dir = _crashed_holding_its_lease(tmp_path)
+    path = out / ".leases" / "acct1__sma_demo.lease"
+    expires = orjson.loads(path.read_bytes())["leases"]["acct1"]["sma_demo"]["expires_ns"]
+    after = _clock.FixedClock(_clock.from_epoch_ns(expires))
+    real_write = os.write
+
+    def refusing(fd: int, data: Any) -> int:
+        if Path(f"/proc/self/fd/{fd}").readlink().name.endswith(".torn"):
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    with (run_dir / "events.jsonl").open("ab") as events:
+        events.write(b'{"event_type":"BA')  # a torn last line: a tail to set aside
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "write", refusing)
+        with pytest.raises(RunDirectoryError, match="No space left on device"):
+            resume_run(run_dir, lease_clock=after)
+    other = FileLease(path, "acct1", "sma_demo").acquire("other@desk-02:4242", expires, 10**9)
+    assert other is not None  # free: the refused resume let it go
+    FileLease(path, "acct1", "sma_demo").release(other)
+    session = resume_run(run_dir, lease_clock=after)
+    try:
+        session.run_to_end(200)
+    finally:
+        session.close()
+    assert cli("verify", run_dir).returncode == 0
 
 
 def test_status_names_another_session_holding_a_crashed_runs_lease(tmp_path):

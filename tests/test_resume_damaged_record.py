@@ -14,6 +14,8 @@ does (`TestDigest`).
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ import pytest
 
 from livesession import resume_run
 from livesession._exceptions import RunDirectoryError
+from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
@@ -401,6 +404,27 @@ def test_a_checkpoint_without_digests_still_resumes(run_dir, capsys):
     assert len(said) == 1
     assert said[0]["level"] == "warning"
     assert "checked line by line only" in said[0]["detail"]
+
+
+def test_resume_run_says_it_to_the_callers_log_too(run_dir):
+    """From Python, ``resume_run`` logs it as it resumes (the CLI says it again in the
+    run's session log, which opens only once the resume is made)."""
+    path = run_dir / "checkpoint.json"
+    checkpoint = orjson.loads(path.read_bytes())
+    del checkpoint["recorder"]["sha256"]
+    path.write_bytes(orjson.dumps(checkpoint))
+    log = io.StringIO()
+    configure_logging(log, level=logging.WARNING)
+    try:
+        with resume_run(run_dir) as session:
+            session.run_to_end(session.config.steps)
+    finally:
+        disable_logging()
+    said = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    assert [r["event"] for r in said if "checkpoint" in r["event"]] == [
+        "checkpoint_without_digests"
+    ]
+    assert verify_run(run_dir).ok
 
 
 def test_a_checkpoint_holds_each_files_digest(run_dir, capsys):

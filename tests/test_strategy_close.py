@@ -29,6 +29,7 @@ from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
     PluginError,
+    RunDirectoryError,
     SessionStatus,
     create_run,
     resume_run,
@@ -72,6 +73,11 @@ class Holding(SmaCrossover):
             if self.misdeed == "ctrl-c":
                 os.kill(os.getpid(), signal.SIGINT)  # the operator's, inside the step
         return super().on_bar(bar, view)
+
+    def set_state(self, state):
+        if (HERE / "unrestorable").exists():
+            raise ValueError("the model it restores is gone")
+        super().set_state(state)
 
     def close(self):
         last = "-"
@@ -129,8 +135,8 @@ def _package(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(name="desk")
 def _desk(package: Path) -> Path:
-    """The package, with no ``closes`` written and not ``armed``."""
-    for name in ("closes", "armed"):
+    """The package, with no ``closes`` written, not ``armed`` and restorable."""
+    for name in ("closes", "armed", "unrestorable"):
         (package / "closepkg" / name).unlink(missing_ok=True)
     return package
 
@@ -338,4 +344,53 @@ class TestACloseThatRaises:
         assert [orjson.loads(line)["plugin"] for line in log if b"plugin_close_failed" in line] == [
             "strategy"
         ]
+        assert verify_run(out / "r").ok
+
+
+class TestARefusedResumeClosesWhatItMade:
+    """A resume makes the run's plug-ins before it is done checking (the strategy's
+    ``set_state`` is part of the check); one refused after that closes what it made, as a
+    ``create_run`` refused does, and leaves the run as it was: the next resume goes on."""
+
+    def test_refused_before_the_session_is_built_and_after_it(
+        self, desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        out = tmp_path / "runs"
+        (desk / "closepkg" / "armed").touch()
+        session = create_run(_cfg(desk, out, misdeed="exit"), out)
+        with pytest.raises(SystemExit):
+            session.run_to_end(STEPS)
+        session.close()
+        (desk / "closepkg" / "armed").unlink()
+        torn = _closes(desk)
+        assert len(torn) == 1
+
+        # Before the session is built: the strategy refuses the state the checkpoint holds.
+        (desk / "closepkg" / "unrestorable").touch()
+        with pytest.raises(PluginError, match="the model it restores is gone"):
+            resume_run(out / "r")
+        (desk / "closepkg" / "unrestorable").unlink()
+        assert len(_closes(desk)) == 2  # the strategy the refused resume made: closed
+        assert runs_held() == []
+
+        # After it: the file system refuses the tail the resume sets aside as it cuts back.
+        real_write = os.write
+
+        def refusing(fd: int, data: Any) -> int:
+            if Path(f"/proc/self/fd/{fd}").readlink().name.endswith(".torn"):
+                raise OSError(28, "No space left on device")
+            return real_write(fd, data)
+
+        with (out / "r" / "events.jsonl").open("ab") as events:
+            events.write(b'{"event_type":"BA')  # a torn last line: a tail to set aside
+        with monkeypatch.context() as patched:
+            patched.setattr(os, "write", refusing)
+            with pytest.raises(RunDirectoryError, match="No space left on device"):
+                resume_run(out / "r")
+        assert len(_closes(desk)) == 3
+        assert runs_held() == []
+
+        with resume_run(out / "r") as resumed:  # the run is as it was: it resumes
+            resumed.run_to_end(STEPS)
+        assert _closes(desk)[3:] == ["C2_DRYRUN_STOP"]
         assert verify_run(out / "r").ok
