@@ -165,6 +165,11 @@ class RandomWalkFeed:
         exponent = self._price_grid.exponent if self._price_grid else 0
         self._beyond_units = 10 ** (DIGITS - places(tick) - exponent)
 
+    @property
+    def price_tick(self) -> Decimal:
+        """The grid this feed's prices are on: the tick given, or the one its data infer."""
+        return self._tick
+
     def next_bar(self, ts_ns: int) -> Bar:
         """The next bar; the walk never ends and never reaches zero."""
         price, lot = self._price_grid, self._lot_grid
@@ -326,6 +331,11 @@ class CsvReplayFeed:
     def check(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:
         """``check_csv``: check and hash the whole file without opening a feed on it."""
         return check_csv(path, tick=tick)
+
+    @property
+    def price_tick(self) -> Decimal:
+        """The grid this feed's prices are on: the tick given, or the one its data infer."""
+        return self._tick
 
     def next_bar(self, ts_ns: int) -> Bar | None:
         """The next row as a bar, or None at the end of the file as it was checked.

@@ -187,6 +187,11 @@ class ParquetReplayFeed:
         self.first_ts_ns = self.checked.first_ns
         self._row = 0
 
+    @property
+    def price_tick(self) -> Decimal:
+        """The grid this feed's prices are on: the tick given, or the one its data infer."""
+        return self._tick
+
     def next_bar(self, ts_ns: int) -> Bar | None:
         """The next row as a bar, or None after the last."""
         if self._row >= len(self._rows):

@@ -24,8 +24,6 @@ from .._domain.decimal import with_context
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError
 from .._market.datapin import pin_data
-from .._market.feeds import CsvReplayFeed, RandomWalkFeed
-from .._market.parquet import ParquetReplayFeed
 from .._market.strategies import SmaCrossover
 from .._market.venue import VenueFeed
 from .._risk.checks import AnyCheck, session_checks
@@ -52,7 +50,7 @@ from .context import SessionContext
 from .edges import SessionEdges, check_config, check_edges
 from .execution import Execution
 from .exits import OcoExits
-from .feedsetup import default_feed, fit_to_feed
+from .feedsetup import OWN_FEEDS, default_feed, fit_to_feed
 from .lease_keeper import LEASE_LOST, LeaseKeeper, watch_fences
 from .lifecycle import SessionLifecycle
 from .pipeline import BROKER_CALL_FAILED, FEED_ERROR, STRATEGY_ERROR, halt_and_fault, input_failed
@@ -89,8 +87,6 @@ __all__ = [
 ]
 
 _NS_PER_MS: Final = 1_000_000
-_OWN_FEEDS: Final = frozenset({RandomWalkFeed, CsvReplayFeed, ParquetReplayFeed})
-"""Feeds whose calls use ``localcontext`` at most: none changes the context it is called in."""
 _T = TypeVar("_T")
 
 
@@ -130,7 +126,7 @@ class SessionParts(SessionContext):
         )
 
     own_feed: bool = attrs.field(init=False)
-    """Whether the feed is one of livesession's data feeds, not a subclass (``_OWN_FEEDS``):
+    """Whether the feed is one of livesession's data feeds, not a subclass (``OWN_FEEDS``):
     its bars are checked where they are made. A subclass's ``next_bar`` may be its own, so
     its bars are checked as any caller's feed's are, and its calls fenced."""
     own_strategy: bool = attrs.field(init=False)
@@ -139,7 +135,7 @@ class SessionParts(SessionContext):
 
     @own_feed.default
     def _own_feed(self) -> bool:
-        return type(self.feed) in _OWN_FEEDS
+        return type(self.feed) in OWN_FEEDS
 
     @own_strategy.default
     def _own_strategy(self) -> bool:

@@ -8,11 +8,12 @@ whose run would end after the latest time a run can record (``timerange``).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from .._domain import clock as _clock
+from .._domain.decimal import plain
 from .._domain.retry import RetryPolicy
 from .._domain.timerange import check_data_end
 from .._exceptions import ConfigError
@@ -26,7 +27,12 @@ if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .._typing import MarketFeed
 
-__all__ = ["default_feed", "fit_to_feed"]
+__all__ = ["OWN_FEEDS", "default_feed", "fit_to_feed"]
+
+OWN_FEEDS: Final = frozenset({RandomWalkFeed, CsvReplayFeed, ParquetReplayFeed})
+"""livesession's data feeds (not a subclass): each checks its bars on its own ``price_tick``
+grid as it makes them, so the session does not check them again, and none changes the
+decimal context it is called in."""
 
 
 def default_feed(cfg: DryrunConfig, *, data_bytes: int | None = None) -> MarketFeed:
@@ -87,6 +93,8 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
                 stop_max_polls=cfg.stop_max_polls,
                 step_interval_ms=cfg.step_interval_ms,
             )
+    if cfg.price_tick and type(feed) in OWN_FEEDS:
+        _refuse_other_grid(cfg.price_tick, feed)
     if not cfg.price_tick:
         tick = getattr(checked, "price_tick", None)
         if not isinstance(tick, Decimal) or tick <= 0:
@@ -99,3 +107,23 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
             raise
         inferred = f"price_tick {str(changes['price_tick'])!r} is inferred from the data's prices"
         raise ConfigError(f"{exc} ({inferred})") from None
+
+
+def _refuse_other_grid(price_tick: Decimal, feed: object) -> None:
+    """``ConfigError`` when a feed of livesession's writes prices off ``price_tick``'s grid.
+
+    Such a feed checks its bars on its own grid (``price_tick``, given to it or inferred
+    from its data), and the session does not check them again: a ``CsvReplayFeed`` built
+    with ``tick=Decimal("0.0001")`` on a config whose ``price_tick`` is 0.01 ran to its end
+    COMPLETED, and ``verify`` refused the run (``BAR open 1.0716 is off the price_tick 0.01
+    grid``). A grid finer than the config's is refused before anything is written; one the
+    config's divides (0.05 on 0.01) writes no price off it.
+    """
+    grid = getattr(feed, "price_tick", None)
+    if not isinstance(grid, Decimal) or not grid % price_tick:
+        return
+    raise ConfigError(
+        f"the feed's prices are on a price tick of {plain(grid)}, off the config's price_tick "
+        f'{plain(price_tick)} grid: set price_tick = "{plain(grid)}" in the config, or build '
+        f'the feed with tick=Decimal("{plain(price_tick)}")'
+    )
