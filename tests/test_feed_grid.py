@@ -1,4 +1,4 @@
-"""A feed of livesession's given as an object writes its prices on the config's grid.
+"""A feed of livesession's given as an object makes bars of the config's symbol, on its grid.
 
 livesession's own feeds (``RandomWalkFeed``, ``CsvReplayFeed``, ``ParquetReplayFeed``) check
 their bars on their own ``price_tick`` grid as they make them, and the session does not
@@ -90,3 +90,21 @@ def test_a_coarser_grid_the_configs_divides_runs_and_verifies(tmp_path: Path) ->
         result = session.run_to_end(40)
     assert (result.state.value, result.steps) == ("STOPPED", 40)
     assert verify_run(tmp_path / "c").ok
+
+
+def test_a_csv_feed_of_another_symbol_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    """The feed's bars are ``EUR/USD``, the config's symbol the default ``BTC/USDT``: the run
+    recorded the one in ``SESSION_STARTED`` and the other on every bar (a feed of the
+    caller's is refused at its first bar, ``FEED_ERROR``). Refused as the session is built."""
+    feed = CsvReplayFeed(
+        _eurusd(tmp_path), symbol="EUR/USD", tick=Decimal("0.0001"), lot=Decimal("0.001")
+    )
+    cfg = DryrunConfig(run_id="s", price_tick=Decimal("0.0001"), steps=60)
+    out = tmp_path / "runs"
+    refused = (
+        r"the feed's bars are of 'EUR/USD', not the config's symbol 'BTC/USDT': set symbol = "
+        r'"EUR/USD" in the config, or build the feed with symbol="BTC/USDT"'
+    )
+    with pytest.raises(ConfigError, match=refused):
+        create_run(cfg, out, feed=feed)
+    assert not (out / "s").exists()

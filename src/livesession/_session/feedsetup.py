@@ -93,8 +93,8 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
                 stop_max_polls=cfg.stop_max_polls,
                 step_interval_ms=cfg.step_interval_ms,
             )
-    if cfg.price_tick and type(feed) in OWN_FEEDS:
-        _refuse_other_grid(cfg.price_tick, feed)
+    if type(feed) in OWN_FEEDS:
+        _refuse_another_market(cfg, feed)
     if not cfg.price_tick:
         tick = getattr(checked, "price_tick", None)
         if not isinstance(tick, Decimal) or tick <= 0:
@@ -107,6 +107,26 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
             raise
         inferred = f"price_tick {str(changes['price_tick'])!r} is inferred from the data's prices"
         raise ConfigError(f"{exc} ({inferred})") from None
+
+
+def _refuse_another_market(cfg: DryrunConfig, feed: object) -> None:
+    """``ConfigError`` when a feed of livesession's makes bars the session would not trade.
+
+    Such a feed checks its bars as it makes them, and the session does not check them
+    again, so what it checks them against must be the config's: its symbol (a
+    ``CsvReplayFeed`` of ``EUR/USD`` on a config of ``BTC/USDT`` ran, its run recording the
+    one symbol and its bars the other, where a feed of the caller's is refused at its first
+    bar, ``FEED_ERROR``), and its price grid (``_refuse_other_grid``).
+    """
+    symbol = getattr(feed, "symbol", None)
+    if symbol != cfg.symbol:
+        raise ConfigError(
+            f"the feed's bars are of {symbol!r}, not the config's symbol {cfg.symbol!r}: "
+            f'set symbol = "{symbol}" in the config, or build the feed with '
+            f'symbol="{cfg.symbol}"'
+        )
+    if cfg.price_tick:
+        _refuse_other_grid(cfg.price_tick, feed)
 
 
 def _refuse_other_grid(price_tick: Decimal, feed: object) -> None:
