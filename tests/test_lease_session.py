@@ -288,6 +288,38 @@ def fences_of(sinks: Sinks) -> list[int]:
     return [r["payload"]["fence"] for r in records if r["code"] == "C2_LEASE_ACQUIRED"]
 
 
+@pytest.mark.parametrize(
+    ("account", "strategy", "named"),
+    [
+        ("desk-b", "s", "account 'desk-b', not the config's account 'default'"),
+        ("default", "other", "strategy 'other', not the config's strategy_id 's'"),
+    ],
+)
+def test_a_lease_of_another_pair_is_refused_as_the_session_is_built(
+    tmp_path, account, strategy, named
+):
+    """A ``FileLease`` built for another (account, strategy) than the config's fenced that
+    pair, not the session's: it ran ``COMPLETED`` under a lease another session of the
+    config's pair never meets (``C2_LEASE_ACQUIRED`` naming the other pair)."""
+    from livesession import ConfigError, DryrunConfig, LiveSessionOrchestrator
+
+    path = tmp_path / "pair.lease"
+    sinks = Sinks()
+    with pytest.raises(ConfigError) as refused:
+        LiveSessionOrchestrator(
+            DryrunConfig(run_id="t", strategy_id="s", steps=20),
+            lease=FileLease(path, account, strategy),
+            lease_clock=_clock.SimClock(START),
+            **sinks.kwargs(),
+        )
+    assert str(refused.value) == (
+        f"the lease given is of {named}: a session takes the lease of the pair it trades;"
+        f" build it as FileLease(..., 'default', 's')"
+    )
+    assert not path.exists()
+    assert not (sinks.events.lines or sinks.states.lines or sinks.audit.lines)
+
+
 def test_a_held_lease_rejects_preflight(tmp_path):
     other = FileLease(tmp_path / "pair.lease", "default", "s")
     assert other.acquire("someone-else", _clock.SimClock(START).monotonic_ns(), 10**12)

@@ -51,7 +51,7 @@ from .edges import SessionEdges, check_config, check_edges
 from .execution import Execution
 from .exits import OcoExits
 from .feedsetup import OWN_FEEDS, default_feed, fit_to_feed
-from .lease_keeper import LEASE_LOST, LeaseKeeper, watch_fences
+from .lease_keeper import LEASE_LOST, LeaseKeeper, refuse_other_pair, watch_fences
 from .lifecycle import SessionLifecycle
 from .pipeline import BROKER_CALL_FAILED, FEED_ERROR, STRATEGY_ERROR, halt_and_fault, input_failed
 from .reconciliation import Reconciliation
@@ -312,6 +312,7 @@ def assemble(
             "feed 'venue' journals the venue's bars in a run directory: use create_run"
         )
     cfg = pin_data(fit_to_feed(config, feed), feed)  # hashed with its data file's SHA-256
+    refuse_other_pair(e.get("lease"), cfg.account, cfg.strategy_id)
     recorder = Recorder(
         run_id=cfg.run_id,
         strategy_id=cfg.strategy_id,

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from .._domain import clock as _clock
-from .._exceptions import Fenced, LeaseError
+from .._exceptions import ConfigError, Fenced, LeaseError
 from .._risk.checks import CheckResult
 from .._support.logging import get_logger
 from .._typing import Fenceable
+from ..leases.grant import PairLease
 from .pipeline import error_message
 
 if TYPE_CHECKING:
@@ -41,7 +42,14 @@ if TYPE_CHECKING:
     )
     from ..leases import LeaseGrant
 
-__all__ = ["LEASE_LOST", "CheckpointWatch", "FenceWatch", "LeaseKeeper", "watch_fences"]
+__all__ = [
+    "LEASE_LOST",
+    "CheckpointWatch",
+    "FenceWatch",
+    "LeaseKeeper",
+    "refuse_other_pair",
+    "watch_fences",
+]
 
 LEASE_LOST: Final = "LEASE_LOST"
 """The fault reason of a session whose lease another holder took."""
@@ -340,3 +348,26 @@ def watch_fences(
         fenced.append(checkpoints)
         checkpoints = CheckpointWatch(checkpoints, on_fenced)
     return idem, checkpoints
+
+
+def refuse_other_pair(lease: object, account: str, strategy: str) -> None:
+    """``ConfigError`` when a lease of livesession's is for another pair than the session's.
+
+    Such a lease fences the pair it was built for: a session given one of another account
+    or strategy ran under it, and a second session of its own pair never met it.
+    """
+    if not isinstance(lease, PairLease):
+        return  # a lease of the caller's: its pair is its own to keep
+    wrong = [
+        f"{field} {given!r}, not the config's {name} {wanted!r}"
+        for field, name, given, wanted in (
+            ("account", "account", lease.account, account),
+            ("strategy", "strategy_id", lease.strategy, strategy),
+        )
+        if given != wanted
+    ]
+    if wrong:
+        raise ConfigError(
+            f"the lease given is of {' and '.join(wrong)}: a session takes the lease of the"
+            f" pair it trades; build it as {type(lease).__name__}(..., {account!r}, {strategy!r})"
+        )

@@ -47,6 +47,16 @@ class PairLease:
         self._account = check_text("account", account)
         self._strategy = check_text("strategy", strategy)
 
+    @property
+    def account(self) -> str:
+        """The account of the pair this lease is for."""
+        return self._account
+
+    @property
+    def strategy(self) -> str:
+        """The strategy of the pair this lease is for."""
+        return self._strategy
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self._where()!r}, account={self._account!r}, "
