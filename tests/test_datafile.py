@@ -954,8 +954,10 @@ class TestResumeWithAFeedObject:
     ) -> None:
         """A run made with a ``CsvReplayFeed`` object records the file it read (run.json's
         ``data``); its resume is given the feed again, and one reading another file (the
-        same rows, one volume changed) is refused before anything changes. Given its own
-        file, it resumes and verifies."""
+        same rows, one volume changed) is refused before anything changes, naming both
+        files: it said ``data file eurusd2.csv changed since run ... started: it was
+        rewritten ...: restore the file the run started on``, of a file the run never read
+        and that had not changed. Given its own file, it resumes and verifies."""
         rows = "".join(
             f"2026-01-01T00:{m // 60:02d}:{m % 60:02d}Z,1.0716,1.0720,1.0710,1.0718,100\n"
             for m in range(80)
@@ -973,8 +975,13 @@ class TestResumeWithAFeedObject:
         crash_in_step(create_run(cfg, out, feed=feed(data)), 35, 60)
         run_dir = out / "obj"
         before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
-        with pytest.raises(RunDirectoryError, match=f"data file {other} changed since run "):
+        with pytest.raises(RunDirectoryError) as refused:
             resume_run(run_dir, feed=feed(other))
+        sha = hashlib.sha256(data.read_bytes()).hexdigest()
+        assert str(refused.value) == (
+            f"the feed given reads data file {other}, but run {run_dir} started on {data} "
+            f"(SHA-256 {sha[:12]}...): give it a feed of that file to resume it"
+        )
         assert {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()} == before
         with resume_run(run_dir, feed=feed(data)) as resumed:
             resumed.run_to_end(60)

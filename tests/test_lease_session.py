@@ -317,7 +317,7 @@ def test_a_lease_of_another_pair_is_refused_as_the_session_is_built(
         f" build it as FileLease(..., 'default', 's')"
     )
     assert not path.exists()
-    assert not (sinks.events.lines or sinks.states.lines or sinks.audit.lines)
+    assert sinks.events.lines == sinks.states.lines == sinks.audit.lines == []
 
 
 def test_a_held_lease_rejects_preflight(tmp_path):

@@ -122,13 +122,19 @@ def _refusal(message: str, path: Path) -> DataFileError:
 
 
 def check_data_unchanged(
-    run_dir: Path, meta: dict[str, Any], feed: object, *, cfg_sha256: str | None = None
+    run_dir: Path,
+    meta: dict[str, Any],
+    feed: object,
+    *,
+    cfg_sha256: str | None = None,
+    given: bool = False,
 ) -> None:
     """Refuse to resume on a data file other than the one the run started on.
 
     ``run.json``'s record (or else ``cfg_sha256``, the config's ``feed_sha256``) is what the
     run started on. Runs that record no data file (random walk, or written before the
-    record existed) pass.
+    record existed) pass. A feed ``given`` as an object that reads another file than the
+    recorded one is said so: that file did not change, the run never read it.
     """
     checked = checked_data(feed)
     recorded = meta.get("data")
@@ -144,6 +150,12 @@ def check_data_unchanged(
     if checked.sha256 == recorded["sha256"]:
         return
     want, size = str(recorded["sha256"]), recorded.get("bytes")
+    started_on = recorded.get("path")
+    if given and isinstance(started_on, str) and _another(checked.path, started_on):
+        raise RunDirectoryError(
+            f"the feed given reads data file {checked.path}, but run {run_dir} started on "
+            f"{started_on} (SHA-256 {want[:12]}...): give it a feed of that file to resume it"
+        )
     try:
         how = how_changed(checked.path, want, size if isinstance(size, int) else None, whole=True)
     except OSError:
@@ -151,6 +163,11 @@ def check_data_unchanged(
     raise _not_as_started(
         checked.path, run_dir, how or f"its SHA-256 is {checked.sha256[:12]}..., not {want[:12]}..."
     )
+
+
+def _another(path: Path, recorded: str) -> bool:
+    """Whether ``path`` names another file than the ``recorded`` one (both made absolute)."""
+    return Path(path).resolve() != Path(recorded).resolve()
 
 
 def _not_as_started(path: Path, run_dir: Path, how: str) -> RunDirectoryError:

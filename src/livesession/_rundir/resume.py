@@ -211,7 +211,13 @@ def _reopen(
     try:
         recorded, given_now = meta.get("sources") or {}, with_clock(plugins.sources, clock, cfg)
         check_sources(recorded, given_now, run=cfg.run_id)  # a caller's clock is given again
-        check_data_unchanged(run_dir, meta, plugins.feed, cfg_sha256=cfg.feed_sha256)
+        check_data_unchanged(
+            run_dir,
+            meta,
+            plugins.feed,
+            cfg_sha256=cfg.feed_sha256,
+            given="object" in given_now.get("feed", {}),
+        )
         if checkpoint is not None:  # the plug-ins' own code, tried while nothing has changed
             plugins = restore_plugins(cfg, plugins, checkpoint)
         broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
