@@ -21,6 +21,7 @@ import orjson
 import pytest
 
 from _eurusd import EURUSD_TOML, eurusd_csv
+from livesession import MockBroker
 from livesession._domain.lifecycle import Trigger
 from livesession.report import render_report
 from livesession.report._book import replay_book
@@ -167,6 +168,12 @@ class TestNoFees:
         assert "net of fees" not in text
 
 
+class DeskSim(MockBroker):
+    """A broker of the desk's own: the mock venue, declared simulated."""
+
+    simulated = True
+
+
 class TestIdentity:
     """Config hash, seed, broker, strategy reference and code hash, data hash."""
 
@@ -210,6 +217,55 @@ class TestIdentity:
         stopped = next(e for e in _events(run) if e["event_type"] == "SESSION_STOPPED")
         final = Decimal(stopped["payload"]["equity"])
         assert re.search(rf"final equity \(marked at the last close\)\s+{final:,.2f}", text)
+
+    def test_objects_supplied_in_process_are_named_not_the_configs_pieces(self, tmp_path):
+        """Bug: a run built with objects (``create_run(cfg, out, strategy=SmaCrossover(fast=2,
+        ...), feed=RandomWalkFeed(seed=9, ...), broker=..., clock=SimClock(...))``) had its
+        identity say ``strategy built-in SMA crossover (no reference)`` with the config's
+        ``[strategy]`` parameters, ``broker mock`` with the config's ``[fill_model]``,
+        ``feed random_walk`` and ``clock sim``: pieces and settings the run never used. Each
+        row names the object now, as ``config.json``'s ``sources`` record it."""
+        import datetime as dt
+
+        from livesession import (
+            DryrunConfig,
+            FillModel,
+            RandomWalkFeed,
+            SimClock,
+            SmaCrossover,
+            create_run,
+        )
+
+        cfg = DryrunConfig(run_id="objects", steps=60)
+        session = create_run(
+            cfg,
+            tmp_path,
+            alerts=False,
+            strategy=SmaCrossover(
+                strategy_id=cfg.strategy_id, fast=2, slow=3, order_qty=Decimal("0.002")
+            ),
+            feed=RandomWalkFeed(
+                symbol=cfg.symbol,
+                seed=9,
+                initial_price=cfg.initial_price,
+                tick=cfg.price_tick,
+                lot=cfg.qty_lot,
+            ),
+            broker=DeskSim(fill_model=FillModel(slippage_bps=Decimal(5))),
+            clock=SimClock(dt.datetime(2027, 1, 1, tzinfo=dt.UTC)),
+        )
+        with session:
+            assert session.run_to_end(60).status.value == "COMPLETED"
+        document = render_report(tmp_path / "objects")
+        section = document.split("<h2>Identity</h2>")[1].split("</section>", maxsplit=1)[0]
+        rows = dict(re.findall(r"<tr><td>([^<]*)</td><td[^>]*>([^<]*)</td>", section))
+        supplied = "(an object supplied in-process)"
+        assert rows["strategy"] == f"livesession._market.strategies.SmaCrossover {supplied}"
+        assert rows["strategy parameters"] == "the object&#x27;s own (not recorded)"
+        assert rows["feed"] == f"livesession._market.feeds.RandomWalkFeed {supplied}"
+        assert rows["broker"] == f"{__name__}.DeskSim {supplied}"
+        assert rows["clock"] == f"livesession._domain.clock.SimClock {supplied}"
+        assert not [name for name in rows if name.startswith("venue faults")]
 
     def test_missing_config_is_said(self, tmp_path):
         """A run without config.json says the identity is read from the events."""

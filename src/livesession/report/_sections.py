@@ -114,9 +114,19 @@ def identity(run: ReportRun) -> str:
         found = sources.get(role)
         return found if isinstance(found, dict) else {}
 
+    def given(role: str, otherwise: object) -> str:
+        """An object the run was given in ``role`` (``sources``), else what the config says."""
+        record = source(role)
+        if "object" in record:
+            return f"{record['object']} (an {record.get('supplied', 'object supplied in-process')})"
+        return str(otherwise)
+
     strategy_ref = config.get("strategy_factory") or source("strategy").get("ref")
-    # The built-in strategy's parameters are the ``strategy`` table; a plug-in's are its own.
+    # The built-in strategy's parameters are the ``strategy`` table; a plug-in's are its own,
+    # and an object's are its own too, recorded nowhere.
     strategy_params = config.get("strategy_params" if strategy_ref else "strategy")
+    if "object" in source("strategy"):
+        strategy_params = "the object's own (not recorded)"
     data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
     rows = [
         ("run id", run.run_id),
@@ -126,15 +136,15 @@ def identity(run: ReportRun) -> str:
         ("config sha256 (audited)", str(started.get("config_sha256", missing))),
         ("full config hash", str(meta.get("config_hash", missing))),
         ("seed", str(config.get("seed", started.get("seed", missing)))),
-        ("broker", str(config.get("broker", started.get("broker", missing)))),
-        ("clock", str(config.get("clock_mode", started.get("clock_mode", missing)))),
+        ("broker", given("broker", config.get("broker", started.get("broker", missing)))),
+        ("clock", given("clock", config.get("clock_mode", started.get("clock_mode", missing)))),
         ("version", str(meta.get("version", started.get("version", missing)))),
         (
             "strategy",
-            str(strategy_ref) if strategy_ref else "built-in SMA crossover (no reference)",
+            given("strategy", strategy_ref or "built-in SMA crossover (no reference)"),
         ),
         ("strategy parameters", _compact(strategy_params) if strategy_params else "(none)"),
-        *_venue_faults(config),
+        *([] if "object" in source("broker") else _venue_faults(config)),
     ]
     # The desk's own, rails[2] before rails[10].
     rails = sorted((role for role in sources if role.startswith("rails[")), key=natural_key)
@@ -143,7 +153,7 @@ def identity(run: ReportRun) -> str:
         if record:
             where = record.get("ref") or record.get("object") or record.get("module") or role
             rows.append((f"{role} code", f"{where} sha256 {record.get('sha256', missing)}"))
-    rows.append(("feed", str(config.get("feed", missing))))
+    rows.append(("feed", given("feed", config.get("feed", missing))))
     if data:
         rows.append(
             (
