@@ -135,6 +135,51 @@ class TestWhatItRanOn:
             f"Code of the strategy: `{ref}`, source SHA-256 `{code_sha}`.\n"
         ) in md
 
+    def test_objects_are_named_as_objects_not_as_the_configs_feed_or_a_none_ref(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bug: a run built with a ``CsvReplayFeed`` and an ``SmaCrossover`` given as objects
+        said ``Data file `random_walk`, SHA-256 ...`` (the config's feed, beside the hash of
+        the file the object read) and ``Code of the feed: `None`, ...`` (an object has no
+        reference), in ``burnin.md`` and the evidence's burn-in section alike."""
+        from decimal import Decimal
+
+        from livesession import CsvReplayFeed, SmaCrossover
+
+        rows = ["timestamp,open,high,low,close,volume"]
+        rows += [f"2026-11-02T14:{i:02d}:00Z,100.00,100.10,99.90,100.05,1" for i in range(60)]
+        csv = tmp_path / "bars.csv"
+        csv.write_bytes(("\n".join(rows) + "\n").encode())
+        cfg = DryrunConfig(run_id="objects", steps=30)
+        feed = CsvReplayFeed(csv, symbol=cfg.symbol, tick=Decimal("0.01"), lot=cfg.qty_lot)
+        strategy = SmaCrossover(strategy_id=cfg.strategy_id, order_qty=Decimal("0.002"))
+        with create_run(cfg, tmp_path, alerts=False, feed=feed, strategy=strategy) as session:
+            session.run_to_end(30)
+        run = tmp_path / "objects"
+        main(["burnin", str(run), *_LENIENT])
+        capsys.readouterr()
+        report = json.loads((run / "burnin.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        given = {role: config["sources"][role] for role in ("feed", "strategy")}
+        supplied = "(an object supplied in-process)"
+        data_sha = hashlib.sha256(csv.read_bytes()).hexdigest()
+        assert report["data"] == {
+            "feed": f"{given['feed']['object']} {supplied}",
+            "sha256": data_sha,
+            "bytes": csv.stat().st_size,
+        }
+        assert report["code"] == {
+            role: {"ref": None, "object": record["object"], "sha256": record["sha256"]}
+            for role, record in given.items()
+        }
+        md = (run / "burnin.md").read_text()
+        assert (
+            f"Data file `{given['feed']['object']} {supplied}`, SHA-256 `{data_sha}`, "
+            f"{csv.stat().st_size} bytes.\n"
+            f"Code of the feed: `{given['feed']['object']}` {supplied}, source SHA-256 "
+            f"`{given['feed']['sha256']}`.\n"
+        ) in md
+
     def test_a_demo_run_says_it_read_no_file_and_ran_no_plug_in(self, run: Path) -> None:
         assert main(["burnin", str(run)]) == 0
         report = json.loads((run / "burnin.json").read_text())

@@ -43,6 +43,8 @@ _BROKER: Final = (
 )
 """The events of a venue that failed, refused, repeated itself or disagreed with the book."""
 _DAILY_LOSS: Final = "DAILY_LOSS"
+SUPPLIED: Final = "(an object supplied in-process)"
+"""How a plug-in given as an object (``config.json`` ``sources``: no reference) is said."""
 
 
 def provenance(run_dir: Path) -> dict[str, Any]:
@@ -52,14 +54,20 @@ def provenance(run_dir: Path) -> dict[str, Any]:
     plug-in's reference and source SHA-256.
     """
     config = read_json_object(run_dir / names.CONFIG)
-    sources = config.get("sources")
-    code = {
-        str(role): {"ref": record.get("ref"), "sha256": record.get("sha256")}
-        for role, record in sorted((sources if isinstance(sources, dict) else {}).items())
+    found = config.get("sources")
+    sources = {
+        str(role): record
+        for role, record in sorted((found if isinstance(found, dict) else {}).items())
         if isinstance(record, dict)
     }
+    code = {
+        role: {"ref": record.get("ref"), "sha256": record.get("sha256")}
+        | ({"object": record["object"]} if "object" in record else {})
+        for role, record in sources.items()
+    }
+    feed = sources.get("feed", {})  # an object given is the feed, not the config's
     data = {
-        "feed": config.get("feed"),
+        "feed": f"{feed['object']} {SUPPLIED}" if "object" in feed else config.get("feed"),
         "sha256": config.get("feed_sha256"),
         "bytes": config.get("feed_bytes"),
     }
@@ -166,7 +174,7 @@ def read_and_ran(session: dict[str, Any]) -> list[str]:
             )
     if isinstance(code, dict):
         lines += [
-            f"Code of the {md_text(role)}: {md_code(record.get('ref'))}, source SHA-256 "
+            f"Code of the {md_text(role)}: {_code(record)}, source SHA-256 "
             f"{md_code(record.get('sha256'))}."
             for role, record in sorted(code.items())
             if isinstance(record, dict)
@@ -174,6 +182,13 @@ def read_and_ran(session: dict[str, Any]) -> list[str]:
         if not code:
             lines.append("Code: livesession's own (no plug-in).")
     return lines
+
+
+def _code(record: dict[str, Any]) -> str:
+    """A plug-in's reference, or the class of an object given in-process, as Markdown."""
+    if record.get("ref") is None and "object" in record:
+        return f"{md_code(record['object'])} {SUPPLIED}"
+    return md_code(record.get("ref"))
 
 
 def path_lines(paths: object, level: int) -> list[str]:
