@@ -292,3 +292,37 @@ def test_a_sink_that_fails_at_preflight_says_where_and_why(
     )
     assert result.detail == f"{sink} sink failed at {said}"
     assert "Hunter2Secret" not in repr(result)
+
+
+class _FailsTwice(_Flaky):
+    """Its ``fail_at``-th line is refused twice (the write and its first retry), then taken."""
+
+    def write_line(self, line: bytes) -> None:
+        self.writes += 1
+        if self.writes in (self.fail_at, self.fail_at + 1):
+            raise self.error
+        self.inner.write_line(line)
+
+
+def test_a_line_refused_twice_is_retried_up_to_max_sink_retries(tmp_path: Path) -> None:
+    """max_sink_retries is the number of retries, each one tried in turn: a line refused by
+    the write and its first retry is written by the second, and the run ends sealed."""
+    run_dir = tmp_path / "retried"
+    run_dir.mkdir()
+    session = LiveSessionOrchestrator(
+        DryrunConfig(run_id="retried", steps=60, max_sink_retries=3),
+        event_sink=_FailsTwice(FileLineSink(run_dir / "events.jsonl"), 40, OSError(5, "EIO")),
+        state_sink=FileLineSink(run_dir / "state_snapshots.jsonl"),
+        audit_sink=FileLineSink(run_dir / "audit.jsonl"),
+        metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
+    )
+    result = session.run_to_end(60)
+    session.close()
+    assert (result.status, result.steps) == (SessionStatus.COMPLETED, 60)
+    retried = [
+        e for e in _lines(run_dir / "events.jsonl") if e["event_type"] == "SINK_WRITE_RETRIED"
+    ]
+    assert [e["payload"] for e in retried] == [
+        {"attempts": 2, "error": "OSError", "sink": "events"}
+    ]
+    assert verify_run(run_dir).ok
