@@ -326,3 +326,24 @@ def test_a_line_refused_twice_is_retried_up_to_max_sink_retries(tmp_path: Path) 
         {"attempts": 2, "error": "OSError", "sink": "events"}
     ]
     assert verify_run(run_dir).ok
+
+
+def test_a_snapshot_write_retried_is_followed_at_once_by_the_retry_event(tmp_path: Path) -> None:
+    """SINK_WRITE_RETRIED comes right after what was retried: a snapshot's retry is the
+    event after the STATE_CHANGED the snapshot records, before the session's next event."""
+    run_dir = tmp_path / "snap"
+    run_dir.mkdir()
+    session = LiveSessionOrchestrator(
+        DryrunConfig(run_id="snap", steps=30, max_sink_retries=1),
+        event_sink=FileLineSink(run_dir / "events.jsonl"),
+        state_sink=_Flaky(FileLineSink(run_dir / "state_snapshots.jsonl"), 2, OSError(5, "EIO")),
+        audit_sink=FileLineSink(run_dir / "audit.jsonl"),
+        metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
+    )
+    result = session.run_to_end(30)
+    session.close()
+    assert (result.status, result.steps) == (SessionStatus.COMPLETED, 30)
+    kinds = [e["event_type"] for e in _lines(run_dir / "events.jsonl")]
+    # the second snapshot (its line refused once) records the first transition
+    assert kinds.index("SINK_WRITE_RETRIED") == kinds.index("STATE_CHANGED") + 1
+    assert verify_run(run_dir).ok
