@@ -347,3 +347,18 @@ def test_a_snapshot_write_retried_is_followed_at_once_by_the_retry_event(tmp_pat
     # the second snapshot (its line refused once) records the first transition
     assert kinds.index("SINK_WRITE_RETRIED") == kinds.index("STATE_CHANGED") + 1
     assert verify_run(run_dir).ok
+
+
+@_DEAD_SINK
+def test_a_sink_error_that_is_no_oserror_is_said_without_an_errno(tmp_path: Path) -> None:
+    """A caller's sink may fail with any exception (a RuntimeError of its client): the run
+    ends FAILED naming it, as for an OSError, with no errno to record."""
+    run_dir = tmp_path / "evfail"
+    result = _run_on_files(run_dir, RuntimeError("the store went away"), io.StringIO())
+    said = "events sink failed at line 100 (RuntimeError: the store went away)"
+    assert (result.status, result.reason, result.detail) == (
+        SessionStatus.FAILED,
+        "SINK_WRITE_FAILED",
+        said,
+    )
+    assert verify_run(run_dir).summary == f"{said}: the run is not sealed"
