@@ -1018,6 +1018,44 @@ class TestResumeOnAGrownFile:
         for name in ("events.jsonl", "state_snapshots.jsonl"):
             assert (run_dir / name).read_bytes() == (tmp_path / "whole" / "eu" / name).read_bytes()
 
+    def test_a_blank_last_line_is_read_as_the_run_read_it(self, tmp_path: Path) -> None:
+        """The bytes a resume reads (``size``: all the run read) hash as the check did, a
+        blank line at the end (one byte, ``\\n``) with them."""
+        data = _file(tmp_path, HEADER + GOOD + "\n")
+        whole = check_csv(data, tick=TICK)
+        feed = CsvReplayFeed(data, symbol="X", tick=TICK, lot=TICK, size=data.stat().st_size)
+        try:
+            assert (feed.checked.sha256, feed.checked.size) == (whole.sha256, whole.size)
+            assert whole.size == data.stat().st_size
+        finally:
+            feed.close()
+
+    def test_an_undated_file_resumes_past_a_time_in_a_later_row(self, tmp_path: Path) -> None:
+        """docs/data.md: the first row of an undated file is what is refused for a time in a
+        column of another name. A later row's text there (a note that names a day) is read by
+        no one: resume checks the last row played again, not as a first row, and the run
+        ends as an uninterrupted one."""
+        eurusd_csv(tmp_path / "dated.csv", 200)
+        rows = (tmp_path / "dated.csv").read_text(encoding="utf-8").splitlines()[1:]
+        rows[0] = "first," + rows[0].split(",", 1)[1]  # the later rows' notes are their times
+        _file(tmp_path, "note,open,high,low,close,volume\n" + "\n".join(rows) + "\n", "eurusd.csv")
+        config = tmp_path / "eurusd.toml"
+        config.write_text("checkpoint_every = 50\n" + EURUSD_TOML, encoding="utf-8")
+        args = ("--config", config, "--run-id", "eu", "--steps", "200", "-q")
+        whole = cli("dryrun", *args, "--out", "whole", cwd=tmp_path)
+        assert whole.returncode == 0, whole.stderr
+        assert verify_run(tmp_path / "whole" / "eu").ok
+        killed = cli("dryrun", *args, "--out", "runs", cwd=tmp_path, crash_at="checkpoint:3")
+        assert killed.returncode == KILLED, killed.stderr
+        run_dir = tmp_path / "runs" / "eu"
+
+        resumed = cli("resume", run_dir, "-q", cwd=tmp_path)
+
+        assert resumed.returncode == 0, resumed.stderr
+        assert verify_run(run_dir).ok
+        for name in ("events.jsonl", "state_snapshots.jsonl"):
+            assert (run_dir / name).read_bytes() == (tmp_path / "whole" / "eu" / name).read_bytes()
+
     def test_a_file_that_shrank_or_was_rewritten_is_refused_saying_which(
         self, tmp_path: Path
     ) -> None:

@@ -292,3 +292,73 @@ def test_a_sink_that_fails_at_preflight_says_where_and_why(
     )
     assert result.detail == f"{sink} sink failed at {said}"
     assert "Hunter2Secret" not in repr(result)
+
+
+class _FailsTwice(_Flaky):
+    """Its ``fail_at``-th line is refused twice (the write and its first retry), then taken."""
+
+    def write_line(self, line: bytes) -> None:
+        self.writes += 1
+        if self.writes in (self.fail_at, self.fail_at + 1):
+            raise self.error
+        self.inner.write_line(line)
+
+
+def test_a_line_refused_twice_is_retried_up_to_max_sink_retries(tmp_path: Path) -> None:
+    """max_sink_retries is the number of retries, each one tried in turn: a line refused by
+    the write and its first retry is written by the second, and the run ends sealed."""
+    run_dir = tmp_path / "retried"
+    run_dir.mkdir()
+    session = LiveSessionOrchestrator(
+        DryrunConfig(run_id="retried", steps=60, max_sink_retries=3),
+        event_sink=_FailsTwice(FileLineSink(run_dir / "events.jsonl"), 40, OSError(5, "EIO")),
+        state_sink=FileLineSink(run_dir / "state_snapshots.jsonl"),
+        audit_sink=FileLineSink(run_dir / "audit.jsonl"),
+        metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
+    )
+    result = session.run_to_end(60)
+    session.close()
+    assert (result.status, result.steps) == (SessionStatus.COMPLETED, 60)
+    retried = [
+        e for e in _lines(run_dir / "events.jsonl") if e["event_type"] == "SINK_WRITE_RETRIED"
+    ]
+    assert [e["payload"] for e in retried] == [
+        {"attempts": 2, "error": "OSError", "sink": "events"}
+    ]
+    assert verify_run(run_dir).ok
+
+
+def test_a_snapshot_write_retried_is_followed_at_once_by_the_retry_event(tmp_path: Path) -> None:
+    """SINK_WRITE_RETRIED comes right after what was retried: a snapshot's retry is the
+    event after the STATE_CHANGED the snapshot records, before the session's next event."""
+    run_dir = tmp_path / "snap"
+    run_dir.mkdir()
+    session = LiveSessionOrchestrator(
+        DryrunConfig(run_id="snap", steps=30, max_sink_retries=1),
+        event_sink=FileLineSink(run_dir / "events.jsonl"),
+        state_sink=_Flaky(FileLineSink(run_dir / "state_snapshots.jsonl"), 2, OSError(5, "EIO")),
+        audit_sink=FileLineSink(run_dir / "audit.jsonl"),
+        metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
+    )
+    result = session.run_to_end(30)
+    session.close()
+    assert (result.status, result.steps) == (SessionStatus.COMPLETED, 30)
+    kinds = [e["event_type"] for e in _lines(run_dir / "events.jsonl")]
+    # the second snapshot (its line refused once) records the first transition
+    assert kinds.index("SINK_WRITE_RETRIED") == kinds.index("STATE_CHANGED") + 1
+    assert verify_run(run_dir).ok
+
+
+@_DEAD_SINK
+def test_a_sink_error_that_is_no_oserror_is_said_without_an_errno(tmp_path: Path) -> None:
+    """A caller's sink may fail with any exception (a RuntimeError of its client): the run
+    ends FAILED naming it, as for an OSError, with no errno to record."""
+    run_dir = tmp_path / "evfail"
+    result = _run_on_files(run_dir, RuntimeError("the store went away"), io.StringIO())
+    said = "events sink failed at line 100 (RuntimeError: the store went away)"
+    assert (result.status, result.reason, result.detail) == (
+        SessionStatus.FAILED,
+        "SINK_WRITE_FAILED",
+        said,
+    )
+    assert verify_run(run_dir).summary == f"{said}: the run is not sealed"

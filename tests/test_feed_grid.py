@@ -10,6 +10,7 @@ writes no price off the config's, and runs.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -108,3 +109,41 @@ def test_a_csv_feed_of_another_symbol_is_refused_and_nothing_is_written(tmp_path
     with pytest.raises(ConfigError, match=refused):
         create_run(cfg, out, feed=feed)
     assert not (out / "s").exists()
+
+
+class _UndatedWithAFirstTime:
+    """A caller's feed of made-up bars (undated: no ``dated``) that says a ``first_ts_ns``."""
+
+    first_ts_ns = 1_790_000_000_000_000_000  # 2026-09-21, after the config's start
+
+    def __init__(self) -> None:
+        self._walk = RandomWalkFeed(
+            symbol="BTC/USDT",
+            seed=7,
+            initial_price=Decimal("42000.00"),
+            tick=Decimal("0.01"),
+            lot=Decimal("0.001"),
+        )
+        self.symbol = self._walk.symbol
+
+    def next_bar(self, ts_ns: int) -> object:
+        return self._walk.next_bar(ts_ns)
+
+    def get_state(self) -> dict[str, object]:
+        return self._walk.get_state()
+
+    def set_state(self, state: dict[str, object]) -> None:
+        self._walk.set_state(state)
+
+
+def test_only_a_dated_feeds_first_time_starts_the_run(tmp_path: Path) -> None:
+    """docs/plugins.md: a feed that sets ``dated = True`` has its ``first_ts_ns`` start the
+    run; an undated one's bars are made at the session's times, and its run starts at the
+    config's ``start_time``, whatever ``first_ts_ns`` it has."""
+    cfg = DryrunConfig(run_id="d", steps=20)
+    with create_run(cfg, tmp_path, feed=_UndatedWithAFirstTime()) as session:
+        result = session.run_to_end(20)
+    assert (result.state.value, result.steps) == ("STOPPED", 20)
+    recorded = json.loads((tmp_path / "d" / "config.json").read_bytes())
+    assert recorded["start_time"] == cfg.start_time
+    assert verify_run(tmp_path / "d").ok

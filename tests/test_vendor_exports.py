@@ -119,6 +119,22 @@ class TestTimesUnderAnotherName:
             value,
         )
 
+    def test_refused_after_the_columns_read_too(self, tmp_path: Path) -> None:
+        """The time column last, after the columns read (as a spreadsheet's edit leaves it):
+        still refused, whichever column comes first."""
+        path = tmp_path / "x.csv"
+        path.write_text(
+            f"Open,High,Low,Close,Volume,Gmt time\n1.08,1.09,1.07,1.08,3,{DUKASCOPY[0]}\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(DataFileError, match="a time in a column not read") as caught:
+            check_csv(path, tick=None)
+        assert (caught.value.line, caught.value.column, caught.value.value) == (
+            2,
+            "gmt time",
+            DUKASCOPY[0],
+        )
+
     @pytest.mark.parametrize(
         ("header", "value"),
         [
@@ -349,6 +365,24 @@ class TestLinesTooLongToBeRows:
         )
         with pytest.raises(DataFileError, match="line 1: a line longer than"):
             check_csv(_file(tmp_path, "timestamp," + "x" * LONGEST_LINE, []), tick=None)
+
+    def test_a_row_longer_than_a_mebibyte_is_refused_at_its_line_on_resume_too(
+        self, tmp_path: Path
+    ) -> None:
+        """A resumed run reads the bytes its run read (``size``): the same refusal, at the
+        same line, not a row cut in two and its rest refused for missing values."""
+        path = tmp_path / "notes.csv"
+        path.write_text(
+            "timestamp,open,high,low,close,volume,note\n"
+            "2026-03-02T09:00:00Z,1.08,1.09,1.07,1.08,3,a\n"
+            f"2026-03-02T09:01:00Z,1.08,1.09,1.07,1.08,3,{'x' * LONGEST_LINE}\n",
+            encoding="utf-8",
+        )
+        size = path.stat().st_size
+        with pytest.raises(DataFileError) as caught:
+            CsvReplayFeed(path, symbol="EUR/USD", tick=Decimal("0.01"), lot=Decimal(1), size=size)
+        assert caught.value.line == 3
+        assert "a line longer than 1048576 bytes (1 MiB)" in str(caught.value)
 
 
 class TestWhatARefusalSays:
