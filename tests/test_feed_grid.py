@@ -44,6 +44,16 @@ def _eurusd(tmp_path: Path) -> Path:
     return path
 
 
+def _walk(*, tick: str, initial_price: str) -> RandomWalkFeed:
+    return RandomWalkFeed(
+        symbol="BTC/USDT",
+        seed=7,
+        initial_price=Decimal(initial_price),
+        tick=Decimal(tick),
+        lot=Decimal("0.001"),
+    )
+
+
 def test_a_csv_feed_on_a_finer_tick_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     feed = CsvReplayFeed(
         _eurusd(tmp_path), symbol="EUR/USD", tick=Decimal("0.0001"), lot=Decimal("0.001")
@@ -56,13 +66,7 @@ def test_a_csv_feed_on_a_finer_tick_is_refused_and_nothing_is_written(tmp_path: 
 
 
 def test_a_random_walk_on_a_finer_tick_is_refused_in_memory_too() -> None:
-    feed = RandomWalkFeed(
-        symbol="BTC/USDT",
-        seed=7,
-        initial_price=Decimal("42000.0001"),
-        tick=Decimal("0.0001"),
-        lot=Decimal("0.001"),
-    )
+    feed = _walk(tick="0.0001", initial_price="42000.0001")
     with pytest.raises(ConfigError, match=_REFUSED):
         LiveSessionOrchestrator(DryrunConfig(run_id="w", steps=10), feed=feed)
 
@@ -80,13 +84,7 @@ def test_the_csv_feed_on_the_configs_tick_runs_and_verifies(tmp_path: Path) -> N
 
 def test_a_coarser_grid_the_configs_divides_runs_and_verifies(tmp_path: Path) -> None:
     """A walk on 0.05 writes every price on the config's 0.01 grid too: not refused."""
-    feed = RandomWalkFeed(
-        symbol="BTC/USDT",
-        seed=7,
-        initial_price=Decimal("42000.00"),
-        tick=Decimal("0.05"),
-        lot=Decimal("0.001"),
-    )
+    feed = _walk(tick="0.05", initial_price="42000.00")
     with create_run(DryrunConfig(run_id="c", steps=40), tmp_path, feed=feed) as session:
         result = session.run_to_end(40)
     assert (result.state.value, result.steps) == ("STOPPED", 40)

@@ -147,6 +147,20 @@ def _closes(desk: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+def _torn(desk: Path, out: Path) -> list[str]:
+    """Run ``r`` under ``out`` until its strategy calls ``sys.exit()`` (armed for that run
+    only), then close it: a crash, unsealed. Returns the one close the strategy recorded."""
+    (desk / "closepkg" / "armed").touch()
+    session = create_run(_cfg(desk, out, misdeed="exit"), out)
+    with pytest.raises(SystemExit):
+        session.run_to_end(STEPS)
+    session.close()
+    (desk / "closepkg" / "armed").unlink()
+    torn = _closes(desk)
+    assert len(torn) == 1
+    return torn
+
+
 def _cfg(desk: Path, out: Path | None, **params: Any) -> DryrunConfig:
     """Run ``r`` of the ``closepkg`` strategy; its close() reads ``out/r``'s audit log."""
     audit = {} if out is None else {"audit": str(out / "r" / "audit.jsonl")}
@@ -213,15 +227,8 @@ class TestTheSessionThatMadeItClosesIt:
         """The step loop torn (the strategy's sys.exit()): the run is a crash, unsealed; its
         strategy is closed as the session closes all the same. The resume made its own."""
         out = tmp_path / "runs"
-        (desk / "closepkg" / "armed").touch()
-        session = create_run(_cfg(desk, out, misdeed="exit"), out)
-        with pytest.raises(SystemExit):
-            session.run_to_end(STEPS)
-        session.close()
-        torn = _closes(desk)
-        assert len(torn) == 1
+        torn = _torn(desk, out)
         assert torn != ["C2_DRYRUN_STOP"]  # not sealed
-        (desk / "closepkg" / "armed").unlink()
         with resume_run(out / "r") as resumed:
             resumed.run_to_end(STEPS)
         assert _closes(desk) == [*torn, "C2_DRYRUN_STOP"]
@@ -356,14 +363,7 @@ class TestARefusedResumeClosesWhatItMade:
         self, desk: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         out = tmp_path / "runs"
-        (desk / "closepkg" / "armed").touch()
-        session = create_run(_cfg(desk, out, misdeed="exit"), out)
-        with pytest.raises(SystemExit):
-            session.run_to_end(STEPS)
-        session.close()
-        (desk / "closepkg" / "armed").unlink()
-        torn = _closes(desk)
-        assert len(torn) == 1
+        _torn(desk, out)
 
         # Before the session is built: the strategy refuses the state the checkpoint holds.
         (desk / "closepkg" / "unrestorable").touch()

@@ -106,34 +106,14 @@ class TestTimesUnderAnotherName:
     def test_refused_naming_the_column_and_the_value(
         self, tmp_path: Path, header: str, value: str
     ) -> None:
-        path = tmp_path / "x.csv"
-        path.write_text(
-            f"{header},Open,High,Low,Close,Volume\n{value},1.08,1.09,1.07,1.08,3\n",
-            encoding="utf-8",
-        )
-        with pytest.raises(DataFileError, match="a time in a column not read") as caught:
-            check_csv(path, tick=None)
-        assert (caught.value.line, caught.value.column, caught.value.value) == (
-            2,
-            header.lower(),
-            value,
-        )
+        text = f"{header},Open,High,Low,Close,Volume\n{value},1.08,1.09,1.07,1.08,3\n"
+        _refused_as_an_unread_time(tmp_path, text, header.lower(), value)
 
     def test_refused_after_the_columns_read_too(self, tmp_path: Path) -> None:
         """The time column last, after the columns read (as a spreadsheet's edit leaves it):
         still refused, whichever column comes first."""
-        path = tmp_path / "x.csv"
-        path.write_text(
-            f"Open,High,Low,Close,Volume,Gmt time\n1.08,1.09,1.07,1.08,3,{DUKASCOPY[0]}\n",
-            encoding="utf-8",
-        )
-        with pytest.raises(DataFileError, match="a time in a column not read") as caught:
-            check_csv(path, tick=None)
-        assert (caught.value.line, caught.value.column, caught.value.value) == (
-            2,
-            "gmt time",
-            DUKASCOPY[0],
-        )
+        text = f"Open,High,Low,Close,Volume,Gmt time\n1.08,1.09,1.07,1.08,3,{DUKASCOPY[0]}\n"
+        _refused_as_an_unread_time(tmp_path, text, "gmt time", DUKASCOPY[0])
 
     @pytest.mark.parametrize(
         ("header", "value"),
@@ -522,3 +502,12 @@ class TestASpreadsheetSetToGerman:
         path = tmp_path / "de.csv"
         path.write_text(header + "\n" + "".join(f"{row}\n" for row in rows), encoding="utf-8")
         assert check_csv(path, tick=None).first_ns == _ns(2026, 3, 2, 9, 0) + first
+
+
+def _refused_as_an_unread_time(tmp_path: Path, text: str, column: str, value: str) -> None:
+    """A file of ``text`` is refused at line 2 for a time in ``column`` (``value``) not read."""
+    path = tmp_path / "x.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError, match="a time in a column not read") as caught:
+        check_csv(path, tick=None)
+    assert (caught.value.line, caught.value.column, caught.value.value) == (2, column, value)
