@@ -343,8 +343,9 @@ def _resume_session(
     in_flight: list[dict[str, str]] = []
     after: dict[str, Any] = {}
     hold_found: Callable[[], None] = lambda: None  # noqa: E731 - replaced below
+    undigested = False  # a checkpoint of an earlier build's, with no digests to check by
     if checkpoint is not None and read is not None:
-        _said_undigested(session, read)
+        undigested = not read.digested
         # The digests of the bytes up to the checkpoint, taken as they were checked.
         parts = restore_resumed(session, checkpoint, read.digests)  # the plug-ins': restore_plugins
         # The trade ids booked before, with their numbers: a repeat is judged as without a
@@ -384,30 +385,24 @@ def _resume_session(
     )
     hold_found()  # after C2_RESUME: what the venue has, held for the session to track
     _record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
-    _RESUMED[session] = {
-        "from_step": from_step,
-        "checkpoint": checkpoint is not None,
-        "torn_bytes": torn,
-        "in_flight": len(in_flight),
-    }
+    _RESUMED[session] = (
+        {
+            "from_step": from_step,
+            "checkpoint": checkpoint is not None,
+            "torn_bytes": torn,
+            "in_flight": len(in_flight),
+        },
+        undigested,
+    )
     say_resumed(session)
     return session
 
 
-_UNDIGESTED: Final[weakref.WeakSet[LiveSessionOrchestrator]] = weakref.WeakSet()
-"""Sessions resumed from a checkpoint that held no digests (for ``say_resumed``)."""
-
-
-_RESUMED: Final[weakref.WeakKeyDictionary[LiveSessionOrchestrator, dict[str, Any]]] = (
+_RESUMED: Final[weakref.WeakKeyDictionary[LiveSessionOrchestrator, tuple[dict[str, Any], bool]]] = (
     weakref.WeakKeyDictionary()
 )
-"""Where each resumed session continues, as its ``C2_RESUME`` says (for ``say_resumed``)."""
-
-
-def _said_undigested(session: LiveSessionOrchestrator, read: ResumeRead) -> None:
-    """A word in the log when the checkpoint held no digests to check the files by."""
-    if not read.digested:
-        _UNDIGESTED.add(session)
+"""Where each resumed session continues, as its ``C2_RESUME`` says, and whether its
+checkpoint held no digests to check the files by (for ``say_resumed``)."""
 
 
 def say_resumed(session: LiveSessionOrchestrator) -> None:
@@ -418,10 +413,10 @@ def say_resumed(session: LiveSessionOrchestrator) -> None:
     ``resume_run`` logs them as it resumes; the CLI, whose session log opens only once the
     resume is made (a refused one writes nothing), says them again there.
     """
-    resumed = _RESUMED.get(session)
-    if resumed is not None:
+    resumed, undigested = _RESUMED.get(session, ({}, False))
+    if resumed:
         get_logger().info("session_resumed", run_id=session.config.run_id, **resumed)
-    if session in _UNDIGESTED:
+    if undigested:
         get_logger().warning(
             "checkpoint_without_digests",
             run_id=session.config.run_id,
