@@ -1332,6 +1332,40 @@ def test_the_cli_alerts_and_evidence_reruns_never_do(tmp_path, webhook):
     _assert_no_secret(_all_run_bytes(tmp_path / "runs"))
 
 
+@pytest.mark.parametrize("hook", ["dead_url", "webhook", None])
+def test_dryrun_json_carries_the_alert_counts_the_text_line_says(tmp_path, request, hook):
+    """``dryrun --json`` had no word of the alerts: a webhook that refused every one was
+    ``1 alert(s) not delivered (failed 1, ...)`` on stderr, and nothing in the object a
+    supervisor reads. Its ``alerts`` holds the ``closed`` line's counts now, the same the
+    text line says; ``null`` for a process with no webhook."""
+    given = None if hook is None else request.getfixturevalue(hook)
+    url = getattr(given, "url", given)  # the Webhook's, or the dead one's
+    alerts = "" if url is None else f'\n[alerts]\nwebhook_url = "{url}"\nretries = 0\n'
+    config = tmp_path / "run.toml"
+    config.write_text(f'run_id = "j"\nsteps = 30\n{alerts}', encoding="utf-8")
+    done = _cli("dryrun", "--config", config, "--out", tmp_path / "runs", "--json", env={})
+    assert done.returncode == 0, done.stderr
+    said = orjson.loads(done.stdout)["alerts"]
+    if url is None:
+        assert said is None
+        return
+    lost = re.findall(
+        r"(\d+) alert\(s\) not delivered \(failed (\d+), dropped (\d+), "
+        r"abandoned (\d+)\)",
+        done.stderr,
+    )
+    total, failed, dropped, abandoned = map(int, lost[0]) if lost else (0, 0, 0, 0)
+    assert said == {
+        "posted": 1,
+        "delivered": 1 - total,
+        "failed": failed,
+        "dropped": dropped,
+        "abandoned": abandoned,
+    }
+    assert said["failed"] == (1 if hook == "dead_url" else 0)
+    _assert_no_secret(done.stdout + done.stderr)
+
+
 def test_the_cli_says_when_alerts_were_not_delivered(tmp_path, dead_url):
     """The webhook refused every alert: the run and its exit code are as ever, but the
     operator who expects to be paged is told on stderr (before, only alerts.jsonl knew)."""
