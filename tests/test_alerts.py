@@ -43,7 +43,9 @@ from livesession._domain import clock as _clock
 from livesession._domain.alerts import ALERT_CODES, ALERT_ENV, AlertsConfig
 from livesession._domain.runtime_config import Secret
 from livesession._rundir import create_run, resume_run
+from livesession.cli import main
 from livesession.leases import FileLease
+from livesession.status import Verdict, run_status
 
 from _helpers import Sinks, cli_under, closed_port, status_json_refused
 
@@ -1330,6 +1332,100 @@ def test_the_cli_alerts_and_evidence_reruns_never_do(tmp_path, webhook):
     assert webhook.codes() == ["RUN_SEALED"]
     _assert_no_secret(evidence.stdout + evidence.stderr)
     _assert_no_secret(_all_run_bytes(tmp_path / "runs"))
+
+
+@pytest.mark.parametrize("hook", ["dead_url", "webhook", None])
+def test_dryrun_json_carries_the_alert_counts_the_text_line_says(tmp_path, request, hook):
+    """``dryrun --json`` had no word of the alerts: a webhook that refused every one was
+    ``1 alert(s) not delivered (failed 1, ...)`` on stderr, and nothing in the object a
+    supervisor reads. Its ``alerts`` holds the ``closed`` line's counts now, the same the
+    text line says; ``null`` for a process with no webhook."""
+    given = None if hook is None else request.getfixturevalue(hook)
+    url = getattr(given, "url", given)  # the Webhook's, or the dead one's
+    alerts = "" if url is None else f'\n[alerts]\nwebhook_url = "{url}"\nretries = 0\n'
+    config = tmp_path / "run.toml"
+    config.write_text(f'run_id = "j"\nsteps = 30\n{alerts}', encoding="utf-8")
+    done = _cli("dryrun", "--config", config, "--out", tmp_path / "runs", "--json", env={})
+    assert done.returncode == 0, done.stderr
+    said = orjson.loads(done.stdout)["alerts"]
+    if url is None:
+        assert said is None
+        return
+    lost = re.findall(
+        r"(\d+) alert\(s\) not delivered \(failed (\d+), dropped (\d+), "
+        r"abandoned (\d+)\)",
+        done.stderr,
+    )
+    total, failed, dropped, abandoned = map(int, lost[0]) if lost else (0, 0, 0, 0)
+    assert said == {
+        "posted": 1,
+        "delivered": 1 - total,
+        "failed": failed,
+        "dropped": dropped,
+        "abandoned": abandoned,
+    }
+    assert said["failed"] == (1 if hook == "dead_url" else 0)
+    _assert_no_secret(done.stdout + done.stderr)
+
+
+_SEALED_FILES = (
+    names.EVENTS,
+    names.AUDIT,
+    names.SNAPSHOTS,
+    names.CHECKPOINT,
+    names.METRICS,
+    names.RUN_META,
+    names.CONFIG,
+)
+"""The files a run's seal covers: none changes while its process closes."""
+
+
+def test_status_of_a_sealed_run_whose_process_delivers_its_last_alerts(
+    tmp_path, hanging_webhook, capsys
+):
+    """A ``dryrun`` seals its run, then hands its last alerts to the webhook, its writer
+    lock held meanwhile: ``status`` said ``running (exit 7)`` and ``sealed: false`` of a run
+    sealed ``COMPLETED``, however slow the webhook. It says the sealed verdict now, the
+    writer, what it still does (``closing``) and that the run's records will not change."""
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'run_id = "c"\nsteps = 30\n\n[alerts]\nwebhook_url = "{hanging_webhook.url}"\n'
+        "timeout_ms = 60000\nretries = 0\n",
+        encoding="utf-8",
+    )
+    run_dir = tmp_path / "runs" / "c"
+    env = {k: v for k, v in os.environ.items() if k != ALERT_ENV}
+    argv = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "-q"]
+    argv += ["--out", str(tmp_path / "runs")]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            hanging_webhook.wait_for("RUN_SEALED", timeout_s=SUBPROCESS_TIMEOUT_S)  # held
+            closing = run_status(run_dir)
+            sealed = {name: (run_dir / name).read_bytes() for name in _SEALED_FILES}
+            assert main(["status", str(run_dir)]) == 0
+            said = capsys.readouterr().out
+        finally:
+            hanging_webhook.released.set()  # it answers: the process lets the run go
+            proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+    assert proc.returncode == 0
+    assert closing.verdict is Verdict.COMPLETED, closing.verdict
+    assert closing.sealed
+    assert closing.writer is not None
+    assert closing.writer["pid"] == proc.pid
+    assert closing.closing.startswith(
+        f"pid {proc.pid} (livesession dryrun) sealed the run and has not let it go yet: as its "
+        "session closes it hands the last alerts to the webhook"
+    )
+    assert "The run's records will not change" in closing.closing
+    assert closing.next_step().startswith(
+        f"wait until pid {proc.pid} lets the run go (writer none), then verify before handing"
+    )
+    assert f"closing     {closing.closing}\n" in said
+    assert "verdict     completed (exit 0)\n" in said
+    assert "trading     ended: the run is sealed" in said
+    assert {name: (run_dir / name).read_bytes() for name in _SEALED_FILES} == sealed
+    let_go = run_status(run_dir)
+    assert (let_go.verdict, let_go.writer, let_go.closing) == (Verdict.COMPLETED, None, "")
 
 
 def test_the_cli_says_when_alerts_were_not_delivered(tmp_path, dead_url):

@@ -284,3 +284,44 @@ def test_a_url_given_on_the_command_line_is_not_echoed(tmp_path, capsys):
     assert "SECRETTOKEN" not in said.err + said.out
     assert "got 'https://hooks.example/***'" in said.err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("feed", "said"),
+    [
+        ("csv:nosuch.csv", "cannot open data file {tmp}/nosuch.csv: No such file or directory"),
+        ("csv:data/GOOG.csv", "cannot open data file {tmp}/data/GOOG.csv: No such file or"),
+        ("parquet:nosuch.parquet", "cannot open data file {tmp}/nosuch.parquet: No such file"),
+        ("csv:data", "cannot open data file {tmp}/data: Is a directory"),
+    ],
+)
+def test_a_data_file_not_there_names_the_feed_line(tmp_path, capsys, feed, said):
+    """Bug: ``feed = "csv:nosuch.csv"`` in a config file was refused as ``cannot open data
+    file .../nosuch.csv: No such file or directory``, the one refusal of a file's value that
+    named neither the config file nor the line that sets ``feed``."""
+    (tmp_path / "data").mkdir()
+    config = tmp_path / "desk.toml"
+    config.write_text(f'steps = 5\n\nfeed = "{feed}"\n', encoding="utf-8")
+    out = tmp_path / "runs"
+    assert main(["dryrun", "-c", str(config), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    said = said.format(tmp=tmp_path.resolve())
+    assert err.startswith(f"livesession: error: config file {config}, line 3: {said}"), err
+    assert err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_feed_flag_names_no_config_line(tmp_path, capsys):
+    """``--feed csv:nosuch.csv`` is the flag's value, in no file: named as it was, even with
+    a config file whose own ``feed`` the flag replaces."""
+    config = tmp_path / "desk.toml"
+    config.write_text('steps = 5\nfeed = "random_walk"\n', encoding="utf-8")
+    missing = tmp_path / "nosuch.csv"
+    out = tmp_path / "runs"
+    argv = ["dryrun", "-c", str(config), "--feed", f"csv:{missing}", "--out", str(out), "-q"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"livesession: error: cannot open data file {missing}: No such file or directory\n"
+    )
+    assert not out.exists()

@@ -35,6 +35,7 @@ from ._cli_output import (
 )
 from ._cli_streams import streams_back
 from ._cli_summary import (
+    alert_counts,
     broker_failures_line,
     desk_rules,
     exposure_line,
@@ -303,11 +304,13 @@ def _run(
             f"{run_dir}",
             file=sys.stderr,
         )
-    say_undelivered(run_dir, session.config)
+    alerts = alert_counts(run_dir, session.config)
+    say_undelivered(run_dir, alerts)
     code = _exit_code(result)  # sealed: its stop signals are ignored from here (control.py)
     if as_json:
         metrics = session.recorder.metrics
-        emit_json(result_json(result, run_dir, timings["wall_s"], metrics, code=code))
+        said = result_json(result, run_dir, timings["wall_s"], metrics, code=code, alerts=alerts)
+        emit_json(said)
     return code
 
 

@@ -39,37 +39,14 @@ def status_lines(found: RunStatus) -> list[str]:
     if found.unwritten_checkpoint:
         rows.append(("checkpoint", found.unwritten_checkpoint))
     if found.trading is not None:
-        unsealed = found.writer is not None or found.verdict is Verdict.CRASHED
-        trading = describe_trading(
-            found.trading,
-            run_dir=found.run_dir,
-            live=unsealed,
-            state=found.state,
-            killed=found.kill_halted,
-            as_of=found.trading_as_of,
-            sealed=found.sealed,
-        )
-        rows.append(("trading", trading))
+        rows.append(("trading", _trading(found, found.trading)))
     rows.append(("steps", _steps(found)))
     if found.heartbeat_utc is not None and found.heartbeat_age_s is not None:
         every = found.checkpoint_every
         cadence = "" if every is None else f"; every {every} steps"
         written = f"({age_words(found.heartbeat_age_s)}, checkpoint.json written{cadence})"
         rows.append(("heartbeat", f"{found.heartbeat_utc} {written}"))
-    if found.writer is not None:
-        writer = found.writer
-        rows.append(
-            (
-                "writer",
-                (
-                    f"pid {writer['pid']} on {writer['host']} since {writer['since']} "
-                    f"({writer['command']})"
-                    + (f"; {writer['stopped']}" if writer.get("stopped") else "")
-                ),
-            )
-        )
-    else:
-        rows.append(("writer", "none"))
+    rows += _writer(found)
     unsealed = found.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}
     # Not for a doubtful seal (see "problem"), nor a run that may be live (``unlocked``).
     if unsealed and not (found.writer or found.problem or found.unlocked):
@@ -82,6 +59,33 @@ def status_lines(found: RunStatus) -> list[str]:
     rows.append(("open orders", describe_orders(found.open_orders, found.open_orders_as_of)))
     rows.append(("next", found.next_step()))
     return _aligned(rows)
+
+
+def _writer(found: RunStatus) -> list[tuple[str, str]]:
+    """The writer line, and what a writer of a sealed run still does (``closing``)."""
+    writer = found.writer
+    if writer is None:
+        return [("writer", "none")]
+    stopped = f"; {writer['stopped']}" if writer.get("stopped") else ""
+    said = f"pid {writer['pid']} on {writer['host']} since {writer['since']} ({writer['command']})"
+    return [
+        ("writer", f"{said}{stopped}"),
+        *([("closing", found.closing)] if found.closing else []),
+    ]
+
+
+def _trading(found: RunStatus, trading: str) -> str:
+    """The trading line: a run that goes on (held and unsealed, or crashed) may be acked."""
+    unsealed = (found.writer is not None and not found.sealed) or found.verdict is Verdict.CRASHED
+    return describe_trading(
+        trading,
+        run_dir=found.run_dir,
+        live=unsealed,
+        state=found.state,
+        killed=found.kill_halted,
+        as_of=found.trading_as_of,
+        sealed=found.sealed,
+    )
 
 
 def _steps(found: RunStatus) -> str:

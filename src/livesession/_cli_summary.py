@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .verify import VerifyResult
 
 __all__ = [
+    "alert_counts",
     "broker_failures_line",
     "desk_rules",
     "evidence_json",
@@ -181,8 +182,9 @@ def result_json(
     metrics: MetricsCollector,
     *,
     code: int,
+    alerts: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """A finished ``dryrun`` or ``resume`` as one object (decimals as strings)."""
+    """A finished ``dryrun`` or ``resume`` as one object; ``alerts``: ``alert_counts``."""
     return {
         "ok": code == 0,
         "exit_code": code,
@@ -212,6 +214,7 @@ def result_json(
         "pnl": plain(result.pnl),
         "equity": plain(result.equity),
         "wall_s": round(wall_s, 3),
+        "alerts": alerts,
     }
 
 
@@ -323,23 +326,34 @@ def say_unalerted(run_dir: Path, cfg: DryrunConfig) -> None:
         )
 
 
-def say_undelivered(run_dir: Path, cfg: DryrunConfig) -> None:
-    """One stderr line when the webhook did not take every alert of this process.
+_ALERT_COUNTS: Final = ("posted", "delivered", "failed", "dropped", "abandoned")  # its closed line
 
-    Alerts never change the run (nor its exit code), but an operator who set a webhook
-    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts, and the reasons.
+
+def alert_counts(run_dir: Path, cfg: DryrunConfig) -> dict[str, int] | None:
+    """This process's alert counts, from ``alerts.jsonl``'s ``closed`` line; None for none.
+
     A process with no webhook posted nothing: the file's last counts are another's.
     """
     if cfg.alerts.url(os.environ) is None:
-        return
+        return None
     try:
         last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
         counts = orjson.loads(last)
     except (OSError, orjson.JSONDecodeError):
-        return  # no webhook (no file), or nothing to go by
+        return None  # no webhook (no file), or nothing to go by
     if not isinstance(counts, dict) or counts.get("outcome") != "closed":
-        return
-    lost = {k: counts.get(k, 0) for k in ("failed", "dropped", "abandoned")}
+        return None
+    return {key: n if isinstance(n := counts.get(key), int) else 0 for key in _ALERT_COUNTS}
+
+
+def say_undelivered(run_dir: Path, counts: dict[str, int] | None) -> None:
+    """One stderr line when the webhook did not take every alert of this process.
+
+    Alerts never change the run (nor its exit code), but an operator who set a webhook
+    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts (``counts``, from
+    ``alert_counts``), and the reasons.
+    """
+    lost = {key: (counts or {}).get(key, 0) for key in ("failed", "dropped", "abandoned")}
     if any(lost.values()):
         said = ", ".join(f"{k} {n}" for k, n in lost.items())
         print(  # noqa: T201 - the CLI's output

@@ -43,7 +43,9 @@ needs_operator     5     a person must look: live or sealed in ERROR_REQUIRES_OP
                          log says but the files do not bear it out, or holding a run
                          file that is not a regular file (``problem``)
 crashed            6     no process writes it and it is not sealed: resume it
-running            7     a process holds its writer lock
+running            7     a process holds its writer lock, and the run is not sealed (one
+                         sealed whose process still closes is its seal's verdict,
+                         ``closing`` saying so)
 =================  ====  ==========================================================
 
 A file of the run that is there but that the system will not let status read (no
@@ -81,7 +83,7 @@ from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
 from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resumable import resume_problem
-from ._rundir.seal import claimed_seal, unwritten_says
+from ._rundir.seal import Seal, claimed_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,
     credentials_said,
@@ -96,6 +98,7 @@ from ._rundir.standing import (
     unbooked_fill,
 )
 from ._rundir.starting import killed_before_writing, no_run_yet, start_again, starting_says
+from ._rundir.statuswords import closing_says
 from ._support.oserrors import said as oserror_said
 from ._support.text import command, one_line
 
@@ -216,6 +219,9 @@ class RunStatus:
     """A run its audit log seals whose process ended before the sealing checkpoint: that,
     and the command that writes it (``its sealing checkpoint was not written ...``); ""
     for any other run. It is shown as it will be once written (``_rundir.reseal``)."""
+    closing: str = ""
+    """A sealed run whose process (``writer``) has not let it go yet, as its session closes:
+    that, and that the run's records will not change (``closing_says``); "" otherwise."""
 
     @property
     def exit_code(self) -> int:
@@ -230,6 +236,9 @@ class RunStatus:
         then = f"a person must look: {self.unlocked}" if self.unlocked else self._next()
         if self.verdict is Verdict.CRASHED and not self.unlocked:
             then += credentials_said(self.credentials)
+        if self.closing and self.writer is not None and not self.writer.get("stopped"):
+            pid = self.writer["pid"]  # verify reads it as live, evidence refuses it, till then
+            then = f"wait until pid {pid} lets the run go (writer none), then {then}"
         if not self.unwritten_checkpoint:
             return then
         return f"`{command('resume', self.run_dir)}` writes its sealing checkpoint; {then}"
@@ -294,6 +303,20 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
+def _seal(
+    run_dir: Path, checkpoint: dict[str, Any], snapshot: dict[str, Any] | None, *, held: bool
+) -> Seal | None:
+    """The seal the files claim; of a ``held`` run, only once its sealing checkpoint is in.
+
+    A writer's files move until then (its audit ends with the stop record before its seal
+    is done), and it is running; a sealed run whose session is closing is sealed.
+    """
+    if held and checkpoint.get("sealed") is not True:
+        return None
+    seal = claimed_seal(run_dir, checkpoint, snapshot)
+    return None if held and seal is not None and not seal.whole else seal
+
+
 def _text(record: dict[str, Any] | None, key: str) -> str | None:
     """``record[key]`` when it is a string, else None (unknown).
 
@@ -344,14 +367,15 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
     state = _text(snapshot, "fsm_state") or _text(checkpoint, "fsm_state")
     status = _text(snapshot, "status")
-    seal = None if holder is not None else claimed_seal(run_dir, checkpoint, snapshot)
+    seal = _seal(run_dir, checkpoint, snapshot, held=holder is not None)
+    live = holder is not None and seal is None  # held and sealed: the session closes
     unwritten = seal is not None and seal.unwritten and not seal.doubt
     if unwritten:  # shown as the sealing checkpoint `resume` writes will show it
         checkpoint = sealing_checkpoint(run_dir, checkpoint, snapshot)
     sealed = None if seal is None else _sealed_verdict(seal.fsm_state, failed=seal.failed)
     problem_of_resume: str | None = None
     doubt = "" if seal is None else seal.doubt
-    if holder is not None:
+    if live:
         operator = state == SessionState.ERROR_REQUIRES_OPERATOR.value
         verdict = Verdict.NEEDS_OPERATOR if operator else Verdict.RUNNING
     elif doubt:
@@ -367,11 +391,11 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
             status = reported_status(state, failed=bool(checkpoint.get("failed")))
     beat, age = heartbeat(run_dir, now)
     crashed = holder is None and seal is None and keeps_checkpoints(run_dir, checkpoint)
-    going_on: GoingOn = "live" if holder is not None else ("crashed" if crashed else None)
+    going_on: GoingOn = "live" if live else ("crashed" if crashed else None)
     resumable = verdict is Verdict.CRASHED
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
-    trading, trading_as_of, kill_halted = trading_of(run_dir, checkpoint, live=holder is not None)
+    trading, trading_as_of, kill_halted = trading_of(run_dir, checkpoint, live=live)
     whole = seal is not None and seal.whole
     return RunStatus(
         run_dir=str(run_dir),
@@ -403,6 +427,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",
         unwritten_checkpoint=unwritten_says(run_dir) if unwritten else "",
+        closing="" if live or holder is None else closing_says(holder.pid, holder.command),
         positions=held.positions,
         open_orders=held.open_orders,
         positions_as_of=held.positions_as_of,

@@ -16,6 +16,7 @@ from .standing import NO_CHECKPOINT
 
 __all__ = [
     "NEVER_TRADED",
+    "closing_says",
     "describe_lease",
     "describe_orders",
     "describe_positions",
@@ -26,6 +27,22 @@ __all__ = [
 
 NEVER_TRADED: Final = "never traded (rejected at preflight)"
 """A REJECTED run's trading: its checkpoint keeps the ACTIVE it was built with, unused."""
+
+
+def closing_says(pid: int, command_name: str) -> str:
+    """A sealed run the process ``pid`` still holds: what it still does, and what stays.
+
+    A session seals its run, then closes: it hands its last alerts to the webhook (bounded
+    by ``[alerts]`` ``timeout_ms`` and a second), closes its files, and lets the run go. A
+    slow webhook keeps the lock that long, and ``status`` said ``running`` of a sealed run.
+    """
+    return (
+        f"pid {pid} ({command_name}) sealed the run and has not let it go yet: as its session "
+        "closes it hands the last alerts to the webhook (for at most [alerts] timeout_ms and "
+        "a second), then lets the run go. The run's records will not change: it still writes "
+        "only alerts.jsonl's deliveries, its session log and timings.json, and closes its "
+        "idempotency store"
+    )
 
 
 def describe_lease(lease: dict[str, Any] | None) -> str:
