@@ -8,6 +8,7 @@ a traceback (``KeyError: 'wall_s'``, exit 1, nothing on stdout under ``--json``)
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import json
@@ -290,6 +291,53 @@ def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Pa
         session.run_to_end(10)
     flatten = _criteria(evaluate_run(tmp_path / "heldkill", Thresholds()))["flatten"]
     assert flatten["result"] == "pass", flatten
+    assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
+
+
+class _TickingClock:
+    """A wall clock read a quarter second later each time it is read."""
+
+    def __init__(self) -> None:
+        self._now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+
+    def now(self) -> dt.datetime:
+        self._now += dt.timedelta(milliseconds=250)
+        return self._now
+
+
+def test_the_runs_own_kill_is_measured_in_wall_time_not_run_time(tmp_path: Path) -> None:
+    """Bug: a run on the system clock measured its own kill switch to flat by
+    ``time_to_flat_ns``, which is run time (``ts_sim``): a flatten filled on the next
+    one-minute bar read `kill switch to flat in 60.000000 s (the run's own kill switch
+    (system clock))` and failed the 2 s criterion, whatever the wall time (and a flatten
+    slow on the wall within one bar read 0). It is the wall clock's time from the kill's
+    record to the flat one's, their ``ts_utc``."""
+    cfg = DryrunConfig(
+        run_id="slowfill",
+        strategy_id="scripted",
+        steps=10,
+        clock_mode="system",
+        fill_model={"latency_ms": 60000},  # the flatten fills a bar later, in run time
+    )
+    feed, strategy = ScriptedFeed(["40000.00"] * 10), ScriptedStrategy(at({1: [buy("0.010")]}))
+    with create_run(cfg, tmp_path, feed=feed, strategy=strategy, clock=_TickingClock()) as run:
+        assert run.preflight()
+        run.activate()
+        run.run_n_steps(4)
+        assert any(run.book.positions.values())
+        run.kill("OPERATOR")
+        run.run_to_end(10)
+    kills = {
+        e["event_type"]: e
+        for e in map(json.loads, (tmp_path / "slowfill" / "events.jsonl").read_text().splitlines())
+        if e["event_type"].startswith("KILL_SWITCH")
+    }
+    assert kills["KILL_SWITCH_FLAT"]["payload"]["time_to_flat_ns"] == 60 * 10**9  # run time
+    read = {kind: dt.datetime.fromisoformat(e["ts_utc"]) for kind, e in kills.items()}
+    wall = read["KILL_SWITCH_FLAT"] - read["KILL_SWITCH"]  # the wall clock's readings
+    assert 0 < wall.total_seconds() < 60
+    flatten = _criteria(evaluate_run(tmp_path / "slowfill", Thresholds()))["flatten"]
+    assert (flatten["result"], flatten["value"]) == ("pass", wall.total_seconds()), flatten
     assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
 
 
