@@ -261,6 +261,19 @@ class TestTheDrillNeedsTheRunsDataFile:
         assert drill["status"] == "measured", drill
 
 
+def _killed_holding(cfg: DryrunConfig, out: Path, **objects: Any) -> Path:
+    """Run ``cfg`` (10 steps, a buy on bar 1) under ``out``, killed once it holds the buy."""
+    feed, strategy = ScriptedFeed(["40000.00"] * 10), ScriptedStrategy(at({1: [buy("0.010")]}))
+    with create_run(cfg, out, feed=feed, strategy=strategy, **objects) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(3)
+        assert any(session.book.positions.values())
+        session.kill("OPERATOR")
+        session.run_to_end(10)
+    return out / cfg.run_id
+
+
 def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Path) -> None:
     """Bug: a run on the system clock killed with no position and no open order records
     ``time_to_flat_ns`` 0 (nothing to flatten), and burnin read it as a measured flatten:
@@ -279,17 +292,7 @@ def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Pa
         "position, no open order): it flattened nothing: skipped, not passed"
     )
     cfg = DryrunConfig(run_id="heldkill", strategy_id="scripted", steps=10, clock_mode="system")
-    feed = ScriptedFeed(["40000.00"] * 10)
-    with create_run(
-        cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("0.010")]}))
-    ) as session:
-        assert session.preflight()
-        session.activate()
-        session.run_n_steps(3)
-        assert any(session.book.positions.values())
-        session.kill("OPERATOR")
-        session.run_to_end(10)
-    flatten = _criteria(evaluate_run(tmp_path / "heldkill", Thresholds()))["flatten"]
+    flatten = _criteria(evaluate_run(_killed_holding(cfg, tmp_path), Thresholds()))["flatten"]
     assert flatten["result"] == "pass", flatten
     assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
 
@@ -319,24 +322,17 @@ def test_the_runs_own_kill_is_measured_in_wall_time_not_run_time(tmp_path: Path)
         clock_mode="system",
         fill_model={"latency_ms": 60000},  # the flatten fills a bar later, in run time
     )
-    feed, strategy = ScriptedFeed(["40000.00"] * 10), ScriptedStrategy(at({1: [buy("0.010")]}))
-    with create_run(cfg, tmp_path, feed=feed, strategy=strategy, clock=_TickingClock()) as run:
-        assert run.preflight()
-        run.activate()
-        run.run_n_steps(4)
-        assert any(run.book.positions.values())
-        run.kill("OPERATOR")
-        run.run_to_end(10)
+    run = _killed_holding(cfg, tmp_path, clock=_TickingClock())
     kills = {
         e["event_type"]: e
-        for e in map(json.loads, (tmp_path / "slowfill" / "events.jsonl").read_text().splitlines())
+        for e in map(json.loads, (run / "events.jsonl").read_text().splitlines())
         if e["event_type"].startswith("KILL_SWITCH")
     }
     assert kills["KILL_SWITCH_FLAT"]["payload"]["time_to_flat_ns"] == 60 * 10**9  # run time
     read = {kind: dt.datetime.fromisoformat(e["ts_utc"]) for kind, e in kills.items()}
     wall = read["KILL_SWITCH_FLAT"] - read["KILL_SWITCH"]  # the wall clock's readings
     assert 0 < wall.total_seconds() < 60
-    flatten = _criteria(evaluate_run(tmp_path / "slowfill", Thresholds()))["flatten"]
+    flatten = _criteria(evaluate_run(run, Thresholds()))["flatten"]
     assert (flatten["result"], flatten["value"]) == ("pass", wall.total_seconds()), flatten
     assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
 
