@@ -86,12 +86,16 @@ def at(bars: Mapping[int, Sequence[OrderIntent]]) -> Script:
     return lambda n, _bar, _view: bars.get(n, ())
 
 
-def daily_loss_kill(out: Path, run_id: str, *, lifted_after: int | None = None) -> Path:
+def daily_loss_kill(
+    out: Path, run_id: str, *, lifted_after: int | None = None, clock_mode: str = "sim"
+) -> Path:
     """A six-step run whose daily-loss cap pulls the kill switch on bar 3 (a buy of 1 on bar
     1, then a fall from 40000 to 39000); ``lifted_after``: an operator re-enables trading
     after that many steps. Returns the run's directory under ``out``."""
     risk = {"per_trade_risk_pct": "0.01", "max_order_notional": "60000"}
-    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=6, risk=risk)
+    cfg = DryrunConfig(
+        run_id=run_id, strategy_id="scripted", steps=6, risk=risk, clock_mode=clock_mode
+    )
     feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
     strategy = ScriptedStrategy(at({1: [buy("1")]}))
     return halted_run(cfg, out, feed, strategy, lifted_after=lifted_after)

@@ -8,6 +8,7 @@ a traceback (``KeyError: 'wall_s'``, exit 1, nothing on stdout under ``--json``)
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import json
@@ -260,6 +261,19 @@ class TestTheDrillNeedsTheRunsDataFile:
         assert drill["status"] == "measured", drill
 
 
+def _killed_holding(cfg: DryrunConfig, out: Path, **objects: Any) -> Path:
+    """Run ``cfg`` (10 steps, a buy on bar 1) under ``out``, killed once it holds the buy."""
+    feed, strategy = ScriptedFeed(["40000.00"] * 10), ScriptedStrategy(at({1: [buy("0.010")]}))
+    with create_run(cfg, out, feed=feed, strategy=strategy, **objects) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(3)
+        assert any(session.book.positions.values())
+        session.kill("OPERATOR")
+        session.run_to_end(10)
+    return out / cfg.run_id
+
+
 def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Path) -> None:
     """Bug: a run on the system clock killed with no position and no open order records
     ``time_to_flat_ns`` 0 (nothing to flatten), and burnin read it as a measured flatten:
@@ -278,18 +292,48 @@ def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Pa
         "position, no open order): it flattened nothing: skipped, not passed"
     )
     cfg = DryrunConfig(run_id="heldkill", strategy_id="scripted", steps=10, clock_mode="system")
-    feed = ScriptedFeed(["40000.00"] * 10)
-    with create_run(
-        cfg, tmp_path, feed=feed, strategy=ScriptedStrategy(at({1: [buy("0.010")]}))
-    ) as session:
-        assert session.preflight()
-        session.activate()
-        session.run_n_steps(3)
-        assert any(session.book.positions.values())
-        session.kill("OPERATOR")
-        session.run_to_end(10)
-    flatten = _criteria(evaluate_run(tmp_path / "heldkill", Thresholds()))["flatten"]
+    flatten = _criteria(evaluate_run(_killed_holding(cfg, tmp_path), Thresholds()))["flatten"]
     assert flatten["result"] == "pass", flatten
+    assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
+
+
+class _TickingClock:
+    """A wall clock read a quarter second later each time it is read."""
+
+    def __init__(self) -> None:
+        self._now = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
+
+    def now(self) -> dt.datetime:
+        self._now += dt.timedelta(milliseconds=250)
+        return self._now
+
+
+def test_the_runs_own_kill_is_measured_in_wall_time_not_run_time(tmp_path: Path) -> None:
+    """Bug: a run on the system clock measured its own kill switch to flat by
+    ``time_to_flat_ns``, which is run time (``ts_sim``): a flatten filled on the next
+    one-minute bar read `kill switch to flat in 60.000000 s (the run's own kill switch
+    (system clock))` and failed the 2 s criterion, whatever the wall time (and a flatten
+    slow on the wall within one bar read 0). It is the wall clock's time from the kill's
+    record to the flat one's, their ``ts_utc``."""
+    cfg = DryrunConfig(
+        run_id="slowfill",
+        strategy_id="scripted",
+        steps=10,
+        clock_mode="system",
+        fill_model={"latency_ms": 60000},  # the flatten fills a bar later, in run time
+    )
+    run = _killed_holding(cfg, tmp_path, clock=_TickingClock())
+    kills = {
+        e["event_type"]: e
+        for e in map(json.loads, (run / "events.jsonl").read_text().splitlines())
+        if e["event_type"].startswith("KILL_SWITCH")
+    }
+    assert kills["KILL_SWITCH_FLAT"]["payload"]["time_to_flat_ns"] == 60 * 10**9  # run time
+    read = {kind: dt.datetime.fromisoformat(e["ts_utc"]) for kind, e in kills.items()}
+    wall = read["KILL_SWITCH_FLAT"] - read["KILL_SWITCH"]  # the wall clock's readings
+    assert 0 < wall.total_seconds() < 60
+    flatten = _criteria(evaluate_run(run, Thresholds()))["flatten"]
+    assert (flatten["result"], flatten["value"]) == ("pass", wall.total_seconds()), flatten
     assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
 
 

@@ -10,13 +10,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, daily_loss_kill, halted_run, sell
 from livesession import DryrunConfig
 from livesession.report import render_report
 
 
-def test_the_header_names_a_kill_that_lasted_to_the_end(tmp_path: Path) -> None:
-    daily_loss_kill(tmp_path, "cap")
+@pytest.mark.parametrize("clock_mode", ["sim", "fixed"])
+def test_the_header_names_a_kill_that_lasted_to_the_end(tmp_path: Path, clock_mode: str) -> None:
+    """Bug: the header gave the kill's ``ts_utc``, the clock's stamp, where every time of
+    the report is the run's own: on the fixed clock, which stamps every record with the
+    start time, the kill of bar 3 read ``from 2026-01-01T00:00:00Z`` (on the system clock,
+    the wall time the process wrote it)."""
+    daily_loss_kill(tmp_path, "cap", clock_mode=clock_mode)
     header = render_report(tmp_path / "cap").split("</header>", 1)[0]
     assert (
         "&middot; 6 of 6 steps; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from "

@@ -29,7 +29,9 @@ The kill drill (``kill_drill``, run by ``evidence`` and by ``burnin --drill``, e
 the measurement's source) re-runs the run's config on its
 simulated venue in a temporary directory until it holds a position, trips the kill switch
 and measures the wall time until ``KILL_SWITCH_FLAT``. A run on the system clock that
-tripped its own kill switch measured it already (its ``time_to_flat_ns`` is wall time).
+tripped its own kill switch measured it already: the
+wall clock's time from its ``KILL_SWITCH`` record to ``KILL_SWITCH_FLAT`` (their ``ts_utc``;
+``time_to_flat_ns`` is run time).
 The drill ``evidence`` recorded in ``manifest.json`` counts only when that manifest is this
 run's (its ``run_id`` and ``audit_head``) and its ``wall_s`` a number of seconds >= 0.
 """

@@ -11,6 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts.runread import payload
+from .._domain.clock import parse_utc_ns
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import Halts, halt_text
 from ._review import FailurePaths
@@ -22,6 +23,17 @@ __all__ = ["Chain"]
 
 _MAX_DEPTH: Final = 8
 """How many OCO generations a trade may trace through (a leg of a leg...)."""
+
+
+def _elapsed_ns(start: object, end: object) -> int | None:
+    """Nanoseconds from the clock reading ``start`` to ``end`` (``ts_utc`` texts), or None."""
+    if not isinstance(start, str) or not isinstance(end, str):
+        return None
+    try:
+        ns = parse_utc_ns(end) - parse_utc_ns(start)
+    except ValueError:
+        return None
+    return ns if ns >= 0 else None
 
 
 class Chain:
@@ -45,7 +57,9 @@ class Chain:
         self.paths = FailurePaths()
         """The failure paths the run went through (``FailurePaths.listed``)."""
         self.flat_ns: int | None = None
-        """The first ``KILL_SWITCH_FLAT``'s ``time_to_flat_ns`` (wall time on a system clock)."""
+        """From the kill switch tripping to the first ``KILL_SWITCH_FLAT``, by their ``ts_utc``:
+        wall time on a system clock (``time_to_flat_ns`` is run time, ``ts_sim``, on any)."""
+        self._kill_utc: object = None
         self.already_flat = False
         """The kill before that ``KILL_SWITCH_FLAT`` found the book flat, no order open: it
         flattened nothing, so its ``time_to_flat_ns`` (0) measured no flatten."""
@@ -87,9 +101,10 @@ class Chain:
         elif kind == "KILL_SWITCH" and self.flat_ns is None:
             fields = payload(event)
             self.already_flat = fields.get("flat") is True and fields.get("open_orders") == 0
+            if self._kill_utc is None:
+                self._kill_utc = event.get("ts_utc")
         elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
-            ns = payload(event).get("time_to_flat_ns")
-            self.flat_ns = ns if isinstance(ns, int) else None
+            self.flat_ns = _elapsed_ns(self._kill_utc, event.get("ts_utc"))
 
     def ended(self) -> list[str]:
         """What a verdict does not say of how the session ended, a line each.

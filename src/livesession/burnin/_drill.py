@@ -3,7 +3,9 @@
 The drill (``kill_drill``, run by ``evidence`` and ``burnin --drill``) re-runs the run's
 config on its simulated venue in a temporary directory until it holds a position, trips the
 kill switch and measures the wall time until ``KILL_SWITCH_FLAT``. A run on the system clock
-that tripped its own kill switch measured it already (its ``time_to_flat_ns`` is wall time).
+that tripped its own kill switch measured it already: the
+wall clock's time from its ``KILL_SWITCH`` record to ``KILL_SWITCH_FLAT`` (their ``ts_utc``;
+``time_to_flat_ns`` is run time).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts.runread import payload
-from .._domain.clock import epoch_ns
+from .._domain.clock import epoch_ns, format_utc_ns
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import HALTED_BY
@@ -301,14 +301,25 @@ class ReportRun:
                 kill = halt = None  # an operator lifted it: trading went on
         if kill is not None:
             reason = payload(kill).get("reason") or "no reason recorded"
-            at = kill.get("ts_utc", "?")
+            at = self._run_time(kill)
             return f"; KILLED: trading HALTED by the kill switch ({reason}) from {at} to the end"
         if halt is None or self.status != "COMPLETED":
             return ""  # a faulted run's halt is its fault's, which the ending names
         reason = str(payload(halt).get("reason") or "")
         by = HALTED_BY.get(reason, "the session")
         said = f" ({reason})" if reason else ""
-        return f"; HALTED: trading HALTED by {by}{said} from {halt.get('ts_utc', '?')} to the end"
+        return f"; HALTED: trading HALTED by {by}{said} from {self._run_time(halt)} to the end"
+
+    def _run_time(self, event: dict[str, Any]) -> str:
+        """When ``event`` happened in the run's time, as every time in the report.
+
+        Not its ``ts_utc``: a wall (``--clock system``) or fixed clock stamps when the
+        process wrote it, or the start time on every record.
+        """
+        ts_sim = event.get("ts_sim")
+        if not isinstance(ts_sim, int) or isinstance(ts_sim, bool):
+            return "?"
+        return format_utc_ns(ts_sim + self.utc_offset_ns)
 
     def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
         """(ts_sim, payload) of the events of the given types, in order."""
