@@ -115,6 +115,14 @@ def test_a_crashed_factory_run_resumes_only_with_its_factory(tmp_path: Path) -> 
     assert f"broker_factory=<{__name__}.paper>" in run_status(run).next_step()
     with pytest.raises(RunExists, match=f"broker_factory=<{__name__}.paper>"):
         create_run(_config("fac"), tmp_path, broker_factory=paper)
+    # The evidence of the crashed run said `livesession resume RUN` finishes it, as of an
+    # object-built run: that is refused; it names the call that finishes it.
+    problems = write_evidence(run, out_dir=tmp_path / "evidence").problems
+    assert (
+        f"the run is not sealed: resume_run({str(run)!r}, broker_factory=<{__name__}.paper>) "
+        "from Python (it was started with objects) finishes it"
+    ) in problems[0]
+    assert _tree(run) == before
     session = resume_run(run, broker_factory=paper)
     assert session.run_to_end(60).status is SessionStatus.COMPLETED
     session.close()

@@ -44,7 +44,7 @@ from .seal import claimed_seal
 from .session import open_session
 from .standing import objects_given
 from .starting import killed_before_writing
-from .supplied import given_again, supplied_from
+from .supplied import resume_call, supplied_from
 from .venue import check_venue_interval
 
 if TYPE_CHECKING:
@@ -154,8 +154,7 @@ def _continue(run_dir: Path, *, cli: bool) -> str:
     if written_by_other_release(run_dir):  # this release cannot continue it
         return resume_advice(run_dir, verb="continue a crashed run")
     objects = objects_given(read_json_object(run_dir / names.CONFIG))
-    given = "".join(f", {given_again(key, name)}" for key, name in sorted(objects.items()))
-    call = f"resume_run({str(run_dir)!r}{given})"
+    call = resume_call(run_dir, objects)
     if not cli:
         again = ", passing the objects it was started with again" if objects else ""
         return f"continue the crashed run with {call}{again}"

@@ -9,10 +9,21 @@ same object (``broker=``), or the same factory (``broker_factory=``), again.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Final
 
-__all__ = ["FACTORY", "by_factory", "given_again", "keyword_of", "pass_again"]
+from .._support.text import command
+
+__all__ = [
+    "FACTORY",
+    "by_factory",
+    "continued_by",
+    "given_again",
+    "keyword_of",
+    "pass_again",
+    "resume_call",
+]
 
 FACTORY: Final = "broker_factory"
 """The keyword a broker built by a caller's factory is given again with (``resume_run``)."""
@@ -48,3 +59,20 @@ def pass_again(role: str, record: object) -> str:
     if by_factory(record):
         return f"pass the same {FACTORY}= again"
     return f"pass the same object as {role}= again"
+
+
+def resume_call(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> str:
+    """``resume_run('runs/x', broker=<a desk.Paper>)``: the call that continues a crashed run.
+
+    ``objects``: what the run was started with in-process, by keyword (``objects_given``);
+    the command line cannot rebuild them.
+    """
+    given = "".join(f", {given_again(key, name)}" for key, name in sorted(objects.items()))
+    return f"resume_run({str(run_dir)!r}{given})"
+
+
+def continued_by(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> str:
+    """What continues a crashed run: `livesession resume`, or ``resume_run`` from Python."""
+    if not objects:
+        return f"`{command('resume', run_dir)}`"
+    return f"{resume_call(run_dir, objects)} from Python (it was started with objects)"
