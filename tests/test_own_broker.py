@@ -141,9 +141,10 @@ class TestTheLiveGate:
             assert said in check(ctx).detail
         undeclared = PreflightContext(
             config=DryrunConfig(run_id="t", enabled=True),
-            broker=MockBroker(seed=1),  # livesession's own, run as a caller's: says nothing
+            broker=MockBroker(seed=1),  # kind "mock", but a caller's (guarded): says nothing
             audit_sink_present=True,
             live_override=True,
+            own_broker=False,
         )
         result = check(undeclared)
         assert (result.passed, result.reason) == (False, "USER_BROKER_NOT_SIMULATED")
@@ -175,6 +176,51 @@ class TestTheLiveGate:
         codes = [orjson.loads(line)["code"] for line in lines]
         assert codes.count("C2_REJECT_USER_BROKER_NOT_SIMULATED") == 1
         assert "C2_REJECT_BROKER_NOT_SIMULATED" not in codes
+
+    @pytest.mark.parametrize("made", ["MockBroker", "RealishBroker", "FaultBroker"])
+    def test_livesession_s_own_broker_handed_to_create_run_passes_audited_as_such(
+        self, tmp_path: Path, made: str
+    ):
+        """Bug: ``create_run(cfg, out, broker=MockBroker(...))``, as docs/embedding.md shows
+        it, was REJECTED (``user_broker ... does not declare simulated``), though
+        docs/plugins.md has livesession's own brokers known by their kind, and the same
+        object passed through ``broker_factory`` and ``LiveSessionOrchestrator``. Exactly
+        one of livesession's own simulated classes now passes ``user_broker``, audited as
+        such; a subclass still declares (``Quiet``, below)."""
+        from livesession.brokers.realish import RealishBroker
+        from livesession.testing import FaultBroker
+
+        brokers = {
+            "MockBroker": lambda: MockBroker(seed=5, qty_lot=D("0.001")),
+            "RealishBroker": lambda: RealishBroker(seed=5),
+            "FaultBroker": FaultBroker,
+        }
+        run = create_run(DryrunConfig(run_id="own", steps=300), tmp_path, broker=brokers[made]())
+        assert run.run_to_end(300).status is SessionStatus.COMPLETED
+        run.close()
+        checks = {
+            record["payload"]["check"]: record["payload"]
+            for record in iter_records(tmp_path / "own" / "events.jsonl")
+            if record["event_type"] == "PREFLIGHT_CHECK"
+        }
+        assert checks["user_broker"]["passed"] is True
+        kind = "realish" if made == "RealishBroker" else "mock"
+        assert checks["user_broker"]["detail"].endswith(
+            f"{made}, livesession's own simulated venue (kind {kind!r})"
+        )
+
+    def test_a_subclass_of_livesession_s_own_broker_handed_in_still_declares(self, tmp_path: Path):
+        class Quiet(MockBroker):
+            pass
+
+        run = create_run(DryrunConfig(run_id="quiet", steps=20), tmp_path, broker=Quiet(seed=5))
+        result = run.run_to_end(20)
+        run.close()
+        assert (result.status, result.reason) == (
+            SessionStatus.REJECTED,
+            "USER_BROKER_NOT_SIMULATED",
+        )
+        assert "Quiet does not declare simulated" in result.detail
 
 
 class Desk(MockBroker):

@@ -360,8 +360,12 @@ def live_broker():
     return LiveBroker(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
 
 
+class QuietBroker(MockBroker):  # declares nothing (an exact MockBroker is known by its kind)
+    pass
+
+
 def undeclared_broker():
-    return MockBroker(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
+    return QuietBroker(seed=1, price_tick=Decimal("0.01"), qty_lot=Decimal("0.001"))
 
 
 class Chatty(Momentum):

@@ -171,7 +171,7 @@ class _BrokerIsSimulated(_Named):
                 "is off (enabled = true and the live override)",
             )
         own = ctx.own_broker
-        if own and (kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified)):
+        if _known_simulated(ctx, kind):
             return self._pass()
         if own and kind == "ccxt_sandbox":
             detail = "broker 'ccxt_sandbox' is not a verified sandbox"
@@ -187,6 +187,18 @@ class _BrokerIsSimulated(_Named):
         return self._fail("BROKER_NOT_SIMULATED", detail)
 
 
+def _known_simulated(ctx: PreflightContext, kind: str) -> bool:
+    """Whether the broker is one of livesession's own simulated venues, known by its kind.
+
+    ``MockBroker``, ``RealishBroker``, the testing kit's ``FaultBroker``, a verified ccxt
+    sandbox: exactly such a class (``own_broker``: the session does not guard it), never a
+    subclass of one, which is the caller's own and declares (``DeclaredSimulation``).
+    """
+    if not ctx.own_broker:
+        return False
+    return kind in SIMULATED_BROKERS or (kind == "ccxt_sandbox" and ctx.sandbox_verified)
+
+
 def _named(broker: object, kind: str) -> str:
     """The broker as a refusal names it: its class (the wrapped one's) and its kind."""
     inner = getattr(broker, "inner", broker)
@@ -199,7 +211,11 @@ class UserBrokerCheck:
 
     A run directory's session on a caller's broker runs it (``user_broker``): it passes a
     broker that declares ``simulated = True``, and one that declares ``simulated = False``
-    only with live trading explicitly enabled; any other is ``USER_BROKER_NOT_SIMULATED``.
+    only with live trading explicitly enabled. One of livesession's own simulated venues
+    handed in (exactly a ``MockBroker``, ``RealishBroker``, ``FaultBroker``, a verified
+    sandbox) declares nothing and passes, known by its kind as preflight knows it; a
+    subclass of one is the caller's own and declares. Any other is
+    ``USER_BROKER_NOT_SIMULATED``.
     """
 
     record: dict[str, Any]
@@ -215,6 +231,13 @@ class UserBrokerCheck:
                 name=self.name,
                 passed=True,
                 detail=f"{what}, declared NOT simulated: live trading explicitly enabled",
+            )
+        kind = ctx.broker.kind if isinstance(ctx.broker, VenueKind) else ""
+        if simulated is None and _known_simulated(ctx, kind):
+            return CheckResult(
+                name=self.name,
+                passed=True,
+                detail=f"{what}, livesession's own simulated venue (kind {kind!r})",
             )
         said = "declares simulated = False" if simulated is False else "does not declare simulated"
         return CheckResult(

@@ -11,7 +11,9 @@ run traded under; ``identity``: whether it is the directory the run was created 
 ``reseal``: the sealing checkpoint a process did not live to write),
 ``session`` (the one place either builds its session), ``backing`` (idempotency store and
 lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),
-``plugins`` (the run's plug-ins, recorded and checked on resume), ``data`` (the data file
+``plugins`` (the run's plug-ins, recorded and checked on resume; ``factory``: the broker
+a caller's ``broker_factory`` builds, recorded as such; ``supplied``: how a plug-in given
+in-process is named and given again), ``data`` (the data file
 a run reads) and ``venue`` (a venue feed and its journal). What the tools read of a run:
 ``lock`` (one writer per run; ``dirhold``: its hold on the directory itself, seen when
 ``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer

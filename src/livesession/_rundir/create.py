@@ -28,6 +28,7 @@ from .alerting import choose_alerts
 from .backing import pg_dsn, pg_timeout
 from .brokers import BrokerFactory, open_broker
 from .data import data_record, pin_data
+from .factory import built_by_factory, factory_name
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
 from .memoryids import refuse_memory_ids
@@ -41,7 +42,9 @@ from .plugins import (
 )
 from .seal import claimed_seal
 from .session import open_session
+from .standing import objects_given
 from .starting import killed_before_writing
+from .supplied import resume_call, supplied_from
 from .venue import check_venue_interval
 
 if TYPE_CHECKING:
@@ -150,14 +153,8 @@ def _continue(run_dir: Path, *, cli: bool) -> str:
     """
     if written_by_other_release(run_dir):  # this release cannot continue it
         return resume_advice(run_dir, verb="continue a crashed run")
-    sources = read_json_object(run_dir / names.CONFIG).get("sources")
-    objects = {
-        role: record["object"]
-        for role, record in sorted(sources.items() if isinstance(sources, dict) else ())
-        if isinstance(record, dict) and "supplied" in record
-    }
-    given = "".join(f", {role}=<a {name}>" for role, name in objects.items())
-    call = f"resume_run({str(run_dir)!r}{given})"
+    objects = objects_given(read_json_object(run_dir / names.CONFIG))
+    call = resume_call(run_dir, objects)
     if not cli:
         again = ", passing the objects it was started with again" if objects else ""
         return f"continue the crashed run with {call}{again}"
@@ -203,8 +200,11 @@ def create_run(
     then the installed packages. An object has no reference: ``config.json`` records its
     class and the SHA-256 of the class's file ("object supplied in-process"), and
     ``resume_run`` then needs the same kind of object passed again. A broker given here
-    replaces ``broker_factory``. Every plug-in is built before anything is written: a bad
-    reference raises ``PluginError`` and leaves no directory behind.
+    replaces ``broker_factory``. A ``broker_factory`` of the caller's is recorded as such
+    an object is (``from broker_factory=fac``: the factory, its file's SHA-256, and the
+    class it built), and ``resume_run`` then needs the same factory passed again. Every
+    plug-in is built before anything is written: a bad reference raises ``PluginError``
+    and leaves no directory behind.
 
     ``idempotency_backend="memory"`` is for the ``mock`` and ``realish`` venues, which a
     resume rebuilds as they stood: with any other broker (``ccxt:``, a reference, an
@@ -265,6 +265,8 @@ def create_run(
         # of the run is written: a bad reference or data file leaves nothing behind. A
         # broker factory that takes a ``journal`` gets the run's venue journal.
         plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
+        # A caller's broker_factory builds the broker now, to be recorded as an object is.
+        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
         feed_obj = plugins.feed
         # A dated file starts the run at its first bar, a data file's price grid is
         # inferred when not given, and its SHA-256 and size go into the config (a config
@@ -411,7 +413,7 @@ def _broker_given(broker: object, broker_factory: BrokerFactory) -> str | None:
     if broker is not None and not isinstance(broker, str):
         return f"{type(broker).__name__} (an object supplied in-process)"
     if broker is None and broker_factory is not open_broker:
-        return f"from broker_factory={getattr(broker_factory, '__name__', 'a callable')}"
+        return supplied_from(factory_name(broker_factory))
     return None
 
 

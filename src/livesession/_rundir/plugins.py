@@ -52,6 +52,7 @@ from .._support.signals import STOPS_RAISED
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import changed_or
+from .supplied import by_factory, pass_again
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
@@ -71,6 +72,7 @@ __all__ = [
     "open_plugins",
     "restore_plugins",
     "with_clock",
+    "with_declaration",
 ]
 
 CLOCK: Final = "clock"
@@ -103,8 +105,8 @@ class RunPlugins:
     """The desk's own rails the config's ``rails`` names (checked after the built-in ones)."""
     made: frozenset[str] = frozenset()
     """The roles (``strategy``, ``broker``) the run builds from its config (a reference, or
-    the built-in one) rather than take as an object: the run's own, closed by it. An object
-    handed in stays its caller's (``_session.closing``)."""
+    the built-in one), or by a caller's ``broker_factory``, rather than take as an object:
+    the run's own, closed by it. An object handed in stays its caller's (``_session.closing``)."""
 
     def close(self) -> None:
         """Close what was built when the session is never built (it owns them otherwise).
@@ -235,7 +237,7 @@ def _started_with(role: str, field: str, value: object, record: object) -> str:
     or ``feed 'random_walk'``.
     """
     if isinstance(record, Mapping) and "object" in record:
-        return f"a {role} {IN_PROCESS} ({record['object']})"
+        return f"a {role} {record.get('supplied', IN_PROCESS)} ({record['object']})"
     if value is None:
         return f"the built-in {role}"
     return f"{field} {value!r}"
@@ -244,7 +246,7 @@ def _started_with(role: str, field: str, value: object, record: object) -> str:
 def _again(role: str, record: object) -> str:
     """What to pass instead, for a run started with an object: the same object again."""
     if isinstance(record, Mapping) and "object" in record:
-        return f": pass the same object as {role}= again"
+        return f": {pass_again(role, record)}"
     return ""
 
 
@@ -257,7 +259,8 @@ def _given(role: str, value: object) -> dict[str, Any]:
     return object_record(value)
 
 
-def _declared(broker: object, record: dict[str, Any]) -> dict[str, Any]:
+def with_declaration(broker: object, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with what ``broker`` declares (``DeclaredSimulation``; None: nothing)."""
     simulated = broker.simulated if isinstance(broker, DeclaredSimulation) else None
     return record | {"declared_simulated": simulated if isinstance(simulated, bool) else None}
 
@@ -296,11 +299,11 @@ def open_plugins(
         elif cfg.strategy_factory is not None:
             built_strategy, sources["strategy"] = strategy_from_reference(cfg)
         if _handed(broker):
-            sources["broker"] = _declared(broker, _given("broker", broker))
+            sources["broker"] = with_declaration(broker, _given("broker", broker))
             built_broker = broker  # type: ignore[assignment]  # checked by _given
         elif is_reference(cfg.broker):
             built_broker, record = broker_from_reference(cfg, journal=journal)
-            sources["broker"] = _declared(built_broker, record)
+            sources["broker"] = with_declaration(built_broker, record)
         built_feed = _feed(cfg, feed, sources, data_bytes)
     except BaseException:
         _close_made(made, built_strategy, built_broker)
@@ -491,5 +494,11 @@ def not_rebuilt(sources: Mapping[str, Any]) -> str:
         return (
             f"the run was stamped by a clock of the caller's ({sources[CLOCK]['object']}), "
             "which a re-run cannot rebuild"
+        )
+    if objects == ["broker"] and by_factory(sources["broker"]):
+        broker = sources["broker"]
+        return (
+            f"the run traded on a broker {broker['supplied']} ({broker['object']}), which a "
+            "re-run cannot rebuild"
         )
     return "a plug-in was an object supplied in-process"

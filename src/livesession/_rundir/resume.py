@@ -49,6 +49,7 @@ from .beforecheckpoint import ResumeRead
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker
 from .data import check_data_unchanged
 from .drift import check_config_kept
+from .factory import built_by_factory, refuse_other_factory
 from .identity import copy_problem, linked_problem
 from .keptkeys import check_keys_kept
 from .layout import (
@@ -109,7 +110,8 @@ def resume_run(
 
     The run's plug-ins are built again: references from its ``config.json`` (a reference
     passed here must be the one recorded), objects passed again as ``strategy``, ``feed``
-    or ``broker`` when the run was created with objects. A referenced module whose source
+    or ``broker`` when the run was created with objects, and the same ``broker_factory``
+    when a factory of the caller's built its broker. A referenced module whose source
     file's SHA-256 differs from the one recorded, or a missing or different object, raises
     ``PluginError`` with nothing changed; so does a feed's or strategy's ``set_state`` that
     raises on the state the checkpoint holds (they are restored before anything changes).
@@ -209,7 +211,9 @@ def _reopen(
     plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL, data_bytes=cfg.feed_bytes)
     broker: Broker | None = None
     try:
+        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)  # a caller's
         recorded, given_now = meta.get("sources") or {}, with_clock(plugins.sources, clock, cfg)
+        refuse_other_factory(run_dir, recorded, given_now, run=cfg.run_id)
         check_sources(recorded, given_now, run=cfg.run_id)  # a caller's clock is given again
         check_data_unchanged(
             run_dir,

@@ -33,6 +33,7 @@ from .._reconcile.reconciler import position_doubts
 from .._support.text import command
 from .._version import __version__
 from .livecut import live_trading, positions_since
+from .supplied import keyword_of
 
 __all__ = [
     "LEASE_NEXT",
@@ -73,12 +74,16 @@ _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_
 
 
 def objects_given(meta: dict[str, Any]) -> dict[str, str]:
-    """The plug-ins ``config.json`` records as objects supplied in-process, by kind."""
+    """The plug-ins ``config.json`` records as supplied in-process, by ``resume_run``'s keyword.
+
+    The keyword that takes each again: its kind (``strategy``), or ``broker_factory`` for a
+    broker a caller's factory built.
+    """
     sources = meta.get("sources")
     if not isinstance(sources, dict):
         return {}
     return {
-        str(kind): str(source.get("object", "?"))
+        keyword_of(str(kind), source): str(source.get("object", "?"))
         for kind, source in sources.items()
         if isinstance(source, dict) and "supplied" in source
     }

@@ -456,9 +456,9 @@ def protocol_members(kind: type) -> list[str]:
     return sorted(name for name in names if not name.startswith("_"))
 
 
-def object_record(obj: object) -> dict[str, Any]:
-    """What is known of an object handed in in-process: its class and that class's file."""
-    cls = type(obj)
+def object_record(obj: object, *, named: Any = None) -> dict[str, Any]:
+    """What is known of an object handed in in-process: its class (or ``named``) and its file."""
+    cls = type(obj) if named is None else named
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
     name = f"{cls.__module__}.{cls.__qualname__}"

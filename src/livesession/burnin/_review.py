@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload, read_json_object
+from .._rundir.supplied import by_factory
 from .._support.text import md_code, md_text
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ def provenance(run_dir: Path) -> dict[str, Any]:
     code = {
         role: {"ref": record.get("ref"), "sha256": record.get("sha256")}
         | ({"object": record["object"]} if "object" in record else {})
+        | ({"supplied": record["supplied"]} if by_factory(record) else {})
         for role, record in sources.items()
     }
     feed = sources.get("feed", {})  # an object given is the feed, not the config's
@@ -185,7 +187,13 @@ def read_and_ran(session: dict[str, Any]) -> list[str]:
 
 
 def _code(record: dict[str, Any]) -> str:
-    """A plug-in's reference, or the class of an object given in-process, as Markdown."""
+    """A plug-in's reference, or the class of an object given in-process, as Markdown.
+
+    A broker a caller's factory built: the factory, and how it was given (``from
+    broker_factory=fac``).
+    """
+    if by_factory(record):
+        return f"{md_code(record['object'])} ({md_text(record['supplied'])})"
     if record.get("ref") is None and "object" in record:
         return f"{md_code(record['object'])} {SUPPLIED}"
     return md_code(record.get("ref"))

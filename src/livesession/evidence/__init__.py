@@ -36,6 +36,7 @@ from .._risk.rails import default_rails
 from .._rundir import check_run_data, config_hash, read_run_config
 from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
+from .._rundir.supplied import continued_by
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
@@ -383,8 +384,8 @@ def _problems(
         problems.append(f"{standing.problem}: keep the run as it is and report it")
     elif not standing.sealed:
         problems.append(
-            f"the run is not sealed: `{command('resume', run_dir)}` finishes it, then write "
-            "its evidence again"
+            f"the run is not sealed: {continued_by(run_dir, standing.objects)} finishes it, then "
+            "write its evidence again"
             if standing.resumable
             else f"the run is not sealed and cannot be resumed ({standing.resume_problem})"
         )

@@ -17,6 +17,7 @@ import orjson
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal, plain
 from .._market.timeforms import text_ns
+from .._rundir.supplied import by_factory
 from .._support.text import natural_key
 from ._book import MAX_TRADES_SHOWN
 from ._series import acted_by
@@ -117,6 +118,8 @@ def identity(run: ReportRun) -> str:
     def given(role: str, otherwise: object) -> str:
         """An object the run was given in ``role`` (``sources``), else what the config says."""
         record = source(role)
+        if by_factory(record):  # a broker a caller's factory built
+            return f"{record['object']} ({record['supplied']}, which built {record.get('built')})"
         if "object" in record:
             return f"{record['object']} (an {record.get('supplied', 'object supplied in-process')})"
         return str(otherwise)

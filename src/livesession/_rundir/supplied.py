@@ -1,0 +1,78 @@
+"""How a run's plug-in supplied in-process is named, and how a resume is given it again.
+
+``config.json``'s ``sources`` records each plug-in handed to ``create_run`` as an object
+(``supplied``: ``object supplied in-process``, ``object``: its class), and the broker a
+caller's ``broker_factory`` built (``supplied``: ``from broker_factory=fac``, ``object``:
+the factory). Neither can be rebuilt from the run's config: ``resume_run`` is given the
+same object (``broker=``), or the same factory (``broker_factory=``), again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Final
+
+from .._support.text import command
+
+__all__ = [
+    "FACTORY",
+    "by_factory",
+    "continued_by",
+    "given_again",
+    "keyword_of",
+    "pass_again",
+    "resume_call",
+]
+
+FACTORY: Final = "broker_factory"
+"""The keyword a broker built by a caller's factory is given again with (``resume_run``)."""
+_FROM: Final = f"from {FACTORY}="
+"""How ``sources.broker.supplied`` begins for a broker a caller's factory built."""
+
+
+def by_factory(record: object) -> bool:
+    """Whether a ``sources`` record is of a broker a caller's ``broker_factory`` built."""
+    if not isinstance(record, Mapping):
+        return False
+    supplied = record.get("supplied")
+    return isinstance(supplied, str) and supplied.startswith(_FROM)
+
+
+def supplied_from(name: str) -> str:
+    """``sources.broker.supplied`` for a broker the factory called ``name`` built."""
+    return f"{_FROM}{name}"
+
+
+def keyword_of(role: str, record: object) -> str:
+    """The keyword ``resume_run`` takes the plug-in of ``role`` again with."""
+    return FACTORY if by_factory(record) else role
+
+
+def given_again(keyword: str, name: str) -> str:
+    """``broker=<a desk.Paper>``, or ``broker_factory=<desk.open_paper>``: for an advice."""
+    return f"{keyword}=<{name}>" if keyword == FACTORY else f"{keyword}=<a {name}>"
+
+
+def pass_again(role: str, record: object) -> str:
+    """What to pass to continue a run started with ``record`` in ``role``, in words."""
+    if by_factory(record):
+        return f"pass the same {FACTORY}= again"
+    return f"pass the same object as {role}= again"
+
+
+def resume_call(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> str:
+    """``resume_run('runs/x', broker=<a desk.Paper>)``: the call that continues a crashed run.
+
+    ``objects``: what the run was started with in-process, by keyword (``objects_given``);
+    the command line cannot rebuild them.
+    """
+    given = "".join(f", {given_again(key, name)}" for key, name in sorted(objects.items()))
+    return f"resume_run({str(run_dir)!r}{given})"
+
+
+def continued_by(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> str:
+    """What continues a crashed run: `livesession resume`, or ``resume_run`` from Python."""
+    if not objects:
+        return f"`{command('resume', run_dir)}`"
+    return f"{resume_call(run_dir, objects)} from Python (it was started with objects)"
