@@ -195,10 +195,15 @@ class TestCases:
         book.mark("BTC/USDT", D("100.00"))
         return book
 
-    def test_resting_reduce_only_legs_close_first(self):
+    def _long(self, quantity: str) -> Book:
+        """A book long ``quantity`` BTC/USDT, bought at 100.00."""
         book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "10", None, reduce_only=False))
-        book.apply_fill("e", "t1", D(10), D("100.00"))  # long 10
+        book.add_order(_order("e", "BTC/USDT", Side.BUY, quantity, None, reduce_only=False))
+        book.apply_fill("e", "t1", D(quantity), D("100.00"))
+        return book
+
+    def test_resting_reduce_only_legs_close_first(self):
+        book = self._long("10")  # long 10
         book.add_order(_order("stop", "BTC/USDT", Side.SELL, "10", "90", reduce_only=True))
         book.add_order(_order("more", "BTC/USDT", Side.SELL, "10", "95", reduce_only=False))
         _same(book)
@@ -251,9 +256,7 @@ class TestCases:
 
     def test_an_order_walked_leaves_no_digits_in_the_sum(self):
         """The cheapest SELL (99.50) closes the long; the sum is written as the rest are."""
-        book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1", None, reduce_only=False))
-        book.apply_fill("e", "t1", D(1), D("100.00"))
+        book = self._long("1")
         book.add_order(_order("a", "BTC/USDT", Side.SELL, "1", "99.50", reduce_only=False))
         book.add_order(_order("b", "BTC/USDT", Side.SELL, "1", "101", reduce_only=False))
         _same(book)
@@ -261,9 +264,7 @@ class TestCases:
 
     def test_a_market_order_walked_whole_leaves_no_digits_in_the_sum(self):
         """The market SELL at 100.00 closes the long 1 whole: the sum is the limit's, 202."""
-        book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1", None, reduce_only=False))
-        book.apply_fill("e", "t1", D(1), D("100.00"))
+        book = self._long("1")
         book.add_order(_order("m", "BTC/USDT", Side.SELL, "1", None, reduce_only=False))
         book.add_order(_order("l", "BTC/USDT", Side.SELL, "2", "101", reduce_only=False))
         _same(book)
@@ -272,10 +273,8 @@ class TestCases:
     def test_a_room_of_as_many_digits_as_the_context_keeps_is_not_walked(self, monkeypatch):
         """Long 28 digits with a SELL of as much resting: no subtraction rounds, it only
         closes."""
-        book = self._book()
         big = "9999999999999999999999999.999"
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, big, None, reduce_only=False))
-        book.apply_fill("e", "t1", D(big), D("100.00"))
+        book = self._long(big)
         book.add_order(_order("s", "BTC/USDT", Side.SELL, big, "101", reduce_only=False))
         monkeypatch.setattr(openorders._Kept, "_walk", _walked)
         _same(book)
@@ -285,9 +284,7 @@ class TestCases:
         """Long 1E+28 against SELLs of 0.6, 0.6, 0.6 and 9999999999999999999999999998: the
         exact sum fits the room, but each subtraction rounds the room down, and the last
         order keeps 1 it cannot close (as the scan always counted it)."""
-        book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1E+28", None, reduce_only=False))
-        book.apply_fill("e", "t1", D("1E+28"), D("100.00"))
+        book = self._long("1E+28")
         for i, price in enumerate(("1", "2", "3")):
             book.add_order(_order(f"s{i}", "BTC/USDT", Side.SELL, "0.6", price, reduce_only=False))
         last = "9999999999999999999999999998"
@@ -332,9 +329,7 @@ class TestCases:
 
     def test_reduce_only_orders_closing_first_leave_the_sums_kept(self):
         """Long 1 with a reduce-only SELL resting: the other SELLs' room is known exactly."""
-        book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1", None, reduce_only=False))
-        book.apply_fill("e", "t1", D(1), D("100.00"))
+        book = self._long("1")
         book.add_order(_order("stop", "BTC/USDT", Side.SELL, "0.5", "90", reduce_only=True))
         book.add_order(_order("s", "BTC/USDT", Side.SELL, "2", "101", reduce_only=False))
         _kept_without_a_walk(book)
