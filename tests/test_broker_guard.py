@@ -256,6 +256,32 @@ class TestWhatIsGuarded:
         assert (guarded.simulated, guarded.positions()) == (True, {})
         assert repr(bare).startswith("GuardedBroker(")
 
+    def test_a_broker_s_private_names_stay_its_own(self):
+        """Only its public names show through: a broker that wraps another in ``_inner`` (a
+        name the wrapper uses) is wrapped as any other."""
+
+        class Wrapping(Bare):
+            def __init__(self) -> None:
+                super().__init__(order_by_client_id=_VENUE_ORDER)
+                self._inner = Bare()
+
+        wrapping = Wrapping()
+        guarded = GuardedBroker(wrapping)
+        assert guarded.inner is wrapping
+        assert guarded.order_by_client_id(CID) == _VENUE_ORDER
+        with pytest.raises(AttributeError):
+            inspect.getattr_static(guarded, "_answer")
+
+    def test_close_reaches_the_wrapped_broker(self):
+        closed: list[bool] = []
+
+        class Closing(Bare):
+            def close(self) -> None:
+                closed.append(True)
+
+        GuardedBroker(Closing()).close()
+        assert closed == [True]
+
 
 class TestTranslation:
     @pytest.mark.parametrize("call", ["submit", "cancel"])
@@ -343,6 +369,14 @@ class TestTranslation:
         assert guarded.poll(0) == (ack,)  # any iterable, as a tuple
         assert guarded.open_orders() == (_VENUE_ORDER,)
         assert guarded.order_by_client_id(CID) is None
+
+    def test_positions_held_under_anything_but_a_symbol_are_a_failed_read(self):
+        class Holding(Bare):
+            def positions(self) -> Any:
+                return {1: D("1")}
+
+        with pytest.raises(Transient, match=r"^positions returned a int where a symbol \(str\)"):
+            GuardedBroker(Holding()).positions()  # type: ignore[attr-defined]
 
     def test_an_optional_lookup_is_guarded_too(self):
         class Looking(Bare):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from livesession._session.crossing import ReduceOnlyWatch
+import pytest
+
+from livesession._session.crossing import ReduceOnlyWatch, only_closes
 
 D = Decimal
 SYM = "BTC/USDT"
@@ -42,6 +44,8 @@ def test_a_leg_judged_a_look_later_is_still_placed_by_its_time():
 def test_fills_of_one_time_read_either_way():
     # the stop and the reversal timed alike: the stop may have closed the long first
     assert not _watch(("10", "-10", 100, False), ("-10", "-20", 100, True))
+    # a buy from flat and a reduce-only sell timed alike: the buy may have come first
+    assert not _watch(("0", "1", 100, False), ("1", "0", 100, True))
     # both legs at one time, each closing the long 10: twice it is more than it held
     assert _watch(("0", "10", 50, False), ("10", "0", 100, True), ("0", "-10", 100, True))
 
@@ -85,3 +89,74 @@ def test_a_look_with_no_reduce_only_fill_judges_nothing():
     watch.fill(SYM, D("1"), D("2"), 50, reduce_only=True)  # a crossing, timed earlier
     assert watch.take()
     assert not watch.take()  # judged once
+
+
+@pytest.mark.parametrize(
+    ("position", "change", "closes"),
+    [
+        ("10", "-4", True),
+        ("10", "-10", True),  # closed whole
+        ("10", "-11", False),  # flipped short
+        ("10", "1", False),
+        ("0.5", "-0.5", True),
+        ("0.5", "-0.25", True),
+        ("0.5", "0.25", False),
+        ("-10", "4", True),
+        ("-10", "10", True),
+        ("-10", "11", False),
+        ("-10", "-1", False),
+        ("-0.5", "0.5", True),
+        ("-0.5", "0.25", True),
+        ("-0.5", "-0.25", False),
+        ("0", "1", False),  # a flat book has nothing to close
+        ("0", "-1", False),
+        ("10", "0", False),  # nothing closed
+        ("-10", "0", False),
+    ],
+)
+def test_only_closes_means_closing_some_and_opening_nothing(position, change, closes):
+    assert only_closes(D(position), D(change)) is closes
+
+
+def test_the_latest_timed_fills_are_kept_up_to_1024():
+    """What a checkpoint holds of a symbol: its last 1,024 fills by time, no more."""
+    watch = ReduceOnlyWatch()
+    _past_the_kept(watch, 1100)
+    kept = watch.get_state()[SYM]["fills"]
+    assert [fill[0] for fill in kept] == list(range(1101 - 1024, 1101))
+
+
+def _past_the_kept(watch: ReduceOnlyWatch, last: int) -> None:
+    """Fills timed 1..``last`` from long 1, -1 and +1 in turn (flat after each odd time,
+    long 1 after each even): the earliest beyond 1,024 are forgotten."""
+    for ts in range(1, last + 1):
+        before, after = ("1", "0") if ts % 2 else ("0", "1")
+        watch.fill(SYM, D(before), D(after), ts, reduce_only=False)
+
+
+def test_a_fill_timed_among_the_earliest_kept_is_judged_against_them():
+    """Time 1 forgotten, a reduce-only sell timed 3 is judged against the sell timed 3 too,
+    which it may have come before (closing the long 1 of time 2): it only closes."""
+    watch = ReduceOnlyWatch()
+    _past_the_kept(watch, 1025)
+    watch.fill(SYM, D("0"), D("-1"), 3, reduce_only=True)
+    assert not watch.take()
+
+
+def test_a_time_that_is_no_integer_follows_the_latest_kept():
+    first = ReduceOnlyWatch()
+    first.fill(SYM, D("1"), D("0"), None, reduce_only=True)
+    assert first.get_state()[SYM]["fills"] == [[0, "-1", True]]  # none before it: time 0
+    watch = ReduceOnlyWatch()
+    _past_the_kept(watch, 1025)
+    watch.fill(SYM, D("0"), D("1"), None, reduce_only=True)
+    assert watch.get_state()[SYM]["fills"][-1] == [1026, "1", True]
+
+
+def test_a_crossing_is_said_once():
+    watch = ReduceOnlyWatch()
+    watch.fill(SYM, D("0"), D("-5"), 100, reduce_only=True)  # on a flat book: a crossing
+    assert watch.take()
+    watch.fill(SYM, D("-5"), D("-2"), 200, reduce_only=True)  # closes some of the short
+    assert not watch.take()
+    assert watch.get_state()[SYM]["unjudged"] == []

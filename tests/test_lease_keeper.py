@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-import orjson
+import io
+import logging
 
+import orjson
+import pytest
+
+from livesession import Fenced, LeaseError
 from livesession._artifacts.recorder import Recorder
 from livesession._domain.clock import SimClock
-from livesession._session.lease_keeper import LeaseKeeper
+from livesession._session.lease_keeper import (
+    CheckpointWatch,
+    FenceWatch,
+    LeaseKeeper,
+    watch_fences,
+)
+from livesession._support.logging import configure_logging, disable_logging
 from livesession.leases import FileLease, LeaseGrant
 
 from _helpers import START, Sinks
@@ -125,6 +136,23 @@ class TestPreflight:
         assert b.keeper.grant is None
         assert b.audits() == []
 
+    def test_a_store_that_fails_to_grant_is_lease_unavailable_and_audited(self, tmp_path):
+        a, _, _ = _pair(tmp_path)
+
+        def fails(*_args: object) -> LeaseGrant | None:
+            raise LeaseError("lease file unreadable")
+
+        a.lease.acquire = fails  # type: ignore[method-assign]
+        result = a.keeper.preflight()
+        assert (result.passed, result.reason) == (False, "LEASE_UNAVAILABLE")
+        assert result.detail == (
+            "lease of account 'acct', strategy 'strat': the lease store failed (LeaseError)"
+        )
+        assert a.audits() == [
+            ("C2_LEASE_ERROR", {"stage": "acquire", "error": "lease file unreadable"})
+        ]
+        assert a.keeper.grant is None
+
     def test_an_adopted_grant_is_audited_at_preflight_once(self, tmp_path):
         a, _, _ = _pair(tmp_path)
         grant = a.lease.inner.acquire("run-a", SimClock(START).monotonic_ns(), TTL_MS * MS)
@@ -137,6 +165,14 @@ class TestPreflight:
 
 
 class TestRenew:
+    def test_renew_at_the_moment_of_the_grant_does_not_ask_the_store(self, tmp_path):
+        a, _, _ = _pair(tmp_path)
+        a.keeper.preflight()
+        a.lease.calls.clear()
+        assert a.keeper.renew()
+        assert a.keeper.current()
+        assert a.lease.calls == []
+
     def test_renew_within_a_quarter_ttl_does_not_ask_the_store(self, tmp_path):
         a, _, clock = _pair(tmp_path)
         a.keeper.preflight()
@@ -190,6 +226,18 @@ class TestRenew:
         assert a.lost == 2  # each refused renewal halts again
         assert a.audits()[-1][1]["fence"] is None  # no grant any more to name
 
+    def test_once_lost_current_and_a_refused_write_say_so_without_a_second_audit(self, tmp_path):
+        a, b, clock = _pair(tmp_path)
+        a.keeper.preflight()
+        clock.advance(TTL_MS * MS)
+        b.keeper.preflight()
+        assert a.keeper.current() is False
+        assert a.keeper.lost
+        assert a.keeper.current() is False
+        a.keeper.fenced(Fenced("refused", fence=1, newest=2))
+        assert (a.lost, a.faults) == (1, ["LEASE_LOST"])
+        assert [code for code, _ in a.audits()] == ["C2_LEASE_ACQUIRED", "C2_LEASE_LOST"]
+
     def test_an_expired_lease_nobody_took_renews(self, tmp_path):
         a, _, clock = _pair(tmp_path)
         a.keeper.preflight()
@@ -220,3 +268,115 @@ class TestRelease:
         a, _, _ = _pair(tmp_path)
         a.keeper.release(close=True)
         assert a.lease.calls == ["close"]
+
+    def test_a_release_refused_as_the_grant_expires_says_it_expired_and_logs_it(self, tmp_path):
+        a, _, clock = _pair(tmp_path)
+        a.keeper.preflight()
+
+        def refused(_grant: LeaseGrant) -> None:
+            raise LeaseError("store gone")
+
+        a.lease.release = refused  # type: ignore[method-assign]
+        clock.advance(TTL_MS * MS)  # the very moment the grant, never renewed, expires
+        log = io.StringIO()
+        configure_logging(log, level=logging.WARNING)
+        try:
+            a.keeper.release(close=False)
+        finally:
+            disable_logging()
+        assert a.keeper.unreleased == (
+            "the lease of account 'acct', strategy 'strat' could not be given back (store gone):"
+            " it expired on its own as the release waited, at 2026-01-01T00:00:04Z"
+            " (lease_ttl_ms=4000), so it holds off no resume"
+        )
+        (record,) = map(orjson.loads, log.getvalue().splitlines())
+        assert (record["event"], record["level"], record["run_id"], record["why"]) == (
+            "lease_not_released",
+            "warning",
+            "run-a",
+            a.keeper.unreleased,
+        )
+
+
+class _Store:
+    """A shared store whose writes the test may have refused (a newer holder exists)."""
+
+    def __init__(self, *, refuse: bool) -> None:
+        self.refuse = refuse
+        self.calls: list[tuple[object, ...]] = []
+
+    def _call(self, *call: object) -> None:
+        self.calls.append(call)
+        if self.refuse and call[0] in ("reserve", "complete", "save"):
+            raise Fenced("a newer holder wrote", fence=1, newest=2)
+
+    def reserve(self, key: str, fingerprint: str) -> str:
+        self._call("reserve", key, fingerprint)
+        return "reserved"
+
+    def complete(self, key: str, outcome: str) -> None:
+        self._call("complete", key, outcome)
+
+    def get(self, key: str) -> str:
+        self._call("get", key)
+        return "record"
+
+    def close(self) -> None:
+        self._call("close")
+
+    def save(self, checkpoint: dict) -> None:
+        self._call("save", checkpoint)
+
+    def load(self) -> dict:
+        self._call("load")
+        return {"step": 3}
+
+
+def _ignored(_refused: Fenced) -> None:
+    pass
+
+
+class TestFenceWatches:
+    def test_the_watched_stores_answer_as_the_stores_do(self):
+        store, refused = _Store(refuse=False), []
+        idem = FenceWatch(store, refused.append)  # type: ignore[arg-type]
+        assert idem.reserve("k", "f") == "reserved"
+        idem.complete("k", "SENT")
+        assert idem.get("k") == "record"
+        idem.close()
+        checkpoints = CheckpointWatch(store, refused.append)  # type: ignore[arg-type]
+        checkpoints.save({"step": 3})
+        assert checkpoints.load() == {"step": 3}
+        assert store.calls == [
+            ("reserve", "k", "f"),
+            ("complete", "k", "SENT"),
+            ("get", "k"),
+            ("close",),
+            ("save", {"step": 3}),
+            ("load",),
+        ]
+        assert refused == []
+
+    def test_a_refused_write_tells_the_keeper_and_only_a_reserve_raises(self):
+        store, refused = _Store(refuse=True), []
+        idem = FenceWatch(store, refused.append)  # type: ignore[arg-type]
+        with pytest.raises(Fenced):
+            idem.reserve("k", "f")  # the caller must not send
+        idem.complete("k", "SENT")  # left reserved: "maybe sent", looked up at the venue
+        CheckpointWatch(store, refused.append).save({"step": 3})  # type: ignore[arg-type]
+        assert [fenced.newest for fenced in refused] == [2, 2, 2]
+        assert [call[0] for call in store.calls] == ["reserve", "complete", "save"]
+
+    def test_only_the_fenceable_stores_are_watched_and_fenced(self):
+        class Shared(_Store):
+            def fence_with(self, grant: LeaseGrant) -> None:
+                self.calls.append(("fence_with", grant))
+
+        local, idem, checkpoints = _Store(refuse=False), Shared(refuse=False), Shared(refuse=False)
+        fenced: list[object] = []
+        watched = watch_fences(idem, checkpoints, fenced, _ignored)  # type: ignore[arg-type]
+        assert [type(store) for store in watched] == [FenceWatch, CheckpointWatch]
+        assert [store.store for store in watched] == [idem, checkpoints]  # type: ignore[union-attr]
+        assert fenced == [idem, checkpoints]
+        assert watch_fences(local, local, [], _ignored) == (local, local)  # type: ignore[arg-type]
+        assert watch_fences(idem, None, [], _ignored)[1] is None  # type: ignore[arg-type]

@@ -85,6 +85,27 @@ def _same(book: Book) -> None:
     assert kept.as_tuple() == want.as_tuple(), (kept, want)
 
 
+def _walked(*_args: object) -> None:
+    raise AssertionError("walked over the open orders")
+
+
+def _kept_without_a_walk(book: Book) -> None:
+    """Every sum the rails ask for is the reference's, answered without summing anew over
+    every open order (the book's orders cannot be walked from now on)."""
+    want = {
+        (symbol, side, reducing): _open_quantity(book, symbol, side, reducing).as_tuple()
+        for symbol in SYMBOLS
+        for side in Side
+        for reducing in (None, True, False)
+    }
+    risk = _stop_risk(book).as_tuple()
+    book.open.values = _walked  # type: ignore[method-assign]
+    book.open.items = _walked  # type: ignore[method-assign]
+    for (symbol, side, reducing), quantity in want.items():
+        assert book.open_quantity(symbol, side, reducing=reducing).as_tuple() == quantity
+    assert book.stop_risk().as_tuple() == risk
+
+
 def _order(
     cid: str, symbol: str, side: Side, quantity: str, price: str | None, *, reduce_only: bool
 ) -> Order:
@@ -174,10 +195,15 @@ class TestCases:
         book.mark("BTC/USDT", D("100.00"))
         return book
 
-    def test_resting_reduce_only_legs_close_first(self):
+    def _long(self, quantity: str) -> Book:
+        """A book long ``quantity`` BTC/USDT, bought at 100.00."""
         book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "10", None, reduce_only=False))
-        book.apply_fill("e", "t1", D(10), D("100.00"))  # long 10
+        book.add_order(_order("e", "BTC/USDT", Side.BUY, quantity, None, reduce_only=False))
+        book.apply_fill("e", "t1", D(quantity), D("100.00"))
+        return book
+
+    def test_resting_reduce_only_legs_close_first(self):
+        book = self._long("10")  # long 10
         book.add_order(_order("stop", "BTC/USDT", Side.SELL, "10", "90", reduce_only=True))
         book.add_order(_order("more", "BTC/USDT", Side.SELL, "10", "95", reduce_only=False))
         _same(book)
@@ -230,21 +256,35 @@ class TestCases:
 
     def test_an_order_walked_leaves_no_digits_in_the_sum(self):
         """The cheapest SELL (99.50) closes the long; the sum is written as the rest are."""
-        book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1", None, reduce_only=False))
-        book.apply_fill("e", "t1", D(1), D("100.00"))
+        book = self._long("1")
         book.add_order(_order("a", "BTC/USDT", Side.SELL, "1", "99.50", reduce_only=False))
         book.add_order(_order("b", "BTC/USDT", Side.SELL, "1", "101", reduce_only=False))
         _same(book)
         assert str(book.stop_risk()) == "101"
 
+    def test_a_market_order_walked_whole_leaves_no_digits_in_the_sum(self):
+        """The market SELL at 100.00 closes the long 1 whole: the sum is the limit's, 202."""
+        book = self._long("1")
+        book.add_order(_order("m", "BTC/USDT", Side.SELL, "1", None, reduce_only=False))
+        book.add_order(_order("l", "BTC/USDT", Side.SELL, "2", "101", reduce_only=False))
+        _same(book)
+        assert str(book.stop_risk()) == "202"
+
+    def test_a_room_of_as_many_digits_as_the_context_keeps_is_not_walked(self, monkeypatch):
+        """Long 28 digits with a SELL of as much resting: no subtraction rounds, it only
+        closes."""
+        big = "9999999999999999999999999.999"
+        book = self._long(big)
+        book.add_order(_order("s", "BTC/USDT", Side.SELL, big, "101", reduce_only=False))
+        monkeypatch.setattr(openorders._Kept, "_walk", _walked)
+        _same(book)
+        assert book.stop_risk() == 0
+
     def test_a_room_whose_subtractions_round_is_walked(self):
         """Long 1E+28 against SELLs of 0.6, 0.6, 0.6 and 9999999999999999999999999998: the
         exact sum fits the room, but each subtraction rounds the room down, and the last
         order keeps 1 it cannot close (as the scan always counted it)."""
-        book = self._book()
-        book.add_order(_order("e", "BTC/USDT", Side.BUY, "1E+28", None, reduce_only=False))
-        book.apply_fill("e", "t1", D("1E+28"), D("100.00"))
+        book = self._long("1E+28")
         for i, price in enumerate(("1", "2", "3")):
             book.add_order(_order(f"s{i}", "BTC/USDT", Side.SELL, "0.6", price, reduce_only=False))
         last = "9999999999999999999999999998"
@@ -262,6 +302,101 @@ class TestCases:
         book.close_order("a")
         _same(book)
         assert book.open_quantity("BTC/USDT", Side.BUY) == D(big) + D("0.001")
+
+    def test_a_sum_of_terms_of_a_positive_exponent_is_written_as_from_zero(self):
+        """1 at 1E+2 is a term of exponent 2; summed from ``ZERO`` it is ``100``."""
+        book = self._book()
+        book.add_order(_order("a", "BTC/USDT", Side.BUY, "1", "1E+2", reduce_only=False))
+        _same(book)
+        assert str(book.stop_risk()) == "100"
+
+    def test_an_order_of_less_than_one_closed_leaves_the_sums_kept(self):
+        """Its term leaves the sums as it came: nothing makes them fall back to the scan."""
+        book = self._book()
+        for cid, quantity in (("a", "0.5"), ("b", "0.5"), ("c", "2")):
+            book.add_order(_order(cid, "BTC/USDT", Side.BUY, quantity, "99.50", reduce_only=False))
+        book.close_order("a")
+        _same(book)
+        _kept_without_a_walk(book)
+
+    def test_a_sum_of_as_many_digits_as_the_context_keeps_is_kept(self):
+        """28 digits fit a context of 28: no partial sum rounds, so the scan is not needed."""
+        book = self._book()
+        big = "9999999999999999999999999.999"
+        book.add_order(_order("a", "BTC/USDT", Side.BUY, big, "1", reduce_only=False))
+        _kept_without_a_walk(book)
+        assert str(book.open_quantity("BTC/USDT", Side.BUY)) == big
+
+    def test_reduce_only_orders_closing_first_leave_the_sums_kept(self):
+        """Long 1 with a reduce-only SELL resting: the other SELLs' room is known exactly."""
+        book = self._long("1")
+        book.add_order(_order("stop", "BTC/USDT", Side.SELL, "0.5", "90", reduce_only=True))
+        book.add_order(_order("s", "BTC/USDT", Side.SELL, "2", "101", reduce_only=False))
+        _kept_without_a_walk(book)
+        assert book.stop_risk() == D("1.5") * 101
+
+    def test_no_order_is_walked_when_none_closes_or_each_only_closes(self, monkeypatch):
+        """Nothing held: each adds all it has left. Long 0.5 with SELLs of 0.2 and 0.3: each
+        only closes it, which the sum of what they have left shows."""
+        book = self._book()
+        book.add_order(_order("b", "BTC/USDT", Side.BUY, "0.2", "99", reduce_only=False))
+        monkeypatch.setattr(openorders._Kept, "_walk", _walked)
+        _same(book)
+        book.add_order(_order("e", "BTC/USDT", Side.BUY, "0.5", None, reduce_only=False))
+        book.apply_fill("e", "t1", D("0.5"), D("100.00"))
+        for cid, quantity in (("s1", "0.2"), ("s2", "0.3")):
+            book.add_order(_order(cid, "BTC/USDT", Side.SELL, quantity, "101", reduce_only=False))
+        _same(book)
+        assert book.stop_risk() == D("0.2") * 99
+
+    def test_market_orders_are_priced_anew_only_when_the_last_price_moves(self, monkeypatch):
+        """Or is written otherwise (``100.0`` after ``100.00``); a limit order more is not."""
+        book = self._book()
+        book.add_order(_order("m", "BTC/USDT", Side.BUY, "2", None, reduce_only=False))
+        priced = []
+        price_floating = openorders._price_floating
+        monkeypatch.setattr(
+            openorders,
+            "_price_floating",
+            lambda group, entries, price: (
+                priced.append(price) or price_floating(group, entries, price)
+            ),
+        )
+        _same(book)
+        book.add_order(_order("l", "BTC/USDT", Side.BUY, "1", "99", reduce_only=False))
+        book.mark("BTC/USDT", D("100.00"))
+        _same(book)
+        book.mark("BTC/USDT", D("100.0"))
+        _same(book)
+        assert [str(price) for price in priced] == ["100.00", "100.0"]
+
+    def test_each_way_of_changing_the_dict_changes_it_as_a_dict_and_keeps_the_sums(self):
+        """``popitem``, ``setdefault``, ``update``, ``|=``, ``pop`` and ``clear``, as a test or a
+        resume may call them: the orders are a plain dict's, and the sums theirs."""
+        book = self._book()
+        for i, price in enumerate(("100", "99.50", None, "101", "1E+2")):
+            book.add_order(_order(f"c{i}", "BTC/USDT", Side.BUY, "0.5", price, reduce_only=False))
+        plain = dict(book.open)
+        a, b = plain["c0"], plain["c1"]
+
+        def alike(answer: object, want: object) -> None:
+            assert answer == want
+            assert dict(book.open) == plain
+            _same(book)
+
+        alike(book.open.popitem(), plain.popitem())
+        alike(book.open.setdefault("c0", b), plain.setdefault("c0", b))
+        alike(book.open.setdefault("x", a), plain.setdefault("x", a))
+        alike(book.open.update({"y": b}, z=a), plain.update({"y": b}, z=a))
+        book.open |= {"c0": b}
+        alike(None, plain.update({"c0": b}))
+        alike(book.open.pop("nothing", None), None)
+        alike(book.open.pop("c1"), plain.pop("c1"))
+        book.open.clear()
+        alike(None, plain.clear())
+        book.add_order(_order("again", "BTC/USDT", Side.SELL, "2", None, reduce_only=False))
+        assert list(book.open) == ["again"]
+        _same(book)
 
 
 def test_the_sums_are_kept_past_a_few_orders_from_the_orders_then_open():
@@ -296,16 +431,8 @@ def test_a_new_order_s_sums_do_not_walk_every_resting_order():
                 _order(f"r{i}", "BTC/USDT", Side.BUY, "0.001", "80.00", reduce_only=False)
             )
         book.add_order(_order("stop", "BTC/USDT", Side.SELL, "0.001", "70.00", reduce_only=True))
-        quantity, risk = _open_quantity(book, "BTC/USDT", Side.BUY, None), _stop_risk(book)
-
-        def walked(*_args: object) -> None:
-            raise AssertionError("summed over every open order")
-
-        book.open.values = walked  # type: ignore[method-assign]
-        book.open.items = walked  # type: ignore[method-assign]
-        assert book.open_quantity("BTC/USDT", Side.BUY).as_tuple() == quantity.as_tuple()
+        _kept_without_a_walk(book)
         assert book.open_quantity("BTC/USDT", Side.SELL, reducing=True) == D("0.001")
-        assert book.stop_risk().as_tuple() == risk.as_tuple()
 
 
 def test_orders_that_only_close_a_position_are_not_walked(monkeypatch):
@@ -322,11 +449,7 @@ def test_orders_that_only_close_a_position_are_not_walked(monkeypatch):
                 _order(f"s{i}", "BTC/USDT", Side.SELL, "0.001", price, reduce_only=False)
             )
         book.add_order(_order("b", "BTC/USDT", Side.BUY, "0.5", "99", reduce_only=False))
-
-        def walked(*_args: object) -> None:
-            raise AssertionError("walked")
-
-        monkeypatch.setattr(openorders._Kept, "_walk", walked)
+        monkeypatch.setattr(openorders._Kept, "_walk", _walked)
         assert book.stop_risk().as_tuple() == _stop_risk(book).as_tuple()
         assert book.stop_risk() == D("49.5")
 

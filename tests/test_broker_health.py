@@ -1,0 +1,186 @@
+"""``BrokerHealth`` on its own: when failed broker calls and silence halt trading, and what
+its checkpoint keeps. The session-level cases (a dead venue, a silent one) are in
+test_broker_faults.py."""
+
+from __future__ import annotations
+
+import io
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession import Transient
+from livesession._risk.governor import TradingState
+from livesession._session.broker_health import BROKER_UNHEALTHY, BrokerHealth
+from livesession._support.logging import configure_logging, disable_logging
+
+
+class _Context:
+    """What ``BrokerHealth`` reads of the session: its time, run id, recorder, governor."""
+
+    def __init__(self) -> None:
+        self.time = SimpleNamespace(ts_sim=0)
+        self.config = SimpleNamespace(run_id="r")
+        self.emitted: list[tuple[str, dict[str, Any]]] = []
+        self.halts: list[tuple[TradingState, str]] = []
+        self.recorder = SimpleNamespace(
+            emit=lambda code, payload: self.emitted.append((code, payload))
+        )
+        self.governor = SimpleNamespace(set_trading=lambda *halt: self.halts.append(halt))
+
+
+def _health(*, max_failures: int = 3, silence_ns: int = 100) -> tuple[BrokerHealth, _Context]:
+    ctx = _Context()
+    health = BrokerHealth(ctx, max_failures=max_failures, silence_ns=silence_ns, start_ns=0)  # type: ignore[arg-type]
+    return health, ctx
+
+
+def _unhealthy(reason: str, failures: int, operation: str, silent_ns: int) -> tuple[str, dict]:
+    payload = {
+        "reason": reason,
+        "failures": failures,
+        "operation": operation,
+        "error": "Transient",
+        "silent_ns": silent_ns,
+    }
+    return ("BROKER_UNHEALTHY", payload)
+
+
+DOWN = Transient("down")
+
+
+@pytest.mark.parametrize("answer", ["ok", "polled"])
+def test_the_max_th_failure_in_a_row_halts_trading_and_an_answer_ends_the_row(answer: str):
+    """``ok``: any answer (a rejection, say); ``polled``: a poll's."""
+    health, ctx = _health()
+    health.failed("submit", DOWN)
+    health.failed("cancel", DOWN)
+    ctx.time.ts_sim = 10
+    getattr(health, answer)()
+    health.failed("submit", DOWN)
+    health.failed("submit", DOWN)
+    assert (ctx.emitted, ctx.halts, health.tripped) == ([], [], False)
+    ctx.time.ts_sim = 40
+    health.failed("cancel", DOWN)
+    silent = 30 if answer == "polled" else 40
+    assert ctx.emitted == [_unhealthy("CONSECUTIVE_FAILURES", 3, "cancel", silent)]
+    assert ctx.halts == [(TradingState.HALTED, BROKER_UNHEALTHY)]
+    assert health.tripped
+    assert health.failed_calls == {"submit": 3, "cancel": 2}
+
+
+def test_a_step_that_did_not_poll_leaves_the_row_as_it_is():
+    health, ctx = _health()
+    health.failed("poll", DOWN)
+    health.failed("poll", DOWN)
+    ctx.time.ts_sim = 90
+    health.nothing_owed()
+    assert health.last_poll_ns == 90
+    health.failed("submit", DOWN)
+    assert ctx.emitted == [_unhealthy("CONSECUTIVE_FAILURES", 3, "submit", 0)]
+
+
+def test_a_failed_poll_as_long_as_the_silence_after_the_last_one_answered_halts():
+    health, ctx = _health(max_failures=10)
+    ctx.time.ts_sim = 20
+    health.polled()
+    ctx.time.ts_sim = 119
+    health.failed("poll", DOWN, poll=True)
+    ctx.time.ts_sim = 120
+    health.failed("submit", DOWN)  # no poll: silence is the polls' alone
+    assert ctx.emitted == []
+    health.failed("poll", DOWN, poll=True)
+    assert ctx.emitted == [_unhealthy("SILENCE", 3, "poll", 100)]
+    assert ctx.halts == [(TradingState.HALTED, BROKER_UNHEALTHY)]
+
+
+def test_no_silence_is_too_long_when_it_is_zero():
+    health, ctx = _health(max_failures=10, silence_ns=0)
+    ctx.time.ts_sim = 10**12
+    health.failed("poll", DOWN, poll=True)
+    assert ctx.emitted == []
+
+
+def test_failures_while_halted_are_counted_not_reported_until_an_operator_resets():
+    health, ctx = _health(max_failures=1)
+    health.failed("poll", DOWN)
+    health.failed("poll", DOWN, poll=True)
+    ctx.time.ts_sim = 500
+    health.failed("poll", DOWN, poll=True)
+    assert len(ctx.emitted) == 1
+    assert (health.failures, health.failed_calls) == (3, {"poll": 3})
+    ctx.time.ts_sim = 600
+    health.reset()  # reenable_trading
+    assert (health.failures, health.tripped, health.last_poll_ns) == (0, False, 600)
+    ctx.time.ts_sim = 650
+    health.failed("submit", DOWN)
+    assert ctx.emitted[1:] == [_unhealthy("CONSECUTIVE_FAILURES", 1, "submit", 50)]
+
+
+def test_the_checkpoint_keeps_the_row_the_last_poll_the_halt_and_the_counts():
+    health, ctx = _health(max_failures=2)
+    assert health.get_state() == {
+        "broker_health": {"failures": 0, "last_poll_ns": 0, "tripped": False}
+    }  # no failed_calls key: the checkpoint of a run without any is as it was
+    ctx.time.ts_sim = 30
+    health.failed("submit", DOWN)
+    health.failed("poll", DOWN)
+    state = health.get_state()
+    assert state == {
+        "broker_health": {
+            "failures": 2,
+            "last_poll_ns": 0,
+            "tripped": True,
+            "failed_calls": {"poll": 1, "submit": 1},
+        }
+    }
+    assert list(state["broker_health"]["failed_calls"]) == ["poll", "submit"]
+    resumed, _ = _health(max_failures=2)
+    resumed.set_state(state)
+    assert resumed.get_state() == state
+
+
+def test_a_checkpoint_from_before_broker_health_resumes_healthy():
+    health, _ = _health()
+    health.failed("poll", DOWN)
+    health.set_state({"ts_sim": 70})
+    assert (health.failures, health.last_poll_ns, health.tripped) == (0, 70, False)
+    health.set_state({"broker_health": {"failures": 1, "last_poll_ns": 5, "tripped": False}})
+    assert (health.failures, health.last_poll_ns, health.failed_calls) == (1, 5, {})
+
+
+def _logged(level: int, failures: list[str]) -> list[tuple[str, str, int, int]]:
+    """The ``broker_call_failed`` lines of ``failures`` (operations) at ``level``."""
+    health, _ = _health(max_failures=1000)
+    log = io.StringIO()
+    configure_logging(log, level=level)
+    try:
+        for operation in failures:
+            health.failed(operation, DOWN)
+    finally:
+        disable_logging()
+    records = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    assert {(r["event"], r["run_id"], r["error"], r["message"]) for r in records} == {
+        ("broker_call_failed", "r", "Transient", "down")
+    }
+    return [(r["level"], r["operation"], r["failed"], r["in_a_row"]) for r in records]
+
+
+def test_the_first_failure_of_an_operation_and_each_tenfold_are_warned():
+    assert _logged(logging.WARNING, ["poll"] * 100 + ["submit"]) == [
+        ("warning", "poll", 1, 1),
+        ("warning", "poll", 10, 10),
+        ("warning", "poll", 100, 100),
+        ("warning", "submit", 1, 101),
+    ]
+
+
+def test_every_failure_is_logged_at_debug():
+    assert _logged(logging.DEBUG, ["poll", "poll", "submit"]) == [
+        ("warning", "poll", 1, 1),
+        ("debug", "poll", 2, 2),
+        ("warning", "submit", 1, 3),
+    ]
