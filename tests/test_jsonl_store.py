@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from livesession._exceptions import RunDirectoryError
+from livesession._exceptions import RunDirectoryError, StoreFailure
 from livesession.stores import JsonlIdempotencyStore
 from livesession.stores import jsonl as jsonl_module
 
@@ -100,3 +100,29 @@ def test_a_file_refused_on_open_is_left_unlocked(tmp_path: Path) -> None:
     finally:
         store.close()
     assert refused.value is not None  # kept until here
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (OSError(5, "Input/output error"), "OSError: Input/output error"),
+        (OSError("the disk went away"), "OSError: the disk went away"),
+    ],
+    ids=["errno", "no errno"],
+)
+def test_a_refused_write_names_its_cause_in_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: OSError, said: str
+) -> None:
+    """The cause's words without its errno; an error that has none says what it says."""
+    store = JsonlIdempotencyStore(tmp_path / "idempotency.jsonl")
+
+    def refuse(_fd: int) -> None:
+        raise error
+
+    monkeypatch.setattr(os, "fsync", refuse)
+    try:
+        with pytest.raises(StoreFailure) as refused:
+            store.reserve("k1", FP_A)
+    finally:
+        store.close()
+    assert str(refused.value) == f"the idempotency store {store!r} refused a write ({said})"
