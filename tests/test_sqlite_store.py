@@ -212,3 +212,15 @@ def test_an_open_interrupted_leaves_nothing_open(
         SqliteIdempotencyStore(path)
     assert interrupted.value.__traceback__ is not None  # kept, with the store in a frame
     assert _open_on(path) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="Linux /proc")
+def test_close_lets_go_of_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "idempotency.sqlite"
+    store = SqliteIdempotencyStore(path)
+    store.reserve("k1", FP_A)
+    assert _open_on(path) != []
+    store.close()
+    assert _open_on(path) == []
+    with pytest.raises(ValueError, match="closed"):
+        store.reserve("k2", FP_A)
