@@ -629,6 +629,17 @@ class TestFileCheckpointStore:
         assert str(checkpoints.path) in message
         assert "\n" not in message
 
+    @pytest.mark.parametrize("durable", [True, False])
+    def test_a_save_is_synced_unless_not_durable(self, tmp_path, monkeypatch, durable):
+        """A store made without ``durable`` syncs what it saves; ``durable=False`` does not."""
+        synced: list[int] = []
+        sync = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), sync(fd))[1])
+        path = tmp_path / "checkpoint.json"
+        store = FileCheckpointStore(path) if durable else FileCheckpointStore(path, durable=False)
+        store.save({"step": 1})
+        assert bool(synced) is durable
+
     def test_missing_directory_is_checkpoint_error(self, tmp_path):
         """Saving into a directory that does not exist raises CheckpointError."""
         store = FileCheckpointStore(tmp_path / "gone" / "checkpoint.json")
