@@ -138,6 +138,8 @@ class LeaseContract:
             ("h1", -1, TTL, ValueError),
             ("h1", T0, 0, ValueError),
             ("h1", T0, 2**63, ValueError),
+            ("h1", 0, 2**63, ValueError),  # a TTL past a signed 64-bit column, from the epoch
+            ("h1", 2**63 - 1, 1, ValueError),  # an expiry past it
             ("h1", 1.5, TTL, TypeError),
             ("h1", True, TTL, TypeError),
             ("h1", T0, "30s", TypeError),
@@ -148,6 +150,18 @@ class LeaseContract:
         with pytest.raises(error):
             lease.acquire(holder, now_ns, ttl_ns)
         assert lease.acquire("h1", T0, TTL) is not None
+
+    @pytest.mark.parametrize(
+        ("now_ns", "ttl_ns"),
+        [(0, 1), (0, 2**63 - 1), (2**63 - 2, 1)],
+        ids=["the epoch, a nanosecond", "the longest TTL", "the last expiry"],
+    )
+    def test_the_bounds_are_accepted(self, lease, now_ns, ttl_ns):
+        """Times from 0 and TTLs from 1 ns, up to an expiry of 2**63-1 (a signed 64-bit
+        column): each is granted, its expiry the sum."""
+        grant = lease.acquire("h1", now_ns, ttl_ns)
+        assert grant is not None
+        assert (grant.ttl_ns, grant.expires_ns) == (ttl_ns, now_ns + ttl_ns)
 
     def test_is_a_session_lease(self, lease):
         """The backend satisfies the SessionLease protocol and closes twice harmlessly."""
