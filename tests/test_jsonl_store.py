@@ -126,3 +126,45 @@ def test_a_refused_write_names_its_cause_in_words(
     finally:
         store.close()
     assert str(refused.value) == f"the idempotency store {store!r} refused a write ({said})"
+
+
+_CALLS = {
+    "reserve": lambda store: store.reserve("k1", FP_A),
+    "complete": lambda store: store.complete("k1", "FILLED"),
+    "get": lambda store: store.get("k1"),
+    "reservations": lambda store: store.reservations(),
+}
+
+
+@pytest.mark.parametrize("call", sorted(_CALLS))
+def test_a_closed_store_refuses_every_call(tmp_path: Path, call: str) -> None:
+    store = JsonlIdempotencyStore(tmp_path / "idempotency.jsonl")
+    store.reserve("k1", FP_A)
+    store.close()
+    with pytest.raises(ValueError, match="is closed"):
+        _CALLS[call](store)
+
+
+def _fail(_fd: int) -> None:
+    raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize("call", sorted(_CALLS))
+def test_a_store_a_write_failed_in_refuses_every_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """After a failed write nothing said about the file can be trusted: reopen it."""
+    path = tmp_path / "idempotency.jsonl"
+    store = JsonlIdempotencyStore(path)
+    store.reserve("k1", FP_A)
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", _fail)
+        with pytest.raises(StoreFailure):
+            store.reserve("k2", FP_A)
+    before = path.read_bytes()
+    try:
+        with pytest.raises(ValueError, match="failed on an earlier write: reopen it"):
+            _CALLS[call](store)
+    finally:
+        store.close()
+    assert path.read_bytes() == before
