@@ -157,6 +157,22 @@ class CompleteContract:
         store.complete("k1", "FILLED")
         assert store.get("k2").outcome is None
 
+    @pytest.mark.parametrize(
+        ("key", "outcome", "error", "said"),
+        [
+            ("", "FILLED", ValueError, "key must not be empty"),
+            (7, "FILLED", TypeError, "key must be a str, got int"),
+            ("k1", "", ValueError, "outcome must not be empty"),
+            ("k1", 7, TypeError, "outcome must be a str, got int"),
+        ],
+    )
+    def test_bad_arguments_are_refused(self, store, key, outcome, error, said):
+        """An empty or non-string key or outcome is refused and records nothing."""
+        store.reserve("k1", FP_A)
+        with pytest.raises(error, match=said):
+            store.complete(key, outcome)
+        assert store.get("k1").outcome is None
+
 
 class GetContract:
     """``get`` reads without reserving."""
@@ -176,6 +192,15 @@ class GetContract:
             None,
             False,
         )
+
+    @pytest.mark.parametrize(
+        ("key", "error", "said"),
+        [("", ValueError, "key must not be empty"), (7, TypeError, "key must be a str, got int")],
+    )
+    def test_bad_key_is_refused(self, store, key, error, said):
+        """An empty or non-string key is refused, not looked up."""
+        with pytest.raises(error, match=said):
+            store.get(key)
 
 
 class ListingContract:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 
@@ -137,6 +138,8 @@ class LeaseContract:
             ("h1", -1, TTL, ValueError),
             ("h1", T0, 0, ValueError),
             ("h1", T0, 2**63, ValueError),
+            ("h1", 0, 2**63, ValueError),  # a TTL past a signed 64-bit column, from the epoch
+            ("h1", 2**63 - 1, 1, ValueError),  # an expiry past it
             ("h1", 1.5, TTL, TypeError),
             ("h1", True, TTL, TypeError),
             ("h1", T0, "30s", TypeError),
@@ -147,6 +150,18 @@ class LeaseContract:
         with pytest.raises(error):
             lease.acquire(holder, now_ns, ttl_ns)
         assert lease.acquire("h1", T0, TTL) is not None
+
+    @pytest.mark.parametrize(
+        ("now_ns", "ttl_ns"),
+        [(0, 1), (0, 2**63 - 1), (2**63 - 2, 1)],
+        ids=["the epoch, a nanosecond", "the longest TTL", "the last expiry"],
+    )
+    def test_the_bounds_are_accepted(self, lease, now_ns, ttl_ns):
+        """Times from 0 and TTLs from 1 ns, up to an expiry of 2**63-1 (a signed 64-bit
+        column): each is granted, its expiry the sum."""
+        grant = lease.acquire("h1", now_ns, ttl_ns)
+        assert grant is not None
+        assert (grant.ttl_ns, grant.expires_ns) == (ttl_ns, now_ns + ttl_ns)
 
     def test_is_a_session_lease(self, lease):
         """The backend satisfies the SessionLease protocol and closes twice harmlessly."""
@@ -264,6 +279,13 @@ class TestFileLease:
             b"[]",
             b'{"leases": []}',
             b'{"leases": {"acct": {"strat": {"token": "1"}}}}',
+            b'{"leases": {"acct": []}}',
+            b'{"leases": {"acct": {"strat": []}}}',
+            b'{"leases": {"acct": {"strat": {"holder": "h1", "token": true, "expires_ns": 1}}}}',
+            b'{"leases": {"acct": {"strat": {"holder": "h1", "token": 1, "expires_ns": "1"}}}}',
+            b'{"leases": {"acct": {"strat": {"holder": "h1", "token": 1, "expires_ns": true}}}}',
+            b'{"leases": {"acct": {"strat": {"holder": "", "token": 1, "expires_ns": 1}}}}',
+            b'{"leases": {"acct": {"strat": {"holder": 7, "token": 1, "expires_ns": 1}}}}',
         ],
     )
     def test_corrupt_file_raises_and_is_kept(self, lease, lease_path, content):
@@ -272,6 +294,24 @@ class TestFileLease:
         with pytest.raises(LeaseError, match=r"lease\.json"):
             lease.acquire("h1", T0, TTL)
         assert lease_path.read_bytes() == content
+
+    def test_a_released_lease_shows_nobody_and_keeps_its_token(self, lease, lease_path):
+        """The file after a release: no holder, the token kept for the next, no expiry."""
+        grant = lease.acquire("h1", T0, TTL)
+        lease.release(grant)
+        state = orjson.loads(lease_path.read_bytes())
+        assert state == {
+            "leases": {"acct": {"strat": {"holder": None, "token": grant.token, "expires_ns": 0}}}
+        }
+
+    def test_the_lock_file_is_made_under_the_umask(self, lease, lease_path):
+        """Under ``umask 002`` the group may take the lock too, as it may the lease file."""
+        old = os.umask(0o002)
+        try:
+            lease.acquire("h1", T0, TTL)
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(lease_path.with_name("lease.json.lock").stat().st_mode) == 0o664
 
     def test_unwritable_directory_raises_lease_error(self, tmp_path):
         """A lease file in a missing directory raises LeaseError, not OSError."""

@@ -18,6 +18,7 @@ import errno
 import json
 import os
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from livesession import DryrunConfig, RunDirectoryError, create_run
 from livesession._rundir import create
 from livesession.cli import main
 from livesession.stores import SqliteIdempotencyStore
+from livesession.stores import sqlite as sqlite_store
 from livesession.verify import verify_run
 
 from _helpers import campaign, cli_under
@@ -249,6 +251,50 @@ def test_sqlite_path_too_long_says_so(tmp_path: Path) -> None:
     (tmp_path / "short").symlink_to(path.parent)
     with pytest.raises(RunDirectoryError, match=re.escape(_TOO_LONG.format(size=505))):
         SqliteIdempotencyStore(tmp_path / "short" / "idempotency.sqlite")
+
+
+def _refused_to_open(
+    path: Path, monkeypatch: pytest.MonkeyPatch, code: int, said: str
+) -> RunDirectoryError:
+    """What opening a store at ``path`` raises when SQLite refuses with ``code``."""
+    error = sqlite3.OperationalError(said)
+    error.sqlite_errorcode = code
+
+    def refuse(*_args: object, **_kwargs: object) -> sqlite3.Connection:
+        raise error
+
+    monkeypatch.setattr(sqlite_store, "connect", refuse)
+    with pytest.raises(RunDirectoryError) as caught:
+        SqliteIdempotencyStore(path)
+    return caught.value
+
+
+def test_a_file_beside_the_database_it_cannot_write_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its write-ahead log there already, but no file it can open to write: that is said."""
+    path = tmp_path / "idempotency.sqlite"
+    path.with_name("idempotency.sqlite-wal").mkdir()
+    refused = _refused_to_open(path, monkeypatch, 14, "unable to open database file")
+    assert str(refused) == (
+        f"cannot open idempotency database {path}: unable to open database file (Is a directory)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "said", "size"),
+    [
+        (14, "unable to open database file", 504),  # the longest SQLite opens
+        (15, "locking protocol", 505),  # SQLITE_PROTOCOL, one bit from SQLITE_CANTOPEN
+    ],
+)
+def test_the_path_is_blamed_only_for_a_refusal_to_open_past_its_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, said: str, size: int
+) -> None:
+    path = _deep(tmp_path, size, "idempotency.sqlite")
+    assert str(_refused_to_open(path, monkeypatch, code, said)) == (
+        f"cannot open idempotency database {path}: {said} (is it a SQLite file on a local disk?)"
+    )
 
 
 def test_a_run_too_deep_for_sqlite_is_refused_in_one_line_and_leaves_nothing(

@@ -629,6 +629,17 @@ class TestFileCheckpointStore:
         assert str(checkpoints.path) in message
         assert "\n" not in message
 
+    @pytest.mark.parametrize("durable", [True, False])
+    def test_a_save_is_synced_unless_not_durable(self, tmp_path, monkeypatch, durable):
+        """A store made without ``durable`` syncs what it saves; ``durable=False`` does not."""
+        synced: list[int] = []
+        sync = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), sync(fd))[1])
+        path = tmp_path / "checkpoint.json"
+        store = FileCheckpointStore(path) if durable else FileCheckpointStore(path, durable=False)
+        store.save({"step": 1})
+        assert bool(synced) is durable
+
     def test_missing_directory_is_checkpoint_error(self, tmp_path):
         """Saving into a directory that does not exist raises CheckpointError."""
         store = FileCheckpointStore(tmp_path / "gone" / "checkpoint.json")
@@ -657,6 +668,12 @@ def _refusal(code: int, message: str) -> sqlite3.OperationalError:
     return error
 
 
+_LIKELY_CAUSES = (
+    "(likely causes: a file size limit, `ulimit -f`; a failing disk, which the "
+    "kernel log names; a file that is no SQLite database on a local disk)"
+)
+
+
 @pytest.mark.parametrize(
     ("error", "free", "said"),
     [
@@ -665,14 +682,27 @@ def _refusal(code: int, message: str) -> sqlite3.OperationalError:
         (  # room on the disk: the file size limit is one of the likely causes (no limit here)
             _refusal(10, "disk I/O error"),
             1 << 30,
-            (
-                "(likely causes: a file size limit, `ulimit -f`; a failing disk, which the "
-                "kernel log names; a file that is no SQLite database on a local disk)"
-            ),
+            _LIKELY_CAUSES,
         ),
+        # a mebibyte free is room; a byte less is a full disk
+        (_refusal(10, "disk I/O error"), 1 << 20, _LIKELY_CAUSES),
+        (_refusal(10, "disk I/O error"), (1 << 20) - 1, "the disk is full (1048575 bytes free in"),
         (_refusal(26, "file is not a database"), 0, "is it a SQLite file on a local disk?"),
+        (  # SQLITE_CORRUPT is one bit from SQLITE_IOERR: the file is suspect, not the disk
+            _refusal(11, "database disk image is malformed"),
+            1 << 30,
+            "database disk image is malformed (is it a SQLite file on a local disk?)",
+        ),
     ],
-    ids=["SQLITE_FULL", "IOERR on a full disk", "IOERR with room", "not a database"],
+    ids=[
+        "SQLITE_FULL",
+        "IOERR on a full disk",
+        "IOERR with room",
+        "IOERR with a mebibyte",
+        "IOERR with a byte less",
+        "not a database",
+        "corrupt",
+    ],
 )
 def test_opening_the_sqlite_store_on_a_full_disk_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error, free, said
