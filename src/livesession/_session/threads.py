@@ -316,7 +316,7 @@ class SessionGate:
             self.refuse_nested(what, run_id)
         if self._holder == ident:
             self._lock.acquire()
-        elif self._waiting or not self._lock.acquire(blocking=False):
+        elif self._waiting or not self._lock.acquire(False):  # noqa: FBT003 - a keyword costs 1,000 instructions
             self._acquire_in_turn()
         self._holder = ident
         self._depth += 1
