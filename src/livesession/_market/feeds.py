@@ -186,7 +186,8 @@ class RandomWalkFeed:
         if high >= self._beyond_units:  # exact here: ``* unit`` would round it to 28 digits
             raise ValueError(self._beyond_grid(Decimal(f"{high}E{price.exponent}")))
         low = _round_to(bottom * (_BPS_INT - wick_down % (wick + 1)), step)
-        low = max(low, step)
+        if low < step:  # noqa: PLR1730 - max() parses keywords: about 1,000 instructions a call
+            low = step
         self._units = close
         # units x 10^exponent, by one exact product (the same Decimal as units.scaleb(exponent))
         unit = self._price_unit

@@ -170,11 +170,10 @@ class TradingGovernor:
         peak = book.day_peak_equity
         if self._kill_halted or peak <= 0:
             return False
-        held = any(book.positions.values())
-        # Flat, only an order resting that could open exposure is something to cut; it is
-        # looked for once the cap is reached, not on every step a flat session waits.
+        # Flat, only an order resting that could open exposure is something to cut; both
+        # are looked for once the cap is reached, not on every step a session waits.
         return (peak - equity) / peak >= self._daily_loss_pct and (
-            held or bool(book.adding_orders())
+            any(book.positions.values()) or bool(book.adding_orders())
         )
 
     # -- checkpoint ----------------------------------------------------------------------

@@ -316,7 +316,7 @@ class SessionGate:
             self.refuse_nested(what, run_id)
         if self._holder == ident:
             self._lock.acquire()
-        elif self._waiting or not self._lock.acquire(blocking=False):
+        elif self._waiting or not self._lock.acquire(False):  # noqa: FBT003 - a keyword costs 1,000 instructions
             self._acquire_in_turn()
         self._holder = ident
         self._depth += 1
@@ -341,8 +341,13 @@ class SessionGate:
                 self._turns.notify_all()
 
     def leave(self) -> None:
-        """Release what ``enter_owned`` took."""
-        self._leave()
+        """Release what ``enter_owned`` (or ``_enter``) took: one call on the step loop's path."""
+        self._depth -= 1
+        if self._depth == 0:
+            self._holder = None
+            if self._callers_context is not None:
+                setcontext(self._callers_context)  # the caller's own again
+                self._callers_context = None
         self._lock.release()
 
     @contextmanager
@@ -356,8 +361,7 @@ class SessionGate:
                 self.tear(exc, unhandled=LiveSessionError)
             raise
         finally:
-            self._leave()
-            self._lock.release()
+            self.leave()
 
     def inside(self) -> bool:
         """Whether the calling thread holds the session lock (a step or verb is running)."""
@@ -401,14 +405,6 @@ class SessionGate:
         self._depth += 1
         if self._depth == 1:  # the holder computes in the library's decimal context
             self._callers_context = enter_context()
-
-    def _leave(self) -> None:
-        self._depth -= 1
-        if self._depth == 0:
-            self._holder = None
-            if self._callers_context is not None:
-                setcontext(self._callers_context)  # the caller's own again
-                self._callers_context = None
 
 
 class _Stoppable(Protocol):
