@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._domain.configfile import place_of
 from .._exceptions import DataFileError, PluginError, RunDirectoryError
 from .._market.datapin import checked_data, not_the_pinned_data, pin_data, refuse_other_data
 from .._support.fsutil import file_digest, open_regular
@@ -35,6 +36,7 @@ __all__ = [
     "check_run_data",
     "data_record",
     "pin_data",
+    "placed",
     "refuse_other_data",
     "rerun_refused",
 ]
@@ -46,6 +48,20 @@ def data_record(cfg: DryrunConfig, feed: object) -> dict[str, object] | None:
     if checked is None:
         return None
     return {**checked.record(cfg.feed), "path": str(checked.path.resolve())}
+
+
+def placed(cfg: DryrunConfig, error: DataFileError) -> DataFileError:
+    """``error`` after the config file and line that set ``feed``, for a file not opened.
+
+    A data file that is not there (``feed = "csv:nosuch.csv"``), is no file or no Parquet
+    file is the ``feed`` value's refusal, and names its line as every other refusal of a
+    config file's value does; a row's problem names the data file's line instead. A
+    ``--feed`` flag's value (and a run's ``config.json``, read by ``resume``) is in no file.
+    """
+    where = place_of(cfg, "feed")
+    if not where or error.line is not None:
+        return error
+    return DataFileError(f"{where}{error}", path=error.path, line=None, column=None, value=None)
 
 
 def changed_or(

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 import attrs
 
 from .._domain.clock import FixedClock, SimClock
-from .._domain.configfile import place_of
 from .._domain.plugin_fields import default_strategy_id
 from .._exceptions import DataFileError, PluginError
 from .._risk.checks import UserBrokerCheck
@@ -51,7 +50,7 @@ from .._support.references import (
 from .._support.signals import STOPS_RAISED
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
-from .data import changed_or
+from .data import changed_or, placed
 from .supplied import by_factory, pass_again
 
 if TYPE_CHECKING:
@@ -331,21 +330,7 @@ def _feed(
     try:
         return default_feed(cfg, data_bytes=data_bytes)
     except DataFileError as exc:
-        raise changed_or(cfg, _placed(cfg, exc), read=data_bytes) from None
-
-
-def _placed(cfg: DryrunConfig, error: DataFileError) -> DataFileError:
-    """``error`` after the config file and line that set ``feed``, for a file not opened.
-
-    A data file that is not there (``feed = "csv:nosuch.csv"``), is no file or no Parquet
-    file is the ``feed`` value's refusal, and names its line as every other refusal of a
-    config file's value does; a row's problem names the data file's line instead. A
-    ``--feed`` flag's value (and a run's ``config.json``, read by ``resume``) is in no file.
-    """
-    where = place_of(cfg, "feed")
-    if not where or error.line is not None:
-        return error
-    return DataFileError(f"{where}{error}", path=error.path, line=None, column=None, value=None)
+        raise changed_or(cfg, placed(cfg, exc), read=data_bytes) from None
 
 
 def _handed(value: object) -> bool:
