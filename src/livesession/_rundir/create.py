@@ -22,7 +22,7 @@ from .._support.anchor import anchored
 from .._support.flags import ContextFlag
 from .._support.madedir import in_made_dir
 from .._support.oserrors import said, way_out
-from .._support.references import a_
+from .._support.references import IN_PROCESS, a_
 from .._support.text import command
 from .alerting import choose_alerts
 from .backing import pg_dsn, pg_timeout
@@ -411,7 +411,7 @@ def _taken_over(run_dir: Path, lock: RunLock) -> None:
 def _broker_given(broker: object, broker_factory: BrokerFactory) -> str | None:
     """The broker given in-process, named for a refusal (None: the config's ``broker``)."""
     if broker is not None and not isinstance(broker, str):
-        return f"{type(broker).__name__} (an object supplied in-process)"
+        return f"{type(broker).__name__} (an {IN_PROCESS})"
     if broker is None and broker_factory is not open_broker:
         return supplied_from(factory_name(broker_factory))
     return None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload, read_json_object
 from .._rundir.supplied import by_factory
+from .._support.references import IN_PROCESS
 from .._support.text import md_code, md_text
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ _BROKER: Final = (
 )
 """The events of a venue that failed, refused, repeated itself or disagreed with the book."""
 _DAILY_LOSS: Final = "DAILY_LOSS"
-SUPPLIED: Final = "(an object supplied in-process)"
+SUPPLIED: Final = f"(an {IN_PROCESS})"
 """How a plug-in given as an object (``config.json`` ``sources``: no reference) is said."""
 
 

@@ -18,6 +18,7 @@ from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal, plain
 from .._market.timeforms import text_ns
 from .._rundir.supplied import by_factory
+from .._support.references import IN_PROCESS
 from .._support.text import natural_key
 from ._book import MAX_TRADES_SHOWN
 from ._series import acted_by
@@ -121,7 +122,7 @@ def identity(run: ReportRun) -> str:
         if by_factory(record):  # a broker a caller's factory built
             return f"{record['object']} ({record['supplied']}, which built {record.get('built')})"
         if "object" in record:
-            return f"{record['object']} (an {record.get('supplied', 'object supplied in-process')})"
+            return f"{record['object']} (an {record.get('supplied', IN_PROCESS)})"
         return str(otherwise)
 
     strategy_ref = config.get("strategy_factory") or source("strategy").get("ref")
