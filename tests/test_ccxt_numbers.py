@@ -87,12 +87,19 @@ def test_fill_problem_quotes_a_number_of_ten_million_digits_short():
     assert problem == "its price 1E+9999999 is not a multiple of the price_tick 0.01"
 
 
-def _orders_filled(value: str) -> Callable[..., Any]:
-    """A wrap of ``fetch_order`` whose order says ``value`` for ``filled``."""
+_ABSENT: Any = object()
+"""For ``_orders_filled``: no ``filled`` key at all."""
+
+
+def _orders_filled(value: object) -> Callable[..., Any]:
+    """A wrap of ``fetch_order`` whose order says ``value`` for ``filled`` (none: ``_ABSENT``)."""
 
     def wrap(call: Callable[..., Any]) -> Callable[..., Any]:
         def changed(*args: Any, **kwargs: Any) -> Any:
-            return call(*args, **kwargs) | {"filled": value}
+            order = call(*args, **kwargs) | {"filled": value}
+            if value is _ABSENT:
+                del order["filled"]
+            return order
 
         return changed
 
@@ -115,5 +122,27 @@ def test_an_order_filled_no_number_names_the_value(tmp_path, monkeypatch, capsys
     assert code == 4, err
     assert f"ccxt returned '{value}' as an order's filled quantity, not a number" in err
     assert "InvalidOperation" not in err
+    assert verify_run(run_dir).ok
+    assert set(fake.created.values()) == {1}
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [pytest.param(None, "'filled' None", id="none"), (_ABSENT, "no 'filled' field")],
+)
+def test_an_order_read_without_filled_names_the_field(tmp_path, monkeypatch, capsys, value, said):
+    """An order read whose ``filled`` is None or missing was taken as 0 filled: the market
+    order, ``closed``, counted as filled without a fill to report, and the run failed
+    ``RECONCILE_MISMATCH`` calling the order ``ORDER_MISSING_AT_VENUE``, though the venue
+    had it. The run now stops naming the missing field, as for a NaN; it verifies."""
+    fake = FakeBinance()
+    code, run_dir = shaped_dryrun(
+        tmp_path, monkeypatch, fake, {"fetch_order": _orders_filled(value)}
+    )
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert f"without its filled quantity ({said}): how much of it filled is not known" in err
+    assert "ORDER_MISSING_AT_VENUE" not in err
+    assert events(run_dir, "RECONCILE_ESCALATED") == []
     assert verify_run(run_dir).ok
     assert set(fake.created.values()) == {1}

@@ -26,8 +26,8 @@ from .convert import (
     _amount_and_price,
     _balance,
     _check_order,
-    _filled_qty,
     _matches,
+    _read_filled,
     _status,
     _venue_id,
     _venue_order,
@@ -414,8 +414,8 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
                 lambda: self._fetch_by_client_id(symbol, cid),
                 cid,
             )
+            tracked.filled = _read_filled(raw)
             tracked.status = _status(raw)
-            tracked.filled = _filled_qty(raw)
         if tracked.reported_qty < tracked.filled:
             grid = (self._price_tick, self._qty_lot)
             out.extend(new_fills(self._exchange, self._read, tracked, now_ns, grid))

@@ -64,6 +64,25 @@ def _filled_qty(raw: Mapping[str, Any]) -> Decimal:
     return filled
 
 
+def _read_filled(raw: Mapping[str, Any]) -> Decimal:
+    """The filled quantity an order read says (``_filled_qty``); ``ValueError`` if it says none.
+
+    A create answer may leave ``filled`` out (Bybit, OKX: the next read says it); a read of
+    the order may not. Taken as 0 before, a ``closed`` order read without it was a fill
+    never reported, and the reconciler called the order missing at the venue
+    (``ORDER_MISSING_AT_VENUE``, ``venue_status`` ``FILLED``): the order is there, its
+    answer is what is wrong.
+    """
+    if raw.get("filled") is None:
+        said = "'filled' None" if "filled" in raw else "no 'filled' field"
+        msg = (
+            f"ccxt returned a read of order {raw.get('clientOrderId')!r} without its filled "
+            f"quantity ({said}): how much of it filled is not known"
+        )
+        raise ValueError(msg)
+    return _filled_qty(raw)
+
+
 def _status(raw: Mapping[str, Any]) -> VenueOrderStatus:
     status = raw.get("status")
     if status == "closed":
@@ -126,7 +145,7 @@ def _venue_order(
         symbol=str(raw.get("symbol")),
         side=Side.BUY if raw.get("side") == "buy" else Side.SELL,
         quantity=_on_grid(_decimal(raw.get("amount")), qty_lot),
-        filled_quantity=_on_grid(_filled_qty(raw), qty_lot),
+        filled_quantity=_on_grid(_read_filled(raw), qty_lot),
         status=_status(raw),
         venue_order_id=_venue_id(raw),
     )
