@@ -107,6 +107,28 @@ class LeaseContract:
         lease.release(grant)
         assert asker.holding(T0) is None
 
+    @pytest.mark.parametrize(
+        ("now_ns", "error"),
+        [
+            (-1, ValueError),
+            (2**63, ValueError),
+            (1.5, TypeError),
+            (True, TypeError),
+            ("T0", TypeError),
+            (None, TypeError),
+        ],
+    )
+    def test_holding_refuses_a_time_acquire_refuses(self, lease, now_ns, error):
+        """``holding`` checks ``now_ns`` as ``acquire`` and ``renew`` do, held or free: before,
+        a file lease answered None for -1 or 1.5, a holder for ``True``, and raised a bare
+        ``TypeError`` (``'>=' not supported``) for a string only once someone held it."""
+        with pytest.raises(error, match="lease now_ns must be"):
+            lease.holding(now_ns)
+        assert lease.acquire("h1", T0, TTL) is not None
+        with pytest.raises(error, match="lease now_ns must be"):
+            lease.holding(now_ns)
+        assert lease.holding(T0) == ("h1", T0 + TTL)
+
     def test_renew_after_release_is_false(self, lease):
         """A released grant cannot be renewed back to life."""
         grant = lease.acquire("h1", T0, TTL)

@@ -12,7 +12,7 @@ import orjson
 
 from .._exceptions import LeaseError
 from .._support.fsutil import atomic_write_bytes
-from .grant import PairLease, acquire_expiry
+from .grant import PairLease, acquire_expiry, check_ns
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -71,6 +71,7 @@ class FileLease(PairLease):
 
     def holding(self, now_ns: int) -> tuple[str, int] | None:
         """See ``PairLease.holding``."""
+        check_ns("now_ns", now_ns)
         with self._locked() as state:
             entry = self._entry(state)
         holder = entry.get("holder")

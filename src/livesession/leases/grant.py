@@ -71,7 +71,8 @@ class PairLease:
         """Who holds the pair at ``now_ns`` and until when: ``(holder_id, expires_ns)``.
 
         None when nobody does (free, or expired). For messages: a refused resume names the
-        holder and when its lease expires. Raises ``LeaseError`` when the store fails.
+        holder and when its lease expires. Raises ``LeaseError`` when the store fails, and
+        ``TypeError`` or ``ValueError`` for a ``now_ns`` ``acquire`` would refuse.
         """
         raise NotImplementedError
 

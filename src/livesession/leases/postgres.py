@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Final
 from .._postgres import PgConnection
 from .._postgres.deadline import DEFAULT_TIMEOUT_S
 from .._postgres.fence import LEASE
-from .grant import PairLease, acquire_expiry
+from .grant import PairLease, acquire_expiry, check_ns
 
 if TYPE_CHECKING:
     from .._postgres.dsn import Dsn
@@ -97,6 +97,7 @@ class PostgresLease(PairLease):
 
     def holding(self, now_ns: int) -> tuple[str, int] | None:
         """See ``PairLease.holding``."""
+        check_ns("now_ns", now_ns)
         with self._pg.translate(f"reading the lease {self._pair()}"):
             row = self._pg.execute(_HOLDING, self._params(now=now_ns)).fetchone()
         return None if row is None or row[0] is None else (str(row[0]), int(row[1]))
