@@ -144,10 +144,15 @@ def test_the_checkpoint_keeps_the_row_the_last_poll_the_halt_and_the_counts():
 
 
 def test_a_checkpoint_from_before_broker_health_resumes_healthy():
+    """Healthy, and with no failed calls: before, the object's own count was kept."""
     health, _ = _health()
     health.failed("poll", DOWN)
     health.set_state({"ts_sim": 70})
     assert (health.failures, health.last_poll_ns, health.tripped) == (0, 70, False)
+    assert health.failed_calls == {}
+    assert health.get_state() == {
+        "broker_health": {"failures": 0, "last_poll_ns": 70, "tripped": False}
+    }
     health.set_state({"broker_health": {"failures": 1, "last_poll_ns": 5, "tripped": False}})
     assert (health.failures, health.last_poll_ns, health.failed_calls) == (1, 5, {})
 

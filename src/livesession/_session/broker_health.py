@@ -136,10 +136,11 @@ class BrokerHealth:
         return {"broker_health": health}
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore from a checkpoint made by ``get_state`` (older checkpoints: healthy)."""
+        """Restore from a checkpoint made by ``get_state`` (older ones: healthy, none failed)."""
         health = state.get("broker_health")
         if health is None:
             self.failures, self.last_poll_ns, self.tripped = 0, state["ts_sim"], False
+            self.failed_calls = Counter()
             return
         self.failures = health["failures"]
         self.last_poll_ns = health["last_poll_ns"]
