@@ -99,6 +99,23 @@ class TestKillSwitch:
         assert broker.position("BTC/USDT") == 0
         assert not broker.open_orders()
 
+    def test_flat_in_the_step_whose_reconciliation_confirms_the_last_cancel(self):
+        """A resting order's cancel reported a step late (30 s on one-minute bars), nothing
+        held: the kill is flat in that step, once the step's reconciliation has confirmed
+        the cancel (nothing can fill it any more), one minute after the kill, not a step
+        later."""
+        broker = FaultBroker(latency_ns=30 * 1_000_000_000)
+        resting = buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))
+        orch, sinks = _armed(lambda n, _bar, _view: [resting] if n == 1 else [], broker=broker)
+        orch.run_n_steps(2)
+        orch.kill("drill")
+        assert not sinks.events_of("KILL_SWITCH_FLAT")
+        orch.step()
+        kinds = [e["event_type"] for e in _after(_events(sinks), "KILL_SWITCH")]
+        assert kinds == ["KILL_SWITCH", "BAR", "ORDER_CANCELED", "KILL_SWITCH_FLAT"]
+        (flat,) = sinks.events_of("KILL_SWITCH_FLAT")
+        assert flat["payload"]["time_to_flat_ns"] == MINUTE
+
     def test_flat_waits_for_a_fill_that_raced_the_cancel(self):
         """A cancel that lost the race to a fill: flat is declared after that fill is flattened."""
         broker = FaultBroker()

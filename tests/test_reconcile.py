@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 import attrs
@@ -744,6 +745,39 @@ class TestReconcileInASession:
         assert escalated["ts_sim"] == state["ts_sim"] + reconcile_grace_ns(again.config)
         (item,) = escalated["payload"]["discrepancies"]
         assert (item["kind"], item["venue_status"]) == ("ORDER_MISSING_AT_VENUE", "UNKNOWN")
+
+    @pytest.mark.broken_run(
+        "the resumed session writes the run's tail into fresh sinks: a partial run by design"
+    )
+    def test_only_the_first_step_after_a_resume_reconciles_first(self):
+        """restore_state: the first step asks the venue's open orders twice (its pass before
+        the step, and the step's own); every later step once, as in an unresumed run."""
+
+        class _Counting(FaultBroker):
+            simulated = True  # a broker of the test's own declares itself
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.asked = 0
+
+            def open_orders(self) -> Sequence[VenueOrder]:
+                self.asked += 1
+                return super().open_orders()
+
+        orch, _ = _running(FaultBroker())
+        orch.run_n_steps(2)
+        state = orch.get_state()
+        broker = _Counting()
+        again, _sinks = session(
+            feed=ScriptedFeed(["40000.00"]), strategy=ScriptedStrategy(at({})), broker=broker
+        )
+        again.restore_state(state, dict(orch.recorder.digests))
+        asked = []
+        for _ in range(4):
+            before = broker.asked
+            again.step()
+            asked.append(broker.asked - before)
+        assert asked == [2, 1, 1, 1]
 
     @pytest.mark.broken_run(
         "the resumed session writes the run's tail into fresh sinks: a partial run by design"
