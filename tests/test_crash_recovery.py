@@ -19,6 +19,7 @@ import pytest
 
 from livesession.brokers.mock import MockBroker
 
+import crash_harness
 from _helpers import campaign
 from crash_harness import (
     KILLED,
@@ -27,6 +28,7 @@ from crash_harness import (
     CrashPlan,
     PlanResult,
     SweepReport,
+    check_verifier,
     cli,
     dryrun,
     dryrun_stopped_at,
@@ -197,8 +199,6 @@ class TestCrashPoints:
         (resume,) = [r for r in read_jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
         assert resume["payload"]["checkpoint"] is False
         assert resume["ts"] == "2026-01-01T00:00:00Z"
-        if result.notes:
-            pytest.xfail(f"known verifier gap: {result.notes[0]}")
 
     def test_killed_resume_is_resumed_again(self, work, baseline):
         """A resume killed while writing C2_RESUME is itself resumed to the same evidence."""
@@ -219,6 +219,25 @@ class TestCrashPoints:
         # never polled: the resumed venue still owes them (its journal records deliveries).
         assert result.exit_codes == [KILLED, 0]
         assert result.violations == []
+
+
+def test_a_finding_about_the_audit_opening_fails_the_plan(work, baseline, monkeypatch):
+    """No verifier finding is a known gap any more: one about the audit's opening fails.
+
+    The harness kept ``the first record is C2_RESUME, not C2_DRYRUN_START`` as a note and
+    passed the plan, so a verifier or a resume that broke the opening of a run resumed
+    from nothing would go unseen by the sweep.
+    """
+    finding = "audit.jsonl:: the first record is C2_RESUME, not C2_DRYRUN_START"
+    crashed = work / "points" / "opening-finding"
+    monkeypatch.setattr(
+        crash_harness,
+        "verifier_findings",
+        lambda _verify, run: set() if run == baseline else {finding},
+    )
+    result = PlanResult(CrashPlan(PROFILES["mock-sqlite"], ("checkpoint:1",), "point"))
+    check_verifier(result, crashed, baseline)
+    assert result.violations == [f"[verify] {result.plan.name}: {finding}"]
 
 
 class TestRealishReplay:
