@@ -200,6 +200,39 @@ class TestCrashPoints:
         assert resume["payload"]["checkpoint"] is False
         assert resume["ts"] == "2026-01-01T00:00:00Z"
 
+    @pytest.mark.parametrize(
+        "kills",
+        [("checkpoint:1",), ("checkpoint_tmp:3",), ("checkpoint:1", "checkpoint:1")],
+        ids=["at-the-checkpoint", "in-its-tmp-file", "and-its-resume-too"],
+    )
+    def test_kill_after_the_start_record_before_the_first_checkpoint(self, work, baseline, kills):
+        """C2_DRYRUN_START and the preflight's lines on disk, no checkpoint: it verifies.
+
+        The first checkpoint writes the sinks out, then checkpoint.json: a kill between the
+        two leaves a whole, chained C2_DRYRUN_START and no checkpoint. The resume starts
+        over: that line goes to audit.jsonl.torn with the rest, and C2_RESUME (checkpoint
+        false) opens the audit log, before the START the resumed session writes again; the
+        run equals the uninterrupted one (events, snapshots, audit beyond C2_RESUME), and
+        verify and evidence pass it. The harness used to excuse a verifier finding about
+        that opening as a known gap; it fails the plan now.
+        """
+        name = "started-" + "-".join(k.replace(":", "") for k in kills)
+        result = _one(work, baseline, name, *kills)
+        assert result.exit_codes == [KILLED] * len(kills) + [0]
+        assert result.violations == []
+        assert result.verified
+        run_dir = work / "points" / name / PROFILES["mock-sqlite"].name
+        first_set_aside = read_jsonl(run_dir / "audit.jsonl.torn")[0]
+        assert first_set_aside["code"] == "C2_DRYRUN_START"
+        assert (first_set_aside["seq"], first_set_aside["prev_hash"]) == (1, "0" * 64)
+        records = read_jsonl(run_dir / "audit.jsonl")
+        opening = ["C2_RESUME"] * len(kills) + ["C2_DRYRUN_START"]
+        assert [r["code"] for r in records[: len(kills) + 1]] == opening
+        assert all(r["payload"]["checkpoint"] is False for r in records[: len(kills)])
+        evidence = cli("evidence", run_dir, "--out", run_dir.parent / "evidence", "--json")
+        assert evidence.returncode == 0, evidence.stdout + evidence.stderr
+        assert orjson.loads(evidence.stdout)["evidence"] == "VERIFIED"
+
     def test_killed_resume_is_resumed_again(self, work, baseline):
         """A resume killed while writing C2_RESUME is itself resumed to the same evidence."""
         result = _one(work, baseline, "double", "write_events:200", "write_audit:1")
