@@ -59,11 +59,6 @@ FIRST_RUN_MIN_HIT = {"checkpoint_tmp": 3}
 # with the second (if the first was), and so on: a killed resume is resumed again.
 RESUME_KILL_CHANCES = (0.85, 0.65, 0.4)
 _LINE_NO = re.compile(r":\d+:")
-# Verifier findings about resumed runs that are a known disagreement between the verifier
-# and the resume design, not a recovery failure: they are kept as notes, not violations.
-# A run killed before its first checkpoint restarts from nothing, and its audit log says so
-# with C2_RESUME (checkpoint false) before C2_DRYRUN_START; the verifier wants START first.
-KNOWN_VERIFIER_GAPS = ("the first record is C2_RESUME, not C2_DRYRUN_START",)
 
 
 @dataclass(frozen=True)
@@ -150,7 +145,6 @@ class PlanResult:
     resumes: int = 0
     killed_labels: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
     verified: bool = False
 
     def fail(self, category: str, message: str) -> None:
@@ -395,7 +389,12 @@ def compare_exact(result: PlanResult, run_dir: Path, baseline: Path) -> None:
 
 
 def check_verifier(result: PlanResult, run_dir: Path, baseline: Path) -> None:
-    """The verifier finds nothing in the resumed run that the uninterrupted run lacked."""
+    """The verifier finds nothing in the resumed run that the uninterrupted run lacked.
+
+    Every such finding fails the plan: a run resumed from nothing (killed before its first
+    checkpoint) opens its audit log with ``C2_RESUME``, which the verifier accepts before
+    ``C2_DRYRUN_START``, so no finding is excused as a known gap.
+    """
     try:
         from livesession.verify import verify_run
     except ImportError:
@@ -404,10 +403,7 @@ def check_verifier(result: PlanResult, run_dir: Path, baseline: Path) -> None:
         _BASELINE_FINDINGS[baseline] = verifier_findings(verify_run, baseline)
     new = verifier_findings(verify_run, run_dir) - _BASELINE_FINDINGS[baseline]
     for finding in sorted(new):
-        if finding.endswith(KNOWN_VERIFIER_GAPS):
-            result.notes.append(finding)
-        else:
-            result.fail("verify", finding)
+        result.fail("verify", finding)
     result.verified = True
 
 
@@ -497,10 +493,6 @@ class SweepReport:
     def violations(self) -> list[str]:
         return [v for r in self.results for v in r.violations]
 
-    @property
-    def notes(self) -> list[str]:
-        return [f"{r.plan.name}: {n}" for r in self.results for n in r.notes]
-
     def kills_by_label(self) -> dict[str, int]:
         return dict(sorted(Counter(lbl for r in self.results for lbl in r.killed_labels).items()))
 
@@ -514,8 +506,7 @@ class SweepReport:
         multi = sum(r.kills > 1 for r in self.results)
         return (
             f"crash sweep: {len(self.results)} plans, {self.kills} SIGKILLs, {self.resumes} resumes, "
-            f"{multi} plans with a killed resume, {sum(r.verified for r in self.results)} verified "
-            f"({len(self.notes)} known verifier gaps); "
+            f"{multi} plans with a killed resume, {sum(r.verified for r in self.results)} verified; "
             f"kills by label {self.kills_by_label()}; by profile {self.kills_by_profile()}"
         )
 

@@ -19,6 +19,7 @@ import pytest
 
 from livesession.brokers.mock import MockBroker
 
+import crash_harness
 from _helpers import campaign
 from crash_harness import (
     KILLED,
@@ -27,6 +28,7 @@ from crash_harness import (
     CrashPlan,
     PlanResult,
     SweepReport,
+    check_verifier,
     cli,
     dryrun,
     dryrun_stopped_at,
@@ -197,8 +199,39 @@ class TestCrashPoints:
         (resume,) = [r for r in read_jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
         assert resume["payload"]["checkpoint"] is False
         assert resume["ts"] == "2026-01-01T00:00:00Z"
-        if result.notes:
-            pytest.xfail(f"known verifier gap: {result.notes[0]}")
+
+    @pytest.mark.parametrize(
+        "kills",
+        [("checkpoint:1",), ("checkpoint_tmp:3",), ("checkpoint:1", "checkpoint:1")],
+        ids=["at-the-checkpoint", "in-its-tmp-file", "and-its-resume-too"],
+    )
+    def test_kill_after_the_start_record_before_the_first_checkpoint(self, work, baseline, kills):
+        """C2_DRYRUN_START and the preflight's lines on disk, no checkpoint: it verifies.
+
+        The first checkpoint writes the sinks out, then checkpoint.json: a kill between the
+        two leaves a whole, chained C2_DRYRUN_START and no checkpoint. The resume starts
+        over: that line goes to audit.jsonl.torn with the rest, and C2_RESUME (checkpoint
+        false) opens the audit log, before the START the resumed session writes again; the
+        run equals the uninterrupted one (events, snapshots, audit beyond C2_RESUME), and
+        verify and evidence pass it. The harness used to excuse a verifier finding about
+        that opening as a known gap; it fails the plan now.
+        """
+        name = "started-" + "-".join(k.replace(":", "") for k in kills)
+        result = _one(work, baseline, name, *kills)
+        assert result.exit_codes == [KILLED] * len(kills) + [0]
+        assert result.violations == []
+        assert result.verified
+        run_dir = work / "points" / name / PROFILES["mock-sqlite"].name
+        first_set_aside = read_jsonl(run_dir / "audit.jsonl.torn")[0]
+        assert first_set_aside["code"] == "C2_DRYRUN_START"
+        assert (first_set_aside["seq"], first_set_aside["prev_hash"]) == (1, "0" * 64)
+        records = read_jsonl(run_dir / "audit.jsonl")
+        opening = ["C2_RESUME"] * len(kills) + ["C2_DRYRUN_START"]
+        assert [r["code"] for r in records[: len(kills) + 1]] == opening
+        assert all(r["payload"]["checkpoint"] is False for r in records[: len(kills)])
+        evidence = cli("evidence", run_dir, "--out", run_dir.parent / "evidence", "--json")
+        assert evidence.returncode == 0, evidence.stdout + evidence.stderr
+        assert orjson.loads(evidence.stdout)["evidence"] == "VERIFIED"
 
     def test_killed_resume_is_resumed_again(self, work, baseline):
         """A resume killed while writing C2_RESUME is itself resumed to the same evidence."""
@@ -219,6 +252,25 @@ class TestCrashPoints:
         # never polled: the resumed venue still owes them (its journal records deliveries).
         assert result.exit_codes == [KILLED, 0]
         assert result.violations == []
+
+
+def test_a_finding_about_the_audit_opening_fails_the_plan(work, baseline, monkeypatch):
+    """No verifier finding is a known gap any more: one about the audit's opening fails.
+
+    The harness kept ``the first record is C2_RESUME, not C2_DRYRUN_START`` as a note and
+    passed the plan, so a verifier or a resume that broke the opening of a run resumed
+    from nothing would go unseen by the sweep.
+    """
+    finding = "audit.jsonl:: the first record is C2_RESUME, not C2_DRYRUN_START"
+    crashed = work / "points" / "opening-finding"
+    monkeypatch.setattr(
+        crash_harness,
+        "verifier_findings",
+        lambda _verify, run: set() if run == baseline else {finding},
+    )
+    result = PlanResult(CrashPlan(PROFILES["mock-sqlite"], ("checkpoint:1",), "point"))
+    check_verifier(result, crashed, baseline)
+    assert result.violations == [f"[verify] {result.plan.name}: {finding}"]
 
 
 class TestRealishReplay:
