@@ -311,6 +311,42 @@ class TestRecordsOfTheirOwn:
         assert violation.startswith("audit.jsonl:3: stop reason '' but SESSION_STOPPED"), violation
 
     @pytest.mark.parametrize(
+        ("checkpoint", "from_step", "said"),
+        [
+            (False, 0, None),
+            (True, 0, "checkpoint true, from_step 0"),
+            (False, 12, "checkpoint false, from_step 12"),
+            (False, False, "checkpoint false, from_step false"),
+            (0, 0, "checkpoint 0, from_step 0"),
+        ],
+    )
+    def test_a_resume_before_the_start_started_over(self, runs, checkpoint, from_step, said):
+        """A C2_RESUME before C2_DRYRUN_START is a resume from nothing, and says so."""
+        contents = runs["completed"]
+        lines = contents[AUDIT].splitlines()
+        start = orjson.loads(lines[0])
+        payload = {
+            "checkpoint": checkpoint,
+            "from_step": from_step,
+            "in_flight": [],
+            "torn_bytes": {},
+        }
+        resume = {**start, "code": "C2_RESUME", "payload": payload}
+        lines.insert(0, orjson.dumps(resume, option=orjson.OPT_SORT_KEYS))
+        for number in range(len(lines)):
+            lines[number] = re.sub(rb'"seq":\d+', b'"seq":%d' % (number + 1), lines[number])
+
+        violations = _violations(_rechain(contents, lines))
+        if said is None:
+            assert violations == ()
+        else:
+            expected = (
+                f"audit.jsonl:1: C2_RESUME before C2_DRYRUN_START says {said}: a resume before"
+                " the first checkpoint starts over (checkpoint false, from_step 0)"
+            )
+            assert violations == (expected,)
+
+    @pytest.mark.parametrize(
         ("ts", "said"),
         [
             ("2026-01-01T00:00:00Z", None),
