@@ -46,7 +46,7 @@ from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
 from .backing import take_lease
 from .beforecheckpoint import ResumeRead
-from .brokers import BrokerFactory, close_broker, early_broker, open_broker
+from .brokers import BrokerFactory, close_broker, early_broker, open_broker, own_credentials_taken
 from .data import check_data_unchanged
 from .drift import check_config_kept
 from .factory import built_by_factory, named_factory, refuse_other_factory
@@ -230,6 +230,7 @@ def _reopen(
         # Every check that builds nothing passed: the recorded factory builds the broker,
         # once (before the lease, as the config's ccxt broker: a refusal leaves it alone).
         plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
+        own_credentials_taken(plugins.broker, plugins.sources.get("broker"))  # a ccxt one's
         broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
         if broker is not None:
             broker_factory = lambda _cfg, _dir: broker  # noqa: E731 - built: used once
