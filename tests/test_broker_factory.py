@@ -86,6 +86,10 @@ def test_a_factory_run_records_its_factory_and_the_evidence_does_not_rerun_the_c
     assert manifest["determinism"]["status"] == "not_applicable"
     assert manifest["determinism"]["reason"].startswith(said)
     assert manifest["kill_drill"]["status"] == "not_applicable"
+    assert manifest["plugins"]["broker"]["summary"] == (
+        "user-supplied broker, livesession's own simulated venue (kind 'mock'): "
+        f"{recorded['object']} (from broker_factory=fac)"
+    )
     page = render_report(run)
     assert f"{recorded['object']} (from broker_factory=fac, which built" in page
 
