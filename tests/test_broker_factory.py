@@ -24,6 +24,7 @@ from livesession._rundir import create_run, resume_run
 from livesession.evidence import write_evidence
 from livesession.report import render_report
 from livesession.status import run_status
+from livesession.verify import verify_run
 
 from _helpers import crash_in_step
 from crash_harness import cli
@@ -85,6 +86,10 @@ def test_a_factory_run_records_its_factory_and_the_evidence_does_not_rerun_the_c
     assert manifest["determinism"]["status"] == "not_applicable"
     assert manifest["determinism"]["reason"].startswith(said)
     assert manifest["kill_drill"]["status"] == "not_applicable"
+    assert manifest["plugins"]["broker"]["summary"] == (
+        "user-supplied broker, livesession's own simulated venue (kind 'mock'): "
+        f"{recorded['object']} (from broker_factory=fac)"
+    )
     page = render_report(run)
     assert f"{recorded['object']} (from broker_factory=fac, which built" in page
 
@@ -113,6 +118,13 @@ def test_a_crashed_factory_run_resumes_only_with_its_factory(tmp_path: Path) -> 
     assert "(the command line cannot rebuild it)" in by_cli.stderr
     assert _tree(run) == before
     assert f"broker_factory=<{__name__}.paper>" in run_status(run).next_step()
+    # verify said `continue it from Python with resume_run, passing the objects it was
+    # started with again`: it names the call, in status's words.
+    assert verify_run(run).summary == (
+        f"incomplete run: no C2_DRYRUN_STOP; continue it from Python: resume_run({str(run)!r}, "
+        f"broker_factory=<{__name__}.paper>) (it was started with objects, which the command "
+        "line cannot rebuild)"
+    )
     with pytest.raises(RunExists, match=f"broker_factory=<{__name__}.paper>"):
         create_run(_config("fac"), tmp_path, broker_factory=paper)
     # The evidence of the crashed run said `livesession resume RUN` finishes it, as of an

@@ -18,10 +18,13 @@ pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
 from livesession import ConfigError, DryrunConfig, create_run
+from livesession._rundir import brokers as _rundir_brokers
+from livesession._rundir import resume_run
 from livesession.cli import main
 from livesession.status import run_status
 
 from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, events, route_to, tree
+from _helpers import crash_in_step
 from fake_binance import FakeBinance
 
 pytestmark = pytest.mark.ccxt
@@ -183,6 +186,57 @@ class TestResumeWithoutCredentials:
         monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", secret)
         assert main(["resume", str(run_dir), "-q"]) == 0
         assert len(events(run_dir, "ORDER_SUBMITTED")) == len(fake.created) > len(sent)
+
+
+def desk_venue(cfg, run_dir):
+    """A desk's factory building livesession's ccxt sandbox broker itself, its credentials
+    read from the environment as the config's are (routed to the fake by ``route_to``)."""
+    return _rundir_brokers._ccxt_broker(cfg)
+
+
+class TestFactoryBuiltVenueCredentials:
+    """Bug: a crashed run whose ``broker_factory`` built a ``CcxtSandboxBroker`` resumed
+    with keys the venue refuses: the check ``resume`` asks of a config's ``ccxt:`` broker
+    before it changes anything was skipped for a factory's broker, so the run was cut back
+    to its checkpoint and went on, every call of it failing AUTH."""
+
+    def test_refused_when_the_venue_refuses_the_keys(self, fake, tmp_path, monkeypatch):
+        cfg = DryrunConfig(run_id="facvenue", broker="ccxt:binance", steps=60, checkpoint_every=10)
+        crash_in_step(create_run(cfg, tmp_path, broker_factory=desk_venue), 45, 60)
+        run_dir = tmp_path / "facvenue"
+        before, sent = tree(run_dir), dict(fake.created)
+        secret = os.environ["LIVESESSION_BINANCE_API_SECRET"]
+        monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", "revoked-binance-test-secret")
+
+        with pytest.raises(ConfigError) as refused:
+            resume_run(run_dir, broker_factory=desk_venue)
+        said = str(refused.value)
+        assert "\n" not in said
+        assert said.startswith(
+            "the venue refuses the credentials of ccxt:binance, the broker broker_factory="
+            "desk_venue built (rejected by the venue (AuthenticationError: code -1022"
+        ), said
+        assert said.endswith(
+            "check LIVESESSION_BINANCE_API_KEY, LIVESESSION_BINANCE_API_SECRET (or what the "
+            "factory reads them from); nothing was changed"
+        ), said
+        assert "revoked-binance-test-secret" not in said
+        assert tree(run_dir) == before
+        assert dict(fake.created) == sent
+
+        # A key unset: the factory's own refusal (livesession cannot know which variables
+        # a factory reads before it calls it), raised before anything changes too.
+        monkeypatch.delenv("LIVESESSION_BINANCE_API_SECRET")
+        with pytest.raises(
+            ConfigError, match=r"needs environment variable\(s\) LIVESESSION_BINANCE_API_SECRET"
+        ):
+            resume_run(run_dir, broker_factory=desk_venue)
+        assert tree(run_dir) == before
+
+        monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", secret)
+        with resume_run(run_dir, broker_factory=desk_venue) as session:
+            session.run_to_end(60)
+        assert len(events(run_dir, "ORDER_SUBMITTED")) == len(fake.created)
 
 
 class TestSymbolsInCcxtForm:

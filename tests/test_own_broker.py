@@ -48,6 +48,7 @@ from livesession._session.broker_guard import guard_broker
 from livesession._support.logging import configure_logging, disable_logging
 from livesession._support.text import md_text
 from livesession._typing import JournaledVenue, PositionVenue
+from livesession.evidence import write_evidence
 from livesession.evidence._outcome import outcome, outcome_lines
 from livesession.report import render_report
 from livesession.status import Verdict, run_status
@@ -221,6 +222,46 @@ class TestTheLiveGate:
             "USER_BROKER_NOT_SIMULATED",
         )
         assert "Quiet does not declare simulated" in result.detail
+
+
+class Quiet(MockBroker):
+    """A desk's broker on the mock that declares nothing: the caller's own, refused."""
+
+
+@pytest.mark.parametrize(
+    ("broker", "said"),
+    [
+        (
+            lambda: MockBroker(seed=5, qty_lot=D("0.001")),
+            "livesession's own simulated venue (kind 'mock'): livesession.brokers.mock.MockBroker",
+        ),
+        (lambda: Quiet(seed=5), f"no simulated declaration: {__name__}.Quiet"),
+    ],
+    ids=["own", "subclass"],
+)
+def test_the_evidence_says_the_broker_as_its_user_broker_check_judged_it(
+    tmp_path: Path, broker: Any, said: str
+) -> None:
+    """Bug: the evidence's plug-in summary of a run given an exact ``MockBroker`` said
+    ``no simulated declaration``, while its audited ``user_broker`` check passed it as
+    livesession's own simulated venue. It says what the check said now; a subclass that
+    declares nothing (refused) reads as before. The evidence writes its own two files only:
+    the run's bytes are as they were."""
+    run = create_run(DryrunConfig(run_id="ev", steps=40), tmp_path, broker=broker())
+    run.run_to_end(40)
+    run.close()
+    run_dir = tmp_path / "ev"
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    write_evidence(run_dir)
+    manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
+    assert manifest["plugins"]["broker"]["summary"] == (
+        f"user-supplied broker, {said} (object supplied in-process)"
+    )
+    after = {p.name: p.read_bytes() for p in run_dir.iterdir() if p.is_file()}
+    assert {name: after[name] for name in before} == before
+    assert sorted(set(after) - set(before)) == sorted(
+        ["manifest.json", next(run_dir.glob("EV-*.md")).name]
+    )
 
 
 class Desk(MockBroker):

@@ -1206,9 +1206,9 @@ def test_a_crashed_run_started_with_objects_says_resume_it_from_python(tmp_path:
         f"{__name__}._StopsOnce>) (it was started with objects, which the command line "
         "cannot rebuild)"
     )
+    # verify names the same call (it said `resume_run, passing the objects ... again`)
     assert verify_run(out / "obj").summary == (
-        "incomplete run: no C2_DRYRUN_STOP; continue it from Python with resume_run, passing "
-        "the objects it was started with again"
+        f"incomplete run: no C2_DRYRUN_STOP; {status.next_step()}"
     )
     with resume_run(out / "obj", strategy=_StopsOnce(interrupt=False)) as resumed:
         resumed.run_to_end(120)

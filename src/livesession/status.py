@@ -99,7 +99,7 @@ from ._rundir.standing import (
 )
 from ._rundir.starting import killed_before_writing, no_run_yet, start_again, starting_says
 from ._rundir.statuswords import closing_says
-from ._rundir.supplied import resume_call
+from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
 from ._support.text import command, one_line
 
@@ -260,10 +260,7 @@ class RunStatus:
                 f"a person must look: the run crashed and cannot be resumed ({self.resume_problem})"
             )
         if self.verdict is Verdict.CRASHED and self.objects:
-            return (
-                f"continue it from Python: {resume_call(self.run_dir, self.objects)} (it was "
-                "started with objects, which the command line cannot rebuild)"
-            )
+            return from_python(self.run_dir, self.objects)
         lease = self.lease
         if self.verdict is Verdict.CRASHED and lease is not None and lease["held"] is not False:
             return lease_wait(lease, self.run_id, self.run_dir)

@@ -9,7 +9,7 @@ says in one line which field and value made it fail (``order_qty 0.050 > max_ord
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 
 import attrs
 
@@ -18,6 +18,7 @@ from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._typing import Broker, DeclaredSimulation, VenueKind
 
 __all__ = [
+    "OWN_VENUE",
     "AnyCheck",
     "Check",
     "CheckResult",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 SIMULATED_BROKERS = frozenset({"mock", "realish"})
+OWN_VENUE: Final = "livesession's own simulated venue"
+"""How ``user_broker`` says a broker is one of livesession's own (the evidence reads it)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -237,7 +240,7 @@ class UserBrokerCheck:
             return CheckResult(
                 name=self.name,
                 passed=True,
-                detail=f"{what}, livesession's own simulated venue (kind {kind!r})",
+                detail=f"{what}, {OWN_VENUE} (kind {kind!r})",
             )
         said = "declares simulated = False" if simulated is False else "does not declare simulated"
         return CheckResult(

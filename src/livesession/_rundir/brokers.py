@@ -7,7 +7,7 @@ a CCXT sandbox broker also adds its venue's preflight checks to the session.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,6 +19,7 @@ from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_broker
 from .._support.optional import import_optional
 from .._typing import Broker
+from .supplied import by_factory
 
 if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
@@ -29,6 +30,7 @@ __all__ = [
     "close_broker",
     "early_broker",
     "open_broker",
+    "own_credentials_taken",
     "resume_credentials",
 ]
 
@@ -79,11 +81,31 @@ def early_broker(
             "(see .env.example), then resume again; nothing was changed"
         ) from None
     try:
-        _credentials_taken(cfg, broker)
+        _credentials_taken(broker, cfg.broker)
     except BaseException:
         close_broker(broker)
         raise
     return broker
+
+
+def own_credentials_taken(broker: Broker | None, record: Mapping[str, Any] | None) -> None:
+    """Refuse the resume (``ConfigError``) when the venue refuses a run's own ccxt broker.
+
+    A ``CcxtSandboxBroker`` a caller's ``broker_factory`` built (or a reference, or one
+    handed in: ``record`` is its ``sources`` record) is asked once, as ``early_broker``
+    asks the config's, before anything changes. Another broker, or none: nothing asked.
+    The variables named are those livesession reads the exchange's keys from; the factory
+    may read them elsewhere, which the refusal says.
+    """
+    if broker is None or record is None:
+        return
+    if by_factory(record):
+        origin = f", the broker {str(record.get('supplied')).removeprefix('from ')} built"
+        elsewhere = " (or what the factory reads them from)"
+    else:
+        origin = f", the broker {record.get('ref') or record.get('object')}"
+        elsewhere = " (or what it reads them from)"
+    _credentials_taken(broker, None, origin=origin, elsewhere=elsewhere)
 
 
 def resume_credentials(cfg: DryrunConfig | None, meta: dict[str, Any]) -> tuple[str, ...]:
@@ -102,28 +124,32 @@ def resume_credentials(cfg: DryrunConfig | None, meta: dict[str, Any]) -> tuple[
     return required_env_vars(cfg.broker)
 
 
-def _credentials_taken(cfg: DryrunConfig, broker: Broker) -> None:
+def _credentials_taken(
+    broker: Broker, mode: str | None, *, origin: str = "", elsewhere: str = ""
+) -> None:
     """Refuse the resume (``ConfigError``) when the venue refuses the run's credentials.
 
     One balance read, as preflight asks a new run: with keys the venue refuses (revoked,
     another account's) every call of the resumed run would fail, so it would halt and seal
     as if nothing were open at the venue. A venue that does not answer is no refusal: the
-    resumed run asks again.
+    resumed run asks again. ``mode``: the config's ``ccxt:`` broker (None: the broker's
+    own exchange); ``origin`` and ``elsewhere`` name a broker of the run's own.
     """
     from .._domain.runtime_config import required_env_vars  # noqa: PLC0415 - ccxt runs only
     from .._exceptions import ConfigError, Rejected  # noqa: PLC0415
     from ..brokers.ccxt.broker import CcxtSandboxBroker  # noqa: PLC0415 - ccxt runs only
 
-    if not isinstance(broker, CcxtSandboxBroker):  # a factory's own broker: preflight asks
+    if not isinstance(broker, CcxtSandboxBroker):  # another venue: its preflight asks
         return
     try:
         broker.balances()
     except Rejected as exc:
         if exc.reason == "AUTH":
-            names_ = ", ".join(required_env_vars(cfg.broker))
+            mode = mode or f"ccxt:{broker.exchange_id}"
+            names_ = ", ".join(required_env_vars(mode))
             raise ConfigError(
-                f"the venue refuses the credentials of {cfg.broker} ({exc}): check {names_}; "
-                "nothing was changed"
+                f"the venue refuses the credentials of {mode}{origin} ({exc}): check "
+                f"{names_}{elsewhere}; nothing was changed"
             ) from None
     except Exception:  # noqa: BLE001, S110 - not answered: the resumed run asks again
         pass

@@ -265,13 +265,15 @@ def create_run(
         # of the run is written: a bad reference or data file leaves nothing behind. A
         # broker factory that takes a ``journal`` gets the run's venue journal.
         plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
-        # A caller's broker_factory builds the broker now, to be recorded as an object is.
-        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
         feed_obj = plugins.feed
         # A dated file starts the run at its first bar, a data file's price grid is
         # inferred when not given, and its SHA-256 and size go into the config (a config
         # that names another SHA-256 is refused).
         cfg = pin_data(fit_to_feed(cfg, feed_obj), feed_obj)
+        # A caller's broker_factory builds the broker now, to be recorded as an object is:
+        # once nothing refuses the run before it is written, and given the config the run
+        # records (a resume gives it that one too).
+        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
         write_run_files(
             run_dir,
             cfg,

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .._domain.config import DryrunConfig
     from .plugins import RunPlugins
 
-__all__ = ["built_by_factory", "factory_name", "refuse_other_factory"]
+__all__ = ["built_by_factory", "factory_name", "named_factory", "refuse_other_factory"]
 
 
 def factory_name(factory: object) -> str:
@@ -46,6 +46,30 @@ def _code_of(factory: object) -> object:
     target = factory.func if isinstance(factory, functools.partial) else factory
     names = (getattr(target, "__module__", None), getattr(target, "__qualname__", None))
     return target if all(isinstance(name, str) for name in names) else type(target)
+
+
+def _factory_record(factory: BrokerFactory) -> dict[str, Any]:
+    """What ``sources.broker`` records of ``factory`` itself, known without calling it.
+
+    Its code (``object``: module and qualified name), its module's ``file`` and ``sha256``,
+    and ``supplied``: all ``check_sources`` and ``refuse_other_factory`` compare.
+    """
+    return object_record(factory, named=_code_of(factory)) | {
+        "supplied": supplied_from(factory_name(factory))
+    }
+
+
+def named_factory(plugins: RunPlugins, factory: BrokerFactory) -> dict[str, Any]:
+    """``plugins.sources`` with the caller's ``factory`` named as the broker, not called yet.
+
+    So a resume compares the factory with the one the run recorded before it builds
+    anything: another one (which may log in to a venue, or spend on a paid API) is refused
+    without being called. As ``plugins.sources`` when no factory of the caller's builds
+    the broker (the config's, or a broker handed in).
+    """
+    if factory is open_broker or plugins.broker is not None:
+        return dict(plugins.sources)
+    return {**plugins.sources, "broker": _factory_record(factory)}
 
 
 def built_by_factory(
@@ -67,10 +91,7 @@ def built_by_factory(
                 f"{FACTORY}={factory_name(factory)} returned {not_a(broker, Broker)}"
             )
         made = type(broker)
-        record = object_record(broker, named=_code_of(factory)) | {
-            "supplied": supplied_from(factory_name(factory)),
-            "built": f"{made.__module__}.{made.__qualname__}",
-        }
+        record = _factory_record(factory) | {"built": f"{made.__module__}.{made.__qualname__}"}
         record = with_declaration(broker, record)
     except BaseException:
         close_broker(broker)  # whatever it built is let go of

@@ -46,10 +46,10 @@ from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
 from .backing import take_lease
 from .beforecheckpoint import ResumeRead
-from .brokers import BrokerFactory, close_broker, early_broker, open_broker
+from .brokers import BrokerFactory, close_broker, early_broker, open_broker, own_credentials_taken
 from .data import check_data_unchanged
 from .drift import check_config_kept
-from .factory import built_by_factory, refuse_other_factory
+from .factory import built_by_factory, named_factory, refuse_other_factory
 from .identity import copy_problem, linked_problem
 from .keptkeys import check_keys_kept
 from .layout import (
@@ -211,8 +211,9 @@ def _reopen(
     plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL, data_bytes=cfg.feed_bytes)
     broker: Broker | None = None
     try:
-        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)  # a caller's
-        recorded, given_now = meta.get("sources") or {}, with_clock(plugins.sources, clock, cfg)
+        # A caller's broker factory is named, not called: another one never runs.
+        recorded = meta.get("sources") or {}
+        given_now = with_clock(named_factory(plugins, broker_factory), clock, cfg)
         refuse_other_factory(run_dir, recorded, given_now, run=cfg.run_id)
         check_sources(recorded, given_now, run=cfg.run_id)  # a caller's clock is given again
         check_data_unchanged(
@@ -224,11 +225,15 @@ def _reopen(
         )
         if checkpoint is not None:  # the plug-ins' own code, tried while nothing has changed
             plugins = restore_plugins(cfg, plugins, checkpoint)
+        # The store must still hold the keys the run sent under, or orders go out twice.
+        check_keys_kept(cfg, run_dir, meta, offsets["events"])
+        # Every check that builds nothing passed: the recorded factory builds the broker,
+        # once (before the lease, as the config's ccxt broker: a refusal leaves it alone).
+        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
+        own_credentials_taken(plugins.broker, plugins.sources.get("broker"))  # a ccxt one's
         broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
         if broker is not None:
             broker_factory = lambda _cfg, _dir: broker  # noqa: E731 - built: used once
-        # The store must still hold the keys the run sent under, or orders go out twice.
-        check_keys_kept(cfg, run_dir, meta, offsets["events"])
         lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
     except BaseException:
         plugins.close()

@@ -19,6 +19,7 @@ __all__ = [
     "FACTORY",
     "by_factory",
     "continued_by",
+    "from_python",
     "given_again",
     "keyword_of",
     "pass_again",
@@ -69,6 +70,18 @@ def resume_call(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> 
     """
     given = "".join(f", {given_again(key, name)}" for key, name in sorted(objects.items()))
     return f"resume_run({str(run_dir)!r}{given})"
+
+
+def from_python(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> str:
+    """``continue it from Python: resume_run(...) (...)``: ``status``'s and ``verify``'s advice.
+
+    For a crashed run started with ``objects`` (``objects_given``), which only that call
+    continues.
+    """
+    return (
+        f"continue it from Python: {resume_call(run_dir, objects)} (it was started with "
+        "objects, which the command line cannot rebuild)"
+    )
 
 
 def continued_by(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> str:

@@ -40,7 +40,7 @@ from .._rundir.supplied import continued_by
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
-from .._support.text import command, natural_key, valid_payload
+from .._support.text import command, valid_payload
 from .._support.tmpfiles import remove_dead_tmp_of
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
@@ -54,6 +54,7 @@ from ._difference import mismatch_said
 from ._document import markdown
 from ._lock import BundleLock, bundle_lock, refuse_another_bundle
 from ._outcome import outcome
+from ._plugins import plugins_shown
 from ._rerun import Rerun, objects_given, replay_steps, timeout_for
 from ._verdict import evidence_said, run_ended
 
@@ -158,31 +159,6 @@ def _line_blocks(path: Path) -> Iterator[bytes]:
                 pieces.append(chunk[end:])
     if rest := b"".join(pieces):
         yield rest
-
-
-def _plugins(sources: dict[str, Any]) -> dict[str, Any]:
-    """The plug-ins' source records, each with one line a reviewer reads."""
-    shown: dict[str, Any] = {}
-    for role in sorted(sources, key=natural_key):  # rails[2] before rails[10]
-        record = sources[role]
-        what = record.get("ref") or f"{record.get('object')} ({record.get('supplied')})"
-        rule = f" (rule {record['rule']})" if isinstance(record.get("rule"), str) else ""
-        line = f"{role} {what}{rule}, source SHA-256 {record.get('sha256') or 'unknown'}"
-        if role == "broker":
-            declared = record.get("declared_simulated")
-            line = (
-                "user-supplied broker, "
-                + (
-                    "declared simulated"
-                    if declared is True
-                    else "declared NOT simulated"
-                    if declared is False
-                    else "no simulated declaration"
-                )
-                + f": {what}"
-            )
-        shown[role] = record | {"summary": line}
-    return shown
 
 
 class _Fired:
@@ -345,7 +321,7 @@ def _write_evidence(
         ),
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
-        manifest["plugins"] = _plugins(sources)
+        manifest["plugins"] = plugins_shown(run_dir, sources)
     with held.made(target, cfg.run_id):  # --out made now: held from the moment it is made
         manifest_path, document, manifest_sha256 = _write_bundle(target, doc_name, manifest, where)
     return EvidenceResult(

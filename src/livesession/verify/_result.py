@@ -269,11 +269,10 @@ def _how_to_continue(run_dir: Path) -> str:
     resume's checks); a run of another release is left to ``resume_advice``, which names
     the release that continues it.
     """
-    if _started_with_objects(run_dir):
-        return (
-            "; continue it from Python with resume_run, passing the objects it was started "
-            "with again"
-        )
+    if objects := _objects_given(run_dir):
+        from .._rundir.supplied import from_python  # noqa: PLC0415 - only for an unclosed run
+
+        return f"; {from_python(run_dir, objects)}"
     if written_by_other_release(run_dir) is None:
         from .._rundir.resumable import resume_problem  # noqa: PLC0415 - only for an unclosed run
 
@@ -305,19 +304,22 @@ def _checkpoint_sealed(run_dir: Path) -> bool:
     return isinstance(checkpoint, dict) and checkpoint.get("sealed") is True
 
 
-def _started_with_objects(run_dir: Path) -> bool:
-    """Whether config.json records a plug-in supplied as an object (the CLI cannot resume)."""
+def _objects_given(run_dir: Path) -> dict[str, str]:
+    """The plug-ins config.json records as supplied in-process (the CLI cannot resume them).
+
+    By ``resume_run``'s keyword, as ``status`` reads them (``objects_given``).
+    """
     path = run_dir / names.CONFIG
     try:
-        sources = orjson.loads(_read(path)).get("sources")
+        config = orjson.loads(_read(path))
     except OSError as exc:
         raise_if_refused(exc, path)
-        return False
-    except (orjson.JSONDecodeError, AttributeError):
-        return False
-    return isinstance(sources, dict) and any(
-        isinstance(source, dict) and "supplied" in source for source in sources.values()
-    )
+        return {}
+    except orjson.JSONDecodeError:
+        return {}
+    from .._rundir.standing import objects_given  # noqa: PLC0415 - only for an unclosed run
+
+    return objects_given(config) if isinstance(config, dict) else {}
 
 
 def _one_line(message: str) -> str:
