@@ -319,7 +319,7 @@ class Verifier:
                 self.checks.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
         last = lines[-1].obj
         self._check_copies(lines, closed=last is not None and last["code"] == "C2_DRYRUN_STOP")
-        self._check_opening(lines)
+        _check_opening(self.checks, lines)
         if last is None:
             return
         if last["code"] != "C2_DRYRUN_STOP":
@@ -328,35 +328,6 @@ class Verifier:
                 self.checks.add(AUDIT, len(lines), f"the last record is {last['code']}, not a stop")
             return
         self._check_stop_record(len(lines), last["payload"])
-
-    def _check_opening(self, lines: list[Line]) -> None:
-        """The audit opens with ``C2_DRYRUN_START``, after any resume that started over.
-
-        A run resumed before its first checkpoint starts over, its first records set aside,
-        so ``C2_RESUME`` records may come before ``C2_DRYRUN_START``; nothing else may, and
-        such a record says ``checkpoint`` false and ``from_step`` 0.
-        """
-        for line in lines:
-            record = line.obj
-            if record is None:
-                return
-            if record["code"] != "C2_RESUME":
-                if record["code"] != "C2_DRYRUN_START":
-                    said = f"the first record is {record['code']}, not C2_DRYRUN_START"
-                    self.checks.add(AUDIT, line.number, said)
-                return
-            payload = record.get("payload")
-            if not isinstance(payload, dict):
-                continue
-            checkpoint, step = payload.get("checkpoint"), payload.get("from_step")
-            if checkpoint is not False or type(step) is not int or step != 0:
-                checkpoint, step = orjson.dumps(checkpoint), orjson.dumps(step)
-                said = (
-                    f"C2_RESUME before C2_DRYRUN_START says checkpoint {checkpoint.decode()},"
-                    f" from_step {step.decode()}: a resume before the first checkpoint starts"
-                    " over (checkpoint false, from_step 0)"
-                )
-                self.checks.add(AUDIT, line.number, said)
 
     def _check_copies(self, lines: list[Line], *, closed: bool) -> None:
         """The records that copy an event against the events (``_copies``), and their times.
@@ -466,6 +437,36 @@ class Verifier:
         elif self.replay is not None and self.replay.stopped_status is not None:
             expected["status"] = self.replay.stopped_status  # the state sink died first
         return expected
+
+
+def _check_opening(checks: Violations, lines: list[Line]) -> None:
+    """The audit opens with ``C2_DRYRUN_START``, after any resume that started over.
+
+    A run resumed before its first checkpoint starts over, its first records set aside,
+    so ``C2_RESUME`` records may come before ``C2_DRYRUN_START``; nothing else may, and
+    such a record says ``checkpoint`` false and ``from_step`` 0.
+    """
+    for line in lines:
+        record = line.obj
+        if record is None:
+            return
+        if record["code"] != "C2_RESUME":
+            if record["code"] != "C2_DRYRUN_START":
+                said = f"the first record is {record['code']}, not C2_DRYRUN_START"
+                checks.add(AUDIT, line.number, said)
+            return
+        payload = record.get("payload")
+        if not isinstance(payload, dict):
+            continue
+        checkpoint, step = payload.get("checkpoint"), payload.get("from_step")
+        if checkpoint is not False or type(step) is not int or step != 0:
+            checkpoint, step = orjson.dumps(checkpoint), orjson.dumps(step)
+            said = (
+                f"C2_RESUME before C2_DRYRUN_START says checkpoint {checkpoint.decode()},"
+                f" from_step {step.decode()}: a resume before the first checkpoint starts"
+                " over (checkpoint false, from_step 0)"
+            )
+            checks.add(AUDIT, line.number, said)
 
 
 def _chained_past_cr(raw: bytes, prev_hash: str) -> bool:
