@@ -45,7 +45,9 @@ from livesession._domain.runtime_config import Secret
 from livesession._rundir import create_run, resume_run
 from livesession.cli import main
 from livesession.leases import FileLease
+from livesession.prom import write_textfile
 from livesession.status import Verdict, run_status
+from livesession.verify import verify_run
 
 from _helpers import Sinks, cli_under, closed_port, status_json_refused
 
@@ -1380,6 +1382,32 @@ _SEALED_FILES = (
 """The files a run's seal covers: none changes while its process closes."""
 
 
+@contextlib.contextmanager
+def _closing_dryrun(
+    tmp_path: Path, hook: Webhook
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A ``dryrun`` process that sealed its run and holds it, handing ``RUN_SEALED`` to the
+    hanging ``hook``: its session closing. Its process and run directory; on leaving, the
+    webhook answers, the process lets the run go and ends (exit 0)."""
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'run_id = "c"\nsteps = 30\n\n[alerts]\nwebhook_url = "{hook.url}"\n'
+        "timeout_ms = 60000\nretries = 0\n",
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if k != ALERT_ENV}
+    argv = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "-q"]
+    argv += ["--out", str(tmp_path / "runs")]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            hook.wait_for("RUN_SEALED", timeout_s=SUBPROCESS_TIMEOUT_S)  # held
+            yield proc, tmp_path / "runs" / "c"
+        finally:
+            hook.released.set()  # it answers: the process lets the run go
+            proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+    assert proc.returncode == 0
+
+
 def test_status_of_a_sealed_run_whose_process_delivers_its_last_alerts(
     tmp_path, hanging_webhook, capsys
 ):
@@ -1387,27 +1415,11 @@ def test_status_of_a_sealed_run_whose_process_delivers_its_last_alerts(
     lock held meanwhile: ``status`` said ``running (exit 7)`` and ``sealed: false`` of a run
     sealed ``COMPLETED``, however slow the webhook. It says the sealed verdict now, the
     writer, what it still does (``closing``) and that the run's records will not change."""
-    config = tmp_path / "run.toml"
-    config.write_text(
-        f'run_id = "c"\nsteps = 30\n\n[alerts]\nwebhook_url = "{hanging_webhook.url}"\n'
-        "timeout_ms = 60000\nretries = 0\n",
-        encoding="utf-8",
-    )
-    run_dir = tmp_path / "runs" / "c"
-    env = {k: v for k, v in os.environ.items() if k != ALERT_ENV}
-    argv = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "-q"]
-    argv += ["--out", str(tmp_path / "runs")]
-    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        try:
-            hanging_webhook.wait_for("RUN_SEALED", timeout_s=SUBPROCESS_TIMEOUT_S)  # held
-            closing = run_status(run_dir)
-            sealed = {name: (run_dir / name).read_bytes() for name in _SEALED_FILES}
-            assert main(["status", str(run_dir)]) == 0
-            said = capsys.readouterr().out
-        finally:
-            hanging_webhook.released.set()  # it answers: the process lets the run go
-            proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
-    assert proc.returncode == 0
+    with _closing_dryrun(tmp_path, hanging_webhook) as (proc, run_dir):
+        closing = run_status(run_dir)
+        sealed = {name: (run_dir / name).read_bytes() for name in _SEALED_FILES}
+        assert main(["status", str(run_dir)]) == 0
+        said = capsys.readouterr().out
     assert closing.verdict is Verdict.COMPLETED, closing.verdict
     assert closing.sealed
     assert closing.writer is not None
@@ -1426,6 +1438,42 @@ def test_status_of_a_sealed_run_whose_process_delivers_its_last_alerts(
     assert {name: (run_dir / name).read_bytes() for name in _SEALED_FILES} == sealed
     let_go = run_status(run_dir)
     assert (let_go.verdict, let_go.writer, let_go.closing) == (Verdict.COMPLETED, None, "")
+
+
+def test_verify_report_and_evidence_of_a_sealed_run_whose_process_delivers_its_last_alerts(
+    tmp_path, hanging_webhook, capsys
+):
+    """While a ``dryrun`` that sealed its run handed its last alerts to a slow webhook (the
+    writer lock held), ``verify`` called the run live (``OK DIR (live run, written by pid
+    N ...: read up to step 30 (its last checkpoint))``), ``report`` said ``Live run`` and
+    refused ``RUN_DIR/report.html`` (exit 2, ``report again once the run is sealed``), and
+    ``evidence`` said ``is being written by``. The run's records are final: ``verify``,
+    ``report`` and ``prom`` read it as the sealed run it is; ``evidence``, which hashes
+    ``alerts.jsonl`` too, still waits for the process and says the run is sealed."""
+    with _closing_dryrun(tmp_path, hanging_webhook) as (proc, run_dir):
+        verified = verify_run(run_dir)
+        assert main(["verify", str(run_dir)]) == 0
+        said = capsys.readouterr().out
+        assert main(["report", str(run_dir)]) == 0
+        report = (run_dir / names.REPORT).read_text(encoding="utf-8")
+        prom = write_textfile(run_dir, tmp_path / "c.prom")
+        assert main(["evidence", str(run_dir)]) == 3
+        refused = capsys.readouterr().err
+    assert (verified.ok, verified.live) == (True, ""), verified
+    assert said.startswith(f"OK {run_dir}: "), said
+    assert "Live run" not in report
+    assert "The run is live" not in report
+    assert prom == ""
+    assert (
+        refused
+        == (
+            f"livesession: rejected: {run_dir} is sealed, but pid {proc.pid} on "
+            f"{socket.gethostname()} since "
+        )
+        + refused.split(" since ", 1)[1]
+    )
+    assert "has not let it go yet: as its session closes it hands the last alerts" in refused
+    assert not list(run_dir.glob("EV-*.md"))
 
 
 def test_the_cli_says_when_alerts_were_not_delivered(tmp_path, dead_url):

@@ -311,15 +311,16 @@ def _refuse_unsealed_default(run_dir: Path, default: Path) -> None:
     ``RUN_DIR/report.html`` is only ever a sealed run's report. One of a run a process is
     writing (of its last checkpoint), or of a crashed one (``NOT SEALED as of step N``),
     stayed there after ``resume`` sealed the run, and a reader took it for the final one.
-    A run sealed when asked stays sealed, so what is written there is never outlived.
-    Nothing is written; ``--output`` writes it anywhere else.
+    A run sealed when asked stays sealed, so what is written there is never outlived (one
+    whose process still closes too: ``held_seal``). Nothing is written; ``--output`` writes
+    it anywhere else.
     """
     from ._artifacts.releases import resume_advice  # noqa: PLC0415 - only here
     from ._rundir.lock import holder_of  # noqa: PLC0415 - the lock: only here
-    from ._rundir.seal import claimed_seal  # noqa: PLC0415 - only here
+    from ._rundir.seal import claimed_seal, held_seal  # noqa: PLC0415 - only here
 
     holder = holder_of(run_dir)
-    if holder is not None:
+    if holder is not None and held_seal(run_dir) is None:
         raise UsageError(
             f"{run_dir} is being written by {holder.describe()}: a report of it now is of its "
             f"last checkpoint, not of the run, and {default} is the sealed run's: write it "

@@ -83,7 +83,7 @@ from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
 from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resumable import resume_problem
-from ._rundir.seal import Seal, claimed_seal, unwritten_says
+from ._rundir.seal import claimed_seal, held_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,
     credentials_said,
@@ -238,7 +238,7 @@ class RunStatus:
         if self.verdict is Verdict.CRASHED and not self.unlocked:
             then += credentials_said(self.credentials)
         if self.closing and self.writer is not None and not self.writer.get("stopped"):
-            pid = self.writer["pid"]  # verify reads it as live, evidence refuses it, till then
+            pid = self.writer["pid"]  # evidence refuses it till then (it hashes alerts.jsonl)
             then = f"wait until pid {pid} lets the run go (writer none), then {then}"
         if not self.unwritten_checkpoint:
             return then
@@ -300,20 +300,6 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
-def _seal(
-    run_dir: Path, checkpoint: dict[str, Any], snapshot: dict[str, Any] | None, *, held: bool
-) -> Seal | None:
-    """The seal the files claim; of a ``held`` run, only once its sealing checkpoint is in.
-
-    A writer's files move until then (its audit ends with the stop record before its seal
-    is done), and it is running; a sealed run whose session is closing is sealed.
-    """
-    if held and checkpoint.get("sealed") is not True:
-        return None
-    seal = claimed_seal(run_dir, checkpoint, snapshot)
-    return None if held and seal is not None and not seal.whole else seal
-
-
 def _text(record: dict[str, Any] | None, key: str) -> str | None:
     """``record[key]`` when it is a string, else None (unknown).
 
@@ -364,7 +350,8 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
     state = _text(snapshot, "fsm_state") or _text(checkpoint, "fsm_state")
     status = _text(snapshot, "status")
-    seal = _seal(run_dir, checkpoint, snapshot, held=holder is not None)
+    # A writer's files move until its seal is whole; a sealed run whose session closes is sealed.
+    seal = (claimed_seal if holder is None else held_seal)(run_dir, checkpoint, snapshot)
     live = holder is not None and seal is None  # held and sealed: the session closes
     unwritten = seal is not None and seal.unwritten and not seal.doubt
     if unwritten:  # shown as the sealing checkpoint `resume` writes will show it

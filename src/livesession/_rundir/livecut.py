@@ -37,7 +37,7 @@ from .._artifacts.runread import RunCut, events_back, json_object, newest_event,
 from .._domain.decimal import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from .lock import Holder, holder_of
-from .seal import last_stop
+from .seal import held_seal, last_stop
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -157,7 +157,9 @@ def live_cut(run_dir: Path) -> LiveRun | None:
 
     A live run with no checkpoint yet (or an unreadable one) is cut at step 0: nothing is
     read. When no ``metrics.json`` can be matched to the checkpoint (its sink failed, say),
-    the cut leaves metrics out (``metrics`` None) rather than guess.
+    the cut leaves metrics out (``metrics`` None) rather than guess. None too for a run
+    whose holder sealed it and only closes (``held_seal``): its records are final, and it
+    is read whole, as the sealed run it is.
     """
     checkpoint_path = run_dir / names.CHECKPOINT
     nothing = RunCut(steps=0, offsets=dict.fromkeys(names.ARTIFACTS.values(), 0), metrics=None)
@@ -169,6 +171,8 @@ def live_cut(run_dir: Path) -> LiveRun | None:
         metrics = _read(run_dir / names.METRICS)
         after = _read(checkpoint_path)
         checkpoint = _object(after)
+        if checkpoint is not None and held_seal(run_dir, checkpoint) is not None:
+            return None  # sealed: its session closes (the last alerts to the webhook)
         offsets = None if checkpoint is None else _offsets(checkpoint)
         if checkpoint is None or offsets is None:
             return LiveRun(holder, nothing)

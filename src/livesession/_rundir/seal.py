@@ -43,6 +43,7 @@ __all__ = [
     "Seal",
     "claimed_seal",
     "describe_seal",
+    "held_seal",
     "last_stop",
     "operator_settles",
     "unwritten_says",
@@ -101,6 +102,29 @@ def claimed_seal(
         doubt=_doubt(run_dir, checkpoint, payload(stop).get("steps")),
         unwritten=bool(checkpoint),
     )
+
+
+def held_seal(
+    run_dir: Path,
+    checkpoint: dict[str, Any] | None = None,
+    snapshot: dict[str, Any] | None = None,
+) -> Seal | None:
+    """The seal of a run a process holds (``holder_of``): only once it is whole, else None.
+
+    A writer's files move until its sealing checkpoint is written (its audit log ends with
+    the stop record before its seal is done): it is live. Once that checkpoint is in and
+    the files bear the seal out, the run's records are final, though its process still
+    holds the run as its session closes (it hands the last alerts to the webhook, for at
+    most ``[alerts]`` ``timeout_ms`` and a second): ``status``, ``verify``, ``report`` and
+    ``prom`` read it as the sealed run it is. ``checkpoint`` and ``snapshot`` as for
+    ``claimed_seal``.
+    """
+    if checkpoint is None:
+        checkpoint = read_json_object(run_dir / names.CHECKPOINT)
+    if checkpoint.get("sealed") is not True:
+        return None
+    seal = claimed_seal(run_dir, checkpoint, snapshot)
+    return seal if seal is not None and seal.whole else None
 
 
 def last_stop(run_dir: Path) -> dict[str, Any] | None:

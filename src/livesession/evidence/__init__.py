@@ -30,17 +30,15 @@ from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
-from .._exceptions import RunHeld
 from .._risk.checks import default_checks
 from .._risk.rails import default_rails
 from .._rundir import check_run_data, config_hash, read_run_config
-from .._rundir.lock import holder_of
 from .._rundir.plugins import check_recorded_sources
 from .._rundir.supplied import continued_by
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
-from .._support.text import command, valid_payload
+from .._support.text import valid_payload
 from .._support.tmpfiles import remove_dead_tmp_of
 from .._version import __version__
 from ..burnin import Thresholds, evaluate_run, kill_drill
@@ -52,7 +50,7 @@ from ._bundle import code_and_data_needed, run_digests
 from ._commit import git_commit as _git_commit
 from ._difference import mismatch_said
 from ._document import markdown
-from ._lock import BundleLock, bundle_lock, refuse_another_bundle
+from ._lock import BundleLock, bundle_lock, refuse_a_writer, refuse_another_bundle
 from ._outcome import outcome
 from ._plugins import plugins_shown
 from ._rerun import Rerun, objects_given, replay_steps, timeout_for
@@ -238,13 +236,7 @@ def _write_evidence(
     held: BundleLock,
 ) -> EvidenceResult:
     """``write_evidence``, under its lock."""
-    holder = holder_of(run_dir)
-    if holder is not None:
-        raise RunHeld(
-            f"{run_dir} is being written by {holder.describe()}: evidence is of a finished "
-            f"run, so nothing was written (wait for it to end; `{command('status', run_dir)}` "
-            "says where it is)"
-        )
+    refuse_a_writer(run_dir)
     cfg, meta = read_run_config(run_dir)
     sources: dict[str, Any] = meta.get("sources") or {}
     with code_and_data_needed(run_dir):  # refused before anything is written, saying why

@@ -28,16 +28,19 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from .._artifacts import names
 from .._exceptions import RunHeld, UsageError
+from .._rundir.lock import holder_of
+from .._rundir.seal import held_seal
 from .._support.dirlock import lock_directory
 from .._support.fsutil import file_kind
 from .._support.madedir import make_dirs
-from .._support.text import one_line
+from .._support.text import command, one_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["BundleLock", "bundle_lock", "refuse_another_bundle"]
+__all__ = ["BundleLock", "bundle_lock", "refuse_a_writer", "refuse_another_bundle"]
 
 _ATTEMPTS = 3
 """How often a directory made for the bundle is made and locked again when another process
@@ -132,6 +135,34 @@ def _same(fd: int, directory: Path) -> bool:
         return False
     info = os.fstat(fd)
     return (info.st_dev, info.st_ino) == (there.st_dev, there.st_ino)
+
+
+def refuse_a_writer(run_dir: Path) -> None:
+    """Refuse ``run_dir`` while a process holds it: evidence is of a finished run.
+
+    One whose process sealed it and has not let it go yet (its session closes:
+    ``held_seal``) is said so: its records are final, but the process still logs its last
+    alerts' deliveries to ``alerts.jsonl``, which the manifest hashes with every file of the
+    run. It said ``is being written by ...: wait for it to end`` of a sealed run.
+
+    Raises:
+        RunHeld: a process holds ``run_dir``.
+    """
+    holder = holder_of(run_dir)
+    if holder is None:
+        return
+    status = command("status", run_dir)
+    if held_seal(run_dir) is not None:
+        raise RunHeld(
+            f"{run_dir} is sealed, but {holder.describe()} has not let it go yet: as its "
+            "session closes it hands the last alerts to the webhook, logging each to "
+            f"{names.ALERTS}, which the evidence hashes with every file of the run, so "
+            f"nothing was written (wait until it lets the run go; `{status}` says where it is)"
+        )
+    raise RunHeld(
+        f"{run_dir} is being written by {holder.describe()}: evidence is of a finished "
+        f"run, so nothing was written (wait for it to end; `{status}` says where it is)"
+    )
 
 
 @contextlib.contextmanager
