@@ -21,6 +21,7 @@ from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, cli, create_run, resume_run
 from livesession import status as status_module
 from livesession._artifacts import names
+from livesession._domain.clock import format_utc_ns
 from livesession._risk.governor import TradingState
 from livesession._rundir.standing import run_book
 from livesession._rundir.statuswords import describe_positions
@@ -989,6 +990,44 @@ def test_a_live_run_whose_events_since_the_checkpoint_are_too_long_says_so(
             "as of the last checkpoint (step 0): the events after it were not read",
         )
         assert "trading     ACTIVE; as of the last checkpoint (step 0)" in "\n".join(found.lines())
+
+
+@pytest.mark.parametrize("clock_mode", ["fixed", "sim"])
+def test_a_live_runs_trading_and_position_say_the_runs_own_time(
+    tmp_path: Path, clock_mode: str
+) -> None:
+    """The `run time` of a live run's halt (`trading`) and of its position was the event's
+    `ts_utc`, the clock's stamp: on the fixed clock the start time, 2026-01-01T00:00:00Z,
+    whenever the halt came. It is the run's own time now (`ts_sim`), as the report's."""
+    cfg = DryrunConfig(
+        run_id="rt",
+        strategy_id="scripted",
+        steps=500,
+        checkpoint_every=500,
+        clock_mode=clock_mode,
+        risk={"max_executions": 2},
+    )
+    strategy = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
+    with create_run(cfg, tmp_path, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        while session.trading_state is TradingState.ACTIVE:
+            session.step()
+        found = run_status(tmp_path / "rt")
+        lines = (tmp_path / "rt" / names.EVENTS).read_bytes().splitlines()
+        events = [orjson.loads(line) for line in lines]
+    [halt] = [e for e in events if e["event_type"] == "TRADING_STATE_CHANGED"]
+    moved = [e for e in events if e["event_type"] == "POSITION_CHANGED"][-1]
+    assert found.trading_as_of == (
+        "since TRADING_STATE_CHANGED (EXECUTION_THROTTLE), run time "
+        f"{format_utc_ns(halt['ts_sim'])}"
+    )
+    assert found.positions_as_of == (
+        f"as of POSITION_CHANGED at run time {format_utc_ns(moved['ts_sim'])}"
+    )
+    assert "run time 2026-01-01T00:00:00Z" not in found.trading_as_of + found.positions_as_of
+    if clock_mode == "fixed":  # the clock's stamp: the start time on every record
+        assert halt["ts_utc"] == moved["ts_utc"] == "2026-01-01T00:00:00Z"
 
 
 def test_a_live_run_says_the_position_its_newest_fill_left(

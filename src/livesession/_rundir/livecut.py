@@ -34,6 +34,7 @@ import attrs
 
 from .._artifacts import names
 from .._artifacts.runread import RunCut, events_back, json_object, newest_event, payload
+from .._artifacts.runtime import run_offset_ns, run_time
 from .._domain.decimal import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from .lock import Holder, holder_of
@@ -233,16 +234,22 @@ def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None,
         if read_all:  # the checkpoint's state is the state: what set it, if not ACTIVE
             return state, _checkpointed_halt(run_dir, state), None
         return state, f"as of {at}: the events after it were not read", None
-    now, said = _trading_event(event, state)
+    now, said = _trading_event(run_dir, event, state)
     return now, said, event.get("event_type") == "KILL_SWITCH"
 
 
-def _trading_event(event: dict[str, Any], state: str | None) -> tuple[str | None, str]:
-    """The trading state ``event`` set (``state`` when it names none), and the words for it."""
+def _trading_event(
+    run_dir: Path, event: dict[str, Any], state: str | None
+) -> tuple[str | None, str]:
+    """The trading state ``event`` set (``state`` when it names none), and the words for it.
+
+    Its time is the run's own (``run_time``), as the report's: its ``ts_utc`` is the clock's
+    stamp, on the fixed clock the start time whenever the halt came.
+    """
     kind, body = event.get("event_type"), payload(event)
     now = {"KILL_SWITCH": "HALTED", "TRADING_REENABLED": "ACTIVE"}.get(str(kind), body.get("to"))
     why = body.get("operator") if kind == "TRADING_REENABLED" else body.get("reason")
-    said = f"since {kind} ({why}), run time {event.get('ts_utc', '?')}"
+    said = f"since {kind} ({why}), run time {run_time(event, run_offset_ns(run_dir))}"
     return (str(now) if now is not None else state), said
 
 
@@ -259,7 +266,7 @@ def _checkpointed_halt(run_dir: Path, state: str | None) -> str:
     event, _ = newest_event(run_dir / names.EVENTS, _TRADING_EVENTS)
     if event is None:
         return ""
-    now, said = _trading_event(event, state)
+    now, said = _trading_event(run_dir, event, state)
     return said if now == state else ""
 
 
@@ -269,7 +276,7 @@ def positions_since(
     """The position per symbol the events since ``checkpoint`` record; whether all was read.
 
     ``{"BTC/USDT": ("0.010", "2026-01-01T00:05:00Z", "POSITION_CHANGED")}``: the position,
-    the run time of the newest event that says it, and that event's type. Read as
+    the run time of the newest event that says it (``run_time``), and that event's type. Read as
     ``live_trading`` reads (from the end of ``events.jsonl`` back to the checkpoint's events
     offset, or its start without one; whole lines only, at most ``newest_event``'s budget).
     A fill moves the position between two checkpoints: the checkpoint's is no longer the
@@ -284,11 +291,12 @@ def positions_since(
     since = (_offsets(checkpoint) or {}).get(names.EVENTS, 0)
     found: dict[str, tuple[str, str, str]] = {}
     later: dict[str, tuple[Decimal, str, str]] = {}  # fills after the newest POSITION_CHANGED
+    offset = run_offset_ns(run_dir)
     for event in events_back(path, ("POSITION_CHANGED", *FILL_EVENT_TYPES), since=since):
         if event is None:
             return found, False  # a fill whose POSITION_CHANGED was not reached is left out
         body, kind = payload(event), str(event.get("event_type"))
-        symbol, when = body.get("symbol"), str(event.get("ts_utc", "?"))
+        symbol, when = body.get("symbol"), run_time(event, offset)
         if not isinstance(symbol, str) or symbol in found:
             continue
         if kind != "POSITION_CHANGED":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from .._artifacts.runread import payload
-from .._domain.clock import epoch_ns, format_utc_ns
+from .._artifacts.runtime import (
+    NS_PER_S,
+    clock_ends,
+    own_offset_ns,
+    parse_utc_ns,
+    run_time,
+    ts_sim_of,
+)
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import HALTED_BY
@@ -24,25 +30,6 @@ if TYPE_CHECKING:
     from ._series import Marker, Point
 
 __all__ = ["ReportRun", "Tallies", "parse_utc_ns", "ts_sim_of"]
-
-_NS_PER_S: Final = 10**9
-
-
-def ts_sim_of(record: dict[str, Any]) -> int:
-    """The record's ``ts_sim``, or 0 when it is not an integer."""
-    value = record.get("ts_sim")
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def parse_utc_ns(text: object) -> int | None:
-    """Nanoseconds since the epoch of an RFC 3339 UTC text (``...Z``), or None."""
-    if not isinstance(text, str) or not text.endswith("Z"):
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return None if moment.tzinfo is None else epoch_ns(moment)
 
 
 @attrs.define
@@ -311,15 +298,8 @@ class ReportRun:
         return f"; HALTED: trading HALTED by {by}{said} from {self._run_time(halt)} to the end"
 
     def _run_time(self, event: dict[str, Any]) -> str:
-        """When ``event`` happened in the run's time, as every time in the report.
-
-        Not its ``ts_utc``: a wall (``--clock system``) or fixed clock stamps when the
-        process wrote it, or the start time on every record.
-        """
-        ts_sim = event.get("ts_sim")
-        if not isinstance(ts_sim, int) or isinstance(ts_sim, bool):
-            return "?"
-        return format_utc_ns(ts_sim + self.utc_offset_ns)
+        """When ``event`` happened in the run's time, as every time in the report (``run_time``)."""
+        return run_time(event, self.utc_offset_ns)
 
     def of_type(self, *event_types: str) -> list[tuple[int, dict[str, Any]]]:
         """(ts_sim, payload) of the events of the given types, in order."""
@@ -331,38 +311,24 @@ class ReportRun:
 
     def _clock_ends(self) -> list[tuple[int, int]]:
         """(``ts_utc``, ``ts_sim``) of the run's first and last records that stamp both."""
-        ends = []
-        for record in (
-            self.tallies.first,
-            *self.snapshots[:1],
-            self.last_event,
-            *self.snapshots[-1:],
-        ):
-            utc = parse_utc_ns(record.get("ts_utc")) if record else None
-            if utc is not None:
-                ends.append((utc, ts_sim_of(record)))
-        return ends
+        return clock_ends(
+            (self.tallies.first, *self.snapshots[:1], self.last_event, *self.snapshots[-1:])
+        )
 
     @property
     def utc_offset_ns(self) -> int:
-        """What to add to ``ts_sim`` for UTC nanoseconds since the epoch.
+        """What to add to ``ts_sim`` for UTC nanoseconds since the epoch (``own_offset_ns``).
 
-        A session's simulated time is epoch nanoseconds already (offset 0: a data file's
-        bars at their own times). A simulated clock that started elsewhere keeps one
-        offset from it, read to the whole second (``ts_utc`` may drop the fraction), so the
-        axes follow that clock. A wall clock (``--clock system``) or a fixed one keeps none:
-        its ``ts_utc`` says when the process wrote a record, not the simulated moment, and
-        adding it to ``ts_sim`` would show times that neither are. Offset 0 then: the run's
-        own (simulated) time, with the clock's times said apart (``clock_span``).
+        Offset 0 for a wall or fixed clock: the run's own (simulated) time, with the
+        clock's times said apart (``clock_span``).
         """
-        offsets = {round((utc - sim) / _NS_PER_S) * _NS_PER_S for utc, sim in self._clock_ends()}
-        return offsets.pop() if len(offsets) == 1 else 0
+        return own_offset_ns(self._clock_ends())
 
     @property
     def clock_span(self) -> tuple[int, int] | None:
         """The clock's (``ts_utc``) first and last time when it is not simulated time, else None."""
         ends = self._clock_ends()
-        offsets = {round((utc - sim) / _NS_PER_S) for utc, sim in ends}
+        offsets = {round((utc - sim) / NS_PER_S) for utc, sim in ends}
         if len(offsets) <= 1:
             return None
         return min(utc for utc, _ in ends), max(utc for utc, _ in ends)

@@ -1,0 +1,98 @@
+"""The run's own time of a record, as every reader says it: its ``ts_sim``, not the clock's.
+
+Every record carries ``ts_sim``, simulated time in nanoseconds since the epoch, and
+``ts_utc``, the stamp of the clock ``clock_mode`` picks: the simulated time itself
+(``sim``), one moment on every record (``fixed``: the start time) or the wall clock as the
+record is written (``system``). A time said to be the run's (``run time ...``) is its
+``ts_sim``, moved by the one offset a simulated clock that started elsewhere keeps from it
+(``own_offset_ns``): the report's header, tables and axes, and ``status``'s trading and
+position lines of a live or crashed run, which gave the clock's stamp (on the fixed clock,
+the start time for every event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Final
+
+from .._domain.clock import epoch_ns, format_utc_ns
+from . import names
+from .runread import iter_records, last_whole_line
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+__all__ = ["clock_ends", "own_offset_ns", "parse_utc_ns", "run_offset_ns", "run_time", "ts_sim_of"]
+
+NS_PER_S: Final = 10**9
+
+
+def ts_sim_of(record: dict[str, Any]) -> int:
+    """The record's ``ts_sim``, or 0 when it is not an integer."""
+    value = record.get("ts_sim")
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def parse_utc_ns(text: object) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 UTC text (``...Z``), or None."""
+    if not isinstance(text, str) or not text.endswith("Z"):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if moment.tzinfo is None else epoch_ns(moment)
+
+
+def clock_ends(records: Iterable[dict[str, Any] | None]) -> list[tuple[int, int]]:
+    """(``ts_utc``, ``ts_sim``) of each of ``records`` that stamps both (the run's ends)."""
+    ends = []
+    for record in records:
+        utc = None if record is None else parse_utc_ns(record.get("ts_utc"))
+        if record is not None and utc is not None:
+            ends.append((utc, ts_sim_of(record)))
+    return ends
+
+
+def own_offset_ns(ends: Iterable[tuple[int, int]]) -> int:
+    """What to add to ``ts_sim`` for UTC nanoseconds since the epoch (``clock_ends``' pairs).
+
+    A session's simulated time is epoch nanoseconds already (offset 0: a data file's
+    bars at their own times). A simulated clock that started elsewhere keeps one
+    offset from it, read to the whole second (``ts_utc`` may drop the fraction), so the
+    times follow that clock. A wall clock (``--clock system``) or a fixed one keeps none:
+    its ``ts_utc`` says when the process wrote a record, not the simulated moment, and
+    adding it to ``ts_sim`` would show times that neither are. Offset 0 then: the run's
+    own (simulated) time.
+    """
+    offsets = {round((utc - sim) / NS_PER_S) * NS_PER_S for utc, sim in ends}
+    return offsets.pop() if len(offsets) == 1 else 0
+
+
+def run_time(record: dict[str, Any], offset_ns: int) -> str:
+    """When ``record`` happened in the run's own time (``own_offset_ns``); ``?`` for no time.
+
+    Not its ``ts_utc``: a wall (``--clock system``) or fixed clock stamps when the
+    process wrote it, or the start time on every record.
+    """
+    ts_sim = record.get("ts_sim")
+    if not isinstance(ts_sim, int) or isinstance(ts_sim, bool):
+        return "?"
+    return format_utc_ns(ts_sim + offset_ns)
+
+
+def run_offset_ns(run_dir: Path) -> int:
+    """``own_offset_ns`` of ``run_dir``'s ends, read as the report reads them.
+
+    The first event and state snapshot that parse, and the last whole ones: a reader of
+    the files' ends (``status``) pays for their first lines and last lines only.
+
+    Raises:
+        OSError: the host refused to read a file (``raise_if_refused``).
+    """
+    ends: list[dict[str, Any] | None] = []
+    for name in (names.EVENTS, names.SNAPSHOTS):
+        first = next(iter_records(run_dir / name), None)  # the rest is never read
+        ends += [first, last_whole_line(run_dir / name)]
+    return own_offset_ns(clock_ends(ends))
