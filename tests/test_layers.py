@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_output",
                 "_cli_streams",
                 "_cli_summary",
+                "_cli_alerts",
                 "_cli_runs",
                 "_cli_commands",
                 "_cli_files",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
+from ._cli_alerts import alert_counts, say_unalerted, say_undelivered
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -35,7 +36,6 @@ from ._cli_output import (
 )
 from ._cli_streams import streams_back
 from ._cli_summary import (
-    alert_counts,
     broker_failures_line,
     desk_rules,
     exposure_line,
@@ -47,9 +47,8 @@ from ._cli_summary import (
     say_lease_kept,
     say_log_lost,
     say_timings_lost,
-    say_unalerted,
     say_unclosed,
-    say_undelivered,
+    trading_line,
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
@@ -58,7 +57,6 @@ from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
 from ._rundir.seal import claimed_seal
-from ._rundir.statuswords import NEVER_TRADED
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
 from ._support.anchor import paths_as_given
@@ -102,31 +100,6 @@ def _exit_code(result: DryrunResult) -> int:
     if result.status is SessionStatus.REJECTED:
         return EXIT_REJECTED
     return EXIT_FAILED
-
-
-def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
-    """Whether new orders were allowed at the end, and what changed that on the way.
-
-    A run the kill switch halted still ends COMPLETED; this says that trading was halted,
-    and by what: the kill switch, a broker that stopped answering (``BROKER_UNHEALTHY``),
-    or the execution throttle (its refusals, ``EXECUTION_THROTTLE``: each halts trading,
-    and with the built-in rails none is checked once halted; before, a throttle's halt
-    read ``HALTED`` alone). A run preflight rejected never traded (``NEVER_TRADED``),
-    whatever it was built with.
-    """
-    if result.state is SessionState.PREFLIGHT_FAILED:
-        return NEVER_TRADED
-    changes = [
-        f"{label} {n}"
-        for label, n in (
-            ("kill switch", result.kills),
-            ("broker unhealthy", metrics.count("BROKER_UNHEALTHY")),
-            ("execution throttle", metrics.rejects_by_reason.get("EXECUTION_THROTTLE", 0)),
-            ("re-enabled", metrics.count("TRADING_REENABLED")),
-        )
-        if n
-    ]
-    return result.trading.value + (f" ({', '.join(changes)})" if changes else "")
 
 
 def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: MetricsCollector) -> None:

@@ -1,9 +1,10 @@
 """The CLI's account of a run: the dryrun summary's lines and the ``--json`` objects.
 
-``dryrun``/``resume`` print the summary (``position``, ``rejected``, ``broker`` lines, and
-the ``failed:`` line); with ``--json`` the same facts are one object (``result_json``), as
-are ``verify``'s and ``evidence``'s (``verify_json``, ``evidence_json``). ``dryrun
---print-config`` prints the config a run would use instead (``print_config``).
+``dryrun``/``resume`` print the summary (``trading``, ``position``, ``rejected``, ``broker``
+lines, and the ``failed:`` line; what they say of alerts is ``_cli_alerts``'s); with
+``--json`` the same facts are one object (``result_json``), as are ``verify``'s and
+``evidence``'s (``verify_json``, ``evidence_json``). ``dryrun --print-config`` prints the
+config a run would use instead (``print_config``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 
 from ._artifacts import names
 from ._artifacts.runread import read_json_object
 from ._cli_output import emit_json
 from ._domain.decimal import plain
+from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
-from ._rundir.statuswords import nonzero
+from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
-from ._support.secrets import ALERT_ENV, redact, redact_text, redact_url
+from ._support.secrets import redact, redact_text, redact_url
 from ._support.text import command, one_line
 
 if TYPE_CHECKING:
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
     from .verify import VerifyResult
 
 __all__ = [
-    "alert_counts",
     "broker_failures_line",
     "desk_rules",
     "evidence_json",
@@ -55,9 +55,8 @@ __all__ = [
     "say_lease_kept",
     "say_log_lost",
     "say_timings_lost",
-    "say_unalerted",
     "say_unclosed",
-    "say_undelivered",
+    "trading_line",
     "verify_json",
 ]
 
@@ -158,6 +157,31 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
         f"and positions (RUNBOOK): {run_dir}"
     )
+
+
+def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
+    """Whether new orders were allowed at the end, and what changed that on the way.
+
+    A run the kill switch halted still ends COMPLETED; this says that trading was halted,
+    and by what: the kill switch, a broker that stopped answering (``BROKER_UNHEALTHY``),
+    or the execution throttle (its refusals, ``EXECUTION_THROTTLE``: each halts trading,
+    and with the built-in rails none is checked once halted; before, a throttle's halt
+    read ``HALTED`` alone). A run preflight rejected never traded (``NEVER_TRADED``),
+    whatever it was built with.
+    """
+    if result.state is SessionState.PREFLIGHT_FAILED:
+        return NEVER_TRADED
+    changes = [
+        f"{label} {n}"
+        for label, n in (
+            ("kill switch", result.kills),
+            ("broker unhealthy", metrics.count("BROKER_UNHEALTHY")),
+            ("execution throttle", metrics.rejects_by_reason.get("EXECUTION_THROTTLE", 0)),
+            ("re-enabled", metrics.count("TRADING_REENABLED")),
+        )
+        if n
+    ]
+    return result.trading.value + (f" ({', '.join(changes)})" if changes else "")
 
 
 def exposure_line(result: DryrunResult) -> str:
@@ -296,71 +320,6 @@ def left_at_venue(run_dir: Path) -> str:
         f"a session is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: "
         f"{run_dir}"
     )
-
-
-def say_unalerted(run_dir: Path, cfg: DryrunConfig) -> None:
-    """One stderr line when a resume posts no alerts, or lost the log, of a webhook run.
-
-    The run directory never keeps the URL, so a resume takes it only from ``ALERT_ENV``: a
-    run whose config named it resumed (by hand, or by a restart recipe) without the
-    variable, and paged nobody about its kill switch or its seal, and said nothing. A run
-    that posted to a webhook says so in ``run.json`` (``alerts``) and ``alerts.jsonl``: one
-    whose ``alerts.jsonl`` was removed said nothing either, with the variable or without.
-    """
-    logged = (run_dir / names.ALERTS).exists()
-    marked = read_json_object(run_dir / names.RUN_META).get("alerts") == "webhook"
-    lost = f"; its {names.ALERTS} is missing" if marked and not logged else ""
-    if cfg.alerts.url(os.environ) is None and (logged or marked):
-        print(  # noqa: T201 - the CLI's output
-            f"livesession: resume: this resume posts no alerts: {run_dir} posted to a webhook "
-            f"before ({names.ALERTS if logged else names.RUN_META + lost}), but a resume takes "
-            f"its URL only from {ALERT_ENV}, which is not set (the run directory never keeps it)",
-            file=sys.stderr,
-        )
-    elif lost:
-        print(  # noqa: T201 - the CLI's output
-            f"livesession: resume: {run_dir} posted to a webhook ({names.RUN_META}), but its "
-            f"{names.ALERTS} (made with the run) is missing: the record of its deliveries before "
-            f"the crash was removed; this resume logs its own to a new {names.ALERTS}",
-            file=sys.stderr,
-        )
-
-
-_ALERT_COUNTS: Final = ("posted", "delivered", "failed", "dropped", "abandoned")  # its closed line
-
-
-def alert_counts(run_dir: Path, cfg: DryrunConfig) -> dict[str, int] | None:
-    """This process's alert counts, from ``alerts.jsonl``'s ``closed`` line; None for none.
-
-    A process with no webhook posted nothing: the file's last counts are another's.
-    """
-    if cfg.alerts.url(os.environ) is None:
-        return None
-    try:
-        last = (run_dir / names.ALERTS).read_bytes().rstrip(b"\n").rpartition(b"\n")[2]
-        counts = orjson.loads(last)
-    except (OSError, orjson.JSONDecodeError):
-        return None  # no webhook (no file), or nothing to go by
-    if not isinstance(counts, dict) or counts.get("outcome") != "closed":
-        return None
-    return {key: n if isinstance(n := counts.get(key), int) else 0 for key in _ALERT_COUNTS}
-
-
-def say_undelivered(run_dir: Path, counts: dict[str, int] | None) -> None:
-    """One stderr line when the webhook did not take every alert of this process.
-
-    Alerts never change the run (nor its exit code), but an operator who set a webhook
-    expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts (``counts``, from
-    ``alert_counts``), and the reasons.
-    """
-    lost = {key: (counts or {}).get(key, 0) for key in ("failed", "dropped", "abandoned")}
-    if any(lost.values()):
-        said = ", ".join(f"{k} {n}" for k, n in lost.items())
-        print(  # noqa: T201 - the CLI's output
-            f"livesession: {sum(lost.values())} alert(s) not delivered ({said}): the "
-            f"webhook's errors are in {run_dir / names.ALERTS}",
-            file=sys.stderr,
-        )
 
 
 def say_lease_kept(session: LiveSessionOrchestrator) -> None:
