@@ -1336,19 +1336,51 @@ def test_the_cli_alerts_and_evidence_reruns_never_do(tmp_path, webhook):
     _assert_no_secret(_all_run_bytes(tmp_path / "runs"))
 
 
+def _hooked_dryrun(
+    tmp_path: Path, request: pytest.FixtureRequest, hook: str | None, *flags: str
+) -> tuple[str | None, subprocess.CompletedProcess[str]]:
+    """A 30-step ``dryrun`` posting to the fixture ``hook`` (None: no webhook), exit 0."""
+    given = None if hook is None else request.getfixturevalue(hook)
+    url = getattr(given, "url", given)  # the Webhook's, or the dead one's
+    alerts = "" if url is None else f'\n[alerts]\nwebhook_url = "{url}"\nretries = 0\n'
+    config = tmp_path / "run.toml"
+    config.write_text(f'run_id = "j"\nsteps = 30\n{alerts}', encoding="utf-8")
+    done = _cli("dryrun", "--config", config, "--out", tmp_path / "runs", *flags, env={})
+    assert done.returncode == 0, done.stderr
+    return url, done
+
+
+@pytest.mark.parametrize(
+    ("hook", "said"),
+    [
+        ("webhook", ["alerts      1 delivered"]),
+        ("dead_url", ["alerts      0 of 1 delivered (failed 1, dropped 0, abandoned 0)"]),
+        (None, []),
+    ],
+)
+def test_the_dryrun_summary_counts_the_alerts_delivered(tmp_path, request, hook, said):
+    """The plain summary said nothing of alerts when the webhook took every one: stderr
+    spoke only of those not delivered, and only ``--json`` had ``alerts``. A process that
+    posted to a webhook says its deliveries in one ``alerts`` line after ``retries`` now; one
+    with no webhook prints the summary as before."""
+    url, done = _hooked_dryrun(tmp_path, request, hook)
+    lines = done.stdout.splitlines()
+    assert [line for line in lines if line.startswith("alerts")] == said
+    retries = next(n for n, line in enumerate(lines) if line.startswith("retries"))
+    assert lines[retries + 1 : retries + 1 + len(said)] == said
+    assert lines[retries + 1 + len(said)].startswith("pnl ")
+    assert ("not delivered" in done.stderr) is (hook == "dead_url")
+    if url is not None:
+        _assert_no_secret(done.stdout + done.stderr)
+
+
 @pytest.mark.parametrize("hook", ["dead_url", "webhook", None])
 def test_dryrun_json_carries_the_alert_counts_the_text_line_says(tmp_path, request, hook):
     """``dryrun --json`` had no word of the alerts: a webhook that refused every one was
     ``1 alert(s) not delivered (failed 1, ...)`` on stderr, and nothing in the object a
     supervisor reads. Its ``alerts`` holds the ``closed`` line's counts now, the same the
     text line says; ``null`` for a process with no webhook."""
-    given = None if hook is None else request.getfixturevalue(hook)
-    url = getattr(given, "url", given)  # the Webhook's, or the dead one's
-    alerts = "" if url is None else f'\n[alerts]\nwebhook_url = "{url}"\nretries = 0\n'
-    config = tmp_path / "run.toml"
-    config.write_text(f'run_id = "j"\nsteps = 30\n{alerts}', encoding="utf-8")
-    done = _cli("dryrun", "--config", config, "--out", tmp_path / "runs", "--json", env={})
-    assert done.returncode == 0, done.stderr
+    url, done = _hooked_dryrun(tmp_path, request, hook, "--json")
     said = orjson.loads(done.stdout)["alerts"]
     if url is None:
         assert said is None

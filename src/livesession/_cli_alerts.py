@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from ._domain.config import DryrunConfig
 
-__all__ = ["alert_counts", "say_unalerted", "say_undelivered"]
+__all__ = ["alert_counts", "alerts_line", "say_unalerted", "say_undelivered"]
 
 
 def say_unalerted(run_dir: Path, cfg: DryrunConfig) -> None:
@@ -81,7 +81,7 @@ def say_undelivered(run_dir: Path, counts: dict[str, int] | None) -> None:
     expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts (``counts``, from
     ``alert_counts``), and the reasons.
     """
-    lost = {key: (counts or {}).get(key, 0) for key in ("failed", "dropped", "abandoned")}
+    lost = _lost(counts or {})
     if any(lost.values()):
         said = ", ".join(f"{k} {n}" for k, n in lost.items())
         print(  # noqa: T201 - the CLI's output
@@ -89,3 +89,27 @@ def say_undelivered(run_dir: Path, counts: dict[str, int] | None) -> None:
             f"webhook's errors are in {run_dir / names.ALERTS}",
             file=sys.stderr,
         )
+
+
+def alerts_line(counts: dict[str, int] | None) -> list[str]:
+    """The summary's ``alerts`` line of a process that posted to a webhook; none without one.
+
+    ``alerts      3 delivered``; when the webhook did not take them all, how many it took
+    and what became of the rest: ``alerts      1 of 3 delivered (failed 2, dropped 0,
+    abandoned 0)`` (``say_undelivered``'s stderr line says where the errors are). The
+    summary said nothing of alerts before, and stderr only of those not delivered: an
+    operator who set a webhook was not told that it took every one. ``counts`` as
+    ``alert_counts`` gives them (None: no webhook, or no ``closed`` line to go by).
+    """
+    if counts is None:
+        return []
+    posted, delivered, lost = counts.get("posted", 0), counts.get("delivered", 0), _lost(counts)
+    if delivered == posted and not any(lost.values()):
+        return [f"alerts      {delivered} delivered"]
+    said = ", ".join(f"{k} {n}" for k, n in lost.items())
+    return [f"alerts      {delivered} of {posted} delivered ({said})"]
+
+
+def _lost(counts: dict[str, int]) -> dict[str, int]:
+    """The alerts the webhook did not take, by what became of them (``closed``'s counts)."""
+    return {key: counts.get(key, 0) for key in ("failed", "dropped", "abandoned")}

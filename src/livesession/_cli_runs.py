@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
-from ._cli_alerts import alert_counts, say_unalerted, say_undelivered
+from ._cli_alerts import alert_counts, alerts_line, say_unalerted, say_undelivered
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -102,7 +102,13 @@ def _exit_code(result: DryrunResult) -> int:
     return EXIT_FAILED
 
 
-def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: MetricsCollector) -> None:
+def _summary(
+    result: DryrunResult,
+    run_dir: Path,
+    wall_s: float,
+    metrics: MetricsCollector,
+    alerts: dict[str, int] | None,
+) -> None:
     sink = metrics.count("SINK_WRITE_RETRIED")
     broker = metrics.count("BROKER_CALL_RETRIED")
     lines = [
@@ -117,6 +123,7 @@ def _summary(result: DryrunResult, run_dir: Path, wall_s: float, metrics: Metric
         f"rejected    {rejected_line(metrics)}",
         f"retries     {sink + broker} (sink {sink}, broker {broker})",
         *broker_failures_line(result),
+        *alerts_line(alerts),
         f"pnl         {plain(result.pnl)}",
         f"equity      {plain(result.equity)}",
         f"wall        {wall_s:.2f} s",
@@ -264,8 +271,9 @@ def _run(
     timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
     _refuse_unsealed(session, result, run_dir)
     say_timings_lost(timer.lost)  # a run's error line says what refused it, this included
+    alerts = alert_counts(run_dir, session.config)  # its session closed: the closed line
     if not quiet:
-        _summary(result, run_dir, timings["wall_s"], session.recorder.metrics)
+        _summary(result, run_dir, timings["wall_s"], session.recorder.metrics, alerts)
     if result.status is SessionStatus.REJECTED:
         _say_rejected(result, run_dir)
     if result.status is SessionStatus.FAILED:
@@ -277,7 +285,6 @@ def _run(
             f"{run_dir}",
             file=sys.stderr,
         )
-    alerts = alert_counts(run_dir, session.config)
     say_undelivered(run_dir, alerts)
     code = _exit_code(result)  # sealed: its stop signals are ignored from here (control.py)
     if as_json:
