@@ -6,19 +6,20 @@ test_one_writer.py; here are the runs no process holds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, cli, create_run, resume_run
+from livesession import DryrunConfig, LiveSessionOrchestrator, cli, create_run, resume_run
 from livesession import status as status_module
 from livesession._artifacts import names
 from livesession._domain.clock import format_utc_ns
@@ -33,6 +34,9 @@ from livesession.verify import verify_run
 from _helpers import dryrun_checking, held_by_a_child
 from crash_harness import KILLED, Profile, dryrun
 from crash_harness import cli as crash_cli
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def _status(capsys: pytest.CaptureFixture[str], run_dir: Path) -> tuple[int, dict[str, object]]:
@@ -781,6 +785,27 @@ def test_a_sealed_run_s_trading_ended_whatever_state_it_was_left_in() -> None:
     assert "trading     ACTIVE" in crashed.lines()
 
 
+@contextlib.contextmanager
+def _throttled(tmp_path: Path, **config: Any) -> Iterator[LiveSessionOrchestrator]:
+    """A live run ``thr`` buying every step until the throttle halts it (its second
+    execution; no checkpoint since step 0), and its session, open; ``config`` adds keys."""
+    cfg = DryrunConfig(
+        run_id="thr",
+        strategy_id="scripted",
+        steps=500,
+        checkpoint_every=500,
+        risk={"max_executions": 2},
+        **config,
+    )
+    strategy = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
+    with create_run(cfg, tmp_path, strategy=strategy) as session:
+        assert session.preflight()
+        session.activate()
+        while session.trading_state is TradingState.ACTIVE:
+            session.step()
+        yield session
+
+
 @pytest.mark.parametrize("durability", ["step", "none"])
 def test_a_live_run_says_the_trading_state_of_its_newest_event(
     tmp_path: Path, durability: str
@@ -789,21 +814,8 @@ def test_a_live_run_says_the_trading_state_of_its_newest_event(
     a live run the throttle had halted said `trading ACTIVE` (and `steps 0 ... at the last
     checkpoint`). It now reads the newest trading event written since that checkpoint, from
     the end of events.jsonl; the halt is written out at once, with durability none too."""
-    cfg = DryrunConfig(
-        run_id="thr",
-        strategy_id="scripted",
-        steps=500,
-        checkpoint_every=500,
-        durability=durability,
-        risk={"max_executions": 2},
-    )
-    strategy = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
     run_dir = tmp_path / "thr"
-    with create_run(cfg, tmp_path, strategy=strategy) as session:
-        assert session.preflight()
-        session.activate()
-        while session.trading_state is TradingState.ACTIVE:
-            session.step()
+    with _throttled(tmp_path, durability=durability) as session:
         found = run_status(run_dir)
         assert (found.verdict, found.steps) == (Verdict.RUNNING, 0)
         assert found.trading == "HALTED"
@@ -999,22 +1011,9 @@ def test_a_live_runs_trading_and_position_say_the_runs_own_time(
     """The `run time` of a live run's halt (`trading`) and of its position was the event's
     `ts_utc`, the clock's stamp: on the fixed clock the start time, 2026-01-01T00:00:00Z,
     whenever the halt came. It is the run's own time now (`ts_sim`), as the report's."""
-    cfg = DryrunConfig(
-        run_id="rt",
-        strategy_id="scripted",
-        steps=500,
-        checkpoint_every=500,
-        clock_mode=clock_mode,
-        risk={"max_executions": 2},
-    )
-    strategy = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
-    with create_run(cfg, tmp_path, strategy=strategy) as session:
-        assert session.preflight()
-        session.activate()
-        while session.trading_state is TradingState.ACTIVE:
-            session.step()
-        found = run_status(tmp_path / "rt")
-        lines = (tmp_path / "rt" / names.EVENTS).read_bytes().splitlines()
+    with _throttled(tmp_path, clock_mode=clock_mode):
+        found = run_status(tmp_path / "thr")
+        lines = (tmp_path / "thr" / names.EVENTS).read_bytes().splitlines()
         events = [orjson.loads(line) for line in lines]
     [halt] = [e for e in events if e["event_type"] == "TRADING_STATE_CHANGED"]
     moved = [e for e in events if e["event_type"] == "POSITION_CHANGED"][-1]
