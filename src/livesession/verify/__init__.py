@@ -80,9 +80,11 @@ def verify_run(
     A run that a process is writing now (it holds the run's writer lock) is verified as it
     stood at its last checkpoint: whole lines up to the checkpoint's offsets, without the
     checks of a run's end (the stop record, the final snapshot), and the result's ``live``
-    says so. The lock is only queried, never taken: the writer is not disturbed. A tool
-    that reads the run itself too passes the ``live`` it got from ``live_cut``, so that
-    both read the same cut (None: the run is not live).
+    says so. A run whose process has sealed it and only closes (its last alerts to the
+    webhook) is no live run: its records are final, and it is verified whole, as the
+    sealed run it is. The lock is only queried, never taken: the writer is not disturbed.
+    A tool that reads the run itself too passes the ``live`` it got from ``live_cut``, so
+    that both read the same cut (None: the run is not live).
 
     ``progress``, if given, is called as the artifacts are read with the bytes read so far
     and the bytes to read in all (``done``, ``total``): ``done`` only grows, and the last
