@@ -177,6 +177,19 @@ class TestReadersBesideALiveWriter:
         assert not result.live
         assert result.counts["bars"] == _TOTAL
 
+    def test_verify_json_of_a_live_run_says_it_was_read_up_to_its_checkpoint(
+        self, writer: LiveWriter, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """The object said `"ok": true` and nothing more: a script took a cut for the run."""
+        assert main(["verify", "--json", str(writer.run_dir)]) == EXIT_OK
+        said = json.loads(capsys.readouterr().out)
+        assert said["ok"] is True
+        assert said["live"].startswith(f"live run, written by pid {writer.pid} ")
+        assert said["live"].endswith("read up to step 200 (its last checkpoint)")
+        writer.finish()
+        assert main(["verify", "--json", str(writer.run_dir)]) == EXIT_OK
+        assert json.loads(capsys.readouterr().out)["live"] == ""
+
     def test_report_and_prom_read_the_live_run_as_its_checkpoint_left_it(
         self, writer: LiveWriter, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

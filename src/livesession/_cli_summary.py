@@ -247,15 +247,17 @@ def verify_json(
 ) -> dict[str, Any]:
     """``verify``'s outcome as one object: every violation, not only the first shown.
 
-    With ``--manifest``, ``manifest`` says what was held to the run: the manifest's SHA-256
-    (to compare with the published one), and whether it is the run's (its differences are
-    among ``violations``).
+    ``live`` is the plain output's note of a live run (who writes it, and up to which step
+    it was read), "" for a run no process writes. With ``--manifest``, ``manifest`` says
+    what was held to the run: the manifest's SHA-256 (to compare with the published one),
+    and whether it is the run's (its differences are among ``violations``).
     """
     out = {
         "ok": result.ok,
         "exit_code": code,
         "run_dir": str(run_dir),
         "summary": result.summary,
+        "live": result.live,  # a cut up to the last checkpoint is no whole run
         "counts": dict(result.counts),
         "total": result.total,
         "violations": list(result.violations),
