@@ -352,8 +352,16 @@ def test_a_manifest_a_copy_gave_a_byte_order_mark_still_counts(
 
 @pytest.mark.broken_run("the drill's scratch run is refused its files on purpose")
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
+@pytest.mark.parametrize(
+    ("code", "way"),
+    [
+        (errno.ENOSPC, "give it room (it runs in a directory under TMPDIR)"),
+        # Bug: a file size limit (`ulimit -f`) was told to give room to a TMPDIR with plenty.
+        (errno.EFBIG, "raise the file size limit (`ulimit -f`): its files grow as large as"),
+    ],
+)
 def test_a_drill_whose_scratch_run_the_disk_refuses_says_so(
-    run: Path, monkeypatch: pytest.MonkeyPatch
+    run: Path, monkeypatch: pytest.MonkeyPatch, code: int, way: str
 ) -> None:
     """Bug: with a ``TMPDIR`` that filled under the drill's scratch run, the drill said
     ``no position opened in 3000 steps`` of a run that had opened one (its session stopped
@@ -362,14 +370,12 @@ def test_a_drill_whose_scratch_run_the_disk_refuses_says_so(
 
     def full(fd: int, data: bytes | bytearray) -> int:
         if "livesession-drill-" in str(Path(f"/proc/self/fd/{fd}").readlink()):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise OSError(code, os.strerror(code))
         return real(fd, data)
 
     monkeypatch.setattr(sinks, "_write_some", full)
     drill = kill_drill(run)
     assert drill["status"] == "not_measured"
     assert drill["reason"].startswith("its scratch run's files were refused (events sink failed")
-    assert drill["reason"].endswith(
-        "(OSError: [Errno 28] No space left on device)): give it room (it runs in a directory "
-        "under TMPDIR), then run the drill again"
-    )
+    assert f"(OSError: [Errno {code}] {os.strerror(code)})): {way}" in drill["reason"]
+    assert drill["reason"].endswith(", then run the drill again")

@@ -38,3 +38,22 @@ def test_a_drill_refused_its_scratch_run_says_it_and_where(
     assert "File too large" in line
     assert not bundle.exists()
     assert list(scratch.iterdir()) == []
+
+
+def test_evidence_under_a_file_size_limit_names_it_on_its_line(tmp_path: Path) -> None:
+    """Bug: under ``ulimit -f 64`` (the run's files larger than that) ``livesession evidence
+    RUN --out B`` printed ``evidence  NOT VERIFIED: the determinism re-run did not complete``,
+    no cause on the line, and the bundle's reason said ``give it room (it runs in a directory
+    under TMPDIR)``, to an operator whose TMPDIR had room: the file size limit stopped it."""
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "f", "--steps", "300", "-q"]
+    assert main([*args, "--idempotency-backend", "memory", "--durability", "none"]) == 0
+    assert (tmp_path / "f" / "events.jsonl").stat().st_size > 64 * 1024
+    bundle = tmp_path / "bundle"
+    done = cli_under("evidence", tmp_path / "f", "--out", bundle,
+                     limit=(resource.RLIMIT_FSIZE, 64 * 1024))  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = [said for said in done.stdout.splitlines() if said.startswith("evidence  ")]
+    assert line.startswith("evidence  NOT VERIFIED: the determinism re-run did not complete (")
+    assert "[Errno 27] File too large" in line
+    assert "raise the file size limit (`ulimit -f`)" in line
+    assert "give it room" not in line

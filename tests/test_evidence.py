@@ -321,7 +321,8 @@ class TestRerunProcess:
         assert det["reason"].startswith("the re-run process exited with code 1: ")
         assert "No module named livesession.no_such_worker" in det["reason"]
         assert result.ok is False
-        assert "the determinism re-run did not complete" in result.problems
+        # The line says why: it sent an operator to the manifest for it.
+        assert f"the determinism re-run did not complete ({det['reason']})" in result.problems
         text = result.document.read_text()
         assert "Status: **ERROR**" in text
         assert f"Reason: {det['reason']}." in text
@@ -426,7 +427,17 @@ class TestRerunProcess:
 
     @pytest.mark.broken_run("the re-run's disk refuses its files on purpose")
     @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names an fd through /proc")
-    def test_a_re_run_the_disk_refuses_says_so_not_a_mismatch(self, run_dir, tmp_path, monkeypatch):
+    @pytest.mark.parametrize(
+        ("code", "way"),
+        [
+            (errno.ENOSPC, r"give it room \(it runs in a directory under TMPDIR\)"),
+            # Bug: a file size limit (`ulimit -f`) was told to give room to a roomy TMPDIR.
+            (errno.EFBIG, r"raise the file size limit \(`ulimit -f`\): its files grow .+"),
+        ],
+    )
+    def test_a_re_run_the_disk_refuses_says_so_not_a_mismatch(
+        self, run_dir, tmp_path, monkeypatch, code, way
+    ):
         """Bug: evidence with a small ``TMPDIR`` that filled under the re-run said the run
         did not repeat (``NOT VERIFIED: the determinism re-run does not match: events.jsonl
         line 704: BAR (seq 704) in the run, nothing (the file ends) in the re-run``): a
@@ -437,16 +448,16 @@ class TestRerunProcess:
 
         def full(fd: int, data: bytes | bytearray) -> int:
             if Path(f"/proc/self/fd/{fd}").readlink().is_relative_to(scratch):
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                raise OSError(code, os.strerror(code))
             return real(fd, data)
 
         monkeypatch.setattr(sinks, "_write_some", full)
         with pytest.raises(LiveSessionError) as refused:
             _rerun.determinism(run_dir, rerunnable=True, scratch=scratch)
         assert re.fullmatch(
-            r"the re-run's files were refused \(events sink failed at line \d+ \(OSError: "
-            r"\[Errno 28\] No space left on device\)(; .+)?\), so it says nothing of the run: "
-            r"give it room \(it runs in a directory under TMPDIR\), then run evidence again",
+            rf"the re-run's files were refused \(events sink failed at line \d+ \(OSError: "
+            rf"\[Errno {code}\] {os.strerror(code)}\)(; .+)?\), so it says nothing of the run: "
+            rf"{way}, then run evidence again",
             str(refused.value),
         ), refused.value
 

@@ -32,6 +32,7 @@ __all__ = [
     "oserror_text",
     "said",
     "said_errno",
+    "scratch_way_out",
     "unwritable_run",
     "way_out",
     "working_dir",
@@ -96,6 +97,23 @@ the disk to have room sends them the wrong way."""
 def way_out(code: int | None) -> str:
     """What to do about the errno ``code`` (``raise the open-file limit ...``); "" if unknown."""
     return _WAY_OUT.get(code, "") if code is not None else ""
+
+
+_SCRATCH_ROOM: Final = "give it room (it runs in a directory under TMPDIR)"
+_SCRATCH_WAY_OUT: Final = {
+    errno.EFBIG: "raise the file size limit (`ulimit -f`): its files grow as large as the run's",
+    errno.EMFILE: _WAY_OUT[errno.EMFILE],
+    errno.ENFILE: _WAY_OUT[errno.ENFILE],
+}
+
+
+def scratch_way_out(codes: Iterable[int]) -> str:
+    """What lets a scratch run under ``TMPDIR`` (the evidence's re-run, the drill's) write.
+
+    By the first errno its files met (``codes``, the recorder's ``errnos``): ``give it
+    room`` by default. Under ``ulimit -f`` it said to give room to a ``TMPDIR`` with plenty.
+    """
+    return next((_SCRATCH_WAY_OUT[c] for c in codes if c in _SCRATCH_WAY_OUT), _SCRATCH_ROOM)
 
 
 def said(error: OSError) -> str:

@@ -27,7 +27,7 @@ from .._rundir.data import check_run_data, rerun_refused
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import check_recorded_sources
 from .._support.fsutil import raise_if_refused
-from .._support.oserrors import cwd_kept
+from .._support.oserrors import cwd_kept, scratch_way_out
 from .._support.signals import scratch_directory
 from .._support.text import command
 from ._criteria import quoted
@@ -179,10 +179,8 @@ def _refused(session: Any) -> dict[str, Any] | None:
     refused = session.recorder.failure_summary()
     if not refused:
         return None
-    reason = (
-        f"its scratch run's files were refused ({refused}): give it room (it runs in a "
-        "directory under TMPDIR), then run the drill again"
-    )
+    way = scratch_way_out(session.recorder.errnos.values())
+    reason = f"its scratch run's files were refused ({refused}): {way}, then run the drill again"
     return {"status": "not_measured", "reason": reason}
 
 

@@ -372,8 +372,8 @@ def _problems(
     elif determinism.get("missing"):
         missing = " and ".join(determinism["missing"])
         problems.append(f"the determinism re-run was not started (the run's {missing} missing)")
-    elif determinism["status"] == "ERROR":
-        problems.append("the determinism re-run did not complete")
+    elif determinism["status"] == "ERROR":  # why, or the line sent one to the manifest
+        problems.append(f"the determinism re-run did not complete ({determinism.get('reason')})")
     if secrets:
         problems.append(f"the secret scan found {len(secrets)} finding(s)")
     return problems

@@ -43,6 +43,7 @@ from .._exceptions import LiveSessionError
 from .._rundir.halts import SELF_KILLS
 from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
+from .._support.oserrors import scratch_way_out
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -190,9 +191,10 @@ def replay(
     _replayed(session, steps, actions, stepped)
     refused = session.recorder.failure_summary()
     if refused:
+        way = scratch_way_out(session.recorder.errnos.values())
         raise LiveSessionError(
             f"the re-run's files were refused ({refused}), so it says nothing of the run: "
-            "give it room (it runs in a directory under TMPDIR), then run evidence again"
+            f"{way}, then run evidence again"
         )
 
 
