@@ -1412,6 +1412,29 @@ def test_a_run_on_an_applications_own_sinks_is_not_sent_to_evidence(
     assert f"then `livesession evidence {completed}`" in run_status(completed).next_step()
 
 
+@pytest.mark.broken_run("its config.json is changed after the run on purpose")
+def test_a_run_whose_config_cannot_be_read_is_not_said_to_have_no_run_json(
+    completed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a sealed run whose ``config.json`` status could not read as the run's (changed
+    after it began; or its config file's directory not nameable under ``LC_ALL=C
+    PYTHONUTF8=0``) got ``next ... it has no run.json (an application wrote it on its own
+    sinks)``, beside its ``run.json``. It says why its config cannot be read instead."""
+    config = completed / "config.json"
+    config.write_bytes(config.read_bytes().replace(b'"seed": 123', b'"seed": 124'))
+    assert main(["status", str(completed)]) == 0
+    [said] = [s for s in capsys.readouterr().out.splitlines() if s.startswith("next")]
+    assert f"`livesession verify {completed}`" in said
+    assert "no run.json" not in said
+    assert f"its run config cannot be read here ({config} was changed after the run " in said
+    assert "(seed differs from the config its checkpoint.json ran with)" in said
+    # A directory named with braces: the reason names it, and the advice is a format string.
+    braced = completed.rename(completed.with_name("{verify}"))
+    assert f"its run config cannot be read here ({braced}/config.json " in (
+        run_status(braced).next_step()
+    )
+
+
 def test_a_run_killed_while_it_started_says_so(
     completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

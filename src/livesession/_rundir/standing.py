@@ -29,9 +29,11 @@ from .._artifacts.runfiles import renamed_by_case
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
+from .._exceptions import LiveSessionError
 from .._reconcile.reconciler import position_doubts
 from .._support.text import command
 from .._version import __version__
+from .layout import read_run_config
 from .livecut import live_trading, positions_since
 from .supplied import keyword_of
 
@@ -345,7 +347,15 @@ def next_advice(verdict: str, reason: str, said: str, planned: int | None, run_d
     ``planned`` is the steps the run's config plans, None when no run config was read.
     """
     if verdict == "COMPLETED" and planned is None:
-        return OWN_SINKS_NEXT
+        unread = _config_unread(Path(run_dir))
+        if unread is None:
+            return OWN_SINKS_NEXT
+        escaped = unread.replace("{", "{{").replace("}", "}}")  # the caller's format_map
+        return (
+            "verify before handing it over: `{verify}` (status reads only the ends of the "
+            f"files); its run config cannot be read here ({escaped}), so `livesession "
+            "evidence`, which re-runs the run from it, cannot take it as it is"
+        )
     version = written_by_other_release(Path(run_dir))
     if verdict == "COMPLETED" and version is not None:  # evidence refuses to re-run it
         return (
@@ -355,6 +365,22 @@ def next_advice(verdict: str, reason: str, said: str, planned: int | None, run_d
             f"with livesession {release_of(version)}.x"
         )
     return LEASE_NEXT.get((verdict, reason), said)
+
+
+def _config_unread(run_dir: Path) -> str | None:
+    """Why a run with ``run.json`` has no config ``status`` could read; None without one.
+
+    It was said to have no ``run.json`` at all, an application's own sinks: of a run whose
+    ``config.json`` was changed after it started, or whose config file's directory this
+    process cannot name (``LC_ALL=C PYTHONUTF8=0``).
+    """
+    if not (run_dir / names.RUN_META).is_file():
+        return None
+    try:
+        read_run_config(run_dir, any_release=True)
+    except LiveSessionError as exc:
+        return str(exc)
+    return None
 
 
 def lease_wait(lease: dict[str, Any], run_id: str | None, run_dir: str) -> str:
