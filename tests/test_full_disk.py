@@ -26,6 +26,7 @@ from livesession._artifacts.recorder import Recorder
 from livesession._artifacts.timings import StepTimer
 from livesession._domain import clock as _clock
 from livesession._exceptions import CheckpointError
+from livesession._session.lease_keeper import LeaseKeeper
 from livesession._support import wholelines
 from livesession._support.logging import configure_logging, disable_logging, get_logger
 from livesession.cli import main
@@ -406,4 +407,48 @@ def test_a_resume_whose_lease_file_the_disk_refuses_says_so_and_changes_nothing(
     assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
     monkeypatch.undo()  # room again
     assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+
+
+def test_a_lease_directory_refused_mid_run_is_named_not_the_run_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `OUT/.leases` made read-only mid-run (`chmod a-w`, another user's lease folder)
+    tore a `--lease` run with ``cannot write the lease file OUT/.leases/...: [Errno 13]
+    Permission denied: ...: the run is not sealed; once the run directory is writable again
+    (permission denied: make it writable)``, of a run directory that was: it names the
+    lease file's directory now."""
+    out = tmp_path / "runs"
+    run_dir, leases = out / "r", out / ".leases"
+    config = tmp_path / "c.toml"
+    config.write_text("lease_ttl_ms = 600000\n", encoding="utf-8")
+    write_lease, now_ns = lease_file.atomic_write_bytes, LeaseKeeper._now_ns
+    written: list[Path] = []
+
+    def refused(path: Path, data: bytes) -> None:
+        written.append(path)
+        if len(written) > 1:  # taken, then its folder made read-only
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        write_lease(path, data)
+
+    looks: list[int] = []
+
+    def later(keeper: LeaseKeeper) -> int:  # each look at the lease clock a third TTL on
+        looks.append(1)
+        return now_ns(keeper) + len(looks) * 200 * 10**9
+
+    monkeypatch.setattr(lease_file, "atomic_write_bytes", refused)
+    monkeypatch.setattr(LeaseKeeper, "_now_ns", later)
+    args = ("--config", config, "--out", out, "--run-id", "r", "--steps", "60", "-q")
+    assert main(["dryrun", *map(str, args), "--lease"]) == 2
+    monkeypatch.undo()
+    torn = capsys.readouterr().err.splitlines()[-1]
+    assert torn.startswith(f"livesession: error: cannot write the lease file {leases}/")
+    assert f"once {leases} is writable again (permission denied: make it writable), " in torn
+    assert "the run directory is writable again" not in torn
+    entry = orjson.loads((leases / "default__sma_demo.lease").read_bytes())
+    expires = entry["leases"]["default"]["sma_demo"]["expires_ns"]
+    after = _clock.FixedClock(_clock.from_epoch_ns(expires))
+    resumed = resume_run(run_dir, lease_clock=after)  # the lease expired: resumable
+    resumed.run_to_end(resumed.config.steps)
     assert verify_run(run_dir).ok

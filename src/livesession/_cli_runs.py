@@ -61,7 +61,7 @@ from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOr
 from ._session.lease_keeper import LEASE_LOST
 from ._support.anchor import paths_as_given
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
-from ._support.oserrors import cwd_kept, errno_of, once_fixed
+from ._support.oserrors import cwd_kept, errno_of, once_fixed, once_fixed_in
 from ._support.secrets import redact_text
 from ._support.text import one_line, path_text
 from ._support.wholelines import LineLog
@@ -209,13 +209,13 @@ def _unsealed_said(
         # the run completed; a bare "interrupted" would not say that it is unsealed.
         if claimed_seal(run_dir) is not None:  # torn after its seal: the error as it is
             raise
-        what, once = _torn_said(exc)
+        what, once = _torn_said(exc, run_dir)
         if isinstance(exc, KeyboardInterrupt):  # still 130: the run is unfinished
             raise InterruptedUnsealed(not_sealed(what, run_dir, once=once)) from exc
         raise LiveSessionError(not_sealed(what, run_dir, once=once)) from exc
 
 
-def _torn_said(exc: LiveSessionError | SystemExit | KeyboardInterrupt) -> tuple[str, str]:
+def _torn_said(exc: LiveSessionError | SystemExit | KeyboardInterrupt, at: Path) -> tuple[str, str]:
     """What tore the run, and what must be so before it is resumed.
 
     A ``KeyboardInterrupt`` here is never the operator's Ctrl-C: while the CLI runs a
@@ -227,7 +227,7 @@ def _torn_said(exc: LiveSessionError | SystemExit | KeyboardInterrupt) -> tuple[
     if isinstance(exc, KeyboardInterrupt):
         return "a plug-in raised KeyboardInterrupt inside a step", "it no longer raises it"
     if isinstance(exc, StoreFailure) or errno_of(exc) is not None:  # a refused checkpoint too
-        return str(exc), once_fixed(errno_of(exc))  # a full disk, a quota, no descriptor left
+        return str(exc), once_fixed_in(exc, at)  # a full disk, a quota, no descriptor left
     return str(exc), "what the line names is put right"
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "fd_shortage",
     "not_writable",
     "once_fixed",
+    "once_fixed_in",
     "oserror_of",
     "oserror_text",
     "said",
@@ -134,6 +135,22 @@ def once_fixed(code: int | None) -> str:
     if code in _ONCE:
         return _ONCE[code]
     return f"what refused it is put right ({os.strerror(code).lower()})"
+
+
+def once_fixed_in(error: BaseException, run_dir: Path) -> str:
+    """``once_fixed`` of ``error``'s errno, for a run in ``run_dir``.
+
+    A permission denied outside the run directory names the directory refused: the lease
+    file's under ``OUT/.leases``, made read-only mid-run, was said as ``the run directory is
+    writable again``, of a run directory that was.
+    """
+    found = oserror_of(error)
+    code = None if found is None else found.errno
+    if code in (errno.EACCES, errno.EPERM) and found is not None and found.filename:
+        where = Path(os.fsdecode(found.filename)).absolute().parent
+        if not where.is_relative_to(run_dir.absolute()):
+            return f"{where} is writable again (permission denied: make it writable)"
+    return once_fixed(code)
 
 
 def said_errno(error: BaseException) -> str:
