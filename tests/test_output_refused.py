@@ -20,6 +20,10 @@ import pytest
 
 from livesession.cli import main
 
+from _helpers import cli_under
+
+resource = pytest.importorskip("resource")  # POSIX
+
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads a descriptor's name from /proc"
 )
@@ -146,3 +150,18 @@ def test_a_ctrl_c_between_the_renames_leaves_the_whole_new_set(tmp_path, monkeyp
         atomic_write_set([(manifest, b"new manifest"), (document, b"new document")])
     assert (manifest.read_bytes(), document.read_bytes()) == (b"new manifest", b"new document")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["EV.md", "manifest.json"]
+
+
+@pytest.mark.parametrize("command", ["report", "prom"])
+def test_an_output_over_the_file_size_limit_says_to_raise_it(run_dir, tmp_path, command):
+    """Bug: under ``ulimit -f 1`` the line said ``cannot write OUT (File too large): write
+    it elsewhere with --output PATH``, where every disk refuses it the same: the limit is
+    the process's. It says to raise the limit."""
+    output = tmp_path / f"out.{command}"
+    done = cli_under(command, run_dir, "--output", output, limit=(resource.RLIMIT_FSIZE, 512))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        f"livesession: error: cannot write {output} (File too large): raise the file size "
+        "limit (`ulimit -f`), then run it again\n"
+    )
+    assert list(tmp_path.iterdir()) == []

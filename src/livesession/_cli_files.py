@@ -200,7 +200,20 @@ def output_refused(is_output: Callable[[Path], bool], what: str, hint: str) -> I
         named = exc.filename2 or exc.filename
         if named is None or not is_output(Path(os.fsdecode(named))):
             raise
-        raise _unwritable(what, exc.strerror or str(exc), hint) from None
+        raise _unwritable(what, exc.strerror or str(exc), _way_for(exc.errno, hint)) from None
+
+
+def _way_for(code: int | None, hint: str) -> str:
+    """``hint`` (write it elsewhere), unless the refusal is the process's file size limit.
+
+    ``ulimit -f`` refuses the output on every disk: ``write it elsewhere with --output
+    PATH`` sent the operator to another one.
+    """
+    return (
+        "raise the file size limit (`ulimit -f`), then run it again"
+        if code == errno.EFBIG
+        else hint
+    )
 
 
 def text_argument(text: str) -> str:
