@@ -358,6 +358,7 @@ def test_a_manifest_a_copy_gave_a_byte_order_mark_still_counts(
         (errno.ENOSPC, "give it room (it runs in a directory under TMPDIR)"),
         # Bug: a file size limit (`ulimit -f`) was told to give room to a TMPDIR with plenty.
         (errno.EFBIG, "raise the file size limit (`ulimit -f`): its files grow as large as"),
+        (errno.EMFILE, "raise the open-file limit (`ulimit -n`)"),
     ],
 )
 def test_a_drill_whose_scratch_run_the_disk_refuses_says_so(
