@@ -291,8 +291,15 @@ def test_a_kill_that_found_the_run_already_flat_measured_no_flatten(tmp_path: Pa
         "the kill drill measured nothing: the run's own kill switch found it already flat (no "
         "position, no open order): it flattened nothing: skipped, not passed"
     )
-    cfg = DryrunConfig(run_id="heldkill", strategy_id="scripted", steps=10, clock_mode="system")
-    flatten = _criteria(evaluate_run(_killed_holding(cfg, tmp_path), Thresholds()))["flatten"]
+    cfg = DryrunConfig(
+        run_id="heldkill",
+        strategy_id="scripted",
+        steps=10,
+        clock_mode="system",
+        fill_model={"latency_ms": 60000},  # the flatten fills at a later reading of the clock
+    )
+    run = _killed_holding(cfg, tmp_path, clock=_TickingClock())
+    flatten = _criteria(evaluate_run(run, Thresholds()))["flatten"]
     assert flatten["result"] == "pass", flatten
     assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
 
@@ -335,6 +342,37 @@ def test_the_runs_own_kill_is_measured_in_wall_time_not_run_time(tmp_path: Path)
     flatten = _criteria(evaluate_run(run, Thresholds()))["flatten"]
     assert (flatten["result"], flatten["value"]) == ("pass", wall.total_seconds()), flatten
     assert flatten["detail"].endswith("(the run's own kill switch (system clock))")
+
+
+def test_a_kill_flat_within_one_reading_of_the_system_clock_is_not_measured(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the system clock is read at each step and each wait, so a kill switch whose
+    flatten filled before the next reading (a market order on the mock venue, in the same
+    step) stamped ``KILL_SWITCH`` and ``KILL_SWITCH_FLAT`` with one ``ts_utc``, and burnin
+    said `kill switch to flat in 0.000000 s (the run's own kill switch (system clock))`,
+    pass, however long the flatten took on the wall (a venue slow to fill it read 0 all the
+    same). Nothing measured it: it is `not measured`, saying why."""
+    cfg = DryrunConfig(run_id="heldkill", strategy_id="scripted", steps=10, clock_mode="system")
+    run = _killed_holding(cfg, tmp_path, clock=_TickingClock())
+    stamps = {
+        e["event_type"]: e["ts_utc"]
+        for e in map(json.loads, (run / "events.jsonl").read_text().splitlines())
+        if e["event_type"].startswith("KILL_SWITCH")
+    }
+    assert stamps["KILL_SWITCH"] == stamps["KILL_SWITCH_FLAT"]  # one reading of the clock
+    flatten = _criteria(evaluate_run(run, Thresholds()))["flatten"]
+    assert (flatten["result"], flatten["value"]) == ("not measured", None), flatten
+    assert flatten["detail"] == (
+        "the kill drill measured nothing: the run's own kill switch went flat before the "
+        "system clock was read again (it is read at each step and each wait: KILL_SWITCH and "
+        "KILL_SWITCH_FLAT carry one ts_utc), so its wall time was not measured: skipped, "
+        "not passed"
+    )
+    main(["burnin", str(run)])  # fails on the signals a 10-step run lacks, not on flatten
+    assert "not measured flatten: the kill drill measured nothing: the run's own kill switch" in (
+        " ".join(capsys.readouterr().out.split())
+    )
 
 
 def test_a_manifest_a_copy_gave_a_byte_order_mark_still_counts(

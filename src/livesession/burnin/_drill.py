@@ -201,7 +201,9 @@ def measured_flatten(
     reason, and the criterion fails naming it (``criteria.flatten``, which also holds
     ``wall_s`` to a finite number of seconds >= 0). The run's own kill counts only if it
     had something to flatten: one that found the book flat, no order open
-    (``already_flat``), measured nothing, and says so.
+    (``already_flat``), measured nothing, and says so; so did one whose flat record carries
+    the kill's own reading of the clock (``flat_ns`` 0: it is read at each step and each
+    wait, so the flatten's wall time went unmeasured).
     """
     manifest = run_dir / _MANIFEST
     found = _manifest_drill(manifest, run_id=run_id, head=head) if manifest.is_file() else None
@@ -213,6 +215,13 @@ def measured_flatten(
             "status": "not_measured",
             "reason": "the run's own kill switch found it already flat (no position, no "
             "open order): it flattened nothing",
+        }
+    if cfg.clock_mode == "system" and flat_ns == 0 and not already_flat and found is None:
+        return {
+            "status": "not_measured",
+            "reason": "the run's own kill switch went flat before the system clock was read "
+            "again (it is read at each step and each wait: KILL_SWITCH and KILL_SWITCH_FLAT "
+            "carry one ts_utc), so its wall time was not measured",
         }
     if cfg.clock_mode == "system" and flat_ns is not None and not already_flat:
         return {
