@@ -21,6 +21,8 @@ listing), and a quantity that is no number with a ``ValueError`` or ``TypeError`
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,7 @@ pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
 from livesession.cli import main
+from livesession.report import render_report
 from livesession.verify import verify_run
 
 from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to, shaped_dryrun
@@ -55,6 +58,11 @@ FILL_FIELDS = {
 """An ``ORDER_FILLED`` payload's fields (docs/artifacts.md): no venue time among them."""
 
 Trades = list[dict[str, Any]]
+
+
+def _in_bnb(trades: Trades, _: int) -> Trades:
+    """The venue's trades, each charged a fee in BNB."""
+    return [t | {"fee": {"cost": 0.5, "currency": "BNB"}} for t in trades]
 
 
 def _run(
@@ -165,11 +173,7 @@ class TestFillTimes:
 
     def test_a_fee_in_another_currency_is_not_booked(self, tmp_path, monkeypatch, capsys):
         """The book has no fees (in any currency): its cash is the fills' value alone."""
-
-        def in_bnb(trades: Trades, _: int) -> Trades:
-            return [t | {"fee": {"cost": 0.5, "currency": "BNB"}} for t in trades]
-
-        code, run_dir, fake = _run(tmp_path, monkeypatch, in_bnb)
+        code, run_dir, fake = _run(tmp_path, monkeypatch, _in_bnb)
         fills = _assert_booked(code, run_dir, fake, capsys.readouterr().err)
         initial = Decimal(orjson.loads((run_dir / "config.json").read_bytes())["initial_cash"])
         cash = [Decimal(p["cash"]) for p in events(run_dir, "POSITION_CHANGED")]
@@ -178,6 +182,20 @@ class TestFillTimes:
         for before, after, fill, value in zip([initial, *cash], cash, fills, moved, strict=False):
             buy = fill["payload"]["side"] == "BUY"
             assert after == (before - value if buy else before + value)  # no fee taken
+
+    def test_the_report_says_the_venues_fees_were_not_booked(self, tmp_path, monkeypatch, capsys):
+        """Bug: the report of a run whose venue charged a fee on every trade said, under
+        Profit and loss, `fees  not modelled  the venues report none: PnL is gross of fees`:
+        the venue reported them, and the book left them out (docs/ccxt.md, "Odd trades"). It
+        says so now; a simulated venue's run reads as before."""
+        code, run_dir, fake = _run(tmp_path, monkeypatch, _in_bnb)
+        _assert_booked(code, run_dir, fake, capsys.readouterr().err)
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", render_report(run_dir))).split())
+        assert "the venues report none" not in text
+        assert (
+            "fees not booked a ccxt venue's fees (its trades' fee) are left out of the book: "
+            "PnL is gross of fees"
+        ) in text
 
 
 class TestRefusedTrades:

@@ -8,8 +8,9 @@ cash and, by average cost, the realised PnL of each closing trade. After every s
 events of one bar up to the next bar) equity is ``cash + sum(position * last close)``,
 which is the ``equity`` a sealed run's ``SESSION_STOPPED`` carries.
 
-No fees are modelled: a venue's fill report has no fee and the events carry none, so the
-PnL here, like the session's equity, is gross of fees.
+No fees are modelled: a simulated venue's fill report has no fee, a ccxt venue's fees are
+left out of the book, and the events carry none, so the PnL here, like the session's
+equity, is gross of fees.
 """
 
 from __future__ import annotations

@@ -315,13 +315,23 @@ def profit_and_loss(run: ReportRun, book: Book) -> str:
         ("net PnL", money(book.final_equity - book.start_equity), "realised + unrealised"),
         ("realised PnL", money(book.final_realised), "average cost, gross of fees"),
         ("unrealised PnL", money(book.final_unrealised), "open position at the last close"),
-        ("fees", "not modelled", "the venues report none: PnL is gross of fees"),
+        _fees(run.config),
         ("peak equity", money(book.peak), ""),
         ("max drawdown", f"{money(book.max_drawdown)} ({percent(book.max_drawdown_pct)} %)", at),
         ("fills", str(book.trade_count), ""),
         ("closing fills (won)", f"{book.closing} ({book.wins})", ""),
     ]
     return table(("measure", "value", "note"), rows, frozenset({1}))
+
+
+def _fees(config: dict[str, Any]) -> tuple[str, str, str]:
+    """The fees row: a ccxt venue charges fees the book leaves out; a simulated one none."""
+    broker, sources = config.get("broker"), config.get("sources")
+    given = isinstance(sources, dict) and isinstance(sources.get("broker"), dict)
+    if isinstance(broker, str) and broker.startswith("ccxt:") and not given:
+        note = "a ccxt venue's fees (its trades' fee) are left out of the book"
+        return ("fees", "not booked", f"{note}: PnL is gross of fees")
+    return ("fees", "not modelled", "the venues report none: PnL is gross of fees")
 
 
 def trades(run: ReportRun, book: Book) -> str:
