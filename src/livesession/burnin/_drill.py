@@ -216,7 +216,7 @@ def measured_flatten(
             "reason": "the run's own kill switch found it already flat (no position, no "
             "open order): it flattened nothing",
         }
-    if cfg.clock_mode == "system" and flat_ns == 0 and not already_flat and found is None:
+    if cfg.clock_mode == "system" and flat_ns == 0 and not already_flat:
         return {
             "status": "not_measured",
             "reason": "the run's own kill switch went flat before the system clock was read "
