@@ -96,6 +96,27 @@ def test_a_resume_is_placed_at_the_step_it_resumed_from(tmp_path):
     assert f"from step {step} (set aside in .torn files: {said})" in text
 
 
+def test_a_run_refused_at_preflight_on_the_system_clock_shows_the_runs_time(tmp_path):
+    """Bug: a run on the system clock refused at preflight (every record at its start
+    time, stamped within one second of the wall) read its times on the wall, the header
+    ``2026-12-05 09:14:02 to 2026-12-05 09:14:02 UTC`` and each preflight check at that
+    time, as if the run's own time were then: with no step to tell the clocks apart, the
+    report took the wall's difference for a simulated clock's offset. Its times are the
+    run's (the start time), with the clock's said apart, as for any system-clock run."""
+    cfg = DryrunConfig(run_id="refused", steps=5, clock_mode="system", enabled=True)
+    with create_run(cfg, tmp_path) as session:
+        assert not session.preflight()
+    text = _text(render_report(tmp_path / "refused"))
+    first = orjson.loads((tmp_path / "refused" / "events.jsonl").read_bytes().splitlines()[0])
+    wall = dt.datetime.fromisoformat(first["ts_utc"]).strftime("%Y-%m-%d %H:%M:%S")
+    assert (
+        "2026-01-01 00:00:00 to 2026-01-01 00:00:00 UTC, the run's simulated time, as every "
+        f"time in this report; its clock stamped the records from {wall} to "
+    ) in text
+    assert f"{wall} live_trading_disabled" not in text
+    assert "2026-01-01 00:00:00 live_trading_disabled FAILED" in text
+
+
 class _RaisesAt:
     """A strategy that raises at its ``at``-th bar (the session's STRATEGY_ERROR)."""
 

@@ -322,14 +322,29 @@ class ReportRun:
         Offset 0 for a wall or fixed clock: the run's own (simulated) time, with the
         clock's times said apart (``clock_span``).
         """
+        if self._wall_clock:
+            return 0
         return own_offset_ns(self._clock_ends())
+
+    @property
+    def _wall_clock(self) -> bool:
+        """The run says its clock was the wall's (``clock_mode`` ``system``, no clock object).
+
+        Then its ``ts_utc`` is never simulated time, even when every record fell within one
+        second (a run refused at preflight), which the ends alone cannot tell apart.
+        """
+        sources = self.config.get("sources")
+        if isinstance(sources, dict) and isinstance(sources.get("clock"), dict):
+            return False  # a clock object: the config's clock_mode did not stamp the records
+        mode = self.config.get("clock_mode", payload(self.tallies.first).get("clock_mode"))
+        return mode == "system"
 
     @property
     def clock_span(self) -> tuple[int, int] | None:
         """The clock's (``ts_utc``) first and last time when it is not simulated time, else None."""
         ends = self._clock_ends()
         offsets = {round((utc - sim) / NS_PER_S) for utc, sim in ends}
-        if len(offsets) <= 1:
+        if not ends or (len(offsets) == 1 and not self._wall_clock):
             return None
         return min(utc for utc, _ in ends), max(utc for utc, _ in ends)
 
