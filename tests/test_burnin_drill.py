@@ -21,7 +21,7 @@ import orjson
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, create_run
+from livesession import DryrunConfig, burnin, create_run
 from livesession._artifacts import sinks
 from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
@@ -186,6 +186,26 @@ def _burnin_args(
 ) -> tuple[int, dict[str, Any]]:
     code = main(["burnin", "--json", str(run), *args])
     return code, _criteria(json.loads(capsys.readouterr().out)["sessions"][0])["flatten"]
+
+
+def test_a_drill_run_now_that_measured_nothing_is_not_made_up_for_by_the_manifest(
+    run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: ``burnin --drill`` whose drill measured nothing (its scratch run refused under
+    ``ulimit -f``) passed flatten on the figure an older ``manifest.json`` records, the
+    one RUNBOOK has a reviewer run ``--drill`` not to trust. The drill asked for decides:
+    not measured, with its reason; evidence's own drill likewise."""
+    _manifest(run, {"status": "measured", "wall_s": 0.038, "source": _EVIDENCE})
+    failed = {"status": "not_measured", "reason": "its scratch run's files were refused"}
+    monkeypatch.setattr(burnin, "burnin_drill", lambda run_dir: failed)
+    code, flatten = _burnin_args(run, capsys, "--drill")
+    assert (code, flatten["result"], flatten["value"]) == (0, "not measured", None)
+    said = "the kill drill measured nothing: its scratch run's files were refused"
+    assert flatten["detail"] == f"{said}: skipped, not passed"
+    judged = evaluate_run(run, Thresholds(), drill=failed)  # as evidence passes its own
+    (flat,) = [c for c in judged["criteria"] if c["name"] == "flatten"]
+    assert (flat["result"], flat["detail"]) == ("not measured", f"{said}: skipped, not passed")
+    assert evaluate_run(run, Thresholds())["criteria"] != judged["criteria"]  # the manifest's
 
 
 def test_what_a_manifest_holds_is_quoted_redacted_and_short(

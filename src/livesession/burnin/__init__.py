@@ -195,8 +195,15 @@ def _judge(
     run_id = chain.run_id if chain.any_event else run_dir.name
     head = audit_head(run_dir)
     started = audited_start(run_dir)
+    # A drill run now decides: one that measured nothing is not made up for by the figure
+    # an older manifest.json records (the run's own kill on the system clock still counts).
     found = measured or measured_flatten(
-        run_dir, chain.flat_ns, run_id=run_id, head=head, already_flat=chain.already_flat
+        run_dir,
+        chain.flat_ns,
+        run_id=run_id,
+        head=head,
+        already_flat=chain.already_flat,
+        manifest_drill=drill is None,
     )
     # A drill that measured nothing (the evidence's own, or this run's manifest's) says why.
     measured = found or (drill if drill and drill.get("status") in UNMEASURED else None)

@@ -191,8 +191,13 @@ def measured_flatten(
     run_id: object,
     head: str | None,
     already_flat: bool = False,
+    manifest_drill: bool = True,
 ) -> dict[str, Any] | None:
     """A wall-time kill-to-flat the run already has: an evidence drill, or its own kill.
+
+    ``manifest_drill`` False leaves out the drill ``manifest.json`` records: a drill run
+    now (``burnin --drill``, ``evidence``'s own) that measured nothing is not made up for
+    by an older figure, which the reviewer asked for a fresh one not to trust.
 
     The drill ``manifest.json`` records counts only when the manifest is this run's: its
     ``run_id`` the run's and its ``audit_head`` the run's audit head (``head``). Another
@@ -206,7 +211,11 @@ def measured_flatten(
     wait, so the flatten's wall time went unmeasured).
     """
     manifest = run_dir / _MANIFEST
-    found = _manifest_drill(manifest, run_id=run_id, head=head) if manifest.is_file() else None
+    found = (
+        _manifest_drill(manifest, run_id=run_id, head=head)
+        if manifest_drill and manifest.is_file()
+        else None
+    )
     if found is not None and found["status"] not in UNMEASURED:
         return found
     cfg, _ = read_run_config(run_dir)
