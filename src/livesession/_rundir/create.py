@@ -264,7 +264,12 @@ def create_run(
         # Plug-ins are built, and a data file is checked whole and hashed, before anything
         # of the run is written: a bad reference or data file leaves nothing behind. A
         # broker factory that takes a ``journal`` gets the run's venue journal.
-        plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
+        plugins = open_plugins(
+            cfg,
+            **given,
+            journal=run_dir / names.JOURNAL,
+            own_factory=broker_factory is not open_broker,
+        )
         # A caller's broker_factory builds the broker now, to be recorded as an object is.
         plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
         feed_obj = plugins.feed

@@ -208,7 +208,13 @@ def _reopen(
     # The plug-ins are built again (a data file is checked again, as far as the run read
     # it: rows appended since are not played): the same code and the same data as when the
     # run started, or nothing is changed.
-    plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL, data_bytes=cfg.feed_bytes)
+    plugins = open_plugins(
+        cfg,
+        **given,
+        journal=run_dir / names.JOURNAL,
+        data_bytes=cfg.feed_bytes,
+        own_factory=broker_factory is not open_broker,
+    )
     broker: Broker | None = None
     try:
         plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)  # a caller's
