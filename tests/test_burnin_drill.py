@@ -373,3 +373,74 @@ def test_a_drill_whose_scratch_run_the_disk_refuses_says_so(
         "(OSError: [Errno 28] No space left on device)): give it room (it runs in a directory "
         "under TMPDIR), then run the drill again"
     )
+
+
+BLIND_VENUE = '''
+from decimal import Decimal
+
+from livesession import MockBroker, OrderIntent, OrderType, Side, Transient
+
+
+class Blind(MockBroker):
+    """A paper venue whose open orders can never be read: no cancel is ever confirmed."""
+
+    simulated = True
+
+    def open_orders(self):
+        raise Transient("open orders unavailable")
+
+
+def make(*, journal=None):
+    return Blind(seed=1, journal=journal)
+
+
+class Rest:
+    """Buys at the market once, and rests a bid below it that the kill must cancel."""
+
+    def __init__(self, strategy_id):
+        self.strategy_id, self.sent = strategy_id, False
+
+    def on_bar(self, bar, view):
+        if self.sent:
+            return []
+        self.sent = True
+        bid = (bar.close * Decimal("0.999")).quantize(Decimal("0.01"))
+        return [
+            OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010")),
+            OrderIntent(
+                symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010"),
+                order_type=OrderType.LIMIT, limit_price=bid,
+            ),
+        ]
+
+    def get_state(self):
+        return {"sent": self.sent}
+
+    def set_state(self, state):
+        self.sent = state["sent"]
+
+
+def rest(*, strategy_id):
+    return Rest(strategy_id)
+'''
+
+
+def test_a_drill_on_a_venue_that_never_confirms_gives_up_not_flat(tmp_path: Path) -> None:
+    """Bug: the drill stepped on after its kill until ``KILL_SWITCH_FLAT`` or ``max_steps``:
+    on a venue that never confirmed the kill's cancels (its open orders unreadable) that
+    is a million steps by default, and ``evidence`` sat in it for most of an hour. It
+    gives up after the config's ``stop_max_polls`` steps now, ``not_flat``."""
+    from livesession import load_config
+
+    (tmp_path / "blind").mkdir()
+    (tmp_path / "blind" / "__init__.py").write_text("")
+    (tmp_path / "blind" / "venue.py").write_text(BLIND_VENUE)
+    (tmp_path / "desk.toml").write_text(
+        'run_id = "blind"\nsteps = 4\nmax_steps = 3000\nstop_max_polls = 5\n'
+        'strategy_factory = "blind.venue:rest"\nbroker = "blind.venue:make"\n'
+    )
+    cfg = load_config(tmp_path / "desk.toml")
+    with create_run(cfg, tmp_path / "runs") as session:
+        session.run_to_end(4)
+    drill = kill_drill(tmp_path / "runs" / "blind")
+    assert (drill.get("status"), drill.get("steps_to_flat")) == ("not_flat", 5), drill
