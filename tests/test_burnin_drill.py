@@ -444,3 +444,11 @@ def test_a_drill_on_a_venue_that_never_confirms_gives_up_not_flat(tmp_path: Path
         session.run_to_end(4)
     drill = kill_drill(tmp_path / "runs" / "blind")
     assert (drill.get("status"), drill.get("steps_to_flat")) == ("not_flat", 5), drill
+    # The evidence says so, never "kill switch to flat in ..." of a drill that never was.
+    from livesession.evidence import write_evidence
+
+    write_evidence(tmp_path / "runs" / "blind")
+    (document,) = (tmp_path / "runs" / "blind").glob("EV-*.md")
+    said = document.read_text(encoding="utf-8")
+    assert "**not_flat**, still not flat 5 step(s) (" in said
+    assert "after the kill switch tripped." in said

@@ -134,9 +134,7 @@ def _steps_run(run_dir: Path, planned: int) -> int:
     return steps if isinstance(steps, int) and steps >= 0 else planned
 
 
-def _drill(
-    session: Any, horizon: int, limit: int, source: str, *, patience: int
-) -> dict[str, Any]:
+def _drill(session: Any, horizon: int, limit: int, source: str, *, patience: int) -> dict[str, Any]:
     """Step to a position, kill, and step on until flat, ``not_flat`` after ``patience``.
 
     ``patience``: the config's ``stop_max_polls``, a stop's own wait for the venue. A venue
