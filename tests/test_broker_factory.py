@@ -18,14 +18,14 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import DryrunConfig, MockBroker, SessionStatus, load_config
+from livesession import DryrunConfig, MockBroker, SessionStatus
 from livesession._exceptions import PluginError, RunExists
 from livesession._rundir import create_run, resume_run
 from livesession.evidence import write_evidence
 from livesession.report import render_report
 from livesession.status import run_status
 
-from _helpers import crash_in_step
+from _helpers import crash_in_step, desk_config
 from crash_harness import cli
 
 HERE = Path(__file__)
@@ -191,14 +191,13 @@ def test_a_factory_replaces_a_broker_the_config_names_by_reference(tmp_path: Pat
     replaces the config's broker whatever it names, as a ``broker=`` object does: the
     config's reference is not built, the run records the factory, and a crashed run
     resumes with the same factory only."""
-    (tmp_path / "venue").mkdir()
-    (tmp_path / "venue" / "__init__.py").write_text("")
-    (tmp_path / "venue" / "parts.py").write_text(VENUE)
-    (tmp_path / "desk.toml").write_text(
+    cfg = desk_config(
+        tmp_path,
+        "venue",
+        {"parts.py": VENUE},
         'run_id = "ref"\nsteps = 60\ncheckpoint_every = 10\n'
-        'broker = "venue.parts:make"\n[broker_params]\nseed = 3\n'
+        'broker = "venue.parts:make"\n[broker_params]\nseed = 3\n',
     )
-    cfg = load_config(tmp_path / "desk.toml")
     out = tmp_path / "runs"
     crash_in_step(create_run(cfg, out, broker_factory=paper), 45, 60)
     run = out / "ref"

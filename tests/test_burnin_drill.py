@@ -27,6 +27,8 @@ from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
 from test_burnin import _criteria, _oco_run
 
+from _helpers import desk_config
+
 _EVIDENCE = "evidence kill drill (a re-run on the simulated venue)"
 _AGAIN = " (run `livesession evidence` again, or `burnin --drill`)"
 
@@ -430,16 +432,13 @@ def test_a_drill_on_a_venue_that_never_confirms_gives_up_not_flat(tmp_path: Path
     on a venue that never confirmed the kill's cancels (its open orders unreadable) that
     is a million steps by default, and ``evidence`` sat in it for most of an hour. It
     gives up after the config's ``stop_max_polls`` steps now, ``not_flat``."""
-    from livesession import load_config
-
-    (tmp_path / "blind").mkdir()
-    (tmp_path / "blind" / "__init__.py").write_text("")
-    (tmp_path / "blind" / "venue.py").write_text(BLIND_VENUE)
-    (tmp_path / "desk.toml").write_text(
+    cfg = desk_config(
+        tmp_path,
+        "blind",
+        {"venue.py": BLIND_VENUE},
         'run_id = "blind"\nsteps = 4\nmax_steps = 3000\nstop_max_polls = 5\n'
-        'strategy_factory = "blind.venue:rest"\nbroker = "blind.venue:make"\n'
+        'strategy_factory = "blind.venue:rest"\nbroker = "blind.venue:make"\n',
     )
-    cfg = load_config(tmp_path / "desk.toml")
     with create_run(cfg, tmp_path / "runs") as session:
         session.run_to_end(4)
     drill = kill_drill(tmp_path / "runs" / "blind")
