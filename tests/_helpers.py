@@ -466,3 +466,16 @@ def proc_stat(pid: int) -> list[str]:
     """
     stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     return stat[stat.rindex(")") + 2 :].split()
+
+
+def desk_config(root: Path, package: str, modules: dict[str, str], toml: str) -> DryrunConfig:
+    """A desk's plug-in ``package`` under ``root`` (``modules``: file name to source) and the
+    config ``root/desk.toml`` (``toml``) that names it, loaded as ``load_config`` does."""
+    from livesession import load_config
+
+    (root / package).mkdir()
+    (root / package / "__init__.py").write_text("")
+    for name, source in modules.items():
+        (root / package / name).write_text(source)
+    (root / "desk.toml").write_text(toml)
+    return load_config(root / "desk.toml")

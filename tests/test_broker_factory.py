@@ -26,7 +26,7 @@ from livesession.report import render_report
 from livesession.status import run_status
 from livesession.verify import verify_run
 
-from _helpers import crash_in_step
+from _helpers import crash_in_step, desk_config
 from crash_harness import cli
 
 HERE = Path(__file__)
@@ -178,3 +178,49 @@ def test_a_factory_that_builds_no_broker_is_refused_leaving_nothing(tmp_path: Pa
     with pytest.raises(PluginError, match="broker_factory=<lambda> returned a dict, not a Broker"):
         create_run(_config("none"), tmp_path, broker_factory=lambda cfg, run_dir: {})
     assert not (tmp_path / "none").exists()
+
+
+VENUE = """
+from livesession import MockBroker
+
+
+class Named(MockBroker):
+    simulated = True
+
+
+def make(*, seed, journal=None):
+    with open(__file__ + ".built", "a") as built:  # a venue the config names was built
+        built.write("built\\n")
+    return Named(seed=seed, journal=journal)
+"""
+
+
+def test_a_factory_replaces_a_broker_the_config_names_by_reference(tmp_path: Path) -> None:
+    """Bug: with a config naming its broker by reference (``broker = "venue.parts:make"``),
+    ``create_run(cfg, out, broker_factory=fac)`` never called ``fac``: the run traded on
+    the config's broker and recorded that one, with no word that the factory was left out
+    (the factory replaced a ``mock`` or ``realish`` broker only). A caller's factory now
+    replaces the config's broker whatever it names, as a ``broker=`` object does: the
+    config's reference is not built, the run records the factory, and a crashed run
+    resumes with the same factory only."""
+    cfg = desk_config(
+        tmp_path,
+        "venue",
+        {"parts.py": VENUE},
+        'run_id = "ref"\nsteps = 60\ncheckpoint_every = 10\n'
+        'broker = "venue.parts:make"\n[broker_params]\nseed = 3\n',
+    )
+    out = tmp_path / "runs"
+    crash_in_step(create_run(cfg, out, broker_factory=paper), 45, 60)
+    run = out / "ref"
+    recorded = orjson.loads((run / "config.json").read_bytes())["sources"]["broker"]
+    assert recorded["supplied"] == "from broker_factory=paper", recorded
+    assert recorded["built"] == f"{__name__}.Paper"
+    assert not (tmp_path / "venue" / "parts.py.built").exists()
+    before = _tree(run)
+    with pytest.raises(PluginError, match="pass the same broker_factory= again"):
+        resume_run(run)
+    assert _tree(run) == before
+    session = resume_run(run, broker_factory=paper)
+    assert session.run_to_end(60).status is SessionStatus.COMPLETED
+    session.close()

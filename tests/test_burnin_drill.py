@@ -27,6 +27,8 @@ from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
 from test_burnin import _criteria, _oco_run
 
+from _helpers import desk_config
+
 _EVIDENCE = "evidence kill drill (a re-run on the simulated venue)"
 _AGAIN = " (run `livesession evidence` again, or `burnin --drill`)"
 
@@ -440,3 +442,79 @@ def test_a_drill_whose_scratch_run_the_disk_refuses_says_so(
     assert drill["reason"].startswith("its scratch run's files were refused (events sink failed")
     assert f"(OSError: [Errno {code}] {os.strerror(code)})): {way}" in drill["reason"]
     assert drill["reason"].endswith(", then run the drill again")
+
+
+BLIND_VENUE = '''
+from decimal import Decimal
+
+from livesession import MockBroker, OrderIntent, OrderType, Side, Transient
+
+
+class Blind(MockBroker):
+    """A paper venue whose open orders can never be read: no cancel is ever confirmed."""
+
+    simulated = True
+
+    def open_orders(self):
+        raise Transient("open orders unavailable")
+
+
+def make(*, journal=None):
+    return Blind(seed=1, journal=journal)
+
+
+class Rest:
+    """Buys at the market once, and rests a bid below it that the kill must cancel."""
+
+    def __init__(self, strategy_id):
+        self.strategy_id, self.sent = strategy_id, False
+
+    def on_bar(self, bar, view):
+        if self.sent:
+            return []
+        self.sent = True
+        bid = (bar.close * Decimal("0.999")).quantize(Decimal("0.01"))
+        return [
+            OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010")),
+            OrderIntent(
+                symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010"),
+                order_type=OrderType.LIMIT, limit_price=bid,
+            ),
+        ]
+
+    def get_state(self):
+        return {"sent": self.sent}
+
+    def set_state(self, state):
+        self.sent = state["sent"]
+
+
+def rest(*, strategy_id):
+    return Rest(strategy_id)
+'''
+
+
+def test_a_drill_on_a_venue_that_never_confirms_gives_up_not_flat(tmp_path: Path) -> None:
+    """Bug: the drill stepped on after its kill until ``KILL_SWITCH_FLAT`` or ``max_steps``:
+    on a venue that never confirmed the kill's cancels (its open orders unreadable) that
+    is a million steps by default, and ``evidence`` sat in it for most of an hour. It
+    gives up after the config's ``stop_max_polls`` steps now, ``not_flat``."""
+    cfg = desk_config(
+        tmp_path,
+        "blind",
+        {"venue.py": BLIND_VENUE},
+        'run_id = "blind"\nsteps = 4\nmax_steps = 3000\nstop_max_polls = 5\n'
+        'strategy_factory = "blind.venue:rest"\nbroker = "blind.venue:make"\n',
+    )
+    with create_run(cfg, tmp_path / "runs") as session:
+        session.run_to_end(4)
+    drill = kill_drill(tmp_path / "runs" / "blind")
+    assert (drill.get("status"), drill.get("steps_to_flat")) == ("not_flat", 5), drill
+    # The evidence says so, never "kill switch to flat in ..." of a drill that never was.
+    from livesession.evidence import write_evidence
+
+    write_evidence(tmp_path / "runs" / "blind")
+    (document,) = (tmp_path / "runs" / "blind").glob("EV-*.md")
+    said = document.read_text(encoding="utf-8")
+    assert "**not_flat**, still not flat 5 step(s) (" in said
+    assert "after the kill switch tripped." in said

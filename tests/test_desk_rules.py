@@ -214,3 +214,34 @@ class TestARunDirectoryTakesNoRailsOfACaller:
         with pytest.raises(TypeError) as resumed:
             resume_run(tmp_path / "runs" / "d", **{keyword: ()})
         assert said in str(resumed.value)
+
+
+class TestTheOperatorsVerbsHoldWhateverRailsAreGiven:
+    """Bug: ``rails=`` replaces the whole list, the trading-state rail too, so a session
+    given a desk's own rail alone (``rails=[MaxPosition(...)]``, without
+    ``default_rails(...)``) took the operator's ``reduce_only()`` as ``APPLIED``, ``trading
+    REDUCING``, and went on adding to its position: nothing held the verb. The trading state
+    is enforced first whatever rails a session is given; the risk limits stay the caller's
+    to choose."""
+
+    def test_reduce_only_refuses_an_entry_with_a_desks_rail_alone(self, tmp_path: Path) -> None:
+        sinks = Sinks()
+        cfg = DryrunConfig(run_id="t", strategy_id="scripted", steps=20)
+        session = LiveSessionOrchestrator(
+            cfg,
+            feed=ScriptedFeed(["40000.00"]),
+            strategy=ScriptedStrategy(at({1: [buy("0.010")], 3: [buy("0.010")]})),
+            rails=[_Rail(lambda: None)],
+            **sinks.kwargs(),
+        )
+        session.preflight()
+        session.activate()
+        session.run_n_steps(2)
+        assert session.book.positions[SYMBOL] == Decimal("0.010")
+        assert session.reduce_only("risk: reduce only")
+        result = session.run_to_end(20)
+        assert result.status.value == "COMPLETED"
+        (refused,) = sinks.events_of("RISK_REJECTED")
+        assert refused["payload"]["rule"] == "TRADING_STATE"
+        assert refused["payload"]["trading_state"] == "REDUCING"
+        _verify_memory(sinks, tmp_path / "run")

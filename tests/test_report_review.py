@@ -273,6 +273,19 @@ class TestIdentity:
 
         assert "config.json is missing" in text
 
+    def test_missing_config_claims_no_strategy_nor_data_file(self, tmp_path):
+        """Bug: a run written without config.json (sinks a desk app opened itself, as the
+        RUNBOOK's Python invocation does), its strategy a desk's own object, had its
+        identity say ``strategy built-in SMA crossover (no reference)``, ``strategy
+        parameters (none)`` and ``data file none: the feed reads no file``: nothing of the
+        run says so. Without config.json those rows say ``(not recorded)``."""
+        document = render_report(build_run(tmp_path / "r", strategy_id="desk_alpha"))
+        section = document.split("<h2>Identity</h2>")[1].split("</section>", maxsplit=1)[0]
+        rows = dict(re.findall(r"<tr><td>([^<]*)</td><td[^>]*>([^<]*)</td>", section))
+        assert rows["strategy id"] == "desk_alpha"
+        for row in ("strategy", "strategy parameters", "data file"):
+            assert rows[row] == "(not recorded)", (row, rows[row])
+
 
 class TestMarks:
     """Rails, kills, resumes and operator events are marked where they happened."""

@@ -471,7 +471,7 @@ class TestFileSystem:
     def test_a_full_disk_while_cutting_back_is_one_line_and_nothing_is_lost(
         self, run_dir, capsys, monkeypatch
     ):
-        import livesession._rundir.resume as resume_module
+        import livesession._rundir.resumecut as resume_module  # where the cut is made
 
         real = resume_module.truncate_to
 

@@ -409,6 +409,28 @@ class TestArgumentsRefused:
         with pytest.raises(ConfigError, match=r"^unknown config key rsk \(did you mean risk\?\)"):
             run_failure_matrix(sma, examples=1, steps=10, config={"rsk": {}})
 
+    def test_a_config_setting_what_the_matrix_does_not_use_is_refused(self):
+        """Bug: ``config={"broker": "desk.venues:make", ...}`` (a desk's config passed as it
+        is) ran every case on the matrix's own FaultBroker and passed, without a word that
+        the desk's venue, or a ``strategy_factory`` other than the one given, never ran. A
+        key left at its default (as ``DryrunConfig.to_dict()`` writes every key) passes."""
+        from livesession import DryrunConfig
+
+        said = (
+            "config sets broker, broker_params, which the matrix does not use: it runs "
+            "strategy_factory's strategy on a FaultBroker of its own (docs/testing.md); drop "
+            "them from config"
+        )
+        mine = {"broker": "desk.venues:make", "broker_params": {"seed": 3}}
+        with pytest.raises(ConfigError) as caught:
+            run_failure_matrix(sma, examples=1, steps=10, config=mine)
+        assert str(caught.value) == said
+        with pytest.raises(ConfigError, match=r"^config sets strategy_factory, "):
+            run_failure_matrix(sma, examples=1, steps=10, config={"strategy_factory": "a.b:c"})
+        defaults = DryrunConfig(strategy_id="sma").to_dict()
+        report = run_failure_matrix(sma, examples=1, steps=10, config=defaults, cross_process=False)
+        assert report.examples >= 1
+
     def test_a_config_that_is_no_mapping_is_refused_by_name(self):
         """Bug: a list of pairs raised "'list' object is not a mapping"."""
         with pytest.raises(TypeError) as caught:

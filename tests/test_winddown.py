@@ -6,12 +6,13 @@ from decimal import Decimal
 
 import orjson
 
-from _scripted import SYMBOL, buy
-from livesession import DryrunConfig, OrderType, SessionState, TradingState
+from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy
+from livesession import DryrunConfig, OrderType, SessionState, TradingState, Transient
 from livesession._artifacts.sinks import FileLineSink
 from livesession._domain.lifecycle import Trigger
 from livesession._domain.model import Bar, Order, Side
 from livesession._session.assembly import SessionEdges, SessionParts, assemble
+from livesession._session.results import result_of
 from livesession._session.winddown import WindDown
 from livesession.testing import FaultBroker
 
@@ -34,6 +35,19 @@ class CountingBroker(FaultBroker):
     def cancel(self, client_order_id: str, now_ns: int) -> None:
         self.cancels.append(client_order_id)
         super().cancel(client_order_id, now_ns)
+
+
+class BlindBroker(FaultBroker):
+    """A FaultBroker whose open orders cannot be read once ``blind``: the reconciler's query
+    fails on every pass, so no cancelled order's final fills are ever confirmed."""
+
+    simulated = True
+    blind = False
+
+    def open_orders(self):  # type: ignore[override]
+        if self.blind:
+            raise Transient("open orders unavailable")
+        return super().open_orders()
 
 
 class Wired:
@@ -181,6 +195,54 @@ class TestStop:
         assert p.lifecycle.reason == "STOP_INCOMPLETE"
         fault = w.sinks.events_of("STATE_CHANGED")[-1]["payload"]
         assert fault["detail"] == {"open_orders": "0", "positions": f"{SYMBOL} 0.500"}
+
+    def test_out_of_polls_names_the_cancels_the_venue_never_confirmed(self):
+        """Bug: a venue whose open orders could not be read (its ``open_orders`` raising,
+        every pass) never confirmed the final fills of the orders the stop cancelled; the
+        wind-down ran out of polls for them alone, and the fault said only
+        ``STOP_INCOMPLETE (open_orders=0, ...)``: nothing open, nothing named, though the
+        venue may have filled those orders before their cancels landed. The record now
+        names them (``unconfirmed``)."""
+        broker = BlindBroker()
+        w = Wired(broker, stop_max_polls=2)
+        resting = w.position_and_resting_order()
+        broker.blind = True
+        p = w.parts
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.reason == "STOP_INCOMPLETE"
+        fault = w.sinks.events_of("STATE_CHANGED")[-1]["payload"]
+        assert fault["detail"] == {"open_orders": "0", "unconfirmed": resting}
+        assert f"unconfirmed={resting}" in p.lifecycle.detail
+        # The book is flat, but only the book: the venue may have filled the order first.
+        said = f"the venue never confirmed the final fills of the cancelled {resting}"
+        assert result_of(p).position_in_doubt == said
+
+    def test_status_says_the_unconfirmed_cancels_keep_the_position_in_doubt(self, tmp_path):
+        """The same stop in a run directory: ``status`` (and so ``report`` and ``evidence``)
+        said ``position flat``; it says ``flat in the book; in doubt: ...`` now."""
+        from livesession import create_run
+        from livesession.status import run_status
+
+        broker = BlindBroker()
+
+        def blind(session: object) -> None:
+            broker.blind = session.steps_done >= 3  # type: ignore[attr-defined]
+
+        limit = buy("0.010", order_type=OrderType.LIMIT, limit_price=D("39000.00"))
+        session = create_run(
+            DryrunConfig(run_id="blind", strategy_id="scripted", steps=5, stop_max_polls=2),
+            tmp_path,
+            broker=broker,
+            strategy=ScriptedStrategy(at({1: [limit]})),
+            feed=ScriptedFeed(["40000.00"]),
+        )
+        session.step_hooks.append(blind)
+        with session:
+            result = session.run_to_end(5)
+        assert result.reason == "STOP_INCOMPLETE"
+        said = "the venue never confirmed the final fills of the cancelled ls"
+        assert result.position_in_doubt.startswith(said), result
+        assert run_status(tmp_path / "blind").position_in_doubt == result.position_in_doubt
 
     def test_a_stop_that_finishes_a_kill_records_it_flat_before_stopped(self):
         """The kill's cancels failed; the stop's wind-down cancels, flattens and confirms in

@@ -42,6 +42,7 @@ __all__ = [
     "lookups_needed",
     "plan",
     "position_doubts",
+    "unconfirmed_doubt",
 ]
 
 
@@ -300,6 +301,18 @@ def position_doubts(discrepancies: Iterable[Mapping[str, object]]) -> str:
                 f"venue, {book} in the book ({item.get('kind')})"
             )
     return "; ".join(said)
+
+
+def unconfirmed_doubt(unconfirmed: str) -> str:
+    """Where the venue may hold a position the book lacks after ``STOP_INCOMPLETE``.
+
+    The orders the stop cancelled whose final fills it never confirmed (``unconfirmed``, the
+    fault's ``"a; b"``; "": none), said alike by the session, ``status``, ``report`` and
+    ``evidence``.
+    """
+    if not unconfirmed:
+        return ""
+    return f"the venue never confirmed the final fills of the cancelled {unconfirmed}"
 
 
 def _position_differs(item: Mapping[str, object]) -> str:

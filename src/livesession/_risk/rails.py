@@ -32,6 +32,7 @@ __all__ = [
     "daily_loss",
     "default_rails",
     "execution_throttle",
+    "gated",
     "is_valid_symbol",
     "max_order_notional",
     "max_order_qty",
@@ -443,6 +444,18 @@ def execution_throttle(limit: int) -> Rail:
 def reducing_only() -> Rail:
     """Enforce the trading state: ACTIVE passes, REDUCING only reduces, HALTED refuses."""
     return _TradingState()
+
+
+def gated(rails: Sequence[Rail]) -> tuple[Rail, ...]:
+    """``rails``, the trading state enforced first when a caller's list left it out.
+
+    ``rails=`` replaces the whole list; the limits are the caller's to choose, but the
+    operator's verbs (``reduce_only``, a halt) must hold whatever rails a session was given.
+    """
+    rails = tuple(rails)
+    if any(isinstance(rail, _TradingState) for rail in rails):
+        return rails
+    return (reducing_only(), *rails)
 
 
 def default_rails(limits: RiskLimits, symbols: Sequence[str]) -> tuple[Rail, ...]:

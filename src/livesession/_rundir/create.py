@@ -264,7 +264,12 @@ def create_run(
         # Plug-ins are built, and a data file is checked whole and hashed, before anything
         # of the run is written: a bad reference or data file leaves nothing behind. A
         # broker factory that takes a ``journal`` gets the run's venue journal.
-        plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL)
+        plugins = open_plugins(
+            cfg,
+            **given,
+            journal=run_dir / names.JOURNAL,
+            own_factory=broker_factory is not open_broker,
+        )
         feed_obj = plugins.feed
         # A dated file starts the run at its first bar, a data file's price grid is
         # inferred when not given, and its SHA-256 and size go into the config (a config

@@ -272,11 +272,13 @@ def open_plugins(
     broker: object = None,
     journal: Path | None = None,
     data_bytes: int | None = None,
+    own_factory: bool = False,
 ) -> RunPlugins:
     """Build the run's strategy, broker and feed (objects given, or from the config).
 
     Strings among the arguments must already be in ``cfg`` (``apply_references``). A broker
-    factory that takes a ``journal`` gets ``journal``, the run's venue journal. A CSV file
+    factory that takes a ``journal`` gets ``journal``, the run's venue journal; with
+    ``own_factory`` (a caller's ``broker_factory`` builds the broker) none is built. A CSV file
     the config names is read for ``data_bytes`` bytes only when given (``default_feed``:
     a resume reads no further than the run did).
     """
@@ -300,7 +302,7 @@ def open_plugins(
         if _handed(broker):
             sources["broker"] = with_declaration(broker, _given("broker", broker))
             built_broker = broker  # type: ignore[assignment]  # checked by _given
-        elif is_reference(cfg.broker):
+        elif is_reference(cfg.broker) and not own_factory:
             built_broker, record = broker_from_reference(cfg, journal=journal)
             sources["broker"] = with_declaration(built_broker, record)
         built_feed = _feed(cfg, feed, sources, data_bytes)

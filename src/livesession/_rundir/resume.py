@@ -34,7 +34,6 @@ from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.anchor import anchored
-from .._support.fsutil import torn_path, truncate_to
 from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
 from .._support.references import check_sources
@@ -72,7 +71,13 @@ from .plugins import (
 )
 from .reseal import reseal
 from .resumable import OTHER_RELEASE, check_memory_on_a_venue, load_checkpoint
-from .resumecut import AuditCut, check_journals, refuse_while_evidence_reads, validate_artifacts
+from .resumecut import (
+    AuditCut,
+    check_journals,
+    cut_back,
+    refuse_while_evidence_reads,
+    validate_artifacts,
+)
 from .seal import operator_settles
 from .session import open_session
 
@@ -208,7 +213,13 @@ def _reopen(
     # The plug-ins are built again (a data file is checked again, as far as the run read
     # it: rows appended since are not played): the same code and the same data as when the
     # run started, or nothing is changed.
-    plugins = open_plugins(cfg, **given, journal=run_dir / names.JOURNAL, data_bytes=cfg.feed_bytes)
+    plugins = open_plugins(
+        cfg,
+        **given,
+        journal=run_dir / names.JOURNAL,
+        data_bytes=cfg.feed_bytes,
+        own_factory=broker_factory is not open_broker,
+    )
     broker: Broker | None = None
     try:
         # A caller's broker factory is named, not called: another one never runs.
@@ -333,7 +344,7 @@ def _resume_session(
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed.
-    torn = _cut_back(run_dir, offsets, audit_cut.torn)
+    torn = cut_back(run_dir, offsets, audit_cut.torn)
     remove_dead_tmp(run_dir)  # never a live report's or prom's
     session = open_session(
         cfg,
@@ -432,35 +443,6 @@ def say_resumed(session: LiveSessionOrchestrator) -> None:
             detail="the checkpoint was written by an earlier build and holds no SHA-256 of "
             "the events and snapshots: the record before it was checked line by line only",
         )
-
-
-def _cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) -> dict[str, int]:
-    """Cut each artifact back to its offset; the bytes each ``<file>.torn`` holds uncounted.
-
-    That is what this resume cuts, plus what the file held beyond the sum of the kept
-    ``C2_RESUME`` records' ``torn_bytes`` (``counted``): the tail an earlier resume cut
-    before it was killed, ahead of its own record. So the run's ``C2_RESUME`` records add
-    up to the ``.torn`` files' sizes.
-    """
-    torn: dict[str, int] = {}
-    for name, file_name in names.ARTIFACTS.items():
-        path = run_dir / file_name
-        if not path.exists():
-            path.touch()
-        aside = torn_path(path)
-        held = aside.stat().st_size if aside.exists() else 0
-        try:
-            tail = truncate_to(path, offsets[name])
-        except OSError as exc:
-            raise RunDirectoryError(
-                f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
-                f"({exc.strerror or exc}); nothing was lost (a cut tail is kept in "
-                f"{file_name}.torn first): fix that, then resume again"
-            ) from exc
-        uncounted = len(tail) + max(0, held - counted.get(file_name, 0))
-        if uncounted:
-            torn[file_name] = uncounted
-    return torn
 
 
 def _go_on_after(recorder: Recorder, cut: AuditCut) -> None:

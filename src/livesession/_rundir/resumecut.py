@@ -10,6 +10,9 @@ Which bytes of the ``<file>.torn`` files the audit accounts for (``AuditCut.torn
 of its ``C2_RESUME`` records' ``torn_bytes``) is found in the same read: a resume killed
 after it cut but before its record reached the file set bytes aside that no record counts,
 and the next resume's ``C2_RESUME`` counts them.
+
+The cut itself (``cut_back``), once every check has passed, sets each tail aside in its
+``<file>.torn`` first and says how many of those bytes no record counts yet.
 """
 
 from __future__ import annotations
@@ -26,11 +29,17 @@ from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
 from .._exceptions import AuditCorruption, RunDirectoryError, RunHeld
 from .._support.dirlock import locked_by
-from .._support.fsutil import raise_if_refused
+from .._support.fsutil import raise_if_refused, torn_path, truncate_to
 from .._support.text import command
 from .beforecheckpoint import CRLF, ResumeRead, check_record, inside_line
 
-__all__ = ["AuditCut", "check_journals", "refuse_while_evidence_reads", "validate_artifacts"]
+__all__ = [
+    "AuditCut",
+    "check_journals",
+    "cut_back",
+    "refuse_while_evidence_reads",
+    "validate_artifacts",
+]
 
 _RESUME: Final = "C2_RESUME"
 
@@ -291,3 +300,32 @@ def validate_artifacts(
         cut = _kept_resumes(audit, cut)
     offsets["audit"] = cut.offset
     return offsets, cut, read
+
+
+def cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) -> dict[str, int]:
+    """Cut each artifact back to its offset; the bytes each ``<file>.torn`` holds uncounted.
+
+    That is what this resume cuts, plus what the file held beyond the sum of the kept
+    ``C2_RESUME`` records' ``torn_bytes`` (``counted``): the tail an earlier resume cut
+    before it was killed, ahead of its own record. So the run's ``C2_RESUME`` records add
+    up to the ``.torn`` files' sizes.
+    """
+    torn: dict[str, int] = {}
+    for name, file_name in names.ARTIFACTS.items():
+        path = run_dir / file_name
+        if not path.exists():
+            path.touch()
+        aside = torn_path(path)
+        held = aside.stat().st_size if aside.exists() else 0
+        try:
+            tail = truncate_to(path, offsets[name])
+        except OSError as exc:
+            raise RunDirectoryError(
+                f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
+                f"({exc.strerror or exc}); nothing was lost (a cut tail is kept in "
+                f"{file_name}.torn first): fix that, then resume again"
+            ) from exc
+        uncounted = len(tail) + max(0, held - counted.get(file_name, 0))
+        if uncounted:
+            torn[file_name] = uncounted
+    return torn

@@ -30,7 +30,7 @@ from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
 from .._exceptions import LiveSessionError
-from .._reconcile.reconciler import position_doubts
+from .._reconcile.reconciler import position_doubts, unconfirmed_doubt
 from .._support.text import command
 from .._version import __version__
 from .layout import read_run_config
@@ -239,7 +239,8 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     the venue's fills the book never saw (``FILL_NOT_SEEN``) or the venue's other position
     (``POSITION_MISMATCH``), as ``position_doubts`` says them; after ``STOP_INCOMPLETE``,
     the fault's ``in_doubt`` (fills the venue made that had not reported when the
-    wind-down ran out of polls), unless an acknowledgement's wind-down settled them: the run
+    wind-down ran out of polls) and its ``unconfirmed`` (orders it cancelled whose final
+    fills the venue never confirmed), unless an acknowledgement's wind-down settled them: the run
     stopped after it with no difference left pending (the book took the fills). The venue
     may hold another position than the book's: status never says flat then.
     """
@@ -254,8 +255,9 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
         if reason == _INCOMPLETE:
             if payload.get("reason") != _INCOMPLETE or not isinstance(detail, dict):
                 continue  # not the fault's own record (an acknowledgement's, after it)
-            doubt = detail.get("in_doubt")
-            return doubt if isinstance(doubt, str) else ""
+            doubt, unconfirmed = detail.get("in_doubt"), detail.get("unconfirmed")
+            said = (doubt, unconfirmed_doubt(unconfirmed if isinstance(unconfirmed, str) else ""))
+            return "; ".join(text for text in said if isinstance(text, str) and text)
         if isinstance(detail, dict) and "trade_id" in detail:
             return (
                 f"the venue's fill {detail['trade_id']!r} of {detail.get('client_order_id')}: "

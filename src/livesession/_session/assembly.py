@@ -28,6 +28,7 @@ from .._market.strategies import SmaCrossover
 from .._market.venue import VenueFeed
 from .._risk.checks import AnyCheck, session_checks
 from .._risk.governor import TradingGovernor
+from .._risk.rails import gated
 from .._support.references import is_reference
 from .._support.secrets import redact_text, take_environment_secrets
 from .._version import __version__
@@ -373,7 +374,7 @@ def assemble(
     execution = Execution(
         ctx,
         idempotency=idem,
-        rails=_or_default(e.get("rails"), lambda: plugins.config_rails(cfg)),
+        rails=gated(_or_default(e.get("rails"), lambda: plugins.config_rails(cfg))),
         retry=retry,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
         health=health,

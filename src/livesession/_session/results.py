@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._domain.lifecycle import SessionState, SessionStatus
+from .._reconcile.reconciler import unconfirmed_doubt
 from .._risk.governor import TradingState
 from .._support.text import valid_text
 
@@ -115,6 +116,10 @@ def result_of(p: SessionParts) -> DryrunResult:
     metrics = p.recorder.metrics
     state = p.lifecycle.state
     doubt = p.reconciliation.pending_doubt
+    if state is SessionState.ERROR_REQUIRES_OPERATOR and p.lifecycle.reason == "STOP_INCOMPLETE":
+        # The orders the stop cancelled may have filled first: the book's flat is its own.
+        left = "; ".join(sorted(p.winddown.unconfirmed_closed()))
+        doubt = "; ".join(filter(None, (doubt, unconfirmed_doubt(left))))
     return DryrunResult(
         accepted=state not in (SessionState.INIT, SessionState.PREFLIGHT_FAILED),
         status=p.lifecycle.status,

@@ -115,7 +115,9 @@ class WindDown:
 
         The count stays first-class (``open_orders``); the orders themselves (client id,
         side, filled/quantity, symbol) and any position still held are listed so the
-        operator can act at the venue from the audit record or the CLI's one stderr line.
+        operator can act at the venue from the audit record or the CLI's one stderr line;
+        so are the cancelled orders whose final fills the venue never confirmed
+        (``unconfirmed``: it may have filled them before their cancels landed).
         ``in_doubt``: where the venue may hold another position than the book (fills it made
         and has not reported yet), so the book's flat is never read as the venue's.
         """
@@ -130,6 +132,9 @@ class WindDown:
         held = [f"{sym} {qty}" for sym, qty in sorted(book.positions.items()) if qty]
         if held:
             detail["positions"] = "; ".join(held)
+        unconfirmed = self.unconfirmed_closed()
+        if unconfirmed:  # cancelled: the venue may have filled them before the cancel landed
+            detail["unconfirmed"] = "; ".join(sorted(unconfirmed))
         if in_doubt:
             detail["in_doubt"] = in_doubt
         return detail

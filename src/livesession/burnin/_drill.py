@@ -85,7 +85,7 @@ def kill_drill(
                 return {"status": "not_measured", "reason": "the re-run failed its preflight"}
             session.activate()
             horizon = min(limit, _steps_run(run_dir, cfg.steps))
-            return _drill(session, horizon, limit, source)
+            return _drill(session, horizon, limit, source, patience=max(cfg.stop_max_polls, 1))
         finally:
             session.close()
 
@@ -134,7 +134,13 @@ def _steps_run(run_dir: Path, planned: int) -> int:
     return steps if isinstance(steps, int) and steps >= 0 else planned
 
 
-def _drill(session: Any, horizon: int, limit: int, source: str) -> dict[str, Any]:
+def _drill(session: Any, horizon: int, limit: int, source: str, *, patience: int) -> dict[str, Any]:
+    """Step to a position, kill, and step on until flat, ``not_flat`` after ``patience``.
+
+    ``patience``: the config's ``stop_max_polls``, a stop's own wait for the venue. A venue
+    that never confirms the kill's cancels would otherwise hold the drill, and
+    ``evidence``, for ``max_steps`` steps (a million by default).
+    """
     metrics = session.recorder.metrics
     active = "DRYRUN_ACTIVE"
     while (
@@ -153,7 +159,7 @@ def _drill(session: Any, horizon: int, limit: int, source: str) -> dict[str, Any
     session.kill("DRILL")
     while (
         not metrics.count("KILL_SWITCH_FLAT")
-        and session.steps_done < limit
+        and session.steps_done < min(limit, at_kill + patience)
         and session.state.value == active
     ):
         session.step()

@@ -177,8 +177,13 @@ def markdown(m: dict[str, Any], where: Path) -> str:
             (
                 "Kill drill (a re-run of this config on its simulated venue, killed once it "
                 f"held {_positions(drill['position_at_kill'])}): **{md_text(drill['status'])}**, "
-                f"kill switch to flat in {drill['wall_s']:.6f} s wall time, "
-                f"{drill['steps_to_flat']} step(s)."
+                + (
+                    f"kill switch to flat in {drill['wall_s']:.6f} s wall time, "
+                    f"{drill['steps_to_flat']} step(s)."
+                    if drill["status"] == "measured"
+                    else f"still not flat {drill['steps_to_flat']} step(s) "
+                    f"({drill['wall_s']:.6f} s wall time) after the kill switch tripped."
+                )
             ),
         ]
     else:

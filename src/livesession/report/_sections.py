@@ -131,6 +131,9 @@ def identity(run: ReportRun) -> str:
     strategy_params = config.get("strategy_params" if strategy_ref else "strategy")
     if "object" in source("strategy"):
         strategy_params = "the object's own (not recorded)"
+    # Without config.json nothing says which strategy ran, nor what data it read.
+    built_in = "built-in SMA crossover (no reference)" if config else missing
+    no_params = "(none)" if config else missing
     data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
     rows = [
         ("run id", run.run_id),
@@ -145,9 +148,9 @@ def identity(run: ReportRun) -> str:
         ("version", str(meta.get("version", started.get("version", missing)))),
         (
             "strategy",
-            given("strategy", strategy_ref or "built-in SMA crossover (no reference)"),
+            given("strategy", strategy_ref or built_in),
         ),
-        ("strategy parameters", _compact(strategy_params) if strategy_params else "(none)"),
+        ("strategy parameters", _compact(strategy_params) if strategy_params else no_params),
         *([] if "object" in source("broker") else _venue_faults(config)),
     ]
     # The desk's own, rails[2] before rails[10].
@@ -172,7 +175,7 @@ def identity(run: ReportRun) -> str:
     elif config.get("feed_sha256"):
         rows.append(("data file", f"sha256 {config['feed_sha256']}"))
     else:
-        rows.append(("data file", "none: the feed reads no file"))
+        rows.append(("data file", "none: the feed reads no file" if config else missing))
     note = (
         ""
         if config

@@ -4,19 +4,24 @@ The matrix calls ``strategy_factory`` and ``feed_factory`` with no argument, onc
 One that is no callable at all (a config's ``"module:function"`` string), one that needs
 arguments, or a ``functools.partial`` binding what its function does not take would raise
 Python's own error from within the matrix, or (a feed factory returning None) quietly run
-the config's feed instead; each is refused here, naming the factory and the fix.
+the config's feed instead; each is refused here, naming the factory and the fix. So is a
+``config`` setting what no run of the matrix uses (its broker, another strategy): a
+``ConfigError``.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
+from .._domain.config import DryrunConfig
+from .._exceptions import ConfigError
 from .._support.references import a_, not_a
 from ._rerun import factory_name
 
-__all__ = ["check_bare", "not_made"]
+__all__ = ["check_bare", "not_made", "refuse_unused"]
 
 _EXAMPLES: Final = {
     "strategy_factory": 'functools.partial(make_strategy, strategy_id="mine", ...)',
@@ -88,3 +93,34 @@ def _check_partial(role: str, factory: object) -> None:
 def not_made(role: str, made: object, kind: type) -> TypeError:
     """The error to raise when a ``role`` factory returned ``made``, not a ``kind``."""
     return TypeError(f"{role} returned {not_a(made, kind)}")
+
+
+_UNUSED: Final = (
+    "broker",
+    "broker_params",
+    "fill_model",
+    "realish",
+    "strategy",
+    "strategy_factory",
+    "strategy_params",
+)
+"""Config keys the matrix has no use for: its strategy is ``strategy_factory``'s and its venue
+a ``FaultBroker`` of its own."""
+
+
+def refuse_unused(cfg: DryrunConfig, given: Mapping[str, Any]) -> None:
+    """Refuse a ``config`` that sets what no run of the matrix uses (``ConfigError``).
+
+    A desk passing its config (``load_config("desk.toml").to_dict()``) whose ``broker``
+    names its venue would otherwise read a passing matrix as that venue's; a key left at
+    its default (as ``to_dict()`` writes it) is no choice, and passes.
+    """
+    default = DryrunConfig()
+    unused = [key for key in _UNUSED if key in given and getattr(cfg, key) != getattr(default, key)]
+    if unused:
+        msg = (
+            f"config sets {', '.join(unused)}, which the matrix does not use: it runs "
+            "strategy_factory's strategy on a FaultBroker of its own (docs/testing.md); drop "
+            f"{'it' if len(unused) == 1 else 'them'} from config"
+        )
+        raise ConfigError(msg)

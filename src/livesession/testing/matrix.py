@@ -59,7 +59,7 @@ from .._support.references import a_
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
 from ._differences import new_process_difference, process_difference, resume_difference
-from ._factories import check_bare, not_made
+from ._factories import check_bare, not_made, refuse_unused
 from ._rerun import factory_name, matrix_rerun_line, rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
@@ -160,7 +160,9 @@ def _config(
         # The matrix steps each run itself; a max_steps given alone bounds its own default
         # (else refused as `steps (100000) is above the bound`, a number the caller never gave).
         fields["steps"] = bound
-    return DryrunConfig.from_mapping(fields)
+    cfg = DryrunConfig.from_mapping(fields)
+    refuse_unused(cfg, config or {})
+    return cfg
 
 
 def _stopped_itself(cfg: DryrunConfig, steps: int, done: int, reason: str) -> str:
