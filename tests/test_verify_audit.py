@@ -101,6 +101,22 @@ def _rechain(contents: Contents, lines: list[bytes]) -> Contents:
     }
 
 
+def _with_resume(
+    contents: Contents, index: int, payload: dict[str, Any], **fields: str
+) -> Contents:
+    """The run with a ``C2_RESUME`` (``payload``, no order in flight) at audit ``index``.
+
+    Stamped as the first record unless ``fields`` say otherwise, renumbered and re-chained.
+    """
+    lines = contents[AUDIT].splitlines()
+    body = payload | {"in_flight": [], "torn_bytes": {}}
+    resume = orjson.loads(lines[0]) | {"code": "C2_RESUME", "payload": body} | fields
+    lines.insert(index, orjson.dumps(resume, option=orjson.OPT_SORT_KEYS))
+    for number in range(len(lines)):
+        lines[number] = re.sub(rb'"seq":\d+', b'"seq":%d' % (number + 1), lines[number])
+    return _rechain(contents, lines)
+
+
 def _tampered(contents: Contents, code: str, change: Callable[[bytes], bytes]) -> Contents:
     """The run with the first audit record of ``code`` changed (its bytes), re-chained."""
     lines = contents[AUDIT].splitlines()
@@ -322,21 +338,8 @@ class TestRecordsOfTheirOwn:
     )
     def test_a_resume_before_the_start_started_over(self, runs, checkpoint, from_step, said):
         """A C2_RESUME before C2_DRYRUN_START is a resume from nothing, and says so."""
-        contents = runs["completed"]
-        lines = contents[AUDIT].splitlines()
-        start = orjson.loads(lines[0])
-        payload = {
-            "checkpoint": checkpoint,
-            "from_step": from_step,
-            "in_flight": [],
-            "torn_bytes": {},
-        }
-        resume = {**start, "code": "C2_RESUME", "payload": payload}
-        lines.insert(0, orjson.dumps(resume, option=orjson.OPT_SORT_KEYS))
-        for number in range(len(lines)):
-            lines[number] = re.sub(rb'"seq":\d+', b'"seq":%d' % (number + 1), lines[number])
-
-        violations = _violations(_rechain(contents, lines))
+        payload = {"checkpoint": checkpoint, "from_step": from_step}
+        violations = _violations(_with_resume(runs["completed"], 0, payload))
         if said is None:
             assert violations == ()
         else:
@@ -356,20 +359,8 @@ class TestRecordsOfTheirOwn:
     )
     def test_a_resume_record_lies_between_its_neighbours(self, runs, ts, said):
         """A C2_RESUME stamped outside the records around it is out of time order."""
-        contents = runs["completed"]
-        lines = contents[AUDIT].splitlines()
-        start = orjson.loads(lines[0])
-        resume = {
-            **start,
-            "code": "C2_RESUME",
-            "payload": {"checkpoint": True, "from_step": 0, "in_flight": [], "torn_bytes": {}},
-            "ts": ts,
-        }
-        lines.insert(1, orjson.dumps(resume, option=orjson.OPT_SORT_KEYS))
-        for number in range(len(lines)):
-            lines[number] = re.sub(rb'"seq":\d+', b'"seq":%d' % (number + 1), lines[number])
-
-        violations = _violations(_rechain(contents, lines))
+        payload = {"checkpoint": True, "from_step": 0}
+        violations = _violations(_with_resume(runs["completed"], 1, payload, ts=ts))
         if said is None:
             assert violations == ()
         else:
