@@ -402,6 +402,38 @@ class TestBurnin:
         assert line.endswith(" SIGNAL events (needs >= 100000)")
         assert " (needs " not in "".join(x for x in said.out.splitlines() if "pass" in x)
 
+    def test_a_criterion_with_nothing_to_check_passes_saying_so(self, tmp_path, capsys):
+        """Bug: a run that submitted no order read ``pass  unique_client_order_ids: 0 client
+        order ids submitted more than once``, and one that placed no OCO leg ``pass
+        no_orphan_oco: 0 OCO legs left working after a sibling filled``: a reviewer read a
+        check where nothing was checked. Both still pass, and say there was nothing."""
+        quiet = _dryrun(tmp_path / "runs", "quiet", steps=5)
+        plain = _dryrun(tmp_path / "runs", "plain", steps=300)
+        assert main(["burnin", str(quiet), str(plain)]) == 1
+        out = capsys.readouterr().out
+        assert "pass         unique_client_order_ids: nothing to check (no order submitted)" in out
+        assert "pass         no_orphan_oco: nothing to check (no OCO leg placed)" in out
+        said = {
+            run.name: {
+                name: (c["result"], c["value"], c["detail"])
+                for name, c in _criteria(json.loads((run / "burnin.json").read_text())).items()
+            }
+            for run in (quiet, plain)
+        }
+        nothing = ("pass", 0, "nothing to check (no OCO leg placed)")
+        assert said["quiet"]["no_orphan_oco"] == said["plain"]["no_orphan_oco"] == nothing
+        assert said["quiet"]["unique_client_order_ids"] == (
+            "pass",
+            0,
+            "nothing to check (no order submitted)",
+        )
+        assert said["plain"]["unique_client_order_ids"] == (
+            "pass",
+            0,
+            "0 client order ids submitted more than once",
+        )
+        assert "| nothing to check (no order submitted) |" in (quiet / "burnin.md").read_text()
+
     @pytest.mark.broken_run("an OCO cancel and a submit are hand-edited on purpose")
     def test_orphan_legs_and_duplicate_ids_fail(self, tmp_path, capsys):
         run_dir = _oco_run(tmp_path / "runs")

@@ -812,7 +812,9 @@ class TestOutcome:
     def test_a_crashed_run_is_said_to_be_unsealed_and_not_re_run(self, tmp_path):
         """Before, a crashed run's bundle listed the crash's marks as violations and spent
         a whole re-run of the config on a determinism MISMATCH; it now says the run is not
-        sealed and how to finish it, and skips the re-run."""
+        sealed and how to finish it, and skips the re-run. The document's verdict line
+        shows the command as code: it showed ``\\`livesession resume ...\\` `` (the
+        backticks escaped, so a reader saw them and no code)."""
         from livesession import resume_run
         from test_interrupts import _interrupt_after
 
@@ -831,7 +833,13 @@ class TestOutcome:
         assert manifest["determinism"]["status"] == "not_applicable"
         assert "not sealed" in manifest["determinism"]["reason"]
         assert manifest["outcome"]["sealed"] is False
-        assert "The run is **not sealed**" in result.document.read_text()
+        document = result.document.read_text()
+        assert "The run is **not sealed**" in document
+        (verdict,) = [line for line in document.splitlines() if line.startswith("- Evidence:")]
+        assert verdict.startswith(
+            f"- Evidence: **NOT VERIFIED** (the run is not sealed: `livesession resume "
+            f"{run_dir}` finishes it, then write its evidence again; "
+        )
         with resume_run(run_dir) as resumed:  # finished, its evidence passes
             resumed.run_to_end(300)
         assert write_evidence(run_dir).ok

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from livesession import DryrunConfig, create_run
-from livesession._support.text import md_code, md_text, one_line
+from livesession._support.text import md_code, md_said, md_text, one_line
 from livesession.burnin import render_markdown
 from livesession.evidence import write_evidence
 from livesession.evidence._difference import first_difference
@@ -234,3 +234,24 @@ def test_md_code_shows_the_one_line_as_code(text):
     children = _inline(f"- {md_code(text)}")
     assert [child.type for child in children] == ["code_inline"]
     assert children[0].content == (line or " ")
+
+
+@given(_TEXT)
+def test_md_said_shows_its_spans_as_code_and_the_rest_as_text(text):
+    """The verdict lines' sentences (``the run is not sealed: `livesession resume DIR`
+    finishes it``): each span between backticks is code, the rest text, and nothing else.
+    ``md_text`` showed the command's backticks, escaped, and no code."""
+    line = one_line(text)
+    assume(line)
+    children = _inline(f"- {md_said(text)}")
+    assert {child.type for child in children} <= {"text", "code_inline"}, children
+    spans = re.findall(r"`([^`]+)`", line)
+    code = [child.content for child in children if child.type == "code_inline"]
+    assert code == [one_line(span) or " " for span in spans]
+    said = "".join(child.content for child in children if child.type == "text")
+    assert said == re.sub(r"`[^`]+`", "", line)
+
+
+def test_md_said_of_the_resume_advice():
+    said = md_said("the run is not sealed: `livesession resume /runs/a_b` finishes it")
+    assert said == "the run is not sealed: `livesession resume /runs/a_b` finishes it"

@@ -37,6 +37,7 @@ __all__ = [
     "exception_text",
     "json_dumps",
     "md_code",
+    "md_said",
     "md_text",
     "natural_key",
     "one_line",
@@ -199,8 +200,12 @@ def md_text(value: object) -> str:
     a terminal that shows the file), then each character Markdown acts on backslash-escaped:
     ``<!--`` is ``\<!--``, ``**PASS**`` is ``\*\*PASS\*\*``. Plain words are left as they are.
     """
-    escaped = _MARKDOWN.sub(r"\\\g<0>", one_line(str(value)))
-    return _NUMBERED.sub(r"\1\\\2", escaped)
+    return _md_escaped(one_line(str(value)))
+
+
+def _md_escaped(line: str) -> str:
+    """``line`` (one line already) with each character Markdown acts on backslash-escaped."""
+    return _NUMBERED.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\g<0>", line))
 
 
 def md_code(value: object) -> str:
@@ -219,6 +224,26 @@ def md_code(value: object) -> str:
     fence = "`" * (max(runs, default=0) + 1)
     pad = " " if text[0] == "`" or text[-1] == "`" else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_SPAN: Final = re.compile(r"`([^`]+)`")
+"""A span livesession's own sentences show as code: a command to type, between backticks."""
+
+
+def md_said(value: object) -> str:
+    """``value``, a sentence livesession says, as one line of Markdown: its spans as code.
+
+    For a verdict and its problems: each span between backticks in it as code
+    (``md_code``), the rest as text (``md_text``). ``md_text`` alone escaped the backticks:
+    a reader saw them around the command, not the command as code. A backtick left without
+    its pair is text.
+    """
+    text = one_line(str(value))
+    parts, at = [], 0
+    for span in _SPAN.finditer(text):
+        parts += [_md_escaped(text[at : span.start()]), md_code(span[1])]
+        at = span.end()
+    return "".join([*parts, _md_escaped(text[at:])])
 
 
 def json_dumps(value: Any, option: int = 0) -> bytes:

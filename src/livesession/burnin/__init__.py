@@ -226,8 +226,14 @@ def _judge(
                 "unique_client_order_ids",
                 chain.duplicates,
                 "client order ids submitted more than once",
+                unchecked="" if chain.orders else "no order submitted",
             ),
-            none_of("no_orphan_oco", chain.orphans, "OCO legs left working after a sibling filled"),
+            none_of(
+                "no_orphan_oco",
+                chain.orphans,
+                "OCO legs left working after a sibling filled",
+                unchecked="" if chain.oco_placed else "no OCO leg placed",
+            ),
             complete_chain(chain),
         ]
         if verification is not None:

@@ -80,6 +80,8 @@ class Chain:
             self._read(event)
         self.duplicates = sorted(cid for cid, n in self._submitted.items() if n > 1)
         self.full_oco, self.orphans = self._oco(self._legs, self._ended, self._leg_parent)
+        self.oco_placed = bool(self._legs)
+        """Whether the run submitted any OCO leg (an order of an ``oco_group``)."""
         self.complete, self.exits, self.broken = self._trace(self._fill_events)
 
     def _note(self, event: dict[str, Any]) -> None:

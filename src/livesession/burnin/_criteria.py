@@ -120,13 +120,19 @@ def at_least(name: str, value: int, minimum: int, what: str) -> dict[str, Any]:
     }
 
 
-def none_of(name: str, found: list[str], what: str) -> dict[str, Any]:
+def none_of(name: str, found: list[str], what: str, *, unchecked: str = "") -> dict[str, Any]:
+    """A criterion that ``found`` is empty.
+
+    ``unchecked``: why the run held nothing to check (no order submitted), said in the
+    detail: a pass then checked nothing, and says so.
+    """
+    detail = f"{len(found)} {what}" + (f": {', '.join(found[:5])}" if found else "")
     return {
         "name": name,
         "value": len(found),
         "threshold": "0",
         "result": NOT_MET if found else MET,
-        "detail": f"{len(found)} {what}" + (f": {', '.join(found[:5])}" if found else ""),
+        "detail": f"nothing to check ({unchecked})" if unchecked and not found else detail,
     }
 
 

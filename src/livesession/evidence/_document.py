@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._rundir.halts import ACTED_BY
 from .._session.pipeline import DAILY_LOSS_KILL
-from .._support.text import md_code, md_text, natural_key
+from .._support.text import md_code, md_said, md_text, natural_key
 from ..burnin import render_markdown
 from ..controls import control_lines
 from ._outcome import outcome_lines
@@ -81,12 +81,12 @@ def _data_lines(data: object) -> list[str]:
 
 def _verdict_lines(m: dict[str, Any]) -> list[str]:
     """The bundle's two verdicts apart: the evidence's, then how the run ended (``_verdict``)."""
-    word, why = evidence_said(m["ok"], [md_text(p) for p in m["problems"]])
+    word, why = evidence_said(m["ok"], [md_said(p) for p in m["problems"]])
     ended = m["run_ended"]
     said = ended["said"].removeprefix(f"{ended['ended']}: ")
     return [
         f"- Evidence: **{word}** ({why}).",
-        f"- Run ended: **{md_text(ended['ended'])}**: {md_text(said)}.",
+        f"- Run ended: **{md_text(ended['ended'])}**: {md_said(said)}.",
     ]
 
 
