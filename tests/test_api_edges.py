@@ -522,12 +522,15 @@ class TestAnExistingRunDirectory:
     ) -> None:
         """Bug: it said ``choose another --run-id, or continue a crashed run with
         `livesession resume DIR``: CLI advice to a Python caller, and for a run started
-        with a strategy object the CLI cannot resume it at all (exit 2)."""
+        with a strategy object the CLI cannot resume it at all (exit 2). Then it named the
+        call and still ended ", passing the objects it was started with again", which the
+        call already names: it says the call once now, as ``status`` and ``verify`` do."""
         run_dir = _crashed(tmp_path, "desk", desk=True)
         assert self._refusal(tmp_path, "desk", strategy=_Desk()) == (
             f"run directory {run_dir} already exists: choose another run_id, or continue the "
-            f"crashed run with resume_run({str(run_dir)!r}, strategy=<a "
-            f"{__name__}._Desk>), passing the objects it was started with again"
+            f"crashed run from Python: resume_run({str(run_dir)!r}, strategy=<a "
+            f"{__name__}._Desk>) (it was started with objects, which the command line cannot "
+            "rebuild)"
         )
         resumed = resume_run(run_dir, strategy=_Desk())  # the advice works
         resumed.run_to_end(50)

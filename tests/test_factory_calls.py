@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 
 from livesession import ConfigError, DryrunConfig, MockBroker, SessionStatus
-from livesession._exceptions import PluginError, RunDirectoryError, RunExists
+from livesession._domain.clock import SimClock
+from livesession._exceptions import LeaseHeld, PluginError, RunDirectoryError, RunExists
 from livesession._rundir import create_run, resume_run
+from livesession.leases import FileLease
 
-from _helpers import crash_in_step
+from _helpers import START, crash_in_step
 
 CALLED: Counter[str] = Counter()
 """How often each factory below was called (reset by the ``calls`` fixture)."""
@@ -105,6 +107,26 @@ def test_resume_refused_for_its_lost_keys_never_calls_the_factory(
     for path in kept:
         shutil.move(aside / path.name, path)
     _finish(run, broker_factory=paper)
+    assert calls == Counter({"paper": 1})
+
+
+def test_resume_refused_for_a_lease_another_session_holds_never_calls_the_factory(
+    tmp_path: Path, calls: Counter[str]
+) -> None:
+    """Bug: the recorded factory built the broker (it may log in to a venue), and only then
+    was the lease found held by another live session and the resume refused. The lease is
+    looked at first now (and still taken after the factory, as before)."""
+    at = SimClock(START)  # the lease's time: nothing waits on the wall clock
+    run = _crashed(tmp_path, "leased", broker_factory=paper, lease=True, lease_clock=at)
+    calls.clear()
+    lease = FileLease(tmp_path / ".leases" / "default__sma_demo.lease", "default", "sma_demo")
+    other = lease.acquire("other@desk-02:4242", at.monotonic_ns(), 10**12)
+    assert other is not None
+    with pytest.raises(LeaseHeld, match=r"another live session \(other@desk-02:4242\)"):
+        resume_run(run, broker_factory=paper, lease_clock=at)
+    assert calls == Counter()
+    lease.release(other)  # the other session ends
+    _finish(run, broker_factory=paper, lease_clock=at)
     assert calls == Counter({"paper": 1})
 
 

@@ -109,6 +109,30 @@ def _rehash(run_dir: Path) -> None:
     (run_dir / "run.json").write_bytes(orjson.dumps(meta, option=orjson.OPT_SORT_KEYS) + b"\n")
 
 
+def _start_says_another_version(run_dir: Path, capsys) -> bytes:
+    """Edit events.jsonl's SESSION_STARTED to say another version: resume refuses it.
+
+    The refusal names the two records that disagree, and changes nothing. Returns the
+    events as written, to put back.
+    """
+    events = run_dir / "events.jsonl"
+    written = events.read_bytes()
+    first, _, rest = written.partition(b"\n")
+    said = f'"version":"{__version__}"'.encode()
+    assert said in first
+    edited = first.replace(said, b'"version":"' + b"7" * len(__version__) + b'"')
+    events.write_bytes(edited + b"\n" + rest)
+    _resume_fails(
+        run_dir,
+        run_dir.parent,
+        capsys,
+        f"events.jsonl's SESSION_STARTED says livesession {'7' * len(__version__)}, the "
+        f"audit log's C2_DRYRUN_START livesession {__version__}: the run's files were "
+        "changed after the run",
+    )
+    return written
+
+
 class TestResumable:
     """The undamaged template resumes, so each failure below comes from its damage."""
 
@@ -284,23 +308,27 @@ class TestRunDirectory:
         checkpoint are not held to anything, and the sealed run failed ``verify``
         (C2_DRYRUN_START's payload is not that of events.jsonl:1). The run.json check
         then blamed run.json, which was as the run wrote it."""
-        events = run_dir / "events.jsonl"
-        written = events.read_bytes()
-        first, _, rest = written.partition(b"\n")
-        said = f'"version":"{__version__}"'.encode()
-        assert said in first
-        edited = first.replace(said, b'"version":"' + b"7" * len(__version__) + b'"')
-        events.write_bytes(edited + b"\n" + rest)
-        _resume_fails(
-            run_dir,
-            run_dir.parent,
-            capsys,
-            f"events.jsonl's SESSION_STARTED says livesession {'7' * len(__version__)}, the "
-            f"audit log's C2_DRYRUN_START livesession {__version__}: the run's files were "
-            "changed after the run",
-        )
-        events.write_bytes(written)
+        written = _start_says_another_version(run_dir, capsys)
+        (run_dir / "events.jsonl").write_bytes(written)
         assert main(["resume", str(run_dir), "-q"]) == 0
+
+    def test_the_same_denial_in_a_run_started_over_is_refused_as_such(self, tmp_path, capsys):
+        """Bug: in a run resumed before its first checkpoint and killed again before one,
+        the audit log opens with that resume's C2_RESUME, then C2_DRYRUN_START: the
+        audited start was looked for in the first record only, so the two records'
+        disagreement went unsaid and run.json was blamed (``run.json says livesession
+        ..., but the run's audited record ... says livesession 777``). The leading
+        C2_RESUME records are skipped now, as ``verify`` skips them."""
+        profile = Profile(name="over", seed=3)
+        assert dryrun(profile, tmp_path, crash_at="checkpoint:1").returncode == KILLED
+        run_dir = tmp_path / profile.name
+        assert cli("resume", run_dir, "-q", crash_at="checkpoint:1").returncode == KILLED
+        audit = (run_dir / "audit.jsonl").read_bytes().splitlines()
+        assert [orjson.loads(line)["code"] for line in audit[:2]] == [
+            "C2_RESUME",
+            "C2_DRYRUN_START",
+        ]
+        _start_says_another_version(run_dir, capsys)
 
     def test_a_run_json_lease_its_events_deny_is_refused(self, run_dir, capsys, tmp_path):
         """Bug: resume took run.json's ``lease`` on trust. Set to true on a run that took

@@ -91,9 +91,9 @@ def run_json_disowned(run_dir: Path, meta: Mapping[str, Any]) -> str:
     ``lease`` says the run took one; ``verify`` holds both to the events (the audited
     ``SESSION_STARTED``, the preflight's ``session_lease`` check), as ``run_json_changed``
     does the version. Only the events up to the preflight's end are read, and the audit's
-    first record: when its ``C2_DRYRUN_START`` names another version than
-    ``SESSION_STARTED`` (``verify`` holds the two to each other), one of them was changed,
-    not ``run.json``, and that is what is said.
+    first record after any ``C2_RESUME``: when its ``C2_DRYRUN_START`` names another version
+    than ``SESSION_STARTED`` (``verify`` holds the two to each other), one of them was
+    changed, not ``run.json``, and that is what is said.
 
     Raises:
         OSError: the host refused to read ``events.jsonl`` (``raise_if_refused``).
@@ -150,8 +150,12 @@ def _preflight(run_dir: Path) -> tuple[dict[str, Any] | None, bool, bool]:
 
 
 def _audited_start(run_dir: Path) -> dict[str, Any] | None:
-    """The payload of the audit log's first record, ``C2_DRYRUN_START`` (None: none yet)."""
-    first = next(iter_records(run_dir / names.AUDIT), None)
-    if first is None or first.get("code") != "C2_DRYRUN_START":
-        return None
-    return payload(first)
+    """The payload of the audit log's ``C2_DRYRUN_START`` (None: none yet).
+
+    Its first record, after the ``C2_RESUME`` records of resumes that started the run over
+    (before its first checkpoint), as ``verify`` reads the audit's opening.
+    """
+    for record in iter_records(run_dir / names.AUDIT):
+        if record.get("code") != "C2_RESUME":
+            return payload(record) if record.get("code") == "C2_DRYRUN_START" else None
+    return None

@@ -27,7 +27,6 @@ from .._exceptions import (
 from .._support.optional import import_optional
 from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
-from ..leases.grant import PairLease
 from ..stores import open_idempotency_store
 from .layout import Backing, lease_path
 
@@ -36,7 +35,9 @@ if TYPE_CHECKING:
     from ..stores.postgres import PostgresIdempotencyStore
 
 __all__ = [
+    "close_lease",
     "holder_id",
+    "lease_not_held",
     "lease_standing",
     "open_lease",
     "open_store",
@@ -71,7 +72,9 @@ def pg_timeout() -> float:
     return pg_timeout_from_env(os.environ)
 
 
-def open_lease(cfg: DryrunConfig, run_dir: Path, backing: Backing) -> SessionLease | None:
+def open_lease(
+    cfg: DryrunConfig, run_dir: Path, backing: Backing
+) -> FileLease | PostgresLease | None:
     """The lease the run's backing asks for (not yet acquired), or None for no lease."""
     if backing.store == "postgres":
         return PostgresLease(pg_dsn(), cfg.account, cfg.strategy_id, timeout_s=pg_timeout())
@@ -85,45 +88,88 @@ def open_lease(cfg: DryrunConfig, run_dir: Path, backing: Backing) -> SessionLea
     return FileLease(path, cfg.account, cfg.strategy_id)
 
 
-def take_lease(
+def lease_not_held(
     cfg: DryrunConfig, run_dir: Path, backing: Backing, lease_clock: Clock | None
-) -> tuple[SessionLease | None, LeaseGrant | None]:
-    """Open and acquire the run's lease for a resume; ``LeaseHeld`` while another holds it."""
+) -> FileLease | PostgresLease | None:
+    """The run's lease for a resume, opened (not taken) once no other session holds it.
+
+    ``LeaseHeld`` (the lease closed) while another holder's lease is live: so a resume
+    refused for it builds nothing first (a caller's ``broker_factory`` may log in to a
+    venue). It only reads the lease; ``take_lease`` takes it, and is refused as before when
+    another session takes it in between. None for a run with no lease.
+    """
     lease = open_lease(cfg, run_dir, backing)
     if lease is None:
-        return None, None
+        return None
     try:
-        now_ns = _clock.epoch_ns((lease_clock or _clock.SystemClock()).now())
+        now_ns = _lease_now(lease_clock)
+        held = lease.holding(now_ns)
+    except LeaseError as exc:  # as acquire's: a full disk under the lease file, a server gone
+        lease.close()
+        raise _not_taken(cfg, exc) from exc
+    except BaseException:
+        lease.close()
+        raise
+    if held is not None and held[0] != holder_id(cfg):  # as acquire judges it
+        lease.close()
+        raise LeaseHeld(_lease_held(cfg, held))
+    return lease
+
+
+def take_lease(
+    cfg: DryrunConfig, lease: FileLease | PostgresLease | None, lease_clock: Clock | None
+) -> LeaseGrant | None:
+    """Acquire the run's ``lease`` for a resume; ``LeaseHeld`` while another holds it.
+
+    ``lease`` is closed when it is not taken.
+    """
+    if lease is None:
+        return None
+    try:
+        now_ns = _lease_now(lease_clock)
         grant = lease.acquire(holder_id(cfg), now_ns, cfg.lease_ttl_ms * 1_000_000)
     except LeaseError as exc:  # a full disk under the lease file, a server gone
         lease.close()
-        raise LeaseError(
-            f"cannot resume run {cfg.run_id}: its lease could not be taken ({exc}); nothing "
-            "was changed: resume again once the lease's store takes writes"
-        ) from exc
+        raise _not_taken(cfg, exc) from exc
     except BaseException:
         lease.close()
         raise
     if grant is None:
         try:
-            message = _lease_held(cfg, lease, now_ns)
+            held = lease.holding(now_ns)
+        except LeaseError:
+            held = None  # the message goes without the holder: the refusal is what matters
         finally:
             lease.close()
-        raise LeaseHeld(message)
-    return lease, grant
+        raise LeaseHeld(_lease_held(cfg, held))
+    return grant
 
 
-def _lease_held(cfg: DryrunConfig, lease: SessionLease, now_ns: int) -> str:
+def close_lease(lease: SessionLease | None) -> None:
+    """Close ``lease`` (opened by ``lease_not_held``, not taken); None: nothing to close."""
+    if lease is not None:
+        lease.close()
+
+
+def _lease_now(lease_clock: Clock | None) -> int:
+    return _clock.epoch_ns((lease_clock or _clock.SystemClock()).now())
+
+
+def _not_taken(cfg: DryrunConfig, exc: LeaseError) -> LeaseError:
+    return LeaseError(
+        f"cannot resume run {cfg.run_id}: its lease could not be taken ({exc}); nothing "
+        "was changed: resume again once the lease's store takes writes"
+    )
+
+
+def _lease_held(cfg: DryrunConfig, held: tuple[str, int] | None) -> str:
     """Why a resume cannot take the lease, naming its holder and when its lease expires.
 
     A process killed with its lease (SIGKILL, a lost host) keeps it until it expires: the
     "live session" in the way is then most often this run's own process before the crash
     (its holder id starts with the run id), and the way out is to wait, not to stop it.
+    ``held``: the lease's holder and expiry, None when they could not be read.
     """
-    try:
-        held = lease.holding(now_ns) if isinstance(lease, PairLease) else None
-    except LeaseError:
-        held = None  # the message goes without the holder: the refusal is what matters
     pair = f"account {cfg.account!r}, strategy {cfg.strategy_id!r}"
     ttl = f"lease_ttl_ms={cfg.lease_ttl_ms}"
     head = f"cannot resume run {cfg.run_id}"

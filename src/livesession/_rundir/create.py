@@ -44,7 +44,7 @@ from .seal import claimed_seal
 from .session import open_session
 from .standing import objects_given
 from .starting import killed_before_writing
-from .supplied import resume_call, supplied_from
+from .supplied import from_python, resume_call, supplied_from
 from .venue import check_venue_interval
 
 if TYPE_CHECKING:
@@ -154,16 +154,12 @@ def _continue(run_dir: Path, *, cli: bool) -> str:
     if written_by_other_release(run_dir):  # this release cannot continue it
         return resume_advice(run_dir, verb="continue a crashed run")
     objects = objects_given(read_json_object(run_dir / names.CONFIG))
-    call = resume_call(run_dir, objects)
+    verb = "continue a crashed run" if cli else "continue the crashed run"
+    if objects:  # the call names them: only it continues the run
+        return from_python(run_dir, objects, verb=verb)
     if not cli:
-        again = ", passing the objects it was started with again" if objects else ""
-        return f"continue the crashed run with {call}{again}"
-    if objects:
-        return (
-            f"continue a crashed run from Python: {call} (it was started with objects, which "
-            "the command line cannot rebuild)"
-        )
-    return f"continue a crashed run with `{command('resume', run_dir)}`"
+        return f"{verb} with {resume_call(run_dir, objects)}"
+    return f"{verb} with `{command('resume', run_dir)}`"
 
 
 @with_context

@@ -24,11 +24,7 @@ from .._artifacts.runfiles import refuse_odd_files
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
 from .._domain.lifecycle import SessionState, reported_status
-from .._exceptions import (
-    LeaseError,
-    RunDirectoryError,
-    SinkFailure,
-)
+from .._exceptions import LeaseError, RunDirectoryError, SinkFailure
 from .._session.aftercheckpoint import recover_orders
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
@@ -43,7 +39,7 @@ from ..brokers._journal import replay_deferred, replay_the_rest
 from ..brokers.mock import MockBroker
 from .aftercheckpoint import recorded_fills, sent_after
 from .alerting import choose_alerts
-from .backing import take_lease
+from .backing import close_lease, lease_not_held, take_lease
 from .beforecheckpoint import ResumeRead
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker, own_credentials_taken
 from .data import check_data_unchanged
@@ -122,16 +118,16 @@ def resume_run(
     raises on the state the checkpoint holds (they are restored before anything changes).
 
     Validates everything first and changes nothing on disk when anything is wrong (a run
-    file that is a symlink, a FIFO or a device is refused before anything is read, and so
-    is one with a second name, a hard-linked copy's (``linked_problem``); so is
-    a ``config.json`` changed since the run began, and a copy of a run on a venue that
-    outlives its directory: ``drift``, ``identity``). A run
-    with a lease takes it next (``LeaseHeld`` while another live session holds it, still
-    with nothing changed). Then cuts each artifact back to the checkpoint's offset (the
-    tail goes to ``<file>.torn``; the audit log keeps the ``C2_RESUME`` records of earlier
-    resumes killed before their first checkpoint), restores the session, lets the venue
-    journal replay, and audits ``C2_RESUME``, written out before this returns (and
-    ``C2_LEASE_ACQUIRED`` with the new fencing token).
+    file that is a symlink, a FIFO or a device is refused before anything is read, and so is
+    one with a second name, a hard-linked copy's (``linked_problem``); so is a
+    ``config.json`` changed since the run began, and a copy of a run on a venue that
+    outlives its directory: ``drift``, ``identity``). A run with a lease takes it next:
+    ``LeaseHeld`` while another live session holds it, with nothing changed and nothing
+    built (its ``broker_factory`` is not called). Then cuts each artifact back to the
+    checkpoint's offset (the tail goes to ``<file>.torn``; the audit log keeps the
+    ``C2_RESUME`` records of earlier resumes killed before their first checkpoint), restores
+    the session, lets the venue journal replay, and audits ``C2_RESUME``, written out before
+    this returns (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
     """
     check_path("run_dir", run_dir)
     check_call(
@@ -221,6 +217,7 @@ def _reopen(
         own_factory=broker_factory is not open_broker,
     )
     broker: Broker | None = None
+    lease: SessionLease | None = None  # opened, not taken (take_lease closes what it refuses)
     try:
         # A caller's broker factory is named, not called: another one never runs.
         recorded = meta.get("sources") or {}
@@ -238,17 +235,19 @@ def _reopen(
             plugins = restore_plugins(cfg, plugins, checkpoint)
         # The store must still hold the keys the run sent under, or orders go out twice.
         check_keys_kept(cfg, run_dir, meta, offsets["events"])
+        lease = lease_not_held(cfg, run_dir, backing, lease_clock)  # held by another: refused
         # Every check that builds nothing passed: the recorded factory builds the broker,
-        # once (before the lease, as the config's ccxt broker: a refusal leaves it alone).
+        # once (before the lease is taken, as the config's ccxt broker: a refusal leaves it).
         plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
         own_credentials_taken(plugins.broker, plugins.sources.get("broker"))  # a ccxt one's
         broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
         if broker is not None:
             broker_factory = lambda _cfg, _dir: broker  # noqa: E731 - built: used once
-        lease, grant = take_lease(cfg, run_dir, backing, lease_clock)
+        grant = take_lease(cfg, lease, lease_clock)
     except BaseException:
         plugins.close()
         close_broker(broker)
+        close_lease(lease)
         raise
     try:
         session = _resume_session(

@@ -72,14 +72,16 @@ def resume_call(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> 
     return f"resume_run({str(run_dir)!r}{given})"
 
 
-def from_python(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) -> str:
+def from_python(
+    run_dir: str | os.PathLike[str], objects: Mapping[str, str], *, verb: str = "continue it"
+) -> str:
     """``continue it from Python: resume_run(...) (...)``: ``status``'s and ``verify``'s advice.
 
     For a crashed run started with ``objects`` (``objects_given``), which only that call
-    continues.
+    continues; ``create_run``'s refusal of its run id says it too, with its own ``verb``.
     """
     return (
-        f"continue it from Python: {resume_call(run_dir, objects)} (it was started with "
+        f"{verb} from Python: {resume_call(run_dir, objects)} (it was started with "
         "objects, which the command line cannot rebuild)"
     )
 
