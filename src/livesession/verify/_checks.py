@@ -109,6 +109,7 @@ class Verifier:
             )
         checks: tuple[tuple[str, Callable[[], None]], ...] = (
             (METRICS, self._check_dead_sinks),
+            (AUDIT, self._check_unclosed),
             (EVENTS, self._finish_events),
             (SNAPSHOTS, self._check_snapshots),
             (AUDIT, self._check_audit),
@@ -133,6 +134,12 @@ class Verifier:
     def _check_dead_sinks(self) -> None:
         said = self.events.sinks_said_failed
         self.dead_sinks = check_dead_sinks(self.files, self.checks, said)
+
+    def _check_unclosed(self) -> None:
+        """Whether the run crashed (``incomplete``): like a live run, it has no end to check."""
+        self.incomplete = (
+            not self.dead_sinks and not self.open_end and self._unclosed(self.files.lines[AUDIT])
+        )
 
     def _lost(self, name: str) -> bool:
         """Whether the sink ``name`` died, its file cut short (the checks needing it skip)."""
@@ -170,9 +177,11 @@ class Verifier:
         transitions: list[tuple[str, str, str]] = []
         previous: dict[str, Any] | None = None
         failed = False
-        # A live run's last snapshot is its latest, not its final one; so is the last one a
-        # dead state sink took.
-        open_end = self.open_end or self._lost("states")
+        # A live or crashed run's last snapshot is its latest, not its final one (unless the
+        # crash came in the seal, after it); so is the last one a dead state sink took.
+        last = lines[-1].obj
+        sealing = self.incomplete and last is not None and last["trigger"] == "final"
+        open_end = ((self.open_end or self.incomplete) and not sealing) or self._lost("states")
         for line in lines:
             snap = line.obj
             if snap is None:
@@ -298,7 +307,6 @@ class Verifier:
 
     def _check_audit(self) -> None:
         lines = self.files.lines[AUDIT]
-        self.incomplete = not self.dead_sinks and not self.open_end and self._unclosed(lines)
         if not lines:
             return
         for index, line in enumerate(lines):
@@ -378,7 +386,8 @@ class Verifier:
         metrics = self.files.metrics
         if metrics is None:
             return
-        for field, value in sorted(self._expected_metrics().items()):
+        expected = self._expected_metrics() if not self.incomplete else self._identity_metrics()
+        for field, value in sorted(expected.items()):
             if field not in metrics:
                 self.checks.add(METRICS, 1, f"{field} is missing, the run says {short(value)}")
             elif metrics[field] != value:
@@ -387,6 +396,10 @@ class Verifier:
                     self.files.metrics_line(field),
                     f"{field} is {short(metrics[field])}, the run says {short(value)}",
                 )
+
+    def _identity_metrics(self) -> dict[str, object]:
+        """What no step changes: all a crashed run's metrics.json (its checkpoint's) holds."""
+        return {} if self.identity is None else {"run_id": self.identity[0]}
 
     def _expected_broker_faults(self, replay: Replay) -> dict[str, object]:
         """The broker-fault counts: each is in metrics.json exactly when it is non-zero."""
@@ -428,8 +441,7 @@ class Verifier:
             if "events_by_type" in self.files.metrics_fields:
                 expected["events_by_type"] = dict(sorted(kinds.items()))
             expected.update(self._expected_broker_faults(self.replay))
-        if self.identity is not None:
-            expected["run_id"] = self.identity[0]
+        expected.update(self._identity_metrics())
         if self.final_snapshot is not None:
             expected["status"] = self.final_snapshot["status"]
         elif self.audit_status is not None:

@@ -42,7 +42,8 @@ class VerifyResult:
     ``audit sink failed at record N (...)`` when metrics.json records a dead audit sink
     that audit.jsonl bears out (``events sink failed at line N (...)``, ``states ...``
     likewise), ``incomplete run: ...`` when the audit log has no closing
-    ``C2_DRYRUN_STOP`` (a run that crashed or is still running), ``corrupt run: ...`` when
+    ``C2_DRYRUN_STOP`` (a run that crashed: held to no end, as a live one, so a crash
+    alone lists only that missing record), ``corrupt run: ...`` when
     it has none and more is wrong than a crash's torn last line, ``the seal's audit record
     is missing: ...`` when it has none although the run was sealed (the audit log was cut),
     ``run directory DIR does not exist`` (or ``DIR is not a directory (...)``) when
