@@ -128,19 +128,20 @@ class DeadVenue(FaultBroker):
         super().__init__(**kwargs)
         self.dead = False
         self.dead_poll = False
+        self.down = ""  # the one kind of call (a method's name) that fails, if any
         self.calls_while_dead = 0
         self.calls_before_halt = 0
         self.halted: Any = lambda: False
 
-    def _check(self, *, poll: bool = False) -> None:
-        if self.dead or (poll and self.dead_poll):
+    def _check(self, *, poll: bool = False, call: str = "") -> None:
+        if self.dead or (poll and self.dead_poll) or (call and call == self.down):
             self.calls_while_dead += 1
             if not self.halted():
                 self.calls_before_halt += 1
             raise Transient("connection reset")
 
     def submit(self, order: Any, now_ns: int) -> None:
-        self._check()
+        self._check(call="submit")
         super().submit(order, now_ns)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:
@@ -152,7 +153,7 @@ class DeadVenue(FaultBroker):
         return super().poll(now_ns)
 
     def open_orders(self) -> Any:
-        self._check()
+        self._check(call="open_orders")
         return super().open_orders()
 
     def order_by_client_id(self, client_order_id: str) -> Any:
@@ -270,6 +271,44 @@ def test_silence_halts_trading(tmp_path: Path) -> None:
     ]  # fmt: skip
     assert owed  # an order was sent while the polls were dead, and never heard of
     assert halt_at["ts_sim"] - owed[0]["ts_sim"] >= 300_000 * 1_000_000 - 60 * 1_000_000_000
+    _verified(run)
+
+
+@pytest.mark.parametrize(
+    ("down", "operation"), [("submit", "submit"), ("open_orders", "reconcile")]
+)
+def test_a_venue_that_keeps_failing_one_kind_of_call_halts_trading(
+    tmp_path: Path, down: str, operation: str
+) -> None:
+    """Bug: any answer ended the one row of failures, so a venue whose every send failed
+    (each order's five attempts, answered polls and queries between) or whose open-orders
+    query failed every step while its polls answered never halted: the run sealed with
+    hundreds of failed calls and no BROKER_UNHEALTHY. Now each kind keeps its own row.
+
+    The open-orders query fails once the venue owes a report that takes a day
+    (``latency_ns``): so every step polls, and the poll answers."""
+    venue = DeadVenue(latency_ns=86_400 * 10**9 if down == "open_orders" else 0)
+    orch = _session(
+        tmp_path, venue, broker_max_consecutive_failures=6, reconcile_grace_ms=3_600_000_000
+    )
+    assert orch.preflight()
+    orch.activate()
+    while down == "open_orders" and not orch.recorder.metrics.count("ORDER_SUBMITTED"):
+        orch.step()
+    venue.down = down
+    venue.halted = lambda: orch.trading_state is TradingState.HALTED
+    orch.run_n_steps(100)
+    assert orch.trading_state is TradingState.HALTED
+    assert venue.calls_before_halt == 6
+    venue.down = ""
+    orch.close()
+    run = tmp_path / "runs" / "dead"
+    (unhealthy,) = _of(run, "BROKER_UNHEALTHY")
+    assert (unhealthy["reason"], unhealthy["failures"]) == ("CONSECUTIVE_FAILURES", 6)
+    assert (unhealthy["operation"], unhealthy["error"]) == (operation, "Transient")
+    assert {"from": "ACTIVE", "to": "HALTED", "reason": "BROKER_UNHEALTHY"} in _of(
+        run, "TRADING_STATE_CHANGED"
+    )
     _verified(run)
 
 

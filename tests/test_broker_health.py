@@ -52,15 +52,23 @@ def _unhealthy(reason: str, failures: int, operation: str, silent_ns: int) -> tu
 DOWN = Transient("down")
 
 
-@pytest.mark.parametrize("answer", ["ok", "polled"])
+def _answer(health: BrokerHealth, answer: str) -> None:
+    """``polled``: a poll's answer; else ``ok`` of that operation (a rejection, say)."""
+    if answer == "polled":
+        health.polled()
+    else:
+        health.ok(answer)
+
+
+@pytest.mark.parametrize("answer", ["lookup", "polled"])
 def test_the_max_th_failure_in_a_row_halts_trading_and_an_answer_ends_the_row(answer: str):
-    """``ok``: any answer (a rejection, say); ``polled``: a poll's."""
+    """Failed calls of any kinds in a row: any answer ends that row."""
     health, ctx = _health()
     health.failed("submit", DOWN)
     health.failed("cancel", DOWN)
     ctx.time.ts_sim = 10
-    getattr(health, answer)()
-    health.failed("submit", DOWN)
+    _answer(health, answer)
+    health.failed("lookup", DOWN)
     health.failed("submit", DOWN)
     assert (ctx.emitted, ctx.halts, health.tripped) == ([], [], False)
     ctx.time.ts_sim = 40
@@ -69,7 +77,54 @@ def test_the_max_th_failure_in_a_row_halts_trading_and_an_answer_ends_the_row(an
     assert ctx.emitted == [_unhealthy("CONSECUTIVE_FAILURES", 3, "cancel", silent)]
     assert ctx.halts == [(TradingState.HALTED, BROKER_UNHEALTHY)]
     assert health.tripped
-    assert health.failed_calls == {"submit": 3, "cancel": 2}
+    assert health.failed_calls == {"submit": 2, "cancel": 2, "lookup": 1}
+
+
+@pytest.mark.parametrize(
+    ("failing", "answer"),
+    [("submit", "reconcile"), ("submit", "polled"), ("reconcile", "polled"), ("poll", "submit")],
+)
+def test_one_kind_of_call_failing_while_the_others_answer_halts(failing: str, answer: str):
+    """Bug: any answer ended the one row, so a venue whose every send failed (or whose
+    open-orders query failed every step) while its other calls answered never halted."""
+    health, ctx = _health()
+    for _ in range(2):
+        health.failed(failing, DOWN)
+        _answer(health, answer)
+    assert (ctx.emitted, health.failures, health.in_a_row) == ([], 0, {failing: 2})
+    health.failed(failing, DOWN)
+    assert ctx.emitted == [_unhealthy("CONSECUTIVE_FAILURES", 3, failing, 0)]
+    assert ctx.halts == [(TradingState.HALTED, BROKER_UNHEALTHY)]
+
+
+def test_an_answer_of_a_kind_ends_only_that_kind_s_row():
+    health, ctx = _health()
+    health.failed("submit", DOWN)
+    health.failed("reconcile", DOWN)
+    health.ok("submit")
+    assert (health.failures, health.in_a_row) == (0, {"reconcile": 1})
+    health.failed("reconcile", DOWN)
+    health.polled()
+    health.failed("submit", DOWN)
+    health.ok("lookup")
+    assert ctx.emitted == []
+    health.failed("reconcile", DOWN)
+    assert ctx.emitted == [_unhealthy("CONSECUTIVE_FAILURES", 3, "reconcile", 0)]
+
+
+def test_the_feed_s_candles_end_their_own_row_and_no_other():
+    """``answered`` (a bar arrived): the fetches' row ends, the row of any kind does not."""
+    health, ctx = _health()
+    for _ in range(4):
+        health.failed("fetch_ohlcv", DOWN)
+        health.ok("reconcile")
+        health.answered("fetch_ohlcv")
+    assert (ctx.emitted, health.in_a_row) == ([], {})
+    health.failed("submit", DOWN)
+    health.failed("fetch_ohlcv", DOWN)
+    health.answered("fetch_ohlcv")
+    health.failed("cancel", DOWN)
+    assert ctx.emitted == [_unhealthy("CONSECUTIVE_FAILURES", 3, "cancel", 0)]
 
 
 def test_a_step_that_did_not_poll_leaves_the_row_as_it_is():
@@ -115,6 +170,7 @@ def test_failures_while_halted_are_counted_not_reported_until_an_operator_resets
     ctx.time.ts_sim = 600
     health.reset()  # reenable_trading
     assert (health.failures, health.tripped, health.last_poll_ns) == (0, False, 600)
+    assert health.in_a_row == {}
     ctx.time.ts_sim = 650
     health.failed("submit", DOWN)
     assert ctx.emitted[1:] == [_unhealthy("CONSECUTIVE_FAILURES", 1, "submit", 50)]
@@ -128,19 +184,24 @@ def test_the_checkpoint_keeps_the_row_the_last_poll_the_halt_and_the_counts():
     ctx.time.ts_sim = 30
     health.failed("submit", DOWN)
     health.failed("poll", DOWN)
+    health.failed("submit", DOWN)
+    health.ok("poll")
     state = health.get_state()
     assert state == {
         "broker_health": {
-            "failures": 2,
+            "failures": 0,
             "last_poll_ns": 0,
             "tripped": True,
-            "failed_calls": {"poll": 1, "submit": 1},
+            "in_a_row": {"submit": 2},
+            "failed_calls": {"poll": 1, "submit": 2},
         }
     }
     assert list(state["broker_health"]["failed_calls"]) == ["poll", "submit"]
     resumed, _ = _health(max_failures=2)
     resumed.set_state(state)
     assert resumed.get_state() == state
+    resumed.ok("submit")  # no row of any kind: the key goes, as in an older checkpoint
+    assert "in_a_row" not in resumed.get_state()["broker_health"]
 
 
 def test_a_checkpoint_from_before_broker_health_resumes_healthy():
@@ -149,12 +210,14 @@ def test_a_checkpoint_from_before_broker_health_resumes_healthy():
     health.failed("poll", DOWN)
     health.set_state({"ts_sim": 70})
     assert (health.failures, health.last_poll_ns, health.tripped) == (0, 70, False)
-    assert health.failed_calls == {}
+    assert (health.failed_calls, health.in_a_row) == ({}, {})
     assert health.get_state() == {
         "broker_health": {"failures": 0, "last_poll_ns": 70, "tripped": False}
     }
+    health.failed("submit", DOWN)
     health.set_state({"broker_health": {"failures": 1, "last_poll_ns": 5, "tripped": False}})
     assert (health.failures, health.last_poll_ns, health.failed_calls) == (1, 5, {})
+    assert health.in_a_row == {}  # made before the rows of each kind: none begun
 
 
 def _logged(level: int, failures: list[str]) -> list[tuple[str, str, int, int]]:

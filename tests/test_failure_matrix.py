@@ -867,7 +867,11 @@ def test_a_protective_leg_to_retry_after_trading_halted_is_given_up():
     resent the take profit all the same (it is reduce-only) and it rested at the venue
     while the kill switch (``PROTECTION_LOST``) flattened (``sent while HALTED``). HALTED
     places no leg: one whose send is to be retried is given up (``ORDER_REJECTED``,
-    ``SEND_FAILED``), and the kill switch flattens what it left unprotected."""
+    ``SEND_FAILED``), and the kill switch flattens what it left unprotected.
+
+    Since sends keep their own row of failures (the buy's timed-out send, its lookup
+    answering, begins it), the stop loss's second failed send halts trading: the stop loss
+    is the leg given up, and the take profit is never sent (``RISK_REJECTED``)."""
     state = FailureMatrix()
     state.start(latency_s=0, quantity=Decimal("0.001"))
     state.idle(n=10)
@@ -891,7 +895,9 @@ def test_a_protective_leg_to_retry_after_trading_halted_is_given_up():
         for e in events
         if e["event_type"] == "ORDER_REJECTED" and "fill_event_id" in e["payload"]
     ]
-    assert [leg["reason"] for leg in legs] == ["SEND_FAILED", "SEND_FAILED"]
+    assert [leg["reason"] for leg in legs] == ["SEND_FAILED"]
+    (refused,) = [e["payload"] for e in events if e["event_type"] == "RISK_REJECTED"]
+    assert refused["reason"].startswith("no new exit order: trading is HALTED")
     kinds = [e["event_type"] for e in events]
     assert kinds.index("TRADING_STATE_CHANGED") < kinds.index("KILL_SWITCH")
     assert kinds[-1] == "KILL_SWITCH_FLAT"

@@ -207,7 +207,7 @@ def hold(p: SessionParts, looked: Sequence[Looked]) -> None:
         if item.error is not None:
             p.broker_health.failed("lookup", item.error)
         else:
-            p.broker_health.ok()
+            p.broker_health.ok("lookup")
         if item.to_track:
             p.book.found_after[item.order.client_order_id] = item
 

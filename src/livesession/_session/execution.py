@@ -345,7 +345,7 @@ class Execution:
         except BrokerError as exc:
             self._health.failed("lookup", exc)
             return None, exc
-        self._health.ok()
+        self._health.ok("lookup")
         return known, None
 
     def _submit_with_retry(self, order: Order) -> None:
@@ -365,7 +365,7 @@ class Execution:
             try:
                 self._c.broker.submit(order, time.ts_sim)
             except Rejected:
-                health.ok()  # an answer, not a failure
+                health.ok("submit")  # an answer, not a failure
                 raise
             except Transient as exc:
                 health.failed("submit", exc)
@@ -383,7 +383,7 @@ class Execution:
                 if found is None or number == policy.max_attempts:
                     raise  # the venue may have it: resending could send it twice
                 raise Transient("not at the venue", client_order_id=cid) from None
-            health.ok()
+            health.ok("submit")
 
         def retried(number: int, error: BaseException, delay_ns: int) -> None:
             if _refused_while_halted(order, self._c.governor.state):

@@ -203,6 +203,7 @@ def step_once(p: SessionParts, *, after_step: Callable[[], None] | None) -> None
     if failure is not None:
         input_failed(p, FEED_ERROR, failure, step=time.steps + 1)
         return
+    p.broker_health.answered(FETCH_OHLCV)  # the feed answered: its row of failures ends
     if bar is None:
         # No bar, no step: the run ends cleanly after the last bar it had.
         if states_hold(p):

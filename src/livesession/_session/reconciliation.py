@@ -91,7 +91,7 @@ class Reconciliation:
             positions = self._venue_positions
             held = None if positions is None else positions()
             venue_open, held = _this_market(self._c.config.symbol, local, venue_open, held)
-            self._health.ok()
+            self._health.ok("reconcile")
             if not (local or venue_open or self._pending) and _agree(held, book.positions):
                 return  # the common case: nothing here, nothing there, the same position
             venue_open = tuple(venue_open)

@@ -195,14 +195,14 @@ class WindDown:
         except Rejected:
             live.cancel_requested = True  # not open at the venue: its last report is on the way
             live.cancel_reason = reason
-            self._health.ok()
+            self._health.ok("cancel")
             return "NOT_OPEN_AT_VENUE"
         except BrokerError as exc:
             self._health.failed("cancel", exc)  # not sent, or unknown: the next pass asks again
             return type(exc).__name__
         live.cancel_requested = True
         live.cancel_reason = reason
-        self._health.ok()
+        self._health.ok("cancel")
         return "SENT"
 
     def is_flat(self) -> bool:
