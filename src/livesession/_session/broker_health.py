@@ -59,7 +59,8 @@ class BrokerHealth:
     def ok(self, operation: str) -> None:
         """A broker call got an answer (a rejection counts): the rows it ends end."""
         self.failures = 0
-        self.answered(operation)
+        if self.in_a_row:  # none begun, as on most steps: nothing to end
+            self.in_a_row.pop(operation, None)
 
     def answered(self, operation: str) -> None:
         """A call of ``operation`` got an answer: that operation's row ends, not the other.
@@ -67,7 +68,8 @@ class BrokerHealth:
         The feed's candles (``fetch_ohlcv``) report so on every bar: their answer never ended
         the row of any kind, and a fetch that failed long before is no fetch failing now.
         """
-        self.in_a_row.pop(operation, None)
+        if self.in_a_row:  # none begun, as on most steps: nothing to end
+            self.in_a_row.pop(operation, None)
 
     def polled(self) -> None:
         """A poll got an answer."""
