@@ -221,13 +221,19 @@ def test_a_checkpoint_from_before_broker_health_resumes_healthy():
 
 
 def _logged(level: int, failures: list[str]) -> list[tuple[str, str, int, int]]:
-    """The ``broker_call_failed`` lines of ``failures`` (operations) at ``level``."""
+    """The ``broker_call_failed`` lines of ``failures`` (operations) at ``level``.
+
+    An operation named ``ok:KIND`` is an answer of that kind, not a failure.
+    """
     health, _ = _health(max_failures=1000)
     log = io.StringIO()
     configure_logging(log, level=level)
     try:
         for operation in failures:
-            health.failed(operation, DOWN)
+            if operation.startswith("ok:"):
+                health.ok(operation.removeprefix("ok:"))
+            else:
+                health.failed(operation, DOWN)
     finally:
         disable_logging()
     records = [orjson.loads(line) for line in log.getvalue().splitlines()]
@@ -251,4 +257,16 @@ def test_every_failure_is_logged_at_debug():
         ("warning", "poll", 1, 1),
         ("debug", "poll", 2, 2),
         ("warning", "submit", 1, 3),
+    ]
+
+
+def test_the_log_says_the_row_a_halt_counts():
+    """Bug: ``in_a_row`` said the row of any kind, which another kind's answer ends: polls
+    failing between the reconciler's answers read 1, 1, 1 while their own row, the one
+    that halts trading, stood at 1, 2, 3."""
+    polls = ["poll", "ok:reconcile"] * 3
+    assert _logged(logging.DEBUG, polls) == [
+        ("warning", "poll", 1, 1),
+        ("debug", "poll", 2, 2),
+        ("debug", "poll", 3, 3),
     ]

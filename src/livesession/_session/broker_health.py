@@ -116,7 +116,7 @@ class BrokerHealth:
             error=type(error).__name__,
             message=redact_text(str(error)),
             failed=count,
-            in_a_row=self.failures,
+            in_a_row=max(self.failures, self.in_a_row[operation]),  # the row a halt counts
         )
 
     def reset(self) -> None:
