@@ -12,10 +12,10 @@ the start time for every event).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING, Any, Final
 
-from .._domain.clock import epoch_ns, format_utc_ns
+from .._domain import clock as _clock
+from .._domain.clock import format_utc_ns
 from . import names
 from .runread import iter_records, last_whole_line
 
@@ -35,14 +35,17 @@ def ts_sim_of(record: dict[str, Any]) -> int:
 
 
 def parse_utc_ns(text: object) -> int | None:
-    """Nanoseconds since the epoch of an RFC 3339 UTC text (``...Z``), or None."""
+    """Nanoseconds since the epoch of an RFC 3339 UTC text (``...Z``), or None.
+
+    ``_domain.clock.parse_utc_ns`` (to the nanosecond), for a record's stamp that may be
+    anything: None where that one refuses.
+    """
     if not isinstance(text, str) or not text.endswith("Z"):
         return None
     try:
-        moment = dt.datetime.fromisoformat(text)
+        return _clock.parse_utc_ns(text)
     except ValueError:
         return None
-    return None if moment.tzinfo is None else epoch_ns(moment)
 
 
 def clock_ends(records: Iterable[dict[str, Any] | None]) -> list[tuple[int, int]]:

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts.runread import payload
-from .._domain.clock import parse_utc_ns
+from .._artifacts.runtime import parse_utc_ns
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import Halts, halt_text
 from ._review import FailurePaths
@@ -27,13 +27,10 @@ _MAX_DEPTH: Final = 8
 
 def _elapsed_ns(start: object, end: object) -> int | None:
     """Nanoseconds from the clock reading ``start`` to ``end`` (``ts_utc`` texts), or None."""
-    if not isinstance(start, str) or not isinstance(end, str):
+    began, ended = parse_utc_ns(start), parse_utc_ns(end)
+    if began is None or ended is None or ended < began:
         return None
-    try:
-        ns = parse_utc_ns(end) - parse_utc_ns(start)
-    except ValueError:
-        return None
-    return ns if ns >= 0 else None
+    return ended - began
 
 
 class Chain:

@@ -472,13 +472,17 @@ def _check_opening(checks: Violations, lines: list[Line]) -> None:
             continue
         checkpoint, step = payload.get("checkpoint"), payload.get("from_step")
         if checkpoint is not False or type(step) is not int or step != 0:
-            checkpoint, step = orjson.dumps(checkpoint), orjson.dumps(step)
+            says = f"checkpoint {_json(checkpoint)}, from_step {_json(step)}"
             said = (
-                f"C2_RESUME before C2_DRYRUN_START says checkpoint {checkpoint.decode()},"
-                f" from_step {step.decode()}: a resume before the first checkpoint starts"
-                " over (checkpoint false, from_step 0)"
+                f"C2_RESUME before C2_DRYRUN_START says {says}: a resume before the first"
+                " checkpoint starts over (checkpoint false, from_step 0)"
             )
             checks.add(AUDIT, line.number, said)
+
+
+def _json(value: object) -> str:
+    """``value`` as the record writes it (``true``, ``12``, ``null``)."""
+    return orjson.dumps(value).decode()
 
 
 def _chained_past_cr(raw: bytes, prev_hash: str) -> bool:
