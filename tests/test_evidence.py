@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import hashlib
 import os
@@ -1187,9 +1188,10 @@ def test_the_api_takes_a_str_path_as_create_run_does(run_dir, tmp_path):
     has no attribute 'exists'``: a host holding its run paths as text (from its own config,
     a queue message) met a traceback where ``create_run``, ``resume_run``, ``verify_run``
     and ``write_report`` take a ``str``. Both take a ``str`` or any path now."""
-    standing = run_status(str(run_dir))
+    now = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)  # one reading: the age is the same
+    standing = run_status(str(run_dir), now=now)
     assert standing.verdict is Verdict.COMPLETED
-    assert standing == run_status(run_dir)
+    assert standing == run_status(run_dir, now=now)
     result = write_evidence(str(run_dir), out_dir=str(tmp_path / "bundle"))
     assert result.ok, result.problems
     assert (tmp_path / "bundle" / "manifest.json").is_file()
