@@ -157,3 +157,26 @@ def test_the_events_are_read_from_the_mark_only_as_the_record_is_never_rotated(
     watch.mark()
     os.truncate(events, len(kill))  # a torn tail set aside: shorter than the mark
     assert watch.events("KILL_SWITCH") == []  # an old kill is never taken for the answer
+
+
+def test_the_answer_to_this_signal_is_the_last_the_holder_wrote(tmp_path: Path) -> None:
+    """A second `ack` timed out (exit 9, "no effect seen") on a loaded CI machine: the first
+    `ack` returns once a checkpoint holds TRADING_REENABLED, before the holder logs its
+    answer ("done"), so that answer could land after the second command's mark. The watch
+    took the first answer it read, the stale "done", and never read the holder's "nothing
+    to acknowledge" after it. The holder answers one signal at a time, in order: the last
+    answer for the signal is the one to this command."""
+    log = tmp_path / names.SESSION_LOG
+    log.write_bytes(b"")
+    watch = RunWatch(tmp_path)
+    watch.mark()
+    said = {"event": "operator_control", "signal": "SIGNAL_SIGUSR2", "pid": 7}
+    stale = orjson.dumps({**said, "action": "reenable_trading", "outcome": "done"})
+    assert watch.answer("operator_control", "SIGNAL_SIGUSR2") is None
+    with log.open("ab") as out:
+        out.write(stale + b"\n")
+    assert watch.answer("operator_control", "SIGNAL_SIGUSR2") == "done"  # not yet ours
+    nothing = "nothing to acknowledge: the session is DRYRUN_ACTIVE, trading ACTIVE"
+    with log.open("ab") as out:
+        out.write(orjson.dumps({**said, "action": "ack", "outcome": nothing}) + b"\n")
+    assert watch.answer("operator_control", "SIGNAL_SIGUSR2") == nothing

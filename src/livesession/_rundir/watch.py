@@ -103,8 +103,14 @@ class RunWatch:
         return bool(ends) and checkpointed_bytes(self.run_dir, names.EVENTS) >= ends[-1]
 
     def answer(self, event: str, sig: str) -> str | None:
-        """The holder's ``outcome`` of its ``event`` log line for the signal ``sig``, if any."""
+        """The holder's ``outcome`` of its last ``event`` log line for the signal ``sig``, if any.
+
+        The last: the answer to an earlier command for the same signal may land after this
+        command's mark (that command returned on the effect before the holder logged its
+        answer), and the holder answers one signal at a time, in order.
+        """
+        said = None
         for record in self.new(names.SESSION_LOG):
             if record.get("event") == event and record.get("signal") == sig:
-                return str(record.get("outcome", ""))
-        return None
+                said = str(record.get("outcome", ""))
+        return said
