@@ -32,7 +32,6 @@ from .._session.edges import check_path
 from .._support.anchor import anchored
 from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
-from .._support.references import check_sources
 from .._support.tmpfiles import remove_dead_tmp
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers._journal import replay_deferred, replay_the_rest
@@ -76,6 +75,7 @@ from .resumecut import (
 )
 from .seal import operator_settles
 from .session import open_session
+from .supplied import check_sources
 
 if TYPE_CHECKING:
     from collections.abc import Callable
