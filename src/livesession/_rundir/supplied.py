@@ -112,9 +112,7 @@ def check_sources(recorded: Mapping[str, Any], current: Mapping[str, Any], *, ru
                     f"({was['object']}): pass the same object as {role}= again"
                 )
         elif now is None or now.get("ref") != was.get("ref"):
-            raise PluginError(
-                f"run {run} was started with {role} {was.get('ref')!r}, not given now"
-            )
+            raise PluginError(_not_the_reference(role, was, now, run=run))
         if now.get("sha256") != was.get("sha256"):
             name = was.get("ref") or was.get("object")
             raise PluginError(
@@ -122,3 +120,22 @@ def check_sources(recorded: Mapping[str, Any], current: Mapping[str, Any], *, ru
                 f"{str(was.get('sha256'))[:12]}..., now {str(now.get('sha256'))[:12]}... in "
                 f"{now.get('file')}): restore the code the run started with"
             )
+
+
+def _not_the_reference(
+    role: str, was: Mapping[str, Any], now: Mapping[str, Any] | None, *, run: str
+) -> str:
+    """``check_sources``'s refusal of a run its config's reference built ``role`` for.
+
+    Given an object or a factory now (``resume_run(..., broker_factory=fac)``), it names
+    both: the run's reference and what was given (module and qualified name).
+    """
+    said = f"run {run} was started with {role} {was.get('ref')!r}"
+    if now is None or "object" not in now:
+        return f"{said}, not given now"
+    keyword = keyword_of(role, now)
+    return (
+        f"{said} (a reference in its config), not with the {keyword}= given now "
+        f"({now['object']}): resume it without {keyword}=, and its config's reference "
+        f"builds the {role} again"
+    )
