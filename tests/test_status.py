@@ -1029,6 +1029,24 @@ def test_a_live_runs_trading_and_position_say_the_runs_own_time(
         assert halt["ts_utc"] == moved["ts_utc"] == "2026-01-01T00:00:00Z"
 
 
+def test_a_system_clock_runs_halt_before_its_first_step_is_at_the_runs_own_time(
+    tmp_path: Path,
+) -> None:
+    """A run on the wall clock killed before its first step: every record within one second
+    of the wall, so the ends alone read one offset, and `status` said the halt at the wall
+    time it was written (`run time 2026-12-05T14:38:51Z`). The run says its clock was the
+    wall's (`clock_mode`), as `report` reads it: the run's own time, its start."""
+    cfg = DryrunConfig(run_id="sysk", steps=5, clock_mode="system")
+    with create_run(cfg, tmp_path) as session:
+        assert session.preflight()
+        assert session.kill("desk")
+        found = run_status(tmp_path / "sysk")
+        assert (found.verdict, found.trading) == (Verdict.RUNNING, "HALTED")
+        assert found.trading_as_of == "since KILL_SWITCH (desk), run time 2026-01-01T00:00:00Z"
+        session.activate()
+        session.run_to_end(5)
+
+
 def test_a_live_run_says_the_position_its_newest_fill_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
