@@ -1453,6 +1453,36 @@ def test_a_run_whose_config_cannot_be_read_is_not_said_to_have_no_run_json(
     )
 
 
+@pytest.mark.broken_run("its config.json and run.json are changed after the run on purpose")
+def test_a_sealed_run_whose_config_and_run_json_were_edited_says_so(completed: Path) -> None:
+    """Bug: a sealed run whose ``config.json`` was edited and ``run.json``'s ``config_hash``
+    written to match said ``next  verify before handing it over: ..., then `livesession
+    evidence DIR```, as of an untouched run, where ``verify`` calls it broken. The digest the
+    audited ``SESSION_STARTED`` records (and the checkpoint's config) is at the files'
+    ends: status holds ``config.json`` to it, as ``verify`` and ``resume`` do."""
+    from livesession._rundir.layout import config_hash, read_run_config
+
+    config = completed / "config.json"
+    config.write_bytes(config.read_bytes().replace(b'"seed": 123', b'"seed": 124'))
+    meta = orjson.loads((completed / "run.json").read_bytes())
+    meta["config_hash"] = config_hash(DryrunConfig.from_mapping(_without_sources(config)))
+    (completed / "run.json").write_bytes(orjson.dumps(meta))
+    read_run_config(completed)  # run.json now holds the edited config: it reads
+    said = run_status(completed).next_step()
+    assert said.startswith(f"verify before handing it over: `livesession verify {completed}`")
+    assert f"its run config cannot be read here ({config} was changed after the run " in said
+    assert "seed differs from the config its checkpoint.json ran with; it is not the config " in (
+        said
+    )
+    assert "then `livesession evidence" not in said
+
+
+def _without_sources(config: Path) -> dict[str, Any]:
+    data = orjson.loads(config.read_bytes())
+    data.pop("sources", None)
+    return data
+
+
 def test_a_run_killed_while_it_started_says_so(
     completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
