@@ -238,7 +238,8 @@ def _reopen(
         lease = lease_not_held(cfg, run_dir, backing, lease_clock)  # held by another: refused
         # Every check that builds nothing passed: the recorded factory builds the broker,
         # once (before the lease is taken, as the config's ccxt broker: a refusal leaves it).
-        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
+        named = given_now.get("broker")  # the factory's record: its file hashed once
+        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory, named=named)
         own_credentials_taken(plugins.broker, plugins.sources.get("broker"))  # a ccxt one's
         broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
         if broker is not None:
