@@ -1511,6 +1511,11 @@ def test_verify_report_and_evidence_of_a_sealed_run_whose_process_delivers_its_l
         + refused.split(" since ", 1)[1]
     )
     assert "has not let it go yet: as its session closes it hands the last alerts" in refused
+    assert refused.endswith(  # how long, and what to do then: before, "wait until it lets go"
+        "nothing was written: it lets the run go within [alerts] timeout_ms and a second (3 s "
+        f"at the default 2000 ms); run evidence again then (`livesession status {run_dir}` "
+        "says whether it has)\n"
+    ), refused
     assert not list(run_dir.glob("EV-*.md"))
 
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from livesession import DryrunConfig, create_run
-from livesession._support.text import md_code, md_said, md_text, one_line
+from livesession._support.text import md_cell, md_code, md_said, md_text, one_line
 from livesession.burnin import render_markdown
 from livesession.evidence import write_evidence
 from livesession.evidence._difference import first_difference
@@ -250,6 +250,54 @@ def test_md_said_shows_its_spans_as_code_and_the_rest_as_text(text):
     assert code == [one_line(span) or " " for span in spans]
     said = "".join(child.content for child in children if child.type == "text")
     assert said == re.sub(r"`[^`]+`", "", line)
+
+
+def _cells(markup: str) -> list[list[Any]]:
+    """The cells of ``markup``'s one body row, each as its inline children."""
+    tokens = _PARSER.parse(markup)
+    body = tokens[next(n for n, t in enumerate(tokens) if t.type == "tbody_open") :]
+    return [t.children or [] for t in body if t.type == "inline"]
+
+
+@given(_TEXT)
+def test_md_cell_shows_its_spans_as_code_in_one_cell(text):
+    """A criterion's detail in burnin.md's table: each span between backticks is code, the
+    rest text, in the one cell (a ``|``, in a span too, ends none)."""
+    line = one_line(text)
+    assume(line)
+    cells = _cells(f"| a | b |\n| --- | --- |\n| x | {md_cell(text)} |\n")
+    assert len(cells) == 2, cells
+    children = cells[1]
+    assert {child.type for child in children} <= {"text", "code_inline"}, children
+    spans = re.findall(r"`([^`]+)`", line)
+    code = [child.content for child in children if child.type == "code_inline"]
+    assert code == [one_line(span) or " " for span in spans]
+    said = "".join(child.content for child in children if child.type == "text")
+    assert said.strip() == re.sub(r"`[^`]+`", "", line).strip()
+
+
+def test_burnin_s_drill_advice_shows_its_commands_as_code():
+    """``burnin.md`` escaped the backticks of a criterion's detail: the flatten row read
+    ``(run \\`livesession evidence DIR\\`, ...)``, the backticks shown, no command as code."""
+    detail = (
+        "no wall-time kill drill for this run (run `livesession evidence /runs/a|b`, or "
+        "`livesession burnin /runs/a --drill`): skipped, not passed"
+    )
+    session = {
+        "run_id": "r", "strategy_id": "s", "config_hash": "c", "run_version": "0.2.0",
+        "audit_head": "h", "ok": True, "verdict": "PASS", "not_measured": ["flatten"],
+        "notes": [], "criteria": [{
+            "name": "flatten", "threshold": "<= 2 s wall time", "value": None,
+            "result": "not measured", "detail": detail,
+        }],
+    }  # fmt: skip
+    cells = _cells(render_markdown(session))
+    assert len(cells) == 5, cells
+    code = [child.content for child in cells[4] if child.type == "code_inline"]
+    assert code == ["livesession evidence /runs/a|b", "livesession burnin /runs/a --drill"]
+    said = "".join(child.content for child in cells[4] if child.type == "text")
+    assert "`" not in said
+    assert said == "no wall-time kill drill for this run (run , or ): skipped, not passed"
 
 
 def test_md_said_of_the_resume_advice():

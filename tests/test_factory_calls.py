@@ -89,6 +89,38 @@ def test_a_factory_given_to_resume_a_run_started_without_one_is_never_called(
     _finish(run, **given)
 
 
+def test_a_factory_given_to_resume_a_run_its_config_s_reference_built_is_named(
+    tmp_path: Path, calls: Counter[str]
+) -> None:
+    """The refusal names the run's reference and the factory given (module.qualname).
+
+    It said ``run refbuilt was started with broker 'refvenue.parts:make', not given now``:
+    the factory the caller had just given went unnamed, as if none had been.
+    """
+    package = tmp_path / "plugs" / "refvenue"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "parts.py").write_text(
+        "from livesession import MockBroker\n\n\n"
+        "def make(*, seed=5):\n    return MockBroker(seed=seed)\n"
+    )
+    cfg = DryrunConfig(
+        run_id="refbuilt", steps=60, checkpoint_every=10, broker="refvenue.parts:make",
+        base_dir=str(tmp_path / "plugs"),
+    )  # fmt: skip
+    crash_in_step(create_run(cfg, tmp_path), 45, 60)
+    run = tmp_path / "refbuilt"
+    with pytest.raises(PluginError) as refused:
+        resume_run(run, broker_factory=paper)
+    assert str(refused.value) == (
+        "run refbuilt was started with broker 'refvenue.parts:make' (a reference in its "
+        f"config), not with the broker_factory= given now ({__name__}.paper): resume it "
+        "without broker_factory=, and its config's reference builds the broker again"
+    )
+    assert calls == Counter()
+    _finish(run)
+
+
 def test_resume_refused_for_its_lost_keys_never_calls_the_factory(
     tmp_path: Path, calls: Counter[str]
 ) -> None:

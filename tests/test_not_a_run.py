@@ -467,7 +467,8 @@ class TestVerifyOutput:
         assert main(["verify", str(run), "--json"]) == 1
         document = json.loads(capsys.readouterr().out)
         assert set(document) == {
-            "ok", "exit_code", "run_dir", "summary", "live", "counts", "total", "violations",
+            "ok", "exit_code", "run_dir", "summary", "live", "incomplete", "counts", "total",
+            "violations",
         }  # fmt: skip
         assert document["violations"] == ["state_snapshots.jsonl: missing", "metrics.json: missing"]
 

@@ -20,6 +20,7 @@ from livesession import (
     SessionState,
     SessionStatus,
     SmaCrossover,
+    VerbOutcome,
 )
 from livesession._risk.checks import (
     CheckResult,
@@ -500,6 +501,31 @@ class TestRuntimeChecks:
         assert orch.status is SessionStatus.FAILED
         assert "C2_OPERATOR_ACK" in sinks.audit_codes()
         assert sinks.audit_codes()[-1] == "C2_DRYRUN_STOP"
+
+    def test_acknowledge_after_a_kill_names_reenable_trading(self):
+        """acknowledge() of a killed session does nothing and names the verb meant there.
+
+        ``livesession ack`` re-enables trading after a kill (``reenable_trading``), while
+        ``acknowledge()`` answers ERROR_REQUIRES_OPERATOR only: its refusal says which
+        verb sets trading ACTIVE again. A session trading ACTIVE is told no more.
+        """
+        orch, _ = session()
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(5)
+        trading = orch.acknowledge("ops")
+        assert trading.message == "nothing to acknowledge: the session is DRYRUN_ACTIVE"
+        assert orch.kill("desk")
+        orch.run_n_steps(5)
+        killed = orch.acknowledge("ops")
+        assert killed.outcome is VerbOutcome.NOT_APPLICABLE
+        assert killed.message == (
+            "nothing to acknowledge: the session is DRYRUN_ACTIVE, trading HALTED "
+            "(acknowledge() answers ERROR_REQUIRES_OPERATOR): reenable_trading() sets "
+            "trading ACTIVE again, as `livesession ack` does"
+        )
+        assert orch.reenable_trading("ops")
+        orch.close()
 
 
 class TestSinkFailures:

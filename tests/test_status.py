@@ -1029,6 +1029,24 @@ def test_a_live_runs_trading_and_position_say_the_runs_own_time(
         assert halt["ts_utc"] == moved["ts_utc"] == "2026-01-01T00:00:00Z"
 
 
+def test_a_system_clock_runs_halt_before_its_first_step_is_at_the_runs_own_time(
+    tmp_path: Path,
+) -> None:
+    """A run on the wall clock killed before its first step: every record within one second
+    of the wall, so the ends alone read one offset, and `status` said the halt at the wall
+    time it was written (`run time 2026-12-05T14:38:51Z`). The run says its clock was the
+    wall's (`clock_mode`), as `report` reads it: the run's own time, its start."""
+    cfg = DryrunConfig(run_id="sysk", steps=5, clock_mode="system")
+    with create_run(cfg, tmp_path) as session:
+        assert session.preflight()
+        assert session.kill("desk")
+        found = run_status(tmp_path / "sysk")
+        assert (found.verdict, found.trading) == (Verdict.RUNNING, "HALTED")
+        assert found.trading_as_of == "since KILL_SWITCH (desk), run time 2026-01-01T00:00:00Z"
+        session.activate()
+        session.run_to_end(5)
+
+
 def test_a_live_run_says_the_position_its_newest_fill_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1433,6 +1451,36 @@ def test_a_run_whose_config_cannot_be_read_is_not_said_to_have_no_run_json(
     assert f"its run config cannot be read here ({braced}/config.json " in (
         run_status(braced).next_step()
     )
+
+
+@pytest.mark.broken_run("its config.json and run.json are changed after the run on purpose")
+def test_a_sealed_run_whose_config_and_run_json_were_edited_says_so(completed: Path) -> None:
+    """Bug: a sealed run whose ``config.json`` was edited and ``run.json``'s ``config_hash``
+    written to match said ``next  verify before handing it over: ..., then `livesession
+    evidence DIR```, as of an untouched run, where ``verify`` calls it broken. The digest the
+    audited ``SESSION_STARTED`` records (and the checkpoint's config) is at the files'
+    ends: status holds ``config.json`` to it, as ``verify`` and ``resume`` do."""
+    from livesession._rundir.layout import config_hash, read_run_config
+
+    config = completed / "config.json"
+    config.write_bytes(config.read_bytes().replace(b'"seed": 123', b'"seed": 124'))
+    meta = orjson.loads((completed / "run.json").read_bytes())
+    meta["config_hash"] = config_hash(DryrunConfig.from_mapping(_without_sources(config)))
+    (completed / "run.json").write_bytes(orjson.dumps(meta))
+    read_run_config(completed)  # run.json now holds the edited config: it reads
+    said = run_status(completed).next_step()
+    assert said.startswith(f"verify before handing it over: `livesession verify {completed}`")
+    assert f"its run config cannot be read here ({config} was changed after the run " in said
+    assert "seed differs from the config its checkpoint.json ran with; it is not the config " in (
+        said
+    )
+    assert "then `livesession evidence" not in said
+
+
+def _without_sources(config: Path) -> dict[str, Any]:
+    data = orjson.loads(config.read_bytes())
+    data.pop("sources", None)
+    return data
 
 
 def test_a_run_killed_while_it_started_says_so(

@@ -248,7 +248,8 @@ def verify_json(
     """``verify``'s outcome as one object: every violation, not only the first shown.
 
     ``live`` is the plain output's note of a live run (who writes it, and up to which step
-    it was read), "" for a run no process writes. With ``--manifest``, ``manifest`` says
+    it was read), "" for a run no process writes; ``incomplete`` is ``VerifyResult``'s (a
+    crashed run's, not a corrupt one's). With ``--manifest``, ``manifest`` says
     what was held to the run: the manifest's SHA-256 (to compare with the published one),
     and whether it is the run's (its differences are among ``violations``).
     """
@@ -258,6 +259,7 @@ def verify_json(
         "run_dir": str(run_dir),
         "summary": result.summary,
         "live": result.live,  # a cut up to the last checkpoint is no whole run
+        "incomplete": result.incomplete,  # the summary is ``incomplete run: ...``
         "counts": dict(result.counts),
         "total": result.total,
         "violations": list(result.violations),

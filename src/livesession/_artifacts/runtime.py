@@ -17,13 +17,21 @@ from typing import TYPE_CHECKING, Any, Final
 from .._domain import clock as _clock
 from .._domain.clock import format_utc_ns
 from . import names
-from .runread import iter_records, last_whole_line
+from .runread import iter_records, last_whole_line, payload, read_json_object
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-__all__ = ["clock_ends", "own_offset_ns", "parse_utc_ns", "run_offset_ns", "run_time", "ts_sim_of"]
+__all__ = [
+    "clock_ends",
+    "on_the_wall",
+    "own_offset_ns",
+    "parse_utc_ns",
+    "run_offset_ns",
+    "run_time",
+    "ts_sim_of",
+]
 
 NS_PER_S: Final = 10**9
 
@@ -73,6 +81,22 @@ def own_offset_ns(ends: Iterable[tuple[int, int]]) -> int:
     return offsets.pop() if len(offsets) == 1 else 0
 
 
+def on_the_wall(config: dict[str, Any], first_event: dict[str, Any] | None) -> bool:
+    """Whether the run says its clock was the wall's (``clock_mode`` ``system``, no clock object).
+
+    ``config``: its ``config.json`` (``{}`` when missing); ``first_event``: its
+    ``SESSION_STARTED``, whose ``clock_mode`` speaks for a run without ``config.json``.
+    Then its ``ts_utc`` is never simulated time, even when every record fell within one
+    second (a run refused at preflight, or halted and crashed before its first step), which
+    the ends alone (``own_offset_ns``) cannot tell apart. The report and ``status`` ask this.
+    """
+    sources = config.get("sources")
+    if isinstance(sources, dict) and isinstance(sources.get("clock"), dict):
+        return False  # a clock object: the config's clock_mode did not stamp the records
+    started = payload(first_event or {})
+    return config.get("clock_mode", started.get("clock_mode")) == "system"
+
+
 def run_time(record: dict[str, Any], offset_ns: int) -> str:
     """When ``record`` happened in the run's own time (``own_offset_ns``); ``?`` for no time.
 
@@ -89,7 +113,8 @@ def run_offset_ns(run_dir: Path) -> int:
     """``own_offset_ns`` of ``run_dir``'s ends, read as the report reads them.
 
     The first event and state snapshot that parse, and the last whole ones: a reader of
-    the files' ends (``status``) pays for their first lines and last lines only.
+    the files' ends (``status``) pays for their first lines and last lines only. 0 for a
+    run on the wall clock (``on_the_wall``, with ``config.json``), as the report takes it.
 
     Raises:
         OSError: the host refused to read a file (``raise_if_refused``).
@@ -97,5 +122,7 @@ def run_offset_ns(run_dir: Path) -> int:
     ends: list[dict[str, Any] | None] = []
     for name in (names.EVENTS, names.SNAPSHOTS):
         first = next(iter_records(run_dir / name), None)  # the rest is never read
+        if name == names.EVENTS and on_the_wall(read_json_object(run_dir / names.CONFIG), first):
+            return 0
         ends += [first, last_whole_line(run_dir / name)]
     return own_offset_ns(clock_ends(ends))

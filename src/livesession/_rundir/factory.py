@@ -73,14 +73,20 @@ def named_factory(plugins: RunPlugins, factory: BrokerFactory) -> dict[str, Any]
 
 
 def built_by_factory(
-    cfg: DryrunConfig, run_dir: Path, plugins: RunPlugins, factory: BrokerFactory
+    cfg: DryrunConfig,
+    run_dir: Path,
+    plugins: RunPlugins,
+    factory: BrokerFactory,
+    *,
+    named: Mapping[str, Any] | None = None,
 ) -> RunPlugins:
     """``plugins`` with the broker a caller's ``factory`` builds, and its record.
 
     ``plugins`` as they are for the config's own broker (``open_broker``) or a broker
     handed in, which replaces the factory. The broker built is the run's (``made``): it
     is closed when the session is not built. A factory that builds no ``Broker`` is a
-    ``PluginError`` naming what it built.
+    ``PluginError`` naming what it built. ``named``: the record ``named_factory`` made of
+    ``factory`` already (a resume's), its module's file not hashed a second time.
     """
     if factory is open_broker or plugins.broker is not None:
         return plugins
@@ -91,7 +97,8 @@ def built_by_factory(
                 f"{FACTORY}={factory_name(factory)} returned {not_a(broker, Broker)}"
             )
         made = type(broker)
-        record = _factory_record(factory) | {"built": f"{made.__module__}.{made.__qualname__}"}
+        known = _factory_record(factory) if named is None else dict(named)
+        record = known | {"built": f"{made.__module__}.{made.__qualname__}"}
         record = with_declaration(broker, record)
     except BaseException:
         close_broker(broker)  # whatever it built is let go of

@@ -40,7 +40,6 @@ from .._support.fsutil import file_digest
 from .._support.references import (
     IN_PROCESS,
     a_,
-    check_sources,
     is_reference,
     locate,
     not_a,
@@ -51,7 +50,7 @@ from .._support.signals import STOPS_RAISED
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import changed_or, placed
-from .supplied import by_factory, pass_again
+from .supplied import by_factory, check_sources, pass_again
 
 if TYPE_CHECKING:
     from .._domain.config import DryrunConfig

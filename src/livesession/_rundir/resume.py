@@ -32,7 +32,6 @@ from .._session.edges import check_path
 from .._support.anchor import anchored
 from .._support.logging import get_logger
 from .._support.oserrors import unwritable_run
-from .._support.references import check_sources
 from .._support.tmpfiles import remove_dead_tmp
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers._journal import replay_deferred, replay_the_rest
@@ -76,6 +75,7 @@ from .resumecut import (
 )
 from .seal import operator_settles
 from .session import open_session
+from .supplied import check_sources
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -238,7 +238,8 @@ def _reopen(
         lease = lease_not_held(cfg, run_dir, backing, lease_clock)  # held by another: refused
         # Every check that builds nothing passed: the recorded factory builds the broker,
         # once (before the lease is taken, as the config's ccxt broker: a refusal leaves it).
-        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory)
+        named = given_now.get("broker")  # the factory's record: its file hashed once
+        plugins = built_by_factory(cfg, run_dir, plugins, broker_factory, named=named)
         own_credentials_taken(plugins.broker, plugins.sources.get("broker"))  # a ccxt one's
         broker = early_broker(cfg, run_dir, broker_factory, own=plugins.broker is not None)
         if broker is not None:

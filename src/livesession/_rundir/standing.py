@@ -33,6 +33,7 @@ from .._exceptions import LiveSessionError
 from .._reconcile.reconciler import position_doubts, unconfirmed_doubt
 from .._support.text import command
 from .._version import __version__
+from .drift import check_config_kept
 from .layout import read_run_config
 from .livecut import live_trading, positions_since
 from .supplied import keyword_of
@@ -348,8 +349,8 @@ def next_advice(verdict: str, reason: str, said: str, planned: int | None, run_d
 
     ``planned`` is the steps the run's config plans, None when no run config was read.
     """
-    if verdict == "COMPLETED" and planned is None:
-        unread = _config_unread(Path(run_dir))
+    unread = _config_unread(Path(run_dir)) if verdict == "COMPLETED" else None
+    if verdict == "COMPLETED" and (planned is None or unread):
         if unread is None:
             return OWN_SINKS_NEXT
         escaped = unread.replace("{", "{{").replace("}", "}}")  # the caller's format_map
@@ -374,15 +375,20 @@ def _config_unread(run_dir: Path) -> str | None:
 
     It was said to have no ``run.json`` at all, an application's own sinks: of a run whose
     ``config.json`` was changed after it started, or whose config file's directory this
-    process cannot name (``LC_ALL=C PYTHONUTF8=0``).
+    process cannot name (``LC_ALL=C PYTHONUTF8=0``). A ``config.json`` that reads, its
+    ``run.json`` ``config_hash`` edited to match, is still held to the digest the audited
+    ``SESSION_STARTED`` records and the checkpoint's config (``check_config_kept``, the
+    resume's check, as ``verify`` holds it): both sit at the files' ends, cheap to read.
     """
     if not (run_dir / names.RUN_META).is_file():
         return None
     try:
-        read_run_config(run_dir, any_release=True)
+        cfg, _ = read_run_config(run_dir, any_release=True)
     except LiveSessionError as exc:
         return str(exc)
-    return None
+    if written_by_other_release(run_dir) is not None:
+        return None  # read with this release's defaults: another digest, no edit
+    return check_config_kept(run_dir, cfg) or None
 
 
 def lease_wait(lease: dict[str, Any], run_id: str | None, run_dir: str) -> str:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
+from .._exceptions import PluginError
 from .._support.text import command
 
 __all__ = [
     "FACTORY",
     "by_factory",
+    "check_sources",
     "continued_by",
     "from_python",
     "given_again",
@@ -91,3 +93,49 @@ def continued_by(run_dir: str | os.PathLike[str], objects: Mapping[str, str]) ->
     if not objects:
         return f"`{command('resume', run_dir)}`"
     return f"{resume_call(run_dir, objects)} from Python (it was started with objects)"
+
+
+def check_sources(recorded: Mapping[str, Any], current: Mapping[str, Any], *, run: str) -> None:
+    """Refuse when the plug-ins now are not the ones ``run`` recorded (``PluginError``).
+
+    ``recorded`` and ``current`` map a role (``strategy``, ``feed``, ``broker``) to a
+    ``resolve``/``object_record`` record.
+    """
+    for role in sorted(set(recorded) | set(current)):
+        was, now = recorded.get(role), current.get(role)
+        if was is None:
+            raise PluginError(f"run {run} was started on the built-in {role}, not on one given now")
+        if "object" in was:
+            if now is None or now.get("object") != was["object"]:
+                raise PluginError(
+                    f"run {run} was started with a {role} object supplied in-process "
+                    f"({was['object']}): pass the same object as {role}= again"
+                )
+        elif now is None or now.get("ref") != was.get("ref"):
+            raise PluginError(_not_the_reference(role, was, now, run=run))
+        if now.get("sha256") != was.get("sha256"):
+            name = was.get("ref") or was.get("object")
+            raise PluginError(
+                f"the source of {role} {name!r} changed since run {run} started (SHA-256 "
+                f"{str(was.get('sha256'))[:12]}..., now {str(now.get('sha256'))[:12]}... in "
+                f"{now.get('file')}): restore the code the run started with"
+            )
+
+
+def _not_the_reference(
+    role: str, was: Mapping[str, Any], now: Mapping[str, Any] | None, *, run: str
+) -> str:
+    """``check_sources``'s refusal of a run its config's reference built ``role`` for.
+
+    Given an object or a factory now (``resume_run(..., broker_factory=fac)``), it names
+    both: the run's reference and what was given (module and qualified name).
+    """
+    said = f"run {run} was started with {role} {was.get('ref')!r}"
+    if now is None or "object" not in now:
+        return f"{said}, not given now"
+    keyword = keyword_of(role, now)
+    return (
+        f"{said} (a reference in its config), not with the {keyword}= given now "
+        f"({now['object']}): resume it without {keyword}=, and its config's reference "
+        f"builds the {role} again"
+    )

@@ -345,10 +345,10 @@ class LiveSessionOrchestrator(InProcessOnly):
         """Operator acknowledges ERROR_REQUIRES_OPERATOR: STOPPING, cancel, flatten, STOPPED.
 
         Audited as ``C2_OPERATOR_ACK``. The operator takes over every discrepancy the
-        reconciler escalated: those orders are no longer tracked (``RECONCILED``, action
-        ``DROPPED``), so the wind-down can flatten what the book knows and stop. In any
-        other state, or after a lost lease (the new holder owns the orders), it does
-        nothing (``NOT_APPLICABLE``). Any thread may call it.
+        reconciler escalated (no longer tracked: ``RECONCILED``, ``DROPPED``), so the
+        wind-down can flatten what the book knows and stop. Elsewhere, or after a lost lease
+        (the new holder owns the orders), ``NOT_APPLICABLE``: after a kill or halt,
+        ``reenable_trading`` (``livesession ack``) is meant, as it says. Any thread may call it.
         """
         return under_lock(self._gate, self._parts, verbs.acknowledge, operator)
 

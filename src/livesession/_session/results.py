@@ -118,8 +118,8 @@ def result_of(p: SessionParts) -> DryrunResult:
     doubt = p.reconciliation.pending_doubt
     if state is SessionState.ERROR_REQUIRES_OPERATOR and p.lifecycle.reason == "STOP_INCOMPLETE":
         # The orders the stop cancelled may have filled first: the book's flat is its own.
-        left = "; ".join(sorted(p.winddown.unconfirmed_closed()))
-        doubt = "; ".join(filter(None, (doubt, unconfirmed_doubt(left))))
+        left = unconfirmed_doubt(p.winddown.unconfirmed_said())
+        doubt = "; ".join(filter(None, (doubt, left)))
     return DryrunResult(
         accepted=state not in (SessionState.INIT, SessionState.PREFLIGHT_FAILED),
         status=p.lifecycle.status,

@@ -153,9 +153,7 @@ def acknowledge(p: SessionParts, operator: str) -> VerbResult:
     lifecycle = p.lifecycle
     state = lifecycle.state
     if state is not S.ERROR_REQUIRES_OPERATOR:
-        return _not_applicable(
-            p, "acknowledge", f"nothing to acknowledge: the session is {state.value}"
-        )
+        return _not_applicable(p, "acknowledge", _nothing_to_acknowledge(p))
     if lifecycle.sealed:
         # Sealed in ERROR_REQUIRES_OPERATOR (run_to_end without an operator, or close): the
         # evidence is closed, so nothing can be recorded or wound down any more.
@@ -180,6 +178,23 @@ def acknowledge(p: SessionParts, operator: str) -> VerbResult:
         lifecycle.guarded(lambda: p.reconciliation.drop_escalated(operator))
     lifecycle.guarded(p.winddown.wind_down)
     return _applied(p, "acknowledge", f"acknowledged by {operator}")
+
+
+def _nothing_to_acknowledge(p: SessionParts) -> str:
+    """Why ``acknowledge`` does nothing outside ERROR_REQUIRES_OPERATOR, and what may be meant.
+
+    A halt (a kill, an unhealthy broker) or REDUCING is lifted by ``reenable_trading``, as
+    the CLI's ``livesession ack`` does: the two names invite taking one for the other.
+    """
+    state = p.lifecycle.state
+    said = f"nothing to acknowledge: the session is {state.value}"
+    if state not in _MAY_TRADE or p.governor.state is TradingState.ACTIVE:
+        return said
+    return (
+        f"{said}, trading {p.governor.state.value} (acknowledge() answers "
+        "ERROR_REQUIRES_OPERATOR): reenable_trading() sets trading ACTIVE again, as "
+        "`livesession ack` does"
+    )
 
 
 def reduce_only(p: SessionParts, reason: str) -> VerbResult:

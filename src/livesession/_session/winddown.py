@@ -132,9 +132,9 @@ class WindDown:
         held = [f"{sym} {qty}" for sym, qty in sorted(book.positions.items()) if qty]
         if held:
             detail["positions"] = "; ".join(held)
-        unconfirmed = self.unconfirmed_closed()
+        unconfirmed = self.unconfirmed_said()
         if unconfirmed:  # cancelled: the venue may have filled them before the cancel landed
-            detail["unconfirmed"] = "; ".join(sorted(unconfirmed))
+            detail["unconfirmed"] = unconfirmed
         if in_doubt:
             detail["in_doubt"] = in_doubt
         return detail
@@ -143,6 +143,10 @@ class WindDown:
         """Cancelled orders whose final fills the venue has not confirmed (not escalated)."""
         escalated = self._escalated_orders()
         return [cid for cid in self._c.book.closed if cid not in escalated]
+
+    def unconfirmed_said(self) -> str:
+        """``unconfirmed_closed`` as a record says them: sorted, ``"a; b"`` ("" for none)."""
+        return "; ".join(sorted(self.unconfirmed_closed()))
 
     def cancel_open(self) -> None:
         """Ask the venue to cancel every open order not already being cancelled.

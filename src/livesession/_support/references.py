@@ -43,7 +43,6 @@ __all__ = [
     "IN_PROCESS",
     "a_",
     "call_reference",
-    "check_sources",
     "is_reference",
     "locate",
     "object_record",
@@ -468,32 +467,3 @@ def object_record(obj: object, *, named: Any = None) -> dict[str, Any]:
         "sha256": _as_imported(cls.__module__, module, file, what=f"cannot use a {name}"),
         "supplied": IN_PROCESS,
     }
-
-
-def check_sources(recorded: Mapping[str, Any], current: Mapping[str, Any], *, run: str) -> None:
-    """Refuse when the plug-ins now are not the ones ``run`` recorded (``PluginError``).
-
-    ``recorded`` and ``current`` map a role (``strategy``, ``feed``, ``broker``) to a
-    ``resolve``/``object_record`` record.
-    """
-    for role in sorted(set(recorded) | set(current)):
-        was, now = recorded.get(role), current.get(role)
-        if was is None:
-            raise PluginError(f"run {run} was started on the built-in {role}, not on one given now")
-        if "object" in was:
-            if now is None or now.get("object") != was["object"]:
-                raise PluginError(
-                    f"run {run} was started with a {role} object supplied in-process "
-                    f"({was['object']}): pass the same object as {role}= again"
-                )
-        elif now is None or now.get("ref") != was.get("ref"):
-            raise PluginError(
-                f"run {run} was started with {role} {was.get('ref')!r}, not given now"
-            )
-        if now.get("sha256") != was.get("sha256"):
-            name = was.get("ref") or was.get("object")
-            raise PluginError(
-                f"the source of {role} {name!r} changed since run {run} started (SHA-256 "
-                f"{str(was.get('sha256'))[:12]}..., now {str(now.get('sha256'))[:12]}... in "
-                f"{now.get('file')}): restore the code the run started with"
-            )

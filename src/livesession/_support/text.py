@@ -26,9 +26,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "UNPRINTABLE",
@@ -36,6 +39,7 @@ __all__ = [
     "command",
     "exception_text",
     "json_dumps",
+    "md_cell",
     "md_code",
     "md_said",
     "md_text",
@@ -238,10 +242,23 @@ def md_said(value: object) -> str:
     a reader saw them around the command, not the command as code. A backtick left without
     its pair is text.
     """
-    text = one_line(str(value))
+    return _spans_as_code(one_line(str(value)), md_code)
+
+
+def md_cell(value: object) -> str:
+    r"""``md_said`` for a table's cell: its spans as code, and every ``|`` escaped (``\|``).
+
+    A ``|`` ends a cell even inside a code span, where a table takes ``\|`` for the ``|``
+    (GitHub's tables): the burn-in criteria's details, whose advice names a command.
+    """
+    return _spans_as_code(one_line(str(value)), lambda span: md_code(span).replace("|", "\\|"))
+
+
+def _spans_as_code(text: str, code: Callable[[str], str]) -> str:
+    """``text`` (one line already): each span between backticks ``code``, the rest escaped."""
     parts, at = [], 0
     for span in _SPAN.finditer(text):
-        parts += [_md_escaped(text[at : span.start()]), md_code(span[1])]
+        parts += [_md_escaped(text[at : span.start()]), code(span[1])]
         at = span.end()
     return "".join([*parts, _md_escaped(text[at:])])
 

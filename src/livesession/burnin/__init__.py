@@ -52,7 +52,7 @@ from .._exceptions import ConfigError, RunHeld
 from .._rundir.lock import holder_of
 from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
-from .._support.text import md_code, md_text, valid_payload
+from .._support.text import md_cell, md_code, md_text, valid_payload
 from .._support.tmpfiles import remove_dead_tmp_of
 from ..status import run_status
 from ._batch import config_differences, refuse_duplicates, report_paths, run_id_of
@@ -365,7 +365,7 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
     for c in session["criteria"]:
         value = "—" if c["value"] is None else md_text(c["value"])
         lines.append(
-            f"| {c['name']} | {c['threshold']} | {value} | {c['result']} | {md_text(c['detail'])} |"
+            f"| {c['name']} | {c['threshold']} | {value} | {c['result']} | {md_cell(c['detail'])} |"
         )
     lines += path_lines(session.get("failure_paths"), level + 1)
     lines.append("")

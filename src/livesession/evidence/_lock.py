@@ -157,7 +157,9 @@ def refuse_a_writer(run_dir: Path) -> None:
             f"{run_dir} is sealed, but {holder.describe()} has not let it go yet: as its "
             "session closes it hands the last alerts to the webhook, logging each to "
             f"{names.ALERTS}, which the evidence hashes with every file of the run, so "
-            f"nothing was written (wait until it lets the run go; `{status}` says where it is)"
+            "nothing was written: it lets the run go within [alerts] timeout_ms and a second "
+            f"(3 s at the default 2000 ms); run evidence again then (`{status}` says whether "
+            "it has)"
         )
     raise RunHeld(
         f"{run_dir} is being written by {holder.describe()}: evidence is of a finished "

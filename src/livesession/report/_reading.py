@@ -11,6 +11,7 @@ from .._artifacts.runread import payload
 from .._artifacts.runtime import (
     NS_PER_S,
     clock_ends,
+    on_the_wall,
     own_offset_ns,
     parse_utc_ns,
     run_time,
@@ -328,16 +329,8 @@ class ReportRun:
 
     @property
     def _wall_clock(self) -> bool:
-        """The run says its clock was the wall's (``clock_mode`` ``system``, no clock object).
-
-        Then its ``ts_utc`` is never simulated time, even when every record fell within one
-        second (a run refused at preflight), which the ends alone cannot tell apart.
-        """
-        sources = self.config.get("sources")
-        if isinstance(sources, dict) and isinstance(sources.get("clock"), dict):
-            return False  # a clock object: the config's clock_mode did not stamp the records
-        mode = self.config.get("clock_mode", payload(self.tallies.first).get("clock_mode"))
-        return mode == "system"
+        """The run says its clock was the wall's (``on_the_wall``, ``status``'s rule too)."""
+        return on_the_wall(self.config, self.tallies.first)
 
     @property
     def clock_span(self) -> tuple[int, int] | None:

@@ -18,10 +18,21 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
-__all__ = ["SHOWN", "VerifyResult", "Violations", "at", "crlf_said", "short", "summarize"]
+__all__ = [
+    "INCOMPLETE",
+    "SHOWN",
+    "VerifyResult",
+    "Violations",
+    "at",
+    "crlf_said",
+    "short",
+    "summarize",
+]
 
 SHOWN: Final = 20
 """How many violations the ``livesession verify`` command lists before a count line."""
+INCOMPLETE: Final = "incomplete run: "
+"""How ``summary`` opens for a run that is only unfinished (``VerifyResult.incomplete``)."""
 _MAX_PER_FILE: Final = 50
 _MAX_MESSAGE: Final = 200
 _MAX_VALUE: Final = 80
@@ -60,6 +71,7 @@ class VerifyResult:
     summary: str
     counts: Mapping[str, int] = attrs.field(converter=_as_mapping, hash=False)
     live: str = ""
+    incomplete: bool = False
 
     def render(self, run_dir: object, *, shown: int = SHOWN) -> tuple[str, ...]:
         """What ``livesession verify`` prints, one line each.
@@ -248,7 +260,7 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: s
         )
     if lost:
         return (
-            f"incomplete run: no C2_DRYRUN_STOP, and {names.CHECKPOINT} is missing though "
+            f"{INCOMPLETE}no C2_DRYRUN_STOP, and {names.CHECKPOINT} is missing though "
             f"{names.EVENTS} records steps: resume cannot continue it; restore "
             f"{names.CHECKPOINT} from a backup, or keep the run as it is and report it"
         )
@@ -260,8 +272,8 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: s
             "run as it is and report it"
         )
     if not (run_dir / names.RUN_META).is_file():
-        return f"incomplete run: no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
-    return f"incomplete run: no C2_DRYRUN_STOP{_how_to_continue(run_dir)}"
+        return f"{INCOMPLETE}no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
+    return f"{INCOMPLETE}no C2_DRYRUN_STOP{_how_to_continue(run_dir)}"
 
 
 def _how_to_continue(run_dir: Path) -> str:
