@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -203,15 +204,17 @@ class TestAveragePrice:
     )
     def test_it_is_the_reference_average_and_written_plain(self, buys):
         """Lots of 0.001 at prices of 0.01: the book's average is the one a reviewer works
-        out with Decimal from the fills (the same formula, fill by fill), in value."""
+        out exactly from the fills (the cost over the quantity), to Decimal's 28 digits."""
         book = _book()
-        held = average = D(0)
+        held = cost = Fraction(0)
         for n, (lots, cents) in enumerate(buys):
             qty, price = D(lots).scaleb(-3), D(cents).scaleb(-2)
             _fill(book, f"b{n}", Side.BUY, str(qty), str(price))
-            average = (average * held + price * qty) / (held + qty)
-            held += qty
-            assert book.avg_price["BTC/USDT"] == average
+            cost += Fraction(price) * Fraction(qty)
+            held += Fraction(qty)
+            assert book.exact_avg["BTC/USDT"] == cost / held
+            quotient = D((cost / held).numerator) / D((cost / held).denominator)
+            assert book.avg_price["BTC/USDT"] == quotient
             assert "E" not in book.get_state()["avg_price"]["BTC/USDT"]
 
 

@@ -299,3 +299,18 @@ class TestRecomputed:
         run = _run(tmp_path, "dd", closes, {1: "0.001", 3: "0"}, {})
         assert_agrees(run)
         assert _shown(render_report(run))["max drawdown"] == "0.01 (0.0000100 %)"
+
+    def test_an_average_on_a_half_tick_is_rounded_once(self, tmp_path):
+        """0.005 at 10,000.09, 0.009 at 10,000.06 and 0.004 at 10,000.00 average exactly
+        10,000.055, written on the even tick, 10,000.06. Carried at Decimal's 28 digits, the
+        second average (10,000.0707142857...) left the third a hair below the half
+        (10,000.05499999999999999999999), and it was written 10,000.05."""
+        closes = ["10000.09", "10000.06", "10000.00", "10000.00"]
+        run = _run(tmp_path, "half", closes, {1: "0.005", 2: "0.014", 3: "0.018"}, {})
+        assert_agrees(run)
+        averages = [
+            event["payload"]["avg_price"]
+            for event in _lines(run / "events.jsonl")
+            if event["event_type"] == "POSITION_CHANGED"
+        ]
+        assert averages[:3] == ["10000.09", "10000.07", "10000.06"]

@@ -208,3 +208,25 @@ class TestMoneyReplay:
             "the price_tick 0.01"
         )
         assert report.finish() == (said,)
+
+    def test_an_average_on_a_half_tick_is_held_to_the_even_tick(self) -> None:
+        """0.005 at 10000.09, 0.009 at 10000.06 and 0.004 at 10000.00 average exactly
+        10000.055: 10000.06 on the tick. Replayed at Decimal's 28 digits, the second average
+        (10000.0707142857...) left the third a hair below the half, and 10000.05 passed."""
+        from livesession.verify._money import Money
+        from livesession.verify._result import Violations
+
+        report = Violations()
+        money = Money(Decimal("1000.00"), Decimal("0.01"))
+        held = Decimal(0)
+        for qty, price in (("0.005", "10000.09"), ("0.009", "10000.06"), ("0.004", "10000.00")):
+            money.fill("BTC", held, Decimal(qty), Decimal(price))
+            held += Decimal(qty)
+        money.position_changed(
+            report, 3, {"symbol": "BTC", "position": "0.018", "avg_price": "10000.05"}
+        )
+        said = (
+            "events.jsonl:3: avg_price 10000.05 of 'BTC' but the fills average 10000.055: "
+            "10000.06 on the price_tick 0.01"
+        )
+        assert report.finish() == (said,)
