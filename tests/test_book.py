@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from fractions import Fraction
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -198,6 +199,26 @@ class TestAveragePrice:
             _fill(one, "b3", Side.BUY, "3", "100.10")
         assert again.avg_price == book.avg_price
         assert again.get_state() == book.get_state()
+
+    def test_a_resumed_book_keeps_the_average_whole(self):
+        """An average with no end is checkpointed as a fraction: after a resume, the
+        position that averages 10000.055 exactly is on 10000.06, as it is uninterrupted.
+        A checkpoint without it (of before) is read as its avg_price writes it."""
+        book = _book()
+        _fill(book, "b1", Side.BUY, "0.005", "10000.09")
+        _fill(book, "b2", Side.BUY, "0.009", "10000.06")
+        state = book.get_state()
+        assert state["exact_avg"] == {"BTC/USDT": "14000099/1400"}
+        again = _book()
+        again.set_state(orjson.loads(orjson.dumps(state)))
+        for one in (book, again):
+            _fill(one, "b3", Side.BUY, "0.004", "10000.00")
+            assert one.average_on("BTC/USDT", D("0.01")) == D("10000.06")
+        assert again.get_state() == book.get_state()
+        assert "exact_avg" not in book.get_state()  # 10000.055 ends
+        older = _book()
+        older.set_state({k: v for k, v in state.items() if k != "exact_avg"})
+        assert older.exact_avg["BTC/USDT"] == Fraction("10000.07071428571428571428571")
 
     @given(
         st.lists(st.tuples(st.integers(1, 5000), st.integers(1, 10**7)), min_size=1, max_size=12)
