@@ -186,17 +186,23 @@ class TestAveragePrice:
         _fill(book, "b2", Side.BUY, "1", "300.00")
         assert book.get_state()["avg_price"] == {"BTC/USDT": "200.00"}
 
+    @staticmethod
+    def _resumed(buys: list[tuple[str, str]], then: tuple[str, str]) -> tuple[Book, Book, dict]:
+        """A book of ``buys``, and one resumed from its checkpoint; both then buy ``then``."""
+        book = _book()
+        for n, (qty, price) in enumerate(buys, 1):
+            _fill(book, f"b{n}", Side.BUY, qty, price)
+        state = book.get_state()
+        again = _book()
+        again.set_state(orjson.loads(orjson.dumps(state)))
+        for one in (book, again):
+            _fill(one, "then", Side.BUY, *then)
+        return book, again, state
+
     def test_a_resumed_book_goes_on_with_the_same_digits(self):
         """The checkpoint holds the average as written: the next fill averages the same."""
-        book = _book()
-        _fill(book, "b1", Side.BUY, "1", "100.00")
-        _fill(book, "b2", Side.BUY, "2", "100.05")
-        state = book.get_state()
+        book, again, state = self._resumed([("1", "100.00"), ("2", "100.05")], ("3", "100.10"))
         assert state["avg_price"] == {"BTC/USDT": "100.0333333333333333333333333"}
-        again = _book()
-        again.set_state(state)
-        for one in (book, again):
-            _fill(one, "b3", Side.BUY, "3", "100.10")
         assert again.avg_price == book.avg_price
         assert again.get_state() == book.get_state()
 
@@ -204,15 +210,10 @@ class TestAveragePrice:
         """An average with no end is checkpointed as a fraction: after a resume, the
         position that averages 10000.055 exactly is on 10000.06, as it is uninterrupted.
         A checkpoint without it (of before) is read as its avg_price writes it."""
-        book = _book()
-        _fill(book, "b1", Side.BUY, "0.005", "10000.09")
-        _fill(book, "b2", Side.BUY, "0.009", "10000.06")
-        state = book.get_state()
+        buys = [("0.005", "10000.09"), ("0.009", "10000.06")]
+        book, again, state = self._resumed(buys, ("0.004", "10000.00"))
         assert state["exact_avg"] == {"BTC/USDT": "14000099/1400"}
-        again = _book()
-        again.set_state(orjson.loads(orjson.dumps(state)))
         for one in (book, again):
-            _fill(one, "b3", Side.BUY, "0.004", "10000.00")
             assert one.average_on("BTC/USDT", D("0.01")) == D("10000.06")
         assert again.get_state() == book.get_state()
         assert "exact_avg" not in book.get_state()  # 10000.055 ends
