@@ -230,3 +230,48 @@ class TestMoneyReplay:
             "10000.06 on the price_tick 0.01"
         )
         assert report.finish() == (said,)
+
+    def test_a_position_reduced_and_added_to_over_and_over_agrees_with_the_book(self) -> None:
+        """Each partial close and add grows the exact average's fraction by digits; past a
+        denominator of 10**28 the book and the replay both go on from its 28 digits, so
+        the fraction stays small and the replay agrees with every average the book writes."""
+        from livesession import Order, OrderType, Side
+        from livesession._session.book import Book
+        from livesession.verify._money import Money
+        from livesession.verify._result import Violations
+
+        book, money, report = (
+            Book(initial_cash=Decimal(10**7)),
+            Money(None, Decimal("0.01")),
+            Violations(),
+        )
+        held = Decimal(0)
+        for n in range(400):
+            signed = (
+                Decimal(1 + n * 7 % 13).scaleb(-3)
+                * (1 if n % 2 == 0 else -1)
+                * (2 if n % 2 == 0 else 1)
+            )
+            price = Decimal(4_000_000 + n * 37 % 1000).scaleb(-2)
+            side = Side.BUY if signed > 0 else Side.SELL
+            cid = f"c{n}"
+            book.add_order(
+                Order(
+                    client_order_id=cid,
+                    symbol="BTC",
+                    side=side,
+                    quantity=abs(signed),
+                    order_type=OrderType.MARKET,
+                )
+            )
+            assert book.apply_fill(cid, f"t{n}", abs(signed), price)
+            money.fill("BTC", held, signed, price)
+            held += signed
+            average = book.average_on("BTC", Decimal("0.01"))
+            written = "0" if average is None else str(average)
+            money.position_changed(
+                report, n + 1, {"symbol": "BTC", "position": str(held), "avg_price": written}
+            )
+        assert report.finish() == ()
+        assert held > 0
+        assert book.exact_avg["BTC"].denominator <= 10**28

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -155,6 +155,10 @@ class BookView:
     """Net quantity of every symbol's fills (the position must always equal it)."""
     day_peak_equity: Decimal
     """The simulated UTC day's peak equity, which the daily-loss cap measures from."""
+
+
+_EXACT_DENOMINATOR: Final = 10**28
+"""The largest denominator an exact average keeps (verify's replay holds the same)."""
 
 
 def _trimmed(average: Decimal, price: Decimal) -> Decimal:
@@ -367,7 +371,9 @@ class Book:
         and ``avg_price`` is that to Decimal's 28 significant digits, written with the
         places of the prices, or as many more as it needs (``_trimmed``). Carried at 28
         digits instead, an average exactly on a half tick (10000.055) could come out a
-        hair below it and be written on the tick below (10000.05 for 10000.06).
+        hair below it and be written on the tick below (10000.05 for 10000.06). A fraction
+        whose denominator passes ``_EXACT_DENOMINATOR`` (a position reduced and added to
+        over and over: it grows by digits a cycle) goes on from ``avg_price`` instead.
         """
         averages, exact = self.avg_price, self.exact_avg
         new = old + signed
@@ -381,9 +387,13 @@ class Book:
             held, qty = Fraction(abs(old)), Fraction(abs(signed))
             before = exact.get(symbol, Fraction(averages[symbol]))
             average = (before * held + Fraction(price) * qty) / (held + qty)
-            exact[symbol] = average
             quotient = Decimal(average.numerator) / Decimal(average.denominator)
             averages[symbol] = _trimmed(quotient, price)
+            # Reduced and added to again and again, the fraction grows without end: past
+            # 28 digits below the point it goes on from avg_price's 28 digits instead.
+            exact[symbol] = (
+                average if average.denominator <= _EXACT_DENOMINATOR else Fraction(quotient)
+            )
 
     def average_on(self, symbol: str, tick: Decimal) -> Decimal | None:
         """``symbol``'s average entry price rounded once, half-even, to ``tick`` (None: flat).

@@ -10,7 +10,8 @@ cash is taken as written, and only the moves after it are held to the fills.
 ``avg_price`` is the volume-weighted average entry price of the position held: a fill that
 adds to the position moves it, one that reduces it leaves it, one that flips it starts it
 at its price, and a flat position has none (written ``0``). It is worked out exactly (a
-fraction: an average whose division does not end is kept whole) and written rounded once,
+fraction: an average whose division does not end is kept whole, unless its denominator
+passes 10**28, when it goes on from its 28 significant digits) and written rounded once,
 half-even, to the price tick, so an average on a half tick goes to the even tick: it is
 checked only when ``config.json`` gives the tick, and not for a run of a release before
 0.2, which rounded the average at every fill and kept the last price once flat.
@@ -41,6 +42,8 @@ EVENTS: Final = names.EVENTS
 _ARITHMETIC: Final = Context(prec=28, rounding=ROUND_HALF_EVEN)
 """Decimal's default context, named: the caller's own context must not change a verdict."""
 _ZERO: Final = Decimal(0)
+_EXACT_DENOMINATOR: Final = 10**28
+"""The largest denominator the book keeps an exact average with; past it, 28 digits."""
 _BEFORE_AVERAGES: Final = ("0.0.", "0.1.")
 """The releases whose runs rounded the average at every fill (and kept a flat one's)."""
 
@@ -135,7 +138,10 @@ class Money:
         elif (held > 0) == (signed > 0):  # adding to the position
             before, added = Fraction(abs(held)), Fraction(abs(signed))
             cost = self._averages.get(symbol, Fraction(price)) * before
-            self._averages[symbol] = (cost + Fraction(price) * added) / (before + added)
+            average = (cost + Fraction(price) * added) / (before + added)
+            if average.denominator > _EXACT_DENOMINATOR:  # as the book: from its 28 digits
+                average = Fraction(_decimal(average))
+            self._averages[symbol] = average
 
     def position_changed(self, report: Violations, number: int, payload: dict[str, Any]) -> None:
         """Hold the ``avg_price`` and ``cash`` of a ``POSITION_CHANGED`` to the fills."""
