@@ -5,7 +5,8 @@ context, no float), average cost by its definition, equity marked at every bar's
 It is held against what the report shows (its book and its text), ``metrics.json``, the
 final state snapshot, ``SESSION_STOPPED``, every ``POSITION_CHANGED`` and ``status``, over
 generated runs: a strategy that goes long, adds, flips short, reduces and goes flat on a
-moving price, on a venue that fills in parts, slips and rejects; and over three UTC days on
+moving price, on a venue that fills in parts, slips and rejects, and on the realish venue's
+faults (resent submits, duplicate acks, late fills); and over three UTC days on
 a tick of 0.5, where the daily-loss cap fires at the step a reviewer finds the day's fall
 from its own peak (``_daily_loss_breaches``) and ``livesession prom`` counts the last day.
 """
@@ -360,6 +361,32 @@ def _prom(run_dir: Path) -> dict[str, Fraction]:
         if line and not line.startswith("#"):
             samples.setdefault(line.split("{")[0], Fraction(Decimal(line.rsplit(" ", 1)[1])))
     return samples
+
+
+class TestFaultyVenue:
+    def test_a_realish_venue_s_run(self, tmp_path):
+        """Duplicate acks, late fills, timeouts and resent submits: the same figures."""
+        closes = [f"{40_000 + 37 * (n % 9) - 11 * n}.{n % 100:02d}" for n in range(60)]
+        targets = {1: "0.010", 8: "0.003", 15: "-0.007", 22: "-0.002", 30: "0.011", 41: "0"}
+        cfg = DryrunConfig(
+            run_id="faulty",
+            strategy_id="scripted",
+            steps=len(closes),
+            seed=3,
+            broker="realish",
+            realish={"transient_rate": "0.3", "timeout_rate": "0.2", "late_fill_rate": "0.3"},
+            fill_model={"partial_fill_ratio": "0.5", "slippage_bps": "5"},
+        )
+        with create_run(
+            cfg, tmp_path, feed=ScriptedFeed(closes), strategy=_to_targets(targets)
+        ) as s:
+            assert s.preflight()
+            s.activate()
+            s.run_to_end(len(closes))
+        events = _lines(tmp_path / "faulty" / "events.jsonl")
+        kinds = {e["event_type"] for e in events}
+        assert {"BROKER_CALL_RETRIED", "ORDER_PARTIALLY_FILLED"} <= kinds
+        assert_agrees(tmp_path / "faulty")
 
 
 class TestAcrossDays:
