@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from livesession import Order, OrderType, Side
 from livesession._session.book import Book
 
+from _helpers import book_fill
+
 D = Decimal
 
 
@@ -100,16 +102,7 @@ class TestReconcilerPictures:
 
 
 def _fill(book: Book, cid: str, side: Side, qty: str, price: str) -> None:
-    book.add_order(
-        Order(
-            client_order_id=cid,
-            symbol="BTC/USDT",
-            side=side,
-            quantity=D(qty),
-            order_type=OrderType.MARKET,
-        )
-    )
-    assert book.apply_fill(cid, f"t-{cid}", D(qty), D(price))
+    book_fill(book, cid, side, qty, price)
 
 
 class TestMoney:

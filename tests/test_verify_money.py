@@ -235,10 +235,12 @@ class TestMoneyReplay:
         """Each partial close and add grows the exact average's fraction by digits; past a
         denominator of 10**28 the book and the replay both go on from its 28 digits, so
         the fraction stays small and the replay agrees with every average the book writes."""
-        from livesession import Order, OrderType, Side
+        from livesession import Side
         from livesession._session.book import Book
         from livesession.verify._money import Money
         from livesession.verify._result import Violations
+
+        from _helpers import book_fill
 
         book, money, report = (
             Book(initial_cash=Decimal(10**7)),
@@ -254,17 +256,7 @@ class TestMoneyReplay:
             )
             price = Decimal(4_000_000 + n * 37 % 1000).scaleb(-2)
             side = Side.BUY if signed > 0 else Side.SELL
-            cid = f"c{n}"
-            book.add_order(
-                Order(
-                    client_order_id=cid,
-                    symbol="BTC",
-                    side=side,
-                    quantity=abs(signed),
-                    order_type=OrderType.MARKET,
-                )
-            )
-            assert book.apply_fill(cid, f"t{n}", abs(signed), price)
+            book_fill(book, f"c{n}", side, str(abs(signed)), str(price), symbol="BTC")
             money.fill("BTC", held, signed, price)
             held += signed
             average = book.average_on("BTC", Decimal("0.01"))
