@@ -479,3 +479,20 @@ def desk_config(root: Path, package: str, modules: dict[str, str], toml: str) ->
         (root / package / name).write_text(source)
     (root / "desk.toml").write_text(toml)
     return load_config(root / "desk.toml")
+
+
+def book_fill(
+    book: Any, cid: str, side: Any, qty: str, price: str, *, symbol: str = "BTC/USDT"
+) -> None:
+    """Track a MARKET order ``cid`` of ``book`` and apply its one fill of ``qty`` at ``price``."""
+    order_type = OrderType.MARKET
+    book.add_order(
+        Order(
+            client_order_id=cid,
+            symbol=symbol,
+            side=side,
+            quantity=Decimal(qty),
+            order_type=order_type,
+        )
+    )
+    assert book.apply_fill(cid, f"t-{cid}", Decimal(qty), Decimal(price))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from livesession import Order, OrderType, Side
 from livesession._session.book import Book
+
+from _helpers import book_fill
 
 D = Decimal
 
@@ -98,16 +102,7 @@ class TestReconcilerPictures:
 
 
 def _fill(book: Book, cid: str, side: Side, qty: str, price: str) -> None:
-    book.add_order(
-        Order(
-            client_order_id=cid,
-            symbol="BTC/USDT",
-            side=side,
-            quantity=D(qty),
-            order_type=OrderType.MARKET,
-        )
-    )
-    assert book.apply_fill(cid, f"t-{cid}", D(qty), D(price))
+    book_fill(book, cid, side, qty, price)
 
 
 class TestMoney:
@@ -184,34 +179,57 @@ class TestAveragePrice:
         _fill(book, "b2", Side.BUY, "1", "300.00")
         assert book.get_state()["avg_price"] == {"BTC/USDT": "200.00"}
 
+    @staticmethod
+    def _resumed(buys: list[tuple[str, str]], then: tuple[str, str]) -> tuple[Book, Book, dict]:
+        """A book of ``buys``, and one resumed from its checkpoint; both then buy ``then``."""
+        book = _book()
+        for n, (qty, price) in enumerate(buys, 1):
+            _fill(book, f"b{n}", Side.BUY, qty, price)
+        state = book.get_state()
+        again = _book()
+        again.set_state(orjson.loads(orjson.dumps(state)))
+        for one in (book, again):
+            _fill(one, "then", Side.BUY, *then)
+        return book, again, state
+
     def test_a_resumed_book_goes_on_with_the_same_digits(self):
         """The checkpoint holds the average as written: the next fill averages the same."""
-        book = _book()
-        _fill(book, "b1", Side.BUY, "1", "100.00")
-        _fill(book, "b2", Side.BUY, "2", "100.05")
-        state = book.get_state()
+        book, again, state = self._resumed([("1", "100.00"), ("2", "100.05")], ("3", "100.10"))
         assert state["avg_price"] == {"BTC/USDT": "100.0333333333333333333333333"}
-        again = _book()
-        again.set_state(state)
-        for one in (book, again):
-            _fill(one, "b3", Side.BUY, "3", "100.10")
         assert again.avg_price == book.avg_price
         assert again.get_state() == book.get_state()
+
+    def test_a_resumed_book_keeps_the_average_whole(self):
+        """An average with no end is checkpointed as a fraction: after a resume, the
+        position that averages 10000.055 exactly is on 10000.06, as it is uninterrupted.
+        A checkpoint without it (of before) is read as its avg_price writes it."""
+        buys = [("0.005", "10000.09"), ("0.009", "10000.06")]
+        book, again, state = self._resumed(buys, ("0.004", "10000.00"))
+        assert state["exact_avg"] == {"BTC/USDT": "14000099/1400"}
+        for one in (book, again):
+            assert one.average_on("BTC/USDT", D("0.01")) == D("10000.06")
+        assert again.get_state() == book.get_state()
+        assert "exact_avg" not in book.get_state()  # 10000.055 ends
+        older = _book()
+        older.set_state({k: v for k, v in state.items() if k != "exact_avg"})
+        assert older.exact_avg["BTC/USDT"] == Fraction("10000.07071428571428571428571")
 
     @given(
         st.lists(st.tuples(st.integers(1, 5000), st.integers(1, 10**7)), min_size=1, max_size=12)
     )
     def test_it_is_the_reference_average_and_written_plain(self, buys):
         """Lots of 0.001 at prices of 0.01: the book's average is the one a reviewer works
-        out with Decimal from the fills (the same formula, fill by fill), in value."""
+        out exactly from the fills (the cost over the quantity), to Decimal's 28 digits."""
         book = _book()
-        held = average = D(0)
+        held = cost = Fraction(0)
         for n, (lots, cents) in enumerate(buys):
             qty, price = D(lots).scaleb(-3), D(cents).scaleb(-2)
             _fill(book, f"b{n}", Side.BUY, str(qty), str(price))
-            average = (average * held + price * qty) / (held + qty)
-            held += qty
-            assert book.avg_price["BTC/USDT"] == average
+            cost += Fraction(price) * Fraction(qty)
+            held += Fraction(qty)
+            assert book.exact_avg["BTC/USDT"] == cost / held
+            quotient = D((cost / held).numerator) / D((cost / held).denominator)
+            assert book.avg_price["BTC/USDT"] == quotient
             assert "E" not in book.get_state()["avg_price"]["BTC/USDT"]
 
 

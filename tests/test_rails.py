@@ -131,6 +131,13 @@ class TestMaxOrderNotional:
         assert rejection is not None
         assert rejection.detail == {"notional": "50040.00000", "limit": "50000"}
 
+    def test_a_small_notional_is_written_out_in_the_reason(self):
+        """A notional under a millionth reads as the payload writes it, not 8.9E-7."""
+        rejection = max_order_notional(D("0.0000001"))(_intent("1"), _ctx(last_price=D("8.9E-7")))
+        assert rejection is not None
+        assert rejection.detail["notional"] == "0.00000089"
+        assert rejection.reason == "notional 0.00000089 > max_order_notional 0.0000001"
+
     def test_quiet_exactly_at_the_limit(self):
         """1.25 at 40000 is exactly 50000 and passes."""
         assert max_order_notional(D(50_000))(_intent("1.250"), _ctx()) is None
@@ -149,6 +156,32 @@ class TestPriceCollar:
         assert rejection is not None
         assert rejection.detail["limit"] == "0.05"
         assert rejection.detail["price"] == "42000.01"
+
+    def test_the_deviation_shown_stays_beyond_the_collar(self):
+        """One tick past 5 % of 40000.00 is 0.05000025 away: six places would write it
+        0.050000, the collar itself, under a reason saying it is more; one place more
+        shows it beyond (0.0500002 > 0.05)."""
+        intent = _intent(order_type=OrderType.LIMIT, limit_price=D("42000.01"))
+        rejection = price_collar(D("0.05"))(intent, _ctx())
+        assert rejection is not None
+        assert rejection.detail["deviation"] == "0.0500002"
+        assert "is 0.0500002 from the last price 40000.00 > price_collar_pct 0.05" in (
+            rejection.reason
+        )
+        far = _intent(order_type=OrderType.LIMIT, limit_price=D("44000.00"))
+        rejection = price_collar(D("0.05"))(far, _ctx())
+        assert rejection is not None
+        assert rejection.detail["deviation"] == "0.100000"  # six places where they show it
+
+    def test_a_coin_under_a_millionth_is_written_out_in_the_reason(self):
+        """The reason writes its prices as the payload does, never in exponent form."""
+        intent = _intent(order_type=OrderType.LIMIT, limit_price=D("0.00000100"))
+        rejection = price_collar(D("0.05"))(intent, _ctx(last_price=D("0.00000089")))
+        assert rejection is not None
+        assert rejection.reason == (
+            "limit price 0.00000100 is 0.123596 from the last price 0.00000089 "
+            "> price_collar_pct 0.05"
+        )
 
     def test_quiet_exactly_at_the_collar(self):
         """A limit exactly 5% from the last price passes."""
@@ -274,6 +307,14 @@ class TestDailyLoss:
             "peak_equity": "100000.00",
             "equity": "99000.00",
         }
+
+    def test_the_drawdown_shown_reaches_a_cap_of_more_places(self):
+        """A cap of 0.0123454 reached exactly: six places would write the drawdown
+        0.012345, short of the cap it is said to reach; it is written 0.0123454."""
+        rejection = daily_loss(D("0.0123454"))(_intent(), _ctx(equity=D("98765.46")))
+        assert rejection is not None
+        assert rejection.detail["drawdown"] == "0.0123454"
+        assert rejection.reason.startswith("drawdown 0.0123454 from the day's peak >= ")
 
     def test_quiet_just_inside_the_cap(self):
         """One cent less drawdown than the cap passes."""

@@ -5,7 +5,10 @@ context, no float), average cost by its definition, equity marked at every bar's
 It is held against what the report shows (its book and its text), ``metrics.json``, the
 final state snapshot, ``SESSION_STOPPED``, every ``POSITION_CHANGED`` and ``status``, over
 generated runs: a strategy that goes long, adds, flips short, reduces and goes flat on a
-moving price, on a venue that fills in parts, slips and rejects.
+moving price, on a venue that fills in parts, slips and rejects, and on the realish venue's
+faults (resent submits, duplicate acks, late fills); and over three UTC days on
+a tick of 0.5, where the daily-loss cap fires at the step a reviewer finds the day's fall
+from its own peak (``_daily_loss_breaches``) and ``livesession prom`` counts the last day.
 """
 
 from __future__ import annotations
@@ -299,3 +302,145 @@ class TestRecomputed:
         run = _run(tmp_path, "dd", closes, {1: "0.001", 3: "0"}, {})
         assert_agrees(run)
         assert _shown(render_report(run))["max drawdown"] == "0.01 (0.0000100 %)"
+
+    def test_an_average_on_a_half_tick_is_rounded_once(self, tmp_path):
+        """0.005 at 10,000.09, 0.009 at 10,000.06 and 0.004 at 10,000.00 average exactly
+        10,000.055, written on the even tick, 10,000.06. Carried at Decimal's 28 digits, the
+        second average (10,000.0707142857...) left the third a hair below the half
+        (10,000.05499999999999999999999), and it was written 10,000.05."""
+        closes = ["10000.09", "10000.06", "10000.00", "10000.00"]
+        run = _run(tmp_path, "half", closes, {1: "0.005", 2: "0.014", 3: "0.018"}, {})
+        assert_agrees(run)
+        averages = [
+            event["payload"]["avg_price"]
+            for event in _lines(run / "events.jsonl")
+            if event["event_type"] == "POSITION_CHANGED"
+        ]
+        assert averages[:3] == ["10000.09", "10000.07", "10000.06"]
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _daily_loss_breaches(run_dir: Path) -> list[int]:
+    """The steps at which the daily-loss cap must pull the kill switch, as config.md says.
+
+    Days are UTC days of simulated time; a day's peak starts at the equity marked at the
+    closes before its first bar (the initial cash on the first day) and rises with the
+    equity at each bar's close (the orders this test sends fill within their own step, so
+    that equity holds the fills of the steps before). A breach is a fall from the peak of
+    ``daily_loss_pct`` or more while a position is held.
+    """
+    config = orjson.loads((run_dir / "config.json").read_bytes())
+    cap = Fraction(config["risk"]["daily_loss_pct"])
+    book = _Reviewer(Fraction(config["initial_cash"]), Fraction(config["price_tick"]))
+    day, peak, steps, breaches = None, Fraction(0), 0, []
+    for event in _lines(run_dir / "events.jsonl"):
+        kind, fields = event["event_type"], event["payload"]
+        if kind == "BAR":
+            steps += 1
+            if event["ts_sim"] // _DAY_NS != day:
+                day, peak = event["ts_sim"] // _DAY_NS, book.equity() if steps > 1 else book.cash
+            book.bar(event["ts_sim"], fields, steps == 1)
+            equity = book.equity()
+            if equity > peak:
+                peak = equity
+            elif (peak - equity) / peak >= cap and any(book.position.values()):
+                breaches.append(steps)
+        elif kind in FILLS:
+            book.fill(fields)
+    return breaches
+
+
+def _prom(run_dir: Path) -> dict[str, Fraction]:
+    """The run's Prometheus textfile: each family's first sample, by name."""
+    from livesession.prom import render_textfile
+
+    samples: dict[str, Fraction] = {}
+    for line in render_textfile(run_dir).splitlines():
+        if line and not line.startswith("#"):
+            samples.setdefault(line.split("{")[0], Fraction(Decimal(line.rsplit(" ", 1)[1])))
+    return samples
+
+
+class TestFaultyVenue:
+    def test_a_realish_venue_s_run(self, tmp_path):
+        """Duplicate acks, late fills, timeouts and resent submits: the same figures."""
+        closes = [f"{40_000 + 37 * (n % 9) - 11 * n}.{n % 100:02d}" for n in range(60)]
+        targets = {1: "0.010", 8: "0.003", 15: "-0.007", 22: "-0.002", 30: "0.011", 41: "0"}
+        cfg = DryrunConfig(
+            run_id="faulty",
+            strategy_id="scripted",
+            steps=len(closes),
+            seed=3,
+            broker="realish",
+            realish={"transient_rate": "0.3", "timeout_rate": "0.2", "late_fill_rate": "0.3"},
+            fill_model={"partial_fill_ratio": "0.5", "slippage_bps": "5"},
+        )
+        with create_run(
+            cfg, tmp_path, feed=ScriptedFeed(closes), strategy=_to_targets(targets)
+        ) as s:
+            assert s.preflight()
+            s.activate()
+            s.run_to_end(len(closes))
+        events = _lines(tmp_path / "faulty" / "events.jsonl")
+        kinds = {e["event_type"] for e in events}
+        assert {"BROKER_CALL_RETRIED", "ORDER_PARTIALLY_FILLED"} <= kinds
+        assert_agrees(tmp_path / "faulty")
+
+
+class TestAcrossDays:
+    """A run over three UTC days, on a tick of 0.5, whose daily-loss cap fires on the second."""
+
+    # Bars every 3 hours from 15:00 UTC: day 1 is bars 1-3, day 2 bars 4-11, day 3 12-19.
+    # Long 0.25 from bar 1: day 1 peaks at 100,200 (bar 2) and ends 180 below it, under the
+    # cap of 0.2 %; bar 4 (00:00) stands 202.50 below day 1's peak, but day 2's starts at
+    # day 1's last close (100,020); day 2 peaks at 100,100 (bar 5) and bar 7 falls 202.50.
+    CLOSES = ("40000.0", "40800.0", "40080.0", "39990.0", "40400.0", "40200.0", "39590.0")
+
+    def _run(self, out: Path) -> Path:
+        cfg = DryrunConfig(
+            run_id="days",
+            strategy_id="scripted",
+            steps=20,
+            max_steps=20,
+            seed=7,
+            price_tick="0.5",
+            step_interval_ms=3 * 3_600_000,
+            start_time="2026-01-01T12:00:00Z",  # the first bar is a step later
+            risk={"daily_loss_pct": "0.002"},
+        )
+        strategy = _to_targets({1: "0.250"})
+        feed = ScriptedFeed([*self.CLOSES, "39800.5"])
+        with create_run(cfg, out, feed=feed, strategy=strategy) as session:
+            assert session.preflight()
+            session.activate()
+            session.run_to_end(20)
+        return out / "days"
+
+    def test_the_cap_fires_where_a_reviewer_finds_the_day_s_fall(self, tmp_path):
+        run = self._run(tmp_path)
+        want = assert_agrees(run)
+        assert _daily_loss_breaches(run)[:1] == [7]
+        kills = []
+        steps = 0
+        for event in _lines(run / "events.jsonl"):
+            steps += event["event_type"] == "BAR"
+            if event["event_type"] == "KILL_SWITCH":
+                kills.append((steps, event["payload"]["reason"]))
+        assert kills == [(7, "DAILY_LOSS")]
+        # The kill's flatten sold at bar 7's close: 0.25 bought at 40,000.0, sold at 39,590.0.
+        assert want["realised"] == want["equity"] - want["start"] == Fraction("-102.5")
+        assert not any(want["positions"].values())
+
+    def test_prometheus_counts_the_day_from_its_first_bar(self, tmp_path):
+        """trader_daily_pnl is the last day's change (none: flat since the kill), not the run's."""
+        run = self._run(tmp_path)
+        want = recompute(run)
+        samples = _prom(run)
+        assert samples["trader_equity"] == want["equity"]
+        assert samples["trader_daily_pnl"] == 0
+        assert samples["trader_positions_open"] == samples["trader_portfolio_heat"] == 0
+        filled = want["events_by_type"]["ORDER_FILLED"]
+        assert samples["trader_orders_filled_total"] == filled
+        assert samples["trader_orders_placed_total"] == want["orders_submitted"]

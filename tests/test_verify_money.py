@@ -208,3 +208,62 @@ class TestMoneyReplay:
             "the price_tick 0.01"
         )
         assert report.finish() == (said,)
+
+    def test_an_average_on_a_half_tick_is_held_to_the_even_tick(self) -> None:
+        """0.005 at 10000.09, 0.009 at 10000.06 and 0.004 at 10000.00 average exactly
+        10000.055: 10000.06 on the tick. Replayed at Decimal's 28 digits, the second average
+        (10000.0707142857...) left the third a hair below the half, and 10000.05 passed."""
+        from livesession.verify._money import Money
+        from livesession.verify._result import Violations
+
+        report = Violations()
+        money = Money(Decimal("1000.00"), Decimal("0.01"))
+        held = Decimal(0)
+        for qty, price in (("0.005", "10000.09"), ("0.009", "10000.06"), ("0.004", "10000.00")):
+            money.fill("BTC", held, Decimal(qty), Decimal(price))
+            held += Decimal(qty)
+        money.position_changed(
+            report, 3, {"symbol": "BTC", "position": "0.018", "avg_price": "10000.05"}
+        )
+        said = (
+            "events.jsonl:3: avg_price 10000.05 of 'BTC' but the fills average 10000.055: "
+            "10000.06 on the price_tick 0.01"
+        )
+        assert report.finish() == (said,)
+
+    def test_a_position_reduced_and_added_to_over_and_over_agrees_with_the_book(self) -> None:
+        """Each partial close and add grows the exact average's fraction by digits; past a
+        denominator of 10**28 the book and the replay both go on from its 28 digits, so
+        the fraction stays small and the replay agrees with every average the book writes."""
+        from livesession import Side
+        from livesession._session.book import Book
+        from livesession.verify._money import Money
+        from livesession.verify._result import Violations
+
+        from _helpers import book_fill
+
+        book, money, report = (
+            Book(initial_cash=Decimal(10**7)),
+            Money(None, Decimal("0.01")),
+            Violations(),
+        )
+        held = Decimal(0)
+        for n in range(400):
+            signed = (
+                Decimal(1 + n * 7 % 13).scaleb(-3)
+                * (1 if n % 2 == 0 else -1)
+                * (2 if n % 2 == 0 else 1)
+            )
+            price = Decimal(4_000_000 + n * 37 % 1000).scaleb(-2)
+            side = Side.BUY if signed > 0 else Side.SELL
+            book_fill(book, f"c{n}", side, str(abs(signed)), str(price), symbol="BTC")
+            money.fill("BTC", held, signed, price)
+            held += signed
+            average = book.average_on("BTC", Decimal("0.01"))
+            written = "0" if average is None else str(average)
+            money.position_changed(
+                report, n + 1, {"symbol": "BTC", "position": str(held), "avg_price": written}
+            )
+        assert report.finish() == ()
+        assert held > 0
+        assert book.exact_avg["BTC"].denominator <= 10**28

@@ -208,8 +208,21 @@ class _Limit:
         return Rejection(
             rule=self.rule,
             detail={self.name: plain(value), "limit": plain(limit)},
-            reason=self.text.format(value=value, limit=limit),
+            reason=self.text.format(value=plain(value), limit=plain(limit)),
         )
+
+
+def _shown_past(share: Decimal, limit: Decimal, *, reached: bool) -> str:
+    """A share that fired (beyond ``limit``; or at it, when ``reached`` fires), to six places.
+
+    Or to as many more as it takes to read as what fired: 0.05000025 is ``0.0500002``,
+    not ``0.050000`` beside a collar of 0.05 it is said to be beyond. Else exact.
+    """
+    for places in range(6, 21):
+        shown = share.quantize(Decimal(1).scaleb(-places))
+        if shown > limit or (reached and shown == limit):
+            return plain(shown)
+    return plain(share)
 
 
 @attrs.frozen
@@ -227,18 +240,18 @@ class _PriceCollar:
         deviation = abs(intent.limit_price - ctx.last_price) / ctx.last_price
         if deviation <= self.pct:
             return None
-        shown = deviation.quantize(Decimal("0.000001"))
+        shown = _shown_past(deviation, self.pct, reached=False)
         return Rejection(
             rule=self.rule,
             detail={
                 "price": plain(intent.limit_price),
                 "last_price": plain(ctx.last_price),
-                "deviation": plain(shown),
+                "deviation": shown,
                 "limit": plain(self.pct),
             },
             reason=(
-                f"limit price {intent.limit_price} is {shown} from the last price "
-                f"{ctx.last_price} > price_collar_pct {self.pct}"
+                f"limit price {plain(intent.limit_price)} is {shown} from the last price "
+                f"{plain(ctx.last_price)} > price_collar_pct {plain(self.pct)}"
             ),
         )
 
@@ -254,16 +267,16 @@ class _DailyLoss:
         drawdown = (ctx.day_peak_equity - ctx.equity) / ctx.day_peak_equity
         if drawdown < self.pct:
             return None
-        shown = drawdown.quantize(Decimal("0.000001"))
+        shown = _shown_past(drawdown, self.pct, reached=True)
         return Rejection(
             rule=self.rule,
             detail={
-                "drawdown": plain(shown),
+                "drawdown": shown,
                 "limit": plain(self.pct),
                 "peak_equity": plain(ctx.day_peak_equity),
                 "equity": plain(ctx.equity),
             },
-            reason=f"drawdown {shown} from the day's peak >= daily_loss_pct {self.pct}",
+            reason=f"drawdown {shown} from the day's peak >= daily_loss_pct {plain(self.pct)}",
         )
 
 

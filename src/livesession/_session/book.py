@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -156,6 +157,10 @@ class BookView:
     """The simulated UTC day's peak equity, which the daily-loss cap measures from."""
 
 
+_EXACT_DENOMINATOR: Final = 10**28
+"""The largest denominator an exact average keeps (verify's replay holds the same)."""
+
+
 def _trimmed(average: Decimal, price: Decimal) -> Decimal:
     """``average`` without the trailing zeros past the places of ``price``: the same value.
 
@@ -182,6 +187,8 @@ class Book:
         self.cash = initial_cash
         self.positions: dict[str, Decimal] = {}
         self.avg_price: dict[str, Decimal] = {}
+        self.exact_avg: dict[str, Fraction] = {}
+        """Each average exactly, which ``avg_price`` gives to Decimal's 28 digits."""
         self.ledger: dict[str, Decimal] = {}
         self.last_price: dict[str, Decimal] = {}
         self.open = OpenOrders()
@@ -359,24 +366,45 @@ class Book:
         The volume-weighted average of the entries of the position held, never rounded to
         the tick (1 at 100.00 and 4 at 100.05 average 100.04, not 100.00): a fill that adds
         to it moves it, one that reduces it leaves it, one that flips it starts it at its
-        price, and a flat position has none. An average whose division does not end (1 at
-        100.00, 2 at 100.05) keeps the 28 significant digits of Decimal arithmetic, and the
-        next is worked out from it as written, so a resumed run (whose checkpoint holds that
-        text) goes on with the same digits. It is written with the places of the prices, or
-        as many more as it needs (``_trimmed``).
+        price, and a flat position has none. It is kept exactly (``exact_avg``, a fraction:
+        1 at 100.00 and 2 at 100.05 average 100.0333...), each from the last one exact,
+        and ``avg_price`` is that to Decimal's 28 significant digits, written with the
+        places of the prices, or as many more as it needs (``_trimmed``). Carried at 28
+        digits instead, an average exactly on a half tick (10000.055) could come out a
+        hair below it and be written on the tick below (10000.05 for 10000.06). A fraction
+        whose denominator passes ``_EXACT_DENOMINATOR`` (a position reduced and added to
+        over and over: it grows by digits a cycle) goes on from ``avg_price`` instead.
         """
-        averages = self.avg_price
+        averages, exact = self.avg_price, self.exact_avg
         new = old + signed
         if not new:
             averages.pop(symbol, None)
-        elif not old:  # opening
+            exact.pop(symbol, None)
+        elif not old or (new > 0) != (old > 0):  # opening, or flipped: the rest opens here
             averages[symbol] = price
+            exact[symbol] = Fraction(price)
         elif (old > 0) == (signed > 0):  # adding to the position
-            held, qty = abs(old), abs(signed)
-            average = (averages[symbol] * held + price * qty) / (held + qty)
-            averages[symbol] = _trimmed(average, price)
-        elif (new > 0) != (old > 0):  # flipped: the rest opens at this fill's price
-            averages[symbol] = price
+            held, qty = Fraction(abs(old)), Fraction(abs(signed))
+            before = exact.get(symbol, Fraction(averages[symbol]))
+            average = (before * held + Fraction(price) * qty) / (held + qty)
+            quotient = Decimal(average.numerator) / Decimal(average.denominator)
+            averages[symbol] = _trimmed(quotient, price)
+            # Reduced and added to again and again, the fraction grows without end: past
+            # 28 digits below the point it goes on from avg_price's 28 digits instead.
+            exact[symbol] = (
+                average if average.denominator <= _EXACT_DENOMINATOR else Fraction(quotient)
+            )
+
+    def average_on(self, symbol: str, tick: Decimal) -> Decimal | None:
+        """``symbol``'s average entry price rounded once, half-even, to ``tick`` (None: flat).
+
+        From the exact average, so one on a half tick goes to the even tick, as the
+        contract reads ``rounded once``; a tick of 0 (none) leaves ``avg_price``.
+        """
+        exact = self.exact_avg.get(symbol)
+        if exact is None or tick <= 0:
+            return self.avg_price.get(symbol)
+        return Decimal(round(exact / Fraction(tick))) * tick
 
     def close_order(self, cid: str, *, confirm: bool = False) -> OpenOrder | None:
         """Stop treating an order as open (rejected, or with ``confirm`` cancelled).
@@ -397,7 +425,7 @@ class Book:
 
     def get_state(self) -> dict[str, Any]:
         """JSON-compatible state."""
-        return {
+        state = {
             "cash": plain(self.cash),
             "positions": {k: plain(v) for k, v in sorted(self.positions.items())},
             "avg_price": {k: plain(v) for k, v in sorted(self.avg_price.items())},
@@ -407,12 +435,24 @@ class Book:
             "open": [live.to_json() for _, live in sorted(self.open.items())],
             "closed": [live.to_json() for _, live in sorted(self.closed.items())],
         }
+        # An average with no end is kept whole, as a fraction (``avg_price`` has 28 digits
+        # of it); any other is ``avg_price`` itself, as in a checkpoint of before.
+        endless = {
+            k: f"{v.numerator}/{v.denominator}"
+            for k, v in sorted(self.exact_avg.items())
+            if v != Fraction(self.avg_price[k])
+        }
+        if endless:
+            state["exact_avg"] = endless
+        return state
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore ``get_state``'s snapshot."""
         self.cash = Decimal(state["cash"])
         self.positions = {k: Decimal(v) for k, v in state["positions"].items()}
         self.avg_price = {k: Decimal(v) for k, v in state["avg_price"].items()}
+        exact = state.get("exact_avg", {})
+        self.exact_avg = {k: Fraction(exact.get(k, v)) for k, v in state["avg_price"].items()}
         self.ledger = {k: Decimal(v) for k, v in state["ledger"].items()}
         self.last_price = {k: Decimal(v) for k, v in state["last_price"].items()}
         self.day_peak_equity = Decimal(state["day_peak_equity"])

@@ -357,7 +357,7 @@ class ReportRouter:
         # The artifact contract keeps prices on the instrument's tick: the exact average
         # (the book's, the strategy's view's, the checkpoint's) rounded once, half-even, never
         # a rounded one averaged again. A flat position has none: the required field says 0.
-        average = book.avg_price.get(order.symbol)
+        average = book.average_on(order.symbol, self._c.config.price_tick)
         rec.emit(
             "POSITION_CHANGED",
             {

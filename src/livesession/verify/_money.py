@@ -9,11 +9,12 @@ cash is taken as written, and only the moves after it are held to the fills.
 
 ``avg_price`` is the volume-weighted average entry price of the position held: a fill that
 adds to the position moves it, one that reduces it leaves it, one that flips it starts it
-at its price, and a flat position has none (written ``0``). It is worked out in Decimal
-arithmetic of 28 significant digits (an average whose division does not end keeps 28, and
-the next is worked out from it) and written rounded once, half-even, to the price tick: so
-it is checked only when ``config.json`` gives the tick, and not for a run of a release
-before 0.2, which rounded the average at every fill and kept the last price once flat.
+at its price, and a flat position has none (written ``0``). It is worked out exactly (a
+fraction: an average whose division does not end is kept whole, unless its denominator
+passes 10**28, when it goes on from its 28 significant digits) and written rounded once,
+half-even, to the price tick, so an average on a half tick goes to the even tick: it is
+checked only when ``config.json`` gives the tick, and not for a run of a release before
+0.2, which rounded the average at every fill and kept the last price once flat.
 
 ``equity`` is the cash plus each position at its last price (the last ``BAR``'s close of
 its symbol, or its average before any bar), exact (``Book.equity``): each
@@ -25,6 +26,7 @@ and the PnL edited verified OK, though the fills and the bars say otherwise.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -40,6 +42,8 @@ EVENTS: Final = names.EVENTS
 _ARITHMETIC: Final = Context(prec=28, rounding=ROUND_HALF_EVEN)
 """Decimal's default context, named: the caller's own context must not change a verdict."""
 _ZERO: Final = Decimal(0)
+_EXACT_DENOMINATOR: Final = 10**28
+"""The largest denominator the book keeps an exact average with; past it, 28 digits."""
 _BEFORE_AVERAGES: Final = ("0.0.", "0.1.")
 """The releases whose runs rounded the average at every fill (and kept a flat one's)."""
 
@@ -70,7 +74,7 @@ class Money:
         self._since = f"the initial_cash {initial_cash} of {names.CONFIG}"
         self._tick = tick if tick is not None and tick > 0 else None
         """The price tick the averages are written on; None: they are not checked."""
-        self._averages: dict[str, Decimal] = {}
+        self._averages: dict[str, Fraction] = {}
         self._positions: dict[str, Decimal] = {}
         self._marks: dict[str, Decimal] = {}
         self._equities = True
@@ -93,7 +97,7 @@ class Money:
         value = self._cash
         for symbol, held in self._positions.items():
             if held:
-                mark = self._marks.get(symbol, self._averages.get(symbol, _ZERO))
+                mark = self._marks.get(symbol) or _decimal(self._averages.get(symbol))
                 value = _ARITHMETIC.add(value, _ARITHMETIC.multiply(held, mark))
         return value
 
@@ -130,14 +134,14 @@ class Money:
         if not new:
             self._averages.pop(symbol, None)
         elif not held or (new > 0) != (held > 0):  # opening, or flipped: the rest opens here
-            self._averages[symbol] = price
+            self._averages[symbol] = Fraction(price)
         elif (held > 0) == (signed > 0):  # adding to the position
-            before, added = abs(held), abs(signed)
-            total = _ARITHMETIC.add(
-                _ARITHMETIC.multiply(self._averages.get(symbol, price), before),
-                _ARITHMETIC.multiply(price, added),
-            )
-            self._averages[symbol] = _ARITHMETIC.divide(total, _ARITHMETIC.add(before, added))
+            before, added = Fraction(abs(held)), Fraction(abs(signed))
+            cost = self._averages.get(symbol, Fraction(price)) * before
+            average = (cost + Fraction(price) * added) / (before + added)
+            if average.denominator > _EXACT_DENOMINATOR:  # as the book: from its 28 digits
+                average = Fraction(_decimal(average))
+            self._averages[symbol] = average
 
     def position_changed(self, report: Violations, number: int, payload: dict[str, Any]) -> None:
         """Hold the ``avg_price`` and ``cash`` of a ``POSITION_CHANGED`` to the fills."""
@@ -162,23 +166,23 @@ class Money:
             return
         symbol = payload["symbol"]
         average = self._averages.get(symbol)
-        expected = _ZERO if average is None else _on_tick(average, tick)
+        expected = _ZERO if average is None else Decimal(round(average / Fraction(tick))) * tick
         if Decimal(written) == expected:
             return
         why = (
             "the position is flat: 0"
             if average is None
-            else f"the fills average {_shown(average, tick)}: {expected} on the price_tick {tick}"
+            else f"the fills average {_shown(_decimal(average), tick)}: {expected} on the "
+            f"price_tick {tick}"
         )
         report.add(EVENTS, number, f"avg_price {written} of {symbol!r} but {why}")
 
 
-def _on_tick(value: Decimal, tick: Decimal) -> Decimal:
-    """``value`` rounded once, half-even, to a multiple of ``tick``."""
-    units = _ARITHMETIC.divide(value, tick).to_integral_value(
-        rounding=ROUND_HALF_EVEN, context=_ARITHMETIC
-    )
-    return _ARITHMETIC.multiply(units, tick)
+def _decimal(value: Fraction | None) -> Decimal:
+    """An exact average to Decimal's 28 digits (0 for none), as the book gives it."""
+    if value is None:
+        return _ZERO
+    return _ARITHMETIC.divide(Decimal(value.numerator), Decimal(value.denominator))
 
 
 def _shown(average: Decimal, tick: Decimal) -> str:
