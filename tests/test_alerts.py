@@ -1613,6 +1613,43 @@ def test_a_run_a_full_disk_left_unsealed_alerts_once_and_its_resume_seals_it(
 
 
 @pytest.mark.broken_run("the file system refuses writes on purpose: the run is resumed after")
+@pytest.mark.parametrize("case", list(_FULL_DISKS))
+def test_a_run_left_unsealed_says_the_alerts_its_webhook_did_not_take(
+    tmp_path, dead_url, monkeypatch, case
+):
+    """A run a full disk left unsealed (exit 2), its webhook down: the stderr line RUNBOOK
+    promises whenever an alert was not delivered never came, so the operator learned from
+    nothing but alerts.jsonl that its RUN_UNSEALED paged nobody. Now that line comes first,
+    then the error line, as for a sealed run (which prints it after its summary)."""
+    backend, limit, before, _ = _FULL_DISKS[case]
+    resource = pytest.importorskip("resource")  # POSIX
+    monkeypatch.setenv(ALERT_ENV, dead_url)
+    out = tmp_path / "runs"
+    args = ("--steps", "3000", "--idempotency-backend", backend, "-q")
+    done = cli_under(
+        "dryrun", "--out", out, "--run-id", "r", *args, limit=(resource.RLIMIT_FSIZE, limit)
+    )
+    assert done.returncode == 2, done.stderr
+    lost = len(before) + 1  # and its RUN_UNSEALED
+    said, error = done.stderr.splitlines()
+    assert said == _undelivered(lost, out / "r")
+    assert error.startswith("livesession: error: ")
+    assert "the run is not sealed" in error
+    _assert_no_secret(done.stderr)
+    resumed = cli_under("resume", out / "r", "-q")  # the resume's seal: said as before
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr.splitlines() == [_undelivered(1, out / "r")]
+
+
+def _undelivered(failed: int, run_dir: Path) -> str:
+    """The stderr line of a process whose ``failed`` alerts its dead webhook never took."""
+    return (
+        f"livesession: {failed} alert(s) not delivered (failed {failed}, dropped 0, "
+        f"abandoned 0): the webhook's errors are in {run_dir / names.ALERTS}"
+    )
+
+
+@pytest.mark.broken_run("the file system refuses writes on purpose: the run is resumed after")
 def test_a_resume_without_the_webhook_says_it_posts_no_alerts(tmp_path, dead_url, monkeypatch):
     """A run that posted to a webhook, resumed without ``ALERT_ENV`` (the run directory
     never keeps the URL): the resume paged nobody, said nothing of it, and repeated the

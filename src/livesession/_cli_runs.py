@@ -247,29 +247,35 @@ def _run(
     show_bar = (
         not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and sys.stderr.isatty()
     )
-    if show_bar:
-        from rich.console import Console  # noqa: PLC0415 - only for long runs on a terminal
-        from rich.progress import Progress  # noqa: PLC0415 - only for long runs on a terminal
+    try:
+        if show_bar:
+            from rich.console import Console  # noqa: PLC0415 - only for long runs on a terminal
+            from rich.progress import Progress  # noqa: PLC0415 - only for long runs on a terminal
 
-        # On stderr, which is the terminal we tested: stdout may be a pipe or --json.
-        with Progress(console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task("dry run", total=steps, completed=session.steps_done)
+            # On stderr, which is the terminal we tested: stdout may be a pipe or --json.
+            with Progress(console=Console(stderr=True), transient=True) as progress:
+                task = progress.add_task("dry run", total=steps, completed=session.steps_done)
 
-            def tick(done: int) -> None:
-                timer.on_step(done)
-                if done % 1000 == 0:
-                    progress.update(task, completed=done)
+                def tick(done: int) -> None:
+                    timer.on_step(done)
+                    if done % 1000 == 0:
+                        progress.update(task, completed=done)
 
+                result = _unsealed_said(
+                    session, run_dir, lambda: _drive(session, steps, tick, controls)
+                )
+        else:
             result = _unsealed_said(
-                session, run_dir, lambda: _drive(session, steps, tick, controls)
+                session, run_dir, lambda: _drive(session, steps, timer.on_step, controls)
             )
-    else:
-        result = _unsealed_said(
-            session, run_dir, lambda: _drive(session, steps, timer.on_step, controls)
-        )
-    streams_back()  # a plug-in's sys.stdout = ... is its own: the summary is the CLI's
-    timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
-    _refuse_unsealed(session, result, run_dir)
+        streams_back()  # a plug-in's sys.stdout = ... is its own: the summary is the CLI's
+        timings = timer.finish(steps=result.steps, events=session.recorder.event_seq)
+        _refuse_unsealed(session, result, run_dir)
+    except BaseException:
+        # Not sealed (or torn after its seal): the error line follows. The alerts the webhook
+        # did not take (that run's RUN_UNSEALED too) are said first, as a sealed run's are.
+        say_undelivered(run_dir, alert_counts(run_dir, session.config))
+        raise
     say_timings_lost(timer.lost)  # a run's error line says what refused it, this included
     alerts = alert_counts(run_dir, session.config)  # its session closed: the closed line
     if not quiet:
