@@ -1665,6 +1665,15 @@ def test_a_resume_without_the_webhook_says_it_posts_no_alerts(tmp_path, dead_url
     assert done.returncode == 2, done.stderr
     assert b'"failed":1' in (out / "r" / names.ALERTS).read_bytes()  # its RUN_UNSEALED
     monkeypatch.delenv(ALERT_ENV)
+    # status's `next` said only `continue it: livesession resume DIR`, and an operator who
+    # followed it in a shell without the variable resumed a run that paged nobody; it names
+    # the variable now, as it names a ccxt run's credential variables.
+    crashed = run_status(out / "r")
+    assert (crashed.verdict, crashed.alerts_env) == (Verdict.CRASHED, ALERT_ENV)
+    assert crashed.next_step().endswith(
+        f"; set {ALERT_ENV} in its environment too: the run posted to a webhook, and a resume "
+        "takes the URL only from there (the run directory never keeps it)"
+    )
     resumed = cli_under("resume", out / "r", "-q")
     assert resumed.returncode == 0, resumed.stderr
     said = (

@@ -96,11 +96,13 @@ from ._rundir.standing import (
     run_book,
     trading_of,
     unbooked_fill,
+    webhook_said,
 )
 from ._rundir.starting import killed_before_writing, no_run_yet, start_again, starting_says
 from ._rundir.statuswords import closing_says
 from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
+from ._support.secrets import ALERT_ENV
 from ._support.text import command, one_line
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
@@ -168,6 +170,9 @@ class RunStatus:
     ``resume`` sets aside with the rest of the tail; "" for none, and for any other run."""
     credentials: tuple[str, ...] = ()
     """The variables ``resume`` reads the run's credentials from (a ccxt run's): names only."""
+    alerts_env: str = ""
+    """The variable a resume takes the webhook's URL from, for a run that posted to one
+    (``run.json``'s ``alerts``, or its ``alerts.jsonl``); "" for one that did not."""
     unlocked: str = ""
     """Unsealed, of a release that takes no writer lock: it may be live (``unlocked_says``)."""
     lease: dict[str, Any] | None = None
@@ -236,7 +241,7 @@ class RunStatus:
         """
         then = f"a person must look: {self.unlocked}" if self.unlocked else self._next()
         if self.verdict is Verdict.CRASHED and not self.unlocked:
-            then += credentials_said(self.credentials)
+            then += credentials_said(self.credentials) + webhook_said(self.alerts_env)
         if self.closing and self.writer is not None and not self.writer.get("stopped"):
             pid = self.writer["pid"]  # evidence refuses it till then (it hashes alerts.jsonl)
             then = f"wait until pid {pid} lets the run go (writer none), then {then}"
@@ -288,6 +293,11 @@ class RunStatus:
         from ._cli_status import status_lines  # noqa: PLC0415 - it reads this module's Verdict
 
         return status_lines(self)
+
+
+def _posted(run_dir: Path, meta: dict[str, Any]) -> bool:
+    """The run posted to a webhook: ``run.json`` says so, or its ``alerts.jsonl`` is there."""
+    return meta.get("alerts") == "webhook" or (run_dir / names.ALERTS).exists()
 
 
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
@@ -400,6 +410,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         resume_problem=problem_of_resume,
         damaged_tail=_damage_past(run_dir, checkpoint) if resumable else "",
         credentials=resume_credentials(cfg, meta),
+        alerts_env=ALERT_ENV if _posted(run_dir, meta) else "",
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
         lease=None
         if cfg is None

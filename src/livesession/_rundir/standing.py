@@ -55,6 +55,7 @@ __all__ = [
     "run_book",
     "trading_of",
     "unbooked_fill",
+    "webhook_said",
 ]
 
 GoingOn = Literal["live", "crashed"] | None
@@ -441,4 +442,19 @@ def credentials_said(variables: tuple[str, ...]) -> str:
     return (
         f"; resume needs the credential variables {', '.join(variables)} set in its "
         "environment (the run's broker is ccxt)"
+    )
+
+
+def webhook_said(variable: str) -> str:
+    """What a crashed run's ``next`` adds when the run posted to a webhook ("": it did not).
+
+    The run directory never keeps the URL, so a resume alerts only through ``variable``
+    (``ALERT_ENV``): without it, it pages nobody of its kill switch or its seal. Whether it
+    is set where ``status`` runs is not said, as for the credential variables.
+    """
+    if not variable:
+        return ""
+    return (
+        f"; set {variable} in its environment too: the run posted to a webhook, and a resume "
+        "takes the URL only from there (the run directory never keeps it)"
     )
