@@ -15,7 +15,11 @@ from pathlib import Path
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, Side, create_run
+from livesession._artifacts import names
+from livesession._artifacts.runread import iter_records
 from livesession._domain.model import Order
+from livesession.evidence._outcome import outcome
+from livesession.evidence._verdict import run_ended
 from livesession.report import render_report
 from livesession.testing import FaultBroker
 
@@ -75,3 +79,39 @@ def test_a_wound_down_fault_says_no_such_thing(tmp_path: Path) -> None:
     header = _header(tmp_path / "wound")
     assert "1 of 4 steps, faulted: STRATEGY_ERROR</p>" in header
     assert "not wound down" not in header
+
+
+def test_a_wind_down_the_venue_did_not_confirm_is_not_said_unwound(tmp_path: Path) -> None:
+    """Bug: a run whose stop (or end) wound down but ran out of polls before the venue
+    confirmed it (``STOP_INCOMPLETE``: a fill the venue reports late) was told ``left in
+    ERROR_REQUIRES_OPERATOR, not wound down`` by the report's header and the evidence, where
+    the CLI's own line says ``after a wind-down the venue did not confirm (its cancels and
+    flatten may be there)`` and RUNBOOK that such a stop wound down: a reviewer read that
+    nothing was cancelled. Both say the wind-down the venue did not confirm now."""
+    late = {"late_fill_rate": "1", "late_fill_ms": 86_400_000, "transient_rate": "0"}
+    cfg = DryrunConfig.from_mapping(
+        {
+            "run_id": "unconfirmed",
+            "strategy_id": "scripted",
+            "steps": 6,
+            "broker": "realish",
+            "stop_max_polls": 2,
+            "realish": late | {"timeout_rate": "0"},
+        }
+    )
+    strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
+    feed = ScriptedFeed(["40000.00"] * 6)
+    with create_run(cfg, tmp_path, feed=feed, strategy=strategy) as session:
+        result = session.run_to_end(6)  # the end's wind-down: the buy's fill comes too late
+    assert result.reason == "STOP_INCOMPLETE"
+    left = (
+        "left in ERROR_REQUIRES_OPERATOR after a wind-down the venue did not confirm (its "
+        "cancels and flatten may be there): the venue may still hold its orders and position "
+        "(a person must look)"
+    )
+    run_dir = tmp_path / "unconfirmed"
+    assert f"6 of 6 steps, faulted: STOP_INCOMPLETE; {left}</p>" in _header(run_dir)
+    assert run_ended(outcome(run_dir, iter_records(run_dir / names.EVENTS))) == {
+        "ended": "FAILED",
+        "said": f"FAILED: STOP_INCOMPLETE after 6 of 6 steps; {left}",
+    }

@@ -27,7 +27,7 @@ from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
-from ._rundir.statuswords import NEVER_TRADED, nonzero
+from ._rundir.statuswords import NEVER_TRADED, UNCONFIRMED_WIND_DOWN, nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
 from ._support.text import command, one_line
@@ -152,7 +152,7 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
             f"strategy: the lease): {run_dir}"
         )
     if result.reason == "STOP_INCOMPLETE":
-        how = "after a wind-down the venue did not confirm (its cancels and flatten may be there)"
+        how = UNCONFIRMED_WIND_DOWN
     return (
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
         f"and positions (RUNBOOK): {run_dir}"

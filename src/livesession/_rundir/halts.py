@@ -13,11 +13,20 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts.runread import payload
 from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
+from .statuswords import UNCONFIRMED_WIND_DOWN
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["ACTED_BY", "HALTED_BY", "SELF_KILLS", "Halts", "halt_text", "trading_halts"]
+__all__ = [
+    "ACTED_BY",
+    "HALTED_BY",
+    "SELF_KILLS",
+    "Halts",
+    "halt_text",
+    "left_for_an_operator",
+    "trading_halts",
+]
 
 ACTED_BY: Final = {
     ONE_SHOT_OPERATOR: (
@@ -48,6 +57,21 @@ HALTED_BY: Final = {
     "BROKER_UNHEALTHY": "a broker halt (the venue failed or fell silent)",
 }
 """What halted trading, in words, by the reason of its ``TRADING_STATE_CHANGED``."""
+
+
+def left_for_an_operator(reason: object) -> str:
+    """``left in ERROR_REQUIRES_OPERATOR, ...``: how a run sealed there was left, in words.
+
+    A fault other than ``STOP_INCOMPLETE`` seals the run without a wind-down; a stop (or the
+    run's end) that ran out of polls did wind down, but the venue did not confirm it: its
+    cancels and flatten may be there, or not. Either way the venue may hold what the book
+    does not say: a person looks.
+    """
+    how = f" {UNCONFIRMED_WIND_DOWN}" if reason == "STOP_INCOMPLETE" else ", not wound down"
+    return (
+        f"left in ERROR_REQUIRES_OPERATOR{how}: the venue may still hold its orders and "
+        "position (a person must look)"
+    )
 
 
 def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from .standing import NO_CHECKPOINT
 
 __all__ = [
     "NEVER_TRADED",
+    "UNCONFIRMED_WIND_DOWN",
     "closing_says",
     "describe_lease",
     "describe_orders",
@@ -27,6 +28,10 @@ __all__ = [
 
 NEVER_TRADED: Final = "never traded (rejected at preflight)"
 """A REJECTED run's trading: its checkpoint keeps the ACTIVE it was built with, unused."""
+UNCONFIRMED_WIND_DOWN: Final = (
+    "after a wind-down the venue did not confirm (its cancels and flatten may be there)"
+)
+"""How a run sealed in ERROR_REQUIRES_OPERATOR by ``STOP_INCOMPLETE`` got there."""
 
 
 def closing_says(pid: int, command_name: str) -> str:

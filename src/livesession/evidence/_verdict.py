@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .._domain.lifecycle import SESSION_CLOSED, ended_early
-from .._rundir.halts import ACTED_BY
+from .._rundir.halts import ACTED_BY, left_for_an_operator
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
 
@@ -90,10 +90,7 @@ def _failed(found: dict[str, Any], steps: str, state: object) -> str:
     why = ": ".join(str(detail[key]) for key in ("error", "message") if detail.get(key))
     said = f"{reason}" + (f" ({why})" if why else "") + f" after {steps} steps; "
     if state == "ERROR_REQUIRES_OPERATOR":
-        return said + (
-            "left in ERROR_REQUIRES_OPERATOR, not wound down: the venue may still hold its "
-            "orders and position (a person must look)"
-        )
+        return said + left_for_an_operator(reason)
     return said + f"wound down (cancelled, flattened) and sealed FAILED in {state}"
 
 

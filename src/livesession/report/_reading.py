@@ -19,7 +19,7 @@ from .._artifacts.runtime import (
 )
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
-from .._rundir.halts import HALTED_BY
+from .._rundir.halts import HALTED_BY, left_for_an_operator
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -222,6 +222,7 @@ class ReportRun:
             of = f" of {planned:,}" if isinstance(planned, int) else ""
             text = f"as of step {steps:,}{of} (the last step recorded)"
         early = ended_early(steps, planned)
+        reason = ""
         for event in reversed(self.events):
             change = payload(event)
             trigger = change.get("trigger")
@@ -230,7 +231,7 @@ class ReportRun:
                 if reason and (early or trigger != "request_stop"):
                     text += f", {_ENDINGS[trigger]}: {reason}"
                 break
-        return text + self._left() + self._killed()
+        return text + self._left(reason) + self._killed()
 
     def _steps_of_planned(self) -> tuple[object, object]:
         """The steps run (a sealed run's last snapshot's, else the ``BAR`` events) and planned."""
@@ -253,20 +254,19 @@ class ReportRun:
         """Whether the run ended before its planned steps (``ended_early``)."""
         return ended_early(*self._steps_of_planned())
 
-    def _left(self) -> str:
+    def _left(self, reason: str) -> str:
         """``; left in ERROR_REQUIRES_OPERATOR, not wound down: ...`` of a run sealed there.
 
         Such a run (a reconciliation escalated, a broker report it cannot book) was sealed
         without cancelling or flattening: the evidence and ``status`` say so, and a header
         reading ``faulted: RECONCILE_MISMATCH`` alone read as a strategy error's, wound down.
+        One a stop's wind-down the venue did not confirm left there (``reason``
+        ``STOP_INCOMPLETE``) did wind down, and is said so (``left_for_an_operator``).
         """
         last = self.snapshots[-1] if self.sealed and self.snapshots else {}
         if last.get("fsm_state") != "ERROR_REQUIRES_OPERATOR":
             return ""
-        return (
-            "; left in ERROR_REQUIRES_OPERATOR, not wound down: the venue may still hold its "
-            "orders and position (a person must look)"
-        )
+        return f"; {left_for_an_operator(reason)}"
 
     def _killed(self) -> str:
         """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
