@@ -959,6 +959,13 @@ def test_create_run_refuses_memory_ids_as_dryrun_does(tmp_path, plugdir):
     with pytest.raises(ConfigError, match="^" + re.escape(said)) as refused:
         create_run(load_config(config), out, idempotency_backend="memory", alerts=False)
     assert "idempotency_backend='sqlite' (the default) or 'jsonl'" in str(refused.value)
+    # docs/embedding.md quotes it: a broker of one's own read "would send the orders the
+    # venue keeps them again", which the page (rightly) did not say.
+    embedding = " ".join((ROOT / "docs" / "embedding.md").read_text(encoding="utf-8").split())
+    quoted = re.search(r"`(idempotency backend 'memory' cannot be used [^`]+)`", embedding)
+    assert quoted is not None
+    for part in quoted.group(1).split("..."):
+        assert part.strip(" :") in str(refused.value), part
     mock = DryrunConfig(run_id="own", steps=5)
     with pytest.raises(ConfigError, match="with broker MockBroker \\(an object supplied"):
         create_run(mock, out, idempotency_backend="memory", broker=MockBroker(seed=1))

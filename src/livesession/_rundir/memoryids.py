@@ -56,7 +56,7 @@ def refuse_memory_ids(
         if cli
         else "idempotency_backend='sqlite' (the default) or 'jsonl', or store='postgres'"
     )
-    venue = "already has" if exchange else "keeps them"
+    venue = "already has" if exchange else "keeps"
     broker = own_broker if own_broker is not None else repr(cfg.broker)
     raise ConfigError(
         f"idempotency backend 'memory' cannot be used with broker {broker}: its client "
