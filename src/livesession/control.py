@@ -371,7 +371,7 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     if stop is None:
         # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4
         # (sealed FAILED: nothing to resume), which would keep a supervisor from resuming it.
-        seen = checkpointed_stop(run_dir, watch.offsets.get(names.EVENTS, 0))
+        seen = checkpointed_stop(run_dir, watch.since(names.EVENTS))
         if seen is not None and not seen[1]:  # the crash took the stop: it trades on
             return _lost(watch, who, f"the stop ({seen[0]})", "stop")
         then = resume_advice(run_dir)

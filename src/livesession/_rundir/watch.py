@@ -47,16 +47,54 @@ class RunWatch:
     files: dict[str, tuple[int, int]] = attrs.field(factory=dict)
     """The file each offset is in (device and inode), by name: a rotated log is another."""
 
+    kept: int = 0
+    """How many bytes of ``events.jsonl`` the checkpoint held at the mark."""
+    unkept: bytes = b""
+    """The bytes of ``events.jsonl`` after ``kept`` at the mark: the tail a resume cuts."""
+
     def mark(self) -> None:
+        self.kept = checkpointed_bytes(self.run_dir, names.EVENTS)  # before the tail: older
         for name in (names.EVENTS, names.SESSION_LOG):
             path = self.run_dir / name
             try:
-                info = path.stat()
+                with path.open("rb") as stream:
+                    info = os.fstat(stream.fileno())
+                    if name == names.EVENTS and self.kept <= info.st_size:
+                        stream.seek(self.kept)
+                        self.unkept = stream.read()
             except OSError:
                 self.offsets[name] = 0
                 continue
             self.offsets[name] = info.st_size
+            if name == names.EVENTS and self.unkept:
+                self.offsets[name] = self.kept + len(self.unkept)
             self.files[name] = file_identity(info)
+
+    def _events_from(self, data: bytes) -> int:
+        """Where the new lines of ``events.jsonl`` begin, given its bytes from ``kept`` on.
+
+        A holder that is a ``resume`` starting cuts the file back to its checkpoint (the
+        torn tail to ``events.jsonl.torn``) and writes on from there: read from the mark,
+        an answer that landed below it went unseen (``kill`` timed out, its kill switch
+        tripped and checkpointed). So the tail is compared with what it held at the mark:
+        from the first line that differs on, all is new (and is for good: the mark moves).
+        """
+        if not self.unkept or data.startswith(self.unkept):
+            return self.offsets[names.EVENTS]
+        same = 0
+        for line in self.unkept.splitlines(keepends=True):
+            if not line.endswith(b"\n") or not data.startswith(line, same):
+                break
+            same += len(line)
+        self.unkept = b""
+        self.offsets[names.EVENTS] = self.kept + same
+        return self.kept + same
+
+    def since(self, name: str) -> int:
+        """The offset in ``name`` from which its lines came after the mark."""
+        if name == names.EVENTS and self.unkept:
+            self._ended_at(name)  # a cut since the mark moves it
+        return self.offsets.get(name, 0)
 
     def _ended_at(self, name: str) -> list[tuple[int, dict[str, object]]]:
         """The new whole lines that are JSON objects, each with the offset its line ends at.
@@ -74,8 +112,14 @@ class RunWatch:
                 if name == names.SESSION_LOG and (rotated or info.st_size < start):
                     start = self.offsets[name] = 0
                     self.files[name] = file_identity(info)
-                stream.seek(start)
-                data = stream.read()
+                if name == names.EVENTS and self.unkept:
+                    stream.seek(self.kept)
+                    data = stream.read()
+                    start = self._events_from(data)
+                    data = data[start - self.kept :]
+                else:
+                    stream.seek(start)
+                    data = stream.read()
         except OSError:
             return []
         out = []
