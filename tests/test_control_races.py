@@ -7,7 +7,11 @@ its reading of the run's files, in the order a loaded machine can give. Nothing 
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
+
+import orjson
+import pytest
 
 from livesession import DryrunConfig, control, create_run, resume_run
 from livesession._artifacts import names
@@ -45,3 +49,44 @@ def test_a_kill_sent_as_a_resume_starts_sees_the_kill_written_below_its_mark(
     assert (outcome.kind, outcome.line.split(":")[0]) == ("done", "kill switch tripped in pid 4242")
     assert session.run_to_end(60).status.value == "COMPLETED"
     session.close()
+
+
+@pytest.mark.parametrize(
+    ("action", "effects"),
+    [("kill", ("KILL_SWITCH", "KILL_SWITCH_FLAT")), ("ack", ("TRADING_REENABLED",))],
+)
+def test_a_holder_that_checkpoints_and_ends_as_the_command_looks_is_not_said_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, action: str, effects: tuple[str, ...]
+) -> None:
+    """`kill` read the events (the kill switch tripped and flat) and whether the checkpoint
+    held them (not yet), and only then asked whether the holder still held the run. The
+    holder, meanwhile, wrote the checkpoint that holds them, ran to its end, sealed and let
+    the run go: `kill` said "pid N ended before a checkpoint held the kill switch, so the run
+    resumes without it: resume, then kill again", exit 8, of a run sealed with the kill in
+    it (`ack` alike). Whether the holder ended is asked first now: what the files hold
+    after it is final."""
+    events = tmp_path / names.EVENTS
+    events.write_bytes(b"")
+    _checkpoint_holding(tmp_path, 0)
+    watch = RunWatch(tmp_path)
+    watch.mark()
+    with events.open("ab") as holder:  # the holder acts on the signal; no checkpoint yet
+        for effect in effects:
+            holder.write(orjson.dumps({"event_type": effect, "payload": {}}) + b"\n")
+
+    def ends_meanwhile(_watch: RunWatch, _holder: object) -> bool:
+        # Between the command's reads, the holder checkpoints, seals and lets the run go.
+        _checkpoint_holding(tmp_path, events.stat().st_size)
+        return True
+
+    monkeypatch.setattr(control, "_ended", ends_meanwhile)
+    check = {"kill": control._killed, "ack": control._acked}[action]
+    outcome = check(watch, types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    assert outcome.kind == "done", outcome.line
+
+
+def _checkpoint_holding(run_dir: Path, events_bytes: int) -> None:
+    """A checkpoint that holds ``events_bytes`` of ``events.jsonl`` (all a command reads)."""
+    checkpoint = {"recorder": {"offsets": {"events": events_bytes}}}
+    (run_dir / names.CHECKPOINT).write_bytes(orjson.dumps(checkpoint))

@@ -313,8 +313,7 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
         return _unlocked(action, run_dir) or ControlOutcome(
             "not_held", f"nothing holds {run_dir}: {describe_seal(run_dir, advise=True)}"
         )
-    problem = not_a_cli_writer(holder, run_dir)
-    if problem:
+    if problem := not_a_cli_writer(holder, run_dir):
         return ControlOutcome("refused", f"{run_dir}: {problem}")
     if action != "stop" and is_starting(run_dir):
         return ControlOutcome(
@@ -357,8 +356,7 @@ def _no_effect(watch: RunWatch, holder: Holder, sent: str, timeout_s: float) -> 
 
 
 def _ended(watch: RunWatch, holder: Holder) -> bool:
-    now = holder_of(watch.run_dir)
-    return now is None or now.pid != holder.pid
+    return (now := holder_of(watch.run_dir)) is None or now.pid != holder.pid
 
 
 def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
@@ -417,14 +415,16 @@ def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:
 
 
 def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
-    sig = reason_of(KILL_SIGNAL)
+    # Ended or not, asked first: the files read after it are the holder's last. Asked after
+    # them, a holder that checkpointed its action and ended in between was said to lose it.
+    ended = _ended(watch, holder)
     tripped = watch.events("KILL_SWITCH")
     if tripped:
         flat = watch.events("KILL_SWITCH_FLAT")
         payload = tripped[0].get("payload", {})
         opened = payload.get("open_orders", "?") if isinstance(payload, dict) else "?"
         kept = watch.checkpointed("KILL_SWITCH")
-        if not (flat and kept) and not _ended(watch, holder):
+        if not (flat and kept) and not ended:
             # Wait (bounded by the caller's timeout) for flat, and for the checkpoint that
             # holds the kill: confirmed before it, a crash would resume trading.
             watch.waiting = _unkept("the kill switch tripped", kept=kept, flat=bool(flat))
@@ -448,11 +448,11 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) cancelled, "
             f"flat (KILL_SWITCH_FLAT); `{command('ack', watch.run_dir)}` re-enables trading",
         )
-    return _answered(watch, holder, who, sig)
+    return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended)
 
 
 def _acked(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
-    sig = reason_of(ACK_SIGNAL)
+    ended = _ended(watch, holder)  # asked first, as for a kill
     for event, done in (
         ("TRADING_REENABLED", f"trading re-enabled (ACTIVE) by {who}"),
         ("OPERATOR_ACK", f"acknowledged by {who}: it winds down and stops"),
@@ -461,11 +461,11 @@ def _acked(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             continue
         if watch.checkpointed(event):
             return ControlOutcome("done", done)
-        if _ended(watch, holder):
+        if ended:
             return _lost(watch, who, f"the acknowledgement ({event})", "ack")
         watch.waiting = _unkept(f"{event} was recorded", kept=False, flat=True)
         return None  # until a checkpoint holds it: a crash before would undo it
-    return _answered(watch, holder, who, sig)
+    return _answered(watch, who, reason_of(ACK_SIGNAL), ended=ended)
 
 
 def _unkept(seen: str, *, kept: bool, flat: bool) -> str:
@@ -486,12 +486,12 @@ def _lost(watch: RunWatch, who: str, what: str, action: str) -> ControlOutcome:
     )
 
 
-def _answered(watch: RunWatch, holder: Holder, who: str, sig: str) -> ControlOutcome | None:
+def _answered(watch: RunWatch, who: str, sig: str, *, ended: bool) -> ControlOutcome | None:
     answer = watch.answer(_LOG_EVENT, sig)
     if answer is not None and answer != "done":
         kind = "nothing" if answer.startswith("nothing") else "refused"
         return ControlOutcome(kind, f"{who}: {answer}")
-    if _ended(watch, holder):
+    if ended:
         return ControlOutcome("not_held", f"{who} ended first: {describe_run(watch.run_dir)}")
     return None
 
