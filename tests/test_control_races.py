@@ -7,6 +7,10 @@ its reading of the run's files, in the order a loaded machine can give. Nothing 
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -15,6 +19,7 @@ import pytest
 
 from livesession import DryrunConfig, control, create_run, resume_run
 from livesession._artifacts import names
+from livesession._rundir import lock
 from livesession._rundir.livecut import checkpointed_bytes
 from livesession._rundir.lock import holder_of
 from livesession._rundir.watch import RunWatch
@@ -90,3 +95,34 @@ def _checkpoint_holding(run_dir: Path, events_bytes: int) -> None:
     """A checkpoint that holds ``events_bytes`` of ``events.jsonl`` (all a command reads)."""
     checkpoint = {"recorder": {"offsets": {"events": events_bytes}}}
     (run_dir / names.CHECKPOINT).write_bytes(orjson.dumps(checkpoint))
+
+
+def test_a_command_as_a_resume_takes_the_lock_finds_the_resume_not_the_dead_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `resume` takes the lock of a crashed run, then writes its name over the dead
+    writer's in `writer.lock`. `livesession stop` in between (a resume descheduled there)
+    read the dead writer's name, whose process the lock no longer proved: it signalled that
+    pid, found it gone, and said `pid N ended: ... unfinished: resume it` (exit 8), while
+    the resume went on and traded, the stop never sent to it. A name of a dead process on
+    this host is read again for a moment, as one that does not parse is."""
+    with subprocess.Popen([sys.executable, "-c", "pass"]) as crashed:
+        crashed.wait()
+    path = tmp_path / names.WRITER_LOCK
+
+    def name(pid: int, verb: str) -> None:
+        said = {"pid": pid, "host": socket.gethostname(), "since": "?", "command": verb}
+        path.write_bytes(orjson.dumps(said))
+
+    name(crashed.pid, "livesession dryrun")  # the crashed writer's name, left behind
+    fd = os.open(path, os.O_RDWR)
+    try:
+        assert lock._try_lock(fd)  # the resume takes the lock; its name comes a moment later
+        monkeypatch.setattr(
+            lock, "time", types.SimpleNamespace(sleep=lambda _: name(os.getpid(), "resume"))
+        )
+        holder = holder_of(tmp_path)
+    finally:
+        os.close(fd)
+    assert holder is not None
+    assert (holder.pid, holder.command) == (os.getpid(), "resume")
