@@ -19,6 +19,7 @@ import pytest
 
 from livesession import DryrunConfig, control, create_run, resume_run
 from livesession._artifacts import names
+from livesession._cli_runs import _session_log
 from livesession._rundir import lock
 from livesession._rundir.livecut import checkpointed_bytes
 from livesession._rundir.lock import holder_of
@@ -126,3 +127,44 @@ def test_a_command_as_a_resume_takes_the_lock_finds_the_resume_not_the_dead_writ
         os.close(fd)
     assert holder is not None
     assert (holder.pid, holder.command) == (os.getpid(), "resume")
+
+
+def test_an_answer_to_an_earlier_signal_is_not_taken_for_this_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first `ack` timed out (the holder descheduled with its signal taken, its answer
+    not logged yet); a second `ack` marked the session log and signalled, and the holder
+    then logged its answer to the first (`nothing to acknowledge`, trading ACTIVE). The
+    second command printed that answer as its own (exit 0, "nothing to acknowledge"), and
+    the holder, acting on the second signal after a kill, re-enabled trading. Each answer
+    says when the holder took the signal now; an answer to one taken before this command
+    sent its own is another command's."""
+    session = create_run(DryrunConfig(run_id="a", steps=20, checkpoint_every=5), tmp_path)
+    run = tmp_path / "a"
+    session.preflight()
+    session.activate()
+    controls = control.SignalControls()
+    real_answer, late = control._answer, []
+    monkeypatch.setattr(control, "_answer", lambda *said, **when: late.append((said, when)))
+    controls._ack = True  # the first ack's signal
+    assert controls.at_step_boundary(session)  # taken, answered "nothing to acknowledge" ...
+    monkeypatch.setattr(control, "_answer", real_answer)
+
+    def signal_then_the_late_answer(pid: int, signum: int) -> None:
+        if signum == 0:  # asked whether it lives (holder_of)
+            return
+        assert (pid, signum) == (os.getpid(), control.ACK_SIGNAL)
+        controls._ack = True  # the second ack's signal: pending till the next boundary
+        said, when = late.pop()
+        real_answer(*said, **when)  # ... and only now logged
+
+    monkeypatch.setattr(control, "not_a_cli_writer", lambda *_: "")
+    monkeypatch.setattr(os, "kill", signal_then_the_late_answer)
+    with _session_log(run, "info"):
+        outcome = control.send_control("ack", run, timeout_s=0)  # one look, then gives up
+        assert outcome.kind == "timeout", outcome.line  # not the first ack's answer
+        assert session.kill("SIGNAL_SIGUSR1")  # halted meanwhile: the second ack re-enables
+        assert controls.at_step_boundary(session)
+    assert session.trading_state.value == "ACTIVE"
+    assert session.run_to_end(20).status.value == "COMPLETED"
+    session.close()

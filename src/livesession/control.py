@@ -64,7 +64,7 @@ from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
-from ._support.signals import SignalStop, act_on_owed_stops, ours
+from ._support.signals import SignalStop, act_on_owed_stops, is_terminal, ours, to_devnull
 from ._support.text import command
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class SignalControls:
             yield self
             return
         act_on_owed_stops()  # one a finalizer swallowed before: ends the command, as then
-        self._terminal_fds = tuple(fd for fd in (1, 2) if _isatty(fd))
+        self._terminal_fds = tuple(fd for fd in (1, 2) if is_terminal(fd))
         wanted = {
             **dict.fromkeys(STOP_SIGNALS, self._on_stop),
             KILL_SIGNAL: self._on_kill,
@@ -175,7 +175,7 @@ class SignalControls:
             self._creating = False
             raise StopBeforeRun(signum)
         if signum == signal.SIGHUP:
-            _to_devnull(self._terminal_fds)  # the terminal is gone
+            to_devnull(self._terminal_fds)  # the terminal is gone
             if self.stop_reason:
                 return
         if signum == signal.SIGXCPU and self.stop_reason:
@@ -206,63 +206,60 @@ class SignalControls:
         """
         if not (self._kill or self._ack or self.stop_reason):
             return False
+        # Each answer says when its flag was taken (after it was lowered): a command that
+        # signalled later reads it as an earlier command's (``RunWatch.answer``).
         if self._kill:
             self._kill = False
-            self._kill_switch(session)
+            self._kill_switch(session, time.monotonic_ns())
         if self._ack:
             self._ack = False
-            self._acknowledge(session)
+            self._acknowledge(session, time.monotonic_ns())
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
             result = session.request_stop(self.stop_reason, sealed_as=True)
             said = "done" if result else f"not done: {result.message}"
             _answer(session, self.stop_reason, "request_stop", said)
         return True
 
-    def _kill_switch(self, session: LiveSessionOrchestrator) -> None:
+    def _kill_switch(self, session: LiveSessionOrchestrator, taken_ns: int) -> None:
         sig = reason_of(KILL_SIGNAL)
         result = session.kill(sig)
-        _answer(session, sig, "kill", "done" if result else f"nothing to do: {result.message}")
+        said = "done" if result else f"nothing to do: {result.message}"
+        _answer(session, sig, "kill", said, taken_ns=taken_ns)
 
-    def _acknowledge(self, session: LiveSessionOrchestrator) -> None:
+    def _acknowledge(self, session: LiveSessionOrchestrator, taken_ns: int) -> None:
         sig = reason_of(ACK_SIGNAL)
         if session.state is S.ERROR_REQUIRES_OPERATOR:
             # A lost lease: the library refuses (NOT_APPLICABLE), and says why.
             result = session.acknowledge(sig)
-            _answer(session, sig, "acknowledge", "done" if result else f"refused: {result.message}")
+            said = "done" if result else f"refused: {result.message}"
+            _answer(session, sig, "acknowledge", said, taken_ns=taken_ns)
             return
         if session.state is S.DRYRUN_ACTIVE and session.trading_state is not TradingState.ACTIVE:
             # Refused while the kill switch is still flattening.
             result = session.reenable_trading(sig)
             said = "done" if result else f"refused: {result.message}"
-            _answer(session, sig, "reenable_trading", said)
+            _answer(session, sig, "reenable_trading", said, taken_ns=taken_ns)
             return
         said = f"the session is {session.state.value}, trading {session.trading_state.value}"
-        _answer(session, sig, "ack", f"nothing to acknowledge: {said}")
+        _answer(session, sig, "ack", f"nothing to acknowledge: {said}", taken_ns=taken_ns)
 
 
-def _isatty(fd: int) -> bool:
-    try:
-        return os.isatty(fd)
-    except OSError:
-        return False
+def _answer(
+    session: LiveSessionOrchestrator,
+    sig: str,
+    action: str,
+    outcome: str,
+    *,
+    taken_ns: int | None = None,
+) -> None:
+    """Tell the operator command what the holder did (``session.log.jsonl``, not evidence).
 
-
-def _to_devnull(fds: tuple[int, ...]) -> None:
-    """Point ``fds`` at ``/dev/null``: a write to a terminal that hung up fails (EIO)."""
-    if not fds:
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
-
-
-def _answer(session: LiveSessionOrchestrator, sig: str, action: str, outcome: str) -> None:
-    """Tell the operator command what the holder did (``session.log.jsonl``, not evidence)."""
+    ``taken_ns``: when the holder took the signal (``time.monotonic_ns``, one clock for
+    every process of the host, the only one a command signals).
+    """
     said = {"signal": sig, "action": action, "outcome": outcome, "pid": os.getpid()}
+    if taken_ns is not None:
+        said["taken_ns"] = taken_ns
     get_logger().warning(_LOG_EVENT, run_id=session.config.run_id, **said)
 
 
@@ -324,6 +321,7 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
     signum = ACTIONS[action]
     watch = RunWatch(run_dir)
     watch.mark()
+    watch.sent()
     try:
         os.kill(holder.pid, signum)
     except ProcessLookupError:

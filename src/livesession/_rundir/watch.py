@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from typing import TYPE_CHECKING
 
 import attrs
@@ -51,6 +52,13 @@ class RunWatch:
     """How many bytes of ``events.jsonl`` the checkpoint held at the mark."""
     unkept: bytes = b""
     """The bytes of ``events.jsonl`` after ``kept`` at the mark: the tail a resume cuts."""
+
+    sent_ns: int | None = None
+    """When the command sent its signal (``time.monotonic_ns``), once it did."""
+
+    def sent(self) -> None:
+        """The signal goes out now: an answer to one the holder took before is not to it."""
+        self.sent_ns = time.monotonic_ns()
 
     def mark(self) -> None:
         self.kept = checkpointed_bytes(self.run_dir, names.EVENTS)  # before the tail: older
@@ -151,10 +159,16 @@ class RunWatch:
 
         The last: the answer to an earlier command for the same signal may land after this
         command's mark (that command returned on the effect before the holder logged its
-        answer), and the holder answers one signal at a time, in order.
+        answer), and the holder answers one signal at a time, in order. None of those to a
+        signal the holder took before this command sent its own (``taken_ns``): that one
+        timed out, or returned on the effect, and its answer came late; this signal is
+        answered after it.
         """
         said = None
         for record in self.new(names.SESSION_LOG):
             if record.get("event") == event and record.get("signal") == sig:
+                taken = record.get("taken_ns")
+                if isinstance(taken, int) and self.sent_ns is not None and taken < self.sent_ns:
+                    continue
                 said = str(record.get("outcome", ""))
         return said
