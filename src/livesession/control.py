@@ -64,7 +64,7 @@ from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
-from ._support.signals import SignalStop, act_on_owed_stops, ours
+from ._support.signals import SignalStop, act_on_owed_stops, is_terminal, ours, to_devnull
 from ._support.text import command
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class SignalControls:
             yield self
             return
         act_on_owed_stops()  # one a finalizer swallowed before: ends the command, as then
-        self._terminal_fds = tuple(fd for fd in (1, 2) if _isatty(fd))
+        self._terminal_fds = tuple(fd for fd in (1, 2) if is_terminal(fd))
         wanted = {
             **dict.fromkeys(STOP_SIGNALS, self._on_stop),
             KILL_SIGNAL: self._on_kill,
@@ -175,7 +175,7 @@ class SignalControls:
             self._creating = False
             raise StopBeforeRun(signum)
         if signum == signal.SIGHUP:
-            _to_devnull(self._terminal_fds)  # the terminal is gone
+            to_devnull(self._terminal_fds)  # the terminal is gone
             if self.stop_reason:
                 return
         if signum == signal.SIGXCPU and self.stop_reason:
@@ -206,63 +206,60 @@ class SignalControls:
         """
         if not (self._kill or self._ack or self.stop_reason):
             return False
+        # Each answer says when its flag was taken (after it was lowered): a command that
+        # signalled later reads it as an earlier command's (``RunWatch.answer``).
         if self._kill:
             self._kill = False
-            self._kill_switch(session)
+            self._kill_switch(session, time.monotonic_ns())
         if self._ack:
             self._ack = False
-            self._acknowledge(session)
+            self._acknowledge(session, time.monotonic_ns())
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
             result = session.request_stop(self.stop_reason, sealed_as=True)
             said = "done" if result else f"not done: {result.message}"
             _answer(session, self.stop_reason, "request_stop", said)
         return True
 
-    def _kill_switch(self, session: LiveSessionOrchestrator) -> None:
+    def _kill_switch(self, session: LiveSessionOrchestrator, taken_ns: int) -> None:
         sig = reason_of(KILL_SIGNAL)
         result = session.kill(sig)
-        _answer(session, sig, "kill", "done" if result else f"nothing to do: {result.message}")
+        said = "done" if result else f"nothing to do: {result.message}"
+        _answer(session, sig, "kill", said, taken_ns=taken_ns)
 
-    def _acknowledge(self, session: LiveSessionOrchestrator) -> None:
+    def _acknowledge(self, session: LiveSessionOrchestrator, taken_ns: int) -> None:
         sig = reason_of(ACK_SIGNAL)
         if session.state is S.ERROR_REQUIRES_OPERATOR:
             # A lost lease: the library refuses (NOT_APPLICABLE), and says why.
             result = session.acknowledge(sig)
-            _answer(session, sig, "acknowledge", "done" if result else f"refused: {result.message}")
+            said = "done" if result else f"refused: {result.message}"
+            _answer(session, sig, "acknowledge", said, taken_ns=taken_ns)
             return
         if session.state is S.DRYRUN_ACTIVE and session.trading_state is not TradingState.ACTIVE:
             # Refused while the kill switch is still flattening.
             result = session.reenable_trading(sig)
             said = "done" if result else f"refused: {result.message}"
-            _answer(session, sig, "reenable_trading", said)
+            _answer(session, sig, "reenable_trading", said, taken_ns=taken_ns)
             return
         said = f"the session is {session.state.value}, trading {session.trading_state.value}"
-        _answer(session, sig, "ack", f"nothing to acknowledge: {said}")
+        _answer(session, sig, "ack", f"nothing to acknowledge: {said}", taken_ns=taken_ns)
 
 
-def _isatty(fd: int) -> bool:
-    try:
-        return os.isatty(fd)
-    except OSError:
-        return False
+def _answer(
+    session: LiveSessionOrchestrator,
+    sig: str,
+    action: str,
+    outcome: str,
+    *,
+    taken_ns: int | None = None,
+) -> None:
+    """Tell the operator command what the holder did (``session.log.jsonl``, not evidence).
 
-
-def _to_devnull(fds: tuple[int, ...]) -> None:
-    """Point ``fds`` at ``/dev/null``: a write to a terminal that hung up fails (EIO)."""
-    if not fds:
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.dup2(devnull, fd)
-    finally:
-        os.close(devnull)
-
-
-def _answer(session: LiveSessionOrchestrator, sig: str, action: str, outcome: str) -> None:
-    """Tell the operator command what the holder did (``session.log.jsonl``, not evidence)."""
+    ``taken_ns``: when the holder took the signal (``time.monotonic_ns``, one clock for
+    every process of the host, the only one a command signals).
+    """
     said = {"signal": sig, "action": action, "outcome": outcome, "pid": os.getpid()}
+    if taken_ns is not None:
+        said["taken_ns"] = taken_ns
     get_logger().warning(_LOG_EVENT, run_id=session.config.run_id, **said)
 
 
@@ -313,8 +310,7 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
         return _unlocked(action, run_dir) or ControlOutcome(
             "not_held", f"nothing holds {run_dir}: {describe_seal(run_dir, advise=True)}"
         )
-    problem = not_a_cli_writer(holder, run_dir)
-    if problem:
+    if problem := not_a_cli_writer(holder, run_dir):
         return ControlOutcome("refused", f"{run_dir}: {problem}")
     if action != "stop" and is_starting(run_dir):
         return ControlOutcome(
@@ -325,6 +321,7 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
     signum = ACTIONS[action]
     watch = RunWatch(run_dir)
     watch.mark()
+    watch.sent()
     try:
         os.kill(holder.pid, signum)
     except ProcessLookupError:
@@ -357,8 +354,7 @@ def _no_effect(watch: RunWatch, holder: Holder, sent: str, timeout_s: float) -> 
 
 
 def _ended(watch: RunWatch, holder: Holder) -> bool:
-    now = holder_of(watch.run_dir)
-    return now is None or now.pid != holder.pid
+    return (now := holder_of(watch.run_dir)) is None or now.pid != holder.pid
 
 
 def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
@@ -371,7 +367,7 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     if stop is None:
         # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4
         # (sealed FAILED: nothing to resume), which would keep a supervisor from resuming it.
-        seen = checkpointed_stop(run_dir, watch.offsets.get(names.EVENTS, 0))
+        seen = checkpointed_stop(run_dir, watch.since(names.EVENTS))
         if seen is not None and not seen[1]:  # the crash took the stop: it trades on
             return _lost(watch, who, f"the stop ({seen[0]})", "stop")
         then = resume_advice(run_dir)
@@ -417,14 +413,16 @@ def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:
 
 
 def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
-    sig = reason_of(KILL_SIGNAL)
+    # Ended or not, asked first: the files read after it are the holder's last. Asked after
+    # them, a holder that checkpointed its action and ended in between was said to lose it.
+    ended = _ended(watch, holder)
     tripped = watch.events("KILL_SWITCH")
     if tripped:
         flat = watch.events("KILL_SWITCH_FLAT")
         payload = tripped[0].get("payload", {})
         opened = payload.get("open_orders", "?") if isinstance(payload, dict) else "?"
         kept = watch.checkpointed("KILL_SWITCH")
-        if not (flat and kept) and not _ended(watch, holder):
+        if not (flat and kept) and not ended:
             # Wait (bounded by the caller's timeout) for flat, and for the checkpoint that
             # holds the kill: confirmed before it, a crash would resume trading.
             watch.waiting = _unkept("the kill switch tripped", kept=kept, flat=bool(flat))
@@ -448,11 +446,11 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) cancelled, "
             f"flat (KILL_SWITCH_FLAT); `{command('ack', watch.run_dir)}` re-enables trading",
         )
-    return _answered(watch, holder, who, sig)
+    return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended)
 
 
 def _acked(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
-    sig = reason_of(ACK_SIGNAL)
+    ended = _ended(watch, holder)  # asked first, as for a kill
     for event, done in (
         ("TRADING_REENABLED", f"trading re-enabled (ACTIVE) by {who}"),
         ("OPERATOR_ACK", f"acknowledged by {who}: it winds down and stops"),
@@ -461,11 +459,11 @@ def _acked(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             continue
         if watch.checkpointed(event):
             return ControlOutcome("done", done)
-        if _ended(watch, holder):
+        if ended:
             return _lost(watch, who, f"the acknowledgement ({event})", "ack")
         watch.waiting = _unkept(f"{event} was recorded", kept=False, flat=True)
         return None  # until a checkpoint holds it: a crash before would undo it
-    return _answered(watch, holder, who, sig)
+    return _answered(watch, who, reason_of(ACK_SIGNAL), ended=ended)
 
 
 def _unkept(seen: str, *, kept: bool, flat: bool) -> str:
@@ -486,12 +484,12 @@ def _lost(watch: RunWatch, who: str, what: str, action: str) -> ControlOutcome:
     )
 
 
-def _answered(watch: RunWatch, holder: Holder, who: str, sig: str) -> ControlOutcome | None:
+def _answered(watch: RunWatch, who: str, sig: str, *, ended: bool) -> ControlOutcome | None:
     answer = watch.answer(_LOG_EVENT, sig)
     if answer is not None and answer != "done":
         kind = "nothing" if answer.startswith("nothing") else "refused"
         return ControlOutcome(kind, f"{who}: {answer}")
-    if _ended(watch, holder):
+    if ended:
         return ControlOutcome("not_held", f"{who} ended first: {describe_run(watch.run_dir)}")
     return None
 

@@ -161,12 +161,14 @@ def _current_holder(path: Path) -> Holder | None:
 
     def live() -> Holder | None:
         holder = _read_holder(path)
-        alive = holder is not None and (
-            holder.host != socket.gethostname() or pid_alive(holder.pid)
-        )
-        return holder if alive else None
+        return holder if holder is not None and _alive(holder) else None
 
     return _within_a_moment(live) or _read_holder(path)
+
+
+def _alive(holder: Holder) -> bool:
+    """Whether ``holder`` may be alive: one on another host cannot be asked."""
+    return holder.host != socket.gethostname() or pid_alive(holder.pid)
 
 
 def _within_a_moment(attempt: Callable[[], Holder | None]) -> Holder | None:
@@ -228,13 +230,18 @@ def holder_of(run_dir: Path) -> Holder | None:
 
     Never takes the lock, so it is safe beside a live writer (``status``, the operator
     controls). A holder whose lock file cannot be parsed (it is being written this very
-    moment) is read again for a moment, then reported with pid 0 (``describe`` says so).
+    moment) is read again for a moment, then reported with pid 0 (``describe`` says so);
+    so is one naming a dead process on this host, then reported as named: a ``resume`` has
+    taken the lock of a crashed run and not written its name over the dead writer's yet
+    (``stop`` signalled that one, "ended", and never the resume).
     """
     if not _file_held(run_dir):
         pid = holding_pid(run_dir)  # its writer.lock deleted: the writer is there all the same
         return None if pid is None else _removed(pid)
     path = run_dir / names.WRITER_LOCK
-    holder = _read_holder(path) or _current_holder(path)  # a new holder writes its name now
+    holder = _read_holder(path)
+    if holder is None or not _alive(holder):  # a new holder writes its name over the old now
+        holder = _current_holder(path)
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
 
 

@@ -43,10 +43,12 @@ __all__ = [
     "SignalStop",
     "act_on_owed_stops",
     "held_stops",
+    "is_terminal",
     "ours",
     "owed_stops",
     "owed_stops_settled",
     "scratch_directory",
+    "to_devnull",
 ]
 
 _STOPS = (signal.SIGINT, signal.SIGTERM)
@@ -208,3 +210,24 @@ def act_on_owed_stops() -> None:
 def owed_stops_settled() -> None:
     """The command ends by a signal now: the stops owed till then end nothing more."""
     _OWED.clear()
+
+
+def is_terminal(fd: int) -> bool:
+    """Whether ``fd`` is a terminal (False for a closed one)."""
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def to_devnull(fds: tuple[int, ...]) -> None:
+    """Point ``fds`` at ``/dev/null``: a write to a terminal that hung up fails (EIO)."""
+    if not fds:
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
