@@ -28,7 +28,10 @@ import hashlib
 import hmac
 import http.server
 import json
+import select
+import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +48,10 @@ TESTNET_PREFIX = "https://testnet.binance.vision/"
 _EIGHT = Decimal("0.00000001")
 _START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z; the fake's clock only moves per event
 
+HOLD_S = 10.0
+"""A ``delay`` fault's ``delay_s`` for a client with a timeout: the answer is held until the
+client hangs up (``FakeBinance.hold``), so this is only a hang guard, far above any timeout."""
+
 _SIGNED = frozenset({"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades"})
 
 FAULT_KINDS = frozenset(
@@ -55,7 +62,7 @@ FAULT_KINDS = frozenset(
         "insufficient_funds",  # -2010 insufficient balance
         "lot_size",  # -1013 Filter failure: LOT_SIZE
         "duplicate",  # -2010 Duplicate order sent.
-        "delay",  # answer only after ``delay_s`` (longer than the client timeout)
+        "delay",  # hold the answer until the client hangs up (``delay_s``: a hang guard)
         "reset",  # read the request, then close the connection without answering
         "cut_off",  # HTTP 200 whose JSON body ends mid-way: {"symbol": "BTCUSDT", "orderId":
     }
@@ -769,9 +776,24 @@ class FakeBinance:
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
 
-    def wait_or_stop(self, seconds: float) -> None:
-        """Sleep ``seconds`` unless the fake is being stopped."""
-        self._stopping.wait(seconds)
+    def hold(self, connection: socket.socket, bound_s: float) -> None:
+        """Hold an answer until the client hangs up, the fake stops, or ``bound_s`` passes.
+
+        A client whose timeout fired closes its end: the connection reads as ended. The
+        answer used to come after a fixed delay (0.6 s against a 0.3 s client timeout), and
+        a client thread a loaded machine woke after the delay read the answer instead of
+        timing out. Now only the client's timeout ends the wait, however late it fires;
+        ``bound_s`` is a hang guard for a client that never times out (the defect), which
+        then gets its answer and fails its test.
+        """
+        deadline = time.monotonic() + bound_s
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            hung_up, _, _ = select.select([connection], [], [], min(left, 0.05))
+            if hung_up:
+                return
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -796,7 +818,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = self.rfile.read(length).decode() if length else ""
             reply = fake.handle(method, self.path, body, self.headers)
             if reply.delay_s:
-                fake.wait_or_stop(reply.delay_s)
+                fake.hold(self.connection, reply.delay_s)
             if reply.drop:
                 self.close_connection = True
                 self.connection.close()
