@@ -7,11 +7,13 @@ import datetime as dt
 import hashlib
 import os
 import resource as _resource
+import select
 import signal as _signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -206,6 +208,26 @@ def closed_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+def hold_until_hung_up(connection: socket.socket, bound_s: float, stop: threading.Event) -> None:
+    """Until the peer closes ``connection``, ``stop`` is set, or ``bound_s`` has passed.
+
+    For a fake server's answer that must come too late for its client's timeout. A fixed
+    delay longer than the timeout raced it: a client thread a loaded machine woke after the
+    delay read the answer instead of timing out. A client whose timeout fired closes its
+    end, and the connection reads as ended: held until then, only the client's timeout ends
+    the wait, however late it fires. ``bound_s`` is a hang guard for a client that never
+    times out (the defect), which then gets its answer and fails its test.
+    """
+    deadline = time.monotonic() + bound_s
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        hung_up, _, _ = select.select([connection], [], [], min(left, 0.05))
+        if hung_up:
+            return
 
 
 @contextlib.contextmanager

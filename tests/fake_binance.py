@@ -28,10 +28,8 @@ import hashlib
 import hmac
 import http.server
 import json
-import select
 import socket
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +38,8 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from requests.adapters import HTTPAdapter
+
+from _helpers import hold_until_hung_up
 
 TEST_API_KEY = "fake-binance-test-api-key-0001"
 TEST_API_SECRET = "fake-binance-test-api-secret-0001"
@@ -777,23 +777,8 @@ class FakeBinance:
         }
 
     def hold(self, connection: socket.socket, bound_s: float) -> None:
-        """Hold an answer until the client hangs up, the fake stops, or ``bound_s`` passes.
-
-        A client whose timeout fired closes its end: the connection reads as ended. The
-        answer used to come after a fixed delay (0.6 s against a 0.3 s client timeout), and
-        a client thread a loaded machine woke after the delay read the answer instead of
-        timing out. Now only the client's timeout ends the wait, however late it fires;
-        ``bound_s`` is a hang guard for a client that never times out (the defect), which
-        then gets its answer and fails its test.
-        """
-        deadline = time.monotonic() + bound_s
-        while not self._stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            hung_up, _, _ = select.select([connection], [], [], min(left, 0.05))
-            if hung_up:
-                return
+        """Hold an answer until the client hangs up (``hold_until_hung_up``) or the fake stops."""
+        hold_until_hung_up(connection, bound_s, self._stopping)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -49,7 +49,7 @@ from livesession.prom import write_textfile
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
-from _helpers import Sinks, cli_under, closed_port, status_json_refused
+from _helpers import Sinks, cli_under, closed_port, hold_until_hung_up, status_json_refused
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -62,11 +62,14 @@ PAYLOAD_KEYS = {"run_id", "code", "state", "status", "reason", "ts", "text"}
 class Webhook:
     """A loopback HTTP server that keeps every JSON body POSTed to it."""
 
-    def __init__(self, *, delay_s: float = 0.0, status: int = 200, hold: bool = False) -> None:
-        """``hold``: a webhook that hangs: it keeps each body, then answers only at ``close``."""
+    def __init__(self, *, slow: bool = False, status: int = 200, hold: bool = False) -> None:
+        """``slow``: a webhook that answers each POST only once its client hung up (the
+        client's timeout fired), or at ``close``. ``hold``: a webhook that hangs: it keeps
+        each body, then answers only at ``close``."""
         self.bodies: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.got = threading.Condition()
+        self.closing = threading.Event()
         self.released = threading.Event()
         if not hold:
             self.released.set()
@@ -75,8 +78,8 @@ class Webhook:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                if delay_s:
-                    time.sleep(delay_s)  # the slow webhook: longer than the client's timeout
+                if slow:  # a 1.5 s sleep raced the client's 1 s timeout on a loaded machine
+                    hold_until_hung_up(self.connection, SUBPROCESS_TIMEOUT_S, hook.closing)
                 with hook.got:
                     hook.bodies.append(orjson.loads(body))
                     hook.paths.append(self.path)
@@ -112,6 +115,7 @@ class Webhook:
             return next(b for b in self.bodies if b["code"] == code)
 
     def close(self) -> None:
+        self.closing.set()
         self.released.set()
         self.server.shutdown()
         self.server.server_close()
@@ -126,7 +130,7 @@ def webhook() -> Iterator[Webhook]:
 
 @pytest.fixture
 def slow_webhook() -> Iterator[Webhook]:
-    hook = Webhook(delay_s=1.5)
+    hook = Webhook(slow=True)
     yield hook
     hook.close()
 
@@ -996,9 +1000,11 @@ def test_a_dead_webhook_does_not_slow_a_3000_step_run(tmp_path, dead_url):
 
 def test_a_slow_webhook_times_out_and_the_close_is_bounded(tmp_path, slow_webhook):
     feed, strategy = _scripted()
-    # A 1 s timeout against a 1.5 s webhook: a session that waited for its delivery would
-    # lose 1 + 0.2 + 1 s (timeout, backoff, timeout) in the kill, far above the bound below
-    # (a 0.3 s timeout left 0.2 s between the bound and a blocked kill: a loaded CI machine).
+    # A 1 s timeout against a webhook that answers only once the client hung up (one that
+    # answered at 1.5 s reached a client a loaded machine woke late, in time): a session
+    # that waited for its delivery would lose 1 + 0.2 + 1 s (timeout, backoff, timeout) in
+    # the kill, far above the bound below (a 0.3 s timeout left 0.2 s between the bound and
+    # a blocked kill: a loaded CI machine).
     cfg = _cfg(slow_webhook.url, timeout_ms=1000)
     session = create_run(cfg, tmp_path, feed=feed, strategy=strategy)
     assert session.preflight()
@@ -1273,7 +1279,9 @@ def test_a_full_queue_drops_and_counts(tmp_path, slow_webhook):
     sink = WebhookAlertSink(
         Secret(slow_webhook.url),
         log_path=tmp_path / "alerts.jsonl",
-        timeout_s=0.2,
+        # The first alert's attempt stays out while the six are posted: a 0.2 s timeout let
+        # a post loop a loaded machine paused for longer see it end, and queue more.
+        timeout_s=5.0,
         retries=0,
         queue_size=2,
         close_timeout_s=0.1,
