@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 import resource as _resource
 import select
@@ -15,6 +16,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import types
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -518,3 +520,21 @@ def book_fill(
         )
     )
     assert book.apply_fill(cid, f"t-{cid}", Decimal(qty), Decimal(price))
+
+
+DRILL_WALL_S = 0.25
+"""The kill drill's wall time from kill to flat under ``pin_drill_clock``."""
+
+
+def pin_drill_clock(monkeypatch: Any) -> None:
+    """The kill drill's wall clock read ``DRILL_WALL_S`` apart, each time it is read.
+
+    The drill times a kill switch to flat in real wall time, against the flatten
+    criterion's 2 s: the few steps it takes (a write and an fsync each) run in tens of ms on
+    a quiet machine, and a loaded machine's stalled fsyncs could take them past the bound,
+    failing a test about what the figure is said as. Pinned, the figure is known exactly.
+    """
+    from livesession.burnin import _drill
+
+    readings = itertools.count(0.0, DRILL_WALL_S)
+    monkeypatch.setattr(_drill, "time", types.SimpleNamespace(monotonic=lambda: next(readings)))
