@@ -5,14 +5,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import os
 import resource as _resource
+import select
 import signal as _signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
+import types
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -206,6 +210,26 @@ def closed_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         yield int(sock.getsockname()[1])
+
+
+def hold_until_hung_up(connection: socket.socket, bound_s: float, stop: threading.Event) -> None:
+    """Until the peer closes ``connection``, ``stop`` is set, or ``bound_s`` has passed.
+
+    For a fake server's answer that must come too late for its client's timeout. A fixed
+    delay longer than the timeout raced it: a client thread a loaded machine woke after the
+    delay read the answer instead of timing out. A client whose timeout fired closes its
+    end, and the connection reads as ended: held until then, only the client's timeout ends
+    the wait, however late it fires. ``bound_s`` is a hang guard for a client that never
+    times out (the defect), which then gets its answer and fails its test.
+    """
+    deadline = time.monotonic() + bound_s
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        hung_up, _, _ = select.select([connection], [], [], min(left, 0.05))
+        if hung_up:
+            return
 
 
 @contextlib.contextmanager
@@ -496,3 +520,21 @@ def book_fill(
         )
     )
     assert book.apply_fill(cid, f"t-{cid}", Decimal(qty), Decimal(price))
+
+
+DRILL_WALL_S = 0.25
+"""The kill drill's wall time from kill to flat under ``pin_drill_clock``."""
+
+
+def pin_drill_clock(monkeypatch: Any) -> None:
+    """The kill drill's wall clock read ``DRILL_WALL_S`` apart, each time it is read.
+
+    The drill times a kill switch to flat in real wall time, against the flatten
+    criterion's 2 s: the few steps it takes (a write and an fsync each) run in tens of ms on
+    a quiet machine, and a loaded machine's stalled fsyncs could take them past the bound,
+    failing a test about what the figure is said as. Pinned, the figure is known exactly.
+    """
+    from livesession.burnin import _drill
+
+    readings = itertools.count(0.0, DRILL_WALL_S)
+    monkeypatch.setattr(_drill, "time", types.SimpleNamespace(monotonic=lambda: next(readings)))

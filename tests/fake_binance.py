@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -38,12 +39,18 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from requests.adapters import HTTPAdapter
 
+from _helpers import hold_until_hung_up
+
 TEST_API_KEY = "fake-binance-test-api-key-0001"
 TEST_API_SECRET = "fake-binance-test-api-secret-0001"
 TESTNET_PREFIX = "https://testnet.binance.vision/"
 
 _EIGHT = Decimal("0.00000001")
 _START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z; the fake's clock only moves per event
+
+HOLD_S = 10.0
+"""A ``delay`` fault's ``delay_s`` for a client with a timeout: the answer is held until the
+client hangs up (``FakeBinance.hold``), so this is only a hang guard, far above any timeout."""
 
 _SIGNED = frozenset({"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades"})
 
@@ -55,7 +62,7 @@ FAULT_KINDS = frozenset(
         "insufficient_funds",  # -2010 insufficient balance
         "lot_size",  # -1013 Filter failure: LOT_SIZE
         "duplicate",  # -2010 Duplicate order sent.
-        "delay",  # answer only after ``delay_s`` (longer than the client timeout)
+        "delay",  # hold the answer until the client hangs up (``delay_s``: a hang guard)
         "reset",  # read the request, then close the connection without answering
         "cut_off",  # HTTP 200 whose JSON body ends mid-way: {"symbol": "BTCUSDT", "orderId":
     }
@@ -769,9 +776,9 @@ class FakeBinance:
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
 
-    def wait_or_stop(self, seconds: float) -> None:
-        """Sleep ``seconds`` unless the fake is being stopped."""
-        self._stopping.wait(seconds)
+    def hold(self, connection: socket.socket, bound_s: float) -> None:
+        """Hold an answer until the client hangs up (``hold_until_hung_up``) or the fake stops."""
+        hold_until_hung_up(connection, bound_s, self._stopping)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -796,7 +803,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             body = self.rfile.read(length).decode() if length else ""
             reply = fake.handle(method, self.path, body, self.headers)
             if reply.delay_s:
-                fake.wait_or_stop(reply.delay_s)
+                fake.hold(self.connection, reply.delay_s)
             if reply.drop:
                 self.close_connection = True
                 self.connection.close()

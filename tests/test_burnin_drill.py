@@ -27,7 +27,7 @@ from livesession.burnin import Thresholds, evaluate_run, kill_drill
 from livesession.cli import main
 from test_burnin import _criteria, _oco_run
 
-from _helpers import desk_config
+from _helpers import DRILL_WALL_S, desk_config, pin_drill_clock
 
 _EVIDENCE = "evidence kill drill (a re-run on the simulated venue)"
 _AGAIN = " (run `livesession evidence` again, or `burnin --drill`)"
@@ -169,13 +169,14 @@ def test_the_plain_output_names_it_in_one_line(run: Path, capsys: pytest.Capture
 
 
 def test_burnin_drill_says_it_measured_it_not_evidence(
-    run: Path, capsys: pytest.CaptureFixture[str]
+    run: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``burnin --drill`` labelled its own measurement "evidence kill drill (...)", though no
     evidence ran: it is labelled by who ran it."""
     ran = "burnin --drill (a kill drill re-run on the simulated venue)"
+    pin_drill_clock(monkeypatch)
     code, flatten = _burnin_args(run, capsys, "--drill")
-    assert (code, flatten["result"]) == (0, "pass")
+    assert (code, flatten["result"], flatten["value"]) == (0, "pass", DRILL_WALL_S)
     assert flatten["detail"].endswith(f" s ({ran})")
     assert "evidence" not in flatten["detail"]
     report = json.loads((run / "burnin.json").read_text())

@@ -33,6 +33,7 @@ from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
 from livesession.cli import main
 from test_burnin import _dryrun, _oco_run
 
+from _helpers import pin_drill_clock
 from crash_harness import KILLED
 from crash_harness import cli as crash_cli
 
@@ -237,7 +238,10 @@ class TestFailurePaths:
         main(["burnin", str(run)])  # one session: its own paths line says it
         assert capsys.readouterr().out.splitlines()[-1].startswith("      paths ")
 
-    def test_a_kill_drill_is_named_where_the_session_never_tripped(self, run: Path) -> None:
+    def test_a_kill_drill_is_named_where_the_session_never_tripped(
+        self, run: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pin_drill_clock(monkeypatch)
         assert main(["burnin", str(run), "--drill"]) == 0
         paths = json.loads((run / "burnin.json").read_text())["failure_paths"]
         kill = next(p for p in paths if p["path"] == "kill_switch")

@@ -36,6 +36,7 @@ from livesession.verify import verify_run
 
 from _ccxt_route import CHILD_CLI
 from fake_binance import (
+    HOLD_S,
     TEST_API_KEY,
     TEST_API_SECRET,
     TESTNET_PREFIX,
@@ -49,7 +50,6 @@ STEPS = 200
 SEED = 1  # its walk ends the 200 steps long: the stop has a position to flatten
 """Enough bars for seven strategy signals, and a position still open at the stop."""
 TIMEOUT_MS = 300
-SLOW_S = 0.6  # the fake's delayed answer: longer than the client timeout
 REVOKED_KEY = "revoked-binance-test-key-0002"
 FOUR_ARTIFACTS = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
 VENUE_CHECKS = (
@@ -250,7 +250,7 @@ class TestFaultsMidRun:
         """A read timeout on a recorded order, 429s and a 5xx still end COMPLETED, no dup."""
         fake = venue.fake
         # The first order is recorded, then its answer comes too late: outcome unknown.
-        fake.add_fault("delay", when="after", delay_s=SLOW_S)
+        fake.add_fault("delay", when="after", delay_s=HOLD_S)
         # The second order is refused with a 429 before the venue applies it.
         fake.add_fault("http_429")
         # Reads fail too: the first reconciliation and the first order poll.

@@ -53,6 +53,7 @@ from livesession.brokers.ccxt import sandbox as ccxt_sandbox  # noqa: E402
 import _netguard  # noqa: E402 - after the skips: the rest needs ccxt and requests
 from _helpers import closed_port  # noqa: E402
 from fake_binance import (  # noqa: E402
+    HOLD_S,
     TEST_API_KEY,
     TEST_API_SECRET,
     TESTNET_PREFIX,
@@ -63,7 +64,6 @@ from fake_binance import (  # noqa: E402
 pytestmark = pytest.mark.ccxt
 
 TIMEOUT_MS = 300
-SLOW_S = 0.6  # the fake's delayed answer: longer than the client timeout
 NOW = 1_000
 
 
@@ -1026,7 +1026,7 @@ class TestUnknownOutcomes:
     def test_read_timeout_after_the_order_was_recorded(self, broker, fake, waits):
         """A read timeout is OutcomeUnknown; lookup finds the order and nothing is resent."""
         broker.load_markets()
-        fake.add_fault("delay", when="after", delay_s=SLOW_S)
+        fake.add_fault("delay", when="after", delay_s=HOLD_S)
         with pytest.raises(OutcomeUnknown) as info:
             broker.submit(_order("slow1"), NOW)
         assert isinstance(info.value.__cause__, ccxt.RequestTimeout)
@@ -1105,7 +1105,7 @@ class TestUnknownOutcomes:
     def test_order_not_visible_yet(self, broker, fake, waits):
         """An order invisible to the first lookups is found by bounded polling."""
         broker.load_markets()
-        fake.add_fault("delay", when="after", delay_s=SLOW_S)
+        fake.add_fault("delay", when="after", delay_s=HOLD_S)
         with pytest.raises(OutcomeUnknown):
             broker.submit(_order("late1"), NOW)
         fake.hide("late1", lookups=2)
@@ -1161,7 +1161,7 @@ class TestDuplicateClientId:
     def test_wrongly_confirmed_absence_is_caught_by_the_venue(self, broker, fake):
         """If lookup gives up too early on an open order, the resend is caught as a duplicate."""
         broker.load_markets()
-        fake.add_fault("delay", when="after", delay_s=SLOW_S)
+        fake.add_fault("delay", when="after", delay_s=HOLD_S)
         with pytest.raises(OutcomeUnknown):
             broker.submit(_limit("dup4"), NOW)
         fake.hide("dup4", lookups=4)  # two lookups of two reads each, then visible again

@@ -31,7 +31,7 @@ from livesession._exceptions import BrokerError  # noqa: E402
 from livesession.brokers.ccxt import CcxtSandboxBroker, make_ccxt_broker  # noqa: E402
 
 from _helpers import closed_port  # noqa: E402
-from fake_binance import TESTNET_PREFIX, FakeBinance, LoopbackRoute  # noqa: E402
+from fake_binance import HOLD_S, TESTNET_PREFIX, FakeBinance, LoopbackRoute  # noqa: E402
 
 pytestmark = pytest.mark.ccxt
 
@@ -87,7 +87,7 @@ def _open_order(broker: CcxtSandboxBroker, fake: FakeBinance) -> None:
 def _lookup_fails(kind: str) -> Callable[[CcxtSandboxBroker, FakeBinance], None]:
     def scenario(broker: CcxtSandboxBroker, fake: FakeBinance) -> None:
         for path in ("/api/v3/order", "/api/v3/openOrders"):
-            fake.add_fault(kind, method="GET", path=path, delay_s=0.6)
+            fake.add_fault(kind, method="GET", path=path, delay_s=HOLD_S)
         broker.lookup("gone1", attempts=1)
 
     return scenario
@@ -112,7 +112,7 @@ def _open_orders_fail(broker: CcxtSandboxBroker, fake: FakeBinance) -> None:
 
 def _submit_fails(broker: CcxtSandboxBroker, fake: FakeBinance) -> None:
     broker.load_markets()
-    fake.add_fault("delay", when="after", delay_s=0.6)
+    fake.add_fault("delay", when="after", delay_s=HOLD_S)
     broker.submit(_limit("slow1"), NOW)
 
 
