@@ -9,6 +9,7 @@ fixture fails a test whose fake venue created two orders for one client order id
 from __future__ import annotations
 
 import contextlib
+import decimal
 import http.client
 import logging
 import socket
@@ -740,6 +741,30 @@ class TestHappyPath:
         assert fake.created["happy1"] == 1
         assert fake.bad_signatures == 0
         assert set(loopback_only) == {"127.0.0.1"}  # the recorder saw the traffic
+
+    def test_the_callers_decimal_context_is_left_as_it_was(self, broker, fake):
+        """Bug: ccxt's ``decimal_to_precision`` sets ``rounding = ROUND_HALF_UP`` and traps
+        ``Underflow`` on the calling thread, so a broker called outside a session (whose
+        broker calls run in a context of their own) left its caller rounding half up: the
+        next test on the worker, a rail rounding 0.05000025 to seven places, read 0.0500003
+        where half-even reads 0.0500002. Each call that reaches ccxt gives it back now."""
+        with decimal.localcontext() as caller:
+            before = caller.copy()
+            broker.submit(_limit("ctx1", qty="0.010"), NOW)
+            broker.poll(NOW + 1)
+            broker.open_orders()
+            broker.cancel("ctx1", NOW + 2)
+            broker.poll(NOW + 3)
+            assert broker.order_by_client_id("ctx1") is not None
+            assert broker.lookup("ctx1") is not None
+            broker.balances()
+            assert decimal.getcontext() is caller
+            assert (caller.rounding, caller.prec, caller.traps) == (
+                before.rounding,
+                before.prec,
+                before.traps,
+            )
+        assert fake.created["ctx1"] == 1
 
     def test_limit_order_partial_fill_and_cancel(self, broker, fake):
         """A resting limit order reports each fill once, then its cancel."""

@@ -31,6 +31,7 @@ __all__ = [
     "CONTEXT",
     "DIGITS",
     "ZERO",
+    "callers_context_kept",
     "enter_context",
     "excess_digits",
     "fenced",
@@ -102,6 +103,23 @@ def with_context(func: Callable[_P, _R]) -> Callable[_P, _R]:
             return func(*args, **kwargs)
 
     return in_context
+
+
+def callers_context_kept(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``func`` in a copy of its caller's context, which it gives back as it found it.
+
+    For the library's own calls into a library that sets the context in place: ccxt's
+    ``decimal_to_precision`` (every order it sends) sets ``rounding = ROUND_HALF_UP`` and
+    traps ``Underflow`` on the calling thread, so a ``CcxtSandboxBroker`` called outside a
+    session (whose broker calls are ``fenced``) left its caller rounding half up.
+    """
+
+    @functools.wraps(func)
+    def kept(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with localcontext():
+            return func(*args, **kwargs)
+
+    return kept
 
 
 def fenced(func: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
