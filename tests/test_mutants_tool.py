@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -98,7 +99,7 @@ def test_sigterm_puts_the_module_back_and_ends_its_tests(tmp_path: Path):
         if tool.poll() is None:
             tool.kill()
             tool.wait()
-        left = [pid for pid in descendants if _alive(pid)]
+        left = _still_alive(descendants)
         for pid in left:  # what a broken tool left held on the FIFO, so that nothing hangs
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -124,6 +125,19 @@ def _descendants(parent: int) -> list[int]:
         found += below
         todo += below
     return found
+
+
+def _still_alive(pids: list[int], within_s: float = 30.0) -> list[int]:
+    """Those of ``pids`` still running after ``within_s`` (none: at once, once they end).
+
+    The tool's SIGKILL of its tests' process group is delivered as each is scheduled: on a
+    loaded machine a killed worker ran on for a moment after the tool exited, and was read
+    as having outlived it. A tool that leaves them running leaves them past any wait.
+    """
+    deadline = time.monotonic() + within_s
+    while (left := [pid for pid in pids if _alive(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling other processes' state, not simulated time
+    return left
 
 
 def _alive(pid: int) -> bool:

@@ -85,7 +85,9 @@ def test_the_evidence_bundle_names_the_run_by_its_absolute_path(
     )
     document = result.document.read_text(encoding="utf-8")
     assert "runs/torn" not in document.replace(str(where), "")  # verify's advice too
-    assert f"\\`livesession resume {where}\\` finishes it" in document
+    # In the burn-in table: a code span, as the commands the advice names (md_cell).
+    assert f"`livesession resume {where}` finishes it" in document
+    assert "\\`" not in document
     assert "runs/torn" not in result.manifest.read_text("utf-8").replace(str(where), "")
     _finish(where)
 
@@ -131,6 +133,7 @@ def test_the_burnin_reports_name_the_run_by_its_absolute_path(
     )
     assert criteria["verified"].endswith(f" (`livesession verify {where}` lists them)")
     markdown = (where / "burnin.md").read_text(encoding="utf-8")
-    assert f"\\`livesession resume {where}\\` finishes it" in markdown
-    assert f"\\`livesession burnin {where} --drill\\`" in markdown
+    assert f"`livesession resume {where}` finishes it" in markdown
+    assert f"`livesession burnin {where} --drill`" in markdown
+    assert "\\`" not in markdown  # code spans, not backticks escaped as text
     _finish(where)
