@@ -32,6 +32,7 @@ __all__ = [
     "DIGITS",
     "ZERO",
     "callers_context_kept",
+    "callers_context_kept_in",
     "enter_context",
     "excess_digits",
     "fenced",
@@ -88,6 +89,7 @@ application may have changed too.
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+_C = TypeVar("_C")
 
 
 def with_context(func: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -118,6 +120,17 @@ def callers_context_kept(func: Callable[_P, _R]) -> Callable[_P, _R]:
     def kept(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with localcontext():
             return func(*args, **kwargs)
+
+    return kept
+
+
+def callers_context_kept_in(*methods: str) -> Callable[[type[_C]], type[_C]]:
+    """A class decorator: each of ``methods`` of the class is ``callers_context_kept``."""
+
+    def kept(cls: type[_C]) -> type[_C]:
+        for name in methods:
+            setattr(cls, name, callers_context_kept(getattr(cls, name)))
+        return cls
 
     return kept
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from ..._domain.decimal import callers_context_kept
+from ..._domain.decimal import callers_context_kept_in
 from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderStatus
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
@@ -57,6 +57,12 @@ _PARSE_ERRORS: Final = (
 """What ccxt's parsers raise on an answer of a shape they do not expect."""
 
 
+# Each call that reaches ccxt gives its caller's decimal context back as it found it:
+# ccxt sets rounding half up (and traps Underflow) on the calling thread.
+@callers_context_kept_in(
+    "submit", "cancel", "poll", "open_orders", "order_by_client_id", "recover", "lookup",
+    "load_markets", "balances", "fetch_ohlcv",
+)  # fmt: skip
 class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, SandboxAware):
     """A ``Broker`` on a ccxt exchange in verified sandbox mode. Build it with ``make_ccxt_broker``.
 
@@ -134,13 +140,10 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             raise error from exc
 
     # -- the Broker protocol -----------------------------------------------------------------
-    # Each call that reaches ccxt gives its caller's decimal context back as it found it
-    # (``callers_context_kept``): ccxt sets rounding half up on the calling thread.
 
     def on_market(self, bar: Bar) -> None:
         """Nothing to do: the venue prices orders itself."""
 
-    @callers_context_kept
     def submit(self, order: Order, now_ns: int) -> None:
         """Send ``order`` with its client order id; returns once the venue has it.
 
@@ -207,7 +210,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             )
         self._track(order, raw, ack_ts_ns=now_ns)
 
-    @callers_context_kept
     def cancel(self, client_order_id: str, now_ns: int) -> None:  # noqa: ARG002 - protocol
         """Ask the venue to cancel; the ``CancelReport`` comes from ``poll``.
 
@@ -237,7 +239,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         except _PARSE_ERRORS as exc:  # after the venue answered: it may have been applied
             raise classify(exc, client_order_id=cid) from exc
 
-    @callers_context_kept
     def poll(self, now_ns: int) -> Sequence[BrokerReport]:
         """Acks, new fills (each trade id once), cancels and rejects, per order in send order.
 
@@ -255,7 +256,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             raise
         return reports
 
-    @callers_context_kept
     def open_orders(self) -> Sequence[VenueOrder]:
         """Orders open at the venue in the allowlisted symbols, by client order id.
 
@@ -274,7 +274,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
                     found.append(_venue_order(raw, "", self._qty_lot))
         return sorted(found, key=lambda o: (o.client_order_id, o.venue_order_id))
 
-    @callers_context_kept
     def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
         """One look at the venue for this client order id; None when it does not know it.
 
@@ -290,7 +289,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         """Wait ``lookup_interval_ns`` (with ``wait_ns``): between two tries of a read."""
         self._wait_ns(self._lookup_interval_ns)
 
-    @callers_context_kept
     def recover(
         self,
         order: Order,
@@ -322,7 +320,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
 
     # -- reconciliation ----------------------------------------------------------------------
 
-    @callers_context_kept
     def lookup(self, client_order_id: str, attempts: int | None = None) -> VenueOrder | None:
         """Look an order up by client order id, up to ``attempts`` times (bounded polling).
 
@@ -441,12 +438,10 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
 
     # -- reads for preflight -----------------------------------------------------------------
 
-    @callers_context_kept
     def load_markets(self) -> Mapping[str, Any]:
         """The venue's markets (loaded once, then cached by ccxt)."""
         return dict(self._read(self._exchange.load_markets))
 
-    @callers_context_kept
     def balances(self) -> dict[str, Decimal]:
         """Total balance per asset, as Decimals, sorted by asset.
 
@@ -457,7 +452,6 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         totals = raw.get("total") or {}
         return {asset: _balance(asset, totals[asset]) for asset in sorted(totals)}
 
-    @callers_context_kept
     def fetch_ohlcv(self, symbol: str, interval_ms: int, since_ms: int | None) -> list[Any]:
         """The venue's candles of ``interval_ms`` from ``since_ms`` (a read: see ``ohlcv``)."""
         return fetch_candles(
