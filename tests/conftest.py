@@ -4,6 +4,7 @@ test."""
 
 from __future__ import annotations
 
+import decimal
 import os
 import re
 import shlex
@@ -93,6 +94,27 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def _decimal_settings(context: decimal.Context) -> tuple[object, ...]:
+    return (context.prec, context.rounding, context.Emin, context.Emax, context.capitals,
+            context.clamp, sorted(s.__name__ for s, on in context.traps.items() if on))  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _decimal_context_kept() -> Iterator[None]:
+    """A test (or the library under it) leaves the thread's decimal context as it found it.
+
+    ccxt's ``decimal_to_precision`` set rounding half up on the calling thread through a
+    broker called outside a session; the test that failed was a later one on the same
+    worker (a rail's share read 0.0500003 for 0.0500002). The leak fails where it happens.
+    """
+    before = _decimal_settings(decimal.getcontext())
+    yield
+    after = _decimal_settings(decimal.getcontext())
+    if after != before:
+        decimal.setcontext(decimal.Context())  # the next test starts in Python's default
+        pytest.fail(f"the test left the decimal context changed: {before} -> {after}")
 
 
 @pytest.fixture(autouse=True)
