@@ -47,7 +47,7 @@ from ._config import CONFIG
 from ._damage import corruption, damaged_tail
 from ._kept import lost_checkpoint
 from ._reading import ARTIFACT_NAMES
-from ._result import INCOMPLETE, VerifyResult, summarize
+from ._result import VerifyResult, summarize
 from ._schemas import Schemas
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def verify_run(
     config = _config_bytes(path)
     result = _verify(Verifier(Schemas.get(), read, cut, progress, config, run_dir=path), path, live)
     absent = no_directory(path)  # as the CLI says it, not "broken run: 5 violation(s)"
-    return attrs.evolve(result, summary=absent, incomplete=False) if absent else result
+    return attrs.evolve(result, summary=absent) if absent else result
 
 
 def _config_bytes(path: Path) -> bytes | None:
@@ -162,26 +162,24 @@ def verify_contents(
 def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
     run.run()
     total = run.report.total
-    summary = (
-        summarize(
-            path,
-            total,
-            incomplete=run.incomplete,
-            dead_sinks=tuple(sink.describe() for sink in run.dead_sinks),
-            stopped=run.stopped,
-            corrupt=corruption(run),
-            tail=damaged_tail(run),
-            lost_checkpoint=run.run_dir is not None and lost_checkpoint(run.run_dir, run.bars),
-        )
-        if total
-        else ""
-    )
     return VerifyResult(
         ok=not total,
         violations=run.report.finish(),
         total=total,
-        summary=summary,
+        summary=(
+            summarize(
+                path,
+                total,
+                incomplete=run.incomplete,
+                dead_sinks=tuple(sink.describe() for sink in run.dead_sinks),
+                stopped=run.stopped,
+                corrupt=corruption(run),
+                tail=damaged_tail(run),
+                lost_checkpoint=run.run_dir is not None and lost_checkpoint(run.run_dir, run.bars),
+            )
+            if total
+            else ""
+        ),
         counts=run.files.counts,
         live="" if live is None else live.describe(),
-        incomplete=summary.startswith(INCOMPLETE),
     )

@@ -71,7 +71,14 @@ class VerifyResult:
     summary: str
     counts: Mapping[str, int] = attrs.field(converter=_as_mapping, hash=False)
     live: str = ""
-    incomplete: bool = False
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the run is only unfinished (crashed, or still written), not corrupt.
+
+        Read from ``summary``, its one source: it opens ``incomplete run: ``.
+        """
+        return self.summary.startswith(INCOMPLETE)
 
     def render(self, run_dir: object, *, shown: int = SHOWN) -> tuple[str, ...]:
         """What ``livesession verify`` prints, one line each.
