@@ -20,6 +20,8 @@ steps and calls the session's verb:
 
 A second SIGTERM or SIGINT once a stop is pending ends the process at once, by that signal:
 the run is left at its last checkpoint, as after a crash, and ``resume`` continues it.
+``livesession stop`` sends no such second signal while it can tell a stop is under way
+(``_rundir.onestop``): it waits for the same seal.
 
 Why signals rather than a control file read at step boundaries: a signal costs the step loop
 one attribute read, where a file would cost a ``stat`` per step on the hot path; it reaches
@@ -59,6 +61,7 @@ from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
+from ._rundir.onestop import sealed_but_held, stop_turn, stop_under_way
 from ._rundir.seal import describe_seal, last_stop
 from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
@@ -318,25 +321,39 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
             f"{run_dir} is {STARTING}: nothing trades yet, so there is nothing to {action}; "
             f"`{command('stop', run_dir)}` ends it (it has recorded and sent nothing)",
         )
-    signum = ACTIONS[action]
-    watch = RunWatch(run_dir)
+    # One stop at a time: a stop under way already gets no second signal, which would end
+    # the holder at once (``onestop``); this command waits for the same seal.
+    if action != "stop":
+        return _signal_and_wait(action, holder, RunWatch(run_dir), timeout_s, "")
+    with stop_turn(run_dir) as alone:
+        under_way = stop_under_way(run_dir, alone=alone)
+        return _signal_and_wait(action, holder, RunWatch(run_dir), timeout_s, under_way)
+
+
+def _signal_and_wait(
+    action: str, holder: Holder, watch: RunWatch, timeout_s: float, under_way: str
+) -> ControlOutcome:
+    signum, who = ACTIONS[action], f"pid {holder.pid}"
     watch.mark()
     watch.sent()
-    try:
-        os.kill(holder.pid, signum)
-    except ProcessLookupError:
-        return ControlOutcome("not_held", f"pid {holder.pid} ended: {describe_run(run_dir)}")
-    who = f"pid {holder.pid}"
+    sent = f"sent {signal.Signals(signum).name} to {who}"
+    if under_way:  # nothing to send: a stop is under way
+        sent = f"sent nothing to {who}: a stop is under way ({under_way})"
+    else:
+        try:
+            os.kill(holder.pid, signum)
+        except ProcessLookupError:
+            return ControlOutcome("not_held", f"{who} ended: {describe_run(watch.run_dir)}")
     deadline = time.monotonic() + timeout_s
     check = {"stop": _stopped, "kill": _killed, "ack": _acked}[action]
-    while True:
-        outcome = check(watch, holder, who)
-        if outcome is not None:
-            return outcome
+    while (outcome := check(watch, holder, who)) is None:
         if time.monotonic() >= deadline:
-            sent = f"sent {signal.Signals(signum).name} to {who}"
-            return ControlOutcome("timeout", _no_effect(watch, holder, sent, timeout_s))
+            line = _no_effect(watch, holder, sent, timeout_s)
+            if under_way:
+                line += f"; to end it at once, send the second signal: `kill -TERM {holder.pid}`"
+            return ControlOutcome("timeout", line)
         time.sleep(_POLL_S)
+    return attrs.evolve(outcome, line=f"{sent}; {outcome.line}") if under_way else outcome
 
 
 def _no_effect(watch: RunWatch, holder: Holder, sent: str, timeout_s: float) -> str:
@@ -359,7 +376,7 @@ def _ended(watch: RunWatch, holder: Holder) -> bool:
 
 def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
     if not _ended(watch, holder):
-        watch.waiting = _sealed_but_held(watch.run_dir)
+        watch.waiting = sealed_but_held(watch.run_dir)
         return None
     run_dir, stop = watch.run_dir, last_stop(watch.run_dir)
     if not run_dir.exists() or no_run_yet(run_dir):  # stopped while it started
@@ -379,25 +396,6 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
     if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
         return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
     return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
-
-
-def _sealed_but_held(run_dir: Path) -> str:
-    """The seal a holder that has not let the run go yet wrote already ("" if none).
-
-    After its seal a process still hands its alerts to the webhook (bounded by ``[alerts]``
-    ``timeout_ms`` and a second) and prints its summary: a slow webhook's wait outlasted
-    ``stop --timeout``, which said ``no effect seen`` of a run that was sealed.
-    """
-    stop = last_stop(run_dir)
-    payload = stop.get("payload") if stop is not None else None
-    if not isinstance(payload, dict):
-        return ""
-    why = f" ({payload['reason']})" if payload.get("reason") else ""
-    return (
-        f"it sealed the run {payload.get('status', '?')}{why}, but has not let it go yet (it "
-        "hands its alerts to the webhook, for at most [alerts] timeout_ms and a second, and "
-        "prints its summary)"
-    )
 
 
 def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:
