@@ -95,6 +95,7 @@ ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL
 _HANGUP: Final = "SIGNAL_SIGHUP"
 _LOG_EVENT: Final = "operator_control"
 _POLL_S: Final = 0.05
+_KILL_TOO: Final = "a kill came at the same step boundary, and it stands: trading stays HALTED"
 _ENDS: Final = " finishes the stop (winds down and seals; it trades no more)"
 
 
@@ -211,12 +212,12 @@ class SignalControls:
             return False
         # Each answer says when its flag was taken (after it was lowered): a command that
         # signalled later reads it as an earlier command's (``RunWatch.answer``).
-        if self._kill:
-            self._kill = False
+        killed, self._kill = self._kill, False
+        if killed:
             self._kill_switch(session, time.monotonic_ns())
         if self._ack:
             self._ack = False
-            self._acknowledge(session, time.monotonic_ns())
+            self._acknowledge(session, time.monotonic_ns(), killed=killed)
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
             result = session.request_stop(self.stop_reason, sealed_as=True)
             said = "done" if result else f"not done: {result.message}"
@@ -229,22 +230,24 @@ class SignalControls:
         said = "done" if result else f"nothing to do: {result.message}"
         _answer(session, sig, "kill", said, taken_ns=taken_ns)
 
-    def _acknowledge(self, session: LiveSessionOrchestrator, taken_ns: int) -> None:
+    def _acknowledge(self, session: LiveSessionOrchestrator, ns: int, *, killed: bool) -> None:
         sig = reason_of(ACK_SIGNAL)
         if session.state is S.ERROR_REQUIRES_OPERATOR:
             # A lost lease: the library refuses (NOT_APPLICABLE), and says why.
             result = session.acknowledge(sig)
             said = "done" if result else f"refused: {result.message}"
-            _answer(session, sig, "acknowledge", said, taken_ns=taken_ns)
+            _answer(session, sig, "acknowledge", said, taken_ns=ns)
             return
         if session.state is S.DRYRUN_ACTIVE and session.trading_state is not TradingState.ACTIVE:
-            # Refused while the kill switch is still flattening.
-            result = session.reenable_trading(sig)
-            said = "done" if result else f"refused: {result.message}"
-            _answer(session, sig, "reenable_trading", said, taken_ns=taken_ns)
+            # Refused while the kill switch is still flattening, and after a kill taken with
+            # it (two operators at once): re-enabled, a flat book would trade on, killed.
+            again = None if killed else session.reenable_trading(sig)
+            why = _KILL_TOO if again is None else again.message
+            said = "done" if again else f"refused: {why}"
+            _answer(session, sig, "reenable_trading", said, taken_ns=ns)
             return
         said = f"the session is {session.state.value}, trading {session.trading_state.value}"
-        _answer(session, sig, "ack", f"nothing to acknowledge: {said}", taken_ns=taken_ns)
+        _answer(session, sig, "ack", f"nothing to acknowledge: {said}", taken_ns=ns)
 
 
 def _answer(
