@@ -23,10 +23,7 @@ the run is left at its last checkpoint, as after a crash, and ``resume`` continu
 ``livesession stop`` sends no such second signal while it can tell a stop is under way
 (``_rundir.onestop``): it waits for the same seal.
 
-Why signals rather than a control file read at step boundaries: a signal costs the step loop
-one attribute read, where a file would cost a ``stat`` per step on the hot path; it reaches
-exactly the process that holds the lock (its pid is in the lock file, and the kernel proves
-the lock is held); and it is what service managers already send. The answer comes back
+Signals, not a control file (RUNBOOK "Acting on a live run" says why). The answer comes back
 through the run's own files: the events (``KILL_SWITCH``, ``TRADING_REENABLED``,
 ``OPERATOR_ACK``), the sealed audit, the released lock, or, when there is nothing to do, an
 ``operator_control`` line in ``session.log.jsonl``.
@@ -442,10 +439,13 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             return ControlOutcome(
                 "timeout", f"{said}: check the venue's own open orders and positions"
             )
+        then = f"`{command('ack', watch.run_dir)}` re-enables trading"
+        if ended and last_stop(watch.run_dir) is not None:  # sealed: nothing to re-enable
+            then = f"then {who} ended: {describe_run(watch.run_dir)}"
         return ControlOutcome(
             "done",
             f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) cancelled, "
-            f"flat (KILL_SWITCH_FLAT); `{command('ack', watch.run_dir)}` re-enables trading",
+            f"flat (KILL_SWITCH_FLAT); {then}",
         )
     return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended)
 
