@@ -168,3 +168,41 @@ def test_an_answer_to_an_earlier_signal_is_not_taken_for_this_one(
     assert session.trading_state.value == "ACTIVE"
     assert session.run_to_end(20).status.value == "COMPLETED"
     session.close()
+
+
+@pytest.mark.parametrize("killed_before", [False, True])
+def test_a_kill_and_an_ack_taken_at_one_boundary_leave_trading_halted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, killed_before: bool
+) -> None:
+    """Two operators at once: one ran `kill`, the other `ack`, and the holder took both
+    signals at one step boundary. It acted on the kill, then on the ack, which found the
+    book flat (nothing open) and re-enabled trading at once: `kill` said "kill switch
+    tripped ... HALTED ... flat" (exit 0), or "nothing to do: trading is HALTED" of a run
+    killed before, and the run traded on, ACTIVE. The kill stands now; the ack is refused
+    (exit 3) and says why."""
+    session = create_run(DryrunConfig(run_id="ka", steps=20, checkpoint_every=5), tmp_path)
+    run = tmp_path / "ka"
+    session.preflight()
+    session.activate()
+    if killed_before:
+        assert session.kill("SIGNAL_SIGUSR1")  # an earlier kill, flat: ack would re-enable
+    controls = control.SignalControls()
+
+    def both_signals(pid: int, signum: int) -> None:
+        if signum == 0:  # asked whether it lives (holder_of)
+            return
+        assert (pid, signum) == (os.getpid(), control.ACK_SIGNAL)
+        controls._kill = True  # the other terminal's kill lands with the ack's signal
+        controls._ack = True
+        assert controls.at_step_boundary(session)  # the holder takes both at one boundary
+
+    monkeypatch.setattr(control, "not_a_cli_writer", lambda *_: "")
+    monkeypatch.setattr(os, "kill", both_signals)
+    with _session_log(run, "info"):
+        outcome = control.send_control("ack", run, timeout_s=0)
+    assert session.trading_state.value == "HALTED"
+    assert outcome.kind == "refused", outcome.line
+    assert "a kill came at the same step boundary, and it stands" in outcome.line
+    assert session.run_to_end(20).status.value == "COMPLETED"
+    assert session.trading_state.value == "HALTED"
+    session.close()

@@ -651,6 +651,29 @@ def test_kill_says_how_many_orders_the_venue_cancelled(tmp_path: Path) -> None:
     )
 
 
+def test_a_kill_confirmed_after_the_run_sealed_points_at_no_ack(tmp_path: Path) -> None:
+    """Two terminals, `kill` and `stop` at once: the process took both at one boundary,
+    tripped the kill switch (flat), then wound down and sealed; `kill`, reading after the
+    seal, said "`livesession ack DIR` re-enables trading", of a run nothing holds any more
+    (`ack` then exits 8). It says how the run ended instead."""
+    cfg = DryrunConfig(run_id="ks", steps=20, checkpoint_every=5)
+    run_dir = tmp_path / "ks"
+    with create_run(cfg, tmp_path) as session:
+        assert session.preflight()
+        session.activate()
+        watch = RunWatch(run_dir)
+        watch.mark()  # the kill command, before it signals
+        assert session.kill("SIGNAL_SIGUSR1")
+        session.request_stop("SIGNAL_SIGTERM", sealed_as=True)
+    outcome = control._killed(watch, types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    assert outcome.kind == "done"
+    assert outcome.line == (
+        "kill switch tripped in pid 4242: trading HALTED, 0 open order(s) cancelled, flat "
+        "(KILL_SWITCH_FLAT); then pid 4242 ended: sealed COMPLETED (SIGNAL_SIGTERM) after 0 steps"
+    )
+
+
 @pytest.mark.broken_run("it leaves a run killed before its seal, as a crash does")
 def test_kill_on_a_process_that_died_unsealed_before_flat_says_resume_and_exits_8(
     tmp_path: Path,

@@ -23,10 +23,7 @@ the run is left at its last checkpoint, as after a crash, and ``resume`` continu
 ``livesession stop`` sends no such second signal while it can tell a stop is under way
 (``_rundir.onestop``): it waits for the same seal.
 
-Why signals rather than a control file read at step boundaries: a signal costs the step loop
-one attribute read, where a file would cost a ``stat`` per step on the hot path; it reaches
-exactly the process that holds the lock (its pid is in the lock file, and the kernel proves
-the lock is held); and it is what service managers already send. The answer comes back
+Signals, not a control file (RUNBOOK "Acting on a live run" says why). The answer comes back
 through the run's own files: the events (``KILL_SWITCH``, ``TRADING_REENABLED``,
 ``OPERATOR_ACK``), the sealed audit, the released lock, or, when there is nothing to do, an
 ``operator_control`` line in ``session.log.jsonl``.
@@ -95,6 +92,7 @@ ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL
 _HANGUP: Final = "SIGNAL_SIGHUP"
 _LOG_EVENT: Final = "operator_control"
 _POLL_S: Final = 0.05
+_KILL_TOO: Final = "a kill came at the same step boundary, and it stands: trading stays HALTED"
 _ENDS: Final = " finishes the stop (winds down and seals; it trades no more)"
 
 
@@ -211,12 +209,12 @@ class SignalControls:
             return False
         # Each answer says when its flag was taken (after it was lowered): a command that
         # signalled later reads it as an earlier command's (``RunWatch.answer``).
-        if self._kill:
-            self._kill = False
+        killed, self._kill = self._kill, False
+        if killed:
             self._kill_switch(session, time.monotonic_ns())
         if self._ack:
             self._ack = False
-            self._acknowledge(session, time.monotonic_ns())
+            self._acknowledge(session, time.monotonic_ns(), killed=killed)
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
             result = session.request_stop(self.stop_reason, sealed_as=True)
             said = "done" if result else f"not done: {result.message}"
@@ -229,22 +227,24 @@ class SignalControls:
         said = "done" if result else f"nothing to do: {result.message}"
         _answer(session, sig, "kill", said, taken_ns=taken_ns)
 
-    def _acknowledge(self, session: LiveSessionOrchestrator, taken_ns: int) -> None:
+    def _acknowledge(self, session: LiveSessionOrchestrator, ns: int, *, killed: bool) -> None:
         sig = reason_of(ACK_SIGNAL)
         if session.state is S.ERROR_REQUIRES_OPERATOR:
             # A lost lease: the library refuses (NOT_APPLICABLE), and says why.
             result = session.acknowledge(sig)
             said = "done" if result else f"refused: {result.message}"
-            _answer(session, sig, "acknowledge", said, taken_ns=taken_ns)
+            _answer(session, sig, "acknowledge", said, taken_ns=ns)
             return
         if session.state is S.DRYRUN_ACTIVE and session.trading_state is not TradingState.ACTIVE:
-            # Refused while the kill switch is still flattening.
-            result = session.reenable_trading(sig)
-            said = "done" if result else f"refused: {result.message}"
-            _answer(session, sig, "reenable_trading", said, taken_ns=taken_ns)
+            # Refused while the kill switch is still flattening, and after a kill taken with
+            # it (two operators at once): re-enabled, a flat book would trade on, killed.
+            again = None if killed else session.reenable_trading(sig)
+            why = _KILL_TOO if again is None else again.message
+            said = "done" if again else f"refused: {why}"
+            _answer(session, sig, "reenable_trading", said, taken_ns=ns)
             return
         said = f"the session is {session.state.value}, trading {session.trading_state.value}"
-        _answer(session, sig, "ack", f"nothing to acknowledge: {said}", taken_ns=taken_ns)
+        _answer(session, sig, "ack", f"nothing to acknowledge: {said}", taken_ns=ns)
 
 
 def _answer(
@@ -439,10 +439,13 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             return ControlOutcome(
                 "timeout", f"{said}: check the venue's own open orders and positions"
             )
+        then = f"`{command('ack', watch.run_dir)}` re-enables trading"
+        if ended and last_stop(watch.run_dir) is not None:  # sealed: nothing to re-enable
+            then = f"then {who} ended: {describe_run(watch.run_dir)}"
         return ControlOutcome(
             "done",
             f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) cancelled, "
-            f"flat (KILL_SWITCH_FLAT); `{command('ack', watch.run_dir)}` re-enables trading",
+            f"flat (KILL_SWITCH_FLAT); {then}",
         )
     return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended)
 
