@@ -30,6 +30,7 @@ from ._session.coordinator import LiveSessionOrchestrator
 from ._session.edges import check_config, check_path
 from ._session.pipeline import check_step_count
 from ._session.threads import InProcessOnly
+from ._session.verbs import check_said
 from ._support.anchor import anchored
 
 if TYPE_CHECKING:
@@ -143,8 +144,8 @@ class AsyncSession(InProcessOnly):
         cancellation is re-raised. After the block it runs nothing and returns 0, as
         ``run_n_steps`` does on a closed session.
         """
+        check_step_count(n, verb="run_steps")  # the name called, not run_n_steps
         if self._ended:
-            check_step_count(n)
             return 0
         future = self._executor.submit(self._session.run_n_steps, n)
         try:
@@ -225,6 +226,7 @@ class AsyncSession(InProcessOnly):
         started yet: it takes effect, and ``verb_result(name)`` (while it is the latest call) and
         ``verb_results(name)`` give its ``VerbResult``.
         """
+        check_said(name, arg)  # refused as called (stop, not request_stop), and not kept
         future = asyncio.ensure_future(self._elsewhere(call, arg))
         future.add_done_callback(_retrieved)  # a failure is raised to whoever awaits it
         self._verbs.setdefault(name, []).append(future)

@@ -3,7 +3,8 @@
 ``coordinator`` (the public ``LiveSessionOrchestrator``), ``assembly`` (the one construction
 path and the defaults; ``edges``: what a caller may inject, an edge of the wrong kind
 refused), ``context`` (what every collaborator works with), ``pipeline`` (one step, in
-order), ``threads`` (the owner thread and the session lock) and ``verbs`` (the operator
+order), ``threads`` (the owner thread and the session lock; ``interrupts``: Ctrl-C and SIGTERM
+in bulk runs) and ``verbs`` (the operator
 verbs). The collaborators: ``timekeeper``, ``lifecycle``, ``preflight``, ``execution``
 (``cancels``: a strategy's cancel of its own order),
 ``reports`` (``crossing``: reduce-only fills that added exposure), ``exits``,

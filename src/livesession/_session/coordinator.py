@@ -257,7 +257,7 @@ class LiveSessionOrchestrator(InProcessOnly):
         lifecycle = p.lifecycle
         with self._gate.owned("preflight", p.config.run_id):
             self._gate.refuse_torn("preflight", p.config.run_id, p.time.steps)
-            refuse_again(lifecycle.state)  # it runs once, from INIT
+            refuse_again(lifecycle.state, lifecycle.reason)  # once, from INIT
             return run_preflight(p, extra_checks=self.extra_checks, seal=self._seal)
 
     def activate(self) -> None:
@@ -284,7 +284,7 @@ class LiveSessionOrchestrator(InProcessOnly):
         same lock, so it is the race-free way to step while other threads may stop.
         """
         if not self._step_if_active():
-            raise refused_call("step", self.state)
+            raise refused_call("step", self.state, self._parts().lifecycle.reason)
 
     def _step_if_active(self, what: str = "step") -> bool:
         """One step under the session lock if the session is DRYRUN_ACTIVE; else False."""
@@ -478,7 +478,7 @@ def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> Non
     lifecycle = p.lifecycle
     with gate.owned("activate", p.config.run_id):
         gate.refuse_torn("activate", p.config.run_id, p.time.steps)
-        if not ready_to_activate(lifecycle.state, quietly=only_if_ready):
+        if not ready_to_activate(lifecycle.state, quietly=only_if_ready, reason=lifecycle.reason):
             return  # another thread stopped or closed it during run_to_end's preflight
         lifecycle.guarded(lambda: lifecycle.transition(Trigger.ACTIVATE, "activated"))
         if lifecycle.in_(S.DRYRUN_ACTIVE):

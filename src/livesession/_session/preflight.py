@@ -62,21 +62,26 @@ _FIRST: Final = {
     ),
 }
 """What a caller of ``step``, ``run_n_steps`` or ``activate`` must do first, by state."""
+_CLOSED_FIRST: Final = (
+    f"it was closed before its preflight ran (sealed REJECTED, {CLOSED_BEFORE_PREFLIGHT}), "
+    "so it never trades"
+)
+"""Why a session closed before its preflight (by another thread, say) refuses its owner."""
 
 
-def refused_call(call: str, state: SessionState) -> InvalidTransition:
+def refused_call(call: str, state: SessionState, reason: str = "") -> InvalidTransition:
     """``call()`` (``step``, ``run_n_steps``, ``activate``) refused in ``state``, saying why.
 
     ``trigger 'step' is not allowed in state INIT`` named a machine's trigger the caller
-    never saw, and not what to do instead.
+    never saw, and not what to do instead. ``reason``: the session's (its rejection's).
     """
-    why = _FIRST[state]
+    why = _CLOSED_FIRST if reason.startswith(CLOSED_BEFORE_PREFLIGHT) else _FIRST[state]
     if call == "activate" and state is SessionState.INIT:
         why = "activate() follows a passed preflight(), so run that first"
     return InvalidTransition(call, state.value, why=why, call=True)
 
 
-def ready_to_activate(state: SessionState, *, quietly: bool) -> bool:
+def ready_to_activate(state: SessionState, *, quietly: bool, reason: str = "") -> bool:
     """Whether ``activate`` may go on from ``state`` (PREFLIGHT_OK); else ``refused_call``.
 
     ``quietly`` (``run_to_end``): False instead, for a session another thread stopped or
@@ -86,11 +91,13 @@ def ready_to_activate(state: SessionState, *, quietly: bool) -> bool:
         return True
     if quietly:
         return False
-    raise refused_call("activate", state)
+    raise refused_call("activate", state, reason)
 
 
-def refuse_again(state: SessionState) -> None:
+def refuse_again(state: SessionState, reason: str) -> None:
     """Refuse ``preflight()`` outside INIT, naming the call (not ``preflight_passed``)."""
+    if reason.startswith(CLOSED_BEFORE_PREFLIGHT):
+        raise refused_call("preflight", state, reason)
     if state is not SessionState.INIT:
         raise InvalidTransition("preflight", state.value, why="it runs once, from INIT", call=True)
 

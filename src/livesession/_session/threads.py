@@ -31,11 +31,10 @@ signal's default.
 from __future__ import annotations
 
 import enum
-import signal
 import threading
 from contextlib import contextmanager
 from decimal import getcontext, setcontext
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn
 
 import attrs
 
@@ -43,14 +42,12 @@ from .._domain.decimal import CONTEXT, enter_context
 from .._exceptions import CheckpointError, InvalidTransition, LiveSessionError, StoreFailure
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
-from .._support.signals import ours
 from .._support.text import exception_text, one_line
+from .interrupts import SIGTERM_STOP, DeferredInterrupt
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from decimal import Context
-    from types import FrameType
-    from typing import Self
 
     from .._domain.lifecycle import SessionState
 
@@ -146,17 +143,20 @@ class SessionGate:
         self.torn_error = ""
         """What tore it said, in one redacted line ("" for an interrupt), for its alert."""
         self._reentry_open = 0
-        self.deferred: list[Callable[[], object]] = []
-        """Verbs called from inside the lock's work, to run once it ends (``deferring``)."""
+        self._arriving: set[int] = set()  # threads in the turns' bookkeeping: see interrupting
+        self.deferred: list[tuple[int, Callable[[], object]]] = []
+        """Verbs called from inside a thread's work, by thread, run as it ends (``deferring``)."""
 
     def interrupting(self) -> bool:
         """Whether a verb called now would cut into the calling thread's own work.
 
         True when the calling thread already holds the lock and has not opened a re-entry
         point: a signal handler that Python ran in the middle of a step, say. A step hook
-        (run when the step's bar is done) is a re-entry point.
+        (run when the step's bar is done) is a re-entry point. So when it is on its way to
+        the lock, holding the turns': the verb would wait for that lock, its own, for good.
         """
-        return self._holder == threading.get_ident() and not self._reentry_open
+        ident = threading.get_ident()
+        return ident in self._arriving or (self._holder == ident and not self._reentry_open)
 
     @contextmanager
     def reentry(self) -> Iterator[None]:
@@ -174,13 +174,19 @@ class SessionGate:
         """
         if not self.interrupting():
             return False
-        self.deferred.append(call)
+        self.deferred.append((threading.get_ident(), call))
         return True
 
     def run_deferred(self) -> None:
-        """Run the deferred verbs, in order, now that no work of this thread is under way."""
-        while self.deferred and self._holder is None:
-            self.deferred.pop(0)()
+        """Run this thread's deferred verbs, in order, now that none of its work is under way.
+
+        Only the thread that deferred a verb runs it: one a handler deferred as the owner
+        waited its turn waits for that step's end, not for another thread's read to end.
+        """
+        mine = threading.get_ident()
+        while self._holder is None and (due := [c for t, c in self.deferred if t == mine]):
+            self.deferred.remove((mine, due[0]))
+            due[0]()
 
     def tear(
         self, exc: BaseException, *, unhandled: type[Exception] | tuple[type[Exception], ...]
@@ -251,18 +257,22 @@ class SessionGate:
         ``read_only``: the holder changes nothing, so an interrupt inside tears nothing.
         """
         ident = threading.get_ident()
-        with self._turns:
-            if self._owner_next and ident not in (self.owner_ident, self._holder):
-                self._turns.wait_for(lambda: not self._owner_next)
-            self._waiting += 1
-            self._arrived += 1
+        self._arriving.add(ident)
         try:
-            self._lock.acquire()
-        finally:
             with self._turns:
-                self._waiting -= 1
-                self._served += 1
-                self._turns.notify_all()
+                if self._owner_next and ident not in (self.owner_ident, self._holder):
+                    self._turns.wait_for(lambda: not self._owner_next)
+                self._waiting += 1
+                self._arrived += 1
+            try:
+                self._lock.acquire()
+            finally:
+                with self._turns:
+                    self._waiting -= 1
+                    self._served += 1
+                    self._turns.notify_all()
+        finally:
+            self._arriving.discard(ident)
         with self._entered(read_only=read_only), self._no_reentry():
             yield
         if self.deferred and self._holder is None:
@@ -329,6 +339,7 @@ class SessionGate:
 
         Those that come for it meanwhile wait for the owner's turn (``hold``).
         """
+        self._arriving.add(threading.get_ident())  # a handler's verb: at the step's end
         try:
             with self._turns:
                 self._owner_next = True
@@ -339,6 +350,7 @@ class SessionGate:
             with self._turns:
                 self._owner_next = False
                 self._turns.notify_all()
+            self._arriving.discard(threading.get_ident())
 
     def leave(self) -> None:
         """Release what ``enter_owned`` (or ``_enter``) took: one call on the step loop's path."""
@@ -405,92 +417,3 @@ class SessionGate:
         self._depth += 1
         if self._depth == 1:  # the holder computes in the library's decimal context
             self._callers_context = enter_context()
-
-
-class _Stoppable(Protocol):
-    """What ``DeferredInterrupt`` stops and closes on SIGTERM (the coordinator)."""
-
-    def request_stop(self, reason: str = ..., *, sealed_as: bool = ...) -> VerbResult:
-        """Stop the session (cancel, flatten, STOPPED)."""
-        ...
-
-    def close(self) -> None:
-        """Seal the run."""
-        ...
-
-
-SIGTERM_STOP: Final = "SIGNAL_SIGTERM"
-"""The stop (and seal) reason of a SIGTERM that ``DeferredInterrupt`` took, as the CLI's."""
-
-
-class DeferredInterrupt:
-    """Ctrl-C and SIGTERM in the middle of a bulk run act at a step boundary, never inside.
-
-    Installed by ``run_to_end`` and ``run_n_steps`` in the main thread, over Python's own
-    handlers only (an application's or the CLI's own handlers are left alone):
-
-    - SIGINT: a first one that arrives while ``inside()`` (a step holds the session lock)
-      is held, and ``check()`` raises it as ``KeyboardInterrupt`` at the step boundary;
-      outside a step, or a second time, it is raised at once, as Python would. With
-      ``closes`` (``run_to_end``) the session is closed as the interrupt leaves the block:
-      a whole session is sealed, a torn one (the second Ctrl-C) is not.
-    - SIGTERM, whose default would kill the process wherever it is and leave the run
-      unsealed: ``check()`` stops the session at the step boundary (reason
-      ``SIGNAL_SIGTERM``, as the CLI's), leaving the block closes it (the seal), and then
-      the signal is raised again with its default action, so the process ends as it would
-      have, with its run sealed. A second SIGTERM ends the process at once.
-    """
-
-    def __init__(
-        self, inside: Callable[[], bool], session: _Stoppable, *, closes: bool = False
-    ) -> None:
-        self._inside = inside
-        self._session = session
-        self._closes = closes
-        self.pending = False
-        self.terminating = False
-        self._installed: list[tuple[signal.Signals, Any, Any]] = []
-
-    def __enter__(self) -> Self:
-        if threading.current_thread() is not threading.main_thread():
-            return self
-        for signum, default, handler in (
-            (signal.SIGINT, signal.default_int_handler, self._on_sigint),
-            (signal.SIGTERM, signal.SIG_DFL, self._on_sigterm),
-        ):
-            if signal.getsignal(signum) is default:
-                mine = ours(handler)  # a forked child (a strategy's pool) gets the default
-                signal.signal(signum, mine)
-                self._installed.append((signum, default, mine))
-        return self
-
-    def __exit__(self, exc_type: object, *exc: object) -> None:
-        for signum, default, mine in self._installed:
-            if signal.getsignal(signum) is mine:  # not one the application put in since
-                signal.signal(signum, default)
-        self._installed = []
-        if self._closes and exc_type is KeyboardInterrupt:
-            self._session.close()  # run_to_end's promise; a torn session seals nothing
-        if self.terminating:
-            if exc_type is None:
-                self._session.close()  # sealed before the process goes
-            signal.raise_signal(signal.SIGTERM)  # the default action: the process ends
-
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
-        if self.pending or not self._inside():
-            signal.default_int_handler(signum, frame)
-        self.pending = True
-
-    def _on_sigterm(self, _signum: int, _frame: FrameType | None) -> None:
-        if self.terminating:  # a second one: now, as the default would
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.raise_signal(signal.SIGTERM)
-        self.terminating = True
-
-    def check(self) -> None:
-        """At a step boundary: raise a held Ctrl-C, or stop the session for a SIGTERM."""
-        if self.pending:
-            self.pending = False
-            raise KeyboardInterrupt
-        if self.terminating:
-            self._session.request_stop(SIGTERM_STOP, sealed_as=True)

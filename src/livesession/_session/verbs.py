@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "acknowledge",
     "check_run_to_end",
+    "check_said",
     "kill",
     "reduce_only",
     "reenable_trading",
@@ -247,7 +248,7 @@ def under_lock(
     once the caller has seen it done.
     A reason (or operator) that is not a ``str`` is refused first: nothing changes.
     """
-    _check_said(verb.__name__, args[0] if args else None)
+    check_said(verb.__name__, args[0] if args else None)
     if gate.deferring(lambda: under_lock(gate, parts, verb, *args, **kwargs)):
         p = parts()
         return VerbResult(
@@ -283,10 +284,10 @@ def check_run_to_end(steps: object, operator: object) -> None:
     """
     check_step_count(steps, verb="run_to_end")
     if operator is not None:
-        _check_said("run_to_end", operator, name="operator")
+        check_said("run_to_end", operator, name="operator")
 
 
-def _check_said(verb: str, said: object, *, name: str = "") -> None:
+def check_said(verb: str, said: object, *, name: str = "") -> None:
     """The reason or operator a verb records must be text, or the verb changes nothing.
 
     ``kill(5)`` recorded ``"reason": 5``, ``kill(None)`` ``null``; and ``reduce_only(exc)``

@@ -1,0 +1,43 @@
+"""An ``AsyncSession`` call given a bad argument says so in the name the caller used."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+
+from livesession import AsyncSession, ConfigError, DryrunConfig, VerbOutcome, open_session
+from livesession.verify import verify_run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_a_bad_argument_names_the_async_call_and_is_not_kept_as_a_call(tmp_path: Path) -> None:
+    """Bug: ``await session.run_steps(0)`` raised ``run_n_steps needs a positive integer``
+    and ``await session.stop(None)`` ``request_stop(reason=...) needs a str``: the methods
+    of the sync session behind it, which the caller never called. And the refused call
+    was kept as a ``stop`` call: ``verb_results("stop")`` raised its ``ConfigError`` for
+    the rest of the session (and after it), though it changed nothing."""
+
+    async def refused(session: AsyncSession) -> None:
+        with pytest.raises(ConfigError, match=r"^run_steps needs a positive integer, got 0$"):
+            await session.run_steps(0)
+        with pytest.raises(ConfigError, match=r"^stop\(reason=\.\.\.\) needs a str, got NoneType"):
+            await session.stop(None)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match=r"^acknowledge\(operator=\.\.\.\) needs a str"):
+            await session.acknowledge(5)  # type: ignore[arg-type]
+
+    async def main() -> None:
+        cfg = DryrunConfig(run_id="aio-args", steps=100)
+        async with open_session(cfg, out_dir=tmp_path) as session:
+            await refused(session)
+            assert await session.run_steps(10) == 10
+            assert (await session.stop("done")).outcome is VerbOutcome.APPLIED
+            assert [r.outcome for r in await session.verb_results("stop")] == [VerbOutcome.APPLIED]
+        await refused(session)  # after the block, as in it
+        assert len(await session.verb_results("stop")) == 1
+
+    asyncio.run(main())
+    assert verify_run(tmp_path / "aio-args").ok
