@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .status import RunStatus
 
 __all__ = [
+    "CONTROL_COMMANDS",
     "cmd_burnin",
     "cmd_control",
     "cmd_evidence",
@@ -76,6 +77,44 @@ def _require_written(path: Path, *, judged: bool = False) -> Path:
     from ._rundir.starting import require_written  # noqa: PLC0415 - the lock: only here
 
     return require_written(path, judged=judged)
+
+
+CONTROL_COMMANDS: Final = (
+    (
+        "stop",
+        "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal",
+        (
+            "Ask the process writing RUN_DIR to stop at its next step boundary (SIGTERM): it "
+            "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done "
+            "(sealed COMPLETED, or a dryrun still starting ended), 3 refused, 4 the run ended "
+            "FAILED, 8 nothing holds the run, 9 no effect seen in time. A stop already under "
+            "way (another stop of the run waiting for it, or the process winding down) gets "
+            "no second signal, which would end the process at once: this one waits for the "
+            "same seal."
+        ),
+    ),
+    (
+        "kill",
+        "trip the kill switch of a live run (SIGUSR1): HALTED, cancel, flatten",
+        (
+            "Trip the kill switch of the process writing RUN_DIR (SIGUSR1): trading HALTED, "
+            "open orders cancelled, the position flattened; the session keeps running. Exit "
+            "codes: 0 done or nothing to do (HALTED and flat already), 3 refused, 8 nothing "
+            "holds the run, 9 no effect seen in time."
+        ),
+    ),
+    (
+        "ack",
+        "acknowledge a live run (SIGUSR2): re-enable trading after a halt",
+        (
+            "Acknowledge the process writing RUN_DIR (SIGUSR2): re-enable trading after a "
+            "halt (once the kill switch is flat), or acknowledge ERROR_REQUIRES_OPERATOR. Exit "
+            "codes: 0 done or nothing to do, 3 refused, 8 nothing holds the run, 9 no effect "
+            "seen in time."
+        ),
+    ),
+)
+"""``stop``, ``kill`` and ``ack``: each verb, its one-line help and its description."""
 
 
 def cmd_control(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, NoReturn
 
 from ._cli_commands import (
+    CONTROL_COMMANDS,
     cmd_burnin,
     cmd_control,
     cmd_evidence,
@@ -156,41 +157,7 @@ def _run_command(
 
 def _add_live_run_commands(sub: Any) -> None:
     """``stop``, ``kill``, ``ack`` (act on a live run) and ``status``, ``list`` (read it)."""
-    for verb, what, description in (
-        (
-            "stop",
-            "graceful stop of the process writing a run (SIGTERM): cancel, flatten, seal",
-            (
-                "Ask the process writing RUN_DIR to stop at its next step boundary (SIGTERM): it "
-                "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done "
-                "(sealed COMPLETED, or a dryrun still starting ended), 3 refused, 4 the run ended "
-                "FAILED, 8 nothing holds the run, 9 no effect seen in time. A stop already under "
-                "way (another stop of the run waiting for it, or the process winding down) gets "
-                "no second signal, which would end the process at once: this one waits for the "
-                "same seal."
-            ),
-        ),
-        (
-            "kill",
-            "trip the kill switch of a live run (SIGUSR1): HALTED, cancel, flatten",
-            (
-                "Trip the kill switch of the process writing RUN_DIR (SIGUSR1): trading HALTED, "
-                "open orders cancelled, the position flattened; the session keeps running. Exit "
-                "codes: 0 done or nothing to do (HALTED and flat already), 3 refused, 8 nothing "
-                "holds the run, 9 no effect seen in time."
-            ),
-        ),
-        (
-            "ack",
-            "acknowledge a live run (SIGUSR2): re-enable trading after a halt",
-            (
-                "Acknowledge the process writing RUN_DIR (SIGUSR2): re-enable trading after a "
-                "halt (once the kill switch is flat), or acknowledge ERROR_REQUIRES_OPERATOR. Exit "
-                "codes: 0 done or nothing to do, 3 refused, 8 nothing holds the run, 9 no effect "
-                "seen in time."
-            ),
-        ),
-    ):
+    for verb, what, description in CONTROL_COMMANDS:
         ctl = _run_command(sub, verb, what, description, cmd_control)
         ctl.add_argument(
             "--timeout",
