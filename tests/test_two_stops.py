@@ -29,6 +29,7 @@ import pytest
 from livesession import control
 from livesession._artifacts import names
 from livesession._rundir.lock import holder_of
+from livesession._support.dirlock import flock_holder
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, main
 from livesession.verify import verify_run
 
@@ -201,4 +202,32 @@ def test_stop_while_the_holder_winds_down_from_a_signal_sends_no_second_one(
         assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
     assert codes == [EXIT_OK]
     assert "wound down and sealed COMPLETED (SIGNAL_SIGTERM)" in capsys.readouterr().out
+    _assert_sealed(run_dir)
+
+
+def test_stop_after_a_signal_the_holder_has_not_acted_on_yet_sends_no_second_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A service manager's SIGTERM (or a Ctrl-C) came while the holder was inside a long
+    step, so nothing on disk said a stop was coming yet; an operator's `livesession stop`
+    then sent the second SIGTERM, which ended the holder unsealed. The holder marks the
+    stop as its signal comes (a shared flock on writer.lock), and the command waits."""
+    with _holder(tmp_path) as (proc, run_dir):
+        (tmp_path / "hold_step").touch()
+        _said(proc, "in a step")
+        proc.send_signal(signal.SIGTERM)
+        fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY)
+        try:
+            _until("the holder to mark the stop", lambda: flock_holder(fd) == proc.pid, proc)
+        finally:
+            os.close(fd)
+        assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+        err = capsys.readouterr().err
+        assert (
+            f"sent nothing to pid {proc.pid}: a stop is under way (it took a stop signal, and "
+            "acts on it at its next step boundary)"
+        ) in err
+        assert proc.poll() is None, "the holder goes on to its step boundary"
+        (tmp_path / "hold_step").unlink()
+        assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
     _assert_sealed(run_dir)

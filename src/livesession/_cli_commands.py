@@ -88,9 +88,9 @@ CONTROL_COMMANDS: Final = (
             "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done "
             "(sealed COMPLETED, or a dryrun still starting ended), 3 refused, 4 the run ended "
             "FAILED, 8 nothing holds the run, 9 no effect seen in time. A stop already under "
-            "way (another stop of the run waiting for it, or the process winding down) gets "
-            "no second signal, which would end the process at once: this one waits for the "
-            "same seal."
+            "way (another stop of the run waiting for it, or a stop signal the process took) "
+            "gets no second signal, which would end the process at once: this one waits for "
+            "the same seal."
         ),
     ),
     (

@@ -58,7 +58,7 @@ from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
-from ._rundir.onestop import sealed_but_held, stop_turn, stop_under_way
+from ._rundir.onestop import mark_stop_taken, sealed_but_held, stop_turn, stop_under_way
 from ._rundir.seal import describe_seal, last_stop
 from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
@@ -193,6 +193,7 @@ class SignalControls:
             os.kill(os.getpid(), signum)
             return
         self.stop_reason = reason_of(signum)
+        mark_stop_taken(self.run_dir)  # a `stop` sent now waits for this one (``onestop``)
 
     def _on_kill(self, _signum: int, _frame: FrameType | None) -> None:
         self._kill = True
@@ -325,8 +326,8 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
     # the holder at once (``onestop``); this command waits for the same seal.
     if action != "stop":
         return _signal_and_wait(action, holder, RunWatch(run_dir), timeout_s, "")
-    with stop_turn(run_dir) as alone:
-        under_way = stop_under_way(run_dir, alone=alone)
+    with stop_turn(run_dir) as by:
+        under_way = stop_under_way(run_dir, holder.pid, by)
         return _signal_and_wait(action, holder, RunWatch(run_dir), timeout_s, under_way)
 
 

@@ -12,13 +12,17 @@ and when one is it sends nothing and waits for the same seal:
   only each other and the writer is not touched. Elsewhere the writer holds the ``flock``
   itself, so commands take none there;
 - the holder's checkpoint holds a stop (STOPPING, or STOPPED and not sealed yet): it took a
-  stop signal (a command's, Ctrl-C, a service manager's) and winds down. The session saves
-  that checkpoint before the wind-down sends anything.
+  stop and winds down. The session saves that checkpoint before the wind-down sends
+  anything;
 
-Left to the second signal: a stop from elsewhere (Ctrl-C, systemd) that the holder has not
-reached a step boundary for yet, and a ``stop`` whose command gave up (``--timeout``)
-before the holder took it; then a later ``stop`` sends the second signal, as it always
-did. To end a holder at once on purpose: ``kill -TERM PID``.
+- the holder took a stop signal (a command's, Ctrl-C, a service manager's) and has not
+  reached its step boundary yet: from its first stop signal to its end it holds a shared
+  ``flock`` on the same file (``mark_stop_taken``), which a command's turn cannot take.
+
+Left to the second signal: a ``stop`` whose command gave up (``--timeout``) while the
+holder was still in the step its signal came in, with the holder's own mark refused by
+that command's turn; a later ``stop`` then sends the second signal, as it always did. To
+end a holder at once on purpose: ``kill -TERM PID``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
+from .._support.dirlock import flock_holder
 from .dirhold import OFD_SETLK
 from .seal import last_stop
 
@@ -37,51 +42,96 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["sealed_but_held", "stop_turn", "stop_under_way"]
+__all__ = ["mark_stop_taken", "sealed_but_held", "stop_turn", "stop_under_way"]
 
 
-@contextlib.contextmanager
-def stop_turn(run_dir: Path) -> Iterator[bool]:
-    """Whether this is the only ``stop`` command of ``run_dir`` now; its turn held for the block.
+_MARKS: set[int] = set()
+"""The descriptors of this process's ``mark_stop_taken`` (a forked child closes its copies)."""
 
-    False while another command's turn is held. A run whose ``writer.lock`` cannot be
-    opened (or a system whose writer holds the ``flock``) takes no turn: True.
+
+def mark_stop_taken(run_dir: Path | None) -> None:
+    """The holder's side, from its first stop signal: a shared ``flock`` on ``writer.lock``.
+
+    Called from the signal handler, so cheap and never raising: held until the process
+    ends (the kernel drops it). Not taken while a ``stop`` command holds its turn (that
+    command waits for this stop anyway), nor before the run exists.
     """
-    if OFD_SETLK is None:  # pragma: no cover - not Linux: the writer's own lock is a flock
-        yield True
+    if run_dir is None or OFD_SETLK is None:
         return
     try:
         fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError:
-        yield True
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return
+    _MARKS.add(fd)
+
+
+def _close_marks_in_child() -> None:
+    """A child forked after the mark must not keep it after its parent, the holder, ends."""
+    for fd in _MARKS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _MARKS.clear()
+
+
+os.register_at_fork(after_in_child=_close_marks_in_child)
+
+
+@contextlib.contextmanager
+def stop_turn(run_dir: Path) -> Iterator[int | None]:
+    """None while this is the only ``stop`` of ``run_dir``, its turn held for the block.
+
+    Else who holds the turn (``flock_holder``: the pid of another ``stop`` command, or the
+    holder's own, which took a stop signal; -1 when that cannot be told). A run whose
+    ``writer.lock`` cannot be opened (or a system whose writer holds the ``flock``) takes
+    no turn: None.
+    """
+    if OFD_SETLK is None:  # pragma: no cover - not Linux: the writer's own lock is a flock
+        yield None
+        return
+    try:
+        fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        yield None
         return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            alone = False
+            by: int | None = flock_holder(fd) or -1
         except OSError:  # a file system without flock: no turns to take
-            alone = True
+            by = None
         else:
-            alone = True
-        yield alone
+            by = None
+        yield by
     finally:
         os.close(fd)
 
 
-def stop_under_way(run_dir: Path, *, alone: bool) -> str:
-    """Why a stop is under way in ``run_dir``'s holder already ("" when none is known)."""
-    if not alone:
-        return "another `livesession stop` of this run waits for it"
+def stop_under_way(run_dir: Path, holder_pid: int, by: int | None) -> str:
+    """Why a stop is under way in ``run_dir``'s holder already ("" when none is known).
+
+    ``by``: who holds the stop turn (``stop_turn``).
+    """
     checkpoint = read_json_object(run_dir / names.CHECKPOINT)
-    if checkpoint.get("sealed") is True or checkpoint.get("fsm_state") not in (
+    if checkpoint.get("sealed") is not True and checkpoint.get("fsm_state") in (
         "STOPPING",
         "STOPPED",
     ):
+        reason = checkpoint.get("reason")
+        why = f" ({reason})" if isinstance(reason, str) and reason else ""
+        return f"its checkpoint holds a stop{why}, and it winds down"
+    if by is None:
         return ""
-    reason = checkpoint.get("reason")
-    why = f" ({reason})" if isinstance(reason, str) and reason else ""
-    return f"its checkpoint holds a stop{why}, and it winds down"
+    if by == holder_pid:
+        return "it took a stop signal, and acts on it at its next step boundary"
+    if by > 0:
+        return "another `livesession stop` of this run waits for it"
+    return "another `livesession stop` of this run waits for it, or it took a stop signal"
 
 
 def sealed_but_held(run_dir: Path) -> str:
