@@ -19,6 +19,11 @@
 # the role gets that password, the server checks it (scram-sha-256, that role only) and
 # the DSN carries it; progress lines show it as ***. .ci/run uses this to run the
 # PostgreSQL tests once more as a user, database and password that are not the default.
+# The password never goes on a command line (any user of the machine reads those with ps):
+# psql gets it on its standard input (ALTER ROLE) or in PGPASSWORD (the connection check).
+#
+# $LIVESESSION_PG_BINDIR names the directory of the server binaries (default: the newest
+# /usr/lib/postgresql/*/bin, else the directory of the pg_ctl on PATH).
 #
 #     bash .ci/setup_postgres.sh --stop   # stop the server (the directory stays)
 set -euo pipefail
@@ -56,6 +61,10 @@ die() {
 
 find_bindir() {
     local dir best=""
+    if [ -n "${LIVESESSION_PG_BINDIR:-}" ]; then
+        echo "$LIVESESSION_PG_BINDIR"
+        return 0
+    fi
     # Debian puts each major version in /usr/lib/postgresql/<major>/bin; take the newest.
     # (An unmatched glob stays literal and fails the -x tests below.)
     for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V); do
@@ -236,7 +245,8 @@ fi
 USERINFO="$ROLE"
 if [ -n "$PASSWORD" ]; then
     # Set on every run: the caller may pick a new password each time.
-    psql_super -c "ALTER ROLE $ROLE PASSWORD '$PASSWORD'" ||
+    # On stdin, not -c: a command line is visible to every user (ps).
+    psql_super <<<"ALTER ROLE $ROLE PASSWORD '$PASSWORD'" ||
         die "could not set the password of $ROLE"
     # pg_hba.conf takes the first matching line: one above the trust lines makes the
     # server check this role's password (and no one else's).
@@ -251,7 +261,9 @@ if [ -n "$PASSWORD" ]; then
 fi
 
 DSN="postgresql://$USERINFO@127.0.0.1:$PORT/$DATABASE"
-"$BINDIR/psql" -X -q -d "$DSN" -tAc "SELECT 1" >/dev/null ||
+# The password in the environment, not in a DSN argument (ps shows arguments to anyone).
+PGPASSWORD="$PASSWORD" "$BINDIR/psql" -X -q -h 127.0.0.1 -p "$PORT" -U "$ROLE" -d "$DATABASE" \
+    -tAc "SELECT 1" >/dev/null ||
     die "the server answers but $ROLE cannot connect to $DATABASE"
 say "ready: ${DSN/$USERINFO@/$ROLE${PASSWORD:+:***}@}"
 echo "export LIVESESSION_PG_DSN='$DSN'"

@@ -786,6 +786,19 @@ class TestSecretsInAPlugInsState:
         assert keyed.failed
         assert keyed.get_state() == {"strategy": None}
 
+    def test_the_key_a_plug_in_trimmed_of_the_variable_s_newline_is_found(self, monkeypatch):
+        """Bug: only the value as written was searched; a variable ending in a newline (a
+        secret file read whole) held by a strategy that strips it, as it reads its key, had
+        the key written into checkpoint.json and the run sealed COMPLETED."""
+        monkeypatch.setenv("MYDESK_API_SECRET", "Hx7pQ2vL9mZ4kT8w\n")
+        take_environment_secrets()
+        keyed = PlugInState("strategy", _Plugin({"key": "Hx7pQ2vL9mZ4kT8w"}), reason="X")
+        with pytest.raises(PluginStateError) as caught:
+            keyed.get_state()
+        assert str(caught.value.cause).startswith(
+            "get_state gave the value of $MYDESK_API_SECRET at state['key']: "
+        )
+
     def test_a_state_without_it_is_taken_as_before(self):
         keyed = PlugInState("strategy", _Plugin({"n": 3, "k": "ZQXdesk"}), reason="X")
         assert keyed.get_state() == {"strategy": {"n": 3, "k": "ZQXdesk"}}

@@ -336,6 +336,21 @@ class TestEnvironmentRedaction:
         (tmp_path / "events.jsonl").write_bytes(orjson.dumps({"message": redact_text(text)}))
         assert scan_secrets(tmp_path, environ=env) == []
 
+    @pytest.mark.parametrize("around", ["\n", "\r", " ", "\t", "\r\n"])
+    def test_a_secret_with_whitespace_around_it_is_redacted_as_a_program_reads_it(
+        self, tmp_path, environment, around
+    ):
+        """Bug: only the value as written was searched. A secret file's trailing newline (or
+        a .env file's \\r) is left out by the program that reads the variable, and a plug-in
+        quoting the key it used in an error put it in the audit log (STRATEGY_ERROR), the
+        evidence scan finding nothing."""
+        env = {"MYDESK_API_SECRET": around + self.KEY + around}
+        environment(env)
+        text = f"login refused for key {self.KEY} ({self.KEY!r})"
+        assert redact_text(text) == "login refused for key *** ('***')"
+        (tmp_path / "audit.jsonl").write_bytes(orjson.dumps({"message": text}) + b"\n")
+        assert scan_secrets(tmp_path, environ=env) == ["audit.jsonl:1: value of $MYDESK_API_SECRET"]
+
     @pytest.mark.parametrize(
         ("name", "secret"),
         [

@@ -324,7 +324,10 @@ def environment_secrets(env: Mapping[str, str]) -> list[tuple[str, list[str]]]:
         elif name.upper().endswith("DSN"):
             secrets = dsn_secrets(value.strip(), shortest=MIN_ENV_SECRET)
         elif is_secret_name(name):
-            secrets = [value]
+            # Trimmed: a program reading it (a plug-in's key) strips the newline a secret
+            # file leaves, or the \r of a .env file with Windows line ends; the value as
+            # written holds the trimmed one, so text quoting either loses it.
+            secrets = [value.strip()]
         else:
             continue
         forms = {form for secret in secrets for form in spellings(secret)}
