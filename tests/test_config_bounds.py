@@ -249,6 +249,23 @@ class TestValuesOnTheirGrids:
         assert error.startswith("initial_cash '100000.00' needs 33 digits at the places of")
         assert error.endswith("(price_tick '1E-24' is inferred from the data's prices)")
 
+    def test_a_start_too_late_is_not_said_to_be_the_inferred_ticks(self, tmp_path, capsys):
+        """A data file whose first bar is in 2261, with the default max_steps: the refusal
+        of its start ended `(price_tick '0.01' is inferred from the data's prices)`, as if
+        the tick were why. It names the start alone now; the tick's own refusal keeps it."""
+        data = tmp_path / "late.csv"
+        data.write_text(
+            "timestamp,open,high,low,close,volume\n"
+            "2261-01-01T00:00:00Z,100.00,100.10,99.90,100.05,5\n"
+            "2261-01-01T00:01:00Z,100.05,100.10,99.90,100.00,5\n",
+            encoding="utf-8",
+        )
+        error = _cli_refuses(tmp_path, f'feed = "csv:{data}"\nsymbol = "LATE"\n', capsys)
+        assert error.startswith("start_time 2261-01-01T00:00:00Z plus max_steps (1000000)")
+        assert error.endswith(
+            "lower max_steps to 143887 or less, or step_interval_ms, or start earlier"
+        )
+
 
 class TestDataFileTick:
     """A data file's price too far from a fine tick: one line (the check is datavalues')."""

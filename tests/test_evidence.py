@@ -218,7 +218,9 @@ class TestNotApplicable:
         assert main([*args, "-q"]) == 0
         result = write_evidence(tmp_path / "sys")
         document = result.document.read_text(encoding="utf-8")
-        assert "Status: **not_applicable**\n\nReason: system clock or external venue.\n" in document
+        assert (
+            "Status: **not_applicable**\n\nReason: the system clock stamped its records" in document
+        )
 
 
 _REMEMBERS = '''

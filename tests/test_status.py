@@ -1393,6 +1393,26 @@ def test_the_heartbeat_line_of_a_run_whose_config_does_not_load(
     assert heartbeat.endswith("s ago, checkpoint.json written)")
 
 
+@pytest.mark.parametrize(
+    ("back_s", "words"),
+    [(93_900, "1 d 2 h 5 min ago"), (7_230, "2 h 0 min ago"), (59, "s ago")],
+)
+def test_a_heartbeat_hours_old_is_said_in_days_hours_and_minutes(
+    completed: Path, capsys: pytest.CaptureFixture[str], back_s: int, words: str
+) -> None:
+    """A run crashed overnight, read before its resume the next morning: its heartbeat said
+    "(93900.0 s ago, ...)", which an operator had to divide out. A minute or more is now
+    said in days, hours and minutes; the JSON keeps ``heartbeat_age_s`` in seconds."""
+    checkpoint = completed / names.CHECKPOINT
+    then = checkpoint.stat().st_mtime - back_s
+    os.utime(checkpoint, (then, then))
+    main(["status", str(completed)])
+    [heartbeat] = [s for s in capsys.readouterr().out.splitlines() if s.startswith("heartbeat")]
+    assert f"{words}, checkpoint.json written" in heartbeat, heartbeat
+    main(["status", str(completed), "--json"])
+    assert json.loads(capsys.readouterr().out)["heartbeat_age_s"] >= back_s
+
+
 def test_the_steps_of_a_run_that_keeps_no_checkpoint(
     completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,9 @@ record it keeps before the checkpoint is still what the run wrote; ``aftercheckp
 the orders sent after the checkpoint, looked up at the venue; ``keptkeys``: whether the
 store still holds the run's keys; ``drift``: whether ``config.json`` is the config the
 run traded under; ``identity``: whether it is the directory the run was created in;
-``reseal``: the sealing checkpoint a process did not live to write),
+``reseal``: the sealing checkpoint a process did not live to write; ``resumeclock``:
+whether this machine's clock reads past a system-clock run's last record),
+``rerunnable`` (what a re-run from the config could not repeat: the wall clock, a venue),
 ``session`` (the one place either builds its session), ``backing`` (idempotency store and
 lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),
 ``plugins`` (the run's plug-ins, recorded and checked on resume; ``factory``: the broker

@@ -21,6 +21,7 @@ from .identity import copy_problem, linked_problem
 from .keptkeys import check_keys_kept
 from .layout import read_run_config, read_run_meta, refuse_resume_of_other_release
 from .plugins import check_source_files
+from .resumeclock import refuse_clock_behind
 from .resumecut import check_journals, validate_artifacts
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ def resume_problem(run_dir: Path) -> str | None:
         check_memory_on_a_venue(cfg, meta)
         offsets, _, _ = validate_artifacts(run_dir, checkpoint)
         check_journals(run_dir, checkpoint, cfg.broker)
+        refuse_clock_behind(run_dir, cfg, meta, checkpoint)
         check_keys_kept(cfg, run_dir, meta, offsets["events"], server=False)
         check_resume_data(run_dir, cfg, meta)
         check_source_files(cfg, meta.get("sources") or {})

@@ -66,6 +66,7 @@ from .plugins import (
 )
 from .reseal import reseal
 from .resumable import OTHER_RELEASE, check_memory_on_a_venue, load_checkpoint
+from .resumeclock import refuse_clock_behind
 from .resumecut import (
     AuditCut,
     check_journals,
@@ -203,6 +204,7 @@ def _reopen(
     check_memory_on_a_venue(cfg, meta)
     offsets, audit_cut, read = validate_artifacts(run_dir, checkpoint)
     check_journals(run_dir, checkpoint, cfg.broker)
+    refuse_clock_behind(run_dir, cfg, meta, checkpoint, clock=clock)  # else CLOCK_REGRESSION
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:
         raise RunDirectoryError(f"{run_dir / names.RUN_META} names an unknown store")

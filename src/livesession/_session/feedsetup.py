@@ -100,13 +100,16 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
         if not isinstance(tick, Decimal) or tick <= 0:
             raise ConfigError(f"price_tick is 0 and the feed {feed!r} infers none: set price_tick")
         changes["price_tick"] = tick
-    try:
-        return attrs.evolve(cfg, **changes) if changes else cfg
-    except ConfigError as exc:  # the config's bounds at the inferred grid (``gridbounds``)
-        if "price_tick" not in changes:
-            raise
-        inferred = f"price_tick {str(changes['price_tick'])!r} is inferred from the data's prices"
-        raise ConfigError(f"{exc} ({inferred})") from None
+    if "price_tick" in changes:
+        # The grid first, on its own: a start the config refuses (a data file's first bar in
+        # 2261, past what max_steps leaves room for) was said to be the inferred tick's fault.
+        tick = changes.pop("price_tick")
+        try:
+            cfg = attrs.evolve(cfg, price_tick=tick)
+        except ConfigError as exc:  # the config's bounds at the inferred grid (``gridbounds``)
+            inferred = f"price_tick {str(tick)!r} is inferred from the data's prices"
+            raise ConfigError(f"{exc} ({inferred})") from None
+    return attrs.evolve(cfg, **changes) if changes else cfg
 
 
 def _refuse_another_market(cfg: DryrunConfig, feed: object) -> None:

@@ -145,10 +145,26 @@ _DIGITS: Final = re.compile(r"(\d+)")
 
 
 def age_words(age_s: float) -> str:
-    """``12.3 s ago``, or how far ahead of this machine's clock a time is, said as such."""
+    """``12.3 s ago``, or how far ahead of this machine's clock a time is, said as such.
+
+    A minute or more is said in days, hours and minutes (``1 d 2 h 5 min ago``): a run
+    crashed overnight reads so, not ``93900.0 s ago``.
+    """
     if age_s >= 0:
-        return f"{age_s:.1f} s ago"
-    return f"{-age_s:.1f} s in the future by this machine's clock, so its age cannot be told"
+        return f"{_span_words(age_s)} ago"
+    return f"{_span_words(-age_s)} in the future by this machine's clock, so its age cannot be told"
+
+
+def _span_words(seconds: float) -> str:
+    """``12.3 s`` below a minute, else whole minutes in days and hours (``2 h 0 min``)."""
+    if seconds < 60:  # noqa: PLR2004 - a minute
+        return f"{seconds:.1f} s"
+    hours, minutes = divmod(int(seconds // 60), 60)
+    days, hours = divmod(hours, 24)
+    parts = [f"{days} d"] if days else []
+    if days or hours:
+        parts.append(f"{hours} h")
+    return " ".join([*parts, f"{minutes} min"])
 
 
 def natural_key(text: str) -> tuple[str | int, ...]:

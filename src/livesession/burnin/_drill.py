@@ -25,7 +25,8 @@ from .._exceptions import RunDirectoryError
 from .._rundir import create_run, read_run_config
 from .._rundir.data import check_run_data, rerun_refused
 from .._rundir.memoryids import scratch_reruns
-from .._rundir.plugins import check_recorded_sources
+from .._rundir.plugins import check_recorded_sources, not_rebuilt
+from .._rundir.rerunnable import unrepeatable
 from .._support.fsutil import raise_if_refused
 from .._support.oserrors import cwd_kept, scratch_way_out
 from .._support.signals import scratch_directory
@@ -65,12 +66,10 @@ def kill_drill(
     """
     cfg, meta = read_run_config(run_dir)
     sources: dict[str, Any] = meta.get("sources") or {}
-    broker = sources.get("broker")
-    simulated = (
-        broker.get("declared_simulated") is True if broker else cfg.broker in ("mock", "realish")
-    )
-    if not check_recorded_sources(cfg, sources) or not simulated or cfg.clock_mode == "system":
-        return {"status": "not_applicable", "reason": "system clock, external venue or objects"}
+    if not check_recorded_sources(cfg, sources):
+        return {"status": "not_applicable", "reason": not_rebuilt(sources)}
+    if why := unrepeatable(cfg, sources):
+        return {"status": "not_applicable", "reason": why}
     # The data file the run read, unchanged (one line naming it and the run otherwise): a
     # re-run on other bars measures another session.
     check_run_data(run_dir, cfg, meta)

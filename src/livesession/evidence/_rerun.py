@@ -34,6 +34,7 @@ from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import not_rebuilt
+from .._rundir.rerunnable import unrepeatable
 from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.secrets import redact_text
@@ -108,8 +109,8 @@ def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
         }
     if cfg.feed == "venue":
         return None
-    if cfg.clock_mode == "system" or not _simulated_venue(cfg, meta.get("sources") or {}):
-        return {"status": "not_applicable", "reason": "system clock or external venue"}
+    if why := unrepeatable(cfg, meta.get("sources") or {}):
+        return {"status": "not_applicable", "reason": why}
     return None
 
 
@@ -265,13 +266,6 @@ def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
         "note": VENUE_REPLAY_NOTE,
     }
     return _with_actions(verdict, actions, cfg.steps)
-
-
-def _simulated_venue(cfg: Any, sources: dict[str, Any]) -> bool:
-    """The built-in simulated venues, or a user's broker that declared itself simulated."""
-    if "broker" in sources:
-        return sources["broker"].get("declared_simulated") is True
-    return cfg.broker in ("mock", "realish")
 
 
 @attrs.define
