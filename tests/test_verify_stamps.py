@@ -5,8 +5,9 @@ config's ``start_time`` on every record. A run re-sealed after a change (event i
 record's digests, the audit chain and head recomputed, as a forger would) with a fill's
 ``ts_utc`` moved by one second, or a ``fixed`` run's ``BAR`` stamped with another moment,
 verified OK: its snapshots and audit copies are held to their events, but nothing held the
-events to the clock. Found by a tamper campaign on re-sealed runs (``verify --manifest``
-and the evidence re-run caught it; ``verify`` alone did not).
+events to the clock (nor the first snapshot, at the start). Found by a tamper campaign on
+re-sealed runs (``verify --manifest`` and the evidence re-run caught it; ``verify`` alone
+did not).
 """
 
 from __future__ import annotations
@@ -68,3 +69,13 @@ def test_a_moved_stamp_is_a_violation(runs: dict[str, Path], tmp_path: Path, clo
 @pytest.mark.parametrize("clock", ["sim", "fixed"])
 def test_the_clocks_own_stamps_pass(runs: dict[str, Path], clock: str) -> None:
     assert verify_run(runs[clock]).ok, verify_run(runs[clock]).violations
+
+
+@pytest.mark.broken_run("the INIT snapshot's ts_utc moved and the run re-sealed")
+def test_the_first_snapshots_stamp_is_held_too(runs: dict[str, Path], tmp_path: Path) -> None:
+    """Later snapshots are held to their events; the first, at the start, to the clock."""
+    run = copy_of(runs["fixed"], tmp_path)
+    stamp = "2027-01-01T00:00:00Z"
+    tampered(run, "state_snapshots.jsonl", lambda r: r["seq"] == 1, setting("ts_utc", stamp))
+    says = _MOVED["fixed"][2]
+    assert list(verify_run(run).violations) == [f"state_snapshots.jsonl:1: ts_utc {stamp} {says}"]

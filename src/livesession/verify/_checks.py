@@ -194,7 +194,7 @@ class Verifier:
                 self.grid.snapshot(line.number, snap)
             is_final = line.number == len(lines) and not open_end
             if line.number == 1:
-                check_first_snapshot(self.checks, snap, self.replay)
+                check_first_snapshot(self.checks, snap, self.replay, self.events.stamps)
             else:
                 self._check_snapshot_move(line.number, snap, previous, is_final, transitions)
             self._check_snapshot_status(line.number, snap, failed=failed, is_final=is_final)

@@ -113,7 +113,8 @@ class EventChecks:
         stamps: Stamps | None = None,
     ) -> None:
         self.report = report
-        self._stamps = stamps
+        self.stamps = stamps
+        """The ``ts_utc`` the run's clock gives (``_stamps``), when config.json says it."""
         self.cut = cut
         self._grid = grid
         self.identity: tuple[str, str] | None = None
@@ -174,8 +175,8 @@ class EventChecks:
         if ts_sim < self._last_ts:
             self.report.add(EVENTS, number, f"ts_sim goes back to {ts_sim}")
         self._last_ts = max(self._last_ts, ts_sim)
-        if self._stamps is not None:
-            self._stamps.check(self.report, number, event)
+        if self.stamps is not None:
+            self.stamps.check(self.report, EVENTS, number, event)
 
     def _check(self, number: int, event: dict[str, Any], *, is_last: bool) -> None:
         kind = event["event_type"]

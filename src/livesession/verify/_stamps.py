@@ -6,9 +6,10 @@ beside it, its nanoseconds cut), ``fixed`` the config's ``start_time`` on every 
 (docs/concepts.md, "Two times: `ts_sim` and `ts_utc`"). So with either, ``ts_utc``
 follows from the line it is on. Without this, a run re-sealed with an event's ``ts_utc``
 moved (a fill stamped a second later, its audit copy and chain recomputed) verified OK.
-The snapshots and the audit copies are held to their events' times elsewhere
-(``_moments``, ``_copies``). Nothing is held for a ``system`` clock (the wall clock), a
-clock of the caller's own (``sources`` records it), or a run without ``config.json``.
+The first snapshot's (``INIT``, at the start) is held so too; the later snapshots and the
+audit copies are held to their events' times elsewhere (``_moments``, ``_copies``).
+Nothing is held for a ``system`` clock (the wall clock), a clock of the caller's own
+(``sources`` records it), or a run without ``config.json``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._domain.clock import UtcText, epoch_us, parse_utc
-from ._reading import EVENTS
 
 if TYPE_CHECKING:
     from ._result import Violations
@@ -54,23 +54,23 @@ class Stamps:
         except (TypeError, ValueError, OverflowError):
             return None  # a start_time no run could have: the config's own check says so
 
-    def check(self, report: Violations, number: int, event: dict[str, Any]) -> None:
-        """Report line ``number`` when its ``ts_utc`` is not the clock's at its ``ts_sim``."""
-        found = event["ts_utc"]
+    def check(self, report: Violations, name: str, number: int, record: dict[str, Any]) -> None:
+        """Report line ``number`` of ``name`` when its ``ts_utc`` is not the clock's then."""
+        found = record["ts_utc"]
         if self._fixed is not None:
             if found != self._fixed:
                 report.add(
-                    EVENTS,
+                    name,
                     number,
                     f"ts_utc {found} but clock_mode 'fixed' stamps every record with the "
                     f"start_time of config.json, {self._fixed}",
                 )
             return
-        ts_sim = event["ts_sim"]
+        ts_sim = record["ts_sim"]
         expected = self._text(ts_sim // 1000)
         if found != expected:
             report.add(
-                EVENTS,
+                name,
                 number,
                 f"ts_utc {found} but clock_mode 'sim' stamps the simulated time: ts_sim "
                 f"{ts_sim} is {expected}",
