@@ -28,6 +28,7 @@ from ._prefix import Prefixes
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, torn_last
 from ._result import Violations, short
 from ._runmeta import check_run_meta
+from ._stamps import Stamps
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -81,7 +82,7 @@ class Verifier:
         self.grid = Grid.of(self.checks, config)
         """The run's tick and lot, when config.json gives them: prices and quantities on them."""
         money = Money(config_decimal(config, "initial_cash"), config_decimal(config, "price_tick"))
-        self.events = EventChecks(self.checks, cut, self.grid, money)
+        self.events = EventChecks(self.checks, cut, self.grid, money, Stamps.of(config))
         self.identity: tuple[str, str] | None = None
         self.replay: Replay | None = None
         self.final_snapshot: dict[str, Any] | None = None
@@ -193,7 +194,7 @@ class Verifier:
                 self.grid.snapshot(line.number, snap)
             is_final = line.number == len(lines) and not open_end
             if line.number == 1:
-                check_first_snapshot(self.checks, snap, self.replay)
+                check_first_snapshot(self.checks, snap, self.replay, self.events.stamps)
             else:
                 self._check_snapshot_move(line.number, snap, previous, is_final, transitions)
             self._check_snapshot_status(line.number, snap, failed=failed, is_final=is_final)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._grid import Grid
     from ._money import Money
     from ._result import Violations
+    from ._stamps import Stamps
 
 __all__ = ["EventChecks", "SeqCheck", "check_header"]
 
@@ -109,8 +110,11 @@ class EventChecks:
         cut: RunCut | None,
         grid: Grid | None,
         money: Money | None,
+        stamps: Stamps | None = None,
     ) -> None:
         self.report = report
+        self.stamps = stamps
+        """The ``ts_utc`` the run's clock gives (``_stamps``), when config.json says it."""
         self.cut = cut
         self._grid = grid
         self.identity: tuple[str, str] | None = None
@@ -165,15 +169,21 @@ class EventChecks:
                 self._grid.recorded_by(version)
         self.identity = (event["run_id"], event["strategy_id"])
 
+    def _check_times(self, number: int, event: dict[str, Any]) -> None:
+        """``ts_sim`` never goes back; ``ts_utc`` is the clock's reading then (``Stamps``)."""
+        ts_sim = event["ts_sim"]
+        if ts_sim < self._last_ts:
+            self.report.add(EVENTS, number, f"ts_sim goes back to {ts_sim}")
+        self._last_ts = max(self._last_ts, ts_sim)
+        if self.stamps is not None:
+            self.stamps.check(self.report, EVENTS, number, event)
+
     def _check(self, number: int, event: dict[str, Any], *, is_last: bool) -> None:
         kind = event["event_type"]
         if self.identity is None:
             self._first(number, kind, event)
         check_header(self.report, EVENTS, number, event, self.identity, seqs=self._seqs)
-        ts_sim = event["ts_sim"]
-        if ts_sim < self._last_ts:
-            self.report.add(EVENTS, number, f"ts_sim goes back to {ts_sim}")
-        self._last_ts = max(self._last_ts, ts_sim)
+        self._check_times(number, event)
         payload = event["payload"]
         expected_id = stable_id(event["run_id"], event["strategy_id"], kind, event["seq"], payload)
         if event["event_id"] != expected_id:

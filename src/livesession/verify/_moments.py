@@ -19,12 +19,20 @@ from ._reading import EVENTS, SNAPSHOTS
 if TYPE_CHECKING:
     from ._replay import Moment, Replay
     from ._result import Violations
+    from ._stamps import Stamps
 
 __all__ = ["check_final_moment", "check_first_snapshot", "check_moments"]
 
 
-def check_first_snapshot(checks: Violations, snap: dict[str, Any], replay: Replay | None) -> None:
-    """The first snapshot: INIT, by ``start``, with the config's ``initial_cash`` as equity."""
+def check_first_snapshot(
+    checks: Violations, snap: dict[str, Any], replay: Replay | None, stamps: Stamps | None
+) -> None:
+    """The first snapshot: INIT, by ``start``, with the config's ``initial_cash`` as equity.
+
+    Its ``ts_utc`` is the clock's at its ``ts_sim`` (``stamps``), as an event's is.
+    """
+    if stamps is not None:
+        stamps.check(checks, SNAPSHOTS, 1, snap)
     initial = SessionState.INIT.value
     found = (snap["trigger"], snap["from_state"], snap["fsm_state"], snap["status"])
     if found != ("start", initial, initial, initial):
