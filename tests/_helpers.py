@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from livesession import (
     Bar,
@@ -35,6 +36,8 @@ from livesession import (
     Side,
     create_run,
 )
+from livesession._artifacts import names
+from livesession._rundir.lock import holder_of
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -538,3 +541,31 @@ def pin_drill_clock(monkeypatch: Any) -> None:
 
     readings = itertools.count(0.0, DRILL_WALL_S)
     monkeypatch.setattr(_drill, "time", types.SimpleNamespace(monotonic=lambda: next(readings)))
+
+
+def until(
+    what: str,
+    done: Callable[[], bool],
+    proc: subprocess.Popen[str] | None = None,
+    *,
+    deadline_s: float = 300.0,
+) -> None:
+    """Poll ``done()`` until true; fail after ``deadline_s`` (a bound on a hang, never a
+    measure), or as soon as ``proc`` ended first."""
+    deadline = time.monotonic() + deadline_s
+    while not done():
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"the process ended ({proc.returncode}) before {what}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def stepping(run_dir: Path, steps: int = 20) -> bool:
+    """A live run is held, checkpointed, and has run ``steps`` steps (bars)."""
+    if holder_of(run_dir) is None or not (run_dir / names.CHECKPOINT).exists():
+        return False
+    try:
+        return (run_dir / names.EVENTS).read_bytes().count(b'"event_type":"BAR"') >= steps
+    except OSError:
+        return False

@@ -19,8 +19,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,8 @@ from livesession._risk.governor import TradingState
 from livesession._rundir.lock import holder_of
 from livesession.cli import EXIT_NO_EFFECT, EXIT_NOT_HELD, EXIT_OK, main
 from livesession.verify import verify_run
+
+from _helpers import until
 
 _DEADLINE_S = 60.0
 _LONG = "1000000"  # far more steps than any test waits for: the run ends only when told
@@ -161,23 +162,13 @@ def _live(tmp_path: Path, factory: str, **env: str) -> Iterator[tuple[subprocess
         env=os.environ | env,
     ) as proc:
         try:
-            _until("the run to step", lambda: _bars(run_dir) >= 20, proc)
+            until("the run to step", lambda: _bars(run_dir) >= 20, proc, deadline_s=_DEADLINE_S)
             yield proc, run_dir
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)  # a paused process ends too
                 proc.kill()
                 proc.wait(timeout=10)
-
-
-def _until(what: str, done: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + _DEADLINE_S
-    while not done():
-        if proc.poll() is not None:
-            pytest.fail(f"the process ended ({proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
@@ -207,7 +198,12 @@ def test_a_confirmed_kill_survives_a_crash_and_the_resumed_run_does_not_trade(
     run went back to the activation's checkpoint and traded ACTIVE to its end, the
     KILL_SWITCH events only in events.jsonl.torn."""
     with _live(tmp_path, "make") as (proc, run_dir):
-        _until("an order", lambda: bool(_events(run_dir, "ORDER_SUBMITTED")), proc)
+        until(
+            "an order",
+            lambda: bool(_events(run_dir, "ORDER_SUBMITTED")),
+            proc,
+            deadline_s=_DEADLINE_S,
+        )
         assert main(["kill", str(run_dir)]) == EXIT_OK
         assert "trading HALTED" in capsys.readouterr().out
         proc.kill()
@@ -240,7 +236,12 @@ def test_kill_is_confirmed_only_once_a_checkpoint_holds_it(
         assert _events(run_dir, "KILL_SWITCH_FLAT"), "what the old command confirmed on"
         assert _trading_checkpointed(run_dir) == "ACTIVE"
         proc.send_signal(signal.SIGCONT)
-        _until("the kill's checkpoint", lambda: _trading_checkpointed(run_dir) == "HALTED", proc)
+        until(
+            "the kill's checkpoint",
+            lambda: _trading_checkpointed(run_dir) == "HALTED",
+            proc,
+            deadline_s=_DEADLINE_S,
+        )
         assert main(["stop", str(run_dir)]) == EXIT_OK
         assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
 
@@ -257,7 +258,12 @@ def test_ack_is_confirmed_only_once_a_checkpoint_holds_it(
         err = capsys.readouterr().err
         assert "TRADING_REENABLED was recorded, but no checkpoint holds it yet" in err, err
         proc.send_signal(signal.SIGCONT)
-        _until("the ack's checkpoint", lambda: _trading_checkpointed(run_dir) == "ACTIVE", proc)
+        until(
+            "the ack's checkpoint",
+            lambda: _trading_checkpointed(run_dir) == "ACTIVE",
+            proc,
+            deadline_s=_DEADLINE_S,
+        )
         assert main(["stop", str(run_dir)]) == EXIT_OK
         assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
 

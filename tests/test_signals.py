@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -38,7 +37,7 @@ from livesession.cli import EXIT_NOT_HELD, EXIT_OK, EXIT_REJECTED, main
 from livesession.evidence import write_evidence
 from livesession.verify import verify_run
 
-from _helpers import held_by_a_child
+from _helpers import held_by_a_child, stepping, until
 
 # A bound on a hang, never a measure: every wait here is for something that comes (a step, a
 # seal, a process's end) or, when the behaviour breaks, never comes. Alone each takes
@@ -99,27 +98,6 @@ def _process(args: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
                 proc.wait(timeout=10)
 
 
-def _until(what: str, done: Callable[[], bool], proc: subprocess.Popen[str] | None = None) -> None:
-    """Poll ``done()`` until true, or fail after the deadline (or when ``proc`` ended)."""
-    deadline = time.monotonic() + _DEADLINE_S
-    while not done():
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"the process ended ({proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def _stepping(run_dir: Path, steps: int = 20) -> bool:
-    """The run is held, checkpointed, and has run ``steps`` steps (bars)."""
-    if holder_of(run_dir) is None or not (run_dir / names.CHECKPOINT).exists():
-        return False
-    try:
-        return (run_dir / names.EVENTS).read_bytes().count(b'"event_type":"BAR"') >= steps
-    except OSError:
-        return False
-
-
 @pytest.fixture
 def live_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """A long dry run in a subprocess, stepping; killed at teardown if a test left it."""
@@ -130,7 +108,7 @@ def live_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         stderr=subprocess.PIPE,
         text=True,
     ) as proc:
-        _until("the run to step", lambda: _stepping(run_dir), proc)
+        until("the run to step", lambda: stepping(run_dir), proc)
         yield proc, run_dir
 
 
@@ -224,7 +202,7 @@ def test_a_hangup_stops_the_run_gracefully_though_its_terminal_is_gone(tmp_path:
             stderr=terminal,
         ) as proc:
             os.close(terminal)
-            _until("the run to step", lambda: _stepping(run_dir), proc)
+            until("the run to step", lambda: stepping(run_dir), proc)
             os.close(master)  # the terminal hangs up: a write to it now fails (EIO)
             master = -1
             proc.send_signal(signal.SIGHUP)
@@ -248,10 +226,10 @@ def test_a_process_started_under_nohup_keeps_ignoring_hangups(tmp_path: Path) ->
         text=True,
         cwd=tmp_path,
     ) as proc:
-        _until("the run to step", lambda: _stepping(run_dir), proc)
+        until("the run to step", lambda: stepping(run_dir), proc)
         proc.send_signal(signal.SIGHUP)
         steps = _events(run_dir, "BAR")
-        _until("more steps after the hangup", lambda: _stepping(run_dir, len(steps) + 50), proc)
+        until("more steps after the hangup", lambda: stepping(run_dir, len(steps) + 50), proc)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=_DEADLINE_S)
     assert proc.returncode == EXIT_OK, err
@@ -274,7 +252,7 @@ def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
         stderr=subprocess.PIPE,
         text=True,
     ) as proc:
-        _until("the run to step", lambda: _stepping(run_dir), proc)
+        until("the run to step", lambda: stepping(run_dir), proc)
         proc.send_signal(signal.SIGTERM)
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "winding down"
@@ -465,9 +443,9 @@ def test_sigterm_ends_evidence_and_its_rerun_leaves_nothing(tmp_path: Path) -> N
         stderr=subprocess.PIPE,
         text=True,
     )
-    _until("the re-run to start", lambda: any(scratch_root.glob("livesession-replay-*")), proc)
+    until("the re-run to start", lambda: any(scratch_root.glob("livesession-replay-*")), proc)
     (scratch,) = scratch_root.glob("livesession-replay-*")
-    _until("the re-run process", lambda: bool(_processes_naming(str(scratch))), proc)
+    until("the re-run process", lambda: bool(_processes_naming(str(scratch))), proc)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=_DEADLINE_S)
     assert proc.returncode == 143, err

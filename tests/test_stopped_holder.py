@@ -19,8 +19,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -29,31 +28,17 @@ import pytest
 from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
 from livesession._rundir import lock
-from livesession._rundir.lock import Holder, holder_of
+from livesession._rundir.lock import Holder
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
 from livesession.control import SignalControls
 from livesession.verify import verify_run
 
-from _helpers import proc_stat
+from _helpers import proc_stat, stepping, until
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="the process state is read from /proc"
 )
 _DEADLINE_S = 60.0
-
-
-def _until(what: str, done: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + _DEADLINE_S
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-def _stepping(run_dir: Path) -> bool:
-    if holder_of(run_dir) is None or not (run_dir / names.CHECKPOINT).exists():
-        return False
-    return (run_dir / names.EVENTS).read_bytes().count(b'"event_type":"BAR"') >= 20
 
 
 def _event_types(run_dir: Path) -> list[str]:
@@ -75,9 +60,11 @@ def stopped_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         text=True,
     ) as proc:
         try:
-            _until("the run to step", lambda: _stepping(run_dir))
+            until("the run to step", lambda: stepping(run_dir), deadline_s=_DEADLINE_S)
             os.kill(proc.pid, signal.SIGSTOP)
-            _until("the process to stop", lambda: proc_stat(proc.pid)[0] == "T")
+            until(
+                "the process to stop", lambda: proc_stat(proc.pid)[0] == "T", deadline_s=_DEADLINE_S
+            )
             yield proc, run_dir
         finally:
             if proc.poll() is None:

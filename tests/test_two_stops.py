@@ -19,8 +19,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -28,10 +27,11 @@ import pytest
 
 from livesession import control
 from livesession._artifacts import names
-from livesession._rundir.lock import holder_of
 from livesession._support.dirlock import flock_holder
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, main
 from livesession.verify import verify_run
+
+from _helpers import stepping, until
 
 _DEADLINE_S = 300.0  # bounds a hang only
 
@@ -84,28 +84,12 @@ def _holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     ) as p:
         try:
-            _until("the run to step", lambda: _stepping(run_dir), p)
+            until("the run to step", lambda: stepping(run_dir), p)
             yield p, run_dir
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait(timeout=30)
-
-
-def _stepping(run_dir: Path) -> bool:
-    if holder_of(run_dir) is None or not (run_dir / names.CHECKPOINT).exists():
-        return False
-    return (run_dir / names.EVENTS).read_bytes().count(b'"event_type":"BAR"') >= 20
-
-
-def _until(what: str, done: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + _DEADLINE_S
-    while not done():
-        if proc.poll() is not None:
-            pytest.fail(f"the holder ended ({proc.returncode}) before {what}")
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _said(proc: subprocess.Popen[str], line: str) -> None:
@@ -138,6 +122,18 @@ def _assert_sealed(run_dir: Path) -> None:
     assert result.ok, result.render(run_dir)
 
 
+def _stop_sends_nothing(
+    proc: subprocess.Popen[str], run_dir: Path, capsys: pytest.CaptureFixture[str], why: str
+) -> None:
+    """`livesession stop --timeout 1` sends nothing, says ``why`` and how to end the holder
+    at once, and exits 9 (its effect, the seal, has not come yet); the holder goes on."""
+    assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+    err = capsys.readouterr().err
+    assert f"sent nothing to pid {proc.pid}: a stop is under way ({why})" in err
+    assert f"to end it at once, send the second signal: `kill -TERM {proc.pid}`" in err
+    assert proc.poll() is None, "the holder goes on to its seal"
+
+
 def test_two_stop_commands_at_once_send_one_signal_and_both_see_the_seal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -156,7 +152,7 @@ def test_two_stop_commands_at_once_send_one_signal_and_both_see_the_seal(
         operators = [threading.Thread(target=stop) for _ in range(2)]
         for operator in operators:
             operator.start()
-        _until("both commands to wait", lambda: len(waiting.threads) == 2, proc)
+        until("both commands to wait", lambda: len(waiting.threads) == 2, proc)
         (tmp_path / "hold_step").unlink()  # the step ends: the holder acts on what it got
         for operator in operators:
             operator.join(timeout=_DEADLINE_S)
@@ -183,20 +179,15 @@ def test_stop_while_the_holder_winds_down_from_a_signal_sends_no_second_one(
         (tmp_path / "hold_wind").touch()
         proc.send_signal(signal.SIGTERM)
         _said(proc, "winding down")
-        assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
-        err = capsys.readouterr().err
-        assert (
-            f"sent nothing to pid {proc.pid}: a stop is under way (its checkpoint holds a "
-            "stop (SIGNAL_SIGTERM), and it winds down)"
-        ) in err
-        assert f"to end it at once, send the second signal: `kill -TERM {proc.pid}`" in err
-        assert proc.poll() is None, "the holder goes on winding down"
+        _stop_sends_nothing(
+            proc, run_dir, capsys, "its checkpoint holds a stop (SIGNAL_SIGTERM), and it winds down"
+        )
 
         waiting = _Waiting(monkeypatch)
         codes: list[int] = []
         operator = threading.Thread(target=lambda: codes.append(main(["stop", str(run_dir)])))
         operator.start()
-        _until("the command to wait", lambda: bool(waiting.threads), proc)
+        until("the command to wait", lambda: bool(waiting.threads), proc)
         (tmp_path / "hold_wind").unlink()
         operator.join(timeout=_DEADLINE_S)
         assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
@@ -218,16 +209,12 @@ def test_stop_after_a_signal_the_holder_has_not_acted_on_yet_sends_no_second_one
         proc.send_signal(signal.SIGTERM)
         fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY)
         try:
-            _until("the holder to mark the stop", lambda: flock_holder(fd) == proc.pid, proc)
+            until("the holder to mark the stop", lambda: flock_holder(fd) == proc.pid, proc)
         finally:
             os.close(fd)
-        assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
-        err = capsys.readouterr().err
-        assert (
-            f"sent nothing to pid {proc.pid}: a stop is under way (it took a stop signal, and "
-            "acts on it at its next step boundary)"
-        ) in err
-        assert proc.poll() is None, "the holder goes on to its step boundary"
+        _stop_sends_nothing(
+            proc, run_dir, capsys, "it took a stop signal, and acts on it at its next step boundary"
+        )
         (tmp_path / "hold_step").unlink()
         assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
     _assert_sealed(run_dir)
