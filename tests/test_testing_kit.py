@@ -125,6 +125,10 @@ class Boom:
             raise RuntimeError(f"the venue refused token {KIT_SECRET}")
         if self.bad == "bare":
             raise GeneratorExit  # no message
+        if self.bad == "zero":
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal(0))]
+        if self.bad == "other symbol":
+            return [OrderIntent(symbol="ETH/USDT", side=Side.BUY, quantity=Decimal("0.01"))]
         return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("NaN"))]
 
     def get_state(self) -> dict[str, Any]:
@@ -804,6 +808,38 @@ class TestFailureMatrix:
         ) in message
         assert "raised" not in message
         assert not isinstance(caught.value.__cause__, ValueError)  # nothing the strategy raised
+
+    @pytest.mark.parametrize(
+        ("bad", "said"),
+        [
+            (
+                "zero",
+                (
+                    "an OrderIntent of quantity 0, which is no order (RISK_REJECTED QTY_BELOW_LOT:"
+                    " quantity 0 is below the lot 0.001)"
+                ),
+            ),
+            (
+                "other symbol",
+                (
+                    "an OrderIntent for 'ETH/USDT', a symbol the session does not trade"
+                    " (RISK_REJECTED ALLOWLIST: ETH/USDT is not on the allowlist); it trades"
+                    " 'BTC/USDT', the bar's symbol (bar.symbol)"
+                ),
+            ),
+        ],
+    )
+    def test_an_intent_refused_at_every_step_fails_the_matrix(self, bad: str, said: str):
+        """Bug: an intent of quantity 0, or for a symbol the session does not trade, is
+        refused by the rails whatever the venue does (``RISK_REJECTED``), and the matrix
+        passed: a strategy that never trades was proven safe."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(functools.partial(Boom, bad=bad), examples=1, steps=30, seed=1)
+        where = f"{__file__}:{inspect.getsourcelines(Boom.on_bar)[1]}"
+        assert (
+            "uninterrupted run: the strategy asked for what the session refuses at every step"
+            f" (step 17): {said} (on_bar is at {where})\n"
+        ) in str(caught.value)
 
     def test_a_strategy_error_holding_a_secret_is_not_chained(self):
         """The finding quotes the event's redacted message; the exception, as raised, would
