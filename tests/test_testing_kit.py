@@ -302,6 +302,30 @@ class SharedCount(Picker):
         return Side.BUY, Decimal(SharedCount.seen) / 100_000
 
 
+class EveryOtherRun:
+    """Trades on every fourth bar the process has seen (a class-level count): the resumed
+    run's first process starts 30 bars on, out of step, and two uninterrupted runs 60
+    apart agree. Before, the hint blamed its get_state, though the runs parted before the
+    kill, when no get_state or set_state had a part in it."""
+
+    strategy_id = "every_other_run"
+    bars = 0
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        EveryOtherRun.bars += 1
+        if EveryOtherRun.bars % 4 or view.has_open_orders(bar.symbol):
+            return ()
+        held = view.position(bar.symbol)
+        side = Side.SELL if held else Side.BUY
+        return [OrderIntent(symbol=bar.symbol, side=side, quantity=held or Decimal("0.01"))]
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        pass
+
+
 class SharedList(Picker):
     """Counts its picks in the list it is given: ``functools.partial(SharedList, seen=[])``
     hands every strategy it makes the same list. Before, the hint named module-level and
@@ -979,6 +1003,23 @@ class TestFailureMatrix:
         if feed is None and strategy is RandomPick:
             assert "\n  first run:  b'" in message
             assert "\n  second run: b'" in message
+
+    def test_runs_that_part_before_the_kill_blame_no_get_state(self):
+        """Runs that part before the kill parted while the resumed run was an uninterrupted
+        one: not the resume's doing, whatever a second uninterrupted run gives."""
+        EveryOtherRun.bars = 0
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(EveryOtherRun, examples=1, steps=30, seed=4, cross_process=False)
+        message = str(caught.value)
+        assert (
+            "crash-resume equivalence: killed after step 15 and resumed, the run's events"
+            " differ from an uninterrupted run's in their first 3 steps, before the kill (not"
+            " the resume: the strategy is not deterministic; an unseeded random source, the"
+            " wall clock, or state one run leaves to the next (module-level or class-level"
+            " state, a cache, a list or dict bound in the factory (a functools.partial's"
+            " argument))?) event "
+        ) in message
+        assert "get_state" not in message
 
     def test_a_strategy_deciding_by_a_str_hash_is_caught_in_another_process(self):
         """``hash(str)`` varies with PYTHONHASHSEED: every run of one process agrees, so the
