@@ -94,7 +94,7 @@ def refused_always(
     if rule in _NOT_TRADED and asked != symbol:
         what = f"an OrderIntent for {asked!r}, a symbol the session does not trade"
         fix = f"; it trades {symbol!r}, the bar's symbol (bar.symbol)"
-    elif rule == "QTY_BELOW_LOT" and Decimal(str(payload.get("quantity"))) == 0:
+    elif rule == "QTY_BELOW_LOT" and Decimal(str(payload.get("quantity", "NaN"))) == 0:
         what, fix = "an OrderIntent of quantity 0, which is no order", ""
     else:
         return None
