@@ -125,6 +125,10 @@ class Boom:
             raise RuntimeError(f"the venue refused token {KIT_SECRET}")
         if self.bad == "bare":
             raise GeneratorExit  # no message
+        if self.bad == "zero":
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal(0))]
+        if self.bad == "other symbol":
+            return [OrderIntent(symbol="ETH/USDT", side=Side.BUY, quantity=Decimal("0.01"))]
         return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("NaN"))]
 
     def get_state(self) -> dict[str, Any]:
@@ -296,6 +300,30 @@ class SharedCount(Picker):
     def pick(self, symbol: str) -> tuple[Side, Decimal]:
         SharedCount.seen += 1
         return Side.BUY, Decimal(SharedCount.seen) / 100_000
+
+
+class EveryOtherRun:
+    """Trades on every fourth bar the process has seen (a class-level count): the resumed
+    run's first process starts 30 bars on, out of step, and two uninterrupted runs 60
+    apart agree. Before, the hint blamed its get_state, though the runs parted before the
+    kill, when no get_state or set_state had a part in it."""
+
+    strategy_id = "every_other_run"
+    bars = 0
+
+    def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
+        EveryOtherRun.bars += 1
+        if EveryOtherRun.bars % 4 or view.has_open_orders(bar.symbol):
+            return ()
+        held = view.position(bar.symbol)
+        side = Side.SELL if held else Side.BUY
+        return [OrderIntent(symbol=bar.symbol, side=side, quantity=held or Decimal("0.01"))]
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        pass
 
 
 class SharedList(Picker):
@@ -805,6 +833,38 @@ class TestFailureMatrix:
         assert "raised" not in message
         assert not isinstance(caught.value.__cause__, ValueError)  # nothing the strategy raised
 
+    @pytest.mark.parametrize(
+        ("bad", "said"),
+        [
+            (
+                "zero",
+                (
+                    "an OrderIntent of quantity 0, which is no order (RISK_REJECTED QTY_BELOW_LOT:"
+                    " quantity 0 is below the lot 0.001)"
+                ),
+            ),
+            (
+                "other symbol",
+                (
+                    "an OrderIntent for 'ETH/USDT', a symbol the session does not trade"
+                    " (RISK_REJECTED ALLOWLIST: ETH/USDT is not on the allowlist); it trades"
+                    " 'BTC/USDT', the bar's symbol (bar.symbol)"
+                ),
+            ),
+        ],
+    )
+    def test_an_intent_refused_at_every_step_fails_the_matrix(self, bad: str, said: str):
+        """Bug: an intent of quantity 0, or for a symbol the session does not trade, is
+        refused by the rails whatever the venue does (``RISK_REJECTED``), and the matrix
+        passed: a strategy that never trades was proven safe."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(functools.partial(Boom, bad=bad), examples=1, steps=30, seed=1)
+        where = f"{__file__}:{inspect.getsourcelines(Boom.on_bar)[1]}"
+        assert (
+            "uninterrupted run: the strategy asked for what the session refuses at every step"
+            f" (step 17): {said} (on_bar is at {where})\n"
+        ) in str(caught.value)
+
     def test_a_strategy_error_holding_a_secret_is_not_chained(self):
         """The finding quotes the event's redacted message; the exception, as raised, would
         show the token in pytest's output, so it is left out of the chain."""
@@ -943,6 +1003,23 @@ class TestFailureMatrix:
         if feed is None and strategy is RandomPick:
             assert "\n  first run:  b'" in message
             assert "\n  second run: b'" in message
+
+    def test_runs_that_part_before_the_kill_blame_no_get_state(self):
+        """Runs that part before the kill parted while the resumed run was an uninterrupted
+        one: not the resume's doing, whatever a second uninterrupted run gives."""
+        EveryOtherRun.bars = 0
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(EveryOtherRun, examples=1, steps=30, seed=4, cross_process=False)
+        message = str(caught.value)
+        assert (
+            "crash-resume equivalence: killed after step 15 and resumed, the run's events"
+            " differ from an uninterrupted run's in their first 3 steps, before the kill (not"
+            " the resume: the strategy is not deterministic; an unseeded random source, the"
+            " wall clock, or state one run leaves to the next (module-level or class-level"
+            " state, a cache, a list or dict bound in the factory (a functools.partial's"
+            " argument))?) event "
+        ) in message
+        assert "get_state" not in message
 
     def test_a_strategy_deciding_by_a_str_hash_is_caught_in_another_process(self):
         """``hash(str)`` varies with PYTHONHASHSEED: every run of one process agrees, so the

@@ -13,6 +13,7 @@ from __future__ import annotations
 import site
 import sysconfig
 import traceback
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -23,7 +24,7 @@ from .._support.text import UNPRINTABLE, exception_text, printable_line
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["INPUT_ERRORS", "chainable", "input_error", "located", "users_line"]
+__all__ = ["INPUT_ERRORS", "chainable", "input_error", "located", "refused_always", "users_line"]
 
 INPUT_ERRORS: Final = {
     "STRATEGY_ERROR": ("strategy", "on_bar", "act on"),
@@ -73,6 +74,35 @@ def input_error(
         return f"the {owner} failed (step {step}): {error_said}", None
     said = f"the {owner} returned what the session cannot {does} (step {step}): {message}"
     return f"{said} ({method} is at {where})", None
+
+
+_NOT_TRADED: Final = frozenset({"ALLOWLIST", "NO_MARKET_PRICE"})
+"""Rails that refuse an intent for a symbol the session does not trade (no fault does)."""
+
+
+def refused_always(
+    payload: Mapping[str, Any], step: int, symbol: str, strategy: object
+) -> str | None:
+    """A ``RISK_REJECTED`` the strategy's intent earns whatever the venue does, as a finding.
+
+    An intent for another symbol than the session's, or of quantity zero, is never an
+    order: the rails refuse it at every step, so a strategy that only asks so never trades,
+    and a matrix that let it through would pass a strategy that does nothing (None: any
+    other refusal, a rail doing its work).
+    """
+    rule, asked = payload.get("rule"), payload.get("symbol")
+    if rule in _NOT_TRADED and asked != symbol:
+        what = f"an OrderIntent for {asked!r}, a symbol the session does not trade"
+        fix = f"; it trades {symbol!r}, the bar's symbol (bar.symbol)"
+    elif rule == "QTY_BELOW_LOT" and Decimal(str(payload.get("quantity", "NaN"))) == 0:
+        what, fix = "an OrderIntent of quantity 0, which is no order", ""
+    else:
+        return None
+    refused = f"RISK_REJECTED {rule}: {printable_line(str(payload.get('reason')))}"
+    where = _defined_at(strategy, "on_bar")
+    at = "" if where is None else f" (on_bar is at {where})"
+    said = f"the strategy asked for what the session refuses at every step (step {step})"
+    return f"{said}: {what} ({refused}){fix}{at}"
 
 
 def chainable(cause: BaseException | None) -> BaseException | None:

@@ -91,6 +91,15 @@ def resume_difference(
             f" deterministic; an unseeded random source, the wall clock, or state one run"
             f" leaves to the next ({_OUTSIDE})?) {shown}"
         )
+    step = _parted_in(straight, resumed)
+    if step is not None and step < kill_after:
+        who = "feed" if bar_first(straight, resumed) else "strategy"
+        return (
+            f"{said} in their first {step + 1} steps, before the kill (not the resume: the"
+            f" {who} is not deterministic; an unseeded random source, the wall clock, or"
+            f" state one run leaves to the next ({_OUTSIDE})?)"
+            f" {first_difference(straight, resumed)}"
+        )
     if bar_first(straight, resumed):
         hint = (
             "the first difference is a BAR: does the feed's get_state hold its whole position,"
@@ -99,6 +108,20 @@ def resume_difference(
     else:
         hint = "does the strategy's get_state hold all its memory?"
     return f"{said} ({hint}) {first_difference(straight, resumed)}"
+
+
+def _parted_in(left: Sequence[bytes], right: Sequence[bytes]) -> int | None:
+    """How many BARs the runs share before their first difference (None: none differs).
+
+    Fewer than the kill step: the runs parted before the kill, while the resumed run was
+    still an uninterrupted one, so no ``get_state`` or ``set_state`` had a part in it.
+    """
+    bars = 0
+    for a, b in itertools.zip_longest(left, right):
+        if a != b:
+            return bars
+        bars += _kind(a) == "BAR"
+    return None
 
 
 def process_difference(

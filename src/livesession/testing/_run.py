@@ -34,7 +34,7 @@ from .._session.pipeline import UNEXPECTED_ERROR, error_message
 from .._support.text import printable_line
 from .._typing import MarketFeed
 from ..stores import MemoryIdempotencyStore
-from ._culprit import INPUT_ERRORS, chainable, input_error, located, users_line
+from ._culprit import INPUT_ERRORS, chainable, input_error, located, refused_always, users_line
 from ._factories import not_made
 from ._interrupts import CtrlC, SetStateFailed, interruptible_feed, interruptible_strategy
 from .faults import FaultBroker
@@ -387,9 +387,14 @@ class MatrixRun:
         events = [orjson.loads(line) for line in self.sinks["events"].lines]
         submitted: Counter[str] = Counter()
         cause = orch.inspect().fault_cause
+        bars, refused = 0, None
         for event in events:
             kind, payload = event["event_type"], event["payload"]
-            if kind in INPUT_ERRORS:  # the strategy's, or the feed's: no fault explains one
+            bars += kind == "BAR"
+            if kind == "RISK_REJECTED" and refused is None:
+                refused = refused_always(payload, bars, self.config.symbol, self.strategy)
+                found.extend([refused] if refused else [])
+            elif kind in INPUT_ERRORS:  # the strategy's, or the feed's: no fault explains one
                 plugin = self.strategy if kind == "STRATEGY_ERROR" else self.feed
                 said, self.cause = input_error(kind, payload, cause, plugin)
                 found.append(said + (self._symbol_hint() if kind == "FEED_ERROR" else ""))
