@@ -56,11 +56,7 @@ def mark_stop_taken(run_dir: Path | None) -> None:
     ends (the kernel drops it). Not taken while a ``stop`` command holds its turn (that
     command waits for this stop anyway), nor before the run exists.
     """
-    if run_dir is None or OFD_SETLK is None:
-        return
-    try:
-        fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
+    if run_dir is None or (fd := _lock_file(run_dir)) is None:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
@@ -68,6 +64,19 @@ def mark_stop_taken(run_dir: Path | None) -> None:
         os.close(fd)
         return
     _MARKS.add(fd)
+
+
+def _lock_file(run_dir: Path) -> int | None:
+    """``writer.lock`` opened to take an ``flock`` on, or None when there is none to take.
+
+    None: not Linux (where the writer's own lock is the ``flock``), or no file to open.
+    """
+    if OFD_SETLK is None:  # pragma: no cover - not Linux
+        return None
+    try:
+        return os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return None
 
 
 def _close_marks_in_child() -> None:
@@ -90,23 +99,17 @@ def stop_turn(run_dir: Path) -> Iterator[int | None]:
     ``writer.lock`` cannot be opened (or a system whose writer holds the ``flock``) takes
     no turn: None.
     """
-    if OFD_SETLK is None:  # pragma: no cover - not Linux: the writer's own lock is a flock
+    if (fd := _lock_file(run_dir)) is None:
         yield None
         return
-    try:
-        fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        yield None
-        return
+    by: int | None = None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            by: int | None = flock_holder(fd) or -1
+            by = flock_holder(fd) or -1
         except OSError:  # a file system without flock: no turns to take
-            by = None
-        else:
-            by = None
+            pass
         yield by
     finally:
         os.close(fd)

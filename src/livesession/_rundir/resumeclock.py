@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .._domain import clock as _clock
 from .._exceptions import RunDirectoryError
 from .._support.text import age_words
+from .plugins import CLOCK
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,7 +42,7 @@ def refuse_clock_behind(
     with the checkpoint.
     """
     sources = meta.get("sources") or {}
-    if checkpoint is None or clock is not None or cfg.clock_mode != "system" or "clock" in sources:
+    if checkpoint is None or clock is not None or cfg.clock_mode != "system" or CLOCK in sources:
         return
     last = checkpoint.get("last_utc")
     if not isinstance(last, str):
