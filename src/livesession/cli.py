@@ -72,6 +72,7 @@ from ._cli_streams import streams_kept
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
+from ._support.logging import plugin_records_redacted
 from ._support.numbertext import integer_form_problem, is_number_text
 from ._support.oserrors import said
 from ._support.secrets import redact_text
@@ -447,7 +448,11 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         args = parser.parse_args(argv)
         handler = args.handler  # a command is required: none given is a one-line refusal
         # With --json a plug-in's print goes to stderr: stdout holds the one object.
-        with json_only_on_stdout() if as_json else contextlib.nullcontext(), streams_kept():
+        with (
+            json_only_on_stdout() if as_json else contextlib.nullcontext(),
+            streams_kept(),
+            plugin_records_redacted(),  # a plug-in's logging: no secret on stderr
+        ):
             return int(handler(args))
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)

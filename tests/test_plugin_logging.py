@@ -1,0 +1,114 @@
+"""A plug-in's own stdlib ``logging`` in the CLI: on stderr, and never with a secret's value.
+
+livesession logs through structlog into ``session.log.jsonl``; a strategy that logs with
+``logging`` (``log.warning("using key %s", os.environ["MYDESK_API_SECRET"])``) reaches
+Python's own handlers instead: the last-resort one, or the one ``logging.error()`` makes,
+both on the command's stderr. They printed the secret's value as it was, where every
+message livesession writes itself is redacted (RUNBOOK, "Secrets").
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from typing import TYPE_CHECKING
+
+import pytest
+
+from livesession import verify_run
+
+from _helpers import desk_config
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+KEY = "Zq8vX1-hunter2-plugin-log"
+OUT = ("--out", "runs")
+
+_LOGS = textwrap.dedent("""
+    import logging
+    import os
+
+    log = logging.getLogger("desk.strategy")
+
+
+    class Logs:
+        def __init__(self, *, strategy_id):
+            self.strategy_id = strategy_id
+            self.n = 0
+            log.warning("built with key %s", os.environ["MYDESK_API_SECRET"])
+
+        def on_bar(self, bar, view):
+            self.n += 1
+            if self.n == 2:
+                key = os.environ["MYDESK_API_SECRET"]
+                log.warning("using key %s", key)
+                logging.error("root: key=" + key)  # makes the root logger's handler
+                log.warning("a misfit %d", key)  # logging's error report quoted its arguments
+                try:
+                    raise ValueError(f"bad key {key}")
+                except ValueError:
+                    log.exception("refused")
+            return []
+
+        def get_state(self):
+            return {"n": self.n}
+
+        def set_state(self, state):
+            self.n = state["n"]
+
+
+    def make(*, strategy_id):
+        return Logs(strategy_id=strategy_id)
+""")
+
+
+@pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["plain", "json"])
+def test_a_plug_ins_logging_shows_on_stderr_without_the_secret(
+    tmp_path: Path, json_flag: tuple[str, ...]
+) -> None:
+    """Bug: each line printed ``MYDESK_API_SECRET``'s value on stderr (and logging's report
+    of the misfit record, ``Arguments: ('...',)``). Each record is redacted as it is made
+    now: the lines still show, with ``***``; no run file holds the value either."""
+    desk_config(
+        tmp_path,
+        "desk",
+        {"logs.py": _LOGS},
+        'run_id = "logs"\nsteps = 4\nstrategy_factory = "desk.logs:make"\n',
+    )
+    env = {**os.environ, "MYDESK_API_SECRET": KEY}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "livesession.cli",
+            "dryrun",
+            "--config",
+            "desk.toml",
+            *OUT,
+            *json_flag,
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert KEY not in proc.stdout + proc.stderr
+    for said in (
+        "built with key ***",
+        "using key ***",
+        "ERROR:root:root: key=***",
+        "ERROR:desk.strategy:refused",
+        "ValueError: bad key ***",
+        "whose arguments did not fit its message: TypeError",
+    ):
+        assert said in proc.stderr, proc.stderr
+    run_dir = tmp_path / "runs" / "logs"
+    for path in run_dir.iterdir():
+        assert KEY.encode() not in path.read_bytes(), path.name
+    assert verify_run(run_dir).ok
