@@ -9,9 +9,6 @@ message livesession writes itself is redacted (RUNBOOK, "Secrets").
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -19,13 +16,12 @@ import pytest
 
 from livesession import verify_run
 
-from _helpers import desk_config
+from _helpers import cli_child, desk_config
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 KEY = "Zq8vX1-hunter2-plugin-log"
-OUT = ("--out", "runs")
 
 _LOGS = textwrap.dedent("""
     import logging
@@ -35,39 +31,36 @@ _LOGS = textwrap.dedent("""
 
 
     class Logs:
+        \"\"\"Logs its key as it is built and on every bar; never trades.\"\"\"
+
         def __init__(self, *, strategy_id):
             self.strategy_id = strategy_id
-            self.n = 0
             log.warning("built with key %s", os.environ["MYDESK_API_SECRET"])
 
         def on_bar(self, bar, view):
-            self.n += 1
-            if self.n == 2:
-                key = os.environ["MYDESK_API_SECRET"]
-                log.warning("using key %s", key)
-                logging.error("root: key=" + key)  # makes the root logger's handler
-                log.warning("a misfit %d", key)  # logging's error report quoted its arguments
-                try:
-                    raise ValueError(f"bad key {key}")
-                except ValueError:
-                    log.exception("refused")
+            key = os.environ["MYDESK_API_SECRET"]
+            log.warning("using key %s", key)
+            logging.error("root: key=" + key)  # makes the root logger's handler
+            log.warning("a misfit %d", key)  # logging's error report quoted its arguments
+            try:
+                raise ValueError(f"bad key {key}")
+            except ValueError:
+                log.exception("refused")
             return []
 
-        def get_state(self):
-            return {"n": self.n}
+        get_state = dict  # nothing to remember
 
         def set_state(self, state):
-            self.n = state["n"]
+            del state
 
 
-    def make(*, strategy_id):
-        return Logs(strategy_id=strategy_id)
+    make = Logs
 """)
 
 
 @pytest.mark.parametrize("json_flag", [(), ("--json",)], ids=["plain", "json"])
 def test_a_plug_ins_logging_shows_on_stderr_without_the_secret(
-    tmp_path: Path, json_flag: tuple[str, ...]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_flag: tuple[str, ...]
 ) -> None:
     """Bug: each line printed ``MYDESK_API_SECRET``'s value on stderr (and logging's report
     of the misfit record, ``Arguments: ('...',)``). Each record is redacted as it is made
@@ -78,25 +71,8 @@ def test_a_plug_ins_logging_shows_on_stderr_without_the_secret(
         {"logs.py": _LOGS},
         'run_id = "logs"\nsteps = 4\nstrategy_factory = "desk.logs:make"\n',
     )
-    env = {**os.environ, "MYDESK_API_SECRET": KEY}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "livesession.cli",
-            "dryrun",
-            "--config",
-            "desk.toml",
-            *OUT,
-            *json_flag,
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    monkeypatch.setenv("MYDESK_API_SECRET", KEY)  # the child's environment
+    proc = cli_child(tmp_path, "dryrun", "--config", "desk.toml", "--out", "runs", *json_flag)
     assert proc.returncode == 0, proc.stderr
     assert KEY not in proc.stdout + proc.stderr
     for said in (
