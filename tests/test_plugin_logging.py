@@ -26,6 +26,7 @@ KEY = "Zq8vX1-hunter2-plugin-log"
 _LOGS = textwrap.dedent("""
     import logging
     import os
+    import warnings
 
     log = logging.getLogger("desk.strategy")
 
@@ -42,6 +43,7 @@ _LOGS = textwrap.dedent("""
             log.warning("using key %s", key)
             logging.error("root: key=" + key)  # makes the root logger's handler
             log.warning("a misfit %d", key)  # logging's error report quoted its arguments
+            warnings.warn(f"key {key} is deprecated", stacklevel=1)
             try:
                 raise ValueError(f"bad key {key}")
             except ValueError:
@@ -63,8 +65,9 @@ def test_a_plug_ins_logging_shows_on_stderr_without_the_secret(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_flag: tuple[str, ...]
 ) -> None:
     """Bug: each line printed ``MYDESK_API_SECRET``'s value on stderr (and logging's report
-    of the misfit record, ``Arguments: ('...',)``). Each record is redacted as it is made
-    now: the lines still show, with ``***``; no run file holds the value either."""
+    of the misfit record, ``Arguments: ('...',)``, and the warning's line). Each record is
+    redacted as it is made now, and each warning as it is shown: the lines still show, with
+    ``***``; no run file holds the value either."""
     desk_config(
         tmp_path,
         "desk",
@@ -82,6 +85,7 @@ def test_a_plug_ins_logging_shows_on_stderr_without_the_secret(
         "ERROR:desk.strategy:refused",
         "ValueError: bad key ***",
         "whose arguments did not fit its message: TypeError",
+        "UserWarning: key *** is deprecated",
     ):
         assert said in proc.stderr, proc.stderr
     run_dir = tmp_path / "runs" / "logs"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import warnings
 from collections.abc import Iterator, MutableMapping
 from typing import Any, Final, Protocol, TextIO, cast
 
@@ -208,22 +209,31 @@ def plugin_records_redacted() -> Iterator[None]:
     with ``logging`` as they please: ``log.warning("key %s", os.environ["..._SECRET"])``
     reached stderr through Python's last-resort handler (or the one ``logging.error()``
     makes) with the value in it. The record's message is taken whole (its arguments put in)
-    and redacted, and so is its traceback, for whatever handler shows it. An application
-    embedding livesession keeps its own logging as it is: this is never used there.
+    and redacted, and so is its traceback, for whatever handler shows it. So is a warning's
+    text (``warnings.warn(f"... {key}")``), as ``warnings`` prints it or hands it to
+    ``logging``. An application embedding livesession keeps its own logging and warnings as
+    they are: this is never used there.
     """
     made = logging.getLogRecordFactory()
+    formatted = warnings.formatwarning
 
     def redacted(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = made(*args, **kwargs)
         _redact_record(record)
         return record
 
+    def redacted_warning(*args: Any, **kwargs: Any) -> str:
+        return redact_text(formatted(*args, **kwargs))
+
     logging.setLogRecordFactory(redacted)
+    warnings.formatwarning = redacted_warning
     try:
         yield
     finally:
         if logging.getLogRecordFactory() is redacted:  # a plug-in's own factory stays
             logging.setLogRecordFactory(made)
+        if warnings.formatwarning is redacted_warning:
+            warnings.formatwarning = formatted
 
 
 def _redact_record(record: logging.LogRecord) -> None:
