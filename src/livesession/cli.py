@@ -68,11 +68,10 @@ from ._cli_output import (
     readers_may_leave,
     signals_end_commands,
 )
-from ._cli_streams import streams_kept
+from ._cli_streams import runs_plugins, streams_kept
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
-from ._support.logging import plugin_records_redacted
 from ._support.numbertext import integer_form_problem, is_number_text
 from ._support.oserrors import said
 from ._support.secrets import redact_text
@@ -122,6 +121,7 @@ _INTO: Final = (
 )
 
 
+@runs_plugins
 def cmd_dryrun(args: argparse.Namespace) -> int:
     """``dryrun``: the session machinery is imported only for the commands that run one."""
     from ._cli_runs import cmd_dryrun as run  # noqa: PLC0415 - keeps the read-only tools light
@@ -129,6 +129,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     return run(args)
 
 
+@runs_plugins
 def cmd_resume(args: argparse.Namespace) -> int:
     """``resume`` (see ``cmd_dryrun``)."""
     from ._cli_runs import cmd_resume as run  # noqa: PLC0415 - keeps the read-only tools light
@@ -448,11 +449,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         args = parser.parse_args(argv)
         handler = args.handler  # a command is required: none given is a one-line refusal
         # With --json a plug-in's print goes to stderr: stdout holds the one object.
-        with (
-            json_only_on_stdout() if as_json else contextlib.nullcontext(),
-            streams_kept(),
-            plugin_records_redacted(),  # a plug-in's logging: no secret on stderr
-        ):
+        with json_only_on_stdout() if as_json else contextlib.nullcontext(), streams_kept():
             return int(handler(args))
     except LiveSessionError as exc:
         return _error(str(exc), as_json=as_json)
