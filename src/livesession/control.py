@@ -294,12 +294,11 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
     deadline, holder = time.monotonic() + timeout_s, holder_of(run_dir := Path(run_dir))
     while holder is None and (pid := resuming(run_dir)) is not None:  # it takes the run next
         if time.monotonic() >= deadline:
-            return ControlOutcome("timeout", not_yet_held(action, run_dir, pid, timeout_s))
+            return ControlOutcome("timeout", not_yet_held(action, run_dir, pid))
         time.sleep(_POLL_S)
-        holder = holder_of(run_dir)
+        holder, timeout_s = holder_of(run_dir), max(deadline - time.monotonic(), 0.0)
     if holder is None:
         return _not_held(action, run_dir, f"nothing holds {run_dir}")
-    timeout_s = max(deadline - time.monotonic(), 0.0)
     if problem := not_a_cli_writer(holder, run_dir):
         return ControlOutcome("refused", f"{run_dir}: {problem}")
     if action != "stop" and is_starting(run_dir):

@@ -54,10 +54,10 @@ def stopped_already(run_dir: Path) -> tuple[bool, str] | None:
     return seal.failed, f"{run_dir} is stopped already: {describe_seal(run_dir, advise=True)}"
 
 
-def not_yet_held(action: str, run_dir: Path, pid: int, timeout_s: float) -> str:
-    """A ``resume`` (``pid``) that did not take ``run_dir`` within ``timeout_s``: retry."""
+def not_yet_held(action: str, run_dir: Path, pid: int) -> str:
+    """A ``resume`` (``pid``) that did not take ``run_dir`` within the timeout: retry."""
     return (
         f"nothing was sent: `livesession resume` (pid {pid}) of {run_dir} is starting and "
-        f"did not take the run within {timeout_s:g} s; once `{command('status', run_dir)}` "
+        f"did not take the run within the timeout; once `{command('status', run_dir)}` "
         f"says it runs, `{command(action, run_dir)}` again"
     )
