@@ -46,6 +46,9 @@ def unlocked_refusal(action: str, run_dir: Path) -> str:
 def stopped_already(run_dir: Path) -> tuple[bool, str] | None:
     """A sealed run, for ``stop``: (sealed ``FAILED``, the line saying how it ended).
 
+    ``COMPLETED`` and ``REJECTED`` (by preflight: it never traded) are done already (exit
+    0); ``FAILED`` is said as a stop that ends ``FAILED`` is (exit 4).
+
     None for a run that is not sealed, or whose files do not bear its seal out.
     """
     seal = claimed_seal(run_dir)
