@@ -466,10 +466,12 @@ def test_a_signal_to_a_run_sealed_for_an_operator_says_what_settles_it(
     run, result, _ = _late_fills_outlast_the_wind_down(tmp_path)
     assert result.state.value == "ERROR_REQUIRES_OPERATOR"
     capsys.readouterr()
-    assert main([verb, str(run)]) == 8
+    # stop: stopped already, as it ended (FAILED: 4); kill, ack: nothing holds it (8)
+    assert main([verb, str(run)]) == (4 if verb == "stop" else 8)
     (line,) = capsys.readouterr().err.splitlines()
+    said = f"{run} is stopped already" if verb == "stop" else f"nothing holds {run}"
     assert line == (
-        f"livesession: {verb}: nothing holds {run}: sealed FAILED (STOP_INCOMPLETE) after 60 "
+        f"livesession: {verb}: {said}: sealed FAILED (STOP_INCOMPLETE) after 60 "
         "steps in ERROR_REQUIRES_OPERATOR: no signal settles it; check the venue's open orders "
         f"and positions and close what is still there by hand (`livesession status {run}` "
         "says what the book left; RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR)"

@@ -86,8 +86,9 @@ CONTROL_COMMANDS: Final = (
         (
             "Ask the process writing RUN_DIR to stop at its next step boundary (SIGTERM): it "
             "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done "
-            "(sealed COMPLETED, or a dryrun still starting ended), 3 refused, 4 the run ended "
-            "FAILED, 8 nothing holds the run, 9 no effect seen in time. A stop already under "
+            "(sealed COMPLETED, or a dryrun still starting ended; or sealed already, not FAILED), "
+            "3 refused, 4 the run ended FAILED, 8 nothing holds the unfinished run, 9 no "
+            "effect seen in time. A stop already under "
             "way (another stop of the run waiting for it, or a stop signal the process took) "
             "gets no second signal, which would end the process at once: this one waits for "
             "the same seal."

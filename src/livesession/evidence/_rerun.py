@@ -38,6 +38,7 @@ from .._rundir.rerunnable import unrepeatable
 from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.logging import plugin_records_redacted
+from .._support.oserrors import said as oserror_said
 from .._support.secrets import redact_text
 from .._support.signals import held_stops
 from .._support.tmpfiles import remove_dead_scratch, scratch_prefix
@@ -441,9 +442,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerunnable", action="store_true")
     parser.add_argument("--parent-fd", type=int)
     args = parser.parse_args(argv)
+    replay = args.scratch / "replay"
+    try:  # made here, or nothing: the clean-up below removes only a replay it made
+        replay.mkdir()
+    except OSError as exc:  # SCRATCH missing, a file, a dangling link, not writable
+        return _refused(parser, f"cannot make the re-run's directory {replay}", exc)
     adopt_parent_path()  # before a plug-in is imported
     watch = None if args.parent_fd is None else ParentWatch(args.parent_fd)
-    replay = args.scratch / "replay"
     try:
         if watch is not None:
             watch.start()  # in the try: a parent gone already interrupts at once
@@ -463,8 +468,13 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(args.scratch, ignore_errors=True)
 
 
+def _refused(parser: argparse.ArgumentParser, what: str, exc: OSError) -> int:
+    """One line on stderr for a SCRATCH the re-run cannot use (exit 2), no traceback."""
+    print(f"{parser.prog}: error: {what} ({oserror_said(exc)})", file=sys.stderr)  # noqa: T201
+    return 2
+
+
 def _rerun_into(args: argparse.Namespace, replay: Path) -> int:
-    replay.mkdir()
     try:
         verdict = determinism(
             args.run_dir,
@@ -477,5 +487,9 @@ def _rerun_into(args: argparse.Namespace, replay: Path) -> int:
         print(f"{type(exc).__name__}: {message}", file=sys.stderr)  # noqa: T201 - to the parent
         return 1
     # Insertion order kept: the document lists what was compared in this order.
-    atomic_write_bytes(args.scratch / _RESULT, orjson.dumps(verdict))
+    try:
+        atomic_write_bytes(args.scratch / _RESULT, orjson.dumps(verdict))
+    except OSError as exc:  # whole or not at all: the parent reads the verdict as missing
+        print(f"cannot write {args.scratch / _RESULT} ({oserror_said(exc)})", file=sys.stderr)  # noqa: T201
+        return 1
     return 0
