@@ -30,14 +30,22 @@ from .convert import (
     _matches,
     _read_filled,
     _status,
-    _venue_id,
     _venue_order,
 )
 from .credentials import HoldsCredentials
 from .errors import _as_read_error, _is_duplicate_client_id, cancel_error, classify, scrub_chain
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
-from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, orders_listed, track
+from .tracked import (
+    _Reported,
+    _Tracked,
+    answer_problem,
+    fetch_by_client_id,
+    new_fills,
+    no_ack,
+    orders_listed,
+    track,
+)
 from .units import refuse_quote_sized
 
 if TYPE_CHECKING:
@@ -200,15 +208,11 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             # request that was applied: treat it as an unknown outcome.
             self._unconfirmed[cid] = order
             raise classify(exc, client_order_id=cid) from exc
-        if not _venue_id(raw):
-            # A cut-off or unparseable answer: the order may exist, but no fill could be
-            # matched to it without the venue's id. That is no ack: look it up by client id.
+        # Cut off, unparseable, a filled of "abc": the order may exist, but no ack (no_ack).
+        problem = answer_problem(raw, lambda: self._track(order, raw, ack_ts_ns=now_ns))
+        if problem:
             self._unconfirmed[cid] = order
-            raise OutcomeUnknown(
-                "the venue's answer to the order has no venue order id: look the order up",
-                client_order_id=cid,
-            )
-        self._track(order, raw, ack_ts_ns=now_ns)
+            raise no_ack(problem, cid)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:  # noqa: ARG002 - protocol
         """Ask the venue to cancel; the ``CancelReport`` comes from ``poll``.
