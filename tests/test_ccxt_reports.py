@@ -120,3 +120,49 @@ class TestTradeUnderAnotherSymbol:
             r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_OPERATOR_REQUIRED"
         ]
         assert required["payload"]["detail"]["problem"] == problem
+
+
+class _LateFake(FakeBinance):
+    """The first order is made, but the venue shows it to none of its next ``looks`` reads
+    (a venue whose order reads lag behind its matching engine)."""
+
+    def __init__(self, looks: int) -> None:
+        super().__init__()
+        self._looks = looks
+
+    def _new_order(self, params: dict[str, str]) -> Any:
+        reply = super()._new_order(params)
+        if self._looks and reply.status == 200:  # the order was made
+            self._hidden[params["newClientOrderId"]] = self._looks  # under the fake's lock
+            self._looks = 0
+        return reply
+
+
+class TestOrderSeenLate:
+    """A 503 after the venue made the order, which its reads show only from the fourth on."""
+
+    def test_the_order_found_late_is_tracked_and_its_fill_booked(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """The session looks one attempt at a time: the first look that found nothing made
+        the broker forget the order, so the fourth, which found it, tracked nothing. The
+        session took it as at the venue, but no ack or fill was ever reported, and the run
+        failed ``RECONCILE_MISMATCH`` (``FILL_NOT_SEEN``) with the venue's fill unbooked. The
+        looks went out back to back, too: ``lookup_interval_ns`` apart now."""
+        fake = _LateFake(looks=3)
+        fake.add_fault("http_5xx", when="after")
+        fake.start()
+        waits = route_to(fake, monkeypatch)
+        try:
+            code = dryrun(tmp_path, "late", STEPS)
+        finally:
+            fake.stop()
+        assert code == 0, capsys.readouterr().err
+        run_dir = tmp_path / "late"
+        _assert_flat_everywhere(fake, run_dir)
+        [resolved] = events(run_dir, "ORDER_OUTCOME_RESOLVED")
+        assert resolved["resolution"] == "AT_VENUE"
+        first = resolved["client_order_id"]
+        assert events(run_dir, "ORDER_FILLED")[0]["client_order_id"] == first
+        assert events(run_dir, "RECONCILE_ESCALATED") == []
+        assert waits == [1_000] * 3  # between the looks: one found nothing, then two more

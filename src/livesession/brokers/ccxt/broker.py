@@ -105,6 +105,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         self._qty_lot = qty_lot
         self._tracked: dict[str, _Tracked] = {}
         self._unconfirmed: dict[str, Order] = {}
+        self._absent: dict[str, Order] = {}  # a lookup found them nowhere (``lookup``)
         self._reported: dict[str, _Reported] = {}
         self._carry: list[BrokerReport] = []
 
@@ -183,6 +184,8 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         amount, price = _amount_and_price(self._exchange, order)
         refuse_quote_sized(self._exchange, self._sandbox, order, lambda ask: self._read(ask, cid))
         ccxt = import_optional("ccxt", "ccxt")
+        self._absent.pop(cid, None)  # sent again: this send's outcome decides now
+        self._reported.pop(cid, None)
         try:
             raw = self._exchange.create_order(
                 order.symbol,
@@ -264,15 +267,14 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         """Orders open at the venue in the allowlisted symbols, by client order id.
 
         An order whose send had an unknown outcome (or that a resume recovers) is tracked
-        once it is listed here: the reconciler adopts it from this list, and its reports
-        must follow.
+        once listed here: the reconciler adopts it from this list; its reports must follow.
         """
         found: list[VenueOrder] = []
         for symbol in self.symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol))
             for raw in orders_listed(raws):
                 cid = raw.get("clientOrderId")
-                if isinstance(cid, str) and cid in self._unconfirmed:
+                if isinstance(cid, str) and (cid in self._unconfirmed or cid in self._absent):
                     found.append(self._seen(cid, raw))
                 else:
                     found.append(_venue_order(raw, "", self._qty_lot))
@@ -328,23 +330,26 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         """Look an order up by client order id, up to ``attempts`` times (bounded polling).
 
         Each attempt asks for the order by its client id, then scans the open orders; the
-        attempts are ``lookup_interval_ns`` apart. Returns the venue's view as soon as it is
-        found; an order whose ``submit`` had an unknown outcome is then tracked, so ``poll``
-        reports its ack and fills. Returns None only when every
-        attempt answered "not found": absence is then confirmed and resending the same
-        client order id is allowed. A failed read raises ``Transient`` and confirms nothing.
+        attempts are ``lookup_interval_ns`` apart, and so are the looks of calls that follow
+        one which found nothing (the session asks one attempt at a time). Returns the venue's
+        view as soon as it is found; an order whose ``submit`` had an unknown outcome is then
+        tracked, so ``poll`` reports its ack and fills, even when an earlier call found it
+        nowhere. Returns None only when every attempt answered "not found": absence is then
+        confirmed and resending the same client order id is allowed. A failed read raises
+        ``Transient`` and confirms nothing.
         """
         tries = self._lookup_attempts if attempts is None else attempts
         if tries < 1:
             raise ValueError(f"attempts must be >= 1, got {tries}")
         for attempt in range(1, tries + 1):
+            if attempt > 1 or client_order_id in self._absent:  # its last look found nothing
+                self._wait_ns(self._lookup_interval_ns)
             found = self._find_once(client_order_id)
             if found is not None:
                 return found
-            if attempt < tries:
-                self._wait_ns(self._lookup_interval_ns)
-        self._unconfirmed.pop(client_order_id, None)
-        self._reported.pop(client_order_id, None)
+        pending = self._unconfirmed.pop(client_order_id, None)
+        if pending is not None:
+            self._absent[client_order_id] = pending  # tracked if a later look finds it
         return None
 
     def _find_once(self, cid: str) -> VenueOrder | None:
@@ -373,15 +378,14 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         return fetch_by_client_id(self._exchange, self._sandbox, symbol, cid)
 
     def _known_symbol(self, cid: str) -> str | None:
-        tracked = self._tracked.get(cid)
-        if tracked is not None:
-            return tracked.order.symbol
-        pending = self._unconfirmed.get(cid)
-        return None if pending is None else pending.symbol
+        order = self._tracked[cid].order if cid in self._tracked else self._unconfirmed.get(cid)
+        order = order or self._absent.get(cid)
+        return None if order is None else order.symbol
 
     def _seen(self, cid: str, raw: Mapping[str, Any]) -> VenueOrder:
         found = _venue_order(raw, cid, self._qty_lot)
-        pending = self._unconfirmed.pop(cid, None)
+        absent = self._absent.pop(cid, None)
+        pending = self._unconfirmed.pop(cid, absent)
         if pending is not None and _matches(found, pending):
             self._track(pending, raw, ack_ts_ns=None)
         return found
