@@ -22,9 +22,10 @@ import pytest
 pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
+from livesession.cli import main
 from livesession.verify import verify_run
 
-from _ccxt_route import dryrun, events, jsonl, route_to
+from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, events, jsonl, route_to
 from fake_binance import FakeBinance
 
 pytestmark = pytest.mark.ccxt
@@ -166,3 +167,42 @@ class TestOrderSeenLate:
         assert events(run_dir, "ORDER_FILLED")[0]["client_order_id"] == first
         assert events(run_dir, "RECONCILE_ESCALATED") == []
         assert waits == [1_000] * 3  # between the looks: one found nothing, then two more
+
+    def test_an_order_the_reads_show_late_is_never_sent_twice(self, tmp_path, monkeypatch, capsys):
+        """The reads show the order from the eighth look on. The session confirmed its
+        absence with six looks of one attempt each, where only the broker's ``lookup``
+        (its ``lookup_attempts``) confirms one, and sent the id again: the venue made the
+        market order twice, and the run completed flat with the venue long."""
+        fake = _LateFake(looks=7)
+        fake.add_fault("http_5xx", when="after")
+        fake.start()
+        route_to(fake, monkeypatch)
+        try:
+            code = dryrun(tmp_path, "later", STEPS)
+        finally:
+            fake.stop()
+        assert code == 0, capsys.readouterr().err
+        _assert_flat_everywhere(fake, tmp_path / "later")
+        [resolved] = events(tmp_path / "later", "ORDER_OUTCOME_RESOLVED")
+        assert resolved["resolution"] == "AT_VENUE"
+
+    def test_an_order_sent_before_a_crash_the_reads_show_late_is_never_sent_again(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """Killed after the send, before the run recorded it; the venue's reads show the
+        order from the third look on. The resume asked one look at a time, took two that
+        found nothing for an absence and sent the id again: the venue made it twice."""
+        fake = FakeBinance().start()
+        run_dir = tmp_path / "crashed"
+        args = dryrun_args(tmp_path, "crashed", STEPS)
+        try:
+            assert crashed_dryrun(fake, args, "after_send:1") == -9
+            (sent,) = fake.created
+            fake.hide(sent, lookups=2)
+            route_to(fake, monkeypatch)
+            code = main(["resume", str(run_dir), "-q"])
+        finally:
+            fake.stop()
+        assert code == 0, capsys.readouterr().err
+        _assert_flat_everywhere(fake, run_dir)
+        assert fake.created[sent] == 1
