@@ -15,6 +15,7 @@ does not list.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,19 +52,29 @@ def _assert_flat_everywhere(fake: FakeBinance, run_dir: Any) -> None:
     assert dict(fake.created) == dict.fromkeys(cids, 1)
 
 
+def _completed_dryrun(
+    fake: FakeBinance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str
+) -> tuple[Path, list[int]]:
+    """``dryrun`` on ``fake`` (started and stopped here), COMPLETED and flat everywhere:
+    its run directory and the lookup pauses it asked for."""
+    fake.start()
+    waits = route_to(fake, monkeypatch)
+    try:
+        code = dryrun(tmp_path, run_id, STEPS)
+    finally:
+        fake.stop()
+    assert code == 0
+    _assert_flat_everywhere(fake, tmp_path / run_id)
+    return tmp_path / run_id, waits
+
+
 class TestCutOffAck:
     """An answer to an order without the venue's order id is no ack: the order is looked up."""
 
-    def test_the_order_is_looked_up_and_its_fill_booked(self, tmp_path, monkeypatch, capsys):
-        fake = _started(FakeBinance(), monkeypatch)
+    def test_the_order_is_looked_up_and_its_fill_booked(self, tmp_path, monkeypatch):
+        fake = FakeBinance()
         fake.add_fault("cut_off", when="after")  # the first order is made, its answer cut
-        try:
-            code = dryrun(tmp_path, "cut", STEPS)
-        finally:
-            fake.stop()
-        assert code == 0, capsys.readouterr().err
-        run_dir = tmp_path / "cut"
-        _assert_flat_everywhere(fake, run_dir)
+        run_dir, _ = _completed_dryrun(fake, tmp_path, monkeypatch, "cut")
         accepted = events(run_dir, "ORDER_ACCEPTED")
         assert accepted
         assert all(a["venue_order_id"] for a in accepted), accepted
@@ -142,9 +153,7 @@ class _LateFake(FakeBinance):
 class TestOrderSeenLate:
     """A 503 after the venue made the order, which its reads show only from the fourth on."""
 
-    def test_the_order_found_late_is_tracked_and_its_fill_booked(
-        self, tmp_path, monkeypatch, capsys
-    ):
+    def test_the_order_found_late_is_tracked_and_its_fill_booked(self, tmp_path, monkeypatch):
         """The session looks one attempt at a time: the first look that found nothing made
         the broker forget the order, so the fourth, which found it, tracked nothing. The
         session took it as at the venue, but no ack or fill was ever reported, and the run
@@ -152,15 +161,7 @@ class TestOrderSeenLate:
         looks went out back to back, too: ``lookup_interval_ns`` apart now."""
         fake = _LateFake(looks=3)
         fake.add_fault("http_5xx", when="after")
-        fake.start()
-        waits = route_to(fake, monkeypatch)
-        try:
-            code = dryrun(tmp_path, "late", STEPS)
-        finally:
-            fake.stop()
-        assert code == 0, capsys.readouterr().err
-        run_dir = tmp_path / "late"
-        _assert_flat_everywhere(fake, run_dir)
+        run_dir, waits = _completed_dryrun(fake, tmp_path, monkeypatch, "late")
         [resolved] = events(run_dir, "ORDER_OUTCOME_RESOLVED")
         assert resolved["resolution"] == "AT_VENUE"
         first = resolved["client_order_id"]
@@ -168,22 +169,15 @@ class TestOrderSeenLate:
         assert events(run_dir, "RECONCILE_ESCALATED") == []
         assert waits == [1_000] * 3  # between the looks: one found nothing, then two more
 
-    def test_an_order_the_reads_show_late_is_never_sent_twice(self, tmp_path, monkeypatch, capsys):
+    def test_an_order_the_reads_show_late_is_never_sent_twice(self, tmp_path, monkeypatch):
         """The reads show the order from the eighth look on. The session confirmed its
         absence with six looks of one attempt each, where only the broker's ``lookup``
         (its ``lookup_attempts``) confirms one, and sent the id again: the venue made the
         market order twice, and the run completed flat with the venue long."""
         fake = _LateFake(looks=7)
         fake.add_fault("http_5xx", when="after")
-        fake.start()
-        route_to(fake, monkeypatch)
-        try:
-            code = dryrun(tmp_path, "later", STEPS)
-        finally:
-            fake.stop()
-        assert code == 0, capsys.readouterr().err
-        _assert_flat_everywhere(fake, tmp_path / "later")
-        [resolved] = events(tmp_path / "later", "ORDER_OUTCOME_RESOLVED")
+        run_dir, _ = _completed_dryrun(fake, tmp_path, monkeypatch, "later")
+        [resolved] = events(run_dir, "ORDER_OUTCOME_RESOLVED")
         assert resolved["resolution"] == "AT_VENUE"
 
     def test_an_order_sent_before_a_crash_the_reads_show_late_is_never_sent_again(
