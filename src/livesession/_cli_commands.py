@@ -37,7 +37,7 @@ from ._cli_output import (
     emit_json,
     refused,
 )
-from ._cli_streams import streams_back
+from ._cli_streams import runs_plugins, streams_back
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.anchor import paths_as_given
@@ -157,6 +157,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS
 
 
+@runs_plugins
 def cmd_evidence(args: argparse.Namespace) -> int:
     """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
     from ._exceptions import RunHeld  # noqa: PLC0415
@@ -227,6 +228,7 @@ def _evidence_file(name: str) -> bool:
     return name == "manifest.json" or (name.startswith("EV-") and name.endswith(".md"))
 
 
+@runs_plugins
 def cmd_burnin(args: argparse.Namespace) -> int:
     """Judge each run against the burn-in criteria; write burnin.md and burnin.json."""
     from ._exceptions import RunHeld  # noqa: PLC0415

@@ -39,6 +39,7 @@ from .._rundir.seal import last_stop
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
+from .._support.logging import plugin_records_redacted
 from .._support.secrets import redact_text
 from .._support.signals import held_stops
 from .._support.tmpfiles import remove_dead_scratch, scratch_prefix
@@ -460,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if watch is not None:
             watch.start()  # in the try: a parent gone already interrupts at once
-        return _rerun_into(args, replay)
+        with plugin_records_redacted():  # its stderr is the parent's to quote
+            return _rerun_into(args, replay)
     except KeyboardInterrupt:
         if watch is None or not watch.gone.is_set():
             raise
