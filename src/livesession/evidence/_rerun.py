@@ -35,6 +35,8 @@ from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import not_rebuilt
 from .._rundir.rerunnable import unrepeatable
+from .._rundir.seal import last_stop
+from .._session.pipeline import FEED_EXHAUSTED
 from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.logging import plugin_records_redacted
@@ -222,6 +224,8 @@ def replay_steps(run_dir: Path, planned: int) -> int:
     bound: a re-run held to the plan would stop where the run did not. The run's last
     state snapshot counts the steps it took; the re-run stops by itself where the run's own
     stops (the feed, ``max_steps``, a fault) stopped it, and takes the recorded actions.
+    A run whose feed ran out after it took them asked for one step more, which found no bar
+    and counts none (``FEED_EXHAUSTED``): so may the re-run.
     """
     try:
         snapshots = (run_dir / names.SNAPSHOTS).read_bytes().splitlines()
@@ -229,7 +233,17 @@ def replay_steps(run_dir: Path, planned: int) -> int:
         return planned
     last = json_object(snapshots[-1]) if snapshots else None
     took = last.get("step") if last is not None else None
-    return max(planned, took) if isinstance(took, int) else planned
+    if not isinstance(took, int):
+        return planned
+    if took >= planned and _ran_out(run_dir):
+        return took + 1
+    return max(planned, took)
+
+
+def _ran_out(run_dir: Path) -> bool:
+    """Whether the run is sealed with its feed run out (``FEED_EXHAUSTED``)."""
+    stop = last_stop(run_dir)
+    return stop is not None and payload(stop).get("reason") == FEED_EXHAUSTED
 
 
 def _with_actions(
