@@ -28,15 +28,13 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import iter_records, json_object, payload
+from .._artifacts.runread import iter_records, payload
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import not_rebuilt
 from .._rundir.rerunnable import unrepeatable
-from .._rundir.seal import last_stop
-from .._session.pipeline import FEED_EXHAUSTED
 from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.logging import plugin_records_redacted
@@ -48,6 +46,7 @@ from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
 from ._operator import OperatorAction, progress_to, recorded_actions, replay, told_actions
 from ._orphan import ParentWatch
+from ._steps import replay_steps
 
 __all__ = [
     "Rerun",
@@ -57,7 +56,6 @@ __all__ = [
     "missing_files",
     "not_applicable",
     "objects_given",
-    "replay_steps",
     "sha256_file",
     "timeout_for",
 ]
@@ -214,36 +212,6 @@ def determinism(
                 run_dir / names.AUDIT, replay_dir / names.AUDIT, aside
             )
     return _with_actions(outcome, actions, cfg.steps)
-
-
-def replay_steps(run_dir: Path, planned: int) -> int:
-    """How many steps the re-run may take: the plan, or more when the run took more.
-
-    An application may step past the config's ``steps`` (``run_to_end(250)`` on a plan of
-    200, a loop of ``run_n_steps(13)``), and a run stopped by ``max_steps`` ran to that
-    bound: a re-run held to the plan would stop where the run did not. The run's last
-    state snapshot counts the steps it took; the re-run stops by itself where the run's own
-    stops (the feed, ``max_steps``, a fault) stopped it, and takes the recorded actions.
-    A run whose feed ran out after it took them asked for one step more, which found no bar
-    and counts none (``FEED_EXHAUSTED``): so may the re-run.
-    """
-    try:
-        snapshots = (run_dir / names.SNAPSHOTS).read_bytes().splitlines()
-    except OSError:  # verify says what is missing; the plan stands
-        return planned
-    last = json_object(snapshots[-1]) if snapshots else None
-    took = last.get("step") if last is not None else None
-    if not isinstance(took, int):
-        return planned
-    if took >= planned and _ran_out(run_dir):
-        return took + 1
-    return max(planned, took)
-
-
-def _ran_out(run_dir: Path) -> bool:
-    """Whether the run is sealed with its feed run out (``FEED_EXHAUSTED``)."""
-    stop = last_stop(run_dir)
-    return stop is not None and payload(stop).get("reason") == FEED_EXHAUSTED
 
 
 def _with_actions(
