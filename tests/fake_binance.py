@@ -384,6 +384,14 @@ class FakeBinance:
             assert order.is_open, f"order {client_order_id} is not open"
             self._cancel(order)
 
+    def place(self, client_order_id: str, qty: str, price: str) -> None:
+        """A LIMIT buy of BTCUSDT placed by someone else (not through a session's broker)."""
+        with self._lock:
+            params = {"symbol": "BTCUSDT", "newClientOrderId": client_order_id}
+            params |= {"type": "LIMIT", "side": "BUY", "quantity": qty, "price": price}
+            reply = self._new_order(params)
+            assert reply.status == 200, reply
+
     def order_status(self, client_order_id: str) -> str | None:
         """The status of the latest order with this client id, or None."""
         with self._lock:

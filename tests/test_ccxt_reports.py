@@ -200,3 +200,33 @@ class TestOrderSeenLate:
         assert code == 0, capsys.readouterr().err
         _assert_flat_everywhere(fake, run_dir)
         assert fake.created[sent] == 1
+
+
+class TestForeignOrderAcrossAResume:
+    def test_an_order_placed_while_the_run_was_down_is_escalated(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """Killed at a checkpoint; someone else places a limit order in the run's symbol
+        while it is down. The resume's hold for reconciliation outlasted the rest of the
+        run: it sealed COMPLETED with the difference pending in checkpoint.json, and no
+        event, audit record or log line named it. Now escalated at the wind-down."""
+        fake = FakeBinance().start()
+        run_dir = tmp_path / "crashed"
+        try:
+            assert (
+                crashed_dryrun(fake, dryrun_args(tmp_path, "crashed", STEPS), "checkpoint:2") == -9
+            )
+            fake.place("foreignLmt1", "0.020", "20000.00")
+            route_to(fake, monkeypatch)
+            code = main(["resume", str(run_dir), "-q"])
+        finally:
+            fake.stop()
+        assert code == 4, capsys.readouterr().err
+        assert verify_run(run_dir).ok
+        (escalated,) = events(run_dir, "RECONCILE_ESCALATED")
+        (item,) = escalated["discrepancies"]
+        assert (item["kind"], item["client_order_id"]) == ("ORDER_UNKNOWN_LOCALLY", "foreignLmt1")
+        codes = [record["code"] for record in jsonl(run_dir / "audit.jsonl")]
+        assert codes[-3:] == ["C2_RECONCILE_ESCALATED", "C2_OPERATOR_REQUIRED", "C2_DRYRUN_STOP"]
+        final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
+        assert (final["status"], final["fsm_state"]) == ("FAILED", "ERROR_REQUIRES_OPERATOR")

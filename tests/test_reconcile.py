@@ -546,6 +546,26 @@ def _foreign(cid: str = "lsforeign") -> Order:
     return Order(client_order_id=cid, symbol="BTC/USDT", side=Side.BUY, quantity=D("0.5"))
 
 
+def _assert_escalated_at_the_end(orch: LiveSessionOrchestrator, sinks: Sinks) -> None:
+    """Run ``orch`` to its end: the foreign order is escalated there, never sealed over."""
+    orch.run_to_end(orch.config.steps)
+    assert (orch.state, orch.status) == (
+        SessionState.ERROR_REQUIRES_OPERATOR,
+        SessionStatus.FAILED,
+    )
+    (escalated,) = sinks.events_of("RECONCILE_ESCALATED")
+    (item,) = escalated["payload"]["discrepancies"]
+    assert (item["kind"], item["client_order_id"]) == ("ORDER_UNKNOWN_LOCALLY", "lsforeign")
+    fault = sinks.events_of("STATE_CHANGED")[-1]["payload"]
+    assert (fault["from_state"], fault["trigger"], fault["reason"]) == (
+        "STOPPING",
+        "fault",
+        "RECONCILE_MISMATCH",
+    )
+    assert "C2_OPERATOR_REQUIRED" in sinks.audit_codes()
+    assert orch.get_state()["reconcile"]["pending"] == {}
+
+
 class TestPositionDoubts:
     """What the session, status, report and evidence say of a venue that may hold another
     position than the book, from the escalated differences' JSON."""
@@ -817,6 +837,42 @@ class TestReconcileInASession:
             "closed": False,
             "booked": {},  # restored in process: no run's fills to read the numbers from
         }
+
+    def test_a_foreign_order_in_the_last_steps_is_escalated_by_the_wind_down(self):
+        """An order the session does not know, placed at the venue within the grace of the
+        run's end: the wind-down waits the grace out and escalates it; the run never seals
+        COMPLETED with the difference pending (it did, saying nothing)."""
+        broker = FaultBroker()
+        orch, sinks = _running(broker, steps=10)
+        orch.run_n_steps(9)
+        broker.plant(_foreign())
+        _assert_escalated_at_the_end(orch, sinks)
+
+    @pytest.mark.broken_run(
+        "the resumed session writes the run's tail into fresh sinks: a partial run by design"
+    )
+    def test_a_foreign_order_placed_while_down_is_escalated_after_a_resume(self):
+        """An order someone else placed while the run was down: the resume's hold keeps the
+        difference pending past the run's end (the venue may be ahead of a re-run), so the
+        run sealed COMPLETED with it pending in the checkpoint and no event, audit record or
+        log line naming it. The wind-down decides on the grace alone: escalated."""
+        orch, _ = _running(FaultBroker(), steps=20)
+        orch.run_n_steps(2)
+        state = orch.get_state()
+        broker = FaultBroker()
+        broker.plant(_foreign())  # while the run was down
+        again, sinks = session(
+            feed=ScriptedFeed(["40000.00"]),
+            strategy=ScriptedStrategy(at({})),
+            broker=broker,
+            steps=20,
+        )
+        again.restore_state(state, dict(orch.recorder.digests))
+        again.step()
+        assert again.get_state()["reconcile"]["pending"] == {
+            "ORDER_UNKNOWN_LOCALLY:lsforeign": state["ts_sim"]
+        }
+        _assert_escalated_at_the_end(again, sinks)
 
     def test_reconcile_state_survives_a_checkpoint(self):
         """Pending and escalated keys are part of get_state."""

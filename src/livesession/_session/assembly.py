@@ -417,6 +417,7 @@ def assemble(
         reconcile=reconciliation.reconcile,
         escalated_orders=reconciliation.escalated_orders,
         doubt_pending=reconciliation.doubt_pending,
+        pending=reconciliation.pending_keys,
         seal=seal,
         health=health,
     )

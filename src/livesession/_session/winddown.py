@@ -56,6 +56,8 @@ class WindDown:
     _escalated_orders: Callable[[], set[str]]
     _doubt_pending: Callable[[], str] = attrs.field(default=lambda: "")
     """Where the venue may hold another position than the book (``Reconciliation``'s)."""
+    _pending: Callable[[], tuple[str, ...]] = attrs.field(default=tuple)
+    """The differences with the venue still within their grace (``Reconciliation``'s)."""
     _seal: Callable[[], None]
     _health: BrokerHealth
     kill_started_ns: int | None = attrs.field(init=False, default=None)
@@ -73,8 +75,9 @@ class WindDown:
     def wind_down(self) -> None:
         """Cancel, flatten and reach STOPPED within ``stop_max_polls`` polls, or fault.
 
-        Done means: no open order, flat, and the venue confirmed the final fills of every
-        cancelled order (apart from differences an operator was already told about).
+        Done means: no open order, flat, the venue confirmed the final fills of every
+        cancelled order (apart from differences an operator was already told about), and no
+        difference with the venue pending (``done``).
         """
         lifecycle = self._lifecycle
         if lifecycle.state is not S.STOPPING:
@@ -90,10 +93,10 @@ class WindDown:
                 crashpoint("after_flatten")
                 self._process_reports()
             self._reconcile(take_found=True)  # with what a resume found (``aftercheckpoint``)
+            if self.done():
+                break
             if not lifecycle.in_(S.STOPPING):  # the reconciler escalated
                 return
-            if not book.open and self.is_flat() and not self.unconfirmed_closed():
-                break
             self.cancel_open()
             self._c.time.wait(self._c.time.interval_ns)
         else:
@@ -109,6 +112,26 @@ class WindDown:
             self.check_flat()
         lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")
         self._seal()
+
+    def done(self) -> bool:
+        """Whether the wind-down is done (False once the reconciler escalated).
+
+        Done: nothing open, flat, every final fill confirmed, and no difference with the
+        venue pending. A difference still within its grace (an order the venue has and the
+        book does not, another position) would otherwise be sealed over in silence: a
+        resume's hold keeps one pending for longer than the rest of the run. The re-run is
+        over, so nothing it still sends can explain one: one more pass decides on the grace
+        alone, escalating what outlasted it (``RECONCILE_ESCALATED``, the operator); the
+        wind-down polls on while one is still within its grace.
+        """
+        book = self._c.book
+        if not self._lifecycle.in_(S.STOPPING) or book.open or not self.is_flat():
+            return False
+        if self.unconfirmed_closed():
+            return False
+        if self._pending():
+            self._reconcile(hold=False)
+        return not self._pending() and self._lifecycle.in_(S.STOPPING)
 
     def incomplete(self, in_doubt: str = "") -> dict[str, str]:
         """What a wind-down that ran out of polls leaves behind, for the operator's record.
