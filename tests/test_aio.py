@@ -27,6 +27,7 @@ from livesession import (
     open_session,
 )
 from livesession._rundir.brokers import open_broker
+from livesession._session.threads import gates_built
 from livesession.aio import CANCELLED_REASON
 from livesession.verify import verify_run
 
@@ -543,20 +544,20 @@ def test_a_verb_cancelled_while_a_step_holds_the_session_is_sealed_with_the_run(
     held = _Held("step")
 
     async def main() -> tuple[object, object]:
-        async with open_session(
-            DryrunConfig(run_id="aio-verb-held"), out_dir=tmp_path, strategy=held
-        ) as s:
-            stepping = asyncio.create_task(s.run_steps(100))
-            assert await asyncio.to_thread(held.entered.wait, 30)
-            stopping = asyncio.create_task(s.stop("deadline"))
-            gate = s._session._gate
-            while gate._arrived == 0:  # the stop waits for the step under way
-                await asyncio.to_thread(lambda: None)
-            stopping.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await stopping
-            held.release.set()
-            await stepping
+        config = DryrunConfig(run_id="aio-verb-held")
+        with gates_built() as gates:
+            async with open_session(config, out_dir=tmp_path, strategy=held) as s:
+                stepping = asyncio.create_task(s.run_steps(100))
+                assert await asyncio.to_thread(held.entered.wait, 30)
+                stopping = asyncio.create_task(s.stop("deadline"))
+                (gate,) = gates
+                while gate.arrived == 0:  # the stop waits for the step under way
+                    await asyncio.to_thread(lambda: None)
+                stopping.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await stopping
+                held.release.set()
+                await stepping
         return await s.verb_result("stop"), await s.result()
 
     kept, result = asyncio.run(main())
