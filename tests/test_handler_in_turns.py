@@ -13,15 +13,16 @@ import pytest
 # lock: the gate's own test hook (``on_turns``) runs the handler there, at once. The owner
 # is the main thread, waiting its turn behind a reader (a status endpoint's thread), or
 # another thread while the main thread reads the session. The session's gate comes from
-# ``gates_built``, never from the session's private attributes.
+# ``built(SessionGate)``, never from the session's private attributes.
 _SCRIPT = textwrap.dedent(
     """
     import signal, sys, threading
     from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink
-    from livesession._session.threads import gates_built
+    from livesession._session.threads import SessionGate
+    from livesession._support import built as hook
 
     def build():
-        with gates_built() as gates:
+        with hook.built(SessionGate) as gates:
             built.append(LiveSessionOrchestrator(
                 DryrunConfig(run_id="in-turns", steps=50), audit_sink=MemoryLineSink()
             ))
@@ -152,14 +153,15 @@ _BLOCKED = textwrap.dedent(
     """
     import signal, threading
     from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink
-    from livesession._session.threads import gates_built
+    from livesession._session.threads import SessionGate
+    from livesession._support import built as hook
 
     built, answers = [], []
     held, release, go = threading.Event(), threading.Event(), threading.Event()
     pause = threading.Event()  # never set: a bounded wait, not a sleep
 
     def owner():
-        with gates_built() as gates:
+        with hook.built(SessionGate) as gates:
             built.append(LiveSessionOrchestrator(
                 DryrunConfig(run_id="blocked", steps=50), audit_sink=MemoryLineSink()
             ))

@@ -93,19 +93,37 @@ def test_a_completed_run(completed: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "checkpoint.json written" in text
 
 
+class _RaisesAt:
+    """A strategy that trades nothing and raises at its bar ``bar``."""
+
+    strategy_id = "sma_demo"
+
+    def __init__(self, bar: int) -> None:
+        self.bar = bar
+        self.bars = 0
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        self.bars += 1
+        if self.bars == self.bar:
+            raise RuntimeError("boom")
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, int]) -> None:
+        self.bars = state["bars"]
+
+
 def test_a_live_session_waiting_in_error_requires_operator_needs_one(tmp_path: Path) -> None:
     """Held (here by this very process) and in ERROR_REQUIRES_OPERATOR: 5, not 7."""
-    session = create_run(DryrunConfig(run_id="op", steps=100, durability="step"), tmp_path)
+    config = DryrunConfig(run_id="op", steps=100, durability="step")
+    session = create_run(config, tmp_path, strategy=_RaisesAt(21))
     run_dir = tmp_path / "op"
     assert session.preflight()
     session.activate()
     session.run_n_steps(20)
     assert run_status(run_dir).verdict is Verdict.RUNNING
-
-    def boom(*_: object) -> None:
-        raise RuntimeError("boom")
-
-    session._parts().strategy.on_bar = boom  # type: ignore[method-assign]
     session.run_n_steps(1)
     found = run_status(run_dir)
     assert found.verdict is Verdict.NEEDS_OPERATOR

@@ -25,7 +25,8 @@ from livesession import (
     VerbOutcome,
     create_run,
 )
-from livesession._session.threads import SessionGate, gates_built
+from livesession._session.threads import SessionGate
+from livesession._support.built import built
 from livesession.verify import verify_run
 
 from _helpers import Sinks
@@ -385,24 +386,24 @@ def test_a_stop_or_close_during_run_to_end_s_preflight_ends_it_quietly(
     activate before that, outside the lock, and then activated a STOPPED session.
     """
     clock = _GatedClock()
-    built: dict[str, Any] = {}
+    ran: dict[str, Any] = {}
 
     def owner() -> None:
-        with gates_built() as gates:
+        with built(SessionGate) as gates:
             session = create_run(DryrunConfig(run_id="race", steps=100), tmp_path, clock=clock)
-        built["session"], built["gate"] = session, gates[0]
+        ran["session"], ran["gate"] = session, gates[0]
         try:
-            built["result"] = session.run_to_end(100)
+            ran["result"] = session.run_to_end(100)
         except Exception as exc:
-            built["error"] = exc
+            ran["error"] = exc
 
     thread = threading.Thread(target=owner)
     thread.start()
     assert clock.in_preflight.wait(10)
-    session = built["session"]
+    session = ran["session"]
     verber = threading.Thread(target=getattr(session, verb))
     verber.start()
-    gate = built["gate"]
+    gate = ran["gate"]
     waited = threading.Event()
     for _ in range(10_000):  # bounded: an Event wait, not a sleep
         if gate.waiting:
@@ -412,9 +413,9 @@ def test_a_stop_or_close_during_run_to_end_s_preflight_ends_it_quietly(
     clock.go.set()
     verber.join(10)
     thread.join(10)
-    assert "error" not in built, built.get("error")
-    assert built["result"].state is SessionState.STOPPED
-    assert built["result"].steps == 0
+    assert "error" not in ran, ran.get("error")
+    assert ran["result"].state is SessionState.STOPPED
+    assert ran["result"].steps == 0
     assert verify_run(tmp_path / "race").ok
 
 

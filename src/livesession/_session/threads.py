@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from .._domain.decimal import CONTEXT, enter_context
 from .._exceptions import CheckpointError, InvalidTransition, LiveSessionError, StoreFailure
+from .._support.built import note
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
 from .._support.text import exception_text, one_line
@@ -56,11 +57,7 @@ __all__ = [
     "SessionGate",
     "VerbOutcome",
     "VerbResult",
-    "gates_built",
 ]
-
-_BUILT: list[list[SessionGate]] = []
-"""The lists ``gates_built`` is filling."""
 
 _WORK: dict[str, str] = {
     "step": "a step",
@@ -69,22 +66,6 @@ _WORK: dict[str, str] = {
     "verb": "a verb",
 }
 """How a verb's ``DEFERRED`` message names the work it cut into (else ``preflight()``...)."""
-
-
-@contextmanager
-def gates_built() -> Iterator[list[SessionGate]]:
-    """A test hook: the gates built in the block (each session builds one), in order.
-
-    A test gets a session's gate from it, and drives and inspects the gate through its own
-    interface (``hold``, ``waiting``, ``arrived``, ``owner_waiting``, ``on_turns``), never
-    through the session's private attributes.
-    """
-    built: list[SessionGate] = []
-    _BUILT.append(built)
-    try:
-        yield built
-    finally:
-        _BUILT.remove(built)
 
 
 class InProcessOnly:
@@ -140,8 +121,7 @@ class SessionGate:
         """Threads on their way to the lock (see ``interrupting``), and what for."""
         self.deferred: list[tuple[int, Callable[[], object]]] = []
         """Verbs called from inside a thread's work, by thread, run as it ends (``deferring``)."""
-        for built in _BUILT:
-            built.append(self)
+        note(self)  # a test's ``built(SessionGate)`` gets it
 
     @property
     def waiting(self) -> int:
