@@ -14,21 +14,27 @@ import pytest
 # is the main thread, waiting its turn behind a reader (a status endpoint's thread), or
 # another thread while the main thread reads the session. The session's gate comes from
 # ``built(SessionGate)``, never from the session's private attributes.
-_SCRIPT = textwrap.dedent(
+_STARTED = textwrap.dedent(
     """
-    import signal, sys, threading
     from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink
     from livesession._session.threads import SessionGate
     from livesession._support import built as hook
 
-    def build():
+    def started(built, run_id):  # appends the active session, then its gate
         with hook.built(SessionGate) as gates:
             built.append(LiveSessionOrchestrator(
-                DryrunConfig(run_id="in-turns", steps=50), audit_sink=MemoryLineSink()
+                DryrunConfig(run_id=run_id, steps=50), audit_sink=MemoryLineSink()
             ))
         built.extend(gates)
         built[0].preflight()
         built[0].activate()
+    """
+)
+_SCRIPT = _STARTED + textwrap.dedent(
+    """
+    import signal, sys, threading
+    def build():
+        started(built, "in-turns")
 
     built, answers = [], []
     held, release = threading.Event(), threading.Event()
@@ -149,25 +155,15 @@ def test_a_handlers_read_as_the_owner_waits_behind_a_reader_is_refused() -> None
 # and the owner, another thread, has come to step: it waits for the main thread's read.
 # A SIGTERM whose handler reads the session then comes (the handler runs as the main
 # thread's wait is interrupted).
-_BLOCKED = textwrap.dedent(
+_BLOCKED = _STARTED + textwrap.dedent(
     """
     import signal, threading
-    from livesession import DryrunConfig, LiveSessionOrchestrator, MemoryLineSink
-    from livesession._session.threads import SessionGate
-    from livesession._support import built as hook
-
     built, answers = [], []
     held, release, go = threading.Event(), threading.Event(), threading.Event()
     pause = threading.Event()  # never set: a bounded wait, not a sleep
 
     def owner():
-        with hook.built(SessionGate) as gates:
-            built.append(LiveSessionOrchestrator(
-                DryrunConfig(run_id="blocked", steps=50), audit_sink=MemoryLineSink()
-            ))
-        built.extend(gates)
-        built[0].preflight()
-        built[0].activate()
+        started(built, "blocked")
         go.wait()
         built.append(built[0].run_n_steps(1))
 

@@ -7,6 +7,7 @@ test_one_writer.py; here are the runs no process holds.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -93,32 +94,22 @@ def test_a_completed_run(completed: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "checkpoint.json written" in text
 
 
-class _RaisesAt:
+def _raises_at(bar: int) -> ScriptedStrategy:
     """A strategy that trades nothing and raises at its bar ``bar``."""
+    seen = itertools.count(1)
 
-    strategy_id = "sma_demo"
-
-    def __init__(self, bar: int) -> None:
-        self.bar = bar
-        self.bars = 0
-
-    def on_bar(self, bar: object, view: object) -> list[object]:
-        self.bars += 1
-        if self.bars == self.bar:
+    def script(*_: object) -> tuple[()]:
+        if next(seen) == bar:
             raise RuntimeError("boom")
-        return []
+        return ()
 
-    def get_state(self) -> dict[str, int]:
-        return {"bars": self.bars}
-
-    def set_state(self, state: dict[str, int]) -> None:
-        self.bars = state["bars"]
+    return ScriptedStrategy(script)
 
 
 def test_a_live_session_waiting_in_error_requires_operator_needs_one(tmp_path: Path) -> None:
     """Held (here by this very process) and in ERROR_REQUIRES_OPERATOR: 5, not 7."""
-    config = DryrunConfig(run_id="op", steps=100, durability="step")
-    session = create_run(config, tmp_path, strategy=_RaisesAt(21))
+    config = DryrunConfig(run_id="op", steps=100, durability="step", strategy_id="scripted")
+    session = create_run(config, tmp_path, strategy=_raises_at(21))
     run_dir = tmp_path / "op"
     assert session.preflight()
     session.activate()
