@@ -379,7 +379,10 @@ class SessionGate:
 
         Those that come for it meanwhile wait for the owner's turn (``hold``).
         """
-        self._arriving[threading.get_ident()] = what  # a handler's verb: at the step's end
+        ident = threading.get_ident()
+        first = ident not in self._arriving  # not a handler's, inside its thread's own wait
+        if first:
+            self._arriving[ident] = what  # a handler's verb: at the step's end
         try:
             with self._turns:
                 self._owner_next = True
@@ -390,7 +393,8 @@ class SessionGate:
             with self._turns:
                 self._owner_next = False
                 self._turns.notify_all()
-            del self._arriving[threading.get_ident()]
+            if first:
+                del self._arriving[ident]
 
     def leave(self) -> None:
         """Release what ``enter_owned`` (or ``_enter``) took: one call on the step loop's path."""
