@@ -130,7 +130,7 @@ class TestPaths:
             assert describe_run(kind(run)) == describe_run(run)
             outcome = send_control("stop", kind(run), timeout_s=1.0)
             assert outcome == send_control("stop", run, timeout_s=1.0)
-            assert outcome.kind == "not_held", outcome
+            assert outcome.kind == "nothing", outcome  # sealed: stopped already
             assert scan_secrets(kind(run), environ={}) == []
             journal = tmp_path / f"venue-{kind.__name__}.jsonl"
             MockBroker(journal=kind(journal)).close()

@@ -466,10 +466,12 @@ def test_a_signal_to_a_run_sealed_for_an_operator_says_what_settles_it(
     run, result, _ = _late_fills_outlast_the_wind_down(tmp_path)
     assert result.state.value == "ERROR_REQUIRES_OPERATOR"
     capsys.readouterr()
-    assert main([verb, str(run)]) == 8
+    # stop: stopped already, as it ended (FAILED: 4); kill, ack: nothing holds it (8)
+    assert main([verb, str(run)]) == (4 if verb == "stop" else 8)
     (line,) = capsys.readouterr().err.splitlines()
+    said = f"{run} is stopped already" if verb == "stop" else f"nothing holds {run}"
     assert line == (
-        f"livesession: {verb}: nothing holds {run}: sealed FAILED (STOP_INCOMPLETE) after 60 "
+        f"livesession: {verb}: {said}: sealed FAILED (STOP_INCOMPLETE) after 60 "
         "steps in ERROR_REQUIRES_OPERATOR: no signal settles it; check the venue's open orders "
         f"and positions and close what is still there by hand (`livesession status {run}` "
         "says what the book left; RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR)"
@@ -509,3 +511,46 @@ def test_the_grace_is_never_shorter_than_the_delays_the_config_announces() -> No
     assert reconcile_grace_ns(realish) == (step + 2 * 100 + 600_000 + 2 * 250) * 1_000_000
     mock = DryrunConfig(reconcile_grace_ms=60_000)
     assert reconcile_grace_ns(mock) == 60_000 * 1_000_000  # one step of 60 s: as long
+
+
+def test_partial_fills_split_resting_orders_too_as_the_docs_say() -> None:
+    """Bug (docs): docs/config.md said ``[fill_model]`` ``partial_fill_ratio`` is the share
+    of *market* orders that fill in two parts, and docs/embedding.md's example ``every
+    market order fills in two parts``; the mock venue splits any order's execution by it:
+    a resting ``LIMIT`` entry, a ``STOP``, a protective leg. A desk that set it to exercise
+    its market exits found its limit entries partly filled (``ORDER_PARTIALLY_FILLED``),
+    their legs waiting for the rest."""
+    from livesession import LiveSessionOrchestrator, MemoryLineSink
+
+    config = DryrunConfig.from_mapping(
+        {
+            "run_id": "halves",
+            "steps": 400,
+            "strategy": {"protect_pct": "0.002"},
+            "fill_model": {"partial_fill_ratio": "1"},
+        }
+    )
+    events = MemoryLineSink()
+    session = LiveSessionOrchestrator(config, event_sink=events, audit_sink=MemoryLineSink())
+    session.run_to_end(config.steps)
+    records = [orjson.loads(line) for line in events.lines]
+    kinds = {
+        e["payload"]["client_order_id"]: e["payload"]["order_type"]
+        for e in records
+        if e["event_type"] == "ORDER_SUBMITTED"
+    }
+    split = {
+        kinds[e["payload"]["client_order_id"]]
+        for e in records
+        if e["event_type"] == "ORDER_PARTIALLY_FILLED"
+    }
+    assert {"MARKET", "LIMIT"} <= split  # an entry, and a take profit, each in two parts
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    (row,) = [
+        line
+        for line in (docs / "config.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| `[fill_model]` `partial_fill_ratio`")
+    ]
+    assert "share of market orders" not in row, row
+    assert "resting ones" in row, row
+    assert "every market order" not in (docs / "embedding.md").read_text(encoding="utf-8")

@@ -23,18 +23,28 @@ import random
 import re
 import shlex
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from _scripted import daily_loss_kill
-from livesession import DryrunConfig, LiveSessionOrchestrator, create_run
+from livesession import (
+    Bar,
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    OrderIntent,
+    Side,
+    StrategyView,
+    create_run,
+)
 from livesession.cli import main
 from test_burnin import _dryrun, _oco_run
 
 from _helpers import pin_drill_clock
-from crash_harness import KILLED
+from crash_harness import KILLED, read_jsonl
 from crash_harness import cli as crash_cli
 
 _PATHS = (
@@ -274,6 +284,29 @@ class TestFailurePaths:
         assert count > 0
         assert detail.startswith(f"{count} venue event(s) of a fault: ")
 
+    def test_a_protected_position_the_strategy_closed_is_no_venue_fault(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: a paper session on the mock venue, no fault armed, whose strategy closed its
+        protected positions itself (a market exit, its legs still resting) listed
+        ``broker_fault`` as exercised (``RECONCILED 12``) in burnin.json, burnin.md and the
+        evidence document: the reconciler cancelling those legs (``ORPHAN_OCO_SIBLING``,
+        ``why`` ``position_gone``) is the book's own upkeep, not the venue failing, so a
+        reviewer was told of a failure path the session never went through."""
+        cfg = DryrunConfig(run_id="exits", steps=60, durability="none")
+        with create_run(cfg, tmp_path, strategy=_ExitsItself(cfg.strategy_id)) as session:
+            assert session.run_to_end(60).status.value == "COMPLETED"
+        run = tmp_path / "exits"
+        upkeep = [
+            e["payload"]
+            for e in read_jsonl(run / "events.jsonl")
+            if e["event_type"] == "RECONCILED"
+        ]
+        assert upkeep
+        assert {(p["kind"], p["why"]) for p in upkeep} == {("ORPHAN_OCO_SIBLING", "position_gone")}
+        main(["burnin", str(run), *_LENIENT])
+        assert "broker_fault" not in _exercised(run)
+
     def test_a_daily_loss_kill_is_no_order_refused(self, tmp_path: Path) -> None:
         """Bug: the daily-loss cap that pulled the kill switch on bar 3, with no order refused
         in the run (no ``RISK_REJECTED``), was said as ``1 order(s) refused by a safety rail:
@@ -309,6 +342,37 @@ class TestFailurePaths:
         assert _exercised(tmp_path / "runs" / "bomb") == {
             "strategy_error": (1, "1 STRATEGY_ERROR(s): the strategy raised")
         }
+
+
+class _ExitsItself:
+    """Buys 0.010 with a take profit and a stop every 10 bars, and sells it 3 bars later
+    itself (a market order), the legs still resting."""
+
+    def __init__(self, strategy_id: str) -> None:
+        self.strategy_id, self.n = strategy_id, 0
+
+    def on_bar(self, bar: Bar, view: StrategyView) -> list[OrderIntent]:
+        self.n += 1
+        held = view.position(bar.symbol)
+        if self.n % 10 == 1 and held == 0:
+            pct = Decimal("0.05")
+            buy = OrderIntent(
+                symbol=bar.symbol,
+                side=Side.BUY,
+                quantity=Decimal("0.010"),
+                take_profit_pct=pct,
+                stop_loss_pct=pct,
+            )
+            return [buy]
+        if self.n % 10 == 4 and held > 0:
+            return [OrderIntent(symbol=bar.symbol, side=Side.SELL, quantity=held, reduce_only=True)]
+        return []
+
+    def get_state(self) -> dict[str, int]:
+        return {"n": self.n}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.n = state["n"]
 
 
 def _day_of_bars(path: Path, day: str, seed: int) -> None:

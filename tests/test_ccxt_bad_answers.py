@@ -242,3 +242,33 @@ def test_an_unexpected_error_at_activation_fails_the_run(tmp_path, monkeypatch, 
     [stopped] = events(run_dir, "SESSION_STOPPED")
     assert (stopped["status"], stopped["reason"]) == ("FAILED", "UNEXPECTED_ERROR")
     assert events(run_dir, "ORDER_SUBMITTED") == []
+
+
+@pytest.mark.parametrize(
+    "field",
+    [{"filled": "zzz"}, {"filled": "NaN"}, {"status": "open", "filled": [1]}],
+    ids=["filled-abc", "filled-nan", "filled-a-list"],
+)
+def test_a_create_answer_with_a_number_that_is_none_is_looked_up(
+    tmp_path, monkeypatch, capsys, field
+):
+    """The venue took the order, but its answer to the create says no number for
+    ``filled``: the order is no ack (its state comes from a read) and is looked up, as an
+    answer without the venue's id is. Before, the ``ValueError`` left ``submit`` after the
+    send: the run stopped ``UNEXPECTED_ERROR`` without a wind-down, the book flat and the
+    order open in doubt while the venue had filled it."""
+    fake = FakeBinance()
+    wraps = {"create_order": _answers(lambda o: o | field)}
+    code, run_dir = shaped_dryrun(tmp_path, monkeypatch, fake, wraps)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert verify_run(run_dir).ok
+    submitted = [o["client_order_id"] for o in events(run_dir, "ORDER_SUBMITTED")]
+    assert dict(fake.created) == dict.fromkeys(submitted, 1)
+    unknown = [u["client_order_id"] for u in events(run_dir, "ORDER_OUTCOME_UNKNOWN")]
+    resolved = events(run_dir, "ORDER_OUTCOME_RESOLVED")
+    assert unknown == [r["client_order_id"] for r in resolved]
+    assert {r["resolution"] for r in resolved} == {"AT_VENUE"}
+    filled = {f["client_order_id"] for f in events(run_dir, "ORDER_FILLED")}
+    assert filled == set(submitted)
+    assert fake.free("BTC") == 1  # flat at the venue, as the book is

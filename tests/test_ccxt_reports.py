@@ -15,6 +15,7 @@ does not list.
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,9 +23,10 @@ import pytest
 pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
+from livesession.cli import main
 from livesession.verify import verify_run
 
-from _ccxt_route import dryrun, events, jsonl, route_to
+from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, events, jsonl, route_to
 from fake_binance import FakeBinance
 
 pytestmark = pytest.mark.ccxt
@@ -50,19 +52,29 @@ def _assert_flat_everywhere(fake: FakeBinance, run_dir: Any) -> None:
     assert dict(fake.created) == dict.fromkeys(cids, 1)
 
 
+def _completed_dryrun(
+    fake: FakeBinance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_id: str
+) -> tuple[Path, list[int]]:
+    """``dryrun`` on ``fake`` (started and stopped here), COMPLETED and flat everywhere:
+    its run directory and the lookup pauses it asked for."""
+    fake.start()
+    waits = route_to(fake, monkeypatch)
+    try:
+        code = dryrun(tmp_path, run_id, STEPS)
+    finally:
+        fake.stop()
+    assert code == 0
+    _assert_flat_everywhere(fake, tmp_path / run_id)
+    return tmp_path / run_id, waits
+
+
 class TestCutOffAck:
     """An answer to an order without the venue's order id is no ack: the order is looked up."""
 
-    def test_the_order_is_looked_up_and_its_fill_booked(self, tmp_path, monkeypatch, capsys):
-        fake = _started(FakeBinance(), monkeypatch)
+    def test_the_order_is_looked_up_and_its_fill_booked(self, tmp_path, monkeypatch):
+        fake = FakeBinance()
         fake.add_fault("cut_off", when="after")  # the first order is made, its answer cut
-        try:
-            code = dryrun(tmp_path, "cut", STEPS)
-        finally:
-            fake.stop()
-        assert code == 0, capsys.readouterr().err
-        run_dir = tmp_path / "cut"
-        _assert_flat_everywhere(fake, run_dir)
+        run_dir, _ = _completed_dryrun(fake, tmp_path, monkeypatch, "cut")
         accepted = events(run_dir, "ORDER_ACCEPTED")
         assert accepted
         assert all(a["venue_order_id"] for a in accepted), accepted
@@ -120,3 +132,71 @@ class TestTradeUnderAnotherSymbol:
             r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_OPERATOR_REQUIRED"
         ]
         assert required["payload"]["detail"]["problem"] == problem
+
+
+class _LateFake(FakeBinance):
+    """The first order is made, but the venue shows it to none of its next ``looks`` reads
+    (a venue whose order reads lag behind its matching engine)."""
+
+    def __init__(self, looks: int) -> None:
+        super().__init__()
+        self._looks = looks
+
+    def _new_order(self, params: dict[str, str]) -> Any:
+        reply = super()._new_order(params)
+        if self._looks and reply.status == 200:  # the order was made
+            self._hidden[params["newClientOrderId"]] = self._looks  # under the fake's lock
+            self._looks = 0
+        return reply
+
+
+class TestOrderSeenLate:
+    """A 503 after the venue made the order, which its reads show only from the fourth on."""
+
+    def test_the_order_found_late_is_tracked_and_its_fill_booked(self, tmp_path, monkeypatch):
+        """The session looks one attempt at a time: the first look that found nothing made
+        the broker forget the order, so the fourth, which found it, tracked nothing. The
+        session took it as at the venue, but no ack or fill was ever reported, and the run
+        failed ``RECONCILE_MISMATCH`` (``FILL_NOT_SEEN``) with the venue's fill unbooked. The
+        looks went out back to back, too: ``lookup_interval_ns`` apart now."""
+        fake = _LateFake(looks=3)
+        fake.add_fault("http_5xx", when="after")
+        run_dir, waits = _completed_dryrun(fake, tmp_path, monkeypatch, "late")
+        [resolved] = events(run_dir, "ORDER_OUTCOME_RESOLVED")
+        assert resolved["resolution"] == "AT_VENUE"
+        first = resolved["client_order_id"]
+        assert events(run_dir, "ORDER_FILLED")[0]["client_order_id"] == first
+        assert events(run_dir, "RECONCILE_ESCALATED") == []
+        assert waits == [1_000] * 3  # between the looks: one found nothing, then two more
+
+    def test_an_order_the_reads_show_late_is_never_sent_twice(self, tmp_path, monkeypatch):
+        """The reads show the order from the eighth look on. The session confirmed its
+        absence with six looks of one attempt each, where only the broker's ``lookup``
+        (its ``lookup_attempts``) confirms one, and sent the id again: the venue made the
+        market order twice, and the run completed flat with the venue long."""
+        fake = _LateFake(looks=7)
+        fake.add_fault("http_5xx", when="after")
+        run_dir, _ = _completed_dryrun(fake, tmp_path, monkeypatch, "later")
+        [resolved] = events(run_dir, "ORDER_OUTCOME_RESOLVED")
+        assert resolved["resolution"] == "AT_VENUE"
+
+    def test_an_order_sent_before_a_crash_the_reads_show_late_is_never_sent_again(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """Killed after the send, before the run recorded it; the venue's reads show the
+        order from the third look on. The resume asked one look at a time, took two that
+        found nothing for an absence and sent the id again: the venue made it twice."""
+        fake = FakeBinance().start()
+        run_dir = tmp_path / "crashed"
+        args = dryrun_args(tmp_path, "crashed", STEPS)
+        try:
+            assert crashed_dryrun(fake, args, "after_send:1") == -9
+            (sent,) = fake.created
+            fake.hide(sent, lookups=2)
+            route_to(fake, monkeypatch)
+            code = main(["resume", str(run_dir), "-q"])
+        finally:
+            fake.stop()
+        assert code == 0, capsys.readouterr().err
+        _assert_flat_everywhere(fake, run_dir)
+        assert fake.created[sent] == 1

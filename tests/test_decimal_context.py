@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from decimal import Decimal, Inexact
 from typing import TYPE_CHECKING, Any
 
+import attrs
 import pytest
 
 from livesession import (
@@ -24,11 +25,19 @@ from livesession import (
     LiveSessionOrchestrator,
     MemoryLineSink,
     MockBroker,
+    OrderIntent,
+    OrderType,
+    PreflightContext,
     RandomWalkFeed,
+    Rejection,
+    RiskContext,
     SessionStatus,
+    Side,
     SmaCrossover,
     check_csv,
     create_run,
+    default_checks,
+    default_rails,
     load_config,
     open_session,
     verify_run,
@@ -231,6 +240,87 @@ def test_config_and_data_checks_compute_in_the_librarys_context(tmp_path: Path, 
         )
     assert got == expected
     assert built == expected[0]
+
+
+def _set(name: str, value: object) -> Callable[[decimal.Context], None]:
+    def change(context: decimal.Context) -> None:
+        setattr(context, name, value)
+
+    return change
+
+
+HOSTILE = {
+    **APPLICATIONS,
+    "prec 3": _prec(3),
+    "Emax 3": _set("Emax", 3),
+    "rounding up": _set("rounding", decimal.ROUND_UP),
+    "capitals 0": _set("capitals", 0),
+}
+"""Contexts a caller of the public rails may be in: each changed an answer of theirs."""
+
+
+def _rail_cases() -> list[tuple[OrderIntent, RiskContext]]:
+    """Intents and contexts at each rail's edge: a limit price 0.0500002 from the last price
+    (the collar fires), a drawdown of 0.0100001 (the daily loss fires), a notional of 44100."""
+    book = {
+        "last_price": Decimal("42000.00"),
+        "equity": Decimal("100000.00"),
+        "day_peak_equity": Decimal("100000.00"),
+        "position": Decimal(0),
+        "open_exposure": Decimal(0),
+        "orders_this_second": 0,
+        "executions": 0,
+        "trading_state": "ACTIVE",
+    }
+    priced = OrderIntent(
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        quantity=Decimal(1),
+        order_type=OrderType.LIMIT,
+        limit_price=Decimal("44100.01"),
+    )
+    small = OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.001"))
+    down = RiskContext(**{**book, "equity": Decimal("98999.99")})  # type: ignore[arg-type]
+    return [(priced, RiskContext(**book)), (small, down)]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("change", HOSTILE.values(), ids=HOSTILE.keys())
+def test_the_public_rails_and_checks_answer_as_in_a_session(change) -> None:
+    """Bug: ``default_rails(...)`` and ``default_checks()`` called by an application (to
+    judge an order before it reaches a session, docs/embedding.md) computed in the caller's
+    context: with ``prec = 3`` the price collar passed a limit price 0.0500002 from the last
+    price, which the session refuses, and the daily loss rail raised ``InvalidOperation``;
+    ``traps[Inexact]`` and ``Emax = 3`` made rails raise, ``ROUND_UP`` and ``capitals = 0``
+    changed their reasons. Each computes in the library's context now, and gives the
+    caller's back."""
+    config = DryrunConfig(run_id="rails", steps=1, risk={"max_order_qty": "1E+1"})
+    rails = default_rails(config.risk, config.allowed_symbols)
+    cases = _rail_cases()
+    preflight = PreflightContext(
+        config=attrs.evolve(config, strategy={"order_qty": "2E+1"}),
+        broker=MockBroker(),
+        audit_sink_present=True,
+    )
+
+    def answers() -> list[object]:
+        judged: list[object] = []
+        for intent, ctx in cases:
+            for rail in rails:
+                try:
+                    judged.append(rail(intent, ctx))
+                except decimal.DecimalException as exc:
+                    judged.append(type(exc).__name__)
+        judged.extend(check(preflight) for check in default_checks())
+        return judged
+
+    expected = answers()  # in the caller's default context, as in a session
+    refused = [(a.rule, a.reason) for a in expected if isinstance(a, Rejection)]
+    assert [rule for rule, _ in refused] == ["PRICE_COLLAR", "PER_TRADE_RISK", "DAILY_LOSS"]
+    assert "0.0500002 from the last price" in refused[0][1]
+    assert "order_qty 2E+1 > max_order_qty 1E+1" in str(expected)
+    with applications(change):
+        got = answers()
+    assert got == expected
 
 
 def test_plug_ins_see_the_librarys_context() -> None:

@@ -8,6 +8,7 @@ config's ``steps`` and every stopped run failed its evidence.
 
 from __future__ import annotations
 
+import datetime as dt
 import textwrap
 from decimal import Decimal
 from pathlib import Path
@@ -202,6 +203,42 @@ def test_a_run_stepped_past_its_plan_re_runs_as_far_as_it_went(tmp_path: Path) -
         verdict = _determinism(out / run, tmp_path / run)
         assert verdict["status"] == "match", (run, verdict)
         assert verdict.get("operator_actions") == actions, run
+
+
+def test_a_data_file_that_ran_out_past_the_plan_re_runs_to_the_same_bytes(
+    tmp_path: Path,
+) -> None:
+    """Bug: a session on a data file of 60 daily bars, planned for 55 steps, stepped by an
+    application's loop of ``run_n_steps(50)``: the second call found no bar after the 60th
+    and the run sealed ``FEED_EXHAUSTED`` after 60 steps (it verifies). Its evidence said
+    ``NOT VERIFIED``, ``the determinism re-run does not match: ... payload.reason
+    FEED_EXHAUSTED in the run, session closed in the re-run``: the re-run stepped as far
+    as the run went (60) and closed, never asking for the bar the run found missing, since
+    the step that finds none counts none."""
+    rows = ["Date,Open,High,Low,Close,Adj Close,Volume"]
+    for day in range(60):
+        price = 590 + day % 7
+        cells = (price, price + 2, price - 1, price + 1, price + 1)
+        rows.append(f"{_day(day)}," + ",".join(f"{c}.00" for c in cells) + ",1000")
+    (tmp_path / "SPY.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "runs"
+    config = _config("ranout", steps=55, feed=f"csv:{tmp_path / 'SPY.csv'}")
+    session = create_run(config, out)
+    session.preflight()
+    session.activate()
+    while session.steps_done < config.steps and session.run_n_steps(50) == 50:
+        pass
+    session.close()
+    assert (session.steps_done, session.result().reason) == (60, "FEED_EXHAUSTED")
+    assert verify_run(out / "ranout").ok
+    verdict = _determinism(out / "ranout", tmp_path)
+    assert verdict["status"] == "match", verdict
+
+
+def _day(n: int) -> str:
+    """The ``n``-th weekday from 2026-01-05, as a Yahoo export writes its dates."""
+    day = dt.date(2026, 1, 5) + dt.timedelta(days=n // 5 * 7 + n % 5)
+    return day.isoformat()
 
 
 PLUG = """

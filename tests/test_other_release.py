@@ -246,8 +246,10 @@ class TestAReleaseWithoutWriterLocks:
     ) -> None:
         assert main(["status", str(old_done)]) == 0
         assert "cannot be told" not in capsys.readouterr().out
-        assert main(["stop", str(old_done)]) == 8
-        assert "sealed COMPLETED" in capsys.readouterr().err
+        assert main(["stop", str(old_done)]) == 0  # stopped already
+        assert "is stopped already: sealed COMPLETED" in capsys.readouterr().out
+        assert main(["kill", str(old_done)]) == 8
+        assert "nothing holds" in capsys.readouterr().err
 
 
 class TestStatusOfASealedRun:

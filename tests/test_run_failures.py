@@ -51,7 +51,7 @@ D = Decimal
 EXIT_FAILED = 4
 EXIT_BAD_INPUT = 2
 SECRET = "hunter2-Zq8vX1"
-MAX_INTENTS = 100_000  # the most intents the session takes from one on_bar (docs/plugins.md)
+MAX_INTENTS = 1_000  # the most intents the session takes from one on_bar (docs/plugins.md)
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
 
 
@@ -286,14 +286,40 @@ class TestStrategyError:
         orch = _session(sinks, strategy=Endless(lambda *_: ()))
         result = orch.run_to_end(50, operator="cli")
         said = (
-            "on_bar returned more than 100000 intents (an endless iterator or generator?): "
-            "the session takes at most 100000 from one on_bar"
+            "on_bar returned more than 1000 intents (an endless iterator or generator?): "
+            "the session takes at most 1000 from one on_bar, each recorded in the run's "
+            "files (ask for the rest on the next bar)"
         )
         assert len(taken) == MAX_INTENTS + 1
         assert result.detail == f"ValueError: {said}"
         (event,) = sinks.events_of("STRATEGY_ERROR")
         assert event["payload"] == {"error": "ValueError", "message": said, "step": 3}
         assert not sinks.events_of("SIGNAL")
+        _verify_memory(sinks, tmp_path / "run")
+
+    @pytest.mark.parametrize("count", [MAX_INTENTS, MAX_INTENTS + 1])
+    def test_a_list_of_more_intents_than_the_bound_fails_the_step(self, tmp_path: Path, count: int):
+        """Bug: a strategy returning 100,000 intents for one bar was taken, each recorded
+        (SIGNAL, RISK_REJECTED, their audit records and log lines): the run grew by about
+        145 MB a bar. At most MAX_INTENTS (1,000) are taken now: a list of more is the
+        strategy's error, saying how many it gave, and none of that bar's intents is
+        recorded; a list of exactly as many is taken."""
+        rested = buy("0.001", order_type=OrderType.LIMIT, limit_price=D("39000.00"))
+        sinks = Sinks()
+        strategy = ScriptedStrategy(at({2: [rested] * count}))
+        result = _session(sinks, strategy=strategy).run_to_end(3)
+        if count == MAX_INTENTS:
+            assert result.status is SessionStatus.COMPLETED, result
+            assert len(sinks.events_of("SIGNAL")) == MAX_INTENTS
+        else:
+            said = (
+                "on_bar returned 1001 intents: the session takes at most 1000 from one "
+                "on_bar, each recorded in the run's files (ask for the rest on the next bar)"
+            )
+            assert result.detail == f"ValueError: {said}"
+            (event,) = sinks.events_of("STRATEGY_ERROR")
+            assert event["payload"] == {"error": "ValueError", "message": said, "step": 2}
+            assert not sinks.events_of("SIGNAL")
         _verify_memory(sinks, tmp_path / "run")
 
     @pytest.mark.broken_run(

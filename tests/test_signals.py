@@ -339,7 +339,9 @@ def test_stop_kill_and_ack_act_on_a_live_run(
     assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
     _assert_sealed_flat(run_dir, "SIGNAL_SIGTERM")
 
-    for verb in ("stop", "kill", "ack"):
+    assert main(["stop", target]) == EXIT_OK  # stopped already
+    assert "is stopped already: sealed COMPLETED (SIGNAL_SIGTERM)" in capsys.readouterr().out
+    for verb in ("kill", "ack"):
         assert main([verb, target]) == EXIT_NOT_HELD
         err = capsys.readouterr().err
         assert f"nothing holds {run_dir}: sealed COMPLETED (SIGNAL_SIGTERM)" in err

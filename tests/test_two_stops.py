@@ -64,6 +64,15 @@ def wind_down(self):
 
 feeds.RandomWalkFeed.next_bar = next_bar
 winddown.WindDown.wind_down = wind_down
+
+from livesession._rundir import onestop
+
+real_mark = onestop.mark_stop_taken
+def mark_stop_taken(run_dir):
+    real_mark(run_dir)  # taken, or refused (and, now, waited for)
+    open(os.environ["TEST_MARKED"], "w").close()
+
+onestop.mark_stop_taken = mark_stop_taken
 """
 
 
@@ -78,6 +87,7 @@ def _holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
         "TEST_HOLD_STEP": str(tmp_path / "hold_step"),
         "TEST_HOLD_WIND": str(tmp_path / "hold_wind"),
+        "TEST_MARKED": str(tmp_path / "marked"),
     }
     script = [sys.executable, "-m", "livesession.cli", *args]
     with subprocess.Popen(
@@ -212,6 +222,37 @@ def test_stop_after_a_signal_the_holder_has_not_acted_on_yet_sends_no_second_one
             until("the holder to mark the stop", lambda: flock_holder(fd) == proc.pid, proc)
         finally:
             os.close(fd)
+        _stop_sends_nothing(
+            proc, run_dir, capsys, "it took a stop signal, and acts on it at its next step boundary"
+        )
+        (tmp_path / "hold_step").unlink()
+        assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
+    _assert_sealed(run_dir)
+
+
+def test_stop_after_one_that_gave_up_inside_the_step_sends_no_second_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `stop` sent SIGTERM while the holder was inside a long step and gave up (exit 9);
+    the holder's mark of the stop was refused, since that command held its turn as the
+    signal came. A second `stop` then found nothing under way and sent the second SIGTERM,
+    which ended the holder unsealed. The holder waits for its mark now, and the second
+    `stop` finds that wait (or the mark) and sends nothing."""
+    with _holder(tmp_path) as (proc, run_dir):
+        (tmp_path / "hold_step").touch()
+        _said(proc, "in a step")
+        real = control._stopped
+
+        def stopped(watch: object, holder: object, who: str) -> object:
+            # The first command's one look comes once the holder took its signal.
+            until("the holder to take the signal", (tmp_path / "marked").exists, proc)
+            return real(watch, holder, who)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(control, "_stopped", stopped)
+        first = control.send_control("stop", run_dir, timeout_s=0)
+        assert first.kind == "timeout", first.line
+        assert first.line.startswith(f"sent SIGTERM to pid {proc.pid}"), first.line
+        monkeypatch.setattr(control, "_stopped", real)
         _stop_sends_nothing(
             proc, run_dir, capsys, "it took a stop signal, and acts on it at its next step boundary"
         )

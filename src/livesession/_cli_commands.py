@@ -37,7 +37,7 @@ from ._cli_output import (
     emit_json,
     refused,
 )
-from ._cli_streams import streams_back
+from ._cli_streams import runs_plugins, streams_back
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.anchor import paths_as_given
@@ -86,8 +86,9 @@ CONTROL_COMMANDS: Final = (
         (
             "Ask the process writing RUN_DIR to stop at its next step boundary (SIGTERM): it "
             "cancels open orders, flattens and seals the run COMPLETED. Exit codes: 0 done "
-            "(sealed COMPLETED, or a dryrun still starting ended), 3 refused, 4 the run ended "
-            "FAILED, 8 nothing holds the run, 9 no effect seen in time. A stop already under "
+            "(sealed COMPLETED, or a dryrun still starting ended; or sealed already, not FAILED), "
+            "3 refused, 4 the run ended FAILED, 8 nothing holds the unfinished run, 9 no "
+            "effect seen in time. A stop already under "
             "way (another stop of the run waiting for it, or a stop signal the process took) "
             "gets no second signal, which would end the process at once: this one waits for "
             "the same seal."
@@ -157,6 +158,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_VIOLATIONS
 
 
+@runs_plugins
 def cmd_evidence(args: argparse.Namespace) -> int:
     """Write the governance evidence bundle (manifest.json and EV-<date>-<run_id>.md)."""
     from ._exceptions import RunHeld  # noqa: PLC0415
@@ -227,6 +229,7 @@ def _evidence_file(name: str) -> bool:
     return name == "manifest.json" or (name.startswith("EV-") and name.endswith(".md"))
 
 
+@runs_plugins
 def cmd_burnin(args: argparse.Namespace) -> int:
     """Judge each run against the burn-in criteria; write burnin.md and burnin.json."""
     from ._exceptions import RunHeld  # noqa: PLC0415

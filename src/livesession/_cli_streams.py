@@ -1,19 +1,22 @@
 """The command's own ``sys.stdout`` and ``sys.stderr``, kept from plug-ins that replace them.
 
 A strategy may set ``sys.stdout = open("strategy.log", "w")`` to keep its prints, or a
-library silence output so: the CLI then printed its summary and its error lines there.
+library silence output so: the CLI then printed its summary and its error lines there. And
+what a plug-in logs with ``logging`` (or warns) reaches them redacted (``runs_plugins``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import argparse
+    from collections.abc import Callable, Iterator
 
-__all__ = ["streams_back", "streams_kept"]
+__all__ = ["runs_plugins", "streams_back", "streams_kept"]
 
 _KEPT: list[tuple[TextIO, TextIO]] = []
 """The CLI's ``sys.stdout`` and ``sys.stderr`` while a command runs (``streams_kept``)."""
@@ -40,3 +43,24 @@ def streams_back() -> None:
     """Put back the command's ``sys.stdout`` and ``sys.stderr`` (``streams_kept``)."""
     if _KEPT:
         sys.stdout, sys.stderr = _KEPT[-1]
+
+
+def runs_plugins(
+    command: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """``command``, which imports a run's plug-ins, with their log records and warnings redacted.
+
+    A strategy's ``log.warning("key %s", os.environ["..._SECRET"])`` reached the command's
+    stderr through Python's own handlers with the value in it (``plugin_records_redacted``).
+    Only for ``dryrun``, ``resume``, ``evidence`` and ``burnin`` (its ``--drill``): the
+    read-only tools import no plug-in, nor ``logging``.
+    """
+
+    @functools.wraps(command)
+    def redacting(args: argparse.Namespace) -> int:
+        from ._support.logging import plugin_records_redacted  # noqa: PLC0415 - as said
+
+        with plugin_records_redacted():
+            return command(args)
+
+    return redacting

@@ -68,7 +68,7 @@ from ._cli_output import (
     readers_may_leave,
     signals_end_commands,
 )
-from ._cli_streams import streams_kept
+from ._cli_streams import runs_plugins, streams_kept
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
@@ -121,6 +121,7 @@ _INTO: Final = (
 )
 
 
+@runs_plugins
 def cmd_dryrun(args: argparse.Namespace) -> int:
     """``dryrun``: the session machinery is imported only for the commands that run one."""
     from ._cli_runs import cmd_dryrun as run  # noqa: PLC0415 - keeps the read-only tools light
@@ -128,6 +129,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     return run(args)
 
 
+@runs_plugins
 def cmd_resume(args: argparse.Namespace) -> int:
     """``resume`` (see ``cmd_dryrun``)."""
     from ._cli_runs import cmd_resume as run  # noqa: PLC0415 - keeps the read-only tools light

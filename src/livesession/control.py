@@ -51,17 +51,17 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from ._artifacts import names
-from ._artifacts.releases import resume_advice, unlocked_says
+from ._artifacts.releases import resume_advice
 from ._cli_summary import left_at_venue
-from ._domain.clock import SystemClock
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
+from ._rundir.holderproc import resuming
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.onestop import mark_stop_taken, sealed_but_held, stop_turn, stop_under_way
 from ._rundir.seal import describe_seal, last_stop
-from ._rundir.standing import heartbeat
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
+from ._rundir.unheld import not_yet_held, stopped_already, unlocked_refusal
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
 from ._support.signals import SignalStop, act_on_owed_stops, is_terminal, ours, to_devnull
@@ -285,35 +285,20 @@ def describe_run(run_dir: str | PathLike[str]) -> str:
     return describe_seal(Path(run_dir))
 
 
-def _unlocked(action: str, run_dir: Path) -> ControlOutcome | None:
-    """Refuse an unsealed run of a release that takes no writer lock: its writer is unknown.
-
-    Such a process (0.1.x) may be writing the run now, and nothing in the run names it, so
-    there is no process to signal; "nothing holds it" would be a guess. None: any other run.
-    """
-    if last_stop(run_dir) is not None:
-        return None
-    says = unlocked_says(run_dir, heartbeat(run_dir, SystemClock().now())[1])
-    if not says:
-        return None
-    return ControlOutcome(
-        "refused",
-        f"cannot {action} {run_dir}, which no process can be found for: {says}; "
-        "signal that process yourself by its pid",
-    )
-
-
 def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float) -> ControlOutcome:
     """Signal the livesession process holding ``run_dir`` and wait for the effect.
 
     Nothing is sent when nothing holds the run, or when the holder is not a livesession
     CLI writer of this run on this host.
     """
-    holder = holder_of(run_dir := Path(run_dir))
+    deadline, holder = time.monotonic() + timeout_s, holder_of(run_dir := Path(run_dir))
+    while holder is None and (pid := resuming(run_dir)) is not None:  # it takes the run next
+        if time.monotonic() >= deadline:
+            return ControlOutcome("timeout", not_yet_held(action, run_dir, pid))
+        time.sleep(_POLL_S)
+        holder, timeout_s = holder_of(run_dir), max(deadline - time.monotonic(), 0.0)
     if holder is None:
-        return _unlocked(action, run_dir) or ControlOutcome(
-            "not_held", f"nothing holds {run_dir}: {describe_seal(run_dir, advise=True)}"
-        )
+        return _not_held(action, run_dir, f"nothing holds {run_dir}")
     if problem := not_a_cli_writer(holder, run_dir):
         return ControlOutcome("refused", f"{run_dir}: {problem}")
     if action != "stop" and is_starting(run_dir):
@@ -331,6 +316,15 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
         return _signal_and_wait(action, holder, RunWatch(run_dir), timeout_s, under_way)
 
 
+def _not_held(action: str, run_dir: Path, said: str) -> ControlOutcome:
+    """Nothing holds ``run_dir`` (``said``): a ``stop`` of a sealed run is done already."""
+    if refusal := unlocked_refusal(action, run_dir):  # a 0.1.x writer may hold it unseen
+        return ControlOutcome("refused", refusal)
+    if action == "stop" and (stopped_as := stopped_already(run_dir)) is not None:
+        return ControlOutcome("failed" if stopped_as[0] else "nothing", stopped_as[1])
+    return ControlOutcome("not_held", f"{said}: {describe_seal(run_dir, advise=True)}")
+
+
 def _signal_and_wait(
     action: str, holder: Holder, watch: RunWatch, timeout_s: float, under_way: str
 ) -> ControlOutcome:
@@ -344,7 +338,7 @@ def _signal_and_wait(
         try:
             os.kill(holder.pid, signum)
         except ProcessLookupError:
-            return ControlOutcome("not_held", f"{who} ended: {describe_run(watch.run_dir)}")
+            return _not_held(action, watch.run_dir, f"{who} ended")
     deadline = time.monotonic() + timeout_s
     check = {"stop": _stopped, "kill": _killed, "ack": _acked}[action]
     while (outcome := check(watch, holder, who)) is None:

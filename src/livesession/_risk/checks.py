@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol, TypeAlias
 import attrs
 
 from .._domain.config import DryrunConfig
+from .._domain.decimal import with_context
 from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._typing import Broker, DeclaredSimulation, VenueKind
 
@@ -111,6 +112,7 @@ class _Condition(_Named):
     reason: str
     detail: str
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         return self._pass() if self.holds(ctx) else self._fail(self.reason, self.detail)
 
@@ -127,6 +129,7 @@ def _audit_sink_given(ctx: PreflightContext) -> bool:
 class _AllowlistValid(_Named):
     name: str = "allowlist_valid"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         symbols = ctx.config.allowed_symbols
         if not symbols:
@@ -159,6 +162,7 @@ class _BrokerIsSimulated(_Named):
 
     name: str = "broker_is_simulated"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         broker = ctx.broker
         kind = broker.kind if isinstance(broker, VenueKind) else ""
@@ -224,6 +228,7 @@ class UserBrokerCheck:
     record: dict[str, Any]
     name: str = "user_broker"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, ctx: PreflightContext, /) -> CheckResult:
         what = f"user-supplied broker {self.record.get('ref') or self.record.get('object')}"
         simulated = ctx.broker.simulated if isinstance(ctx.broker, DeclaredSimulation) else None
@@ -255,6 +260,7 @@ class UserBrokerCheck:
 class _ConfigValid(_Named):
     name: str = "config_valid"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, ctx: PreflightContext) -> CheckResult:
         cfg = ctx.config
         broken = []

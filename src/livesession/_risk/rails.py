@@ -14,7 +14,7 @@ from typing import Final, Protocol, runtime_checkable
 import attrs
 
 from .._domain.config import RiskLimits
-from .._domain.decimal import ZERO, plain
+from .._domain.decimal import ZERO, plain, with_context
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
 
@@ -167,6 +167,7 @@ class _Allowlist:
     symbols: frozenset[str]
     rule: str = "ALLOWLIST"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, intent: OrderIntent, _ctx: RiskContext) -> Rejection | None:
         if intent.symbol in self.symbols:
             return None
@@ -199,6 +200,7 @@ class _Limit:
     at_limit: bool = False
     adding_only: bool = False
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
         if self.adding_only and not _adds(intent, ctx):
             return None
@@ -230,6 +232,7 @@ class _PriceCollar:
     pct: Decimal
     rule: str = "PRICE_COLLAR"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
         if (
             intent.limit_price is None
@@ -261,6 +264,7 @@ class _DailyLoss:
     pct: Decimal
     rule: str = "DAILY_LOSS"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
         if not _adds(intent, ctx) or ctx.day_peak_equity <= 0:
             return None
@@ -284,6 +288,7 @@ class _DailyLoss:
 class _TradingState:
     rule: str = "TRADING_STATE"
 
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
         if ctx.trading_state == "ACTIVE":
             return None

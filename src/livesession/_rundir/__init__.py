@@ -21,7 +21,8 @@ a run reads) and ``venue`` (a venue feed and its journal). What the tools read o
 ``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer
 of the run, or stopped), ``livecut`` (a live run cut at its last checkpoint),
 ``seal`` (whether it is sealed), ``watch`` (what its files gained since a moment;
-``onestop``: a stop already under way, which a second ``stop`` waits for),
+``onestop``: a stop already under way, which a second ``stop`` waits for; ``unheld``: a
+run nothing holds, sealed already, or a ``resume`` of it still loading),
 ``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it
 prints of it), ``starting`` (a directory that holds no run yet) and ``halts`` (when
 trading went HALTED).

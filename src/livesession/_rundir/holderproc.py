@@ -19,7 +19,14 @@ from .._support.fsutil import link_target
 if TYPE_CHECKING:
     from .lock import Holder
 
-__all__ = ["CLI_WRITERS", "another_users", "not_a_cli_writer", "stopped", "writer_verb"]
+__all__ = [
+    "CLI_WRITERS",
+    "another_users",
+    "not_a_cli_writer",
+    "resuming",
+    "stopped",
+    "writer_verb",
+]
 
 _PROC: Final = Path("/proc")
 
@@ -159,3 +166,28 @@ def writer_verb(pid: int) -> str:
         return ""
     verbs = sorted(CLI_WRITERS.intersection(args)) if _is_cli(args) else []
     return f"livesession {verbs[0]}" if verbs else ""
+
+
+def resuming(run_dir: Path) -> int | None:
+    """The pid of a ``livesession resume`` of ``run_dir`` on this host (Linux), else None.
+
+    Asked of a run nothing holds: a ``resume`` loads for a fraction of a second before it
+    takes the writer lock (its handlers in first), and a ``kill`` sent then found nothing
+    to signal, said so (exit 8), and the resume traded on. Its run directory is an argument
+    after ``resume``, as it typed it, from its own working directory.
+    """
+    wanted = os.path.realpath(run_dir)
+    for proc in _PROC.iterdir() if _PROC.is_dir() else ():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            if not _is_cli([Path(a).name for a in argv]) or "resume" not in argv:
+                continue
+            cwd = (proc / "cwd").readlink()
+        except OSError:  # ended meanwhile, or another user's
+            continue
+        given = argv[argv.index("resume") + 1 :]
+        if any(os.path.realpath(cwd / arg) == wanted for arg in given if arg):
+            return int(proc.name)
+    return None

@@ -18,15 +18,18 @@ and when one is it sends nothing and waits for the same seal:
 - the holder took a stop signal (a command's, Ctrl-C, a service manager's) and has not
   reached its step boundary yet: from its first stop signal to its end it holds a shared
   ``flock`` on the same file (``mark_stop_taken``), which a command's turn cannot take.
+  While a ``stop``'s turn keeps it from that mark (the signal is that command's, which
+  waits for it), a thread of the holder's waits for the mark, and ``/proc/locks`` lists
+  that wait: a ``stop`` whose turn comes after that command gave up (``--timeout``) finds
+  the mark, or the wait for it, and sends nothing either. It sent the second signal, which
+  ended the holder inside the step and left the run unsealed.
 
-Left to the second signal: a ``stop`` whose command gave up (``--timeout``) while the
-holder was still in the step its signal came in, with the holder's own mark refused by
-that command's turn; a later ``stop`` then sends the second signal, as it always did. To
-end a holder at once on purpose: ``kill -TERM PID``.
+To end a holder at once on purpose: ``kill -TERM PID``.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import fcntl
 import os
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
-from .._support.dirlock import flock_holder
+from .._support.dirlock import flock_holder, flock_waiter
 from .dirhold import OFD_SETLK
 from .seal import last_stop
 
@@ -53,17 +56,32 @@ def mark_stop_taken(run_dir: Path | None) -> None:
     """The holder's side, from its first stop signal: a shared ``flock`` on ``writer.lock``.
 
     Called from the signal handler, so cheap and never raising: held until the process
-    ends (the kernel drops it). Not taken while a ``stop`` command holds its turn (that
-    command waits for this stop anyway), nor before the run exists.
+    ends (the kernel drops it). While a ``stop`` command holds its turn, a thread of its
+    own waits for the mark (a blocked ``flock``, listed in ``/proc/locks``). None before
+    the run exists.
     """
     if run_dir is None or (fd := _lock_file(run_dir)) is None:
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:  # a stop's turn: wait for it aside (no lock of `threading`)
+        _MARKS.add(fd)
+        try:
+            _thread.start_new_thread(_mark_when_free, (fd,))
+        except RuntimeError:  # no thread to be had: the mark is not taken
+            _MARKS.discard(fd)
+            os.close(fd)
+        return
     except OSError:
         os.close(fd)
         return
     _MARKS.add(fd)
+
+
+def _mark_when_free(fd: int) -> None:
+    """A holder's thread: the mark, once the ``stop`` command's turn is let go."""
+    with contextlib.suppress(OSError):  # refused: no mark, as when no thread can be had
+        fcntl.flock(fd, fcntl.LOCK_SH)
 
 
 def _lock_file(run_dir: Path) -> int | None:
@@ -95,7 +113,9 @@ def stop_turn(run_dir: Path) -> Iterator[int | None]:
     """None while this is the only ``stop`` of ``run_dir``, its turn held for the block.
 
     Else who holds the turn (``flock_holder``: the pid of another ``stop`` command, or the
-    holder's own, which took a stop signal; -1 when that cannot be told). A run whose
+    holder's own, which took a stop signal; -1 when that cannot be told), or, the turn
+    taken, the holder whose mark waits for it (``flock_waiter``: it took a stop signal in
+    an earlier ``stop``'s turn). A run whose
     ``writer.lock`` cannot be opened (or a system whose writer holds the ``flock``) takes
     no turn: None.
     """
@@ -106,6 +126,7 @@ def stop_turn(run_dir: Path) -> Iterator[int | None]:
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            by = flock_waiter(fd)  # a holder's mark, waiting since another stop's turn
         except BlockingIOError:
             by = flock_holder(fd) or -1
         except OSError:  # a file system without flock: no turns to take

@@ -32,9 +32,14 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_INTENTS", "NONE_RETURNED", "check_bar", "checked_intents", "plain_value"]
 
-MAX_INTENTS: Final = 100_000
-"""The most intents the session takes from one ``on_bar``: more (an endless generator, say)
-is the strategy's error, not a step that never ends."""
+MAX_INTENTS: Final = 1_000
+"""The most intents the session takes from one ``on_bar``: more is the strategy's error.
+
+Each intent is recorded (its ``SIGNAL``, a refusal's ``RISK_REJECTED``, a cancel's
+``STRATEGY_CANCEL``, their audit records and log lines: about 1.5 KB), so the bound keeps
+one bar's record near 1.5 MB: 100,000 intents a bar, the order rate refusing all but five,
+grew a run by about 145 MB a bar. An endless generator ends here too, not in a step that
+never ends. A strategy with more to cancel asks for the rest on the next bar."""
 NONE_RETURNED: Final = (
     "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
 )
@@ -102,9 +107,14 @@ def checked_intents(
     else:  # at most one more than the session takes: an endless generator ends here
         given = tuple(itertools.islice(_listed(produced), MAX_INTENTS + 1))
     if len(given) > MAX_INTENTS:
+        counted = (
+            f"{len(given)} intents"
+            if kind is list or kind is tuple
+            else f"more than {MAX_INTENTS} intents (an endless iterator or generator?)"
+        )
         raise ValueError(
-            f"on_bar returned more than {MAX_INTENTS} intents (an endless iterator or "
-            f"generator?): the session takes at most {MAX_INTENTS} from one on_bar"
+            f"on_bar returned {counted}: the session takes at most {MAX_INTENTS} from one "
+            "on_bar, each recorded in the run's files (ask for the rest on the next bar)"
         )
     intents = tuple(
         _plain(intent, CancelIntent)

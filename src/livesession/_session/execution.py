@@ -330,8 +330,8 @@ class Execution:
     def venue_knows(self, cid: str) -> bool | None:
         """Whether the venue has ``cid``; None when it did not answer.
 
-        A broker with its own confirming lookup (the CCXT adapter) is asked through it:
-        only that call confirms an absence, which is what allows the one legitimate resend.
+        A broker with its own confirming lookup (the CCXT adapter) is asked through it, its
+        bounded polling whole: only that confirms an absence, allowing the one resend.
         """
         return self._ask(cid)[0]
 
@@ -339,7 +339,7 @@ class Execution:
         """``venue_knows``, with the error of a lookup that got no answer."""
         try:
             if self._confirming is not None:
-                known = self._confirming.lookup(cid, attempts=1) is not None
+                known = self._confirming.lookup(cid) is not None
             else:
                 known = self._c.broker.order_by_client_id(cid) is not None
         except BrokerError as exc:

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-__all__ = ["flock_holder", "lock_directory", "locked_by"]
+__all__ = ["flock_holder", "flock_waiter", "lock_directory", "locked_by"]
 
 _PROC_LOCKS: Final = Path("/proc/locks")
 
@@ -55,17 +55,31 @@ def locked_by(directory: Path) -> int | None:
 
 def flock_holder(fd: int) -> int | None:
     """The pid holding a ``flock`` on ``fd``'s file, from ``/proc/locks`` (Linux), or None."""
+    return next((pid for waits, pid in _flocks(fd) if not waits), None)
+
+
+def flock_waiter(fd: int) -> int | None:
+    """The pid of a process blocked waiting for a ``flock`` on ``fd``'s file, or None."""
+    return next((pid for waits, pid in _flocks(fd) if waits), None)
+
+
+def _flocks(fd: int) -> list[tuple[bool, int]]:
+    """The ``flock`` locks on ``fd``'s file in ``/proc/locks``: (waits for it, pid) each."""
     info = os.fstat(fd)
     device = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
     try:
         lines = _PROC_LOCKS.read_text(encoding="ascii", errors="replace").splitlines()
     except OSError:
-        return None
+        return []
+    found = []
     for line in lines:
-        # Each line: number, FLOCK, ADVISORY, WRITE, pid, major:minor:inode, start, end.
-        match line.split()[1:6]:
+        # Each line: number, FLOCK, ADVISORY, WRITE, pid, major:minor:inode, start, end; a
+        # request blocked behind it has "->" after the number.
+        fields = line.split()[1:7]
+        waits = fields[:1] == ["->"]
+        match fields[1:6] if waits else fields[:5]:
             case ["FLOCK", _, _, pid, at] if at == device and pid.isdigit():
-                return int(pid)
+                found.append((waits, int(pid)))
             case _:
                 continue
-    return None
+    return found

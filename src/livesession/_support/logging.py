@@ -6,13 +6,15 @@ structlog is imported only then, so ``import livesession`` stays light.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
-from collections.abc import MutableMapping
+import warnings
+from collections.abc import Iterator, MutableMapping
 from typing import Any, Final, Protocol, TextIO, cast
 
 from .._exceptions import INTERRUPTS
-from .secrets import redact
+from .secrets import redact, redact_text
 
 __all__ = [
     "LOG_STATE",
@@ -21,6 +23,7 @@ __all__ = [
     "get_logger",
     "import_structlog_without_rich",
     "logs_debug",
+    "plugin_records_redacted",
     "redact_processor",
 ]
 
@@ -196,3 +199,61 @@ def logs_debug() -> bool:
 def get_logger() -> Any:
     """The current livesession logger (a no-op until configured)."""
     return LOG_STATE.logger
+
+
+@contextlib.contextmanager
+def plugin_records_redacted() -> Iterator[None]:
+    """Each stdlib ``logging`` record made meanwhile is redacted as it is made (``redact_text``).
+
+    For a process of livesession's own (the CLI, the evidence's re-run), whose plug-ins log
+    with ``logging`` as they please: ``log.warning("key %s", os.environ["..._SECRET"])``
+    reached stderr through Python's last-resort handler (or the one ``logging.error()``
+    makes) with the value in it. The record's message is taken whole (its arguments put in)
+    and redacted, and so is its traceback, for whatever handler shows it. So is a warning's
+    text (``warnings.warn(f"... {key}")``), as ``warnings`` prints it or hands it to
+    ``logging``. An application embedding livesession keeps its own logging and warnings as
+    they are: this is never used there.
+    """
+    made = logging.getLogRecordFactory()
+    formatted = warnings.formatwarning
+
+    def redacted(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = made(*args, **kwargs)
+        _redact_record(record)
+        return record
+
+    def redacted_warning(*args: Any, **kwargs: Any) -> str:
+        return redact_text(formatted(*args, **kwargs))
+
+    logging.setLogRecordFactory(redacted)
+    warnings.formatwarning = redacted_warning
+    try:
+        yield
+    finally:
+        if logging.getLogRecordFactory() is redacted:  # a plug-in's own factory stays
+            logging.setLogRecordFactory(made)
+        if warnings.formatwarning is redacted_warning:
+            warnings.formatwarning = formatted
+
+
+def _redact_record(record: logging.LogRecord) -> None:
+    """``record``'s message, traceback and stack redacted, its arguments put in first.
+
+    Arguments that do not fit the message are said so, never printed: logging's own error
+    report quotes them (``Arguments: (...)``), a secret among them.
+    """
+    try:
+        message = record.getMessage()
+    except INTERRUPTS:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a plug-in's record: said, never raised
+        message = (
+            f"(a log record of {record.name} at {record.pathname}:{record.lineno} whose "
+            f"arguments did not fit its message: {type(exc).__name__})"
+        )
+    record.msg, record.args = redact_text(message), ()
+    if record.exc_info and record.exc_info[0] is not None:
+        record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        record.exc_info = None  # the text stands for it: no handler formats the raw one
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info)

@@ -4,10 +4,11 @@ A verdict says that a session behaved. A governance review asks too on which dat
 (the data file's SHA-256, each plug-in's source SHA-256, as ``config.json`` holds them under
 the audited config hash) and which of the ways a session fails it went through: a safety
 rail refusing an order, the kill switch, the strategy or the feed raising, the venue failing
-(a call retried, a send in doubt, an order rejected, a broker unhealthy, a reconcile), a
-crash resumed, a stop signal. Each path is listed, exercised (how often, by what) or not
-exercised in this session: a path the session never went through is shown safe by nothing
-in it. None is a criterion: the verdict and the exit code do not change.
+(a call retried, a send in doubt, an order rejected, a broker unhealthy, a reconcile; not
+the cancel of a leg whose position the book closed itself), a crash resumed, a stop signal.
+Each path is listed, exercised (how often, by what) or not exercised in this session: a
+path the session never went through is shown safe by nothing in it. None is a criterion:
+the verdict and the exit code do not change.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class FailurePaths:
     def note(self, event: dict[str, Any]) -> None:
         kind = str(event.get("event_type"))
         fields = payload(event)
+        if kind == "RECONCILED" and _upkeep(fields):
+            return
         self._kinds[kind] += 1
         if kind == "RISK_REJECTED":
             self._rules[str(fields.get("rule"))] += 1
@@ -140,6 +143,15 @@ class FailurePaths:
         )
         orders = f"{refused.total()} order(s) refused ({_by(refused)}); " if refused else ""
         return path | {"detail": f"{path['count']} safety rail firing(s): {orders}{kills}"}
+
+
+def _upkeep(fields: dict[str, Any]) -> bool:
+    """Whether a reconcile is the book's own upkeep, no venue fault.
+
+    A protective leg cancelled because its position is gone: the strategy, or a flatten,
+    closed it while the leg rested.
+    """
+    return fields.get("kind") == "ORPHAN_OCO_SIBLING" and fields.get("why") == "position_gone"
 
 
 def _signal(reason: object) -> str | None:

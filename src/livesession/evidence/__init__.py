@@ -53,7 +53,8 @@ from ._document import markdown
 from ._lock import BundleLock, bundle_lock, refuse_a_writer, refuse_another_bundle
 from ._outcome import outcome
 from ._plugins import plugins_shown
-from ._rerun import Rerun, objects_given, replay_steps, timeout_for
+from ._rerun import Rerun, objects_given, timeout_for
+from ._steps import replay_steps
 from ._verdict import evidence_said, run_ended
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]

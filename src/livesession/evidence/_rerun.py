@@ -28,7 +28,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.runread import iter_records, json_object, payload
+from .._artifacts.runread import iter_records, payload
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
 from .._rundir.layout import Backing
@@ -37,6 +37,8 @@ from .._rundir.plugins import not_rebuilt
 from .._rundir.rerunnable import unrepeatable
 from .._support.childpath import adopt_parent_path, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
+from .._support.logging import plugin_records_redacted
+from .._support.oserrors import said as oserror_said
 from .._support.secrets import redact_text
 from .._support.signals import held_stops
 from .._support.tmpfiles import remove_dead_scratch, scratch_prefix
@@ -44,6 +46,7 @@ from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
 from ._operator import OperatorAction, progress_to, recorded_actions, replay, told_actions
 from ._orphan import ParentWatch
+from ._steps import replay_steps
 
 __all__ = [
     "Rerun",
@@ -53,7 +56,6 @@ __all__ = [
     "missing_files",
     "not_applicable",
     "objects_given",
-    "replay_steps",
     "sha256_file",
     "timeout_for",
 ]
@@ -210,24 +212,6 @@ def determinism(
                 run_dir / names.AUDIT, replay_dir / names.AUDIT, aside
             )
     return _with_actions(outcome, actions, cfg.steps)
-
-
-def replay_steps(run_dir: Path, planned: int) -> int:
-    """How many steps the re-run may take: the plan, or more when the run took more.
-
-    An application may step past the config's ``steps`` (``run_to_end(250)`` on a plan of
-    200, a loop of ``run_n_steps(13)``), and a run stopped by ``max_steps`` ran to that
-    bound: a re-run held to the plan would stop where the run did not. The run's last
-    state snapshot counts the steps it took; the re-run stops by itself where the run's own
-    stops (the feed, ``max_steps``, a fault) stopped it, and takes the recorded actions.
-    """
-    try:
-        snapshots = (run_dir / names.SNAPSHOTS).read_bytes().splitlines()
-    except OSError:  # verify says what is missing; the plan stands
-        return planned
-    last = json_object(snapshots[-1]) if snapshots else None
-    took = last.get("step") if last is not None else None
-    return max(planned, took) if isinstance(took, int) else planned
 
 
 def _with_actions(
@@ -440,13 +424,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rerunnable", action="store_true")
     parser.add_argument("--parent-fd", type=int)
     args = parser.parse_args(argv)
+    replay = args.scratch / "replay"
+    try:  # made here, or nothing: the clean-up below removes only a replay it made
+        replay.mkdir()
+    except OSError as exc:  # SCRATCH missing, a file, a dangling link, not writable
+        return _refused(parser, f"cannot make the re-run's directory {replay}", exc)
     adopt_parent_path()  # before a plug-in is imported
     watch = None if args.parent_fd is None else ParentWatch(args.parent_fd)
-    replay = args.scratch / "replay"
     try:
         if watch is not None:
             watch.start()  # in the try: a parent gone already interrupts at once
-        return _rerun_into(args, replay)
+        with plugin_records_redacted():  # its stderr is the parent's to quote
+            return _rerun_into(args, replay)
     except KeyboardInterrupt:
         if watch is None or not watch.gone.is_set():
             raise
@@ -461,8 +450,13 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(args.scratch, ignore_errors=True)
 
 
+def _refused(parser: argparse.ArgumentParser, what: str, exc: OSError) -> int:
+    """One line on stderr for a SCRATCH the re-run cannot use (exit 2), no traceback."""
+    print(f"{parser.prog}: error: {what} ({oserror_said(exc)})", file=sys.stderr)  # noqa: T201
+    return 2
+
+
 def _rerun_into(args: argparse.Namespace, replay: Path) -> int:
-    replay.mkdir()
     try:
         verdict = determinism(
             args.run_dir,
@@ -475,5 +469,9 @@ def _rerun_into(args: argparse.Namespace, replay: Path) -> int:
         print(f"{type(exc).__name__}: {message}", file=sys.stderr)  # noqa: T201 - to the parent
         return 1
     # Insertion order kept: the document lists what was compared in this order.
-    atomic_write_bytes(args.scratch / _RESULT, orjson.dumps(verdict))
+    try:
+        atomic_write_bytes(args.scratch / _RESULT, orjson.dumps(verdict))
+    except OSError as exc:  # whole or not at all: the parent reads the verdict as missing
+        print(f"cannot write {args.scratch / _RESULT} ({oserror_said(exc)})", file=sys.stderr)  # noqa: T201
+        return 1
     return 0

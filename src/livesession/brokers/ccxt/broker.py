@@ -30,14 +30,22 @@ from .convert import (
     _matches,
     _read_filled,
     _status,
-    _venue_id,
     _venue_order,
 )
 from .credentials import HoldsCredentials
 from .errors import _as_read_error, _is_duplicate_client_id, cancel_error, classify, scrub_chain
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
-from .tracked import _Reported, _Tracked, fetch_by_client_id, new_fills, orders_listed, track
+from .tracked import (
+    _Reported,
+    _Tracked,
+    answer_problem,
+    fetch_by_client_id,
+    new_fills,
+    no_ack,
+    orders_listed,
+    track,
+)
 from .units import refuse_quote_sized
 
 if TYPE_CHECKING:
@@ -97,6 +105,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         self._qty_lot = qty_lot
         self._tracked: dict[str, _Tracked] = {}
         self._unconfirmed: dict[str, Order] = {}
+        self._absent: dict[str, Order] = {}  # a lookup found them nowhere (``lookup``)
         self._reported: dict[str, _Reported] = {}
         self._carry: list[BrokerReport] = []
 
@@ -175,6 +184,8 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         amount, price = _amount_and_price(self._exchange, order)
         refuse_quote_sized(self._exchange, self._sandbox, order, lambda ask: self._read(ask, cid))
         ccxt = import_optional("ccxt", "ccxt")
+        self._absent.pop(cid, None)  # sent again: this send's outcome decides now
+        self._reported.pop(cid, None)
         try:
             raw = self._exchange.create_order(
                 order.symbol,
@@ -200,15 +211,11 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             # request that was applied: treat it as an unknown outcome.
             self._unconfirmed[cid] = order
             raise classify(exc, client_order_id=cid) from exc
-        if not _venue_id(raw):
-            # A cut-off or unparseable answer: the order may exist, but no fill could be
-            # matched to it without the venue's id. That is no ack: look it up by client id.
+        # Cut off, unparseable, a filled of "abc": the order may exist, but no ack (no_ack).
+        problem = answer_problem(raw, lambda: self._track(order, raw, ack_ts_ns=now_ns))
+        if problem:
             self._unconfirmed[cid] = order
-            raise OutcomeUnknown(
-                "the venue's answer to the order has no venue order id: look the order up",
-                client_order_id=cid,
-            )
-        self._track(order, raw, ack_ts_ns=now_ns)
+            raise no_ack(problem, cid)
 
     def cancel(self, client_order_id: str, now_ns: int) -> None:  # noqa: ARG002 - protocol
         """Ask the venue to cancel; the ``CancelReport`` comes from ``poll``.
@@ -260,15 +267,14 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         """Orders open at the venue in the allowlisted symbols, by client order id.
 
         An order whose send had an unknown outcome (or that a resume recovers) is tracked
-        once it is listed here: the reconciler adopts it from this list, and its reports
-        must follow.
+        once listed here: the reconciler adopts it from this list; its reports must follow.
         """
         found: list[VenueOrder] = []
         for symbol in self.symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol))
             for raw in orders_listed(raws):
                 cid = raw.get("clientOrderId")
-                if isinstance(cid, str) and cid in self._unconfirmed:
+                if isinstance(cid, str) and (cid in self._unconfirmed or cid in self._absent):
                     found.append(self._seen(cid, raw))
                 else:
                     found.append(_venue_order(raw, "", self._qty_lot))
@@ -324,23 +330,26 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         """Look an order up by client order id, up to ``attempts`` times (bounded polling).
 
         Each attempt asks for the order by its client id, then scans the open orders; the
-        attempts are ``lookup_interval_ns`` apart. Returns the venue's view as soon as it is
-        found; an order whose ``submit`` had an unknown outcome is then tracked, so ``poll``
-        reports its ack and fills. Returns None only when every
-        attempt answered "not found": absence is then confirmed and resending the same
-        client order id is allowed. A failed read raises ``Transient`` and confirms nothing.
+        attempts are ``lookup_interval_ns`` apart, and so are the looks of calls that follow
+        one which found nothing (the session asks one attempt at a time). Returns the venue's
+        view as soon as it is found; an order whose ``submit`` had an unknown outcome is then
+        tracked, so ``poll`` reports its ack and fills, even when an earlier call found it
+        nowhere. Returns None only when every attempt answered "not found": absence is then
+        confirmed and resending the same client order id is allowed. A failed read raises
+        ``Transient`` and confirms nothing.
         """
         tries = self._lookup_attempts if attempts is None else attempts
         if tries < 1:
             raise ValueError(f"attempts must be >= 1, got {tries}")
         for attempt in range(1, tries + 1):
+            if attempt > 1 or client_order_id in self._absent:  # its last look found nothing
+                self._wait_ns(self._lookup_interval_ns)
             found = self._find_once(client_order_id)
             if found is not None:
                 return found
-            if attempt < tries:
-                self._wait_ns(self._lookup_interval_ns)
-        self._unconfirmed.pop(client_order_id, None)
-        self._reported.pop(client_order_id, None)
+        pending = self._unconfirmed.pop(client_order_id, None)
+        if pending is not None:
+            self._absent[client_order_id] = pending  # tracked if a later look finds it
         return None
 
     def _find_once(self, cid: str) -> VenueOrder | None:
@@ -369,15 +378,14 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
         return fetch_by_client_id(self._exchange, self._sandbox, symbol, cid)
 
     def _known_symbol(self, cid: str) -> str | None:
-        tracked = self._tracked.get(cid)
-        if tracked is not None:
-            return tracked.order.symbol
-        pending = self._unconfirmed.get(cid)
-        return None if pending is None else pending.symbol
+        order = self._tracked[cid].order if cid in self._tracked else self._unconfirmed.get(cid)
+        order = order or self._absent.get(cid)
+        return None if order is None else order.symbol
 
     def _seen(self, cid: str, raw: Mapping[str, Any]) -> VenueOrder:
         found = _venue_order(raw, cid, self._qty_lot)
-        pending = self._unconfirmed.pop(cid, None)
+        absent = self._absent.pop(cid, None)
+        pending = self._unconfirmed.pop(cid, absent)
         if pending is not None and _matches(found, pending):
             self._track(pending, raw, ack_ts_ns=None)
         return found

@@ -16,7 +16,7 @@ import attrs
 
 from ..._domain.decimal import ZERO
 from ..._domain.model import FillReport, VenueOrderStatus
-from ..._exceptions import Transient
+from ..._exceptions import OutcomeUnknown, Transient
 from ..._support.optional import import_optional
 from .convert import _decimal, _filled_qty, _on_grid, _status, _venue_id
 
@@ -115,6 +115,35 @@ def fetch_by_client_id(exchange: _Exchange, sandbox: _Sandbox, symbol: str, cid:
     if not found:
         raise import_optional("ccxt", "ccxt").OrderNotFound(f"{exchange.id} has no order {cid}")
     return exchange.parse_order(found[0], market)
+
+
+def answer_problem(raw: object, take: Callable[[], None]) -> str:
+    """Why the venue's answer ``raw`` to an order is no ack; "" once ``take`` tracked it.
+
+    ``take`` tracks the order as ``raw`` shows it; a number that is none there (a
+    ``filled`` of ``"abc"``) makes it raise, and the answer is then no ack (``no_ack``).
+    """
+    if not _venue_id(raw):
+        return "has no venue order id"
+    try:
+        take()
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        return f"could not be read ({exc!s:.200})"
+    return ""
+
+
+def no_ack(problem: str, cid: str) -> OutcomeUnknown:
+    """What ``submit`` raises when the venue's answer to the order ``problem`` (says so).
+
+    Without the venue's id no fill could be matched to the order; an answer with no number
+    where one goes (a ``filled`` of ``"abc"`` or NaN) says nothing of its state, which a
+    read decides. Either may follow an order the venue took: it is looked up. Before, such
+    a number's ``ValueError`` left ``submit`` after the send, and the run stopped
+    ``UNEXPECTED_ERROR`` with the venue's fill unbooked.
+    """
+    return OutcomeUnknown(
+        f"the venue's answer to the order {problem}: look the order up", client_order_id=cid
+    )
 
 
 def an_order(answer: Any, cid: str) -> Mapping[str, Any]:

@@ -1,0 +1,66 @@
+"""What ``stop``, ``kill`` and ``ack`` say of a run no process holds (``control``).
+
+- An unsealed run a release that takes no writer lock wrote (0.1.x): refused, since its
+  writer may be writing it now and nothing in the run names it.
+- A sealed run, for ``stop``: stopped already. ``systemctl stop`` of an inactive unit is
+  no error, and a service manager's ``ExecStop=`` (or a second operator) stopping a run
+  that is sealed got "nothing holds the run" (exit 8), which reads as a stop that failed.
+- A ``livesession resume`` of the run that has not taken its writer lock yet (it loads,
+  for a fraction of a second) is found by ``holderproc.resuming``: the command waits for
+  it to take the run, rather than say nothing holds it while it is about to trade.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._artifacts.releases import unlocked_says
+from .._domain.clock import SystemClock
+from .._support.text import command
+from .seal import claimed_seal, describe_seal, last_stop
+from .standing import heartbeat
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["not_yet_held", "stopped_already", "unlocked_refusal"]
+
+
+def unlocked_refusal(action: str, run_dir: Path) -> str:
+    """Why an unsealed run a lockless release wrote is refused ("" for any other run).
+
+    Such a process (0.1.x) may be writing the run now, and nothing in the run names it, so
+    there is no process to signal; "nothing holds it" would be a guess.
+    """
+    if last_stop(run_dir) is not None:
+        return ""
+    says = unlocked_says(run_dir, heartbeat(run_dir, SystemClock().now())[1])
+    if not says:
+        return ""
+    return (
+        f"cannot {action} {run_dir}, which no process can be found for: {says}; "
+        "signal that process yourself by its pid"
+    )
+
+
+def stopped_already(run_dir: Path) -> tuple[bool, str] | None:
+    """A sealed run, for ``stop``: (sealed ``FAILED``, the line saying how it ended).
+
+    ``COMPLETED`` and ``REJECTED`` (by preflight: it never traded) are done already (exit
+    0); ``FAILED`` is said as a stop that ends ``FAILED`` is (exit 4).
+
+    None for a run that is not sealed, or whose files do not bear its seal out.
+    """
+    seal = claimed_seal(run_dir)
+    if seal is None or not seal.whole:
+        return None
+    return seal.failed, f"{run_dir} is stopped already: {describe_seal(run_dir, advise=True)}"
+
+
+def not_yet_held(action: str, run_dir: Path, pid: int) -> str:
+    """A ``resume`` (``pid``) that did not take ``run_dir`` within the timeout: retry."""
+    return (
+        f"nothing was sent: `livesession resume` (pid {pid}) of {run_dir} is starting and "
+        f"did not take the run within the timeout; once `{command('status', run_dir)}` "
+        f"says it runs, `{command(action, run_dir)}` again"
+    )

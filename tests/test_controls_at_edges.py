@@ -1,0 +1,147 @@
+"""Operator commands at the edges of a run's life: before a resume takes it, after its seal.
+
+- ``livesession kill`` (or ``stop``, ``ack``) sent while ``livesession resume`` loads, before
+  it takes the writer lock: the command found nothing holding the run, said so (exit 8,
+  "continue it with `livesession resume`"), and the resume then traded on, its kill lost.
+  The command now waits for that resume to take the run, and signals it.
+- ``livesession stop`` of a run that is sealed already (a service manager's ``ExecStop=``,
+  a second operator): exit 8, "nothing holds the run", as if the stop had failed. Now it
+  is done already (exit 0; 4 for a run sealed FAILED), and says how the run ended.
+
+The resume is a real process held (a file's existence) before it takes the lock; nothing
+sleeps a fixed time, and waits poll with a deadline that only bounds a hang.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+
+from livesession import DryrunConfig, control, create_run, resume_run
+from livesession._artifacts import names
+from livesession.cli import EXIT_NOT_HELD, EXIT_OK, main
+from livesession.verify import verify_run
+
+from _helpers import crash_in_step, until
+
+_DEADLINE_S = 300.0  # bounds a hang only
+
+# Put in by a sitecustomize: `livesession resume` waits, before it takes the run, while a
+# file exists, saying so once on stdout.
+_HELD_RESUME = """
+import os, time
+import livesession._rundir as rundir
+
+real = rundir.resume_run
+
+def resume_run(*args, **kwargs):
+    hold = os.environ["TEST_HOLD_RESUME"]
+    print("loading", flush=True)
+    deadline = time.monotonic() + 300
+    while os.path.exists(hold) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return real(*args, **kwargs)
+
+rundir.resume_run = resume_run
+"""
+
+
+def test_a_kill_sent_while_a_resume_loads_waits_for_it_and_halts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kill switch of a run a `resume` is about to take is never lost: the command
+    waits for the resume to hold the run, then trips it (exit 0), and the run is sealed
+    HALTED with the kill in it."""
+    crash_in_step(
+        create_run(DryrunConfig(run_id="r", steps=400, checkpoint_every=10), tmp_path), 45, 400
+    )
+    run, hold = tmp_path / "r", tmp_path / "hold"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_HELD_RESUME)
+    hold.touch()
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
+        "TEST_HOLD_RESUME": str(hold),
+    }
+    looks: list[object] = []
+    real_holder_of = control.holder_of
+
+    def holder_of(run_dir: Path) -> object:
+        looks.append(run_dir)
+        return real_holder_of(run_dir)
+
+    monkeypatch.setattr(control, "holder_of", holder_of)
+    script = [sys.executable, "-m", "livesession.cli", "resume", str(run), "-q"]
+    with subprocess.Popen(
+        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "loading"  # nothing holds the run yet
+            outcomes: list[control.ControlOutcome] = []
+            operator = threading.Thread(
+                target=lambda: outcomes.append(
+                    control.send_control("kill", run, timeout_s=_DEADLINE_S)
+                )
+            )
+            operator.start()
+            until("the command to look twice", lambda: len(looks) > 1 or not operator.is_alive())
+            hold.unlink()  # the resume takes the run, its handlers in
+            operator.join(timeout=_DEADLINE_S)
+            assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    (outcome,) = outcomes
+    assert (outcome.kind, outcome.line.split(":")[0]) == (
+        "done",
+        f"kill switch tripped in pid {proc.pid}",
+    ), outcome.line
+    events = [orjson.loads(line) for line in (run / names.EVENTS).read_bytes().splitlines()]
+    assert [e["event_type"] for e in events].count("KILL_SWITCH") == 1
+    result = verify_run(run)
+    assert result.ok, result.render(run)
+
+
+def test_a_kill_of_a_resume_that_never_takes_the_run_says_nothing_was_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A resume that does not take the run within the command's timeout: the command
+    sends nothing, says so and that it is to be sent again (exit 9), never exit 8."""
+    crash_in_step(
+        create_run(DryrunConfig(run_id="q", steps=60, checkpoint_every=10), tmp_path), 45, 60
+    )
+    run = tmp_path / "q"
+    monkeypatch.setattr(control, "resuming", lambda _run: 4242)
+    outcome = control.send_control("kill", run, timeout_s=0)
+    assert outcome.kind == "timeout"
+    assert outcome.line.startswith(
+        f"nothing was sent: `livesession resume` (pid 4242) of {run} is starting and did not "
+        "take the run within the timeout"
+    ), outcome.line
+    assert outcome.line.endswith(f"`livesession kill {run}` again")
+    session = resume_run(run)
+    assert session.run_to_end(60).status.value == "COMPLETED"
+    session.close()
+
+
+def test_stop_of_a_sealed_run_is_done_already_and_says_how_it_ended(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`systemctl stop` of a stopped unit is no error: neither is a `stop` of a sealed run
+    (exit 0, on stdout). `kill` and `ack` of it still find nothing to signal (exit 8)."""
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "s", "--steps", "20", "-q"]) == 0
+    run = tmp_path / "s"
+    capsys.readouterr()
+    assert main(["stop", str(run)]) == EXIT_OK
+    assert capsys.readouterr().out == f"{run} is stopped already: sealed COMPLETED after 20 steps\n"
+    for verb in ("kill", "ack"):
+        assert main([verb, str(run)]) == EXIT_NOT_HELD
