@@ -15,18 +15,23 @@ import pytest
 
 from livesession import (
     AsyncSession,
+    Bar,
     ConfigError,
     DryrunConfig,
     InvalidTransition,
     LiveSessionError,
-    LiveSessionOrchestrator,
+    OrderIntent,
     SessionState,
     SessionStatus,
+    SmaCrossover,
+    StrategyView,
     VerbOutcome,
     VerbResult,
     open_session,
 )
 from livesession._rundir.brokers import open_broker
+from livesession._session.threads import SessionGate
+from livesession._support.built import built
 from livesession.aio import CANCELLED_REASON
 from livesession.verify import verify_run
 
@@ -34,33 +39,49 @@ from _helpers import Sinks
 from crash_harness import cli
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
     from pathlib import Path
 
 KILLED = -9
 
 
-def _owner_name(session: object) -> str:
-    """The owner thread's name, read from the refusal a foreign thread gets."""
-    inner = session._session  # type: ignore[attr-defined]
-    with pytest.raises(LiveSessionError) as info:
-        inner.step()
-    return str(info.value).split("belongs to thread ")[1].split(" ")[0].strip("'")
+class _SignalsAt(SmaCrossover):
+    """The config's crossover, which calls ``signal`` on the owner thread at bar ``bar``."""
+
+    def __init__(self, cfg: DryrunConfig, bar: int, signal: Callable[[], object]) -> None:
+        settings = cfg.strategy
+        super().__init__(
+            strategy_id=cfg.strategy_id,
+            fast=settings.fast,
+            slow=settings.slow,
+            order_qty=settings.order_qty,
+        )
+        self.bar, self.signal, self.bars = bar, signal, 0
+
+    def on_bar(self, bar: Bar, view: StrategyView) -> Sequence[OrderIntent]:
+        self.bars += 1
+        if self.bars == self.bar:
+            self.signal()
+        return super().on_bar(bar, view)
 
 
 def test_in_memory_session_runs_on_its_own_thread_and_stops() -> None:
     sinks = Sinks()
 
     async def main() -> tuple[int, object, object]:
-        async with open_session(DryrunConfig(run_id="aio-mem"), **sinks.kwargs()) as session:
-            assert session.state is SessionState.DRYRUN_ACTIVE
-            assert session.run_dir is None
-            done = await session.run_steps(25)
-            owner = _owner_name(session)
-            stopped = await session.stop("enough")
-            again = await session.stop("again")
-            assert session.steps_done == 25
-            assert (await session.book()).open_orders == ()
-            return done, owner, (stopped.outcome, again.outcome)
+        with built(SessionGate) as gates:
+            opened = open_session(DryrunConfig(run_id="aio-mem"), **sinks.kwargs())
+            async with opened as session:
+                assert session.state is SessionState.DRYRUN_ACTIVE
+                assert session.run_dir is None
+                done = await session.run_steps(25)
+                (gate,) = gates
+                owner = gate.owner_name
+                stopped = await session.stop("enough")
+                again = await session.stop("again")
+                assert session.steps_done == 25
+                assert (await session.book()).open_orders == ()
+                return done, owner, (stopped.outcome, again.outcome)
 
     done, owner, outcomes = asyncio.run(main())
     assert done == 25
@@ -98,14 +119,9 @@ def test_cancelling_the_awaiting_task_stops_gracefully(tmp_path: Path) -> None:
             strategy={"fast": 2, "slow": 3},
             fill_model={"latency_ms": 90_000},
         )
-        async with open_session(cfg, out_dir=tmp_path) as session:
-            loop, fifty = asyncio.get_running_loop(), asyncio.Event()
-
-            def hook(inner: LiveSessionOrchestrator) -> None:  # on the owner thread
-                if inner.steps_done == 50:
-                    loop.call_soon_threadsafe(fifty.set)
-
-            session._session.step_hooks.append(hook)
+        loop, fifty = asyncio.get_running_loop(), asyncio.Event()
+        strategy = _SignalsAt(cfg, 50, lambda: loop.call_soon_threadsafe(fifty.set))
+        async with open_session(cfg, out_dir=tmp_path, strategy=strategy) as session:
             task = asyncio.create_task(session.run_steps(500_000))
             await asyncio.wait_for(fifty.wait(), 30)
             task.cancel()
@@ -543,20 +559,20 @@ def test_a_verb_cancelled_while_a_step_holds_the_session_is_sealed_with_the_run(
     held = _Held("step")
 
     async def main() -> tuple[object, object]:
-        async with open_session(
-            DryrunConfig(run_id="aio-verb-held"), out_dir=tmp_path, strategy=held
-        ) as s:
-            stepping = asyncio.create_task(s.run_steps(100))
-            assert await asyncio.to_thread(held.entered.wait, 30)
-            stopping = asyncio.create_task(s.stop("deadline"))
-            gate = s._session._gate
-            while gate._arrived == 0:  # the stop waits for the step under way
-                await asyncio.to_thread(lambda: None)
-            stopping.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await stopping
-            held.release.set()
-            await stepping
+        config = DryrunConfig(run_id="aio-verb-held")
+        with built(SessionGate) as gates:
+            async with open_session(config, out_dir=tmp_path, strategy=held) as s:
+                stepping = asyncio.create_task(s.run_steps(100))
+                assert await asyncio.to_thread(held.entered.wait, 30)
+                stopping = asyncio.create_task(s.stop("deadline"))
+                (gate,) = gates
+                while gate.arrived == 0:  # the stop waits for the step under way
+                    await asyncio.to_thread(lambda: None)
+                stopping.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await stopping
+                held.release.set()
+                await stepping
         return await s.verb_result("stop"), await s.result()
 
     kept, result = asyncio.run(main())

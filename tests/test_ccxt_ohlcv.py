@@ -33,7 +33,7 @@ from livesession.cli import main
 from livesession.evidence import write_evidence
 from livesession.verify import verify_run
 
-from _verify_runs import mark_verified
+from _helpers import crash_in_step
 from fake_binance import (
     TEST_API_KEY,
     TEST_API_SECRET,
@@ -125,19 +125,6 @@ def _run(tmp_path: Path, run_id: str, steps: int) -> Path:
     session.run_to_end(cfg.steps, operator="cli")
     session.close()
     return tmp_path / run_id
-
-
-def _crash(session: Any) -> None:
-    """What a killed process leaves: its files and lock let go, nothing sealed or stopped.
-
-    Every step was synced (``durability = "step"``), so closing the sinks writes nothing.
-    """
-    for sink in session.recorder.sinks.values():
-        sink.close()
-    session.broker.close()
-    for resource in session._closes_with:  # the writer lock
-        resource.close()
-    mark_verified(session)  # abandoned, as a crash would: its run is verified after resume
 
 
 def _final(run_dir: Path) -> dict[str, Any]:
@@ -243,11 +230,8 @@ def test_ohlcv_persistent_fetch_error_halts_broker_unhealthy(fake, clock, tmp_pa
 def test_ohlcv_resume_continues_from_the_journal(fake, clock, tmp_path):
     """A crash after step 6: the resume re-uses the journaled bars, then fetches newer ones."""
     cfg = _config("crash", 12, checkpoint_every=3)
-    session = create_run(cfg, tmp_path)
-    assert session.preflight()
-    session.activate()
-    session.run_n_steps(7)  # checkpoint after step 6; step 7's candle is journaled only
-    _crash(session)
+    # A crash in step 7: checkpointed after step 6, step 7's candle is journaled only.
+    crash_in_step(create_run(cfg, tmp_path), 7, 12)
     run_dir = tmp_path / "crash"
     journal, _ = read_journal(run_dir / names.MARKET_JOURNAL)
     assert len(journal) == 7

@@ -18,7 +18,9 @@ import pytest
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import TradingState, client_order_id
 from livesession._domain.model import Order
+from livesession._session.assembly import SessionParts
 from livesession._session.exits import OcoExits
+from livesession._support.built import built
 from livesession.testing import FaultBroker
 
 from _helpers import session
@@ -190,8 +192,9 @@ def test_a_dropped_leg_not_judged_yet_survives_a_checkpoint():
     """A leg dropped after the step's last judgment (by the reconciler) is judged after a
     resume as it would have been: the checkpoint keeps it, and only then."""
     broker = FaultBroker()
-    orch, _ = _run(["40000.00"] * 4, broker=broker, steps=2)
-    parts = orch._parts()
+    with built(SessionParts) as made:
+        _run(["40000.00"] * 4, broker=broker, steps=2)
+    (parts,) = made
     exits: OcoExits = parts.exits
     assert "lost_legs" not in exits.get_state()
     live = parts.book.open[STOP]

@@ -7,6 +7,7 @@ test_one_writer.py; here are the runs no process holds.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -93,19 +94,27 @@ def test_a_completed_run(completed: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "checkpoint.json written" in text
 
 
+def _raises_at(bar: int) -> ScriptedStrategy:
+    """A strategy that trades nothing and raises at its bar ``bar``."""
+    seen = itertools.count(1)
+
+    def script(*_: object) -> tuple[()]:
+        if next(seen) == bar:
+            raise RuntimeError("boom")
+        return ()
+
+    return ScriptedStrategy(script)
+
+
 def test_a_live_session_waiting_in_error_requires_operator_needs_one(tmp_path: Path) -> None:
     """Held (here by this very process) and in ERROR_REQUIRES_OPERATOR: 5, not 7."""
-    session = create_run(DryrunConfig(run_id="op", steps=100, durability="step"), tmp_path)
+    config = DryrunConfig(run_id="op", steps=100, durability="step", strategy_id="scripted")
+    session = create_run(config, tmp_path, strategy=_raises_at(21))
     run_dir = tmp_path / "op"
     assert session.preflight()
     session.activate()
     session.run_n_steps(20)
     assert run_status(run_dir).verdict is Verdict.RUNNING
-
-    def boom(*_: object) -> None:
-        raise RuntimeError("boom")
-
-    session._parts().strategy.on_bar = boom  # type: ignore[method-assign]
     session.run_n_steps(1)
     found = run_status(run_dir)
     assert found.verdict is Verdict.NEEDS_OPERATOR

@@ -32,6 +32,8 @@ from livesession import (
     resume_run,
 )
 from livesession._session.answers import checked_intents
+from livesession._session.assembly import SessionParts
+from livesession._support.built import built
 from livesession.evidence import write_evidence
 from livesession.report import render_report
 from livesession.testing import FaultBroker
@@ -227,32 +229,32 @@ class TestOnTheMockVenue:
         assert {e["payload"]["quantity"] for e in legs} == {"0.005"}
         assert {e["payload"]["fill_event_id"] for e in legs} == {part["event_id"]}
         assert orch.book.positions[SYMBOL] == D("0.005")
-        assert orch._p is not None
-        assert sorted(orch._p.book.open) == [_cid(1, "sl"), _cid(1, "tp")]
+        assert orch.book.open_orders == (_cid(1, "sl"), _cid(1, "tp"))
 
     def test_the_late_fills_protection_survives_a_checkpoint(self):
         """Checkpointed between the cancel's report and the late fill's: the protection is
         in the checkpoint (``late_protect``), and a session restored from it holds it."""
         orch, _ = _raced_protected_entry(1)  # the cancel is reported now, the fill 2 min later
-        assert orch._p is not None
-        state = orch._p.checkpoint_state()
+        state = orch.get_state()
         assert list(state["late_protect"]) == [_cid(1)]
-        fresh, _ = _run(["40000.00"] * 2, {}, steps=1)
-        assert fresh._p is not None
-        fresh._p.exits.set_state(state)
-        assert fresh._p.exits.get_state()["late_protect"] == state["late_protect"]
+        with built(SessionParts) as made:
+            _run(["40000.00"] * 2, {}, steps=1)
+        (fresh,) = made
+        fresh.exits.set_state(state)
+        assert fresh.exits.get_state()["late_protect"] == state["late_protect"]
 
     def test_a_protected_entry_cancelled_unfilled_places_no_legs(self):
         """No fill raced the cancel: nothing to protect, and nothing is kept once the venue
         has confirmed the order closed."""
         protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
-        orch, sinks = _run(
-            ["40000.00"] * 8, {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]}, steps=8
-        )
+        with built(SessionParts) as made:
+            orch, sinks = _run(
+                ["40000.00"] * 8, {1: [buy("0.010", **LIMIT, **protect)], 2: [_cancel(1)]}, steps=8
+            )
         assert len(sinks.events_of("ORDER_SUBMITTED")) == 1
-        assert orch._p is not None
-        assert not orch._p.book.closed
-        assert "late_protect" not in orch._p.checkpoint_state()
+        (parts,) = made
+        assert not parts.book.closed
+        assert "late_protect" not in orch.get_state()
 
     def test_no_rail_blocks_a_cancel(self):
         """Reduce-only trading refuses new exposure, not a cancel of it."""
@@ -613,8 +615,10 @@ def test_a_cancel_of_an_order_in_doubt_waits_for_the_reconciler():
     """An order whose own send's outcome is unknown cannot be cancelled yet: IN_DOUBT,
     nothing sent; once the reconciler adopted it, the strategy's next cancel is sent."""
     script = {1: [buy("0.010", **LIMIT)], 2: [_cancel(1)], 3: [_cancel(1)]}
-    orch, sinks = _run(["40000.00"] * 4, script, steps=1)
-    orch._parts().book.open[_cid(1)].in_doubt = True  # as a lost answer leaves it
+    with built(SessionParts) as made:
+        orch, sinks = _run(["40000.00"] * 4, script, steps=1)
+    (parts,) = made
+    parts.book.open[_cid(1)].in_doubt = True  # as a lost answer leaves it
     orch.run_n_steps(2)
     assert [p["outcome"] for p in _requested(sinks)] == ["IN_DOUBT", "SENT"]
     (adopted,) = sinks.events_of("RECONCILED")

@@ -25,6 +25,8 @@ from livesession import (
     VerbOutcome,
     create_run,
 )
+from livesession._session.threads import SessionGate
+from livesession._support.built import built
 from livesession.verify import verify_run
 
 from _helpers import Sinks
@@ -384,35 +386,36 @@ def test_a_stop_or_close_during_run_to_end_s_preflight_ends_it_quietly(
     activate before that, outside the lock, and then activated a STOPPED session.
     """
     clock = _GatedClock()
-    built: dict[str, Any] = {}
+    ran: dict[str, Any] = {}
 
     def owner() -> None:
-        session = create_run(DryrunConfig(run_id="race", steps=100), tmp_path, clock=clock)
-        built["session"] = session
+        with built(SessionGate) as gates:
+            session = create_run(DryrunConfig(run_id="race", steps=100), tmp_path, clock=clock)
+        ran["session"], ran["gate"] = session, gates[0]
         try:
-            built["result"] = session.run_to_end(100)
+            ran["result"] = session.run_to_end(100)
         except Exception as exc:
-            built["error"] = exc
+            ran["error"] = exc
 
     thread = threading.Thread(target=owner)
     thread.start()
     assert clock.in_preflight.wait(10)
-    session = built["session"]
+    session = ran["session"]
     verber = threading.Thread(target=getattr(session, verb))
     verber.start()
-    gate = session._gate
+    gate = ran["gate"]
     waited = threading.Event()
     for _ in range(10_000):  # bounded: an Event wait, not a sleep
-        if gate._waiting:
+        if gate.waiting:
             break
         waited.wait(0.001)
-    assert gate._waiting, "the verb never came to wait on the session lock"
+    assert gate.waiting, "the verb never came to wait on the session lock"
     clock.go.set()
     verber.join(10)
     thread.join(10)
-    assert "error" not in built, built.get("error")
-    assert built["result"].state is SessionState.STOPPED
-    assert built["result"].steps == 0
+    assert "error" not in ran, ran.get("error")
+    assert ran["result"].state is SessionState.STOPPED
+    assert ran["result"].steps == 0
     assert verify_run(tmp_path / "race").ok
 
 
@@ -426,8 +429,6 @@ def test_threads_that_keep_reading_the_session_do_not_stop_its_steps() -> None:
 
     Three readers each hold the lock until two others wait for it, so one always waits:
     the owner used to get in only once they gave up (after all their ``rounds``)."""
-    from livesession._session.threads import SessionGate
-
     rounds = 3_000
     gate = SessionGate()  # this thread owns it
     turns = [0]
@@ -444,8 +445,7 @@ def test_threads_that_keep_reading_the_session_do_not_stop_its_steps() -> None:
                     cycling.set()
                     assert coming.wait(60)
                 for _ in range(20_000):
-                    owner_next = getattr(gate, "_owner_next", False)
-                    if gate._waiting >= 2 or owner_next or done.is_set():
+                    if gate.waiting >= 2 or gate.owner_waiting or done.is_set():
                         break
                     pause.wait(0.0005)
 

@@ -97,7 +97,7 @@ if TYPE_CHECKING:
     from ._rundir import create_run, resume_run
     from ._session.book import BookView
     from ._session.coordinator import DryrunResult, LiveSessionOrchestrator, SessionInspection
-    from ._session.threads import VerbOutcome, VerbResult
+    from ._session.outcomes import VerbOutcome, VerbResult
     from ._support.logging import configure_logging
     from ._typing import (
         AlertSink,
@@ -230,8 +230,8 @@ _LAZY: dict[str, str] = {
     "Trigger": "._domain.lifecycle",
     "VenueOrder": "._domain.model",
     "VenueOrderStatus": "._domain.model",
-    "VerbOutcome": "._session.threads",
-    "VerbResult": "._session.threads",
+    "VerbOutcome": "._session.outcomes",
+    "VerbResult": "._session.outcomes",
     "VerifyResult": ".verify",
     "WebhookAlertSink": "._artifacts.webhook",
     "__version__": "._version",

@@ -29,6 +29,7 @@ from .._market.venue import VenueFeed
 from .._risk.checks import AnyCheck, session_checks
 from .._risk.governor import TradingGovernor
 from .._risk.rails import gated
+from .._support.built import note
 from .._support.references import is_reference
 from .._support.secrets import redact_text, take_environment_secrets
 from .._version import __version__
@@ -472,6 +473,7 @@ def assemble(
         broker_health=health,
         alerts=tap,
     )
+    note(parts)  # a test's ``built(SessionParts)`` gets them
     return parts
 
 

@@ -142,7 +142,7 @@ class LiveSessionOrchestrator(InProcessOnly):
     @property
     def book(self) -> BookView:
         """A frozen picture of positions, cash, equity and open orders."""
-        with self._gate.hold(read_only=True):
+        with self._gate.read("book"):
             return self._parts().book.view()
 
     @property
@@ -163,12 +163,12 @@ class LiveSessionOrchestrator(InProcessOnly):
 
     def inspect(self) -> SessionInspection:
         """What is in flight inside the session right now (read-only)."""
-        with self._gate.hold(read_only=True):
+        with self._gate.read("inspect()"):
             return inspect_parts(self._parts(), unclosed=self._unclosed)
 
     def iter_open_orders(self) -> Iterator[Order]:
         """The orders the session considers open (taken under the session lock)."""
-        with self._gate.hold(read_only=True):
+        with self._gate.read("iter_open_orders()"):
             orders = [live.order for live in self._parts().book.open.values()]
         yield from orders
 
@@ -246,7 +246,7 @@ class LiveSessionOrchestrator(InProcessOnly):
 
     def result(self) -> DryrunResult:
         """The session's outcome so far."""
-        with self._gate.hold(read_only=True):
+        with self._gate.read("result()"):
             return result_of(self._parts())
 
     # -- lifecycle verbs -------------------------------------------------------------------

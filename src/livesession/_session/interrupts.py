@@ -1,7 +1,9 @@
 """Ctrl-C and SIGTERM during ``run_to_end`` and ``run_n_steps`` in the main thread.
 
 Held to the step boundary (``DeferredInterrupt``), so that neither tears a session: see
-``threads`` for the session lock and what tears a session.
+``threads`` for the session lock and what tears a session. And the lock under the session
+gate's turns (``TurnsLock``), which knows when a signal handler cut into its thread's
+bookkeeping.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ if TYPE_CHECKING:
 
     from .threads import VerbResult
 
-__all__ = ["SIGTERM_STOP", "DeferredInterrupt"]
+_NO_TIMEOUT: Final = -1
+
+__all__ = ["SIGTERM_STOP", "DeferredInterrupt", "TurnsLock"]
 
 
 class _Stoppable(Protocol):
@@ -109,3 +113,56 @@ class DeferredInterrupt:
             raise KeyboardInterrupt
         if self.terminating:
             self._session.request_stop(SIGTERM_STOP, sealed_as=True)
+
+
+class TurnsLock:
+    """The plain lock under the session gate's turns, which knows who is taking it.
+
+    A signal handler runs in the middle of its thread's code, so in the middle of the
+    turns' bookkeeping too, where its thread holds this lock (not re-entrant): a read
+    there must not take it again. ``takers`` holds a thread from before it asks for the
+    lock to after it lets go (``Condition.wait`` lets go while it waits, so a thread
+    waiting its turn is not in it).
+
+    ``on_taken`` is a test hook: called by each thread as it has taken the lock (a test
+    runs a signal handler there, at once, to drive that window by hand).
+    """
+
+    __slots__ = ("_holder", "_lock", "on_taken", "takers")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: int | None = None
+        self.takers: set[int] = set()
+        self.on_taken: Callable[[], object] | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = _NO_TIMEOUT) -> bool:
+        """Take the lock, as ``threading.Lock.acquire``."""
+        ident = threading.get_ident()
+        self.takers.add(ident)
+        if not self._lock.acquire(blocking, timeout):
+            self.takers.discard(ident)
+            return False
+        self._holder = ident
+        if self.on_taken is not None:
+            try:
+                self.on_taken()
+            except BaseException:
+                self.release()
+                raise
+        return True
+
+    def release(self) -> None:
+        """Let go of the lock."""
+        self._holder = None
+        self._lock.release()
+        self.takers.discard(threading.get_ident())
+
+    def _is_owned(self) -> bool:  # ``threading.Condition`` asks
+        return self._holder == threading.get_ident()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -30,20 +30,19 @@ signal's default.
 
 from __future__ import annotations
 
-import enum
 import threading
 from contextlib import contextmanager
 from decimal import getcontext, setcontext
 from typing import TYPE_CHECKING, NoReturn
 
-import attrs
-
 from .._domain.decimal import CONTEXT, enter_context
 from .._exceptions import CheckpointError, InvalidTransition, LiveSessionError, StoreFailure
+from .._support.built import note
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
 from .._support.text import exception_text, one_line
-from .interrupts import SIGTERM_STOP, DeferredInterrupt
+from .interrupts import SIGTERM_STOP, DeferredInterrupt, TurnsLock
+from .outcomes import VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -59,6 +58,14 @@ __all__ = [
     "VerbOutcome",
     "VerbResult",
 ]
+
+_WORK: dict[str, str] = {
+    "step": "a step",
+    "run_n_steps": "a step",
+    "read": "a read",
+    "verb": "a verb",
+}
+"""How a verb's ``DEFERRED`` message names the work it cut into (else ``preflight()``...)."""
 
 
 class InProcessOnly:
@@ -80,48 +87,13 @@ class InProcessOnly:
         )
 
 
-class VerbOutcome(enum.Enum):
-    """What an operator verb did."""
-
-    APPLIED = "APPLIED"
-    """It took effect now."""
-    ALREADY = "ALREADY"
-    """What it asks for is already so (a second stop, a second kill): nothing changed."""
-    NOT_APPLICABLE = "NOT_APPLICABLE"
-    """It makes no sense in the session's state (a kill after the stop): nothing changed."""
-    DEFERRED = "DEFERRED"
-    """Called from inside the session's own work (a signal handler that ran in the middle of
-    a step): it takes effect when that work ends, at the step boundary."""
-
-
-@attrs.frozen(kw_only=True)
-class VerbResult:
-    """The return value of an operator verb: it never raises for the session's state.
-
-    ``bool(result)`` is whether it was applied; ``message`` says in one line what happened
-    or why nothing did; ``state`` is the lifecycle state once the verb returned.
-    """
-
-    verb: str
-    outcome: VerbOutcome
-    state: SessionState
-    message: str
-
-    @property
-    def applied(self) -> bool:
-        """Whether the verb took effect."""
-        return self.outcome is VerbOutcome.APPLIED
-
-    def __bool__(self) -> bool:
-        return self.applied
-
-
 class SessionGate:
     """The session lock, the owner thread, and fair turns for verbs from other threads."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._turns = threading.Condition(threading.Lock())
+        self._turns_lock = TurnsLock()
+        self._turns = threading.Condition(self._turns_lock)  # type: ignore[arg-type]
         self._waiting = 0
         self._arrived = 0
         """Threads that came to wait on the lock in ``hold``, ever."""
@@ -131,6 +103,8 @@ class SessionGate:
         """The owner waits for the lock: a thread that comes to ``hold`` it now waits for
         the owner's step first (the lock itself lets whoever asks next barge in)."""
         self._holder: int | None = None
+        self._work = ""
+        """What the holder is doing (``step``, ``read``, ``verb``, ``preflight``...)."""
         self._depth = 0
         self._callers_context: Context | None = None
         """The holder's own decimal context, given back when it lets go of the lock."""
@@ -143,9 +117,35 @@ class SessionGate:
         self.torn_error = ""
         """What tore it said, in one redacted line ("" for an interrupt), for its alert."""
         self._reentry_open = 0
-        self._arriving: set[int] = set()  # threads in the turns' bookkeeping: see interrupting
+        self._arriving: dict[int, str] = {}
+        """Threads on their way to the lock (see ``interrupting``), and what for."""
         self.deferred: list[tuple[int, Callable[[], object]]] = []
         """Verbs called from inside a thread's work, by thread, run as it ends (``deferring``)."""
+        note(self)  # a test's ``built(SessionGate)`` gets it
+
+    @property
+    def waiting(self) -> int:
+        """The threads waiting for the lock now (in ``hold``)."""
+        return self._waiting
+
+    @property
+    def arrived(self) -> int:
+        """The threads that came to wait for the lock in ``hold``, ever."""
+        return self._arrived
+
+    @property
+    def owner_waiting(self) -> bool:
+        """The owner waits for the lock: a thread that comes to ``hold`` it waits its step."""
+        return self._owner_next
+
+    @property
+    def on_turns(self) -> Callable[[], object] | None:
+        """A test hook called by each thread as it takes the turns' lock (``TurnsLock``)."""
+        return self._turns_lock.on_taken
+
+    @on_turns.setter
+    def on_turns(self, hook: Callable[[], object] | None) -> None:
+        self._turns_lock.on_taken = hook
 
     def interrupting(self) -> bool:
         """Whether a verb called now would cut into the calling thread's own work.
@@ -157,6 +157,16 @@ class SessionGate:
         """
         ident = threading.get_ident()
         return ident in self._arriving or (self._holder == ident and not self._reentry_open)
+
+    def interruption(self) -> tuple[str, str]:
+        """Where an ``interrupting`` call came, and when its work ends: a ``DEFERRED``'s words."""
+        way = self._arriving.get(threading.get_ident())
+        if way is not None:
+            work = _WORK.get(way, f"{way}()")
+            where = f"as this thread waited its turn for the session lock, for {work}"
+            return where, f"that {work.removeprefix('a ')} has ended"
+        work = _WORK.get(self._work, f"{self._work}()")
+        return f"from inside {work}", f"the {work.removeprefix('a ')} ends"
 
     @contextmanager
     def reentry(self) -> Iterator[None]:
@@ -257,26 +267,55 @@ class SessionGate:
         ``read_only``: the holder changes nothing, so an interrupt inside tears nothing.
         """
         ident = threading.get_ident()
-        self._arriving.add(ident)
+        on_its_way = self._arriving.get(ident)  # a signal handler's read: its thread's is first
+        if on_its_way is None:
+            self._arriving[ident] = "read" if read_only else "verb"
+        counted = False
         try:
             with self._turns:
-                if self._owner_next and ident not in (self.owner_ident, self._holder):
+                ahead = on_its_way is not None or ident in (self.owner_ident, self._holder)
+                if self._owner_next and not ahead:
                     self._turns.wait_for(lambda: not self._owner_next)
                 self._waiting += 1
                 self._arrived += 1
-            try:
-                self._lock.acquire()
-            finally:
+                counted = True  # no call in between: a handler's error leaves none counted
+            self._lock.acquire()
+        finally:
+            if counted:
                 with self._turns:
                     self._waiting -= 1
                     self._served += 1
                     self._turns.notify_all()
-        finally:
-            self._arriving.discard(ident)
+            if on_its_way is None:
+                del self._arriving[ident]
         with self._entered(read_only=read_only), self._no_reentry():
             yield
-        if self.deferred and self._holder is None:
+        if self.deferred and self._holder is None and on_its_way is None:
             self.run_deferred()
+
+    @contextmanager
+    def read(self, what: str) -> Iterator[None]:
+        """Hold the lock for a read (``what``: ``book``, ``result()``...), as ``hold`` does.
+
+        From a signal handler that ran in the middle of its thread's turn bookkeeping (the
+        few instructions in which the thread holds the turns' lock, on its way to the
+        session lock or back), the read does not wait: that lock is its own thread's. It
+        reads at once if the session lock is free or its own thread's, and otherwise raises
+        ``LiveSessionError``: waiting for another thread to let go would wait on itself.
+        """
+        if threading.get_ident() not in self._turns_lock.takers:
+            with self.hold(read_only=True):
+                yield
+            return
+        if not self._lock.acquire(False):  # noqa: FBT003 - as enter_owned's
+            raise LiveSessionError(
+                f"{what} refused: called as this thread took its turn for the session lock "
+                "(a signal handler that ran just then), which another thread holds: the read "
+                "would wait on its own thread; nothing was changed: read once the handler has "
+                "returned (set a flag in it), or from another thread"
+            )
+        with self._entered(read_only=True):
+            yield
 
     @contextmanager
     def _no_reentry(self) -> Iterator[None]:
@@ -327,19 +366,23 @@ class SessionGate:
         if self._holder == ident:
             self._lock.acquire()
         elif self._waiting or not self._lock.acquire(False):  # noqa: FBT003 - a keyword costs 1,000 instructions
-            self._acquire_in_turn()
+            self._acquire_in_turn(what)
         self._holder = ident
         self._depth += 1
         if self._depth == 1:  # ``enter_context``, inline: the step loop's path
+            self._work = what
             self._callers_context = getcontext()
             setcontext(CONTEXT.copy())
 
-    def _acquire_in_turn(self) -> None:
-        """Take the lock after the threads waiting for it now.
+    def _acquire_in_turn(self, what: str) -> None:
+        """Take the lock after the threads waiting for it now, for ``what`` (``step``...).
 
         Those that come for it meanwhile wait for the owner's turn (``hold``).
         """
-        self._arriving.add(threading.get_ident())  # a handler's verb: at the step's end
+        ident = threading.get_ident()
+        first = ident not in self._arriving  # not a handler's, inside its thread's own wait
+        if first:
+            self._arriving[ident] = what  # a handler's verb: at the step's end
         try:
             with self._turns:
                 self._owner_next = True
@@ -350,7 +393,8 @@ class SessionGate:
             with self._turns:
                 self._owner_next = False
                 self._turns.notify_all()
-            self._arriving.discard(threading.get_ident())
+            if first:
+                del self._arriving[ident]
 
     def leave(self) -> None:
         """Release what ``enter_owned`` (or ``_enter``) took: one call on the step loop's path."""
@@ -366,7 +410,7 @@ class SessionGate:
     def _entered(self, *, read_only: bool) -> Iterator[None]:
         """With the lock just acquired: count this thread in, and release the lock after."""
         try:
-            self._enter()
+            self._enter("read" if read_only else "verb")
             yield
         except BaseException as exc:
             if not read_only:
@@ -412,8 +456,9 @@ class SessionGate:
             "reenable_trading and close"
         )
 
-    def _enter(self) -> None:
+    def _enter(self, work: str) -> None:
         self._holder = threading.get_ident()
         self._depth += 1
         if self._depth == 1:  # the holder computes in the library's decimal context
+            self._work = work
             self._callers_context = enter_context()

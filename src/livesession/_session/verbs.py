@@ -250,13 +250,12 @@ def under_lock(
     """
     check_said(verb.__name__, args[0] if args else None)
     if gate.deferring(lambda: under_lock(gate, parts, verb, *args, **kwargs)):
-        p = parts()
+        where, until = gate.interruption()
         return VerbResult(
             verb=verb.__name__,
             outcome=VerbOutcome.DEFERRED,
-            state=p.lifecycle.state,
-            message="called from inside a step (a signal handler, say): it takes effect when "
-            "the step ends",
+            state=parts().lifecycle.state,
+            message=f"called {where} (a signal handler, say): it takes effect when {until}",
         )
     in_step = gate.inside()  # a step hook's verb: the step is under way
     with gate.hold():

@@ -12,7 +12,8 @@ DSN is its credential), ``text`` (a plug-in's text made fit
 for files and messages) and ``numbertext`` (the one form a number may be written in).
 Process: ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
 a forked child does not keep), ``flags`` (a flag for a ``with`` block), ``childpath`` (the
-import path a child process shares with its parent). Imports:
+import path a child process shares with its parent), ``built`` (a test's hook to the
+collaborators built in a block). Imports:
 ``optional`` (the optional extras), ``lazy`` (PEP 562 exports), ``references``
 (``package.module:callable`` plug-ins) and ``searchpath`` (the search path a reference's
 import has, for its thread only).
