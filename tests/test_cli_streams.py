@@ -66,7 +66,8 @@ def test_a_closed_standard_stream_keeps_the_exit_code(tmp_path, sealed, closed):
         "verify runs/nope": 2,
         "status runs/a": 0,
         "list --json runs": 0,
-        "stop runs/a": 8,
+        "stop runs/a": 0,  # stopped already (it said so on stdout)
+        "kill runs/a": 8,  # nothing holds it: said on stderr
         "resume runs/a": 2,
         "dryrun --out runs --run-id b -q": 0,
         "dryrun --out runs --run-id c --json": 0,
@@ -101,10 +102,10 @@ def test_a_full_stdout_keeps_the_exit_code_and_says_so(tmp_path, sealed):
 def test_a_full_stderr_keeps_the_exit_code(tmp_path, sealed):
     """With stderr on a full device the error line could not be written, and the traceback
     of that failure turned every exit code into 1: `verify` of no run, `stop` of a sealed
-    run (8), a `resume` with nothing to resume (2)."""
+    run (8 then; a `kill` of one now), a `resume` with nothing to resume (2)."""
     for arguments, code in {
         "verify runs/nope": 2,
-        "stop runs/a": 8,
+        "kill runs/a": 8,
         "resume runs/a": 2,
         "verify --json runs/nope": 2,
     }.items():
@@ -148,7 +149,8 @@ def test_a_reader_that_leaves_is_no_error_of_any_command(tmp_path, sealed):
         ("list", "--json", "runs"): 0,
         ("evidence", "runs/a", "--out", "bundle"): 0,
         ("evidence", "runs/a", "--out", "bundle", "--json"): 0,
-        ("stop", "runs/a"): 8,
+        ("stop", "runs/a"): 0,
+        ("kill", "runs/a"): 8,
         ("resume", "--json", "runs/a"): 2,
         ("dryrun", "--out", "runs", "--run-id", "b", "--steps", "40"): 0,
         ("dryrun", "--out", "runs", "--run-id", "c", "--steps", "40", "--json"): 0,
