@@ -48,17 +48,23 @@ def _header(run: Path) -> str:
     return render_report(run).split("</header>", 1)[0]
 
 
-def test_a_run_left_for_an_operator_says_it_was_not_wound_down(tmp_path: Path) -> None:
+def _foreign_run(tmp_path: Path, run_id: str, steps: int, planted_after: int) -> DryrunResult:
+    """A run that buys at step 1; an order no session sent appears at the venue after
+    ``planted_after`` steps, and is escalated once its grace ran out."""
     broker = _SimulatedFaultBroker()
-    cfg = DryrunConfig(run_id="left", strategy_id="scripted", steps=12)
+    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=steps)
     strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
-    feed = ScriptedFeed(["40000.00"] * 12)
+    feed = ScriptedFeed(["40000.00"] * steps)
     with create_run(cfg, tmp_path, broker=broker, feed=feed, strategy=strategy) as session:
         assert session.preflight()
         session.activate()
-        session.run_n_steps(2)
-        broker.plant(_foreign())  # an order no session sent: escalated after the grace
-        session.run_to_end(12)
+        session.run_n_steps(planted_after)
+        broker.plant(_foreign())
+        return session.run_to_end(steps)
+
+
+def test_a_run_left_for_an_operator_says_it_was_not_wound_down(tmp_path: Path) -> None:
+    _foreign_run(tmp_path, "left", steps=12, planted_after=2)  # escalated while trading
     header = _header(tmp_path / "left")
     assert f"8 of 12 steps, faulted: RECONCILE_MISMATCH{_LEFT}</p>" in header
 
@@ -138,16 +144,7 @@ def escalated_at_the_end(tmp_path: Path) -> tuple[Path, DryrunResult]:
     The order was placed at the venue within the reconciler's grace of the run's end: the
     wind-down waits the grace out and escalates it (``RECONCILE_MISMATCH`` from STOPPING).
     """
-    broker = _SimulatedFaultBroker()
-    cfg = DryrunConfig(run_id="late", strategy_id="scripted", steps=10)
-    strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
-    feed = ScriptedFeed(["40000.00"] * 10)
-    with create_run(cfg, tmp_path, broker=broker, feed=feed, strategy=strategy) as session:
-        assert session.preflight()
-        session.activate()
-        session.run_n_steps(9)
-        broker.plant(_foreign())
-        result = session.run_to_end(10)
+    result = _foreign_run(tmp_path, "late", steps=10, planted_after=9)
     assert (result.reason, result.state.value) == ("RECONCILE_MISMATCH", "ERROR_REQUIRES_OPERATOR")
     assert (dict(result.positions), result.open_orders) == ({"BTC/USDT": Decimal("0.000")}, ())
     return tmp_path / "late", result
