@@ -13,14 +13,18 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, Side, create_run
+from livesession import DryrunConfig, DryrunResult, Side, create_run
 from livesession._artifacts import names
 from livesession._artifacts.runread import iter_records
+from livesession._cli_summary import failure_line
 from livesession._domain.model import Order
 from livesession.evidence._outcome import outcome
 from livesession.evidence._verdict import run_ended
 from livesession.report import render_report
+from livesession.status import Verdict, run_status
 from livesession.testing import FaultBroker
 
 _LEFT = (
@@ -33,24 +37,34 @@ class _SimulatedFaultBroker(FaultBroker):
     simulated = True
 
 
+def _foreign() -> Order:
+    """An order no session sent, to plant at the venue."""
+    return Order(
+        client_order_id="lsforeign", symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.5")
+    )
+
+
 def _header(run: Path) -> str:
     return render_report(run).split("</header>", 1)[0]
 
 
-def test_a_run_left_for_an_operator_says_it_was_not_wound_down(tmp_path: Path) -> None:
+def _foreign_run(tmp_path: Path, run_id: str, steps: int, planted_after: int) -> DryrunResult:
+    """A run that buys at step 1; an order no session sent appears at the venue after
+    ``planted_after`` steps, and is escalated once its grace ran out."""
     broker = _SimulatedFaultBroker()
-    cfg = DryrunConfig(run_id="left", strategy_id="scripted", steps=12)
+    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=steps)
     strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
-    feed = ScriptedFeed(["40000.00"] * 12)
+    feed = ScriptedFeed(["40000.00"] * steps)
     with create_run(cfg, tmp_path, broker=broker, feed=feed, strategy=strategy) as session:
         assert session.preflight()
         session.activate()
-        session.run_n_steps(2)
-        foreign = Order(
-            client_order_id="lsforeign", symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.5")
-        )
-        broker.plant(foreign)  # an order no session sent: escalated after the grace
-        session.run_to_end(12)
+        session.run_n_steps(planted_after)
+        broker.plant(_foreign())
+        return session.run_to_end(steps)
+
+
+def test_a_run_left_for_an_operator_says_it_was_not_wound_down(tmp_path: Path) -> None:
+    _foreign_run(tmp_path, "left", steps=12, planted_after=2)  # escalated while trading
     header = _header(tmp_path / "left")
     assert f"8 of 12 steps, faulted: RECONCILE_MISMATCH{_LEFT}</p>" in header
 
@@ -115,3 +129,66 @@ def test_a_wind_down_the_venue_did_not_confirm_is_not_said_unwound(tmp_path: Pat
         "ended": "FAILED",
         "said": f"FAILED: STOP_INCOMPLETE after 6 of 6 steps; {left}",
     }
+
+
+_WOUND_DOWN = (
+    "after a wind-down (its orders cancelled, the book flat) that found the venue holding what "
+    "the book does not"
+)
+
+
+@pytest.fixture
+def escalated_at_the_end(tmp_path: Path) -> tuple[Path, DryrunResult]:
+    """A run whose wind-down cancelled and flattened, then escalated an order no session sent.
+
+    The order was placed at the venue within the reconciler's grace of the run's end: the
+    wind-down waits the grace out and escalates it (``RECONCILE_MISMATCH`` from STOPPING).
+    """
+    result = _foreign_run(tmp_path, "late", steps=10, planted_after=9)
+    assert (result.reason, result.state.value) == ("RECONCILE_MISMATCH", "ERROR_REQUIRES_OPERATOR")
+    assert (dict(result.positions), result.open_orders) == ({"BTC/USDT": Decimal("0.000")}, ())
+    return tmp_path / "late", result
+
+
+class TestEscalatedAfterItsWindDown:
+    """Bug: a run whose wind-down had cancelled its orders and flattened the book, and whose
+    reconciler then escalated a difference with the venue (an order the session never sent),
+    was said to be left ``without a wind-down`` by the CLI's last line and ``not wound down``
+    by the report's header and the evidence, and ``status`` advised as for one: a reviewer
+    read that nothing was cancelled nor flattened. Each now says it was wound down and the
+    venue holds what the book does not, and still sends a person to the venue."""
+
+    def test_the_cli_line(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
+        run_dir, result = escalated_at_the_end
+        assert failure_line(result, run_dir) == (
+            "RECONCILE_MISMATCH (discrepancies=1, kinds=ORDER_UNKNOWN_LOCALLY); sealed FAILED "
+            f"in ERROR_REQUIRES_OPERATOR {_WOUND_DOWN}: check the venue's open orders and "
+            f"positions (RUNBOOK): {run_dir}"
+        )
+
+    def test_status(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
+        run_dir, _ = escalated_at_the_end
+        standing = run_status(run_dir)
+        assert standing.verdict is Verdict.NEEDS_OPERATOR
+        assert standing.next_step() == (
+            "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): the "
+            "run was wound down (its orders cancelled, the book flat), then found the venue "
+            "holding what the book does not (RECONCILE_ESCALATED in events.jsonl names it): "
+            "check the venue's open orders and positions"
+        )
+
+    def test_the_report_header(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
+        header = _header(escalated_at_the_end[0])
+        assert "not wound down" not in header
+        assert (
+            f"10 of 10 steps, faulted: RECONCILE_MISMATCH; left in ERROR_REQUIRES_OPERATOR "
+            f"{_WOUND_DOWN}: a person must look at the venue&#x27;s open orders and positions</p>"
+        ) in header
+
+    def test_the_evidence(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
+        run_dir, _ = escalated_at_the_end
+        found = outcome(run_dir, iter_records(run_dir / names.EVENTS))
+        assert run_ended(found)["said"] == (
+            "FAILED: RECONCILE_MISMATCH after 10 of 10 steps; left in ERROR_REQUIRES_OPERATOR "
+            f"{_WOUND_DOWN}: a person must look at the venue's open orders and positions"
+        )

@@ -27,7 +27,13 @@ from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
-from ._rundir.statuswords import NEVER_TRADED, UNCONFIRMED_WIND_DOWN, nonzero
+from ._rundir.halts import escalated_after_wind_down_in
+from ._rundir.statuswords import (
+    NEVER_TRADED,
+    UNCONFIRMED_WIND_DOWN,
+    WOUND_DOWN_THEN_DIFFERED,
+    nonzero,
+)
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
 from ._support.text import command, one_line
@@ -133,7 +139,10 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
 
     A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
     ``STOP_INCOMPLETE`` its wind-down ran but did not finish (cancels and a flatten may be
-    at the venue, unconfirmed); after any other fault nothing was wound down. After
+    at the venue, unconfirmed); after a reconciler's escalation once the wind-down had
+    cancelled and flattened (``escalated_after_wind_down``, as the run's snapshots say) it
+    was wound down, and the venue holds what the book does not; after any other fault
+    nothing was wound down. After
     ``LEASE_LOST`` what the venue holds is the new holder's: the line says so, as ``status``
     and RUNBOOK do, rather than to check it.
     """
@@ -153,6 +162,8 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
         )
     if result.reason == "STOP_INCOMPLETE":
         how = UNCONFIRMED_WIND_DOWN
+    elif escalated_after_wind_down_in(run_dir, result.reason):
+        how = WOUND_DOWN_THEN_DIFFERED
     return (
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
         f"and positions (RUNBOOK): {run_dir}"

@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from .._artifacts.runread import payload
+from .._artifacts import names
+from .._artifacts.runread import payload, read_records
+from .._domain.lifecycle import SessionState, Trigger
 from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
-from .statuswords import UNCONFIRMED_WIND_DOWN
+from .statuswords import UNCONFIRMED_WIND_DOWN, WOUND_DOWN_THEN_DIFFERED, nonzero
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
+    from pathlib import Path
 
 __all__ = [
     "ACTED_BY",
     "HALTED_BY",
     "SELF_KILLS",
     "Halts",
+    "escalated_after_wind_down",
+    "escalated_after_wind_down_in",
     "halt_text",
     "left_for_an_operator",
     "trading_halts",
@@ -59,19 +64,63 @@ HALTED_BY: Final = {
 """What halted trading, in words, by the reason of its ``TRADING_STATE_CHANGED``."""
 
 
-def left_for_an_operator(reason: object) -> str:
+def left_for_an_operator(reason: object, *, wound_down: bool = False) -> str:
     """``left in ERROR_REQUIRES_OPERATOR, ...``: how a run sealed there was left, in words.
 
     A fault other than ``STOP_INCOMPLETE`` seals the run without a wind-down; a stop (or the
     run's end) that ran out of polls did wind down, but the venue did not confirm it: its
-    cancels and flatten may be there, or not. Either way the venue may hold what the book
-    does not say: a person looks.
+    cancels and flatten may be there, or not. ``wound_down``: the wind-down had cancelled and
+    flattened when the reconciler escalated a difference (``escalated_after_wind_down``):
+    the venue holds what the book does not. Either way a person looks at the venue.
     """
+    if wound_down:
+        return (
+            f"left in ERROR_REQUIRES_OPERATOR {WOUND_DOWN_THEN_DIFFERED}: a person must look "
+            "at the venue's open orders and positions"
+        )
     how = f" {UNCONFIRMED_WIND_DOWN}" if reason == "STOP_INCOMPLETE" else ", not wound down"
     return (
         f"left in ERROR_REQUIRES_OPERATOR{how}: the venue may still hold its orders and "
         "position (a person must look)"
     )
+
+
+def escalated_after_wind_down(reason: object, snapshots: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether the run's fault was a reconciler's escalation after its wind-down was done.
+
+    ``snapshots`` are the run's ``state_snapshots.jsonl`` records (one per transition): the
+    fault's own says the state it left (``from_state`` ``STOPPING``: a stop or the run's end
+    was winding down) and the book it left (no open order, flat). Such a run was wound down,
+    then sealed in ERROR_REQUIRES_OPERATOR (``RECONCILE_MISMATCH``): the venue holds what
+    the book does not (an order the session never sent, another position).
+    """
+    if reason != "RECONCILE_MISMATCH":
+        return False
+    fault: Mapping[str, Any] = {}
+    for record in snapshots:
+        if record.get("trigger") == Trigger.FAULT.value:
+            fault = record
+    positions, orders = fault.get("positions"), fault.get("open_orders")
+    return (
+        fault.get("from_state") == SessionState.STOPPING.value
+        and orders == []
+        and isinstance(positions, dict)
+        and not any(nonzero(str(quantity)) for quantity in positions.values())
+    )
+
+
+def escalated_after_wind_down_in(run_dir: Path, reason: object) -> bool:
+    """``escalated_after_wind_down`` of the run in ``run_dir``, read from its snapshots.
+
+    False when they cannot be read: the words then stay those of a run not wound down.
+    """
+    if reason != "RECONCILE_MISMATCH":
+        return False  # no other fault needs the file read
+    try:
+        snapshots = read_records(run_dir / names.SNAPSHOTS)
+    except OSError:
+        return False
+    return escalated_after_wind_down(reason, snapshots)
 
 
 def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

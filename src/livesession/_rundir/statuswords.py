@@ -17,6 +17,7 @@ from .standing import NO_CHECKPOINT
 __all__ = [
     "NEVER_TRADED",
     "UNCONFIRMED_WIND_DOWN",
+    "WOUND_DOWN_THEN_DIFFERED",
     "closing_says",
     "describe_lease",
     "describe_orders",
@@ -32,6 +33,12 @@ UNCONFIRMED_WIND_DOWN: Final = (
     "after a wind-down the venue did not confirm (its cancels and flatten may be there)"
 )
 """How a run sealed in ERROR_REQUIRES_OPERATOR by ``STOP_INCOMPLETE`` got there."""
+WOUND_DOWN_THEN_DIFFERED: Final = (
+    "after a wind-down (its orders cancelled, the book flat) that found the venue holding "
+    "what the book does not"
+)
+"""How a run the reconciler escalated once its wind-down was done got to ERROR_REQUIRES_OPERATOR
+(``escalated_after_wind_down``): wound down, yet the venue differs from the book."""
 
 
 def closing_says(pid: int, command_name: str) -> str:

@@ -28,7 +28,7 @@ from .._artifacts.runread import json_object, payload, read_records
 from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
-from .._rundir.halts import ACTED_BY, Halts, halt_text, trading_halts
+from .._rundir.halts import ACTED_BY, Halts, escalated_after_wind_down, halt_text, trading_halts
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
 
@@ -93,7 +93,8 @@ def outcome(
     events need not be held. ``sealed`` is the seal as ``standing`` (the run's status, read
     here unless given) reads it, never the events' ``SESSION_STOPPED`` alone; a seal the
     files do not bear out is ``seal_problem``; a position the venue's fills put in doubt,
-    ``position_in_doubt`` (status's words: the seal's book is only the book's then).
+    ``position_in_doubt`` (status's words: the seal's book is only the book's then); a
+    run the reconciler escalated once its wind-down was done, ``wound_down``.
     """
     if standing is None:
         from ..status import run_status  # noqa: PLC0415 - the caller usually has it
@@ -131,6 +132,8 @@ def outcome(
     extras = {
         "seal_problem": standing.problem,
         "position_in_doubt": standing.position_in_doubt,
+        # A reconciler's escalation once the wind-down had cancelled and flattened.
+        "wound_down": escalated_after_wind_down(seal.get("reason"), snapshots),
         "refused_by": refused,
         "halts": ending.halts.found,
         "resumes": resumes_in(run_dir / names.AUDIT),

@@ -19,7 +19,7 @@ from .._artifacts.runtime import (
 )
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
-from .._rundir.halts import HALTED_BY, left_for_an_operator
+from .._rundir.halts import HALTED_BY, escalated_after_wind_down, left_for_an_operator
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -261,12 +261,15 @@ class ReportRun:
         without cancelling or flattening: the evidence and ``status`` say so, and a header
         reading ``faulted: RECONCILE_MISMATCH`` alone read as a strategy error's, wound down.
         One a stop's wind-down the venue did not confirm left there (``reason``
-        ``STOP_INCOMPLETE``) did wind down, and is said so (``left_for_an_operator``).
+        ``STOP_INCOMPLETE``) did wind down, and is said so (``left_for_an_operator``); so is
+        one the reconciler escalated once its wind-down had cancelled and flattened
+        (``escalated_after_wind_down``).
         """
         last = self.snapshots[-1] if self.sealed and self.snapshots else {}
         if last.get("fsm_state") != "ERROR_REQUIRES_OPERATOR":
             return ""
-        return f"; {left_for_an_operator(reason)}"
+        wound_down = escalated_after_wind_down(reason, self.snapshots)
+        return f"; {left_for_an_operator(reason, wound_down=wound_down)}"
 
     def _killed(self) -> str:
         """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
