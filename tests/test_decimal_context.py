@@ -407,6 +407,22 @@ class LocalBroker(MockBroker):
             return super().poll(now_ns)
 
 
+def in_place_rail(_intent: Any, _ctx: Any) -> None:
+    """A desk's own rail, with the bug: sets its context in place."""
+    _tight(decimal.getcontext())
+
+
+def local_rail(_intent: Any, _ctx: Any) -> None:
+    with decimal.localcontext() as mine:
+        _tight(mine)
+
+
+def _rails(rail: Callable[[Any, Any], None]) -> tuple[Any, ...]:
+    """``rail`` first, then livesession's own, which compute after it in the same step."""
+    config = DryrunConfig()
+    return (rail, *default_rails(config.risk, (config.symbol,)))
+
+
 def _sma(kind: type[SmaCrossover]) -> SmaCrossover:
     return kind(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.013"))
 
@@ -435,6 +451,10 @@ PLUG_INS: dict[str, Callable[[bool], dict[str, Any]]] = {
         "strategy": _sma(LocalSma),
         "broker": _broker(InPlaceBroker if in_place else LocalBroker),
     },
+    "rail": lambda in_place: {
+        "strategy": _sma(LocalSma),
+        "rails": _rails(in_place_rail if in_place else local_rail),
+    },
 }
 
 
@@ -442,7 +462,7 @@ PLUG_INS: dict[str, Callable[[bool], dict[str, Any]]] = {
 def test_a_plug_ins_context_set_in_place_ends_with_its_call(
     plug_in: Callable[[bool], dict[str, Any]],
 ) -> None:
-    """Bug: a strategy, feed or broker that set its context in place (``getcontext().prec =
+    """Bug: a strategy, feed, broker or rail that set its context in place (``getcontext().prec =
     8``) changed the session's arithmetic for the rest of the step: the run recorded cash
     its fills do not add up to, which verify refused (or faulted ``DivisionImpossible``),
     though ``dryrun`` said COMPLETED. The session's arithmetic now never sees it: the run

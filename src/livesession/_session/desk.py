@@ -10,8 +10,10 @@ junk answer pass: a ``passed`` of ``"no"`` is no pass.
 
 from __future__ import annotations
 
+from decimal import getcontext, setcontext
 from typing import TYPE_CHECKING, Final
 
+from .._domain.decimal import CONTEXT
 from .._exceptions import INTERRUPTS
 from .._risk.checks import CheckResult
 from .._risk.rails import Rejection
@@ -67,14 +69,22 @@ def rail_answer(rail: Rail, intent: OrderIntent, ctx: RiskContext) -> Rejection 
     Anything else (a raise, a ``True``, a ``detail`` of numbers rather than strings, or one
     that would change the record's own fields) raises ``RailError`` naming the rail.
     """
-    if type(rail).__module__ == _OWN_RAILS:
-        return rail(intent, ctx)  # livesession's own: their details are the record's
+    if type(rail).__module__ == _OWN_RAILS:  # livesession's own: their details are the record's
+        # The step computes in the library's context already, each plug-in's call fenced
+        # (a desk's rail's below), so their ``with_context``, there for callers outside a
+        # session, is passed by: a context entered and left for each rail of each intent.
+        own = getattr(type(rail).__call__, "__wrapped__", None)
+        return rail(intent, ctx) if own is None else own(rail, intent, ctx)
+    step_context = getcontext()
+    setcontext(CONTEXT.copy())  # as a strategy's: its change of the context in place ends here
     try:
         answer = rail(intent, ctx)
     except INTERRUPTS:
         raise
     except BaseException as exc:
         raise RailError(f"{_rail_name(rail)} {_raised(exc)}") from exc
+    finally:
+        setcontext(step_context)
     if answer is None:
         return None
     if not isinstance(answer, Rejection):
