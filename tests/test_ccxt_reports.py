@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 pytest.importorskip("ccxt")
@@ -297,3 +298,32 @@ def _assert_long_by_foreign(item: dict[str, Any]) -> None:
     assert (item["kind"], item["symbol"]) == ("POSITION_MISMATCH", "BTC/USDT"), item
     book = Decimal(item["local_position"]) + Decimal(item["fills_in_flight"])
     assert Decimal(item["venue_position"]) - book == Decimal("0.020"), item
+
+
+class TestCheckpointWithoutTheStart:
+    def test_a_resume_from_a_checkpoint_without_it_compares_no_positions(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """A checkpoint without ``reconcile.positions_since`` (a run checkpointed before the
+        broker counted its trades), its book holding 0.004 of a market buy that rests: the
+        resume cannot count the trades from the run's start, and counted from its own would
+        call the book's 0.004 a difference. It compares no positions instead."""
+        fake = FakeBinance().start()
+        config = tmp_path / "every_step.toml"
+        config.write_text("checkpoint_every = 1\n", encoding="utf-8")
+        fake.fill_market_partly("0.004")
+        run_dir = tmp_path / "older"
+        try:
+            args = dryrun_args(tmp_path, "older", STEPS, "--config", str(config))
+            assert crashed_dryrun(fake, args, "checkpoint:40") == -9
+            checkpoint = run_dir / "checkpoint.json"
+            state = orjson.loads(checkpoint.read_bytes())
+            assert state["book"]["positions"] == {"BTC/USDT": "0.004"}
+            del state["reconcile"]["positions_since"]
+            checkpoint.write_bytes(orjson.dumps(state, option=orjson.OPT_SORT_KEYS))
+            route_to(fake, monkeypatch)
+            code = main(["resume", str(run_dir), "-q"])
+        finally:
+            fake.stop()
+        assert code == 0, capsys.readouterr().err
+        assert events(run_dir, "RECONCILE_ESCALATED") == []

@@ -305,9 +305,12 @@ class Reconciliation:
             int(recon.get("hold_until_ns", 0)), state["ts_sim"] + self._replay_window_ns
         )
         self.before_next_step = True
-        since = recon.get("positions_since")
-        if isinstance(since, int) and self._counted is not None:
-            self._counted.count_positions_from(since)
+        if self._counted is not None:
+            since = recon.get("positions_since")
+            if isinstance(since, int):
+                self._counted.count_positions_from(since)
+            else:  # counted from now, the trades would miss the position the book holds
+                self._venue_positions = None
 
 
 def _this_market(
