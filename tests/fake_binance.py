@@ -392,6 +392,14 @@ class FakeBinance:
             reply = self._new_order(params)
             assert reply.status == 200, reply
 
+    def trade_foreign(self, client_order_id: str, qty: str, side: str = "BUY") -> None:
+        """A MARKET order of BTCUSDT placed by someone else: it fills at once, in full."""
+        with self._lock:
+            params = {"symbol": "BTCUSDT", "newClientOrderId": client_order_id}
+            params |= {"type": "MARKET", "side": side, "quantity": qty}
+            reply = self._new_order(params)
+            assert reply.status == 200, reply
+
     def order_status(self, client_order_id: str) -> str | None:
         """The status of the latest order with this client id, or None."""
         with self._lock:
@@ -690,6 +698,10 @@ class FakeBinance:
             for fill in order.fills
         ]
         trades.sort(key=lambda trade: trade["id"])
+        if "startTime" in params:
+            trades = [trade for trade in trades if trade["time"] >= int(params["startTime"])]
+        if "limit" in params:
+            trades = trades[: int(params["limit"])]
         if trades and self._misreported:
             symbol_id = self._misreported.pop(0)
             for trade in trades:

@@ -16,6 +16,7 @@ from livesession._domain.model import VenueOrder
 from livesession._typing import (
     Broker,
     ConfirmingLookup,
+    CountedPositionVenue,
     JournaledVenue,
     MarkableVenue,
     PositionVenue,
@@ -107,7 +108,9 @@ def test_the_abilities_are_structural():
 @pytest.mark.ccxt
 def test_ccxt_broker_confirms_lookups_recovers_orders_and_knows_its_sandbox():
     """It recovers too (``RecoveringVenue``): a resumed session tells it which orders the
-    crashed process sent, so their fills are reported."""
+    crashed process sent, so their fills are reported. And it reports positions: a spot
+    account's net trades since the session began (``CountedPositionVenue``), so a fill of
+    an order the session never sent is a difference."""
     pytest.importorskip("ccxt")
     from livesession._domain.runtime_config import RuntimeConfig
     from livesession.brokers.ccxt import CcxtSandboxBroker, make_ccxt_broker
@@ -119,7 +122,14 @@ def test_ccxt_broker_confirms_lookups_recovers_orders_and_knows_its_sandbox():
         assert isinstance(broker, CcxtSandboxBroker)
         assert isinstance(broker, Broker)
         assert broker.kind == "ccxt_sandbox"
-        assert _abilities(broker) == {ConfirmingLookup, RecoveringVenue, SandboxAware}
+        assert _abilities(broker) == {
+            ConfirmingLookup,
+            PositionVenue,
+            RecoveringVenue,
+            SandboxAware,
+        }
+        assert isinstance(broker, CountedPositionVenue)
+        assert broker.positions_since is None  # read from the venue at the first count
         assert broker.sandbox_verified is True
     finally:
         broker.close()

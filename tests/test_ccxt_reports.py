@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 pytest.importorskip("ccxt")
@@ -26,7 +27,15 @@ pytest.importorskip("requests")
 from livesession.cli import main
 from livesession.verify import verify_run
 
-from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, events, jsonl, route_to
+from _ccxt_route import (
+    crashed_dryrun,
+    dryrun,
+    dryrun_args,
+    events,
+    jsonl,
+    route_to,
+    shaped_dryrun,
+)
 from fake_binance import FakeBinance
 
 pytestmark = pytest.mark.ccxt
@@ -221,12 +230,100 @@ class TestForeignOrderAcrossAResume:
             code = main(["resume", str(run_dir), "-q"])
         finally:
             fake.stop()
-        assert code == 4, capsys.readouterr().err
-        assert verify_run(run_dir).ok
-        (escalated,) = events(run_dir, "RECONCILE_ESCALATED")
-        (item,) = escalated["discrepancies"]
+        item = _escalated_alone(run_dir, code, capsys)
         assert (item["kind"], item["client_order_id"]) == ("ORDER_UNKNOWN_LOCALLY", "foreignLmt1")
-        codes = [record["code"] for record in jsonl(run_dir / "audit.jsonl")]
-        assert codes[-3:] == ["C2_RECONCILE_ESCALATED", "C2_OPERATOR_REQUIRED", "C2_DRYRUN_STOP"]
-        final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
-        assert (final["status"], final["fsm_state"]) == ("FAILED", "ERROR_REQUIRES_OPERATOR")
+
+    def test_a_market_fill_made_while_the_run_was_down_is_escalated(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """Killed at a checkpoint; someone else's market buy of 0.020 BTC fills in the run's
+        symbol while it is down. A spot broker reported no positions and the order was never
+        open, so no pass saw it: the resume sealed COMPLETED flat with the venue 0.020 long.
+        Now the account's trades since the run began are its position (POSITION_MISMATCH)."""
+        fake = FakeBinance().start()
+        run_dir = tmp_path / "crashed"
+        try:
+            assert (
+                crashed_dryrun(fake, dryrun_args(tmp_path, "crashed", STEPS), "checkpoint:2") == -9
+            )
+            fake.trade_foreign("foreignMkt1", "0.020")
+            route_to(fake, monkeypatch)
+            code = main(["resume", str(run_dir), "-q"])
+        finally:
+            fake.stop()
+        _assert_long_by_foreign(_escalated_alone(run_dir, code, capsys))
+
+
+class TestForeignFillDuringTheRun:
+    def test_a_market_fill_made_while_the_run_is_up_is_escalated(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """Someone else's market buy of 0.020 BTC fills in the run's symbol mid-run: the run
+        completed flat with the venue 0.020 long. Now escalated (POSITION_MISMATCH)."""
+        fake = FakeBinance()
+        looks = []
+
+        def foreign_after_ten(fetch_open_orders: Any) -> Any:
+            def listed(*args: Any, **kwargs: Any) -> Any:
+                looks.append(1)
+                if len(looks) == 10:
+                    fake.trade_foreign("foreignMkt1", "0.020")
+                return fetch_open_orders(*args, **kwargs)
+
+            return listed
+
+        code, run_dir = shaped_dryrun(
+            tmp_path, monkeypatch, fake, {"fetch_open_orders": foreign_after_ten}, run_id="up"
+        )
+        assert len(looks) > 10
+        _assert_long_by_foreign(_escalated_alone(run_dir, code, capsys))
+
+
+def _escalated_alone(run_dir: Path, code: int, capsys: Any) -> dict[str, Any]:
+    """The one difference the run (exit ``code``) escalated, failing it for an operator."""
+    err = capsys.readouterr().err
+    assert code == 4, err
+    assert verify_run(run_dir).ok
+    (escalated,) = events(run_dir, "RECONCILE_ESCALATED")
+    (item,) = escalated["discrepancies"]
+    codes = [record["code"] for record in jsonl(run_dir / "audit.jsonl")]
+    assert codes[-3:] == ["C2_RECONCILE_ESCALATED", "C2_OPERATOR_REQUIRED", "C2_DRYRUN_STOP"]
+    final = jsonl(run_dir / "state_snapshots.jsonl")[-1]
+    assert (final["status"], final["fsm_state"]) == ("FAILED", "ERROR_REQUIRES_OPERATOR")
+    return item
+
+
+def _assert_long_by_foreign(item: dict[str, Any]) -> None:
+    """A POSITION_MISMATCH of BTC/USDT: the venue 0.020 longer than the book."""
+    assert (item["kind"], item["symbol"]) == ("POSITION_MISMATCH", "BTC/USDT"), item
+    book = Decimal(item["local_position"]) + Decimal(item["fills_in_flight"])
+    assert Decimal(item["venue_position"]) - book == Decimal("0.020"), item
+
+
+class TestCheckpointWithoutTheStart:
+    def test_a_resume_from_a_checkpoint_without_it_compares_no_positions(
+        self, tmp_path, monkeypatch, capsys
+    ):
+        """A checkpoint without ``reconcile.positions_since`` (a run checkpointed before the
+        broker counted its trades), its book holding 0.004 of a market buy that rests: the
+        resume cannot count the trades from the run's start, and counted from its own would
+        call the book's 0.004 a difference. It compares no positions instead."""
+        fake = FakeBinance().start()
+        config = tmp_path / "every_step.toml"
+        config.write_text("checkpoint_every = 1\n", encoding="utf-8")
+        fake.fill_market_partly("0.004")
+        run_dir = tmp_path / "older"
+        try:
+            args = dryrun_args(tmp_path, "older", STEPS, "--config", str(config))
+            assert crashed_dryrun(fake, args, "checkpoint:40") == -9
+            checkpoint = run_dir / "checkpoint.json"
+            state = orjson.loads(checkpoint.read_bytes())
+            assert state["book"]["positions"] == {"BTC/USDT": "0.004"}
+            del state["reconcile"]["positions_since"]
+            checkpoint.write_bytes(orjson.dumps(state, option=orjson.OPT_SORT_KEYS))
+            route_to(fake, monkeypatch)
+            code = main(["resume", str(run_dir), "-q"])
+        finally:
+            fake.stop()
+        assert code == 0, capsys.readouterr().err
+        assert events(run_dir, "RECONCILE_ESCALATED") == []

@@ -171,9 +171,9 @@ def test_a_broker_whose_optional_lookup_raises_is_refused_in_one_line(tmp_path: 
     done = cli("dryrun", "-c", config, "--out", tmp_path / "runs", "--json")
     assert done.returncode == EXIT_BAD_INPUT, done.stderr
     said = (
-        "broker 'desk_venue.strat:venue' returned a Venue: looking up its fetch_ohlcv raised "
-        "KeyError: 'fetch_ohlcv' (a __getattr__ or a property must raise AttributeError for a "
-        "name it lacks)"
+        "broker 'desk_venue.strat:venue' returned a Venue: looking up its count_positions_from "
+        "raised KeyError: 'count_positions_from' (a __getattr__ or a property must raise "
+        "AttributeError for a name it lacks)"
     )
     assert done.stderr == f"livesession: error: {said}\n"
     assert json.loads(done.stdout)["error"] == said

@@ -25,6 +25,7 @@ __all__ = [
     "Clock",
     "Closable",
     "ConfirmingLookup",
+    "CountedPositionVenue",
     "DeclaredSimulation",
     "Fenceable",
     "IdempotencyRecord",
@@ -298,12 +299,24 @@ class PositionVenue(Protocol):
 
     ``MockBroker`` and ``RealishBroker`` implement it, so the reconciler checks the book's
     positions as well as its orders: a position the venue does not hold (a fill the book
-    never heard of) is a difference no order shows. The ccxt sandbox broker does not: a
-    spot account has balances, not positions.
+    never heard of) is a difference no order shows. The ccxt sandbox broker counts a spot
+    account's trades since the session began (``CountedPositionVenue``).
     """
 
     def positions(self) -> Mapping[str, Decimal]:
         """The venue's net position per symbol, from every fill it matched (reported or not)."""
+
+
+@runtime_checkable
+class CountedPositionVenue(Protocol):
+    """**Protocol:** a ``PositionVenue`` that counts its trades from a start (ccxt's)."""
+
+    @property
+    def positions_since(self) -> int | None:
+        """The start (venue epoch ms; None before the first ``positions``), checkpointed."""
+
+    def count_positions_from(self, since_ms: int) -> None:
+        """Count from ``since_ms``: a resumed run's start, so fills made while down count."""
 
 
 @runtime_checkable

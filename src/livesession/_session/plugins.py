@@ -30,6 +30,7 @@ from .._support.references import (
 from .._typing import (
     Broker,
     ConfirmingLookup,
+    CountedPositionVenue,
     DeclaredSimulation,
     JournaledVenue,
     MarkableVenue,
@@ -243,8 +244,8 @@ def lookup_refusal(plugin: object, kind: type, *, protocol: bool = True) -> str:
 
 
 _VENUE_ABILITIES = (
-    ConfirmingLookup, DeclaredSimulation, JournaledVenue, MarkableVenue, PositionVenue,
-    RecoveringVenue, RelayedVenue, ReplayingVenue, ResumableVenue, SandboxAware,
+    ConfirmingLookup, CountedPositionVenue, DeclaredSimulation, JournaledVenue, MarkableVenue,
+    PositionVenue, RecoveringVenue, RelayedVenue, ReplayingVenue, ResumableVenue, SandboxAware,
 )  # fmt: skip
 _LOOKED_UP: dict[type, tuple[str, ...]] = {
     MarketFeed: ("checked", "close", "dated", "first_ts_ns", "take_gaps"),

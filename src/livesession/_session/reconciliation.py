@@ -17,7 +17,7 @@ import attrs
 from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
 from .._exceptions import BrokerError
 from .._reconcile.reconciler import compare, lookups_needed, plan, position_doubts
-from .._typing import PositionVenue
+from .._typing import CountedPositionVenue, PositionVenue
 from .aftercheckpoint import take
 from .reports import order_link
 
@@ -69,6 +69,14 @@ class Reconciliation:
     def _positions_of_venue(self) -> Callable[[], Mapping[str, Decimal]] | None:
         broker = self._c.broker
         return broker.positions if isinstance(broker, PositionVenue) else None
+
+    _counted: CountedPositionVenue | None = attrs.field(init=False)
+    """The venue when it counts its positions from a start it is told on a resume."""
+
+    @_counted.default
+    def _venue_counted(self) -> CountedPositionVenue | None:
+        broker = self._c.broker
+        return broker if isinstance(broker, CountedPositionVenue) else None
 
     def reconcile(
         self, *, grace_ns: int | None = None, hold: bool = True, take_found: bool = False
@@ -269,14 +277,19 @@ class Reconciliation:
     # -- checkpoint ----------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
-        """The checkpoint keys this collaborator owns."""
-        return {
-            "reconcile": {
-                "pending": dict(sorted(self._pending.items())),
-                "escalated": sorted(self._escalated),
-                "hold_until_ns": self._hold_until_ns,
-            }
+        """The checkpoint keys this collaborator owns.
+
+        ``positions_since`` only of a venue that counts its positions from a start
+        (``CountedPositionVenue``) once it has one: a resume counts from the run's start.
+        """
+        state: dict[str, Any] = {
+            "pending": dict(sorted(self._pending.items())),
+            "escalated": sorted(self._escalated),
+            "hold_until_ns": self._hold_until_ns,
         }
+        if self._counted is not None and self._counted.positions_since is not None:
+            state["positions_since"] = self._counted.positions_since
+        return {"reconcile": state}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore from a checkpoint; the next step reconciles first.
@@ -292,6 +305,12 @@ class Reconciliation:
             int(recon.get("hold_until_ns", 0)), state["ts_sim"] + self._replay_window_ns
         )
         self.before_next_step = True
+        if self._counted is not None:
+            since = recon.get("positions_since")
+            if isinstance(since, int):
+                self._counted.count_positions_from(since)
+            else:  # counted from now, the trades would miss the position the book holds
+                self._venue_positions = None
 
 
 def _this_market(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..._domain.decimal import callers_context_kept_in
 from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderStatus
@@ -33,9 +33,17 @@ from .convert import (
     _venue_order,
 )
 from .credentials import HoldsCredentials
-from .errors import _as_read_error, _is_duplicate_client_id, cancel_error, classify, scrub_chain
+from .errors import (
+    _PARSE_ERRORS,
+    _as_read_error,
+    _is_duplicate_client_id,
+    cancel_error,
+    classify,
+    scrub_chain,
+)
 from .ohlcv import fetch_candles
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
+from .spot import CountsSpotTrades
 from .tracked import (
     _Reported,
     _Tracked,
@@ -54,30 +62,23 @@ if TYPE_CHECKING:
 __all__ = ["CcxtSandboxBroker"]
 
 _T = TypeVar("_T")
-_PARSE_ERRORS: Final = (
-    TypeError,
-    AttributeError,
-    KeyError,
-    IndexError,
-    ValueError,
-    ArithmeticError,
-)
-"""What ccxt's parsers raise on an answer of a shape they do not expect."""
 
 
 # Each call that reaches ccxt gives its caller's decimal context back as it found it:
 # ccxt sets rounding half up (and traps Underflow) on the calling thread.
 @callers_context_kept_in(
     "submit", "cancel", "poll", "open_orders", "order_by_client_id", "recover", "lookup",
-    "load_markets", "balances", "fetch_ohlcv",
+    "load_markets", "balances", "fetch_ohlcv", "positions",
 )  # fmt: skip
-class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, SandboxAware):
+class CcxtSandboxBroker(
+    HoldsCredentials, CountsSpotTrades, ConfirmingLookup, RecoveringVenue, SandboxAware
+):
     """A ``Broker`` on a ccxt exchange in verified sandbox mode. Build it with ``make_ccxt_broker``.
 
     Beyond the ``Broker`` protocol: ``lookup`` (``ConfirmingLookup``: bounded polling by
     client order id), ``recover`` (``RecoveringVenue``: the orders a resumed session sent
-    before its crash), ``sandbox_verified`` (``SandboxAware``), ``load_markets``,
-    ``balances`` and ``sandbox_problems``.
+    before its crash), ``positions`` (``CountsSpotTrades``), ``sandbox_verified``
+    (``SandboxAware``), ``load_markets``, ``balances`` and ``sandbox_problems``.
     """
 
     kind = "ccxt_sandbox"
@@ -425,10 +426,7 @@ class CcxtSandboxBroker(HoldsCredentials, ConfirmingLookup, RecoveringVenue, San
             tracked.acked = True
         if tracked.status.is_open or tracked.reported_qty < tracked.filled:
             symbol = tracked.order.symbol
-            raw = self._read(
-                lambda: self._fetch_by_client_id(symbol, cid),
-                cid,
-            )
+            raw = self._read(lambda: self._fetch_by_client_id(symbol, cid), cid)
             tracked.filled = _read_filled(raw)
             tracked.status = _status(raw)
         if tracked.reported_qty < tracked.filled:

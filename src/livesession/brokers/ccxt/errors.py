@@ -22,6 +22,15 @@ from ..._support.secrets import redact_text
 
 __all__ = ["classify"]
 
+_PARSE_ERRORS: Final = (
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    ArithmeticError,
+)
+"""What ccxt's parsers raise on an answer of a shape they do not expect."""
 _MAX_CHAIN: Final = 64
 _ORDER_CODE: Final = re.compile(r'"sCode"\s*:\s*"?(-?\d+)"?')
 _ORDER_MSG: Final = re.compile(r'"sMsg"\s*:\s*"([^"]{1,160})"')
