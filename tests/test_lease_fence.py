@@ -15,8 +15,9 @@ import orjson
 from livesession import DryrunConfig, LiveSessionOrchestrator
 from livesession._domain import clock as _clock
 from livesession._domain.lifecycle import SessionState
-from livesession._exceptions import Fenced
+from livesession._exceptions import Fenced, Transient
 from livesession._session.assembly import default_broker, default_strategy
+from livesession.brokers.mock import MockBroker, venue_options
 from livesession.leases import FileLease, LeaseGrant
 from livesession.stores.memory import MemoryIdempotencyStore
 
@@ -222,4 +223,57 @@ def test_a_lease_lost_before_a_cancel_sends_no_cancel(tmp_path):
         venue_order = broker.order_by_client_id(cid)
         assert venue_order is not None
         assert venue_order.status.is_open, (cid, venue_order.status)
+    orch.close()
+
+
+class _TakenOverMidSend(MockBroker):
+    """The mock venue, whose next send armed never reaches it, as another session takes over.
+
+    The failed send's wait (a lookup's, on the wall) outlasts the lease's TTL, and another
+    session takes the pair's lease in it: the retry loop must not send again.
+    """
+
+    simulated = True
+
+    def __init__(self, take_over: Any, **options: Any) -> None:
+        super().__init__(**options)
+        self.take_over = take_over
+        self.armed = False
+        self.sends: list[str] = []
+
+    def submit(self, order: Any, now_ns: int) -> None:
+        self.sends.append(order.client_order_id)
+        if self.armed:
+            self.armed = False
+            self.take_over()
+            raise Transient("connection reset", client_order_id=order.client_order_id)
+        super().submit(order, now_ns)
+
+
+def test_a_lease_lost_while_a_failed_send_waits_sends_it_no_more(tmp_path):
+    """Bug: the retry loop resent a send that never reached the venue without asking the
+    lease again. ccxt's lookups wait on the wall between two sends (up to `lookup_attempts`
+    x `lookup_interval_ns`), which can outlast the TTL: the resend then went out beside a
+    newer holder's orders. Now a resend asks the lease first, and none goes out once it is
+    lost; nothing more is written of the order (the session faults LEASE_LOST)."""
+    cfg = _config()
+    taken: list[LeaseGrant] = []
+    broker = _TakenOverMidSend(
+        lambda: taken.append(_take_over(tmp_path, lease_clock)), **venue_options(cfg, None)
+    )
+    orch, sinks, lease_clock = _leased(tmp_path, cfg, broker=broker)
+    _until_trading(orch, lease_clock)
+    broker.armed = True
+    events_before = len(sinks.events.lines)
+    while not taken and orch.steps_done < MAX_WARMUP_STEPS * 2:
+        orch.step()
+        lease_clock.advance(STEP_NS)
+    assert taken, "the strategy never sent again: the test proves nothing"
+    failed = broker.sends[-1]
+    assert broker.sends.count(failed) == 1, "sent again after the lease was lost"
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    assert orch.result().reason == "LEASE_LOST"
+    after = _events_after(sinks, events_before)
+    assert not {"BROKER_CALL_RETRIED", "ORDER_SUBMITTED", "ORDER_REJECTED"} & set(after)
+    assert [p["fence"] for p in _lost(sinks)] == [1]
     orch.close()

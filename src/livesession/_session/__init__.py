@@ -6,7 +6,8 @@ refused), ``context`` (what every collaborator works with), ``pipeline`` (one st
 order), ``threads`` (the owner thread and the session lock; ``interrupts``: Ctrl-C and SIGTERM
 in bulk runs) and ``verbs`` (the operator verbs; ``outcomes``: what a verb answers). The
 collaborators: ``timekeeper``, ``lifecycle``, ``preflight``, ``execution``
-(``cancels``: a strategy's cancel of its own order),
+(``cancels``: a strategy's cancel of its own order; ``resends``: whether a failed send goes
+again),
 ``reports`` (``crossing``: reduce-only fills that added exposure), ``exits``,
 ``winddown``, ``reconciliation``, ``lease_keeper``, ``checkpoint``, ``broker_health`` and
 ``closing`` (what a session lets go of as it ends). The book: ``book``, ``openorders``

@@ -38,6 +38,7 @@ from .aftercheckpoint import lists_sent_after, tracked_or_recovered
 from .book import submitted_payload
 from .desk import rail_answer
 from .exits import Protection
+from .resends import NotResent, resend_or_raise
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -50,19 +51,6 @@ if TYPE_CHECKING:
     from .context import SessionContext
 
 __all__ = ["Execution"]
-
-
-def _refused_while_halted(order: Order, trading: TradingState) -> bool:
-    """Whether resending ``order`` now would send what HALTED refuses as new.
-
-    A send that failed without reaching the venue is resent after a wait; if its failures
-    made the broker unhealthy (or anything else halted trading) it is given up instead,
-    as a new order would be refused, unless it only reduces a position. A protective leg
-    (``oco_group``) is given up too, reduce-only as it is: HALTED places no leg (``exits``
-    refuses one), and a take profit whose failed send had just halted trading was resent
-    and rested at the venue while the kill switch flattened.
-    """
-    return trading is TradingState.HALTED and (not order.reduce_only or order.oco_group is not None)
 
 
 class Execution:
@@ -302,6 +290,8 @@ class Execution:
             return None
         except OutcomeUnknown:
             return "unknown"
+        except NotResent:
+            return None  # the lease lapsed as the send was retried: as ``send``'s own check
         except Exception:
             # Recording what happened failed (a sink died) after the venue may have got the
             # order: the book tracks it in doubt before the failure goes on, so the wind-down's
@@ -351,9 +341,8 @@ class Execution:
     def _submit_with_retry(self, order: Order) -> None:
         """Send with backoff on Transient; on OutcomeUnknown look up before any resend.
 
-        A lookup that confirms the venue does not have the order makes the failed attempt
-        a ``Transient`` one (it never reached the venue), so the shared retry loop resends
-        it; a lookup that gets no answer leaves the outcome unknown and nothing is resent.
+        A lookup that confirms the venue lacks the order makes it a ``Transient`` failure, which
+        the retry loop resends (``resend_or_raise``); a lookup with no answer resends nothing.
         """
         cid = order.client_order_id
         policy = self._retry
@@ -386,8 +375,7 @@ class Execution:
             health.ok("submit")
 
         def retried(number: int, error: BaseException, delay_ns: int) -> None:
-            if _refused_while_halted(order, self._c.governor.state):
-                raise error  # not resent: the failed send never reached the venue
+            resend_or_raise(order, self._c, error)  # its send never reached the venue
             self._c.recorder.emit(
                 "BROKER_CALL_RETRIED",
                 {
