@@ -8,7 +8,7 @@ step. The PostgreSQL stores' own fencing is tested in tests/test_postgres_fence.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,6 +22,9 @@ from livesession.leases import FileLease, LeaseGrant
 from livesession.stores.memory import MemoryIdempotencyStore
 
 from _helpers import START, Sinks
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TTL_MS = 1000
 STEP_NS = 100_000_000  # 0.1 s of lease time per step: renewals keep the lease live
@@ -121,6 +124,15 @@ def _until_trading(
     assert orch.state is SessionState.DRYRUN_ACTIVE
 
 
+def _step_while(
+    orch: LiveSessionOrchestrator, lease_clock: _clock.SimClock, going: Callable[[], bool]
+) -> None:
+    """Step (the lease clock a step on each time) while ``going``, within a bound."""
+    while going() and orch.steps_done < MAX_WARMUP_STEPS * 2:
+        orch.step()
+        lease_clock.advance(STEP_NS)
+
+
 def _take_over(tmp_path, lease_clock: _clock.SimClock) -> LeaseGrant:
     """The holder stalls past its TTL, and another session takes the pair's lease."""
     lease_clock.advance(3 * TTL_MS * 1_000_000)
@@ -154,9 +166,7 @@ def test_a_refused_write_loses_the_lease_and_sends_nothing(tmp_path):
     _until_trading(orch, lease_clock)
     store.newest = 7  # a newer holder exists (the store knows; the lease row says so)
     events_before = len(sinks.events.lines)
-    while orch.state is SessionState.DRYRUN_ACTIVE and orch.steps_done < MAX_WARMUP_STEPS * 2:
-        orch.step()
-        lease_clock.advance(STEP_NS)
+    _step_while(orch, lease_clock, lambda: orch.state is SessionState.DRYRUN_ACTIVE)
     assert store.refused >= 1, "no write was refused: the test proves nothing"
     assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
     assert orch.result().reason == "LEASE_LOST"
@@ -187,9 +197,7 @@ def test_a_lease_lost_inside_a_step_is_found_before_the_send(tmp_path):
 
     strategy.pause = pause
     events_before = len(sinks.events.lines)
-    while not taken and orch.steps_done < MAX_WARMUP_STEPS * 2:
-        orch.step()
-        lease_clock.advance(STEP_NS)
+    _step_while(orch, lease_clock, lambda: not taken)
     assert taken, "the strategy never traded again: the test proves nothing"
     assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
     assert orch.result().reason == "LEASE_LOST"
@@ -265,9 +273,7 @@ def test_a_lease_lost_while_a_failed_send_waits_sends_it_no_more(tmp_path):
     _until_trading(orch, lease_clock)
     broker.armed = True
     events_before = len(sinks.events.lines)
-    while not taken and orch.steps_done < MAX_WARMUP_STEPS * 2:
-        orch.step()
-        lease_clock.advance(STEP_NS)
+    _step_while(orch, lease_clock, lambda: not taken)
     assert taken, "the strategy never sent again: the test proves nothing"
     failed = broker.sends[-1]
     assert broker.sends.count(failed) == 1, "sent again after the lease was lost"
