@@ -101,6 +101,14 @@ class TestTimesUnderAnotherName:
             ("OpenTime", "1772442000"),
             ("when", "3/2/2026 9:00 AM"),  # a US spreadsheet's time, in no form read here
             ("stamp", "2026-03-02 09:00:00 UTC"),
+            # epoch numbers under names that say times but end in neither word: Polygon's
+            # flat files (nanoseconds), CryptoDataDownload's, and the like
+            ("window_start", "1772442000000000000"),
+            ("unix", "1772442000000"),
+            ("Unix Timestamp", "1772442000"),
+            ("timestamp_ms", "1772442000000"),
+            ("epoch", "1772442000"),
+            ("ts_event", "1772442000000000000"),
         ],
     )
     def test_refused_naming_the_column_and_the_value(

@@ -181,9 +181,20 @@ _LOOKS_DATED: Final = re.compile(
 text, in a form this module may not read (``3/2/2026 9:00 AM``)."""
 
 
+_TIME_WORDS: Final = ("ts", "unix", "epoch")
+"""Names of epoch times that end in no word below (CryptoDataDownload's ``unix``)."""
+
+
 def _names_a_time(name: str) -> bool:
-    """Whether a column's name says it holds times (``Gmt time``, ``Open time``, ``TradeDate``)."""
-    return any(word.endswith(("time", "date")) for word in re.findall(r"[a-z]+", name.lower()))
+    """Whether a column's name says it holds times (``Gmt time``, ``Open time``, ``TradeDate``).
+
+    A word ending in ``time``, ``date``, ``stamp`` (``timestamp_ms``) or ``start`` (Polygon's
+    ``window_start``), or one of ``_TIME_WORDS`` (Databento's ``ts_event``).
+    """
+    return any(
+        word.endswith(("time", "date", "stamp", "start")) or word in _TIME_WORDS
+        for word in re.findall(r"[a-z]+", name.lower())
+    )
 
 
 def unread_time(name: str, text: str) -> bool:
