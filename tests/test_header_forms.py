@@ -154,3 +154,78 @@ class TestNoCsvText:
         with pytest.raises(DataFileError) as caught:
             check_csv(path, tick=None)
         assert str(caught.value) == f"data file {path}, line 1: the file is {said}"
+
+
+MT4 = (
+    "2026.03.02,09:00,1.08420,1.08440,1.08350,1.08370,100\n"
+    "2026.03.02,09:01,1.08370,1.08450,1.08300,1.08400,120\n"
+)
+TWO_TICKS = "2026-03-02T09:00:00Z,1.5,1.6,1.4,1.5,3\n2026-03-02T09:01:00Z,1.5,1.6,1.4,1.5,3\n"
+
+
+def _refusal(tmp_path: Path, text: str) -> DataFileError:
+    with pytest.raises(DataFileError) as caught:
+        check_csv(_write(tmp_path, text), tick=None)
+    return caught.value
+
+
+class TestWhatToWrite:
+    """Bugs: a file as a desk's export writes it was refused in words that did not say what
+    to do: MetaTrader 4's headless export was given Binance's names; a comment or
+    CryptoDataDownload's address before the header "lacked" open; a comment between rows
+    was a row "missing" values; two volumes of other names (CryptoDataDownload's) went
+    unnamed; yfinance's two-level header was a price 'EURUSD' that is "not a decimal number"."""
+
+    def test_a_metatrader_4_export_is_given_its_own_names(self, tmp_path: Path) -> None:
+        caught = _refusal(tmp_path, MT4)
+        assert (caught.line, caught.column) == (1, None)
+        said = str(caught)
+        assert ": no header: the first line is a row of numbers, not the column names" in said
+        assert said.endswith(
+            "(MetaTrader 4's date, time, prices and volume: date,time,open,high,low,close,volume)"
+        )
+        named = said.rsplit(": ", 1)[1].rstrip(")")
+        checked = check_csv(_write(tmp_path, named + "\n" + MT4), tick=None)
+        assert (checked.time_column, checked.rows) == ("date time", 2)
+
+    @pytest.mark.parametrize(
+        "first", ["# exported 2026-03-02 by the desk's tool", "https://www.CryptoDataDownload.com"]
+    )
+    def test_a_line_before_the_header_is_named_so(self, tmp_path: Path, first: str) -> None:
+        caught = _refusal(tmp_path, f"{first}\ntimestamp,open,high,low,close,volume\n{TWO_TICKS}")
+        assert (caught.line, caught.column) == (1, None)
+        assert str(caught).endswith(
+            "the first line is no header (a comment, a title or an address before the header, "
+            "as CryptoDataDownload's files open with theirs): the header open,high,low,close,"
+            "volume must be the first line: delete the lines before it (`tail -n +2 in.csv > "
+            "out.csv` deletes one)"
+        )
+
+    def test_a_comment_between_rows_is_named_so(self, tmp_path: Path) -> None:
+        rows = TWO_TICKS.splitlines(keepends=True)
+        caught = _refusal(
+            tmp_path, "timestamp,open,high,low,close,volume\n" + rows[0] + "# gap\n" + rows[1]
+        )
+        assert (caught.line, caught.column) == (3, None)
+        assert str(caught).endswith(
+            "value '# gap': a comment line ('#'), which a data file may not hold: delete such "
+            "lines (`grep -v '^#' in.csv > out.csv`)"
+        )
+
+    def test_volumes_of_other_names_are_named(self, tmp_path: Path) -> None:
+        caught = _refusal(
+            tmp_path, "unix,date,open,high,low,close,Volume BTC,Volume USDT\n"
+            "1772442000000,2026-03-02 09:00:00,1.5,1.6,1.4,1.5,3,4.5\n",
+        )  # fmt: skip
+        assert caught.column == "volume"
+        assert str(caught).endswith(
+            "or a tab): it has volume btc, volume usdt: rename the one to play volume"
+        )
+
+    def test_yfinance_two_level_header_is_named_so(self, tmp_path: Path) -> None:
+        caught = _refusal(
+            tmp_path, "Price,Close,High,Low,Open,Volume\nTicker,EURUSD,EURUSD,EURUSD,EURUSD,"
+            "EURUSD\nDate,,,,,\n2026-03-02 00:00:00+00:00,1.5,1.6,1.4,1.5,3\n",
+        )  # fmt: skip
+        assert (caught.line, caught.column) == (2, None)
+        assert "a second header line (yfinance writes its columns in two levels" in str(caught)

@@ -4,9 +4,10 @@ The header is the file's first line. It needs ``open,high,low,close,volume`` in 
 separated by ``,``, ``;`` or a tab (the first of these that finds them all: ``csvforms``);
 other columns are allowed, and a name in angle brackets is read without them (MetaTrader
 writes ``<DATE>,<TIME>,<OPEN>,...``; its numbers are written with decimal points). A file
-that has no header (empty, a blank first line, Excel's ``sep=;`` line, or a first line of
-numbers, as Binance's kline files have), is compressed, is UTF-16 or is not UTF-8 is
-refused at line 1, naming why.
+that has no header (empty, a blank first line, Excel's ``sep=;`` line, a comment or title
+line before it, or a first line of numbers, as Binance's kline files and MetaTrader 4's
+exports have), is compressed, is UTF-16 or is not UTF-8 is refused at line 1, naming why
+and what to write.
 """
 
 from __future__ import annotations
@@ -53,8 +54,15 @@ def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int],
     splits = [(d, [_name(cell) for cell in cells]) for d, cells in cut]
     # The first separator that finds the most required columns (``,`` when none finds any).
     delimiter, names = max(splits, key=lambda split: len(set(REQUIRED_COLUMNS) & set(split[1])))
-    if not set(REQUIRED_COLUMNS) <= set(names) and any(_numbers(cells) for _, cells in cut):
-        raise _fail(path, 1, None, text.strip(), _HEADLESS)
+    if not set(REQUIRED_COLUMNS) <= set(names):
+        if any(_numbers(cells) for _, cells in cut):
+            raise _fail(path, 1, None, text.strip(), _headless(cut[0][1]))
+        # A comment, or one cell naming no column (a space-separated header is a header).
+        words = set(re.findall(r"[a-z]+", text.lower()))
+        if text.lstrip().startswith("#") or (
+            all(len(cells) <= 1 for _, cells in cut) and not words & set(REQUIRED_COLUMNS)
+        ):
+            raise _fail(path, 1, None, text.strip(), _BEFORE_HEADER)
     separated = ", separated by ',', ';' or a tab"
     index = column_index(path, names, text.strip(), separated)
     cells = next(cells for d, cells in cut if d == delimiter)
@@ -71,6 +79,38 @@ _HEADLESS: Final = (
     "close and volume (Binance's: open_time,open,high,low,close,volume,close_time,"
     "quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore)"
 )
+_DATE_AND_TIME: Final = (
+    re.compile(r"\d{4}[.-]\d{2}[.-]\d{2}|\d{2}\.\d{2}\.\d{4}"),
+    re.compile(r"\d{1,2}:\d{2}(:\d{2})?"),
+)
+"""A date and a time of day in two cells, as MetaTrader 4 writes a bar's (``2026.03.02,09:00``)."""
+_MT4_NAMES: Final = "date,time,open,high,low,close,volume"
+_BEFORE_HEADER: Final = (
+    "the first line is no header (a comment, a title or an address before the header, as "
+    "CryptoDataDownload's files open with theirs): the header open,high,low,close,volume "
+    "must be the first line: delete the lines before it (`tail -n +2 in.csv > out.csv` "
+    "deletes one)"
+)
+
+
+def _headless(cells: list[str]) -> str:
+    """Why a first line of bars is no header, and the names to add before it.
+
+    Binance's names for a row of its klines; MetaTrader 4's for a row of its seven values,
+    a date and a time first (its History Center writes no header either).
+    """
+    parts = [cell.strip() for cell in cells]
+    dated = len(parts) == len(_MT4_NAMES.split(",")) and all(
+        form.fullmatch(part) for form, part in zip(_DATE_AND_TIME, parts, strict=False)
+    )
+    if not dated:
+        return _HEADLESS
+    return (
+        "no header: the first line is a row of numbers, not the column names (MetaTrader "
+        "4's exports have none): add a line before it naming the columns, at least open, "
+        f"high, low, close and volume (MetaTrader 4's date, time, prices and volume: "
+        f"{_MT4_NAMES})"
+    )
 
 
 def _name(cell: str) -> str:
@@ -88,7 +128,7 @@ def column_index(path: Path, names: list[str], shown: str, separated: str = "") 
     """Where each required column is among ``names`` (lower case); ``shown``: the header."""
     for column in REQUIRED_COLUMNS:
         if column not in names:
-            volumes = "" if column != "volume" or "tickvol" not in names else _VOLUMES
+            volumes = "" if column != "volume" else _volumes(names)
             raise _fail(
                 path, 1, column, shown,
                 "the header lacks this column (it needs open, high, low, close and volume, in "
@@ -104,3 +144,13 @@ _VOLUMES: Final = (
     ": MetaTrader writes <TICKVOL> (ticks) and <VOL> (the exchange's, 0 on most FX): rename "
     "the one to play <VOLUME>"
 )
+
+
+def _volumes(names: list[str]) -> str:
+    """The header's volumes of other names (``Volume BTC``, ``Volume USDT``): which to rename."""
+    if "tickvol" in names:
+        return _VOLUMES
+    others = [name for name in names if name.startswith("vol")]
+    if not others:
+        return ""
+    return f": it has {', '.join(others)}: rename the one to play volume"

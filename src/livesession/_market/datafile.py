@@ -71,6 +71,16 @@ __all__ = [
 TIME_COLUMNS: Final = ("timestamp", "time", "datetime", "date", "open_time", "ts")
 SYMBOL_COLUMNS: Final = ("symbol", "ticker")
 """A column naming each row's instrument (the first of these the header has), optional."""
+_COMMENT: Final = (
+    "a comment line ('#'), which a data file may not hold: delete such lines "
+    "(`grep -v '^#' in.csv > out.csv`)"
+)
+_TWO_LEVELS: Final = (
+    "a second header line (yfinance writes its columns in two levels, Price and Ticker, and "
+    "a Date line after them): write one header line, with `yf.download(..., "
+    "multi_level_index=False)`, or `df.columns = df.columns.droplevel('Ticker')` before "
+    "`df.to_csv(...)`"
+)
 _KNOWN_COLUMNS: Final = frozenset((*REQUIRED_COLUMNS, *TIME_COLUMNS, *SYMBOL_COLUMNS))
 SPLIT_TIME: Final = "date time"
 """The name errors give a time split in a ``date`` and a ``time`` column."""
@@ -198,6 +208,8 @@ class RowChecker:
         except csv.Error as exc:
             raise _fail(self.path, line, None, text.rstrip("\r\n"), not_a_row(text, exc)) from None
         if len(cells) < len(self.names):
+            if text.lstrip().startswith("#"):
+                raise _fail(self.path, line, None, text.strip(), _COMMENT)
             missing = self.names[len(cells)]
             raise _fail(
                 self.path, line, missing, "",
@@ -247,6 +259,8 @@ class RowChecker:
         """
         if self.symbol_column is not None:
             self._one_symbol(cells[self.names.index(self.symbol_column)], line)
+        if self.first_row and self.names[0] == "price" and cells[0].lower() == "ticker":
+            raise _fail(self.path, line, None, self.delimiter.join(cells), _TWO_LEVELS)
         if self.first_row and self.times is None:  # the first row, undated
             self._no_unread_time(cells, line)
         self.first_row = False
