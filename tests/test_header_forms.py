@@ -160,6 +160,9 @@ MT4 = (
     "2026.03.02,09:00,1.08420,1.08440,1.08350,1.08370,100\n"
     "2026.03.02,09:01,1.08370,1.08450,1.08300,1.08400,120\n"
 )
+KRAKEN = (
+    "1772442000,1.0842,1.0844,1.0835,1.0837,100,5\n1772442060,1.0837,1.0845,1.0830,1.0840,120,7\n"
+)
 TWO_TICKS = "2026-03-02T09:00:00Z,1.5,1.6,1.4,1.5,3\n2026-03-02T09:01:00Z,1.5,1.6,1.4,1.5,3\n"
 
 
@@ -171,22 +174,30 @@ def _refusal(tmp_path: Path, text: str) -> DataFileError:
 
 class TestWhatToWrite:
     """Bugs: a file as a desk's export writes it was refused in words that did not say what
-    to do: MetaTrader 4's headless export was given Binance's names; a comment or
+    to do: MetaTrader 4's and Kraken's headless exports were given Binance's twelve names; a comment or
     CryptoDataDownload's address before the header "lacked" open; a comment between rows
     was a row "missing" values; two volumes of other names (CryptoDataDownload's) went
     unnamed; yfinance's two-level header was a price 'EURUSD' that is "not a decimal number"."""
 
-    def test_a_metatrader_4_export_is_given_its_own_names(self, tmp_path: Path) -> None:
-        caught = _refusal(tmp_path, MT4)
+    @pytest.mark.parametrize(
+        ("rows", "names", "time_column"),
+        [
+            (MT4, "(MetaTrader 4's: date,time,open,high,low,close,volume)", "date time"),
+            # Kraken's OHLCVT: seven values, an epoch time first
+            (KRAKEN, "(Kraken's: timestamp,open,high,low,close,volume,trades)", "timestamp"),
+        ],
+    )
+    def test_a_headless_export_is_given_its_own_names(
+        self, tmp_path: Path, rows: str, names: str, time_column: str
+    ) -> None:
+        caught = _refusal(tmp_path, rows)
         assert (caught.line, caught.column) == (1, None)
         said = str(caught)
         assert ": no header: the first line is a row of numbers, not the column names" in said
-        assert said.endswith(
-            "(MetaTrader 4's date, time, prices and volume: date,time,open,high,low,close,volume)"
-        )
+        assert said.endswith(names)
         named = said.rsplit(": ", 1)[1].rstrip(")")
-        checked = check_csv(_write(tmp_path, named + "\n" + MT4), tick=None)
-        assert (checked.time_column, checked.rows) == ("date time", 2)
+        checked = check_csv(_write(tmp_path, named + "\n" + rows), tick=None)
+        assert (checked.time_column, checked.rows) == (time_column, 2)
 
     @pytest.mark.parametrize(
         "first", ["# exported 2026-03-02 by the desk's tool", "https://www.CryptoDataDownload.com"]

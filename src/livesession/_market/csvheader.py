@@ -56,7 +56,7 @@ def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int],
     delimiter, names = max(splits, key=lambda split: len(set(REQUIRED_COLUMNS) & set(split[1])))
     if not set(REQUIRED_COLUMNS) <= set(names):
         if any(_numbers(cells) for _, cells in cut):
-            raise _fail(path, 1, None, text.strip(), _headless(cut[0][1]))
+            raise _fail(path, 1, None, text.strip(), _headless(max((c for _, c in cut), key=len)))
         # A comment, or one cell naming no column (a space-separated header is a header).
         words = set(re.findall(r"[a-z]+", text.lower()))
         if text.lstrip().startswith("#") or (
@@ -85,6 +85,7 @@ _DATE_AND_TIME: Final = (
 )
 """A date and a time of day in two cells, as MetaTrader 4 writes a bar's (``2026.03.02,09:00``)."""
 _MT4_NAMES: Final = "date,time,open,high,low,close,volume"
+_KRAKEN_NAMES: Final = "timestamp,open,high,low,close,volume,trades"
 _BEFORE_HEADER: Final = (
     "the first line is no header (a comment, a title or an address before the header, as "
     "CryptoDataDownload's files open with theirs): the header open,high,low,close,volume "
@@ -96,20 +97,24 @@ _BEFORE_HEADER: Final = (
 def _headless(cells: list[str]) -> str:
     """Why a first line of bars is no header, and the names to add before it.
 
-    Binance's names for a row of its klines; MetaTrader 4's for a row of its seven values,
-    a date and a time first (its History Center writes no header either).
+    Binance's names for a row of its klines; Kraken's for its OHLCVT's seven values, an
+    epoch time first; MetaTrader 4's for its seven, a date and a time first (neither
+    writes a header).
     """
     parts = [cell.strip() for cell in cells]
-    dated = len(parts) == len(_MT4_NAMES.split(",")) and all(
-        form.fullmatch(part) for form, part in zip(_DATE_AND_TIME, parts, strict=False)
-    )
-    if not dated:
-        return _HEADLESS
+    if len(parts) == len(_MT4_NAMES.split(",")):
+        if all(form.fullmatch(part) for form, part in zip(_DATE_AND_TIME, parts, strict=False)):
+            return _headless_as("MetaTrader 4's exports", "MetaTrader 4's", _MT4_NAMES)
+        if parts[0].isdigit():
+            return _headless_as("Kraken's OHLCVT files", "Kraken's", _KRAKEN_NAMES)
+    return _HEADLESS
+
+
+def _headless_as(files: str, whose: str, names: str) -> str:
     return (
-        "no header: the first line is a row of numbers, not the column names (MetaTrader "
-        "4's exports have none): add a line before it naming the columns, at least open, "
-        f"high, low, close and volume (MetaTrader 4's date, time, prices and volume: "
-        f"{_MT4_NAMES})"
+        f"no header: the first line is a row of numbers, not the column names ({files} "
+        "have none): add a line before it naming the columns, at least open, high, low, "
+        f"close and volume ({whose}: {names})"
     )
 
 
