@@ -163,6 +163,12 @@ MT4 = (
 KRAKEN = (
     "1772442000,1.0842,1.0844,1.0835,1.0837,100,5\n1772442060,1.0837,1.0845,1.0830,1.0840,120,7\n"
 )
+HEADER = "timestamp,open,high,low,close,volume\n"
+BEFORE_HEADER = (
+    "the first line is no header (a comment, a title or an address before the header, as "
+    "CryptoDataDownload's files open with theirs): the header open,high,low,close,volume must "
+    "be the first line: delete the lines before it (`tail -n +2 in.csv > out.csv` deletes one)"
+)
 TWO_TICKS = "2026-03-02T09:00:00Z,1.5,1.6,1.4,1.5,3\n2026-03-02T09:01:00Z,1.5,1.6,1.4,1.5,3\n"
 
 
@@ -200,43 +206,49 @@ class TestWhatToWrite:
         assert (checked.time_column, checked.rows) == (time_column, 2)
 
     @pytest.mark.parametrize(
-        "first", ["# exported 2026-03-02 by the desk's tool", "https://www.CryptoDataDownload.com"]
+        ("text", "at", "ending"),
+        [
+            (  # a comment, or CryptoDataDownload's address, before the header
+                "# exported 2026-03-02 by the desk's tool\n" + HEADER + TWO_TICKS,
+                (1, None),
+                BEFORE_HEADER,
+            ),
+            ("https://www.CryptoDataDownload.com\n" + HEADER + TWO_TICKS, (1, None), BEFORE_HEADER),
+            (
+                HEADER + TWO_TICKS.replace("\n", "\n# gap\n", 1),
+                (3, None),
+                (
+                    "value '# gap': a comment line ('#'), which a data file may not hold: delete "
+                    "such lines (`grep -v '^#' in.csv > out.csv`)"
+                ),
+            ),
+            (
+                (
+                    "unix,date,open,high,low,close,Volume BTC,Volume USDT\n"
+                    "1772442000000,2026-03-02 09:00:00,1.5,1.6,1.4,1.5,3,4.5\n"
+                ),
+                (1, "volume"),
+                "or a tab): it has volume btc, volume usdt: rename the one to play volume",
+            ),
+            (  # yfinance's columns in two levels
+                (
+                    "Price,Close,High,Low,Open,Volume\nTicker,EURUSD,EURUSD,EURUSD,EURUSD,EURUSD\n"
+                    "Date,,,,,\n2026-03-02 00:00:00+00:00,1.5,1.6,1.4,1.5,3\n"
+                ),
+                (2, None),
+                (
+                    "a second header line (yfinance writes its columns in two levels, Price and "
+                    "Ticker, and a Date line after them): write one header line, with "
+                    "`yf.download(..., multi_level_index=False)`, or `df.columns = "
+                    "df.columns.droplevel('Ticker')` before `df.to_csv(...)`"
+                ),
+            ),
+        ],
+        ids=["comment", "address", "comment-between-rows", "two-volumes", "yfinance"],
     )
-    def test_a_line_before_the_header_is_named_so(self, tmp_path: Path, first: str) -> None:
-        caught = _refusal(tmp_path, f"{first}\ntimestamp,open,high,low,close,volume\n{TWO_TICKS}")
-        assert (caught.line, caught.column) == (1, None)
-        assert str(caught).endswith(
-            "the first line is no header (a comment, a title or an address before the header, "
-            "as CryptoDataDownload's files open with theirs): the header open,high,low,close,"
-            "volume must be the first line: delete the lines before it (`tail -n +2 in.csv > "
-            "out.csv` deletes one)"
-        )
-
-    def test_a_comment_between_rows_is_named_so(self, tmp_path: Path) -> None:
-        rows = TWO_TICKS.splitlines(keepends=True)
-        caught = _refusal(
-            tmp_path, "timestamp,open,high,low,close,volume\n" + rows[0] + "# gap\n" + rows[1]
-        )
-        assert (caught.line, caught.column) == (3, None)
-        assert str(caught).endswith(
-            "value '# gap': a comment line ('#'), which a data file may not hold: delete such "
-            "lines (`grep -v '^#' in.csv > out.csv`)"
-        )
-
-    def test_volumes_of_other_names_are_named(self, tmp_path: Path) -> None:
-        caught = _refusal(
-            tmp_path, "unix,date,open,high,low,close,Volume BTC,Volume USDT\n"
-            "1772442000000,2026-03-02 09:00:00,1.5,1.6,1.4,1.5,3,4.5\n",
-        )  # fmt: skip
-        assert caught.column == "volume"
-        assert str(caught).endswith(
-            "or a tab): it has volume btc, volume usdt: rename the one to play volume"
-        )
-
-    def test_yfinance_two_level_header_is_named_so(self, tmp_path: Path) -> None:
-        caught = _refusal(
-            tmp_path, "Price,Close,High,Low,Open,Volume\nTicker,EURUSD,EURUSD,EURUSD,EURUSD,"
-            "EURUSD\nDate,,,,,\n2026-03-02 00:00:00+00:00,1.5,1.6,1.4,1.5,3\n",
-        )  # fmt: skip
-        assert (caught.line, caught.column) == (2, None)
-        assert "a second header line (yfinance writes its columns in two levels" in str(caught)
+    def test_refused_saying_what_to_do(
+        self, tmp_path: Path, text: str, at: tuple[int, str | None], ending: str
+    ) -> None:
+        caught = _refusal(tmp_path, text)
+        assert (caught.line, caught.column) == at
+        assert str(caught).endswith(ending)
