@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, DryrunResult, Side, create_run
+from livesession import DryrunConfig, DryrunResult, OrderType, Side, create_run
 from livesession._artifacts import names
 from livesession._artifacts.runread import iter_records
 from livesession._cli_summary import failure_line
@@ -48,18 +48,27 @@ def _header(run: Path) -> str:
     return render_report(run).split("</header>", 1)[0]
 
 
-def _foreign_run(tmp_path: Path, run_id: str, steps: int, planted_after: int) -> DryrunResult:
+def _foreign_run(
+    tmp_path: Path, run_id: str, steps: int, planted_after: int, *, resting: bool = False
+) -> DryrunResult:
     """A run that buys at step 1; an order no session sent appears at the venue after
-    ``planted_after`` steps, and is escalated once its grace ran out."""
+    ``planted_after`` steps, and is escalated once its grace ran out.
+
+    ``resting``: the buy is a limit order below the market that rests, and the venue
+    refuses every cancel from the plant on: the wind-down cannot cancel it.
+    """
     broker = _SimulatedFaultBroker()
     cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=steps)
-    strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
+    rest = {"order_type": OrderType.LIMIT, "limit_price": Decimal("38500.00")} if resting else {}
+    strategy = ScriptedStrategy(at({1: [buy("0.010", **rest)]}))
     feed = ScriptedFeed(["40000.00"] * steps)
     with create_run(cfg, tmp_path, broker=broker, feed=feed, strategy=strategy) as session:
         assert session.preflight()
         session.activate()
         session.run_n_steps(planted_after)
         broker.plant(_foreign())
+        if resting:
+            broker.arm("cancel_transient", times=1000)
         return session.run_to_end(steps)
 
 
@@ -191,4 +200,68 @@ class TestEscalatedAfterItsWindDown:
         assert run_ended(found)["said"] == (
             "FAILED: RECONCILE_MISMATCH after 10 of 10 steps; left in ERROR_REQUIRES_OPERATOR "
             f"{_WOUND_DOWN}: a person must look at the venue's open orders and positions"
+        )
+
+
+_MID_WIND_DOWN = (
+    "during a wind-down, before its orders were all cancelled and the book flat, on finding the "
+    "venue holding what the book does not"
+)
+
+
+class TestEscalatedWhileItWoundDown:
+    """Bug: a run whose wind-down was under way, its resting order not cancelled yet (the
+    venue refused the cancels), when the reconciler escalated an order no session sent
+    (``RECONCILE_MISMATCH`` from STOPPING) was said to be sealed ``without a wind-down`` by
+    the CLI's last line and ``not wound down`` by the report's header and the evidence, and
+    ``status`` said nothing of it: a reviewer read that no stop had begun. Each says the
+    escalation came during the wind-down, before it was done, and sends a person to the
+    venue; the evidence's ``outcome`` holds ``winding_down: true``."""
+
+    @pytest.fixture
+    def escalated(self, tmp_path: Path) -> tuple[Path, DryrunResult]:
+        result = _foreign_run(tmp_path, "mid", steps=10, planted_after=9, resting=True)
+        assert (result.reason, result.state.value) == (
+            "RECONCILE_MISMATCH",
+            "ERROR_REQUIRES_OPERATOR",
+        )
+        assert len(result.open_orders) == 1  # its own order, still resting at the venue
+        return tmp_path / "mid", result
+
+    def test_the_cli_line(self, escalated: tuple[Path, DryrunResult]) -> None:
+        run_dir, result = escalated
+        assert failure_line(result, run_dir) == (
+            "RECONCILE_MISMATCH (discrepancies=1, kinds=ORDER_UNKNOWN_LOCALLY); sealed FAILED "
+            f"in ERROR_REQUIRES_OPERATOR {_MID_WIND_DOWN}: check the venue's open orders and "
+            f"positions (RUNBOOK): {run_dir}"
+        )
+
+    def test_status(self, escalated: tuple[Path, DryrunResult]) -> None:
+        standing = run_status(escalated[0])
+        assert standing.verdict is Verdict.NEEDS_OPERATOR
+        assert standing.next_step() == (
+            "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): the "
+            "run was winding down, its orders not all cancelled or the book not flat, when it "
+            "found the venue holding what the book does not (RECONCILE_ESCALATED in "
+            "events.jsonl names it): check the venue's open orders and positions, its own "
+            "among them"
+        )
+
+    def test_the_report_header(self, escalated: tuple[Path, DryrunResult]) -> None:
+        header = _header(escalated[0])
+        assert "not wound down" not in header
+        assert (
+            f"10 of 10 steps, faulted: RECONCILE_MISMATCH; left in ERROR_REQUIRES_OPERATOR "
+            f"{_MID_WIND_DOWN}: the venue may still hold its orders and position (a person "
+            "must look)</p>"
+        ) in header
+
+    def test_the_evidence(self, escalated: tuple[Path, DryrunResult]) -> None:
+        run_dir, _ = escalated
+        found = outcome(run_dir, iter_records(run_dir / names.EVENTS))
+        assert (found.get("winding_down"), found.get("wound_down")) == (True, None)
+        assert run_ended(found)["said"] == (
+            "FAILED: RECONCILE_MISMATCH after 10 of 10 steps; left in ERROR_REQUIRES_OPERATOR "
+            f"{_MID_WIND_DOWN}: the venue may still hold its orders and position (a person "
+            "must look)"
         )
