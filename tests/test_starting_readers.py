@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 from livesession._artifacts import names
@@ -24,7 +22,7 @@ from livesession._rundir.starting import RECORDING
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 
-from _helpers import dryrun_checking
+from _helpers import dryrun_checking, dryrun_held
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -131,40 +129,23 @@ def test_stop_signals_a_dryrun_whose_first_records_are_not_written_yet(
     refused with ``... is a run killed while it started ...: start it over with `livesession
     resume DIR``` (exit 2) and sent nothing, and the run went on trading. It signals the
     process now, which stops before its first step."""
-    (tmp_path / "activating_broker.py").write_text(_ACTIVATING_BROKER, encoding="utf-8")
-    config = tmp_path / "activating.toml"
-    config.write_text('broker = "activating_broker:make"\nsteps = 20\n', encoding="utf-8")
-    run_dir = tmp_path / "runs" / "r1"
-    command = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config)]
-    with subprocess.Popen(
-        [*command, "--out", str(run_dir.parent), "--run-id", "r1", "-q"],
-        cwd=tmp_path,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as child:
+    with dryrun_held(tmp_path, "broker", _ACTIVATING_BROKER, "activating") as (child, run_dir):
         assert child.stdin is not None
-        assert child.stdout is not None
-        try:
-            assert child.stdout.readline() == "activating\n"
-            assert run_status(run_dir).starting == RECORDING
-            sent = os.kill
+        assert run_status(run_dir).starting == RECORDING
+        sent = os.kill
 
-            def kill(pid: int, signum: int) -> None:
-                sent(pid, signum)
-                if pid == child.pid and signum == signal.SIGTERM:
-                    child.stdin.write("go\n")  # the venue answers once the stop was sent
-                    child.stdin.flush()
+        def kill(pid: int, signum: int) -> None:
+            sent(pid, signum)
+            if pid == child.pid and signum == signal.SIGTERM:
+                child.stdin.write("go\n")  # the venue answers once the stop was sent
+                child.stdin.flush()
 
-            monkeypatch.setattr(os, "kill", kill)
-            code = main(["stop", str(run_dir), "--timeout", "60"])
-            out, err = capsys.readouterr()
-            assert (code, err) == (0, "")
-            assert out == (
-                f"stopped: pid {child.pid} wound down and sealed COMPLETED (SIGNAL_SIGTERM) "
-                f"after 0 steps: {run_dir}\n"
-            )
-            assert child.wait(timeout=60) == 0
-        finally:
-            child.kill()
+        monkeypatch.setattr(os, "kill", kill)
+        code = main(["stop", str(run_dir), "--timeout", "60"])
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, "")
+        assert out == (
+            f"stopped: pid {child.pid} wound down and sealed COMPLETED (SIGNAL_SIGTERM) "
+            f"after 0 steps: {run_dir}\n"
+        )
+        assert child.wait(timeout=60) == 0
