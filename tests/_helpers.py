@@ -383,9 +383,20 @@ def make(symbol):
 def dryrun_checking(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """A real ``livesession dryrun`` child held inside its data file's check (``OUT/r1``
     holds only ``writer.lock``); it is killed (SIGKILL) after the block."""
-    (tmp_path / "checking_feed.py").write_text(CHECKING_FEED, encoding="utf-8")
-    config = tmp_path / "checking.toml"
-    config.write_text('feed = "checking_feed:make"\nsteps = 20\n', encoding="utf-8")
+    with dryrun_held(tmp_path, "feed", CHECKING_FEED, "checking") as held:
+        yield held
+
+
+@contextlib.contextmanager
+def dryrun_held(
+    tmp_path: Path, role: str, plugin: str, says: str
+) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A real ``livesession dryrun`` child (``OUT/r1``, 20 steps) whose ``role`` (``feed``,
+    ``broker``) is ``plugin``'s ``make``: the plug-in prints ``says`` and holds the process
+    until the test writes to its stdin. It is killed (SIGKILL) after the block."""
+    (tmp_path / f"held_{role}.py").write_text(plugin, encoding="utf-8")
+    config = tmp_path / f"held_{role}.toml"
+    config.write_text(f'{role} = "held_{role}:make"\nsteps = 20\n', encoding="utf-8")
     out = tmp_path / "runs"
     command = [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config)]
     with subprocess.Popen(
@@ -398,7 +409,7 @@ def dryrun_checking(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Pat
     ) as child:
         try:
             assert child.stdout is not None
-            assert child.stdout.readline() == "checking\n"
+            assert child.stdout.readline() == f"{says}\n"
             yield child, out / "r1"
         finally:
             child.kill()

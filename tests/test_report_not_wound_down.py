@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, DryrunResult, Side, create_run
+from livesession import DryrunConfig, DryrunResult, OrderType, Side, create_run
 from livesession._artifacts import names
 from livesession._artifacts.runread import iter_records
 from livesession._cli_summary import failure_line
@@ -48,18 +48,27 @@ def _header(run: Path) -> str:
     return render_report(run).split("</header>", 1)[0]
 
 
-def _foreign_run(tmp_path: Path, run_id: str, steps: int, planted_after: int) -> DryrunResult:
+def _foreign_run(
+    tmp_path: Path, run_id: str, steps: int, planted_after: int, *, resting: bool = False
+) -> DryrunResult:
     """A run that buys at step 1; an order no session sent appears at the venue after
-    ``planted_after`` steps, and is escalated once its grace ran out."""
+    ``planted_after`` steps, and is escalated once its grace ran out.
+
+    ``resting``: the buy is a limit order below the market that rests, and the venue
+    refuses every cancel from the plant on: the wind-down cannot cancel it.
+    """
     broker = _SimulatedFaultBroker()
     cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=steps)
-    strategy = ScriptedStrategy(at({1: [buy("0.010")]}))
+    rest = {"order_type": OrderType.LIMIT, "limit_price": Decimal("38500.00")} if resting else {}
+    strategy = ScriptedStrategy(at({1: [buy("0.010", **rest)]}))
     feed = ScriptedFeed(["40000.00"] * steps)
     with create_run(cfg, tmp_path, broker=broker, feed=feed, strategy=strategy) as session:
         assert session.preflight()
         session.activate()
         session.run_n_steps(planted_after)
         broker.plant(_foreign())
+        if resting:
+            broker.arm("cancel_transient", times=1000)
         return session.run_to_end(steps)
 
 
@@ -135,60 +144,97 @@ _WOUND_DOWN = (
     "after a wind-down (its orders cancelled, the book flat) that found the venue holding what "
     "the book does not"
 )
+_MID_WIND_DOWN = (
+    "during a wind-down, before its orders were all cancelled and the book flat, on finding the "
+    "venue holding what the book does not"
+)
+_LOOK = "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): the run "
+_NAMED = (
+    "(RECONCILE_ESCALATED in events.jsonl names it): check the venue's open orders and positions"
+)
+_SAID = {  # how far the wind-down had got: its words, status's next step, what the venue holds
+    "done": (
+        _WOUND_DOWN,
+        (
+            f"{_LOOK}was wound down (its orders cancelled, the book flat), then found the venue "
+            f"holding what the book does not {_NAMED}"
+        ),
+        "a person must look at the venue's open orders and positions",
+    ),
+    "mid": (
+        _MID_WIND_DOWN,
+        (
+            f"{_LOOK}was winding down, its orders not all cancelled or the book not flat, when "
+            f"it found the venue holding what the book does not {_NAMED}, its own among them"
+        ),
+        "the venue may still hold its orders and position (a person must look)",
+    ),
+}
 
 
-@pytest.fixture
-def escalated_at_the_end(tmp_path: Path) -> tuple[Path, DryrunResult]:
-    """A run whose wind-down cancelled and flattened, then escalated an order no session sent.
-
-    The order was placed at the venue within the reconciler's grace of the run's end: the
-    wind-down waits the grace out and escalates it (``RECONCILE_MISMATCH`` from STOPPING).
-    """
-    result = _foreign_run(tmp_path, "late", steps=10, planted_after=9)
-    assert (result.reason, result.state.value) == ("RECONCILE_MISMATCH", "ERROR_REQUIRES_OPERATOR")
-    assert (dict(result.positions), result.open_orders) == ({"BTC/USDT": Decimal("0.000")}, ())
-    return tmp_path / "late", result
-
-
-class TestEscalatedAfterItsWindDown:
+class TestEscalatedInItsWindDown:
     """Bug: a run whose wind-down had cancelled its orders and flattened the book, and whose
     reconciler then escalated a difference with the venue (an order the session never sent),
     was said to be left ``without a wind-down`` by the CLI's last line and ``not wound down``
     by the report's header and the evidence, and ``status`` advised as for one: a reviewer
     read that nothing was cancelled nor flattened. Each now says it was wound down and the
-    venue holds what the book does not, and still sends a person to the venue."""
+    venue holds what the book does not, and still sends a person to the venue.
 
-    def test_the_cli_line(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
-        run_dir, result = escalated_at_the_end
+    Bug (``mid``): so was one whose wind-down was under way, its resting order not cancelled
+    yet (the venue refused the cancels), when the reconciler escalated: a reviewer read that
+    no stop had begun. Each says the escalation came during the wind-down, before it was
+    done; the evidence's ``outcome`` holds ``winding_down: true``.
+    """
+
+    @pytest.fixture(params=sorted(_SAID))
+    def escalated(
+        self, request: pytest.FixtureRequest, tmp_path: Path
+    ) -> tuple[Path, str, DryrunResult]:
+        """The order no session sent was placed at the venue within the reconciler's grace
+        of the run's end: the wind-down escalates it (``RECONCILE_MISMATCH`` from STOPPING),
+        once it cancelled and flattened (``done``), or with its own resting order's cancels
+        refused (``mid``)."""
+        mid = request.param == "mid"
+        result = _foreign_run(tmp_path, "late", steps=10, planted_after=9, resting=mid)
+        assert (result.reason, result.state.value) == (
+            "RECONCILE_MISMATCH",
+            "ERROR_REQUIRES_OPERATOR",
+        )
+        assert len(result.open_orders) == mid  # its own order, still resting at the venue
+        assert dict(result.positions) in ({"BTC/USDT": Decimal("0.000")}, {})
+        return tmp_path / "late", request.param, result
+
+    def test_the_cli_line(self, escalated: tuple[Path, str, DryrunResult]) -> None:
+        run_dir, how, result = escalated
         assert failure_line(result, run_dir) == (
             "RECONCILE_MISMATCH (discrepancies=1, kinds=ORDER_UNKNOWN_LOCALLY); sealed FAILED "
-            f"in ERROR_REQUIRES_OPERATOR {_WOUND_DOWN}: check the venue's open orders and "
+            f"in ERROR_REQUIRES_OPERATOR {_SAID[how][0]}: check the venue's open orders and "
             f"positions (RUNBOOK): {run_dir}"
         )
 
-    def test_status(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
-        run_dir, _ = escalated_at_the_end
+    def test_status(self, escalated: tuple[Path, str, DryrunResult]) -> None:
+        run_dir, how, _ = escalated
         standing = run_status(run_dir)
         assert standing.verdict is Verdict.NEEDS_OPERATOR
-        assert standing.next_step() == (
-            "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): the "
-            "run was wound down (its orders cancelled, the book flat), then found the venue "
-            "holding what the book does not (RECONCILE_ESCALATED in events.jsonl names it): "
-            "check the venue's open orders and positions"
-        )
+        assert standing.next_step() == _SAID[how][1]
 
-    def test_the_report_header(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
-        header = _header(escalated_at_the_end[0])
+    def test_the_report_header(self, escalated: tuple[Path, str, DryrunResult]) -> None:
+        run_dir, how, _ = escalated
+        header = _header(run_dir)
         assert "not wound down" not in header
+        words, _, look = _SAID[how]
         assert (
             f"10 of 10 steps, faulted: RECONCILE_MISMATCH; left in ERROR_REQUIRES_OPERATOR "
-            f"{_WOUND_DOWN}: a person must look at the venue&#x27;s open orders and positions</p>"
+            f"{words}: {look}</p>".replace("'", "&#x27;")
         ) in header
 
-    def test_the_evidence(self, escalated_at_the_end: tuple[Path, DryrunResult]) -> None:
-        run_dir, _ = escalated_at_the_end
+    def test_the_evidence(self, escalated: tuple[Path, str, DryrunResult]) -> None:
+        run_dir, how, _ = escalated
         found = outcome(run_dir, iter_records(run_dir / names.EVENTS))
+        flags = {"done": (True, None), "mid": (None, True)}[how]
+        assert (found.get("wound_down"), found.get("winding_down")) == flags
+        words, _, look = _SAID[how]
         assert run_ended(found)["said"] == (
-            "FAILED: RECONCILE_MISMATCH after 10 of 10 steps; left in ERROR_REQUIRES_OPERATOR "
-            f"{_WOUND_DOWN}: a person must look at the venue's open orders and positions"
+            f"FAILED: RECONCILE_MISMATCH after 10 of 10 steps; left in ERROR_REQUIRES_OPERATOR "
+            f"{words}: {look}"
         )

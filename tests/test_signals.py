@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import types
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,11 +23,15 @@ from typing import Any
 import orjson
 import pytest
 
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import (
     DryrunConfig,
     FillModel,
     LiveSessionOrchestrator,
     MockBroker,
+    OrderType,
+    SessionState,
+    _cli_runs,
     control,
     create_run,
 )
@@ -35,6 +40,7 @@ from livesession._rundir.lock import holder_of
 from livesession._rundir.watch import RunWatch
 from livesession.cli import EXIT_NOT_HELD, EXIT_OK, EXIT_REJECTED, main
 from livesession.evidence import write_evidence
+from livesession.testing import FaultBroker
 from livesession.verify import verify_run
 
 from _helpers import held_by_a_child, stepping, until
@@ -651,6 +657,52 @@ def test_a_kill_confirmed_after_the_run_sealed_points_at_no_ack(tmp_path: Path) 
     assert outcome.line == (
         "kill switch tripped in pid 4242: trading HALTED, 0 open order(s) cancelled, flat "
         "(KILL_SWITCH_FLAT); then pid 4242 ended: sealed COMPLETED (SIGNAL_SIGTERM) after 0 steps"
+    )
+
+
+class _KilledInWindDown(FaultBroker):
+    """A venue whose first cancel comes with the operator's SIGUSR1 (``kill``): the kill
+    reaches the process as its run's end winds down, where no step boundary follows."""
+
+    simulated = True
+
+    def __init__(self, on_kill: Callable[[int, Any], None]) -> None:
+        super().__init__()
+        self._on_kill: Callable[[int, Any], None] | None = on_kill
+        self.killed_at_cancel = False
+
+    def cancel(self, client_order_id: str, now_ns: int) -> None:
+        if self._on_kill is not None:
+            self._on_kill(signal.SIGUSR1, None)  # as the handler is called
+            self._on_kill = None
+            self.killed_at_cancel = True
+        super().cancel(client_order_id, now_ns)
+
+
+def test_a_kill_that_came_as_the_run_wound_down_is_answered(tmp_path: Path) -> None:
+    """Bug: `kill` of a run winding down (a stop's, or its end's; a slow venue) said
+    ``pid N ended first: sealed COMPLETED (...)`` and exited 8, "nothing holds the run",
+    though the process held it when the kill came: it took the signal, no step boundary
+    followed to act on it, and it sealed without a word. The process answers it after the
+    seal now (nothing to do: the session is STOPPED), and `kill` says so (exit 0)."""
+    controls = control.SignalControls()
+    cfg = DryrunConfig(run_id="wd", strategy_id="scripted", steps=3)
+    limit = {"order_type": OrderType.LIMIT, "limit_price": Decimal("38500.00")}
+    strategy = ScriptedStrategy(at({1: [buy("0.010", **limit)]}))  # rests to the end
+    broker = _KilledInWindDown(controls._on_kill)
+    run_dir = tmp_path / "wd"
+    feed = ScriptedFeed(["40000.00"] * 3)
+    with create_run(cfg, tmp_path, broker=broker, strategy=strategy, feed=feed) as session:
+        watch = RunWatch(run_dir)
+        watch.mark()  # the kill command, before it signals
+        watch.sent_ns = time.monotonic_ns()
+        with _cli_runs._session_log(run_dir, "info"):
+            result = _cli_runs._drive(session, 3, lambda _done: None, controls)
+    assert result.state is SessionState.STOPPED
+    assert broker.killed_at_cancel  # the kill came in the wind-down, as it cancelled
+    outcome = control._killed(watch, types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome == control.ControlOutcome(
+        "nothing", "pid 4242: nothing to do: the session is STOPPED: nothing to kill"
     )
 
 

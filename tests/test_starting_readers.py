@@ -12,6 +12,8 @@ writer it is. Each now names the process (exit 3 where a live run is refused: ``
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import TYPE_CHECKING
 
 from livesession._artifacts import names
@@ -20,7 +22,7 @@ from livesession._rundir.starting import RECORDING
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 
-from _helpers import dryrun_checking
+from _helpers import dryrun_checking, dryrun_held
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -90,3 +92,60 @@ def test_status_and_list_say_starting_of_a_run_whose_writer_has_not_recorded_yet
         assert "flat" not in out
         assert main(["list", str(run_dir.parent)]) == 0
         assert capsys.readouterr().out.splitlines()[1].split()[2:4] == ["running", "starting"]
+
+
+_ACTIVATING_BROKER = '''\
+import sys
+
+from livesession.testing import FaultBroker
+
+
+class Activating(FaultBroker):
+    """A venue whose first read of the open orders (as the session activates, its first
+    records not written out yet) lasts until the test lets it go (a slow venue's)."""
+
+    simulated = True
+    held = True
+
+    def open_orders(self):
+        if self.held:
+            self.held = False
+            print("activating", flush=True)
+            sys.stdin.readline()
+        return super().open_orders()
+
+
+def make():
+    return Activating()
+'''
+
+
+def test_stop_signals_a_dryrun_whose_first_records_are_not_written_yet(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``livesession stop`` of a dryrun that had written ``run.json`` and was still
+    preflighting and activating on a slow venue (its first records not written out:
+    ``status`` said ``running``, ``starting: run.json written, nothing recorded yet``)
+    refused with ``... is a run killed while it started ...: start it over with `livesession
+    resume DIR``` (exit 2) and sent nothing, and the run went on trading. It signals the
+    process now, which stops before its first step."""
+    with dryrun_held(tmp_path, "broker", _ACTIVATING_BROKER, "activating") as (child, run_dir):
+        assert child.stdin is not None
+        assert run_status(run_dir).starting == RECORDING
+        sent = os.kill
+
+        def kill(pid: int, signum: int) -> None:
+            sent(pid, signum)
+            if pid == child.pid and signum == signal.SIGTERM:
+                child.stdin.write("go\n")  # the venue answers once the stop was sent
+                child.stdin.flush()
+
+        monkeypatch.setattr(os, "kill", kill)
+        code = main(["stop", str(run_dir), "--timeout", "60"])
+        out, err = capsys.readouterr()
+        assert (code, err) == (0, "")
+        assert out == (
+            f"stopped: pid {child.pid} wound down and sealed COMPLETED (SIGNAL_SIGTERM) "
+            f"after 0 steps: {run_dir}\n"
+        )
+        assert child.wait(timeout=60) == 0

@@ -196,6 +196,28 @@ class TestStop:
         fault = w.sinks.events_of("STATE_CHANGED")[-1]["payload"]
         assert fault["detail"] == {"open_orders": "0", "positions": f"{SYMBOL} 0.500"}
 
+    def test_a_wind_down_its_last_wait_completed_is_stopped_not_incomplete(self):
+        """Bug: a stop whose flatten the venue filled during the last poll's wait (the
+        realish broker, ``stop_max_polls = 1``) faulted ``STOP_INCOMPLETE`` with a record
+        saying ``open_orders=0`` and nothing else: flat, nothing open, every fill confirmed,
+        sealed FAILED and sent to a person, of a run that had wound down. The out-of-polls
+        pass that applies the wait's reports asks whether the wind-down is done now: it is,
+        so the session is STOPPED and sealed."""
+        broker = FaultBroker(latency_ns=MINUTE // 2)
+        w = Wired(broker, stop_max_polls=1)
+        p = w.parts
+        p.execution.handle_intent(buy("0.5"))
+        p.time.wait(broker.latency_ns)
+        p.reports.process()
+        assert p.book.position(SYMBOL) == D("0.5")
+        p.winddown.request_stop("operator")
+        assert p.lifecycle.state is SessionState.STOPPED
+        last = w.sinks.events_of("STATE_CHANGED")[-1]["payload"]
+        assert (last["to_state"], last["reason"]) == ("STOPPED", "stopped")
+        assert w.seals == 1
+        assert not p.book.open
+        assert p.winddown.is_flat()
+
     def test_out_of_polls_names_the_cancels_the_venue_never_confirmed(self):
         """Bug: a venue whose open orders could not be read (its ``open_orders`` raising,
         every pass) never confirmed the final fills of the orders the stop cancelled; the

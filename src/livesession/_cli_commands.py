@@ -120,11 +120,12 @@ CONTROL_COMMANDS: Final = (
 
 def cmd_control(args: argparse.Namespace) -> int:
     """Signal the process holding a run (stop, kill, ack) and wait for the effect."""
-    from ._rundir.starting import is_starting  # noqa: PLC0415 - only for this command
+    from ._rundir.starting import writer_starting  # noqa: PLC0415 - only for this command
     from .control import send_control  # noqa: PLC0415 - only for this command
 
-    # A dryrun still starting (checking its data file) holds a directory with no run yet.
-    run_dir = args.run_dir if is_starting(args.run_dir) else require_run(args.run_dir)
+    # A dryrun still starting (checking its data file; or its first records not written
+    # yet, as it preflights on a slow venue) holds a directory that is no readable run yet.
+    run_dir = args.run_dir if writer_starting(args.run_dir) else require_run(args.run_dir)
     outcome = send_control(args.command, run_dir, timeout_s=args.timeout)
     code = _CONTROL_EXITS[outcome.kind]
     if code == EXIT_OK:

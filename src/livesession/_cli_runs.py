@@ -173,7 +173,11 @@ def _drive(
         on_step(done)
         at_boundary(session)  # run_to_end calls this between steps, outside the session lock
 
-    return session.run_to_end(steps, progress=progress, operator=ONE_SHOT_OPERATOR)
+    result = session.run_to_end(steps, progress=progress, operator=ONE_SHOT_OPERATOR)
+    # A kill or ack that came as the run wound down (no step boundary after it) is answered
+    # (nothing to do, the session STOPPED), not left for its command to call lost.
+    at_boundary(session)
+    return result
 
 
 def _unsealed_said(

@@ -27,8 +27,9 @@ from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
-from ._rundir.halts import escalated_after_wind_down_in
+from ._rundir.halts import MID_WIND_DOWN, WOUND_DOWN, escalated_in_wind_down_in
 from ._rundir.statuswords import (
+    DIFFERED_MID_WIND_DOWN,
     NEVER_TRADED,
     UNCONFIRMED_WIND_DOWN,
     WOUND_DOWN_THEN_DIFFERED,
@@ -140,11 +141,11 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
     ``STOP_INCOMPLETE`` its wind-down ran but did not finish (cancels and a flatten may be
     at the venue, unconfirmed); after a reconciler's escalation once the wind-down had
-    cancelled and flattened (``escalated_after_wind_down``, as the run's snapshots say) it
-    was wound down, and the venue holds what the book does not; after any other fault
-    nothing was wound down. After
-    ``LEASE_LOST`` what the venue holds is the new holder's: the line says so, as ``status``
-    and RUNBOOK do, rather than to check it.
+    cancelled and flattened (``WOUND_DOWN``, as the run's snapshots say) it was wound down,
+    and the venue holds what the book does not; after one while the wind-down was under
+    way (``MID_WIND_DOWN``: an order still open, a position held) it says so; after any
+    other fault nothing was wound down. After ``LEASE_LOST`` what the venue holds is the
+    new holder's: the line says so, as ``status`` and RUNBOOK do, rather than to check it.
     """
     what = result.reason or "FAILED"
     if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
@@ -162,8 +163,10 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
         )
     if result.reason == "STOP_INCOMPLETE":
         how = UNCONFIRMED_WIND_DOWN
-    elif escalated_after_wind_down_in(run_dir, result.reason):
-        how = WOUND_DOWN_THEN_DIFFERED
+    else:
+        how = {WOUND_DOWN: WOUND_DOWN_THEN_DIFFERED, MID_WIND_DOWN: DIFFERED_MID_WIND_DOWN}.get(
+            escalated_in_wind_down_in(run_dir, result.reason), how
+        )
     return (
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
         f"and positions (RUNBOOK): {run_dir}"

@@ -79,7 +79,7 @@ from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.backing import lease_standing
 from ._rundir.beforecheckpoint import damage_past_checkpoint
 from ._rundir.brokers import resume_credentials
-from ._rundir.halts import escalated_after_wind_down_in
+from ._rundir.halts import ESCALATED_NEXT, escalated_in_wind_down_in
 from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
 from ._rundir.reseal import sealing_checkpoint
@@ -137,12 +137,6 @@ _NEXT: Final = {
     Verdict.CRASHED: "continue it: {resume}",
     Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
 }
-_WOUND_DOWN_NEXT: Final = (  # ``escalated_after_wind_down``: the venue holds what the book does not
-    "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): the run was "
-    "wound down (its orders cancelled, the book flat), then found the venue holding what the "
-    f"book does not (RECONCILE_ESCALATED in {names.EVENTS} names it): check the venue's open "
-    "orders and positions"
-)
 _UNSTARTED: Final = {  # a run killed while it started: after run.json, or before it
     Verdict.CRASHED: "start it over: {resume} (it recorded nothing, and sent nothing)",
     Verdict.NOT_A_RUN: "start it again with its own config: {dryrun} takes the directory over",
@@ -278,10 +272,9 @@ class RunStatus:
             return lease_wait(lease, self.run_id, self.run_dir)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
-        if self.verdict is Verdict.NEEDS_OPERATOR and escalated_after_wind_down_in(
-            Path(self.run_dir), self.reason
-        ):
-            said = _WOUND_DOWN_NEXT
+        if self.verdict is Verdict.NEEDS_OPERATOR:  # escalated in its wind-down: how far
+            at = escalated_in_wind_down_in(Path(self.run_dir), self.reason)
+            said = ESCALATED_NEXT.get(at, said)
         if self.verdict is Verdict.CRASHED and self.damaged_tail:
             said = f"keep a copy of the run and report the damage past its checkpoint, then {said}"
         said = next_advice(self.verdict.name, self.reason, said, self.steps_planned, self.run_dir)

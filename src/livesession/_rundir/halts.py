@@ -15,7 +15,12 @@ from .._artifacts.runread import payload, read_records
 from .._domain.lifecycle import SessionState, Trigger
 from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
-from .statuswords import UNCONFIRMED_WIND_DOWN, WOUND_DOWN_THEN_DIFFERED, nonzero
+from .statuswords import (
+    DIFFERED_MID_WIND_DOWN,
+    UNCONFIRMED_WIND_DOWN,
+    WOUND_DOWN_THEN_DIFFERED,
+    nonzero,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -23,11 +28,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTED_BY",
+    "ESCALATED_NEXT",
     "HALTED_BY",
+    "MID_WIND_DOWN",
     "SELF_KILLS",
+    "WOUND_DOWN",
     "Halts",
-    "escalated_after_wind_down",
-    "escalated_after_wind_down_in",
+    "escalated_in_wind_down",
+    "escalated_in_wind_down_in",
     "halt_text",
     "left_for_an_operator",
     "trading_halts",
@@ -64,63 +72,89 @@ HALTED_BY: Final = {
 """What halted trading, in words, by the reason of its ``TRADING_STATE_CHANGED``."""
 
 
-def left_for_an_operator(reason: object, *, wound_down: bool = False) -> str:
+WOUND_DOWN: Final = "wound down"
+"""``escalated_in_wind_down``: the wind-down had cancelled and flattened when it escalated."""
+MID_WIND_DOWN: Final = "mid wind-down"
+"""``escalated_in_wind_down``: the wind-down was under way, an order still open or a
+position held, when it escalated."""
+_LOOK: Final = "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): "
+_NAMED: Final = f"(RECONCILE_ESCALATED in {names.EVENTS} names it)"
+ESCALATED_NEXT: Final = {
+    WOUND_DOWN: f"{_LOOK}the run was wound down (its orders cancelled, the book flat), then "
+    f"found the venue holding what the book does not {_NAMED}: check the venue's open orders "
+    "and positions",
+    MID_WIND_DOWN: f"{_LOOK}the run was winding down, its orders not all cancelled or the book "
+    f"not flat, when it found the venue holding what the book does not {_NAMED}: check the "
+    "venue's open orders and positions, its own among them",
+}
+"""``status``'s next step for a run ``escalated_in_wind_down`` says escalated in its wind-down."""
+
+
+def left_for_an_operator(reason: object, *, wound_down: bool = False, mid: bool = False) -> str:
     """``left in ERROR_REQUIRES_OPERATOR, ...``: how a run sealed there was left, in words.
 
     A fault other than ``STOP_INCOMPLETE`` seals the run without a wind-down; a stop (or the
     run's end) that ran out of polls did wind down, but the venue did not confirm it: its
     cancels and flatten may be there, or not. ``wound_down``: the wind-down had cancelled and
-    flattened when the reconciler escalated a difference (``escalated_after_wind_down``):
-    the venue holds what the book does not. Either way a person looks at the venue.
+    flattened when the reconciler escalated a difference (``WOUND_DOWN``):
+    the venue holds what the book does not. ``mid``: the reconciler escalated one while the
+    wind-down was under way (``MID_WIND_DOWN``), an order still open or a position held.
+    Either way a person looks at the venue.
     """
     if wound_down:
         return (
             f"left in ERROR_REQUIRES_OPERATOR {WOUND_DOWN_THEN_DIFFERED}: a person must look "
             "at the venue's open orders and positions"
         )
-    how = f" {UNCONFIRMED_WIND_DOWN}" if reason == "STOP_INCOMPLETE" else ", not wound down"
+    how = ", not wound down"
+    if reason == "STOP_INCOMPLETE":
+        how = f" {UNCONFIRMED_WIND_DOWN}"
+    elif mid:
+        how = f" {DIFFERED_MID_WIND_DOWN}"
     return (
         f"left in ERROR_REQUIRES_OPERATOR{how}: the venue may still hold its orders and "
         "position (a person must look)"
     )
 
 
-def escalated_after_wind_down(reason: object, snapshots: Iterable[Mapping[str, Any]]) -> bool:
-    """Whether the run's fault was a reconciler's escalation after its wind-down was done.
+def escalated_in_wind_down(reason: object, snapshots: Iterable[Mapping[str, Any]]) -> str:
+    """Whether the run's fault was a reconciler's escalation in its wind-down, and how far.
 
     ``snapshots`` are the run's ``state_snapshots.jsonl`` records (one per transition): the
     fault's own says the state it left (``from_state`` ``STOPPING``: a stop or the run's end
-    was winding down) and the book it left (no open order, flat). Such a run was wound down,
-    then sealed in ERROR_REQUIRES_OPERATOR (``RECONCILE_MISMATCH``): the venue holds what
-    the book does not (an order the session never sent, another position).
+    was winding down) and the book it left. ``WOUND_DOWN`` when that book had no open order
+    and was flat: the run was wound down, then sealed in ERROR_REQUIRES_OPERATOR
+    (``RECONCILE_MISMATCH``), the venue holding what the book does not (an order the session
+    never sent, another position). ``MID_WIND_DOWN`` when an order was still open or a
+    position held: the wind-down was under way, not done. "" for any other fault.
     """
     if reason != "RECONCILE_MISMATCH":
-        return False
+        return ""
     fault: Mapping[str, Any] = {}
     for record in snapshots:
         if record.get("trigger") == Trigger.FAULT.value:
             fault = record
+    if fault.get("from_state") != SessionState.STOPPING.value:
+        return ""
     positions, orders = fault.get("positions"), fault.get("open_orders")
-    return (
-        fault.get("from_state") == SessionState.STOPPING.value
-        and orders == []
-        and isinstance(positions, dict)
-        and not any(nonzero(str(quantity)) for quantity in positions.values())
+    flat = isinstance(positions, dict) and not any(
+        nonzero(str(quantity)) for quantity in positions.values()
     )
+    return WOUND_DOWN if orders == [] and flat else MID_WIND_DOWN
 
 
-def escalated_after_wind_down_in(run_dir: Path, reason: object) -> bool:
-    """``escalated_after_wind_down`` of the run in ``run_dir``, read from its snapshots.
+def escalated_in_wind_down_in(run_dir: Path, reason: object) -> str:
+    """``escalated_in_wind_down`` of the run in ``run_dir``, read from its snapshots.
 
-    False when they cannot be read: the words then stay those of a run not wound down.
+    "" when they cannot be read: the words then stay those of a run not wound down.
     """
     if reason != "RECONCILE_MISMATCH":
-        return False  # no other fault needs the file read
+        return ""  # no other fault needs the file read
     try:
         snapshots = read_records(run_dir / names.SNAPSHOTS)
     except OSError:
-        return False
-    return escalated_after_wind_down(reason, snapshots)
+        return ""
+    return escalated_in_wind_down(reason, snapshots)
 
 
 def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

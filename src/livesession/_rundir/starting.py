@@ -37,6 +37,7 @@ __all__ = [
     "require_written",
     "start_again",
     "starting_says",
+    "writer_starting",
 ]
 
 STARTING: Final = (
@@ -73,6 +74,18 @@ def no_run_yet(run_dir: Path) -> bool:
 def is_starting(run_dir: Path) -> bool:
     """Whether a writer holds ``run_dir`` before it wrote the run (``no_run_yet``)."""
     return no_run_yet(run_dir) and is_held(run_dir)
+
+
+def writer_starting(run_dir: Path) -> bool:
+    """Whether a live writer holds ``run_dir`` before its first records were written.
+
+    ``is_starting`` (no run yet), or ``RECORDING``: ``run.json`` written and no records in
+    the files yet (``killed_while_starting`` would call it killed), as a session preflights
+    and activates on a slow venue before its first flush. ``stop`` signals such a writer.
+    """
+    if is_starting(run_dir):
+        return True
+    return killed_while_starting(run_dir) and is_held(run_dir)
 
 
 def killed_before_writing(run_dir: Path) -> str:

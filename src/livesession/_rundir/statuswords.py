@@ -15,6 +15,7 @@ from .._support.text import command
 from .standing import NO_CHECKPOINT
 
 __all__ = [
+    "DIFFERED_MID_WIND_DOWN",
     "NEVER_TRADED",
     "UNCONFIRMED_WIND_DOWN",
     "WOUND_DOWN_THEN_DIFFERED",
@@ -38,7 +39,13 @@ WOUND_DOWN_THEN_DIFFERED: Final = (
     "what the book does not"
 )
 """How a run the reconciler escalated once its wind-down was done got to ERROR_REQUIRES_OPERATOR
-(``escalated_after_wind_down``): wound down, yet the venue differs from the book."""
+(``escalated_in_wind_down``: ``WOUND_DOWN``): wound down, yet the venue differs from the book."""
+DIFFERED_MID_WIND_DOWN: Final = (
+    "during a wind-down, before its orders were all cancelled and the book flat, on finding "
+    "the venue holding what the book does not"
+)
+"""How a run the reconciler escalated while its wind-down was under way (an order still
+open, a position held) got to ERROR_REQUIRES_OPERATOR (``MID_WIND_DOWN``)."""
 
 
 def closing_says(pid: int, command_name: str) -> str:

@@ -102,12 +102,14 @@ class WindDown:
         else:
             # Out of polls: a resume's hold no longer applies (the operator is called
             # either way), so differences that outlasted their grace are escalated now and
-            # the acknowledgement that follows can settle them (``drop_escalated``).
+            # the acknowledgement that follows can settle them (``drop_escalated``). The
+            # last wait's reports may finish it (a flatten filled meanwhile): then it is done.
             self._process_reports()
             self._reconcile(hold=False, take_found=True)
-            if lifecycle.in_(S.STOPPING):
-                lifecycle.fault("STOP_INCOMPLETE", self.incomplete(self._doubt_pending()))
-            return
+            if not self.done():
+                if lifecycle.in_(S.STOPPING):
+                    lifecycle.fault("STOP_INCOMPLETE", self.incomplete(self._doubt_pending()))
+                return
         if self.kill_started_ns is not None:
             self.check_flat()
         lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")

@@ -28,7 +28,15 @@ from .._artifacts.runread import json_object, payload, read_records
 from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
-from .._rundir.halts import ACTED_BY, Halts, escalated_after_wind_down, halt_text, trading_halts
+from .._rundir.halts import (
+    ACTED_BY,
+    MID_WIND_DOWN,
+    WOUND_DOWN,
+    Halts,
+    escalated_in_wind_down,
+    halt_text,
+    trading_halts,
+)
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
 
@@ -94,7 +102,8 @@ def outcome(
     here unless given) reads it, never the events' ``SESSION_STOPPED`` alone; a seal the
     files do not bear out is ``seal_problem``; a position the venue's fills put in doubt,
     ``position_in_doubt`` (status's words: the seal's book is only the book's then); a
-    run the reconciler escalated once its wind-down was done, ``wound_down``.
+    run the reconciler escalated once its wind-down was done, ``wound_down``, and one it
+    escalated while the wind-down was under way, ``winding_down``.
     """
     if standing is None:
         from ..status import run_status  # noqa: PLC0415 - the caller usually has it
@@ -110,6 +119,7 @@ def outcome(
     # A broken run (verify says how) may hold anything: what is not of its kind is left out.
     positions = final.get("positions")
     orders = final.get("open_orders")
+    wind_down = escalated_in_wind_down(seal.get("reason"), snapshots)
     found: dict[str, Any] = {
         "sealed": standing.sealed,
         "status": seal.get("status"),
@@ -132,8 +142,10 @@ def outcome(
     extras = {
         "seal_problem": standing.problem,
         "position_in_doubt": standing.position_in_doubt,
-        # A reconciler's escalation once the wind-down had cancelled and flattened.
-        "wound_down": escalated_after_wind_down(seal.get("reason"), snapshots),
+        # A reconciler's escalation once the wind-down had cancelled and flattened, or
+        # while it was under way (an order still open, a position held).
+        "wound_down": wind_down == WOUND_DOWN,
+        "winding_down": wind_down == MID_WIND_DOWN,
         "refused_by": refused,
         "halts": ending.halts.found,
         "resumes": resumes_in(run_dir / names.AUDIT),

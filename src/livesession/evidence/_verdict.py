@@ -90,7 +90,9 @@ def _failed(found: dict[str, Any], steps: str, state: object) -> str:
     why = ": ".join(str(detail[key]) for key in ("error", "message") if detail.get(key))
     said = f"{reason}" + (f" ({why})" if why else "") + f" after {steps} steps; "
     if state == "ERROR_REQUIRES_OPERATOR":
-        return said + left_for_an_operator(reason, wound_down=bool(found.get("wound_down")))
+        return said + left_for_an_operator(
+            reason, wound_down=bool(found.get("wound_down")), mid=bool(found.get("winding_down"))
+        )
     return said + f"wound down (cancelled, flattened) and sealed FAILED in {state}"
 
 

@@ -19,7 +19,13 @@ from .._artifacts.runtime import (
 )
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
-from .._rundir.halts import HALTED_BY, escalated_after_wind_down, left_for_an_operator
+from .._rundir.halts import (
+    HALTED_BY,
+    MID_WIND_DOWN,
+    WOUND_DOWN,
+    escalated_in_wind_down,
+    left_for_an_operator,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -263,13 +269,15 @@ class ReportRun:
         One a stop's wind-down the venue did not confirm left there (``reason``
         ``STOP_INCOMPLETE``) did wind down, and is said so (``left_for_an_operator``); so is
         one the reconciler escalated once its wind-down had cancelled and flattened
-        (``escalated_after_wind_down``).
+        (``escalated_in_wind_down``: ``WOUND_DOWN``), and one it escalated while the
+        wind-down was under way, an order still open or a position held (``MID_WIND_DOWN``).
         """
         last = self.snapshots[-1] if self.sealed and self.snapshots else {}
         if last.get("fsm_state") != "ERROR_REQUIRES_OPERATOR":
             return ""
-        wound_down = escalated_after_wind_down(reason, self.snapshots)
-        return f"; {left_for_an_operator(reason, wound_down=wound_down)}"
+        at = escalated_in_wind_down(reason, self.snapshots)
+        left = left_for_an_operator(reason, wound_down=at == WOUND_DOWN, mid=at == MID_WIND_DOWN)
+        return f"; {left}"
 
     def _killed(self) -> str:
         """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
