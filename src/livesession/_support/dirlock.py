@@ -11,23 +11,30 @@ The kernel drops the lock when the process ends, however it ends.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from pathlib import Path
 from typing import Final
 
-__all__ = ["flock_holder", "flock_waiter", "lock_directory", "locked_by"]
+__all__ = ["NO_LOCKS", "flock_holder", "flock_waiter", "lock_directory", "locked_by"]
 
 _PROC_LOCKS: Final = Path("/proc/locks")
+
+NO_LOCKS: Final = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
+"""What a lock asked of a file system that takes none says: an NFS mount whose lock service
+is not running here (``No locks available``), a FUSE or network file system without them.
+No process can hold a lock there, a writer's neither: ``RunLock`` refuses to create or
+resume a run on one (``cannot create run ...: No locks available``)."""
 
 
 def lock_directory(directory: Path) -> tuple[int | None, int | None]:
     """Take ``directory``'s exclusive ``flock``: ``(descriptor, None)``, or ``(None, holder)``.
 
     The descriptor holds the lock until it is closed. A directory that cannot be opened is
-    not locked, and is no refusal: ``(None, None)``. A lock held elsewhere gives the pid
-    holding it (``flock_holder``), or ``-1`` when that cannot be told; a file system
-    without locks is said the same as a held one.
+    not locked, and is no refusal: ``(None, None)``; nor is one on a file system that takes
+    no locks (``NO_LOCKS``), where none can be held. A lock held elsewhere gives the pid
+    holding it (``flock_holder``), or ``-1`` when that cannot be told.
     """
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -35,10 +42,10 @@ def lock_directory(directory: Path) -> tuple[int | None, int | None]:
         return None, None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held (EWOULDBLOCK); or a file system without locks, said the same
-        holder = flock_holder(fd)
+    except OSError as exc:  # held (EWOULDBLOCK); or a file system without locks
+        holder = None if exc.errno in NO_LOCKS else flock_holder(fd) or -1
         os.close(fd)
-        return None, -1 if holder is None else holder
+        return None, holder
     return fd, None
 
 

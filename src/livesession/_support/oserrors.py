@@ -69,6 +69,10 @@ _WAY_OUT: Final = {
     errno.EROFS: "remount the file system read-write, or write elsewhere",
     errno.ENOSPC: "free space",
     errno.EDQUOT: "free space",
+    errno.ENOLCK: (
+        "its file system takes no locks (an NFS mount whose lock service is not running "
+        "here): run it on a file system that does, a local disk"
+    ),
 }
 """Only what is right whatever was refused: a permission denied may be a file's to read as
 well as a directory's to write, so it has none here."""
