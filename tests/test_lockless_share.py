@@ -22,11 +22,14 @@ import fcntl
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from livesession.cli import main
+
+from crash_harness import KILLED, Profile, dryrun
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads a descriptor's name from /proc"
@@ -41,17 +44,26 @@ _LOCK_CALLS = frozenset(
 
 @pytest.fixture(name="template", scope="module")
 def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A sealed run ``shared`` and a crashed one ``crashed``, side by side."""
     out = tmp_path_factory.mktemp("lockless")
     args = ["dryrun", "--out", str(out), "--run-id", "shared", "--steps", "120", "-q"]
     assert main([*args, "--durability", "none"]) == 0
-    return out / "shared"
+    assert dryrun(Profile(name="crashed", seed=3), out, crash_at="write_events:60").returncode == (
+        KILLED
+    )
+    return out
 
 
 @pytest.fixture(name="share")
-def _share(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the run under ``tmp_path/share``, where no lock can be taken or asked."""
+def _share(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the runs in ``tmp_path/share``, where no lock can be taken or asked.
+
+    The crashed one is resumed at the end, the share's locks back: it continues, and
+    verifies.
+    """
     share = tmp_path / "share"
-    shutil.copytree(template, share / "shared")
+    for name in ("shared", "crashed"):
+        shutil.copytree(template / name, share / name)
     real_flock, real_fcntl = fcntl.flock, fcntl.fcntl
 
     def on_share(fd: object) -> bool:
@@ -70,7 +82,9 @@ def _share(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> P
 
     monkeypatch.setattr(fcntl, "flock", flock)
     monkeypatch.setattr(fcntl, "fcntl", fcntl_)
-    return share
+    yield share
+    monkeypatch.undo()
+    assert main(["resume", str(share / "crashed"), "-q"]) == 0
 
 
 def _files(run: Path) -> dict[str, bytes]:
@@ -104,16 +118,19 @@ def test_evidence_writes_its_bundle_on_a_share_without_locks(share, tmp_path, ca
     assert "another livesession evidence" not in err
 
 
-def test_a_writer_on_a_share_without_locks_says_why_and_changes_nothing(share, capsys) -> None:
-    run = share / "shared"
+def test_a_crashed_run_on_a_share_without_locks_says_it_cannot_resume_there(share, capsys) -> None:
+    run = share / "crashed"
     before = _files(run)
+    locked = "the run directory cannot be locked (No locks available), and a resume locks it"
+    assert main(["status", str(run)]) == 5  # a person must act, as on read-only media
+    assert f"resumable   no: {locked}: its file system takes no locks" in capsys.readouterr().out
     assert main(["resume", str(run), "-q"]) == 2
     resumed = capsys.readouterr().err.strip()
+    assert resumed.startswith(f"livesession: error: cannot resume {run} (nothing was changed): ")
     assert main(["dryrun", "--out", str(share), "--run-id", "new", "--steps", "5", "-q"]) == 2
     created = capsys.readouterr().err.strip()
     for said in (resumed, created):
         assert "\n" not in said
         assert "its file system takes no locks" in said, said
-    assert resumed.startswith(f"livesession: error: cannot resume {run} (nothing was changed)")
     assert _files(run) == before
     assert not (share / "new").exists()

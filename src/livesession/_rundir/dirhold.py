@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import fcntl
 import os
-import struct
 from pathlib import Path
 from typing import Final
 
-from .._support.dirlock import NO_LOCKS
+from .._support.dirlock import FLOCK, NO_LOCKS, OFD_GETLK
 
 __all__ = [
     "FLOCK",
@@ -38,12 +37,8 @@ __all__ = [
     "open_directory",
 ]
 
-# struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
-# padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs. ``lock`` packs the
-# writer.lock file's with it too.
-FLOCK: Final = struct.Struct("@hhqqi4x")
+# ``FLOCK`` (struct flock): ``lock`` packs the writer.lock file's with it too.
 OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
-OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
 
 
 def open_directory(run_dir: Path) -> int | None:

@@ -14,10 +14,21 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import stat
+import struct
 from pathlib import Path
 from typing import Final
 
-__all__ = ["NO_LOCKS", "flock_holder", "flock_waiter", "lock_directory", "locked_by"]
+__all__ = [
+    "FLOCK",
+    "NO_LOCKS",
+    "OFD_GETLK",
+    "flock_holder",
+    "flock_waiter",
+    "lock_directory",
+    "locked_by",
+    "takes_no_locks",
+]
 
 _PROC_LOCKS: Final = Path("/proc/locks")
 
@@ -26,6 +37,32 @@ NO_LOCKS: Final = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errn
 is not running here (``No locks available``), a FUSE or network file system without them.
 No process can hold a lock there, a writer's neither: ``RunLock`` refuses to create or
 resume a run on one (``cannot create run ...: No locks available``)."""
+
+# struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
+# padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
+FLOCK: Final = struct.Struct("@hhqqi4x")
+OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
+
+
+def takes_no_locks(path: Path) -> bool:
+    """Whether the file system of the regular file ``path`` refuses to be asked for a lock.
+
+    Asked as a reader asks who writes a run (``F_OFD_GETLK``), which takes no lock; never
+    through a link. False when there is no such file, or nothing to ask (off Linux).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        if OFD_GETLK is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        fcntl.fcntl(fd, OFD_GETLK, FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+    except OSError as exc:
+        return exc.errno in NO_LOCKS
+    finally:
+        os.close(fd)
+    return False
 
 
 def lock_directory(directory: Path) -> tuple[int | None, int | None]:
