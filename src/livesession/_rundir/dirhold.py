@@ -22,18 +22,23 @@ from __future__ import annotations
 
 import fcntl
 import os
-import struct
 from pathlib import Path
 from typing import Final
 
-__all__ = ["FLOCK", "OFD_GETLK", "OFD_SETLK", "hold_directory", "holding_pid", "open_directory"]
+from .._support.dirlock import FLOCK, NO_LOCKS, OFD_GETLK
 
-# struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
-# padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs. ``lock`` packs the
-# writer.lock file's with it too.
-FLOCK: Final = struct.Struct("@hhqqi4x")
+__all__ = [
+    "FLOCK",
+    "OFD_GETLK",
+    "OFD_SETLK",
+    "asked_lock",
+    "hold_directory",
+    "holding_pid",
+    "open_directory",
+]
+
+# ``FLOCK`` (struct flock): ``lock`` packs the writer.lock file's with it too.
 OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
-OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
 
 
 def open_directory(run_dir: Path) -> int | None:
@@ -44,13 +49,30 @@ def open_directory(run_dir: Path) -> int | None:
         return None  # no directory (a reader asks of any path): nothing holds it
 
 
-def _holding(fd: int) -> int | None:
-    """The pid whose writer holds ``fd``'s directory, or None."""
+def asked_lock(fd: int) -> tuple[int, int] | None:
+    """The type and start of a lock that would conflict with a write lock on all of ``fd``.
+
+    Never takes a lock (``F_OFD_GETLK``). None: nothing to ask, off Linux (no OFD locks), or
+    on a file system that takes no locks (``NO_LOCKS``), where no writer can hold one:
+    reading a run (``verify``, ``status``) needs none, and it said only ``No locks
+    available``, exit 2, of a run on an NFS mount whose lock service was not running.
+    """
     if OFD_GETLK is None:  # pragma: no cover - not Linux
         return None
-    ask = FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-    kind, _, start, _, _ = FLOCK.unpack(fcntl.fcntl(fd, OFD_GETLK, ask))
-    return None if kind == fcntl.F_UNLCK else int(start)
+    try:
+        answer = fcntl.fcntl(fd, OFD_GETLK, FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+    except OSError as exc:
+        if exc.errno in NO_LOCKS:
+            return None
+        raise
+    kind, _, start, _, _ = FLOCK.unpack(answer)
+    return None if kind == fcntl.F_UNLCK else (kind, int(start))
+
+
+def _holding(fd: int) -> int | None:
+    """The pid whose writer holds ``fd``'s directory, or None."""
+    asked = asked_lock(fd)
+    return None if asked is None else asked[1]
 
 
 def holding_pid(run_dir: Path) -> int | None:

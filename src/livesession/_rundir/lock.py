@@ -41,7 +41,15 @@ from .._exceptions import RunDirectoryError, RunHeld
 from .._support import text
 from .._support.fsutil import open_update, refuse_special
 from .._support.tmpfiles import pid_alive
-from .dirhold import FLOCK, OFD_GETLK, OFD_SETLK, hold_directory, holding_pid, open_directory
+from .dirhold import (
+    FLOCK,
+    OFD_GETLK,
+    OFD_SETLK,
+    asked_lock,
+    hold_directory,
+    holding_pid,
+    open_directory,
+)
 from .holderproc import CLI_WRITERS, not_a_cli_writer, stopped, writer_verb
 
 __all__ = [
@@ -217,10 +225,9 @@ def _file_held(run_dir: Path) -> bool:
         if OFD_GETLK is None:  # pragma: no cover - not Linux: judge by the named pid
             holder = _read_holder(path)
             return holder is not None and pid_alive(holder.pid)
-        # F_OFD_GETLK asks "could I take a write lock?"; it answers with the conflicting
-        # lock, or with l_type F_UNLCK. A read-only descriptor may ask.
-        answer = fcntl.fcntl(fd, OFD_GETLK, _whole_file(fcntl.F_WRLCK))
-        return bool(FLOCK.unpack(answer)[0] != fcntl.F_UNLCK)
+        # F_OFD_GETLK asks "could I take a write lock?" (a read-only descriptor may ask); on
+        # a file system that takes no locks, no writer holds one (``asked_lock``).
+        return asked_lock(fd) is not None
     finally:
         os.close(fd)
 

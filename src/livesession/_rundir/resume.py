@@ -31,7 +31,7 @@ from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.anchor import anchored
 from .._support.logging import get_logger
-from .._support.oserrors import unwritable_run
+from .._support.oserrors import said, unwritable_run
 from .._support.tmpfiles import remove_dead_tmp
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers._journal import replay_deferred, replay_the_rest
@@ -158,7 +158,12 @@ def resume_run(
         raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {unwritable}")
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
-    lock = RunLock.acquire(run_dir, writer_command("resume"))
+    try:
+        lock = RunLock.acquire(run_dir, writer_command("resume"))
+    except OSError as exc:  # a file system without locks: `No locks available` alone, before
+        raise RunDirectoryError(
+            f"cannot resume {run_dir} (nothing was changed): {said(exc)}"
+        ) from None
     try:
         refuse_while_evidence_reads(run_dir)  # it would hash files this cuts and writes
         with replay_deferred() as defer_replay:

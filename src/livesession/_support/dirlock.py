@@ -11,23 +11,67 @@ The kernel drops the lock when the process ends, however it ends.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
+import struct
 from pathlib import Path
 from typing import Final
 
-__all__ = ["flock_holder", "flock_waiter", "lock_directory", "locked_by"]
+__all__ = [
+    "FLOCK",
+    "NO_LOCKS",
+    "OFD_GETLK",
+    "flock_holder",
+    "flock_waiter",
+    "lock_directory",
+    "locked_by",
+    "takes_no_locks",
+]
 
 _PROC_LOCKS: Final = Path("/proc/locks")
+
+NO_LOCKS: Final = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL})
+"""What a lock asked of a file system that takes none says: an NFS mount whose lock service
+is not running here (``No locks available``), a FUSE or network file system without them.
+No process can hold a lock there, a writer's neither: ``RunLock`` refuses to create or
+resume a run on one (``cannot create run ...: No locks available``)."""
+
+# struct flock { short l_type; short l_whence; off_t l_start; off_t l_len; pid_t l_pid; }
+# padded to its 8-byte alignment: 32 bytes on the 64-bit Linux ABIs.
+FLOCK: Final = struct.Struct("@hhqqi4x")
+OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
+
+
+def takes_no_locks(path: Path) -> bool:
+    """Whether the file system of the regular file ``path`` refuses to be asked for a lock.
+
+    Asked as a reader asks who writes a run (``F_OFD_GETLK``), which takes no lock; never
+    through a link. False when there is no such file, or nothing to ask (off Linux).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        if OFD_GETLK is None or not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        fcntl.fcntl(fd, OFD_GETLK, FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+    except OSError as exc:
+        return exc.errno in NO_LOCKS
+    finally:
+        os.close(fd)
+    return False
 
 
 def lock_directory(directory: Path) -> tuple[int | None, int | None]:
     """Take ``directory``'s exclusive ``flock``: ``(descriptor, None)``, or ``(None, holder)``.
 
     The descriptor holds the lock until it is closed. A directory that cannot be opened is
-    not locked, and is no refusal: ``(None, None)``. A lock held elsewhere gives the pid
-    holding it (``flock_holder``), or ``-1`` when that cannot be told; a file system
-    without locks is said the same as a held one.
+    not locked, and is no refusal: ``(None, None)``; nor is one on a file system that takes
+    no locks (``NO_LOCKS``), where none can be held. A lock held elsewhere gives the pid
+    holding it (``flock_holder``), or ``-1`` when that cannot be told.
     """
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -35,10 +79,10 @@ def lock_directory(directory: Path) -> tuple[int | None, int | None]:
         return None, None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:  # held (EWOULDBLOCK); or a file system without locks, said the same
-        holder = flock_holder(fd)
+    except OSError as exc:  # held (EWOULDBLOCK); or a file system without locks
+        holder = None if exc.errno in NO_LOCKS else flock_holder(fd) or -1
         os.close(fd)
-        return None, -1 if holder is None else holder
+        return None, holder
     return fd, None
 
 

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
+from .dirlock import takes_no_locks
 from .text import command
 
 __all__ = [
@@ -69,6 +70,10 @@ _WAY_OUT: Final = {
     errno.EROFS: "remount the file system read-write, or write elsewhere",
     errno.ENOSPC: "free space",
     errno.EDQUOT: "free space",
+    errno.ENOLCK: (
+        "its file system takes no locks (an NFS mount whose lock service is not running "
+        "here): start that service, or use a local disk"
+    ),
 }
 """Only what is right whatever was refused: a permission denied may be a file's to read as
 well as a directory's to write, so it has none here."""
@@ -216,13 +221,20 @@ def unwritable_run(run_dir: Path, writes: Iterable[str] = ()) -> str | None:
     may not write, is refused before anything is read, not on the lock's name. So is one
     holding a file of ``writes`` (the names a resume opens to write) this user may not
     write: another user's run in a directory of their group, whose database is not the
-    group's to write, was cut back and appended to before the database refused.
+    group's to write, was cut back and appended to before the database refused. So is one
+    on a file system that takes no locks (an NFS mount without its lock service): ``status``
+    called it resumable, and ``resume`` then said ``No locks available``.
     """
     writes = tuple(writes)
     code = not_writable(run_dir) if run_dir.is_dir() else None
     what, how = "the run directory", _MAKE_WRITABLE.get(code or 0, "")
     if code is None and _stopped_writing(run_dir, writes):
         code, how = errno.EROFS, _CHECK_AND_MOUNT
+    if code is None and writes and takes_no_locks(run_dir / writes[0]):  # its writer.lock
+        return (
+            f"the run directory cannot be locked ({os.strerror(errno.ENOLCK)}), and a resume "
+            f"locks it: {_WAY_OUT[errno.ENOLCK]}, then `{command('resume', run_dir)}` continues it"
+        )
     if code is None:
         name = next((name for name in writes if _write_refused(run_dir / name)), None)
         if name is None:
