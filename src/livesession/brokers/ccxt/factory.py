@@ -67,6 +67,7 @@ def make_ccxt_broker(
     lookup_attempts: int = 5,
     lookup_interval_ns: int = 250_000_000,
     wait_ns: Callable[[int], None] | None = None,
+    clock_ns: Callable[[], int] | None = None,
     price_tick: Decimal | None = None,
     qty_lot: Decimal | None = None,
 ) -> CcxtSandboxBroker:
@@ -88,6 +89,8 @@ def make_ccxt_broker(
         lookup_attempts: Default number of attempts of ``lookup``.
         lookup_interval_ns: Pause between lookup attempts.
         wait_ns: How to pause (default: sleep); tests pass a recorder.
+        clock_ns: A monotonic clock in ns (default ``time.monotonic_ns``): when a pause the
+            venue asked for (``Retry-After``) ends; tests pass one ``wait_ns`` moves.
         price_tick: The session's price tick: fill prices that are multiples of it are
             written with its decimal places (``30000.00``, not ccxt's ``30000.0``).
         qty_lot: The session's lot, likewise for fill and order quantities.
@@ -159,6 +162,7 @@ def make_ccxt_broker(
         lookup_attempts=lookup_attempts,
         lookup_interval_ns=lookup_interval_ns,
         wait_ns=_sleep_ns if wait_ns is None else wait_ns,
+        clock_ns=time.monotonic_ns if clock_ns is None else clock_ns,
         price_tick=price_tick,
         qty_lot=qty_lot,
     )

@@ -1,0 +1,186 @@
+"""The pause a venue asks for (``Retry-After``) on the loopback Binance: honoured, bounded.
+
+Before, the broker never read ``Retry-After``: after a 429 asking for 30 s the session's
+retry (on simulated time) sent the order again at once, five times within a second, and
+a venue that had banned the address (418) was asked on every step. The broker's clock
+here moves only when the broker waits (``Pacer``), so nothing waits on the wall.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+import pytest
+
+ccxt = pytest.importorskip("ccxt")
+
+from livesession._domain.model import Order, Side  # noqa: E402
+from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
+from livesession._exceptions import OutcomeUnknown, Transient  # noqa: E402
+from livesession.brokers.ccxt import make_ccxt_broker  # noqa: E402
+from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
+
+from _ccxt_route import dryrun, route_to  # noqa: E402
+from fake_binance import (  # noqa: E402
+    TEST_API_KEY,
+    TEST_API_SECRET,
+    TESTNET_PREFIX,
+    FakeBinance,
+    LoopbackRoute,
+)
+
+pytestmark = pytest.mark.ccxt
+
+S = 1_000_000_000
+ORDER = ("POST", "/api/v3/order")
+ACCOUNT = ("GET", "/api/v3/account")
+
+
+class Pacer:
+    """The broker's clock (ns) and its wait, which moves the clock; the waits asked."""
+
+    def __init__(self) -> None:
+        self.now = 5_000 * S
+        self.waits: list[int] = []
+
+    def clock(self) -> int:
+        return self.now
+
+    def wait(self, ns: int) -> None:
+        self.waits.append(ns)
+        self.now += ns
+
+
+@pytest.fixture(name="fake")
+def _fake():
+    fake = FakeBinance().start()
+    yield fake
+    fake.stop()
+    assert max(fake.created.values(), default=0) <= 1, fake.created
+
+
+@pytest.fixture(name="pacer")
+def _pacer():
+    return Pacer()
+
+
+@pytest.fixture(name="broker")
+def _broker(fake, pacer):
+    env = {
+        "LIVESESSION_BINANCE_API_KEY": TEST_API_KEY,
+        "LIVESESSION_BINANCE_API_SECRET": TEST_API_SECRET,
+    }
+    route = LoopbackRoute(fake.port)
+    broker = make_ccxt_broker(
+        "binance",
+        runtime_config=RuntimeConfig.from_env(env, mode="ccxt:binance"),
+        timeout_ms=2_000,
+        enable_rate_limit=False,
+        session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
+        wait_ns=pacer.wait,
+        clock_ns=pacer.clock,
+    )
+    broker.load_markets()
+    yield broker
+    broker.close()
+
+
+def _order(cid: str) -> Order:
+    return Order(client_order_id=cid, symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.01"))
+
+
+def test_a_429s_retry_after_is_waited_before_the_resend(broker, fake, pacer):
+    """The resend after a 429 asking for 30 s waits those 30 s first; one order."""
+    fake.add_fault("http_429", retry_after="30")
+    with pytest.raises(Transient, match=r"asked for a pause of 30 s \(Retry-After\)"):
+        broker.submit(_order("rl1"), 0)
+    assert pacer.waits == []
+    pacer.now += 4 * S  # the session's own backoff and steps took 4 s of it
+    broker.submit(_order("rl1"), 0)
+    assert pacer.waits == [26 * S]
+    assert fake.count(*ORDER) == 2
+    assert fake.created["rl1"] == 1
+    broker.balances()  # the pause was waited: the next request goes at once
+    assert pacer.waits == [26 * S]
+
+
+def test_a_ban_longer_than_the_bound_sends_nothing_until_it_ends(broker, fake, pacer):
+    """A 418 asking for 600 s: no request reaches the venue until under 60 s are left."""
+    fake.add_fault("http_418", method="GET", path=ACCOUNT[1], retry_after="600")
+    with pytest.raises(
+        Transient, match="more than the 60 s the broker waits: none is sent till it ends"
+    ):
+        broker.balances()
+    asked = len(fake.requests)
+    for _ in range(3):
+        with pytest.raises(
+            Transient, match=r"no request for 600 s more \(Retry-After 600 s on HTTP 418\)"
+        ):
+            broker.balances()
+        with pytest.raises(Transient, match="not sent"):
+            broker.submit(_order("ban1"), 0)
+    assert len(fake.requests) == asked
+    assert pacer.waits == []
+    pacer.now += 600 * S - MAX_PAUSE_NS
+    assert broker.balances()["USDT"] == Decimal(10000)
+    assert pacer.waits == [MAX_PAUSE_NS]
+    assert fake.count(*ACCOUNT) == 2
+
+
+def test_a_503s_retry_after_as_an_http_date(broker, fake, pacer):
+    """An HTTP date is read against the answer's Date; the outcome stays unknown, looked up."""
+    fake.add_fault("http_5xx", retry_after="Thu, 01 Jan 2026 00:00:12 GMT")  # its Date: 00:00:00
+    with pytest.raises(OutcomeUnknown, match=r"pause of 12 s"):
+        broker.submit(_order("u1"), 0)
+    assert broker.lookup("u1") is None
+    assert pacer.waits[0] == 12 * S
+    broker.submit(_order("u1"), 0)
+    assert fake.created["u1"] == 1
+
+
+def test_an_unreadable_retry_after_is_no_pause(broker, fake, pacer):
+    fake.add_fault("http_429", retry_after="soon")
+    with pytest.raises(Transient) as raised:
+        broker.submit(_order("rl2"), 0)
+    assert "Retry-After" not in str(raised.value)
+    broker.submit(_order("rl2"), 0)
+    assert pacer.waits == []
+
+
+def test_a_run_waits_for_the_venue_before_resending(tmp_path, monkeypatch):
+    """A run whose order a 429 refused (Retry-After 30) sends it again 30 s later: one order."""
+    with FakeBinance() as fake:
+        fake.add_fault("http_429", retry_after="30")
+        waits = route_to(fake, monkeypatch)
+        assert dryrun(tmp_path, "paced", 40) == 0
+        assert fake.count(*ORDER) == len(fake.created) + 1  # and the one the 429 refused
+    assert max(fake.created.values()) == 1
+    assert any(29 * S < ns <= 30 * S for ns in waits), waits
+    log = (tmp_path / "paced" / "session.log.jsonl").read_text()
+    assert "the venue asked for a pause of 30 s (Retry-After): the next request waits for it" in log
+
+
+def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_path, monkeypatch):
+    """The venue bans the address (418, Retry-After 600) at the wind-down's flatten: the
+    flatten is not sent again (it was 500 times, within a second), the run says its stop
+    is incomplete, and the book's position is the venue's."""
+    with FakeBinance() as fake:
+        fake.ban_from_order(4, "600")  # the three orders of the strategy go through
+        route_to(fake, monkeypatch)
+        assert dryrun(tmp_path, "banned", 60) == 4
+        assert fake.count(*ORDER) == 4
+    assert max(fake.created.values()) == 1
+    assert len(fake.created) == 3
+    run = tmp_path / "banned"
+    stopped = [
+        e
+        for e in map(orjson.loads, (run / "events.jsonl").read_bytes().splitlines())
+        if e["event_type"] == "SESSION_STOPPED"
+    ]
+    assert stopped[-1]["payload"]["reason"] == "STOP_INCOMPLETE"
+    log = (run / "session.log.jsonl").read_text()
+    assert (
+        "(Retry-After 600 s on HTTP 418), longer than the broker waits before one (60 s): not sent"
+        in log
+    )
