@@ -8,6 +8,7 @@ here moves only when the broker waits (``Pacer``), so nothing waits on the wall.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import orjson
@@ -17,7 +18,7 @@ ccxt = pytest.importorskip("ccxt")
 
 from livesession._domain.model import Order, Side  # noqa: E402
 from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
-from livesession._exceptions import OutcomeUnknown, Transient  # noqa: E402
+from livesession._exceptions import ConfigError, OutcomeUnknown, Transient  # noqa: E402
 from livesession.brokers.ccxt import make_ccxt_broker  # noqa: E402
 from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
 
@@ -52,6 +53,12 @@ class Pacer:
         self.now += ns
 
 
+def _config() -> RuntimeConfig:
+    env = {"LIVESESSION_BINANCE_API_KEY": TEST_API_KEY}
+    env["LIVESESSION_BINANCE_API_SECRET"] = TEST_API_SECRET
+    return RuntimeConfig.from_env(env, mode="ccxt:binance")
+
+
 @pytest.fixture(name="fake")
 def _fake():
     fake = FakeBinance().start()
@@ -67,14 +74,10 @@ def _pacer():
 
 @pytest.fixture(name="broker")
 def _broker(fake, pacer):
-    env = {
-        "LIVESESSION_BINANCE_API_KEY": TEST_API_KEY,
-        "LIVESESSION_BINANCE_API_SECRET": TEST_API_SECRET,
-    }
     route = LoopbackRoute(fake.port)
     broker = make_ccxt_broker(
         "binance",
-        runtime_config=RuntimeConfig.from_env(env, mode="ccxt:binance"),
+        runtime_config=_config(),
         timeout_ms=2_000,
         enable_rate_limit=False,
         session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
@@ -184,3 +187,28 @@ def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_
         "(Retry-After 600 s on HTTP 418), longer than the broker waits before one (60 s): not sent"
         in log
     )
+
+
+@pytest.mark.parametrize(
+    ("attempts", "interval", "said"),
+    [
+        (5, -1, "lookup_interval_ns must be an integer of nanoseconds >= 0, got -1"),
+        (5, 0.25, "lookup_interval_ns must be an integer of nanoseconds >= 0, got 0.25"),
+        (5, True, "lookup_interval_ns must be an integer of nanoseconds >= 0, got True"),
+        (5, 30 * S, "lookup_attempts x lookup_interval_ns must be at most 60 s"),
+        (61, S, "got 61 x 1000000000 ns"),
+    ],
+)
+def test_a_lookup_interval_out_of_bounds_is_refused_when_built(attempts, interval, said):
+    """Before, -1 failed the run UNEXPECTED_ERROR at its first lookup (``time.sleep``'s
+    ValueError), 0.25 (seconds meant) paused nothing, and 30 s blocked a step 15 minutes."""
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        make_ccxt_broker(
+            "binance",
+            runtime_config=_config(),
+            lookup_attempts=attempts,
+            lookup_interval_ns=interval,
+        )
+    make_ccxt_broker(
+        "binance", runtime_config=_config(), lookup_attempts=60, lookup_interval_ns=S
+    ).close()  # 60 s in all: within the bound

@@ -54,6 +54,8 @@ class _RedactingFilter(logging.Filter):
 
 _URLLIB3_FILTER: Final = _RedactingFilter()
 _URLLIB3_LOG: Final = "urllib3.connectionpool"
+MAX_LOOKUP_WAIT_NS: Final = 60_000_000_000
+"""The longest one ``lookup`` may wait between its looks: ``lookup_attempts`` x the interval."""
 
 
 def make_ccxt_broker(
@@ -87,7 +89,8 @@ def make_ccxt_broker(
             verified (tests mount a loopback transport on it); verified again after it, so
             a proxy it sets is a ``ConfigError``.
         lookup_attempts: Default number of attempts of ``lookup``.
-        lookup_interval_ns: Pause between lookup attempts.
+        lookup_interval_ns: Pause between lookup attempts, an integer of nanoseconds;
+            ``lookup_attempts`` x ``lookup_interval_ns`` at most 60 s.
         wait_ns: How to pause (default: sleep); tests pass a recorder.
         clock_ns: A monotonic clock in ns (default ``time.monotonic_ns``): when a pause the
             venue asked for (``Retry-After``) ends; tests pass one ``wait_ns`` moves.
@@ -110,6 +113,7 @@ def make_ccxt_broker(
         or lookup_attempts < 1
     ):
         raise ConfigError(f"lookup_attempts must be an integer >= 1, got {lookup_attempts!r}")
+    _check_lookup_waits(lookup_attempts, lookup_interval_ns)
     _check_grid(price_tick=price_tick, qty_lot=qty_lot)
     if not symbols or not all(isinstance(s, str) and "/" in s for s in symbols):
         raise ConfigError('symbols must be a non-empty list like ["BTC/USDT"]')
@@ -174,6 +178,20 @@ def _check_grid(**steps: Decimal | None) -> None:
             not isinstance(step, Decimal) or not step.is_finite() or step <= ZERO
         ):
             raise ConfigError(f"{label} must be a positive Decimal, got {step!r}")
+
+
+def _check_lookup_waits(attempts: int, interval_ns: object) -> None:
+    """``lookup_interval_ns``: an integer of nanoseconds, one lookup's waits at most 60 s."""
+    if isinstance(interval_ns, bool) or not isinstance(interval_ns, int) or interval_ns < 0:
+        raise ConfigError(
+            f"lookup_interval_ns must be an integer of nanoseconds >= 0, got {interval_ns!r}"
+        )
+    if attempts * interval_ns > MAX_LOOKUP_WAIT_NS:
+        raise ConfigError(
+            f"lookup_attempts x lookup_interval_ns must be at most 60 s (a lookup waits that "
+            f"long on the wall within one step of the session, which asks up to its retry "
+            f"policy's max_attempts + 1 of them), got {attempts} x {interval_ns} ns"
+        )
 
 
 def _sleep_ns(ns: int) -> None:
