@@ -19,7 +19,7 @@ ccxt = pytest.importorskip("ccxt")
 from livesession._domain.model import Order, Side  # noqa: E402
 from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
 from livesession._exceptions import ConfigError, OutcomeUnknown, Transient  # noqa: E402
-from livesession.brokers.ccxt import make_ccxt_broker  # noqa: E402
+from livesession.brokers.ccxt import ccxt_preflight_checks, make_ccxt_broker  # noqa: E402
 from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
 
 from _ccxt_route import dryrun, route_to  # noqa: E402
@@ -212,3 +212,12 @@ def test_a_lookup_interval_out_of_bounds_is_refused_when_built(attempts, interva
     make_ccxt_broker(
         "binance", runtime_config=_config(), lookup_attempts=60, lookup_interval_ns=S
     ).close()  # 60 s in all: within the bound
+
+
+def test_the_preflight_waits_for_the_venue_between_its_tries(broker, fake, pacer):
+    """A balance read refused twice with a 429 asking for 20 s passes on its third try,
+    each 20 s after the last (before: a quarter of a second apart, ``lookup_interval_ns``)."""
+    fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="20", times=2)
+    checks = {name: (passed, reason) for name, passed, reason in ccxt_preflight_checks(broker)}
+    assert checks["balance_fetch"] == (True, "")
+    assert [ns for ns in pacer.waits if ns > S] == [20 * S - 250_000_000] * 2
