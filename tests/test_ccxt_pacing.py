@@ -16,9 +16,11 @@ import pytest
 
 ccxt = pytest.importorskip("ccxt")
 
+from livesession._domain.config import DryrunConfig  # noqa: E402
 from livesession._domain.model import Order, Side  # noqa: E402
 from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
 from livesession._exceptions import ConfigError, OutcomeUnknown, Transient  # noqa: E402
+from livesession._rundir import brokers as _rundir_brokers  # noqa: E402
 from livesession.brokers.ccxt import ccxt_preflight_checks, make_ccxt_broker  # noqa: E402
 from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
 
@@ -152,16 +154,18 @@ def test_an_unreadable_retry_after_is_no_pause(broker, fake, pacer):
 
 
 def test_a_run_waits_for_the_venue_before_resending(tmp_path, monkeypatch):
-    """A run whose order a 429 refused (Retry-After 30) sends it again 30 s later: one order."""
+    """A run whose order a 429 refused (Retry-After 10) sends it again 10 s later: one order.
+
+    A run's broker waits at most half its ``lease_ttl_ms`` (15 s with the default)."""
     with FakeBinance() as fake:
-        fake.add_fault("http_429", retry_after="30")
+        fake.add_fault("http_429", retry_after="10")
         waits = route_to(fake, monkeypatch)
         assert dryrun(tmp_path, "paced", 40) == 0
         assert fake.count(*ORDER) == len(fake.created) + 1  # and the one the 429 refused
     assert max(fake.created.values()) == 1
-    assert any(29 * S < ns <= 30 * S for ns in waits), waits
+    assert any(9 * S < ns <= 10 * S for ns in waits), waits
     log = (tmp_path / "paced" / "session.log.jsonl").read_text()
-    assert "the venue asked for a pause of 30 s (Retry-After): the next request waits for it" in log
+    assert "the venue asked for a pause of 10 s (Retry-After): the next request waits for it" in log
 
 
 def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_path, monkeypatch):
@@ -184,7 +188,7 @@ def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_
     assert stopped[-1]["payload"]["reason"] == "STOP_INCOMPLETE"
     log = (run / "session.log.jsonl").read_text()
     assert (
-        "(Retry-After 600 s on HTTP 418), longer than the broker waits before one (60 s): not sent"
+        "(Retry-After 600 s on HTTP 418), longer than the broker waits before one (15 s): not sent"
         in log
     )
 
@@ -221,3 +225,30 @@ def test_the_preflight_waits_for_the_venue_between_its_tries(broker, fake, pacer
     checks = {name: (passed, reason) for name, passed, reason in ccxt_preflight_checks(broker)}
     assert checks["balance_fetch"] == (True, "")
     assert [ns for ns in pacer.waits if ns > S] == [20 * S - 250_000_000] * 2
+
+
+def test_a_runs_broker_waits_at_most_half_its_lease_ttl(fake, pacer, monkeypatch):
+    """The pause is waited after the session's last look at its lease, before the send: a
+    run's broker waits at most half ``lease_ttl_ms`` (4 s of 8 s), and sends nothing sooner."""
+    monkeypatch.setenv("LIVESESSION_BINANCE_API_KEY", TEST_API_KEY)
+    monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", TEST_API_SECRET)
+    route = LoopbackRoute(fake.port)
+    cfg = DryrunConfig(broker="ccxt:binance", lease_ttl_ms=8_000)
+    broker = _rundir_brokers._ccxt_broker(
+        cfg,
+        session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
+        enable_rate_limit=False,
+        wait_ns=pacer.wait,
+        clock_ns=pacer.clock,
+    )
+    try:
+        fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="6")
+        with pytest.raises(Transient, match="more than the 4 s the broker waits"):
+            broker.balances()
+        with pytest.raises(Transient, match=r"before one \(4 s\): not sent"):
+            broker.balances()
+        pacer.now += 3 * S
+        broker.balances()
+        assert pacer.waits == [3 * S]
+    finally:
+        broker.close()

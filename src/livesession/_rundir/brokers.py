@@ -166,14 +166,18 @@ def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     """A verified-sandbox CCXT broker; credentials come only from the environment."""
     from .._domain.runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
     from ..brokers.ccxt import make_ccxt_broker  # noqa: PLC0415 - optional extra
+    from ..brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: PLC0415 - with it
 
     # The extra first: a user without ccxt was told to set the API key and secret, and
     # only then that the broker cannot run here at all.
     import_optional("ccxt", "ccxt")
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
     grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
+    # A venue's pause is waited after the session's last look at its lease, before a send:
+    # half the lease's TTL at most (15 s with the default), so the lease still holds.
+    paced = {"max_pause_ns": min(MAX_PAUSE_NS, cfg.lease_ttl_ms * 1_000_000 // 2)}
     return make_ccxt_broker(
-        cfg.broker, runtime_config=runtime, symbols=cfg.allowed_symbols, **(grid | options)
+        cfg.broker, runtime_config=runtime, symbols=cfg.allowed_symbols, **(paced | grid | options)
     )
 
 

@@ -43,7 +43,7 @@ from .errors import (
     scrub_chain,
 )
 from .ohlcv import fetch_candles
-from .pacing import Paced, VenuePause
+from .pacing import MAX_PAUSE_NS, Paced, VenuePause
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 from .spot import CountsSpotTrades
 from .tracked import (
@@ -97,6 +97,7 @@ class CcxtSandboxBroker(
         price_tick: Decimal | None = None,
         qty_lot: Decimal | None = None,
         clock_ns: Callable[[], int] = time.monotonic_ns,
+        max_pause_ns: int = MAX_PAUSE_NS,
     ) -> None:
         self._exchange = exchange
         self._sandbox = sandbox
@@ -112,7 +113,9 @@ class CcxtSandboxBroker(
         self._absent: dict[str, Order] = {}  # a lookup found them nowhere (``lookup``)
         self._reported: dict[str, _Reported] = {}
         self._carry: list[BrokerReport] = []
-        self._pause = VenuePause(self.exchange_id, wait_ns=wait_ns, clock_ns=clock_ns)
+        self._pause = VenuePause(
+            self.exchange_id, wait_ns=wait_ns, clock_ns=clock_ns, max_ns=max_pause_ns
+        )
 
     # -- the sandbox gate, before every request ----------------------------------------------
 

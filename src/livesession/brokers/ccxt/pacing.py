@@ -9,11 +9,13 @@ once: a refused order was sent five times within a second of a 429 asking for 30
 Binance bans an address (418) that keeps sending after a 429.
 
 ``VenuePause`` keeps the end of the pause asked for, on the broker's clock (``clock_ns``),
-and before the next request waits (``wait_ns``) for what is left of it, up to
-``MAX_PAUSE_NS``. A longer pause (a ban) sends nothing: that request fails ``Transient``
-at once, naming how long the venue still asked for, and the session counts it toward the
-broker's health (``BROKER_UNHEALTHY``) without a request reaching the venue. The error the
-refused answer raised says the pause in its message: the session log's line of it.
+and before the next request waits (``wait_ns``) for what is left of it, up to ``max_ns``
+(``MAX_PAUSE_NS``; a run passes half its ``lease_ttl_ms`` when that is less: the wait
+comes after the session's last look at its lease, before a send). A longer pause (a ban)
+sends nothing: that request fails ``Transient`` at once, naming how long the venue still
+asked for, and the session counts it toward the broker's health (``BROKER_UNHEALTHY``)
+without a request reaching the venue. The error the refused answer raised says the pause
+in its message: the session log's line of it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .errors import _chain
 __all__ = ["MAX_PAUSE_NS", "Paced", "VenuePause", "retry_after_ns"]
 
 MAX_PAUSE_NS: Final = 60_000_000_000
-"""The longest the broker waits before one request for a pause the venue asked for (60 s)."""
+"""The longest the broker waits before one request for a pause the venue asked for (60 s),
+by default (``make_ccxt_broker``'s ``max_pause_ns``)."""
 _NS_PER_S: Final = 1_000_000_000
 
 
@@ -59,9 +62,15 @@ class VenuePause:
     """The end of the last pause a venue asked for, and the wait for it before a request."""
 
     def __init__(
-        self, venue: str, *, wait_ns: Callable[[int], None], clock_ns: Callable[[], int]
+        self,
+        venue: str,
+        *,
+        wait_ns: Callable[[int], None],
+        clock_ns: Callable[[], int],
+        max_ns: int = MAX_PAUSE_NS,
     ) -> None:
         self._venue = venue
+        self._max_ns = max_ns
         self._wait_ns = wait_ns
         self._clock_ns = clock_ns
         self._until_ns: int | None = None
@@ -72,10 +81,10 @@ class VenuePause:
         if self._until_ns is None:
             return
         left = self._until_ns - self._clock_ns()
-        if left > MAX_PAUSE_NS:
+        if left > self._max_ns:
             raise Transient(
                 f"{self._venue} asked for no request for {_s(left)} more ({self._why}), longer "
-                f"than the broker waits before one ({_s(MAX_PAUSE_NS)}): not sent",
+                f"than the broker waits before one ({_s(self._max_ns)}): not sent",
                 client_order_id=client_order_id,
             )
         if left > 0:
@@ -92,8 +101,8 @@ class VenuePause:
         if self._until_ns is None or until > self._until_ns:
             self._until_ns = until
             self._why = f"Retry-After {_s(pause)} on HTTP {status}"
-        if pause > MAX_PAUSE_NS:
-            then = f"more than the {_s(MAX_PAUSE_NS)} the broker waits: none is sent till it ends"
+        if pause > self._max_ns:
+            then = f"more than the {_s(self._max_ns)} the broker waits: none is sent till it ends"
         else:
             then = "the next request waits for it"
         said = f"{error}; the venue asked for a pause of {_s(pause)} (Retry-After): {then}"
