@@ -24,20 +24,19 @@ from livesession._rundir import brokers as _rundir_brokers  # noqa: E402
 from livesession.brokers.ccxt import ccxt_preflight_checks, make_ccxt_broker  # noqa: E402
 from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
 
+import fake_binance  # noqa: E402
 from _ccxt_route import dryrun, route_to  # noqa: E402
-from fake_binance import (  # noqa: E402
-    TEST_API_KEY,
-    TEST_API_SECRET,
-    TESTNET_PREFIX,
-    FakeBinance,
-    LoopbackRoute,
-)
+from fake_binance import TESTNET_PREFIX, FakeBinance, LoopbackRoute  # noqa: E402
 
 pytestmark = pytest.mark.ccxt
 
 S = 1_000_000_000
 ORDER = ("POST", "/api/v3/order")
 ACCOUNT = ("GET", "/api/v3/account")
+CREDENTIALS = {
+    "LIVESESSION_BINANCE_API_KEY": fake_binance.TEST_API_KEY,
+    "LIVESESSION_BINANCE_API_SECRET": fake_binance.TEST_API_SECRET,
+}
 
 
 class Pacer:
@@ -56,9 +55,7 @@ class Pacer:
 
 
 def _config() -> RuntimeConfig:
-    env = {"LIVESESSION_BINANCE_API_KEY": TEST_API_KEY}
-    env["LIVESESSION_BINANCE_API_SECRET"] = TEST_API_SECRET
-    return RuntimeConfig.from_env(env, mode="ccxt:binance")
+    return RuntimeConfig.from_env(CREDENTIALS, mode="ccxt:binance")
 
 
 @pytest.fixture(name="fake")
@@ -230,8 +227,8 @@ def test_the_preflight_waits_for_the_venue_between_its_tries(broker, fake, pacer
 def test_a_runs_broker_waits_at_most_half_its_lease_ttl(fake, pacer, monkeypatch):
     """The pause is waited after the session's last look at its lease, before the send: a
     run's broker waits at most half ``lease_ttl_ms`` (4 s of 8 s), and sends nothing sooner."""
-    monkeypatch.setenv("LIVESESSION_BINANCE_API_KEY", TEST_API_KEY)
-    monkeypatch.setenv("LIVESESSION_BINANCE_API_SECRET", TEST_API_SECRET)
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
     route = LoopbackRoute(fake.port)
     cfg = DryrunConfig(broker="ccxt:binance", lease_ttl_ms=8_000)
     broker = _rundir_brokers._ccxt_broker(
