@@ -249,3 +249,23 @@ def test_a_runs_broker_waits_at_most_half_its_lease_ttl(fake, pacer, monkeypatch
         assert pacer.waits == [3 * S]
     finally:
         broker.close()
+
+
+def test_a_run_rejected_at_preflight_for_a_pause_says_so(tmp_path, monkeypatch):
+    """A balance read refused with a 429 asking for 30 s, over a run's 15 s: asked once, not
+    three times within half a second, and the rejection names the pause."""
+    with FakeBinance() as fake:
+        fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="30")
+        route_to(fake, monkeypatch)
+        assert dryrun(tmp_path, "paused", 5) == 3
+        assert fake.count(*ACCOUNT) == 1
+    checks = [
+        e["payload"]
+        for e in map(orjson.loads, (tmp_path / "paused" / "events.jsonl").read_bytes().splitlines())
+        if e["event_type"] == "PREFLIGHT_CHECK" and e["payload"]["check"] == "venue_balance_fetch"
+    ]
+    assert checks[0]["detail"].startswith(
+        "the venue's balances could not be fetched (BALANCE_UNAVAILABLE): binance asked for no "
+        "request for "
+    )
+    assert checks[0]["detail"].endswith(" s more (Retry-After 30 s on HTTP 429)")

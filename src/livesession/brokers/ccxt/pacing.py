@@ -76,6 +76,13 @@ class VenuePause:
         self._until_ns: int | None = None
         self._why = ""
 
+    def asked(self) -> str:
+        """What is left of the pause asked for, in words; ``""`` when none is left."""
+        left = 0 if self._until_ns is None else self._until_ns - self._clock_ns()
+        if left <= 0:
+            return ""
+        return f"{self._venue} asked for no request for {_s(left)} more ({self._why})"
+
     def before_request(self, client_order_id: str | None = None) -> None:
         """Wait for what is left of the pause asked for; ``Transient`` when over the bound."""
         if self._until_ns is None:
@@ -83,8 +90,8 @@ class VenuePause:
         left = self._until_ns - self._clock_ns()
         if left > self._max_ns:
             raise Transient(
-                f"{self._venue} asked for no request for {_s(left)} more ({self._why}), longer "
-                f"than the broker waits before one ({_s(self._max_ns)}): not sent",
+                f"{self.asked()}, longer than the broker waits before one "
+                f"({_s(self._max_ns)}): not sent",
                 client_order_id=client_order_id,
             )
         if left > 0:
@@ -132,3 +139,11 @@ class Paced:
     def pause(self) -> None:
         """Wait ``lookup_interval_ns`` (with ``wait_ns``): between two tries of a read."""
         self._wait_ns(self._lookup_interval_ns)
+
+    def venue_pause(self) -> str:
+        """What is left of a pause the venue asked for (``Retry-After``), in words; or ``""``.
+
+        A failed preflight read says it (``binance asked for no request for 25 s more
+        (Retry-After 30 s on HTTP 429)``): the venue was not unavailable, it was asked less.
+        """
+        return self._pause.asked()
