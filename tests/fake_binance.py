@@ -24,6 +24,7 @@ exactly the duplicate the adapter must never cause.
 from __future__ import annotations
 
 import collections
+import email.utils
 import hashlib
 import hmac
 import http.server
@@ -57,6 +58,7 @@ _SIGNED = frozenset({"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "
 FAULT_KINDS = frozenset(
     {
         "http_429",  # 429 rate limit (BEFORE: the venue never applied the request)
+        "http_418",  # 418 IP ban after ignored 429s (BEFORE, as a 429)
         "http_5xx",  # 503 with an HTML body
         "timestamp",  # -1021 outside recvWindow
         "insufficient_funds",  # -2010 insufficient balance
@@ -71,6 +73,7 @@ FAULT_KINDS = frozenset(
 
 _FAULT_ERRORS = {
     "http_429": (429, -1003, "Too much request weight used; current limit is 6000."),
+    "http_418": (418, -1003, "Way too much request weight used; IP banned until later."),
     "timestamp": (400, -1021, "Timestamp for this request is outside of the recvWindow."),
     "insufficient_funds": (400, -2010, "Account has insufficient balance for requested action."),
     "lot_size": (400, -1013, "Filter failure: LOT_SIZE"),
@@ -87,6 +90,8 @@ class Fault:
     method: str = "POST"
     path: str = "/api/v3/order"
     delay_s: float = 0.0
+    retry_after: str | None = None
+    """The ``Retry-After`` header the fault's answer carries (a 429, 418 or 503), if any."""
 
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
@@ -208,7 +213,9 @@ class _Reply:
         text: str | None = None,
         drop: bool = False,
         delay_s: float = 0.0,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        self.headers = dict(headers or {})
         self.status = status
         self.payload = payload
         self.text = text
@@ -251,6 +258,7 @@ class FakeBinance:
         self._now_ms = _START_MS
         self._faults: collections.deque[Fault] = collections.deque()
         self._hidden: dict[str, int] = {}
+        self._ban: tuple[int, str] | None = None  # (from the n-th order POST, Retry-After)
         self._trade_ids = True
         self._misreported: list[str] = []
         self._market_part: Decimal | None = None
@@ -314,15 +322,23 @@ class FakeBinance:
         method: str = "POST",
         path: str = "/api/v3/order",
         delay_s: float = 0.0,
+        retry_after: str | None = None,
+        times: int = 1,
     ) -> None:
-        """Queue a fault for the next request to ``method path``; faults fire in order."""
+        """Queue a fault for the next ``times`` requests to ``method path``; in order."""
         with self._lock:
-            self._faults.append(Fault(kind, when, method, path, delay_s))
+            fault = Fault(kind, when, method, path, delay_s, retry_after)
+            self._faults.extend([fault] * times)
 
     def pending_faults(self) -> int:
         """Faults queued but not fired yet."""
         with self._lock:
             return len(self._faults)
+
+    def ban_from_order(self, number: int, retry_after: str) -> None:
+        """From the ``number``-th order POST on, answer every request 418 (an address ban)."""
+        with self._lock:
+            self._ban = (number, retry_after)
 
     def hide(self, client_order_id: str, lookups: int) -> None:
         """Make an order invisible to the next ``lookups`` GET /order calls (and openOrders)."""
@@ -425,6 +441,9 @@ class FakeBinance:
         raw = parts.query if method in ("GET", "DELETE") else body
         with self._lock:
             self.requests.append((method, path))
+            posts = self.requests.count(("POST", "/api/v3/order"))
+            if self._ban is not None and posts >= self._ban[0]:
+                return self._fault_reply(Fault("http_418", retry_after=self._ban[1]))
             if path in _SIGNED:
                 refused = self._authenticate(raw, headers)
                 if refused is not None:
@@ -460,6 +479,15 @@ class FakeBinance:
 
     @staticmethod
     def _fault_reply(fault: Fault) -> _Reply:
+        reply = FakeBinance._fault_answer(fault)
+        if fault.retry_after is not None:
+            reply.headers["Retry-After"] = fault.retry_after
+            if not fault.retry_after.isdigit():  # a date: read against the fake's own Date
+                reply.headers["Date"] = email.utils.formatdate(_START_MS / 1000, usegmt=True)
+        return reply
+
+    @staticmethod
+    def _fault_answer(fault: Fault) -> _Reply:
         if fault.kind == "delay":
             return _Reply(200, {}, delay_s=fault.delay_s)
         if fault.kind == "reset":
@@ -804,8 +832,14 @@ class FakeBinance:
 class _Handler(http.server.BaseHTTPRequestHandler):
     server: http.server.ThreadingHTTPServer
 
+    _date: str | None = None
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Stay quiet: tests read the fake's own counters."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header: the fault's own (its ``Retry-After`` is a date), or the wall's."""
+        return self._date or super().date_time_string(timestamp)
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -832,9 +866,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 data, ctype = reply.text.encode(), "text/html"
             else:
                 data, ctype = json.dumps(reply.payload).encode(), "application/json;charset=UTF-8"
+            self._date = reply.headers.pop("Date", None)
             self.send_response(reply.status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except OSError:

@@ -15,8 +15,6 @@ else ``redact_text`` finds) from every error text before it is written anywhere.
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import os
 import threading
 import time
@@ -30,6 +28,7 @@ from .._domain.alerts import has_userinfo
 from .._domain.clock import SystemClock, format_utc, wall_ns
 from .._exceptions import PluginError
 from .._support.fsutil import open_append_like
+from .._support.retryafter import retry_after_s
 from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
 from . import names, webhookhttp
 
@@ -80,25 +79,6 @@ _TRANSIENT_4XX: Final = frozenset({408, 425, 429})
 def _permanent(status: int | None) -> bool:
     """Whether a retry would be refused alike (a 3xx, a 4xx but 408/425/429): none is made."""
     return status is not None and 300 <= status < 500 and status not in _TRANSIENT_4XX  # noqa: PLR2004
-
-
-def retry_after_s(value: str | None) -> float | None:
-    """``Retry-After``'s seconds from now (a number of seconds or an HTTP date); None: none.
-
-    A value that is neither, or a negative number, is no request to wait (None).
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # an HTTP date is GMT; one without a zone is taken as UTC
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 class WebhookAlertSink:

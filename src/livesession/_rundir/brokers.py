@@ -166,14 +166,18 @@ def _ccxt_broker(cfg: DryrunConfig, **options: Any) -> Broker:
     """A verified-sandbox CCXT broker; credentials come only from the environment."""
     from .._domain.runtime_config import RuntimeConfig  # noqa: PLC0415 - only for ccxt runs
     from ..brokers.ccxt import make_ccxt_broker  # noqa: PLC0415 - optional extra
+    from ..brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: PLC0415 - with it
 
     # The extra first: a user without ccxt was told to set the API key and secret, and
     # only then that the broker cannot run here at all.
     import_optional("ccxt", "ccxt")
     runtime = RuntimeConfig.from_env(mode=cfg.broker)
     grid = {"price_tick": cfg.price_tick, "qty_lot": cfg.qty_lot}
+    # A venue's pause is waited after the session's last look at its lease, before a send:
+    # half the lease's TTL at most (15 s with the default), so the lease still holds.
+    paced = {"max_pause_ns": min(MAX_PAUSE_NS, cfg.lease_ttl_ms * 1_000_000 // 2)}
     return make_ccxt_broker(
-        cfg.broker, runtime_config=runtime, symbols=cfg.allowed_symbols, **(grid | options)
+        cfg.broker, runtime_config=runtime, symbols=cfg.allowed_symbols, **(paced | grid | options)
     )
 
 
@@ -189,6 +193,8 @@ class _VenuePreflight:
     results: list[tuple[str, bool, str]] | None = None
     unlisted: list[str] = attrs.field(factory=list)
     """The allowlisted symbols the venue does not list (after ``SYMBOL_NOT_LISTED``)."""
+    paused: str = ""
+    """What is left of a pause the venue asked for (``Retry-After``) after the checks."""
 
     def get(self) -> list[tuple[str, bool, str]]:
         if self.results is None:
@@ -198,6 +204,7 @@ class _VenuePreflight:
             )
 
             self.results = ccxt_preflight_checks(self.broker)
+            self.paused = self.broker.venue_pause()
             if ("symbols_listed", False, _NOT_LISTED) in self.results:
                 self.unlisted = unlisted_symbols(self.broker)
         return self.results
@@ -213,7 +220,8 @@ class _VenueCheck:
     def __call__(self, _ctx: PreflightContext, /) -> CheckResult:
         for name, passed, reason in self.preflight.get():
             if name == self.name:
-                detail = "" if passed else _venue_detail(name, reason, self.preflight.unlisted)
+                shown = self.preflight
+                detail = "" if passed else _venue_detail(name, reason, shown.unlisted, shown.paused)
                 return CheckResult(
                     name=f"venue_{name}", passed=passed, reason=reason, detail=detail
                 )
@@ -225,10 +233,11 @@ class _VenueCheck:
         )
 
 
-def _venue_detail(name: str, reason: str, unlisted: Sequence[str] = ()) -> str:
+def _venue_detail(name: str, reason: str, unlisted: Sequence[str] = (), paused: str = "") -> str:
     """One line on a failed venue check (the reason code is the venue's answer).
 
-    ``unlisted``: the allowlisted symbols the venue does not list, named in the line.
+    ``unlisted``: the allowlisted symbols the venue does not list, named in the line;
+    ``paused``: a pause the venue asked for (``Retry-After``), said after a failed read.
     """
     if reason == "SKIPPED_NOT_SANDBOX":
         return f"{name} not asked: the venue is not a verified sandbox"
@@ -242,12 +251,15 @@ def _venue_detail(name: str, reason: str, unlisted: Sequence[str] = ()) -> str:
         )
         verb = "is" if len(unlisted) == 1 else "are"
         return f"{shown} of the allowlist {verb} not listed by the venue"
-    return {
+    said = {
         "sandbox_verified": "the ccxt broker is not in verified sandbox mode",
         "markets_loaded": f"the venue's markets could not be loaded ({reason})",
         "symbols_listed": "a symbol of the allowlist is not listed by the venue",
         "balance_fetch": f"the venue's balances could not be fetched ({reason})",
     }.get(name, f"{name} failed ({reason})")
+    if name in ("markets_loaded", "balance_fetch") and paused:
+        return f"{said}: {paused}"
+    return said
 
 
 _VENUE_CHECKS: Final = ("sandbox_verified", "markets_loaded", "symbols_listed", "balance_fetch")

@@ -13,6 +13,7 @@ submit or a cancel an unknown outcome, never an error out of the session.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,6 +43,7 @@ from .errors import (
     scrub_chain,
 )
 from .ohlcv import fetch_candles
+from .pacing import MAX_PAUSE_NS, Paced, VenuePause
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 from .spot import CountsSpotTrades
 from .tracked import (
@@ -71,7 +73,7 @@ _T = TypeVar("_T")
     "load_markets", "balances", "fetch_ohlcv", "positions",
 )  # fmt: skip
 class CcxtSandboxBroker(
-    HoldsCredentials, CountsSpotTrades, ConfirmingLookup, RecoveringVenue, SandboxAware
+    HoldsCredentials, CountsSpotTrades, Paced, ConfirmingLookup, RecoveringVenue, SandboxAware
 ):
     """A ``Broker`` on a ccxt exchange in verified sandbox mode. Build it with ``make_ccxt_broker``.
 
@@ -94,6 +96,8 @@ class CcxtSandboxBroker(
         wait_ns: Callable[[int], None],
         price_tick: Decimal | None = None,
         qty_lot: Decimal | None = None,
+        clock_ns: Callable[[], int] = time.monotonic_ns,
+        max_pause_ns: int = MAX_PAUSE_NS,
     ) -> None:
         self._exchange = exchange
         self._sandbox = sandbox
@@ -109,6 +113,9 @@ class CcxtSandboxBroker(
         self._absent: dict[str, Order] = {}  # a lookup found them nowhere (``lookup``)
         self._reported: dict[str, _Reported] = {}
         self._carry: list[BrokerReport] = []
+        self._pause = VenuePause(
+            self.exchange_id, wait_ns=wait_ns, clock_ns=clock_ns, max_ns=max_pause_ns
+        )
 
     # -- the sandbox gate, before every request ----------------------------------------------
 
@@ -139,12 +146,12 @@ class CcxtSandboxBroker(
 
         A timestamp rejection (``TIMESTAMP``) re-measures the clock offset, as for a submit.
         """
-        self._guard()
+        self._ready(cid)
         ccxt = import_optional("ccxt", "ccxt")
         try:
             return call()
         except (ccxt.BaseError, *_PARSE_ERRORS) as exc:
-            error = _as_read_error(exc, client_order_id=cid)
+            error = self._pause.heard(exc, _as_read_error(exc, client_order_id=cid))
             if isinstance(error, Rejected) and error.reason == "TIMESTAMP":
                 resync_time(self._exchange, self._guard)  # or every later read fails alike
             raise error from exc
@@ -201,7 +208,7 @@ class CcxtSandboxBroker(
                 scrub_chain(exc)  # what the lookup raises is raised in its context
                 self._adopt_duplicate(order, now_ns)
                 return
-            error = classify(exc, client_order_id=cid)
+            error = self._pause.heard(exc, classify(exc, client_order_id=cid))
             if isinstance(error, OutcomeUnknown):
                 self._unconfirmed[cid] = order
             elif isinstance(error, Rejected) and error.reason == "TIMESTAMP":
@@ -235,12 +242,12 @@ class CcxtSandboxBroker(
                     "the venue has no such order", reason="ORDER_NOT_OPEN", client_order_id=cid
                 )
             symbol = found.symbol
-        self._guard()
+        self._ready(cid)
         ccxt = import_optional("ccxt", "ccxt")
         try:
             self._exchange.cancel_order(None, symbol, {self._sandbox.lookup_param: cid})
         except ccxt.BaseError as exc:
-            error = classify(exc, client_order_id=cid)
+            error = self._pause.heard(exc, classify(exc, client_order_id=cid))
             if isinstance(error, Rejected) and error.reason == "TIMESTAMP":
                 resync_time(self._exchange, self._guard)
             raise cancel_error(error) from exc
@@ -291,10 +298,6 @@ class CcxtSandboxBroker(
     def close(self) -> None:
         """Close the exchange's HTTP session."""
         self._exchange.close()
-
-    def pause(self) -> None:
-        """Wait ``lookup_interval_ns`` (with ``wait_ns``): between two tries of a read."""
-        self._wait_ns(self._lookup_interval_ns)
 
     def recover(
         self,
@@ -360,12 +363,12 @@ class CcxtSandboxBroker(
         ccxt = import_optional("ccxt", "ccxt")
         for symbol in symbols:
             try:
-                self._guard()
+                self._ready(cid)
                 raw = self._fetch_by_client_id(symbol, cid)
             except ccxt.OrderNotFound:
                 continue
             except (ccxt.BaseError, *_PARSE_ERRORS) as exc:
-                raise _as_read_error(exc, client_order_id=cid) from exc
+                raise self._pause.heard(exc, _as_read_error(exc, client_order_id=cid)) from exc
             return self._seen(cid, raw)
         for symbol in symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol), cid)

@@ -24,6 +24,7 @@ from ..._support.secrets import redact_text, take_environment_secrets
 from .answers import json_answers_only
 from .broker import CcxtSandboxBroker
 from .credentials import holding_credentials
+from .pacing import MAX_PAUSE_NS
 from .sandbox import SANDBOX_EXCHANGES, _enter_sandbox, _enter_sandbox_check_again
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class _RedactingFilter(logging.Filter):
 
 _URLLIB3_FILTER: Final = _RedactingFilter()
 _URLLIB3_LOG: Final = "urllib3.connectionpool"
+MAX_LOOKUP_WAIT_NS: Final = 60_000_000_000
+"""The longest one ``lookup`` may wait between its looks: ``lookup_attempts`` x the interval."""
 
 
 def make_ccxt_broker(
@@ -67,6 +70,8 @@ def make_ccxt_broker(
     lookup_attempts: int = 5,
     lookup_interval_ns: int = 250_000_000,
     wait_ns: Callable[[int], None] | None = None,
+    clock_ns: Callable[[], int] | None = None,
+    max_pause_ns: int = MAX_PAUSE_NS,
     price_tick: Decimal | None = None,
     qty_lot: Decimal | None = None,
 ) -> CcxtSandboxBroker:
@@ -86,8 +91,13 @@ def make_ccxt_broker(
             verified (tests mount a loopback transport on it); verified again after it, so
             a proxy it sets is a ``ConfigError``.
         lookup_attempts: Default number of attempts of ``lookup``.
-        lookup_interval_ns: Pause between lookup attempts.
+        lookup_interval_ns: Pause between lookup attempts, an integer of nanoseconds;
+            ``lookup_attempts`` x ``lookup_interval_ns`` at most 60 s.
         wait_ns: How to pause (default: sleep); tests pass a recorder.
+        clock_ns: A monotonic clock in ns (default ``time.monotonic_ns``): when a pause the
+            venue asked for (``Retry-After``) ends; tests pass one ``wait_ns`` moves.
+        max_pause_ns: The longest wait for such a pause before one request (default 60 s);
+            while a longer one lasts, each request fails ``Transient``, not sent.
         price_tick: The session's price tick: fill prices that are multiples of it are
             written with its decimal places (``30000.00``, not ccxt's ``30000.0``).
         qty_lot: The session's lot, likewise for fill and order quantities.
@@ -107,6 +117,7 @@ def make_ccxt_broker(
         or lookup_attempts < 1
     ):
         raise ConfigError(f"lookup_attempts must be an integer >= 1, got {lookup_attempts!r}")
+    _check_waits(lookup_attempts, lookup_interval_ns, max_pause_ns)
     _check_grid(price_tick=price_tick, qty_lot=qty_lot)
     if not symbols or not all(isinstance(s, str) and "/" in s for s in symbols):
         raise ConfigError('symbols must be a non-empty list like ["BTC/USDT"]')
@@ -159,6 +170,8 @@ def make_ccxt_broker(
         lookup_attempts=lookup_attempts,
         lookup_interval_ns=lookup_interval_ns,
         wait_ns=_sleep_ns if wait_ns is None else wait_ns,
+        clock_ns=time.monotonic_ns if clock_ns is None else clock_ns,
+        max_pause_ns=max_pause_ns,
         price_tick=price_tick,
         qty_lot=qty_lot,
     )
@@ -170,6 +183,22 @@ def _check_grid(**steps: Decimal | None) -> None:
             not isinstance(step, Decimal) or not step.is_finite() or step <= ZERO
         ):
             raise ConfigError(f"{label} must be a positive Decimal, got {step!r}")
+
+
+def _check_waits(attempts: int, interval_ns: object, max_pause_ns: object) -> None:
+    """The waits' options: integer nanoseconds, one lookup's waits at most 60 s in all."""
+    if isinstance(max_pause_ns, bool) or not isinstance(max_pause_ns, int) or max_pause_ns < 0:
+        raise ConfigError(f"max_pause_ns must be an integer >= 0, got {max_pause_ns!r}")
+    if isinstance(interval_ns, bool) or not isinstance(interval_ns, int) or interval_ns < 0:
+        raise ConfigError(
+            f"lookup_interval_ns must be an integer of nanoseconds >= 0, got {interval_ns!r}"
+        )
+    if attempts * interval_ns > MAX_LOOKUP_WAIT_NS:
+        raise ConfigError(
+            f"lookup_attempts x lookup_interval_ns must be at most 60 s (a lookup waits that "
+            f"long on the wall within one step of the session, which asks up to its retry "
+            f"policy's max_attempts + 1 of them), got {attempts} x {interval_ns} ns"
+        )
 
 
 def _sleep_ns(ns: int) -> None:

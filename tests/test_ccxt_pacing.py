@@ -1,0 +1,271 @@
+"""The pause a venue asks for (``Retry-After``) on the loopback Binance: honoured, bounded.
+
+Before, the broker never read ``Retry-After``: after a 429 asking for 30 s the session's
+retry (on simulated time) sent the order again at once, five times within a second, and
+a venue that had banned the address (418) was asked on every step. The broker's clock
+here moves only when the broker waits (``Pacer``), so nothing waits on the wall.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import orjson
+import pytest
+
+ccxt = pytest.importorskip("ccxt")
+
+from livesession._domain.config import DryrunConfig  # noqa: E402
+from livesession._domain.model import Order, Side  # noqa: E402
+from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
+from livesession._exceptions import ConfigError, OutcomeUnknown, Transient  # noqa: E402
+from livesession._rundir import brokers as _rundir_brokers  # noqa: E402
+from livesession.brokers.ccxt import ccxt_preflight_checks, make_ccxt_broker  # noqa: E402
+from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
+
+import fake_binance  # noqa: E402
+from _ccxt_route import dryrun, route_to  # noqa: E402
+from fake_binance import TESTNET_PREFIX, FakeBinance, LoopbackRoute  # noqa: E402
+
+pytestmark = pytest.mark.ccxt
+
+S = 1_000_000_000
+ORDER = ("POST", "/api/v3/order")
+ACCOUNT = ("GET", "/api/v3/account")
+CREDENTIALS = {
+    "LIVESESSION_BINANCE_API_KEY": fake_binance.TEST_API_KEY,
+    "LIVESESSION_BINANCE_API_SECRET": fake_binance.TEST_API_SECRET,
+}
+
+
+class Pacer:
+    """The broker's clock (ns) and its wait, which moves the clock; the waits asked."""
+
+    def __init__(self) -> None:
+        self.now = 5_000 * S
+        self.waits: list[int] = []
+
+    def clock(self) -> int:
+        return self.now
+
+    def wait(self, ns: int) -> None:
+        self.waits.append(ns)
+        self.now += ns
+
+
+def _config() -> RuntimeConfig:
+    return RuntimeConfig.from_env(CREDENTIALS, mode="ccxt:binance")
+
+
+@pytest.fixture(name="fake")
+def _fake():
+    fake = FakeBinance().start()
+    yield fake
+    fake.stop()
+    assert max(fake.created.values(), default=0) <= 1, fake.created
+
+
+@pytest.fixture(name="pacer")
+def _pacer():
+    return Pacer()
+
+
+@pytest.fixture(name="broker")
+def _broker(fake, pacer):
+    route = LoopbackRoute(fake.port)
+    broker = make_ccxt_broker(
+        "binance",
+        runtime_config=_config(),
+        timeout_ms=2_000,
+        enable_rate_limit=False,
+        session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
+        wait_ns=pacer.wait,
+        clock_ns=pacer.clock,
+    )
+    broker.load_markets()
+    yield broker
+    broker.close()
+
+
+def _order(cid: str) -> Order:
+    return Order(client_order_id=cid, symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.01"))
+
+
+def test_a_429s_retry_after_is_waited_before_the_resend(broker, fake, pacer):
+    """The resend after a 429 asking for 30 s waits those 30 s first; one order."""
+    fake.add_fault("http_429", retry_after="30")
+    with pytest.raises(Transient, match=r"asked for a pause of 30 s \(Retry-After\)"):
+        broker.submit(_order("rl1"), 0)
+    assert pacer.waits == []
+    pacer.now += 4 * S  # the session's own backoff and steps took 4 s of it
+    broker.submit(_order("rl1"), 0)
+    assert pacer.waits == [26 * S]
+    assert fake.count(*ORDER) == 2
+    assert fake.created["rl1"] == 1
+    broker.balances()  # the pause was waited: the next request goes at once
+    assert pacer.waits == [26 * S]
+
+
+def test_a_ban_longer_than_the_bound_sends_nothing_until_it_ends(broker, fake, pacer):
+    """A 418 asking for 600 s: no request reaches the venue until under 60 s are left."""
+    fake.add_fault("http_418", method="GET", path=ACCOUNT[1], retry_after="600")
+    with pytest.raises(
+        Transient, match="more than the 60 s the broker waits: none is sent till it ends"
+    ):
+        broker.balances()
+    asked = len(fake.requests)
+    for _ in range(3):
+        with pytest.raises(
+            Transient, match=r"no request for 600 s more \(Retry-After 600 s on HTTP 418\)"
+        ):
+            broker.balances()
+        with pytest.raises(Transient, match="not sent"):
+            broker.submit(_order("ban1"), 0)
+    assert len(fake.requests) == asked
+    assert pacer.waits == []
+    pacer.now += 600 * S - MAX_PAUSE_NS
+    assert broker.balances()["USDT"] == Decimal(10000)
+    assert pacer.waits == [MAX_PAUSE_NS]
+    assert fake.count(*ACCOUNT) == 2
+
+
+def test_a_503s_retry_after_as_an_http_date(broker, fake, pacer):
+    """An HTTP date is read against the answer's Date; the outcome stays unknown, looked up."""
+    fake.add_fault("http_5xx", retry_after="Thu, 01 Jan 2026 00:00:12 GMT")  # its Date: 00:00:00
+    with pytest.raises(OutcomeUnknown, match=r"pause of 12 s"):
+        broker.submit(_order("u1"), 0)
+    assert broker.lookup("u1") is None
+    assert pacer.waits[0] == 12 * S
+    broker.submit(_order("u1"), 0)
+    assert fake.created["u1"] == 1
+
+
+def test_an_unreadable_retry_after_is_no_pause(broker, fake, pacer):
+    fake.add_fault("http_429", retry_after="soon")
+    with pytest.raises(Transient) as raised:
+        broker.submit(_order("rl2"), 0)
+    assert "Retry-After" not in str(raised.value)
+    broker.submit(_order("rl2"), 0)
+    assert pacer.waits == []
+
+
+def test_a_run_waits_for_the_venue_before_resending(tmp_path, monkeypatch):
+    """A run whose order a 429 refused (Retry-After 10) sends it again 10 s later: one order.
+
+    A run's broker waits at most half its ``lease_ttl_ms`` (15 s with the default)."""
+    with FakeBinance() as fake:
+        fake.add_fault("http_429", retry_after="10")
+        waits = route_to(fake, monkeypatch)
+        assert dryrun(tmp_path, "paced", 40) == 0
+        assert fake.count(*ORDER) == len(fake.created) + 1  # and the one the 429 refused
+    assert max(fake.created.values()) == 1
+    assert any(9 * S < ns <= 10 * S for ns in waits), waits
+    log = (tmp_path / "paced" / "session.log.jsonl").read_text()
+    assert "the venue asked for a pause of 10 s (Retry-After): the next request waits for it" in log
+
+
+def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_path, monkeypatch):
+    """The venue bans the address (418, Retry-After 600) at the wind-down's flatten: the
+    flatten is not sent again (it was 500 times, within a second), the run says its stop
+    is incomplete, and the book's position is the venue's."""
+    with FakeBinance() as fake:
+        fake.ban_from_order(4, "600")  # the three orders of the strategy go through
+        route_to(fake, monkeypatch)
+        assert dryrun(tmp_path, "banned", 60) == 4
+        assert fake.count(*ORDER) == 4
+    assert max(fake.created.values()) == 1
+    assert len(fake.created) == 3
+    run = tmp_path / "banned"
+    stopped = [
+        e
+        for e in map(orjson.loads, (run / "events.jsonl").read_bytes().splitlines())
+        if e["event_type"] == "SESSION_STOPPED"
+    ]
+    assert stopped[-1]["payload"]["reason"] == "STOP_INCOMPLETE"
+    log = (run / "session.log.jsonl").read_text()
+    assert (
+        "(Retry-After 600 s on HTTP 418), longer than the broker waits before one (15 s): not sent"
+        in log
+    )
+
+
+@pytest.mark.parametrize(
+    ("attempts", "interval", "said"),
+    [
+        (5, -1, "lookup_interval_ns must be an integer of nanoseconds >= 0, got -1"),
+        (5, 0.25, "lookup_interval_ns must be an integer of nanoseconds >= 0, got 0.25"),
+        (5, True, "lookup_interval_ns must be an integer of nanoseconds >= 0, got True"),
+        (5, 30 * S, "lookup_attempts x lookup_interval_ns must be at most 60 s"),
+        (61, S, "got 61 x 1000000000 ns"),
+    ],
+)
+def test_a_lookup_interval_out_of_bounds_is_refused_when_built(attempts, interval, said):
+    """Before, -1 failed the run UNEXPECTED_ERROR at its first lookup (``time.sleep``'s
+    ValueError), 0.25 (seconds meant) paused nothing, and 30 s blocked a step 15 minutes."""
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        make_ccxt_broker(
+            "binance",
+            runtime_config=_config(),
+            lookup_attempts=attempts,
+            lookup_interval_ns=interval,
+        )
+    make_ccxt_broker(
+        "binance", runtime_config=_config(), lookup_attempts=60, lookup_interval_ns=S
+    ).close()  # 60 s in all: within the bound
+
+
+def test_the_preflight_waits_for_the_venue_between_its_tries(broker, fake, pacer):
+    """A balance read refused twice with a 429 asking for 20 s passes on its third try,
+    each 20 s after the last (before: a quarter of a second apart, ``lookup_interval_ns``)."""
+    fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="20", times=2)
+    checks = {name: (passed, reason) for name, passed, reason in ccxt_preflight_checks(broker)}
+    assert checks["balance_fetch"] == (True, "")
+    assert [ns for ns in pacer.waits if ns > S] == [20 * S - 250_000_000] * 2
+
+
+def test_a_runs_broker_waits_at_most_half_its_lease_ttl(fake, pacer, monkeypatch):
+    """The pause is waited after the session's last look at its lease, before the send: a
+    run's broker waits at most half ``lease_ttl_ms`` (4 s of 8 s), and sends nothing sooner."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    route = LoopbackRoute(fake.port)
+    cfg = DryrunConfig(broker="ccxt:binance", lease_ttl_ms=8_000)
+    broker = _rundir_brokers._ccxt_broker(
+        cfg,
+        session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
+        enable_rate_limit=False,
+        wait_ns=pacer.wait,
+        clock_ns=pacer.clock,
+    )
+    try:
+        fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="6")
+        with pytest.raises(Transient, match="more than the 4 s the broker waits"):
+            broker.balances()
+        with pytest.raises(Transient, match=r"before one \(4 s\): not sent"):
+            broker.balances()
+        pacer.now += 3 * S
+        broker.balances()
+        assert pacer.waits == [3 * S]
+    finally:
+        broker.close()
+
+
+def test_a_run_rejected_at_preflight_for_a_pause_says_so(tmp_path, monkeypatch):
+    """A balance read refused with a 429 asking for 30 s, over a run's 15 s: asked once, not
+    three times within half a second, and the rejection names the pause."""
+    with FakeBinance() as fake:
+        fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="30")
+        route_to(fake, monkeypatch)
+        assert dryrun(tmp_path, "paused", 5) == 3
+        assert fake.count(*ACCOUNT) == 1
+    checks = [
+        e["payload"]
+        for e in map(orjson.loads, (tmp_path / "paused" / "events.jsonl").read_bytes().splitlines())
+        if e["event_type"] == "PREFLIGHT_CHECK" and e["payload"]["check"] == "venue_balance_fetch"
+    ]
+    assert checks[0]["detail"].startswith(
+        "the venue's balances could not be fetched (BALANCE_UNAVAILABLE): binance asked for no "
+        "request for "
+    )
+    assert checks[0]["detail"].endswith(" s more (Retry-After 30 s on HTTP 429)")
