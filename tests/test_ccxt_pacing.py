@@ -88,6 +88,20 @@ def _broker(fake, pacer):
     broker.close()
 
 
+def _run_broker(fake, pacer, monkeypatch, cfg: DryrunConfig):
+    """The broker a run of ``cfg`` builds (its bound on a pause), on ``fake`` and ``pacer``."""
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    route = LoopbackRoute(fake.port)
+    return _rundir_brokers._ccxt_broker(
+        cfg,
+        session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
+        enable_rate_limit=False,
+        wait_ns=pacer.wait,
+        clock_ns=pacer.clock,
+    )
+
+
 def _order(cid: str) -> Order:
     return Order(client_order_id=cid, symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.01"))
 
@@ -141,13 +155,74 @@ def test_a_503s_retry_after_as_an_http_date(broker, fake, pacer):
     assert fake.created["u1"] == 1
 
 
-def test_an_unreadable_retry_after_is_no_pause(broker, fake, pacer):
+def test_an_unreadable_retry_after_is_none(broker, fake, pacer):
+    """``soon`` asks for no pause of its own: the 429 is one without Retry-After (backoff)."""
     fake.add_fault("http_429", retry_after="soon")
-    with pytest.raises(Transient) as raised:
+    with pytest.raises(Transient, match="rate limited without Retry-After") as raised:
         broker.submit(_order("rl2"), 0)
-    assert "Retry-After" not in str(raised.value)
+    assert "(Retry-After)" not in str(raised.value)
     broker.submit(_order("rl2"), 0)
-    assert pacer.waits == []
+    assert pacer.waits == [S]
+
+
+def test_an_unreadable_retry_after_on_a_503_is_no_pause(broker, fake, pacer):
+    """Only a 429 backs off on its own: a 503 without a pause asked is resent at once."""
+    fake.add_fault("http_5xx", retry_after="soon")
+    with pytest.raises(OutcomeUnknown) as raised:
+        broker.submit(_order("u2"), 0)
+    assert "Retry-After" not in str(raised.value)
+    assert broker.lookup("u2") is None
+    broker.submit(_order("u2"), 0)
+    assert set(pacer.waits) == {250_000_000}  # the lookup's own interval only
+    assert fake.created["u2"] == 1
+
+
+def test_429s_without_retry_after_back_off_doubling_to_a_bound(broker, fake, pacer):
+    """OKX and Bybit send no Retry-After: 1 s after the first 429, doubled for each one in a
+    row, at most 30 s; once the venue was left alone that long, the next 429 starts at 1 s.
+
+    Before, each resend followed at once (spaced by ccxt's throttle only): no wait at all."""
+    for _ in range(7):
+        fake.add_fault("http_429")
+    said = []
+    for _ in range(7):
+        with pytest.raises(Transient) as raised:
+            broker.submit(_order("rl3"), 0)
+        said.append(str(raised.value))
+    broker.submit(_order("rl3"), 0)
+    assert pacer.waits == [1 * S, 2 * S, 4 * S, 8 * S, 16 * S, 30 * S, 30 * S]
+    assert fake.created["rl3"] == 1
+    assert said[0].endswith(
+        "; rate limited without Retry-After: the broker backs off, the next request waits "
+        "1 s (doubled for each 429 in a row, up to 30 s)"
+    )
+    assert "rate limited again without Retry-After" in said[1]
+    assert "the next request waits 30 s" in said[-1]
+    pacer.now += 60 * S  # quiet: the venue was left alone twice the last pause
+    fake.add_fault("http_429", method="GET", path=ACCOUNT[1])
+    with pytest.raises(Transient, match="the next request waits 1 s"):
+        broker.balances()
+    assert broker.venue_pause() == (
+        "no request to binance for 1 s more (backing off 1 s after HTTP 429 without Retry-After)"
+    )
+    broker.balances()
+    assert pacer.waits[-1] == S
+
+
+def test_a_runs_backoff_is_bounded_by_its_lease(fake, pacer, monkeypatch):
+    """A run's broker (15 s at most before one request) backs off at most 15 s: waited,
+    never refused unsent."""
+    broker = _run_broker(fake, pacer, monkeypatch, DryrunConfig(broker="ccxt:binance"))
+    try:
+        for _ in range(6):
+            fake.add_fault("http_429", method="GET", path=ACCOUNT[1])
+        for _ in range(6):
+            with pytest.raises(Transient, match="up to 15 s"):
+                broker.balances()
+        broker.balances()
+        assert pacer.waits == [1 * S, 2 * S, 4 * S, 8 * S, 15 * S, 15 * S]
+    finally:
+        broker.close()
 
 
 def test_a_run_waits_for_the_venue_before_resending(tmp_path, monkeypatch):
@@ -197,12 +272,17 @@ def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_
         (5, 0.25, "lookup_interval_ns must be an integer of nanoseconds >= 0, got 0.25"),
         (5, True, "lookup_interval_ns must be an integer of nanoseconds >= 0, got True"),
         (5, 30 * S, "lookup_attempts x lookup_interval_ns must be at most 60 s"),
-        (61, S, "got 61 x 1000000000 ns"),
+        (20, 3 * S + 1, "got 20 x 3000000001 ns"),
+        (21, 0, "lookup_attempts must be an integer from 1 to 20 (each attempt asks the venue"),
+        (10**9, 0, "lookup_attempts must be an integer from 1 to 20"),
+        (0, 0, "lookup_attempts must be an integer from 1 to 20"),
     ],
 )
 def test_a_lookup_interval_out_of_bounds_is_refused_when_built(attempts, interval, said):
     """Before, -1 failed the run UNEXPECTED_ERROR at its first lookup (``time.sleep``'s
-    ValueError), 0.25 (seconds meant) paused nothing, and 30 s blocked a step 15 minutes."""
+    ValueError), 0.25 (seconds meant) paused nothing, 30 s blocked a step 15 minutes, and
+    10**9 attempts 0 ns apart were taken: a lookup of an absent order asked the venue two
+    billion times in a burst."""
     with pytest.raises(ConfigError, match=re.escape(said)):
         make_ccxt_broker(
             "binance",
@@ -211,7 +291,7 @@ def test_a_lookup_interval_out_of_bounds_is_refused_when_built(attempts, interva
             lookup_interval_ns=interval,
         )
     make_ccxt_broker(
-        "binance", runtime_config=_config(), lookup_attempts=60, lookup_interval_ns=S
+        "binance", runtime_config=_config(), lookup_attempts=20, lookup_interval_ns=3 * S
     ).close()  # 60 s in all: within the bound
 
 
@@ -227,17 +307,8 @@ def test_the_preflight_waits_for_the_venue_between_its_tries(broker, fake, pacer
 def test_a_runs_broker_waits_at_most_half_its_lease_ttl(fake, pacer, monkeypatch):
     """The pause is waited after the session's last look at its lease, before the send: a
     run's broker waits at most half ``lease_ttl_ms`` (4 s of 8 s), and sends nothing sooner."""
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    route = LoopbackRoute(fake.port)
     cfg = DryrunConfig(broker="ccxt:binance", lease_ttl_ms=8_000)
-    broker = _rundir_brokers._ccxt_broker(
-        cfg,
-        session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
-        enable_rate_limit=False,
-        wait_ns=pacer.wait,
-        clock_ns=pacer.clock,
-    )
+    broker = _run_broker(fake, pacer, monkeypatch, cfg)
     try:
         fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="6")
         with pytest.raises(Transient, match="more than the 4 s the broker waits"):

@@ -66,6 +66,7 @@ pytestmark = pytest.mark.ccxt
 
 TIMEOUT_MS = 300
 NOW = 1_000
+S = 1_000_000_000
 
 
 def _binance_config(key: str = TEST_API_KEY, secret: str = TEST_API_SECRET) -> RuntimeConfig:
@@ -138,6 +139,7 @@ def _make_broker(route, waits):
             "lookup_attempts": 5,
             "lookup_interval_ns": 7,
             "wait_ns": waits.append,
+            "clock_ns": lambda: sum(waits),  # moved by the broker's waits only
         } | overrides
         broker = make_ccxt_broker("binance", **kwargs)
         made.append(broker)
@@ -848,14 +850,15 @@ class TestHappyPath:
 
     def test_preflight_asks_a_busy_venue_again(self, broker, fake, waits):
         """A 503 loading the markets and a 429 on the balance are asked again, a pause
-        apart: every check passes (one 429 rejected the run, BALANCE_UNAVAILABLE)."""
+        apart: every check passes (one 429 rejected the run, BALANCE_UNAVAILABLE). A 429
+        without Retry-After backs off: 1 s before the second try, 2 s before the third."""
         fake.add_fault("http_5xx", method="GET", path="/api/v3/exchangeInfo")
         fake.add_fault("http_429", method="GET", path="/api/v3/account")
         fake.add_fault("http_429", method="GET", path="/api/v3/account")
         assert all(passed for _, passed, _ in ccxt_preflight_checks(broker))
         assert fake.pending_faults() == 0
         assert fake.count("GET", "/api/v3/account") == 3
-        assert waits == [7, 7, 7]
+        assert waits == [7, 7, S - 7, 7, 2 * S - 7]
 
     def test_preflight_gives_up_on_a_venue_that_stays_busy(self, broker, fake, waits):
         """Three 429s in a row on the balance: BALANCE_UNAVAILABLE, after three tries."""
@@ -865,7 +868,7 @@ class TestHappyPath:
         assert checks["markets_loaded"] == (True, "")
         assert checks["balance_fetch"] == (False, "BALANCE_UNAVAILABLE")
         assert fake.count("GET", "/api/v3/account") == 3
-        assert waits == [7, 7]
+        assert waits == [7, S - 7, 7, 2 * S - 7]
 
     def test_preflight_unknown_symbol_and_bad_secret(self, make_broker):
         """A symbol the venue lacks and a wrong secret fail their checks with reason codes."""

@@ -57,6 +57,9 @@ _URLLIB3_FILTER: Final = _RedactingFilter()
 _URLLIB3_LOG: Final = "urllib3.connectionpool"
 MAX_LOOKUP_WAIT_NS: Final = 60_000_000_000
 """The longest one ``lookup`` may wait between its looks: ``lookup_attempts`` x the interval."""
+MAX_LOOKUP_ATTEMPTS: Final = 20
+"""The most attempts of one ``lookup``: each asks the venue twice per symbol, and with a
+short interval (0 is allowed) more would be a burst at the venue within one step."""
 
 
 def make_ccxt_broker(
@@ -90,7 +93,7 @@ def make_ccxt_broker(
         session_hook: Called with the exchange's ``requests.Session`` after the sandbox is
             verified (tests mount a loopback transport on it); verified again after it, so
             a proxy it sets is a ``ConfigError``.
-        lookup_attempts: Default number of attempts of ``lookup``.
+        lookup_attempts: Default number of attempts of ``lookup``, 1 to 20.
         lookup_interval_ns: Pause between lookup attempts, an integer of nanoseconds;
             ``lookup_attempts`` x ``lookup_interval_ns`` at most 60 s.
         wait_ns: How to pause (default: sleep); tests pass a recorder.
@@ -114,9 +117,12 @@ def make_ccxt_broker(
     if (
         isinstance(lookup_attempts, bool)
         or not isinstance(lookup_attempts, int)
-        or lookup_attempts < 1
+        or not 1 <= lookup_attempts <= MAX_LOOKUP_ATTEMPTS
     ):
-        raise ConfigError(f"lookup_attempts must be an integer >= 1, got {lookup_attempts!r}")
+        raise ConfigError(
+            f"lookup_attempts must be an integer from 1 to {MAX_LOOKUP_ATTEMPTS} (each attempt "
+            f"asks the venue twice per symbol), got {lookup_attempts!r}"
+        )
     _check_waits(lookup_attempts, lookup_interval_ns, max_pause_ns)
     _check_grid(price_tick=price_tick, qty_lot=qty_lot)
     if not symbols or not all(isinstance(s, str) and "/" in s for s in symbols):

@@ -16,6 +16,12 @@ sends nothing: that request fails ``Transient`` at once, naming how long the ven
 asked for, and the session counts it toward the broker's health (``BROKER_UNHEALTHY``)
 without a request reaching the venue. The error the refused answer raised says the pause
 in its message: the session log's line of it.
+
+A venue that throttles without saying how long (OKX and Bybit send a 429 without
+``Retry-After``) gets a pause of the broker's own choosing: ``BACKOFF_FIRST_NS`` after such
+a 429, doubled for each one that follows within the pause's own length of the last one's
+end, up to ``BACKOFF_MAX_NS`` (and never more than ``max_ns``: it is always waited, never
+refused). Before, the resend followed at once, spaced only by ccxt's throttle.
 """
 
 from __future__ import annotations
@@ -24,15 +30,28 @@ from collections.abc import Callable
 from typing import Final
 
 from ..._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
+from ..._support.optional import import_optional
 from ..._support.retryafter import retry_after_s
 from .errors import _chain
 
-__all__ = ["MAX_PAUSE_NS", "Paced", "VenuePause", "retry_after_ns"]
+__all__ = [
+    "BACKOFF_FIRST_NS",
+    "BACKOFF_MAX_NS",
+    "MAX_PAUSE_NS",
+    "Paced",
+    "VenuePause",
+    "retry_after_ns",
+]
 
 MAX_PAUSE_NS: Final = 60_000_000_000
 """The longest the broker waits before one request for a pause the venue asked for (60 s),
 by default (``make_ccxt_broker``'s ``max_pause_ns``)."""
 _NS_PER_S: Final = 1_000_000_000
+_TOO_MANY: Final = 429
+BACKOFF_FIRST_NS: Final = _NS_PER_S
+"""The pause after a 429 that says not how long (no ``Retry-After``): 1 s."""
+BACKOFF_MAX_NS: Final = 30 * _NS_PER_S
+"""The longest such pause (doubled for each 429 in a row): 30 s, or ``max_ns`` when less."""
 
 
 def retry_after_ns(exc: BaseException) -> tuple[int, int] | None:
@@ -51,6 +70,19 @@ def retry_after_ns(exc: BaseException) -> tuple[int, int] | None:
         if asked is not None:
             return int(asked * _NS_PER_S), status
     return None
+
+
+def throttled(exc: BaseException) -> bool:
+    """Whether ``exc`` is the venue's refusal as over its rate limit.
+
+    HTTP 429, or what ccxt maps a venue's rate-limit code to (``RateLimitExceeded``).
+    """
+    ccxt = import_optional("ccxt", "ccxt")
+    return any(
+        isinstance(link, ccxt.RateLimitExceeded)
+        or getattr(getattr(link, "response", None), "status_code", None) == _TOO_MANY
+        for link in _chain(exc)
+    )
 
 
 def _s(ns: int) -> str:
@@ -75,12 +107,15 @@ class VenuePause:
         self._clock_ns = clock_ns
         self._until_ns: int | None = None
         self._why = ""
+        self._backoff: tuple[int, int] | None = None  # the last backoff: its end, its length
 
     def asked(self) -> str:
         """What is left of the pause asked for, in words; ``""`` when none is left."""
         left = 0 if self._until_ns is None else self._until_ns - self._clock_ns()
         if left <= 0:
             return ""
+        if self._why.startswith("backing off"):
+            return f"no request to {self._venue} for {_s(left)} more ({self._why})"
         return f"{self._venue} asked for no request for {_s(left)} more ({self._why})"
 
     def before_request(self, client_order_id: str | None = None) -> None:
@@ -102,23 +137,51 @@ class VenuePause:
         """Keep the pause ``exc``'s answer asked for; ``error`` (``exc`` classified), saying it."""
         asked = retry_after_ns(exc)
         if asked is None:
-            return error
+            return self._back_off(error) if throttled(exc) else error
         pause, status = asked
-        until = self._clock_ns() + pause
-        if self._until_ns is None or until > self._until_ns:
-            self._until_ns = until
-            self._why = f"Retry-After {_s(pause)} on HTTP {status}"
+        self._keep(pause, f"Retry-After {_s(pause)} on HTTP {status}")
         if pause > self._max_ns:
             then = f"more than the {_s(self._max_ns)} the broker waits: none is sent till it ends"
         else:
             then = "the next request waits for it"
-        said = f"{error}; the venue asked for a pause of {_s(pause)} (Retry-After): {then}"
-        cid = error.client_order_id
-        if isinstance(error, Rejected):
-            return Rejected(said, reason=error.reason, client_order_id=cid)
-        if isinstance(error, OutcomeUnknown):
-            return OutcomeUnknown(said, client_order_id=cid)
-        return Transient(said, client_order_id=cid)
+        return _saying(
+            error, f"{error}; the venue asked for a pause of {_s(pause)} (Retry-After): {then}"
+        )
+
+    def _keep(self, pause: int, why: str) -> None:
+        until = self._clock_ns() + pause
+        if self._until_ns is None or until > self._until_ns:
+            self._until_ns = until
+            self._why = why
+
+    def _back_off(self, error: BrokerError) -> BrokerError:
+        """A 429 without ``Retry-After``: a pause of the broker's own, doubled when repeated."""
+        now = self._clock_ns()
+        last = self._backoff
+        repeated = last is not None and now < last[0] + last[1]
+        pause = min(2 * last[1] if last and repeated else BACKOFF_FIRST_NS, BACKOFF_MAX_NS)
+        pause = min(pause, self._max_ns)
+        if pause <= 0:
+            return error
+        self._backoff = (now + pause, pause)
+        self._keep(pause, f"backing off {_s(pause)} after HTTP 429 without Retry-After")
+        again = "again " if last and repeated else ""
+        return _saying(
+            error,
+            f"{error}; rate limited {again}without Retry-After: the broker backs off, "
+            f"the next request waits {_s(pause)} (doubled for each 429 in a row, up to "
+            f"{_s(min(BACKOFF_MAX_NS, self._max_ns))})",
+        )
+
+
+def _saying(error: BrokerError, said: str) -> BrokerError:
+    """``error`` (of its class, reason and client order id kept) with the message ``said``."""
+    cid = error.client_order_id
+    if isinstance(error, Rejected):
+        return Rejected(said, reason=error.reason, client_order_id=cid)
+    if isinstance(error, OutcomeUnknown):
+        return OutcomeUnknown(said, client_order_id=cid)
+    return Transient(said, client_order_id=cid)
 
 
 class Paced:
