@@ -240,6 +240,25 @@ def test_a_run_waits_for_the_venue_before_resending(tmp_path, monkeypatch):
     assert "the venue asked for a pause of 10 s (Retry-After): the next request waits for it" in log
 
 
+def test_a_run_backs_off_from_429s_without_retry_after(tmp_path, monkeypatch):
+    """Three 429s without Retry-After on the first order: resent 1 s, then 2 s, then 4 s
+    later (before: at once), one order made, the run COMPLETED and verified."""
+    with FakeBinance() as fake:
+        for _ in range(3):
+            fake.add_fault("http_429")
+        waits = route_to(fake, monkeypatch)
+        assert dryrun(tmp_path, "backoff", 40) == 0
+        assert fake.count(*ORDER) == len(fake.created) + 3
+    assert max(fake.created.values()) == 1
+    backoffs = [ns for ns in waits if ns > S // 2]
+    assert len(backoffs) == 3, waits
+    assert all(n * S * 9 // 10 < ns <= n * S for n, ns in zip((1, 2, 4), backoffs, strict=True))
+    log = (tmp_path / "backoff" / "session.log.jsonl").read_text()
+    assert (
+        "rate limited without Retry-After: the broker backs off, the next request waits 1 s" in log
+    )
+
+
 def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_path, monkeypatch):
     """The venue bans the address (418, Retry-After 600) at the wind-down's flatten: the
     flatten is not sent again (it was 500 times, within a second), the run says its stop
