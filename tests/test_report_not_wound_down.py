@@ -247,9 +247,18 @@ class TestEscalatedInItsWindDown:
 
 
 class _StoppingBroker(_SimulatedFaultBroker):
-    """Once ``stopping``, its next poll adds a fill the book cannot apply (off the lot)."""
+    """Once ``stopping``, its next poll adds a fill the book cannot apply (off the lot); once
+    ``journal_lost``, it cannot say where its journal stands (a broker of the caller's)."""
 
     stopping = False
+    journal_lost = False
+    offset = 0
+
+    def journal_offset(self) -> int:
+        if self.journal_lost:
+            raise OSError("journal disk gone")
+        self.offset += 1
+        return self.offset
 
     def poll(self, now_ns: int) -> list[BrokerReport]:
         reports = list(super().poll(now_ns))
@@ -285,6 +294,7 @@ _FAULTED = {  # how each fault came in the wind-down: reason, what it says, how 
     "report, wound down": ("BROKER_REPORT_INVALID", _DONE_BOOK, WOUND_DOWN),
     "report, mid": ("BROKER_REPORT_INVALID", _MID_BOOK, MID_WIND_DOWN),
     "strategy": ("STRATEGY_ERROR", _DONE_BOOK, WOUND_DOWN),
+    "journal": ("BROKER_CALL_FAILED", _MID_BOOK, MID_WIND_DOWN),
     "lease": ("LEASE_LOST", _MID_BOOK, MID_WIND_DOWN),
 }
 
@@ -292,7 +302,8 @@ _FAULTED = {  # how each fault came in the wind-down: reason, what it says, how 
 class TestFaultedInItsWindDown:
     """Bug: a run whose stop (or end) was winding down when another fault than a
     reconciler's escalation sealed it in ERROR_REQUIRES_OPERATOR (a fill report the book
-    cannot apply, the strategy's state failing at the stop's checkpoint, a lease another
+    cannot apply, the strategy's state or the broker's journal offset failing at the stop's
+    checkpoint, a lease another
     session took over) was said to be left ``without a wind-down`` by the CLI's last line,
     ``not wound down`` by the report's header and the evidence, and ``status`` advised as
     for one (for a lost lease: ``stopped without cancelling or flattening``): a reviewer
@@ -326,6 +337,8 @@ class TestFaultedInItsWindDown:
                 broker.stopping = True
             elif case == "strategy":
                 strategy.failing = 1
+            elif case == "journal":  # at the stop's checkpoint, its order resting
+                broker.journal_lost = True
             else:  # the lease lapses, and another session takes it over
                 lease_clock.advance(5_000_000_000)
                 other = FileLease(
