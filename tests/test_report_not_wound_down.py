@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,12 +21,17 @@ from livesession import DryrunConfig, DryrunResult, OrderType, Side, create_run
 from livesession._artifacts import names
 from livesession._artifacts.runread import iter_records
 from livesession._cli_summary import failure_line
-from livesession._domain.model import Order
+from livesession._domain.clock import SimClock
+from livesession._domain.model import BrokerReport, FillReport, Order
+from livesession._rundir.halts import MID_WIND_DOWN, WOUND_DOWN
 from livesession.evidence._outcome import outcome
 from livesession.evidence._verdict import run_ended
+from livesession.leases import FileLease
 from livesession.report import render_report
 from livesession.status import Verdict, run_status
 from livesession.testing import FaultBroker
+
+from _helpers import START
 
 _LEFT = (
     "; left in ERROR_REQUIRES_OPERATOR, not wound down: the venue may still hold its orders "
@@ -237,4 +243,154 @@ class TestEscalatedInItsWindDown:
         assert run_ended(found)["said"] == (
             f"FAILED: RECONCILE_MISMATCH after 10 of 10 steps; left in ERROR_REQUIRES_OPERATOR "
             f"{words}: {look}"
+        )
+
+
+class _StoppingBroker(_SimulatedFaultBroker):
+    """Once ``stopping``, its next poll adds a fill the book cannot apply (off the lot); once
+    ``journal_lost``, it cannot say where its journal stands (a broker of the caller's)."""
+
+    stopping = False
+    journal_lost = False
+    offset = 0
+
+    def journal_offset(self) -> int:
+        if self.journal_lost:
+            raise OSError("journal disk gone")
+        self.offset += 1
+        return self.offset
+
+    def poll(self, now_ns: int) -> list[BrokerReport]:
+        reports = list(super().poll(now_ns))
+        if self.stopping:
+            self.stopping = False
+            cid = next(iter(self.recorded))  # the run's one order
+            off_lot = {"trade_id": "off-lot", "quantity": Decimal("0.0105"), "price": _LIMIT}
+            reports.append(FillReport(client_order_id=cid, ts_ns=now_ns, **off_lot))
+        return reports
+
+
+class _StatelessAtTheStop(ScriptedStrategy):
+    """Its state fails the second time it is asked once ``failing``: at the stop's own
+    checkpoint, which the stop takes once STOPPING (the first is asked while trading)."""
+
+    failing = 0
+
+    def get_state(self) -> dict[str, Any]:
+        if self.failing:
+            self.failing += 1
+            if self.failing > 2:
+                raise ValueError("state lost")
+        return super().get_state()
+
+
+_LIMIT = Decimal("38500.00")
+_DONE_BOOK = (
+    "during a wind-down, once its orders were cancelled and the book flat, before it was done"
+)
+_MID_BOOK = "during a wind-down, before its orders were all cancelled and the book flat"
+_MAY_HOLD = "the venue may still hold its orders and position (a person must look)"
+_FAULTED = {  # how each fault came in the wind-down: reason, what it says, how far it got
+    "report, wound down": ("BROKER_REPORT_INVALID", _DONE_BOOK, WOUND_DOWN),
+    "report, mid": ("BROKER_REPORT_INVALID", _MID_BOOK, MID_WIND_DOWN),
+    "strategy": ("STRATEGY_ERROR", _DONE_BOOK, WOUND_DOWN),
+    "journal": ("BROKER_CALL_FAILED", _MID_BOOK, MID_WIND_DOWN),
+    "lease": ("LEASE_LOST", _MID_BOOK, MID_WIND_DOWN),
+}
+
+
+class TestFaultedInItsWindDown:
+    """Bug: a run whose stop (or end) was winding down when another fault than a
+    reconciler's escalation sealed it in ERROR_REQUIRES_OPERATOR (a fill report the book
+    cannot apply, the strategy's state or the broker's journal offset failing at the stop's
+    checkpoint, a lease another
+    session took over) was said to be left ``without a wind-down`` by the CLI's last line,
+    ``not wound down`` by the report's header and the evidence, and ``status`` advised as
+    for one (for a lost lease: ``stopped without cancelling or flattening``): a reviewer
+    read that no stop had begun. Each says how far the wind-down had got now, in the same
+    words, read from the fault's snapshot (``from_state`` ``STOPPING``, the book)."""
+
+    @pytest.fixture(params=sorted(_FAULTED))
+    def faulted(self, request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str, str]:
+        """A run buys at step 1 (a limit order below the market: it rests); after its ten
+        steps the run's end winds down and the fault comes in it. ``mid``: the venue refuses
+        the resting order's cancels, so it is still open when the fault comes."""
+        case = request.param
+        reason, _, how = _FAULTED[case]
+        broker = _StoppingBroker()
+        cfg = DryrunConfig(run_id="r", strategy_id="scripted", steps=10, lease_ttl_ms=1000)
+        strategy = _StatelessAtTheStop(
+            at({1: [buy("0.010", order_type=OrderType.LIMIT, limit_price=_LIMIT)]})
+        )
+        lease_clock = SimClock(START)
+        leased = {"lease": True, "lease_clock": lease_clock} if case == "lease" else {}
+        feed = ScriptedFeed(["40000.00"] * 10)
+        with create_run(
+            cfg, tmp_path, broker=broker, feed=feed, strategy=strategy, **leased
+        ) as session:
+            assert session.preflight()
+            session.activate()
+            session.run_n_steps(10)
+            if how == MID_WIND_DOWN:
+                broker.arm("cancel_transient", times=1000)
+            if case.startswith("report"):
+                broker.stopping = True
+            elif case == "strategy":
+                strategy.failing = 1
+            elif case == "journal":  # at the stop's checkpoint, its order resting
+                broker.journal_lost = True
+            else:  # the lease lapses, and another session takes it over
+                lease_clock.advance(5_000_000_000)
+                other = FileLease(
+                    tmp_path / ".leases" / "default__scripted.lease", "default", "scripted"
+                )
+                now_ns = int(lease_clock.now().timestamp()) * 1_000_000_000
+                assert other.acquire("other@host", now_ns, 60_000_000_000)
+            result = session.run_to_end(10)
+        run_dir = tmp_path / "r"
+        assert (result.reason, result.state.value) == (reason, "ERROR_REQUIRES_OPERATOR")
+        line = failure_line(result, run_dir)
+        return run_dir, case, line
+
+    def test_the_cli_line(self, faulted: tuple[Path, str, str]) -> None:
+        _, case, line = faulted
+        assert f"; sealed FAILED in ERROR_REQUIRES_OPERATOR {_FAULTED[case][1]}: " in line
+        assert "without a wind-down" not in line
+
+    def test_status(self, faulted: tuple[Path, str, str]) -> None:
+        run_dir, case, _ = faulted
+        reason, words, how = _FAULTED[case]
+        own = ", its own among them" if how == MID_WIND_DOWN else ""
+        said = (
+            f"a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): the "
+            f"run faulted ({reason}) {words}: check the venue's open orders and positions{own}"
+        )
+        found = run_status(run_dir).next_step()
+        if reason == "LEASE_LOST":  # the venue's are the new holder's: not to be closed
+            assert (
+                f"this run lost its lease (the lease line says how) and stopped {words}, " in found
+            )
+            assert "without cancelling or flattening" not in found
+            return
+        assert found == said
+
+    def test_the_report_header(self, faulted: tuple[Path, str, str]) -> None:
+        run_dir, case, _ = faulted
+        reason, words, _ = _FAULTED[case]
+        header = _header(run_dir)
+        assert "not wound down" not in header
+        said = f"faulted: {reason}; left in ERROR_REQUIRES_OPERATOR {words}: {_MAY_HOLD}</p>"
+        assert said in header
+
+    def test_the_evidence(self, faulted: tuple[Path, str, str]) -> None:
+        run_dir, case, _ = faulted
+        reason, words, how = _FAULTED[case]
+        found = outcome(run_dir, iter_records(run_dir / names.EVENTS))
+        assert (found.get("wound_down"), found.get("winding_down")) == (
+            {WOUND_DOWN: (True, None), MID_WIND_DOWN: (None, True)}[how]
+        )
+        said = run_ended(found)["said"]
+        assert said.startswith(f"FAILED: {reason}")
+        assert said.endswith(
+            f" after 10 of 10 steps; left in ERROR_REQUIRES_OPERATOR {words}: {_MAY_HOLD}"
         )

@@ -149,3 +149,20 @@ def test_stop_signals_a_dryrun_whose_first_records_are_not_written_yet(
             f"after 0 steps: {run_dir}\n"
         )
         assert child.wait(timeout=60) == 0
+
+
+def test_status_says_a_run_still_activating_is_activating(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``status`` of a dryrun activating on a slow venue (``run.json`` written, its
+    first records not written out) said ``it opens its broker and stores before its first
+    records``, long after it had opened them: it preflights and activates there too."""
+    with dryrun_held(tmp_path, "broker", _ACTIVATING_BROKER, "activating") as (child, run_dir):
+        assert main(["status", str(run_dir)]) == 7
+        out = capsys.readouterr().out
+        assert f"state       none: {RECORDING}\n" in out
+        assert "it opens its broker and stores, preflights and activates before its first " in out
+        assert child.stdin is not None
+        child.stdin.write("go\n")  # then it runs its 20 steps and seals
+        child.stdin.flush()
+        assert child.wait(timeout=60) == 0

@@ -27,12 +27,9 @@ from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
-from ._rundir.halts import MID_WIND_DOWN, WOUND_DOWN, escalated_in_wind_down_in
+from ._rundir.halts import faulted_in_wind_down_in, wind_down_words
 from ._rundir.statuswords import (
-    DIFFERED_MID_WIND_DOWN,
     NEVER_TRADED,
-    UNCONFIRMED_WIND_DOWN,
-    WOUND_DOWN_THEN_DIFFERED,
     nonzero,
 )
 from ._support.oserrors import oserror_text
@@ -140,19 +137,19 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
 
     A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
     ``STOP_INCOMPLETE`` its wind-down ran but did not finish (cancels and a flatten may be
-    at the venue, unconfirmed); after a reconciler's escalation once the wind-down had
-    cancelled and flattened (``WOUND_DOWN``, as the run's snapshots say) it was wound down,
-    and the venue holds what the book does not; after one while the wind-down was under
-    way (``MID_WIND_DOWN``: an order still open, a position held) it says so; after any
-    other fault nothing was wound down. After ``LEASE_LOST`` what the venue holds is the
-    new holder's: the line says so, as ``status`` and RUNBOOK do, rather than to check it.
+    at the venue, unconfirmed); after a fault in a wind-down (``faulted_in_wind_down``, as
+    the run's snapshots say) the line says how far it had got, in ``wind_down_words``: the
+    words ``status``, the report and the evidence say; after any other fault nothing was
+    wound down. After ``LEASE_LOST`` what the venue holds is the new holder's: the line says
+    so, as ``status`` and RUNBOOK do, rather than to check it.
     """
     what = result.reason or "FAILED"
     if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
         what += f" ({one_line(result.detail)})"
     if result.state.value == "STOPPED":
         return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
-    how = "without a wind-down"
+    at = faulted_in_wind_down_in(run_dir, result.reason)
+    how = wind_down_words(result.reason, at) or "without a wind-down"
     if result.reason == "LEASE_LOST":  # not the general advice: the venue's are not its own
         return (
             f"{what}; sealed FAILED in {result.state.value} {how}: another session took the "
@@ -160,12 +157,6 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
             "this run nor close them by its book; check which session holds the lease now "
             "(the highest fence) and that it runs (RUNBOOK: One session per account and "
             f"strategy: the lease): {run_dir}"
-        )
-    if result.reason == "STOP_INCOMPLETE":
-        how = UNCONFIRMED_WIND_DOWN
-    else:
-        how = {WOUND_DOWN: WOUND_DOWN_THEN_DIFFERED, MID_WIND_DOWN: DIFFERED_MID_WIND_DOWN}.get(
-            escalated_in_wind_down_in(run_dir, result.reason), how
         )
     return (
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "

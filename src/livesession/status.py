@@ -79,7 +79,7 @@ from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.backing import lease_standing
 from ._rundir.beforecheckpoint import damage_past_checkpoint
 from ._rundir.brokers import resume_credentials
-from ._rundir.halts import ESCALATED_NEXT, escalated_in_wind_down_in
+from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
 from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
 from ._rundir.reseal import sealing_checkpoint
@@ -272,12 +272,16 @@ class RunStatus:
             return lease_wait(lease, self.run_id, self.run_dir)
         unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
         said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
-        if self.verdict is Verdict.NEEDS_OPERATOR:  # escalated in its wind-down: how far
-            at = escalated_in_wind_down_in(Path(self.run_dir), self.reason)
-            said = ESCALATED_NEXT.get(at, said)
+        at = ""
+        if self.verdict is Verdict.NEEDS_OPERATOR:  # faulted in its wind-down: how far
+            at = faulted_in_wind_down_in(Path(self.run_dir), self.reason)
+            said = wind_down_next(self.reason, at) or said
         if self.verdict is Verdict.CRASHED and self.damaged_tail:
             said = f"keep a copy of the run and report the damage past its checkpoint, then {said}"
-        said = next_advice(self.verdict.name, self.reason, said, self.steps_planned, self.run_dir)
+        words = wind_down_words(self.reason, at) if at else ""
+        said = next_advice(
+            self.verdict.name, self.reason, said, self.steps_planned, self.run_dir, wind_down=words
+        )
         return said.format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
             | {"dryrun": start_again(Path(self.run_dir))}

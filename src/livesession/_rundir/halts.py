@@ -17,6 +17,8 @@ from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
 from .statuswords import (
     DIFFERED_MID_WIND_DOWN,
+    FAULTED_MID_WIND_DOWN,
+    FAULTED_WOUND_DOWN,
     UNCONFIRMED_WIND_DOWN,
     WOUND_DOWN_THEN_DIFFERED,
     nonzero,
@@ -28,17 +30,18 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTED_BY",
-    "ESCALATED_NEXT",
     "HALTED_BY",
     "MID_WIND_DOWN",
     "SELF_KILLS",
     "WOUND_DOWN",
     "Halts",
-    "escalated_in_wind_down",
-    "escalated_in_wind_down_in",
+    "faulted_in_wind_down",
+    "faulted_in_wind_down_in",
     "halt_text",
     "left_for_an_operator",
     "trading_halts",
+    "wind_down_next",
+    "wind_down_words",
 ]
 
 ACTED_BY: Final = {
@@ -73,13 +76,14 @@ HALTED_BY: Final = {
 
 
 WOUND_DOWN: Final = "wound down"
-"""``escalated_in_wind_down``: the wind-down had cancelled and flattened when it escalated."""
+"""``faulted_in_wind_down``: the wind-down had cancelled and flattened (the book's) when the
+run faulted."""
 MID_WIND_DOWN: Final = "mid wind-down"
-"""``escalated_in_wind_down``: the wind-down was under way, an order still open or a
-position held, when it escalated."""
+"""``faulted_in_wind_down``: the wind-down was under way, an order still open or a position
+held, when the run faulted."""
 _LOOK: Final = "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): "
 _NAMED: Final = f"(RECONCILE_ESCALATED in {names.EVENTS} names it)"
-ESCALATED_NEXT: Final = {
+_ESCALATED_NEXT: Final = {
     WOUND_DOWN: f"{_LOOK}the run was wound down (its orders cancelled, the book flat), then "
     f"found the venue holding what the book does not {_NAMED}: check the venue's open orders "
     "and positions",
@@ -87,48 +91,84 @@ ESCALATED_NEXT: Final = {
     f"not flat, when it found the venue holding what the book does not {_NAMED}: check the "
     "venue's open orders and positions, its own among them",
 }
-"""``status``'s next step for a run ``escalated_in_wind_down`` says escalated in its wind-down."""
+"""``status``'s next step for a run the reconciler escalated in its wind-down."""
+_ESCALATED: Final = "RECONCILE_MISMATCH"
+_UNCONFIRMED: Final = "STOP_INCOMPLETE"
 
 
-def left_for_an_operator(reason: object, *, wound_down: bool = False, mid: bool = False) -> str:
+def wind_down_words(reason: object, at: str) -> str:
+    """How a run sealed in ERROR_REQUIRES_OPERATOR by ``reason`` got there, after the state.
+
+    ``at`` is ``faulted_in_wind_down``'s. A stop out of polls (``STOP_INCOMPLETE``) wound
+    down unconfirmed; a reconciler's escalation in the wind-down found the venue holding
+    what the book does not, once it was wound down or while it was under way; any other
+    fault in the wind-down (a report the book cannot apply, a lost lease, a sink, a
+    broker call) came during it, before it was done. "" for a fault with no wind-down: each
+    surface says that in its own words (``without a wind-down``, ``not wound down``). The
+    CLI's last line, ``status``, the report's header and the evidence all say these words.
+    """
+    if reason == _UNCONFIRMED:
+        return UNCONFIRMED_WIND_DOWN
+    if reason == _ESCALATED:
+        return {WOUND_DOWN: WOUND_DOWN_THEN_DIFFERED, MID_WIND_DOWN: DIFFERED_MID_WIND_DOWN}.get(
+            at, ""
+        )
+    return {WOUND_DOWN: FAULTED_WOUND_DOWN, MID_WIND_DOWN: FAULTED_MID_WIND_DOWN}.get(at, "")
+
+
+def wind_down_next(reason: object, at: str) -> str:
+    """``status``'s next step for a run that faulted in its wind-down ("" for any other run).
+
+    A reconciler's escalation says what it found; any other fault, ``wind_down_words``.
+    """
+    if reason == _ESCALATED:
+        return _ESCALATED_NEXT.get(at, "")
+    words = wind_down_words(reason, at) if at else ""
+    if not words:
+        return ""
+    own = ", its own among them" if at == MID_WIND_DOWN else ""
+    return (
+        f"{_LOOK}the run faulted ({reason}) {words}: check the venue's open orders and "
+        f"positions{own}"
+    )
+
+
+def left_for_an_operator(reason: object, at: str = "") -> str:
     """``left in ERROR_REQUIRES_OPERATOR, ...``: how a run sealed there was left, in words.
 
-    A fault other than ``STOP_INCOMPLETE`` seals the run without a wind-down; a stop (or the
-    run's end) that ran out of polls did wind down, but the venue did not confirm it: its
-    cancels and flatten may be there, or not. ``wound_down``: the wind-down had cancelled and
-    flattened when the reconciler escalated a difference (``WOUND_DOWN``):
-    the venue holds what the book does not. ``mid``: the reconciler escalated one while the
-    wind-down was under way (``MID_WIND_DOWN``), an order still open or a position held.
-    Either way a person looks at the venue.
+    A fault outside a wind-down seals the run without one (``not wound down``); a stop (or
+    the run's end) that ran out of polls did wind down, but the venue did not confirm it:
+    its cancels and flatten may be there, or not. ``at`` (``faulted_in_wind_down``): the
+    fault came in a wind-down, said in ``wind_down_words``. A reconciler's escalation once
+    the wind-down had cancelled and flattened (``WOUND_DOWN``) found the venue holding
+    what the book does not. Either way a person looks at the venue.
     """
-    if wound_down:
+    words = wind_down_words(reason, at)
+    if reason == _ESCALATED and at == WOUND_DOWN:
         return (
-            f"left in ERROR_REQUIRES_OPERATOR {WOUND_DOWN_THEN_DIFFERED}: a person must look "
+            f"left in ERROR_REQUIRES_OPERATOR {words}: a person must look "
             "at the venue's open orders and positions"
         )
-    how = ", not wound down"
-    if reason == "STOP_INCOMPLETE":
-        how = f" {UNCONFIRMED_WIND_DOWN}"
-    elif mid:
-        how = f" {DIFFERED_MID_WIND_DOWN}"
+    how = f" {words}" if words else ", not wound down"
     return (
         f"left in ERROR_REQUIRES_OPERATOR{how}: the venue may still hold its orders and "
         "position (a person must look)"
     )
 
 
-def escalated_in_wind_down(reason: object, snapshots: Iterable[Mapping[str, Any]]) -> str:
-    """Whether the run's fault was a reconciler's escalation in its wind-down, and how far.
+def faulted_in_wind_down(reason: object, snapshots: Iterable[Mapping[str, Any]]) -> str:
+    """Whether the run's fault came in its wind-down, and how far the wind-down had got.
 
     ``snapshots`` are the run's ``state_snapshots.jsonl`` records (one per transition): the
-    fault's own says the state it left (``from_state`` ``STOPPING``: a stop or the run's end
-    was winding down) and the book it left. ``WOUND_DOWN`` when that book had no open order
-    and was flat: the run was wound down, then sealed in ERROR_REQUIRES_OPERATOR
-    (``RECONCILE_MISMATCH``), the venue holding what the book does not (an order the session
-    never sent, another position). ``MID_WIND_DOWN`` when an order was still open or a
-    position held: the wind-down was under way, not done. "" for any other fault.
+    fault's own says the state it left (``from_state`` ``STOPPING``: a stop, the run's end or
+    an acknowledgement was winding down) and the book it left. ``WOUND_DOWN`` when that book
+    had no open order and was flat (a reconciler's escalation then found the venue holding
+    what the book does not; any other fault came before the wind-down was done);
+    ``MID_WIND_DOWN`` when an order was still open or a position held. "" for a fault from
+    any other state, for ``STOP_INCOMPLETE`` (a wind-down out of polls, said in its own
+    words) and when the fault's snapshot is missing (a snapshot sink that failed).
     """
-    if reason != "RECONCILE_MISMATCH":
+    if not reason or reason == _UNCONFIRMED:
         return ""
     fault: Mapping[str, Any] = {}
     for record in snapshots:
@@ -143,18 +183,18 @@ def escalated_in_wind_down(reason: object, snapshots: Iterable[Mapping[str, Any]
     return WOUND_DOWN if orders == [] and flat else MID_WIND_DOWN
 
 
-def escalated_in_wind_down_in(run_dir: Path, reason: object) -> str:
-    """``escalated_in_wind_down`` of the run in ``run_dir``, read from its snapshots.
+def faulted_in_wind_down_in(run_dir: Path, reason: object) -> str:
+    """``faulted_in_wind_down`` of the run in ``run_dir``, read from its snapshots.
 
     "" when they cannot be read: the words then stay those of a run not wound down.
     """
-    if reason != "RECONCILE_MISMATCH":
-        return ""  # no other fault needs the file read
+    if not reason or reason == _UNCONFIRMED:
+        return ""  # no file to read
     try:
         snapshots = read_records(run_dir / names.SNAPSHOTS)
     except OSError:
         return ""
-    return escalated_in_wind_down(reason, snapshots)
+    return faulted_in_wind_down(reason, snapshots)
 
 
 def trading_halts(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -48,6 +48,7 @@ __all__ = [
     "credentials_said",
     "heartbeat",
     "keeps_checkpoints",
+    "lease_lost_next",
     "lease_wait",
     "next_advice",
     "not_a_run",
@@ -323,19 +324,29 @@ def _same(a: str, b: str) -> bool:
         return a == b
 
 
+def lease_lost_next(how: str = "without cancelling or flattening") -> str:
+    """``status``'s advice for a run that lost its lease: ``how`` it stopped.
+
+    A run that lost it trading stopped without cancelling or flattening; one that lost it
+    in its wind-down stopped there (``wind_down_words``), part of it done.
+    """
+    return (
+        "a person must look (RUNBOOK: One session per account and strategy: the lease): this "
+        f"run lost its lease (the lease line says how) and stopped {how}, since a session "
+        "that took the account and strategy over owns the venue's open orders and positions: "
+        "do not acknowledge this run, nor close what the venue holds by its book; check which "
+        "session holds the lease now (the highest fence) and that it runs, or, when the "
+        "backend failed and none does, fix it and start a new run; this run is evidence only"
+    )
+
+
 LEASE_NEXT: Final = {  # what ``status`` advises for a run the lease decided: (verdict, reason)
     # Preflight found another live session on the account and strategy.
     ("REJECTED", "LEASE_HELD"): "another live session held its lease (the lease line names it "
     "while it does): do not start a second one; start a new run once it ended (this one "
     "stays as evidence)",
     # Not the usual ERROR_REQUIRES_OPERATOR advice: the venue's orders are the new holder's.
-    ("NEEDS_OPERATOR", "LEASE_LOST"): "a person must look (RUNBOOK: One session per account "
-    "and strategy: the lease): this run lost its lease (the lease line says how) and "
-    "stopped without cancelling or flattening, since a session that took the account and "
-    "strategy over owns the venue's open orders and positions: do not acknowledge "
-    "this run, nor close what the venue holds by its book; check which session holds the "
-    "lease now (the highest fence) and that it runs, or, when the backend failed and none "
-    "does, fix it and start a new run; this run is evidence only",
+    ("NEEDS_OPERATOR", "LEASE_LOST"): lease_lost_next(),
 }
 OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an application's sinks
     "verify before handing it over: `{verify}` (status reads only the ends of the files); "
@@ -345,11 +356,17 @@ OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an applica
 )
 
 
-def next_advice(verdict: str, reason: str, said: str, planned: int | None, run_dir: str) -> str:
+def next_advice(
+    verdict: str, reason: str, said: str, planned: int | None, run_dir: str, *, wind_down: str = ""
+) -> str:
     """What ``status`` advises, where the lease, ``run.json`` or its release changes ``said``.
 
-    ``planned`` is the steps the run's config plans, None when no run config was read.
+    ``planned`` is the steps the run's config plans, None when no run config was read;
+    ``wind_down`` how a fault in its wind-down left the run (``wind_down_words``), "" for
+    a run with none: a run that lost its lease there stopped so.
     """
+    if (verdict, reason) == ("NEEDS_OPERATOR", "LEASE_LOST") and wind_down:
+        return lease_lost_next(wind_down)
     unread = _config_unread(Path(run_dir)) if verdict == "COMPLETED" else None
     if verdict == "COMPLETED" and (planned is None or unread):
         if unread is None:

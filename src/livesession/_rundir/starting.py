@@ -48,10 +48,12 @@ STARTING: Final = (
 
 
 RECORDING: Final = (
-    f"starting: {names.RUN_META} written, nothing recorded yet (it opens its broker and stores "
-    "before its first records)"
+    f"starting: {names.RUN_META} written, nothing recorded yet (it opens its broker and stores, "
+    "preflights and activates before its first records are written out)"
 )
-"""What a directory a writer holds, with ``run.json`` but no records yet, is (``status``)."""
+"""What a directory a writer holds, with ``run.json`` but no records yet, is (``status``): its
+first records reach the files once it is activated, so a slow venue's preflight or
+activation keeps it here too."""
 
 
 def starting_says(run_dir: Path, *, no_run: bool) -> str:

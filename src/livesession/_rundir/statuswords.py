@@ -16,6 +16,8 @@ from .standing import NO_CHECKPOINT
 
 __all__ = [
     "DIFFERED_MID_WIND_DOWN",
+    "FAULTED_MID_WIND_DOWN",
+    "FAULTED_WOUND_DOWN",
     "NEVER_TRADED",
     "UNCONFIRMED_WIND_DOWN",
     "WOUND_DOWN_THEN_DIFFERED",
@@ -39,10 +41,21 @@ WOUND_DOWN_THEN_DIFFERED: Final = (
     "what the book does not"
 )
 """How a run the reconciler escalated once its wind-down was done got to ERROR_REQUIRES_OPERATOR
-(``escalated_in_wind_down``: ``WOUND_DOWN``): wound down, yet the venue differs from the book."""
+(``faulted_in_wind_down``: ``WOUND_DOWN``): wound down, yet the venue differs from the book."""
+FAULTED_MID_WIND_DOWN: Final = (
+    "during a wind-down, before its orders were all cancelled and the book flat"
+)
+"""How a run that faulted while its wind-down was under way (an order still open, a
+position held) got to ERROR_REQUIRES_OPERATOR (``faulted_in_wind_down``: ``MID_WIND_DOWN``)."""
+FAULTED_WOUND_DOWN: Final = (
+    "during a wind-down, once its orders were cancelled and the book flat, before it was done"
+)
+"""How a run that faulted in its wind-down once the book had no order open and was flat,
+before the wind-down was done (the venue's final fills confirmed, the run sealed), got to
+ERROR_REQUIRES_OPERATOR (``faulted_in_wind_down``: ``WOUND_DOWN``, any fault but a
+reconciler's escalation, which says ``WOUND_DOWN_THEN_DIFFERED``)."""
 DIFFERED_MID_WIND_DOWN: Final = (
-    "during a wind-down, before its orders were all cancelled and the book flat, on finding "
-    "the venue holding what the book does not"
+    f"{FAULTED_MID_WIND_DOWN}, on finding the venue holding what the book does not"
 )
 """How a run the reconciler escalated while its wind-down was under way (an order still
 open, a position held) got to ERROR_REQUIRES_OPERATOR (``MID_WIND_DOWN``)."""

@@ -33,7 +33,7 @@ from .._rundir.halts import (
     MID_WIND_DOWN,
     WOUND_DOWN,
     Halts,
-    escalated_in_wind_down,
+    faulted_in_wind_down,
     halt_text,
     trading_halts,
 )
@@ -102,8 +102,9 @@ def outcome(
     here unless given) reads it, never the events' ``SESSION_STOPPED`` alone; a seal the
     files do not bear out is ``seal_problem``; a position the venue's fills put in doubt,
     ``position_in_doubt`` (status's words: the seal's book is only the book's then); a
-    run the reconciler escalated once its wind-down was done, ``wound_down``, and one it
-    escalated while the wind-down was under way, ``winding_down``.
+    run that faulted in its wind-down once the book had no order open and was flat,
+    ``wound_down``, and one that faulted while an order was open or a position held,
+    ``winding_down`` (``faulted_in_wind_down``).
     """
     if standing is None:
         from ..status import run_status  # noqa: PLC0415 - the caller usually has it
@@ -119,7 +120,7 @@ def outcome(
     # A broken run (verify says how) may hold anything: what is not of its kind is left out.
     positions = final.get("positions")
     orders = final.get("open_orders")
-    wind_down = escalated_in_wind_down(seal.get("reason"), snapshots)
+    wind_down = faulted_in_wind_down(seal.get("reason"), snapshots)
     found: dict[str, Any] = {
         "sealed": standing.sealed,
         "status": seal.get("status"),
@@ -142,7 +143,7 @@ def outcome(
     extras = {
         "seal_problem": standing.problem,
         "position_in_doubt": standing.position_in_doubt,
-        # A reconciler's escalation once the wind-down had cancelled and flattened, or
+        # A fault in the wind-down once it had cancelled and flattened (the book's), or
         # while it was under way (an order still open, a position held).
         "wound_down": wind_down == WOUND_DOWN,
         "winding_down": wind_down == MID_WIND_DOWN,

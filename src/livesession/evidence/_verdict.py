@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .._domain.lifecycle import SESSION_CLOSED, ended_early
-from .._rundir.halts import ACTED_BY, left_for_an_operator
+from .._rundir.halts import ACTED_BY, MID_WIND_DOWN, WOUND_DOWN, left_for_an_operator
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
 
@@ -90,8 +90,9 @@ def _failed(found: dict[str, Any], steps: str, state: object) -> str:
     why = ": ".join(str(detail[key]) for key in ("error", "message") if detail.get(key))
     said = f"{reason}" + (f" ({why})" if why else "") + f" after {steps} steps; "
     if state == "ERROR_REQUIRES_OPERATOR":
+        at = WOUND_DOWN if found.get("wound_down") else ""
         return said + left_for_an_operator(
-            reason, wound_down=bool(found.get("wound_down")), mid=bool(found.get("winding_down"))
+            reason, MID_WIND_DOWN if found.get("winding_down") else at
         )
     return said + f"wound down (cancelled, flattened) and sealed FAILED in {state}"
 

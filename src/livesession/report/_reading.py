@@ -19,13 +19,7 @@ from .._artifacts.runtime import (
 )
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
-from .._rundir.halts import (
-    HALTED_BY,
-    MID_WIND_DOWN,
-    WOUND_DOWN,
-    escalated_in_wind_down,
-    left_for_an_operator,
-)
+from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -268,16 +262,13 @@ class ReportRun:
         reading ``faulted: RECONCILE_MISMATCH`` alone read as a strategy error's, wound down.
         One a stop's wind-down the venue did not confirm left there (``reason``
         ``STOP_INCOMPLETE``) did wind down, and is said so (``left_for_an_operator``); so is
-        one the reconciler escalated once its wind-down had cancelled and flattened
-        (``escalated_in_wind_down``: ``WOUND_DOWN``), and one it escalated while the
-        wind-down was under way, an order still open or a position held (``MID_WIND_DOWN``).
+        one that faulted in its wind-down (``faulted_in_wind_down``), in the words of
+        ``wind_down_words``: the CLI's, ``status``'s and the evidence's.
         """
         last = self.snapshots[-1] if self.sealed and self.snapshots else {}
         if last.get("fsm_state") != "ERROR_REQUIRES_OPERATOR":
             return ""
-        at = escalated_in_wind_down(reason, self.snapshots)
-        left = left_for_an_operator(reason, wound_down=at == WOUND_DOWN, mid=at == MID_WIND_DOWN)
-        return f"; {left}"
+        return f"; {left_for_an_operator(reason, faulted_in_wind_down(reason, self.snapshots))}"
 
     def _killed(self) -> str:
         """``; KILLED: trading HALTED by the kill switch (DAILY_LOSS) from ... to the end``.
