@@ -1258,13 +1258,19 @@ class _Garbled:
     [
         (b"GARBAGE NOT HTTP\r\n\r\n", "BadStatusLine: GARBAGE NOT HTTP"),
         (b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70_000 + b"\r\n\r\n", "LineTooLong: "),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", "IncompleteRead: "),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"a" * 4095, "IncompleteRead: "),
     ],
-    ids=["status-line", "header-line"],
+    ids=["status-line", "header-line", "body-cut-short", "long-body-cut-short"],
 )
 def test_an_answer_that_is_no_http_is_marked_unanswered(tmp_path, answer, error):
     """Bug: a webhook answering a garbled status line (``BadStatusLine``) had read the
     request (it may have received the alert), yet the attempt's line had no
-    ``"unanswered": true`` (RUNBOOK "Alerts"), which a timeout or a reset gets."""
+    ``"unanswered": true`` (RUNBOOK "Alerts"), which a timeout or a reset gets.
+
+    Bug: one that closed the connection before the body its ``Content-Length`` announced
+    had come (a proxy or a webhook that died mid-answer) was logged ``delivered``, where
+    the same answer cut short in a chunked body failed as ``IncompleteRead``."""
     hook = _Garbled(answer)
     try:
         sink = WebhookAlertSink(

@@ -65,15 +65,27 @@ def cut(kept: list[Any], cutting: threading.Event) -> None:
             _shut(sock)
 
 
+_READ = 4096
+"""The bytes of an answer's body read: a webhook's is a word (``ok``); the rest is left."""
+
+
 def status_read(answer: Any, cutting: threading.Event) -> int:
     """The answer's status, once its body is read (its first 4096 bytes).
 
     A read the cut ended returns what came before it, without an error: an answer whose
     body was coming in a byte at a time is no whole answer, so it raises ``OSError`` then.
+    So is one whose connection closed before the body its ``Content-Length`` announced
+    (``http.client`` returns the bytes that came, without a word, where a chunked body cut
+    short raises): it raises ``IncompleteRead``, as the chunked one does.
     """
-    answer.read(4096)
+    import http.client  # noqa: PLC0415 - loaded by the attempt already
+
+    got = answer.read(_READ)
     if cutting.is_set():
         raise ConnectionAbortedError("the attempt was cut at its timeout")
+    left = answer.length  # the announced body's bytes not read (None: no Content-Length)
+    if left and len(got) < _READ:
+        raise http.client.IncompleteRead(got, left)
     return int(answer.status)
 
 
