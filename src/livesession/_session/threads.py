@@ -136,6 +136,8 @@ class SessionGate:
         error nothing handled (``StoreFailure``); "" while the session is whole."""
         self.torn_error = ""
         """What tore it said, in one redacted line ("" for an interrupt), for its alert."""
+        self.done: Callable[[], bool] = bool
+        """Whether the session's run is sealed: an interrupt then cuts no work (``tear``)."""
         self._reentry_open = 0
         self._arriving: dict[int, str] = {}
         """Threads on their way to the lock (see ``interrupting``), and what for."""
@@ -233,7 +235,7 @@ class SessionGate:
         """
         refused = isinstance(exc, InvalidTransition)
         tears = not isinstance(exc, Exception) or (isinstance(exc, unhandled) and not refused)
-        if tears and not self.torn_by:
+        if tears and not self.torn_by and not self.done():  # not the seal's alert's interrupt
             self.torn_by = type(exc).__name__
             self.torn_error = redact_text(one_line(exception_text(exc)))
 
