@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from livesession import AsyncSession, ConfigError, DryrunConfig, VerbOutcome, open_session
+from livesession import (
+    AsyncSession,
+    ConfigError,
+    DryrunConfig,
+    LiveSessionError,
+    VerbOutcome,
+    open_session,
+)
 from livesession.verify import verify_run
 
 if TYPE_CHECKING:
@@ -41,3 +48,31 @@ def test_a_bad_argument_names_the_async_call_and_is_not_kept_as_a_call(tmp_path:
 
     asyncio.run(main())
     assert verify_run(tmp_path / "aio-args").ok
+
+
+def test_one_open_session_entered_twice_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Bug: ``async with`` of one ``open_session(...)`` a second time (inside its block, or
+    after it: an application keeping the call's result to open its session again) raised
+    ``AttributeError: '_AsyncGeneratorContextManager' object has no attribute 'args'``,
+    naming contextlib's internals. It raises ``LiveSessionError`` saying what to do now,
+    and the session of the first block goes on, its run sealed when that block ends."""
+    again = (
+        r"^this open_session\(\.\.\.\) was entered already: each call opens one session, for "
+        r"one async with block, and that block's end closes it; call open_session\(\.\.\.\) "
+        r"again for another block \(nothing was changed\)$"
+    )
+
+    async def main() -> None:
+        opening = open_session(DryrunConfig(run_id="aio-once", steps=100), out_dir=tmp_path)
+        async with opening as session:
+            with pytest.raises(LiveSessionError, match=again):
+                async with opening:
+                    pass
+            assert await session.run_steps(10) == 10
+        with pytest.raises(LiveSessionError, match=again):
+            async with opening:
+                pass
+        assert (session.state.value, session.steps_done) == ("STOPPED", 10)
+
+    asyncio.run(main())
+    assert verify_run(tmp_path / "aio-once").ok

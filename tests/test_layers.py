@@ -56,6 +56,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "controls",
                 "testing",
                 "aio",
+                "_aio_once",
                 "__main__",
             }
         ),

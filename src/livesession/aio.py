@@ -24,6 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
+from ._aio_once import once
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import ConfigError, InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
@@ -280,6 +281,7 @@ class AsyncSession(InProcessOnly):
         return f"AsyncSession({self._session!r})"
 
 
+@once
 @asynccontextmanager
 async def open_session(
     config: DryrunConfig | None = None,

@@ -23,9 +23,12 @@ from .._typing import Closable
 from .pipeline import error_message
 
 if TYPE_CHECKING:
-    from .assembly import SessionParts
+    from collections.abc import Callable
 
-__all__ = ["close_plugin", "release"]
+    from .assembly import SessionParts
+    from .lifecycle import SessionLifecycle
+
+__all__ = ["close_plugin", "release", "sealed_late"]
 
 
 def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str:
@@ -77,3 +80,21 @@ def release(p: SessionParts, closes_with: list[Closable], *, strategy: bool) -> 
         while closes_with:  # last: a run directory's writer lock
             closes_with.pop().close()
     return "; ".join(filter(None, said))
+
+
+def sealed_late(seal: Callable[[], None], lifecycle: SessionLifecycle) -> BaseException | None:
+    """``seal()``, and what interrupted it once the seal was on disk, for ``close`` to raise.
+
+    The seal's alert is posted last, once the run is sealed: an alert sink's
+    ``KeyboardInterrupt`` or ``SystemExit`` there cuts no work. Raised under the session
+    lock, it tore the session (its calls then said to resume a run that is sealed) and
+    kept the run's writer lock; ``close`` lets go of the session first, then raises it.
+    What interrupts the seal itself (before it is on disk) goes on at once, as before.
+    """
+    try:
+        seal()
+    except BaseException as exc:
+        if not lifecycle.sealed:
+            raise
+        return exc
+    return None

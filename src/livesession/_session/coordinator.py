@@ -7,13 +7,8 @@ reports, runtime checks, strategy, rails, idempotency reserve, broker, reports, 
 progress, reconciliation, step hooks, checkpoint (``pipeline.py``).
 
 The coordinator keeps that order and the verbs; each concern is a collaborator that owns
-its state (``_session/assembly.py`` wires them): ``Timekeeper`` (steps and simulated
-time), ``SessionLifecycle`` (machine, failed/sealed/reason, snapshots, seal),
-``TradingGovernor`` (ACTIVE/REDUCING/HALTED, executions, order rate, daily loss),
-``Execution`` (intents, rails, idempotency, sending), ``ReportRouter`` (acks, fills,
-cancels), ``OcoExits``, ``WindDown`` (wind-down and kill switch), ``Reconciliation``,
-``LeaseKeeper`` and ``Checkpointer``. The operator verbs' rules are in ``verbs.py``; the
-owner thread and the session lock that lets other threads call them are in ``threads.py``.
+its state (``assembly.py`` wires them). The operator verbs' rules are in ``verbs.py``; the
+owner thread and the session lock are in ``threads.py``.
 """
 
 from __future__ import annotations
@@ -28,7 +23,7 @@ from .._typing import Closable
 from . import verbs
 from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
-from .closing import release
+from .closing import release, sealed_late
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_reconcile, guarded_step, run_hooks
 from .preflight import close_unstarted, ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
@@ -96,6 +91,7 @@ class LiveSessionOrchestrator(InProcessOnly):
     def _build(self, config: DryrunConfig, edges: SessionEdges) -> None:
         self._gate.claim()  # the thread that builds the session owns it
         self._p = assemble(config, edges, seal=self._seal)
+        self._gate.done = lambda: self._parts().lifecycle.sealed
         self._owns_strategy = edges.get("strategy") is None  # made here: closed here
 
     def _parts(self) -> SessionParts:
@@ -375,24 +371,24 @@ class LiveSessionOrchestrator(InProcessOnly):
         """
         if not self._gate.deferring(self.close):  # called inside a step: at its end
             with self._gate.hold():
-                self._close()
+                late = self._close()
+            if late is not None:  # the seal is on disk, the session let go: nothing is torn
+                raise late
 
-    def _close(self) -> None:
+    def _close(self) -> BaseException | None:
         p = self._parts()
         lifecycle = p.lifecycle
+        late = None
         if self._gate.torn_by and not lifecycle.sealed:
             if not self._released:  # sealed it is not: resume it (said once, however closed)
                 self._gate.log_torn(p.config.run_id, p.time.steps)
             p.settle(torn=self._gate.torn_by, error=self._gate.torn_error)
         elif not lifecycle.sealed:
-            verbs.stop_for_close(p)  # under close's lock, not deferred
-            if lifecycle.state is S.INIT:
-                close_unstarted(p)
-            if not lifecycle.sealed:
-                self._seal()
+            late = sealed_late(lambda: _stop_and_seal(p, self._seal), lifecycle)
         if not self._released:
             self._released = True
             self._unclosed = release(p, self._closes_with, strategy=self._owns_strategy)
+        return late
 
     def close_with(self, resource: Closable) -> None:
         """Close ``resource`` when the session closes, after everything else it holds.
@@ -463,10 +459,9 @@ class LiveSessionOrchestrator(InProcessOnly):
 def restore_resumed(
     session: LiveSessionOrchestrator, state: dict[str, Any], digests: dict[str, Any]
 ) -> SessionParts:
-    """``restore_state`` but for the feed's and the strategy's states, restored already.
+    """``restore_state`` but for the feed's and strategy's states (``resume`` restored them).
 
-    Their ``set_state`` is the caller's code: ``resume`` tries it before anything changes.
-    Returns the session's parts, for the resume's lookups (``recover_orders`` first).
+    Their ``set_state`` is the caller's code, tried before anything changes.
     """
     parts = session._parts()  # noqa: SLF001 - its own module
     parts.restore(state, digests, plugins=False)
@@ -486,15 +481,19 @@ def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> Non
         lifecycle.guarded(p.checkpointer.save)
 
 
+def _stop_and_seal(p: SessionParts, seal: Callable[[], None]) -> None:
+    verbs.stop_for_close(p)  # under close's lock, not deferred
+    if p.lifecycle.state is S.INIT:
+        close_unstarted(p)
+    if not p.lifecycle.sealed:
+        seal()
+
+
 def _run_hooks(session: LiveSessionOrchestrator) -> None:
     """The step hooks, once the step's bar is done (``pipeline.run_hooks``)."""
     run_hooks(session._gate, session.step_hooks, session)  # noqa: SLF001 - its own
 
 
 def give_strategy(session: LiveSessionOrchestrator) -> None:
-    """The strategy ``session`` was built with is its own: made for it from the config.
-
-    The code that made it (``create_run``, ``resume_run``, the testing kit) hands it over:
-    the session closes it as it closes, as one it made itself (``closing``).
-    """
+    """The strategy ``session`` was built with is its own (made from the config): closed with it."""
     session._owns_strategy = True  # noqa: SLF001 - its own module

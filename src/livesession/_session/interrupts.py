@@ -158,6 +158,22 @@ class TurnsLock:
         self._lock.release()
         self.takers.discard(threading.get_ident())
 
+    def _release_save(self) -> None:  # ``threading.Condition.wait`` lets go while it waits
+        self.release()
+
+    def _acquire_restore(self, _saved: None) -> None:
+        """``threading.Condition.wait`` takes the lock back, as it wakes.
+
+        Held whatever the hook raises: the ``with`` around the wait lets go of it. Let go
+        here, as ``acquire`` does, the ``with`` let go of a lock no longer held, and the
+        hook's ``KeyboardInterrupt`` came out as ``RuntimeError: release unlocked lock``.
+        """
+        self.takers.add(threading.get_ident())
+        self._lock.acquire()
+        self._holder = threading.get_ident()
+        if self.on_taken is not None:
+            self.on_taken()
+
     def _is_owned(self) -> bool:  # ``threading.Condition`` asks
         return self._holder == threading.get_ident()
 

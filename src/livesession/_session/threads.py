@@ -68,6 +68,26 @@ _WORK: dict[str, str] = {
 """How a verb's ``DEFERRED`` message names the work it cut into (else ``preflight()``...)."""
 
 
+def _owns(lock: threading.RLock) -> bool:
+    """Whether the calling thread holds ``lock`` (as ``threading.Condition`` asks it)."""
+    return bool(lock._is_owned())  # type: ignore[attr-defined]  # noqa: SLF001
+
+
+def _wake(turns: threading.Condition) -> None:
+    """Wake the threads waiting for the owner's turn to end (``SessionGate.hold``).
+
+    Once more if an interrupt cut the first try (a handler that raised as the turns' lock
+    was taken): a thread left asleep would wait for good.
+    """
+    try:
+        with turns:
+            turns.notify_all()
+    except BaseException:
+        with turns:
+            turns.notify_all()
+        raise
+
+
 class InProcessOnly:
     """A session stays in the process, and with the owner thread, that built it.
 
@@ -116,6 +136,8 @@ class SessionGate:
         error nothing handled (``StoreFailure``); "" while the session is whole."""
         self.torn_error = ""
         """What tore it said, in one redacted line ("" for an interrupt), for its alert."""
+        self.done: Callable[[], bool] = bool
+        """Whether the session's run is sealed: an interrupt then cuts no work (``tear``)."""
         self._reentry_open = 0
         self._arriving: dict[int, str] = {}
         """Threads on their way to the lock (see ``interrupting``), and what for."""
@@ -213,7 +235,7 @@ class SessionGate:
         """
         refused = isinstance(exc, InvalidTransition)
         tears = not isinstance(exc, Exception) or (isinstance(exc, unhandled) and not refused)
-        if tears and not self.torn_by:
+        if tears and not self.torn_by and not self.done():  # not the seal's alert's interrupt
             self.torn_by = type(exc).__name__
             self.torn_error = redact_text(one_line(exception_text(exc)))
 
@@ -377,24 +399,33 @@ class SessionGate:
     def _acquire_in_turn(self, what: str) -> None:
         """Take the lock after the threads waiting for it now, for ``what`` (``step``...).
 
-        Those that come for it meanwhile wait for the owner's turn (``hold``).
+        Those that come for it meanwhile wait for the owner's turn (``hold``). An interrupt
+        anywhere in it (a signal handler that raises as the turns' lock is taken, Ctrl-C as
+        the session lock is) leaves nothing behind: the owner's turn is given up before the
+        turns' lock is taken again, the threads waiting for it are woken, and the session
+        lock is let go if it was taken: no step began, so the session is whole.
         """
         ident = threading.get_ident()
         first = ident not in self._arriving  # not a handler's, inside its thread's own wait
         if first:
             self._arriving[ident] = what  # a handler's verb: at the step's end
+        held = _owns(self._lock)
         try:
-            with self._turns:
-                self._owner_next = True
-                due = self._arrived
-                self._turns.wait_for(lambda: self._served >= due)
-            self._lock.acquire()
-        finally:
-            with self._turns:
-                self._owner_next = False
-                self._turns.notify_all()
-            if first:
-                del self._arriving[ident]
+            try:
+                with self._turns:
+                    self._owner_next = True
+                    due = self._arrived
+                    self._turns.wait_for(lambda: self._served >= due)
+                self._lock.acquire()
+            finally:
+                self._owner_next = False  # before the turns' lock, which an interrupt may cut
+                if first:
+                    del self._arriving[ident]
+                _wake(self._turns)
+        except BaseException:
+            if not held and _owns(self._lock):
+                self._lock.release()  # taken, and then interrupted: no step will let it go
+            raise
 
     def leave(self) -> None:
         """Release what ``enter_owned`` (or ``_enter``) took: one call on the step loop's path."""
