@@ -188,7 +188,10 @@ class TestDryrun:
         assert err.count("\n") == 1, err
         run_dir = tmp_path / "full"
         assert err.startswith("livesession: error: the audit sink failed at record ")
-        assert "(OSError: [Errno 28] No space left on device): the run is not sealed" in err
+        assert (
+            f" writing {run_dir / 'audit.jsonl'} (OSError: [Errno 28] No space left on device): the run is not sealed"
+            in err
+        )
         assert f"`livesession resume {run_dir}` can continue it" in err
         monkeypatch.setattr(sinks.FileLineSink, "write_line", real)
         assert main(["resume", str(run_dir), "-q"]) == 0  # room again: the run finishes

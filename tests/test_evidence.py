@@ -294,6 +294,36 @@ class TestMismatch:
         assert "First difference: events.jsonl line " in result.document.read_text()
 
 
+_FULL_DISK_WORKER = """\
+import errno, io, os, stat, sys
+from pathlib import Path
+from livesession._artifacts import sinks
+from livesession.evidence._rerun import main
+
+FULL = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+scratch, real = Path(sys.argv[2]), sinks._write_some
+
+def write_some(fd, data):
+    if Path(f"/proc/self/fd/{fd}").readlink().is_relative_to(scratch):
+        raise FULL
+    return real(fd, data)
+
+class Stderr(io.RawIOBase):  # within the bytes the file holds (allocated), else refused
+    def writable(self):
+        return True
+    def write(self, data):
+        if os.lseek(2, 0, os.SEEK_CUR) + len(data) > os.fstat(2).st_size:
+            raise FULL
+        return os.write(2, data)
+
+sinks._write_some = write_some
+if stat.S_ISREG(os.fstat(2).st_mode):
+    sys.stderr = io.TextIOWrapper(Stderr(), line_buffering=True)
+sys.exit(main(sys.argv[1:]))
+"""
+"""A re-run child whose disk is full: ``python -m`` runs it as the re-run's ``MODULE``."""
+
+
 class TestRerunProcess:
     """The determinism re-run runs in a second process, bounded, and says why when it fails."""
 
@@ -463,6 +493,31 @@ class TestRerunProcess:
             rf"{way}, then run evidence again",
             str(refused.value),
         ), refused.value
+
+    @pytest.mark.broken_run("the re-run's disk refuses its files on purpose")
+    @pytest.mark.skipif(not hasattr(os, "posix_fallocate"), reason="no posix_fallocate")
+    def test_a_re_run_on_a_full_disk_still_says_why(self, run_dir, tmp_path, monkeypatch):
+        """Bug: with a ``TMPDIR`` that filled under the re-run, its stderr (a file there)
+        was refused too, and the reason read ``the re-run process exited with code 1:
+        OSError: [Errno 28] No space left on device``, never to give it room. The child
+        here meets a full disk: its run files refused, its stderr taking no byte more than
+        the file already holds. Its stderr has room taken for it before it starts now."""
+        worker = tmp_path / "mods" / "full_disk_worker.py"
+        worker.parent.mkdir()
+        worker.write_text(_FULL_DISK_WORKER)
+        monkeypatch.syspath_prepend(str(worker.parent))
+        monkeypatch.setattr(_rerun, "MODULE", "full_disk_worker")
+        rerun = _rerun.Rerun.start(run_dir, rerunnable=True, timeout_s=120)
+        try:
+            verdict = rerun.verdict()
+        finally:
+            rerun.close()
+        assert verdict["status"] == "ERROR"
+        assert verdict["reason"].startswith(
+            "the re-run process exited with code 1: LiveSessionError: the re-run's files were "
+            "refused (events sink failed at line "
+        ), verdict["reason"]
+        assert "give it room" in verdict["reason"]
 
     def test_evidence_gives_the_re_run_its_time_limit(self, run_dir, tmp_path, monkeypatch):
         """Scaled to the run's steps by default; the caller's limit when given."""

@@ -257,8 +257,9 @@ def test_a_run_torn_by_a_full_disk_gives_its_lease_back_or_says_until_when_it_is
     monkeypatch.undo()  # room again
     assert code == 2, said
     torn = (
-        "livesession: error: the events sink failed (OSError: [Errno 28] No space left on "
-        "device): the run is not sealed; once the file system has room again, "
+        # Bug: the sink alone was named, never its file (every other refused file is).
+        f"livesession: error: the events sink failed writing {run_dir / 'events.jsonl'} "
+        "(OSError: [Errno 28] No space left on device): the run is not sealed; once the file system has room again, "
         f"`livesession status {run_dir}` says whether `livesession resume {run_dir}` can "
         "continue it"
     )

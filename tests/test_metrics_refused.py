@@ -96,7 +96,7 @@ def test_a_refused_metrics_json_leaves_the_run_unsealed_for_resume(
     # One line, naming the way out this errno calls for.
     assert err.count("\n") == 1, err
     assert err.startswith(
-        f"livesession: error: the metrics sink failed ({type(OSError(code, '')).__name__}: "
+        f"livesession: error: the metrics sink failed writing {run_dir / names.METRICS} ({type(OSError(code, '')).__name__}: "
         f"[Errno {code}] {_STRERROR[code]}: '{run_dir / names.METRICS}'): the run is not "
         f"sealed; {_ONCE[code]}, `livesession status {run_dir}` says whether "
         f"`livesession resume {run_dir}` can continue it"

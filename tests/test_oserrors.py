@@ -86,7 +86,10 @@ def test_a_run_directory_removed_mid_run_is_not_told_to_wait_for_room(
     args = ["dryrun", "--out", str(out), "--run-id", "gone", "--steps", "300", "-q"]
     assert main(args) == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith("livesession: error: the metrics sink failed (FileNotFoundError: ")
+    assert line.startswith(
+        f"livesession: error: the metrics sink failed writing {run_dir / 'metrics.json'} "
+        "(FileNotFoundError: "
+    )
     assert line.endswith(
         "the run is not sealed; once the run directory is back where it was (it was removed: "
         f"until then there is nothing to resume at that path), `livesession status {run_dir}` "

@@ -322,7 +322,7 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
     once = once_fixed(recorder.errnos.get("audit"))  # what must be so before the resume
     if recorder.audit_failure is not None:
         record, cause = recorder.audit_failure
-        what = f"the audit sink failed at record {record} ({cause})"
+        what = f"the audit sink failed at record {record} writing {run_dir / names.AUDIT} ({cause})"
         raise SinkFailure(not_sealed(what, run_dir, once=once))
     if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
         return
@@ -336,8 +336,10 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
         raise SinkFailure(said(run_dir, result.status.value, refused))
     what = checkpoint_refused(run_dir, refused)
     once = once_fixed(errno_of(refused)) if refused is not None else once
-    if failed is not None:
-        what = f"the {failed[0]} sink failed ({failed[1]})"
+    if failed is not None:  # named with its file, as every other refused file of a run is
+        file = {**names.ARTIFACTS, "metrics": names.METRICS}.get(failed[0])
+        where = f" writing {run_dir / file}" if file else ""
+        what = f"the {failed[0]} sink failed{where} ({failed[1]})"
         once = once_fixed(recorder.errnos.get(failed[0]))
     raise SinkFailure(not_sealed(what, run_dir, once=once))
 

@@ -71,7 +71,10 @@ _RESULT: Final = "result.json"
 _STDERR: Final = "stderr.txt"
 _PROGRESS: Final = "progress.txt"
 _SCRATCH: Final = "livesession-replay-"
-_REASON_CHARS: Final = 300
+_REASON_CHARS: Final = 1000
+"""The child's last line, cut: at 300 a re-run with four files refused lost its way out."""
+_STDERR_ROOM: Final = (1 << 16, 1 << 12)
+"""Bytes of the disk the child's stderr holds before it starts (``_reserve``)."""
 
 VENUE_REPLAY_NOTE: Final = (
     "The venue's journaled bars were replayed through the same strategy against the mock "
@@ -304,6 +307,7 @@ class Rerun:
         try:
             # Held: a signal inside Popen, once the child exists, left it unkilled and running.
             with held_stops(), (scratch / _STDERR).open("wb") as stderr:
+                _reserve(stderr.fileno())
                 watched, rerun.parent_end = os.pipe()
                 try:
                     rerun.process = subprocess.Popen(  # noqa: S603 - our own module, by this interpreter
@@ -408,9 +412,24 @@ class Rerun:
                 self.parent_end = None
 
 
+def _reserve(fd: int) -> None:
+    """Room on the disk for the child's stderr, taken before it starts: its last words.
+
+    A ``TMPDIR`` that filled under the re-run refused the line saying so too, which went to
+    a file there: the reason was a bare ``OSError: [Errno 28] No space left on device``, not
+    that the re-run's files were refused and to give it room. The child writes from the
+    start of the file, over the NUL bytes taken here (``_last_line`` leaves them out). No
+    room for 64 KiB: 4 KiB, a few lines; not even that (or no ``posix_fallocate``): none.
+    """
+    for room in _STDERR_ROOM:
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fallocate(fd, 0, room)
+            return
+
+
 def _last_line(path: Path) -> str:
     try:
-        lines = path.read_bytes().decode("utf-8", "replace").strip().splitlines()
+        lines = path.read_bytes().rstrip(b"\0").decode("utf-8", "replace").strip().splitlines()
     except OSError:
         return ""
     return lines[-1].strip()[:_REASON_CHARS] if lines else ""
