@@ -20,10 +20,11 @@ from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, DryrunResult, OrderType, Side, create_run
 from livesession._artifacts import names
 from livesession._artifacts.runread import iter_records
-from livesession._cli_summary import failure_line
+from livesession._cli_summary import failure_line, left_at_venue
 from livesession._domain.clock import SimClock
 from livesession._domain.model import BrokerReport, FillReport, Order
 from livesession._rundir.halts import MID_WIND_DOWN, WOUND_DOWN
+from livesession._rundir.seal import TAKEN_OVER, describe_seal
 from livesession.evidence._outcome import outcome
 from livesession.evidence._verdict import run_ended
 from livesession.leases import FileLease
@@ -356,6 +357,22 @@ class TestFaultedInItsWindDown:
         _, case, line = faulted
         assert f"; sealed FAILED in ERROR_REQUIRES_OPERATOR {_FAULTED[case][1]}: " in line
         assert "without a wind-down" not in line
+
+    def test_the_stop_line(self, faulted: tuple[Path, str, str]) -> None:
+        """Bug: ``livesession stop``'s line of such a run (``left_at_venue``), and what
+        ``stop``, ``kill``, ``ack`` and ``resume`` say of it once sealed (``describe_seal``),
+        told the operator to close what the venue still holds even after a lost lease, when
+        that is the new holder's: each now says what the CLI's last line and ``status`` say."""
+        run_dir, case, line = faulted
+        said = (left_at_venue(run_dir), describe_seal(run_dir, advise=True))
+        if _FAULTED[case][0] != "LEASE_LOST":
+            assert not any(TAKEN_OVER in one for one in said)
+            return
+        assert said[0] == f"{TAKEN_OVER}: {run_dir}"
+        assert said[1].endswith(f"in ERROR_REQUIRES_OPERATOR: no signal settles it; {TAKEN_OVER}")
+        assert f"{TAKEN_OVER}: {run_dir}" in line  # the CLI's last line says the same
+        assert not any("close what is still there" in one for one in said)
+        assert TAKEN_OVER.startswith("another session took the lease over and owns the venue's")
 
     def test_status(self, faulted: tuple[Path, str, str]) -> None:
         run_dir, case, _ = faulted

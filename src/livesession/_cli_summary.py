@@ -28,10 +28,8 @@ from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_words
-from ._rundir.statuswords import (
-    NEVER_TRADED,
-    nonzero,
-)
+from ._rundir.seal import TAKEN_OVER
+from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
 from ._support.text import command, one_line
@@ -151,13 +149,7 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     at = faulted_in_wind_down_in(run_dir, result.reason)
     how = wind_down_words(result.reason, at) or "without a wind-down"
     if result.reason == "LEASE_LOST":  # not the general advice: the venue's are not its own
-        return (
-            f"{what}; sealed FAILED in {result.state.value} {how}: another session took the "
-            "lease over and owns the venue's open orders and positions: do not acknowledge "
-            "this run nor close them by its book; check which session holds the lease now "
-            "(the highest fence) and that it runs (RUNBOOK: One session per account and "
-            f"strategy: the lease): {run_dir}"
-        )
+        return f"{what}; sealed FAILED in {result.state.value} {how}: {TAKEN_OVER}: {run_dir}"
     return (
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
         f"and positions (RUNBOOK): {run_dir}"
@@ -309,10 +301,14 @@ def left_at_venue(run_dir: Path) -> str:
     yet) leaves its order in the book, and fills the venue made that the book never took
     (``position_in_doubt``) leave the venue's position other than the book's. Closing the
     book's position at the venue could open one, so the line says to act on the venue's.
+    A run that lost its lease in its wind-down (``LEASE_LOST``) is told as ``failure_line``
+    tells it: what the venue holds is the new holder's, not to be closed by this run's book.
     """
     from .status import run_status  # noqa: PLC0415 - only when a stop failed
 
     standing = run_status(run_dir)
+    if standing.reason == "LEASE_LOST":  # the venue's orders are the new holder's
+        return f"{TAKEN_OVER}: {run_dir}"
     held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
     orders, doubt = len(standing.open_orders), standing.position_in_doubt
     if not held and not orders and not doubt:

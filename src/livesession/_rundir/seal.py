@@ -19,7 +19,7 @@ seal, and ``resume`` continues the run from its checkpoint.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "TAKEN_OVER",
     "Seal",
     "claimed_seal",
     "describe_seal",
@@ -140,6 +141,16 @@ def last_stop(run_dir: Path) -> dict[str, Any] | None:
     return stop if stop is not None and stop.get("code") == "C2_DRYRUN_STOP" else None
 
 
+TAKEN_OVER: Final = (
+    "another session took the lease over and owns the venue's open orders and positions: do "
+    "not acknowledge this run nor close them by its book; check which session holds the "
+    "lease now (the highest fence) and that it runs (RUNBOOK: One session per account and "
+    "strategy: the lease)"
+)
+"""What a run that lost its lease (``LEASE_LOST``) leaves to do: not to close what the venue
+holds, which is the new holder's (the CLI's last line, ``stop``'s, a sealed run's)."""
+
+
 def describe_seal(run_dir: Path, *, advise: bool = False) -> str:
     """What a run no process holds is, as its files' ends say: sealed (how), or unfinished.
 
@@ -171,7 +182,11 @@ def operator_settles(run_dir: Path, nothing: str) -> str:
     """What a run sealed in ``ERROR_REQUIRES_OPERATOR`` is told: a person settles it.
 
     ``nothing`` is what does not: ``no signal`` (``stop``, ``kill``, ``ack``), ``no resume``.
+    A run that lost its lease (``LEASE_LOST``) is not told to close what the venue holds:
+    that is the session's that took the lease over (``TAKEN_OVER``).
     """
+    if payload(last_stop(run_dir) or {}).get("reason") == "LEASE_LOST":
+        return f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; {TAKEN_OVER}"
     return (
         f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; check the venue's open orders "
         "and positions and close what is still there by hand "
