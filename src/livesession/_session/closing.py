@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._domain.lifecycle import SessionState
 from .._support.logging import get_logger
 from .._typing import Closable
+from . import verbs
 from .pipeline import error_message
+from .preflight import close_unstarted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from .assembly import SessionParts
     from .lifecycle import SessionLifecycle
 
-__all__ = ["close_plugin", "release", "sealed_late"]
+__all__ = ["close_plugin", "release", "sealed_late", "stop_and_seal"]
 
 
 def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str:
@@ -98,3 +101,12 @@ def sealed_late(seal: Callable[[], None], lifecycle: SessionLifecycle) -> BaseEx
             raise
         return exc
     return None
+
+
+def stop_and_seal(p: SessionParts, seal: Callable[[], None]) -> None:
+    """``close``'s end of a session not sealed yet: the stop (not deferred), then the seal."""
+    verbs.stop_for_close(p)  # under close's lock
+    if p.lifecycle.state is SessionState.INIT:
+        close_unstarted(p)
+    if not p.lifecycle.sealed:
+        seal()

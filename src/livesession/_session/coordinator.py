@@ -7,8 +7,13 @@ reports, runtime checks, strategy, rails, idempotency reserve, broker, reports, 
 progress, reconciliation, step hooks, checkpoint (``pipeline.py``).
 
 The coordinator keeps that order and the verbs; each concern is a collaborator that owns
-its state (``assembly.py`` wires them). The operator verbs' rules are in ``verbs.py``; the
-owner thread and the session lock are in ``threads.py``.
+its state (``_session/assembly.py`` wires them): ``Timekeeper`` (steps and simulated
+time), ``SessionLifecycle`` (machine, failed/sealed/reason, snapshots, seal),
+``TradingGovernor`` (ACTIVE/REDUCING/HALTED, executions, order rate, daily loss),
+``Execution`` (intents, rails, idempotency, sending), ``ReportRouter`` (acks, fills,
+cancels), ``OcoExits``, ``WindDown`` (wind-down and kill switch), ``Reconciliation``,
+``LeaseKeeper`` and ``Checkpointer``. The operator verbs' rules are in ``verbs.py``; the
+owner thread and the session lock that lets other threads call them are in ``threads.py``.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from .._typing import Closable
 from . import verbs
 from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
-from .closing import release, sealed_late
+from .closing import release, sealed_late, stop_and_seal
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_reconcile, guarded_step, run_hooks
-from .preflight import close_unstarted, ready_to_activate, refuse_again, refused_call, run_preflight
+from .preflight import ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import DeferredInterrupt, InProcessOnly, SessionGate, VerbOutcome, VerbResult
 from .verbs import under_lock
@@ -384,7 +389,7 @@ class LiveSessionOrchestrator(InProcessOnly):
                 self._gate.log_torn(p.config.run_id, p.time.steps)
             p.settle(torn=self._gate.torn_by, error=self._gate.torn_error)
         elif not lifecycle.sealed:
-            late = sealed_late(lambda: _stop_and_seal(p, self._seal), lifecycle)
+            late = sealed_late(lambda: stop_and_seal(p, self._seal), lifecycle)
         if not self._released:
             self._released = True
             self._unclosed = release(p, self._closes_with, strategy=self._owns_strategy)
@@ -479,14 +484,6 @@ def _activate(p: SessionParts, gate: SessionGate, *, only_if_ready: bool) -> Non
         if lifecycle.in_(S.DRYRUN_ACTIVE):
             lifecycle.guarded(lambda: guarded_reconcile(p, grace_ns=0))
         lifecycle.guarded(p.checkpointer.save)
-
-
-def _stop_and_seal(p: SessionParts, seal: Callable[[], None]) -> None:
-    verbs.stop_for_close(p)  # under close's lock, not deferred
-    if p.lifecycle.state is S.INIT:
-        close_unstarted(p)
-    if not p.lifecycle.sealed:
-        seal()
 
 
 def _run_hooks(session: LiveSessionOrchestrator) -> None:
