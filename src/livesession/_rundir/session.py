@@ -20,6 +20,7 @@ from .._typing import AlertSink, Clock, Closable, SessionLease
 from ..stores import FileCheckpointStore
 from .alerting import open_alerts
 from .backing import holder_id, open_lease, open_store
+from .brokerhold import hold_broker
 from .brokers import BrokerFactory, add_venue_checks
 from .layout import Backing
 from .lock import _HELD, RunLock
@@ -78,7 +79,8 @@ def open_session(
         if plugins.broker is not None:
             broker_factory = given_broker(plugins.broker)
         broker = broker_factory(cfg, run_dir)
-        opened.append(broker)
+        held = hold_broker(broker, cfg.run_id)  # another open session's: refused, left open
+        opened.extend((held, broker))
         feed = plugins.feed
         attach_venue(feed, broker, cfg, run_dir)  # the venue's bars, journaled in the run
         events, states, audit = (
@@ -126,6 +128,7 @@ def open_session(
         raise
     if "strategy" in plugins.made:  # made from the config here: the session closes it
         give_strategy(session)
+    session.close_with(held)
     session.close_with(lock)
     # Only what the run directory opened for it, never a plug-in (which may refer to the
     # session, and would keep it alive for ever): the finalizer holds no path back to it.
