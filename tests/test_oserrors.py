@@ -46,8 +46,8 @@ from livesession.cli import main
         (
             errno.ENOENT,
             (
-                "the run directory is back where it was (it was removed: until then there is "
-                "nothing to resume at that path)"
+                "the run directory is back where it was (it was removed or moved: until then "
+                "there is nothing to resume at that path; a moved one resumes at its new path)"
             ),
         ),
         (errno.ENOTDIR, "what refused it is put right (not a directory)"),
@@ -91,8 +91,9 @@ def test_a_run_directory_removed_mid_run_is_not_told_to_wait_for_room(
         "(FileNotFoundError: "
     )
     assert line.endswith(
-        "the run is not sealed; once the run directory is back where it was (it was removed: "
-        f"until then there is nothing to resume at that path), `livesession status {run_dir}` "
+        "the run is not sealed; once the run directory is back where it was (it was removed or "
+        "moved: until then there is nothing to resume at that path; a moved one resumes at its "
+        f"new path), `livesession status {run_dir}` "
         f"says whether `livesession resume {run_dir}` can continue it"
     )
     assert ROOM_AGAIN not in line

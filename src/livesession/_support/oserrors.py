@@ -91,8 +91,8 @@ _ONCE: Final = {
     errno.EFBIG: "files may grow again (file too large: raise the file size limit, `ulimit -f`)",
     errno.EIO: "the disk answers again (input/output error: the kernel log says why)",
     errno.ENOENT: (
-        "the run directory is back where it was (it was removed: until then there is "
-        "nothing to resume at that path)"
+        "the run directory is back where it was (it was removed or moved: until then there is "
+        "nothing to resume at that path; a moved one resumes at its new path)"
     ),
 }
 """Each errno a run's write meets, with what must be so before it is resumed: telling
