@@ -23,9 +23,10 @@ from livesession._exceptions import ConfigError, OutcomeUnknown, Transient  # no
 from livesession._rundir import brokers as _rundir_brokers  # noqa: E402
 from livesession.brokers.ccxt import ccxt_preflight_checks, make_ccxt_broker  # noqa: E402
 from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
+from livesession.cli import main  # noqa: E402
 
 import fake_binance  # noqa: E402
-from _ccxt_route import dryrun, route_to  # noqa: E402
+from _ccxt_route import crashed_dryrun, dryrun, dryrun_args, route_to  # noqa: E402
 from fake_binance import TESTNET_PREFIX, FakeBinance, LoopbackRoute  # noqa: E402
 
 pytestmark = pytest.mark.ccxt
@@ -71,10 +72,10 @@ def _pacer():
     return Pacer()
 
 
-@pytest.fixture(name="broker")
-def _broker(fake, pacer):
+def _loopback_broker(fake, pacer, **options):
+    """A broker on ``fake``, its clock and waits ``pacer``'s (no request made)."""
     route = LoopbackRoute(fake.port)
-    broker = make_ccxt_broker(
+    return make_ccxt_broker(
         "binance",
         runtime_config=_config(),
         timeout_ms=2_000,
@@ -82,7 +83,13 @@ def _broker(fake, pacer):
         session_hook=lambda session: session.mount(TESTNET_PREFIX, route),
         wait_ns=pacer.wait,
         clock_ns=pacer.clock,
+        **options,
     )
+
+
+@pytest.fixture(name="broker")
+def _broker(fake, pacer):
+    broker = _loopback_broker(fake, pacer)
     broker.load_markets()
     yield broker
     broker.close()
@@ -142,6 +149,58 @@ def test_a_ban_longer_than_the_bound_sends_nothing_until_it_ends(broker, fake, p
     assert broker.balances()["USDT"] == Decimal(10000)
     assert pacer.waits == [MAX_PAUSE_NS]
     assert fake.count(*ACCOUNT) == 2
+
+
+def test_a_ban_heard_before_a_crash_holds_the_next_process(fake, tmp_path):
+    """A ban (418, Retry-After 600) one process heard holds a broker built later on its
+    pause file, on another monotonic clock (a resume's): refused unsent while over the
+    bound, what is left under it waited before the first request. Before, the pause lived
+    in the crashed process's memory: the resumed one sent its first request into the ban."""
+    wall = [1_700_000_000 * S]
+    kept = {"pause_file": tmp_path / "venue_pause.json", "wall_ns": lambda: wall[0]}
+    crashed = _loopback_broker(fake, Pacer(), **kept)
+    crashed.load_markets()
+    fake.add_fault("http_418", method="GET", path=ACCOUNT[1], retry_after="600")
+    with pytest.raises(Transient, match="none is sent till it ends"):
+        crashed.balances()
+    crashed.close()  # killed: its clock and its pause go with it
+    asked = len(fake.requests)
+    wall[0] += 10 * S
+    pacer = Pacer()
+    pacer.now = 3 * S  # another process's monotonic clock
+    resumed = _loopback_broker(fake, pacer, **kept)
+    with pytest.raises(
+        Transient,
+        match=r"binance asked for no request for 590 s more \(Retry-After 600 s on HTTP 418\), "
+        r"longer than the broker waits before one \(60 s\): not sent",
+    ):
+        resumed.balances()
+    with pytest.raises(Transient, match="not sent"):
+        resumed.submit(_order("ban2"), 0)
+    assert len(fake.requests) == asked
+    resumed.close()
+    wall[0] += 560 * S  # 30 s of the ban left: the next process waits them, then asks
+    again = _loopback_broker(fake, pacer := Pacer(), **kept)
+    assert again.balances()["USDT"] == Decimal(10000)
+    assert pacer.waits == [30 * S]
+    assert len(fake.requests) > asked
+    again.close()
+
+
+def test_a_pause_file_over_or_unreadable_keeps_no_pause(fake, tmp_path):
+    """A pause file whose pause has ended, of another venue, or not JSON: no wait."""
+    path = tmp_path / "venue_pause.json"
+    ended = {"pause_ns": 30 * S, "until_ns": 5 * S, "venue": "binance", "why": "Retry-After 30 s"}
+    for text in (
+        orjson.dumps(ended),
+        orjson.dumps(ended | {"until_ns": 99 * S, "venue": "okx"}),
+        b"{",
+    ):
+        path.write_bytes(text)
+        broker = _loopback_broker(fake, pacer := Pacer(), pause_file=path, wall_ns=lambda: 6 * S)
+        assert broker.balances()["USDT"] == Decimal(10000)
+        assert pacer.waits == []
+        broker.close()
 
 
 def test_a_503s_retry_after_as_an_http_date(broker, fake, pacer):
@@ -282,6 +341,26 @@ def test_a_ban_at_the_flatten_sends_it_once_and_says_the_stop_is_incomplete(tmp_
         "(Retry-After 600 s on HTTP 418), longer than the broker waits before one (15 s): not sent"
         in log
     )
+
+
+def test_a_run_resumed_during_a_ban_sends_nothing_into_it(tmp_path, monkeypatch):
+    """A run killed during a ban (418, Retry-After 600) and resumed at once: the resume
+    sends no request while the ban is on (Binance lengthens a ban for requests made during
+    it). Before, its first request (the markets, for the credentials' check) went to the
+    venue: the pause lived only in the killed process."""
+    with FakeBinance() as fake:
+        fake.ban_from_order(2, "600")
+        args = dryrun_args(tmp_path, "banned", 40)
+        assert crashed_dryrun(fake, args, "write_events:60") == -9
+        run = tmp_path / "banned"
+        kept = orjson.loads((run / "venue_pause.json").read_bytes())
+        assert (kept["venue"], kept["why"]) == ("binance", "Retry-After 600 s on HTTP 418")
+        asked = len(fake.requests)
+        route_to(fake, monkeypatch)
+        main(["resume", str(run), "-q"])
+        assert fake.requests[asked:] == []
+    log = (run / "session.log.jsonl").read_text()
+    assert "(Retry-After 600 s on HTTP 418), longer than the broker waits before one" in log
 
 
 @pytest.mark.parametrize(

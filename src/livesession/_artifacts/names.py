@@ -70,6 +70,8 @@ METRICS_LOG: Final = "metrics.ndjson"
 SESSION_LOG: Final = "session.log.jsonl"
 ALERTS: Final = "alerts.jsonl"
 """Alert deliveries: each webhook attempt and outcome (written only when a webhook is set)."""
+VENUE_PAUSE: Final = "venue_pause.json"
+"""A ``ccxt:`` run's venue's last pause (``Retry-After``), on the wall clock: a resume waits."""
 WRITER_LOCK: Final = "writer.lock"
 """Held (an OS lock) by the one process writing the run; it names that process."""
 RESUME_WRITES: Final = (

@@ -48,8 +48,8 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
         from ..brokers.realish import RealishBroker  # noqa: PLC0415 - adapter loaded when chosen
 
         return RealishBroker.from_config(cfg, journal=run_dir / names.JOURNAL)
-    if cfg.broker.startswith("ccxt:"):
-        return _ccxt_broker(cfg)
+    if cfg.broker.startswith("ccxt:"):  # a venue's pause outlives the process: kept beside
+        return _ccxt_broker(cfg, pause_file=run_dir / names.VENUE_PAUSE)
     return default_broker(cfg)
 
 

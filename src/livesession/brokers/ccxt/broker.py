@@ -13,7 +13,6 @@ submit or a cancel an unknown outcome, never an error out of the session.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,7 +42,7 @@ from .errors import (
     scrub_chain,
 )
 from .ohlcv import fetch_candles
-from .pacing import MAX_PAUSE_NS, Paced, VenuePause
+from .pacing import Paced, VenuePause
 from .sandbox import _Exchange, _Sandbox, _sandbox_problems
 from .spot import CountsSpotTrades
 from .tracked import (
@@ -94,10 +93,9 @@ class CcxtSandboxBroker(
         lookup_attempts: int,
         lookup_interval_ns: int,
         wait_ns: Callable[[int], None],
+        pause: VenuePause,
         price_tick: Decimal | None = None,
         qty_lot: Decimal | None = None,
-        clock_ns: Callable[[], int] = time.monotonic_ns,
-        max_pause_ns: int = MAX_PAUSE_NS,
     ) -> None:
         self._exchange = exchange
         self._sandbox = sandbox
@@ -113,9 +111,7 @@ class CcxtSandboxBroker(
         self._absent: dict[str, Order] = {}  # a lookup found them nowhere (``lookup``)
         self._reported: dict[str, _Reported] = {}
         self._carry: list[BrokerReport] = []
-        self._pause = VenuePause(
-            self.exchange_id, wait_ns=wait_ns, clock_ns=clock_ns, max_ns=max_pause_ns
-        )
+        self._pause = pause  # the pause the venue asked for (``Retry-After``), before a request
 
     # -- the sandbox gate, before every request ----------------------------------------------
 

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ..._domain.decimal import ZERO
@@ -24,7 +25,8 @@ from ..._support.secrets import redact_text, take_environment_secrets
 from .answers import json_answers_only
 from .broker import CcxtSandboxBroker
 from .credentials import holding_credentials
-from .pacing import MAX_PAUSE_NS
+from .keptpause import KeptPause
+from .pacing import MAX_PAUSE_NS, VenuePause
 from .sandbox import SANDBOX_EXCHANGES, _enter_sandbox, _enter_sandbox_check_again
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ def make_ccxt_broker(
     max_pause_ns: int = MAX_PAUSE_NS,
     price_tick: Decimal | None = None,
     qty_lot: Decimal | None = None,
+    pause_file: str | Path | None = None,
+    wall_ns: Callable[[], int] = time.time_ns,
 ) -> CcxtSandboxBroker:
     """Build a ``CcxtSandboxBroker`` for ``exchange_id`` (``"binance"`` or ``"ccxt:binance"``).
 
@@ -104,6 +108,11 @@ def make_ccxt_broker(
         price_tick: The session's price tick: fill prices that are multiples of it are
             written with its decimal places (``30000.00``, not ccxt's ``30000.0``).
         qty_lot: The session's lot, likewise for fill and order quantities.
+        pause_file: Where to keep the end of a pause the venue asked for, on the wall clock
+            (``wall_ns``, Unix ns; tests pass their own), and where a broker built later
+            (another process: a resume's) reads it, to wait for or refuse before its first
+            request. A run's broker keeps it in ``venue_pause.json`` in the run's directory.
+        wall_ns: The wall clock of ``pause_file``, Unix ns (default ``time.time_ns``).
     """
     name = exchange_id.removeprefix("ccxt:")
     sandbox = SANDBOX_EXCHANGES.get(name)
@@ -169,15 +178,21 @@ def make_ccxt_broker(
     except BaseException:
         exchange.close()
         raise
+    wait = _sleep_ns if wait_ns is None else wait_ns
     return CcxtSandboxBroker(
         exchange,
         sandbox=sandbox,
         symbols=symbols,
         lookup_attempts=lookup_attempts,
         lookup_interval_ns=lookup_interval_ns,
-        wait_ns=_sleep_ns if wait_ns is None else wait_ns,
-        clock_ns=time.monotonic_ns if clock_ns is None else clock_ns,
-        max_pause_ns=max_pause_ns,
+        wait_ns=wait,
+        pause=VenuePause(
+            name,
+            wait_ns=wait,
+            clock_ns=time.monotonic_ns if clock_ns is None else clock_ns,
+            max_ns=max_pause_ns,
+            kept=None if pause_file is None else KeptPause(Path(pause_file), wall_ns=wall_ns),
+        ),
         price_tick=price_tick,
         qty_lot=qty_lot,
     )

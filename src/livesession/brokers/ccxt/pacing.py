@@ -22,6 +22,10 @@ A venue that throttles without saying how long (OKX and Bybit send a 429 without
 a 429, doubled for each one that follows within the pause's own length of the last one's
 end, up to ``BACKOFF_MAX_NS`` (and never more than ``max_ns``: it is always waited, never
 refused). Before, the resend followed at once, spaced only by ccxt's throttle.
+
+Given a ``KeptPause`` (a run's broker: ``venue_pause.json`` beside its venue journal), the
+pause is also kept on the wall clock, and a broker built later (a resume's, in another
+process) starts with what is left of it: waited, or refused unsent, before its first request.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from ..._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
 from ..._support.optional import import_optional
 from ..._support.retryafter import retry_after_s
 from .errors import _chain
+from .keptpause import KeptPause
 
 __all__ = [
     "BACKOFF_FIRST_NS",
@@ -100,6 +105,7 @@ class VenuePause:
         wait_ns: Callable[[int], None],
         clock_ns: Callable[[], int],
         max_ns: int = MAX_PAUSE_NS,
+        kept: KeptPause | None = None,
     ) -> None:
         self._venue = venue
         self._max_ns = max_ns
@@ -108,6 +114,11 @@ class VenuePause:
         self._until_ns: int | None = None
         self._why = ""
         self._backoff: tuple[int, int] | None = None  # the last backoff: its end, its length
+        self._kept = kept
+        heard = None if kept is None else kept.load(venue)
+        if heard is not None:  # a pause an earlier process heard (a crashed run's)
+            self._until_ns = clock_ns() + heard[0]
+            self._why = heard[1]
 
     def asked(self) -> str:
         """What is left of the pause asked for, in words; ``""`` when none is left."""
@@ -153,6 +164,8 @@ class VenuePause:
         if self._until_ns is None or until > self._until_ns:
             self._until_ns = until
             self._why = why
+            if self._kept is not None:
+                self._kept.save(self._venue, pause, why)
 
     def _back_off(self, error: BrokerError) -> BrokerError:
         """A 429 without ``Retry-After``: a pause of the broker's own, doubled when repeated."""
