@@ -41,7 +41,7 @@ _NAMED: Final = 5  # symbols named in a detail line; the rest are counted
 
 
 def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
-    """The broker ``cfg.broker`` names, with its venue journal in ``run_dir``."""
+    """The broker ``cfg.broker`` names, with its venue journal (or pause file) in ``run_dir``."""
     if cfg.broker == "mock":
         return default_broker(cfg, journal=run_dir / names.JOURNAL)
     if cfg.broker == "realish":

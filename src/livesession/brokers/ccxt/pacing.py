@@ -23,7 +23,7 @@ a 429, doubled for each one that follows within the pause's own length of the la
 end, up to ``BACKOFF_MAX_NS`` (and never more than ``max_ns``: it is always waited, never
 refused). Before, the resend followed at once, spaced only by ccxt's throttle.
 
-Given a ``KeptPause`` (a run's broker: ``venue_pause.json`` beside its venue journal), the
+Given a ``KeptPause`` (a run's broker: ``venue_pause.json`` in its run directory), the
 pause is also kept on the wall clock, and a broker built later (a resume's, in another
 process) starts with what is left of it: waited, or refused unsent, before its first request.
 """
