@@ -61,11 +61,45 @@ def _file(tmp_path: Path, text: str | bytes, name: str = "data.csv") -> Path:
 
 # (file content, line, column, value, words the message must hold)
 PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
-    "empty value": (HEADER + GOOD + "2026-01-01T00:01:00Z,1,2,1,,3\n", 3, "close", "", "empty"),
+    "empty value": (
+        HEADER + GOOD + "2026-01-01T00:01:00Z,1,2,1,,3\n",
+        3,
+        "close",
+        "",
+        "empty value: drop the row, or fill in its close",
+    ),
     "missing value": (HEADER + "2026-01-01T00:00:00Z,1,2,1\n", 2, "close", "", "missing value"),
     "extra value": (HEADER + "2026-01-01T00:00:00Z,1,2,1,1,3,9\n", 2, "#7", "9", "extra value"),
     "not a number": (HEADER + "2026-01-01T00:00:00Z,1,abc,1,1,3\n", 2, "high", "abc", "decimal"),
-    "not finite": (HEADER + "2026-01-01T00:00:00Z,1,2,1,NaN,3\n", 2, "close", "NaN", "finite"),
+    "not finite": (
+        HEADER + "2026-01-01T00:00:00Z,1,2,1,Infinity,3\n",
+        2,
+        "close",
+        "Infinity",
+        "finite",
+    ),
+    # Before: "not a decimal number" ("not a finite number" for NaN), no word of what to do.
+    "NaN": (
+        HEADER + "2026-01-01T00:00:00Z,1,2,1,NaN,3\n",
+        2,
+        "close",
+        "NaN",
+        "a missing value: drop the row, or fill in its close",
+    ),
+    "null": (
+        HEADER + "2026-01-01T00:00:00Z,null,2,1,1,3\n",
+        2,
+        "open",
+        "null",
+        "a missing value: drop the row, or fill in its open",
+    ),
+    "N/A": (
+        HEADER + "2026-01-01T00:00:00Z,1,2,1,1,N/A\n",
+        2,
+        "volume",
+        "N/A",
+        "a missing value: drop the row, or fill in its volume",
+    ),
     # 29 significant digits: the run's arithmetic (28) would record 123...567.0
     "a price too long for Decimal": (
         HEADER + "2026-01-01T00:00:00Z,123456789012345678901234567.05,"

@@ -26,6 +26,8 @@ from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
     Rejection,
+    VerbOutcome,
+    VerbResult,
     default_rails,
 )
 from test_run_failures import _verify_memory
@@ -245,3 +247,23 @@ class TestTheOperatorsVerbsHoldWhateverRailsAreGiven:
         assert refused["payload"]["rule"] == "TRADING_STATE"
         assert refused["payload"]["trading_state"] == "REDUCING"
         _verify_memory(sinks, tmp_path / "run")
+
+
+def test_a_verb_a_rail_calls_is_deferred_saying_a_rail_called_it() -> None:
+    """Bug: a verb a desk's rail called mid-step was deferred ``(a signal handler, say)``;
+    the library knows it was a rail, and says so."""
+    sinks = Sinks()
+    said: list[VerbResult] = []
+    orch: LiveSessionOrchestrator | None = None
+
+    def pause() -> None:
+        assert orch is not None
+        said.append(orch.reduce_only("the desk's rail saw enough"))
+
+    orch = _session(sinks, rails=[_Rail(pause)])
+    orch.run_to_end(20)
+    (result,) = said
+    assert result.outcome is VerbOutcome.DEFERRED
+    assert result.message == (
+        "called from inside a step (from within a rail): it takes effect when the step ends"
+    )

@@ -121,8 +121,8 @@ def test_a_handlers_stop_as_the_main_thread_waits_its_turn_is_deferred(
     outcome, message, ended = _handled(main, "request_stop")
     assert (outcome, ended) == ("DEFERRED", f"STOPPED {steps}")
     assert message == (
-        f"called as this thread waited its turn for the session lock, for {work} (a signal "
-        f"handler, say): it takes effect when that {work[2:]} has ended"
+        f"called as this thread waited its turn for the session lock, for {work} (by a signal "
+        f"handler or a callback, say): it takes effect when that {work[2:]} has ended"
     )
 
 

@@ -1182,7 +1182,7 @@ class TestSpreadsheetExports:
             ("01.03.2026;1,5;1,6;1.4;1,5;3", 2, "low", "1.4", "a point in a file written with decimal commas"),
             ("01.03.2026;1.084,5;1.100,0;1.000,0;1.050,0;3", 2, "open", "1.084,5", "thousands separator"),
             # The first row writes points: a later comma is no number.
-            ("01.03.2026;1.5;1.6;1.4;1.5;3\n02.03.2026;1,5;1.6;1.4;1.5;3", 3, "open", "1,5", "not a decimal number (a decimal comma is read only in a ';' file whose first number with a decimal mark writes one)"),
+            ("01.03.2026;1.5;1.6;1.4;1.5;3\n02.03.2026;1,5;1.6;1.4;1.5;3", 3, "open", "1,5", "not a decimal number (a decimal comma is read only in a ';' file whose first number with a decimal mark writes one): write every number with a decimal comma (1,5), or every one with a point (1.5)"),
             ("31.02.2026;1,5;1,6;1,4;1,5;3", 2, "date", "31.02.2026", "not a date or time (ISO 8601, or DD.MM.YYYY) nor an epoch number"),
             ("01.03.2026;1,5;1,6;1,4;1,5;3\n1772834340;1,5;1,6;1,4;1,5;3", 3, "date", "1772834340", "not a date or time like the first row's"),
         ],
@@ -1206,10 +1206,20 @@ class TestSpreadsheetExports:
             check_csv(path, tick=None)
 
     def test_decimal_commas_only_in_a_semicolon_file(self, tmp_path: Path) -> None:
+        """The refusal says what to do: before, it gave the rule alone."""
         path = tmp_path / "t.csv"
         path.write_text("date\topen\thigh\tlow\tclose\tvolume\n2026-03-01\t1,5\t1,6\t1,4\t1,5\t3\n")
-        with pytest.raises(DataFileError, match="column open, value '1,5': not a decimal number"):
+        with pytest.raises(
+            DataFileError, match="column open, value '1,5': not a decimal number"
+        ) as caught:
             check_csv(path, tick=None)
+        assert str(caught.value).endswith(
+            "writes one): convert the file's tabs to ';' (tr '\\t' ';' < in.csv > out.csv), or "
+            "write the numbers with decimal points (1.5)"
+        )
+        # What it says to do reads the file.
+        path.write_text(path.read_text().replace("\t", ";"))
+        assert check_csv(path, tick=None).rows == 1
 
     def test_a_header_in_another_language_names_what_it_needs(self, tmp_path: Path) -> None:
         path = tmp_path / "de.csv"

@@ -97,6 +97,8 @@ def test_a_verb_an_alert_sink_calls_inside_a_hook_s_verb_waits_for_the_step_end(
     with session:
         result = session.run_to_end(30)
     assert [r.outcome for r in alerts.stopped] == [VerbOutcome.DEFERRED]
+    # Before: "(a signal handler, say)", of the alert sink's own call.
+    assert "from inside a step (from within an alert sink's post): " in alerts.stopped[0].message
     assert (result.status, result.steps, session.state) == (
         SessionStatus.COMPLETED,
         5,

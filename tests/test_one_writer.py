@@ -418,19 +418,26 @@ class TestASecondWriterIsRefused:
 def test_verify_of_a_live_run_before_its_first_checkpoint_checks_nothing_and_says_so(
     tmp_path: Path,
 ) -> None:
-    """Held (by this process: the lock is per open file, not per process) with no checkpoint."""
+    """Held (by this process: the lock is per open file, not per process) with no checkpoint,
+    then with the one ``activate`` saves at step 0: before, that one was "no checkpoint yet"
+    too, beside the checkpoint.json it had written."""
     session = create_run(
         DryrunConfig(run_id="early", steps=50, checkpoint_every=100, durability="step"), tmp_path
     )
     try:
         assert session.preflight()
+        result = verify_run(tmp_path / "early")
+        assert (result.ok, result.counts) == (True, {})
+        assert result.live.endswith(": no checkpoint yet, so nothing is checked")
+        assert f"pid {os.getpid()}" in result.live
         session.activate()
         session.run_n_steps(5)
+        assert (tmp_path / "early" / names.CHECKPOINT).is_file()
         result = verify_run(tmp_path / "early")
-        assert result.ok
-        assert result.counts == {}
-        assert "no checkpoint yet, so nothing is checked" in result.live
-        assert f"pid {os.getpid()}" in result.live
+        assert (result.ok, result.counts) == (True, {})
+        assert result.live.endswith(
+            ": its last checkpoint is at step 0 (before its first step), so nothing is checked"
+        )
     finally:
         session.run_to_end(50)
     result = verify_run(tmp_path / "early")

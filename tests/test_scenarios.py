@@ -228,7 +228,9 @@ class TestDataFileChecked:
         )  # fmt: skip
         line = _one_error_line(done)
         where = tmp_path.resolve() / "btc.csv"  # resolved from the config file's directory
-        assert line.endswith(f"data file {where}, line 301, column close, value '': empty value")
+        assert line.endswith(
+            f"data file {where}, line 301, column close, value '': empty value: drop the row, or fill in its close"
+        )
         assert _tree(tmp_path / "runs") == before
 
     def test_resume_refuses_a_data_file_that_changed(self, tmp_path: Path):

@@ -28,6 +28,7 @@ import attrs
 
 from .._domain.alerts import SEAL_AUDIT_CODE, Alert, alert_for, unsealed_alert
 from .._exceptions import INTERRUPTS
+from .._support.calledfrom import calling
 from .._support.logging import get_logger
 
 if TYPE_CHECKING:
@@ -106,11 +107,15 @@ class AlertTap:
             if alert is not None and code == SEAL_AUDIT_CODE:
                 self._sealing = alert  # not on disk yet: ``settle`` posts it, or not
             elif alert is not None:
-                self.sink.post(alert)
+                self._post(alert)
         except INTERRUPTS:
             raise
         except BaseException as exc:  # noqa: BLE001 - an alert never fails the session
             self._failed(code, exc)
+
+    def _post(self, alert: Alert) -> None:
+        with calling("an alert sink's post"):
+            self.sink.post(alert)
 
     def settle(
         self,
@@ -137,7 +142,7 @@ class AlertTap:
         held, self._sealing = self._sealing, None
         try:
             if not sealed:
-                self.sink.post(self._unsealed(torn, error))
+                self._post(self._unsealed(torn, error))
             elif held is not None:
                 if unwritten:
                     said = f"not written ({unwritten}); `livesession resume` writes it"
@@ -145,7 +150,7 @@ class AlertTap:
                 if unsynced:
                     said = f"sealed, but not known to be on disk: {unsynced}"
                     held = attrs.evolve(held, detail={**held.detail, "durability": said})
-                self.sink.post(held)
+                self._post(held)
         except INTERRUPTS:
             raise
         except BaseException as exc:  # noqa: BLE001 - an alert never fails the session

@@ -231,10 +231,13 @@ def decimal_text(text: str) -> str:
     return text.replace(",", ".")
 
 
-def comma_hint(text: str, *, decimal_comma: bool = False) -> str:
-    """Why a number with a comma in it was not read, for the error (empty without one).
+def comma_hint(text: str, *, decimal_comma: bool = False, delimiter: str = ",") -> str:
+    """Why a number with a comma in it was not read, and what to do, for the error.
 
-    ``decimal_comma``: the file writes them, so a comma alone is no reason (``1,5 €``).
+    Empty without a comma. ``decimal_comma``: the file writes them, so a comma alone is no
+    reason (``1,5 €``). ``delimiter``: the file's separator, which says what to do: a tab
+    file's decimal commas are read once its tabs are ``;`` (``tr``), any file's once they
+    are points.
     """
     if "," not in text:
         return ""
@@ -244,8 +247,19 @@ def comma_hint(text: str, *, decimal_comma: bool = False) -> str:
         return ""
     return (
         " (a decimal comma is read only in a ';' file whose first number with a decimal mark "
-        "writes one)"
+        f"writes one): {_COMMA_FIXES.get(delimiter, _POINTS)}"
     )
+
+
+_POINTS: Final = "write the numbers with decimal points (1.5)"
+_COMMA_FIXES: Final = {
+    "\t": (
+        "convert the file's tabs to ';' (tr '\\t' ';' < in.csv > out.csv), or write the "
+        "numbers with decimal points (1.5)"
+    ),
+    COMMA_FILE: "write every number with a decimal comma (1,5), or every one with a point (1.5)",
+}
+"""What to do with a decimal comma a file may not write, by the file's separator."""
 
 
 _PACKED: Final = (

@@ -49,7 +49,7 @@ from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .datafail import fail as _fail
 from .datafail import unfinished
 from .dataopen import grew_past, open_data_file
-from .datavalues import PriceGrid, check_tick, read_number, volume_problem
+from .datavalues import PriceGrid, check_tick, missing_value, read_number, volume_problem
 from .timecolumn import UNNAMED_TIME, TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
 
@@ -239,10 +239,13 @@ class RowChecker:
             raise _fail(self.path, *misread)
         for column in REQUIRED_COLUMNS:
             text = cells[index[column]]
-            if not text:
-                raise _fail(self.path, line, column, text, "empty value")
+            missing = missing_value(text, column)
+            if missing is not None:
+                raise _fail(self.path, line, column, text, missing)
             try:
-                value = read_number(text, decimal_comma=bool(self.mark.comma))
+                value = read_number(
+                    text, decimal_comma=bool(self.mark.comma), delimiter=self.delimiter
+                )
             except ValueError as exc:
                 raise _fail(self.path, line, column, text, str(exc)) from None
             values[column] = value

@@ -28,7 +28,7 @@ from .._support.numbertext import number_form_problem
 from .._support.references import a_
 from .csvforms import comma_hint, decimal_text
 
-__all__ = ["PriceGrid", "check_tick", "read_number", "volume_problem"]
+__all__ = ["PriceGrid", "check_tick", "missing_value", "read_number", "volume_problem"]
 
 _LEAST_VOLUME: Final = Decimal(1).scaleb(-DIGITS)
 _VOLUME_BOUND: Final = Decimal(1).scaleb(DIGITS)
@@ -59,14 +59,34 @@ def check_tick(tick: object) -> None:
         )
 
 
-def read_number(text: str, *, decimal_comma: bool) -> Decimal:
-    """The number a non-empty cell writes; a ``ValueError`` saying why it is none we take."""
+_MISSING: Final = frozenset({"null", "none", "nil", "nan", "-nan", "+nan", "n/a", "na", "#n/a"})
+"""How exports write a value they do not have (pandas' ``NaN``, JSON's ``null``, ``N/A``)."""
+
+
+def missing_value(text: str, column: str) -> str | None:
+    """Why the cell ``text`` of ``column`` is no value at all, and what to do; or None.
+
+    An empty cell, and the words exports write for a missing one (``null``, ``N/A``,
+    ``NaN``): a bar with a price or its volume missing is no bar, and none is made up.
+    """
+    if text and text.strip().lower() not in _MISSING:
+        return None
+    what = "empty value" if not text else "a missing value"
+    return f"{what}: drop the row, or fill in its {column}"
+
+
+def read_number(text: str, *, decimal_comma: bool, delimiter: str = ",") -> Decimal:
+    """The number a non-empty cell writes; a ``ValueError`` saying why it is none we take.
+
+    ``delimiter``: the file's separator, for what to do with a decimal comma it may not write.
+    """
     written = decimal_text(text) if decimal_comma else text
     try:
         value = Decimal(written)
     except InvalidOperation:
         raise ValueError(
-            "not a decimal number" + comma_hint(text, decimal_comma=decimal_comma)
+            "not a decimal number"
+            + comma_hint(text, decimal_comma=decimal_comma, delimiter=delimiter)
         ) from None
     if not value.is_finite():
         raise ValueError("not a finite number")

@@ -67,10 +67,21 @@ class LiveRun:
     holder: Holder
     cut: RunCut
 
-    def describe(self) -> str:
-        """``live run (pid 42 on host since …), checked up to step 300 (its last checkpoint)``."""
-        if not self.cut.steps:
+    def describe(self, *, read: bool = True) -> str:
+        """``live run (pid 42 on host since …), checked up to step 300 (its last checkpoint)``.
+
+        A checkpoint at step 0 (one a verb saved before the first step) is one: its records
+        are read up to it, unless the reader checks nothing before a step (``read`` False:
+        ``verify``). No checkpoint (nothing cut: no offsets) reads nothing.
+        """
+        if not any(self.cut.offsets.values()):
             where = "no checkpoint yet, so nothing is checked"
+        elif not self.cut.steps and not read:
+            where = (
+                "its last checkpoint is at step 0 (before its first step), so nothing is checked"
+            )
+        elif not self.cut.steps:
+            where = "read up to its last checkpoint, at step 0 (before its first step)"
         else:
             where = f"read up to step {self.cut.steps} (its last checkpoint)"
         return f"live run, written by {self.holder.describe()}: {where}"

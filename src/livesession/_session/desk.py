@@ -17,6 +17,7 @@ from .._domain.decimal import CONTEXT
 from .._exceptions import INTERRUPTS
 from .._risk.checks import CheckResult
 from .._risk.rails import Rejection
+from .._support.calledfrom import calling
 from .._support.references import a_
 from .._support.secrets import redact_text
 from .._support.text import exception_text, valid_text
@@ -78,7 +79,8 @@ def rail_answer(rail: Rail, intent: OrderIntent, ctx: RiskContext) -> Rejection 
     step_context = getcontext()
     setcontext(CONTEXT.copy())  # as a strategy's: its change of the context in place ends here
     try:
-        answer = rail(intent, ctx)
+        with calling("a rail"):
+            answer = rail(intent, ctx)
     except INTERRUPTS:
         raise
     except BaseException as exc:

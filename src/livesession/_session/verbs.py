@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec
 from .._domain.lifecycle import SESSION_CLOSED, SessionState, Trigger
 from .._exceptions import ConfigError
 from .._risk.governor import TradingState
+from .._support.calledfrom import called_from
 from .lease_keeper import LEASE_LOST
 from .pipeline import check_step_count, states_hold
 from .threads import VerbOutcome, VerbResult
@@ -255,7 +256,7 @@ def under_lock(
             verb=verb.__name__,
             outcome=VerbOutcome.DEFERRED,
             state=parts().lifecycle.state,
-            message=f"called {where} (a signal handler, say): it takes effect when {until}",
+            message=f"called {where} ({called_from()}): it takes effect when {until}",
         )
     in_step = gate.inside()  # a step hook's verb: the step is under way
     with gate.hold():

@@ -11,7 +11,8 @@ numbers: ``secrets`` (redaction and the secret scan), ``secret_urls`` (what of a
 DSN is its credential), ``text`` (a plug-in's text made fit
 for files and messages), ``numbertext`` (the one form a number may be written in) and
 ``retryafter`` (how long an HTTP answer's ``Retry-After`` asks to wait).
-Process: ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
+Process: ``calledfrom`` (which of a caller's plug-ins a thread is in, for a deferred verb's
+words), ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
 a forked child does not keep), ``flags`` (a flag for a ``with`` block), ``childpath`` (the
 import path a child process shares with its parent), ``built`` (a test's hook to the
 collaborators built in a block). Imports:

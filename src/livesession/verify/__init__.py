@@ -106,7 +106,7 @@ def verify_run(
         live = live_cut(path) if path.is_dir() and not odd_files(path) else None
     if live is not None and not live.cut.steps:
         return VerifyResult(
-            ok=True, violations=(), total=0, summary="", counts={}, live=live.describe()
+            ok=True, violations=(), total=0, summary="", counts={}, live=live.describe(read=False)
         )
     cut = None if live is None else live.cut
 
