@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from .._support.dirlock import FLOCK, NO_LOCKS, OFD_GETLK
+from .._support.dirlock import FLOCK, NO_LOCKS, OFD_GETLK, whole_file
 
 __all__ = [
     "FLOCK",
@@ -60,7 +60,7 @@ def asked_lock(fd: int) -> tuple[int, int] | None:
     if OFD_GETLK is None:  # pragma: no cover - not Linux
         return None
     try:
-        answer = fcntl.fcntl(fd, OFD_GETLK, FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+        answer = fcntl.fcntl(fd, OFD_GETLK, whole_file(fcntl.F_WRLCK))
     except OSError as exc:
         if exc.errno in NO_LOCKS:
             return None

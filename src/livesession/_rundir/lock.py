@@ -39,10 +39,10 @@ import attrs
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
 from .._support import text
+from .._support.dirlock import whole_file
 from .._support.fsutil import open_update, refuse_special
 from .._support.tmpfiles import pid_alive
 from .dirhold import (
-    FLOCK,
     OFD_GETLK,
     OFD_SETLK,
     asked_lock,
@@ -128,14 +128,10 @@ def writer_command(verb: str) -> str:
     return f"{'livesession' if ours else path.name} {verb}"
 
 
-def _whole_file(lock_type: int) -> bytes:
-    return FLOCK.pack(lock_type, os.SEEK_SET, 0, 0, 0)
-
-
 def _try_lock(fd: int) -> bool:
     try:
         if OFD_SETLK is not None:
-            fcntl.fcntl(fd, OFD_SETLK, _whole_file(fcntl.F_WRLCK))
+            fcntl.fcntl(fd, OFD_SETLK, whole_file(fcntl.F_WRLCK))
         else:  # pragma: no cover - not Linux
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

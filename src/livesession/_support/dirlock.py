@@ -28,6 +28,7 @@ __all__ = [
     "lock_directory",
     "locked_by",
     "takes_no_locks",
+    "whole_file",
 ]
 
 _PROC_LOCKS: Final = Path("/proc/locks")
@@ -44,6 +45,11 @@ FLOCK: Final = struct.Struct("@hhqqi4x")
 OFD_GETLK: Final[int | None] = getattr(fcntl, "F_OFD_GETLK", None)
 
 
+def whole_file(lock_type: int) -> bytes:
+    """A ``struct flock`` of ``lock_type`` over all of a file, for ``fcntl``."""
+    return FLOCK.pack(lock_type, os.SEEK_SET, 0, 0, 0)
+
+
 def takes_no_locks(path: Path) -> bool:
     """Whether the file system of the regular file ``path`` refuses to be asked for a lock.
 
@@ -57,7 +63,7 @@ def takes_no_locks(path: Path) -> bool:
     try:
         if OFD_GETLK is None or not stat.S_ISREG(os.fstat(fd).st_mode):
             return False
-        fcntl.fcntl(fd, OFD_GETLK, FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+        fcntl.fcntl(fd, OFD_GETLK, whole_file(fcntl.F_WRLCK))
     except OSError as exc:
         return exc.errno in NO_LOCKS
     finally:

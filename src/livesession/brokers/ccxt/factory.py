@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from ..._domain.decimal import ZERO
 from ..._domain.runtime_config import required_env_vars
@@ -121,13 +121,9 @@ def make_ccxt_broker(
             f"exchange {name!r} is not supported: choose one of "
             f"{', '.join(sorted(SANDBOX_EXCHANGES))} (sandbox only)"
         )
-    if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int) or timeout_ms <= 0:
+    if not _whole(timeout_ms, 1):
         raise ConfigError(f"timeout_ms must be a positive integer, got {timeout_ms!r}")
-    if (
-        isinstance(lookup_attempts, bool)
-        or not isinstance(lookup_attempts, int)
-        or not 1 <= lookup_attempts <= MAX_LOOKUP_ATTEMPTS
-    ):
+    if not _whole(lookup_attempts, 1, MAX_LOOKUP_ATTEMPTS):
         raise ConfigError(
             f"lookup_attempts must be an integer from 1 to {MAX_LOOKUP_ATTEMPTS} (each attempt "
             f"asks the venue twice per symbol), got {lookup_attempts!r}"
@@ -206,11 +202,18 @@ def _check_grid(**steps: Decimal | None) -> None:
             raise ConfigError(f"{label} must be a positive Decimal, got {step!r}")
 
 
+def _whole(value: object, low: int, high: int | None = None) -> TypeGuard[int]:
+    """Whether ``value`` is an integer (never a bool) from ``low`` to ``high`` (or more)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return low <= value and (high is None or value <= high)
+
+
 def _check_waits(attempts: int, interval_ns: object, max_pause_ns: object) -> None:
     """The waits' options: integer nanoseconds, one lookup's waits at most 60 s in all."""
-    if isinstance(max_pause_ns, bool) or not isinstance(max_pause_ns, int) or max_pause_ns < 0:
+    if not _whole(max_pause_ns, 0):
         raise ConfigError(f"max_pause_ns must be an integer >= 0, got {max_pause_ns!r}")
-    if isinstance(interval_ns, bool) or not isinstance(interval_ns, int) or interval_ns < 0:
+    if not _whole(interval_ns, 0):
         raise ConfigError(
             f"lookup_interval_ns must be an integer of nanoseconds >= 0, got {interval_ns!r}"
         )
