@@ -155,6 +155,25 @@ class TestNoCsvText:
             check_csv(path, tick=None)
         assert str(caught.value) == f"data file {path}, line 1: the file is {said}"
 
+    def test_a_workbook_whose_zip_header_holds_a_line_end_is_named_so(self, tmp_path: Path) -> None:
+        """Bug (found by CI, about one run in a few hundred): a workbook named .csv was told
+        to be unzipped when its first entry's time (or CRC) held a 0x0A byte, as the zip
+        module's current time sometimes does: its first line ended before the entry's name,
+        which says workbook. 00:00:20 is DOS time 0x000A."""
+        packed = io.BytesIO()
+        with zipfile.ZipFile(packed, "w") as workbook:
+            workbook.writestr(
+                zipfile.ZipInfo("[Content_Types].xml", (2026, 3, 2, 0, 0, 20)), "<T/>"
+            )
+            workbook.writestr("xl/worksheets/sheet1.xml", b"timestamp,open\n")
+        assert b"\n" in packed.getvalue()[:30]  # the first line ends inside the header
+        path = tmp_path / "bars.csv"
+        path.write_bytes(packed.getvalue())
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=None)
+        said = "a spreadsheet workbook (.xlsx, .ods)" + SAVE
+        assert str(caught.value) == f"data file {path}, line 1: the file is {said}"
+
 
 MT4 = (
     "2026.03.02,09:00,1.08420,1.08440,1.08350,1.08370,100\n"

@@ -400,6 +400,12 @@ def _lines(stream: IO[bytes], left: int | None) -> Iterator[bytes]:
         yield raw
 
 
+_ZIP: Final = b"PK\x03\x04"
+_ZIP_NAMES: Final = 128
+"""A zip archive's start, and the bytes read past its first line to see its first entry's
+name (``[Content_Types].xml``: a workbook, whatever the file is called)."""
+
+
 def _upto(left: int | None) -> int:
     return LONGEST_LINE + 1 if left is None else min(left, LONGEST_LINE + 1)
 
@@ -418,6 +424,8 @@ def scan_csv(
     """
     digest = hashlib.sha256()
     raw = stream.readline(_upto(size))
+    if raw.startswith(_ZIP):  # refused; its first "line" may end before the entry's name
+        raw += stream.read(_ZIP_NAMES)  # (a 0x0A in its time or CRC): a workbook's is there
     digest.update(raw)
     delimiter, names, index, points = read_header(path, raw)
     data_offset = len(raw)
