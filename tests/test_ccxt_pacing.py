@@ -8,7 +8,9 @@ here moves only when the broker waits (``Pacer``), so nothing waits on the wall.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from decimal import Decimal
 
 import orjson
@@ -21,6 +23,7 @@ from livesession._domain.model import Order, Side  # noqa: E402
 from livesession._domain.runtime_config import RuntimeConfig  # noqa: E402
 from livesession._exceptions import ConfigError, OutcomeUnknown, Transient  # noqa: E402
 from livesession._rundir import brokers as _rundir_brokers  # noqa: E402
+from livesession._support import fsutil  # noqa: E402
 from livesession.brokers.ccxt import ccxt_preflight_checks, make_ccxt_broker  # noqa: E402
 from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
 from livesession.cli import main  # noqa: E402
@@ -187,17 +190,15 @@ def test_a_ban_heard_before_a_crash_holds_the_next_process(fake, tmp_path):
     again.close()
 
 
-def test_a_pause_file_over_or_unreadable_keeps_no_pause(fake, tmp_path):
-    """A pause file whose pause has ended, of another venue, or not JSON: no wait."""
+def test_a_pause_file_over_or_another_venues_keeps_no_pause(fake, tmp_path):
+    """A pause file whose pause has ended (removed as it is read), or of another venue: no
+    wait. Before, the ended one stayed in the run directory for good."""
     path = tmp_path / "venue_pause.json"
     ended = {"pause_ns": 30 * S, "until_ns": 5 * S, "venue": "binance", "why": "Retry-After 30 s"}
-    for text in (
-        orjson.dumps(ended),
-        orjson.dumps(ended | {"until_ns": 99 * S, "venue": "okx"}),
-        b"{",
-    ):
-        path.write_bytes(text)
+    for record, stays in ((ended, False), (ended | {"until_ns": 99 * S, "venue": "okx"}, True)):
+        path.write_bytes(orjson.dumps(record))
         broker = _loopback_broker(fake, pacer := Pacer(), pause_file=path, wall_ns=lambda: 6 * S)
+        assert path.exists() is stays
         assert broker.balances()["USDT"] == Decimal(10000)
         assert pacer.waits == []
         broker.close()
@@ -438,3 +439,196 @@ def test_a_run_rejected_at_preflight_for_a_pause_says_so(tmp_path, monkeypatch):
         "request for "
     )
     assert checks[0]["detail"].endswith(" s more (Retry-After 30 s on HTTP 429)")
+
+
+def test_a_418_without_retry_after_backs_off_the_longest(broker, fake, pacer, monkeypatch):
+    """A ban (418) that says not how long: 30 s before the next request (a run's broker: its
+    bound, 15 s), waited, never refused. Before, no pause at all: the next request went at
+    once into the ban, which Binance lengthens for each (2 minutes the shortest)."""
+    fake.add_fault("http_418", method="GET", path=ACCOUNT[1])
+    with pytest.raises(
+        Transient,
+        match=r"; banned \(HTTP 418\) without Retry-After: the broker backs off its longest, "
+        r"the next request waits 30 s$",
+    ):
+        broker.balances()
+    assert broker.venue_pause() == (
+        "no request to binance for 30 s more (backing off 30 s after HTTP 418 without Retry-After)"
+    )
+    fake.add_fault("http_429", method="GET", path=ACCOUNT[1])  # one 429 in a row after it
+    with pytest.raises(Transient, match="rate limited again without Retry-After"):
+        broker.balances()
+    broker.balances()
+    assert pacer.waits == [30 * S, 30 * S]
+    ran = _run_broker(fake, run_pacer := Pacer(), monkeypatch, DryrunConfig(broker="ccxt:binance"))
+    try:
+        fake.add_fault("http_418", method="GET", path=ACCOUNT[1])
+        with pytest.raises(Transient, match=r"the next request waits 15 s$"):
+            ran.balances()
+        ran.balances()
+        assert run_pacer.waits == [15 * S]
+    finally:
+        ran.close()
+
+
+def _kept_broker(fake, path, wall, pacer=None):
+    """A broker on ``fake`` keeping its pause in ``path``, on the wall clock ``wall[0]``."""
+    return _loopback_broker(fake, pacer or Pacer(), pause_file=path, wall_ns=lambda: wall[0])
+
+
+def _throttle(broker, fake, times):
+    """``times`` 429s without Retry-After on the balance read, each refused ``Transient``."""
+    for _ in range(times):
+        fake.add_fault("http_429", method="GET", path=ACCOUNT[1])
+        with pytest.raises(Transient, match="without Retry-After"):
+            broker.balances()
+
+
+def test_a_backoff_is_doubled_across_a_resume(fake, tmp_path):
+    """Killed after five 429s in a row (1, 2, 4, 8, then 16 s), resumed 3 s later: the first
+    request waits the 13 s left, and the next 429 doubles the 16 s (to the 30 s bound), as
+    in the killed process. Before, the resume started again at 1 s. Left alone as long as
+    the last pause, the venue's next 429 starts at 1 s (and the file is gone)."""
+    path, wall = tmp_path / "venue_pause.json", [1_700_000_000 * S]
+    killed = _kept_broker(fake, path, wall, pacer := Pacer())
+    killed.load_markets()
+    _throttle(killed, fake, 5)
+    assert [ns // S for ns in pacer.waits] == [1, 2, 4, 8]
+    wall[0] += 3 * S  # killed (not closed), resumed at once
+    resumed = _kept_broker(fake, path, wall, pacer := Pacer())
+    _throttle(resumed, fake, 1)
+    resumed.balances()
+    assert pacer.waits == [13 * S, 30 * S]
+    resumed.close()
+    assert path.exists()  # the 30 s backoff's window is open: a 429 would double it
+    wall[0] += 60 * S
+    later = _kept_broker(fake, path, wall, pacer := Pacer())
+    assert not path.exists()
+    _throttle(later, fake, 1)
+    later.balances()
+    assert pacer.waits == [S]
+    later.close()
+
+
+def test_the_pause_file_is_written_by_the_atomic_writer_and_removed_once_over(
+    fake, tmp_path, monkeypatch
+):
+    """Each pause heard is written through ``atomic_write_bytes`` (its crash point counted,
+    no other file left beside it); the broker closed with nothing left removes the file,
+    one closed during the pause keeps it. Before, its own temporary file passed no crash
+    point, and the file stayed in the run directory for good."""
+    points: list[str] = []
+    monkeypatch.setattr(fsutil, "crashpoint", points.append)
+    path, wall = tmp_path / "venue_pause.json", [1_700_000_000 * S]
+    broker = _kept_broker(fake, path, wall, pacer := Pacer())
+    broker.load_markets()
+    fake.add_fault("http_429", method="GET", path=ACCOUNT[1], retry_after="10")
+    with pytest.raises(Transient, match="pause of 10 s"):
+        broker.balances()
+    assert points == ["checkpoint_tmp"]
+    assert [p.name for p in tmp_path.iterdir()] == ["venue_pause.json"]
+    broker.close()  # during the pause: kept for the next process
+    assert orjson.loads(path.read_bytes())["why"] == "Retry-After 10 s on HTTP 429"
+    again = _kept_broker(fake, path, wall, pacer)
+    again.balances()
+    assert pacer.waits == [10 * S]
+    again.close()  # waited out, nothing left
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (b"{", "venue_pause.json is not JSON"),
+        (b"[]", "venue_pause.json is no JSON object"),
+        (b'{"venue": "binance", "why": 3}', "venue_pause.json: its why is not text"),
+        (
+            b'{"pause_ns": -5, "until_ns": 9, "venue": "binance", "why": "x"}',
+            "venue_pause.json: its pause_ns is no whole number of ns from 0 to 3 days (got -5)",
+        ),
+        (
+            b'{"pause_ns": 1e30, "until_ns": 1e30, "venue": "binance", "why": "x"}',
+            "venue_pause.json: its pause_ns is no whole number of ns from 0 to 3 days (got 1e+30)",
+        ),
+        (
+            b'{"pause_ns": 10000000000000000000, "until_ns": 1, "venue": "binance", "why": "x"}',
+            (
+                "venue_pause.json: its pause_ns is no whole number of ns from 0 to 3 days "
+                "(got 10000000000000000000)"
+            ),
+        ),
+        (
+            b'{"pause_ns": 5, "until_ns": 9, "venue": "binance", "why": "x", "backoff_ns": 1}',
+            "venue_pause.json: its backoff_until_ns is no whole number of ns 0 or more (got None)",
+        ),
+    ],
+)
+def test_a_pause_file_that_cannot_be_believed_gets_the_longest_backoff(fake, tmp_path, text, said):
+    """A garbled or hand-edited pause file: the broker is built (no traceback), says why in
+    one line and waits the longest backoff (30 s) once before its first request, the file
+    written anew. Before, one not JSON or of a negative number waited nothing (a ban may be
+    on), and one of a pause of 10**30 ns refused every request for good."""
+    path = tmp_path / "venue_pause.json"
+    path.write_bytes(text)
+    broker = _kept_broker(fake, path, [1_700_000_000 * S], pacer := Pacer())
+    assert broker.venue_pause() == (
+        f"no request to binance for 30 s more ({said}: the longest backoff, 30 s, in case a "
+        "pause was on)"
+    )
+    assert orjson.loads(path.read_bytes())["pause_ns"] == 30 * S
+    assert broker.balances()["USDT"] == Decimal(10000)
+    assert pacer.waits == [30 * S]
+    broker.close()
+
+
+def test_a_pause_file_that_is_a_fifo_is_not_read(fake, tmp_path):
+    """A FIFO where the pause file belongs: said, the longest backoff, and left as it is
+    (never written through). Before, reading it waited for a writer: a resume hung for good."""
+    path = tmp_path / "venue_pause.json"
+    os.mkfifo(path)
+    broker = _kept_broker(fake, path, [1_700_000_000 * S], pacer := Pacer())
+    assert broker.venue_pause().startswith(
+        "no request to binance for 30 s more (venue_pause.json: not a regular file (a FIFO): "
+    )
+    broker.balances()
+    broker.close()
+    assert pacer.waits == [30 * S]
+    assert stat.S_ISFIFO(path.lstat().st_mode)
+
+
+def test_a_pause_file_ending_far_in_the_future_holds_no_more_than_its_pause(fake, tmp_path):
+    """An end set to the year 2255 by hand holds no more than the file's own pause (600 s)."""
+    path = tmp_path / "venue_pause.json"
+    record = {
+        "pause_ns": 600 * S,
+        "until_ns": 9 * 10**18,
+        "venue": "binance",
+        "why": "Retry-After 600 s on HTTP 418",
+    }
+    path.write_bytes(orjson.dumps(record))
+    broker = _kept_broker(fake, path, [1_700_000_000 * S])
+    assert broker.venue_pause().startswith("binance asked for no request for 600 s more (Retry")
+    broker.close()
+
+
+def test_a_run_resumed_with_a_garbled_pause_file_says_so_and_waits_once(tmp_path, monkeypatch):
+    """A run killed, its ``venue_pause.json`` garbled by hand, resumed: the session log says
+    why in one line, the resume waits the longest backoff (15 s in a run) once, and the run
+    ends verified. Before, a file not JSON kept no pause, said nothing."""
+    with FakeBinance() as fake:
+        args = dryrun_args(tmp_path, "garbled", 40)
+        assert crashed_dryrun(fake, args, "write_events:60") == -9
+        run = tmp_path / "garbled"
+        (run / "venue_pause.json").write_bytes(b"{not json")
+        waits = route_to(fake, monkeypatch)
+        assert main(["resume", str(run), "-q"]) == 0
+    assert 14 * S < waits[0] <= 15 * S, waits  # the broker's clock ran meanwhile
+    lines = [
+        line
+        for line in map(orjson.loads, (run / "session.log.jsonl").read_bytes().splitlines())
+        if line.get("event") == "venue_pause_unreadable"
+    ]
+    assert [line["reason"] for line in lines] == [
+        "venue_pause.json is not JSON: the longest backoff, 15 s, in case a pause was on"
+    ]
+    assert not (run / "venue_pause.json").exists()  # waited out: removed as the run closed

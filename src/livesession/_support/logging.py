@@ -23,6 +23,7 @@ __all__ = [
     "get_logger",
     "import_structlog_without_rich",
     "logs_debug",
+    "logs_on",
     "plugin_records_redacted",
     "redact_processor",
 ]
@@ -189,6 +190,11 @@ def disable_logging() -> None:
     """Go back to the silent default (for example before closing the log stream)."""
     LOG_STATE.logger = _NullLogger()
     LOG_STATE.debug = False
+
+
+def logs_on() -> bool:
+    """Whether a log is configured (``configure_logging``): lines logged now are written."""
+    return not isinstance(LOG_STATE.logger, _NullLogger)
 
 
 def logs_debug() -> bool:

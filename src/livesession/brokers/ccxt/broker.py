@@ -292,8 +292,11 @@ class CcxtSandboxBroker(
         return self._find_once(client_order_id)
 
     def close(self) -> None:
-        """Close the exchange's HTTP session."""
-        self._exchange.close()
+        """Close the exchange's HTTP session; remove the pause file when nothing is left in it."""
+        try:
+            self._exchange.close()
+        finally:
+            self._pause.close()
 
     def recover(
         self,

@@ -21,11 +21,18 @@ A venue that throttles without saying how long (OKX and Bybit send a 429 without
 ``Retry-After``) gets a pause of the broker's own choosing: ``BACKOFF_FIRST_NS`` after such
 a 429, doubled for each one that follows within the pause's own length of the last one's
 end, up to ``BACKOFF_MAX_NS`` (and never more than ``max_ns``: it is always waited, never
-refused). Before, the resend followed at once, spaced only by ccxt's throttle.
+refused). Before, the resend followed at once, spaced only by ccxt's throttle. A ban
+(HTTP 418) without ``Retry-After`` backs off the longest at once (``BACKOFF_MAX_NS``):
+Binance's shortest ban is 2 minutes, and each request made during one lengthens it, so the
+1 s start of a 429's would send five into it within 30 s. Before, it paused nothing.
 
 Given a ``KeptPause`` (a run's broker: ``venue_pause.json`` in its run directory), the
 pause is also kept on the wall clock, and a broker built later (a resume's, in another
-process) starts with what is left of it: waited, or refused unsent, before its first request.
+process) starts with what is left of it: waited, or refused unsent, before its first request,
+and with its backoff (a 429 right after a resume doubles the last one, as it would have in
+the killed process). A file that is there but cannot be believed (``PauseUnreadable``) is
+said in one line (the log's ``venue_pause_unreadable``, and the pause's own words) and
+gets the longest backoff: waited once, never refused, then the file is written anew.
 """
 
 from __future__ import annotations
@@ -34,10 +41,11 @@ from collections.abc import Callable
 from typing import Final
 
 from ..._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
+from ..._support.logging import get_logger, logs_on
 from ..._support.optional import import_optional
 from ..._support.retryafter import retry_after_s
 from .errors import _chain
-from .keptpause import KeptPause
+from .keptpause import Kept, KeptPause, PauseUnreadable
 
 __all__ = [
     "BACKOFF_FIRST_NS",
@@ -53,6 +61,7 @@ MAX_PAUSE_NS: Final = 60_000_000_000
 by default (``make_ccxt_broker``'s ``max_pause_ns``)."""
 _NS_PER_S: Final = 1_000_000_000
 _TOO_MANY: Final = 429
+_BANNED: Final = 418
 BACKOFF_FIRST_NS: Final = _NS_PER_S
 """The pause after a 429 that says not how long (no ``Retry-After``): 1 s."""
 BACKOFF_MAX_NS: Final = 30 * _NS_PER_S
@@ -83,9 +92,15 @@ def throttled(exc: BaseException) -> bool:
     HTTP 429, or what ccxt maps a venue's rate-limit code to (``RateLimitExceeded``).
     """
     ccxt = import_optional("ccxt", "ccxt")
+    return _status_in(exc, _TOO_MANY) or any(
+        isinstance(link, ccxt.RateLimitExceeded) for link in _chain(exc)
+    )
+
+
+def _status_in(exc: BaseException, status: int) -> bool:
+    """Whether an answer in ``exc``'s chain has the HTTP ``status``."""
     return any(
-        isinstance(link, ccxt.RateLimitExceeded)
-        or getattr(getattr(link, "response", None), "status_code", None) == _TOO_MANY
+        getattr(getattr(link, "response", None), "status_code", None) == status
         for link in _chain(exc)
     )
 
@@ -115,22 +130,35 @@ class VenuePause:
         self._why = ""
         self._backoff: tuple[int, int] | None = None  # the last backoff: its end, its length
         self._kept = kept
-        heard = None if kept is None else kept.load(venue)
+        self._unread = ""
+        try:
+            heard = None if kept is None else kept.load(venue)
+        except PauseUnreadable as exc:  # neither none (a ban may be on) nor forever
+            pause = min(BACKOFF_MAX_NS, max_ns)
+            why = f"{exc}: the longest backoff, {_s(pause)}, in case a pause was on"
+            self._unread = why
+            self._keep(pause, why)
+            self._say_unread()
+            return
         if heard is not None:  # a pause an earlier process heard (a crashed run's)
-            self._until_ns = clock_ns() + heard[0]
-            self._why = heard[1]
+            now = clock_ns()
+            self._until_ns = now + heard.left_ns
+            self._why = heard.why
+            if heard.backoff is not None:
+                self._backoff = (now + heard.backoff[0], heard.backoff[1])
 
     def asked(self) -> str:
         """What is left of the pause asked for, in words; ``""`` when none is left."""
         left = 0 if self._until_ns is None else self._until_ns - self._clock_ns()
         if left <= 0:
             return ""
-        if self._why.startswith("backing off"):
+        if not self._why.startswith("Retry-After"):  # a pause of the broker's own
             return f"no request to {self._venue} for {_s(left)} more ({self._why})"
         return f"{self._venue} asked for no request for {_s(left)} more ({self._why})"
 
     def before_request(self, client_order_id: str | None = None) -> None:
         """Wait for what is left of the pause asked for; ``Transient`` when over the bound."""
+        self._say_unread()
         if self._until_ns is None:
             return
         left = self._until_ns - self._clock_ns()
@@ -148,7 +176,8 @@ class VenuePause:
         """Keep the pause ``exc``'s answer asked for; ``error`` (``exc`` classified), saying it."""
         asked = retry_after_ns(exc)
         if asked is None:
-            return self._back_off(error) if throttled(exc) else error
+            banned = _status_in(exc, _BANNED)
+            return self._back_off(error, banned) if banned or throttled(exc) else error
         pause, status = asked
         self._keep(pause, f"Retry-After {_s(pause)} on HTTP {status}")
         if pause > self._max_ns:
@@ -159,32 +188,73 @@ class VenuePause:
             error, f"{error}; the venue asked for a pause of {_s(pause)} (Retry-After): {then}"
         )
 
+    def _say_unread(self) -> None:
+        """Log why the pause file was not believed, once, as soon as a log is on.
+
+        A resume's CLI opens the run's log after its first requests: it is said before the
+        first request after that.
+        """
+        if self._unread and logs_on():
+            get_logger().warning("venue_pause_unreadable", venue=self._venue, reason=self._unread)
+            self._unread = ""
+
+    def close(self) -> None:
+        """Remove the pause file when nothing is left in it (no pause, no backoff to double)."""
+        now = self._clock_ns()
+        backoff = self._backoff
+        paused = self._until_ns is not None and self._until_ns > now
+        doubles = backoff is not None and now < backoff[0] + backoff[1]
+        if self._kept is not None and not paused and not doubles:
+            self._kept.remove()
+
     def _keep(self, pause: int, why: str) -> None:
-        until = self._clock_ns() + pause
+        """Keep a pause heard (when it ends later than the one kept), and write the file."""
+        now = self._clock_ns()
+        until = now + pause
         if self._until_ns is None or until > self._until_ns:
             self._until_ns = until
             self._why = why
-            if self._kept is not None:
-                self._kept.save(self._venue, pause, why)
+        if self._kept is not None:
+            backoff = self._backoff
+            self._kept.save(
+                self._venue,
+                Kept(
+                    self._until_ns - now,
+                    self._why,
+                    None if backoff is None else (backoff[0] - now, backoff[1]),
+                ),
+            )
 
-    def _back_off(self, error: BrokerError) -> BrokerError:
-        """A 429 without ``Retry-After``: a pause of the broker's own, doubled when repeated."""
+    def _back_off(self, error: BrokerError, banned: bool = False) -> BrokerError:
+        """A 429 (or a 418) without ``Retry-After``: a pause of the broker's own.
+
+        After a 429, doubled when repeated; after a ban (418), the longest at once.
+        """
         now = self._clock_ns()
         last = self._backoff
         repeated = last is not None and now < last[0] + last[1]
-        pause = min(2 * last[1] if last and repeated else BACKOFF_FIRST_NS, BACKOFF_MAX_NS)
-        pause = min(pause, self._max_ns)
+        longest = min(BACKOFF_MAX_NS, self._max_ns)
+        if banned:  # Binance's shortest ban is 2 minutes: 1 s would send into it
+            pause = longest
+        else:
+            pause = min(2 * last[1] if last and repeated else BACKOFF_FIRST_NS, longest)
         if pause <= 0:
             return error
         self._backoff = (now + pause, pause)
-        self._keep(pause, f"backing off {_s(pause)} after HTTP 429 without Retry-After")
-        again = "again " if last and repeated else ""
-        return _saying(
-            error,
-            f"{error}; rate limited {again}without Retry-After: the broker backs off, "
-            f"the next request waits {_s(pause)} (doubled for each 429 in a row, up to "
-            f"{_s(min(BACKOFF_MAX_NS, self._max_ns))})",
-        )
+        status = _BANNED if banned else _TOO_MANY
+        self._keep(pause, f"backing off {_s(pause)} after HTTP {status} without Retry-After")
+        if banned:
+            said = (
+                "banned (HTTP 418) without Retry-After: the broker backs off its longest, "
+                f"the next request waits {_s(pause)}"
+            )
+        else:
+            said = (
+                f"rate limited {'again ' if last and repeated else ''}without Retry-After: the "
+                f"broker backs off, the next request waits {_s(pause)} (doubled for each 429 "
+                f"in a row, up to {_s(longest)})"
+            )
+        return _saying(error, f"{error}; {said}")
 
 
 def _saying(error: BrokerError, said: str) -> BrokerError:
