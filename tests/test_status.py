@@ -37,7 +37,7 @@ from crash_harness import KILLED, Profile, dryrun
 from crash_harness import cli as crash_cli
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 def _status(capsys: pytest.CaptureFixture[str], run_dir: Path) -> tuple[int, dict[str, object]]:
@@ -190,10 +190,17 @@ def test_sealed_endings(
     edit: dict[str, object],
     verdict: str,
 ) -> None:
-    """FAILED after a wind-down is 4; sealed in ERROR_REQUIRES_OPERATOR needs a person (5)."""
+    """FAILED after a wind-down is 4; sealed in ERROR_REQUIRES_OPERATOR needs a person (5).
+
+    The seal's own records are edited alike: a sealing checkpoint they do not bear out is
+    damaged (``test_status_readers``).
+    """
     path = completed / names.CHECKPOINT
     checkpoint = orjson.loads(path.read_bytes())
     path.write_bytes(orjson.dumps(checkpoint | edit))
+    _edit_last(completed / names.AUDIT, lambda stop: stop["payload"].update(status="FAILED"))
+    state = edit.get("fsm_state", checkpoint["fsm_state"])
+    _edit_last(completed / names.SNAPSHOTS, lambda final: final.update(fsm_state=state))
     code, status = _status(capsys, completed)
     assert status["verdict"] == verdict
     assert code == {"failed": 4, "needs_operator": 5}[verdict]
@@ -201,6 +208,14 @@ def test_sealed_endings(
     text = capsys.readouterr().out
     if verdict == "needs_operator":
         assert "resumable   no: the run is sealed\n" in text  # it said "no: None"
+
+
+def _edit_last(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Apply ``edit`` to the last line of the JSON Lines file ``path``."""
+    *kept, last = path.read_bytes().splitlines(keepends=True)
+    record = orjson.loads(last)
+    edit(record)
+    path.write_bytes(b"".join([*kept, orjson.dumps(record) + b"\n"]))
 
 
 def test_the_runbooks_four_files_are_judged_by_their_stop_record(

@@ -19,6 +19,7 @@ seal, and ``resume`` continues the run from its checkpoint.
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -47,6 +48,7 @@ __all__ = [
     "held_seal",
     "last_stop",
     "operator_settles",
+    "sealing_checkpoint_unlike",
     "unwritten_says",
 ]
 
@@ -229,6 +231,8 @@ def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> s
     lacks = [*ends_unfit(run_dir, (names.SNAPSHOTS, *ending)), *unsealing]
     lacks += _no_final_snapshot(run_dir, lacks)
     lacks += _kept_unfit(run_dir, checkpoint, steps)
+    if unlike := sealing_checkpoint_unlike(run_dir, checkpoint):
+        lacks.append(f"{names.CHECKPOINT} is damaged: {', '.join(unlike)}")
     if not lacks:
         return ""
     if not (run_dir / names.RUN_META).is_file() and not lacks[-1].startswith(names.RUN_META):
@@ -282,3 +286,90 @@ def _kept_unfit(run_dir: Path, checkpoint: dict[str, Any], steps: object) -> lis
     if isinstance(steps, int) and steps > 0:
         return [f"{names.CHECKPOINT} is missing, but the run recorded {steps} steps", *lacks]
     return lacks
+
+
+_TRADING: Final = ("ACTIVE", "REDUCING", "HALTED")
+
+
+def sealing_checkpoint_unlike(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> list[str]:
+    """What a sealing ``checkpoint.json`` says that the seal's own records do not ([]: none).
+
+    ``status`` reads a sealed run's steps, reason, trading state and book from it, but the
+    audit chain does not hold it: a checkpoint edited or garbled in place (``"steps":
+    1900``, ``"fsm_state": "STOPPEX"``) read ``completed`` (exit 0), and verified clean.
+    The seal writes the final snapshot, the audit's ``C2_DRYRUN_STOP`` and ``SESSION_STOPPED``
+    of the same session just before it: each value is held to theirs, read from the files'
+    ends. Only a checkpoint that says it is sealed is held so (``[]`` for any other, and
+    for a key either side lacks: a run of another release). ``checkpoint`` is read here
+    unless the caller has it.
+    """
+    if checkpoint is None:
+        checkpoint = read_json_object(run_dir / names.CHECKPOINT)
+    if checkpoint.get("sealed") is not True:
+        return []
+    final = last_whole_line(run_dir / names.SNAPSHOTS) or {}
+    stop = payload(last_whole_line(run_dir / names.AUDIT) or {})
+    stopped = payload(last_whole_line(run_dir / names.EVENTS) or {})
+    final = final if final.get("trigger") == "final" else {}
+    theirs = {  # each key's first record that says otherwise
+        key: (value, where)
+        for key, value, where in reversed(
+            (
+                ("steps", stop.get("steps"), f"{names.AUDIT}'s C2_DRYRUN_STOP"),
+                ("steps", final.get("step"), f"{names.SNAPSHOTS}' final snapshot"),
+                ("fsm_state", final.get("fsm_state"), f"{names.SNAPSHOTS}' final snapshot"),
+                ("reason", stopped.get("reason"), f"{names.EVENTS}' SESSION_STOPPED"),
+            )
+        )
+        if key in checkpoint and value is not None and checkpoint[key] != value
+    }
+    unlike = [
+        f"its {key} {checkpoint[key]!r}, but {where} says {value!r}"
+        for key, (value, where) in theirs.items()
+    ]
+    status = stop.get("status")
+    if isinstance(status, str) and bool(checkpoint.get("failed")) != (status == "FAILED"):
+        unlike.append(f"its failed {checkpoint.get('failed')!r}, but the seal says {status}")
+    if "trading" in checkpoint and checkpoint["trading"] not in _TRADING:
+        unlike.append(f"its trading {checkpoint['trading']!r} is no trading state")
+    return unlike + _book_unlike(checkpoint.get("book"), final)
+
+
+def _book_unlike(book: object, final: dict[str, Any]) -> list[str]:
+    """Where the sealing checkpoint's book is not the final snapshot's positions and orders."""
+    if not final:
+        return []
+    if not isinstance(book, dict):
+        return [f"its book {book!r} is no book"]
+    held, at_end = book.get("positions"), final.get("positions")
+    unlike = []
+    if isinstance(at_end, dict) and not _same_positions(held, at_end):
+        unlike.append(f"its positions {held!r}, but the final snapshot's are {at_end!r}")
+    open_ids = sorted(
+        str((item.get("order") or {}).get("client_order_id"))
+        for item in book.get("open") or []
+        if isinstance(item, dict)
+    )
+    ended = final.get("open_orders")
+    ended_ids = sorted(_order_id(order) for order in ended) if isinstance(ended, list) else None
+    if ended_ids is not None and open_ids != ended_ids:
+        unlike.append(f"its open orders {open_ids!r}, but the final snapshot's are {ended_ids!r}")
+    return unlike
+
+
+def _order_id(order: object) -> str:
+    """A snapshot's open order's client order id (an object's, or the id alone)."""
+    return str(order.get("client_order_id") if isinstance(order, dict) else order)
+
+
+def _same_positions(held: object, ended: dict[str, Any]) -> bool:
+    """One position each symbol (``0.000`` and a missing one are both flat)."""
+    if not isinstance(held, dict):
+        return False
+    try:
+        return all(
+            Decimal(str(held.get(s, "0"))) == Decimal(str(ended.get(s, "0")))
+            for s in {*held, *ended}
+        )
+    except (InvalidOperation, ValueError):
+        return False

@@ -114,7 +114,9 @@ def not_a_run(run_dir: Path) -> str:
 def heartbeat(run_dir: Path, now: dt.datetime) -> tuple[str | None, float | None]:
     """When ``checkpoint.json`` was last written (RFC 3339 UTC), and how long before ``now``.
 
-    A live session rewrites it every ``checkpoint_every`` steps: its mtime is the beat.
+    A live session rewrites it every ``checkpoint_every`` steps: its mtime is the beat. A
+    copy that keeps no times (``cp -r``) shows the copy's: no verdict rests on it (``running``
+    is a held writer lock, which no copy carries), and no record of the run holds a better one.
     (None, None): there is none yet. The age is negative when the file's time is ahead of
     ``now`` (a clock stepped back, a copy from a host whose clock was ahead), never clamped to
     0.0: a monitor would read that as a fresh heartbeat however long the writer had hung.

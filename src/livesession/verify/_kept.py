@@ -28,6 +28,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.runread import read_bytes, read_json_object
+from .._rundir.seal import sealing_checkpoint_unlike
 from .._support.fsutil import raise_if_refused
 from .._support.text import one_line
 from ._config import UNRECORDED
@@ -117,6 +118,13 @@ def check_kept(
             f"it; {_RESTORE}",
         )
     _check_run_meta(report, run_dir)
+    for said in sealing_checkpoint_unlike(run_dir):
+        report.add(
+            names.CHECKPOINT,
+            0,
+            f"the sealing checkpoint is damaged: {said} (status reads a sealed run's steps, "
+            f"state and book from it); {_RESTORE}",
+        )
     _check_config_hash(report, run_dir, config_sha256)
 
 
