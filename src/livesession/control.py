@@ -59,6 +59,7 @@ from ._rundir.holderproc import resuming
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
 from ._rundir.onestop import mark_stop_taken, sealed_but_held, stop_turn, stop_under_way
+from ._rundir.refused import refused_first
 from ._rundir.seal import describe_seal, last_stop
 from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
 from ._rundir.unheld import not_yet_held, stopped_already, unlocked_refusal
@@ -385,6 +386,7 @@ def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None
         then = resume_advice(run_dir)
         if seen is not None:
             then = f"a checkpoint holds the stop ({seen[0]}): `{command('resume', run_dir)}`{_ENDS}"
+        then = refused_first(run_dir, then)  # a file refused: what must be so first
         return ControlOutcome("not_held", f"{who} ended without sealing {run_dir}: {then}")
     state = describe_run(watch.run_dir)
     payload = stop.get("payload", {})
@@ -476,7 +478,9 @@ def _lost(watch: RunWatch, who: str, what: str, action: str) -> ControlOutcome:
     return ControlOutcome(
         "not_held",
         f"{who} ended before a checkpoint held {what}, so the run resumes without it: "
-        f"`{command('resume', run_dir)}`, then `{command(action, run_dir)}` again",
+        + refused_first(
+            run_dir, f"`{command('resume', run_dir)}`, then `{command(action, run_dir)}` again"
+        ),
     )
 
 

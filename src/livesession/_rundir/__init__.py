@@ -25,7 +25,8 @@ of the run, or stopped), ``livecut`` (a live run cut at its last checkpoint),
 ``onestop``: a stop already under way, which a second ``stop`` waits for; ``unheld``: a
 run nothing holds, sealed already, or a ``resume`` of it still loading),
 ``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it
-prints of it), ``starting`` (a directory that holds no run yet) and ``halts`` (when
+prints of it; ``refused``: the file the system refused an unsealed run, as its
+``metrics.json`` says), ``starting`` (a directory that holds no run yet) and ``halts`` (when
 trading went HALTED).
 """
 

@@ -36,6 +36,7 @@ from .._version import __version__
 from .drift import check_config_kept
 from .layout import read_run_config
 from .livecut import live_trading, positions_since
+from .refused import refused_first
 from .supplied import keyword_of
 
 __all__ = [
@@ -365,8 +366,11 @@ def next_advice(
 
     ``planned`` is the steps the run's config plans, None when no run config was read;
     ``wind_down`` how a fault in its wind-down left the run (``wind_down_words``), "" for
-    a run with none: a run that lost its lease there stopped so.
+    a run with none: a run that lost its lease there stopped so. A crashed run whose sink
+    died says which file was refused first (``refused_first``).
     """
+    if verdict == "CRASHED":
+        return refused_first(Path(run_dir), said, braces=True)
     if (verdict, reason) == ("NEEDS_OPERATOR", "LEASE_LOST") and wind_down:
         return lease_lost_next(wind_down)
     unread = _config_unread(Path(run_dir)) if verdict == "COMPLETED" else None

@@ -1,0 +1,63 @@
+"""Which file of an unsealed run the system refused, as its ``metrics.json`` says, for ``status``.
+
+A sink that dies (a full disk, a file size limit) leaves its run unsealed, and the process
+says so in its one line: ``the states sink failed writing DIR/state_snapshots.jsonl
+(OSError: [Errno 28] No space left on device): the run is not sealed; once the file
+system has room again, ...``. Its ``metrics.json`` keeps that (``<sink>_sink_failed_at``,
+``<sink>_sink_error``), so ``status`` says it too, rather than a bare ``continue it``: a
+supervisor or an operator who never saw that line learns which file, and what must be so
+before a resume, which would otherwise meet the same refusal. Only while the claim is the
+run's last word: a resume since (its ``C2_RESUME``) adds audit records past the
+``audit_events`` the claim was written with, and is not said to have failed so.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final
+
+from .._artifacts import names
+from .._artifacts.runread import last_whole_line, read_json_object
+from .._support.oserrors import once_fixed
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["refused_first"]
+
+_FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
+_ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
+
+
+def refused_write(run_dir: Path) -> tuple[str, str]:
+    """``(what was refused, what must be so)`` of a run whose sink died; ``("", "")`` if none.
+
+    ``the states sink failed at line 5 of DIR/state_snapshots.jsonl (OSError: [Errno 28]
+    No space left on device)``, ``the file system has room again`` (``once_fixed``).
+    """
+    metrics = read_json_object(run_dir / names.METRICS)
+    last = last_whole_line(run_dir / names.AUDIT) or {}
+    if not metrics or metrics.get("audit_events") != last.get("seq"):
+        return "", ""  # none, or written before records the run has since (a resume)
+    for sink, file in _FILES.items():
+        at, error = metrics.get(f"{sink}_sink_failed_at"), metrics.get(f"{sink}_sink_error")
+        if isinstance(at, int) and isinstance(error, str):
+            unit = "record" if sink == "audit" else "line"
+            code = _ERRNO.search(error)
+            said = f"the {sink} sink failed at {unit} {at} of {run_dir / file} ({error})"
+            return said, once_fixed(int(code.group(1)) if code else None)
+    return "", ""
+
+
+def refused_first(run_dir: Path, said: str, *, braces: bool = False) -> str:
+    """``said`` (the advice for an unsealed run: resume it) after the refused write, if any.
+
+    ``braces``: ``said`` is formatted by the caller (``status``'s ``format_map``), so the
+    braces of the error are doubled.
+    """
+    refused, once = refused_write(run_dir)
+    if not refused:
+        return said
+    if braces:
+        refused = refused.replace("{", "{{").replace("}", "}}")
+    return f"{refused}: the run is not sealed; once {once}: {said}"
