@@ -144,6 +144,26 @@ def test_reference_never_resolves_from_the_current_directory(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("entry", [".", "CWD"])
+def test_pythonpath_naming_the_current_directory_is_said(tmp_path, monkeypatch, entry):
+    """``PYTHONPATH=. livesession dryrun --strategy ...`` beside the package: the line says
+    why the path the desk set did not find it (the current directory is left out whatever
+    names it), not only that the current directory is never searched."""
+    cwd = tmp_path / "desk"
+    shutil.copytree(EXAMPLES / "mydesk", cwd / "mydesk")
+    named = str(cwd) if entry == "CWD" else entry
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([named, os.environ.get("PYTHONPATH", "")]))
+    out = tmp_path / "runs"
+    proc = cli("dryrun", "--strategy", REF, "--out", out, cwd=cwd)
+    one_line_error(proc, REF, "No module named 'mydesk'")
+    one_line_error(
+        proc,
+        "mydesk is in the current directory, which is never searched "
+        f"(PYTHONPATH's {named!r} names it, and is left out too): name it in a config file",
+    )
+    assert not out.exists()
+
+
 def test_killed_run_resumes_byte_for_byte_and_changed_code_is_refused(tmp_path, desk, elsewhere):
     config = desk / "mydesk.toml"
     straight = cli("dryrun", "-c", config, "--out", tmp_path / "straight", "-q", cwd=elsewhere)

@@ -194,10 +194,24 @@ def _cwd_hint(top: str, exc: ImportError) -> str:
     ):
         return ""
     return (
-        f"; {top} is in the current directory, which is never searched: name it in a config "
-        "file beside it (strategy_factory, feed, broker or rails) and pass --config, or install "
-        "it (from Python: set the config's base_dir to the directory it is in)"
+        f"; {top} is in the current directory, which is never searched{_named_by_env(cwd)}: "
+        "name it in a config file beside it (strategy_factory, feed, broker or rails) and pass "
+        "--config, or install it (from Python: set the config's base_dir to the directory it "
+        "is in)"
     )
+
+
+def _named_by_env(cwd: Path) -> str:
+    """`` (PYTHONPATH's '.' names it, and is left out too)`` when PYTHONPATH names ``cwd``.
+
+    A desk that put its package on the path the usual way (``PYTHONPATH=.``) is told why
+    that did not find it, rather than left to wonder at "never searched".
+    """
+    here = os.path.realpath(cwd)
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if entry and os.path.realpath(entry) == here:
+            return f" (PYTHONPATH's {entry!r} names it, and is left out too)"
+    return ""
 
 
 def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
