@@ -8,6 +8,7 @@ import inspect
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from livesession.testing import (
     FaultAt,
     FaultBroker,
     MatrixCase,
+    RunFactory,
     check_case,
     run_failure_matrix,
 )
@@ -1382,7 +1384,10 @@ class TestPlugin:
 
 class TestDocsExample:
     def test_the_users_test_file_in_docs_testing_runs(self, tmp_path):
-        """docs/testing.md's test file, run by pytest as a user would, on examples/mydesk."""
+        """docs/testing.md's test file, run as the page says a user runs it: ``python -m
+        pytest tests`` from the directory holding ``mydesk/`` beside ``tests/``, nothing of
+        the checkout on the path. The page said "run it with ``pytest``", which stops at the
+        import (the bare command does not put that directory on the path)."""
         text = (ROOT / "docs" / "testing.md").read_text(encoding="utf-8")
         block = text.split("<!-- BEGIN TESTING EXAMPLE -->")[1].split(
             "<!-- END TESTING EXAMPLE -->"
@@ -1390,17 +1395,53 @@ class TestDocsExample:
         code = block.split("```python\n")[1].split("```")[0]
         assert "from livesession.testing import" in code
         assert "mydesk.breakout" in code
-        (tmp_path / "test_breakout.py").write_text(code, encoding="utf-8")
-        paths = [str(ROOT / "examples"), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
+        assert "Run it with `python -m pytest tests` from the directory that holds" in text
+        shutil.copytree(ROOT / "examples" / "mydesk", tmp_path / "mydesk")
+        (tmp_path / "tests").mkdir()
+        (tmp_path / "tests" / "test_breakout.py").write_text(code, encoding="utf-8")
+        paths = [str(ROOT / "src"), os.environ.get("PYTHONPATH", "")]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args()],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=600,
-        )
+        args = ["-q", "-p", "no:cacheprovider", *plugin_args(), "tests"]
+
+        def pytest_(*command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*command, *args],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=600,
+            )
+
+        bare = Path(sys.executable).parent / "pytest"
+        if bare.exists():  # the bare command cannot import the package, as the page says
+            proc = pytest_(str(bare), "-x")
+            assert "No module named 'mydesk'" in proc.stdout, proc.stdout + proc.stderr
+        proc = pytest_(sys.executable, "-m", "pytest")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "3 passed" in proc.stdout
+
+
+class TestRunFactoryTakesTheConfigsSpecs:
+    def test_a_feed_or_broker_given_as_text_is_the_configs_own(self, tmp_path, monkeypatch):
+        """``run_factory.run(feed="csv:ACME.csv")``, as a desk tries its own bars: the text
+        is the config's field, as a config file writes it. It went to the orchestrator as an
+        edge, refused with ``PluginError: feed= got a str, not a MarketFeed``. A broker's
+        name stays an edge: the orchestrator builds only the mock from the config."""
+        rows = [
+            f"2026-03-06T22:{m:02d}:00+01:00,100.0{m % 10},100.20,99.90,100.0{m % 10},{m % 3}"
+            for m in range(30)
+        ]
+        (tmp_path / "ACME.csv").write_text(
+            "Timestamp,Open,High,Low,Close,Volume\n" + "\n".join(rows) + "\n", encoding="utf-8"
+        )
+        monkeypatch.chdir(tmp_path)  # a relative path, from the current directory
+        factory = RunFactory()
+        run = factory.run(steps=20, strategy=sma(), feed="csv:ACME.csv")
+        assert run.orch.config.feed == "csv:ACME.csv"
+        assert run.orch.config.symbol == "ACME"  # named by the file, as from a config file
+        bars = run.events_of("BAR")
+        assert len(bars) == 20
+        assert bars[0]["ts_utc"] == "2026-03-06T21:00:00Z"  # the file's own first time
+        assert factory.problems() == []
