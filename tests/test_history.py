@@ -1428,3 +1428,38 @@ class TestPaths:
         loaded = load_config(config, {"feed": "csv:GOOG.csv"})
         assert loaded.feed == f"csv:{tmp_path / 'GOOG.csv'}"
         assert loaded.data_file() == tmp_path / "GOOG.csv"
+
+
+class TestParquetFromTheDocumentedApi:
+    """docs/embedding.md and docs/plugins.md name ``ParquetReplayFeed`` among the built-in
+    feeds a desk hands a session, or subclasses, beside ``CsvReplayFeed``: it was reachable
+    only through ``livesession._market.parquet``, and took a tick of the wrong type into an
+    ``AttributeError`` (``'float' object has no attribute 'scaleb'``)."""
+
+    def test_the_feed_and_its_check_are_livesessions_and_take_a_path_as_text(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        import livesession  # the names under test, as a desk imports them
+
+        rows = {"timestamp": ["2026-03-06T21:00:00Z", "2026-03-06T21:01:00Z"]}
+        rows |= {name: ["100.10", "100.20"] for name in ("open", "high", "low", "close")}
+        pq.write_table(pa.table({**rows, "volume": ["0", "7"]}), tmp_path / "acme.parquet")
+        monkeypatch.chdir(tmp_path)
+        assert livesession.check_parquet("acme.parquet", tick=None).rows == 2
+        feed = livesession.ParquetReplayFeed(
+            "acme.parquet", symbol="ACME", tick=None, lot=Decimal("0.001")
+        )
+        config = DryrunConfig(run_id="pq", symbol="ACME", steps=2)
+        orch = LiveSessionOrchestrator(config, feed=feed, **Sinks().kwargs())
+        assert orch.run_to_end(2).status.value == "COMPLETED"
+        assert orch.config.feed_sha256 == feed.checked.sha256
+        assert {"ParquetReplayFeed", "check_parquet"} <= set(livesession.__all__)
+        for tick in (0.01, "0.01", Decimal(0)):
+            with pytest.raises(ConfigError, match=r"^tick="):
+                livesession.ParquetReplayFeed(
+                    "acme.parquet", symbol="ACME", tick=tick, lot=Decimal(1)
+                )  # type: ignore[arg-type]
+            with pytest.raises(ConfigError, match=r"^tick="):
+                livesession.check_parquet("acme.parquet", tick=tick)  # type: ignore[arg-type]

@@ -90,6 +90,7 @@ if TYPE_CHECKING:
     )
     from ._market.datafile import DataFileCheck, check_csv
     from ._market.feeds import CsvReplayFeed, RandomWalkFeed
+    from ._market.parquet import ParquetReplayFeed, check_parquet
     from ._market.strategies import SmaCrossover
     from ._risk.checks import Check, CheckResult, PreflightContext, default_checks
     from ._risk.governor import TradingState
@@ -187,6 +188,7 @@ _LAZY: dict[str, str] = {
     "OrderIntent": "._domain.model",
     "OrderType": "._domain.model",
     "OutcomeUnknown": "._exceptions",
+    "ParquetReplayFeed": "._market.parquet",
     "PluginError": "._exceptions",
     "PluginStateError": "._exceptions",
     "PostgresCheckpointStore": ".stores.postgres",
@@ -237,6 +239,7 @@ _LAZY: dict[str, str] = {
     "__version__": "._version",
     "ccxt_preflight_checks": ".brokers.ccxt",
     "check_csv": "._market.datafile",
+    "check_parquet": "._market.parquet",
     "client_order_id": "._domain.ids",
     "configure_logging": "._support.logging",
     "create_run": "._rundir",
@@ -318,6 +321,7 @@ __all__ = [
     "OrderIntent",
     "OrderType",
     "OutcomeUnknown",
+    "ParquetReplayFeed",
     "PluginError",
     "PluginStateError",
     "PostgresCheckpointStore",
@@ -368,6 +372,7 @@ __all__ = [
     "__version__",
     "ccxt_preflight_checks",
     "check_csv",
+    "check_parquet",
     "client_order_id",
     "configure_logging",
     "create_run",

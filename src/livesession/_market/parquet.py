@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.clock import from_epoch_ns
@@ -38,12 +40,12 @@ from .._support.optional import import_optional
 from .csvheader import REQUIRED_COLUMNS, column_index
 from .datafile import DataFileCheck, RowChecker
 from .dataopen import open_data_file
+from .datavalues import check_tick
 from .feeds import row_bar
 from .timeforms import time_text
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
 __all__ = ["ParquetReplayFeed", "check_parquet"]
 
@@ -105,7 +107,11 @@ class _RowTexts:
         return self._chunk[row - self._start]
 
 
-def _read(path: Path, tick: Decimal | None) -> tuple[DataFileCheck, _RowTexts, RowChecker]:
+def _read(
+    path: str | os.PathLike[str], tick: Decimal | None
+) -> tuple[DataFileCheck, _RowTexts, RowChecker]:
+    check_tick(tick)  # a float, a str, 0: refused before the file is opened
+    path = Path(path)
     pa = import_optional("pyarrow", "parquet")
     pq = import_optional("pyarrow.parquet", "parquet")
     with open_data_file(path) as stream:
@@ -157,7 +163,7 @@ def _with_row(exc: DataFileError) -> DataFileError:
     return DataFileError(said, path=exc.path, line=exc.line, column=exc.column, value=exc.value)
 
 
-def check_parquet(path: Path, *, tick: Decimal | None) -> DataFileCheck:
+def check_parquet(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:
     """Check the whole Parquet file at ``path`` against ``tick`` and hash it."""
     return _read(path, tick)[0]
 
@@ -169,9 +175,11 @@ class ParquetReplayFeed:
     ``dated`` and each bar carries the file's own time.
     """
 
-    def __init__(self, path: Path, *, symbol: str, tick: Decimal | None, lot: Decimal) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, symbol: str, tick: Decimal | None, lot: Decimal
+    ) -> None:
         self.symbol = symbol
-        self._path = path
+        self._path = Path(path)
         self._lot = lot
         self.checked, self._rows, checker = _read(path, tick)
         try:
