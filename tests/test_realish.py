@@ -11,7 +11,10 @@ import pytest
 
 from livesession import (
     Bar,
+    ConfigError,
     DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
     Order,
     OutcomeUnknown,
     Rejected,
@@ -518,3 +521,27 @@ class TestRealishDryRun:
         metrics = orjson.loads((tmp_path / "cli" / "metrics.json").read_bytes())
         assert metrics["status"] == "COMPLETED"
         assert capsys.readouterr().err == ""
+
+
+class TestEmbeddedOnTheConfigsVenue:
+    """``LiveSessionOrchestrator(config)`` of a config naming ``broker = "realish"`` (a desk's
+    TOML, loaded and embedded) was refused, ``broker 'realish' needs an explicit broker
+    object; the default is 'mock'``, though the config describes the venue whole and a run
+    directory builds it. The session builds it now, as ``dryrun`` does."""
+
+    def test_the_session_builds_the_realish_venue_the_config_describes(self):
+        config = DryrunConfig(run_id="embedded", steps=200, broker="realish", seed=3)
+        session = LiveSessionOrchestrator(config, audit_sink=MemoryLineSink())
+        assert session.broker.kind == "realish"
+        result = session.run_to_end(config.steps)
+        assert result.status is SessionStatus.COMPLETED
+        assert result.orders_submitted > 0
+
+    def test_a_ccxt_venue_is_not_built_alone_and_the_line_says_how(self):
+        config = DryrunConfig(run_id="embedded", broker="ccxt:binance")
+        with pytest.raises(ConfigError) as caught:
+            LiveSessionOrchestrator(config)
+        assert str(caught.value) == (
+            "broker 'ccxt:binance' is not built by a session alone: pass it as broker= "
+            "(make_ccxt_broker('ccxt:binance', ...)), or create_run(config, out_dir) builds it"
+        )

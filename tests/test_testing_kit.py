@@ -1427,8 +1427,8 @@ class TestRunFactoryTakesTheConfigsSpecs:
     def test_a_feed_or_broker_given_as_text_is_the_configs_own(self, tmp_path, monkeypatch):
         """``run_factory.run(feed="csv:ACME.csv")``, as a desk tries its own bars: the text
         is the config's field, as a config file writes it. It went to the orchestrator as an
-        edge, refused with ``PluginError: feed= got a str, not a MarketFeed``. A broker's
-        name stays an edge: the orchestrator builds only the mock from the config."""
+        edge, refused with ``PluginError: feed= got a str, not a MarketFeed``; so was
+        ``broker="realish"``, which the session then refused to build from the config."""
         rows = [
             f"2026-03-06T22:{m:02d}:00+01:00,100.0{m % 10},100.20,99.90,100.0{m % 10},{m % 3}"
             for m in range(30)
@@ -1438,8 +1438,9 @@ class TestRunFactoryTakesTheConfigsSpecs:
         )
         monkeypatch.chdir(tmp_path)  # a relative path, from the current directory
         factory = RunFactory()
-        run = factory.run(steps=20, strategy=sma(), feed="csv:ACME.csv")
-        assert run.orch.config.feed == "csv:ACME.csv"
+        run = factory.run(steps=20, strategy=sma(), feed="csv:ACME.csv", broker="realish")
+        assert (run.orch.config.feed, run.orch.config.broker) == ("csv:ACME.csv", "realish")
+        assert run.orch.broker.kind == "realish"  # built from the config, as a run builds it
         assert run.orch.config.symbol == "ACME"  # named by the file, as from a config file
         bars = run.events_of("BAR")
         assert len(bars) == 20

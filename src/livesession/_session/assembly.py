@@ -240,15 +240,20 @@ def make_clock(config: DryrunConfig) -> Clock:
 
 
 def default_broker(cfg: DryrunConfig, *, journal: Path | None = None) -> Broker:
-    """The mock broker configured by ``cfg`` (with its venue journal at ``journal``).
+    """The simulated broker ``cfg`` names, mock or realish (its venue journal at ``journal``).
 
     A broker named by reference (``package.module:callable``) is built by its factory.
     """
     if is_reference(cfg.broker):
         return plugins.broker_from_reference(cfg)[0]
+    if cfg.broker == "realish":
+        from ..brokers.realish import RealishBroker  # noqa: PLC0415 - loaded when chosen
+
+        return RealishBroker.from_config(cfg, journal=journal)
     if cfg.broker != "mock":
         raise ConfigError(
-            f"broker {cfg.broker!r} needs an explicit broker object; the default is 'mock'"
+            f"broker {cfg.broker!r} is not built by a session alone: pass it as broker= "
+            f"(make_ccxt_broker({cfg.broker!r}, ...)), or create_run(config, out_dir) builds it"
         )
     return MockBroker(**venue_options(cfg, journal))
 

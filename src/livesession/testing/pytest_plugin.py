@@ -137,9 +137,9 @@ class RunFactory:
 
         ``strategy``, ``feed``, ``broker``, ``clock``, ``idempotency`` and ``checks`` go to
         the orchestrator; every other keyword is a ``DryrunConfig`` field (``run_id``
-        defaults to ``"test"``, ``strategy_id`` to the given strategy's own). A ``feed`` given
-        as text (``"csv:bars.csv"``) is the config's own field, as a config file writes it,
-        not an object.
+        defaults to ``"test"``, ``strategy_id`` to the given strategy's own). A ``feed`` or
+        ``broker`` given as text (``"csv:bars.csv"``, ``"realish"``) is the config's own
+        field, as a config file writes it, not an object.
         """
         from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink  # noqa: PLC0415
         from .._domain.config import DryrunConfig  # noqa: PLC0415
@@ -148,7 +148,7 @@ class RunFactory:
         edges = {
             key: fields.pop(key)
             for key in ("strategy", "feed", "broker", "clock", "idempotency", "checks")
-            if key in fields and not (key == "feed" and isinstance(fields[key], str))
+            if key in fields and not (key in ("feed", "broker") and isinstance(fields[key], str))
         }
         if config is None:
             # A strategy passed without a strategy_id field names the run's strategy itself.
