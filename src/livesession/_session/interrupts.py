@@ -115,6 +115,25 @@ class DeferredInterrupt:
             self._session.request_stop(SIGTERM_STOP, sealed_as=True)
 
 
+class _OwnedLock(Protocol):
+    """A lock that knows whether the calling thread holds it (``threading.RLock``)."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
+    def _is_owned(self) -> bool: ...
+
+
+def _take(lock: _OwnedLock) -> BaseException | None:
+    """Take ``lock`` whatever interrupts the wait; the first interrupt that cut in, if any."""
+    cut: BaseException | None = None
+    while not lock._is_owned():  # noqa: SLF001 - the lock's own question
+        try:
+            lock.acquire()
+        except BaseException as exc:  # noqa: BLE001 - raised by the caller once it holds it
+            cut = cut or exc
+    return cut
+
+
 class TurnsLock:
     """The plain lock under the session gate's turns, which knows who is taking it.
 
@@ -124,6 +143,12 @@ class TurnsLock:
     lock to after it lets go (``Condition.wait`` lets go while it waits, so a thread
     waiting its turn is not in it).
 
+    Ctrl-C may also cut a thread's wait for the lock (a lock's wait is interrupted by a
+    signal): ``acquire`` then leaves no trace (not in ``takers``, the lock not held, let go
+    if the interrupt came just as it was taken), and the next caller gets its turn. The lock
+    underneath is re-entrant only so that it knows its owner (``_is_owned``); it is never
+    taken twice.
+
     ``on_taken`` is a test hook: called by each thread as it has taken the lock (a test
     runs a signal handler there, at once, to drive that window by hand).
     """
@@ -131,7 +156,7 @@ class TurnsLock:
     __slots__ = ("_holder", "_lock", "on_taken", "takers")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock: _OwnedLock = threading.RLock()  # type: ignore[assignment]  # C RLock has it
         self._holder: int | None = None
         self.takers: set[int] = set()
         self.on_taken: Callable[[], object] | None = None
@@ -140,7 +165,14 @@ class TurnsLock:
         """Take the lock, as ``threading.Lock.acquire``."""
         ident = threading.get_ident()
         self.takers.add(ident)
-        if not self._lock.acquire(blocking, timeout):
+        try:
+            taken = self._lock.acquire(blocking, timeout)
+        except BaseException:  # Ctrl-C as it waited, or just as it took the lock: no trace
+            if self._lock._is_owned():  # noqa: SLF001 - the lock's own question
+                self._lock.release()
+            self.takers.discard(ident)
+            raise
+        if not taken:
             self.takers.discard(ident)
             return False
         self._holder = ident
@@ -153,8 +185,9 @@ class TurnsLock:
         return True
 
     def release(self) -> None:
-        """Let go of the lock."""
-        self._holder = None
+        """Let go of the lock (only its holder may: another's is a ``RuntimeError``)."""
+        if self._holder == threading.get_ident():
+            self._holder = None
         self._lock.release()
         self.takers.discard(threading.get_ident())
 
@@ -167,10 +200,15 @@ class TurnsLock:
         Held whatever the hook raises: the ``with`` around the wait lets go of it. Let go
         here, as ``acquire`` does, the ``with`` let go of a lock no longer held, and the
         hook's ``KeyboardInterrupt`` came out as ``RuntimeError: release unlocked lock``.
+        So is a Ctrl-C that cuts the wait to take it back: it is taken all the same, then
+        raised. Raised at once, the ``with`` let go of the lock another thread held then,
+        and two threads were in the turns' bookkeeping at once.
         """
         self.takers.add(threading.get_ident())
-        self._lock.acquire()
+        cut = _take(self._lock)
         self._holder = threading.get_ident()
+        if cut is not None:
+            raise cut
         if self.on_taken is not None:
             self.on_taken()
 
