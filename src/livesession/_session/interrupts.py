@@ -52,7 +52,8 @@ class DeferredInterrupt:
       is held, and ``check()`` raises it as ``KeyboardInterrupt`` at the step boundary;
       outside a step, or a second time, it is raised at once, as Python would. With
       ``closes`` (``run_to_end``) the session is closed as the interrupt leaves the block:
-      a whole session is sealed, a torn one (the second Ctrl-C) is not.
+      a whole session is sealed, a torn one (the second Ctrl-C) is not. One held after the
+      last boundary (in ``run_to_end``'s own stop and seal) is raised as the block ends.
     - SIGTERM, whose default would kill the process wherever it is and leave the run
       unsealed: ``check()`` stops the session at the step boundary (reason
       ``SIGNAL_SIGTERM``, as the CLI's), leaving the block closes it (the seal), and then
@@ -88,12 +89,16 @@ class DeferredInterrupt:
             if signal.getsignal(signum) is mine:  # not one the application put in since
                 signal.signal(signum, default)
         self._installed = []
-        if self._closes and exc_type is KeyboardInterrupt:
+        held = self.pending and exc_type is None  # past the last step boundary: in the end's
+        self.pending = False  # stop and seal (run_to_end's), dropped once the block was left
+        if self._closes and (exc_type is KeyboardInterrupt or held):
             self._session.close()  # run_to_end's promise; a torn session seals nothing
         if self.terminating:
             if exc_type is None:
                 self._session.close()  # sealed before the process goes
             signal.raise_signal(signal.SIGTERM)  # the default action: the process ends
+        if held:
+            raise KeyboardInterrupt
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self.pending or not self._inside():
