@@ -234,6 +234,34 @@ class TestCtrlC:
         assert (orch.steps_done, orch.status) == (30, SessionStatus.COMPLETED)
         assert verify_run(out).ok
 
+    def test_a_ctrl_c_in_run_to_ends_own_stop_is_raised_once_it_is_sealed(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: Ctrl-C that came once the last step was over, during ``run_to_end``'s own stop
+        and seal (here the strategy's state, taken for the stop's checkpoint), was held for
+        a step boundary that never came, and dropped: ``run_to_end`` returned as if no one
+        had pressed it. It is now raised once the session is closed, the run sealed whole."""
+
+        class CtrlCInTheStop(_SignalsItself):
+            def get_state(self) -> dict[str, int]:
+                if self.bars == 10 and self.at:  # the stop's, after the last bar
+                    self.at = {}
+                    os.kill(os.getpid(), signal.SIGINT)
+                return super().get_state()
+
+        strategy = CtrlCInTheStop({0: 0})
+        session = create_run(DryrunConfig(run_id="r", steps=10), tmp_path, strategy=strategy)
+        with pytest.raises(KeyboardInterrupt):
+            session.run_to_end(10)
+        assert not strategy.at, "the signal was sent"
+        assert (session.steps_done, session.state, session.status) == (
+            10,
+            SessionState.STOPPED,
+            SessionStatus.COMPLETED,
+        )
+        assert verify_run(tmp_path / "r").ok
+        assert not verify_run(tmp_path / "r").live  # closed: the writer lock let go
+
     def test_a_second_ctrl_c_interrupts_at_once(self, tmp_path: Path) -> None:
         """Two in one step: the second one is not held, and tears the session."""
         strategy = _SignalsItself({12: 2})

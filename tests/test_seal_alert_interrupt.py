@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from livesession import Alert, DryrunConfig, VerbOutcome, create_run
+from livesession import (
+    Alert,
+    CheckResult,
+    DryrunConfig,
+    RunDirectoryError,
+    VerbOutcome,
+    create_run,
+    resume_run,
+)
 from livesession.verify import verify_run
 
 if TYPE_CHECKING:
@@ -68,3 +76,35 @@ def test_an_interrupt_from_the_seals_alert_leaves_the_session_sealed_and_let_go(
     verified = verify_run(tmp_path / "seal-alert")
     assert verified.ok, verified.summary
     assert not verified.live, verified.live  # the writer lock let go: no live run
+
+
+def _desk_closed(_ctx: object) -> CheckResult:
+    return CheckResult(name="desk_open", passed=False, reason="DESK_CLOSED", detail="closed")
+
+
+@pytest.mark.parametrize("call", ["preflight", "run_to_end"])
+def test_an_interrupt_from_a_rejected_preflights_seal_alert_goes_on_once_closed(
+    tmp_path: Path, call: str
+) -> None:
+    """Bug: Ctrl-C in the alert sink as it took a rejected preflight's ``RUN_SEALED`` alert
+    (a slow webhook) came out of ``preflight()`` and ``run_to_end`` with the session still
+    holding the run: ``run_to_end`` never closed it, so a second open of the run was
+    refused (``RunHeld: ... which is this very process``) until the session was closed or
+    collected. As from ``close()``, the interrupt now goes on once the session, sealed
+    ``REJECTED``, has let go of the run; closing it again changes nothing."""
+    session = create_run(
+        DryrunConfig(run_id="rejected", steps=30),
+        tmp_path,
+        alerts=_RaisesOnSeal(KeyboardInterrupt()),
+    )
+    session.extra_checks.append(_desk_closed)
+    with pytest.raises(KeyboardInterrupt):
+        session.preflight() if call == "preflight" else session.run_to_end(30)
+    assert (session.state.value, session.status.value) == ("PREFLIGHT_FAILED", "REJECTED")
+    verified = verify_run(tmp_path / "rejected")
+    assert verified.ok, verified.summary
+    assert not verified.live, verified.live  # the writer lock let go
+    with pytest.raises(RunDirectoryError, match="already ended with status REJECTED"):
+        resume_run(tmp_path / "rejected")  # a second open: refused in one line, not RunHeld
+    session.close()
+    assert session.kill("late").outcome is VerbOutcome.NOT_APPLICABLE

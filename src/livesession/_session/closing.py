@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .assembly import SessionParts
     from .lifecycle import SessionLifecycle
 
-__all__ = ["close_plugin", "release", "sealed_late", "stop_and_seal"]
+__all__ = ["LateSeal", "close_plugin", "release", "sealed_late", "stop_and_seal"]
 
 
 def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str:
@@ -101,6 +101,31 @@ def sealed_late(seal: Callable[[], None], lifecycle: SessionLifecycle) -> BaseEx
             raise
         return exc
     return None
+
+
+class LateSeal:
+    """A seal inside the owner's work (a rejected ``preflight``), whose late interrupt waits.
+
+    ``sealed_late`` keeps what interrupted the seal's alert once the run was sealed; once
+    the work is over and its lock let go, ``raise_late`` closes the session (a rejected one
+    can only be closed: as ``close``, it lets go of the run first) and raises it. Raised at
+    once, it left the session holding the run: ``run_to_end`` never closed it, and a second
+    open of the run was refused (``RunHeld``) until the session was closed or collected.
+    """
+
+    def __init__(self, seal: Callable[[], None], lifecycle: SessionLifecycle) -> None:
+        self._seal = seal
+        self._lifecycle = lifecycle
+        self.late: BaseException | None = None
+
+    def __call__(self) -> None:
+        self.late = sealed_late(self._seal, self._lifecycle)
+
+    def raise_late(self, close: Callable[[], None]) -> None:
+        """Close the session and raise the late interrupt, if there was one."""
+        if self.late is not None:
+            close()
+            raise self.late
 
 
 def stop_and_seal(p: SessionParts, seal: Callable[[], None]) -> None:

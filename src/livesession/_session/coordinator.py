@@ -28,7 +28,7 @@ from .._typing import Closable
 from . import verbs
 from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
-from .closing import release, sealed_late, stop_and_seal
+from .closing import LateSeal, release, sealed_late, stop_and_seal
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_reconcile, guarded_step, run_hooks
 from .preflight import ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
@@ -253,13 +253,15 @@ class LiveSessionOrchestrator(InProcessOnly):
     # -- lifecycle verbs -------------------------------------------------------------------
 
     def preflight(self) -> bool:
-        """Run the startup checks: PREFLIGHT_OK when all pass, else PREFLIGHT_FAILED."""
+        """The startup checks: PREFLIGHT_OK if all pass, else PREFLIGHT_FAILED (``LateSeal``)."""
         p = self._parts()
-        lifecycle = p.lifecycle
+        lifecycle, seal = p.lifecycle, LateSeal(self._seal, p.lifecycle)
         with self._gate.owned("preflight", p.config.run_id):
             self._gate.refuse_torn("preflight", p.config.run_id, p.time.steps)
             refuse_again(lifecycle.state, lifecycle.reason)  # once, from INIT
-            return run_preflight(p, extra_checks=self.extra_checks, seal=self._seal)
+            passed = run_preflight(p, extra_checks=self.extra_checks, seal=seal)
+        seal.raise_late(self.close)
+        return passed
 
     def activate(self) -> None:
         """Start trading in dry-run mode (PREFLIGHT_OK -> DRYRUN_ACTIVE).

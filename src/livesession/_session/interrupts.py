@@ -52,7 +52,8 @@ class DeferredInterrupt:
       is held, and ``check()`` raises it as ``KeyboardInterrupt`` at the step boundary;
       outside a step, or a second time, it is raised at once, as Python would. With
       ``closes`` (``run_to_end``) the session is closed as the interrupt leaves the block:
-      a whole session is sealed, a torn one (the second Ctrl-C) is not.
+      a whole session is sealed, a torn one (the second Ctrl-C) is not. One held after the
+      last boundary (in ``run_to_end``'s own stop and seal) is raised as the block ends.
     - SIGTERM, whose default would kill the process wherever it is and leave the run
       unsealed: ``check()`` stops the session at the step boundary (reason
       ``SIGNAL_SIGTERM``, as the CLI's), leaving the block closes it (the seal), and then
@@ -88,12 +89,16 @@ class DeferredInterrupt:
             if signal.getsignal(signum) is mine:  # not one the application put in since
                 signal.signal(signum, default)
         self._installed = []
-        if self._closes and exc_type is KeyboardInterrupt:
+        held = self.pending and exc_type is None  # past the last step boundary: in the end's
+        self.pending = False  # stop and seal (run_to_end's), dropped once the block was left
+        if self._closes and (exc_type is KeyboardInterrupt or held):
             self._session.close()  # run_to_end's promise; a torn session seals nothing
         if self.terminating:
             if exc_type is None:
                 self._session.close()  # sealed before the process goes
             signal.raise_signal(signal.SIGTERM)  # the default action: the process ends
+        if held:
+            raise KeyboardInterrupt
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self.pending or not self._inside():
@@ -115,6 +120,25 @@ class DeferredInterrupt:
             self._session.request_stop(SIGTERM_STOP, sealed_as=True)
 
 
+class _OwnedLock(Protocol):
+    """A lock that knows whether the calling thread holds it (``threading.RLock``)."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
+    def _is_owned(self) -> bool: ...
+
+
+def _take(lock: _OwnedLock) -> BaseException | None:
+    """Take ``lock`` whatever interrupts the wait; the first interrupt that cut in, if any."""
+    cut: BaseException | None = None
+    while not lock._is_owned():  # noqa: SLF001 - the lock's own question
+        try:
+            lock.acquire()
+        except BaseException as exc:  # noqa: BLE001 - raised by the caller once it holds it
+            cut = cut or exc
+    return cut
+
+
 class TurnsLock:
     """The plain lock under the session gate's turns, which knows who is taking it.
 
@@ -124,6 +148,12 @@ class TurnsLock:
     lock to after it lets go (``Condition.wait`` lets go while it waits, so a thread
     waiting its turn is not in it).
 
+    Ctrl-C may also cut a thread's wait for the lock (a lock's wait is interrupted by a
+    signal): ``acquire`` then leaves no trace (not in ``takers``, the lock not held, let go
+    if the interrupt came just as it was taken), and the next caller gets its turn. The lock
+    underneath is re-entrant only so that it knows its owner (``_is_owned``); it is never
+    taken twice.
+
     ``on_taken`` is a test hook: called by each thread as it has taken the lock (a test
     runs a signal handler there, at once, to drive that window by hand).
     """
@@ -131,7 +161,7 @@ class TurnsLock:
     __slots__ = ("_holder", "_lock", "on_taken", "takers")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock: _OwnedLock = threading.RLock()  # type: ignore[assignment]  # C RLock has it
         self._holder: int | None = None
         self.takers: set[int] = set()
         self.on_taken: Callable[[], object] | None = None
@@ -140,7 +170,14 @@ class TurnsLock:
         """Take the lock, as ``threading.Lock.acquire``."""
         ident = threading.get_ident()
         self.takers.add(ident)
-        if not self._lock.acquire(blocking, timeout):
+        try:
+            taken = self._lock.acquire(blocking, timeout)
+        except BaseException:  # Ctrl-C as it waited, or just as it took the lock: no trace
+            if self._lock._is_owned():  # noqa: SLF001 - the lock's own question
+                self._lock.release()
+            self.takers.discard(ident)
+            raise
+        if not taken:
             self.takers.discard(ident)
             return False
         self._holder = ident
@@ -153,8 +190,9 @@ class TurnsLock:
         return True
 
     def release(self) -> None:
-        """Let go of the lock."""
-        self._holder = None
+        """Let go of the lock (only its holder may: another's is a ``RuntimeError``)."""
+        if self._holder == threading.get_ident():
+            self._holder = None
         self._lock.release()
         self.takers.discard(threading.get_ident())
 
@@ -167,10 +205,15 @@ class TurnsLock:
         Held whatever the hook raises: the ``with`` around the wait lets go of it. Let go
         here, as ``acquire`` does, the ``with`` let go of a lock no longer held, and the
         hook's ``KeyboardInterrupt`` came out as ``RuntimeError: release unlocked lock``.
+        So is a Ctrl-C that cuts the wait to take it back: it is taken all the same, then
+        raised. Raised at once, the ``with`` let go of the lock another thread held then,
+        and two threads were in the turns' bookkeeping at once.
         """
         self.takers.add(threading.get_ident())
-        self._lock.acquire()
+        cut = _take(self._lock)
         self._holder = threading.get_ident()
+        if cut is not None:
+            raise cut
         if self.on_taken is not None:
             self.on_taken()
 

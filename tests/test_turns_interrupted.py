@@ -1,0 +1,158 @@
+"""Ctrl-C that cuts a thread's wait for the session gate's turns' lock (``TurnsLock``).
+
+A lock's wait is interrupted by a signal: the acquire raises ``KeyboardInterrupt``, without
+the lock (or, the handler running just after, with it). Driven by hand with an inner lock
+whose next wait in one thread is cut so; events order the threads, no wall-time sleep.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+
+from livesession._session.interrupts import TurnsLock
+from livesession._session.threads import SessionGate
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+
+class _CutLock:
+    """An ``RLock`` whose next blocking ``acquire`` in ``victim`` Ctrl-C cuts.
+
+    ``when``: "waiting" (raised without the lock, as a wait cut by the signal) or "taken"
+    (raised just as the lock was taken, the handler running as the acquire returned).
+    """
+
+    def __init__(self, when: str) -> None:
+        self.real = threading.RLock()
+        self.when = when
+        self.victim: int | None = None
+        self.cut = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if blocking and threading.get_ident() == self.victim:
+            self.victim = None
+            self.cut.set()
+            if self.when == "taken":
+                self.real.acquire()
+            raise KeyboardInterrupt
+        return self.real.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.real.release()
+
+    def _is_owned(self) -> bool:
+        return bool(self.real._is_owned())  # type: ignore[attr-defined]
+
+
+def _cut(lock: TurnsLock, when: str) -> _CutLock:
+    inner = _CutLock(when)
+    lock._lock = inner
+    return inner
+
+
+def _in_thread(call: Callable[[], object]) -> object:
+    box: list[object] = []
+    thread = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert box, "the other thread never returned"
+    return box[0]
+
+
+def _free_for_another(lock: TurnsLock) -> bool:
+    def take() -> bool:
+        if not lock.acquire(blocking=False):
+            return False
+        lock.release()
+        return True
+
+    return bool(_in_thread(take))
+
+
+@pytest.mark.parametrize("when", ["waiting", "taken"])
+def test_ctrl_c_in_the_wait_leaves_no_trace(when: str) -> None:
+    """Bug: Ctrl-C cutting ``TurnsLock.acquire``'s wait left the thread in ``takers`` (its
+    later reads answered as if from a handler inside its own turn); cut just as the lock
+    was taken, the lock stayed held by nobody's ``with``, and the next caller waited for
+    good. Now the interrupt goes on with no trace, and the next caller gets its turn."""
+    lock = TurnsLock()
+    _cut(lock, when).victim = threading.get_ident()
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire()
+    assert lock.takers == set()
+    assert _free_for_another(lock)
+    with lock:  # and the interrupted thread's own next turn
+        assert lock.takers == {threading.get_ident()}
+    assert lock.takers == set()
+
+
+@pytest.mark.parametrize("when", ["waiting", "taken"])
+def test_ctrl_c_as_a_waiter_takes_the_lock_back_leaves_the_holder_alone(when: str) -> None:
+    """Bug: Ctrl-C cutting ``Condition.wait``'s taking back of the lock (another thread held
+    it, just notified) raised at once, and the ``with`` around the wait let go of the
+    other thread's lock: two threads in the turns' bookkeeping, and the holder's own
+    release raised ``RuntimeError: release unlocked lock``. Now the waiter takes it back
+    all the same, then raises; the holder is left alone, and no trace stays."""
+    lock = TurnsLock()
+    inner = _cut(lock, when)
+    turns = threading.Condition(lock)  # type: ignore[arg-type]  # as the gate's
+    waiting = threading.Event()
+    seen: dict[str, object] = {}
+
+    def holder() -> None:
+        waiting.wait()
+        with turns:
+            turns.notify_all()
+            inner.cut.wait()  # the waiter's taking back is cut: then let go
+            seen["still_holds"] = lock._is_owned()
+        seen["released"] = True
+
+    thread = threading.Thread(target=holder, daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        with turns:
+            inner.victim = threading.get_ident()  # its next wait for the lock: taking it back
+            waiting.set()
+            turns.wait()
+
+    with pytest.raises(KeyboardInterrupt):
+        wait()
+    thread.join(30)
+    assert seen == {"still_holds": True, "released": True}
+    assert lock.takers == set()
+    assert _free_for_another(lock)
+
+
+def test_the_gate_reads_in_turn_after_an_interrupted_wait() -> None:
+    """Bug: after Ctrl-C cut the main thread's wait for its turn (a verb or read), its next
+    read while another thread held the session lock was refused (``book refused: called
+    as this thread took its turn for the session lock (a signal handler that ran just
+    then)``): the thread was still counted in the turns. Now it waits its turn."""
+    gate = SessionGate()
+    _cut(gate._turns_lock, "waiting").victim = threading.get_ident()
+    with pytest.raises(KeyboardInterrupt), gate.hold(read_only=True):
+        pass
+    assert (gate.waiting, gate.interrupting()) == (0, False)
+    holding, gave_up, pause = threading.Event(), threading.Event(), threading.Event()
+
+    def other() -> None:  # holds the session lock until the main thread waits its turn
+        with gate.hold():
+            holding.set()
+            while gate.waiting != 1 and not gave_up.is_set():
+                pause.wait(0.001)  # never set: a bounded poll, not a sleep
+
+    thread = threading.Thread(target=other, daemon=True)
+    thread.start()
+    holding.wait()
+    try:
+        with gate.read("book"):
+            assert gate.inside()
+    finally:
+        gave_up.set()
+        thread.join(30)
+    assert (gate.waiting, gate.arrived) == (0, 2)
