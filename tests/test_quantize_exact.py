@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from livesession._domain.decimal import quantize
+from livesession._domain.decimal import DIGITS, excess_digits, fewer_digits, quantize
 
 D = Decimal
 ROUNDINGS = [
@@ -98,3 +98,17 @@ def test_quantize_equals_exact_rounding(whole, tail, step, rounding):
     got = quantize(value, step, rounding)
     assert Fraction(got) == _reference(value, step, rounding)
     assert got.as_tuple().exponent == step.as_tuple().exponent
+
+
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False)
+    | st.builds(
+        D, st.from_regex(r"-?[0-9]{1,40}(\.[0-9]{0,40})?(E[+-]?[0-9]{1,3})?", fullmatch=True)
+    ),
+    st.integers(min_value=1, max_value=45),
+)
+def test_fewer_digits_is_the_coefficients_count(value: Decimal, limit: int) -> None:
+    # Its text is only a quick bound (every coefficient digit is in it): the answer is the
+    # digit count's, for leading zeros (0.000123), exponents (1.5E+7) and long values alike.
+    assert fewer_digits(value, limit) is (len(value.as_tuple().digits) < limit)
+    assert (excess_digits(value) is None) is (len(value.as_tuple().digits) <= DIGITS)

@@ -162,11 +162,20 @@ def enter_context() -> Context:
     return callers
 
 
+def fewer_digits(value: Decimal, limit: int) -> bool:
+    """Whether ``value`` has fewer than ``limit`` significant digits.
+
+    Its text (``str``) holds every digit of its coefficient, so a text shorter than
+    ``limit`` answers without ``as_tuple`` (which builds a named tuple: twice the cost).
+    """
+    return len(str(value)) < limit or len(value.as_tuple().digits) < limit
+
+
 def excess_digits(value: Decimal) -> str | None:
     """Why ``value`` cannot be taken as it is (more than ``DIGITS`` significant digits), or None."""
-    count = len(value.as_tuple().digits)
-    if count <= DIGITS:
+    if fewer_digits(value, DIGITS + 1):
         return None
+    count = len(value.as_tuple().digits)
     return (
         f"{count} significant digits, more than the {DIGITS} Decimal arithmetic keeps: "
         "the run would round it"
@@ -355,7 +364,7 @@ def quantize(value: Decimal, step: Decimal, rounding: str = ROUND_HALF_EVEN) -> 
     0.005, whose quotient needs 29) became the multiple above it, more than was asked.
     """
     quotient = value / step
-    if len(quotient.as_tuple().digits) < getcontext().prec:  # exact: a rounded one has them all
+    if fewer_digits(quotient, getcontext().prec):  # exact: a rounded one has them all
         return to_places(quotient.to_integral_value(rounding=rounding) * step, step)
     with localcontext(CONTEXT) as exact:
         # Enough digits for the whole quotient and the remainder: both are then exact.

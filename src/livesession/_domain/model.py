@@ -193,6 +193,7 @@ def _surrogate_problem(name: str, value: str, at: int) -> str:
 
 EXACT_DIGITS: Final = 28
 """The digits Decimal arithmetic keeps exactly (the default context's precision)."""
+_ONE: Final = Decimal(1)  # a percentage's unit: made once, not for each intent
 
 
 def _grid_problems(intent: OrderIntent, lot: Decimal | None, tick: Decimal | None) -> Iterator[str]:
@@ -204,12 +205,11 @@ def _grid_problems(intent: OrderIntent, lot: Decimal | None, tick: Decimal | Non
     would be ten billion digits. Such a value is the strategy's error, named here, not a
     fault of the session's own half-way through the intent. A percentage's unit is 1.
     """
-    one = Decimal(1)
     for name, unit, of in (
         ("quantity", lot, "the lot"),
         ("limit_price", tick, "the tick"),
-        ("take_profit_pct", one, ""),
-        ("stop_loss_pct", one, ""),
+        ("take_profit_pct", _ONE, ""),
+        ("stop_loss_pct", _ONE, ""),
     ):
         value = getattr(intent, name)
         if unit is None or not value:
@@ -232,15 +232,15 @@ def _grid_problems(intent: OrderIntent, lot: Decimal | None, tick: Decimal | Non
 
 def _terms_problems(intent: OrderIntent) -> Iterator[str]:
     """An intent whose fields are each sound, but do not go together."""
-    kind = intent.order_type.value
-    if intent.order_type is OrderType.MARKET and intent.limit_price is not None:
+    kind = intent.order_type  # its ``.value`` (an enum property) only for the message
+    if kind is OrderType.MARKET and intent.limit_price is not None:
         # The rails would value the order at this price, not the market's.
         yield (
             f"a MARKET OrderIntent carries no limit_price, got {intent.limit_price}: "
             "use order_type=OrderType.LIMIT for a priced order"
         )
-    if intent.order_type is not OrderType.MARKET and intent.limit_price is None:
-        yield f"a {kind} OrderIntent needs its price in limit_price"
+    if kind is not OrderType.MARKET and intent.limit_price is None:
+        yield f"a {kind.value} OrderIntent needs its price in limit_price"
     for name in ("take_profit_pct", "stop_loss_pct"):
         value = getattr(intent, name)
         if value is not None and value >= 1:

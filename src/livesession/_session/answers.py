@@ -161,6 +161,10 @@ def _secret_problem(intent: OrderIntent | CancelIntent) -> str | None:
 _PLAIN: Final = frozenset({str, Decimal, int, bool, type(None), Side, OrderType})
 """The types of an intent's (or a bar's) values that are taken as they are."""
 _T = TypeVar("_T", OrderIntent, CancelIntent, Bar)
+_FIELD_NAMES: Final = {
+    kind: tuple(attrs.fields_dict(kind)) for kind in (OrderIntent, CancelIntent, Bar)
+}
+"""Each kind's field names, in order: ``attrs.fields`` is asked once, not for each intent."""
 
 
 def plain_value(value: object) -> object:
@@ -192,10 +196,13 @@ def _plain(item: object, kind: type[_T]) -> object:
     """
     if not isinstance(item, kind):
         return item
-    values = {field.name: getattr(item, field.name) for field in attrs.fields(kind)}
-    if type(item) is kind and all(type(value) in _PLAIN for value in values.values()):
+    names = _FIELD_NAMES[kind]
+    values = [getattr(item, name) for name in names]
+    if type(item) is kind and _PLAIN.issuperset(map(type, values)):
         return item  # nearly always: nothing to take apart
-    plain: dict[str, Any] = {name: plain_value(value) for name, value in values.items()}
+    plain: dict[str, Any] = {
+        name: plain_value(value) for name, value in zip(names, values, strict=True)
+    }
     return kind(**plain)
 
 
