@@ -83,6 +83,7 @@ def _trading(found: RunStatus, trading: str) -> str:
         live=unsealed,
         state=found.state,
         killed=found.kill_halted,
+        halted_by=found.halted_by,
         as_of=found.trading_as_of,
         sealed=found.sealed,
     )

@@ -186,6 +186,9 @@ class RunStatus:
     kill_halted: bool = False
     """``trading`` is the kill switch's HALTED (``checkpoint.json``'s ``kill_halted``; a live
     run's ``KILL_SWITCH`` since it): not a throttle's, a broker halt's, a fault's."""
+    halted_by: str = ""
+    """A run no process holds, HALTED by another than the kill switch: by what, in words (a
+    broker halt, the execution throttle: ``halts.halted_by_in``); "" for any other run."""
     positions: dict[str, str] = attrs.field(factory=dict)
     """A live run's now (its newest ``POSITION_CHANGED``), a crashed run's at its last
     checkpoint (what ``resume`` restores), a sealed run's at its end."""
@@ -397,7 +400,6 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     resumable = verdict is Verdict.CRASHED
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
-    trading, trading_as_of, kill_halted = trading_of(run_dir, checkpoint, live=live)
     whole = seal is not None and seal.whole
     return RunStatus(
         run_dir=str(run_dir),
@@ -423,9 +425,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         lease=None
         if cfg is None
         else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now), sealed=whole),
-        trading=trading,
-        trading_as_of=trading_as_of,
-        kill_halted=kill_halted,
+        **trading_of(run_dir, checkpoint, live=live),
         objects=objects_given(meta),
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",
