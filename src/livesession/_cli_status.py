@@ -38,6 +38,8 @@ def status_lines(found: RunStatus) -> list[str]:
         rows.append(("reason", found.reason))
     if found.unwritten_checkpoint:
         rows.append(("checkpoint", found.unwritten_checkpoint))
+    if found.store_refused:
+        rows.append(("stopped by", found.store_refused))
     if found.trading is not None:
         rows.append(("trading", _trading(found, found.trading)))
     rows.append(("steps", _steps(found)))
