@@ -232,6 +232,28 @@ def test_a_live_run_s_status_says_why_it_halted_after_a_checkpoint_holds_the_hal
     _verified(run)
 
 
+def test_a_sealed_run_s_status_says_a_broker_halt_halted_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: status of a sealed run whose broker halt lasted to its end said only `HALTED at
+    the end`, without why, where the evidence says `by a broker halt (...)`. It says what
+    halted it now, in the evidence's words (one reader of the halt for both)."""
+    orch, venue = _dead_after_20(tmp_path)
+    venue.dead = False  # the halt stays: no operator re-enables trading
+    orch.run_to_end(400)
+    orch.close()
+    run = tmp_path / "runs" / "dead"
+    assert main(["status", str(run)]) == 0
+    (line,) = [row for row in capsys.readouterr().out.splitlines() if row.startswith("trading")]
+    assert line == (
+        "trading     HALTED at the end by a broker halt (the venue failed or fell silent): "
+        "new orders were refused from the halt on"
+    )
+    assert main(["evidence", str(run), "--out", str(tmp_path / "ev")]) == 0
+    assert "by a broker halt (the venue failed or fell silent)" in capsys.readouterr().out
+    _verified(run)
+
+
 def test_silence_halts_trading(tmp_path: Path) -> None:
     """Polls fail while other calls answer: no successful poll for broker_silence_ms.
 

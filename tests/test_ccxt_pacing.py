@@ -25,6 +25,7 @@ from livesession._exceptions import ConfigError, OutcomeUnknown, Transient  # no
 from livesession._rundir import brokers as _rundir_brokers  # noqa: E402
 from livesession._support import fsutil  # noqa: E402
 from livesession.brokers.ccxt import ccxt_preflight_checks, make_ccxt_broker  # noqa: E402
+from livesession.brokers.ccxt.keptpause import KEPT_MAX_NS  # noqa: E402
 from livesession.brokers.ccxt.pacing import MAX_PAUSE_NS  # noqa: E402
 from livesession.cli import main  # noqa: E402
 
@@ -152,6 +153,25 @@ def test_a_ban_longer_than_the_bound_sends_nothing_until_it_ends(broker, fake, p
     assert broker.balances()["USDT"] == Decimal(10000)
     assert pacer.waits == [MAX_PAUSE_NS]
     assert fake.count(*ACCOUNT) == 2
+
+
+@pytest.mark.parametrize("asked", ["1000000000000", "9" * 400], ids=["10**12 s", "400 digits"])
+def test_a_retry_after_over_3_days_holds_the_broker_3_days(broker, fake, pacer, asked):
+    """Bug: a venue asking for 10**12 s had every request refused unsent for that long in
+    the process (the pause file keeps 3 days, ``KEPT_MAX_NS``), and one asking for more
+    digits than a float holds raised OverflowError out of the broker. The live pause is
+    capped as the file's is: refused unsent until under the bound is left, then waited."""
+    fake.add_fault("http_429", retry_after=asked)
+    with pytest.raises(Transient, match=r"a pause of 259200 s or more \(Retry-After; the broker "):
+        broker.submit(_order("cap1"), 0)
+    sent = len(fake.requests)
+    pacer.now += KEPT_MAX_NS - MAX_PAUSE_NS - S
+    with pytest.raises(Transient, match=r"no request for 61 s more .*: not sent"):
+        broker.balances()
+    assert len(fake.requests) == sent
+    pacer.now += S
+    assert broker.balances()["USDT"] == Decimal(10000)
+    assert pacer.waits == [MAX_PAUSE_NS]
 
 
 def test_a_ban_heard_before_a_crash_holds_the_next_process(fake, tmp_path):

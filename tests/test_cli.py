@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _eurusd import EURUSD_TOML, eurusd_csv
 from livesession import DryrunConfig, RunDirectoryError, cli, create_run
 from livesession._rundir import lock as lock_module
 from livesession._rundir.lock import RunLock
@@ -274,6 +275,23 @@ class TestSummary:
             "rejected    0 by the venue",
             f"retries     {metrics['sink_retries']} (sink {metrics['sink_retries']}, broker 0)",
         ]
+
+    def test_a_run_short_of_its_plan_says_so_as_status_does(self, tmp_path, capsys, monkeypatch):
+        """``dryrun --steps 1000`` on a 40-row CSV said ``steps 40``, while ``status`` and
+        ``evidence`` said ``40 of 1000``: the summary now says it their way, so the operator
+        sees the run ended short of its plan (the feed ran out)."""
+        monkeypatch.chdir(tmp_path)
+        eurusd_csv(tmp_path / "eurusd.csv", 40)
+        (tmp_path / "desk.toml").write_text(EURUSD_TOML, encoding="utf-8")
+        argv = ["dryrun", "-c", "desk.toml", "--out", "runs", "--run-id", "short"]
+        assert main([*argv, "--steps", "1000"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[0] == "status      COMPLETED (FEED_EXHAUSTED)"
+        assert out[2] == "steps       40 of 1000"
+        assert main(["status", "runs/short"]) == 0
+        assert "steps       40 of 1000 at the last checkpoint" in capsys.readouterr().out
+        assert main([*argv[:-1], "full", "--steps", "30"]) == 0
+        assert "steps       30 of 30" in capsys.readouterr().out.splitlines()
 
     def test_money_is_never_in_exponent_form(self, tmp_path, capsys):
         """initial_cash 1E+29 (one significant digit: taken) was summed up as

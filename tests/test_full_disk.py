@@ -100,7 +100,11 @@ def test_a_store_refused_its_write_leaves_a_run_resume_finishes(
     """The default SQLite store's write-ahead log meets the limit before any artifact. The
     run used to end sealed FAILED (UNEXPECTED_ERROR, exit 4) in ERROR_REQUIRES_OPERATOR with
     a position open and no resume; now the session seals nothing and resume finishes it.
-    The line names the limit (SQLite says only ``disk I/O error``), not a full disk."""
+    The line names the limit (SQLite says only ``disk I/O error``), not a full disk.
+
+    Bug: afterwards ``status`` could not name the store, though the process's session log
+    ends with it (``session_interrupted``): it says it now (``stopped by``, ``--json``
+    ``store_refused``), and no more once a resume wrote its own ending."""
     out = tmp_path / "runs"
     run_dir = out / "r"
     args = ("--steps", STEPS, "--idempotency-backend", "sqlite", "-q")
@@ -115,10 +119,18 @@ def test_a_store_refused_its_write_leaves_a_run_resume_finishes(
     ), line
     status = _cli("status", run_dir, "--json")
     assert status.returncode == 6, status.stdout  # crashed: resumable
+    refused = json.loads(status.stdout)["store_refused"]
+    assert refused.startswith(
+        f"the idempotency store SqliteIdempotencyStore('{run_dir}/idempotency.sqlite') refused "
+        "a write (OperationalError: disk I/O error) under a file size limit"
+    ), refused
+    assert refused.endswith("(session.log.jsonl's last line, session_interrupted)")
+    assert f"stopped by  {refused}" in _cli("status", run_dir).stdout.splitlines()
     resumed = _cli("resume", run_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert verify_run(run_dir).ok
     assert (run_dir / names.EVENTS).read_bytes() == whole
+    assert run_status(run_dir).store_refused == ""
 
 
 @pytest.mark.broken_run("the file system refuses writes on purpose: the run is not sealed")

@@ -818,7 +818,10 @@ class TestFillsTheVenueMadeThatTheBookNeverSaw:
         # Sealed: trading is over, whatever state it was left in (status said `ACTIVE`).
         # The polls that failed every step halted it (BROKER_UNHEALTHY) either way.
         (trading,) = [row for row in run_status(run_dir).lines() if row.startswith("trading")]
-        assert trading == "trading     HALTED at the end: new orders were refused from the halt on"
+        assert trading == (
+            "trading     HALTED at the end by a broker halt (the venue failed or fell silent): "
+            "new orders were refused from the halt on"
+        )
         assert [h["operation"] for h in _events(run_dir, "BROKER_UNHEALTHY")] == ["poll"]
         # dryrun's own line: a STOP_INCOMPLETE ran a wind-down, whose cancels and flatten
         # may be at the venue (it said "without a wind-down"); the fault while trading did not.

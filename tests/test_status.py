@@ -937,7 +937,7 @@ def test_a_halt_that_is_not_the_kill_switchs_is_not_said_to_be(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The execution throttle halts without the kill switch: `kill_halted` false, and the
-    words as before."""
+    words name the throttle (they named nothing: `HALTED at the end: ...`)."""
     cfg = DryrunConfig(run_id="thr", strategy_id="scripted", steps=5, risk={"max_executions": 2})
     strategy = ScriptedStrategy(lambda _n, _bar, _view: [buy("0.001")])
     with create_run(cfg, tmp_path, strategy=strategy) as session:
@@ -946,9 +946,11 @@ def test_a_halt_that_is_not_the_kill_switchs_is_not_said_to_be(
         session.run_to_end(5)
     found = run_status(tmp_path / "thr")
     assert (found.trading, found.kill_halted) == ("HALTED", False)
-    assert "trading     HALTED at the end: new orders were refused from the halt on" in (
-        found.lines()
-    )
+    assert found.halted_by == "the execution throttle"
+    assert (
+        "trading     HALTED at the end by the execution throttle: new orders were refused "
+        "from the halt on"
+    ) in found.lines()
     assert _status(capsys, tmp_path / "thr")[1]["kill_halted"] is False
 
 

@@ -108,13 +108,20 @@ def _summary(
     wall_s: float,
     metrics: MetricsCollector,
     alerts: dict[str, int] | None,
+    *,
+    planned: int,
 ) -> None:
+    """Print the summary's lines.
+
+    ``steps`` says ``N of PLANNED`` as ``status`` and ``evidence`` do: a run that ended
+    short of its plan (a feed that ran out) shows it.
+    """
     sink = metrics.count("SINK_WRITE_RETRIED")
     broker = metrics.count("BROKER_CALL_RETRIED")
     lines = [
         f"status      {result.status.value}" + (f" ({result.reason})" if result.reason else ""),
         f"run         {result.run_id}",
-        f"steps       {result.steps}",
+        f"steps       {result.steps} of {planned}",
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
         f"risk blocks {risk_blocks(metrics, desk_rules(run_dir))}",
@@ -283,7 +290,8 @@ def _run(
     say_timings_lost(timer.lost)  # a run's error line says what refused it, this included
     alerts = alert_counts(run_dir, session.config)  # its session closed: the closed line
     if not quiet:
-        _summary(result, run_dir, timings["wall_s"], session.recorder.metrics, alerts)
+        metrics = session.recorder.metrics
+        _summary(result, run_dir, timings["wall_s"], metrics, alerts, planned=steps)
     if result.status is SessionStatus.REJECTED:
         _say_rejected(result, run_dir)
     if result.status is SessionStatus.FAILED:

@@ -38,6 +38,8 @@ def status_lines(found: RunStatus) -> list[str]:
         rows.append(("reason", found.reason))
     if found.unwritten_checkpoint:
         rows.append(("checkpoint", found.unwritten_checkpoint))
+    if found.store_refused:
+        rows.append(("stopped by", found.store_refused))
     if found.trading is not None:
         rows.append(("trading", _trading(found, found.trading)))
     rows.append(("steps", _steps(found)))
@@ -83,6 +85,7 @@ def _trading(found: RunStatus, trading: str) -> str:
         live=unsealed,
         state=found.state,
         killed=found.kill_halted,
+        halted_by=found.halted_by,
         as_of=found.trading_as_of,
         sealed=found.sealed,
     )

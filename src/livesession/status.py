@@ -80,6 +80,7 @@ from ._rundir.backing import lease_standing
 from ._rundir.beforecheckpoint import damage_past_checkpoint
 from ._rundir.brokers import resume_credentials
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
+from ._rundir.interrupted import store_refused_says
 from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
 from ._rundir.reseal import sealing_checkpoint
@@ -186,6 +187,9 @@ class RunStatus:
     kill_halted: bool = False
     """``trading`` is the kill switch's HALTED (``checkpoint.json``'s ``kill_halted``; a live
     run's ``KILL_SWITCH`` since it): not a throttle's, a broker halt's, a fault's."""
+    halted_by: str = ""
+    """A run no process holds, HALTED by another than the kill switch: by what, in words (a
+    broker halt, the execution throttle: ``halts.halted_by_in``); "" for any other run."""
     positions: dict[str, str] = attrs.field(factory=dict)
     """A live run's now (its newest ``POSITION_CHANGED``), a crashed run's at its last
     checkpoint (what ``resume`` restores), a sealed run's at its end."""
@@ -214,6 +218,7 @@ class RunStatus:
     objects: dict[str, str] = attrs.field(factory=dict)
     """Plug-ins the run was started with as objects (``strategy``: ``pkg.mod.Class``):
     only ``resume_run`` with the same objects passed again can continue it."""
+    store_refused: str = ""  # crashed: the store whose refused write stopped it, or ""
     killed_while_starting: str = ""
     """A run killed after ``run.json``, before it recorded anything: what it is, as
     ``verify`` says it (``a run killed while it started: ...``); one killed before it wrote
@@ -397,7 +402,6 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     resumable = verdict is Verdict.CRASHED
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
-    trading, trading_as_of, kill_halted = trading_of(run_dir, checkpoint, live=live)
     whole = seal is not None and seal.whole
     return RunStatus(
         run_dir=str(run_dir),
@@ -423,11 +427,10 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         lease=None
         if cfg is None
         else lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now), sealed=whole),
-        trading=trading,
-        trading_as_of=trading_as_of,
-        kill_halted=kill_halted,
+        **trading_of(run_dir, checkpoint, live=live),
         objects=objects_given(meta),
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),
+        store_refused=store_refused_says(run_dir) if verdict is Verdict.CRASHED else "",
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",
         unwritten_checkpoint=unwritten_says(run_dir) if unwritten else "",
         closing="" if live or holder is None else closing_says(holder.pid, holder.command),

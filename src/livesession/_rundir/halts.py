@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.runread import payload, read_records
+from .._artifacts.runread import newest_event, payload, read_records
 from .._domain.lifecycle import SessionState, Trigger
 from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
+from .livecut import TRADING_EVENTS
 from .statuswords import (
     DIFFERED_MID_WIND_DOWN,
     FAULTED_MID_WIND_DOWN,
@@ -37,7 +38,9 @@ __all__ = [
     "Halts",
     "faulted_in_wind_down",
     "faulted_in_wind_down_in",
+    "halt_cause",
     "halt_text",
+    "halted_by_in",
     "left_for_an_operator",
     "trading_halts",
     "wind_down_next",
@@ -232,6 +235,39 @@ def halt_text(
     return f"from step {halt['from_step']} {span}: {text(halt['by'])} ({code(halt['event'])}{said})"
 
 
+def halt_cause(event: dict[str, Any]) -> str | None:
+    """What halted trading, in words, by ``event`` (None: not an event that halts it).
+
+    A ``KILL_SWITCH`` is the kill switch's, pulled by the session itself or an operator; a
+    ``TRADING_STATE_CHANGED`` to HALTED is said by its reason (``HALTED_BY``). ``Halts``
+    (``evidence``, ``burnin``) and ``halted_by_in`` (``status``) say what halted it so.
+    """
+    kind, body = event.get("event_type"), payload(event)
+    reason = str(body.get("reason", ""))
+    if kind == "KILL_SWITCH":
+        return _KILLED_BY.get(reason, "an operator's kill")
+    if kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED":
+        return HALTED_BY.get(reason, reason or "(no reason recorded)")
+    return None
+
+
+def halted_by_in(run_dir: Path, trading: object, *, killed: bool) -> str:
+    """What halted the trading of the run in ``run_dir`` when not the kill switch, in words.
+
+    ``status`` of a run no process holds: trading ``HALTED`` not by the kill switch (whose
+    words are its own) was halted by the newest trading event, a ``TRADING_STATE_CHANGED``
+    (``a broker halt (the venue failed or fell silent)``, as ``evidence`` says it). Read
+    from the end of ``events.jsonl`` back, within ``newest_event``'s budget; "" for any
+    other state, a newest trading event of another kind, or none found.
+    """
+    if trading != "HALTED" or killed:
+        return ""
+    event, _ = newest_event(run_dir / names.EVENTS, TRADING_EVENTS)
+    if event is None or event.get("event_type") != "TRADING_STATE_CHANGED":
+        return ""
+    return halt_cause(event) or ""
+
+
 class Halts:
     """``trading_halts``, one event at a time (for a reader's one pass over the events).
 
@@ -255,17 +291,13 @@ class Halts:
             return
         if current is not None:
             return
-        reason = str(body.get("reason", ""))
-        if kind == "KILL_SWITCH":
-            by = _KILLED_BY.get(reason, "an operator's kill")
-        elif kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED":
-            by = HALTED_BY.get(reason, reason or "(no reason recorded)")
-        else:
+        by = halt_cause(event)
+        if by is None:
             return
         self._current = {
             "from_step": self._bars,
             "event": kind,
-            "reason": reason,
+            "reason": str(body.get("reason", "")),
             "by": by,
             "until_step": None,
             "reenabled_by": None,

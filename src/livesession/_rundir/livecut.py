@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "TRADING_EVENTS",
     "LiveRun",
     "checkpointed_bytes",
     "checkpointed_stop",
@@ -53,7 +54,7 @@ __all__ = [
     "positions_since",
 ]
 
-_TRADING_EVENTS: Final = ("TRADING_STATE_CHANGED", "TRADING_REENABLED", "KILL_SWITCH")
+TRADING_EVENTS: Final = ("TRADING_STATE_CHANGED", "TRADING_REENABLED", "KILL_SWITCH")
 """The events that change the trading state (the kill switch halts without one of its own)."""
 _TRIES: Final = 20
 _PAUSE_S: Final = 0.005
@@ -238,7 +239,7 @@ def live_trading(run_dir: Path, checkpoint: dict[str, Any]) -> tuple[str | None,
     state = trading if isinstance(trading, str) else None
     offsets = _offsets(checkpoint) or {}
     since = offsets.get(names.EVENTS, 0)
-    event, read_all = newest_event(run_dir / names.EVENTS, _TRADING_EVENTS, since=since)
+    event, read_all = newest_event(run_dir / names.EVENTS, TRADING_EVENTS, since=since)
     if event is None:
         steps = checkpoint.get("steps")
         at = f"the last checkpoint (step {steps})" if isinstance(steps, int) else "no checkpoint"
@@ -274,7 +275,7 @@ def _checkpointed_halt(run_dir: Path, state: str | None) -> str:
     """
     if state in (None, "ACTIVE"):
         return ""
-    event, _ = newest_event(run_dir / names.EVENTS, _TRADING_EVENTS)
+    event, _ = newest_event(run_dir / names.EVENTS, TRADING_EVENTS)
     if event is None:
         return ""
     now, said = _trading_event(run_dir, event, state)

@@ -435,23 +435,33 @@ def lease_wait(lease: dict[str, Any], run_id: str | None, run_dir: str) -> str:
     )
 
 
-def trading_of(
-    run_dir: Path, checkpoint: dict[str, Any], *, live: bool
-) -> tuple[str | None, str, bool]:
-    """The trading state, what it is read from, and whether the kill switch halted it.
+def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> dict[str, Any]:
+    """``RunStatus``'s trading fields (``trading``, ``kill_halted``, ``halted_by``, ...).
 
-    A live run's are its events' since its checkpoint, where it wrote one (``live_trading``);
-    else the checkpoint's: its ``kill_halted`` (``kill_started_ns`` in a checkpoint written
+    The trading state, what it is read from, and whether the kill switch halted it. A live
+    run's are its events' since its checkpoint, where it wrote one (``live_trading``); else
+    the checkpoint's: its ``kill_halted`` (``kill_started_ns`` in a checkpoint written
     before that key, as the governor reads it). A lost lease halts as the kill switch does,
     with no kill: that halt is told by the reason ``LEASE_LOST``, not as the kill switch's.
+    A run no process holds, HALTED by another than the kill switch, says by what
+    (``halted_by_in``: a broker halt, the execution throttle).
     """
+    from .halts import halted_by_in  # noqa: PLC0415 - it reads statuswords, which reads this
+
     killed = bool(checkpoint.get("kill_halted")) or checkpoint.get("kill_started_ns") is not None
     killed = killed and checkpoint.get("reason") != _LEASE_LOST
     if live:
         trading, as_of, since = live_trading(run_dir, checkpoint)
-        return trading, as_of, killed if since is None else since
-    trading = checkpoint.get("trading")
-    return (trading if isinstance(trading, str) else None), "", killed and trading == "HALTED"
+        killed = killed if since is None else since
+        return {"trading": trading, "trading_as_of": as_of, "kill_halted": killed}
+    state = checkpoint.get("trading")
+    trading = state if isinstance(state, str) else None
+    killed = killed and trading == "HALTED"
+    return {
+        "trading": trading,
+        "kill_halted": killed,
+        "halted_by": halted_by_in(run_dir, trading, killed=killed),
+    }
 
 
 def credentials_said(variables: tuple[str, ...]) -> str:

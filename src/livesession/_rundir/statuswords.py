@@ -135,6 +135,7 @@ def describe_trading(
     live: bool,
     state: str | None = None,
     killed: bool = False,
+    halted_by: str = "",
     as_of: str = "",
     sealed: bool = False,
 ) -> str:
@@ -143,13 +144,14 @@ def describe_trading(
     ``run_dir`` is named in the command that re-enables a live halted run's trading.
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
-    ``killed``: the kill switch halted it (``trading_of``), which the words name; ``as_of``
+    ``killed``: the kill switch halted it (``trading_of``), which the words name, as they
+    name ``halted_by``, what else halted it (a broker halt, the throttle); ``as_of``
     (what a live run's state is read from) follows them. A ``sealed`` run trades no more,
     whatever state its trading was left in: said so, not ``ACTIVE`` (``FAILED`` sealed it,
     ``STOP_INCOMPLETE`` say, when a wind-down ran out of polls).
     """
     said = trading
-    by = " by the kill switch" if killed else ""
+    by = " by the kill switch" if killed else (f" by {halted_by}" if halted_by else "")
     if state == SessionState.PREFLIGHT_FAILED.value:
         return NEVER_TRADED
     if trading == "HALTED" and live:

@@ -15,7 +15,8 @@ comes after the session's last look at its lease, before a send). A longer pause
 sends nothing: that request fails ``Transient`` at once, naming how long the venue still
 asked for, and the session counts it toward the broker's health (``BROKER_UNHEALTHY``)
 without a request reaching the venue. The error the refused answer raised says the pause
-in its message: the session log's line of it.
+in its message: the session log's line of it. A pause is held ``KEPT_MAX_NS`` (3 days) at
+most, in the process as in the pause file (``retry_after_ns``).
 
 A venue that throttles without saying how long (OKX and Bybit send a 429 without
 ``Retry-After``) gets a pause of the broker's own choosing: ``BACKOFF_FIRST_NS`` after such
@@ -45,7 +46,7 @@ from ..._support.logging import get_logger, logs_on
 from ..._support.optional import import_optional
 from ..._support.retryafter import retry_after_s
 from .errors import _chain
-from .keptpause import Kept, KeptPause, PauseUnreadable
+from .keptpause import KEPT_MAX_NS, Kept, KeptPause, PauseUnreadable
 
 __all__ = [
     "BACKOFF_FIRST_NS",
@@ -72,7 +73,9 @@ def retry_after_ns(exc: BaseException) -> tuple[int, int] | None:
     """The pause (ns) and HTTP status of the answer behind ``exc`` that has ``Retry-After``.
 
     None when no answer in its chain has one that can be read (``retry_after_s``: a number
-    of seconds, or an HTTP date, read against the answer's own ``Date``).
+    of seconds, or an HTTP date, read against the answer's own ``Date``). A pause longer
+    than ``KEPT_MAX_NS`` (3 days, the longest the pause file keeps) is that long: a venue
+    asking for 10**12 s (or more digits than a float holds) does not stop the broker for good.
     """
     for link in _chain(exc):
         response = getattr(link, "response", None)
@@ -82,7 +85,7 @@ def retry_after_ns(exc: BaseException) -> tuple[int, int] | None:
             continue
         asked = retry_after_s(headers.get("Retry-After"), date=headers.get("Date"))
         if asked is not None:
-            return int(asked * _NS_PER_S), status
+            return int(min(asked * _NS_PER_S, KEPT_MAX_NS)), status
     return None
 
 
@@ -180,13 +183,14 @@ class VenuePause:
             return self._back_off(error, banned) if banned or throttled(exc) else error
         pause, status = asked
         self._keep(pause, f"Retry-After {_s(pause)} on HTTP {status}")
+        asked_for = f"{_s(pause)} (Retry-After)"
+        if pause == KEPT_MAX_NS:  # capped: the venue may have asked for far longer
+            asked_for = f"{_s(pause)} or more (Retry-After; the broker keeps {_s(pause)} at most)"
         if pause > self._max_ns:
             then = f"more than the {_s(self._max_ns)} the broker waits: none is sent till it ends"
         else:
             then = "the next request waits for it"
-        return _saying(
-            error, f"{error}; the venue asked for a pause of {_s(pause)} (Retry-After): {then}"
-        )
+        return _saying(error, f"{error}; the venue asked for a pause of {asked_for}: {then}")
 
     def _say_unread(self) -> None:
         """Log why the pause file was not believed, once, as soon as a log is on.
