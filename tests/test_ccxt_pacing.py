@@ -648,7 +648,10 @@ def test_a_run_resumed_with_a_garbled_pause_file_says_so_and_waits_once(tmp_path
         for line in map(orjson.loads, (run / "session.log.jsonl").read_bytes().splitlines())
         if line.get("event") == "venue_pause_unreadable"
     ]
-    assert [line["reason"] for line in lines] == [
-        "venue_pause.json is not JSON: the longest backoff, 15 s, in case a pause was on"
+    assert [(line["run_id"], line["reason"]) for line in lines] == [
+        (
+            "garbled",
+            "venue_pause.json is not JSON: the longest backoff, 15 s, in case a pause was on",
+        )
     ]
     assert not (run / "venue_pause.json").exists()  # waited out: removed as the run closed

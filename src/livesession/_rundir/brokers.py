@@ -49,7 +49,7 @@ def open_broker(cfg: DryrunConfig, run_dir: Path) -> Broker:
 
         return RealishBroker.from_config(cfg, journal=run_dir / names.JOURNAL)
     if cfg.broker.startswith("ccxt:"):  # a venue's pause outlives the process: kept beside
-        return _ccxt_broker(cfg, pause_file=run_dir / names.VENUE_PAUSE)
+        return _ccxt_broker(cfg, pause_file=run_dir / names.VENUE_PAUSE, run_id=cfg.run_id)
     return default_broker(cfg)
 
 

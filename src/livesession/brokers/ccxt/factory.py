@@ -81,6 +81,7 @@ def make_ccxt_broker(
     qty_lot: Decimal | None = None,
     pause_file: str | Path | None = None,
     wall_ns: Callable[[], int] = time.time_ns,
+    run_id: str = "",
 ) -> CcxtSandboxBroker:
     """Build a ``CcxtSandboxBroker`` for ``exchange_id`` (``"binance"`` or ``"ccxt:binance"``).
 
@@ -113,6 +114,8 @@ def make_ccxt_broker(
             (another process: a resume's) reads it, to wait for or refuse before its first
             request. A run's broker keeps it in ``venue_pause.json`` in the run's directory.
         wall_ns: The wall clock of ``pause_file``, Unix ns (default ``time.time_ns``).
+        run_id: The run the broker serves, named in its log lines (a ``pause_file`` it
+            could not believe); a run's broker is given its run's.
     """
     name = exchange_id.removeprefix("ccxt:")
     sandbox = SANDBOX_EXCHANGES.get(name)
@@ -188,6 +191,7 @@ def make_ccxt_broker(
             clock_ns=time.monotonic_ns if clock_ns is None else clock_ns,
             max_ns=max_pause_ns,
             kept=None if pause_file is None else KeptPause(Path(pause_file), wall_ns=wall_ns),
+            run_id=run_id,
         ),
         price_tick=price_tick,
         qty_lot=qty_lot,

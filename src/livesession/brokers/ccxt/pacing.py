@@ -124,8 +124,10 @@ class VenuePause:
         clock_ns: Callable[[], int],
         max_ns: int = MAX_PAUSE_NS,
         kept: KeptPause | None = None,
+        run_id: str = "",
     ) -> None:
         self._venue = venue
+        self._run_id = run_id  # the run its log lines name ("": a broker of no run's)
         self._max_ns = max_ns
         self._wait_ns = wait_ns
         self._clock_ns = clock_ns
@@ -199,7 +201,12 @@ class VenuePause:
         first request after that.
         """
         if self._unread and logs_on():
-            get_logger().warning("venue_pause_unreadable", venue=self._venue, reason=self._unread)
+            get_logger().warning(
+                "venue_pause_unreadable",
+                run_id=self._run_id,
+                venue=self._venue,
+                reason=self._unread,
+            )
             self._unread = ""
 
     def close(self) -> None:
