@@ -1378,3 +1378,16 @@ class TestResumeOnSomethingElseInItsPlace:
             f"{cfg.feed_bytes} bytes, SHA-256 {cfg.feed_sha256}: put that file at this path"
         )
         assert changed_or(cfg, opened.value) is opened.value  # dryrun: the file it was given
+
+
+def test_an_unnamed_first_column_holds_the_times(tmp_path: Path) -> None:
+    """A pandas ``to_csv`` file, its index (the times) written under an empty name: read as
+    the bars' times (found unpinned by tools/mutants.py over _market/datafile.py)."""
+    path = tmp_path / "pandas.csv"
+    path.write_text(",open,high,low,close,volume\n2024-01-01,1,2,1,2,5\n2024-01-02,1,2,1,2,5\n")
+    found = check_csv(path, tick=None)
+    assert (found.time_column, found.first_time, found.last_time) == (
+        "#1",
+        "2024-01-01",
+        "2024-01-02",
+    )
