@@ -71,6 +71,14 @@ def test_a_key_the_checkpoint_lacks_is_not_held(sealed: Path, checkpoint: dict[s
     assert sealing_checkpoint_unlike(sealed, bare) == []
 
 
+def test_a_sealing_checkpoint_without_its_book_is_damaged(
+    sealed: Path, checkpoint: dict[str, Any]
+) -> None:
+    """Every release's sealing checkpoint has a book (tests/data/v010 too): none is damage."""
+    without = {key: value for key, value in checkpoint.items() if key != "book"}
+    assert sealing_checkpoint_unlike(sealed, without) == ["its book None is no book"]
+
+
 @pytest.mark.parametrize(
     ("changes", "said"),
     [

@@ -299,9 +299,10 @@ def sealing_checkpoint_unlike(run_dir: Path, checkpoint: dict[str, Any] | None =
     1900``, ``"fsm_state": "STOPPEX"``) read ``completed`` (exit 0), and verified clean.
     The seal writes the final snapshot, the audit's ``C2_DRYRUN_STOP`` and ``SESSION_STOPPED``
     of the same session just before it: each value is held to theirs, read from the files'
-    ends. Only a checkpoint that says it is sealed is held so (``[]`` for any other, and
-    for a key either side lacks: a run of another release). ``checkpoint`` is read here
-    unless the caller has it.
+    ends. Only a checkpoint that says it is sealed is held so (``[]`` for any other), and
+    only where both sides have the key (a run of another release may lack one), except
+    its ``book``: every release's sealing checkpoint has one, so a missing one is damage.
+    ``checkpoint`` is read here unless the caller has it.
     """
     if checkpoint is None:
         checkpoint = read_json_object(run_dir / names.CHECKPOINT)
