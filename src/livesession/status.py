@@ -80,9 +80,9 @@ from ._rundir.backing import lease_standing
 from ._rundir.beforecheckpoint import damage_past_checkpoint
 from ._rundir.brokers import resume_credentials
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
-from ._rundir.interrupted import store_refused_says
 from ._rundir.layout import read_run_config
 from ._rundir.lock import holder_of, stopped
+from ._rundir.refused import store_refused_says
 from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resumable import resume_problem
 from ._rundir.seal import claimed_seal, held_seal, unwritten_says

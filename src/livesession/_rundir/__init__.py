@@ -26,8 +26,8 @@ of the run, or stopped), ``livecut`` (a live run cut at its last checkpoint),
 run nothing holds, sealed already, or a ``resume`` of it still loading),
 ``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it
 prints of it; ``refused``: the file the system refused an unsealed run, as its
-``metrics.json`` says; ``interrupted``: the store whose refused write stopped a crashed
-run, as its session log's last line says), ``starting`` (a directory that holds no run
+``metrics.json`` says, and the store whose refused write stopped a crashed run, as its
+session log's last line says), ``starting`` (a directory that holds no run
 yet) and ``halts`` (when trading went HALTED).
 """
 

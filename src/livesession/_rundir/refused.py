@@ -9,6 +9,12 @@ supervisor or an operator who never saw that line learns which file, and what mu
 before a resume, which would otherwise meet the same refusal. Only while the claim is the
 run's last word: a resume since (its ``C2_RESUME``) adds audit records past the
 ``audit_events`` the claim was written with, and is not said to have failed so.
+
+A run whose idempotency store (or simulated venue's journal) refused a write mid-run is
+torn (``StoreFailure``): nothing is sealed, and no run artifact records why (the byte
+contract holds no such record). Its session log (``session.log.jsonl``, outside the
+contract) ends with the torn session's ``session_interrupted`` record, which names the
+store and its error: ``store_refused_says`` reads it from there, for ``status``.
 """
 
 from __future__ import annotations
@@ -19,11 +25,12 @@ from typing import TYPE_CHECKING, Final
 from .._artifacts import names
 from .._artifacts.runread import last_whole_line, read_json_object
 from .._support.oserrors import once_fixed
+from .._support.text import one_line
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["refused_first"]
+__all__ = ["refused_first", "store_refused_says"]
 
 _FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
 _ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
@@ -61,3 +68,21 @@ def refused_first(run_dir: Path, said: str, *, braces: bool = False) -> str:
     if braces:
         refused = refused.replace("{", "{{").replace("}", "}}")
     return f"{refused}: the run is not sealed; once {once}: {said}"
+
+
+def store_refused_says(run_dir: Path) -> str:
+    """The store that refused a write and stopped the run, as its process logged it; "".
+
+    Only the session log's last whole line counts: a process that wrote after it (a resume)
+    has its own ending, and a log at ``--log-level error``, or none (a run an application
+    made with its own log), says nothing. Not a regular file, unreadable: "" too.
+    """
+    try:
+        last = last_whole_line(run_dir / names.SESSION_LOG)
+    except OSError:  # the session log only: status reads the run without it
+        return ""
+    if not last or last.get("event") != "session_interrupted":
+        return ""
+    if last.get("interrupted_by") != "StoreFailure" or not isinstance(last.get("error"), str):
+        return ""
+    return f"{one_line(last['error'])} ({names.SESSION_LOG}'s last line, session_interrupted)"
