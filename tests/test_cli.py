@@ -293,6 +293,22 @@ class TestSummary:
         assert main([*argv[:-1], "full", "--steps", "30"]) == 0
         assert "steps       30 of 30" in capsys.readouterr().out.splitlines()
 
+    def test_the_json_summary_says_the_plan_as_status_json_does(
+        self, tmp_path, capsys, monkeypatch
+    ):
+        """``dryrun --json`` had ``steps`` alone: a run whose feed ran out short of its plan
+        could not be told from one that ran it all. ``steps_planned`` says it, as
+        ``status --json`` names it."""
+        monkeypatch.chdir(tmp_path)
+        eurusd_csv(tmp_path / "eurusd.csv", 40)
+        (tmp_path / "desk.toml").write_text(EURUSD_TOML, encoding="utf-8")
+        argv = ["dryrun", "-c", "desk.toml", "--out", "runs", "--run-id", "short", "--json"]
+        assert main([*argv, "--steps", "1000"]) == 0
+        said = json.loads(capsys.readouterr().out)
+        assert (said["steps"], said["steps_planned"]) == (40, 1000)
+        assert main(["status", "runs/short", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["steps_planned"] == 1000
+
     def test_money_is_never_in_exponent_form(self, tmp_path, capsys):
         """initial_cash 1E+29 (one significant digit: taken) was summed up as
         ``equity 1.000000000000000000000000000E+29``. 1E+29 is now refused (30 digits

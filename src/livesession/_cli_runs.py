@@ -307,7 +307,9 @@ def _run(
     code = _exit_code(result)  # sealed: its stop signals are ignored from here (control.py)
     if as_json:
         metrics = session.recorder.metrics
-        said = result_json(result, run_dir, timings["wall_s"], metrics, code=code, alerts=alerts)
+        said = result_json(
+            result, run_dir, timings["wall_s"], metrics, code=code, planned=steps, alerts=alerts
+        )
         emit_json(said)
     return code
 

@@ -203,9 +203,14 @@ def result_json(
     metrics: MetricsCollector,
     *,
     code: int,
+    planned: int,
     alerts: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """A finished ``dryrun`` or ``resume`` as one object; ``alerts``: ``alert_counts``."""
+    """A finished ``dryrun`` or ``resume`` as one object; ``alerts``: ``alert_counts``.
+
+    ``steps_planned`` is the steps the run was given, as ``status --json`` names it: a
+    run that ended short of its plan (a feed that ran out) shows it, as the text does.
+    """
     return {
         "ok": code == 0,
         "exit_code": code,
@@ -216,6 +221,7 @@ def result_json(
         "run_id": result.run_id,
         "run_dir": str(run_dir),
         "steps": result.steps,
+        "steps_planned": planned,
         "orders": result.orders_submitted,
         "fills": result.fills,
         "risk_blocks": metrics.count("RISK_REJECTED"),
