@@ -203,13 +203,14 @@ def result_json(
     metrics: MetricsCollector,
     *,
     code: int,
-    planned: int,
+    planned: int | None = None,
     alerts: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """A finished ``dryrun`` or ``resume`` as one object; ``alerts``: ``alert_counts``.
 
     ``steps_planned`` is the steps the run was given, as ``status --json`` names it: a
-    run that ended short of its plan (a feed that ran out) shows it, as the text does.
+    run that ended short of its plan (a feed that ran out) shows it, as the text does
+    (None: not known, as ``status`` says of a run whose config it could not read).
     """
     return {
         "ok": code == 0,
