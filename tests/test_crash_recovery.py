@@ -389,5 +389,5 @@ def test_a_crash_inside_a_stop_wind_down_resumes_to_the_venue_s_book(tmp_path: P
     assert evidence.stdout.endswith(
         "\nrun       STOPPED BY OPERATOR: stopped with 'SIGNAL_SIGTERM' (the signal livesession "
         "stop sends, as a service manager stopping it does); sealed COMPLETED after 100 of 400 "
-        "steps\n"
+        "steps; resumed after a crash once, from step 100\n"
     )

@@ -349,7 +349,7 @@ def test_the_cli_acknowledging_its_input_fault_re_runs_and_passes_evidence(
     assert first <= bars[0] <= bars[-1] <= last
     assert (
         f"- Run time: {format_utc_ns(first)} to {format_utc_ns(last)} (UTC, the run's "
-        "simulated time: a data file's bars at their own times), its first and last record."
+        "simulated time), its first and last record."
     ) in document
 
 

@@ -26,6 +26,8 @@ from livesession.cli import main
 from livesession.evidence._outcome import outcome
 from livesession.evidence._verdict import run_ended
 
+from _reviewrun import build_review_run
+
 _STRATEGY = """\
 class Boom:
     strategy_id = "boom"
@@ -204,3 +206,40 @@ def test_a_kill_an_operator_lifted_is_no_kill_at_the_end(tmp_path: Path) -> None
         "ended": "COMPLETED",
         "said": "COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps",
     }
+
+
+def test_a_resumed_run_says_it_was_resumed(tmp_path: Path) -> None:
+    """The ``run`` line of a run that crashed and was resumed said nothing of it.
+
+    ``evidence``'s ``run`` line, the document's ``Run ended`` and ``verify --manifest``'s
+    ``the run:`` read as a run that never crashed; only the document's body said
+    ``Resumed``. The line now ends with the resumes, each from its checkpoint's step.
+    """
+    run = build_review_run(tmp_path)  # killed at the checkpoint of step 200, resumed once
+    assert _ended(run) == {
+        "ended": "KILLED",
+        "said": "KILLED: the daily-loss cap pulled the kill switch after step 428 (KILL_SWITCH "
+        "reason DAILY_LOSS); trading HALTED to the end: no new order from then on; sealed "
+        "COMPLETED after 600 of 600 steps; resumed after a crash once, from step 100",
+    }
+
+
+@pytest.mark.parametrize(
+    ("resumes", "said"),
+    [
+        ([{"checkpoint": False, "from_step": 0}], "once, from the start"),
+        (
+            [{"checkpoint": True, "from_step": 100}, {"checkpoint": True, "from_step": 200}],
+            "2 times, from step 100 and step 200",
+        ),
+    ],
+)
+def test_the_resumes_in_the_run_line(resumes: list[dict[str, object]], said: str) -> None:
+    found = {"sealed": True, "status": "COMPLETED", "steps": 6, "steps_planned": 6}
+    assert run_ended(found | {"resumes": resumes})["said"] == (
+        f"COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps; resumed after a crash "
+        f"{said}"
+    )
+    assert (
+        run_ended(found)["said"] == "COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps"
+    )

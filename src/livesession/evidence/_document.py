@@ -127,7 +127,7 @@ def markdown(m: dict[str, Any], where: Path) -> str:
         ),
         *_data_lines(m.get("data")),
         "",
-        *outcome_lines(m["outcome"], where),
+        *outcome_lines(m["outcome"], where, data_file=isinstance(m.get("data"), dict)),
         *_plugin_lines(m.get("plugins") or {}),
         "## Verification",
         "",

@@ -164,8 +164,12 @@ def outcome(
     return found
 
 
-def outcome_lines(found: dict[str, Any], where: Path) -> list[str]:
-    """The document's section for ``found``, of the run at ``where`` (its absolute path)."""
+def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False) -> list[str]:
+    """The document's section for ``found``, of the run at ``where`` (its absolute path).
+
+    ``data_file``: the run read a data file (the manifest's ``data``), whose bars keep their
+    own times; the line names one only then (a random walk's times are its clock's).
+    """
     lines = ["## How the run ended", ""]
     if not found["sealed"]:
         lines.append(f"The run is **not sealed**: {_unsealed(found, where)}.")
@@ -182,9 +186,10 @@ def outcome_lines(found: dict[str, Any], where: Path) -> list[str]:
     lines.append(f"- **{status}** in {state} after {steps} steps{reason}.")
     span = found.get("time_span")
     if span:
+        bars = ": a data file's bars at their own times" if data_file else ""
         lines.append(
             f"- Run time: {md_text(span[0])} to {md_text(span[1])} (UTC, the run's simulated "
-            "time: a data file's bars at their own times), its first and last record."
+            f"time{bars}), its first and last record."
         )
     lines += [
         f"- Preflight check {md_code(check['check'])} refused it: {md_text(check['detail'])}."

@@ -43,9 +43,27 @@ def run_ended(found: dict[str, Any], resume_problem: str | None = None) -> dict[
     (``FAILED: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 of 60 steps; ...``).
     ``resume_problem``: why ``resume`` cannot continue an unsealed run where it is (status's
     words: a reviewer's read-only copy, another user's run), said instead of "resume it".
+    A sealed run that crashed and was resumed says so at the end of the line (``; resumed
+    after a crash 2 times, from step 100 and step 200``): a reviewer reading only this line (the
+    ``run`` line of ``evidence``, ``verify --manifest``'s) took it for a run that never crashed.
     """
     ended, words = _ended(found, resume_problem)
+    if found.get("sealed"):
+        words += _resumed(found.get("resumes") or ())
     return {"ended": ended, "said": one_line(f"{ended}: {words}")}
+
+
+def _resumed(resumes: list[dict[str, Any]] | tuple[()]) -> str:
+    """``; resumed after a crash once, from step 100``, or nothing for a run never resumed."""
+    if not resumes:
+        return ""
+    steps = [
+        "the start" if resume.get("checkpoint") is False else f"step {resume.get('from_step')}"
+        for resume in resumes
+    ]
+    times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
+    where = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + f" and {steps[-1]}"
+    return f"; resumed after a crash {times}, from {where}"
 
 
 def _steps(found: dict[str, Any]) -> str:
