@@ -49,11 +49,11 @@ def run_ended(found: dict[str, Any], resume_problem: str | None = None) -> dict[
     """
     ended, words = _ended(found, resume_problem)
     if found.get("sealed"):
-        words += _resumed(found.get("resumes") or ())
+        words += _resumed(found.get("resumes") or [])
     return {"ended": ended, "said": one_line(f"{ended}: {words}")}
 
 
-def _resumed(resumes: list[dict[str, Any]] | tuple[()]) -> str:
+def _resumed(resumes: list[dict[str, Any]]) -> str:
     """``; resumed after a crash once, from step 100``, or nothing for a run never resumed."""
     if not resumes:
         return ""
