@@ -64,6 +64,14 @@ def test_other_benches_print_a_ratio(script: str, args: tuple[str, ...]) -> None
     assert "ratio" in _run(script, *args)
 
 
+def test_wall_bench_times_the_calls_that_reach_the_kernel() -> None:
+    out = _run("bench_wall.py", "--steps", "1200", "--repeat", "1", "--checkpoint-every", "500")
+    for kind in ("os.replace", "SQLite reserve (a commit)", "SQLite complete (a commit)"):
+        assert kind in out
+    assert "voluntary context switches" in out
+    assert "all of them" in out
+
+
 def test_resting_bench_prints_both_figures_and_the_cost_of_one_order() -> None:
     out = _run("bench_resting.py", "--resting", "20", "--steps", "20", "--repeat", "1")
     assert "20 orders resting: " in out
