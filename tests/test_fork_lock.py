@@ -8,16 +8,18 @@ test needs and ends the moment the pipe closes: nothing waits on wall time.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from livesession import DryrunConfig, create_run
+from livesession import DryrunConfig, FileLineSink, create_run
 from livesession._rundir.lock import RunLock, holder_of
 from livesession.cli import main
 from livesession.stores import JsonlIdempotencyStore
@@ -123,3 +125,60 @@ def test_a_jsonl_store_closed_is_free_while_a_child_forked_when_it_was_open_live
         os.close(hold_w)
         os.waitpid(pid, 0)
         os.close(ready_r)
+
+
+def _in_a_child(work: Callable[[], None]) -> None:
+    """Run ``work`` in a forked child, which then ends at once (no exit handlers), and wait."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            work()
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+_FORKING_HOST = """
+import gc, os, sys
+from livesession import DryrunConfig, create_run
+session = create_run(DryrunConfig(run_id="forked", steps=120, seed=3), sys.argv[1])
+session.preflight(); session.activate()
+for _ in range(60):  # a bare step flushes nothing: the events stay in the sink's buffer
+    session.step()
+pid = os.fork()
+if pid == 0:  # a worker letting go of what it inherited
+    del session
+    gc.collect()
+    os._exit(0)
+os.waitpid(pid, 0)
+session.run_to_end(120)
+session.close()
+"""
+
+
+def test_a_forked_child_letting_its_copy_of_a_session_go_writes_nothing_of_the_run(
+    tmp_path: Path,
+) -> None:
+    """The child flushed the lines the parent's file sink held too: repeated, unverifiable."""
+    subprocess.run([sys.executable, "-c", _FORKING_HOST, str(tmp_path / "forked")], check=True)
+    alone = create_run(DryrunConfig(run_id="forked", steps=120, seed=3), tmp_path / "alone")
+    alone.run_to_end(120)
+    alone.close()
+    for name in ("events.jsonl", "state_snapshots.jsonl", "audit.jsonl", "metrics.json"):
+        forked = (tmp_path / "forked" / "forked" / name).read_bytes()
+        assert forked == (tmp_path / "alone" / "forked" / name).read_bytes(), name
+
+
+def test_a_forked_child_s_copy_of_a_file_sink_writes_nothing(tmp_path: Path) -> None:
+    sink = FileLineSink(tmp_path / "lines.jsonl")
+    sink.write_line(b'{"n":1}\n')
+
+    def write_and_close() -> None:
+        with contextlib.suppress(OSError):  # refused: the file is the parent's
+            sink.write_line(b'{"n":2}\n')
+            sink.flush()
+        sink.close()
+
+    _in_a_child(write_and_close)
+    sink.close()
+    assert (tmp_path / "lines.jsonl").read_bytes() == b'{"n":1}\n'

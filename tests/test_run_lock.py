@@ -278,3 +278,35 @@ def test_a_session_dropped_without_close_lets_go_of_its_run(tmp_path: Path, host
     said = done.stdout.splitlines()
     collected = ["alive False holder None"] if host == "collect" else []
     assert said == [*collected, "resumed 25 COMPLETED", "warnings []", "verify True"], said
+
+
+_EXIT_UNCLOSED = """
+import sys
+from livesession import DryrunConfig, create_run
+config = DryrunConfig(run_id="left", steps=100, broker=sys.argv[2])
+session = create_run(config, sys.argv[1])
+session.preflight(); session.activate()
+for _ in range(30):
+    session.step()
+"""
+
+
+@pytest.mark.broken_run("the host exits without closing: the run is left crashed")
+@pytest.mark.parametrize("broker", ["mock", "realish"])
+def test_a_host_exiting_with_a_session_open_hears_no_resource_warning(
+    tmp_path: Path, broker: str
+) -> None:
+    """Bug: a host that exited with a session still open (never closed, still referenced)
+    under ``-X dev -W error`` printed ``Exception ignored in: <_io.FileIO name=5 mode='ab'
+    closefd=True>`` / ``ResourceWarning: unclosed file``: the venue's journal (and the
+    realish venue's attempt journal) was a file object the interpreter found unclosed as it
+    shut down, alone among the run's files. Now each is a bare descriptor, as they are."""
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-W", "error", "-c", _EXIT_UNCLOSED, str(tmp_path), broker],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert main(["status", str(tmp_path / "left")]) == 6  # an ordinary crash, resumable

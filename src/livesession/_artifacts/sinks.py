@@ -55,7 +55,7 @@ def _write_some(fd: int, data: bytes | bytearray) -> int:
 class _Appended:
     """A file sink's file and the bytes it holds for it: what its finalizer flushes."""
 
-    __slots__ = ("broken", "buffer", "fd", "size")
+    __slots__ = ("__weakref__", "broken", "buffer", "fd", "size")
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
@@ -63,6 +63,22 @@ class _Appended:
         self.size = os.fstat(fd).st_size
         """The file's length: whole lines only, once a torn tail is cut."""
         self.broken: OSError | None = None
+        _OPEN.add(self)
+
+    def drop_fork_copy(self) -> None:
+        """In a forked child: forget the bytes held and close the descriptor, writing nothing.
+
+        The held bytes are the parent's, which writes them itself: a child that let its
+        copy of a session go (``del``, a garbage collection, a ``multiprocessing`` worker
+        dropping what it inherited) flushed them into the parent's ``events.jsonl`` too,
+        lines repeated, and the run no longer verified. A write the child tries later is
+        refused (``EBADF``).
+        """
+        self.buffer.clear()
+        self.broken = OSError(errno.EBADF, "a forked child does not write its parent's sink")
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def drain(self) -> None:
         """Write out every byte held; on a failure, keep the file to its whole lines.
@@ -109,6 +125,19 @@ class _Appended:
             os.close(fd)
 
 
+_OPEN: Final[weakref.WeakSet[_Appended]] = weakref.WeakSet()  # for ``_drop_in_child``
+
+
+def _drop_in_child() -> None:
+    """In a forked child: drop its copies of every open file sink (see ``drop_fork_copy``)."""
+    for appended in list(_OPEN):
+        appended.drop_fork_copy()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_drop_in_child)
+
+
 class FileLineSink:
     """Appends lines to a file it owns (held in 64 KiB); ``sync`` is fdatasync.
 
@@ -117,7 +146,8 @@ class FileLineSink:
     ``drop_unwritten`` gives up the lines it does not hold, which the session counts as lost.
 
     A sink dropped without ``close`` (with a session an application dropped unclosed)
-    closes its file, flushing it, when it is garbage-collected.
+    closes its file, flushing it, when it is garbage-collected; a forked child's copy
+    writes nothing (``_drop_in_child``).
 
     It creates its file and never overwrites one: a file already at ``path`` is refused
     unless ``append=True``, which adds lines to it. A path that cannot be such a file (one

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -22,6 +22,7 @@ from .._support.oserrors import said_errno
 from .._support.wholelines import append_whole, set_aside_torn_line
 
 __all__ = [
+    "Journal",
     "append_entry",
     "defer_replay",
     "open_journal",
@@ -94,7 +95,38 @@ def replay_the_rest() -> None:
         replay()
 
 
-def open_journal(path: Path) -> IO[bytes]:
+class Journal:
+    """A journal's descriptor, appended to unbuffered: what a venue writes its lines through.
+
+    A bare descriptor, not a file object: a venue whose session the application never
+    closed, still referenced as the interpreter exits (or in a forked child that exits),
+    left an unclosed ``FileIO`` that said ``ResourceWarning: unclosed file`` at shutdown
+    (``Exception ignored in: <_io.FileIO name=5 mode='ab'>`` under ``-W error``). The
+    system closes the descriptor as the process ends; the venue's finalizer, or ``close``,
+    before.
+    """
+
+    __slots__ = ("fd", "name")
+
+    def __init__(self, fd: int, name: Path) -> None:
+        self.fd = fd
+        self.name = name
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def tell(self) -> int:
+        """The journal's length: each line was appended at its end (``O_APPEND``)."""
+        return os.lseek(self.fd, 0, os.SEEK_CUR)
+
+    def close(self) -> None:
+        """Close the descriptor (once: a second call does nothing)."""
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+def open_journal(path: Path) -> Journal:
     """``path`` opened to append whole lines, unbuffered; a torn last line is set aside first.
 
     A torn last line (a process killed inside a write) never arrived, as a replay reads it;
@@ -103,10 +135,10 @@ def open_journal(path: Path) -> IO[bytes]:
     """
     if path.exists():
         set_aside_torn_line(path)
-    return os.fdopen(open_append(path), "ab", buffering=0)  # never through a symlink
+    return Journal(open_append(path), path)  # never through a symlink
 
 
-def append_entry(log: IO[bytes], entry: Mapping[str, Any], *, path: Path | None = None) -> None:
+def append_entry(log: Journal, entry: Mapping[str, Any], *, path: Path | None = None) -> None:
     """Append ``entry`` to ``log`` as one JSON line with sorted keys, whole or not at all.
 
     The venue is another system: its journals must survive our process being killed (each
@@ -121,7 +153,7 @@ def append_entry(log: IO[bytes], entry: Mapping[str, Any], *, path: Path | None 
     try:
         append_whole(log.fileno(), line)
     except OSError as exc:
-        name = path if path is not None else getattr(log, "name", "?")
+        name = path if path is not None else log.name
         raise StoreFailure(
             f"the simulated venue's journal {name} refused a write ({said_errno(exc)})"
         ) from exc

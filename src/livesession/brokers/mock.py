@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final, TypedDict
 
 import attrs
 import orjson
@@ -51,7 +51,7 @@ from .._typing import (
     ResumableVenue,
 )
 from . import _venue
-from ._journal import append_entry, defer_replay, open_journal, sends_in
+from ._journal import Journal, append_entry, defer_replay, open_journal, sends_in
 from ._venue import DueReports, VenueState, fill_price, halves, market_price
 
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         self._lot = qty_lot
         self._reset()
         self._journal_path = journal
-        self._journal: IO[bytes] | None = None
+        self._journal: Journal | None = None
         self._unreplayed = journal is not None and defer_replay(self._replay_as_built)
         if journal is not None:
             if not self._unreplayed:

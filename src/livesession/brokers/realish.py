@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 import orjson
@@ -59,7 +59,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import append_entry, open_journal
+from ._journal import Journal, append_entry, open_journal
 from ._venue import non_negative, share_of
 from .mock import FillModel, MockBroker, VenueOptions, venue_options
 
@@ -157,7 +157,7 @@ class RealishBroker(
         """How often each fault fired in this object (see ``FAULT_KINDS``)."""
         self.fault_log: deque[tuple[str, str, int]] = deque(maxlen=FAULT_LOG_SIZE)
         """The latest faults as (fault, client order id, attempt; 0 for report faults)."""
-        self._attempt_log: IO[bytes] | None = None
+        self._attempt_log: Journal | None = None
         if journal is not None:
             path = attempts_path(journal)
             self._attempts_path = path
