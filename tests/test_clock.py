@@ -222,3 +222,38 @@ def test_a_start_time_in_lower_case_is_read_as_rfc_3339_allows(written: str, rec
     cfg = DryrunConfig(run_id="r", start_time=written)
     assert cfg.start_time == recorded
     assert cfg.start_ns == parse_utc_ns(recorded)
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "2025-02-29T00:00:00Z",
+            "no day 29 in February 2025 (28 days): 2025 is no leap year",
+        ),
+        ("2026-13-01T00:00:00Z", "no month 13 (months are 01 to 12)"),
+        ("2026-04-31T12:00:00+02:00", "no day 31 in April 2026 (30 days)"),
+        ("2026-01-01T24:00:00Z", "hour 24: write the end of a day as 00:00 of the next"),
+        ("2026-01-01T09:60:00Z", "no clock time 09:60"),
+        (
+            "2026-12-31T23:59:60Z",
+            (
+                "second 60, a leap second: a run's time, as every epoch time, has none; "
+                "write 23:59:59 or the next minute's 00"
+            ),
+        ),
+    ],
+    ids=["feb-29-no-leap-year", "month-13", "april-31", "hour-24", "minute-60", "leap-second"],
+)
+def test_a_start_time_of_the_right_form_that_names_no_moment_says_which_field(
+    written: str, said: str
+) -> None:
+    """Bug: ``start_time = "2025-02-29T00:00:00Z"`` (a leap day in a year without one), a
+    month 13, an hour 24 or a leap second (which RFC 3339 allows) was refused as "not an RFC
+    3339 time ... (expected e.g. 2026-01-01T00:00:00Z)", the form it was written in: the
+    refusal now says which field names no moment, as a data file's time is told."""
+    with pytest.raises(ConfigError) as caught:
+        DryrunConfig(run_id="r", start_time=written)
+    message = str(caught.value)
+    assert message.startswith(f"start_time: {written!r} is no moment of the calendar: {said}")
+    assert "not an RFC 3339 time" not in message

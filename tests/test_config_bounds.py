@@ -236,6 +236,11 @@ class TestValuesOnTheirGrids:
         result = session.run_to_end(5)
         assert (result.status.value, result.reason) == ("FAILED", "FEED_ERROR")
         assert "the random walk reached 6404273181669793721294531703356333.86" in result.detail
+        # the key that made it leap is named (it was not: only initial_price and price_tick)
+        assert result.detail.endswith(
+            "or give a coarser price_tick, or a smaller volatility_bps (9223372036854775807 "
+            "lets a bar move more than the whole price)"
+        )
         assert verify_run(tmp_path / "leap").ok
 
     def test_an_inferred_tick_is_held_so_and_said_to_be(self, tmp_path, capsys):

@@ -325,3 +325,42 @@ def test_a_feed_flag_names_no_config_line(tmp_path, capsys):
         err == f"livesession: error: cannot open data file {missing}: No such file or directory\n"
     )
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("steps = 30\nseed = 1\nseed = 2\n", "line 3: seed is set twice (first on line 2)"),
+        ('"seed" = 1\nseed = 2\n', "line 2: seed is set twice (first on line 1)"),
+        (
+            "[risk]\nmax_executions = 2\nmax_executions = 3\n",
+            "line 3: risk.max_executions is set twice (first on line 2)",
+        ),
+        (
+            '[risk]\nmax_order_qty = "1"\n[risk]\nmax_executions = 3\n',
+            "line 3: the table [risk] is declared twice (first on line 1)",
+        ),
+        (
+            'risk.max_order_qty = "1"\n[risk]\nmax_executions = 3\n',
+            "line 2: the table [risk] is declared twice (first on line 1)",
+        ),
+        (
+            '{"steps": 30}\n',
+            (
+                "is not valid TOML: Invalid statement (at line 1, column 1): it looks like "
+                "JSON; a config file is TOML (key = value lines)"
+            ),
+        ),
+    ],
+    ids=["key", "quoted-key", "key-in-table", "table", "dotted-then-table", "json"],
+)
+def test_a_key_or_table_given_twice_is_named_with_both_lines(tmp_path, text, said) -> None:
+    """Bug: ``seed = 1`` then ``seed = 2`` was refused as ``config file desk.toml is not valid
+    TOML: Cannot overwrite a value (at line 3, column 9)``, naming no key (a second
+    ``[risk]``: ``Cannot declare ('risk',) twice``), and a JSON config file as an
+    ``Invalid statement`` alone. The refusal names the key (or table), its line and the line
+    that set it first; a JSON file is told the config is TOML."""
+    message, path = _refusal(tmp_path, text)
+    assert message.startswith(f"config file {path}")
+    assert said in message
+    assert "\n" not in message

@@ -24,6 +24,7 @@ __all__ = [
     "SystemClock",
     "UtcText",
     "aware_now",
+    "calendar_problem",
     "epoch_ns",
     "epoch_us",
     "format_utc",
@@ -136,11 +137,59 @@ def ordinal_hint(text: str) -> str:
     return f"{said} ({date.isoformat()}{text[found.end() :]})"
 
 
+_CALENDAR: Final = re.compile(
+    r"(?:(?P<y>\d{4})(?P<sep>[-.])(?P<m>\d{2})(?P=sep)(?P<d>\d{2})"
+    r"|(?P<d2>\d{2})\.(?P<m2>\d{2})\.(?P<y2>\d{4}))"
+    r"(?:[Tt ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?",
+    re.ASCII,
+)
+"""A date and clock time in a form a config or a data file writes, whatever its fields' values."""
+
+
+def calendar_problem(text: str, *, leap_fix: str) -> str:
+    """Why a time written in a form read here names no moment ("" when it is no such form).
+
+    ``2027-02-29`` (no leap year), ``24:00``, a leap second's ``23:59:60`` (``leap_fix``
+    says what to write instead): each is the form with a value no calendar or clock has,
+    which is what to say, not that the form is wrong.
+    """
+    found = _CALENDAR.match(text)
+    if found is None:
+        return ""
+    year, month, day = (int(found["y"] or found["y2"]), int(found["m"] or found["m2"]),
+                        int(found["d"] or found["d2"]))  # fmt: skip
+    hour, minute, second = (int(found[key] or 0) for key in ("H", "M", "S"))
+    return _date_problem(year, month, day) or _clock_problem(hour, minute, second, leap_fix)
+
+
+def _date_problem(year: int, month: int, day: int) -> str:
+    if not 1 <= month <= 12:  # noqa: PLR2004 - the months of a year
+        return f"no month {month} (months are 01 to 12): is the date written day first?"
+    days = calendar.monthrange(year, month)[1]
+    if 1 <= day <= days:
+        return ""
+    leap = f": {year} is no leap year" if (month, day) == (2, 29) else ""
+    return f"no day {day} in {calendar.month_name[month]} {year} ({days} days){leap}"
+
+
+def _clock_problem(hour: int, minute: int, second: int, leap_fix: str) -> str:
+    if hour == 24:  # noqa: PLR2004 - the end of a day, as some exports write it
+        return "hour 24: write the end of a day as 00:00 of the next"
+    if hour > 23 or minute > 59:  # noqa: PLR2004 - a clock's hours and minutes
+        return f"no clock time {hour:02d}:{minute:02d}"
+    if second == 60:  # noqa: PLR2004 - a leap second
+        return f"second 60, a leap second: a run's time, as every epoch time, has none; {leap_fix}"
+    return f"no second {second}" if second > 59 else ""  # noqa: PLR2004
+
+
 def parse_utc(text: str) -> dt.datetime:
     """Parse an RFC 3339 UTC time such as ``2026-01-01T00:00:00Z``."""
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
+        problem = calendar_problem(text, leap_fix="write 23:59:59 or the next minute's 00")
+        if problem:  # the form is right, a field names no moment: say which
+            raise ValueError(f"{text!r} is no moment of the calendar: {problem}") from None
         msg = f"not an RFC 3339 time: {text!r} (expected e.g. 2026-01-01T00:00:00Z)"
         raise ValueError(msg + ordinal_hint(text)) from None
     if parsed.tzinfo is None:

@@ -24,7 +24,7 @@ from .datafeeds import check_recordable_paths
 from .plugin_fields import TOO_DEEP_TO_READ
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Iterable, Mapping
+    from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 
 __all__ = [
     "CONFIG_MAX_BYTES",
@@ -95,7 +95,7 @@ def parse_config(path: Path, raw: bytes) -> tuple[dict[str, Any], str]:
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        raise not_toml(path, text, exc) from None
     except RecursionError:  # tomllib reads nested arrays and inline tables recursively
         raise ConfigError(f"config file {path} {TOO_DEEP_TO_READ}") from None
 
@@ -204,8 +204,25 @@ def _line_of(text: str, key: str) -> int | None:
     Read line by line, not parsed: the lines within a multi-line string are passed over, and
     a key set in an inline table is found at its table's line. None when not found.
     """
-    table: tuple[str, ...] = ()
     found: int | None = None
+    wanted = tuple(key.split("."))
+    for number, names, assigned in _keyed_lines(text):
+        if names == wanted:
+            return number
+        if found is None and names and wanted[: len(names)] == names and assigned:
+            found = number  # an inline table: ``risk = { ... }``
+        if found is None and names[: len(wanted)] == wanted:
+            found = number  # a table opened by a dotted key or header: ``x.y = 1``, ``[x.y]``
+    return found
+
+
+def _keyed_lines(text: str) -> Iterator[tuple[int, tuple[str, ...], bool]]:
+    """Each line of ``text`` that sets a key or opens a table, read as ``_line_of`` reads it.
+
+    Its number, the key's whole dotted name (its table's and its own) and whether it sets
+    a key (not a header).
+    """
+    table: tuple[str, ...] = ()
     quoted = False
     for number, line in enumerate(text.splitlines(), start=1):
         toggles = (line.count('"""') + line.count("'''")) % 2 == 1
@@ -216,19 +233,49 @@ def _line_of(text: str, key: str) -> int | None:
         header, assigned = _TABLE.match(line), _KEY.match(line)
         if header is not None:
             table = _dotted(header.group(1))
-            names = table
+            yield number, table, False
         elif assigned is not None:
-            names = (*table, *_dotted(assigned.group(1)))
-        else:
-            continue
-        wanted = tuple(key.split("."))
-        if names == wanted:
-            return number
-        if found is None and names and wanted[: len(names)] == names and assigned is not None:
-            found = number  # an inline table: ``risk = { ... }``
-        if found is None and names[: len(wanted)] == wanted:
-            found = number  # a table opened by a dotted key or header: ``x.y = 1``, ``[x.y]``
-    return found
+            yield number, (*table, *_dotted(assigned.group(1))), True
+
+
+_SET_TWICE: Final = re.compile(
+    r"Cannot (?:overwrite a value|declare (?P<table>.*) twice) "
+    r"\(at line (?P<line>\d+), column \d+\)"
+)
+"""The TOML reader's word for a key set twice, or a table declared twice, and its line."""
+
+
+def not_toml(path: Path, text: str, exc: ValueError) -> ConfigError:
+    """``config file PATH is not valid TOML: ...``, the reader's words, for ``exc``.
+
+    A key set twice, or a table declared twice, is named with its line and the line that
+    set it first: the reader says only ``Cannot overwrite a value (at line 3, column 9)``.
+    A file of JSON (``{...}``) is told the config is TOML.
+    """
+    found = _SET_TWICE.fullmatch(str(exc))
+    names = () if found is None else _names_on(text, int(found["line"]))
+    if found is None or not names:
+        json = text.lstrip().startswith("{")
+        hint = ": it looks like JSON; a config file is TOML (key = value lines)" if json else ""
+        return ConfigError(f"config file {path} is not valid TOML: {exc}{hint}")
+    number, key = int(found["line"]), ".".join(names)
+    # the first line that sets it, or opens it as a table (``risk.x = 1`` opens [risk])
+    first = next((at for at, set_, _ in _keyed_lines(text) if set_[: len(names)] == names), number)
+    earlier = f" (first on line {first})" if first < number else ""
+    if found["table"] is not None:
+        return ConfigError(
+            f"config file {path}, line {number}: the table [{key}] is declared twice{earlier}: "
+            "TOML takes a table once: put its keys under one header"
+        )
+    return ConfigError(
+        f"config file {path}, line {number}: {key} is set twice{earlier}: TOML takes a key "
+        "once: keep one of them"
+    )
+
+
+def _names_on(text: str, number: int) -> tuple[str, ...]:
+    """The dotted name line ``number`` of ``text`` sets or opens (() when none)."""
+    return next((names for at, names, _ in _keyed_lines(text) if at == number), ())
 
 
 def _dotted(name: str) -> tuple[str, ...]:

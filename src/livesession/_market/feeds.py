@@ -245,6 +245,12 @@ class RandomWalkFeed:
             f"the random walk reached {plain(high)}, more than the {DIGITS} digits "
             f"Decimal arithmetic keeps on the price_tick {plain(self._tick)} grid: start "
             "it lower (initial_price) or give a coarser price_tick"
+            + (
+                f", or a smaller volatility_bps ({self._vol} lets a bar move more than the "
+                "whole price)"
+                if self._vol > _BPS_INT
+                else ""
+            )
         )
 
     @property

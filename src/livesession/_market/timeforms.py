@@ -16,12 +16,12 @@ many FX exports write it) is read as the two joined by a space (``time_text``).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from decimal import Decimal
 from typing import Final
 
+from .._domain import clock as _clock
 from .._domain.clock import epoch_ns, ordinal_hint
 from .._domain.decimal import finite_decimal
 from .._support.numbertext import is_number_text
@@ -218,52 +218,14 @@ def finite_number(text: str) -> Decimal | None:
     return finite_decimal(text) if is_number_text(text) else None
 
 
-_CALENDAR: Final = re.compile(
-    r"(?:(?P<y>\d{4})(?P<sep>[-.])(?P<m>\d{2})(?P=sep)(?P<d>\d{2})"
-    r"|(?P<d2>\d{2})\.(?P<m2>\d{2})\.(?P<y2>\d{4}))"
-    r"(?:[Tt ](?P<H>\d{2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?)?",
-    re.ASCII,
-)
-"""A date and clock time in a form read here, whatever the values of its fields."""
-
-
 def calendar_problem(text: str) -> str:
     """Why a time written in a form read here names no moment ("" when it is no such form).
 
     ``2027-02-29`` (no leap year), ``24:00``, a leap second's ``23:59:60``: each is the
     file's form with a value no calendar or clock has, which is what to say, not "not a
-    date or time like the first row's".
+    date or time like the first row's" (``clock.calendar_problem``).
     """
-    found = _CALENDAR.match(text)
-    if found is None:
-        return ""
-    year, month, day = (int(found["y"] or found["y2"]), int(found["m"] or found["m2"]),
-                        int(found["d"] or found["d2"]))  # fmt: skip
-    hour, minute, second = (int(found[key] or 0) for key in ("H", "M", "S"))
-    return _date_problem(year, month, day) or _clock_problem(hour, minute, second)
-
-
-def _date_problem(year: int, month: int, day: int) -> str:
-    if not 1 <= month <= 12:  # noqa: PLR2004 - the months of a year
-        return f"no month {month} (months are 01 to 12): is the date written day first?"
-    days = calendar.monthrange(year, month)[1]
-    if 1 <= day <= days:
-        return ""
-    leap = f": {year} is no leap year" if (month, day) == (2, 29) else ""
-    return f"no day {day} in {calendar.month_name[month]} {year} ({days} days){leap}"
-
-
-def _clock_problem(hour: int, minute: int, second: int) -> str:
-    if hour == 24:  # noqa: PLR2004 - the end of a day, as some exports write it
-        return "hour 24: write the end of a day as 00:00 of the next"
-    if hour > 23 or minute > 59:  # noqa: PLR2004 - a clock's hours and minutes
-        return f"no clock time {hour:02d}:{minute:02d}"
-    if second == 60:  # noqa: PLR2004 - a leap second
-        return (
-            "second 60, a leap second: a run's time, as every epoch time, has none; write "
-            "23:59:59 or drop the row"
-        )
-    return f"no second {second}" if second > 59 else ""  # noqa: PLR2004
+    return _clock.calendar_problem(text, leap_fix="write 23:59:59 or drop the row")
 
 
 def dotted_ns(text: str) -> int | None:
