@@ -1,0 +1,158 @@
+"""RUNBOOK's operator drill as written, and what ``ack`` gives back after each halt.
+
+The page showed no command's output for a live run (``status``, ``kill``, ``ack``,
+``stop``): an operator on duty could not tell a good answer from a bad one. Its drill is
+now a console transcript; this runs its commands and holds each line they print to the
+page's, pids, hosts, times and counts aside.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from livesession import DryrunConfig, create_run
+
+from _helpers import stepping, until
+
+ROOT = Path(__file__).resolve().parent.parent
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_HELD_NOW = ("position", "open orders")
+"""``status`` lines of a live run that say what it holds at that moment: only their label
+is held to the page."""
+
+
+def _transcript(name: str) -> list[tuple[str, list[str]]]:
+    """The ``$ command`` lines of RUNBOOK's block ``name``, each with the lines after it."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split(f"<!-- BEGIN {name} -->")[1].split(f"<!-- END {name} -->")[0]
+    body = block.split("```console\n")[1].split("```")[0]
+    steps: list[tuple[str, list[str]]] = []
+    for line in body.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+def _shape(line: str, pid: int) -> str:
+    """``line`` with what differs from run to run (pid, host, times, counts) masked."""
+    line = line.replace(f"pid {pid} ", "pid 4242 ").replace(socket.gethostname(), "host-a")
+    return _NUMBER.sub("N", _STAMP.sub("T", line))
+
+
+def _label(line: str) -> str:
+    return line[:12].strip()
+
+
+def test_the_operator_drill_prints_what_the_page_shows(tmp_path: Path) -> None:
+    """Bug: RUNBOOK's "Acting on a live run" gave the commands and no output, so the
+    operator had to guess what a good ``kill`` or ``status`` looks like. Every line the
+    page now shows is what the commands print."""
+    (start, none), *steps = _transcript("OPERATOR DRILL")
+    assert start.endswith(" &")
+    assert not none
+    argv = shlex.split(start[: -len(" &")])
+    assert argv[:2] == ["livesession", "dryrun"]
+    cli = [sys.executable, "-m", "livesession.cli"]
+    run_dir = tmp_path / "out" / "runs" / "drill-02"
+    with subprocess.Popen(
+        [*cli, *argv[1:], "-q"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as dryrun:
+        try:
+            until("the run to step", lambda: stepping(run_dir), dryrun)
+            for command, shown in steps:
+                done = subprocess.run(
+                    [*cli, *shlex.split(command)[1:]],
+                    cwd=tmp_path,
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                said = done.stdout.splitlines()
+                live = "verdict     running (exit 7)" in shown
+                assert done.returncode == (7 if live else 0), (command, done.stderr)
+                got = [_shape(line, dryrun.pid) for line in said]
+                want = [_shape(line, 4242) for line in shown]
+                assert [_label(line) for line in got] == [_label(line) for line in want]
+                assert [
+                    line if not (live and _label(line) in _HELD_NOW) else _label(line)
+                    for line in got
+                ] == [
+                    line if not (live and _label(line) in _HELD_NOW) else _label(line)
+                    for line in want
+                ], command
+            _, err = dryrun.communicate(timeout=300)
+        finally:
+            if dryrun.poll() is None:
+                dryrun.kill()
+                dryrun.wait(timeout=30)
+    assert dryrun.returncode == 0
+    assert _shape(err.strip(), dryrun.pid) == _shape(
+        "livesession: stopped by SIGTERM after 5412 steps: cancelled, flattened and sealed "
+        "COMPLETED: out/runs/drill-02",
+        4242,
+    )
+
+
+def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
+    lines = (run_dir / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    return [e for e in map(json.loads, lines) if e["event_type"] == event_type]
+
+
+def test_ack_after_the_daily_loss_kill_refuses_new_exposure_until_the_next_day(
+    tmp_path: Path,
+) -> None:
+    """RUNBOOK ("`ack` and ERROR_REQUIRES_OPERATOR"): trading ACTIVE again after the cap's
+    kill, but every order that would add is refused by the DAILY_LOSS rail that day."""
+    cfg = DryrunConfig(run_id="dl", seed=7, steps=3000, risk={"daily_loss_pct": "0.00002"})
+    session = create_run(cfg, tmp_path)
+    session.preflight()
+    session.activate()
+    run_dir = tmp_path / "dl"
+    while not _events(run_dir, "KILL_SWITCH_FLAT"):
+        session.run_n_steps(1)
+    assert session.reenable_trading("desk")
+    session.run_n_steps(200)
+    [kill] = _events(run_dir, "KILL_SWITCH")
+    assert kill["payload"]["reason"] == "DAILY_LOSS"
+    refused = _events(run_dir, "RISK_REJECTED")
+    assert refused
+    assert {e["payload"]["rule"] for e in refused} == {"DAILY_LOSS"}
+    day_ns = 86_400_000_000_000
+    assert {e["ts_sim"] // day_ns for e in refused} == {kill["ts_sim"] // day_ns}
+    session.run_to_end(cfg.steps)
+    session.close()
+
+
+def test_ack_after_the_execution_throttle_counts_executions_from_zero(tmp_path: Path) -> None:
+    """RUNBOOK and docs/config.md: after an ``ack`` of the throttle's halt the run halts
+    again after another ``max_executions`` fills."""
+    cfg = DryrunConfig(run_id="th", seed=7, steps=1500, risk={"max_executions": 10})
+    session = create_run(cfg, tmp_path)
+    session.preflight()
+    session.activate()
+    run_dir = tmp_path / "th"
+    while not _events(run_dir, "TRADING_STATE_CHANGED"):
+        session.run_n_steps(1)
+    assert session.reenable_trading("desk")
+    session.run_to_end(cfg.steps)
+    session.close()
+    halts = [
+        e
+        for e in _events(run_dir, "TRADING_STATE_CHANGED")
+        if e["payload"]["reason"] == "EXECUTION_THROTTLE"
+    ]
+    assert len(halts) == 2  # once at 10 fills, and again 10 fills after the ack
