@@ -9,8 +9,10 @@ page's, pids, hosts, times and counts aside.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -53,58 +55,86 @@ def _label(line: str) -> str:
     return line[:12].strip()
 
 
-def test_the_operator_drill_prints_what_the_page_shows(tmp_path: Path) -> None:
-    """Bug: RUNBOOK's "Acting on a live run" gave the commands and no output, so the
-    operator had to guess what a good ``kill`` or ``status`` looks like. Every line the
-    page now shows is what the commands print."""
-    (start, none), *steps = _transcript("OPERATOR DRILL")
+def _play(name: str, tmp_path: Path, **env: str) -> tuple[int, str]:
+    """Run RUNBOOK's transcript ``name`` in ``tmp_path``: its first command (``livesession
+    dryrun ... &``) in the background, under ``env`` added to this one's; ``kill -9 %1``
+    waits for that process to be killed (``env`` arms its crash point); every other command
+    is run, its exit code held to its ``verdict`` line's (else 0), its lines to the page's.
+    Returns the background dry run's exit code and its stderr."""
+    (start, none), *steps = _transcript(name)
     assert start.endswith(" &")
     assert not none
     argv = shlex.split(start[: -len(" &")])
     assert argv[:2] == ["livesession", "dryrun"]
     cli = [sys.executable, "-m", "livesession.cli"]
-    run_dir = tmp_path / "out" / "runs" / "drill-02"
+    run_id = argv[argv.index("--run-id") + 1]
     with subprocess.Popen(
         [*cli, *argv[1:], "-q"],
         cwd=tmp_path,
+        env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     ) as dryrun:
         try:
-            until("the run to step", lambda: stepping(run_dir), dryrun)
+            if not env:
+                until("the run to step", lambda: stepping(tmp_path / "out/runs" / run_id), dryrun)
             for command, shown in steps:
-                done = subprocess.run(
-                    [*cli, *shlex.split(command)[1:]],
-                    cwd=tmp_path,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                )
-                said = done.stdout.splitlines()
-                live = "verdict     running (exit 7)" in shown
-                assert done.returncode == (7 if live else 0), (command, done.stderr)
-                got = [_shape(line, dryrun.pid) for line in said]
-                want = [_shape(line, 4242) for line in shown]
-                assert [_label(line) for line in got] == [_label(line) for line in want]
-                assert [
-                    line if not (live and _label(line) in _HELD_NOW) else _label(line)
-                    for line in got
-                ] == [
-                    line if not (live and _label(line) in _HELD_NOW) else _label(line)
-                    for line in want
-                ], command
+                if command == "kill -9 %1":
+                    assert dryrun.wait(timeout=300) == -signal.SIGKILL
+                    continue
+                _said_as_shown(command, shown, tmp_path, dryrun.pid)
             _, err = dryrun.communicate(timeout=300)
         finally:
             if dryrun.poll() is None:
                 dryrun.kill()
                 dryrun.wait(timeout=30)
-    assert dryrun.returncode == 0
-    assert _shape(err.strip(), dryrun.pid) == _shape(
+    return dryrun.returncode, _shape(err.strip(), dryrun.pid)
+
+
+def _said_as_shown(command: str, shown: list[str], cwd: Path, pid: int) -> None:
+    """``command`` run in ``cwd`` prints ``shown`` (``pid`` the dry run's), and exits with
+    the code its ``verdict`` line names, else 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *shlex.split(command)[1:]],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    codes = [
+        int(code)
+        for code in re.findall(r"^verdict .*\(exit (\d+)\)$", "\n".join(shown), re.MULTILINE)
+    ]
+    assert done.returncode == (codes[0] if codes else 0), (command, done.stderr)
+    live = codes == [7]
+    got = [_shape(line, pid) for line in done.stdout.splitlines()]
+    want = [_shape(line, 4242) for line in shown]
+    assert [_label(line) for line in got] == [_label(line) for line in want], command
+    assert [_label(line) if live and _label(line) in _HELD_NOW else line for line in got] == [
+        _label(line) if live and _label(line) in _HELD_NOW else line for line in want
+    ], command
+
+
+def test_the_operator_drill_prints_what_the_page_shows(tmp_path: Path) -> None:
+    """Bug: RUNBOOK's "Acting on a live run" gave the commands and no output, so the
+    operator had to guess what a good ``kill`` or ``status`` looks like. Every line the
+    page now shows is what the commands print."""
+    code, err = _play("OPERATOR DRILL", tmp_path)
+    assert code == 0
+    assert err == _shape(
         "livesession: stopped by SIGTERM after 5412 steps: cancelled, flattened and sealed "
         "COMPLETED: out/runs/drill-02",
         4242,
     )
+
+
+def test_the_crash_drill_prints_what_the_page_shows(tmp_path: Path) -> None:
+    """Bug: RUNBOOK's "After a crash" gave ``resume`` alone: not what a crashed run looks
+    like to ``status`` nor what ``resume`` answers. The test's dry run dies by SIGKILL at a
+    fixed point (its sixth checkpoint), as ``kill -9`` would kill it anywhere."""
+    code, _ = _play("CRASH DRILL", tmp_path, LIVESESSION_CRASH_AT="checkpoint:6")
+    assert code == -signal.SIGKILL
 
 
 def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
