@@ -186,3 +186,35 @@ def test_ack_after_the_execution_throttle_counts_executions_from_zero(tmp_path: 
         if e["payload"]["reason"] == "EXECUTION_THROTTLE"
     ]
     assert len(halts) == 2  # once at 10 fills, and again 10 fills after the ack
+
+
+def test_the_dry_run_of_your_own_strategy_runs_as_the_page_writes_it(tmp_path: Path) -> None:
+    """Bug: RUNBOOK's "Run a dry run" said to "install mydesk (examples/mydesk) first",
+    which pip refuses (``Directory 'examples/mydesk' is not installable``: a bare package,
+    no project), and gave the command without the ``PYTHONPATH`` it needs. The command is
+    now written with it, and runs from the checkout on a data file of one's own."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    [line] = [ln for ln in text.splitlines() if "--strategy mydesk.breakout:make_strategy" in ln]
+    assert "install mydesk (examples/mydesk)" not in text
+    assert not (ROOT / "examples" / "mydesk" / "pyproject.toml").exists()
+    variable, *argv = shlex.split(line)
+    assert variable == "PYTHONPATH=examples"
+    assert argv[:2] == ["livesession", "dryrun"]
+    rows = ["timestamp,open,high,low,close,volume"]
+    for minute in range(40):
+        price = f"1.{7000 + (minute * 7) % 23:05d}"
+        rows.append(f"2026-01-05T00:{minute:02d}:00Z,{price},{price},{price},{price},10")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    (checkout / "examples").symlink_to(ROOT / "examples")
+    (checkout / "data.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", *argv[1:], "-q"],
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": "examples"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (checkout / "out" / "runs" / "breakout-001" / "audit.jsonl").exists()
