@@ -218,3 +218,33 @@ def test_the_dry_run_of_your_own_strategy_runs_as_the_page_writes_it(tmp_path: P
     )
     assert done.returncode == 0, done.stderr
     assert (checkout / "out" / "runs" / "breakout-001" / "audit.jsonl").exists()
+
+
+def test_an_edited_config_put_back_as_the_page_writes_it_resumes(tmp_path: Path) -> None:
+    """Bug: ``resume`` and ``status`` of a crashed run whose ``config.json`` was edited say
+    ``put config.json back as it was (its checkpoint.json holds it under "config")``, and
+    the page said no more: how was left to guess. Its command gives back the very bytes the
+    run wrote, and the run resumes."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN PUT CONFIG BACK -->")[1].split("<!-- END PUT CONFIG BACK -->")[0]
+    script = block.split("```sh\n")[1].split("```")[0]
+    cli = [sys.executable, "-m", "livesession.cli"]
+    crashed = subprocess.run(
+        [*cli, "dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "300", "-q"],
+        env={**os.environ, "LIVESESSION_CRASH_AT": "checkpoint:3"},
+        capture_output=True,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL
+    run_dir = tmp_path / "r"
+    written = (run_dir / "config.json").read_bytes()
+    edited = json.loads(written)
+    edited["risk"]["max_order_qty"] = "5"
+    (run_dir / "config.json").write_text(json.dumps(edited), encoding="utf-8")
+    status = [*cli, "status", str(run_dir)]
+    assert subprocess.run(status, capture_output=True, check=False).returncode == 5
+    subprocess.run(["sh", "-c", script], env={**os.environ, "run": str(run_dir)}, check=True)
+    assert (run_dir / "config.json").read_bytes() == written
+    assert subprocess.run(status, capture_output=True, check=False).returncode == 6
+    resumed = subprocess.run([*cli, "resume", str(run_dir), "-q"], capture_output=True, check=False)
+    assert resumed.returncode == 0, resumed.stderr
