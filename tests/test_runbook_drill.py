@@ -142,19 +142,26 @@ def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
     return [e for e in map(json.loads, lines) if e["event_type"] == event_type]
 
 
+def _acked_once_halted(cfg: DryrunConfig, out: Path, halted: str) -> tuple[Any, Path]:
+    """``create_run(cfg, out)`` stepped until its events hold ``halted``, then re-enabled
+    by an operator (what ``livesession ack`` does): the session, and its run directory."""
+    session = create_run(cfg, out)
+    session.preflight()
+    session.activate()
+    run_dir = out / cfg.run_id
+    while not _events(run_dir, halted):
+        session.run_n_steps(1)
+    assert session.reenable_trading("desk")
+    return session, run_dir
+
+
 def test_ack_after_the_daily_loss_kill_refuses_new_exposure_until_the_next_day(
     tmp_path: Path,
 ) -> None:
     """RUNBOOK ("`ack` and ERROR_REQUIRES_OPERATOR"): trading ACTIVE again after the cap's
     kill, but every order that would add is refused by the DAILY_LOSS rail that day."""
     cfg = DryrunConfig(run_id="dl", seed=7, steps=3000, risk={"daily_loss_pct": "0.00002"})
-    session = create_run(cfg, tmp_path)
-    session.preflight()
-    session.activate()
-    run_dir = tmp_path / "dl"
-    while not _events(run_dir, "KILL_SWITCH_FLAT"):
-        session.run_n_steps(1)
-    assert session.reenable_trading("desk")
+    session, run_dir = _acked_once_halted(cfg, tmp_path, "KILL_SWITCH_FLAT")
     session.run_n_steps(200)
     [kill] = _events(run_dir, "KILL_SWITCH")
     assert kill["payload"]["reason"] == "DAILY_LOSS"
@@ -171,13 +178,7 @@ def test_ack_after_the_execution_throttle_counts_executions_from_zero(tmp_path: 
     """RUNBOOK and docs/config.md: after an ``ack`` of the throttle's halt the run halts
     again after another ``max_executions`` fills."""
     cfg = DryrunConfig(run_id="th", seed=7, steps=1500, risk={"max_executions": 10})
-    session = create_run(cfg, tmp_path)
-    session.preflight()
-    session.activate()
-    run_dir = tmp_path / "th"
-    while not _events(run_dir, "TRADING_STATE_CHANGED"):
-        session.run_n_steps(1)
-    assert session.reenable_trading("desk")
+    session, run_dir = _acked_once_halted(cfg, tmp_path, "TRADING_STATE_CHANGED")
     session.run_to_end(cfg.steps)
     session.close()
     halts = [
