@@ -26,6 +26,7 @@ from _helpers import stepping, until
 ROOT = Path(__file__).resolve().parent.parent
 _STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_DIGEST = re.compile(r"\b[0-9a-f]{64}\b")
 _HELD_NOW = ("position", "open orders")
 """``status`` lines of a live run that say what it holds at that moment: only their label
 is held to the page."""
@@ -46,9 +47,9 @@ def _transcript(name: str) -> list[tuple[str, list[str]]]:
 
 
 def _shape(line: str, pid: int) -> str:
-    """``line`` with what differs from run to run (pid, host, times, counts) masked."""
+    """``line`` with what differs from run to run (pid, host, times, counts, digests) masked."""
     line = line.replace(f"pid {pid} ", "pid 4242 ").replace(socket.gethostname(), "host-a")
-    return _NUMBER.sub("N", _STAMP.sub("T", line))
+    return _NUMBER.sub("N", _STAMP.sub("T", _DIGEST.sub("H", line)))
 
 
 def _label(line: str) -> str:
