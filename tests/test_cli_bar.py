@@ -1,23 +1,78 @@
-"""A long dry run draws its progress bar on stderr, the terminal; stdout stays plain.
+"""Where the CLI draws progress: on stderr, only when it is the foreground job's terminal.
 
-The summary on stdout may be piped into a file or a script while the operator watches the
-terminal: the bar must not end up in it.
+RUNBOOK's drills start a dry run in the background (``livesession dryrun ... &``) and then
+run ``status``: the run's bar was redrawn several times a second over ``status``'s output
+and the shell's prompt.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import subprocess
+import sys
+import textwrap
 
-from _terminal import cli_on_terminal
+import pytest
+
+from livesession._cli_bar import on_terminal, phase_lines, terminal_bar
+
+_ON_A_TERMINAL = textwrap.dedent(
+    """
+    import os, pty
+    pid, fd = pty.fork()  # the child: a session of its own, the pty its terminal
+    if pid == 0:
+        child = os.fork()
+        if child == 0:
+            from livesession._cli_bar import on_terminal
+            foreground = on_terminal()
+            os.setpgid(0, 0)  # a process group of its own: a background job of the pty
+            os.write(2, f"foreground={foreground} background={on_terminal()}\\n".encode())
+            os._exit(0)
+        os.waitpid(child, 0)
+        os._exit(0)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1024)
+        except OSError:  # the pty's other end closed
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.waitpid(pid, 0)
+    print(said.decode().strip())
+    """
+)
 
 
-def test_a_long_dry_run_draws_its_bar_on_stderr_only(tmp_path: Path) -> None:
-    done, drawn = cli_on_terminal(
-        "dryrun", "--steps", "20000", "--durability", "none", "--out", str(tmp_path),
-        "--run-id", "bar",
-    )  # fmt: skip
-    assert done.returncode == 0
-    assert b"dry run" in drawn
-    assert b"\x1b[" not in done.stdout  # no terminal control sequences in the summary
-    assert b"dry run" not in done.stdout
-    assert b"bar" in done.stdout  # the summary names the run
+def test_a_background_job_of_the_terminal_draws_nothing() -> None:
+    """Bug: a dry run started with ``&`` drew its bar over the terminal's other output.
+    The same process on the same terminal draws while it is the foreground job only."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ON_A_TERMINAL],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "foreground=True background=False"
+
+
+def test_off_a_terminal_nothing_is_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert not on_terminal()
+    assert phase_lines("evidence") is None
+    with terminal_bar("verify") as progress:
+        assert progress is None
+
+
+def test_a_terminal_not_the_process_s_own_is_drawn_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal whose foreground the system will not tell (not this process's controlling
+    terminal) is drawn on, as every terminal was before."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+
+    def refused(_fd: int) -> int:
+        raise OSError(25, "Inappropriate ioctl for device")
+
+    monkeypatch.setattr("os.tcgetpgrp", refused)
+    assert on_terminal()

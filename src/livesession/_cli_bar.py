@@ -1,12 +1,14 @@
 """Progress on the terminal: a bar for verify and report, phase lines for evidence.
 
-Drawn on stderr, and only when stderr is a terminal: piped or redirected output, and
-``--json`` on stdout, are the same with or without it. ``rich`` is imported only then.
+Drawn on stderr, and only when stderr is a terminal this process has the foreground of
+(``on_terminal``): piped or redirected output, ``--json`` on stdout, and a command started in
+the background with ``&`` are the same with or without it. ``rich`` is imported only then.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -16,7 +18,23 @@ from ._support.signals import act_on_owed_stops
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["phase_lines", "terminal_bar"]
+__all__ = ["on_terminal", "phase_lines", "terminal_bar"]
+
+
+def on_terminal() -> bool:
+    """Whether to draw on stderr: it is a terminal, and this process is its foreground job.
+
+    A dry run started in the background (``livesession dryrun ... &``, as RUNBOOK's drills
+    do) redrew its bar several times a second over ``status``'s output and the shell's
+    prompt. A terminal that is not this process's own (``tcgetpgrp`` refuses it) is drawn
+    on, as before.
+    """
+    if not sys.stderr.isatty():
+        return False
+    try:
+        return os.tcgetpgrp(sys.stderr.fileno()) == os.getpgrp()
+    except (OSError, ValueError):
+        return True
 
 
 @contextlib.contextmanager
@@ -26,7 +44,7 @@ def terminal_bar(description: str) -> Iterator[Callable[[int, int], None] | None
     The bar goes when the block ends (it is transient): what the command prints after
     it stands alone.
     """
-    if not sys.stderr.isatty():
+    if not on_terminal():
         yield None
         return
     from rich.console import Console  # noqa: PLC0415 - only on a terminal
@@ -56,7 +74,7 @@ def terminal_bar(description: str) -> Iterator[Callable[[int, int], None] | None
 
 def phase_lines(command: str) -> Callable[[str], None] | None:
     """Show each phase of a long command as a line on stderr, only when it is a terminal."""
-    if not sys.stderr.isatty():
+    if not on_terminal():
         return None
     from rich.console import Console  # noqa: PLC0415 - only on a terminal
     from rich.text import Text  # noqa: PLC0415 - only on a terminal
