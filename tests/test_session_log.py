@@ -517,3 +517,37 @@ def test_a_torn_session_logs_what_tore_it() -> None:
     assert torn["interrupted_by"] == "StoreFailure"
     assert torn["error"].startswith("the store refused a write (disk I/O error)")
     assert "SEKRET" not in log.getvalue()
+
+
+class _Loud:
+    """A strategy whose error carries megabytes (a whole response body, say)."""
+
+    strategy_id = "loud"
+
+    def on_bar(self, bar: object, view: object) -> list[object]:
+        raise ValueError("begin " + "x" * 3_000_000 + " END")
+
+    def get_state(self) -> dict[str, object]:
+        return {}
+
+    def set_state(self, state: object) -> None:
+        pass
+
+
+def test_a_plugins_huge_error_is_cut_in_the_session_log() -> None:
+    """A strategy's 3 MB message was logged whole in the traceback (one 3 MB log line): the
+    line keeps the traceback's head and its tail (the type and the message's end), cut
+    between."""
+    log = io.StringIO()
+    configure_logging(log)
+    try:
+        orch, _ = session(strategy=_Loud(), steps=3)
+        assert orch.run_to_end(3).reason == "STRATEGY_ERROR"
+    finally:
+        disable_logging()
+    [line] = [row for row in log.getvalue().splitlines() if '"input_failed"' in row]
+    assert len(line) < 70_000
+    text = orjson.loads(line)["traceback"]
+    assert text.startswith("Traceback (most recent call last)")
+    assert text.endswith(" END\n")
+    assert "characters cut" in text

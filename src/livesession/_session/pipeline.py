@@ -48,7 +48,7 @@ from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
-from .._support.text import exception_text, valid_text
+from .._support.text import cut_middle, exception_text, valid_text
 from .answers import check_bar, checked_intents
 from .cancels import cancel_for_strategy
 
@@ -471,9 +471,9 @@ def _described(exc: BaseException) -> dict[str, str]:
 
 
 def _log_traceback(p: SessionParts, event: str, reason: str, exc: BaseException) -> None:
-    """The redacted traceback, to the session log only (its file paths are no evidence)."""
-    traceback_text = redact_text(valid_text("".join(traceback.format_exception(exc))))
-    get_logger().error(event, run_id=p.config.run_id, reason=reason, traceback=traceback_text)
+    """The redacted traceback, cut to 64 Ki characters, to the session log only (not evidence)."""
+    text = redact_text(valid_text("".join(traceback.format_exception(exc))))
+    get_logger().error(event, run_id=p.config.run_id, reason=reason, traceback=cut_middle(text))
 
 
 def _fault(p: SessionParts, reason: str, detail: dict[str, str], exc: BaseException) -> None:

@@ -104,6 +104,23 @@ def valid_payload(value: Any) -> Any:
     return value
 
 
+LOG_TEXT_MAX: Final = 65_536
+"""The most characters of one text a log line holds (a traceback): a plug-in's exception
+may carry megabytes (a response body, a whole file), and the line would carry them all."""
+
+
+def cut_middle(text: str, limit: int = LOG_TEXT_MAX) -> str:
+    """``text``, or its first and last ``limit // 2`` characters and how many were cut between.
+
+    For a traceback: its head holds the outer frames, its tail the exception's type and the
+    end of its message. Cut after redacting, so no cut leaves part of a secret unrecognised.
+    """
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n... ({len(text) - 2 * half} characters cut) ...\n{text[-half:]}"
+
+
 UNPRINTABLE: Final = "<exception str() failed>"
 """The message of an exception whose ``str`` raised: Python's own traceback says so."""
 
