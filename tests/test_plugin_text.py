@@ -22,6 +22,7 @@ import pytest
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import (
     Bar,
+    CancelIntent,
     CheckResult,
     DryrunConfig,
     LiveSessionOrchestrator,
@@ -196,6 +197,31 @@ def test_an_intent_s_text_with_a_lone_surrogate_is_the_strategy_s_error(tmp_path
     )
     assert "(a lone surrogate U+DCFF at index " in event["payload"]["message"]
     assert len(sinks.events_of("SIGNAL")) == 1  # the bad intent was never recorded
+    _verified(sinks, tmp_path / "run")
+
+
+@pytest.mark.parametrize("field", ["reason", "symbol", "cancel"])
+def test_an_intent_s_text_of_megabytes_is_the_strategy_s_error(tmp_path: Path, field: str):
+    """Bug: an intent's reason (or symbol) of 10 MB was recorded as given, in its SIGNAL and
+    its ORDER_SUBMITTED: a 20 MB run from one order, 20 GB from the 1,000 intents a bar may
+    give. Refused past 1,000 characters, naming the field and its length; 1,000 pass."""
+    long = "r" * 1_001
+    bad: Any = (
+        CancelIntent(client_order_id="abc", reason=long)
+        if field == "cancel"
+        else attrs.evolve(buy("0.010"), **{field: long})
+    )
+    fits = attrs.evolve(buy("0.010"), reason="r" * 1_000)
+    sinks = Sinks()
+    orch = _session(sinks, strategy=ScriptedStrategy(at({2: [fits], 4: [bad]})))
+    orch.run_to_end(20, operator="cli")
+    _wound_down(sinks, orch, "STRATEGY_ERROR")
+    (event,) = sinks.events_of("STRATEGY_ERROR")
+    owner = "a CancelIntent's reason" if field == "cancel" else f"an OrderIntent's {field}"
+    assert event["payload"]["message"].startswith(
+        f"{owner} must be at most 1,000 characters, got 1,001: it is recorded"
+    )
+    assert len(sinks.events_of("SIGNAL")) == 1  # the long one was never recorded
     _verified(sinks, tmp_path / "run")
 
 

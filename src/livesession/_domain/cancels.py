@@ -14,7 +14,7 @@ from typing import Final
 
 import attrs
 
-from .._support.text import surrogate_at
+from .._support.text import INTENT_TEXT_MAX, surrogate_at, too_long
 
 __all__ = ["STRATEGY_CANCEL", "CancelIntent", "cancel_problem"]
 
@@ -47,6 +47,8 @@ def cancel_problem(intent: CancelIntent) -> str | None:
         )
     if not isinstance(reason, str):
         return f"a CancelIntent's reason must be a str, got {reason!r}"
+    if len(reason) > INTENT_TEXT_MAX:
+        return too_long("a CancelIntent's reason", reason)
     at = surrogate_at(reason)
     if at is not None:
         return (

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._support.text import surrogate_at
+from .._support.text import INTENT_TEXT_MAX, surrogate_at, too_long
 from .decimal import (
     int_as_decimal,
     long_number_problem,
@@ -163,6 +163,8 @@ def _intent_problems(
             boolish = kind is bool and "bool" in type(value).__name__.lower()  # numpy's bool_
             hint = ": give bool(x)" if boolish else ""
             yield f"an OrderIntent's {name} must be {_kind_text(kind)}, got {value!r}{hint}"
+        elif isinstance(value, str) and len(value) > INTENT_TEXT_MAX:
+            yield too_long(f"an OrderIntent's {name}", value)
         elif isinstance(value, str) and (at := surrogate_at(value)) is not None:
             yield _surrogate_problem(name, value, at)
     if not intent.symbol:

@@ -121,6 +121,20 @@ def cut_middle(text: str, limit: int = LOG_TEXT_MAX) -> str:
     return f"{text[:half]}\n... ({len(text) - 2 * half} characters cut) ...\n{text[-half:]}"
 
 
+INTENT_TEXT_MAX: Final = 1_000
+"""The most characters of an intent's text (an ``OrderIntent``'s ``symbol`` or ``reason``, a
+``CancelIntent``'s ``reason``): each is recorded with every signal and order, and a
+strategy's ``reason=str(frame)`` of megabytes made a run of gigabytes in one bar."""
+
+
+def too_long(field: str, value: str) -> str:
+    """Why ``value``, an intent's ``field`` longer than ``INTENT_TEXT_MAX``, is refused."""
+    return (
+        f"{field} must be at most {INTENT_TEXT_MAX:,} characters, got {len(value):,}: it is "
+        "recorded in the run's files with every signal and order (keep a short label)"
+    )
+
+
 UNPRINTABLE: Final = "<exception str() failed>"
 """The message of an exception whose ``str`` raised: Python's own traceback says so."""
 
