@@ -267,6 +267,17 @@ class Fails:
 
 def fails(*, strategy_id, at):
     return Fails(strategy_id, at)
+
+
+class KeepsATuple(Fails):
+    def get_state(self):
+        return {"n": self.n, "seen": (1, 2)} if self.n >= self.keep_from else {"n": self.n}
+
+
+def keeps_a_tuple(*, strategy_id, at):
+    strategy = KeepsATuple(strategy_id, 0)  # on_bar never raises
+    strategy.keep_from = at
+    return strategy
 """
 
 
@@ -457,3 +468,24 @@ def test_the_kill_switch_section_says_when_who_and_what_it_halted(tmp_path: Path
         "run time after the kill switch tripped."
     ) in section
     assert "trading_state=" not in section
+
+
+def test_a_state_refused_as_the_cli_run_stops_re_runs_and_passes_evidence(
+    tmp_path: Path, failing_config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a get_state refused only by the stop's state check (after the last step, no
+    checkpoint since) faulted the CLI's run before its close, which the CLI acknowledged; the
+    re-run faulted inside close(), after its acknowledgement was tried, and sealed it
+    unacknowledged: NOT VERIFIED, `OPERATOR_ACK (seq ...) in the run, SESSION_STOPPED in the
+    re-run`. The re-run stops as run_to_end does, then acknowledges."""
+    config = failing_config.with_name("tuple.toml")
+    config.write_text(
+        'strategy_id = "tuple"\nsteps = 50\ndurability = "none"\n'
+        'strategy_factory = "deskplug.parts:keeps_a_tuple"\n[strategy_params]\nat = 45\n'
+    )
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--config", str(config), "--out", str(out), "--run-id", "t", "-q"]) == 4
+    capsys.readouterr()
+    assert _events(out / "t", "STRATEGY_ERROR")[0]["payload"]["step"] == 50
+    result = write_evidence(out / "t")
+    assert result.ok, result.problems

@@ -229,8 +229,20 @@ def _replayed(
         take_due(session.steps_done)
         if stepped is not None:
             stepped(session.steps_done)
+    _stop_before_ack(session, due)
     take_due(None)
     session.close()
+
+
+def _stop_before_ack(session: LiveSessionOrchestrator, due: list[OperatorAction]) -> None:
+    """Stop the session as ``run_to_end`` does before its acknowledgement, if one is due.
+
+    An acknowledgement left once the steps are done, of a session still DRYRUN_ACTIVE, is
+    the CLI's of a fault the stop's state check raised (a ``get_state`` refused after the
+    last checkpoint): ``close()`` would raise it only after the acknowledgement was tried.
+    """
+    if due and due[0].verb == "acknowledge" and session.state is S.DRYRUN_ACTIVE:
+        session.request_stop(SESSION_CLOSED)
 
 
 _PROGRESS_EVERY_S: Final = 1.0
