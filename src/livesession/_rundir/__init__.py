@@ -27,7 +27,8 @@ run nothing holds, sealed already, or a ``resume`` of it still loading),
 ``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it
 prints of it; ``refused``: the file the system refused an unsealed run, as its
 ``metrics.json`` says, and the store whose refused write stopped a crashed run, as its
-session log's last line says), ``starting`` (a directory that holds no run
+session log's last line says; ``resumes``: how often the run was resumed, and from where,
+as its audit log's ``C2_RESUME`` records say), ``starting`` (a directory that holds no run
 yet) and ``halts`` (when trading went HALTED).
 """
 
