@@ -6,8 +6,9 @@
 ``resumecut``: where it cuts the files back to; ``beforecheckpoint``: whether the
 record it keeps before the checkpoint is still what the run wrote; ``aftercheckpoint``:
 the orders sent after the checkpoint, looked up at the venue; ``keptkeys``: whether the
-store still holds the run's keys; ``drift``: whether ``config.json`` is the config the
-run traded under; ``identity``: whether it is the directory the run was created in;
+store still holds the run's keys, and a SQLite one opens; ``drift``: whether
+``config.json`` is the config the run traded under; ``identity``: whether it is the
+directory the run was created in;
 ``reseal``: the sealing checkpoint a process did not live to write; ``resumeclock``:
 whether this machine's clock reads past a system-clock run's last record),
 ``rerunnable`` (what a re-run from the config could not repeat: the wall clock, a venue),
