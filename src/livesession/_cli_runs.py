@@ -44,6 +44,7 @@ from ._cli_summary import (
     print_config,
     rejected_line,
     result_json,
+    resumed_line,
     risk_blocks,
     say_lease_kept,
     say_log_lost,
@@ -96,11 +97,8 @@ def _free_run_id(out: Path, cfg: DryrunConfig) -> str:
 
 
 def _exit_code(result: DryrunResult) -> int:
-    if result.status is SessionStatus.COMPLETED:
-        return EXIT_OK
-    if result.status is SessionStatus.REJECTED:
-        return EXIT_REJECTED
-    return EXIT_FAILED
+    codes = {SessionStatus.COMPLETED: EXIT_OK, SessionStatus.REJECTED: EXIT_REJECTED}
+    return codes.get(result.status, EXIT_FAILED)
 
 
 def _summary(
@@ -123,6 +121,7 @@ def _summary(
         f"status      {result.status.value}" + (f" ({result.reason})" if result.reason else ""),
         f"run         {result.run_id}",
         f"steps       {result.steps} of {planned}",
+        *resumed_line(run_dir),
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
         f"risk blocks {risk_blocks(metrics, desk_rules(run_dir))}",

@@ -42,7 +42,7 @@ def status_lines(found: RunStatus) -> list[str]:
         rows.append(("stopped by", found.store_refused))
     if found.trading is not None:
         rows.append(("trading", _trading(found, found.trading)))
-    rows.append(("steps", _steps(found)))
+    rows += [("steps", _steps(found)), *([("resumed", found.resumed)] if found.resumed else [])]
     if found.heartbeat_utc is not None and found.heartbeat_age_s is not None:
         every = found.checkpoint_every
         cadence = "" if every is None else f"; every {every} steps"

@@ -28,6 +28,7 @@ from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_words
+from ._rundir.resumes import resumes_of
 from ._rundir.seal import TAKEN_OVER
 from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
@@ -53,6 +54,7 @@ __all__ = [
     "print_config",
     "rejected_line",
     "result_json",
+    "resumed_line",
     "risk_blocks",
     "say_lease_kept",
     "say_log_lost",
@@ -196,6 +198,12 @@ def exposure_line(result: DryrunResult) -> str:
     return f"{held or 'flat'}, {orders}"
 
 
+def resumed_line(run_dir: Path) -> list[str]:
+    """``resumed     2 times, the last from step 200`` for a run resumed, as ``status`` says it."""
+    said = resumes_of(run_dir).says()
+    return [f"resumed     {said}"] if said else []
+
+
 def result_json(
     result: DryrunResult,
     run_dir: Path,
@@ -211,7 +219,9 @@ def result_json(
     ``steps_planned`` is the steps the run was given, as ``status --json`` names it: a
     run that ended short of its plan (a feed that ran out) shows it, as the text does
     (None: not known, as ``status`` says of a run whose config it could not read).
+    ``resumes`` and ``resumed`` say the run's resumes, as ``status --json`` does.
     """
+    resumed = resumes_of(run_dir)
     return {
         "ok": code == 0,
         "exit_code": code,
@@ -223,6 +233,8 @@ def result_json(
         "run_dir": str(run_dir),
         "steps": result.steps,
         "steps_planned": planned,
+        "resumes": resumed.count,
+        "resumed": resumed.says(),
         "orders": result.orders_submitted,
         "fills": result.fills,
         "risk_blocks": metrics.count("RISK_REJECTED"),

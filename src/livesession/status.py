@@ -10,7 +10,8 @@ never taken, and nothing in the run directory is written. What it reports:
   for a directory a writer holds before it wrote ``run.json`` (checking its data file),
   ``running`` and starting; for one killed so (``writer.lock`` alone, held by no process),
   ``not_a_run``, saying so and how to start it again (``dryrun`` takes it over);
-- the steps as of the last checkpoint (``checkpoint.json``);
+- the steps as of the last checkpoint (``checkpoint.json``); how often the run was resumed,
+  and from where (its audit log's ``C2_RESUME`` records, read back from its end: ``resumes``);
 - the position and open orders, and for a run that goes on, what they are read from: a
   live run's position from its newest ``POSITION_CHANGED`` since the checkpoint, a crashed
   run's from the checkpoint (what ``resume`` restores), with what the events after it show
@@ -76,8 +77,9 @@ from ._artifacts.runread import (
 from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
+from ._rundir.alerting import posted
 from ._rundir.backing import lease_standing
-from ._rundir.beforecheckpoint import damage_past_checkpoint
+from ._rundir.beforecheckpoint import damage_past
 from ._rundir.brokers import resume_credentials
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
 from ._rundir.layout import read_run_config
@@ -85,6 +87,7 @@ from ._rundir.lock import holder_of, stopped
 from ._rundir.refused import store_refused_says
 from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resumable import resume_problem
+from ._rundir.resumes import resumes_of
 from ._rundir.seal import claimed_seal, held_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,
@@ -219,6 +222,8 @@ class RunStatus:
     """Plug-ins the run was started with as objects (``strategy``: ``pkg.mod.Class``):
     only ``resume_run`` with the same objects passed again can continue it."""
     store_refused: str = ""  # crashed: the store whose refused write stopped it, or ""
+    resumes: int = 0  # its C2_RESUME records read (a floor when ``resumed`` says "at least")
+    resumed: str = ""  # ``2 times, the last from step 200``; "" for a run never resumed
     killed_while_starting: str = ""
     """A run killed after ``run.json``, before it recorded anything: what it is, as
     ``verify`` says it (``a run killed while it started: ...``); one killed before it wrote
@@ -308,11 +313,6 @@ class RunStatus:
         return status_lines(self)
 
 
-def _posted(run_dir: Path, meta: dict[str, Any]) -> bool:
-    """The run posted to a webhook: ``run.json`` says so, or its ``alerts.jsonl`` is there."""
-    return meta.get("alerts") == "webhook" or (run_dir / names.ALERTS).exists()
-
-
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     if state == SessionState.ERROR_REQUIRES_OPERATOR.value:
         return Verdict.NEEDS_OPERATOR  # sealed FAILED: the venue is in doubt
@@ -331,12 +331,6 @@ def _text(record: dict[str, Any] | None, key: str) -> str | None:
     """
     value = (record or {}).get(key)
     return value if isinstance(value, str) else None
-
-
-def _damage_past(run_dir: Path, checkpoint: dict[str, Any]) -> str:
-    """``damage_past_checkpoint`` of a crashed run's checkpoint ("" without one)."""
-    recorder = checkpoint.get("recorder")
-    return damage_past_checkpoint(run_dir, recorder) if isinstance(recorder, dict) else ""
 
 
 def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = None) -> RunStatus:
@@ -402,7 +396,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     resumable = verdict is Verdict.CRASHED
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
-    whole = seal is not None and seal.whole
+    whole, resumed = seal is not None and seal.whole, resumes_of(run_dir)
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
@@ -420,9 +414,9 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
         resumable=resumable,
         resume_problem=problem_of_resume,
-        damaged_tail=_damage_past(run_dir, checkpoint) if resumable else "",
+        damaged_tail=damage_past(run_dir, checkpoint) if resumable else "",
         credentials=resume_credentials(cfg, meta),
-        alerts_env=ALERT_ENV if _posted(run_dir, meta) else "",
+        alerts_env=ALERT_ENV if posted(run_dir, meta) else "",
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
         lease=None
         if cfg is None
@@ -431,6 +425,8 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         objects=objects_given(meta),
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),
         store_refused=store_refused_says(run_dir) if verdict is Verdict.CRASHED else "",
+        resumes=resumed.count,
+        resumed=resumed.says(),
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",
         unwritten_checkpoint=unwritten_says(run_dir) if unwritten else "",
         closing="" if live or holder is None else closing_says(holder.pid, holder.command),

@@ -224,19 +224,25 @@ def newest_event(
 
 
 def events_back(
-    path: Path, event_types: Collection[str], *, since: int = 0, budget: int | None = None
+    path: Path,
+    event_types: Collection[str],
+    *,
+    since: int = 0,
+    budget: int | None = None,
+    key: str = "event_type",
 ) -> Iterator[dict[str, Any] | None]:
     """The whole events of ``path`` from byte ``since`` on of ``event_types``, newest first.
 
-    Read as ``newest_event`` reads. A None comes last when the reading stopped before
-    ``since``: the file is missing, or ``budget`` bytes were read (older ones may be there).
+    Read as ``newest_event`` reads; ``key`` names the type (``code``: the audit's records).
+    A None comes last when the reading stopped before ``since``: the file is missing, or
+    ``budget`` bytes were read (older ones may be there).
 
     Raises:
         OSError: the host refused to read the file (``raise_if_refused``).
     """
     budget = _SCAN_BUDGET if budget is None else budget
     wanted = frozenset(event_types)
-    patterns = tuple(b'"event_type":"' + name.encode() + b'"' for name in sorted(wanted))
+    patterns = tuple(f'"{key}":"{name}"'.encode() for name in sorted(wanted))
     carry = b""  # the start of the oldest line read so far, which began in the next chunk
     whole = False  # the end of the last whole line was found
     try:
@@ -257,21 +263,21 @@ def events_back(
                 if lo > since:  # the first line may have begun before lo
                     cut = block.find(b"\n") + 1
                     carry, block = (block, b"") if cut == 0 else (block[:cut], block[cut:])
-                yield from _newest_first(block, patterns, wanted)
+                yield from _newest_first(block, patterns, wanted, key)
     except OSError as exc:
         raise_if_refused(exc, path)
         yield None
 
 
 def _newest_first(
-    block: bytes, patterns: tuple[bytes, ...], wanted: frozenset[str]
+    block: bytes, patterns: tuple[bytes, ...], wanted: frozenset[str], key: str
 ) -> Iterator[dict[str, Any]]:
     """The lines of ``block`` (whole lines) that are events of a ``wanted`` type, last first."""
     limit = len(block)
     while (at := max(block.rfind(pattern, 0, limit) for pattern in patterns)) >= 0:
         start = block.rfind(b"\n", 0, at) + 1
         record = json_object(block[start : block.find(b"\n", at)])
-        if record is not None and record.get("event_type") in wanted:
+        if record is not None and record.get(key) in wanted:
             yield record
         limit = start  # before it (the text may have been inside another event's payload)
 
@@ -424,12 +430,7 @@ def iter_records(path: Path, cut: RunCut | None = None) -> Iterator[dict[str, An
 
 def records_of(raw: bytes) -> list[dict[str, Any]]:
     """The JSON objects among the lines of ``raw``, skipping anything that is not one."""
-    records: list[dict[str, Any]] = []
-    for line in raw.split(b"\n"):
-        record = json_object(line)
-        if record is not None:
-            records.append(record)
-    return records
+    return [record for line in raw.split(b"\n") if (record := json_object(line)) is not None]
 
 
 def json_object(line: bytes) -> dict[str, Any] | None:

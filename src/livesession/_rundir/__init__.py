@@ -6,8 +6,9 @@
 ``resumecut``: where it cuts the files back to; ``beforecheckpoint``: whether the
 record it keeps before the checkpoint is still what the run wrote; ``aftercheckpoint``:
 the orders sent after the checkpoint, looked up at the venue; ``keptkeys``: whether the
-store still holds the run's keys; ``drift``: whether ``config.json`` is the config the
-run traded under; ``identity``: whether it is the directory the run was created in;
+store still holds the run's keys, and a SQLite one opens; ``drift``: whether
+``config.json`` is the config the run traded under; ``identity``: whether it is the
+directory the run was created in;
 ``reseal``: the sealing checkpoint a process did not live to write; ``resumeclock``:
 whether this machine's clock reads past a system-clock run's last record),
 ``rerunnable`` (what a re-run from the config could not repeat: the wall clock, a venue),
@@ -27,7 +28,8 @@ run nothing holds, sealed already, or a ``resume`` of it still loading),
 ``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it
 prints of it; ``refused``: the file the system refused an unsealed run, as its
 ``metrics.json`` says, and the store whose refused write stopped a crashed run, as its
-session log's last line says), ``starting`` (a directory that holds no run
+session log's last line says; ``resumes``: how often the run was resumed, and from where,
+as its audit log's ``C2_RESUME`` records say), ``starting`` (a directory that holds no run
 yet) and ``halts`` (when trading went HALTED).
 """
 

@@ -8,7 +8,7 @@ the ``evidence`` re-run passes ``alerts=False``, so a re-run never alerts.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
 from .._artifacts.webhook import WebhookAlertSink, refuse_closed_webhook
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["choose_alerts", "open_alerts"]
+__all__ = ["choose_alerts", "open_alerts", "posted"]
 
 
 def choose_alerts(cfg: DryrunConfig, alerts: AlertSink | bool) -> AlertSink | Secret | None:
@@ -58,3 +58,8 @@ def open_alerts(
         retries=cfg.alerts.retries,
         queue_size=cfg.alerts.queue_size,
     )
+
+
+def posted(run_dir: Path, meta: dict[str, Any]) -> bool:
+    """The run posted to a webhook: ``run.json`` (``meta``) says so, or ``alerts.jsonl`` is."""
+    return meta.get("alerts") == "webhook" or (run_dir / names.ALERTS).exists()

@@ -47,7 +47,14 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
 
-__all__ = ["CRLF", "ResumeRead", "check_record", "damage_past_checkpoint", "inside_line"]
+__all__ = [
+    "CRLF",
+    "ResumeRead",
+    "check_record",
+    "damage_past",
+    "damage_past_checkpoint",
+    "inside_line",
+]
 
 _HEAD: Final = re.compile(rb'\{"event_id":"([0-9a-f]{24})","event_type":("[^"\\]+"),"payload":')
 _RUN: Final = b',"run_id":'
@@ -144,6 +151,12 @@ def check_record(run_dir: Path, recorder: Mapping[str, Any]) -> ResumeRead:
 
 _PAST_READ: Final = 1 << 26
 """The bytes past a checkpoint's offset ``damage_past_checkpoint`` reads at most (64 MiB)."""
+
+
+def damage_past(run_dir: Path, checkpoint: Mapping[str, Any]) -> str:
+    """``damage_past_checkpoint`` of a crashed run's checkpoint ("" without one)."""
+    recorder = checkpoint.get("recorder")
+    return damage_past_checkpoint(run_dir, recorder) if isinstance(recorder, dict) else ""
 
 
 def damage_past_checkpoint(run_dir: Path, recorder: Mapping[str, Any]) -> str:

@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["check_keys_kept"]
+__all__ = ["check_keys_kept", "check_store_opens"]
 
 _LOCAL_FILES: Final = {"sqlite": SQLITE_FILE_NAME, "jsonl": JSONL_FILE_NAME}
 _SHOWN: Final = 3
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+"""The first 16 bytes of every SQLite database file (an empty file is a new database)."""
 _BACKENDS: Final = (*LOCAL_BACKENDS, "postgres")
 
 
@@ -118,3 +120,28 @@ def _postgres_keys(cfg: DryrunConfig) -> tuple[str, set[str]]:
         return repr(store), {record.key for record in store.reservations()}
     finally:
         store.close()
+
+
+def check_store_opens(run_dir: Path, meta: Mapping[str, Any]) -> None:
+    """``RunDirectoryError`` when a resume could not open the run's local SQLite store.
+
+    A resume refuses a run whose ``idempotency.sqlite`` SQLite cannot open (``cannot open
+    idempotency database ...: file is not a database``), and records nothing of it: no
+    run file, no session log line says why. ``status`` said ``crashed``,
+    ``resumable yes`` and ``continue it``, which met the same refusal again. Told without
+    opening it (``status``): a directory in the file's place, or a file that does not begin
+    as a SQLite database does. Raises ``OSError`` when the host refused to read it.
+    """
+    path = run_dir / SQLITE_FILE_NAME
+    if meta.get("idempotency_backend") != "sqlite" or not path.exists():
+        return
+    why = "it is a directory" if path.is_dir() else ""
+    if not why and path.stat().st_size:  # an empty file opens as a new database
+        with path.open("rb") as handle:
+            if handle.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                why = "file is not a database (it does not begin as a SQLite database does)"
+    if why:
+        raise RunDirectoryError(
+            f"cannot open idempotency database {path}: {why}, so a resume refuses the run: "
+            "put the run's own idempotency file back, then resume again"
+        )

@@ -18,7 +18,7 @@ from ..stores import FileCheckpointStore
 from .data import check_resume_data
 from .drift import check_config_kept
 from .identity import copy_problem, linked_problem
-from .keptkeys import check_keys_kept
+from .keptkeys import check_keys_kept, check_store_opens
 from .layout import read_run_config, read_run_meta, refuse_resume_of_other_release
 from .plugins import check_source_files
 from .resumeclock import refuse_clock_behind
@@ -79,7 +79,8 @@ def resume_problem(run_dir: Path) -> str | None:
     live run: a writer's files change under it): the config, the checkpoint, the audit
     chain and artifact sizes up to the checkpoint, the venue journals, the data file's
     bytes and the plug-ins' source files (hashed, never imported), that a local
-    idempotency file is there, and that the run directory can be written. What only the
+    idempotency file is there (and a SQLite one is a database), and that the run directory
+    can be written. What only the
     resume itself can learn (a lease another session holds, the keys a PostgreSQL store
     holds) is not checked.
 
@@ -105,6 +106,7 @@ def resume_problem(run_dir: Path) -> str | None:
         check_journals(run_dir, checkpoint, cfg.broker)
         refuse_clock_behind(run_dir, cfg, meta, checkpoint)
         check_keys_kept(cfg, run_dir, meta, offsets["events"], server=False)
+        check_store_opens(run_dir, meta)
         check_resume_data(run_dir, cfg, meta)
         check_source_files(cfg, meta.get("sources") or {})
     except OSError as exc:

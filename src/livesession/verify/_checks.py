@@ -21,7 +21,7 @@ from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
 from ._grid import Grid
-from ._kept import check_kept, check_torn
+from ._kept import check_ended, check_kept
 from ._moments import check_final_moment, check_first_snapshot, check_moments
 from ._money import Money, config_decimal
 from ._prefix import Prefixes
@@ -130,7 +130,7 @@ class Verifier:
         check_kept(self.checks, self.run_dir, self.bars, self.events.config_sha256)
         check_run_meta(self.checks, self.run_dir, self.events.run_records)
         if not (self.incomplete or self.open_end or self.dead_sinks):  # sealed: all resumed
-            check_torn(self.checks, self.run_dir, [x.obj for x in self.files.lines[AUDIT] if x.obj])
+            check_ended(self.checks, self.run_dir, self.files.lines[AUDIT])
 
     def _check_dead_sinks(self) -> None:
         said = self.events.sinks_said_failed

@@ -31,14 +31,16 @@ from .._artifacts.runread import read_bytes, read_json_object
 from .._rundir.seal import sealing_checkpoint_unlike
 from .._support.fsutil import raise_if_refused
 from .._support.text import one_line
+from .._version import __version__
 from ._config import UNRECORDED
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from ._reading import Line
     from ._result import Violations
 
-__all__ = ["check_kept", "check_torn", "lost_checkpoint"]
+__all__ = ["check_ended", "check_kept", "check_kill_halted", "check_torn", "lost_checkpoint"]
 
 _MADE_BY: Final = (names.RUN_META, names.CONFIG, names.CHECKPOINT)
 _SOURCES: Final = "sources"
@@ -57,6 +59,9 @@ _NO_KEYS: Final = (
     "where the run kept its client order ids is lost (resume refuses the run: on another "
     "store it would send again what was sent)"
 )
+_KILL: Final = "C2_KILL_SWITCH"
+_TRADING_CODES: Final = (_KILL, "C2_OPERATOR_REENABLE", "C2_TRADING_STATE")
+"""The audit's records of what set trading: the kill switch's halt, and what ends it."""
 _UNREAD: Final = {
     **_LOST,
     names.CHECKPOINT: "the state resume continues from and status reads the seal by is lost",
@@ -119,13 +124,51 @@ def check_kept(
         )
     _check_run_meta(report, run_dir)
     for said in sealing_checkpoint_unlike(run_dir):
-        report.add(
-            names.CHECKPOINT,
-            0,
-            f"the sealing checkpoint is damaged: {said} (status reads a sealed run's steps, "
-            f"state and book from it); {_RESTORE}",
-        )
+        _damaged(report, said)
     _check_config_hash(report, run_dir, config_sha256)
+
+
+def _damaged(report: Violations, said: str) -> None:
+    report.add(
+        names.CHECKPOINT,
+        0,
+        f"the sealing checkpoint is damaged: {said} (status reads a sealed run's steps, "
+        f"state and book from it); {_RESTORE}",
+    )
+
+
+def check_kill_halted(
+    report: Violations, run_dir: Path | None, audit: list[dict[str, Any]]
+) -> None:
+    """A sealing checkpoint's ``kill_halted`` against the audit records that set trading.
+
+    ``audit``: a sealed run's records. The kill switch's halt (``C2_KILL_SWITCH``) holds
+    until trading changes (``C2_TRADING_STATE``) or an operator re-enables it
+    (``C2_OPERATOR_REENABLE``): the checkpoint keeps it (``kill_halted``, written only when
+    set), and ``status`` says a sealed run's halt was the kill switch's by it. One edited in
+    or out verified clean. A lost lease halts so without a kill (``LEASE_LOST``): not held
+    to it; nor a checkpoint of another release, which may not write the key.
+    """
+    checkpoint = {} if run_dir is None else read_json_object(run_dir / names.CHECKPOINT)
+    if checkpoint.get("sealed") is not True or checkpoint.get("reason") == "LEASE_LOST":
+        return
+    newest: dict[str, Any] = next(
+        (r for r in reversed(audit) if r.get("code") in _TRADING_CODES), {}
+    )
+    killed, said = newest.get("code") == _KILL, checkpoint.get("kill_halted")
+    told = "missing" if said is None else orjson.dumps(said).decode()
+    at = f"{names.AUDIT}:{newest.get('seq')}'s {newest.get('code')}"
+    if bool(said) == killed or (said is None and checkpoint.get("version") != __version__):
+        return
+    if killed:
+        _damaged(
+            report,
+            f"its kill_halted {told}, but {at} halted trading, and no record after it ended that",
+        )
+    elif newest:
+        _damaged(report, f"its kill_halted {told}, but {at} set trading after any kill switch")
+    else:
+        _damaged(report, f"its kill_halted {told}, but {names.AUDIT} holds no {_KILL}")
 
 
 def _check_run_meta(report: Violations, run_dir: Path) -> None:
@@ -211,6 +254,13 @@ def _check_config_hash(report: Violations, run_dir: Path, config_sha256: object)
             f"not the config {names.RUN_META} records (config_hash {recorded[:12]}..., this "
             f"file {found[:12]}...): one of them was changed after the run began",
         )
+
+
+def check_ended(report: Violations, run_dir: Path | None, lines: list[Line]) -> None:
+    """What a sealed run's audit ``lines`` hold its kept files to: ``.torn``, ``kill_halted``."""
+    audit = [line.obj for line in lines if line.obj]
+    check_torn(report, run_dir, audit)
+    check_kill_halted(report, run_dir, audit)
 
 
 def check_torn(report: Violations, run_dir: Path | None, audit: list[dict[str, Any]]) -> None:

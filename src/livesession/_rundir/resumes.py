@@ -1,0 +1,65 @@
+"""How often a run was resumed, and from where: its audit log's ``C2_RESUME`` records.
+
+Each ``livesession resume`` (``resume_run``) writes one ``C2_RESUME`` before its first step,
+and a later resume keeps it: the records are the run's resumes, sealed or not. ``status``
+and the summary a ``resume`` prints say them, as ``evidence`` does from the whole log. The
+log is read backwards from its end, a chunk at a time, and no further than ``_BUDGET``
+bytes: a supervisor polls ``status``, and the audit log of a long run may be large (a
+reject is a record). When the budget ends the reading, the count is a floor, said so.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from .._artifacts import names
+from .._artifacts.runread import events_back, payload
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["Resumes", "resumes_of"]
+
+_BUDGET: Final = 8 << 20
+"""How far back the audit log is read for ``C2_RESUME`` records (its whole, but for a long one)."""
+
+
+@attrs.frozen
+class Resumes:
+    """The ``C2_RESUME`` records read, and where the newest went on from."""
+
+    count: int = 0
+    last_from: str = ""
+    """Where the newest resume went on from: ``step 200``, or ``the start`` (no checkpoint)."""
+    read_back: int = 0
+    """The bytes read back from the end when they did not reach the start (0: all read)."""
+
+    def says(self) -> str:
+        """``2 times, the last from step 200``; ``once, from step 100``; "" for none."""
+        if not self.count:
+            return ""
+        if self.count == 1 and not self.read_back:
+            return f"once, from {self.last_from}"
+        floor = f"at least {'once' if self.count == 1 else f'{self.count} times'}"
+        times = f"{self.count} times" if not self.read_back else floor
+        read = f" (counted in the last {self.read_back >> 20} MiB of {names.AUDIT})"
+        return f"{times}, the last from {self.last_from}{read if self.read_back else ''}"
+
+
+def resumes_of(run_dir: Path, *, budget: int = _BUDGET) -> Resumes:
+    """The run's resumes, as its audit log's ``C2_RESUME`` records say them (none: ``count`` 0).
+
+    Raises:
+        OSError: the host refused to read the audit log (``raise_if_refused``).
+    """
+    audit = run_dir / names.AUDIT
+    found = list(events_back(audit, ("C2_RESUME",), budget=budget, key="code"))
+    records = [record for record in found if record is not None]
+    if not records:
+        return Resumes()
+    newest = payload(records[0])
+    where = "the start" if newest.get("checkpoint") is False else f"step {newest.get('from_step')}"
+    cut = found[-1] is None and audit.is_file()  # the budget ended the reading
+    return Resumes(count=len(records), last_from=where, read_back=budget if cut else 0)
