@@ -8,6 +8,10 @@ would send again what the crashed process sent.
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from test_lease_session import cli, digest_files, submits_per_client_id, write_config
 
 
@@ -87,5 +91,55 @@ def test_verify_of_a_run_without_its_idempotency_file_does_not_advise_resume(tmp
     assert checked.stdout.splitlines()[0] == (
         f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run_dir}`"
     )
+    assert cli("resume", run_dir, "-q").returncode == 0
+    assert cli("verify", run_dir).returncode == 0
+
+
+def _emptied(run_dir, backend):
+    """The run's store file put back empty (its ``-wal`` and ``-shm`` gone with it)."""
+    name = f"idempotency.{backend}"
+    for path in run_dir.glob(f"{name}*"):
+        path.unlink()
+    (run_dir / name).write_bytes(b"")
+
+
+def _wal_dropped(run_dir, backend):
+    """The run's SQLite database copied without its ``-wal``: the keys written since the
+    last checkpoint of the log into the database are gone."""
+    (run_dir / f"idempotency.{backend}-wal").unlink()
+
+
+@pytest.mark.parametrize(
+    ("backend", "damage"),
+    [("sqlite", _emptied), ("sqlite", _wal_dropped), ("jsonl", _emptied)],
+    ids=["sqlite-empty", "sqlite-without-wal", "jsonl-empty"],
+)
+def test_a_resume_whose_idempotency_file_lost_the_runs_keys_is_refused(tmp_path, backend, damage):
+    """Bug: only a store file that was missing was held to the keys the run recorded as
+    submitted; one put back empty, or a SQLite database without its ``-wal``, answered
+    every key as new, and the resume went on (it would send again what was in flight).
+    Now refused as a missing file is; with the run's own file back it resumes."""
+    out = tmp_path / "runs"
+    args = ("--out", out, "--run-id", "e", "--idempotency-backend", backend, "-q")
+    first = cli("dryrun", *args, crash_at="checkpoint:4")
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "e"
+    aside = tmp_path / "aside"  # the store's files only: a copy of the run is a run
+    aside.mkdir()
+    for path in run_dir.glob("idempotency.*"):
+        shutil.copy2(path, aside / path.name)
+    damage(run_dir, backend)
+    before = digest_files(run_dir)
+
+    resumed = cli("resume", run_dir, "-q")
+    assert resumed.returncode == 2, resumed.stderr
+    message = resumed.stderr.strip()
+    assert message.count("\n") == 0, message
+    assert f"its idempotency store {run_dir}/idempotency.{backend} lacks " in message
+    assert "so a resume would send again what was sent; nothing was changed" in message
+    assert digest_files(run_dir) == before
+
+    for path in aside.glob("idempotency.*"):  # the run's own file back: it resumes
+        shutil.copy2(path, run_dir / path.name)
     assert cli("resume", run_dir, "-q").returncode == 0
     assert cli("verify", run_dir).returncode == 0

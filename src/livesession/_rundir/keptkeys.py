@@ -6,7 +6,8 @@ on a venue it does not rewind every key the checkpoint does not account for is l
 before the first step (``aftercheckpoint``). A store that lost the run's keys answers
 every key as new: ``LIVESESSION_PG_DSN`` pointing at another database or schema than the
 run used (a standby host configured apart), a namespace deleted, or a local
-``idempotency.sqlite`` / ``idempotency.jsonl`` removed from the run directory. The resume
+``idempotency.sqlite`` / ``idempotency.jsonl`` removed from the run directory, or put back
+as another file (an empty one, an older copy, one copied without its ``-wal``). The resume
 would then send again what the crashed process sent, and take its lease in a table no
 other holder of the pair looks at.
 
@@ -16,7 +17,10 @@ checkpoint (each was reserved before it was recorded) must be in the store.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any, Final
+
+import orjson
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError
@@ -79,7 +83,9 @@ def check_keys_kept(
 
     ``meta`` is ``run.json``; its ``idempotency_backend`` ``memory`` keeps no key past
     its process, so there is nothing to check. ``server=False`` (``status``, which needs
-    no DSN) leaves a PostgreSQL store unasked. Reads only: nothing is written.
+    no DSN and writes nothing) leaves a PostgreSQL store unasked and a local file that is
+    there unread (SQLite, even read-only, makes a ``-shm`` and ``-wal`` beside a database
+    closed cleanly). Reads only: nothing is written but those two.
     """
     backend = _recorded_backend(run_dir, meta)
     if events_offset <= 0 or (
@@ -87,12 +93,21 @@ def check_keys_kept(
     ):
         return  # no checkpoint yet (the run starts over), or no store to ask
     path = run_dir / _LOCAL_FILES.get(backend, "")
-    if backend != "postgres" and path.exists():
-        return  # the local stores' own checks judge a file that is there
+    there = backend != "postgres" and path.exists()
+    if there and not server:
+        return
     submitted = recorded_orders(run_dir / names.ARTIFACTS["events"], events_offset)
     if not submitted:
         return
-    where, held = _postgres_keys(cfg) if backend == "postgres" else (f"{path} (missing)", set())
+    if backend == "postgres":
+        where, held = _postgres_keys(cfg)
+    elif there:
+        kept = _local_keys(backend, path)
+        if kept is None:
+            return  # a file the store cannot read: its own open refuses it, saying why
+        where, held = str(path), kept
+    else:
+        where, held = f"{path} (missing)", set()
     missing = sorted(submitted - held)
     if not missing:
         return
@@ -109,6 +124,39 @@ def check_keys_kept(
         f"submitted before its checkpoint ({shown}{more}), so a resume would send again "
         f"what was sent; nothing was changed: {fix}"
     )
+
+
+def _local_keys(backend: str, path: Path) -> set[str] | None:
+    """The keys the local store file at ``path`` holds, read without changing them.
+
+    None when it cannot be read so (not a database, damaged lines, refused by the host):
+    the store's own open judges such a file. A SQLite file without the store's table (an
+    empty file) holds none.
+    """
+    if backend == "jsonl":
+        try:
+            lines = path.read_bytes().splitlines()
+        except OSError:
+            return None
+        records = []
+        for line in lines:
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                continue  # a torn line: never returned, so never sent under
+        return {r["key"] for r in records if isinstance(r, dict) and r.get("op") == "reserve"}
+    try:
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        return {str(row[0]) for row in connection.execute("SELECT key FROM idempotency")}
+    except sqlite3.OperationalError as exc:
+        return set() if "no such table" in str(exc) else None
+    except sqlite3.Error:
+        return None
+    finally:
+        connection.close()
 
 
 def _postgres_keys(cfg: DryrunConfig) -> tuple[str, set[str]]:
