@@ -1,8 +1,9 @@
-"""``store_refused_says``: status names the store that stopped a crashed run only from a
-session log whose last whole line is that store's ``session_interrupted``.
+"""``_rundir/refused.py``'s readers, held to each of their conditions.
 
-Each case is a line another record (or none) would make: the reader's every condition is
-held to one, so a reader that said a store refused a write of any run would fail here.
+``store_refused_says``: status names the store that stopped a crashed run only from a
+session log whose last whole line is that store's ``session_interrupted``; each case is a
+line another record (or none) would make. ``refused_write``: a sink's claim in
+``metrics.json`` is said only when whole (where and why).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from livesession._artifacts import names
 from livesession._rundir import refused
-from livesession._rundir.refused import store_refused_says
+from livesession._rundir.refused import refused_write, store_refused_says
 
 _STOPPED = {
     "event": "session_interrupted",
@@ -68,3 +69,20 @@ def test_a_session_log_the_host_refuses_to_read_says_nothing(
 
     monkeypatch.setattr(refused, "last_whole_line", refuse)
     assert store_refused_says(run_dir) == ""
+
+
+@pytest.mark.parametrize(
+    ("at", "said"),
+    [
+        (5, "the events sink failed at line 5 of {events} (OSError: [Errno 28] No space)"),
+        (None, ""),  # a claim without its line (a metrics.json edited) is none
+        ("5", ""),
+    ],
+)
+def test_a_sink_s_claim_is_said_only_whole(tmp_path: Path, at: object, said: str) -> None:
+    metrics = {"audit_events": 3, "events_sink_failed_at": at}
+    metrics["events_sink_error"] = "OSError: [Errno 28] No space"
+    (tmp_path / names.METRICS).write_bytes(orjson.dumps(metrics))
+    (tmp_path / names.AUDIT).write_bytes(orjson.dumps({"seq": 3}) + b"\n")
+    expected = said.format(events=tmp_path / names.EVENTS)
+    assert refused_write(tmp_path)[0] == expected
