@@ -165,3 +165,39 @@ def _final_edited(sealed: Path, tmp_path: Path, **changes: object) -> Path:
     final = orjson.loads(last) | changes
     (run / names.SNAPSHOTS).write_bytes(b"".join(before) + orjson.dumps(final) + b"\n")
     return run
+
+
+def test_a_book_of_another_type_is_no_book(sealed: Path, checkpoint: dict[str, Any]) -> None:
+    """A garbled book (a list, text) is said so, not read as one (which raised)."""
+    for book in (["open"], "book", 0):
+        assert sealing_checkpoint_unlike(sealed, _edited(checkpoint, book=book)) == [
+            f"its book {book!r} is no book"
+        ]
+
+
+@pytest.mark.broken_run("the final snapshot is edited to hold no list of open orders")
+@pytest.mark.parametrize("open_orders", [None, "none"])
+def test_a_final_snapshot_without_its_open_orders_holds_none(
+    sealed: Path, checkpoint: dict[str, Any], tmp_path: Path, open_orders: object
+) -> None:
+    """Where the final snapshot says no open orders (a key another release may lack), the
+    checkpoint's are not held to them: only its positions are."""
+    run = _final_edited(sealed, tmp_path, open_orders=open_orders)
+    held = _with_book(checkpoint, open=[{"order": {"client_order_id": "ls1"}}])
+    assert sealing_checkpoint_unlike(run, held) == []
+
+
+@pytest.mark.broken_run("the audit's last record is edited to say no status")
+def test_a_seal_that_says_no_status_holds_no_failed(
+    sealed: Path, checkpoint: dict[str, Any], tmp_path: Path
+) -> None:
+    """``failed`` is held to the seal's status only where the seal says one."""
+    run = _final_edited(sealed, tmp_path)
+    *before, last = (run / names.AUDIT).read_bytes().splitlines(keepends=True)
+    stop = orjson.loads(last)
+    del stop["payload"]["status"]
+    (run / names.AUDIT).write_bytes(b"".join(before) + orjson.dumps(stop) + b"\n")
+    assert sealing_checkpoint_unlike(run, _edited(checkpoint, failed=True)) == []
+    assert sealing_checkpoint_unlike(sealed, _edited(checkpoint, failed=True)) == [
+        "its failed True, but the seal says COMPLETED"
+    ]

@@ -14,6 +14,7 @@ room, the resume finishes the wind-down and seals.
 from __future__ import annotations
 
 import json
+import shlex
 import types
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,16 @@ _NO_SPACE = "OSError: [Errno 28] No space left on device"
 _FILE = {"events": names.EVENTS, "states": names.SNAPSHOTS, "audit": names.AUDIT}
 
 
-def _refuse(monkeypatch: pytest.MonkeyPatch, file: str, *, once: bytes, after: int = 0) -> None:
+def _refuse(
+    monkeypatch: pytest.MonkeyPatch,
+    file: str,
+    *,
+    once: bytes,
+    after: int = 0,
+    error: tuple[int, str] = (28, "No space left on device"),
+) -> None:
     """``file`` refuses every write from its ``after``-th on, counted once events.jsonl took
-    the line holding ``once`` (a full disk: ENOSPC)."""
+    the line holding ``once`` (``error``: a full disk, ENOSPC, unless told)."""
     real = sinks.FileLineSink.write_line
     seen = {"on": False, "writes": 0}
 
@@ -45,20 +53,24 @@ def _refuse(monkeypatch: pytest.MonkeyPatch, file: str, *, once: bytes, after: i
         if seen["on"] and self.path.name == file:
             seen["writes"] += 1
             if seen["writes"] >= after:
-                raise OSError(28, "No space left on device")
+                raise OSError(*error)
         real(self, line)
 
     monkeypatch.setattr(sinks.FileLineSink, "write_line", write_line)
 
 
 def _refused_in_the_wind_down(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sink: str, after: int
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sink: str,
+    after: int,
+    error: tuple[int, str] = (28, "No space left on device"),
 ) -> Path:
     """A CLI dryrun holding a position at its end (45 steps), whose ``sink`` file refuses
-    writes from the ``after``-th the wind-down makes: unsealed, exit 2."""
+    writes from the ``after``-th the wind-down makes (with ``error``): unsealed, exit 2."""
     config = tmp_path / "run.toml"
     config.write_text("[strategy]\nfast = 2\nslow = 5\n", encoding="utf-8")
-    _refuse(monkeypatch, _FILE[sink], once=b'"to_state":"STOPPING"', after=after)
+    _refuse(monkeypatch, _FILE[sink], once=b'"to_state":"STOPPING"', after=after, error=error)
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "-c", str(config), "-q"]
     assert main([*args, "--steps", "45", "--idempotency-backend", "jsonl"]) == 2
     monkeypatch.undo()  # the disk has room again
@@ -93,7 +105,7 @@ def test_status_and_stop_name_the_file_refused_and_resume_finishes_the_wind_down
     assert main(["status", str(run_dir), "--json"]) == Verdict.CRASHED.value
     found = json.loads(capsys.readouterr().out)
     assert (found["state"], found["verdict"]) == ("STOPPING", "crashed")
-    assert found["next"] == f"{said}continue it: livesession resume {run_dir}"
+    assert found["next"] == f"{said}continue it: livesession resume {shlex.quote(str(run_dir))}"
     stopped = control._stopped(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
     assert stopped is not None
     assert stopped.kind == "not_held"
@@ -120,6 +132,33 @@ def test_status_and_stop_name_the_file_refused_and_resume_finishes_the_wind_down
     events = [orjson.loads(line) for line in (run_dir / names.EVENTS).read_bytes().splitlines()]
     flattens = [e for e in events if e["payload"].get("reason") == "flatten"]
     assert len(flattens) == 1, flattens
+
+
+@_REFUSED
+def test_the_refusal_said_is_its_own_errno_s_and_a_path_s_braces_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file too large (EFBIG, not a full disk) says what must be so for that errno, and an
+    output directory whose name holds braces reads the same to status (whose words are
+    formatted after, so the braces it is given are doubled) as to stop (whose are not)."""
+    out = tmp_path / "out{x}"
+    out.mkdir()
+    run_dir = _refused_in_the_wind_down(out, monkeypatch, "events", 3, (27, "File too large"))
+    capsys.readouterr()
+    at = orjson.loads((run_dir / names.METRICS).read_bytes())["events_sink_failed_at"]
+    said = (
+        f"the events sink failed at line {at} of {run_dir / names.EVENTS} (OSError: [Errno 27] "
+        "File too large): the run is not sealed; once files may grow again (file too large: "
+        "raise the file size limit, `ulimit -f`): "
+    )
+    assert (
+        run_status(run_dir).next_step()
+        == f"{said}continue it: livesession resume {shlex.quote(str(run_dir))}"
+    )
+    stopped = control._stopped(RunWatch(run_dir), types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert stopped is not None
+    assert stopped.line.startswith(f"pid 4242 ended without sealing {run_dir}: {said}")
+    assert main(["resume", str(run_dir), "-q"]) == 0  # the limit raised: it seals
 
 
 @_REFUSED

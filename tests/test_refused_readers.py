@@ -1,0 +1,88 @@
+"""``_rundir/refused.py``'s readers, held to each of their conditions.
+
+``store_refused_says``: status names the store that stopped a crashed run only from a
+session log whose last whole line is that store's ``session_interrupted``; each case is a
+line another record (or none) would make. ``refused_write``: a sink's claim in
+``metrics.json`` is said only when whole (where and why).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession._artifacts import names
+from livesession._rundir import refused
+from livesession._rundir.refused import refused_write, store_refused_says
+
+_STOPPED = {
+    "event": "session_interrupted",
+    "interrupted_by": "StoreFailure",
+    "error": "the idempotency store X refused a write (OSError: [Errno 28] No space left)",
+}
+_SAID = f"{_STOPPED['error']} ({names.SESSION_LOG}'s last line, session_interrupted)"
+
+
+def _logged(run_dir: Path, *lines: dict[str, Any]) -> Path:
+    run_dir.mkdir(exist_ok=True)
+    log = b"".join(orjson.dumps(line) + b"\n" for line in lines)
+    (run_dir / names.SESSION_LOG).write_bytes(log)
+    return run_dir
+
+
+def test_the_store_s_interruption_as_the_last_line_is_said(tmp_path: Path) -> None:
+    assert store_refused_says(_logged(tmp_path, {"event": "session_opened"}, _STOPPED)) == _SAID
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        {**_STOPPED, "event": "session_closed"},  # not the torn session's record
+        {**_STOPPED, "interrupted_by": "KeyboardInterrupt"},  # interrupted, by no store
+        {**_STOPPED, "error": None},  # no error text to say
+        {"event": "session_opened"},  # a later process's line (a resume) ends the log
+    ],
+)
+def test_any_other_last_line_says_nothing(tmp_path: Path, last: dict[str, Any]) -> None:
+    assert store_refused_says(_logged(tmp_path, _STOPPED, last)) == ""
+
+
+def test_the_error_is_said_on_one_line(tmp_path: Path) -> None:
+    """A store's error may hold a line break (SQLite's, an OS's): status's line is one."""
+    stopped = {**_STOPPED, "error": "refused a write\n(OSError:\tno room)"}
+    said = store_refused_says(_logged(tmp_path, stopped))
+    assert said.startswith("refused a write (OSError: no room) (")
+
+
+def test_a_session_log_the_host_refuses_to_read_says_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused (permission denied; as root no mode refuses, so the read is made to), status
+    reads the run without its session log: no error out of the reader, nothing said."""
+    run_dir = _logged(tmp_path, _STOPPED)
+
+    def refuse(path: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(refused, "last_whole_line", refuse)
+    assert store_refused_says(run_dir) == ""
+
+
+@pytest.mark.parametrize(
+    ("at", "said"),
+    [
+        (5, "the events sink failed at line 5 of {events} (OSError: [Errno 28] No space)"),
+        (None, ""),  # a claim without its line (a metrics.json edited) is none
+        ("5", ""),
+    ],
+)
+def test_a_sink_s_claim_is_said_only_whole(tmp_path: Path, at: object, said: str) -> None:
+    metrics = {"audit_events": 3, "events_sink_failed_at": at}
+    metrics["events_sink_error"] = "OSError: [Errno 28] No space"
+    (tmp_path / names.METRICS).write_bytes(orjson.dumps(metrics))
+    (tmp_path / names.AUDIT).write_bytes(orjson.dumps({"seq": 3}) + b"\n")
+    expected = said.format(events=tmp_path / names.EVENTS)
+    assert refused_write(tmp_path)[0] == expected
