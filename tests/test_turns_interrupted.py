@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from livesession._session.interrupts import TurnsLock
+from livesession._session.interrupts import TurnsLock, _take
 from livesession._session.threads import SessionGate
 
 if TYPE_CHECKING:
@@ -118,12 +118,16 @@ def test_ctrl_c_as_a_waiter_takes_the_lock_back_leaves_the_holder_alone(when: st
         with turns:
             inner.victim = threading.get_ident()  # its next wait for the lock: taking it back
             waiting.set()
-            turns.wait()
+            try:
+                turns.wait()
+            except KeyboardInterrupt:
+                seen["waiter_holds"] = lock._is_owned()  # raised once taken back
+                raise
 
     with pytest.raises(KeyboardInterrupt):
         wait()
     thread.join(30)
-    assert seen == {"still_holds": True, "released": True}
+    assert seen == {"still_holds": True, "released": True, "waiter_holds": True}
     assert lock.takers == set()
     assert _free_for_another(lock)
 
@@ -156,3 +160,53 @@ def test_the_gate_reads_in_turn_after_an_interrupted_wait() -> None:
         gave_up.set()
         thread.join(30)
     assert (gate.waiting, gate.arrived) == (0, 2)
+
+
+class _TwiceCut:
+    """A lock whose wait two interrupts cut, one after the other, before it is taken."""
+
+    def __init__(self) -> None:
+        self.real = threading.RLock()
+        self.cuts: list[BaseException] = [KeyboardInterrupt("first"), SystemExit("second")]
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self.cuts:
+            raise self.cuts.pop(0)
+        return self.real.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self.real.release()
+
+    def _is_owned(self) -> bool:
+        return bool(self.real._is_owned())  # type: ignore[attr-defined]
+
+
+def test_of_two_interrupts_cutting_the_wait_the_first_is_raised() -> None:
+    """Two signals cut the wait to take the lock back: it is taken all the same, and the
+    first interrupt, the one the user gave, is what the thread raises, not the last."""
+    inner = _TwiceCut()
+    cut = _take(inner)  # type: ignore[arg-type]
+    assert isinstance(cut, KeyboardInterrupt)
+    assert str(cut) == "first"
+    assert inner._is_owned()
+    inner.release()
+
+
+def test_a_release_by_another_thread_leaves_the_holder_holding() -> None:
+    """Only the holder may let go: another thread's ``release`` is a ``RuntimeError``, and
+    the holder still holds the lock (a ``Condition`` on it may notify)."""
+    lock = TurnsLock()
+    turns = threading.Condition(lock)  # type: ignore[arg-type]  # as the gate's
+    with turns:
+
+        def release() -> str:
+            try:
+                lock.release()
+            except RuntimeError as exc:
+                return str(exc)
+            return "released"
+
+        assert _in_thread(release) != "released"
+        assert lock._is_owned()
+        turns.notify_all()  # "cannot notify on un-acquired lock" if the holder was forgotten
+    assert _free_for_another(lock)
