@@ -141,6 +141,28 @@ class PriceGrid:
             return None  # on the grid, within 28 digits of the tick (the usual price)
         return self._on_tick(value, text, self.tick, column)
 
+    def fits(self, prices: list[tuple[Decimal, str, str]], line: int) -> bool:
+        """Whether ``problem`` finds nothing wrong with any of a row's ``prices``.
+
+        Each as (value, text, column), in ``PRICE_COLUMNS`` order, written plain (digits and
+        at most one point, as ``quickrow`` takes them: the places are the text's). An
+        inferred grid takes them in, as ``problem`` would. False: nothing changed.
+        """
+        tick = self.tick
+        if tick is None or self._within is None:
+            places = [_plain_places(text) for value, text, _ in prices if value > 0]
+            if len(places) < len(prices) or max(places) > DIGITS:
+                return False
+            self.places = max(self.places, *places)
+            for value, text, column in prices:
+                if self.largest is None or value > self.largest[0]:
+                    self.largest = (value, text, line, column)
+            return True
+        least, beyond = self._within
+        return all(
+            least <= value < beyond and value >= tick and not value % tick for value, _, _ in prices
+        )
+
     def _infer(self, value: Decimal, text: str, line: int, column: str) -> str | None:
         """Take ``value``'s places into the inferred grid (held to it once all are read)."""
         exponent = value.as_tuple().exponent
@@ -216,6 +238,12 @@ def _tick_hint(value: Decimal, tick: Decimal) -> str:
         f'set price_tick = "{step}" (the largest step that divides both this price and '
         f"{tick}, the grid of the prices before it), or a step that divides {step}"
     )
+
+
+def _plain_places(text: str) -> int:
+    """The decimal places of a number written plain (``1.0716``: 4; ``102``: 0)."""
+    point = text.find(".")
+    return 0 if point < 0 else len(text) - point - 1
 
 
 def _places(value: Decimal) -> int:

@@ -16,8 +16,10 @@ from .._domain.timerange import RANGE_NOTE, outside
 from .._support.numbertext import digits_hint
 from .datafail import fail
 from .timeforms import (
+    COMMON_ISO,
     NANO_DIGITS,
     calendar_problem,
+    common_iso_ns,
     epoch_unit,
     finite_number,
     form_hint,
@@ -187,7 +189,9 @@ class TimeColumn:
 
         ``cells``: the whole row, told apart from the row before when the time repeats.
         """
-        when = self.parse(text, line)
+        when = self._common(text)
+        if when is None:
+            when = self.parse(text, line)
         problem = outside(when)
         if problem is not None:
             raise fail(
@@ -202,6 +206,22 @@ class TimeColumn:
             self.first_text, self.first_ns = text, when
         self.last, self.last_text, self.last_line, self.last_cells = when, text, line, cells
         return when
+
+    def _common(self, text: str) -> int | None:
+        """``parse`` of a time in the form most files write every one, or None (read it so).
+
+        After the first row: ISO 8601 to the second or finer, in UTC (``Z``), or without an
+        offset once the file writes none (``_one_zone`` has nothing to say of it), or an
+        epoch number of digits alone in the first row's unit.
+        """
+        if self.scale:
+            return _epoch_digits(text, self.scale)
+        if self.scale is None or self.offset_at is not None:
+            return None
+        found = COMMON_ISO.fullmatch(text)
+        if found is None or (not found.group(8) and self.naive_at is None):
+            return None
+        return common_iso_ns(found)
 
     def _going_back(self, text: str, when: int, cells: Sequence[str]) -> str:
         """Why a time may not increase, when the file tells: the hint after the refusal.
@@ -246,6 +266,20 @@ class TimeColumn:
             return False  # not the second row (a row out of place later), or no last row to read
         last_row = self.last_row()
         return last_row is not None and last_row < first
+
+
+def _epoch_digits(text: str, scale: int) -> int | None:
+    """An epoch number of ASCII digits alone, in nanoseconds, when it is in the unit ``scale``."""
+    if not (text.isascii() and text.isdigit()) or len(text) > _EPOCH_DIGITS:
+        return None
+    number = int(text)
+    unit = next((ns for bound, ns in _EPOCH_BOUNDS if number < bound), 1)
+    return number * scale if unit == scale else None
+
+
+_EPOCH_DIGITS: Final = 19
+_EPOCH_BOUNDS: Final = ((10**11, 1_000_000_000), (10**14, 1_000_000), (10**17, 1_000))
+"""``timeforms.epoch_unit``'s bounds, on integers."""
 
 
 _OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([Zz]|[+-]\d\d(?::?\d\d)?)$", re.ASCII)
