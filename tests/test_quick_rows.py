@@ -18,6 +18,7 @@ import pytest
 
 from livesession import CsvReplayFeed, DataFileError, check_csv
 from livesession._market import datafile, timecolumn
+from livesession._market.timecolumn import TimeColumn
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -157,21 +158,31 @@ def test_other_layouts_check_and_play_alike_with_and_without_the_quick_path(
     assert outcomes() == quick
 
 
-def test_common_iso_times_are_read_as_iso_8601_reads_them() -> None:
-    from livesession._market.timeforms import COMMON_ISO, common_iso_ns, iso_ns
-
+def test_common_times_are_read_as_the_general_path_reads_them(tmp_path: Path) -> None:
+    """``TimeColumn._common``: the nanoseconds ``parse`` gives, or None (and ``parse`` reads)."""
     rng = random.Random(3)
-    texts = [f"2026-03-02T09:00:00.{'1' * n}Z" for n in range(1, 10)]
+    texts = [
+        f"2026-03-02T09:00:00{m}{'1' * n}{z}" for m in ".," for n in range(1, 10) for z in ("Z", "")
+    ]
     for _ in range(3000):
         year = rng.choice((1, 1969, 1970, 2024, 2026, 2262, 9999))
         month, day = rng.randint(0, 13), rng.randint(0, 32)
         clock = ":".join(f"{rng.randint(0, n):02d}" for n in (25, 61, 61))
-        sep, fraction, zone = rng.choice(((" ", "", ""), ("T", ".5", "Z"), ("T", "", "Z")))
+        sep, fraction, zone = rng.choice(
+            ((" ", "", ""), ("T", ".5", "Z"), ("T", "", "Z"), ("T", "", "+00:00"), ("T", ".25", ""))
+        )
         texts.append(f"{year:04d}-{month:02d}-{day:02d}{sep}{clock}{fraction}{zone}")
+    texts += ["2026-W10-1T09:00:00Z", "2026-061T09:00:00Z", "2026-03-02T09:00Z", "2026-03-02T09Z"]
+    read = 0
     for text in texts:
-        found = COMMON_ISO.fullmatch(text)
-        assert found is not None
-        assert common_iso_ns(found) == iso_ns(text), text
+        for first in ("2000-01-01T00:00:00Z", "2000-01-01 00:00:00"):
+            column = TimeColumn(tmp_path / "data.csv", "timestamp")
+            column.parse(first, 2)
+            quick = column._common(text)
+            if quick is not None:
+                read += 1
+                assert quick == column.parse(text, 3), text
+    assert read > len(texts) // 2
 
 
 def test_a_common_file_is_read_without_csv_or_datetime_past_its_first_row(

@@ -19,21 +19,22 @@ too (``RowChecker.time_of``, which reads the common forms fast: ``TimeColumn.add
 from __future__ import annotations
 
 import csv
+import functools
 import re
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from .._domain.decimal import DIGITS
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS
-from .datavalues import volume_problem
 
 if TYPE_CHECKING:
     from .datafile import RowChecker
 
 __all__ = ["quick_row"]
 
-_PLAIN: Final = re.compile(r"[0-9]+(?:\.[0-9]+)?")
-"""A number as most files write every one: digits, and a point with digits after it."""
+_PLAIN: Final = rf"(?=[0-9.]{{1,{DIGITS}}}(?:,|\Z))[0-9]+(?:\.[0-9]+)?"
+"""A number as most files write every one: digits, and a point with digits after it; no
+more than ``DIGITS`` characters (none can then have more digits than a run keeps)."""
 
 
 def quick_row(
@@ -50,27 +51,35 @@ def quick_row(
     symbol = rows.symbol_column
     if cells is None or (symbol is not None and cells[rows.names.index(symbol)] != rows.symbol):
         return None
-    values = _bar(cells, index)
-    if values is None:
-        return None
-    prices = [(values[column], cells[index[column]], column) for column in PRICE_COLUMNS]
-    if not rows.grid.fits(prices, line):
+    grid = rows.grid
+    texts = [cells[index[column]] for column in REQUIRED_COLUMNS]
+    values = _bar(texts, _bar_form(grid.plain_places))
+    if values is None or not grid.fits(values, texts, line):
         return None
     return values, rows.time_of(cells, line)
 
 
-def _bar(cells: list[str], index: dict[str, int]) -> dict[str, Decimal] | None:
+def _bar(texts: list[str], form: re.Pattern[str]) -> dict[str, Decimal] | None:
     """The row's plain numbers by column, when they make a bar a run takes; or None."""
-    values: dict[str, Decimal] = {}
-    for column in REQUIRED_COLUMNS:
-        text = cells[index[column]]
-        if len(text) > DIGITS or _PLAIN.fullmatch(text) is None:
-            return None
-        values[column] = Decimal(text)
+    if form.fullmatch(",".join(texts)) is None:
+        return None  # a cell with a ',' of its own makes a sixth part: no match either
+    values = dict(zip(REQUIRED_COLUMNS, map(Decimal, texts), strict=True))
     low, high = values["low"], values["high"]
     if not (low <= values["open"] <= high and low <= values["close"] <= high):
         return None  # high < low too
-    return values if volume_problem(values["volume"]) is None else None
+    # A plain volume of 28 characters at most is 0, or from 1E-26 to below 1E+28: one a
+    # run takes (``volume_problem`` has nothing to say of it).
+    return values
+
+
+@functools.lru_cache(maxsize=32)
+def _bar_form(places: int | None) -> re.Pattern[str]:
+    """A bar's five values joined by commas, each plain; its prices of ``places`` at most."""
+    price = _PLAIN
+    if places is not None:
+        fraction = rf"(?:\.[0-9]{{1,{places}}})?" if places else ""
+        price = rf"(?=[0-9.]{{1,{DIGITS}}}(?:,|\Z))[0-9]+{fraction}"
+    return re.compile(",".join([price] * len(PRICE_COLUMNS) + [_PLAIN]))
 
 
 def _cells(rows: RowChecker, raw: bytes) -> list[str] | None:
@@ -87,4 +96,4 @@ def _cells(rows: RowChecker, raw: bytes) -> list[str] | None:
     cells = text.split(rows.delimiter)
     if len(cells) != len(rows.names):
         return None
-    return [cell.strip() for cell in cells]
+    return cells if len(text.split()) == 1 else [cell.strip() for cell in cells]  # no space

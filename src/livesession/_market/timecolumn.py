@@ -7,6 +7,7 @@ tells: ``timeforms``); every time must lie where a run's time can (``timerange``
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from typing import IO, TYPE_CHECKING, Final
@@ -16,10 +17,8 @@ from .._domain.timerange import RANGE_NOTE, outside
 from .._support.numbertext import digits_hint
 from .datafail import fail
 from .timeforms import (
-    COMMON_ISO,
     NANO_DIGITS,
     calendar_problem,
-    common_iso_ns,
     epoch_unit,
     finite_number,
     form_hint,
@@ -210,18 +209,31 @@ class TimeColumn:
     def _common(self, text: str) -> int | None:
         """``parse`` of a time in the form most files write every one, or None (read it so).
 
-        After the first row: ISO 8601 to the second or finer, in UTC (``Z``), or without an
-        offset once the file writes none (``_one_zone`` has nothing to say of it), or an
-        epoch number of digits alone in the first row's unit.
+        After the first row: an epoch number of digits alone in the first row's unit, or
+        ISO 8601 to the second (a fraction of 6 digits at most) in UTC (``Z``), or without
+        an offset once the file writes none (``_one_zone`` has nothing to say of either):
+        ``iso_ns``'s own reading, without what it does to other forms first.
         """
         if self.scale:
             return _epoch_digits(text, self.scale)
-        if self.scale is None or self.offset_at is not None:
+        if (
+            self.scale is None
+            or self.offset_at is not None
+            or not _ISO_SHORTEST <= len(text) <= _ISO_LONGEST - (text[-1:] != "Z")
+            or text[10] not in "T "
+            or text[13] != ":"
+            or text[16] != ":"
+            or "t" in text
+            or "z" in text
+        ):
             return None
-        found = COMMON_ISO.fullmatch(text)
-        if found is None or (not found.group(8) and self.naive_at is None):
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
             return None
-        return common_iso_ns(found)
+        if when.tzinfo is None:
+            return None if self.naive_at is None else (when - _NAIVE_EPOCH) // _MICRO * 1_000
+        return (when - _EPOCH) // _MICRO * 1_000 if text[-1] == "Z" else None
 
     def _going_back(self, text: str, when: int, cells: Sequence[str]) -> str:
         """Why a time may not increase, when the file tells: the hint after the refusal.
@@ -277,6 +289,13 @@ def _epoch_digits(text: str, scale: int) -> int | None:
     return number * scale if unit == scale else None
 
 
+_ISO_SHORTEST: Final = len("2026-03-02T09:00:00")
+_ISO_LONGEST: Final = len("2026-03-02T09:00:00.123456Z")
+"""The common ISO times' lengths (a naive one a character shorter): none has room for a
+fraction finer than the microsecond, which ``iso_ns`` reads apart."""
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - a naive time is UTC's
+_MICRO: Final = dt.timedelta(microseconds=1)
 _EPOCH_DIGITS: Final = 19
 _EPOCH_BOUNDS: Final = ((10**11, 1_000_000_000), (10**14, 1_000_000), (10**17, 1_000))
 """``timeforms.epoch_unit``'s bounds, on integers."""

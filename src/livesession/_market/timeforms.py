@@ -17,7 +17,6 @@ many FX exports write it) is read as the two joined by a space (``time_text``).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from decimal import Decimal
 from typing import Final
@@ -28,10 +27,8 @@ from .._domain.decimal import finite_decimal
 from .._support.numbertext import is_number_text
 
 __all__ = [
-    "COMMON_ISO",
     "NANO_DIGITS",
     "calendar_problem",
-    "common_iso_ns",
     "dotted_ns",
     "epoch_unit",
     "finite_number",
@@ -149,41 +146,6 @@ def iso_ns(text: str) -> int | None:
     except ValueError:
         return None
     return epoch_ns(when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)) + nanos
-
-
-COMMON_ISO: Final = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z?)", re.ASCII
-)
-"""The ISO 8601 times most files write: to the second or finer, in UTC (``Z``) or naive."""
-
-
-def common_iso_ns(found: re.Match[str]) -> int | None:
-    """``iso_ns`` of a time ``COMMON_ISO`` matched, worked out with no datetime (None: no moment).
-
-    The day's start is worked out once for all its times (``_day_ns``).
-    """
-    _, _, _, hour, minute, second, fraction, _ = found.groups()
-    h, m, s = int(hour), int(minute), int(second)
-    day = _day_ns(found.string[: len("2026-03-02")])
-    if day is None or h > _LAST_HOUR or m > _LAST_MINUTE or s > _LAST_MINUTE:
-        return None  # 24:00, a leap second's :60: iso_ns's None, and the error says which
-    nanos = int(fraction.ljust(NANO_DIGITS, "0")) if fraction else 0
-    return day + ((h * 60 + m) * 60 + s) * 1_000_000_000 + nanos
-
-
-_LAST_HOUR: Final = 23
-_LAST_MINUTE: Final = 59
-_EPOCH_DAY: Final = dt.date(1970, 1, 1)
-
-
-@functools.lru_cache(maxsize=4096)
-def _day_ns(date: str) -> int | None:
-    """The start of the day ``YYYY-MM-DD`` (UTC) in nanoseconds since the epoch, or None."""
-    try:
-        day = dt.date(int(date[:4]), int(date[5:7]), int(date[8:10]))
-    except ValueError:
-        return None
-    return (day - _EPOCH_DAY).days * 86_400 * 1_000_000_000
 
 
 def utc_offset(text: str) -> str | None:
