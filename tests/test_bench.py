@@ -54,6 +54,7 @@ def test_dryrun_bench_refuses_zero_repeats() -> None:
     ("script", "args"),
     [
         ("bench_durability.py", ("--steps", "50")),
+        ("bench_datafile.py", ("--rows", "300", "--steps", "10", "--repeat", "1")),
         ("bench_sqlite_store.py", ("--n", "20", "--rounds", "1")),
         ("bench_scale.py", ("--small", "200", "--large", "400")),
         ("bench_memory.py", ("--small", "200", "--large", "400")),

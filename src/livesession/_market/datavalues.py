@@ -124,6 +124,8 @@ class PriceGrid:
         self.largest: tuple[Decimal, str, int, str] | None = None  # value, text, line, column
         # A given tick's bounds, worked out once (every price of a file is held to them).
         self._within = None if tick is None else (tick.scaleb(-DIGITS), tick.scaleb(DIGITS))
+        # A tick of a power of ten (0.01) holds every price of as many places or fewer.
+        self._places = None if tick is None else _power_places(tick)
 
     @property
     def found_tick(self) -> Decimal:
@@ -140,6 +142,41 @@ class PriceGrid:
         if least <= value < beyond and value >= self.tick and not value % self.tick:
             return None  # on the grid, within 28 digits of the tick (the usual price)
         return self._on_tick(value, text, self.tick, column)
+
+    @property
+    def plain_places(self) -> int | None:
+        """The places of a given tick that is a power of ten (``0.01``: 2), else None.
+
+        Every price written plain with as many places or fewer is on its grid.
+        """
+        return self._places
+
+    def fits(self, values: dict[str, Decimal], texts: list[str], line: int) -> bool:
+        """Whether ``problem`` finds nothing wrong with any price of a bar (``values``).
+
+        ``texts``: the bar's values as written, in ``REQUIRED_COLUMNS`` order, each plain
+        (digits and at most one point, as ``quickrow`` takes them: the places are the
+        text's), and the prices of no more places than ``plain_places`` when it is not None.
+        The bar's low and high are its least and greatest. An inferred grid takes the prices
+        in, as ``problem`` would. False: nothing changed.
+        """
+        low, high, tick = values["low"], values["high"], self.tick
+        if tick is None or self._within is None:
+            places = [_plain_places(text) for text in texts[:4]]
+            if low <= 0 or max(places) > DIGITS:
+                return False
+            self.places = max(self.places, *places)
+            if self.largest is None or high > self.largest[0]:
+                for column, text in zip(("open", "high", "low", "close"), texts, strict=False):
+                    value = values[column]  # the first of the greatest, as problem's
+                    if self.largest is None or value > self.largest[0]:
+                        self.largest = (value, text, line, column)
+            return True
+        if not (low >= tick and high < self._within[1]):  # the least bound is below the tick
+            return False
+        return self._places is not None or not any(
+            values[column] % tick for column in ("open", "high", "low", "close")
+        )
 
     def _infer(self, value: Decimal, text: str, line: int, column: str) -> str | None:
         """Take ``value``'s places into the inferred grid (held to it once all are read)."""
@@ -216,6 +253,19 @@ def _tick_hint(value: Decimal, tick: Decimal) -> str:
         f'set price_tick = "{step}" (the largest step that divides both this price and '
         f"{tick}, the grid of the prices before it), or a step that divides {step}"
     )
+
+
+def _power_places(tick: Decimal) -> int | None:
+    """The places of a tick that is a power of ten (``0.01``: 2; ``1``: 0), else None."""
+    sign, digits, exponent = tick.normalize().as_tuple()
+    power = (sign, digits) == (0, (1,)) and isinstance(exponent, int) and exponent <= 0
+    return -int(exponent) if power else None
+
+
+def _plain_places(text: str) -> int:
+    """The decimal places of a number written plain (``1.0716``: 4; ``102``: 0)."""
+    point = text.find(".")
+    return 0 if point < 0 else len(text) - point - 1
 
 
 def _places(value: Decimal) -> int:

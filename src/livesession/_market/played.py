@@ -90,7 +90,7 @@ class PlayedFile:
     def _check(self, raw: bytes, line: int) -> tuple[dict[str, Decimal], int | None]:
         rows = self._rows
         try:
-            return rows.check(rows.cells(raw, line), self._index, line)
+            return rows.row(raw, self._index, line)
         except DataFileError as exc:
             raise DataFileError(
                 f"{exc}: {_RESTORE}", path=exc.path, line=exc.line, column=exc.column,

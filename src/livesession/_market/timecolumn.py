@@ -7,6 +7,7 @@ tells: ``timeforms``); every time must lie where a run's time can (``timerange``
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from typing import IO, TYPE_CHECKING, Final
@@ -187,7 +188,9 @@ class TimeColumn:
 
         ``cells``: the whole row, told apart from the row before when the time repeats.
         """
-        when = self.parse(text, line)
+        when = self._common(text)
+        if when is None:
+            when = self.parse(text, line)
         problem = outside(when)
         if problem is not None:
             raise fail(
@@ -202,6 +205,35 @@ class TimeColumn:
             self.first_text, self.first_ns = text, when
         self.last, self.last_text, self.last_line, self.last_cells = when, text, line, cells
         return when
+
+    def _common(self, text: str) -> int | None:
+        """``parse`` of a time in the form most files write every one, or None (read it so).
+
+        After the first row: an epoch number of digits alone in the first row's unit, or
+        ISO 8601 to the second (a fraction of 6 digits at most) in UTC (``Z``), or without
+        an offset once the file writes none (``_one_zone`` has nothing to say of either):
+        ``iso_ns``'s own reading, without what it does to other forms first.
+        """
+        if self.scale:
+            return _epoch_digits(text, self.scale)
+        if (
+            self.scale is None
+            or self.offset_at is not None
+            or not _ISO_SHORTEST <= len(text) <= _ISO_LONGEST - (text[-1:] != "Z")
+            or text[10] not in "T "
+            or text[13] != ":"
+            or text[16] != ":"
+            or "t" in text
+            or "z" in text
+        ):
+            return None
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            return None if self.naive_at is None else (when - _NAIVE_EPOCH) // _MICRO * 1_000
+        return (when - _EPOCH) // _MICRO * 1_000 if text[-1] == "Z" else None
 
     def _going_back(self, text: str, when: int, cells: Sequence[str]) -> str:
         """Why a time may not increase, when the file tells: the hint after the refusal.
@@ -246,6 +278,27 @@ class TimeColumn:
             return False  # not the second row (a row out of place later), or no last row to read
         last_row = self.last_row()
         return last_row is not None and last_row < first
+
+
+def _epoch_digits(text: str, scale: int) -> int | None:
+    """An epoch number of ASCII digits alone, in nanoseconds, when it is in the unit ``scale``."""
+    if not (text.isascii() and text.isdigit()) or len(text) > _EPOCH_DIGITS:
+        return None
+    number = int(text)
+    unit = next((ns for bound, ns in _EPOCH_BOUNDS if number < bound), 1)
+    return number * scale if unit == scale else None
+
+
+_ISO_SHORTEST: Final = len("2026-03-02T09:00:00")
+_ISO_LONGEST: Final = len("2026-03-02T09:00:00.123456Z")
+"""The common ISO times' lengths (a naive one a character shorter): none has room for a
+fraction finer than the microsecond, which ``iso_ns`` reads apart."""
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - a naive time is UTC's
+_MICRO: Final = dt.timedelta(microseconds=1)
+_EPOCH_DIGITS: Final = 19
+_EPOCH_BOUNDS: Final = ((10**11, 1_000_000_000), (10**14, 1_000_000), (10**17, 1_000))
+"""``timeforms.epoch_unit``'s bounds, on integers."""
 
 
 _OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([Zz]|[+-]\d\d(?::?\d\d)?)$", re.ASCII)
