@@ -17,7 +17,10 @@ checkpoint (each was reserved before it was recorded) must be in the store.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -32,7 +35,6 @@ from .layout import LOCAL_BACKENDS, STORES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-    from pathlib import Path
 
     from .._domain.config import DryrunConfig
 
@@ -84,8 +86,8 @@ def check_keys_kept(
     ``meta`` is ``run.json``; its ``idempotency_backend`` ``memory`` keeps no key past
     its process, so there is nothing to check. ``server=False`` (``status``, which needs
     no DSN and writes nothing) leaves a PostgreSQL store unasked and a local file that is
-    there unread (SQLite, even read-only, makes a ``-shm`` and ``-wal`` beside a database
-    closed cleanly). Reads only: nothing is written but those two.
+    there unread (``status`` is polled: a SQLite database is read from a copy, see
+    ``_local_keys``). Reads only: nothing in the run directory is written.
     """
     backend = _recorded_backend(run_dir, meta)
     if events_offset <= 0 or (
@@ -127,11 +129,13 @@ def check_keys_kept(
 
 
 def _local_keys(backend: str, path: Path) -> set[str] | None:
-    """The keys the local store file at ``path`` holds, read without changing them.
+    """The keys the local store file at ``path`` holds, read without changing the run.
 
-    None when it cannot be read so (not a database, damaged lines, refused by the host):
-    the store's own open judges such a file. A SQLite file without the store's table (an
-    empty file) holds none.
+    None when it cannot be read so (not a database, damaged, refused by the host, no room
+    for the copy): the store's own open judges such a file. A SQLite database is read from
+    a copy of it and its ``-wal`` in a scratch directory: SQLite, even read-only, makes a
+    ``-shm`` and ``-wal`` beside a database closed cleanly, and a resume refused for another
+    reason changes nothing. One without the store's table (an empty file) holds none.
     """
     if backend == "jsonl":
         try:
@@ -146,7 +150,20 @@ def _local_keys(backend: str, path: Path) -> set[str] | None:
                 continue  # a torn line: never returned, so never sent under
         return {r["key"] for r in records if isinstance(r, dict) and r.get("op") == "reserve"}
     try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        with tempfile.TemporaryDirectory(prefix="livesession-keys-") as scratch:
+            copy = Path(scratch) / path.name
+            shutil.copyfile(path, copy)
+            wal = path.with_name(f"{path.name}-wal")
+            if wal.is_file():
+                shutil.copyfile(wal, copy.with_name(wal.name))
+            return _sqlite_keys(copy)
+    except OSError:
+        return None
+
+
+def _sqlite_keys(path: Path) -> set[str] | None:
+    try:
+        connection = sqlite3.connect(path)
     except sqlite3.Error:
         return None
     try:
