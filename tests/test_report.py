@@ -384,6 +384,33 @@ class TestUnsealed:
         verification = _section(_text(render_report(run_dir)), "Verification", "Key metrics")
         assert f"metrics.json: events_emitted {claimed}, but events.jsonl has 5" in verification
 
+    @pytest.mark.broken_run("the run crashes on purpose and is left unsealed")
+    def test_a_crashed_run_is_said_to_be_no_running_run(self, tmp_path):
+        """A run no process writes is said to have stopped unsealed, as ``status`` says it.
+
+        Before, a run killed -9 at step 208 read ``status RUNNING NOT SEALED · as of step
+        208 of 1,500`` and nothing more, where a live one adds who writes it: a reviewer
+        took it for a run still going, while ``livesession status`` said ``crashed (exit
+        6)`` and that ``resume`` continues it from its last checkpoint (step 200).
+        """
+        from livesession.status import Verdict, run_status
+        from test_interrupts import _interrupt_after
+
+        session = create_run(DryrunConfig(run_id="crashed", steps=300, durability="none"), tmp_path)
+        _interrupt_after(session, 300, KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(300)
+        run_dir = tmp_path / "crashed"
+        assert run_status(run_dir).verdict is Verdict.CRASHED
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())["steps"]
+        text = _text(render_report(run_dir))
+        header = text[: text.index("Verification")]
+        assert "Not running: no process writes this run and it is not sealed" in header
+        assert (
+            "livesession status RUN_DIR says whether livesession resume RUN_DIR continues it "
+            f"from its last checkpoint (step {checkpoint:,})"
+        ) in header
+
     def test_a_sealed_run_keeps_its_final_values(self, run):
         """The seal's snapshot is the end: final equity and positions, no NOT SEALED."""
         text = _text(render_report(run))

@@ -158,9 +158,28 @@ def _header(run: ReportRun) -> str:
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
             if run.live
-            else ""
+            else _stopped_unsealed(run)
         )
         + "</header>"
+    )
+
+
+def _stopped_unsealed(run: ReportRun) -> str:
+    """A run not sealed that no process writes: stopped, never running, as ``status`` says.
+
+    Its badge is the status its last record holds (``RUNNING``), and a live run's line
+    names who writes it: without this one, a run killed -9 read as a run still going.
+    """
+    if run.sealed or run.seal_doubt:
+        return ""
+    steps = run.metrics.get("steps")
+    at = f" (step {steps:,})" if isinstance(steps, int) and not isinstance(steps, bool) else ""
+    return (
+        '<p class="sub bad">Not running: no process writes this run and it is not sealed (no '
+        "<code>C2_DRYRUN_STOP</code>): it stopped without sealing (a crash, a kill, a power "
+        "cut) after the last step recorded. <code>livesession status RUN_DIR</code> says "
+        "whether <code>livesession resume RUN_DIR</code> continues it from its last "
+        f"checkpoint{escape(at)}.</p>\n"
     )
 
 
