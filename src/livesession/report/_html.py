@@ -154,6 +154,12 @@ def _header(run: ReportRun) -> str:
         + "</p>\n"
         + _broken(run)
         + f'<p class="sub">{escape(span_text(run))}</p>\n'
+        + (
+            f'<p class="sub">Resumed {escape(run.resumed)} (each is listed under Resumes, kills '
+            "and operator events)</p>\n"
+            if run.resumed
+            else ""
+        )
         + (_doubt(run.seal_doubt) if run.seal_doubt else "")
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'

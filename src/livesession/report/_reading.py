@@ -20,6 +20,7 @@ from .._artifacts.runtime import (
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
+from .._rundir.resumes import Resumes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -197,6 +198,17 @@ class ReportRun:
         if self.snapshots and "status" in self.snapshots[-1]:
             return str(self.snapshots[-1]["status"])
         return str(self.metrics.get("status", "(unknown)"))
+
+    @property
+    def resumed(self) -> str:
+        """``2 times, the last from step 200``, as ``status`` says it; "" for none."""
+        resumes = [payload(record) for record in self.audit if record.get("code") == "C2_RESUME"]
+        if not resumes:
+            return ""
+        newest = resumes[-1]
+        start = newest.get("checkpoint") is False
+        where = "the start" if start else f"step {newest.get('from_step')}"
+        return Resumes(count=len(resumes), last_from=where).says()
 
     @property
     def steps_recorded(self) -> int:
