@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._domain.decimal import finite_decimal, plain, with_context
+from .._rundir.statuswords import describe_orders
 from .._support.outfile import write_output
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
@@ -318,9 +319,11 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
     doubt = (
         run.position_in_doubt and f" in the book; in doubt: {run.position_in_doubt} (not booked)"
     )
+    orders = final.get("open_orders")  # what the seal left open, as `status` lists them
     return [
         ("final equity", amount(final.get("equity"))),
         ("final positions", (held or "flat") + doubt),
+        ("final open orders", describe_orders(orders if isinstance(orders, list) else [], "")),
     ]
 
 
