@@ -104,6 +104,19 @@ class TestSelfContained:
         assert "svg, tr, .legend { break-inside: avoid; }" in printed
         assert "h2 { break-after: avoid; }" in printed
 
+    def test_the_header_s_prose_wraps_between_words(self, run):
+        """A long run id or hash still wraps, but a sentence breaks between its words.
+
+        Before, the header's lines had ``word-break: break-all``: in a 1280-pixel window
+        a STOP_INCOMPLETE run's header read ``the venue did n`` / ``ot confirm``, and a
+        crashed run's ``after the last step re`` / ``corded``.
+        """
+        style = render_report(run).split("<style>")[1].split("</style>")[0]
+
+        assert "break-all" not in style
+        assert re.search(r"\bh1 \{[^}]*overflow-wrap: anywhere;", style)
+        assert re.search(r"\.sub \{[^}]*overflow-wrap: anywhere;", style)
+
     def test_unique_ids(self, run):
         """Element ids are not repeated across the inline SVGs."""
         ids = [value for name, value in parse(render_report(run)).attributes if name == "id"]
