@@ -424,6 +424,17 @@ class TestUnsealed:
             f"from its last checkpoint (step {checkpoint:,})"
         ) in header
 
+    @pytest.mark.broken_run("the seal's snapshot loses its open_orders on purpose")
+    def test_open_orders_a_snapshot_does_not_record_are_not_said_none(self, run):
+        """``final open orders`` is the seal's list; a snapshot without one claims nothing."""
+        assert "<td>final open orders</td><td>none</td>" in render_report(run)
+        path = run / "state_snapshots.jsonl"
+        lines = path.read_bytes().splitlines()
+        last = orjson.loads(lines[-1])
+        del last["open_orders"]
+        path.write_bytes(b"\n".join([*lines[:-1], orjson.dumps(last)]) + b"\n")
+        assert "<td>final open orders</td><td>(not recorded)</td>" in render_report(run)
+
     def test_a_sealed_run_keeps_its_final_values(self, run):
         """The seal's snapshot is the end: final equity and positions, no NOT SEALED."""
         text = _text(render_report(run))

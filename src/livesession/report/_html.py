@@ -323,7 +323,10 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
     return [
         ("final equity", amount(final.get("equity"))),
         ("final positions", (held or "flat") + doubt),
-        ("final open orders", describe_orders(orders if isinstance(orders, list) else [], "")),
+        (
+            "final open orders",
+            describe_orders(orders, "") if isinstance(orders, list) else "(not recorded)",
+        ),
     ]
 
 
