@@ -291,3 +291,27 @@ def test_the_header_says_how_often_the_run_was_resumed_as_status_does(tmp_path):
         session.run_to_end(20)
     never = render_report(tmp_path / "never")
     assert "Resumed" not in never[: never.index("</header>")]
+
+
+def test_the_header_says_a_kill_an_operator_lifted_and_who_lifted_it(tmp_path):
+    """A kill switch an operator lifted is said at the top with who lifted it, and when.
+
+    Before, such a run's header read ``status COMPLETED · 60 of 60 steps`` as a run that
+    traded throughout; the evidence leads with ``trading HALTED from step 20 until ops-7
+    re-enabled it after step 40``, and the report had the kill only in Rails fired and the
+    re-enable only near the page's foot.
+    """
+    with create_run(DryrunConfig(run_id="lifted", steps=60), tmp_path) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(20)
+        session.kill("desk-risk")
+        session.run_n_steps(20)
+        session.reenable_trading("ops-7")
+        session.run_to_end(60)
+    document = render_report(tmp_path / "lifted")
+    header = _text(document[: document.index("</header>")])
+    assert (
+        "Halted and re-enabled: trading HALTED by the kill switch (desk-risk) from "
+        "2026-01-01T00:20:00Z until ops-7 re-enabled it at 2026-01-01T00:40:00Z"
+    ) in header, header

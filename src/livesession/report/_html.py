@@ -161,6 +161,9 @@ def _header(run: ReportRun) -> str:
             if run.resumed
             else ""
         )
+        + "".join(
+            f'<p class="sub">Halted and re-enabled: {escape(h)}</p>\n' for h in run.lifted_halts
+        )
         + (_doubt(run.seal_doubt) if run.seal_doubt else "")
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'

@@ -312,6 +312,32 @@ class ReportRun:
         said = f" ({reason})" if reason else ""
         return f"; HALTED: trading HALTED by {by}{said} from {self._run_time(halt)} to the end"
 
+    @property
+    def lifted_halts(self) -> list[str]:
+        """Each halt an operator lifted, by what, from when, by whom, until when.
+
+        ``trading HALTED by the kill switch (SIGNAL_SIGUSR1) from ... until SIGNAL_SIGUSR2
+        re-enabled it at ...``: the header's ending names only a halt that lasted.
+        """
+        lifted: list[str] = []
+        start: dict[str, Any] | None = None
+        for event in self.events:
+            kind, body = event.get("event_type"), payload(event)
+            halts = kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED"
+            if start is None and (kind == "KILL_SWITCH" or halts):
+                start = event
+            elif kind == "TRADING_REENABLED" and start is not None:
+                why = payload(start).get("reason") or "no reason recorded"
+                killed = start.get("event_type") == "KILL_SWITCH"
+                by = "the kill switch" if killed else HALTED_BY.get(str(why), "the session")
+                who = body.get("operator") or "an operator"
+                lifted.append(
+                    f"trading HALTED by {by} ({why}) from {self._run_time(start)} until {who} "
+                    f"re-enabled it at {self._run_time(event)}"
+                )
+                start = None
+        return lifted
+
     def _run_time(self, event: dict[str, Any]) -> str:
         """When ``event`` happened in the run's time, as every time in the report (``run_time``)."""
         return run_time(event, self.utc_offset_ns)
