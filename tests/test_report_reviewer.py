@@ -315,3 +315,19 @@ def test_the_header_says_a_kill_an_operator_lifted_and_who_lifted_it(tmp_path):
         "Halted and re-enabled: trading HALTED by the kill switch (desk-risk) from "
         "2026-01-01T00:20:00Z until ops-7 re-enabled it at 2026-01-01T00:40:00Z"
     ) in header, header
+
+
+def test_the_header_says_the_first_five_lifted_halts_and_counts_the_rest(tmp_path):
+    with create_run(DryrunConfig(run_id="many", steps=40), tmp_path) as session:
+        assert session.preflight()
+        session.activate()
+        for _ in range(7):
+            session.run_n_steps(2)
+            session.kill("desk-risk")
+            session.run_n_steps(2)
+            session.reenable_trading("ops-7")
+        session.run_to_end(40)
+    document = render_report(tmp_path / "many")
+    header = _text(document[: document.index("</header>")])
+    assert header.count("Halted and re-enabled:") == 5
+    assert "... and 2 more." in header

@@ -21,6 +21,7 @@ from ._sections import (
     notable_events,
     profit_and_loss,
     span_text,
+    stopped_unsealed,
     table,
     trades,
     verdict,
@@ -144,8 +145,12 @@ def _badge(status: str) -> str:
     )
 
 
+_LIFTED: Final = 5
+"""The halts an operator lifted that the header says one by one (the section lists all)."""
+
+
 def _header(run: ReportRun) -> str:
-    ending = run.ending
+    ending, lifted = run.ending, run.lifted_halts
     return (
         f"<header>\n<h1>Run <code>{escape(run.run_id)}</code></h1>\n"
         f'<p class="sub">strategy <code>{escape(run.strategy_id)}</code> &middot; status '
@@ -162,34 +167,20 @@ def _header(run: ReportRun) -> str:
             else ""
         )
         + "".join(
-            f'<p class="sub">Halted and re-enabled: {escape(h)}</p>\n' for h in run.lifted_halts
+            f'<p class="sub">Halted and re-enabled: {escape(h)}</p>\n' for h in lifted[:_LIFTED]
+        )
+        + (
+            f'<p class="sub">... and {len(lifted) - _LIFTED:,} more.</p>\n'
+            if len(lifted) > _LIFTED
+            else ""
         )
         + (_doubt(run.seal_doubt) if run.seal_doubt else "")
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
             if run.live
-            else _stopped_unsealed(run)
+            else stopped_unsealed(run)
         )
         + "</header>"
-    )
-
-
-def _stopped_unsealed(run: ReportRun) -> str:
-    """A run not sealed that no process writes: stopped, never running, as ``status`` says.
-
-    Its badge is the status its last record holds (``RUNNING``), and a live run's line
-    names who writes it: without this one, a run killed -9 read as a run still going.
-    """
-    if run.sealed or run.seal_doubt:
-        return ""
-    steps = run.metrics.get("steps")
-    at = f" (step {steps:,})" if isinstance(steps, int) and not isinstance(steps, bool) else ""
-    return (
-        '<p class="sub bad">Not running: no process writes this run and it is not sealed (no '
-        "<code>C2_DRYRUN_STOP</code>): it stopped without sealing (a crash, a kill, a power "
-        "cut) after the last step recorded. <code>livesession status RUN_DIR</code> says "
-        "whether <code>livesession resume RUN_DIR</code> continues it from its last "
-        f"checkpoint{escape(at)}.</p>\n"
     )
 
 
