@@ -293,6 +293,22 @@ def test_the_header_says_how_often_the_run_was_resumed_as_status_does(tmp_path):
     assert "Resumed" not in never[: never.index("</header>")]
 
 
+def _killed_and_lifted(tmp_path: Path, *, cycles: int, every: int, steps: int) -> str:
+    """The report header's text of a run killed (``desk-risk``) after ``every`` steps and
+    re-enabled (``ops-7``) ``every`` steps later, ``cycles`` times over."""
+    with create_run(DryrunConfig(run_id="lifted", steps=steps), tmp_path) as session:
+        assert session.preflight()
+        session.activate()
+        for _ in range(cycles):
+            session.run_n_steps(every)
+            session.kill("desk-risk")
+            session.run_n_steps(every)
+            session.reenable_trading("ops-7")
+        session.run_to_end(steps)
+    document = render_report(tmp_path / "lifted")
+    return _text(document[: document.index("</header>")])
+
+
 def test_the_header_says_a_kill_an_operator_lifted_and_who_lifted_it(tmp_path):
     """A kill switch an operator lifted is said at the top with who lifted it, and when.
 
@@ -301,16 +317,7 @@ def test_the_header_says_a_kill_an_operator_lifted_and_who_lifted_it(tmp_path):
     re-enabled it after step 40``, and the report had the kill only in Rails fired and the
     re-enable only near the page's foot.
     """
-    with create_run(DryrunConfig(run_id="lifted", steps=60), tmp_path) as session:
-        assert session.preflight()
-        session.activate()
-        session.run_n_steps(20)
-        session.kill("desk-risk")
-        session.run_n_steps(20)
-        session.reenable_trading("ops-7")
-        session.run_to_end(60)
-    document = render_report(tmp_path / "lifted")
-    header = _text(document[: document.index("</header>")])
+    header = _killed_and_lifted(tmp_path, cycles=1, every=20, steps=60)
     assert (
         "Halted and re-enabled: trading HALTED by the kill switch (desk-risk) from "
         "2026-01-01T00:20:00Z until ops-7 re-enabled it at 2026-01-01T00:40:00Z"
@@ -318,16 +325,6 @@ def test_the_header_says_a_kill_an_operator_lifted_and_who_lifted_it(tmp_path):
 
 
 def test_the_header_says_the_first_five_lifted_halts_and_counts_the_rest(tmp_path):
-    with create_run(DryrunConfig(run_id="many", steps=40), tmp_path) as session:
-        assert session.preflight()
-        session.activate()
-        for _ in range(7):
-            session.run_n_steps(2)
-            session.kill("desk-risk")
-            session.run_n_steps(2)
-            session.reenable_trading("ops-7")
-        session.run_to_end(40)
-    document = render_report(tmp_path / "many")
-    header = _text(document[: document.index("</header>")])
+    header = _killed_and_lifted(tmp_path, cycles=7, every=2, steps=40)
     assert header.count("Halted and re-enabled:") == 5
     assert "... and 2 more." in header
