@@ -104,6 +104,19 @@ class TestSelfContained:
         assert "svg, tr, .legend { break-inside: avoid; }" in printed
         assert "h2 { break-after: avoid; }" in printed
 
+    def test_the_header_s_prose_wraps_between_words(self, run):
+        """A long run id or hash still wraps, but a sentence breaks between its words.
+
+        Before, the header's lines had ``word-break: break-all``: in a 1280-pixel window
+        a STOP_INCOMPLETE run's header read ``the venue did n`` / ``ot confirm``, and a
+        crashed run's ``after the last step re`` / ``corded``.
+        """
+        style = render_report(run).split("<style>")[1].split("</style>")[0]
+
+        assert "break-all" not in style
+        assert re.search(r"\bh1 \{[^}]*overflow-wrap: anywhere;", style)
+        assert re.search(r"\.sub \{[^}]*overflow-wrap: anywhere;", style)
+
     def test_unique_ids(self, run):
         """Element ids are not repeated across the inline SVGs."""
         ids = [value for name, value in parse(render_report(run)).attributes if name == "id"]
@@ -383,6 +396,44 @@ class TestUnsealed:
         (run_dir / "events.jsonl").write_bytes(b"".join(events[:5]))
         verification = _section(_text(render_report(run_dir)), "Verification", "Key metrics")
         assert f"metrics.json: events_emitted {claimed}, but events.jsonl has 5" in verification
+
+    @pytest.mark.broken_run("the run crashes on purpose and is left unsealed")
+    def test_a_crashed_run_is_said_to_be_no_running_run(self, tmp_path):
+        """A run no process writes is said to have stopped unsealed, as ``status`` says it.
+
+        Before, a run killed -9 at step 208 read ``status RUNNING NOT SEALED · as of step
+        208 of 1,500`` and nothing more, where a live one adds who writes it: a reviewer
+        took it for a run still going, while ``livesession status`` said ``crashed (exit
+        6)`` and that ``resume`` continues it from its last checkpoint (step 200).
+        """
+        from livesession.status import Verdict, run_status
+        from test_interrupts import _interrupt_after
+
+        session = create_run(DryrunConfig(run_id="crashed", steps=300, durability="none"), tmp_path)
+        _interrupt_after(session, 300, KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt), session:
+            session.run_to_end(300)
+        run_dir = tmp_path / "crashed"
+        assert run_status(run_dir).verdict is Verdict.CRASHED
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())["steps"]
+        text = _text(render_report(run_dir))
+        header = text[: text.index("Verification")]
+        assert "Not running: no process writes this run and it is not sealed" in header
+        assert (
+            "livesession status RUN_DIR says whether livesession resume RUN_DIR continues it "
+            f"from its last checkpoint (step {checkpoint:,})"
+        ) in header
+
+    @pytest.mark.broken_run("the seal's snapshot loses its open_orders on purpose")
+    def test_open_orders_a_snapshot_does_not_record_are_not_said_none(self, run):
+        """``final open orders`` is the seal's list; a snapshot without one claims nothing."""
+        assert "<td>final open orders</td><td>none</td>" in render_report(run)
+        path = run / "state_snapshots.jsonl"
+        lines = path.read_bytes().splitlines()
+        last = orjson.loads(lines[-1])
+        del last["open_orders"]
+        path.write_bytes(b"\n".join([*lines[:-1], orjson.dumps(last)]) + b"\n")
+        assert "<td>final open orders</td><td>(not recorded)</td>" in render_report(run)
 
     def test_a_sealed_run_keeps_its_final_values(self, run):
         """The seal's snapshot is the end: final equity and positions, no NOT SEALED."""

@@ -3,7 +3,8 @@
 Bug: the report of a run the daily-loss cap killed at step 428 of 600 said ``COMPLETED ·
 600 of 600 steps`` in its header, as a run that traded to its end: a reviewer reading the
 header alone took it for a good run. It says ``KILLED: trading HALTED by the kill switch
-(DAILY_LOSS) from ... to the end`` now; a kill an operator lifted is not said there.
+(DAILY_LOSS) from ... to the end`` now; a kill an operator lifted is not said there, but
+on a line of its own, with who lifted it.
 """
 
 from __future__ import annotations
@@ -62,5 +63,9 @@ def test_the_header_names_a_throttle_halt_that_lasted_to_the_end(tmp_path: Path)
 
 def test_the_header_names_no_halt_an_operator_lifted(tmp_path: Path) -> None:
     header = render_report(_throttled(tmp_path, "lifted", lifted_after=4)).split("</header>", 1)[0]
-    assert "&middot; 6 of 6 steps</p>" in header
-    assert "HALTED" not in header
+    assert "&middot; 6 of 6 steps</p>" in header  # the ending names no halt that lasted
+    assert "to the end" not in header
+    # It is said apart, lifted, and by whom (changed on purpose: the header once named no
+    # lifted halt at all, and a run killed and re-enabled read as one that traded throughout).
+    assert "Halted and re-enabled: trading HALTED by the execution throttle" in header
+    assert "until ops-1 re-enabled it at " in header

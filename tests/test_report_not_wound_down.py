@@ -25,6 +25,7 @@ from livesession._domain.clock import SimClock
 from livesession._domain.model import BrokerReport, FillReport, Order
 from livesession._rundir.halts import MID_WIND_DOWN, WOUND_DOWN
 from livesession._rundir.seal import TAKEN_OVER, describe_seal
+from livesession._rundir.statuswords import describe_orders
 from livesession.evidence._outcome import outcome
 from livesession.evidence._verdict import run_ended
 from livesession.leases import FileLease
@@ -141,6 +142,12 @@ def test_a_wind_down_the_venue_did_not_confirm_is_not_said_unwound(tmp_path: Pat
     )
     run_dir = tmp_path / "unconfirmed"
     assert f"6 of 6 steps, faulted: STOP_INCOMPLETE; {left}</p>" in _header(run_dir)
+    # The order the book still holds open at the seal, as `status` lists it. Before, Key
+    # metrics said only "final positions flat in the book; in doubt: ...", not the order.
+    standing = run_status(run_dir)
+    assert len(standing.open_orders) == 1
+    shown = describe_orders(standing.open_orders, standing.open_orders_as_of)
+    assert f"<td>final open orders</td><td>{shown}</td>" in render_report(run_dir)
     assert run_ended(outcome(run_dir, iter_records(run_dir / names.EVENTS))) == {
         "ended": "FAILED",
         "said": f"FAILED: STOP_INCOMPLETE after 6 of 6 steps; {left}",

@@ -259,3 +259,72 @@ def test_the_data_file_s_span_is_in_utc_as_every_time_of_the_report(tmp_path):
         session.run_to_end(2)
     text = _text(render_report(tmp_path / "runs" / "epochs"))
     assert "(2 rows, 1772442000 to 1772442060, as the file writes them)" in text
+
+
+def test_the_header_says_how_often_the_run_was_resumed_as_status_does(tmp_path):
+    """A run killed twice and resumed twice says so at the top, in ``status``'s words.
+
+    Before, its header read ``status COMPLETED · 400 of 400 steps`` as a run that never
+    crashed does: the two resumes were only in a section near the page's foot, while
+    ``status``, the resume's summary and the evidence lead with ``resumed 2 times, the last
+    from step ...``.
+    """
+    from livesession.status import run_status
+
+    (tmp_path / "run.toml").write_text('run_id = "twice"\nsteps = 400\n', encoding="utf-8")
+    crash = "checkpoint:3"  # the activation's, step 100's, then dead as step 200's is saved
+    first = cli_child(tmp_path, "dryrun", "-c", "run.toml", "--out", "runs", "-q", crash_at=crash)
+    assert first.returncode == -9, first.stderr
+    second = cli_child(tmp_path, "resume", "runs/twice", "-q", crash_at=crash)
+    assert second.returncode == -9, second.stderr
+    third = cli_child(tmp_path, "resume", "runs/twice", "-q")
+    assert third.returncode == 0, third.stderr
+    run = tmp_path / "runs" / "twice"
+    said = run_status(run).resumed
+    assert said.startswith("2 times, the last from step "), said
+
+    document = render_report(run)
+    header = _text(document[: document.index("</header>")])
+    assert f"Resumed {said} (each is listed under Resumes, kills and operator events)" in header
+
+    with create_run(DryrunConfig(run_id="never", steps=20), tmp_path) as session:
+        session.run_to_end(20)
+    never = render_report(tmp_path / "never")
+    assert "Resumed" not in never[: never.index("</header>")]
+
+
+def _killed_and_lifted(tmp_path: Path, *, cycles: int, every: int, steps: int) -> str:
+    """The report header's text of a run killed (``desk-risk``) after ``every`` steps and
+    re-enabled (``ops-7``) ``every`` steps later, ``cycles`` times over."""
+    with create_run(DryrunConfig(run_id="lifted", steps=steps), tmp_path) as session:
+        assert session.preflight()
+        session.activate()
+        for _ in range(cycles):
+            session.run_n_steps(every)
+            session.kill("desk-risk")
+            session.run_n_steps(every)
+            session.reenable_trading("ops-7")
+        session.run_to_end(steps)
+    document = render_report(tmp_path / "lifted")
+    return _text(document[: document.index("</header>")])
+
+
+def test_the_header_says_a_kill_an_operator_lifted_and_who_lifted_it(tmp_path):
+    """A kill switch an operator lifted is said at the top with who lifted it, and when.
+
+    Before, such a run's header read ``status COMPLETED · 60 of 60 steps`` as a run that
+    traded throughout; the evidence leads with ``trading HALTED from step 20 until ops-7
+    re-enabled it after step 40``, and the report had the kill only in Rails fired and the
+    re-enable only near the page's foot.
+    """
+    header = _killed_and_lifted(tmp_path, cycles=1, every=20, steps=60)
+    assert (
+        "Halted and re-enabled: trading HALTED by the kill switch (desk-risk) from "
+        "2026-01-01T00:20:00Z until ops-7 re-enabled it at 2026-01-01T00:40:00Z"
+    ) in header, header
+
+
+def test_the_header_says_the_first_five_lifted_halts_and_counts_the_rest(tmp_path):
+    header = _killed_and_lifted(tmp_path, cycles=7, every=2, steps=40)
+    assert header.count("Halted and re-enabled:") == 5
+    assert "... and 2 more." in header

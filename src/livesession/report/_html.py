@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._domain.decimal import finite_decimal, plain, with_context
+from .._rundir.statuswords import describe_orders
 from .._support.outfile import write_output
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
@@ -20,6 +21,7 @@ from ._sections import (
     notable_events,
     profit_and_loss,
     span_text,
+    stopped_unsealed,
     table,
     trades,
     verdict,
@@ -143,8 +145,12 @@ def _badge(status: str) -> str:
     )
 
 
+_LIFTED: Final = 5
+"""The halts an operator lifted that the header says one by one (the section lists all)."""
+
+
 def _header(run: ReportRun) -> str:
-    ending = run.ending
+    ending, lifted = run.ending, run.lifted_halts
     return (
         f"<header>\n<h1>Run <code>{escape(run.run_id)}</code></h1>\n"
         f'<p class="sub">strategy <code>{escape(run.strategy_id)}</code> &middot; status '
@@ -154,11 +160,25 @@ def _header(run: ReportRun) -> str:
         + "</p>\n"
         + _broken(run)
         + f'<p class="sub">{escape(span_text(run))}</p>\n'
+        + (
+            f'<p class="sub">Resumed {escape(run.resumed)} (each is listed under Resumes, kills '
+            "and operator events)</p>\n"
+            if run.resumed
+            else ""
+        )
+        + "".join(
+            f'<p class="sub">Halted and re-enabled: {escape(h)}</p>\n' for h in lifted[:_LIFTED]
+        )
+        + (
+            f'<p class="sub">... and {len(lifted) - _LIFTED:,} more.</p>\n'
+            if len(lifted) > _LIFTED
+            else ""
+        )
         + (_doubt(run.seal_doubt) if run.seal_doubt else "")
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
             if run.live
-            else ""
+            else stopped_unsealed(run)
         )
         + "</header>"
     )
@@ -293,9 +313,14 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
     doubt = (
         run.position_in_doubt and f" in the book; in doubt: {run.position_in_doubt} (not booked)"
     )
+    orders = final.get("open_orders")  # what the seal left open, as `status` lists them
     return [
         ("final equity", amount(final.get("equity"))),
         ("final positions", (held or "flat") + doubt),
+        (
+            "final open orders",
+            describe_orders(orders, "") if isinstance(orders, list) else "(not recorded)",
+        ),
     ]
 
 

@@ -20,6 +20,7 @@ from .._artifacts.runtime import (
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
+from .._rundir.resumes import Resumes
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -199,6 +200,17 @@ class ReportRun:
         return str(self.metrics.get("status", "(unknown)"))
 
     @property
+    def resumed(self) -> str:
+        """``2 times, the last from step 200``, as ``status`` says it; "" for none."""
+        resumes = [payload(record) for record in self.audit if record.get("code") == "C2_RESUME"]
+        if not resumes:
+            return ""
+        newest = resumes[-1]
+        start = newest.get("checkpoint") is False
+        where = "the start" if start else f"step {newest.get('from_step')}"
+        return Resumes(count=len(resumes), last_from=where).says()
+
+    @property
     def steps_recorded(self) -> int:
         """The steps the events record: their ``BAR`` events."""
         return self.tallies.kinds.get("BAR", 0)
@@ -299,6 +311,32 @@ class ReportRun:
         by = HALTED_BY.get(reason, "the session")
         said = f" ({reason})" if reason else ""
         return f"; HALTED: trading HALTED by {by}{said} from {self._run_time(halt)} to the end"
+
+    @property
+    def lifted_halts(self) -> list[str]:
+        """Each halt an operator lifted, by what, from when, by whom, until when.
+
+        ``trading HALTED by the kill switch (SIGNAL_SIGUSR1) from ... until SIGNAL_SIGUSR2
+        re-enabled it at ...``: the header's ending names only a halt that lasted.
+        """
+        lifted: list[str] = []
+        start: dict[str, Any] | None = None
+        for event in self.events:
+            kind, body = event.get("event_type"), payload(event)
+            halts = kind == "TRADING_STATE_CHANGED" and body.get("to") == "HALTED"
+            if start is None and (kind == "KILL_SWITCH" or halts):
+                start = event
+            elif kind == "TRADING_REENABLED" and start is not None:
+                why = payload(start).get("reason") or "no reason recorded"
+                killed = start.get("event_type") == "KILL_SWITCH"
+                by = "the kill switch" if killed else HALTED_BY.get(str(why), "the session")
+                who = body.get("operator") or "an operator"
+                lifted.append(
+                    f"trading HALTED by {by} ({why}) from {self._run_time(start)} until {who} "
+                    f"re-enabled it at {self._run_time(event)}"
+                )
+                start = None
+        return lifted
 
     def _run_time(self, event: dict[str, Any]) -> str:
         """When ``event`` happened in the run's time, as every time in the report (``run_time``)."""

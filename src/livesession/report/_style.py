@@ -11,10 +11,10 @@ CSS: Final = """
 * { box-sizing: border-box; }
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif;
   margin: 0 auto; max-width: 1160px; padding: 24px; color: #111827; background: #fff; }
-h1 { font-size: 22px; margin: 0 0 4px; word-break: break-all; }
+h1 { font-size: 22px; margin: 0 0 4px; overflow-wrap: anywhere; }
 h2 { font-size: 16px; margin: 28px 0 8px; border-bottom: 1px solid #e5e7eb; padding-bottom: 4px; }
 code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-.sub { color: #4b5563; margin: 0; word-break: break-all; }
+.sub { color: #4b5563; margin: 0; overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-weight: 600;
   border: 1px solid; }
 .ok { color: #15803d; } .bad { color: #b91c1c; }
