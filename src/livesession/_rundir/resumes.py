@@ -10,7 +10,7 @@ reject is a record). When the budget ends the reading, the count is a floor, sai
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -20,7 +20,7 @@ from .._artifacts.runread import events_back, payload
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["Resumes", "resumes_of"]
+__all__ = ["Resumes", "resumed_from", "resumes_of"]
 
 _BUDGET: Final = 8 << 20
 """How far back the audit log is read for ``C2_RESUME`` records (its whole, but for a long one)."""
@@ -59,7 +59,14 @@ def resumes_of(run_dir: Path, *, budget: int = _BUDGET) -> Resumes:
     records = [record for record in found if record is not None]
     if not records:
         return Resumes()
-    newest = payload(records[0])
-    where = "the start" if newest.get("checkpoint") is False else f"step {newest.get('from_step')}"
     cut = found[-1] is None and audit.is_file()  # the budget ended the reading
-    return Resumes(count=len(records), last_from=where, read_back=budget if cut else 0)
+    return Resumes(
+        count=len(records),
+        last_from=resumed_from(payload(records[0])),
+        read_back=budget if cut else 0,
+    )
+
+
+def resumed_from(resume: dict[str, Any]) -> str:
+    """``step 200``, or ``the start``: where the resume a ``C2_RESUME`` payload records went on."""
+    return "the start" if resume.get("checkpoint") is False else f"step {resume.get('from_step')}"

@@ -20,7 +20,7 @@ from .._artifacts.runtime import (
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
-from .._rundir.resumes import Resumes
+from .._rundir.resumes import Resumes, resumed_from
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -205,10 +205,7 @@ class ReportRun:
         resumes = [payload(record) for record in self.audit if record.get("code") == "C2_RESUME"]
         if not resumes:
             return ""
-        newest = resumes[-1]
-        start = newest.get("checkpoint") is False
-        where = "the start" if start else f"step {newest.get('from_step')}"
-        return Resumes(count=len(resumes), last_from=where).says()
+        return Resumes(count=len(resumes), last_from=resumed_from(resumes[-1])).says()
 
     @property
     def steps_recorded(self) -> int:
