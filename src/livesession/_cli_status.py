@@ -34,8 +34,7 @@ def status_lines(found: RunStatus) -> list[str]:
     unstarted = found.killed_while_starting or found.starting
     state = f"none: {unstarted}" if unstarted else f"{found.state or '?'} ({found.status or '?'})"
     rows.append(("state", state))
-    if found.reason:
-        rows.append(("reason", found.reason))
+    rows += _why(found)
     if found.unwritten_checkpoint:
         rows.append(("checkpoint", found.unwritten_checkpoint))
     if found.store_refused:
@@ -89,6 +88,13 @@ def _trading(found: RunStatus, trading: str) -> str:
         as_of=found.trading_as_of,
         sealed=found.sealed,
     )
+
+
+def _why(found: RunStatus) -> list[tuple[str, str]]:
+    """The seal's reason, or the one its caller gave the stop of a run sealed with none."""
+    if found.reason:
+        return [("reason", found.reason)]
+    return [("stopped", f"as asked: {found.stop_asked!r}")] if found.stop_asked else []
 
 
 def _steps(found: RunStatus) -> str:

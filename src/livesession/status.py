@@ -105,6 +105,7 @@ from ._rundir.standing import (
 )
 from ._rundir.starting import killed_before_writing, no_run_yet, start_again, starting_says
 from ._rundir.statuswords import closing_says
+from ._rundir.stopasked import stop_asked
 from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
 from ._support.secrets import ALERT_ENV
@@ -157,6 +158,7 @@ class RunStatus:
     state: str | None = None
     status: str | None = None
     reason: str = ""
+    stop_asked: str = ""  # sealed with no reason: the one its caller gave the stop, if any
     steps: int | None = None
     """Steps done at the last checkpoint (None before the first); in a run that keeps no
     checkpoint (the runbook's four files), at its last state snapshot."""
@@ -406,6 +408,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         state=state,
         status=status,
         reason=str(checkpoint.get("reason") or ""),
+        stop_asked=stop_asked(run_dir) if whole and not checkpoint.get("reason") else "",
         steps=steps if isinstance(steps, int) else None,
         steps_planned=None if cfg is None else cfg.steps,
         checkpoint_every=None if cfg is None else cfg.checkpoint_every,
