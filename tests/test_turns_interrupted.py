@@ -3,6 +3,7 @@
 A lock's wait is interrupted by a signal: the acquire raises ``KeyboardInterrupt``, without
 the lock (or, the handler running just after, with it). Driven by hand with an inner lock
 whose next wait in one thread is cut so; events order the threads, no wall-time sleep.
+Last, a Ctrl-C held past ``run_to_end``'s last step boundary (``DeferredInterrupt``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from livesession._session.interrupts import TurnsLock, _take
+from livesession._session.interrupts import DeferredInterrupt, TurnsLock, _take
 from livesession._session.threads import SessionGate
 
 if TYPE_CHECKING:
@@ -210,3 +211,31 @@ def test_a_release_by_another_thread_leaves_the_holder_holding() -> None:
         assert lock._is_owned()
         turns.notify_all()  # "cannot notify on un-acquired lock" if the holder was forgotten
     assert _free_for_another(lock)
+
+
+class _Closing:
+    """What ``DeferredInterrupt`` closes: counts its ``close`` calls."""
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def request_stop(self, reason: str = "", *, sealed_as: bool = False) -> object:
+        raise AssertionError("no SIGTERM here: nothing asks for a stop")
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("closes", [True, False])
+def test_a_ctrl_c_held_past_the_last_step_boundary_is_raised_as_the_block_ends(
+    closes: bool,
+) -> None:
+    """A Ctrl-C held in ``run_to_end``'s own stop and seal (after the last boundary that
+    would raise it) is raised as the block ends, the session closed first when the block
+    closes it: not dropped, and not raised before the seal."""
+    session = _Closing()
+    deferred = DeferredInterrupt(lambda: True, session, closes=closes)  # type: ignore[arg-type]
+    with pytest.raises(KeyboardInterrupt), deferred:
+        deferred.pending = True  # as its handler holds one that came inside a step
+    assert session.closed == (1 if closes else 0)
+    assert not deferred.pending
