@@ -18,17 +18,16 @@ checkpoint (each was reserved before it was recorded) must be in the store.
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
-
-import orjson
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError
 from .._support.text import one_line
 from ..stores._factory import JSONL_FILE_NAME, SQLITE_FILE_NAME
+from ..stores.jsonl import JsonlIdempotencyStore
+from ..stores.sqlite import SqliteIdempotencyStore
 from .aftercheckpoint import recorded_orders
 from .backing import pg_dsn, pg_timeout
 from .layout import LOCAL_BACKENDS, STORES
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["check_keys_kept", "check_store_opens"]
 
 _LOCAL_FILES: Final = {"sqlite": SQLITE_FILE_NAME, "jsonl": JSONL_FILE_NAME}
+_LOCAL_STORES: Final = {"sqlite": SqliteIdempotencyStore, "jsonl": JsonlIdempotencyStore}
 _SHOWN: Final = 3
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file (an empty file is a new database)."""
@@ -131,24 +131,13 @@ def check_keys_kept(
 def _local_keys(backend: str, path: Path) -> set[str] | None:
     """The keys the local store file at ``path`` holds, read without changing the run.
 
-    None when it cannot be read so (not a database, damaged, refused by the host, no room
-    for the copy): the store's own open judges such a file. A SQLite database is read from
-    a copy of it and its ``-wal`` in a scratch directory: SQLite, even read-only, makes a
-    ``-shm`` and ``-wal`` beside a database closed cleanly, and a resume refused for another
-    reason changes nothing. One without the store's table (an empty file) holds none.
+    Read by the store's own class from a copy of the file (and a SQLite database's
+    ``-wal``) in a scratch directory: SQLite, even read-only, makes a ``-shm`` and ``-wal``
+    beside a database closed cleanly, a JSON Lines store cuts a torn last line, and a resume
+    refused for any reason changes nothing. None when the copy cannot be made or the store
+    refuses it (not a database, a damaged line): the store's own open judges such a file.
+    An empty file holds none.
     """
-    if backend == "jsonl":
-        try:
-            lines = path.read_bytes().splitlines()
-        except OSError:
-            return None
-        records = []
-        for line in lines:
-            try:
-                records.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                continue  # a torn line: never returned, so never sent under
-        return {r["key"] for r in records if isinstance(r, dict) and r.get("op") == "reserve"}
     try:
         with tempfile.TemporaryDirectory(prefix="livesession-keys-") as scratch:
             copy = Path(scratch) / path.name
@@ -156,24 +145,13 @@ def _local_keys(backend: str, path: Path) -> set[str] | None:
             wal = path.with_name(f"{path.name}-wal")
             if wal.is_file():
                 shutil.copyfile(wal, copy.with_name(wal.name))
-            return _sqlite_keys(copy)
-    except OSError:
+            store = _LOCAL_STORES[backend](copy, durable=False)
+            try:
+                return {record.key for record in store.reservations()}
+            finally:
+                store.close()
+    except (OSError, RunDirectoryError):
         return None
-
-
-def _sqlite_keys(path: Path) -> set[str] | None:
-    try:
-        connection = sqlite3.connect(path)
-    except sqlite3.Error:
-        return None
-    try:
-        return {str(row[0]) for row in connection.execute("SELECT key FROM idempotency")}
-    except sqlite3.OperationalError as exc:
-        return set() if "no such table" in str(exc) else None
-    except sqlite3.Error:
-        return None
-    finally:
-        connection.close()
 
 
 def _postgres_keys(cfg: DryrunConfig) -> tuple[str, set[str]]:

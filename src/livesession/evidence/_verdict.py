@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from .._domain.lifecycle import SESSION_CLOSED, ended_early
 from .._rundir.halts import ACTED_BY, MID_WIND_DOWN, WOUND_DOWN, left_for_an_operator
+from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
 
@@ -57,10 +58,7 @@ def _resumed(resumes: list[dict[str, Any]]) -> str:
     """``; resumed after a crash once, from step 100``, or nothing for a run never resumed."""
     if not resumes:
         return ""
-    steps = [
-        "the start" if resume.get("checkpoint") is False else f"step {resume.get('from_step')}"
-        for resume in resumes
-    ]
+    steps = [resumed_from(resume) for resume in resumes]
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
     where = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + f" and {steps[-1]}"
     return f"; resumed after a crash {times}, from {where}"
