@@ -284,13 +284,16 @@ class TestMismatch:
         ), said
         result = write_evidence(tmp_path / "nd")
         # Bug: the one line said "the determinism re-run does not match" and no more: where
-        # the files part, and which code to suspect, were in the document alone.
+        # the files part, and which code to suspect, were in the document alone. Then it
+        # named neither the environment nor the page that says what else to suspect.
         assert result.problems == (
             (
                 f"the determinism re-run does not match: {said} (is strategy "
                 "'rememberplug:make' deterministic? an unseeded random source, the wall clock, "
-                "the order of a set, state kept outside the object: the testing kit's "
-                "run_failure_matrix finds which, docs/testing.md)"
+                "the order of a set, id() or hash(), threads, state kept outside the object, "
+                "or an environment variable or file that differs here: docs/plugins.md, 'A "
+                "strategy that repeats'; the testing kit's run_failure_matrix finds most, "
+                "docs/testing.md)"
             ),
         )
         assert "First difference: events.jsonl line " in result.document.read_text()

@@ -83,7 +83,8 @@ def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) ->
     run, BAR (seq 13) in the re-run (is strategy 'desk.alpha:make' deterministic? ...)``:
     the document showed where, the one line a desk reads first said neither. The code of
     one's own is what a re-run of the same livesession most often finds changed (an
-    unseeded random source, the wall clock, the order of a set), each plug-in named.
+    unseeded random source, the wall clock, the order of a set; an environment variable the
+    re-run's environment sets otherwise), each plug-in named.
     """
     said = "the determinism re-run does not match"
     if determinism.get("first_difference"):
@@ -103,8 +104,10 @@ def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) ->
     if own:
         said += (
             f" (is {' and '.join(own)} deterministic? an unseeded random source, the wall "
-            "clock, the order of a set, state kept outside the object: the testing kit's "
-            "run_failure_matrix finds which, docs/testing.md)"
+            "clock, the order of a set, id() or hash(), threads, state kept outside the "
+            "object, or an environment variable or file that differs here: docs/plugins.md, "
+            "'A strategy that repeats'; the testing kit's run_failure_matrix finds most, "
+            "docs/testing.md)"
         )
     return said
 
