@@ -19,36 +19,28 @@ import pytest
 from livesession._support.childpath import another_hash_seed
 from livesession.evidence import write_evidence
 
-_SET_ORDER = '''
+from _helpers import COUNTING_STRATEGY
+
+_SET_ORDER = f"""
 from decimal import Decimal
 from livesession import OrderIntent, Side
+{COUNTING_STRATEGY}
+NAMES = {{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"}}
 
-NAMES = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"}
 
+class SetOrder(Counting):
+    # Buys once, giving as its reason the names in the set's order: the hash seed's.
 
-class SetOrder:
-    """Buys once, giving as its reason the names in the set's order: the hash seed's."""
-
-    def __init__(self, strategy_id):
-        self.strategy_id, self.n = strategy_id, 0
-
-    def on_bar(self, bar, view):
-        self.n += 1
-        if self.n == 5:
-            reason = "-".join(NAMES)
-            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.01"), reason=reason)]
-        return []
-
-    def get_state(self):
-        return {"n": self.n}
-
-    def set_state(self, state):
-        self.n = state["n"]
+    def act(self, bar):
+        if self.n != 5:
+            return []
+        reason = "-".join(NAMES)
+        return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.01"), reason=reason)]
 
 
 def make(*, strategy_id):
     return SetOrder(strategy_id)
-'''
+"""
 
 
 def test_a_run_made_under_a_fixed_hash_seed_is_re_run_under_another(tmp_path, monkeypatch):
