@@ -23,15 +23,20 @@ if TYPE_CHECKING:
 _LOOP = 'for run in out/runs/*/; do livesession {verb} "$run"; done'
 
 
+def _refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """The one stderr line of a command refused with exit 2, nothing on stdout."""
+    assert main(list(argv)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err
+
+
 @pytest.mark.parametrize("verb", ["verify", "status", "evidence", "report", "resume", "stop"])
 def test_several_run_directories_are_refused_saying_one_at_a_time(
     verb: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runs = [f"out/runs/demo-00{n}" for n in range(1, 6)]
-    assert main([verb, *runs]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
+    assert _refusal(capsys, verb, *runs) == (
         f"livesession: error: {verb} takes one run directory, given 5 (out/runs/demo-001, "
         "out/runs/demo-002, out/runs/demo-003, ...): run it once for each, "
         f"`{_LOOP.format(verb=verb)}`\n"
@@ -54,9 +59,7 @@ def test_json_says_it_in_its_one_object(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_an_unknown_option_keeps_its_own_words(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["verify", "out/runs/demo-001", "--bogus"]) == 2
-    assert capsys.readouterr().err == "livesession: error: unrecognized arguments: --bogus\n"
-    assert main(["verify", "out/runs/demo-001", "out/runs/demo-002", "--bogus"]) == 2
-    assert capsys.readouterr().err == (
-        "livesession: error: unrecognized arguments: out/runs/demo-002 --bogus\n"
-    )
+    said = _refusal(capsys, "verify", "out/runs/demo-001", "--bogus")
+    assert said == "livesession: error: unrecognized arguments: --bogus\n"
+    said = _refusal(capsys, "verify", "out/runs/demo-001", "out/runs/demo-002", "--bogus")
+    assert said == "livesession: error: unrecognized arguments: out/runs/demo-002 --bogus\n"
