@@ -272,13 +272,14 @@ def cmd_burnin(args: argparse.Namespace) -> int:
                 "reports": [str(p) for p in result.reports],
             }
         )
-        return code
-    _print_burnin(result)
+    else:
+        _print_burnin(result)
+    _say_not_met(result)  # with --json too: the job's log names what failed
     return code
 
 
 def _print_burnin(result: BurninResult) -> None:
-    """Each session's verdict and criteria on stdout; each criterion not met on stderr."""
+    """Each session's verdict and criteria on stdout (``_say_not_met``: stderr's lines)."""
     from .burnin import NOT_MET, paths_said  # noqa: PLC0415 - only for this command
 
     for session, report in zip(result.sessions, result.reports, strict=True):
@@ -295,6 +296,12 @@ def _print_burnin(result: BurninResult) -> None:
     left = result.not_exercised()
     if len(result.sessions) > 1 and left:  # what the whole burn-in leaves to other evidence
         print(f"paths not exercised by any session: {', '.join(left)}")  # noqa: T201
+
+
+def _say_not_met(result: BurninResult) -> None:
+    """One stderr line for each criterion not met (RUNBOOK's exit code 1)."""
+    from .burnin import NOT_MET  # noqa: PLC0415 - only for this command
+
     for session in result.sessions:  # the directory too: two runs may share a run id
         for c in session["criteria"]:
             if c["result"] == NOT_MET:
