@@ -186,18 +186,21 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         return refused(exc, as_json=args.json)
     streams_back()  # its kill drill ran the strategy here: a sys.stdout it set is its own
     code = EXIT_OK if result.ok else EXIT_VIOLATIONS
-    if args.json:
-        emit_json(evidence_json(result, code=code))
-        return code
-    print(f"manifest  {path_text(result.manifest)}")  # noqa: T201 - the CLI's output
-    print(f"document  {path_text(result.document)}")  # noqa: T201 - the CLI's output
-    # What the desk publishes apart from the files, and the reviewer compares (hand-over).
-    print(f"head      {result.audit_head or 'none'} (audit head)")  # noqa: T201
-    print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
     # Two verdicts apart: "PASS" beside a failed run was read as the strategy's pass.
     word, why = evidence_said(result.ok, result.problems)
-    print(f"evidence  {word}: {why}")  # noqa: T201 - the CLI's output
-    print(f"run       {result.run_ended['said']}")  # noqa: T201 - the CLI's output
+    if args.json:
+        emit_json(evidence_json(result, code=code))
+    else:
+        print(f"manifest  {path_text(result.manifest)}")  # noqa: T201 - the CLI's output
+        print(f"document  {path_text(result.document)}")  # noqa: T201 - the CLI's output
+        # What the desk publishes apart from the files, and the reviewer compares (hand-over).
+        print(f"head      {result.audit_head or 'none'} (audit head)")  # noqa: T201
+        print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
+        print(f"evidence  {word}: {why}")  # noqa: T201 - the CLI's output
+        print(f"run       {result.run_ended['said']}")  # noqa: T201 - the CLI's output
+    if not result.ok:  # as verify's: a job's log that keeps stdout apart still says why
+        said = f"livesession: evidence {word} for {path_text(args.run_dir)}: {why}"
+        print(one_line(redact_text(said)), file=sys.stderr)  # noqa: T201
     return code
 
 
