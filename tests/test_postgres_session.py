@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from livesession.stores.postgres import DSN_ENV_VAR
@@ -479,3 +480,48 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
     assert again > first
     assert cli("verify", run_dir).returncode == 0
     assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1
+
+
+@pytest.mark.broken_run("the crashed run stays unresumable: its keys are gone")
+@pytest.mark.parametrize("lost", ["all", "one"])
+def test_a_resume_whose_keys_were_deleted_from_its_own_database_says_so(tmp_path, pg_env, lost):
+    """Bug: a crashed run whose keys a DBA deleted from the run's own database (TRUNCATE
+    livesession_idempotency, the database recreated) was refused by resume saying only
+    `point LIVESESSION_PG_DSN at the database (and schema) the run used, then resume
+    again`: it named that one already, and resuming again met the same refusal. The line
+    now says the keys were deleted there and what is left to do; nothing is changed."""
+    config = write_config(tmp_path / "c.toml", account="acct1", steps=400, checkpoint_every=25)
+    out = tmp_path / "runs"
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "v", *PG, "-q")
+    first = cli(*args, env=pg_env, crash_at="write_events:300")
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "v"
+    dsn = pg_env[DSN_ENV_VAR]
+    if lost == "all":
+        _admin(dsn, "TRUNCATE livesession_idempotency")
+    else:  # the run's first order, long before its checkpoint
+        events = (run_dir / "events.jsonl").read_bytes().splitlines()
+        first_id = next(
+            e["payload"]["client_order_id"]
+            for e in map(orjson.loads, events)
+            if e["event_type"] == "ORDER_SUBMITTED"
+        )
+        _admin(dsn, "DELETE FROM livesession_idempotency WHERE key = %s", (first_id,))
+    before = digest_files(run_dir)
+    lease = _admin(dsn, "SELECT holder, token, expires_ns FROM livesession_lease")
+    resumed = cli("resume", run_dir, "-q", env=pg_env)
+    assert resumed.returncode == 2, resumed.stderr
+    (line,) = resumed.stderr.splitlines()
+    assert "so a resume would send again what was sent; nothing was changed: " in line
+    said = {
+        "all": "if it names that one, the run's keys were deleted there (livesession_idempotency "
+        "truncated, the database recreated or restored from an older backup): ",
+        "one": " lacks 1 of the ",
+    }
+    assert said[lost] in line
+    assert line.endswith(
+        "restore them from a backup of the database, then resume again; without them the "
+        "run cannot go on: settle its orders at the venue by hand and start a new run"
+    ), line
+    assert digest_files(run_dir) == before
+    assert _admin(dsn, "SELECT holder, token, expires_ns FROM livesession_lease") == lease
