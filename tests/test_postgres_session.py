@@ -525,3 +525,42 @@ def test_a_resume_whose_keys_were_deleted_from_its_own_database_says_so(tmp_path
     ), line
     assert digest_files(run_dir) == before
     assert _admin(dsn, "SELECT holder, token, expires_ns FROM livesession_lease") == lease
+
+
+@pytest.mark.parametrize(
+    ("crash_at", "said"),
+    [
+        ("write_events:300", "its idempotency keys could not be read"),  # past its checkpoints
+        ("write_events:5", "its lease could not be taken"),  # before its first: no key to read
+    ],
+)
+def test_a_resume_while_the_server_is_down_says_nothing_changed(tmp_path, pg_env, crash_at, said):
+    """Bug: `livesession resume DIR` of a crashed run with the server still down said only
+    libpq's refusal (`PostgreSQL at ... failed while connecting for idempotency
+    reservations: connection failed: ...`), not that the run was left as it was, nor what to
+    do. It now says both, the password still hidden; once the server is back, it resumes."""
+    from psycopg.conninfo import make_conninfo
+
+    config = write_config(tmp_path / "c.toml", account="acct1", steps=400, checkpoint_every=25)
+    out = tmp_path / "runs"
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "v", *PG, "-q")
+    first = cli(*args, env=pg_env, crash_at=crash_at)
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "v"
+    before = digest_files(run_dir)
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed_port = probe.getsockname()[1]  # nothing listens there once it is closed
+    dsn, secret = with_known_password(pg_env[DSN_ENV_VAR])
+    down = make_conninfo(dsn, host="127.0.0.1", port=str(closed_port))
+    resumed = cli("resume", run_dir, "-q", env={DSN_ENV_VAR: down})
+    assert resumed.returncode == 2, resumed.stderr
+    (line,) = resumed.stderr.splitlines()
+    assert line.startswith(f"livesession: error: cannot resume run v: {said} (PostgreSQL at "), line
+    assert "Connection refused" in line
+    assert "; nothing was changed: resume again once " in line
+    assert_hidden(secret, line, "the refusal")
+    assert digest_files(run_dir) == before
+    _admin(pg_env[DSN_ENV_VAR], "UPDATE livesession_lease SET expires_ns = 0")  # the killed one's
+    resumed = cli("resume", run_dir, "-q", env=pg_env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1

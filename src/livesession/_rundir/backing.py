@@ -98,7 +98,10 @@ def lease_not_held(
     venue). It only reads the lease; ``take_lease`` takes it, and is refused as before when
     another session takes it in between. None for a run with no lease.
     """
-    lease = open_lease(cfg, run_dir, backing)
+    try:
+        lease = open_lease(cfg, run_dir, backing)
+    except LeaseError as exc:  # a server gone before the lease's connection was made
+        raise _not_taken(cfg, exc) from exc
     if lease is None:
         return None
     try:

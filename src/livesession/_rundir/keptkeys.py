@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._exceptions import RunDirectoryError
+from .._exceptions import PostgresError, RunDirectoryError
 from .._support.text import one_line
 from ..stores._factory import JSONL_FILE_NAME, SQLITE_FILE_NAME
 from ..stores.jsonl import JsonlIdempotencyStore
@@ -120,7 +120,14 @@ def check_keys_kept(
     if not submitted:
         return
     if backend == "postgres":
-        where, held = _postgres_keys(cfg)
+        try:
+            where, held = _postgres_keys(cfg)
+        except PostgresError as exc:  # the server gone, the role refused: redacted already
+            raise PostgresError(
+                f"cannot resume run {cfg.run_id}: its idempotency keys could not be read "
+                f"({exc}); nothing was changed: resume again once the server answers "
+                "(or LIVESESSION_PG_DSN names it rightly)"
+            ) from None
     elif there:
         kept = _local_keys(backend, path)
         if kept is None:
