@@ -285,6 +285,16 @@ def test_a_search_path_schema_that_does_not_exist_is_one_clear_line(tmp_path, pg
     assert not (tmp_path / "runs" / "x").exists()
 
 
+def _stopped_by(status_text):
+    """The `stopped by` line of `livesession status` ("" when it has none).
+
+    Bug: a run a PostgreSQL outage stopped had none (only a local store's refusal was
+    named), so `status` said `crashed` and `a killed process keeps its lease` and not why.
+    """
+    rows = [line.split(None, 2) for line in status_text.splitlines()]
+    return next((row[2] for row in rows if row[:2] == ["stopped", "by"]), "")
+
+
 class _Proxy:
     """A loopback proxy to the server: each connection's bytes are forwarded both ways,
     and a subclass watches what the client sends (``_sent``)."""
@@ -405,6 +415,8 @@ def test_a_server_that_stops_answering_ends_the_run_resumably(tmp_path, pg_env):
     assert "the run is not sealed" in message
     status = cli("status", tmp_path / "x")
     assert status.returncode == 6, status.stdout  # crashed, resumable: the lease was released
+    assert _stopped_by(status.stdout).startswith("PostgreSQL at "), status.stdout
+    assert "failed while reserving idempotency key " in _stopped_by(status.stdout)
     resumed = cli("resume", tmp_path / "x", "-q", env=pg_env)
     assert resumed.returncode == 0, resumed.stderr
     assert cli("verify", tmp_path / "x").returncode == 0
@@ -472,6 +484,10 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
     assert "C2_DRYRUN_STOP" not in codes
     status = cli("status", run_dir)
     assert status.returncode == 6, status.stdout  # crashed, resumable
+    # Said though the session log's last line is the lease it could not give back.
+    assert "failed while renewing the lease ('acct1', 'sma_demo'): " in _stopped_by(
+        status.stdout
+    ), status.stdout
     # The dropped connection could not give the lease back: end it rather than wait for it.
     _admin(dsn, "UPDATE livesession_lease SET expires_ns = 0")
     resumed = cli("resume", run_dir, "-q", env=pg_env)
