@@ -19,6 +19,7 @@ import signal
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -80,20 +81,31 @@ def _poll(condition, what: str, timeout: float = WAIT_S, every: float = 0.05):
         time.sleep(every)
 
 
-def test_each_row_carries_the_token_of_its_last_write(schema_dsn):
+@contextmanager
+def _lease_and_two_stores(schema_dsn):
+    """The ("acct", "strat") lease and two idempotency stores of namespace "n", closed after."""
     lease = PostgresLease(schema_dsn, "acct", "strat")
-    fenced = PostgresIdempotencyStore(schema_dsn, namespace="n")
-    plain = PostgresIdempotencyStore(schema_dsn, namespace="n")
+    stores = [PostgresIdempotencyStore(schema_dsn, namespace="n") for _ in range(2)]
     try:
-        grant = lease.acquire("a", T0, TTL)
-        assert grant is not None
+        yield lease, *stores
+    finally:
+        for closable in (lease, *stores):
+            closable.close()
+
+
+def _take(lease, holder):
+    grant = lease.acquire(holder, T0, TTL)
+    assert grant is not None, f"{holder} could not take the lease"
+    return grant
+
+
+def test_each_row_carries_the_token_of_its_last_write(schema_dsn):
+    with _lease_and_two_stores(schema_dsn) as (lease, fenced, plain):
+        grant = _take(lease, "a")
         plain.reserve("unfenced", FP_A)
         fenced.fence_with(grant)
         fenced.reserve("k1", FP_A)
         fenced.complete("k1", "submitted")
-    finally:
-        for closable in (lease, fenced, plain):
-            closable.close()
     rows = _admin(schema_dsn, "SELECT key, fence FROM livesession_idempotency ORDER BY key")
     assert rows == [("k1", grant.token), ("unfenced", None)]
 
@@ -184,13 +196,9 @@ def test_a_lease_table_reset_under_a_holder_fences_it(schema_dsn, reset):
     """Bug: a fenced write was refused only by a newer token. A DBA's TRUNCATE (or DELETE, a
     database recreated) of livesession_lease left no row, so the holder wrote on, and the
     next holder got token 1 again, the same as the first's: both wrote. A write goes
-    through only while the row is its grant's (its token, its holder or none)."""
-    lease = PostgresLease(schema_dsn, "acct", "strat")
-    old = PostgresIdempotencyStore(schema_dsn, namespace="n")
-    new = PostgresIdempotencyStore(schema_dsn, namespace="n")
-    try:
-        first = lease.acquire("a", T0, TTL)
-        assert first is not None
+    through only while the row is its grant's (its token, its holder)."""
+    with _lease_and_two_stores(schema_dsn) as (lease, old, new):
+        first = _take(lease, "a")
         old.fence_with(first)
         old.reserve("k1", FP_A)
         _admin(schema_dsn, reset)
@@ -201,8 +209,7 @@ def test_a_lease_table_reset_under_a_holder_fences_it(schema_dsn, reset):
         assert "\n" not in message
         assert "livesession_lease has no row for it, so the table was reset under it" in message
         assert message.endswith("this session lost its lease (LEASE_LOST) and must stop")
-        second = lease.acquire("b", T0, TTL)  # a free row again: token 1, as the first's
-        assert second is not None
+        second = _take(lease, "b")  # a free row again: token 1, as the first's
         assert second.token == first.token
         new.fence_with(second)
         assert new.reserve("k2", FP_A).created
@@ -210,9 +217,6 @@ def test_a_lease_table_reset_under_a_holder_fences_it(schema_dsn, reset):
             old.complete("k1", "submitted")
         assert "holds fence 1 for 'b'" in str(taken.value)
         new.complete("k1", "submitted")
-    finally:
-        for closable in (lease, old, new):
-            closable.close()
     rows = _admin(
         schema_dsn, "SELECT key, outcome, fence FROM livesession_idempotency ORDER BY key"
     )
