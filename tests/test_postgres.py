@@ -439,6 +439,26 @@ class TestPostgresIdempotencyStore:
             f"/{target['dbname']}', namespace='n')"
         )
 
+    def test_completing_a_key_deleted_by_hand_says_so(self, schema_dsn):
+        """Bug: a key a DBA deleted while a session used it (`TRUNCATE
+        livesession_idempotency`) failed the session's complete with `KeyError: idempotency
+        key 'ls...' was never reserved: reserve it before completing`, a caller's mistake it
+        had not made (the run sealed UNEXPECTED_ERROR saying so). The error names the table,
+        the namespace and the deletion."""
+        store = PostgresIdempotencyStore(schema_dsn, namespace="n")
+        try:
+            store.reserve("k1", FP_A)
+            _admin(schema_dsn, "TRUNCATE livesession_idempotency")
+            with pytest.raises(KeyError) as missing:
+                store.complete("k1", "submitted")
+        finally:
+            store.close()
+        assert missing.value.args[0] == (
+            "idempotency key 'k1' is not in livesession_idempotency (namespace 'n'): never "
+            "reserved, or deleted from the table while in use (a TRUNCATE or DELETE by hand, "
+            "the database recreated)"
+        )
+
 
 # --- checkpoint store ---------------------------------------------------------------------
 
