@@ -459,6 +459,28 @@ class TestPostgresIdempotencyStore:
             "the database recreated)"
         )
 
+    def test_a_servers_idle_session_timeout_does_not_end_the_connection(self, schema_dsn):
+        """Bug: a server (or role) with `idle_session_timeout` shorter than the gaps between
+        a run's calls (a quarter TTL between the lease's renewals) closed the connection,
+        so every run ended unsealed, `... failed while renewing the lease ...: terminating
+        connection due to idle-session timeout`. Each connection turns it off for itself."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        with psycopg.connect(schema_dsn) as probe:
+            if probe.info.server_version < 140000:
+                pytest.skip("idle_session_timeout came with PostgreSQL 14")
+        options = conninfo_to_dict(schema_dsn).get("options", "")
+        dsn = make_conninfo(schema_dsn, options=f"{options} -c idle_session_timeout=100")
+        for opened in (
+            PostgresIdempotencyStore(dsn, namespace="n")._pg,
+            PostgresLease(dsn, "acct", "strat")._pg,
+        ):
+            try:
+                assert opened.execute("SHOW idle_session_timeout").fetchone() == ("0",)
+            finally:
+                opened.close()
+
 
 # --- checkpoint store ---------------------------------------------------------------------
 
