@@ -449,7 +449,7 @@ class _Holders:
 
 
 class FencedWritesContract:
-    """A fenced store: writes under an older token are refused, same or newer accepted.
+    """A fenced store: writes go through under the lease's own token only.
 
     Fixtures: ``make_store`` and ``make_checkpoints`` (new store objects on the same
     storage each call) and ``make_lease`` (``make_lease(account, strategy)``: a
@@ -512,8 +512,9 @@ class FencedWritesContract:
             old.complete("k1", "rejected:LATE")
         assert new.get("k1").outcome == "submitted"
 
-    def test_a_newer_token_than_the_lease_is_accepted(self, make_store, holders):
-        """Only a token *older* than the lease's is refused."""
+    def test_a_newer_token_than_the_lease_is_refused(self, make_store, holders):
+        """A token newer than the lease's own is what a reset lease table leaves a writer
+        (the next holder starts again at 1): it is refused, as an older one is."""
         grant = holders.take("a")
         ahead = LeaseGrant(
             account=grant.account,
@@ -525,8 +526,10 @@ class FencedWritesContract:
         )
         store = make_store()
         store.fence_with(ahead)
-        assert store.reserve("k1", FP_A).created
-        store.complete("k1", "submitted")
+        with pytest.raises(Fenced) as refused:
+            store.reserve("k1", FP_A)
+        assert (refused.value.fence, refused.value.newest) == (ahead.token, grant.token)
+        assert make_store().get("k1") is None
 
     def test_a_released_lease_still_fences(self, make_store, holders):
         """Release keeps the token: the superseded holder stays refused afterwards."""

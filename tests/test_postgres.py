@@ -439,6 +439,48 @@ class TestPostgresIdempotencyStore:
             f"/{target['dbname']}', namespace='n')"
         )
 
+    def test_completing_a_key_deleted_by_hand_says_so(self, schema_dsn):
+        """Bug: a key a DBA deleted while a session used it (`TRUNCATE
+        livesession_idempotency`) failed the session's complete with `KeyError: idempotency
+        key 'ls...' was never reserved: reserve it before completing`, a caller's mistake it
+        had not made (the run sealed UNEXPECTED_ERROR saying so). The error names the table,
+        the namespace and the deletion."""
+        store = PostgresIdempotencyStore(schema_dsn, namespace="n")
+        try:
+            store.reserve("k1", FP_A)
+            _admin(schema_dsn, "TRUNCATE livesession_idempotency")
+            with pytest.raises(KeyError) as missing:
+                store.complete("k1", "submitted")
+        finally:
+            store.close()
+        assert missing.value.args[0] == (
+            "idempotency key 'k1' is not in livesession_idempotency (namespace 'n'): never "
+            "reserved, or deleted from the table while in use (a TRUNCATE or DELETE by hand, "
+            "the database recreated)"
+        )
+
+    def test_a_servers_idle_session_timeout_does_not_end_the_connection(self, schema_dsn):
+        """Bug: a server (or role) with `idle_session_timeout` shorter than the gaps between
+        a run's calls (a quarter TTL between the lease's renewals) closed the connection,
+        so every run ended unsealed, `... failed while renewing the lease ...: terminating
+        connection due to idle-session timeout`. Each connection turns it off for itself."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        with psycopg.connect(schema_dsn) as probe:
+            if probe.info.server_version < 140000:
+                pytest.skip("idle_session_timeout came with PostgreSQL 14")
+        options = conninfo_to_dict(schema_dsn).get("options", "")
+        dsn = make_conninfo(schema_dsn, options=f"{options} -c idle_session_timeout=100")
+        for opened in (
+            PostgresIdempotencyStore(dsn, namespace="n")._pg,
+            PostgresLease(dsn, "acct", "strat")._pg,
+        ):
+            try:
+                assert opened.execute("SHOW idle_session_timeout").fetchone() == ("0",)
+            finally:
+                opened.close()
+
 
 # --- checkpoint store ---------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Needs a server, like tests/test_postgres.py (skips without one unless
 ``LIVESESSION_REQUIRE_PG=1``); each test works in a schema of its own. The store contract
-(older token refused, same or newer accepted) runs in tests/test_postgres.py
+(only the lease's own token writes) runs in tests/test_postgres.py
 (``TestPostgresFencedWrites``).
 
 The last test is two real ``livesession dryrun --store postgres`` processes of the same
@@ -19,6 +19,7 @@ import signal
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -80,20 +81,31 @@ def _poll(condition, what: str, timeout: float = WAIT_S, every: float = 0.05):
         time.sleep(every)
 
 
-def test_each_row_carries_the_token_of_its_last_write(schema_dsn):
+@contextmanager
+def _lease_and_two_stores(schema_dsn):
+    """The ("acct", "strat") lease and two idempotency stores of namespace "n", closed after."""
     lease = PostgresLease(schema_dsn, "acct", "strat")
-    fenced = PostgresIdempotencyStore(schema_dsn, namespace="n")
-    plain = PostgresIdempotencyStore(schema_dsn, namespace="n")
+    stores = [PostgresIdempotencyStore(schema_dsn, namespace="n") for _ in range(2)]
     try:
-        grant = lease.acquire("a", T0, TTL)
-        assert grant is not None
+        yield lease, *stores
+    finally:
+        for closable in (lease, *stores):
+            closable.close()
+
+
+def _take(lease, holder):
+    grant = lease.acquire(holder, T0, TTL)
+    assert grant is not None, f"{holder} could not take the lease"
+    return grant
+
+
+def test_each_row_carries_the_token_of_its_last_write(schema_dsn):
+    with _lease_and_two_stores(schema_dsn) as (lease, fenced, plain):
+        grant = _take(lease, "a")
         plain.reserve("unfenced", FP_A)
         fenced.fence_with(grant)
         fenced.reserve("k1", FP_A)
         fenced.complete("k1", "submitted")
-    finally:
-        for closable in (lease, fenced, plain):
-            closable.close()
     rows = _admin(schema_dsn, "SELECT key, fence FROM livesession_idempotency ORDER BY key")
     assert rows == [("k1", grant.token), ("unfenced", None)]
 
@@ -177,6 +189,38 @@ def test_a_write_waits_for_a_takeover_in_progress(schema_dsn, takeover):
     finally:
         lease.close()
         store.close()
+
+
+@pytest.mark.parametrize("reset", ["TRUNCATE livesession_lease", "DELETE FROM livesession_lease"])
+def test_a_lease_table_reset_under_a_holder_fences_it(schema_dsn, reset):
+    """Bug: a fenced write was refused only by a newer token. A DBA's TRUNCATE (or DELETE, a
+    database recreated) of livesession_lease left no row, so the holder wrote on, and the
+    next holder got token 1 again, the same as the first's: both wrote. A write goes
+    through only while the row is its grant's (its token, its holder)."""
+    with _lease_and_two_stores(schema_dsn) as (lease, old, new):
+        first = _take(lease, "a")
+        old.fence_with(first)
+        old.reserve("k1", FP_A)
+        _admin(schema_dsn, reset)
+        with pytest.raises(Fenced) as gone:
+            old.reserve("k2", FP_A)
+        assert (gone.value.fence, gone.value.newest) == (first.token, None)
+        message = str(gone.value)
+        assert "\n" not in message
+        assert "livesession_lease has no row for it, so the table was reset under it" in message
+        assert message.endswith("this session lost its lease (LEASE_LOST) and must stop")
+        second = _take(lease, "b")  # a free row again: token 1, as the first's
+        assert second.token == first.token
+        new.fence_with(second)
+        assert new.reserve("k2", FP_A).created
+        with pytest.raises(Fenced) as taken:
+            old.complete("k1", "submitted")
+        assert "holds fence 1 for 'b'" in str(taken.value)
+        new.complete("k1", "submitted")
+    rows = _admin(
+        schema_dsn, "SELECT key, outcome, fence FROM livesession_idempotency ORDER BY key"
+    )
+    assert rows == [("k1", "submitted", 1), ("k2", None, 1)]
 
 
 # -- two sessions of one (account, strategy): the first paused past its TTL ----------------
@@ -265,6 +309,55 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
 
     # The second ran to its end, and both runs verify.
     assert _events(second_dir, "ORDER_SUBMITTED")
+    for run_dir in (first_dir, second_dir):
+        verified = cli("verify", run_dir)
+        assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+def test_a_holder_whose_lease_table_was_truncated_stops_before_the_next_holder_trades(
+    tmp_path, schema_dsn
+):
+    """Bug: `TRUNCATE livesession_lease` under a running session let a second session of
+    the pair take the lease at once (no row: free) with token 1, the first's own, and both
+    traded the account to their ends, each sealed COMPLETED: two writers. The first now
+    stops at its next write, LEASE_LOST, and sends nothing more. Its TTL is long, so no
+    renewal comes due in the test: only the fence stops it."""
+    env = {DSN_ENV_VAR: schema_dsn}
+    out = tmp_path / "runs"
+    config = write_config(tmp_path / "pair.toml", account="acct1", steps=400, lease_ttl_ms=600_000)
+    common = ["dryrun", "--config", config, "--out", out, "--store", "postgres", "-q"]
+    first = subprocess.Popen(  # stops itself at its second checkpoint, between orders
+        cli_argv(*common, "--run-id", "first"),
+        env={**cli_env(env), "LIVESESSION_PAUSE_AT": "checkpoint:2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first_dir, second_dir = out / "first", out / "second"
+    try:
+        _poll(lambda: proc_stat(first.pid)[0] == "T", "the first session to pause itself")
+        paused_submits = submits_per_client_id(first_dir / "broker_journal.jsonl")
+        assert paused_submits, "the first sent nothing before it paused: the test proves nothing"
+        _admin(schema_dsn, "TRUNCATE livesession_lease")
+        second = cli(*common, "--run-id", "second", env=env)
+        assert second.returncode == EXIT_OK, second.stderr
+        os.kill(first.pid, signal.SIGCONT)
+        _, first_err = first.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == EXIT_FAILED, first_err
+    assert "LEASE_LOST" in first_err
+    assert submits_per_client_id(first_dir / "broker_journal.jsonl") == paused_submits
+    [lost] = [r["payload"] for r in audit_records(first_dir) if r["code"] == "C2_LEASE_LOST"]
+    assert lost["refused_by_fence"] == 1  # the second's token, not above the first's
+    status = cli("status", first_dir)
+    assert status.returncode == 5, status.stdout
+    assert "the lease table was reset under it (its row held fence 1, not for this run" in (
+        status.stdout
+    )
     for run_dir in (first_dir, second_dir):
         verified = cli("verify", run_dir)
         assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr

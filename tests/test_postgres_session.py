@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from livesession.stores.postgres import DSN_ENV_VAR
@@ -284,6 +285,16 @@ def test_a_search_path_schema_that_does_not_exist_is_one_clear_line(tmp_path, pg
     assert not (tmp_path / "runs" / "x").exists()
 
 
+def _stopped_by(status_text):
+    """The `stopped by` line of `livesession status` ("" when it has none).
+
+    Bug: a run a PostgreSQL outage stopped had none (only a local store's refusal was
+    named), so `status` said `crashed` and `a killed process keeps its lease` and not why.
+    """
+    rows = [line.split(None, 2) for line in status_text.splitlines()]
+    return next((row[2] for row in rows if row[:2] == ["stopped", "by"]), "")
+
+
 class _Proxy:
     """A loopback proxy to the server: each connection's bytes are forwarded both ways,
     and a subclass watches what the client sends (``_sent``)."""
@@ -404,6 +415,8 @@ def test_a_server_that_stops_answering_ends_the_run_resumably(tmp_path, pg_env):
     assert "the run is not sealed" in message
     status = cli("status", tmp_path / "x")
     assert status.returncode == 6, status.stdout  # crashed, resumable: the lease was released
+    assert _stopped_by(status.stdout).startswith("PostgreSQL at "), status.stdout
+    assert "failed while reserving idempotency key " in _stopped_by(status.stdout)
     resumed = cli("resume", tmp_path / "x", "-q", env=pg_env)
     assert resumed.returncode == 0, resumed.stderr
     assert cli("verify", tmp_path / "x").returncode == 0
@@ -471,6 +484,10 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
     assert "C2_DRYRUN_STOP" not in codes
     status = cli("status", run_dir)
     assert status.returncode == 6, status.stdout  # crashed, resumable
+    # Said though the session log's last line is the lease it could not give back.
+    assert "failed while renewing the lease ('acct1', 'sma_demo'): " in _stopped_by(
+        status.stdout
+    ), status.stdout
     # The dropped connection could not give the lease back: end it rather than wait for it.
     _admin(dsn, "UPDATE livesession_lease SET expires_ns = 0")
     resumed = cli("resume", run_dir, "-q", env=pg_env)
@@ -478,4 +495,88 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
     first, again = fences(run_dir)
     assert again > first
     assert cli("verify", run_dir).returncode == 0
+    assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1
+
+
+@pytest.mark.broken_run("the crashed run stays unresumable: its keys are gone")
+@pytest.mark.parametrize("lost", ["all", "one"])
+def test_a_resume_whose_keys_were_deleted_from_its_own_database_says_so(tmp_path, pg_env, lost):
+    """Bug: a crashed run whose keys a DBA deleted from the run's own database (TRUNCATE
+    livesession_idempotency, the database recreated) was refused by resume saying only
+    `point LIVESESSION_PG_DSN at the database (and schema) the run used, then resume
+    again`: it named that one already, and resuming again met the same refusal. The line
+    now says the keys were deleted there and what is left to do; nothing is changed."""
+    config = write_config(tmp_path / "c.toml", account="acct1", steps=400, checkpoint_every=25)
+    out = tmp_path / "runs"
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "v", *PG, "-q")
+    first = cli(*args, env=pg_env, crash_at="write_events:300")
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "v"
+    dsn = pg_env[DSN_ENV_VAR]
+    if lost == "all":
+        _admin(dsn, "TRUNCATE livesession_idempotency")
+    else:  # the run's first order, long before its checkpoint
+        events = (run_dir / "events.jsonl").read_bytes().splitlines()
+        first_id = next(
+            e["payload"]["client_order_id"]
+            for e in map(orjson.loads, events)
+            if e["event_type"] == "ORDER_SUBMITTED"
+        )
+        _admin(dsn, "DELETE FROM livesession_idempotency WHERE key = %s", (first_id,))
+    before = digest_files(run_dir)
+    lease = _admin(dsn, "SELECT holder, token, expires_ns FROM livesession_lease")
+    resumed = cli("resume", run_dir, "-q", env=pg_env)
+    assert resumed.returncode == 2, resumed.stderr
+    (line,) = resumed.stderr.splitlines()
+    assert "so a resume would send again what was sent; nothing was changed: " in line
+    said = {
+        "all": "if it names that one, the run's keys were deleted there (livesession_idempotency "
+        "truncated, the database recreated or restored from an older backup): ",
+        "one": " lacks 1 of the ",
+    }
+    assert said[lost] in line
+    assert line.endswith(
+        "restore them from a backup of the database, then resume again; without them the "
+        "run cannot go on: settle its orders at the venue by hand and start a new run"
+    ), line
+    assert digest_files(run_dir) == before
+    assert _admin(dsn, "SELECT holder, token, expires_ns FROM livesession_lease") == lease
+
+
+@pytest.mark.parametrize(
+    ("crash_at", "said"),
+    [
+        ("write_events:300", "its idempotency keys could not be read"),  # past its checkpoints
+        ("write_events:5", "its lease could not be taken"),  # before its first: no key to read
+    ],
+)
+def test_a_resume_while_the_server_is_down_says_nothing_changed(tmp_path, pg_env, crash_at, said):
+    """Bug: `livesession resume DIR` of a crashed run with the server still down said only
+    libpq's refusal (`PostgreSQL at ... failed while connecting for idempotency
+    reservations: connection failed: ...`), not that the run was left as it was, nor what to
+    do. It now says both, the password still hidden; once the server is back, it resumes."""
+    from psycopg.conninfo import make_conninfo
+
+    config = write_config(tmp_path / "c.toml", account="acct1", steps=400, checkpoint_every=25)
+    out = tmp_path / "runs"
+    args = ("dryrun", "--config", config, "--out", out, "--run-id", "v", *PG, "-q")
+    first = cli(*args, env=pg_env, crash_at=crash_at)
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "v"
+    before = digest_files(run_dir)
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        closed_port = probe.getsockname()[1]  # nothing listens there once it is closed
+    dsn, secret = with_known_password(pg_env[DSN_ENV_VAR])
+    down = make_conninfo(dsn, host="127.0.0.1", port=str(closed_port))
+    resumed = cli("resume", run_dir, "-q", env={DSN_ENV_VAR: down})
+    assert resumed.returncode == 2, resumed.stderr
+    (line,) = resumed.stderr.splitlines()
+    assert line.startswith(f"livesession: error: cannot resume run v: {said} (PostgreSQL at "), line
+    assert "Connection refused" in line
+    assert "; nothing was changed: resume again once " in line
+    assert_hidden(secret, line, "the refusal")
+    assert digest_files(run_dir) == before
+    _admin(pg_env[DSN_ENV_VAR], "UPDATE livesession_lease SET expires_ns = 0")  # the killed one's
+    resumed = cli("resume", run_dir, "-q", env=pg_env)
+    assert resumed.returncode == 0, resumed.stderr
     assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1

@@ -311,11 +311,13 @@ class Fenced(LeaseError):
 
     Raised by a fenced store (``PostgresIdempotencyStore``, ``PostgresCheckpointStore``)
     when the (account, strategy) lease already carries a larger fencing token than the
-    writer's; nothing was written. The writer lost its lease: it must stop, not retry.
-    ``fence`` is the writer's token, ``newest`` the lease's current one.
+    writer's, or its row is no longer the writer's grant (gone, an older token, another
+    holder at the same one: the lease table was reset); nothing was written. The writer
+    lost its lease: it must stop, not retry. ``fence`` is the writer's token, ``newest``
+    the lease's current one (None when its row is gone).
     """
 
-    def __init__(self, message: str, *, fence: int, newest: int) -> None:
+    def __init__(self, message: str, *, fence: int, newest: int | None) -> None:
         super().__init__(message)
         self.fence = fence
         self.newest = newest

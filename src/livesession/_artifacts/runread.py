@@ -167,12 +167,12 @@ def killed_while_starting(path: Path) -> bool:
     return not any(sizes)
 
 
-def last_whole_line(path: Path) -> dict[str, Any] | None:
+def last_whole_line(path: Path, *, passing: Collection[str] = ()) -> dict[str, Any] | None:
     """The last whole line of a JSON Lines file that is a JSON object (read from its end).
 
-    None when there is none, or the file is missing. Reads only the last ``_TAIL_BYTES``
-    (more only for a longer line, up to ``_LONGEST_TAIL``: a file of one endless line is
-    never read whole): a supervisor polls a live run's ends with it.
+    Lines whose ``event`` is in ``passing`` are passed over. None when there is none, or
+    the file is missing. Reads only the last ``_TAIL_BYTES`` (more only for a longer line,
+    up to ``_LONGEST_TAIL``: a file of one endless line is never read whole).
 
     Raises:
         OSError: the host refused to read the file (``raise_if_refused``); ``NotAFile``
@@ -196,7 +196,7 @@ def last_whole_line(path: Path) -> dict[str, Any] | None:
             found = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
-        if isinstance(found, dict):
+        if isinstance(found, dict) and found.get("event") not in passing:
             return found
     return None
 

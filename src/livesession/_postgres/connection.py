@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["PgConnection", "PgTable"]
 
 _CONNECT_TIMEOUT_S: Final = 10
+_IDLE_TIMEOUT_SINCE: Final = 140000  # PostgreSQL 14 brought idle_session_timeout
 # One lock id for every livesession DDL statement: b"lvsessdd" read as a big-endian int.
 _DDL_LOCK_ID: Final = 7815561082913907812
 
@@ -60,7 +61,8 @@ class PgTable:
 class PgConnection:
     """One autocommit connection with ``synchronous_commit = on``; errors come out redacted.
 
-    Shared by the PostgreSQL stores and by ``PostgresLease``. Every database failure raises
+    No ``idle_session_timeout`` (PostgreSQL 14 on) ends it between calls. Shared by the
+    PostgreSQL stores and by ``PostgresLease``. Every database failure raises
     ``table.error``, so each caller keeps its own contract. ``table`` is created on open
     unless it exists, and each of its ``added`` columns a table made by an older version
     lacks is added; a failure closes the connection again. Each call after connecting must
@@ -107,6 +109,12 @@ class PgConnection:
             with self.translate("setting synchronous_commit"):
                 # A durable reservation is the point: never accept the server's "off".
                 self.execute("SET synchronous_commit = on")
+            if self._conn.info.server_version >= _IDLE_TIMEOUT_SINCE:
+                with self.translate("setting idle_session_timeout"):
+                    # The connection idles between calls for as long as a run lasts (the
+                    # lease's renewals a quarter TTL apart, a namespace's advisory lock
+                    # held throughout): a server's idle timeout would end every run.
+                    self.execute("SET idle_session_timeout = 0")
             self.ensure_table(table)
             self._ensure_columns(table.name, table.added)
         except BaseException:

@@ -16,6 +16,13 @@ the lease row, so it waits for every write that holds the share lock, and a writ
 meets a takeover in progress waits for it and then reads the row's newest version
 (READ COMMITTED re-reads a locked row after the locker commits). So a write either
 commits before the new token exists or sees it and writes nothing: never after it.
+
+The write also needs the row to be its grant's: the writer's token and the writer as
+holder. A row gone, or holding an older token, or the same one for another holder or for
+none (released), means the table was reset under the writer (a ``TRUNCATE`` or ``DELETE``
+of ``livesession_lease``, the database recreated or restored): the next holder starts
+again at token 1, at or below the writer's, and "no newer token" alone let both write. A
+session writes nothing once it released its grant.
 """
 
 from __future__ import annotations
@@ -72,21 +79,23 @@ def fenced_statement(write: str, *, then: str = "") -> str:
 
     ``write`` must end where ``AND NOT EXISTS (...)`` may follow: the caller writes its
     own ``WHERE`` (``WHERE true`` for an ``INSERT ... SELECT``); ``then`` follows the
-    fence (an ``ON CONFLICT`` clause). Parameters
-    ``%(account)s``, ``%(strategy)s`` and ``%(fence)s`` are the fence's. The statement
-    returns one row: the lease's current token (NULL without a lease row) and the number
-    of rows written.
+    fence (an ``ON CONFLICT`` clause). Parameters ``%(account)s``, ``%(strategy)s``,
+    ``%(fence)s`` and ``%(holder)s`` are the fence's. It writes only while the lease row
+    holds the writer's token with the writer as holder, and returns one row:
+    the lease's current token and holder (NULL without a lease row) and the rows written.
     """
     return f"""
 WITH lease AS (
-    SELECT token FROM {LEASE_TABLE}
+    SELECT token, holder FROM {LEASE_TABLE}
     WHERE account = %(account)s AND strategy = %(strategy)s
     FOR SHARE
 ), w AS (
-    {write} AND NOT EXISTS (SELECT 1 FROM lease WHERE token > %(fence)s)
+    {write} AND EXISTS (
+        SELECT 1 FROM lease
+        WHERE token = %(fence)s AND holder = %(holder)s)
     {then} RETURNING 1
 )
-SELECT (SELECT token FROM lease), (SELECT count(*) FROM w)
+SELECT (SELECT token FROM lease), (SELECT holder FROM lease), (SELECT count(*) FROM w)
 """  # noqa: S608 - constant table names; values are bound parameters
 
 
@@ -124,33 +133,57 @@ def update_statements(table: str, assignments: str, where: str) -> tuple[str, st
 
 @attrs.frozen
 class StoreFence:
-    """The lease whose token a store's writes carry: (account, strategy) and the token."""
+    """The lease whose token a store's writes carry: (account, strategy), token and holder."""
 
     account: str
     strategy: str
     token: int
+    holder: str
 
     @classmethod
     def of(cls, grant: LeaseGrant) -> StoreFence:
         """The fence of a lease grant."""
-        return cls(grant.account, grant.strategy, grant.token)
+        return cls(grant.account, grant.strategy, grant.token, grant.holder_id)
 
     def params(self) -> dict[str, object]:
         """The fence's statement parameters."""
-        return {"account": self.account, "strategy": self.strategy, "fence": self.token}
+        return {
+            "account": self.account,
+            "strategy": self.strategy,
+            "fence": self.token,
+            "holder": self.holder,
+        }
 
     def check(self, row: tuple[object, ...] | None, action: str) -> int:
-        """The rows a fenced statement wrote; ``Fenced`` when the lease has a newer token."""
-        newest, written = row if row is not None else (None, 0)
+        """The rows a fenced statement wrote; ``Fenced`` when the lease is not this grant's.
+
+        Refused: a newer token (another holder took over), or a row that is gone, holds an
+        older token, or this one for another holder or none (the lease table was reset).
+        """
+        newest, holder, written = row if row is not None else (None, None, 0)
+        if newest == self.token and holder == self.holder:
+            return written if isinstance(written, int) else 0
+        pair = f"the lease of account {self.account!r}, strategy {self.strategy!r}"
         if isinstance(newest, int) and newest > self.token:
-            raise Fenced(
-                f"refused {action}: the lease of account {self.account!r}, strategy "
-                f"{self.strategy!r} has a newer holder (fence {newest} > {self.token}); "
-                "this session lost its lease (LEASE_LOST) and must stop",
-                fence=self.token,
-                newest=newest,
+            why = f"{pair} has a newer holder (fence {newest} > {self.token})"
+        else:
+            now = (
+                "has no row for it"
+                if not isinstance(newest, int)
+                else f"holds fence {newest} for {holder!r}"
+                if holder is not None
+                else f"holds fence {newest}, released"
             )
-        return written if isinstance(written, int) else 0
+            why = (
+                f"{pair} is no longer this session's (fence {self.token}): {LEASE_TABLE} {now}, "
+                "so the table was reset under it (truncated, the row deleted, or the database "
+                "recreated or restored) and another session may take it"
+            )
+        raise Fenced(
+            f"refused {action}: {why}; this session lost its lease (LEASE_LOST) and must stop",
+            fence=self.token,
+            newest=newest if isinstance(newest, int) else None,
+        )
 
 
 def write_maybe_fenced(

@@ -98,7 +98,10 @@ def lease_not_held(
     venue). It only reads the lease; ``take_lease`` takes it, and is refused as before when
     another session takes it in between. None for a run with no lease.
     """
-    lease = open_lease(cfg, run_dir, backing)
+    try:
+        lease = open_lease(cfg, run_dir, backing)
+    except LeaseError as exc:  # a server gone before the lease's connection was made
+        raise _not_taken(cfg, exc) from exc
     if lease is None:
         return None
     try:
@@ -322,10 +325,16 @@ def _how_lost(payload: dict[str, Any]) -> str:
     head = f"this run lost it at fence {payload.get('fence')}"
     if payload.get("error"):
         return f"{head}: its backend failed ({payload['error']}), so maybe no session holds it"
-    newer = payload.get("refused_by_fence")
-    if newer is not None:
+    if "refused_by_fence" not in payload:
+        return f"{head}: another session took it over (its renewal was refused)"
+    newer, fence = payload["refused_by_fence"], payload.get("fence")
+    if isinstance(newer, int) and isinstance(fence, int) and newer > fence:
         return f"{head}: another session took it over (fence {newer} refused this run's write)"
-    return f"{head}: another session took it over (its renewal was refused)"
+    found = "was gone" if newer is None else f"held fence {newer}, not for this run"
+    return (
+        f"{head}: the lease table was reset under it (its row {found} when this run wrote: "
+        "truncated, the row deleted, or the database recreated), so another session may hold it"
+    )
 
 
 def postgres_holder(run_dir: Path) -> str | None:

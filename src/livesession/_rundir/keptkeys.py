@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._exceptions import RunDirectoryError
+from .._exceptions import PostgresError, RunDirectoryError
 from .._support.text import one_line
 from ..stores._factory import JSONL_FILE_NAME, SQLITE_FILE_NAME
 from ..stores.jsonl import JsonlIdempotencyStore
@@ -45,6 +45,24 @@ _SHOWN: Final = 3
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
 """The first 16 bytes of every SQLite database file (an empty file is a new database)."""
 _BACKENDS: Final = (*LOCAL_BACKENDS, "postgres")
+_DELETED: Final = (
+    "restore them from a backup of the database, then resume again; without them the run "
+    "cannot go on: settle its orders at the venue by hand and start a new run"
+)
+_POSTGRES_FIX: Final = (
+    # None of them there: another database or schema, or the run's keys all deleted.
+    (
+        "point LIVESESSION_PG_DSN at the database (and schema) the run used, then resume "
+        "again; if it names that one, the run's keys were deleted there (livesession_"
+        f"idempotency truncated, the database recreated or restored from an older backup): "
+        f"{_DELETED}"
+    ),
+    # Some of them there: the run's own database, which lost the rest.
+    (
+        "the run's own database lost them (rows of livesession_idempotency deleted, or the "
+        f"database restored from an older backup): {_DELETED}"
+    ),
+)
 
 
 def _recorded_backend(run_dir: Path, meta: Mapping[str, Any]) -> str:
@@ -100,7 +118,14 @@ def check_keys_kept(
     if not submitted:
         return
     if backend == "postgres":
-        where, held = _postgres_keys(cfg)
+        try:
+            where, held = _postgres_keys(cfg)
+        except PostgresError as exc:  # the server gone, the role refused: redacted already
+            raise PostgresError(
+                f"cannot resume run {cfg.run_id}: its idempotency keys could not be read "
+                f"({exc}); nothing was changed: resume again once the server answers "
+                "(or LIVESESSION_PG_DSN names it rightly)"
+            ) from None
     elif there:
         kept = _local_keys(backend, path)
         if kept is None:
@@ -114,7 +139,7 @@ def check_keys_kept(
     shown = ", ".join(repr(cid) for cid in missing[:_SHOWN])
     more = f" and {len(missing) - _SHOWN} more" if len(missing) > _SHOWN else ""
     fix = (
-        "point LIVESESSION_PG_DSN at the database (and schema) the run used, then resume again"
+        _POSTGRES_FIX[len(missing) < len(submitted)]
         if backend == "postgres"
         else "put the run's own idempotency file back, then resume again"
     )

@@ -34,6 +34,12 @@ __all__ = ["refused_first", "store_refused_says"]
 
 _FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
 _ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
+_REFUSALS: Final = frozenset({"StoreFailure", "PostgresError", "LeaseError"})
+"""What tears a session when a store fails: a local store or journal, PostgreSQL (its
+idempotency store's connection, or the lease's renewal), a lease file."""
+_AFTERWORDS: Final = frozenset({"lease_not_released"})
+"""Lines the torn session logs after its ``session_interrupted`` as it closes: the lease
+its failed backend would not take back."""
 
 
 def refused_write(run_dir: Path) -> tuple[str, str]:
@@ -73,16 +79,18 @@ def refused_first(run_dir: Path, said: str, *, braces: bool = False) -> str:
 def store_refused_says(run_dir: Path) -> str:
     """The store that refused a write and stopped the run, as its process logged it; "".
 
-    Only the session log's last whole line counts: a process that wrote after it (a resume)
+    A local store or journal's refusal, or a PostgreSQL server (the store's or the lease's)
+    or a lease file that failed. Only the session log's last whole line counts (but for a
+    ``lease_not_released`` after it): a process that wrote after it (a resume)
     has its own ending, and a log at ``--log-level error``, or none (a run an application
     made with its own log), says nothing. Not a regular file, unreadable: "" too.
     """
     try:
-        last = last_whole_line(run_dir / names.SESSION_LOG)
+        last = last_whole_line(run_dir / names.SESSION_LOG, passing=_AFTERWORDS)
     except OSError:  # the session log only: status reads the run without it
         return ""
     if not last or last.get("event") != "session_interrupted":
         return ""
-    if last.get("interrupted_by") != "StoreFailure" or not isinstance(last.get("error"), str):
+    if last.get("interrupted_by") not in _REFUSALS or not isinstance(last.get("error"), str):
         return ""
     return f"{one_line(last['error'])} ({names.SESSION_LOG}'s last line, session_interrupted)"

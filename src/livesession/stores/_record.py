@@ -157,7 +157,11 @@ class RecordStore(abc.ABC):
         """Record ``outcome`` for a reserved key; a later call replaces it."""
         check_complete(key, outcome)
         if not self._store_write(self._set_outcome, key, outcome):
-            raise unknown_key(key)
+            raise self._unknown_key(key)
+
+    def _unknown_key(self, key: str) -> KeyError:
+        """What ``complete`` raises for a key the store does not keep (``unknown_key``)."""
+        return unknown_key(key)
 
     def _store_write(self, write: Callable[[str, str], _T], key: str, value: str) -> _T:
         """``write(key, value)``; a write the medium refuses is raised as ``StoreFailure``."""

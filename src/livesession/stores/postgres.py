@@ -182,6 +182,14 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
             updated = self._write(_COMPLETE, action, key=key, outcome=outcome)
         return updated == 1
 
+    def _unknown_key(self, key: str) -> KeyError:
+        # Shared and kept for ever, a key missing here was more likely deleted by hand.
+        return KeyError(
+            f"idempotency key {key!r} is not in {_IDEMPOTENCY_TABLE} (namespace "
+            f"{self._namespace!r}): never reserved, or deleted from the table while in use "
+            "(a TRUNCATE or DELETE by hand, the database recreated)"
+        )
+
     def _lookup(self, key: str) -> Stored | None:
         with self._pg.translate(f"reading idempotency key {key!r}"):
             return self._select(key)
