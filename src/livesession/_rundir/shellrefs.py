@@ -1,0 +1,86 @@
+"""Where this process still refers to the session that holds a run: for the refusal's words.
+
+A second ``create_run`` or ``resume_run`` of a run this very process holds is refused
+(``RunHeld``) while the session that holds it lives. In an interactive shell the user
+often holds it without knowing: ``del session`` leaves the copies the shell kept, IPython's
+output history (``Out[3]``, ``_3``, ``_``), the plain REPL's ``_`` (in ``builtins``), and
+the traceback of the last error shown (``sys.last_traceback``: its frames hold the session
+that raised). The refusal names those places, and a name to ``close()`` it by, so the user
+knows what to do instead of being told to drop references they cannot see.
+
+Only the run directories' sessions are remembered, weakly: remembering one never keeps it
+alive. The places are read, never changed, and only when a refusal is being worded.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import weakref
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+__all__ = ["referred_as", "remember"]
+
+_SESSIONS: Final[weakref.WeakValueDictionary[str, object]] = weakref.WeakValueDictionary()
+
+
+def _key(run_dir: Path) -> str:
+    return os.path.realpath(run_dir)
+
+
+def remember(run_dir: Path, session: object) -> None:
+    """Remember (weakly) that ``session`` is the one writing ``run_dir``."""
+    _SESSIONS[_key(run_dir)] = session
+
+
+def referred_as(run_dir: Path) -> str:
+    """`` (still referred to as `s`, `Out[3]` and `_`: `s.close()` seals it)``, or ``""``.
+
+    Names each place of ``__main__`` (an interactive shell's namespace), its output history
+    ``Out``, ``builtins._`` and the last traceback shown that refers to the session writing
+    ``run_dir``; ``""`` when there is none, or none is found.
+    """
+    session = _SESSIONS.get(_key(run_dir))
+    if session is None:
+        return ""
+    names = _names_in_main(session)
+    if getattr(builtins, "_", None) is session:
+        names.append("_")
+    places = [f"`{name}`" for name in names]
+    if names and names[-1] == "_" and "_" not in names[:-1]:
+        places[-1] += " (the last value the shell showed)"
+    if _in_last_traceback(session):
+        places.append("the traceback of the last error shown (sys.last_traceback)")
+    if not places:
+        return ""
+    close = f": `{names[0]}.close()` seals it" if names else ""
+    return f" (still referred to as {_join(places)}{close})"
+
+
+def _names_in_main(session: object) -> list[str]:
+    main = sys.modules.get("__main__")
+    space = getattr(main, "__dict__", None)
+    if not isinstance(space, dict):
+        return []
+    names = [name for name, value in list(space.items()) if value is session]
+    history = space.get("Out")
+    if isinstance(history, dict):  # IPython's output history: every value a cell showed
+        names += [f"Out[{n!r}]" for n, value in list(history.items()) if value is session]
+    # A name of the user's first (`s`), then the history's, then the shell's own (`_`, `_3`).
+    return sorted(names, key=lambda name: (name.startswith("_"), name.startswith("Out")))
+
+
+def _in_last_traceback(session: object) -> bool:
+    tb: TracebackType | None = getattr(sys, "last_traceback", None)
+    while tb is not None:
+        if any(value is session for value in list(tb.tb_frame.f_locals.values())):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
