@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from livesession import DryrunConfig, RunHeld, create_run, resume_run, verify_run
+from livesession import DryrunConfig, RunHeld, create_run, open_session, resume_run, verify_run
 
 _THIS = ", which is this very process: a session it opened still holds the run"
 
@@ -87,6 +88,30 @@ class TestInAShellNamespace:
             ) in str(traceback_only.value)
         finally:
             session.close()
+
+    def test_an_async_session_entered_by_hand_is_named_with_await(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A notebook's `a = await open_session(...).__aenter__()` (top-level await) holds
+        the run through the AsyncSession: the refusal names `a`, and says to await its
+        close(), which is a coroutine."""
+        main = sys.modules["__main__"]
+        cfg = DryrunConfig(run_id="aio", steps=20)
+
+        async def refused_while_open() -> str:
+            block = open_session(cfg, out_dir=tmp_path)
+            held = await block.__aenter__()
+            monkeypatch.setattr(main, "a", held, raising=False)
+            try:
+                with pytest.raises(RunHeld) as refused:
+                    create_run(cfg, tmp_path)
+            finally:
+                await block.__aexit__(None, None, None)
+            return str(refused.value)
+
+        said = asyncio.run(refused_while_open())
+        assert f"{_THIS} (still referred to as `a`: `await a.close()` seals it);" in said
+        assert verify_run(tmp_path / "aio").ok
 
 
 def _traceback_holding(session: object) -> object:

@@ -41,42 +41,60 @@ def referred_as(run_dir: Path) -> str:
 
     Names each place of ``__main__`` (an interactive shell's namespace), its output history
     ``Out``, ``builtins._`` and the last traceback shown that refers to the session writing
-    ``run_dir``; ``""`` when there is none, or none is found.
+    ``run_dir`` (or to its ``AsyncSession``: ``await a.close()``); ``""`` when there is
+    none, or none is found. Places are compared by identity only: nothing of the user's is
+    called.
     """
     session = _SESSIONS.get(_key(run_dir))
     if session is None:
         return ""
-    names = _names_in_main(session)
-    if getattr(builtins, "_", None) is session:
-        names.append("_")
-    places = [f"`{name}`" for name in names]
-    if names and names[-1] == "_" and "_" not in names[:-1]:
+    held = _held_in_main(session)
+    last = getattr(builtins, "_", None)
+    if _holds(last, session):
+        held.append(("_", last))
+    places = [f"`{name}`" for name, _ in held]
+    if held and held[-1][0] == "_" and "_" not in [name for name, _ in held[:-1]]:
         places[-1] += " (the last value the shell showed)"
     if _in_last_traceback(session):
         places.append("the traceback of the last error shown (sys.last_traceback)")
     if not places:
         return ""
-    close = f": `{names[0]}.close()` seals it" if names else ""
+    close = ""
+    if held:
+        name, value = held[0]
+        close = f": `{'' if value is session else 'await '}{name}.close()` seals it"
     return f" (still referred to as {_join(places)}{close})"
 
 
-def _names_in_main(session: object) -> list[str]:
+def _holds(value: object, session: object) -> bool:
+    """Whether ``value`` is ``session``, or the ``AsyncSession`` of it (``open_session``)."""
+    from ..aio import AsyncSession  # noqa: PLC0415 - aio builds on the run directories
+
+    return value is session or (
+        isinstance(value, AsyncSession) and value._session is session  # noqa: SLF001
+    )
+
+
+def _held_in_main(session: object) -> list[tuple[str, object]]:
     main = sys.modules.get("__main__")
     space = getattr(main, "__dict__", None)
     if not isinstance(space, dict):
         return []
-    names = [name for name, value in list(space.items()) if value is session]
+    held = [(name, value) for name, value in list(space.items()) if _holds(value, session)]
     history = space.get("Out")
     if isinstance(history, dict):  # IPython's output history: every value a cell showed
-        names += [f"Out[{n!r}]" for n, value in list(history.items()) if value is session]
+        held += [(f"Out[{n!r}]", v) for n, v in list(history.items()) if _holds(v, session)]
     # A name of the user's first (`s`), then the history's, then the shell's own (`_`, `_3`).
-    return sorted(names, key=lambda name: (name.startswith("_"), name.startswith("Out")))
+    return sorted(held, key=lambda place: (place[0].startswith("_"), place[0].startswith("Out")))
 
 
 def _in_last_traceback(session: object) -> bool:
     tb: TracebackType | None = getattr(sys, "last_traceback", None)
     while tb is not None:
-        if any(value is session for value in list(tb.tb_frame.f_locals.values())):
+        frame = tb.tb_frame  # a cell's own frame: its locals are the namespace, named above
+        if frame.f_code.co_name != "<module>" and any(
+            value is session for value in list(frame.f_locals.values())
+        ):
             return True
         tb = tb.tb_next
     return False
