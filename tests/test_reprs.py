@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livesession import MemoryMetricsSink
+from livesession import AlertsConfig, DryrunConfig, MemoryMetricsSink
 from livesession.testing import RunFactory, SessionTracker
 
 
@@ -33,3 +33,15 @@ class TestReprs:
         with tracker:
             assert repr(tracker) == "SessionTracker(recording=True, sessions=0)"
         assert repr(tracker) == "SessionTracker(recording=False, sessions=0)"
+
+    def test_a_configs_webhook_shows_as_set_never_its_url(self) -> None:
+        """Bug: `[alerts] webhook_url` was left out of the repr, so a config that alerts and
+        one that does not looked the same in a notebook; it shows `webhook_url=***` (the
+        Secret's repr) when set, `None` when not, never the URL or its token."""
+        config = DryrunConfig.from_mapping(
+            {"run_id": "x", "alerts": {"webhook_url": "https://127.0.0.1/hook?token=TOKEN42"}}
+        )
+        assert "webhook_url=***" in repr(config.alerts)
+        assert "webhook_url=***" in repr(config)
+        assert "TOKEN42" not in repr(config)
+        assert "webhook_url=None" in repr(AlertsConfig())
