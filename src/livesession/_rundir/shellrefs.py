@@ -68,11 +68,11 @@ def referred_as(run_dir: Path) -> str:
 
 def _holds(value: object, session: object) -> bool:
     """Whether ``value`` is ``session``, or the ``AsyncSession`` of it (``open_session``)."""
-    from ..aio import AsyncSession  # noqa: PLC0415 - aio builds on the run directories
-
-    return value is session or (
-        isinstance(value, AsyncSession) and value._session is session  # noqa: SLF001
-    )
+    if value is session:
+        return True
+    kind = type(value)  # aio's class, told by name: aio builds on this layer, not under it
+    ours = (kind.__module__, kind.__qualname__) == ("livesession.aio", "AsyncSession")
+    return ours and getattr(value, "_session", None) is session
 
 
 def _held_in_main(session: object) -> list[tuple[str, object]]:
