@@ -76,6 +76,24 @@ class Quiet:
 """
 """The source of a strategy class that orders nothing, for tests that write a plug-in."""
 
+COUNTING_STRATEGY = """
+class Counting:
+    def __init__(self, strategy_id):
+        self.strategy_id, self.n = strategy_id, 0
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        return self.act(bar)
+
+    def get_state(self):
+        return {"n": self.n}
+
+    def set_state(self, state):
+        self.n = state["n"]
+"""
+"""The source of a strategy base class that counts its bars in ``self.n`` (all it keeps)
+and returns what its subclass's ``act(bar)`` does, for tests that write a plug-in."""
+
 
 def campaign(full: Any, ci: Any) -> Any:
     """``full`` in the deep campaign (``nox -s campaigns``), else ``ci``: a representative

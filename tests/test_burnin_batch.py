@@ -199,3 +199,25 @@ class TestWhereReportsCannotGo:
 
 def _never(*_args: object, **_kwargs: object) -> None:
     raise AssertionError("the work started before the output was known to be writable")
+
+
+def test_json_keeps_the_stderr_line_of_each_criterion_not_met(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug (found by a desk's CI script keeping `burnin --json`'s object as a file and its
+    stderr in the job's log): with --json the lines RUNBOOK's exit-code table promises for
+    exit 1, `livesession: burn-in failed: RUN_ID: CRITERION (run directory DIR)`, were not
+    written, so the log said nothing of what failed (verify --json keeps its own stderr
+    line). They now come with --json too; stdout still holds the one object."""
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "short", "--steps", "20", "-q"]) == 0
+    run = out / "short"
+    capsys.readouterr()
+    assert main(["burnin", "--json", "--out", str(tmp_path / "reports"), str(run)]) == 1
+    said = capsys.readouterr()
+    document = json.loads(said.out)
+    assert document["failed"]
+    assert said.err.splitlines() == [
+        f"livesession: burn-in failed: {failed} (run directory {run})"
+        for failed in document["failed"]
+    ]

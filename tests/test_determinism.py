@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 
 CONTRACT = ("events.jsonl", "state_snapshots.jsonl", "metrics.json", "audit.jsonl")
@@ -72,3 +73,45 @@ class TestDeterminism:
         unsynced = _run(tmp_path / "b", seed=7, clock="sim", hashseed="0", durability="none")
         each = _run(tmp_path / "c", seed=7, clock="sim", hashseed="0", durability="event")
         assert synced == unsynced == each
+
+
+_WALL_CLOCK = ("session.log.jsonl", "timings.json", "writer.lock")
+"""Files that hold the wall clock or the writing process (docs/artifacts.md, "Other files")."""
+
+
+def _run_under(cwd: Path, out: str, env: dict[str, str], umask: int) -> None:
+    """A 200-step realish dry run, run id ``env``, into ``cwd/out`` under ``env`` and ``umask``."""
+    subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "--run-id", "env", "--steps", "200",
+         "--broker", "realish", "--out", out, "-q"],
+        cwd=cwd, env={**os.environ, **env}, check=True,
+        preexec_fn=lambda: os.umask(umask),
+    )  # fmt: skip
+
+
+def test_the_environment_changes_no_byte_of_the_run(tmp_path):
+    """Time zone, locale, hash seed, text encoding, umask, working directory and a relative
+    ``--out`` leave every file of the run as it was, but for the wall clock's files and the
+    run directory's own inode (run.json); the four contract files alone were held so."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b" / "deep").mkdir(parents=True)
+    _run_under(tmp_path / "a", str(tmp_path / "a" / "runs"), {"TZ": "UTC"}, 0o022)
+    changed = {
+        "TZ": "Asia/Tokyo",
+        "LC_ALL": "C",
+        "LANG": "C",
+        "PYTHONIOENCODING": "ascii",
+        "PYTHONHASHSEED": "77",
+        "PYTHONUTF8": "0",
+    }
+    _run_under(tmp_path / "b" / "deep", "../runs", changed, 0o077)
+    ours, theirs = tmp_path / "a" / "runs" / "env", tmp_path / "b" / "runs" / "env"
+    names = sorted(path.name for path in ours.iterdir())
+    assert names == sorted(path.name for path in theirs.iterdir())
+    differ = [n for n in names if (ours / n).read_bytes() != (theirs / n).read_bytes()]
+    assert set(differ) <= {*_WALL_CLOCK, "run.json"}, differ
+    run_json = [orjson.loads((run / "run.json").read_bytes()) for run in (ours, theirs)]
+    for meta in run_json:
+        meta.pop("directory_inode")
+        meta.pop("directory_generation", None)
+    assert run_json[0] == run_json[1]

@@ -275,20 +275,25 @@ class TestMismatch:
         assert verdict["status"] == "MISMATCH"
         assert verdict["compared"]["events.jsonl"] is False
         said = verdict["first_difference"]
+        # Bug: the line number alone said where; the step, and its bar's time, say which
+        # decision of the strategy differs (it buys at bar 10 in the run, 11 in the re-run).
         assert re.fullmatch(
-            r"events\.jsonl line \d+: SIGNAL \(seq \d+\) in the run, "
-            r"(BAR|STATE_CHANGED) \(seq \d+\) in the re-run",
+            r"events\.jsonl line \d+ \(step 10, its bar of 2026-01-01T00:10:00Z\): SIGNAL "
+            r"\(seq \d+\) in the run, (BAR|STATE_CHANGED) \(seq \d+\) in the re-run",
             said,
         ), said
         result = write_evidence(tmp_path / "nd")
         # Bug: the one line said "the determinism re-run does not match" and no more: where
-        # the files part, and which code to suspect, were in the document alone.
+        # the files part, and which code to suspect, were in the document alone. Then it
+        # named neither the environment nor the page that says what else to suspect.
         assert result.problems == (
             (
                 f"the determinism re-run does not match: {said} (is strategy "
                 "'rememberplug:make' deterministic? an unseeded random source, the wall clock, "
-                "the order of a set, state kept outside the object: the testing kit's "
-                "run_failure_matrix finds which, docs/testing.md)"
+                "the order of a set, id() or hash(), threads, state kept outside the object, "
+                "or an environment variable or file that differs here: docs/plugins.md, 'A "
+                "strategy that repeats'; the testing kit's run_failure_matrix finds most, "
+                "docs/testing.md)"
             ),
         )
         assert "First difference: events.jsonl line " in result.document.read_text()
@@ -1097,9 +1102,21 @@ class TestFirstDifference:
         path.write_bytes(b"".join(lines))
         verdict = _rerun.determinism(copy, rerunnable=True, scratch=scratch)
         assert verdict["status"] == "MISMATCH"
+        step = sum(b'"event_type":"BAR"' in line for line in lines[:number])
+        at = orjson.loads(lines[number - 1])["ts_utc"]
         assert verdict["first_difference"] == (
-            f"events.jsonl line {number}, BAR (seq {number}): payload.close {edited} in the "
-            f"run, {close} in the re-run"
+            f"events.jsonl line {number} (step {step}, its bar of {at}), BAR (seq {number}): "
+            f"payload.close {edited} in the run, {close} in the re-run"
+        )
+
+    @pytest.mark.broken_run("the first event's seq is edited on purpose")
+    def test_an_event_before_the_first_bar_says_so(self, run_dir, tmp_path):
+        copy, _ = self._copy(run_dir, tmp_path)
+        path = copy / "events.jsonl"
+        path.write_bytes(path.read_bytes().replace(b'"seq":1,', b'"seq":7,', 1))
+        assert first_difference(path, run_dir / "events.jsonl") == (
+            "events.jsonl line 1 (before the first bar), SESSION_STARTED (seq 7): seq 7 in the "
+            "run, 1 in the re-run"
         )
 
     @pytest.mark.broken_run("an audit record is edited on purpose")

@@ -82,8 +82,10 @@ def test_the_output_says_the_evidence_and_the_run_apart(
     failed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["evidence", str(failed), "--out", str(tmp_path / "plain")]) == 0  # as before
-    lines = capsys.readouterr().out.splitlines()
+    said_plain = capsys.readouterr()
+    lines = said_plain.out.splitlines()
     assert lines[-2:] == [f"evidence  {_VERIFIED}", f"run       {_FAILED}"]
+    assert said_plain.err == ""  # a failed run's evidence that verifies is no failure
     assert not [line for line in lines if "PASS" in line]
 
     assert main(["evidence", str(failed), "--out", str(tmp_path / "json"), "--json"]) == 0
@@ -137,11 +139,21 @@ def test_a_bundle_that_fails_says_not_verified(
     subprocess.run(["cp", "-a", str(failed), str(run_dir)], check=True)
     (run_dir / "leak.txt").write_text("AKIAIOSFODNN7EXAMPLE\n", "utf-8")
     assert main(["evidence", str(run_dir), "--out", str(tmp_path / "ev")]) == 1
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[-2:] == [
+    said = capsys.readouterr()
+    assert said.out.splitlines()[-2:] == [
         "evidence  NOT VERIFIED: the secret scan found 1 finding(s)",
         f"run       {_FAILED}",
     ]
+    # Bug: nothing on stderr, where verify says its violations: a CI job keeping stdout
+    # as a file logged no word of why the step failed. One line now, with --json too.
+    failed_line = (
+        f"livesession: evidence NOT VERIFIED for {run_dir}: the secret scan found 1 finding(s)\n"
+    )
+    assert said.err == failed_line
+    assert main(["evidence", str(run_dir), "--out", str(tmp_path / "ev2"), "--json"]) == 1
+    said = capsys.readouterr()
+    assert orjson.loads(said.out)["ok"] is False
+    assert said.err == failed_line
 
 
 def _ended(run_dir: Path) -> dict[str, str]:

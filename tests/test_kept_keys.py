@@ -118,7 +118,11 @@ def test_a_resume_whose_idempotency_file_lost_the_runs_keys_is_refused(tmp_path,
     """Bug: only a store file that was missing was held to the keys the run recorded as
     submitted; one put back empty, or a SQLite database without its ``-wal``, answered
     every key as new, and the resume went on (it would send again what was in flight).
-    Now refused as a missing file is; with the run's own file back it resumes."""
+    Now refused as a missing file is; with the run's own file back it resumes.
+
+    Bug, then: ``status`` still said ``resumable   yes`` and ``continue it`` (and
+    ``verify`` advised ``livesession resume``) for such a run, which the resume refused:
+    they read a local file that is there as the resume does."""
     out = tmp_path / "runs"
     args = ("--out", out, "--run-id", "e", "--idempotency-backend", backend, "-q")
     first = cli("dryrun", *args, crash_at="checkpoint:4")
@@ -131,6 +135,15 @@ def test_a_resume_whose_idempotency_file_lost_the_runs_keys_is_refused(tmp_path,
     damage(run_dir, backend)
     before = digest_files(run_dir)
 
+    status = cli("status", run_dir)
+    assert status.returncode == 5, status.stdout
+    assert "resumable   no: cannot resume run e: its idempotency store" in status.stdout
+    assert "continue it" not in status.stdout
+    checked = cli("verify", run_dir)
+    assert checked.returncode == 1, checked.stdout
+    assert "refuses to continue it: cannot resume run e" in checked.stdout.splitlines()[0]
+    assert digest_files(run_dir) == before  # asked, not changed
+
     resumed = cli("resume", run_dir, "-q")
     assert resumed.returncode == 2, resumed.stderr
     message = resumed.stderr.strip()
@@ -141,5 +154,6 @@ def test_a_resume_whose_idempotency_file_lost_the_runs_keys_is_refused(tmp_path,
 
     for path in aside.glob("idempotency.*"):  # the run's own file back: it resumes
         shutil.copy2(path, run_dir / path.name)
+    assert cli("status", run_dir).returncode == 6
     assert cli("resume", run_dir, "-q").returncode == 0
     assert cli("verify", run_dir).returncode == 0

@@ -359,6 +359,22 @@ class TestASecondWriterIsRefused:
         assert _files(out / "demo-001") == before
         assert (out / "demo-002" / names.RUN_META).exists()
 
+    def test_dryrun_without_a_run_id_passes_a_dangling_symlink_named_like_a_run(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bug (found by a desk's CI script whose out directory held a link left by a clean-up,
+        demo-001 -> a run moved away): ``dryrun`` without --run-id chose demo-001, the link
+        being no file it could see, and stopped, exit 2, `cannot create run directory
+        .../demo-001: ... is a broken symlink ...: choose another --run-id, or remove it`, for
+        an id the user never gave. A name taken by anything, a dangling link too, is passed."""
+        out = tmp_path / "runs"
+        out.mkdir()
+        (out / "demo-001").symlink_to(tmp_path / "moved-away")
+        assert main(["dryrun", "--out", str(out), "--steps", "20", "-q"]) == EXIT_OK
+        assert capsys.readouterr().err == ""
+        assert (out / "demo-002" / names.RUN_META).exists()
+        assert (out / "demo-001").is_symlink()  # left as it was
+
     def test_dryrun_of_an_existing_crashed_run_id_says_resume(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

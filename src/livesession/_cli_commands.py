@@ -186,18 +186,21 @@ def cmd_evidence(args: argparse.Namespace) -> int:
         return refused(exc, as_json=args.json)
     streams_back()  # its kill drill ran the strategy here: a sys.stdout it set is its own
     code = EXIT_OK if result.ok else EXIT_VIOLATIONS
-    if args.json:
-        emit_json(evidence_json(result, code=code))
-        return code
-    print(f"manifest  {path_text(result.manifest)}")  # noqa: T201 - the CLI's output
-    print(f"document  {path_text(result.document)}")  # noqa: T201 - the CLI's output
-    # What the desk publishes apart from the files, and the reviewer compares (hand-over).
-    print(f"head      {result.audit_head or 'none'} (audit head)")  # noqa: T201
-    print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
     # Two verdicts apart: "PASS" beside a failed run was read as the strategy's pass.
     word, why = evidence_said(result.ok, result.problems)
-    print(f"evidence  {word}: {why}")  # noqa: T201 - the CLI's output
-    print(f"run       {result.run_ended['said']}")  # noqa: T201 - the CLI's output
+    if args.json:
+        emit_json(evidence_json(result, code=code))
+    else:
+        print(f"manifest  {path_text(result.manifest)}")  # noqa: T201 - the CLI's output
+        print(f"document  {path_text(result.document)}")  # noqa: T201 - the CLI's output
+        # What the desk publishes apart from the files, and the reviewer compares (hand-over).
+        print(f"head      {result.audit_head or 'none'} (audit head)")  # noqa: T201
+        print(f"sha256    {result.manifest_sha256} (manifest.json)")  # noqa: T201
+        print(f"evidence  {word}: {why}")  # noqa: T201 - the CLI's output
+        print(f"run       {result.run_ended['said']}")  # noqa: T201 - the CLI's output
+    if not result.ok:  # as verify's: a job's log that keeps stdout apart still says why
+        said = f"livesession: evidence {word} for {path_text(args.run_dir)}: {why}"
+        print(one_line(redact_text(said)), file=sys.stderr)  # noqa: T201
     return code
 
 
@@ -272,13 +275,14 @@ def cmd_burnin(args: argparse.Namespace) -> int:
                 "reports": [str(p) for p in result.reports],
             }
         )
-        return code
-    _print_burnin(result)
+    else:
+        _print_burnin(result)
+    _say_not_met(result)  # with --json too: the job's log names what failed
     return code
 
 
 def _print_burnin(result: BurninResult) -> None:
-    """Each session's verdict and criteria on stdout; each criterion not met on stderr."""
+    """Each session's verdict and criteria on stdout (``_say_not_met``: stderr's lines)."""
     from .burnin import NOT_MET, paths_said  # noqa: PLC0415 - only for this command
 
     for session, report in zip(result.sessions, result.reports, strict=True):
@@ -295,6 +299,12 @@ def _print_burnin(result: BurninResult) -> None:
     left = result.not_exercised()
     if len(result.sessions) > 1 and left:  # what the whole burn-in leaves to other evidence
         print(f"paths not exercised by any session: {', '.join(left)}")  # noqa: T201
+
+
+def _say_not_met(result: BurninResult) -> None:
+    """One stderr line for each criterion not met (RUNBOOK's exit code 1)."""
+    from .burnin import NOT_MET  # noqa: PLC0415 - only for this command
+
     for session in result.sessions:  # the directory too: two runs may share a run id
         for c in session["criteria"]:
             if c["result"] == NOT_MET:

@@ -91,7 +91,7 @@ def _free_run_id(out: Path, cfg: DryrunConfig) -> str:
         name = "run"  # a strategy id too long (or odd) to lead a run id
     for n in range(1, 10_000):
         candidate = f"{name}-{n:03d}"
-        if not (out / candidate).exists():
+        if not os.path.lexists(out / candidate):  # a dangling symlink is taken too
             return candidate
     raise LiveSessionError(f"no free {name}-NNN run id left in {out}: pass --run-id")
 

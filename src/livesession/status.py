@@ -103,7 +103,7 @@ from ._rundir.standing import (
     unbooked_fill,
     webhook_said,
 )
-from ._rundir.starting import killed_before_writing, no_run_yet, start_again, starting_says
+from ._rundir.starting import killed_before_writing, no_run_shown, start_again, starting_says
 from ._rundir.statuswords import closing_says
 from ._rundir.stopasked import stop_asked
 from ._rundir.supplied import from_python
@@ -451,7 +451,8 @@ def list_runs(
     """The status of every run directly under ``out_dir``, by name (other entries skipped).
 
     A directory a ``dryrun`` holds while it starts (``writer.lock`` alone) is listed as
-    running; one whose writer was killed so, as what ``status`` calls it. With ``refused``
+    running; one whose writer was killed so, as what ``status`` calls it; what is left of a
+    run (``run.json`` and ``audit.jsonl`` gone) as ``not_a_run``. With ``refused``
     a run whose file the system will not let it read is listed too, ``unread``, its
     ``problem`` naming the file, and the ``OSError`` added to ``refused``: the other runs
     are not hidden by it. So is a directory it may not look into (another user's, mode
@@ -477,7 +478,7 @@ def list_runs(
         if child.name.startswith("."):
             continue
         try:  # a directory it may not look into (another user's run) is unread, not the end
-            if child.is_dir() and (is_run_dir(child) or no_run_yet(child)):
+            if child.is_dir() and (is_run_dir(child) or no_run_shown(child)):
                 found.append(run_status(child, now=now))
         except OSError as exc:
             if refused is None:

@@ -84,10 +84,10 @@ def check_keys_kept(
     """``RunDirectoryError`` when the run's store lacks a key the run recorded as submitted.
 
     ``meta`` is ``run.json``; its ``idempotency_backend`` ``memory`` keeps no key past
-    its process, so there is nothing to check. ``server=False`` (``status``, which needs
-    no DSN and writes nothing) leaves a PostgreSQL store unasked and a local file that is
-    there unread (``status`` is polled: a SQLite database is read from a copy, see
-    ``_local_keys``). Reads only: nothing in the run directory is written.
+    its process, so there is nothing to check. ``server=False`` (``status`` and
+    ``verify``, which need no DSN) leaves a PostgreSQL store unasked; a local file is read
+    all the same, from a copy (``_local_keys``), so that they do not call a run resumable
+    that the resume then refuses. Reads only: nothing in the run directory is written.
     """
     backend = _recorded_backend(run_dir, meta)
     if events_offset <= 0 or (
@@ -96,8 +96,6 @@ def check_keys_kept(
         return  # no checkpoint yet (the run starts over), or no store to ask
     path = run_dir / _LOCAL_FILES.get(backend, "")
     there = backend != "postgres" and path.exists()
-    if there and not server:
-        return
     submitted = recorded_orders(run_dir / names.ARTIFACTS["events"], events_offset)
     if not submitted:
         return

@@ -79,8 +79,8 @@ def resume_problem(run_dir: Path) -> str | None:
     live run: a writer's files change under it): the config, the checkpoint, the audit
     chain and artifact sizes up to the checkpoint, the venue journals, the data file's
     bytes and the plug-ins' source files (hashed, never imported), that a local
-    idempotency file is there (and a SQLite one is a database), and that the run directory
-    can be written. What only the
+    idempotency file is there, is a store and holds the keys the run recorded as submitted
+    (read from a copy), and that the run directory can be written. What only the
     resume itself can learn (a lease another session holds, the keys a PostgreSQL store
     holds) is not checked.
 

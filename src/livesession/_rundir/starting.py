@@ -33,6 +33,7 @@ __all__ = [
     "STARTING",
     "is_starting",
     "killed_before_writing",
+    "no_run_shown",
     "no_run_yet",
     "require_written",
     "start_again",
@@ -55,6 +56,9 @@ RECORDING: Final = (
 first records reach the files once it is activated, so a slow venue's preflight or
 activation keeps it here too."""
 
+_REMAINS: Final = (*names.CONTRACT, names.CHECKPOINT)
+"""Files a run writes after ``run.json`` (``no_run_shown``)."""
+
 
 def starting_says(run_dir: Path, *, no_run: bool) -> str:
     """What the directory a live writer holds is before its first records ("" after them).
@@ -71,6 +75,17 @@ def starting_says(run_dir: Path, *, no_run: bool) -> str:
 def no_run_yet(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds ``writer.lock`` and no run: at most ``first_writes_left``."""
     return first_writes_left(run_dir) is not None
+
+
+def no_run_shown(path: Path) -> bool:
+    """Whether ``list`` shows ``path``, which holds no run: a writer starting, or a run's remains.
+
+    What is left of a run whose ``run.json`` and ``audit.jsonl`` were removed (a file a run
+    writes only once ``run.json`` is in place) is no run, but ``list`` shows it (``not_a_run``,
+    naming what is missing) rather than leave it out of a fleet's count. A directory of the
+    desk's own, with none of these files, is left out.
+    """
+    return no_run_yet(path) or any((path / name).exists() for name in _REMAINS)
 
 
 def is_starting(run_dir: Path) -> bool:

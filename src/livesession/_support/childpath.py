@@ -18,10 +18,25 @@ import os
 import sys
 from typing import Final
 
-__all__ = ["PARENT_SYS_PATH", "adopt_parent_path", "child_env"]
+__all__ = ["PARENT_SYS_PATH", "adopt_parent_path", "another_hash_seed", "child_env"]
 
 PARENT_SYS_PATH: Final = "LIVESESSION_PARENT_SYS_PATH"
 """The environment variable that carries the parent's ``sys.path`` as a JSON list."""
+HASH_SEEDS: Final = 2**32
+"""``PYTHONHASHSEED`` takes 0 to 4294967295."""
+
+
+def another_hash_seed() -> int | None:
+    """A ``PYTHONHASHSEED`` other than the one this environment fixes; None if it fixes none.
+
+    A child that is to show whether a run repeats in another process must hash ``str`` and
+    ``bytes`` otherwise than the run did: inheriting a fixed seed (``PYTHONHASHSEED=0``, as
+    CI and many desks set it), it ordered a set as the run had, and a strategy deciding by
+    that order repeated there and nowhere else. Unset (or ``random``), each process draws
+    its own, and so does the child.
+    """
+    mine = os.environ.get("PYTHONHASHSEED", "")
+    return (int(mine) + 1) % HASH_SEEDS if mine.isdigit() else None
 
 
 def _parent_entries() -> list[str]:

@@ -6,7 +6,8 @@ verdict does, ``seq`` and ``prev_hash`` left out and the records a re-run cannot
 aside. Two lines of different kinds are named by kind (``SIGNAL (seq 40) in the run, BAR
 (seq 40) in the re-run``); two of one kind by the first field that differs, with its value
 on each side (``payload.close 42010.50 in the run, 42010.60 in the re-run``), which is
-where to start looking for what is not deterministic.
+where to start looking for what is not deterministic; two events by their step and its
+bar's time too (``events.jsonl line 40 (step 12, its bar of 2026-01-01T00:12:00Z)``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts.runread import json_object
+from .._domain.clock import format_utc_ns
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,6 +33,7 @@ _DERIVED: Final = frozenset({"event_id"})
 """Fields that hash the rest of the line: named only when nothing else differs."""
 _SHOWN_CHARS: Final = 80
 _BOM: Final = b"\xef\xbb\xbf"
+_BAR: Final = b'"event_type":"BAR"'
 SAME_RECORD: Final = "the same record"
 """How a difference a copy made is said (line ends, a BOM): the file changed, not the code."""
 
@@ -38,15 +41,39 @@ SAME_RECORD: Final = "the same record"
 def first_difference(run: Path, rerun: Path) -> str:
     """Where the re-run's file first differs from the run's: its line, and what each holds.
 
-    ``events.jsonl line 40: ORDER_SUBMITTED (seq 40) in the run, ORDER_REJECTED (seq 40) in
-    the re-run``; of one kind, ``events.jsonl line 101, BAR (seq 101): payload.close
-    42010.50 in the run, 42010.60 in the re-run``.
+    ``events.jsonl line 40 (step 12, its bar of 2026-01-01T00:12:00Z): ORDER_SUBMITTED (seq
+    40) in the run, ORDER_REJECTED (seq 40) in the re-run``; of one kind, ``events.jsonl line
+    101 (step 33, ...), BAR (seq 101): payload.close 42010.50 in the run, 42010.60 in the
+    re-run``. The step of an event is the one whose bar came last before it (events carry
+    none): a strategy's decision that differs is told by its bar, not by a line number.
     """
+    bars, bar_ns = 0, None  # the BAR events before the line, the same in both files
     with run.open("rb") as ours, rerun.open("rb") as theirs:
         for number, (mine, again) in enumerate(itertools.zip_longest(ours, theirs), start=1):
             if mine != again:
-                return f"{run.name} line {number}{_lines_differ(mine, again)}"
+                step = "" if _copied(mine, again) else _step(bars, bar_ns, mine, again)
+                return f"{run.name} line {number}{step}{_lines_differ(mine, again)}"
+            if _BAR in mine:
+                bars, bar_ns = bars + 1, (_record(mine) or {}).get("ts_sim")
     return f"{run.name}: no line differs"  # pragma: no cover - the digests said they differ
+
+
+def _step(bars: int, bar_ns: object, mine: bytes | None, again: bytes | None) -> str:
+    """`` (step 2, its bar of 2026-01-01T00:02:00Z)`` for two event lines, else nothing.
+
+    Two BARs that differ are the next step's bar; any other difference is in the step of
+    the last bar both files hold (``before the first bar`` when there is none yet).
+    """
+    records = [_record(line) for line in (mine, again)]
+    kinds = [None if record is None else record.get("event_type") for record in records]
+    if not any(kinds):  # snapshot lines name their own step; audit lines are not read here
+        return ""
+    if kinds == ["BAR", "BAR"]:
+        bars, bar_ns = bars + 1, (records[0] or {}).get("ts_sim")
+    if bars == 0:
+        return " (before the first bar)"
+    when = f", its bar of {format_utc_ns(bar_ns)}" if type(bar_ns) is int else ""
+    return f" (step {bars}{when})"
 
 
 def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) -> str:
@@ -56,7 +83,8 @@ def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) ->
     run, BAR (seq 13) in the re-run (is strategy 'desk.alpha:make' deterministic? ...)``:
     the document showed where, the one line a desk reads first said neither. The code of
     one's own is what a re-run of the same livesession most often finds changed (an
-    unseeded random source, the wall clock, the order of a set), each plug-in named.
+    unseeded random source, the wall clock, the order of a set; an environment variable the
+    re-run's environment sets otherwise), each plug-in named.
     """
     said = "the determinism re-run does not match"
     if determinism.get("first_difference"):
@@ -76,8 +104,10 @@ def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) ->
     if own:
         said += (
             f" (is {' and '.join(own)} deterministic? an unseeded random source, the wall "
-            "clock, the order of a set, state kept outside the object: the testing kit's "
-            "run_failure_matrix finds which, docs/testing.md)"
+            "clock, the order of a set, id() or hash(), threads, state kept outside the "
+            "object, or an environment variable or file that differs here: docs/plugins.md, "
+            "'A strategy that repeats'; the testing kit's run_failure_matrix finds most, "
+            "docs/testing.md)"
         )
     return said
 

@@ -3,7 +3,8 @@
 ``write_evidence`` starts the re-run first, as ``python -m livesession.evidence``,
 and verifies the run, reads its events and scans it while the re-run steps on the other
 core; then it joins the re-run and reads its verdict. The child gets the parent's
-``sys.path`` and working directory, so plug-ins resolve there as they did in the parent.
+``sys.path`` and working directory, so plug-ins resolve there as they did in the parent, and
+another ``PYTHONHASHSEED`` than one the environment fixes (``another_hash_seed``).
 
 The verdict is the same dictionary the in-process re-run gave (``match`` / ``MISMATCH`` with
 what was compared). A re-run that cannot give one, because its process died, was killed at
@@ -35,7 +36,7 @@ from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
 from .._rundir.plugins import not_rebuilt
 from .._rundir.rerunnable import unrepeatable
-from .._support.childpath import adopt_parent_path, child_env
+from .._support.childpath import adopt_parent_path, another_hash_seed, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.logging import plugin_records_redacted
 from .._support.oserrors import said as oserror_said
@@ -292,7 +293,9 @@ class Rerun:
             ready = missing_files(run_dir)
         if ready is not None:
             return cls(None, None, deadline, timeout_s, ready=ready)
-        env = child_env()  # the parent's sys.path: the same livesession and plug-ins
+        # The parent's sys.path (the same livesession and plug-ins), not a fixed hash seed.
+        seed = another_hash_seed()
+        env = child_env() if seed is None else child_env(PYTHONHASHSEED=str(seed))
         rerun = cls(None, None, deadline, timeout_s)
         remove_dead_scratch(_SCRATCH)  # what one killed with its process group left
         try:

@@ -31,7 +31,6 @@ anything defined in ``__main__`` (a script) cannot be re-created there: ``payloa
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import shutil
 import signal
@@ -46,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from .._support.childpath import adopt_parent_path, child_env
+from .._support.childpath import adopt_parent_path, another_hash_seed, child_env
 from .._support.secrets import redact_text
 from .._support.text import exception_text, printable_line
 from ._rerun import factory_name
@@ -80,7 +79,6 @@ _RESUME_FAILED: Final = (
     " (the same resume within one process did not fail: does it need state that does not"
     " survive a resume in a new process, module-level or class-level state, a cache?)"
 )
-_SEEDS: Final = 2**32
 _REASON_CHARS: Final = 300
 _FIX: Final = (
     "define it at module level in an importable module (a function or a class, or a "
@@ -136,8 +134,8 @@ def _pickled(value: object) -> bytes:
 
 def child_hash_seed() -> int:
     """A ``PYTHONHASHSEED`` other than this process's (which, unset, is random)."""
-    mine = os.environ.get("PYTHONHASHSEED", "")
-    return (int(mine) + 1) % _SEEDS if mine.isdigit() else 1
+    seed = another_hash_seed()
+    return 1 if seed is None else seed
 
 
 @attrs.define

@@ -1,0 +1,65 @@
+"""A command that acts on one run, given several (a shell's glob over a desk's out directory).
+
+Bug (found writing a desk's CI script from the docs): ``livesession verify out/runs/*``
+said ``livesession: error: unrecognized arguments: out/runs/demo-002 out/runs/demo-003 ...``,
+every path after the first on one line (300 of them over a large out directory), and
+nothing of why: the paths are run directories, which ``verify`` takes one at a time. The
+refusal now says so, names the first few, and gives the loop that checks them all; an
+unknown option keeps argparse's own words. Still exit 2, nothing read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from livesession.cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_LOOP = 'for run in out/runs/*/; do livesession {verb} "$run"; done'
+
+
+def _refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """The one stderr line of a command refused with exit 2, nothing on stdout."""
+    assert main(list(argv)) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    return captured.err
+
+
+@pytest.mark.parametrize("verb", ["verify", "status", "evidence", "report", "resume", "stop"])
+def test_several_run_directories_are_refused_saying_one_at_a_time(
+    verb: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = [f"out/runs/demo-00{n}" for n in range(1, 6)]
+    assert _refusal(capsys, verb, *runs) == (
+        f"livesession: error: {verb} takes one run directory, given 5 (out/runs/demo-001, "
+        "out/runs/demo-002, out/runs/demo-003, ...): run it once for each, "
+        f"`{_LOOP.format(verb=verb)}`\n"
+    )
+
+
+def test_json_says_it_in_its_one_object(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = tmp_path / "a b" / "r1", tmp_path / "a b" / "r2"
+    assert main(["verify", "--json", str(first), str(second)]) == 2
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    loop = f"for run in '{tmp_path}/a b'/*/; do livesession verify \"$run\"; done"
+    assert document == {
+        "ok": False,
+        "exit_code": 2,
+        "error": f"verify takes one run directory, given 2 ({first}, {second}): run it once "
+        f"for each, `{loop}`",
+    }
+    assert captured.err == f"livesession: error: {document['error']}\n"
+
+
+def test_an_unknown_option_keeps_its_own_words(capsys: pytest.CaptureFixture[str]) -> None:
+    said = _refusal(capsys, "verify", "out/runs/demo-001", "--bogus")
+    assert said == "livesession: error: unrecognized arguments: --bogus\n"
+    said = _refusal(capsys, "verify", "out/runs/demo-001", "out/runs/demo-002", "--bogus")
+    assert said == "livesession: error: unrecognized arguments: out/runs/demo-002 --bogus\n"

@@ -1,0 +1,53 @@
+"""``list`` over a desk's out directory with one run half deleted.
+
+Bug (found by a desk's CI script over one out directory of 29 runs): a run whose
+``run.json`` and ``audit.jsonl`` were removed (a clean-up script, a half-finished ``rm``)
+vanished from ``livesession list`` (text and ``--json``), exit 0, while its ``events.jsonl``,
+``checkpoint.json`` and the rest were still there: a fleet check counting the runs ``list``
+shows lost it without a word. Such a directory is now listed, ``not_a_run``, with what is
+missing; a directory holding none of a run's files is still left out.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import TYPE_CHECKING
+
+from livesession._artifacts import names
+from livesession.cli import main
+from livesession.status import Verdict, list_runs
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+
+def test_list_shows_a_run_whose_run_json_and_audit_log_are_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "kept", "--steps", "20", "-q"]) == 0
+    half = out / "half"
+    shutil.copytree(out / "kept", half)
+    (half / names.RUN_META).unlink()
+    (half / names.AUDIT).unlink()  # no longer a run, but plainly what is left of one
+    (out / "notes").mkdir()  # a desk's own folder beside the runs: none of a run's files
+    (out / "notes" / "readme.txt").write_text("not a run\n", encoding="utf-8")
+    capsys.readouterr()
+
+    assert [(s.run_dir, s.verdict) for s in list_runs(out)] == [
+        (str(half), Verdict.NOT_A_RUN),
+        (str(out / "kept"), Verdict.COMPLETED),
+    ]
+    assert main(["list", str(out), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["run_dir"], r["verdict"], r["exit_code"]) for r in runs] == [
+        (str(half), "not_a_run", 2),
+        (str(out / "kept"), "completed", 0),
+    ]
+    assert runs[0]["problem"] == f"{half} is not a run: no run.json, and audit.jsonl missing"
+    assert main(["list", str(out)]) == 0
+    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["?", "(half)", "not_a_run"], ["kept", "completed", "STOPPED"]]
