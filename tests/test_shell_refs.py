@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from livesession import DryrunConfig, RunHeld, create_run, open_session, resume_run, verify_run
+from livesession._rundir import shellrefs
 
 _THIS = ", which is this very process: a session it opened still holds the run"
 
@@ -112,6 +113,21 @@ class TestInAShellNamespace:
         said = asyncio.run(refused_while_open())
         assert f"{_THIS} (still referred to as `a`: `await a.close()` seals it);" in said
         assert verify_run(tmp_path / "aio").ok
+
+    def test_a_place_that_cannot_be_read_leaves_the_refusal_as_it_was(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Naming the places is a courtesy: one that raises as it is read (a namespace of
+        an odd shell) leaves the refusal worded as before, never a second error."""
+
+        def unreadable(_session: object) -> list[tuple[str, object]]:
+            raise RuntimeError("dictionary changed size during iteration")
+
+        monkeypatch.setattr(shellrefs, "_held_in_main", unreadable)
+        cfg = DryrunConfig(run_id="odd", steps=20)
+        with create_run(cfg, tmp_path), pytest.raises(RunHeld) as refused:
+            create_run(cfg, tmp_path)
+        assert f"{_THIS}; nothing was changed" in str(refused.value)
 
 
 def _traceback_holding(session: object) -> object:

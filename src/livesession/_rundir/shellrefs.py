@@ -48,6 +48,13 @@ def referred_as(run_dir: Path) -> str:
     session = _SESSIONS.get(_key(run_dir))
     if session is None:
         return ""
+    try:
+        return _places(session)
+    except Exception:  # noqa: BLE001 - the refusal is worded all the same, without them
+        return ""
+
+
+def _places(session: object) -> str:
     held = _held_in_main(session)
     last = getattr(builtins, "_", None)
     if _holds(last, session):
