@@ -18,6 +18,7 @@ def cli_on_terminal(
     """
     controller, terminal = pty.openpty()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("JPY_PARENT_PID", None)  # a suite run from a notebook: no bar there (_cli_bar)
     try:
         done = subprocess.run(
             [sys.executable, "-m", "livesession.cli", *args],

@@ -76,3 +76,23 @@ def test_one_open_session_entered_twice_is_refused_in_one_line(tmp_path: Path) -
 
     asyncio.run(main())
     assert verify_run(tmp_path / "aio-once").ok
+
+
+def test_a_plain_with_of_open_session_says_async_with_and_builds_nothing(tmp_path: Path) -> None:
+    """Bug: `with open_session(...)` in a notebook (for `async with`) raised `TypeError:
+    'OpenOnce' object does not support the context manager protocol`, naming a private
+    class and not the fix, and the displayed object was `<livesession._aio_once.OpenOnce
+    object at 0x...>`. It says to use `async with` (or create_run), and builds nothing."""
+    block = open_session(DryrunConfig(run_id="plain", steps=10), out_dir=tmp_path)
+    assert repr(block) == "open_session(...) (not entered yet)"
+    said = r"^open_session\(\.\.\.\) is an async context manager: use `async with"
+    with pytest.raises(TypeError, match=said), block:
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+    async def entered() -> str:
+        async with block:
+            return repr(block)
+
+    assert asyncio.run(entered()) == "open_session(...) (entered)"
+    assert verify_run(tmp_path / "plain").ok

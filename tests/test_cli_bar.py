@@ -7,6 +7,7 @@ and the shell's prompt.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -76,3 +77,19 @@ def test_a_terminal_not_the_process_s_own_is_drawn_on(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr("os.tcgetpgrp", refused)
     assert on_terminal()
+
+
+def test_a_jupyter_kernels_command_draws_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bug: `!livesession dryrun` in a notebook cell runs on the kernel's pty, a terminal
+    whose foreground job the command is, so it drew its bar: the cell kept each redraw as
+    a line of its own (some 400 for a 20,000-step run). A Jupyter kernel's child
+    (`JPY_PARENT_PID` set) draws nothing, on a terminal or not."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr("os.tcgetpgrp", lambda _fd: os.getpgrp())
+    monkeypatch.delenv("JPY_PARENT_PID", raising=False)
+    assert on_terminal()
+    monkeypatch.setenv("JPY_PARENT_PID", "4242")
+    assert not on_terminal()
+    assert phase_lines("evidence") is None
+    with terminal_bar("verify") as progress:
+        assert progress is None

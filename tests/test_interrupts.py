@@ -274,6 +274,48 @@ class TestCtrlC:
             resumed.run_to_end(STEPS)
         assert verify_run(tmp_path / "r").ok
 
+    @pytest.mark.parametrize("verb", ["run_to_end", "run_n_steps"])
+    def test_the_interrupt_says_what_the_session_is_now(self, tmp_path: Path, verb: str) -> None:
+        """Bug: in a notebook, Ctrl-C during run_to_end or run_n_steps showed a bare
+        `KeyboardInterrupt`, and nothing said whether the run went on, was sealed or torn.
+        Its note now says: sealed COMPLETED (run_to_end), still active (run_n_steps)."""
+        strategy = _SignalsItself({7: 1})
+        session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path, strategy=strategy)
+        with session:
+            if verb == "run_n_steps":
+                session.preflight()
+                session.activate()
+            with pytest.raises(KeyboardInterrupt) as interrupted:
+                getattr(session, verb)(STEPS)
+            sealed = verb == "run_to_end"
+            state = "STOPPED, status=COMPLETED" if sealed else "DRYRUN_ACTIVE, status=RUNNING"
+            said = f"LiveSessionOrchestrator(run_id='r', state={state}, steps=7)"
+            assert interrupted.value.__notes__ == [f"livesession: after this Ctrl-C, {said}"]
+        assert verify_run(tmp_path / "r").ok
+
+    def test_a_torn_session_says_so_in_its_repr_and_the_interrupts_note(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: a session torn by a second Ctrl-C in one step showed `state=DRYRUN_ACTIVE,
+        status=RUNNING` (repr, the notebook's display) as if it would step on, while it
+        takes no step and its run is a crash to resume. Its repr and the note say torn."""
+        session = create_run(
+            DryrunConfig(run_id="r", steps=STEPS), tmp_path, strategy=_SignalsItself({12: 2})
+        )
+        with pytest.raises(KeyboardInterrupt) as interrupted:
+            session.run_to_end(STEPS)
+        torn = (
+            "LiveSessionOrchestrator(run_id='r', state=DRYRUN_ACTIVE, status=RUNNING, "
+            "steps=12, torn by KeyboardInterrupt: it takes no step; resume its run)"
+        )
+        assert repr(session) == torn
+        assert interrupted.value.__notes__ == [f"livesession: after this Ctrl-C, {torn}"]
+        session.close()
+        assert repr(session) == torn
+        with resume_run(tmp_path / "r", strategy=_SignalsItself({})) as resumed:
+            resumed.run_to_end(STEPS)
+        assert verify_run(tmp_path / "r").ok
+
     def test_a_handler_the_application_installs_during_the_run_stays(self, tmp_path: Path) -> None:
         """The run puts Python's own handlers back only where its own are still in place."""
 

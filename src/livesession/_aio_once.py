@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Generic, NoReturn, ParamSpec, TypeVar
 
 from ._exceptions import LiveSessionError
 
@@ -28,6 +28,13 @@ AGAIN = (
 )
 """Why a second ``async with`` of one ``open_session(...)`` is refused."""
 
+NOT_ASYNC = (
+    "open_session(...) is an async context manager: use `async with open_session(...) as "
+    "session:` inside a coroutine (a notebook cell may use it at top level), or "
+    "create_run(...) for a session without asyncio (nothing was built)"
+)
+"""Why a plain ``with open_session(...)`` is refused."""
+
 
 class OpenOnce(Generic[_T]):
     """What ``open_session(...)`` returns: an async context manager entered once only."""
@@ -37,6 +44,16 @@ class OpenOnce(Generic[_T]):
     def __init__(self, opening: AbstractAsyncContextManager[_T]) -> None:
         self._opening = opening
         self._entered = False
+
+    def __repr__(self) -> str:
+        return f"open_session(...) ({'entered' if self._entered else 'not entered yet'})"
+
+    def __enter__(self) -> NoReturn:
+        # `with` instead of `async with`: Python's own refusal named this private class.
+        raise TypeError(NOT_ASYNC)
+
+    def __exit__(self, *exc: object) -> None:  # pragma: no cover - __enter__ always raises
+        return None
 
     async def __aenter__(self) -> _T:
         if self._entered:

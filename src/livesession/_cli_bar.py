@@ -28,8 +28,13 @@ def on_terminal() -> bool:
     do) redrew its bar several times a second over ``status``'s output and the shell's
     prompt. A terminal that is not this process's own (``tcgetpgrp`` refuses it) is drawn
     on, as before.
+
+    Nor in a Jupyter notebook's ``!livesession dryrun``: the kernel runs the command on a
+    terminal of its own (a pty), and the notebook's cell, which keeps every redraw as a
+    line of its own, showed hundreds of bars. A Jupyter kernel's children carry
+    ``JPY_PARENT_PID`` (jupyter_client sets it as it starts a kernel).
     """
-    if not sys.stderr.isatty():
+    if not sys.stderr.isatty() or os.environ.get("JPY_PARENT_PID"):
         return False
     try:
         return os.tcgetpgrp(sys.stderr.fileno()) == os.getpgrp()

@@ -362,6 +362,9 @@ class MemoryMetricsSink:
         """Keep the document."""
         self.content = content
 
+    def __repr__(self) -> str:
+        return f"MemoryMetricsSink({len(self.content)} bytes)"
+
 
 def _file_object(target: object, needs: str, what: str) -> IO[Any]:
     """``target`` when it is a writable file object with ``needs``; else ``TypeError``.

@@ -295,7 +295,7 @@ class AlertsConfig:
         queue_size: Alerts waiting for delivery before new ones are dropped (and counted).
     """
 
-    webhook_url: Secret | None = attrs.field(default=None, converter=_webhook_url, repr=False)
+    webhook_url: Secret | None = attrs.field(default=None, converter=_webhook_url)
     timeout_ms: int = attrs.field(
         default=2_000, validator=_bounded("timeout_ms", 1, _MAX_TIMEOUT_MS)
     )

@@ -21,7 +21,9 @@ in-process is named and given again), ``data`` (the data file
 a run reads) and ``venue`` (a venue feed and its journal). What the tools read of a run:
 ``lock`` (one writer per run; ``dirhold``: its hold on the directory itself, seen when
 ``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer
-of the run, or stopped), ``livecut`` (a live run cut at its last checkpoint),
+of the run, or stopped; ``shellrefs``: where this process still refers to the session
+holding it, an interactive shell's ``Out[2]`` or ``_``), ``livecut`` (a live run cut at
+its last checkpoint),
 ``seal`` (whether it is sealed), ``watch`` (what its files gained since a moment;
 ``onestop``: a stop already under way, which a second ``stop`` waits for; ``unheld``: a
 run nothing holds, sealed already, or a ``resume`` of it still loading),

@@ -51,6 +51,7 @@ from .dirhold import (
     open_directory,
 )
 from .holderproc import CLI_WRITERS, not_a_cli_writer, stopped, writer_verb
+from .shellrefs import referred_as
 
 __all__ = [
     "CLI_WRITERS",
@@ -112,6 +113,7 @@ def held_refusal(
     who = "another process" if holder is None else holder.describe()
     if holder is not None and holder.this_process:
         who += ", which is this very process: a session it opened still holds the run"
+        who += referred_as(run_dir)  # `del s` in a shell leaves its copies: name them
         advice = own
     return RunHeld(
         f"{run_dir} is being written by {who}; nothing was changed (one writer per run: {advice})"

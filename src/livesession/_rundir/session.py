@@ -25,6 +25,7 @@ from .brokers import BrokerFactory, add_venue_checks
 from .layout import Backing
 from .lock import _HELD, RunLock
 from .plugins import RunPlugins, add_broker_check, given_broker
+from .shellrefs import remember
 from .venue import attach_venue
 
 __all__ = ["open_session", "runs_held"]
@@ -133,6 +134,7 @@ def open_session(
     # Only what the run directory opened for it, never a plug-in (which may refer to the
     # session, and would keep it alive for ever): the finalizer holds no path back to it.
     weakref.finalize(session, _let_go, files, lock).atexit = False
+    remember(run_dir, session)  # for a refusal's words: where this process still holds it
     return session
 
 

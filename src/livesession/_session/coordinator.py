@@ -415,10 +415,12 @@ class LiveSessionOrchestrator(InProcessOnly):
         p = self._p
         if p is None:
             return "LiveSessionOrchestrator(<unconfigured>)"
+        torn = self._gate.torn_by  # a torn session takes no step: say so, not only RUNNING
+        torn = f", torn by {torn}: it takes no step; resume its run" if torn else ""
         return (
             f"LiveSessionOrchestrator(run_id={p.config.run_id!r}, "
             f"state={p.lifecycle.state.value}, status={p.lifecycle.status.value}, "
-            f"steps={p.time.steps})"
+            f"steps={p.time.steps}{torn})"
         )
 
     # -- the lease -------------------------------------------------------------------------

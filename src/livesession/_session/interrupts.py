@@ -84,7 +84,7 @@ class DeferredInterrupt:
                 self._installed.append((signum, default, mine))
         return self
 
-    def __exit__(self, exc_type: object, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, *_tb: object) -> None:
         for signum, default, mine in self._installed:
             if signal.getsignal(signum) is mine:  # not one the application put in since
                 signal.signal(signum, default)
@@ -98,7 +98,14 @@ class DeferredInterrupt:
                 self._session.close()  # sealed before the process goes
             signal.raise_signal(signal.SIGTERM)  # the default action: the process ends
         if held:
-            raise KeyboardInterrupt
+            raise self._told(KeyboardInterrupt())
+        if isinstance(exc, KeyboardInterrupt):
+            self._told(exc)
+
+    def _told(self, interrupt: KeyboardInterrupt) -> KeyboardInterrupt:
+        """``interrupt`` with a note saying what the session is now (a bare one said nothing)."""
+        interrupt.add_note(f"livesession: after this Ctrl-C, {self._session!r}")
+        return interrupt
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         if self.pending or not self._inside():

@@ -172,6 +172,9 @@ class RunFactory:
         self.runs.append(run)
         return run
 
+    def __repr__(self) -> str:
+        return f"RunFactory(runs={len(self.runs)})"
+
     def run(self, config: Any = None, **fields: Any) -> MemoryRun:
         """A session as ``__call__`` builds it, run to its configured steps and closed."""
         run = self(config, **fields)

@@ -177,6 +177,10 @@ class SessionTracker:
             self._original = None
         _TRACKERS.discard(self)
 
+    def __repr__(self) -> str:
+        recording = self._original is not None
+        return f"SessionTracker(recording={recording}, sessions={len(self.built)})"
+
     def __enter__(self) -> Self:
         self.start()
         return self

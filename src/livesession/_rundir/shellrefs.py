@@ -1,0 +1,111 @@
+"""Where this process still refers to the session that holds a run: for the refusal's words.
+
+A second ``create_run`` or ``resume_run`` of a run this very process holds is refused
+(``RunHeld``) while the session that holds it lives. In an interactive shell the user
+often holds it without knowing: ``del session`` leaves the copies the shell kept, IPython's
+output history (``Out[3]``, ``_3``, ``_``), the plain REPL's ``_`` (in ``builtins``), and
+the traceback of the last error shown (``sys.last_traceback``: its frames hold the session
+that raised). The refusal names those places, and a name to ``close()`` it by, so the user
+knows what to do instead of being told to drop references they cannot see.
+
+Only the run directories' sessions are remembered, weakly: remembering one never keeps it
+alive. The places are read, never changed, and only when a refusal is being worded.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+import weakref
+from pathlib import Path
+from types import TracebackType
+from typing import Final
+
+__all__ = ["referred_as", "remember"]
+
+_SESSIONS: Final[weakref.WeakValueDictionary[str, object]] = weakref.WeakValueDictionary()
+
+
+def _key(run_dir: Path) -> str:
+    return os.path.realpath(run_dir)
+
+
+def remember(run_dir: Path, session: object) -> None:
+    """Remember (weakly) that ``session`` is the one writing ``run_dir``."""
+    _SESSIONS[_key(run_dir)] = session
+
+
+def referred_as(run_dir: Path) -> str:
+    """`` (still referred to as `s`, `Out[3]` and `_`: `s.close()` seals it)``, or ``""``.
+
+    Names each place of ``__main__`` (an interactive shell's namespace), its output history
+    ``Out``, ``builtins._`` and the last traceback shown that refers to the session writing
+    ``run_dir`` (or to its ``AsyncSession``: ``await a.close()``); ``""`` when there is
+    none, or none is found. Places are compared by identity only: nothing of the user's is
+    called.
+    """
+    session = _SESSIONS.get(_key(run_dir))
+    if session is None:
+        return ""
+    try:
+        return _places(session)
+    except Exception:  # noqa: BLE001 - the refusal is worded all the same, without them
+        return ""
+
+
+def _places(session: object) -> str:
+    held = _held_in_main(session)
+    last = getattr(builtins, "_", None)
+    if _holds(last, session):
+        held.append(("_", last))
+    places = [f"`{name}`" for name, _ in held]
+    if held and held[-1][0] == "_" and "_" not in [name for name, _ in held[:-1]]:
+        places[-1] += " (the last value the shell showed)"
+    if _in_last_traceback(session):
+        places.append("the traceback of the last error shown (sys.last_traceback)")
+    if not places:
+        return ""
+    close = ""
+    if held:
+        name, value = held[0]
+        close = f": `{'' if value is session else 'await '}{name}.close()` seals it"
+    return f" (still referred to as {_join(places)}{close})"
+
+
+def _holds(value: object, session: object) -> bool:
+    """Whether ``value`` is ``session``, or the ``AsyncSession`` of it (``open_session``)."""
+    if value is session:
+        return True
+    kind = type(value)  # aio's class, told by name: aio builds on this layer, not under it
+    ours = (kind.__module__, kind.__qualname__) == ("livesession.aio", "AsyncSession")
+    return ours and getattr(value, "_session", None) is session
+
+
+def _held_in_main(session: object) -> list[tuple[str, object]]:
+    main = sys.modules.get("__main__")
+    space = getattr(main, "__dict__", None)
+    if not isinstance(space, dict):
+        return []
+    held = [(name, value) for name, value in list(space.items()) if _holds(value, session)]
+    history = space.get("Out")
+    if isinstance(history, dict):  # IPython's output history: every value a cell showed
+        held += [(f"Out[{n!r}]", v) for n, v in list(history.items()) if _holds(v, session)]
+    # A name of the user's first (`s`), then the history's, then the shell's own (`_`, `_3`).
+    return sorted(held, key=lambda place: (place[0].startswith("_"), place[0].startswith("Out")))
+
+
+def _in_last_traceback(session: object) -> bool:
+    tb: TracebackType | None = getattr(sys, "last_traceback", None)
+    while tb is not None:
+        frame = tb.tb_frame  # a cell's own frame: its locals are the namespace, named above
+        if frame.f_code.co_name != "<module>" and any(
+            value is session for value in list(frame.f_locals.values())
+        ):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
