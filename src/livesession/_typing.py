@@ -470,7 +470,8 @@ class Fenceable(Protocol):
     """**Protocol:** a store of shared state whose writes carry a lease's fencing token.
 
     After ``fence_with(grant)`` every write is refused with ``Fenced`` (nothing written)
-    once the (account, strategy) lease has a token newer than ``grant.token``. A session
+    once the (account, strategy) lease is no longer ``grant``'s: a token newer than
+    ``grant.token``, or its row reset (gone, or another token or holder). A session
     with a lease fences the stores it was given that implement this.
     """
 

@@ -77,10 +77,10 @@ def fenced_table(table: PgTable) -> PgTable:
 def fenced_statement(write: str, *, then: str = "") -> str:
     """``write`` (an INSERT or UPDATE ending in its WHERE clause) as one fenced statement.
 
-    ``write`` must end where ``AND NOT EXISTS (...)`` may follow: the caller writes its
+    ``write`` must end where ``AND EXISTS (...)`` may follow: the caller writes its
     own ``WHERE`` (``WHERE true`` for an ``INSERT ... SELECT``); ``then`` follows the
     fence (an ``ON CONFLICT`` clause). Parameters ``%(account)s``, ``%(strategy)s``,
-    ``%(fence)s`` and ``%(holder)s`` are the fence's. It writes only while the lease row
+    ``%(token)s`` and ``%(holder)s`` are the fence's. It writes only while the lease row
     holds the writer's token with the writer as holder, and returns one row:
     the lease's current token and holder (NULL without a lease row) and the rows written.
     """
@@ -92,7 +92,7 @@ WITH lease AS (
 ), w AS (
     {write} AND EXISTS (
         SELECT 1 FROM lease
-        WHERE token = %(fence)s AND holder = %(holder)s)
+        WHERE token = %(token)s AND holder = %(holder)s)
     {then} RETURNING 1
 )
 SELECT (SELECT token FROM lease), (SELECT holder FROM lease), (SELECT count(*) FROM w)
@@ -117,7 +117,7 @@ def insert_statements(
     # The table and column names are the stores' constants; values are bound parameters.
     plain = f"INSERT INTO {table} ({names}) VALUES ({values}) {conflict}"  # noqa: S608
     fenced = fenced_statement(
-        f"INSERT INTO {table} ({names}, fence) SELECT {values}, %(fence)s WHERE true",
+        f"INSERT INTO {table} ({names}, fence) SELECT {values}, %(token)s WHERE true",
         then=fenced_conflict,
     )
     return plain, fenced
@@ -127,7 +127,7 @@ def update_statements(table: str, assignments: str, where: str) -> tuple[str, st
     """An UPDATE, plain and fenced (which also records its fence), for ``write_maybe_fenced``."""
     # The table and clauses are the stores' constants; values are bound parameters.
     plain = f"UPDATE {table} SET {assignments} WHERE {where}"  # noqa: S608
-    fenced = fenced_statement(f"UPDATE {table} SET {assignments}, fence = %(fence)s WHERE {where}")  # noqa: S608
+    fenced = fenced_statement(f"UPDATE {table} SET {assignments}, fence = %(token)s WHERE {where}")  # noqa: S608
     return plain, fenced
 
 
@@ -146,13 +146,8 @@ class StoreFence:
         return cls(grant.account, grant.strategy, grant.token, grant.holder_id)
 
     def params(self) -> dict[str, object]:
-        """The fence's statement parameters."""
-        return {
-            "account": self.account,
-            "strategy": self.strategy,
-            "fence": self.token,
-            "holder": self.holder,
-        }
+        """The fence's statement parameters, by field name (``%(token)s`` and the rest)."""
+        return attrs.asdict(self)
 
     def check(self, row: tuple[object, ...] | None, action: str) -> int:
         """The rows a fenced statement wrote; ``Fenced`` when the lease is not this grant's.

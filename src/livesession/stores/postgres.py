@@ -11,7 +11,8 @@ processes may start at once (a table from an older version gets its ``fence`` co
 
 Fencing: once a store is given a lease grant (``fence_with``), every write carries that
 grant's fencing token and is refused, in the same statement, when the (account,
-strategy) lease already has a newer token: ``Fenced`` is raised and nothing is written
+strategy) lease is no longer that grant's (a newer token, or the lease table reset under
+it): ``Fenced`` is raised and nothing is written
 (see ``livesession._postgres.fence``). The connection string (it may hold a password) never appears
 in a message, a repr or a log: errors carry the server's reason with the password removed.
 """
@@ -106,7 +107,8 @@ class _FencedStore:
         """Carry ``grant``'s fencing token on every write from now on; see ``Fenceable``.
 
         A write is then refused with ``Fenced`` (nothing written) once the lease of
-        ``grant``'s (account, strategy) has a newer token. Creates the lease table when
+        ``grant``'s (account, strategy) is no longer the grant's (a newer token, or its row
+        reset). Creates the lease table when
         absent (a ``PostgresLease`` on the same database has made it already).
         """
         with self._pg.translate("opening the lease table for fenced writes"):
