@@ -18,7 +18,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_json_object, records_of
-from .._artifacts.runtime import parse_utc_ns
+from .._artifacts.runtime import LongestGap, stamped_apart
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
@@ -122,9 +122,10 @@ def scan(
     symbol = config.get("symbol")
     markers = OrderMarkers(symbol if isinstance(symbol, str) else "")
     to = _Pass(tallies, book, closes, markers, checks)
-    if _stamped_apart(config):
-        to.record_utc = 0  # time the records by the clock
+    if stamped_apart(config):
+        to.clock = LongestGap()
     _events(run_dir / names.EVENTS, cut, checks, progress, to)
+    tallies.longest_gap = None if to.clock is None else to.clock.longest
     metrics, unread = read_metrics(run_dir / names.METRICS, cut)
     audit, last_audit = checks.audit_chain(
         run_dir / names.AUDIT, cut, _AUDIT_KEPT, mark=metrics.get("audit_events")
@@ -179,13 +180,6 @@ def scan(
     if steps and run.clock_span is not None:
         run.bar_times = _bar_times(run_dir / names.EVENTS, cut, steps)
     return run
-
-
-def _stamped_apart(config: dict[str, Any]) -> bool:
-    """Whether ``config.json`` says a clock other than the simulated time stamped the run."""
-    sources = config.get("sources")
-    supplied = isinstance(sources, dict) and isinstance(sources.get("clock"), dict)
-    return supplied or config.get("clock_mode") == "system"
 
 
 def _bar_times(path: Path, cut: RunCut | None, steps: set[Any]) -> dict[int, int]:
@@ -253,9 +247,8 @@ class _Pass:
         self.kinds = tallies.kinds
         self.bars = 0
         self.low, self.high = _NO_SPAN
-        self.record_utc: int | None = None
-        """The last event's ``ts_utc`` (epoch ns), timed on a clock that is not the run's
-        time (``_stamped_apart``); None: not timed."""
+        self.clock: LongestGap | None = None
+        """The records timed by a clock that is not the run's time (``stamped_apart``)."""
 
     def event(self, number: int, event: dict[str, Any]) -> None:
         """One event, the ``number``th line of events.jsonl."""
@@ -264,8 +257,8 @@ class _Pass:
         ts = get("ts_sim")
         if type(ts) is not int:
             ts = 0
-        if self.record_utc is not None:
-            self.record_time(get("ts_utc"))
+        if self.clock is not None:
+            self.clock.note(event)
         self.high = max(self.high, ts)
         self.low = min(self.low, ts)
         fields = get("payload")
@@ -286,21 +279,6 @@ class _Pass:
             self.kinds["BAR"] = self.kinds.get("BAR", 0) + self.bars
         if self.low <= self.high:
             self.tallies.span = [self.low, self.high]
-
-    def record_time(self, stamp: object) -> None:
-        """The longest time by the run's clock from one event to the next (``longest_gap``).
-
-        A clock that is not the run's time (a wall clock) runs on while nothing steps the
-        session: a paused process, a strategy or feed slower than the step interval.
-        """
-        utc = parse_utc_ns(stamp)
-        if utc is None:
-            return
-        last, self.record_utc = self.record_utc, utc
-        if last and utc - last > 0:
-            longest = self.tallies.longest_gap
-            if longest is None or utc - last > longest[0]:
-                self.tallies.longest_gap = (utc - last, self.bars, utc)
 
     def bar(self, fields: dict[str, Any], ts_sim: int) -> None:
         """A bar: its close on the close line and in the book."""
