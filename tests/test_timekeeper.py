@@ -213,3 +213,33 @@ class TestCheckpoint:
         fresh, _, _ = _keeper(back)
         fresh.set_state(keeper.get_state())
         assert fresh.next_tick() == ("2026-01-01T00:00:10Z", "2026-01-01T00:00:03Z")
+
+
+class TestRegressionInAWait:
+    """A clock read going back in a wait (a retry's, a lookup's, a poll's) is not ridden out."""
+
+    def test_the_records_keep_the_reading_before_and_the_next_tick_reports_it(self):
+        clock = SettableClock(START + dt.timedelta(seconds=10))
+        keeper, _, recorder = _keeper(clock)
+        keeper.next_tick()
+        clock.moment = START + dt.timedelta(seconds=8)
+        keeper.wait(SECOND // 4)
+        assert recorder.ts_utc == "2026-01-01T00:00:10Z"  # not 00:00:08: records never go back
+        assert keeper.ts_sim == START_NS + SECOND + SECOND // 4  # simulated time still moves
+        clock.moment = START + dt.timedelta(seconds=12)  # the clock is past it again
+        assert keeper.next_tick() == ("2026-01-01T00:00:10Z", "2026-01-01T00:00:08Z")
+        assert keeper.ts_sim == START_NS + 2 * SECOND
+        assert recorder.ts_utc == "2026-01-01T00:00:10Z"
+        assert keeper.next_tick() is None  # reported once
+
+    def test_the_first_regression_is_kept_and_taken_once(self):
+        clock = SettableClock(START + dt.timedelta(seconds=10))
+        keeper, _, _ = _keeper(clock)
+        keeper.next_tick()
+        clock.moment = START + dt.timedelta(seconds=8)
+        keeper.wait(1)
+        clock.moment = START + dt.timedelta(seconds=5)
+        keeper.wait(1)
+        assert keeper.take_regression() == ("2026-01-01T00:00:10Z", "2026-01-01T00:00:08Z")
+        assert keeper.take_regression() is None
+        assert keeper.get_state()["last_utc"] == "2026-01-01T00:00:10Z"

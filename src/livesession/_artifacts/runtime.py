@@ -24,12 +24,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "LongestGap",
     "clock_ends",
     "on_the_wall",
     "own_offset_ns",
     "parse_utc_ns",
     "run_offset_ns",
     "run_time",
+    "stamped_apart",
     "ts_sim_of",
 ]
 
@@ -126,3 +128,44 @@ def run_offset_ns(run_dir: Path) -> int:
             return 0
         ends += [first, last_whole_line(run_dir / name)]
     return own_offset_ns(clock_ends(ends))
+
+
+def stamped_apart(config: dict[str, Any]) -> bool:
+    """Whether ``config.json`` says a clock other than simulated time stamped the run.
+
+    The system clock (``clock_mode``), or a clock of the caller's (``sources``' ``clock``).
+    """
+    sources = config.get("sources")
+    supplied = isinstance(sources, dict) and isinstance(sources.get("clock"), dict)
+    return supplied or config.get("clock_mode") == "system"
+
+
+class LongestGap:
+    """The longest time by the clock from one event to the next, read as the events pass.
+
+    A clock that is not the run's time (``stamped_apart``: a wall clock) runs on while
+    nothing steps the session: a paused or crashed process, a strategy or feed slower than
+    the step. The session takes one step when it is stepped again, so ``ts_sim`` shows no
+    such stretch; only ``ts_utc`` does. ``longest``: ``(nanoseconds, the BAR events up to
+    the later event, its ts_utc in epoch ns)``, None before two stamps.
+    """
+
+    __slots__ = ("_bars", "_last", "longest")
+
+    def __init__(self) -> None:
+        self._bars = 0
+        self._last: int | None = None
+        self.longest: tuple[int, int, int] | None = None
+
+    def note(self, event: dict[str, Any]) -> None:
+        """Take ``event``'s ``ts_utc`` (and count it when it is a ``BAR``)."""
+        if event.get("event_type") == "BAR":
+            self._bars += 1
+        utc = parse_utc_ns(event.get("ts_utc"))
+        if utc is None:
+            return
+        last, self._last = self._last, utc
+        if last is not None and utc - last > 0:
+            longest = self.longest
+            if longest is None or utc - last > longest[0]:
+                self.longest = (utc - last, self._bars, utc)

@@ -5,8 +5,11 @@ feed (a data file with its own times), to each bar's own time; retries, lookups 
 wind-down wait on it too, never on the wall. It never decreases. A session that owns a ``SimClock``
 moves that clock with it, so the clock's reading (``ts_utc`` of every record) follows. A
 clock that reads earlier than before is a fault (``CLOCK_REGRESSION``), reported to the
-caller. A reading that is no timezone-aware ``datetime`` raises ``ValueError`` saying what
-it was, except the first (``open``), which preflight turns into a rejection.
+caller: at a step's tick, or, read in a wait (a retry's, a lookup's, a wind-down's
+poll), held (the records keep the reading before, so their ``ts_utc`` never goes back)
+and reported by the next tick or the wind-down (``take_regression``). A reading that is
+no timezone-aware ``datetime`` raises ``ValueError`` saying what it was, except the first
+(``open``), which preflight turns into a rejection.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class Timekeeper:
         self.steps = 0
         self._grid_ns = start_ns
         self._last_us: int | None = None  # the clock's last reading, epoch microseconds
+        self._regressed: tuple[str, str] | None = None  # a wait's, not reported yet
 
     @property
     def last_step_ns(self) -> int | None:
@@ -66,6 +70,9 @@ class Timekeeper:
         grid = self._grid_ns + self.interval_ns if bar_ns is None else bar_ns
         self._grid_ns = grid
         ts_ns = grid if grid >= self.ts_sim else self.ts_sim  # noqa: FURB136 - as above
+        if self._regressed is not None:  # a wait read the clock going back: the step faults
+            self.set_time(ts_ns, now_us=self._last_us)
+            return self.take_regression()
         sim = self._plain_sim
         if sim is None:
             return self.tick(ts_ns)
@@ -135,10 +142,24 @@ class Timekeeper:
         return ""
 
     def wait(self, ns: int) -> None:
-        """Wait ``ns`` of simulated time (retries and lookups never sleep on the wall)."""
+        """Wait ``ns`` of simulated time (retries and lookups never sleep on the wall).
+
+        A clock that reads earlier than before is held to its reading before (records
+        never go back) and the first such (previous, now) kept for ``take_regression``.
+        """
         target = self.ts_sim + ns
         self._move_sim_clock(target)
-        self.set_time(target)
+        now, last = self._now_us(), self._last_us
+        if last is not None and now < last:
+            if self._regressed is None:
+                self._regressed = self._utc_text(last), self._utc_text(now)
+            now = last
+        self.set_time(target, now_us=now)
+
+    def take_regression(self) -> tuple[str, str] | None:
+        """The (previous, now) of a regression a wait read and nobody reported yet; once."""
+        found, self._regressed = self._regressed, None
+        return found
 
     def _move_sim_clock(self, ts_ns: int) -> None:
         if self._owns_sim_clock:

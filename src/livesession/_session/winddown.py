@@ -80,7 +80,7 @@ class WindDown:
         difference with the venue pending (``done``).
         """
         lifecycle = self._lifecycle
-        if lifecycle.state is not S.STOPPING:
+        if lifecycle.state is not S.STOPPING or self._clock_went_back():
             return
         book = self._c.book
         self.cancel_open()
@@ -95,10 +95,9 @@ class WindDown:
             self._reconcile(take_found=True)  # with what a resume found (``aftercheckpoint``)
             if self.done():
                 break
-            if not lifecycle.in_(S.STOPPING):  # the reconciler escalated
+            # the reconciler escalated, or the clock went back in the poll's wait
+            if not (lifecycle.in_(S.STOPPING) and self._poll()):
                 return
-            self.cancel_open()
-            self._c.time.wait(self._c.time.interval_ns)
         else:
             # Out of polls: a resume's hold no longer applies (the operator is called
             # either way), so differences that outlasted their grace are escalated now and
@@ -114,6 +113,21 @@ class WindDown:
             self.check_flat()
         lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")
         self._seal()
+
+    def _poll(self) -> bool:
+        """Cancel what is open and wait one poll; False if the clock went back (a fault)."""
+        self.cancel_open()
+        self._c.time.wait(self._c.time.interval_ns)
+        return not self._clock_went_back()
+
+    def _clock_went_back(self) -> bool:
+        """Fault ``CLOCK_REGRESSION`` if a wait read the clock going back (no tick will)."""
+        found = self._c.time.take_regression()
+        if found is None:
+            return False
+        previous, now = found
+        self._lifecycle.fault("CLOCK_REGRESSION", {"previous": previous, "now": now})
+        return True
 
     def done(self) -> bool:
         """Whether the wind-down is done (False once the reconciler escalated).

@@ -24,7 +24,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
-from .._artifacts.runread import json_object, payload, read_records
+from .._artifacts.runread import json_object, payload, read_json_object, read_records
+from .._artifacts.runtime import LongestGap, stamped_apart
 from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
@@ -61,6 +62,8 @@ class _Ending:
         self.halts = Halts()
         self.times: list[int] = []
         """The first and last ``ts_sim`` of the events (the run's own time)."""
+        self.clock: LongestGap | None = None
+        """The events timed by a clock that is not the run's time (``stamped_apart``)."""
 
     def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """``events``, each noted on its way (one pass, so they may be streamed)."""
@@ -70,6 +73,8 @@ class _Ending:
 
     def _note(self, event: dict[str, Any]) -> None:
         self.halts.note(event)
+        if self.clock is not None:
+            self.clock.note(event)
         at = event.get("ts_sim")
         if isinstance(at, int) and not isinstance(at, bool):
             if self.times:
@@ -111,6 +116,8 @@ def outcome(
 
         standing = run_status(run_dir)
     ending = _Ending()
+    if stamped_apart(read_json_object(run_dir / names.CONFIG)):
+        ending.clock = LongestGap()
     actions = actions_in(ending.each(events))
     stopped, started, fault, stop = ending.stopped, ending.started, ending.fault, ending.stop
     refused = ending.refused
@@ -148,6 +155,7 @@ def outcome(
         "wound_down": wind_down == WOUND_DOWN,
         "winding_down": wind_down == MID_WIND_DOWN,
         "refused_by": refused,
+        "longest_gap": _gap(ending.clock),
         "halts": ending.halts.found,
         "resumes": resumes_in(run_dir / names.AUDIT),
         "time_span": [format_utc_ns(min(ending.times)), format_utc_ns(max(ending.times))]
@@ -162,6 +170,14 @@ def outcome(
             "detail": detail if isinstance(detail, dict) else {},
         }
     return found
+
+
+def _gap(clock: LongestGap | None) -> dict[str, Any] | None:
+    """``longest_gap``: the longest time by a clock not the run's between two events."""
+    if clock is None or clock.longest is None:
+        return None
+    took, step, at = clock.longest
+    return {"ns": took, "step": step, "ts_utc": format_utc_ns(at)}
 
 
 def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False) -> list[str]:
@@ -190,6 +206,14 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
         lines.append(
             f"- Run time: {md_text(span[0])} to {md_text(span[1])} (UTC, the run's simulated "
             f"time{bars}), its first and last record."
+        )
+    gap = found.get("longest_gap")
+    if gap:
+        lines.append(
+            f"- Longest time between two records by the clock that stamped them (`ts_utc`): "
+            f"{gap['ns'] / 1e9:.1f} s, up to {md_text(gap['ts_utc'])} in step "
+            f"{md_text(gap['step'])} (nothing was recorded meanwhile: a paused or crashed "
+            "process, a strategy or feed slower than the step)."
         )
     lines += [
         f"- Preflight check {md_code(check['check'])} refused it: {md_text(check['detail'])}."

@@ -56,6 +56,9 @@ class Tallies:
     """Fills the venue reported after the order's cancel (``after_cancel``)."""
     cancels: Counter[str] = attrs.Factory(Counter)
     """The strategy's cancels (``STRATEGY_CANCEL``) by ``outcome``."""
+    longest_gap: tuple[int, int, int] | None = None
+    """On a clock not the simulated time: the longest time by it from one event to the
+    next, as ``(nanoseconds, the bars up to the later one, its ts_utc in epoch ns)``."""
 
     def counted(self) -> dict[str, Any]:
         """The counts metrics.json holds, as the events give them (once the pass is over).

@@ -18,6 +18,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_json_object, records_of
+from .._artifacts.runtime import LongestGap, stamped_apart
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
 from .._rundir.livecut import live_cut
@@ -120,9 +121,11 @@ def scan(
     closes: dict[str, Columns] = {}
     symbol = config.get("symbol")
     markers = OrderMarkers(symbol if isinstance(symbol, str) else "")
-    _events(
-        run_dir / names.EVENTS, cut, checks, progress, _Pass(tallies, book, closes, markers, checks)
-    )
+    to = _Pass(tallies, book, closes, markers, checks)
+    if stamped_apart(config):
+        to.clock = LongestGap()
+    _events(run_dir / names.EVENTS, cut, checks, progress, to)
+    tallies.longest_gap = None if to.clock is None else to.clock.longest
     metrics, unread = read_metrics(run_dir / names.METRICS, cut)
     audit, last_audit = checks.audit_chain(
         run_dir / names.AUDIT, cut, _AUDIT_KEPT, mark=metrics.get("audit_events")
@@ -244,6 +247,8 @@ class _Pass:
         self.kinds = tallies.kinds
         self.bars = 0
         self.low, self.high = _NO_SPAN
+        self.clock: LongestGap | None = None
+        """The records timed by a clock that is not the run's time (``stamped_apart``)."""
 
     def event(self, number: int, event: dict[str, Any]) -> None:
         """One event, the ``number``th line of events.jsonl."""
@@ -252,6 +257,8 @@ class _Pass:
         ts = get("ts_sim")
         if type(ts) is not int:
             ts = 0
+        if self.clock is not None:
+            self.clock.note(event)
         self.high = max(self.high, ts)
         self.low = min(self.low, ts)
         fields = get("payload")

@@ -410,9 +410,18 @@ def span_text(run: ReportRun) -> str:
     clock = run.clock_span
     if clock is None:
         return text
-    return (
+    text = (
         f"{text}, the run's simulated time, as every time in this report; its clock "
         f"stamped the records from {utc_text(clock[0])} to {utc_text(clock[1])} UTC"
+    )
+    longest = run.tallies.longest_gap
+    if longest is None:
+        return text
+    took, step, at = longest
+    return (
+        f"{text}; the longest time by it between two records {took / 1e9:.1f} s, up to "
+        f"{utc_text(at)} UTC in step {step} (nothing was recorded meanwhile: a paused or "
+        "crashed process, a strategy or feed slower than the step)"
     )
 
 
