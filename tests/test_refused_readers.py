@@ -64,7 +64,7 @@ def test_a_session_log_the_host_refuses_to_read_says_nothing(
     reads the run without its session log: no error out of the reader, nothing said."""
     run_dir = _logged(tmp_path, _STOPPED)
 
-    def refuse(path: Path) -> None:
+    def refuse(path: Path, **_: object) -> None:  # last_whole_line's keywords too
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(refused, "last_whole_line", refuse)
