@@ -274,10 +274,15 @@ def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subproces
 
 def crash_in_step(session: LiveSessionOrchestrator, step: int, steps: int) -> None:
     """Run ``session`` until a ``KeyboardInterrupt`` in its step ``step`` (of ``steps``), then
-    close it unsealed: a crash the next resume continues from its last checkpoint."""
+    close it unsealed: a crash the next resume continues from its last checkpoint.
+
+    The lines the step's sinks hold are written out first, so that the crash leaves a tail
+    past the checkpoint for the resume to set aside (a torn session drops what its sinks
+    hold, as a process killed would, and a tail under 64 KiB was never written)."""
 
     def interrupt(inner: LiveSessionOrchestrator) -> None:
         if inner.steps_done == step:
+            inner.recorder.flush(sync=False)  # as the sinks' buffers fill and drain
             raise KeyboardInterrupt
 
     session.step_hooks.append(interrupt)

@@ -1048,7 +1048,7 @@ class TestHaltsAndResumes:
 
         cfg = DryrunConfig(run_id="again", steps=300, durability="none", checkpoint_every=100)
         session = create_run(cfg, tmp_path)
-        _interrupt_after(session, 300, KeyboardInterrupt)  # at step 217
+        _interrupt_after(session, 300, KeyboardInterrupt, written_out=True)  # at step 217
         with pytest.raises(KeyboardInterrupt), session:
             session.run_to_end(300)
         run_dir = tmp_path / "again"

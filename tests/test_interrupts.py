@@ -58,8 +58,18 @@ def _events(run_dir: Path, event_type: str) -> list[dict[str, Any]]:
     return [e for e in map(orjson.loads, lines) if e["event_type"] == event_type]
 
 
-def _interrupt_after(session: LiveSessionOrchestrator, n: int, exc: type[BaseException]) -> None:
-    """Raise ``exc`` right after the session's ``n``-th event is written (inside its work)."""
+def _interrupt_after(
+    session: LiveSessionOrchestrator,
+    n: int,
+    exc: type[BaseException],
+    *,
+    written_out: bool = False,
+) -> None:
+    """Raise ``exc`` right after the session's ``n``-th event is written (inside its work).
+
+    ``written_out``: the lines the sinks hold are written out first, so that the crash
+    leaves a tail past the checkpoint (a torn session drops them, as a killed process does).
+    """
     recorder = session.recorder
     emit = recorder.emit
     count = 0
@@ -70,6 +80,8 @@ def _interrupt_after(session: LiveSessionOrchestrator, n: int, exc: type[BaseExc
         count += 1
         if count == n:
             recorder.emit = emit  # type: ignore[method-assign]
+            if written_out:
+                recorder.flush(sync=False)
             raise exc
         return written
 

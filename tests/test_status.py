@@ -1623,7 +1623,7 @@ def test_a_crashed_run_s_position_counts_a_fill_whose_position_changed_was_not_w
 
     run_dir = tmp_path / "torn"
     session = create_run(DryrunConfig(run_id="torn", steps=300, durability="none"), tmp_path)
-    _interrupt_after(session, 400, KeyboardInterrupt)
+    _interrupt_after(session, 400, KeyboardInterrupt, written_out=True)
     with pytest.raises(KeyboardInterrupt), session:
         session.run_to_end(300)
     checkpoint = orjson.loads((run_dir / names.CHECKPOINT).read_bytes())

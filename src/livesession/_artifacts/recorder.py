@@ -293,18 +293,20 @@ class Recorder:
             content += b"\n"
         self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
 
-    def close(self) -> None:
+    def close(self, *, abandon: bool = False) -> None:
         """Close the sinks this recorder owns (those with a ``close``; caller files stay open).
 
         Audit observers with a ``close`` (the alert tap) are closed first. A sink the file
         system refuses now is dead, with its error in ``failures``: it never raises here.
+        ``abandon`` (a torn session): a sink with an ``abandon`` closes without writing
+        the lines it holds.
         """
         for observer in self.audit_observers:
             close_observer = getattr(observer, "close", None)
             if callable(close_observer):
                 close_observer()
         for name, sink in self._sinks.items():
-            close = getattr(sink, "close", None)
+            close = (abandon and getattr(sink, "abandon", None)) or getattr(sink, "close", None)
             if not callable(close):
                 continue
             try:

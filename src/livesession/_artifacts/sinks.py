@@ -65,17 +65,18 @@ class _Appended:
         self.broken: OSError | None = None
         _OPEN.add(self)
 
-    def drop_fork_copy(self) -> None:
+    def drop_fork_copy(self, why: str = "a forked child does not write its parent's sink") -> None:
         """In a forked child: forget the bytes held and close the descriptor, writing nothing.
 
         The held bytes are the parent's, which writes them itself: a child that let its
         copy of a session go (``del``, a garbage collection, a ``multiprocessing`` worker
         dropping what it inherited) flushed them into the parent's ``events.jsonl`` too,
         lines repeated, and the run no longer verified. A write the child tries later is
-        refused (``EBADF``).
+        refused (``EBADF``, saying ``why``). A torn session's sink does the same
+        (``FileLineSink.abandon``): its run may be another writer's by then.
         """
         self.buffer.clear()
-        self.broken = OSError(errno.EBADF, "a forked child does not write its parent's sink")
+        self.broken = OSError(errno.EBADF, why)
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)
@@ -229,6 +230,10 @@ class FileLineSink:
     def close(self) -> None:
         """Write out and close (closed even when the write is refused, which then raises)."""
         self._file.close()
+
+    def abandon(self) -> None:
+        """Close without writing the lines held (a torn session's: lost, as in a crash)."""
+        self._file.drop_fork_copy("a torn session's sink writes nothing more")
 
     def __repr__(self) -> str:
         return f"FileLineSink({str(self.path)!r})"

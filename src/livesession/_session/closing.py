@@ -30,8 +30,9 @@ if TYPE_CHECKING:
 
     from .assembly import SessionParts
     from .lifecycle import SessionLifecycle
+    from .threads import SessionGate
 
-__all__ = ["LateSeal", "close_plugin", "release", "sealed_late", "stop_and_seal"]
+__all__ = ["LateSeal", "close_plugin", "let_go", "release", "sealed_late", "stop_and_seal"]
 
 
 def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str:
@@ -61,12 +62,15 @@ def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str
     return ""
 
 
-def release(p: SessionParts, closes_with: list[Closable], *, strategy: bool) -> str:
+def release(
+    p: SessionParts, closes_with: list[Closable], *, strategy: bool, abandon: bool = False
+) -> str:
     """Let go of what the session holds: lease, broker, feed, strategy, sinks, store, the rest.
 
     The strategy only when ``strategy`` (the session's own). Returns what a plug-in's
     ``close()`` raised ("" when none did); the sinks, the store and ``closes_with`` (a run
-    directory's writer lock, last) are let go of whatever it raised.
+    directory's writer lock, last) are let go of whatever it raised. ``abandon``: the
+    sinks' files are closed without the lines they hold (``Recorder.close``).
     """
     if p.lease is not None:
         p.lease.release(close=True)
@@ -78,11 +82,31 @@ def release(p: SessionParts, closes_with: list[Closable], *, strategy: bool) -> 
             close_plugin("strategy", p.strategy, run_id=run_id) if strategy else "",
         ]
     finally:
-        p.recorder.close()
+        p.recorder.close(abandon=abandon)
         p.idempotency.close()
         while closes_with:  # last: a run directory's writer lock
             closes_with.pop().close()
     return "; ".join(filter(None, said))
+
+
+def let_go(
+    p: SessionParts, gate: SessionGate, closes_with: list[Closable], *, strategy: bool
+) -> str:
+    """A torn session lets go of its run at once, and writes nothing more to it.
+
+    Under the session lock, as the work that tore it ends (``SessionGate.on_torn``): the
+    session log's ``session_interrupted``, the ``RUN_UNSEALED`` alert, then ``release``
+    with its sinks abandoned: what they held past the last checkpoint is lost, as in a
+    crash (``resume`` cuts back to that checkpoint all the same), and the writer lock goes
+    last. Kept to ``close()`` or the garbage collection, the lock said ``running`` of a
+    run that takes no step, and refused its resume, for as long as the application lived.
+    """
+    try:
+        gate.log_torn(p.config.run_id, p.time.steps)
+        p.settle(torn=gate.torn_by, error=gate.torn_error)
+    finally:
+        said = release(p, closes_with, strategy=strategy, abandon=True)
+    return said
 
 
 def sealed_late(seal: Callable[[], None], lifecycle: SessionLifecycle) -> BaseException | None:

@@ -28,7 +28,7 @@ from .._typing import Closable
 from . import verbs
 from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
-from .closing import LateSeal, release, sealed_late, stop_and_seal
+from .closing import LateSeal, let_go, release, sealed_late, stop_and_seal
 from .pipeline import INPUT_FAULTS, check_step_count, guarded_reconcile, guarded_step, run_hooks
 from .preflight import ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
@@ -89,6 +89,7 @@ class LiveSessionOrchestrator(InProcessOnly):
         self._closes_with: list[Closable] = []
         self._p: SessionParts | None = None
         self._gate = SessionGate()
+        self._gate.on_torn = self._let_go  # torn: it lets go of its run at once
         self._run_hooks = functools.partial(_run_hooks, self)
         if config is not None:
             self._build(config, edges)
@@ -248,7 +249,7 @@ class LiveSessionOrchestrator(InProcessOnly):
     def result(self) -> DryrunResult:
         """The session's outcome so far."""
         with self._gate.read("result()"):
-            return result_of(self._parts())
+            return result_of(self._parts(), torn=self._gate.torn_said(self.steps_done))
 
     # -- lifecycle verbs -------------------------------------------------------------------
 
@@ -375,6 +376,7 @@ class LiveSessionOrchestrator(InProcessOnly):
         A session in ERROR_REQUIRES_OPERATOR is sealed as it stands, status FAILED (never
         COMPLETED); ``acknowledge`` it first to cancel and flatten before the seal. A resumed
         STOPPING finishes that stop. Any thread may call it; the owner's running step ends first.
+        A torn session let go of its run as it was torn: its ``close`` writes nothing.
         """
         if not self._gate.deferring(self.close):  # called inside a step: at its end
             with self._gate.hold():
@@ -383,26 +385,23 @@ class LiveSessionOrchestrator(InProcessOnly):
                 raise late
 
     def _close(self) -> BaseException | None:
-        p = self._parts()
-        lifecycle = p.lifecycle
-        late = None
-        if self._gate.torn_by and not lifecycle.sealed:
-            if not self._released:  # sealed it is not: resume it (said once, however closed)
-                self._gate.log_torn(p.config.run_id, p.time.steps)
-            p.settle(torn=self._gate.torn_by, error=self._gate.torn_error)
-        elif not lifecycle.sealed:
-            late = sealed_late(lambda: stop_and_seal(p, self._seal), lifecycle)
+        p, late = self._parts(), None
+        if not self._gate.torn_by and not p.lifecycle.sealed:  # a torn one has let go
+            late = sealed_late(lambda: stop_and_seal(p, self._seal), p.lifecycle)
         if not self._released:
             self._released = True
             self._unclosed = release(p, self._closes_with, strategy=self._owns_strategy)
         return late
 
-    def close_with(self, resource: Closable) -> None:
-        """Close ``resource`` when the session closes, after everything else it holds.
+    def _let_go(self) -> None:
+        """A torn session lets go of its run, writing nothing more to it (``let_go``)."""
+        if not self._released:
+            self._released = True
+            gate, owns = self._gate, self._owns_strategy
+            self._unclosed = let_go(self._parts(), gate, self._closes_with, strategy=owns)
 
-        A run directory's session holds the directory's writer lock this way, so the lock
-        is let go only once the last artifact byte is written.
-        """
+    def close_with(self, resource: Closable) -> None:
+        """Close ``resource`` when the session closes, after all it holds (a writer lock)."""
         self._closes_with.append(resource)
 
     def __enter__(self) -> Self:

@@ -68,6 +68,12 @@ class DryrunResult:
     0.500, the book 0.000 (POSITION_MISMATCH)): the
     venue may hold another position than ``positions`` says. Empty when the book took
     every fill the venue made, as far as the session knows."""
+    torn: str = ""
+    """Why a torn session takes no step (``torn by KeyboardInterrupt in the middle of its
+    work (after step 12): ...``): an interrupt or an error it could not handle left a step
+    or verb half done, so it let go of its run unsealed, and ``status`` is the last one it
+    had (``RUNNING``); its run is a crash at its last checkpoint, to resume. Empty while
+    the session is whole."""
     broker_failures: Mapping[str, int] = attrs.field(factory=dict, hash=False)
     """Broker calls that failed (a ``Transient`` error, a timeout), by operation (``poll``,
     ``reconcile``, ``submit``, ...), sorted: a venue whose polls fail while its other calls
@@ -110,8 +116,8 @@ class SessionInspection:
     raised, or before the session is closed."""
 
 
-def result_of(p: SessionParts) -> DryrunResult:
-    """The session's outcome so far."""
+def result_of(p: SessionParts, *, torn: str = "") -> DryrunResult:
+    """The session's outcome so far; ``torn``: why it takes no step (``DryrunResult.torn``)."""
     view = p.book.view()
     metrics = p.recorder.metrics
     state = p.lifecycle.state
@@ -140,6 +146,7 @@ def result_of(p: SessionParts) -> DryrunResult:
             "; ".join(filter(None, (p.reports.unbooked, p.reconciliation.unbooked, doubt)))
         ),
         broker_failures=dict(sorted(p.broker_health.failed_calls.items())),
+        torn=torn,
     )
 
 

@@ -20,12 +20,14 @@ A ``KeyboardInterrupt`` or ``SystemExit`` that leaves the lock's work half done 
 the middle of a step, an application's signal handler calling ``sys.exit``), or an error
 the step or verb could not handle (the idempotency store refused a write, the PostgreSQL
 server went away), tears the session: the gate remembers it (``torn_by``), and the session
-takes no further step or verb and never seals what it holds. Its run is left as a crash at
-its last checkpoint, for ``resume`` to continue. So that Ctrl-C does not tear a session,
-``run_to_end`` and ``run_n_steps`` in the main thread hold a first Ctrl-C to the end of the
-step it arrives in (``DeferredInterrupt``); a second one interrupts at once. A SIGTERM
-there stops and seals the session at the step's end before the process ends as the
-signal's default.
+takes no further step or verb and never seals what it holds. As that work lets go of the
+lock, the session lets go of its run (``on_torn``): its files are closed without another
+byte (what its sinks held is lost, as in a crash), and its writer lock let go. Its run is
+left as a crash at its last checkpoint, for ``resume`` to continue at once. So that Ctrl-C
+does not tear a session, ``run_to_end`` and ``run_n_steps`` in the main thread hold a first
+Ctrl-C to the end of the step it arrives in (``DeferredInterrupt``); a second one
+interrupts at once. A SIGTERM there stops and seals the session at the step's end before
+the process ends as the signal's default.
 """
 
 from __future__ import annotations
@@ -38,17 +40,16 @@ from typing import TYPE_CHECKING, NoReturn
 from .._domain.decimal import CONTEXT, enter_context
 from .._exceptions import CheckpointError, InvalidTransition, LiveSessionError, StoreFailure
 from .._support.built import note
-from .._support.logging import get_logger
 from .._support.secrets import redact_text
 from .._support.text import exception_text, one_line
 from .interrupts import SIGTERM_STOP, DeferredInterrupt, TurnsLock
 from .outcomes import VerbOutcome, VerbResult
+from .torn import TornWords
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from decimal import Context
 
-    from .._domain.lifecycle import SessionState
 
 __all__ = [
     "SIGTERM_STOP",
@@ -107,7 +108,7 @@ class InProcessOnly:
         )
 
 
-class SessionGate:
+class SessionGate(TornWords):
     """The session lock, the owner thread, and fair turns for verbs from other threads."""
 
     def __init__(self) -> None:
@@ -138,6 +139,10 @@ class SessionGate:
         """What tore it said, in one redacted line ("" for an interrupt), for its alert."""
         self.done: Callable[[], bool] = bool
         """Whether the session's run is sealed: an interrupt then cuts no work (``tear``)."""
+        self.on_torn: Callable[[], object] = bool
+        """Called once, as the work that tore the session lets go of the lock: the session
+        lets go of its run then (``closing.let_go``), writing nothing more to it."""
+        self._let_go = False
         self._reentry_open = 0
         self._arriving: dict[int, str] = {}
         """Threads on their way to the lock (see ``interrupting``), and what for."""
@@ -238,43 +243,6 @@ class SessionGate:
         if tears and not self.torn_by and not self.done():  # not the seal's alert's interrupt
             self.torn_by = type(exc).__name__
             self.torn_error = redact_text(one_line(exception_text(exc)))
-
-    def torn_message(self, what: str, run_id: str, steps: int) -> str:
-        """Why ``what`` is refused on a torn session, and what to do instead."""
-        return (
-            f"{what} refused: session {run_id} was interrupted by {self.torn_by} in the "
-            f"middle of its work (after step {steps}), so what it holds is half done: close() "
-            "it (that seals nothing) and resume the run from its last checkpoint "
-            "(`livesession resume RUN_DIR`, or resume_run from Python: `livesession status "
-            "RUN_DIR` says which)"
-        )
-
-    def refuse_torn(self, what: str, run_id: str, steps: int) -> None:
-        """Raise ``LiveSessionError`` if an interrupt tore the session."""
-        if self.torn_by:
-            raise LiveSessionError(self.torn_message(what, run_id, steps))
-
-    def torn_result(
-        self, verb: str, state: SessionState, run_id: str, steps: int
-    ) -> VerbResult | None:
-        """A verb's NOT_APPLICABLE on a torn session (None: the session is whole)."""
-        if not self.torn_by:
-            return None
-        message = self.torn_message(verb, run_id, steps)
-        return VerbResult(
-            verb=verb, outcome=VerbOutcome.NOT_APPLICABLE, state=state, message=message
-        )
-
-    def log_torn(self, run_id: str, steps: int) -> None:
-        """The session log's record of a torn session closed without a seal."""
-        get_logger().warning(
-            "session_interrupted",
-            run_id=run_id,
-            interrupted_by=self.torn_by,
-            **({"error": self.torn_error} if self.torn_error else {}),  # none for an interrupt
-            steps=steps,
-            next="not sealed: resume the run from its last checkpoint",
-        )
 
     def claim(self) -> None:
         """Make the calling thread the owner (the thread that builds the session)."""
@@ -428,14 +396,24 @@ class SessionGate:
             raise
 
     def leave(self) -> None:
-        """Release what ``enter_owned`` (or ``_enter``) took: one call on the step loop's path."""
-        self._depth -= 1
-        if self._depth == 0:
-            self._holder = None
-            if self._callers_context is not None:
-                setcontext(self._callers_context)  # the caller's own again
-                self._callers_context = None
-        self._lock.release()
+        """Release what ``enter_owned`` (or ``_enter``) took: one call on the step loop's path.
+
+        The outermost work of a session it tore lets go of the run first (``on_torn``),
+        still under the lock: a torn session held its run's writer lock until ``close()``
+        or its garbage collection, and ``status`` called its run ``running`` for as long.
+        """
+        try:
+            if self.torn_by and self._depth == 1 and not self._let_go:
+                self._let_go = True
+                self.on_torn()
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._holder = None
+                if self._callers_context is not None:
+                    setcontext(self._callers_context)  # the caller's own again
+                    self._callers_context = None
+            self._lock.release()
 
     @contextmanager
     def _entered(self, *, read_only: bool) -> Iterator[None]:
