@@ -76,3 +76,13 @@ def test_three_are_all_named_and_the_loop_is_over_the_first_one_s_directory(
         "elsewhere/demo-002, elsewhere/demo-003): run it once for each, "
         f"`{_LOOP.format(verb='verify')}`\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "stray"), [(["list", "out/a", "out/b"], "out/b"), (["dryrun", "stray"], "stray")]
+)
+def test_a_command_that_takes_no_run_directory_keeps_argparse_s_words(
+    capsys: pytest.CaptureFixture[str], argv: list[str], stray: str
+) -> None:
+    """Words left over by a command that takes no run directory are not called runs."""
+    assert _refusal(capsys, *argv) == f"livesession: error: unrecognized arguments: {stray}\n"
