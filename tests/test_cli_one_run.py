@@ -63,3 +63,26 @@ def test_an_unknown_option_keeps_its_own_words(capsys: pytest.CaptureFixture[str
     assert said == "livesession: error: unrecognized arguments: --bogus\n"
     said = _refusal(capsys, "verify", "out/runs/demo-001", "out/runs/demo-002", "--bogus")
     assert said == "livesession: error: unrecognized arguments: out/runs/demo-002 --bogus\n"
+
+
+def test_three_are_all_named_and_the_loop_is_over_the_first_one_s_directory(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Three run directories are named whole (no ``...``: none is left out), and the loop
+    runs over the directory of the first one given, as a glob's first path says."""
+    runs = ["out/runs/demo-001", "elsewhere/demo-002", "elsewhere/demo-003"]
+    assert _refusal(capsys, "verify", *runs) == (
+        "livesession: error: verify takes one run directory, given 3 (out/runs/demo-001, "
+        "elsewhere/demo-002, elsewhere/demo-003): run it once for each, "
+        f"`{_LOOP.format(verb='verify')}`\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "stray"), [(["list", "out/a", "out/b"], "out/b"), (["dryrun", "stray"], "stray")]
+)
+def test_a_command_that_takes_no_run_directory_keeps_argparse_s_words(
+    capsys: pytest.CaptureFixture[str], argv: list[str], stray: str
+) -> None:
+    """Words left over by a command that takes no run directory are not called runs."""
+    assert _refusal(capsys, *argv) == f"livesession: error: unrecognized arguments: {stray}\n"

@@ -20,6 +20,7 @@ import pytest
 from livesession import DryrunConfig, RunHeld, __version__, create_run, evidence, verify_run
 from livesession._artifacts import sinks
 from livesession._artifacts.runread import iter_records
+from livesession._domain.clock import format_utc_ns
 from livesession._exceptions import LiveSessionError
 from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
@@ -1086,21 +1087,29 @@ class TestFirstDifference:
         scratch.mkdir()
         return copy, scratch
 
+    @classmethod
+    def _edited(cls, run_dir, tmp_path, name, number, *, edit):
+        """A copy of the run whose file ``name`` has ``edit[0]`` made ``edit[1]`` in line
+        ``number``: that file's path in the copy, and a scratch directory."""
+        old, new = edit
+        copy, scratch = cls._copy(run_dir, tmp_path)
+        path = copy / name
+        lines = path.read_bytes().splitlines(keepends=True)
+        lines[number - 1] = lines[number - 1].replace(old, new, 1)
+        path.write_bytes(b"".join(lines))
+        return path, scratch
+
     @pytest.mark.broken_run("a bar's close is edited on purpose")
     def test_two_lines_of_one_kind_name_the_field_and_both_values(self, run_dir, tmp_path):
-        copy, scratch = self._copy(run_dir, tmp_path)
-        path = copy / "events.jsonl"
-        lines = path.read_bytes().splitlines(keepends=True)
+        lines = (run_dir / "events.jsonl").read_bytes().splitlines(keepends=True)
         number = next(
             n for n, line in enumerate(lines, start=1) if n > 100 and b'"event_type":"BAR"' in line
         )
         close = orjson.loads(lines[number - 1])["payload"]["close"]
         edited = close[:-1] + ("1" if close[-1] != "1" else "2")  # one byte
-        lines[number - 1] = lines[number - 1].replace(
-            f'"close":"{close}"'.encode(), f'"close":"{edited}"'.encode()
-        )
-        path.write_bytes(b"".join(lines))
-        verdict = _rerun.determinism(copy, rerunnable=True, scratch=scratch)
+        edit = (f'"close":"{close}"'.encode(), f'"close":"{edited}"'.encode())
+        path, scratch = self._edited(run_dir, tmp_path, "events.jsonl", number, edit=edit)
+        verdict = _rerun.determinism(path.parent, rerunnable=True, scratch=scratch)
         assert verdict["status"] == "MISMATCH"
         step = sum(b'"event_type":"BAR"' in line for line in lines[:number])
         at = orjson.loads(lines[number - 1])["ts_utc"]
@@ -1117,6 +1126,31 @@ class TestFirstDifference:
         assert first_difference(path, run_dir / "events.jsonl") == (
             "events.jsonl line 1 (before the first bar), SESSION_STARTED (seq 7): seq 7 in the "
             "run, 1 in the re-run"
+        )
+
+    @pytest.mark.broken_run("a bar's simulated time is edited on purpose")
+    def test_two_bars_that_differ_are_named_by_the_run_s_bar_time(self, run_dir, tmp_path):
+        """The step of two BARs that differ is the next one, and its time the run's own."""
+        lines = (run_dir / "events.jsonl").read_bytes().splitlines()
+        number = [n for n, line in enumerate(lines, start=1) if b'"event_type":"BAR"' in line][2]
+        ts_sim = orjson.loads(lines[number - 1])["ts_sim"]
+        edited = ts_sim + 30 * 10**9
+        edit = (f'"ts_sim":{ts_sim}'.encode(), f'"ts_sim":{edited}'.encode())
+        path, _ = self._edited(run_dir, tmp_path, "events.jsonl", number, edit=edit)
+        assert first_difference(path, run_dir / "events.jsonl") == (
+            f"events.jsonl line {number} (step 3, its bar of {format_utc_ns(edited)}), BAR "
+            f"(seq {number}): ts_sim {edited} in the run, {ts_sim} in the re-run"
+        )
+
+    @pytest.mark.broken_run("a state snapshot's seq is edited on purpose")
+    def test_a_snapshot_line_is_given_no_bar_s_step(self, run_dir, tmp_path):
+        """A snapshot names its own step; only event lines are given their bar's."""
+        path, _ = self._edited(
+            run_dir, tmp_path, "state_snapshots.jsonl", 3, edit=(b'"seq":3,', b'"seq":9,')
+        )
+        assert first_difference(path, run_dir / "state_snapshots.jsonl") == (
+            "state_snapshots.jsonl line 3, activate at step 0 (seq 9): seq 9 in the run, 3 in "
+            "the re-run"
         )
 
     @pytest.mark.broken_run("an audit record is edited on purpose")

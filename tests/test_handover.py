@@ -98,6 +98,11 @@ class TestTheBundleSaysWhatToCompare:
         assert main(["evidence", str(run), "--out", str(tmp_path / "plain")]) == 0
         lines = capsys.readouterr().out.splitlines()
         digest = hashlib.sha256((tmp_path / "plain" / "manifest.json").read_bytes()).hexdigest()
+        (document,) = (tmp_path / "plain").glob("EV-*.md")
+        assert lines[:2] == [  # where the bundle is, as RUNBOOK's hand-over shows it
+            f"manifest  {tmp_path / 'plain' / 'manifest.json'}",
+            f"document  {document}",
+        ]
         assert f"head      {head} (audit head)" in lines
         assert f"sha256    {digest} (manifest.json)" in lines
         steps = orjson.loads((run / "metrics.json").read_bytes())["steps"]

@@ -252,7 +252,8 @@ class TestCtrlC:
         """Bug: Ctrl-C that came once the last step was over, during ``run_to_end``'s own stop
         and seal (here the strategy's state, taken for the stop's checkpoint), was held for
         a step boundary that never came, and dropped: ``run_to_end`` returned as if no one
-        had pressed it. It is now raised once the session is closed, the run sealed whole."""
+        had pressed it. It is now raised once the session is closed, the run sealed whole,
+        with the note the other Ctrl-Cs carry (it said nothing of the sealed session)."""
 
         class CtrlCInTheStop(_SignalsItself):
             def get_state(self) -> dict[str, int]:
@@ -263,9 +264,11 @@ class TestCtrlC:
 
         strategy = CtrlCInTheStop({0: 0})
         session = create_run(DryrunConfig(run_id="r", steps=10), tmp_path, strategy=strategy)
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt) as interrupted:
             session.run_to_end(10)
         assert not strategy.at, "the signal was sent"
+        said = "LiveSessionOrchestrator(run_id='r', state=STOPPED, status=COMPLETED, steps=10)"
+        assert interrupted.value.__notes__ == [f"livesession: after this Ctrl-C, {said}"]
         assert (session.steps_done, session.state, session.status) == (
             10,
             SessionState.STOPPED,

@@ -14,14 +14,14 @@ import json
 import shutil
 from typing import TYPE_CHECKING
 
+import pytest
+
 from livesession._artifacts import names
 from livesession.cli import main
 from livesession.status import Verdict, list_runs
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    import pytest
 
 
 def test_list_shows_a_run_whose_run_json_and_audit_log_are_gone(
@@ -51,3 +51,20 @@ def test_list_shows_a_run_whose_run_json_and_audit_log_are_gone(
     assert main(["list", str(out)]) == 0
     rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]]
     assert rows == [["?", "(half)", "not_a_run"], ["kept", "completed", "STOPPED"]]
+
+
+@pytest.mark.parametrize("left", [*names.CONTRACT, names.CHECKPOINT])
+def test_any_one_file_a_run_writes_after_run_json_is_enough_to_list_its_remains(
+    tmp_path: Path, left: str
+) -> None:
+    """A clean-up that left one file of a run (its checkpoint, or one of the four files of
+    the contract) still leaves what is left of a run: listed, not_a_run, never dropped."""
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "kept", "--steps", "20", "-q"]) == 0
+    half = out / "half"
+    half.mkdir()
+    shutil.copyfile(out / "kept" / left, half / left)
+    assert [(s.run_dir, s.verdict) for s in list_runs(out)] == [
+        (str(half), Verdict.NOT_A_RUN),
+        (str(out / "kept"), Verdict.COMPLETED),
+    ]

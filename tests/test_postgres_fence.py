@@ -216,11 +216,34 @@ def test_a_lease_table_reset_under_a_holder_fences_it(schema_dsn, reset):
         with pytest.raises(Fenced) as taken:
             old.complete("k1", "submitted")
         assert "holds fence 1 for 'b'" in str(taken.value)
+        assert _outcomes(schema_dsn) == [("k1", None), ("k2", None)]  # refused: nothing written
         new.complete("k1", "submitted")
     rows = _admin(
         schema_dsn, "SELECT key, outcome, fence FROM livesession_idempotency ORDER BY key"
     )
     assert rows == [("k1", "submitted", 1), ("k2", None, 1)]
+
+
+def _outcomes(dsn: str) -> list[tuple[object, ...]]:
+    return _admin(dsn, "SELECT key, outcome FROM livesession_idempotency ORDER BY key")
+
+
+def test_a_write_refused_by_an_older_token_of_its_own_holder_writes_nothing(schema_dsn):
+    """The fenced statement writes nothing that ``check`` then refuses (the connection
+    commits each statement): a row reset to an older token, even for the writer's own
+    holder id, is not the writer's grant, and the write is not made."""
+    with _lease_and_two_stores(schema_dsn) as (lease, old, _new):
+        lease.release(_take(lease, "a"))
+        first = _take(lease, "a")
+        assert first.token == 2
+        old.fence_with(first)
+        old.reserve("k1", FP_A)
+        _admin(schema_dsn, "TRUNCATE livesession_lease")
+        assert _take(lease, "a").token == 1  # the same holder id, the token counted afresh
+        with pytest.raises(Fenced) as older:
+            old.complete("k1", "submitted")
+        assert "livesession_lease holds fence 1 for 'a', so the table was reset" in str(older.value)
+    assert _outcomes(schema_dsn) == [("k1", None)]
 
 
 # -- two sessions of one (account, strategy): the first paused past its TTL ----------------

@@ -535,6 +535,9 @@ def test_a_resume_whose_keys_were_deleted_from_its_own_database_says_so(tmp_path
         "one": " lacks 1 of the ",
     }
     assert said[lost] in line
+    own = "nothing was changed: the run's own database lost them (rows of livesession_idempotency"
+    assert (own in line) == (lost == "one"), line  # some kept: the DSN names the right one
+    assert ("point LIVESESSION_PG_DSN at" in line) == (lost == "all"), line
     assert line.endswith(
         "restore them from a backup of the database, then resume again; without them the "
         "run cannot go on: settle its orders at the venue by hand and start a new run"

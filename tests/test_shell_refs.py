@@ -7,6 +7,7 @@ import builtins
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -113,6 +114,22 @@ class TestInAShellNamespace:
         said = asyncio.run(refused_while_open())
         assert f"{_THIS} (still referred to as `a`: `await a.close()` seals it);" in said
         assert verify_run(tmp_path / "aio").ok
+
+    def test_what_does_not_hold_the_session_itself_is_not_named(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Only the session and its AsyncSession are named: another object that keeps the
+        session as its ``_session`` (the user's wrapper) has no close() that seals it, and
+        a last traceback whose frames hold something else is not the session's."""
+        cfg = DryrunConfig(run_id="wrapped", steps=20)
+        with create_run(cfg, tmp_path) as session:
+            wrapper = SimpleNamespace(_session=session)
+            monkeypatch.setattr(sys.modules["__main__"], "wrapper", wrapper, raising=False)
+            other = _traceback_holding(object())
+            monkeypatch.setattr(sys, "last_traceback", other, raising=False)
+            with pytest.raises(RunHeld) as refused:
+                create_run(cfg, tmp_path)
+        assert f"{_THIS}; nothing was changed" in str(refused.value)
 
     def test_a_place_that_cannot_be_read_leaves_the_refusal_as_it_was(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
