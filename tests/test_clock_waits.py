@@ -45,17 +45,18 @@ class BuysOnce:
 class BackOnceStopping:
     """A wall-like clock (+10 ms a reading) that steps back 2 s once the session is STOPPING."""
 
-    def __init__(self) -> None:
+    def __init__(self, back: dt.timedelta = dt.timedelta(seconds=2)) -> None:
         self.moment = START + dt.timedelta(days=300)
         self.session: Any = None
         self.stepped_back = False
+        self.back = back
 
     def now(self) -> dt.datetime:
         self.moment += dt.timedelta(milliseconds=10)
         stopping = self.session is not None and self.session.state is SessionState.STOPPING
         if stopping and not self.stepped_back:
             self.stepped_back = True
-            self.moment -= dt.timedelta(seconds=2)
+            self.moment -= self.back
         return self.moment
 
     def monotonic_ns(self) -> int:
@@ -76,6 +77,79 @@ def test_a_clock_going_back_in_a_wind_down_poll_fails_the_run_and_no_record_goes
     assert clock.stepped_back
     assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
     assert orch.status is SessionStatus.FAILED
+    faults = [e for e in sinks.events_of("STATE_CHANGED") if e["payload"]["trigger"] == "fault"]
+    assert [f["payload"]["reason"] for f in faults] == ["CLOCK_REGRESSION"]
+    stamps = [orjson.loads(line)["ts_utc"] for line in sinks.events.lines]
+    assert stamps == sorted(stamps, key=dt.datetime.fromisoformat)
+
+
+def test_an_operator_ends_a_session_whose_clock_stays_behind():
+    """Bug (the failure matrix's, in CI): a clock stepped back an hour, as NTP corrects a
+    fast clock, stays behind the records for the rest of the session. Each wait of the
+    wind-down an acknowledgement starts read it behind again and faulted CLOCK_REGRESSION
+    again, so no acknowledgement ever ended the session. The fault is said once; while the
+    clock is still behind, the wind-down's waits keep the records' time (none goes back)
+    and the acknowledged session stops."""
+    clock = BackOnceStopping(back=dt.timedelta(hours=1))
+    orch, sinks = session(
+        clock=clock,
+        strategy=BuysOnce(),
+        fill_model={"latency_ms": 5_000},
+        clock_mode="system",
+        steps=5,
+    )
+    clock.session = orch
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(5)
+    orch.request_stop("desk closing")  # its wind-down's poll reads the clock an hour back
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    orch.acknowledge("ops")
+    assert orch.state is SessionState.STOPPED, orch.result()
+    faults = [e for e in sinks.events_of("STATE_CHANGED") if e["payload"]["trigger"] == "fault"]
+    assert [f["payload"]["reason"] for f in faults] == ["CLOCK_REGRESSION"]
+    assert not any(orch.result().positions.values())  # the acknowledgement's wind-down flattened
+    stamps = [orjson.loads(line)["ts_utc"] for line in sinks.events.lines]
+    assert stamps == sorted(stamps, key=dt.datetime.fromisoformat)
+
+
+class SetBack:
+    """A wall-like clock (+10 ms a reading) that a test sets back by ``back`` at any time."""
+
+    def __init__(self) -> None:
+        self.moment = START + dt.timedelta(days=300)
+        self.back = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        self.moment += dt.timedelta(milliseconds=10)
+        return self.moment - self.back
+
+    def monotonic_ns(self) -> int:
+        return 0
+
+
+def test_a_killed_session_whose_clock_then_stays_behind_is_ended_by_two_acknowledgements():
+    """The failure matrix's example, found in CI: a kill, the clock set back an hour, then
+    a stop and acknowledgements. Every wind-down wait read the clock behind again and
+    faulted CLOCK_REGRESSION again: 'still ERROR_REQUIRES_OPERATOR after three tries'."""
+    clock = SetBack()
+    orch, sinks = session(
+        clock=clock,
+        strategy=BuysOnce(),
+        fill_model={"latency_ms": 5_000},
+        clock_mode="system",
+        steps=50,
+    )
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(3)
+    orch.kill("desk")
+    clock.back = dt.timedelta(hours=1)
+    orch.request_stop("end of day")
+    for _ in range(2):
+        if orch.state is SessionState.ERROR_REQUIRES_OPERATOR:
+            orch.acknowledge("ops")
+    assert orch.state is SessionState.STOPPED, orch.result()
     faults = [e for e in sinks.events_of("STATE_CHANGED") if e["payload"]["trigger"] == "fault"]
     assert [f["payload"]["reason"] for f in faults] == ["CLOCK_REGRESSION"]
     stamps = [orjson.loads(line)["ts_utc"] for line in sinks.events.lines]

@@ -49,6 +49,7 @@ class Timekeeper:
         self._grid_ns = start_ns
         self._last_us: int | None = None  # the clock's last reading, epoch microseconds
         self._regressed: tuple[str, str] | None = None  # a wait's, not reported yet
+        self._behind = False  # the clock reads earlier than the records' time: said once
 
     @property
     def last_step_ns(self) -> int | None:
@@ -100,8 +101,10 @@ class Timekeeper:
         """Make ``ts_ns`` and the clock's reading ``now`` the time, unless the clock went back."""
         last = self._last_us
         if last is not None and now < last:
+            self._behind = True
             self.set_time(max(ts_ns, self.ts_sim), now_us=last)
             return self._utc_text(last), self._utc_text(now)
+        self._behind = False
         self.set_time(ts_ns, now_us=now)
         return None
 
@@ -145,15 +148,21 @@ class Timekeeper:
         """Wait ``ns`` of simulated time (retries and lookups never sleep on the wall).
 
         A clock that reads earlier than before is held to its reading before (records
-        never go back) and the first such (previous, now) kept for ``take_regression``.
+        never go back) and the (previous, now) of its first such reading kept for
+        ``take_regression``: said once, not again at every wait until it has caught up
+        (the wind-down an operator's acknowledgement of that fault starts waits too, and
+        must end however far back the clock went).
         """
         target = self.ts_sim + ns
         self._move_sim_clock(target)
         now, last = self._now_us(), self._last_us
         if last is not None and now < last:
-            if self._regressed is None:
+            if not self._behind:
+                self._behind = True
                 self._regressed = self._utc_text(last), self._utc_text(now)
             now = last
+        else:
+            self._behind = False
         self.set_time(target, now_us=now)
 
     def take_regression(self) -> tuple[str, str] | None:
