@@ -379,7 +379,9 @@ class TestCrashAndResume:
         from livesession import DryrunConfig
         from livesession._rundir import create_run, resume_run
 
-        cfg = DryrunConfig(run_id="cr", strategy_id="signals", steps=80, checkpoint_every=10)
+        cfg = DryrunConfig(
+            run_id="cr", strategy_id="signals", steps=80, checkpoint_every=10, durability="step"
+        )  # each step on disk as it ends: the Ctrl-C leaves lines past the checkpoint
         run = tmp_path / "cr"
         session = create_run(cfg, tmp_path, strategy=_SignalsEveryBar(interrupt=True))
         with pytest.raises(KeyboardInterrupt), session:
@@ -447,7 +449,9 @@ class TestScrapesReadOn:
         from livesession import DryrunConfig
         from livesession._rundir import create_run, resume_run
 
-        cfg = DryrunConfig(run_id="cr", strategy_id="signals", steps=80, checkpoint_every=10)
+        cfg = DryrunConfig(
+            run_id="cr", strategy_id="signals", steps=80, checkpoint_every=10, durability="step"
+        )  # each step on disk as it ends: the Ctrl-C leaves lines past the checkpoint
         run = tmp_path / "cr"
         session = create_run(cfg, tmp_path, strategy=_SignalsEveryBar(interrupt=True))
         with pytest.raises(KeyboardInterrupt), session:

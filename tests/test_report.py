@@ -326,7 +326,7 @@ class TestUnsealed:
         from test_interrupts import _interrupt_after
 
         session = create_run(DryrunConfig(run_id="crashed", steps=300, durability="none"), tmp_path)
-        _interrupt_after(session, 300, KeyboardInterrupt)  # in a step, holding a position
+        _interrupt_after(session, 300, KeyboardInterrupt, written_out=True)  # holding a position
         with pytest.raises(KeyboardInterrupt), session:
             session.run_to_end(300)
         run_dir = tmp_path / "crashed"

@@ -231,12 +231,15 @@ class MatrixRun:
         """The block; an exception out of it (the operator's Ctrl-C) abandons the session.
 
         As a kill does: the session is left as it stands (torn, unsealed), and its feed and
-        strategy are let go of here, as the end of its process would (``_let_go``).
+        strategy are let go of here, as the end of its process would (``_let_go``), unless
+        the session let go of them itself: one the interrupt tore did as it was torn.
         """
         try:
             yield
         except BaseException:
             mark_verified(self.orch)
+            if self.orch.result().torn:
+                self._held = False  # closed with its run (``DryrunResult.torn``): once
             self._let_go()
             raise
 
