@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "GAP_CAUSES",
     "LongestGap",
     "clock_ends",
     "on_the_wall",
@@ -138,6 +139,13 @@ def stamped_apart(config: dict[str, Any]) -> bool:
     sources = config.get("sources")
     supplied = isinstance(sources, dict) and isinstance(sources.get("clock"), dict)
     return supplied or config.get("clock_mode") == "system"
+
+
+GAP_CAUSES: Final = (
+    "nothing was recorded meanwhile: a paused or crashed process, a strategy or feed slower "
+    "than the step"
+)
+"""What a ``LongestGap`` may be, as the report and the evidence say it."""
 
 
 class LongestGap:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_json_object, read_records
-from .._artifacts.runtime import LongestGap, stamped_apart
+from .._artifacts.runtime import GAP_CAUSES, LongestGap, stamped_apart
 from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
@@ -212,8 +212,7 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
         lines.append(
             f"- Longest time between two records by the clock that stamped them (`ts_utc`): "
             f"{gap['ns'] / 1e9:.1f} s, up to {md_text(gap['ts_utc'])} in step "
-            f"{md_text(gap['step'])} (nothing was recorded meanwhile: a paused or crashed "
-            "process, a strategy or feed slower than the step)."
+            f"{md_text(gap['step'])} ({GAP_CAUSES})."
         )
     lines += [
         f"- Preflight check {md_code(check['check'])} refused it: {md_text(check['detail'])}."

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts.runread import payload
+from .._artifacts.runtime import GAP_CAUSES
 from .._domain.decimal import finite_decimal, plain
 from .._market.timeforms import text_ns
 from .._rundir.supplied import by_factory
@@ -420,8 +421,7 @@ def span_text(run: ReportRun) -> str:
     took, step, at = longest
     return (
         f"{text}; the longest time by it between two records {took / 1e9:.1f} s, up to "
-        f"{utc_text(at)} UTC in step {step} (nothing was recorded meanwhile: a paused or "
-        "crashed process, a strategy or feed slower than the step)"
+        f"{utc_text(at)} UTC in step {step} ({GAP_CAUSES})"
     )
 
 
