@@ -91,6 +91,32 @@ class TestInAShellNamespace:
         finally:
             session.close()
 
+    def test_ipythons_underscore_is_named_once(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Bug: IPython keeps the last value shown as `_` both in the user's namespace and in
+        ``builtins``, so after `s` then `del s` the refusal said "still referred to as `_`
+        and `_`". The one `_` is named once, as the last value the shell showed, wherever
+        it stands among the namespace's names (`_` before `_3`, as IPython's table has it)."""
+        main = sys.modules["__main__"]
+        cfg = DryrunConfig(run_id="ipy", steps=20)
+        with create_run(cfg, tmp_path) as session:
+            monkeypatch.setattr(main, "_", session, raising=False)
+            monkeypatch.setattr(builtins, "_", session, raising=False)
+            with pytest.raises(RunHeld) as once:
+                create_run(cfg, tmp_path)
+            assert (
+                f"{_THIS} (still referred to as `_` (the last value the shell showed): "
+                "`_.close()` seals it); nothing was changed"
+            ) in str(once.value)
+            monkeypatch.setattr(main, "_3", session, raising=False)
+            with pytest.raises(RunHeld) as with_history:
+                create_run(cfg, tmp_path)
+            assert (
+                "(still referred to as `_` (the last value the shell showed) and `_3`: "
+                "`_.close()` seals it)"
+            ) in str(with_history.value)
+
     def test_an_async_session_entered_by_hand_is_named_with_await(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

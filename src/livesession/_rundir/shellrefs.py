@@ -57,11 +57,10 @@ def referred_as(run_dir: Path) -> str:
 def _places(session: object) -> str:
     held = _held_in_main(session)
     last = getattr(builtins, "_", None)
-    if _holds(last, session):
-        held.append(("_", last))
-    places = [f"`{name}`" for name, _ in held]
-    if held and held[-1][0] == "_" and "_" not in [name for name, _ in held[:-1]]:
-        places[-1] += " (the last value the shell showed)"
+    if _holds(last, session) and "_" not in [name for name, _ in held]:
+        held.append(("_", last))  # IPython keeps `_` in its namespace too: one `_` is named
+    shown = " (the last value the shell showed)"
+    places = [f"`{name}`{shown if name == '_' else ''}" for name, _ in held]
     if _in_last_traceback(session):
         places.append("the traceback of the last error shown (sys.last_traceback)")
     if not places:
