@@ -1446,3 +1446,29 @@ class TestRunFactoryTakesTheConfigsSpecs:
         assert len(bars) == 20
         assert bars[0]["ts_utc"] == "2026-03-06T21:00:00Z"  # the file's own first time
         assert factory.problems() == []
+
+
+class TestWithoutTheExtra:
+    """Bug: in an install without the ``testing`` extra, ``from livesession.testing import
+    RunFactory`` (or ``MemoryRun``, the names a typed suite annotates its fixtures with)
+    raised ``ModuleNotFoundError: No module named 'pytest'``, where ``fault_schedules``
+    said which extra to install, as every feature whose extra is missing does (README).
+    Both now raise ``MissingExtra`` naming ``livesession[testing]``."""
+
+    @pytest.mark.parametrize("name", ["RunFactory", "MemoryRun"])
+    def test_a_plugin_name_without_pytest_names_the_extra(self, name):
+        code = (
+            "import sys; sys.modules['pytest'] = None\n"  # as an install without it
+            "from livesession import MissingExtra\n"
+            "try:\n"
+            f"    from livesession.testing import {name}\n"
+            "except MissingExtra as exc:\n"
+            "    print(exc)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == (
+            "pytest is not installed: install it with `pip install 'livesession[testing]'`\n"
+        )

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import pytest
+
+from .._support.optional import import_optional
+
+# ``RunFactory`` and ``MemoryRun`` are names of ``livesession.testing``: without the extra
+# a user who imports them is told which extra to install, not ``No module named 'pytest'``.
+import_optional("pytest", "testing")
+
+import pytest  # noqa: E402 - after the check above
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
