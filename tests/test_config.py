@@ -531,3 +531,35 @@ class TestRealishTableNeedsTheRealishBroker:
             ConfigError, match=r"\[realish\] is given, but broker is 'ccxt:binance'"
         ):
             DryrunConfig(broker="ccxt:binance", realish=realish)
+
+
+class TestLoadConfigArguments:
+    """Bug: ``load_config("desk.toml", overrides=[("steps", 5)])`` raised ``AttributeError:
+    'list' object has no attribute 'items'`` and ``load_config(5)`` Python's ``TypeError``
+    of ``os.fspath``, neither naming the argument; each is now a one-line ``ConfigError``
+    naming it, as ``create_run`` refuses a config that is no ``DryrunConfig``."""
+
+    def test_overrides_that_are_no_mapping_are_named(self, tmp_path):
+        path = tmp_path / "desk.toml"
+        path.write_text("seed = 5\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path, overrides=[("steps", 5)])  # type: ignore[arg-type]
+        assert str(caught.value) == (
+            "load_config's overrides must be a mapping of config keys to values "
+            "({'steps': 500}), got list"
+        )
+
+    def test_a_path_that_is_no_path_is_named(self):
+        with pytest.raises(ConfigError) as caught:
+            load_config(5)  # type: ignore[arg-type]
+        assert str(caught.value) == (
+            "load_config's path must be a path (a str or an os.PathLike) or None, got int"
+        )
+
+    def test_a_table_override_replaces_the_files_table_whole(self, tmp_path):
+        """As the docstring says: the file's other ``[risk]`` limits are not kept."""
+        path = tmp_path / "desk.toml"
+        path.write_text('[risk]\nmax_order_qty = "2"\n', encoding="utf-8")
+        cfg = load_config(path, overrides={"risk": {"max_order_notional": "10"}, "seed": None})
+        assert (cfg.risk.max_order_qty, cfg.risk.max_order_notional) == (Decimal(1), Decimal(10))
+        assert cfg.seed == DryrunConfig().seed  # None overrides nothing

@@ -417,7 +417,24 @@ def load_config(
     relative data paths (``feed = "csv:data/goog.csv"``) resolve from there, whatever the
     current directory. It cannot be set in the file. Without a file, and in an overriding
     ``feed`` (the command line's), data paths resolve from the current directory.
+
+    ``overrides`` maps top-level keys to values, as ``livesession dryrun``'s flags do: each
+    replaces the file's value of its key whole, so a table given there replaces the file's
+    whole table (``{"risk": {"max_order_qty": "0.5"}}`` leaves the file's other ``[risk]``
+    limits at their defaults: give every key of the table you mean to keep). A value of
+    None overrides nothing (an unset flag). A ``path`` that is no path, or ``overrides``
+    that is no mapping, is a ``ConfigError`` naming it.
     """
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise ConfigError(
+            f"load_config's path must be a path (a str or an os.PathLike) or None, "
+            f"got {type(path).__name__}"
+        )
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise ConfigError(
+            "load_config's overrides must be a mapping of config keys to values "
+            f"({{'steps': 500}}), got {type(overrides).__name__}"
+        )
     data: dict[str, Any] = {}
     text, own = "", data  # the file's text, and what it sets
     changes = {key: value for key, value in (overrides or {}).items() if value is not None}
