@@ -164,7 +164,13 @@ def _with_row(exc: DataFileError) -> DataFileError:
 
 
 def check_parquet(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:
-    """Check the whole Parquet file at ``path`` against ``tick`` and hash it."""
+    """Check the whole Parquet file at ``path`` against ``tick`` and hash it.
+
+    As ``check_csv``: ``tick=None`` infers the price grid instead; a tick that is neither
+    None nor a positive ``Decimal`` is a ``ConfigError``; the first problem of the file
+    raises ``DataFileError`` (a ``ConfigError``) naming it. Needs the ``parquet`` extra
+    (``MissingExtra`` without pyarrow).
+    """
     return _read(path, tick)[0]
 
 

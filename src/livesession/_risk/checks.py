@@ -74,7 +74,16 @@ class PreflightContext:
 
 
 class Check(Protocol):
-    """**Protocol:** a named preflight (snapshot) check."""
+    """**Protocol:** a named preflight (snapshot) check.
+
+    A check has a ``name`` and is called once at preflight as ``check(ctx)`` with the
+    ``PreflightContext``, answering a ``CheckResult``; one that fails rejects the session
+    before it trades (``REJECTED``, the result's ``reason``: free text is made an
+    upper-case code, and an empty one is ``CHECK_FAILED``). A plain function taking the
+    context will do, named by its ``__name__``. Give yours as
+    ``LiveSessionOrchestrator(checks=...)``: they run after the built-in ones
+    (``default_checks()``), which always run.
+    """
 
     @property
     def name(self) -> str:
@@ -317,7 +326,11 @@ def config_valid() -> Check:
 
 
 def default_checks() -> Sequence[Check]:
-    """The preflight checks every session runs, in order."""
+    """The preflight checks every session runs, in order.
+
+    A session runs them whatever ``checks=`` it is given (those run after them); a run
+    directory's session on a caller's broker adds ``user_broker``.
+    """
     return (
         config_valid(),
         live_trading_disabled(),

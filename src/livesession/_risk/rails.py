@@ -115,7 +115,12 @@ class RiskContext:
 
 @runtime_checkable
 class Rail(Protocol):
-    """**Protocol:** a pre-trade check with a reason code."""
+    """**Protocol:** a pre-trade check with a reason code.
+
+    Called as ``rail(intent, ctx)``: ``None`` passes the intent, a ``Rejection`` refuses it
+    (``RISK_REJECTED`` with ``rule``). A desk's come from the config's ``rails``, after the
+    built-in ones, or replace the list: ``LiveSessionOrchestrator(rails=...)``.
+    """
 
     @property
     def rule(self) -> str:
@@ -477,7 +482,10 @@ def gated(rails: Sequence[Rail]) -> tuple[Rail, ...]:
 
 
 def default_rails(limits: RiskLimits, symbols: Sequence[str]) -> tuple[Rail, ...]:
-    """Every rail, in the order they are checked, configured from ``limits``."""
+    """Every rail, in the order they are checked, configured from ``limits``.
+
+    ``symbols`` is the allowlist: ``default_rails(config.risk, config.allowed_symbols)``.
+    """
     return (
         reducing_only(),
         allowlist(symbols),
