@@ -1443,3 +1443,47 @@ def test_the_runbook_names_every_environment_variable_livesession_reads():
     runbook = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
     missing = sorted(name for name in named - not_settings if name not in runbook)
     assert not missing, f"RUNBOOK.md names no {missing}"
+
+
+def _public_docstrings() -> dict[str, str]:
+    """The docstring of every public name of ``livesession`` and ``livesession.testing``,
+    and of each public method and property of those that are classes, by dotted name."""
+    import enum
+    import inspect
+
+    found: dict[str, str] = {}
+    for module, names in _PUBLIC_MODULES.items():
+        for name in names:
+            obj = getattr(sys.modules[module], name)
+            members = [(name, obj)]
+            if inspect.isclass(obj) and not issubclass(obj, enum.Enum):
+                members += [
+                    (f"{name}.{attr}", value)
+                    for attr, value in vars(obj).items()
+                    if not attr.startswith("_") and (callable(value) or isinstance(value, property))
+                ]
+            for dotted, member in members:
+                doc = (
+                    inspect.getdoc(member)
+                    if callable(member) or isinstance(member, property)
+                    else None
+                )
+                if doc:
+                    found[f"{module}.{dotted}"] = doc
+    return found
+
+
+def test_no_public_docstring_sends_its_reader_to_a_private_name():
+    """Bug: ``help(livesession.configure_logging)`` explained itself by ``_Unfailing``,
+    ``help(livesession.FileLineSink)`` by ``_drop_in_child`` and its ``write_line`` by
+    ``_overflow``: names a user cannot import, behind which the docstring's claim stayed
+    unsaid (the orchestrator's ``preflight``, by ``LateSeal``, and ``reduce_only``, by
+    "see ``verbs``", too, which this check cannot tell from a public name). A docstring of
+    a public name (and of its public methods) names no private ``_name``."""
+    private = re.compile(r"``(_[A-Za-z]\w*)``")
+    named = {
+        where: sorted(set(private.findall(doc)))
+        for where, doc in _public_docstrings().items()
+        if private.search(doc)
+    }
+    assert named == {}

@@ -148,7 +148,7 @@ class FileLineSink:
 
     A sink dropped without ``close`` (with a session an application dropped unclosed)
     closes its file, flushing it, when it is garbage-collected; a forked child's copy
-    writes nothing (``_drop_in_child``).
+    writes nothing (the child closes it as it starts).
 
     It creates its file and never overwrites one: a file already at ``path`` is refused
     unless ``append=True``, which adds lines to it. A path that cannot be such a file (one
@@ -181,7 +181,7 @@ class FileLineSink:
         weakref.finalize(self, self._file.close).atexit = False
 
     def write_line(self, line: bytes) -> None:
-        """Append one line (held until 64 KiB would be exceeded, see ``_overflow``)."""
+        """Append one line (held until 64 KiB would be exceeded, then written out)."""
         buffer = self._buffer
         if len(buffer) + len(line) > _BUFFER_SIZE:
             self._overflow(line)

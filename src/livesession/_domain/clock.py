@@ -281,7 +281,7 @@ class SimClock:
         """A clock starting ``start_ns`` nanoseconds after the epoch.
 
         A ``datetime`` start holds microseconds; a config's ``start_time`` may be finer
-        (``parse_utc_ns``).
+        (to the nanosecond).
         """
         clock = cls(from_epoch_ns(start_ns))
         clock._start_ns = start_ns

@@ -123,7 +123,7 @@ class RandomWalkFeed:
     """Bars from a seeded random walk in basis points, quantised to the price tick.
 
     Each bar takes the four draws of one block of the stream (one SHA-256: move, upper wick,
-    lower wick, volume, in that order; see ``DeterministicStream``). For the usual grids
+    lower wick, volume, in that order, counted from the seed). For the usual grids
     (a tick and a lot of the form ``k x 10^-d`` with ``k`` made of 2s and 5s and
     ``0 <= d <= 6``) the walk runs in integer units of the grid, with half-even rounding
     done by ``divmod``: exactly the values the ``Decimal`` formulae give (a property test
@@ -348,7 +348,7 @@ class CsvReplayFeed:
         """The next row as a bar, or None at the end of the file as it was checked.
 
         Each row passes the check's per-row checks again, and the bytes played must hash
-        as the check's did (``PlayedFile``): a file rewritten while the run reads it is the
+        as the check's did: a file rewritten while the run reads it is the
         feed's error (``DataFileError``, naming its line), never a bar its check never saw.
         """
         row = self._played.next_row()

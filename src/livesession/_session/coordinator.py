@@ -218,8 +218,8 @@ class LiveSessionOrchestrator(InProcessOnly):
 
         ``steps`` is a positive int (``max_steps`` stops the run first). A run ending in
         ERROR_REQUIRES_OPERATOR is sealed as it stands (FAILED) unless ``operator`` is given
-        and the fault is a strategy or feed error (``INPUT_FAULTS``): ``operator`` acks it,
-        so it cancels, flattens and stops (FAILED; the CLI passes ``ONE_SHOT_OPERATOR``).
+        and the fault is a strategy or feed error (``STRATEGY_ERROR``, ``FEED_ERROR``):
+        ``operator`` acks it, so it cancels, flattens and stops (FAILED; the CLI's is ``cli``).
         """
         p = self._parts()
         verbs.check_run_to_end(steps, operator)  # before a step: a typo faults nothing
@@ -254,7 +254,7 @@ class LiveSessionOrchestrator(InProcessOnly):
     # -- lifecycle verbs -------------------------------------------------------------------
 
     def preflight(self) -> bool:
-        """The startup checks: PREFLIGHT_OK if all pass, else PREFLIGHT_FAILED (``LateSeal``)."""
+        """The startup checks: True (PREFLIGHT_OK) if all pass, else False (PREFLIGHT_FAILED)."""
         p = self._parts()
         lifecycle, seal = p.lifecycle, LateSeal(self._seal, p.lifecycle)
         with self._gate.owned("preflight", p.config.run_id):
@@ -333,7 +333,7 @@ class LiveSessionOrchestrator(InProcessOnly):
 
         ``sealed_as``: ``reason`` is also the one the seal records (the CLI's signal stops).
         Any thread may call it; stopping or stopped, it does nothing and says so (``ALREADY``);
-        a feed's or strategy's state it cannot record faults the session (``states_hold``).
+        a feed's or strategy's state it cannot record faults the session (its error's).
         """
         return under_lock(self._gate, self._parts, verbs.request_stop, reason, sealed_as=sealed_as)
 
@@ -357,7 +357,7 @@ class LiveSessionOrchestrator(InProcessOnly):
         return under_lock(self._gate, self._parts, verbs.acknowledge, operator)
 
     def reduce_only(self, reason: str = "operator") -> VerbResult:
-        """Trading REDUCING (only orders that reduce exposure pass); see ``verbs``.
+        """Trading REDUCING (only orders that reduce exposure pass) until ``reenable_trading``.
 
         Applies while the session may trade and is not HALTED; ``TRADING_STATE_CHANGED``.
         """

@@ -116,7 +116,7 @@ def configure_logging(stream: _Writable | None = None, *, level: int | str = log
 
     ``stream`` needs a ``write(str)``, which gets each line whole, its newline included, in
     one call; a ``flush()`` is called when it has one. Whatever
-    either raises loses that line and never reaches a session (``_Unfailing``). A stream
+    either raises loses that line and never reaches a session (it goes on). A stream
     without ``write`` is a ``TypeError`` here, not at the first line a session logs.
     ``level`` is one of ``logging``'s (``logging.DEBUG``, or ``"DEBUG"``); any other value
     is a ``ValueError`` naming them.

@@ -178,7 +178,7 @@ class RecordStore(abc.ABC):
         return stored_record(key, self._lookup(key))
 
     def reservations(self) -> tuple[Reservation, ...]:
-        """Every key held (``created`` is False), sorted by key; see ``ListableStore``."""
+        """Every key held (``created`` is False), sorted by key, for a resume to look up."""
         return tuple(
             Reservation(key=key, fingerprint=fingerprint, outcome=outcome)
             for key, (fingerprint, outcome) in sorted(self._every())

@@ -104,7 +104,7 @@ class _FencedStore:
         self._fence: StoreFence | None = None
 
     def fence_with(self, grant: LeaseGrant) -> None:
-        """Carry ``grant``'s fencing token on every write from now on; see ``Fenceable``.
+        """Carry ``grant``'s fencing token on every write from now on.
 
         A write is then refused with ``Fenced`` (nothing written) once the lease of
         ``grant``'s (account, strategy) is no longer the grant's (a newer token, or its row

@@ -61,7 +61,7 @@ class VerifyResult:
     ``verify_run`` was given no directory, as the CLI says it, else ``broken run: ...``.
     ``counts`` holds what was read (lines per artifact, bars, orders submitted, fills),
     read-only. ``live`` is "" for a run no process is writing (and for one its process has
-    sealed and only closes: read whole, ``held_seal``); for a live one it says who writes
+    sealed and only closes: read whole); for a live one it says who writes
     it and up to which step (its last checkpoint) it was checked.
     """
 
