@@ -29,9 +29,12 @@ class _Entry:
 class MemoryIdempotencyStore(RecordStore):
     """Reservations held in a dict; a key older than ``ttl_ns`` is forgotten.
 
+    ``clock`` is anything with ``monotonic_ns()`` (a ``SimClock``, which makes expiry
+    deterministic, or a ``SystemClock``): a key's age is measured on it, in nanoseconds.
     Once expired, a key reads as absent: ``get`` returns None, ``complete`` raises
     ``KeyError`` and ``reserve`` creates it afresh (with any fingerprint). ``ttl_ns=None``
-    keeps every key for the life of the store. Used from one thread at a time.
+    keeps every key for the life of the store. Nothing survives the process: for tests
+    and throw-away dry runs. Used from one thread at a time.
     """
 
     def __init__(self, clock: _MonotonicClock, ttl_ns: int | None = None) -> None:
