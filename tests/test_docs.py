@@ -1487,3 +1487,24 @@ def test_no_public_docstring_sends_its_reader_to_a_private_name():
         if private.search(doc)
     }
     assert named == {}
+
+
+def test_the_ccxt_page_names_every_option_of_make_ccxt_broker():
+    """Bug: docs/ccxt.md's table of ``make_ccxt_broker``'s options ("Its options:") had no
+    row for ``price_tick``, ``qty_lot`` and ``run_id``, which it takes (a broker built by
+    hand without the session's grid writes ccxt's ``30000.0``). Each keyword option has a
+    row; ``runtime_config``, which it requires, is in the example above the table."""
+    import inspect
+
+    from livesession import make_ccxt_broker
+
+    text = (ROOT / "docs" / "ccxt.md").read_text(encoding="utf-8")
+    section = text.split("\n## Building a broker\n", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `(\w+)` \|", section, flags=re.MULTILINE))
+    options = {
+        name
+        for name, parameter in inspect.signature(make_ccxt_broker).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    } - {"runtime_config"}
+    assert "runtime_config=config" in section
+    assert sorted(options - rows) == []
