@@ -1508,3 +1508,38 @@ def test_the_ccxt_page_names_every_option_of_make_ccxt_broker():
     } - {"runtime_config"}
     assert "runtime_config=config" in section
     assert sorted(options - rows) == []
+
+
+def test_the_basket_example_runs_every_symbol_as_written(tmp_path):
+    """Bug: docs/concepts.md's basket ("One symbol a session") ran one ``dryrun --lease``
+    per symbol with configs its comment gave as ``symbol = "BTC/USDT", ...``: written so,
+    two of the three sessions were rejected ``LEASE_HELD`` (exit 3), since the lease is per
+    (account, strategy) and all three were ``sma_demo``. The comment names each config's
+    ``strategy_id`` too, and the block, run as written on configs its comment describes,
+    seals all three COMPLETED."""
+    import os
+
+    text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    section = text.split("\n## One symbol a session\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    said = re.search(r'# btc\.toml: symbol = "BTC/USDT", strategy_id = "basket-btc"', block)
+    assert said, block
+    for name in ("btc", "eth", "sol"):
+        (tmp_path / f"{name}.toml").write_text(
+            f'symbol = "{name.upper()}/USDT"\nstrategy_id = "basket-{name}"\nsteps = 20\n',
+            encoding="utf-8",
+        )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        ["bash", "-c", block],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "LEASE_HELD" not in proc.stderr, proc.stderr
+    verdicts = [line.split()[1] for line in proc.stdout.splitlines()[-3:]]
+    assert verdicts == ["completed"] * 3, proc.stdout
