@@ -1543,3 +1543,38 @@ def test_the_basket_example_runs_every_symbol_as_written(tmp_path):
     assert "LEASE_HELD" not in proc.stderr, proc.stderr
     verdicts = [line.split()[1] for line in proc.stdout.splitlines()[-3:]]
     assert verdicts == ["completed"] * 3, proc.stdout
+
+
+def test_names_py_is_the_one_owner_of_every_run_file_name():
+    """docs/concepts.md's map says ``_artifacts/names.py`` is "the one owner of every
+    artifact file name": ``testing/tracking.py`` spelt ``events.jsonl``, ``audit.jsonl``,
+    ``state_snapshots.jsonl`` and ``metrics.json`` out again, ``_artifacts/runfiles.py``
+    ``idempotency.sqlite``, and ``_artifacts/sinks.py`` ``events.jsonl``. No module but
+    names.py writes a run file's name as a string (docstrings aside)."""
+    from livesession._artifacts import names
+
+    owned = {
+        value
+        for key, value in vars(names).items()
+        if key.isupper() and isinstance(value, str) and "." in value
+    }
+    assert {"events.jsonl", "idempotency.sqlite", "writer.lock"} <= owned
+    spelt: list[str] = []
+    for path in sorted((ROOT / "src" / "livesession").rglob("*.py")):
+        if path == ROOT / "src" / "livesession" / "_artifacts" / "names.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        spelt += [
+            f"{path.relative_to(ROOT)}:{node.lineno}: {node.value}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and id(node) not in docstrings and node.value in owned
+        ]
+    assert spelt == []

@@ -61,7 +61,7 @@ _NAMES: Final = frozenset(
         names.CHECKPOINT,
         names.RUN_META,
         names.IDEMPOTENCY_JSONL,
-        "idempotency.sqlite",
+        names.IDEMPOTENCY_SQLITE,
         names.MARKET_JOURNAL,
         names.TIMINGS,
         names.METRICS_LOG,

@@ -18,6 +18,7 @@ from typing import IO, Any, Final
 from .._exceptions import RunDirectoryError
 from .._support.fsutil import atomic_write_bytes, file_kind
 from .._typing import LineSink, MetricsSink
+from .names import EVENTS
 
 __all__ = [
     "FileLineSink",
@@ -257,7 +258,7 @@ def _not_a_file(path: Path, exc: OSError) -> str:
     if path.is_dir():
         return (
             f"{shown}: {path} is a directory, not a file: give the path of a file to create "
-            f"in it ({path / 'events.jsonl'}, say)"
+            f"in it ({path / EVENTS}, say)"
         )
     if exc.errno == errno.EEXIST:
         return (

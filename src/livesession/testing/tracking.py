@@ -14,6 +14,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
+from .._artifacts import names
 from .._session.coordinator import LiveSessionOrchestrator
 from ..verify import verify_contents, verify_run
 
@@ -24,11 +25,7 @@ __all__ = ["SessionTracker", "mark_verified", "run_dirs", "verify_session", "wri
 
 _VERIFIED: weakref.WeakSet[LiveSessionOrchestrator] = weakref.WeakSet()
 _TRACKERS: weakref.WeakSet[SessionTracker] = weakref.WeakSet()
-_CONTRACT_LINES = {
-    "events": "events.jsonl",
-    "states": "state_snapshots.jsonl",
-    "audit": "audit.jsonl",
-}
+_CONTRACT_LINES = names.ARTIFACTS  # the sink of each JSON Lines artifact, and its file
 _SHOWN = 10
 
 
@@ -62,7 +59,7 @@ def verify_session(session: LiveSessionOrchestrator) -> list[str]:
         for name, file_name in _CONTRACT_LINES.items()
     }
     content = getattr(recorder.metrics_sink, "content", None)
-    contents["metrics.json"] = content if isinstance(content, bytes) else None
+    contents[names.METRICS] = content if isinstance(content, bytes) else None
     result = verify_contents(contents, run_dir=f"session {session.config.run_id}")
     return [f"session {session.config.run_id}: {v}" for v in result.violations[:_SHOWN]]
 
@@ -70,9 +67,7 @@ def verify_session(session: LiveSessionOrchestrator) -> list[str]:
 def run_dirs(root: Path) -> list[Path]:
     """The run directories below ``root`` (a directory with events.jsonl and audit.jsonl)."""
     return sorted(
-        path.parent
-        for path in root.rglob("events.jsonl")
-        if (path.parent / "audit.jsonl").is_file()
+        path.parent for path in root.rglob(names.EVENTS) if (path.parent / names.AUDIT).is_file()
     )
 
 
@@ -87,9 +82,9 @@ def written_run_dir(session: LiveSessionOrchestrator) -> Path | None:
     sinks = session.recorder.sinks
     events = getattr(sinks["events"], "path", None)
     audit = getattr(sinks["audit"], "path", None)
-    if not isinstance(events, Path) or events.name != "events.jsonl":
+    if not isinstance(events, Path) or events.name != names.EVENTS:
         return None
-    return events.parent if audit == events.parent / "audit.jsonl" else None
+    return events.parent if audit == events.parent / names.AUDIT else None
 
 
 def _joined(lines: list[bytes]) -> bytes:
