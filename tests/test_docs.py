@@ -1578,3 +1578,27 @@ def test_names_py_is_the_one_owner_of_every_run_file_name():
             if isinstance(node, ast.Constant) and id(node) not in docstrings and node.value in owned
         ]
     assert spelt == []
+
+
+def test_clock_py_is_the_only_reader_of_time_in_domain_and_session():
+    """docs/concepts.md's map: ``_domain/clock.py`` is "the only reader of time in
+    ``_domain/`` and ``_session/``". No other module of either calls
+    ``time.time``, ``time.monotonic``, ``time.perf_counter`` (or their ``_ns``) or
+    ``datetime.now``/``utcnow``/``today``: what a run records is stamped through the
+    injected clock, or a run would not repeat."""
+    readers = re.compile(
+        r"\btime\.(?:time|monotonic|perf_counter)(?:_ns)?\(|\b(?:datetime|date)\.(?:now|utcnow|today)\("
+    )
+    src = ROOT / "src" / "livesession"
+    found = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for folder in ("_domain", "_session")
+        for path in sorted((src / folder).rglob("*.py"))
+        if path != src / "_domain" / "clock.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if readers.search(line)
+    ]
+    assert "the only reader of time in `_domain/` and `_session/`" in (
+        ROOT / "docs" / "concepts.md"
+    ).read_text(encoding="utf-8")
+    assert found == []
