@@ -46,7 +46,13 @@ class SessionStatus(enum.Enum):
 
 
 class Trigger(enum.Enum):
-    """Triggers that move the machine."""
+    """Triggers that move the machine.
+
+    The session's verbs fire them (``preflight()``, ``activate()``, ``request_stop()``, a
+    fault, ``acknowledge()``); each moves one state to another by the transition table
+    (docs/lifecycle.md), and a snapshot records it as its ``trigger``. One fired in a state
+    with no transition for it raises ``InvalidTransition`` and changes nothing.
+    """
 
     PREFLIGHT_PASSED = "preflight_passed"
     PREFLIGHT_FAILED = "preflight_failed"
