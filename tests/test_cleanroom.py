@@ -36,6 +36,7 @@ CASES: dict[str, tuple[Callable[[Path], Made], tuple[pytest.MarkDecorator, ...]]
     "with_lease": (corpus.with_lease, ()),
     **{f"sink_retried_{s}": (corpus.sink_retried(s), ()) for s in corpus.SINK_FAILS_AT},
     **{f"sink_dead_{s}": (corpus.sink_dead(s), (_UNSEALED,)) for s in corpus.SINK_FAILS_AT},
+    "sink_dead_at_preflight": (corpus.sink_dead_at_preflight, (_UNSEALED,)),
     "preflight_rejected": (corpus.preflight_rejected, ()),
 }
 

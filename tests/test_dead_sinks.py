@@ -23,6 +23,7 @@ from livesession import (
     DryrunConfig,
     FileLineSink,
     FileMetricsSink,
+    ListAlertSink,
     LiveSessionOrchestrator,
     SessionState,
     SessionStatus,
@@ -292,6 +293,37 @@ def test_a_sink_that_fails_at_preflight_says_where_and_why(
     )
     assert result.detail == f"{sink} sink failed at {said}"
     assert "Hunter2Secret" not in repr(result)
+
+
+@_DEAD_SINK
+@pytest.mark.parametrize(
+    ("sink", "lines"),
+    [("events", 1), ("events", 3), ("events", 5), ("states", 0)],
+    ids=["events-after-start", "events-mid-checks", "events-last-check", "states-first"],
+)
+def test_a_sink_lost_at_preflight_is_in_the_audit_log(sink: str, lines: int) -> None:
+    """Bug: an events sink that died on a PREFLIGHT_CHECK line (or a state sink on the first
+    snapshot) left audit.jsonl with C2_DRYRUN_START alone: the run was FAILED at
+    PREFLIGHT_FAILED with nothing in the chain saying why, and no SINK_FAILED alert, though
+    the same sink lost one line later (events.jsonl:7 on) wrote C2_SINK_WRITE_FAILED, as
+    docs/artifacts.md says a session does. A sink lost at preflight now writes it too."""
+    sinks, alerts = Sinks(), ListAlertSink()
+    dying = DiesAfter(lines)
+    kwargs = sinks.kwargs() | {_FIELD[sink]: dying}
+    session = LiveSessionOrchestrator(DryrunConfig(run_id="x", steps=30), alerts=alerts, **kwargs)
+    result = session.run_to_end(30)
+    session.close()
+    assert (result.state, result.status) == (SessionState.PREFLIGHT_FAILED, SessionStatus.FAILED)
+    assert [alert.code for alert in alerts.alerts] == ["SINK_FAILED", "RUN_UNSEALED"]
+    contents = {_FILE[name]: getattr(sinks, name).getvalue() for name in _FILE}
+    contents[_FILE[sink]] = dying.getvalue()
+    contents["metrics.json"] = sinks.metrics.content
+    records = [orjson.loads(line) for line in contents["audit.jsonl"].splitlines()]
+    assert [record["code"] for record in records] == ["C2_DRYRUN_START", "C2_SINK_WRITE_FAILED"]
+    assert records[1]["payload"]["sinks"] == [sink]
+    said = f"{sink} sink failed at line {lines + 1} (OSError: disk gone)"
+    assert result.detail == said
+    assert verify_contents(contents).summary.startswith(f"{said}: the run is not sealed")
 
 
 class _FailsTwice(_Flaky):

@@ -172,19 +172,33 @@ class SessionLifecycle:
         """
         self.failed = True
         self._halt()
+        self._say_sink_failed(exc, fault=True)
+        self.detail = self._recorder.failure_summary() or self.detail
+
+    def sink_failed_in_preflight(self, exc: SinkFailure) -> None:
+        """A sink lost while preflight opens the run: SINK_WRITE_FAILED where it can be said.
+
+        Nothing traded and nothing is faulted: preflight then fails the run (PREFLIGHT_FAILED,
+        status FAILED), and the audit log says why, as it does for a sink lost later.
+        """
+        self.failed = True
+        self._say_sink_failed(exc, fault=False)
+
+    def _say_sink_failed(self, exc: SinkFailure, *, fault: bool) -> None:
         rec = self._recorder
         for _ in range(3):  # each nested failure kills one more sink; three sinks at most
             try:
                 if not self.reason.startswith(_SINK_FAILED):
                     self.reason = _SINK_FAILED
                     rec.emit(_SINK_FAILED, {"sinks": sorted(rec.dead), "error": str(exc)})
-                if self.machine.may_fire(Trigger.FAULT) or self.machine.state is S.PREFLIGHT_OK:
+                if fault and (
+                    self.machine.may_fire(Trigger.FAULT) or self.machine.state is S.PREFLIGHT_OK
+                ):
                     self.fault(_SINK_FAILED)
             except SinkFailure as again:
                 exc = again
                 continue
             break
-        self.detail = rec.failure_summary() or self.detail
 
     def seal(self, *, durable: bool) -> bool:
         """Close the evidence once; False when it was sealed already.

@@ -207,8 +207,8 @@ def run_checks(
                     detail="the audit sink failed its first writes",
                 )
             )
-    except SinkFailure:
-        p.lifecycle.failed = True
+    except SinkFailure as exc:
+        p.lifecycle.sink_failed_in_preflight(exc)
         results.append(
             CheckResult(
                 name="sinks_writable",
