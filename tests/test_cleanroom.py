@@ -34,6 +34,7 @@ CASES: dict[str, tuple[Callable[[Path], Made], tuple[pytest.MarkDecorator, ...]]
     "sigint_stop": (corpus.sigint_stop, ()),
     "crashed": (corpus.crashed, (_UNSEALED,)),
     "with_lease": (corpus.with_lease, ()),
+    "with_evidence": (corpus.with_evidence, ()),
     **{f"sink_retried_{s}": (corpus.sink_retried(s), ()) for s in corpus.SINK_FAILS_AT},
     **{f"sink_dead_{s}": (corpus.sink_dead(s), (_UNSEALED,)) for s in corpus.SINK_FAILS_AT},
     "sink_dead_at_preflight": (corpus.sink_dead_at_preflight, (_UNSEALED,)),

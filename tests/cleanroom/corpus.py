@@ -461,3 +461,13 @@ def sink_dead_at_preflight(base: Path) -> Made:
     cfg = DryrunConfig(run_id="sinkdead", steps=50)
     assert on_files(base / "sinkdead", cfg, "event_sink", 4, forever=True) == "FAILED"
     return Made(base / "sinkdead", finished=False, status=None, codes=("C2_SINK_WRITE_FAILED",))
+
+
+def with_evidence(base: Path) -> Made:
+    """`livesession evidence` over a run: manifest.json (the SHA-256 of each artifact, the
+    audit head) and the bundle written into the run directory beside it."""
+    assert cli_dryrun(base, "evidenced", "--steps", "100") == 0
+    run = base / "runs" / "evidenced"
+    assert main(["evidence", str(run)]) == 0
+    assert (run / "manifest.json").is_file()
+    return Made(run)
