@@ -30,6 +30,7 @@ CASES: dict[str, tuple[Callable[[Path], Made], tuple[pytest.MarkDecorator, ...]]
     "strategy_raises_then_ack": (corpus.strategy_raises_then_ack, ()),
     "csv_runs_out": (corpus.csv_runs_out, ()),
     "realish_faults": (corpus.realish_faults, ()),
+    "protective_legs": (corpus.protective_legs, ()),
     "sigterm_stop": (corpus.sigterm_stop, ()),
     "sigint_stop": (corpus.sigint_stop, ()),
     "crashed": (corpus.crashed, (_UNSEALED,)),

@@ -216,6 +216,21 @@ FORGERIES: dict[str, tuple[Callable[[Path], None], str]] = {
         _order_payload(lambda p: {**p, "client_order_id": "ls-" + p["client_order_id"][3:]}),
         "is not 1-32 of [A-Za-z0-9]",
     ),
+    "an order sent twice": (
+        lambda run: edit(
+            run,
+            EVENTS,
+            _first_order(run) + 1,
+            lambda e: with_event_id(
+                {
+                    **e,
+                    "event_type": "ORDER_SUBMITTED",
+                    "payload": orjson.loads(read(run, EVENTS)[_first_order(run)])["payload"],
+                }
+            ),
+        ),
+        "submitted more than once",
+    ),
     "order without id": (
         _order_payload(lambda p: {k: v for k, v in p.items() if k != "client_order_id"}),
         "carries no client_order_id",

@@ -285,6 +285,17 @@ def realish_faults(base: Path) -> Made:
     return Made(base / "runs" / "realish", codes=("C2_ORDER_OUTCOME_UNKNOWN",))
 
 
+def protective_legs(base: Path) -> Made:
+    """The demo's protective exits (a take profit and a stop per entry, OCO) on the realish
+    venue with partial fills and late reports: order legs, cancels and duplicates."""
+    toml = (
+        'broker = "realish"\n[strategy]\nfast = 2\nslow = 5\nprotect_pct = "0.002"\n'
+        '[fill_model]\npartial_fill_ratio = "0.3"\nlatency_ms = 30000\n'
+    )
+    assert cli_dryrun(base, "legs", "--steps", "400", toml=toml) == 0
+    return Made(base / "runs" / "legs")
+
+
 def _signalled(base: Path, run_id: str, sig: signal.Signals) -> Made:
     """A child dryrun frozen at its 3rd checkpoint (SIGSTOP), sent `sig`, then let go."""
     args = ["dryrun", "--out", str(base / "runs"), "--run-id", run_id, "-q"]

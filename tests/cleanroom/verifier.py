@@ -100,6 +100,11 @@ AMBIGUITIES = (
         "'orders carry client_order_id': checked on every ORDER_* event's payload, and the id's "
         "shape wherever a key client_order_id appears in any contract file."
     ),
+    (
+        "Client order ids are 'deterministic from (run_id, strategy_id, intent sequence, leg)': "
+        "the formula is not given. Checked: the shape, and that no two ORDER_SUBMITTED events "
+        "carry the same id (one intent leg, one order; a resend is not a new submission)."
+    ),
     "ts_sim never decreasing: checked per file (events, snapshots), not across the two.",
     "snapshots' from_state: 'what moved it'. Checked: equals the previous line's fsm_state.",
     (
@@ -307,6 +312,14 @@ def _check_events(events: _Lines, report: Report) -> None:
         if obj.get("event_id") != expected:
             report.error(where, f"event_id {obj.get('event_id')!r}, stable_id gives {expected}")
         _check_order_ids(obj, where, report)
+    submitted = Counter(
+        str(obj["payload"].get("client_order_id"))
+        for obj in events.objects
+        if obj.get("event_type") == "ORDER_SUBMITTED" and isinstance(obj.get("payload"), dict)
+    )
+    twice = sorted(cid for cid, count in submitted.items() if count > 1)
+    if twice:
+        report.error(EVENTS, f"client_order_id submitted more than once: {twice[:3]}")
     _check_seq(events.objects, EVENTS, report)
     _check_times(events.objects, EVENTS, report)
     _check_same(events.objects, "run_id", EVENTS, report)
