@@ -36,6 +36,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
             {
                 "cli",
                 "control",
+                "_control_wait",
                 "status",
                 "_cli_output",
                 "_cli_streams",

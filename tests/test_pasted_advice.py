@@ -17,10 +17,10 @@ import orjson
 import pytest
 
 from livesession import DryrunConfig, RunHeld, create_run, resume_run
+from livesession._control_wait import no_effect
 from livesession._rundir.lock import Holder
 from livesession._rundir.watch import RunWatch
 from livesession.cli import main
-from livesession.control import _no_effect
 from livesession.evidence import write_evidence
 from livesession.evidence._outcome import outcome_lines
 from test_interrupts import _interrupt_after
@@ -42,7 +42,8 @@ def _finish(run_dir: Path) -> None:
 
 def test_a_signal_without_effect_says_which_run_to_verify() -> None:
     holder = Holder(pid=0, host="?", since="?", command="?")  # pid 0: not looked at
-    line = _no_effect(RunWatch(run_dir=Path("my runs/r1")), holder, "sent SIGTERM", 10)
+    watch = RunWatch(run_dir=Path("my runs/r1"))
+    line = no_effect(watch, holder, "sent SIGTERM", 10, under_way=False)
     assert line.endswith("(a long step or wind-down?): check again with `livesession verify "
                          "'my runs/r1'` or wait"), line  # fmt: skip
 

@@ -154,3 +154,65 @@ def test_a_kill_pending_with_a_stop_is_applied_first(tmp_path: Path) -> None:
     kinds = _event_types(tmp_path / "both")
     assert kinds.index("KILL_SWITCH") < kinds.index("SESSION_STOPPED")
     assert verify_run(tmp_path / "both").ok
+
+
+def _pending(pid: int, signum: int) -> bool:
+    """Whether ``signum`` waits, pending, for the (stopped) process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith(("ShdPnd:", "SigPnd:")) and int(line.split()[1], 16) >> (signum - 1) & 1:
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("stop", signal.SIGTERM, signal.SIGINT, 130, "interrupted"),
+        ("kill", signal.SIGUSR1, signal.SIGTERM, 143, "terminated"),
+    ],
+    ids=["stop-ctrl-c", "kill-sigterm"],
+)
+def test_a_wait_cut_short_says_the_signal_went_out_and_stands(
+    stopped_run: tuple[subprocess.Popen[str], Path], case: tuple[str, int, int, int, str]
+) -> None:
+    """Ctrl-C (or SIGTERM) to a `stop` or `kill` waiting for its effect, once it signalled.
+
+    It said a bare `livesession: interrupted` (`terminated`), which the RUNBOOK reads as a
+    command that changed nothing: an operator would take the stop as called off, when the
+    holder had it pending and sealed the run as soon as it ran again. Now the line says
+    what was sent and that it stands; the exit code is still the signal's.
+    """
+    action, signum, cut, code, said = case
+    proc, run_dir = stopped_run
+    pid = proc.pid
+    with subprocess.Popen(
+        [sys.executable, "-m", "livesession.cli", action, str(run_dir), "--timeout", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as control:
+        try:
+            until(f"{action}'s signal", lambda: _pending(pid, signum), control, deadline_s=60)
+            os.kill(control.pid, cut)
+            out, err = control.communicate(timeout=60)
+        finally:
+            if control.poll() is None:
+                control.kill()
+    assert control.returncode == code, err
+    assert out == ""
+    assert err == (
+        f"livesession: {said}: sent {signal.Signals(signum).name} to pid {pid} before this "
+        f"command stopped waiting for its effect: the signal stands, and pid {pid} acts on it "
+        f"at its next step boundary (once it runs again, if it is stopped): `livesession "
+        f"status {run_dir}` says where the run stands\n"
+    )
+
+    # It does: running again, the holder acts on the signal the cut command sent.
+    os.kill(pid, signal.SIGCONT)
+    if action == "kill":
+        until("the kill", lambda: b"KILL_SWITCH_FLAT" in (run_dir / names.EVENTS).read_bytes())
+        os.kill(pid, signal.SIGTERM)
+    assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
+    last = orjson.loads((run_dir / names.AUDIT).read_bytes().splitlines()[-1])
+    assert last["payload"]["reason"] == "SIGNAL_SIGTERM"
+    assert verify_run(run_dir).ok

@@ -64,13 +64,13 @@ from ._cli_output import (
     add_verify_output,
     emit_json,
     ended_by_signal,
-    interrupted,
     json_emitted,
     json_only_on_stdout,
     readers_may_leave,
     signals_end_commands,
 )
 from ._cli_streams import runs_plugins, streams_kept
+from ._control_wait import ended_as
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
 from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
@@ -438,9 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _ended_by_signal(exc: BaseException, *, as_json: bool) -> int:
-    if isinstance(exc, Terminated):
-        return ended_by_signal("terminated", EXIT_TERMINATED, as_json=as_json)
-    return ended_by_signal(interrupted(exc), EXIT_INTERRUPTED, as_json=as_json)
+    said, code = ended_as(exc)  # what a stop, kill or ack it cut had sent, too
+    return ended_by_signal(said, code, as_json=as_json)
 
 
 def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:

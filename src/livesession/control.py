@@ -53,11 +53,12 @@ import attrs
 from ._artifacts import names
 from ._artifacts.releases import resume_advice
 from ._cli_summary import left_at_venue
+from ._control_wait import cut_after, no_effect
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.holderproc import resuming
 from ._rundir.livecut import checkpointed_stop
-from ._rundir.lock import Holder, holder_of, not_a_cli_writer, stopped
+from ._rundir.lock import Holder, holder_of, not_a_cli_writer
 from ._rundir.onestop import mark_stop_taken, sealed_but_held, stop_turn, stop_under_way
 from ._rundir.refused import refused_first
 from ._rundir.seal import describe_seal, last_stop
@@ -342,28 +343,14 @@ def _signal_and_wait(
             return _not_held(action, watch.run_dir, f"{who} ended")
     deadline = time.monotonic() + timeout_s
     check = {"stop": _stopped, "kill": _killed, "ack": _acked}[action]
-    while (outcome := check(watch, holder, who)) is None:
-        if time.monotonic() >= deadline:
-            line = _no_effect(watch, holder, sent, timeout_s)
-            if under_way:
-                line += f"; to end it at once, send the second signal: `kill -TERM {holder.pid}`"
-            return ControlOutcome("timeout", line)
-        time.sleep(_POLL_S)
+    # A Ctrl-C or SIGTERM that cuts the wait says the signal went out (none: nothing was sent).
+    with contextlib.nullcontext() if under_way else cut_after(sent, holder, watch.run_dir):
+        while (outcome := check(watch, holder, who)) is None:
+            if time.monotonic() >= deadline:
+                line = no_effect(watch, holder, sent, timeout_s, under_way=bool(under_way))
+                return ControlOutcome("timeout", line)
+            time.sleep(_POLL_S)
     return attrs.evolve(outcome, line=f"{sent}; {outcome.line}") if under_way else outcome
-
-
-def _no_effect(watch: RunWatch, holder: Holder, sent: str, timeout_s: float) -> str:
-    """What a signal whose effect did not show within ``timeout_s`` left to do (exit 9)."""
-    run_dir, held = watch.run_dir, stopped(holder)  # stopped: it acts on nothing till it runs
-    if watch.waiting:  # seen in part: what it lacks, and (stopped) why it cannot come yet
-        then = f"; {held}" if held else f": check again with `{command('status', run_dir)}` or wait"
-        return f"{sent}; within {timeout_s:g} s {watch.waiting}{then}"
-    if held:  # the signal waits, pending, for it to run
-        return f"{sent}; {held}; the signal stays pending till then: `{command('status', run_dir)}`"
-    return (
-        f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
-        f"wind-down?): check again with `{command('verify', run_dir)}` or wait"
-    )
 
 
 def _ended(watch: RunWatch, holder: Holder) -> bool:

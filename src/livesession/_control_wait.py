@@ -1,0 +1,96 @@
+"""How ``stop``, ``kill`` and ``ack`` end when their signal's effect does not show.
+
+Each sends its signal to the run's holder, then waits for the effect in the run's files
+(``control``). The wait may end without it in two ways, and each line says that the signal
+went out and stands:
+
+- out of time (``--timeout``, exit 9): ``no_effect``'s line, which says why when it can
+  (the holder is stopped, by SIGSTOP or Ctrl-Z, and acts on nothing until it runs again);
+- cut by Ctrl-C or SIGTERM (exit 130 / 143): the command said a bare ``livesession:
+  interrupted``, as of a command that had changed nothing, when the holder had its signal
+  all the same and acts on it (a stop seals the run). ``cut_after`` raises the interrupt
+  again saying what was sent, and ``ended_as`` gives ``main`` its line and exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+from ._cli_output import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, interrupted
+from ._rundir.lock import stopped
+from ._support.secrets import redact_text
+from ._support.text import command, valid_text
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from ._rundir.lock import Holder
+    from ._rundir.watch import RunWatch
+
+__all__ = [
+    "InterruptedAfterSending",
+    "TerminatedAfterSending",
+    "cut_after",
+    "ended_as",
+    "no_effect",
+]
+
+
+class InterruptedAfterSending(KeyboardInterrupt):
+    """Ctrl-C cut the wait of a command that had sent its signal: ``str`` says what it sent."""
+
+
+class TerminatedAfterSending(Terminated):
+    """SIGTERM cut the wait of a command that had sent its signal: ``str`` says what it sent."""
+
+
+@contextlib.contextmanager
+def cut_after(sent: str, holder: Holder, run_dir: Path) -> Iterator[None]:
+    """A wait after ``sent`` (``sent SIGTERM to pid N``) that a Ctrl-C or SIGTERM cuts says so."""
+    try:
+        yield
+    except (KeyboardInterrupt, Terminated) as exc:
+        line = (
+            f"{sent} before this command stopped waiting for its effect: the signal stands, "
+            f"and pid {holder.pid} acts on it at its next step boundary (once it runs again, "
+            f"if it is stopped): `{command('status', run_dir)}` says where the run stands"
+        )
+        cut = TerminatedAfterSending if isinstance(exc, Terminated) else InterruptedAfterSending
+        raise cut(line) from exc
+
+
+def ended_as(exc: BaseException) -> tuple[str, int]:
+    """The line (after ``livesession: ``) and the exit code of a command a signal ended."""
+    if isinstance(exc, Terminated):
+        said, code = "terminated", EXIT_TERMINATED
+    else:
+        said, code = interrupted(exc), EXIT_INTERRUPTED
+    if isinstance(exc, InterruptedAfterSending | TerminatedAfterSending):
+        said = f"{said}: {valid_text(redact_text(str(exc)))}"
+    return said, code
+
+
+def no_effect(
+    watch: RunWatch, holder: Holder, sent: str, timeout_s: float, *, under_way: bool
+) -> str:
+    """What a signal whose effect did not show within ``timeout_s`` left to do (exit 9).
+
+    ``under_way``: this command sent nothing, as a stop was under way; the line ends with how
+    to end the holder at once.
+    """
+    run_dir, held = watch.run_dir, stopped(holder)  # stopped: it acts on nothing till it runs
+    if watch.waiting:  # seen in part: what it lacks, and (stopped) why it cannot come yet
+        then = f"; {held}" if held else f": check again with `{command('status', run_dir)}` or wait"
+        line = f"{sent}; within {timeout_s:g} s {watch.waiting}{then}"
+    elif held:  # the signal waits, pending, for it to run
+        line = f"{sent}; {held}; the signal stays pending till then: `{command('status', run_dir)}`"
+    else:
+        line = (
+            f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
+            f"wind-down?): check again with `{command('verify', run_dir)}` or wait"
+        )
+    if under_way:
+        line += f"; to end it at once, send the second signal: `kill -TERM {holder.pid}`"
+    return line
