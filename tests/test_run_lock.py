@@ -181,11 +181,21 @@ def test_a_run_this_process_still_holds_is_refused_saying_so(tmp_path: Path) -> 
     finally:
         session.run_to_end(20)
         session.close()
-    # Another process holding a run is still another process, with the advice for one.
-    with held_by_a_child(tmp_path), pytest.raises(RunHeld) as other:
+    # Another process holding a run is still another process, with the advice for one: a
+    # livesession CLI writer is stopped with `livesession stop`, an application by its own
+    # controls (test_a_run_an_application_holds_is_not_sent_to_livesession_stop).
+    with held_by_a_child(tmp_path, "livesession dryrun"), pytest.raises(RunHeld) as other:
         RunLock.acquire(tmp_path, "parent")
     assert "this very process" not in str(other.value)
     assert str(other.value).endswith(f"or stop it with `livesession stop {tmp_path}`)")
+    with held_by_a_child(tmp_path), pytest.raises(RunHeld) as other:
+        RunLock.acquire(tmp_path, "parent")
+    assert "this very process" not in str(other.value)
+    assert str(other.value).endswith(
+        "or stop it through the program that runs it, child (an application embedding "
+        f"livesession has its own controls: `livesession stop {tmp_path}` signals only "
+        "`livesession dryrun` and `resume`))"
+    )
 
 
 _PAUSES_TO_WRITE = 3
@@ -310,3 +320,54 @@ def test_a_host_exiting_with_a_session_open_hears_no_resource_warning(
     )
     assert (done.returncode, done.stderr) == (0, "")
     assert main(["status", str(tmp_path / "left")]) == 6  # an ordinary crash, resumable
+
+
+# An application embedding livesession: a run of its own, held open until its stdin closes.
+_APP = """
+import sys
+from pathlib import Path
+from livesession import DryrunConfig, create_run
+
+session = create_run(DryrunConfig(run_id="app", steps=40, durability="step"), Path(sys.argv[1]))
+session.preflight(); session.activate(); session.run_n_steps(10)
+print("held", flush=True)
+sys.stdin.read()
+session.run_to_end(40); session.close()
+"""
+
+
+def test_a_run_an_application_holds_is_not_sent_to_livesession_stop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `livesession resume DIR` of a run an application embedding livesession holds (a
+    `create_run` in a desk's script or service) said `wait for it to end, or stop it with
+    livesession stop DIR`, and that command then refused it, exit 3 (`an application
+    embedding livesession has its own controls: nothing was sent`). The refusal now names
+    the program to stop it through, and says why `livesession stop` cannot."""
+    run_dir = tmp_path / "app"
+    with subprocess.Popen(
+        [sys.executable, "-c", _APP, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as app:
+        assert app.stdin is not None
+        assert app.stdout is not None
+        try:
+            assert app.stdout.readline().strip() == "held"
+            assert main(["resume", str(run_dir)]) == 3
+            err = capsys.readouterr().err
+            assert "livesession stop" in err  # what it cannot do, said once
+            assert f"or stop it with `livesession stop {run_dir}`" not in err, err
+            assert err.endswith(
+                "; nothing was changed (one writer per run: wait for it to end, or stop it "
+                "through the program that runs it, -c dryrun (an application embedding "
+                f"livesession has its own controls: `livesession stop {run_dir}` signals "
+                "only `livesession dryrun` and `resume`))\n"
+            ), err
+            assert main(["stop", str(run_dir)]) == 3  # as the refusal said it would
+            assert "has its own controls" in capsys.readouterr().err
+        finally:
+            app.stdin.close()
+            assert app.wait(timeout=60) == 0
+    assert json.loads((run_dir / names.METRICS).read_text())["status"] == "COMPLETED"

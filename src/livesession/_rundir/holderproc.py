@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
 from .._support.fsutil import link_target
+from .._support.text import command
 
 if TYPE_CHECKING:
     from .lock import Holder
@@ -24,6 +25,7 @@ __all__ = [
     "another_users",
     "not_a_cli_writer",
     "resuming",
+    "stop_advice",
     "stopped",
     "writer_verb",
 ]
@@ -50,6 +52,27 @@ def not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
     if not proc.is_dir():  # not Linux, or /proc hides other users' processes (hidepid)
         return _name_problem(holder)
     return _proc_problem(proc, holder, run_dir.resolve())
+
+
+def stop_advice(holder: Holder | None, run_dir: Path) -> str:
+    """What a second writer refused by ``holder`` is told to do: wait, or stop the holder.
+
+    ``livesession stop`` signals only a ``livesession dryrun`` or ``resume`` on this host:
+    of another host's it says to run it there, and of an application embedding livesession
+    (a ``create_run`` in a service, a script) it refuses, saying the application has its own
+    controls. The refusal said `or stop it with livesession stop DIR` of each, which then
+    exited 3 for the application's.
+    """
+    stop = f"`{command('stop', run_dir)}`"
+    if holder is None or holder.pid <= 0 or holder.command.startswith("livesession "):
+        return f"wait for it to end, or stop it with {stop}"  # the name says how it runs
+    if holder.host != socket.gethostname():
+        return f"wait for it to end, or stop it with {stop} on {holder.host}"
+    return (
+        f"wait for it to end, or stop it through the program that runs it, {holder.command} "
+        f"(an application embedding livesession has its own controls: {stop} signals only "
+        "`livesession dryrun` and `resume`)"
+    )
 
 
 def _name_problem(holder: Holder) -> str:

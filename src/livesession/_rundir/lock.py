@@ -38,7 +38,6 @@ import attrs
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError, RunHeld
-from .._support import text
 from .._support.dirlock import whole_file
 from .._support.fsutil import open_update, refuse_special
 from .._support.tmpfiles import pid_alive
@@ -50,7 +49,7 @@ from .dirhold import (
     holding_pid,
     open_directory,
 )
-from .holderproc import CLI_WRITERS, not_a_cli_writer, stopped, writer_verb
+from .holderproc import CLI_WRITERS, not_a_cli_writer, stop_advice, stopped, writer_verb
 from .shellrefs import referred_as
 
 __all__ = [
@@ -359,8 +358,7 @@ def _hold_directory(run_dir: Path, fd: int, before: _Before) -> int | None:
     finally:
         _TAKING.difference_update((fd, dir_fd))
         _close_all((fd, dir_fd))
-    stop = f"wait for it to end, or stop it with `{text.command('stop', run_dir)}`"
-    raise held_refusal(run_dir, _removed(other), advice=stop)
+    raise held_refusal(run_dir, _removed(other), advice=stop_advice(None, run_dir))
 
 
 class RunLock:
@@ -411,8 +409,7 @@ class RunLock:
             if not own and not _try_lock(fd):
                 _TAKING.discard(fd)
                 os.close(fd)
-                stop = f"wait for it to end, or stop it with `{text.command('stop', run_dir)}`"
-                raise held_refusal(run_dir, holder, advice=stop)
+                raise held_refusal(run_dir, holder, advice=stop_advice(holder, run_dir))
         dir_fd = _hold_directory(run_dir, fd, before)
         holder = Holder(
             pid=os.getpid(),
