@@ -15,6 +15,7 @@ sleeps a fixed time, and waits poll with a deadline that only bounds a hang.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -28,7 +29,7 @@ from livesession._artifacts import names
 from livesession.cli import EXIT_NOT_HELD, EXIT_OK, main
 from livesession.verify import verify_run
 
-from _helpers import crash_in_step, until
+from _helpers import crash_in_step, proc_stat, until
 
 _DEADLINE_S = 300.0  # bounds a hang only
 
@@ -128,6 +129,43 @@ def test_a_kill_of_a_resume_that_never_takes_the_run_says_nothing_was_sent(
         "take the run within the timeout"
     ), outcome.line
     assert outcome.line.endswith(f"`livesession kill {run}` again")
+    session = resume_run(run)
+    assert session.run_to_end(60).status.value == "COMPLETED"
+    session.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the state is read from /proc")
+def test_a_resume_stopped_as_it_loads_is_said_to_be_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `livesession resume` stopped (SIGSTOP, Ctrl-Z) before it took the run: `stop`,
+    `kill` and `ack` waited out their timeout and said only that it `is starting and did not
+    take the run within the timeout`, and the operator waited on a process that would never
+    take it until it ran again. The line now says it is stopped and how it runs again."""
+    crash_in_step(
+        create_run(DryrunConfig(run_id="q", steps=60, checkpoint_every=10), tmp_path), 45, 60
+    )
+    run = tmp_path / "q"
+    with subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    ) as loading:
+        try:
+            os.kill(loading.pid, signal.SIGSTOP)
+            until("it to stop", lambda: proc_stat(loading.pid)[0] == "T", deadline_s=_DEADLINE_S)
+            monkeypatch.setattr(control, "resuming", lambda _run: loading.pid)
+            outcome = control.send_control("stop", run, timeout_s=0)
+        finally:
+            os.kill(loading.pid, signal.SIGCONT)
+            loading.kill()
+            loading.wait(timeout=30)
+    pid = loading.pid
+    assert outcome.kind == "timeout"
+    assert outcome.line == (
+        f"nothing was sent: `livesession resume` (pid {pid}) of {run} is starting, but pid "
+        f"{pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and acts on no signal "
+        f"until it runs again: `kill -CONT {pid}`; once `livesession status {run}` says it "
+        f"runs, `livesession stop {run}` again"
+    ), outcome.line
     session = resume_run(run)
     assert session.run_to_end(60).status.value == "COMPLETED"
     session.close()

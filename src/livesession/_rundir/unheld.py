@@ -12,11 +12,14 @@
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING
 
 from .._artifacts.releases import unlocked_says
 from .._domain.clock import SystemClock
 from .._support.text import command
+from .holderproc import stopped
+from .lock import Holder
 from .seal import claimed_seal, describe_seal, last_stop
 from .standing import heartbeat
 
@@ -58,9 +61,18 @@ def stopped_already(run_dir: Path) -> tuple[bool, str] | None:
 
 
 def not_yet_held(action: str, run_dir: Path, pid: int) -> str:
-    """A ``resume`` (``pid``) that did not take ``run_dir`` within the timeout: retry."""
+    """A ``resume`` (``pid``) that did not take ``run_dir`` within the timeout: retry.
+
+    One stopped as it loads (SIGSTOP, Ctrl-Z) never takes it until it runs again: the line
+    said only that it was starting, and an operator waited on it; it now says so, and how.
+    """
+    again = f"once `{command('status', run_dir)}` says it runs, `{command(action, run_dir)}` again"
+    if held := stopped(Holder(pid=pid, host=socket.gethostname(), since="", command="")):
+        return (
+            f"nothing was sent: `livesession resume` (pid {pid}) of {run_dir} is starting, "
+            f"but {held}; {again}"
+        )
     return (
         f"nothing was sent: `livesession resume` (pid {pid}) of {run_dir} is starting and "
-        f"did not take the run within the timeout; once `{command('status', run_dir)}` "
-        f"says it runs, `{command(action, run_dir)}` again"
+        f"did not take the run within the timeout; {again}"
     )
