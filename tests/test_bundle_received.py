@@ -396,10 +396,44 @@ def test_evidence_without_the_strategy_package_says_what_checks_the_copy(
     assert "strategy_factory: cannot import 'mydesk.breakout:make_strategy'" in err
     assert err.endswith(
         "; evidence re-runs the run, so it needs the run's code and data file here: without "
-        "them, `livesession verify runs/deskrun --manifest manifest.json` checks the run and "
-        "its bundle, running nothing"
+        "them, `livesession verify runs/deskrun` checks the run's files (and `--manifest FILE` "
+        "holds them to an evidence bundle's manifest.json, if one came with the run), running "
+        "nothing"
     )
     assert not (tmp_path / "ev").exists()
+
+
+def test_without_the_strategy_package_the_advice_names_the_bundle_it_came_with(
+    tmp_path: Path,
+) -> None:
+    """Bug: the refusal said `livesession verify RUN --manifest manifest.json` whatever the
+    run held: a manifest.json of the working directory, which no bundle wrote there (pasted,
+    `--manifest manifest.json: No such file or directory`, exit 2), and one of a run never
+    bundled at all (the test above). A run whose bundle `evidence` wrote into it, handed over
+    without the team's code, is told that manifest's path, and the command pasted as said
+    checks the run and its bundle."""
+    desk = tmp_path / "desk"
+    shutil.copytree(MYDESK, desk / "mydesk", ignore=shutil.ignore_patterns("__pycache__"))
+    config = desk / "desk.toml"
+    config.write_text(
+        'run_id = "deskrun"\nsteps = 60\nstrategy_factory = "mydesk.breakout:make_strategy"\n'
+    )
+    assert (
+        cli("dryrun", "-c", config, "--out", tmp_path / "runs", "-q", cwd=tmp_path).returncode == 0
+    )
+    bundled = cli("evidence", "runs/deskrun", cwd=tmp_path)
+    assert bundled.returncode == 0, bundled.stderr
+    shutil.rmtree(desk / "mydesk")  # the reviewer's machine: the run and its bundle only
+
+    proc = cli("evidence", "runs/deskrun", cwd=tmp_path)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    advised = "`livesession verify runs/deskrun --manifest runs/deskrun/manifest.json`"
+    assert proc.stderr.strip().endswith(
+        f"without them, {advised} checks the run and its bundle, running nothing"
+    )
+    pasted = cli(*advised.strip("`").split()[1:], cwd=tmp_path)
+    assert pasted.returncode == 0, (pasted.stdout, pasted.stderr)
+    assert "manifest  manifest.json is run deskrun's" in pasted.stdout
 
 
 class TestTheDocumentSaysHowToCheckIt:

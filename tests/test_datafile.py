@@ -1311,8 +1311,9 @@ def test_a_data_file_left_behind_is_named_with_the_bytes_evidence_needs(
     assert main(["evidence", str(out / "r")]) == 2
     advice = (
         "evidence re-runs the run, so it needs the run's code and data file here: without "
-        f"them, `livesession verify {out / 'r'} --manifest manifest.json` checks the run and "
-        "its bundle, running nothing"
+        f"them, `livesession verify {out / 'r'}` checks the run's files (and `--manifest FILE` "
+        "holds them to an evidence bundle's manifest.json, if one came with the run), running "
+        "nothing"
     )
     assert capsys.readouterr().err == f"livesession: error: {said}; {advice}\n"
     assert not (out / "r" / "manifest.json").exists()

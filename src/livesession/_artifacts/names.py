@@ -23,6 +23,7 @@ __all__ = [
     "IDEMPOTENCY_JSONL",
     "IDEMPOTENCY_SQLITE",
     "JOURNAL",
+    "MANIFEST",
     "MARKET_JOURNAL",
     "METRICS",
     "METRICS_LOG",
@@ -96,3 +97,5 @@ REPORT: Final = "report.html"
 PROM: Final = "livesession.prom"
 BURNIN: Final = "burnin"
 """The stem of the burn-in report: ``burnin.md`` and ``burnin.json`` (``livesession burnin``)."""
+MANIFEST: Final = "manifest.json"
+"""The evidence bundle's manifest (``livesession evidence``; ``verify --manifest`` reads it)."""

@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 _NS: Final = 1_000_000_000
-_MANIFEST: Final = "manifest.json"
 UNMEASURED: Final = ("not_measured", "not_applicable")
 """A drill's statuses that measured nothing (the reason is in its ``reason``)."""
 EVIDENCE_DRILL: Final = "evidence kill drill (a re-run on the simulated venue)"
@@ -215,7 +214,7 @@ def measured_flatten(
     the kill's own reading of the clock (``flat_ns`` 0: it is read at each step and each
     wait, so the flatten's wall time went unmeasured).
     """
-    manifest = run_dir / _MANIFEST
+    manifest = run_dir / names.MANIFEST
     found = (
         _manifest_drill(manifest, run_id=run_id, head=head)
         if manifest_drill and manifest.is_file()
@@ -262,9 +261,13 @@ def _manifest_drill(path: Path, *, run_id: object, head: str | None) -> dict[str
         if not isinstance(drill, dict) or drill.get("status") not in UNMEASURED:
             return None
         # This run's drill measured nothing: no claim, but why (a reviewer reads it).
-        return None if _not_this_run(document, run_id, head) else drill | {"recorded_in": _MANIFEST}
+        return (
+            None
+            if _not_this_run(document, run_id, head)
+            else drill | {"recorded_in": names.MANIFEST}
+        )
     why = _not_this_run(document, run_id, head)
-    return _invalid(why) if why else drill | {"recorded_in": _MANIFEST}
+    return _invalid(why) if why else drill | {"recorded_in": names.MANIFEST}
 
 
 def _manifest(path: Path) -> dict[str, Any] | str:
@@ -294,4 +297,4 @@ def _not_this_run(document: dict[str, Any], run_id: object, head: str | None) ->
 
 
 def _invalid(reason: str) -> dict[str, Any]:
-    return {"status": "invalid", "reason": reason, "recorded_in": _MANIFEST}
+    return {"status": "invalid", "reason": reason, "recorded_in": names.MANIFEST}

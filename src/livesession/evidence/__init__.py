@@ -248,7 +248,7 @@ def _write_evidence(
     refuse_another_bundle(target, cfg.run_id)
     today = _clock.SystemClock().now()
     doc_name = f"EV-{today:%Y%m%d}-{cfg.run_id}.md"
-    generated = {"manifest.json", doc_name}
+    generated = {names.MANIFEST, doc_name}
     note = progress or _quiet
     timeout_s = rerun_timeout_s or timeout_for(replay_steps(run_dir, cfg.steps))
     standing = run_status(run_dir)
@@ -408,7 +408,7 @@ def _write_bundle(
     hand-over. A path that is not UTF-8 (``bad\xffname``) is said as ``_support.text`` says it.
     """
     manifest = valid_payload(manifest)
-    manifest_path = target / "manifest.json"
+    manifest_path = target / names.MANIFEST
     data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
     document = target / doc_name
     for path in (manifest_path, document):  # what a killed evidence left (tmpfiles.py)

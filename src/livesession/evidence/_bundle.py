@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
@@ -25,7 +26,7 @@ from .._artifacts.runread import iter_records
 from .._exceptions import UsageError
 from .._rundir.data import rerun_refused
 from .._support.fsutil import NotAFile, refuse_special
-from .._support.text import command, one_line
+from .._support.text import command, one_line, option
 from .._support.tmpfiles import tmp_target
 from ._rerun import sha256_file
 from ._verdict import EVIDENCE_NOT_VERIFIED, EVIDENCE_VERIFIED
@@ -51,7 +52,7 @@ _MAX_BYTES: Final = 64 * 1024 * 1024
 """A manifest larger than this is refused unread (one of a run with many files is far less)."""
 
 _TOOL_OUTPUTS: Final = frozenset(
-    {names.REPORT, names.PROM, f"{names.BURNIN}.md", f"{names.BURNIN}.json", "manifest.json"}
+    {names.REPORT, names.PROM, f"{names.BURNIN}.md", f"{names.BURNIN}.json", names.MANIFEST}
 )
 
 
@@ -307,12 +308,22 @@ def code_and_data_needed(run_dir: Path) -> Iterator[None]:
 
     ``evidence`` re-runs the run: it imports the run's plug-ins and reads its data file, and
     refuses a missing or changed one (``PluginError``, ``DataFileError``). A reviewer handed
-    only the run directory and its bundle checks them without running anything instead.
+    only the run directory and its bundle checks them without running anything instead: the
+    line names the bundle's manifest in the run directory, where ``evidence`` writes it. It
+    said ``--manifest manifest.json`` whatever there was, a file of the working directory
+    that no bundle ever wrote there, nor one of a run never bundled.
     """
+    bundled = run_dir / names.MANIFEST
+    check = (  # the manifest where ``evidence`` left it; none: it was never made (say so)
+        f"`{command('verify', run_dir)} {option('--manifest', os.fspath(bundled))}` checks "
+        "the run and its bundle"
+        if bundled.is_file()
+        else f"`{command('verify', run_dir)}` checks the run's files (and `--manifest FILE` "
+        "holds them to an evidence bundle's manifest.json, if one came with the run)"
+    )
     hint = (
         "; evidence re-runs the run, so it needs the run's code and data file here: "
-        f"without them, `{command('verify', run_dir)} --manifest manifest.json` checks the "
-        "run and its bundle, running nothing"
+        f"without them, {check}, running nothing"
     )
     with rerun_refused(hint):
         yield
@@ -325,7 +336,7 @@ def _generated(run_dir: Path, held: dict[str, Any], manifest: Path) -> frozenset
     a folder of it): ``manifest.json`` and that day's ``EV-<date>-<run_id>.md``, and the
     manifest given, whatever its name, when it lies in the run directory.
     """
-    generated = {"manifest.json"}
+    generated = {names.MANIFEST}
     created, run_id = held.get("created_utc"), held.get("run_id")
     if isinstance(created, str) and isinstance(run_id, str):
         generated.add(f"EV-{created[:10].replace('-', '')}-{run_id}.md")

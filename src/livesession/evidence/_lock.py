@@ -222,7 +222,7 @@ def _refuse_written_meanwhile(target: Path, run_id: str) -> None:
     ``target`` was missing when this evidence started, so what is there now was written
     since; anything else there that is no bundle of ``run_id`` is refused as before.
     """
-    path = target / "manifest.json"
+    path = target / names.MANIFEST
     try:
         found = orjson.loads(path.read_bytes()) if path.is_file() else None
     except (OSError, orjson.JSONDecodeError):
@@ -252,7 +252,7 @@ def refuse_another_bundle(target: Path, run_id: str) -> None:
         UsageError: ``target/manifest.json`` is another run's, or no bundle, or no regular
             file; nothing written.
     """
-    path = target / "manifest.json"
+    path = target / names.MANIFEST
     try:
         mode = path.lstat().st_mode
     except OSError:
