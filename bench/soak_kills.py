@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 import random
 import shutil
@@ -230,6 +231,8 @@ def audit_without_resumes(run_dir: Path) -> list[dict[str, Any]]:
 
 def stop_line(run_dir: Path) -> int | None:
     """The line of the last event before a SIGTERM stop's STOPPING, or None."""
+    if not (run_dir / "events.jsonl").exists():  # killed as it started: it recorded nothing
+        return None
     for number, event in enumerate(read_jsonl(run_dir / "events.jsonl"), start=1):
         payload = event["payload"]
         stopping = event["event_type"] == "STATE_CHANGED" and payload.get("to_state") == "STOPPING"
@@ -258,6 +261,7 @@ class Trial:
     resumes: int = 0
     resumes_not_killed: int = 0
     wind_down_kills: int = 0
+    terminated_starting: int = 0
     statuses: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -311,14 +315,33 @@ def resume_once(
     """One ``resume``, killed with a falling chance ("load" trials: mostly as it loads)."""
     trial.resumes += 1
     chance = 0.8 if rounds < 4 else 0.3 if rounds < 8 else 0.0
-    delay = float(TIMEOUT_S)
+    delay, wind_down = float(TIMEOUT_S), None
     if rng.random() < chance:
         loading = trial.scenario == "load" and rng.random() < 0.7
         delay = rng.uniform(0.0, ref.startup * 1.2) if loading else ref.moment(rng)
-    ended = killed_after(resume_args(run_dir), delay)
-    if ended.code != KILLED:
+        if trial.scenario == "term" and rng.random() < 0.5:
+            wind_down = rng.uniform(0.0, 0.004)  # the resume's own stop, killed as it winds down
+    before = digests(run_dir)
+    ended = killed_after(resume_args(run_dir), delay, wind_down)
+    if ended.code == 0:
         trial.resumes_not_killed += 1
+    elif ended.code == -signal.SIGTERM:
+        # Documented: SIGTERM before a resume takes the run ends it (143), nothing changed.
+        trial.terminated_starting += 1
+        changed = sorted(k for k in before.keys() | digests(run_dir).keys() if k not in before)
+        changed += sorted(k for k, v in before.items() if digests(run_dir).get(k) != v)
+        if changed:
+            trial.fail(f"a resume ended by SIGTERM as it started changed {changed}")
     return ended
+
+
+def digests(run_dir: Path) -> dict[str, str]:
+    """Each file of the run directory and its SHA-256."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(run_dir.iterdir())
+        if p.is_file()
+    }
 
 
 def settle(trial: Trial, run_dir: Path, verdict: int) -> Path | None:
@@ -345,8 +368,8 @@ def soak(trial: Trial, rng: random.Random, work: Path, ref: Reference) -> Path |
     run_dir = out / trial.profile.name
     ended = first_process(trial, rng, dryrun_args(trial.profile, out), ref)
     rounds = 0
-    while ended.code == KILLED:
-        trial.kills += 1
+    while ended.code == KILLED or (rounds and ended.code == -signal.SIGTERM):
+        trial.kills += ended.code == KILLED
         rounds += 1
         if not run_dir.exists():
             trial.outcome = "killed before the run directory existed"
@@ -503,7 +526,8 @@ def main(argv: list[str] | None = None) -> int:
             mark = "FAIL" if trial.failures else "ok"
             print(
                 f"{mark} seed {seed} {trial.profile.name} {trial.scenario}: {trial.kills} kills, "
-                f"{trial.resumes} resumes ({trial.wind_down_kills} kills in a wind-down), "
+                f"{trial.resumes} resumes ({trial.wind_down_kills} kills in a wind-down, "
+                f"{trial.terminated_starting} SIGTERMs as a resume started), "
                 f"status {','.join(trial.statuses) or '-'}; "
                 f"{trial.outcome}",
                 flush=True,
@@ -518,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         f"soak: {len(trials)} trials, {sum(t.kills for t in trials)} SIGKILLs, "
         f"{sum(t.resumes for t in trials)} resumes, "
         f"{sum(t.wind_down_kills for t in trials)} SIGKILLs inside a wind-down, "
+        f"{sum(t.terminated_starting for t in trials)} resumes ended by SIGTERM as they started, "
         f"{len(failed)} failed; outcomes {dict(outcomes)}"
     )
     return 1 if failed else 0
