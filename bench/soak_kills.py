@@ -14,6 +14,7 @@ resumes, kills the resume at random too, ... until the run seals, then checks th
   one per resume, and at least one per resume that was not killed;
 - no client order id submitted twice to the venue (broker_journal.jsonl), and the
   idempotency store holding the uninterrupted run's keys and outcomes;
+- metrics.json equal to the reference's but for the audit's length and head;
 - no temporary file left; ``livesession verify`` OK.
 
 Delays come from a ``random.Random`` seeded with the trial's seed: a failure prints its seed
@@ -424,6 +425,10 @@ def check_files(trial: Trial, run_dir: Path, reference: Path) -> None:
             f"{resumes} C2_RESUME records after {trial.resumes} resumes "
             f"({trial.resumes_not_killed} not killed)"
         )
+    ours, theirs = (orjson.loads((d / "metrics.json").read_bytes()) for d in (run_dir, reference))
+    changed = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
+    if not set(changed) <= {"audit_events", "audit_head"}:
+        trial.fail(f"metrics.json differs from the reference's in {changed}")
     if store_rows(run_dir) != store_rows(reference):
         trial.fail("the idempotency store differs from the reference's")
     leftovers = sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".tmp"))
