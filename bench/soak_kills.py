@@ -263,6 +263,7 @@ class Trial:
     resumes_not_killed: int = 0
     wind_down_kills: int = 0
     terminated_starting: int = 0
+    stop_held: bool = False  # a crashed status said its checkpoint holds a stop (STOPPING)
     statuses: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -286,6 +287,7 @@ def ask_status(trial: Trial, run_dir: Path) -> int:
     trial.statuses.append(str(proc.returncode))
     if proc.returncode == CRASHED:
         said = orjson.loads(proc.stdout)
+        trial.stop_held = trial.stop_held or said.get("state") == "STOPPING"
         if not said.get("resumable"):
             trial.fail(f"status said crashed (6) but not resumable: {said.get('resume_problem')}")
     elif proc.returncode == RUNNING:
@@ -399,6 +401,8 @@ def check(trial: Trial, run_dir: Path, reference: Path, work: Path) -> None:
         reference = stopped_reference(profile, work / "stopped", line)
     else:
         trial.outcome = trial.outcome or "completed"
+        if trial.stop_held:
+            trial.fail("status said the checkpoint holds a stop (STOPPING); the resume ran on")
     check_files(trial, run_dir, reference)
     proc = run(_cli("verify", run_dir))
     if proc.returncode != 0:
