@@ -508,7 +508,9 @@ def scratch() -> Iterator[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seed", type=int, default=1, help="campaign seed (trial seeds follow)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="campaign seed, trial seeds follow (0: a fresh one)"
+    )
     parser.add_argument("--minutes", type=float, default=10.0, help="stop starting trials after")
     parser.add_argument("--trials", type=int, default=0, help="at most this many (0: no limit)")
     parser.add_argument("--trial", type=int, default=None, help="run this one trial seed alone")
@@ -516,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Stopped by SIGTERM, the campaign still removes its scratch directory.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.seed == 0:
+        args.seed = random.SystemRandom().randint(1, 9999)  # each campaign explores afresh
+    print(f"soak: campaign seed {args.seed}", flush=True)
     seeds: Iterator[int]
     if args.trial is not None:
         seeds = iter([args.trial])
