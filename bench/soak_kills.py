@@ -263,7 +263,7 @@ class Trial:
     resumes_not_killed: int = 0
     wind_down_kills: int = 0
     terminated_starting: int = 0
-    stop_held: bool = False  # a crashed status said its checkpoint holds a stop (STOPPING)
+    stop_held: bool = False  # a crashed status said its checkpoint holds a SIGTERM's stop
     statuses: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -287,7 +287,9 @@ def ask_status(trial: Trial, run_dir: Path) -> int:
     trial.statuses.append(str(proc.returncode))
     if proc.returncode == CRASHED:
         said = orjson.loads(proc.stdout)
-        trial.stop_held = trial.stop_held or said.get("state") == "STOPPING"
+        # STOPPING is also the run's own end's wind-down: a SIGTERM's is in events.jsonl.
+        stopping = said.get("state") == "STOPPING" and stop_line(run_dir) is not None
+        trial.stop_held = trial.stop_held or stopping
         if not said.get("resumable"):
             trial.fail(f"status said crashed (6) but not resumable: {said.get('resume_problem')}")
     elif proc.returncode == RUNNING:
