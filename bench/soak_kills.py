@@ -522,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.seed == 0:
         args.seed = random.SystemRandom().randint(1, 9999)  # each campaign explores afresh
-    print(f"soak: campaign seed {args.seed}", flush=True)
+    if args.trial is None:
+        print(f"soak: campaign seed {args.seed}", flush=True)
     seeds: Iterator[int]
     if args.trial is not None:
         seeds = iter([args.trial])
