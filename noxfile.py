@@ -171,6 +171,14 @@ def crash(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """Random-moment kills of the CLI and resumes, compared with uninterrupted runs
+    (bench/soak_kills.py): one process at a time; ``nox -s soak -- --minutes 60 --seed 2``."""
+    session.install("-e", ".[tests]")
+    session.run("python", "bench/soak_kills.py", *(session.posargs or ["--minutes", "10"]))
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Every benchmark under bench/, each printing its figure, baseline and ratio.
 
