@@ -101,6 +101,36 @@ def campaign(full: Any, ci: Any) -> Any:
     return full if DEEP else ci
 
 
+class FlakySink:
+    """A line sink whose ``fail_at``-th write fails (with ``error``; a full disk if none),
+    and with ``forever`` every write after it too; every other line goes to ``inner``."""
+
+    def __init__(
+        self, inner: Any, fail_at: int, error: Exception | None = None, *, forever: bool = False
+    ) -> None:
+        self.inner, self.fail_at, self.error, self.forever = inner, fail_at, error, forever
+        self.writes = 0
+
+    def refuses(self) -> bool:
+        """Whether the write being made now (``writes``, counted already) fails."""
+        return self.writes == self.fail_at or (self.forever and self.writes > self.fail_at)
+
+    def write_line(self, line: bytes) -> None:
+        self.writes += 1
+        if self.refuses():
+            raise self.error if self.error is not None else OSError(28, "No space left on device")
+        self.inner.write_line(line)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def sync(self) -> None:
+        self.inner.sync()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 class Sinks:
     """The four sinks of one session, kept in memory."""
 

@@ -49,7 +49,14 @@ from livesession.prom import write_textfile
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
-from _helpers import Sinks, cli_under, closed_port, hold_until_hung_up, status_json_refused
+from _helpers import (
+    FlakySink,
+    Sinks,
+    cli_under,
+    closed_port,
+    hold_until_hung_up,
+    status_json_refused,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -371,30 +378,6 @@ def test_a_run_that_could_not_be_created_leaves_the_application_s_sink_open(tmp_
     assert pager.closes == 1
 
 
-class _Flaky:
-    """A run directory's events sink whose ``fail_at``-th write fails (a full disk)."""
-
-    def __init__(self, inner: Any, fail_at: int) -> None:
-        self.inner = inner
-        self.fail_at = fail_at
-        self.writes = 0
-
-    def write_line(self, line: bytes) -> None:
-        self.writes += 1
-        if self.writes == self.fail_at:
-            raise OSError(28, "No space left on device")
-        self.inner.write_line(line)
-
-    def flush(self) -> None:
-        self.inner.flush()
-
-    def sync(self) -> None:
-        self.inner.sync()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def _audit_of(run_dir: Path) -> dict[int, str]:
     """The codes of ``run_dir``'s audit records, by seq."""
     lines = (run_dir / names.AUDIT).read_bytes().splitlines()
@@ -414,7 +397,7 @@ def test_a_run_a_dead_sink_left_unsealed_posts_run_unsealed_and_its_resume_the_s
     first = ListAlertSink()
     session = create_run(cfg, tmp_path, alerts=first)
     events = session.recorder.sinks["events"]
-    monkeypatch.setitem(session.recorder._sinks, "events", _Flaky(events, 250))
+    monkeypatch.setitem(session.recorder._sinks, "events", FlakySink(events, 250))
     assert session.run_to_end(300).status.value == "FAILED"
     run_dir = tmp_path / "r"
     audit = _audit_of(run_dir)

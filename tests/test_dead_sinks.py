@@ -34,7 +34,7 @@ from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
 from livesession.verify import verify_contents, verify_run
 
-from _helpers import DiesAfter, Sinks
+from _helpers import DiesAfter, FlakySink, Sinks
 
 _DEAD_SINK = pytest.mark.broken_run("a sink dies on purpose; the run is not sealed")
 _NO_SPACE = "OSError: [Errno 28] No space left on device"
@@ -42,36 +42,11 @@ _FIELD = {"events": "event_sink", "states": "state_sink", "audit": "audit_sink"}
 _FILE = {"events": "events.jsonl", "states": "state_snapshots.jsonl", "audit": "audit.jsonl"}
 
 
-class _Flaky:
-    """A line sink (events.jsonl on disk) whose ``fail_at``-th write fails with ``error``."""
-
-    def __init__(self, inner: Any, fail_at: int, error: Exception) -> None:
-        self.inner = inner
-        self.fail_at = fail_at
-        self.error = error
-        self.writes = 0
-
-    def write_line(self, line: bytes) -> None:
-        self.writes += 1
-        if self.writes == self.fail_at:
-            raise self.error
-        self.inner.write_line(line)
-
-    def flush(self) -> None:
-        self.inner.flush()
-
-    def sync(self) -> None:
-        self.inner.sync()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def _run_on_files(run_dir: Path, error: Exception, log: io.StringIO) -> Any:
     run_dir.mkdir()
     session = LiveSessionOrchestrator(
         DryrunConfig(run_id="evfail", steps=300),
-        event_sink=_Flaky(FileLineSink(run_dir / "events.jsonl"), 100, error),
+        event_sink=FlakySink(FileLineSink(run_dir / "events.jsonl"), 100, error),
         state_sink=FileLineSink(run_dir / "state_snapshots.jsonl"),
         audit_sink=FileLineSink(run_dir / "audit.jsonl"),
         metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
@@ -226,7 +201,7 @@ def test_a_run_directory_whose_events_sink_died_resumes_to_the_same_bytes(
     create_run(cfg, tmp_path / "whole", alerts=False).run_to_end(300)
     session = create_run(cfg, tmp_path / "cut", alerts=False)
     events = session.recorder.sinks["events"]
-    flaky = _Flaky(events, 250, OSError(28, "No space left on device"))
+    flaky = FlakySink(events, 250, OSError(28, "No space left on device"))
     monkeypatch.setitem(session.recorder._sinks, "events", flaky)  # the disk fills up
     result = session.run_to_end(300)
     run_dir = tmp_path / "cut" / "r"
@@ -326,14 +301,11 @@ def test_a_sink_lost_at_preflight_is_in_the_audit_log(sink: str, lines: int) -> 
     assert verify_contents(contents).summary.startswith(f"{said}: the run is not sealed")
 
 
-class _FailsTwice(_Flaky):
+class _FailsTwice(FlakySink):
     """Its ``fail_at``-th line is refused twice (the write and its first retry), then taken."""
 
-    def write_line(self, line: bytes) -> None:
-        self.writes += 1
-        if self.writes in (self.fail_at, self.fail_at + 1):
-            raise self.error
-        self.inner.write_line(line)
+    def refuses(self) -> bool:
+        return self.writes in (self.fail_at, self.fail_at + 1)
 
 
 def test_a_line_refused_twice_is_retried_up_to_max_sink_retries(tmp_path: Path) -> None:
@@ -368,7 +340,7 @@ def test_a_snapshot_write_retried_is_followed_at_once_by_the_retry_event(tmp_pat
     session = LiveSessionOrchestrator(
         DryrunConfig(run_id="snap", steps=30, max_sink_retries=1),
         event_sink=FileLineSink(run_dir / "events.jsonl"),
-        state_sink=_Flaky(FileLineSink(run_dir / "state_snapshots.jsonl"), 2, OSError(5, "EIO")),
+        state_sink=FlakySink(FileLineSink(run_dir / "state_snapshots.jsonl"), 2, OSError(5, "EIO")),
         audit_sink=FileLineSink(run_dir / "audit.jsonl"),
         metrics_sink=FileMetricsSink(run_dir / "metrics.json"),
     )

@@ -22,6 +22,7 @@ from livesession import DryrunConfig, OrderIntent, OrderType, Side, SmaCrossover
 from livesession.cli import main
 
 from .verifier import verify_run
+from _helpers import FlakySink
 
 TIMEOUT_S = 120  # a hang guard only: every wait below ends on an event, not a timer
 WEBHOOK_SECRET = "https://127.0.0.1:9/hook/cleanroomWebhookToken0042"
@@ -191,6 +192,24 @@ def kill_then_ack(base: Path) -> Made:
     return Made(base / "runs" / "killack", codes=("C2_KILL_SWITCH",))
 
 
+def _frozen_child(base: Path, run_id: str, steps: int) -> subprocess.Popen[bytes]:
+    """A child `livesession dryrun` of `steps`, stopped (SIGSTOP) at its 3rd checkpoint."""
+    args = ["dryrun", "--out", str(base / "runs"), "--run-id", run_id, "-q"]
+    toml = _config(base, "checkpoint_every = 10\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livesession", *args, "--steps", str(steps), "--config", str(toml)],
+        env=child_env(LIVESESSION_PAUSE_AT="checkpoint:3"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
+    if not os.WIFSTOPPED(status):
+        proc.kill()
+        proc.wait()
+    assert os.WIFSTOPPED(status), status
+    return proc
+
+
 def cli_kill_then_ack(base: Path) -> Made:
     """`livesession kill`, `ack` and `stop` on a live child dryrun (SIGUSR1, SIGUSR2, SIGTERM).
 
@@ -199,17 +218,8 @@ def cli_kill_then_ack(base: Path) -> Made:
     is long (100,000 steps), so it is still running when they come.
     """
     run = base / "runs" / "liveverbs"
-    args = ["dryrun", "--out", str(base / "runs"), "--run-id", "liveverbs", "-q"]
-    toml = _config(base, "checkpoint_every = 10\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livesession", *args, "--steps", "100000", "--config", str(toml)],
-        env=child_env(LIVESESSION_PAUSE_AT="checkpoint:3"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _frozen_child(base, "liveverbs", 100_000)
     try:
-        _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status), status
         proc.send_signal(signal.SIGCONT)
         for verb in ("kill", "ack", "stop"):
             assert cli_child([verb, str(run)]) == 0, verb
@@ -298,18 +308,8 @@ def protective_legs(base: Path) -> Made:
 
 def _signalled(base: Path, run_id: str, sig: signal.Signals) -> Made:
     """A child dryrun frozen at its 3rd checkpoint (SIGSTOP), sent `sig`, then let go."""
-    args = ["dryrun", "--out", str(base / "runs"), "--run-id", run_id, "-q"]
-    args += ["--steps", "5000"]
-    toml = _config(base, "checkpoint_every = 10\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "livesession", *args, "--config", str(toml)],
-        env=child_env(LIVESESSION_PAUSE_AT="checkpoint:3"),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = _frozen_child(base, run_id, 5000)
     try:
-        _pid, status = os.waitpid(proc.pid, os.WUNTRACED)
-        assert os.WIFSTOPPED(status), status
         proc.send_signal(sig)
         proc.send_signal(signal.SIGCONT)
         code = proc.wait(timeout=TIMEOUT_S)
@@ -382,28 +382,6 @@ def postgres_store(base: Path, dsn: str, password: str) -> Made:
     return Made(base / "runs" / "pgstore", secrets=(password,), codes=("C2_LEASE_ACQUIRED",))
 
 
-class _FailsOnce:
-    """A file line sink whose `fail_at`-th write fails once (a retry then writes it)."""
-
-    def __init__(self, inner: Any, fail_at: int, *, forever: bool = False) -> None:
-        self.inner, self.fail_at, self.forever, self.writes = inner, fail_at, forever, 0
-
-    def write_line(self, line: bytes) -> None:
-        self.writes += 1
-        if self.writes == self.fail_at or (self.forever and self.writes > self.fail_at):
-            raise OSError(28, "No space left on device")
-        self.inner.write_line(line)
-
-    def flush(self) -> None:
-        self.inner.flush()
-
-    def sync(self) -> None:
-        self.inner.sync()
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 SINK_FAILS_AT = {"event_sink": 100, "state_sink": 4, "audit_sink": 2}
 """The write each sink fails at, once the session trades (the audit's 2nd is the seal)."""
 
@@ -416,7 +394,7 @@ def on_files(run_dir: Path, cfg: DryrunConfig, sink: str, at: int, *, forever: b
         "state_sink": livesession.FileLineSink(run_dir / "state_snapshots.jsonl"),
         "audit_sink": livesession.FileLineSink(run_dir / "audit.jsonl"),
     }
-    sinks[sink] = _FailsOnce(sinks[sink], at, forever=forever)
+    sinks[sink] = FlakySink(sinks[sink], at, forever=forever)
     session = livesession.LiveSessionOrchestrator(
         cfg, metrics_sink=livesession.FileMetricsSink(run_dir / "metrics.json"), **sinks
     )
