@@ -556,10 +556,25 @@ class TestLoadConfigArguments:
             "load_config's path must be a path (a str or an os.PathLike) or None, got int"
         )
 
-    def test_a_table_override_replaces_the_files_table_whole(self, tmp_path):
-        """As the docstring says: the file's other ``[risk]`` limits are not kept."""
+    def test_a_table_override_keeps_the_files_other_keys_of_the_table(self, tmp_path):
+        """Bug: a table override replaced the file's table whole, so overriding one risk
+        limit (``{"risk": {"max_order_notional": "10"}}``) silently put every other limit
+        the file set back to its default: a desk's tight ``max_order_qty = "0.002"`` became
+        the default 1, a looser limit nobody asked for. A table's keys are now set one by
+        one: the file's other limits stay, and the override's key wins."""
         path = tmp_path / "desk.toml"
-        path.write_text('[risk]\nmax_order_qty = "2"\n', encoding="utf-8")
+        path.write_text(
+            '[risk]\nmax_order_qty = "0.002"\nmax_order_notional = "50"\n', encoding="utf-8"
+        )
         cfg = load_config(path, overrides={"risk": {"max_order_notional": "10"}, "seed": None})
-        assert (cfg.risk.max_order_qty, cfg.risk.max_order_notional) == (Decimal(1), Decimal(10))
+        assert (cfg.risk.max_order_qty, cfg.risk.max_order_notional) == (
+            Decimal("0.002"),
+            Decimal(10),
+        )
         assert cfg.seed == DryrunConfig().seed  # None overrides nothing
+        assert load_config(path).risk.max_order_notional == Decimal(50)  # the file unchanged
+        alone = load_config(None, overrides={"risk": {"max_order_notional": "10"}})
+        assert (alone.risk.max_order_qty, alone.risk.max_order_notional) == (
+            DryrunConfig().risk.max_order_qty,
+            Decimal(10),
+        )

@@ -419,11 +419,12 @@ def load_config(
     ``feed`` (the command line's), data paths resolve from the current directory.
 
     ``overrides`` maps top-level keys to values, as ``livesession dryrun``'s flags do: each
-    replaces the file's value of its key whole, so a table given there replaces the file's
-    whole table (``{"risk": {"max_order_qty": "0.5"}}`` leaves the file's other ``[risk]``
-    limits at their defaults: give every key of the table you mean to keep). A value of
-    None overrides nothing (an unset flag). A ``path`` that is no path, or ``overrides``
-    that is no mapping, is a ``ConfigError`` naming it.
+    replaces the file's value of its key, and a table's keys are set one by one
+    (``{"risk": {"max_order_qty": "0.5"}}`` changes that limit and keeps the file's other
+    ``[risk]`` limits: a table replaced whole silently put them back to their defaults,
+    loosening limits the desk had set). A value of None overrides nothing (an unset flag).
+    A ``path`` that is no path, or ``overrides`` that is no mapping, is a ``ConfigError``
+    naming it.
     """
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise ConfigError(
@@ -450,7 +451,10 @@ def load_config(
         refuse_overridden_invalid(path, DryrunConfig, data, changes, text)
         own = dict(data)
     for key, value in changes.items():
-        data[key] = from_cwd(value) if key == "feed" else value
+        if isinstance(value, Mapping) and isinstance(data.get(key), dict):
+            data[key] = {**data[key], **value}  # the keys of the file's table it leaves out stay
+        else:
+            data[key] = from_cwd(value) if key == "feed" else value
     try:
         config = DryrunConfig.from_mapping(data)
         refuse_pin_without_data(config.feed, config.feed_sha256, config.feed_bytes)
