@@ -27,6 +27,7 @@ __all__ = [
     "resuming",
     "stop_advice",
     "stopped",
+    "stopped_pid",
     "writer_verb",
 ]
 
@@ -148,24 +149,29 @@ def stopped(holder: Holder) -> str:
     its run's lock and acts on no signal until it runs again: ``stop``, ``kill`` and
     ``ack`` waited out their timeout with "a long step or wind-down?", and ``status`` said
     ``running``. A tracing stop (``t``: a debugger) is the debugger's to end. Only a holder
-    on this host can be looked at, and only where ``/proc`` has it.
+    on this host can be looked at (``stopped_pid``).
     """
-    if holder.pid <= 0 or holder.host != socket.gethostname():
+    return stopped_pid(holder.pid) if holder.host == socket.gethostname() else ""
+
+
+def stopped_pid(pid: int) -> str:
+    """``stopped``'s words of this host's process ``pid``, where ``/proc`` has it."""
+    if pid <= 0:
         return ""
     try:
-        stat = (Path("/proc") / str(holder.pid) / "stat").read_bytes()
+        stat = (Path("/proc") / str(pid) / "stat").read_bytes()
     except OSError:
         return ""
     end = stat.rfind(b")")  # the command's name, in parentheses, may hold anything
     state = stat[end + 2 : end + 3]
     if state == b"T":
         return (
-            f"pid {holder.pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and "
-            f"acts on no signal until it runs again: `kill -CONT {holder.pid}`"
+            f"pid {pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and "
+            f"acts on no signal until it runs again: `kill -CONT {pid}`"
         )
     if state == b"t":
         return (
-            f"pid {holder.pid} is stopped by a debugger (state t: tracing stop) and acts on "
+            f"pid {pid} is stopped by a debugger (state t: tracing stop) and acts on "
             "no signal until the debugger lets it run"
         )
     return ""

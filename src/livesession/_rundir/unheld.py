@@ -12,14 +12,12 @@
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING
 
 from .._artifacts.releases import unlocked_says
 from .._domain.clock import SystemClock
 from .._support.text import command
-from .holderproc import stopped
-from .lock import Holder
+from .holderproc import stopped_pid
 from .seal import claimed_seal, describe_seal, last_stop
 from .standing import heartbeat
 
@@ -67,7 +65,7 @@ def not_yet_held(action: str, run_dir: Path, pid: int) -> str:
     said only that it was starting, and an operator waited on it; it now says so, and how.
     """
     again = f"once `{command('status', run_dir)}` says it runs, `{command(action, run_dir)}` again"
-    if held := stopped(Holder(pid=pid, host=socket.gethostname(), since="", command="")):
+    if held := stopped_pid(pid):
         return (
             f"nothing was sent: `livesession resume` (pid {pid}) of {run_dir} is starting, "
             f"but {held}; {again}"
