@@ -47,6 +47,16 @@ if "PYTEST_DEBUG_TEMPROOT" not in os.environ:  # pytest's own root for tmp_path
         os.environ["PYTEST_DEBUG_TEMPROOT"] = "/tmp"
         TEMP_ROOT_NEEDS_QUOTES = _root
 
+# The CLI processes the tests start (a few thousand) import the package as an install does:
+# from bytecode. `pip install -e`, or a shell with PYTHONDONTWRITEBYTECODE set, would have
+# each one compile some 250 modules first (a third of the CPU time of a test that starts
+# CLI processes). The cache goes to a directory of its own, shared by the workers, never
+# into the tree or beside a user's strategy package that a test imports.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+os.environ.setdefault(
+    "PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / f"livesession-tests-pyc-{os.getuid()}")
+)
+
 from livesession._support import secrets  # noqa: E402 - after the environment is cleared
 
 sys.path.insert(0, str(Path(__file__).parent))
