@@ -30,7 +30,7 @@ from _eurusd import eurusd_csv
 from livesession.cli import main
 from livesession.evidence import write_evidence
 
-from crash_harness import cli
+from crash_harness import KILLED, Profile, cli, dryrun
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -372,6 +372,43 @@ class TestWhatADishonestOrCarelessHandOverIs:
             f"livesession: error: --manifest {tmp_path / given}: {why}: give the "
             "manifest.json of the evidence bundle"
         )
+
+
+@pytest.mark.broken_run("the run is killed mid-step: a crashed run, not sealed")
+def test_the_bundle_of_a_crashed_run_is_said_to_match_after_its_violations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a crashed run handed over with its bundle (``evidence`` NOT VERIFIED, as it must
+    be) was held to the manifest, but plain ``verify --manifest`` printed only the run's
+    violations: nothing said the manifest was this run's, nor its SHA-256 to compare with
+    the published one (``--json`` had both). The manifest's line follows the violations
+    now; the exit code stays verify's."""
+    profile = Profile(name="crashed", seed=3)
+    assert dryrun(profile, tmp_path / "team", crash_at="write_events:120").returncode == KILLED
+    run = tmp_path / "team" / "crashed"
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run), "--out", str(bundle)]) == 1  # NOT VERIFIED: not sealed
+    copy = tmp_path / "received"
+    shutil.copytree(run, copy)
+    capsys.readouterr()
+
+    manifest = bundle / "manifest.json"
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    code, lines = _verify(copy, manifest, capsys)
+    assert code == 1
+    assert lines[0].startswith("incomplete run: no C2_DRYRUN_STOP")
+    assert lines[-1].startswith(
+        "manifest  manifest.json is run crashed's: audit head, config hash and "
+    )
+    assert "(the bundle says: evidence NOT VERIFIED; the run: NOT SEALED: " in lines[-1]
+    assert f"its sha256 {digest}: compare it" in lines[-1]
+
+    # Another run's bundle is still its violations, and no such line.
+    (copy / "notes.txt").write_text("added after the run\n")
+    code, lines = _verify(copy, manifest, capsys)
+    assert code == 1
+    assert "notes.txt: in the run directory, but not among manifest.json's artifacts" in lines
+    assert not [line for line in lines if line.startswith("manifest  ")]
 
 
 def test_evidence_without_the_strategy_package_says_what_checks_the_copy(
