@@ -105,6 +105,21 @@ class TestTheBundleOfThisRun:
         assert said["manifest"]["matches"] is True
         assert said["manifest"]["run_id"] == "hand"
 
+    def test_says_the_runs_audit_head_it_asks_to_compare(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bug: the line told the reviewer to compare "the audit head" with the published
+        one but did not say it (nor did ``--json``): without the run's code, where
+        ``evidence`` prints its ``head``, the reviewer had to dig it out of a file."""
+        head = orjson.loads((copy / "metrics.json").read_bytes())["audit_head"]
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 0, lines
+        assert lines[1].endswith(
+            f"and the audit head, with the ones the desk published: the run's audit head is {head}"
+        )
+        assert main(["verify", str(copy), "--manifest", str(handed[1]), "--json"]) == 0
+        assert orjson.loads(capsys.readouterr().out)["manifest"]["audit_head"] == head
+
     def test_what_a_file_manager_leaves_in_the_copy_is_not_the_runs(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

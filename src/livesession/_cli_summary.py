@@ -287,6 +287,7 @@ def verify_json(
             "converted": bundle.converted,  # what a copy changed in them ("" nothing)
             "matches": not bundle.problems,
             "run_id": bundle.run_id,
+            "audit_head": bundle.audit_head,  # the run's, to compare with the published one
             "files": bundle.files,
             "bundle_result": bundle.verdict,  # the evidence's: VERIFIED or NOT VERIFIED
             "bundle_run_ended": bundle.run_ended,
