@@ -277,6 +277,7 @@ def verify_json(
         "live": result.live,  # a cut up to the last checkpoint is no whole run
         "incomplete": result.incomplete,  # the summary is ``incomplete run: ...``
         "counts": dict(result.counts),
+        "run_version": result.run_version,  # the release that wrote it (SESSION_STARTED's)
         "total": result.total,
         "violations": list(result.violations),
     }
