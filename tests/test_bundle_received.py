@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -516,3 +518,35 @@ class TestTheDocumentSaysHowToCheckIt:
             f"- Data file: `csv:{data}` at `{data}`, SHA-256 `{digest}`, {size} bytes: the "
             "re-run reads it." in result.document.read_text(encoding="utf-8")
         )
+
+
+def test_the_runbooks_reviewer_check_runs_as_written(tmp_path: Path) -> None:
+    """RUNBOOK's "Receiving a run to review" block, run as the page writes it on a copy of a
+    run and its bundle: each command exits 0, and the audit head ``verify`` and ``evidence``
+    print is the team's."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN REVIEWER CHECK -->")[1].split("<!-- END REVIEWER CHECK -->")[0]
+    script = block.split("```bash\n")[1].split("```")[0]
+    team = tmp_path / "team"
+    run = _dryrun(team, "drill-01")
+    assert main(["evidence", str(run), "--out", str(tmp_path / "bundle")]) == 0
+    shutil.copytree(run, tmp_path / "copy" / "drill-01")
+    head = orjson.loads((run / "metrics.json").read_bytes())["audit_head"]
+    # The page's `livesession` is this interpreter's, whatever PATH holds.
+    shim = 'livesession() { "$LIVESESSION_PY" -m livesession.cli "$@"; }\nset -e\n'
+    done = subprocess.run(
+        ["bash", "-c", shim + script],
+        cwd=tmp_path,
+        env={**os.environ, "LIVESESSION_PY": sys.executable},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    digest = hashlib.sha256((tmp_path / "bundle" / "manifest.json").read_bytes()).hexdigest()
+    assert out[0].startswith(digest)
+    assert out[2].endswith(f"the run's audit head is {head}")
+    assert f"head      {head} (audit head)" in out
+    assert (tmp_path / "review" / "drill-01.html").is_file()
