@@ -390,6 +390,32 @@ class TestWhatADishonestOrCarelessHandOverIs:
             "manifest.json of the evidence bundle"
         )
 
+    @pytest.mark.parametrize("converted", [False, True])
+    def test_the_bundles_document_given_for_its_manifest_is_bad_input(
+        self,
+        handed: tuple[Path, Path, Path],
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        converted: bool,
+    ) -> None:
+        """Bug: ``--manifest EV-<date>-<run_id>.md`` (the bundle's other file, the one a
+        person reads) was "not JSON", so ``verify`` said ``the evidence bundle is not this
+        run's`` (exit 1) of a run and a bundle that match. It is a wrong argument: exit 2,
+        one line naming the file to give; a copy's CRLF or byte order mark changes nothing."""
+        (document,) = handed[1].parent.glob("EV-*.md")
+        given = document
+        if converted:
+            given = tmp_path / document.name
+            given.write_bytes(b"\xef\xbb\xbf" + document.read_bytes().replace(b"\n", b"\r\n"))
+        assert main(["verify", str(copy), "--manifest", str(given)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"livesession: error: --manifest {given} is the bundle's document (EV-*.md), not "
+            "its manifest: give the manifest.json written beside it\n"
+        )
+
 
 @pytest.mark.broken_run("the run is killed mid-step: a crashed run, not sealed")
 def test_the_bundle_of_a_crashed_run_is_said_to_match_after_its_violations(

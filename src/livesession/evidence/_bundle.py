@@ -49,6 +49,9 @@ __all__ = [
 
 MANIFEST_SCHEMA: Final = "LIVESESSION_EVIDENCE_V1"
 _MAX_BYTES: Final = 64 * 1024 * 1024
+_DOCUMENT: Final = b"# Evidence: run "
+"""How the bundle's ``EV-<date>-<run_id>.md`` opens: said "not JSON", it made ``verify``
+call the bundle not the run's (exit 1), where a reviewer had only given the wrong file."""
 """A manifest larger than this is refused unread (one of a run with many files is far less)."""
 
 _TOOL_OUTPUTS: Final = frozenset(
@@ -180,6 +183,12 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
     name = manifest.name
     digest = hashlib.sha256(received).hexdigest()
     data, converted = as_written(received)
+    if data.startswith(_DOCUMENT):  # the bundle's other file: given by mistake, not a verdict
+        msg = (
+            f"--manifest {manifest} is the bundle's document (EV-*.md), not its manifest: "
+            "give the manifest.json written beside it"
+        )
+        raise UsageError(msg)
     try:
         held = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
