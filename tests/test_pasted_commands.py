@@ -361,3 +361,24 @@ def test_status_under_a_latin_1_locale_advises_a_command_that_runs(tmp_path: Pat
     (verify, _) = re.findall(rb"`(livesession [^`]*)`", line)
     words = _pasted_bytes(verify.decode("latin-1"), locale)
     assert words == [b"livesession", b"verify", os.fsencode(out / "r1")]
+
+
+@pytest.mark.broken_run("metrics.json is taken out of the run, for a violation to count")
+def test_verify_counts_the_violations_of_a_path_not_utf_8_as_every_line_says_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``verify``'s stderr count line printed a byte of the path that is not UTF-8 as
+    Python's lone surrogate, which the stream wrote ``bad\\udcffdir``, where its stdout and
+    every other message say ``bad\\xffdir``."""
+    out = tmp_path / os.fsdecode(b"bad\xffdir")
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30", "-q"]) == 0
+    (out / "r1" / "metrics.json").unlink()
+    capsys.readouterr()
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "verify", os.fsencode(out / "r1")],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == b"1 violation(s) in " + os.fsencode(tmp_path) + b"/bad\\xffdir/r1\n"

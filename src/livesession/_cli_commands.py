@@ -155,7 +155,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(bundle.describe())  # noqa: T201 - the CLI's output
     if result.ok:
         return EXIT_OK
-    print(f"{result.total} violation(s) in {path_text(args.run_dir)}", file=sys.stderr)  # noqa: T201
+    print(one_line(f"{result.total} violation(s) in {path_text(args.run_dir)}"), file=sys.stderr)  # noqa: T201
     return EXIT_VIOLATIONS
 
 
