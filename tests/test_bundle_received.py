@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +32,7 @@ from _eurusd import eurusd_csv
 from livesession.cli import main
 from livesession.evidence import write_evidence
 
-from crash_harness import cli
+from crash_harness import KILLED, Profile, cli, dryrun
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -104,6 +106,21 @@ class TestTheBundleOfThisRun:
         assert said["manifest"]["sha256"] == hashlib.sha256(manifest.read_bytes()).hexdigest()
         assert said["manifest"]["matches"] is True
         assert said["manifest"]["run_id"] == "hand"
+
+    def test_says_the_runs_audit_head_it_asks_to_compare(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bug: the line told the reviewer to compare "the audit head" with the published
+        one but did not say it (nor did ``--json``): without the run's code, where
+        ``evidence`` prints its ``head``, the reviewer had to dig it out of a file."""
+        head = orjson.loads((copy / "metrics.json").read_bytes())["audit_head"]
+        code, lines = _verify(copy, handed[1], capsys)
+        assert code == 0, lines
+        assert lines[1].endswith(
+            f"and the audit head, with the ones the desk published: the run's audit head is {head}"
+        )
+        assert main(["verify", str(copy), "--manifest", str(handed[1]), "--json"]) == 0
+        assert orjson.loads(capsys.readouterr().out)["manifest"]["audit_head"] == head
 
     def test_what_a_file_manager_leaves_in_the_copy_is_not_the_runs(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
@@ -373,6 +390,69 @@ class TestWhatADishonestOrCarelessHandOverIs:
             "manifest.json of the evidence bundle"
         )
 
+    @pytest.mark.parametrize("converted", [False, True])
+    def test_the_bundles_document_given_for_its_manifest_is_bad_input(
+        self,
+        handed: tuple[Path, Path, Path],
+        copy: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        converted: bool,
+    ) -> None:
+        """Bug: ``--manifest EV-<date>-<run_id>.md`` (the bundle's other file, the one a
+        person reads) was "not JSON", so ``verify`` said ``the evidence bundle is not this
+        run's`` (exit 1) of a run and a bundle that match. It is a wrong argument: exit 2,
+        one line naming the file to give; a copy's CRLF or byte order mark changes nothing."""
+        (document,) = handed[1].parent.glob("EV-*.md")
+        given = document
+        if converted:
+            given = tmp_path / document.name
+            given.write_bytes(b"\xef\xbb\xbf" + document.read_bytes().replace(b"\n", b"\r\n"))
+        assert main(["verify", str(copy), "--manifest", str(given)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"livesession: error: --manifest {given} is the bundle's document (EV-*.md), not "
+            "its manifest: give the manifest.json written beside it\n"
+        )
+
+
+@pytest.mark.broken_run("the run is killed mid-step: a crashed run, not sealed")
+def test_the_bundle_of_a_crashed_run_is_said_to_match_after_its_violations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a crashed run handed over with its bundle (``evidence`` NOT VERIFIED, as it must
+    be) was held to the manifest, but plain ``verify --manifest`` printed only the run's
+    violations: nothing said the manifest was this run's, nor its SHA-256 to compare with
+    the published one (``--json`` had both). The manifest's line follows the violations
+    now; the exit code stays verify's."""
+    profile = Profile(name="crashed", seed=3)
+    assert dryrun(profile, tmp_path / "team", crash_at="write_events:120").returncode == KILLED
+    run = tmp_path / "team" / "crashed"
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run), "--out", str(bundle)]) == 1  # NOT VERIFIED: not sealed
+    copy = tmp_path / "received"
+    shutil.copytree(run, copy)
+    capsys.readouterr()
+
+    manifest = bundle / "manifest.json"
+    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    code, lines = _verify(copy, manifest, capsys)
+    assert code == 1
+    assert lines[0].startswith("incomplete run: no C2_DRYRUN_STOP")
+    assert lines[-1].startswith(
+        "manifest  manifest.json is run crashed's: audit head, config hash and "
+    )
+    assert "(the bundle says: evidence NOT VERIFIED; the run: NOT SEALED: " in lines[-1]
+    assert f"its sha256 {digest}: compare it" in lines[-1]
+
+    # Another run's bundle is still its violations, and no such line.
+    (copy / "notes.txt").write_text("added after the run\n")
+    code, lines = _verify(copy, manifest, capsys)
+    assert code == 1
+    assert "notes.txt: in the run directory, but not among manifest.json's artifacts" in lines
+    assert not [line for line in lines if line.startswith("manifest  ")]
+
 
 def test_evidence_without_the_strategy_package_says_what_checks_the_copy(
     tmp_path: Path,
@@ -464,3 +544,35 @@ class TestTheDocumentSaysHowToCheckIt:
             f"- Data file: `csv:{data}` at `{data}`, SHA-256 `{digest}`, {size} bytes: the "
             "re-run reads it." in result.document.read_text(encoding="utf-8")
         )
+
+
+def test_the_runbooks_reviewer_check_runs_as_written(tmp_path: Path) -> None:
+    """RUNBOOK's "Receiving a run to review" block, run as the page writes it on a copy of a
+    run and its bundle: each command exits 0, and the audit head ``verify`` and ``evidence``
+    print is the team's."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    block = text.split("<!-- BEGIN REVIEWER CHECK -->")[1].split("<!-- END REVIEWER CHECK -->")[0]
+    script = block.split("```bash\n")[1].split("```")[0]
+    team = tmp_path / "team"
+    run = _dryrun(team, "drill-01")
+    assert main(["evidence", str(run), "--out", str(tmp_path / "bundle")]) == 0
+    shutil.copytree(run, tmp_path / "copy" / "drill-01")
+    head = orjson.loads((run / "metrics.json").read_bytes())["audit_head"]
+    # The page's `livesession` is this interpreter's, whatever PATH holds.
+    shim = 'livesession() { "$LIVESESSION_PY" -m livesession.cli "$@"; }\nset -e\n'
+    done = subprocess.run(
+        ["bash", "-c", shim + script],
+        cwd=tmp_path,
+        env={**os.environ, "LIVESESSION_PY": sys.executable},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    digest = hashlib.sha256((tmp_path / "bundle" / "manifest.json").read_bytes()).hexdigest()
+    assert out[0].startswith(digest)
+    assert out[2].endswith(f"the run's audit head is {head}")
+    assert f"head      {head} (audit head)" in out
+    assert (tmp_path / "review" / "drill-01.html").is_file()

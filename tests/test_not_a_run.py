@@ -468,7 +468,7 @@ class TestVerifyOutput:
         document = json.loads(capsys.readouterr().out)
         assert set(document) == {
             "ok", "exit_code", "run_dir", "summary", "live", "incomplete", "counts", "total",
-            "violations",
+            "violations", "run_version",
         }  # fmt: skip
         assert document["violations"] == ["state_snapshots.jsonl: missing", "metrics.json: missing"]
 

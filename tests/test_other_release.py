@@ -19,6 +19,7 @@ import pytest
 
 from _forge import tampered
 from livesession import DryrunConfig, RiskLimits, StrategyConfig, create_run
+from livesession._version import __version__
 from livesession.cli import main
 from livesession.prom import render_textfile
 from livesession.verify import verify_run
@@ -51,6 +52,55 @@ class TestVerify:
         del lines[-3]  # a line from the end: the seq then jumps
         events.write_bytes(b"".join(lines))
         assert not verify_run(old_done).ok
+
+
+class TestVerifySaysTheRelease:
+    """Bug: a reviewer checking a run with another installed livesession read ``OK`` and
+    nothing of the versions (``verify --json`` neither): that the verdict was this
+    release's, and for a run of a later release, a contract that knows nothing of what that
+    release added. A line under the verdict names both, and ``--json`` ``run_version``."""
+
+    def test_a_run_of_an_earlier_release(
+        self, old_done: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["verify", str(old_done)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith(f"OK {old_done}: ")
+        said = (
+            f"version   written by livesession 0.1.0, checked by {__version__}: an earlier "
+            "release: held to what that release's runs promise"
+        )
+        assert lines[1:] == [said]
+        assert main(["verify", str(old_done), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["run_version"] == "0.1.0"
+
+    def test_a_run_of_a_later_release_and_of_this_one(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["dryrun", "--out", str(tmp_path), "--run-id", "later", "--steps", "20", "-q"]
+        assert main(argv) == 0
+        run = tmp_path / "later"
+        assert main(["verify", str(run), "--json"]) == 0  # this release's: no line
+        assert json.loads(capsys.readouterr().out)["run_version"] == __version__
+        assert main(["verify", str(run)]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 1
+
+        for name, wanted in (
+            ("events.jsonl", lambda r: r.get("event_type") == "SESSION_STARTED"),
+            ("audit.jsonl", lambda r: r.get("code") == "C2_DRYRUN_START"),
+        ):
+            tampered(run, name, wanted, lambda r: r["payload"].update(version="9.1.0"))
+        for name in ("run.json", "checkpoint.json"):  # outside the chain: as 9.1.0 wrote them
+            kept = json.loads((run / name).read_bytes())
+            (run / name).write_text(json.dumps(kept | {"version": "9.1.0"}))
+        assert main(["verify", str(run)]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        said = (
+            f"version   written by livesession 9.1.0, checked by {__version__}: a later "
+            "release than this one: held to this release's contract, which knows nothing of "
+            "what 9.1 added; check it with livesession 9.1.x"
+        )
+        assert lines[1:] == [said]
 
 
 def _as_written_by(run: Path, version: str) -> None:

@@ -23,6 +23,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,7 +33,7 @@ from livesession._artifacts.runread import require_run
 from livesession._cli_output import not_sealed
 from livesession._exceptions import RunDirectoryError
 from livesession._rundir.starting import start_again
-from livesession._support.text import valid_text
+from livesession._support.text import command, valid_text
 from livesession.cli import build_parser, main
 from livesession.control import describe_run
 from livesession.status import RunStatus, Verdict, list_runs
@@ -282,3 +283,102 @@ def test_plain_output_of_an_awkward_but_printable_path_is_as_it_was(
         assert _labelled(said, "artifacts") == as_before
         assert main(["status", str(out / "r1")]) == 0
         assert _labelled(capsys.readouterr().out, "run") == f"r1 ({as_before})"
+
+
+_DASHED = "Q4 \u2013 review"
+"""A directory named with an en dash: in UTF-8 on the disk, ``Q4 \\xe2\\x80\\x93 review``."""
+
+
+def _pasted_bytes(line: str, env: dict[str, str] | None = None) -> list[bytes]:
+    """The words a program gets when ``line`` (encoded as a terminal under ``env`` would
+    send it) is pasted into bash, as the bytes they are."""
+    assert _BASH is not None
+    encoding = "latin-1" if env else "utf-8"
+    done = subprocess.run(
+        [_BASH, "--norc", "--noprofile", "-c", b"printf '%s\\0' " + line.encode(encoding)],
+        capture_output=True,
+        check=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", **(env or {})},
+    )
+    return done.stdout.split(b"\0")[:-1]
+
+
+@needs_bash
+def test_a_command_under_a_latin_1_locale_names_the_paths_bytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bug: under a locale that is not UTF-8 (Latin-1) Python reads a directory's bytes one
+    character each, and a byte 0x80-0x9f is a control character there: ``Q4 \\u2013
+    review`` is ``Q4 \\xe2\\x80\\x93 review``. The pasted command wrote those two as their
+    UTF-8 bytes (``$'Q4 \\xe2\\xc2\\x80\\xc2\\x93 review'``), a path that does not exist.
+    Each is now the byte the locale's encoding gives, the path's own."""
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "iso8859-1")
+    on_disk = f"/srv/runs/{_DASHED}/r1".encode()
+    as_read = on_disk.decode("latin-1")  # what a Latin-1 locale's os.fsdecode gives
+    said = command("resume", as_read)
+    assert said == "livesession resume $'/srv/runs/Q4 \u00e2\\x80\\x93 review/r1'"
+    assert _pasted_bytes(said, {"LC_ALL": "C"}) == [b"livesession", b"resume", on_disk]
+
+    monkeypatch.undo()  # a UTF-8 locale: as before
+    assert command("resume", "/srv/nl\n\u0080") == "livesession resume $'/srv/nl\\n\\xc2\\x80'"
+
+
+def _latin_1_locale(tmp_path: Path) -> dict[str, str]:
+    """An environment whose locale is Latin-1: one compiled into ``tmp_path`` (no host has
+    one installed by default)."""
+    localedef = shutil.which("localedef")
+    if localedef is None:
+        pytest.skip("localedef compiles the Latin-1 locale")
+    (tmp_path / "locales").mkdir()
+    made = subprocess.run(
+        [localedef, "-i", "C", "-f", "ISO-8859-1", str(tmp_path / "locales" / "C.ISO-8859-1")],
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    if made.returncode not in (0, 1):  # 1: made, with warnings
+        pytest.skip(f"localedef could not compile a Latin-1 locale: {made.stderr!r}")
+    return {"LOCPATH": str(tmp_path / "locales"), "LC_ALL": "C.ISO-8859-1"}
+
+
+@needs_bash
+def test_status_under_a_latin_1_locale_advises_a_command_that_runs(tmp_path: Path) -> None:
+    """The reviewer's shell in a Latin-1 locale: ``status``'s ``next`` of a run under a
+    directory named with an en dash, pasted, names that run."""
+    locale = _latin_1_locale(tmp_path)
+    out = tmp_path / _DASHED
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30", "-q"]) == 0
+    env = {**os.environ, "PYTHONUTF8": "0", **locale}
+    status = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "status", os.fsencode(out / "r1")],
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    (line,) = [ln for ln in status.stdout.splitlines() if ln.startswith(b"next")]
+    (verify, _) = re.findall(rb"`(livesession [^`]*)`", line)
+    words = _pasted_bytes(verify.decode("latin-1"), locale)
+    assert words == [b"livesession", b"verify", os.fsencode(out / "r1")]
+
+
+@pytest.mark.broken_run("metrics.json is taken out of the run, for a violation to count")
+def test_verify_counts_the_violations_of_a_path_not_utf_8_as_every_line_says_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``verify``'s stderr count line printed a byte of the path that is not UTF-8 as
+    Python's lone surrogate, which the stream wrote ``bad\\udcffdir``, where its stdout and
+    every other message say ``bad\\xffdir``."""
+    out = tmp_path / os.fsdecode(b"bad\xffdir")
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30", "-q"]) == 0
+    (out / "r1" / "metrics.json").unlink()
+    capsys.readouterr()
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "verify", os.fsencode(out / "r1")],
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == b"1 violation(s) in " + os.fsencode(tmp_path) + b"/bad\\xffdir/r1\n"

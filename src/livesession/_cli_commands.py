@@ -151,11 +151,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
         emit_json(verify_json(result, args.run_dir, code=code, bundle=bundle))
     else:
         print("\n".join(result.render(path_text(args.run_dir))))  # noqa: T201 - the CLI's output
-        if bundle is not None and result.ok:
+        if bundle is not None and not bundle.problems:  # a crashed run's bundle too
             print(bundle.describe())  # noqa: T201 - the CLI's output
     if result.ok:
         return EXIT_OK
-    print(f"{result.total} violation(s) in {path_text(args.run_dir)}", file=sys.stderr)  # noqa: T201
+    print(one_line(f"{result.total} violation(s) in {path_text(args.run_dir)}"), file=sys.stderr)  # noqa: T201
     return EXIT_VIOLATIONS
 
 

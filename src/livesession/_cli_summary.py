@@ -277,6 +277,7 @@ def verify_json(
         "live": result.live,  # a cut up to the last checkpoint is no whole run
         "incomplete": result.incomplete,  # the summary is ``incomplete run: ...``
         "counts": dict(result.counts),
+        "run_version": result.run_version,  # the release that wrote it (SESSION_STARTED's)
         "total": result.total,
         "violations": list(result.violations),
     }
@@ -287,6 +288,7 @@ def verify_json(
             "converted": bundle.converted,  # what a copy changed in them ("" nothing)
             "matches": not bundle.problems,
             "run_id": bundle.run_id,
+            "audit_head": bundle.audit_head,  # the run's, to compare with the published one
             "files": bundle.files,
             "bundle_result": bundle.verdict,  # the evidence's: VERIFIED or NOT VERIFIED
             "bundle_run_ended": bundle.run_ended,

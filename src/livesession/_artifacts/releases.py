@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "checked_by",
     "other_release",
     "release_of",
     "resume_advice",
@@ -35,6 +36,31 @@ _WITHOUT_WRITER_LOCK: Final = ("0.0.", "0.1.")
 def release_of(version: str) -> str:
     """The release (major.minor) of ``version``: ``0.1`` of ``0.1.0``."""
     return ".".join(version.split(".")[:2])
+
+
+def checked_by(version: str) -> tuple[str, ...]:
+    """``verify``'s line on a run another release (major.minor) wrote; none for this one's.
+
+    A reviewer checking a run with another installed livesession was told ``OK`` and not
+    that the verdict was this release's: one of a later release is held to the contract
+    of an earlier one, which knows nothing of what that release added.
+    """
+    if not version or release_of(version) == release_of(__version__):
+        return ()
+    if _release_key(version) > _release_key(__version__):
+        how = (
+            "a later release than this one: held to this release's contract, which knows "
+            f"nothing of what {release_of(version)} added; check it with livesession "
+            f"{release_of(version)}.x"
+        )
+    else:
+        how = "an earlier release: held to what that release's runs promise"
+    return (f"version   written by livesession {version}, checked by {__version__}: {how}",)
+
+
+def _release_key(version: str) -> tuple[int, ...]:
+    """``(0, 3)`` of ``0.3.0``; a part that is no number counts as 0."""
+    return tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:2])
 
 
 def other_release(meta: dict[str, Any]) -> str | None:

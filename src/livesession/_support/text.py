@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -390,4 +391,18 @@ def _ansi_c(char: str) -> str:
     code = ord(char)
     if code in _ESCAPED_BYTES:  # the byte os.fsdecode stood this surrogate for
         return f"\\x{code - 0xDC00:02x}"
-    return "".join(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
+    return "".join(f"\\x{byte:02x}" for byte in _as_passed(char))
+
+
+def _as_passed(char: str) -> bytes:
+    r"""The bytes of ``char`` in a command line: in the file system's (the locale's) encoding.
+
+    Under a Latin-1 locale a directory named ``Q4 \u2013 review`` (UTF-8 bytes on the disk)
+    is ``Q4 \xe2\x80\x93 review`` to Python, one character a byte; its ``\x80`` was
+    written as its UTF-8 bytes ``\xc2\x80``, and the pasted command named another path.
+    A character that encoding cannot hold (no path of this host has it) is said in UTF-8.
+    """
+    try:
+        return char.encode(sys.getfilesystemencoding())
+    except UnicodeEncodeError:
+        return char.encode("utf-8", "surrogatepass")

@@ -49,6 +49,9 @@ __all__ = [
 
 MANIFEST_SCHEMA: Final = "LIVESESSION_EVIDENCE_V1"
 _MAX_BYTES: Final = 64 * 1024 * 1024
+_DOCUMENT: Final = b"# Evidence: run "
+"""How the bundle's ``EV-<date>-<run_id>.md`` opens: said "not JSON", it made ``verify``
+call the bundle not the run's (exit 1), where a reviewer had only given the wrong file."""
 """A manifest larger than this is refused unread (one of a run with many files is far less)."""
 
 _TOOL_OUTPUTS: Final = frozenset(
@@ -144,6 +147,9 @@ class BundleCheck:
     """What a copy changed in the manifest's bytes on its way (``as_written``); "" none."""
     sha256_as_written: str = ""
     """The SHA-256 of the manifest as ``evidence`` wrote it: ``sha256`` when not converted."""
+    audit_head: str = ""
+    """The run's audit head ("" when its audit log has no line), which a match says the
+    manifest gives too."""
 
     def describe(self) -> str:
         """The line ``verify --manifest`` prints when the manifest is the run's."""
@@ -160,7 +166,8 @@ class BundleCheck:
             f"manifest  {self.name} is run {self.run_id}'s: audit head, config hash and "
             f"{self.files} file(s) by SHA-256 match (the bundle says: evidence "
             f"{self.verdict}{ended}); "
-            f"{compare}, and the audit head, with the ones the desk published"
+            f"{compare}, and the audit head, with the ones the desk published: the run's "
+            f"audit head is {self.audit_head}"
         )
 
 
@@ -176,13 +183,20 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
     name = manifest.name
     digest = hashlib.sha256(received).hexdigest()
     data, converted = as_written(received)
+    if data.startswith(_DOCUMENT):  # the bundle's other file: given by mistake, not a verdict
+        msg = (
+            f"--manifest {manifest} is the bundle's document (EV-*.md), not its manifest: "
+            "give the manifest.json written beside it"
+        )
+        raise UsageError(msg)
     try:
         held = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         return _unread(name, digest, f"not JSON (cut short, or not a manifest): {exc}")
     if not isinstance(held, dict) or held.get("schema") != MANIFEST_SCHEMA:
         return _unread(name, digest, f"not an evidence manifest (no schema {MANIFEST_SCHEMA})")
-    problems = [*_identity(run_dir, held, name), *_files(run_dir, held, name, manifest)]
+    head = audit_head(run_dir)
+    problems = [*_identity(run_dir, held, name, head), *_files(run_dir, held, name, manifest)]
     listed = held.get("artifacts")
     return BundleCheck(
         name=name,
@@ -194,6 +208,7 @@ def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
         problems=tuple(problems),
         converted=converted,
         sha256_as_written=hashlib.sha256(data).hexdigest() if converted else digest,
+        audit_head=head or "",
     )
 
 
@@ -230,7 +245,7 @@ def _run_id(run_dir: Path) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _identity(run_dir: Path, held: dict[str, Any], name: str) -> list[str]:
+def _identity(run_dir: Path, held: dict[str, Any], name: str, head: str | None) -> list[str]:
     """The manifest's run id, audit head, config hash and run version against the run's own.
 
     ``run_version`` (the contract's manifest "version": the release the run's audited
@@ -239,7 +254,7 @@ def _identity(run_dir: Path, held: dict[str, Any], name: str) -> list[str]:
     started = audited_start(run_dir)
     theirs = (
         ("run_id", _run_id(run_dir), "a bundle of another run, or a run renamed"),
-        ("audit_head", audit_head(run_dir), "these are not the files it was written from"),
+        ("audit_head", head, "these are not the files it was written from"),
         ("config_hash", started.get("config_sha256"), "the audited config differs"),
     )
     found = [

@@ -182,4 +182,5 @@ def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
         ),
         counts=run.files.counts,
         live="" if live is None else live.describe(),
+        run_version=version if isinstance(version := run.events.version, str) else "",
     )

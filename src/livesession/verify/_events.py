@@ -131,6 +131,8 @@ class EventChecks:
         self.first_bad_id = 0
         """The first line whose event id is not its content's (0: none): a changed line."""
         self.config_sha256: object = None
+        self.version: object = None
+        """The livesession version its ``SESSION_STARTED`` names: the run's, in the chain."""
         """The config digest ``SESSION_STARTED`` records (``_config``), if it does."""
         self.run_records = RunRecords()
         """What the events record that ``run.json`` repeats (``_runmeta``)."""
@@ -161,7 +163,7 @@ class EventChecks:
             self.report.add(EVENTS, 1, "the first event is not SESSION_STARTED")
         elif number == 1:
             self.config_sha256 = event["payload"].get("config_sha256")
-            version = event["payload"].get("version")
+            version = self.version = event["payload"].get("version")
             self._replay.money.recorded_by(version)
             self._links.recorded_by(version)
             self.copies.recorded_by(version)

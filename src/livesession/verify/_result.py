@@ -10,7 +10,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.releases import resume_advice, written_by_other_release
+from .._artifacts.releases import checked_by, resume_advice, written_by_other_release
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.text import command
 
@@ -71,6 +71,9 @@ class VerifyResult:
     summary: str
     counts: Mapping[str, int] = attrs.field(converter=_as_mapping, hash=False)
     live: str = ""
+    run_version: str = ""
+    """The livesession version that wrote the run, as its audited ``SESSION_STARTED``
+    says ("" when it cannot be read)."""
 
     @property
     def incomplete(self) -> bool:
@@ -87,12 +90,13 @@ class VerifyResult:
         rest: only this rendering cuts the list, the result keeps every violation.
         """
         live = f" ({self.live})" if self.live else ""
+        release = checked_by(self.run_version)
         if self.ok:
             counts = ", ".join(f"{k}={v}" for k, v in self.counts.items())
-            return (f"OK {run_dir}{live}: {counts}",)
+            return (f"OK {run_dir}{live}: {counts}", *release)
         hidden = self.total - shown
         rest = (f"... and {hidden} more violation{'s' * (hidden != 1)}",) if hidden > 0 else ()
-        return (self.summary + live, *self.violations[:shown], *rest)
+        return (self.summary + live, *self.violations[:shown], *rest, *release)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # attrs pickles the fields as they are, and ``counts`` is a read-only view, which
