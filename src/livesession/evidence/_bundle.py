@@ -49,10 +49,10 @@ __all__ = [
 
 MANIFEST_SCHEMA: Final = "LIVESESSION_EVIDENCE_V1"
 _MAX_BYTES: Final = 64 * 1024 * 1024
+"""A manifest larger than this is refused unread (one of a run with many files is far less)."""
 _DOCUMENT: Final = b"# Evidence: run "
 """How the bundle's ``EV-<date>-<run_id>.md`` opens: said "not JSON", it made ``verify``
 call the bundle not the run's (exit 1), where a reviewer had only given the wrong file."""
-"""A manifest larger than this is refused unread (one of a run with many files is far less)."""
 
 _TOOL_OUTPUTS: Final = frozenset(
     {names.REPORT, names.PROM, f"{names.BURNIN}.md", f"{names.BURNIN}.json", names.MANIFEST}

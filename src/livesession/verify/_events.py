@@ -131,9 +131,9 @@ class EventChecks:
         self.first_bad_id = 0
         """The first line whose event id is not its content's (0: none): a changed line."""
         self.config_sha256: object = None
+        """The config digest ``SESSION_STARTED`` records (``_config``), if it does."""
         self.version: object = None
         """The livesession version its ``SESSION_STARTED`` names: the run's, in the chain."""
-        """The config digest ``SESSION_STARTED`` records (``_config``), if it does."""
         self.run_records = RunRecords()
         """What the events record that ``run.json`` repeats (``_runmeta``)."""
 
