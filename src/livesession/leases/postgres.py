@@ -64,6 +64,26 @@ class PostgresLease(PairLease):
     def __init__(
         self, dsn: Dsn, account: str, strategy: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> None:
+        """The lease of (``account``, ``strategy``) in ``dsn``'s ``livesession_lease``.
+
+        Connects at once and creates the table when absent. Needs the ``postgres`` extra.
+
+        Args:
+            dsn: the connection string, as ``PostgresIdempotencyStore`` takes it (a str
+                or a ``Secret``; never shown).
+            account: the venue account the lease guards, a non-empty str.
+            strategy: the strategy id on that account, a non-empty str: one live session
+                per (account, strategy).
+            timeout_s: how long one call waits for the server before it fails, seconds
+                above 0 and at most 3600; ``10.0`` by default.
+
+        Raises:
+            ValueError: an ``account`` or ``strategy`` that is no non-empty str.
+            ConfigError: a ``timeout_s`` out of its range.
+            LeaseError: a connection string that is none, a server that cannot be reached
+                or refuses, redacted to one line.
+            MissingExtra: psycopg is not installed.
+        """
         super().__init__(account, strategy)
         self._pg = PgConnection(dsn, LEASE, timeout_s=timeout_s)
 
