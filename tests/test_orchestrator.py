@@ -318,7 +318,12 @@ class TestPreflight:
         assert orch.preflight() is True
 
     def test_non_simulated_broker_is_rejected(self):
-        """A broker that is neither mock, realish nor a verified sandbox is refused."""
+        """A broker that is neither mock, realish nor a verified sandbox is refused.
+
+        Bug: a caller's broker of a kind of its own that declares nothing was told
+        `broker 'live' is not simulated (mock, realish or a verified sandbox)`, which sent
+        its author to the kind (one of livesession's own is refused too: its kind says
+        nothing), where docs/plugins.md says the detail names the declaration to make."""
 
         class _Venue(MockBroker):
             kind = "live"
@@ -327,7 +332,8 @@ class TestPreflight:
         assert orch.preflight() is False
         assert "C2_REJECT_BROKER_NOT_SIMULATED" in sinks.audit_codes()
         assert orch.result().detail == (
-            "broker 'live' is not simulated (mock, realish or a verified sandbox)"
+            "broker _Venue (kind 'live') does not declare simulated: a broker of your own "
+            "sets simulated = True to trade in a dry run (its kind says nothing)"
         )
 
     def test_missing_audit_sink_is_rejected(self):
