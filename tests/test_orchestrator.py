@@ -9,7 +9,9 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
+from _scripted import ScriptedFeed
 from livesession import (
+    Bar,
     ConfigError,
     DryrunConfig,
     FixedClock,
@@ -376,6 +378,29 @@ class TestSteps:
         with pytest.raises(InvalidTransition):
             orch.step()
         assert orch.state is SessionState.PREFLIGHT_OK
+
+    @pytest.mark.parametrize("end", ["exhausted", "raised"])
+    def test_run_n_steps_counts_the_steps_that_played_a_bar(self, end):
+        """Bug: ``run_n_steps(1000)`` on a feed of 150 bars returned 151 (and so did the
+        asyncio facade's ``run_steps``), counting the attempt that found the feed exhausted
+        (or raising) and ended the session without a bar, where ``steps_done`` and the
+        result said 150."""
+
+        class Short(ScriptedFeed):
+            def next_bar(self, ts_ns: int) -> Bar | None:
+                if self._n >= 150:
+                    if end == "raised":
+                        raise OSError("the desk's data server went away")
+                    return None
+                return super().next_bar(ts_ns)
+
+        orch, _ = session(steps=1000, feed=Short(["100"]))
+        orch.preflight()
+        orch.activate()
+        assert orch.run_n_steps(1000) == 150
+        assert orch.steps_done == orch.result().steps == 150
+        assert orch.state is not SessionState.DRYRUN_ACTIVE
+        orch.close()
 
     def test_run_n_steps_is_bounded(self):
         """run_n_steps never passes max_steps: it stops the session at the bound.
