@@ -468,6 +468,7 @@ def test_a_session_whose_lease_table_was_reset_says_so_not_that_it_was_taken_ove
         "this run lost it at fence 1: the lease table was reset under it (its row was gone "
         "when this run renewed its lease or wrote under it: truncated"
     ) in said["lease"]
+    assert "(the highest fence, or, when the lease table was reset, its row)" in said["next"]
     line = failure_line(orch.result(), run_dir)
     assert "took the lease over" not in line
     assert line.startswith(
