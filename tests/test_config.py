@@ -556,6 +556,22 @@ class TestLoadConfigArguments:
             "load_config's path must be a path (a str or an os.PathLike) or None, got int"
         )
 
+    @pytest.mark.parametrize("with_file", [True, False])
+    def test_an_override_of_base_dir_is_refused_as_a_files_is(self, tmp_path, with_file):
+        """Bug: a config file that sets ``base_dir`` is refused (it is the file's
+        directory), but ``load_config(path, overrides={"base_dir": "/elsewhere"})`` took
+        it, and the run then imported its plug-ins and read its relative data paths from
+        there. Now both are refused, the override with a one-line ``ConfigError``."""
+        path = tmp_path / "desk.toml"
+        path.write_text("seed = 5\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_config(path if with_file else None, overrides={"base_dir": str(tmp_path)})
+        assert str(caught.value) == (
+            "load_config's overrides set base_dir, which is not a setting: it is the config "
+            "file's directory (DryrunConfig(base_dir=...) sets it in Python)"
+        )
+        assert load_config(path, overrides={"base_dir": None}).base_dir == str(tmp_path)
+
     def test_a_table_override_keeps_the_files_other_keys_of_the_table(self, tmp_path):
         """Bug: a table override replaced the file's table whole, so overriding one risk
         limit (``{"risk": {"max_order_notional": "10"}}``) silently put every other limit

@@ -9,7 +9,9 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
+from _scripted import ScriptedFeed
 from livesession import (
+    Bar,
     ConfigError,
     DryrunConfig,
     FixedClock,
@@ -318,7 +320,12 @@ class TestPreflight:
         assert orch.preflight() is True
 
     def test_non_simulated_broker_is_rejected(self):
-        """A broker that is neither mock, realish nor a verified sandbox is refused."""
+        """A broker that is neither mock, realish nor a verified sandbox is refused.
+
+        Bug: a caller's broker of a kind of its own that declares nothing was told
+        `broker 'live' is not simulated (mock, realish or a verified sandbox)`, which sent
+        its author to the kind (one of livesession's own is refused too: its kind says
+        nothing), where docs/plugins.md says the detail names the declaration to make."""
 
         class _Venue(MockBroker):
             kind = "live"
@@ -327,7 +334,8 @@ class TestPreflight:
         assert orch.preflight() is False
         assert "C2_REJECT_BROKER_NOT_SIMULATED" in sinks.audit_codes()
         assert orch.result().detail == (
-            "broker 'live' is not simulated (mock, realish or a verified sandbox)"
+            "broker _Venue (kind 'live') does not declare simulated: a broker of your own "
+            "sets simulated = True to trade in a dry run (its kind says nothing)"
         )
 
     def test_missing_audit_sink_is_rejected(self):
@@ -370,6 +378,29 @@ class TestSteps:
         with pytest.raises(InvalidTransition):
             orch.step()
         assert orch.state is SessionState.PREFLIGHT_OK
+
+    @pytest.mark.parametrize("end", ["exhausted", "raised"])
+    def test_run_n_steps_counts_the_steps_that_played_a_bar(self, end):
+        """Bug: ``run_n_steps(1000)`` on a feed of 150 bars returned 151 (and so did the
+        asyncio facade's ``run_steps``), counting the attempt that found the feed exhausted
+        (or raising) and ended the session without a bar, where ``steps_done`` and the
+        result said 150."""
+
+        class Short(ScriptedFeed):
+            def next_bar(self, ts_ns: int) -> Bar | None:
+                if self._n >= 150:
+                    if end == "raised":
+                        raise OSError("the desk's data server went away")
+                    return None
+                return super().next_bar(ts_ns)
+
+        orch, _ = session(steps=1000, feed=Short(["100"]))
+        orch.preflight()
+        orch.activate()
+        assert orch.run_n_steps(1000) == 150
+        assert orch.steps_done == orch.result().steps == 150
+        assert orch.state is not SessionState.DRYRUN_ACTIVE
+        orch.close()
 
     def test_run_n_steps_is_bounded(self):
         """run_n_steps never passes max_steps: it stops the session at the bound.

@@ -32,6 +32,7 @@ from livesession.stores.postgres import (
     PostgresCheckpointStore,
     PostgresIdempotencyStore,
 )
+from livesession.verify import verify_run
 from test_lease_session import (
     SHORT_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
@@ -384,3 +385,95 @@ def test_a_holder_whose_lease_table_was_truncated_stops_before_the_next_holder_t
     for run_dir in (first_dir, second_dir):
         verified = cli("verify", run_dir)
         assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
+
+
+# -- a renewal refused because the lease table was reset ------------------------------------
+
+
+@pytest.mark.parametrize("after", ["nobody", "another", "older"])
+def test_a_renewal_the_reset_table_refuses_says_so(schema_dsn, after):
+    """Bug: a renewal refused because the lease table was reset (truncated by an admin)
+    answered False, as one refused by a newer holder, and the session recorded that
+    another session took the lease over. It now raises ``Fenced`` saying the table was
+    reset, with the row's token then (None: no row); a newer holder is still a plain
+    False."""
+    lease = PostgresLease(schema_dsn, "acct", "strat")
+    other = PostgresLease(schema_dsn, "acct", "strat")
+    try:
+        if after == "older":
+            lease.release(_take(lease, "a"))
+        grant = _take(lease, "a")
+        _admin(schema_dsn, "TRUNCATE livesession_lease")
+        if after == "another":
+            assert _take(other, "b").token == grant.token  # the tokens start again
+        elif after == "older":
+            assert _take(other, "a").token == 1 < grant.token  # its own holder id, anew
+        with pytest.raises(Fenced) as reset:
+            lease.renew(grant, T0 + 1)
+        newest = None if after == "nobody" else 1
+        assert (reset.value.fence, reset.value.newest) == (grant.token, newest)
+        message = str(reset.value)
+        assert "\n" not in message
+        assert message.startswith("refused renewing the lease: the lease of account 'acct'")
+        assert "so the table was reset under it" in message
+        # A newer holder than the grant: taken over, not reset.
+        _admin(
+            schema_dsn,
+            "INSERT INTO livesession_lease VALUES ('acct', 'strat', 'c', 9, 0) "
+            "ON CONFLICT (account, strategy) DO UPDATE SET token = 9, holder = 'c'",
+        )
+        assert lease.renew(grant, T0 + 2) is False
+    finally:
+        lease.close()
+        other.close()
+
+
+def test_a_session_whose_lease_table_was_reset_says_so_not_that_it_was_taken_over(
+    tmp_path, schema_dsn, monkeypatch
+):
+    """Bug: a session whose lease renewal was refused because an admin truncated
+    livesession_lease recorded a loss no different from a takeover: `status` said
+    `another session took it over (its renewal was refused)` and the CLI's line `another
+    session took the lease over`, when none had. Its ``C2_LEASE_LOST`` now has
+    ``refused_by_fence`` (null: the row was gone), and both say the table was reset."""
+    from livesession import DryrunConfig, create_run
+    from livesession._cli_summary import failure_line
+    from livesession._domain import clock as _clock
+    from livesession.status import run_status
+
+    monkeypatch.setenv(DSN_ENV_VAR, schema_dsn)
+    start = _clock.from_epoch_ns(T0)
+    lease_clock = _clock.SimClock(start)
+    cfg = DryrunConfig(run_id="reset", steps=300, lease_ttl_ms=1000)
+    orch = create_run(
+        cfg, tmp_path, store="postgres", lease_clock=lease_clock, clock=_clock.SimClock(start)
+    )
+    try:
+        orch.preflight()
+        orch.activate()
+        orch.run_n_steps(20)
+        _admin(schema_dsn, "TRUNCATE livesession_lease")
+        lease_clock.advance(500 * 1_000_000)  # past a quarter TTL: the next step renews
+        orch.step()
+        result = orch.result()
+        assert result.reason == "LEASE_LOST"
+    finally:
+        orch.close()
+    run_dir = tmp_path / "reset"
+    [lost] = [r["payload"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_LOST"]
+    assert (lost["fence"], lost["refused_by_fence"]) == (1, None)
+    said = dict(line.split(None, 1) for line in run_status(run_dir).lines())
+    assert "another session took it over" not in said["lease"]
+    assert (
+        "this run lost it at fence 1: the lease table was reset under it (its row was gone "
+        "when this run renewed its lease or wrote under it: truncated"
+    ) in said["lease"]
+    assert "(the highest fence, or, when the lease table was reset, its row)" in said["next"]
+    line = failure_line(orch.result(), run_dir)
+    assert "took the lease over" not in line
+    assert line.startswith(
+        "LEASE_LOST; sealed FAILED in ERROR_REQUIRES_OPERATOR without a wind-down: the lease "
+        "table was reset under it (truncated, the row deleted, or the database recreated), "
+        "so another session may hold the lease"
+    )
+    assert verify_run(run_dir).ok

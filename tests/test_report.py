@@ -212,6 +212,27 @@ class TestContent:
         assert "Integrity checked:" in render_report(run, verify=True)
         assert "Not fully verified" not in render_report(run)
 
+    def test_without_jsonschema_it_is_named_as_the_dependency_it_is(self, run, monkeypatch):
+        """Bug: jsonschema is a dependency of livesession, not of an extra, but the report
+        (and ``verify_run``'s refusal) told a user whose environment lost it to install the
+        observability extra. Both now name jsonschema and say livesession depends on it."""
+        from livesession import MissingExtra, verify_run
+
+        monkeypatch.setitem(sys.modules, "jsonschema", None)
+        page = render_report(run, verify=True)
+        assert "observability" not in page
+        assert (
+            "Not fully verified: jsonschema, which livesession depends on for the JSON "
+            "schemas, is missing from this environment: install it "
+            "(<code>pip install jsonschema</code>)."
+        ) in page
+        with pytest.raises(MissingExtra) as caught:
+            verify_run(run)
+        assert str(caught.value) == (
+            "jsonschema is not installed, though livesession depends on it: install it with "
+            "`pip install jsonschema`"
+        )
+
     def test_deterministic(self, run):
         """The same run gives the same bytes."""
         assert render_report(run) == render_report(str(run))

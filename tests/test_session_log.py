@@ -551,3 +551,53 @@ def test_a_plugins_huge_error_is_cut_in_the_session_log() -> None:
     assert text.startswith("Traceback (most recent call last)")
     assert text.endswith(" END\n")
     assert "characters cut" in text
+
+
+class _RefusesTheStopOnce:
+    """An audit sink whose write of the stop record (``C2_DRYRUN_STOP``) fails once."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryLineSink()
+        self.refused = 0
+
+    def write_line(self, line: bytes) -> None:
+        if b'"C2_DRYRUN_STOP"' in line and not self.refused:
+            self.refused += 1
+            raise OSError(28, "No space left on device")
+        self.inner.write_line(line)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def sync(self) -> None:
+        self.inner.sync()
+
+
+def test_a_retry_of_the_stop_record_is_logged() -> None:
+    """Bug: a write of the run's last audit record (``C2_DRYRUN_STOP``) that succeeded on a
+    retry was counted nowhere: it comes after the last event (no ``SINK_WRITE_RETRIED``
+    can follow the seal) and after metrics.json, which counts the stop record before it is
+    written. It is logged now, a warning with the sink, attempts and error class; the
+    run's files are those of a run whose write went through at once."""
+    log = io.StringIO()
+    configure_logging(log)
+    audit = _RefusesTheStopOnce()
+    try:
+        sinks = Sinks()
+        orch = LiveSessionOrchestrator(
+            DryrunConfig(run_id="late", steps=20, max_sink_retries=2),
+            event_sink=sinks.events,
+            state_sink=sinks.states,
+            audit_sink=audit,
+            metrics_sink=sinks.metrics,
+        )
+        assert orch.run_to_end(20).status.value == "COMPLETED"
+    finally:
+        disable_logging()
+    assert audit.refused == 1
+    assert orjson.loads(audit.inner.lines[-1])["code"] == "C2_DRYRUN_STOP"
+    records = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    late = [r for r in records if r["event"] == "sink_write_retried_after_seal"]
+    assert [(r["run_id"], r["sink"], r["attempts"], r["error"], r["level"]) for r in late] == [
+        ("late", "audit", 1, "OSError", "warning")
+    ]

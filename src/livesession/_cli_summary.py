@@ -29,7 +29,7 @@ from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_words
 from ._rundir.resumes import resumes_of
-from ._rundir.seal import TAKEN_OVER
+from ._rundir.seal import lease_lost_words
 from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
@@ -140,8 +140,9 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     at the venue, unconfirmed); after a fault in a wind-down (``faulted_in_wind_down``, as
     the run's snapshots say) the line says how far it had got, in ``wind_down_words``: the
     words ``status``, the report and the evidence say; after any other fault nothing was
-    wound down. After ``LEASE_LOST`` what the venue holds is the new holder's: the line says
-    so, as ``status`` and RUNBOOK do, rather than to check it.
+    wound down. After ``LEASE_LOST`` what the venue holds is the new holder's (or, when the
+    lease table was reset under the run, maybe another session's): the line says so, as
+    ``status`` and RUNBOOK do, rather than to check it.
     """
     what = result.reason or "FAILED"
     if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
@@ -151,7 +152,8 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     at = faulted_in_wind_down_in(run_dir, result.reason)
     how = wind_down_words(result.reason, at) or "without a wind-down"
     if result.reason == "LEASE_LOST":  # not the general advice: the venue's are not its own
-        return f"{what}; sealed FAILED in {result.state.value} {how}: {TAKEN_OVER}: {run_dir}"
+        said = lease_lost_words(run_dir)
+        return f"{what}; sealed FAILED in {result.state.value} {how}: {said}: {run_dir}"
     return (
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
         f"and positions (RUNBOOK): {run_dir}"
@@ -329,7 +331,7 @@ def left_at_venue(run_dir: Path) -> str:
 
     standing = run_status(run_dir)
     if standing.reason == "LEASE_LOST":  # the venue's orders are the new holder's
-        return f"{TAKEN_OVER}: {run_dir}"
+        return f"{lease_lost_words(run_dir)}: {run_dir}"
     held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
     orders, doubt = len(standing.open_orders), standing.position_in_doubt
     if not held and not orders and not doubt:

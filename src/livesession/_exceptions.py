@@ -283,7 +283,9 @@ class MissingExtra(LiveSessionError):
 
     ``broken`` is set when the module is installed but its import failed, in the import's
     own words (a pyarrow built for NumPy 1 beside NumPy 2, a dependency of its own gone):
-    the message says so and to upgrade the extra, not that it is not installed.
+    the message says so and to upgrade the extra, not that it is not installed. An
+    ``extra`` of ``""`` is a dependency of livesession itself, gone from a broken install
+    (``jsonschema``): the message says to install the module.
     """
 
     def __init__(self, module: str, extra: str, *, broken: str | None = None) -> None:
@@ -291,9 +293,9 @@ class MissingExtra(LiveSessionError):
             what, verb, flag = "is not installed", "install", ""
         else:
             what, verb, flag = f"is installed but fails to import ({broken})", "upgrade", "-U "
-        super().__init__(
-            f"{module} {what}: {verb} it with `pip install {flag}'livesession[{extra}]'`"
-        )
+        package = f"'livesession[{extra}]'" if extra else module
+        needed = "" if extra else ", though livesession depends on it"
+        super().__init__(f"{module} {what}{needed}: {verb} it with `pip install {flag}{package}`")
         self.module = module
         self.extra = extra
         self.broken = broken

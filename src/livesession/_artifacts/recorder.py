@@ -24,6 +24,7 @@ from .._typing import LineSink, MetricsSink
 from . import names
 from .audit_chain import AuditChain
 from .metrics import MetricsCollector
+from .metricsfile import metrics_content
 from .sinkerrors import attempt as _attempt
 from .sinkerrors import cause_of as _cause
 from .sinkerrors import crash_at_write as _crash_at_write
@@ -280,17 +281,9 @@ class Recorder:
         if ahead:
             seq, head = seq + 1, hashlib.sha256(ahead[:-1]).hexdigest()
         document = self.metrics.document(run_id=self.run_id, audit_events=seq, audit_head=head)
-        if status is not None and "events" in self.lost:
-            document["status"] = status
-        for name, (line, error) in self.lost.items():
-            document[f"{name}_sink_failed_at"], document[f"{name}_sink_error"] = line, error
-        if "events" in self.lost or "states" in self.lost:  # not what the events imply
-            document["state_snapshots"] = self._written["states"]
-        try:
-            content = orjson.dumps(document, option=_SORT | orjson.OPT_INDENT_2) + b"\n"
-        except orjson.JSONEncodeError:  # a sink's error with a lone surrogate, say
-            content = orjson.dumps(valid_payload(document), option=_SORT | orjson.OPT_INDENT_2)
-            content += b"\n"
+        content = metrics_content(
+            document, status=status, lost=self.lost, states_written=self._written["states"]
+        )
         self._with_retries("metrics", lambda: self._metrics_sink.replace(content))
 
     def close(self, *, abandon: bool = False) -> None:
@@ -449,6 +442,12 @@ class Recorder:
         if isinstance(error, OSError) and error.errno:
             self.errnos.setdefault(name, error.errno)
         get_logger().error("sink_failed", run_id=self.run_id, sink=name, error=cause, **where)
+
+    def log_late_retries(self) -> None:
+        """Log the retries after the run's last event (the seal's): no event can hold them."""
+        while self._retry_events:
+            retry = self._retry_events.pop(0)
+            get_logger().warning("sink_write_retried_after_seal", run_id=self.run_id, **retry)
 
     def _drain_retry_events(self) -> None:
         if not self._retry_events or self._draining:

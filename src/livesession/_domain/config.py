@@ -424,7 +424,8 @@ def load_config(
     ``[risk]`` limits: a table replaced whole silently put them back to their defaults,
     loosening limits the desk had set). A value of None overrides nothing (an unset flag).
     A ``path`` that is no path, or ``overrides`` that is no mapping, is a ``ConfigError``
-    naming it.
+    naming it; so is an override of ``base_dir``, which a file cannot set either (a
+    session's own ``DryrunConfig(base_dir=...)`` may).
     """
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise ConfigError(
@@ -439,6 +440,11 @@ def load_config(
     data: dict[str, Any] = {}
     text, own = "", data  # the file's text, and what it sets
     changes = {key: value for key, value in (overrides or {}).items() if value is not None}
+    if "base_dir" in changes:  # as a file's: the directory its references resolve from
+        raise ConfigError(
+            "load_config's overrides set base_dir, which is not a setting: it is the config "
+            "file's directory (DryrunConfig(base_dir=...) sets it in Python)"
+        )
     if path is not None:
         path = Path(path)
         # A regular file of at most 16 MiB, UTF-8 TOML, or refused.

@@ -59,6 +59,20 @@ def check_tick(tick: object) -> None:
         )
 
 
+def check_replay_args(feed: str, symbol: object, lot: object) -> None:
+    """Refuse (``ConfigError``) a replay feed's ``symbol`` or ``lot`` argument, naming it.
+
+    An empty symbol or a number (``symbol=5``) named every bar of the run so, and a lot of
+    0 (or a float) is no grid a venue can split fills on.
+    """
+    if not isinstance(symbol, str) or not symbol:
+        raise ConfigError(f"{feed}(symbol=...) must be a non-empty str, got {symbol!r}")
+    if not (isinstance(lot, Decimal) and lot.is_finite() and lot > 0):
+        raise ConfigError(
+            f"{feed}(lot=...) must be a positive Decimal (Decimal('0.001')), got {lot!r}"
+        )
+
+
 _MISSING: Final = frozenset({"null", "none", "nil", "nan", "-nan", "+nan", "n/a", "na", "#n/a"})
 """How exports write a value they do not have (pandas' ``NaN``, JSON's ``null``, ``N/A``)."""
 

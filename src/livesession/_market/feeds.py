@@ -14,7 +14,7 @@ from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
 from .datafile import DataFileCheck, check_csv, scan_csv
 from .dataopen import open_data_file
-from .datavalues import check_tick
+from .datavalues import check_replay_args, check_tick
 from .played import PlayedFile
 
 __all__ = [
@@ -119,6 +119,33 @@ def row_bar(
     )
 
 
+def _check_walk(
+    symbol: object, *, seed: object, price: object, tick: object, lot: object, bps: object
+) -> None:
+    """Refuse (``ConfigError``) a ``RandomWalkFeed`` argument, naming it.
+
+    A float price died of ``unsupported operand type(s) for /``, a zero tick of a bare
+    ``DivisionByZero``; a negative seed or volatility walked on without a word.
+    """
+    if not isinstance(symbol, str) or not symbol:
+        raise ConfigError(f"RandomWalkFeed(symbol=...) must be a non-empty str, got {symbol!r}")
+    for name, number in (("seed", seed), ("volatility_bps", bps)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise ConfigError(
+                f"RandomWalkFeed({name}=...) must be a non-negative integer, got {number!r}"
+            )
+    for name, value, like in (
+        ("initial_price", price, "100"),
+        ("tick", tick, "0.01"),
+        ("lot", lot, "0.001"),
+    ):
+        if not (isinstance(value, Decimal) and value.is_finite() and value > 0):
+            raise ConfigError(
+                f"RandomWalkFeed({name}=...) must be a positive Decimal (Decimal('{like}')), "
+                f"got {value!r}"
+            )
+
+
 class RandomWalkFeed:
     """Bars from a seeded random walk in basis points, quantised to the price tick.
 
@@ -140,6 +167,25 @@ class RandomWalkFeed:
         lot: Decimal,
         volatility_bps: int = 20,
     ) -> None:
+        """A walk of ``symbol`` from ``initial_price``; every argument but one is required.
+
+        Args:
+            symbol: the market's name on each bar (``"BTC/USDT"``), a non-empty str.
+            seed: the walk's seed, a non-negative integer: the same seed, symbol and grids
+                give the same bars, on every machine.
+            initial_price: where the walk starts, a positive ``Decimal`` (rounded to
+                ``tick``, half-even).
+            tick: the price grid, a positive ``Decimal`` (``Decimal("0.01")``).
+            lot: the quantity grid, a positive ``Decimal`` (``Decimal("0.001")``): each
+                bar's volume is 1 to 1,000 lots.
+            volatility_bps: the largest move of one bar's close, in basis points of the
+                price; a non-negative integer, ``20`` by default (``0``: a flat walk).
+
+        Raises:
+            ConfigError: an argument of the wrong kind or value, named (a float where a
+                ``Decimal`` goes: ``0.1`` is not the decimal it looks like).
+        """
+        _check_walk(symbol, seed=seed, price=initial_price, tick=tick, lot=lot, bps=volatility_bps)
         self.symbol = symbol
         self._tick = tick
         self._lot = lot
@@ -312,7 +358,30 @@ class CsvReplayFeed:
         lot: Decimal,
         size: int | None = None,
     ) -> None:
+        """Check, hash and open the CSV file at ``path`` to replay it as ``symbol``'s bars.
+
+        Args:
+            path: the data file, a str or an ``os.PathLike`` (relative: from the current
+                directory). A regular file, never a directory, a FIFO or a device.
+            symbol: the market the bars are of (``"ACME"``), a non-empty str; a file with a
+                ``symbol`` column of another symbol is refused.
+            tick: the price grid, a positive ``Decimal`` (``Decimal("0.01")``), or ``None``
+                to infer it from the prices as written; required, no default.
+            lot: the session's quantity grid (``Decimal("0.001")``), which a venue
+                splits fills on; volumes are never rounded to it. Required.
+            size: play only the file's first ``size`` bytes (a resumed run's
+                ``feed_bytes``); ``None`` (the default): the whole file as it is now.
+
+        Raises:
+            ConfigError: a ``tick`` that is neither ``None`` nor a positive ``Decimal``, a
+                ``symbol`` that is no non-empty str, a ``lot`` that is no positive
+                ``Decimal``.
+            DataFileError: a file that cannot be opened or read, or that is no bars file
+                (no header, a bad row, prices off the ``tick``): one line naming the file,
+                line, column and value.
+        """
         check_tick(tick)  # a float, a str, 0: refused before the file is opened
+        check_replay_args("CsvReplayFeed", symbol, lot)
         path = Path(path)  # a str as well as any os.PathLike
         self.symbol = symbol
         self._path = path

@@ -40,7 +40,7 @@ from .._support.optional import import_optional
 from .csvheader import REQUIRED_COLUMNS, column_index
 from .datafile import DataFileCheck, RowChecker
 from .dataopen import open_data_file
-from .datavalues import check_tick
+from .datavalues import check_replay_args, check_tick
 from .feeds import row_bar
 from .timeforms import time_text
 
@@ -184,6 +184,31 @@ class ParquetReplayFeed:
     def __init__(
         self, path: str | os.PathLike[str], *, symbol: str, tick: Decimal | None, lot: Decimal
     ) -> None:
+        """Check and read the Parquet file at ``path`` to replay it as ``symbol``'s bars.
+
+        Needs the ``parquet`` extra (``pip install 'livesession[parquet]'``).
+
+        Args:
+            path: the data file, a str or an ``os.PathLike`` (relative: from the current
+                directory), with the columns ``open``, ``high``, ``low``, ``close``,
+                ``volume`` (and a time column for ``dated`` bars).
+            symbol: the market the bars are of, a non-empty str; a file with a ``symbol``
+                column of another symbol is refused.
+            tick: the price grid, a positive ``Decimal`` (``Decimal("0.01")``), or ``None``
+                to infer it from the prices; required, no default.
+            lot: the session's quantity grid (``Decimal("0.001")``); volumes are never
+                rounded to it. Required.
+
+        Raises:
+            MissingExtra: pyarrow is not installed.
+            ConfigError: a ``tick`` that is neither ``None`` nor a positive ``Decimal``, a
+                ``symbol`` that is no non-empty str, a ``lot`` that is no positive
+                ``Decimal``.
+            DataFileError: a file that cannot be opened or read, or that is no bars file
+                (a missing column, a bad value, prices off the ``tick``), in one line naming
+                the file, row and column.
+        """
+        check_replay_args("ParquetReplayFeed", symbol, lot)
         self.symbol = symbol
         self._path = Path(path)
         self._lot = lot

@@ -191,12 +191,12 @@ class _BrokerIsSimulated(_Named):
             return self._pass()
         if own and kind == "ccxt_sandbox":
             detail = "broker 'ccxt_sandbox' is not a verified sandbox"
-        elif kind in SIMULATED_BROKERS or kind == "ccxt_sandbox":  # a caller's, claiming one
+        elif kind in SIMULATED_BROKERS or kind == "ccxt_sandbox" or not own:  # a caller's
             detail = (
                 f"broker {_named(broker, kind)} does not declare simulated: a broker of your "
                 "own sets simulated = True to trade in a dry run (its kind says nothing)"
             )
-        elif kind:
+        elif kind:  # taken for livesession's own (a desk's PreflightContext), of no kind of it
             detail = f"broker {kind!r} is not simulated (mock, realish or a verified sandbox)"
         else:
             detail = f"broker {type(broker).__name__} does not say what kind of venue it is"

@@ -332,7 +332,8 @@ def _how_lost(payload: dict[str, Any]) -> str:
         return f"{head}: another session took it over (fence {newer} refused this run's write)"
     found = "was gone" if newer is None else f"held fence {newer}, not for this run"
     return (
-        f"{head}: the lease table was reset under it (its row {found} when this run wrote: "
+        f"{head}: the lease table was reset under it (its row {found} when this run "
+        "renewed its lease or wrote under it: "
         "truncated, the row deleted, or the database recreated), so another session may hold it"
     )
 

@@ -19,6 +19,7 @@ seal, and ``resume`` continues the run from its checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,6 +32,7 @@ from .._artifacts.runread import (
     last_whole_line,
     payload,
     read_json_object,
+    read_records,
     require_run,
 )
 from .._domain.lifecycle import SessionState
@@ -41,12 +43,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
+    "TABLE_RESET",
     "TAKEN_OVER",
     "Seal",
     "claimed_seal",
     "describe_seal",
     "held_seal",
     "last_stop",
+    "lease_lost_words",
     "operator_settles",
     "sealing_checkpoint_unlike",
     "unwritten_says",
@@ -151,6 +155,33 @@ TAKEN_OVER: Final = (
 )
 """What a run that lost its lease (``LEASE_LOST``) leaves to do: not to close what the venue
 holds, which is the new holder's (the CLI's last line, ``stop``'s, a sealed run's)."""
+TABLE_RESET: Final = (
+    "the lease table was reset under it (truncated, the row deleted, or the database "
+    "recreated), so another session may hold the lease and own the venue's open orders and "
+    "positions: do not acknowledge this run nor close them by its book; check which session "
+    "holds the lease now (the lease table's row names it: its fences started again) and that "
+    "it runs (RUNBOOK: One session per account and strategy: the lease)"
+)
+"""``TAKEN_OVER`` for a run whose lease's row was no longer its own, and no newer one."""
+
+
+def lease_lost_words(run_dir: Path) -> str:
+    """What a run that lost its lease leaves to do, by how its ``C2_LEASE_LOST`` says it.
+
+    ``TABLE_RESET`` when the lease's row then held no newer token (``refused_by_fence``
+    null, or not above the run's ``fence``); ``TAKEN_OVER`` otherwise.
+    """
+    lost: dict[str, Any] = {}
+    with contextlib.suppress(OSError):
+        for record in read_records(run_dir / names.AUDIT):
+            if record.get("code") == "C2_LEASE_LOST":
+                lost = payload(record)
+    if "refused_by_fence" not in lost:
+        return TAKEN_OVER
+    newer, fence = lost["refused_by_fence"], lost.get("fence")
+    if isinstance(newer, int) and isinstance(fence, int) and newer > fence:
+        return TAKEN_OVER
+    return TABLE_RESET
 
 
 def describe_seal(run_dir: Path, *, advise: bool = False) -> str:
@@ -188,7 +219,7 @@ def operator_settles(run_dir: Path, nothing: str) -> str:
     that is the session's that took the lease over (``TAKEN_OVER``).
     """
     if payload(last_stop(run_dir) or {}).get("reason") == "LEASE_LOST":
-        return f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; {TAKEN_OVER}"
+        return f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; {lease_lost_words(run_dir)}"
     return (
         f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; check the venue's open orders "
         "and positions and close what is still there by hand "

@@ -338,7 +338,8 @@ def lease_lost_next(how: str = "without cancelling or flattening") -> str:
         f"run lost its lease (the lease line says how) and stopped {how}, since a session "
         "that took the account and strategy over owns the venue's open orders and positions: "
         "do not acknowledge this run, nor close what the venue holds by its book; check which "
-        "session holds the lease now (the highest fence) and that it runs, or, when the "
+        "session holds the lease now (the highest fence, or, when the lease table was reset, "
+        "its row) and that it runs, or, when the "
         "backend failed and none does, fix it and start a new run; this run is evidence only"
     )
 

@@ -313,20 +313,21 @@ class LiveSessionOrchestrator(InProcessOnly):
     def run_n_steps(self, n: int) -> int:
         """Run up to ``n`` steps; the number run (fewer once it leaves DRYRUN_ACTIVE).
 
-        It stops at ``max_steps``, never past. Not activated: ``InvalidTransition``.
+        It stops at ``max_steps``, never past. Not activated: ``InvalidTransition``. The
+        attempt that ends the session without a bar (the feed ran out, or raised) is none.
         """
         p = self._parts()
         self._gate.check_runner("run_n_steps", p.config.run_id)
         if p.lifecycle.state in (S.INIT, S.PREFLIGHT_OK):
             raise refused_call("run_n_steps", p.lifecycle.state)
         check_step_count(n)
-        done = 0
+        tried, before = 0, p.time.steps
         step = self._step_if_active
         with DeferredInterrupt(self._gate.inside, self) as interrupt:
-            while done < n and step("run_n_steps"):
-                done += 1
+            while tried < n and step("run_n_steps"):
+                tried += 1
                 interrupt.check()
-        return done
+        return p.time.steps - before
 
     def request_stop(self, reason: str = "operator", *, sealed_as: bool = False) -> VerbResult:
         """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).

@@ -150,10 +150,17 @@ class LeaseKeeper:
         failed, so the step (or verb) is torn as by an idempotency store that failed, and the
         run ends unsealed at its last checkpoint, for ``resume`` once the backend is back
         (it takes the lease again first, and is refused while another session holds it).
-        An outage then ends the same way whichever backend noticed it first.
+        An outage then ends the same way whichever backend noticed it first. A renewal the
+        store refused because the lease table was reset under it (``Fenced``, from
+        ``PostgresLease``) loses the lease as a fenced store's refused write does: its
+        ``C2_LEASE_LOST`` has ``refused_by_fence``, the row's token then (None: no row).
         """
-        if self._renew_ok():
-            return True
+        try:
+            if self._renew_ok():
+                return True
+        except Fenced as exc:
+            self._lose(exc)
+            return False
         self._lose(None)
         return False
 

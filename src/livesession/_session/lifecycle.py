@@ -281,6 +281,9 @@ class SessionLifecycle:
         if rec.dead and _held(rec, sealed_head):  # sealed in the files, but not synced
             said = (f"the sync of {_FILES.get(k, k)} failed ({e})" for k, e in rec.failures.items())
             self.unsynced = "; ".join(said)
+        # A retry of metrics.json, the stop record or the last flushes comes after the last
+        # event and after metrics.json's count: the session log is all that can say it.
+        rec.log_late_retries()
 
     def _stop_record(self, steps: int) -> dict[str, Any]:
         """The payload of ``C2_DRYRUN_STOP``: status, the files' digests, steps, reason."""

@@ -22,7 +22,7 @@ from .._domain.model import FillReport, OrderType, Side, VenueOrder, VenueOrderS
 from .._domain.tables import MAX_SLIPPAGE_BPS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from .._domain.model import Bar, BrokerReport, Order
 
@@ -30,6 +30,7 @@ __all__ = [
     "DueReports",
     "VenueState",
     "fill_price",
+    "fill_reports",
     "fill_slippage",
     "halves",
     "market_price",
@@ -233,3 +234,22 @@ def halves(quantity: Decimal, lot: Decimal) -> list[Decimal]:
     """``quantity`` as two fills, the first half rounded to ``lot``; whole when that is no split."""
     first = quantize(quantity * _HALF, lot)
     return [first, quantity - first] if ZERO < first < quantity else [quantity]
+
+
+def fill_reports(
+    cid: str, parts: Sequence[Decimal], price: Decimal, due: int, step: int
+) -> list[FillReport]:
+    """One fill of ``cid`` per part at ``price``, the first at ``due``, then ``step`` apart.
+
+    Each fill's trade id is the client order id's last 12 characters and its number.
+    """
+    return [
+        FillReport(
+            client_order_id=cid,
+            trade_id=f"{cid[-12:]}-{n + 1}",
+            quantity=part,
+            price=price,
+            ts_ns=due + n * step,
+        )
+        for n, part in enumerate(parts)
+    ]

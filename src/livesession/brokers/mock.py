@@ -24,17 +24,15 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypedDict
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
 
-from .._domain.config import DryrunConfig, FillModelConfig
 from .._domain.decimal import ZERO, plain
 from .._domain.model import (
     AckReport,
     CancelReport,
-    FillReport,
     OrderType,
     RejectReport,
     VenueOrderStatus,
@@ -50,9 +48,16 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from . import _venue
 from ._journal import Journal, append_entry, defer_replay, open_journal, sends_in
-from ._venue import DueReports, VenueState, fill_price, halves, market_price
+from ._options import (
+    DEFAULT_PRICE_TICK,
+    DEFAULT_QTY_LOT,
+    FillModel,
+    VenueOptions,
+    check_venue_options,
+    venue_options,
+)
+from ._venue import DueReports, VenueState, fill_price, fill_reports, halves, market_price
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -65,51 +70,6 @@ __all__ = ["FillModel", "MockBroker", "VenueOptions", "venue_options"]
 CLOSED_WINDOW: Final = 10_000
 _RESUME: Final = b'"resume"'
 """In every journal line of a resume marker (its ``op``), so the others need no parse to tell."""
-DEFAULT_PRICE_TICK: Final = Decimal("0.01")
-"""The price grid of a venue built without one (``DryrunConfig``'s default too)."""
-DEFAULT_QTY_LOT: Final = Decimal("0.001")
-"""The quantity grid of a venue built without one (``DryrunConfig``'s default too)."""
-
-
-@attrs.frozen(kw_only=True)
-class FillModel:
-    """How the mock venue treats orders; all times are simulated nanoseconds."""
-
-    latency_ns: int = attrs.field(default=0, validator=_venue.non_negative)
-    partial_fill_ratio: Decimal = attrs.field(default=ZERO, validator=_venue.share_of("shares"))
-    reject_rate: Decimal = attrs.field(default=ZERO, validator=_venue.share_of("shares"))
-    slippage_bps: Decimal = attrs.field(default=ZERO, validator=_venue.fill_slippage)
-
-    @classmethod
-    def from_config(cls, config: FillModelConfig) -> FillModel:
-        """The fill model a session config's ``fill_model`` table describes."""
-        return cls(
-            latency_ns=config.latency_ms * 1_000_000,
-            partial_fill_ratio=config.partial_fill_ratio,
-            reject_rate=config.reject_rate,
-            slippage_bps=config.slippage_bps,
-        )
-
-
-class VenueOptions(TypedDict, total=False):
-    """``MockBroker``'s keywords; ``RealishBroker`` passes them on to the venue it wraps."""
-
-    seed: int
-    fill_model: FillModel | None
-    price_tick: Decimal
-    qty_lot: Decimal
-    journal: Path | None
-
-
-def venue_options(cfg: DryrunConfig, journal: Path | None) -> VenueOptions:
-    """The venue ``cfg`` describes (seed, fill model, tick, lot), journaling to ``journal``."""
-    return VenueOptions(
-        seed=cfg.seed,
-        fill_model=FillModel.from_config(cfg.fill_model),
-        price_tick=cfg.price_tick,
-        qty_lot=cfg.qty_lot,
-        journal=journal,
-    )
 
 
 @attrs.define
@@ -119,7 +79,30 @@ class _VenueState(VenueState):
 
 
 class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, PositionVenue):
-    """A deterministic venue for dry runs. ``kind`` is ``"mock"``."""
+    """A deterministic venue for dry runs. ``kind`` is ``"mock"``.
+
+    Args:
+        seed: decides each order's fate (rejected or not, filled whole or in parts) as a
+            pure function of the seed and the client order id; a non-negative integer,
+            ``0`` by default (a session's venue takes its config's ``seed``).
+        fill_model: latency, partial fills, rejections and slippage (``FillModel``); by
+            default none of them, every order acknowledged and filled whole at once.
+        price_tick: the venue's price grid, a positive ``Decimal`` (``Decimal("0.01")``
+            by default): market fills are priced on it.
+        qty_lot: the venue's quantity grid, a positive ``Decimal`` (``Decimal("0.001")``
+            by default): partial fills are split on it.
+        journal: a file (a str or an ``os.PathLike``) where the venue appends every
+            request it receives; a new ``MockBroker`` on the same journal is rebuilt as the
+            venue stood, for a resumed session. ``None`` (the default): no journal.
+
+    Raises:
+        ValueError: a ``seed`` that is no non-negative integer, a ``price_tick`` or
+            ``qty_lot`` that is no positive, finite ``Decimal`` (a float too).
+        TypeError: a ``fill_model`` that is no ``FillModel``, a ``journal`` that is no path.
+        OSError: a ``journal`` that cannot be read or opened to append (its directory
+            missing; a symlink is never appended to). Give it no file but a venue journal:
+            its replay fails on the first line that is not one.
+    """
 
     kind = "mock"
 
@@ -132,6 +115,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         qty_lot: Decimal = DEFAULT_QTY_LOT,
         journal: str | PathLike[str] | None = None,
     ) -> None:
+        check_venue_options(seed, fill_model, price_tick, qty_lot, journal)
         journal = None if journal is None else Path(journal)
         self._seed = seed
         self._model = fill_model or FillModel()
@@ -360,19 +344,10 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         )
         state.filled = qty
         self._open.pop(cid, None)
-        step = max(self._model.latency_ns, 1)
-        for n, part in enumerate(parts):
-            ts = due + n * step
-            self._push(
-                ts,
-                FillReport(
-                    client_order_id=cid,
-                    trade_id=f"{cid[-12:]}-{n + 1}",
-                    quantity=part,
-                    price=price,
-                    ts_ns=ts,
-                ),
-            )
+        fills = fill_reports(cid, parts, price, due, max(self._model.latency_ns, 1))
+        for fill in fills:
+            self._push(fill.ts_ns, fill)
+        ts = fills[-1].ts_ns
         state.status = VenueOrderStatus.FILLED
         if qty < order.quantity:  # a reduce-only order beyond the position: the rest is off
             state.status = VenueOrderStatus.CANCELED

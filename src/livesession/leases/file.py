@@ -34,6 +34,25 @@ class FileLease(PairLease):
     """
 
     def __init__(self, path: str | os.PathLike[str], account: str, strategy: str) -> None:
+        """The lease of (``account``, ``strategy``) in the JSON file at ``path``.
+
+        Nothing is opened here: each call opens the files and closes them again.
+
+        Args:
+            path: the lease file, a str or an ``os.PathLike``, on a local filesystem; its
+                directory must exist (the file and ``<path>.lock`` beside it are created
+                on first use). Sessions that must exclude each other share the one file.
+            account: the venue account the lease guards, a non-empty str.
+            strategy: the strategy id on that account, a non-empty str: one live session
+                per (account, strategy).
+
+        Raises:
+            TypeError: a ``path`` that is no path.
+            ValueError: an ``account`` or ``strategy`` that is no non-empty str.
+
+        A call then raises ``LeaseError`` when the file cannot be opened, read or written
+        (a missing directory, a full disk) or is corrupt, naming the file.
+        """
         self._path = Path(path)
         self._lock_path = self._path.with_name(self._path.name + ".lock")
         super().__init__(account, strategy)

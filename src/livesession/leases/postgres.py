@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._postgres import PgConnection
 from .._postgres.deadline import DEFAULT_TIMEOUT_S
-from .._postgres.fence import LEASE
+from .._postgres.fence import LEASE, StoreFence
 from .grant import PairLease, acquire_expiry, check_ns
 
 if TYPE_CHECKING:
@@ -31,6 +31,9 @@ _RENEW: Final = f"""
 UPDATE {_LEASE_TABLE} SET expires_ns = GREATEST(expires_ns, %(expires)s)
 WHERE account = %(account)s AND strategy = %(strategy)s
     AND holder = %(holder)s AND token = %(token)s
+"""  # noqa: S608 - constant table name
+_ROW: Final = f"""
+SELECT token, holder FROM {_LEASE_TABLE} WHERE account = %(account)s AND strategy = %(strategy)s
 """  # noqa: S608 - constant table name
 _HOLDER: Final = f"""
 SELECT holder FROM {_LEASE_TABLE}
@@ -61,6 +64,26 @@ class PostgresLease(PairLease):
     def __init__(
         self, dsn: Dsn, account: str, strategy: str, *, timeout_s: float = DEFAULT_TIMEOUT_S
     ) -> None:
+        """The lease of (``account``, ``strategy``) in ``dsn``'s ``livesession_lease``.
+
+        Connects at once and creates the table when absent. Needs the ``postgres`` extra.
+
+        Args:
+            dsn: the connection string, as ``PostgresIdempotencyStore`` takes it (a str
+                or a ``Secret``; never shown).
+            account: the venue account the lease guards, a non-empty str.
+            strategy: the strategy id on that account, a non-empty str: one live session
+                per (account, strategy).
+            timeout_s: how long one call waits for the server before it fails, seconds
+                above 0 and at most 3600; ``10.0`` by default.
+
+        Raises:
+            ValueError: an ``account`` or ``strategy`` that is no non-empty str.
+            ConfigError: a ``timeout_s`` out of its range.
+            LeaseError: a connection string that is none, a server that cannot be reached
+                or refuses, redacted to one line.
+            MissingExtra: psycopg is not installed.
+        """
         super().__init__(account, strategy)
         self._pg = PgConnection(dsn, LEASE, timeout_s=timeout_s)
 
@@ -75,12 +98,28 @@ class PostgresLease(PairLease):
         return self._grant(holder_id, int(row[0]), ttl_ns, expires)
 
     def renew(self, grant: LeaseGrant, now_ns: int) -> bool:
-        """See ``SessionLease.renew``."""
+        """See ``SessionLease.renew``; ``Fenced`` when the lease table was reset under it.
+
+        A renewal is refused (False) once a newer holder took the lease, or the grant was
+        released. One refused because the row is no longer this grant's and neither
+        explains it (the row gone, an older token, this one for another holder: the table
+        truncated, the row deleted, the database recreated or restored) raises ``Fenced``,
+        saying so, as a fenced store's write does: no session need have taken it over.
+        """
         expires = self._renewal_expiry(grant, now_ns)
         params = self._params(holder=grant.holder_id, token=grant.token, expires=expires)
         with self._pg.translate(f"renewing the lease {self._pair()}"):
-            renewed: bool = self._pg.execute(_RENEW, params).rowcount == 1
-        return renewed
+            if self._pg.execute(_RENEW, params).rowcount == 1:
+                return True
+            row = self._pg.execute(_ROW, self._params()).fetchone()
+        newest, holder = (None, None) if row is None else (row[0], row[1])
+        if isinstance(newest, int) and newest > grant.token:
+            return False  # another holder took it over
+        if newest == grant.token and holder is None:
+            return False  # released: a grant given back is not renewed back to life
+        # Raises unless the row is this grant's after all (changed between the statements).
+        StoreFence.of(grant).check((newest, holder, 0), "renewing the lease")
+        return False
 
     def release(self, grant: LeaseGrant) -> None:
         """See ``SessionLease.release``."""

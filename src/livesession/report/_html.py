@@ -227,8 +227,9 @@ def _verification(run: ReportRun) -> str:
     live = run.live_steps is not None
     checked = "\n".join(f"<li>{escape(c)}</li>" for c in (CHECKED_LIVE if live else CHECKED))
     missing = (
-        '<p class="empty">Not fully verified: install the observability extra '
-        "(<code>livesession[observability]</code>) for the JSON schemas.</p>\n"
+        '<p class="empty">Not fully verified: jsonschema, which livesession depends on for '
+        "the JSON schemas, is missing from this environment: install it "
+        "(<code>pip install jsonschema</code>).</p>\n"
         if run.no_schemas
         else ""
     )

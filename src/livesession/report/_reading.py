@@ -146,7 +146,7 @@ class ReportRun:
     verified: VerifyResult | None = None
     """The full verifier's verdict, when it was asked for or handed in."""
     no_schemas: bool = False
-    """Full verification was asked for, but ``jsonschema`` is not installed."""
+    """Full verification was asked for, but ``jsonschema`` (a dependency) is missing."""
     sealed: bool = False
     """Whether the run is sealed, read as ``status`` reads the seal (``_rundir.seal``).
 

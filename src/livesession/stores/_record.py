@@ -61,12 +61,15 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def check_text(name: str, value: object) -> str:
-    """``value`` when it is a non-empty string; otherwise raise ``TypeError``/``ValueError``."""
+def check_text(name: str, value: object, what: str = "idempotency") -> str:
+    """``value`` when it is a non-empty string; otherwise raise ``TypeError``/``ValueError``.
+
+    The refusal names ``what`` the store keeps and the argument: ``checkpoint run_key``.
+    """
     if not isinstance(value, str):
-        raise TypeError(f"idempotency {name} must be a str, got {type(value).__name__}")
+        raise TypeError(f"{what} {name} must be a str, got {type(value).__name__}")
     if not value:
-        raise ValueError(f"idempotency {name} must not be empty")
+        raise ValueError(f"{what} {name} must not be empty")
     return value
 
 

@@ -143,6 +143,27 @@ class PostgresIdempotencyStore(_FencedStore, RecordStore):
     _TABLE = _IDEMPOTENCY
 
     def __init__(self, dsn: Dsn, *, namespace: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        """Connect to ``dsn`` and create ``livesession_idempotency`` there when absent.
+
+        Needs the ``postgres`` extra (``pip install 'livesession[postgres]'``).
+
+        Args:
+            dsn: the connection string, a str (``"postgresql://user@host:5432/db"``, or
+                libpq's ``key=value`` form) or the ``Secret`` ``pg_dsn_from_env`` reads
+                from ``LIVESESSION_PG_DSN``. It may hold a password: no message, repr or
+                artifact shows it. Its ``options=-c search_path=...`` picks the schema.
+            namespace: whose keys these are (a run directory uses its run id), a
+                non-empty str; two sessions that must never share a key take two.
+            timeout_s: how long one call waits for the server before it fails, seconds
+                above 0 and at most 3600; ``10.0`` by default.
+
+        Raises:
+            TypeError: a ``namespace`` that is no str. ValueError: an empty one.
+            ConfigError: a ``timeout_s`` out of its range.
+            PostgresError: a connection string that is none, a server that cannot be
+                reached or refuses (the role, the schema), redacted to one line.
+            MissingExtra: psycopg is not installed.
+        """
         self._namespace = check_text("namespace", namespace)
         super().__init__(dsn, timeout_s)
 
@@ -260,7 +281,26 @@ class PostgresCheckpointStore(_FencedStore):
     _TABLE = _CHECKPOINT
 
     def __init__(self, dsn: Dsn, *, run_key: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        self._run_key = check_text("run_key", run_key)
+        """Connect to ``dsn`` and create ``livesession_checkpoint`` there when absent.
+
+        Needs the ``postgres`` extra (``pip install 'livesession[postgres]'``).
+
+        Args:
+            dsn: the connection string, as ``PostgresIdempotencyStore`` takes it (a str
+                or a ``Secret``; never shown).
+            run_key: whose checkpoint this is (one row per key), a non-empty str; a
+                session resumed from it must use the same key.
+            timeout_s: how long one call waits for the server before it fails, seconds
+                above 0 and at most 3600; ``10.0`` by default.
+
+        Raises:
+            TypeError: a ``run_key`` that is no str. ValueError: an empty one.
+            ConfigError: a ``timeout_s`` out of its range.
+            CheckpointError: a connection string that is none, a server that cannot be
+                reached or refuses, redacted to one line.
+            MissingExtra: psycopg is not installed.
+        """
+        self._run_key = check_text("run_key", run_key, "checkpoint")
         super().__init__(dsn, timeout_s)
 
     def save(self, checkpoint: Mapping[str, Any]) -> None:

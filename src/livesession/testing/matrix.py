@@ -332,11 +332,10 @@ def run_failure_matrix(
             ``steps`` or ``max_faults`` is not an int.
         ValueError: ``examples`` is below 1, ``steps`` below 2 or ``max_faults`` below 0;
             or the fault-free run stopped itself before ``steps`` (``check_case``).
-        MissingExtra: ``hypothesis`` or ``jsonschema`` is not installed.
+        MissingExtra: ``hypothesis`` is not installed (``livesession[testing]``).
     """
     _check_numbers(seed=seed, examples=examples, steps=steps, max_faults=max_faults)
     import_optional("hypothesis", "testing")
-    import_optional("jsonschema", "testing")
     from hypothesis import HealthCheck, Phase, given, settings  # noqa: PLC0415
     from hypothesis import seed as with_seed  # noqa: PLC0415
 

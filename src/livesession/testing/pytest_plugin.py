@@ -142,21 +142,22 @@ class RunFactory:
     def __call__(self, config: Any = None, **fields: Any) -> MemoryRun:
         """A session of ``config`` (a ``DryrunConfig``) or of ``fields``.
 
-        ``strategy``, ``feed``, ``broker``, ``clock``, ``idempotency`` and ``checks`` go to
-        the orchestrator; every other keyword is a ``DryrunConfig`` field (``run_id``
-        defaults to ``"test"``, ``strategy_id`` to the given strategy's own). A ``feed`` or
-        ``broker`` given as text (``"csv:bars.csv"``, ``"realish"``) is the config's own
-        field, as a config file writes it, not an object.
+        The session's edges go to the orchestrator, as ``LiveSessionOrchestrator`` takes
+        them (``strategy``, ``feed``, ``broker``, ``clock``, ``idempotency``, ``checks``,
+        ``rails``, ``retry_policy``, ``alerts``, ``checkpoints``, ``lease``, ...), but for
+        its four sinks: the factory's are memory sinks, and another is refused
+        (``TypeError``). Every other keyword is a ``DryrunConfig`` field (``run_id``
+        defaults to ``"test"``, ``strategy_id`` to the given strategy's own). Four names are
+        both: a ``feed`` or ``broker`` given as text (``"csv:bars.csv"``, ``"realish"``),
+        ``rails`` given as references (``["desk.rails:max_position"]``, or none) and
+        ``alerts`` given as a table (a mapping or an ``AlertsConfig``) are the config's own
+        fields, as a config file writes them; given as objects they are edges.
         """
         from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink  # noqa: PLC0415
         from .._domain.config import DryrunConfig  # noqa: PLC0415
         from .._session.coordinator import LiveSessionOrchestrator  # noqa: PLC0415
 
-        edges = {
-            key: fields.pop(key)
-            for key in ("strategy", "feed", "broker", "clock", "idempotency", "checks")
-            if key in fields and not (key in ("feed", "broker") and isinstance(fields[key], str))
-        }
+        edges = _edges_of(fields)
         if config is None:
             # A strategy passed without a strategy_id field names the run's strategy itself.
             own = getattr(edges.get("strategy"), "strategy_id", None)
@@ -197,6 +198,55 @@ class RunFactory:
             found.extend(verify_session(run.orch))
             mark_verified(run.orch)
         return found
+
+
+_SINKS = ("event_sink", "state_sink", "audit_sink", "metrics_sink")
+
+
+def _edges_of(fields: dict[str, Any]) -> dict[str, Any]:
+    """Take the session's edges out of ``fields``, leaving the ``DryrunConfig`` fields.
+
+    A name that is both (``feed``, ``broker``, ``rails``, ``alerts``) is the config's when
+    given in the config's own form (``_the_configs``). A sink is refused.
+    """
+    from .._session.edges import SessionEdges  # noqa: PLC0415 - the plugin loads lazily
+
+    sinks = [key for key in _SINKS if key in fields]
+    if sinks:
+        msg = (
+            f"run_factory does not take {sinks[0]}=: it writes to memory sinks of its own "
+            "(run.events, run.states, run.audit, run.metrics); for sinks of yours build "
+            "LiveSessionOrchestrator(config, ...) with the verified_runs fixture"
+        )
+        raise TypeError(msg)
+    return {
+        key: fields.pop(key)
+        for key in SessionEdges.__annotations__
+        if key in fields and not _the_configs(key, fields[key])
+    }
+
+
+def _the_configs(key: str, value: object) -> bool:
+    """Whether ``value``, given as ``key``, is the ``DryrunConfig`` field of that name.
+
+    As a config file writes it: a feed or broker spec as text, rails as references (text;
+    none at all is the config's too, which keeps the built-in rails), alerts as a table.
+    """
+    from collections.abc import Mapping, Sequence  # noqa: PLC0415
+
+    from .._domain.alerts import AlertsConfig  # noqa: PLC0415 - the plugin loads lazily
+
+    if key in ("feed", "broker"):
+        return isinstance(value, str)
+    if key == "rails":
+        return (
+            isinstance(value, Sequence)
+            and not isinstance(value, str)
+            and all(isinstance(ref, str) for ref in value)
+        )
+    if key == "alerts":
+        return isinstance(value, (Mapping, AlertsConfig))
+    return False
 
 
 @pytest.fixture

@@ -4,8 +4,7 @@
 hold with the independent verifier (``livesession.verify``); sessions writing to files are
 checked by verifying their run directories (``written_run_dir``, ``run_dirs``).
 ``SessionTracker`` records every session built while it is active, so a test (or the pytest
-plugin) can verify them all at the end, wherever their run directories are. Verifying needs
-``jsonschema`` (``livesession[testing]`` brings it).
+plugin) can verify them all at the end, wherever their run directories are.
 """
 
 from __future__ import annotations

@@ -95,7 +95,8 @@ def verify_run(
     (``run directory runs/nope does not exist``).
 
     Raises:
-        MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
+        MissingExtra: ``jsonschema``, a dependency of livesession, is missing from this
+            environment (a broken install).
         OSError: the host refused to read a file of the run (no permission, no file
             descriptor left, an I/O error), named as the error's ``filename``: a file that
             is there but unread is not judged, nor is the run. A missing file, or a
@@ -149,7 +150,8 @@ def verify_contents(
     ``run_dir`` only names the run in the summary of a broken one.
 
     Raises:
-        MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
+        MissingExtra: ``jsonschema``, a dependency of livesession, is missing from this
+            environment (a broken install).
     """
 
     def read(files: RunFiles, events: EventSink) -> None:

@@ -78,12 +78,13 @@ class Schemas:
         """The process's validators.
 
         Raises:
-            MissingExtra: ``jsonschema`` is not installed (``livesession[observability]``).
+            MissingExtra: ``jsonschema``, a dependency of livesession, is missing from this
+                environment (a broken install).
         """
-        # Every time: the extra may have gone since the first call. Only looked for, not
-        # imported: the reference validator is needed only to explain a rejected line.
+        # Every time: it may have gone since the first call. Only looked for, not imported:
+        # the reference validator is needed only to explain a rejected line.
         if _missing("jsonschema"):
-            raise MissingExtra("jsonschema", "observability")
+            raise MissingExtra("jsonschema", "")  # a dependency, not an extra
         if cls._instance is None:
             cls._instance = cls()
         return cls._instance
@@ -157,7 +158,7 @@ class Schemas:
         """What the reference validator says is wrong with ``obj``."""
         validator = self._reference.get((artifact, event_type))
         if validator is None:
-            module = import_optional("jsonschema", "observability")
+            module = import_optional("jsonschema", "")  # a dependency, not an extra
             schema = (
                 self._events_schema(event_type, then_only=False)
                 if artifact == names.EVENTS
