@@ -19,13 +19,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
 
-from livesession import DryrunConfig, create_run
+from livesession import DryrunConfig, control, create_run
 from livesession._artifacts import names
 from livesession._rundir import lock
 from livesession._rundir.lock import Holder
@@ -73,21 +75,38 @@ def stopped_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
                 proc.wait(timeout=10)
 
 
+def _no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The controls' wait for an effect fails the test: a stopped holder is said at once."""
+
+    def waited(_seconds: float) -> None:
+        raise AssertionError("waited for the effect of a signal to a stopped holder")
+
+    monkeypatch.setattr(control, "time", SimpleNamespace(monotonic=time.monotonic, sleep=waited))
+
+
 def test_kill_and_stop_say_the_holder_is_stopped_and_how_it_runs_again(
-    stopped_run: tuple[subprocess.Popen[str], Path], capsys: pytest.CaptureFixture[str]
+    stopped_run: tuple[subprocess.Popen[str], Path],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Said at once, without waiting out the timeout (an hour here), with exit 9 still:
+    the commands waited it out first, and an operator waited on a process that would act
+    on nothing until it ran again."""
     proc, run_dir = stopped_run
     pid = proc.pid
     stopped = (
         f"pid {pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and acts on no "
         f"signal until it runs again: `kill -CONT {pid}`"
     )
+    _no_wait(monkeypatch)
 
-    assert main(["kill", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+    assert main(["kill", str(run_dir), "--timeout", "3600"]) == EXIT_NO_EFFECT
     assert capsys.readouterr().err == (
         f"livesession: kill: sent SIGUSR1 to pid {pid}; {stopped}; the signal stays pending "
         f"till then: `livesession status {run_dir}`\n"
     )
+    assert main(["ack", str(run_dir), "--timeout", "3600"]) == EXIT_NO_EFFECT
+    assert f"livesession: ack: sent SIGUSR2 to pid {pid}; {stopped}" in capsys.readouterr().err
 
     assert main(["status", str(run_dir)]) == EXIT_RUNNING
     out = capsys.readouterr().out
@@ -96,14 +115,17 @@ def test_kill_and_stop_say_the_holder_is_stopped_and_how_it_runs_again(
     assert main(["status", str(run_dir), "--json"]) == EXIT_RUNNING
     assert json.loads(capsys.readouterr().out)["writer"]["stopped"] == stopped
 
-    assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+    assert main(["stop", str(run_dir), "--timeout", "3600"]) == EXIT_NO_EFFECT
     assert f"livesession: stop: sent SIGTERM to pid {pid}; {stopped}" in capsys.readouterr().err
 
-    # Running again, it acts on both: the kill first (sent first, and it outranks a stop).
+    # Running again, it acts on all: the kill first (sent first, and it outranks a stop);
+    # the ack, come with it, does not lift it.
+    monkeypatch.undo()
     os.kill(pid, signal.SIGCONT)
     assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
     kinds = _event_types(run_dir)
     assert kinds.index("KILL_SWITCH") < kinds.index("SESSION_STOPPED")
+    assert "TRADING_REENABLED" not in kinds
     last = orjson.loads((run_dir / names.AUDIT).read_bytes().splitlines()[-1])
     assert last["payload"]["reason"] == "SIGNAL_SIGTERM"
     assert verify_run(run_dir).ok
@@ -157,11 +179,72 @@ def test_a_kill_pending_with_a_stop_is_applied_first(tmp_path: Path) -> None:
 
 
 def _pending(pid: int, signum: int) -> bool:
-    """Whether ``signum`` waits, pending, for the (stopped) process ``pid``."""
+    """Whether ``signum`` waits, pending, for the process ``pid`` (which blocks it)."""
     for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
         if line.startswith(("ShdPnd:", "SigPnd:")) and int(line.split()[1], 16) >> (signum - 1) & 1:
             return True
     return False
+
+
+# A strategy that, at its 20th bar, blocks the operator's signals and waits for a line on
+# stdin: a long step whose process runs (not stopped), and a signal sent meanwhile that
+# waits, pending, where the test can see it (then unblocked, it is acted on).
+_BUSY = """
+import signal, sys
+
+HELD = {signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
+
+
+class Busy:
+    def __init__(self, strategy_id):
+        self.strategy_id = strategy_id
+        self.bars = 0
+
+    def on_bar(self, bar, view):
+        self.bars += 1
+        if self.bars == 20:
+            signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+            print("busy", flush=True)
+            sys.stdin.readline()
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
+        return []
+
+    def get_state(self):
+        return {"bars": self.bars}
+
+    def set_state(self, state):
+        self.bars = state["bars"]
+
+
+def make(*, strategy_id):
+    return Busy(strategy_id)
+"""
+
+
+@pytest.fixture
+def busy_run(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A long dry run in a subprocess, inside a long step (running, not stopped)."""
+    module = f"busy_{tmp_path.name}"
+    (tmp_path / f"{module}.py").write_text(_BUSY, encoding="utf-8")
+    config = tmp_path / "busy.toml"
+    config.write_text(f'strategy_factory = "{module}:make"\n', encoding="utf-8")
+    args = ["dryrun", "-c", str(config), "--out", str(tmp_path / "runs"), "--run-id", "live"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "livesession.cli", *args, "--steps", "1000000", "-q"],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline() == "busy\n"
+            yield proc, tmp_path / "runs" / "live"
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize(
@@ -173,32 +256,33 @@ def _pending(pid: int, signum: int) -> bool:
     ids=["stop-ctrl-c", "kill-sigterm"],
 )
 def test_a_wait_cut_short_says_the_signal_went_out_and_stands(
-    stopped_run: tuple[subprocess.Popen[str], Path], case: tuple[str, int, int, int, str]
+    busy_run: tuple[subprocess.Popen[str], Path], case: tuple[str, int, int, int, str]
 ) -> None:
     """Ctrl-C (or SIGTERM) to a `stop` or `kill` waiting for its effect, once it signalled.
 
     It said a bare `livesession: interrupted` (`terminated`), which the RUNBOOK reads as a
     command that changed nothing: an operator would take the stop as called off, when the
-    holder had it pending and sealed the run as soon as it ran again. Now the line says
-    what was sent and that it stands; the exit code is still the signal's.
+    holder had it pending and sealed the run as soon as its step ended. Now the line says
+    what was sent and that it stands; the exit code is still the signal's. (The holder is
+    in a long step: one stopped by SIGSTOP is said so at once, with no wait to cut.)
     """
     action, signum, cut, code, said = case
-    proc, run_dir = stopped_run
+    proc, run_dir = busy_run
     pid = proc.pid
     with subprocess.Popen(
         [sys.executable, "-m", "livesession.cli", action, str(run_dir), "--timeout", "120"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    ) as control:
+    ) as sender:
         try:
-            until(f"{action}'s signal", lambda: _pending(pid, signum), control, deadline_s=60)
-            os.kill(control.pid, cut)
-            out, err = control.communicate(timeout=60)
+            until(f"{action}'s signal", lambda: _pending(pid, signum), sender, deadline_s=60)
+            os.kill(sender.pid, cut)
+            out, err = sender.communicate(timeout=60)
         finally:
-            if control.poll() is None:
-                control.kill()
-    assert control.returncode == code, err
+            if sender.poll() is None:
+                sender.kill()
+    assert sender.returncode == code, err
     assert out == ""
     assert err == (
         f"livesession: {said}: sent {signal.Signals(signum).name} to pid {pid} before this "
@@ -207,8 +291,10 @@ def test_a_wait_cut_short_says_the_signal_went_out_and_stands(
         f"status {run_dir}` says where the run stands\n"
     )
 
-    # It does: running again, the holder acts on the signal the cut command sent.
-    os.kill(pid, signal.SIGCONT)
+    # It does: its step over, the holder acts on the signal the cut command sent.
+    assert proc.stdin is not None
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
     if action == "kill":
         until("the kill", lambda: b"KILL_SWITCH_FLAT" in (run_dir / names.EVENTS).read_bytes())
         os.kill(pid, signal.SIGTERM)

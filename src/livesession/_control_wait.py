@@ -4,8 +4,9 @@ Each sends its signal to the run's holder, then waits for the effect in the run'
 (``control``). The wait may end without it in two ways, and each line says that the signal
 went out and stands:
 
-- out of time (``--timeout``, exit 9): ``no_effect``'s line, which says why when it can
-  (the holder is stopped, by SIGSTOP or Ctrl-Z, and acts on nothing until it runs again);
+- out of time (``--timeout``, exit 9): ``no_effect``'s line, which says why when it can;
+  a holder stopped by SIGSTOP or Ctrl-Z, which acts on nothing until it runs again, is
+  said so at once (exit 9 too), without the wait;
 - cut by Ctrl-C or SIGTERM (exit 130 / 143): the command said a bare ``livesession:
   interrupted``, as of a command that had changed nothing, when the holder had its signal
   all the same and acts on it (a stop seals the run). ``cut_after`` raises the interrupt
@@ -73,17 +74,22 @@ def ended_as(exc: BaseException) -> tuple[str, int]:
 
 
 def no_effect(
-    watch: RunWatch, holder: Holder, sent: str, timeout_s: float, *, under_way: bool
+    watch: RunWatch, holder: Holder, sent: str, timeout_s: float, *, under_way: bool, held: str = ""
 ) -> str:
     """What a signal whose effect did not show within ``timeout_s`` left to do (exit 9).
 
+    ``held``: how the holder is stopped (SIGSTOP, Ctrl-Z), seen before the timeout: said at
+    once, as it acts on nothing till it runs again (the command waited out its timeout first,
+    and an operator waited on it).
     ``under_way``: this command sent nothing, as a stop was under way; the line ends with how
     to end the holder at once.
     """
-    run_dir, held = watch.run_dir, stopped(holder)  # stopped: it acts on nothing till it runs
+    waited, held = not held, held or stopped(holder)  # stopped: it acts on nothing till it runs
+    run_dir = watch.run_dir
     if watch.waiting:  # seen in part: what it lacks, and (stopped) why it cannot come yet
         then = f"; {held}" if held else f": check again with `{command('status', run_dir)}` or wait"
-        line = f"{sent}; within {timeout_s:g} s {watch.waiting}{then}"
+        within = f"within {timeout_s:g} s " if waited else ""
+        line = f"{sent}; {within}{watch.waiting}{then}"
     elif held:  # the signal waits, pending, for it to run
         line = f"{sent}; {held}; the signal stays pending till then: `{command('status', run_dir)}`"
     else:

@@ -56,7 +56,7 @@ from ._cli_summary import left_at_venue
 from ._control_wait import cut_after, no_effect
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
-from ._rundir.holderproc import resuming
+from ._rundir.holderproc import job_stopped, job_stopped_pid, resuming
 from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, not_a_cli_writer
 from ._rundir.onestop import mark_stop_taken, sealed_but_held, stop_turn, stop_under_way
@@ -295,7 +295,7 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
     """
     deadline, holder = time.monotonic() + timeout_s, holder_of(run_dir := Path(run_dir))
     while holder is None and (pid := resuming(run_dir)) is not None:  # it takes the run next
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= deadline or job_stopped_pid(pid):  # stopped: not till SIGCONT
             return ControlOutcome("timeout", not_yet_held(action, run_dir, pid))
         time.sleep(_POLL_S)
         holder, timeout_s = holder_of(run_dir), max(deadline - time.monotonic(), 0.0)
@@ -346,8 +346,15 @@ def _signal_and_wait(
     # A Ctrl-C or SIGTERM that cuts the wait says the signal went out (none: nothing was sent).
     with contextlib.nullcontext() if under_way else cut_after(sent, holder, watch.run_dir):
         while (outcome := check(watch, holder, who)) is None:
-            if time.monotonic() >= deadline:
-                line = no_effect(watch, holder, sent, timeout_s, under_way=bool(under_way))
+            # Stopped (SIGSTOP, Ctrl-Z), it acts on nothing till it runs again: said at once,
+            # from its files as it stopped (looked at again: it may have acted, then stopped).
+            held = job_stopped(holder)
+            if held and (outcome := check(watch, holder, who)) is not None:
+                break
+            if held or time.monotonic() >= deadline:
+                line = no_effect(
+                    watch, holder, sent, timeout_s, under_way=bool(under_way), held=held
+                )
                 return ControlOutcome("timeout", line)
             time.sleep(_POLL_S)
     return attrs.evolve(outcome, line=f"{sent}; {outcome.line}") if under_way else outcome

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CLI_WRITERS",
     "another_users",
+    "job_stopped",
+    "job_stopped_pid",
     "not_a_cli_writer",
     "resuming",
     "stop_advice",
@@ -156,14 +158,10 @@ def stopped(holder: Holder) -> str:
 
 def stopped_pid(pid: int) -> str:
     """``stopped``'s words of this host's process ``pid``, where ``/proc`` has it."""
-    if pid <= 0:
-        return ""
-    try:
-        stat = (Path("/proc") / str(pid) / "stat").read_bytes()
-    except OSError:
-        return ""
-    end = stat.rfind(b")")  # the command's name, in parentheses, may hold anything
-    state = stat[end + 2 : end + 3]
+    return _said(pid, _state(pid))
+
+
+def _said(pid: int, state: bytes) -> str:
     if state == b"T":
         return (
             f"pid {pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and "
@@ -175,6 +173,33 @@ def stopped_pid(pid: int) -> str:
             "no signal until the debugger lets it run"
         )
     return ""
+
+
+def job_stopped(holder: Holder) -> str:
+    """``stopped``'s words of a holder stopped by SIGSTOP or Ctrl-Z (state ``T``), else "".
+
+    Such a stop lasts until a SIGCONT, so ``stop``, ``kill`` and ``ack`` say it at once
+    (they waited out their ``--timeout`` first). A debugger's tracing stop (``t``) is not
+    said before the timeout: ``strace`` stops its tracee at every system call, briefly.
+    """
+    return job_stopped_pid(holder.pid) if holder.host == socket.gethostname() else ""
+
+
+def job_stopped_pid(pid: int) -> str:
+    """``job_stopped``'s words of this host's process ``pid``."""
+    return _said(pid, state) if (state := _state(pid)) == b"T" else ""
+
+
+def _state(pid: int) -> bytes:
+    """The state letter of this host's process ``pid`` (``/proc/PID/stat``); b"" if unknown."""
+    if pid <= 0:
+        return b""
+    try:
+        stat = (_PROC / str(pid) / "stat").read_bytes()
+    except OSError:
+        return b""
+    end = stat.rfind(b")")  # the command's name, in parentheses, may hold anything
+    return stat[end + 2 : end + 3]
 
 
 def _args(proc: Path) -> list[str]:

@@ -62,7 +62,8 @@ def not_yet_held(action: str, run_dir: Path, pid: int) -> str:
     """A ``resume`` (``pid``) that did not take ``run_dir`` within the timeout: retry.
 
     One stopped as it loads (SIGSTOP, Ctrl-Z) never takes it until it runs again: the line
-    said only that it was starting, and an operator waited on it; it now says so, and how.
+    said only that it was starting, and an operator waited on it; it now says so, and how
+    (at once, without waiting out the timeout: ``send_control``).
     """
     again = f"once `{command('status', run_dir)}` says it runs, `{command(action, run_dir)}` again"
     if held := stopped_pid(pid):
