@@ -14,6 +14,7 @@ sleeps a fixed time, and waits poll with a deadline that only bounds a hang.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -28,7 +29,8 @@ import pytest
 
 from livesession import DryrunConfig, control, create_run, resume_run
 from livesession._artifacts import names
-from livesession.cli import EXIT_NOT_HELD, EXIT_OK, main
+from livesession._rundir.loading import loading_next
+from livesession.cli import EXIT_CRASHED, EXIT_NOT_HELD, EXIT_OK, main
 from livesession.verify import verify_run
 
 from _helpers import crash_in_step, proc_stat, until
@@ -173,6 +175,99 @@ def test_a_resume_stopped_as_it_loads_is_said_to_be_stopped(
     session = resume_run(run)
     assert session.run_to_end(60).status.value == "COMPLETED"
     session.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the state is read from /proc")
+def test_status_of_a_run_a_resume_loads_names_it_and_says_to_continue_a_stopped_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status` of a crashed run whose `livesession resume` loads (before it takes the run)
+    said `crashed` and `continue it: livesession resume DIR`, also when that resume was
+    stopped (Ctrl-Z, SIGSTOP) and wanted only a `kill -CONT`: a second resume would race it
+    for the run. It now names the loading resume, says whether it is stopped, and what to
+    do; the verdict stays `crashed` (exit 6), as nothing holds the run yet."""
+    crash_in_step(
+        create_run(DryrunConfig(run_id="r", steps=100, checkpoint_every=10), tmp_path), 45, 100
+    )
+    run, hold = tmp_path / "r", tmp_path / "hold"
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_HELD_RESUME)
+    hold.touch()
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
+        "TEST_HOLD_RESUME": str(hold),
+    }
+    script = [sys.executable, "-m", "livesession.cli", "resume", str(run), "-q"]
+    with subprocess.Popen(
+        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "loading"
+            pid = proc.pid
+            assert main(["status", str(run)]) == EXIT_CRASHED
+            out = capsys.readouterr().out
+            assert (
+                f"resuming    pid {pid} (livesession resume) loads the run, before it takes it\n"
+                in out
+            )
+            assert out.endswith(
+                f"next        wait: pid {pid}, a `livesession resume` of the run, takes it "
+                "next; poll again\n"
+            ), out
+
+            os.kill(pid, signal.SIGSTOP)
+            until("it to stop", lambda: proc_stat(pid)[0] == "T", deadline_s=_DEADLINE_S)
+            stopped = (
+                f"pid {pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and acts "
+                f"on no signal until it runs again: `kill -CONT {pid}`"
+            )
+            assert main(["status", str(run)]) == EXIT_CRASHED
+            out = capsys.readouterr().out
+            assert (
+                f"resuming    pid {pid} (livesession resume) loads the run, before it takes "
+                f"it; {stopped}\n"
+            ) in out
+            assert out.endswith(
+                f"next        a person must let pid {pid}, a `livesession resume` of the run "
+                f"stopped as it loaded, run again: `kill -CONT {pid}` (not another "
+                f"`livesession resume {run}`, which would race it for the run)\n"
+            ), out
+            assert main(["status", str(run), "--json"]) == EXIT_CRASHED
+            said = json.loads(capsys.readouterr().out)
+            assert said["resuming"] == {"pid": pid, "stopped": stopped}
+            assert said["verdict"] == "crashed"
+            main(["list", str(tmp_path), "--json"])  # one look at the processes for all runs
+            (listed,) = json.loads(capsys.readouterr().out)["runs"]
+            assert (listed["resuming"], listed["next"]) == (said["resuming"], said["next"])
+
+            os.kill(pid, signal.SIGCONT)
+            hold.unlink()
+            assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+                proc.kill()
+                proc.wait(timeout=30)
+    assert main(["status", str(run), "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["resuming"] is None
+    result = verify_run(run)
+    assert result.ok, result.render(run)
+
+
+def test_a_resume_a_debugger_stopped_as_it_loads_is_not_told_kill_cont() -> None:
+    """A tracing stop (state t) is the debugger's to end: `next` says so, not `kill -CONT`."""
+    stopped = (
+        "pid 7 is stopped by a debugger (state t: tracing stop) and acts on no signal until "
+        "the debugger lets it run"
+    )
+    said = loading_next({"pid": 7, "stopped": stopped}, "runs/r")
+    assert said == (
+        "a person must let pid 7, a `livesession resume` of the run stopped as it loaded, run "
+        "again: through its debugger (not another `livesession resume runs/r`, which would "
+        "race it for the run)"
+    )
 
 
 def test_stop_of_a_sealed_run_is_done_already_and_says_how_it_ended(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._rundir.loading import loading_says
 from ._rundir.statuswords import (
     describe_lease,
     describe_orders,
@@ -48,6 +49,8 @@ def status_lines(found: RunStatus) -> list[str]:
         written = f"({age_words(found.heartbeat_age_s)}, checkpoint.json written{cadence})"
         rows.append(("heartbeat", f"{found.heartbeat_utc} {written}"))
     rows += _writer(found)
+    if found.resuming is not None:  # crashed, and a resume loads it
+        rows.append(("resuming", loading_says(found.resuming)))
     unsealed = found.verdict in {Verdict.CRASHED, Verdict.NEEDS_OPERATOR}
     # Not for a doubtful seal (see "problem"), nor a run that may be live (``unlocked``).
     if unsealed and not (found.writer or found.problem or found.unlocked):

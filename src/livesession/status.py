@@ -83,6 +83,7 @@ from ._rundir.beforecheckpoint import damage_past
 from ._rundir.brokers import resume_credentials
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
 from ._rundir.layout import read_run_config
+from ._rundir.loading import loading_next, loading_resume, one_look
 from ._rundir.lock import holder_of, stopped
 from ._rundir.refused import store_refused_says
 from ._rundir.reseal import sealing_checkpoint
@@ -109,7 +110,7 @@ from ._rundir.stopasked import stop_asked
 from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
 from ._support.secrets import ALERT_ENV
-from ._support.text import command, one_line
+from ._support.text import command, one_line, text_field
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
 
@@ -169,6 +170,9 @@ class RunStatus:
     heartbeat_age_s: float | None = None
     writer: dict[str, Any] | None = None
     """pid, host, since, command, and ``stopped``: how it is stopped ("" when it runs)."""
+    resuming: dict[str, Any] | None = None
+    """A crashed run's ``livesession resume`` that loads, not holding it yet: ``pid``, and
+    ``stopped`` as ``writer``'s (``_rundir.loading``); None for none, and any other run."""
     resumable: bool = False
     resume_problem: str | None = None
     damaged_tail: str = ""
@@ -252,6 +256,8 @@ class RunStatus:
 
         A run whose sealing checkpoint was not written is told first how to write it.
         """
+        if self.resuming is not None:  # crashed, and a resume loads it: wait, or let it run
+            return loading_next(self.resuming, self.run_dir)
         then = f"a person must look: {self.unlocked}" if self.unlocked else self._next()
         if self.verdict is Verdict.CRASHED and not self.unlocked:
             then += credentials_said(self.credentials) + webhook_said(self.alerts_env)
@@ -325,16 +331,6 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
-def _text(record: dict[str, Any] | None, key: str) -> str | None:
-    """``record[key]`` when it is a string, else None (unknown).
-
-    A file a tool damaged (``"fsm_state": 7``) is said as unknown, never handed on as a
-    state: ``list`` failed on it with a traceback.
-    """
-    value = (record or {}).get(key)
-    return value if isinstance(value, str) else None
-
-
 def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
@@ -367,8 +363,8 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         cfg, meta = None, {}
     checkpoint = read_json_object(run_dir / names.CHECKPOINT)
     snapshot = last_whole_line(run_dir / names.SNAPSHOTS)
-    state = _text(snapshot, "fsm_state") or _text(checkpoint, "fsm_state")
-    status = _text(snapshot, "status")
+    state = text_field(snapshot, "fsm_state") or text_field(checkpoint, "fsm_state")
+    status = text_field(snapshot, "status")
     # A writer's files move until its seal is whole; a sealed run whose session closes is sealed.
     seal = (claimed_seal if holder is None else held_seal)(run_dir, checkpoint, snapshot)
     live = holder is not None and seal is None  # held and sealed: the session closes
@@ -402,7 +398,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
-        run_id=cfg.run_id if cfg is not None else _text(snapshot, "run_id"),
+        run_id=cfg.run_id if cfg is not None else text_field(snapshot, "run_id"),
         problem=doubt,
         sealed=whole,
         state=state,
@@ -415,6 +411,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         heartbeat_utc=beat,
         heartbeat_age_s=age,
         writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
+        resuming=loading_resume(run_dir) if verdict is Verdict.CRASHED else None,
         resumable=resumable,
         resume_problem=problem_of_resume,
         damaged_tail=damage_past(run_dir, checkpoint) if resumable else "",
@@ -474,17 +471,18 @@ def list_runs(
         )
     now = now or _clock.SystemClock().now()
     found = []
-    for child in sorted(out_dir.iterdir()):
-        if child.name.startswith("."):
-            continue
-        try:  # a directory it may not look into (another user's run) is unread, not the end
-            if child.is_dir() and (is_run_dir(child) or no_run_shown(child)):
-                found.append(run_status(child, now=now))
-        except OSError as exc:
-            if refused is None:
-                raise
-            refused.append(exc)
-            found.append(_unreadable(child, exc))
+    with one_look():  # at the processes, for each crashed run's loading resume
+        for child in sorted(out_dir.iterdir()):
+            if child.name.startswith("."):
+                continue
+            try:  # a directory it may not look into (another user's run) is unread, not the end
+                if child.is_dir() and (is_run_dir(child) or no_run_shown(child)):
+                    found.append(run_status(child, now=now))
+            except OSError as exc:
+                if refused is None:
+                    raise
+                refused.append(exc)
+                found.append(_unreadable(child, exc))
     return found
 
 

@@ -32,7 +32,8 @@ prints of it; ``refused``: the file the system refused an unsealed run, as its
 ``metrics.json`` says, and the store whose refused write stopped a crashed run, as its
 session log's last line says; ``resumes``: how often the run was resumed, and from where,
 as its audit log's ``C2_RESUME`` records say; ``stopasked``: the reason its caller gave
-the stop of a run sealed with none), ``starting`` (a directory that holds no run
+the stop of a run sealed with none; ``loading``: a crashed run's ``resume`` that loads
+it, stopped or not), ``starting`` (a directory that holds no run
 yet) and ``halts`` (when trading went HALTED).
 """
 

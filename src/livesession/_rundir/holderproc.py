@@ -26,6 +26,7 @@ __all__ = [
     "job_stopped",
     "job_stopped_pid",
     "not_a_cli_writer",
+    "resumes_here",
     "resuming",
     "stop_advice",
     "stopped",
@@ -227,10 +228,18 @@ def resuming(run_dir: Path) -> int | None:
 
     Asked of a run nothing holds: a ``resume`` loads for a fraction of a second before it
     takes the writer lock (its handlers in first), and a ``kill`` sent then found nothing
-    to signal, said so (exit 8), and the resume traded on. Its run directory is an argument
-    after ``resume``, as it typed it, from its own working directory.
+    to signal, said so (exit 8), and the resume traded on.
     """
-    wanted = os.path.realpath(run_dir)
+    return resumes_here().get(os.path.realpath(run_dir))
+
+
+def resumes_here() -> dict[str, int]:
+    """Each run directory a ``livesession resume`` on this host names (real path: its pid).
+
+    Its run directory is an argument after ``resume``, as it typed it, from its own working
+    directory. One look at every process (``list`` takes one for all its runs: ``loading``).
+    """
+    found: dict[str, int] = {}
     for proc in _PROC.iterdir() if _PROC.is_dir() else ():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
@@ -241,7 +250,7 @@ def resuming(run_dir: Path) -> int | None:
             cwd = (proc / "cwd").readlink()
         except OSError:  # ended meanwhile, or another user's
             continue
-        given = argv[argv.index("resume") + 1 :]
-        if any(os.path.realpath(cwd / arg) == wanted for arg in given if arg):
-            return int(proc.name)
-    return None
+        for arg in argv[argv.index("resume") + 1 :]:
+            if arg:
+                found.setdefault(os.path.realpath(cwd / arg), int(proc.name))
+    return found

@@ -51,6 +51,7 @@ __all__ = [
     "printable_line",
     "shell_word",
     "surrogate_at",
+    "text_field",
     "valid_payload",
     "valid_text",
 ]
@@ -406,3 +407,13 @@ def _as_passed(char: str) -> bytes:
         return char.encode(sys.getfilesystemencoding())
     except UnicodeEncodeError:
         return char.encode("utf-8", "surrogatepass")
+
+
+def text_field(record: dict[str, Any] | None, key: str) -> str | None:
+    """``record[key]`` when it is a string, else None (unknown).
+
+    A file a tool damaged (``"fsm_state": 7``) is said as unknown, never handed on as a
+    state: ``list`` failed on it with a traceback.
+    """
+    value = (record or {}).get(key)
+    return value if isinstance(value, str) else None
