@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -40,6 +41,7 @@ from livesession import (
 from livesession._artifacts import names
 from test_interrupts import _SignalsItself
 
+from _helpers import until
 from crash_harness import KILLED, cli
 
 if TYPE_CHECKING:
@@ -204,3 +206,155 @@ def test_two_ctrl_cs_in_one_step_then_resume_run_in_the_same_process(tmp_path: P
     for name in names.ARTIFACTS.values():
         if name != names.AUDIT:  # the resume's C2_RESUME is the difference
             assert (run_dir / name).read_bytes() == (tmp_path / "whole" / "r" / name).read_bytes()
+
+
+# A feed whose close() blocks (a thread it joins, a data server that does not answer) until
+# the test lets it return; it says when it is inside.
+_BLOCKING_FEED = """
+import threading
+from decimal import Decimal
+
+from livesession import RandomWalkFeed
+
+CLOSING = threading.Event()
+RELEASE = threading.Event()
+
+
+class Blocking(RandomWalkFeed):
+    def close(self):
+        CLOSING.set()
+        RELEASE.wait(300)
+
+
+def make(*, symbol):
+    return Blocking(
+        symbol=symbol, seed=7, initial_price=Decimal("42000"), tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+    )
+"""
+
+
+def test_a_plug_in_whose_close_blocks_does_not_keep_the_torn_run(tmp_path: Path) -> None:
+    """A torn session closed its feed (and its strategy) before it let go of its run: one
+    whose ``close()`` blocked kept the writer lock as long as it blocked, so `status` said
+    `running (exit 7)`, "poll again later", and the resume was refused as held, for as long
+    as the application lived. The feed and the strategy are now closed once the run is let
+    go of (its files, then its lock): the run is a crash to resume while the close blocks,
+    and the torn session writes nothing into it when the close returns."""
+    module = f"blocking_{tmp_path.name}"
+    (tmp_path / f"{module}.py").write_text(_BLOCKING_FEED, encoding="utf-8")
+    config = tmp_path / "torn.toml"
+    config.write_text(f'{CONFIG}feed = "{module}:make"\n', encoding="utf-8")
+    out = tmp_path / "torn"
+    run_dir = out / "r"
+    torn: list[BaseException] = []
+
+    def application() -> None:  # builds and steps its session in its own thread
+        session = create_run(load_config(config), out)
+        session.preflight()
+        session.activate()
+        _interrupt_at_event(session, 163)
+        try:
+            session.run_n_steps(STEPS)
+        except KeyboardInterrupt as exc:
+            torn.append(exc)
+
+    app = threading.Thread(target=application, daemon=True)
+    app.start()
+
+    def closing() -> bool:
+        assert app.is_alive(), "the application ended: its feed's close() never blocked"
+        feed = sys.modules.get(module)
+        return feed is not None and feed.CLOSING.is_set()
+
+    try:
+        until("the torn session's feed to block in close()", closing)
+        _crashed_while_it_lives(run_dir)
+        with resume_run(run_dir) as resumed:  # its own feed, made from the config
+            resumed.run_n_steps(50)
+            assert app.is_alive()  # the torn session's close() still blocks
+            sys.modules[module].RELEASE.set()  # for the resumed session's close too
+            resumed.run_to_end(STEPS)
+        after_resume = _files(run_dir)
+        app.join(timeout=300)
+    finally:
+        if module in sys.modules:
+            sys.modules[module].RELEASE.set()
+    assert not app.is_alive()
+    assert len(torn) == 1
+    assert _files(run_dir) == after_resume, "the torn session wrote after it let go"
+    assert verify_run(run_dir).ok
+
+
+# The CLI's: a feed made from the config that, while the file `armed` is beside it, tears
+# its step (a KeyboardInterrupt it raises on its 130th bar), then blocks in close() until
+# its stdin closes.
+_TEARING_FEED = """
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from livesession import RandomWalkFeed
+
+ARMED = Path(__file__).parent / "armed"
+
+
+class Tearing(RandomWalkFeed):
+    bars = 0
+
+    def next_bar(self, ts_ns):
+        self.bars += 1
+        if self.bars == 130 and ARMED.exists():
+            raise KeyboardInterrupt
+        return super().next_bar(ts_ns)
+
+    def close(self):
+        if ARMED.exists():
+            print("close blocks", file=sys.stderr, flush=True)
+            sys.stdin.read()
+
+
+def make(*, symbol):
+    return Tearing(
+        symbol=symbol, seed=7, initial_price=Decimal("42000"), tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+    )
+"""
+
+
+def test_a_cli_run_whose_feed_close_blocks_lets_go_and_a_stop_signal_ends_it(
+    tmp_path: Path,
+) -> None:
+    """`livesession dryrun` torn (its feed raised KeyboardInterrupt), its feed's close()
+    then blocking: the process kept the run (`status`: `running`, exit 7; `stop`: no
+    effect, exit 9), and a first SIGTERM only asked for a stop no step boundary would come
+    to. Now the run is let go of first (`crashed`, exit 6: resume it), and a stop signal
+    ends the process at once, by that signal (nothing is left to wind down)."""
+    (tmp_path / "tearing.py").write_text(_TEARING_FEED, encoding="utf-8")
+    (tmp_path / "armed").touch()
+    config = tmp_path / "torn.toml"
+    config.write_text(f'{CONFIG}feed = "tearing:make"\n', encoding="utf-8")
+    run_dir = tmp_path / "runs" / "r"
+    args = ["dryrun", "-c", str(config), "--out", str(tmp_path / "runs"), "-q"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "livesession.cli", *args],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            assert proc.stderr is not None
+            assert proc.stderr.readline() == "close blocks\n"
+            _crashed_while_it_lives(run_dir)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == -signal.SIGTERM
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+    (tmp_path / "armed").unlink()
+    resumed = cli("resume", run_dir, "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    assert verify_run(run_dir).ok

@@ -19,7 +19,9 @@ steps and calls the session's verb:
   after a halt (the kill switch, an unhealthy broker).
 
 A second SIGTERM or SIGINT once a stop is pending ends the process at once, by that signal:
-the run is left at its last checkpoint, as after a crash, and ``resume`` continues it.
+the run is left at its last checkpoint, as after a crash, and ``resume`` continues it. So
+does a first one once a torn session let go of its run (a plug-in's ``close()`` holds the
+process up: no step boundary comes).
 ``livesession stop`` sends no such second signal while it can tell a stop is under way
 (``_rundir.onestop``): it waits for the same seal.
 
@@ -58,7 +60,7 @@ from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.holderproc import job_stopped, job_stopped_pid, resuming
 from ._rundir.livecut import checkpointed_stop
-from ._rundir.lock import Holder, holder_of, not_a_cli_writer
+from ._rundir.lock import Holder, holder_of, holds_a_run, not_a_cli_writer
 from ._rundir.onestop import mark_stop_taken, sealed_but_held, stop_turn, stop_under_way
 from ._rundir.refused import refused_first
 from ._rundir.seal import describe_seal, last_stop
@@ -183,17 +185,22 @@ class SignalControls:
                 return
         if signum == signal.SIGXCPU and self.stop_reason:
             return  # the CPU-time limit says so again each CPU second: no second stop
-        if self.stop_reason:
-            if self.run_dir is not None and last_stop(self.run_dir) is not None:
+        let_go = self.run_dir is not None and not holds_a_run()  # torn (or sealed): no step
+        if self.stop_reason or let_go:
+            sealed = self.run_dir is not None and last_stop(self.run_dir) is not None
+            if sealed and self.stop_reason:
                 # Sealed already: the process is only saying how the run ended (and handing
                 # alerts over, bounded). Killing it now would exit 143 for a sealed run.
                 return
-            # The second stop signal: the operator wants the process gone now. It ends by
-            # the signal itself (so its parent sees which), and the run stays resumable at
-            # its last checkpoint, exactly as after a crash.
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
+            if not sealed:
+                # The second stop signal, or any once a torn session let go of the run (a
+                # plug-in's close() holds the process up; its mark would mislead a `stop`
+                # of the run's next writer): the operator wants the process gone now. It
+                # ends by the signal itself (so its parent sees which), and the run stays
+                # resumable at its last checkpoint, exactly as after a crash.
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+                return
         self.stop_reason = reason_of(signum)
         mark_stop_taken(self.run_dir)  # a `stop` sent now waits for this one (``onestop``)
 

@@ -58,6 +58,7 @@ __all__ = [
     "RunLock",
     "held_refusal",
     "holder_of",
+    "holds_a_run",
     "is_held",
     "not_a_cli_writer",
     "stopped",
@@ -303,6 +304,11 @@ class _Before:
 
 _HELD: Final[weakref.WeakSet[RunLock]] = weakref.WeakSet()  # for ``_drop_in_child``
 _TAKING: Final[set[int]] = set()  # opened by ``acquire``, not yet in a ``RunLock``
+
+
+def holds_a_run() -> bool:
+    """Whether this process holds any run's writer lock (cheap: a signal handler asks)."""
+    return any(lock.held for lock in list(_HELD))
 
 
 def _drop_in_child() -> None:

@@ -8,7 +8,8 @@ by the code that built the session for that config and handed it over, ``give_st
 passed in is the caller's, to close when the caller is done with it.
 
 A plug-in's ``close()`` (a broker's, a feed's, a strategy's) is the caller's code, called
-once the run's outcome is decided (after the seal): one that raises changes nothing of the
+once the run's outcome is decided (after the seal; the feed's and the strategy's once the
+run is let go of, its writer lock too: ``release``): one that raises changes nothing of the
 run. It is said in one line (the session log's ``plugin_close_failed`` warning,
 ``SessionInspection.plugin_close_failed``, which the CLI prints on stderr), never raised;
 what the session holds after it is let go of all the same.
@@ -65,27 +66,32 @@ def close_plugin(role: str, plugin: object, *, run_id: str | None = None) -> str
 def release(
     p: SessionParts, closes_with: list[Closable], *, strategy: bool, abandon: bool = False
 ) -> str:
-    """Let go of what the session holds: lease, broker, feed, strategy, sinks, store, the rest.
+    """Let go of what the session holds: lease, broker, sinks, store, the rest; feed, strategy.
 
     The strategy only when ``strategy`` (the session's own). Returns what a plug-in's
     ``close()`` raised ("" when none did); the sinks, the store and ``closes_with`` (a run
-    directory's writer lock, last) are let go of whatever it raised. ``abandon``: the
-    sinks' files are closed without the lines they hold (``Recorder.close``).
+    directory's writer lock, last) are let go of whatever the broker's raised. ``abandon``:
+    the sinks' files are closed without the lines they hold (``Recorder.close``).
+
+    The feed and the strategy are closed once the run is let go of: what they hold is
+    theirs, not the run's (a data file read, a model server's connection), where the
+    broker's may be the run's (a simulated venue's journal). Closed first, one whose
+    ``close()`` blocked (a thread it joins, a server that does not answer) kept the run's
+    writer lock while it blocked: a torn session's run was said ``running`` (exit 7), and
+    its resume refused, for as long as the application lived.
     """
     if p.lease is not None:
         p.lease.release(close=True)
+    run_id = p.config.run_id
     try:
-        run_id = p.config.run_id
-        said = [
-            close_plugin("broker", p.broker, run_id=run_id),
-            close_plugin("feed", p.feed, run_id=run_id),
-            close_plugin("strategy", p.strategy, run_id=run_id) if strategy else "",
-        ]
+        said = [close_plugin("broker", p.broker, run_id=run_id)]
     finally:
         p.recorder.close(abandon=abandon)
         p.idempotency.close()
         while closes_with:  # last: a run directory's writer lock
             closes_with.pop().close()
+    said.append(close_plugin("feed", p.feed, run_id=run_id))
+    said.append(close_plugin("strategy", p.strategy, run_id=run_id) if strategy else "")
     return "; ".join(filter(None, said))
 
 
