@@ -465,3 +465,51 @@ def test_a_lease_directory_refused_mid_run_is_named_not_the_run_directory(
     resumed = resume_run(run_dir, lease_clock=after)  # the lease expired: resumable
     resumed.run_to_end(resumed.config.steps)
     assert verify_run(run_dir).ok
+
+
+_CLOSE_RAISES = """
+from decimal import Decimal
+
+from livesession import RandomWalkFeed
+
+
+class Gone(RandomWalkFeed):
+    def close(self):
+        raise OSError("the data server is gone")
+
+
+def make(*, symbol):
+    return Gone(
+        symbol=symbol, seed=7, initial_price=Decimal("42000"), tick=Decimal("0.01"),
+        lot=Decimal("0.001"),
+    )
+"""
+
+
+@pytest.mark.broken_run("the file system refuses writes on purpose: the run is resumed after")
+def test_a_close_that_raised_after_a_refused_write_leaves_status_naming_the_store(
+    tmp_path: Path,
+) -> None:
+    """A run a store's refused write tore, whose feed's close() then raised: the torn
+    session logs that `plugin_close_failed` after its `session_interrupted`, and `status`,
+    which reads the store from that log's last line, said no `stopped by` (`store_refused`
+    ""). The plug-in's words after it are passed over, as a lease's are."""
+    (tmp_path / "gone.py").write_text(_CLOSE_RAISES, encoding="utf-8")
+    config = tmp_path / "gone.toml"
+    config.write_text('feed = "gone:make"\n', encoding="utf-8")
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    args = ("-c", config, "--out", out, "--run-id", "r", "--steps", STEPS, "-q")
+    done = _cli("dryrun", *args, "--idempotency-backend", "sqlite", limit=60_000)
+    assert done.returncode == 2, done.stderr
+    assert "the data server is gone" in done.stderr
+    last = json.loads((run_dir / names.SESSION_LOG).read_bytes().splitlines()[-1])
+    assert last["event"] == "plugin_close_failed", last
+    refused = json.loads(_cli("status", run_dir, "--json").stdout)["store_refused"]
+    assert refused.startswith(
+        f"the idempotency store SqliteIdempotencyStore('{run_dir}/idempotency.sqlite') refused "
+        "a write (OperationalError: disk I/O error) under a file size limit"
+    ), refused
+    resumed = _cli("resume", run_dir)
+    assert resumed.returncode == 0, resumed.stderr
+    assert verify_run(run_dir).ok

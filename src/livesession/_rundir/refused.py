@@ -37,9 +37,9 @@ _ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
 _REFUSALS: Final = frozenset({"StoreFailure", "PostgresError", "LeaseError"})
 """What tears a session when a store fails: a local store or journal, PostgreSQL (its
 idempotency store's connection, or the lease's renewal), a lease file."""
-_AFTERWORDS: Final = frozenset({"lease_not_released"})
+_AFTERWORDS: Final = frozenset({"lease_not_released", "plugin_close_failed"})
 """Lines the torn session logs after its ``session_interrupted`` as it closes: the lease
-its failed backend would not take back."""
+its failed backend would not take back, a plug-in whose ``close()`` raised."""
 
 
 def refused_write(run_dir: Path) -> tuple[str, str]:
@@ -81,7 +81,8 @@ def store_refused_says(run_dir: Path) -> str:
 
     A local store or journal's refusal, or a PostgreSQL server (the store's or the lease's)
     or a lease file that failed. Only the session log's last whole line counts (but for a
-    ``lease_not_released`` after it): a process that wrote after it (a resume)
+    ``lease_not_released`` or ``plugin_close_failed`` after it): a process that wrote after
+    it (a resume)
     has its own ending, and a log at ``--log-level error``, or none (a run an application
     made with its own log), says nothing. Not a regular file, unreadable: "" too.
     """
