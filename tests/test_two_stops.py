@@ -19,8 +19,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
 import pytest
@@ -31,7 +33,7 @@ from livesession._support.dirlock import flock_holder
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, main
 from livesession.verify import verify_run
 
-from _helpers import stepping, until
+from _helpers import proc_stat, stepping, until
 
 _DEADLINE_S = 300.0  # bounds a hang only
 
@@ -257,5 +259,37 @@ def test_stop_after_one_that_gave_up_inside_the_step_sends_no_second_one(
             proc, run_dir, capsys, "it took a stop signal, and acts on it at its next step boundary"
         )
         (tmp_path / "hold_step").unlink()
+        assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
+    _assert_sealed(run_dir)
+
+
+def test_stop_of_a_holder_stopped_in_its_wind_down_says_how_the_second_signal_acts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The holder took a stop, checkpointed it, and was stopped (Ctrl-Z, SIGSTOP) in its
+    wind-down. `stop` sends nothing (a stop is under way) and says the holder is stopped;
+    its line said "the signal stays pending", of a signal it never sent, and "to end it at
+    once, send the second signal: kill -TERM N", which a stopped process takes only once it
+    runs again. It now says the stop waits, and that only `kill -KILL` ends it stopped."""
+    with _holder(tmp_path) as (proc, run_dir):
+        (tmp_path / "hold_wind").touch()
+        proc.send_signal(signal.SIGTERM)
+        _said(proc, "winding down")
+        proc.send_signal(signal.SIGSTOP)
+        until("the holder to stop", lambda: proc_stat(proc.pid)[0] == "T", proc)
+        pid = proc.pid
+        with monkeypatch.context() as at_once:  # no sleep to call: it does not wait
+            at_once.setattr(control, "time", SimpleNamespace(monotonic=time.monotonic))
+            assert main(["stop", str(run_dir), "--timeout", "3600"]) == EXIT_NO_EFFECT
+        assert capsys.readouterr().err == (
+            f"livesession: stop: sent nothing to pid {pid}: a stop is under way (its checkpoint "
+            f"holds a stop (SIGNAL_SIGTERM), and it winds down); pid {pid} is stopped (state T: "
+            f"SIGSTOP, or Ctrl-Z in its terminal) and acts on no signal until it runs again: "
+            f"`kill -CONT {pid}`; the stop under way waits till then: `livesession status "
+            f"{run_dir}`; to end it as soon as it runs again, send the second signal: `kill "
+            f"-TERM {pid}` (`kill -KILL {pid}` ends it at once, stopped as it is)\n"
+        )
+        proc.send_signal(signal.SIGCONT)
+        (tmp_path / "hold_wind").unlink()
         assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
     _assert_sealed(run_dir)

@@ -90,13 +90,19 @@ def no_effect(
         then = f"; {held}" if held else f": check again with `{command('status', run_dir)}` or wait"
         within = f"within {timeout_s:g} s " if waited else ""
         line = f"{sent}; {within}{watch.waiting}{then}"
-    elif held:  # the signal waits, pending, for it to run
-        line = f"{sent}; {held}; the signal stays pending till then: `{command('status', run_dir)}`"
+    elif held:  # the signal (or the stop it took before it stopped) waits for it to run
+        what = "the stop under way waits" if under_way else "the signal stays pending"
+        line = f"{sent}; {held}; {what} till then: `{command('status', run_dir)}`"
     else:
         line = (
             f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
             f"wind-down?): check again with `{command('verify', run_dir)}` or wait"
         )
-    if under_way:
+    if under_way and held:  # stopped, it takes the second signal only once it runs again
+        line += (
+            f"; to end it as soon as it runs again, send the second signal: `kill -TERM "
+            f"{holder.pid}` (`kill -KILL {holder.pid}` ends it at once, stopped as it is)"
+        )
+    elif under_way:
         line += f"; to end it at once, send the second signal: `kill -TERM {holder.pid}`"
     return line
