@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from livesession import __version__
+from livesession.brokers.mock import MockBroker
 from livesession.cli import main
 
 from crash_harness import KILLED, Profile, cli, dryrun
@@ -461,6 +462,56 @@ class TestJournals:
         start = data.index(b"\n") + 1
         path.write_bytes(data[:start] + b"X" + data[start + 1 :])
         _resume_fails(run_dir, run_dir.parent, capsys, f"{name}:2: corrupt journal line")
+
+    @pytest.mark.parametrize(
+        ("line", "problem"),
+        [
+            (b'{"x":1}', "an op the venue never journals: None"),
+            (b'{"now_ns":5,"op":"deliver","price":null}', "a deliver without its count"),
+            (
+                b'{"now_ns":5,"op":"submit","order":{"symbol":"BTC/USDT"},"price":null}',
+                "a submit without its order",
+            ),
+            (
+                b'{"cid":"c1","now_ns":5,"op":"touch","price":"abc"}',
+                "a touch whose price is no decimal: 'abc'",
+            ),
+            (b'{"cid":"c1","now_ns":true,"op":"cancel","price":null}', "a cancel without its time"),
+            (
+                b'{"now_ns":5,"offset":"12","op":"resume","price":null}',
+                "a resume without its offset",
+            ),
+        ],
+        ids=["no-op", "deliver", "submit", "price", "now_ns", "resume"],
+    )
+    def test_a_json_line_that_is_no_request(self, run_dir, capsys, line, problem):
+        """Bug: a whole JSON line of the venue journal that is no request the venue wrote
+        (a line of another file, one edited by hand) passed the check, and the resume died
+        half-way with a bare ``KeyError: 'op'`` traceback (exit 1). Now it exits 2 naming
+        the line and what is wrong with it, before anything is changed."""
+        path = run_dir / "broker_journal.jsonl"
+        data = path.read_bytes()
+        start = data.index(b"\n") + 1
+        path.write_bytes(data[:start] + line + b"\n" + data[start:])  # longer: no length check
+        _resume_fails(
+            run_dir,
+            run_dir.parent,
+            capsys,
+            f"broker_journal.jsonl:2: corrupt journal line ({problem}",
+        )
+
+    def test_a_journal_of_another_file_given_to_the_mock_venue(self, tmp_path):
+        """``MockBroker(journal=...)`` on a file that is no venue journal: one line naming the
+        file, the line and what is wrong (a ``KeyError: 'op'`` or a bare JSON error before)."""
+        path = tmp_path / "orders.jsonl"
+        path.write_bytes(b'{"order":"not ours"}\n')
+        with pytest.raises(
+            ValueError, match=r"orders\.jsonl:1: not a line of a venue journal \(an op"
+        ):
+            MockBroker(journal=path)
+        path.write_bytes(b"symbol,price\n")
+        with pytest.raises(ValueError, match=r"orders\.jsonl:1: .*\(not a JSON object\)"):
+            MockBroker(journal=path)
 
     @pytest.mark.parametrize("held", [None, 0, "half", -1])
     def test_journal_shorter_than_its_checkpoint(self, run_dir, capsys, held):

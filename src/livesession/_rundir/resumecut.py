@@ -31,6 +31,8 @@ from .._exceptions import AuditCorruption, RunDirectoryError, RunHeld
 from .._support.dirlock import locked_by
 from .._support.fsutil import raise_if_refused, torn_path, truncate_to
 from .._support.text import command
+from ..brokers._journal import attempt_problem, request_problem
+from ..brokers.realish import attempts_path
 from .beforecheckpoint import CRLF, ResumeRead, check_record, inside_line
 
 __all__ = [
@@ -180,20 +182,22 @@ def check_journals(run_dir: Path, checkpoint: dict[str, Any] | None, broker: str
     than the offset ``checkpoint`` recorded (``_check_lengths``).
     """
     _check_lengths(run_dir, checkpoint, broker)
+    attempts = attempts_path(run_dir / names.JOURNAL)
     for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise_if_refused(exc, path)
             raise
+        problem_of = attempt_problem if path == attempts else request_problem
         for number, line in enumerate(data.split(b"\n")[:-1], start=1):
             try:
-                entry = orjson.loads(line)
+                problem = problem_of(orjson.loads(line))
             except orjson.JSONDecodeError:
-                entry = None
-            if not isinstance(entry, dict):
+                problem = "not a JSON object"
+            if problem is not None:
                 raise RunDirectoryError(
-                    f"{path}:{number}: corrupt journal line (not a JSON object): the record of "
+                    f"{path}:{number}: corrupt journal line ({problem}): the record of "
                     "what reached the venue is damaged, so the run cannot be resumed safely"
                 )
 

@@ -11,11 +11,13 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, cast
 
 import orjson
 
+from .._domain.model import order_from_json
 from .._exceptions import StoreFailure
 from .._support.fsutil import open_append
 from .._support.oserrors import said_errno
@@ -24,12 +26,25 @@ from .._support.wholelines import append_whole, set_aside_torn_line
 __all__ = [
     "Journal",
     "append_entry",
+    "attempt_problem",
     "defer_replay",
     "open_journal",
+    "read_request",
     "replay_deferred",
     "replay_the_rest",
+    "request_problem",
     "sends_in",
 ]
+
+_FIELD_OF: Final = {
+    "submit": "order",
+    "deliver": "count",
+    "resume": "offset",
+    "touch": "cid",
+    "cancel": "cid",
+    "replay": "cid",
+}
+"""Each request the venue journals, and the field of its own that its replay reads."""
 
 
 class _Deferral:
@@ -171,3 +186,77 @@ def sends_in(data: bytes) -> set[str]:
         elif entry["op"] == "replay":
             sent.add(entry["cid"])
     return sent
+
+
+def request_problem(entry: object) -> str | None:
+    """Why ``entry`` (a venue journal line, parsed) is no request the mock venue wrote.
+
+    None when it is one: an ``op`` the venue journals, with the fields its replay reads,
+    each of its kind (an order the venue could rebuild, a price that is a decimal's text).
+    A line of another file, or one edited, failed the replay with a bare ``KeyError``.
+    """
+    if not isinstance(entry, dict):
+        return "not a JSON object"
+    op = entry.get("op")
+    field = _FIELD_OF.get(op) if isinstance(op, str) else None
+    if field is None:
+        return f"an op the venue never journals: {op!r}"
+    if not _count(entry.get("now_ns")):
+        return f"a {op} without its time, now_ns"
+    price = entry.get("price")
+    if price is not None and not _decimal_text(price):
+        return f"a {op} whose price is no decimal: {price!r}"
+    return None if _FIELD_CHECKS[field](entry.get(field)) else f"a {op} without its {field}"
+
+
+def read_request(raw: bytes, path: Path | None, number: int) -> dict[str, Any]:
+    """Line ``number`` of the venue journal ``path``, parsed: a request the venue wrote.
+
+    ``ValueError`` naming the file and line (``path:number``) for any other line.
+    """
+    try:
+        entry = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        entry = None
+    problem = request_problem(entry)
+    if problem is not None:
+        raise ValueError(f"{path}:{number}: not a line of a venue journal ({problem})")
+    return cast("dict[str, Any]", entry)
+
+
+def attempt_problem(entry: object) -> str | None:
+    """Why ``entry`` (an attempt journal line, parsed) is no attempt a realish broker wrote."""
+    if not isinstance(entry, dict):
+        return "not a JSON object"
+    if not (isinstance(entry.get("op"), str) and isinstance(entry.get("cid"), str)):
+        return "no attempt: no op and cid"
+    return None if _count(entry.get("attempt")) else "an attempt without its number"
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _decimal_text(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        return Decimal(value).is_finite()
+    except ArithmeticError:  # decimal.InvalidOperation: no number at all
+        return False
+
+
+def _rebuilds(order: object) -> bool:
+    try:
+        order_from_json(order)
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return False
+    return True
+
+
+_FIELD_CHECKS: Final[dict[str, Callable[[object], bool]]] = {
+    "order": _rebuilds,
+    "count": _count,
+    "offset": _count,
+    "cid": lambda cid: isinstance(cid, str),
+}

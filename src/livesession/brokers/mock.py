@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import attrs
-import orjson
 
 from .._domain.decimal import ZERO, plain
 from .._domain.model import (
@@ -48,7 +47,14 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import Journal, append_entry, defer_replay, open_journal, sends_in
+from ._journal import (
+    Journal,
+    append_entry,
+    defer_replay,
+    open_journal,
+    read_request,
+    sends_in,
+)
 from ._options import (
     DEFAULT_PRICE_TICK,
     DEFAULT_QTY_LOT,
@@ -97,11 +103,11 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
 
     Raises:
         ValueError: a ``seed`` that is no non-negative integer, a ``price_tick`` or
-            ``qty_lot`` that is no positive, finite ``Decimal`` (a float too).
+            ``qty_lot`` that is no positive, finite ``Decimal`` (a float too); a
+            ``journal`` that holds a line no venue journal does (named by file and line).
         TypeError: a ``fill_model`` that is no ``FillModel``, a ``journal`` that is no path.
         OSError: a ``journal`` that cannot be read or opened to append (its directory
-            missing; a symlink is never appended to). Give it no file but a venue journal:
-            its replay fails on the first line that is not one.
+            missing; a symlink is never appended to).
     """
 
     kind = "mock"
@@ -418,13 +424,13 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         void: list[tuple[int, int, bool]] = []
         position = 0
         for raw in lines:  # a torn last request never arrived
-            if _RESUME in raw and (entry := orjson.loads(raw))["op"] == "resume":
+            if _RESUME in raw and (entry := read_request(raw, None, 0))["op"] == "resume":
                 void.append((entry["offset"], position, entry.get("aside") is True))
             position += len(raw)
         aside: dict[str, Any] = {}
         position = 0
-        for raw in lines:
-            entry = orjson.loads(raw)
+        for number, raw in enumerate(lines, start=1):
+            entry = read_request(raw, self._journal_path, number)
             at, position = position, position + len(raw)
             op = entry["op"]
             voided = [set_aside for lo, hi, set_aside in void if lo <= at < hi]
