@@ -490,7 +490,7 @@ class SessionLease(Protocol):
         """A grant with a new, larger fencing token; None while another holder has it."""
 
     def renew(self, grant: LeaseGrant, now_ns: int, /) -> bool:
-        """Extend the lease to ``now_ns + grant.ttl_ns``; False once the grant lost it."""
+        """Extend to ``now_ns + grant.ttl_ns``; False once lost; ``Fenced``: its store was reset."""
 
     def release(self, grant: LeaseGrant, /) -> None:
         """Free the lease if ``grant`` still holds it; otherwise do nothing."""

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from .._exceptions import Fenced, LeaseError
+from .._domain.lease import LeaseStore, lease_refusal
+from .._exceptions import LeaseError
 from .connection import PgTable
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FENCE_COLUMN",
     "LEASE",
+    "LEASE_STORE",
     "LEASE_TABLE",
     "StoreFence",
     "fenced_statement",
@@ -64,6 +66,13 @@ LEASE: Final = PgTable(
     error=LeaseError,
 )
 LEASE_TABLE: Final = LEASE.name
+LEASE_STORE: Final = LeaseStore(
+    name=LEASE_TABLE,
+    record="row",
+    reset="the table was reset under it (truncated, the row deleted, or the database "
+    "recreated or restored)",
+)
+"""The lease table as a refused write or renewal names it."""
 FENCE_COLUMN: Final = {"fence": "bigint"}
 """The column every fenced table carries: the token of the write that last touched a row
 (NULL for a write made without a lease). Added to tables made by an older version."""
@@ -158,27 +167,8 @@ class StoreFence:
         newest, holder, written = row if row is not None else (None, None, 0)
         if newest == self.token and holder == self.holder:
             return written if isinstance(written, int) else 0
-        pair = f"the lease of account {self.account!r}, strategy {self.strategy!r}"
-        if isinstance(newest, int) and newest > self.token:
-            why = f"{pair} has a newer holder (fence {newest} > {self.token})"
-        else:
-            now = (
-                "has no row for it"
-                if not isinstance(newest, int)
-                else f"holds fence {newest} for {holder!r}"
-                if holder is not None
-                else f"holds fence {newest}, released"
-            )
-            why = (
-                f"{pair} is no longer this session's (fence {self.token}): {LEASE_TABLE} {now}, "
-                "so the table was reset under it (truncated, the row deleted, or the database "
-                "recreated or restored) and another session may take it"
-            )
-        raise Fenced(
-            f"refused {action}: {why}; this session lost its lease (LEASE_LOST) and must stop",
-            fence=self.token,
-            newest=newest if isinstance(newest, int) else None,
-        )
+        pair = (self.account, self.strategy)
+        raise lease_refusal(pair, self.token, (newest, holder), action, LEASE_STORE)
 
 
 def write_maybe_fenced(

@@ -24,7 +24,9 @@ a run reads) and ``venue`` (a venue feed and its journal). What the tools read o
 of the run, or stopped; ``shellrefs``: where this process still refers to the session
 holding it, an interactive shell's ``Out[2]`` or ``_``), ``livecut`` (a live run cut at
 its last checkpoint),
-``seal`` (whether it is sealed), ``watch`` (what its files gained since a moment;
+``seal`` (whether it is sealed; ``leaselost``: how a run that lost its lease says so,
+taken over or its lease file or table reset under it), ``watch`` (what its files gained
+since a moment;
 ``onestop``: a stop already under way, which a second ``stop`` waits for; ``unheld``: a
 run nothing holds, sealed already, or a ``resume`` of it still loading),
 ``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it

@@ -29,6 +29,7 @@ from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..stores import open_idempotency_store
 from .layout import Backing, lease_path
+from .leaselost import reset_of, was_reset
 
 if TYPE_CHECKING:
     from .._domain.runtime_config import Secret
@@ -267,7 +268,8 @@ def lease_standing(
         return None
     account, strategy, ttl_ms = cfg.account, cfg.strategy_id, cfg.lease_ttl_ms
     code, payload, failed = _last_lease_record(run_dir)
-    lost = _how_lost(payload) if code == "C2_LEASE_LOST" else None  # the run's own loss
+    backend = "postgres" if store == "postgres" else "file"
+    lost = _how_lost(payload, backend) if code == "C2_LEASE_LOST" else None  # its own loss
     if store != "postgres":
         path = lease_path(run_dir.parent, account, strategy)
         entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
@@ -291,7 +293,7 @@ def lease_standing(
     # The seal releases the lease unaudited (or it expires): its last grant holds no more.
     released = sealed and code == "C2_LEASE_ACQUIRED"
     return {
-        "backend": "postgres" if store == "postgres" else "file",
+        "backend": backend,
         "holder": payload.get("holder") if code == "C2_LEASE_ACQUIRED" and not released else None,
         "released": released,
         "fence": payload.get("fence"),
@@ -320,21 +322,25 @@ def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any], str]:
     return str(last.get("code", "")), payload if isinstance(payload, dict) else {}, failed
 
 
-def _how_lost(payload: dict[str, Any]) -> str:
-    """How a ``C2_LEASE_LOST`` says the run lost its lease, for ``status``."""
+def _how_lost(payload: dict[str, Any], backend: str) -> str:
+    """How a ``C2_LEASE_LOST`` says the run lost its lease, for ``status``.
+
+    ``backend``: the run's lease backend (``leaselost.lease_backend``), which says what a
+    reset of its store is.
+    """
     head = f"this run lost it at fence {payload.get('fence')}"
     if payload.get("error"):
         return f"{head}: its backend failed ({payload['error']}), so maybe no session holds it"
     if "refused_by_fence" not in payload:
         return f"{head}: another session took it over (its renewal was refused)"
-    newer, fence = payload["refused_by_fence"], payload.get("fence")
-    if isinstance(newer, int) and isinstance(fence, int) and newer > fence:
+    newer = payload["refused_by_fence"]
+    if not was_reset(payload):
         return f"{head}: another session took it over (fence {newer} refused this run's write)"
+    reset = reset_of(backend)
     found = "was gone" if newer is None else f"held fence {newer}, not for this run"
     return (
-        f"{head}: the lease table was reset under it (its row {found} when this run "
-        "renewed its lease or wrote under it: "
-        "truncated, the row deleted, or the database recreated), so another session may hold it"
+        f"{head}: {reset.what} under it (its {reset.record} {found} when this run "
+        f"{reset.found}: {reset.causes}), so another session may hold it"
     )
 
 

@@ -38,12 +38,12 @@ from .._artifacts.runread import (
 from .._domain.lifecycle import SessionState
 from .._exceptions import RunDirectoryError
 from .._support.text import command
+from .leaselost import lease_backend, reset_of, was_reset
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
-    "TABLE_RESET",
     "TAKEN_OVER",
     "Seal",
     "claimed_seal",
@@ -51,6 +51,7 @@ __all__ = [
     "held_seal",
     "last_stop",
     "lease_lost_words",
+    "lease_reset_words",
     "operator_settles",
     "sealing_checkpoint_unlike",
     "unwritten_says",
@@ -155,33 +156,36 @@ TAKEN_OVER: Final = (
 )
 """What a run that lost its lease (``LEASE_LOST``) leaves to do: not to close what the venue
 holds, which is the new holder's (the CLI's last line, ``stop``'s, a sealed run's)."""
-TABLE_RESET: Final = (
-    "the lease table was reset under it (truncated, the row deleted, or the database "
-    "recreated), so another session may hold the lease and own the venue's open orders and "
-    "positions: do not acknowledge this run nor close them by its book; check which session "
-    "holds the lease now (the lease table's row names it: its fences started again) and that "
-    "it runs (RUNBOOK: One session per account and strategy: the lease)"
-)
-"""``TAKEN_OVER`` for a run whose lease's row was no longer its own, and no newer one."""
+
+
+def lease_reset_words(backend: str) -> str:
+    """``TAKEN_OVER`` for a run whose lease store was reset under it: no newer holder.
+
+    ``backend`` as ``leaselost.lease_backend`` names it: the PostgreSQL lease table reset,
+    the lease file deleted or replaced (``""``: either).
+    """
+    reset = reset_of(backend)
+    return (
+        f"{reset.what} under it ({reset.causes}), so another session may hold the lease and "
+        "own the venue's open orders and positions: do not acknowledge this run nor close "
+        f"them by its book; check which session holds the lease now ({reset.names}) and that "
+        "it runs (RUNBOOK: One session per account and strategy: the lease)"
+    )
 
 
 def lease_lost_words(run_dir: Path) -> str:
     """What a run that lost its lease leaves to do, by how its ``C2_LEASE_LOST`` says it.
 
-    ``TABLE_RESET`` when the lease's row then held no newer token (``refused_by_fence``
-    null, or not above the run's ``fence``); ``TAKEN_OVER`` otherwise.
+    ``lease_reset_words`` of the run's backend when the lease's store then held no newer
+    token (``refused_by_fence`` null, or not above the run's ``fence``); ``TAKEN_OVER``
+    otherwise.
     """
     lost: dict[str, Any] = {}
     with contextlib.suppress(OSError):
         for record in read_records(run_dir / names.AUDIT):
             if record.get("code") == "C2_LEASE_LOST":
                 lost = payload(record)
-    if "refused_by_fence" not in lost:
-        return TAKEN_OVER
-    newer, fence = lost["refused_by_fence"], lost.get("fence")
-    if isinstance(newer, int) and isinstance(fence, int) and newer > fence:
-        return TAKEN_OVER
-    return TABLE_RESET
+    return lease_reset_words(lease_backend(run_dir)) if was_reset(lost) else TAKEN_OVER
 
 
 def describe_seal(run_dir: Path, *, advise: bool = False) -> str:

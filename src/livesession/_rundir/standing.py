@@ -35,6 +35,7 @@ from .._support.text import command
 from .._version import __version__
 from .drift import check_config_kept
 from .layout import read_run_config
+from .leaselost import lease_backend, reset_of
 from .livecut import live_trading, positions_since
 from .refused import refused_first
 from .supplied import keyword_of
@@ -327,19 +328,21 @@ def _same(a: str, b: str) -> bool:
         return a == b
 
 
-def lease_lost_next(how: str = "without cancelling or flattening") -> str:
+def lease_lost_next(how: str = "without cancelling or flattening", backend: str = "") -> str:
     """``status``'s advice for a run that lost its lease: ``how`` it stopped.
 
     A run that lost it trading stopped without cancelling or flattening; one that lost it
-    in its wind-down stopped there (``wind_down_words``), part of it done.
+    in its wind-down stopped there (``wind_down_words``), part of it done. ``backend``
+    (``leaselost.lease_backend``) says where the holder is named after a reset.
     """
+    reset = reset_of(backend)
     return (
         "a person must look (RUNBOOK: One session per account and strategy: the lease): this "
         f"run lost its lease (the lease line says how) and stopped {how}, since a session "
         "that took the account and strategy over owns the venue's open orders and positions: "
         "do not acknowledge this run, nor close what the venue holds by its book; check which "
-        "session holds the lease now (the highest fence, or, when the lease table was reset, "
-        "its row) and that it runs, or, when the "
+        f"session holds the lease now (the highest fence, or, when {reset.what}, its "
+        f"{reset.record}) and that it runs, or, when the "
         "backend failed and none does, fix it and start a new run; this run is evidence only"
     )
 
@@ -349,8 +352,7 @@ LEASE_NEXT: Final = {  # what ``status`` advises for a run the lease decided: (v
     ("REJECTED", "LEASE_HELD"): "another live session held its lease (the lease line names it "
     "while it does): do not start a second one; start a new run once it ended (this one "
     "stays as evidence)",
-    # Not the usual ERROR_REQUIRES_OPERATOR advice: the venue's orders are the new holder's.
-    ("NEEDS_OPERATOR", "LEASE_LOST"): lease_lost_next(),
+    # ("NEEDS_OPERATOR", "LEASE_LOST"): lease_lost_next, by the run's lease backend.
 }
 OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an application's sinks
     "verify before handing it over: `{verify}` (status reads only the ends of the files); "
@@ -372,8 +374,10 @@ def next_advice(
     """
     if verdict == "CRASHED":
         return refused_first(Path(run_dir), said, braces=True)
-    if (verdict, reason) == ("NEEDS_OPERATOR", "LEASE_LOST") and wind_down:
-        return lease_lost_next(wind_down)
+    if (verdict, reason) == ("NEEDS_OPERATOR", "LEASE_LOST"):
+        return lease_lost_next(
+            wind_down or "without cancelling or flattening", lease_backend(Path(run_dir))
+        )
     unread = _config_unread(Path(run_dir)) if verdict == "COMPLETED" else None
     if verdict == "COMPLETED" and (planned is None or unread):
         if unread is None:

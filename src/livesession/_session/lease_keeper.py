@@ -151,9 +151,10 @@ class LeaseKeeper:
         run ends unsealed at its last checkpoint, for ``resume`` once the backend is back
         (it takes the lease again first, and is refused while another session holds it).
         An outage then ends the same way whichever backend noticed it first. A renewal the
-        store refused because the lease table was reset under it (``Fenced``, from
-        ``PostgresLease``) loses the lease as a fenced store's refused write does: its
-        ``C2_LEASE_LOST`` has ``refused_by_fence``, the row's token then (None: no row).
+        store refused because the store was reset under it (``Fenced``: ``PostgresLease``'s
+        table reset, ``FileLease``'s file deleted or replaced) loses the lease as a fenced
+        store's refused write does: its ``C2_LEASE_LOST`` has ``refused_by_fence``, the
+        store's token then (None: no row or entry).
         """
         try:
             if self._renew_ok():

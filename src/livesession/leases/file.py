@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .._domain.lease import LeaseStore
 from .._exceptions import LeaseError
 from .._support.fsutil import atomic_write_bytes
 from .grant import PairLease, acquire_expiry, check_ns
@@ -70,12 +71,20 @@ class FileLease(PairLease):
         return self._grant(holder_id, token, ttl_ns, expires)
 
     def renew(self, grant: LeaseGrant, now_ns: int) -> bool:
-        """See ``SessionLease.renew``."""
+        """See ``SessionLease.renew``; ``Fenced`` when the file was deleted or replaced under it.
+
+        A renewal is refused (False) once a newer holder took the lease, or the grant was
+        released. One refused because the file no longer holds this grant and neither
+        explains it (the file or its entry gone, an older token, this one for another
+        holder: the file removed, or put back from an older copy) raises ``Fenced``, saying
+        so, as ``PostgresLease`` does when its table was reset: no session need have taken
+        it over. The file is left as it is.
+        """
         expires = self._renewal_expiry(grant, now_ns)
         with self._locked() as state:
             entry = self._entry(state)
             if not self._held_by(entry, grant):
-                return False
+                return self._refused_renewal(grant, (entry.get("token"), entry.get("holder")))
             if expires > entry["expires_ns"]:
                 self._write(state, {**entry, "expires_ns": expires})
         return True
@@ -103,6 +112,14 @@ class FileLease(PairLease):
 
     def _where(self) -> str:
         return str(self._path)
+
+    def _store(self) -> LeaseStore:
+        return LeaseStore(
+            name=f"the lease file {self._path}",
+            record="entry",
+            reset="the file was deleted or replaced under it (removed, or put back from an "
+            "older copy)",
+        )
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:

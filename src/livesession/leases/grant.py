@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from .._domain.lease import LeaseGrant
+from .._domain.lease import LeaseGrant, LeaseStore, lease_refusal
 
 __all__ = ["LeaseGrant", "PairLease", "acquire_expiry", "check_ns", "check_text"]
 
@@ -90,6 +90,27 @@ class PairLease:
         """The expiry a renewal of ``grant`` at ``now_ns`` asks for; checks both."""
         self._check_grant(grant)
         return check_ns("now_ns + ttl_ns", check_ns("now_ns", now_ns) + grant.ttl_ns)
+
+    def _refused_renewal(self, grant: LeaseGrant, seen: tuple[object, object]) -> bool:
+        """A renewal of ``grant`` that found ``seen`` (token, holder) in the store: False.
+
+        False once a newer holder took the lease, or the grant was released (a grant given
+        back is not renewed back to life). Raises ``Fenced`` when the store was reset under
+        the grant instead (its record gone, an older token, this one for another holder:
+        ``_store`` says how it can be), as a fenced store's refused write does: no session
+        need have taken it over, and the keeper records the loss with that token.
+        """
+        newest, holder = seen
+        if isinstance(newest, int) and newest > grant.token:
+            return False  # another holder took it over
+        if newest == grant.token and holder in {None, grant.holder_id}:
+            return False  # released (or this grant's after all, changed since the write)
+        pair = (self._account, self._strategy)
+        raise lease_refusal(pair, grant.token, seen, "renewing the lease", self._store())
+
+    def _store(self) -> LeaseStore:
+        """Where the lease lives, as a refused renewal names it and how it can be reset."""
+        raise NotImplementedError
 
     def _check_grant(self, grant: LeaseGrant) -> None:
         """Refuse a grant made for another pair (``ValueError``)."""

@@ -6,10 +6,11 @@ from typing import TYPE_CHECKING, Final
 
 from .._postgres import PgConnection
 from .._postgres.deadline import DEFAULT_TIMEOUT_S
-from .._postgres.fence import LEASE, StoreFence
+from .._postgres.fence import LEASE, LEASE_STORE
 from .grant import PairLease, acquire_expiry, check_ns
 
 if TYPE_CHECKING:
+    from .._domain.lease import LeaseStore
     from .._postgres.dsn import Dsn
     from .grant import LeaseGrant
 
@@ -112,14 +113,7 @@ class PostgresLease(PairLease):
             if self._pg.execute(_RENEW, params).rowcount == 1:
                 return True
             row = self._pg.execute(_ROW, self._params()).fetchone()
-        newest, holder = (None, None) if row is None else (row[0], row[1])
-        if isinstance(newest, int) and newest > grant.token:
-            return False  # another holder took it over
-        if newest == grant.token and holder is None:
-            return False  # released: a grant given back is not renewed back to life
-        # Raises unless the row is this grant's after all (changed between the statements).
-        StoreFence.of(grant).check((newest, holder, 0), "renewing the lease")
-        return False
+        return self._refused_renewal(grant, (None, None) if row is None else (row[0], row[1]))
 
     def release(self, grant: LeaseGrant) -> None:
         """See ``SessionLease.release``."""
@@ -147,6 +141,9 @@ class PostgresLease(PairLease):
 
     def _where(self) -> str:
         return self._pg.target
+
+    def _store(self) -> LeaseStore:
+        return LEASE_STORE
 
     def _pair(self) -> str:
         return f"({self._account!r}, {self._strategy!r})"
