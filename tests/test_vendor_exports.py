@@ -447,6 +447,28 @@ class TestWhatARefusalSays:
         assert "summer time" not in str(error)
         assert str(error).endswith(f"time does not increase (line 3 has {times[1]})")
 
+    def test_dotted_local_times_are_told_a_form_that_takes_offsets(self, tmp_path: Path) -> None:
+        """Bug: a German spreadsheet's dotted times across the end of summer time were told
+        to write "their offsets (01:30:00-04:00, ...)", and a dotted date with an offset is
+        refused (``a dotted date with a UTC offset, which is not read``): the advice led to
+        another refusal. Now the line says to write the dates yyyy-mm-dd with the offsets,
+        with the file's own two times, and that form reads."""
+        times = ["25.10.2026 01:30", "25.10.2026 02:00", "25.10.2026 02:30", "25.10.2026 02:00"]
+        error = self._refusal(tmp_path, "date;open;high;low;close;volume\n" + _rows(times, ";"))
+        assert error.line == 5
+        assert str(error).endswith(
+            "time does not increase (line 4 has 25.10.2026 02:30): local times written "
+            "without a UTC offset, as summer time ends and an hour repeats? A time without an "
+            "offset is UTC, and a dotted date takes no offset: write the times in UTC, or write "
+            "the dates yyyy-mm-dd and the times with their offsets (2026-10-25 02:30+02:00, "
+            "then 2026-10-25 02:00+01:00 in Central European time, say)"
+        )
+        offsets = ["+02:00", "+02:00", "+02:00", "+01:00"]
+        written = [f"2026-10-25 {t[-5:]}{o}" for t, o in zip(times, offsets, strict=True)]
+        path = tmp_path / "y.csv"
+        path.write_text("date;open;high;low;close;volume\n" + _rows(written, ";"))
+        assert check_csv(path, tick=None).rows == 4
+
     def test_a_file_newest_first_is_still_told_to_sort(self, tmp_path: Path) -> None:
         times = ["2026-11-01 03:00:00", "2026-11-01 02:00:00", "2026-11-01 01:00:00"]
         error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + _rows(times))
