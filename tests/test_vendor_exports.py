@@ -484,6 +484,34 @@ class TestWhatARefusalSays:
             "write numbers without one)"
         )
 
+    @pytest.mark.parametrize(
+        ("text", "value"),
+        [
+            ("date;open;high;low;close;volume\n02.03.2026;1 100,50;1;1;1;3\n", "'1 100,50'"),
+            (
+                "date;open;high;low;close;volume\n02.03.2026;1\u00a0100,50;1;1;1;3\n",
+                "'1\\xa0100,50'",
+            ),
+            (
+                "date;open;high;low;close;volume\n02.03.2026;1\u202f100,50;1;1;1;3\n",
+                "'1\\u202f100,50'",
+            ),
+            ("date,open,high,low,close,volume\n2026-03-02,1'100.50,1,1,1,3\n", '"1\'100.50"'),
+        ],
+        ids=["a space", "a no-break space", "a narrow no-break space", "an apostrophe"],
+    )
+    def test_thousands_separated_by_a_space_or_an_apostrophe(
+        self, tmp_path: Path, text: str, value: str
+    ) -> None:
+        """Bug: a French or Swedish spreadsheet's ``1 100,50`` (its separator a no-break
+        space) or a Swiss one's ``1'100.50`` was "not a decimal number", no word of why or
+        what to do; a comma or point separator was told. Now it is told alike."""
+        error = self._refusal(tmp_path, text)
+        assert str(error).endswith(
+            f"column open, value {value}: not a decimal number (a thousands separator? "
+            "write numbers without one)"
+        )
+
     def test_a_time_zone_s_name_is_no_digit_group_separator(self, tmp_path: Path) -> None:
         error = self._refusal(
             tmp_path,
