@@ -512,6 +512,34 @@ class TestWhatARefusalSays:
             "write numbers without one)"
         )
 
+    def test_an_empty_file_is_said_to_be_empty(self, tmp_path: Path) -> None:
+        """Bug: a file of 0 bytes (a download or an export that wrote nothing) was told
+        "no header: expected open,high,low,close,volume", as if its first line were wrong."""
+        error = self._refusal(tmp_path, "")
+        assert error.line == 1
+        assert str(error).endswith(
+            "line 1: no header: the file is empty (0 bytes): export or download the bars "
+            "again, a header naming open,high,low,close,volume first"
+        )
+
+    @pytest.mark.parametrize("blank", [";;;;;", ";;;;; ", '"";"";"";"";"";""'])
+    def test_a_spreadsheet_s_blank_row_is_said_to_be_one(self, tmp_path: Path, blank: str) -> None:
+        """Bug: Excel saves a blank row it once used as its separators alone (``;;;;;``),
+        and such a row was told "empty value: drop the row, or fill in its open", sending
+        the user to look for a missing price. Now it is told to be a blank row."""
+        times = ["02.03.2026 09:00", "02.03.2026 09:01"]
+        text = "date;open;high;low;close;volume\r\n" + _rows(times, ";").replace("\n", "\r\n")
+        error = self._refusal(tmp_path, text + blank + "\r\n" + blank + "\r\n")
+        assert error.line == 4
+        assert str(error).endswith(
+            "line 4, column open, value '': a row of empty cells (a spreadsheet's blank row, "
+            "its separators alone): delete it"
+        )
+
+    def test_a_row_with_a_value_is_told_of_the_empty_cell(self, tmp_path: Path) -> None:
+        error = self._refusal(tmp_path, "date;open;high;low;close;volume\n02.03.2026;;;;;\n")
+        assert str(error).endswith("value '': empty value: drop the row, or fill in its open")
+
     def test_a_time_zone_s_name_is_no_digit_group_separator(self, tmp_path: Path) -> None:
         error = self._refusal(
             tmp_path,

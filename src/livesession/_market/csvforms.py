@@ -138,6 +138,11 @@ def no_header(first: bytes) -> str | None:
             "no header: the first line is blank (the header open,high,low,close,volume must "
             "be the first line; blank lines may follow it)"
         )
+    if not first:  # a download or an export that wrote nothing
+        return (
+            "no header: the file is empty (0 bytes): export or download the bars again, a "
+            "header naming open,high,low,close,volume first"
+        )
     return "no header: expected open,high,low,close,volume"
 
 

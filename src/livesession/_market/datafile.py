@@ -49,7 +49,7 @@ from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .datafail import fail as _fail
 from .datafail import unfinished
 from .dataopen import grew_past, open_data_file
-from .datavalues import PriceGrid, check_tick, missing_value, read_number, volume_problem
+from .datavalues import PriceGrid, blank_row, check_tick, missing_value, read_number, volume_problem
 from .quickrow import quick_row
 from .timecolumn import UNNAMED_TIME, TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
@@ -242,7 +242,7 @@ class RowChecker:
             text = cells[index[column]]
             missing = missing_value(text, column)
             if missing is not None:
-                raise _fail(self.path, line, column, text, missing)
+                raise _fail(self.path, line, column, text, blank_row(cells) or missing)
             try:
                 value = read_number(
                     text, decimal_comma=bool(self.mark.comma), delimiter=self.delimiter
