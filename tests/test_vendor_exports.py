@@ -13,6 +13,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import shlex
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -539,6 +542,41 @@ class TestWhatARefusalSays:
     def test_a_row_with_a_value_is_told_of_the_empty_cell(self, tmp_path: Path) -> None:
         error = self._refusal(tmp_path, "date;open;high;low;close;volume\n02.03.2026;;;;;\n")
         assert str(error).endswith("value '': empty value: drop the row, or fill in its open")
+
+    @pytest.mark.parametrize("sep", [",", ";"])
+    def test_a_file_of_prices_alone_is_told_how_to_add_a_volume(
+        self, tmp_path: Path, sep: str
+    ) -> None:
+        """Bug: a charting tool's FX or index export (``time,open,high,low,close``, no
+        volume) was told "the header lacks this column" and nothing of what to do. Now the
+        line says to add a volume column and how, and the command it gives makes a file that
+        reads (a spreadsheet's CRLF line ends too)."""
+        header = sep.join(("date", "open", "high", "low", "close"))
+        rows = [
+            sep.join((d, "1.5" if sep == "," else "1,5", "2", "1", "1"))
+            for d in ("2026-03-02", "2026-03-03")
+        ]
+        text = "\r\n".join([header, *rows]) + "\r\n"
+        error = self._refusal(tmp_path, text)
+        assert error.column == "volume"
+        said = str(error)
+        assert said.endswith(
+            ": a file of prices alone (an FX or index export) needs one: add a volume column, 0 "
+            "on every row if the market reports none (awk -F, -v OFS=, "
+            "'{sub(/\\r$/, \"\"); print $0, NR == 1 ? \"volume\" : 0}' in.csv > out.csv; -F';' "
+            "-v OFS=';' for a ';' file)"
+        )
+        awk = shutil.which("awk")
+        if awk is None:
+            pytest.skip("no awk here to run the command the line gives")
+        program = shlex.split(said[said.index("(awk ") + 1 : said.index(" in.csv")])[1:]
+        if sep == ";":
+            program = ["-F;", "-v", "OFS=;", program[-1]]
+        made = subprocess.run(
+            [awk, *program, str(tmp_path / "x.csv")], capture_output=True, check=True, timeout=30
+        ).stdout
+        (tmp_path / "out.csv").write_bytes(made)
+        assert check_csv(tmp_path / "out.csv", tick=None).rows == 2
 
     def test_a_time_zone_s_name_is_no_digit_group_separator(self, tmp_path: Path) -> None:
         error = self._refusal(
