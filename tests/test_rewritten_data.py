@@ -26,6 +26,7 @@ from livesession import (
     DataFileError,
     DryrunConfig,
     LiveSessionOrchestrator,
+    check_csv,
 )
 
 from _helpers import Sinks
@@ -134,6 +135,26 @@ class TestARowTheCheckWouldRefuse:
         )
         assert "\n" not in message
         assert session.status.value == "FAILED"
+
+
+def test_a_bad_bar_is_told_what_to_do_at_the_check_and_to_restore_as_it_plays(
+    tmp_path: Path,
+) -> None:
+    """The check tells a bad bar (high below low) to be corrected or dropped; a row that
+    turns bad while the run plays the file is told to restore the file, and nothing else:
+    the run's FEED_ERROR says what it said before, the bytes of such a run unchanged."""
+    path = _write(tmp_path)
+    session, sinks = _started(path)
+    _rewrite_row(path, LATER, _swapped_high_low(LATER))
+    _played_on(session)
+    [error] = sinks.events_of("FEED_ERROR")
+    told = f"data file {path}, line {LATER + 2}, column high, value '1.08400': high is below "
+    assert error["payload"]["message"] == (
+        f"{told}low 1.08450: the file changed while the run read it; restore the file the run read"
+    )
+    with pytest.raises(DataFileError) as caught:
+        check_csv(path, tick=None)
+    assert str(caught.value) == f"{told}low 1.08450: correct the row, or drop it"
 
 
 class TestTheBytesPlayed:

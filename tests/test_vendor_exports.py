@@ -578,6 +578,38 @@ class TestWhatARefusalSays:
         (tmp_path / "out.csv").write_bytes(made)
         assert check_csv(tmp_path / "out.csv", tick=None).rows == 2
 
+    @pytest.mark.parametrize(
+        ("row", "told"),
+        [
+            ("1.08,1.07,1.09,1.08,3", "column high, value '1.07': high is below low 1.09"),
+            (
+                "1.10,1.09,1.07,1.08,3",
+                "column open, value '1.10': open is outside [low 1.07, high 1.09]",
+            ),
+            (
+                "1.08,1.09,1.07,1.06,3",
+                "column close, value '1.06': close is outside [low 1.07, high 1.09]",
+            ),
+            ("0,1.09,1.07,1.08,3", "column open, value '0': a price must be positive"),
+            ("1.08,1.09,-1.07,1.08,3", "column low, value '-1.07': a price must be positive"),
+            ("1.08,1.09,1.07,1.08,-3", "column volume, value '-3': negative volume"),
+        ],
+        ids=["high below low", "open above high", "close below low", "zero", "negative", "volume"],
+    )
+    def test_a_bad_bar_is_told_what_to_do(self, tmp_path: Path, row: str, told: str) -> None:
+        """Bug: a bar no market makes (high below low, a price of 0 or less, a negative
+        volume) was named with its line, column and value, but not what to do."""
+        error = self._refusal(tmp_path, f"date,open,high,low,close,volume\n2026-03-02,{row}\n")
+        assert str(error).endswith(f"line 2, {told}: correct the row, or drop it")
+
+    def test_a_price_off_the_grid_is_told_its_own_fix_alone(self, tmp_path: Path) -> None:
+        path = tmp_path / "x.csv"
+        path.write_text("date,open,high,low,close,volume\n2026-03-02,1.085,1.09,1.07,1.08,3\n")
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=Decimal("0.01"))
+        assert "correct the row" not in str(caught.value)
+        assert str(caught.value).endswith('set price_tick = "0.001" or finer')
+
     def test_a_time_zone_s_name_is_no_digit_group_separator(self, tmp_path: Path) -> None:
         error = self._refusal(
             tmp_path,

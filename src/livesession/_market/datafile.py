@@ -176,6 +176,7 @@ class RowChecker:
         self.mark = DecimalMark(delimiter)  # the rows tell it
         self.first_row = True
         self.grid = PriceGrid(tick)
+        self.fix = ": correct the row, or drop it"  # a bad bar's; none as a run plays the file
         # The first of TIME_COLUMNS the header has (their order, not the header's: a
         # ``date,timestamp`` file is read from ``timestamp``), as docs/data.md says.
         named = next((n for n in TIME_COLUMNS if n in names), None)
@@ -272,19 +273,22 @@ class RowChecker:
         for column in PRICE_COLUMNS:
             text = cells[index[column]]
             problem = self.grid.problem(values[column], text, line, column)
-            if problem is not None:
-                raise _fail(self.path, line, column, text, problem)
+            if problem is not None:  # a price of 0 or less is a bad bar; one off the grid is told
+                fix = self.fix * (values[column] <= 0)
+                raise _fail(self.path, line, column, text, problem + fix)
         problem = volume_problem(values["volume"])
         if problem is not None:
-            raise _fail(self.path, line, "volume", cells[index["volume"]], problem)
+            fix = self.fix * (problem == "negative volume")
+            raise _fail(self.path, line, "volume", cells[index["volume"]], problem + fix)
         low, high = values["low"], values["high"]
         if high < low:
-            raise _fail(self.path, line, "high", cells[index["high"]], f"high is below low {low}")
+            said = f"high is below low {low}{self.fix}"
+            raise _fail(self.path, line, "high", cells[index["high"]], said)
         for column in ("open", "close"):
             if not low <= values[column] <= high:
                 raise _fail(
                     self.path, line, column, cells[index[column]],
-                    f"{column} is outside [low {low}, high {high}]",
+                    f"{column} is outside [low {low}, high {high}]{self.fix}",
                 )  # fmt: skip
         return values, self.time_of(cells, line)
 
@@ -313,7 +317,7 @@ class RowChecker:
         since: ``PriceGrid.found``), the decimal mark, the time column's form and the symbol.
         """
         again = RowChecker(self.path, self.names, self.found_tick, self.delimiter)
-        again.grid.found = True
+        again.grid.found, again.fix = True, ""  # a row changed since its check: restore it
         again.mark.comma, again._split, again.first_row = bool(self.mark.comma), None, False
         again.time_index, again.day_index = self.time_index, self.day_index
         again.time_column = self.time_column
