@@ -610,6 +610,16 @@ class TestWhatARefusalSays:
         assert "correct the row" not in str(caught.value)
         assert str(caught.value).endswith('set price_tick = "0.001" or finer')
 
+    @pytest.mark.parametrize("after", ["", "\r\n", "\n\n"])
+    def test_a_header_alone_is_told_what_to_do(self, tmp_path: Path, after: str) -> None:
+        """Bug: a file of its header alone was told "no data rows after the header", and not
+        what to do."""
+        error = self._refusal(tmp_path, "date,open,high,low,close,volume" + after)
+        assert str(error).endswith(
+            "line 2: no data rows after the header (an export of a range with no bars?): "
+            "export the bars again"
+        )
+
     def test_a_time_zone_s_name_is_no_digit_group_separator(self, tmp_path: Path) -> None:
         error = self._refusal(
             tmp_path,

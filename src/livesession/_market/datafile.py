@@ -82,6 +82,9 @@ _TWO_LEVELS: Final = (
     "multi_level_index=False)`, or `df.columns = df.columns.droplevel('Ticker')` before "
     "`df.to_csv(...)`"
 )
+_NO_ROWS: Final = (
+    "no data rows after the header (an export of a range with no bars?): export the bars again"
+)
 _KNOWN_COLUMNS: Final = frozenset((*REQUIRED_COLUMNS, *TIME_COLUMNS, *SYMBOL_COLUMNS))
 SPLIT_TIME: Final = "date time"
 """The name errors give a time split in a ``date`` and a ``time`` column."""
@@ -463,7 +466,7 @@ def scan_csv(
             raise exc if raw.endswith(b"\n") else unfinished(exc) from None
         rows += 1
     if rows == 0:
-        raise _fail(path, 2, None, None, "no data rows after the header")
+        raise _fail(path, 2, None, None, _NO_ROWS)
     return CsvLayout(
         check=checker.result(sha256=digest.hexdigest(), size=size_read, rows=rows),
         data_offset=data_offset,
