@@ -448,7 +448,10 @@ class TestWhatARefusalSays:
     ) -> None:
         error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + _rows(times))
         assert "summer time" not in str(error)
-        assert str(error).endswith(f"time does not increase (line 3 has {times[1]})")
+        assert str(error).endswith(
+            f"time does not increase (line 3 has {times[1]}): a row out of place, or a time "
+            "mistyped? Sort the rows by time, oldest first, or correct the row"
+        )
 
     def test_dotted_local_times_are_told_a_form_that_takes_offsets(self, tmp_path: Path) -> None:
         """Bug: a German spreadsheet's dotted times across the end of summer time were told

@@ -71,6 +71,7 @@ class TimeColumn:
         self.last_cells: Sequence[str] = ()  # the row before's cells (for the hint)
         self.offset_at: tuple[int, str] | None = None  # the first time at an offset not UTC's
         self.naive_at: int | None = None  # the line of the first text time without an offset
+        self.out_of_order = _OUT_OF_ORDER  # what to do; none as a run plays the file again
 
     def replaying(self) -> TimeColumn:
         """This column with no time seen yet, in the form its first row fixed.
@@ -78,7 +79,7 @@ class TimeColumn:
         A feed plays the rows this column passed and checks them again.
         """
         again = TimeColumn(self.path, self.column)
-        again.scale, again.unit = self.scale, self.unit
+        again.scale, again.unit, again.out_of_order = self.scale, self.unit, ""
         return again
 
     def parse(self, text: str, line: int) -> int:
@@ -270,7 +271,7 @@ class TimeColumn:
             return ": the file runs newest first; sort it oldest first"
         if local and _clock_set_back(self.last or 0, when, self.scale):
             return f": {_summer_time(text, self.last or 0, when)}"
-        return ""
+        return self.out_of_order
 
     def _newest_first(self) -> bool:
         """At the second row, going back: whether the file's last row is before its first."""
@@ -307,6 +308,10 @@ _OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([Zz]|[+-]\d\d(?::?
 _HOUR_NS: Final = 3_600 * 1_000_000_000
 _CLOCK_TIME: Final = re.compile(r"\d:\d\d", re.ASCII)
 """A clock time within a text time (a date alone has none: its day cannot repeat so)."""
+_OUT_OF_ORDER: Final = (
+    ": a row out of place, or a time mistyped? Sort the rows by time, oldest first, or "
+    "correct the row"
+)
 _SUMMER_TIME: Final = (
     "local times written without a UTC offset, as summer time ends and an hour repeats? A "
     "time without an offset is UTC: write the times in UTC, or with their offsets "
