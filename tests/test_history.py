@@ -706,7 +706,10 @@ class TestTimestamps:
             tmp_path,
             header + "2004-08-18,1,1,1,1,0\n2004-08-20,1,1,1,1,0\n2004-08-19,1,1,1,1,0\n",
         )
-        assert said.endswith("(line 3 has 2004-08-20)")
+        assert said.endswith(
+            "(line 3 has 2004-08-20): a row out of place, or a time mistyped? Sort the rows by "
+            "time, oldest first, or correct the row"
+        )
 
     def test_a_fraction_of_a_second_is_read_to_the_nanosecond(self, tmp_path: Path) -> None:
         """Bug: ISO fractions were cut to microseconds (``datetime`` holds no finer), so
@@ -754,7 +757,10 @@ class TestTimestamps:
         header = "date,open,high,low,close,volume\n"
         rows = ["2004-08-20", "2004-08-19", "2004-08-23", "2004-08-24"]
         said = self._refusal(tmp_path, header + "".join(f"{d},1,1,1,1,0\n" for d in rows))
-        assert said.endswith("value '2004-08-19': time does not increase (line 2 has 2004-08-20)")
+        assert said.endswith(
+            "value '2004-08-19': time does not increase (line 2 has 2004-08-20): a row out of "
+            "place, or a time mistyped? Sort the rows by time, oldest first, or correct the row"
+        )
         said = self._refusal(tmp_path, header + "".join(f"{d},1,1,1,1,0\n" for d in rows[::-1]))
         assert said.endswith(": the file runs newest first; sort it oldest first")
 

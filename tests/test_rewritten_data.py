@@ -26,6 +26,7 @@ from livesession import (
     DataFileError,
     DryrunConfig,
     LiveSessionOrchestrator,
+    check_csv,
 )
 
 from _helpers import Sinks
@@ -134,6 +135,49 @@ class TestARowTheCheckWouldRefuse:
         )
         assert "\n" not in message
         assert session.status.value == "FAILED"
+
+
+def test_a_bad_bar_is_told_what_to_do_at_the_check_and_to_restore_as_it_plays(
+    tmp_path: Path,
+) -> None:
+    """The check tells a bad bar (high below low) to be corrected or dropped; a row that
+    turns bad while the run plays the file is told to restore the file, and nothing else:
+    the run's FEED_ERROR says what it said before, the bytes of such a run unchanged."""
+    path = _write(tmp_path)
+    session, sinks = _started(path)
+    _rewrite_row(path, LATER, _swapped_high_low(LATER))
+    _played_on(session)
+    [error] = sinks.events_of("FEED_ERROR")
+    told = f"data file {path}, line {LATER + 2}, column high, value '1.08400': high is below "
+    assert error["payload"]["message"] == (
+        f"{told}low 1.08450: the file changed while the run read it; restore the file the run read"
+    )
+    with pytest.raises(DataFileError) as caught:
+        check_csv(path, tick=None)
+    assert str(caught.value) == f"{told}low 1.08450: correct the row, or drop it"
+
+
+def test_a_time_moved_back_as_it_plays_is_told_to_restore_the_file_alone(
+    tmp_path: Path,
+) -> None:
+    """The check tells a time going back to sort the rows or correct the row; a run that
+    finds one the file was rewritten with says only to restore the file (its FEED_ERROR
+    records what it did before)."""
+    path = _write(tmp_path)
+    session, sinks = _started(path)
+    _rewrite_row(path, LATER, _moved_back(LATER))
+    _played_on(session)
+    [error] = sinks.events_of("FEED_ERROR")
+    told = f"data file {path}, line {LATER + 2}, column timestamp, value '1772040000': {_NOT_LATER}"
+    assert error["payload"]["message"] == (
+        f"{told}: the file changed while the run read it; restore the file the run read"
+    )
+    with pytest.raises(DataFileError) as caught:
+        check_csv(path, tick=None)
+    assert str(caught.value) == (
+        f"{told}: a row out of place, or a time mistyped? Sort the rows by time, oldest first, "
+        "or correct the row"
+    )
 
 
 class TestTheBytesPlayed:

@@ -13,6 +13,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import shlex
+import shutil
+import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -445,7 +448,32 @@ class TestWhatARefusalSays:
     ) -> None:
         error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + _rows(times))
         assert "summer time" not in str(error)
-        assert str(error).endswith(f"time does not increase (line 3 has {times[1]})")
+        assert str(error).endswith(
+            f"time does not increase (line 3 has {times[1]}): a row out of place, or a time "
+            "mistyped? Sort the rows by time, oldest first, or correct the row"
+        )
+
+    def test_dotted_local_times_are_told_a_form_that_takes_offsets(self, tmp_path: Path) -> None:
+        """Bug: a German spreadsheet's dotted times across the end of summer time were told
+        to write "their offsets (01:30:00-04:00, ...)", and a dotted date with an offset is
+        refused (``a dotted date with a UTC offset, which is not read``): the advice led to
+        another refusal. Now the line says to write the dates yyyy-mm-dd with the offsets,
+        with the file's own two times, and that form reads."""
+        times = ["25.10.2026 01:30", "25.10.2026 02:00", "25.10.2026 02:30", "25.10.2026 02:00"]
+        error = self._refusal(tmp_path, "date;open;high;low;close;volume\n" + _rows(times, ";"))
+        assert error.line == 5
+        assert str(error).endswith(
+            "time does not increase (line 4 has 25.10.2026 02:30): local times written "
+            "without a UTC offset, as summer time ends and an hour repeats? A time without an "
+            "offset is UTC, and a dotted date takes no offset: write the times in UTC, or write "
+            "the dates yyyy-mm-dd and the times with their offsets (2026-10-25 02:30+02:00, "
+            "then 2026-10-25 02:00+01:00 in Central European time, say)"
+        )
+        offsets = ["+02:00", "+02:00", "+02:00", "+01:00"]
+        written = [f"2026-10-25 {t[-5:]}{o}" for t, o in zip(times, offsets, strict=True)]
+        path = tmp_path / "y.csv"
+        path.write_text("date;open;high;low;close;volume\n" + _rows(written, ";"))
+        assert check_csv(path, tick=None).rows == 4
 
     def test_a_file_newest_first_is_still_told_to_sort(self, tmp_path: Path) -> None:
         times = ["2026-11-01 03:00:00", "2026-11-01 02:00:00", "2026-11-01 01:00:00"]
@@ -460,6 +488,139 @@ class TestWhatARefusalSays:
         assert str(error).endswith(
             "column volume, value '1,234,100': not a decimal number (a thousands separator? "
             "write numbers without one)"
+        )
+
+    @pytest.mark.parametrize(
+        ("text", "value"),
+        [
+            ("date;open;high;low;close;volume\n02.03.2026;1 100,50;1;1;1;3\n", "'1 100,50'"),
+            (
+                "date;open;high;low;close;volume\n02.03.2026;1\u00a0100,50;1;1;1;3\n",
+                "'1\\xa0100,50'",
+            ),
+            (
+                "date;open;high;low;close;volume\n02.03.2026;1\u202f100,50;1;1;1;3\n",
+                "'1\\u202f100,50'",
+            ),
+            ("date,open,high,low,close,volume\n2026-03-02,1'100.50,1,1,1,3\n", '"1\'100.50"'),
+        ],
+        ids=["a space", "a no-break space", "a narrow no-break space", "an apostrophe"],
+    )
+    def test_thousands_separated_by_a_space_or_an_apostrophe(
+        self, tmp_path: Path, text: str, value: str
+    ) -> None:
+        """Bug: a French or Swedish spreadsheet's ``1 100,50`` (its separator a no-break
+        space) or a Swiss one's ``1'100.50`` was "not a decimal number", no word of why or
+        what to do; a comma or point separator was told. Now it is told alike."""
+        error = self._refusal(tmp_path, text)
+        assert str(error).endswith(
+            f"column open, value {value}: not a decimal number (a thousands separator? "
+            "write numbers without one)"
+        )
+
+    def test_an_empty_file_is_said_to_be_empty(self, tmp_path: Path) -> None:
+        """Bug: a file of 0 bytes (a download or an export that wrote nothing) was told
+        "no header: expected open,high,low,close,volume", as if its first line were wrong."""
+        error = self._refusal(tmp_path, "")
+        assert error.line == 1
+        assert str(error).endswith(
+            "line 1: no header: the file is empty (0 bytes): export or download the bars "
+            "again, a header naming open,high,low,close,volume first"
+        )
+
+    @pytest.mark.parametrize("blank", [";;;;;", ";;;;; ", '"";"";"";"";"";""'])
+    def test_a_spreadsheet_s_blank_row_is_said_to_be_one(self, tmp_path: Path, blank: str) -> None:
+        """Bug: Excel saves a blank row it once used as its separators alone (``;;;;;``),
+        and such a row was told "empty value: drop the row, or fill in its open", sending
+        the user to look for a missing price. Now it is told to be a blank row."""
+        times = ["02.03.2026 09:00", "02.03.2026 09:01"]
+        text = "date;open;high;low;close;volume\r\n" + _rows(times, ";").replace("\n", "\r\n")
+        error = self._refusal(tmp_path, text + blank + "\r\n" + blank + "\r\n")
+        assert error.line == 4
+        assert str(error).endswith(
+            "line 4, column open, value '': a row of empty cells (a spreadsheet's blank row, "
+            "its separators alone): delete it"
+        )
+
+    def test_a_row_with_a_value_is_told_of_the_empty_cell(self, tmp_path: Path) -> None:
+        error = self._refusal(tmp_path, "date;open;high;low;close;volume\n02.03.2026;;;;;\n")
+        assert str(error).endswith("value '': empty value: drop the row, or fill in its open")
+
+    @pytest.mark.parametrize("sep", [",", ";"])
+    def test_a_file_of_prices_alone_is_told_how_to_add_a_volume(
+        self, tmp_path: Path, sep: str
+    ) -> None:
+        """Bug: a charting tool's FX or index export (``time,open,high,low,close``, no
+        volume) was told "the header lacks this column" and nothing of what to do. Now the
+        line says to add a volume column and how, and the command it gives makes a file that
+        reads (a spreadsheet's CRLF line ends too)."""
+        header = sep.join(("date", "open", "high", "low", "close"))
+        rows = [
+            sep.join((d, "1.5" if sep == "," else "1,5", "2", "1", "1"))
+            for d in ("2026-03-02", "2026-03-03")
+        ]
+        text = "\r\n".join([header, *rows]) + "\r\n"
+        error = self._refusal(tmp_path, text)
+        assert error.column == "volume"
+        said = str(error)
+        assert said.endswith(
+            ": a file of prices alone (an FX or index export) needs one: add a volume column, 0 "
+            "on every row if the market reports none (awk -F, -v OFS=, "
+            "'{sub(/\\r$/, \"\"); print $0, NR == 1 ? \"volume\" : 0}' in.csv > out.csv; -F';' "
+            "-v OFS=';' for a ';' file)"
+        )
+        awk = shutil.which("awk")
+        if awk is None:
+            pytest.skip("no awk here to run the command the line gives")
+        program = shlex.split(said[said.index("(awk ") + 1 : said.index(" in.csv")])[1:]
+        if sep == ";":
+            program = ["-F;", "-v", "OFS=;", program[-1]]
+        made = subprocess.run(
+            [awk, *program, str(tmp_path / "x.csv")], capture_output=True, check=True, timeout=30
+        ).stdout
+        (tmp_path / "out.csv").write_bytes(made)
+        assert check_csv(tmp_path / "out.csv", tick=None).rows == 2
+
+    @pytest.mark.parametrize(
+        ("row", "told"),
+        [
+            ("1.08,1.07,1.09,1.08,3", "column high, value '1.07': high is below low 1.09"),
+            (
+                "1.10,1.09,1.07,1.08,3",
+                "column open, value '1.10': open is outside [low 1.07, high 1.09]",
+            ),
+            (
+                "1.08,1.09,1.07,1.06,3",
+                "column close, value '1.06': close is outside [low 1.07, high 1.09]",
+            ),
+            ("0,1.09,1.07,1.08,3", "column open, value '0': a price must be positive"),
+            ("1.08,1.09,-1.07,1.08,3", "column low, value '-1.07': a price must be positive"),
+            ("1.08,1.09,1.07,1.08,-3", "column volume, value '-3': negative volume"),
+        ],
+        ids=["high below low", "open above high", "close below low", "zero", "negative", "volume"],
+    )
+    def test_a_bad_bar_is_told_what_to_do(self, tmp_path: Path, row: str, told: str) -> None:
+        """Bug: a bar no market makes (high below low, a price of 0 or less, a negative
+        volume) was named with its line, column and value, but not what to do."""
+        error = self._refusal(tmp_path, f"date,open,high,low,close,volume\n2026-03-02,{row}\n")
+        assert str(error).endswith(f"line 2, {told}: correct the row, or drop it")
+
+    def test_a_price_off_the_grid_is_told_its_own_fix_alone(self, tmp_path: Path) -> None:
+        path = tmp_path / "x.csv"
+        path.write_text("date,open,high,low,close,volume\n2026-03-02,1.085,1.09,1.07,1.08,3\n")
+        with pytest.raises(DataFileError) as caught:
+            check_csv(path, tick=Decimal("0.01"))
+        assert "correct the row" not in str(caught.value)
+        assert str(caught.value).endswith('set price_tick = "0.001" or finer')
+
+    @pytest.mark.parametrize("after", ["", "\r\n", "\n\n"])
+    def test_a_header_alone_is_told_what_to_do(self, tmp_path: Path, after: str) -> None:
+        """Bug: a file of its header alone was told "no data rows after the header", and not
+        what to do."""
+        error = self._refusal(tmp_path, "date,open,high,low,close,volume" + after)
+        assert str(error).endswith(
+            "line 2: no data rows after the header (an export of a range with no bars?): "
+            "export the bars again"
         )
 
     def test_a_time_zone_s_name_is_no_digit_group_separator(self, tmp_path: Path) -> None:

@@ -138,6 +138,11 @@ def no_header(first: bytes) -> str | None:
             "no header: the first line is blank (the header open,high,low,close,volume must "
             "be the first line; blank lines may follow it)"
         )
+    if not first:  # a download or an export that wrote nothing
+        return (
+            "no header: the file is empty (0 bytes): export or download the bars again, a "
+            "header naming open,high,low,close,volume first"
+        )
     return "no header: expected open,high,low,close,volume"
 
 
@@ -234,15 +239,18 @@ def decimal_text(text: str) -> str:
 def comma_hint(text: str, *, decimal_comma: bool = False, delimiter: str = ",") -> str:
     """Why a number with a comma in it was not read, and what to do, for the error.
 
-    Empty without a comma. ``decimal_comma``: the file writes them, so a comma alone is no
-    reason (``1,5 €``). ``delimiter``: the file's separator, which says what to do: a tab
-    file's decimal commas are read once its tabs are ``;`` (``tr``), any file's once they
-    are points.
+    Empty without a comma or digits grouped by a space or an apostrophe (``1 100,50``,
+    ``1'100.50``: a thousands separator). ``decimal_comma``: the file writes them, so a
+    comma alone is no reason (``1,5 €``). ``delimiter``: the file's separator, which says
+    what to do: a tab file's decimal commas are read once its tabs are ``;`` (``tr``), any
+    file's once they are points.
     """
+    if _SPACE_GROUPED.search(text):  # 1 100,50 (a space, or French Excel's no-break space)
+        return _THOUSANDS
     if "," not in text:
         return ""
     if "." in text or text.count(",") > 1:
-        return " (a thousands separator? write numbers without one)"
+        return _THOUSANDS
     if decimal_comma:
         return ""
     return (
@@ -251,6 +259,10 @@ def comma_hint(text: str, *, decimal_comma: bool = False, delimiter: str = ",") 
     )
 
 
+_THOUSANDS: Final = " (a thousands separator? write numbers without one)"
+_SPACE_GROUPED: Final = re.compile("[0-9][ \u00a0\u202f\u2009'\u2019][0-9]")
+"""Digits grouped by a space (a no-break one, as French and Swedish spreadsheets write
+``1 100,50``; a thin one) or an apostrophe (Swiss ``1'100.50``)."""
 _POINTS: Final = "write the numbers with decimal points (1.5)"
 _COMMA_FIXES: Final = {
     "\t": (

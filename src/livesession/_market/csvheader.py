@@ -151,11 +151,19 @@ _VOLUMES: Final = (
 )
 
 
+_NO_VOLUME: Final = (
+    ": a file of prices alone (an FX or index export) needs one: add a volume column, 0 on "
+    "every row if the market reports none (awk -F, -v OFS=, "
+    "'{sub(/\\r$/, \"\"); print $0, NR == 1 ? \"volume\" : 0}' in.csv > out.csv; -F';' "
+    "-v OFS=';' for a ';' file)"
+)
+
+
 def _volumes(names: list[str]) -> str:
     """The header's volumes of other names (``Volume BTC``, ``Volume USDT``): which to rename."""
     if "tickvol" in names:
         return _VOLUMES
     others = [name for name in names if name.startswith("vol")]
     if not others:
-        return ""
+        return _NO_VOLUME
     return f": it has {', '.join(others)}: rename the one to play volume"

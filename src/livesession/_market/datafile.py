@@ -49,7 +49,7 @@ from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .datafail import fail as _fail
 from .datafail import unfinished
 from .dataopen import grew_past, open_data_file
-from .datavalues import PriceGrid, check_tick, missing_value, read_number, volume_problem
+from .datavalues import PriceGrid, blank_row, check_tick, missing_value, read_number, volume_problem
 from .quickrow import quick_row
 from .timecolumn import UNNAMED_TIME, TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
@@ -81,6 +81,9 @@ _TWO_LEVELS: Final = (
     "a Date line after them): write one header line, with `yf.download(..., "
     "multi_level_index=False)`, or `df.columns = df.columns.droplevel('Ticker')` before "
     "`df.to_csv(...)`"
+)
+_NO_ROWS: Final = (
+    "no data rows after the header (an export of a range with no bars?): export the bars again"
 )
 _KNOWN_COLUMNS: Final = frozenset((*REQUIRED_COLUMNS, *TIME_COLUMNS, *SYMBOL_COLUMNS))
 SPLIT_TIME: Final = "date time"
@@ -176,6 +179,7 @@ class RowChecker:
         self.mark = DecimalMark(delimiter)  # the rows tell it
         self.first_row = True
         self.grid = PriceGrid(tick)
+        self.fix = ": correct the row, or drop it"  # a bad bar's; none as a run plays the file
         # The first of TIME_COLUMNS the header has (their order, not the header's: a
         # ``date,timestamp`` file is read from ``timestamp``), as docs/data.md says.
         named = next((n for n in TIME_COLUMNS if n in names), None)
@@ -242,7 +246,7 @@ class RowChecker:
             text = cells[index[column]]
             missing = missing_value(text, column)
             if missing is not None:
-                raise _fail(self.path, line, column, text, missing)
+                raise _fail(self.path, line, column, text, blank_row(cells) or missing)
             try:
                 value = read_number(
                     text, decimal_comma=bool(self.mark.comma), delimiter=self.delimiter
@@ -272,19 +276,22 @@ class RowChecker:
         for column in PRICE_COLUMNS:
             text = cells[index[column]]
             problem = self.grid.problem(values[column], text, line, column)
-            if problem is not None:
-                raise _fail(self.path, line, column, text, problem)
+            if problem is not None:  # a price of 0 or less is a bad bar; one off the grid is told
+                fix = self.fix * (values[column] <= 0)
+                raise _fail(self.path, line, column, text, problem + fix)
         problem = volume_problem(values["volume"])
         if problem is not None:
-            raise _fail(self.path, line, "volume", cells[index["volume"]], problem)
+            fix = self.fix * (problem == "negative volume")
+            raise _fail(self.path, line, "volume", cells[index["volume"]], problem + fix)
         low, high = values["low"], values["high"]
         if high < low:
-            raise _fail(self.path, line, "high", cells[index["high"]], f"high is below low {low}")
+            said = f"high is below low {low}{self.fix}"
+            raise _fail(self.path, line, "high", cells[index["high"]], said)
         for column in ("open", "close"):
             if not low <= values[column] <= high:
                 raise _fail(
                     self.path, line, column, cells[index[column]],
-                    f"{column} is outside [low {low}, high {high}]",
+                    f"{column} is outside [low {low}, high {high}]{self.fix}",
                 )  # fmt: skip
         return values, self.time_of(cells, line)
 
@@ -313,7 +320,7 @@ class RowChecker:
         since: ``PriceGrid.found``), the decimal mark, the time column's form and the symbol.
         """
         again = RowChecker(self.path, self.names, self.found_tick, self.delimiter)
-        again.grid.found = True
+        again.grid.found, again.fix = True, ""  # a row changed since its check: restore it
         again.mark.comma, again._split, again.first_row = bool(self.mark.comma), None, False
         again.time_index, again.day_index = self.time_index, self.day_index
         again.time_column = self.time_column
@@ -459,7 +466,7 @@ def scan_csv(
             raise exc if raw.endswith(b"\n") else unfinished(exc) from None
         rows += 1
     if rows == 0:
-        raise _fail(path, 2, None, None, "no data rows after the header")
+        raise _fail(path, 2, None, None, _NO_ROWS)
     return CsvLayout(
         check=checker.result(sha256=digest.hexdigest(), size=size_read, rows=rows),
         data_offset=data_offset,

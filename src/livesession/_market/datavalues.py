@@ -28,7 +28,14 @@ from .._support.numbertext import number_form_problem
 from .._support.references import a_
 from .csvforms import comma_hint, decimal_text
 
-__all__ = ["PriceGrid", "check_tick", "missing_value", "read_number", "volume_problem"]
+__all__ = [
+    "PriceGrid",
+    "blank_row",
+    "check_tick",
+    "missing_value",
+    "read_number",
+    "volume_problem",
+]
 
 _LEAST_VOLUME: Final = Decimal(1).scaleb(-DIGITS)
 _VOLUME_BOUND: Final = Decimal(1).scaleb(DIGITS)
@@ -87,6 +94,17 @@ def missing_value(text: str, column: str) -> str | None:
         return None
     what = "empty value" if not text else "a missing value"
     return f"{what}: drop the row, or fill in its {column}"
+
+
+def blank_row(cells: list[str]) -> str | None:
+    """Why a row of empty cells is no bar, and what to do; or None for a row with a value.
+
+    A spreadsheet saves a row it holds no value in, but has formatted or once used, as its
+    separators alone (``;;;;;``): told to fill in its open, a user looks for a missing price.
+    """
+    if any(cell.strip() for cell in cells):
+        return None
+    return "a row of empty cells (a spreadsheet's blank row, its separators alone): delete it"
 
 
 def read_number(text: str, *, decimal_comma: bool, delimiter: str = ",") -> Decimal:

@@ -19,6 +19,7 @@ from .datafail import fail
 from .timeforms import (
     NANO_DIGITS,
     calendar_problem,
+    dotted_ns,
     epoch_unit,
     finite_number,
     form_hint,
@@ -70,6 +71,7 @@ class TimeColumn:
         self.last_cells: Sequence[str] = ()  # the row before's cells (for the hint)
         self.offset_at: tuple[int, str] | None = None  # the first time at an offset not UTC's
         self.naive_at: int | None = None  # the line of the first text time without an offset
+        self.out_of_order = _OUT_OF_ORDER  # what to do; none as a run plays the file again
 
     def replaying(self) -> TimeColumn:
         """This column with no time seen yet, in the form its first row fixed.
@@ -77,7 +79,7 @@ class TimeColumn:
         A feed plays the rows this column passed and checks them again.
         """
         again = TimeColumn(self.path, self.column)
-        again.scale, again.unit = self.scale, self.unit
+        again.scale, again.unit, again.out_of_order = self.scale, self.unit, ""
         return again
 
     def parse(self, text: str, line: int) -> int:
@@ -263,13 +265,13 @@ class TimeColumn:
                 return ": the same time twice (a duplicated row?)"
             return (
                 ": the same time twice, on rows that differ: a bar written twice, or "
-                + _SUMMER_TIME
+                + _summer_time(text, self.last, when)
             )
         if self._newest_first():
             return ": the file runs newest first; sort it oldest first"
         if local and _clock_set_back(self.last or 0, when, self.scale):
-            return f": {_SUMMER_TIME}"
-        return ""
+            return f": {_summer_time(text, self.last or 0, when)}"
+        return self.out_of_order
 
     def _newest_first(self) -> bool:
         """At the second row, going back: whether the file's last row is before its first."""
@@ -306,11 +308,38 @@ _OFFSET: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([Zz]|[+-]\d\d(?::?
 _HOUR_NS: Final = 3_600 * 1_000_000_000
 _CLOCK_TIME: Final = re.compile(r"\d:\d\d", re.ASCII)
 """A clock time within a text time (a date alone has none: its day cannot repeat so)."""
+_OUT_OF_ORDER: Final = (
+    ": a row out of place, or a time mistyped? Sort the rows by time, oldest first, or "
+    "correct the row"
+)
 _SUMMER_TIME: Final = (
     "local times written without a UTC offset, as summer time ends and an hour repeats? A "
     "time without an offset is UTC: write the times in UTC, or with their offsets "
     "(01:30:00-04:00, then 01:00:00-05:00)"
 )
+
+
+def _summer_time(text: str, last: int, when: int) -> str:
+    """The summer time hint for a time ``text`` (at ``when``) going back from ``last``.
+
+    A dotted date takes no UTC offset (``timeforms.form_hint``), so its file is told to
+    write its dates ``yyyy-mm-dd`` to write the offsets, with its own two times as the
+    example, at Central European time's (a dotted date is a European spreadsheet's).
+    """
+    if dotted_ns(text) is None:
+        return _SUMMER_TIME
+    return (
+        "local times written without a UTC offset, as summer time ends and an hour repeats? "
+        "A time without an offset is UTC, and a dotted date takes no offset: write the times "
+        "in UTC, or write the dates yyyy-mm-dd and the times with their offsets "
+        f"({_local(last)}+02:00, then {_local(when)}+01:00 in Central European time, say)"
+    )
+
+
+def _local(ns: int) -> str:
+    """``ns``'s date and clock time, ``2026-10-25 02:30`` (its seconds only when not 0)."""
+    text = _utc(ns)[: len("2026-10-25T02:30:00")].replace("T", " ")
+    return text.removesuffix(":00")
 
 
 def _clock_set_back(last: int, when: int, scale: int | None) -> bool:
