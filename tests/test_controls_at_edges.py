@@ -57,14 +57,15 @@ rundir.resume_run = resume_run
 """
 
 
-def test_a_kill_sent_while_a_resume_loads_waits_for_it_and_halts_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The kill switch of a run a `resume` is about to take is never lost: the command
-    waits for the resume to hold the run, then trips it (exit 0), and the run is sealed
-    HALTED with the kill in it."""
+def _crashed_run_and_held_resume(
+    tmp_path: Path, *, steps: int
+) -> tuple[Path, Path, dict[str, str]]:
+    """Run ``r`` crashed in its 45th step, a hold file, and the environment of a ``resume``
+    that loads it and waits, before it takes the run, until the hold file is gone."""
     crash_in_step(
-        create_run(DryrunConfig(run_id="r", steps=400, checkpoint_every=10), tmp_path), 45, 400
+        create_run(DryrunConfig(run_id="r", steps=steps, checkpoint_every=10), tmp_path),
+        45,
+        steps,
     )
     run, hold = tmp_path / "r", tmp_path / "hold"
     site = tmp_path / "site"
@@ -75,6 +76,16 @@ def test_a_kill_sent_while_a_resume_loads_waits_for_it_and_halts_it(
         "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
         "TEST_HOLD_RESUME": str(hold),
     }
+    return run, hold, env
+
+
+def test_a_kill_sent_while_a_resume_loads_waits_for_it_and_halts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kill switch of a run a `resume` is about to take is never lost: the command
+    waits for the resume to hold the run, then trips it (exit 0), and the run is sealed
+    HALTED with the kill in it."""
+    run, hold, env = _crashed_run_and_held_resume(tmp_path, steps=400)
     looks: list[object] = []
     real_holder_of = control.holder_of
 
@@ -186,18 +197,7 @@ def test_status_of_a_run_a_resume_loads_names_it_and_says_to_continue_a_stopped_
     stopped (Ctrl-Z, SIGSTOP) and wanted only a `kill -CONT`: a second resume would race it
     for the run. It now names the loading resume, says whether it is stopped, and what to
     do; the verdict stays `crashed` (exit 6), as nothing holds the run yet."""
-    crash_in_step(
-        create_run(DryrunConfig(run_id="r", steps=100, checkpoint_every=10), tmp_path), 45, 100
-    )
-    run, hold = tmp_path / "r", tmp_path / "hold"
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(_HELD_RESUME)
-    hold.touch()
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
-        "TEST_HOLD_RESUME": str(hold),
-    }
+    run, hold, env = _crashed_run_and_held_resume(tmp_path, steps=100)
     script = [sys.executable, "-m", "livesession.cli", "resume", str(run), "-q"]
     with subprocess.Popen(
         script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env

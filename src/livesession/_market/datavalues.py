@@ -31,6 +31,9 @@ from .csvforms import comma_hint, decimal_text
 __all__ = [
     "PriceGrid",
     "blank_row",
+    "check_positive",
+    "check_replay_args",
+    "check_symbol",
     "check_tick",
     "missing_value",
     "read_number",
@@ -72,11 +75,21 @@ def check_replay_args(feed: str, symbol: object, lot: object) -> None:
     An empty symbol or a number (``symbol=5``) named every bar of the run so, and a lot of
     0 (or a float) is no grid a venue can split fills on.
     """
+    check_symbol(feed, symbol)
+    check_positive(feed, "lot", lot, like="0.001")
+
+
+def check_symbol(feed: str, symbol: object) -> None:
+    """Refuse (``ConfigError``) a ``feed``'s ``symbol`` that is no non-empty str."""
     if not isinstance(symbol, str) or not symbol:
         raise ConfigError(f"{feed}(symbol=...) must be a non-empty str, got {symbol!r}")
-    if not (isinstance(lot, Decimal) and lot.is_finite() and lot > 0):
+
+
+def check_positive(feed: str, name: str, value: object, *, like: str) -> None:
+    """Refuse (``ConfigError``) a ``feed``'s ``name`` that is no positive, finite Decimal."""
+    if not (isinstance(value, Decimal) and value.is_finite() and value > 0):
         raise ConfigError(
-            f"{feed}(lot=...) must be a positive Decimal (Decimal('0.001')), got {lot!r}"
+            f"{feed}({name}=...) must be a positive Decimal (Decimal('{like}')), got {value!r}"
         )
 
 

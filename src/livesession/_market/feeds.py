@@ -14,7 +14,7 @@ from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
 from .datafile import DataFileCheck, check_csv, scan_csv
 from .dataopen import open_data_file
-from .datavalues import check_replay_args, check_tick
+from .datavalues import check_positive, check_replay_args, check_symbol, check_tick
 from .played import PlayedFile
 
 __all__ = [
@@ -127,8 +127,7 @@ def _check_walk(
     A float price died of ``unsupported operand type(s) for /``, a zero tick of a bare
     ``DivisionByZero``; a negative seed or volatility walked on without a word.
     """
-    if not isinstance(symbol, str) or not symbol:
-        raise ConfigError(f"RandomWalkFeed(symbol=...) must be a non-empty str, got {symbol!r}")
+    check_symbol("RandomWalkFeed", symbol)
     for name, number in (("seed", seed), ("volatility_bps", bps)):
         if isinstance(number, bool) or not isinstance(number, int) or number < 0:
             raise ConfigError(
@@ -139,11 +138,7 @@ def _check_walk(
         ("tick", tick, "0.01"),
         ("lot", lot, "0.001"),
     ):
-        if not (isinstance(value, Decimal) and value.is_finite() and value > 0):
-            raise ConfigError(
-                f"RandomWalkFeed({name}=...) must be a positive Decimal (Decimal('{like}')), "
-                f"got {value!r}"
-            )
+        check_positive("RandomWalkFeed", name, value, like=like)
 
 
 class RandomWalkFeed:

@@ -11,12 +11,12 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, cast
 
 import orjson
 
+from .._domain.decimal import finite_decimal
 from .._domain.model import order_from_json
 from .._exceptions import StoreFailure
 from .._support.fsutil import open_append
@@ -204,7 +204,7 @@ def request_problem(entry: object) -> str | None:
     if not _count(entry.get("now_ns")):
         return f"a {op} without its time, now_ns"
     price = entry.get("price")
-    if price is not None and not _decimal_text(price):
+    if price is not None and finite_decimal(price) is None:
         return f"a {op} whose price is no decimal: {price!r}"
     return None if _FIELD_CHECKS[field](entry.get(field)) else f"a {op} without its {field}"
 
@@ -235,15 +235,6 @@ def attempt_problem(entry: object) -> str | None:
 
 def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _decimal_text(value: object) -> bool:
-    if not isinstance(value, str):
-        return False
-    try:
-        return Decimal(value).is_finite()
-    except ArithmeticError:  # decimal.InvalidOperation: no number at all
-        return False
 
 
 def _rebuilds(order: object) -> bool:

@@ -423,8 +423,9 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         lines = [raw for raw in data.splitlines(keepends=True) if raw.endswith(b"\n")]
         void: list[tuple[int, int, bool]] = []
         position = 0
-        for raw in lines:  # a torn last request never arrived
-            if _RESUME in raw and (entry := read_request(raw, None, 0))["op"] == "resume":
+        for number, raw in enumerate(lines, start=1):  # a torn last request never arrived
+            entry = read_request(raw, self._journal_path, number) if _RESUME in raw else None
+            if entry is not None and entry["op"] == "resume":
                 void.append((entry["offset"], position, entry.get("aside") is True))
             position += len(raw)
         aside: dict[str, Any] = {}

@@ -23,6 +23,7 @@ had asked for ``verified_runs``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -232,8 +233,6 @@ def _the_configs(key: str, value: object) -> bool:
     As a config file writes it: a feed or broker spec as text, rails as references (text;
     none at all is the config's too, which keeps the built-in rails), alerts as a table.
     """
-    from collections.abc import Mapping, Sequence  # noqa: PLC0415
-
     from .._domain.alerts import AlertsConfig  # noqa: PLC0415 - the plugin loads lazily
 
     if key in ("feed", "broker"):
