@@ -866,9 +866,12 @@ _ALIAS_HOMES = {"BrokerReport": "livesession._domain.model"}
 
 
 _SRC = ROOT / "src" / "livesession"
-# Every folder of the package, found on disk (a new one is held to the map as it is added):
-# its part of the map names each of its modules, those of a folder inside it too.
+# Every folder of the package, found on disk (a new one is held to the index as it is added):
+# its section of docs/modules.md names each of its modules, those of a folder inside it too.
 _DETAILED = tuple(sorted({p.relative_to(_SRC).parts[0] for p in _SRC.glob("*/**/*.py")}))
+_TOP_LEVEL = "Top-level modules"
+_MAP_CELL_LIMIT = 300
+_MAP_PAGE_LIMIT = 8000
 
 
 def _map_section() -> str:
@@ -876,18 +879,35 @@ def _map_section() -> str:
     return text.split("\n## Map of the package\n", 1)[1].split("\n## ", 1)[0]
 
 
-def _map_part(folder: str) -> str:
-    """What the map says of ``folder/``: its table row, and the prose that names it (with
-    the bullet list that follows a paragraph, as the session's collaborators follow it)."""
-    blocks: list[str] = []
-    for block in _map_section().split("\n\n"):
-        if block.startswith("- ") and blocks:
-            blocks[-1] += "\n" + block
-        else:
-            blocks.append(block)
-    rows = [line for line in _map_section().splitlines() if line.startswith(f"| `{folder}/` |")]
-    prose = [b for b in blocks if not b.startswith(("|", "```")) and f"`{folder}/`" in b]
-    return "\n".join(rows + prose)
+def _map_rows() -> list[list[str]]:
+    """The map's table rows, each cut into its cells (``folder or module``, ``owns``, ``may
+    import``)."""
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        for line in _map_section().splitlines()
+        if line.startswith("| `")
+    ]
+
+
+def _index() -> str:
+    return (ROOT / "docs" / "modules.md").read_text(encoding="utf-8")
+
+
+def _index_part(title: str) -> str:
+    """The section of docs/modules.md headed ``title`` (``_session/`` is headed
+    ``## `_session/```), with the subsections inside it (``### `brokers/ccxt/```)."""
+    found = [
+        part.split("\n## ", 1)[0]
+        for part in _index().split("\n## ")[1:]
+        if part.split("\n", 1)[0].strip() == title
+    ]
+    assert len(found) == 1, f"docs/modules.md has {len(found)} sections headed {title!r}"
+    return found[0]
+
+
+def _entries(part: str) -> list[str]:
+    """The modules a section of the index has an entry for: its ``- `name.py`:`` bullets."""
+    return re.findall(r"^- `([\w.]+\.py)`: \S", part, flags=re.MULTILINE)
 
 
 class TestPackageMap:
@@ -912,27 +932,110 @@ class TestPackageMap:
         assert {p for p in present if not any(fnmatch.fnmatch(p, d) for d in drawn)} == set()
         assert {d for d in drawn if not fnmatch.filter(present, d)} == set()
 
+    def test_the_map_is_one_page_of_short_cells(self):
+        """Bug: rounds of additions made the map's cells paragraphs (``_rundir/``'s row was
+        4,533 characters, ``_support/``'s 2,596, the whole map 30,000): no page a newcomer
+        reads. The detail is in docs/modules.md; each cell of the map says in a line or two
+        what a folder owns and what it may import, and the map fits on a page."""
+        rows = _map_rows()
+        assert len(rows) >= 20, "the map's tables were not found"
+        assert all(len(row) == 3 for row in rows), [row[0] for row in rows if len(row) != 3]
+        long = [
+            f"{row[0]}: {len(cell)} characters"
+            for row in rows
+            for cell in row
+            if len(cell) > _MAP_CELL_LIMIT
+        ]
+        assert long == [], (
+            f"map cells over {_MAP_CELL_LIMIT} characters (move the detail to docs/modules.md)"
+        )
+        assert len(_map_section()) <= _MAP_PAGE_LIMIT, len(_map_section())
+        assert "](modules.md)" in _map_section()
+
+    @pytest.mark.parametrize(
+        ("what", "folder", "module"),
+        [
+            ("the lifecycle table", "_domain/", "lifecycle.py"),
+            ("the clock", "_domain/", "clock.py"),
+            ("the step pipeline", "_session/", "pipeline.py"),
+            ("the coordinator", "_session/", "coordinator.py"),
+            ("the preflight checks", "_risk/", "checks.py"),
+            ("the safety rails", "_risk/", "rails.py"),
+            ("the trading state", "_risk/", "governor.py"),
+            ("the reconciler", "_reconcile/", "reconciler.py"),
+            ("the event spine", "_artifacts/", "recorder.py"),
+            ("the audit log", "_artifacts/", "audit_chain.py"),
+            ("the sinks", "_artifacts/", "sinks.py"),
+            ("the run directory", "_rundir/", "layout.py"),
+            ("the resume", "_rundir/", "resume.py"),
+            ("the mock broker", "brokers/", "mock.py"),
+            ("the realish broker", "brokers/", "realish.py"),
+            ("the ccxt broker", "brokers/", "ccxt/"),
+            ("the memory store", "stores/", "memory.py"),
+            ("the JSON Lines store", "stores/", "jsonl.py"),
+            ("the SQLite store", "stores/", "sqlite.py"),
+            ("the PostgreSQL store", "stores/", "postgres.py"),
+            ("the checkpoint file", "stores/", "checkpoint_file.py"),
+            ("the file lease", "leases/", "file.py"),
+            ("the PostgreSQL lease", "leases/", "postgres.py"),
+        ],
+    )
+    def test_the_map_says_where_each_part_lives(self, what, folder, module):
+        """Issue #12: from the map a newcomer finds where the lifecycle table, the step
+        pipeline, the risk rules, the reconciler, the artifact writers, the run directory,
+        each broker and each store live: the folder's row names the module."""
+        assert (_SRC / folder / module).exists(), f"{folder}{module} is gone: {what}"
+        (row,) = [row for row in _map_rows() if row[0] == f"`{folder}`"]
+        assert f"`{module}`" in row[1] or f"`{folder}{module}`" in row[1], what
+
     @pytest.mark.parametrize("folder", _DETAILED)
-    def test_every_module_of_a_detailed_folder_is_named_in_its_part(self, folder):
-        """Bug: the map names most modules of these folders by file, but new ones
+    def test_every_module_of_a_folder_has_an_entry_in_the_index(self, folder):
+        """Bug: the map named most modules of these folders by file, but new ones
         (``_session/closing.py``, ``_support/numbertext.py``, ``evidence/_verdict.py``, ...)
         were on it nowhere: a newcomer looking for where a plug-in's close() is handled, or
-        where a number's form is held, found no file. Only eight folders were held to it:
-        ``verify/``, ``report/``, ``testing/``, ``stores/``, ``burnin/``, ``leases/``,
-        ``_risk/``, ``_reconcile/`` and ``brokers/`` (with ``brokers/ccxt/``) named none of
-        their 62 modules (``_risk/governor.py``, the trading state, nowhere)."""
-        part = _map_part(folder)
-        assert part, folder
+        where a number's form is held, found no file. Each module of a folder (of a folder
+        inside it too) has its entry in the folder's section of docs/modules.md, and each
+        entry there is a module of that folder."""
+        part = _index_part(f"`{folder}/`")
         modules = {p.name for p in (_SRC / folder).rglob("*.py") if p.name != "__init__.py"}
-        missing = sorted(m for m in modules if f"`{m}`" not in part)
-        assert not missing, f"docs/concepts.md's map does not name {folder}/{missing}"
-        rows = [line for line in part.splitlines() if line.startswith("| `")]
-        named = set(re.findall(r"`(\w+\.py)`", "\n".join(rows)))
-        assert named <= modules, f"{folder}/ has no {sorted(named - modules)}"
+        entries = _entries(part)
+        missing = sorted(modules - set(entries))
+        assert not missing, f"docs/modules.md has no entry for {folder}/{missing}"
+        assert set(entries) - {"__init__.py"} <= modules, (
+            f"{folder}/ has no {sorted(set(entries) - modules - {'__init__.py'})}"
+        )
+        for sub in sorted({p.parent for p in (_SRC / folder).rglob("*.py")} - {_SRC / folder}):
+            inside = sub.relative_to(_SRC).as_posix()
+            tail = part.split(f"\n### `{inside}/`\n", 1)
+            assert len(tail) == 2, f"docs/modules.md's {folder}/ has no subsection {inside}/"
+            named = set(_entries(tail[1].split("\n### ", 1)[0]))
+            assert {p.name for p in sub.glob("*.py") if p.name != "__init__.py"} <= named, inside
 
-    def test_every_module_the_map_names_exists(self):
+    def test_every_top_level_module_has_an_entry_in_the_index(self):
+        """The modules beside the folders (``cli.py``, ``_cli_status.py``, ``_typing.py``,
+        the facade ``__init__.py``) have their entries too, in a section headed "Top-level
+        modules ..."; and no entry there names a module that is gone."""
+        parts = [
+            part.split("\n## ", 1)[0]
+            for part in _index().split("\n## ")[1:]
+            if part.startswith(_TOP_LEVEL)
+        ]
+        assert len(parts) == 2  # the domain's and the tools'
+        entries = [entry for part in parts for entry in _entries(part)]
+        modules = {p.name for p in _SRC.glob("*.py")}
+        assert sorted(modules - set(entries)) == []
+        assert sorted(set(entries) - modules) == []
+        assert len(entries) == len(set(entries)), "a module has two entries"
+
+    def test_every_folder_has_a_section_in_the_index(self):
+        """schemas/ holds no Python and still has its section: the index is folder by folder."""
+        folders = sorted(p.name for p in _SRC.iterdir() if p.is_dir() and p.name != "__pycache__")
+        for folder in folders:
+            _index_part(f"`{folder}/`")
+
+    def test_every_module_the_map_and_the_index_name_exists(self):
         every = {p.name for p in _SRC.rglob("*.py")}
-        named = re.findall(r"`((?:[\w/]+/)?(\w+\.py))`", _map_section())
+        named = re.findall(r"`((?:[\w/]+/)?(\w+\.py))`", _map_section() + _index())
         gone = {
             path
             for path, name in named
@@ -949,7 +1052,7 @@ class TestPackageMap:
 
         parser = cli.build_parser()
         [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        (row,) = [line for line in _map_section().splitlines() if line.startswith("| `cli.py` |")]
+        (row,) = [line for line in _map_section().splitlines() if line.startswith("| `cli.py`")]
         assert [name for name in sub.choices if f"`{name}`" not in row] == []
 
 
@@ -1546,7 +1649,7 @@ def test_the_basket_example_runs_every_symbol_as_written(tmp_path):
 
 
 def test_names_py_is_the_one_owner_of_every_run_file_name():
-    """docs/concepts.md's map says ``_artifacts/names.py`` is "the one owner of every
+    """docs/modules.md says ``_artifacts/names.py`` is "the one owner of every
     artifact file name": ``testing/tracking.py`` spelt ``events.jsonl``, ``audit.jsonl``,
     ``state_snapshots.jsonl`` and ``metrics.json`` out again, ``_artifacts/runfiles.py``
     ``idempotency.sqlite``, and ``_artifacts/sinks.py`` ``events.jsonl``. No module but
@@ -1559,6 +1662,7 @@ def test_names_py_is_the_one_owner_of_every_run_file_name():
         if key.isupper() and isinstance(value, str) and "." in value
     }
     assert {"events.jsonl", "idempotency.sqlite", "writer.lock"} <= owned
+    assert "`names.py`: the one owner of every artifact file name" in _index()
     spelt: list[str] = []
     for path in sorted((ROOT / "src" / "livesession").rglob("*.py")):
         if path == ROOT / "src" / "livesession" / "_artifacts" / "names.py":

@@ -10,6 +10,7 @@ docs/concepts.md ("Map of the package") describes the same layers in prose.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -292,3 +293,89 @@ def test_the_map_names_every_folder_and_the_entry_point():
     rows = text[start:].split("\n## ", 1)[0]
     for name in sorted(folders | modules):
         assert f"`{name}`" in rows, name  # a row (or, for _postgres/, a paragraph)
+
+
+def _component_of(name: str) -> set[str]:
+    """The components a backticked name of the map stands for: ``_domain/`` is
+    ``_domain``, ``cli.py`` is ``cli``, ``_cli_*.py`` every ``_cli_`` module."""
+    import fnmatch
+
+    stem = name.removesuffix("/").removesuffix(".py")
+    every = {c for c in (_component(m) for m in _checked_modules()) if c}
+    every |= {p.name for p in SRC.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    return set(fnmatch.filter(every, stem))
+
+
+_LAYER_WORDS = {"the domain": "domain", "the components": "components", "the tools": "tools"}
+
+
+def _allowed(cell: str, rank: int) -> set[str]:
+    """What a map row's "may import" cell allows: its backticked folders and modules, the
+    layers it names in words (``the domain``), ``anything below``; ``nothing`` allows
+    nothing."""
+    allowed: set[str] = set()
+    if cell == "nothing":
+        return allowed
+    for item in (part.strip() for part in cell.split(",")):
+        if item.startswith("`") and item.endswith("`"):
+            found = _component_of(item.strip("`"))
+            assert found, f"the map's may-import names {item}, which is not in the package"
+            allowed |= found
+        elif item == "anything below":
+            below = [names for layer, (name, names) in enumerate(LAYERS) if layer < rank]
+            allowed |= set().union(*below) | {"_postgres"}
+        elif item in _LAYER_WORDS:
+            (names,) = [names for name, names in LAYERS if name == _LAYER_WORDS[item]]
+            allowed |= set(names) | ({"_postgres"} if item == "the components" else set())
+        else:
+            raise AssertionError(f"the map's may-import cell says {item!r}: not a name or a layer")
+    return allowed
+
+
+def test_the_maps_may_import_is_the_layers_rule_and_what_the_code_imports():
+    """docs/concepts.md's map says of each folder and top-level module what it may import.
+    That is never more than the layers allow (the map and ``LAYERS`` agree), and the code
+    imports nothing more than the map says (``_support/`` only ``_exceptions.py``,
+    ``_reconcile/`` only ``_domain/``): a new import that breaks the map's word fails here,
+    and the map is brought up to date with it (or the import is not made)."""
+    text = (SRC.parent.parent / "docs" / "concepts.md").read_text(encoding="utf-8")
+    section = text.split("\n## Map of the package\n", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split(" | ")]
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
+    graph: dict[str, set[str]] = {}
+    for module in _checked_modules():
+        own = _component(module)
+        assert own is not None
+        graph.setdefault(own, set()).update(
+            c for c in (_component(t) for t in _imports(module, MODULES[module])) if c != own
+        )
+    covered: set[str] = set()
+    wrong: list[str] = []
+    for row in rows:
+        assert len(row) == 3, row
+        names = set().union(*(_component_of(n) for n in re.findall(r"`([^`]+)`", row[0])))
+        assert names, row[0]
+        covered |= names
+        for name in sorted(names):
+            placed = _component_layer(name)
+            if placed is None:  # schemas/: no Python, in no layer
+                assert row[2] == "nothing", row
+                continue
+            rank, layer = placed
+            allowed = _allowed(row[2], rank)
+            beyond = {
+                c
+                for c in allowed
+                if (theirs := _component_layer(c)) is not None and theirs[0] > rank
+            }
+            if beyond:
+                wrong.append(f"the map lets {name} ({layer}) import {sorted(beyond)}, above it")
+            extra = graph.get(name, set()) - allowed - names
+            if extra:
+                wrong.append(f"{name} imports {sorted(extra)}, which its row does not allow")
+    everything = {_component(m) for m in _checked_modules()} - {None}
+    assert everything <= covered, f"no row of the map for {sorted(everything - covered)}"
+    assert wrong == [], "\n".join(wrong)

@@ -1,5 +1,5 @@
 """One step's parts run in the order the docs give: each of the four places that write the
-order down (docs/concepts.md's "One step" and its map of the package, the docstrings of
+order down (docs/concepts.md's "One step", docs/modules.md's `_session/`, the docstrings of
 ``_session/pipeline.py`` and ``_session/coordinator.py``) names the parts in the order a
 traced step calls them.
 
@@ -76,10 +76,11 @@ _SEEN = {
 def _texts() -> dict[str, str]:
     concepts = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
     one_step = concepts.split("\n## One step\n", 1)[1].split("\n### ", 1)[0]
-    mapped = concepts.split("The coordinator keeps the lifecycle verbs", 1)[1].split("\n\n")[0]
+    index = (ROOT / "docs" / "modules.md").read_text(encoding="utf-8")
+    mapped = index.split("The coordinator keeps the lifecycle verbs", 1)[1].split("\n\n")[0]
     return {
         "docs/concepts.md, One step": one_step,
-        "docs/concepts.md, Map of the package": mapped,
+        "docs/modules.md, _session/": mapped,
         "_session/pipeline.py": pipeline.__doc__ or "",
         "_session/coordinator.py": coordinator.__doc__ or "",
     }
