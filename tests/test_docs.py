@@ -402,10 +402,11 @@ class TestOperatorSection:
 
 
 class TestSafetyRailsTable:
-    def test_concepts_lists_every_rule_with_the_defaults_the_code_has(self):
-        """docs/concepts.md's rail table is what a reviewer reads of the limits: every rule
-        code the session records is in it, in the order the session checks them, and each
-        ``risk.*`` default it shows is the config's."""
+    def test_the_rail_table_lists_every_rule_with_the_defaults_the_code_has(self):
+        """The rail table (docs/risk.md, "The rails", moved there from docs/concepts.md) is
+        what a reviewer reads of the limits: every rule code the session records is in it, in
+        the order the session checks them, and each ``risk.*`` default it shows is the
+        config's."""
         from decimal import Decimal
 
         from livesession import RiskLimits, default_rails
@@ -417,8 +418,8 @@ class TestSafetyRailsTable:
             REDUCE_ONLY,
         )
 
-        text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
-        section = text.split("## Safety rails", 1)[1].split("\n## ", 1)[0]
+        text = (ROOT / "docs" / "risk.md").read_text(encoding="utf-8")
+        section = text.split("\n## The rails\n", 1)[1].split("\n## ", 1)[0]
         rows = [line for line in section.splitlines() if line.startswith("| `")]
         rules = [row.split("`")[1] for row in rows]
         checked = [r.rule for r in default_rails(RiskLimits(), ["BTC/USDT"])]
@@ -435,15 +436,16 @@ class TestSafetyRailsTable:
 class TestPreflightTable:
     def test_the_preflight_table_is_every_check_the_session_records_in_order(self):
         """docs/concepts.md said preflight checks "steps within max_steps", which cannot
-        fail there (the config refuses it as it is built). The table lists the checks a
-        session records, in the order it records them, each with the codes it fails with."""
+        fail there (the config refuses it as it is built). The table (docs/risk.md,
+        "Preflight checks") lists the checks a session records, in the order it records
+        them, each with the codes it fails with."""
         import inspect
 
         from livesession._risk import checks
         from livesession._session import lease_keeper, preflight
 
-        text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
-        section = text.split("\n## Preflight\n", 1)[1].split("\n## ", 1)[0]
+        text = (ROOT / "docs" / "risk.md").read_text(encoding="utf-8")
+        section = text.split("\n## Preflight checks\n", 1)[1].split("\n## ", 1)[0]
         rows = [line for line in section.splitlines() if line.startswith("| `")]
         names = [row.split("`")[1] for row in rows]
         builtin = [getattr(check, "name", "") for check in checks.default_checks()]
@@ -1054,6 +1056,45 @@ class TestPackageMap:
         [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         (row,) = [line for line in _map_section().splitlines() if line.startswith("| `cli.py`")]
         assert [name for name in sub.choices if f"`{name}`" not in row] == []
+
+
+_CONCEPTS = (
+    "A session is a state machine",
+    "Preflight",
+    "One step",
+    "Safety rails",
+    "Protected positions",
+    "Reconciliation",
+    "Failure handling",
+    "Evidence",
+    "Crash safety",
+    "Fail closed",
+    "Map of the package",
+)
+_CONCEPT_LIMIT = 6000
+
+
+def test_concepts_is_the_concepts_each_in_a_few_paragraphs():
+    """Bug: docs/concepts.md had grown to 75,467 characters: the rail table's fine print,
+    every fill the book refuses, every resume record and file-system refusal buried the
+    lifecycle, the step, the rails, reconciliation (which had no section at all), the
+    evidence (neither) and the resume. The page gives each concept in a few paragraphs, in
+    that order, with the map last; the reference lives in docs/risk.md and
+    docs/failures.md, linked from the concepts it details."""
+    text = (ROOT / "docs" / "concepts.md").read_text(encoding="utf-8")
+    parts = {part.split("\n", 1)[0]: part for part in text.split("\n## ")[1:]}
+    titles = list(parts)
+    assert [t for t in _CONCEPTS if t not in titles] == []
+    assert sorted(_CONCEPTS, key=titles.index) == list(_CONCEPTS), "not in the concepts' order"
+    assert titles[-1] == "Map of the package"
+    long = {
+        title: len(part)
+        for title, part in parts.items()
+        if len(part) > _CONCEPT_LIMIT and title != "Map of the package"  # its own limit above
+    }
+    assert long == {}, f"sections over {_CONCEPT_LIMIT} characters: move the reference out"
+    for page in ("risk.md", "failures.md", "modules.md"):
+        assert f"]({page}" in text, page
 
 
 _LISTING_PACKAGES = ("_rundir", "_session", "_support", "leases", "report")

@@ -4,7 +4,8 @@ Every module under ``src/livesession`` is parsed (not imported) and each of its 
 resolved: absolute and relative, at module level, inside functions and under
 ``TYPE_CHECKING`` alike, since each is a dependency of the code. A module's layer is the
 first path component under ``livesession`` (``_session/coordinator.py`` is in ``_session``).
-docs/concepts.md ("Map of the package") describes the same layers in prose.
+docs/concepts.md ("Map of the package") describes the same layers, one row a folder with what
+it may import, and docs/modules.md each module.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ How to fix: a module may import only from its own layer or a layer below it
   - Or pass the higher-layer object in (an argument typed with a protocol from _typing.py)
     instead of importing it.
   - A new top-level folder or module must be placed in LAYERS in tests/test_layers.py,
-    and in the "Map of the package" in docs/concepts.md."""
+    in the "Map of the package" in docs/concepts.md (with what it may import), and in
+    docs/modules.md (an entry for each of its modules)."""
 
 
 def _component_layer(component: str) -> tuple[int, str] | None:
@@ -177,7 +179,7 @@ class TestLayers:
             "These modules are in no layer: "
             + ", ".join(unplaced)
             + "\nPlace their top-level folder or module in LAYERS in tests/test_layers.py"
-            " and in the map in docs/concepts.md."
+            ", in the map in docs/concepts.md and in docs/modules.md."
         )
 
     def test_every_layer_entry_exists(self):
