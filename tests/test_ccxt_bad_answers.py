@@ -11,7 +11,7 @@ account answer was no account. A ``fetch_order`` answering a list, None or a str
 venue's answer that ccxt's parser passed on as it came) stopped the run
 ``UNEXPECTED_ERROR`` (``AttributeError: 'list' object has no attribute 'get'``), sealed
 FAILED without a wind-down, where a read's answer of the wrong type is ``Transient``
-(docs/concepts.md, "Failure handling"); a ``fetch_open_orders`` answering None, or a
+(docs/failures.md, "Broker calls"); a ``fetch_open_orders`` answering None, or a
 list of other things than orders, raised out of the CLI's ``dryrun`` as it activated.
 """
 

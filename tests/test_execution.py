@@ -97,7 +97,7 @@ class TestIntentToOrder:
     def test_a_quantity_is_rounded_down_to_the_lot_never_up(self, asked: str, sent: str | None):
         """Bug: the lot was reached half-even, so 0.0006 became an order for 0.001 and 0.0019
         one for 0.002, more than the strategy asked; a quantity is nothing below the lot
-        (concepts.md: "nothing once rounded down to the lot")."""
+        (docs/risk.md: "nothing once rounded down to the lot")."""
         broker = FaultBroker()
         parts, sinks = _wired(broker)
         parts.execution.handle_intent(buy(asked))

@@ -141,7 +141,7 @@ class TestTheThrottleHalt:
     def test_an_entry_that_filled_before_its_cancel_keeps_its_position_without_legs(self):
         """The venue refuses the cancel: the entry had filled (its fill report still on the
         way). The fill is applied, the position exists, and its legs are refused while
-        HALTED (RISK_REJECTED, rule TRADING_STATE, with the leg), as docs/concepts.md says."""
+        HALTED (RISK_REJECTED, rule TRADING_STATE, with the leg), as docs/risk.md says."""
         broker = FaultBroker()
         entry = buy("0.001", order_type=OrderType.LIMIT, limit_price=D("39900.00"), **PROTECT)
         orch, sinks = _run(

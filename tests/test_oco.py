@@ -254,7 +254,7 @@ class TestOcoInASession:
         assert not any(orch.book.positions.values())
 
     def test_no_legs_while_the_throttle_halts_trading(self):
-        """As docs/concepts.md says: HALTED sends no new order, whatever halted it, the legs
+        """As docs/risk.md says: HALTED sends no new order, whatever halted it, the legs
         included (the failure matrix holds every run to that). The throttle's halt cancels
         a resting entry (tests/test_halt_cancels.py), but one the venue filled just before
         (its fill report late, its cancel refused as not open) is held without its legs;

@@ -5,7 +5,7 @@ its position. A leg the venue refuses (at once or later), one it cancels without
 session asking, or one never sent, while the position is held, left it unprotected without
 a word but the leg's own ``ORDER_REJECTED`` or ``ORDER_CANCELED``. Now the step pulls the
 kill switch (``PROTECTION_LOST``): trading HALTED, the other leg cancelled, the position
-flattened (docs/concepts.md, "Protected positions").
+flattened (docs/risk.md, "Protected positions").
 """
 
 from __future__ import annotations

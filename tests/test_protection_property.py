@@ -4,7 +4,7 @@ Hypothesis draws sessions whose strategy only opens protected market entries (on
 session, so each OCO group covers what its own entry opened) against a ``FaultBroker``
 that rejects, times out, drops, splits, delays and loses reports, and a venue that
 cancels a resting leg or fills part of it of its own accord. After every step it reads
-the run as a reviewer would, from ``events.jsonl`` alone, and checks docs/concepts.md,
+the run as a reviewer would, from ``events.jsonl`` alone, and checks docs/risk.md,
 "Protected positions":
 
 - at the end of a step, the position is covered: the legs still live (submitted, neither
