@@ -234,6 +234,35 @@ def test_a_lease_lost_before_a_cancel_sends_no_cancel(tmp_path):
     orch.close()
 
 
+def test_a_lease_file_deleted_before_a_cancel_sends_no_cancel(tmp_path):
+    """Bug: a session whose lease file was deleted still sent its cancels (a kill's, a
+    stop's) until its next renewal, a quarter TTL after the last, though another session
+    may hold the pair by then. The cancel's lease check now reads the file: the lease is
+    lost there and no cancel (nor flatten order) reaches the venue. The lease clock stands
+    still: no renewal is due."""
+    strategy = {"fast": 3, "slow": 8, "protect_pct": "0.003"}
+    day_ms = 86_400_000  # a quarter of it never passes here: no renewal is due
+    cfg = DryrunConfig(
+        run_id="t", strategy_id="s", steps=400, lease_ttl_ms=day_ms, strategy=strategy
+    )
+    broker = default_broker(cfg)
+    orch, sinks, lease_clock = _leased(tmp_path, cfg, broker=broker)
+    _until_trading(orch, lease_clock, resting=True)
+    open_before = set(orch.book.open_orders)
+    (tmp_path / "pair.lease").unlink()
+    events_before = len(sinks.events.lines)
+    orch.kill("operator")
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    assert orch.result().reason == "LEASE_LOST"
+    assert not {"ORDER_CANCELED", "ORDER_SUBMITTED"} & set(_events_after(sinks, events_before))
+    for cid in open_before:  # the venue got no cancel either
+        venue_order = broker.order_by_client_id(cid)
+        assert venue_order is not None
+        assert venue_order.status.is_open, (cid, venue_order.status)
+    assert [(p["fence"], p["refused_by_fence"]) for p in _lost(sinks)] == [(1, None)]
+    orch.close()
+
+
 class _TakenOverMidSend(MockBroker):
     """The mock venue, whose next send armed never reaches it, as another session takes over.
 
