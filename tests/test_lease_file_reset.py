@@ -6,9 +6,11 @@ PostgreSQL one whose lease table was reset does), and its ``C2_LEASE_LOST``, ``s
 the CLI's last line and ``stop`` say the file was deleted or replaced, not that another
 session took the lease over.
 
-The CLI test stops a real ``livesession dryrun --lease`` right before a send
+The first CLI test stops a real ``livesession dryrun --lease`` right before a send
 (``LIVESESSION_PAUSE_AT``), changes the file, waits a quarter of its (short) TTL on the
-wall clock so that the next send renews, and continues it. Waits are short and bounded.
+wall clock so that the next send renews, and continues it. The second waits for no
+renewal: the send's own read of the lease file finds the change, while a second run that
+took the freed pair is stopped in its turn. Waits are short and bounded.
 """
 
 from __future__ import annotations
