@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pytest
 
 from livesession import DryrunConfig, LiveSessionOrchestrator
 from livesession._domain import clock as _clock
@@ -234,6 +235,35 @@ def test_a_lease_lost_before_a_cancel_sends_no_cancel(tmp_path):
     orch.close()
 
 
+def test_a_lease_file_deleted_before_a_cancel_sends_no_cancel(tmp_path):
+    """Bug: a session whose lease file was deleted still sent its cancels (a kill's, a
+    stop's) until its next renewal, a quarter TTL after the last, though another session
+    may hold the pair by then. The cancel's lease check now reads the file: the lease is
+    lost there and no cancel (nor flatten order) reaches the venue. The lease clock stands
+    still: no renewal is due."""
+    strategy = {"fast": 3, "slow": 8, "protect_pct": "0.003"}
+    day_ms = 86_400_000  # a quarter of it never passes here: no renewal is due
+    cfg = DryrunConfig(
+        run_id="t", strategy_id="s", steps=400, lease_ttl_ms=day_ms, strategy=strategy
+    )
+    broker = default_broker(cfg)
+    orch, sinks, lease_clock = _leased(tmp_path, cfg, broker=broker)
+    _until_trading(orch, lease_clock, resting=True)
+    open_before = set(orch.book.open_orders)
+    (tmp_path / "pair.lease").unlink()
+    events_before = len(sinks.events.lines)
+    orch.kill("operator")
+    assert orch.state is SessionState.ERROR_REQUIRES_OPERATOR
+    assert orch.result().reason == "LEASE_LOST"
+    assert not {"ORDER_CANCELED", "ORDER_SUBMITTED"} & set(_events_after(sinks, events_before))
+    for cid in open_before:  # the venue got no cancel either
+        venue_order = broker.order_by_client_id(cid)
+        assert venue_order is not None
+        assert venue_order.status.is_open, (cid, venue_order.status)
+    assert [(p["fence"], p["refused_by_fence"]) for p in _lost(sinks)] == [(1, None)]
+    orch.close()
+
+
 class _TakenOverMidSend(MockBroker):
     """The mock venue, whose next send armed never reaches it, as another session takes over.
 
@@ -283,3 +313,52 @@ def test_a_lease_lost_while_a_failed_send_waits_sends_it_no_more(tmp_path):
     assert not {"BROKER_CALL_RETRIED", "ORDER_SUBMITTED", "ORDER_REJECTED"} & set(after)
     assert [p["fence"] for p in _lost(sinks)] == [1]
     orch.close()
+
+
+class _CountedLease(FileLease):
+    """A ``FileLease`` that counts its cheap checks (each one read of the file)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.reads = 0
+
+    def confirms(self, grant: LeaseGrant, now_ns: int) -> bool:
+        self.reads += 1
+        return super().confirms(grant, now_ns)
+
+
+class _Quiet:
+    """A strategy that never trades."""
+
+    strategy_id = "s"
+
+    def on_bar(self, bar: Any, view: Any) -> tuple[()]:
+        return ()
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("trades", [True, False])
+def test_the_lease_file_is_read_once_an_order_and_never_by_a_step_that_sends_nothing(
+    tmp_path, trades
+):
+    """The check of the lease file before a send costs one read of it an order sent (not
+    one per lease check of the order: the intent's and the reservation's read the lease
+    clock alone), and a step that sends nothing reads nothing. Bug it guards: a session
+    whose lease file was deleted or replaced traded on until its next renewal."""
+    lease = _CountedLease(tmp_path / "pair.lease", "default", "s")
+    edges: dict[str, Any] = {} if trades else {"strategy": _Quiet()}
+    orch = LiveSessionOrchestrator(
+        _config(), lease=lease, lease_clock=_clock.SimClock(START), **edges, **Sinks().kwargs()
+    )
+    assert orch.preflight()
+    orch.activate()
+    orch.run_n_steps(300)
+    orch.close()
+    sent = orch.result().orders_submitted
+    assert bool(sent) is trades
+    assert lease.reads == sent

@@ -6,9 +6,11 @@ PostgreSQL one whose lease table was reset does), and its ``C2_LEASE_LOST``, ``s
 the CLI's last line and ``stop`` say the file was deleted or replaced, not that another
 session took the lease over.
 
-The CLI test stops a real ``livesession dryrun --lease`` right before a send
+The first CLI test stops a real ``livesession dryrun --lease`` right before a send
 (``LIVESESSION_PAUSE_AT``), changes the file, waits a quarter of its (short) TTL on the
-wall clock so that the next send renews, and continues it. Waits are short and bounded.
+wall clock so that the next send renews, and continues it. The second waits for no
+renewal: the send's own read of the lease file finds the change, while a second run that
+took the freed pair is stopped in its turn. Waits are short and bounded.
 """
 
 from __future__ import annotations
@@ -108,7 +110,98 @@ def test_a_renewal_of_a_deleted_or_replaced_lease_file_raises_fenced(tmp_path, a
     assert lease.renew(grant, T0 + 4) is False
 
 
+def test_a_lease_files_cheap_check_confirms_only_the_live_grant_and_writes_nothing(tmp_path):
+    """Bug: nothing cheaper than a renewal (due a quarter TTL after the last) could tell a
+    session its lease file had been deleted or replaced. ``FileLease.confirms`` reads the
+    file once, without its lock: True only while its entry is the grant's and live."""
+    path = tmp_path / "pair.lease"
+    lease = FileLease(path, "acct", "strat")
+    lease.release(lease.acquire("a", T0, TTL))  # token 1, released
+    older = path.read_bytes()
+    grant = lease.acquire("a", T0 + 1, TTL)
+    assert grant is not None
+    other = FileLease(path, "acct", "other")  # another pair in the same file
+    other_grant = other.acquire("z", T0 + 1, TTL)
+    assert other_grant is not None
+    assert lease.confirms(grant, T0 + 2) is True
+    assert other.renew(other_grant, T0 + 3)  # another pair's write replaces the file
+    assert lease.confirms(grant, T0 + 4) is True
+    assert lease.confirms(grant, T0 + 1 + TTL) is False  # expired
+    stale = lease.acquire("a", T0 + 5, TTL)  # a newer grant of the same holder
+    assert stale is not None
+    assert lease.confirms(grant, T0 + 6) is False
+    assert lease.confirms(stale, T0 + 6) is True
+    current = path.read_bytes()
+    for changed in (b"", b"{not json", b'{"leases": []}', older):
+        path.write_bytes(changed)
+        assert lease.confirms(stale, T0 + 7) is False, changed
+        assert path.read_bytes() == changed  # nothing written
+    path.unlink()
+    assert lease.confirms(stale, T0 + 7) is False
+    assert not path.exists()
+    path.write_bytes(current)
+    assert lease.confirms(stale, T0 + 7) is True
+    taken = {"holder": "b", "token": 4, "expires_ns": T0 + TTL}
+    path.write_bytes(orjson.dumps({"leases": {"acct": {"strat": taken}}}))
+    assert lease.confirms(stale, T0 + 7) is False
+
+
 # -- a session in process ------------------------------------------------------------------
+
+
+def _until_sent(orch: Any) -> int:
+    """Step until the session has sent an order; the number it sent."""
+    while not orch.result().orders_submitted and orch.steps_done < 200:
+        orch.step()
+    sent = orch.result().orders_submitted
+    assert sent, "the strategy sent no order: the test proves nothing"
+    return int(sent)
+
+
+@pytest.mark.parametrize("after", ["deleted", "replaced", "retaken"])
+def test_a_session_whose_lease_file_changes_between_renewals_sends_nothing_more(tmp_path, after):
+    """Bug: a session whose lease file was deleted (or put back from an older copy) kept
+    sending orders until its next renewal, due a quarter of ``lease_ttl_ms`` after the last
+    (7.5 s by default, a whole short run): a session that took the freed pair meanwhile
+    (``retaken``) traded beside it, two writers for one account and strategy. Every order
+    and cancel now checks the lease file first (one read): the session loses its lease at
+    its next send, which never goes out. The lease clock stands still here: no renewal is
+    due."""
+    from livesession import DryrunConfig, SessionState, create_run
+    from livesession._rundir.layout import lease_path
+
+    cfg = DryrunConfig(run_id="reset", steps=300, lease_ttl_ms=30_000)
+    path = lease_path(tmp_path, cfg.account, cfg.strategy_id)
+    path.parent.mkdir()
+    earlier = FileLease(path, cfg.account, cfg.strategy_id)
+    earlier.release(earlier.acquire("earlier", _clock.epoch_ns(START), 10**9))  # token 1
+    older = path.read_bytes()
+    orch = create_run(
+        cfg, tmp_path, lease=True, lease_clock=_clock.SimClock(START), clock=_clock.SimClock(START)
+    )
+    try:
+        orch.preflight()
+        orch.activate()
+        sent = _until_sent(orch)
+        path.unlink()
+        if after == "replaced":
+            path.write_bytes(older)
+        elif after == "retaken":  # another session takes the freed pair (fence 1)
+            taker = FileLease(path, cfg.account, cfg.strategy_id)
+            assert taker.acquire("taker", _clock.epoch_ns(START), 10**12) is not None
+        left = path.read_bytes() if path.exists() else None
+        while orch.state is SessionState.DRYRUN_ACTIVE and orch.steps_done < cfg.steps:
+            orch.step()
+        assert orch.result().reason == "LEASE_LOST"
+        assert orch.result().orders_submitted == sent  # nothing sent after the change
+        assert (path.read_bytes() if path.exists() else None) == left  # the file as it was
+    finally:
+        orch.close()
+    run_dir = tmp_path / "reset"
+    [lost] = [r["payload"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_LOST"]
+    newest = None if after == "deleted" else 1
+    assert (lost["fence"], lost["refused_by_fence"]) == (2, newest)
+    assert verify_run(run_dir).ok
 
 
 @pytest.mark.parametrize("after", ["deleted", "replaced"])
@@ -242,3 +335,65 @@ def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp
     assert "took the lease over" not in stop.stdout + stop.stderr
     verified = cli("verify", run_dir)
     assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+def test_a_cli_run_sends_nothing_beside_the_session_that_took_its_deleted_lease_files_pair(
+    tmp_path,
+):
+    """Bug: `livesession dryrun --lease` (run A) stopped right before a send, its lease file
+    removed, and a second run (B) took the freed pair and stopped in turn: A, continued, ran
+    on to its last step within the quarter of its TTL (30 s) before its next renewal, sending
+    more orders while B held the pair, and ended COMPLETED (exit 0) without a word. A's
+    next send now reads the lease file first: A stops there, LEASE_LOST (exit 4), having
+    sent nothing more; B runs to its end. No wall-clock wait but for the processes."""
+    from livesession._rundir.layout import lease_path
+
+    out = tmp_path / "runs"
+    config = write_config(tmp_path / "pair.toml", account="acct1", steps=2000)
+    common = ["dryrun", "--config", config, "--out", out, "--lease", "-q"]
+    path = lease_path(out, "acct1", "sma_demo")
+    runs: list[subprocess.Popen[str]] = []
+
+    def start(run_id: str, pause_at: str) -> subprocess.Popen[str]:
+        run = subprocess.Popen(
+            cli_argv(*common, "--run-id", run_id),
+            env={**cli_env(), "LIVESESSION_PAUSE_AT": pause_at},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        runs.append(run)
+        _poll(lambda: proc_stat(run.pid)[0] == "T", f"{run_id} to pause itself")
+        return run
+
+    try:
+        first = start("A", "before_send:3")
+        paused_submits = submits_per_client_id(out / "A" / "broker_journal.jsonl")
+        path.unlink()
+        second = start("B", "before_send:2")  # took the freed pair (fence 1)
+        taken = path.read_bytes()
+        os.kill(first.pid, signal.SIGCONT)
+        _, err = first.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        assert proc_stat(second.pid)[0] == "T"  # B held the pair all along
+        os.kill(second.pid, signal.SIGCONT)
+        _, second_err = second.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+    finally:
+        for run in runs:
+            if run.poll() is None:
+                run.kill()
+                run.wait()
+    assert first.returncode == EXIT_FAILED, err
+    assert err.strip().splitlines()[-1] == (
+        "livesession: failed: LEASE_LOST; sealed FAILED in ERROR_REQUIRES_OPERATOR without a "
+        f"wind-down: {RESET}: {out / 'A'}"
+    )
+    assert submits_per_client_id(out / "A" / "broker_journal.jsonl") == paused_submits
+    [lost] = [r["payload"] for r in audit_records(out / "A") if r["code"] == "C2_LEASE_LOST"]
+    # B's fence is A's again (the file's fences started again): only the file's entry tells
+    assert (lost["fence"], lost["refused_by_fence"]) == (1, 1)
+    assert orjson.loads(taken)["leases"]["acct1"]["sma_demo"]["holder"].startswith("B@")
+    assert second.returncode == EXIT_OK, second_err
+    for run_id in ("A", "B"):
+        verified = cli("verify", out / run_id)
+        assert verified.returncode == EXIT_OK, verified.stdout + verified.stderr

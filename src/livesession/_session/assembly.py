@@ -367,9 +367,8 @@ def assemble(
         broker=broker,
         time=time,
         governor=governor,
-        may_send=(
-            (lambda: lease is None or lease.current()) if given_lease is not None else lambda: True
-        ),
+        may_send=_always if given_lease is None else (lambda: lease is None or lease.current()),
+        may_trade=_always if given_lease is None else (lambda: lease is None or lease.live()),
     )
     health = BrokerHealth(
         ctx,
@@ -480,6 +479,10 @@ def assemble(
     )
     note(parts)  # a test's ``built(SessionParts)`` gets them
     return parts
+
+
+def _always() -> bool:
+    return True
 
 
 def _or_default(value: _T | None, make: Callable[[], _T]) -> _T:

@@ -59,7 +59,7 @@ def cancel_for_strategy(ctx: SessionContext, winddown: WindDown, intent: CancelI
     Dropped unrecorded once the session's lease is lost (the session has faulted), as an
     order intent is.
     """
-    if not ctx.may_send():
+    if not ctx.may_trade():
         return
     cid = intent.client_order_id
     payload: dict[str, Any] = {"client_order_id": cid, "reason": intent.reason}

@@ -36,5 +36,10 @@ class SessionContext:
     time: Timekeeper
     governor: TradingGovernor
     may_send: Callable[[], bool] = attrs.field(default=lambda: True)
-    """Asked before each send to the venue (submit, cancel): False once the session's
-    lease is lost (see ``LeaseKeeper.current``). Always True without a lease."""
+    """Asked right before each send to the venue (an order, a resend, a cancel): False once
+    the session's lease is lost, which it confirms with the lease's own cheap check (see
+    ``LeaseKeeper.current``). Always True without a lease."""
+    may_trade: Callable[[], bool] = attrs.field(default=lambda: True)
+    """Asked before an intent is taken up, and before an order's key is reserved: False
+    once the session's lease is lost, by the lease clock alone (see ``LeaseKeeper.live``);
+    ``may_send`` confirms it before the send. Always True without a lease."""

@@ -6,9 +6,10 @@ retrying with backoff only what never reached the venue. An order whose outcome 
 unknown is tracked *in doubt* and never resent blindly: the reconciler adopts it once
 the venue shows it, or gives it up as never sent.
 
-With a lease, nothing is sent unless the lease is current (``SessionContext.may_send``,
-asked before the reservation and again right before the send), and a reservation the
-store refuses (``Fenced``: a newer holder exists) is never sent.
+With a lease, nothing is sent unless the lease is current (``SessionContext.may_trade``,
+the lease clock, before the reservation; ``may_send``, which also confirms it with the
+lease's store, right before the send), and a reservation the store refuses (``Fenced``: a
+newer holder exists) is never sent.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Execution:
 
         Dropped unrecorded once the session's lease is lost (the session has faulted).
         """
-        if not self._c.may_send():
+        if not self._c.may_trade():
             return
         cfg = self._c.config
         self.intent_seq += 1
@@ -208,8 +209,7 @@ class Execution:
         it after the grace period. Its ``ORDER_SUBMITTED`` carries ``send_outcome``.
         """
         cid = order.client_order_id
-        may_send = self._c.may_send
-        if not may_send():
+        if not self._c.may_trade():
             return False  # the lease is lost: the session has faulted, nothing is written
         try:
             record = self._idem.reserve(cid, order.fingerprint())
@@ -235,7 +235,7 @@ class Execution:
                 self._in_doubt_after_failure(order, intent_seq, reason, links)
                 raise
         else:
-            if not may_send():
+            if not self._c.may_send():
                 return False  # lost while reserving (a pause can outlast the TTL): not sent
             sent = self._first_send(order, intent_seq, reason, links)
             if sent is None:

@@ -9,14 +9,15 @@ the new holder owns the venue's orders now. The fencing token is audited only
 Enforced fencing: the keeper hands every grant to the session's shared stores
 (``Fenceable``: the PostgreSQL ones), whose writes are then refused once a newer holder
 exists; ``FenceWatch`` turns such a refusal (``Fenced``) into a lost lease. Before each
-send to the venue the session asks ``current()``: a clock comparison, and a store round
-trip only once a quarter TTL has passed since the last renewal.
+send to the venue the session asks ``current()``: a clock comparison, the lease's own
+cheap check in between renewals (``PairLease.confirms``: one read of a lease file), and a
+store round trip only once a quarter TTL has passed since the last renewal.
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 import attrs
 
@@ -82,9 +83,14 @@ class LeaseKeeper:
     lost: bool = attrs.field(init=False, default=False)
     _audited: bool = attrs.field(init=False, default=False)
     _renewed_ns: int = attrs.field(init=False, default=0)
+    _confirms: Callable[[LeaseGrant, int], bool] | None = attrs.field(init=False, default=None)
     unreleased: str = attrs.field(init=False, default="")
     """Why the lease could not be given back at the end, and until when it stays held ("":
     it was, or none was held)."""
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self._lease, PairLease):  # a lease of the caller's has no cheap check
+            self._confirms = self._lease.confirms
 
     def preflight(self) -> CheckResult:
         """Preflight: take the lease, or fail with LEASE_HELD (or keep an adopted one)."""
@@ -157,22 +163,36 @@ class LeaseKeeper:
         store's token then (None: no row or entry).
         """
         try:
-            if self._renew_ok():
-                return True
+            return self._renew_ok() or self._lose(None)
         except Fenced as exc:
-            self._lose(exc)
-            return False
-        self._lose(None)
-        return False
+            return self._lose(exc)
 
     def current(self) -> bool:
         """Before a send to the venue: whether the lease still holds (lost when not).
 
-        The same check as ``renew``: the lease clock against the last renewal, and the
-        store only once a quarter TTL has passed (so a send soon after the step's own
-        renewal costs no round trip, and a process paused past its TTL finds out here).
-        Once the lease is lost it answers False without auditing the loss again. A backend
-        that fails raises its ``LeaseError``, as in ``renew``.
+        The check of ``renew`` (the lease clock against the last renewal, and the store
+        once a quarter TTL has passed, so a process paused past its TTL finds out here),
+        and in between the lease's own cheap check (``PairLease.confirms``; a
+        ``FileLease``: one read of its file, no lock, no write), so a lease file deleted
+        or replaced under the session stops it before its next send, not at its next
+        renewal. A check that cannot confirm the grant renews, which decides. Once the lease
+        is lost it answers False without auditing the loss again. A backend that fails
+        raises its ``LeaseError``, as in ``renew``.
+        """
+        if self.lost:
+            return False
+        try:
+            return self._renew_ok(self._confirms) or self._lose(None)
+        except Fenced as exc:
+            return self._lose(exc)
+
+    def live(self) -> bool:
+        """Whether the lease still holds by the check of ``renew`` alone (lost when not).
+
+        Asked where the session takes up an intent or reserves an order's key: a lease that
+        lapsed (a process paused past its TTL) is lost there, before anything is recorded;
+        ``current``, right before the send, also reads the lease's store. Once the lease is
+        lost it answers False without auditing the loss again.
         """
         return not self.lost and self.renew()
 
@@ -181,7 +201,8 @@ class LeaseKeeper:
         if not self.lost:
             self._lose(refused)
 
-    def _lose(self, refused: Fenced | None) -> None:
+    def _lose(self, refused: Fenced | None) -> Literal[False]:
+        """Lose the lease: halt, audit ``C2_LEASE_LOST``, fault; False (no longer held)."""
         grant, self.grant = self.grant, None
         self.lost = True
         self._on_lost()
@@ -200,6 +221,7 @@ class LeaseKeeper:
             self._fault(LEASE_LOST)
 
         self._guarded(lost)
+        return False
 
     def release(self, *, close: bool) -> None:
         """Give the lease back (it also expires on its own); ``close`` the backend too.
@@ -260,18 +282,23 @@ class LeaseKeeper:
             },
         )
 
-    def _renew_ok(self) -> bool:
+    def _renew_ok(self, confirms: Callable[[LeaseGrant, int], bool] | None = None) -> bool:
         """Whether the grant still holds the lease, renewing it when due.
 
-        The store is asked at most every quarter TTL: a lease cannot change hands before
+        The store is renewed at most every quarter TTL: a lease cannot change hands before
         it expires, and a renewal less than a quarter TTL ago keeps it live for at least
-        three quarters more (on the shared wall-clock time base; skew eats into it).
+        three quarters more (on the shared wall-clock time base; skew eats into it), unless
+        the store is changed under it (a lease file deleted or put back from an older
+        copy). ``confirms`` (the lease's cheap check, before a send) is asked in between,
+        and the lease is renewed now when it cannot confirm the grant.
         """
         grant = self.grant
         if grant is None:
             return False
         now = self._now_ns()
-        if 0 <= now - self._renewed_ns < grant.ttl_ns // _RENEW_FRACTION:
+        if 0 <= now - self._renewed_ns < grant.ttl_ns // _RENEW_FRACTION and (
+            confirms is None or confirms(grant, now)
+        ):
             return True
         renewed = self._lease.renew(grant, now)  # a LeaseError tears the step: see renew
         if renewed:

@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from .grant import LeaseGrant
 
 __all__ = ["FileLease"]
+
+_CHUNK: Final = 1 << 16  # a lease file of a few pairs is one read
 
 
 class FileLease(PairLease):
@@ -55,6 +57,7 @@ class FileLease(PairLease):
         (a missing directory, a full disk) or is corrupt, naming the file.
         """
         self._path = Path(path)
+        self._name = os.fspath(self._path)  # read before every send: no conversion then
         self._lock_path = self._path.with_name(self._path.name + ".lock")
         super().__init__(account, strategy)
 
@@ -88,6 +91,33 @@ class FileLease(PairLease):
             if expires > entry["expires_ns"]:
                 self._write(state, {**entry, "expires_ns": expires})
         return True
+
+    def confirms(self, grant: LeaseGrant, now_ns: int) -> bool:
+        """See ``PairLease.confirms``: one read of the file, without its lock, and no write.
+
+        Every write replaces the file whole (an atomic rename), so a read without the lock
+        sees one state or the next, never half of one. True while the file's entry is the
+        grant's (its holder and token) and live at ``now_ns``; False when the file is gone,
+        unreadable or corrupt, or its entry is anything else (another holder, another token,
+        none, expired): the caller's renewal, under the lock, then says which.
+        """
+        try:
+            fd = os.open(self._name, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                chunks = [os.read(fd, _CHUNK)]
+                while len(chunks[-1]) == _CHUNK:  # a shorter read of a file is its end
+                    chunks.append(os.read(fd, _CHUNK))
+            finally:
+                os.close(fd)
+            entry = orjson.loads(b"".join(chunks))["leases"][self._account][self._strategy]
+        except (OSError, orjson.JSONDecodeError, LookupError, TypeError):
+            return False
+        return (
+            isinstance(entry, dict)
+            and _valid_entry(entry)
+            and self._held_by(entry, grant)
+            and now_ns < entry["expires_ns"]
+        )
 
     def release(self, grant: LeaseGrant) -> None:
         """See ``SessionLease.release``."""

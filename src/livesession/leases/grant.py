@@ -76,6 +76,24 @@ class PairLease:
         """
         raise NotImplementedError
 
+    def confirms(self, grant: LeaseGrant, now_ns: int) -> bool:
+        """Whether ``grant`` still holds the pair at ``now_ns``, by a check cheaper than ``renew``.
+
+        A session asks it before each order and cancel it sends between two renewals (the
+        renewal is due only once a quarter TTL has passed): a store changed under the grant
+        in between (a lease file deleted or put back from an older copy, and another session
+        taking the freed pair) is found there, before the send. True means the grant holds;
+        False only that this check cannot say so, and the caller renews (``renew`` decides:
+        True, False, or ``Fenced``). It writes nothing and raises nothing.
+
+        This default answers True: the backend has no check cheaper than its renewal.
+        ``PostgresLease`` keeps it: a round trip costs what a renewal does, and its fenced
+        stores refuse an order's reservation, in the statement that writes it, once the
+        lease row is not the grant's.
+        """
+        del grant, now_ns
+        return True
+
     def _grant(self, holder_id: str, token: int, ttl_ns: int, expires_ns: int) -> LeaseGrant:
         return LeaseGrant(
             account=self._account,
