@@ -113,6 +113,7 @@ _RUN_ON_LOOPBACK = ("docs/ccxt.md", "docs/postgres.md")
 loopback venue, and against the tests' PostgreSQL server."""
 _RUN_BETWEEN = {
     "RUNBOOK.md": ("RUNBOOK INVOCATION", "ALERT"),  # here and in test_alerts
+    "docs/operations.md": ("ALERT",),  # test_alerts
     "docs/testing.md": ("TESTING EXAMPLE",),  # test_testing_kit, by pytest as a user would
 }
 """The blocks a test runs by the ``<!-- BEGIN name -->`` ... ``<!-- END name -->`` around it."""
