@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
+from _pages import marked_block, operator_flat
 from _scripted import ScriptedFeed, ScriptedStrategy, buy
 from livesession import (
     ConfigError,
@@ -569,9 +570,7 @@ def test_whitespace_around_the_url_is_trimmed_as_the_runbook_says(monkeypatch, a
     monkeypatch.setenv(ALERT_ENV, f"{before}{url[:-3]}{after or ' '}{url[-3:]}")
     with pytest.raises(ConfigError, match="must not contain whitespace"):
         AlertsConfig().url(os.environ)
-    runbook = " ".join(
-        (Path(__file__).parent.parent / "RUNBOOK.md").read_text(encoding="utf-8").split()
-    )
+    runbook = operator_flat()
     assert "Whitespace around the URL (the newline at the end of a secret file," in runbook
     assert "or that holds whitespace or a control character within it" in runbook
 
@@ -1718,8 +1717,7 @@ def test_alert_text_is_plain_and_redacted():
 
 
 def _alert_script(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
-    block = text.split("<!-- BEGIN ALERT -->", 1)[1].split("<!-- END ALERT -->", 1)[0]
+    block = marked_block("ALERT")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "livesession-alert"
@@ -1784,8 +1782,7 @@ def test_the_alert_of_a_run_status_cannot_read_names_the_file(
 
 def _supervise_script(bin_dir: Path) -> Path:
     """RUNBOOK's livesession-supervise, as written, beside the alert script."""
-    text = (Path(__file__).resolve().parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
-    block = text.split("<!-- BEGIN SUPERVISE -->", 1)[1].split("<!-- END SUPERVISE -->", 1)[0]
+    block = marked_block("SUPERVISE")
     script = bin_dir / "livesession-supervise"
     script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
     script.chmod(0o755)

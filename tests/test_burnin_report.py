@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _pages import operator_section
 from livesession import ConfigError, DryrunConfig, __version__, create_run
 from livesession.burnin import Thresholds
 from livesession.cli import main
@@ -357,8 +358,7 @@ class TestTheRunbookTable:
 
     @staticmethod
     def _rows() -> dict[str, str]:
-        text = (Path(__file__).parent.parent / "RUNBOOK.md").read_text(encoding="utf-8")
-        section = text.split("## Burn-in acceptance before going live", 1)[1].split("\n## ")[0]
+        section = operator_section("Burn-in acceptance before going live")
         cells = [line.split(" | ") for line in section.splitlines() if line.startswith("| ")]
         return {row[0].removeprefix("| "): row[1] for row in cells[2:]}
 

@@ -13,6 +13,7 @@ import pytest
 
 import livesession
 import livesession.testing
+from _pages import OPERATOR_PAGES, operator_flat, operator_text
 
 # The public modules examples may import from, and what each exports.
 _PUBLIC_MODULES = {
@@ -112,7 +113,8 @@ _RUN_ON_LOOPBACK = ("docs/ccxt.md", "docs/postgres.md")
 """The pages whose python blocks ``test_docs_backends`` runs, each on its own: on the
 loopback venue, and against the tests' PostgreSQL server."""
 _RUN_BETWEEN = {
-    "RUNBOOK.md": ("RUNBOOK INVOCATION", "ALERT"),  # here and in test_alerts
+    "RUNBOOK.md": ("RUNBOOK INVOCATION",),  # here
+    "docs/operations.md": ("ALERT",),  # test_alerts
     "docs/testing.md": ("TESTING EXAMPLE",),  # test_testing_kit, by pytest as a user would
 }
 """The blocks a test runs by the ``<!-- BEGIN name -->`` ... ``<!-- END name -->`` around it."""
@@ -362,14 +364,17 @@ class TestOperatorSection:
         bullet names every kind the reconciler escalates (an orphan OCO leg it cancels)."""
         from livesession._reconcile.reconciler import DiscrepancyKind
 
-        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
-        section = text.split("## When a session is in ERROR_REQUIRES_OPERATOR", 1)[1]
-        section = section.split("\n## ", 1)[0]
-        (bullet,) = [b for b in section.split("\n- ") if b.startswith("**`RECONCILE_MISMATCH`**")]
         escalated = {k.value for k in DiscrepancyKind} - {"ORPHAN_OCO_SIBLING"}
-        assert {kind for kind in escalated if f"`{kind}`" in bullet} == escalated
-        assert "C2_RECONCILE_ESCALATED" in bullet
-        assert "only the book's" in bullet
+        for page in OPERATOR_PAGES:  # the short bullet, and the case in detail
+            text = page.read_text(encoding="utf-8")
+            section = text.split("## When a session is in ERROR_REQUIRES_OPERATOR", 1)[1]
+            section = section.split("\n## ", 1)[0]
+            (bullet,) = [
+                b for b in section.split("\n- ") if b.startswith("**`RECONCILE_MISMATCH`**")
+            ]
+            assert {kind for kind in escalated if f"`{kind}`" in bullet} == escalated, page
+            assert "C2_RECONCILE_ESCALATED" in bullet, page
+            assert "only the book's" in bullet, page
 
     def test_every_reason_a_session_faults_with_has_a_bullet(self):
         """The CLI sends the operator to "When a session is in ERROR_REQUIRES_OPERATOR" for
@@ -391,14 +396,15 @@ class TestOperatorSection:
         said |= {constants[name] for name in named}
         assert {"STOP_INCOMPLETE", "CLOCK_REGRESSION", "LEASE_LOST", "SINK_WRITE_FAILED"} <= said
         assert {"INVARIANT_POSITION", "RECONCILE_MISMATCH", "UNEXPECTED_ERROR"} <= said
-        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
-        section = text.split("## When a session is in ERROR_REQUIRES_OPERATOR", 1)[1]
-        section = section.split("\n## ", 1)[0]
-        opening = section.split("\n- ", 1)[0]
-        heads = [b.split("**")[1] for b in section.split("\n- ")[1:] if b.startswith("**")]
-        bulleted = {code for head in heads for code in re.findall(r"`([A-Z_]+)`", head)}
-        assert sorted(said - bulleted) == [], "reasons without a bullet"
-        assert sorted(r for r in said if f"`{r}`" not in opening) == [], "not in the opening"
+        for page in OPERATOR_PAGES:  # the short bullets, and the cases in detail
+            text = page.read_text(encoding="utf-8")
+            section = text.split("## When a session is in ERROR_REQUIRES_OPERATOR", 1)[1]
+            section = section.split("\n## ", 1)[0]
+            opening = section.split("\n- ", 1)[0]
+            heads = [b.split("**")[1] for b in section.split("\n- ")[1:] if b.startswith("**")]
+            bulleted = {code for head in heads for code in re.findall(r"`([A-Z_]+)`", head)}
+            assert sorted(said - bulleted) == [], f"{page.name}: reasons without a bullet"
+            assert sorted(r for r in said if f"`{r}`" not in opening) == [], page.name
 
 
 class TestSafetyRailsTable:
@@ -602,8 +608,8 @@ class TestConfigReference:
         bounds = _config_bounds()
         assert {"max_steps", "step_interval_ms", "lease_ttl_ms"} <= set(bounds)
         rows = _config_rows()
-        runbook = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
-        section = runbook.split("Some values are bounded because", 1)[1].split("\n## ", 1)[0]
+        section = operator_text().split("Some values are bounded because", 1)[1]
+        section = section.split("\n## ", 1)[0]
         table = [line for line in section.splitlines() if line.startswith("| `")]
         for key, bound in bounds.items():
             forms = _spellings(key, bound)
@@ -734,7 +740,7 @@ class TestVerifyListing:
         broken = [line for line in listed if line.startswith("events.jsonl:")]
         assert len(broken) == _MAX_PER_FILE + 1  # and the line counting the rest
 
-        artifacts, runbook = _flat("docs/artifacts.md"), _flat("RUNBOOK.md")
+        artifacts, runbook = _flat("docs/artifacts.md"), operator_flat()
         assert f"At most {_MAX_PER_FILE} are kept per file" in artifacts
         assert f"the first {SHOWN} of those lines" in artifacts
         assert f"lists every line kept (all of them up to {_MAX_PER_FILE} per file" in artifacts
@@ -754,7 +760,7 @@ class TestFeedFlag:
         parser = cli.build_parser()
         [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         [feed] = [a for a in sub.choices["dryrun"]._actions if "--feed" in a.option_strings]
-        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        text = operator_text()
         [row] = [line for line in text.splitlines() if line.startswith("| `--feed SPEC` |")]
         for kind in DATA_FEEDS:
             assert f"{kind}PATH" in (feed.help or ""), kind
@@ -815,8 +821,8 @@ class TestShellCommands:
 
 
 def _field_table(title: str) -> set[str]:
-    """The fields RUNBOOK's table under ``### title`` names in its first column."""
-    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    """The fields the runbook's table under ``### title`` names in its first column."""
+    text = operator_text()
     section = text.split(f"### {title}\n", 1)[1].split("\n| ", 1)[1].split("\n\n", 1)[0]
     rows = [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
     return {name for row in rows for name in re.findall(r"`(\w+)`", row)}
@@ -1125,7 +1131,7 @@ class TestEveryFlag:
 
         parser = cli.build_parser()
         [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-        text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+        text = operator_text()
         missing = []
         for command, each in [("", parser), *sub.choices.items()]:
             for action in each._actions:
@@ -1134,7 +1140,7 @@ class TestEveryFlag:
                 flags = [f for f in action.option_strings if f.startswith("--")]
                 if flags and not re.search(rf"(?<![\w-]){re.escape(flags[0])}(?![\w-])", text):
                     missing.append(f"{command} {flags[0]}".strip())
-        assert not missing, f"RUNBOOK.md names no {missing}"
+        assert not missing, f"RUNBOOK.md and docs/operations.md name no {missing}"
 
 
 def test_every_environment_variable_the_package_reads_is_documented():
@@ -1499,6 +1505,28 @@ def test_every_link_between_the_pages_reaches_its_file_and_heading():
     assert checked > 100
 
 
+def test_the_runbook_is_a_page_an_operator_can_use_under_pressure():
+    """RUNBOOK.md had grown to 2,784 lines, its exit-code table's cells to thousands of
+    characters: every case was appended where it was found. The page stays short, each
+    table cell a line an operator reads at a glance, and each of its sections has one of the
+    same name on docs/operations.md, where every case is in detail, and links to it."""
+    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 650
+    prose = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    cells = [
+        cell.strip()
+        for line in prose.splitlines()
+        if line.startswith("| ")
+        for cell in line.strip().strip("|").split(" | ")
+    ]
+    assert [cell[:60] for cell in cells if len(cell) > 300] == []
+    detail = _headings(ROOT / "docs" / "operations.md")
+    for section in re.split(r"(?m)^## ", prose)[1:]:
+        title = section.split("\n", 1)[0].strip()
+        assert title.replace("`", "").lower() in detail, title
+        assert "](docs/operations.md#" in section, f"{title}: no link to its detail"
+
+
 def test_every_module_opens_with_what_it_owns():
     """A newcomer opening a file reads first what it owns: every module of the package has
     a docstring whose first line says so (a sentence, not a bare name)."""
@@ -1540,7 +1568,7 @@ def test_the_json_rows_name_every_command_whose_json_is_one_object():
         if any(a.help == JSON_HELP for a in command._actions if "--json" in a.option_strings)
     }
     assert {"dryrun", "burnin"} <= contract
-    for page in ("RUNBOOK.md", "docs/plugins.md"):
+    for page in ("docs/operations.md", "docs/plugins.md"):
         (row,) = [
             line
             for line in (ROOT / page).read_text(encoding="utf-8").splitlines()
@@ -1561,7 +1589,7 @@ def test_the_runbooks_logrotate_config_names_the_user_its_runs_belong_to():
     in a directory a group other than root may write (``error: skipping ... because parent
     directory has insecure permissions``), which the RUNBOOK's own group directory (``chmod
     2775``, runs made under ``umask 002``) is: no run's log was ever rotated there."""
-    text = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
+    text = operator_text()
     [block] = [b for b in text.split("```text\n")[1:] if b.startswith("# /etc/logrotate.d/")]
     lines = [line.strip() for line in block.split("```", 1)[0].splitlines()]
     assert "su livesession livesession" in lines

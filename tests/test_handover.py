@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _pages import operator_section
 from livesession import verify_run
 from livesession._domain.config import DryrunConfig
 from livesession._domain.ids import stable_id
@@ -174,7 +175,6 @@ class TestTheDocsSayIt:
         readme = (ROOT / "README.md").read_text(encoding="utf-8")
         assert "without trusting the code that wrote it" not in readme
         assert "it has no key" in readme
-        runbook = (ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
-        handover = runbook.split("\n## Check and hand over a run\n", 1)[1].split("\n## ", 1)[0]
+        handover = operator_section("Check and hand over a run")
         assert "Hand these two over apart from the files" in handover
         assert "compares its `head` with the published audit head" in handover

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from _pages import marked_block
 from livesession import DryrunConfig, create_run
 
 from _helpers import crash_in_step, held_by_a_child, status_json_refused
@@ -22,8 +23,7 @@ OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 @pytest.fixture(name="check")
 def _check(tmp_path: Path):
     """Run RUNBOOK's check on a run directory: ``(exit code, its one line)``."""
-    text = (_ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
-    block = text.split("<!-- BEGIN NAGIOS -->", 1)[1].split("<!-- END NAGIOS -->", 1)[0]
+    block = marked_block("NAGIOS")
     script = tmp_path / "bin" / "check_livesession"
     script.parent.mkdir()
     script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _pages import operator_flat
 from livesession._artifacts.runread import RunCut, iter_records, read_records
 from livesession._domain.ids import stable_id
 from livesession._exceptions import MissingExtra
@@ -273,7 +274,7 @@ class TestRenderTextfile:
         assert not verify_run(run).ok
         assert main(["verify", str(run)]) == 1
         capsys.readouterr()
-        runbook = " ".join((ROOT / "RUNBOOK.md").read_text(encoding="utf-8").split())
+        runbook = operator_flat()
         assert "`needs_operator` for one whose files are damaged" not in runbook
         assert (
             "A line damaged in the middle of a sealed run's `events.jsonl` is not met: `status`"

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
+from _pages import marked_block, operator_flat
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, LiveSessionOrchestrator, cli, create_run, resume_run
 from livesession import status as status_module
@@ -602,8 +603,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 def _recipe(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """RUNBOOK's livesession-supervise script, and an environment whose `livesession` is ours."""
-    text = (_ROOT / "RUNBOOK.md").read_text(encoding="utf-8")
-    block = text.split("<!-- BEGIN SUPERVISE -->", 1)[1].split("<!-- END SUPERVISE -->", 1)[0]
+    block = marked_block("SUPERVISE")
     script = tmp_path / "bin" / "livesession-supervise"
     script.parent.mkdir(exist_ok=True)
     script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
@@ -1870,7 +1870,7 @@ def test_a_run_file_that_is_no_regular_file_exits_5_in_status_and_0_in_list(
     assert main(["list", str(completed.parent), "--json"]) == 0
     (run,) = json.loads(capsys.readouterr().out)["runs"]
     assert (run["verdict"], run["unread"]) == ("needs_operator", True)
-    runbook = " ".join((_ROOT / "RUNBOOK.md").read_text(encoding="utf-8").split())
+    runbook = operator_flat()
     assert (
         "`status` and `list` say `needs_operator` with that line as the problem (`status` "
         "exits 5; `list` exits 0, as it always does for a directory it can read)"
