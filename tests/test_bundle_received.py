@@ -390,6 +390,38 @@ class TestWhatADishonestOrCarelessHandOverIs:
             "manifest.json of the evidence bundle"
         )
 
+    def test_the_bundles_folder_given_reads_its_manifest(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Bug: ``--manifest FOLDER`` (the bundle's folder, as a reviewer is handed it) was
+        refused, ``--manifest FOLDER: Is a directory``, exit 2: its manifest.json is read."""
+        code, lines = _verify(copy, handed[1].parent, capsys)
+        assert code == 0, lines
+        assert lines[1].startswith("manifest  manifest.json is run hand's: audit head, ")
+        digest = hashlib.sha256(handed[1].read_bytes()).hexdigest()
+        assert f"its sha256 {digest}: compare it" in lines[1]
+
+    @pytest.mark.parametrize("held", [[], ["EV-20260302-hand.md"], ["a", "b", "c", "d", "e"]])
+    def test_a_folder_without_a_manifest_says_what_it_holds(
+        self, copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], held: list[str]
+    ) -> None:
+        """One line, exit 2, naming what the folder holds (the document first, when there)."""
+        folder = tmp_path / "bundle"
+        folder.mkdir()
+        for name in held:
+            (folder / name).write_text("x")
+        assert main(["verify", str(copy), "--manifest", str(folder)]) == 2
+        captured = capsys.readouterr()
+        holds = {0: "it is empty", 1: "it holds EV-20260302-hand.md"}.get(
+            len(held), "it holds a, b, c and 2 more"
+        )
+        assert captured.out == ""
+        assert captured.err == (
+            f"livesession: error: --manifest {folder} is a directory with no manifest.json in "
+            f"it ({holds}): give the manifest.json of the evidence bundle, or the folder "
+            "holding it\n"
+        )
+
     @pytest.mark.parametrize("converted", [False, True])
     def test_the_bundles_document_given_for_its_manifest_is_bad_input(
         self,

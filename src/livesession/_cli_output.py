@@ -149,7 +149,8 @@ def add_verify_output(cmd: argparse.ArgumentParser, path: Callable[[str], Path])
         "--manifest",
         type=path,
         metavar="FILE",
-        help="also hold the manifest.json of an evidence bundle to the run: its run_id, "
+        help="also hold the manifest.json of an evidence bundle (or the bundle's folder, "
+        "holding it) to the run: its run_id, "
         "audit_head and config_hash, and the SHA-256 of every file it lists (runs nothing); "
         "prints its SHA-256 to compare with the published one",
     )

@@ -50,6 +50,8 @@ __all__ = [
 MANIFEST_SCHEMA: Final = "LIVESESSION_EVIDENCE_V1"
 _MAX_BYTES: Final = 64 * 1024 * 1024
 """A manifest larger than this is refused unread (one of a run with many files is far less)."""
+_SHOWN: Final = 3
+"""How many names of a folder without a manifest its refusal shows."""
 _DOCUMENT: Final = b"# Evidence: run "
 """How the bundle's ``EV-<date>-<run_id>.md`` opens: said "not JSON", it made ``verify``
 call the bundle not the run's (exit 1), where a reviewer had only given the wrong file."""
@@ -174,11 +176,15 @@ class BundleCheck:
 def check_manifest(run_dir: Path, manifest: Path) -> BundleCheck:
     """Hold the evidence manifest at ``manifest`` to the run in ``run_dir``.
 
+    A directory is the bundle's folder: its ``manifest.json`` is read (a reviewer is handed
+    the folder ``evidence --out`` wrote, or the run directory it wrote the bundle into).
+
     Raises:
-        UsageError: ``manifest`` is no file to read (missing, a directory, a FIFO, larger
-            than 64 MiB): bad input, not a verdict on the run.
+        UsageError: ``manifest`` is no file to read (missing, a directory without a
+            ``manifest.json``, a FIFO, larger than 64 MiB): bad input, not a verdict on the run.
         OSError: the host refused to read a file (no permission).
     """
+    manifest = _in_folder(manifest)
     received = _read(manifest)
     name = manifest.name
     digest = hashlib.sha256(received).hexdigest()
@@ -216,6 +222,38 @@ def _ended_said(ended: object) -> str:
     """The manifest's ``run_ended`` line, on one printable line ("" when it has none)."""
     said = ended.get("said") if isinstance(ended, dict) else None
     return one_line(said) if isinstance(said, str) else ""
+
+
+def _in_folder(given: Path) -> Path:
+    """``given``, or the ``manifest.json`` in it when it is a directory (the bundle's folder).
+
+    A folder without one is bad input, told in one line naming what it holds (its
+    ``EV-*.md`` first: the bundle's document without its manifest).
+    """
+    if not given.is_dir():
+        return given
+    inside = given / names.MANIFEST
+    if os.path.lexists(inside):
+        return inside
+    try:
+        held = sorted((p.name for p in given.iterdir()), key=lambda n: (not _document_name(n), n))
+    except OSError as exc:
+        holds = f"it cannot be read: {exc.strerror}"
+    else:
+        shown = ", ".join(held[:_SHOWN]) + (
+            f" and {len(held) - _SHOWN} more" if held[_SHOWN:] else ""
+        )
+        holds = f"it holds {shown}" if held else "it is empty"
+    msg = (
+        f"--manifest {given} is a directory with no {names.MANIFEST} in it ({holds}): "
+        f"give the {names.MANIFEST} of the evidence bundle, or the folder holding it"
+    )
+    raise UsageError(one_line(msg))
+
+
+def _document_name(name: str) -> bool:
+    """``EV-<date>-<run_id>.md``: the bundle's document."""
+    return name.startswith("EV-") and name.endswith(".md")
 
 
 def _read(manifest: Path) -> bytes:
