@@ -92,8 +92,17 @@ def _directory_of_runs(root: Path) -> Path:
     return path
 
 
+def _dangling(root: Path) -> Path:
+    """A symlink to a run that is gone (a mount not there, a run moved or deleted)."""
+    path = root / "latest"
+    path.symlink_to("gone")
+    return path
+
+
 NON_RUNS = {
     "missing": (_missing, "does not exist"),
+    # Before, "run directory latest does not exist": of a name ls lists.
+    "dangling": (_dangling, "latest is a symlink to gone, which does not exist"),
     "file": (_file, "is not a directory"),
     "empty": (_empty, "is not a run: the directory is empty"),
     "unrelated": (_unrelated, "is not a run: events.jsonl and audit.jsonl are missing"),
@@ -127,6 +136,9 @@ def _snapshot(root: Path) -> dict[str, str]:
         entries[str(base.relative_to(root))] = "dir"
         for name in filenames:
             path = base / name
+            if path.is_symlink():  # a dangling one is listed among the files
+                entries[str(path.relative_to(root))] = f"-> {path.readlink()}"
+                continue
             entries[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return entries
 
@@ -199,6 +211,47 @@ class TestNotARun:
         ) in err
         assert "its own name back (audit.jsonl, events.jsonl, run.json, ...)" in err
         assert len(err.splitlines()) == 1
+
+    @pytest.mark.parametrize(
+        ("argv", "said"),
+        [
+            (["status", "{path}"], "{path} is a symlink to {to}, which does not exist"),
+            (["stop", "{path}"], "run directory {path} is a symlink to {to}, which does not exist"),
+            (
+                ["list", "{path}"],
+                "{path} is a symlink to {to}, which does not exist, so it is not a directory of runs",
+            ),
+        ],
+    )
+    @pytest.mark.parametrize("absolute", [False, True])
+    def test_a_dangling_symlink_is_said_to_be_one(self, tmp_path, capsys, argv, said, absolute):
+        """Bug: a run path (or OUT) that is a symlink to nothing was said not to exist, of a
+        name ``ls`` lists: the user looked for a typo in it. It names the link's target."""
+        path = tmp_path / "latest"
+        to = str(tmp_path / "gone") if absolute else "gone"
+        path.symlink_to(to)
+        assert main([arg.format(path=path) for arg in argv]) == 2
+        assert capsys.readouterr().err == f"livesession: error: {said.format(path=path, to=to)}\n"
+
+    def test_a_chain_and_a_loop_of_symlinks(self, tmp_path, capsys):
+        """A symlink to a dangling one names where the chain ends; a loop is said as one."""
+        (tmp_path / "middle").symlink_to(tmp_path / "gone")
+        (tmp_path / "first").symlink_to("middle")
+        (tmp_path / "a").symlink_to("b")
+        (tmp_path / "b").symlink_to("a")
+        assert main(["verify", str(tmp_path / "first"), "--json"]) == 2
+        assert json.loads(capsys.readouterr().out)["error"] == (
+            f"run directory {tmp_path / 'first'} is a symlink to middle, leading to "
+            f"{tmp_path / 'gone'}, which does not exist"
+        )
+        assert main(["verify", str(tmp_path / "a")]) == 2
+        assert capsys.readouterr().err.startswith(
+            f"livesession: error: run directory {tmp_path / 'a'} is a symlink to b, a symlink "
+            "loop ("
+        )
+        result = verify_run(tmp_path / "first")
+        assert not result.ok
+        assert "is a symlink to middle, leading to" in result.render(str(tmp_path / "first"))[0]
 
     def test_an_unrelated_directory_gets_no_runs_hint(self, tmp_path, capsys):
         """Only a directory that holds runs gets the hint."""

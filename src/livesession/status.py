@@ -67,7 +67,7 @@ import attrs
 
 from ._artifacts import names
 from ._artifacts.releases import unlocked_says
-from ._artifacts.runfiles import odd_files, odd_said
+from ._artifacts.runfiles import not_there, odd_files, odd_said
 from ._artifacts.runread import (
     is_run_dir,
     killed_while_starting_says,
@@ -462,7 +462,7 @@ def list_runs(
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():  # a typo in the path, or a file in the way
-        said = "" if out_dir.exists() else " does not exist, so it"
+        said = "" if out_dir.exists() else f"{not_there(out_dir)}, so it"
         raise RunDirectoryError(f"{out_dir}{said} is not a directory of runs")
     if is_run_dir(out_dir):
         raise RunDirectoryError(

@@ -27,6 +27,7 @@ beside its ``writer.lock`` (``config.json``, a temporary file of either): no run
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -46,6 +47,7 @@ __all__ = [
     "NOT_REGULAR",
     "first_writes_left",
     "is_run_file",
+    "not_there",
     "odd_files",
     "odd_said",
     "odd_violation",
@@ -53,6 +55,27 @@ __all__ = [
     "renamed_by_case",
     "run_file_stats",
 ]
+
+
+def not_there(path: Path) -> str:
+    """What is said after ``path``, which is not there: ``does not exist``, or its symlink.
+
+    Of a symlink that leads nowhere: ``is a symlink to TARGET, which does not exist`` (by
+    way of another symlink: ``leading to FINAL``), or a symlink loop. A bare "does not
+    exist" of a path ``ls`` lists sent the user looking for a typo in it.
+    """
+    if not path.is_symlink():
+        return " does not exist"
+    target = link_target(path)
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f" is a symlink to {target}, a symlink loop ({exc.strerror})"
+    if (path.parent / target).is_symlink():  # a chain: the end of it is what is missing
+        return f" is a symlink to {target}, leading to {path.resolve()}, which does not exist"
+    return f" is a symlink to {target}, which does not exist"
+
 
 _NAMES: Final = frozenset(
     {

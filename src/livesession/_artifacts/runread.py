@@ -25,7 +25,7 @@ from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
-from .runfiles import first_writes_left, odd_files, odd_said, renamed_by_case
+from .runfiles import first_writes_left, not_there, odd_files, odd_said, renamed_by_case
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -118,7 +118,7 @@ def no_directory(path: Path) -> str:
     if path.is_dir():
         return ""
     if not path.exists():
-        return f"run directory {path} does not exist"
+        return f"run directory {path}{not_there(path)}"
     what = f"{names.EVENTS} and {names.AUDIT}"
     return f"{path} is not a directory (a run is a directory holding {what})"
 

@@ -21,6 +21,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.provenance import run_json_disowned
 from .._artifacts.releases import other_release, release_of
+from .._artifacts.runfiles import not_there
 from .._artifacts.runread import read_json_object
 from .._domain.config import DryrunConfig
 from .._domain.lifecycle import reported_status
@@ -180,7 +181,7 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     """``run.json`` of ``run_dir``, refused when it is not a run of this format."""
     if not run_dir.exists():
-        raise RunDirectoryError(f"run directory {run_dir} does not exist")
+        raise RunDirectoryError(f"run directory {run_dir}{not_there(run_dir)}")
     if not run_dir.is_dir():
         raise RunDirectoryError(f"{run_dir} is not a directory")
     meta_path = run_dir / names.RUN_META

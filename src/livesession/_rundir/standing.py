@@ -25,7 +25,7 @@ import attrs
 
 from .._artifacts import names
 from .._artifacts.releases import release_of, written_by_other_release
-from .._artifacts.runfiles import renamed_by_case
+from .._artifacts.runfiles import not_there, renamed_by_case
 from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
@@ -99,7 +99,7 @@ def objects_given(meta: dict[str, Any]) -> dict[str, str]:
 def not_a_run(run_dir: Path) -> str:
     """What is missing for ``run_dir`` to be a run ("" when it is one)."""
     if not run_dir.exists():
-        return f"{run_dir} does not exist"
+        return f"{run_dir}{not_there(run_dir)}"
     if not run_dir.is_dir():
         return f"{run_dir} is not a directory"
     if (run_dir / names.RUN_META).is_file():
