@@ -285,14 +285,20 @@ PROBLEMS: dict[str, tuple[str | bytes, int, str | None, str | None, str]] = {
         2,
         None,
         None,
-        'not UTF-8 text (byte 20 of the line): save the file as UTF-8 (a spreadsheet\'s "CSV UTF-8")',
+        (
+            "not UTF-8 text (byte 20 of the line, 0xff): a file saved as Latin-1 or Windows-1252? "
+            "Convert it, iconv -f latin1 -t utf-8 "
+        ),
     ),
     "a header not UTF-8": (
         "Datum;Eröffnung;Hoch\n".encode("cp1252"),
         1,
         None,
         None,
-        "not UTF-8 text (byte 9 of the line): save the file as UTF-8",
+        (
+            "not UTF-8 text (byte 9 of the line, 0xf6): a file saved as Latin-1 or Windows-1252? "
+            "Convert it, iconv -f latin1 -t utf-8 "
+        ),
     ),
     "a second symbol": (
         (

@@ -16,6 +16,7 @@ import csv
 import re
 from typing import TYPE_CHECKING, Final
 
+from .._support.text import shell_word
 from .csvforms import compressed, cr_line_ends, header_splits, line_too_long, no_header, utf16
 from .datafail import fail as _fail
 
@@ -26,12 +27,30 @@ __all__ = ["PRICE_COLUMNS", "REQUIRED_COLUMNS", "column_index", "not_utf8", "rea
 
 PRICE_COLUMNS: Final = ("open", "high", "low", "close")
 REQUIRED_COLUMNS: Final = (*PRICE_COLUMNS, "volume")
+_CP1252_OWN: Final = range(0x80, 0xA0)
+"""The bytes Windows-1252 gives characters of its own (``€`` 0x80), control codes in Latin-1."""
 
 
-def not_utf8(exc: UnicodeDecodeError) -> str:
+def not_utf8(exc: UnicodeDecodeError, path: Path | None = None) -> str:
+    """Why a line is not UTF-8, and what to do; with ``path`` (the check), how to convert it.
+
+    A file saved as Latin-1 or Windows-1252 (an older spreadsheet's "CSV", a European
+    Windows export: ``café`` as the one byte 0xe9) is the common case: ``iconv`` converts
+    it, from Windows-1252 when the byte is one of its own (0x80-0x9f: ``€`` is 0x80).
+    """
+    if path is None:  # a row changed while a run played the file: its FEED_ERROR as before
+        return (
+            f"not UTF-8 text (byte {exc.start + 1} of the line): save the file as UTF-8 (a "
+            'spreadsheet\'s "CSV UTF-8")'
+        )
+    byte = exc.object[exc.start]
+    said = f"not UTF-8 text (byte {exc.start + 1} of the line, 0x{byte:02x})"
+    source = "cp1252" if byte in _CP1252_OWN else "latin1"
+    converted = path.with_name(f"{path.stem}-utf8{path.suffix}")
     return (
-        f"not UTF-8 text (byte {exc.start + 1} of the line): save the file as UTF-8 (a "
-        'spreadsheet\'s "CSV UTF-8")'
+        f"{said}: a file saved as Latin-1 or Windows-1252? Convert it, iconv -f {source} -t "
+        f"utf-8 {shell_word(str(path))} > {shell_word(str(converted))}, or save it as UTF-8 "
+        '(a spreadsheet\'s "CSV UTF-8")'
     )
 
 
@@ -47,7 +66,7 @@ def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int],
         text = raw.decode("utf-8-sig")
         cut = header_splits(text)
     except UnicodeDecodeError as exc:
-        raise _fail(path, 1, None, None, not_utf8(exc)) from None
+        raise _fail(path, 1, None, None, not_utf8(exc, path)) from None
     except csv.Error as exc:
         problem = cr_line_ends(text) or f"the header is not a CSV line ({exc})"
         raise _fail(path, 1, None, None, problem) from None

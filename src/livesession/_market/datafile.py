@@ -207,7 +207,9 @@ class RowChecker:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _fail(self.path, line, None, None, not_utf8(exc)) from None
+            raise _fail(
+                self.path, line, None, None, not_utf8(exc, self.path if self.fix else None)
+            ) from None
         try:
             cells = split(text, self.delimiter)
         except csv.Error as exc:
