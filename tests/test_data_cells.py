@@ -3,6 +3,10 @@
 A file saved as Latin-1 or Windows-1252 (an older spreadsheet's "CSV", a European Windows
 export) was told it is "not UTF-8 text" and to save it as UTF-8, with no word of how to
 convert the file one has: the line now names the byte and gives the ``iconv`` command.
+
+A price or volume cell a spreadsheet wrote that is no number (an error value, a placeholder
+dash, a currency sign or code, a percent sign, a zero-width space) was told only "not a
+decimal number": the line now names what the cell looks like and what to do.
 """
 
 from __future__ import annotations
@@ -83,4 +87,94 @@ class TestNotUtf8:
         assert str(caught.value) == (
             f"data file {path}, line 3: not UTF-8 text (byte 57 of the line): save the file as "
             'UTF-8 (a spreadsheet\'s "CSV UTF-8")'
+        )
+
+
+_MONEY = "write the number alone (format the cells as numbers, not currency, before saving)"
+_SHEET = (
+    "a spreadsheet's error value (a formula that failed): correct the formula in the sheet "
+    "and export again, or drop the row"
+)
+CELLS = {
+    "#VALUE!": _SHEET,
+    "#DIV/0!": _SHEET,
+    "#REF!": _SHEET,
+    "#NAME?": _SHEET,
+    "-": "a placeholder dash, no value: drop the row, or fill in its {column}",
+    "--": "a placeholder dash, no value: drop the row, or fill in its {column}",
+    "\u2014": "a placeholder dash, no value: drop the row, or fill in its {column}",
+    "$1.50": f"a currency sign ($) beside the number: {_MONEY}",
+    "\u20ac1.50": f"a currency sign (\u20ac) beside the number: {_MONEY}",
+    "1.50 USD": f"a currency code (USD) beside the number: {_MONEY}",
+    "CHF 1.50": f"a currency code (CHF) beside the number: {_MONEY}",
+    "1.5%": (
+        "a percent sign: write the number alone (format the cells as numbers, not "
+        "percentages, before saving)"
+    ),
+    "\u200b": (
+        "an invisible character (U+200B ZERO WIDTH SPACE), no value: drop the row, or fill in "
+        "its {column}"
+    ),
+    "1.5\u200b": "an invisible character (U+200B ZERO WIDTH SPACE) in it: write the number alone",
+}
+
+
+class TestCellsNoNumber:
+    @pytest.mark.parametrize("column", ["open", "volume"])
+    @pytest.mark.parametrize("cell", sorted(CELLS))
+    def test_names_what_the_cell_looks_like(self, tmp_path: Path, cell: str, column: str) -> None:
+        """Bug: each was ``value '$1.50': not a decimal number``, and no word of why."""
+        values = {"open": "1.5", "high": "1.6", "low": "1.4", "close": "1.5", "volume": "10"}
+        values[column] = cell
+        path = tmp_path / "bars.csv"
+        first = "2026-03-02T09:00:00Z,1.5,1.6,1.4,1.5,10\n"
+        path.write_text(
+            "timestamp,open,high,low,close,volume\n"
+            + first
+            + "2026-03-02T09:01:00Z,"
+            + ",".join(values[c] for c in ("open", "high", "low", "close", "volume"))
+            + "\n",
+            encoding="utf-8",
+        )
+        assert _refused(path) == (
+            f"data file {path}, line 3, column {column}, value {cell!r}: "
+            + CELLS[cell].format(column=column)
+        )
+
+    @pytest.mark.parametrize(
+        ("cell", "said"),
+        [
+            ("1,5 \u20ac", f"a currency sign (\u20ac) beside the number: {_MONEY}"),
+            ("1,50 EUR", f"a currency code (EUR) beside the number: {_MONEY}"),
+            ("-", "a placeholder dash, no value: drop the row, or fill in its open"),
+        ],
+    )
+    def test_in_a_file_of_decimal_commas(self, tmp_path: Path, cell: str, said: str) -> None:
+        """As a spreadsheet set to German or French saves its money cells."""
+        path = tmp_path / "bars.csv"
+        path.write_text(
+            "timestamp;open;high;low;close;volume\n2026-03-02T09:00:00Z;1,5;1,6;1,4;1,5;10\n"
+            f"2026-03-02T09:01:00Z;{cell};1,6;1,4;1,5;10\n",
+            encoding="utf-8",
+        )
+        assert _refused(path) == f"data file {path}, line 3, column open, value {cell!r}: {said}"
+
+    @pytest.mark.parametrize("cell", ["x", "1.5e", "EUR", "1.2.3"])
+    def test_another_cell_keeps_the_general_words(self, tmp_path: Path, cell: str) -> None:
+        path = tmp_path / "bars.csv"
+        path.write_text(HEADER + ROW.format(note="n").replace("1.0842", cell), encoding="utf-8")
+        assert _refused(path).endswith(f"value {cell!r}: not a decimal number")
+
+    def test_a_row_changed_while_a_run_plays_is_told_as_before(self, tmp_path: Path) -> None:
+        """A run's FEED_ERROR keeps its words: the file changed, restore it."""
+        path = tmp_path / "bars.csv"
+        path.write_text(HEADER + ROW.format(note="n"), encoding="utf-8")
+        with path.open("rb") as stream:
+            layout = scan_csv(stream, path, tick=None)
+        again = layout.checker.replaying()
+        raw = ROW.format(note="n").replace("1.0842", "$1.08").replace("09:00", "09:01")
+        with pytest.raises(DataFileError) as caught:
+            again.row(raw.encode(), layout.index, 3)
+        assert str(caught.value) == (
+            f"data file {path}, line 3, column open, value '$1.08': not a decimal number"
         )

@@ -389,11 +389,16 @@ class TestWhatARefusalSays:
     def test_a_decimal_comma_file_s_number_is_not_told_of_decimal_commas(
         self, tmp_path: Path
     ) -> None:
-        """Its first row writes decimal commas: that is no reason ``1,5 €`` is no number."""
+        """Its first row writes decimal commas: that is no reason ``1,5 €`` is no number;
+        its currency sign is (it was a bare ``not a decimal number``)."""
         error = self._refusal(
             tmp_path, "date;open;high;low;close;volume\n02.03.2026;1,5 €;1,6;1,4;1,5;3\n"
         )
-        assert str(error).endswith("value '1,5 €': not a decimal number")
+        assert str(error).endswith(
+            "value '1,5 €': a currency sign (€) beside the number: write the number alone "
+            "(format the cells as numbers, not currency, before saving)"
+        )
+        assert "comma" not in str(error).split(": ", 1)[1]
 
     def test_local_times_across_the_end_of_summer_time(self, tmp_path: Path) -> None:
         times = ["2026-11-01 00:55:00", "2026-11-01 01:30:00", "2026-11-01 01:55:00"]

@@ -44,6 +44,7 @@ import attrs
 from .._domain.decimal import with_context
 from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._exceptions import DataFileError
+from .cellwords import cell_words
 from .csvforms import LONGEST_LINE, DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .datafail import fail as _fail
@@ -253,8 +254,9 @@ class RowChecker:
                 value = read_number(
                     text, decimal_comma=bool(self.mark.comma), delimiter=self.delimiter
                 )
-            except ValueError as exc:
-                raise _fail(self.path, line, column, text, str(exc)) from None
+            except ValueError as exc:  # the check says what the cell looks like (``cell_words``)
+                said = (self.fix and cell_words(text, column)) or str(exc)
+                raise _fail(self.path, line, column, text, said) from None
             values[column] = value
         return values
 
