@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import pty
-import select
 import subprocess
 import sys
+import threading
 
 
 def cli_on_terminal(
@@ -14,26 +14,34 @@ def cli_on_terminal(
 ) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
     """``livesession ARGS`` with stdout piped and stderr a terminal: (the process, drawn).
 
-    ``drawn`` is everything the command wrote to the terminal.
+    ``drawn`` is everything the command wrote to the terminal, read as it is written: a
+    terminal's buffer is small, and a bar redrawn for seconds would fill it and block the
+    command on its next write if it were read only at the end.
     """
     controller, terminal = pty.openpty()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
     env.pop("JPY_PARENT_PID", None)  # a suite run from a notebook: no bar there (_cli_bar)
+    drawn: list[bytes] = []
+
+    def read_on() -> None:
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal's other end is closed: all read
+                return
+            if not chunk:
+                return
+            drawn.append(chunk)
+
+    reader = threading.Thread(target=read_on, daemon=True)
+    reader.start()
     try:
         done = subprocess.run(
             [sys.executable, "-m", "livesession.cli", *args],
             stdout=subprocess.PIPE, stderr=terminal, env=env, check=False, timeout=timeout,
         )  # fmt: skip
-        os.close(terminal)
-        drawn = b""
-        while select.select([controller], [], [], 0.5)[0]:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal's other end is closed: all read
-                break
-            if not chunk:
-                break
-            drawn += chunk
     finally:
+        os.close(terminal)
+        reader.join(timeout=10)
         os.close(controller)
-    return done, drawn
+    return done, b"".join(drawn)

@@ -1,4 +1,4 @@
-"""Progress on the terminal: a bar for verify and report, phase lines for evidence.
+"""Progress on the terminal: bars for verify, report and a data file's check; evidence's lines.
 
 Drawn on stderr, and only when stderr is a terminal this process has the foreground of
 (``on_terminal``): piped or redirected output, ``--json`` on stdout, and a command started in
@@ -13,12 +13,13 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from ._market.checkshown import showing_check
 from ._support.signals import act_on_owed_stops
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["on_terminal", "phase_lines", "terminal_bar"]
+__all__ = ["check_bar", "on_terminal", "phase_lines", "terminal_bar"]
 
 
 def on_terminal() -> bool:
@@ -92,3 +93,47 @@ def phase_lines(command: str) -> Callable[[str], None] | None:
         console.print(Text(f"{command} {time.monotonic() - started:6.1f} s  {phase}", "dim"))
 
     return show
+
+
+@contextlib.contextmanager
+def check_bar(*, quiet: bool = False) -> Iterator[None]:
+    """A data file checked in the block (``dryrun``, ``resume``) drawn as a bar of bytes.
+
+    Drawn from the check's first report on (``_market.checkshown``: after its first
+    ``EVERY`` lines, so a file of a few thousand rows draws nothing), on a terminal only,
+    and gone when the block ends: the run's own bar, or its summary, stands alone.
+    """
+    if quiet or not on_terminal():
+        yield
+        return
+    with contextlib.ExitStack() as drawn:
+        shown: list[Callable[[int, int | None], None]] = []
+
+        def progress(done: int, total: int | None) -> None:
+            if not shown:
+                bar = _bar_of_bytes("checking the data file", done, total)
+                shown.append(drawn.enter_context(bar))
+            shown[0](done, total)
+
+        with showing_check(progress):
+            yield
+
+
+@contextlib.contextmanager
+def _bar_of_bytes(
+    description: str, done: int, total: int | None
+) -> Iterator[Callable[[int, int | None], None]]:
+    from rich.console import Console  # noqa: PLC0415 - only on a terminal
+    from rich.progress import (  # noqa: PLC0415 - only on a terminal
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+    bar = Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task(description, total=total, completed=done)  # its first frame: these
+    with bar:
+        yield lambda done, total: bar.update(task, completed=done, total=total)

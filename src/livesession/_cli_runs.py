@@ -19,7 +19,7 @@ from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
 from ._cli_alerts import alert_counts, alerts_line, say_unalerted, say_undelivered
-from ._cli_bar import on_terminal
+from ._cli_bar import check_bar, on_terminal
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -410,7 +410,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     with SignalControls().installed() as controls:
         spare = os.open(os.devnull, os.O_RDONLY)
         try:
-            with controls.creating():
+            with controls.creating(), check_bar(quiet=args.quiet):  # a data file's check
                 session, cfg = _created(args, config, overrides, cfg, chosen=chosen)
         except RunHeld as exc:
             return refused(exc, as_json=args.json)
@@ -479,7 +479,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         return refused(exc, as_json=args.json)
     with SignalControls().installed() as controls:
         try:
-            with paths_as_given():  # its refusals name RUN_DIR as typed
+            with paths_as_given(), check_bar(quiet=args.quiet):  # RUN_DIR as typed; its data
                 session = resume_run(run_dir)
         except (LeaseHeld, RunHeld) as exc:
             return refused(exc, as_json=args.json)

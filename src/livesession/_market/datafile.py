@@ -45,6 +45,7 @@ from .._domain.decimal import with_context
 from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._exceptions import DataFileError
 from .cellwords import cell_words
+from .checkshown import shown
 from .csvforms import LONGEST_LINE, DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .datafail import fail as _fail
@@ -454,7 +455,9 @@ def scan_csv(
     checker.mark.comma = False if points else checker.mark.comma  # MetaTrader's: points
     if checker.times is not None:  # the last row's time, asked when the second goes back
         checker.times.last_row = lambda: checker.row_ns(last_line(stream, size))
-    for raw in _lines(stream, None if size is None else size - data_offset):
+    for raw in shown(
+        _lines(stream, None if size is None else size - data_offset), stream, data_offset, size
+    ):
         line += 1
         if (too_long := line_too_long(raw)) is not None:
             raise _fail(path, line, None, None, too_long)
