@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -216,6 +217,21 @@ def check_resume_data(run_dir: Path, cfg: DryrunConfig, meta: dict[str, Any]) ->
         raise _not_as_started(path, run_dir, how)
 
 
+def _there_as_utf8(path: Path) -> bool:
+    r"""Whether ``path``, missing as this process's locale names it, is there in UTF-8.
+
+    A run records its data file's path as text, from a UTF-8 locale; a reviewer's Latin-1
+    locale (``LC_ALL=de_DE.ISO-8859-1``) names ``café`` with the one byte 0xe9, another
+    path than the run's ``caf\xc3\xa9``.
+    """
+    if sys.getfilesystemencoding().replace("-", "").lower() == "utf8":
+        return False
+    try:
+        return os.path.lexists(str(path).encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:
+        return False
+
+
 def _unreadable(
     path: Path, run_dir: Path, exc: OSError, read: tuple[object, object] = (None, None)
 ) -> DataFileError:
@@ -229,6 +245,12 @@ def _unreadable(
     if isinstance(exc, FileNotFoundError) and isinstance(want, str):
         of = f"{size} bytes, " if isinstance(size, int) else ""
         needed = f": the run read a file of {of}SHA-256 {want}: put that file at this path"
+    if isinstance(exc, FileNotFoundError) and _there_as_utf8(path):
+        needed = (
+            f": this process names files in {sys.getfilesystemencoding()} (its locale), and "
+            "the path's UTF-8 bytes, the file the run read, are there: run under a UTF-8 "
+            "locale (LC_ALL=C.UTF-8)"
+        )
     return DataFileError(
         f"cannot read data file {path} of run {run_dir}: {exc.strerror}{needed}",
         path=path,

@@ -1,0 +1,64 @@
+"""A reviewer under a Latin-1 locale, given a run whose data file's path is not ASCII.
+
+A run records its data file's path as text, written under a UTF-8 locale: ``café`` is the
+bytes ``caf\\xc3\\xa9`` on the disk. Under a Latin-1 locale (``LC_ALL=de_DE.ISO-8859-1``)
+Python names ``café`` with the one byte 0xe9: ``evidence`` (which re-runs the run) and
+``resume`` said ``No such file or directory: ... put that file at this path`` of a file
+that is there. The line now says that the process's locale names it otherwise, and how to
+run it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from _eurusd import eurusd_csv
+from livesession.cli import main
+
+
+def _latin_1_locale(tmp_path: Path) -> dict[str, str]:
+    """A Latin-1 locale compiled into ``tmp_path`` (no host has one installed by default)."""
+    localedef = shutil.which("localedef")
+    if localedef is None:
+        pytest.skip("localedef compiles the Latin-1 locale")
+    (tmp_path / "locales").mkdir()
+    made = subprocess.run(
+        [localedef, "-i", "C", "-f", "ISO-8859-1", str(tmp_path / "locales" / "C.ISO-8859-1")],
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    if made.returncode not in (0, 1):  # 1: made, with warnings
+        pytest.skip(f"localedef could not compile a Latin-1 locale: {made.stderr!r}")
+    return {"LOCPATH": str(tmp_path / "locales"), "LC_ALL": "C.ISO-8859-1", "PYTHONUTF8": "0"}
+
+
+def test_evidence_says_the_locale_names_the_data_file_otherwise(tmp_path: Path) -> None:
+    locale = _latin_1_locale(tmp_path)
+    home = tmp_path / "café"
+    home.mkdir()
+    data = home / "eurusd.csv"
+    eurusd_csv(data, 60)
+    args = ["dryrun", "--feed", f"csv:{data}", "--symbol", "EUR/USD", "--steps", "20"]
+    assert main([*args, "--out", str(home / "runs"), "--run-id", "r1", "-q"]) == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "evidence", os.fsencode(home / "runs" / "r1"),
+         "--out", os.fsencode(tmp_path / "bundle")],
+        capture_output=True, env={**os.environ, **locale}, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.decode("latin-1")  # the locale's stderr
+    assert err.count("\n") == 1
+    assert (
+        "No such file or directory: this process names files in iso8859-1 (its locale), and "
+        "the path's UTF-8 bytes, the file the run read, are there: run under a UTF-8 locale "
+        "(LC_ALL=C.UTF-8)"
+    ) in err
+    assert "put that file at this path" not in err
+    assert not (tmp_path / "bundle").exists()
