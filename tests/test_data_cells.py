@@ -11,6 +11,7 @@ decimal number": the line now names what the cell looks like and what to do.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -52,6 +53,8 @@ class TestNotUtf8:
 
     def test_the_command_given_converts_the_file(self, tmp_path: Path) -> None:
         """The line's command, run as given, makes a file the check reads, the note kept."""
+        if shutil.which("iconv") is None:
+            pytest.skip("the line's command is iconv's")
         path = tmp_path / "bars.csv"
         path.write_bytes(("timestamp,open,high,low,close,volume,Währung\n" + ROW).encode("latin1"))
         said = _refused(path)
