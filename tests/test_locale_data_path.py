@@ -6,10 +6,16 @@ Python names ``café`` with the one byte 0xe9: ``evidence`` (which re-runs the r
 ``resume`` said ``No such file or directory: ... put that file at this path`` of a file
 that is there. The line now says that the process's locale names it otherwise, and how to
 run it.
+
+And ``--json``'s paths (``dryrun``'s, ``verify``'s ``run_dir``, ``evidence``'s ``manifest``
+and ``document``) were the locale's reading of the bytes, ``"Q4 \\u00e2\\u0080\\u0093
+review"`` for ``Q4 \u2013 review``: a JSON reader took them for another path. They are the
+path's bytes read as UTF-8 now, the same under every locale.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,3 +68,22 @@ def test_evidence_says_the_locale_names_the_data_file_otherwise(tmp_path: Path) 
     ) in err
     assert "put that file at this path" not in err
     assert not (tmp_path / "bundle").exists()
+
+
+def test_json_paths_are_the_paths_bytes_under_any_locale(tmp_path: Path) -> None:
+    locale = _latin_1_locale(tmp_path)
+    out = tmp_path / "Q4 \u2013 review"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "20", "-q"]) == 0
+    run = out / "r1"
+    said = {}
+    for command in (["verify", os.fsencode(run)], ["evidence", os.fsencode(run)]):
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", *command, "--json"],
+            capture_output=True, env={**os.environ, **locale}, check=False, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.isascii()
+        said |= json.loads(done.stdout)
+    assert said["run_dir"] == str(run)
+    assert said["manifest"] == str(run / "manifest.json")
+    assert Path(said["document"]).parent == run

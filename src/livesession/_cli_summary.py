@@ -33,7 +33,7 @@ from ._rundir.seal import lease_lost_words
 from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
-from ._support.text import command, one_line
+from ._support.text import command, json_path, one_line
 
 if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
@@ -232,7 +232,7 @@ def result_json(
         "reason": result.reason,
         "detail": redact_text(result.detail),
         "run_id": result.run_id,
-        "run_dir": str(run_dir),
+        "run_dir": json_path(run_dir),
         "steps": result.steps,
         "steps_planned": planned,
         "resumes": resumed.count,
@@ -274,7 +274,7 @@ def verify_json(
     out = {
         "ok": result.ok,
         "exit_code": code,
-        "run_dir": str(run_dir),
+        "run_dir": json_path(run_dir),
         "summary": result.summary,
         "live": result.live,  # a cut up to the last checkpoint is no whole run
         "incomplete": result.incomplete,  # the summary is ``incomplete run: ...``
@@ -303,8 +303,8 @@ def evidence_json(result: EvidenceResult, *, code: int) -> dict[str, Any]:
     return {
         "ok": result.ok,
         "exit_code": code,
-        "manifest": str(result.manifest),
-        "document": str(result.document),
+        "manifest": json_path(result.manifest),
+        "document": json_path(result.document),
         "audit_head": result.audit_head,
         "manifest_sha256": result.manifest_sha256,
         "problems": list(result.problems),

@@ -40,6 +40,7 @@ __all__ = [
     "command",
     "exception_text",
     "json_dumps",
+    "json_path",
     "md_cell",
     "md_code",
     "md_said",
@@ -324,6 +325,18 @@ def json_dumps(value: Any, option: int = 0) -> bytes:
         return orjson.dumps(value, option=option)
     except orjson.JSONEncodeError:
         return orjson.dumps(valid_payload(value), option=option)
+
+
+def json_path(path: str | os.PathLike[str]) -> str:
+    r"""A path of this process for a JSON document: its bytes read as UTF-8 (``json_dumps``).
+
+    Under a locale that names files in Latin-1 (``LC_ALL=de_DE.ISO-8859-1``), Python reads
+    a directory's UTF-8 bytes one character a byte: ``Q4 \u2013 review`` was written
+    ``"Q4 \u00e2\u0080\u0093 review"``, which a JSON reader takes for another path. The
+    path's own bytes, read as UTF-8, are the same text under every locale; a byte that is
+    not UTF-8 stays a surrogate, which ``json_dumps`` says ``\xff``, as under UTF-8.
+    """
+    return os.fsencode(path).decode("utf-8", "surrogateescape")
 
 
 def command(verb: str, path: str | os.PathLike[str]) -> str:
