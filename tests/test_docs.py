@@ -1775,3 +1775,34 @@ def test_clock_py_is_the_only_reader_of_time_in_domain_and_session():
         ROOT / "docs" / "concepts.md"
     ).read_text(encoding="utf-8")
     assert found == []
+
+
+def _walls(text: str, paragraph: int, cell: int) -> list[str]:
+    """The paragraphs (a list item is one) longer than ``paragraph`` characters and the table
+    cells longer than ``cell``, outside code blocks, each named by its length and opening."""
+    prose = re.sub(r"```.*?```", "\n\n", text, flags=re.DOTALL)
+    found = []
+    for block in re.split(r"\n\s*\n", prose):
+        lines = [line.strip() for line in block.strip().splitlines()]
+        if lines and all(line.startswith("|") for line in lines):
+            cells = [c.strip() for line in lines for c in re.split(r"(?<!\\)\|", line)]
+            found += [f"cell of {len(c)}: {c[:60]}" for c in cells if len(c) > cell]
+            continue
+        items = re.split(r"\n(?=\s*(?:[-*] |\d+\. ))", block.strip())
+        found += [
+            f"paragraph of {len(item)}: {' '.join(item.split())[:60]}"
+            for item in items
+            if len(item) > paragraph
+        ]
+    return found
+
+
+@pytest.mark.parametrize(
+    "page", ["docs/ccxt.md", "docs/postgres.md", "docs/config.md", "docs/report.md"]
+)
+def test_no_wall_of_text_in_walla_pages(page):
+    """These pages had paragraphs of 5,000 to 15,000 characters, each edge case appended to
+    the sentence that first named it: a reader looking for one thing could not find it. A
+    paragraph (a list item is one) stays under 1,500 characters and a table cell under 500;
+    a longer case gets its own short paragraphs, list or ``###`` sub-heading."""
+    assert _walls((ROOT / page).read_text(encoding="utf-8"), paragraph=1500, cell=500) == []
