@@ -1775,3 +1775,31 @@ def test_clock_py_is_the_only_reader_of_time_in_domain_and_session():
         ROOT / "docs" / "concepts.md"
     ).read_text(encoding="utf-8")
     assert found == []
+
+
+def _walls_of_text(text: str) -> list[str]:
+    """The paragraphs (a list's items each one) over 1,500 characters and the table cells
+    over 500 of a Markdown page, code blocks aside, each as its length and first words."""
+    prose = re.sub(r"```.*?```", "\n\n", text, flags=re.DOTALL)
+    walls = []
+    for block in re.split(r"\n\s*\n", prose):
+        for item in re.split(r"\n(?=\s*(?:[-*] |\d+\. ))", block):
+            if item.lstrip().startswith("|"):
+                pieces = [
+                    cell.strip()
+                    for line in item.splitlines()
+                    for cell in line.strip().strip("|").split(" | ")
+                ]
+                walls += [f"cell of {len(p)}: {p[:60]}" for p in pieces if len(p) > 500]
+            elif len(flat := " ".join(item.split())) > 1500:
+                walls.append(f"paragraph of {len(flat)}: {flat[:60]}")
+    return walls
+
+
+@pytest.mark.parametrize("page", ["testing.md"])
+def test_no_wall_of_text_in_wallb_pages(page):
+    """These pages held paragraphs of 5,000 to 15,000 characters, every edge case appended
+    to the sentence that first named it, and table cells of over 1,000: a reader doing one
+    thing could not find it. Each paragraph and each list item stays under 1,500 characters
+    and each table cell under 500, the common case first and the edge cases after it."""
+    assert _walls_of_text((ROOT / "docs" / page).read_text(encoding="utf-8")) == []
