@@ -1796,7 +1796,7 @@ def _walls_of_text(text: str) -> list[str]:
     return walls
 
 
-@pytest.mark.parametrize("page", ["plugins.md", "testing.md"])
+@pytest.mark.parametrize("page", ["embedding.md", "plugins.md", "testing.md"])
 def test_no_wall_of_text_in_wallb_pages(page):
     """These pages held paragraphs of 5,000 to 15,000 characters, every edge case appended
     to the sentence that first named it, and table cells of over 1,000: a reader doing one
