@@ -1810,6 +1810,7 @@ _READABLE = (
     "docs/development.md",
     "docs/lifecycle.md",
     "docs/api.md",
+    "docs/artifacts.md",
 )
 """The pages a user reads to do one thing, held to short paragraphs and cells."""
 
