@@ -1811,6 +1811,7 @@ _READABLE = (
     "docs/lifecycle.md",
     "docs/api.md",
     "docs/artifacts.md",
+    "docs/data.md",
 )
 """The pages a user reads to do one thing, held to short paragraphs and cells."""
 
