@@ -1812,6 +1812,7 @@ _READABLE = (
     "docs/api.md",
     "docs/artifacts.md",
     "docs/data.md",
+    "docs/risk.md",
 )
 """The pages a user reads to do one thing, held to short paragraphs and cells."""
 
