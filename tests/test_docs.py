@@ -1813,6 +1813,7 @@ _READABLE = (
     "docs/artifacts.md",
     "docs/data.md",
     "docs/risk.md",
+    "docs/failures.md",
 )
 """The pages a user reads to do one thing, held to short paragraphs and cells."""
 
