@@ -1810,6 +1810,10 @@ _READABLE = (
     "docs/development.md",
     "docs/lifecycle.md",
     "docs/api.md",
+    "docs/artifacts.md",
+    "docs/data.md",
+    "docs/risk.md",
+    "docs/failures.md",
 )
 """The pages a user reads to do one thing, held to short paragraphs and cells."""
 
