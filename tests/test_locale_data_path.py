@@ -87,3 +87,30 @@ def test_json_paths_are_the_paths_bytes_under_any_locale(tmp_path: Path) -> None
     assert said["run_dir"] == str(run)
     assert said["manifest"] == str(run / "manifest.json")
     assert Path(said["document"]).parent == run
+
+
+def test_status_list_and_burnin_json_paths_are_the_paths_bytes_too(tmp_path: Path) -> None:
+    """The same for ``status``'s ``run_dir``, ``list``'s ``out_dir`` and its runs', and
+    ``burnin``'s sessions' ``run_dir`` and ``reports``: under a Latin-1 locale they said
+    ``Q4 \\u00e2\\u0080\\u0093 review``."""
+    locale = _latin_1_locale(tmp_path)
+    out = tmp_path / "Q4 \u2013 review"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "20", "-q"]) == 0
+    run = out / "r1"
+    said = {}
+    for name, command in (
+        ("status", ["status", os.fsencode(run)]),
+        ("list", ["list", os.fsencode(out)]),
+        ("burnin", ["burnin", os.fsencode(run), "--out", os.fsencode(out / "burnin")]),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", *command, "--json"],
+            capture_output=True, env={**os.environ, **locale}, check=False, timeout=300,
+        )  # fmt: skip
+        assert done.stdout.isascii(), name
+        said[name] = json.loads(done.stdout)
+    assert said["status"]["run_dir"] == str(run)
+    assert said["list"]["out_dir"] == str(out)
+    assert said["list"]["runs"][0]["run_dir"] == str(run)
+    assert [s["run_dir"] for s in said["burnin"]["sessions"]] == [str(run)]
+    assert said["burnin"]["reports"] == [str(out / "burnin" / "r1-burnin.md")]

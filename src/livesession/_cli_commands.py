@@ -44,7 +44,7 @@ from ._support.anchor import paths_as_given
 from ._support.oserrors import said as oserror_said
 from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
-from ._support.text import one_line, path_text
+from ._support.text import json_path, one_line, path_text
 
 if TYPE_CHECKING:
     from .burnin import BurninResult
@@ -272,7 +272,7 @@ def cmd_burnin(args: argparse.Namespace) -> int:
                 "not_exercised": result.not_exercised(),
                 "notes": list(result.notes),
                 "sessions": list(result.sessions),
-                "reports": [str(p) for p in result.reports],
+                "reports": [json_path(p) for p in result.reports],
             }
         )
     else:
@@ -448,7 +448,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     runs = list_runs(args.out_dir, refused=unreadable)
     if args.json:
         document: dict[str, object] = {
-            "out_dir": str(args.out_dir),
+            "out_dir": json_path(args.out_dir),
             "runs": [run.to_json() for run in runs],
         }
         if unreadable:  # as every command's --json says an exit 2, with the runs all the same

@@ -110,7 +110,7 @@ from ._rundir.stopasked import stop_asked
 from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
 from ._support.secrets import ALERT_ENV
-from ._support.text import command, one_line, text_field
+from ._support.text import command, json_path, one_line, text_field
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
 
@@ -308,6 +308,7 @@ class RunStatus:
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: every field, the verdict by name, its exit code, and next."""
         data = attrs.asdict(self, recurse=False)
+        data["run_dir"] = json_path(self.run_dir)  # its bytes, under any locale
         data["verdict"] = self.verdict.label
         data["exit_code"] = self.exit_code
         data["never_traded"] = self.state == SessionState.PREFLIGHT_FAILED.value

@@ -52,7 +52,7 @@ from .._exceptions import ConfigError, RunHeld
 from .._rundir.lock import holder_of
 from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
-from .._support.text import md_cell, md_code, md_text, valid_payload
+from .._support.text import json_path, md_cell, md_code, md_text, valid_payload
 from .._support.tmpfiles import remove_dead_tmp_of
 from ..status import run_status
 from ._batch import config_differences, refuse_duplicates, report_paths, run_id_of
@@ -244,7 +244,7 @@ def _judge(
             "run_id": run_id,
             # A report is read elsewhere: it names the run as its advice does (``named``,
             # absolute), never as the path was typed (``.``, ``out/x``); the output keeps it.
-            "run_dir": str(named or run_dir),
+            "run_dir": json_path(named or run_dir),
             # What was accepted: the audited config and version, the strategy, the audit head
             # (which a reviewer compares with the one published at hand-over).
             "strategy_id": chain.strategy_id,
@@ -324,10 +324,10 @@ def run_burnin(
     documented = [valid_payload(j(d.resolve())) for j, d in zip(judged, run_dirs, strict=True)]
     differ = config_differences(run_dirs)  # read before anything is written
     reports: list[tuple[Path, bytes]] = []
-    for (json_path, md), session in zip(paths, documented, strict=True):
+    for (json_file, md), session in zip(paths, documented, strict=True):
         document = {"thresholds": attrs.asdict(thresholds), **session}
         data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-        reports += [(json_path, data), (md, render_markdown(session).encode("utf-8"))]
+        reports += [(json_file, data), (md, render_markdown(session).encode("utf-8"))]
     # Every report or none (a full disk): no .json without its .md. An --out another burnin's
     # up-front check made and took away as this one wrote is made again (in_made_dir).
     for path, _ in reports:  # what a killed burnin left beside them (tmpfiles.py)
