@@ -17,36 +17,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from _eurusd import eurusd_csv
+from _locales import latin_1_locale
 from livesession.cli import main
 
 
-def _latin_1_locale(tmp_path: Path) -> dict[str, str]:
-    """A Latin-1 locale compiled into ``tmp_path`` (no host has one installed by default)."""
-    localedef = shutil.which("localedef")
-    if localedef is None:
-        pytest.skip("localedef compiles the Latin-1 locale")
-    (tmp_path / "locales").mkdir()
-    made = subprocess.run(
-        [localedef, "-i", "C", "-f", "ISO-8859-1", str(tmp_path / "locales" / "C.ISO-8859-1")],
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    if made.returncode not in (0, 1):  # 1: made, with warnings
-        pytest.skip(f"localedef could not compile a Latin-1 locale: {made.stderr!r}")
-    return {"LOCPATH": str(tmp_path / "locales"), "LC_ALL": "C.ISO-8859-1", "PYTHONUTF8": "0"}
-
-
 def test_evidence_says_the_locale_names_the_data_file_otherwise(tmp_path: Path) -> None:
-    locale = _latin_1_locale(tmp_path)
+    locale = latin_1_locale(tmp_path)
     home = tmp_path / "café"
     home.mkdir()
     data = home / "eurusd.csv"
@@ -71,7 +52,7 @@ def test_evidence_says_the_locale_names_the_data_file_otherwise(tmp_path: Path) 
 
 
 def test_json_paths_are_the_paths_bytes_under_any_locale(tmp_path: Path) -> None:
-    locale = _latin_1_locale(tmp_path)
+    locale = latin_1_locale(tmp_path)
     out = tmp_path / "Q4 \u2013 review"
     assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "20", "-q"]) == 0
     run = out / "r1"
@@ -93,7 +74,7 @@ def test_status_list_and_burnin_json_paths_are_the_paths_bytes_too(tmp_path: Pat
     """The same for ``status``'s ``run_dir``, ``list``'s ``out_dir`` and its runs', and
     ``burnin``'s sessions' ``run_dir`` and ``reports``: under a Latin-1 locale they said
     ``Q4 \\u00e2\\u0080\\u0093 review``."""
-    locale = _latin_1_locale(tmp_path)
+    locale = latin_1_locale(tmp_path)
     out = tmp_path / "Q4 \u2013 review"
     assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "20", "-q"]) == 0
     run = out / "r1"

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from _locales import latin_1_locale
 from livesession._artifacts import names
 from livesession._artifacts.runread import require_run
 from livesession._cli_output import not_sealed
@@ -323,29 +324,11 @@ def test_a_command_under_a_latin_1_locale_names_the_paths_bytes(
     assert command("resume", "/srv/nl\n\u0080") == "livesession resume $'/srv/nl\\n\\xc2\\x80'"
 
 
-def _latin_1_locale(tmp_path: Path) -> dict[str, str]:
-    """An environment whose locale is Latin-1: one compiled into ``tmp_path`` (no host has
-    one installed by default)."""
-    localedef = shutil.which("localedef")
-    if localedef is None:
-        pytest.skip("localedef compiles the Latin-1 locale")
-    (tmp_path / "locales").mkdir()
-    made = subprocess.run(
-        [localedef, "-i", "C", "-f", "ISO-8859-1", str(tmp_path / "locales" / "C.ISO-8859-1")],
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
-    if made.returncode not in (0, 1):  # 1: made, with warnings
-        pytest.skip(f"localedef could not compile a Latin-1 locale: {made.stderr!r}")
-    return {"LOCPATH": str(tmp_path / "locales"), "LC_ALL": "C.ISO-8859-1"}
-
-
 @needs_bash
 def test_status_under_a_latin_1_locale_advises_a_command_that_runs(tmp_path: Path) -> None:
     """The reviewer's shell in a Latin-1 locale: ``status``'s ``next`` of a run under a
     directory named with an en dash, pasted, names that run."""
-    locale = _latin_1_locale(tmp_path)
+    locale = latin_1_locale(tmp_path)
     out = tmp_path / _DASHED
     assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30", "-q"]) == 0
     env = {**os.environ, "PYTHONUTF8": "0", **locale}
