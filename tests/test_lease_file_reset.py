@@ -67,6 +67,38 @@ def _lost_line(found: str) -> str:
 # -- the lease itself --------------------------------------------------------------------
 
 
+def _lost_at_fence_2(run_dir, after):
+    """The run's one ``C2_LEASE_LOST``: fence 2, refused by the file's token then (none when
+    the file was ``deleted``, 1 otherwise)."""
+    [lost] = [r["payload"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_LOST"]
+    newest = None if after == "deleted" else 1
+    assert (lost["fence"], lost["refused_by_fence"]) == (2, newest)
+
+
+def _released_once(tmp_path, cfg):
+    """The run's lease file, taken and released once by an earlier session (token 1), and
+    its bytes then: (path, the older bytes)."""
+    from livesession._rundir.layout import lease_path
+
+    path = lease_path(tmp_path, cfg.account, cfg.strategy_id)
+    path.parent.mkdir()
+    earlier = FileLease(path, cfg.account, cfg.strategy_id)
+    earlier.release(earlier.acquire("earlier", _clock.epoch_ns(START), 10**9))  # token 1
+    return path, path.read_bytes()
+
+
+def _second_grant(tmp_path):
+    """A lease file's second grant to holder ``a`` (token 2), and the file as it was before
+    it (token 1, released): (path, lease, the older bytes, the grant)."""
+    path = tmp_path / "pair.lease"
+    lease = FileLease(path, "acct", "strat")
+    lease.release(lease.acquire("a", T0, TTL))  # token 1, released
+    older = path.read_bytes()
+    grant = lease.acquire("a", T0 + 1, TTL)
+    assert grant is not None
+    return path, lease, older, grant
+
+
 @pytest.mark.parametrize("after", ["deleted", "replaced", "retaken"])
 def test_a_renewal_of_a_deleted_or_replaced_lease_file_raises_fenced(tmp_path, after):
     """Bug: a renewal whose lease file had been deleted (or put back from an older copy)
@@ -74,12 +106,7 @@ def test_a_renewal_of_a_deleted_or_replaced_lease_file_raises_fenced(tmp_path, a
     session took the lease over. It now raises ``Fenced`` saying the file was deleted or
     replaced, with the token the file then held (None: no entry), and leaves the file as it
     is; a newer holder is still a plain False."""
-    path = tmp_path / "pair.lease"
-    lease = FileLease(path, "acct", "strat")
-    lease.release(lease.acquire("a", T0, TTL))  # token 1, released
-    older = path.read_bytes()
-    grant = lease.acquire("a", T0 + 1, TTL)
-    assert grant is not None
+    path, lease, older, grant = _second_grant(tmp_path)
     assert grant.token == 2
     path.unlink()
     if after == "replaced":
@@ -114,12 +141,7 @@ def test_a_lease_files_cheap_check_confirms_only_the_live_grant_and_writes_nothi
     """Bug: nothing cheaper than a renewal (due a quarter TTL after the last) could tell a
     session its lease file had been deleted or replaced. ``FileLease.confirms`` reads the
     file once, without its lock: True only while its entry is the grant's and live."""
-    path = tmp_path / "pair.lease"
-    lease = FileLease(path, "acct", "strat")
-    lease.release(lease.acquire("a", T0, TTL))  # token 1, released
-    older = path.read_bytes()
-    grant = lease.acquire("a", T0 + 1, TTL)
-    assert grant is not None
+    path, lease, older, grant = _second_grant(tmp_path)
     other = FileLease(path, "acct", "other")  # another pair in the same file
     other_grant = other.acquire("z", T0 + 1, TTL)
     assert other_grant is not None
@@ -168,14 +190,9 @@ def test_a_session_whose_lease_file_changes_between_renewals_sends_nothing_more(
     its next send, which never goes out. The lease clock stands still here: no renewal is
     due."""
     from livesession import DryrunConfig, SessionState, create_run
-    from livesession._rundir.layout import lease_path
 
     cfg = DryrunConfig(run_id="reset", steps=300, lease_ttl_ms=30_000)
-    path = lease_path(tmp_path, cfg.account, cfg.strategy_id)
-    path.parent.mkdir()
-    earlier = FileLease(path, cfg.account, cfg.strategy_id)
-    earlier.release(earlier.acquire("earlier", _clock.epoch_ns(START), 10**9))  # token 1
-    older = path.read_bytes()
+    path, older = _released_once(tmp_path, cfg)
     orch = create_run(
         cfg, tmp_path, lease=True, lease_clock=_clock.SimClock(START), clock=_clock.SimClock(START)
     )
@@ -198,9 +215,7 @@ def test_a_session_whose_lease_file_changes_between_renewals_sends_nothing_more(
     finally:
         orch.close()
     run_dir = tmp_path / "reset"
-    [lost] = [r["payload"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_LOST"]
-    newest = None if after == "deleted" else 1
-    assert (lost["fence"], lost["refused_by_fence"]) == (2, newest)
+    _lost_at_fence_2(run_dir, after)
     assert verify_run(run_dir).ok
 
 
@@ -213,15 +228,10 @@ def test_a_session_whose_lease_file_was_deleted_or_replaced_says_so(tmp_path, af
     entry), and status and the line say the lease file was deleted or replaced."""
     from livesession import DryrunConfig, create_run
     from livesession._cli_summary import failure_line, left_at_venue
-    from livesession._rundir.layout import lease_path
     from livesession.status import run_status
 
     cfg = DryrunConfig(run_id="reset", steps=300, lease_ttl_ms=1000)
-    path = lease_path(tmp_path, cfg.account, cfg.strategy_id)
-    path.parent.mkdir()
-    earlier = FileLease(path, cfg.account, cfg.strategy_id)
-    earlier.release(earlier.acquire("earlier", _clock.epoch_ns(START), 10**9))  # token 1
-    older = path.read_bytes()
+    path, older = _released_once(tmp_path, cfg)
     lease_clock = _clock.SimClock(START)
     orch = create_run(
         cfg, tmp_path, lease=True, lease_clock=lease_clock, clock=_clock.SimClock(START)
@@ -239,9 +249,7 @@ def test_a_session_whose_lease_file_was_deleted_or_replaced_says_so(tmp_path, af
     finally:
         orch.close()
     run_dir = tmp_path / "reset"
-    [lost] = [r["payload"] for r in audit_records(run_dir) if r["code"] == "C2_LEASE_LOST"]
-    newest = None if after == "deleted" else 1
-    assert (lost["fence"], lost["refused_by_fence"]) == (2, newest)
+    _lost_at_fence_2(run_dir, after)
     said = dict(line.split(None, 1) for line in run_status(run_dir).lines())
     assert "another session took it over" not in said["lease"]
     found = "was gone" if after == "deleted" else "held fence 1, not for this run"
