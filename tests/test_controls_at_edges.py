@@ -14,6 +14,7 @@ sleeps a fixed time, and waits poll with a deadline that only bounds a hang.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import orjson
 import pytest
@@ -34,6 +36,9 @@ from livesession.cli import EXIT_CRASHED, EXIT_NOT_HELD, EXIT_OK, main
 from livesession.verify import verify_run
 
 from _helpers import crash_in_step, proc_stat, until
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _DEADLINE_S = 300.0  # bounds a hang only
 
@@ -79,6 +84,25 @@ def _crashed_run_and_held_resume(
     return run, hold, env
 
 
+@contextlib.contextmanager
+def _loading_resume(run: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """A ``livesession resume`` of ``run`` that has said ``loading`` (held by ``env`` before
+    it takes the run); continued and killed on the way out if it is still there."""
+    script = [sys.executable, "-m", "livesession.cli", "resume", str(run), "-q"]
+    with subprocess.Popen(
+        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "loading"
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)  # a test may have stopped it
+                proc.kill()
+                proc.wait(timeout=30)
+
+
 def test_a_kill_sent_while_a_resume_loads_waits_for_it_and_halts_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,28 +118,16 @@ def test_a_kill_sent_while_a_resume_loads_waits_for_it_and_halts_it(
         return real_holder_of(run_dir)
 
     monkeypatch.setattr(control, "holder_of", holder_of)
-    script = [sys.executable, "-m", "livesession.cli", "resume", str(run), "-q"]
-    with subprocess.Popen(
-        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "loading"  # nothing holds the run yet
-            outcomes: list[control.ControlOutcome] = []
-            operator = threading.Thread(
-                target=lambda: outcomes.append(
-                    control.send_control("kill", run, timeout_s=_DEADLINE_S)
-                )
-            )
-            operator.start()
-            until("the command to look twice", lambda: len(looks) > 1 or not operator.is_alive())
-            hold.unlink()  # the resume takes the run, its handlers in
-            operator.join(timeout=_DEADLINE_S)
-            assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
+    with _loading_resume(run, env) as proc:  # nothing holds the run yet
+        outcomes: list[control.ControlOutcome] = []
+        operator = threading.Thread(
+            target=lambda: outcomes.append(control.send_control("kill", run, timeout_s=_DEADLINE_S))
+        )
+        operator.start()
+        until("the command to look twice", lambda: len(looks) > 1 or not operator.is_alive())
+        hold.unlink()  # the resume takes the run, its handlers in
+        operator.join(timeout=_DEADLINE_S)
+        assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
     (outcome,) = outcomes
     assert (outcome.kind, outcome.line.split(":")[0]) == (
         "done",
@@ -198,58 +210,46 @@ def test_status_of_a_run_a_resume_loads_names_it_and_says_to_continue_a_stopped_
     for the run. It now names the loading resume, says whether it is stopped, and what to
     do; the verdict stays `crashed` (exit 6), as nothing holds the run yet."""
     run, hold, env = _crashed_run_and_held_resume(tmp_path, steps=100)
-    script = [sys.executable, "-m", "livesession.cli", "resume", str(run), "-q"]
-    with subprocess.Popen(
-        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "loading"
-            pid = proc.pid
-            assert main(["status", str(run)]) == EXIT_CRASHED
-            out = capsys.readouterr().out
-            assert (
-                f"resuming    pid {pid} (livesession resume) loads the run, before it takes it\n"
-                in out
-            )
-            assert out.endswith(
-                f"next        wait: pid {pid}, a `livesession resume` of the run, takes it "
-                "next; poll again\n"
-            ), out
+    with _loading_resume(run, env) as proc:
+        pid = proc.pid
+        assert main(["status", str(run)]) == EXIT_CRASHED
+        out = capsys.readouterr().out
+        assert (
+            f"resuming    pid {pid} (livesession resume) loads the run, before it takes it\n" in out
+        )
+        assert out.endswith(
+            f"next        wait: pid {pid}, a `livesession resume` of the run, takes it "
+            "next; poll again\n"
+        ), out
 
-            os.kill(pid, signal.SIGSTOP)
-            until("it to stop", lambda: proc_stat(pid)[0] == "T", deadline_s=_DEADLINE_S)
-            stopped = (
-                f"pid {pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and acts "
-                f"on no signal until it runs again: `kill -CONT {pid}`"
-            )
-            assert main(["status", str(run)]) == EXIT_CRASHED
-            out = capsys.readouterr().out
-            assert (
-                f"resuming    pid {pid} (livesession resume) loads the run, before it takes "
-                f"it; {stopped}\n"
-            ) in out
-            assert out.endswith(
-                f"next        a person must let pid {pid}, a `livesession resume` of the run "
-                f"stopped as it loaded, run again: `kill -CONT {pid}` (not another "
-                f"`livesession resume {run}`, which would race it for the run)\n"
-            ), out
-            assert main(["status", str(run), "--json"]) == EXIT_CRASHED
-            said = json.loads(capsys.readouterr().out)
-            assert said["resuming"] == {"pid": pid, "stopped": stopped}
-            assert said["verdict"] == "crashed"
-            main(["list", str(tmp_path), "--json"])  # one look at the processes for all runs
-            (listed,) = json.loads(capsys.readouterr().out)["runs"]
-            assert (listed["resuming"], listed["next"]) == (said["resuming"], said["next"])
+        os.kill(pid, signal.SIGSTOP)
+        until("it to stop", lambda: proc_stat(pid)[0] == "T", deadline_s=_DEADLINE_S)
+        stopped = (
+            f"pid {pid} is stopped (state T: SIGSTOP, or Ctrl-Z in its terminal) and acts "
+            f"on no signal until it runs again: `kill -CONT {pid}`"
+        )
+        assert main(["status", str(run)]) == EXIT_CRASHED
+        out = capsys.readouterr().out
+        assert (
+            f"resuming    pid {pid} (livesession resume) loads the run, before it takes "
+            f"it; {stopped}\n"
+        ) in out
+        assert out.endswith(
+            f"next        a person must let pid {pid}, a `livesession resume` of the run "
+            f"stopped as it loaded, run again: `kill -CONT {pid}` (not another "
+            f"`livesession resume {run}`, which would race it for the run)\n"
+        ), out
+        assert main(["status", str(run), "--json"]) == EXIT_CRASHED
+        said = json.loads(capsys.readouterr().out)
+        assert said["resuming"] == {"pid": pid, "stopped": stopped}
+        assert said["verdict"] == "crashed"
+        main(["list", str(tmp_path), "--json"])  # one look at the processes for all runs
+        (listed,) = json.loads(capsys.readouterr().out)["runs"]
+        assert (listed["resuming"], listed["next"]) == (said["resuming"], said["next"])
 
-            os.kill(pid, signal.SIGCONT)
-            hold.unlink()
-            assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
-        finally:
-            if proc.poll() is None:
-                os.kill(proc.pid, signal.SIGCONT)
-                proc.kill()
-                proc.wait(timeout=30)
+        os.kill(pid, signal.SIGCONT)
+        hold.unlink()
+        assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
     assert main(["status", str(run), "--json"]) == EXIT_OK
     assert json.loads(capsys.readouterr().out)["resuming"] is None
     result = verify_run(run)
