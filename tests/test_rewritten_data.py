@@ -105,6 +105,16 @@ def _played_on(session: LiveSessionOrchestrator) -> None:
     session.close()
 
 
+def _played_rewritten(tmp_path: Path, row: bytes) -> tuple[Path, LiveSessionOrchestrator, Sinks]:
+    """A run of the file whose row ``LATER`` is rewritten to ``row`` once the run has started,
+    played on to its end: (the file, the session, its sinks)."""
+    path = _write(tmp_path)
+    session, sinks = _started(path)
+    _rewrite_row(path, LATER, row)
+    _played_on(session)
+    return path, session, sinks
+
+
 class TestARowTheCheckWouldRefuse:
     """The feed checks each row again as it plays it: FEED_ERROR naming the file's line."""
 
@@ -119,10 +129,7 @@ class TestARowTheCheckWouldRefuse:
     def test_stops_the_run_before_its_bar(
         self, tmp_path: Path, rewritten: object, problem: str
     ) -> None:
-        path = _write(tmp_path)
-        session, sinks = _started(path)
-        _rewrite_row(path, LATER, rewritten(LATER))  # type: ignore[operator]
-        _played_on(session)
+        path, session, sinks = _played_rewritten(tmp_path, rewritten(LATER))  # type: ignore[operator]
         bars = sinks.events_of("BAR")
         assert len(bars) == LATER  # rows 0 to 499: not the rewritten one
         assert all(Decimal(b["payload"]["low"]) <= Decimal(b["payload"]["high"]) for b in bars)
@@ -143,10 +150,7 @@ def test_a_bad_bar_is_told_what_to_do_at_the_check_and_to_restore_as_it_plays(
     """The check tells a bad bar (high below low) to be corrected or dropped; a row that
     turns bad while the run plays the file is told to restore the file, and nothing else:
     the run's FEED_ERROR says what it said before, the bytes of such a run unchanged."""
-    path = _write(tmp_path)
-    session, sinks = _started(path)
-    _rewrite_row(path, LATER, _swapped_high_low(LATER))
-    _played_on(session)
+    path, _, sinks = _played_rewritten(tmp_path, _swapped_high_low(LATER))
     [error] = sinks.events_of("FEED_ERROR")
     told = f"data file {path}, line {LATER + 2}, column high, value '1.08400': high is below "
     assert error["payload"]["message"] == (
@@ -163,10 +167,7 @@ def test_a_time_moved_back_as_it_plays_is_told_to_restore_the_file_alone(
     """The check tells a time going back to sort the rows or correct the row; a run that
     finds one the file was rewritten with says only to restore the file (its FEED_ERROR
     records what it did before)."""
-    path = _write(tmp_path)
-    session, sinks = _started(path)
-    _rewrite_row(path, LATER, _moved_back(LATER))
-    _played_on(session)
+    path, _, sinks = _played_rewritten(tmp_path, _moved_back(LATER))
     [error] = sinks.events_of("FEED_ERROR")
     told = f"data file {path}, line {LATER + 2}, column timestamp, value '1772040000': {_NOT_LATER}"
     assert error["payload"]["message"] == (
