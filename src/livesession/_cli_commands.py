@@ -230,7 +230,7 @@ def _refuse_another_run(out: Path, run_dir: Path) -> None:
 
 def _evidence_file(name: str) -> bool:
     """``manifest.json`` or ``EV-<date>-<run_id>.md``: what ``evidence`` writes."""
-    return name == names.MANIFEST or (name.startswith("EV-") and name.endswith(".md"))
+    return name == names.MANIFEST or names.is_evidence_document(name)
 
 
 @runs_plugins

@@ -37,6 +37,7 @@ __all__ = [
     "SNAPSHOTS",
     "TIMINGS",
     "WRITER_LOCK",
+    "is_evidence_document",
 ]
 
 # -- the four contract artifacts (docs/artifacts.md) -----------------------------------------
@@ -99,3 +100,8 @@ BURNIN: Final = "burnin"
 """The stem of the burn-in report: ``burnin.md`` and ``burnin.json`` (``livesession burnin``)."""
 MANIFEST: Final = "manifest.json"
 """The evidence bundle's manifest (``livesession evidence``; ``verify --manifest`` reads it)."""
+
+
+def is_evidence_document(name: str) -> bool:
+    """Whether ``name`` is the evidence bundle's document, ``EV-<date>-<run_id>.md``."""
+    return name.startswith("EV-") and name.endswith(".md")

@@ -18,7 +18,7 @@ from typing import Final
 
 __all__ = ["cell_words"]
 
-_SHEET_ERROR: Final = re.compile(r"#[A-Z][A-Z0-9_/.]*[!?]?|#DIV/0!", re.IGNORECASE)
+_SHEET_ERROR: Final = re.compile(r"#[A-Z][A-Z0-9_/.]*[!?]?", re.IGNORECASE)
 """A spreadsheet's error value: ``#VALUE!``, ``#REF!``, ``#NAME?``, ``#DIV/0!``, ``#NUM!``."""
 _DASHES: Final = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
 """A hyphen-minus, the Unicode dashes and the minus sign: a placeholder, alone or repeated."""

@@ -88,7 +88,7 @@ def tool_output(path: Path, run_dir: Path) -> bool:
     """
     name = tmp_target(path.name) or path.name
     in_dir = path.parent == run_dir
-    return in_dir and (name in _TOOL_OUTPUTS or (name.startswith("EV-") and name.endswith(".md")))
+    return in_dir and (name in _TOOL_OUTPUTS or names.is_evidence_document(name))
 
 
 _VERSION_CONTROL: Final = frozenset({".git", ".hg", ".svn"})
@@ -236,7 +236,9 @@ def _in_folder(given: Path) -> Path:
     if os.path.lexists(inside):
         return inside
     try:
-        held = sorted((p.name for p in given.iterdir()), key=lambda n: (not _document_name(n), n))
+        held = sorted(
+            (p.name for p in given.iterdir()), key=lambda n: (not names.is_evidence_document(n), n)
+        )
     except OSError as exc:
         holds = f"it cannot be read: {exc.strerror}"
     else:
@@ -249,11 +251,6 @@ def _in_folder(given: Path) -> Path:
         f"give the {names.MANIFEST} of the evidence bundle, or the folder holding it"
     )
     raise UsageError(one_line(msg))
-
-
-def _document_name(name: str) -> bool:
-    """``EV-<date>-<run_id>.md``: the bundle's document."""
-    return name.startswith("EV-") and name.endswith(".md")
 
 
 def _read(manifest: Path) -> bytes:
