@@ -162,10 +162,7 @@ class LeaseKeeper:
         store's refused write does: its ``C2_LEASE_LOST`` has ``refused_by_fence``, the
         store's token then (None: no row or entry).
         """
-        try:
-            return self._renew_ok() or self._lose(None)
-        except Fenced as exc:
-            return self._lose(exc)
+        return self._held(None)
 
     def current(self) -> bool:
         """Before a send to the venue: whether the lease still holds (lost when not).
@@ -179,10 +176,12 @@ class LeaseKeeper:
         is lost it answers False without auditing the loss again. A backend that fails
         raises its ``LeaseError``, as in ``renew``.
         """
-        if self.lost:
-            return False
+        return not self.lost and self._held(self._confirms)
+
+    def _held(self, confirms: Callable[[LeaseGrant, int], bool] | None) -> bool:
+        """``_renew_ok(confirms)``, the lease lost when it does not hold (or was fenced)."""
         try:
-            return self._renew_ok(self._confirms) or self._lose(None)
+            return self._renew_ok(confirms) or self._lose(None)
         except Fenced as exc:
             return self._lose(exc)
 
