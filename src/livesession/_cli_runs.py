@@ -293,7 +293,8 @@ def _run(
     if result.status is SessionStatus.REJECTED:
         _say_rejected(result, run_dir)
     if result.status is SessionStatus.FAILED:
-        print(f"livesession: failed: {failure_line(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        why = failure_line(result, run_dir, session.inspect().fault_cause)
+        print(f"livesession: failed: {why}", file=sys.stderr)  # noqa: T201 - the CLI's output
     elif controls.stop_reason and result.reason == controls.stop_reason:
         print(  # noqa: T201 - the CLI's output
             f"livesession: stopped by {controls.stop_reason.removeprefix('SIGNAL_')} after "

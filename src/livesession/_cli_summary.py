@@ -34,6 +34,7 @@ from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
 from ._support.text import command, json_path, one_line
+from .testing._culprit import raised_at
 
 if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
@@ -132,7 +133,7 @@ def broker_failures_line(result: DryrunResult) -> list[str]:
     return [f"broker      {total} failed call{'' if total == 1 else 's'} ({per})"]
 
 
-def failure_line(result: DryrunResult, run_dir: Path) -> str:
+def failure_line(result: DryrunResult, run_dir: Path, cause: BaseException | None = None) -> str:
     """Why a run failed and what the CLI did about it, in one line (RUNBOOK's exit codes).
 
     A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
@@ -142,11 +143,13 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     words ``status``, the report and the evidence say; after any other fault nothing was
     wound down. After ``LEASE_LOST`` what the venue holds is the new holder's (or, when the
     lease table was reset under the run, maybe another session's): the line says so, as
-    ``status`` and RUNBOOK do, rather than to check it.
+    ``status`` and RUNBOOK do, rather than to check it. After the strategy's or the feed's
+    error, ``cause`` (the session's ``fault_cause``) names the line of the desk's code that
+    raised, which the run's files do not hold (its traceback is in the session log).
     """
     what = result.reason or "FAILED"
     if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
-        what += f" ({one_line(result.detail)})"
+        what += f" ({one_line(result.detail)}{raised_at(result.reason, result.detail, cause)})"
     if result.state.value == "STOPPED":
         return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
     at = faulted_in_wind_down_in(run_dir, result.reason)
