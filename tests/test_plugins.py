@@ -829,6 +829,26 @@ def test_a_run_of_ones_own_strategy_is_named_after_it_not_the_demo(tmp_path, plu
         assert cli("verify", run, cwd=tmp_path).returncode == 0
 
 
+def test_a_basket_s_demo_sessions_are_named_after_their_strategy_ids(tmp_path):
+    """Bug: docs/concepts.md's basket (one config a symbol, each the demo strategy with its own
+    ``strategy_id``, ``basket-btc`` ..., run in parallel without --run-id) made ``demo-001``,
+    ``demo-002`` and ``demo-003`` in whatever order the three processes got there: ``list``
+    could not tell the BTC/USDT run from the SOL/USDT one. A config that names the demo
+    session takes its ``strategy_id`` as the run's name now (``basket-btc-001``); the demo
+    under its own name keeps ``demo-NNN``."""
+    out = tmp_path / "runs"
+    for coin in ("btc", "eth"):
+        config = tmp_path / f"{coin}.toml"
+        config.write_text(
+            f'symbol = "{coin.upper()}/USDT"\nstrategy_id = "basket-{coin}"\nsteps = 5\n'
+        )
+        assert cli("dryrun", "-c", config, "--out", out, "-q", cwd=tmp_path).returncode == 0
+    assert cli("dryrun", "--out", out, "--steps", "5", "-q", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["basket-btc-001", "basket-eth-001", "demo-001"]
+    first = orjson.loads((out / "basket-eth-001" / "events.jsonl").read_bytes().splitlines()[0])
+    assert (first["run_id"], first["strategy_id"]) == ("basket-eth-001", "basket-eth")
+
+
 def test_a_max_order_qty_below_the_demos_order_qty_does_not_refuse_ones_own_strategy(
     tmp_path, desk
 ):
