@@ -1135,6 +1135,40 @@ def test_strategy_object_is_recorded_and_resume_needs_it_again(tmp_path):
     assert "in-process" in manifest["determinism"]["reason"]
 
 
+def test_livesession_resume_of_a_run_started_with_an_object_names_the_python_call(tmp_path):
+    """Bug: ``livesession resume`` of a crashed run a desk's application started with a
+    strategy object said ``... supplied in-process (mydesk.breakout.ChannelBreakout): pass
+    the same object as strategy= again``, a keyword no flag of the command takes, where
+    ``status`` of the same run said what continues it. The line now adds the call, as
+    ``status`` names it, and that the command line cannot rebuild the object."""
+    script = tmp_path / "obj.py"
+    script.write_text(RESUME_WITH_OBJECT)
+    out = tmp_path / "runs"
+    env = {**os.environ, "LIVESESSION_CRASH_AT": "checkpoint:2"}
+    created = subprocess.run(
+        [sys.executable, str(script), str(EXAMPLES), str(out), "create"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert created.returncode == KILLED, created.stderr
+    run_dir = out / "obj"
+    before = _tree(run_dir)
+    refused = cli("resume", run_dir, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr == (
+        "livesession: error: run obj was started with a strategy object supplied in-process "
+        "(mydesk.breakout.ChannelBreakout): pass the same object as strategy= again, as "
+        f"resume_run({str(run_dir)!r}, strategy=<a mydesk.breakout.ChannelBreakout>) from "
+        "Python (the command line cannot rebuild it)\n"
+    )
+    assert _tree(run_dir) == before
+    resumed = subprocess.run(  # as the line says: the run is whole, and verifies
+        [sys.executable, str(script), str(EXAMPLES), str(out), "resume-with"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("verify", run_dir).returncode == 0
+
+
 FORGETFUL = """
 class Forgetful:
     def __init__(self, strategy_id):

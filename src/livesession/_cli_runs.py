@@ -56,7 +56,7 @@ from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
+from ._exceptions import LiveSessionError, PluginError, SinkFailure, StoreFailure
 from ._rundir.layout import free_run_id
 from ._rundir.seal import claimed_seal
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
@@ -454,6 +454,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
     from ._exceptions import LeaseHeld, RunHeld, SealCheckpointWritten  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir.create import from_the_command_line  # noqa: PLC0415
     from ._rundir.resume import say_resumed  # noqa: PLC0415
     from ._rundir.starting import require_written  # noqa: PLC0415
     from .control import SignalControls  # noqa: PLC0415 - only for runs
@@ -470,6 +471,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return refused(exc, as_json=args.json)
         except SealCheckpointWritten as exc:  # sealed: its sealing checkpoint, nothing else
             return checkpoint_written(exc, as_json=args.json)
+        except PluginError as exc:  # objects supplied in-process: only resume_run takes them
+            raise PluginError(from_the_command_line(run_dir, str(exc))) from None
         say_unalerted(run_dir, session.config)
         with _session_log(run_dir, args.log_level):
             say_resumed(session)
