@@ -109,7 +109,7 @@ def _summary(
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
         f"risk blocks {risk_blocks(metrics, desk_rules(run_dir))}",
-        f"trading     {trading_line(result, metrics)}",
+        f"trading     {trading_line(result, metrics, run_dir)}",
         f"position    {exposure_line(result)}",
         f"rejected    {rejected_line(metrics)}",
         f"retries     {sink + broker} (sink {sink}, broker {broker})",

@@ -27,7 +27,7 @@ from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
-from ._rundir.halts import faulted_in_wind_down_in, wind_down_words
+from ._rundir.halts import faulted_in_wind_down_in, kill_reasons, wind_down_words
 from ._rundir.resumes import resumes_of
 from ._rundir.seal import lease_lost_words
 from ._rundir.statuswords import NEVER_TRADED, nonzero
@@ -163,7 +163,9 @@ def failure_line(result: DryrunResult, run_dir: Path, cause: BaseException | Non
     )
 
 
-def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
+def trading_line(
+    result: DryrunResult, metrics: MetricsCollector, run_dir: Path | None = None
+) -> str:
     """Whether new orders were allowed at the end, and what changed that on the way.
 
     A run the kill switch halted still ends COMPLETED; this says that trading was halted,
@@ -176,16 +178,22 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
     if result.state is SessionState.PREFLIGHT_FAILED:
         return NEVER_TRADED
     changes = [
-        f"{label} {n}"
-        for label, n in (
-            ("kill switch", result.kills),
-            ("broker unhealthy", metrics.count("BROKER_UNHEALTHY")),
-            ("execution throttle", metrics.rejects_by_reason.get("EXECUTION_THROTTLE", 0)),
-            ("re-enabled", metrics.count("TRADING_REENABLED")),
+        f"{label} {n}{by}"
+        for label, n, by in (
+            ("kill switch", result.kills, _killed_by(run_dir, result.kills)),
+            ("broker unhealthy", metrics.count("BROKER_UNHEALTHY"), ""),
+            ("execution throttle", metrics.rejects_by_reason.get("EXECUTION_THROTTLE", 0), ""),
+            ("re-enabled", metrics.count("TRADING_REENABLED"), ""),
         )
         if n
     ]
     return result.trading.value + (f" ({', '.join(changes)})" if changes else "")
+
+
+def _killed_by(run_dir: Path | None, kills: int) -> str:
+    """`` by DAILY_LOSS``: what pulled the kill switch, as the run's audit records it."""
+    reasons = kill_reasons(run_dir) if kills and run_dir is not None else []
+    return f" by {' and '.join(map(one_line, reasons))}" if reasons else ""
 
 
 def exposure_line(result: DryrunResult) -> str:
