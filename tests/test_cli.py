@@ -331,7 +331,7 @@ class TestSummary:
         assert main([*base, "--run-id", "loss"]) == 0
         out = capsys.readouterr().out.splitlines()
         assert out[0] == "status      COMPLETED"
-        assert "trading     HALTED (kill switch 1)" in out
+        assert "trading     HALTED (kill switch 1 by DAILY_LOSS)" in out  # what pulled it
         assert main([*base, "--run-id", "loss2", "--json"]) == 0
         outcome = orjson.loads(capsys.readouterr().out)
         assert (outcome["status"], outcome["trading"], outcome["kills"]) == (

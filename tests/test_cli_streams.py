@@ -244,6 +244,7 @@ def test_a_plug_in_that_replaces_the_streams_keeps_them_for_its_own_output(
         assert "status      COMPLETED" in done.stdout
         assert done.stderr == ""
     else:
-        assert "livesession: failed: STRATEGY_ERROR (RuntimeError: alpha blew up)" in done.stderr
+        said = "livesession: failed: STRATEGY_ERROR (RuntimeError: alpha blew up; raised at "
+        assert said + f"{tmp_path / 'logsplug.py'}:" in done.stderr
     assert "status" not in log.read_text()  # the plug-in's file holds its own prints only
     assert log.read_text().startswith("bar 1\n")

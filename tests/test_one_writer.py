@@ -350,10 +350,10 @@ class TestASecondWriterIsRefused:
             main(["dryrun", "--out", str(out), "--run-id", "demo-001", "--steps", "20", "-q"]) == 0
         )
         before = _files(out / "demo-001")
-        real = _cli_runs._free_run_id
+        real = _cli_runs.free_run_id
         stale = iter(["demo-001"])  # what the second process saw before the first made it
         monkeypatch.setattr(
-            _cli_runs, "_free_run_id", lambda o, cfg: next(stale, None) or real(o, cfg)
+            _cli_runs, "free_run_id", lambda o, cfg: next(stale, None) or real(o, cfg)
         )
         assert main(["dryrun", "--out", str(out), "--steps", "20", "-q"]) == EXIT_OK
         assert _files(out / "demo-001") == before

@@ -309,6 +309,13 @@ def make(*, strategy_id):
 """
 
 
+def _raised_at(tmp_path: Path) -> str:
+    """What the CLI's failed line says of where the raising package's ``on_bar`` raised."""
+    line = _RAISING_PACKAGE.splitlines().index("            raise RuntimeError(MESSAGE)") + 1
+    at = f"{tmp_path / 'raisepkg' / 's.py'}:{line} in on_bar"
+    return f"; raised at {at}; traceback in session.log.jsonl"
+
+
 def _cli_run_raising(
     tmp_path: Path, message: str
 ) -> tuple[subprocess.CompletedProcess[bytes], Path]:
@@ -337,7 +344,8 @@ def test_the_cli_winds_a_strategy_error_with_an_undecodable_byte_down(tmp_path: 
     done, run_dir = _cli_run_raising(tmp_path, message)
     assert done.returncode == 4, done.stderr
     assert done.stderr.decode("utf-8") == (
-        f"livesession: failed: STRATEGY_ERROR (RuntimeError: cannot read {ESCAPED}); wound "
+        f"livesession: failed: STRATEGY_ERROR (RuntimeError: cannot read {ESCAPED}"
+        f"{_raised_at(tmp_path)}); wound "
         f"down (cancelled, flattened) and sealed FAILED: {run_dir}\n"
     )
     assert verify_run(run_dir).ok
@@ -422,7 +430,8 @@ def test_the_cli_s_failed_line_escapes_a_nul_and_every_other_control(tmp_path: P
     assert done.returncode == 4, done.stderr
     assert done.stderr.decode("utf-8") == (
         "livesession: failed: STRATEGY_ERROR (RuntimeError: nul\\x00 esc\\x1b[31m del\\x7f "
-        "csi\\x9b bell\\x07 nl cr ls end); wound down (cancelled, flattened) and sealed FAILED: "
+        f"csi\\x9b bell\\x07 nl cr ls end{_raised_at(tmp_path)}); wound down (cancelled, "
+        "flattened) and sealed FAILED: "
         f"{run_dir}\n"
     )
     (line,) = [
@@ -446,7 +455,8 @@ def test_the_cli_s_failed_line_shows_a_bidi_control_as_its_escape(tmp_path: Path
     assert done.returncode == 4, done.stderr
     escapes = "".join(f"\\u{ord(char):04x}" for char in controls)
     assert done.stderr.decode("utf-8") == (
-        f"livesession: failed: STRATEGY_ERROR (RuntimeError: model {escapes} end); wound down "
+        f"livesession: failed: STRATEGY_ERROR (RuntimeError: model {escapes} end"
+        f"{_raised_at(tmp_path)}); wound down "
         f"(cancelled, flattened) and sealed FAILED: {run_dir}\n"
     )
     (line,) = [
@@ -511,3 +521,79 @@ def test_a_check_s_detail_of_many_lines_is_recorded_on_one(tmp_path: Path):
     assert [e["payload"]["detail"] for e in failed] == [one]
     assert _audit(sinks, "C2_REJECT_MISSING")[0]["detail"] == one
     _verified(sinks, tmp_path / "run")
+
+
+_DESK_PACKAGE = """
+from decimal import Decimal
+
+
+def stretched(close):
+    return close * 0.999  # a float where a Decimal is meant
+
+
+class MeanRev:
+    def __init__(self, *, strategy_id, mode):
+        self.strategy_id, self.mode, self.n = strategy_id, mode, 0
+
+    def on_bar(self, bar, view):
+        self.n += 1
+        if self.n < 3:
+            return []
+        if self.mode == "raise":
+            stretched(bar.close)
+        return None  # a forgotten return: the session refuses it, no line of this raised
+
+    def get_state(self):
+        return {"n": self.n}
+
+    def set_state(self, state):
+        self.n = state["n"]
+
+
+def make(*, strategy_id, mode):
+    return MeanRev(strategy_id=strategy_id, mode=mode)
+"""
+
+
+@pytest.mark.parametrize("mode", ["raise", "return"])
+def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp_path, mode):
+    """Bug: a desk's strategy that raised (``bar.close * 0.999``, a Decimal times a float)
+    ended ``dryrun`` with ``failed: STRATEGY_ERROR (TypeError: unsupported operand type(s)
+    for *: 'decimal.Decimal' and 'float'); wound down ...``: no file, no line, and nothing
+    said that the traceback was in the run's session log. The line names the innermost line
+    of the desk's own code now, and where the traceback is; when no line of it raised (the
+    session refused what ``on_bar`` returned) the message alone says what, as before."""
+    (tmp_path / "mydesk").mkdir()
+    (tmp_path / "mydesk" / "__init__.py").write_text("")
+    (tmp_path / "mydesk" / "strat.py").write_text(_DESK_PACKAGE)
+    config = tmp_path / "desk.toml"
+    config.write_text(
+        'run_id = "r"\nsteps = 10\nstrategy_id = "mr"\nstrategy_factory = "mydesk.strat:make"\n'
+        f'[strategy_params]\nmode = "{mode}"\n'
+    )
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "--out", str(out),
+         "-q"],
+        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    if mode == "raise":
+        line = (
+            _DESK_PACKAGE.splitlines().index(
+                "    return close * 0.999  # a float where a Decimal is meant"
+            )
+            + 1
+        )
+        assert done.stderr == (
+            "livesession: failed: STRATEGY_ERROR (TypeError: unsupported operand type(s) for *: "
+            f"'decimal.Decimal' and 'float'; raised at {tmp_path / 'mydesk' / 'strat.py'}:{line} "
+            "in stretched; traceback in session.log.jsonl); wound down (cancelled, flattened) "
+            f"and sealed FAILED: {out / 'r'}\n"
+        )
+        log = (out / "r" / "session.log.jsonl").read_text(encoding="utf-8")
+        assert f'strat.py\\", line {line}, in stretched' in log
+    else:
+        assert "raised at" not in done.stderr
+        assert done.stderr.startswith("livesession: failed: STRATEGY_ERROR (TypeError: on_bar ")
+    assert verify_run(out / "r").ok

@@ -829,6 +829,26 @@ def test_a_run_of_ones_own_strategy_is_named_after_it_not_the_demo(tmp_path, plu
         assert cli("verify", run, cwd=tmp_path).returncode == 0
 
 
+def test_a_basket_s_demo_sessions_are_named_after_their_strategy_ids(tmp_path):
+    """Bug: docs/concepts.md's basket (one config a symbol, each the demo strategy with its own
+    ``strategy_id``, ``basket-btc`` ..., run in parallel without --run-id) made ``demo-001``,
+    ``demo-002`` and ``demo-003`` in whatever order the three processes got there: ``list``
+    could not tell the BTC/USDT run from the SOL/USDT one. A config that names the demo
+    session takes its ``strategy_id`` as the run's name now (``basket-btc-001``); the demo
+    under its own name keeps ``demo-NNN``."""
+    out = tmp_path / "runs"
+    for coin in ("btc", "eth"):
+        config = tmp_path / f"{coin}.toml"
+        config.write_text(
+            f'symbol = "{coin.upper()}/USDT"\nstrategy_id = "basket-{coin}"\nsteps = 5\n'
+        )
+        assert cli("dryrun", "-c", config, "--out", out, "-q", cwd=tmp_path).returncode == 0
+    assert cli("dryrun", "--out", out, "--steps", "5", "-q", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["basket-btc-001", "basket-eth-001", "demo-001"]
+    first = orjson.loads((out / "basket-eth-001" / "events.jsonl").read_bytes().splitlines()[0])
+    assert (first["run_id"], first["strategy_id"]) == ("basket-eth-001", "basket-eth")
+
+
 def test_a_max_order_qty_below_the_demos_order_qty_does_not_refuse_ones_own_strategy(
     tmp_path, desk
 ):
@@ -1113,6 +1133,40 @@ def test_strategy_object_is_recorded_and_resume_needs_it_again(tmp_path):
     manifest = orjson.loads((run_dir / "manifest.json").read_bytes())
     assert manifest["determinism"]["status"] == "not_applicable"
     assert "in-process" in manifest["determinism"]["reason"]
+
+
+def test_livesession_resume_of_a_run_started_with_an_object_names_the_python_call(tmp_path):
+    """Bug: ``livesession resume`` of a crashed run a desk's application started with a
+    strategy object said ``... supplied in-process (mydesk.breakout.ChannelBreakout): pass
+    the same object as strategy= again``, a keyword no flag of the command takes, where
+    ``status`` of the same run said what continues it. The line now adds the call, as
+    ``status`` names it, and that the command line cannot rebuild the object."""
+    script = tmp_path / "obj.py"
+    script.write_text(RESUME_WITH_OBJECT)
+    out = tmp_path / "runs"
+    env = {**os.environ, "LIVESESSION_CRASH_AT": "checkpoint:2"}
+    created = subprocess.run(
+        [sys.executable, str(script), str(EXAMPLES), str(out), "create"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert created.returncode == KILLED, created.stderr
+    run_dir = out / "obj"
+    before = _tree(run_dir)
+    refused = cli("resume", run_dir, cwd=tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr == (
+        "livesession: error: run obj was started with a strategy object supplied in-process "
+        "(mydesk.breakout.ChannelBreakout): pass the same object as strategy= again, as "
+        f"resume_run({str(run_dir)!r}, strategy=<a mydesk.breakout.ChannelBreakout>) from "
+        "Python (the command line cannot rebuild it)\n"
+    )
+    assert _tree(run_dir) == before
+    resumed = subprocess.run(  # as the line says: the run is whole, and verifies
+        [sys.executable, str(script), str(EXAMPLES), str(out), "resume-with"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("verify", run_dir).returncode == 0
 
 
 FORGETFUL = """

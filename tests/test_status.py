@@ -1938,3 +1938,43 @@ def test_a_kill_after_the_last_checkpoint_is_named_though_the_seals_checkpoint_i
     capsys.readouterr()
     assert orjson.loads((run_dir / names.CHECKPOINT).read_bytes())["kill_halted"] is True
     assert run_status(run_dir).kill_halted
+
+
+class _RaisesOnBar3:
+    strategy_id = "raiser"
+
+    def __init__(self) -> None:
+        self.bars = 0
+
+    def on_bar(self, bar: Any, view: Any) -> list[Any]:
+        self.bars += 1
+        if self.bars == 3:
+            raise ValueError("the model's window is empty")
+        return []
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.bars = state["bars"]
+
+
+def test_status_of_a_run_the_strategy_failed_says_where_its_traceback_is(tmp_path, capsys):
+    """Bug: ``status`` of a run sealed FAILED by its strategy's error (``STRATEGY_ERROR``,
+    wound down, nothing in doubt) advised ``read audit.jsonl for C2_OPERATOR_REQUIRED and
+    its reason; run verify``: the reason it sent the reader for was on the line above, and
+    nothing said that the traceback was in the session log, nor that the run was done
+    with. It says so now (the CLI's run writes session.log.jsonl, an application's session
+    logs where the application's logging goes), and to fix the strategy and start anew."""
+    config = DryrunConfig(run_id="raised", strategy_id="raiser", steps=10)
+    with create_run(config, tmp_path, strategy=_RaisesOnBar3()) as session:
+        result = session.run_to_end(10, operator="cli")
+    assert (result.status.value, result.reason) == ("FAILED", "STRATEGY_ERROR")
+    code, said = _status(capsys, tmp_path / "raised")
+    assert (code, said["verdict"]) == (4, "failed")
+    assert said["next"] == (
+        "the strategy raised, or gave what the session cannot act on: audit.jsonl's "
+        "C2_STRATEGY_ERROR says what, the session log its traceback (input_failed; the CLI's: "
+        "session.log.jsonl); fix it and start a new run (this one stays as evidence; "
+        f"`livesession verify {tmp_path / 'raised'}` checks it)"
+    )

@@ -55,9 +55,9 @@ from ._cli_summary import (
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
 from ._domain.decimal import plain
-from ._domain.ids import is_valid_run_id
 from ._domain.lifecycle import SessionState, SessionStatus
-from ._exceptions import LiveSessionError, SinkFailure, StoreFailure
+from ._exceptions import LiveSessionError, PluginError, SinkFailure, StoreFailure
+from ._rundir.layout import free_run_id
 from ._rundir.seal import claimed_seal
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._session.lease_keeper import LEASE_LOST
@@ -78,22 +78,6 @@ __all__ = ["cmd_dryrun", "cmd_resume", "risk_blocks"]
 _PROGRESS_MIN_STEPS: Final = 20_000
 _DEMO_ID_TRIES: Final = 20
 """How often ``dryrun`` chooses the next free demo id when another process took its choice."""
-
-
-def _free_run_id(out: Path, cfg: DryrunConfig) -> str:
-    """The next free ``<name>-NNN`` in ``out``, named after the strategy that runs.
-
-    ``demo-001`` for the demo strategy; for a strategy of one's own its ``strategy_id``
-    (``breakout-001``): the run, its events and its evidence never name the demo for it.
-    """
-    name = "demo" if cfg.strategy_factory is None else cfg.strategy_id
-    if not is_valid_run_id(f"{name}-000"):
-        name = "run"  # a strategy id too long (or odd) to lead a run id
-    for n in range(1, 10_000):
-        candidate = f"{name}-{n:03d}"
-        if not os.path.lexists(out / candidate):  # a dangling symlink is taken too
-            return candidate
-    raise LiveSessionError(f"no free {name}-NNN run id left in {out}: pass --run-id")
 
 
 def _exit_code(result: DryrunResult) -> int:
@@ -125,7 +109,7 @@ def _summary(
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
         f"risk blocks {risk_blocks(metrics, desk_rules(run_dir))}",
-        f"trading     {trading_line(result, metrics)}",
+        f"trading     {trading_line(result, metrics, run_dir)}",
         f"position    {exposure_line(result)}",
         f"rejected    {rejected_line(metrics)}",
         f"retries     {sink + broker} (sink {sink}, broker {broker})",
@@ -293,7 +277,8 @@ def _run(
     if result.status is SessionStatus.REJECTED:
         _say_rejected(result, run_dir)
     if result.status is SessionStatus.FAILED:
-        print(f"livesession: failed: {failure_line(result, run_dir)}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        why = failure_line(result, run_dir, session.inspect().fault_cause)
+        print(f"livesession: failed: {why}", file=sys.stderr)  # noqa: T201 - the CLI's output
     elif controls.stop_reason and result.reason == controls.stop_reason:
         print(  # noqa: T201 - the CLI's output
             f"livesession: stopped by {controls.stop_reason.removeprefix('SIGNAL_')} after "
@@ -394,7 +379,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
     chosen = args.run_id is None and "run_id" not in keys  # the next free <name>-NNN
     cfg = load_config(config, overrides)
     if chosen:
-        overrides["run_id"] = _free_run_id(out, cfg)
+        overrides["run_id"] = free_run_id(out, cfg)
         cfg = load_config(config, overrides)
     if args.print_config:  # OUT is only read (the next free run id): nothing is made
         print_config(cfg, as_json=args.json)
@@ -458,7 +443,7 @@ def _created(
         except (RunHeld, RunExists):
             if not chosen:
                 raise
-            overrides["run_id"] = _free_run_id(args.out, cfg)
+            overrides["run_id"] = free_run_id(args.out, cfg)
             cfg = load_config(config, overrides)
         else:
             return session, cfg
@@ -469,6 +454,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """Resume a crashed run from its last checkpoint and finish it."""
     from ._exceptions import LeaseHeld, RunHeld, SealCheckpointWritten  # noqa: PLC0415
     from ._rundir import resume_run  # noqa: PLC0415 - keeps `import livesession` light
+    from ._rundir.create import from_the_command_line  # noqa: PLC0415
     from ._rundir.resume import say_resumed  # noqa: PLC0415
     from ._rundir.starting import require_written  # noqa: PLC0415
     from .control import SignalControls  # noqa: PLC0415 - only for runs
@@ -485,6 +471,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             return refused(exc, as_json=args.json)
         except SealCheckpointWritten as exc:  # sealed: its sealing checkpoint, nothing else
             return checkpoint_written(exc, as_json=args.json)
+        except PluginError as exc:  # objects supplied in-process: only resume_run takes them
+            raise PluginError(from_the_command_line(run_dir, str(exc))) from None
         say_unalerted(run_dir, session.config)
         with _session_log(run_dir, args.log_level):
             say_resumed(session)

@@ -27,13 +27,14 @@ from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
 from ._risk.rails import RAIL_RULES
-from ._rundir.halts import faulted_in_wind_down_in, wind_down_words
+from ._rundir.halts import faulted_in_wind_down_in, kill_reasons, wind_down_words
 from ._rundir.resumes import resumes_of
 from ._rundir.seal import lease_lost_words
 from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
 from ._support.text import command, json_path, one_line
+from .testing._culprit import raised_at
 
 if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
@@ -132,7 +133,7 @@ def broker_failures_line(result: DryrunResult) -> list[str]:
     return [f"broker      {total} failed call{'' if total == 1 else 's'} ({per})"]
 
 
-def failure_line(result: DryrunResult, run_dir: Path) -> str:
+def failure_line(result: DryrunResult, run_dir: Path, cause: BaseException | None = None) -> str:
     """Why a run failed and what the CLI did about it, in one line (RUNBOOK's exit codes).
 
     A run sealed in ``ERROR_REQUIRES_OPERATOR`` left the venue in doubt. After
@@ -142,11 +143,13 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     words ``status``, the report and the evidence say; after any other fault nothing was
     wound down. After ``LEASE_LOST`` what the venue holds is the new holder's (or, when the
     lease table was reset under the run, maybe another session's): the line says so, as
-    ``status`` and RUNBOOK do, rather than to check it.
+    ``status`` and RUNBOOK do, rather than to check it. After the strategy's or the feed's
+    error, ``cause`` (the session's ``fault_cause``) names the line of the desk's code that
+    raised, which the run's files do not hold (its traceback is in the session log).
     """
     what = result.reason or "FAILED"
     if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
-        what += f" ({one_line(result.detail)})"
+        what += f" ({one_line(result.detail)}{raised_at(result.reason, result.detail, cause)})"
     if result.state.value == "STOPPED":
         return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
     at = faulted_in_wind_down_in(run_dir, result.reason)
@@ -160,7 +163,9 @@ def failure_line(result: DryrunResult, run_dir: Path) -> str:
     )
 
 
-def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
+def trading_line(
+    result: DryrunResult, metrics: MetricsCollector, run_dir: Path | None = None
+) -> str:
     """Whether new orders were allowed at the end, and what changed that on the way.
 
     A run the kill switch halted still ends COMPLETED; this says that trading was halted,
@@ -173,16 +178,22 @@ def trading_line(result: DryrunResult, metrics: MetricsCollector) -> str:
     if result.state is SessionState.PREFLIGHT_FAILED:
         return NEVER_TRADED
     changes = [
-        f"{label} {n}"
-        for label, n in (
-            ("kill switch", result.kills),
-            ("broker unhealthy", metrics.count("BROKER_UNHEALTHY")),
-            ("execution throttle", metrics.rejects_by_reason.get("EXECUTION_THROTTLE", 0)),
-            ("re-enabled", metrics.count("TRADING_REENABLED")),
+        f"{label} {n}{by}"
+        for label, n, by in (
+            ("kill switch", result.kills, _killed_by(run_dir, result.kills)),
+            ("broker unhealthy", metrics.count("BROKER_UNHEALTHY"), ""),
+            ("execution throttle", metrics.rejects_by_reason.get("EXECUTION_THROTTLE", 0), ""),
+            ("re-enabled", metrics.count("TRADING_REENABLED"), ""),
         )
         if n
     ]
     return result.trading.value + (f" ({', '.join(changes)})" if changes else "")
+
+
+def _killed_by(run_dir: Path | None, kills: int) -> str:
+    """`` by DAILY_LOSS``: what pulled the kill switch, as the run's audit records it."""
+    reasons = kill_reasons(run_dir) if kills and run_dir is not None else []
+    return f" by {' and '.join(map(one_line, reasons))}" if reasons else ""
 
 
 def exposure_line(result: DryrunResult) -> str:

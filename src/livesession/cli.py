@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--run-id",
         help="run id: 1-64 of [A-Za-z0-9_.-], not starting with '.' (default: the next "
-        "<strategy_id>-NNN in OUT, demo-NNN for the demo strategy)",
+        "<strategy_id>-NNN in OUT, demo-NNN for the demo's sma_demo)",
     )
     run.add_argument(
         "--seed", type=_non_negative, help="seed for every random choice (default 123)"

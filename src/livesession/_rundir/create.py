@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from .._session.coordinator import LiveSessionOrchestrator
     from .._typing import AlertSink, Clock
 
-__all__ = ["advising_the_cli", "create_run"]
+__all__ = ["advising_the_cli", "create_run", "from_the_command_line"]
 
 
 _FOR_THE_CLI: Final = ContextFlag("livesession_create_run_for_the_cli")
@@ -160,6 +160,20 @@ def _continue(run_dir: Path, *, cli: bool) -> str:
     if not cli:
         return f"{verb} with {resume_call(run_dir, objects)}"
     return f"{verb} with `{command('resume', run_dir)}`"
+
+
+def from_the_command_line(run_dir: Path, said: str) -> str:
+    """``livesession resume``'s word on a refusal ``said`` of a run started with objects.
+
+    ``resume_run`` refuses such a run given nothing (``pass the same object as strategy=
+    again``), which on the command line names a keyword no flag takes: the call from Python
+    that continues it is added, as ``status`` names it (``said`` alone otherwise).
+    """
+    objects = objects_given(read_json_object(run_dir / names.CONFIG))
+    if not objects or "the command line cannot rebuild" in said:
+        return said
+    call = resume_call(run_dir, objects)
+    return f"{said}, as {call} from Python (the command line cannot rebuild it)"
 
 
 @with_context

@@ -41,6 +41,7 @@ __all__ = [
     "halt_cause",
     "halt_text",
     "halted_by_in",
+    "kill_reasons",
     "left_for_an_operator",
     "trading_halts",
     "wind_down_next",
@@ -266,6 +267,18 @@ def halted_by_in(run_dir: Path, trading: object, *, killed: bool) -> str:
     if event is None or event.get("event_type") != "TRADING_STATE_CHANGED":
         return ""
     return halt_cause(event) or ""
+
+
+def kill_reasons(run_dir: Path) -> list[str]:
+    """The reasons of the run's kills (``C2_KILL_SWITCH``), each once, sorted: ``DAILY_LOSS``.
+
+    ``dryrun``'s ``trading`` line names what pulled the kill switch, which ``kill switch
+    1`` alone left to guess (an operator, the daily-loss cap, a reduce-only fill); read
+    from ``audit.jsonl``, a few records a run.
+    """
+    records = read_records(run_dir / names.AUDIT)
+    kills = [r for r in records if r.get("code") == "C2_KILL_SWITCH"]
+    return sorted({str(payload(record).get("reason") or "?") for record in kills})
 
 
 class Halts:

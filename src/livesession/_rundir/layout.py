@@ -11,6 +11,7 @@ Local leases live beside the run directories, in ``<out>/.leases/``.
 from __future__ import annotations
 
 import hashlib
+import os
 import urllib.parse
 from pathlib import Path
 from typing import Any, Final
@@ -24,8 +25,10 @@ from .._artifacts.releases import other_release, release_of
 from .._artifacts.runfiles import not_there
 from .._artifacts.runread import read_json_object
 from .._domain.config import DryrunConfig
+from .._domain.ids import is_valid_run_id
 from .._domain.lifecycle import reported_status
-from .._exceptions import ConfigError, RunDirectoryError, UnrecordablePath
+from .._domain.plugin_fields import DEMO_STRATEGY_ID
+from .._exceptions import ConfigError, LiveSessionError, RunDirectoryError, UnrecordablePath
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import command
 from .._version import __version__
@@ -39,6 +42,7 @@ __all__ = [
     "STORES",
     "Backing",
     "config_hash",
+    "free_run_id",
     "lease_path",
     "read_run_config",
     "read_run_meta",
@@ -240,3 +244,22 @@ def read_run_config(
     if isinstance(base_dir, str) and cfg.base_dir is None:
         cfg = attrs.evolve(cfg, base_dir=base_dir)
     return cfg, meta
+
+
+def free_run_id(out: Path, cfg: DryrunConfig) -> str:
+    """The next free ``<name>-NNN`` in ``out``, named after the strategy that runs.
+
+    ``demo-001`` for the demo strategy under its own name; a strategy of one's own, or the
+    demo a config names (``strategy_id = "basket-btc"``, one session of a basket), takes its
+    ``strategy_id`` (``breakout-001``, ``basket-btc-001``): the run, its events and its
+    evidence never name the demo for it, and a basket's runs are told apart by their names.
+    """
+    demo = cfg.strategy_factory is None and cfg.strategy_id == DEMO_STRATEGY_ID
+    name = "demo" if demo else cfg.strategy_id
+    if not is_valid_run_id(f"{name}-000"):
+        name = "run"  # a strategy id too long (or odd) to lead a run id
+    for n in range(1, 10_000):
+        candidate = f"{name}-{n:03d}"
+        if not os.path.lexists(out / candidate):  # a dangling symlink is taken too
+            return candidate
+    raise LiveSessionError(f"no free {name}-NNN run id left in {out}: pass --run-id")

@@ -37,13 +37,12 @@ from .drift import check_config_kept
 from .layout import read_run_config
 from .leaselost import lease_backend, reset_of
 from .livecut import live_trading, positions_since
+from .nextwords import OWN_SINKS_NEXT, REASON_NEXT
 from .refused import refused_first
 from .supplied import keyword_of
 
 __all__ = [
-    "LEASE_NEXT",
     "NO_CHECKPOINT",
-    "OWN_SINKS_NEXT",
     "GoingOn",
     "RunBook",
     "book",
@@ -347,25 +346,10 @@ def lease_lost_next(how: str = "without cancelling or flattening", backend: str 
     )
 
 
-LEASE_NEXT: Final = {  # what ``status`` advises for a run the lease decided: (verdict, reason)
-    # Preflight found another live session on the account and strategy.
-    ("REJECTED", "LEASE_HELD"): "another live session held its lease (the lease line names it "
-    "while it does): do not start a second one; start a new run once it ended (this one "
-    "stays as evidence)",
-    # ("NEEDS_OPERATOR", "LEASE_LOST"): lease_lost_next, by the run's lease backend.
-}
-OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an application's sinks
-    "verify before handing it over: `{verify}` (status reads only the ends of the files); "
-    "it has no run.json (an application wrote it on its own sinks), so `livesession "
-    "evidence`, which re-runs a run directory, cannot take it: hand over the verified files "
-    "and their audit head (metrics.json's audit_head)"
-)
-
-
 def next_advice(
     verdict: str, reason: str, said: str, planned: int | None, run_dir: str, *, wind_down: str = ""
 ) -> str:
-    """What ``status`` advises, where the lease, ``run.json`` or its release changes ``said``.
+    """What ``status`` advises, where the reason, ``run.json`` or its release changes ``said``.
 
     ``planned`` is the steps the run's config plans, None when no run config was read;
     ``wind_down`` how a fault in its wind-down left the run (``wind_down_words``), "" for
@@ -396,7 +380,7 @@ def next_advice(
             f"{__version__} re-runs only runs of its own release: write its evidence bundle "
             f"with livesession {release_of(version)}.x"
         )
-    return LEASE_NEXT.get((verdict, reason), said)
+    return REASON_NEXT.get((verdict, reason), said)
 
 
 def _config_unread(run_dir: Path) -> str | None:

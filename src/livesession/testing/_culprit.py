@@ -24,7 +24,15 @@ from .._support.text import UNPRINTABLE, exception_text, printable_line
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["INPUT_ERRORS", "chainable", "input_error", "located", "refused_always", "users_line"]
+__all__ = [
+    "INPUT_ERRORS",
+    "chainable",
+    "input_error",
+    "located",
+    "raised_at",
+    "refused_always",
+    "users_line",
+]
 
 INPUT_ERRORS: Final = {
     "STRATEGY_ERROR": ("strategy", "on_bar", "act on"),
@@ -143,6 +151,25 @@ def users_line(cause: BaseException) -> str | None:
             if whose == wanted:
                 return f"{frame.filename}:{frame.lineno} in {frame.name}"
     return None
+
+
+def raised_at(reason: str, detail: str, cause: BaseException | None) -> str:
+    """``; raised at desk/strat.py:12 in on_bar; ...``: the CLI's word on an input error.
+
+    ``reason`` and ``detail`` are the run's result's, ``cause`` the session's
+    ``fault_cause``: the run's files hold the error's type and message, not the line of
+    the desk's code that raised it, which was to be dug out of the session log ("" when the
+    reason is no input error, the cause is not the error recorded, or no line of the desk's
+    raised: the session refused what ``on_bar`` returned, and the message says what).
+    """
+    if reason not in INPUT_ERRORS or cause is None:
+        return ""
+    if detail.partition(":")[0] != type(cause).__name__:
+        return ""
+    line = users_line(cause)
+    if line is None:
+        return ""
+    return f"; raised at {printable_line(line)}; traceback in session.log.jsonl"
 
 
 def located(cause: BaseException, plugin: object, method: str) -> str:
