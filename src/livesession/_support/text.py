@@ -17,6 +17,7 @@ line of plain output names (``artifacts``, ``status``'s ``run``, a ``list`` row)
 ``md_text`` and ``md_code`` put such text in a Markdown document (the evidence's EV
 document, the burn-in report) as one printable line that renders as the text it is: no
 heading, emphasis, link, HTML tag or comment of its own, whatever it holds.
+``iconv_command`` is the command a refusal of a file that is not UTF-8 gives to convert it.
 ``natural_key`` sorts names with numbers in them as a person reads them (``rails[2]``
 before ``rails[10]``).
 """
@@ -27,6 +28,7 @@ import os
 import re
 import shlex
 import sys
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -39,6 +41,7 @@ __all__ = [
     "age_words",
     "command",
     "exception_text",
+    "iconv_command",
     "json_dumps",
     "json_path",
     "md_cell",
@@ -348,6 +351,26 @@ def command(verb: str, path: str | os.PathLike[str]) -> str:
     is left as it is, so the hints of ordinary runs read as before.
     """
     return f"livesession {verb} {shell_word(_not_an_option(os.fspath(path)))}"
+
+
+_CP1252_OWN: Final = range(0x80, 0xA0)
+"""The bytes Windows-1252 gives characters of its own (``€`` 0x80), control codes in Latin-1."""
+
+
+def iconv_command(path: str | os.PathLike[str], source: str | int) -> str:
+    r"""``iconv -f latin1 -t utf-8 desk.toml > desk-utf8.toml``: converting ``path`` to UTF-8.
+
+    ``source`` is the file's encoding (``UTF-16``), or the first byte of it that is not
+    UTF-8: a file saved as Latin-1 or Windows-1252 (``caf\xe9`` from an older spreadsheet
+    or editor), read from Windows-1252 when the byte is one of its own (0x80-0x9f: ``€`` is
+    0x80). The copy is written beside the file, its name ending ``-utf8``; both paths are
+    ``shell_word``s, so the line pastes as it reads.
+    """
+    if isinstance(source, int):
+        source = "cp1252" if source in _CP1252_OWN else "latin1"
+    path = PurePath(path)
+    converted = path.with_name(f"{path.stem}-utf8{path.suffix}")
+    return f"iconv -f {source} -t utf-8 {shell_word(str(path))} > {shell_word(str(converted))}"
 
 
 def path_text(path: str | os.PathLike[str]) -> str:
