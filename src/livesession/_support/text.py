@@ -24,6 +24,7 @@ before ``rails[10]``).
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import shlex
@@ -33,6 +34,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from .secrets import redact_text
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -40,10 +43,12 @@ __all__ = [
     "UNPRINTABLE",
     "age_words",
     "command",
+    "error_line",
     "exception_text",
     "iconv_command",
     "json_dumps",
     "json_path",
+    "json_text",
     "md_cell",
     "md_code",
     "md_said",
@@ -340,6 +345,42 @@ def json_path(path: str | os.PathLike[str]) -> str:
     not UTF-8 stays a surrogate, which ``json_dumps`` says ``\xff``, as under UTF-8.
     """
     return os.fsencode(path).decode("utf-8", "surrogateescape")
+
+
+_BEYOND_ASCII: Final = re.compile(r"[^\x00-\x7f]+")
+
+
+def json_text(text: str) -> str:
+    r"""``text`` (a message naming paths) for a JSON document: its paths read as ``json_path``.
+
+    Under a locale that names files in Latin-1, a message's path is the locale's reading of
+    its bytes (``Q4 \u00e2\x80\x93 review``): each run of characters beyond ASCII that is
+    the locale's reading of UTF-8 bytes is read as UTF-8 (``Q4 \u2013 review``), as
+    ``json_path`` reads a whole path. Any other run is text (``é`` of a config's value,
+    ``€``) and stays as it is; under a UTF-8 locale ``text`` is returned as it is.
+    """
+    encoding = sys.getfilesystemencoding()
+    if text.isascii() or codecs.lookup(encoding).name == "utf-8":
+        return text
+
+    def as_utf8(run: re.Match[str]) -> str:
+        try:  # the bytes the locale read, as ``json_path`` takes them (``os.fsencode``)
+            return run.group().encode(encoding, "surrogateescape").decode("utf-8")
+        except UnicodeError:  # no bytes of the locale's, or not UTF-8: text of its own
+            return run.group()
+
+    return _BEYOND_ASCII.sub(as_utf8, text)
+
+
+def error_line(message: str, *, in_json: bool = False) -> str:
+    r"""An error's one line, redacted: the CLI's on stderr, or (``in_json``) its JSON ``error``.
+
+    The two say the same, but a path under a locale that names files in Latin-1: on stderr
+    it is what the terminal shows of the path's bytes (``Q4 \u00e2\x80\x93 review``, as
+    ``ls`` there shows it; a command in the line pastes back as that path), in the JSON the
+    bytes read as UTF-8 (``Q4 \u2013 review``), as its other paths (``json_text``).
+    """
+    return one_line(redact_text(json_text(message) if in_json else message))
 
 
 def command(verb: str, path: str | os.PathLike[str]) -> str:
