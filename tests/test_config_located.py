@@ -11,6 +11,8 @@ is a known key in the wrong place; a file saved as Latin-1 or UTF-16 was "not va
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -198,6 +200,50 @@ def test_a_misplaced_key_is_said_from_python_too():
 def test_a_file_not_in_utf8_says_where_and_what(tmp_path, raw, said):
     message, path = _refusal(tmp_path, raw)
     assert message.startswith(f"config file {path} {said}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "source"),
+    [
+        ("seed = 1\n# café\n".encode("latin1"), "latin1"),
+        ('seed = 1\nstrategy_id = "5 €"\n'.encode("cp1252"), "cp1252"),
+        ("# Notepad\r\nseed = 1\r\n".encode("utf-16"), "UTF-16"),  # its BOM says the order
+        ("seed = 1\n".encode("utf-16-le"), "UTF-16LE"),  # no BOM: iconv would take it BE
+        ("seed = 1\n".encode("utf-16-be"), "UTF-16BE"),
+    ],
+    ids=["latin1", "cp1252", "utf16-bom", "utf16le", "utf16be"],
+)
+def test_a_file_not_in_utf8_gives_the_command_that_converts_it(tmp_path, raw, source):
+    """Bug: a config file saved as Latin-1 or UTF-16 was told to be saved as UTF-8 and no
+    more, where a data file's refusal gives the ``iconv`` line; now the config's does too,
+    and the command, run as given, makes a file the config reads."""
+    folder = tmp_path / "my desk"
+    folder.mkdir()
+    path = folder / "desk.toml"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    command = f"iconv -f {source} -t utf-8 '{path}' > '{folder / 'desk-utf8.toml'}'"
+    assert str(info.value).endswith(f": save it as UTF-8, or convert it: {command}")
+    if shutil.which("iconv") is None:
+        return  # the line's command is iconv's
+    subprocess.run(command, shell=True, check=True, timeout=30)  # noqa: S602 - the line's
+    converted = load_config(folder / "desk-utf8.toml")
+    assert converted.seed == 1
+    assert converted.strategy_id == ("5 €" if source == "cp1252" else "sma_demo")
+
+
+def test_the_cli_gives_the_command_in_one_line(tmp_path, capsys):
+    path = tmp_path / "desk.toml"
+    path.write_bytes("steps = 5\n".encode("utf-16"))
+    assert main(["dryrun", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"livesession: error: config file {path} is UTF-16 text, not UTF-8 (TOML is UTF-8): "
+        f"save it as UTF-8, or convert it: iconv -f UTF-16 -t utf-8 {path} > "
+        f"{tmp_path / 'desk-utf8.toml'}\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["desk.toml"]  # nothing written
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from _terminal import cli_on_terminal
-from livesession import check_csv
+from livesession import check_csv, check_parquet
 from livesession._market.checkshown import EVERY, showing_check
 
 ROWS = 2 * EVERY + 100  # two reports, and a few rows more
@@ -98,3 +98,40 @@ def test_a_small_file_draws_nothing(tmp_path: Path) -> None:
     done, drawn = cli_on_terminal(*_dryrun(small, tmp_path / "out"), timeout=120)
     assert done.returncode == 0, drawn
     assert DRAWN not in drawn
+
+
+@pytest.fixture(name="parquet_bars", scope="module")
+def _parquet_bars(bars: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The CSV file's bars as a Parquet file (the ``parquet`` extra; skipped without it)."""
+    csv = pytest.importorskip("pyarrow.csv", reason="Parquet is the parquet extra's")
+    pq = pytest.importorskip("pyarrow.parquet", reason="Parquet is the parquet extra's")
+    path = tmp_path_factory.mktemp("parquet") / "eurusd.parquet"
+    pq.write_table(csv.read_csv(bars), path)
+    return path
+
+
+def test_a_parquet_check_reports_its_share_of_the_bytes(parquet_bars: Path) -> None:
+    """Bug: a Parquet file's check reported nothing, so no bar was drawn however long it
+    took (some 50,000 rows a second). It reports every ``EVERY`` rows now, the share of
+    the file's bytes those rows are: a bar of bytes, as a CSV file's."""
+    seen: list[tuple[int, int | None]] = []
+    with showing_check(lambda done, total: seen.append((done, total))):
+        check = check_parquet(parquet_bars, tick=None)
+    size = parquet_bars.stat().st_size
+    assert check.rows == ROWS
+    assert seen == [(size * EVERY // ROWS, size), (size * 2 * EVERY // ROWS, size)]
+    with showing_check(None):
+        assert check_parquet(parquet_bars, tick=None).rows == ROWS
+
+
+def test_a_terminal_is_shown_a_parquet_check(parquet_bars: Path, tmp_path: Path) -> None:
+    argv = _dryrun(parquet_bars, tmp_path)
+    argv[argv.index("--feed") + 1] = f"parquet:{parquet_bars}"
+    done, drawn = cli_on_terminal(*argv, timeout=120)
+    assert done.returncode == 0, drawn
+    assert DRAWN in drawn
+    assert b"kB" in drawn  # a bar of bytes
+    run = tmp_path / "demo-001"
+    for path in run.iterdir():
+        if path.is_file():
+            assert DRAWN not in path.read_bytes(), path.name

@@ -95,3 +95,49 @@ def test_status_list_and_burnin_json_paths_are_the_paths_bytes_too(tmp_path: Pat
     assert said["list"]["runs"][0]["run_dir"] == str(run)
     assert [s["run_dir"] for s in said["burnin"]["sessions"]] == [str(run)]
     assert said["burnin"]["reports"] == [str(out / "burnin" / "r1-burnin.md")]
+
+
+def test_an_error_names_the_path_as_the_json_and_the_terminal_each_read_it(
+    tmp_path: Path,
+) -> None:
+    """Bug: under a Latin-1 locale the ``--json`` ``error`` said a path beyond ASCII as the
+    locale read its bytes (``run directory Q4 \\u00e2\\\\x80\\\\x93 review/r1 does not
+    exist``, ``caf\\u00c3\\u00a9``), where the object's other paths are the bytes read as
+    UTF-8; so did ``status --json``'s ``problem``. They are read as UTF-8 now; stderr keeps
+    the path's own bytes, which the Latin-1 terminal shows as ``ls`` does there (a byte it
+    cannot show escaped), so a command pasted from the line names the path."""
+    locale = latin_1_locale(tmp_path)
+    for name in ("Q4 \u2013 review", "caf\u00e9"):
+        run = tmp_path / name / "r1"
+        run.parent.mkdir()
+        said = {}
+        for command in ("verify", "list", "status"):
+            done = subprocess.run(
+                [sys.executable, "-m", "livesession.cli", command, os.fsencode(run), "--json"],
+                capture_output=True, env={**os.environ, **locale}, check=False, timeout=300,
+            )  # fmt: skip
+            assert done.returncode == 2, done.stderr
+            assert done.stdout.isascii()
+            said[command] = json.loads(done.stdout), done.stderr
+        assert said["verify"][0]["error"] == f"run directory {run} does not exist"
+        assert said["list"][0]["error"] == f"{run} does not exist, so it is not a directory of runs"
+        assert said["status"][0]["problem"] == f"{run} does not exist"
+        on_disk = os.fsencode(run)
+        shown = on_disk.replace(b"\x80", b"\\x80").replace(b"\x93", b"\\x93")  # C1: escaped
+        assert (
+            said["verify"][1]
+            == b"livesession: error: run directory " + shown + b" does not exist\n"
+        )
+
+
+def test_json_text_reads_only_what_the_locale_read_of_utf8(monkeypatch) -> None:
+    """Text of a message that no locale read from a path (a config's ``é``, a ``€``) stays."""
+    from livesession._support.text import json_text
+
+    said = "run r\u00e9gion (caf\u00e9, 5 \u20ac) in " + "Q4 \u2013 r\u00e9v".encode().decode(
+        "latin-1"
+    )
+    assert json_text(said) == said  # a UTF-8 locale: as it is
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "iso8859-1")
+    assert json_text(said) == "run r\u00e9gion (caf\u00e9, 5 \u20ac) in Q4 \u2013 r\u00e9v"
+    assert json_text("bad \udcff name") == "bad \udcff name"  # a byte no locale could read

@@ -253,6 +253,47 @@ class TestNotARun:
         assert not result.ok
         assert "is a symlink to middle, leading to" in result.render(str(tmp_path / "first"))[0]
 
+    @pytest.mark.parametrize("command", [*COMMANDS, "status", "stop"])
+    def test_a_run_under_a_dangling_symlink_names_the_link(self, tmp_path, capsys, command):
+        """Bug: ``verify latest/r1``, ``latest`` a symlink to a run folder that is gone (a
+        mount not there), said only ``run directory latest/r1 does not exist``, sending the
+        user to look for a typo in ``r1``; each tool that takes a run path now names the
+        link and its target, as of a run path that is such a link itself."""
+        (tmp_path / "latest").symlink_to(tmp_path / "gone")
+        path = tmp_path / "latest" / "r1"
+        before = _snapshot(tmp_path)
+        assert main([command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.endswith(
+            f"{path} does not exist ({tmp_path / 'latest'} is a symlink to "
+            f"{tmp_path / 'gone'}, which does not exist)\n"
+        )
+        assert len(err.splitlines()) == 1
+        assert _snapshot(tmp_path) == before
+
+    def test_a_run_under_a_chain_of_symlinks_and_a_loop(self, tmp_path, capsys):
+        """Deeper under the link, through a chain of links, or under a loop: the first link
+        on the path that leads nowhere is named, as a run path that is one names itself."""
+        (tmp_path / "real").mkdir()
+        (tmp_path / "real" / "link").symlink_to("../first")
+        (tmp_path / "first").symlink_to("gone")
+        (tmp_path / "a").symlink_to("a")
+        path = tmp_path / "real" / "link" / "runs" / "r1"
+        assert main(["verify", str(path), "--json"]) == 2
+        assert json.loads(capsys.readouterr().out)["error"] == (
+            f"run directory {path} does not exist ({tmp_path / 'real' / 'link'} is a symlink "
+            f"to ../first, leading to {tmp_path / 'gone'}, which does not exist)"
+        )
+        assert main(["list", str(tmp_path / "a" / "out")]) == 2
+        assert capsys.readouterr().err == (
+            f"livesession: error: {tmp_path / 'a' / 'out'} does not exist ({tmp_path / 'a'} is "
+            "a symlink to a, a symlink loop (Too many levels of symbolic links)), so it is not "
+            "a directory of runs\n"
+        )
+        assert "does not exist (" in verify_run(path).summary
+        assert main(["verify", str(tmp_path / "real" / "r1")]) == 2  # no link on the way
+        assert capsys.readouterr().err.endswith(f"{tmp_path / 'real' / 'r1'} does not exist\n")
+
     def test_an_unrelated_directory_gets_no_runs_hint(self, tmp_path, capsys):
         """Only a directory that holds runs gets the hint."""
         assert main(["verify", str(_unrelated(tmp_path))]) == 2

@@ -356,6 +356,34 @@ def test_a_symlink_that_leads_nowhere_is_named(
     assert _tree(tmp_path) == before  # nothing written, the link's target not made
 
 
+@pytest.mark.parametrize("chain", [False, True])
+def test_a_relative_or_chained_symlink_names_what_to_create(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], chain: bool
+) -> None:
+    """Bug: ``--out desk/runs``, ``desk/runs`` a symlink ``../nowhere`` (or ``../latest``, a
+    symlink to ``/mnt/gone``), advised ``create ../nowhere`` (``create ../latest``): read
+    from the current folder, not the link's, and in the chain a link that is there. The
+    missing end is named, from where the user stands."""
+    monkeypatch.chdir(tmp_path)
+    Path("desk").mkdir()
+    Path("desk/runs").symlink_to("../latest" if chain else "../nowhere")
+    if chain:
+        Path("latest").symlink_to(tmp_path / "gone")
+    before = _tree(tmp_path)
+    assert main(["dryrun", "--out", "desk/runs/x", "--run-id", "abc", "-q"]) == 2
+    lead = f"../latest, leading to {tmp_path / 'gone'}" if chain else "../nowhere"
+    create = tmp_path / "gone" if chain else "nowhere"
+    assert capsys.readouterr() == (
+        "",
+        (
+            "livesession: error: cannot create run directory desk/runs/x/abc: desk/runs is a "
+            f"broken symlink: it points to {lead}, which does not exist: create {create}, or point "
+            "desk/runs at a directory\n"
+        ),
+    )
+    assert _tree(tmp_path) == before
+
+
 def test_a_refused_start_takes_away_every_directory_it_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -44,7 +44,7 @@ from ._support.anchor import paths_as_given
 from ._support.oserrors import said as oserror_said
 from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
-from ._support.text import json_path, one_line, path_text
+from ._support.text import error_line, json_path, one_line, path_text
 
 if TYPE_CHECKING:
     from .burnin import BurninResult
@@ -452,7 +452,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             "runs": [run.to_json() for run in runs],
         }
         if unreadable:  # as every command's --json says an exit 2, with the runs all the same
-            document |= {"ok": False, "exit_code": EXIT_BAD_INPUT, "error": _refused(unreadable)}
+            said = error_line(_refused(unreadable), in_json=True)
+            document |= {"ok": False, "exit_code": EXIT_BAD_INPUT, "error": said}
         emit_json(document)
         return _listed(unreadable)
     rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
@@ -483,14 +484,13 @@ def _listed(unreadable: list[OSError]) -> int:
     The other runs are listed all the same: one unreadable run does not blind a fleet check.
     """
     if unreadable:
-        print(f"livesession: error: {_refused(unreadable)}", file=sys.stderr)  # noqa: T201
+        print(f"livesession: error: {error_line(_refused(unreadable))}", file=sys.stderr)  # noqa: T201
     return EXIT_BAD_INPUT if unreadable else EXIT_OK
 
 
 def _refused(unreadable: list[OSError]) -> str:
-    """``RUN/audit.jsonl: Permission denied``: each file ``list`` could not read, one line."""
-    named = (f"{exc.filename2 or exc.filename}: {oserror_said(exc)}" for exc in unreadable)
-    return one_line(redact_text("; ".join(named)))
+    """``RUN/audit.jsonl: Permission denied``: each file ``list`` could not read, joined."""
+    return "; ".join(f"{exc.filename2 or exc.filename}: {oserror_said(exc)}" for exc in unreadable)
 
 
 def _unstarted(run: RunStatus) -> str:

@@ -33,7 +33,7 @@ from ._exceptions import UsageError
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import redact_text
 from ._support.signals import SignalStop, act_on_owed_stops, owed_stops, owed_stops_settled
-from ._support.text import command, json_dumps, one_line, valid_text
+from ._support.text import command, error_line, json_dumps, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -472,9 +472,9 @@ def unsynced_seal(run_dir: Path, status: str, unsynced: str, once: str) -> str:
 
 def refused(exc: LiveSessionError, *, as_json: bool = False) -> int:
     """A writer refused because another holds the run (or its lease): one line, exit 3."""
-    line = one_line(redact_text(str(exc)))  # the same line on stderr as in the JSON
-    print(f"livesession: rejected: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
-    if as_json:
+    print(f"livesession: rejected: {error_line(str(exc))}", file=sys.stderr)  # noqa: T201 - the CLI's output
+    if as_json:  # the same line, but a path under a Latin-1 locale read as UTF-8
+        line = error_line(str(exc), in_json=True)
         emit_json({"ok": False, "exit_code": EXIT_REJECTED, "error": line})
     return EXIT_REJECTED
 

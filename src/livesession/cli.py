@@ -76,8 +76,7 @@ from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
 from ._support.numbertext import integer_form_problem, is_number_text
 from ._support.oserrors import said
-from ._support.secrets import redact_text
-from ._support.text import one_line, path_text, shell_word
+from ._support.text import error_line, path_text, shell_word
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -490,8 +489,9 @@ def _one_run(args: argparse.Namespace, extra: list[str]) -> str:
 
 def _error(message: str, *, as_json: bool) -> int:
     """One redacted line on stderr (and the JSON object with ``--json``): exit 2."""
-    line = one_line(redact_text(message))  # one line (a path's newline too), as in the JSON
+    line = error_line(message)  # one line (a path's newline too), as in the JSON
     print(f"livesession: error: {line}", file=sys.stderr)  # noqa: T201 - the CLI's output
-    if as_json:
+    if as_json:  # the same line, but a path under a Latin-1 locale read as UTF-8
+        line = error_line(message, in_json=True)
         emit_json({"ok": False, "exit_code": EXIT_BAD_INPUT, "error": line})
     return EXIT_BAD_INPUT

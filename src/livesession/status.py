@@ -110,7 +110,7 @@ from ._rundir.stopasked import stop_asked
 from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
 from ._support.secrets import ALERT_ENV
-from ._support.text import command, json_path, one_line, text_field
+from ._support.text import command, json_path, json_text, one_line, text_field
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
 
@@ -309,6 +309,7 @@ class RunStatus:
         """The ``--json`` object: every field, the verdict by name, its exit code, and next."""
         data = attrs.asdict(self, recurse=False)
         data["run_dir"] = json_path(self.run_dir)  # its bytes, under any locale
+        data["problem"] = json_text(self.problem)  # and the paths it names
         data["verdict"] = self.verdict.label
         data["exit_code"] = self.exit_code
         data["never_traded"] = self.state == SessionState.PREFLIGHT_FAILED.value

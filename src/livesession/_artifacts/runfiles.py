@@ -62,10 +62,19 @@ def not_there(path: Path) -> str:
 
     Of a symlink that leads nowhere: ``is a symlink to TARGET, which does not exist`` (by
     way of another symlink: ``leading to FINAL``), or a symlink loop. A bare "does not
-    exist" of a path ``ls`` lists sent the user looking for a typo in it.
+    exist" of a path ``ls`` lists sent the user looking for a typo in it. Under a folder
+    that is such a symlink (``latest/r1``, ``latest`` leading nowhere) the first of them is
+    named: ``does not exist (latest is a symlink to TARGET, which does not exist)``.
     """
     if not path.is_symlink():
-        return " does not exist"
+        broken = next(
+            (p for p in reversed(path.parents) if p.is_symlink() and not p.exists()), None
+        )
+        return (
+            " does not exist"
+            if broken is None
+            else f" does not exist ({broken}{not_there(broken)})"
+        )
     target = link_target(path)
     try:
         path.stat()

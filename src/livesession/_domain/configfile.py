@@ -20,6 +20,7 @@ import attrs
 from .._exceptions import ConfigError
 from .._support.fsutil import FileTooLarge, NotAFile, read_regular
 from .._support.secrets import redact_url_echoes
+from .._support.text import iconv_command
 from .datafeeds import check_recordable_paths
 from .plugin_fields import TOO_DEEP_TO_READ
 
@@ -81,17 +82,20 @@ def parse_config(path: Path, raw: bytes) -> tuple[dict[str, Any], str]:
 
     A BOM (as Notepad saves UTF-8) is dropped. ``ConfigError`` names the file and what is
     wrong with it: where its first byte that is not UTF-8 stands (a file saved as Latin-1),
-    or that it is UTF-16 (what Windows PowerShell's ``>`` writes); TOML is UTF-8.
+    or that it is UTF-16 (what Windows PowerShell's ``>`` and Notepad's "Unicode" write);
+    TOML is UTF-8. Either says the ``iconv`` command that converts it, as a data file's
+    refusal does.
     """
     body = raw.removeprefix(codecs.BOM_UTF8)
     if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in body[:2]:
         raise ConfigError(
-            f"config file {path} is UTF-16 text, not UTF-8 (TOML is UTF-8): save it as UTF-8"
+            f"config file {path} is UTF-16 text, not UTF-8 (TOML is UTF-8): save it as UTF-8, "
+            f"or convert it: {iconv_command(path, _utf16_form(body))}"
         )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path} {_not_utf8(body, exc.start)}") from None
+        raise ConfigError(f"config file {path} {_not_utf8(path, body, exc.start)}") from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
@@ -100,14 +104,26 @@ def parse_config(path: Path, raw: bytes) -> tuple[dict[str, Any], str]:
         raise ConfigError(f"config file {path} {TOO_DEEP_TO_READ}") from None
 
 
-def _not_utf8(body: bytes, at: int) -> str:
-    """What is said of a config file whose byte ``at`` of ``body`` is not UTF-8."""
+def _not_utf8(path: Path, body: bytes, at: int) -> str:
+    """What is said of the config file ``path`` whose byte ``at`` of ``body`` is not UTF-8."""
     line = body.count(b"\n", 0, at) + 1
     column = at - body.rfind(b"\n", 0, at)
     return (
         f"is not UTF-8 text (TOML is UTF-8): byte 0x{body[at]:02x} at line {line}, column "
-        f"{column} (a file saved as Latin-1 or Windows-1252?): save it as UTF-8"
+        f"{column} (a file saved as Latin-1 or Windows-1252?): save it as UTF-8, or convert "
+        f"it: {iconv_command(path, body[at])}"
     )
+
+
+def _utf16_form(body: bytes) -> str:
+    r"""The form ``iconv`` reads the UTF-16 ``body`` as: with a BOM its own, else by its NULs.
+
+    Without a BOM ``iconv -f UTF-16`` takes big-endian, where Windows writes little-endian:
+    ``s\x00`` is UTF-16LE.
+    """
+    if body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    return "UTF-16BE" if body[:1] == b"\x00" else "UTF-16LE"
 
 
 def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigError:

@@ -3,8 +3,9 @@
 A desk's file of five million rows took over a minute to check before its run started,
 and nothing was said meanwhile. The CLI shows a bar on a terminal (``_cli_bar``) for the
 block it checks a file in (``showing_check``); ``scan_csv`` reports through ``shown``
-every ``EVERY`` lines, and not at all when no caller asked (a library's check, a run's
-own feed, a test): the run's files never hold any of it.
+every ``EVERY`` lines, a Parquet file's check through ``rows_shown`` every ``EVERY``
+rows, and neither at all when no caller asked (a library's check, a run's own feed, a
+test): the run's files never hold any of it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["EVERY", "showing_check", "shown"]
+__all__ = ["EVERY", "rows_shown", "showing_check", "shown"]
 
 EVERY: Final = 8192
 """Lines between two reports: a few a second at the check's pace, none for a small file."""
@@ -50,6 +51,23 @@ def shown(
     if progress is None:
         return lines
     return _reported(lines, progress, done, size if size is not None else _size(stream))
+
+
+def rows_shown(rows: int, size: int) -> Callable[[int], None] | None:
+    """``report(row)`` for a file read whole, then checked row by row (Parquet); or None.
+
+    On every ``EVERY``-th row it reports that share of the file's ``size`` bytes: the bar
+    is one of bytes, as a CSV file's. None when no caller asked.
+    """
+    progress = _PROGRESS.get()
+    if progress is None or rows <= 0:
+        return None
+
+    def report(row: int) -> None:
+        if row and not row % EVERY:
+            progress(size * row // rows, size)
+
+    return report
 
 
 def _reported(

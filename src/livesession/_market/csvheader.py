@@ -16,7 +16,7 @@ import csv
 import re
 from typing import TYPE_CHECKING, Final
 
-from .._support.text import shell_word
+from .._support.text import iconv_command
 from .csvforms import compressed, cr_line_ends, header_splits, line_too_long, no_header, utf16
 from .datafail import fail as _fail
 
@@ -27,8 +27,6 @@ __all__ = ["PRICE_COLUMNS", "REQUIRED_COLUMNS", "column_index", "not_utf8", "rea
 
 PRICE_COLUMNS: Final = ("open", "high", "low", "close")
 REQUIRED_COLUMNS: Final = (*PRICE_COLUMNS, "volume")
-_CP1252_OWN: Final = range(0x80, 0xA0)
-"""The bytes Windows-1252 gives characters of its own (``€`` 0x80), control codes in Latin-1."""
 
 
 def not_utf8(exc: UnicodeDecodeError, path: Path | None = None) -> str:
@@ -45,12 +43,9 @@ def not_utf8(exc: UnicodeDecodeError, path: Path | None = None) -> str:
         )
     byte = exc.object[exc.start]
     said = f"not UTF-8 text (byte {exc.start + 1} of the line, 0x{byte:02x})"
-    source = "cp1252" if byte in _CP1252_OWN else "latin1"
-    converted = path.with_name(f"{path.stem}-utf8{path.suffix}")
     return (
-        f"{said}: a file saved as Latin-1 or Windows-1252? Convert it, iconv -f {source} -t "
-        f"utf-8 {shell_word(str(path))} > {shell_word(str(converted))}, or save it as UTF-8 "
-        '(a spreadsheet\'s "CSV UTF-8")'
+        f"{said}: a file saved as Latin-1 or Windows-1252? Convert it, "
+        f'{iconv_command(path, byte)}, or save it as UTF-8 (a spreadsheet\'s "CSV UTF-8")'
     )
 
 

@@ -37,6 +37,7 @@ from .._domain.clock import from_epoch_ns
 from .._domain.model import Bar
 from .._exceptions import DataFileError
 from .._support.optional import import_optional
+from .checkshown import rows_shown
 from .csvheader import REQUIRED_COLUMNS, column_index
 from .datafile import DataFileCheck, RowChecker
 from .dataopen import open_data_file
@@ -135,9 +136,12 @@ def _read(
     index = column_index(path, names, ",".join(table.column_names))
     rows = _RowTexts(pa, table)
     checker = RowChecker(path, names, tick)
+    report = rows_shown(len(rows), len(data))  # a terminal's bar, as a CSV file's check draws
     try:
         for number in range(len(rows)):
             checker.check(rows[number], index, number + 2)
+            if report is not None:
+                report(number + 1)
     except DataFileError as exc:
         raise _with_row(exc) from None
     if not rows:

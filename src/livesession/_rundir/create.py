@@ -87,8 +87,15 @@ def _broken_link(path: Path) -> str:
                 return f"{what}: {fix or 'point it at a directory'}"
             target = part.readlink()
             if exc.errno == errno.ENOENT:
-                what = f"{part} is a broken symlink: it points to {target}, which does not exist"
-                return f"{what}: {fix or f'create {target}, or point {part} at a directory'}"
+                # Where the link leads, from here: a relative target is the link's folder's,
+                # and through a chain of links the missing end is what to create.
+                end = part.resolve() if (part.parent / target).is_symlink() else None
+                lead = f", leading to {end}" if end else ""
+                missing = end or Path(os.path.normpath(part.parent / target))
+                what = (
+                    f"{part} is a broken symlink: it points to {target}{lead}, which does not exist"
+                )
+                return f"{what}: {fix or f'create {missing}, or point {part} at a directory'}"
             return f"{part} is a symlink to {target}, which cannot be reached ({exc.strerror})"
     return ""
 

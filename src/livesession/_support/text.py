@@ -17,19 +17,24 @@ line of plain output names (``artifacts``, ``status``'s ``run``, a ``list`` row)
 ``md_text`` and ``md_code`` put such text in a Markdown document (the evidence's EV
 document, the burn-in report) as one printable line that renders as the text it is: no
 heading, emphasis, link, HTML tag or comment of its own, whatever it holds.
+``iconv_command`` is the command a refusal of a file that is not UTF-8 gives to convert it.
 ``natural_key`` sorts names with numbers in them as a person reads them (``rails[2]``
 before ``rails[10]``).
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import shlex
 import sys
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
+
+from .secrets import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,9 +43,12 @@ __all__ = [
     "UNPRINTABLE",
     "age_words",
     "command",
+    "error_line",
     "exception_text",
+    "iconv_command",
     "json_dumps",
     "json_path",
+    "json_text",
     "md_cell",
     "md_code",
     "md_said",
@@ -339,6 +347,42 @@ def json_path(path: str | os.PathLike[str]) -> str:
     return os.fsencode(path).decode("utf-8", "surrogateescape")
 
 
+_BEYOND_ASCII: Final = re.compile(r"[^\x00-\x7f]+")
+
+
+def json_text(text: str) -> str:
+    r"""``text`` (a message naming paths) for a JSON document: its paths read as ``json_path``.
+
+    Under a locale that names files in Latin-1, a message's path is the locale's reading of
+    its bytes (``Q4 \u00e2\x80\x93 review``): each run of characters beyond ASCII that is
+    the locale's reading of UTF-8 bytes is read as UTF-8 (``Q4 \u2013 review``), as
+    ``json_path`` reads a whole path. Any other run is text (``é`` of a config's value,
+    ``€``) and stays as it is; under a UTF-8 locale ``text`` is returned as it is.
+    """
+    encoding = sys.getfilesystemencoding()
+    if text.isascii() or codecs.lookup(encoding).name == "utf-8":
+        return text
+
+    def as_utf8(run: re.Match[str]) -> str:
+        try:  # the bytes the locale read, as ``json_path`` takes them (``os.fsencode``)
+            return run.group().encode(encoding, "surrogateescape").decode("utf-8")
+        except UnicodeError:  # no bytes of the locale's, or not UTF-8: text of its own
+            return run.group()
+
+    return _BEYOND_ASCII.sub(as_utf8, text)
+
+
+def error_line(message: str, *, in_json: bool = False) -> str:
+    r"""An error's one line, redacted: the CLI's on stderr, or (``in_json``) its JSON ``error``.
+
+    The two say the same, but a path under a locale that names files in Latin-1: on stderr
+    it is what the terminal shows of the path's bytes (``Q4 \u00e2\x80\x93 review``, as
+    ``ls`` there shows it; a command in the line pastes back as that path), in the JSON the
+    bytes read as UTF-8 (``Q4 \u2013 review``), as its other paths (``json_text``).
+    """
+    return one_line(redact_text(json_text(message) if in_json else message))
+
+
 def command(verb: str, path: str | os.PathLike[str]) -> str:
     """``livesession resume '/tmp/x y/r1'``: a command a hint prints, to be pasted into a shell.
 
@@ -348,6 +392,26 @@ def command(verb: str, path: str | os.PathLike[str]) -> str:
     is left as it is, so the hints of ordinary runs read as before.
     """
     return f"livesession {verb} {shell_word(_not_an_option(os.fspath(path)))}"
+
+
+_CP1252_OWN: Final = range(0x80, 0xA0)
+"""The bytes Windows-1252 gives characters of its own (``€`` 0x80), control codes in Latin-1."""
+
+
+def iconv_command(path: str | os.PathLike[str], source: str | int) -> str:
+    r"""``iconv -f latin1 -t utf-8 desk.toml > desk-utf8.toml``: converting ``path`` to UTF-8.
+
+    ``source`` is the file's encoding (``UTF-16``), or the first byte of it that is not
+    UTF-8: a file saved as Latin-1 or Windows-1252 (``caf\xe9`` from an older spreadsheet
+    or editor), read from Windows-1252 when the byte is one of its own (0x80-0x9f: ``€`` is
+    0x80). The copy is written beside the file, its name ending ``-utf8``; both paths are
+    ``shell_word``s, so the line pastes as it reads.
+    """
+    if isinstance(source, int):
+        source = "cp1252" if source in _CP1252_OWN else "latin1"
+    path = PurePath(path)
+    converted = path.with_name(f"{path.stem}-utf8{path.suffix}")
+    return f"iconv -f {source} -t utf-8 {shell_word(str(path))} > {shell_word(str(converted))}"
 
 
 def path_text(path: str | os.PathLike[str]) -> str:
