@@ -30,7 +30,7 @@ from livesession._exceptions import Fenced
 from livesession.leases import FileLease
 from livesession.verify import verify_run
 from test_lease_session import (
-    SHORT_TTL_MS,
+    LONG_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
     audit_records,
     cli,
@@ -291,7 +291,7 @@ def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp
 
     out = tmp_path / "runs"
     config = write_config(
-        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=SHORT_TTL_MS
+        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=LONG_TTL_MS
     )
     common = ["dryrun", "--config", config, "--out", out, "--lease", "-q"]
     path = lease_path(out, "acct1", "sma_demo")
@@ -313,7 +313,7 @@ def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp
         path.unlink()
         if after == "replaced":
             path.write_bytes(older)
-        time.sleep(SHORT_TTL_MS / 4 / 1000 + 0.1)  # the send's lease check renews
+        # Woken, the send reads the lease file first (no renewal need be due) and renews.
         os.kill(run.pid, signal.SIGCONT)
         _, err = run.communicate(timeout=SUBPROCESS_TIMEOUT_S)
     finally:

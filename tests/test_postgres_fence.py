@@ -8,8 +8,9 @@ Needs a server, like tests/test_postgres.py (skips without one unless
 The last test is two real ``livesession dryrun --store postgres`` processes of the same
 (account, strategy): the first stops itself with SIGSTOP right before a send
 (``LIVESESSION_PAUSE_AT``), stays stopped past its lease TTL while the second takes the
-lease, and is continued with SIGCONT. Waits are on the wall clock (the lease is), short
-and bounded.
+lease, and is continued with SIGCONT. Nothing waits for the TTL to pass: the lease row is
+written expired, and the first wakes with its lease clock a TTL on (``lease_pause``);
+waits are bounded polls for the processes' own progress.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from livesession.stores.postgres import (
 )
 from livesession.verify import verify_run
 from test_lease_session import (
-    SHORT_TTL_MS,
+    LONG_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
     audit_records,
     cli,
     cli_argv,
     cli_env,
     fences,
+    lease_pause,
     submits_per_client_id,
     write_config,
 )
@@ -268,13 +270,14 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
     env = {DSN_ENV_VAR: schema_dsn}
     out = tmp_path / "runs"
     config = write_config(
-        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=SHORT_TTL_MS
+        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=LONG_TTL_MS
     )
     common = ["dryrun", "--config", config, "--out", out, "--store", "postgres", "-q"]
+    pausing, paused = lease_pause(tmp_path)
     # The first session stops itself right before its third send: reserved, not yet sent.
     first = subprocess.Popen(
         cli_argv(*common, "--run-id", "first"),
-        env={**cli_env(env), "LIVESESSION_PAUSE_AT": "before_send:3"},
+        env={**cli_env(env | pausing), "LIVESESSION_PAUSE_AT": "before_send:3"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -290,8 +293,9 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
         assert {row[3] for row in paused_rows} == {first_fence}
         assert sum(paused_submits.values()) == 2
 
-        # The first renewed its lease before it paused: past one TTL from now it has expired.
-        time.sleep(SHORT_TTL_MS / 1000 + 0.5)
+        # Paused past its TTL: its lease has expired, and its clock has moved on as far.
+        _admin(schema_dsn, "UPDATE livesession_lease SET expires_ns = %s", (time.time_ns() - 1,))
+        paused(LONG_TTL_MS + 1)
         second = subprocess.Popen(
             cli_argv(*common, "--run-id", "second"),
             env=cli_env(env),
