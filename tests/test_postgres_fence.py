@@ -52,7 +52,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     _schema_dsn,
 )
 
-from _helpers import proc_stat
+from _helpers import proc_stat, until
 from store_contract import FP_A
 
 pytestmark = pytest.mark.postgres
@@ -72,16 +72,6 @@ _OLD_CHECKPOINT_DDL = """
 CREATE TABLE livesession_checkpoint (
     run_key text PRIMARY KEY, body text NOT NULL, saved_at timestamptz NOT NULL DEFAULT now())
 """
-
-
-def _poll(condition, what: str, timeout: float = WAIT_S, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
 
 
 @contextmanager
@@ -168,13 +158,17 @@ def test_a_write_waits_for_a_takeover_in_progress(schema_dsn, takeover):
 
             writer = threading.Thread(target=write)
             writer.start()
-            _poll(
-                lambda: _admin(
-                    schema_dsn,
-                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                    (taker_pid,),
-                )[0][0],
+            until(
                 "the write to wait for the takeover's row lock",
+                lambda: (
+                    _admin(
+                        schema_dsn,
+                        "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                        (taker_pid,),
+                    )[0][0]
+                    > 0
+                ),
+                deadline_s=WAIT_S,
             )
             assert not outcome  # still waiting
             if takeover == "commit":
@@ -284,7 +278,12 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
     )
     second = None
     try:
-        _poll(lambda: proc_stat(first.pid)[0] == "T", "the first session to pause itself")
+        until(
+            "the first session to pause itself",
+            lambda: proc_stat(first.pid)[0] == "T",
+            first,
+            deadline_s=WAIT_S,
+        )
         first_dir, second_dir = out / "first", out / "second"
         [first_fence] = fences(first_dir)
         paused_rows = _first_rows(schema_dsn)
@@ -303,9 +302,11 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
             stderr=subprocess.PIPE,
             text=True,
         )
-        _poll(
-            lambda: (second_dir / "audit.jsonl").exists() and fences(second_dir),
+        until(
             "the second session to take the lease",
+            lambda: (second_dir / "audit.jsonl").exists() and bool(fences(second_dir)),
+            second,
+            deadline_s=WAIT_S,
         )
         assert fences(second_dir)[0] > first_fence
         woken_at = _admin(schema_dsn, "SELECT now()")[0][0]
@@ -364,7 +365,12 @@ def test_a_holder_whose_lease_table_was_truncated_stops_before_the_next_holder_t
     )
     first_dir, second_dir = out / "first", out / "second"
     try:
-        _poll(lambda: proc_stat(first.pid)[0] == "T", "the first session to pause itself")
+        until(
+            "the first session to pause itself",
+            lambda: proc_stat(first.pid)[0] == "T",
+            first,
+            deadline_s=WAIT_S,
+        )
         paused_submits = submits_per_client_id(first_dir / "broker_journal.jsonl")
         assert paused_submits, "the first sent nothing before it paused: the test proves nothing"
         _admin(schema_dsn, "TRUNCATE livesession_lease")

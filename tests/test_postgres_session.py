@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -42,7 +41,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     with_known_password,
 )
 
-from _helpers import proc_stat
+from _helpers import proc_stat, until
 
 pytestmark = pytest.mark.postgres
 PG = ("--store", "postgres")
@@ -213,10 +212,7 @@ def test_a_run_id_another_host_is_running_with_is_refused_before_its_first_key(t
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while proc_stat(first.pid)[0] != "T":
-            assert time.monotonic() < deadline, "the first run did not pause itself"
-            time.sleep(0.05)
+        until("the first run to pause itself", lambda: proc_stat(first.pid)[0] == "T", first)
         assert _admin(pg_env[DSN_ENV_VAR], keys) == [(0,)]
         second = cli(
             "dryrun", "-c", b_config, "--out", tmp_path / "host-b", "--run-id", "r-001", "-q",
@@ -464,11 +460,7 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 20.0
-        while proc_stat(proc.pid)[0] != "T":
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the session never paused itself"
-            time.sleep(0.05)
+        until("the session to pause itself", lambda: proc_stat(proc.pid)[0] == "T", proc)
         assert proxy.cut_lease() == 1
         paused(LONG_TTL_MS // 4)  # its renewal is due on waking
         os.kill(proc.pid, signal.SIGCONT)
