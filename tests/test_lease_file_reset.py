@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from livesession._exceptions import Fenced
 from livesession.leases import FileLease
 from livesession.verify import verify_run
 from test_lease_session import (
-    SHORT_TTL_MS,
+    LONG_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
     audit_records,
     cli,
@@ -41,7 +40,7 @@ from test_lease_session import (
     write_config,
 )
 
-from _helpers import START, proc_stat
+from _helpers import START, proc_stat, until
 
 T0 = 1_767_225_600_000_000_000
 TTL = 30_000_000_000
@@ -271,14 +270,6 @@ def test_a_session_whose_lease_file_was_deleted_or_replaced_says_so(tmp_path, af
 # -- a real CLI run -------------------------------------------------------------------------
 
 
-def _poll(condition: Any, what: str) -> Any:
-    deadline = time.monotonic() + WAIT_S
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
 @pytest.mark.parametrize("after", ["deleted", "replaced"])
 def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp_path, after):
@@ -291,7 +282,7 @@ def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp
 
     out = tmp_path / "runs"
     config = write_config(
-        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=SHORT_TTL_MS
+        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=LONG_TTL_MS
     )
     common = ["dryrun", "--config", config, "--out", out, "--lease", "-q"]
     path = lease_path(out, "acct1", "sma_demo")
@@ -306,14 +297,19 @@ def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp
         text=True,
     )
     try:
-        _poll(lambda: proc_stat(run.pid)[0] == "T", "the session to pause itself")
+        until(
+            "the session to pause itself",
+            lambda: proc_stat(run.pid)[0] == "T",
+            run,
+            deadline_s=WAIT_S,
+        )
         run_dir = out / "run"
         assert fences(run_dir) == [2]
         paused_submits = submits_per_client_id(run_dir / "broker_journal.jsonl")
         path.unlink()
         if after == "replaced":
             path.write_bytes(older)
-        time.sleep(SHORT_TTL_MS / 4 / 1000 + 0.1)  # the send's lease check renews
+        # Woken, the send reads the lease file first (no renewal need be due) and renews.
         os.kill(run.pid, signal.SIGCONT)
         _, err = run.communicate(timeout=SUBPROCESS_TIMEOUT_S)
     finally:
@@ -372,7 +368,12 @@ def test_a_cli_run_sends_nothing_beside_the_session_that_took_its_deleted_lease_
             text=True,
         )
         runs.append(run)
-        _poll(lambda: proc_stat(run.pid)[0] == "T", f"{run_id} to pause itself")
+        until(
+            f"{run_id} to pause itself",
+            lambda: proc_stat(run.pid)[0] == "T",
+            run,
+            deadline_s=WAIT_S,
+        )
         return run
 
     try:

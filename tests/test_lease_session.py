@@ -1,8 +1,10 @@
 """The single-active-session lease in a session: preflight, every step, resume, the CLI.
 
-The lease is wall-clock time across processes, so the CLI tests that need it to expire
-wait for that on the wall clock, bounded and short (a 1.5 s TTL, polled). In-process
-tests inject the lease clock and never wait.
+The lease is wall-clock time across processes. The CLI tests never wait for it to pass:
+a lease that must have expired is written expired into its file (or row), and a session
+that must find its renewal due once it wakes from a pause has its lease clock moved on by
+the pause the test says it lasted (``lease_pause``). In-process tests inject the lease
+clock.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,9 @@ from _helpers import START, Sinks, audit_chain_ok, session
 
 RACERS = 4
 SHORT_TTL_MS = 1500
-TAKEOVER_WAIT_S = 20.0  # a hang guard: the lease expires after SHORT_TTL_MS
+LONG_TTL_MS = 600_000
+"""A lease TTL no test outlives: a renewal is due, or a lease expired, only where the test
+moves the lease clock (``lease_pause``) or writes the expiry."""
 SUBPROCESS_TIMEOUT_S = 120
 EXIT_OK, EXIT_REJECTED = 0, 3
 ARTIFACTS = ("events.jsonl", "state_snapshots.jsonl", "audit.jsonl", "checkpoint.json")
@@ -63,6 +67,51 @@ def cli(
         timeout=SUBPROCESS_TIMEOUT_S,
         check=False,
     )
+
+
+# Put in by a sitecustomize: once the file TEST_LEASE_PAUSE names exists, the child's lease
+# clock (``LeaseKeeper``'s, the system clock in the CLI) reads as many nanoseconds later
+# than the wall clock as the file says: as far as its lease can tell, a pause that long.
+_LEASE_PAUSE = """
+import os
+from livesession._session import lease_keeper
+
+pause_file = os.environ["TEST_LEASE_PAUSE"]
+real_now_ns = lease_keeper.LeaseKeeper._now_ns
+
+def now_ns(self):
+    try:
+        with open(pause_file, encoding="ascii") as paused:
+            return real_now_ns(self) + int(paused.read())
+    except FileNotFoundError:
+        return real_now_ns(self)
+
+lease_keeper.LeaseKeeper._now_ns = now_ns
+"""
+
+
+def lease_pause(tmp_path: Path) -> tuple[dict[str, str], Callable[[int], None]]:
+    """The environment of a CLI child whose lease clock a test moves on, and the mover.
+
+    ``paused(ms)``, called while the child is stopped (``LIVESESSION_PAUSE_AT``), makes its
+    lease clock read ``ms`` later from then on: woken with SIGCONT, it finds a renewal due
+    that a pause of ``ms`` would have made due, without the test waiting for it.
+    """
+    site = tmp_path / "lease_pause_site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_LEASE_PAUSE, encoding="utf-8")
+    pause_file = tmp_path / "lease_pause"
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
+        "TEST_LEASE_PAUSE": str(pause_file),
+    }
+
+    def paused(ms: int) -> None:
+        written = pause_file.with_name(pause_file.name + ".tmp")
+        written.write_text(str(ms * 1_000_000), encoding="ascii")
+        written.replace(pause_file)
+
+    return env, paused
 
 
 def write_config(path: Path, **values: Any) -> Path:
@@ -167,9 +216,17 @@ def race_four(out: Path, store_args: Sequence[str], env: dict[str, str] | None =
 
 
 def kill_and_take_over(
-    tmp_path: Path, store_args: Sequence[str], env: dict[str, str] | None = None
+    tmp_path: Path,
+    store_args: Sequence[str],
+    expire_at: Callable[[int], None],
+    env: dict[str, str] | None = None,
 ) -> Path:
-    """SIGKILL the holder mid-run; after its lease expired, ``resume`` takes over."""
+    """SIGKILL the holder mid-run; ``resume`` is refused while its lease is live, and takes
+    over once it expired.
+
+    ``expire_at(ns)`` sets the killed holder's lease to expire at ``ns`` (epoch ns) in its
+    store: the test says when the lease is live and when it expired, and waits for neither.
+    """
     out = tmp_path / "runs"
     config = write_config(
         tmp_path / "crash.toml",
@@ -197,17 +254,13 @@ def kill_and_take_over(
     assert len(fences(run_dir)) == 1
     first_fence = fences(run_dir)[0]
     before = digest_files(run_dir)
-    deadline = time.monotonic() + TAKEOVER_WAIT_S
-    rejected = 0
-    while True:
-        resumed = cli("resume", run_dir, "-q", env=env)
-        if resumed.returncode != EXIT_REJECTED:
-            break
-        rejected += 1
-        assert "LEASE_HELD" in resumed.stderr
-        assert digest_files(run_dir) == before  # a refused resume changes nothing
-        assert time.monotonic() < deadline, "the killed holder's lease never expired"
-        time.sleep(0.2)
+    expire_at(time.time_ns() + 3_600 * 10**9)  # live for an hour yet
+    refused = cli("resume", run_dir, "-q", env=env)
+    assert refused.returncode == EXIT_REJECTED, refused.stderr
+    assert "LEASE_HELD" in refused.stderr
+    assert digest_files(run_dir) == before  # a refused resume changes nothing
+    expire_at(time.time_ns() - 1)  # expired a moment ago
+    resumed = cli("resume", run_dir, "-q", env=env)
     assert resumed.returncode == EXIT_OK, resumed.stderr
     records = audit_records(run_dir)
     codes = [r["code"] for r in records]
@@ -524,8 +577,26 @@ def test_status_of_a_run_refused_for_a_held_lease_says_not_to_start_a_second_one
     assert cli("verify", out / "second").returncode == 0
 
 
+def expire_lease_file(path: Path) -> Callable[[int], None]:
+    """``kill_and_take_over``'s ``expire_at`` for the lease file at ``path`` (its one entry)."""
+
+    def expire_at(ns: int) -> None:
+        state = orjson.loads(path.read_bytes())
+        [pairs] = state["leases"].values()
+        [entry] = pairs.values()
+        entry["expires_ns"] = ns
+        written = path.with_name(path.name + ".tmp")
+        written.write_bytes(orjson.dumps(state))
+        written.replace(path)
+
+    return expire_at
+
+
 def test_killed_holder_is_taken_over_by_resume(tmp_path):
-    kill_and_take_over(tmp_path, ["--lease"])
+    from livesession._rundir.layout import lease_path
+
+    lease_file = lease_path(tmp_path / "runs", "acct1", "sma_demo")
+    kill_and_take_over(tmp_path, ["--lease"], expire_lease_file(lease_file))
 
 
 @pytest.mark.parametrize("extra", [[], ["--lease"]])

@@ -8,8 +8,9 @@ Needs a server, like tests/test_postgres.py (skips without one unless
 The last test is two real ``livesession dryrun --store postgres`` processes of the same
 (account, strategy): the first stops itself with SIGSTOP right before a send
 (``LIVESESSION_PAUSE_AT``), stays stopped past its lease TTL while the second takes the
-lease, and is continued with SIGCONT. Waits are on the wall clock (the lease is), short
-and bounded.
+lease, and is continued with SIGCONT. Nothing waits for the TTL to pass: the lease row is
+written expired, and the first wakes with its lease clock a TTL on (``lease_pause``);
+waits are bounded polls for the processes' own progress.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from livesession.stores.postgres import (
 )
 from livesession.verify import verify_run
 from test_lease_session import (
-    SHORT_TTL_MS,
+    LONG_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
     audit_records,
     cli,
     cli_argv,
     cli_env,
     fences,
+    lease_pause,
     submits_per_client_id,
     write_config,
 )
@@ -50,7 +52,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     _schema_dsn,
 )
 
-from _helpers import proc_stat
+from _helpers import proc_stat, until
 from store_contract import FP_A
 
 pytestmark = pytest.mark.postgres
@@ -70,16 +72,6 @@ _OLD_CHECKPOINT_DDL = """
 CREATE TABLE livesession_checkpoint (
     run_key text PRIMARY KEY, body text NOT NULL, saved_at timestamptz NOT NULL DEFAULT now())
 """
-
-
-def _poll(condition, what: str, timeout: float = WAIT_S, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(every)
 
 
 @contextmanager
@@ -166,13 +158,17 @@ def test_a_write_waits_for_a_takeover_in_progress(schema_dsn, takeover):
 
             writer = threading.Thread(target=write)
             writer.start()
-            _poll(
-                lambda: _admin(
-                    schema_dsn,
-                    "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                    (taker_pid,),
-                )[0][0],
+            until(
                 "the write to wait for the takeover's row lock",
+                lambda: (
+                    _admin(
+                        schema_dsn,
+                        "SELECT count(*) FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                        (taker_pid,),
+                    )[0][0]
+                    > 0
+                ),
+                deadline_s=WAIT_S,
             )
             assert not outcome  # still waiting
             if takeover == "commit":
@@ -268,20 +264,26 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
     env = {DSN_ENV_VAR: schema_dsn}
     out = tmp_path / "runs"
     config = write_config(
-        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=SHORT_TTL_MS
+        tmp_path / "pair.toml", account="acct1", steps=2000, lease_ttl_ms=LONG_TTL_MS
     )
     common = ["dryrun", "--config", config, "--out", out, "--store", "postgres", "-q"]
+    pausing, paused = lease_pause(tmp_path)
     # The first session stops itself right before its third send: reserved, not yet sent.
     first = subprocess.Popen(
         cli_argv(*common, "--run-id", "first"),
-        env={**cli_env(env), "LIVESESSION_PAUSE_AT": "before_send:3"},
+        env={**cli_env(env | pausing), "LIVESESSION_PAUSE_AT": "before_send:3"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     second = None
     try:
-        _poll(lambda: proc_stat(first.pid)[0] == "T", "the first session to pause itself")
+        until(
+            "the first session to pause itself",
+            lambda: proc_stat(first.pid)[0] == "T",
+            first,
+            deadline_s=WAIT_S,
+        )
         first_dir, second_dir = out / "first", out / "second"
         [first_fence] = fences(first_dir)
         paused_rows = _first_rows(schema_dsn)
@@ -290,8 +292,9 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
         assert {row[3] for row in paused_rows} == {first_fence}
         assert sum(paused_submits.values()) == 2
 
-        # The first renewed its lease before it paused: past one TTL from now it has expired.
-        time.sleep(SHORT_TTL_MS / 1000 + 0.5)
+        # Paused past its TTL: its lease has expired, and its clock has moved on as far.
+        _admin(schema_dsn, "UPDATE livesession_lease SET expires_ns = %s", (time.time_ns() - 1,))
+        paused(LONG_TTL_MS + 1)
         second = subprocess.Popen(
             cli_argv(*common, "--run-id", "second"),
             env=cli_env(env),
@@ -299,9 +302,11 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
             stderr=subprocess.PIPE,
             text=True,
         )
-        _poll(
-            lambda: (second_dir / "audit.jsonl").exists() and fences(second_dir),
+        until(
             "the second session to take the lease",
+            lambda: (second_dir / "audit.jsonl").exists() and bool(fences(second_dir)),
+            second,
+            deadline_s=WAIT_S,
         )
         assert fences(second_dir)[0] > first_fence
         woken_at = _admin(schema_dsn, "SELECT now()")[0][0]
@@ -360,7 +365,12 @@ def test_a_holder_whose_lease_table_was_truncated_stops_before_the_next_holder_t
     )
     first_dir, second_dir = out / "first", out / "second"
     try:
-        _poll(lambda: proc_stat(first.pid)[0] == "T", "the first session to pause itself")
+        until(
+            "the first session to pause itself",
+            lambda: proc_stat(first.pid)[0] == "T",
+            first,
+            deadline_s=WAIT_S,
+        )
         paused_submits = submits_per_client_id(first_dir / "broker_journal.jsonl")
         assert paused_submits, "the first sent nothing before it paused: the test proves nothing"
         _admin(schema_dsn, "TRUNCATE livesession_lease")

@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -20,7 +19,7 @@ import pytest
 
 from livesession.stores.postgres import DSN_ENV_VAR
 from test_lease_session import (
-    SHORT_TTL_MS,
+    LONG_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
     audit_records,
     cli,
@@ -29,6 +28,7 @@ from test_lease_session import (
     digest_files,
     fences,
     kill_and_take_over,
+    lease_pause,
     race_four,
     submits_per_client_id,
     write_config,
@@ -41,7 +41,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     with_known_password,
 )
 
-from _helpers import proc_stat
+from _helpers import proc_stat, until
 
 pytestmark = pytest.mark.postgres
 PG = ("--store", "postgres")
@@ -58,7 +58,12 @@ def test_four_processes_one_session_postgres(tmp_path, pg_env):
 
 
 def test_killed_holder_is_taken_over_by_resume_postgres(tmp_path, pg_env):
-    run_dir = kill_and_take_over(tmp_path, ["--store", "postgres"], env=pg_env)
+    dsn = pg_env[DSN_ENV_VAR]
+
+    def expire_at(ns: int) -> None:
+        _admin(dsn, "UPDATE livesession_lease SET expires_ns = %s", (ns,))
+
+    run_dir = kill_and_take_over(tmp_path, ["--store", "postgres"], expire_at, env=pg_env)
     assert not (run_dir / "idempotency.sqlite").exists()  # the keys live in PostgreSQL
     # Both holders fenced their writes: each row carries the token it was written under.
     first, resumed = fences(run_dir)
@@ -207,10 +212,7 @@ def test_a_run_id_another_host_is_running_with_is_refused_before_its_first_key(t
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while proc_stat(first.pid)[0] != "T":
-            assert time.monotonic() < deadline, "the first run did not pause itself"
-            time.sleep(0.05)
+        until("the first run to pause itself", lambda: proc_stat(first.pid)[0] == "T", first)
         assert _admin(pg_env[DSN_ENV_VAR], keys) == [(0,)]
         second = cli(
             "dryrun", "-c", b_config, "--out", tmp_path / "host-b", "--run-id", "r-001", "-q",
@@ -433,36 +435,34 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
     takes the lease first) continues it.
 
     The session pauses itself right before its third send (its key reserved); its lease's
-    connection is dropped; once a quarter TTL has passed, it wakes and renews before it
-    sends."""
+    connection is dropped; it wakes with its lease clock a quarter TTL on (``lease_pause``),
+    and renews before it sends."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     dsn = pg_env[DSN_ENV_VAR]
     params = conninfo_to_dict(dsn)
-    config = write_config(
-        tmp_path / "c.toml", account="acct1", steps=400, lease_ttl_ms=SHORT_TTL_MS
-    )
+    config = write_config(tmp_path / "c.toml", account="acct1", steps=400, lease_ttl_ms=LONG_TTL_MS)
     run_dir = tmp_path / "runs" / "x"
     proxy = _LeaseCuttingProxy(params.get("host") or "127.0.0.1", params.get("port") or 5432)
     proc = None
+    pausing, paused = lease_pause(tmp_path)
     try:
         via_proxy = make_conninfo(dsn, host="127.0.0.1", port=str(proxy.port))
         proc = subprocess.Popen(
             cli_argv(
                 "dryrun", "--config", config, "--out", run_dir.parent, "--run-id", "x", *PG, "-q"
             ),
-            env={**cli_env({DSN_ENV_VAR: via_proxy}), "LIVESESSION_PAUSE_AT": "before_send:3"},
+            env={
+                **cli_env({DSN_ENV_VAR: via_proxy, **pausing}),
+                "LIVESESSION_PAUSE_AT": "before_send:3",
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        deadline = time.monotonic() + 20.0
-        while proc_stat(proc.pid)[0] != "T":
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the session never paused itself"
-            time.sleep(0.05)
+        until("the session to pause itself", lambda: proc_stat(proc.pid)[0] == "T", proc)
         assert proxy.cut_lease() == 1
-        time.sleep(SHORT_TTL_MS / 4 / 1000 + 0.1)  # its renewal is due on waking
+        paused(LONG_TTL_MS // 4)  # its renewal is due on waking
         os.kill(proc.pid, signal.SIGCONT)
         _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
     finally:

@@ -12,12 +12,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from decimal import Decimal
 from pathlib import Path
 
 from livesession import SmaCrossover
 from livesession.testing import run_failure_matrix
+
+from _helpers import until
 
 # The strategy blocks in the child process only (the one with the parent's sys.path handed
 # to it), after saying its pid, so the parent waits on it once its search is done.
@@ -75,11 +76,12 @@ def test_a_sigterm_to_the_matrix_alone_ends_its_children_and_removes_its_scratch
     script = MATRIX.format(where=str(tmp_path))
     parent = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
-        while not mark.exists() or not mark.read_text():
-            assert parent.poll() is None, parent.communicate()[1].decode()
-            assert time.monotonic() < deadline, "the child never reached its first bar"
-            time.sleep(0.01)
+        until(  # or the matrix ended first: said below, with what it wrote
+            "the child to reach its first bar",
+            lambda: parent.poll() is not None or (mark.exists() and bool(mark.read_text())),
+            deadline_s=120,
+        )
+        assert parent.poll() is None, parent.communicate()[1].decode()
         (scratch,) = [str(path) for path in scratch_root.iterdir()]
         assert "livesession-matrix-" in scratch
         children = _children_of(scratch)

@@ -26,10 +26,10 @@ from livesession import (
     create_run,
 )
 from livesession._session.threads import SessionGate
-from livesession._support.built import built
+from livesession._support.built import built as built_by
 from livesession.verify import verify_run
 
-from _helpers import Sinks
+from _helpers import Sinks, until
 from _verify_runs import mark_verified, verify_session
 
 if TYPE_CHECKING:
@@ -94,12 +94,42 @@ def _build(trial: int, verb: str, fail_at: int) -> tuple[LiveSessionOrchestrator
     return session, sinks
 
 
-def _wait_for_steps(session: LiveSessionOrchestrator, owner: threading.Thread, n: int) -> None:
-    """Until the owner has run ``n`` steps or ended (bounded)."""
-    deadline = time.monotonic() + 10
-    while session.steps_done < n and owner.is_alive():
-        assert time.monotonic() < deadline
-        time.sleep(0.0001)
+def _owner(
+    trial: int, verb: str, fail_at: int, after_steps: int
+) -> tuple[threading.Thread, dict[str, Any], list[BaseException]]:
+    """The owner thread, started: it builds the session (``session``, ``sinks``) and runs it.
+
+    Returned once it ran ``after_steps`` steps (a step hook says so) or ended (bounded).
+    """
+    built: dict[str, Any] = {}
+    ready = threading.Event()
+    reached = threading.Event()  # the owner ran ``after_steps`` steps, or ended
+    errors: list[BaseException] = []
+
+    def reach(session: LiveSessionOrchestrator) -> None:  # a step hook, at a step's end
+        if session.steps_done >= after_steps:
+            reached.set()
+
+    def worker() -> None:
+        try:
+            built["session"], built["sinks"] = _build(trial, verb, fail_at)
+            built["session"].step_hooks.append(reach)
+            ready.set()
+            built["done"] = built["session"].run_n_steps(STEPS)
+        except BaseException as exc:  # reported by the test below
+            errors.append(exc)
+            ready.set()
+        finally:
+            reached.set()
+
+    if after_steps == 0:
+        reached.set()
+    thread = threading.Thread(target=worker, name=f"owner-{trial}")
+    thread.start()
+    assert ready.wait(10)
+    assert not errors, errors
+    assert reached.wait(10), f"the owner neither ran {after_steps} steps nor ended"
+    return thread, built, errors
 
 
 def _trial(trial: int, rng: random.Random) -> dict[str, Any]:
@@ -110,25 +140,9 @@ def _trial(trial: int, rng: random.Random) -> dict[str, Any]:
     # middle of the run (often mid-step), whatever the machine's speed.
     after_steps = rng.randrange(0, STEPS)
     delay = rng.uniform(0, 0.0005)
-    built: dict[str, Any] = {}
-    ready = threading.Event()
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            built["session"], built["sinks"] = _build(trial, verb, fail_at)
-            ready.set()
-            built["done"] = built["session"].run_n_steps(STEPS)
-        except BaseException as exc:  # reported by the test below
-            errors.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=worker, name=f"owner-{trial}")
-    thread.start()
-    assert ready.wait(10)
-    assert not errors, errors
+    thread, built, errors = _owner(trial, verb, fail_at, after_steps)
     session: LiveSessionOrchestrator = built["session"]
-    _wait_for_steps(session, thread, after_steps)
+    # Jitter, not a wait for anything: where in the run the verb lands is the subject.
     time.sleep(delay)
     stepping = thread.is_alive()
     if verb == "stop":
@@ -221,7 +235,9 @@ def test_a_verb_waits_for_the_running_step() -> None:
             order.append("step 3 ended")
 
     def worker() -> None:
-        session, built["sinks"] = _build(9001, "stop", 0)
+        with built_by(SessionGate) as gates:
+            session, built["sinks"] = _build(9001, "stop", 0)
+        built["gate"] = gates[0]
         session.step_hooks.append(hook)
         built["session"] = session
         built["done"] = session.run_n_steps(50)
@@ -229,11 +245,13 @@ def test_a_verb_waits_for_the_running_step() -> None:
     thread = threading.Thread(target=worker)
     thread.start()
     assert in_step.wait(5)
+    gate: SessionGate = built["gate"]
     stopper = threading.Thread(
         target=lambda: order.append(built["session"].request_stop("mid-step").outcome.value)
     )
     stopper.start()
-    time.sleep(0.05)  # the stopper is blocked on the session lock meanwhile
+    # The stop waits on the session lock (one that did not would end before the step).
+    until("the stop to wait on the session lock", lambda: gate.waiting or not stopper.is_alive())
     assert order == []
     release.set()
     stopper.join(5)
@@ -389,7 +407,7 @@ def test_a_stop_or_close_during_run_to_end_s_preflight_ends_it_quietly(
     ran: dict[str, Any] = {}
 
     def owner() -> None:
-        with built(SessionGate) as gates:
+        with built_by(SessionGate) as gates:
             session = create_run(DryrunConfig(run_id="race", steps=100), tmp_path, clock=clock)
         ran["session"], ran["gate"] = session, gates[0]
         try:

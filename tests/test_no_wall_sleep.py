@@ -1,0 +1,203 @@
+"""No test sleeps on the wall clock, but for the bounded polls and child blocks listed here.
+
+A test that waits for time to pass (a lease TTL, "long enough for the other thread to
+block", a renewal coming due) bets on a machine's speed: it injects the clock instead, waits
+on an event, or writes the state it waited for (an expired lease). What is left of
+``time.sleep`` is listed in ``ALLOWED`` with its reason: a bounded poll of another process's
+or thread's state, with a deadline and a failure naming what it waited for, where there is
+no event to wait on; or a child process that sleeps until the test ends it.
+
+Every test module and helper is parsed, not imported, and so is the Python in its string
+constants (the scripts and sitecustomize files a test gives a child). Each ``time.sleep``
+(called or passed on), ``sleep`` imported from ``time``, and ``asyncio.sleep`` of anything
+but 0 is found by where it is: the file, the enclosing functions, and, inside a string, the
+name the string is assigned to and the functions within it.
+"""
+
+from __future__ import annotations
+
+import ast
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+
+ALLOWED: dict[str, str] = {
+    "_helpers.py::until": (
+        "the suite's bounded poll: a deadline, a failure naming what it waited for, and an "
+        "early one when the process it watches ended first"
+    ),
+    "test_lease_session.py::_stop_the_last": (
+        "a bounded poll until all racers but one ended (Popen has no wait-any); the exit "
+        "codes are asserted after it"
+    ),
+    "test_mutants_tool.py::_still_alive": (
+        "a bounded poll of processes that are not the test's children (no event to wait "
+        "on); the caller asserts on what is left"
+    ),
+    "test_threads.py::_trial": (
+        "the stress test's seeded sub-millisecond jitter: where the verb lands in the run "
+        "is the subject; nothing waits on it"
+    ),
+    "test_controls_at_edges.py::_HELD_RESUME > resume_run": (
+        "the child resume is held while the test's hold file exists (bounded): the test "
+        "releases it by removing the file"
+    ),
+    "test_two_stops.py::_HOLDER > held": (
+        "the child's step or wind-down is held while the test's hold file exists (bounded): "
+        "the test releases it by removing the file"
+    ),
+    "test_signals.py::_SLOW_WINDDOWN > slow": (
+        "the child's wind-down waits (bounded) for the test's second signal, which ends it"
+    ),
+    "test_signals.py::_POOLED > _busy": "a pool worker that blocks until the pool terminates it",
+    "test_late_signals.py::test_a_ctrl_c_as_the_evidence_re_run_process_starts_leaves_it_killed"
+    " > signalled > <script>": "a child that exists only to be killed by the clean-up under test",
+    "test_late_signals.py::_CHATTY > _poll": (
+        "a client library's poller thread that prints at its own pace (the subject); "
+        "nothing waits on it"
+    ),
+}
+"""Where a wall-clock sleep is allowed, and why."""
+
+
+def _is_sleep(node: ast.AST, imported: set[str]) -> bool:
+    """``time.sleep`` (called or not), a ``sleep`` from ``time``, ``asyncio.sleep(x)``, x ≠ 0."""
+    if isinstance(node, ast.Attribute) and node.attr == "sleep":
+        return isinstance(node.value, ast.Name) and node.value.id == "time"
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in imported:
+            return True
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "sleep"
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "asyncio"
+        ):
+            zero = isinstance(node.args[0], ast.Constant) and node.args[0].value == 0
+            return bool(node.args) and not zero
+    return False
+
+
+def _text(node: ast.AST) -> str | None:
+    """A string constant's text; an f-string's with each ``{...}`` left out."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            part.value
+            for part in node.values
+            if isinstance(part, ast.Constant) and isinstance(part.value, str)
+        )
+    return None
+
+
+def _script(text: str) -> ast.Module | None:
+    """``text`` parsed as Python, when it is Python that may sleep."""
+    if "sleep" not in text:
+        return None
+    try:
+        return ast.parse(textwrap.dedent(text))
+    except SyntaxError:
+        return None
+
+
+def _imported_sleep(tree: ast.AST) -> set[str]:
+    """The names ``sleep`` from ``time`` goes by in ``tree``."""
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "time"
+        for alias in node.names
+        if alias.name == "sleep"
+    }
+
+
+def _string_at(node: ast.AST, at: str) -> tuple[str, str] | None:
+    """A string's text and where it is: a module's, by its variable's name; else ``at``."""
+    if (
+        isinstance(node, ast.Assign)
+        and not at
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+    ):
+        text = _text(node.value)
+        return None if text is None else (text, node.targets[0].id)
+    text = _text(node)
+    return None if text is None else (text, f"{at} > <script>" if at else "<script>")
+
+
+def sleeps(tree: ast.AST, where: str = "") -> Iterator[str]:
+    """Where in ``tree`` a wall-clock sleep is: ``a > b`` for a function ``b`` in ``a``."""
+    imported = _imported_sleep(tree)
+
+    def visit(node: ast.AST, at: str) -> Iterator[str]:
+        if _is_sleep(node, imported):
+            yield at or "<script>"
+            if isinstance(node, ast.Attribute):
+                return
+        string = _string_at(node, at)
+        if string is not None:
+            script = _script(string[0])
+            if script is not None:
+                yield from sleeps(script, string[1])
+            return
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            at = f"{at} > {node.name}" if at else node.name
+        elif isinstance(node, ast.Assign) and not at and isinstance(node.targets[0], ast.Name):
+            at = node.targets[0].id  # a module's name
+        for child in ast.iter_child_nodes(node):
+            yield from visit(child, at)
+
+    for child in ast.iter_child_nodes(tree):
+        yield from visit(child, where)
+
+
+def wall_sleeps(root: Path) -> dict[str, int]:
+    """Each place under ``root``'s Python files that sleeps, as ``file::where``, counted."""
+    found: dict[str, int] = {}
+    for path in sorted(root.rglob("*.py")):
+        if path.name == Path(__file__).name:
+            continue  # its examples below sleep on purpose
+        source = path.read_text(encoding="utf-8")
+        if "sleep" not in source:
+            continue  # no sleep of any form
+        tree = ast.parse(source, filename=str(path))
+        for where in sleeps(tree):
+            key = f"{path.relative_to(root).as_posix()}::{where}"
+            found[key] = found.get(key, 0) + 1
+    return found
+
+
+def test_no_test_sleeps_on_the_wall_clock_but_the_listed_polls() -> None:
+    found = wall_sleeps(TESTS)
+    unlisted = sorted(set(found) - set(ALLOWED))
+    assert not unlisted, (
+        "a test sleeps on the wall clock: inject the clock, wait on an event, or write the "
+        "state it waits for (a bounded poll with a deadline and a message, where no event "
+        f"exists, goes in ALLOWED with its reason): {unlisted}"
+    )
+    assert sorted(set(ALLOWED) - set(found)) == []  # an entry nothing uses any more goes
+
+
+@pytest.mark.parametrize(
+    ("source", "where"),
+    [
+        ("import time\ndef f():\n    time.sleep(1)\n", ["f"]),
+        ("from time import sleep as nap\nclass C:\n    def m(self):\n        nap(1)\n", ["C > m"]),
+        ("import time\nwait = time.sleep\n", ["wait"]),
+        ("import asyncio\nasync def f():\n    await asyncio.sleep(0.5)\n", ["f"]),
+        ("import asyncio\nasync def f():\n    await asyncio.sleep(0)\n", []),
+        ('S = """\nimport time\ndef held():\n    time.sleep(0.01)\n"""\n', ["S > held"]),
+        ('def t():\n    run(["python", "-c", "import time; time.sleep(60)"])\n', ["t > <script>"]),
+        ('S = f"""\nimport time\n{X}\ndef g():\n    time.sleep(1)\n"""\n', ["S > g"]),
+        ("import time\ndef f():\n    time.monotonic()\n", []),
+        ('TEXT = "a sleep(3) in words"\n', []),
+    ],
+)
+def test_the_scan_finds_each_form_of_sleep(source: str, where: list[str]) -> None:
+    assert list(sleeps(ast.parse(source))) == where
