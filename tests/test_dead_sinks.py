@@ -218,6 +218,57 @@ def test_a_run_directory_whose_events_sink_died_resumes_to_the_same_bytes(
     assert (run_dir / "events.jsonl").read_bytes() == whole.read_bytes()
 
 
+class _FullAfter:
+    """A metrics sink on the disk ``events`` fills: it refuses every write once that has."""
+
+    def __init__(self, inner: Any, events: FlakySink) -> None:
+        self.inner, self.events = inner, events
+
+    def replace(self, content: bytes) -> None:
+        if self.events.writes >= self.events.fail_at:
+            raise OSError(28, "No space left on device")
+        self.inner.replace(content)
+
+
+@_DEAD_SINK
+def test_a_full_disk_that_refused_metrics_json_too_is_said_as_the_dead_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk refuses every file, not only the one that met it first: metrics.json,
+    rewritten whole, is refused as the dying events sink is recorded, and the run keeps
+    its last checkpoint's, which says nothing of the failure. verify said `incomplete run`,
+    then `metrics.json:1: events_sink_failed_at is missing, but the audit log says it
+    failed` and the checks of the lines the sink never wrote (`transitions differ from the
+    STATE_CHANGED events`, `final position 0.010 of 'BTC/USDT' but the fills add up to
+    0.000`), as of a run changed by hand. The audit log's record of the failure, newer than
+    metrics.json, says it."""
+    cfg = DryrunConfig(run_id="r", steps=300, checkpoint_every=50)
+    session = create_run(cfg, tmp_path, alerts=False)
+    flaky = FlakySink(session.recorder.sinks["events"], 250, forever=True)
+    monkeypatch.setitem(session.recorder._sinks, "events", flaky)  # the disk fills up
+    monkeypatch.setattr(
+        session.recorder, "_metrics_sink", _FullAfter(session.recorder._metrics_sink, flaky)
+    )
+    session.run_to_end(300)
+    run_dir = tmp_path / "r"
+    metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+    assert "events_sink_failed_at" not in metrics  # the checkpoint's, written before
+    said = (
+        "events sink failed at line 250 (cause not recorded: metrics.json predates it (audit "
+        f"record {metrics['audit_events'] + 1}), as a full disk leaves it)"
+    )
+    verified = verify_run(run_dir)
+    assert verified.summary == (
+        f"{said}: the run is not sealed; `livesession status {run_dir}` says whether "
+        f"`livesession resume {run_dir}` can continue it"
+    )
+    assert verified.violations == (
+        f"events.jsonl:250: never written: the {said}, so the run has no C2_DRYRUN_STOP",
+    )
+    resume_run(run_dir, alerts=False).run_to_end(300)
+    assert verify_run(run_dir).ok
+
+
 class _Refusing:
     """A line sink that refuses every write with ``error`` (a full disk from the start)."""
 
