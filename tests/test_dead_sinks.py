@@ -30,6 +30,7 @@ from livesession import (
     create_run,
     resume_run,
 )
+from livesession._artifacts import sinks
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
 from livesession.verify import verify_contents, verify_run
@@ -266,6 +267,54 @@ def test_a_full_disk_that_refused_metrics_json_too_is_said_as_the_dead_sink(
         f"events.jsonl:250: never written: the {said}, so the run has no C2_DRYRUN_STOP",
     )
     resume_run(run_dir, alerts=False).run_to_end(300)
+    assert verify_run(run_dir).ok
+
+
+@_DEAD_SINK
+def test_status_names_the_dead_sink_of_a_full_disk_that_refused_metrics_json_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As above, through the CLI: `status` read the refused file from metrics.json alone,
+    and of this run said only `next  continue it: livesession resume DIR`, into the same
+    full disk. It now names the sink the audit log says died, where and why as the session
+    log's `sink_failed` line says (or, without that line, the audit record), and what must
+    be so first, as for a metrics.json that recorded it."""
+    written = {"events": 0}
+    line_write, metrics_write = sinks.FileLineSink.write_line, sinks.FileMetricsSink.replace
+
+    def write_line(self: sinks.FileLineSink, line: bytes) -> None:
+        if self.path.name == "events.jsonl":
+            written["events"] += 1
+            if written["events"] >= 250:  # the disk is full from here on
+                raise OSError(28, "No space left on device")
+        line_write(self, line)
+
+    def replace(self: sinks.FileMetricsSink, content: bytes) -> None:
+        if written["events"] >= 250:
+            raise OSError(28, "No space left on device")
+        metrics_write(self, content)
+
+    monkeypatch.setattr(sinks.FileLineSink, "write_line", write_line)
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
+    monkeypatch.undo()  # room again
+    capsys.readouterr()
+    resume = f"continue it: livesession resume {run_dir}"
+    lost = len(_lines(run_dir / "events.jsonl")) + 1
+    assert main(["status", str(run_dir), "--json"]) == 6
+    assert orjson.loads(capsys.readouterr().out)["next"] == (
+        f"the events sink failed at line {lost} of {run_dir}/events.jsonl ({_NO_SPACE}): the run "
+        f"is not sealed; once the file system has room again: {resume}"
+    )
+    (run_dir / "session.log.jsonl").write_bytes(b"")  # a log cut off, or of another level
+    assert main(["status", str(run_dir), "--json"]) == 6
+    assert orjson.loads(capsys.readouterr().out)["next"] == (
+        f"the events sink failed writing {run_dir}/events.jsonl (audit record 2): the run is "
+        f"not sealed; once the file system has room again: {resume}"
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0
     assert verify_run(run_dir).ok
 
 
