@@ -318,6 +318,36 @@ def test_status_names_the_dead_sink_of_a_full_disk_that_refused_metrics_json_too
     assert verify_run(run_dir).ok
 
 
+@_DEAD_SINK
+def test_status_names_metrics_json_refused_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A metrics.json refused at a checkpoint (a full disk, no room for the file that
+    replaces it) cannot say so itself: `status` said `next  continue it: ...` alone."""
+    replaced = {"times": 0}
+    metrics_write = sinks.FileMetricsSink.replace
+
+    def replace(self: sinks.FileMetricsSink, content: bytes) -> None:
+        replaced["times"] += 1
+        if replaced["times"] > 2:  # the disk is full from the second checkpoint on
+            raise OSError(28, "No space left on device")
+        metrics_write(self, content)
+
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
+    monkeypatch.undo()  # room again
+    capsys.readouterr()
+    assert main(["status", str(run_dir), "--json"]) == 6
+    assert orjson.loads(capsys.readouterr().out)["next"] == (
+        f"the metrics sink failed writing {run_dir}/metrics.json ({_NO_SPACE}): the run is not "
+        f"sealed; once the file system has room again: continue it: livesession resume {run_dir}"
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+
+
 class _Refusing:
     """A line sink that refuses every write with ``error`` (a full disk from the start)."""
 

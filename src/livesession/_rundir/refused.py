@@ -84,43 +84,46 @@ def _refused_past(run_dir: Path, written: object) -> tuple[str, str]:
     seq, sinks = newest.get("seq"), (newest.get("payload") or {}).get("sinks")
     if not isinstance(written, int) or not isinstance(seq, int) or written >= seq:
         return "", ""
-    sink = next((sink for sink in sinks or () if sink in _FILES), None)
+    files = {**_FILES, "metrics": names.METRICS}  # metrics.json, refused alone, says nothing
+    sink = next((sink for sink in sinks or () if sink in files), None)
     if sink is None:
         return "", ""
-    file = run_dir / _FILES[sink]
-    logged = _logged_failure(run_dir, sink)
-    if logged is None:
+    file = run_dir / files[sink]
+    at, error = _logged_failure(run_dir, sink)
+    if not error:
         return f"the {sink} sink failed writing {file} (audit record {seq})", once_fixed(None)
-    at, error = logged
     unit = "record" if sink == "audit" else "line"
+    where = f"writing {file}" if at is None else f"at {unit} {at} of {file}"
     code = _ERRNO.search(error)
-    said = f"the {sink} sink failed at {unit} {at} of {file} ({error})"
-    return said, once_fixed(int(code.group(1)) if code else None)
+    once = once_fixed(int(code.group(1)) if code else None)
+    return f"the {sink} sink failed {where} ({error})", once
 
 
 _LOG_TAIL: Final = 64 * 1024
 
 
-def _logged_failure(run_dir: Path, sink: str) -> tuple[int, str] | None:
-    """Where and why the session log's newest ``sink_failed`` line of ``sink`` says it died."""
+def _logged_failure(run_dir: Path, sink: str) -> tuple[int | None, str]:
+    """Where and why the session log's newest ``sink_failed`` line of ``sink`` says it died.
+
+    ``(None, "")``: no such line; where is None for ``metrics.json``, written whole.
+    """
     try:
         with (run_dir / names.SESSION_LOG).open("rb") as f:
             size = f.seek(0, 2)
             f.seek(max(0, size - _LOG_TAIL))
             tail = f.read()
     except OSError:  # the session log only: status reads the run without it
-        return None
+        return None, ""
     lines = tail.split(b"\n")[:-1]  # what follows the last newline is not whole
     for line in reversed(lines[1:] if size > _LOG_TAIL else lines):  # the first may be cut
         found = json_object(line)
         if found is None or found.get("event") != "sink_failed" or found.get("sink") != sink:
             continue
-        at = found.get("audit_record" if sink == "audit" else "line")
-        error = found.get("error")
-        if isinstance(at, int) and isinstance(error, str):
-            return at, one_line(error)
-        return None
-    return None
+        at, error = found.get("audit_record" if sink == "audit" else "line"), found.get("error")
+        if isinstance(error, str) and (isinstance(at, int) or sink == "metrics"):
+            return at if isinstance(at, int) else None, one_line(error)
+        return None, ""
+    return None, ""
 
 
 def refused_first(run_dir: Path, said: str, *, braces: bool = False) -> str:
