@@ -50,7 +50,14 @@ from livesession.cli import main
                 "there is nothing to resume at that path; a moved one resumes at its new path)"
             ),
         ),
-        (errno.ENOTDIR, "what refused it is put right (not a directory)"),
+        (
+            errno.ENOTDIR,
+            (
+                "the run directory is back where it was (a file stands in its place, or in a "
+                "directory's above it: until then there is nothing to resume at that path)"
+            ),
+        ),
+        (errno.ESTALE, "what refused it is put right (stale file handle)"),  # one not listed
         (None, ROOM_AGAIN),  # a library that hides the errno: the likely cause
     ],
 )
@@ -97,3 +104,46 @@ def test_a_run_directory_removed_mid_run_is_not_told_to_wait_for_room(
         f"says whether `livesession resume {run_dir}` can continue it"
     )
     assert ROOM_AGAIN not in line
+
+
+@pytest.mark.broken_run("the runs folder is replaced by a file on purpose; the run is not sealed")
+def test_a_runs_folder_replaced_by_a_file_mid_run_is_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--out` moved away and a file put in its place (`mv runs runs.old; touch runs`): the
+    run's line said `once what refused it is put right (not a directory)`, and `status`,
+    `resume` and `verify` of the run said only that it `does not exist`."""
+    out = tmp_path / "runs"
+    run_dir = out / "moved"
+    real = sinks.FileMetricsSink.replace
+    writes: list[bytes] = []
+
+    def replace(sink: sinks.FileMetricsSink, content: bytes) -> None:
+        writes.append(content)
+        if len(writes) == 2:  # the second checkpoint's: a file stands where --out was
+            out.rename(tmp_path / "runs.old")
+            out.write_bytes(b"")
+        real(sink, content)
+
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    args = ["dryrun", "--out", str(out), "--run-id", "moved", "--steps", "300", "-q"]
+    assert main(args) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        f"livesession: error: the metrics sink failed writing {run_dir / 'metrics.json'} "
+        "(NotADirectoryError: "
+    )
+    assert line.endswith(
+        "the run is not sealed; once the run directory is back where it was (a file stands in "
+        "its place, or in a directory's above it: until then there is nothing to resume at "
+        f"that path), `livesession status {run_dir}` says whether `livesession resume "
+        f"{run_dir}` can continue it"
+    )
+    for verb in ("status", "resume", "verify"):
+        assert main([verb, str(run_dir)]) == 2
+        assert capsys.readouterr().err.endswith(
+            f" {run_dir} does not exist ({out} is a file, not a directory)\n"
+        ), verb
+    out.unlink()
+    (tmp_path / "runs.old").rename(out)
+    assert main(["resume", str(run_dir), "-q"]) == 0

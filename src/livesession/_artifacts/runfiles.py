@@ -65,7 +65,7 @@ def not_there(path: Path) -> str:
     exist" of a path ``ls`` lists sent the user looking for a typo in it.
     """
     if not path.is_symlink():
-        return " does not exist"
+        return " does not exist" + _file_above(path)
     target = link_target(path)
     try:
         path.stat()
@@ -75,6 +75,18 @@ def not_there(path: Path) -> str:
     if (path.parent / target).is_symlink():  # a chain: the end of it is what is missing
         return f" is a symlink to {target}, leading to {path.resolve()}, which does not exist"
     return f" is a symlink to {target}, which does not exist"
+
+
+def _file_above(path: Path) -> str:
+    """`` (DIR is a file, not a directory)``: a file stands where a directory above ``path`` was.
+
+    The nearest that is there is asked ("" when it is a directory): an ``--out`` replaced by
+    a file mid-run left its run said only not to exist.
+    """
+    for above in path.absolute().parents:
+        if above.exists():
+            return "" if above.is_dir() else f" ({above} is a file, not a directory)"
+    return ""
 
 
 _NAMES: Final = frozenset(

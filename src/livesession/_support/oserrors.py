@@ -94,6 +94,10 @@ _ONCE: Final = {
         "the run directory is back where it was (it was removed or moved: until then there is "
         "nothing to resume at that path; a moved one resumes at its new path)"
     ),
+    errno.ENOTDIR: (
+        "the run directory is back where it was (a file stands in its place, or in a "
+        "directory's above it: until then there is nothing to resume at that path)"
+    ),
 }
 """Each errno a run's write meets, with what must be so before it is resumed: telling
 someone whose run directory was removed, or whose ``ulimit -f`` is too low, to wait for
