@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import errno
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from livesession._artifacts import sinks
+from livesession._rundir import resumecut
 from livesession._support.oserrors import ROOM_AGAIN, once_fixed, said_errno
 from livesession.cli import main
 
@@ -147,3 +149,69 @@ def test_a_runs_folder_replaced_by_a_file_mid_run_is_said_so(
     out.unlink()
     (tmp_path / "runs.old").rename(out)
     assert main(["resume", str(run_dir), "-q"]) == 0
+
+
+@pytest.mark.broken_run("the disk refuses the resume on purpose; the run is resumed after")
+@pytest.mark.parametrize(
+    "refused",
+    [
+        (
+            "cutting events.jsonl back to its checkpoint failed (No space left on device); "
+            "nothing was lost (a cut tail is kept in events.jsonl.torn first)"
+        ),
+        (
+            "writing its C2_RESUME record failed (No space left on device); the run is cut "
+            "back to its checkpoint and nothing was lost"
+        ),
+    ],
+    ids=["cut", "record"],
+)
+def test_a_resume_the_disk_refuses_says_when_to_try_again(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    refused: str,
+) -> None:
+    """A resume into a disk still full ended `...: fix that, then resume again`, where every
+    other refused write says what must be so first (RUNBOOK: the `once`)."""
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    real = sinks.FileMetricsSink.replace
+    writes: list[bytes] = []
+
+    def replace(sink: sinks.FileMetricsSink, content: bytes) -> None:
+        writes.append(content)
+        if len(writes) > 2:  # the disk is full from the second checkpoint on
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(sink, content)
+
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
+    monkeypatch.undo()
+    capsys.readouterr()
+    with monkeypatch.context() as full:
+        if refused.startswith("cutting"):
+            full.setattr(resumecut, "truncate_to", _no_room)
+        else:
+            full.setattr(sinks.FileLineSink, "flush", _no_room_for_audit(sinks.FileLineSink.flush))
+            full.setattr(sinks.FileLineSink, "sync", _no_room_for_audit(sinks.FileLineSink.sync))
+        assert main(["resume", str(run_dir), "-q"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line == (
+        f"livesession: error: cannot resume {run_dir}: {refused}: once the file system has room "
+        "again, resume again"
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0
+
+
+def _no_room(*_: object) -> bytes:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _no_room_for_audit(real: Callable[[sinks.FileLineSink], None]) -> Callable[..., None]:
+    def refused(sink: sinks.FileLineSink) -> None:
+        if sink.path.name == "audit.jsonl":
+            _no_room()
+        real(sink)
+
+    return refused
