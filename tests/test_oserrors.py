@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from livesession._artifacts import sinks
 from livesession._rundir import resumecut
+from livesession._support import oserrors
 from livesession._support.oserrors import ROOM_AGAIN, once_fixed, said_errno
 from livesession.cli import main
 
@@ -215,3 +217,23 @@ def _no_room_for_audit(real: Callable[[sinks.FileLineSink], None]) -> Callable[.
         real(sink)
 
     return refused
+
+
+def test_an_immutable_directory_is_told_from_a_mode(tmp_path: Path) -> None:
+    """`attribute_refuses` reads the inode's flags (`chattr +i`); skipped where they cannot be
+    set (not root, a file system without them)."""
+    folder = tmp_path / "kept"
+    folder.mkdir()
+    assert not oserrors.attribute_refuses(folder)
+    if shutil.which("chattr") is None:
+        pytest.skip("no chattr here")
+    done = subprocess.run(
+        ["chattr", "+i", str(folder)], capture_output=True, check=False, timeout=30
+    )
+    if done.returncode:
+        pytest.skip(f"cannot set the immutable flag here: {done.stderr!r}")
+    try:
+        assert oserrors.attribute_refuses(folder)
+        assert oserrors.not_writable(folder) == errno.EPERM
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True, timeout=30)
