@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
 from .._artifacts.runread import events_back, json_object, last_whole_line, read_json_object
+from .._support.fsutil import refuse_special
 from .._support.oserrors import once_fixed
 from .._support.text import one_line
 
@@ -108,6 +109,7 @@ def _logged_failure(run_dir: Path, sink: str) -> tuple[int | None, str]:
     ``(None, "")``: no such line; where is None for ``metrics.json``, written whole.
     """
     try:
+        refuse_special(run_dir / names.SESSION_LOG)  # never a FIFO's wait for its writer
         with (run_dir / names.SESSION_LOG).open("rb") as f:
             size = f.seek(0, 2)
             f.seek(max(0, size - _LOG_TAIL))
