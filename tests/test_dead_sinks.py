@@ -30,6 +30,7 @@ from livesession import (
     create_run,
     resume_run,
 )
+from livesession._artifacts import sinks
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
 from livesession.verify import verify_contents, verify_run
@@ -216,6 +217,135 @@ def test_a_run_directory_whose_events_sink_died_resumes_to_the_same_bytes(
     assert verify_run(run_dir).ok
     whole = tmp_path / "whole" / "r" / "events.jsonl"
     assert (run_dir / "events.jsonl").read_bytes() == whole.read_bytes()
+
+
+class _FullAfter:
+    """A metrics sink on the disk ``events`` fills: it refuses every write once that has."""
+
+    def __init__(self, inner: Any, events: FlakySink) -> None:
+        self.inner, self.events = inner, events
+
+    def replace(self, content: bytes) -> None:
+        if self.events.writes >= self.events.fail_at:
+            raise OSError(28, "No space left on device")
+        self.inner.replace(content)
+
+
+@_DEAD_SINK
+def test_a_full_disk_that_refused_metrics_json_too_is_said_as_the_dead_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk refuses every file, not only the one that met it first: metrics.json,
+    rewritten whole, is refused as the dying events sink is recorded, and the run keeps
+    its last checkpoint's, which says nothing of the failure. verify said `incomplete run`,
+    then `metrics.json:1: events_sink_failed_at is missing, but the audit log says it
+    failed` and the checks of the lines the sink never wrote (`transitions differ from the
+    STATE_CHANGED events`, `final position 0.010 of 'BTC/USDT' but the fills add up to
+    0.000`), as of a run changed by hand. The audit log's record of the failure, newer than
+    metrics.json, says it."""
+    cfg = DryrunConfig(run_id="r", steps=300, checkpoint_every=50)
+    session = create_run(cfg, tmp_path, alerts=False)
+    flaky = FlakySink(session.recorder.sinks["events"], 250, forever=True)
+    monkeypatch.setitem(session.recorder._sinks, "events", flaky)  # the disk fills up
+    monkeypatch.setattr(
+        session.recorder, "_metrics_sink", _FullAfter(session.recorder._metrics_sink, flaky)
+    )
+    session.run_to_end(300)
+    run_dir = tmp_path / "r"
+    metrics = orjson.loads((run_dir / "metrics.json").read_bytes())
+    assert "events_sink_failed_at" not in metrics  # the checkpoint's, written before
+    said = (
+        "events sink failed at line 250 (cause not recorded: metrics.json predates it (audit "
+        f"record {metrics['audit_events'] + 1}), as a full disk leaves it)"
+    )
+    verified = verify_run(run_dir)
+    assert verified.summary == (
+        f"{said}: the run is not sealed; `livesession status {run_dir}` says whether "
+        f"`livesession resume {run_dir}` can continue it"
+    )
+    assert verified.violations == (
+        f"events.jsonl:250: never written: the {said}, so the run has no C2_DRYRUN_STOP",
+    )
+    resume_run(run_dir, alerts=False).run_to_end(300)
+    assert verify_run(run_dir).ok
+
+
+@_DEAD_SINK
+def test_status_names_the_dead_sink_of_a_full_disk_that_refused_metrics_json_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As above, through the CLI: `status` read the refused file from metrics.json alone,
+    and of this run said only `next  continue it: livesession resume DIR`, into the same
+    full disk. It now names the sink the audit log says died, where and why as the session
+    log's `sink_failed` line says (or, without that line, the audit record), and what must
+    be so first, as for a metrics.json that recorded it."""
+    written = {"events": 0}
+    line_write, metrics_write = sinks.FileLineSink.write_line, sinks.FileMetricsSink.replace
+
+    def write_line(self: sinks.FileLineSink, line: bytes) -> None:
+        if self.path.name == "events.jsonl":
+            written["events"] += 1
+            if written["events"] >= 250:  # the disk is full from here on
+                raise OSError(28, "No space left on device")
+        line_write(self, line)
+
+    def replace(self: sinks.FileMetricsSink, content: bytes) -> None:
+        if written["events"] >= 250:
+            raise OSError(28, "No space left on device")
+        metrics_write(self, content)
+
+    monkeypatch.setattr(sinks.FileLineSink, "write_line", write_line)
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
+    monkeypatch.undo()  # room again
+    capsys.readouterr()
+    resume = f"continue it: livesession resume {run_dir}"
+    lost = len(_lines(run_dir / "events.jsonl")) + 1
+    assert main(["status", str(run_dir), "--json"]) == 6
+    assert orjson.loads(capsys.readouterr().out)["next"] == (
+        f"the events sink failed at line {lost} of {run_dir}/events.jsonl ({_NO_SPACE}): the run "
+        f"is not sealed; once the file system has room again: {resume}"
+    )
+    (run_dir / "session.log.jsonl").write_bytes(b"")  # a log cut off, or of another level
+    assert main(["status", str(run_dir), "--json"]) == 6
+    assert orjson.loads(capsys.readouterr().out)["next"] == (
+        f"the events sink failed writing {run_dir}/events.jsonl (audit record 2): the run is "
+        f"not sealed; once the file system has room again: {resume}"
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+
+
+@_DEAD_SINK
+def test_status_names_metrics_json_refused_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A metrics.json refused at a checkpoint (a full disk, no room for the file that
+    replaces it) cannot say so itself: `status` said `next  continue it: ...` alone."""
+    replaced = {"times": 0}
+    metrics_write = sinks.FileMetricsSink.replace
+
+    def replace(self: sinks.FileMetricsSink, content: bytes) -> None:
+        replaced["times"] += 1
+        if replaced["times"] > 2:  # the disk is full from the second checkpoint on
+            raise OSError(28, "No space left on device")
+        metrics_write(self, content)
+
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    out = tmp_path / "runs"
+    run_dir = out / "r"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
+    monkeypatch.undo()  # room again
+    capsys.readouterr()
+    assert main(["status", str(run_dir), "--json"]) == 6
+    assert orjson.loads(capsys.readouterr().out)["next"] == (
+        f"the metrics sink failed writing {run_dir}/metrics.json ({_NO_SPACE}): the run is not "
+        f"sealed; once the file system has room again: continue it: livesession resume {run_dir}"
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
 
 
 class _Refusing:

@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from livesession._support import oserrors
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 
@@ -133,6 +134,26 @@ def test_resume_says_so_and_changes_nothing(run, monkeypatch, capsys, refusal) -
     code, why, how = refusal
     said = f"cannot resume {run} (nothing was changed): {_way_out(run, why, how)}"
     _resume_refused(run, monkeypatch, capsys, code, said)
+    assert main(["resume", str(run), "-q"]) == 0
+
+
+def test_an_immutable_run_directory_is_said_so(run, monkeypatch, capsys) -> None:
+    """`chattr +i DIR` (root too meets EPERM, and `access` says no): `resume` and `status`
+    said `Permission denied` and `give this user write permission to it`, which changes
+    nothing; the run's own line said `once the run directory is writable again
+    (permission denied: make it writable)`."""
+    how = (
+        "it is immutable or append-only (`lsattr -d` shows it): clear that as root (`chattr -i -a`)"
+    )
+    said = f"cannot resume {run} (nothing was changed): {_way_out(run, 'Operation not permitted', how)}"
+    with monkeypatch.context() as flagged:
+        flagged.setattr(oserrors, "attribute_refuses", lambda path: Path(path) == run)
+        _resume_refused(run, flagged, capsys, errno.EPERM, said)
+    assert oserrors.once_fixed(errno.EPERM) == (
+        "the run directory is writable again (operation not permitted: an immutable or "
+        "append-only attribute refuses it, as `lsattr` shows: `chattr -i -a`, as root; else "
+        "make it writable)"
+    )
     assert main(["resume", str(run), "-q"]) == 0
 
 

@@ -64,17 +64,16 @@ def not_there(path: Path) -> str:
     way of another symlink: ``leading to FINAL``), or a symlink loop. A bare "does not
     exist" of a path ``ls`` lists sent the user looking for a typo in it. Under a folder
     that is such a symlink (``latest/r1``, ``latest`` leading nowhere) the first of them is
-    named: ``does not exist (latest is a symlink to TARGET, which does not exist)``.
+    named: ``does not exist (latest is a symlink to TARGET, which does not exist)``; under
+    a file where a folder was, that file (``_file_above``).
     """
     if not path.is_symlink():
         broken = next(
             (p for p in reversed(path.parents) if p.is_symlink() and not p.exists()), None
         )
-        return (
-            " does not exist"
-            if broken is None
-            else f" does not exist ({broken}{not_there(broken)})"
-        )
+        if broken is not None:
+            return f" does not exist ({broken}{not_there(broken)})"
+        return " does not exist" + _file_above(path)
     target = link_target(path)
     try:
         path.stat()
@@ -84,6 +83,18 @@ def not_there(path: Path) -> str:
     if (path.parent / target).is_symlink():  # a chain: the end of it is what is missing
         return f" is a symlink to {target}, leading to {path.resolve()}, which does not exist"
     return f" is a symlink to {target}, which does not exist"
+
+
+def _file_above(path: Path) -> str:
+    """`` (DIR is a file, not a directory)``: a file stands where a directory above ``path`` was.
+
+    The nearest that is there is asked ("" when it is a directory): an ``--out`` replaced by
+    a file mid-run left its run said only not to exist.
+    """
+    for above in path.absolute().parents:
+        if above.exists():
+            return "" if above.is_dir() else f" ({above} is a file, not a directory)"
+    return ""
 
 
 _NAMES: Final = frozenset(

@@ -10,6 +10,12 @@ before a resume, which would otherwise meet the same refusal. Only while the cla
 run's last word: a resume since (its ``C2_RESUME``) adds audit records past the
 ``audit_events`` the claim was written with, and is not said to have failed so.
 
+A full disk mostly refuses ``metrics.json`` too (rewritten whole, beside itself), which then
+stays as the last checkpoint wrote it, before the failure. The audit log's newest
+``C2_SINK_WRITE_FAILED`` record, past that ``metrics.json`` and with no ``C2_RESUME`` after
+it, says which sink died, and the session log's ``sink_failed`` line of that sink (outside
+the contract, read when it is there) where and why.
+
 A run whose idempotency store (or simulated venue's journal) refused a write mid-run is
 torn (``StoreFailure``): nothing is sealed, and no run artifact records why (the byte
 contract holds no such record). Its session log (``session.log.jsonl``, outside the
@@ -23,7 +29,8 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
-from .._artifacts.runread import last_whole_line, read_json_object
+from .._artifacts.runread import events_back, json_object, last_whole_line, read_json_object
+from .._support.fsutil import refuse_special
 from .._support.oserrors import once_fixed
 from .._support.text import one_line
 
@@ -50,8 +57,10 @@ def refused_write(run_dir: Path) -> tuple[str, str]:
     """
     metrics = read_json_object(run_dir / names.METRICS)
     last = last_whole_line(run_dir / names.AUDIT) or {}
+    if metrics and metrics.get("audit_events") != last.get("seq"):
+        return _refused_past(run_dir, metrics.get("audit_events"))
     if not metrics or metrics.get("audit_events") != last.get("seq"):
-        return "", ""  # none, or written before records the run has since (a resume)
+        return "", ""  # none
     for sink, file in _FILES.items():
         at, error = metrics.get(f"{sink}_sink_failed_at"), metrics.get(f"{sink}_sink_error")
         if isinstance(at, int) and isinstance(error, str):
@@ -60,6 +69,63 @@ def refused_write(run_dir: Path) -> tuple[str, str]:
             said = f"the {sink} sink failed at {unit} {at} of {run_dir / file} ({error})"
             return said, once_fixed(int(code.group(1)) if code else None)
     return "", ""
+
+
+def _refused_past(run_dir: Path, written: object) -> tuple[str, str]:
+    """``refused_write`` of a run whose sink died after its ``metrics.json`` was written.
+
+    ``written``: the audit records that ``metrics.json`` counts, short of the ``seq`` of the
+    audit log's newest ``C2_SINK_WRITE_FAILED``. ``("", "")`` when it is not, or a resume
+    came since.
+    """
+    wanted = ("C2_SINK_WRITE_FAILED", "C2_RESUME")
+    newest = next(events_back(run_dir / names.AUDIT, wanted, key="code"), None)
+    if newest is None or newest["code"] != "C2_SINK_WRITE_FAILED":
+        return "", ""
+    seq, sinks = newest.get("seq"), (newest.get("payload") or {}).get("sinks")
+    if not isinstance(written, int) or not isinstance(seq, int) or written >= seq:
+        return "", ""
+    files = {**_FILES, "metrics": names.METRICS}  # metrics.json, refused alone, says nothing
+    sink = next((sink for sink in sinks or () if sink in files), None)
+    if sink is None:
+        return "", ""
+    file = run_dir / files[sink]
+    at, error = _logged_failure(run_dir, sink)
+    if not error:
+        return f"the {sink} sink failed writing {file} (audit record {seq})", once_fixed(None)
+    unit = "record" if sink == "audit" else "line"
+    where = f"writing {file}" if at is None else f"at {unit} {at} of {file}"
+    code = _ERRNO.search(error)
+    once = once_fixed(int(code.group(1)) if code else None)
+    return f"the {sink} sink failed {where} ({error})", once
+
+
+_LOG_TAIL: Final = 64 * 1024
+
+
+def _logged_failure(run_dir: Path, sink: str) -> tuple[int | None, str]:
+    """Where and why the session log's newest ``sink_failed`` line of ``sink`` says it died.
+
+    ``(None, "")``: no such line; where is None for ``metrics.json``, written whole.
+    """
+    try:
+        refuse_special(run_dir / names.SESSION_LOG)  # never a FIFO's wait for its writer
+        with (run_dir / names.SESSION_LOG).open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - _LOG_TAIL))
+            tail = f.read()
+    except OSError:  # the session log only: status reads the run without it
+        return None, ""
+    lines = tail.split(b"\n")[:-1]  # what follows the last newline is not whole
+    for line in reversed(lines[1:] if size > _LOG_TAIL else lines):  # the first may be cut
+        found = json_object(line)
+        if found is None or found.get("event") != "sink_failed" or found.get("sink") != sink:
+            continue
+        at, error = found.get("audit_record" if sink == "audit" else "line"), found.get("error")
+        if isinstance(error, str) and (isinstance(at, int) or sink == "metrics"):
+            return at if isinstance(at, int) else None, one_line(error)
+        return None, ""
+    return None, ""
 
 
 def refused_first(run_dir: Path, said: str, *, braces: bool = False) -> str:

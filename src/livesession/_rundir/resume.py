@@ -31,7 +31,7 @@ from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.anchor import anchored
 from .._support.logging import get_logger
-from .._support.oserrors import said, unwritable_run
+from .._support.oserrors import errno_of, once_fixed, said, unwritable_run
 from .._support.tmpfiles import remove_dead_tmp
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers._journal import replay_deferred, replay_the_rest
@@ -483,5 +483,6 @@ def _record_at_once(recorder: Recorder, run_dir: Path, *, sync: bool) -> None:
         why = (cause.strerror if isinstance(cause, OSError) else None) or cause or exc
         raise RunDirectoryError(
             f"cannot resume {run_dir}: writing its C2_RESUME record failed ({why}); the run "
-            "is cut back to its checkpoint and nothing was lost: fix that, then resume again"
+            f"is cut back to its checkpoint and nothing was lost: once {once_fixed(errno_of(exc))}"
+            ", resume again"
         ) from exc

@@ -30,6 +30,7 @@ from .._artifacts.audit_chain import GENESIS_HASH
 from .._exceptions import AuditCorruption, RunDirectoryError, RunHeld
 from .._support.dirlock import locked_by
 from .._support.fsutil import raise_if_refused, torn_path, truncate_to
+from .._support.oserrors import once_fixed
 from .._support.text import command
 from ..brokers._journal import attempt_problem, request_problem
 from ..brokers.realish import attempts_path
@@ -327,7 +328,7 @@ def cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) ->
             raise RunDirectoryError(
                 f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
                 f"({exc.strerror or exc}); nothing was lost (a cut tail is kept in "
-                f"{file_name}.torn first): fix that, then resume again"
+                f"{file_name}.torn first): once {once_fixed(exc.errno)}, resume again"
             ) from exc
         uncounted = len(tail) + max(0, held - counted.get(file_name, 0))
         if uncounted:

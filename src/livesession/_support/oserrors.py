@@ -81,7 +81,11 @@ _ONCE: Final = {
     errno.EMFILE: "the open-file limit is raised (too many open files: `ulimit -n`)",
     errno.ENFILE: "the system's open-file table has room again (too many open files)",
     errno.EACCES: "the run directory is writable again (permission denied: make it writable)",
-    errno.EPERM: "the run directory is writable again (permission denied: make it writable)",
+    errno.EPERM: (
+        "the run directory is writable again (operation not permitted: an immutable or "
+        "append-only attribute refuses it, as `lsattr` shows: `chattr -i -a`, as root; else "
+        "make it writable)"
+    ),
     errno.EROFS: (
         "the file system is writable again (read-only file system: remount it; one the kernel "
         "stopped writing after an error: unmount it, check it (fsck) and mount it again)"
@@ -93,6 +97,10 @@ _ONCE: Final = {
     errno.ENOENT: (
         "the run directory is back where it was (it was removed or moved: until then there is "
         "nothing to resume at that path; a moved one resumes at its new path)"
+    ),
+    errno.ENOTDIR: (
+        "the run directory is back where it was (a file stands in its place, or in a "
+        "directory's above it: until then there is nothing to resume at that path)"
     ),
 }
 """Each errno a run's write meets, with what must be so before it is resumed: telling
@@ -204,11 +212,45 @@ def not_writable(directory: Path) -> int | None:
             return errno.EROFS
     except (OSError, AttributeError):  # AttributeError: no statvfs on Windows
         pass
-    return None if os.access(directory, os.W_OK | os.X_OK) else errno.EACCES
+    if os.access(directory, os.W_OK | os.X_OK):
+        return None
+    return errno.EPERM if attribute_refuses(directory) else errno.EACCES
+
+
+_FS_IOC_GETFLAGS: Final = 0x80086601
+_IMMUTABLE_OR_APPEND: Final = 0x10 | 0x20  # FS_IMMUTABLE_FL, FS_APPEND_FL
+"""Linux's inode flags (``chattr +i``, ``chattr +a``): root may not write there either."""
+
+
+def attribute_refuses(path: Path) -> bool:
+    """Whether ``path`` is immutable or append-only (``chattr +i`` / ``+a``, Linux only).
+
+    ``access`` says no of it to root too, and a write meets ``EPERM``: making it writable by
+    its mode, which the line said, changes nothing. False where the flags cannot be read.
+    """
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+        import struct  # noqa: PLC0415
+
+        fd = os.open(
+            path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+        )
+    except (ImportError, OSError):
+        return False
+    try:
+        flags = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("i", 0))
+    except OSError:  # not a file system that has them
+        return False
+    finally:
+        os.close(fd)
+    return bool(struct.unpack("i", flags)[0] & _IMMUTABLE_OR_APPEND)
 
 
 _MAKE_WRITABLE: Final = {
     errno.EROFS: "remount its file system read-write",
+    errno.EPERM: (
+        "it is immutable or append-only (`lsattr -d` shows it): clear that as root (`chattr -i -a`)"
+    ),
     errno.EACCES: "give this user write permission to it (or resume as the user who owns it)",
 }
 

@@ -20,6 +20,7 @@ from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionStatus
 from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
+from ._faults import broker_fault_counts
 from ._grid import Grid
 from ._kept import check_ended, check_kept
 from ._moments import check_final_moment, check_first_snapshot, check_moments
@@ -387,7 +388,9 @@ class Verifier:
         metrics = self.files.metrics
         if metrics is None:
             return
-        expected = self._expected_metrics() if not self.incomplete else self._identity_metrics()
+        # A crashed run's metrics.json is its checkpoint's; so is one refused as a sink died.
+        stale = self.incomplete or any(sink.inferred for sink in self.dead_sinks)
+        expected = self._identity_metrics() if stale else self._expected_metrics()
         for field, value in sorted(expected.items()):
             if field not in metrics:
                 self.checks.add(METRICS, 1, f"{field} is missing, the run says {short(value)}")
@@ -401,25 +404,6 @@ class Verifier:
     def _identity_metrics(self) -> dict[str, object]:
         """What no step changes: all a crashed run's metrics.json (its checkpoint's) holds."""
         return {} if self.identity is None else {"run_id": self.identity[0]}
-
-    def _expected_broker_faults(self, replay: Replay) -> dict[str, object]:
-        """The broker-fault counts: each is in metrics.json exactly when it is non-zero."""
-        kinds = replay.kinds
-        counts: dict[str, object] = {
-            "broker_retries": dict(sorted(replay.broker_retries.items())),
-            "outcomes_unknown": kinds["ORDER_OUTCOME_UNKNOWN"],
-            "outcomes_resolved": kinds["ORDER_OUTCOME_RESOLVED"],
-            "duplicate_reports": kinds["DUPLICATE_REPORT"],
-            "late_fills": replay.late_fills,
-            "broker_unhealthy": kinds["BROKER_UNHEALTHY"],
-        }
-        fields = self.files.metrics_fields
-        for field, value in counts.items():
-            if not value and field in fields:
-                self.checks.add(
-                    METRICS, self.files.metrics_line(field), f"{field} is written but zero"
-                )
-        return {field: value for field, value in counts.items() if value}
 
     def _expected_metrics(self) -> dict[str, object]:
         """Every metrics field this verifier can recompute from the other three files."""
@@ -441,7 +425,7 @@ class Verifier:
             )
             if "events_by_type" in self.files.metrics_fields:
                 expected["events_by_type"] = dict(sorted(kinds.items()))
-            expected.update(self._expected_broker_faults(self.replay))
+            expected.update(broker_fault_counts(self.files, self.checks, self.replay))
         expected.update(self._identity_metrics())
         if self.final_snapshot is not None:
             expected["status"] = self.final_snapshot["status"]

@@ -8,6 +8,14 @@ the audit log no ``C2_DRYRUN_STOP``. Then the lines never written are the one vi
 reported for it, and the checks that need them are left out; otherwise the claim is
 itself a violation, and so is a ``SINK_WRITE_FAILED`` (in the events, or its audit record)
 naming a sink that metrics.json says nothing of.
+
+But for one case: a full disk that refused a sink's line refuses ``metrics.json`` too (it is
+rewritten whole, beside itself, then put in place), so the run is left with the
+``metrics.json`` of its last checkpoint, written before the audit log's
+``C2_SINK_WRITE_FAILED`` record (its ``audit_events`` is short of that record's ``seq``).
+Its silence is then no claim: the sink is taken as failed where its file's whole lines end,
+its cause unknown (``DeadSink.inferred``), and reported once as such, not as a metrics.json
+that contradicts the audit log and the checks the lost lines fail.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ class DeadSink:
     name: str
     at: int
     error: str
+    inferred: bool = False
+    """metrics.json, written before the failure, says nothing of it: ``at`` is where the
+    file's whole lines end, and ``error`` says the cause is not recorded."""
 
     def describe(self) -> str:
         """``events sink failed at line 100 (OSError: ...)``."""
@@ -83,6 +94,15 @@ def _claimed(
     field = f"{name}_sink_failed_at"
     failed_at = metrics.get(field)
     if failed_at is None:
+        before = None if closed else _written_before(files, name)
+        if before is not None:
+            return DeadSink(
+                name,
+                _whole(files, SINK_FILES[name]) + 1,
+                f"cause not recorded: {METRICS} predates it (audit record {before}), as a "
+                "full disk leaves it",
+                inferred=True,
+            )
         if said is not None:
             checks.add(METRICS, 1, f"{field} is missing, but {said} it failed")
         return None
@@ -105,6 +125,31 @@ def _whole(files: RunFiles, name: str) -> int:
     """How many whole lines (ending with a newline) the file ``name`` holds."""
     count = files.counts.get(name, 0)
     return count if files.ends_with_newline.get(name) or not count else count - 1
+
+
+def _written_before(files: RunFiles, name: str) -> int | None:
+    """The ``seq`` of the audit record saying sink ``name`` failed, if metrics.json predates it.
+
+    None when no whole ``C2_SINK_WRITE_FAILED`` record names ``name`` (the last, with no
+    ``C2_RESUME`` after it: a resume went on writing the file), or metrics.json's
+    ``audit_events`` (how many records there were when it was written) is not a count short
+    of that record's ``seq``: then metrics.json was written after it and its silence is a claim.
+    """
+    written = (files.metrics or {}).get("audit_events")
+    if not isinstance(written, int) or isinstance(written, bool):
+        return None
+    failed: int | None = None
+    for line in files.lines[AUDIT][: _whole(files, AUDIT)]:
+        record = line.obj
+        if record is None:
+            continue
+        if record["code"] == "C2_RESUME":
+            failed = None
+        elif record["code"] == "C2_SINK_WRITE_FAILED":
+            sinks, seq = record["payload"].get("sinks"), record.get("seq")
+            if isinstance(sinks, list) and name in sinks and isinstance(seq, int):
+                failed = seq
+    return failed if failed is not None and 0 <= written < failed else None
 
 
 def _said_by_audit(audit: Iterable[Any]) -> set[str]:
