@@ -11,6 +11,7 @@ hanging it (or the teardown that closes the session).
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
@@ -18,10 +19,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import _gate_watch
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-_SCRIPT = textwrap.dedent(
+_SCRIPT = inspect.getsource(_gate_watch) + textwrap.dedent(
     """
     import sys, threading
     from pathlib import Path
@@ -32,19 +35,19 @@ _SCRIPT = textwrap.dedent(
     out, queued, at = Path(sys.argv[1]), sys.argv[2] == "queued", int(sys.argv[3])
     box = {}
     ready, holding, release = threading.Event(), threading.Event(), threading.Event()
-    pause = threading.Event()  # never set: a bounded poll, not a sleep
 
     def owner():
         with built(SessionGate) as gates:
             session = create_run(DryrunConfig(run_id="turn", steps=20), out, alerts=False)
         (gate,) = gates
+        watch = GateWatch(gate)  # GateWatch: tests/_gate_watch.py, ahead of this script
         session.preflight()
         session.activate()
         box["session"], box["gate"] = session, gate
         ready.set()
         holding.wait()
-        while queued and gate.waiting != 1:  # the second reader waits for the first
-            pause.wait(0.001)
+        if queued:  # the second reader waits for the first
+            watch.until("the second reader to wait", lambda: gate.waiting == 1)
         takings = [0]
 
         def handler():  # a signal handler, run as the owner takes the turns' lock

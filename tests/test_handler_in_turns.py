@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+import _gate_watch
 
 # The main thread takes a SIGTERM whose handler stops or reads the session (docs/embedding.md:
 # from a signal handler) just as it takes the gate's turns lock on its way to the session
@@ -155,15 +158,18 @@ def test_a_handlers_read_as_the_owner_waits_behind_a_reader_is_refused() -> None
 # and the owner, another thread, has come to step: it waits for the main thread's read.
 # A SIGTERM whose handler reads the session then comes (the handler runs as the main
 # thread's wait is interrupted).
-_BLOCKED = _STARTED + textwrap.dedent(
-    """
+_BLOCKED = (
+    inspect.getsource(_gate_watch)
+    + _STARTED
+    + textwrap.dedent(
+        """
     import signal, threading
     built, answers = [], []
-    held, release, go = threading.Event(), threading.Event(), threading.Event()
-    pause = threading.Event()  # never set: a bounded wait, not a sleep
+    held, release, go, active = (threading.Event() for _ in range(4))
 
     def owner():
         started(built, "blocked")
+        active.set()
         go.wait()
         built.append(built[0].run_n_steps(1))
 
@@ -172,25 +178,20 @@ _BLOCKED = _STARTED + textwrap.dedent(
             held.set()
             release.wait()
 
-    def until(done):
-        for _ in range(20_000):
-            if done():
-                return True
-            pause.wait(0.001)
-        return False
-
     def driver():
-        until(lambda: gate.waiting == 1)  # the main thread waits for the reader
+        until = watch.until  # GateWatch: tests/_gate_watch.py, ahead of this script
+        until("the main thread's read", lambda: gate.waiting == 1)  # waits for the reader
         go.set()
-        until(lambda: gate.owner_waiting)  # the owner waits for the main thread's read
+        until("the owner's step", lambda: gate.owner_waiting)  # waits for that read
         signal.pthread_kill(threading.main_thread().ident, signal.SIGTERM)
-        until(lambda: gate.waiting == 2)  # the handler's read waits too
+        until("the handler's read", lambda: gate.waiting == 2)  # waits too
         release.set()
 
     stepping = threading.Thread(target=owner)
     stepping.start()
-    until(lambda: len(built) == 2 and built[0].state.value == "DRYRUN_ACTIVE")
-    session, gate = built
+    active.wait()
+    session, gate = built[:2]
+    watch = GateWatch(gate)
     signal.signal(signal.SIGTERM, lambda *_: answers.append(type(session.book).__name__))
     threading.Thread(target=reader).start()
     held.wait()
@@ -199,6 +200,7 @@ _BLOCKED = _STARTED + textwrap.dedent(
     stepping.join()
     print(*answers, session.state.value, built[2])
     """
+    )
 )
 
 

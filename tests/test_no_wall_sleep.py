@@ -12,6 +12,14 @@ constants (the scripts and sitecustomize files a test gives a child). Each ``tim
 (called or passed on), ``sleep`` imported from ``time``, and ``asyncio.sleep`` of anything
 but 0 is found by where it is: the file, the enclosing functions, and, inside a string, the
 name the string is assigned to and the functions within it.
+
+A wait that nothing can end but its timeout is a sleep too, by another name: an ``Event``
+or ``Condition`` made and waited on at once (``threading.Event().wait(0.001)``), an event
+nothing sets (waited on, asked ``is_set``, never set, passed on or given to another tree
+that could: a script's event its file sets counts as set), ``select`` on no descriptors,
+``sigtimedwait`` on no signals. A poll of another thread's state waits on what changes it
+instead (``_gate_watch.GateWatch`` for a session gate's turns, an event the code or a hook
+sets), or is the suite's ``until``.
 """
 
 from __future__ import annotations
@@ -83,6 +91,98 @@ def _is_sleep(node: ast.AST, imported: set[str]) -> bool:
     return False
 
 
+_MADE = {"Event", "Condition"}
+"""What a wait on a fresh one of, with a timeout, is a sleep: nothing can set or notify it."""
+_NEVER_SET_USES = {"wait", "wait_for", "is_set", "clear"}
+"""The uses of an ``Event`` that leave it unset: one used only so is never set."""
+_WORDS = ("sleep", ".wait(", "select(", "sigtimedwait")
+"""Words without one of which a source cannot sleep (a cheap filter before parsing)."""
+
+
+def _path(node: ast.AST) -> str | None:
+    """``pause`` for ``pause`` and ``self.pause`` (any object's: it may be another's ``self``)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _made(node: ast.AST) -> bool:
+    """``Event()``, ``threading.Condition()``: a new event or condition."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    return name in _MADE
+
+
+def _given(tree: ast.AST) -> set[str]:
+    """The names in ``tree`` used other than to wait or ask: what may set an event."""
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    return {
+        path
+        for node in ast.walk(tree)
+        if isinstance(getattr(node, "ctx", None), ast.Load) and (path := _path(node)) is not None
+        if not (
+            isinstance(parent := parents.get(node), ast.Attribute)
+            and parent.attr in _NEVER_SET_USES
+        )
+    }
+
+
+def _never_set(tree: ast.AST, given: set[str]) -> set[str]:
+    """The events made in ``tree`` only ever waited on or asked about, never set.
+
+    ``given``: names used elsewhere (the file around a script: ``module.EVENT.set()``).
+    """
+    made: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                pairs = [(target, node.value)]
+                if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple):
+                    pairs = list(zip(target.elts, node.value.elts, strict=False))
+                made |= {
+                    path
+                    for name, value in pairs
+                    if _made(value) and (path := _path(name)) is not None
+                }
+    return made - _given(tree) - given  # set, passed on, or given away: it may be set
+
+
+def _empty(node: ast.AST) -> bool:
+    """``[]``, ``()``, ``set()``: no descriptors or signals to wait for."""
+    if isinstance(node, ast.List | ast.Tuple | ast.Set):
+        return not node.elts
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id in {"set", "list", "tuple"}
+        and not node.args
+    )
+
+
+def _is_disguised(node: ast.AST, never_set: set[str]) -> bool:
+    """A wait with a timeout on nothing that can end it: a sleep by another name.
+
+    ``Event().wait(t)`` or ``Condition().wait_for(p, t)`` (made and waited on at once), ``pause.wait(t)``
+    on an event nothing sets, ``select.select([], [], [], t)``, ``signal.sigtimedwait([], t)``.
+    """
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name | ast.Attribute):
+        return False
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else func.attr
+    timed = bool(node.args) or any(keyword.arg == "timeout" for keyword in node.keywords)
+    if name in {"wait", "wait_for"} and isinstance(func, ast.Attribute) and timed:
+        return _made(func.value) or _path(func.value) in never_set
+    if name == "select":
+        return len(node.args) == 4 and all(_empty(arg) for arg in node.args[:3])
+    if name == "sigtimedwait":
+        return bool(node.args) and _empty(node.args[0])
+    return False
+
+
 def _text(node: ast.AST) -> str | None:
     """A string constant's text; an f-string's with each ``{...}`` left out."""
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -98,7 +198,7 @@ def _text(node: ast.AST) -> str | None:
 
 def _script(text: str) -> ast.Module | None:
     """``text`` parsed as Python, when it is Python that may sleep."""
-    if "sleep" not in text:
+    if not any(word in text for word in _WORDS):
         return None
     try:
         return ast.parse(textwrap.dedent(text))
@@ -131,12 +231,17 @@ def _string_at(node: ast.AST, at: str) -> tuple[str, str] | None:
     return None if text is None else (text, f"{at} > <script>" if at else "<script>")
 
 
-def sleeps(tree: ast.AST, where: str = "") -> Iterator[str]:
-    """Where in ``tree`` a wall-clock sleep is: ``a > b`` for a function ``b`` in ``a``."""
+def sleeps(tree: ast.AST, where: str = "", given: frozenset[str] = frozenset()) -> Iterator[str]:
+    """Where in ``tree`` a wall-clock sleep is: ``a > b`` for a function ``b`` in ``a``.
+
+    ``given``: for a script, the names its file uses other than to wait (``_given``).
+    """
     imported = _imported_sleep(tree)
+    given = given | _given(tree)
+    never_set = _never_set(tree, set(given))
 
     def visit(node: ast.AST, at: str) -> Iterator[str]:
-        if _is_sleep(node, imported):
+        if _is_sleep(node, imported) or _is_disguised(node, never_set):
             yield at or "<script>"
             if isinstance(node, ast.Attribute):
                 return
@@ -144,7 +249,7 @@ def sleeps(tree: ast.AST, where: str = "") -> Iterator[str]:
         if string is not None:
             script = _script(string[0])
             if script is not None:
-                yield from sleeps(script, string[1])
+                yield from sleeps(script, string[1], given)
             return
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             at = f"{at} > {node.name}" if at else node.name
@@ -164,7 +269,7 @@ def wall_sleeps(root: Path) -> dict[str, int]:
         if path.name == Path(__file__).name:
             continue  # its examples below sleep on purpose
         source = path.read_text(encoding="utf-8")
-        if "sleep" not in source:
+        if not any(word in source for word in _WORDS):
             continue  # no sleep of any form
         tree = ast.parse(source, filename=str(path))
         for where in sleeps(tree):
@@ -200,4 +305,58 @@ def test_no_test_sleeps_on_the_wall_clock_but_the_listed_polls() -> None:
     ],
 )
 def test_the_scan_finds_each_form_of_sleep(source: str, where: list[str]) -> None:
+    assert list(sleeps(ast.parse(source))) == where
+
+
+_NEVER_SET = """
+import threading
+def f():
+    woke, pause = threading.Event(), threading.Event()  # pause: never set
+    start(woke.set)
+    woke.wait(5)
+    while not pause.is_set():
+        pause.wait(0.001)
+"""
+
+_ATTRIBUTE = """
+from threading import Event
+class C:
+    def __init__(self):
+        self.pause = Event()
+    def m(self):
+        self.pause.wait(0.1)
+"""
+_SCRIPT = '''
+S = """
+from threading import Event
+E = Event()
+def held():
+    E.wait(60)
+"""
+'''
+
+
+@pytest.mark.parametrize(
+    ("source", "where"),
+    [
+        ("import threading\ndef f():\n    threading.Event().wait(0.001)\n", ["f"]),
+        ("from threading import Condition\ndef f():\n    Condition().wait(timeout=1)\n", ["f"]),
+        ("import threading\ndef f():\n    threading.Event().wait()\n", []),  # till killed
+        ("import threading\ndef f(c):\n    threading.Condition().wait_for(c, 1)\n", ["f"]),
+        (_NEVER_SET, ["f"]),  # once: pause, not woke
+        ("from threading import Event\nE = Event()\ndef f():\n    E.wait(1)\n", ["f"]),
+        ("from threading import Event\nE = Event()\ndef f():\n    g(E)\n    E.wait(1)\n", []),
+        (_ATTRIBUTE, ["C > m"]),
+        ("import select\ndef f():\n    select.select([], [], [], 0.05)\n", ["f"]),
+        ("import select\ndef f(c):\n    select.select([c], [], [], 0.05)\n", []),
+        ("import signal\ndef f():\n    signal.sigtimedwait(set(), 1)\n", ["f"]),
+        ("import signal\ndef f():\n    signal.sigtimedwait({signal.SIGUSR1}, 1)\n", []),
+        (
+            'S = """\nfrom threading import Event\nE = Event()\ndef held():\n    E.wait(60)\n"""\n',
+            ["S > held"],
+        ),
+        (_SCRIPT + "def t(module):\n    module.E.set()\n", []),  # the file around sets it
+    ],
+)
+def test_the_scan_finds_each_wait_that_is_a_sleep(source: str, where: list[str]) -> None:
     assert list(sleeps(ast.parse(source))) == where

@@ -29,6 +29,7 @@ from livesession._session.threads import SessionGate
 from livesession._support.built import built as built_by
 from livesession.verify import verify_run
 
+from _gate_watch import GateWatch
 from _helpers import Sinks, until
 from _verify_runs import mark_verified, verify_session
 
@@ -418,16 +419,11 @@ def test_a_stop_or_close_during_run_to_end_s_preflight_ends_it_quietly(
     thread = threading.Thread(target=owner)
     thread.start()
     assert clock.in_preflight.wait(10)
-    session = ran["session"]
+    session, gate = ran["session"], ran["gate"]
+    watch = GateWatch(gate)  # before the verb comes to the gate
     verber = threading.Thread(target=getattr(session, verb))
     verber.start()
-    gate = ran["gate"]
-    waited = threading.Event()
-    for _ in range(10_000):  # bounded: an Event wait, not a sleep
-        if gate.waiting:
-            break
-        waited.wait(0.001)
-    assert gate.waiting, "the verb never came to wait on the session lock"
+    watch.until("the verb to wait on the session lock", lambda: gate.waiting)
     clock.go.set()
     verber.join(10)
     thread.join(10)
@@ -449,9 +445,9 @@ def test_threads_that_keep_reading_the_session_do_not_stop_its_steps() -> None:
     the owner used to get in only once they gave up (after all their ``rounds``)."""
     rounds = 3_000
     gate = SessionGate()  # this thread owns it
+    watch = GateWatch(gate)
     turns = [0]
     done = threading.Event()
-    pause = threading.Event()  # never set: a bounded wait, not a sleep
     cycling = threading.Event()
     coming = threading.Event()
 
@@ -462,10 +458,9 @@ def test_threads_that_keep_reading_the_session_do_not_stop_its_steps() -> None:
                 if turns[0] == 20:  # the others wait: hold on until the owner comes too
                     cycling.set()
                     assert coming.wait(60)
-                for _ in range(20_000):
-                    if gate.waiting >= 2 or gate.owner_waiting or done.is_set():
-                        break
-                    pause.wait(0.0005)
+                watch.wait_for(  # woken as each thread comes; bounded, as before
+                    lambda: gate.waiting >= 2 or gate.owner_waiting or done.is_set(), 10
+                )
 
     readers = [threading.Thread(target=reader) for _ in range(3)]
     for thread in readers:
@@ -476,6 +471,7 @@ def test_threads_that_keep_reading_the_session_do_not_stop_its_steps() -> None:
     gate.enter_owned("step", "busy")
     entered = turns[0]
     done.set()
+    watch.tell()
     gate.leave()
     for thread in readers:
         thread.join(60)

@@ -16,6 +16,8 @@ import pytest
 from livesession._session.interrupts import DeferredInterrupt, TurnsLock, _take
 from livesession._session.threads import SessionGate
 
+from _gate_watch import GateWatch
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -143,13 +145,13 @@ def test_the_gate_reads_in_turn_after_an_interrupted_wait() -> None:
     with pytest.raises(KeyboardInterrupt), gate.hold(read_only=True):
         pass
     assert (gate.waiting, gate.interrupting()) == (0, False)
-    holding, gave_up, pause = threading.Event(), threading.Event(), threading.Event()
+    watch = GateWatch(gate)
+    holding, gave_up = threading.Event(), threading.Event()
 
     def other() -> None:  # holds the session lock until the main thread waits its turn
         with gate.hold():
             holding.set()
-            while gate.waiting != 1 and not gave_up.is_set():
-                pause.wait(0.001)  # never set: a bounded poll, not a sleep
+            watch.wait_for(lambda: gate.waiting == 1 or gave_up.is_set(), 10)
 
     thread = threading.Thread(target=other, daemon=True)
     thread.start()
@@ -159,6 +161,7 @@ def test_the_gate_reads_in_turn_after_an_interrupted_wait() -> None:
             assert gate.inside()
     finally:
         gave_up.set()
+        watch.tell()
         thread.join(30)
     assert (gate.waiting, gate.arrived) == (0, 2)
 
