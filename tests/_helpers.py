@@ -191,6 +191,29 @@ def audit_chain_ok(lines: list[bytes]) -> bool:
     return True
 
 
+class RaisesOnBar:
+    """A strategy (``raiser``) that raises ``error`` on its ``at``-th bar, and trades nothing."""
+
+    strategy_id = "raiser"
+
+    def __init__(self, at: int = 3, error: Exception | None = None) -> None:
+        self.at = at
+        self.error = error if error is not None else ValueError("the model's window is empty")
+        self.bars = 0
+
+    def on_bar(self, bar: Any, view: Any) -> list[Any]:
+        self.bars += 1
+        if self.bars == self.at:
+            raise self.error
+        return []
+
+    def get_state(self) -> dict[str, Any]:
+        return {"bars": self.bars}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.bars = state["bars"]
+
+
 class DiesAfter:
     """A line sink whose writes fail (OSError) once it holds ``limit`` lines."""
 

@@ -33,7 +33,7 @@ from livesession.leases import FileLease
 from livesession.status import RunStatus, Verdict, list_runs, run_status
 from livesession.verify import verify_run
 
-from _helpers import dryrun_checking, held_by_a_child
+from _helpers import RaisesOnBar, dryrun_checking, held_by_a_child
 from crash_harness import KILLED, Profile, dryrun
 from crash_harness import cli as crash_cli
 
@@ -1940,25 +1940,6 @@ def test_a_kill_after_the_last_checkpoint_is_named_though_the_seals_checkpoint_i
     assert run_status(run_dir).kill_halted
 
 
-class _RaisesOnBar3:
-    strategy_id = "raiser"
-
-    def __init__(self) -> None:
-        self.bars = 0
-
-    def on_bar(self, bar: Any, view: Any) -> list[Any]:
-        self.bars += 1
-        if self.bars == 3:
-            raise ValueError("the model's window is empty")
-        return []
-
-    def get_state(self) -> dict[str, Any]:
-        return {"bars": self.bars}
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.bars = state["bars"]
-
-
 def test_status_of_a_run_the_strategy_failed_says_where_its_traceback_is(tmp_path, capsys):
     """Bug: ``status`` of a run sealed FAILED by its strategy's error (``STRATEGY_ERROR``,
     wound down, nothing in doubt) advised ``read audit.jsonl for C2_OPERATOR_REQUIRED and
@@ -1967,7 +1948,7 @@ def test_status_of_a_run_the_strategy_failed_says_where_its_traceback_is(tmp_pat
     with. It says so now (the CLI's run writes session.log.jsonl, an application's session
     logs where the application's logging goes), and to fix the strategy and start anew."""
     config = DryrunConfig(run_id="raised", strategy_id="raiser", steps=10)
-    with create_run(config, tmp_path, strategy=_RaisesOnBar3()) as session:
+    with create_run(config, tmp_path, strategy=RaisesOnBar()) as session:
         result = session.run_to_end(10, operator="cli")
     assert (result.status.value, result.reason) == ("FAILED", "STRATEGY_ERROR")
     code, said = _status(capsys, tmp_path / "raised")
