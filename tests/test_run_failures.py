@@ -723,7 +723,11 @@ class TestEnvironmentSecrets:
             cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         assert done.returncode == EXIT_FAILED, done.stderr
-        assert "STRATEGY_ERROR (ConnectionError: login refused for key ***)" in done.stderr
+        assert (  # the line of the desk's code that raised, named since 0.2.0
+            "STRATEGY_ERROR (ConnectionError: login refused for key ***; raised at "
+            f"{tmp_path / 'keyed.py'}:"
+        ) in done.stderr
+        assert " in on_bar; traceback in session.log.jsonl); wound down" in done.stderr
         assert _ENV_SECRET not in done.stderr + done.stdout
         run_dir = tmp_path / "runs" / "keyed"
         for name in (*CONTRACT, "session.log.jsonl"):
