@@ -62,6 +62,17 @@ def test_a_csv_check_names_the_column_as_the_header_writes_it(
     assert error.column == where.split(",", maxsplit=1)[0].removeprefix("column ")
 
 
+def test_a_time_split_in_two_columns_is_named_by_both_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "bars.csv"
+    row = "2026-03-02,09:00,1,2,0.5,1.5,10\n"
+    path.write_text(f"Date,Time,Open,High,Low,Close,Volume\n{row}{row}", encoding="utf-8")
+    error = _refused(path)
+    assert str(error).startswith(
+        f"data file {path}, line 3, column Date Time, value '2026-03-02 09:00': time does not "
+    )
+    assert error.column == "Date Time"
+
+
 def test_the_cli_says_it_in_its_one_line_and_writes_nothing(tmp_path: Path) -> None:
     data = tmp_path / "bars.csv"
     data.write_text(f"{HEADER}\n2026-03-02 09:00,1,2,0.5,1.5,10\n", encoding="utf-8")

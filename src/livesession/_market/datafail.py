@@ -55,13 +55,15 @@ def as_written(error: DataFileError, names: list[str], written: list[str]) -> Da
     """``error`` naming its column as the header writes it (``Date(UTC)``, not ``date(utc)``).
 
     ``names`` are the header's names as matched (lower case), ``written`` its cells as
-    written, in the same places. Only a check's errors are said so: a row that turns bad
+    written, in the same places; a time split in two columns is named by both
+    (``date time``: ``Date Time``). Only a check's errors are said so: a row that turns bad
     while a run plays the file is the run's ``FEED_ERROR``, recorded as before.
     """
     column = error.column
-    if column is None or column not in names:
+    parts = [] if column is None else [column] if column in names else column.split()
+    if column is None or not parts or not set(parts) <= set(names):
         return error
-    name = written[names.index(column)]
+    name = " ".join(written[names.index(part)] for part in parts)  # a split time: Date Time
     where = f"data file {error.path}, line {error.line}, column "
     said = str(error)
     if name == column or not said.startswith(where + column):
