@@ -341,11 +341,15 @@ class TestSummary:
         )
         assert main(["status", str(tmp_path / "loss")]) == 0
         status = capsys.readouterr().out
-        said = "trading     HALTED at the end by the kill switch: new orders were refused from the halt on"
-        assert said in status
+        said = (
+            "trading     HALTED at the end by the kill switch (DAILY_LOSS): new orders were "
+            "refused from the halt on"
+        )
+        assert said in status.splitlines()  # what pulled it, as the summary's line
         assert main(["status", "--json", str(tmp_path / "loss")]) == 0
         as_json = orjson.loads(capsys.readouterr().out)
         assert (as_json["trading"], as_json["kill_halted"]) == ("HALTED", True)
+        assert as_json["halted_by"] == "the kill switch (DAILY_LOSS)"
 
     def test_a_throttled_run_names_the_throttle(self, tmp_path, capsys):
         """A run the execution throttle halted said ``trading     HALTED`` alone, where a

@@ -126,6 +126,11 @@ def test_a_store_refused_its_write_leaves_a_run_resume_finishes(
     ), refused
     assert refused.endswith("(session.log.jsonl's last line, session_interrupted)")
     assert f"stopped by  {refused}" in _cli("status", run_dir).stdout.splitlines()
+    # What must be so before the resume, as the process's line said it (not a bare resume).
+    assert json.loads(status.stdout)["next"] == (
+        "once files may grow again (file too large: raise the file size limit, `ulimit -f`): "
+        f"continue it: livesession resume {run_dir}"
+    )
     resumed = _cli("resume", run_dir)
     assert resumed.returncode == 0, resumed.stderr
     assert verify_run(run_dir).ok

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from livesession._artifacts import names
-from livesession._rundir.halts import Halts, halt_cause, halted_by_in
+from livesession._rundir.halts import Halts, halt_cause, halted_by_in, killed_by_in
 
 
 def _event(kind: str, **body: Any) -> dict[str, Any]:
@@ -71,3 +71,15 @@ def test_halts_keep_the_halting_event_s_reason(tmp_path: Path) -> None:
         halts.note(event)
     (halt,) = halts.found
     assert (halt["reason"], halt["by"]) == ("EXECUTION_THROTTLE", "the execution throttle")
+
+
+def test_status_names_the_newest_kill_s_reason(tmp_path: Path) -> None:
+    """``status`` of a run halted at its end by the kill switch names what pulled it last
+    (an operator's kill acked before the daily-loss cap's is not the halt at the end)."""
+    kills = [
+        {"code": "C2_KILL_SWITCH", "payload": {"reason": why}} for why in ("ops", "DAILY\nLOSS")
+    ]
+    (tmp_path / names.AUDIT).write_bytes(b"".join(orjson.dumps(k) + b"\n" for k in kills))
+    assert killed_by_in(tmp_path) == "the kill switch (DAILY LOSS)"  # one line, as it prints
+    (tmp_path / names.AUDIT).write_bytes(b"")
+    assert killed_by_in(tmp_path) == "the kill switch"  # none recorded: the words as before

@@ -247,7 +247,7 @@ class TestWhatToWrite:
                     "1772442000000,2026-03-02 09:00:00,1.5,1.6,1.4,1.5,3,4.5\n"
                 ),
                 (1, "volume"),
-                "or a tab): it has volume btc, volume usdt: rename the one to play volume",
+                "or a tab): it has Volume BTC, Volume USDT: rename the one to play volume",
             ),
             (  # yfinance's columns in two levels
                 (

@@ -474,7 +474,7 @@ class TestParquet:
         pq.write_table(table, tmp_path / "goog.parquet")
         with pytest.raises(DataFileError) as caught:
             ParquetReplayFeed(tmp_path / "goog.parquet", symbol="AAPL", tick=None, lot=Decimal(1))
-        assert "line 2 (row 0 of the table, from 0), column symbol, value 'GOOG': the rows" in str(
+        assert "line 2 (row 0 of the table, from 0), column Symbol, value 'GOOG': the rows" in str(
             caught.value
         )
         feed = ParquetReplayFeed(
@@ -663,7 +663,7 @@ class TestTimestamps:
             tmp_path,
             f"{header},Open,High,Low,Close,Volume\n{first},1,1,1,1,0\n{first}9,1,1,1,1,0\n",
         )
-        column, value = ("time", first.split(",")[1]) if "," in first else ("date", first)
+        column, value = ("Time", first.split(",")[1]) if "," in first else ("Date", first)
         assert said.endswith(
             f"t.csv, line 2, column {column}, value '{value}': an epoch time in seconds in "
             "1970's first days (below 1000000): a spreadsheet's date serial (45292 is "
@@ -1253,7 +1253,7 @@ class TestSpreadsheetExports:
                     "--run-id", "de", "-q", cwd=tmp_path)  # fmt: skip
         assert done.returncode == EXIT_BAD_INPUT, done.stderr
         assert done.stderr.strip().endswith(
-            "line 2, column datum, value '02.03.2026 09:00': a time in a column not read as "
+            "line 2, column Datum, value '02.03.2026 09:00': a time in a column not read as "
             "the bars' time: name it timestamp (or time, datetime, date, open_time, ts) to "
             "replay the bars at the file's times, or drop the column to play them on the "
             "session's grid"

@@ -16,7 +16,7 @@ import pytest
 
 from livesession._artifacts import names
 from livesession._rundir import refused
-from livesession._rundir.refused import refused_write, store_refused_says
+from livesession._rundir.refused import refused_first, refused_write, store_refused_says
 
 _STOPPED = {
     "event": "session_interrupted",
@@ -86,3 +86,63 @@ def test_a_sink_s_claim_is_said_only_whole(tmp_path: Path, at: object, said: str
     (tmp_path / names.AUDIT).write_bytes(orjson.dumps({"seq": 3}) + b"\n")
     expected = said.format(events=tmp_path / names.EVENTS)
     assert refused_write(tmp_path)[0] == expected
+
+
+_JOURNAL = "the simulated venue's journal DIR/venue.jsonl refused a write"
+_LIMIT = "a file size limit (`ulimit -f`) of 60000 bytes"
+_SQLITE = "the idempotency store SqliteIdempotencyStore('DIR/idempotency.sqlite') refused a write"
+
+
+@pytest.mark.parametrize(
+    ("by", "error", "once"),
+    [
+        ("StoreFailure", f"{_SQLITE} (OperationalError: database or disk is full)", "room"),
+        (
+            "StoreFailure",
+            "the idempotency store X refused a write (OSError: No space left on device)",
+            "room",
+        ),
+        ("StoreFailure", f"{_JOURNAL} (ENOSPC: No space left on device)", "room"),
+        (
+            "StoreFailure",
+            f"{_JOURNAL} (EDQUOT: Disk quota exceeded)",
+            "the disk quota has room again",
+        ),
+        (
+            "StoreFailure",
+            f"{_JOURNAL} (EROFS: Read-only file system)",
+            "the file system is writable",
+        ),
+        ("StoreFailure", f"{_JOURNAL} (EFBIG: File too large)", "files may grow again"),
+        (
+            "StoreFailure",
+            f"{_SQLITE} (OperationalError: disk I/O error) under {_LIMIT}",
+            "files may grow again",
+        ),
+        ("StoreFailure", f"{_SQLITE} (OperationalError: database is locked)", ""),
+        (
+            "PostgresError",
+            "the PostgreSQL server refused: could not extend file: No space left on device",
+            "",
+        ),
+        ("LeaseError", "the lease file refused a write (OSError: No space left on device)", ""),
+    ],
+)
+def test_a_store_s_refusal_says_what_must_be_so_before_the_resume(
+    tmp_path: Path, by: str, error: str, once: str
+) -> None:
+    """Bug: a run a full disk stopped through its SQLite store (or the venue's journal) was
+    told only `continue it: livesession resume DIR`, into the same full disk, where a dead
+    sink's says `once the file system has room again: ...`. Said now by the error's words
+    (the log keeps no errno; SQLite's `database or disk is full` has none): ENOSPC,
+    EDQUOT, EFBIG, EROFS. PostgreSQL's and a lease's refusals keep their words."""
+    said = "continue it: livesession resume DIR"
+    run_dir = _logged(tmp_path, {**_STOPPED, "interrupted_by": by, "error": error})
+    first = refused_first(run_dir, said)
+    if not once:
+        assert first == said
+    elif once == "room":
+        assert first == f"once the file system has room again: {said}"
+    else:
+        assert first.startswith(f"once {once}")
+        assert first.endswith(f"): {said}")

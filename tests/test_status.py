@@ -927,10 +927,12 @@ def test_a_run_the_kill_switch_halted_says_the_kill_switch_did_it(
         True,
     )
     assert (
-        "trading     HALTED at the end by the kill switch: new orders were refused from the halt on"
+        "trading     HALTED at the end by the kill switch (DAILY_LOSS): new orders were refused "
+        "from the halt on"
     ) in sealed.lines()
     code, document = _status(capsys, run_dir)
     assert (code, document["trading"], document["kill_halted"]) == (0, "HALTED", True)
+    assert document["halted_by"] == "the kill switch (DAILY_LOSS)"
 
 
 def test_a_halt_that_is_not_the_kill_switchs_is_not_said_to_be(
@@ -1931,7 +1933,8 @@ def test_a_kill_after_the_last_checkpoint_is_named_though_the_seals_checkpoint_i
         True,
     )
     assert (
-        "trading     HALTED at the end by the kill switch: new orders were refused from the halt on"
+        "trading     HALTED at the end by the kill switch (DAILY_LOSS): new orders were refused "
+        "from the halt on"
     ) in found.lines()
     monkeypatch.undo()
     assert main(["resume", str(run_dir), "-q"]) == cli.EXIT_FAILED  # writes it: sealed FAILED

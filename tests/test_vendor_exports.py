@@ -118,13 +118,13 @@ class TestTimesUnderAnotherName:
         self, tmp_path: Path, header: str, value: str
     ) -> None:
         text = f"{header},Open,High,Low,Close,Volume\n{value},1.08,1.09,1.07,1.08,3\n"
-        _refused_as_an_unread_time(tmp_path, text, header.lower(), value)
+        _refused_as_an_unread_time(tmp_path, text, header, value)
 
     def test_refused_after_the_columns_read_too(self, tmp_path: Path) -> None:
         """The time column last, after the columns read (as a spreadsheet's edit leaves it):
         still refused, whichever column comes first."""
         text = f"Open,High,Low,Close,Volume,Gmt time\n1.08,1.09,1.07,1.08,3,{DUKASCOPY[0]}\n"
-        _refused_as_an_unread_time(tmp_path, text, "gmt time", DUKASCOPY[0])
+        _refused_as_an_unread_time(tmp_path, text, "Gmt time", DUKASCOPY[0])
 
     @pytest.mark.parametrize(
         ("header", "value"),
@@ -152,7 +152,7 @@ class TestTimesUnderAnotherName:
         done = _cli("dryrun", *args, "--run-id", "duka", cwd=tmp_path)
         assert done.returncode == EXIT_BAD_INPUT, done.stderr
         said = (
-            f"livesession: error: data file {data}, line 2, column gmt time, value "
+            f"livesession: error: data file {data}, line 2, column Gmt time, value "
             "'02.03.2026 09:00:00.000': a time in a column not read as the bars' time: name it "
             "timestamp (or time, datetime, date, open_time, ts) to replay the bars at the "
             "file's times, or drop the column to play them on the session's grid"

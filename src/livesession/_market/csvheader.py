@@ -49,10 +49,11 @@ def not_utf8(exc: UnicodeDecodeError, path: Path | None = None) -> str:
     )
 
 
-def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int], bool]:
+def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int], bool, list[str]]:
     """The separator, the column names (lower case) and the required columns' places.
 
-    And whether the file writes decimal points, as MetaTrader's (its names in ``<>``) does.
+    And whether the file writes decimal points, as MetaTrader's (its names in ``<>``) does,
+    and the names as the header writes them (``Date(UTC)``, ``<OPEN>``), which errors say.
     """
     packed = no_header(raw) or compressed(raw, path.name) or line_too_long(raw) or utf16(raw)
     if packed is not None:
@@ -78,9 +79,11 @@ def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int],
         ):
             raise _fail(path, 1, None, text.strip(), _BEFORE_HEADER)
     separated = ", separated by ',', ';' or a tab"
-    index = column_index(path, names, text.strip(), separated)
     cells = next(cells for d, cells in cut if d == delimiter)
-    return delimiter, names, index, all(_METATRADER.fullmatch(cell.strip()) for cell in cells)
+    written = [cell.strip() for cell in cells]
+    index = column_index(path, names, text.strip(), separated, written)
+    points = all(_METATRADER.fullmatch(cell) for cell in written)
+    return delimiter, names, index, points, written
 
 
 _METATRADER: Final = re.compile(r"<[^<>]*>")
@@ -143,11 +146,16 @@ def _numbers(cells: list[str]) -> bool:
     return sum(bool(_DATA.fullmatch(cell.strip())) for cell in cells) >= len(REQUIRED_COLUMNS) - 1
 
 
-def column_index(path: Path, names: list[str], shown: str, separated: str = "") -> dict[str, int]:
-    """Where each required column is among ``names`` (lower case); ``shown``: the header."""
+def column_index(
+    path: Path, names: list[str], shown: str, separated: str, written: list[str]
+) -> dict[str, int]:
+    """Where each required column is among ``names`` (lower case); ``shown``: the header.
+
+    ``written``: the names as the header writes them, in the same places, which errors say.
+    """
     for column in REQUIRED_COLUMNS:
         if column not in names:
-            volumes = "" if column != "volume" else _volumes(names)
+            volumes = "" if column != "volume" else _volumes(names, written)
             raise _fail(
                 path, 1, column, shown,
                 "the header lacks this column (it needs open, high, low, close and volume, in "
@@ -155,7 +163,7 @@ def column_index(path: Path, names: list[str], shown: str, separated: str = "") 
             )  # fmt: skip
     for position, name in enumerate(names):
         if name and names.index(name) != position:
-            raise _fail(path, 1, name, shown, "the header repeats this column")
+            raise _fail(path, 1, written[position], shown, "the header repeats this column")
     return {column: names.index(column) for column in REQUIRED_COLUMNS}
 
 
@@ -173,11 +181,11 @@ _NO_VOLUME: Final = (
 )
 
 
-def _volumes(names: list[str]) -> str:
+def _volumes(names: list[str], written: list[str]) -> str:
     """The header's volumes of other names (``Volume BTC``, ``Volume USDT``): which to rename."""
     if "tickvol" in names:
         return _VOLUMES
-    others = [name for name in names if name.startswith("vol")]
+    others = [shown for name, shown in zip(names, written, strict=True) if name.startswith("vol")]
     if not others:
         return _NO_VOLUME
     return f": it has {', '.join(others)}: rename the one to play volume"

@@ -13,7 +13,7 @@ from .._exceptions import DataFileError
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["fail", "show", "unfinished"]
+__all__ = ["as_written", "fail", "show", "unfinished"]
 
 _SHOWN: Final = 40  # longest value quoted in a message
 
@@ -47,5 +47,31 @@ def unfinished(error: DataFileError) -> DataFileError:
         path=error.path,
         line=error.line,
         column=error.column,
+        value=error.value,
+    )
+
+
+def as_written(error: DataFileError, names: list[str], written: list[str]) -> DataFileError:
+    """``error`` naming its column as the header writes it (``Date(UTC)``, not ``date(utc)``).
+
+    ``names`` are the header's names as matched (lower case), ``written`` its cells as
+    written, in the same places; a time split in two columns is named by both
+    (``date time``: ``Date Time``). Only a check's errors are said so: a row that turns bad
+    while a run plays the file is the run's ``FEED_ERROR``, recorded as before.
+    """
+    column = error.column
+    parts = [] if column is None else [column] if column in names else column.split()
+    if column is None or not parts or not set(parts) <= set(names):
+        return error
+    name = " ".join(written[names.index(part)] for part in parts)  # a split time: Date Time
+    where = f"data file {error.path}, line {error.line}, column "
+    said = str(error)
+    if name == column or not said.startswith(where + column):
+        return error
+    return DataFileError(
+        f"{where}{name}{said[len(where) + len(column) :]}",
+        path=error.path,
+        line=error.line,
+        column=name,
         value=error.value,
     )

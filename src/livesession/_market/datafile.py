@@ -37,7 +37,7 @@ import hashlib
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, Final
 
 import attrs
 
@@ -46,18 +46,16 @@ from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._exceptions import DataFileError
 from .cellwords import cell_words
 from .checkshown import shown
-from .csvforms import LONGEST_LINE, DecimalMark, line_too_long, not_a_row, split
+from .csvforms import DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
+from .csvlines import ZIP, ZIP_NAMES, lines, upto
+from .datafail import as_written, unfinished
 from .datafail import fail as _fail
-from .datafail import unfinished
 from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, blank_row, check_tick, missing_value, read_number, volume_problem
 from .quickrow import quick_row
 from .timecolumn import UNNAMED_TIME, TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 __all__ = [
     "PRICE_COLUMNS",
@@ -410,27 +408,6 @@ class RowChecker:
         return self.grid.found_tick
 
 
-def _lines(stream: IO[bytes], left: int | None) -> Iterator[bytes]:
-    """The lines ``stream`` reads on, to its end or for ``left`` bytes at most.
-
-    A line is read ``LONGEST_LINE + 1`` bytes at most: a longer one is refused there.
-    """
-    while (left is None or left > 0) and (raw := stream.readline(_upto(left))):
-        if left is not None:
-            left -= len(raw)
-        yield raw
-
-
-_ZIP: Final = b"PK\x03\x04"
-_ZIP_NAMES: Final = 128
-"""A zip archive's start, and the bytes read past its first line to see its first entry's
-name (``[Content_Types].xml``: a workbook, whatever the file is called)."""
-
-
-def _upto(left: int | None) -> int:
-    return LONGEST_LINE + 1 if left is None else min(left, LONGEST_LINE + 1)
-
-
 @with_context
 def scan_csv(
     stream: IO[bytes], path: Path, *, tick: Decimal | None, size: int | None = None
@@ -444,11 +421,11 @@ def scan_csv(
     being written: the check ends before it.
     """
     digest = hashlib.sha256()
-    raw = stream.readline(_upto(size))
-    if raw.startswith(_ZIP):  # refused; its first "line" may end before the entry's name
-        raw += stream.read(_ZIP_NAMES)  # (a 0x0A in its time or CRC): a workbook's is there
+    raw = stream.readline(upto(size))
+    if raw.startswith(ZIP):  # refused; its first "line" may end before the entry's name
+        raw += stream.read(ZIP_NAMES)  # (a 0x0A in its time or CRC): a workbook's is there
     digest.update(raw)
-    delimiter, names, index, points = read_header(path, raw)
+    delimiter, names, index, points, written = read_header(path, raw)
     data_offset = len(raw)
     size_read, rows, line = data_offset, 0, 1
     checker = RowChecker(path, names, tick, delimiter)
@@ -456,7 +433,7 @@ def scan_csv(
     if checker.times is not None:  # the last row's time, asked when the second goes back
         checker.times.last_row = lambda: checker.row_ns(last_line(stream, size))
     for raw in shown(
-        _lines(stream, None if size is None else size - data_offset), stream, data_offset, size
+        lines(stream, None if size is None else size - data_offset), stream, data_offset, size
     ):
         line += 1
         if (too_long := line_too_long(raw)) is not None:
@@ -470,16 +447,36 @@ def scan_csv(
         try:
             checker.row(raw, index, line)
         except DataFileError as exc:
-            raise exc if raw.endswith(b"\n") else unfinished(exc) from None
+            said = exc if raw.endswith(b"\n") else unfinished(exc)
+            raise as_written(said, names, written) from None
         rows += 1
     if rows == 0:
         raise _fail(path, 2, None, None, _NO_ROWS)
     return CsvLayout(
-        check=checker.result(sha256=digest.hexdigest(), size=size_read, rows=rows),
+        check=checker_result(
+            checker, names, written, sha256=digest.hexdigest(), size=size_read, rows=rows
+        ),
         data_offset=data_offset,
         index=index,
         checker=checker,
     )
+
+
+def checker_result(
+    checker: RowChecker, names: list[str], written: list[str], *, sha256: str, size: int, rows: int
+) -> DataFileCheck:
+    """``checker.result``, its column named as the header writes it (``written``).
+
+    As a row's error names it; the symbol column too, which a symbol not the session's is
+    refused by.
+    """
+    try:
+        check = checker.result(sha256=sha256, size=size, rows=rows)
+    except DataFileError as exc:
+        raise as_written(exc, names, written) from None
+    symbol = check.symbol_column
+    shown = symbol if symbol is None else written[names.index(symbol)]
+    return attrs.evolve(check, symbol_column=shown)
 
 
 def check_csv(path: str | os.PathLike[str], *, tick: Decimal | None) -> DataFileCheck:

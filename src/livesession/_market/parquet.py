@@ -39,7 +39,8 @@ from .._exceptions import DataFileError
 from .._support.optional import import_optional
 from .checkshown import rows_shown
 from .csvheader import REQUIRED_COLUMNS, column_index
-from .datafile import DataFileCheck, RowChecker
+from .datafail import as_written
+from .datafile import DataFileCheck, RowChecker, checker_result
 from .dataopen import open_data_file
 from .datavalues import check_replay_args, check_tick
 from .feeds import row_bar
@@ -128,12 +129,13 @@ def _read(
             column=None,
             value=None,
         ) from None
-    names = ["" if n == PANDAS_INDEX else str(n).strip().lower() for n in table.column_names]
-    if "" in names and names.index("") != 0:  # the pandas index, moved to the front
-        position = names.index("")
-        table = table.select([position, *(i for i in range(len(names)) if i != position)])
-        names = [names[position], *(n for i, n in enumerate(names) if i != position)]
-    index = column_index(path, names, ",".join(table.column_names))
+    written = ["" if n == PANDAS_INDEX else str(n).strip() for n in table.column_names]
+    if "" in written and written.index("") != 0:  # the pandas index, moved to the front
+        position = written.index("")
+        table = table.select([position, *(i for i in range(len(written)) if i != position)])
+        written = [written[position], *(n for i, n in enumerate(written) if i != position)]
+    names = [name.lower() for name in written]
+    index = column_index(path, names, ",".join(table.column_names), "", written)
     rows = _RowTexts(pa, table)
     checker = RowChecker(path, names, tick)
     report = rows_shown(len(rows), len(data))  # a terminal's bar, as a CSV file's check draws
@@ -143,12 +145,13 @@ def _read(
             if report is not None:
                 report(number + 1)
     except DataFileError as exc:
-        raise _with_row(exc) from None
+        raise _with_row(as_written(exc, names, written)) from None
     if not rows:
         raise DataFileError(
             f"data file {path}: no data rows", path=path, line=2, column=None, value=None
         )
-    check = checker.result(sha256=hashlib.sha256(data).hexdigest(), size=len(data), rows=len(rows))
+    sha256 = hashlib.sha256(data).hexdigest()
+    check = checker_result(checker, names, written, sha256=sha256, size=len(data), rows=len(rows))
     return check, rows, checker
 
 

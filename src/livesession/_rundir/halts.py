@@ -15,6 +15,7 @@ from .._artifacts.runread import newest_event, payload, read_records
 from .._domain.lifecycle import SessionState, Trigger
 from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
+from .._support.text import one_line
 from .livecut import TRADING_EVENTS
 from .statuswords import (
     DIFFERED_MID_WIND_DOWN,
@@ -42,6 +43,7 @@ __all__ = [
     "halt_text",
     "halted_by_in",
     "kill_reasons",
+    "killed_by_in",
     "left_for_an_operator",
     "trading_halts",
     "wind_down_next",
@@ -276,9 +278,26 @@ def kill_reasons(run_dir: Path) -> list[str]:
     1`` alone left to guess (an operator, the daily-loss cap, a reduce-only fill); read
     from ``audit.jsonl``, a few records a run.
     """
+    return sorted(set(_kills(run_dir)))
+
+
+def killed_by_in(run_dir: Path) -> str:
+    """What pulled the kill switch that halted the run in ``run_dir``, for ``status``.
+
+    ``the kill switch (DAILY_LOSS)``: the newest kill's reason, read as ``kill_reasons``
+    reads them (the run's halt at its end is its last kill's), as the report names it
+    (``KILLED: trading HALTED by the kill switch (DAILY_LOSS)``); ``the kill switch`` when
+    the audit log records none.
+    """
+    kills = _kills(run_dir)
+    return f"the kill switch ({one_line(kills[-1])})" if kills else "the kill switch"
+
+
+def _kills(run_dir: Path) -> list[str]:
+    """The reasons of the run's ``C2_KILL_SWITCH`` records, in the audit log's order."""
     records = read_records(run_dir / names.AUDIT)
     kills = [r for r in records if r.get("code") == "C2_KILL_SWITCH"]
-    return sorted({str(payload(record).get("reason") or "?") for record in kills})
+    return [str(payload(record).get("reason") or "?") for record in kills]
 
 
 class Halts:

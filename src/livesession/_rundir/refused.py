@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final
 from .._artifacts import names
 from .._artifacts.runread import events_back, json_object, last_whole_line, read_json_object
 from .._support.fsutil import refuse_special
-from .._support.oserrors import once_fixed
+from .._support.oserrors import errno_in, once_fixed
 from .._support.text import one_line
 
 if TYPE_CHECKING:
@@ -136,7 +136,8 @@ def refused_first(run_dir: Path, said: str, *, braces: bool = False) -> str:
     """
     refused, once = refused_write(run_dir)
     if not refused:
-        return said
+        room = _store_room(run_dir)  # the store's refusal is said by ``store_refused_says``
+        return f"once {room}: {said}" if room else said
     if braces:
         refused = refused.replace("{", "{{").replace("}", "}}")
     return f"{refused}: the run is not sealed; once {once}: {said}"
@@ -152,12 +153,37 @@ def store_refused_says(run_dir: Path) -> str:
     has its own ending, and a log at ``--log-level error``, or none (a run an application
     made with its own log), says nothing. Not a regular file, unreadable: "" too.
     """
+    _, error = _store_refusal(run_dir)
+    if not error:
+        return ""
+    return f"{one_line(error)} ({names.SESSION_LOG}'s last line, session_interrupted)"
+
+
+def _store_refusal(run_dir: Path) -> tuple[str, str]:
+    """``(what refused, its error)`` of the torn session's last line (``StoreFailure``, ...).
+
+    ``("", "")`` when the session log does not end with a store's refusal.
+    """
     try:
         last = last_whole_line(run_dir / names.SESSION_LOG, passing=_AFTERWORDS)
     except OSError:  # the session log only: status reads the run without it
-        return ""
+        return "", ""
     if not last or last.get("event") != "session_interrupted":
-        return ""
-    if last.get("interrupted_by") not in _REFUSALS or not isinstance(last.get("error"), str):
-        return ""
-    return f"{one_line(last['error'])} ({names.SESSION_LOG}'s last line, session_interrupted)"
+        return "", ""
+    by, error = last.get("interrupted_by"), last.get("error")
+    if by not in _REFUSALS or not isinstance(error, str):
+        return "", ""
+    return str(by), error
+
+
+def _store_room(run_dir: Path) -> str:
+    """What must be so before a run a local store or journal tore is resumed; "" if unknown.
+
+    Said, as a dead sink's (``once_fixed``), for a full disk, a quota, a file size limit or
+    a read-only file system (``errno_in``: the log keeps the error's words, not its errno):
+    a resume into it would meet the same refusal. A PostgreSQL server's or a lease's
+    refusal, and any other error, keep the bare advice.
+    """
+    by, error = _store_refusal(run_dir)
+    code = errno_in(error) if by == "StoreFailure" else None
+    return "" if code is None else once_fixed(code)

@@ -432,10 +432,10 @@ def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> dict
     the checkpoint's: its ``kill_halted`` (``kill_started_ns`` in a checkpoint written
     before that key, as the governor reads it). A lost lease halts as the kill switch does,
     with no kill: that halt is told by the reason ``LEASE_LOST``, not as the kill switch's.
-    A run no process holds, HALTED by another than the kill switch, says by what
-    (``halted_by_in``: a broker halt, the execution throttle).
+    A run no process holds, HALTED, says by what (``halted_by_in``: a broker halt, the
+    execution throttle; ``killed_by_in``: the kill switch and its newest kill's reason).
     """
-    from .halts import halted_by_in  # noqa: PLC0415 - it reads statuswords, which reads this
+    from .halts import halted_by_in, killed_by_in  # noqa: PLC0415 - halts reads statuswords
 
     killed = bool(checkpoint.get("kill_halted")) or checkpoint.get("kill_started_ns") is not None
     killed = killed and checkpoint.get("reason") != _LEASE_LOST
@@ -446,10 +446,11 @@ def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> dict
     state = checkpoint.get("trading")
     trading = state if isinstance(state, str) else None
     killed = killed and trading == "HALTED"
+    by = killed_by_in(run_dir) if killed else halted_by_in(run_dir, trading, killed=False)
     return {
         "trading": trading,
         "kill_halted": killed,
-        "halted_by": halted_by_in(run_dir, trading, killed=killed),
+        "halted_by": by,
     }
 
 

@@ -145,13 +145,14 @@ def describe_trading(
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
     ``killed``: the kill switch halted it (``trading_of``), which the words name, as they
-    name ``halted_by``, what else halted it (a broker halt, the throttle); ``as_of``
+    name ``halted_by``, what halted it (a broker halt, the throttle, the kill switch and its
+    kill's reason: ``the kill switch (DAILY_LOSS)``); ``as_of``
     (what a live run's state is read from) follows them. A ``sealed`` run trades no more,
     whatever state its trading was left in: said so, not ``ACTIVE`` (``FAILED`` sealed it,
     ``STOP_INCOMPLETE`` say, when a wind-down ran out of polls).
     """
     said = trading
-    by = " by the kill switch" if killed else (f" by {halted_by}" if halted_by else "")
+    by = f" by {halted_by}" if halted_by else (" by the kill switch" if killed else "")
     if state == SessionState.PREFLIGHT_FAILED.value:
         return NEVER_TRADED
     if trading == "HALTED" and live:

@@ -25,6 +25,7 @@ __all__ = [
     "OwnOSError",
     "cwd_gone",
     "cwd_kept",
+    "errno_in",
     "errno_of",
     "fd_shortage",
     "not_writable",
@@ -148,6 +149,27 @@ def once_fixed(code: int | None) -> str:
     if code in _ONCE:
         return _ONCE[code]
     return f"what refused it is put right ({os.strerror(code).lower()})"
+
+
+_ROOM_CODES: Final = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+_ROOM_WORDS: Final = {
+    "database or disk is full": errno.ENOSPC,  # SQLite's SQLITE_FULL, which has no errno
+    "under a file size limit": errno.EFBIG,  # SQLite's disk I/O error past `ulimit -f`
+}
+
+
+def errno_in(text: str) -> int | None:
+    """The errno of a full disk, a quota, a file size limit or a read-only file system.
+
+    As an error's ``text`` names it (its ``strerror``: ``No space left on device``); None
+    for another. For an error read back from a log, which keeps no errno: a store's
+    refusal names only the system's words, and SQLite's ``database or disk is full`` names
+    none (``ENOSPC``).
+    """
+    for code in _ROOM_CODES:
+        if os.strerror(code) in text:
+            return code
+    return next((code for words, code in _ROOM_WORDS.items() if words in text), None)
 
 
 def once_fixed_in(error: BaseException, run_dir: Path) -> str:
