@@ -471,7 +471,9 @@ class TestPostgresIdempotencyStore:
             if probe.info.server_version < 140000:
                 pytest.skip("idle_session_timeout came with PostgreSQL 14")
         options = conninfo_to_dict(schema_dsn).get("options", "")
-        dsn = make_conninfo(schema_dsn, options=f"{options} -c idle_session_timeout=100")
+        # 5 s, not less: the server counts from the connection's start, and a loaded machine
+        # took over 100 ms to send the session's first statement (the test reads SHOW only).
+        dsn = make_conninfo(schema_dsn, options=f"{options} -c idle_session_timeout=5000")
         for opened in (
             PostgresIdempotencyStore(dsn, namespace="n")._pg,
             PostgresLease(dsn, "acct", "strat")._pg,
