@@ -510,6 +510,24 @@ class TestPostgresIdempotencyStore:
             finally:
                 opened.close()
 
+    def test_pgoptions_are_kept_beside_the_startup_option(self, pg_dsn, schema_dsn, monkeypatch):
+        """libpq reads PGOPTIONS only for a connection string without `options`: the
+        connection's own `-c idle_session_timeout=0` is added to them, not put in their
+        place (the schema's search_path comes from there alone here)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        schema_options = conninfo_to_dict(schema_dsn)["options"]
+        monkeypatch.setenv("PGOPTIONS", f"{schema_options} -c work_mem=3MB")
+        assert "options" not in conninfo_to_dict(str(pg_dsn))
+        opened = PostgresLease(str(pg_dsn), "acct", "strat")._pg
+        try:
+            assert opened.execute("SHOW work_mem").fetchone() == ("3MB",)
+            assert opened.execute("SHOW search_path").fetchone() == (
+                schema_options.split("=", 1)[1],
+            )
+        finally:
+            opened.close()
+
     def test_a_server_that_refuses_the_startup_option_is_connected_to_without_it(
         self, schema_dsn, monkeypatch
     ):
