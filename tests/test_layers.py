@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "control",
                 "_control_wait",
                 "status",
+                "_verdict",
                 "_cli_output",
                 "_cli_streams",
                 "_cli_summary",

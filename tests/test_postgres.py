@@ -483,6 +483,83 @@ class TestPostgresIdempotencyStore:
             finally:
                 opened.close()
 
+    def test_a_one_millisecond_idle_session_timeout_does_not_end_the_connect(self, schema_dsn):
+        """Bug: the connection turned the timeout off by a statement after connecting, so a
+        role with a very short one (CI: 100 ms on a loaded machine) closed the connection
+        before the statement arrived. It is now off from the connection's start (the
+        startup options, after the connection string's own, which are kept)."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+        with psycopg.connect(schema_dsn) as probe:
+            if probe.info.server_version < 140000:
+                pytest.skip("idle_session_timeout came with PostgreSQL 14")
+        options = conninfo_to_dict(schema_dsn).get("options", "")
+        dsn = make_conninfo(
+            schema_dsn, options=f"{options} -c idle_session_timeout=1 -c work_mem=3MB"
+        )
+        for opened in (
+            PostgresIdempotencyStore(dsn, namespace="n")._pg,
+            PostgresLease(dsn, "acct", "strat")._pg,
+        ):
+            try:
+                assert opened.execute(
+                    "SELECT setting, source FROM pg_settings WHERE name = 'idle_session_timeout'"
+                ).fetchone() == ("0", "client")  # from the start, not a later SET ("session")
+                assert opened.execute("SHOW work_mem").fetchone() == ("3MB",)  # the DSN's kept
+            finally:
+                opened.close()
+
+    def test_pgoptions_are_kept_beside_the_startup_option(self, pg_dsn, schema_dsn, monkeypatch):
+        """libpq reads PGOPTIONS only for a connection string without `options`: the
+        connection's own `-c idle_session_timeout=0` is added to them, not put in their
+        place (the schema's search_path comes from there alone here)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        schema_options = conninfo_to_dict(schema_dsn)["options"]
+        monkeypatch.setenv("PGOPTIONS", f"{schema_options} -c work_mem=3MB")
+        assert "options" not in conninfo_to_dict(str(pg_dsn))
+        opened = PostgresLease(str(pg_dsn), "acct", "strat")._pg
+        try:
+            assert opened.execute("SHOW work_mem").fetchone() == ("3MB",)
+            assert opened.execute("SHOW search_path").fetchone() == (
+                schema_options.split("=", 1)[1],
+            )
+        finally:
+            opened.close()
+
+    def test_a_server_that_refuses_the_startup_option_is_connected_to_without_it(
+        self, schema_dsn, monkeypatch
+    ):
+        """PostgreSQL before 14 refuses the connection whose options name a setting it does
+        not have (`FATAL:  unrecognized configuration parameter "idle_session_timeout"`, as
+        psycopg says it): the connection is opened again without it, and the timeout
+        turned off by a statement where the server has one. Played by refusing the option
+        here (the server is 14 or later); the connection string is never in the error."""
+        import psycopg
+
+        real_connect = psycopg.connect
+        refused: list[str] = []
+
+        def connect(conninfo: str, **kwargs: object) -> object:
+            if "idle_session_timeout" in str(kwargs.get("options", "")):
+                refused.append(str(kwargs["options"]))
+                raise psycopg.OperationalError(
+                    'connection failed: connection to server at "127.0.0.1", port 5432 '
+                    'failed: FATAL:  unrecognized configuration parameter "idle_session_timeout"'
+                )
+            return real_connect(conninfo, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(psycopg, "connect", connect)
+        opened = PostgresLease(schema_dsn, "acct", "strat")._pg
+        try:
+            assert opened.execute(
+                "SELECT setting, source FROM pg_settings WHERE name = 'idle_session_timeout'"
+            ).fetchone() == ("0", "session")
+        finally:
+            opened.close()
+        assert len(refused) == 1
+
 
 # --- checkpoint store ---------------------------------------------------------------------
 

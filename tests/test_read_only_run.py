@@ -157,6 +157,40 @@ def test_an_immutable_run_directory_is_said_so(run, monkeypatch, capsys) -> None
     assert main(["resume", str(run), "-q"]) == 0
 
 
+def test_an_append_only_events_file_is_not_called_resumable(run, monkeypatch, capsys) -> None:
+    """`chattr +a events.jsonl` (as root): `access` says yes of it, so `status` said
+    `resumable   yes` (exit 6), and `resume` then failed opening it to cut it back to the
+    checkpoint (EPERM). The flags are read as the run directory's are (`attribute_refuses`,
+    injected here): status says no, with the `chattr -a` that fixes it, and resume refuses
+    before it changes anything."""
+    events = run / "events.jsonl"
+    how = (
+        "it is immutable or append-only (`lsattr` shows it), which refuses its cut back to the "
+        f"checkpoint: clear that as root (`chattr -i -a {events}`)"
+    )
+    problem = (
+        f"its events.jsonl cannot be written (Operation not permitted), and a resume writes "
+        f"into it: {how}, then `livesession resume {run}` continues it"
+    )
+    before = tree(run)
+    with monkeypatch.context() as flagged:
+        flagged.setattr(oserrors, "attribute_refuses", lambda path: Path(path) == events)
+        said = run_status(run)
+        assert (said.verdict, said.resumable, said.resume_problem) == (
+            Verdict.NEEDS_OPERATOR,
+            False,
+            problem,
+        )
+        assert main(["status", str(run)]) == 5
+        assert f"resumable   no: {problem}\n" in capsys.readouterr().out
+        assert main(["resume", str(run), "-q"]) == 2
+        assert capsys.readouterr().err == (
+            f"livesession: error: cannot resume {run} (nothing was changed): {problem}\n"
+        )
+    assert tree(run) == before
+    assert main(["resume", str(run), "-q"]) == 0
+
+
 @pytest.mark.parametrize("verb", ["stop", "kill", "ack"])
 def test_stop_kill_and_ack_say_so(read_only, capsys, verb) -> None:
     """They said `continue it with `livesession resume DIR``, which would fail."""

@@ -151,6 +151,7 @@ def test_a_crashed_run_is_resumable_and_resume_completes_it(
     assert code == 6
     assert status["verdict"] == "crashed"
     assert status["resumable"] is True
+    assert status["resumable_from"] == "command line"
     assert status["writer"] is None
     assert status["state"] == "DRYRUN_ACTIVE"
     assert isinstance(status["steps"], int)
@@ -1297,6 +1298,29 @@ def test_a_crashed_run_started_with_objects_says_resume_it_from_python(tmp_path:
     with resume_run(out / "obj", strategy=_StopsOnce(interrupt=False)) as resumed:
         resumed.run_to_end(120)
     assert run_status(out / "obj").verdict is Verdict.COMPLETED
+
+
+def test_the_resumable_line_of_a_run_started_with_objects_says_from_python(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`resumable   yes` over a `next` line saying resume it from Python, and `livesession
+    resume` refused it: the resumable line (and `--json`'s `resumable_from`) says only
+    Python continues it. Still exit 6: it is resumable."""
+    out = tmp_path / "runs"
+    session = create_run(
+        DryrunConfig(run_id="obj", steps=120), out, strategy=_StopsOnce(interrupt=True)
+    )
+    with pytest.raises(KeyboardInterrupt), session:
+        session.run_to_end(120)
+    call = f"resume_run({str(out / 'obj')!r}, strategy=<a {__name__}._StopsOnce>)"
+    assert main(["status", str(out / "obj")]) == 6
+    assert f"resumable   yes, from Python: {call}\n" in capsys.readouterr().out
+    code, status = _status(capsys, out / "obj")
+    assert (code, status["resumable"], status["resumable_from"]) == (6, True, "python")
+    assert main(["resume", str(out / "obj"), "-q"]) != 0  # the command line cannot rebuild it
+    capsys.readouterr()
+    with resume_run(out / "obj", strategy=_StopsOnce(interrupt=False)) as resumed:
+        resumed.run_to_end(120)
 
 
 def test_a_crashed_run_whose_data_or_code_changed_is_not_called_resumable(

@@ -14,13 +14,14 @@ from ._rundir.statuswords import (
     describe_positions,
     describe_trading,
 )
+from ._rundir.supplied import resume_call
 from ._support.text import age_words, command, path_text
-from .status import Verdict
+from ._verdict import Verdict
 
 if TYPE_CHECKING:
     from .status import RunStatus
 
-__all__ = ["status_lines"]
+__all__ = ["resumable_from", "status_lines"]
 
 
 def status_lines(found: RunStatus) -> list[str]:
@@ -128,13 +129,27 @@ def _resumable(found: RunStatus) -> str:
     """``yes``, with the damage past the checkpoint a crash does not explain; or why not."""
     if not found.resumable:
         return f"no: {found.resume_problem or 'the run is sealed'}"
+    yes = "yes"
+    if found.objects:  # `livesession resume` refuses it: it cannot rebuild the objects
+        yes = f"yes, from Python: {resume_call(found.run_dir, found.objects)}"
     if not found.damaged_tail:
-        return "yes"
+        return yes
     return (
-        f"yes; past its checkpoint, {found.damaged_tail}: more than a crash leaves (a torn "
+        f"{yes}; past its checkpoint, {found.damaged_tail}: more than a crash leaves (a torn "
         "last line), which resume sets aside with the rest of the tail "
         f"({found.damaged_tail.split(':', 1)[0]}.torn)"
     )
+
+
+def resumable_from(found: RunStatus) -> str | None:
+    """``--json``'s ``resumable_from``: how a resumable run is resumed; None for any other.
+
+    ``python`` for a run started with objects (``objects``), which only ``resume_run``
+    given them again continues (``livesession resume`` refuses it); else ``command line``.
+    """
+    if not found.resumable:
+        return None
+    return "python" if found.objects else "command line"
 
 
 def _aligned(rows: list[tuple[str, str]]) -> list[str]:

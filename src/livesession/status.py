@@ -58,7 +58,6 @@ sealed run was ``needs_operator`` with a seal "not borne out", a tampering claim
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import os
 from pathlib import Path
 from typing import Any, Final
@@ -74,6 +73,7 @@ from ._artifacts.runread import (
     last_whole_line,
     read_json_object,
 )
+from ._cli_status import resumable_from
 from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
@@ -111,25 +111,9 @@ from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
 from ._support.secrets import ALERT_ENV
 from ._support.text import command, json_path, json_text, one_line, text_field
+from ._verdict import Verdict
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
-
-
-class Verdict(enum.Enum):
-    """What a supervisor should make of a run; ``value`` is ``livesession status``'s exit code."""
-
-    COMPLETED = 0
-    NOT_A_RUN = 2
-    REJECTED = 3
-    FAILED = 4
-    NEEDS_OPERATOR = 5
-    CRASHED = 6
-    RUNNING = 7
-
-    @property
-    def label(self) -> str:
-        """``needs_operator``: the verdict as ``--json`` and the text output name it."""
-        return self.name.lower()
 
 
 _NEXT: Final = {
@@ -314,6 +298,7 @@ class RunStatus:
         data["exit_code"] = self.exit_code
         data["never_traded"] = self.state == SessionState.PREFLIGHT_FAILED.value
         data["next"] = self.next_step()
+        data["resumable_from"] = resumable_from(self)
         return data
 
     def lines(self) -> list[str]:

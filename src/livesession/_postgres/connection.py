@@ -7,6 +7,7 @@ password removed. psycopg 3 is imported only when a connection is opened.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,6 +28,12 @@ __all__ = ["PgConnection", "PgTable"]
 
 _CONNECT_TIMEOUT_S: Final = 10
 _IDLE_TIMEOUT_SINCE: Final = 140000  # PostgreSQL 14 brought idle_session_timeout
+_NO_IDLE_TIMEOUT: Final = "-c idle_session_timeout=0"
+_OPTION_REFUSED: Final = (
+    'unrecognized configuration parameter "idle_session_timeout"',  # PostgreSQL before 14
+    "unsupported startup parameter",  # a pooler that passes no options (PgBouncer)
+)
+"""What a server or pooler that will not take ``_NO_IDLE_TIMEOUT`` at connect says."""
 # One lock id for every livesession DDL statement: b"lvsessdd" read as a big-endian int.
 _DDL_LOCK_ID: Final = 7815561082913907812
 
@@ -102,24 +109,51 @@ class PgConnection:
         if "connect_timeout" not in params:
             extra["connect_timeout"] = _CONNECT_TIMEOUT_S
         with self.translate(f"connecting for {table.purpose}"):
-            self._conn: psycopg.Connection[Any] = self._psycopg.connect(dsn_text(dsn), **extra)
+            # libpq reads PGOPTIONS only for a connection string without options: kept too.
+            options = params.get("options", os.environ.get("PGOPTIONS", ""))
+            self._conn: psycopg.Connection[Any] = self._connect(options, extra)
         try:
             # One cursor for every statement: callers read each result before the next.
             self._cursor: psycopg.Cursor[Any] = self._conn.cursor()
             with self.translate("setting synchronous_commit"):
                 # A durable reservation is the point: never accept the server's "off".
                 self.execute("SET synchronous_commit = on")
-            if self._conn.info.server_version >= _IDLE_TIMEOUT_SINCE:
+            if not self._idle_off and self._conn.info.server_version >= _IDLE_TIMEOUT_SINCE:
                 with self.translate("setting idle_session_timeout"):
-                    # The connection idles between calls for as long as a run lasts (the
-                    # lease's renewals a quarter TTL apart, a namespace's advisory lock
-                    # held throughout): a server's idle timeout would end every run.
+                    # A server that took no startup options (``_connect``).
                     self.execute("SET idle_session_timeout = 0")
             self.ensure_table(table)
             self._ensure_columns(table.name, table.added)
         except BaseException:
             self.close()
             raise
+
+    def _connect(self, options: str, extra: dict[str, Any]) -> psycopg.Connection[Any]:
+        """Connect with ``idle_session_timeout`` off from the connection's start.
+
+        The connection idles between calls for as long as a run lasts (the lease's renewals
+        a quarter TTL apart, a namespace's advisory lock held throughout): a server's idle
+        timeout would end every run. Set by a statement after connecting, a role's very
+        short timeout (100 ms, on a loaded machine) closed the connection before the
+        statement arrived; in the startup options, after the connection string's own
+        ``options`` (the last ``-c`` wins), it is off from the start. A server without the
+        setting (before PostgreSQL 14) or a pooler that passes no options refuses that
+        connection: it is opened again without it (``_idle_off`` False: set by a statement
+        where the server has it).
+        """
+        conninfo = dsn_text(self._dsn)
+        self._idle_off = True
+        conn: psycopg.Connection[Any]
+        try:
+            conn = self._psycopg.connect(
+                conninfo, **extra, options=f"{options} {_NO_IDLE_TIMEOUT}".lstrip()
+            )
+        except self._psycopg.OperationalError as exc:
+            if not any(said in str(exc) for said in _OPTION_REFUSED):
+                raise
+            self._idle_off = False
+            conn = self._psycopg.connect(conninfo, **extra)
+        return conn
 
     def execute(
         self, query: str, params: Sequence[object] | Mapping[str, object] | None = None

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .dirlock import takes_no_locks
-from .text import command
+from .text import command, shell_word
 
 __all__ = [
     "ROOM_AGAIN",
@@ -304,6 +304,8 @@ def unwritable_run(run_dir: Path, writes: Iterable[str] = ()) -> str | None:
         if name is None:
             return None
         code, what, how = errno.EACCES, f"its {name}", _MAKE_WRITABLE[errno.EACCES]
+        if attribute_refuses(run_dir / name):  # root too: `access` says yes of append-only
+            code, how = errno.EPERM, _attribute_fix(run_dir / name)
     return (
         f"{what} cannot be written ({os.strerror(code)}), and a resume writes "
         f"into it: {how}, then `{command('resume', run_dir)}` continues it"
@@ -342,12 +344,25 @@ def _stopped_writing(run_dir: Path, writes: tuple[str, ...]) -> bool:
 
 
 def _write_refused(path: Path) -> bool:
-    """A regular file at ``path`` that this user may not write (none, or a link: False)."""
+    """A regular file at ``path`` that this user may not write (none, or a link: False).
+
+    Append-only (``chattr +a``) too, which ``access`` allows even to root: a resume opens
+    the file to cut it back to its checkpoint (``O_RDWR``, not ``O_APPEND``), which meets
+    ``EPERM``, so ``status`` called the run resumable and ``resume`` then failed.
+    """
     try:
         regular = stat.S_ISREG(path.lstat().st_mode)
     except OSError:
         return False
-    return regular and not os.access(path, os.W_OK)
+    return regular and (not os.access(path, os.W_OK) or attribute_refuses(path))
+
+
+def _attribute_fix(path: Path) -> str:
+    """How to let a resume write ``path``, immutable or append-only (``chattr``)."""
+    return (
+        "it is immutable or append-only (`lsattr` shows it), which refuses its cut back to the "
+        f"checkpoint: clear that as root (`chattr -i -a {shell_word(os.fspath(path))}`)"
+    )
 
 
 def fd_shortage(needed: int) -> OSError | None:
