@@ -33,6 +33,7 @@ from livesession import (
 from livesession._artifacts import sinks
 from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
+from livesession.evidence import write_evidence
 from livesession.verify import verify_contents, verify_run
 
 from _helpers import DiesAfter, FlakySink, Sinks
@@ -496,3 +497,32 @@ def test_a_sink_error_that_is_no_oserror_is_said_without_an_errno(tmp_path: Path
         said,
     )
     assert verify_run(run_dir).summary == f"{said}: the run is not sealed"
+
+
+@_DEAD_SINK
+def test_the_evidence_of_a_run_a_full_disk_stopped_says_so_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the evidence said "Resumed after a crash once" of a run whose events sink the
+    disk refused: its process stopped itself (SINK_WRITE_FAILED), and the audit records
+    saying so were in audit.jsonl.torn, which the document lists but did not read."""
+    cfg = DryrunConfig(run_id="r", steps=300, checkpoint_every=50)
+    session = create_run(cfg, tmp_path, alerts=False)
+    events = session.recorder.sinks["events"]
+    flaky = FlakySink(events, 250, OSError(28, "No space left on device"))
+    monkeypatch.setitem(session.recorder._sinks, "events", flaky)  # the disk fills up
+    session.run_to_end(300)
+    run_dir = tmp_path / "r"
+    resume_run(run_dir, alerts=False).run_to_end(300)
+    result = write_evidence(run_dir)
+    assert result.ok, result.problems
+    text = result.document.read_text()
+    ended = text[text.index("## How the run ended") : text.index("## Verification")]
+    assert "after a crash" not in ended
+    assert "- **Resumed** once: from step " in ended
+    assert (
+        "- Before a resume, the process stopped itself unsealed, not by a crash: "
+        "`SINK_WRITE_FAILED` (events sink failed after 0 retries (OSError); the session "
+        "stopped trading), as the audit records the resume set aside say "
+        "(`audit.jsonl.torn`).\n"
+    ) in ended

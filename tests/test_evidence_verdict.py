@@ -214,9 +214,11 @@ def test_a_completed_run_and_a_fault_left_for_an_operator(tmp_path: Path) -> Non
 
 def test_a_kill_an_operator_lifted_is_no_kill_at_the_end(tmp_path: Path) -> None:
     daily_loss_kill(tmp_path, "lift", lifted_after=4)
-    assert _ended(tmp_path / "lift") == {
+    assert _ended(tmp_path / "lift") == {  # not KILLED; the lifted halt told, not hidden
         "ended": "COMPLETED",
-        "said": "COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps",
+        "said": "COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps; trading HALTED "
+        "and re-enabled: from step 3 until ops-1 re-enabled it after step 4: the daily-loss "
+        "cap pulled the kill switch (KILL_SWITCH reason DAILY_LOSS)",
     }
 
 
@@ -254,4 +256,20 @@ def test_the_resumes_in_the_run_line(resumes: list[dict[str, object]], said: str
     )
     assert (
         run_ended(found)["said"] == "COMPLETED: ran its steps; sealed COMPLETED after 6 of 6 steps"
+    )
+
+
+def test_a_kill_an_operator_lifted_is_on_the_run_line(tmp_path: Path) -> None:
+    """Bug: a run killed at step 30 and re-enabled at step 50 was ``COMPLETED: ran its
+    steps; sealed COMPLETED after 200 of 200 steps`` on ``evidence``'s run line, while the
+    document's "How the run ended" and the report's header told the kill and its lifting."""
+    from _helpers import KILLED_THEN_LIFTED, steered_run
+
+    cfg = DryrunConfig(run_id="lifted", steps=200, durability="none")
+    run_dir = steered_run(cfg, tmp_path, KILLED_THEN_LIFTED)
+    found = outcome(run_dir, iter_records(run_dir / names.EVENTS))
+    assert run_ended(found)["said"] == (
+        "COMPLETED: ran its steps; sealed COMPLETED after 200 of 200 steps; trading HALTED "
+        "and re-enabled: from step 30 until alice re-enabled it after step 50: an operator's "
+        "kill (KILL_SWITCH reason desk)"
     )

@@ -324,6 +324,29 @@ class TestEnding:
         header = self._header(tmp_path / "fault")
         assert "FAILED · 1 of 50 steps, faulted: STRATEGY_ERROR" in header
 
+    def test_a_faulted_run_names_its_error_and_message(self, tmp_path):
+        # The header said only "faulted: STRATEGY_ERROR": the error and its message were in
+        # the CLI's line, status and the evidence's "Run ended", not the report's headline.
+        class Raises:
+            strategy_id = "raises"
+
+            def on_bar(self, bar, view):
+                raise RuntimeError("weights <missing> & gone")
+
+            def get_state(self):
+                return {}
+
+            def set_state(self, state):
+                pass
+
+        cfg = DryrunConfig(run_id="why", strategy_id="raises", steps=50, durability="none")
+        create_run(cfg, tmp_path, strategy=Raises()).run_to_end(50, operator="cli")
+        said = "faulted: STRATEGY_ERROR (RuntimeError: weights <missing> & gone)"
+        assert f"FAILED · 1 of 50 steps, {said}" in self._header(tmp_path / "why")
+        assert "(RuntimeError: weights &lt;missing&gt; &amp; gone)</p>" in render_report(
+            tmp_path / "why"
+        )
+
 
 def _text(document: str) -> str:
     """The document's text, its whitespace runs made one space."""

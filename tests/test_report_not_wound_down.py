@@ -108,7 +108,7 @@ def test_a_wound_down_fault_says_no_such_thing(tmp_path: Path) -> None:
         session.run_n_steps(4)  # faulted on the first bar
         session.acknowledge("ops-1")  # cancel, flatten, stop: wound down
     header = _header(tmp_path / "wound")
-    assert "1 of 4 steps, faulted: STRATEGY_ERROR</p>" in header
+    assert "1 of 4 steps, faulted: STRATEGY_ERROR (ValueError: bad close)</p>" in header
     assert "not wound down" not in header
 
 
@@ -403,7 +403,11 @@ class TestFaultedInItsWindDown:
         reason, words, _ = _FAULTED[case]
         header = _header(run_dir)
         assert "not wound down" not in header
-        said = f"faulted: {reason}; left in ERROR_REQUIRES_OPERATOR {words}: {_MAY_HOLD}</p>"
+        why = {  # the fault's error and message, as the evidence's "Run ended" names them
+            "journal": " (Transient: journal_offset raised OSError: journal disk gone)",
+            "strategy": " (ValueError: state lost)",
+        }.get(case, "")  # the other faults record no error and message
+        said = f"faulted: {reason}{why}; left in ERROR_REQUIRES_OPERATOR {words}: {_MAY_HOLD}</p>"
         assert said in header
 
     def test_the_evidence(self, faulted: tuple[Path, str, str]) -> None:

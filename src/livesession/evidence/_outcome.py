@@ -40,6 +40,7 @@ from .._rundir.halts import (
 )
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
+from ._torn import set_aside_faults
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -219,7 +220,8 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
         for check in found.get("refused_by", ())
     ]
     lines += _halt_lines(found)
-    lines += _resume_lines(found)
+    faults = set_aside_faults(where) if found.get("resumes") else []
+    lines += _resume_lines(found, crashed=not faults) + faults
     fault = found.get("fault")
     if fault is not None:
         detail = "; ".join(
@@ -323,13 +325,15 @@ def _halt_lines(found: dict[str, Any]) -> list[str]:
     ]
 
 
-def _resume_lines(found: dict[str, Any]) -> list[str]:
+def _resume_lines(found: dict[str, Any], *, crashed: bool = True) -> list[str]:
+    """``- **Resumed** after a crash once: ...``; not ``after a crash`` when not ``crashed``."""
     resumes = found.get("resumes", ())
     if not resumes:
         return []
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
     each = "; ".join(_resumed(resume) for resume in resumes)
-    return [f"- **Resumed** after a crash {times}: {each}."]
+    after = "after a crash " if crashed else ""
+    return [f"- **Resumed** {after}{times}: {each}."]
 
 
 def _resumed(resume: dict[str, Any]) -> str:

@@ -15,7 +15,13 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .._domain.lifecycle import SESSION_CLOSED, ended_early
-from .._rundir.halts import ACTED_BY, MID_WIND_DOWN, WOUND_DOWN, left_for_an_operator
+from .._rundir.halts import (
+    ACTED_BY,
+    MID_WIND_DOWN,
+    WOUND_DOWN,
+    halt_text,
+    left_for_an_operator,
+)
 from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
@@ -84,7 +90,8 @@ def _ended(found: dict[str, Any], resume_problem: str | None) -> tuple[str, str]
         return "FAILED", _failed(found, steps, state)
     if status != "COMPLETED":
         return str(status), f"in {state} after {steps} steps"
-    return _completed(found, steps)
+    ended, words = _completed(found, steps)
+    return ended, words + _lifted(found)
 
 
 def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
@@ -111,6 +118,20 @@ def _failed(found: dict[str, Any], steps: str, state: object) -> str:
             reason, MID_WIND_DOWN if found.get("winding_down") else at
         )
     return said + f"wound down (cancelled, flattened) and sealed FAILED in {state}"
+
+
+def _lifted(found: dict[str, Any]) -> str:
+    """``; trading HALTED and re-enabled: from step 40 until ops re-enabled it ...``, or "".
+
+    A run an operator killed and then re-enabled said ``COMPLETED: ran its steps``, where the
+    document's "How the run ended" and the report's header told the halt: a reviewer reading
+    only this line (``evidence``'s ``run`` line) saw no kill.
+    """
+    lifted = [halt for halt in found.get("halts", ()) if halt.get("until_step") is not None]
+    if not lifted:
+        return ""
+    many = f" {len(lifted)} times, the first" if len(lifted) > 1 else ""
+    return f"; trading HALTED and re-enabled{many}: {halt_text(lifted[0], '')}"
 
 
 def _completed(found: dict[str, Any], steps: str) -> tuple[str, str]:

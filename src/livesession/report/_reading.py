@@ -105,6 +105,22 @@ class Tallies:
 
 
 _ENDINGS: Final = {"request_stop": "stopped", "fault": "faulted", "preflight_failed": "rejected"}
+
+
+def _why(change: dict[str, Any]) -> str:
+    """`` (RuntimeError: model file missing)``: the fault's error and message, as the evidence.
+
+    The header said only ``faulted: STRATEGY_ERROR``, while the CLI's line, ``status``'s
+    next step and the evidence's "Run ended" named the error and its message: a reviewer
+    reading the report alone saw no cause.
+    """
+    detail = change.get("detail")
+    if not isinstance(detail, dict):
+        return ""
+    why = ": ".join(str(detail[key]) for key in ("error", "message") if detail.get(key))
+    return f" ({why})" if why else ""
+
+
 """The transitions that end a run, and how the header says each."""
 
 
@@ -241,7 +257,7 @@ class ReportRun:
             if event.get("event_type") == "STATE_CHANGED" and trigger in _ENDINGS:
                 reason = str(change.get("reason") or "")
                 if reason and (early or trigger != "request_stop"):
-                    text += f", {_ENDINGS[trigger]}: {reason}"
+                    text += f", {_ENDINGS[trigger]}: {reason}{_why(change)}"
                 break
         return text + self._left(reason) + self._killed()
 

@@ -1,0 +1,50 @@
+"""Why a resumed run's process stopped, as the audit records its resume set aside say it.
+
+A resume cuts each file back to its checkpoint and keeps the cut tail in ``<file>.torn``.
+A process the system killed leaves no record of why; one that stopped itself, unsealed (a
+sink the full disk refused: ``SINK_WRITE_FAILED``), wrote its ``C2_OPERATOR_REQUIRED`` record
+before it stopped, and that record is in ``audit.jsonl.torn``. The evidence said "Resumed
+after a crash" of both: a reviewer read a full disk as a crash.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._artifacts import names
+from .._artifacts.runread import payload, read_records
+from .._support.text import md_code, md_text
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["set_aside_faults"]
+
+TORN_AUDIT = f"{names.AUDIT}.torn"
+"""The audit records the run's resumes set aside."""
+
+
+def set_aside_faults(run_dir: Path) -> list[str]:
+    """``- Before a resume, the process stopped itself ...: `SINK_WRITE_FAILED` (...)``, or none.
+
+    One line for each fault the set-aside audit records name (``C2_OPERATOR_REQUIRED``) after
+    a refused write (``C2_SINK_WRITE_FAILED``, whose ``error`` it gives): a process that
+    cannot write stops itself there. Another fault set aside (a strategy's error, then a
+    crash in its wind-down) says nothing of how the process ended: none is said of it.
+    """
+    lines: list[str] = []
+    error = ""
+    for record in read_records(run_dir / TORN_AUDIT):
+        body: dict[str, Any] = payload(record)
+        code = record.get("code")
+        if code == "C2_SINK_WRITE_FAILED":
+            error = str(body.get("error") or "")
+        elif code == "C2_OPERATOR_REQUIRED" and body.get("reason") and error:
+            said = f" ({md_text(error)})"
+            lines.append(
+                f"- Before a resume, the process stopped itself unsealed, not by a crash: "
+                f"{md_code(str(body['reason']))}{said}, as the audit records the resume set "
+                f"aside say (`{TORN_AUDIT}`)."
+            )
+            error = ""
+    return lines
