@@ -62,6 +62,18 @@ def _run_on_files(run_dir: Path, error: Exception, log: io.StringIO) -> Any:
     return result
 
 
+def _next_of(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    """``status --json``'s ``next`` of the crashed (exit 6) run in ``run_dir``."""
+    assert main(["status", str(run_dir), "--json"]) == 6
+    return str(orjson.loads(capsys.readouterr().out)["next"])
+
+
+def _resumed(run_dir: Path) -> None:
+    """Resumed to its end (the disk has room again), the run verifies."""
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
@@ -304,19 +316,16 @@ def test_status_names_the_dead_sink_of_a_full_disk_that_refused_metrics_json_too
     capsys.readouterr()
     resume = f"continue it: livesession resume {run_dir}"
     lost = len(_lines(run_dir / "events.jsonl")) + 1
-    assert main(["status", str(run_dir), "--json"]) == 6
-    assert orjson.loads(capsys.readouterr().out)["next"] == (
+    assert _next_of(run_dir, capsys) == (
         f"the events sink failed at line {lost} of {run_dir}/events.jsonl ({_NO_SPACE}): the run "
         f"is not sealed; once the file system has room again: {resume}"
     )
     (run_dir / "session.log.jsonl").write_bytes(b"")  # a log cut off, or of another level
-    assert main(["status", str(run_dir), "--json"]) == 6
-    assert orjson.loads(capsys.readouterr().out)["next"] == (
+    assert _next_of(run_dir, capsys) == (
         f"the events sink failed writing {run_dir}/events.jsonl (audit record 2): the run is "
         f"not sealed; once the file system has room again: {resume}"
     )
-    assert main(["resume", str(run_dir), "-q"]) == 0
-    assert verify_run(run_dir).ok
+    _resumed(run_dir)
 
 
 @_DEAD_SINK
@@ -340,13 +349,11 @@ def test_status_names_metrics_json_refused_alone(
     assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
     monkeypatch.undo()  # room again
     capsys.readouterr()
-    assert main(["status", str(run_dir), "--json"]) == 6
-    assert orjson.loads(capsys.readouterr().out)["next"] == (
+    assert _next_of(run_dir, capsys) == (
         f"the metrics sink failed writing {run_dir}/metrics.json ({_NO_SPACE}): the run is not "
         f"sealed; once the file system has room again: continue it: livesession resume {run_dir}"
     )
-    assert main(["resume", str(run_dir), "-q"]) == 0
-    assert verify_run(run_dir).ok
+    _resumed(run_dir)
 
 
 class _Refusing:

@@ -78,22 +78,27 @@ def test_an_error_is_named_by_its_errno_and_the_system_s_words() -> None:
     assert said_errno(RuntimeError("no OSError behind it")) == "no OSError behind it"
 
 
+def _at_second_checkpoint(monkeypatch: pytest.MonkeyPatch, act: Callable[[], object]) -> None:
+    """``act()`` right before the run's second checkpoint writes its metrics.json."""
+    real = sinks.FileMetricsSink.replace
+    writes: list[bytes] = []
+
+    def replace(sink: sinks.FileMetricsSink, content: bytes) -> None:
+        writes.append(content)
+        if len(writes) == 2:
+            act()
+        real(sink, content)
+
+    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+
+
 @pytest.mark.broken_run("the run directory is removed on purpose; the run is not sealed")
 def test_a_run_directory_removed_mid_run_is_not_told_to_wait_for_room(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "runs"
     run_dir = out / "gone"
-    real = sinks.FileMetricsSink.replace
-    writes: list[bytes] = []
-
-    def replace(sink: sinks.FileMetricsSink, content: bytes) -> None:
-        writes.append(content)
-        if len(writes) == 2:  # the second checkpoint's: the directory is gone by then
-            shutil.rmtree(run_dir)
-        real(sink, content)
-
-    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    _at_second_checkpoint(monkeypatch, lambda: shutil.rmtree(run_dir))  # the directory is gone
     args = ["dryrun", "--out", str(out), "--run-id", "gone", "--steps", "300", "-q"]
     assert main(args) == 2
     [line] = capsys.readouterr().err.splitlines()
@@ -119,17 +124,12 @@ def test_a_runs_folder_replaced_by_a_file_mid_run_is_said_so(
     `resume` and `verify` of the run said only that it `does not exist`."""
     out = tmp_path / "runs"
     run_dir = out / "moved"
-    real = sinks.FileMetricsSink.replace
-    writes: list[bytes] = []
 
-    def replace(sink: sinks.FileMetricsSink, content: bytes) -> None:
-        writes.append(content)
-        if len(writes) == 2:  # the second checkpoint's: a file stands where --out was
-            out.rename(tmp_path / "runs.old")
-            out.write_bytes(b"")
-        real(sink, content)
+    def replaced_by_a_file() -> None:
+        out.rename(tmp_path / "runs.old")
+        out.write_bytes(b"")
 
-    monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
+    _at_second_checkpoint(monkeypatch, replaced_by_a_file)  # a file stands where --out was
     args = ["dryrun", "--out", str(out), "--run-id", "moved", "--steps", "300", "-q"]
     assert main(args) == 2
     [line] = capsys.readouterr().err.splitlines()
