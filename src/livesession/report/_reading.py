@@ -105,6 +105,7 @@ class Tallies:
 
 
 _ENDINGS: Final = {"request_stop": "stopped", "fault": "faulted", "preflight_failed": "rejected"}
+"""The transitions that end a run, and how the header says each."""
 
 
 def _why(change: dict[str, Any]) -> str:
@@ -119,9 +120,6 @@ def _why(change: dict[str, Any]) -> str:
         return ""
     why = ": ".join(str(detail[key]) for key in ("error", "message") if detail.get(key))
     return f" ({why})" if why else ""
-
-
-"""The transitions that end a run, and how the header says each."""
 
 
 @attrs.define(kw_only=True)
