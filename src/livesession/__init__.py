@@ -114,6 +114,7 @@ if TYPE_CHECKING:
         Strategy,
         StrategyView,
     )
+    from ._verdict import Verdict
     from ._version import __version__
     from .aio import AsyncSession, open_session
     from .brokers.ccxt import CcxtSandboxBroker, ccxt_preflight_checks, make_ccxt_broker
@@ -234,6 +235,7 @@ _LAZY: dict[str, str] = {
     "VenueOrderStatus": "._domain.model",
     "VerbOutcome": "._session.outcomes",
     "VerbResult": "._session.outcomes",
+    "Verdict": "._verdict",
     "VerifyResult": ".verify",
     "WebhookAlertSink": "._artifacts.webhook",
     "__version__": "._version",
@@ -367,6 +369,7 @@ __all__ = [
     "VenueOrderStatus",
     "VerbOutcome",
     "VerbResult",
+    "Verdict",
     "VerifyResult",
     "WebhookAlertSink",
     "__version__",
