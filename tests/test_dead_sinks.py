@@ -62,6 +62,17 @@ def _run_on_files(run_dir: Path, error: Exception, log: io.StringIO) -> Any:
     return result
 
 
+def _stopped_then_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Path:
+    """A 300-step CLI run the patched disk stopped (exit 2), then room again: its folder."""
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
+    monkeypatch.undo()  # room again
+    capsys.readouterr()
+    return out / "r"
+
+
 def _next_of(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> str:
     """``status --json``'s ``next`` of the crashed (exit 6) run in ``run_dir``."""
     assert main(["status", str(run_dir), "--json"]) == 6
@@ -309,11 +320,7 @@ def test_status_names_the_dead_sink_of_a_full_disk_that_refused_metrics_json_too
 
     monkeypatch.setattr(sinks.FileLineSink, "write_line", write_line)
     monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
-    out = tmp_path / "runs"
-    run_dir = out / "r"
-    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
-    monkeypatch.undo()  # room again
-    capsys.readouterr()
+    run_dir = _stopped_then_room(tmp_path, monkeypatch, capsys)
     resume = f"continue it: livesession resume {run_dir}"
     lost = len(_lines(run_dir / "events.jsonl")) + 1
     assert _next_of(run_dir, capsys) == (
@@ -344,11 +351,7 @@ def test_status_names_metrics_json_refused_alone(
         metrics_write(self, content)
 
     monkeypatch.setattr(sinks.FileMetricsSink, "replace", replace)
-    out = tmp_path / "runs"
-    run_dir = out / "r"
-    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "300", "-q"]) == 2
-    monkeypatch.undo()  # room again
-    capsys.readouterr()
+    run_dir = _stopped_then_room(tmp_path, monkeypatch, capsys)
     assert _next_of(run_dir, capsys) == (
         f"the metrics sink failed writing {run_dir}/metrics.json ({_NO_SPACE}): the run is not "
         f"sealed; once the file system has room again: continue it: livesession resume {run_dir}"
