@@ -85,6 +85,21 @@ def _resumed(run_dir: Path) -> None:
     assert verify_run(run_dir).ok
 
 
+def _full_disk_then_resumed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The evidence of a run whose events sink a full disk refused at line 250, resumed."""
+    cfg = DryrunConfig(run_id="r", steps=300, checkpoint_every=50)
+    session = create_run(cfg, tmp_path, alerts=False)
+    events = session.recorder.sinks["events"]
+    flaky = FlakySink(events, 250, OSError(28, "No space left on device"))
+    monkeypatch.setitem(session.recorder._sinks, "events", flaky)  # the disk fills up
+    session.run_to_end(300)
+    run_dir = tmp_path / "r"
+    resume_run(run_dir, alerts=False).run_to_end(300)
+    result = write_evidence(run_dir)
+    assert result.ok, result.problems
+    return result
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
@@ -516,16 +531,7 @@ def test_the_evidence_of_a_run_a_full_disk_stopped_says_so_not_a_crash(
     """Bug: the evidence said "Resumed after a crash once" of a run whose events sink the
     disk refused: its process stopped itself (SINK_WRITE_FAILED), and the audit records
     saying so were in audit.jsonl.torn, which the document lists but did not read."""
-    cfg = DryrunConfig(run_id="r", steps=300, checkpoint_every=50)
-    session = create_run(cfg, tmp_path, alerts=False)
-    events = session.recorder.sinks["events"]
-    flaky = FlakySink(events, 250, OSError(28, "No space left on device"))
-    monkeypatch.setitem(session.recorder._sinks, "events", flaky)  # the disk fills up
-    session.run_to_end(300)
-    run_dir = tmp_path / "r"
-    resume_run(run_dir, alerts=False).run_to_end(300)
-    result = write_evidence(run_dir)
-    assert result.ok, result.problems
+    result = _full_disk_then_resumed(tmp_path, monkeypatch)
     text = result.document.read_text()
     ended = text[text.index("## How the run ended") : text.index("## Verification")]
     assert "after a crash" not in ended
@@ -536,3 +542,31 @@ def test_the_evidence_of_a_run_a_full_disk_stopped_says_so_not_a_crash(
         "stopped trading), as the audit records the resume set aside say "
         "(`audit.jsonl.torn`).\n"
     ) in ended
+
+
+@_DEAD_SINK
+def test_the_run_line_of_a_run_a_full_disk_stopped_says_so_as_its_document_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: the bundle's run line (``evidence``'s ``run``, the manifest's ``run_ended``, the
+    document's "Run ended") said "resumed after a crash once" of the run whose document
+    said its process stopped itself on a full disk, not by a crash."""
+    result = _full_disk_then_resumed(tmp_path, monkeypatch)
+    said = result.run_ended["said"]
+    assert "after a crash" not in said
+    assert said.startswith("COMPLETED: ran its steps; sealed COMPLETED after 300 of 300 steps")
+    assert said.endswith(
+        "; resumed once, from step 150, after the process stopped itself unsealed "
+        "(SINK_WRITE_FAILED), not a crash"
+    ), said
+    manifest = orjson.loads(result.manifest.read_bytes())
+    assert manifest["run_ended"]["said"] == said
+    assert manifest["outcome"]["stopped_itself"] == [
+        {
+            "reason": "SINK_WRITE_FAILED",
+            "error": "events sink failed after 0 retries (OSError); the session stopped trading",
+        }
+    ]
+    assert f"- Run ended: **COMPLETED**: {said[len('COMPLETED: ') :]}" in (
+        result.document.read_text()
+    )

@@ -40,7 +40,7 @@ from .._rundir.halts import (
 )
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
-from ._torn import set_aside_faults
+from ._torn import set_aside_lines, set_aside_stops
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -129,6 +129,7 @@ def outcome(
     positions = final.get("positions")
     orders = final.get("open_orders")
     wind_down = faulted_in_wind_down(seal.get("reason"), snapshots)
+    resumes = resumes_in(run_dir / names.AUDIT)
     found: dict[str, Any] = {
         "sealed": standing.sealed,
         "status": seal.get("status"),
@@ -158,7 +159,9 @@ def outcome(
         "refused_by": refused,
         "longest_gap": _gap(ending.clock),
         "halts": ending.halts.found,
-        "resumes": resumes_in(run_dir / names.AUDIT),
+        "resumes": resumes,
+        # Why the process stopped before a resume, when it stopped itself (a full disk).
+        "stopped_itself": set_aside_stops(run_dir) if resumes else [],
         "time_span": [format_utc_ns(min(ending.times)), format_utc_ns(max(ending.times))]
         if ending.times
         else [],
@@ -220,8 +223,8 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
         for check in found.get("refused_by", ())
     ]
     lines += _halt_lines(found)
-    faults = set_aside_faults(where) if found.get("resumes") else []
-    lines += _resume_lines(found, crashed=not faults) + faults
+    stops = found.get("stopped_itself") or []
+    lines += _resume_lines(found, crashed=not stops) + set_aside_lines(stops)
     fault = found.get("fault")
     if fault is not None:
         detail = "; ".join(

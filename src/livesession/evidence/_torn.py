@@ -18,21 +18,22 @@ from .._support.text import md_code, md_text
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["set_aside_faults"]
+__all__ = ["set_aside_lines", "set_aside_stops", "stopped_itself"]
 
 TORN_AUDIT = f"{names.AUDIT}.torn"
 """The audit records the run's resumes set aside."""
 
 
-def set_aside_faults(run_dir: Path) -> list[str]:
-    """``- Before a resume, the process stopped itself ...: `SINK_WRITE_FAILED` (...)``, or none.
+def set_aside_stops(run_dir: Path) -> list[dict[str, str]]:
+    """Each stop of the process the set-aside audit records name: ``reason`` and ``error``.
 
-    One line for each fault the set-aside audit records name (``C2_OPERATOR_REQUIRED``) after
-    a refused write (``C2_SINK_WRITE_FAILED``, whose ``error`` it gives): a process that
-    cannot write stops itself there. Another fault set aside (a strategy's error, then a
-    crash in its wind-down) says nothing of how the process ended: none is said of it.
+    A fault they name (``C2_OPERATOR_REQUIRED``) after a refused write
+    (``C2_SINK_WRITE_FAILED``, whose ``error`` it gives): a process that cannot write stops
+    itself there. Another fault set aside (a strategy's error, then a crash in its wind-down)
+    says nothing of how the process ended: none is said of it. The manifest's ``outcome``
+    keeps them (``stopped_itself``), which its document and its run line both read.
     """
-    lines: list[str] = []
+    stops: list[dict[str, str]] = []
     error = ""
     for record in read_records(run_dir / TORN_AUDIT):
         body: dict[str, Any] = payload(record)
@@ -40,11 +41,28 @@ def set_aside_faults(run_dir: Path) -> list[str]:
         if code == "C2_SINK_WRITE_FAILED":
             error = str(body.get("error") or "")
         elif code == "C2_OPERATOR_REQUIRED" and body.get("reason") and error:
-            said = f" ({md_text(error)})"
-            lines.append(
-                f"- Before a resume, the process stopped itself unsealed, not by a crash: "
-                f"{md_code(str(body['reason']))}{said}, as the audit records the resume set "
-                f"aside say (`{TORN_AUDIT}`)."
-            )
+            stops.append({"reason": str(body["reason"]), "error": error})
             error = ""
-    return lines
+    return stops
+
+
+def set_aside_lines(stops: list[dict[str, str]]) -> list[str]:
+    """``- Before a resume, the process stopped itself ...: `SINK_WRITE_FAILED` (...)``, or none."""
+    return [
+        f"- Before a resume, the process stopped itself unsealed, not by a crash: "
+        f"{md_code(stop['reason'])} ({md_text(stop['error'])}), as the audit records the "
+        f"resume set aside say (`{TORN_AUDIT}`)."
+        for stop in stops
+    ]
+
+
+def stopped_itself(stops: list[dict[str, str]]) -> str:
+    """``after the process stopped itself unsealed (SINK_WRITE_FAILED), not a crash``, or "".
+
+    The run line's words for the stops the document tells (``set_aside_lines``): the line
+    said "resumed after a crash" where the document said the process stopped itself.
+    """
+    if not stops:
+        return ""
+    reasons = ", ".join(dict.fromkeys(stop["reason"] for stop in stops))
+    return f"after the process stopped itself unsealed ({reasons}), not a crash"

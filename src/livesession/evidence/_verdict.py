@@ -25,6 +25,7 @@ from .._rundir.halts import (
 from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
+from ._torn import stopped_itself
 
 __all__ = ["EVIDENCE_NOT_VERIFIED", "EVIDENCE_VERIFIED", "evidence_said", "run_ended"]
 
@@ -56,17 +57,24 @@ def run_ended(found: dict[str, Any], resume_problem: str | None = None) -> dict[
     """
     ended, words = _ended(found, resume_problem)
     if found.get("sealed"):
-        words += _resumed(found.get("resumes") or [])
+        words += _resumed(found.get("resumes") or [], found.get("stopped_itself") or [])
     return {"ended": ended, "said": one_line(f"{ended}: {words}")}
 
 
-def _resumed(resumes: list[dict[str, Any]]) -> str:
-    """``; resumed after a crash once, from step 100``, or nothing for a run never resumed."""
+def _resumed(resumes: list[dict[str, Any]], stops: list[dict[str, str]]) -> str:
+    """``; resumed after a crash once, from step 100``, or nothing for a run never resumed.
+
+    Not ``after a crash`` when the process stopped itself (``stops``, a full disk), as the
+    document's "How the run ended" says it: ``; resumed once, from step 200, after the
+    process stopped itself unsealed (SINK_WRITE_FAILED), not a crash``.
+    """
     if not resumes:
         return ""
     steps = [resumed_from(resume) for resume in resumes]
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
     where = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + f" and {steps[-1]}"
+    if stops:
+        return f"; resumed {times}, from {where}, {stopped_itself(stops)}"
     return f"; resumed after a crash {times}, from {where}"
 
 
