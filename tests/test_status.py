@@ -849,8 +849,8 @@ def test_a_live_run_says_the_trading_state_of_its_newest_event(
         ), found.trading_as_of
         [line] = [line for line in found.lines() if line.startswith("trading")]
         assert line.startswith(
-            f"trading     HALTED: new orders refused (`livesession ack {run_dir}` re-enables "
-            "trading); "
+            "trading     HALTED by the execution throttle: new orders refused (`livesession "
+            f"ack {run_dir}` re-enables trading); "
             "since TRADING_STATE_CHANGED (EXECUTION_THROTTLE)"
         ), line
         assert session.reenable_trading("ops-1")  # checkpointed: the checkpoint says it
@@ -916,8 +916,8 @@ def test_a_run_the_kill_switch_halted_says_the_kill_switch_did_it(
         assert live.kill_halted
         [line] = [line for line in live.lines() if line.startswith("trading")]
         assert line.startswith(
-            "trading     HALTED by the kill switch: new orders refused (`livesession ack "
-            f"{run_dir}` re-enables trading); since KILL_SWITCH (DAILY_LOSS), run time "
+            "trading     HALTED by the kill switch (DAILY_LOSS): new orders refused (`livesession "
+            f"ack {run_dir}` re-enables trading); since KILL_SWITCH (DAILY_LOSS), run time "
         ), line
         session.run_to_end(6)
     assert orjson.loads((run_dir / names.CHECKPOINT).read_bytes())["kill_halted"] is True

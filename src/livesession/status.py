@@ -181,8 +181,8 @@ class RunStatus:
     """``trading`` is the kill switch's HALTED (``checkpoint.json``'s ``kill_halted``; a live
     run's ``KILL_SWITCH`` since it): not a throttle's, a broker halt's, a fault's."""
     halted_by: str = ""
-    """A run no process holds, HALTED: by what, in words (a broker halt, the execution
-    throttle, ``the kill switch (DAILY_LOSS)``: ``halts``); "" for any other run."""
+    """A run HALTED, live or not: by what, in words (a broker halt, the execution throttle,
+    ``the kill switch (DAILY_LOSS)``: ``halts``); "" for any other run."""
     positions: dict[str, str] = attrs.field(factory=dict)
     """A live run's now (its newest ``POSITION_CHANGED``), a crashed run's at its last
     checkpoint (what ``resume`` restores), a sealed run's at its end."""

@@ -432,7 +432,7 @@ def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> dict
     the checkpoint's: its ``kill_halted`` (``kill_started_ns`` in a checkpoint written
     before that key, as the governor reads it). A lost lease halts as the kill switch does,
     with no kill: that halt is told by the reason ``LEASE_LOST``, not as the kill switch's.
-    A run no process holds, HALTED, says by what (``halted_by_in``: a broker halt, the
+    A run HALTED, live or not, says by what (``halted_by_in``: a broker halt, the
     execution throttle; ``killed_by_in``: the kill switch and its newest kill's reason).
     """
     from .halts import halted_by_in, killed_by_in  # noqa: PLC0415 - halts reads statuswords
@@ -442,7 +442,9 @@ def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> dict
     if live:
         trading, as_of, since = live_trading(run_dir, checkpoint)
         killed = killed if since is None else since
-        return {"trading": trading, "trading_as_of": as_of, "kill_halted": killed}
+        # Named as a sealed run's halt is: `halted_by` was "" while the run went on.
+        by = killed_by_in(run_dir) if killed else halted_by_in(run_dir, trading, killed=False)
+        return {"trading": trading, "trading_as_of": as_of, "kill_halted": killed, "halted_by": by}
     state = checkpoint.get("trading")
     trading = state if isinstance(state, str) else None
     killed = killed and trading == "HALTED"
