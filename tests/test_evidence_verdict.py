@@ -59,6 +59,17 @@ _FAILED = (
     "FAILED: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 of 60 steps; wound "
     "down (cancelled, flattened) and sealed FAILED in STOPPED"
 )
+_NEXT = (
+    "the strategy raised, or gave what the session cannot act on: audit.jsonl's "
+    "C2_STRATEGY_ERROR says what, the session log its traceback (input_failed; the CLI's: "
+    "session.log.jsonl); fix it and start a new run (this one stays as evidence; "
+    "`livesession verify {run_dir}` checks it)"
+)
+
+
+def _failed_said(run_dir: Path) -> str:
+    """The run line of the failed run at ``run_dir``: with status's next step, naming it."""
+    return f"{_FAILED}; next: {_NEXT.format(run_dir=run_dir)}"
 
 
 @pytest.fixture(name="failed", scope="module")
@@ -84,7 +95,7 @@ def test_the_output_says_the_evidence_and_the_run_apart(
     assert main(["evidence", str(failed), "--out", str(tmp_path / "plain")]) == 0  # as before
     said_plain = capsys.readouterr()
     lines = said_plain.out.splitlines()
-    assert lines[-2:] == [f"evidence  {_VERIFIED}", f"run       {_FAILED}"]
+    assert lines[-2:] == [f"evidence  {_VERIFIED}", f"run       {_failed_said(failed)}"]
     assert said_plain.err == ""  # a failed run's evidence that verifies is no failure
     assert not [line for line in lines if "PASS" in line]
 
@@ -94,7 +105,7 @@ def test_the_output_says_the_evidence_and_the_run_apart(
         True,
         "VERIFIED",
         "FAILED",
-        _FAILED,
+        _failed_said(failed),
     )
 
 
@@ -102,7 +113,7 @@ def test_the_manifest_and_the_document_say_them_apart(failed: Path, tmp_path: Pa
     assert main(["evidence", str(failed), "--out", str(tmp_path / "ev")]) == 0
     manifest = orjson.loads((tmp_path / "ev" / "manifest.json").read_bytes())
     assert (manifest["ok"], manifest["evidence"]) == (True, "VERIFIED")
-    assert manifest["run_ended"] == {"ended": "FAILED", "said": _FAILED}
+    assert manifest["run_ended"] == {"ended": "FAILED", "said": _failed_said(failed.resolve())}
     [document] = (tmp_path / "ev").glob("EV-*.md")
     lines = document.read_text("utf-8").splitlines()
     assert lines[2:4] == [
@@ -110,9 +121,8 @@ def test_the_manifest_and_the_document_say_them_apart(failed: Path, tmp_path: Pa
             "- Evidence: **VERIFIED** (the run's files are intact and every check of the bundle "
             "passed: this says the record is sound, not that the run went well)."
         ),
-        (
-            "- Run ended: **FAILED**: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 "
-            "of 60 steps; wound down (cancelled, flattened) and sealed FAILED in STOPPED."
+        f"- Run ended: **{_failed_said(failed.resolve())}.".replace(
+            "**FAILED: ", "**FAILED**: ", 1
         ),
     ]
     assert not [line for line in lines if line.startswith("- Result:")]
@@ -126,10 +136,11 @@ def test_verify_with_the_manifest_says_them_apart(
     manifest = tmp_path / "ev" / "manifest.json"
     assert main(["verify", str(failed), "--manifest", str(manifest)]) == 0
     line = capsys.readouterr().out.splitlines()[-1]
-    assert f"(the bundle says: evidence VERIFIED; the run: {_FAILED}); its sha256 " in line
+    bundled = _failed_said(failed.resolve())  # the bundle names the run by its absolute path
+    assert f"(the bundle says: evidence VERIFIED; the run: {bundled}); its sha256 " in line
     assert main(["verify", str(failed), "--manifest", str(manifest), "--json"]) == 0
     held = orjson.loads(capsys.readouterr().out)["manifest"]
-    assert (held["bundle_result"], held["bundle_run_ended"]) == ("VERIFIED", _FAILED)
+    assert (held["bundle_result"], held["bundle_run_ended"]) == ("VERIFIED", bundled)
 
 
 def test_a_bundle_that_fails_says_not_verified(
@@ -142,7 +153,7 @@ def test_a_bundle_that_fails_says_not_verified(
     said = capsys.readouterr()
     assert said.out.splitlines()[-2:] == [
         "evidence  NOT VERIFIED: the secret scan found 1 finding(s)",
-        f"run       {_FAILED}",
+        f"run       {_failed_said(run_dir)}",
     ]
     # Bug: nothing on stderr, where verify says its violations: a CI job keeping stdout
     # as a file logged no word of why the step failed. One line now, with --json too.
@@ -154,6 +165,26 @@ def test_a_bundle_that_fails_says_not_verified(
     said = capsys.readouterr()
     assert orjson.loads(said.out)["ok"] is False
     assert said.err == failed_line
+
+
+def test_the_report_and_the_evidence_give_status_s_next_step_of_a_strategy_error(
+    failed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: after a strategy's error (``STRATEGY_ERROR``), ``status`` said what to do next
+    (where the error and its traceback are, start a new run), while the report's header
+    and the evidence's run line stopped at ``sealed FAILED in STOPPED``. Both now say
+    status's words, from the one table (``REASON_NEXT``), naming the run as each does."""
+    assert main(["status", str(failed), "--json"]) == 4
+    status_next = orjson.loads(capsys.readouterr().out)["next"]
+    assert status_next == _NEXT.format(run_dir=failed)
+    assert main(["evidence", str(failed), "--out", str(tmp_path / "ev"), "--json"]) == 0
+    said = orjson.loads(capsys.readouterr().out)["run_outcome"]
+    assert said.endswith(f"; next: {status_next}"), said
+    assert main(["report", str(failed), "--output", str(tmp_path / "report.html")]) == 0
+    capsys.readouterr()
+    header = (tmp_path / "report.html").read_text("utf-8").split("</header>")[0]
+    in_report = _NEXT.format(run_dir="RUN_DIR").replace("'", "&#x27;")
+    assert f'<p class="sub">Next: {in_report}</p>' in header, header
 
 
 def _ended(run_dir: Path) -> dict[str, str]:

@@ -1,14 +1,17 @@
 """What ``status`` advises next where a run's reason decides it, not its verdict alone.
 
 ``standing.next_advice`` looks a run's (verdict, reason) up here before it gives the
-verdict's own advice (``status._NEXT``).
+verdict's own advice (``status._NEXT``); the report's header and the evidence's run line
+say the same words (``reason_next``), so a reviewer holding either reads status's next step.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["OWN_SINKS_NEXT", "REASON_NEXT"]
+from .._support.text import command
+
+__all__ = ["OWN_SINKS_NEXT", "REASON_NEXT", "reason_next"]
 
 _TRACEBACK: Final = "the session log its traceback (input_failed; the CLI's: session.log.jsonl)"
 _FIX: Final = "fix it and start a new run (this one stays as evidence; `{verify}` checks it)"
@@ -31,3 +34,25 @@ OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an applica
     "evidence`, which re-runs a run directory, cannot take it: hand over the verified files "
     "and their audit head (metrics.json's audit_head)"
 )
+
+
+class _Commands(dict[str, str]):
+    """``{verify}`` and any other verb of a ``REASON_NEXT`` line: the command on ``run_dir``."""
+
+    def __init__(self, run_dir: str) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+
+    def __missing__(self, verb: str) -> str:
+        return command(verb, self.run_dir)
+
+
+def reason_next(verdict: str, reason: object, run_dir: str) -> str:
+    """``REASON_NEXT``'s words for a run of ``verdict`` and ``reason``, naming ``run_dir``.
+
+    "" for a run whose reason decides nothing (status gives its verdict's own advice).
+    ``status`` says these of a run its strategy's error sealed ``FAILED``; the report and
+    the evidence said nothing after the fault, and now say them too.
+    """
+    said = REASON_NEXT.get((verdict, str(reason)))
+    return "" if said is None else said.format_map(_Commands(run_dir))

@@ -283,6 +283,8 @@ def _write_evidence(
     # The output names the run as typed; the bundle, read elsewhere, by its absolute path.
     where = run_dir.resolve()
     problems, documented = said(run_dir), said(where)
+    unresumable = None if standing.resumable else standing.resume_problem
+    ran = run_ended(ended, unresumable, run_dir=str(run_dir))  # the output's: as typed
     manifest = {
         "schema": "LIVESESSION_EVIDENCE_V1",
         "run_id": cfg.run_id,
@@ -309,9 +311,7 @@ def _write_evidence(
         "problems": documented,
         # Two verdicts apart: the evidence's (``ok``) is never how the run went (_verdict).
         "evidence": evidence_said(not problems, problems)[0],
-        "run_ended": (
-            ran := run_ended(ended, None if standing.resumable else standing.resume_problem)
-        ),
+        "run_ended": (run_ended(ended, unresumable, run_dir=str(where))),
     }
     if sources:  # runs on the built-in strategy, feed and broker keep their manifest as it was
         manifest["plugins"] = plugins_shown(run_dir, sources)

@@ -22,6 +22,7 @@ from .._rundir.halts import (
     halt_text,
     left_for_an_operator,
 )
+from .._rundir.nextwords import reason_next
 from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
@@ -44,18 +45,22 @@ def evidence_said(ok: bool, problems: list[str] | tuple[str, ...]) -> tuple[str,
     return EVIDENCE_NOT_VERIFIED, "; ".join(problems)
 
 
-def run_ended(found: dict[str, Any], resume_problem: str | None = None) -> dict[str, str]:
+def run_ended(
+    found: dict[str, Any], resume_problem: str | None = None, *, run_dir: str = "RUN_DIR"
+) -> dict[str, str]:
     """How the run in the manifest's ``outcome`` ``found`` ended: ``ended`` and ``said``.
 
     ``ended`` is the word (``FAILED``), ``said`` one printable line that starts with it
     (``FAILED: STRATEGY_ERROR (RuntimeError: model file corrupt) after 30 of 60 steps; ...``).
     ``resume_problem``: why ``resume`` cannot continue an unsealed run where it is (status's
     words: a reviewer's read-only copy, another user's run), said instead of "resume it".
+    A run its reason decides the next step of (a strategy's error) ends with status's
+    (``reason_next``), its commands naming ``run_dir``.
     A sealed run that crashed and was resumed says so at the end of the line (``; resumed
     after a crash 2 times, from step 100 and step 200``): a reviewer reading only this line (the
     ``run`` line of ``evidence``, ``verify --manifest``'s) took it for a run that never crashed.
     """
-    ended, words = _ended(found, resume_problem)
+    ended, words = _ended(found, resume_problem, run_dir)
     if found.get("sealed"):
         words += _resumed(found.get("resumes") or [], found.get("stopped_itself") or [])
     return {"ended": ended, "said": one_line(f"{ended}: {words}")}
@@ -83,7 +88,7 @@ def _steps(found: dict[str, Any]) -> str:
     return f"{found.get('steps')}" + ("" if planned is None else f" of {planned}")
 
 
-def _ended(found: dict[str, Any], resume_problem: str | None) -> tuple[str, str]:
+def _ended(found: dict[str, Any], resume_problem: str | None, run_dir: str) -> tuple[str, str]:
     steps = _steps(found)
     if not found.get("sealed"):
         return "NOT SEALED", _unsealed(found, resume_problem)
@@ -95,7 +100,7 @@ def _ended(found: dict[str, Any], resume_problem: str | None) -> tuple[str, str]
         refused = refused or str(found.get("reason"))
         return "REJECTED", f"preflight refused it ({refused}); nothing traded"
     if status == "FAILED":
-        return "FAILED", _failed(found, steps, state)
+        return "FAILED", _failed(found, steps, state, run_dir)
     if status != "COMPLETED":
         return str(status), f"in {state} after {steps} steps"
     ended, words = _completed(found, steps)
@@ -114,7 +119,7 @@ def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
     return "it crashed or was cut short: resume it, then write its evidence again"
 
 
-def _failed(found: dict[str, Any], steps: str, state: object) -> str:
+def _failed(found: dict[str, Any], steps: str, state: object, run_dir: str) -> str:
     reason = found.get("reason") or "no reason recorded"
     fault = found.get("fault") or {}
     detail = fault.get("detail") or {}
@@ -125,7 +130,9 @@ def _failed(found: dict[str, Any], steps: str, state: object) -> str:
         return said + left_for_an_operator(
             reason, MID_WIND_DOWN if found.get("winding_down") else at
         )
-    return said + f"wound down (cancelled, flattened) and sealed FAILED in {state}"
+    said += f"wound down (cancelled, flattened) and sealed FAILED in {state}"
+    then = reason_next("FAILED", reason, run_dir)  # status's next step for it
+    return said + (f"; next: {then}" if then else "")
 
 
 def _lifted(found: dict[str, Any]) -> str:

@@ -175,6 +175,7 @@ def _header(run: ReportRun) -> str:
             else ""
         )
         + (_doubt(run.seal_doubt) if run.seal_doubt else "")
+        + (f'<p class="sub">Next: {escape(run.next_step)}</p>\n' if run.next_step else "")
         + (
             f'<p class="sub">{escape(run.live[:1].upper() + run.live[1:])}.</p>\n'
             if run.live

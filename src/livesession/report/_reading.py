@@ -20,6 +20,7 @@ from .._artifacts.runtime import (
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
+from .._rundir.nextwords import reason_next
 from .._rundir.resumes import Resumes, resumed_from
 
 if TYPE_CHECKING:
@@ -249,15 +250,38 @@ class ReportRun:
             text = f"as of step {steps:,}{of} (the last step recorded)"
         early = ended_early(steps, planned)
         reason = ""
+        change = self._ended_by()
+        if change is not None:
+            trigger = change.get("trigger")
+            reason = str(change.get("reason") or "")
+            if reason and (early or trigger != "request_stop"):
+                text += f", {_ENDINGS[str(trigger)]}: {reason}{_why(change)}"
+        return text + self._left(reason) + self._killed()
+
+    def _ended_by(self) -> dict[str, Any] | None:
+        """The payload of the last ``STATE_CHANGED`` that ends a run (``_ENDINGS``), or None."""
         for event in reversed(self.events):
             change = payload(event)
-            trigger = change.get("trigger")
-            if event.get("event_type") == "STATE_CHANGED" and trigger in _ENDINGS:
-                reason = str(change.get("reason") or "")
-                if reason and (early or trigger != "request_stop"):
-                    text += f", {_ENDINGS[trigger]}: {reason}{_why(change)}"
-                break
-        return text + self._left(reason) + self._killed()
+            if event.get("event_type") == "STATE_CHANGED" and change.get("trigger") in _ENDINGS:
+                return change
+        return None
+
+    @property
+    def next_step(self) -> str:
+        """``status``'s next step for a sealed run its reason decides (``reason_next``), or "".
+
+        A run its strategy's error sealed ``FAILED`` (wound down, nothing in doubt): status
+        said where the error and its traceback are and to start a new run, and the report
+        said nothing after the fault.
+        """
+        last = self.snapshots[-1] if self.sealed and self.snapshots else {}
+        change = self._ended_by()
+        if change is None or last.get("status") != "FAILED" or change.get("trigger") != "fault":
+            return ""
+        if last.get("fsm_state") == "ERROR_REQUIRES_OPERATOR":
+            return ""  # status's verdict is NEEDS_OPERATOR: ``_left`` says it
+        # Named RUN_DIR, as the report's other commands: the report is read where it is moved.
+        return reason_next("FAILED", change.get("reason"), "RUN_DIR")
 
     def _steps_of_planned(self) -> tuple[object, object]:
         """The steps run (a sealed run's last snapshot's, else the ``BAR`` events) and planned."""
