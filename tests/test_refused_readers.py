@@ -14,9 +14,13 @@ from typing import Any
 import orjson
 import pytest
 
+from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
 from livesession._rundir import refused
 from livesession._rundir.refused import refused_first, refused_write, store_refused_says
+from livesession.cli import main
+
+from _helpers import crash_in_step
 
 _STOPPED = {
     "event": "session_interrupted",
@@ -146,3 +150,34 @@ def test_a_store_s_refusal_says_what_must_be_so_before_the_resume(
     else:
         assert first.startswith(f"once {once}")
         assert first.endswith(f"): {said}")
+
+
+@pytest.mark.broken_run("a crash on purpose: the run is left unsealed")
+def test_status_reads_the_store_s_refusal_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``status`` of a crashed run read the session log's last line twice, once for its
+    ``stopped by`` line (``store_refused``) and again for ``next``'s ``once ...``. Once now,
+    with both said as before."""
+    run_dir = tmp_path / "r"
+    session = create_run(DryrunConfig(run_id="r", steps=50, checkpoint_every=5), tmp_path)
+    crash_in_step(session, 12, 50)
+    full = "the idempotency store X refused a write (OperationalError: database or disk is full)"
+    with (run_dir / names.SESSION_LOG).open("ab") as log:  # as the torn session logs it last
+        log.write(orjson.dumps({**_STOPPED, "error": full}) + b"\n")
+    reads: list[Path] = []
+    read = refused.last_whole_line
+
+    def counted(path: Path, **kwargs: Any) -> dict[str, Any] | None:
+        reads.append(path)
+        return read(path, **kwargs)
+
+    monkeypatch.setattr(refused, "last_whole_line", counted)
+    assert main(["status", str(run_dir), "--json"]) == 6
+    said = orjson.loads(capsys.readouterr().out)
+    assert said["store_refused"] == f"{full} ({names.SESSION_LOG}'s last line, session_interrupted)"
+    assert said["next"] == (
+        f"once the file system has room again: continue it: livesession resume {run_dir}"
+    )
+    assert reads.count(run_dir / names.SESSION_LOG) == 1, reads
+    assert "_store" not in said  # the field status reads it into is no --json field

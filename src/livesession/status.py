@@ -85,7 +85,7 @@ from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_wo
 from ._rundir.layout import read_run_config
 from ._rundir.loading import loading_next, loading_resume, one_look
 from ._rundir.lock import holder_of, stopped
-from ._rundir.refused import store_refused_says
+from ._rundir.refused import StoreRefusal, store_refusal
 from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resumable import resume_problem
 from ._rundir.resumes import resumes_of
@@ -212,6 +212,8 @@ class RunStatus:
     """Plug-ins the run was started with as objects (``strategy``: ``pkg.mod.Class``):
     only ``resume_run`` with the same objects passed again can continue it."""
     store_refused: str = ""  # crashed: the store whose refused write stopped it, or ""
+    _store: StoreRefusal | None = attrs.field(default=None, repr=False, eq=False, alias="store")
+    """What ``store_refused`` was read from, for ``next`` (None: read then): read once."""
     resumes: int = 0  # its C2_RESUME records read (a floor when ``resumed`` says "at least")
     resumed: str = ""  # ``2 times, the last from step 200``; "" for a run never resumed
     killed_while_starting: str = ""
@@ -282,7 +284,13 @@ class RunStatus:
             said = f"keep a copy of the run and report the damage past its checkpoint, then {said}"
         words = wind_down_words(self.reason, at) if at else ""
         said = next_advice(
-            self.verdict.name, self.reason, said, self.steps_planned, self.run_dir, wind_down=words
+            self.verdict.name,
+            self.reason,
+            said,
+            self.steps_planned,
+            self.run_dir,
+            wind_down=words,
+            store=self._store,
         )
         return said.format_map(
             {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
@@ -292,6 +300,7 @@ class RunStatus:
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: every field, the verdict by name, its exit code, and next."""
         data = attrs.asdict(self, recurse=False)
+        del data["_store"]  # said as ``store_refused``
         data["run_dir"] = json_path(self.run_dir)  # its bytes, under any locale
         data["problem"] = json_text(self.problem)  # and the paths it names
         data["verdict"] = self.verdict.label
@@ -382,6 +391,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
     whole, resumed = seal is not None and seal.whole, resumes_of(run_dir)
+    store = store_refusal(run_dir) if verdict is Verdict.CRASHED else StoreRefusal()
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,
@@ -411,7 +421,8 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         **trading_of(run_dir, checkpoint, live=live),
         objects=objects_given(meta),
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),
-        store_refused=store_refused_says(run_dir) if verdict is Verdict.CRASHED else "",
+        store_refused=store.says(),
+        store=store,
         resumes=resumed.count,
         resumed=resumed.says(),
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",

@@ -28,6 +28,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Final
 
+import attrs
+
 from .._artifacts import names
 from .._artifacts.runread import events_back, json_object, last_whole_line, read_json_object
 from .._support.fsutil import refuse_special
@@ -37,7 +39,7 @@ from .._support.text import one_line
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["refused_first", "store_refused_says"]
+__all__ = ["StoreRefusal", "refused_first", "store_refusal", "store_refused_says"]
 
 _FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
 _ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
@@ -128,62 +130,80 @@ def _logged_failure(run_dir: Path, sink: str) -> tuple[int | None, str]:
     return None, ""
 
 
-def refused_first(run_dir: Path, said: str, *, braces: bool = False) -> str:
+def refused_first(
+    run_dir: Path, said: str, *, braces: bool = False, store: StoreRefusal | None = None
+) -> str:
     """``said`` (the advice for an unsealed run: resume it) after the refused write, if any.
 
     ``braces``: ``said`` is formatted by the caller (``status``'s ``format_map``), so the
-    braces of the error are doubled.
+    braces of the error are doubled. ``store``: the session log's store refusal as the
+    caller read it already (``store_refusal``); None: read here.
     """
     refused, once = refused_write(run_dir)
     if not refused:
-        room = _store_room(run_dir)  # the store's refusal is said by ``store_refused_says``
+        room = (store or store_refusal(run_dir)).room()  # said by ``StoreRefusal.says``
         return f"once {room}: {said}" if room else said
     if braces:
         refused = refused.replace("{", "{{").replace("}", "}}")
     return f"{refused}: the run is not sealed; once {once}: {said}"
 
 
+@attrs.frozen
+class StoreRefusal:
+    """The store that refused a write and stopped the run, as its process logged it.
+
+    Read once (``store_refusal``): ``status`` says it (``says``, its ``stopped by`` line)
+    and what must be so before a resume (``room``, in its ``next``), where it read the
+    session log's last line once for each.
+    """
+
+    by: str = ""
+    """What refused: ``StoreFailure``, ``PostgresError``, ``LeaseError``; "" for none."""
+    error: str = ""
+
+    def says(self) -> str:
+        """``... refused a write (...) (session.log.jsonl's last line, ...)``; "" for none."""
+        if not self.error:
+            return ""
+        return f"{one_line(self.error)} ({names.SESSION_LOG}'s last line, session_interrupted)"
+
+    def room(self) -> str:
+        """What must be so before a run a local store or journal tore is resumed; "" if unknown.
+
+        Said, as a dead sink's (``once_fixed``), for a full disk, a quota, a file size limit
+        or a read-only file system (``errno_in``: the log keeps the error's words, not its
+        errno): a resume into it would meet the same refusal. A PostgreSQL server's or a
+        lease's refusal, and any other error, keep the bare advice.
+        """
+        code = errno_in(self.error) if self.by == "StoreFailure" else None
+        return "" if code is None else once_fixed(code)
+
+
 def store_refused_says(run_dir: Path) -> str:
     """The store that refused a write and stopped the run, as its process logged it; "".
+
+    ``store_refusal(run_dir).says()``.
+    """
+    return store_refusal(run_dir).says()
+
+
+def store_refusal(run_dir: Path) -> StoreRefusal:
+    """The torn session's store refusal, from the session log's last line (``StoreFailure``).
 
     A local store or journal's refusal, or a PostgreSQL server (the store's or the lease's)
     or a lease file that failed. Only the session log's last whole line counts (but for a
     ``lease_not_released`` or ``plugin_close_failed`` after it): a process that wrote after
-    it (a resume)
-    has its own ending, and a log at ``--log-level error``, or none (a run an application
-    made with its own log), says nothing. Not a regular file, unreadable: "" too.
-    """
-    _, error = _store_refusal(run_dir)
-    if not error:
-        return ""
-    return f"{one_line(error)} ({names.SESSION_LOG}'s last line, session_interrupted)"
-
-
-def _store_refusal(run_dir: Path) -> tuple[str, str]:
-    """``(what refused, its error)`` of the torn session's last line (``StoreFailure``, ...).
-
-    ``("", "")`` when the session log does not end with a store's refusal.
+    it (a resume) has its own ending, and a log at ``--log-level error``, or none (a run an
+    application made with its own log), says nothing. Not a regular file, unreadable: none
+    either (``StoreRefusal()``).
     """
     try:
         last = last_whole_line(run_dir / names.SESSION_LOG, passing=_AFTERWORDS)
     except OSError:  # the session log only: status reads the run without it
-        return "", ""
+        return StoreRefusal()
     if not last or last.get("event") != "session_interrupted":
-        return "", ""
+        return StoreRefusal()
     by, error = last.get("interrupted_by"), last.get("error")
     if by not in _REFUSALS or not isinstance(error, str):
-        return "", ""
-    return str(by), error
-
-
-def _store_room(run_dir: Path) -> str:
-    """What must be so before a run a local store or journal tore is resumed; "" if unknown.
-
-    Said, as a dead sink's (``once_fixed``), for a full disk, a quota, a file size limit or
-    a read-only file system (``errno_in``: the log keeps the error's words, not its errno):
-    a resume into it would meet the same refusal. A PostgreSQL server's or a lease's
-    refusal, and any other error, keep the bare advice.
-    """
-    by, error = _store_refusal(run_dir)
-    code = errno_in(error) if by == "StoreFailure" else None
-    return "" if code is None else once_fixed(code)
+        return StoreRefusal()
+    return StoreRefusal(str(by), error)

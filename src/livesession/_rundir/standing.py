@@ -38,7 +38,7 @@ from .layout import read_run_config
 from .leaselost import lease_backend, reset_of
 from .livecut import live_trading, positions_since
 from .nextwords import OWN_SINKS_NEXT, REASON_NEXT
-from .refused import refused_first
+from .refused import StoreRefusal, refused_first
 from .supplied import keyword_of
 
 __all__ = [
@@ -347,17 +347,25 @@ def lease_lost_next(how: str = "without cancelling or flattening", backend: str 
 
 
 def next_advice(
-    verdict: str, reason: str, said: str, planned: int | None, run_dir: str, *, wind_down: str = ""
+    verdict: str,
+    reason: str,
+    said: str,
+    planned: int | None,
+    run_dir: str,
+    *,
+    wind_down: str = "",
+    store: StoreRefusal | None = None,
 ) -> str:
     """What ``status`` advises, where the reason, ``run.json`` or its release changes ``said``.
 
     ``planned`` is the steps the run's config plans, None when no run config was read;
     ``wind_down`` how a fault in its wind-down left the run (``wind_down_words``), "" for
     a run with none: a run that lost its lease there stopped so. A crashed run whose sink
-    died says which file was refused first (``refused_first``).
+    died says which file was refused first (``refused_first``); ``store``: the store
+    refusal status read already (None: read there).
     """
     if verdict == "CRASHED":
-        return refused_first(Path(run_dir), said, braces=True)
+        return refused_first(Path(run_dir), said, braces=True, store=store)
     if (verdict, reason) == ("NEEDS_OPERATOR", "LEASE_LOST"):
         return lease_lost_next(
             wind_down or "without cancelling or flattening", lease_backend(Path(run_dir))
