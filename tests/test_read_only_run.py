@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import subprocess
 import types
 from pathlib import Path
 
@@ -309,3 +310,95 @@ def test_a_file_system_that_stopped_writing_is_said_so(run, monkeypatch, capsys)
     monkeypatch.undo()
     assert tree(run) == before
     assert main(["resume", str(run), "-q"]) == 0  # writing again: it continues, and verifies
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    """``chattr flag path`` as this user may (root, on a file system with the flags)."""
+    if shutil.which("chattr") is None:
+        return False
+    done = subprocess.run(["chattr", flag, str(path)], capture_output=True, check=False, timeout=30)
+    return done.returncode == 0
+
+
+def _flagged(monkeypatch: pytest.MonkeyPatch, path: Path, flags: int) -> None:
+    """``path``'s inode flags read as ``flags`` (0x10 immutable, 0x20 append-only)."""
+    real = oserrors.inode_flags
+    monkeypatch.setattr(oserrors, "inode_flags", lambda at: flags if Path(at) == path else real(at))
+
+
+def test_an_append_only_session_log_is_resumable(run, monkeypatch, capsys) -> None:
+    """Bug: `chattr +a session.log.jsonl` made status say `resumable   no: its
+    session.log.jsonl cannot be written (Operation not permitted) ... which refuses its cut
+    back to the checkpoint`: a resume never cuts the session log (nor metrics.ndjson,
+    alerts.jsonl), it only appends to them (`O_APPEND`), which append-only allows. Status
+    says yes now; an immutable one (`+i`) stays refused."""
+    log = run / "session.log.jsonl"
+    if _chattr("+a", log):  # the flag itself, where this user may set it: the truth
+        try:
+            before = log.stat().st_size
+            assert main(["status", str(run)]) == 6
+            assert "resumable   yes\n" in capsys.readouterr().out
+            assert main(["resume", str(run), "-q"]) == 0  # appended to, as status said
+            assert log.stat().st_size > before
+        finally:
+            _chattr("-a", log)
+        return
+    with monkeypatch.context() as flagged:  # elsewhere, the flags as the ioctl gives them
+        _flagged(flagged, log, 0x20)
+        assert run_status(run).resumable
+
+
+def test_an_immutable_session_log_is_not_called_resumable(run, monkeypatch) -> None:
+    """Immutable (`chattr +i`), the session log takes no line: refused, and said why."""
+    log = run / "session.log.jsonl"
+    with monkeypatch.context() as flagged:
+        _flagged(flagged, log, 0x10)
+        said = run_status(run)
+    assert not said.resumable
+    assert said.resume_problem == (
+        "its session.log.jsonl cannot be written (Operation not permitted), and a resume "
+        "writes into it: it is immutable or append-only (`lsattr` shows it), which refuses "
+        f"its lines: clear that as root (`chattr -i -a {log}`), then `livesession resume "
+        f"{run}` continues it"
+    )
+    assert main(["resume", str(run), "-q"]) == 0
+
+
+@pytest.mark.parametrize("name", ["metrics.json", "checkpoint.json"])
+def test_an_append_only_file_a_resume_replaces_is_not_called_resumable(
+    run, monkeypatch, capsys, name
+) -> None:
+    """Bug: `chattr +a metrics.json` (or checkpoint.json) left status saying `resumable
+    yes`, and the resume then cut the files back and stepped on until it renamed a new
+    metrics.json over the old (`the metrics sink failed writing ... Operation not
+    permitted: ... -> metrics.json`): unsealed again. A rename over an immutable or
+    append-only file is refused whatever its mode: status says no, and resume refuses
+    before it changes anything."""
+    path = run / name
+    problem = (
+        f"its {name} cannot be replaced (Operation not permitted), and a resume writes a new "
+        "one over it: it is immutable or append-only (`lsattr` shows it), which refuses that: "
+        f"clear that as root (`chattr -i -a {path}`), then `livesession resume {run}` "
+        "continues it"
+    )
+    before = tree(run)
+    if _chattr("+a", path):  # the flag itself, where this user may set it: the truth
+        try:
+            assert main(["status", str(run)]) == 5
+            assert f"resumable   no: {problem}\n" in capsys.readouterr().out
+            assert main(["resume", str(run), "-q"]) == 2
+            assert capsys.readouterr().err == (
+                f"livesession: error: cannot resume {run} (nothing was changed): {problem}\n"
+            )
+        finally:
+            _chattr("-a", path)
+    with monkeypatch.context() as flagged:  # elsewhere too, the flags as the ioctl gives them
+        _flagged(flagged, path, 0x20)
+        said = run_status(run)
+        assert (said.verdict, said.resumable, said.resume_problem) == (
+            Verdict.NEEDS_OPERATOR,
+            False,
+            problem,
+        )
+    assert tree(run) == before
+    assert main(["resume", str(run), "-q"]) == 0

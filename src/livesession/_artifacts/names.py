@@ -29,6 +29,9 @@ __all__ = [
     "METRICS_LOG",
     "PROM",
     "REPORT",
+    "RESUME_APPENDS",
+    "RESUME_OPENS",
+    "RESUME_REPLACES",
     "RESUME_WRITES",
     "RUN_FORMAT",
     "RUN_FORMATS_READ",
@@ -83,15 +86,21 @@ RESUME_WRITES: Final = (
     SNAPSHOTS,
     JOURNAL,
     MARKET_JOURNAL,
-    SESSION_LOG,
-    METRICS_LOG,
-    ALERTS,
     IDEMPOTENCY_JSONL,
     IDEMPOTENCY_SQLITE,
     f"{IDEMPOTENCY_SQLITE}-wal",
     f"{IDEMPOTENCY_SQLITE}-shm",
 )
-"""The files a resume opens to write, where they are (the others it replaces, or reads)."""
+"""The files a resume opens to write in place: rewritten (``writer.lock``), cut back to the
+checkpoint (the artifacts and journals: ``O_RDWR``, even with nothing to cut), or a database."""
+RESUME_APPENDS: Final = (SESSION_LOG, METRICS_LOG, ALERTS)
+"""The files a resume only appends to (``O_APPEND``): an append-only one (``chattr +a``) takes
+its lines."""
+RESUME_REPLACES: Final = (CHECKPOINT, METRICS)
+"""The files a resume replaces (a new one renamed over each): the rename is refused over an
+immutable or append-only one, whatever its mode."""
+RESUME_OPENS: Final = (RESUME_WRITES, RESUME_APPENDS, RESUME_REPLACES)
+"""``unwritable_run``'s ``writes``, ``appends`` and ``replaces``: what a resume does to each."""
 
 # -- what the tools write by default ------------------------------------------------------------
 REPORT: Final = "report.html"

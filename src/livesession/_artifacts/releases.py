@@ -87,7 +87,7 @@ def resume_advice(run_dir: Path, *, verb: str = "continue it") -> str:
     """
     version = written_by_other_release(run_dir)
     if version is None:
-        unwritable = unwritable_run(run_dir, names.RESUME_WRITES)
+        unwritable = unwritable_run(run_dir, *names.RESUME_OPENS)
         return unwritable or f"{verb} with `{command('resume', run_dir)}`"
     return (
         f"{verb} with livesession {release_of(version)}.x, which wrote it (this is "

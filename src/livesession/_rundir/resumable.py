@@ -117,7 +117,7 @@ def resume_problem(run_dir: Path) -> str | None:
     except (KeyError, TypeError, ValueError) as exc:  # a checkpoint of the wrong shape
         return f"{run_dir / names.CHECKPOINT} is corrupt ({type(exc).__name__})"
     # last: what the run's own files lack is said first
-    return unwritable_run(run_dir, names.RESUME_WRITES)
+    return unwritable_run(run_dir, *names.RESUME_OPENS)
 
 
 def check_memory_on_a_venue(cfg: DryrunConfig, meta: dict[str, Any]) -> None:

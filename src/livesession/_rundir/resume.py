@@ -148,7 +148,7 @@ def resume_run(
     cfg = apply_references(cfg, **given, recorded=meta.get("sources") or {})
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     # said so, not `cannot open writer.lock` (nor, for its database, once files were cut)
-    if unwritable := unwritable_run(run_dir, names.RESUME_WRITES):
+    if unwritable := unwritable_run(run_dir, *names.RESUME_OPENS):
         # A sealed run has nothing to resume, writable or not: not `remount ... continues it`.
         # Its checkpoint is final (replaced atomically), so it is read before the lock.
         checkpoint = None

@@ -240,7 +240,8 @@ def not_writable(directory: Path) -> int | None:
 
 
 _FS_IOC_GETFLAGS: Final = 0x80086601
-_IMMUTABLE_OR_APPEND: Final = 0x10 | 0x20  # FS_IMMUTABLE_FL, FS_APPEND_FL
+_IMMUTABLE: Final = 0x10  # FS_IMMUTABLE_FL
+_IMMUTABLE_OR_APPEND: Final = _IMMUTABLE | 0x20  # FS_APPEND_FL
 """Linux's inode flags (``chattr +i``, ``chattr +a``): root may not write there either."""
 
 
@@ -250,6 +251,19 @@ def attribute_refuses(path: Path) -> bool:
     ``access`` says no of it to root too, and a write meets ``EPERM``: making it writable by
     its mode, which the line said, changes nothing. False where the flags cannot be read.
     """
+    return bool(inode_flags(path) & _IMMUTABLE_OR_APPEND)
+
+
+def _immutable(path: Path) -> bool:
+    """Whether ``path`` is immutable (``chattr +i``): not even appended to (append-only is)."""
+    return bool(inode_flags(path) & _IMMUTABLE)
+
+
+def inode_flags(path: Path) -> int:
+    """``path``'s inode flags (Linux's ``FS_IOC_GETFLAGS``, as ``lsattr`` reads them).
+
+    0 where they cannot be read (another system, a file system without them).
+    """
     try:
         import fcntl  # noqa: PLC0415 - POSIX only
         import struct  # noqa: PLC0415
@@ -258,14 +272,14 @@ def attribute_refuses(path: Path) -> bool:
             path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
         )
     except (ImportError, OSError):
-        return False
+        return 0
     try:
-        flags = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("i", 0))
+        held = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("i", 0))
     except OSError:  # not a file system that has them
-        return False
+        return 0
     finally:
         os.close(fd)
-    return bool(struct.unpack("i", flags)[0] & _IMMUTABLE_OR_APPEND)
+    return int(struct.unpack("i", held)[0])
 
 
 _MAKE_WRITABLE: Final = {
@@ -277,7 +291,12 @@ _MAKE_WRITABLE: Final = {
 }
 
 
-def unwritable_run(run_dir: Path, writes: Iterable[str] = ()) -> str | None:
+def unwritable_run(
+    run_dir: Path,
+    writes: Iterable[str] = (),
+    appends: Iterable[str] = (),
+    replaces: Iterable[str] = (),
+) -> str | None:
     """Why ``livesession resume`` cannot continue ``run_dir`` where it is; None when it can.
 
     A resume writes into the run directory (its ``writer.lock``, the files it cuts back to
@@ -288,6 +307,12 @@ def unwritable_run(run_dir: Path, writes: Iterable[str] = ()) -> str | None:
     group's to write, was cut back and appended to before the database refused. So is one
     on a file system that takes no locks (an NFS mount without its lock service): ``status``
     called it resumable, and ``resume`` then said ``No locks available``.
+
+    What a resume does to each file decides what refuses it: a file of ``appends`` it only
+    appends to, which an append-only attribute (``chattr +a``) does not refuse (an immutable
+    one does); a file of ``replaces`` it renames a new one over, which an immutable or
+    append-only one refuses whatever its mode (``status`` called such a run resumable, and
+    the resume then failed part-way, its files cut back, unsealed again).
     """
     writes = tuple(writes)
     code = not_writable(run_dir) if run_dir.is_dir() else None
@@ -299,16 +324,45 @@ def unwritable_run(run_dir: Path, writes: Iterable[str] = ()) -> str | None:
             f"the run directory cannot be locked ({os.strerror(errno.ENOLCK)}), and a resume "
             f"locks it: {_WAY_OUT[errno.ENOLCK]}, then `{command('resume', run_dir)}` continues it"
         )
+    resume = f"then `{command('resume', run_dir)}` continues it"
     if code is None:
-        name = next((name for name in writes if _write_refused(run_dir / name)), None)
-        if name is None:
-            return None
-        code, what, how = errno.EACCES, f"its {name}", _MAKE_WRITABLE[errno.EACCES]
-        if attribute_refuses(run_dir / name):  # root too: `access` says yes of append-only
-            code, how = errno.EPERM, _attribute_fix(run_dir / name)
+        return _file_refused(run_dir, tuple(writes), tuple(appends), tuple(replaces), resume)
+    said = f"{what} cannot be written ({os.strerror(code)})"
+    return f"{said}, and a resume writes into it: {how}, {resume}"
+
+
+def _file_refused(
+    run_dir: Path,
+    writes: tuple[str, ...],
+    appends: tuple[str, ...],
+    replaces: tuple[str, ...],
+    resume: str,
+) -> str | None:
+    """``unwritable_run``'s words for the first file a resume cannot write as it does; None."""
+    name = next((name for name in replaces if _replace_refused(run_dir / name)), None)
+    if name is not None:
+        return (
+            f"its {name} cannot be replaced ({os.strerror(errno.EPERM)}), and a resume writes "
+            f"a new one over it: {_attribute_fix(run_dir / name, 'which refuses that')}, {resume}"
+        )
+    refused = [name for name in writes if _write_refused(run_dir / name)]
+    refused += [name for name in appends if _write_refused(run_dir / name, appended=True)]
+    if not refused:
+        return None
+    name = refused[0]
+    code, how = errno.EACCES, _MAKE_WRITABLE[errno.EACCES]
+    if attribute_refuses(run_dir / name):  # root too: `access` says yes of append-only
+        why = "which refuses " + (
+            "its lines"  # immutable: append-only would take them
+            if name in appends
+            else "its cut back to the checkpoint"  # the line files
+            if name.endswith(".jsonl")
+            else "its writes in place"  # writer.lock, a database
+        )
+        code, how = errno.EPERM, _attribute_fix(run_dir / name, why)
     return (
-        f"{what} cannot be written ({os.strerror(code)}), and a resume writes "
-        f"into it: {how}, then `{command('resume', run_dir)}` continues it"
+        f"its {name} cannot be written ({os.strerror(code)}), and a resume writes "
+        f"into it: {how}, {resume}"
     )
 
 
@@ -343,25 +397,39 @@ def _stopped_writing(run_dir: Path, writes: tuple[str, ...]) -> bool:
     return False
 
 
-def _write_refused(path: Path) -> bool:
+def _write_refused(path: Path, *, appended: bool = False) -> bool:
     """A regular file at ``path`` that this user may not write (none, or a link: False).
 
     Append-only (``chattr +a``) too, which ``access`` allows even to root: a resume opens
     the file to cut it back to its checkpoint (``O_RDWR``, not ``O_APPEND``), which meets
-    ``EPERM``, so ``status`` called the run resumable and ``resume`` then failed.
+    ``EPERM``, so ``status`` called the run resumable and ``resume`` then failed. Not of a
+    file a resume only appends to (``appended``), which append-only lets it do: immutable.
     """
     try:
         regular = stat.S_ISREG(path.lstat().st_mode)
     except OSError:
         return False
-    return regular and (not os.access(path, os.W_OK) or attribute_refuses(path))
+    flagged = _immutable(path) if appended else attribute_refuses(path)
+    return regular and (not os.access(path, os.W_OK) or flagged)
 
 
-def _attribute_fix(path: Path) -> str:
+def _replace_refused(path: Path) -> bool:
+    """A regular file at ``path`` a new one may not be renamed over: immutable, append-only.
+
+    Its mode does not matter (a rename writes the directory, not the file).
+    """
+    try:
+        regular = stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+    return regular and attribute_refuses(path)
+
+
+def _attribute_fix(path: Path, why: str) -> str:
     """How to let a resume write ``path``, immutable or append-only (``chattr``)."""
     return (
-        "it is immutable or append-only (`lsattr` shows it), which refuses its cut back to the "
-        f"checkpoint: clear that as root (`chattr -i -a {shell_word(os.fspath(path))}`)"
+        f"it is immutable or append-only (`lsattr` shows it), {why}: clear that as root "
+        f"(`chattr -i -a {shell_word(os.fspath(path))}`)"
     )
 
 
