@@ -141,3 +141,35 @@ def test_json_text_reads_only_what_the_locale_read_of_utf8(monkeypatch) -> None:
     monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "iso8859-1")
     assert json_text(said) == "run r\u00e9gion (caf\u00e9, 5 \u20ac) in Q4 \u2013 r\u00e9v"
     assert json_text("bad \udcff name") == "bad \udcff name"  # a byte no locale could read
+
+
+def test_every_json_text_names_its_paths_and_commands_in_utf_8(tmp_path: Path) -> None:
+    """Bug: under a Latin-1 locale ``status --json``'s ``next`` said ``livesession verify
+    $'/tmp/Q4 \\u00e2\\x80\\x93 review/r1'`` (the locale's bytes, for its shell), and
+    ``dryrun --json``'s fields (``error``, ``detail``) the same, while ``run_dir`` beside
+    them was ``Q4 \\u2013 review``. Every text of a ``--json`` object is UTF-8 now, its
+    commands quoted as a UTF-8 locale quotes them."""
+    locale = latin_1_locale(tmp_path)
+    out = tmp_path / "Q4 \u2013 review"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "20", "-q"]) == 0
+    run = out / "r1"
+    said = []
+    for command in (
+        ["status", os.fsencode(run)],
+        ["dryrun", "--out", os.fsencode(out), "--run-id", "r1", "--steps", "20"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession.cli", *command, "--json"],
+            capture_output=True, env={**os.environ, **locale}, check=False, timeout=300,
+        )  # fmt: skip
+        assert done.stdout.isascii()
+        said.append(json.loads(done.stdout))
+    status, again = said
+    assert status["next"] == (
+        f"verify before handing it over: `livesession verify '{run}'`, then `livesession "
+        f"evidence '{run}'` (status reads only the ends of the files)"
+    )
+    assert again["error"] == (
+        f"run directory {run} already exists and holds a finished run: choose another "
+        f"--run-id (`livesession list '{out}'` shows the runs there)"
+    )

@@ -30,6 +30,7 @@ import orjson
 
 from ._artifacts import names
 from ._exceptions import UsageError
+from ._support.jsonwords import utf8_texts
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import redact_text
 from ._support.signals import SignalStop, act_on_owed_stops, owed_stops, owed_stops_settled
@@ -308,7 +309,7 @@ def emit_json(obj: dict[str, Any]) -> None:
     which any stdout can take (an ASCII one refused ``ü`` with a traceback).
     """
     out = _JSON_STDOUT[-1] if _JSON_STDOUT else sys.stdout
-    text = json_dumps(obj, orjson.OPT_SORT_KEYS).decode()
+    text = json_dumps(utf8_texts(obj), orjson.OPT_SORT_KEYS).decode()  # any locale's paths
     print(text if text.isascii() else _NON_ASCII.sub(_json_escape, text), file=out)
     out.flush()  # the process may end by os._exit (threads a plug-in left running)
     _EMITTED[0] = True
