@@ -20,6 +20,16 @@ that could: a script's event its file sets counts as set), ``select`` on no desc
 ``sigtimedwait`` on no signals. A poll of another thread's state waits on what changes it
 instead (``_gate_watch.GateWatch`` for a session gate's turns, an event the code or a hook
 sets), or is the suite's ``until``.
+
+So is ``asyncio.wait_for(event.wait(), timeout)`` on such an event, and ``get`` with a
+timeout of a queue made at once or that nothing puts into (``queue.Queue().get(timeout=1)``).
+An event or a queue is known by what made it, under any name it was imported as, and in an
+annotated assignment too. And so is any timed wait (``wait``, ``wait_for``, ``get``,
+``communicate``) whose timeout is the expected ending: one under ``pytest.raises`` of the
+error a timeout raises (``TimeoutExpired``, ``TimeoutError``, ``Empty``), or in a ``try``
+whose handler of it carries on (neither raises nor fails). A timed wait that normally
+returns at once (a child that ends, an event another thread sets), its timeout a safety net
+that fails the test, is no sleep.
 """
 
 from __future__ import annotations
@@ -91,12 +101,14 @@ def _is_sleep(node: ast.AST, imported: set[str]) -> bool:
     return False
 
 
-_MADE = {"Event", "Condition"}
-"""What a wait on a fresh one of, with a timeout, is a sleep: nothing can set or notify it."""
-_NEVER_SET_USES = {"wait", "wait_for", "is_set", "clear"}
-"""The uses of an ``Event`` that leave it unset: one used only so is never set."""
-_WORDS = ("sleep", ".wait(", "select(", "sigtimedwait")
+_MADE = {"Event", "Condition", "Queue", "SimpleQueue", "LifoQueue", "PriorityQueue"}
+"""What a wait on a fresh one of, with a timeout, is a sleep: nothing can set, notify or fill it."""
+_NEVER_SET_USES = {"wait", "wait_for", "is_set", "clear", "get", "get_nowait", "empty", "qsize"}
+"""The uses of an ``Event`` (a queue) that leave it unset (empty): one used only so stays so."""
+_WORDS = ("sleep", ".wait(", "select(", "sigtimedwait", "wait_for(", ".get(", "communicate(")
 """Words without one of which a source cannot sleep (a cheap filter before parsing)."""
+_TIMEOUTS = {"TimeoutExpired", "TimeoutError", "Empty"}
+"""What a timed wait raises when its timeout elapses: a wait that expects one sleeps."""
 
 
 def _path(node: ast.AST) -> str | None:
@@ -108,13 +120,28 @@ def _path(node: ast.AST) -> str | None:
     return None
 
 
+_ALIASES: list[set[str]] = [set()]
+"""The names ``_MADE``'s kinds were imported as in the tree being scanned (``sleeps``)."""
+
+
 def _made(node: ast.AST) -> bool:
-    """``Event()``, ``threading.Condition()``: a new event or condition."""
+    """``Event()``, ``threading.Condition()``, ``queue.Queue()``: a new event, condition or queue."""
     if not isinstance(node, ast.Call):
         return False
     func = node.func
     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-    return name in _MADE
+    return name in _MADE or name in _ALIASES[-1]
+
+
+def _aliases(tree: ast.AST) -> set[str]:
+    """The other names ``_MADE``'s kinds go by in ``tree``: ``from threading import Event as Flag``."""
+    return {
+        alias.asname
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+        if alias.name in _MADE and alias.asname
+    }
 
 
 def _given(tree: ast.AST) -> set[str]:
@@ -138,6 +165,8 @@ def _never_set(tree: ast.AST, given: set[str]) -> set[str]:
     """
     made: set[str] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and node.value is not None and _made(node.value):
+            made |= {path} if (path := _path(node.target)) is not None else set()
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 pairs = [(target, node.value)]
@@ -174,13 +203,86 @@ def _is_disguised(node: ast.AST, never_set: set[str]) -> bool:
     func = node.func
     name = func.id if isinstance(func, ast.Name) else func.attr
     timed = bool(node.args) or any(keyword.arg == "timeout" for keyword in node.keywords)
-    if name in {"wait", "wait_for"} and isinstance(func, ast.Attribute) and timed:
+    if name == "wait_for" and _awaits_nothing(node, never_set):
+        return True
+    waits = (name in {"wait", "wait_for"} and timed) or (name == "get" and _timed(node, "get"))
+    if waits and isinstance(func, ast.Attribute):
         return _made(func.value) or _path(func.value) in never_set
     if name == "select":
         return len(node.args) == 4 and all(_empty(arg) for arg in node.args[:3])
     if name == "sigtimedwait":
         return bool(node.args) and _empty(node.args[0])
     return False
+
+
+def _timed(node: ast.Call, name: str) -> bool:
+    """Whether the call ``name`` is given a timeout: ``timeout=``, or its place by position.
+
+    ``get(True, 5)`` and ``communicate(None, 5)`` (a dict's ``get(key)``, a ``communicate``
+    of input only, have none); ``wait(5)``; ``wait_for(aw, 5)`` and ``wait_for(p, 5)``.
+    """
+    if any(keyword.arg == "timeout" for keyword in node.keywords):
+        return True
+    return len(node.args) >= (1 if name == "wait" else 2)
+
+
+def _awaits_nothing(node: ast.Call, never_set: set[str]) -> bool:
+    """``asyncio.wait_for(event.wait(), t)`` (or a queue's ``get()``) on what nothing ends."""
+    if not node.args or not _timed(node, "wait_for"):
+        return False
+    awaited = node.args[0]
+    if not isinstance(awaited, ast.Call) or not isinstance(awaited.func, ast.Attribute):
+        return False
+    if awaited.func.attr not in {"wait", "get"}:
+        return False
+    return _made(awaited.func.value) or _path(awaited.func.value) in never_set
+
+
+def _named(node: ast.AST | None) -> set[str]:
+    """The exception names ``node`` catches: ``TimeoutExpired``, ``(queue.Empty, OSError)``."""
+    if node is None:
+        return set()
+    if isinstance(node, ast.Tuple):
+        return set().union(*(_named(element) for element in node.elts))
+    path = _path(node)
+    return set() if path is None else {path}
+
+
+def _expects_timeout(node: ast.AST) -> bool:
+    """``with pytest.raises(TimeoutExpired):``, or a ``try`` whose handler of one carries on.
+
+    A handler that raises or fails the test (``pytest.fail``) keeps its wait a safety net.
+    """
+    if isinstance(node, ast.With | ast.AsyncWith):
+        return any(
+            isinstance(item.context_expr, ast.Call)
+            and _path(item.context_expr.func) == "raises"
+            and bool(item.context_expr.args)
+            and bool(_named(item.context_expr.args[0]) & _TIMEOUTS)
+            for item in node.items
+        )
+    if isinstance(node, ast.Try):
+        return any(
+            _named(handler.type) & _TIMEOUTS and not _fails(handler) for handler in node.handlers
+        )
+    return False
+
+
+def _fails(handler: ast.ExceptHandler) -> bool:
+    """Whether ``handler`` raises or fails the test: its timeout is no expected ending."""
+    return any(
+        isinstance(node, ast.Raise)
+        or (isinstance(node, ast.Call) and _path(node.func) in {"fail", "skip"})
+        for node in ast.walk(handler)
+    )
+
+
+def _waits_timed(node: ast.AST) -> bool:
+    """A timed ``wait``, ``wait_for``, ``get`` or ``communicate`` (``_timed``)."""
+    if not isinstance(node, ast.Call):
+        return False
+    name = _path(node.func)
+    return name in {"wait", "wait_for", "get", "communicate"} and _timed(node, name)
 
 
 def _text(node: ast.AST) -> str | None:
@@ -237,11 +339,39 @@ def sleeps(tree: ast.AST, where: str = "", given: frozenset[str] = frozenset()) 
     ``given``: for a script, the names its file uses other than to wait (``_given``).
     """
     imported = _imported_sleep(tree)
-    given = given | _given(tree)
-    never_set = _never_set(tree, set(given))
+    _ALIASES.append(_aliases(tree))
+    try:
+        given = given | _given(tree)
+        never_set = _never_set(tree, set(given))
+        found = list(_visit_all(tree, where, imported, never_set, given))
+    finally:
+        _ALIASES.pop()
+    yield from found
 
-    def visit(node: ast.AST, at: str) -> Iterator[str]:
-        if _is_sleep(node, imported) or _is_disguised(node, never_set):
+
+def _children(node: ast.AST, expects: bool) -> Iterator[tuple[ast.AST, bool]]:
+    """``node``'s children, each with whether a timeout is its waits' expected ending.
+
+    The body of a ``with pytest.raises(TimeoutExpired)`` or of a ``try`` that carries on
+    after one (``_expects_timeout``) expects it; its handlers and the rest, as around them.
+    """
+    body = node.body if isinstance(node, ast.With | ast.AsyncWith | ast.Try) else []
+    inside = bool(body) and _expects_timeout(node)
+    for child in ast.iter_child_nodes(node):
+        yield child, (True if inside and child in body else expects)
+
+
+def _visit_all(
+    tree: ast.AST, where: str, imported: set[str], never_set: set[str], given: frozenset[str]
+) -> Iterator[str]:
+    """``sleeps``' walk of ``tree``: each sleep's place, a string's script's in turn."""
+
+    def visit(node: ast.AST, at: str, expects: bool) -> Iterator[str]:
+        if (
+            _is_sleep(node, imported)
+            or _is_disguised(node, never_set)
+            or (expects and _waits_timed(node))
+        ):
             yield at or "<script>"
             if isinstance(node, ast.Attribute):
                 return
@@ -253,13 +383,14 @@ def sleeps(tree: ast.AST, where: str = "", given: frozenset[str] = frozenset()) 
             return
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             at = f"{at} > {node.name}" if at else node.name
+            expects = False  # called from elsewhere: its own waits are its own
         elif isinstance(node, ast.Assign) and not at and isinstance(node.targets[0], ast.Name):
             at = node.targets[0].id  # a module's name
-        for child in ast.iter_child_nodes(node):
-            yield from visit(child, at)
+        for child, expected in _children(node, expects):
+            yield from visit(child, at, expected)
 
     for child in ast.iter_child_nodes(tree):
-        yield from visit(child, where)
+        yield from visit(child, where, False)
 
 
 def wall_sleeps(root: Path) -> dict[str, int]:
@@ -359,4 +490,82 @@ def held():
     ],
 )
 def test_the_scan_finds_each_wait_that_is_a_sleep(source: str, where: list[str]) -> None:
+    assert list(sleeps(ast.parse(source))) == where
+
+
+_WAIT_FOR_UNSET = """
+import asyncio
+async def f():
+    done = asyncio.Event()
+    await asyncio.wait_for(done.wait(), 0.1)
+"""
+_WAIT_FOR_SET = """
+import asyncio
+async def f(loop):
+    done = asyncio.Event()
+    loop.call_soon(done.set)
+    await asyncio.wait_for(done.wait(), 30)
+"""
+_QUEUE_FILLED = """
+import queue
+def f():
+    answers = queue.Queue()
+    start(answers.put)
+    return answers.get(timeout=60)
+"""
+_EXPECTED = """
+import subprocess, pytest
+def f(proc):
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.communicate(timeout=0.5)
+"""
+_CARRIED_ON = """
+import queue
+def f(q):
+    try:
+        q.get(timeout=0.2)
+    except queue.Empty:
+        pass
+"""
+_SAFETY_NET = """
+import subprocess, pytest
+def f(proc):
+    try:
+        return proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("the child did not end")
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "where"),
+    [
+        (_WAIT_FOR_UNSET, ["f"]),  # nothing sets it: the timeout is the ending
+        (
+            "import asyncio\nasync def f():\n    await asyncio.wait_for(asyncio.Event().wait(), 1)\n",
+            ["f"],
+        ),
+        (_WAIT_FOR_SET, []),  # set by the loop: the timeout is a safety net
+        ("import queue\ndef f():\n    queue.Queue().get(timeout=0.1)\n", ["f"]),
+        ("import queue\ndef f():\n    q = queue.Queue()\n    q.get(True, 1)\n", ["f"]),
+        (_QUEUE_FILLED, []),
+        ("def f(d):\n    return d.get('k', 1)\n", []),  # a dict's get
+        (
+            "import threading\ndef f():\n    e: threading.Event = threading.Event()\n    e.wait(1)\n",
+            ["f"],
+        ),
+        ("from threading import Event as Flag\ndef f():\n    Flag().wait(1)\n", ["f"]),
+        (_EXPECTED, ["f"]),
+        (_CARRIED_ON, ["f"]),
+        (_SAFETY_NET, []),
+        ("import subprocess\ndef f(proc):\n    return proc.communicate(timeout=60)\n", []),
+    ],
+)
+def test_the_scan_finds_each_timed_wait_whose_timeout_is_its_ending(
+    source: str, where: list[str]
+) -> None:
+    """``asyncio.wait_for(event.wait(), t)``, ``queue.Queue().get(timeout=t)``, an event
+    made in an annotated assignment or under another name, and a ``communicate`` (any timed
+    wait) that expects its ``TimeoutExpired`` were not found: each waits out its timeout."""
     assert list(sleeps(ast.parse(source))) == where
