@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.runread import newest_event, payload, read_records
+from .._artifacts.runread import events_back, newest_event, payload, read_records
 from .._domain.lifecycle import SessionState, Trigger
 from .._session.coordinator import ONE_SHOT_OPERATOR
 from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
@@ -284,13 +284,17 @@ def kill_reasons(run_dir: Path) -> list[str]:
 def killed_by_in(run_dir: Path) -> str:
     """What pulled the kill switch that halted the run in ``run_dir``, for ``status``.
 
-    ``the kill switch (DAILY_LOSS)``: the newest kill's reason, read as ``kill_reasons``
-    reads them (the run's halt at its end is its last kill's), as the report names it
-    (``KILLED: trading HALTED by the kill switch (DAILY_LOSS)``); ``the kill switch`` when
-    the audit log records none.
+    ``the kill switch (DAILY_LOSS)``: the newest kill's reason (the run's halt at its end is
+    its last kill's), as the report names it (``KILLED: trading HALTED by the kill switch
+    (DAILY_LOSS)``); ``the kill switch`` when the audit log records none within the last
+    ``events_back`` budget (a live run is polled: the whole log is not read each time).
     """
-    kills = _kills(run_dir)
-    return f"the kill switch ({one_line(kills[-1])})" if kills else "the kill switch"
+    # The newest only, read back from the end within a budget: status polls a live run too.
+    kills = events_back(run_dir / names.AUDIT, ("C2_KILL_SWITCH",), key="code")
+    newest = next(kills, None)
+    if newest is None:
+        return "the kill switch"
+    return f"the kill switch ({one_line(str(payload(newest).get('reason') or '?'))})"
 
 
 def _kills(run_dir: Path) -> list[str]:
