@@ -63,8 +63,9 @@ def open_session(
 
     The session holds the run directory's ``lock`` until it closes, and lets go of it last.
     One an application drops without ``close()`` (its handler raised) lets go of its
-    artifact files and then the lock when it is garbage-collected: the run is then an
-    ordinary crashed run that ``resume_run`` continues, in this process too.
+    artifact files, its lease's connection and then the lock when it is garbage-collected:
+    the run is then an ordinary crashed run that ``resume_run`` continues, in this process
+    too.
     """
     # Fixed now: a plug-in that calls os.chdir() mid-run must not move where the session
     # writes (a relative run directory would then name another place, or none).
@@ -133,7 +134,10 @@ def open_session(
     session.close_with(lock)
     # Only what the run directory opened for it, never a plug-in (which may refer to the
     # session, and would keep it alive for ever): the finalizer holds no path back to it.
-    weakref.finalize(session, _let_go, files, lock).atexit = False
+    # The lease is the run's too (opened here, or by the resume): its connection is closed,
+    # its grant kept, as a crash keeps it (a PostgreSQL one's watchdog thread refers to the
+    # connection, so it would never be collected).
+    weakref.finalize(session, _let_go, (*files, lease), lock).atexit = False
     remember(run_dir, session)  # for a refusal's words: where this process still holds it
     return session
 
@@ -164,12 +168,13 @@ def _kept(opened: list[Closable], thing: _C) -> _C:
     return thing
 
 
-def _let_go(files: Sequence[Closable], lock: RunLock) -> None:
-    """Close a dropped session's files, then its run's lock (its garbage collection)."""
+def _let_go(files: Sequence[Closable | None], lock: RunLock) -> None:
+    """Close a dropped session's files and lease, then its run's lock (its collection)."""
     try:
         for file in files:
             with contextlib.suppress(Exception):  # nobody is left to tell
-                file.close()
+                if file is not None:
+                    file.close()
     finally:
         lock.release()
 
