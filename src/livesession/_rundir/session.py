@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from .._artifacts import names
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
+from .._artifacts.webhook import WebhookAlertSink
 from .._domain.config import DryrunConfig
 from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
@@ -136,8 +137,12 @@ def open_session(
     # session, and would keep it alive for ever): the finalizer holds no path back to it.
     # The lease is the run's too (opened here, or by the resume): its connection is closed,
     # its grant kept, as a crash keeps it (a PostgreSQL one's watchdog thread refers to the
-    # connection, so it would never be collected).
-    weakref.finalize(session, _let_go, (*files, lease), lock).atexit = False
+    # connection, so it would never be collected). So is the webhook sink opened here, whose
+    # worker thread refers to it: stopped, its queue lost, as a crash loses it.
+    webhook = None
+    if isinstance(alert_sink, WebhookAlertSink) and alert_sink is not alerts:  # not the app's
+        webhook = _Unsent(alert_sink)
+    weakref.finalize(session, _let_go, (*files, lease, webhook), lock).atexit = False
     remember(run_dir, session)  # for a refusal's words: where this process still holds it
     return session
 
@@ -166,6 +171,16 @@ def _kept(opened: list[Closable], thing: _C) -> _C:
     """``thing``, added to ``opened`` (what building the session opened, in order)."""
     opened.append(thing)
     return thing
+
+
+class _Unsent:
+    """A run's webhook sink, for its collected session: closing it drops what it holds."""
+
+    def __init__(self, sink: WebhookAlertSink) -> None:
+        self._sink = sink
+
+    def close(self) -> None:
+        self._sink.drop_unsent()
 
 
 def _let_go(files: Sequence[Closable | None], lock: RunLock) -> None:
