@@ -72,10 +72,19 @@ def held_refusal(
 
 
 def writer_command(verb: str) -> str:
-    """How a holder names itself: the program's name and the verb (``livesession resume``)."""
+    """How a holder names itself: the program's name and the verb (``livesession resume``).
+
+    The CLI is ``livesession`` however it was started (its script, ``python -m
+    livesession``, ``python -m livesession.cli``); a package run as ``python -m desk`` is
+    ``desk``. Any ``__main__.py`` was named ``livesession``: an application's own too, so
+    ``status`` and a second writer's refusal named the CLI as the writer of the
+    application's run (and ``livesession stop`` trusts that name where ``/proc`` shows no
+    command line).
+    """
     path = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
-    # `python -m livesession.cli` runs as .../livesession/cli.py: still the livesession CLI.
-    ours = path.name in {"__main__.py", "-m"} or (
-        path.name == "cli.py" and path.parent.name == "livesession"
-    )
-    return f"{'livesession' if ours else path.name} {verb}"
+    name = path.name  # a script, or python -c's "-c"
+    if path.name == "__main__.py":  # python -m PACKAGE: the package's name
+        name = path.parent.name or name
+    elif path.name == "cli.py" and path.parent.name == "livesession":
+        name = "livesession"  # python -m livesession.cli
+    return f"{name} {verb}"
