@@ -159,14 +159,11 @@ class SessionTracker:
 
     def _let_go(self, run_dir: Path) -> None:
         """Keep weakly the sessions writing ``run_dir`` (a real path): a writer asks for it."""
-        kept: list[LiveSessionOrchestrator] = []
-        for session in self.built:
+        for session in list(self.built):  # another thread may be building one meanwhile
             path = self.written.get(id(session))
             if path is not None and Path(os.path.realpath(path)) == run_dir:
                 self._dropped.append((weakref.ref(session), self.written.pop(id(session))))
-            else:
-                kept.append(session)
-        self.built[:] = kept
+                self.built.remove(session)
 
     def _forget(self, session: LiveSessionOrchestrator) -> None:
         """Let go of ``session``, verified by its caller.
