@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
+import gc
 import os
 import re
 import shutil
@@ -48,6 +49,7 @@ from livesession.cli import main
 from livesession.leases import FileLease
 from livesession.prom import write_textfile
 from livesession.status import Verdict, run_status
+from livesession.testing import mark_verified
 from livesession.verify import verify_run
 
 from _helpers import (
@@ -57,6 +59,7 @@ from _helpers import (
     closed_port,
     hold_until_hung_up,
     status_json_refused,
+    until,
 )
 
 if TYPE_CHECKING:
@@ -1993,3 +1996,31 @@ def test_an_alert_abandoned_after_its_retry_line_names_its_last_attempt(tmp_path
     assert "Connection refused" in abandoned["error"]
     assert log[-1]["abandoned"] == 1
     _assert_no_secret((tmp_path / "alerts.jsonl").read_bytes())
+
+
+def test_a_run_s_session_dropped_unclosed_ends_its_webhook_s_worker(tmp_path, webhook):
+    """Bug: the webhook sink a run directory opened for its session (the config's
+    ``[alerts]`` URL) was left out when a session the application dropped without
+    ``close()`` was collected: its worker thread (``livesession-alerts``), which refers to
+    it, waited for alerts for the life of the process, one more for each such session,
+    and could still write to the run's alerts.jsonl after another session resumed it. The
+    collected session's sink now stops at once, its queue lost as a crash loses it."""
+    before = set(threading.enumerate())
+    session = create_run(_cfg(webhook.url, steps=60, checkpoint_every=10), tmp_path)
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(25)
+    mark_verified(session)  # dropped, as a crash is: its resume below is verified
+    del session
+    gc.collect()
+
+    def workers() -> list[str]:
+        return [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+
+    until("the dropped session's webhook worker to end", lambda: workers() == [], deadline_s=60)
+    log = tmp_path / "alerts" / names.ALERTS
+    logged = log.read_bytes() if log.exists() else b""
+    resumed = resume_run(tmp_path / "alerts")
+    assert resumed.steps_done == 20
+    assert resumed.run_to_end(60).status.value == "COMPLETED"
+    assert log.read_bytes().startswith(logged)  # nothing of the dropped sink's after

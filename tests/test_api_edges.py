@@ -476,6 +476,45 @@ class TestEdgesOfTheWrongKind:
         session.close()
         assert alerts.codes()[-1] == "RUN_SEALED"
 
+    @pytest.mark.parametrize(
+        ("edge", "given", "said"),
+        [
+            (
+                "metrics_sink",
+                Path("metrics.json"),
+                (
+                    "metrics_sink= got a PosixPath, not a metrics sink or writable file object: "
+                    "for a file at that path give metrics_sink=FileMetricsSink(path)"
+                ),
+            ),
+            (
+                "event_sink",
+                "events.jsonl",
+                (
+                    "event_sink= got a str, not a sink or writable file object: "
+                    "for a file at that path give event_sink=FileLineSink(path)"
+                ),
+            ),
+            ("state_sink", 5, "state_sink= got an int, not a sink or writable file object"),
+        ],
+        ids=["path-metrics", "str-events", "int-states"],
+    )
+    def test_a_path_or_other_value_given_as_a_sink_is_refused_naming_the_edge(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edge: str, given, said: str
+    ) -> None:
+        """Bug: ``metrics_sink=Path("metrics.json")`` was taken as a sink (a ``Path``'s
+        ``replace`` looks like a metrics sink's): the session traded, then failed at its
+        seal, ``SINK_WRITE_FAILED`` ``FileNotFoundError: 'metrics.json' -> b'{...}'`` (an
+        existing file would have been renamed to the document). And a path given for a
+        line sink was refused as ``not a sink or writable file object: str``, naming no
+        edge. Each is a ``TypeError`` when the session is built, naming the edge and what
+        writes a file at a path."""
+        monkeypatch.chdir(tmp_path)
+        kwargs = {"audit_sink": MemoryLineSink(), edge: given}
+        with pytest.raises(TypeError, match=f"^{re.escape(said)}$"):
+            LiveSessionOrchestrator(DryrunConfig(run_id="paths", steps=5), **kwargs)
+        assert list(tmp_path.iterdir()) == []
+
 
 class _Desk:
     """A strategy supplied in-process; ``interrupt_at``: Ctrl-C inside that bar's step."""

@@ -7,6 +7,7 @@ through ``LIVESESSION_PG_DSN``'s ``search_path``), dropped afterwards.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -17,7 +18,9 @@ from pathlib import Path
 import orjson
 import pytest
 
+from livesession import DryrunConfig, SessionStatus, create_run, resume_run
 from livesession.stores.postgres import DSN_ENV_VAR
+from livesession.testing import mark_verified
 from test_lease_session import (
     LONG_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
@@ -583,3 +586,32 @@ def test_a_resume_while_the_server_is_down_says_nothing_changed(tmp_path, pg_env
     resumed = cli("resume", run_dir, "-q", env=pg_env)
     assert resumed.returncode == 0, resumed.stderr
     assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1
+
+
+def test_a_session_dropped_unclosed_closes_its_lease_connection(tmp_path, pg_env, monkeypatch):
+    """Bug: an application's session on ``store="postgres"`` dropped without ``close()`` (its
+    handler raised) let go of its files, its store and its run when it was collected, but
+    not of its lease's connection: the connection, and the thread that bounds its calls
+    (``livesession-pg-deadline``), which refers to it, stayed open for the life of the
+    process, one more for each such session. A collected session closes its lease's
+    connection now (the lease stays held, as a crash leaves it, for the resume to take)."""
+    monkeypatch.setenv(DSN_ENV_VAR, pg_env[DSN_ENV_VAR])
+    before = set(threading.enumerate())
+    cfg = DryrunConfig(run_id="dropped", steps=60, checkpoint_every=10)
+    session = create_run(cfg, tmp_path, store="postgres", alerts=False)
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(25)
+    mark_verified(session)  # dropped, as a crash is: its resume below is verified
+    del session
+    gc.collect()
+
+    def watchdogs() -> list[str]:
+        return [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+
+    until(
+        "the dropped session's connection watchdog to end", lambda: watchdogs() == [], deadline_s=60
+    )
+    resumed = resume_run(tmp_path / "dropped", alerts=False)
+    assert resumed.steps_done == 20  # its last checkpoint: the lease was its own to take
+    assert resumed.run_to_end(60).status is SessionStatus.COMPLETED

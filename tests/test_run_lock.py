@@ -371,3 +371,33 @@ def test_a_run_an_application_holds_is_not_sent_to_livesession_stop(
             app.stdin.close()
             assert app.wait(timeout=60) == 0
     assert json.loads((run_dir / names.METRICS).read_text())["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    ("argv0", "named"),
+    [
+        ("/srv/desk/deskapp/__main__.py", "deskapp dryrun"),
+        ("/venv/lib/python3.12/site-packages/livesession/__main__.py", "livesession dryrun"),
+        ("/venv/lib/python3.12/site-packages/livesession/cli.py", "livesession dryrun"),
+        ("/venv/bin/livesession", "livesession dryrun"),
+        ("/srv/desk/service.py", "service.py dryrun"),
+        ("-c", "-c dryrun"),
+    ],
+    ids=["python-m-app", "python-m-livesession", "python-m-livesession.cli", "script", "file", "c"],
+)
+def test_the_writer_is_named_by_the_program_that_runs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv0: str, named: str
+) -> None:
+    """Bug: an application run as a package (``python -m deskapp``, whose ``sys.argv[0]`` is
+    ``.../deskapp/__main__.py``) took its run's writer lock as ``livesession dryrun``, as
+    any ``__main__.py`` was named: ``livesession status`` said ``writer ... (livesession
+    dryrun)`` of the application's run, and ``livesession stop`` refused it saying ``(livesession
+    dryrun) is not `livesession dryrun` or `resume```. Only livesession's own are named so."""
+    monkeypatch.setattr(sys, "argv", [argv0])
+    session = create_run(DryrunConfig(run_id="named", steps=5), tmp_path, alerts=False)
+    try:
+        holder = holder_of(tmp_path / "named")
+        assert holder is not None
+        assert holder.command == named
+    finally:
+        session.close()

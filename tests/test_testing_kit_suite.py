@@ -143,6 +143,35 @@ def test_verified_runs_verifies_a_run_directory_outside_tmp_path(pytester: pytes
     result.stdout.fnmatch_lines(["*/cwd*/out/r: events.jsonl:*torn line*"])
 
 
+def test_a_run_is_reported_once_under_the_ini_option_and_verified_runs(
+    pytester: pytest.Pytester,
+):
+    """Bug: a host's suite with ``livesession_verify_every_run = true`` whose test also
+    asked for ``verified_runs`` verified its runs twice: a run that failed verify was
+    reported twice, an exception group of two identical failures. The fixture the test
+    asked for verifies them, once."""
+    pytester.makeini("[pytest]\nlivesession_verify_every_run = true\n")
+    pytester.makepyfile(
+        test_user=textwrap.dedent(
+            """
+            from livesession import DryrunConfig, create_run
+
+            def test_torn(verified_runs, tmp_path):
+                session = create_run(DryrunConfig(run_id="r", steps=12), tmp_path, alerts=False)
+                session.run_to_end(12)
+                session.close()
+                events = tmp_path / "r" / "events.jsonl"
+                events.write_bytes(events.read_bytes()[:-30])
+            """
+        )
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider", *plugin_args())
+    result.assert_outcomes(passed=1, errors=1)
+    said = result.stdout.str()
+    assert said.count("r: events.jsonl:23: last line does not end") == 1, said
+    assert "ExceptionGroup" not in said, said
+
+
 class ByHash:
     """In when flat, out when not; the side by a str's hash, which varies with PYTHONHASHSEED."""
 

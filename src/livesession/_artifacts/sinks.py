@@ -12,6 +12,7 @@ import io
 import os
 import stat
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
@@ -29,6 +30,8 @@ __all__ = [
     "MemoryMetricsSink",
     "as_line_sink",
     "as_metrics_sink",
+    "line_sink_edge",
+    "metrics_sink_edge",
 ]
 
 
@@ -372,12 +375,13 @@ class MemoryMetricsSink:
         return f"MemoryMetricsSink({len(self.content)} bytes)"
 
 
-def _file_object(target: object, needs: str, what: str) -> IO[Any]:
+def _file_object(target: object, needs: str, what: str, edge: str = "") -> IO[Any]:
     """``target`` when it is a writable file object with ``needs``; else ``TypeError``.
 
     A file object that says it is not writable (``open(path)``, read-only; or closed) is
     refused here, when the session is built: taken, it failed the preflight on its first
-    line (``SINK_WRITE_FAILED``, ``not writable``).
+    line (``SINK_WRITE_FAILED``, ``not writable``). Anything else is refused naming the
+    ``edge`` it was given as, and for a path what would write a file there.
     """
     if hasattr(target, "write") and hasattr(target, needs):
         why = _not_writable(target)
@@ -388,7 +392,16 @@ def _file_object(target: object, needs: str, what: str) -> IO[Any]:
         msg = f"not a {what} or writable file object: {type(target).__name__}{named} {why}"
         raise TypeError(msg)
     msg = f"not a {what} or writable file object: {type(target).__name__}"
+    if edge:
+        msg = f"{edge}= got {_an(type(target).__name__)}, {msg.split(':')[0]}"
+        if isinstance(target, (str, bytes, os.PathLike)):
+            sink = "FileMetricsSink" if what == "metrics sink" else "FileLineSink"
+            msg += f": for a file at that path give {edge}={sink}(path)"
     raise TypeError(msg)
+
+
+def _an(name: str) -> str:
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
 
 
 def _not_writable(target: object) -> str:
@@ -407,15 +420,31 @@ def _not_writable(target: object) -> str:
     return "is not open for writing (open it with mode 'w' or 'a')"
 
 
-def as_line_sink(target: object) -> LineSink:
+def as_line_sink(target: object, edge: str = "") -> LineSink:
     """Use ``target`` as a line sink: a sink as it is, a file object wrapped."""
     if isinstance(target, LineSink):
         return target
-    return FileObjectLineSink(_file_object(target, "flush", "sink"))
+    return FileObjectLineSink(_file_object(target, "flush", "sink", edge))
 
 
-def as_metrics_sink(target: object) -> MetricsSink:
-    """Use ``target`` as a metrics sink: a sink as it is, a file object wrapped."""
-    if isinstance(target, MetricsSink):
+def as_metrics_sink(target: object, edge: str = "") -> MetricsSink:
+    """Use ``target`` as a metrics sink: a sink as it is, a file object wrapped.
+
+    A path is none, though a ``Path``'s ``replace`` looks like a sink's: it would rename
+    its file to the metrics document, failing the run at its seal.
+    """
+    if isinstance(target, MetricsSink) and not isinstance(target, os.PathLike):
         return target
-    return FileObjectMetricsSink(_file_object(target, "seek", "metrics sink"))
+    return FileObjectMetricsSink(_file_object(target, "seek", "metrics sink", edge))
+
+
+def line_sink_edge(edges: Mapping[str, object], edge: str) -> LineSink:
+    """The session's ``edge`` (``event_sink``, ...) as a line sink: memory when not given."""
+    sink = edges.get(edge)
+    return MemoryLineSink() if sink is None else as_line_sink(sink, edge)
+
+
+def metrics_sink_edge(edges: Mapping[str, object], edge: str) -> MetricsSink:
+    """The session's ``edge`` (``metrics_sink``) as a metrics sink: memory when not given."""
+    sink = edges.get(edge)
+    return MemoryMetricsSink() if sink is None else as_metrics_sink(sink, edge)

@@ -181,6 +181,23 @@ class WebhookAlertSink:
         with self._log_lock:
             self._logging = False
 
+    def drop_unsent(self) -> None:
+        """Stop at once, writing nothing more: what is queued is lost, as in a killed process.
+
+        For a run directory's sink whose session was collected without ``close`` (the
+        run a crash, which another session may resume and log to): the worker attempts
+        nothing more, and ends once an attempt under way has had its answer.
+        """
+        with self._settled:
+            self._done = True
+            with self._ready:
+                self._closed = True
+                self._pending.clear()
+                self._stop.set()
+                self._ready.notify()
+        with self._log_lock:
+            self._logging = False
+
     def _abandon(self, alert: Alert, **fields: Any) -> None:
         self.counts["abandoned"] += 1
         self._log(alert, "abandoned", **fields)

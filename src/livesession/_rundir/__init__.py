@@ -19,7 +19,8 @@ lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webho
 a caller's ``broker_factory`` builds, recorded as such; ``supplied``: how a plug-in given
 in-process is named and given again), ``data`` (the data file
 a run reads) and ``venue`` (a venue feed and its journal). What the tools read of a run:
-``lock`` (one writer per run; ``dirhold``: its hold on the directory itself, seen when
+``lock`` (one writer per run; ``holder``: who holds it, and a refusal's words;
+``dirhold``: its hold on the directory itself, seen when
 ``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer
 of the run, or stopped; ``shellrefs``: where this process still refers to the session
 holding it, an interactive shell's ``Out[2]`` or ``_``), ``livecut`` (a live run cut at

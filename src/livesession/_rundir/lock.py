@@ -37,7 +37,7 @@ from typing import Final, Self
 import attrs
 
 from .._artifacts import names
-from .._exceptions import RunDirectoryError, RunHeld
+from .._exceptions import RunDirectoryError
 from .._support.dirlock import whole_file
 from .._support.fsutil import open_update, refuse_special
 from .._support.tmpfiles import pid_alive
@@ -49,8 +49,9 @@ from .dirhold import (
     holding_pid,
     open_directory,
 )
+from .holder import Holder, held_refusal, writer_command
 from .holderproc import CLI_WRITERS, not_a_cli_writer, stop_advice, stopped, writer_verb
-from .shellrefs import referred_as
+from .shellrefs import let_go_kept
 
 __all__ = [
     "CLI_WRITERS",
@@ -67,67 +68,6 @@ __all__ = [
 
 _NAME_READS: Final = 50
 _NAME_READ_PAUSE_S: Final = 0.01
-
-
-@attrs.frozen
-class Holder:
-    """The process that holds a run directory (as its lock file names it)."""
-
-    pid: int
-    host: str
-    since: str
-    """When it took the lock: wall time, RFC 3339 UTC (operational, not evidence)."""
-    command: str
-
-    def describe(self) -> str:
-        """``pid 4242 on host-a since 2026-11-30T10:00:00Z (livesession resume)``.
-
-        A holder whose name is not written yet (pid 0: it took the lock a moment ago) is
-        ``another process (starting: its name is not written yet)``.
-        """
-        if not self.pid:
-            return "another process (starting: its name is not written yet)"
-        return f"pid {self.pid} on {self.host} since {self.since} ({self.command})"
-
-    @property
-    def this_process(self) -> bool:
-        """Whether the holder is the process asking: a session it opened and has not closed."""
-        return self.pid == os.getpid() and self.host == socket.gethostname()
-
-
-def held_refusal(
-    run_dir: Path,
-    holder: Holder | None,
-    *,
-    advice: str,
-    own: str = "close() that session first, or drop every reference to it",
-) -> RunHeld:
-    """The refusal of a second writer of ``run_dir``, naming the holder and what to do.
-
-    ``advice`` is for a holder that is another process; ``own`` for one that is this very
-    process (a session it opened is still open): ``livesession stop`` would signal the
-    application itself, and waiting would never end. A session never closed holds its run
-    while anything refers to it (a stored exception's traceback does): ``RunLock.acquire``
-    collects the garbage before refusing, so one merely dropped is not the holder.
-    """
-    who = "another process" if holder is None else holder.describe()
-    if holder is not None and holder.this_process:
-        who += ", which is this very process: a session it opened still holds the run"
-        who += referred_as(run_dir)  # `del s` in a shell leaves its copies: name them
-        advice = own
-    return RunHeld(
-        f"{run_dir} is being written by {who}; nothing was changed (one writer per run: {advice})"
-    )
-
-
-def writer_command(verb: str) -> str:
-    """How a holder names itself: the program's name and the verb (``livesession resume``)."""
-    path = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("python")
-    # `python -m livesession.cli` runs as .../livesession/cli.py: still the livesession CLI.
-    ours = path.name in {"__main__.py", "-m"} or (
-        path.name == "cli.py" and path.parent.name == "livesession"
-    )
-    return f"{'livesession' if ours else path.name} {verb}"
 
 
 def _try_lock(fd: int) -> bool:
@@ -191,12 +131,15 @@ def _within_a_moment(attempt: Callable[[], Holder | None]) -> Holder | None:
     return None
 
 
-def _freed_by_collecting(fd: int) -> bool:
+def _freed_by_collecting(fd: int, run_dir: Path) -> bool:
     """Whether the lock is ``fd``'s once this process's garbage is collected.
 
     For a lock this very process holds: a session dropped without ``close`` lives on in a
     reference cycle until the garbage collector runs, and only then lets go of its run.
+    A keeper of sessions (the testing kit's tracker) is asked first to keep that one
+    weakly: a session its program dropped is then let go as it would be without it.
     """
+    let_go_kept(run_dir)
     gc.collect()
     return _try_lock(fd)
 
@@ -409,7 +352,7 @@ class RunLock:
         _TAKING.add(fd)  # a child forked from here on must not keep it
         if not _try_lock(fd):
             holder = _current_holder(path)  # waits a moment while it names a dead process
-            own = holder is not None and holder.this_process and _freed_by_collecting(fd)
+            own = holder is not None and holder.this_process and _freed_by_collecting(fd, run_dir)
             # Held only that moment (a refused resume puts the old name back as it lets go):
             # free now, so the refusal would name a process that holds nothing.
             if not own and not _try_lock(fd):

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from .._artifacts import names
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
+from .._artifacts.webhook import WebhookAlertSink
 from .._domain.config import DryrunConfig
 from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
@@ -63,8 +64,9 @@ def open_session(
 
     The session holds the run directory's ``lock`` until it closes, and lets go of it last.
     One an application drops without ``close()`` (its handler raised) lets go of its
-    artifact files and then the lock when it is garbage-collected: the run is then an
-    ordinary crashed run that ``resume_run`` continues, in this process too.
+    artifact files, its lease's connection and then the lock when it is garbage-collected:
+    the run is then an ordinary crashed run that ``resume_run`` continues, in this process
+    too.
     """
     # Fixed now: a plug-in that calls os.chdir() mid-run must not move where the session
     # writes (a relative run directory would then name another place, or none).
@@ -133,7 +135,14 @@ def open_session(
     session.close_with(lock)
     # Only what the run directory opened for it, never a plug-in (which may refer to the
     # session, and would keep it alive for ever): the finalizer holds no path back to it.
-    weakref.finalize(session, _let_go, files, lock).atexit = False
+    # The lease is the run's too (opened here, or by the resume): its connection is closed,
+    # its grant kept, as a crash keeps it (a PostgreSQL one's watchdog thread refers to the
+    # connection, so it would never be collected). So is the webhook sink opened here, whose
+    # worker thread refers to it: stopped, its queue lost, as a crash loses it.
+    webhook = None
+    if isinstance(alert_sink, WebhookAlertSink) and alert_sink is not alerts:  # not the app's
+        webhook = _Unsent(alert_sink)
+    weakref.finalize(session, _let_go, (*files, lease, webhook), lock).atexit = False
     remember(run_dir, session)  # for a refusal's words: where this process still holds it
     return session
 
@@ -164,12 +173,23 @@ def _kept(opened: list[Closable], thing: _C) -> _C:
     return thing
 
 
-def _let_go(files: Sequence[Closable], lock: RunLock) -> None:
-    """Close a dropped session's files, then its run's lock (its garbage collection)."""
+class _Unsent:
+    """A run's webhook sink, for its collected session: closing it drops what it holds."""
+
+    def __init__(self, sink: WebhookAlertSink) -> None:
+        self._sink = sink
+
+    def close(self) -> None:
+        self._sink.drop_unsent()
+
+
+def _let_go(files: Sequence[Closable | None], lock: RunLock) -> None:
+    """Close a dropped session's files and lease, then its run's lock (its collection)."""
     try:
         for file in files:
             with contextlib.suppress(Exception):  # nobody is left to tell
-                file.close()
+                if file is not None:
+                    file.close()
     finally:
         lock.release()
 

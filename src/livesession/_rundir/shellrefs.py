@@ -10,6 +10,11 @@ knows what to do instead of being told to drop references they cannot see.
 
 Only the run directories' sessions are remembered, weakly: remembering one never keeps it
 alive. The places are read, never changed, and only when a refusal is being worded.
+
+A keeper of sessions that is no part of the program (the testing kit's ``SessionTracker``,
+which keeps every session a test builds to verify it at the end) registers with
+``keep_sessions``: before refusing, ``let_go_kept`` asks it to keep weakly the sessions
+writing the run, so one its test dropped is collected, as it would be outside the kit.
 """
 
 from __future__ import annotations
@@ -18,13 +23,29 @@ import builtins
 import os
 import sys
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-__all__ = ["referred_as", "remember"]
+__all__ = ["keep_sessions", "let_go_kept", "referred_as", "remember"]
 
 _SESSIONS: Final[weakref.WeakValueDictionary[str, object]] = weakref.WeakValueDictionary()
+_KEEPERS: Final[list[Callable[[Path], None]]] = []
+
+
+def keep_sessions(let_go: Callable[[Path], None], *, keeping: bool = True) -> None:
+    """Register ``let_go`` (``keeping=False``: no longer), called by ``let_go_kept``."""
+    if keeping:
+        _KEEPERS.append(let_go)
+    elif let_go in _KEEPERS:
+        _KEEPERS.remove(let_go)
+
+
+def let_go_kept(run_dir: Path) -> None:
+    """Ask each registered keeper to keep the sessions writing ``run_dir`` weakly from now on."""
+    for let_go in _KEEPERS:
+        let_go(Path(_key(run_dir)))
 
 
 def _key(run_dir: Path) -> str:

@@ -17,7 +17,7 @@ import attrs
 
 from .._artifacts.alerts import AlertTap, tap_alerts
 from .._artifacts.recorder import Recorder
-from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink, as_line_sink, as_metrics_sink
+from .._artifacts.sinks import line_sink_edge, metrics_sink_edge
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
 from .._domain.decimal import with_context
@@ -70,9 +70,7 @@ if TYPE_CHECKING:
         Clock,
         Fenceable,
         IdempotencyStore,
-        LineSink,
         MarketFeed,
-        MetricsSink,
         Strategy,
     )
 
@@ -323,10 +321,10 @@ def assemble(
     recorder = Recorder(
         run_id=cfg.run_id,
         strategy_id=cfg.strategy_id,
-        events=_line_sink(e.get("event_sink")),
-        states=_line_sink(e.get("state_sink")),
-        audit=_line_sink(e.get("audit_sink")),
-        metrics=_metrics_sink(e.get("metrics_sink")),
+        events=line_sink_edge(e, "event_sink"),
+        states=line_sink_edge(e, "state_sink"),
+        audit=line_sink_edge(e, "audit_sink"),
+        metrics=metrics_sink_edge(e, "metrics_sink"),
         max_sink_retries=cfg.max_sink_retries,
         sync_each_line=cfg.durability == "event",
     )
@@ -488,11 +486,3 @@ def _always() -> bool:
 def _or_default(value: _T | None, make: Callable[[], _T]) -> _T:
     """The edge the caller gave, or the default ``make`` builds."""
     return make() if value is None else value
-
-
-def _line_sink(sink: object | None) -> LineSink:
-    return MemoryLineSink() if sink is None else as_line_sink(sink)
-
-
-def _metrics_sink(sink: object | None) -> MetricsSink:
-    return MemoryMetricsSink() if sink is None else as_metrics_sink(sink)

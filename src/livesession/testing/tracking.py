@@ -9,11 +9,13 @@ plugin) can verify them all at the end, wherever their run directories are.
 
 from __future__ import annotations
 
+import os
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 from .._artifacts import names
+from .._rundir.shellrefs import keep_sessions
 from .._session.coordinator import LiveSessionOrchestrator
 from ..verify import verify_contents, verify_run
 
@@ -121,6 +123,12 @@ class SessionTracker:
     Use it as a context manager (``with SessionTracker() as tracker: ...``) or call
     ``start`` and ``stop``. It patches the orchestrator's build step by hand, not through
     pytest's ``monkeypatch``, so a test's own monkeypatches are undone first.
+
+    A session kept here that a test dropped unclosed would hold its run for ever: the
+    test's own ``resume_run`` of it (a crash in the same process) was refused, ``RunHeld``
+    "which is this very process". Before such a refusal the tracker keeps that run's
+    sessions weakly: one the test still refers to is refused as before, one it dropped is
+    collected, a crash at its last checkpoint, and its run directory is verified at the end.
     """
 
     def __init__(self) -> None:
@@ -129,6 +137,8 @@ class SessionTracker:
         """The run directory each recorded session writes (by its ``id``), made absolute
         when it was built: a relative one names the working directory of that moment."""
         self._original: Any = None
+        self._dropped: list[tuple[weakref.ref[LiveSessionOrchestrator], Path]] = []
+        """Sessions kept weakly since a second writer asked for their run, with its path."""
 
     def start(self) -> None:
         """Start recording sessions."""
@@ -145,6 +155,15 @@ class SessionTracker:
         self._original = original
         LiveSessionOrchestrator._build = tracking  # type: ignore[method-assign]  # noqa: SLF001
         _TRACKERS.add(self)
+        keep_sessions(self._let_go)
+
+    def _let_go(self, run_dir: Path) -> None:
+        """Keep weakly the sessions writing ``run_dir`` (a real path): a writer asks for it."""
+        for session in list(self.built):  # another thread may be building one meanwhile
+            path = self.written.get(id(session))
+            if path is not None and Path(os.path.realpath(path)) == run_dir:
+                self._dropped.append((weakref.ref(session), self.written.pop(id(session))))
+                self.built.remove(session)
 
     def _forget(self, session: LiveSessionOrchestrator) -> None:
         """Let go of ``session``, verified by its caller.
@@ -161,6 +180,7 @@ class SessionTracker:
             gone += [s for s in self.built[:at] if _events_sink(s) is sink]
         for s in gone:
             self.written.pop(id(s), None)
+        self._dropped = [(ref, path) for ref, path in self._dropped if ref() is not session]
         left = {id(s) for s in gone}
         self.built[:] = [s for s in self.built if id(s) not in left]
 
@@ -170,6 +190,7 @@ class SessionTracker:
             LiveSessionOrchestrator._build = self._original  # type: ignore[method-assign]  # noqa: SLF001
             self._original = None
         _TRACKERS.discard(self)
+        keep_sessions(self._let_go, keeping=False)
 
     def __repr__(self) -> str:
         recording = self._original is not None
@@ -202,6 +223,12 @@ class SessionTracker:
                 run_dir = self.written.get(id(session))
                 if run_dir is not None and run_dir.is_dir():  # not one the test removed
                     written.append(run_dir)
+        for ref, run_dir in self._dropped:  # collected (a crash), unless the test holds it
+            alive = ref()
+            if alive is not None and alive not in _VERIFIED:
+                found.extend(verify_session(alive))
+            if run_dir.is_dir():
+                written.append(run_dir)
         # Named as the test knows them: by name under its roots, else by their whole path.
         named = {path.resolve(): path.name for root in roots for path in run_dirs(root)}
         for path in written:
