@@ -24,17 +24,16 @@ from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
-    InterruptedUnsealed,
     checkpoint_refused,
     checkpoint_written,
     emit_json,
-    ended_by_signal,
     no_checkpoint_kept,
     not_sealed,
     refused,
     unsynced_seal,
     unwritten_checkpoint,
 )
+from ._cli_signals import InterruptedUnsealed, ended_by_signal
 from ._cli_streams import streams_back
 from ._cli_summary import (
     broker_failures_line,
