@@ -15,6 +15,8 @@ so nothing races the clock.
 from __future__ import annotations
 
 import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +26,9 @@ import orjson
 import pytest
 
 from livesession.cli import main
+from livesession.verify import verify_run
+
+from _helpers import stepping, until
 
 _HUNG_UP = {"ok": False, "exit_code": 129, "error": "hung up"}
 
@@ -138,3 +143,141 @@ def test_main_gives_its_caller_its_sighup_disposition_back(
     assert code == 0
     assert after is signal.SIG_IGN
     assert capsys.readouterr().out.startswith("OK ")
+
+
+_SIGNAL_WHILE_IMPORTING = """
+import os, signal, sys
+
+
+class _Signal:
+    # The supervisor's signal arrives while the CLI's modules are imported.
+    def find_spec(self, name, path=None, target=None):
+        if name == "livesession._cli_commands":
+            os.kill(os.getpid(), int(os.environ["LOAD_SIGNAL"]))
+        return None
+
+
+sys.meta_path.insert(0, _Signal())
+"""
+
+
+def _loading_signalled(tmp_path: Path, signum: int, *head: str) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "sitecustomize.py").write_text(_SIGNAL_WHILE_IMPORTING)
+    path = os.pathsep.join([str(tmp_path), *sys.path])
+    args = ["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "r", "--steps", "300"]
+    return subprocess.run(
+        [*head, sys.executable, "-m", "livesession", *args, "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env=os.environ | {"PYTHONPATH": path, "LOAD_SIGNAL": str(int(signum))},
+        preexec_fn=_stops_default,
+    )
+
+
+@pytest.mark.parametrize(
+    ("signum", "said"),
+    [(signal.SIGTERM, "terminated"), (signal.SIGHUP, "hung up")],
+    ids=["SIGTERM", "SIGHUP"],
+)
+def test_a_signal_while_the_cli_loads_is_one_line_and_its_code(
+    tmp_path: Path, signum: int, said: str
+) -> None:
+    """SIGTERM or SIGHUP in the CLI's first tenths of a second ended it with no line (a
+    shell showed 143 / 129), where one a moment later says ``livesession: terminated``."""
+    done = _loading_signalled(tmp_path, signum)
+    assert (done.returncode, done.stderr) == (128 + signum, f"livesession: {said}\n")
+    assert not (tmp_path / "runs").exists()
+
+
+def _as_pid_1() -> list[str]:
+    """``unshare`` making the command the first process of a new PID namespace, as in a
+    container without an init; skips the test where this system does not allow it."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare(1) here")
+    head = [unshare, "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]
+    probe = subprocess.run(
+        [*head, sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if probe.returncode != 0 or probe.stdout.strip() != "1":
+        pytest.skip(f"no PID namespace for this user: {probe.stderr.strip()}")
+    return head
+
+
+def test_a_sigterm_while_the_cli_loads_as_pid_1_is_not_lost(tmp_path: Path) -> None:
+    """A container's first process (``docker run IMAGE livesession dryrun``, no init): the
+    kernel drops a signal whose action is the default one, so a ``docker stop`` while the
+    CLI loaded was lost, and the run went on to its end (or to the SIGKILL that follows)."""
+    done = _loading_signalled(tmp_path, signal.SIGTERM, *_as_pid_1())
+    assert (done.returncode, done.stderr) == (143, "livesession: terminated\n")
+    assert not (tmp_path / "runs").exists()
+
+
+# A dry run whose wind-down announces itself and then waits (bounded) instead of finishing,
+# so that the second signal comes while the wind-down is under way.
+_SLOW_WINDDOWN = """
+import sys, time
+from livesession._session import winddown
+from livesession import cli
+
+real = winddown.WindDown.wind_down
+
+def slow(self):
+    print("winding down", flush=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    real(self)
+
+winddown.WindDown.wind_down = slow
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def _child_of(pid: int) -> int:
+    """The one child of ``pid`` (``unshare --fork``'s command: PID 1 in its namespace)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
+def _line_of(proc: subprocess.Popen[str], bound_s: float = 120.0) -> str:
+    """The next line ``proc`` prints, or "" if none comes in ``bound_s`` (a bound on a hang)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], bound_s)
+    return proc.stdout.readline().strip() if ready else ""
+
+
+def test_a_second_sigterm_as_pid_1_ends_the_process_at_once(tmp_path: Path) -> None:
+    """A second SIGTERM in the wind-down ends the process at once, by its default action;
+    as a container's first process the kernel dropped it, and the process wound down on
+    (each further SIGTERM dropped too). It now exits 143 there, the run resumable."""
+    run_dir = tmp_path / "twice"
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "1000000", "-q"]
+    with subprocess.Popen(
+        [*_as_pid_1(), sys.executable, "-c", _SLOW_WINDDOWN, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        try:
+            until("the run to step", lambda: stepping(run_dir), proc)
+            first = _child_of(proc.pid)  # signalled as a container's runtime signals it
+            os.kill(first, signal.SIGTERM)
+            assert _line_of(proc) == "winding down"
+            os.kill(first, signal.SIGTERM)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()  # unshare --kill-child takes its command with it
+                proc.wait(timeout=10)
+    assert proc.returncode == 143
+    assert not verify_run(run_dir).ok  # left at its last checkpoint
+    assert main(["resume", str(run_dir), "-q"]) == 0  # which finishes the stop it holds
+    assert verify_run(run_dir).ok

@@ -42,6 +42,7 @@ __all__ = [
     "STOPS_RAISED",
     "SignalStop",
     "act_on_owed_stops",
+    "end_by",
     "held_stops",
     "is_terminal",
     "ours",
@@ -210,6 +211,24 @@ def act_on_owed_stops() -> None:
 def owed_stops_settled() -> None:
     """The command ends by a signal now: the stops owed till then end nothing more."""
     _OWED.clear()
+
+
+def end_by(signum: int) -> None:
+    """End the process now by ``signum``'s default action, so that its parent sees which.
+
+    As the first process of a PID namespace (a container's, without an init: ``docker run
+    IMAGE livesession dryrun``) the kernel drops a signal whose action is the default one,
+    and the process went on: a second SIGTERM in a run's wind-down, which ends it at once
+    elsewhere, changed nothing there, nor did any after it. There it exits with the code a
+    shell shows for the signal, 128 + ``signum``, its output flushed.
+    """
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    if os.getpid() == 1:  # still here: the signal was dropped
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(128 + signum)
 
 
 def is_terminal(fd: int) -> bool:
