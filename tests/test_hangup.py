@@ -281,3 +281,32 @@ def test_a_second_sigterm_as_pid_1_ends_the_process_at_once(tmp_path: Path) -> N
     assert not verify_run(run_dir).ok  # left at its last checkpoint
     assert main(["resume", str(run_dir), "-q"]) == 0  # which finishes the stop it holds
     assert verify_run(run_dir).ok
+
+
+def test_a_hangup_between_the_evidence_renames_leaves_the_whole_new_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGHUP (which now raises, as SIGTERM does) as the bundle's manifest is renamed
+    into place waits for its EV document: never a new manifest beside an old document."""
+    from livesession._cli_signals import HungUp, signals_end_commands
+    from livesession._support.fsutil import atomic_write_set
+
+    manifest, document = tmp_path / "manifest.json", tmp_path / "EV.md"
+    manifest.write_bytes(b"old manifest")
+    document.write_bytes(b"old document")
+    real = Path.replace
+
+    def replace_then_hang_up(self: Path, target: Path) -> Path:
+        done = real(self, target)
+        if Path(target) == manifest:
+            os.kill(os.getpid(), signal.SIGHUP)  # delivered at the next bytecode
+        return done
+
+    monkeypatch.setattr(Path, "replace", replace_then_hang_up)
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # a terminal's, not nohup's
+    try:
+        with pytest.raises(HungUp), signals_end_commands():
+            atomic_write_set([(manifest, b"new manifest"), (document, b"new document")])
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert (manifest.read_bytes(), document.read_bytes()) == (b"new manifest", b"new document")

@@ -6,7 +6,7 @@ run: a worker the pool terminates with SIGTERM would not end, and the pool's ``j
 would wait forever. ``ours`` wraps a handler so that, in any process but the one that
 installed it, the signal takes its default action instead.
 
-``held_stops`` keeps a clean-up whole: a second Ctrl-C or SIGTERM while the first one's
+``held_stops`` keeps a clean-up whole: a second Ctrl-C, SIGTERM or SIGHUP while the first one's
 clean-up runs (a re-run process killed, its scratch directory removed) waits for its end.
 ``scratch_directory`` makes and removes a temporary directory with the stops held, so that
 a Ctrl-C or SIGTERM never leaves one behind, whole or half removed.
@@ -52,7 +52,7 @@ __all__ = [
     "to_devnull",
 ]
 
-_STOPS = (signal.SIGINT, signal.SIGTERM)
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the CLI's SIGHUP raises too
 
 
 _OURS: Final = "_livesession_ours"
@@ -99,7 +99,7 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 @contextlib.contextmanager
 def held_stops() -> Iterator[None]:
-    """SIGINT and SIGTERM wait for the block's end, then act as they would have.
+    """SIGINT, SIGTERM and SIGHUP wait for the block's end, then act as they would have.
 
     Each one that came is raised again once the previous handlers are back (Ctrl-C's
     ``KeyboardInterrupt``, the CLI's SIGTERM handler), so nothing is lost but the moment.
