@@ -10,7 +10,7 @@ import threading
 
 
 def cli_on_terminal(
-    *args: str, timeout: float = 300
+    *args: str, timeout: float = 300, env: dict[str, str] | None = None
 ) -> tuple[subprocess.CompletedProcess[bytes], bytes]:
     """``livesession ARGS`` with stdout piped and stderr a terminal: (the process, drawn).
 
@@ -19,7 +19,8 @@ def cli_on_terminal(
     command on its next write if it were read only at the end.
     """
     controller, terminal = pty.openpty()
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
+    given = env or {}  # a test's own TERM, NO_COLOR, ...
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "100", **given}
     env.pop("JPY_PARENT_PID", None)  # a suite run from a notebook: no bar there (_cli_bar)
     drawn: list[bytes] = []
 

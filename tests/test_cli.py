@@ -783,7 +783,7 @@ def _never(*_args, **_kwargs):
 
 _HELPED_EXITS = {
     "dryrun": {0, 2, 3, 4, 129, 130, 143},
-    "resume": {0, 2, 3, 4, 130, 143},
+    "resume": {0, 2, 3, 4, 129, 130, 143},
     "verify": {0, 1, 2},
     "evidence": {0, 1, 2, 3},
     "report": {0, 2},

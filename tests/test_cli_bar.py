@@ -11,10 +11,13 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+from _terminal import cli_on_terminal
 from livesession._cli_bar import on_terminal, phase_lines, terminal_bar
+from livesession.cli import main
 
 _ON_A_TERMINAL = textwrap.dedent(
     """
@@ -93,3 +96,32 @@ def test_a_jupyter_kernels_command_draws_nothing(monkeypatch: pytest.MonkeyPatch
     assert phase_lines("evidence") is None
     with terminal_bar("verify") as progress:
         assert progress is None
+
+
+@pytest.fixture(name="small_run", scope="module")
+def _small_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bar")
+    assert main(["dryrun", "--out", str(out), "--run-id", "r", "--steps", "60", "-q"]) == 0
+    return out / "r"
+
+
+def test_a_dumb_terminal_gets_no_bar(small_run: Path) -> None:
+    """``TERM=dumb`` (an editor's shell, a terminal ``script`` records) cannot redraw a line
+    in place: each bar left an empty line (``\\r\\n``) before the command's output there."""
+    done, drawn = cli_on_terminal("verify", str(small_run), env={"TERM": "dumb"})
+    assert done.returncode == 0
+    assert done.stdout.startswith(b"OK ")
+    assert drawn == b""
+
+
+def test_no_color_leaves_no_escape_codes_in_the_phase_lines(
+    small_run: Path, tmp_path: Path
+) -> None:
+    """``NO_COLOR=1``: evidence's phase lines still carried rich's dim (``ESC[2m``)."""
+    out = tmp_path / "evidence"
+    done, drawn = cli_on_terminal(
+        "evidence", str(small_run), "--out", str(out), env={"NO_COLOR": "1"}
+    )
+    assert done.returncode == 0
+    assert b"determinism re-run" in drawn  # the phase lines are drawn
+    assert b"\x1b[" not in drawn

@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "status",
                 "_verdict",
                 "_cli_output",
+                "_cli_signals",
                 "_cli_streams",
                 "_cli_summary",
                 "_cli_alerts",

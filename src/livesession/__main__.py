@@ -6,10 +6,13 @@ printed a traceback of some fifty lines; inside a C extension's initialisation (
 as it imports ``uuid``) it crashed the interpreter (SIGSEGV, exit 139). This module imports
 nothing of the package's until the CLI, with SIGINT held meanwhile: the import finishes,
 then the Ctrl-C ends the command with the one line and 130 that ``cli.main`` gives. SIGTERM
-needs nothing here: until ``cli.main`` installs its handler the signal's default action
-ends the process quietly (a shell shows 143). With ``--json`` a signal in that time ends it
-as one during the command does, with the JSON error object on stdout: SIGTERM is held for
-it too.
+and SIGHUP are held too, and end it with its line and 143 / 129 (with ``--json`` the JSON
+error object on stdout). Left at their default action they ended the process with no line;
+and as the first process of a container without an init (PID 1, ``docker run IMAGE
+livesession dryrun``) the kernel drops a signal whose action is the default one: a
+``docker stop`` in those tenths of a second was lost, and the run it was to prevent ran
+on to its end, or to the SIGKILL that followed. A SIGHUP the caller ignores (``nohup``)
+stays ignored.
 
 A standard descriptor the caller closed (``livesession verify DIR >&-``, ``2>&-``, ``<&-``:
 a daemon's or a supervisor's closed streams) is given /dev/null first. Python had left
@@ -39,7 +42,9 @@ def main() -> int:
     atexit.register(_stops_ignored)  # the first registered, so the last to run
     as_json = "--json" in sys.argv[1:]
     came: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM) if as_json else (signal.SIGINT,)
+    held = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # nohup's stays ignored
+        held.append(signal.SIGHUP)
     # Held even where the caller ignores it (a shell script's background job): the run
     # takes SIGINT and SIGTERM whatever it inherited, so one sent while it loads is not lost.
     before = {
@@ -57,8 +62,8 @@ def main() -> int:
         for signum, handler in before.items():
             signal.signal(signum, handler)  # cli.main puts its own in
     if came:
-        said = "terminated" if came[0] == signal.SIGTERM else "interrupted"
-        return _ended(said, 128 + came[0], as_json=as_json)
+        said = {int(signal.SIGTERM): "terminated", int(signal.SIGHUP): "hung up"}.get(came[0])
+        return _ended(said or "interrupted", 128 + came[0], as_json=as_json)
     if as_json:  # the process's own: a plug-in's thread never prints on stdout after
         from ._cli_output import keep_stdout_aside  # noqa: PLC0415 - loaded with the CLI
 

@@ -19,7 +19,7 @@ from ._support.signals import act_on_owed_stops
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["check_bar", "on_terminal", "phase_lines", "terminal_bar"]
+__all__ = ["check_bar", "on_terminal", "phase_lines", "redraws", "terminal_bar"]
 
 
 def on_terminal() -> bool:
@@ -43,6 +43,23 @@ def on_terminal() -> bool:
         return True
 
 
+def redraws() -> bool:
+    """Whether to draw a bar: on the terminal (``on_terminal``), if it redraws a line in place.
+
+    A dumb terminal (``TERM=dumb``: an editor's shell, a terminal a log keeper such as
+    ``script`` records) does not, and each bar left an empty line in its output.
+    """
+    return os.environ.get("TERM") != "dumb" and on_terminal()
+
+
+def _dim() -> str:
+    """The phase lines' style: dim, or none under ``NO_COLOR`` (a non-empty value).
+
+    rich honours ``NO_COLOR`` for colour but not for dim: its escape codes stayed.
+    """
+    return "" if os.environ.get("NO_COLOR") else "dim"
+
+
 @contextlib.contextmanager
 def terminal_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
     """A ``progress(done, total)`` callback drawing a bar of bytes, or None off a terminal.
@@ -50,7 +67,7 @@ def terminal_bar(description: str) -> Iterator[Callable[[int, int], None] | None
     The bar goes when the block ends (it is transient): what the command prints after
     it stands alone.
     """
-    if not on_terminal():
+    if not redraws():
         yield None
         return
     from rich.console import Console  # noqa: PLC0415 - only on a terminal
@@ -90,7 +107,8 @@ def phase_lines(command: str) -> Callable[[str], None] | None:
 
     def show(phase: str) -> None:
         act_on_owed_stops()  # a safe point, as the bar's
-        console.print(Text(f"{command} {time.monotonic() - started:6.1f} s  {phase}", "dim"))
+        line = f"{command} {time.monotonic() - started:6.1f} s  {phase}"
+        console.print(Text(line, _dim()))
 
     return show
 
@@ -103,7 +121,7 @@ def check_bar(*, quiet: bool = False) -> Iterator[None]:
     ``EVERY`` lines, so a file of a few thousand rows draws nothing), on a terminal only,
     and gone when the block ends: the run's own bar, or its summary, stands alone.
     """
-    if quiet or not on_terminal():
+    if quiet or not redraws():
         yield
         return
     with contextlib.ExitStack() as drawn:

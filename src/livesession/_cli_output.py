@@ -7,8 +7,8 @@ one JSON object on stdout and nothing else. Every outcome is an object, errors i
 that fails prints ``{"ok": false, "exit_code": N, "error": "<the stderr line>"}``, and the
 one-line message still goes to stderr. The exit code is the same as without ``--json``. A
 command a signal ends prints ``{"ok": false, "exit_code": 130, "error": "interrupted"}``
-(143, ``terminated``), unless it had printed its own object already; a plug-in's
-``KeyboardInterrupt`` inside a step says after ``interrupted: `` that the run is not
+(143, ``terminated``; 129, ``hung up``), unless it had printed its own object already; a
+plug-in's ``KeyboardInterrupt`` inside a step says after ``interrupted: `` that the run is not
 sealed. The object is ASCII whatever the locale: any other character is escaped
 (``\u00fc``), so no stdout refuses it.
 Plain output a stream cannot encode (``PYTHONIOENCODING=ascii``, a C locale) degrades to
@@ -23,7 +23,6 @@ import os
 import re
 import signal
 import sys
-import threading
 from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 import orjson
@@ -33,7 +32,6 @@ from ._exceptions import UsageError
 from ._support.jsonwords import utf8_texts
 from ._support.oserrors import ROOM_AGAIN, errno_of, once_fixed, said_errno
 from ._support.secrets import redact_text
-from ._support.signals import SignalStop, act_on_owed_stops, owed_stops, owed_stops_settled
 from ._support.text import command, error_line, json_dumps, valid_text
 
 if TYPE_CHECKING:
@@ -58,20 +56,15 @@ __all__ = [
     "EXIT_VIOLATIONS",
     "JSON_HELP",
     "HelpWithDefaults",
-    "InterruptedUnsealed",
-    "Terminated",
     "checkpoint_refused",
     "checkpoint_written",
     "emit_json",
-    "ended_by_signal",
-    "interrupted",
     "json_emitted",
     "json_only_on_stdout",
     "keep_stdout_aside",
     "not_sealed",
     "readers_may_leave",
     "refused",
-    "signals_end_commands",
     "unwritten_checkpoint",
 ]
 
@@ -94,7 +87,7 @@ EXIT_NO_EFFECT: Final = 9
 # than dryrun/resume (those two stop gracefully on either, and exit 0).
 EXIT_INTERRUPTED: Final = 128 + int(signal.SIGINT)  # 130
 EXIT_TERMINATED: Final = 128 + int(signal.SIGTERM)  # 143
-EXIT_HANGUP: Final = 128 + int(signal.SIGHUP)  # 129: a dryrun hung up before its run exists
+EXIT_HANGUP: Final = 128 + int(signal.SIGHUP)  # 129: the same for SIGHUP (a terminal that closed)
 
 
 JSON_HELP: Final = (
@@ -343,21 +336,6 @@ def json_emitted(*, reset: bool = False) -> bool:
     return emitted
 
 
-class InterruptedUnsealed(KeyboardInterrupt):
-    """A ``KeyboardInterrupt`` a plug-in raised inside a step: the run is left unsealed.
-
-    Still an interrupt (exit 130: the run is unfinished), but ``str`` says what is left and
-    how to continue it (``not_sealed``), where a bare ``interrupted`` said neither.
-    """
-
-
-def interrupted(exc: BaseException) -> str:
-    """``interrupted``, and for ``InterruptedUnsealed`` what it left: the line ``main`` says."""
-    if isinstance(exc, InterruptedUnsealed):
-        return f"interrupted: {valid_text(redact_text(str(exc)))}"
-    return "interrupted"
-
-
 def not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
     """``what`` tore a run: it is not sealed, and once ``once`` status and resume say what next."""
     return (
@@ -365,64 +343,6 @@ def not_sealed(what: str, run_dir: Path, *, once: str = ROOM_AGAIN) -> str:
         f"`{command('status', run_dir)}` says whether `{command('resume', run_dir)}` "
         "can continue it"
     )
-
-
-class Terminated(SignalStop):
-    """SIGTERM came: raised where the command is, so its clean-up runs on the way out."""
-
-    signum = signal.SIGTERM
-
-
-@contextlib.contextmanager
-def signals_end_commands() -> Iterator[None]:
-    """SIGTERM ends a command as Ctrl-C does, so that its clean-up runs (an ignored SIGINT too).
-
-    A re-run process and its scratch directory, a temporary file: none is left behind.
-    ``dryrun`` and ``resume`` put their own handlers over this one while they run, and
-    leave the stop signals ignored once their run is sealed (its exit code is decided: a
-    signal while the summary is flushed to a slow reader must not turn it into 143). On
-    the way out each stop signal has the handler it had before again: a caller of ``main``
-    in its own process (an application, a test) keeps its own.
-
-    A stop whose exception a finalizer swallowed (``owed_stops``) ends the command at the
-    block's end at the latest, its work done: one line and 130/143, never a traceback.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(_signum: int, _frame: object) -> None:
-        raise Terminated
-
-    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGHUP)}
-    before[signal.SIGTERM] = signal.signal(signal.SIGTERM, terminate)
-    if before[signal.SIGINT] is signal.SIG_IGN:
-        # A shell script's background job inherits SIGINT ignored; the run takes it all the
-        # same (a graceful stop), so one sent before the run's own handler is in ends the
-        # command too instead of being lost while the run then goes on to its end.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with owed_stops():
-            yield
-            act_on_owed_stops()  # the last safe point: the handler raises, main says it
-    finally:
-        for signum, handler in before.items():
-            if handler is not None:  # None: not one Python installed, nothing to put back
-                signal.signal(signum, handler)
-
-
-def ended_by_signal(said: str, code: int, *, as_json: bool) -> int:
-    """``livesession: interrupted`` (``said``) on stderr, and ``code`` (130 or 143).
-
-    With ``--json`` the error object too, unless the command printed its own already:
-    stdout holds exactly one. A signal after the run was sealed never comes here: the run's
-    handler block leaves the stop signals ignored once its run is sealed.
-    """
-    owed_stops_settled()  # a stop a finalizer swallowed ends nothing more: this one line
-    print(f"livesession: {said}", file=sys.stderr)  # noqa: T201 - the CLI's output
-    if as_json and not json_emitted():
-        emit_json({"ok": False, "exit_code": code, "error": said})
-    return code
 
 
 def checkpoint_refused(run_dir: Path, refused: BaseException | None) -> str:

@@ -19,22 +19,21 @@ from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
 from ._cli_alerts import alert_counts, alerts_line, say_unalerted, say_undelivered
-from ._cli_bar import check_bar, on_terminal
+from ._cli_bar import check_bar, redraws
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_REJECTED,
-    InterruptedUnsealed,
     checkpoint_refused,
     checkpoint_written,
     emit_json,
-    ended_by_signal,
     no_checkpoint_kept,
     not_sealed,
     refused,
     unsynced_seal,
     unwritten_checkpoint,
 )
+from ._cli_signals import InterruptedUnsealed, ended_by_signal
 from ._cli_streams import streams_back
 from ._cli_summary import (
     broker_failures_line,
@@ -239,7 +238,7 @@ def _run(
     timer = StepTimer(run_dir.absolute(), run_id=session.config.run_id)
     controls.run_dir = run_dir.absolute()
     quiet = quiet or as_json
-    show_bar = not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and on_terminal()
+    show_bar = not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and redraws()
     try:
         if show_bar:
             from rich.console import Console  # noqa: PLC0415 - only for long runs on a terminal

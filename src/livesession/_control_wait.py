@@ -7,10 +7,11 @@ went out and stands:
 - out of time (``--timeout``, exit 9): ``no_effect``'s line, which says why when it can;
   a holder stopped by SIGSTOP or Ctrl-Z, which acts on nothing until it runs again, is
   said so at once (exit 9 too), without the wait;
-- cut by Ctrl-C or SIGTERM (exit 130 / 143): the command said a bare ``livesession:
-  interrupted``, as of a command that had changed nothing, when the holder had its signal
-  all the same and acts on it (a stop seals the run). ``cut_after`` raises the interrupt
-  again saying what was sent, and ``ended_as`` gives ``main`` its line and exit code.
+- cut by Ctrl-C, SIGTERM or SIGHUP (exit 130 / 143 / 129): the command said a bare
+  ``livesession: interrupted``, as of a command that had changed nothing, when the holder
+  had its signal all the same and acts on it (a stop seals the run). ``cut_after`` raises
+  the interrupt again saying what was sent, and ``ended_as`` gives ``main`` its line and
+  exit code.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from __future__ import annotations
 import contextlib
 from typing import TYPE_CHECKING
 
-from ._cli_output import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, interrupted
+from ._cli_output import EXIT_INTERRUPTED
+from ._cli_signals import Terminated, ended_as_signal, interrupted
 from ._rundir.lock import stopped
 from ._support.secrets import redact_text
 from ._support.text import command, valid_text
@@ -44,7 +46,7 @@ class InterruptedAfterSending(KeyboardInterrupt):
 
 
 class TerminatedAfterSending(Terminated):
-    """SIGTERM cut the wait of a command that had sent its signal: ``str`` says what it sent."""
+    """SIGTERM or SIGHUP cut the wait of a command that had sent its signal: ``str`` says it."""
 
 
 @contextlib.contextmanager
@@ -58,14 +60,17 @@ def cut_after(sent: str, holder: Holder, run_dir: Path) -> Iterator[None]:
             f"and pid {holder.pid} acts on it at its next step boundary (once it runs again, "
             f"if it is stopped): `{command('status', run_dir)}` says where the run stands"
         )
-        cut = TerminatedAfterSending if isinstance(exc, Terminated) else InterruptedAfterSending
-        raise cut(line) from exc
+        if isinstance(exc, Terminated):
+            after = TerminatedAfterSending(line)
+            after.signum = exc.signum  # SIGTERM's, or SIGHUP's: its own line and code
+            raise after from exc
+        raise InterruptedAfterSending(line) from exc
 
 
 def ended_as(exc: BaseException) -> tuple[str, int]:
     """The line (after ``livesession: ``) and the exit code of a command a signal ended."""
     if isinstance(exc, Terminated):
-        said, code = "terminated", EXIT_TERMINATED
+        said, code = ended_as_signal(exc)  # SIGTERM's, or SIGHUP's
     else:
         said, code = interrupted(exc), EXIT_INTERRUPTED
     if isinstance(exc, InterruptedAfterSending | TerminatedAfterSending):

@@ -59,16 +59,14 @@ from ._cli_output import (
     EXIT_VIOLATIONS,
     JSON_HELP,
     HelpWithDefaults,
-    Terminated,
     add_session_output,
     add_verify_output,
     emit_json,
-    ended_by_signal,
     json_emitted,
     json_only_on_stdout,
     readers_may_leave,
-    signals_end_commands,
 )
+from ._cli_signals import Terminated, ended_by_signal, signals_end_commands
 from ._cli_streams import runs_plugins, streams_kept
 from ._control_wait import ended_as
 from ._domain.config import CLOCK_MODES, DURABILITY_MODES
@@ -243,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         f"{EXIT_REJECTED} rejected (by preflight, or the run is held by another process), "
         f"{EXIT_FAILED} failed, {EXIT_INTERRUPTED} interrupted, {EXIT_TERMINATED} terminated "
         "(SIGTERM: a command but dryrun/resume, a dryrun before its run, a resume before it "
-        f"takes the run), {EXIT_HANGUP} hung up (SIGHUP: a dryrun before its run); status also: "
+        f"takes the run), {EXIT_HANGUP} hung up (SIGHUP, as SIGTERM); status also: "
         f"{EXIT_NEEDS_OPERATOR} needs an operator, {EXIT_CRASHED} crashed (resumable), "
         f"{EXIT_RUNNING} running; stop/kill/ack also: {EXIT_NOT_HELD} nothing holds the run, "
         f"{EXIT_NO_EFFECT} no effect seen in time. A second SIGTERM/SIGINT ends dryrun/resume "
@@ -344,8 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
         "started with (dryrun's flags are refused). Its plug-ins are imported again and must "
         "have the source SHA-256 the run recorded. Exit codes: 0 sealed COMPLETED (a stop by a "
         "signal too), 2 it cannot be resumed (nothing changed) or a file the system refused, 3 "
-        "another process holds the run or its lease (LEASE_HELD), 4 sealed FAILED; 130/143 a "
-        "signal before it takes the run, or the run left unsealed.",
+        "another process holds the run or its lease (LEASE_HELD), 4 sealed FAILED; 130/143/129 "
+        "a signal before it takes the run, or the run left unsealed.",
         cmd_resume,
     )
     add_session_output(res, resume=True)
@@ -425,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; user errors become one line on stderr and exit code 2.
 
     A signal before the command has started (while its arguments are parsed, say) ends it
-    as one during the command does: one line and 130/143, never a traceback.
+    as one during the command does: one line and 130/143/129, never a traceback.
     """
     as_json = "--json" in (sys.argv[1:] if argv is None else list(argv))
     json_emitted(reset=True)

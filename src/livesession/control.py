@@ -68,7 +68,7 @@ from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_r
 from ._rundir.unheld import not_yet_held, stopped_already, unlocked_refusal
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
-from ._support.signals import SignalStop, act_on_owed_stops, is_terminal, ours, to_devnull
+from ._support.signals import SignalStop, act_on_owed_stops, end_by, is_terminal, ours, to_devnull
 from ._support.text import command
 
 if TYPE_CHECKING:
@@ -198,8 +198,7 @@ class SignalControls:
                 # of the run's next writer): the operator wants the process gone now. It
                 # ends by the signal itself (so its parent sees which), and the run stays
                 # resumable at its last checkpoint, exactly as after a crash.
-                signal.signal(signum, signal.SIG_DFL)
-                os.kill(os.getpid(), signum)
+                end_by(signum)
                 return
         self.stop_reason = reason_of(signum)
         mark_stop_taken(self.run_dir)  # a `stop` sent now waits for this one (``onestop``)

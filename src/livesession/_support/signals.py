@@ -6,7 +6,7 @@ run: a worker the pool terminates with SIGTERM would not end, and the pool's ``j
 would wait forever. ``ours`` wraps a handler so that, in any process but the one that
 installed it, the signal takes its default action instead.
 
-``held_stops`` keeps a clean-up whole: a second Ctrl-C or SIGTERM while the first one's
+``held_stops`` keeps a clean-up whole: a second Ctrl-C, SIGTERM or SIGHUP while the first one's
 clean-up runs (a re-run process killed, its scratch directory removed) waits for its end.
 ``scratch_directory`` makes and removes a temporary directory with the stops held, so that
 a Ctrl-C or SIGTERM never leaves one behind, whole or half removed.
@@ -42,6 +42,7 @@ __all__ = [
     "STOPS_RAISED",
     "SignalStop",
     "act_on_owed_stops",
+    "end_by",
     "held_stops",
     "is_terminal",
     "ours",
@@ -51,7 +52,7 @@ __all__ = [
     "to_devnull",
 ]
 
-_STOPS = (signal.SIGINT, signal.SIGTERM)
+_STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the CLI's SIGHUP raises too
 
 
 _OURS: Final = "_livesession_ours"
@@ -98,7 +99,7 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 @contextlib.contextmanager
 def held_stops() -> Iterator[None]:
-    """SIGINT and SIGTERM wait for the block's end, then act as they would have.
+    """SIGINT, SIGTERM and SIGHUP wait for the block's end, then act as they would have.
 
     Each one that came is raised again once the previous handlers are back (Ctrl-C's
     ``KeyboardInterrupt``, the CLI's SIGTERM handler), so nothing is lost but the moment.
@@ -210,6 +211,24 @@ def act_on_owed_stops() -> None:
 def owed_stops_settled() -> None:
     """The command ends by a signal now: the stops owed till then end nothing more."""
     _OWED.clear()
+
+
+def end_by(signum: int) -> None:
+    """End the process now by ``signum``'s default action, so that its parent sees which.
+
+    As the first process of a PID namespace (a container's, without an init: ``docker run
+    IMAGE livesession dryrun``) the kernel drops a signal whose action is the default one,
+    and the process went on: a second SIGTERM in a run's wind-down, which ends it at once
+    elsewhere, changed nothing there, nor did any after it. There it exits with the code a
+    shell shows for the signal, 128 + ``signum``, its output flushed.
+    """
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    if os.getpid() == 1:  # still here: the signal was dropped
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(128 + signum)
 
 
 def is_terminal(fd: int) -> bool:
