@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import itertools
 import os
@@ -628,6 +629,27 @@ def pin_drill_clock(monkeypatch: Any) -> None:
 
     readings = itertools.count(0.0, DRILL_WALL_S)
     monkeypatch.setattr(_drill, "time", types.SimpleNamespace(monotonic=lambda: next(readings)))
+
+
+def dropped_unclosed(make: Callable[[], Any], steps: int) -> Callable[[], list[str]]:
+    """Build a session with ``make``, step it ``steps`` times and drop it without ``close()``
+    (an application's handler raised: a crash in the same process), then collect it.
+
+    Returns what lists the threads started since ``make`` that still live (a worker or a
+    watchdog the dropped session should have ended). Its run is marked verified: the test
+    resumes it, and the resume is verified.
+    """
+    from livesession.testing import mark_verified
+
+    before = set(threading.enumerate())
+    session = make()
+    assert session.preflight()
+    session.activate()
+    session.run_n_steps(steps)
+    mark_verified(session)
+    del session
+    gc.collect()
+    return lambda: [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
 
 
 def until(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email.utils
-import gc
 import os
 import re
 import shutil
@@ -49,7 +48,6 @@ from livesession.cli import main
 from livesession.leases import FileLease
 from livesession.prom import write_textfile
 from livesession.status import Verdict, run_status
-from livesession.testing import mark_verified
 from livesession.verify import verify_run
 
 from _helpers import (
@@ -57,6 +55,7 @@ from _helpers import (
     Sinks,
     cli_under,
     closed_port,
+    dropped_unclosed,
     hold_until_hung_up,
     status_json_refused,
     until,
@@ -2005,18 +2004,8 @@ def test_a_run_s_session_dropped_unclosed_ends_its_webhook_s_worker(tmp_path, we
     it, waited for alerts for the life of the process, one more for each such session,
     and could still write to the run's alerts.jsonl after another session resumed it. The
     collected session's sink now stops at once, its queue lost as a crash loses it."""
-    before = set(threading.enumerate())
-    session = create_run(_cfg(webhook.url, steps=60, checkpoint_every=10), tmp_path)
-    assert session.preflight()
-    session.activate()
-    session.run_n_steps(25)
-    mark_verified(session)  # dropped, as a crash is: its resume below is verified
-    del session
-    gc.collect()
-
-    def workers() -> list[str]:
-        return [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
-
+    config = _cfg(webhook.url, steps=60, checkpoint_every=10)
+    workers = dropped_unclosed(lambda: create_run(config, tmp_path), 25)
     until("the dropped session's webhook worker to end", lambda: workers() == [], deadline_s=60)
     log = tmp_path / "alerts" / names.ALERTS
     logged = log.read_bytes() if log.exists() else b""

@@ -25,6 +25,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _childscripts import SLOW_WINDDOWN
 from livesession.cli import main
 from livesession.verify import verify_run
 
@@ -219,27 +220,6 @@ def test_a_sigterm_while_the_cli_loads_as_pid_1_is_not_lost(tmp_path: Path) -> N
     assert not (tmp_path / "runs").exists()
 
 
-# A dry run whose wind-down announces itself and then waits (bounded) instead of finishing,
-# so that the second signal comes while the wind-down is under way.
-_SLOW_WINDDOWN = """
-import sys, time
-from livesession._session import winddown
-from livesession import cli
-
-real = winddown.WindDown.wind_down
-
-def slow(self):
-    print("winding down", flush=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        time.sleep(0.01)
-    real(self)
-
-winddown.WindDown.wind_down = slow
-sys.exit(cli.main(sys.argv[1:]))
-"""
-
-
 def _child_of(pid: int) -> int:
     """The one child of ``pid`` (``unshare --fork``'s command: PID 1 in its namespace)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -261,7 +241,7 @@ def test_a_second_sigterm_as_pid_1_ends_the_process_at_once(tmp_path: Path) -> N
     run_dir = tmp_path / "twice"
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "1000000", "-q"]
     with subprocess.Popen(
-        [*_as_pid_1(), sys.executable, "-c", _SLOW_WINDDOWN, *args],
+        [*_as_pid_1(), sys.executable, "-c", SLOW_WINDDOWN, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -68,7 +68,7 @@ ALLOWED: dict[str, str] = {
         "the child's step or wind-down is held while the test's hold file exists (bounded): "
         "the test releases it by removing the file"
     ),
-    "test_signals.py::_SLOW_WINDDOWN > slow": (
+    "_childscripts.py::SLOW_WINDDOWN > slow": (
         "the child's wind-down waits (bounded) for the test's second signal, which ends it"
     ),
     "test_signals.py::_POOLED > _busy": "a pool worker that blocks until the pool terminates it",

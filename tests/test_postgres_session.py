@@ -7,7 +7,6 @@ through ``LIVESESSION_PG_DSN``'s ``search_path``), dropped afterwards.
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import socket
@@ -20,7 +19,6 @@ import pytest
 
 from livesession import DryrunConfig, SessionStatus, create_run, resume_run
 from livesession.stores.postgres import DSN_ENV_VAR
-from livesession.testing import mark_verified
 from test_lease_session import (
     LONG_TTL_MS,
     SUBPROCESS_TIMEOUT_S,
@@ -44,7 +42,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     with_known_password,
 )
 
-from _helpers import proc_stat, until
+from _helpers import dropped_unclosed, proc_stat, until
 
 pytestmark = pytest.mark.postgres
 PG = ("--store", "postgres")
@@ -596,19 +594,10 @@ def test_a_session_dropped_unclosed_closes_its_lease_connection(tmp_path, pg_env
     process, one more for each such session. A collected session closes its lease's
     connection now (the lease stays held, as a crash leaves it, for the resume to take)."""
     monkeypatch.setenv(DSN_ENV_VAR, pg_env[DSN_ENV_VAR])
-    before = set(threading.enumerate())
     cfg = DryrunConfig(run_id="dropped", steps=60, checkpoint_every=10)
-    session = create_run(cfg, tmp_path, store="postgres", alerts=False)
-    assert session.preflight()
-    session.activate()
-    session.run_n_steps(25)
-    mark_verified(session)  # dropped, as a crash is: its resume below is verified
-    del session
-    gc.collect()
-
-    def watchdogs() -> list[str]:
-        return [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
-
+    watchdogs = dropped_unclosed(
+        lambda: create_run(cfg, tmp_path, store="postgres", alerts=False), 25
+    )
     until(
         "the dropped session's connection watchdog to end", lambda: watchdogs() == [], deadline_s=60
     )

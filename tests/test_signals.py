@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
+from _childscripts import SLOW_WINDDOWN
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import (
     DryrunConfig,
@@ -51,27 +52,6 @@ from _helpers import held_by_a_child, stepping, until
 # one 60 s bound allowed each of its waits. A hang still fails, only later.
 _DEADLINE_S = 300.0
 _LONG = "1000000"  # far more steps than any test waits for: the run ends only when told
-
-# A dry run whose wind-down announces itself and then waits (bounded, as _DEADLINE_S: the
-# second signal ends the wait; the bound only ends a test that never sends it) instead of
-# finishing, so the test can send the second signal while the wind-down is under way.
-_SLOW_WINDDOWN = """
-import sys, time
-from livesession._session import winddown
-from livesession import cli
-
-real = winddown.WindDown.wind_down
-
-def slow(self):
-    print("winding down", flush=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        time.sleep(0.01)
-    real(self)
-
-winddown.WindDown.wind_down = slow
-sys.exit(cli.main(sys.argv[1:]))
-"""
 
 
 def _cli(*args: str) -> list[str]:
@@ -253,7 +233,7 @@ def test_a_second_signal_ends_the_process_at_once_and_resume_finishes_the_run(
     run_dir = tmp_path / "twice"
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "6000", "-q"]
     with _process(
-        [sys.executable, "-c", _SLOW_WINDDOWN, *args],
+        [sys.executable, "-c", SLOW_WINDDOWN, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
