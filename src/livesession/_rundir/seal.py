@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts import names
+from .._artifacts.lastline import LOST_NEWLINE, unterminated_record
 from .._artifacts.releases import resume_advice
 from .._artifacts.runread import (
     ends_unfit,
@@ -255,10 +256,16 @@ def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> s
     if last.get("event_type") != "SESSION_STOPPED" and (run_dir / names.EVENTS).is_file():
         found = last.get("event_type")
         ends = f"its last event is {found}" if found else "no JSON line at its end"
-        unsealing.append(f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})")
+        unsealing.append(
+            _unterminated(run_dir, names.EVENTS, "event_type", "SESSION_STOPPED")
+            or f"{names.EVENTS} does not end with SESSION_STOPPED ({ends})"
+        )
     stop = last_whole_line(run_dir / names.AUDIT) or {}
     if stop.get("code") != "C2_DRYRUN_STOP" and (run_dir / names.AUDIT).is_file():
-        unsealing.append(f"{names.AUDIT} does not end with C2_DRYRUN_STOP")
+        unsealing.append(
+            _unterminated(run_dir, names.AUDIT, "code", "C2_DRYRUN_STOP")
+            or f"{names.AUDIT} does not end with C2_DRYRUN_STOP"
+        )
     # Whose last whole record is the seal's, the file must end there: nothing is written
     # after the seal, so a torn or foreign line after it (which ``last_whole_line`` skips)
     # is another hand's; said once, as the end of the file.
@@ -273,6 +280,13 @@ def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> s
     if not (run_dir / names.RUN_META).is_file() and not lacks[-1].startswith(names.RUN_META):
         lacks.insert(0, f"no {names.RUN_META}")
     return f"the seal is not borne out: {'; '.join(lacks)}"
+
+
+def _unterminated(run_dir: Path, name: str, key: str, seal: str) -> str:
+    r"""``name`` ends with the seal's record ``seal`` but for its ``\n`` ("" when not so)."""
+    if (unterminated_record(run_dir / name) or {}).get(key) != seal:
+        return ""
+    return f"{name} ends with {seal}, but without the \\n after it ({LOST_NEWLINE})"
 
 
 def _no_final_snapshot(run_dir: Path, lacks: list[str]) -> list[str]:
@@ -344,9 +358,13 @@ def sealing_checkpoint_unlike(run_dir: Path, checkpoint: dict[str, Any] | None =
     if checkpoint.get("sealed") is not True:
         return []
     final = last_whole_line(run_dir / names.SNAPSHOTS) or {}
-    stop = payload(last_whole_line(run_dir / names.AUDIT) or {})
-    stopped = payload(last_whole_line(run_dir / names.EVENTS) or {})
+    stop = last_whole_line(run_dir / names.AUDIT) or {}
+    stopped = last_whole_line(run_dir / names.EVENTS) or {}
+    # Only the seal's own records are held to: a file whose seal is not its last whole line
+    # (its final \n lost, its tail cut) is said of that file, not of the checkpoint.
     final = final if final.get("trigger") == "final" else {}
+    stop = payload(stop) if stop.get("code") == "C2_DRYRUN_STOP" else {}
+    stopped = payload(stopped) if stopped.get("event_type") == "SESSION_STOPPED" else {}
     theirs = {  # each key's first record that says otherwise
         key: (value, where)
         for key, value, where in reversed(

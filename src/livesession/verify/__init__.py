@@ -158,7 +158,9 @@ def verify_contents(
         files.read_contents(contents, events)
 
     config = contents.get(CONFIG)
-    return _verify(Verifier(Schemas.get(), read, None, progress, config), Path(run_dir), None)
+    run = Verifier(Schemas.get(), read, None, progress, config)
+    run.contents = contents
+    return _verify(run, Path(run_dir), None)
 
 
 def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:

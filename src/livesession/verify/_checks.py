@@ -30,9 +30,10 @@ from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, torn_la
 from ._result import Violations, short
 from ._runmeta import check_run_meta
 from ._stamps import Stamps
+from ._transit import transit_said
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from pathlib import Path
 
     from .._artifacts.runread import RunCut
@@ -74,6 +75,8 @@ class Verifier:
         """The run directory read, or None (the run was given as bytes)."""
         self.config = config
         """``config.json`` as read, or None (there is none)."""
+        self.contents: Mapping[str, bytes | None] = {}
+        """Each artifact's bytes, of a run given as bytes (``verify_contents``)."""
         self.cut = cut
         self.open_end = cut is not None and not cut.sealed
         """A live run read up to a checkpoint before its seal: it has no end to check yet."""
@@ -371,8 +374,12 @@ class Verifier:
     def _check_stop_record(self, number: int, payload: dict[str, Any]) -> None:
         for name in (EVENTS, SNAPSHOTS):
             digest = self.files.digests.get(name)
-            if digest is not None and payload["digests"][name] != digest:
-                self.checks.add(AUDIT, number, f"digest of {name} does not match the file")
+            sealed = payload["digests"][name]
+            if digest is not None and sealed != digest:
+                given = self.contents.get(name)
+                read = given if given is not None or self.run_dir is None else self.run_dir / name
+                said = f"digest of {name} does not match the file{transit_said(read, sealed)}"
+                self.checks.add(AUDIT, number, said)
         final = self.final_snapshot
         if final is not None and payload["status"] != final["status"]:
             self.checks.add(

@@ -10,6 +10,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.lastline import LOST_NEWLINE, unterminated_record
 from .._artifacts.releases import checked_by, resume_advice, written_by_other_release
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.text import command
@@ -276,7 +277,7 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: s
             f"{names.CHECKPOINT} from a backup, or keep the run as it is and report it"
         )
     if stopped and _checkpoint_sealed(run_dir):
-        return (
+        return _seal_unterminated(run_dir) or (
             f"the seal's audit record is missing: {names.EVENTS} holds SESSION_STOPPED and "
             f"{names.CHECKPOINT} is sealed, but {names.AUDIT} has no C2_DRYRUN_STOP (the "
             "audit log was cut: tampering or a lost tail); resume cannot restore it: keep the "
@@ -285,6 +286,21 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: s
     if not (run_dir / names.RUN_META).is_file():
         return f"{INCOMPLETE}no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
     return f"{INCOMPLETE}no C2_DRYRUN_STOP{_how_to_continue(run_dir)}"
+
+
+def _seal_unterminated(run_dir: Path) -> str:
+    r"""What a run whose ``audit.jsonl`` ends with ``C2_DRYRUN_STOP`` but its ``\n`` is told.
+
+    "" for any other: the seal's record is there, so the audit log was not cut.
+    """
+    if (unterminated_record(run_dir / names.AUDIT) or {}).get("code") != "C2_DRYRUN_STOP":
+        return ""
+    return (
+        f"the seal's audit record lacks its final \\n: {names.AUDIT} ends with "
+        f"C2_DRYRUN_STOP, whole but for the \\n after it ({LOST_NEWLINE}); the record is "
+        "there, but these are not the bytes the run left: verify a copy that keeps them "
+        "(an archive, `cp -a`, `rsync -a`)"
+    )
 
 
 def _how_to_continue(run_dir: Path) -> str:

@@ -1,0 +1,164 @@
+r"""A sealed run as a reviewer receives it: what the copy did to it, said of the right file.
+
+A copy changes a text file as it goes: git's ``core.autocrlf`` or a Windows editor gives
+every line ``\r\n``, an editor adds a byte order mark or strips the final newline, a copy
+cut short is zero-filled to its size. ``verify`` tells such a file from one changed by hand
+on the digest ``C2_DRYRUN_STOP`` holds of it (the conversion undone matches the seal, or
+nothing does), and neither it nor ``status`` puts the damage on a file the copy did not
+touch (``checkpoint.json``) or calls a seal whose record is there a cut audit log.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import TYPE_CHECKING
+
+import pytest
+
+from livesession.cli import main
+from livesession.verify import verify_run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_LOST = "its last byte lost on the way: a copy, or an editor that strips a file's final newline"
+
+
+@pytest.fixture(name="sealed", scope="module")
+def _sealed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("sealed")
+    assert main(["dryrun", "--out", str(out), "--run-id", "desk", "--steps", "60", "-q"]) == 0
+    return out / "desk"
+
+
+def _copy(sealed: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "received" / "desk"
+    shutil.copytree(sealed, copy)
+    return copy
+
+
+def _stop_line(run: Path) -> int:
+    return (run / "audit.jsonl").read_bytes().count(b"\n")
+
+
+def _problem(run: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    capsys.readouterr()
+    assert main(["status", str(run)]) == 5
+    return next(line for line in capsys.readouterr().out.splitlines() if line.startswith("problem"))
+
+
+@pytest.mark.broken_run("events.jsonl loses its final newline, as an editor strips it")
+def test_events_without_their_final_newline_blame_no_checkpoint(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(sealed, tmp_path)
+    path = run / "events.jsonl"
+    path.write_bytes(path.read_bytes()[:-1])
+
+    found = verify_run(run).violations
+
+    assert not [said for said in found if said.startswith("checkpoint.json")], found
+    assert (
+        f"audit.jsonl:{_stop_line(run)}: digest of events.jsonl does not match the file, but "
+        "does with its final \\n put back: its bytes changed on the way (a tool that took it "
+        "for text), not its records; verify a byte-exact copy"
+    ) in found
+    problem = _problem(run, capsys)
+    assert "checkpoint.json" not in problem
+    assert problem.endswith(
+        f"events.jsonl ends with SESSION_STOPPED, but without the \\n after it ({_LOST})"
+    )
+
+
+@pytest.mark.broken_run("audit.jsonl loses its final newline, as an editor strips it")
+def test_an_audit_log_without_its_final_newline_is_not_called_cut(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = _copy(sealed, tmp_path)
+    path = run / "audit.jsonl"
+    path.write_bytes(path.read_bytes()[:-1])
+
+    result = verify_run(run)
+
+    assert result.summary.startswith(
+        "the seal's audit record lacks its final \\n: audit.jsonl ends with C2_DRYRUN_STOP, "
+        f"whole but for the \\n after it ({_LOST}); the record is there"
+    ), result.summary
+    assert "tampering" not in result.summary
+    problem = _problem(run, capsys)
+    assert problem.endswith(
+        f"audit.jsonl ends with C2_DRYRUN_STOP, but without the \\n after it ({_LOST})"
+    )
+
+
+@pytest.mark.broken_run("the last line of each contract file is dropped")
+def test_files_cut_back_by_a_line_blame_no_checkpoint(sealed: Path, tmp_path: Path) -> None:
+    """The checkpoint is held to the seal's records only, not to the lines before them."""
+    run = _copy(sealed, tmp_path)
+    for name in ("events.jsonl", "state_snapshots.jsonl", "audit.jsonl"):
+        path = run / name
+        path.write_bytes(b"".join(path.read_bytes().splitlines(keepends=True)[:-1]))
+
+    found = verify_run(run).violations
+
+    assert not [said for said in found if said.startswith("checkpoint.json")], found
+
+
+@pytest.mark.broken_run("converted on the way, as a copy converts a text file")
+@pytest.mark.parametrize(
+    ("convert", "undone"),
+    [
+        (lambda data: data.replace(b"\n", b"\r\n"), "\\r\\n made \\n"),
+        (lambda data: b"\xef\xbb\xbf" + data, "its byte order mark removed"),
+        (lambda data: b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")[:-2], None),
+    ],
+    ids=["crlf", "bom", "all-three"],
+)
+def test_a_file_a_copy_converted_is_said_changed_on_the_way(
+    sealed: Path, tmp_path: Path, convert: object, undone: str | None
+) -> None:
+    run = _copy(sealed, tmp_path)
+    path = run / "state_snapshots.jsonl"
+    path.write_bytes(convert(path.read_bytes()))  # type: ignore[operator]
+    undone = undone or "its byte order mark removed and \\r\\n made \\n and its final \\n put back"
+
+    found = verify_run(run).violations
+
+    said = (
+        f"audit.jsonl:{_stop_line(run)}: digest of state_snapshots.jsonl does not match the "
+        f"file, but does with {undone}: its bytes changed on the way"
+    )
+    assert [line for line in found if line.startswith(said)], found
+
+
+@pytest.mark.broken_run("zero-filled at its end, as a torn copy leaves a file")
+def test_a_file_zero_filled_at_its_end_is_a_torn_copy(sealed: Path, tmp_path: Path) -> None:
+    run = _copy(sealed, tmp_path)
+    path = run / "events.jsonl"
+    data = path.read_bytes()
+    path.write_bytes(data[:-100] + bytes(100))
+
+    found = verify_run(run).violations
+
+    assert (
+        f"audit.jsonl:{_stop_line(run)}: digest of events.jsonl does not match the file: its "
+        "last 100 bytes are zeros (a torn copy, cut short and zero-filled)"
+    ) in found
+    assert not [said for said in found if said.startswith("checkpoint.json")], found
+
+
+@pytest.mark.broken_run("a record changed by hand")
+def test_a_record_changed_by_hand_is_not_a_copy(sealed: Path, tmp_path: Path) -> None:
+    run = _copy(sealed, tmp_path)
+    path = run / "events.jsonl"
+    path.write_bytes(
+        path.read_bytes().replace(b'"ts_utc":"2026-01-01T00:0', b'"ts_utc":"2026-01-01T00:1', 1)
+    )
+
+    found = verify_run(run).violations
+
+    assert (
+        f"audit.jsonl:{_stop_line(run)}: digest of events.jsonl does not match the file: "
+        "changed after the seal, not by a copy's conversion: by hand, or damage; keep the run "
+        "as it is and report it"
+    ) in found
