@@ -60,8 +60,8 @@ def test_events_without_their_final_newline_blame_no_checkpoint(
     assert not [said for said in found if said.startswith("checkpoint.json")], found
     assert (
         f"audit.jsonl:{_stop_line(run)}: digest of events.jsonl does not match the file, but "
-        "does with its final \\n put back: its bytes changed on the way (a tool that took it "
-        "for text), not its records; verify a byte-exact copy"
+        "does with its final \\n back: changed on the way (taken for text), not in its "
+        "records; get a byte-exact copy"
     ) in found
     problem = _problem(run, capsys)
     assert "checkpoint.json" not in problem
@@ -108,8 +108,8 @@ def test_files_cut_back_by_a_line_blame_no_checkpoint(sealed: Path, tmp_path: Pa
 @pytest.mark.parametrize(
     ("convert", "undone"),
     [
-        (lambda data: data.replace(b"\n", b"\r\n"), "\\r\\n made \\n"),
-        (lambda data: b"\xef\xbb\xbf" + data, "its byte order mark removed"),
+        (lambda data: data.replace(b"\n", b"\r\n"), "\\r\\n as \\n"),
+        (lambda data: b"\xef\xbb\xbf" + data, "its BOM removed"),
         (lambda data: b"\xef\xbb\xbf" + data.replace(b"\n", b"\r\n")[:-2], None),
     ],
     ids=["crlf", "bom", "all-three"],
@@ -120,13 +120,14 @@ def test_a_file_a_copy_converted_is_said_changed_on_the_way(
     run = _copy(sealed, tmp_path)
     path = run / "state_snapshots.jsonl"
     path.write_bytes(convert(path.read_bytes()))  # type: ignore[operator]
-    undone = undone or "its byte order mark removed and \\r\\n made \\n and its final \\n put back"
+    undone = undone or "its BOM removed, \\r\\n as \\n, its final \\n back"
 
     found = verify_run(run).violations
 
     said = (
         f"audit.jsonl:{_stop_line(run)}: digest of state_snapshots.jsonl does not match the "
-        f"file, but does with {undone}: its bytes changed on the way"
+        f"file, but does with {undone}: changed on the way (taken for text), not in its records; "
+        "get a byte-exact copy"
     )
     assert [line for line in found if line.startswith(said)], found
 
@@ -162,3 +163,35 @@ def test_a_record_changed_by_hand_is_not_a_copy(sealed: Path, tmp_path: Path) ->
         "changed after the seal, not by a copy's conversion: by hand, or damage; keep the run "
         "as it is and report it"
     ) in found
+
+
+_BOM_SAID = (
+    "starts with a UTF-8 byte order mark (EF BB BF), which the contract does not write: added "
+    "on the way (an editor, or a tool that took the file for text?); the line is judged without it"
+)
+
+
+@pytest.mark.broken_run("a byte order mark added, as an editor adds it")
+@pytest.mark.parametrize("name", ["events.jsonl", "state_snapshots.jsonl", "audit.jsonl"])
+def test_a_byte_order_mark_is_one_violation_not_a_record_lost(
+    sealed: Path, tmp_path: Path, name: str
+) -> None:
+    """Not `seq is 2, expected 1 (1 record(s) missing or moved)`, a broken chain, and more."""
+    run = _copy(sealed, tmp_path)
+    path = run / name
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+    found = verify_run(run).violations
+
+    digest = (
+        []
+        if name == "audit.jsonl"  # its records' own hashes hold: the chain is of the lines
+        else [
+            (
+                f"audit.jsonl:{_stop_line(run)}: digest of {name} does not match the file, but "
+                "does with its BOM removed: changed on the way (taken for text), not in its records; "
+                "get a byte-exact copy"
+            )
+        ]
+    )
+    assert found == (f"{name}:1: {_BOM_SAID}", *digest)

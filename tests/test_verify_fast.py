@@ -205,8 +205,8 @@ def test_a_last_line_without_its_newline_is_still_the_last(tmp_path):
         f"events.jsonl:{count}: last line does not end with \\n (torn line)",
         (
             f"audit.jsonl:{stop}: digest of events.jsonl does not match the file, but does with "
-            "its final \\n put back: its bytes changed on the way (a tool that took it for text), "
-            "not its records; verify a byte-exact copy"
+            "its final \\n back: changed on the way (taken for text), not in its records; get a "
+            "byte-exact copy"
         ),
     )
 

@@ -27,7 +27,7 @@ from .._artifacts.runfiles import NOT_REGULAR, odd_files, odd_violation
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.wholelines import LineCarry
 from ._keyorder import unsorted_key
-from ._result import LINE_TOO_LONG, crlf_said
+from ._result import BOM_SAID, LINE_TOO_LONG, crlf_said
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -59,6 +59,7 @@ AUDIT: Final = names.AUDIT
 ARTIFACT_NAMES: Final = (EVENTS, SNAPSHOTS, METRICS, AUDIT)
 _CHUNK: Final = 1 << 20
 _DIGESTED: Final = frozenset({EVENTS, SNAPSHOTS})
+_BOM: Final = b"\xef\xbb\xbf"
 _MAX_DEPTH: Final = 254
 """How deep orjson writes arrays and objects within each other (it reads 1,024)."""
 TOO_DEEP: Final = (
@@ -291,7 +292,8 @@ class RunFiles:
         keep = self.lines[name]
         errors = self.schemas.checker(name)
         count = 0
-        for count, (raw, is_last) in enumerate(self._split(source, digest), 1):
+        for count, (line, is_last) in enumerate(self._split(source, digest), 1):
+            raw = self._without_bom(name, line) if count == 1 else line
             said = self.report.count(name)
             obj, seq = self._parse_line(name, count, raw, errors)
             last_torn = is_last and torn_last(raw, newline=self.ends_with_newline[name])
@@ -308,6 +310,17 @@ class RunFiles:
         if torn is not None:
             self.report.fill(torn, name, count, "last line does not end with \\n (torn line)")
         self._said_crlf(name, count)
+
+    def _without_bom(self, name: str, first: bytes) -> bytes:
+        """The file's ``first`` line without a byte order mark, which is said once.
+
+        Judged without it, the line is what it was: a mark a copy added is one violation,
+        not a first record gone (``seq is 2, expected 1``) and an audit chain broken.
+        """
+        if not first.startswith(_BOM):
+            return first
+        self.report.add(name, 1, BOM_SAID)
+        return first[len(_BOM) :]
 
     def _split(self, source: _Source, digest: Any) -> Iterator[tuple[bytes, bool]]:
         """The lines of ``source`` (a torn tail included), each with whether it is the last."""

@@ -184,6 +184,11 @@ def _pending(name: str) -> str:
     return f"{name}:?"
 
 
+BOM_SAID: Final = (
+    "starts with a UTF-8 byte order mark (EF BB BF), which the contract does not write: added "
+    "on the way (an editor, or a tool that took the file for text?); the line is judged without it"
+)
+"""The one violation of a JSON Lines file that starts with a byte order mark (verify, report)."""
 LINE_TOO_LONG: Final = "cannot be read: a line too long to hold in memory (MemoryError)"
 """A file whose one line is larger than the memory the process may take (20 GB of NULs)."""
 

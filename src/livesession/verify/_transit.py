@@ -30,7 +30,7 @@ _BOM: Final = b"\xef\xbb\xbf"
 def transit_said(path: Path | bytes | None, sealed: object) -> str:
     """What ``path``'s mismatch with the ``sealed`` digest is, said after the violation.
 
-    ``, but does with ...: its bytes changed on the way ...`` when undoing a copy's
+    ``, but does with ...: changed on the way ...`` when undoing a copy's
     conversion gives the sealed bytes; ``: its last N bytes are zeros ...`` for a file
     zero-filled at its end; else ``: changed after the seal ...``. ``path`` may be the
     file's bytes (a run given as bytes); "" when it cannot be read again (None, or the host
@@ -51,8 +51,8 @@ def transit_said(path: Path | bytes | None, sealed: object) -> str:
     digest, what = undone
     if what and digest == sealed:
         return (
-            f", but does with {' and '.join(what)}: its bytes changed on the way (a tool that "
-            "took it for text), not its records; verify a byte-exact copy"
+            f", but does with {', '.join(what)}: changed on the way (taken for text), not in "
+            "its records; get a byte-exact copy"
         )
     if zeros:
         return f": its last {zeros:,} bytes are zeros (a torn copy, cut short and zero-filled)"
@@ -71,7 +71,7 @@ def _undone(stream: BinaryIO) -> tuple[tuple[str, list[str]], int]:
     what: list[str] = []
     head = stream.read(len(_BOM))
     if head == _BOM:
-        what.append("its byte order mark removed")
+        what.append("its BOM removed")
         head = b""
     crlf, pending, tail, zeros = False, head, b"", 0
     while chunk := stream.read(_CHUNK):
@@ -87,8 +87,8 @@ def _undone(stream: BinaryIO) -> tuple[tuple[str, list[str]], int]:
     digest.update(pending)
     tail = pending or tail
     if crlf:
-        what.append("\\r\\n made \\n")
+        what.append("\\r\\n as \\n")
     if tail and tail != b"\n":
         digest.update(b"\n")
-        what.append("its final \\n put back")
+        what.append("its final \\n back")
     return (digest.hexdigest(), what), zeros
