@@ -195,3 +195,26 @@ def test_a_byte_order_mark_is_one_violation_not_a_record_lost(
         ]
     )
     assert found == (f"{name}:1: {_BOM_SAID}", *digest)
+
+
+@pytest.mark.broken_run("a file of someone's is put beside the run's after its bundle")
+def test_a_file_added_beside_the_bundle_is_not_another_runs_bundle(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `the evidence bundle is not this run's`, of the run's own bundle."""
+    run = _copy(sealed, tmp_path)
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run), "--out", str(bundle)]) == 0
+    (run / "notes.txt").write_text("checked by the desk\n")
+    capsys.readouterr()
+
+    assert main(["verify", str(run), "--manifest", str(bundle / "manifest.json")]) == 1
+
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        (
+            "the run directory holds 1 file(s) the evidence bundle does not list (put there since "
+            "manifest.json was written: ask whose they are, or verify a copy without them); every "
+            "file it lists matches"
+        ),
+        "notes.txt: in the run directory, but not among manifest.json's artifacts",
+    ]

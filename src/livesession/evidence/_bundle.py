@@ -339,9 +339,15 @@ def held_to(result: VerifyResult, check: BundleCheck, run_dir: object) -> Verify
     if not check.problems:
         return result
     many = len(check.problems)
+    added = f"but not among {check.name}'s artifacts"
     summary = result.summary or (
-        f"the evidence bundle is not this run's: {many} difference(s) between {check.name} "
-        f"and {run_dir}"
+        # Every file it lists, and the run's identity, match: a file was put beside them.
+        f"the run directory holds {many} file(s) the evidence bundle does not list (put there "
+        f"since {check.name} was written: ask whose they are, or verify a copy without them); "
+        "every file it lists matches"
+        if all(problem.endswith(added) for problem in check.problems)
+        else f"the evidence bundle is not this run's: {many} difference(s) between "
+        f"{check.name} and {run_dir}"
     )
     return attrs.evolve(
         result,
