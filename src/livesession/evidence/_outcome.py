@@ -65,6 +65,11 @@ class _Ending:
         """The first and last ``ts_sim`` of the events (the run's own time)."""
         self.clock: LongestGap | None = None
         """The events timed by a clock that is not the run's time (``stamped_apart``)."""
+        self.steps = 0
+        self.sent = 0
+        self.refusals: dict[str, dict[str, Any]] = {}
+        """Per rule, the orders a rail (or the session's own check) refused: ``count``, and
+        the step (``from_step``) and run time (``at``) of the first."""
 
     def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """``events``, each noted on its way (one pass, so they may be streamed)."""
@@ -83,6 +88,7 @@ class _Ending:
             else:
                 self.times = [at, at]
         kind = event.get("event_type")
+        self._count(kind, event)
         if kind == "PREFLIGHT_CHECK" and payload(event).get("passed") is False:
             check = payload(event)
             self.refused.append({k: check.get(k, "") for k in ("check", "reason", "detail")})
@@ -96,6 +102,28 @@ class _Ending:
                 self.fault = payload(event)
             elif trigger == "request_stop":
                 self.stop = payload(event)
+
+    def _count(self, kind: object, event: dict[str, Any]) -> None:
+        """The steps, the orders sent and the orders refused, each rule's first with its step."""
+        if kind == "BAR":
+            self.steps += 1
+        elif kind == "ORDER_SUBMITTED":
+            self.sent += 1
+        elif kind == "RISK_REJECTED":
+            at = event.get("ts_sim")
+            first = {
+                "count": 0,
+                "from_step": self.steps,
+                "at": format_utc_ns(at) if type(at) is int else None,
+            }
+            rule = self.refusals.setdefault(str(payload(event).get("rule")), first)
+            rule["count"] += 1
+
+    def refused_orders(self) -> dict[str, Any] | None:
+        """``refusals``: the orders refused by rule, and how many were sent; None if none."""
+        if not self.refusals:
+            return None
+        return {"by_rule": self.refusals, "orders_sent": self.sent}
 
 
 def outcome(
@@ -159,6 +187,7 @@ def outcome(
         "refused_by": refused,
         "longest_gap": _gap(ending.clock),
         "halts": ending.halts.found,
+        "refusals": ending.refused_orders(),
         "resumes": resumes,
         # Why the process stopped before a resume, when it stopped itself (a full disk).
         "stopped_itself": set_aside_stops(run_dir) if resumes else [],
@@ -222,7 +251,7 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
         f"- Preflight check {md_code(check['check'])} refused it: {md_text(check['detail'])}."
         for check in found.get("refused_by", ())
     ]
-    lines += _halt_lines(found)
+    lines += _halt_lines(found) + _refusal_lines(found)
     stops = found.get("stopped_itself") or []
     lines += _resume_lines(found, crashed=not stops) + set_aside_lines(stops)
     fault = found.get("fault")
@@ -259,6 +288,32 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
     if who:
         lines.append("- Who acted: " + "; ".join(who) + ".")
     return [*lines, ""]
+
+
+def _refusal_lines(found: dict[str, Any]) -> list[str]:
+    """The orders the rails refused, by rule, with the step and time of each rule's first.
+
+    A run whose rails refused every order its strategy asked for seals ``COMPLETED`` with
+    its PnL 0: the reader of the document's first screen is told so here, not only by the
+    rails' table further down.
+    """
+    refusals = found.get("refusals")
+    if not refusals:
+        return []
+    rules = sorted(refusals["by_rule"].items(), key=lambda item: -item[1]["count"])
+    each = "; ".join(
+        f"{md_code(rule)} {md_text(said['count'])} time(s), the first in step "
+        f"{md_text(said['from_step'])}" + (f" ({md_text(said['at'])})" if said["at"] else "")
+        for rule, said in rules
+    )
+    total = sum(said["count"] for _rule, said in rules)
+    return [
+        (
+            f"- Rails refused {total} order(s) the strategy asked for: {each}; "
+            f"{md_text(refusals['orders_sent'])} order(s) were sent in all (each rail: "
+            'docs/risk.md, "The rails"; the table below counts them).'
+        )
+    ]
 
 
 def _unsealed(found: dict[str, Any], where: Path) -> str:

@@ -1,0 +1,64 @@
+"""The evidence's "How the run ended" says the orders the rails refused, which and when.
+
+Before, a run whose per-trade risk rail refused all 178 orders its strategy asked for was
+told `COMPLETED in STOPPED after 400 of 400 steps` and `equity 100000.00, PnL 0.00` on the
+document's first screen; only the rails' table further down counted `PER_TRADE_RISK 178`,
+without saying when. The section now has a line for them (the manifest's
+``outcome.refusals``), told only when a rail refused an order.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from livesession.cli import main
+from livesession.evidence import write_evidence
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_TOO_LARGE = """\
+run_id = "rail"
+steps = 400
+seed = 11
+[strategy]
+order_qty = "0.5"
+"""
+
+
+def _refusals(run_dir: Path) -> tuple[list[str], object]:
+    bundle = write_evidence(run_dir)
+    document = bundle.document.read_text(encoding="utf-8")
+    manifest = orjson.loads(bundle.manifest.read_bytes())
+    said = [line for line in document.splitlines() if line.startswith("- Rails refused")]
+    return said, manifest["outcome"].get("refusals")
+
+
+def test_a_run_whose_rail_refused_every_order_says_so_first(tmp_path: Path) -> None:
+    config = tmp_path / "rail.toml"
+    config.write_text(_TOO_LARGE, encoding="utf-8")
+    assert main(["dryrun", "-c", str(config), "--out", str(tmp_path), "-q"]) == 0
+
+    said, refusals = _refusals(tmp_path / "rail")
+
+    assert said == [
+        (
+            "- Rails refused 178 order(s) the strategy asked for: `PER_TRADE_RISK` 178 time(s), "
+            "the first in step 20 (2026-01-01T00:20:00Z); 0 order(s) were sent in all (each "
+            'rail: docs/risk.md, "The rails"; the table below counts them).'
+        )
+    ]
+    assert refusals == {
+        "by_rule": {
+            "PER_TRADE_RISK": {"count": 178, "from_step": 20, "at": "2026-01-01T00:20:00Z"}
+        },
+        "orders_sent": 0,
+    }
+
+
+def test_a_run_no_rail_refused_has_no_such_line(tmp_path: Path) -> None:
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "calm", "--steps", "60", "-q"]) == 0
+
+    assert _refusals(tmp_path / "calm") == ([], None)
