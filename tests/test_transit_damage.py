@@ -218,3 +218,29 @@ def test_a_file_added_beside_the_bundle_is_not_another_runs_bundle(
         ),
         "notes.txt: in the run directory, but not among manifest.json's artifacts",
     ]
+
+
+@pytest.mark.broken_run("zero-filled at its end, as a torn copy leaves a file")
+@pytest.mark.parametrize("name", ["events.jsonl", "audit.jsonl"])
+def test_a_torn_copy_is_said_so_by_status_and_verify(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """Before: `does not end with C2_DRYRUN_STOP`, and `the audit log was cut: tampering`."""
+    run = _copy(sealed, tmp_path)
+    path = run / name
+    data = path.read_bytes()
+    path.write_bytes(data[:-100] + bytes(100))
+
+    summary = verify_run(run).summary
+
+    assert _problem(run, capsys) == (
+        "problem     the seal is not borne out: "
+        f"{name} ends in 100 zero bytes (a torn copy, cut short and zero-filled)"
+    )
+    assert "tampering" not in summary
+    if name == "audit.jsonl":
+        assert summary == (
+            "the seal's audit record is missing: audit.jsonl ends in 100 zero bytes where it "
+            "was (a torn copy, cut short and zero-filled): copy the run again from where it is "
+            "whole"
+        )

@@ -20,7 +20,7 @@ from .._support.fsutil import raise_if_refused, refuse_special
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LOST_NEWLINE", "unterminated_record"]
+__all__ = ["LOST_NEWLINE", "unterminated_record", "zero_tail"]
 
 _TAIL_BYTES: Final = 1 << 16
 """How far back the last line is looked for: a seal's record is far shorter."""
@@ -59,3 +59,24 @@ def unterminated_record(path: Path) -> dict[str, Any] | None:
     except orjson.JSONDecodeError:
         return None
     return found if isinstance(found, dict) else None
+
+
+def zero_tail(path: Path) -> int:
+    r"""How many zero bytes ``path`` ends in (within its last 64 KiB); 0 for none or no file.
+
+    A copy cut short and zero-filled to its size (a torn copy) leaves them; the session
+    never writes one (each line ends ``\n``).
+
+    Raises:
+        OSError: the host refused to read the file (``raise_if_refused``).
+    """
+    try:
+        refuse_special(path)
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - _TAIL_BYTES))
+            tail = f.read()
+    except OSError as exc:
+        raise_if_refused(exc, path)
+        return 0
+    return len(tail) - len(tail.rstrip(b"\0"))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 
 from .._artifacts import names
-from .._artifacts.lastline import LOST_NEWLINE, unterminated_record
+from .._artifacts.lastline import LOST_NEWLINE, unterminated_record, zero_tail
 from .._artifacts.releases import resume_advice
 from .._artifacts.runread import (
     ends_unfit,
@@ -283,7 +283,13 @@ def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> s
 
 
 def _unterminated(run_dir: Path, name: str, key: str, seal: str) -> str:
-    r"""``name`` ends with the seal's record ``seal`` but for its ``\n`` ("" when not so)."""
+    r"""``name`` ends with the seal's record ``seal`` but for its ``\n`` ("" when not so).
+
+    Or it ends in zero bytes, as a copy cut short and zero-filled leaves it.
+    """
+    zeros = zero_tail(run_dir / name)
+    if zeros:
+        return f"{name} ends in {zeros:,} zero bytes (a torn copy, cut short and zero-filled)"
     if (unterminated_record(run_dir / name) or {}).get(key) != seal:
         return ""
     return f"{name} ends with {seal}, but without the \\n after it ({LOST_NEWLINE})"

@@ -10,7 +10,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
-from .._artifacts.lastline import LOST_NEWLINE, unterminated_record
+from .._artifacts.lastline import LOST_NEWLINE, unterminated_record, zero_tail
 from .._artifacts.releases import checked_by, resume_advice, written_by_other_release
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.text import command
@@ -296,8 +296,15 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: s
 def _seal_unterminated(run_dir: Path) -> str:
     r"""What a run whose ``audit.jsonl`` ends with ``C2_DRYRUN_STOP`` but its ``\n`` is told.
 
-    "" for any other: the seal's record is there, so the audit log was not cut.
+    Or one whose end a torn copy zero-filled, where the seal's record was. "" for any other.
     """
+    zeros = zero_tail(run_dir / names.AUDIT)
+    if zeros:
+        return (
+            f"the seal's audit record is missing: {names.AUDIT} ends in {zeros:,} zero bytes "
+            "where it was (a torn copy, cut short and zero-filled): copy the run again from "
+            "where it is whole"
+        )
     if (unterminated_record(run_dir / names.AUDIT) or {}).get("code") != "C2_DRYRUN_STOP":
         return ""
     return (
