@@ -1073,6 +1073,14 @@ class TestHaltsAndResumes:
             "- **Resumed** after a crash once: from step 200 (torn bytes set aside in "
             f"`<file>.torn`: {sizes}).\n"
         ) in ended
+        # "torn bytes" and "checkpoint" in words a reader of the document has
+        assert (
+            "- What that means: the process stopped without sealing the run (killed, or its "
+            "machine went down), and `livesession resume` went on from the last checkpoint, "
+            "doing the steps after it again; the torn bytes are what the stopped process had "
+            "written past that checkpoint, kept apart in `<file>.torn`, outside the run's "
+            "record.\n"
+        ) in ended
 
 
 class TestFirstDifference:

@@ -391,7 +391,19 @@ def _resume_lines(found: dict[str, Any], *, crashed: bool = True) -> list[str]:
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
     each = "; ".join(_resumed(resume) for resume in resumes)
     after = "after a crash " if crashed else ""
-    return [f"- **Resumed** {after}{times}: {each}."]
+    lines = [f"- **Resumed** {after}{times}: {each}."]
+    if crashed and any(resume["torn_bytes"] for resume in resumes):
+        lines.append(_RESUME_MEANS)
+    return lines
+
+
+_RESUME_MEANS = (
+    "- What that means: the process stopped without sealing the run (killed, or its machine "
+    "went down), and `livesession resume` went on from the last checkpoint, doing the steps "
+    "after it again; the torn bytes are what the stopped process had written past that "
+    "checkpoint, kept apart in `<file>.torn`, outside the run's record."
+)
+"""Said under a crash's resume, once: "torn bytes" and a checkpoint in plain words."""
 
 
 def _resumed(resume: dict[str, Any]) -> str:
