@@ -1,4 +1,4 @@
-"""The evidence's "How the run ended" says the orders the rails refused, which and when.
+"""The evidence's "How the run ended", and the report's header, say the orders the rails refused.
 
 Before, a run whose per-trade risk rail refused all 178 orders its strategy asked for was
 told `COMPLETED in STOPPED after 400 of 400 steps` and `equity 100000.00, PnL 0.00` on the
@@ -15,6 +15,7 @@ import orjson
 
 from livesession.cli import main
 from livesession.evidence import write_evidence
+from livesession.report import render_report
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -62,3 +63,21 @@ def test_a_run_no_rail_refused_has_no_such_line(tmp_path: Path) -> None:
     assert main(["dryrun", "--out", str(tmp_path), "--run-id", "calm", "--steps", "60", "-q"]) == 0
 
     assert _refusals(tmp_path / "calm") == ([], None)
+
+
+def test_the_reports_header_says_them_too(tmp_path: Path) -> None:
+    """Before: `status COMPLETED · 400 of 400 steps`, and the refusals far below."""
+    config = tmp_path / "rail.toml"
+    config.write_text(_TOO_LARGE, encoding="utf-8")
+    assert main(["dryrun", "-c", str(config), "--out", str(tmp_path), "-q"]) == 0
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "calm", "--steps", "60", "-q"]) == 0
+
+    page = render_report(tmp_path / "rail")
+    header = page[page.index("<header>") : page.index("</header>")]
+
+    assert (
+        '<p class="sub">Rails refused 178 order(s) the strategy asked for: PER_TRADE_RISK 178 '
+        "time(s) from 2026-01-01T00:20:00Z; 0 order(s) were sent in all (each rail under "
+        "Limits, preflight checks and rails)</p>"
+    ) in header
+    assert "Rails refused" not in render_report(tmp_path / "calm")

@@ -13,6 +13,7 @@ from .._support.outfile import write_output
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
+from ._refused import refused_line
 from ._sections import (
     amount,
     identity,
@@ -160,6 +161,7 @@ def _header(run: ReportRun) -> str:
         + "</p>\n"
         + _broken(run)
         + f'<p class="sub">{escape(span_text(run))}</p>\n'
+        + refused_line(run)
         + (
             f'<p class="sub">Resumed {escape(run.resumed)} (each is listed under Resumes, kills '
             "and operator events)</p>\n"
