@@ -244,3 +244,24 @@ def test_a_torn_copy_is_said_so_by_status_and_verify(
             "was (a torn copy, cut short and zero-filled): copy the run again from where it is "
             "whole"
         )
+
+
+@pytest.mark.broken_run("audit.jsonl given Windows line endings, as git's autocrlf does")
+def test_an_audit_log_given_crlf_is_one_violation_not_a_metrics_one(
+    sealed: Path, tmp_path: Path
+) -> None:
+    """Before: `metrics.json:3: audit_head is ..., the run says ...` too, of a metrics.json
+    the copy never touched: the head was taken over the last line's `\\r`."""
+    run = _copy(sealed, tmp_path)
+    path = run / "audit.jsonl"
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    lines = _stop_line(run)
+
+    found = verify_run(run).violations
+
+    assert found == (
+        (
+            f"audit.jsonl:1: ends with \\r\\n, not \\n, as {lines} of its {lines} lines do: the "
+            "contract ends every line with \\n alone (a file converted to Windows line endings?)"
+        ),
+    )
