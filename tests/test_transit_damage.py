@@ -265,3 +265,35 @@ def test_an_audit_log_given_crlf_is_one_violation_not_a_metrics_one(
             "contract ends every line with \\n alone (a file converted to Windows line endings?)"
         ),
     )
+
+
+@pytest.mark.broken_run("a contract file lost on the way")
+@pytest.mark.parametrize(
+    ("lost", "others"),
+    [(("events.jsonl",), 8), (("audit.jsonl",), 1), (("events.jsonl", "audit.jsonl"), 8)],
+    ids=["events", "audit", "both"],
+)
+def test_a_run_that_lost_a_contract_file_is_judged_not_refused(
+    sealed: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    lost: tuple[str, ...],
+    others: int,
+) -> None:
+    """Before: `livesession: error: DIR is not a run: events.jsonl is missing`, exit 2, of
+    a run `status` judged (`needs_operator`, `the seal is not borne out`)."""
+    run = _copy(sealed, tmp_path)
+    for name in lost:
+        (run / name).unlink()
+    capsys.readouterr()
+
+    assert main(["verify", str(run)]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    verb = "is" if len(lost) == 1 else "are"
+    assert out[0] == (
+        f"{' and '.join(lost)} {verb} missing from a run livesession made (run.json is there): "
+        f"lost on the way, or removed; get the run's own copy: the {others} other "
+        "violation(s) follow from the loss"
+    )
+    assert [f"{name}: missing" for name in lost] == out[1 : 1 + len(lost)]

@@ -103,7 +103,7 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
             f"{path} is {started}: start it over with `{command('resume', path)}`"
         )
     missing = [name for name in RUN_MARKERS if name not in odd and not (path / name).is_file()]
-    if missing:
+    if missing and not (judged and (path / names.RUN_META).is_file()):  # verify: a lost file
         said = _missing(missing, path) + renamed_by_case(path, missing)
         raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
     return path
