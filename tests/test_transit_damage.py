@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from typing import TYPE_CHECKING
 
+import orjson
 import pytest
 
 from livesession.cli import main
@@ -297,3 +298,31 @@ def test_a_run_that_lost_a_contract_file_is_judged_not_refused(
         "violation(s) follow from the loss"
     )
     assert [f"{name}: missing" for name in lost] == out[1 : 1 + len(lost)]
+
+
+@pytest.mark.broken_run("a whole run given Windows line endings, as git's autocrlf does")
+def test_verify_manifest_says_which_files_a_copy_converted(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `session.log.jsonl: SHA-256 ..., but manifest.json says ...` alone, of each
+    file a copy converted, as of a file changed by hand."""
+    run = _copy(sealed, tmp_path)
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run), "--out", str(bundle)]) == 0
+    log = run / "session.log.jsonl"
+    log.write_bytes(log.read_bytes().replace(b"\n", b"\r\n"))
+    timings = run / "timings.json"
+    timings.write_bytes(timings.read_bytes() + b" ")  # not a conversion: nothing is said
+    capsys.readouterr()
+
+    assert main(["verify", str(run), "--manifest", str(bundle / "manifest.json")]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    (said,) = [line for line in out if line.startswith("session.log.jsonl: SHA-256 ")]
+    assert said.endswith(
+        "; it matches with \\r\\n as \\n: changed on the way (taken for text), not in its "
+        "records; get a byte-exact copy"
+    )
+    (said,) = [line for line in out if line.startswith("timings.json: SHA-256 ")]
+    manifest = orjson.loads((bundle / "manifest.json").read_bytes())
+    assert said.endswith(f"but manifest.json says {manifest['artifacts']['timings.json']}")

@@ -28,6 +28,7 @@ from .._rundir.data import rerun_refused
 from .._support.fsutil import NotAFile, refuse_special
 from .._support.text import command, one_line, option
 from .._support.tmpfiles import tmp_target
+from ..verify._transit import transit_said
 from ._rerun import sha256_file
 from ._verdict import EVIDENCE_NOT_VERIFIED, EVIDENCE_VERIFIED
 
@@ -325,7 +326,9 @@ def _files(run_dir: Path, held: dict[str, Any], name: str, manifest: Path) -> li
         if file not in found:
             problems.append(f"{file}: missing, but {name} lists it (SHA-256 {digest})")
         elif found[file] != digest:
-            problems.append(f"{file}: SHA-256 {found[file]}, but {name} says {digest}")
+            how = transit_said(run_dir / file, digest, other=False)  # a copy's conversion
+            how = how.replace(", but does with ", "; it matches with ", 1)
+            problems.append(f"{file}: SHA-256 {found[file]}, but {name} says {digest}{how}")
     problems += [
         f"{file}: in the run directory, but not among {name}'s artifacts"
         for file in found

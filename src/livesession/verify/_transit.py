@@ -27,12 +27,13 @@ _CHUNK: Final = 1 << 20
 _BOM: Final = b"\xef\xbb\xbf"
 
 
-def transit_said(path: Path | bytes | None, sealed: object) -> str:
+def transit_said(path: Path | bytes | None, sealed: object, *, other: bool = True) -> str:
     """What ``path``'s mismatch with the ``sealed`` digest is, said after the violation.
 
     ``, but does with ...: changed on the way ...`` when undoing a copy's
     conversion gives the sealed bytes; ``: its last N bytes are zeros ...`` for a file
-    zero-filled at its end; else ``: changed after the seal ...``. ``path`` may be the
+    zero-filled at its end; else ``: changed after the seal ...`` ("" with ``other``
+    False: a manifest's digest, which may be the side that changed). ``path`` may be the
     file's bytes (a run given as bytes); "" when it cannot be read again (None, or the host
     refused it), which its own violation says.
     """
@@ -56,6 +57,8 @@ def transit_said(path: Path | bytes | None, sealed: object) -> str:
         )
     if zeros:
         return f": its last {zeros:,} bytes are zeros (a torn copy, cut short and zero-filled)"
+    if not other:
+        return ""
     return (
         ": changed after the seal, not by a copy's conversion: by hand, or damage; keep the "
         "run as it is and report it"
