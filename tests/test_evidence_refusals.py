@@ -1,10 +1,11 @@
-"""The evidence's "How the run ended", and the report's header, say the orders the rails refused.
+"""The evidence's "How the run ended" and the report's header say the orders the rails refused.
 
 Before, a run whose per-trade risk rail refused all 178 orders its strategy asked for was
 told `COMPLETED in STOPPED after 400 of 400 steps` and `equity 100000.00, PnL 0.00` on the
 document's first screen; only the rails' table further down counted `PER_TRADE_RISK 178`,
 without saying when. The section now has a line for them (the manifest's
-``outcome.refusals``), told only when a rail refused an order.
+``outcome.refusals``), told only when a rail refused an order. The report's header also
+says why a resumed run was resumed, where it said only how often and from where.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import orjson
+import pytest
 
 from livesession.cli import main
 from livesession.evidence import write_evidence
@@ -81,3 +83,28 @@ def test_the_reports_header_says_them_too(tmp_path: Path) -> None:
         "Limits, preflight checks and rails)</p>"
     ) in header
     assert "Rails refused" not in render_report(tmp_path / "calm")
+
+
+def test_the_reports_header_says_why_a_run_was_resumed(tmp_path: Path) -> None:
+    """Before: `Resumed once, from step 200 (...)`, and nothing of why."""
+    from livesession import DryrunConfig, create_run, resume_run
+    from test_interrupts import _interrupt_after
+
+    cfg = DryrunConfig(run_id="again", steps=300, durability="none", checkpoint_every=100)
+    session = create_run(cfg, tmp_path)
+    _interrupt_after(session, 300, KeyboardInterrupt, written_out=True)  # at step 217
+    with pytest.raises(KeyboardInterrupt), session:
+        session.run_to_end(300)
+    with resume_run(tmp_path / "again") as resumed:
+        resumed.run_to_end(300)
+    assert main(["dryrun", "--out", str(tmp_path), "--run-id", "calm", "--steps", "20", "-q"]) == 0
+
+    page = render_report(tmp_path / "again")
+    header = page[page.index("<header>") : page.index("</header>")]
+
+    assert (
+        '<p class="sub">Why: the process stopped without sealing the run (a crash, or a kill), '
+        "and livesession resume went on from the last checkpoint, doing the steps after it "
+        "again</p>"
+    ) in header
+    assert "Why:" not in render_report(tmp_path / "calm")

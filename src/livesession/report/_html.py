@@ -13,7 +13,7 @@ from .._support.outfile import write_output
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
-from ._refused import refused_line
+from ._refused import refused_line, resumed_why
 from ._sections import (
     amount,
     identity,
@@ -168,6 +168,7 @@ def _header(run: ReportRun) -> str:
             if run.resumed
             else ""
         )
+        + resumed_why(run)
         + "".join(
             f'<p class="sub">Halted and re-enabled: {escape(h)}</p>\n' for h in lifted[:_LIFTED]
         )
