@@ -542,6 +542,15 @@ def test_the_evidence_of_a_run_a_full_disk_stopped_says_so_not_a_crash(
         "stopped trading), as the audit records the resume set aside say "
         "(`audit.jsonl.torn`).\n"
     ) in ended
+    # and the report's header says why it was resumed in the same terms
+    from livesession.report import render_report
+
+    page = render_report(tmp_path / "r")
+    assert (
+        '<p class="sub">Why: its process stopped itself, unsealed (a write the system refused: '
+        "see audit.jsonl.torn), and livesession resume went on from the last checkpoint, "
+        "doing the steps after it again</p>"
+    ) in page[: page.index("</header>")]
 
 
 @_DEAD_SINK
