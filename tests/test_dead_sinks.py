@@ -579,3 +579,25 @@ def test_the_run_line_of_a_run_a_full_disk_stopped_says_so_as_its_document_does(
     assert f"- Run ended: **COMPLETED**: {said[len('COMPLETED: ') :]}" in (
         result.document.read_text()
     )
+
+
+@_DEAD_SINK
+def test_burnin_says_a_resume_after_a_full_disk_as_the_evidence_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``burnin``'s failure path row said "1 resume(s) after a crash" of the run whose
+    evidence said its process stopped itself on a full disk, not by a crash."""
+    result = _full_disk_then_resumed(tmp_path, monkeypatch)
+    run_dir = tmp_path / "r"
+    lenient = ("--min-signals", "0", "--min-decisions", "0", "--min-oco", "0")
+    main(["burnin", str(run_dir), *lenient])
+    capsys.readouterr()
+    paths = orjson.loads((run_dir / "burnin.json").read_bytes())["failure_paths"]
+    row = next(path for path in paths if path["path"] == "crash_resume")
+    assert (row["exercised"], row["count"]) == (True, 1)
+    assert "after a crash" not in row["detail"]
+    assert "after a crash" not in result.run_ended["said"]
+    assert row["detail"] == (
+        "1 resume(s) after the process stopped itself unsealed (SINK_WRITE_FAILED), not a "
+        "crash (C2_RESUME in the audit)"
+    )

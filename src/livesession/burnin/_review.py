@@ -125,7 +125,7 @@ class FailurePaths:
             _path("strategy_error", errors[0], "STRATEGY_ERROR(s): the strategy raised"),
             _path("feed_error", errors[1], "FEED_ERROR(s): the feed raised"),
             _path("broker_fault", broker, "venue event(s) of a fault: {}"),
-            _path("crash_resume", resumes, "resume(s) after a crash (C2_RESUME in the audit)"),
+            _path("crash_resume", resumes, _resumed_after(run_dir) if resumes else ""),
             _path("stop_signal", stops, f"stop by {self._stop}"),
         ]
 
@@ -143,6 +143,22 @@ class FailurePaths:
         )
         orders = f"{refused.total()} order(s) refused ({_by(refused)}); " if refused else ""
         return path | {"detail": f"{path['count']} safety rail firing(s): {orders}{kills}"}
+
+
+def _resumed_after(run_dir: Path) -> str:
+    """``resume(s) after a crash (C2_RESUME in the audit)``, or after the process stopped itself.
+
+    As the evidence says it (its manifest's ``outcome.stopped_itself``, its run line): a
+    process a full disk stopped (``SINK_WRITE_FAILED``, in the audit records a resume set
+    aside) did not crash. The row said "after a crash" of any resume.
+    """
+    # The evidence imports burnin: its reading is imported when a resume is to be said.
+    from ..evidence._torn import set_aside_stops, stopped_itself  # noqa: PLC0415
+
+    stops = set_aside_stops(run_dir)
+    if stops:
+        return f"resume(s) {stopped_itself(stops)} (C2_RESUME in the audit)"
+    return "resume(s) after a crash (C2_RESUME in the audit)"
 
 
 def _upkeep(fields: dict[str, Any]) -> bool:
