@@ -214,3 +214,47 @@ def test_a_finding_across_processes_says_how_to_re_run_it() -> None:
     with pytest.raises(AssertionError) as again:
         exec(last.removeprefix("re-run it: "), {})  # noqa: S102 - the line the user would run
     assert str(again.value).splitlines()[0] == first
+
+
+def test_the_matrix_leaves_no_hypothesis_folder_in_the_suites_directory(
+    pytester: pytest.Pytester,
+) -> None:
+    """Bug: the failure matrix in an application's own suite left ``.hypothesis/`` (the
+    cache of its local modules' constants, ``constants/``) in the application's working
+    directory, though the matrix keeps no example database. Its search keeps its storage
+    in a scratch directory now, and the home directory the suite set is given back."""
+    pytester.makepyfile(
+        hostdesk=textwrap.dedent(
+            """
+            from decimal import Decimal
+            from livesession import SmaCrossover
+
+            def make():
+                return SmaCrossover(strategy_id="sma", fast=3, slow=8, order_qty=Decimal("0.01"))
+            """
+        ),
+        test_host=textwrap.dedent(
+            """
+            from pathlib import Path
+            from hypothesis import configuration
+            from livesession.testing import run_failure_matrix
+            import hostdesk
+
+            def test_matrix():
+                run_failure_matrix(hostdesk.make, examples=2, steps=16, seed=1, cross_process=False)
+
+            def test_the_suites_own_home_is_given_back(tmp_path):
+                configuration.set_hypothesis_home_dir(tmp_path / "own")
+                try:
+                    run_failure_matrix(hostdesk.make, examples=1, steps=16, seed=2, cross_process=False)
+                    assert configuration.storage_directory().home_directory == tmp_path / "own"
+                finally:
+                    configuration.set_hypothesis_home_dir(None)
+            """
+        ),
+    )
+    result = pytester.runpytest_subprocess(
+        "-q", "-p", "no:cacheprovider", *plugin_args(), timeout=300
+    )
+    result.assert_outcomes(passed=2)
+    assert not (pytester.path / ".hypothesis").exists()

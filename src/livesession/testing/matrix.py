@@ -63,6 +63,7 @@ from ._factories import check_bare, not_made, refuse_unused
 from ._rerun import factory_name, matrix_rerun_line, rerun_line
 from ._run import FeedFactory, StrategyFactory, Survivors
 from ._run import MatrixRun as _Run
+from ._storage import scratch_storage
 from .model import MatrixCase, MatrixReport, an_int, at_least
 from .tracking import mark_verified
 
@@ -394,7 +395,8 @@ def run_failure_matrix(
         )
     try:
         try:
-            matrix()
+            with scratch_storage():  # no .hypothesis/ left in the caller's directory
+                matrix()
         except Exception as exc:
             if not failing:
                 raise
