@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import subprocess
 import sys
+import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -34,11 +37,28 @@ def _python_blocks(path: Path) -> list[str]:
 
 
 def _run(
-    code: str, cwd: Path, env: dict[str, str] | None = None
+    code: str, cwd: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
+    """Run an example as a reader would, with a ``TMPDIR`` of its own it must leave empty.
+
+    Bug: the examples made their directories with ``tempfile.mkdtemp()`` and never removed
+    them, so each run of this file left directories in ``/tmp``, as the reader's copy does.
+    An example cleans up after itself (``tempfile.TemporaryDirectory()``); the ``TMPDIR``
+    is removed here whatever the example left.
+    """
+    with tempfile.TemporaryDirectory(prefix="docs-tmpdir-") as scratch:
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=cwd,
+            env={**(os.environ if env is None else env), "TMPDIR": scratch},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        left = sorted(path.name for path in Path(scratch).iterdir())
+    assert not left, f"the example left {left} in its TMPDIR:\n{code}\n{proc.stderr}"
+    return proc
 
 
 class TestRunbookInvocation:
