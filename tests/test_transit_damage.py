@@ -326,3 +326,41 @@ def test_verify_manifest_says_which_files_a_copy_converted(
     (said,) = [line for line in out if line.startswith("timings.json: SHA-256 ")]
     manifest = orjson.loads((bundle / "manifest.json").read_bytes())
     assert said.endswith(f"but manifest.json says {manifest['artifacts']['timings.json']}")
+
+
+def _lost_said(lost: tuple[str, ...]) -> str:
+    verb = "is" if len(lost) == 1 else "are"
+    return (
+        f"{' and '.join(lost)} {verb} missing from a run livesession made (run.json is there): "
+        "lost on the way, or removed; get the run's own copy"
+    )
+
+
+@pytest.mark.broken_run("a contract file lost on the way")
+@pytest.mark.parametrize("lost", [("events.jsonl",), ("audit.jsonl",)], ids=["events", "audit"])
+@pytest.mark.parametrize(
+    "tool",
+    [["evidence", "--out", "{out}"], ["report", "--output", "{out}/r.html"], ["prom"], ["burnin"]],
+    ids=["evidence", "report", "prom", "burnin"],
+)
+def test_every_tool_says_a_lost_file_as_verify_does_not_no_run(
+    sealed: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    lost: tuple[str, ...],
+    tool: list[str],
+) -> None:
+    """Before: `livesession: error: DIR is not a run: events.jsonl is missing`, as of a wrong
+    path, of a run `verify` judged (`lost on the way, or removed`) and `status` too."""
+    run = _copy(sealed, tmp_path)
+    for name in lost:
+        (run / name).unlink()
+    out = tmp_path / "out"
+    capsys.readouterr()
+
+    args = [arg.format(out=out) for arg in tool]
+    assert main([args[0], str(run), *args[1:]]) == 2
+
+    assert capsys.readouterr().err == f"livesession: error: {run}: {_lost_said(lost)}\n"
+    assert not out.exists()
+    assert _problem(run, capsys) == (f"problem     the seal is not borne out: {_lost_said(lost)}")

@@ -25,7 +25,8 @@ from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
-from .runfiles import first_writes_left, not_there, odd_files, odd_said, renamed_by_case
+from .runfiles import not_there, odd_files, odd_said, renamed_by_case
+from .runfind import RUN_MARKERS, is_run_dir, lost_files, lost_said, runs_inside
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -52,10 +53,6 @@ __all__ = [
     "require_run",
 ]
 
-#: What makes a directory a run: the runbook's own invocation writes only the four contract
-#: artifacts, and a crashed run may lack metrics.json or state snapshots, but every run that
-#: got as far as recording anything has these two.
-RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
 _TAIL_BYTES: Final = 1 << 16
 _LONGEST_TAIL: Final = 16 << 20
 """How far back ``last_whole_line`` reads for a last line longer than ``_TAIL_BYTES``."""
@@ -104,6 +101,8 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
         )
     missing = [name for name in RUN_MARKERS if name not in odd and not (path / name).is_file()]
     if missing and not (judged and (path / names.RUN_META).is_file()):  # verify: a lost file
+        if lost_files(path) == missing:  # a run that lost a file: said as verify says it
+            raise RunDirectoryError(f"{path}: {lost_said(missing)}")
         said = _missing(missing, path) + renamed_by_case(path, missing)
         raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
     return path
@@ -280,49 +279,6 @@ def _newest_first(
         if record is not None and record.get(key) in wanted:
             yield record
         limit = start  # before it (the text may have been inside another event's payload)
-
-
-_NAMED_RUNS: Final = 3
-
-
-def is_run_dir(path: Path) -> bool:
-    """Whether ``path`` holds a run: its ``run.json``, or both ``RUN_MARKERS``.
-
-    The one test of what counts as a run, so that ``list`` and the hints that count runs
-    agree (a run killed before its first event has ``run.json`` alone).
-    """
-    return (path / names.RUN_META).is_file() or all((path / name).is_file() for name in RUN_MARKERS)
-
-
-def runs_inside(path: Path) -> str:
-    """A hint when ``path``, not a run itself, is a directory of runs, or a run's lock alone.
-
-    An operator who types ``OUT`` for ``OUT/<run_id>`` learns which runs it holds.
-    """
-    try:
-        if (left := first_writes_left(path)) is not None:  # create_run locks, checks, writes
-            held = (
-                f"only {names.WRITER_LOCK}" if not left else ", ".join([names.WRITER_LOCK, *left])
-            )
-            doing = "checking its data file" if not left else "writing its first files"
-            return (
-                f"; it holds {held}: a dryrun starting ({doing}), or killed while it did "
-                f"(`{command('status', path)}` says which)"
-            )
-        runs = sorted(
-            child.name
-            for child in path.iterdir()
-            if not child.name.startswith(".") and child.is_dir() and is_run_dir(child)
-        )
-    except OSError:
-        return ""
-    if not runs:
-        return ""
-    named = ", ".join(runs[:_NAMED_RUNS]) + (", ..." if len(runs) > _NAMED_RUNS else "")
-    return (
-        f"; it is a directory of {len(runs)} run(s) ({named}): give one of them, "
-        f"e.g. {path / runs[0]} (`{command('list', path)}` shows them all)"
-    )
 
 
 @attrs.frozen(kw_only=True)

@@ -28,6 +28,7 @@ import attrs
 from .._artifacts import names
 from .._artifacts.lastline import LOST_NEWLINE, unterminated_record, zero_tail
 from .._artifacts.releases import resume_advice
+from .._artifacts.runfind import lost_files, lost_said
 from .._artifacts.runread import (
     ends_unfit,
     last_whole_line,
@@ -251,6 +252,8 @@ def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> s
     ``checkpoint`` is the one read (``{}``: missing or no JSON object), ``steps`` the steps
     the stop record counts.
     """
+    if lost := lost_files(run_dir):  # said as every tool says it, and nothing after it
+        return f"the seal is not borne out: {lost_said(lost)}"
     unsealing: list[str] = []  # the last whole record of events or audit is not the seal's
     last = last_whole_line(run_dir / names.EVENTS) or {}
     if last.get("event_type") != "SESSION_STOPPED" and (run_dir / names.EVENTS).is_file():

@@ -26,7 +26,8 @@ import attrs
 from .._artifacts import names
 from .._artifacts.releases import release_of, written_by_other_release
 from .._artifacts.runfiles import not_there, renamed_by_case
-from .._artifacts.runread import RUN_MARKERS, events_back, runs_inside
+from .._artifacts.runfind import runs_inside
+from .._artifacts.runread import RUN_MARKERS, events_back
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
 from .._exceptions import LiveSessionError

@@ -12,6 +12,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.lastline import LOST_NEWLINE, unterminated_record, zero_tail
 from .._artifacts.releases import checked_by, resume_advice, written_by_other_release
+from .._artifacts.runfind import lost_files, lost_said
 from .._support.fsutil import NotAFile, raise_if_refused, refuse_special
 from .._support.text import command
 
@@ -236,13 +237,10 @@ def summarize(
     sealing checkpoint, a process that died inside the seal leaves the same two files, and
     ``resume`` does continue that run from its checkpoint.)
     """
-    if lost := _lost_markers(run_dir):
+    if lost := lost_files(run_dir):
         others = total - len(lost)
-        said = " and ".join(lost)
-        return (
-            f"{said} {'is' if len(lost) == 1 else 'are'} missing from a run livesession made "
-            f"({names.RUN_META} is there): lost on the way, or removed; get the run's own copy"
-            + (f": the {others} other violation(s) follow from the loss" if others > 0 else "")
+        return lost_said(lost) + (
+            f": the {others} other violation(s) follow from the loss" if others > 0 else ""
         )
     dead = list(dead_sinks)
     if dead_audit is not None:
@@ -260,17 +258,6 @@ def summarize(
     if not incomplete:
         return f"broken run: {total} violation(s) of the artifact contract"
     return _unclosed(run_dir, stopped=stopped, corrupt=corrupt, lost=lost_checkpoint, tail=tail)
-
-
-def _lost_markers(run_dir: Path) -> list[str]:
-    """``events.jsonl`` or ``audit.jsonl`` (or both) when a run with ``run.json`` lacks it.
-
-    ``verify`` judges such a directory a run (as ``status`` and ``list`` do), not a path
-    that is none; the loss is what its reader must hear first.
-    """
-    if not (run_dir / names.RUN_META).is_file():
-        return []
-    return [name for name in (names.EVENTS, names.AUDIT) if not (run_dir / name).exists()]
 
 
 def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: str) -> str:
