@@ -10,6 +10,7 @@ touch (``checkpoint.json``) or calls a seal whose record is there a cut audit lo
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import TYPE_CHECKING
 
@@ -270,19 +271,18 @@ def test_an_audit_log_given_crlf_is_one_violation_not_a_metrics_one(
 
 @pytest.mark.broken_run("a contract file lost on the way")
 @pytest.mark.parametrize(
-    ("lost", "others"),
-    [(("events.jsonl",), 8), (("audit.jsonl",), 1), (("events.jsonl", "audit.jsonl"), 8)],
+    "lost",
+    [("events.jsonl",), ("audit.jsonl",), ("events.jsonl", "audit.jsonl")],
     ids=["events", "audit", "both"],
 )
 def test_a_run_that_lost_a_contract_file_is_judged_not_refused(
-    sealed: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    lost: tuple[str, ...],
-    others: int,
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], lost: tuple[str, ...]
 ) -> None:
     """Before: `livesession: error: DIR is not a run: events.jsonl is missing`, exit 2, of
-    a run `status` judged (`needs_operator`, `the seal is not borne out`)."""
+    a run `status` judged (`needs_operator`, `the seal is not borne out`); then, judged,
+    `the 8 other violation(s) follow from the loss` and the 8 (the snapshots' transitions,
+    `final step 60 but 0 BAR events`, the audit's `copies no event`, metrics.json's counts),
+    each only the loss again. Now the loss is said once."""
     run = _copy(sealed, tmp_path)
     for name in lost:
         (run / name).unlink()
@@ -291,13 +291,30 @@ def test_a_run_that_lost_a_contract_file_is_judged_not_refused(
     assert main(["verify", str(run)]) == 1
 
     out = capsys.readouterr().out.splitlines()
-    verb = "is" if len(lost) == 1 else "are"
-    assert out[0] == (
-        f"{' and '.join(lost)} {verb} missing from a run livesession made (run.json is there): "
-        f"lost on the way, or removed; get the run's own copy: the {others} other "
-        "violation(s) follow from the loss"
+    assert out == [_lost_said(lost), *(f"{name}: missing" for name in lost)]
+
+
+@pytest.mark.broken_run("events.jsonl lost on the way, and metrics.json changed by hand")
+def test_a_finding_besides_a_lost_file_is_kept(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What does not follow from the loss is still said, and counted apart from it."""
+    run = _copy(sealed, tmp_path)
+    (run / "events.jsonl").unlink()
+    metrics = run / "metrics.json"
+    metrics.write_bytes(
+        re.sub(rb'"state_snapshots": \d+', b'"state_snapshots": 99', metrics.read_bytes())
     )
-    assert [f"{name}: missing" for name in lost] == out[1 : 1 + len(lost)]
+    capsys.readouterr()
+
+    assert main(["verify", str(run)]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{_lost_said(('events.jsonl',))}; 1 other violation(s)"
+    assert out[1] == "events.jsonl: missing"
+    assert len(out) == 3
+    assert out[2].startswith("metrics.json:"), out
+    assert "state_snapshots is 99, the run says" in out[2], out
 
 
 @pytest.mark.broken_run("a whole run given Windows line endings, as git's autocrlf does")

@@ -14,8 +14,7 @@ import hashlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
-import orjson
-
+from .._artifacts.runfind import lost_files
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionStatus
 from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
@@ -25,6 +24,7 @@ from ._grid import Grid
 from ._kept import check_ended, check_kept
 from ._moments import check_final_moment, check_first_snapshot, check_moments
 from ._money import Money, config_decimal
+from ._opening import check_opening
 from ._prefix import Prefixes
 from ._reading import AUDIT, EVENTS, METRICS, SNAPSHOTS, Line, RunFiles, torn_last
 from ._result import Violations, short
@@ -50,6 +50,7 @@ _ENDED_STATUSES: Final = frozenset(
 _LEGAL_MOVES: Final = frozenset((t.value, src.value, dst.value) for t, src, dst in TRANSITIONS)
 _STATUS_OF: Final = {state.value: status.value for state, status in STATUS_BY_STATE.items()}
 _FAILED: Final = SessionStatus.FAILED.value
+_COUNTED: Final = {EVENTS: "events_emitted", AUDIT: "audit_events"}
 
 
 class Verifier:
@@ -100,6 +101,9 @@ class Verifier:
         holds exactly the lines before the one it failed at, and the run is unsealed."""
         self.prefixes = Prefixes(run_dir if cut is None else None)
         """The checkpoint's digests of the files up to it (not a live run's: it moves on)."""
+        self.lost = frozenset(lost_files(run_dir)) if run_dir is not None else frozenset()
+        """The contract files a run livesession made lost (``lost_files``): said once, as
+        missing; nothing is held to them (the other files would only repeat the loss)."""
 
     def run(self) -> None:
         """Read the run, then check each artifact; every problem ends up in ``report``."""
@@ -163,7 +167,7 @@ class Verifier:
     def _finish_events(self) -> None:
         self.identity = self.events.identity
         self.events.finish(self.files.counts)
-        self.replay = self.events.replay
+        self.replay = None if EVENTS in self.lost else self.events.replay
 
     def _check_header(self, name: str, number: int, record: dict[str, Any]) -> None:
         check_header(self.checks, name, number, record, self.identity, seqs=self._seqs)
@@ -332,7 +336,7 @@ class Verifier:
                 self.checks.add(AUDIT, line.number, "C2_DRYRUN_STOP is not the last record")
         last = lines[-1].obj
         self._check_copies(lines, closed=last is not None and last["code"] == "C2_DRYRUN_STOP")
-        _check_opening(self.checks, lines)
+        check_opening(self.checks, lines)
         if last is None:
             return
         if last["code"] != "C2_DRYRUN_STOP":
@@ -439,6 +443,8 @@ class Verifier:
             if "events_by_type" in self.files.metrics_fields:
                 expected["events_by_type"] = dict(sorted(kinds.items()))
             expected.update(broker_fault_counts(self.files, self.checks, self.replay))
+        for name in self.lost:  # its count is said by its loss, not as metrics.json's
+            expected.pop(_COUNTED[name], None)
         expected.update(self._identity_metrics())
         if self.final_snapshot is not None:
             expected["status"] = self.final_snapshot["status"]
@@ -447,40 +453,6 @@ class Verifier:
         elif self.replay is not None and self.replay.stopped_status is not None:
             expected["status"] = self.replay.stopped_status  # the state sink died first
         return expected
-
-
-def _check_opening(checks: Violations, lines: list[Line]) -> None:
-    """The audit opens with ``C2_DRYRUN_START``, after any resume that started over.
-
-    A run resumed before its first checkpoint starts over, its first records set aside,
-    so ``C2_RESUME`` records may come before ``C2_DRYRUN_START``; nothing else may, and
-    such a record says ``checkpoint`` false and ``from_step`` 0.
-    """
-    for line in lines:
-        record = line.obj
-        if record is None:
-            return
-        if record["code"] != "C2_RESUME":
-            if record["code"] != "C2_DRYRUN_START":
-                said = f"the first record is {record['code']}, not C2_DRYRUN_START"
-                checks.add(AUDIT, line.number, said)
-            return
-        payload = record.get("payload")
-        if not isinstance(payload, dict):
-            continue
-        checkpoint, step = payload.get("checkpoint"), payload.get("from_step")
-        if checkpoint is not False or type(step) is not int or step != 0:
-            says = f"checkpoint {_json(checkpoint)}, from_step {_json(step)}"
-            said = (
-                f"C2_RESUME before C2_DRYRUN_START says {says}: a resume before the first"
-                " checkpoint starts over (checkpoint false, from_step 0)"
-            )
-            checks.add(AUDIT, line.number, said)
-
-
-def _json(value: object) -> str:
-    """``value`` as the record writes it (``true``, ``12``, ``null``)."""
-    return orjson.dumps(value).decode()
 
 
 def _chained_past_cr(raw: bytes, prev_hash: str) -> bool:
