@@ -285,15 +285,16 @@ class TestWhatADishonestOrCarelessHandOverIs:
         assert code == 1
         assert lines[1].startswith("manifest.json: not JSON (cut short, or not a manifest): ")
 
-    @pytest.mark.broken_run("a byte order mark is put before the copy's first event")
+    @pytest.mark.broken_run("the copy's first event is garbled (a NUL over its first byte)")
     def test_a_record_a_copy_made_unreadable_is_not_another_config(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """Before: ``config_hash '5c85...', but the run's is None: the audited config
-        differs``, a Python None and another config, where a Windows copy had put a byte
-        order mark before SESSION_STARTED."""
+        differs``, a Python None and another config, where a copy had made SESSION_STARTED
+        unreadable. (A byte order mark before it no longer does: the line is read without
+        it, as verify judges it; test_transit_damage holds that.)"""
         events = copy / "events.jsonl"
-        events.write_bytes(b"\xef\xbb\xbf" + events.read_bytes())
+        events.write_bytes(b"\0" + events.read_bytes()[1:])
         code, lines = _verify(copy, handed[1], capsys)
         assert code == 1
         held = orjson.loads(handed[1].read_bytes())["config_hash"]
@@ -302,9 +303,7 @@ class TestWhatADishonestOrCarelessHandOverIs:
             "(verify names the line)"
         ) in lines
         assert not [line for line in lines if "None" in line]
-        assert any(
-            line.startswith("events.jsonl:1: starts with a UTF-8 byte order mark") for line in lines
-        )
+        assert any(line.startswith("events.jsonl:1: ") for line in lines)
 
     @pytest.mark.broken_run("a byte order mark is put before the copy's run.json")
     def test_evidence_of_a_run_json_a_copy_made_unreadable_says_why(

@@ -381,3 +381,27 @@ def test_every_tool_says_a_lost_file_as_verify_does_not_no_run(
     assert capsys.readouterr().err == f"livesession: error: {run}: {_lost_said(lost)}\n"
     assert not out.exists()
     assert _problem(run, capsys) == (f"problem     the seal is not borne out: {_lost_said(lost)}")
+
+
+@pytest.mark.broken_run("a byte order mark put before a run file's first line, after its bundle")
+def test_verify_manifest_reads_the_first_record_past_a_byte_order_mark(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `manifest.json: config_hash '...', but the run's record of it cannot be
+    read (verify names the line)`, of the line verify judges without the mark."""
+    name = "events.jsonl"
+    run = _copy(sealed, tmp_path)
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run), "--out", str(bundle)]) == 0
+    path = run / name
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    capsys.readouterr()
+
+    assert main(["verify", str(run), "--manifest", str(bundle / "manifest.json")]) == 1
+
+    out = capsys.readouterr().out.splitlines()
+    assert not [line for line in out if line.startswith("manifest.json:")], out
+    assert next(line for line in out if line.startswith(f"{name}: SHA-256 ")).endswith(
+        "; it matches with its BOM removed: changed on the way (taken for text), not in its "
+        "records; get a byte-exact copy"
+    )

@@ -53,6 +53,9 @@ __all__ = [
     "require_run",
 ]
 
+_BOM: Final = b"\xef\xbb\xbf"
+"""A UTF-8 byte order mark, which an editor or a copy may put before a run file's first line:
+the readers here read that line without it, as ``verify`` judges it (and says the mark)."""
 _TAIL_BYTES: Final = 1 << 16
 _LONGEST_TAIL: Final = 16 << 20
 """How far back ``last_whole_line`` reads for a last line longer than ``_TAIL_BYTES``."""
@@ -371,7 +374,9 @@ def iter_records(path: Path, cut: RunCut | None = None) -> Iterator[dict[str, An
         return
     with handle:
         try:
-            for line in handle:
+            for number, line in enumerate(handle):
+                if not number:  # a byte order mark a copy put there, as verify reads it
+                    line = line.removeprefix(_BOM)  # noqa: PLW2901
                 if left is not None:
                     if left <= 0:
                         return
@@ -386,7 +391,8 @@ def iter_records(path: Path, cut: RunCut | None = None) -> Iterator[dict[str, An
 
 def records_of(raw: bytes) -> list[dict[str, Any]]:
     """The JSON objects among the lines of ``raw``, skipping anything that is not one."""
-    return [record for line in raw.split(b"\n") if (record := json_object(line)) is not None]
+    lines = raw.removeprefix(_BOM).split(b"\n")  # a copy's byte order mark, as verify reads it
+    return [record for line in lines if (record := json_object(line)) is not None]
 
 
 def json_object(line: bytes) -> dict[str, Any] | None:
