@@ -5,7 +5,7 @@ is that checkout's ``src/livesession``. An installed wheel has no commit: asked 
 folder, git walks up to whatever repository holds the environment (a project's ``.venv``
 inside the project's own clone, as the README sets one up) and answers for that project,
 so the manifest named the project's commit as livesession's. Such an answer is dropped:
-no commit (the document's ``unknown``) rather than another repository's.
+no commit (null; the document's ``no git commit``) rather than another repository's.
 
 Git prints the checkout's path as the bytes of its name: they are read as Python reads file
 names (``os.fsdecode``), not as the locale's text, which under ``LC_ALL=C`` with

@@ -90,6 +90,16 @@ def _verdict_lines(m: dict[str, Any]) -> list[str]:
     ]
 
 
+def _commit_said(commit: object) -> str:
+    """The manifest's ``git_commit`` in words: null is said as what it means, not unknown."""
+    if commit:
+        return f"git commit `{commit}`"
+    return (
+        "no git commit (it ran from an installed package, not from a git checkout of "
+        "livesession: the manifest's `git_commit` is null)"
+    )
+
+
 def markdown(m: dict[str, Any], where: Path) -> str:
     """The EV document of the manifest ``m`` (its sections in the manifest's order).
 
@@ -101,7 +111,7 @@ def markdown(m: dict[str, Any], where: Path) -> str:
         "",
         *_verdict_lines(m),
         f"- Created (UTC): {m['created_utc']}",
-        f"- livesession {m['livesession_version']}, git commit `{m['git_commit'] or 'unknown'}`",
+        f"- livesession {m['livesession_version']}, {_commit_said(m['git_commit'])}",
         (
             "- Config SHA-256 (`config_sha256`, in the audit chain: `SESSION_STARTED`, "
             f"`C2_DRYRUN_START`): {md_code(m['config_hash'] or 'not recorded')}"
