@@ -108,3 +108,61 @@ def test_the_reports_header_says_why_a_run_was_resumed(tmp_path: Path) -> None:
         "again</p>"
     ) in header
     assert "Why:" not in render_report(tmp_path / "calm")
+
+
+_BELOW_LOT = """\
+run_id = "lot"
+steps = 300
+qty_lot = "0.1"
+"""
+
+
+def test_the_sessions_own_order_checks_are_not_called_rails(tmp_path: Path) -> None:
+    """Before: `Rails refused 157 order(s) ...: QTY_BELOW_LOT 157 time(s)`, in the document
+    and the report's header, of the session's own check of the lot, which is no rail."""
+    config = tmp_path / "lot.toml"
+    config.write_text(_BELOW_LOT, encoding="utf-8")
+    assert main(["dryrun", "-c", str(config), "--out", str(tmp_path), "-q"]) == 0
+
+    document = write_evidence(tmp_path / "lot").document.read_text(encoding="utf-8")
+    page = render_report(tmp_path / "lot")
+    header = page[page.index("<header>") : page.index("</header>")]
+
+    assert "Rails refused" not in document
+    assert (
+        "- The session's own order checks refused 157 order(s) the strategy asked for: "
+        "`QTY_BELOW_LOT` 157 time(s), the first in step 30 (2026-01-01T00:30:00Z); 0 order(s) "
+        'were sent in all (each rule: docs/risk.md, "The rails"; the table below counts them).'
+    ) in document.splitlines()
+    assert "Rails refused" not in header
+    assert (
+        '<p class="sub">The session&#x27;s own order checks refused 157 order(s) the strategy '
+        "asked for: QTY_BELOW_LOT 157 time(s) from 2026-01-01T00:30:00Z; 0 order(s) were sent "
+        "in all (each rule under Limits, preflight checks and rails)</p>"
+    ) in header
+
+
+def test_rails_and_order_checks_are_said_apart_in_one_line() -> None:
+    from livesession.evidence._outcome import _refusal_lines
+
+    first = {"from_step": 3, "at": None}
+    found = {
+        "refusals": {
+            "by_rule": {
+                "PER_TRADE_RISK": {"count": 5, **first},
+                "QTY_BELOW_LOT": {"count": 7, **first},
+                "REDUCE_ONLY": {"count": 1, **first},
+            },
+            "orders_sent": 2,
+        }
+    }
+
+    assert _refusal_lines(found) == [
+        (
+            "- Rails refused 5 order(s) the strategy asked for: `PER_TRADE_RISK` 5 time(s), the "
+            "first in step 3; the session's own order checks refused 8 order(s): `QTY_BELOW_LOT` "
+            "7 time(s), the first in step 3; `REDUCE_ONLY` 1 time(s), the first in step 3; 2 "
+            'order(s) were sent in all (each rule: docs/risk.md, "The rails"; the table below '
+            "counts them)."
+        )
+    ]

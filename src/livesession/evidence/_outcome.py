@@ -29,6 +29,7 @@ from .._artifacts.runtime import GAP_CAUSES, LongestGap, stamped_apart
 from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
+from .._risk.kinds import rails_and_checks
 from .._rundir.halts import (
     ACTED_BY,
     MID_WIND_DOWN,
@@ -300,18 +301,25 @@ def _refusal_lines(found: dict[str, Any]) -> list[str]:
     refusals = found.get("refusals")
     if not refusals:
         return []
-    rules = sorted(refusals["by_rule"].items(), key=lambda item: -item[1]["count"])
-    each = "; ".join(
-        f"{md_code(rule)} {md_text(said['count'])} time(s), the first in step "
-        f"{md_text(said['from_step'])}" + (f" ({md_text(said['at'])})" if said["at"] else "")
-        for rule, said in rules
-    )
-    total = sum(said["count"] for _rule, said in rules)
+    ranked = sorted(refusals["by_rule"].items(), key=lambda item: -item[1]["count"])
+    split = rails_and_checks(ranked)
+    said: list[str] = []
+    for kind, rules in zip(("Rails", "The session's own order checks"), split, strict=True):
+        if not rules:
+            continue
+        each = "; ".join(
+            f"{md_code(rule)} {md_text(it['count'])} time(s), the first in step "
+            f"{md_text(it['from_step'])}" + (f" ({md_text(it['at'])})" if it["at"] else "")
+            for rule, it in rules
+        )
+        total = sum(it["count"] for _rule, it in rules)
+        asked = "" if said else " the strategy asked for"
+        said.append(f"{kind if not said else kind.lower()} refused {total} order(s){asked}: {each}")
+    rail = "rule" if split[1] else "rail"
     return [
         (
-            f"- Rails refused {total} order(s) the strategy asked for: {each}; "
-            f"{md_text(refusals['orders_sent'])} order(s) were sent in all (each rail: "
-            'docs/risk.md, "The rails"; the table below counts them).'
+            f"- {'; '.join(said)}; {md_text(refusals['orders_sent'])} order(s) were sent in all "
+            f'(each {rail}: docs/risk.md, "The rails"; the table below counts them).'
         )
     ]
 

@@ -15,6 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .._domain.clock import format_utc_ns
+from .._risk.kinds import rails_and_checks
 from ..evidence._torn import set_aside_stops
 
 if TYPE_CHECKING:
@@ -24,20 +25,35 @@ __all__ = ["refused_line", "resumed_why"]
 
 
 def refused_line(run: ReportRun) -> str:
-    """``<p class="sub">Rails refused ...</p>``; "" when no rail refused an order."""
-    rails = run.tallies.rails
-    if not rails:
+    """``<p class="sub">Rails refused ...</p>``; "" when no rail or order check refused one.
+
+    The rails (limits) and the session's own order checks (``QTY_BELOW_LOT`` ...) are
+    said apart: a run its checks refused asked for orders no venue takes.
+    """
+    refused = run.tallies.rails
+    if not refused:
         return ""
-    each = "; ".join(
-        f"{rule} {count:,} time(s) from {format_utc_ns(first)}"
-        for rule, (count, first, _last) in sorted(rails.items(), key=lambda kv: -kv[1][0])
-    )
-    total = sum(count for count, _first, _last in rails.values())
+    ranked = sorted(refused.items(), key=lambda kv: -kv[1][0])
+    said: list[str] = []
+    rail = "rule" if rails_and_checks(ranked)[1] else "rail"
+    for kind, rules in zip(
+        ("Rails", "The session's own order checks"), rails_and_checks(ranked), strict=True
+    ):
+        if not rules:
+            continue
+        each = "; ".join(
+            f"{rule} {count:,} time(s) from {format_utc_ns(first)}"
+            for rule, (count, first, _last) in rules
+        )
+        total = sum(count for _rule, (count, _first, _last) in rules)
+        asked = "" if said else " the strategy asked for"
+        said.append(
+            f"{kind if not said else kind.lower()} refused {total:,} order(s){asked}: {each}"
+        )
     sent = run.tallies.kinds.get("ORDER_SUBMITTED", 0)
     return (
-        f'<p class="sub">Rails refused {total:,} order(s) the strategy asked for: '
-        f"{escape(each)}; {sent:,} order(s) were sent in all (each rail under Limits, "
-        "preflight checks and rails)</p>\n"
+        f'<p class="sub">{escape("; ".join(said))}; {sent:,} order(s) were sent in all (each '
+        f"{rail} under Limits, preflight checks and rails)</p>\n"
     )
 
 
