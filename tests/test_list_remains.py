@@ -68,3 +68,32 @@ def test_any_one_file_a_run_writes_after_run_json_is_enough_to_list_its_remains(
         (str(half), Verdict.NOT_A_RUN),
         (str(out / "kept"), Verdict.COMPLETED),
     ]
+
+
+@pytest.mark.broken_run("its file names upper-cased, as a copy through a case-folding file system")
+def test_list_shows_a_run_whose_file_names_a_copy_upper_cased(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: left out of `list` (text and --json), exit 0, without a word, while `status`
+    and `verify` of it said `... are there, in another case`."""
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "kept", "--steps", "20", "-q"]) == 0
+    folded = out / "folded"
+    shutil.copytree(out / "kept", folded)
+    for path in list(folded.iterdir()):
+        path.rename(path.with_name(path.name.upper()))
+    if (folded / names.RUN_META).exists():
+        pytest.skip("a file system that folds case finds the files by their own names")
+    capsys.readouterr()
+
+    assert main(["list", str(out), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [(r["run_dir"], r["verdict"]) for r in runs] == [
+        (str(folded), "not_a_run"),
+        (str(out / "kept"), "completed"),
+    ]
+    assert runs[0]["problem"].startswith(f"{folded} is not a run: no run.json, and ")
+    assert "are there, in another case (a copy through a file system" in runs[0]["problem"]
+    assert main(["list", str(out)]) == 0
+    rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["?", "(folded)", "not_a_run"], ["kept", "completed", "STOPPED"]]

@@ -83,9 +83,17 @@ def no_run_shown(path: Path) -> bool:
     What is left of a run whose ``run.json`` and ``audit.jsonl`` were removed (a file a run
     writes only once ``run.json`` is in place) is no run, but ``list`` shows it (``not_a_run``,
     naming what is missing) rather than leave it out of a fleet's count. A directory of the
-    desk's own, with none of these files, is left out.
+    desk's own, with none of these files, is left out. So is a run whose file names a copy
+    changed the case of (``EVENTS.JSONL``: a case-folding file system), which ``status``
+    explains (``renamed_by_case``): it was left out of the list without a word.
     """
-    return no_run_yet(path) or any((path / name).exists() for name in _REMAINS)
+    if no_run_yet(path) or any((path / name).exists() for name in _REMAINS):
+        return True
+    wanted = {name.lower() for name in (*_REMAINS, names.RUN_META)}
+    try:
+        return any(entry.name.lower() in wanted for entry in path.iterdir())
+    except OSError:  # not to be read: nothing more is known of it than before
+        return False
 
 
 def is_starting(run_dir: Path) -> bool:
