@@ -574,6 +574,7 @@ def test_the_run_line_of_a_run_a_full_disk_stopped_says_so_as_its_document_does(
         {
             "reason": "SINK_WRITE_FAILED",
             "error": "events sink failed after 0 retries (OSError); the session stopped trading",
+            "resume": 1,
         }
     ]
     assert f"- Run ended: **COMPLETED**: {said[len('COMPLETED: ') :]}" in (

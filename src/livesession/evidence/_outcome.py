@@ -41,7 +41,7 @@ from .._rundir.halts import (
 )
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
-from ._torn import set_aside_lines, set_aside_stops
+from ._torn import after_stop, mixed, set_aside_lines, set_aside_stops
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -223,7 +223,8 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
     lines = ["## How the run ended", ""]
     if not found["sealed"]:
         lines.append(f"The run is **not sealed**: {_unsealed(found, where)}.")
-        return [*lines, *_halt_lines(found), *_resume_lines(found), ""]
+        stops = found.get("stopped_itself") or []
+        return [*lines, *_halt_lines(found), *_resume_lines(found, stops), ""]
     planned = found["steps_planned"]
     steps = md_text(found["steps"]) + ("" if planned is None else f" of {md_text(planned)}")
     reason = f", reason {md_code(found['reason'])}" if found["reason"] else ""
@@ -254,7 +255,7 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
     ]
     lines += _halt_lines(found) + _refusal_lines(found)
     stops = found.get("stopped_itself") or []
-    lines += _resume_lines(found, crashed=not stops) + set_aside_lines(stops)
+    lines += _resume_lines(found, stops) + set_aside_lines(stops)
     fault = found.get("fault")
     if fault is not None:
         detail = "; ".join(
@@ -391,16 +392,30 @@ def _halt_lines(found: dict[str, Any]) -> list[str]:
     ]
 
 
-def _resume_lines(found: dict[str, Any], *, crashed: bool = True) -> list[str]:
-    """``- **Resumed** after a crash once: ...``; not ``after a crash`` when not ``crashed``."""
+def _resume_lines(found: dict[str, Any], stops: list[dict[str, Any]]) -> list[str]:
+    """``- **Resumed** after a crash once: ...``; not ``after a crash`` after a stop.
+
+    When some resumes followed a crash and some a process that stopped itself (``stops``),
+    each is said with its own cause: ``from step 50 (...), after a crash; from step 150
+    (...), after the process stopped itself unsealed (SINK_WRITE_FAILED), not a crash``.
+    """
     resumes = found.get("resumes", ())
     if not resumes:
         return []
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
-    each = "; ".join(_resumed(resume) for resume in resumes)
-    after = "after a crash " if crashed else ""
-    lines = [f"- **Resumed** {after}{times}: {each}."]
-    if crashed and any(resume["torn_bytes"] for resume in resumes):
+    if mixed(stops, len(resumes)):
+        causes = [after_stop(stops, n) for n in range(1, len(resumes) + 1)]
+        each = "; ".join(
+            f"{_resumed(resume)}, {md_text(cause)}"
+            for resume, cause in zip(resumes, causes, strict=True)
+        )
+        lines = [f"- **Resumed** {times}: {each}."]
+        crashes = [r for r, cause in zip(resumes, causes, strict=True) if cause == "after a crash"]
+    else:
+        each = "; ".join(_resumed(resume) for resume in resumes)
+        lines = [f"- **Resumed** {'' if stops else 'after a crash '}{times}: {each}."]
+        crashes = [] if stops else list(resumes)
+    if any(resume["torn_bytes"] for resume in crashes):
         lines.append(_RESUME_MEANS)
     return lines
 

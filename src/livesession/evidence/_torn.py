@@ -9,41 +9,97 @@ after a crash" of both: a reviewer read a full disk as a crash.
 
 from __future__ import annotations
 
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
-from .._artifacts.runread import payload, read_records
+from .._artifacts.runread import iter_records, json_object, payload, read_bytes
+from .._support.fsutil import raise_if_refused
 from .._support.text import md_code, md_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["set_aside_lines", "set_aside_stops", "stopped_itself"]
+__all__ = [
+    "after_stop",
+    "mixed",
+    "resume_causes",
+    "set_aside_lines",
+    "set_aside_stops",
+    "stopped_itself",
+]
 
 TORN_AUDIT = f"{names.AUDIT}.torn"
 """The audit records the run's resumes set aside."""
 
 
-def set_aside_stops(run_dir: Path) -> list[dict[str, str]]:
-    """Each stop of the process the set-aside audit records name: ``reason`` and ``error``.
+def set_aside_stops(run_dir: Path) -> list[dict[str, Any]]:
+    """Each stop of the process the set-aside audit records name: ``reason``, ``error``, ``resume``.
 
     A fault they name (``C2_OPERATOR_REQUIRED``) after a refused write
     (``C2_SINK_WRITE_FAILED``, whose ``error`` it gives): a process that cannot write stops
     itself there. Another fault set aside (a strategy's error, then a crash in its wind-down)
-    says nothing of how the process ended: none is said of it. The manifest's ``outcome``
-    keeps them (``stopped_itself``), which its document and its run line both read.
+    says nothing of how the process ended: none is said of it. ``resume`` is the number
+    (from 1) of the ``C2_RESUME`` that set the record aside, told by the audit bytes each
+    resume counts (``torn_bytes``, in order): a resume without a stop followed a crash. The
+    manifest's ``outcome`` keeps them (``stopped_itself``), which its document and its run
+    line both read.
     """
-    stops: list[dict[str, str]] = []
+    stops: list[dict[str, Any]] = []
     error = ""
-    for record in read_records(run_dir / TORN_AUDIT):
+    try:
+        data = read_bytes(run_dir / TORN_AUDIT)
+    except OSError as exc:
+        raise_if_refused(exc, run_dir / TORN_AUDIT)
+        return []
+    ends = list(accumulate(_audit_torn(run_dir)))
+    start = 0
+    for line in data.split(b"\n"):
+        at, start = start, start + len(line) + 1
+        record = json_object(line)
+        if record is None:
+            continue
         body: dict[str, Any] = payload(record)
         code = record.get("code")
         if code == "C2_SINK_WRITE_FAILED":
             error = str(body.get("error") or "")
         elif code == "C2_OPERATOR_REQUIRED" and body.get("reason") and error:
-            stops.append({"reason": str(body["reason"]), "error": error})
+            resume = next((n for n, end in enumerate(ends, 1) if at < end), len(ends) or 1)
+            stops.append({"reason": str(body["reason"]), "error": error, "resume": resume})
             error = ""
     return stops
+
+
+def _audit_torn(run_dir: Path) -> list[int]:
+    """The audit bytes each ``C2_RESUME`` of the run set aside, in order (0: none)."""
+    sizes = []
+    for record in iter_records(run_dir / names.AUDIT):
+        if record.get("code") == "C2_RESUME":
+            torn = payload(record).get("torn_bytes")
+            size = torn.get(names.AUDIT) if isinstance(torn, dict) else 0
+            sizes.append(size if type(size) is int and size > 0 else 0)
+    return sizes
+
+
+def after_stop(stops: list[dict[str, Any]], number: int) -> str:
+    """What the resume ``number`` (from 1) came after: the stop it set aside, or a crash."""
+    reasons = [stop["reason"] for stop in stops if stop.get("resume") == number]
+    if reasons:
+        said = ", ".join(dict.fromkeys(reasons))
+        return f"after the process stopped itself unsealed ({said}), not a crash"
+    return "after a crash"
+
+
+def resume_causes(run_dir: Path) -> list[str]:
+    """What each resume of the run came after (``after_stop``), in order."""
+    stops = set_aside_stops(run_dir)
+    return [after_stop(stops, n) for n in range(1, len(_audit_torn(run_dir)) + 1)]
+
+
+def mixed(stops: list[dict[str, Any]], resumes: int) -> bool:
+    """Whether some of ``resumes`` came after a crash, and some after the process stopped."""
+    after = {stop.get("resume") for stop in stops}
+    return bool(stops) and not all(n in after for n in range(1, resumes + 1))
 
 
 def set_aside_lines(stops: list[dict[str, str]]) -> list[str]:

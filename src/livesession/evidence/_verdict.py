@@ -26,7 +26,7 @@ from .._rundir.nextwords import reason_next
 from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
-from ._torn import stopped_itself
+from ._torn import after_stop, mixed, stopped_itself
 
 __all__ = ["EVIDENCE_NOT_VERIFIED", "EVIDENCE_VERIFIED", "evidence_said", "run_ended"]
 
@@ -78,6 +78,9 @@ def _resumed(resumes: list[dict[str, Any]], stops: list[dict[str, str]]) -> str:
     steps = [resumed_from(resume) for resume in resumes]
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
     where = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + f" and {steps[-1]}"
+    if mixed(stops, len(resumes)):  # each resume with its own cause
+        each = (f"from {step} {after_stop(stops, n)}" for n, step in enumerate(steps, 1))
+        return f"; resumed {times}: {', '.join(each)}"
     if stops:
         return f"; resumed {times}, from {where}, {stopped_itself(stops)}"
     return f"; resumed after a crash {times}, from {where}"

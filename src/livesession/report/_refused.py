@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
-from ..evidence._torn import set_aside_stops
+from ..evidence._torn import mixed, resume_causes, set_aside_stops
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
 
 __all__ = ["refused_line", "resumed_why"]
+
+_CRASH = "the process stopped without sealing the run (a crash, or a kill)"
 
 
 def refused_line(run: ReportRun) -> str:
@@ -61,11 +63,13 @@ def resumed_why(run: ReportRun) -> str:
     """``<p class="sub">Why: ...</p>`` under a resumed run's line; "" for a run never resumed."""
     if not run.resumed:
         return ""
-    why = (
-        "its process stopped itself, unsealed (a write the system refused: see audit.jsonl.torn)"
-        if set_aside_stops(run.run_dir)
-        else "the process stopped without sealing the run (a crash, or a kill)"
-    )
+    stops = set_aside_stops(run.run_dir)
+    itself = "stopped itself, unsealed (a write the system refused: see audit.jsonl.torn)"
+    why = f"its process {itself}" if stops else _CRASH
+    causes = resume_causes(run.run_dir)
+    if mixed(stops, len(causes)):  # each resume's own cause, counted
+        crashes = causes.count("after a crash")
+        why = f"{_CRASH} before {crashes} resume(s), and {itself} before {len(causes) - crashes}"
     return (
         f'<p class="sub">Why: {escape(why)}, and livesession resume went on from the last '
         "checkpoint, doing the steps after it again</p>\n"
