@@ -166,3 +166,24 @@ def test_rails_and_order_checks_are_said_apart_in_one_line() -> None:
             "counts them)."
         )
     ]
+
+
+def test_burnins_rail_path_says_the_order_checks_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `157 order(s) refused by a safety rail: QTY_BELOW_LOT 157` (burnin's rail
+    row, and the evidence document's failure paths), of the session's own lot check."""
+    config = tmp_path / "lot.toml"
+    config.write_text(_BELOW_LOT, encoding="utf-8")
+    assert main(["dryrun", "-c", str(config), "--out", str(tmp_path), "-q"]) == 0
+    lenient = ("--min-signals", "0", "--min-decisions", "0", "--min-oco", "0")
+    main(["burnin", str(tmp_path / "lot"), *lenient])
+    capsys.readouterr()
+
+    paths = orjson.loads((tmp_path / "lot" / "burnin.json").read_bytes())["failure_paths"]
+    row = next(path for path in paths if path["path"] == "rail")
+
+    assert (row["exercised"], row["count"]) == (True, 157)
+    assert row["detail"] == (
+        "157 order(s) refused: 157 by the session's own order checks (QTY_BELOW_LOT 157)"
+    )

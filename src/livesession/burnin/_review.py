@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload, read_json_object
+from .._risk.kinds import ORDER_CHECKS
 from .._rundir.supplied import by_factory
 from .._support.references import IN_PROCESS
 from .._support.text import md_code, md_text
@@ -135,8 +136,15 @@ class FailurePaths:
         Each is said as what it was: a kill the cap pulled refused no order.
         """
         refused, pulled = self._rules, self._kills[_DAILY_LOSS]
-        if not pulled:
+        checks = Counter({rule: n for rule, n in refused.items() if rule in ORDER_CHECKS})
+        if not pulled and not checks:
             return _path("rail", refused, "order(s) refused by a safety rail: {}")
+        if not pulled:  # the session's own order checks are no rail: said apart
+            rails = refused - checks
+            by_rails = f"{rails.total()} by a safety rail ({_by(rails)}), " if rails else ""
+            said = f"{by_rails}{checks.total()} by the session's own order checks ({_by(checks)})"
+            path = _path("rail", refused, "")
+            return path | {"detail": f"{path['count']} order(s) refused: {said}"}
         path = _path("rail", refused + Counter({_DAILY_LOSS: pulled}), "")
         kills = (
             f"the daily-loss cap pulled the kill switch {pulled} time(s) ({_DAILY_LOSS} {pulled})"
