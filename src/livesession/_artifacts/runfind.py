@@ -18,7 +18,14 @@ from .runfiles import first_writes_left
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["RUN_MARKERS", "is_run_dir", "lost_files", "lost_said", "runs_inside"]
+__all__ = [
+    "RUN_MARKERS",
+    "is_run_dir",
+    "killed_while_starting",
+    "lost_files",
+    "lost_said",
+    "runs_inside",
+]
 
 #: What makes a directory a run: the runbook's own invocation writes only the four contract
 #: artifacts, and a crashed run may lack metrics.json or state snapshots, but every run that
@@ -36,13 +43,33 @@ def is_run_dir(path: Path) -> bool:
     return (path / names.RUN_META).is_file() or all((path / name).is_file() for name in RUN_MARKERS)
 
 
+def killed_while_starting(path: Path) -> bool:
+    """Whether ``path`` is a run killed after ``run.json`` was written, before it recorded.
+
+    ``create_run`` writes ``config.json`` and ``run.json``, then builds the broker (a ccxt
+    import takes seconds) and opens the recorder's files: a kill in between leaves a run
+    with no ``events.jsonl`` or ``audit.jsonl`` (or one of them, empty) and no checkpoint.
+    So does a kill just after they were opened, before their first lines were written out:
+    both there, empty. No session traded (orders come after the first checkpoint), so
+    nothing was sent: ``resume`` starts it over from nothing.
+    """
+    if not (path / names.RUN_META).is_file() or (path / names.CHECKPOINT).exists():
+        return False
+    try:
+        sizes = [(path / name).stat().st_size for name in RUN_MARKERS if (path / name).is_file()]
+    except OSError:
+        return False
+    return not any(sizes)
+
+
 def lost_files(path: Path) -> list[str]:
     """``events.jsonl`` or ``audit.jsonl`` (or both) when a run with ``run.json`` lacks it.
 
     Such a directory is a run (as ``status`` and ``list`` judge it) that lost a file on
-    the way; [] for any other (a run killed while it started is the caller's to tell first).
+    the way; [] for any other. A run killed while it started (``killed_while_starting``)
+    lacks them too, and lost nothing: it never wrote them.
     """
-    if not (path / names.RUN_META).is_file():
+    if not (path / names.RUN_META).is_file() or killed_while_starting(path):
         return []
     return [name for name in RUN_MARKERS if not (path / name).exists()]
 

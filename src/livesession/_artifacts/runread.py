@@ -26,7 +26,14 @@ from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
 from .runfiles import not_there, odd_files, odd_said, renamed_by_case
-from .runfind import RUN_MARKERS, is_run_dir, lost_files, lost_said, runs_inside
+from .runfind import (
+    RUN_MARKERS,
+    is_run_dir,
+    killed_while_starting,
+    lost_files,
+    lost_said,
+    runs_inside,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterator, Mapping
@@ -40,7 +47,6 @@ __all__ = [
     "is_run_dir",
     "iter_records",
     "json_object",
-    "killed_while_starting",
     "killed_while_starting_says",
     "last_whole_line",
     "newest_event",
@@ -148,25 +154,6 @@ def killed_while_starting_says(path: Path) -> str:
         [_missing(missing)] * bool(missing) + [_missing(empty, what="empty")] * bool(empty)
     )
     return f"a run killed while it started: {said} (it recorded nothing, and sent nothing)"
-
-
-def killed_while_starting(path: Path) -> bool:
-    """Whether ``path`` is a run killed after ``run.json`` was written, before it recorded.
-
-    ``create_run`` writes ``config.json`` and ``run.json``, then builds the broker (a ccxt
-    import takes seconds) and opens the recorder's files: a kill in between leaves a run
-    with no ``events.jsonl`` or ``audit.jsonl`` (or one of them, empty) and no checkpoint.
-    So does a kill just after they were opened, before their first lines were written out:
-    both there, empty. No session traded (orders come after the first checkpoint), so
-    nothing was sent: ``resume`` starts it over from nothing.
-    """
-    if not (path / names.RUN_META).is_file() or (path / names.CHECKPOINT).exists():
-        return False
-    try:
-        sizes = [(path / name).stat().st_size for name in RUN_MARKERS if (path / name).is_file()]
-    except OSError:
-        return False
-    return not any(sizes)
 
 
 def last_whole_line(path: Path, *, passing: Collection[str] = ()) -> dict[str, Any] | None:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
 from .._artifacts.runfiles import first_writes_left
-from .._artifacts.runread import killed_while_starting, require_run
+from .._artifacts.runfind import killed_while_starting
+from .._artifacts.runread import require_run
 from .._exceptions import RunDirectoryError, RunHeld
 from .._support.text import command, option
 from .lock import holder_of, holder_soon, is_held
