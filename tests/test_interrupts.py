@@ -47,6 +47,8 @@ from livesession._artifacts import names
 from livesession.evidence import _rerun
 from livesession.status import Verdict, run_status
 
+from _helpers import as_pid_1
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -487,11 +489,13 @@ print("ran on", session.steps_done, session.status.value, flush=True)
 """
 
 
-def _sigterm_app(tmp_path: Path, verb: str, own: str) -> subprocess.CompletedProcess[str]:
+def _sigterm_app(
+    tmp_path: Path, verb: str, own: str, *head: str
+) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "app.py"
     script.write_text(_SIGTERM_APP, encoding="utf-8")
     return subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "runs"), verb, own],
+        [*head, sys.executable, str(script), str(tmp_path / "runs"), verb, own],
         capture_output=True,
         text=True,
         check=False,
@@ -522,6 +526,35 @@ def test_a_sigterm_seals_the_run_before_the_process_ends(tmp_path: Path, verb: s
 
 def test_an_applications_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
     done = _sigterm_app(tmp_path, "run_to_end", "own")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["own handler", "ran on 250 COMPLETED"]
+
+
+@pytest.mark.parametrize("verb", ["run_to_end", "run_n_steps"])
+def test_a_sigterm_ends_an_application_run_as_pid_1_once_its_run_is_sealed(
+    tmp_path: Path, verb: str
+) -> None:
+    """Bug: an application run as a container's first process (no init) had its session
+    stopped and sealed by a SIGTERM, then the signal raised again with its default action,
+    which the kernel drops for PID 1: ``run_to_end`` returned, the application went on (here
+    it printed ``ran on 40 COMPLETED`` and exited 0), and a container's runtime killed it
+    later, wherever it was by then. It now ends there too, with the status 143 a shell and
+    the runtime show for a SIGTERM."""
+    done = _sigterm_app(tmp_path, verb, "default", *as_pid_1())
+    assert (done.returncode, done.stdout) == (128 + signal.SIGTERM, ""), done.stderr
+    run_dir = tmp_path / "runs" / "r"
+    status = run_status(run_dir)
+    assert (status.verdict, status.reason, status.steps) == (
+        Verdict.COMPLETED,
+        "SIGNAL_SIGTERM",
+        40,
+    )
+    assert verify_run(run_dir).ok
+
+
+def test_an_applications_own_sigterm_handler_is_left_alone_as_pid_1(tmp_path: Path) -> None:
+    """The application's handler is in place: never ended for it, as PID 1 either."""
+    done = _sigterm_app(tmp_path, "run_to_end", "own", *as_pid_1())
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["own handler", "ran on 250 COMPLETED"]
 
