@@ -477,7 +477,10 @@ out, verb, own = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "own"
 if own:  # an application's own handler: left alone (it records, and the run goes on)
     signal.signal(signal.SIGTERM, lambda *_: print("own handler", flush=True))
 session = create_run(DryrunConfig(run_id="r", steps=250), out)
-session.step_hooks.append(lambda s: os.kill(os.getpid(), signal.SIGTERM) if s.steps_done == 40 else None)
+times = 2 if sys.argv[3] == "twice" else 1  # "twice": a second SIGTERM right after the first
+session.step_hooks.append(
+    lambda s: [os.kill(os.getpid(), signal.SIGTERM) for _ in range(times)] if s.steps_done == 40 else None
+)
 if verb == "run_to_end":
     session.run_to_end(250)
 else:
@@ -550,6 +553,15 @@ def test_a_sigterm_ends_an_application_run_as_pid_1_once_its_run_is_sealed(
         40,
     )
     assert verify_run(run_dir).ok
+
+
+@pytest.mark.broken_run("a second SIGTERM ends the process at once: the run is left unsealed")
+def test_a_second_sigterm_ends_an_application_run_as_pid_1_at_once(tmp_path: Path) -> None:
+    """A second SIGTERM ends the process at once, its run left at its last checkpoint; as
+    PID 1 the kernel dropped it (and the first's again), and the application went on."""
+    done = _sigterm_app(tmp_path, "run_to_end", "twice", *as_pid_1())
+    assert (done.returncode, done.stdout) == (128 + signal.SIGTERM, ""), done.stderr
+    assert not verify_run(tmp_path / "runs" / "r").ok  # unsealed: resume finishes it
 
 
 def test_an_applications_own_sigterm_handler_is_left_alone_as_pid_1(tmp_path: Path) -> None:
