@@ -4,10 +4,10 @@ Whatever runs on the loop's thread holds every other task of the host (a web ser
 requests): ``Thread.start()`` waits there until the new thread runs, and ``join()`` until
 the thread has ended, each a wait on a busy machine (the new thread has to be scheduled
 and to take the GIL), tens of milliseconds under load. So the loop's thread starts a
-session's owner thread and the thread that seals the run (one each per block) and never
-waits for a thread to end: a thread of its own is joined once it has ended, seen from
-the loop without waiting (``_joined``), and the session's first side thread is started
-by its owner thread, all of them at once (``start_side``).
+session's owner thread only (one per block) and never waits for a thread to end: the
+owner thread starts the session's side threads, all of them at once (``start_side``), a
+side thread the one that seals the run (``started_by``), and a thread of its own is
+joined once it has ended, seen from the loop without waiting (``_joined``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import concurrent.futures.thread  # imported now, not by the first open_session on the loop
+import contextlib
+import functools
 import threading
-from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,48 +32,73 @@ JOIN_POLL = 0.001
 yet ended (its last few bytecodes); it never waits for one."""
 
 
-def on_its_own_thread(call: Callable[[*_Ts], _R], *args: *_Ts) -> asyncio.Future[_R]:
+def on_its_own_thread(
+    call: Callable[[*_Ts], _R],
+    *args: *_Ts,
+    started_by: concurrent.futures.Executor | None = None,
+) -> asyncio.Future[_R]:
     """``call(*args)`` on a thread of its own, which ends with it.
 
     The thread has ended before whoever awaits the call goes on (none is left behind once
-    the block, or ``asyncio.run``, has ended); the loop never waits for it meanwhile.
+    the block, or ``asyncio.run``, has ended); the loop never waits for it meanwhile. With
+    ``started_by`` (the session's side threads) one of that executor's threads starts it,
+    not the loop's.
     """
-    loop = asyncio.get_running_loop()
-    spare = concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="livesession-spare"
-    )
-    ran_on: list[threading.Thread] = []
+    own = _OwnThread(asyncio.get_running_loop(), functools.partial(call, *args))
+    if started_by is None:
+        own.start()
+    else:
+        started_by.submit(own.start).add_done_callback(own.not_started)
+    return own.answer
 
-    def running() -> _R:
-        ran_on.append(threading.current_thread())
-        return call(*args)
 
-    try:
-        call_done = spare.submit(running)
-    finally:
-        spare.shutdown(wait=False)  # its thread ends once the call has
-    answer: asyncio.Future[_R] = loop.create_future()
+class _OwnThread(Generic[_R]):
+    """One call on a thread of its own, answered on the loop once the thread has ended."""
 
-    def joined() -> None:
-        if answer.done():  # cancelled by its caller: the thread still ends by itself
+    def __init__(self, loop: asyncio.AbstractEventLoop, call: Callable[[], _R]) -> None:
+        self._loop = loop
+        self._call = call
+        self.answer: asyncio.Future[_R] = loop.create_future()
+        self._thread: threading.Thread | None = None
+        self._done: concurrent.futures.Future[Any] | None = None
+
+    def start(self) -> None:
+        spare = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="livesession-spare"
+        )
+        try:
+            self._done = spare.submit(self._running)
+        finally:
+            spare.shutdown(wait=False)  # its thread ends once the call has
+        self._done.add_done_callback(self._hand_over)
+
+    def not_started(self, starting: concurrent.futures.Future[None]) -> None:
+        """``start`` raised on the thread asked to run it: the caller is told why."""
+        if starting.exception() is not None:
+            self._done = starting
+            self._hand_over(starting)
+
+    def _running(self) -> _R:
+        self._thread = threading.current_thread()
+        return self._call()
+
+    def _hand_over(self, _: object) -> None:  # on the thread that ran it
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            self._loop.call_soon_threadsafe(self._joined)
+
+    def _joined(self) -> None:
+        if self.answer.done():  # cancelled by its caller: the thread still ends by itself
             return
-        thread = ran_on[0] if ran_on else None
-        if thread is not None:
-            thread.join(0)  # never waits: tells whether it has ended
-            if thread.is_alive():
-                loop.call_later(JOIN_POLL, joined)
+        if self._thread is not None:
+            self._thread.join(0)  # never waits: tells whether it has ended
+            if self._thread.is_alive():
+                self._loop.call_later(JOIN_POLL, self._joined)
                 return
-        _copy(call_done, answer)
-
-    def done(_: object) -> None:  # on the spare thread: hand over to the loop
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(joined)
-
-    call_done.add_done_callback(done)
-    return answer
+        if self._done is not None:  # always: set before it is handed over
+            _copy(self._done, self.answer)
 
 
-def _copy(source: concurrent.futures.Future[_R], target: asyncio.Future[_R]) -> None:
+def _copy(source: concurrent.futures.Future[Any], target: asyncio.Future[_R]) -> None:
     if source.cancelled():
         target.cancel()
     elif (error := source.exception()) is not None:

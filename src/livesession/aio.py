@@ -344,7 +344,7 @@ async def open_session(
             # left) still has its run sealed, and the owner thread ended, before the
             # process exits.
             try:
-                await settle(on_its_own_thread(_close_and_release, aio))
+                await settle(on_its_own_thread(_close_and_release, aio, started_by=side))
             finally:
                 released = True  # by _close_and_release, whatever it raised
     finally:
