@@ -10,6 +10,7 @@ import itertools
 import os
 import resource as _resource
 import select
+import shutil
 import signal as _signal
 import socket
 import subprocess
@@ -678,3 +679,22 @@ def stepping(run_dir: Path, steps: int = 20) -> bool:
         return (run_dir / names.EVENTS).read_bytes().count(b'"event_type":"BAR"') >= steps
     except OSError:
         return False
+
+
+def as_pid_1() -> list[str]:
+    """``unshare`` making the command the first process of a new PID namespace, as in a
+    container without an init; skips the test where this system does not allow it."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("no unshare(1) here")
+    head = [unshare, "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]
+    probe = subprocess.run(
+        [*head, sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    if probe.returncode != 0 or probe.stdout.strip() != "1":
+        pytest.skip(f"no PID namespace for this user: {probe.stderr.strip()}")
+    return head

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from _childscripts import SLOW_WINDDOWN
 from livesession.cli import main
 from livesession.verify import verify_run
 
-from _helpers import stepping, until
+from _helpers import as_pid_1, stepping, until
 
 _HUNG_UP = {"ok": False, "exit_code": 129, "error": "hung up"}
 
@@ -192,30 +191,11 @@ def test_a_signal_while_the_cli_loads_is_one_line_and_its_code(
     assert not (tmp_path / "runs").exists()
 
 
-def _as_pid_1() -> list[str]:
-    """``unshare`` making the command the first process of a new PID namespace, as in a
-    container without an init; skips the test where this system does not allow it."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        pytest.skip("no unshare(1) here")
-    head = [unshare, "--user", "--map-root-user", "--pid", "--fork", "--kill-child"]
-    probe = subprocess.run(
-        [*head, sys.executable, "-c", "import os; print(os.getpid())"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if probe.returncode != 0 or probe.stdout.strip() != "1":
-        pytest.skip(f"no PID namespace for this user: {probe.stderr.strip()}")
-    return head
-
-
 def test_a_sigterm_while_the_cli_loads_as_pid_1_is_not_lost(tmp_path: Path) -> None:
     """A container's first process (``docker run IMAGE livesession dryrun``, no init): the
     kernel drops a signal whose action is the default one, so a ``docker stop`` while the
     CLI loaded was lost, and the run went on to its end (or to the SIGKILL that follows)."""
-    done = _loading_signalled(tmp_path, signal.SIGTERM, *_as_pid_1())
+    done = _loading_signalled(tmp_path, signal.SIGTERM, *as_pid_1())
     assert (done.returncode, done.stderr) == (143, "livesession: terminated\n")
     assert not (tmp_path / "runs").exists()
 
@@ -241,7 +221,7 @@ def test_a_second_sigterm_as_pid_1_ends_the_process_at_once(tmp_path: Path) -> N
     run_dir = tmp_path / "twice"
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "1000000", "-q"]
     with subprocess.Popen(
-        [*_as_pid_1(), sys.executable, "-c", SLOW_WINDDOWN, *args],
+        [*as_pid_1(), sys.executable, "-c", SLOW_WINDDOWN, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -47,6 +47,8 @@ from livesession._artifacts import names
 from livesession.evidence import _rerun
 from livesession.status import Verdict, run_status
 
+from _helpers import as_pid_1
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -475,7 +477,10 @@ out, verb, own = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "own"
 if own:  # an application's own handler: left alone (it records, and the run goes on)
     signal.signal(signal.SIGTERM, lambda *_: print("own handler", flush=True))
 session = create_run(DryrunConfig(run_id="r", steps=250), out)
-session.step_hooks.append(lambda s: os.kill(os.getpid(), signal.SIGTERM) if s.steps_done == 40 else None)
+times = 2 if sys.argv[3] == "twice" else 1  # "twice": a second SIGTERM right after the first
+session.step_hooks.append(
+    lambda s: [os.kill(os.getpid(), signal.SIGTERM) for _ in range(times)] if s.steps_done == 40 else None
+)
 if verb == "run_to_end":
     session.run_to_end(250)
 else:
@@ -487,11 +492,13 @@ print("ran on", session.steps_done, session.status.value, flush=True)
 """
 
 
-def _sigterm_app(tmp_path: Path, verb: str, own: str) -> subprocess.CompletedProcess[str]:
+def _sigterm_app(
+    tmp_path: Path, verb: str, own: str, *head: str
+) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "app.py"
     script.write_text(_SIGTERM_APP, encoding="utf-8")
     return subprocess.run(
-        [sys.executable, str(script), str(tmp_path / "runs"), verb, own],
+        [*head, sys.executable, str(script), str(tmp_path / "runs"), verb, own],
         capture_output=True,
         text=True,
         check=False,
@@ -522,6 +529,44 @@ def test_a_sigterm_seals_the_run_before_the_process_ends(tmp_path: Path, verb: s
 
 def test_an_applications_own_sigterm_handler_is_left_alone(tmp_path: Path) -> None:
     done = _sigterm_app(tmp_path, "run_to_end", "own")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["own handler", "ran on 250 COMPLETED"]
+
+
+@pytest.mark.parametrize("verb", ["run_to_end", "run_n_steps"])
+def test_a_sigterm_ends_an_application_run_as_pid_1_once_its_run_is_sealed(
+    tmp_path: Path, verb: str
+) -> None:
+    """Bug: an application run as a container's first process (no init) had its session
+    stopped and sealed by a SIGTERM, then the signal raised again with its default action,
+    which the kernel drops for PID 1: ``run_to_end`` returned, the application went on (here
+    it printed ``ran on 40 COMPLETED`` and exited 0), and a container's runtime killed it
+    later, wherever it was by then. It now ends there too, with the status 143 a shell and
+    the runtime show for a SIGTERM."""
+    done = _sigterm_app(tmp_path, verb, "default", *as_pid_1())
+    assert (done.returncode, done.stdout) == (128 + signal.SIGTERM, ""), done.stderr
+    run_dir = tmp_path / "runs" / "r"
+    status = run_status(run_dir)
+    assert (status.verdict, status.reason, status.steps) == (
+        Verdict.COMPLETED,
+        "SIGNAL_SIGTERM",
+        40,
+    )
+    assert verify_run(run_dir).ok
+
+
+@pytest.mark.broken_run("a second SIGTERM ends the process at once: the run is left unsealed")
+def test_a_second_sigterm_ends_an_application_run_as_pid_1_at_once(tmp_path: Path) -> None:
+    """A second SIGTERM ends the process at once, its run left at its last checkpoint; as
+    PID 1 the kernel dropped it (and the first's again), and the application went on."""
+    done = _sigterm_app(tmp_path, "run_to_end", "twice", *as_pid_1())
+    assert (done.returncode, done.stdout) == (128 + signal.SIGTERM, ""), done.stderr
+    assert not verify_run(tmp_path / "runs" / "r").ok  # unsealed: resume finishes it
+
+
+def test_an_applications_own_sigterm_handler_is_left_alone_as_pid_1(tmp_path: Path) -> None:
+    """The application's handler is in place: never ended for it, as PID 1 either."""
+    done = _sigterm_app(tmp_path, "run_to_end", "own", *as_pid_1())
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["own handler", "ran on 250 COMPLETED"]
 

@@ -62,6 +62,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "testing",
                 "aio",
                 "_aio_once",
+                "_aio_threads",
                 "__main__",
             }
         ),

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ._aio_once import once
+from ._aio_threads import on_its_own_thread, release, retrieved, settle, start_side
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import ConfigError, InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
@@ -62,13 +63,12 @@ class AsyncSession(InProcessOnly):
         self,
         session: LiveSessionOrchestrator,
         executor: concurrent.futures.ThreadPoolExecutor,
+        side: concurrent.futures.ThreadPoolExecutor,
         run_dir: Path | None,
     ) -> None:
         self._session = session
         self._executor = executor
-        self._side = concurrent.futures.ThreadPoolExecutor(
-            max_workers=SIDE_THREADS, thread_name_prefix="livesession-side"
-        )
+        self._side = side
         """The verbs' and reads' threads: the session's own, so that a step that hangs
         holds no call of another session's, nor the loop's default executor."""
         self._ended = False
@@ -154,8 +154,8 @@ class AsyncSession(InProcessOnly):
         except asyncio.CancelledError:
             # Both to their end, whatever cancels this task again meanwhile (a second
             # cancel, a timeout): the cancellation goes on once the step under way is over.
-            await _settle(self._off_loop(self._session.request_stop, CANCELLED_REASON))
-            await _settle(self._off_loop(concurrent.futures.wait, [future]))
+            await settle(self._off_loop(self._session.request_stop, CANCELLED_REASON))
+            await settle(self._off_loop(concurrent.futures.wait, [future]))
             raise
 
     # -- the operator verbs, from any thread ------------------------------------------------
@@ -229,7 +229,7 @@ class AsyncSession(InProcessOnly):
         """
         check_said(name, arg)  # refused as called (stop, not request_stop), and not kept
         future = asyncio.ensure_future(self._elsewhere(call, arg))
-        future.add_done_callback(_retrieved)  # a failure is raised to whoever awaits it
+        future.add_done_callback(retrieved)  # a failure is raised to whoever awaits it
         self._verbs.setdefault(name, []).append(future)
         return await asyncio.shield(future)
 
@@ -251,7 +251,7 @@ class AsyncSession(InProcessOnly):
                 call=True,
             )
         future = self._executor.submit(call)
-        return await _settle(asyncio.wrap_future(future), unstarted=future)
+        return await settle(asyncio.wrap_future(future), unstarted=future)
 
     def _end(self) -> None:
         """The block is ending: nothing more goes to the owner thread, which shuts down."""
@@ -274,7 +274,7 @@ class AsyncSession(InProcessOnly):
         once it is shut down (``loop.shutdown_default_executor()``) it refuses new work.
         """
         if self._ended:  # the side threads are ending with the block
-            return _on_its_own_thread(call, *args)
+            return on_its_own_thread(call, *args)
         return asyncio.wrap_future(self._side.submit(call, *args))
 
     def __repr__(self) -> str:
@@ -312,8 +312,12 @@ async def open_session(
     executor = concurrent.futures.ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="livesession-owner"
     )
+    side = concurrent.futures.ThreadPoolExecutor(
+        max_workers=SIDE_THREADS, thread_name_prefix="livesession-side"
+    )
+    released = False  # the owner thread ended (with the run's sealing)
     try:
-        entering = executor.submit(build, start=start)
+        entering = executor.submit(build, side, start=start)
         try:
             session = await asyncio.wrap_future(entering)
         except BaseException:
@@ -321,10 +325,10 @@ async def open_session(
             # shutdown): it goes no further, and what was built is closed (sealed) on its
             # thread once the stage under way ends, before the cancellation goes on.
             build.abandon()
-            closing = executor.submit(_close_built, entering)
-            await _settle(asyncio.wrap_future(closing))
+            closing = executor.submit(_close_built, entering, side)
+            await settle(asyncio.wrap_future(closing))
             raise
-        aio = AsyncSession(session, executor, run_dir)
+        aio = AsyncSession(session, executor, side, run_dir)
         try:
             yield aio
         finally:
@@ -334,43 +338,19 @@ async def open_session(
             # effect first: the seal records it.
             under_way = aio._verbs_under_way()  # noqa: SLF001
             if under_way:
-                await _settle(asyncio.ensure_future(asyncio.wait(under_way)))
+                await settle(asyncio.ensure_future(asyncio.wait(under_way)))
             # Handed to a thread before this task waits on anything: a task the loop never
             # resumes (asyncio.run ending as it closes a block entered by hand and never
             # left) still has its run sealed, and the owner thread ended, before the
             # process exits.
-            await _settle(_on_its_own_thread(_close_and_release, aio))
+            try:
+                await settle(on_its_own_thread(_close_and_release, aio, started_by=side))
+            finally:
+                released = True  # by _close_and_release, whatever it raised
     finally:
         # Off the loop: a run_steps still under way ends at its next step (stopped above).
-        await _settle(_on_its_own_thread(_release, executor))
-
-
-def _on_its_own_thread(call: Callable[[*_Ts], _R], *args: *_Ts) -> asyncio.Future[_R]:
-    """``call(*args)`` on a thread of its own, which ends with it.
-
-    The thread is joined before whoever awaits the call goes on (it has only to return
-    by then): none is left behind once the block, or ``asyncio.run``, has ended.
-    """
-    spare = concurrent.futures.ThreadPoolExecutor(
-        max_workers=1, thread_name_prefix="livesession-spare"
-    )
-    try:
-        call_done = spare.submit(call, *args)
-    finally:
-        spare.shutdown(wait=False)  # its thread ends once the call has
-
-    def joined(_: object) -> None:  # the first of its callbacks; not if only cancelled
-        if call_done.done():
-            spare.shutdown(wait=True)
-
-    running = asyncio.wrap_future(call_done)
-    running.add_done_callback(joined)
-    return running
-
-
-def _release(executor: concurrent.futures.ThreadPoolExecutor) -> None:
-    """End the owner thread (after the step under way, if any; nothing queued runs)."""
-    executor.shutdown(wait=True, cancel_futures=True)
+        if not released:
+            await settle(on_its_own_thread(release, executor))
 
 
 def _close_and_release(aio: AsyncSession) -> None:
@@ -378,40 +358,8 @@ def _close_and_release(aio: AsyncSession) -> None:
     try:
         aio._session.close()  # noqa: SLF001
     finally:
-        _release(aio._executor)  # noqa: SLF001
+        release(aio._executor)  # noqa: SLF001
         aio._side.shutdown(wait=True)  # noqa: SLF001 - the calls made before the end answer
-
-
-def _retrieved(call: asyncio.Future[Any]) -> None:
-    """Mark a verb's failure as seen: ``verb_result`` (or its caller) raises it."""
-    if not call.cancelled():
-        call.exception()
-
-
-async def _settle(
-    waiting: asyncio.Future[_R], *, unstarted: concurrent.futures.Future[_R] | None = None
-) -> _R:
-    """Await ``waiting`` (a call on a thread) to its end, whatever cancels this task meanwhile.
-
-    A cancellation that comes first is raised once the call has ended (asyncio's rule: the
-    clean-up is done, then the cancellation goes on), never swallowed. ``asyncio.shield``
-    alone raised it at once, while the call (the run's sealing, the step under way) still
-    ran on its thread. A call in ``unstarted`` that has not started yet is cancelled: it
-    never runs.
-    """
-    cancelled: asyncio.CancelledError | None = None
-    while not waiting.done():
-        try:
-            await asyncio.wait((waiting,))
-        except asyncio.CancelledError as exc:
-            cancelled = exc
-            if unstarted is not None:
-                unstarted.cancel()  # a no-op once the call runs
-    if cancelled is None:
-        return waiting.result()
-    if not waiting.cancelled() and waiting.exception() is not None:
-        cancelled.__context__ = waiting.exception()  # retrieved, and shown with it
-    raise cancelled
 
 
 class _Build:
@@ -425,7 +373,14 @@ class _Build:
         """The caller is gone (cancelled): start no further stage; the session is closed."""
         self._abandoned.set()
 
-    def __call__(self, *, start: bool) -> LiveSessionOrchestrator:
+    def __call__(
+        self, side: concurrent.futures.ThreadPoolExecutor, *, start: bool
+    ) -> LiveSessionOrchestrator:
+        session = self._started(start=start)
+        start_side(side, SIDE_THREADS)  # here, not by the loop's verbs and reads
+        return session
+
+    def _started(self, *, start: bool) -> LiveSessionOrchestrator:
         session = self._make()
         if not start:
             return session
@@ -447,13 +402,17 @@ class _Build:
         return session
 
 
-def _close_built(entering: concurrent.futures.Future[LiveSessionOrchestrator]) -> None:
+def _close_built(
+    entering: concurrent.futures.Future[LiveSessionOrchestrator],
+    side: concurrent.futures.ThreadPoolExecutor,
+) -> None:
     """Close the session ``entering`` built, if it built one (on the owner thread, after it).
 
     One never preflighted is sealed REJECTED (``CLOSED_BEFORE_PREFLIGHT``), one started is
     stopped and sealed: its run verifies, and its writer lock is let go. A build that
     raised closed what it built itself; one cancelled before it ran built nothing.
     """
+    side.shutdown(wait=True)  # its thread, if the build started one
     if entering.cancelled() or entering.exception() is not None:
         return
     entering.result().close()

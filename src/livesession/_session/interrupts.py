@@ -12,7 +12,7 @@ import signal
 import threading
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .._support.signals import ours
+from .._support.signals import end_by, ours
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +58,8 @@ class DeferredInterrupt:
       unsealed: ``check()`` stops the session at the step boundary (reason
       ``SIGNAL_SIGTERM``, as the CLI's), leaving the block closes it (the seal), and then
       the signal is raised again with its default action, so the process ends as it would
-      have, with its run sealed. A second SIGTERM ends the process at once.
+      have, with its run sealed (as PID 1, where the kernel drops it, by ``end_by``: exit
+      status 143). A second SIGTERM ends the process at once.
     """
 
     def __init__(
@@ -96,7 +97,7 @@ class DeferredInterrupt:
         if self.terminating:
             if exc_type is None:
                 self._session.close()  # sealed before the process goes
-            signal.raise_signal(signal.SIGTERM)  # the default action: the process ends
+            _terminate()
         if held:
             raise self._told(KeyboardInterrupt())
         if isinstance(exc, KeyboardInterrupt):
@@ -115,7 +116,7 @@ class DeferredInterrupt:
     def _on_sigterm(self, _signum: int, _frame: FrameType | None) -> None:
         if self.terminating:  # a second one: now, as the default would
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.raise_signal(signal.SIGTERM)
+            _terminate()
         self.terminating = True
 
     def check(self) -> None:
@@ -125,6 +126,23 @@ class DeferredInterrupt:
             raise KeyboardInterrupt
         if self.terminating:
             self._session.request_stop(SIGTERM_STOP, sealed_as=True)
+
+
+def _terminate() -> None:
+    """SIGTERM again, to the handler in place now: the default action ends the process.
+
+    As the first process of a PID namespace (an application run as a container's PID 1,
+    without an init) the kernel drops a signal whose action is the default: the process
+    went on after its session was stopped and sealed, its ``run_to_end`` returning as if
+    the SIGTERM had been an operator's stop, and the container's runtime killed it later
+    (mid-run, if it had started another). There the default action is done by hand
+    (``end_by``: exit status 143, output flushed). A handler the application put in since
+    (or ``SIG_IGN``) is the application's: it gets the signal, as anywhere else.
+    """
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        end_by(signal.SIGTERM)
+    else:
+        signal.raise_signal(signal.SIGTERM)
 
 
 class _OwnedLock(Protocol):

@@ -4,7 +4,8 @@ A reference names a callable in a module. It resolves against a base directory f
 config file's directory) and then the installed packages, never against the current
 directory by accident: while the module is imported, the importing thread looks in the base
 directory first and then ``sys.path`` without the current directory (``''``, ``.`` or its
-absolute path); ``sys.path`` itself, the process's, is left alone (``searchpath``).
+absolute path), but for the directory of the script Python runs (``script_directory``);
+``sys.path`` itself, the process's, is left alone (``searchpath``).
 A module of Python's standard library (``os:system``, ``subprocess:getoutput``) is no
 plug-in and is refused before anything is imported or called, unless the base directory
 holds a module of that name. Any other callable is called as the config says: a config is
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._exceptions import PluginError
 from .anchor import paths_are_as_given
 from .oserrors import working_dir
-from .searchpath import searching
+from .searchpath import script_directory, searching
 from .signals import STOPS_RAISED
 from .text import exception_text, one_line
 
@@ -88,6 +89,8 @@ def _sha256(path: str | None) -> str | None:
 def _search_path(base_dir: Path | None) -> list[str]:
     """``sys.path`` without the current directory, with ``base_dir`` in front.
 
+    The directory of the script Python runs stays, the current directory or not: the
+    application's own imports find its modules there wherever it was started from.
     A working directory removed under the process: every relative entry goes (there is
     nothing they could lead to), the absolute ones stay.
     """
@@ -95,8 +98,9 @@ def _search_path(base_dir: Path | None) -> list[str]:
     if cwd is None:
         kept = [p for p in sys.path if Path(p).is_absolute()]
     else:
-        here = os.path.realpath(cwd)
-        kept = [p for p in sys.path if p not in ("", ".") and os.path.realpath(p) != here]
+        here, script = os.path.realpath(cwd), script_directory()
+        real = {p: os.path.realpath(p) for p in sys.path if p not in ("", ".")}
+        kept = [p for p, where in real.items() if where != here or where == script]
     return ([str(base_dir)] if base_dir is not None else []) + kept
 
 

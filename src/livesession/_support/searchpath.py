@@ -17,6 +17,7 @@ import contextlib
 import importlib.machinery
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from importlib.machinery import ModuleSpec
     from types import ModuleType
 
-__all__ = ["searching"]
+__all__ = ["script_directory", "searching"]
 
 _ACTIVE: Final = threading.local()
 _INSTALL_LOCK: Final = threading.Lock()
@@ -71,3 +72,22 @@ def searching(search: list[str]) -> Iterator[None]:
         yield
     finally:
         _ACTIVE.search = before
+
+
+def script_directory() -> str | None:
+    """The real path of the directory of the script Python runs (``python app.py``), or None.
+
+    Python puts it first on ``sys.path`` so that the script imports the modules beside it
+    wherever it is started from; a reference keeps it, even when it is the current
+    directory too. None where ``sys.path[0]`` is the current directory by accident
+    (``python -c``, ``python -m``, the REPL), and with ``python -P``, which adds nothing.
+    """
+    if sys.flags.safe_path:
+        return None
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:  # -m: a module, not a file
+        return None
+    file = getattr(main, "__file__", None)
+    if not isinstance(file, str):  # -c, the REPL
+        return None
+    return str(Path(file).resolve().parent)  # a symlinked script's real directory, as Python
