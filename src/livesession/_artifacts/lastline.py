@@ -41,17 +41,7 @@ def unterminated_record(path: Path) -> dict[str, Any] | None:
         OSError: the host refused to read the file (``raise_if_refused``); ``NotAFile``
             for a FIFO or a device, refused before a byte is read.
     """
-    try:
-        refuse_special(path)
-        with path.open("rb") as f:
-            size = f.seek(0, 2)
-            f.seek(max(0, size - _TAIL_BYTES))
-            tail = f.read()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise_if_refused(exc, path)
-        return None
+    size, tail = _tail_of(path)
     if not tail or tail.endswith(b"\n") or (b"\n" not in tail and size > len(tail)):
         return None
     try:
@@ -70,13 +60,23 @@ def zero_tail(path: Path) -> int:
     Raises:
         OSError: the host refused to read the file (``raise_if_refused``).
     """
+    _, tail = _tail_of(path)
+    return len(tail) - len(tail.rstrip(b"\0"))
+
+
+def _tail_of(path: Path) -> tuple[int, bytes]:
+    """``path``'s size and its last ``_TAIL_BYTES``; ``(0, b"")`` for a file that is not there.
+
+    Raises:
+        OSError: the host refused to read the file (``raise_if_refused``); ``NotAFile``
+            for a FIFO or a device, refused before a byte is read.
+    """
     try:
         refuse_special(path)
         with path.open("rb") as f:
             size = f.seek(0, 2)
             f.seek(max(0, size - _TAIL_BYTES))
-            tail = f.read()
+            return size, f.read()
     except OSError as exc:
         raise_if_refused(exc, path)
-        return 0
-    return len(tail) - len(tail.rstrip(b"\0"))
+        return 0, b""
