@@ -187,3 +187,51 @@ def test_burnins_rail_path_says_the_order_checks_apart(
     assert row["detail"] == (
         "157 order(s) refused: 157 by the session's own order checks (QTY_BELOW_LOT 157)"
     )
+
+
+def test_the_run_line_says_the_refusals_when_no_order_was_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: `run  COMPLETED: ran its steps; sealed COMPLETED after 400 of 400 steps`, the
+    line a reviewer reads first (``evidence``'s output, the manifest's ``run_ended``), of a
+    run whose rail refused all 178 orders: it read as a run that traded."""
+    config = tmp_path / "rail.toml"
+    config.write_text(_TOO_LARGE, encoding="utf-8")
+    assert main(["dryrun", "-c", str(config), "--out", str(tmp_path), "-q"]) == 0
+    capsys.readouterr()
+
+    assert main(["evidence", str(tmp_path / "rail"), "--out", str(tmp_path / "ev")]) == 0
+
+    run_line = next(
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("run ")
+    )
+    assert run_line.split(None, 1)[1] == (
+        "COMPLETED: ran its steps; sealed COMPLETED after 400 of 400 steps; rails refused "
+        "178 order(s) (PER_TRADE_RISK 178), 0 sent"
+    )
+    manifest = orjson.loads(next((tmp_path / "ev").glob("manifest.json")).read_bytes())
+    assert manifest["run_ended"]["said"].endswith(
+        "rails refused 178 order(s) (PER_TRADE_RISK 178), 0 sent"
+    )
+
+
+def test_the_run_line_says_rails_and_order_checks_apart() -> None:
+    from livesession.evidence._verdict import _refused
+
+    first = {"from_step": 3, "at": None}
+    found = {
+        "refusals": {
+            "by_rule": {
+                "PER_TRADE_RISK": {"count": 5, **first},
+                "QTY_BELOW_LOT": {"count": 7, **first},
+                "REDUCE_ONLY": {"count": 1, **first},
+            },
+            "orders_sent": 2,
+        }
+    }
+
+    assert _refused(found) == (
+        "; rails refused 5 order(s) (PER_TRADE_RISK 5) and the session's own order checks "
+        "refused 8 order(s) (QTY_BELOW_LOT 7, REDUCE_ONLY 1), 2 sent"
+    )
+    assert _refused({"refusals": None}) == ""

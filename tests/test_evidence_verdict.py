@@ -265,7 +265,8 @@ def test_a_resumed_run_says_it_was_resumed(tmp_path: Path) -> None:
         "ended": "KILLED",
         "said": "KILLED: the daily-loss cap pulled the kill switch after step 428 (KILL_SWITCH "
         "reason DAILY_LOSS); trading HALTED to the end: no new order from then on; sealed "
-        "COMPLETED after 600 of 600 steps; resumed after a crash once, from step 100",
+        "COMPLETED after 600 of 600 steps; rails refused 174 order(s) (MAX_ORDER_NOTIONAL 174), "
+        "18 sent; resumed after a crash once, from step 100",
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .._domain.lifecycle import SESSION_CLOSED, ended_early
+from .._risk.kinds import rails_and_checks
 from .._rundir.halts import (
     ACTED_BY,
     MID_WIND_DOWN,
@@ -107,7 +108,7 @@ def _ended(found: dict[str, Any], resume_problem: str | None, run_dir: str) -> t
     if status != "COMPLETED":
         return str(status), f"in {state} after {steps} steps"
     ended, words = _completed(found, steps)
-    return ended, words + _lifted(found)
+    return ended, words + _lifted(found) + _refused(found)
 
 
 def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
@@ -150,6 +151,29 @@ def _lifted(found: dict[str, Any]) -> str:
         return ""
     many = f" {len(lifted)} times, the first" if len(lifted) > 1 else ""
     return f"; trading HALTED and re-enabled{many}: {halt_text(lifted[0], '')}"
+
+
+def _refused(found: dict[str, Any]) -> str:
+    """``; rails refused 157 order(s) (PER_TRADE_RISK 157), 0 sent``, or "" when none was.
+
+    A run whose rails refused every order its strategy asked for said ``COMPLETED: ran its
+    steps``, where the document's "How the run ended" and the report's header told the
+    refusals: a reviewer reading only this line saw a run that traded.
+    """
+    refusals = found.get("refusals")
+    if not refusals:
+        return ""
+    ranked = sorted(refusals["by_rule"].items(), key=lambda item: -item[1]["count"])
+    said = [
+        f"{kind} refused {sum(it['count'] for _rule, it in rules)} order(s) ("
+        + ", ".join(f"{rule} {it['count']}" for rule, it in rules)
+        + ")"
+        for kind, rules in zip(
+            ("rails", "the session's own order checks"), rails_and_checks(ranked), strict=True
+        )
+        if rules
+    ]
+    return f"; {' and '.join(said)}, {refusals['orders_sent']} sent"
 
 
 def _completed(found: dict[str, Any], steps: str) -> tuple[str, str]:
