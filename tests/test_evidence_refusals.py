@@ -31,6 +31,20 @@ order_qty = "0.5"
 """
 
 
+_FIRST = {"from_step": 3, "at": None}
+_BOTH_KINDS = {
+    "refusals": {
+        "by_rule": {
+            "PER_TRADE_RISK": {"count": 5, **_FIRST},
+            "QTY_BELOW_LOT": {"count": 7, **_FIRST},
+            "REDUCE_ONLY": {"count": 1, **_FIRST},
+        },
+        "orders_sent": 2,
+    }
+}
+"""An outcome whose rails and the session's own order checks both refused orders."""
+
+
 def _refusals(run_dir: Path) -> tuple[list[str], object]:
     bundle = write_evidence(run_dir)
     document = bundle.document.read_text(encoding="utf-8")
@@ -145,17 +159,7 @@ def test_the_sessions_own_order_checks_are_not_called_rails(tmp_path: Path) -> N
 def test_rails_and_order_checks_are_said_apart_in_one_line() -> None:
     from livesession.evidence._outcome import _refusal_lines
 
-    first = {"from_step": 3, "at": None}
-    found = {
-        "refusals": {
-            "by_rule": {
-                "PER_TRADE_RISK": {"count": 5, **first},
-                "QTY_BELOW_LOT": {"count": 7, **first},
-                "REDUCE_ONLY": {"count": 1, **first},
-            },
-            "orders_sent": 2,
-        }
-    }
+    found = _BOTH_KINDS
 
     assert _refusal_lines(found) == [
         (
@@ -218,17 +222,7 @@ def test_the_run_line_says_the_refusals_when_no_order_was_sent(
 def test_the_run_line_says_rails_and_order_checks_apart() -> None:
     from livesession.evidence._verdict import _refused
 
-    first = {"from_step": 3, "at": None}
-    found = {
-        "refusals": {
-            "by_rule": {
-                "PER_TRADE_RISK": {"count": 5, **first},
-                "QTY_BELOW_LOT": {"count": 7, **first},
-                "REDUCE_ONLY": {"count": 1, **first},
-            },
-            "orders_sent": 2,
-        }
-    }
+    found = _BOTH_KINDS
 
     assert _refused(found) == (
         "; rails refused 5 order(s) (PER_TRADE_RISK 5) and the session's own order checks "

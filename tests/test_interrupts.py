@@ -506,14 +506,8 @@ def _sigterm_app(
     )
 
 
-@pytest.mark.parametrize("verb", ["run_to_end", "run_n_steps"])
-def test_a_sigterm_seals_the_run_before_the_process_ends(tmp_path: Path, verb: str) -> None:
-    """SIGTERM's default action killed an embedding application wherever it was and left
-    its run unsealed. During ``run_to_end``/``run_n_steps`` the session now stops at the
-    step's end, seals, and the process then ends by the signal as it would have."""
-    done = _sigterm_app(tmp_path, verb, "default")
-    assert done.returncode == -signal.SIGTERM, (done.stdout, done.stderr)
-    assert "ran on" not in done.stdout
+def _sealed_by_sigterm_at_40(tmp_path: Path) -> Path:
+    """The app's run, which the SIGTERM stopped and sealed COMPLETED after step 40, verified."""
     run_dir = tmp_path / "runs" / "r"
     status = run_status(run_dir)
     assert (status.verdict, status.reason, status.steps) == (
@@ -522,6 +516,18 @@ def test_a_sigterm_seals_the_run_before_the_process_ends(tmp_path: Path, verb: s
         40,
     )
     assert verify_run(run_dir).ok
+    return run_dir
+
+
+@pytest.mark.parametrize("verb", ["run_to_end", "run_n_steps"])
+def test_a_sigterm_seals_the_run_before_the_process_ends(tmp_path: Path, verb: str) -> None:
+    """SIGTERM's default action killed an embedding application wherever it was and left
+    its run unsealed. During ``run_to_end``/``run_n_steps`` the session now stops at the
+    step's end, seals, and the process then ends by the signal as it would have."""
+    done = _sigterm_app(tmp_path, verb, "default")
+    assert done.returncode == -signal.SIGTERM, (done.stdout, done.stderr)
+    assert "ran on" not in done.stdout
+    run_dir = _sealed_by_sigterm_at_40(tmp_path)
     verdict = _rerun.determinism(run_dir, rerunnable=True, scratch=tmp_path / "scratch")
     assert verdict["status"] == "match", verdict
     assert verdict["operator_actions"] == ["request_stop('SIGNAL_SIGTERM') after step 40"]
@@ -545,14 +551,7 @@ def test_a_sigterm_ends_an_application_run_as_pid_1_once_its_run_is_sealed(
     the runtime show for a SIGTERM."""
     done = _sigterm_app(tmp_path, verb, "default", *as_pid_1())
     assert (done.returncode, done.stdout) == (128 + signal.SIGTERM, ""), done.stderr
-    run_dir = tmp_path / "runs" / "r"
-    status = run_status(run_dir)
-    assert (status.verdict, status.reason, status.steps) == (
-        Verdict.COMPLETED,
-        "SIGNAL_SIGTERM",
-        40,
-    )
-    assert verify_run(run_dir).ok
+    _sealed_by_sigterm_at_40(tmp_path)
 
 
 @pytest.mark.broken_run("a second SIGTERM ends the process at once: the run is left unsealed")

@@ -161,10 +161,9 @@ def _resumed_after(run_dir: Path) -> str:
     aside) did not crash. The row said "after a crash" of any resume.
     """
     # The evidence imports burnin: its reading is imported when a resume is to be said.
-    from ..evidence._torn import mixed, resume_causes, set_aside_stops, stopped_itself  # noqa: PLC0415
+    from ..evidence._torn import mixed, resume_causes, stopped_itself  # noqa: PLC0415
 
-    stops = set_aside_stops(run_dir)
-    causes = resume_causes(run_dir)
+    stops, causes = resume_causes(run_dir)
     if mixed(stops, len(causes)):  # some after a crash, some after a stop: each counted
         each = ", ".join(f"{n} {cause}" for cause, n in Counter(causes).items())
         return f"resume(s): {each} (C2_RESUME in the audit)"

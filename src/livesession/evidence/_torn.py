@@ -33,7 +33,7 @@ TORN_AUDIT = f"{names.AUDIT}.torn"
 """The audit records the run's resumes set aside."""
 
 
-def set_aside_stops(run_dir: Path) -> list[dict[str, Any]]:
+def set_aside_stops(run_dir: Path, torn: list[object] | None = None) -> list[dict[str, Any]]:
     """Each stop of the process the set-aside audit records name: ``reason``, ``error``, ``resume``.
 
     A fault they name (``C2_OPERATOR_REQUIRED``) after a refused write
@@ -43,7 +43,7 @@ def set_aside_stops(run_dir: Path) -> list[dict[str, Any]]:
     (from 1) of the ``C2_RESUME`` that set the record aside, told by the audit bytes each
     resume counts (``torn_bytes``, in order): a resume without a stop followed a crash. The
     manifest's ``outcome`` keeps them (``stopped_itself``), which its document and its run
-    line both read.
+    line both read. ``torn``: those bytes as the caller read them already (None: read here).
     """
     stops: list[dict[str, Any]] = []
     error = ""
@@ -52,7 +52,8 @@ def set_aside_stops(run_dir: Path) -> list[dict[str, Any]]:
     except OSError as exc:
         raise_if_refused(exc, run_dir / TORN_AUDIT)
         return []
-    ends = list(accumulate(_audit_torn(run_dir)))
+    sizes = _audit_torn(run_dir) if torn is None else torn
+    ends = list(accumulate(size if type(size) is int and size > 0 else 0 for size in sizes))
     start = 0
     for line in data.split(b"\n"):
         at, start = start, start + len(line) + 1
@@ -70,14 +71,13 @@ def set_aside_stops(run_dir: Path) -> list[dict[str, Any]]:
     return stops
 
 
-def _audit_torn(run_dir: Path) -> list[int]:
-    """The audit bytes each ``C2_RESUME`` of the run set aside, in order (0: none)."""
+def _audit_torn(run_dir: Path) -> list[object]:
+    """The audit bytes each ``C2_RESUME`` of the run set aside, in order, as recorded."""
     sizes = []
     for record in iter_records(run_dir / names.AUDIT):
         if record.get("code") == "C2_RESUME":
             torn = payload(record).get("torn_bytes")
-            size = torn.get(names.AUDIT) if isinstance(torn, dict) else 0
-            sizes.append(size if type(size) is int and size > 0 else 0)
+            sizes.append(torn.get(names.AUDIT) if isinstance(torn, dict) else 0)
     return sizes
 
 
@@ -90,10 +90,14 @@ def after_stop(stops: list[dict[str, Any]], number: int) -> str:
     return "after a crash"
 
 
-def resume_causes(run_dir: Path) -> list[str]:
-    """What each resume of the run came after (``after_stop``), in order."""
-    stops = set_aside_stops(run_dir)
-    return [after_stop(stops, n) for n in range(1, len(_audit_torn(run_dir)) + 1)]
+def resume_causes(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """The run's stops (``set_aside_stops``), and what each resume came after, in order.
+
+    The audit log is read once for both (``_audit_torn``).
+    """
+    torn = _audit_torn(run_dir)
+    stops = set_aside_stops(run_dir, torn)
+    return stops, [after_stop(stops, n) for n in range(1, len(torn) + 1)]
 
 
 def mixed(stops: list[dict[str, Any]], resumes: int) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
-from ..evidence._torn import mixed, resume_causes, set_aside_stops
+from ..evidence._torn import mixed, resume_causes
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
@@ -63,10 +63,9 @@ def resumed_why(run: ReportRun) -> str:
     """``<p class="sub">Why: ...</p>`` under a resumed run's line; "" for a run never resumed."""
     if not run.resumed:
         return ""
-    stops = set_aside_stops(run.run_dir)
+    stops, causes = resume_causes(run.run_dir)
     itself = "stopped itself, unsealed (a write the system refused: see audit.jsonl.torn)"
     why = f"its process {itself}" if stops else _CRASH
-    causes = resume_causes(run.run_dir)
     if mixed(stops, len(causes)):  # each resume's own cause, counted
         crashes = causes.count("after a crash")
         why = f"{_CRASH} before {crashes} resume(s), and {itself} before {len(causes) - crashes}"
