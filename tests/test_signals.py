@@ -635,8 +635,46 @@ def test_a_kill_confirmed_after_the_run_sealed_points_at_no_ack(tmp_path: Path) 
     assert outcome is not None
     assert outcome.kind == "done"
     assert outcome.line == (
-        "kill switch tripped in pid 4242: trading HALTED, 0 open order(s) cancelled, flat "
-        "(KILL_SWITCH_FLAT); then pid 4242 ended: sealed COMPLETED (SIGNAL_SIGTERM) after 0 steps"
+        "kill switch tripped in pid 4242: trading HALTED, 0 open order(s) at the kill, "
+        "0 cancelled, flat (KILL_SWITCH_FLAT); then pid 4242 ended: sealed COMPLETED "
+        "(SIGNAL_SIGTERM) after 0 steps"
+    )
+
+
+def test_kill_does_not_call_orders_that_filled_first_cancelled(tmp_path: Path) -> None:
+    """`kill` said "1 open order(s) cancelled, flat" of a kill whose open order was a market
+    order already executed at the venue (its fill on its way, 30 s late): the cancel found it
+    not open there, it filled, and the kill's flatten sold what it bought; nothing was
+    cancelled. Found killing a strategy's run on the realish venue, whose every order is
+    open for its latency. It now says how many were open at the kill and how many the venue
+    cancelled, as it does of a kill that ended not flat."""
+    cfg = DryrunConfig(run_id="filled-first", strategy_id="scripted", steps=200, checkpoint_every=5)
+    strategy = ScriptedStrategy(at({3: [buy("0.010")]}))
+    broker = MockBroker(fill_model=FillModel(latency_ns=30 * 10**9))
+    run_dir = tmp_path / "filled-first"
+    feed = ScriptedFeed(["40000.00"] * 200)
+    with create_run(cfg, tmp_path, broker=broker, strategy=strategy, feed=feed) as session:
+        assert session.preflight()
+        session.activate()
+        while not session.book.open_orders:
+            session.step()
+        watch = RunWatch(run_dir)
+        watch.mark()  # the kill command, before it signals
+        assert session.kill("SIGNAL_SIGUSR1")
+        while not _events(run_dir, "KILL_SWITCH_FLAT"):
+            session.step()
+        session.step()  # the checkpoint that holds the kill comes at a later step
+        while not watch.checkpointed("KILL_SWITCH"):
+            session.step()
+        assert _events(run_dir, "KILL_SWITCH")[0]["payload"]["open_orders"] == 1  # type: ignore[index]
+        assert not _events(run_dir, "ORDER_CANCELED")  # it filled: nothing was cancelled
+        outcome = control._killed(watch, types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
+    assert outcome is not None
+    assert outcome.kind == "done"
+    assert outcome.line == (
+        "kill switch tripped in pid 4242: trading HALTED, 1 open order(s) at the kill, "
+        "0 cancelled, flat (KILL_SWITCH_FLAT); `livesession ack "
+        f"{run_dir}` re-enables trading"
     )
 
 

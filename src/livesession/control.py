@@ -416,6 +416,8 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
         flat = watch.events("KILL_SWITCH_FLAT")
         payload = tripped[0].get("payload", {})
         opened = payload.get("open_orders", "?") if isinstance(payload, dict) else "?"
+        # As many cancelled as the venue confirmed: an order may fill before its cancel lands.
+        orders = f"{opened} open order(s) at the kill, {len(watch.events('ORDER_CANCELED'))}"
         kept = watch.checkpointed("KILL_SWITCH")
         if not (flat and kept) and not ended:
             # Wait (bounded by the caller's timeout) for flat, and for the checkpoint that
@@ -425,10 +427,8 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
         if not kept:
             return _lost(watch, who, "the kill switch (KILL_SWITCH)", "kill")
         if not flat:  # it ended before the venue confirmed every cancel: sealed, or a crash
-            said = (
-                f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) at the "
-                f"kill, {len(watch.events('ORDER_CANCELED'))} cancelled, not flat when it ended"
-            )
+            said = f"kill switch tripped in {who}: trading HALTED, {orders} cancelled, not flat"
+            said = f"{said} when it ended"
             if last_stop(watch.run_dir) is None:  # unfinished: resumed HALTED, it flattens
                 held = "a checkpoint holds the kill, so it resumes HALTED and flattens: resume it"
                 advice = resume_advice(watch.run_dir, verb=held)
@@ -441,7 +441,7 @@ def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
             then = f"then {who} ended: {describe_run(watch.run_dir)}"
         return ControlOutcome(
             "done",
-            f"kill switch tripped in {who}: trading HALTED, {opened} open order(s) cancelled, "
+            f"kill switch tripped in {who}: trading HALTED, {orders} cancelled, "
             f"flat (KILL_SWITCH_FLAT); {then}",
         )
     return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended)
