@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from _scripted import daily_loss_kill
+from _scripted import ScriptedFeed, daily_loss_kill
 from livesession import (
     Bar,
     DryrunConfig,
@@ -340,8 +340,56 @@ class TestFailurePaths:
         assert crash_cli(*argv, "-q", "-c", tmp_path / "bomb.toml").returncode == 4
         main(["burnin", str(tmp_path / "runs" / "bomb"), *_LENIENT])
         assert _exercised(tmp_path / "runs" / "bomb") == {
-            "strategy_error": (1, "1 STRATEGY_ERROR(s): the strategy raised")
+            "strategy_error": (
+                1,
+                "1 STRATEGY_ERROR(s): the strategy raised, or gave what the session cannot act on",
+            )
         }
+
+    @pytest.mark.broken_run("its strategy returns None on bar 5: the run is sealed FAILED")
+    def test_a_strategy_that_returned_what_the_session_cannot_act_on(self, tmp_path: Path) -> None:
+        """Bug: a strategy whose ``on_bar`` returned None (a forgotten ``return``), raising
+        nothing, was said in burnin.json, burnin.md and the evidence document to have
+        raised (``1 STRATEGY_ERROR(s): the strategy raised``): a reviewer was told of an
+        exception the strategy's code never threw. The record cannot tell the two apart
+        (``STRATEGY_ERROR`` names an error type either way), so the path says both."""
+        cfg = DryrunConfig(run_id="forgot", steps=20, durability="none")
+        with create_run(cfg, tmp_path, strategy=_ForgetsItsReturn(cfg.strategy_id)) as session:
+            assert session.run_to_end(20).status.value == "FAILED"
+        run = tmp_path / "forgot"
+        main(["burnin", str(run), *_LENIENT])
+        said = "1 STRATEGY_ERROR(s): the strategy raised, or gave what the session cannot act on"
+        assert _exercised(run) == {"strategy_error": (1, said)}
+
+    @pytest.mark.broken_run("its feed gives a close off the price grid on bar 5: sealed FAILED")
+    def test_a_feed_that_gave_a_bar_the_session_cannot_use(self, tmp_path: Path) -> None:
+        """Bug: a feed that gave a bar off the price grid, raising nothing, was said to have
+        raised (``1 FEED_ERROR(s): the feed raised``), as the strategy's error was."""
+        cfg = DryrunConfig(run_id="offgrid", steps=20, durability="none")
+        feed = ScriptedFeed(["40000.00"] * 4 + ["40000.005"])
+        with create_run(cfg, tmp_path, feed=feed) as session:
+            assert session.run_to_end(20).status.value == "FAILED"
+        run = tmp_path / "offgrid"
+        main(["burnin", str(run), *_LENIENT])
+        said = "1 FEED_ERROR(s): the feed raised, or gave a bar the session cannot use"
+        assert _exercised(run) == {"feed_error": (1, said)}
+
+
+class _ForgetsItsReturn:
+    """Returns ``[]`` but on bar 5, where it returns None, as a forgotten ``return`` does."""
+
+    def __init__(self, strategy_id: str) -> None:
+        self.strategy_id, self.n = strategy_id, 0
+
+    def on_bar(self, bar: Bar, view: StrategyView) -> list[OrderIntent] | None:
+        self.n += 1
+        return None if self.n == 5 else []
+
+    def get_state(self) -> dict[str, Any]:
+        return {"n": self.n}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.n = state["n"]
 
 
 class _ExitsItself:
