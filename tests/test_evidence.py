@@ -778,6 +778,16 @@ class TestOutcome:
             "open_orders": [],
             "operator_actions": [],  # the close after the planned steps is the run's end
             "time_span": ["2026-01-01T00:00:00Z", "2026-01-01T05:00:00Z"],  # its first, last
+            # The demo held 0.010 at its last bar: the wind-down sold it, not the strategy.
+            "flattened": [
+                {
+                    "side": "SELL",
+                    "quantity": "0.010",
+                    "symbol": "BTC/USDT",
+                    "after_step": 300,
+                    "at": "2026-01-01T05:00:00Z",
+                }
+            ],
         }
         (doc,) = run_dir.glob("EV-*-ev.md")
         text = doc.read_text()
