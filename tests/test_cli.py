@@ -271,7 +271,11 @@ class TestSummary:
         assert lines[5:10] == [
             "risk blocks 0",
             "trading     ACTIVE",
-            "position    flat, no open orders",
+            # The demo strategy still holds its last buy at step 1000: the wind-down sold it.
+            (
+                "position    flat, no open orders (the session flattened SELL 0.010 BTC/USDT as "
+                "it wound down)"
+            ),
             "rejected    0 by the venue",
             f"retries     {metrics['sink_retries']} (sink {metrics['sink_retries']}, broker 0)",
         ]

@@ -66,7 +66,11 @@ def test_a_flat_position_is_flat_in_status_as_in_the_summary(
     out = tmp_path / "runs"
     assert main(["dryrun", "--out", str(out), "--run-id", "t", "--steps", "300"]) == 0
     summary, _ = _lines(capsys)
-    assert "position    flat, no open orders\n" in summary
+    # Flat at the seal: the demo strategy's last buy was sold by the session's wind-down.
+    assert (
+        "position    flat, no open orders (the session flattened SELL 0.010 BTC/USDT as it "
+        "wound down)\n"
+    ) in summary
     assert main(["status", str(out / "t"), "--json"]) == 0
     status = json.loads(_lines(capsys)[0])
     assert status["positions"] == {"BTC/USDT": "0.000"}  # --json keeps the number

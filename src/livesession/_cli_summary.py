@@ -205,6 +205,8 @@ def exposure_line(result: DryrunResult) -> str:
     held = ", ".join(f"{symbol} {plain(qty)}" for symbol, qty in result.positions.items() if qty)
     n = len(result.open_orders)
     orders = f"{n} open order{'' if n == 1 else 's'}" if n else "no open orders"
+    if result.flattened:  # the strategy did not end flat: the session closed it
+        orders += f" (the session flattened {', '.join(result.flattened)} as it wound down)"
     if result.position_in_doubt:
         doubt = one_line(result.position_in_doubt)
         return f"{held or 'flat'} in the book, {orders}; in doubt: {doubt} (not booked)"
@@ -259,6 +261,7 @@ def result_json(
         "positions": {symbol: plain(qty) for symbol, qty in result.positions.items()},
         "position_in_doubt": redact_text(result.position_in_doubt),
         "open_orders": list(result.open_orders),
+        "flattened": list(result.flattened),
         "retries": {
             "sink": metrics.count("SINK_WRITE_RETRIED"),
             "broker": metrics.count("BROKER_CALL_RETRIED"),

@@ -37,7 +37,8 @@ write stopped a crashed run, as its session log's last line says; ``resumes``: h
 run was resumed, and from where, as its audit log's ``C2_RESUME`` records say;
 ``stopasked``: the reason its caller gave the stop of a run sealed with none; ``loading``: a
 crashed run's ``resume`` that loads it, stopped or not), ``starting`` (a directory that
-holds no run yet) and ``halts`` (when trading went HALTED).
+holds no run yet), ``halts`` (when trading went HALTED) and ``flattens`` (what the
+wind-down's own flatten closed).
 """
 
 from __future__ import annotations

@@ -74,6 +74,10 @@ class DryrunResult:
     or verb half done, so it let go of its run unsealed, and ``status`` is the last one it
     had (``RUNNING``); its run is a crash at its last checkpoint, to resume. Empty while
     the session is whole."""
+    flattened: tuple[str, ...] = ()
+    """What the wind-down's own flatten orders closed (``SELL 0.010 BTC/USDT``): the position
+    the strategy still held as the run stopped, which ``positions`` (flat) no longer shows.
+    A kill's flatten is not here (``kills`` says it). Empty: the strategy ended flat."""
     broker_failures: Mapping[str, int] = attrs.field(factory=dict, hash=False)
     """Broker calls that failed (a ``Transient`` error, a timeout), by operation (``poll``,
     ``reconcile``, ``submit``, ...), sorted: a venue whose polls fail while its other calls
@@ -146,6 +150,7 @@ def result_of(p: SessionParts, *, torn: str = "") -> DryrunResult:
             "; ".join(filter(None, (p.reports.unbooked, p.reconciliation.unbooked, doubt)))
         ),
         broker_failures=dict(sorted(p.broker_health.failed_calls.items())),
+        flattened=tuple(p.winddown.flattened.values()),
         torn=torn,
     )
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
+from .._domain.decimal import plain
 from .._domain.lifecycle import SessionState, Trigger
 from .._domain.model import OrderType
 from .._exceptions import BrokerError, Rejected
@@ -26,6 +27,7 @@ from .._support.crash import crashpoint
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from decimal import Decimal
 
     from .broker_health import BrokerHealth
     from .context import SessionContext
@@ -61,6 +63,9 @@ class WindDown:
     _seal: Callable[[], None]
     _health: BrokerHealth
     kill_started_ns: int | None = attrs.field(init=False, default=None)
+    flattened: dict[str, str] = attrs.field(init=False, factory=dict)
+    """By symbol, what the wind-down's own flatten closed (``SELL 0.010 BTC/USDT``): what
+    the strategy still held as the run stopped (a kill's flatten is not here)."""
 
     @property
     def killing(self) -> bool:
@@ -89,6 +94,7 @@ class WindDown:
             if not lifecycle.in_(S.STOPPING):  # a report it could not apply
                 return
             if not book.open and not self.is_flat():
+                self._note_flatten(book.positions)
                 self._flatten()
                 crashpoint("after_flatten")
                 self._process_reports()
@@ -113,6 +119,15 @@ class WindDown:
             self.check_flat()
         lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")
         self._seal()
+
+    def _note_flatten(self, positions: dict[str, Decimal]) -> None:
+        """What the flatten about to go out closes, by symbol: the first, if it goes again."""
+        if self.kill_started_ns is not None:  # a kill's flatten is the kill's to tell
+            return
+        for symbol, qty in sorted(positions.items()):
+            if qty:
+                side = "SELL" if qty > 0 else "BUY"
+                self.flattened.setdefault(symbol, f"{side} {plain(abs(qty))} {symbol}")
 
     def _poll(self) -> bool:
         """Cancel what is open and wait one poll; False if the clock went back (a fault)."""

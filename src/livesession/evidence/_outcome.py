@@ -30,6 +30,7 @@ from .._domain.clock import format_utc_ns
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import ended_early
 from .._risk.kinds import rails_and_checks
+from .._rundir.flattens import WindDownFlattens, flatten_words
 from .._rundir.halts import (
     ACTED_BY,
     MID_WIND_DOWN,
@@ -71,10 +72,9 @@ class _Ending:
         self.refusals: dict[str, dict[str, Any]] = {}
         """Per rule, the orders a rail (or the session's own check) refused: ``count``, and
         the step (``from_step``) and run time (``at``) of the first."""
-        self.flattened: list[dict[str, Any]] = []
+        self.flattened = WindDownFlattens()
         """The session's own flatten orders outside a kill (a wind-down's): what the
         strategy still held as the run stopped, which the seal's "flat" would hide."""
-        self._killing = False
 
     def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """``events``, each noted on its way (one pass, so they may be streamed)."""
@@ -112,16 +112,10 @@ class _Ending:
         """The steps, the orders sent and the orders refused, each rule's first with its step."""
         if kind == "BAR":
             self.steps += 1
-        elif kind == "ORDER_SUBMITTED":
+            return
+        self.flattened.note(kind, event, self.steps)
+        if kind == "ORDER_SUBMITTED":
             self.sent += 1
-            order = payload(event)
-            if order.get("reason") == "flatten" and "signal_id" not in order and not self._killing:
-                at = event.get("ts_sim")
-                said = {k: order.get(k) for k in ("side", "quantity", "symbol")}
-                at_utc = format_utc_ns(at) if type(at) is int else None
-                self.flattened.append(said | {"after_step": self.steps, "at": at_utc})
-        elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):  # a kill's flatten is told with it
-            self._killing = kind == "KILL_SWITCH"
         elif kind == "RISK_REJECTED":
             at = event.get("ts_sim")
             first = {
@@ -201,7 +195,7 @@ def outcome(
         "longest_gap": _gap(ending.clock),
         "halts": ending.halts.found,
         "refusals": ending.refused_orders(),
-        "flattened": ending.flattened,
+        "flattened": ending.flattened.found,
         "resumes": resumes,
         # Why the process stopped before a resume, when it stopped itself (a full disk).
         "stopped_itself": set_aside_stops(
@@ -312,11 +306,9 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
 
 def _flattened_line(order: dict[str, Any]) -> str:
     """A flatten order the session sent as the run wound down, not the strategy's."""
-    what = " ".join(str(order.get(k)) for k in ("side", "quantity", "symbol"))
     return (
         "- The session flattened what the strategy still held as the run wound down: "
-        f"{md_text(what)} after step {md_text(order.get('after_step'))} "
-        f"({md_text(order.get('at'))}), a `flatten` order of its own."
+        f"{md_text(flatten_words(order))}, a `flatten` order of its own."
     )
 
 

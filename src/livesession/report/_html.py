@@ -13,7 +13,7 @@ from .._support.outfile import write_output
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
-from ._refused import refused_line, resumed_why
+from ._refused import flattened_rows, refused_line, resumed_why
 from ._sections import (
     amount,
     identity,
@@ -279,6 +279,7 @@ def _metrics_table(run: ReportRun) -> str:
         ("late fills (after cancel)", _count(run, "late_fills", counted["late_fills"], 0)),
         ("broker unhealthy halts", str(kinds["BROKER_UNHEALTHY"])),
         *_holdings(run),
+        *flattened_rows(run),
         ("simulated span", duration(end - start)),
         ("audit head", run.integrity.sha256.get("audit head") or "(none)"),
     ]

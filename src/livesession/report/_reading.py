@@ -19,6 +19,7 @@ from .._artifacts.runtime import (
 )
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
+from .._rundir.flattens import WindDownFlattens
 from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
 from .._rundir.nextwords import reason_next
 from .._rundir.resumes import Resumes, resumed_from
@@ -57,6 +58,8 @@ class Tallies:
     """Fills the venue reported after the order's cancel (``after_cancel``)."""
     cancels: Counter[str] = attrs.Factory(Counter)
     """The strategy's cancels (``STRATEGY_CANCEL``) by ``outcome``."""
+    flattens: WindDownFlattens = attrs.Factory(WindDownFlattens)
+    """The session's own flatten orders as the run wound down (not a kill's)."""
     longest_gap: tuple[int, int, int] | None = None
     """On a clock not the simulated time: the longest time by it from one event to the
     next, as ``(nanoseconds, the bars up to the later one, its ts_utc in epoch ns)``."""

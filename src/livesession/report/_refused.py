@@ -6,7 +6,10 @@ were counted far below, in the rails' table. The header says them (by rule, from
 and how many orders were sent, as the evidence's "How the run ended" does. Its
 ``Resumed 2 times, ...`` said how often a run was resumed, never why: a crash (the
 process stopped without sealing), or a process that stopped itself unsealed (a write the
-system refused), which the evidence tells apart (``evidence._torn``).
+system refused), which the evidence tells apart (``evidence._torn``). And its key metrics
+said ``final positions flat`` of a run whose strategy still held a position at its last
+bar, which the session's wind-down sold: a row says the session's flatten, as the evidence
+does (``_rundir/flattens.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from typing import TYPE_CHECKING
 
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
+from .._rundir.flattens import flatten_words
 from ..evidence._torn import mixed, resume_causes
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
 
-__all__ = ["refused_line", "resumed_why"]
+__all__ = ["flattened_rows", "refused_line", "resumed_why"]
 
 _CRASH = "the process stopped without sealing the run (a crash, or a kill)"
 
@@ -73,3 +77,12 @@ def resumed_why(run: ReportRun) -> str:
         f'<p class="sub">Why: {escape(why)}, and livesession resume went on from the last '
         "checkpoint, doing the steps after it again</p>\n"
     )
+
+
+def flattened_rows(run: ReportRun) -> list[tuple[str, str]]:
+    """The key metrics' row for the session's own flatten as the run wound down, if any."""
+    found = run.tallies.flattens.found
+    if not found:
+        return []
+    said = "; ".join(flatten_words(order) for order in found)
+    return [("flattened by the session", f"{said}: what the strategy held as the run wound down")]

@@ -49,6 +49,8 @@ _MARKED: Final = frozenset(
 _COUNTED: Final = frozenset(
     {"RISK_REJECTED", "ORDER_REJECTED", "PREFLIGHT_CHECK", "BROKER_CALL_RETRIED", "STRATEGY_CANCEL"}
 )
+_FLATTENS: Final = frozenset({"ORDER_SUBMITTED", "KILL_SWITCH", "KILL_SWITCH_FLAT"})
+"""Events the session's wind-down flattens are read from (``WindDownFlattens``)."""
 _AUDIT_KEPT: Final = frozenset({"C2_RESUME"})
 """Audit records the report shows (as resume flags); the others are only checked."""
 _TAIL: Final = 1 << 16
@@ -311,6 +313,8 @@ class _Pass:
             self.markers.signal(event.get("event_id"), fields)
         if kind in _COUNTED:
             self.tallies.count(kind, fields, ts)
+        if kind in _FLATTENS:
+            self.tallies.flattens.note(kind, event, self.bars)
         if kind in _KEPT:
             self.tallies.kept.append(event)
 
