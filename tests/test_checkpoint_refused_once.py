@@ -59,3 +59,40 @@ def test_a_checkpoint_refused_mid_run_says_what_its_errno_needs(
     assert run_status(run_dir).verdict is Verdict.CRASHED
     assert main(["resume", str(run_dir), "-q"]) == 0
     assert verify_run(run_dir).ok
+
+
+def test_status_names_a_full_disk_at_the_checkpoint_as_a_full_disk_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a checkpoint the full disk refused read afterwards as a bare crash: ``status``
+    said ``continue it: livesession resume DIR``, with no ``stopped by`` line and no
+    ``once the file system has room again``, though the process's session log ends with the
+    refusal (``session_interrupted``, ``CheckpointError``), as a store the disk refused
+    did. Now it reads as that store's does; once a resume wrote its own ending, no more."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    capsys.readouterr()
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.CRASHED
+    said = f"cannot write checkpoint {run_dir / names.CHECKPOINT}: No space left on device"
+    assert found.store_refused == (f"{said} ({names.SESSION_LOG}'s last line, session_interrupted)")
+    assert found.next_step() == (
+        f"once the file system has room again: continue it: livesession resume {run_dir}"
+    )
+    assert main(["status", str(run_dir)]) == 6
+    assert f"stopped by  {found.store_refused}" in capsys.readouterr().out.splitlines()
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+    assert run_status(run_dir).store_refused == ""
