@@ -68,11 +68,15 @@ _CONTROL_EXITS: Final = {
 }
 
 
-def _require_written(path: Path, *, judged: bool = False) -> Path:
-    """``require_run``, saying so of a directory a ``dryrun`` starting there holds."""
+def _require_written(path: Path, *, judged: bool = False, lost: bool = False) -> Path:
+    """``require_run``, saying so of a directory a ``dryrun`` starting there holds.
+
+    ``lost``: a run that lost ``events.jsonl`` or ``audit.jsonl`` is taken (``evidence``,
+    ``report``: NOT VERIFIED, the loss said, as of a run with a torn line).
+    """
     from ._rundir.starting import require_written  # noqa: PLC0415 - the lock: only here
 
-    return require_written(path, judged=judged)
+    return require_written(path, judged=judged, lost=lost)
 
 
 CONTROL_COMMANDS: Final = (
@@ -166,7 +170,8 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is not a directory: evidence is written into one")
     try:
-        run_dir = _require_written(args.run_dir)  # a dryrun starting there: refused, as a live run
+        # A dryrun starting there: refused, as a live run. A lost file: NOT VERIFIED, why.
+        run_dir = _require_written(args.run_dir, lost=True)
     except RunHeld as exc:
         return refused(exc, as_json=args.json)
     target: Path = args.out or run_dir
@@ -318,14 +323,16 @@ def _write_for_run(
     label: str,
     *,
     unsealed_default: bool = True,
+    lost: bool = False,
 ) -> int:
     """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name).
 
     ``write`` returns what it read of a live run (up to its last checkpoint), said here.
     ``unsealed_default=False``: a run's not sealed (live, crashed) is written only to an
-    ``--output`` given (``_refuse_unsealed_default``).
+    ``--output`` given (``_refuse_unsealed_default``). ``lost``: a run that lost a file
+    is written of (``_require_written``).
     """
-    run_dir = _require_written(args.run_dir)
+    run_dir = _require_written(args.run_dir, lost=lost)
     if args.output is None and not unsealed_default:
         _refuse_unsealed_default(run_dir, run_dir / default_name)
     output: Path = args.output or run_dir / default_name
@@ -400,7 +407,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         def write(run_dir: Path, output: Path) -> str:
             return write_report(run_dir, output, verify=args.verify, progress=progress)
 
-        return _write_for_run(args, write, names.REPORT, "report", unsealed_default=False)
+        return _write_for_run(
+            args, write, names.REPORT, "report", unsealed_default=False, lost=True
+        )
 
 
 def cmd_prom(args: argparse.Namespace) -> int:

@@ -70,7 +70,9 @@ _SCAN_BUDGET: Final = 64 << 20
 """How far back ``newest_event`` reads before it gives up (a live run's tail, not its whole)."""
 
 
-def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) -> Path:
+def require_run(
+    path: Path, *, unstarted: bool = False, judged: bool = False, lost: bool = False
+) -> Path:
     """``path`` if it is a run directory: a directory holding ``events.jsonl`` and ``audit.jsonl``.
 
     The one check every command that reads a run makes first (``report``, ``prom``,
@@ -82,7 +84,10 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
     ``unstarted=True`` (``resume``, which starts it over) takes it, and every other
     command's refusal names that way out. A run file that is not a regular file (a
     symlink, a FIFO: ``runfiles``) is refused before a byte is read, except by
-    ``judged=True`` (``verify``, which counts it as a violation).
+    ``judged=True`` (``verify``, which counts it as a violation). A run that lost
+    ``events.jsonl`` or ``audit.jsonl`` (``lost_files``: its ``run.json`` there) is taken
+    by ``lost=True`` (``evidence``, ``report``: a NOT VERIFIED bundle, a report that says
+    the loss, as of a run with a torn line) and ``judged=True``.
 
     Raises:
         RunDirectoryError: ``path`` is missing, not a directory, empty, lacks a marker, or
@@ -111,6 +116,8 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
     missing = [name for name in RUN_MARKERS if name not in odd and not (path / name).is_file()]
     if missing and not (judged and (path / names.RUN_META).is_file()):  # verify: a lost file
         if lost_files(path) == missing:  # a run that lost a file: said as verify says it
+            if lost:
+                return path
             raise RunDirectoryError(f"{path}: {lost_said(missing)}")
         said = _missing(missing, path) + renamed_by_case(path, missing)
         raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
