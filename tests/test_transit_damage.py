@@ -426,6 +426,35 @@ def test_evidence_and_report_of_a_run_that_lost_a_file_say_the_loss(
     assert not (run / "report.html").exists()
 
 
+@pytest.mark.broken_run("a run cut to its first snapshot, then given a byte order mark")
+def test_status_reads_a_one_line_file_past_a_byte_order_mark(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the readers of a file's last line (``last_whole_line``, and ``status``'s look at
+    each file's end) read a one-line file's only line with the mark a copy put before it:
+    ``status`` of a run whose ``state_snapshots.jsonl`` holds its first snapshot alone said
+    ``state_snapshots.jsonl's last line is not a JSON object`` and ``state STOPPED (?)``,
+    where ``verify`` judges the line without the mark. It reads as the same run without it."""
+    said = {}
+    for name, mark in (("plain", b""), ("marked", b"\xef\xbb\xbf")):
+        run = tmp_path / name / "desk"
+        shutil.copytree(sealed, run)
+        snapshots = run / "state_snapshots.jsonl"
+        first = snapshots.read_bytes().split(b"\n", 1)[0]
+        snapshots.write_bytes(mark + first + b"\n")
+        capsys.readouterr()
+        assert main(["status", str(run)]) == 5
+        lines = capsys.readouterr().out.splitlines()
+        said[name] = [
+            line.replace(name, "RUN") for line in lines if line.startswith(("prob", "st"))
+        ]
+    assert said["marked"] == said["plain"]
+    assert (
+        "problem     the seal is not borne out: state_snapshots.jsonl does not end with the "
+        in (said["plain"][0])
+    )
+
+
 @pytest.mark.broken_run("a byte order mark put before a run file's first line, after its bundle")
 def test_verify_manifest_reads_the_first_record_past_a_byte_order_mark(
     sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]

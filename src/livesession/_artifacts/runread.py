@@ -168,7 +168,9 @@ def last_whole_line(path: Path, *, passing: Collection[str] = ()) -> dict[str, A
 
     Lines whose ``event`` is in ``passing`` are passed over. None when there is none, or
     the file is missing. Reads only the last ``_TAIL_BYTES`` (more only for a longer line,
-    up to ``_LONGEST_TAIL``: a file of one endless line is never read whole).
+    up to ``_LONGEST_TAIL``: a file of one endless line is never read whole). The file's
+    first line is read without a byte order mark a copy gave it, as ``verify`` reads it:
+    the last line of a one-line file (a run that stopped after its first snapshot).
 
     Raises:
         OSError: the host refused to read the file (``raise_if_refused``); ``NotAFile``
@@ -187,6 +189,8 @@ def last_whole_line(path: Path, *, passing: Collection[str] = ()) -> dict[str, A
     except OSError as exc:
         raise_if_refused(exc, path)
         return None
+    if not start:  # the file's first line is in the tail
+        tail = tail.removeprefix(_BOM)
     for line in reversed(tail.split(b"\n")[:-1]):  # what follows the last \n is not whole
         try:
             found = orjson.loads(line)
@@ -421,12 +425,15 @@ def ends_unfit(
             continue
         try:
             with _opened(run_dir / name) as f:
-                f.seek(max(0, f.seek(0, 2) - _TAIL_BYTES))
+                start = max(0, f.seek(0, 2) - _TAIL_BYTES)
+                f.seek(start)
                 tail = f.read()
         except OSError as exc:
             raise_if_refused(exc, run_dir / name)
             lacks.append(f"{name} cannot be read ({exc.strerror})")
             continue
+        if not start and len(tail) > len(_BOM):  # a copy's byte order mark, as verify reads it
+            tail = tail.removeprefix(_BOM)
         if tail and not tail.endswith(b"\n"):
             lacks.append(f"{name} does not end with a whole line")
         elif tail and json_object(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]) is None:
