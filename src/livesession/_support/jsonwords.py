@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from .text import json_text
 
-__all__ = ["utf8_texts"]
+__all__ = ["json_words", "utf8_texts"]
 
 _ANSI_C_WORD: Final = re.compile(r"\$'((?:[^'\\]|\\.)*)'")
 """A word ``shell_word`` wrote in ANSI-C quotes: ``$'...'``."""
