@@ -72,3 +72,40 @@ def test_evidence_under_a_latin_1_locale_names_the_runs_own_path(
         assert "\u00c3" not in text, name  # no byte of the path read one character each
     capsys.readouterr()
     assert main(["resume", str(run_dir), "-q"]) == 0
+
+
+def test_a_path_not_utf_8_is_named_by_its_bytes_under_either_locale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a directory named in Latin-1 (``d\\xe9p\\xf4t``, as a Latin-1 terminal types it):
+    under that locale ``status --json`` said ``run_dir`` ``d\\xe9p\\xf4t`` (its bytes) and
+    ``next`` ``livesession resume '.../d\u00e9p\u00f4t/r'`` (the locale's reading, which a
+    UTF-8 shell takes for other bytes), and so did the evidence manifest's commands. Each
+    command now names the bytes as a UTF-8 locale does, ``$'.../d\\xe9p\\xf4t/r'``."""
+    locale = latin_1_locale(tmp_path)
+    out = Path(os.fsdecode(os.fsencode(tmp_path) + b"/d\xe9p\xf4t"))
+    run_dir = _crashed(out, monkeypatch)
+    said: dict[str, tuple[str, str, str]] = {}
+    for name, env in (("utf-8", {"LC_ALL": "C.UTF-8"}), ("latin-1", locale)):
+        bundle = tmp_path / f"bundle-{name}"
+
+        def cli(*args: bytes, env: dict[str, str] = env) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(
+                [sys.executable, "-m", "livesession.cli", *args],
+                capture_output=True,
+                env={**os.environ, "PYTHONUTF8": "0", **env},
+                check=False,
+                timeout=300,
+            )
+
+        status = cli(b"status", os.fsencode(run_dir), b"--json")
+        assert status.returncode == 6, status.stderr
+        found = json.loads(status.stdout)
+        done = cli(b"evidence", os.fsencode(run_dir), b"--out", os.fsencode(bundle))
+        assert done.returncode == 1, done.stderr
+        problem = json.loads((bundle / "manifest.json").read_bytes())["problems"][0]
+        said[name] = (found["run_dir"], found["next"], problem)
+    assert said["latin-1"] == said["utf-8"]
+    assert said["utf-8"][1].endswith("livesession resume $'" + said["utf-8"][0] + "'")
+    capsys.readouterr()
+    assert main(["resume", str(run_dir), "-q"]) == 0

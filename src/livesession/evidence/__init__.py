@@ -411,6 +411,7 @@ def _write_bundle(
     UTF-8 under any locale (``utf8_texts``), as ``--json`` says it; under a Latin-1 locale
     they named ``/srv/d\u00c3\u00a9p\u00c3\u00b4t`` for ``/srv/d\u00e9p\u00f4t``.
     """
+    as_read = valid_payload(manifest)  # the document reads it so: read as UTF-8 once, below
     manifest = valid_payload(utf8_texts(manifest))
     manifest_path = target / names.MANIFEST
     data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
@@ -419,7 +420,7 @@ def _write_bundle(
         remove_dead_tmp_of(path)
     # Both or neither (a full disk): a manifest without its document is no bundle.
     atomic_write_set(
-        [(manifest_path, data), (document, json_words(markdown(manifest, where)).encode("utf-8"))]
+        [(manifest_path, data), (document, json_words(markdown(as_read, where)).encode("utf-8"))]
     )
     return manifest_path, document, hashlib.sha256(data).hexdigest()
 
