@@ -7,6 +7,7 @@ which the error's errno decides.
 from __future__ import annotations
 
 import errno
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,44 @@ def test_status_names_a_full_disk_at_the_checkpoint_as_a_full_disk_stop(
     assert main(["resume", str(run_dir), "-q"]) == 0
     assert verify_run(run_dir).ok
     assert run_status(run_dir).store_refused == ""
+
+
+def test_evidence_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the evidence of a run whose checkpoint the full disk refused said ``Run ended:
+    **NOT SEALED**: it crashed or was cut short: resume it``, as of a crash, though its
+    process logged the refusal (status says it, ``stopped by``). The run line, and the
+    document's "How the run ended", now say the refused write; the manifest's ``outcome``
+    keeps it (``stopped_by``)."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 1
+    capsys.readouterr()
+    said = run_status(run_dir).store_refused
+    assert said.startswith(f"cannot write checkpoint {run_dir / names.CHECKPOINT}: No space left")
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    assert manifest["outcome"]["stopped_by"] == said
+    assert manifest["run_ended"]["said"] == (
+        f"NOT SEALED: its process stopped on a refused write: {said}: resume it once that is "
+        "put right, then write its evidence again"
+    )
+    (document,) = bundle.glob("EV-*.md")
+    text = document.read_text(encoding="utf-8")
+    assert "crashed or was cut short" not in text
+    assert "The run is **not sealed**: its process stopped on a refused write: " in text
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
