@@ -7,6 +7,7 @@ which the error's errno decides.
 from __future__ import annotations
 
 import errno
+import html
 import json
 import os
 from pathlib import Path
@@ -136,5 +137,35 @@ def test_evidence_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
     text = document.read_text(encoding="utf-8")
     assert "crashed or was cut short" not in text
     assert "The run is **not sealed**: its process stopped on a refused write: " in text
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+
+
+def test_the_report_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the report's header said ``it stopped without sealing (a crash, a kill, a power
+    cut)`` of such a run. It says the refused write now, as ``status`` does."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    report = tmp_path / "report.html"
+    assert main(["report", str(run_dir), "--output", str(report)]) == 0
+    capsys.readouterr()
+    text = html.unescape(report.read_text(encoding="utf-8"))
+    assert "a crash, a kill, a power cut" not in text
+    said = run_status(run_dir).store_refused
+    assert f"its process stopped on a refused write, {said}." in text
     assert main(["resume", str(run_dir), "-q"]) == 0
     assert verify_run(run_dir).ok

@@ -40,7 +40,13 @@ from .._support.text import one_line
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["StoreRefusal", "refused_first", "store_refusal", "store_refused_says"]
+__all__ = [
+    "StoreRefusal",
+    "refused_first",
+    "refused_write",
+    "store_refusal",
+    "store_refused_says",
+]
 
 _FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
 _ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
