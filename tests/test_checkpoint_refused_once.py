@@ -7,6 +7,8 @@ which the error's errno decides.
 from __future__ import annotations
 
 import errno
+import html
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -57,5 +59,113 @@ def test_a_checkpoint_refused_mid_run_says_what_its_errno_needs(
         f"{run_dir}` says whether `livesession resume {run_dir}` can continue it\n"
     )
     assert run_status(run_dir).verdict is Verdict.CRASHED
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+
+
+def test_status_names_a_full_disk_at_the_checkpoint_as_a_full_disk_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a checkpoint the full disk refused read afterwards as a bare crash: ``status``
+    said ``continue it: livesession resume DIR``, with no ``stopped by`` line and no
+    ``once the file system has room again``, though the process's session log ends with the
+    refusal (``session_interrupted``, ``CheckpointError``), as a store the disk refused
+    did. Now it reads as that store's does; once a resume wrote its own ending, no more."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    capsys.readouterr()
+    found = run_status(run_dir)
+    assert found.verdict is Verdict.CRASHED
+    said = f"cannot write checkpoint {run_dir / names.CHECKPOINT}: No space left on device"
+    assert found.store_refused == (f"{said} ({names.SESSION_LOG}'s last line, session_interrupted)")
+    assert found.next_step() == (
+        f"once the file system has room again: continue it: livesession resume {run_dir}"
+    )
+    assert main(["status", str(run_dir)]) == 6
+    assert f"stopped by  {found.store_refused}" in capsys.readouterr().out.splitlines()
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+    assert run_status(run_dir).store_refused == ""
+
+
+def test_evidence_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the evidence of a run whose checkpoint the full disk refused said ``Run ended:
+    **NOT SEALED**: it crashed or was cut short: resume it``, as of a crash, though its
+    process logged the refusal (status says it, ``stopped by``). The run line, and the
+    document's "How the run ended", now say the refused write; the manifest's ``outcome``
+    keeps it (``stopped_by``)."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 1
+    capsys.readouterr()
+    said = run_status(run_dir).store_refused
+    assert said.startswith(f"cannot write checkpoint {run_dir / names.CHECKPOINT}: No space left")
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    assert manifest["outcome"]["stopped_by"] == said
+    assert manifest["run_ended"]["said"] == (
+        f"NOT SEALED: its process stopped on a refused write: {said}: resume it once that is "
+        "put right, then write its evidence again"
+    )
+    (document,) = bundle.glob("EV-*.md")
+    text = document.read_text(encoding="utf-8")
+    assert "crashed or was cut short" not in text
+    assert "The run is **not sealed**: its process stopped on a refused write: " in text
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+
+
+def test_the_report_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the report's header said ``it stopped without sealing (a crash, a kill, a power
+    cut)`` of such a run. It says the refused write now, as ``status`` does."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    report = tmp_path / "report.html"
+    assert main(["report", str(run_dir), "--output", str(report)]) == 0
+    capsys.readouterr()
+    text = html.unescape(report.read_text(encoding="utf-8"))
+    assert "a crash, a kill, a power cut" not in text
+    said = run_status(run_dir).store_refused
+    assert f"its process stopped on a refused write, {said}." in text
     assert main(["resume", str(run_dir), "-q"]) == 0
     assert verify_run(run_dir).ok

@@ -48,6 +48,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_alerts",
                 "_cli_runs",
                 "_cli_commands",
+                "_cli_list",
                 "_cli_files",
                 "_cli_bar",
                 "_cli_status",

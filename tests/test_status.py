@@ -449,7 +449,15 @@ def test_list_shows_every_run_with_its_verdict(
     ]
     assert main(["list", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER"]
+    assert lines[0].split() == [
+        "RUN",
+        "VERDICT",
+        "STATE",
+        "STEPS",
+        "HEARTBEAT",
+        "WRITER",
+        "PROBLEM",
+    ]
     assert lines[1].split()[:2] == ["crashed", "crashed"]
     assert lines[2].split()[:4] == ["done", "completed", "STOPPED", "60/60"]
     assert [s.verdict for s in list_runs(out)] == [Verdict.CRASHED, Verdict.COMPLETED]

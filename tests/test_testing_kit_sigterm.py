@@ -18,7 +18,7 @@ from pathlib import Path
 from livesession import SmaCrossover
 from livesession.testing import run_failure_matrix
 
-from _helpers import until
+from _helpers import as_pid_1, until
 
 # The strategy blocks in the child process only (the one with the parent's sys.path handed
 # to it), after saying its pid, so the parent waits on it once its search is done.
@@ -98,6 +98,47 @@ def test_a_sigterm_to_the_matrix_alone_ends_its_children_and_removes_its_scratch
     for pid in left:  # a child left running blocks for ever: not past this test
         os.kill(pid, signal.SIGKILL)
     assert parent.returncode == -signal.SIGTERM, stderr.decode()  # ended as SIGTERM ends it
+    assert left == []
+    assert list(scratch_root.iterdir()) == []
+
+
+def test_a_sigterm_to_the_matrix_as_pid_1_ends_it_too(tmp_path: Path) -> None:
+    """Bug: a suite run as a container's first process (no init) got the SIGTERM, closed
+    the children and their scratch, then raised the signal again at its default action,
+    which the kernel drops for PID 1: the process went on, and the matrix failed on its
+    children's missing scratch (``FileNotFoundError: .../stderr.txt``) as if the strategy
+    had. It now exits there, with the status 143 a shell and the runtime show for a SIGTERM."""
+    head = as_pid_1()
+    (tmp_path / "stuck.py").write_text(textwrap.dedent(STRATEGY))
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    mark = tmp_path / "child.pid"
+    env = {**os.environ, "TMPDIR": str(scratch_root), "STUCK_MARK": str(mark)}
+    script = MATRIX.format(where=str(tmp_path))
+    outer = subprocess.Popen([*head, sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    try:
+        until(
+            "the child to reach its first bar",
+            lambda: outer.poll() is not None or (mark.exists() and bool(mark.read_text())),
+            deadline_s=120,
+        )
+        assert outer.poll() is None, outer.communicate()[1].decode()
+        (scratch,) = [str(path) for path in scratch_root.iterdir()]
+        (matrix,) = [  # the matrix's process, PID 1 of its namespace: not unshare(1)
+            pid
+            for pid in _children_of("run_failure_matrix")
+            if Path(f"/proc/{pid}/exe").resolve() == Path(sys.executable).resolve()
+        ]
+        os.kill(matrix, signal.SIGTERM)  # to the matrix's process alone
+        _, stderr = outer.communicate(timeout=60)
+    finally:
+        if outer.poll() is None:
+            outer.kill()
+            outer.wait()
+    left = _children_of(scratch)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert outer.returncode == 128 + signal.SIGTERM, stderr.decode()
     assert left == []
     assert list(scratch_root.iterdir()) == []
 

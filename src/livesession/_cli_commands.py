@@ -27,7 +27,6 @@ from ._cli_files import (
     said_of,
 )
 from ._cli_output import (
-    EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_NO_EFFECT,
     EXIT_NOT_HELD,
@@ -41,21 +40,18 @@ from ._cli_streams import runs_plugins, streams_back
 from ._cli_summary import evidence_json, verify_json
 from ._exceptions import UsageError
 from ._support.anchor import paths_as_given
-from ._support.oserrors import said as oserror_said
 from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
-from ._support.text import error_line, json_path, one_line, path_text
+from ._support.text import json_path, one_line, path_text
 
 if TYPE_CHECKING:
     from .burnin import BurninResult
-    from .status import RunStatus
 
 __all__ = [
     "CONTROL_COMMANDS",
     "cmd_burnin",
     "cmd_control",
     "cmd_evidence",
-    "cmd_list",
     "cmd_prom",
     "cmd_report",
     "cmd_status",
@@ -72,11 +68,15 @@ _CONTROL_EXITS: Final = {
 }
 
 
-def _require_written(path: Path, *, judged: bool = False) -> Path:
-    """``require_run``, saying so of a directory a ``dryrun`` starting there holds."""
+def _require_written(path: Path, *, judged: bool = False, lost: bool = False) -> Path:
+    """``require_run``, saying so of a directory a ``dryrun`` starting there holds.
+
+    ``lost``: a run that lost ``events.jsonl`` or ``audit.jsonl`` is taken (``evidence``,
+    ``report``: NOT VERIFIED, the loss said, as of a run with a torn line).
+    """
     from ._rundir.starting import require_written  # noqa: PLC0415 - the lock: only here
 
-    return require_written(path, judged=judged)
+    return require_written(path, judged=judged, lost=lost)
 
 
 CONTROL_COMMANDS: Final = (
@@ -170,7 +170,8 @@ def cmd_evidence(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {args.out} is not a directory: evidence is written into one")
     try:
-        run_dir = _require_written(args.run_dir)  # a dryrun starting there: refused, as a live run
+        # A dryrun starting there: refused, as a live run. A lost file: NOT VERIFIED, why.
+        run_dir = _require_written(args.run_dir, lost=True)
     except RunHeld as exc:
         return refused(exc, as_json=args.json)
     target: Path = args.out or run_dir
@@ -322,14 +323,16 @@ def _write_for_run(
     label: str,
     *,
     unsealed_default: bool = True,
+    lost: bool = False,
 ) -> int:
     """Write ``write``'s file for the run (to ``--output``, default RUN_DIR/default_name).
 
     ``write`` returns what it read of a live run (up to its last checkpoint), said here.
     ``unsealed_default=False``: a run's not sealed (live, crashed) is written only to an
-    ``--output`` given (``_refuse_unsealed_default``).
+    ``--output`` given (``_refuse_unsealed_default``). ``lost``: a run that lost a file
+    is written of (``_require_written``).
     """
-    run_dir = _require_written(args.run_dir)
+    run_dir = _require_written(args.run_dir, lost=lost)
     if args.output is None and not unsealed_default:
         _refuse_unsealed_default(run_dir, run_dir / default_name)
     output: Path = args.output or run_dir / default_name
@@ -404,7 +407,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         def write(run_dir: Path, output: Path) -> str:
             return write_report(run_dir, output, verify=args.verify, progress=progress)
 
-        return _write_for_run(args, write, names.REPORT, "report", unsealed_default=False)
+        return _write_for_run(
+            args, write, names.REPORT, "report", unsealed_default=False, lost=True
+        )
 
 
 def cmd_prom(args: argparse.Namespace) -> int:
@@ -427,74 +432,3 @@ def cmd_status(args: argparse.Namespace) -> int:
     elif found.verdict is not Verdict.NOT_A_RUN:
         print("\n".join(found.lines()))  # noqa: T201 - the CLI's output
     return found.exit_code
-
-
-def _run_label(run_id: str | None, directory: str) -> str:
-    """``demo-001``, or ``demo-001 (copy-3)`` when the directory has another name.
-
-    Copies of one run carry the run id of their files: the name tells them apart.
-    """
-    return run_id if run_id == directory else f"{run_id or '?'} ({path_text(directory)})"
-
-
-def cmd_list(args: argparse.Namespace) -> int:
-    """List the runs under OUT_DIR with their status (exit 0).
-
-    Exit 2 when it is no directory, or when a run's file cannot be read (``run_status``).
-    """
-    from .status import list_runs  # noqa: PLC0415 - only for this command
-
-    unreadable: list[OSError] = []
-    runs = list_runs(args.out_dir, refused=unreadable)
-    if args.json:
-        document: dict[str, object] = {
-            "out_dir": json_path(args.out_dir),
-            "runs": [run.to_json() for run in runs],
-        }
-        if unreadable:  # as every command's --json says an exit 2, with the runs all the same
-            said = error_line(_refused(unreadable), in_json=True)
-            document |= {"ok": False, "exit_code": EXIT_BAD_INPUT, "error": said}
-        emit_json(document)
-        return _listed(unreadable)
-    rows = [("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER")]
-    for run in runs:
-        planned = "" if run.steps_planned is None else f"/{run.steps_planned}"
-        writer = "-" if run.writer is None else f"pid {run.writer['pid']}"
-        rows.append(
-            (
-                _run_label(run.run_id, Path(run.run_dir).name),
-                run.verdict.label,
-                run.state or _unstarted(run),
-                f"{'-' if run.steps is None else run.steps}{planned}",
-                run.heartbeat_utc or "-",
-                writer,
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
-    if not runs:
-        print(f"(no runs in {path_text(args.out_dir)})")  # noqa: T201 - the CLI's output
-    return _listed(unreadable)
-
-
-def _listed(unreadable: list[OSError]) -> int:
-    """``list``'s exit: 2, each file it could not read named on stderr, as ``status`` does.
-
-    The other runs are listed all the same: one unreadable run does not blind a fleet check.
-    """
-    if unreadable:
-        print(f"livesession: error: {error_line(_refused(unreadable))}", file=sys.stderr)  # noqa: T201
-    return EXIT_BAD_INPUT if unreadable else EXIT_OK
-
-
-def _refused(unreadable: list[OSError]) -> str:
-    """``RUN/audit.jsonl: Permission denied``: each file ``list`` could not read, joined."""
-    return "; ".join(f"{exc.filename2 or exc.filename}: {oserror_said(exc)}" for exc in unreadable)
-
-
-def _unstarted(run: RunStatus) -> str:
-    """``list``'s state of a run that has none: one starting, one killed so, or unknown."""
-    if run.starting:
-        return "starting"
-    return "killed while starting" if run.killed_while_starting else "?"

@@ -35,7 +35,6 @@ from ._cli_commands import (
     cmd_burnin,
     cmd_control,
     cmd_evidence,
-    cmd_list,
     cmd_prom,
     cmd_report,
     cmd_status,
@@ -43,6 +42,7 @@ from ._cli_commands import (
 )
 from ._cli_files import path_argument as _path
 from ._cli_files import text_argument as _text
+from ._cli_list import cmd_list
 from ._cli_output import (
     EXIT_BAD_INPUT,
     EXIT_CRASHED,

@@ -70,7 +70,9 @@ _SCAN_BUDGET: Final = 64 << 20
 """How far back ``newest_event`` reads before it gives up (a live run's tail, not its whole)."""
 
 
-def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) -> Path:
+def require_run(
+    path: Path, *, unstarted: bool = False, judged: bool = False, lost: bool = False
+) -> Path:
     """``path`` if it is a run directory: a directory holding ``events.jsonl`` and ``audit.jsonl``.
 
     The one check every command that reads a run makes first (``report``, ``prom``,
@@ -82,7 +84,10 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
     ``unstarted=True`` (``resume``, which starts it over) takes it, and every other
     command's refusal names that way out. A run file that is not a regular file (a
     symlink, a FIFO: ``runfiles``) is refused before a byte is read, except by
-    ``judged=True`` (``verify``, which counts it as a violation).
+    ``judged=True`` (``verify``, which counts it as a violation). A run that lost
+    ``events.jsonl`` or ``audit.jsonl`` (``lost_files``: its ``run.json`` there) is taken
+    by ``lost=True`` (``evidence``, ``report``: a NOT VERIFIED bundle, a report that says
+    the loss, as of a run with a torn line) and ``judged=True``.
 
     Raises:
         RunDirectoryError: ``path`` is missing, not a directory, empty, lacks a marker, or
@@ -111,6 +116,8 @@ def require_run(path: Path, *, unstarted: bool = False, judged: bool = False) ->
     missing = [name for name in RUN_MARKERS if name not in odd and not (path / name).is_file()]
     if missing and not (judged and (path / names.RUN_META).is_file()):  # verify: a lost file
         if lost_files(path) == missing:  # a run that lost a file: said as verify says it
+            if lost:
+                return path
             raise RunDirectoryError(f"{path}: {lost_said(missing)}")
         said = _missing(missing, path) + renamed_by_case(path, missing)
         raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
@@ -161,7 +168,9 @@ def last_whole_line(path: Path, *, passing: Collection[str] = ()) -> dict[str, A
 
     Lines whose ``event`` is in ``passing`` are passed over. None when there is none, or
     the file is missing. Reads only the last ``_TAIL_BYTES`` (more only for a longer line,
-    up to ``_LONGEST_TAIL``: a file of one endless line is never read whole).
+    up to ``_LONGEST_TAIL``: a file of one endless line is never read whole). The file's
+    first line is read without a byte order mark a copy gave it, as ``verify`` reads it:
+    the last line of a one-line file (a run that stopped after its first snapshot).
 
     Raises:
         OSError: the host refused to read the file (``raise_if_refused``); ``NotAFile``
@@ -180,6 +189,8 @@ def last_whole_line(path: Path, *, passing: Collection[str] = ()) -> dict[str, A
     except OSError as exc:
         raise_if_refused(exc, path)
         return None
+    if not start:  # the file's first line is in the tail
+        tail = tail.removeprefix(_BOM)
     for line in reversed(tail.split(b"\n")[:-1]):  # what follows the last \n is not whole
         try:
             found = orjson.loads(line)
@@ -414,12 +425,15 @@ def ends_unfit(
             continue
         try:
             with _opened(run_dir / name) as f:
-                f.seek(max(0, f.seek(0, 2) - _TAIL_BYTES))
+                start = max(0, f.seek(0, 2) - _TAIL_BYTES)
+                f.seek(start)
                 tail = f.read()
         except OSError as exc:
             raise_if_refused(exc, run_dir / name)
             lacks.append(f"{name} cannot be read ({exc.strerror})")
             continue
+        if not start and len(tail) > len(_BOM):  # a copy's byte order mark, as verify reads it
+            tail = tail.removeprefix(_BOM)
         if tail and not tail.endswith(b"\n"):
             lacks.append(f"{name} does not end with a whole line")
         elif tail and json_object(tail.rstrip(b"\n").rsplit(b"\n", 1)[-1]) is None:

@@ -17,8 +17,9 @@ it, says which sink died, and the session log's ``sink_failed`` line of that sin
 the contract, read when it is there) where and why.
 
 A run whose idempotency store (or simulated venue's journal) refused a write mid-run is
-torn (``StoreFailure``): nothing is sealed, and no run artifact records why (the byte
-contract holds no such record). Its session log (``session.log.jsonl``, outside the
+torn (``StoreFailure``), as is one whose checkpoint could not be written (``CheckpointError``:
+a full disk at ``checkpoint.json``): nothing is sealed, and no run artifact records why (the
+byte contract holds no such record). Its session log (``session.log.jsonl``, outside the
 contract) ends with the torn session's ``session_interrupted`` record, which names the
 store and its error: ``store_refused_says`` reads it from there, for ``status``.
 """
@@ -39,13 +40,23 @@ from .._support.text import one_line
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["StoreRefusal", "refused_first", "store_refusal", "store_refused_says"]
+__all__ = [
+    "StoreRefusal",
+    "refused_first",
+    "refused_write",
+    "store_refusal",
+    "store_refused_says",
+]
 
 _FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
 _ERRNO: Final = re.compile(r"\[Errno (\d+)\]")
-_REFUSALS: Final = frozenset({"StoreFailure", "PostgresError", "LeaseError"})
+_REFUSALS: Final = frozenset({"StoreFailure", "PostgresError", "LeaseError", "CheckpointError"})
 """What tears a session when a store fails: a local store or journal, PostgreSQL (its
-idempotency store's connection, or the lease's renewal), a lease file."""
+idempotency store's connection, or the lease's renewal), a lease file, the checkpoint store
+(``cannot write checkpoint DIR/checkpoint.json: No space left on device``)."""
+_ROOM_SAID: Final = frozenset({"StoreFailure", "CheckpointError"})
+"""Refusals whose words name a full disk, a quota, a file size limit or a read-only file
+system as the system said it (``room``): a local file's, not a server's."""
 _AFTERWORDS: Final = frozenset({"lease_not_released", "plugin_close_failed"})
 """Lines the torn session logs after its ``session_interrupted`` as it closes: the lease
 its failed backend would not take back, a plug-in whose ``close()`` raised."""
@@ -158,7 +169,8 @@ class StoreRefusal:
     """
 
     by: str = ""
-    """What refused: ``StoreFailure``, ``PostgresError``, ``LeaseError``; "" for none."""
+    """What refused: ``StoreFailure``, ``PostgresError``, ``LeaseError``, ``CheckpointError``;
+    "" for none."""
     error: str = ""
 
     def says(self) -> str:
@@ -175,7 +187,7 @@ class StoreRefusal:
         errno): a resume into it would meet the same refusal. A PostgreSQL server's or a
         lease's refusal, and any other error, keep the bare advice.
         """
-        code = errno_in(self.error) if self.by == "StoreFailure" else None
+        code = errno_in(self.error) if self.by in _ROOM_SAID else None
         return "" if code is None else once_fixed(code)
 
 

@@ -148,6 +148,7 @@ def require_written(
     *,
     unstarted: bool = False,
     judged: bool = False,
+    lost: bool = False,
     check: Callable[..., Path] = require_run,
 ) -> Path:
     """``require_run``; a directory a live writer holds before it recorded anything is said so.
@@ -157,9 +158,12 @@ def require_written(
     killed while it started ("start it over with `livesession resume`"): wrong while that
     process lives. Raises ``RunHeld`` naming the process instead (exit 3 where a live run
     is refused: ``resume``, ``evidence``, ``burnin``; exit 2 for the readers). ``check`` is
-    ``require_run`` as the caller names it.
+    ``require_run`` as the caller names it; ``lost``: a run that lost a file is taken
+    (``require_run``).
     """
     try:
+        if lost:  # ``require_run``'s own: a caller's ``check`` takes no such run
+            return check(path, unstarted=unstarted, judged=judged, lost=lost)
         return check(path, unstarted=unstarted, judged=judged)
     except RunHeld:
         raise

@@ -20,12 +20,14 @@ import shlex
 import sys
 from typing import Any, Final
 
-from .text import json_text
+from .text import json_text, shell_word
 
-__all__ = ["utf8_texts"]
+__all__ = ["json_words", "utf8_texts"]
 
 _ANSI_C_WORD: Final = re.compile(r"\$'((?:[^'\\]|\\.)*)'")
 """A word ``shell_word`` wrote in ANSI-C quotes: ``$'...'``."""
+_QUOTED_PATH: Final = re.compile(r"(livesession [a-z]+ )'([^']*)'")
+"""The path a hint's command names, in single quotes (``shell_word``): its first word."""
 _ESCAPE: Final = re.compile(r"\\x([0-9a-f]{2})|\\(.)", re.DOTALL)
 _UNESCAPED: Final = {"\\": "\\", "'": "'", "n": "\n", "t": "\t", "r": "\r"}
 
@@ -52,7 +54,27 @@ def json_words(text: str) -> str:
     """
     if text.isascii() and "$'" not in text:
         return text
-    return json_text(_ANSI_C_WORD.sub(_as_utf8, text))
+    return json_text(_QUOTED_PATH.sub(_not_utf8, _ANSI_C_WORD.sub(_as_utf8, text)))
+
+
+def _not_utf8(found: re.Match[str]) -> str:
+    r"""A command's quoted path whose bytes are not UTF-8, as a UTF-8 locale quotes it.
+
+    Under a Latin-1 locale ``/srv/d\xe9p\xf4t`` reads ``'/srv/dépôt'``, which
+    ``json_text`` keeps (its bytes are not UTF-8, so it may be text), while ``run_dir``
+    beside it said ``\xe9``: the command's word is the path's bytes, ``$'/srv/d\xe9p\xf4t'``.
+    """
+    word = found.group(2)
+    if word.isascii():
+        return found.group()
+    try:
+        data = word.encode(sys.getfilesystemencoding(), "surrogateescape")
+        data.decode("utf-8")
+    except UnicodeEncodeError:  # no bytes of the locale's: text of its own
+        return found.group()
+    except UnicodeDecodeError:  # the bytes a UTF-8 locale says in ANSI-C quotes
+        return found.group(1) + shell_word(data.decode("utf-8", "surrogateescape"))
+    return found.group()  # UTF-8: ``json_text`` reads it
 
 
 def _as_utf8(word: re.Match[str]) -> str:

@@ -37,6 +37,7 @@ from .._rundir.plugins import check_recorded_sources
 from .._rundir.supplied import continued_by
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
+from .._support.jsonwords import json_words, utf8_texts
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
 from .._support.text import valid_payload
 from .._support.tmpfiles import remove_dead_tmp_of
@@ -406,15 +407,21 @@ def _write_bundle(
 
     The digest is the manifest's SHA-256, of the bytes written: what the desk publishes at
     hand-over. A path that is not UTF-8 (``bad\xffname``) is said as ``_support.text`` says it.
+    Both are UTF-8 documents: a path their texts and commands name is its bytes read as
+    UTF-8 under any locale (``utf8_texts``), as ``--json`` says it; under a Latin-1 locale
+    they named ``/srv/d\u00c3\u00a9p\u00c3\u00b4t`` for ``/srv/d\u00e9p\u00f4t``.
     """
-    manifest = valid_payload(manifest)
+    as_read = valid_payload(manifest)  # the document reads it so: read as UTF-8 once, below
+    manifest = valid_payload(utf8_texts(manifest))
     manifest_path = target / names.MANIFEST
     data = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
     document = target / doc_name
     for path in (manifest_path, document):  # what a killed evidence left (tmpfiles.py)
         remove_dead_tmp_of(path)
     # Both or neither (a full disk): a manifest without its document is no bundle.
-    atomic_write_set([(manifest_path, data), (document, markdown(manifest, where).encode("utf-8"))])
+    atomic_write_set(
+        [(manifest_path, data), (document, json_words(markdown(as_read, where)).encode("utf-8"))]
+    )
     return manifest_path, document, hashlib.sha256(data).hexdigest()
 
 

@@ -186,6 +186,9 @@ def outcome(
     # Each is told only when there is one: a run without them keeps the outcome it had.
     extras = {
         "seal_problem": standing.problem,
+        # An unsealed run whose store or checkpoint refused a write (a full disk), as its
+        # process logged it: status's ``stopped by``; no run record holds it.
+        "stopped_by": standing.store_refused,
         "position_in_doubt": standing.position_in_doubt,
         # A fault in the wind-down once it had cancelled and flattened (the book's), or
         # while it was under way (an order still open, a position held).
@@ -351,6 +354,9 @@ def _unsealed(found: dict[str, Any], where: Path) -> str:
     if problem:
         verify = md_code(command("verify", where))
         return f"{md_text(problem)} ({verify} says what is wrong: keep the run as it is)"
+    if found.get("stopped_by"):
+        said = f"its process stopped on a refused write: {md_text(found['stopped_by'])}"
+        return f"{said} ({md_code(command('status', where))} says what must be so to resume it)"
     if found["status"] is None:
         return "it has no `SESSION_STOPPED` event"
     return (

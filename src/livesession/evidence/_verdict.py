@@ -120,6 +120,11 @@ def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
             f"it crashed or was cut short, and cannot be resumed here: {resume_problem};"
             " then write its evidence again"
         )
+    if found.get("stopped_by"):  # a full disk, as its process logged it: not a crash
+        return (
+            f"its process stopped on a refused write: {found['stopped_by']}: resume it once "
+            "that is put right, then write its evidence again"
+        )
     return "it crashed or was cut short: resume it, then write its evidence again"
 
 

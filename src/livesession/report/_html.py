@@ -13,7 +13,7 @@ from .._support.outfile import write_output
 from ._book import Book
 from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
-from ._refused import flattened_rows, refused_line, resumed_why
+from ._refused import flattened_rows, refused_line, resumed_why, stopped_unsealed
 from ._sections import (
     amount,
     identity,
@@ -22,7 +22,6 @@ from ._sections import (
     notable_events,
     profit_and_loss,
     span_text,
-    stopped_unsealed,
     table,
     trades,
     verdict,

@@ -6,10 +6,11 @@ were counted far below, in the rails' table. The header says them (by rule, from
 and how many orders were sent, as the evidence's "How the run ended" does. Its
 ``Resumed 2 times, ...`` said how often a run was resumed, never why: a crash (the
 process stopped without sealing), or a process that stopped itself unsealed (a write the
-system refused), which the evidence tells apart (``evidence._torn``). And its key metrics
-said ``final positions flat`` of a run whose strategy still held a position at its last
-bar, which the session's wind-down sold: a row says the session's flatten, as the evidence
-does (``_rundir/flattens.py``).
+system refused), which the evidence tells apart (``evidence._torn``). A run not sealed that
+no process writes is said stopped: by a crash, or by the write the system refused. And
+its key metrics said ``final positions flat`` of a run whose strategy still held a
+position at its last bar, which the session's wind-down sold: a row says the session's
+flatten, as the evidence does (``_rundir/flattens.py``).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
 from .._rundir.flattens import flatten_words
+from .._rundir.refused import refused_write, store_refusal
 from ..evidence._torn import mixed, resume_causes
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
 
-__all__ = ["flattened_rows", "refused_line", "resumed_why"]
+__all__ = ["flattened_rows", "refused_line", "resumed_why", "stopped_unsealed"]
 
 _CRASH = "the process stopped without sealing the run (a crash, or a kill)"
 
@@ -86,3 +88,31 @@ def flattened_rows(run: ReportRun) -> list[tuple[str, str]]:
         return []
     said = "; ".join(flatten_words(order) for order in found)
     return [("flattened by the session", f"{said}: what the strategy held as the run wound down")]
+
+
+def stopped_unsealed(run: ReportRun) -> str:
+    """A run not sealed that no process writes: stopped, never running, as ``status`` says.
+
+    Its badge is the status its last record holds (``RUNNING``), and a live run's line
+    names who writes it: without this one, a run killed -9 read as a run still going. A
+    run whose sink, store or checkpoint the system refused (a full disk) is said so, as
+    ``status`` says it (``refused_write``, its ``stopped by``), not as a crash.
+    """
+    if run.sealed or run.seal_doubt:
+        return ""
+    steps = run.metrics.get("steps")
+    at = f" (step {steps:,})" if isinstance(steps, int) and not isinstance(steps, bool) else ""
+    refused = refused_write(run.run_dir)[0] or store_refusal(run.run_dir).says()
+    how = (
+        "it stopped without sealing after the last step recorded: its process stopped on a "
+        f"refused write, {escape(refused)}"
+        if refused
+        else "it stopped without sealing (a crash, a kill, a power cut) after the last step "
+        "recorded"
+    )
+    return (
+        '<p class="sub bad">Not running: no process writes this run and it is not sealed (no '
+        f"<code>C2_DRYRUN_STOP</code>): {how}. <code>livesession status RUN_DIR</code> says "
+        "whether <code>livesession resume RUN_DIR</code> continues it from its last "
+        f"checkpoint{escape(at)}.</p>\n"
+    )

@@ -41,7 +41,6 @@ __all__ = [
     "notable_events",
     "profit_and_loss",
     "span_text",
-    "stopped_unsealed",
     "table",
     "trades",
     "verdict",
@@ -474,23 +473,4 @@ def verdict(
     return (
         f'<p class="bad"><strong>{total:,} violation(s):</strong> {said}</p>\n'
         f'<ul class="violations">\n{items}\n</ul>{tail}'
-    )
-
-
-def stopped_unsealed(run: ReportRun) -> str:
-    """A run not sealed that no process writes: stopped, never running, as ``status`` says.
-
-    Its badge is the status its last record holds (``RUNNING``), and a live run's line
-    names who writes it: without this one, a run killed -9 read as a run still going.
-    """
-    if run.sealed or run.seal_doubt:
-        return ""
-    steps = run.metrics.get("steps")
-    at = f" (step {steps:,})" if isinstance(steps, int) and not isinstance(steps, bool) else ""
-    return (
-        '<p class="sub bad">Not running: no process writes this run and it is not sealed (no '
-        "<code>C2_DRYRUN_STOP</code>): it stopped without sealing (a crash, a kill, a power "
-        "cut) after the last step recorded. <code>livesession status RUN_DIR</code> says "
-        "whether <code>livesession resume RUN_DIR</code> continues it from its last "
-        f"checkpoint{escape(at)}.</p>\n"
     )

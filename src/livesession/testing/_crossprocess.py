@@ -47,6 +47,7 @@ import attrs
 
 from .._support.childpath import adopt_parent_path, another_hash_seed, child_env
 from .._support.secrets import redact_text
+from .._support.signals import end_by
 from .._support.text import exception_text, printable_line
 from ._rerun import factory_name
 
@@ -275,11 +276,17 @@ class _OnSigterm:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def _terminated(self, signum: int, frame: FrameType | None) -> None:  # noqa: ARG002
+        """Close the children, then end as the signal ends a process (``end_by``).
+
+        As the first process of a PID namespace (a test suite run as a container's command,
+        no init) the signal raised again at its default action was dropped: the process
+        went on, its children killed and their scratch gone, and the matrix failed on a
+        missing file (``FileNotFoundError: .../stderr.txt``). It exits 143 there now.
+        """
         for child in list(self._children):
             child.close()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         self._installed = False
-        signal.raise_signal(signal.SIGTERM)  # ended as the signal ends a process
+        end_by(signal.SIGTERM)
 
 
 _ON_SIGTERM: Final = _OnSigterm()

@@ -1,0 +1,72 @@
+"""``livesession list``'s table shows what is wrong with a run, as ``list --json`` does.
+
+Bug: the table's row of a run that needs a person (a seal its files do not bear out, a
+file that is not regular) or that a full disk stopped said only its verdict, while
+``--json`` (``problem``, ``store_refused``) and ``status`` said why: an operator scanning
+a fleet in a terminal saw ``needs_operator`` with no reason, and ``crashed`` with no word
+of the disk. A ``PROBLEM`` column says it now; ``-`` for a run with none.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from livesession._artifacts import names
+from livesession.cli import main
+
+
+def _table(out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, list[str]]:
+    """``list``'s ``PROBLEM`` cells by the first word of their row (the run id)."""
+    assert main(["list", str(out)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    at = header.index("PROBLEM")
+    assert header.split()[-1] == "PROBLEM"
+    return {row.split()[0]: row[at:] for row in rows}
+
+
+@pytest.mark.broken_run("a copy's last event is cut off on purpose: list must say so")
+def test_list_rows_say_what_is_wrong_with_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "runs"
+    args = ["dryrun", "--out", str(out), "--steps", "120", "-q"]
+    assert main([*args, "--run-id", "ok"]) == 0
+    shutil.copytree(out / "ok", out / "torn")
+    events = out / "torn" / names.EVENTS
+    events.write_bytes(events.read_bytes().rsplit(b"\n", 2)[0] + b"\n")  # lose the last event
+
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    assert main([*args, "--run-id", "full"]) == 2
+    monkeypatch.undo()
+    capsys.readouterr()
+
+    assert main(["list", str(out), "--json"]) == 0
+    listed = {Path(r["run_dir"]).name: r for r in json.loads(capsys.readouterr().out)["runs"]}
+    rows = _table(out, capsys)
+    assert listed["torn"]["problem"].startswith("the seal is not borne out: ")
+    assert main(["list", str(out)]) == 0
+    table = {tuple(row.split()[:2]): row for row in capsys.readouterr().out.splitlines()}
+    assert table["ok", "completed"].endswith("  -")
+    assert table["ok", "(torn)"].split()[2] == "needs_operator"
+    assert table["ok", "(torn)"].endswith(f"  {listed['torn']['problem']}")
+    assert listed["full"]["store_refused"].startswith("cannot write checkpoint ")
+    assert rows["full"] == f"stopped by {listed['full']['store_refused']}"
+    assert "No space left on device" in rows["full"]
+    assert main(["resume", str(out / "full"), "-q"]) == 0  # the full disk's run verifies
+    assert _table(out, capsys)["full"] == "-"
