@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import gc
 import hashlib
 import itertools
@@ -698,3 +699,34 @@ def as_pid_1() -> list[str]:
     if probe.returncode != 0 or probe.stdout.strip() != "1":
         pytest.skip(f"no PID namespace for this user: {probe.stderr.strip()}")
     return head
+
+
+def checkpoint_refused(
+    out: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    run_id: str = "r",
+    code: int = errno.ENOSPC,
+) -> Path:
+    """``livesession dryrun`` of 120 steps under ``out`` whose step-100 checkpoint the file
+    system refuses with ``code`` (a full disk): it exits 2, unsealed. Its run directory.
+
+    The refusal is ``os.replace`` of ``checkpoint.json`` failing (the first checkpoint is at
+    step 0); ``monkeypatch`` is undone before it returns, the rest of the test's with it.
+    """
+    from livesession.cli import main
+
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(code, os.strerror(code))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(out), "--run-id", run_id, "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    return out / run_id

@@ -11,7 +11,6 @@ import html
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,8 @@ from livesession._artifacts import names
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
+
+from _helpers import checkpoint_refused
 
 
 @pytest.mark.parametrize(
@@ -39,20 +40,7 @@ def test_a_checkpoint_refused_mid_run_says_what_its_errno_needs(
     decides. Bug: a refused checkpoint said ``once what the line names is put right``
     whatever the errno, where every other refused file said ``once the file system has room
     again`` (ENOSPC) or ``once the open-file limit is raised`` (EMFILE)."""
-    run_dir = tmp_path / "r"
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:  # the step-100 checkpoint (the first is at step 0)
-                raise OSError(code, os.strerror(code))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
-    assert main(args) == 2
-    monkeypatch.undo()
+    run_dir = checkpoint_refused(tmp_path, monkeypatch, code=code)
     assert capsys.readouterr().err == (
         f"livesession: error: cannot write checkpoint {run_dir / names.CHECKPOINT}: "
         f"{os.strerror(code)}: the run is not sealed; once {once}, `livesession status "
@@ -71,20 +59,7 @@ def test_status_names_a_full_disk_at_the_checkpoint_as_a_full_disk_stop(
     ``once the file system has room again``, though the process's session log ends with the
     refusal (``session_interrupted``, ``CheckpointError``), as a store the disk refused
     did. Now it reads as that store's does; once a resume wrote its own ending, no more."""
-    run_dir = tmp_path / "r"
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
-    assert main(args) == 2
-    monkeypatch.undo()
+    run_dir = checkpoint_refused(tmp_path, monkeypatch)
     capsys.readouterr()
     found = run_status(run_dir)
     assert found.verdict is Verdict.CRASHED
@@ -108,20 +83,7 @@ def test_evidence_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
     process logged the refusal (status says it, ``stopped by``). The run line, and the
     document's "How the run ended", now say the refused write; the manifest's ``outcome``
     keeps it (``stopped_by``)."""
-    run_dir = tmp_path / "r"
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
-    assert main(args) == 2
-    monkeypatch.undo()
+    run_dir = checkpoint_refused(tmp_path, monkeypatch)
     bundle = tmp_path / "bundle"
     assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 1
     capsys.readouterr()
@@ -146,20 +108,7 @@ def test_the_report_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
 ) -> None:
     """Bug: the report's header said ``it stopped without sealing (a crash, a kill, a power
     cut)`` of such a run. It says the refused write now, as ``status`` does."""
-    run_dir = tmp_path / "r"
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
-    assert main(args) == 2
-    monkeypatch.undo()
+    run_dir = checkpoint_refused(tmp_path, monkeypatch)
     report = tmp_path / "report.html"
     assert main(["report", str(run_dir), "--output", str(report)]) == 0
     capsys.readouterr()

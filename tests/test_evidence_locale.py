@@ -9,45 +9,26 @@ directory named in UTF-8 (``dépôt``) wrote the commands its ``manifest.json`` 
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from _locales import latin_1_locale
-from livesession._artifacts import names
 from livesession._support.text import command
 from livesession.cli import main
 
-
-def _crashed(out: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A run under ``out`` whose step-100 checkpoint a full disk refused: not sealed."""
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    args = ["dryrun", "--out", str(out), "--run-id", "r", "--steps", "120", "-q"]
-    assert main(args) == 2
-    monkeypatch.undo()
-    return out / "r"
+from _helpers import checkpoint_refused
 
 
 def test_evidence_under_a_latin_1_locale_names_the_runs_own_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     locale = latin_1_locale(tmp_path)
-    run_dir = _crashed(tmp_path / "d\u00e9p\u00f4t", monkeypatch)
+    run_dir = checkpoint_refused(tmp_path / "d\u00e9p\u00f4t", monkeypatch)
     resume = command("resume", run_dir)  # as the run's bytes read as UTF-8 say it
     for name, env in (("utf-8", {"LC_ALL": "C.UTF-8"}), ("latin-1", locale)):
         bundle = tmp_path / f"bundle-{name}"
@@ -84,7 +65,7 @@ def test_a_path_not_utf_8_is_named_by_its_bytes_under_either_locale(
     command now names the bytes as a UTF-8 locale does, ``$'.../d\\xe9p\\xf4t/r'``."""
     locale = latin_1_locale(tmp_path)
     out = Path(os.fsdecode(os.fsencode(tmp_path) + b"/d\xe9p\xf4t"))
-    run_dir = _crashed(out, monkeypatch)
+    run_dir = checkpoint_refused(out, monkeypatch)
     said: dict[str, tuple[str, str, str]] = {}
     for name, env in (("utf-8", {"LC_ALL": "C.UTF-8"}), ("latin-1", locale)):
         bundle = tmp_path / f"bundle-{name}"

@@ -9,17 +9,16 @@ of the disk. A ``PROBLEM`` column says it now; ``-`` for a run with none.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from livesession._artifacts import names
 from livesession.cli import main
+
+from _helpers import checkpoint_refused
 
 
 def _table(out: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, list[str]]:
@@ -42,18 +41,7 @@ def test_list_rows_say_what_is_wrong_with_a_run(
     events = out / "torn" / names.EVENTS
     events.write_bytes(events.read_bytes().rsplit(b"\n", 2)[0] + b"\n")  # lose the last event
 
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    assert main([*args, "--run-id", "full"]) == 2
-    monkeypatch.undo()
+    checkpoint_refused(out, monkeypatch, run_id="full")
     capsys.readouterr()
 
     assert main(["list", str(out), "--json"]) == 0

@@ -24,6 +24,8 @@ from livesession._support.wholelines import LineLog
 from livesession.cli import main
 from livesession.verify import verify_run
 
+from _helpers import checkpoint_refused
+
 TORN = '{"event": "sink_failed", "level": "error", "run_id": "r", "'
 
 
@@ -61,20 +63,7 @@ def test_a_line_the_disk_refuses_part_way_is_taken_back(
 def test_a_resume_sets_a_torn_last_log_line_aside(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_dir = tmp_path / "r"
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:  # the step-100 checkpoint: the run stops unsealed
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
-    assert main(args) == 2
-    monkeypatch.undo()
+    run_dir = checkpoint_refused(tmp_path, monkeypatch)
     capsys.readouterr()
     log = run_dir / names.SESSION_LOG
     with log.open("ab") as handle:  # the process was killed inside a log line

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -65,22 +66,39 @@ def _children_of(scratch: str) -> list[int]:
     return pids
 
 
-def test_a_sigterm_to_the_matrix_alone_ends_its_children_and_removes_its_scratch(
-    tmp_path: Path,
-) -> None:
+def _matrix_at_its_first_bar(
+    tmp_path: Path, *, head: Sequence[str] = ()
+) -> tuple[subprocess.Popen[bytes], Path, Path]:
+    """The matrix over the stuck strategy, started (behind ``head``) and waited for until
+    its child reaches its first bar, or it ended first (the caller says so, with what it
+    wrote): the process, the scratch root its ``TMPDIR`` names, the child's pid file."""
     (tmp_path / "stuck.py").write_text(textwrap.dedent(STRATEGY))
     scratch_root = tmp_path / "tmp"
     scratch_root.mkdir()
     mark = tmp_path / "child.pid"
     env = {**os.environ, "TMPDIR": str(scratch_root), "STUCK_MARK": str(mark)}
     script = MATRIX.format(where=str(tmp_path))
-    parent = subprocess.Popen([sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    started = subprocess.Popen(
+        [*head, sys.executable, "-c", script], env=env, stderr=subprocess.PIPE
+    )
     try:
-        until(  # or the matrix ended first: said below, with what it wrote
+        until(
             "the child to reach its first bar",
-            lambda: parent.poll() is not None or (mark.exists() and bool(mark.read_text())),
+            lambda: started.poll() is not None or (mark.exists() and bool(mark.read_text())),
             deadline_s=120,
         )
+    except BaseException:
+        started.kill()
+        started.wait()
+        raise
+    return started, scratch_root, mark
+
+
+def test_a_sigterm_to_the_matrix_alone_ends_its_children_and_removes_its_scratch(
+    tmp_path: Path,
+) -> None:
+    parent, scratch_root, mark = _matrix_at_its_first_bar(tmp_path)
+    try:
         assert parent.poll() is None, parent.communicate()[1].decode()
         (scratch,) = [str(path) for path in scratch_root.iterdir()]
         assert "livesession-matrix-" in scratch
@@ -108,20 +126,8 @@ def test_a_sigterm_to_the_matrix_as_pid_1_ends_it_too(tmp_path: Path) -> None:
     which the kernel drops for PID 1: the process went on, and the matrix failed on its
     children's missing scratch (``FileNotFoundError: .../stderr.txt``) as if the strategy
     had. It now exits there, with the status 143 a shell and the runtime show for a SIGTERM."""
-    head = as_pid_1()
-    (tmp_path / "stuck.py").write_text(textwrap.dedent(STRATEGY))
-    scratch_root = tmp_path / "tmp"
-    scratch_root.mkdir()
-    mark = tmp_path / "child.pid"
-    env = {**os.environ, "TMPDIR": str(scratch_root), "STUCK_MARK": str(mark)}
-    script = MATRIX.format(where=str(tmp_path))
-    outer = subprocess.Popen([*head, sys.executable, "-c", script], env=env, stderr=subprocess.PIPE)
+    outer, scratch_root, _ = _matrix_at_its_first_bar(tmp_path, head=as_pid_1())
     try:
-        until(
-            "the child to reach its first bar",
-            lambda: outer.poll() is not None or (mark.exists() and bool(mark.read_text())),
-            deadline_s=120,
-        )
         assert outer.poll() is None, outer.communicate()[1].decode()
         (scratch,) = [str(path) for path in scratch_root.iterdir()]
         (matrix,) = [  # the matrix's process, PID 1 of its namespace: not unshare(1)
