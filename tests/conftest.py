@@ -52,10 +52,17 @@ if "PYTEST_DEBUG_TEMPROOT" not in os.environ:  # pytest's own root for tmp_path
 # each one compile some 250 modules first (a third of the CPU time of a test that starts
 # CLI processes). The cache goes to a directory of its own, shared by the workers, never
 # into the tree or beside a user's strategy package that a test imports.
+# The variable reaches the children; this process, started without it, takes it as well
+# (``sys.pycache_prefix``): on a machine without PYTHONDONTWRITEBYTECODE (CI's), a run with
+# `-n 0` wrote the bytecode of the packages its tests import (examples/mydesk, a desk's
+# package in tmp_path) and of the tests themselves beside their sources. What is imported
+# before this file runs (it, the package's pytest plugin) still is; git ignores it.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-os.environ.setdefault(
-    "PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / f"livesession-tests-pyc-{os.getuid()}")
-)
+if not os.environ.get("PYTHONPYCACHEPREFIX"):  # an empty one is none, as Python reads it
+    os.environ["PYTHONPYCACHEPREFIX"] = str(
+        Path(tempfile.gettempdir()) / f"livesession-tests-pyc-{os.getuid()}"
+    )
+sys.pycache_prefix = os.environ["PYTHONPYCACHEPREFIX"]
 
 from livesession._support import secrets  # noqa: E402 - after the environment is cleared
 

@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -590,11 +591,13 @@ def test_a_reader_that_goes_away_is_no_error(tmp_path):
         check=True,
     )  # fmt: skip
     assert done.returncode == 0
-    script = (
-        f"{sys.executable} -m livesession.cli verify {tmp_path / 'pipe'} | head -c 0; "
-        "exit ${PIPESTATUS[0]}"
+    # Quoted: a checkout (its venv's python) or a TMPDIR under a directory with a space in
+    # its name split the command, and bash ran `/tmp/a` (exit 127).
+    verify = shlex.join([sys.executable, "-m", "livesession.cli", "verify", str(tmp_path / "pipe")])
+    script = f"{verify} | head -c 0; exit ${{PIPESTATUS[0]}}"
+    piped = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, check=False, timeout=300
     )
-    piped = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=False)
     assert "Traceback" not in piped.stderr, piped.stderr
     assert piped.returncode == 0, piped.stderr
 
@@ -610,11 +613,12 @@ def test_a_reader_that_goes_away_does_not_change_the_exit_code(tmp_path):
     import sys
 
     def piped(*args: str) -> subprocess.CompletedProcess[str]:
-        command = " ".join([sys.executable, "-m", "livesession.cli", *args])
+        command = shlex.join([sys.executable, "-m", "livesession.cli", *args])  # a space too
         script = f"{command} | head -c 0; exit ${{PIPESTATUS[0]}}"
         return subprocess.run(
-            ["bash", "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path
-        )
+            ["bash", "-c", script],
+            capture_output=True, text=True, check=False, cwd=tmp_path, timeout=300,
+        )  # fmt: skip
 
     (tmp_path / "live.toml").write_text("enabled = true\n", encoding="utf-8")
     refused = piped("dryrun", "--config", "live.toml", "--out", "runs", "--run-id", "live")

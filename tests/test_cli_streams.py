@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import select
+import shlex
 import stat
 import subprocess
 import sys
@@ -38,10 +39,12 @@ _FULL_STDOUT = (
 def _shell(tmp_path: Path, arguments: str, redirect: str) -> subprocess.CompletedProcess[str]:
     """``livesession ARGUMENTS REDIRECT`` run by bash in ``tmp_path``; stderr captured when
     the redirection leaves it open."""
-    script = f"{sys.executable} -m livesession.cli {arguments} {redirect}"
+    python = shlex.quote(sys.executable)  # a checkout under a directory with a space
+    script = f"{python} -m livesession.cli {arguments} {redirect}"
     return subprocess.run(
-        ["bash", "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path
-    )
+        ["bash", "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path,
+        timeout=300,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -304,7 +304,7 @@ def _script(text: str) -> ast.Module | None:
         return None
     try:
         return ast.parse(textwrap.dedent(text))
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # a NUL: ValueError on early 3.11s (3.11.2)
         return None
 
 

@@ -51,7 +51,7 @@ def _scripts(tree: ast.AST) -> list[ast.Module]:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value:
             try:
                 found.append(ast.parse(textwrap.dedent(node.value)))
-            except SyntaxError:
+            except (SyntaxError, ValueError):  # a NUL: ValueError on early 3.11s (3.11.2)
                 continue  # text, not code
     return found
 

@@ -346,6 +346,7 @@ def test_an_append_only_session_log_is_resumable(run, monkeypatch, capsys) -> No
     with monkeypatch.context() as flagged:  # elsewhere, the flags as the ioctl gives them
         _flagged(flagged, log, 0x20)
         assert run_status(run).resumable
+        assert main(["resume", str(run), "-q"]) == 0  # as status said: not refused
 
 
 def test_an_immutable_session_log_is_not_called_resumable(run, monkeypatch) -> None:

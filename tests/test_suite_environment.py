@@ -14,8 +14,11 @@ advice, and the lines they expect do not. ``conftest.py`` makes their tmp_path u
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,36 @@ def test_the_tests_pass_under_a_temporary_directory_a_shell_quotes(tmp_path) -> 
         "test_cli.py::TestDryrun::test_refuses_to_overwrite",
     ]
     _child_pytest(None, [str(TESTS / test) for test in tests], {"TMPDIR": str(spaced)})
+
+
+def test_a_package_of_its_own_is_imported(tmp_path) -> None:
+    """A test importing a package from tmp_path, as a desk's tests import its strategy's
+    (run in a child by the next test)."""
+    (tmp_path / "deskpkg_bytecode").mkdir()
+    (tmp_path / "deskpkg_bytecode" / "__init__.py").write_text("VALUE = 7\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        assert importlib.import_module("deskpkg_bytecode").VALUE == 7
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("deskpkg_bytecode", None)
+
+
+def test_no_bytecode_lands_beside_what_a_test_imports(tmp_path) -> None:
+    """Bug: on a machine without PYTHONDONTWRITEBYTECODE (a CI runner's), a run with `-n 0`
+    wrote `__pycache__` beside each package its tests imported (examples/mydesk in the
+    checkout, a desk's package in tmp_path): ``conftest.py`` set PYTHONPYCACHEPREFIX for
+    the children only. Run so, with neither variable, the test above leaves no bytecode in
+    its tmp_path."""
+    unset = {"PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTEST_DEBUG_TEMPROOT"}
+    env = {k: v for k, v in os.environ.items() if k not in unset and k != "PYTEST_ADDOPTS"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+         f"{__file__}::test_a_package_of_its_own_is_imported",
+         "--basetemp", str(tmp_path / "child")],
+        env=env, capture_output=True, text=True, check=False, timeout=300, cwd=TESTS.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
+    assert (tmp_path / "child").is_dir()
+    assert sorted((tmp_path / "child").rglob("__pycache__")) == []
