@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from livesession import DryrunConfig, OrderIntent, Side, create_run
+from livesession import DryrunConfig, DryrunResult, OrderIntent, Side, create_run
 from livesession._domain.model import Bar
 
 SYMBOL = "BTC/USDT"
@@ -119,3 +119,18 @@ def halted_run(
             assert s.reenable_trading("ops-1")
         s.run_to_end(cfg.steps)
     return out / cfg.run_id
+
+
+def held_to_the_end(out: Path, run_id: str, *, kill_after: int | None = None) -> DryrunResult:
+    """An eight-step run under ``out`` that buys 0.010 on bar 3 and never sells, so its
+    wind-down flattens it; an operator's kill after ``kill_after`` steps when given."""
+    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=8, durability="none")
+    strategy = ScriptedStrategy(at({3: [buy("0.010")]}))
+    with create_run(cfg, out, strategy=strategy, feed=ScriptedFeed(["40000.00"] * 8)) as s:
+        assert s.preflight()
+        s.activate()
+        for step in range(8):
+            s.step()
+            if step + 1 == kill_after:
+                assert s.kill("SIGNAL_SIGUSR1")
+    return s.result()

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, create_run
+from _scripted import held_to_the_end
 from livesession._artifacts import names
 from livesession._artifacts.runread import iter_records
 from livesession.evidence._outcome import outcome, outcome_lines
@@ -23,17 +22,8 @@ if TYPE_CHECKING:
 
 
 def _ended(tmp_path: Path, run_id: str, *, kill_after: int | None = None) -> dict[str, object]:
-    """A run that buys on bar 3 and never sells, killed after ``kill_after`` steps if given."""
-    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=8, durability="none")
-    strategy = ScriptedStrategy(at({3: [buy("0.010")]}))
-    feed = ScriptedFeed(["40000.00"] * 8)
-    with create_run(cfg, tmp_path, strategy=strategy, feed=feed) as session:
-        assert session.preflight()
-        session.activate()
-        for step in range(8):
-            session.step()
-            if step + 1 == kill_after:
-                assert session.kill("SIGNAL_SIGUSR1")
+    """The outcome of a run that buys on bar 3 and never sells, killed after ``kill_after``."""
+    held_to_the_end(tmp_path, run_id, kill_after=kill_after)
     run_dir = tmp_path / run_id
     return outcome(run_dir, iter_records(run_dir / names.EVENTS))
 

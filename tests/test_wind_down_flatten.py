@@ -16,8 +16,8 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
-from livesession import DryrunConfig, DryrunResult, create_run
+from _scripted import ScriptedStrategy, at, held_to_the_end
+from livesession import DryrunConfig, create_run
 from livesession.cli import main
 from livesession.report import render_report
 
@@ -29,26 +29,12 @@ if TYPE_CHECKING:
 _SOLD = "SELL 0.010 BTC/USDT"
 
 
-def _run(tmp_path: Path, run_id: str, *, kill_after: int | None = None) -> DryrunResult:
-    """Buys 0.010 on bar 3 and never sells; killed after ``kill_after`` steps if given."""
-    cfg = DryrunConfig(run_id=run_id, strategy_id="scripted", steps=8, durability="none")
-    strategy = ScriptedStrategy(at({3: [buy("0.010")]}))
-    with create_run(cfg, tmp_path, strategy=strategy, feed=ScriptedFeed(["40000.00"] * 8)) as s:
-        assert s.preflight()
-        s.activate()
-        for step in range(8):
-            s.step()
-            if step + 1 == kill_after:
-                assert s.kill("SIGNAL_SIGUSR1")
-    return s.result()
-
-
 def _text(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 def test_the_result_and_the_report_say_the_wind_downs_flatten(tmp_path: Path) -> None:
-    result = _run(tmp_path, "held")
+    result = held_to_the_end(tmp_path, "held")
     assert result.positions == {"BTC/USDT": 0}
     assert result.flattened == (_SOLD,)
     page = _text(render_report(tmp_path / "held"))
@@ -59,7 +45,7 @@ def test_the_result_and_the_report_say_the_wind_downs_flatten(tmp_path: Path) ->
 
 
 def test_a_kills_flatten_is_the_kills_to_tell(tmp_path: Path) -> None:
-    result = _run(tmp_path, "killed", kill_after=5)
+    result = held_to_the_end(tmp_path, "killed", kill_after=5)
     assert result.kills == 1
     assert result.flattened == ()
     assert "flattened by the session" not in _text(render_report(tmp_path / "killed"))
