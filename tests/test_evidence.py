@@ -530,9 +530,9 @@ class TestRerunProcess:
         limits: list[float] = []
         start = _rerun.Rerun.start.__func__
 
-        def spy(cls, run_dir, *, rerunnable, timeout_s, sealed):
+        def spy(cls, run_dir, *, rerunnable, timeout_s, **rest):
             limits.append(timeout_s)
-            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=sealed)
+            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s, **rest)
 
         monkeypatch.setattr(_rerun.Rerun, "start", classmethod(spy))
         write_evidence(run_dir, out_dir=tmp_path / "a")

@@ -40,6 +40,7 @@ from .._rundir.halts import (
     halt_text,
     trading_halts,
 )
+from .._rundir.refused import unsealed_because
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
 from ._torn import after_stop, mixed, set_aside_lines, set_aside_stops
@@ -355,7 +356,7 @@ def _unsealed(found: dict[str, Any], where: Path) -> str:
         verify = md_code(command("verify", where))
         return f"{md_text(problem)} ({verify} says what is wrong: keep the run as it is)"
     if found.get("stopped_by"):
-        said = f"its process stopped on a refused write: {md_text(found['stopped_by'])}"
+        said = unsealed_because(md_text(found["stopped_by"]))
         return f"{said} ({md_code(command('status', where))} says what must be so to resume it)"
     if found["status"] is None:
         return "it has no `SESSION_STOPPED` event"

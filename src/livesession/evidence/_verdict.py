@@ -24,6 +24,7 @@ from .._rundir.halts import (
     left_for_an_operator,
 )
 from .._rundir.nextwords import reason_next
+from .._rundir.refused import unsealed_because
 from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
@@ -122,8 +123,8 @@ def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
         )
     if found.get("stopped_by"):  # a full disk, as its process logged it: not a crash
         return (
-            f"its process stopped on a refused write: {found['stopped_by']}: resume it once "
-            "that is put right, then write its evidence again"
+            f"{unsealed_because(str(found['stopped_by']))}: resume it once that is put "
+            "right, then write its evidence again"
         )
     return "it crashed or was cut short: resume it, then write its evidence again"
 
