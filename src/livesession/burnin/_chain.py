@@ -138,7 +138,7 @@ class Chain:
         for halt in self.halts.found:
             left = steps - halt["from_step"]
             to_the_end = f"to the end of the run ({left} of its {steps} steps without a new order)"
-            lines.append(f"trading HALTED {halt_text(halt, to_the_end)}")
+            lines.append(f"trading HALTED {halt_text(halt, to_the_end, steps=steps)}")
         return lines
 
     def _read(self, event: dict[str, Any]) -> None:

@@ -414,7 +414,8 @@ def _halt_lines(found: dict[str, Any]) -> list[str]:
     """``- Trading **HALTED** from step 40 to the end of the run (...): the daily-loss cap ...``."""
     to_the_end = "to the end of the run (no new order from then on)"
     return [
-        f"- Trading **HALTED** {halt_text(halt, to_the_end, md_code, md_text)}."
+        f"- Trading **HALTED** "
+        f"{halt_text(halt, to_the_end, md_code, md_text, steps=found.get('steps'))}."
         for halt in found.get("halts", ())
     ]
 

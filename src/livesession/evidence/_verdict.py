@@ -197,9 +197,11 @@ def _completed(found: dict[str, Any], steps: str) -> tuple[str, str]:
         stopped = f"stopped with {stop!r}" + (f" ({who})" if who else "")
     if kills:
         kill = kills[0]
+        last = kill.get("from_step") == found.get("steps")  # after the last step: none lost
         killed = (
             f"{kill.get('by')} after step {kill.get('from_step')} (KILL_SWITCH reason "
-            f"{kill.get('reason')}); trading HALTED to the end: no new order from then on"
+            f"{kill.get('reason')}); trading HALTED "
+            + ("after the run's last step" if last else "to the end: no new order from then on")
         )
         return "KILLED", f"{killed}; " + (f"{stopped}; " if stopped else "") + sealed
     if stopped and stop == SESSION_CLOSED:
