@@ -27,7 +27,7 @@ from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_json_object, read_records
 from .._artifacts.runtime import GAP_CAUSES, LongestGap, stamped_apart
 from .._domain.clock import format_utc_ns
-from .._domain.decimal import finite_decimal
+from .._domain.decimal import amount_text, finite_decimal
 from .._domain.lifecycle import ended_early
 from .._risk.kinds import rails_and_checks
 from .._rundir.flattens import WindDownFlattens, flatten_words
@@ -288,7 +288,7 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
     lines.append(
         f"- At the seal: position {held or 'flat'}; "
         + (f"{len(orders)} open order(s): {'; '.join(orders)}" if orders else "no open order")
-        + f"; equity {md_text(found['equity'])}, PnL {md_text(found['pnl'])}."
+        + f"; equity {_amount(found['equity'])}, PnL {_amount(found['pnl'])}."
     )
     actions = found["operator_actions"]
     lines.append(
@@ -408,6 +408,12 @@ def resumes_in(audit: Path) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _amount(value: object) -> str:
+    """An amount the seal records, as the report shows it (``amount_text``): ``226.53``."""
+    number = finite_decimal(value, allow_int=True)
+    return md_text(value if number is None else amount_text(number))
 
 
 def _halt_lines(found: dict[str, Any]) -> list[str]:
