@@ -118,3 +118,54 @@ def test_the_report_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
     assert f"its process stopped on a refused write, {said}." in text
     assert main(["resume", str(run_dir), "-q"]) == 0
     assert verify_run(run_dir).ok
+
+
+def test_every_line_of_the_evidence_and_burnin_says_the_refused_write_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: the evidence's run line said the refused write of a run a full disk stopped at
+    its checkpoint, while its determinism line (``the run is not sealed (it crashed)``), its
+    steps note (``its process ended there, unsealed (a crash)``) and the burn-in's
+    ``completed`` (``(it crashed: ...``) said a crash. Each says the run line's words now."""
+    run_dir = tmp_path / "r"
+    replace, seen = os.replace, []
+
+    def on_replace(src: Any, dst: Any) -> None:
+        if Path(str(dst)).name == names.CHECKPOINT:
+            seen.append(dst)
+            if len(seen) == 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", on_replace)
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
+    assert main(args) == 2
+    monkeypatch.undo()
+    said = run_status(run_dir).store_refused
+    stopped = f"its process stopped on a refused write: {said}"
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 1
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    assert manifest["determinism"]["reason"] == (
+        f"the run is not sealed ({stopped}), so there is no whole run to compare with"
+    )
+    (notes,) = manifest["burnin"]["notes"]
+    assert (
+        notes
+        == f"the session recorded 100 of 120 planned steps and never stopped, unsealed: {stopped}"
+    )
+    (document,) = bundle.glob("EV-*.md")
+    text = document.read_text(encoding="utf-8")
+    assert "(it crashed" not in text
+    assert "(a crash)" not in text
+    capsys.readouterr()
+    assert main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")]) == 1
+    out = capsys.readouterr().out
+    assert "crash)" not in out
+    assert "(it crashed" not in out
+    assert (
+        f"completed: the run is not sealed ({stopped}: `livesession resume` finishes it once "
+        "that is put right)" in out
+    )
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok

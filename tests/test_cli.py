@@ -324,8 +324,8 @@ class TestSummary:
         code = main(["dryrun", "-c", str(config), "--out", str(tmp_path), "--steps", "5"])
         out = capsys.readouterr().out.splitlines()
         assert code == 0
-        assert "equity      10000000000000000000000" in out
-        assert "pnl         0" in out
+        assert "equity      10000000000000000000000.00" in out
+        assert "pnl         0.00" in out
 
     def test_a_halted_run_says_so(self, tmp_path, capsys):
         """A run the daily-loss cap killed ends COMPLETED; the summary, --json and status say

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -21,6 +22,7 @@ from livesession import DryrunConfig, RunHeld, __version__, create_run, evidence
 from livesession._artifacts import sinks
 from livesession._artifacts.runread import iter_records
 from livesession._domain.clock import format_utc_ns
+from livesession._domain.decimal import amount_text
 from livesession._exceptions import LiveSessionError
 from livesession.burnin import Thresholds, evaluate_run
 from livesession.cli import main
@@ -530,9 +532,9 @@ class TestRerunProcess:
         limits: list[float] = []
         start = _rerun.Rerun.start.__func__
 
-        def spy(cls, run_dir, *, rerunnable, timeout_s, sealed):
+        def spy(cls, run_dir, *, rerunnable, timeout_s, **rest):
             limits.append(timeout_s)
-            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=sealed)
+            return start(cls, run_dir, rerunnable=rerunnable, timeout_s=timeout_s, **rest)
 
         monkeypatch.setattr(_rerun.Rerun, "start", classmethod(spy))
         write_evidence(run_dir, out_dir=tmp_path / "a")
@@ -795,7 +797,8 @@ class TestOutcome:
         assert ended < text.index("## Verification")
         # A run that ran all its steps names no stop, as the report's header does not.
         assert "- **COMPLETED** in `STOPPED` after 300 of 300 steps.\n" in text
-        assert f"position flat; no open order; equity {stopped['equity']}" in text
+        shown = amount_text(Decimal(stopped["equity"]))  # as the report shows it: 99995.3355
+        assert f"position flat; no open order; equity {shown}" in text
         assert "- Operator actions: none.\n" in text
         assert "- Run time: 2026-01-01T00:00:00Z to 2026-01-01T05:00:00Z (UTC, " in text
 

@@ -53,7 +53,7 @@ from ._cli_summary import (
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
-from ._domain.decimal import plain
+from ._domain.decimal import amount_text
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, PluginError, SinkFailure, StoreFailure
 from ._rundir.layout import free_run_id
@@ -114,8 +114,8 @@ def _summary(
         f"retries     {sink + broker} (sink {sink}, broker {broker})",
         *broker_failures_line(result),
         *alerts_line(alerts),
-        f"pnl         {plain(result.pnl)}",
-        f"equity      {plain(result.equity)}",
+        f"pnl         {amount_text(result.pnl)}",  # as the report shows it: 226.53
+        f"equity      {amount_text(result.equity)}",
         f"wall        {wall_s:.2f} s",
         f"artifacts   {path_text(run_dir)}",
     ]

@@ -31,6 +31,7 @@ __all__ = [
     "CONTEXT",
     "DIGITS",
     "ZERO",
+    "amount_text",
     "callers_context_kept",
     "callers_context_kept_in",
     "enter_context",
@@ -259,6 +260,19 @@ def written_digits(value: Decimal, at_places: int = 0) -> int:
     the finer term, so a price on a tick of 0.01 needs its integer digits and 2 more.
     """
     return integer_digits(value) + max(places(value), at_places)
+
+
+def amount_text(value: Decimal, *, grouped: bool = False) -> str:
+    """An amount of money as the tools show it: at least two places, never rounded.
+
+    Places past the second are kept where they are not zero: under a fine tick a run
+    records ``226.5300000000`` (its tick's places times its lot's), shown ``226.53``; a
+    fraction of a cent stays (``0.0143``). ``grouped``: with thousands separators (the
+    report's). The run's files keep what they record; only what is shown is so.
+    """
+    exponent = value.normalize().as_tuple().exponent
+    places = max(2, -exponent) if isinstance(exponent, int) else 2
+    return f"{value:{',' if grouped else ''}.{places}f}"
 
 
 def plain(value: Decimal | int) -> str:

@@ -41,6 +41,7 @@ __all__ = [
     "faulted_in_wind_down_in",
     "halt_cause",
     "halt_text",
+    "halted_at_end",
     "halted_by_in",
     "kill_reasons",
     "killed_by_in",
@@ -221,21 +222,40 @@ def halt_text(
     to_the_end: str,
     code: Callable[[object], str] = str,
     text: Callable[[object], str] = str,
+    *,
+    steps: object = None,
 ) -> str:
     """One halt of ``trading_halts`` in words, after "trading HALTED ".
 
     ``from step 40 until ops re-enabled it after step 52: the daily-loss cap pulled the kill
     switch (KILL_SWITCH reason DAILY_LOSS)``; a halt no operator lifted lasted
     ``to_the_end``. ``code`` writes what the run recorded as names (the operator, the event,
-    the reason), ``text`` the cause: a Markdown document passes its own.
+    the reason), ``text`` the cause: a Markdown document passes its own. ``steps``: the
+    steps the run took, when known: a halt at its end is said plainly (``halted_at_end``).
     """
+    at = halt["from_step"]
     if halt["until_step"] is None:
-        span = to_the_end
+        span = f"from step {at} {to_the_end}"
+        if type(steps) is int and type(at) is int and steps - at <= 1:
+            span = halted_at_end(at, steps)
     else:
         who = code(halt["reenabled_by"]) if halt["reenabled_by"] else "an operator"
-        span = f"until {who} re-enabled it after step {halt['until_step']}"
+        span = f"from step {at} until {who} re-enabled it after step {halt['until_step']}"
     said = f" reason {code(halt['reason'])}" if halt["reason"] else ""
-    return f"from step {halt['from_step']} {span}: {text(halt['by'])} ({code(halt['event'])}{said})"
+    return f"{span}: {text(halt['by'])} ({code(halt['event'])}{said})"
+
+
+def halted_at_end(at: int, steps: int) -> str:
+    """A halt no one lifted, from step ``at`` of a run of ``steps``, at (or one short of) its end.
+
+    ``after the run's last step (60 of 60), so no step went without a new order``, ``for
+    the run's last step only (step 60 of 60 went without a new order)``. Said as ``from
+    step 60 to the end of the run (0 of its 60 steps without a new order)``, which was true
+    but read as a halt that cost the run nothing only after some thought.
+    """
+    if steps - at <= 0:
+        return f"after the run's last step ({at} of {steps}), so no step went without a new order"
+    return f"for the run's last step only (step {steps} of {steps} went without a new order)"
 
 
 def halt_cause(event: dict[str, Any]) -> str | None:

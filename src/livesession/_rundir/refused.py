@@ -46,6 +46,7 @@ __all__ = [
     "refused_write",
     "store_refusal",
     "store_refused_says",
+    "unsealed_because",
 ]
 
 _FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
@@ -60,6 +61,22 @@ system as the system said it (``room``): a local file's, not a server's."""
 _AFTERWORDS: Final = frozenset({"lease_not_released", "plugin_close_failed"})
 """Lines the torn session logs after its ``session_interrupted`` as it closes: the lease
 its failed backend would not take back, a plug-in whose ``close()`` raised."""
+
+
+REFUSED_STOP: Final = "its process stopped on a refused write"
+"""How an unsealed run ended when its process logged the refusal that stopped it."""
+
+
+def unsealed_because(stopped_by: str, crash: str = "it crashed") -> str:
+    """Why a run is not sealed, in the words of the evidence's run line, every place says it.
+
+    ``its process stopped on a refused write: cannot write checkpoint DIR/checkpoint.json:
+    No space left on device (...)`` when its process logged the refusal (``stopped_by``:
+    ``StoreRefusal.says``, ``status``'s ``stopped by``); ``crash`` when it logged none. The
+    evidence's run line said the refused write while its determinism line, its steps note
+    and the burn-in's ``completed`` said "it crashed" of the same run.
+    """
+    return f"{REFUSED_STOP}: {stopped_by}" if stopped_by else crash
 
 
 def refused_write(run_dir: Path) -> tuple[str, str]:

@@ -254,7 +254,7 @@ def _judge(
             "ok": ok,
             "verdict": _verdict(ok, skipped),
             "not_measured": skipped,
-            "notes": chain.ended(),
+            "notes": chain.ended("" if standing.resume_problem else standing.store_refused),
             "criteria": criteria,
             "counts": {
                 "signals": chain.signals,

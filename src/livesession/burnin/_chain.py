@@ -14,6 +14,7 @@ from .._artifacts.runread import payload
 from .._artifacts.runtime import parse_utc_ns
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import Halts, halt_text
+from .._rundir.refused import unsealed_because
 from ._review import FailurePaths
 
 if TYPE_CHECKING:
@@ -105,13 +106,14 @@ class Chain:
         elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
             self.flat_ns = _elapsed_ns(self._kill_utc, event.get("ts_utc"))
 
-    def ended(self) -> list[str]:
+    def ended(self, stopped_by: str = "") -> list[str]:
         """What a verdict does not say of how the session ended, a line each.
 
         A stop before its planned steps (SIGTERM, the feed run out), and trading HALTED (the
         run then steps on without trading), for how long and by what. A ``COMPLETED`` run
         can have stopped trading at step 27 of 2,000 (RUNBOOK): a burn-in that says PASS of
-        it says so too.
+        it says so too. ``stopped_by``: the refused write an unsealed run's process logged
+        as it stopped (``status``'s ``stopped by``), said rather than a crash.
         """
         fields = payload(self.stopped or {})
         steps, planned = fields.get("steps"), self.planned
@@ -120,8 +122,12 @@ class Chain:
         why = fields.get("reason") or self.stop_reason
         if isinstance(planned, int) and steps < planned and self.stopped is None:
             lines.append(
-                f"the session recorded {steps} of {planned} planned steps and never stopped: "
-                "its process ended there, unsealed (a crash)"
+                f"the session recorded {steps} of {planned} planned steps and never stopped"
+                + (
+                    f", unsealed: {unsealed_because(stopped_by)}"
+                    if stopped_by
+                    else ": its process ended there, unsealed (a crash)"
+                )
                 + (f", with a stop ({why}) asked" if why else "")
             )
         elif isinstance(planned, int) and steps < planned:
@@ -132,7 +138,7 @@ class Chain:
         for halt in self.halts.found:
             left = steps - halt["from_step"]
             to_the_end = f"to the end of the run ({left} of its {steps} steps without a new order)"
-            lines.append(f"trading HALTED {halt_text(halt, to_the_end)}")
+            lines.append(f"trading HALTED {halt_text(halt, to_the_end, steps=steps)}")
         return lines
 
     def _read(self, event: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard
 import orjson
 
 from .._artifacts.runread import payload
+from .._rundir.refused import unsealed_because
 from .._support.secrets import redact_text
 from .._support.text import command
 from ..status import RunStatus, Verdict
@@ -68,13 +69,15 @@ def completed(
         return base | {"value": None, "result": NOT_MET, "detail": standing.problem}
     if standing.verdict is Verdict.CRASHED or standing.resume_problem is not None:
         resume = standing.resume_problem
-        return base | {
-            "value": None,
-            "result": NOT_MET,
-            "detail": "the run is not sealed "
-            + (f"and cannot be resumed ({resume})" if resume else "(it crashed: ")
-            + ("" if resume else f"{_command('livesession resume', named)} finishes it)"),
-        }
+        if resume:
+            detail = f"the run is not sealed and cannot be resumed ({resume})"
+        else:  # a refused write its process logged, said as the evidence's run line says it
+            again = " once that is put right" if standing.store_refused else ""
+            detail = (
+                f"the run is not sealed ({unsealed_because(standing.store_refused)}: "
+                f"{_command('livesession resume', named)} finishes it{again})"
+            )
+        return base | {"value": None, "result": NOT_MET, "detail": detail}
     fields = payload(stopped or {})
     status = fields.get("status") or standing.status
     reason = fields.get("reason") or standing.reason

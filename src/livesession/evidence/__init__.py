@@ -256,7 +256,14 @@ def _write_evidence(
     # A seal in doubt is re-run (a whole run); a crash resume cannot continue (its directory
     # read-only, say) is no whole run either, and is not.
     crashed = standing.verdict is Verdict.CRASHED or standing.resume_problem is not None
-    rerun = Rerun.start(run_dir, rerunnable=rerunnable, timeout_s=timeout_s, sealed=not crashed)
+    stopped_by = "" if standing.resume_problem else standing.store_refused
+    rerun = Rerun.start(
+        run_dir,
+        rerunnable=rerunnable,
+        timeout_s=timeout_s,
+        sealed=not crashed,
+        stopped_by=stopped_by,
+    )
     try:
         if rerun.running:
             note("determinism re-run started in a second process")

@@ -27,7 +27,7 @@ from .._artifacts import names
 from .._artifacts.runread import json_object, payload, read_json_object, read_records
 from .._artifacts.runtime import GAP_CAUSES, LongestGap, stamped_apart
 from .._domain.clock import format_utc_ns
-from .._domain.decimal import finite_decimal
+from .._domain.decimal import amount_text, finite_decimal
 from .._domain.lifecycle import ended_early
 from .._risk.kinds import rails_and_checks
 from .._rundir.flattens import WindDownFlattens, flatten_words
@@ -40,6 +40,7 @@ from .._rundir.halts import (
     halt_text,
     trading_halts,
 )
+from .._rundir.refused import unsealed_because
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
 from ._torn import after_stop, mixed, set_aside_lines, set_aside_stops
@@ -287,7 +288,7 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
     lines.append(
         f"- At the seal: position {held or 'flat'}; "
         + (f"{len(orders)} open order(s): {'; '.join(orders)}" if orders else "no open order")
-        + f"; equity {md_text(found['equity'])}, PnL {md_text(found['pnl'])}."
+        + f"; equity {_amount(found['equity'])}, PnL {_amount(found['pnl'])}."
     )
     actions = found["operator_actions"]
     lines.append(
@@ -355,7 +356,7 @@ def _unsealed(found: dict[str, Any], where: Path) -> str:
         verify = md_code(command("verify", where))
         return f"{md_text(problem)} ({verify} says what is wrong: keep the run as it is)"
     if found.get("stopped_by"):
-        said = f"its process stopped on a refused write: {md_text(found['stopped_by'])}"
+        said = unsealed_because(md_text(found["stopped_by"]))
         return f"{said} ({md_code(command('status', where))} says what must be so to resume it)"
     if found["status"] is None:
         return "it has no `SESSION_STOPPED` event"
@@ -409,11 +410,18 @@ def resumes_in(audit: Path) -> list[dict[str, Any]]:
     return found
 
 
+def _amount(value: object) -> str:
+    """An amount the seal records, as the report shows it (``amount_text``): ``226.53``."""
+    number = finite_decimal(value, allow_int=True)
+    return md_text(value if number is None else amount_text(number))
+
+
 def _halt_lines(found: dict[str, Any]) -> list[str]:
     """``- Trading **HALTED** from step 40 to the end of the run (...): the daily-loss cap ...``."""
     to_the_end = "to the end of the run (no new order from then on)"
     return [
-        f"- Trading **HALTED** {halt_text(halt, to_the_end, md_code, md_text)}."
+        f"- Trading **HALTED** "
+        f"{halt_text(halt, to_the_end, md_code, md_text, steps=found.get('steps'))}."
         for halt in found.get("halts", ())
     ]
 

@@ -32,10 +32,7 @@ from .._artifacts import names
 from .._artifacts.runread import iter_records, payload
 from .._market.venue import JournalFeed
 from .._rundir import create_run, read_run_config
-from .._rundir.layout import Backing
 from .._rundir.memoryids import scratch_reruns
-from .._rundir.plugins import not_rebuilt
-from .._rundir.rerunnable import unrepeatable
 from .._support.childpath import adopt_parent_path, another_hash_seed, child_env
 from .._support.fsutil import atomic_write_bytes, file_digest
 from .._support.logging import plugin_records_redacted
@@ -45,6 +42,8 @@ from .._support.signals import held_stops
 from .._support.tmpfiles import remove_dead_scratch, scratch_prefix
 from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
+from ._norerun import leased as run_leased
+from ._norerun import missing_files, not_applicable, objects_given, unsealed
 from ._operator import OperatorAction, progress_to, recorded_actions, replay, told_actions
 from ._orphan import ParentWatch
 from ._steps import replay_steps
@@ -94,82 +93,6 @@ def sha256_file(path: Path) -> str:
     return file_digest(path)[0]
 
 
-_UNSEALED: Final = {
-    "status": "not_applicable",
-    "reason": "the run is not sealed (it crashed), so there is no whole run to compare with",
-}
-
-
-def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
-    """Why this run cannot be re-run (the verdict as it stands), or None when it can."""
-    cfg, meta = read_run_config(run_dir)
-    if not rerunnable:  # a plug-in, or the clock, given as an object
-        return objects_given(run_dir)
-    lost_at = _lease_lost_at(run_dir) if _leased(meta) else None
-    if lost_at is not None:
-        return {
-            "status": "not_applicable",
-            "reason": f"the run lost its lease (LEASE_LOST, at step {lost_at}): that came from "
-            "outside its config and code (another session, or the lease's backend), and a "
-            "re-run cannot repeat it",
-        }
-    if cfg.feed == "venue":
-        return None
-    if why := unrepeatable(cfg, meta.get("sources") or {}):
-        return {"status": "not_applicable", "reason": why}
-    return None
-
-
-def objects_given(run_dir: Path) -> dict[str, Any]:
-    """The verdict of a run started with objects (a plug-in, a clock): they are not rebuilt."""
-    sources = read_run_config(run_dir)[1].get("sources") or {}
-    return {"status": "not_applicable", "reason": not_rebuilt(sources)}
-
-
-def _leased(meta: dict[str, Any]) -> bool:
-    """Whether the run held the (account, strategy) lease (``--lease``, ``--store postgres``)."""
-    backing = Backing.from_meta(meta)
-    return backing.lease or backing.store != "local"
-
-
-def _lease_lost_at(run_dir: Path) -> object | None:
-    """The step of the run's ``C2_LEASE_LOST`` (None: it kept its lease to the end).
-
-    The re-run holds a lease of its own that no one takes, so it would trade on where the
-    run stopped: a loss is no part of what the config and code produce.
-    """
-    for record in iter_records(run_dir / names.AUDIT):
-        if record.get("code") == "C2_LEASE_LOST":
-            step = payload(record).get("step")
-            return "?" if step is None else step
-    return None
-
-
-def missing_files(run_dir: Path) -> dict[str, Any] | None:
-    """``ERROR`` at once when a file of the run the re-run reads or compares is missing.
-
-    Said of the run, before any re-run is started: a re-run started anyway died on the
-    file (``the re-run process exited with code 1: FileNotFoundError: ...``), which reads
-    like a re-run that ran out of memory or was killed. None when every file is there.
-    """
-    cfg, _ = read_run_config(run_dir)
-    needed = (
-        (names.EVENTS, names.MARKET_JOURNAL)
-        if cfg.feed == "venue"
-        else (names.EVENTS, names.SNAPSHOTS, names.AUDIT)
-    )
-    missing = [name for name in needed if not (run_dir / name).is_file()]
-    if not missing:
-        return None
-    what = f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
-    return {
-        "status": "ERROR",
-        "reason": f"the run's {what}, so there is nothing to compare a re-run with: none "
-        "was started",
-        "missing": missing,
-    }
-
-
 def determinism(
     run_dir: Path, *, rerunnable: bool, scratch: Path, progress: Path | None = None
 ) -> dict[str, Any]:
@@ -187,7 +110,7 @@ def determinism(
     steps = replay_steps(run_dir, cfg.steps)
     # A run that held the (account, strategy) lease has the re-run hold one too (a lease
     # file of its own), since the lease's preflight check is one of its events.
-    leased = _leased(meta)
+    leased = run_leased(meta)
     # The re-run's files are compared and thrown away: no fsync (durability changes when
     # bytes reach the disk, never which bytes; checkpoint_every, which can, is kept).
     rerun_cfg = attrs.evolve(cfg, durability="none")
@@ -279,16 +202,25 @@ class Rerun:
 
     @classmethod
     def start(
-        cls, run_dir: Path, *, rerunnable: bool, timeout_s: float, sealed: bool = True
+        cls,
+        run_dir: Path,
+        *,
+        rerunnable: bool,
+        timeout_s: float,
+        sealed: bool = True,
+        stopped_by: str = "",
     ) -> Rerun:
         """Start the re-run of ``run_dir`` now; a process that cannot start is a verdict.
 
-        A run that is not ``sealed`` (it crashed) has no whole run to compare a re-run with:
-        its verdict is ``not_applicable`` at once; one that lacks a file the re-run reads is
+        A run that is not ``sealed`` (it crashed, or its process stopped on the refused write
+        ``stopped_by`` names) has no whole run to compare a re-run with: its verdict is
+        ``not_applicable`` at once (``unsealed``); one that lacks a file the re-run reads is
         an ``ERROR`` naming the file (``missing_files``), also at once.
         """
         deadline = time.monotonic() + timeout_s
-        ready = _UNSEALED if not sealed else not_applicable(run_dir, rerunnable=rerunnable)
+        ready = (
+            unsealed(stopped_by) if not sealed else not_applicable(run_dir, rerunnable=rerunnable)
+        )
         if ready is None:
             ready = missing_files(run_dir)
         if ready is not None:

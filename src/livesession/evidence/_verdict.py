@@ -24,6 +24,7 @@ from .._rundir.halts import (
     left_for_an_operator,
 )
 from .._rundir.nextwords import reason_next
+from .._rundir.refused import unsealed_because
 from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
@@ -122,8 +123,8 @@ def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
         )
     if found.get("stopped_by"):  # a full disk, as its process logged it: not a crash
         return (
-            f"its process stopped on a refused write: {found['stopped_by']}: resume it once "
-            "that is put right, then write its evidence again"
+            f"{unsealed_because(str(found['stopped_by']))}: resume it once that is put "
+            "right, then write its evidence again"
         )
     return "it crashed or was cut short: resume it, then write its evidence again"
 
@@ -196,9 +197,11 @@ def _completed(found: dict[str, Any], steps: str) -> tuple[str, str]:
         stopped = f"stopped with {stop!r}" + (f" ({who})" if who else "")
     if kills:
         kill = kills[0]
+        last = kill.get("from_step") == found.get("steps")  # after the last step: none lost
         killed = (
             f"{kill.get('by')} after step {kill.get('from_step')} (KILL_SWITCH reason "
-            f"{kill.get('reason')}); trading HALTED to the end: no new order from then on"
+            f"{kill.get('reason')}); trading HALTED "
+            + ("after the run's last step" if last else "to the end: no new order from then on")
         )
         return "KILLED", f"{killed}; " + (f"{stopped}; " if stopped else "") + sealed
     if stopped and stop == SESSION_CLOSED:

@@ -16,7 +16,7 @@ import orjson
 
 from .._artifacts.runread import payload
 from .._artifacts.runtime import GAP_CAUSES
-from .._domain.decimal import finite_decimal, plain
+from .._domain.decimal import amount_text, finite_decimal, plain
 from .._market.timeforms import text_ns
 from .._rundir.supplied import by_factory
 from .._support.references import IN_PROCESS
@@ -270,9 +270,7 @@ def money(value: Decimal) -> str:
     here while the run's ``SESSION_STOPPED`` says -0.01430. Places past the second are
     kept where they are not zero.
     """
-    exponent = value.normalize().as_tuple().exponent
-    places = max(2, -exponent) if isinstance(exponent, int) else 2
-    return f"{value:,.{places}f}"
+    return amount_text(value, grouped=True)
 
 
 def percent(value: Decimal) -> str:

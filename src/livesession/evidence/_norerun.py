@@ -1,0 +1,106 @@
+"""Why a run's determinism re-run is not started: the verdict it has as it stands.
+
+A run that is not sealed has no whole run to compare with; one started with objects (a
+plug-in, a clock) is not rebuilt; a lost lease or an unrepeatable source came from outside
+its config and code; a file the re-run reads is missing. ``Rerun.start`` asks these first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._artifacts import names
+from .._artifacts.runread import iter_records, payload
+from .._rundir import read_run_config
+from .._rundir.layout import Backing
+from .._rundir.plugins import not_rebuilt
+from .._rundir.refused import unsealed_because
+from .._rundir.rerunnable import unrepeatable
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["leased", "missing_files", "not_applicable", "objects_given", "unsealed"]
+
+
+def unsealed(stopped_by: str = "") -> dict[str, Any]:
+    """The verdict of a run that is not sealed: there is no whole run to compare with.
+
+    ``stopped_by``: the refused write its process logged as it stopped (``status``'s
+    ``stopped by``), said as the run line says it (``unsealed_because``); "": a crash.
+    """
+    return {
+        "status": "not_applicable",
+        "reason": f"the run is not sealed ({unsealed_because(stopped_by)}), so there is no "
+        "whole run to compare with",
+    }
+
+
+def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
+    """Why this run cannot be re-run (the verdict as it stands), or None when it can."""
+    cfg, meta = read_run_config(run_dir)
+    if not rerunnable:  # a plug-in, or the clock, given as an object
+        return objects_given(run_dir)
+    lost_at = _lease_lost_at(run_dir) if leased(meta) else None
+    if lost_at is not None:
+        return {
+            "status": "not_applicable",
+            "reason": f"the run lost its lease (LEASE_LOST, at step {lost_at}): that came from "
+            "outside its config and code (another session, or the lease's backend), and a "
+            "re-run cannot repeat it",
+        }
+    if cfg.feed == "venue":
+        return None
+    if why := unrepeatable(cfg, meta.get("sources") or {}):
+        return {"status": "not_applicable", "reason": why}
+    return None
+
+
+def objects_given(run_dir: Path) -> dict[str, Any]:
+    """The verdict of a run started with objects (a plug-in, a clock): they are not rebuilt."""
+    sources = read_run_config(run_dir)[1].get("sources") or {}
+    return {"status": "not_applicable", "reason": not_rebuilt(sources)}
+
+
+def leased(meta: dict[str, Any]) -> bool:
+    """Whether the run held the (account, strategy) lease (``--lease``, ``--store postgres``)."""
+    backing = Backing.from_meta(meta)
+    return backing.lease or backing.store != "local"
+
+
+def _lease_lost_at(run_dir: Path) -> object | None:
+    """The step of the run's ``C2_LEASE_LOST`` (None: it kept its lease to the end).
+
+    The re-run holds a lease of its own that no one takes, so it would trade on where the
+    run stopped: a loss is no part of what the config and code produce.
+    """
+    for record in iter_records(run_dir / names.AUDIT):
+        if record.get("code") == "C2_LEASE_LOST":
+            step = payload(record).get("step")
+            return "?" if step is None else step
+    return None
+
+
+def missing_files(run_dir: Path) -> dict[str, Any] | None:
+    """``ERROR`` at once when a file of the run the re-run reads or compares is missing.
+
+    Said of the run, before any re-run is started: a re-run started anyway died on the
+    file (``the re-run process exited with code 1: FileNotFoundError: ...``), which reads
+    like a re-run that ran out of memory or was killed. None when every file is there.
+    """
+    cfg, _ = read_run_config(run_dir)
+    needed = (
+        (names.EVENTS, names.MARKET_JOURNAL)
+        if cfg.feed == "venue"
+        else (names.EVENTS, names.SNAPSHOTS, names.AUDIT)
+    )
+    missing = [name for name in needed if not (run_dir / name).is_file()]
+    if not missing:
+        return None
+    what = f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing"
+    return {
+        "status": "ERROR",
+        "reason": f"the run's {what}, so there is nothing to compare a re-run with: none "
+        "was started",
+        "missing": missing,
+    }

@@ -1,0 +1,84 @@
+"""A halt at (or one step short of) a run's end, said plainly in its evidence and burn-in."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from livesession import DryrunConfig, create_run
+from livesession.cli import main
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+_KILL = "an operator's kill (KILL_SWITCH reason operator)"
+
+
+def _killed(out: Path, before: int, after: int) -> Path:
+    """A 60-step run killed after ``before`` steps, which then takes ``after`` more."""
+    with create_run(DryrunConfig(run_id="h", steps=60), out) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(before)
+        session.kill("operator")
+        if after:
+            session.run_n_steps(after)
+    return out / "h"
+
+
+@pytest.mark.parametrize(
+    ("before", "case"),
+    [
+        (
+            60,
+            (
+                "after the run's last step (60 of 60), so no step went without a new order",
+                "trading HALTED after the run's last step; sealed",
+            ),
+        ),
+        (
+            59,
+            (
+                "for the run's last step only (step 60 of 60 went without a new order)",
+                "trading HALTED to the end: no new order from then on; sealed",
+            ),
+        ),
+        (
+            57,
+            (
+                "from step 57 to the end of the run (3 of its 60 steps without a new order)",
+                "trading HALTED to the end: no new order from then on; sealed",
+            ),
+        ),
+    ],
+)
+def test_a_halt_at_the_end_of_the_run_reads_plainly(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    before: int,
+    case: tuple[str, str],
+) -> None:
+    """Bug: a kill after a run's last step read ``trading HALTED from step 60 to the end of
+    the run (0 of its 60 steps without a new order)`` in the burn-in's note (and the
+    evidence, which quotes it), and ``trading HALTED to the end: no new order from then
+    on`` on the run line: true, but it took thought to see the halt cost no step. Now
+    ``after the run's last step (60 of 60), so no step went without a new order``, and
+    one step short of the end ``for the run's last step only``; earlier, as before."""
+    said, run_line = case
+    after = 60 - before
+    run_dir = _killed(tmp_path / "runs", before, after)
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    assert manifest["burnin"]["notes"] == [f"trading HALTED {said}: {_KILL}"]
+    assert run_line in manifest["run_ended"]["said"]
+    (document,) = bundle.glob("EV-*.md")
+    text = document.read_text(encoding="utf-8")
+    assert "0 of its 60 steps" not in text
+    if after <= 1:
+        assert f"- Trading **HALTED** {said}: an operator's kill (`KILL_SWITCH`" in text
+    capsys.readouterr()
+    main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")])
+    assert f"note         trading HALTED {said}: {_KILL}" in capsys.readouterr().out
