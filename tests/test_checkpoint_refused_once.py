@@ -127,20 +127,7 @@ def test_every_line_of_the_evidence_and_burnin_says_the_refused_write_not_a_cras
     its checkpoint, while its determinism line (``the run is not sealed (it crashed)``), its
     steps note (``its process ended there, unsealed (a crash)``) and the burn-in's
     ``completed`` (``(it crashed: ...``) said a crash. Each says the run line's words now."""
-    run_dir = tmp_path / "r"
-    replace, seen = os.replace, []
-
-    def on_replace(src: Any, dst: Any) -> None:
-        if Path(str(dst)).name == names.CHECKPOINT:
-            seen.append(dst)
-            if len(seen) == 2:
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        replace(src, dst)
-
-    monkeypatch.setattr(os, "replace", on_replace)
-    args = ["dryrun", "--out", str(tmp_path), "--run-id", "r", "--steps", "120", "-q"]
-    assert main(args) == 2
-    monkeypatch.undo()
+    run_dir = checkpoint_refused(tmp_path, monkeypatch)
     said = run_status(run_dir).store_refused
     stopped = f"its process stopped on a refused write: {said}"
     bundle = tmp_path / "bundle"
