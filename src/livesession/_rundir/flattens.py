@@ -11,12 +11,15 @@ flatten is not among them: the kill switch's own line tells it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from .._artifacts.runread import payload
 from .._domain.clock import format_utc_ns
 
-__all__ = ["WindDownFlattens", "flatten_words"]
+__all__ = ["FLATTEN_KINDS", "WindDownFlattens", "flatten_words"]
+
+FLATTEN_KINDS: Final = frozenset({"ORDER_SUBMITTED", "KILL_SWITCH", "KILL_SWITCH_FLAT"})
+"""The events ``WindDownFlattens.note`` reads; a pass may hand it only these."""
 
 
 class WindDownFlattens:

@@ -162,9 +162,7 @@ def require_written(
     (``require_run``).
     """
     try:
-        if lost:  # ``require_run``'s own: a caller's ``check`` takes no such run
-            return check(path, unstarted=unstarted, judged=judged, lost=lost)
-        return check(path, unstarted=unstarted, judged=judged)
+        return check(path, unstarted=unstarted, judged=judged, lost=lost)
     except RunHeld:
         raise
     except RunDirectoryError:

@@ -79,13 +79,6 @@ def provenance(run_dir: Path) -> dict[str, Any]:
     return {"data": data, "code": code}
 
 
-_GAVE: Final = (
-    "raised, or gave what the session cannot act on",
-    "raised, or gave a bar the session cannot use",
-)
-"""What a ``STRATEGY_ERROR`` and a ``FEED_ERROR`` say of the plug-in: either of two."""
-
-
 class FailurePaths:
     """The failure paths a run's events show, noted one event at a time (``note``)."""
 
@@ -131,8 +124,16 @@ class FailurePaths:
                 " (the flatten criterion's kill drill tripped it on a re-run)" if drilled else "",
             ),
             # The record names an error type either way: a raise, or what the session refused.
-            _path("strategy_error", errors[0], f"STRATEGY_ERROR(s): the strategy {_GAVE[0]}"),
-            _path("feed_error", errors[1], f"FEED_ERROR(s): the feed {_GAVE[1]}"),
+            _path(
+                "strategy_error",
+                errors[0],
+                "STRATEGY_ERROR(s): the strategy raised, or gave what the session cannot act on",
+            ),
+            _path(
+                "feed_error",
+                errors[1],
+                "FEED_ERROR(s): the feed raised, or gave a bar the session cannot use",
+            ),
             _path("broker_fault", broker, "venue event(s) of a fault: {}"),
             _path("crash_resume", resumes, _resumed_after(run_dir) if resumes else ""),
             _path("stop_signal", stops, f"stop by {self._stop}"),

@@ -30,7 +30,7 @@ from .._domain.clock import format_utc_ns
 from .._domain.decimal import amount_text, finite_decimal
 from .._domain.lifecycle import ended_early
 from .._risk.kinds import rails_and_checks
-from .._rundir.flattens import WindDownFlattens, flatten_words
+from .._rundir.flattens import FLATTEN_KINDS, WindDownFlattens, flatten_words
 from .._rundir.halts import (
     ACTED_BY,
     MID_WIND_DOWN,
@@ -114,7 +114,8 @@ class _Ending:
         if kind == "BAR":
             self.steps += 1
             return
-        self.flattened.note(kind, event, self.steps)
+        if kind in FLATTEN_KINDS:
+            self.flattened.note(kind, event, self.steps)
         if kind == "ORDER_SUBMITTED":
             self.sent += 1
         elif kind == "RISK_REJECTED":

@@ -21,6 +21,7 @@ from .._artifacts.runread import json_object, payload, read_json_object, records
 from .._artifacts.runtime import LongestGap, stamped_apart
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import MissingExtra
+from .._rundir.flattens import FLATTEN_KINDS
 from .._rundir.livecut import live_cut
 from .._rundir.seal import claimed_seal
 from .._rundir.standing import unbooked_fill
@@ -49,8 +50,6 @@ _MARKED: Final = frozenset(
 _COUNTED: Final = frozenset(
     {"RISK_REJECTED", "ORDER_REJECTED", "PREFLIGHT_CHECK", "BROKER_CALL_RETRIED", "STRATEGY_CANCEL"}
 )
-_FLATTENS: Final = frozenset({"ORDER_SUBMITTED", "KILL_SWITCH", "KILL_SWITCH_FLAT"})
-"""Events the session's wind-down flattens are read from (``WindDownFlattens``)."""
 _AUDIT_KEPT: Final = frozenset({"C2_RESUME"})
 """Audit records the report shows (as resume flags); the others are only checked."""
 _TAIL: Final = 1 << 16
@@ -313,7 +312,7 @@ class _Pass:
             self.markers.signal(event.get("event_id"), fields)
         if kind in _COUNTED:
             self.tallies.count(kind, fields, ts)
-        if kind in _FLATTENS:
+        if kind in FLATTEN_KINDS:
             self.tallies.flattens.note(kind, event, self.bars)
         if kind in _KEPT:
             self.tallies.kept.append(event)
