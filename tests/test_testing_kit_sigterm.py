@@ -88,10 +88,19 @@ def _matrix_at_its_first_bar(
             deadline_s=120,
         )
     except BaseException:
-        started.kill()
-        started.wait()
+        _end(started)
         raise
     return started, scratch_root, mark
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    """Kill ``process`` if it still runs, wait for it and close its pipe: a test that
+    failed part-way leaves no open pipe for the collector to warn of in another test."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    if process.stderr is not None:
+        process.stderr.close()
 
 
 def test_a_sigterm_to_the_matrix_alone_ends_its_children_and_removes_its_scratch(
@@ -109,9 +118,7 @@ def test_a_sigterm_to_the_matrix_alone_ends_its_children_and_removes_its_scratch
         parent.send_signal(signal.SIGTERM)  # to the matrix's process alone
         _, stderr = parent.communicate(timeout=60)
     finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
+        _end(parent)
     left = _children_of(scratch)
     for pid in left:  # a child left running blocks for ever: not past this test
         os.kill(pid, signal.SIGKILL)
@@ -130,17 +137,18 @@ def test_a_sigterm_to_the_matrix_as_pid_1_ends_it_too(tmp_path: Path) -> None:
     try:
         assert outer.poll() is None, outer.communicate()[1].decode()
         (scratch,) = [str(path) for path in scratch_root.iterdir()]
-        (matrix,) = [  # the matrix's process, PID 1 of its namespace: not unshare(1)
+        # The matrix's process, PID 1 of its namespace (not unshare(1), whose command line
+        # holds the same script): the one naming this test's own directory, not another
+        # test's matrix running beside it.
+        (matrix,) = [
             pid
-            for pid in _children_of("run_failure_matrix")
+            for pid in _children_of(f"sys.path.insert(0, {str(tmp_path)!r})")
             if Path(f"/proc/{pid}/exe").resolve() == Path(sys.executable).resolve()
         ]
         os.kill(matrix, signal.SIGTERM)  # to the matrix's process alone
         _, stderr = outer.communicate(timeout=60)
     finally:
-        if outer.poll() is None:
-            outer.kill()
-            outer.wait()
+        _end(outer)
     left = _children_of(scratch)
     for pid in left:
         os.kill(pid, signal.SIGKILL)
