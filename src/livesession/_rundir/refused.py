@@ -27,7 +27,7 @@ store and its error: ``store_refused_says`` reads it from there, for ``status``.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "StoreRefusal",
+    "after_refused",
+    "refusal_of",
     "refused_first",
     "refused_write",
     "store_refusal",
@@ -58,7 +60,7 @@ idempotency store's connection, or the lease's renewal), a lease file, the check
 _ROOM_SAID: Final = frozenset({"StoreFailure", "CheckpointError"})
 """Refusals whose words name a full disk, a quota, a file size limit or a read-only file
 system as the system said it (``room``): a local file's, not a server's."""
-_AFTERWORDS: Final = frozenset({"lease_not_released", "plugin_close_failed"})
+AFTERWORDS: Final = frozenset({"lease_not_released", "plugin_close_failed"})
 """Lines the torn session logs after its ``session_interrupted`` as it closes: the lease
 its failed backend would not take back, a plug-in whose ``close()`` raised."""
 
@@ -77,6 +79,17 @@ def unsealed_because(stopped_by: str, crash: str = "it crashed") -> str:
     and the burn-in's ``completed`` said "it crashed" of the same run.
     """
     return f"{REFUSED_STOP}: {stopped_by}" if stopped_by else crash
+
+
+def after_refused(stopped_by: str) -> str:
+    """What a resume came after when the process before it logged the refusal that stopped it.
+
+    ``after its process stopped on a refused write: cannot write checkpoint DIR/checkpoint.json:
+    No space left on device (session.log.jsonl's line 5, session_interrupted), not a crash``:
+    ``unsealed_because``'s words, which the run said before the resume. ``stopped_by``:
+    ``StoreRefusal.says`` of the line (``_rundir.loggedstops``).
+    """
+    return f"after {unsealed_because(stopped_by)}, not a crash"
 
 
 def refused_write(run_dir: Path) -> tuple[str, str]:
@@ -189,12 +202,18 @@ class StoreRefusal:
     """What refused: ``StoreFailure``, ``PostgresError``, ``LeaseError``, ``CheckpointError``;
     "" for none."""
     error: str = ""
+    line: int = 0
+    """The session log's line that says it, from 1; 0: its last line (``store_refusal``)."""
 
     def says(self) -> str:
-        """``... refused a write (...) (session.log.jsonl's last line, ...)``; "" for none."""
+        """``... refused a write (...) (session.log.jsonl's last line, ...)``; "" for none.
+
+        ``line 5`` rather than ``last line`` for a line a resume's lines follow.
+        """
         if not self.error:
             return ""
-        return f"{one_line(self.error)} ({names.SESSION_LOG}'s last line, session_interrupted)"
+        where = f"line {self.line}" if self.line else "last line"
+        return f"{one_line(self.error)} ({names.SESSION_LOG}'s {where}, session_interrupted)"
 
     def room(self) -> str:
         """What must be so before a run a local store or journal tore is resumed; "" if unknown.
@@ -227,12 +246,21 @@ def store_refusal(run_dir: Path) -> StoreRefusal:
     either (``StoreRefusal()``).
     """
     try:
-        last = last_whole_line(run_dir / names.SESSION_LOG, passing=_AFTERWORDS)
+        last = last_whole_line(run_dir / names.SESSION_LOG, passing=AFTERWORDS)
     except OSError:  # the session log only: status reads the run without it
         return StoreRefusal()
-    if not last or last.get("event") != "session_interrupted":
+    return refusal_of(last or {})
+
+
+def refusal_of(record: dict[str, Any], line: int = 0) -> StoreRefusal:
+    """The store refusal a session log ``record`` (its ``line``, from 1) says; none for another.
+
+    A ``session_interrupted`` whose ``interrupted_by`` is a store's, the checkpoint's, a
+    lease's refusal (``StoreFailure`` ...), with its ``error``: how the process stopped.
+    """
+    if record.get("event") != "session_interrupted":
         return StoreRefusal()
-    by, error = last.get("interrupted_by"), last.get("error")
+    by, error = record.get("interrupted_by"), record.get("error")
     if by not in _REFUSALS or not isinstance(error, str):
         return StoreRefusal()
-    return StoreRefusal(str(by), error)
+    return StoreRefusal(str(by), error, line)

@@ -167,18 +167,17 @@ def _resumed_after(run_dir: Path) -> str:
 
     As the evidence says it (its manifest's ``outcome.stopped_itself``, its run line): a
     process a full disk stopped (``SINK_WRITE_FAILED``, in the audit records a resume set
-    aside) did not crash. The row said "after a crash" of any resume.
+    aside; a checkpoint or store its session log names) did not crash. The row said "after
+    a crash" of any resume.
     """
     # The evidence imports burnin: its reading is imported when a resume is to be said.
-    from ..evidence._torn import mixed, resume_causes, stopped_itself  # noqa: PLC0415
+    from ..evidence._torn import resume_causes  # noqa: PLC0415
 
-    stops, causes = resume_causes(run_dir)
-    if mixed(stops, len(causes)):  # some after a crash, some after a stop: each counted
+    causes = resume_causes(run_dir)[1]
+    if len(set(causes)) > 1:  # some after a crash, some after a stop: each counted
         each = ", ".join(f"{n} {cause}" for cause, n in Counter(causes).items())
         return f"resume(s): {each} (C2_RESUME in the audit)"
-    if stops:
-        return f"resume(s) {stopped_itself(stops)} (C2_RESUME in the audit)"
-    return "resume(s) after a crash (C2_RESUME in the audit)"
+    return f"resume(s) {causes[0] if causes else 'after a crash'} (C2_RESUME in the audit)"
 
 
 def _upkeep(fields: dict[str, Any]) -> bool:

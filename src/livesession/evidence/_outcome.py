@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
-from .._artifacts.runread import json_object, payload, read_json_object, read_records
+from .._artifacts.runread import payload, read_json_object, read_records
 from .._artifacts.runtime import GAP_CAUSES, LongestGap, stamped_apart
 from .._domain.clock import format_utc_ns
 from .._domain.decimal import amount_text, finite_decimal
@@ -43,7 +43,7 @@ from .._rundir.halts import (
 from .._rundir.refused import unsealed_because
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
-from ._torn import after_stop, mixed, set_aside_lines, set_aside_stops
+from ._torn import causes_of, mixed, resumes_in, set_aside_lines, set_aside_stops
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from ..status import RunStatus
 
-__all__ = ["outcome", "outcome_lines", "resumes_in", "trading_halts"]
+__all__ = ["outcome", "outcome_lines", "trading_halts"]
 
 
 class _Ending:
@@ -166,7 +166,7 @@ def outcome(
     positions = final.get("positions")
     orders = final.get("open_orders")
     wind_down = faulted_in_wind_down(seal.get("reason"), snapshots)
-    resumes = resumes_in(run_dir / names.AUDIT)
+    resumes = resumes_in(run_dir)
     found: dict[str, Any] = {
         "sealed": standing.sealed,
         "status": seal.get("status"),
@@ -382,35 +382,6 @@ def _order(order: object) -> str:
     )
 
 
-def resumes_in(audit: Path) -> list[dict[str, Any]]:
-    """The run's resumes (``C2_RESUME``): the step each went on from, the torn bytes cut."""
-    try:
-        data = audit.read_bytes()
-    except OSError:
-        return []  # verify says what is missing
-    found: list[dict[str, Any]] = []
-    for line in data.splitlines():
-        if b'"C2_RESUME"' not in line:
-            continue  # most records: not parsed
-        record = json_object(line)
-        if record is None or record.get("code") != "C2_RESUME":
-            continue
-        body = payload(record)
-        torn = body.get("torn_bytes")
-        found.append(
-            {
-                "from_step": body.get("from_step"),
-                "checkpoint": body.get("checkpoint"),
-                "torn_bytes": {
-                    str(name): size
-                    for name, size in sorted((torn if isinstance(torn, dict) else {}).items())
-                    if size
-                },
-            }
-        )
-    return found
-
-
 def _amount(value: object) -> str:
     """An amount the seal records, as the report shows it (``amount_text``): ``226.53``."""
     number = finite_decimal(value, allow_int=True)
@@ -432,14 +403,16 @@ def _resume_lines(found: dict[str, Any], stops: list[dict[str, Any]]) -> list[st
 
     When some resumes followed a crash and some a process that stopped itself (``stops``),
     each is said with its own cause: ``from step 50 (...), after a crash; from step 150
-    (...), after the process stopped itself unsealed (SINK_WRITE_FAILED), not a crash``.
+    (...), after the process stopped itself unsealed (SINK_WRITE_FAILED), not a crash``; so
+    is each when the session log names a refused write before one (its ``stopped_by``).
     """
     resumes = found.get("resumes", ())
     if not resumes:
         return []
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
-    if mixed(stops, len(resumes)):
-        causes = [after_stop(stops, n) for n in range(1, len(resumes) + 1)]
+    logged = any("stopped_by" in resume for resume in resumes)  # each names its own line
+    if mixed(stops, len(resumes)) or logged:
+        causes = causes_of(resumes, stops)
         each = "; ".join(
             f"{_resumed(resume)}, {md_text(cause)}"
             for resume, cause in zip(resumes, causes, strict=True)

@@ -4,7 +4,9 @@ A resume cuts each file back to its checkpoint and keeps the cut tail in ``<file
 A process the system killed leaves no record of why; one that stopped itself, unsealed (a
 sink the full disk refused: ``SINK_WRITE_FAILED``), wrote its ``C2_OPERATOR_REQUIRED`` record
 before it stopped, and that record is in ``audit.jsonl.torn``. The evidence said "Resumed
-after a crash" of both: a reviewer read a full disk as a crash.
+after a crash" of both: a reviewer read a full disk as a crash. One a full disk stopped at
+its checkpoint, or whose store refused a write, logged it in its session log (outside the
+run's record) before the resume's lines: each resume's ``stopped_by`` (``resumes_in``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
-from .._artifacts.runread import iter_records, json_object, payload, read_bytes
+from .._artifacts.runread import json_object, payload, read_bytes
+from .._rundir.loggedstops import refusals_before
+from .._rundir.refused import after_refused
 from .._support.fsutil import raise_if_refused
 from .._support.text import md_code, md_text
 
@@ -22,8 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "after_stop",
+    "causes_of",
     "mixed",
     "resume_causes",
+    "resumes_in",
     "set_aside_lines",
     "set_aside_stops",
     "stopped_itself",
@@ -52,7 +58,7 @@ def set_aside_stops(run_dir: Path, torn: list[object] | None = None) -> list[dic
     except OSError as exc:
         raise_if_refused(exc, run_dir / TORN_AUDIT)
         return []
-    sizes = _audit_torn(run_dir) if torn is None else torn
+    sizes = _audit_torn(resumes_in(run_dir)) if torn is None else torn
     ends = list(accumulate(size if type(size) is int and size > 0 else 0 for size in sizes))
     start = 0
     for line in data.split(b"\n"):
@@ -71,33 +77,77 @@ def set_aside_stops(run_dir: Path, torn: list[object] | None = None) -> list[dic
     return stops
 
 
-def _audit_torn(run_dir: Path) -> list[object]:
-    """The audit bytes each ``C2_RESUME`` of the run set aside, in order, as recorded."""
-    sizes = []
-    for record in iter_records(run_dir / names.AUDIT):
-        if record.get("code") == "C2_RESUME":
-            torn = payload(record).get("torn_bytes")
-            sizes.append(torn.get(names.AUDIT) if isinstance(torn, dict) else 0)
-    return sizes
+def _audit_torn(resumes: list[dict[str, Any]]) -> list[object]:
+    """The audit bytes each of ``resumes`` (``resumes_in``) set aside, in order."""
+    return [resume["torn_bytes"].get(names.AUDIT, 0) for resume in resumes]
 
 
-def after_stop(stops: list[dict[str, Any]], number: int) -> str:
-    """What the resume ``number`` (from 1) came after: the stop it set aside, or a crash."""
+def resumes_in(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's resumes (``C2_RESUME``): the step each went on from, the torn bytes cut.
+
+    And ``stopped_by`` when the session log says a refused write stopped the process
+    before it (``loggedstops``: ``StoreRefusal.says``, with the log's line).
+    """
+    try:
+        data = (run_dir / names.AUDIT).read_bytes()
+    except OSError:
+        return []  # verify says what is missing
+    found: list[dict[str, Any]] = []
+    for line in data.splitlines():
+        if b'"C2_RESUME"' not in line:
+            continue  # most records: not parsed
+        record = json_object(line)
+        if record is None or record.get("code") != "C2_RESUME":
+            continue
+        body = payload(record)
+        torn = body.get("torn_bytes")
+        found.append(
+            {
+                "from_step": body.get("from_step"),
+                "checkpoint": body.get("checkpoint"),
+                "torn_bytes": {
+                    str(name): size
+                    for name, size in sorted((torn if isinstance(torn, dict) else {}).items())
+                    if size
+                },
+            }
+        )
+    for resume, refusal in zip(found, refusals_before(run_dir, found), strict=True):
+        if refusal.says():
+            resume["stopped_by"] = refusal.says()
+    return found
+
+
+def after_stop(stops: list[dict[str, Any]], number: int, stopped_by: object = "") -> str:
+    """What the resume ``number`` (from 1) came after: the stop it set aside, or a crash.
+
+    ``stopped_by``: the refused write the session log says stopped the process before it
+    (``resumes_in``), said in ``after_refused``'s words when no stop was set aside.
+    """
     reasons = [stop["reason"] for stop in stops if stop.get("resume") == number]
     if reasons:
         said = ", ".join(dict.fromkeys(reasons))
         return f"after the process stopped itself unsealed ({said}), not a crash"
+    if stopped_by and isinstance(stopped_by, str):
+        return after_refused(stopped_by)
     return "after a crash"
+
+
+def causes_of(resumes: list[dict[str, Any]], stops: list[dict[str, Any]]) -> list[str]:
+    """What each of ``resumes`` (the manifest's, ``resumes_in``) came after, in order."""
+    return [
+        after_stop(stops, n, resume.get("stopped_by", "")) for n, resume in enumerate(resumes, 1)
+    ]
 
 
 def resume_causes(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The run's stops (``set_aside_stops``), and what each resume came after, in order.
 
-    The audit log is read once for both (``_audit_torn``).
+    The audit log is read once for both (``resumes_in``).
     """
-    torn = _audit_torn(run_dir)
-    stops = set_aside_stops(run_dir, torn)
-    return stops, [after_stop(stops, n) for n in range(1, len(torn) + 1)]
+    resumes = resumes_in(run_dir)
+    stops = set_aside_stops(run_dir, _audit_torn(resumes))
+    return stops, causes_of(resumes, stops)
 
 
 def mixed(stops: list[dict[str, Any]], resumes: int) -> bool:

@@ -28,7 +28,7 @@ from .._rundir.refused import unsealed_because
 from .._rundir.resumes import resumed_from
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
-from ._torn import after_stop, mixed, stopped_itself
+from ._torn import causes_of, mixed, stopped_itself
 
 __all__ = ["EVIDENCE_NOT_VERIFIED", "EVIDENCE_VERIFIED", "evidence_said", "run_ended"]
 
@@ -73,15 +73,20 @@ def _resumed(resumes: list[dict[str, Any]], stops: list[dict[str, str]]) -> str:
 
     Not ``after a crash`` when the process stopped itself (``stops``, a full disk), as the
     document's "How the run ended" says it: ``; resumed once, from step 200, after the
-    process stopped itself unsealed (SINK_WRITE_FAILED), not a crash``.
+    process stopped itself unsealed (SINK_WRITE_FAILED), not a crash``; nor when the
+    session log names the refused write that stopped it (the resume's ``stopped_by``):
+    ``; resumed once, from step 100, after its process stopped on a refused write: ...``.
     """
     if not resumes:
         return ""
     steps = [resumed_from(resume) for resume in resumes]
     times = "once" if len(resumes) == 1 else f"{len(resumes)} times"
     where = steps[0] if len(steps) == 1 else ", ".join(steps[:-1]) + f" and {steps[-1]}"
-    if mixed(stops, len(resumes)):  # each resume with its own cause
-        each = (f"from {step} {after_stop(stops, n)}" for n, step in enumerate(steps, 1))
+    causes = causes_of(resumes, stops)
+    if len(resumes) == 1 and causes[0] != "after a crash":  # a refused write the log names
+        return f"; resumed once, from {where}, {causes[0]}"
+    if mixed(stops, len(resumes)) or any("stopped_by" in resume for resume in resumes):
+        each = (f"from {step} {cause}" for step, cause in zip(steps, causes, strict=True))
         return f"; resumed {times}: {', '.join(each)}"
     if stops:
         return f"; resumed {times}, from {where}, {stopped_itself(stops)}"

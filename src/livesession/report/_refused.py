@@ -18,11 +18,12 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from .._artifacts.names import AUDIT
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
 from .._rundir.flattens import flatten_words
-from .._rundir.refused import refused_write, store_refusal
-from ..evidence._torn import mixed, resume_causes
+from .._rundir.refused import refused_write, store_refusal, unsealed_because
+from ..evidence._torn import mixed, resumes_in, set_aside_stops
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
@@ -66,15 +67,30 @@ def refused_line(run: ReportRun) -> str:
 
 
 def resumed_why(run: ReportRun) -> str:
-    """``<p class="sub">Why: ...</p>`` under a resumed run's line; "" for a run never resumed."""
+    """``<p class="sub">Why: ...</p>`` under a resumed run's line; "" for a run never resumed.
+
+    Each resume after its own stop: a crash, a process that stopped itself (``audit.jsonl.torn``),
+    or one the session log says a refused write stopped (``unsealed_because``, the words the
+    header said of the run before its resume).
+    """
     if not run.resumed:
         return ""
-    stops, causes = resume_causes(run.run_dir)
+    resumes = resumes_in(run.run_dir)
+    stops = set_aside_stops(run.run_dir, [r["torn_bytes"].get(AUDIT, 0) for r in resumes])
     itself = "stopped itself, unsealed (a write the system refused: see audit.jsonl.torn)"
-    why = f"its process {itself}" if stops else _CRASH
-    if mixed(stops, len(causes)):  # each resume's own cause, counted
-        crashes = causes.count("after a crash")
-        why = f"{_CRASH} before {crashes} resume(s), and {itself} before {len(causes) - crashes}"
+    set_aside = {stop.get("resume") for stop in stops}
+    whys = [
+        f"its process {itself}"
+        if n in set_aside
+        else unsealed_because(resume.get("stopped_by", ""), _CRASH)
+        for n, resume in enumerate(resumes, 1)
+    ]
+    why = whys[0] if whys else _CRASH
+    if any("stopped_by" in resume for resume in resumes) and len(set(whys)) > 1:
+        why = "; ".join(f"before resume {n}, {each}" for n, each in enumerate(whys, 1))
+    elif mixed(stops, len(resumes)):  # each resume's own cause, counted
+        crashes = whys.count(_CRASH)
+        why = f"{_CRASH} before {crashes} resume(s), and {itself} before {len(whys) - crashes}"
     return (
         f'<p class="sub">Why: {escape(why)}, and livesession resume went on from the last '
         "checkpoint, doing the steps after it again</p>\n"
