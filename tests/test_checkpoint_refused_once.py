@@ -107,7 +107,8 @@ def test_the_report_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Bug: the report's header said ``it stopped without sealing (a crash, a kill, a power
-    cut)`` of such a run. It says the refused write now, as ``status`` does."""
+    cut)`` of such a run. It says the refused write now, as ``status`` does, in the
+    evidence's words (``its process stopped on a refused write: ...``; it said ``..., ...``)."""
     run_dir = checkpoint_refused(tmp_path, monkeypatch)
     report = tmp_path / "report.html"
     assert main(["report", str(run_dir), "--output", str(report)]) == 0
@@ -115,7 +116,7 @@ def test_the_report_of_a_run_a_full_disk_stopped_at_its_checkpoint_says_so(
     text = html.unescape(report.read_text(encoding="utf-8"))
     assert "a crash, a kill, a power cut" not in text
     said = run_status(run_dir).store_refused
-    assert f"its process stopped on a refused write, {said}." in text
+    assert f"its process stopped on a refused write: {said}." in text
     assert main(["resume", str(run_dir), "-q"]) == 0
     assert verify_run(run_dir).ok
 

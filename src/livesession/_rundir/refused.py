@@ -27,7 +27,8 @@ store and its error: ``store_refused_says`` reads it from there, for ``status``.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Final
+from pathlib import Path
+from typing import Any, Final, Protocol
 
 import attrs
 
@@ -37,18 +38,17 @@ from .._support.fsutil import refuse_special
 from .._support.oserrors import errno_in, once_fixed
 from .._support.text import one_line
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
 __all__ = [
     "StoreRefusal",
     "after_refused",
     "refusal_of",
     "refused_first",
+    "refused_stop",
     "refused_write",
     "store_refusal",
     "store_refused_says",
     "unsealed_because",
+    "unsealed_by",
 ]
 
 _FILES: Final = {"audit": names.AUDIT, "events": names.EVENTS, "states": names.SNAPSHOTS}
@@ -79,6 +79,41 @@ def unsealed_because(stopped_by: str, crash: str = "it crashed") -> str:
     and the burn-in's ``completed`` said "it crashed" of the same run.
     """
     return f"{REFUSED_STOP}: {stopped_by}" if stopped_by else crash
+
+
+class Standing(Protocol):
+    """What ``unsealed_by`` reads of a run's ``status`` (``RunStatus``)."""
+
+    @property
+    def run_dir(self) -> str: ...
+    @property
+    def resumable(self) -> bool: ...
+    @property
+    def store_refused(self) -> str: ...
+
+
+def unsealed_by(standing: Standing) -> str:
+    """The refused write that stopped a run ``resume`` can continue, as every tool names it.
+
+    After ``unsealed_because``'s ``its process stopped on a refused write:``: the sink
+    whose refusal its ``metrics.json`` keeps (``refused_write``, which ``status``'s ``next``
+    names), else the store, checkpoint or lease its session log's last line names
+    (``status``'s ``store_refused``). "" for none known (a crash) and for any other run: a
+    sealed or live one, or one ``status`` says cannot be resumed (its ``resume_problem`` is
+    said instead). The evidence, ``burnin`` and the report read it here.
+    """
+    if not standing.resumable:
+        return ""
+    return refused_stop(Path(standing.run_dir), standing.store_refused)
+
+
+def refused_stop(run_dir: Path, store: str) -> str:
+    """The sink's refused write (``refused_write``), else ``store``'s (``StoreRefusal.says``).
+
+    ``unsealed_by`` of a run ``status`` read; the report's header reads it so of a run not
+    sealed that no process writes.
+    """
+    return refused_write(run_dir)[0] or store
 
 
 def after_refused(stopped_by: str) -> str:

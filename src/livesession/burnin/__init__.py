@@ -50,6 +50,7 @@ from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, read_json_object
 from .._exceptions import ConfigError, RunHeld
 from .._rundir.lock import holder_of
+from .._rundir.refused import unsealed_by
 from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
 from .._support.text import json_path, md_cell, md_code, md_text, valid_payload
@@ -254,7 +255,7 @@ def _judge(
             "ok": ok,
             "verdict": _verdict(ok, skipped),
             "not_measured": skipped,
-            "notes": chain.ended("" if standing.resume_problem else standing.store_refused),
+            "notes": chain.ended(unsealed_by(standing)),
             "criteria": criteria,
             "counts": {
                 "signals": chain.signals,

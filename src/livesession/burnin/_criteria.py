@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeGuard
 import orjson
 
 from .._artifacts.runread import payload
-from .._rundir.refused import unsealed_because
+from .._rundir.refused import unsealed_because, unsealed_by
 from .._support.secrets import redact_text
 from .._support.text import command
 from ..status import RunStatus, Verdict
@@ -72,9 +72,10 @@ def completed(
         if resume:
             detail = f"the run is not sealed and cannot be resumed ({resume})"
         else:  # a refused write its process logged, said as the evidence's run line says it
-            again = " once that is put right" if standing.store_refused else ""
+            refused = unsealed_by(standing)
+            again = " once that is put right" if refused else ""
             detail = (
-                f"the run is not sealed ({unsealed_because(standing.store_refused)}: "
+                f"the run is not sealed ({unsealed_because(refused)}: "
                 f"{_command('livesession resume', named)} finishes it{again})"
             )
         return base | {"value": None, "result": NOT_MET, "detail": detail}

@@ -34,6 +34,7 @@ from .._risk.checks import default_checks
 from .._risk.rails import default_rails
 from .._rundir import check_run_data, config_hash, read_run_config
 from .._rundir.plugins import check_recorded_sources
+from .._rundir.refused import unsealed_by
 from .._rundir.supplied import continued_by
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
@@ -256,13 +257,12 @@ def _write_evidence(
     # A seal in doubt is re-run (a whole run); a crash resume cannot continue (its directory
     # read-only, say) is no whole run either, and is not.
     crashed = standing.verdict is Verdict.CRASHED or standing.resume_problem is not None
-    stopped_by = "" if standing.resume_problem else standing.store_refused
     rerun = Rerun.start(
         run_dir,
         rerunnable=rerunnable,
         timeout_s=timeout_s,
         sealed=not crashed,
-        stopped_by=stopped_by,
+        stopped_by=unsealed_by(standing),
     )
     try:
         if rerun.running:

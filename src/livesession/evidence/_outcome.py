@@ -40,7 +40,7 @@ from .._rundir.halts import (
     halt_text,
     trading_halts,
 )
-from .._rundir.refused import unsealed_because
+from .._rundir.refused import unsealed_because, unsealed_by
 from .._support.text import command, md_code, md_text
 from ._operator import actions_in, told_actions
 from ._torn import causes_of, mixed, resumes_in, set_aside_lines, set_aside_stops
@@ -188,9 +188,9 @@ def outcome(
     # Each is told only when there is one: a run without them keeps the outcome it had.
     extras = {
         "seal_problem": standing.problem,
-        # An unsealed run whose store or checkpoint refused a write (a full disk), as its
-        # process logged it: status's ``stopped by``; no run record holds it.
-        "stopped_by": standing.store_refused,
+        # An unsealed run whose sink, store or checkpoint refused a write (a full disk): its
+        # metrics.json, or its process's log (status's ``stopped by``); no run record holds it.
+        "stopped_by": unsealed_by(standing),
         "position_in_doubt": standing.position_in_doubt,
         # A fault in the wind-down once it had cancelled and flattened (the book's), or
         # while it was under way (an order still open, a position held).

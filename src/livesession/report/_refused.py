@@ -22,7 +22,7 @@ from .._artifacts.names import AUDIT
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
 from .._rundir.flattens import flatten_words
-from .._rundir.refused import refused_write, store_refusal, unsealed_because
+from .._rundir.refused import refused_stop, store_refusal, unsealed_because
 from ..evidence._torn import mixed, resumes_in, set_aside_stops
 
 if TYPE_CHECKING:
@@ -112,16 +112,17 @@ def stopped_unsealed(run: ReportRun) -> str:
     Its badge is the status its last record holds (``RUNNING``), and a live run's line
     names who writes it: without this one, a run killed -9 read as a run still going. A
     run whose sink, store or checkpoint the system refused (a full disk) is said so, as
-    ``status`` says it (``refused_write``, its ``stopped by``), not as a crash.
+    ``status`` says it (``refused_write``, its ``stopped by``), not as a crash: in the
+    evidence's words (``unsealed_because``), which said ``on a refused write, ...`` here.
     """
     if run.sealed or run.seal_doubt:
         return ""
     steps = run.metrics.get("steps")
     at = f" (step {steps:,})" if isinstance(steps, int) and not isinstance(steps, bool) else ""
-    refused = refused_write(run.run_dir)[0] or store_refusal(run.run_dir).says()
+    refused = refused_stop(run.run_dir, store_refusal(run.run_dir).says())
     how = (
-        "it stopped without sealing after the last step recorded: its process stopped on a "
-        f"refused write, {escape(refused)}"
+        f"it stopped without sealing after the last step recorded: "
+        f"{escape(unsealed_because(refused))}"
         if refused
         else "it stopped without sealing (a crash, a kill, a power cut) after the last step "
         "recorded"
