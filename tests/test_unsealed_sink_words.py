@@ -65,3 +65,26 @@ def test_every_tool_says_the_sink_the_full_disk_refused(
     assert f"completed: the run is not sealed ({stopped}: `livesession resume` finishes it " in out
     page = html.unescape(render_report(run_dir))
     assert f"it stopped without sealing after the last step recorded: {stopped}." in page
+
+
+@pytest.mark.broken_run("its events sink refused by a full disk: the run is left unsealed")
+def test_the_bundle_names_the_refused_file_by_its_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bundle is read elsewhere than where ``evidence`` ran: the file the disk refused is
+    named by its absolute path, as the checkpoint's refusal is (``cannot write checkpoint
+    /srv/...``), not as the run's path was typed (``r/events.jsonl``)."""
+    cfg = DryrunConfig(run_id="r", steps=300, durability="none", checkpoint_every=50)
+    session = create_run(cfg, tmp_path, alerts=False)
+    events = session.recorder.sinks["events"]
+    flaky = FlakySink(events, 150, OSError(28, "No space left on device"))
+    monkeypatch.setitem(session.recorder._sinks, "events", flaky)
+    session.run_to_end(300)
+    monkeypatch.chdir(tmp_path)
+    assert main(["evidence", "r", "--out", "bundle"]) == 1
+    capsys.readouterr()
+    manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_bytes())
+    assert manifest["outcome"]["stopped_by"] == (
+        f"the events sink failed at line 150 of {tmp_path / 'r' / 'events.jsonl'} (OSError: "
+        "[Errno 28] No space left on device)"
+    )

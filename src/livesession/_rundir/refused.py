@@ -111,9 +111,10 @@ def refused_stop(run_dir: Path, store: str) -> str:
     """The sink's refused write (``refused_write``), else ``store``'s (``StoreRefusal.says``).
 
     ``unsealed_by`` of a run ``status`` read; the report's header reads it so of a run not
-    sealed that no process writes.
+    sealed that no process writes. The sink's file is named by its absolute path, as the
+    process named the store's: the evidence's bundle and the report are read elsewhere.
     """
-    return refused_write(run_dir)[0] or store
+    return refused_write(run_dir.absolute())[0] or store
 
 
 def after_refused(stopped_by: str) -> str:
