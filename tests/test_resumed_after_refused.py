@@ -130,6 +130,14 @@ def test_each_resume_is_said_after_its_own_stop(
         "2 resume(s): 1 after its process stopped on a refused write: "
         f"{said}, not a crash, 1 after a crash (C2_RESUME in the audit)"
     )
+    from livesession.report import render_report
+
+    page = html.unescape(render_report(run_dir))
+    assert (
+        f"Why: before resume 1, its process stopped on a refused write: {said}; before resume "
+        "2, the process stopped without sealing the run (a crash, or a kill), and livesession "
+        "resume went on"
+    ) in page[: page.index("</header>")]
 
 
 def test_a_resume_the_session_log_does_not_show_is_said_after_a_crash(
