@@ -30,7 +30,9 @@ ALLOWED: dict[str, str] = {
         "its finally kills and reaps the writer and closes both pipes (the forked child, "
         "which shares them, must read EOF)"
     ),
-    "test_removed_lock.py::_writer": "handed to the test, whose finally calls _end: kill, close",
+    "test_removed_lock.py::_writer": (
+        "ended by _end (kill, close) if it fails to start, else by the test's finally"
+    ),
     "test_one_writer.py::LiveWriter.__init__": (
         "kept by the object, whose close() (the fixture's teardown, or a failed start) ends it"
     ),
