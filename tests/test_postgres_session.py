@@ -7,6 +7,7 @@ through ``LIVESESSION_PG_DSN``'s ``search_path``), dropped afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -333,9 +334,14 @@ class _Proxy:
         """What the client sent on ``link`` (called under the lock, before it is forwarded)."""
 
     def close(self):
-        self._listener.close()
-        for conn in self._open:
-            conn.close()
+        """Stop: every thread ends, and so does every connection to the server. Closed
+        alone, a socket another thread is blocked on (in ``accept`` or ``recv``) stays open
+        under it (Linux): the thread lived on, and the server kept the backend connected,
+        for the rest of the worker's tests. A shutdown wakes them."""
+        for sock in (self._listener, *self._open):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
 
 class _FreezingProxy(_Proxy):
