@@ -310,6 +310,25 @@ def hold_until_hung_up(connection: socket.socket, bound_s: float, stop: threadin
 
 
 @contextlib.contextmanager
+def child(args: list[Any], **popen: Any) -> Iterator[subprocess.Popen[Any]]:
+    """``subprocess.Popen(args, **popen)`` for the block; after it, killed if it still runs,
+    reaped, and its pipes closed.
+
+    A test that fails part-way (a ``pytest.fail`` in ``until``, an assertion) leaves no
+    process running on beside the next tests, and no open pipe for the garbage collector to
+    warn of in whichever test runs next on the worker (an innocent one, failed by it).
+    ``tests/test_children_closed.py`` holds the suite to it.
+    """
+    with subprocess.Popen(args, **popen) as proc:  # closes the pipes, then reaps
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@contextlib.contextmanager
 def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subprocess.Popen[str]]:
     """Another process holds ``run_dir``'s writer lock for the block, recorded as run by
     ``command``; it is killed (SIGKILL) after."""

@@ -139,12 +139,19 @@ def _environment_secrets_per_test() -> Iterator[None]:
     """The environment secrets a test's sessions took are redacted only for that test.
 
     In a process they only grow (a secret once taken stays redacted), so without this the
-    keys one test plants in its environment would be redacted in every test after it.
+    keys one test plants in its environment would be redacted in every test after it. The
+    same holds for the names they were taken under, which the checks of a checkpoint's
+    state and of an intent's text search: kept, a value one test planted failed the step
+    of a later test on the same worker that held it, or was named by the earlier test's
+    variable (``test_suite_environment.py``).
     """
-    taken = dict(secrets._ENVIRONMENT)  # the process-wide set, restored after
+    taken = dict(secrets._ENVIRONMENT)  # the process-wide sets, restored after
+    named = dict(secrets._NAMED)
     yield
     secrets._ENVIRONMENT.clear()
     secrets._ENVIRONMENT.update(taken)
+    secrets._NAMED.clear()
+    secrets._NAMED.update(named)
 
 
 def pytest_report_header() -> list[str]:

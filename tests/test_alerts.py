@@ -1216,7 +1216,8 @@ class _Garbled:
         self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/hooks/{TOKEN}"
         self.answer = answer
         self.received = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
 
     def _serve(self) -> None:
         with contextlib.suppress(OSError):
@@ -1234,7 +1235,12 @@ class _Garbled:
                     conn.sendall(self.answer)
 
     def close(self) -> None:
+        """Stop serving: the thread, blocked in ``accept``, ends (closing the socket alone
+        leaves it blocked, and the port listening, for the rest of the worker's tests)."""
+        with contextlib.suppress(OSError):
+            self.server.shutdown(socket.SHUT_RDWR)  # wakes the accept (Linux)
         self.server.close()
+        self._thread.join(10)
 
 
 @pytest.mark.parametrize(

@@ -97,10 +97,15 @@ class _Server:
         is 0 or death by SIGTERM; either way after "Application shutdown complete".
         """
         self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(_WAIT_S)
-        self._reader.join(_WAIT_S)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
+        try:
+            code = self.proc.wait(_WAIT_S)
+        finally:  # a server that hangs is not left running, nor its pipe open, past the test
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._reader.join(_WAIT_S)
+            assert self.proc.stderr is not None
+            self.proc.stderr.close()
         log = "".join(self.log)
         assert code in (0, -signal.SIGTERM), log
         assert "Application shutdown complete." in log, log

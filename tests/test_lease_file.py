@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -13,6 +14,8 @@ import pytest
 
 from livesession._exceptions import LeaseError
 from livesession.leases import FileLease, LeaseGrant, SessionLease
+
+from _helpers import child
 
 SECOND = 1_000_000_000
 T0 = 1_767_225_600 * SECOND  # 2026-01-01T00:00:00Z in epoch nanoseconds
@@ -199,18 +202,20 @@ def run_racers(code, count, env):
     line on stdin, races, and prints one JSON document. The racers import only what their
     code imports, so they start fast.
     """
-    racers = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(index)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, **env},
-            text=True,
-        )
-        for index in range(count)
-    ]
-    try:
+    with contextlib.ExitStack() as running:  # each killed, if still running, and closed
+        racers = [
+            running.enter_context(
+                child(
+                    [sys.executable, "-c", code, str(index)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env={**os.environ, **env},
+                    text=True,
+                )
+            )
+            for index in range(count)
+        ]
         for racer in racers:
             if racer.stdout.readline() != "ready\n":
                 pytest.fail(f"a racer failed to start: {racer.communicate(timeout=60)[1]}")
@@ -223,11 +228,6 @@ def run_racers(code, count, env):
             assert racer.returncode == 0, err
             results.append(json.loads(out))
         return results
-    finally:
-        for racer in racers:
-            if racer.poll() is None:
-                racer.kill()
-                racer.communicate()
 
 
 FILE_LEASE_RACER = """

@@ -15,6 +15,7 @@ took the freed pair is stopped in its turn. Waits are short and bounded.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -40,7 +41,7 @@ from test_lease_session import (
     write_config,
 )
 
-from _helpers import START, proc_stat, until
+from _helpers import START, child, proc_stat, until
 
 T0 = 1_767_225_600_000_000_000
 TTL = 30_000_000_000
@@ -289,14 +290,13 @@ def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp
     earlier = cli(*common, "--run-id", "earlier", "--steps", "5")  # token 1, released
     assert earlier.returncode == EXIT_OK, earlier.stderr
     older = path.read_bytes()
-    run = subprocess.Popen(  # stops itself right before its third send
+    with child(  # stops itself right before its third send
         cli_argv(*common, "--run-id", "run"),
         env={**cli_env(), "LIVESESSION_PAUSE_AT": "before_send:3"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
+    ) as run:
         until(
             "the session to pause itself",
             lambda: proc_stat(run.pid)[0] == "T",
@@ -312,10 +312,6 @@ def test_a_cli_run_whose_lease_file_is_deleted_or_replaced_stops_and_says_so(tmp
         # Woken, the send reads the lease file first (no renewal need be due) and renews.
         os.kill(run.pid, signal.SIGCONT)
         _, err = run.communicate(timeout=SUBPROCESS_TIMEOUT_S)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
     assert run.returncode == EXIT_FAILED, err
     last = err.strip().splitlines()[-1]
     assert "took the lease over" not in err
@@ -357,26 +353,26 @@ def test_a_cli_run_sends_nothing_beside_the_session_that_took_its_deleted_lease_
     config = write_config(tmp_path / "pair.toml", account="acct1", steps=2000)
     common = ["dryrun", "--config", config, "--out", out, "--lease", "-q"]
     path = lease_path(out, "acct1", "sma_demo")
-    runs: list[subprocess.Popen[str]] = []
+    with contextlib.ExitStack() as runs:  # each killed, if still running, and closed
 
-    def start(run_id: str, pause_at: str) -> subprocess.Popen[str]:
-        run = subprocess.Popen(
-            cli_argv(*common, "--run-id", run_id),
-            env={**cli_env(), "LIVESESSION_PAUSE_AT": pause_at},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        runs.append(run)
-        until(
-            f"{run_id} to pause itself",
-            lambda: proc_stat(run.pid)[0] == "T",
-            run,
-            deadline_s=WAIT_S,
-        )
-        return run
+        def start(run_id: str, pause_at: str) -> subprocess.Popen[str]:
+            run: subprocess.Popen[str] = runs.enter_context(
+                child(
+                    cli_argv(*common, "--run-id", run_id),
+                    env={**cli_env(), "LIVESESSION_PAUSE_AT": pause_at},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            until(
+                f"{run_id} to pause itself",
+                lambda: proc_stat(run.pid)[0] == "T",
+                run,
+                deadline_s=WAIT_S,
+            )
+            return run
 
-    try:
         first = start("A", "before_send:3")
         paused_submits = submits_per_client_id(out / "A" / "broker_journal.jsonl")
         path.unlink()
@@ -387,11 +383,6 @@ def test_a_cli_run_sends_nothing_beside_the_session_that_took_its_deleted_lease_
         assert proc_stat(second.pid)[0] == "T"  # B held the pair all along
         os.kill(second.pid, signal.SIGCONT)
         _, second_err = second.communicate(timeout=SUBPROCESS_TIMEOUT_S)
-    finally:
-        for run in runs:
-            if run.poll() is None:
-                run.kill()
-                run.wait()
     assert first.returncode == EXIT_FAILED, err
     assert err.strip().splitlines()[-1] == (
         "livesession: failed: LEASE_LOST; sealed FAILED in ERROR_REQUIRES_OPERATOR without a "

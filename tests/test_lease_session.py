@@ -9,6 +9,7 @@ clock.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -28,7 +29,7 @@ from livesession._domain.lifecycle import SessionState, SessionStatus
 from livesession._exceptions import LeaseError
 from livesession.leases import FileLease
 
-from _helpers import START, Sinks, audit_chain_ok, session
+from _helpers import START, Sinks, audit_chain_ok, child, session
 
 RACERS = 4
 SHORT_TTL_MS = 1500
@@ -171,33 +172,36 @@ def race_four(out: Path, store_args: Sequence[str], env: dict[str, str] | None =
     seals a dryrun, exit 0): two winners would both be running then, and both exit 0.
     """
     config = write_config(out.parent / "race.toml", account="acct1", steps=1_000_000)
-    procs = [
-        subprocess.Popen(
-            cli_argv(
-                "dryrun",
-                "--config",
-                config,
-                "--out",
-                out,
-                "--run-id",
-                f"r{n}",
-                "--durability",
-                "none",
-                "-q",
-                *store_args,
-            ),
-            env=cli_env(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(RACERS)
-    ]
-    _stop_the_last(procs)
-    codes = {}
-    for n, proc in enumerate(procs):
-        _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
-        codes[f"r{n}"] = (proc.returncode, err)
+    with contextlib.ExitStack() as running:  # each killed, if still running, and closed
+        procs = [
+            running.enter_context(
+                child(
+                    cli_argv(
+                        "dryrun",
+                        "--config",
+                        config,
+                        "--out",
+                        out,
+                        "--run-id",
+                        f"r{n}",
+                        "--durability",
+                        "none",
+                        "-q",
+                        *store_args,
+                    ),
+                    env=cli_env(env),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            for n in range(RACERS)
+        ]
+        _stop_the_last(procs)
+        codes = {}
+        for n, proc in enumerate(procs):
+            _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+            codes[f"r{n}"] = (proc.returncode, err)
     winners = [run for run, (code, _) in codes.items() if code == EXIT_OK]
     assert len(winners) == 1, codes
     for run, (code, err) in codes.items():

@@ -80,54 +80,56 @@ def test_sigterm_puts_the_module_back_and_ends_its_tests(tmp_path: Path):
     )
     env = {k: v for k, v in os.environ.items() if k not in _NOT_FOR_A_CHILD_PYTEST}
     env["PYTHONPATH"] = str(tmp_path)
-    tool = subprocess.Popen(
+    descendants: list[tuple[int, str]] = []
+    with subprocess.Popen(  # its pipes closed, whatever the test's outcome
         [sys.executable, str(ROOT / "tools" / "mutants.py"), "mod.py", "test_mod.py"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-    )
-    descendants: list[int] = []
-    try:
-        os.close(os.open(started, os.O_RDONLY))  # returns once the test has opened its end
-        assert module.read_bytes() != original, "the test ran against the mutant"
-        descendants = _descendants(tool.pid)
-        assert len(descendants) >= 3, "nice/timeout, pytest and its workers"
-        tool.send_signal(signal.SIGTERM)
-        _, stderr = tool.communicate(timeout=60)
-    finally:
-        if tool.poll() is None:
-            tool.kill()
-            tool.wait()
-        left = _still_alive(descendants)
-        for pid in left:  # what a broken tool left held on the FIFO, so that nothing hangs
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    ) as tool:
+        try:
+            os.close(os.open(started, os.O_RDONLY))  # returns once the test has opened its end
+            assert module.read_bytes() != original, "the test ran against the mutant"
+            descendants = _descendants(tool.pid)
+            assert len(descendants) >= 3, "nice/timeout, pytest and its workers"
+            tool.send_signal(signal.SIGTERM)
+            _, stderr = tool.communicate(timeout=60)
+        finally:
+            if tool.poll() is None:
+                tool.kill()
+                tool.wait()
+            left = _still_alive(descendants)
+            for pid, _ in left:  # what a broken tool left held on the FIFO: nothing hangs
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
     assert tool.returncode == 128 + signal.SIGTERM, stderr
     assert module.read_bytes() == original
     assert not left, f"the tests' processes {left} outlived the run"
 
 
-def _descendants(parent: int) -> list[int]:
-    """Every process below ``parent`` (its children, theirs, ...), from ``/proc``."""
-    children: dict[int, list[int]] = {}
+def _descendants(parent: int) -> list[tuple[int, str]]:
+    """Every process below ``parent`` (its children, theirs, ...), from ``/proc``: its pid
+    and its start time (``_alive`` tells it from a later process given the same pid)."""
+    children: dict[int, list[tuple[int, str]]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            ppid = int(proc_stat(int(entry.name))[1])
+            stat = proc_stat(int(entry.name))
         except OSError:
             continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [parent]
+        children.setdefault(int(stat[1]), []).append((int(entry.name), stat[_STARTTIME]))
+    found: list[tuple[int, str]] = []
+    todo = [parent]
     while todo:
         below = children.get(todo.pop(), [])
         found += below
-        todo += below
+        todo += [pid for pid, _ in below]
     return found
 
 
-def _still_alive(pids: list[int], within_s: float = 30.0) -> list[int]:
+def _still_alive(pids: list[tuple[int, str]], within_s: float = 30.0) -> list[tuple[int, str]]:
     """Those of ``pids`` still running after ``within_s`` (none: at once, once they end).
 
     The tool's SIGKILL of its tests' process group is delivered as each is scheduled: on a
@@ -140,9 +142,17 @@ def _still_alive(pids: list[int], within_s: float = 30.0) -> list[int]:
     return left
 
 
-def _alive(pid: int) -> bool:
-    """``pid`` runs (a zombie, killed and not yet reaped by its new parent, does not)."""
+_STARTTIME = 19
+"""``proc_stat``'s index of the process's start time (field 22 of ``/proc/PID/stat``)."""
+
+
+def _alive(process: tuple[int, str]) -> bool:
+    """``process`` (pid, start time) runs (a zombie, killed and not yet reaped by its new
+    parent, does not). Its pid, once it ended, may be given to another process (another
+    test's, beside this one): that one has another start time, and is not it."""
+    pid, started = process
     try:
-        return proc_stat(pid)[0] != "Z"
+        stat = proc_stat(pid)
     except OSError:
         return False
+    return stat[_STARTTIME] == started and stat[0] != "Z"

@@ -8,6 +8,7 @@ killed) before its test ends.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -28,6 +29,7 @@ from livesession.cli import EXIT_OK, EXIT_REJECTED, main
 from livesession.verify import verify_run
 from test_api_edges import _crashed
 
+from _helpers import child
 from crash_harness import KILLED, Profile, dryrun, duplicate_submits, run_baseline
 
 _RUN_ID = "live"
@@ -68,7 +70,9 @@ class LiveWriter:
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line.strip() == "ready", f"the writer did not start: {line!r}"
+        if line.strip() != "ready":
+            self.close()  # no writer left running, nor its pipes left open, past this test
+            pytest.fail(f"the writer did not start: {line!r}")
 
     @property
     def pid(self) -> int:
@@ -405,14 +409,17 @@ class TestASecondWriterIsRefused:
         assert dryrun(profile, out, crash_at="checkpoint:40").returncode == KILLED
         run_dir = out / profile.name
         argv = [sys.executable, "-m", "livesession.cli", "resume", str(run_dir), "-q"]
-        procs = [
-            subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)
-        ]
-        results = []
-        for proc in procs:
-            stdout, stderr = proc.communicate(timeout=300)
-            results.append((proc.returncode, proc.pid, stdout, stderr))
+        with contextlib.ExitStack() as running:  # each killed, if still running, and closed
+            procs = [
+                running.enter_context(
+                    child(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                )
+                for _ in range(2)
+            ]
+            results = []
+            for proc in procs:
+                stdout, stderr = proc.communicate(timeout=300)
+                results.append((proc.returncode, proc.pid, stdout, stderr))
         codes = sorted(code for code, *_ in results)
         assert codes == [EXIT_OK, EXIT_REJECTED], results
         (winner,) = (r for r in results if r[0] == EXIT_OK)

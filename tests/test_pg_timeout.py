@@ -7,6 +7,7 @@ handshake and then reads every query without ever answering (as a frozen host or
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -107,9 +108,14 @@ class StalledServer:
             return
 
     def close(self) -> None:
+        """Stop serving: the accepting thread ends (closing the socket alone left it blocked
+        in ``accept``, and the port listening, for the rest of the worker's tests)."""
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept (Linux)
         self._listener.close()
         for conn in self._conns:
             conn.close()
+        self._thread.join(10)
 
 
 @pytest.fixture(name="stalled")

@@ -15,6 +15,7 @@ waits are bounded polls for the processes' own progress.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,7 +53,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     _schema_dsn,
 )
 
-from _helpers import proc_stat, until
+from _helpers import child, proc_stat, until
 from store_contract import FP_A
 
 pytestmark = pytest.mark.postgres
@@ -269,15 +270,16 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
     common = ["dryrun", "--config", config, "--out", out, "--store", "postgres", "-q"]
     pausing, paused = lease_pause(tmp_path)
     # The first session stops itself right before its third send: reserved, not yet sent.
-    first = subprocess.Popen(
-        cli_argv(*common, "--run-id", "first"),
-        env={**cli_env(env | pausing), "LIVESESSION_PAUSE_AT": "before_send:3"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    second = None
-    try:
+    with contextlib.ExitStack() as running:  # each killed, if still running, and closed
+        first = running.enter_context(
+            child(
+                cli_argv(*common, "--run-id", "first"),
+                env={**cli_env(env | pausing), "LIVESESSION_PAUSE_AT": "before_send:3"},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
         until(
             "the first session to pause itself",
             lambda: proc_stat(first.pid)[0] == "T",
@@ -295,12 +297,14 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
         # Paused past its TTL: its lease has expired, and its clock has moved on as far.
         _admin(schema_dsn, "UPDATE livesession_lease SET expires_ns = %s", (time.time_ns() - 1,))
         paused(LONG_TTL_MS + 1)
-        second = subprocess.Popen(
-            cli_argv(*common, "--run-id", "second"),
-            env=cli_env(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        second = running.enter_context(
+            child(
+                cli_argv(*common, "--run-id", "second"),
+                env=cli_env(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
         until(
             "the second session to take the lease",
@@ -316,11 +320,6 @@ def test_a_paused_holder_wakes_fenced(tmp_path, schema_dsn):
         assert first.returncode == EXIT_FAILED, first_err
         _, second_err = second.communicate(timeout=SUBPROCESS_TIMEOUT_S)
         assert second.returncode == EXIT_OK, second_err
-    finally:
-        for proc in (first, second):
-            if proc is not None and proc.poll() is None:
-                proc.kill()
-                proc.wait()
 
     # The first stopped with LEASE_LOST, and wrote and sent nothing after waking.
     codes = [r["code"] for r in audit_records(first_dir)]
@@ -356,15 +355,14 @@ def test_a_holder_whose_lease_table_was_truncated_stops_before_the_next_holder_t
     out = tmp_path / "runs"
     config = write_config(tmp_path / "pair.toml", account="acct1", steps=400, lease_ttl_ms=600_000)
     common = ["dryrun", "--config", config, "--out", out, "--store", "postgres", "-q"]
-    first = subprocess.Popen(  # stops itself at its second checkpoint, between orders
+    first_dir, second_dir = out / "first", out / "second"
+    with child(  # stops itself at its second checkpoint, between orders
         cli_argv(*common, "--run-id", "first"),
         env={**cli_env(env), "LIVESESSION_PAUSE_AT": "checkpoint:2"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    first_dir, second_dir = out / "first", out / "second"
-    try:
+    ) as first:
         until(
             "the first session to pause itself",
             lambda: proc_stat(first.pid)[0] == "T",
@@ -378,10 +376,6 @@ def test_a_holder_whose_lease_table_was_truncated_stops_before_the_next_holder_t
         assert second.returncode == EXIT_OK, second.stderr
         os.kill(first.pid, signal.SIGCONT)
         _, first_err = first.communicate(timeout=SUBPROCESS_TIMEOUT_S)
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
     assert first.returncode == EXIT_FAILED, first_err
     assert "LEASE_LOST" in first_err
     assert submits_per_client_id(first_dir / "broker_journal.jsonl") == paused_submits

@@ -7,6 +7,7 @@ through ``LIVESESSION_PG_DSN``'s ``search_path``), dropped afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -42,7 +43,7 @@ from test_postgres import (  # noqa: F401 - the server fixtures
     with_known_password,
 )
 
-from _helpers import dropped_unclosed, proc_stat, until
+from _helpers import child, dropped_unclosed, proc_stat, until
 
 pytestmark = pytest.mark.postgres
 PG = ("--store", "postgres")
@@ -206,13 +207,12 @@ def test_a_run_id_another_host_is_running_with_is_refused_before_its_first_key(t
     a_config = write_config(tmp_path / "a.toml", account="acct-a", steps=200)
     keys = "SELECT count(*) FROM livesession_idempotency WHERE namespace = 'r-001'"
     b_config = write_config(tmp_path / "b.toml", account="acct-b", steps=200)
-    first = subprocess.Popen(  # stops itself at its first checkpoint: no key reserved yet
+    with child(  # stops itself at its first checkpoint: no key reserved yet; killed after
         cli_argv("dryrun", "-c", a_config, "--out", tmp_path / "host-a", "--run-id", "r-001", *PG),
         env={**cli_env(pg_env), "LIVESESSION_PAUSE_AT": "checkpoint:1"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
-    try:
+    ) as first:
         until("the first run to pause itself", lambda: proc_stat(first.pid)[0] == "T", first)
         assert _admin(pg_env[DSN_ENV_VAR], keys) == [(0,)]
         second = cli(
@@ -227,9 +227,6 @@ def test_a_run_id_another_host_is_running_with_is_refused_before_its_first_key(t
             "sharing the database)"
         )
         assert not (tmp_path / "host-b").exists()  # nothing written
-    finally:
-        first.kill()
-        first.wait(timeout=SUBPROCESS_TIMEOUT_S)
     # The killed run resumes to its seal (its lease ended here rather than waited for), and
     # the keys it reserved refuse the id as before.
     _admin(pg_env[DSN_ENV_VAR], "UPDATE livesession_lease SET expires_ns = 0")
@@ -337,9 +334,14 @@ class _Proxy:
         """What the client sent on ``link`` (called under the lock, before it is forwarded)."""
 
     def close(self):
-        self._listener.close()
-        for conn in self._open:
-            conn.close()
+        """Stop: every thread ends, and so does every connection to the server. Closed
+        alone, a socket another thread is blocked on (in ``accept`` or ``recv``) stays open
+        under it (Linux): the thread lived on, and the server kept the backend connected,
+        for the rest of the worker's tests. A shutdown wakes them."""
+        for sock in (self._listener, *self._open):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
 
 
 class _FreezingProxy(_Proxy):
@@ -445,11 +447,10 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
     config = write_config(tmp_path / "c.toml", account="acct1", steps=400, lease_ttl_ms=LONG_TTL_MS)
     run_dir = tmp_path / "runs" / "x"
     proxy = _LeaseCuttingProxy(params.get("host") or "127.0.0.1", params.get("port") or 5432)
-    proc = None
     pausing, paused = lease_pause(tmp_path)
     try:
         via_proxy = make_conninfo(dsn, host="127.0.0.1", port=str(proxy.port))
-        proc = subprocess.Popen(
+        with child(
             cli_argv(
                 "dryrun", "--config", config, "--out", run_dir.parent, "--run-id", "x", *PG, "-q"
             ),
@@ -460,16 +461,13 @@ def test_a_server_the_lease_finds_gone_ends_the_run_as_the_store_does(tmp_path, 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )
-        until("the session to pause itself", lambda: proc_stat(proc.pid)[0] == "T", proc)
-        assert proxy.cut_lease() == 1
-        paused(LONG_TTL_MS // 4)  # its renewal is due on waking
-        os.kill(proc.pid, signal.SIGCONT)
-        _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
+        ) as proc:
+            until("the session to pause itself", lambda: proc_stat(proc.pid)[0] == "T", proc)
+            assert proxy.cut_lease() == 1
+            paused(LONG_TTL_MS // 4)  # its renewal is due on waking
+            os.kill(proc.pid, signal.SIGCONT)
+            _, err = proc.communicate(timeout=SUBPROCESS_TIMEOUT_S)
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
         proxy.close()
     assert proc.returncode == 2, err
     line = err.strip().splitlines()[-1]

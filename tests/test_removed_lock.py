@@ -61,7 +61,9 @@ def _writer(out: Path, mode: str) -> subprocess.Popen[str]:
     )
     assert writer.stdout is not None
     said = sorted(writer.stdout.readline() for _ in range(2 if mode == "fork" else 1))
-    assert said == (["child\n", "ready\n"] if mode == "fork" else ["ready\n"])
+    if said != (["child\n", "ready\n"] if mode == "fork" else ["ready\n"]):
+        _end(writer)  # not left running, nor its pipes open, past this test
+        pytest.fail(f"the writer did not start: {said}")
     return writer
 
 

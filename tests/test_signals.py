@@ -424,18 +424,18 @@ def test_sigterm_ends_evidence_and_its_rerun_leaves_nothing(tmp_path: Path) -> N
     before = sorted(p.name for p in run_dir.iterdir())
     scratch_root = tmp_path / "tmp"
     scratch_root.mkdir()
-    proc = subprocess.Popen(
+    with _process(  # killed, its pipes closed, if the test fails before it ends
         _cli("evidence", str(run_dir)),
         env={**os.environ, "TMPDIR": str(scratch_root)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    until("the re-run to start", lambda: any(scratch_root.glob("livesession-replay-*")), proc)
-    (scratch,) = scratch_root.glob("livesession-replay-*")
-    until("the re-run process", lambda: bool(_processes_naming(str(scratch))), proc)
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=_DEADLINE_S)
+    ) as proc:
+        until("the re-run to start", lambda: any(scratch_root.glob("livesession-replay-*")), proc)
+        (scratch,) = scratch_root.glob("livesession-replay-*")
+        until("the re-run process", lambda: bool(_processes_naming(str(scratch))), proc)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=_DEADLINE_S)
     assert proc.returncode == 143, err
     assert err == "livesession: terminated\n"
     assert out == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import inspect
 import os
@@ -35,7 +36,7 @@ from livesession.stores import (
     open_idempotency_store,
 )
 
-from _helpers import campaign
+from _helpers import campaign, child
 from store_contract import (
     FP_A,
     FP_B,
@@ -468,27 +469,29 @@ class TestSqliteRace:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), env.get("PYTHONPATH")]))
         outputs = [tmp_path / f"worker{index}.json" for index in range(2)]
-        workers = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    _RACE_WORKER,
-                    str(db),
-                    str(count),
-                    str(out),
-                    f"w{index}",
-                    str(_RACE_WORK),
-                    str(_RACE_BLOCK),
-                ],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env=env,
-                text=True,
-            )
-            for index, out in enumerate(outputs)
-        ]
-        try:
+        with contextlib.ExitStack() as running:  # each killed, if still running, and closed
+            workers = [
+                running.enter_context(
+                    child(
+                        [
+                            sys.executable,
+                            "-c",
+                            _RACE_WORKER,
+                            str(db),
+                            str(count),
+                            str(out),
+                            f"w{index}",
+                            str(_RACE_WORK),
+                            str(_RACE_BLOCK),
+                        ],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE,
+                        env=env,
+                        text=True,
+                    )
+                )
+                for index, out in enumerate(outputs)
+            ]
             for worker in workers:
                 assert worker.stdout.readline().strip() == "ready"
             for _ in blocks:
@@ -500,11 +503,6 @@ class TestSqliteRace:
             for worker in workers:
                 worker.communicate(timeout=120)
                 assert worker.returncode == 0
-        finally:
-            for worker in workers:
-                if worker.poll() is None:
-                    worker.kill()
-                    worker.communicate()
         granted = [set(orjson.loads(out.read_bytes())) for out in outputs]
         assert granted[0], "worker 0 got no key: there was no race"
         assert granted[1], "worker 1 got no key: there was no race"

@@ -25,6 +25,7 @@ import pytest
 
 from conftest import OPERATOR_VARIABLES
 from livesession._domain.runtime_config import RUNTIME_MODES, required_env_vars
+from livesession._support import secrets
 from livesession.cli import main
 
 from _helpers import child_pytest
@@ -137,3 +138,25 @@ def test_no_bytecode_lands_beside_what_a_test_imports(tmp_path) -> None:
     assert "1 passed" in done.stdout
     assert (tmp_path / "child").is_dir()
     assert sorted((tmp_path / "child").rglob("__pycache__")) == []
+
+
+_PLANTED = "planted-by-one-test-Qx7v2Lm9"
+"""A secret the first of the next two tests plants in its environment (a desk's key)."""
+
+
+def test_a_secret_a_test_plants_is_searched_for_in_that_test(monkeypatch) -> None:
+    monkeypatch.setenv("SUITE_PLANTED_API_SECRET", _PLANTED)
+    secrets.take_environment_secrets()  # as a session does as it is built
+    assert secrets.environment_secret_in(f"state {_PLANTED}".encode()) == (
+        "SUITE_PLANTED_API_SECRET",
+        _PLANTED.encode(),
+    )
+
+
+def test_a_secret_the_test_before_planted_is_not_searched_for_in_the_next() -> None:
+    """Run after the test above, in the same process (a file's tests keep their order on
+    one worker): before, the value it planted was still searched for here, by its name,
+    so a later test's checkpoint or intent holding it failed its step for a variable its
+    own environment never had. Run alone, it passes either way."""
+    assert os.environ.get("SUITE_PLANTED_API_SECRET") is None
+    assert secrets.environment_secret_in(f"state {_PLANTED}".encode()) is None
