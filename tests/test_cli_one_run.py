@@ -86,3 +86,44 @@ def test_a_command_that_takes_no_run_directory_keeps_argparse_s_words(
 ) -> None:
     """Words left over by a command that takes no run directory are not called runs."""
     assert _refusal(capsys, *argv) == f"livesession: error: unrecognized arguments: {stray}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["dryrun", "--stpes", "5"], "--stpes 5 (did you mean --steps?)"),
+        (["dryrun", "--run-idd", "t1"], "--run-idd t1 (did you mean --run-id?)"),
+        (["dryrun", "--run_id=t1"], "--run_id=t1 (did you mean --run-id?)"),
+        (["dryrun", "--confg", "desk.toml"], "--confg desk.toml (did you mean --config?)"),
+        (["evidence", "out/runs/demo-001", "--output", "ev"], "--output ev (did you mean --out?)"),
+        (
+            ["verify", "out/runs/demo-001", "--manfest", "m"],
+            "--manfest m (did you mean --manifest?)",
+        ),
+        (["resume", "out/runs/demo-001", "--jsn"], "--jsn (did you mean --json?)"),
+    ],
+)
+def test_a_misspelt_option_is_told_the_one_it_is_near(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """Bug (a new user's first day, by the docs): a misspelt config key is told the key it
+    is near (``unknown config key stpes (did you mean steps?)``), but the same typo as an
+    option said only ``unrecognized arguments: --stpes 5``. Now it names the command's
+    option it is near, as the key's refusal does; still one line, exit 2, nothing run."""
+    assert _refusal(capsys, *argv) == f"livesession: error: unrecognized arguments: {said}\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dryrun", "--bogus"],  # near no option (difflib's default took it for --out)
+        ["resume", "out/runs/demo-001", "--stpes", "5"],  # resume's hidden --steps: refused
+        ["verify", "out/runs/demo-001", "--steps", "5"],  # another command's option
+    ],
+)
+def test_an_option_near_none_of_the_command_s_is_named_alone(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    said = _refusal(capsys, *argv)
+    assert said.startswith("livesession: error: unrecognized arguments: --"), said
+    assert "did you mean" not in said

@@ -1,26 +1,65 @@
-"""The words argparse left over: several run directories given to a command on one run.
+"""The words argparse left over: several run directories, or a misspelt option.
 
 ``parse_known_args`` leaves what no argument took; the refusal says what they look like
-rather than argparse's bare ``unrecognized arguments``.
+rather than argparse's bare ``unrecognized arguments``: several run directories given to a
+command on one run, or an option the command does not have, with the one it has that is
+nearest (``--stpes 5``: did you mean ``--steps``?), as a misspelt config key is told.
 """
 
 from __future__ import annotations
 
+import argparse
+import difflib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from ._support.text import path_text, shell_word
-
-if TYPE_CHECKING:
-    import argparse
 
 __all__ = ["left_over"]
 
 
-def left_over(args: argparse.Namespace, extra: list[str]) -> str:
+def left_over(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> str:
     """The one-line refusal of the words ``extra`` no argument of the command took."""
-    return _one_run(args, extra) or f"unrecognized arguments: {' '.join(extra)}"
+    return _one_run(args, extra) or (
+        f"unrecognized arguments: {' '.join(extra)}{_nearest_option(parser, args, extra)}"
+    )
+
+
+_CLOSE: Final = 0.75
+"""How alike a misspelt option and the one it names are (difflib's ratio): ``--bogus`` is
+none's, where the default 0.6 took it for ``--out``."""
+
+
+def _nearest_option(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]
+) -> str:
+    """`` (did you mean --steps?)`` for the first misspelt long option, else "".
+
+    The options are the command's own and the parser's (``--help``), never one it hides
+    (``resume``'s refused ``--steps``, which would only be refused next).
+    """
+    actions = list(parser._actions)  # noqa: SLF001 - argparse keeps its actions so
+    for action in parser._actions:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            command = action.choices.get(getattr(args, "command", None) or "")
+            actions += command._actions if command is not None else []  # noqa: SLF001
+    known = sorted(
+        {
+            option
+            for action in actions
+            if action.help != argparse.SUPPRESS
+            for option in action.option_strings
+            if option.startswith("--")
+        }
+    )
+    for word in extra:
+        name = word.partition("=")[0]
+        if name.startswith("--") and name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=_CLOSE)
+            if close:
+                return f" (did you mean {close[0]}?)"
+    return ""
 
 
 _NAMED: Final = 3

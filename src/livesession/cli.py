@@ -445,7 +445,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra:  # parse_args's refusal, but for the run directories of a glob
-            parser.error(left_over(args, extra))
+            parser.error(left_over(parser, args, extra))
         handler = args.handler  # a command is required: none given is a one-line refusal
         # With --json a plug-in's print goes to stderr: stdout holds the one object.
         with json_only_on_stdout() if as_json else contextlib.nullcontext(), streams_kept():
