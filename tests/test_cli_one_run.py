@@ -127,3 +127,27 @@ def test_an_option_near_none_of_the_command_s_is_named_alone(
     said = _refusal(capsys, *argv)
     assert said.startswith("livesession: error: unrecognized arguments: --"), said
     assert "did you mean" not in said
+
+
+@pytest.mark.parametrize("verb", ["verify", "report", "evidence", "status", "resume", "burnin"])
+def test_a_command_on_a_run_given_none_says_what_a_run_directory_is(
+    capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """Bug (a new user's first day, by the docs): ``livesession verify`` alone said
+    ``the following arguments are required: run_dir``, naming neither what a run directory
+    is nor where ``dryrun`` put one. It now says both, with the command to run."""
+    said = _refusal(capsys, verb)
+    assert said.startswith("livesession: error: the following arguments are required: "), said
+    assert said.endswith(
+        f" ({verb} takes a run directory, OUT/<run_id>, as dryrun names it after `artifacts`: "
+        f"`livesession {verb} out/runs/demo-001`; `livesession list out/runs` shows the runs "
+        "there)\n"
+    ), said
+
+
+def test_list_given_nothing_says_which_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _refusal(capsys, "list") == (
+        "livesession: error: the following arguments are required: out_dir (the directory "
+        "that holds the runs: `livesession list out/runs`, where dryrun puts them without "
+        "--out)\n"
+    )

@@ -1,4 +1,4 @@
-"""The words argparse left over: several run directories, or a misspelt option.
+"""The words argparse left over (several run directories, a misspelt option), or missing.
 
 ``parse_known_args`` leaves what no argument took; the refusal says what they look like
 rather than argparse's bare ``unrecognized arguments``: several run directories given to a
@@ -16,7 +16,7 @@ from typing import Final
 
 from ._support.text import path_text, shell_word
 
-__all__ = ["left_over"]
+__all__ = ["left_over", "missing_said"]
 
 
 def left_over(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> str:
@@ -82,3 +82,26 @@ def _one_run(args: argparse.Namespace, extra: list[str]) -> str:
         f"{args.command} takes one run directory, given {len(given)} ({named}): run it once "
         f'for each, `for run in {out}/*/; do livesession {args.command} "$run"; done`'
     )
+
+
+def missing_said(prog: str, message: str) -> str:
+    """What argparse said of ``prog`` (``message``), and for a required word missing, what to give.
+
+    ``livesession verify`` alone said ``the following arguments are required: run_dir``,
+    which names neither what a run directory is nor where ``dryrun`` put one.
+    """
+    verb = prog.rpartition(" ")[2]
+    if message.endswith("required: COMMAND"):  # ``livesession`` alone
+        return f"{message} (`livesession --help` lists the commands)"
+    if message.endswith(("required: run_dir", "required: RUN_DIR")):
+        return (
+            f"{message} ({verb} takes a run directory, OUT/<run_id>, as dryrun names it after "
+            f"`artifacts`: `livesession {verb} out/runs/demo-001`; `livesession list out/runs` "
+            "shows the runs there)"
+        )
+    if message.endswith("required: out_dir"):
+        return (
+            f"{message} (the directory that holds the runs: `livesession {verb} out/runs`, "
+            "where dryrun puts them without --out)"
+        )
+    return message

@@ -40,7 +40,7 @@ from ._cli_commands import (
 )
 from ._cli_files import path_argument as _path
 from ._cli_files import text_argument as _text
-from ._cli_leftover import left_over
+from ._cli_leftover import left_over, missing_said
 from ._cli_list import cmd_list
 from ._cli_output import (
     EXIT_BAD_INPUT,
@@ -83,9 +83,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage dump)."""
 
     def error(self, message: str) -> NoReturn:
-        if message.endswith("required: COMMAND"):  # ``livesession`` alone
-            message += " (`livesession --help` lists the commands)"
-        raise UsageError(message)
+        raise UsageError(missing_said(self.prog, message))
 
 
 def _integer(text: str) -> int:
