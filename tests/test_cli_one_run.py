@@ -86,3 +86,68 @@ def test_a_command_that_takes_no_run_directory_keeps_argparse_s_words(
 ) -> None:
     """Words left over by a command that takes no run directory are not called runs."""
     assert _refusal(capsys, *argv) == f"livesession: error: unrecognized arguments: {stray}\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["dryrun", "--stpes", "5"], "--stpes 5 (did you mean --steps?)"),
+        (["dryrun", "--run-idd", "t1"], "--run-idd t1 (did you mean --run-id?)"),
+        (["dryrun", "--run_id=t1"], "--run_id=t1 (did you mean --run-id?)"),
+        (["dryrun", "--confg", "desk.toml"], "--confg desk.toml (did you mean --config?)"),
+        (["evidence", "out/runs/demo-001", "--output", "ev"], "--output ev (did you mean --out?)"),
+        (
+            ["verify", "out/runs/demo-001", "--manfest", "m"],
+            "--manfest m (did you mean --manifest?)",
+        ),
+        (["resume", "out/runs/demo-001", "--jsn"], "--jsn (did you mean --json?)"),
+    ],
+)
+def test_a_misspelt_option_is_told_the_one_it_is_near(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """Bug (a new user's first day, by the docs): a misspelt config key is told the key it
+    is near (``unknown config key stpes (did you mean steps?)``), but the same typo as an
+    option said only ``unrecognized arguments: --stpes 5``. Now it names the command's
+    option it is near, as the key's refusal does; still one line, exit 2, nothing run."""
+    assert _refusal(capsys, *argv) == f"livesession: error: unrecognized arguments: {said}\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["dryrun", "--bogus"],  # near no option (difflib's default took it for --out)
+        ["resume", "out/runs/demo-001", "--stpes", "5"],  # resume's hidden --steps: refused
+        ["verify", "out/runs/demo-001", "--steps", "5"],  # another command's option
+    ],
+)
+def test_an_option_near_none_of_the_command_s_is_named_alone(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    said = _refusal(capsys, *argv)
+    assert said.startswith("livesession: error: unrecognized arguments: --"), said
+    assert "did you mean" not in said
+
+
+@pytest.mark.parametrize("verb", ["verify", "report", "evidence", "status", "resume", "burnin"])
+def test_a_command_on_a_run_given_none_says_what_a_run_directory_is(
+    capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """Bug (a new user's first day, by the docs): ``livesession verify`` alone said
+    ``the following arguments are required: run_dir``, naming neither what a run directory
+    is nor where ``dryrun`` put one. It now says both, with the command to run."""
+    said = _refusal(capsys, verb)
+    assert said.startswith("livesession: error: the following arguments are required: "), said
+    assert said.endswith(
+        f" ({verb} takes a run directory, OUT/<run_id>, as dryrun names it after `artifacts`: "
+        f"`livesession {verb} out/runs/demo-001`; `livesession list out/runs` shows the runs "
+        "there)\n"
+    ), said
+
+
+def test_list_given_nothing_says_which_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _refusal(capsys, "list") == (
+        "livesession: error: the following arguments are required: out_dir (the directory "
+        "that holds the runs: `livesession list out/runs`, where dryrun puts them without "
+        "--out)\n"
+    )

@@ -49,6 +49,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_runs",
                 "_cli_commands",
                 "_cli_list",
+                "_cli_leftover",
                 "_cli_files",
                 "_cli_bar",
                 "_cli_status",

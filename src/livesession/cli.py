@@ -25,9 +25,7 @@ if __name__ == "__main__":  # `python -m livesession.cli`: load the CLI where Ct
 
 import argparse
 import contextlib
-import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Final, NoReturn
 
 from ._cli_commands import (
@@ -42,6 +40,7 @@ from ._cli_commands import (
 )
 from ._cli_files import path_argument as _path
 from ._cli_files import text_argument as _text
+from ._cli_leftover import left_over, missing_said
 from ._cli_list import cmd_list
 from ._cli_output import (
     EXIT_BAD_INPUT,
@@ -74,7 +73,7 @@ from ._exceptions import LiveSessionError, UsageError
 from ._support.crash import ARMING_PROBLEM
 from ._support.numbertext import integer_form_problem, is_number_text
 from ._support.oserrors import said
-from ._support.text import error_line, path_text, shell_word
+from ._support.text import error_line
 from ._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -84,9 +83,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage dump)."""
 
     def error(self, message: str) -> NoReturn:
-        if message.endswith("required: COMMAND"):  # ``livesession`` alone
-            message += " (`livesession --help` lists the commands)"
-        raise UsageError(message)
+        raise UsageError(missing_said(self.prog, message))
 
 
 def _integer(text: str) -> int:
@@ -446,7 +443,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra:  # parse_args's refusal, but for the run directories of a glob
-            parser.error(_one_run(args, extra) or f"unrecognized arguments: {' '.join(extra)}")
+            parser.error(left_over(parser, args, extra))
         handler = args.handler  # a command is required: none given is a one-line refusal
         # With --json a plug-in's print goes to stderr: stdout holds the one object.
         with json_only_on_stdout() if as_json else contextlib.nullcontext(), streams_kept():
@@ -461,28 +458,6 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         named = exc.filename2 or exc.filename  # a rename's target, else the one file
         where = f"{named}: " if named else ""
         return _error(f"{where}{said(exc)}", as_json=as_json)  # said: and the way out
-
-
-_NAMED: Final = 3
-"""How many of the run directories given ``_one_run`` names."""
-
-
-def _one_run(args: argparse.Namespace, extra: list[str]) -> str:
-    """A command on one run given several (``verify out/runs/*``): say so, and the loop.
-
-    "" when it takes no run directory, or when an option is among the words left over.
-    """
-    run_dir = getattr(args, "run_dir", None)
-    if run_dir is None or any(word.startswith("-") for word in extra):
-        return ""
-    given = [os.fspath(run_dir), *extra]
-    named = ", ".join(path_text(path) for path in given[:_NAMED])
-    named += ", ..." if len(given) > _NAMED else ""
-    out = shell_word(os.fspath(Path(given[0]).parent))
-    return (
-        f"{args.command} takes one run directory, given {len(given)} ({named}): run it once "
-        f'for each, `for run in {out}/*/; do livesession {args.command} "$run"; done`'
-    )
 
 
 def _error(message: str, *, as_json: bool) -> int:

@@ -31,6 +31,7 @@ import errno
 import os
 import re
 import stat
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import RunDirectoryError
@@ -41,7 +42,6 @@ from . import names
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 __all__ = [
     "NOT_REGULAR",
@@ -73,7 +73,7 @@ def not_there(path: Path) -> str:
         )
         if broken is not None:
             return f" does not exist ({broken}{not_there(broken)})"
-        return " does not exist" + _file_above(path)
+        return " does not exist" + (_file_above(path) or _run_id_alone(path))
     target = link_target(path)
     try:
         path.stat()
@@ -95,6 +95,25 @@ def _file_above(path: Path) -> str:
         if above.exists():
             return "" if above.is_dir() else f" ({above} is a file, not a directory)"
     return ""
+
+
+_DEFAULT_OUT: Final = Path("out/runs")
+"""Where ``livesession dryrun`` puts its runs without ``--out``."""
+
+
+def _run_id_alone(path: Path) -> str:
+    """`` (a run is named by its directory, not its run id: out/runs/ID is there)``.
+
+    ``livesession verify aapl-0302`` beside the ``out/runs/aapl-0302`` that ``dryrun`` printed
+    said only that ``aapl-0302`` does not exist, and a new user looked for a typo in the id.
+    Only a bare name (one part, relative) is asked, against the default ``--out``.
+    """
+    if path.is_absolute() or len(path.parts) != 1 or path.name in {"", ".", ".."}:
+        return ""
+    there = _DEFAULT_OUT / path
+    if not there.is_dir():
+        return ""
+    return f" (a run is named by its directory, not its run id: {there} is there)"
 
 
 _NAMES: Final = frozenset(

@@ -95,16 +95,36 @@ def check_feed(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError(
             "feed must be random_walk, venue, csv:<path>, parquet:<path> or "
             "package.module:callable, "
-            f"got {value!r}"
+            f"got {value!r}{_as_data_file(value) or _as_reference(value)}"
         )
     refuse_secret("feed", value)  # a DSN pasted for a data file's path
+
+
+def _as_data_file(value: object) -> str:
+    """`` (a data file? ...)``: a feed given as a file's path, without ``csv:``; or ""."""
+    if not isinstance(value, str):
+        return ""
+    kind = next((k for k in DATA_FEEDS if value.lower().endswith(f".{k.rstrip(':')}")), None)
+    return f" (a data file? name its kind first: {kind}{value})" if kind else ""
+
+
+def _as_reference(value: object) -> str:
+    """`` (did you mean 'pkg.mod:make'? ...)``: a reference written with a dot for its colon."""
+    if not isinstance(value, str) or ":" in value or "." not in value:
+        return ""
+    module, _, name = value.rpartition(".")
+    fixed = f"{module}:{name}"
+    if not is_reference(fixed):
+        return ""
+    return f" (did you mean {fixed!r}? a colon comes before the callable)"
 
 
 def check_factory(_inst: object, _attr: object, value: str | None) -> None:
     """None (the demo) or a reference."""
     if value is not None and not is_reference(value):
         raise ConfigError(
-            f"strategy_factory must be a reference package.module:callable, got {value!r}"
+            "strategy_factory must be a reference package.module:callable, "
+            f"got {value!r}{_as_reference(value)}"
         )
 
 

@@ -24,6 +24,7 @@ from .timeforms import (
     finite_number,
     form_hint,
     fraction_digits,
+    spaces_hint,
     text_ns,
     utc_offset,
 )
@@ -116,7 +117,8 @@ class TimeColumn:
                 else "a date or time like the first row's"
             )
         impossible = "" if self.scale else calendar_problem(text)
-        why = f": {impossible}" if impossible else digits_hint(text) or form_hint(text)
+        hint = digits_hint(text) or spaces_hint(text) or form_hint(text)
+        why = f": {impossible}" if impossible else hint
         raise fail(self.path, line, self.column, text, f"not {form}{why}")
 
     def _one_zone(self, text: str, line: int, when: int) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "fraction_digits",
     "is_time_of_day",
     "iso_ns",
+    "spaces_hint",
     "text_ns",
     "time_text",
     "unread_time",
@@ -257,6 +258,27 @@ _DOTTED_AT_OFFSET: Final = re.compile(
 _SLASHED: Final = re.compile(r"\d{1,4}/\d{1,2}/\d{1,4}\b", re.ASCII)
 _TWELVE_HOUR: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?[AaPp]\.?[Mm]\.?$", re.ASCII)
 _ZONE_NAME: Final = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)? ?([A-Z]{2,5})$", re.ASCII)
+
+
+_SPACE_RUN: Final = re.compile(r" {2,}")
+"""Spaces in a row in a time, which the CLI's one-line error shows as one."""
+
+
+def spaces_hint(text: str) -> str:
+    """Spaces in a row in a time, said with the fix; or "".
+
+    ``20260302  14:30:00``, as Interactive Brokers writes its bars' times. The error's one
+    line shows them as one space, so the value it quoted read as a time a file may write
+    (``20260302 14:30:00`` is read), and the user saw nothing wrong with it.
+    """
+    spaces = _SPACE_RUN.search(text)
+    if spaces is None:
+        return ""
+    return (
+        f": {len(spaces.group())} spaces in a row (this line shows them as one; Interactive "
+        "Brokers' bars write two): write one space between the date and the time "
+        "(tr -s ' ' < in.csv > out.csv)"
+    )
 
 
 def form_hint(text: str) -> str:

@@ -182,6 +182,22 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
     return _read_meta(run_dir)
 
 
+def _own_sinks(run_dir: Path) -> str:
+    """What a run an application wrote on its own sinks is, and what takes it; or "".
+
+    The runbook's Python invocation (``run_dryrun`` on files of its own) leaves the four
+    contract files and no ``run.json``: ``evidence`` and ``resume`` said only that it is
+    not a run directory, where ``status`` says what to do with it.
+    """
+    if not all((run_dir / name).is_file() for name in (names.EVENTS, names.AUDIT)):
+        return ""
+    return (
+        ": an application wrote its files on sinks of its own; "
+        f"`{command('verify', run_dir)}` checks them, and evidence and resume take a run "
+        "that livesession dryrun or create_run made"
+    )
+
+
 def _read_meta(run_dir: Path) -> dict[str, Any]:
     """``run.json`` of ``run_dir``, refused when it is not a run of this format."""
     if not run_dir.exists():
@@ -192,9 +208,8 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
     try:
         meta = orjson.loads(meta_path.read_bytes())
     except FileNotFoundError:
-        raise RunDirectoryError(
-            f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
-        ) from None
+        said = f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
+        raise RunDirectoryError(said + _own_sinks(run_dir)) from None
     except IsADirectoryError:  # the run's own flaw, as a missing file: not the host refusing
         raise RunDirectoryError(f"{meta_path} is a directory, not a file") from None
     except orjson.JSONDecodeError as exc:  # why, too: a BOM a copy put there, say
