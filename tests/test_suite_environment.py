@@ -19,11 +19,12 @@ import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import OPERATOR_VARIABLES
+from conftest import OPERATOR_VARIABLES, PROXY_VARIABLES
 from livesession._domain.runtime_config import RUNTIME_MODES, required_env_vars
 from livesession._support import secrets
 from livesession.cli import main
@@ -78,6 +79,34 @@ def _child_pytest(tmp_path: Path | None, tests: list[str], env: dict[str, str]) 
 
 def test_a_desks_shell_variables_are_not_taken(tmp_path) -> None:
     _child_pytest(tmp_path, [f"{__file__}::test_no_operator_variable_reaches_a_run"], A_DESKS_SHELL)
+
+
+A_PROXIED_SHELL = {
+    "http_proxy": "http://192.0.2.1:3128",
+    "HTTPS_PROXY": "http://192.0.2.1:3128",
+    "all_proxy": "socks5://192.0.2.1:1080",
+}
+"""A shell behind a proxy (192.0.2.1: an address for documentation, never a host)."""
+
+LOOPBACK_POSTS = (
+    "test_alerts.py::test_kill_switch_reducing_and_the_seal_post_their_payloads",
+    "test_alerts.py::test_a_redirect_is_not_followed_and_its_status_is_logged",
+)
+"""Tests that post to a loopback webhook, which a proxy in the shell took the posts of."""
+
+
+def test_no_proxy_reaches_the_tests() -> None:
+    assert not [name for name in os.environ if PROXY_VARIABLES.fullmatch(name)]
+    assert urllib.request.getproxies() == {}  # what the webhook's opener reads
+
+
+def test_a_proxy_in_the_shell_takes_no_loopback_post(tmp_path) -> None:
+    """Bug: under `http_proxy` (or `HTTPS_PROXY`, `all_proxy`) the posts to the tests'
+    loopback webhooks went through the proxy: 40 alert tests failed on the loopback guard."""
+    tests = [f"{__file__}::test_no_proxy_reaches_the_tests"]
+    _child_pytest(
+        tmp_path, [*tests, *(str(TESTS / test) for test in LOOPBACK_POSTS)], A_PROXIED_SHELL
+    )
 
 
 @pytest.mark.parametrize("columns", ["30", "70", "120"])
