@@ -48,6 +48,34 @@ def test_a_signal_without_effect_says_which_run_to_verify() -> None:
                          "'my runs/r1'` or wait"), line  # fmt: skip
 
 
+@pytest.mark.parametrize("held", ["", "stopped (state T)"])
+def test_a_second_stop_says_when_killing_the_holder_would_lose_the_stop(
+    tmp_path: Path, held: str
+) -> None:
+    """Bug: a `stop` of a holder inside a long step (exit 9), then a second one, said `a stop
+    is under way (it took a stop signal, and acts on it at its next step boundary) ...; to end
+    it at once, send the second signal: kill -TERM N`, and RUNBOOK that `resume` finishes the
+    stop. No checkpoint held the stop yet: the resume traded on to the run's last step. The
+    line says so while no checkpoint holds it, and not once one does."""
+    holder = Holder(pid=0, host="?", since="?", command="?")  # pid 0: not looked at
+    run_dir = tmp_path / "r1"
+    run_dir.mkdir()
+    checkpoint = run_dir / "checkpoint.json"
+    checkpoint.write_text(json.dumps({"fsm_state": "DRYRUN_ACTIVE", "sealed": False}))
+    sent = "sent nothing to pid 0: a stop is under way (...)"
+    line = no_effect(RunWatch(run_dir=run_dir), holder, sent, 1, under_way=True, held=held)
+    assert line.endswith(
+        f"`kill -TERM 0`{' (`kill -KILL 0` ends it at once, stopped as it is)' * bool(held)} "
+        "(no checkpoint holds the stop yet: a resume would then go on without it, so "
+        f"`livesession stop {run_dir}` again after `livesession resume {run_dir}`)"
+    ), line
+    checkpoint.write_text(
+        json.dumps({"fsm_state": "STOPPING", "reason": "SIGNAL_SIGTERM", "sealed": False})
+    )
+    line = no_effect(RunWatch(run_dir=run_dir), holder, sent, 1, under_way=True, held=held)
+    assert line.endswith("stopped as it is)" if held else "`kill -TERM 0`"), line
+
+
 def test_evidence_of_a_held_run_says_which_run_status_reads(tmp_path: Path) -> None:
     session = create_run(DryrunConfig(run_id="held", steps=20), tmp_path)
     run_dir = tmp_path / "held"

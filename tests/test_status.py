@@ -1646,6 +1646,54 @@ def test_a_run_killed_while_it_started_with_its_files_empty_says_so_too(
     assert (run / names.EVENTS).read_bytes() == (completed / names.EVENTS).read_bytes()
 
 
+@pytest.mark.parametrize("torn_name", [names.AUDIT, names.EVENTS])
+def test_a_run_killed_as_it_wrote_its_first_line_is_one_killed_while_it_started(
+    completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], torn_name: str
+) -> None:
+    """Killed as its first audit record (or event) was written out (the ``torn_audit:1``
+    crash point: part of the line, no newline, the other file empty): status said
+    ``state ? (?)``, ``steps none yet ... at the last snapshot`` and ``next continue it``,
+    and verify listed 5 violations, where the run recorded nothing, as one killed with its
+    files empty. It is that run now, in every tool's words, and resume starts it over."""
+    run = _killed_while_starting(completed, tmp_path)
+    other = names.EVENTS if torn_name == names.AUDIT else names.AUDIT
+    first = (completed / torn_name).read_bytes().split(b"\n", 1)[0]
+    (run / torn_name).write_bytes(first[: len(first) // 2])
+    (run / other).write_bytes(b"")
+    said = (
+        f"a run killed while it started: {other} is empty and {torn_name} holds only a torn "
+        "line (it recorded nothing, and sent nothing)"
+    )
+    assert main(["status", str(run)]) == 6
+    text = capsys.readouterr().out
+    assert f"state       none: {said}\n" in text
+    assert f"next        start it over: livesession resume {run} (it recorded nothing" in text
+    assert "?" not in text
+    assert main(["verify", str(run)]) == 2
+    assert capsys.readouterr().err == (
+        f"livesession: error: {run} is {said}: start it over with `livesession resume {run}`\n"
+    )
+    assert main(["resume", str(run), "-q"]) == 0  # started over from nothing
+    assert verify_run(run).ok
+    assert (run / names.EVENTS).read_bytes() == (completed / names.EVENTS).read_bytes()
+
+
+def test_a_first_line_too_long_to_be_torn_is_not_taken_for_a_start(tmp_path: Path) -> None:
+    """Only a short piece with no newline is a first line torn by a kill: a file of more
+    than 64 KiB without one is damage, which no tool may start over."""
+    from livesession._artifacts.runfind import unrecorded
+
+    torn = tmp_path / "audit.jsonl"
+    torn.write_bytes(b"{" * 100)
+    assert unrecorded(torn) == "torn"
+    torn.write_bytes(b"{" * (1 << 17))
+    assert unrecorded(torn) == ""
+    torn.write_bytes(b"{}\n{")
+    assert unrecorded(torn) == ""
+    torn.write_bytes(b"")
+    assert unrecorded(torn) == "empty"
+
+
 @pytest.mark.broken_run("a crash between a fill and its POSITION_CHANGED, made on purpose")
 def test_a_crashed_run_s_position_counts_a_fill_whose_position_changed_was_not_written(
     tmp_path: Path,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from ._cli_output import EXIT_INTERRUPTED
 from ._cli_signals import Terminated, ended_as_signal, interrupted
 from ._rundir.lock import stopped
+from ._rundir.onestop import stop_checkpointed
 from ._support.secrets import redact_text
 from ._support.text import command, valid_text
 
@@ -110,4 +111,9 @@ def no_effect(
         )
     elif under_way:
         line += f"; to end it at once, send the second signal: `kill -TERM {holder.pid}`"
+    if under_way and not stop_checkpointed(run_dir):
+        line += (
+            " (no checkpoint holds the stop yet: a resume would then go on without it, "
+            f"so `{command('stop', run_dir)}` again after `{command('resume', run_dir)}`)"
+        )
     return line

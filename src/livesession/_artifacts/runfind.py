@@ -25,6 +25,7 @@ __all__ = [
     "lost_files",
     "lost_said",
     "runs_inside",
+    "unrecorded",
 ]
 
 #: What makes a directory a run: the runbook's own invocation writes only the four contract
@@ -32,6 +33,8 @@ __all__ = [
 #: got as far as recording anything has these two.
 RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
 _NAMED_RUNS: Final = 3
+_FIRST_LINE_BYTES: Final = 1 << 16
+"""The most a torn first line may hold (a first record is a few hundred bytes)."""
 
 
 def is_run_dir(path: Path) -> bool:
@@ -50,16 +53,30 @@ def killed_while_starting(path: Path) -> bool:
     import takes seconds) and opens the recorder's files: a kill in between leaves a run
     with no ``events.jsonl`` or ``audit.jsonl`` (or one of them, empty) and no checkpoint.
     So does a kill just after they were opened, before their first lines were written out:
-    both there, empty. No session traded (orders come after the first checkpoint), so
-    nothing was sent: ``resume`` starts it over from nothing.
+    both there, empty, or one holding part of its first line (``unrecorded``). No session
+    traded (orders come after the first checkpoint), so nothing was sent: ``resume``
+    starts it over from nothing.
     """
     if not (path / names.RUN_META).is_file() or (path / names.CHECKPOINT).exists():
         return False
+    return all(unrecorded(path / name) for name in RUN_MARKERS if (path / name).is_file())
+
+
+def unrecorded(path: Path) -> str:
+    """``empty`` or ``torn`` when the file holds no whole line, "" when it holds one.
+
+    A kill as the first line was written out leaves part of it and no newline: no record,
+    as an empty file holds none. More than ``_FIRST_LINE_BYTES`` without a newline (or a
+    file that cannot be read) is taken as recorded, so a damaged run is never started over.
+    """
     try:
-        sizes = [(path / name).stat().st_size for name in RUN_MARKERS if (path / name).is_file()]
+        with path.open("rb") as handle:
+            head = handle.read(_FIRST_LINE_BYTES + 1)
     except OSError:
-        return False
-    return not any(sizes)
+        return ""
+    if not head:
+        return "empty"
+    return "torn" if b"\n" not in head and len(head) <= _FIRST_LINE_BYTES else ""
 
 
 def lost_files(path: Path) -> list[str]:

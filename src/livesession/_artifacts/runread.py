@@ -33,6 +33,7 @@ from .runfind import (
     lost_files,
     lost_said,
     runs_inside,
+    unrecorded,
 )
 
 if TYPE_CHECKING:
@@ -157,10 +158,20 @@ def killed_while_starting_says(path: Path) -> str:
         return ""
     missing = [name for name in RUN_MARKERS if not (path / name).is_file()]
     empty = [name for name in RUN_MARKERS if name not in missing]
+    torn = [name for name in empty if unrecorded(path / name) == "torn"]
+    empty = [name for name in empty if name not in torn]
     said = " and ".join(
-        [_missing(missing)] * bool(missing) + [_missing(empty, what="empty")] * bool(empty)
+        [_missing(missing)] * bool(missing)
+        + [_missing(empty, what="empty")] * bool(empty)
+        + [_torn(torn)] * bool(torn)
     )
     return f"a run killed while it started: {said} (it recorded nothing, and sent nothing)"
+
+
+def _torn(torn: list[str]) -> str:
+    """``audit.jsonl holds only a torn line``: a kill as its first line was written out."""
+    verb, each = ("holds", "") if len(torn) == 1 else ("hold", " each")
+    return f"{' and '.join(torn)} {verb} only a torn line{each}"
 
 
 def last_whole_line(path: Path, *, passing: Collection[str] = ()) -> dict[str, Any] | None:

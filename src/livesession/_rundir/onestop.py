@@ -45,7 +45,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["mark_stop_taken", "sealed_but_held", "stop_turn", "stop_under_way"]
+__all__ = [
+    "mark_stop_taken",
+    "sealed_but_held",
+    "stop_checkpointed",
+    "stop_turn",
+    "stop_under_way",
+]
 
 
 _MARKS: set[int] = set()
@@ -141,14 +147,8 @@ def stop_under_way(run_dir: Path, holder_pid: int, by: int | None) -> str:
 
     ``by``: who holds the stop turn (``stop_turn``).
     """
-    checkpoint = read_json_object(run_dir / names.CHECKPOINT)
-    if checkpoint.get("sealed") is not True and checkpoint.get("fsm_state") in (
-        "STOPPING",
-        "STOPPED",
-    ):
-        reason = checkpoint.get("reason")
-        why = f" ({reason})" if isinstance(reason, str) and reason else ""
-        return f"its checkpoint holds a stop{why}, and it winds down"
+    if held := stop_checkpointed(run_dir):
+        return f"its checkpoint holds a stop{held.rstrip()}, and it winds down"
     if by is None:
         return ""
     if by == holder_pid:
@@ -156,6 +156,22 @@ def stop_under_way(run_dir: Path, holder_pid: int, by: int | None) -> str:
     if by > 0:
         return "another `livesession stop` of this run waits for it"
     return "another `livesession stop` of this run waits for it, or it took a stop signal"
+
+
+def stop_checkpointed(run_dir: Path) -> str:
+    """`` (REASON)`` (or ``" "``) when ``run_dir``'s checkpoint holds an unsealed stop, else "".
+
+    Only then does a process killed in its stop leave it to ``resume``, which finishes it:
+    a stop signal taken inside a step is in no checkpoint till its step boundary.
+    """
+    checkpoint = read_json_object(run_dir / names.CHECKPOINT)
+    if checkpoint.get("sealed") is True or checkpoint.get("fsm_state") not in (
+        "STOPPING",
+        "STOPPED",
+    ):
+        return ""
+    reason = checkpoint.get("reason")
+    return f" ({reason})" if isinstance(reason, str) and reason else " "
 
 
 def sealed_but_held(run_dir: Path) -> str:
