@@ -40,11 +40,14 @@ def _finish(run_dir: Path) -> None:
         resumed.run_to_end(300)
 
 
-def test_a_signal_without_effect_says_which_run_to_verify() -> None:
+def test_a_signal_without_effect_says_which_run_to_look_at_with_status() -> None:
+    """Exit 9 with no effect seen said `check again with livesession verify DIR`, where the
+    RUNBOOK's exit-code table (and the line's own other forms) say `status`: verify of a run
+    still written reads its files so far, and says nothing of the process or its signal."""
     holder = Holder(pid=0, host="?", since="?", command="?")  # pid 0: not looked at
     watch = RunWatch(run_dir=Path("my runs/r1"))
     line = no_effect(watch, holder, "sent SIGTERM", 10, under_way=False)
-    assert line.endswith("(a long step or wind-down?): check again with `livesession verify "
+    assert line.endswith("(a long step or wind-down?): check again with `livesession status "
                          "'my runs/r1'` or wait"), line  # fmt: skip
 
 

@@ -102,7 +102,7 @@ def no_effect(
     else:
         line = (
             f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
-            f"wind-down?): check again with `{command('verify', run_dir)}` or wait"
+            f"wind-down?): check again with `{command('status', run_dir)}` or wait"
         )
     if under_way and held:  # stopped, it takes the second signal only once it runs again
         line += (
