@@ -5,23 +5,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from ._rundir.loading import loading_says
+from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
+from ._rundir.loading import loading_next, loading_says
+from ._rundir.standing import credentials_said, lease_wait, next_advice, webhook_said
+from ._rundir.starting import start_again
 from ._rundir.statuswords import (
     describe_lease,
     describe_orders,
     describe_positions,
     describe_trading,
 )
-from ._rundir.supplied import resume_call
+from ._rundir.supplied import from_python, resume_call
 from ._support.text import age_words, command, path_text
 from ._verdict import Verdict
 
 if TYPE_CHECKING:
+    from ._rundir.refused import StoreRefusal
     from .status import RunStatus
 
-__all__ = ["resumable_from", "status_lines"]
+__all__ = ["next_step", "resumable_from", "status_lines"]
+
+
+_NEXT: Final = {
+    Verdict.COMPLETED: "verify before handing it over: `{verify}`, then `{evidence}` (status "
+    "reads only the ends of the files)",
+    Verdict.NOT_A_RUN: "check the path: a run directory holds run.json, or events and audit",
+    Verdict.REJECTED: "fix what the reason names and start a new run (this one stays as evidence)",
+    Verdict.FAILED: "read audit.jsonl for C2_OPERATOR_REQUIRED and its reason; run verify",
+    Verdict.NEEDS_OPERATOR: "a person must look (RUNBOOK: When a session is in "
+    "ERROR_REQUIRES_OPERATOR): check the venue's open orders and positions",
+    Verdict.CRASHED: "continue it: {resume}",
+    Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
+}
+_UNSTARTED: Final = {  # a run killed while it started: after run.json, or before it
+    Verdict.CRASHED: "start it over: {resume} (it recorded nothing, and sent nothing)",
+    Verdict.NOT_A_RUN: "start it again with its own config: {dryrun} takes the directory over",
+}
 
 
 def status_lines(found: RunStatus) -> list[str]:
@@ -138,6 +160,68 @@ def _resumable(found: RunStatus) -> str:
         f"{yes}; past its checkpoint, {found.damaged_tail}: more than a crash leaves (a torn "
         "last line), which resume sets aside with the rest of the tail "
         f"({found.damaged_tail.split(':', 1)[0]}.torn)"
+    )
+
+
+def next_step(found: RunStatus, *, store: StoreRefusal | None) -> str:
+    """What a person or supervisor does next of ``found``, in one line (``RunStatus.next_step``).
+
+    ``store``: what its ``store_refused`` was read from (None: read then).
+
+    A run whose sealing checkpoint was not written is told first how to write it.
+    """
+    if found.resuming is not None:  # crashed, and a resume loads it: wait, or let it run
+        return loading_next(found.resuming, found.run_dir)
+    then = f"a person must look: {found.unlocked}" if found.unlocked else _next(found, store)
+    if found.verdict is Verdict.CRASHED and not found.unlocked:
+        then += credentials_said(found.credentials) + webhook_said(found.alerts_env)
+    if found.closing and found.writer is not None and not found.writer.get("stopped"):
+        pid = found.writer["pid"]  # evidence refuses it till then (it hashes alerts.jsonl)
+        then = f"wait until pid {pid} lets the run go (writer none), then {then}"
+    if not found.unwritten_checkpoint:
+        return then
+    return f"`{command('resume', found.run_dir)}` writes its sealing checkpoint; {then}"
+
+
+def _next(found: RunStatus, store: StoreRefusal | None) -> str:
+    if found.writer is not None and found.writer.get("stopped"):
+        return (
+            "a person must let the writer run again (see writer): stopped, it steps no "
+            "further and acts on no `livesession stop`, `kill` or `ack`"
+        )
+    if found.problem and found.verdict is Verdict.NEEDS_OPERATOR:
+        return (
+            f"a person must look: `{command('verify', found.run_dir)}` says what is wrong; "
+            "keep the run as it is"
+        )
+    if found.verdict is Verdict.NEEDS_OPERATOR and found.resume_problem and not found.writer:
+        return f"a person must look: the run crashed and cannot be resumed ({found.resume_problem})"
+    if found.verdict is Verdict.CRASHED and found.objects:
+        return from_python(found.run_dir, found.objects)
+    lease = found.lease
+    if found.verdict is Verdict.CRASHED and lease is not None and lease["held"] is not False:
+        return lease_wait(lease, found.run_id, found.run_dir)
+    unstarted = found.killed_while_starting and found.verdict in _UNSTARTED
+    said = _UNSTARTED[found.verdict] if unstarted else _NEXT[found.verdict]
+    at = ""
+    if found.verdict is Verdict.NEEDS_OPERATOR:  # faulted in its wind-down: how far
+        at = faulted_in_wind_down_in(Path(found.run_dir), found.reason)
+        said = wind_down_next(found.reason, at) or said
+    if found.verdict is Verdict.CRASHED and found.damaged_tail:
+        said = f"keep a copy of the run and report the damage past its checkpoint, then {said}"
+    words = wind_down_words(found.reason, at) if at else ""
+    said = next_advice(
+        found.verdict.name,
+        found.reason,
+        said,
+        found.steps_planned,
+        found.run_dir,
+        wind_down=words,
+        store=store,
+    )
+    return said.format_map(
+        {verb: command(verb, found.run_dir) for verb in ("verify", "evidence", "resume")}
+        | {"dryrun": start_again(Path(found.run_dir))}
     )
 
 

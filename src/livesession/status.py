@@ -60,7 +60,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
@@ -81,9 +81,8 @@ from ._rundir.alerting import posted
 from ._rundir.backing import lease_standing
 from ._rundir.beforecheckpoint import damage_past
 from ._rundir.brokers import resume_credentials
-from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
 from ._rundir.layout import read_run_config
-from ._rundir.loading import loading_next, loading_resume, one_look
+from ._rundir.loading import loading_resume, one_look
 from ._rundir.lock import holder_of, stopped
 from ._rundir.refused import StoreRefusal, store_refusal
 from ._rundir.reseal import sealing_checkpoint
@@ -92,45 +91,23 @@ from ._rundir.resumes import resumes_of
 from ._rundir.seal import claimed_seal, held_seal, unwritten_says
 from ._rundir.standing import (
     GoingOn,
-    credentials_said,
     heartbeat,
     keeps_checkpoints,
-    lease_wait,
-    next_advice,
     not_a_run,
     objects_given,
     run_book,
     trading_of,
     unbooked_fill,
-    webhook_said,
 )
-from ._rundir.starting import killed_before_writing, no_run_shown, start_again, starting_says
+from ._rundir.starting import killed_before_writing, no_run_shown, starting_says
 from ._rundir.statuswords import closing_says
 from ._rundir.stopasked import stop_asked
-from ._rundir.supplied import from_python
 from ._support.oserrors import said as oserror_said
 from ._support.secrets import ALERT_ENV
 from ._support.text import command, json_path, json_text, one_line, text_field
 from ._verdict import Verdict
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
-
-
-_NEXT: Final = {
-    Verdict.COMPLETED: "verify before handing it over: `{verify}`, then `{evidence}` (status "
-    "reads only the ends of the files)",
-    Verdict.NOT_A_RUN: "check the path: a run directory holds run.json, or events and audit",
-    Verdict.REJECTED: "fix what the reason names and start a new run (this one stays as evidence)",
-    Verdict.FAILED: "read audit.jsonl for C2_OPERATOR_REQUIRED and its reason; run verify",
-    Verdict.NEEDS_OPERATOR: "a person must look (RUNBOOK: When a session is in "
-    "ERROR_REQUIRES_OPERATOR): check the venue's open orders and positions",
-    Verdict.CRASHED: "continue it: {resume}",
-    Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
-}
-_UNSTARTED: Final = {  # a run killed while it started: after run.json, or before it
-    Verdict.CRASHED: "start it over: {resume} (it recorded nothing, and sent nothing)",
-    Verdict.NOT_A_RUN: "start it again with its own config: {dryrun} takes the directory over",
-}
 
 
 @attrs.frozen(kw_only=True)
@@ -238,64 +215,10 @@ class RunStatus:
         return self.verdict.value
 
     def next_step(self) -> str:
-        """What a person or supervisor does next, in one line.
+        """What a person or supervisor does next, in one line (``_cli_status.next_step``)."""
+        from ._cli_status import next_step  # noqa: PLC0415 - it reads this module's Verdict
 
-        A run whose sealing checkpoint was not written is told first how to write it.
-        """
-        if self.resuming is not None:  # crashed, and a resume loads it: wait, or let it run
-            return loading_next(self.resuming, self.run_dir)
-        then = f"a person must look: {self.unlocked}" if self.unlocked else self._next()
-        if self.verdict is Verdict.CRASHED and not self.unlocked:
-            then += credentials_said(self.credentials) + webhook_said(self.alerts_env)
-        if self.closing and self.writer is not None and not self.writer.get("stopped"):
-            pid = self.writer["pid"]  # evidence refuses it till then (it hashes alerts.jsonl)
-            then = f"wait until pid {pid} lets the run go (writer none), then {then}"
-        if not self.unwritten_checkpoint:
-            return then
-        return f"`{command('resume', self.run_dir)}` writes its sealing checkpoint; {then}"
-
-    def _next(self) -> str:
-        if self.writer is not None and self.writer.get("stopped"):
-            return (
-                "a person must let the writer run again (see writer): stopped, it steps no "
-                "further and acts on no `livesession stop`, `kill` or `ack`"
-            )
-        if self.problem and self.verdict is Verdict.NEEDS_OPERATOR:
-            return (
-                f"a person must look: `{command('verify', self.run_dir)}` says what is wrong; "
-                "keep the run as it is"
-            )
-        if self.verdict is Verdict.NEEDS_OPERATOR and self.resume_problem and not self.writer:
-            return (
-                f"a person must look: the run crashed and cannot be resumed ({self.resume_problem})"
-            )
-        if self.verdict is Verdict.CRASHED and self.objects:
-            return from_python(self.run_dir, self.objects)
-        lease = self.lease
-        if self.verdict is Verdict.CRASHED and lease is not None and lease["held"] is not False:
-            return lease_wait(lease, self.run_id, self.run_dir)
-        unstarted = self.killed_while_starting and self.verdict in _UNSTARTED
-        said = _UNSTARTED[self.verdict] if unstarted else _NEXT[self.verdict]
-        at = ""
-        if self.verdict is Verdict.NEEDS_OPERATOR:  # faulted in its wind-down: how far
-            at = faulted_in_wind_down_in(Path(self.run_dir), self.reason)
-            said = wind_down_next(self.reason, at) or said
-        if self.verdict is Verdict.CRASHED and self.damaged_tail:
-            said = f"keep a copy of the run and report the damage past its checkpoint, then {said}"
-        words = wind_down_words(self.reason, at) if at else ""
-        said = next_advice(
-            self.verdict.name,
-            self.reason,
-            said,
-            self.steps_planned,
-            self.run_dir,
-            wind_down=words,
-            store=self._store,
-        )
-        return said.format_map(
-            {verb: command(verb, self.run_dir) for verb in ("verify", "evidence", "resume")}
-            | {"dryrun": start_again(Path(self.run_dir))}
-        )
+        return next_step(self, store=self._store)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: every field, the verdict by name, its exit code, and next."""
