@@ -117,10 +117,14 @@ def _trading(found: RunStatus, trading: str) -> str:
 
 
 def _why(found: RunStatus) -> list[tuple[str, str]]:
-    """The seal's reason, or the one its caller gave the stop of a run sealed with none."""
+    """The seal's reason, or the one its caller gave the stop of a run sealed with none.
+
+    For a live run, a stop its writer took inside a step, which nothing on disk says yet.
+    """
+    pending = [("stop", f"pending: {found.stop_pending}")] if found.stop_pending else []
     if found.reason:
-        return [("reason", found.reason)]
-    return [("stopped", f"as asked: {found.stop_asked!r}")] if found.stop_asked else []
+        return [("reason", found.reason), *pending]
+    return [("stopped", f"as asked: {found.stop_asked!r}")] if found.stop_asked else pending
 
 
 def _steps(found: RunStatus) -> str:
@@ -175,8 +179,16 @@ def next_step(found: RunStatus, *, store: StoreRefusal | None) -> str:
     then = f"a person must look: {found.unlocked}" if found.unlocked else _next(found, store)
     if found.verdict is Verdict.CRASHED and not found.unlocked:
         then += credentials_said(found.credentials) + webhook_said(found.alerts_env)
-    if found.closing and found.writer is not None and not found.writer.get("stopped"):
-        pid = found.writer["pid"]  # evidence refuses it till then (it hashes alerts.jsonl)
+    writer = found.writer or {}
+    running = found.writer is not None and not writer.get("stopped")
+    if found.stop_pending and running and found.verdict is Verdict.RUNNING:
+        pid = writer["pid"]  # the second stop signal ends it unsealed, as a crash
+        then = (
+            "nothing: it stops at its next step boundary and seals the run; poll again later "
+            f"(`kill -TERM {pid}` ends it at once, resumable from its last checkpoint)"
+        )
+    if found.closing and running:
+        pid = writer["pid"]  # evidence refuses it till then (it hashes alerts.jsonl)
         then = f"wait until pid {pid} lets the run go (writer none), then {then}"
     if not found.unwritten_checkpoint:
         return then

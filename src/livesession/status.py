@@ -25,7 +25,8 @@ never taken, and nothing in the run directory is written. What it reports:
   judges staleness against that cadence times the step's wall time. (``timings.json`` is
   written only when a CLI run ends, so it cannot be a heartbeat.);
 - the writer holding the run now, if any (pid, host, since when, command), and whether it
-  is stopped (SIGSTOP, Ctrl-Z: it answers no control until it runs again);
+  is stopped (SIGSTOP, Ctrl-Z: it answers no control until it runs again), and whether it
+  took a stop inside a step it has not acted on yet (``stop_pending``: read, not locked);
 - whether ``livesession resume`` would take the run (the read-only half of its checks);
 - the lease: the local lease file's entry, or, for PostgreSQL, the last lease record in
   the run's audit log (the database is not queried).
@@ -84,6 +85,7 @@ from ._rundir.brokers import resume_credentials
 from ._rundir.layout import read_run_config
 from ._rundir.loading import loading_resume, one_look
 from ._rundir.lock import holder_of, stopped
+from ._rundir.onestop import stop_pending
 from ._rundir.refused import StoreRefusal, store_refusal
 from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resumable import resume_problem
@@ -121,6 +123,10 @@ class RunStatus:
     status: str | None = None
     reason: str = ""
     stop_asked: str = ""  # sealed with no reason: the one its caller gave the stop, if any
+    stop_pending: str = ""
+    """A live run's writer took a stop and has not acted on it yet (inside a long step): why
+    it is known (``it took a stop signal, and acts on it at its next step boundary``); ""
+    for none known, and any other run (``_rundir.onestop.stop_pending``)."""
     steps: int | None = None
     """Steps done at the last checkpoint (None before the first); in a run that keeps no
     checkpoint (the runbook's four files), at its last state snapshot."""
@@ -313,6 +319,8 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     resumable = verdict is Verdict.CRASHED
     held = run_book(run_dir, checkpoint, snapshot, going_on=going_on, resumable=resumable)
     steps = checkpoint.get("steps") if checkpoint else (snapshot or {}).get("step")
+    acted = state in (SessionState.STOPPING.value, SessionState.STOPPED.value)  # it winds down
+    pending = stop_pending(run_dir, holder.pid) if live and holder and not acted else ""
     whole, resumed = seal is not None and seal.whole, resumes_of(run_dir)
     store = store_refusal(run_dir) if verdict is Verdict.CRASHED else StoreRefusal()
     return RunStatus(
@@ -325,6 +333,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         status=status,
         reason=str(checkpoint.get("reason") or ""),
         stop_asked=stop_asked(run_dir) if whole and not checkpoint.get("reason") else "",
+        stop_pending=pending,
         steps=steps if isinstance(steps, int) else None,
         steps_planned=None if cfg is None else cfg.steps,
         checkpoint_every=None if cfg is None else cfg.checkpoint_every,

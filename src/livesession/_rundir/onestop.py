@@ -24,6 +24,8 @@ and when one is it sends nothing and waits for the same seal:
   the mark, or the wait for it, and sends nothing either. It sent the second signal, which
   ended the holder inside the step and left the run unsealed.
 
+``status`` reads the same mark, or a ``stop``'s turn, without taking it (``stop_pending``).
+
 To end a holder at once on purpose: ``kill -TERM PID``.
 """
 
@@ -49,6 +51,7 @@ __all__ = [
     "mark_stop_taken",
     "sealed_but_held",
     "stop_checkpointed",
+    "stop_pending",
     "stop_turn",
     "stop_under_way",
 ]
@@ -156,6 +159,35 @@ def stop_under_way(run_dir: Path, holder_pid: int, by: int | None) -> str:
     if by > 0:
         return "another `livesession stop` of this run waits for it"
     return "another `livesession stop` of this run waits for it, or it took a stop signal"
+
+
+def stop_pending(run_dir: Path, holder_pid: int) -> str:
+    """A stop ``run_dir``'s live holder took and has not acted on yet, for ``status``; "" if none.
+
+    Read from ``/proc/locks`` alone, as ``stop_turn`` reads who holds the turn, but without
+    taking it: no lock is taken (a ``stop`` command's turn would be in the way) and nothing
+    is signalled. The holder's mark (``mark_stop_taken``), or its wait for the mark, says it
+    took a stop signal; a turn held by another process, that a ``livesession stop`` signals
+    it now. The mark stays till the process ends, so the caller asks only while the run's
+    state is not STOPPING or STOPPED yet (the stop acted on). "" where there is no mark to
+    read (not Linux: ``_lock_file``).
+    """
+    if (fd := _lock_file(run_dir)) is None:
+        return ""
+    try:
+        held, waits = flock_holder(fd), flock_waiter(fd)
+    except OSError:  # the file went (the run let go): nothing to tell
+        return ""
+    finally:
+        os.close(fd)
+    if holder_pid in (held, waits):
+        return "it took a stop signal, and acts on it at its next step boundary"
+    if held is not None:
+        return (
+            f"a `livesession stop` of this run (pid {held}) signals it to stop, and waits "
+            "for it; it acts on the signal at its next step boundary"
+        )
+    return ""
 
 
 def stop_checkpointed(run_dir: Path) -> str:

@@ -1,0 +1,163 @@
+"""``status`` of a run whose writer took a stop inside a long step says the stop is pending.
+
+An operator's ``livesession stop DIR --timeout 1`` against a writer inside a long step
+(a strategy whose ``on_bar`` waits) exits 9, "no effect seen ... check again with
+`livesession status DIR`"; ``status`` then said only ``running`` and ``poll again later``,
+nothing of the stop the writer had taken. It reads the writer's mark of the stop
+(``_rundir.onestop``) from ``/proc/locks`` now, taking no lock and sending no signal, and
+says the stop is pending, acted on at the next step boundary (text and ``--json``).
+
+The writer is a real ``livesession dryrun`` process whose step waits while a file exists,
+as in test_two_stops. Waits poll with a deadline that only bounds a hang.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from livesession._artifacts import names
+from livesession._support.dirlock import flock_holder
+from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
+from livesession.verify import verify_run
+
+from _helpers import stepping, until
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the mark is read in /proc/locks")
+
+_DEADLINE_S = 300.0  # bounds a hang only
+_PENDING = "it took a stop signal, and acts on it at its next step boundary"
+
+# Put in by a sitecustomize, so the writer is `python -m livesession.cli dryrun` itself: its
+# step (or its wind-down) waits while a file exists, saying so once on stdout.
+_HOLDER = """
+import os, time
+from livesession._market import feeds
+from livesession._session import winddown
+
+def held(path, said):
+    if os.path.exists(path):
+        print(said, flush=True)
+        deadline = time.monotonic() + 300
+        while os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+real_bar = feeds.RandomWalkFeed.next_bar
+def next_bar(self, ts_ns):
+    held(os.environ["TEST_HOLD_STEP"], "in a step")
+    return real_bar(self, ts_ns)
+
+real_wind = winddown.WindDown.wind_down
+def wind_down(self):
+    held(os.environ["TEST_HOLD_WIND"], "winding down")
+    real_wind(self)
+
+feeds.RandomWalkFeed.next_bar = next_bar
+winddown.WindDown.wind_down = wind_down
+"""
+
+
+@contextlib.contextmanager
+def _writer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    run_dir = tmp_path / "run"
+    args = ["dryrun", "--out", str(tmp_path), "--run-id", "run", "--steps", "1000000", "-q"]
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_HOLDER)
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
+        "TEST_HOLD_STEP": str(tmp_path / "hold_step"),
+        "TEST_HOLD_WIND": str(tmp_path / "hold_wind"),
+    }
+    script = [sys.executable, "-m", "livesession.cli", *args]
+    with subprocess.Popen(
+        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    ) as p:
+        try:
+            until("the run to step", lambda: stepping(run_dir), p)
+            yield p, run_dir
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=30)
+
+
+def _said(proc: subprocess.Popen[str], line: str) -> None:
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == line
+
+
+def _status(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[list[str], dict[str, Any]]:
+    """``status`` (its text lines) and ``status --json``, each exit 7: the run goes on."""
+    capsys.readouterr()
+    assert main(["status", str(run_dir)]) == EXIT_RUNNING
+    text = capsys.readouterr().out.splitlines()
+    assert main(["status", str(run_dir), "--json"]) == EXIT_RUNNING
+    return text, orjson.loads(capsys.readouterr().out)
+
+
+def _assert_sealed_by_the_stop(proc: subprocess.Popen[str], run_dir: Path) -> None:
+    assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK, proc.communicate()[1]
+    last = orjson.loads((run_dir / names.AUDIT).read_bytes().splitlines()[-1])
+    assert (last["code"], last["payload"]["reason"]) == ("C2_DRYRUN_STOP", "SIGNAL_SIGTERM")
+    result = verify_run(run_dir)
+    assert result.ok, result.render(run_dir)
+
+
+def test_status_says_a_stop_taken_inside_a_long_step_is_pending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`stop --timeout 1` gave up inside the step (exit 9) and told the operator to check
+    `status`, which said `running`, `poll again later`. It says the stop is pending now,
+    and the writer, neither locked out nor signalled by it, acts on it and seals the run."""
+    with _writer(tmp_path) as (proc, run_dir):
+        text, found = _status(run_dir, capsys)
+        assert found["stop_pending"] == ""  # none taken: none said
+        assert not [line for line in text if line.startswith("stop ")], text
+        (tmp_path / "hold_step").touch()
+        _said(proc, "in a step")
+        assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+        fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY)
+        try:  # the command let its turn go: the writer's mark of the stop is taken
+            until("the writer to mark the stop", lambda: flock_holder(fd) == proc.pid, proc)
+        finally:
+            os.close(fd)
+        text, found = _status(run_dir, capsys)
+        assert found["verdict"] == "running"
+        assert found["state"] == "DRYRUN_ACTIVE"
+        assert found["stop_pending"] == _PENDING
+        assert f"stop        pending: {_PENDING}" in text, text
+        said = (
+            "nothing: it stops at its next step boundary and seals the run; poll again later "
+            f"(`kill -TERM {proc.pid}` ends it at once, resumable from its last checkpoint)"
+        )
+        assert found["next"] == said
+        assert f"next        {said}" in text, text
+        assert proc.poll() is None
+        (tmp_path / "hold_step").unlink()  # the step ends: the writer acts on its stop
+        _assert_sealed_by_the_stop(proc, run_dir)
+
+
+def test_status_of_a_stop_acted_on_says_no_stop_pending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Once the writer acted on its stop (STOPPING, winding down) its mark stays till it
+    ends; status says the state, not a stop still to come."""
+    with _writer(tmp_path) as (proc, run_dir):
+        (tmp_path / "hold_wind").touch()
+        proc.send_signal(signal.SIGTERM)
+        _said(proc, "winding down")
+        text, found = _status(run_dir, capsys)
+        assert (found["state"], found["stop_pending"]) == ("STOPPING", "")
+        assert not [line for line in text if line.startswith("stop ")], text
+        (tmp_path / "hold_wind").unlink()
+        _assert_sealed_by_the_stop(proc, run_dir)
