@@ -26,6 +26,7 @@ import orjson
 import pytest
 
 from livesession._artifacts import names
+from livesession._rundir import onestop
 from livesession._support.dirlock import flock_holder
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
 from livesession.verify import verify_run
@@ -160,4 +161,31 @@ def test_status_of_a_stop_acted_on_says_no_stop_pending(
         assert (found["state"], found["stop_pending"]) == ("STOPPING", "")
         assert not [line for line in text if line.startswith("stop ")], text
         (tmp_path / "hold_wind").unlink()
+        _assert_sealed_by_the_stop(proc, run_dir)
+
+
+def test_status_says_a_stop_command_signals_the_writer_while_it_holds_its_turn(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `livesession stop` holds its turn (``onestop.stop_turn``) while it signals and waits:
+    status says so, and takes no part of the turn itself (the command keeps it)."""
+    with _writer(tmp_path) as (proc, run_dir):
+        (tmp_path / "hold_step").touch()
+        _said(proc, "in a step")
+        with onestop.stop_turn(run_dir) as by:  # as a `stop` command does, in this process
+            assert by is None
+            _text, found = _status(run_dir, capsys)
+            assert found["stop_pending"] == (
+                f"a `livesession stop` of this run (pid {os.getpid()}) signals it to stop, and "
+                "waits for it; it acts on the signal at its next step boundary"
+            )
+            fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY)
+            try:
+                assert flock_holder(fd) == os.getpid(), "the turn is still the command's"
+            finally:
+                os.close(fd)
+        _text, found = _status(run_dir, capsys)
+        assert found["stop_pending"] == ""  # no signal was sent: none pending
+        proc.send_signal(signal.SIGTERM)
+        (tmp_path / "hold_step").unlink()
         _assert_sealed_by_the_stop(proc, run_dir)
