@@ -75,7 +75,7 @@ def _nearest(words: list[str], known: list[str]) -> str:
 _INVALID_COMMAND: Final = re.compile(
     r"argument COMMAND: invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)"
 )
-"""argparse's refusal of a command it does not have (Python 3.11 to 3.13's words)."""
+"""argparse's refusal of a command it lacks (its choices quoted, or bare as newer Pythons say)."""
 
 _NAMED: Final = 3
 """How many of the run directories given ``_one_run`` names."""
@@ -118,7 +118,7 @@ def missing_said(parser: argparse.ArgumentParser, message: str, words: list[str]
         return f"{message} (`livesession --help` lists the commands)"
     command = _INVALID_COMMAND.fullmatch(message)
     if command is not None:
-        commands = re.findall(r"'([^']*)'", command["choices"])
+        commands = [word.strip("'") for word in command["choices"].split(", ")]
         close = difflib.get_close_matches(command["given"], commands, n=1, cutoff=_CLOSE)
         if close:
             return message.replace("(choose from", f"(did you mean {close[0]}? choose from", 1)
