@@ -114,6 +114,45 @@ def test_a_misspelt_option_is_told_the_one_it_is_near(
 
 
 @pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (["--versoin"], "unrecognized arguments: --versoin (did you mean --version?)"),
+        (["--verison=1"], "unrecognized arguments: --verison=1 (did you mean --version?)"),
+        (["--hepl"], "unrecognized arguments: --hepl (did you mean --help?)"),
+    ],
+)
+def test_a_misspelt_option_before_any_command_is_told_the_one_it_is_near(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """Bug (a new user's first hour): ``livesession --versoin`` said ``the following
+    arguments are required: COMMAND``, though a command's misspelt option names the one
+    it is near. The options before the command now get the same."""
+    assert _refusal(capsys, *argv) == f"livesession: error: {said}\n"
+
+
+@pytest.mark.parametrize(("given", "meant"), [("dryrn", "dryrun"), ("stauts", "status")])
+def test_a_misspelt_command_is_told_the_one_it_is_near(
+    capsys: pytest.CaptureFixture[str], given: str, meant: str
+) -> None:
+    """``livesession dryrn`` listed all twelve commands and left the user to find the one
+    meant among them: the refusal now names it first, then lists them as before."""
+    said = _refusal(capsys, given)
+    assert said.startswith(
+        f"livesession: error: argument COMMAND: invalid choice: {given!r} "
+        f"(did you mean {meant}? choose from 'dryrun', 'resume', "
+    ), said
+    assert said.endswith("'burnin')\n"), said
+
+
+@pytest.mark.parametrize("argv", [["nonsense"], ["--steps", "5"], ["--bogus"]])
+def test_a_command_or_option_near_none_is_refused_as_before(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """No guess where none is near: ``livesession --steps 5`` still says a command is needed."""
+    assert "did you mean" not in _refusal(capsys, *argv)
+
+
+@pytest.mark.parametrize(
     "argv",
     [
         ["dryrun", "--bogus"],  # near no option (difflib's default took it for --out)

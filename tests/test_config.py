@@ -77,6 +77,27 @@ class TestValidation:
         assert fragment in str(info.value)
         assert "\n" not in str(info.value)
 
+    @pytest.mark.parametrize(
+        ("given", "meant"), [("aapl", "AAPL"), ("btc/usdt", "BTC/USDT"), ("Brk.b", "BRK.B")]
+    )
+    def test_a_symbol_in_lower_case_is_refused_naming_the_one_it_means(
+        self, tmp_path, capsys, given, meant
+    ):
+        """``dryrun --symbol aapl`` said only "in upper case", leaving the user to spell it."""
+        out = tmp_path / "runs"
+        assert main(["dryrun", "--symbol", given, "--out", str(out), "-q"]) == 2
+        assert capsys.readouterr().err == (
+            "livesession: error: symbol must be a ticker (GOOG, BRK.B) or BASE/QUOTE "
+            f"(BTC/USDT), in upper case; got {given!r} (did you mean {meant}?)\n"
+        )
+        assert not out.exists()
+
+    def test_a_symbol_no_case_can_mend_names_none(self):
+        """``btc_usdt`` is no symbol in upper case either: no guess is offered."""
+        with pytest.raises(ConfigError) as info:
+            DryrunConfig(symbol="btc_usdt")
+        assert "did you mean" not in str(info.value)
+
     def test_fast_must_be_below_slow(self):
         """The SMA windows must be ordered."""
         with pytest.raises(ConfigError, match="fast"):

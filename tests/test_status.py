@@ -605,6 +605,29 @@ def test_list_says_when_the_path_does_not_exist(
     assert capsys.readouterr().err == f"livesession: error: {a_file} is not a directory of runs\n"
 
 
+def test_list_of_a_run_id_or_a_name_beside_out_runs_says_the_list_to_give(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug (a new user's first hour): ``livesession list aapl-0302`` beside the
+    ``out/runs/aapl-0302`` dryrun printed said ``aapl-0302 does not exist (a run is named by
+    its directory, ...), so it is not a directory of runs``, and ``list runs`` said nothing
+    of the ``out/runs`` there. Each is now one sentence naming ``livesession list out/runs``."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out" / "runs" / "aapl-0302").mkdir(parents=True)
+    assert main(["list", "aapl-0302"]) == 2
+    assert capsys.readouterr().err == (
+        "livesession: error: aapl-0302 does not exist, but out/runs/aapl-0302 does: "
+        "`livesession list out/runs` lists the runs there (`livesession status "
+        "out/runs/aapl-0302` says where that one stands)\n"
+    )
+    assert main(["list", "runs"]) == 2
+    assert capsys.readouterr().err == (
+        "livesession: error: runs does not exist: `livesession list out/runs` lists the runs "
+        "there, where dryrun puts them without --out\n"
+    )
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["aapl-0302", "out", "runs"]
+
+
 # -- RUNBOOK's restart recipe, run as written ---------------------------------------------------
 
 _ROOT = Path(__file__).resolve().parent.parent

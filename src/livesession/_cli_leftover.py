@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 from pathlib import Path
 from typing import Final
 
@@ -44,7 +45,12 @@ def _nearest_option(
         if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
             command = action.choices.get(getattr(args, "command", None) or "")
             actions += command._actions if command is not None else []  # noqa: SLF001
-    known = sorted(
+    return _nearest(extra, _long_options(actions))
+
+
+def _long_options(actions: list[argparse.Action]) -> list[str]:
+    """The long options of ``actions`` a user may give (none argparse hides)."""
+    return sorted(
         {
             option
             for action in actions
@@ -53,7 +59,11 @@ def _nearest_option(
             if option.startswith("--")
         }
     )
-    for word in extra:
+
+
+def _nearest(words: list[str], known: list[str]) -> str:
+    """`` (did you mean --steps?)`` for the first of ``words`` not in ``known`` but near one."""
+    for word in words:
         name = word.partition("=")[0]
         if name.startswith("--") and name not in known:
             close = difflib.get_close_matches(name, known, n=1, cutoff=_CLOSE)
@@ -61,6 +71,11 @@ def _nearest_option(
                 return f" (did you mean {close[0]}?)"
     return ""
 
+
+_INVALID_COMMAND: Final = re.compile(
+    r"argument COMMAND: invalid choice: '(?P<given>[^']*)' \(choose from (?P<choices>.*)\)"
+)
+"""argparse's refusal of a command it lacks (its choices quoted, or bare as newer Pythons say)."""
 
 _NAMED: Final = 3
 """How many of the run directories given ``_one_run`` names."""
@@ -84,15 +99,29 @@ def _one_run(args: argparse.Namespace, extra: list[str]) -> str:
     )
 
 
-def missing_said(prog: str, message: str) -> str:
-    """What argparse said of ``prog`` (``message``), and for a required word missing, what to give.
+def missing_said(parser: argparse.ArgumentParser, message: str, words: list[str]) -> str:
+    """What argparse said of ``parser`` given ``words`` (``message``), and the way out.
 
     ``livesession verify`` alone said ``the following arguments are required: run_dir``,
-    which names neither what a run directory is nor where ``dryrun`` put one.
+    which names neither what a run directory is nor where ``dryrun`` put one. A misspelt
+    option before the command (``livesession --versoin``) said only that a command is
+    required, and a misspelt command (``dryrn``) listed every command: each names the one
+    it is near, as a command's misspelt option does.
     """
-    verb = prog.rpartition(" ")[2]
-    if message.endswith("required: COMMAND"):  # ``livesession`` alone
+    verb = parser.prog.rpartition(" ")[2]
+    if message.endswith("required: COMMAND"):  # ``livesession`` alone, or only options
+        known = _long_options(list(parser._actions))  # noqa: SLF001 - argparse keeps them so
+        near = _nearest(words, known)
+        if near:
+            stray = " ".join(word for word in words if word.partition("=")[0] not in known)
+            return f"unrecognized arguments: {stray}{near}"
         return f"{message} (`livesession --help` lists the commands)"
+    command = _INVALID_COMMAND.fullmatch(message)
+    if command is not None:
+        commands = [word.strip("'") for word in command["choices"].split(", ")]
+        close = difflib.get_close_matches(command["given"], commands, n=1, cutoff=_CLOSE)
+        if close:
+            return message.replace("(choose from", f"(did you mean {close[0]}? choose from", 1)
     if message.endswith(("required: run_dir", "required: RUN_DIR")):
         return (
             f"{message} ({verb} takes a run directory, OUT/<run_id>, as dryrun names it after "

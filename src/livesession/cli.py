@@ -82,8 +82,17 @@ __all__ = ["build_parser", "main"]
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage dump)."""
 
+    words: list[str] = []  # noqa: RUF012 - what it was given, set as it parses
+    """The words the last parse was given: a refusal names the one misspelt (``missing_said``)."""
+
+    def parse_known_args(  # type: ignore[override]  # argparse's overloads: the one used
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self.words = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> NoReturn:
-        raise UsageError(missing_said(self.prog, message))
+        raise UsageError(missing_said(self, message, self.words))
 
 
 def _integer(text: str) -> int:

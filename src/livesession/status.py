@@ -67,7 +67,7 @@ import attrs
 
 from ._artifacts import names
 from ._artifacts.releases import unlocked_says
-from ._artifacts.runfiles import not_there, odd_files, odd_said
+from ._artifacts.runfiles import no_runs_there, odd_files, odd_said
 from ._artifacts.runread import (
     is_run_dir,
     killed_while_starting_says,
@@ -391,9 +391,8 @@ def list_runs(
             without ``refused``.
     """
     out_dir = Path(out_dir)
-    if not out_dir.is_dir():  # a typo in the path, or a file in the way
-        said = "" if out_dir.exists() else f"{not_there(out_dir)}, so it"
-        raise RunDirectoryError(f"{out_dir}{said} is not a directory of runs")
+    if not out_dir.is_dir():  # a typo in the path (a run id, say), or a file in the way
+        raise RunDirectoryError(no_runs_there(out_dir))
     if is_run_dir(out_dir):
         raise RunDirectoryError(
             f"{out_dir} is a run, not a directory of runs: `{command('status', out_dir)}` "

@@ -47,6 +47,7 @@ __all__ = [
     "NOT_REGULAR",
     "first_writes_left",
     "is_run_file",
+    "no_runs_there",
     "not_there",
     "odd_files",
     "odd_said",
@@ -114,6 +115,31 @@ def _run_id_alone(path: Path) -> str:
     if not there.is_dir():
         return ""
     return f" (a run is named by its directory, not its run id: {there} is there)"
+
+
+def no_runs_there(out_dir: Path) -> str:
+    """The refusal of an ``out_dir`` that is not a directory, in one sentence with the way out.
+
+    ``livesession list aapl-0302`` (a run id, beside the ``out/runs/aapl-0302`` that
+    ``dryrun`` printed) said the run-id hint and then ``so it is not a directory of runs``;
+    ``list runs`` (a relative name not there) did not point at the ``out/runs`` that is. Each
+    now names the list that shows the run: ``livesession list out/runs``.
+    """
+    if out_dir.exists():  # a file in the way
+        return f"{out_dir} is not a directory of runs"
+    said = not_there(out_dir)
+    there = _DEFAULT_OUT / out_dir
+    if _run_id_alone(out_dir):
+        return (
+            f"{out_dir} does not exist, but {there} does: `{command('list', _DEFAULT_OUT)}` "
+            f"lists the runs there (`{command('status', there)}` says where that one stands)"
+        )
+    if said == " does not exist" and not out_dir.is_absolute() and _DEFAULT_OUT.is_dir():
+        return (
+            f"{out_dir} does not exist: `{command('list', _DEFAULT_OUT)}` lists the runs there, "
+            "where dryrun puts them without --out"
+        )
+    return f"{out_dir}{said}, so it is not a directory of runs"
 
 
 _NAMES: Final = frozenset(

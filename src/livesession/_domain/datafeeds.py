@@ -19,7 +19,7 @@ from .._support.oserrors import cwd_gone, working_dir
 from .._support.references import is_reference
 from .._support.secrets import find_secrets
 from .._support.text import surrogate_at, valid_text
-from .ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
+from .ids import SYMBOL_FORMS, is_valid_symbol, symbol_note
 
 __all__ = [
     "DATA_FEEDS",
@@ -51,7 +51,7 @@ _LOCALE_HINT: Final = defaultdict(
 def check_symbol(_inst: object, _attr: object, value: object) -> None:
     """A symbol is empty (not given) or ``SYMBOL_FORMS``."""
     if not isinstance(value, str) or (value and not is_valid_symbol(value)):
-        note = derivative_note(value) if isinstance(value, str) else ""
+        note = symbol_note(value) if isinstance(value, str) else ""
         raise ConfigError(f"symbol must be {SYMBOL_FORMS}; got {value!r}{note}")
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "is_valid_symbol",
     "record_code",
     "stable_id",
+    "symbol_note",
 ]
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")
@@ -96,6 +97,19 @@ def derivative_note(value: str) -> str:
         f" ({value} is a derivative's name, BASE/QUOTE:SETTLE as ccxt writes a perpetual swap "
         f"or a future, and a session trades spot symbols only: its spot pair is {base})"
     )
+
+
+def symbol_note(value: str) -> str:
+    """Why ``value`` is no symbol beyond ``SYMBOL_FORMS``, with the one it means when it says.
+
+    ``aapl`` or ``btc/usdt`` is refused for its case: the note names ``AAPL`` or
+    ``BTC/USDT`` rather than leave the user to work it out; a derivative's name gets
+    ``derivative_note``'s. "" otherwise.
+    """
+    upper = value.upper()
+    if upper != value and is_valid_symbol(upper):
+        return f" (did you mean {upper}?)"
+    return derivative_note(value)
 
 
 def is_valid_symbol(symbol: str) -> bool:
