@@ -30,6 +30,7 @@ from livesession._rundir import onestop
 from livesession._support.dirlock import flock_holder
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
 from livesession.verify import verify_run
+from test_two_stops import _HOLDER
 
 from _helpers import stepping, until
 
@@ -38,34 +39,6 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the mark is rea
 _DEADLINE_S = 300.0  # bounds a hang only
 _PENDING = "it took a stop signal, and acts on it at its next step boundary"
 
-# Put in by a sitecustomize, so the writer is `python -m livesession.cli dryrun` itself: its
-# step (or its wind-down) waits while a file exists, saying so once on stdout.
-_HOLDER = """
-import os, time
-from livesession._market import feeds
-from livesession._session import winddown
-
-def held(path, said):
-    if os.path.exists(path):
-        print(said, flush=True)
-        deadline = time.monotonic() + 300
-        while os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-real_bar = feeds.RandomWalkFeed.next_bar
-def next_bar(self, ts_ns):
-    held(os.environ["TEST_HOLD_STEP"], "in a step")
-    return real_bar(self, ts_ns)
-
-real_wind = winddown.WindDown.wind_down
-def wind_down(self):
-    held(os.environ["TEST_HOLD_WIND"], "winding down")
-    real_wind(self)
-
-feeds.RandomWalkFeed.next_bar = next_bar
-winddown.WindDown.wind_down = wind_down
-"""
-
 
 @contextlib.contextmanager
 def _writer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
@@ -73,11 +46,14 @@ def _writer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "run", "--steps", "1000000", "-q"]
     site = tmp_path / "site"
     site.mkdir()
+    # test_two_stops's: the writer's step (or wind-down) waits while a file exists, saying
+    # so once on stdout, and marks each stop it takes in TEST_MARKED's file.
     (site / "sitecustomize.py").write_text(_HOLDER)
     env = os.environ | {
         "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
         "TEST_HOLD_STEP": str(tmp_path / "hold_step"),
         "TEST_HOLD_WIND": str(tmp_path / "hold_wind"),
+        "TEST_MARKED": str(tmp_path / "marked"),
     }
     script = [sys.executable, "-m", "livesession.cli", *args]
     with subprocess.Popen(
