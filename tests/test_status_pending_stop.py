@@ -13,12 +13,10 @@ as in test_two_stops. Waits poll with a deadline that only bounds a hang.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,47 +28,15 @@ from livesession._rundir import onestop
 from livesession._support.dirlock import flock_holder
 from livesession.cli import EXIT_NO_EFFECT, EXIT_OK, EXIT_RUNNING, main
 from livesession.verify import verify_run
-from test_two_stops import _HOLDER
+from test_two_stops import _holder as _writer  # a dryrun whose step waits on a file
+from test_two_stops import _said
 
-from _helpers import stepping, until
+from _helpers import until
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the mark is read in /proc/locks")
 
 _DEADLINE_S = 300.0  # bounds a hang only
 _PENDING = "it took a stop signal, and acts on it at its next step boundary"
-
-
-@contextlib.contextmanager
-def _writer(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
-    run_dir = tmp_path / "run"
-    args = ["dryrun", "--out", str(tmp_path), "--run-id", "run", "--steps", "1000000", "-q"]
-    site = tmp_path / "site"
-    site.mkdir()
-    # test_two_stops's: the writer's step (or wind-down) waits while a file exists, saying
-    # so once on stdout, and marks each stop it takes in TEST_MARKED's file.
-    (site / "sitecustomize.py").write_text(_HOLDER)
-    env = os.environ | {
-        "PYTHONPATH": os.pathsep.join([str(site), *sys.path]),
-        "TEST_HOLD_STEP": str(tmp_path / "hold_step"),
-        "TEST_HOLD_WIND": str(tmp_path / "hold_wind"),
-        "TEST_MARKED": str(tmp_path / "marked"),
-    }
-    script = [sys.executable, "-m", "livesession.cli", *args]
-    with subprocess.Popen(
-        script, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
-    ) as p:
-        try:
-            until("the run to step", lambda: stepping(run_dir), p)
-            yield p, run_dir
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait(timeout=30)
-
-
-def _said(proc: subprocess.Popen[str], line: str) -> None:
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == line
 
 
 def _status(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[list[str], dict[str, Any]]:
