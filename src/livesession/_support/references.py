@@ -293,8 +293,13 @@ def call_reference(
     where: str = "",
     unnamed_refused: Mapping[str, str] | None = None,
     params_said: Mapping[str, str] | None = None,
+    check_only: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """Call the factory ``ref`` names with ``kwargs``; its product must be a ``kind``.
+
+    ``check_only``: resolve the factory (its module imported) and check the names of the
+    keyword arguments against its signature, as below, but never call it; the product is
+    None then. A run refuses a misspelt parameter so before it looks at its run id.
 
     ``what`` names the plug-in in errors (``strategy_factory``, ``feed``, ``broker``): one
     that cannot be imported or found (``strategy_factory: cannot import 'x:y': ...``)
@@ -331,7 +336,11 @@ def call_reference(
         if unaccepted is not None:
             said, why = unaccepted
             raise PluginError(f"{said} is refused: {what} {ref!r} {why}")
-        product = _built(factory, ref, what=what, kind=kind, kwargs=kwargs, offered=offered)
+        product = (
+            None
+            if check_only
+            else _built(factory, ref, what=what, kind=kind, kwargs=kwargs, offered=offered)
+        )
     finally:
         now = working_dir()
         if started is not None and now != started:
