@@ -79,3 +79,33 @@ def test_create_run_says_the_misspelt_parameter_before_the_run_id_taken(tmp_path
         create_run(load_config(typo), out, alerts=False)
     assert str(refused.value) == f"config file {typo}, {said}"
     assert _files(out) == before
+
+
+def test_a_module_that_changes_directory_as_it_is_imported_is_refused_first(
+    tmp_path: Path,
+) -> None:
+    """The early look imports the module inside the working-directory guard: a module that
+    changes directory at import is refused then (and the directory changed back), not cached
+    unseen for the build to miss."""
+    good, _ = _desk(tmp_path, "mydesk")
+    out = tmp_path / "runs"
+    made = cli("dryrun", "-c", good, "--out", out, "--steps", "5", "-q", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    before = _files(out)
+    moving = good.parent / "movingdesk"
+    moving.mkdir()
+    (moving / "__init__.py").write_text("")
+    (moving / "at_import.py").write_text(
+        "import os\n\nos.chdir(os.path.dirname(os.path.abspath(__file__)))\n\n"
+        "from mydesk.breakout import make_strategy as make\n"
+    )
+    config = good.parent / "moving.toml"
+    config.write_text('run_id = "mydesk"\nstrategy_factory = "movingdesk.at_import:make"\n')
+    proc = cli("dryrun", "-c", config, "--out", out, cwd=tmp_path)
+    one_line_error(
+        proc,
+        "strategy_factory 'movingdesk.at_import:make' changed the working directory "
+        f"(os.chdir) from {tmp_path} to {moving} as it was imported or built",
+    )
+    assert _files(out) == before
+    assert not (moving / "runs").exists()
