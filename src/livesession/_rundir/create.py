@@ -18,6 +18,7 @@ from .._domain.runtime_config import Secret
 from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
 from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
+from .._session.plugins import check_references
 from .._support.anchor import anchored
 from .._support.flags import ContextFlag
 from .._support.madedir import in_made_dir
@@ -221,7 +222,8 @@ def create_run(
     an object is (``from broker_factory=fac``: the factory, its file's SHA-256, and the
     class it built), and ``resume_run`` then needs the same factory passed again. Every
     plug-in is built before anything is written: a bad reference raises ``PluginError``
-    and leaves no directory behind.
+    and leaves no directory behind. A params key a factory takes no parameter for (a
+    misspelt ``lookbak``) is refused before the run id is looked at (``RunExists``).
 
     ``idempotency_backend="memory"`` is for the ``mock`` and ``realish`` venues, which a
     resume rebuilds as they stood: with any other broker (``ccxt:``, a reference, an
@@ -257,7 +259,7 @@ def create_run(
     if out_dir.exists() and not out_dir.is_dir():
         raise RunDirectoryError(f"{out_dir} is not a directory: runs go to OUT/<run_id>/")
     _refuse_inside_a_run(out_dir, cli=bool(_FOR_THE_CLI))
-    idempotency_backend, backing = _checked_backing(run_dir, idempotency_backend, store, lease)
+    idempotency_backend, backing = _checked_backing(idempotency_backend, store, lease)
     alert_choice = choose_alerts(cfg, alerts)  # a bad webhook URL is refused here
     cfg = apply_references(cfg, **given)
     refuse_memory_ids(
@@ -267,6 +269,17 @@ def create_run(
         cli=bool(_FOR_THE_CLI),
     )
     check_venue_interval(cfg)  # a venue feed's candle length, known without a request
+    # A params key no factory takes (a misspelt ``lookbak``) is refused before the run id
+    # is looked at (a user would change a taken one first, to learn of the misspelling only
+    # then): each reference the run builds is imported and its signature read, none called.
+    handed = {role for role in ("strategy", "feed", "broker") if _handed(given.get(role))}
+    check_references(
+        cfg,
+        strategy="strategy" not in handed,
+        feed="feed" not in handed,
+        broker="broker" not in handed and broker_factory is open_broker,
+    )
+    _refuse_existing(run_dir)  # the run id, once the call and its config are found good
     made: list[Path] = []  # the directories on the way to the run made here (``--out``'s too)
     taken_over = _make_run_dir(out_dir, run_dir, made)
     ours = not taken_over  # made here; one taken over is ours once its lock is, and checked
@@ -432,6 +445,11 @@ def _taken_over(run_dir: Path, lock: RunLock) -> None:
     )
 
 
+def _handed(value: object) -> bool:
+    """Whether ``value`` is a plug-in handed in as an object (not a reference, not None)."""
+    return value is not None and not isinstance(value, str)
+
+
 def _broker_given(broker: object, broker_factory: BrokerFactory) -> str | None:
     """The broker given in-process, named for a refusal (None: the config's ``broker``)."""
     if broker is not None and not isinstance(broker, str):
@@ -441,11 +459,8 @@ def _broker_given(broker: object, broker_factory: BrokerFactory) -> str | None:
     return None
 
 
-def _checked_backing(
-    run_dir: Path, idempotency_backend: str, store: str, lease: bool
-) -> tuple[str, Backing]:
+def _checked_backing(idempotency_backend: str, store: str, lease: bool) -> tuple[str, Backing]:
     """The run's idempotency backend and backing, refused before anything is created."""
-    _refuse_existing(run_dir)
     if not isinstance(lease, bool):  # "no" would take a lease
         raise PluginError(f"lease= got {a_(type(lease).__name__)}, not a bool")
     if idempotency_backend not in LOCAL_BACKENDS:

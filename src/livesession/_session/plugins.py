@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "broker_from_reference",
+    "check_references",
     "check_strategy_id",
     "config_rails",
     "feed_from_reference",
@@ -187,6 +188,28 @@ def config_rails(cfg: DryrunConfig, own: tuple[Rail, ...] | None = None) -> tupl
     return (*default_rails(cfg.risk, cfg.allowed_symbols), *own)
 
 
+def check_references(
+    cfg: DryrunConfig, *, strategy: bool = True, feed: bool = True, broker: bool = True
+) -> None:
+    """Refuse a params key no factory of the config takes, before any factory is called.
+
+    Each reference the run will build (its rails; its strategy, feed and broker unless
+    False: handed in as objects, or a caller's broker factory) is resolved, its module
+    imported, and its signature read, never called: a misspelt ``lookbak`` is refused as
+    building it would refuse it, but before a run id already taken is (which the user
+    would otherwise change first, to learn of the misspelling only then). A factory's own
+    checks, a data file's content and a broker's connection wait for the build.
+    """
+    for at, ref in enumerate(cfg.rails):
+        _made(cfg, "rails", ref, Rail, {}, what=rail_role(at), check_only=True)
+    if strategy and cfg.strategy_factory is not None:
+        _made(cfg, "strategy_factory", cfg.strategy_factory, Strategy, {}, check_only=True)
+    if broker and is_reference(cfg.broker):
+        _made(cfg, "broker", cfg.broker, Broker, {}, check_only=True)
+    if feed and is_reference(cfg.feed):
+        _made(cfg, "feed", cfg.feed, MarketFeed, {}, check_only=True)
+
+
 def _made(
     cfg: DryrunConfig,
     key: str,
@@ -196,6 +219,7 @@ def _made(
     *,
     offered: dict[str, Any] | None = None,
     what: str = "",
+    check_only: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """What the reference ``ref`` of the config's ``key`` makes, as ``call_reference`` calls it.
 
@@ -203,7 +227,8 @@ def _made(
     its params table that is a config key elsewhere (``steps``, ``max_order_qty``) is
     refused unless the factory names it as a parameter of its own: a ``**kwargs`` would
     take it without a word, and the run would go on as if it were not written
-    (``misplaced_params``; ``[strategy]``'s keys are a strategy's own).
+    (``misplaced_params``; ``[strategy]``'s keys are a strategy's own). ``check_only``:
+    those checks only, the factory never called (``check_references``).
     """
     table = f"{key.removesuffix('_factory')}_params"  # strategy_factory: strategy_params
     own = "strategy" if table == "strategy_params" else ""
@@ -219,8 +244,9 @@ def _made(
     product, record = call_reference(
         ref, _base(cfg), what=what or key, kind=kind, kwargs=kwargs, offered=offered,
         where=place_of(cfg, key), unnamed_refused=refused, params_said=said_as,
+        check_only=check_only,
     )  # fmt: skip
-    failed = lookup_refusal(product, kind, protocol=False)
+    failed = "" if check_only else lookup_refusal(product, kind, protocol=False)
     if failed:
         raise PluginError(f"{what or key} {ref!r} returned {failed}")
     return product, record

@@ -18,6 +18,7 @@ a forked child does not keep), ``flags`` (a flag for a ``with`` block), ``childp
 import path a child process shares with its parent), ``built`` (a test's hook to the
 collaborators built in a block). Imports:
 ``optional`` (the optional extras), ``lazy`` (PEP 562 exports), ``references``
-(``package.module:callable`` plug-ins) and ``searchpath`` (the search path a reference's
+(``package.module:callable`` plug-ins), ``pluginwords`` (a plug-in's failure and what it
+lacks, in words) and ``searchpath`` (the search path a reference's
 import has, for its thread only).
 """

@@ -32,21 +32,26 @@ from typing import TYPE_CHECKING, Any, Final
 from .._exceptions import PluginError
 from .anchor import paths_are_as_given
 from .oserrors import working_dir
+from .pluginwords import a_, lookup_failure, not_a, protocol_members, raised
 from .searchpath import script_directory, searching
 from .signals import STOPS_RAISED
-from .text import exception_text, one_line
+from .text import exception_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Mapping
     from types import ModuleType
 
-__all__ = [
+__all__ = [  # the wording (``pluginwords``) too, as the plug-in modules import it from here
     "IN_PROCESS",
     "a_",
     "call_reference",
     "is_reference",
     "locate",
+    "lookup_failure",
+    "not_a",
     "object_record",
+    "protocol_members",
+    "raised",
     "resolve",
 ]
 
@@ -288,8 +293,13 @@ def call_reference(
     where: str = "",
     unnamed_refused: Mapping[str, str] | None = None,
     params_said: Mapping[str, str] | None = None,
+    check_only: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """Call the factory ``ref`` names with ``kwargs``; its product must be a ``kind``.
+
+    ``check_only``: resolve the factory (its module imported) and check the names of the
+    keyword arguments against its signature, as below, but never call it; the product is
+    None then. A run refuses a misspelt parameter so before it looks at its run id.
 
     ``what`` names the plug-in in errors (``strategy_factory``, ``feed``, ``broker``): one
     that cannot be imported or found (``strategy_factory: cannot import 'x:y': ...``)
@@ -326,7 +336,11 @@ def call_reference(
         if unaccepted is not None:
             said, why = unaccepted
             raise PluginError(f"{said} is refused: {what} {ref!r} {why}")
-        product = _built(factory, ref, what=what, kind=kind, kwargs=kwargs, offered=offered)
+        product = (
+            None
+            if check_only
+            else _built(factory, ref, what=what, kind=kind, kwargs=kwargs, offered=offered)
+        )
     finally:
         now = working_dir()
         if started is not None and now != started:
@@ -375,24 +389,6 @@ def _built(
     return product
 
 
-def lookup_failure(value: object, names: Iterable[str]) -> str:
-    """How looking up one of ``names`` on ``value`` raised, or "".
-
-    ``hasattr`` (and ``isinstance`` with a protocol) takes ``AttributeError`` for "lacks
-    it" and lets any other error through: a ``__getattr__`` reading a dict
-    (``self.params[name]``) raises ``KeyError``. The first such name, in the order given:
-    ``looking up its get_state raised KeyError: 'get_state'``.
-    """
-    for name in names:
-        try:
-            hasattr(value, name)
-        except STOPS_RAISED:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - the plug-in's own code failed
-            return f"looking up its {name} {raised(exc)}"
-    return ""
-
-
 def _named_by(factory: Callable[..., Any], offered: Mapping[str, Any]) -> dict[str, Any]:
     """The ``offered`` arguments ``factory`` names as parameters (``**kwargs`` names none)."""
     try:
@@ -428,49 +424,6 @@ def _unaccepted(factory: Callable[..., Any], said: Mapping[str, str]) -> tuple[s
             hint = f" (did you mean {close[0]}?)" if close else ""
             return where, f"takes no parameter {key}{hint}; it takes {', '.join(takes) or 'none'}"
     return None
-
-
-def raised(exc: BaseException) -> str:
-    """What a plug-in's import or factory raised, in one line: ``raised ValueError: ...``.
-
-    A ``SystemExit`` (``sys.exit("lookback must be at least 2")``, ``raise SystemExit(0)``,
-    argparse refusing the process's arguments) is a failure like any other there, not the
-    CLI's own exit: it is named with its code, ``raised SystemExit('lookback ...')``, as a
-    ``SystemExit`` inside a step is. A stop (``KeyboardInterrupt``, ``SignalStop``) is never
-    caught. An error with no message is named alone (``raised MemoryError``).
-    """
-    if isinstance(exc, SystemExit):
-        return f"raised SystemExit({exc.code!r})"
-    said = one_line(exception_text(exc))
-    return f"raised {type(exc).__name__}{f': {said}' if said else ''}"
-
-
-def a_(name: str) -> str:
-    """``name`` with its indefinite article: ``a str``, ``an int``, ``an AlertSink``."""
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
-
-
-def not_a(value: object, kind: type) -> str:
-    """``value`` is not a ``kind`` (a protocol), in words: what it is, and what it lacks.
-
-    ``a ChannelBreakout, not a Strategy: it lacks get_state, set_state``.
-    """
-    if value is None:
-        return f"None, not {a_(kind.__name__)} (does the factory end with `return`?)"
-    lacks = [name for name in protocol_members(kind) if not hasattr(value, name)]
-    missing = f": it lacks {', '.join(lacks)}" if lacks else ""
-    return f"{a_(type(value).__name__)}, not {a_(kind.__name__)}{missing}"
-
-
-def protocol_members(kind: type) -> list[str]:
-    """The public names a protocol asks for (methods, properties and attributes), sorted."""
-    names: set[str] = set()
-    for cls in kind.__mro__:
-        if cls.__module__ in ("builtins", "typing", "typing_extensions"):
-            continue
-        names.update(vars(cls))
-        names.update(vars(cls).get("__annotations__", {}))
-    return sorted(name for name in names if not name.startswith("_"))
 
 
 def object_record(obj: object, *, named: Any = None) -> dict[str, Any]:
