@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final
 
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
 from ._rundir.loading import loading_next, loading_says
+from ._rundir.refused import unsealed_because
 from ._rundir.standing import credentials_said, lease_wait, next_advice, webhook_said
 from ._rundir.starting import start_again
 from ._rundir.statuswords import (
@@ -195,6 +196,17 @@ def next_step(found: RunStatus, *, store: StoreRefusal | None) -> str:
     return f"`{command('resume', found.run_dir)}` writes its sealing checkpoint; {then}"
 
 
+def _not_resumable(store_refused: str, problem: str) -> str:
+    """What a person looks at in a run no resume can continue: what stopped it, and why.
+
+    A full disk's refused write (``store_refused``) is said as such, not as a crash.
+    """
+    if store_refused:
+        stopped = unsealed_because(store_refused)
+        return f"a person must look: {stopped}, and it cannot be resumed ({problem})"
+    return f"a person must look: the run crashed and cannot be resumed ({problem})"
+
+
 def _next(found: RunStatus, store: StoreRefusal | None) -> str:
     if found.writer is not None and found.writer.get("stopped"):
         return (
@@ -207,7 +219,7 @@ def _next(found: RunStatus, store: StoreRefusal | None) -> str:
             "keep the run as it is"
         )
     if found.verdict is Verdict.NEEDS_OPERATOR and found.resume_problem and not found.writer:
-        return f"a person must look: the run crashed and cannot be resumed ({found.resume_problem})"
+        return _not_resumable(found.store_refused, found.resume_problem)
     if found.verdict is Verdict.CRASHED and found.objects:
         return from_python(found.run_dir, found.objects)
     lease = found.lease

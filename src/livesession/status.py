@@ -322,7 +322,12 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     acted = state in (SessionState.STOPPING.value, SessionState.STOPPED.value)  # it winds down
     pending = stop_pending(run_dir, holder.pid) if live and holder and not acted else ""
     whole, resumed = seal is not None and seal.whole, resumes_of(run_dir)
-    store = store_refusal(run_dir) if verdict is Verdict.CRASHED else StoreRefusal()
+    # A crashed run's refused write, resumable or not (a person must look: what stopped it).
+    store = (
+        store_refusal(run_dir)
+        if verdict is Verdict.CRASHED or problem_of_resume is not None
+        else StoreRefusal()
+    )
     return RunStatus(
         run_dir=str(run_dir),
         verdict=verdict,

@@ -90,19 +90,22 @@ class Standing(Protocol):
     def resumable(self) -> bool: ...
     @property
     def store_refused(self) -> str: ...
+    @property
+    def resume_problem(self) -> str | None: ...
 
 
 def unsealed_by(standing: Standing) -> str:
-    """The refused write that stopped a run ``resume`` can continue, as every tool names it.
+    """The refused write that stopped an unsealed run no process holds, as every tool names it.
 
     After ``unsealed_because``'s ``its process stopped on a refused write:``: the sink
     whose refusal its ``metrics.json`` keeps (``refused_write``, which ``status``'s ``next``
     names), else the store, checkpoint or lease its session log's last line names
     (``status``'s ``store_refused``). "" for none known (a crash) and for any other run: a
-    sealed or live one, or one ``status`` says cannot be resumed (its ``resume_problem`` is
-    said instead). The evidence, ``burnin`` and the report read it here.
+    sealed or live one. A run ``status`` says cannot be resumed is named so too, beside its
+    ``resume_problem``: what stopped it is no less a refused write. The evidence, ``burnin``
+    and the report read it here.
     """
-    if not standing.resumable:
+    if not standing.resumable and standing.resume_problem is None:
         return ""
     return refused_stop(Path(standing.run_dir), standing.store_refused)
 

@@ -122,10 +122,11 @@ def _unsealed(found: dict[str, Any], resume_problem: str | None) -> str:
     if problem:
         return f"{problem} (keep the run as it is)"
     if resume_problem:  # "resume it" would fail here: status's way out instead
-        return (
-            f"it crashed or was cut short, and cannot be resumed here: {resume_problem};"
-            " then write its evidence again"
+        stopped = unsealed_because(
+            str(found.get("stopped_by") or ""), "it crashed or was cut short"
         )
+        again = "then write its evidence again"
+        return f"{stopped}, and cannot be resumed here: {resume_problem}; {again}"
     if found.get("stopped_by"):  # a full disk, as its process logged it: not a crash
         return (
             f"{unsealed_because(str(found['stopped_by']))}: resume it once that is put "
