@@ -51,13 +51,18 @@ def _files(root: Path) -> dict[str, str]:
     }
 
 
-def test_dryrun_says_the_misspelt_parameter_before_the_run_id_taken(tmp_path: Path) -> None:
-    good, typo = _desk(tmp_path, "mydesk")
+def _taken(tmp_path: Path, package: str) -> tuple[Path, Path, dict[str, str], str]:
+    """A run of ``package``'s good config made under ``tmp_path / "runs"``: the config with
+    the misspelt parameter, the runs' directory, its files as they are, the refusal's words."""
+    good, typo = _desk(tmp_path, package)
     out = tmp_path / "runs"
     made = cli("dryrun", "-c", good, "--out", out, "--steps", "5", "-q", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    before = _files(out)
-    said = SAID.format(ref="mydesk.breakout:make_strategy")
+    return typo, out, _files(out), SAID.format(ref=f"{package}.breakout:make_strategy")
+
+
+def test_dryrun_says_the_misspelt_parameter_before_the_run_id_taken(tmp_path: Path) -> None:
+    typo, out, before, said = _taken(tmp_path, "mydesk")
     taken = cli("dryrun", "-c", typo, "--out", out, "--steps", "5", cwd=tmp_path)
     err = one_line_error(taken, f"livesession: error: config file {typo}, {said}")
     assert "already exists" not in err
@@ -69,12 +74,7 @@ def test_dryrun_says_the_misspelt_parameter_before_the_run_id_taken(tmp_path: Pa
 
 
 def test_create_run_says_the_misspelt_parameter_before_the_run_id_taken(tmp_path: Path) -> None:
-    good, typo = _desk(tmp_path, "paramsfirst_desk")
-    out = tmp_path / "runs"
-    made = cli("dryrun", "-c", good, "--out", out, "--steps", "5", "-q", cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
-    before = _files(out)
-    said = SAID.format(ref="paramsfirst_desk.breakout:make_strategy")
+    typo, out, before, said = _taken(tmp_path, "paramsfirst_desk")
     with pytest.raises(PluginError) as refused:
         create_run(load_config(typo), out, alerts=False)
     assert str(refused.value) == f"config file {typo}, {said}"

@@ -38,6 +38,7 @@ from .plugins import (
     RunPlugins,
     apply_references,
     check_call,
+    handed,
     open_plugins,
     with_clock,
 )
@@ -272,12 +273,12 @@ def create_run(
     # A params key no factory takes (a misspelt ``lookbak``) is refused before the run id
     # is looked at (a user would change a taken one first, to learn of the misspelling only
     # then): each reference the run builds is imported and its signature read, none called.
-    handed = {role for role in ("strategy", "feed", "broker") if _handed(given.get(role))}
+    objects = {role for role in ("strategy", "feed", "broker") if handed(given.get(role))}
     check_references(
         cfg,
-        strategy="strategy" not in handed,
-        feed="feed" not in handed,
-        broker="broker" not in handed and broker_factory is open_broker,
+        strategy="strategy" not in objects,
+        feed="feed" not in objects,
+        broker="broker" not in objects and broker_factory is open_broker,
     )
     _refuse_existing(run_dir)  # the run id, once the call and its config are found good
     made: list[Path] = []  # the directories on the way to the run made here (``--out``'s too)
@@ -443,11 +444,6 @@ def _taken_over(run_dir: Path, lock: RunLock) -> None:
         f"run directory {run_dir} was taken over by another process while this one started: "
         "choose another run id"
     )
-
-
-def _handed(value: object) -> bool:
-    """Whether ``value`` is a plug-in handed in as an object (not a reference, not None)."""
-    return value is not None and not isinstance(value, str)
 
 
 def _broker_given(broker: object, broker_factory: BrokerFactory) -> str | None:

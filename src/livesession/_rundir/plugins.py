@@ -66,6 +66,7 @@ __all__ = [
     "check_recorded_sources",
     "check_source_files",
     "given_broker",
+    "handed",
     "not_rebuilt",
     "open_plugins",
     "restore_plugins",
@@ -283,7 +284,7 @@ def open_plugins(
     """
     sources: dict[str, dict[str, Any]] = {}
     made = frozenset(
-        role for role, given in (("strategy", strategy), ("broker", broker)) if not _handed(given)
+        role for role, given in (("strategy", strategy), ("broker", broker)) if not handed(given)
     )
     built_strategy: Strategy | None = None
     built_broker: Broker | None = None
@@ -292,13 +293,13 @@ def open_plugins(
         if cfg.rails:  # first: a rail refused leaves no strategy or broker to close
             rails, own = rails_from_references(cfg)
             sources.update(own)
-        if _handed(strategy):
+        if handed(strategy):
             sources["strategy"] = _given("strategy", strategy)
             check_strategy_id(strategy, cfg.strategy_id)
             built_strategy = strategy  # type: ignore[assignment]  # checked by _given
         elif cfg.strategy_factory is not None:
             built_strategy, sources["strategy"] = strategy_from_reference(cfg)
-        if _handed(broker):
+        if handed(broker):
             sources["broker"] = with_declaration(broker, _given("broker", broker))
             built_broker = broker  # type: ignore[assignment]  # checked by _given
         elif is_reference(cfg.broker) and not own_factory:
@@ -322,7 +323,7 @@ def _feed(
     cfg: DryrunConfig, feed: object, sources: dict[str, dict[str, Any]], data_bytes: int | None
 ) -> MarketFeed:
     """``open_plugins``'s feed: the object given, the reference's product, or the config's."""
-    if _handed(feed):
+    if handed(feed):
         sources["feed"] = _given("feed", feed)
         return feed  # type: ignore[return-value]  # checked by _given
     if is_reference(cfg.feed):
@@ -334,7 +335,7 @@ def _feed(
         raise changed_or(cfg, placed(cfg, exc), read=data_bytes) from None
 
 
-def _handed(value: object) -> bool:
+def handed(value: object) -> bool:
     """Whether ``value`` is an object the caller handed in (not a reference, not None)."""
     return value is not None and not isinstance(value, str)
 

@@ -203,11 +203,7 @@ def outcome(
         "flattened": ending.flattened.found,
         "resumes": resumes,
         # Why the process stopped before a resume, when it stopped itself (a full disk).
-        "stopped_itself": set_aside_stops(
-            run_dir, [resume["torn_bytes"].get(names.AUDIT, 0) for resume in resumes]
-        )
-        if resumes
-        else [],
+        "stopped_itself": set_aside_stops(run_dir, resumes) if resumes else [],
         "time_span": [format_utc_ns(min(ending.times)), format_utc_ns(max(ending.times))]
         if ending.times
         else [],

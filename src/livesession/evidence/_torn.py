@@ -39,7 +39,7 @@ TORN_AUDIT = f"{names.AUDIT}.torn"
 """The audit records the run's resumes set aside."""
 
 
-def set_aside_stops(run_dir: Path, torn: list[object] | None = None) -> list[dict[str, Any]]:
+def set_aside_stops(run_dir: Path, resumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each stop of the process the set-aside audit records name: ``reason``, ``error``, ``resume``.
 
     A fault they name (``C2_OPERATOR_REQUIRED``) after a refused write
@@ -49,7 +49,7 @@ def set_aside_stops(run_dir: Path, torn: list[object] | None = None) -> list[dic
     (from 1) of the ``C2_RESUME`` that set the record aside, told by the audit bytes each
     resume counts (``torn_bytes``, in order): a resume without a stop followed a crash. The
     manifest's ``outcome`` keeps them (``stopped_itself``), which its document and its run
-    line both read. ``torn``: those bytes as the caller read them already (None: read here).
+    line both read. ``resumes``: the run's, as ``resumes_in`` read them (the bytes each cut).
     """
     stops: list[dict[str, Any]] = []
     error = ""
@@ -58,7 +58,7 @@ def set_aside_stops(run_dir: Path, torn: list[object] | None = None) -> list[dic
     except OSError as exc:
         raise_if_refused(exc, run_dir / TORN_AUDIT)
         return []
-    sizes = _audit_torn(resumes_in(run_dir)) if torn is None else torn
+    sizes = [resume["torn_bytes"].get(names.AUDIT, 0) for resume in resumes]
     ends = list(accumulate(size if type(size) is int and size > 0 else 0 for size in sizes))
     start = 0
     for line in data.split(b"\n"):
@@ -75,11 +75,6 @@ def set_aside_stops(run_dir: Path, torn: list[object] | None = None) -> list[dic
             stops.append({"reason": str(body["reason"]), "error": error, "resume": resume})
             error = ""
     return stops
-
-
-def _audit_torn(resumes: list[dict[str, Any]]) -> list[object]:
-    """The audit bytes each of ``resumes`` (``resumes_in``) set aside, in order."""
-    return [resume["torn_bytes"].get(names.AUDIT, 0) for resume in resumes]
 
 
 def resumes_in(run_dir: Path) -> list[dict[str, Any]]:
@@ -146,7 +141,7 @@ def resume_causes(run_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     The audit log is read once for both (``resumes_in``).
     """
     resumes = resumes_in(run_dir)
-    stops = set_aside_stops(run_dir, _audit_torn(resumes))
+    stops = set_aside_stops(run_dir, resumes)
     return stops, causes_of(resumes, stops)
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
-from .._artifacts.names import AUDIT
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
 from .._rundir.flattens import flatten_words
@@ -76,7 +75,7 @@ def resumed_why(run: ReportRun) -> str:
     if not run.resumed:
         return ""
     resumes = resumes_in(run.run_dir)
-    stops = set_aside_stops(run.run_dir, [r["torn_bytes"].get(AUDIT, 0) for r in resumes])
+    stops = set_aside_stops(run.run_dir, resumes)
     itself = "stopped itself, unsealed (a write the system refused: see audit.jsonl.torn)"
     set_aside = {stop.get("resume") for stop in stops}
     whys = [
