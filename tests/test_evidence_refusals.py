@@ -229,3 +229,48 @@ def test_the_run_line_says_rails_and_order_checks_apart() -> None:
         "refused 8 order(s) (QTY_BELOW_LOT 7, REDUCE_ONLY 1), 2 sent"
     )
     assert _refused({"refusals": None}) == ""
+
+
+def test_the_tables_say_the_order_checks_apart_from_the_rails(tmp_path: Path) -> None:
+    """Before: the document's table of checks and rails said `| rail | QTY_BELOW_LOT | 157 |`
+    and the report's "Rails fired" listed `QTY_BELOW_LOT 157`, of the session's own check
+    of the lot, where the lines above them already said it apart from the rails."""
+    config = tmp_path / "lot.toml"
+    config.write_text(_BELOW_LOT, encoding="utf-8")
+    assert main(["dryrun", "-c", str(config), "--out", str(tmp_path), "-q"]) == 0
+
+    document = write_evidence(tmp_path / "lot").document.read_text(encoding="utf-8")
+    table = document[document.index("## Preflight checks and safety rails") :]
+    table = table[: table.index("\n## ", 1)]
+    page = render_report(tmp_path / "lot")
+    fired = page[page.index("<h3>Rails fired</h3>") :]
+    fired = fired[: fired.index("<h3>Orders the session's own checks refused</h3>")]
+    refused = page[page.index("<h3>Orders the session's own checks refused</h3>") :]
+    refused = refused[: refused.index("</table>")]
+
+    assert "| rail | QTY_BELOW_LOT" not in table
+    assert "| order check | QTY_BELOW_LOT | 157 |\n" in table
+    assert (
+        "An order check is the session's own (`QTY_BELOW_LOT`, `REDUCE_ONLY`, `PRICE_OFF_TICK`, "
+        "`NO_MARKET_PRICE`): it fires by refusing an order no venue would take, not by a "
+        "limit of `[risk]`."
+    ) in table.splitlines()
+    assert "QTY_BELOW_LOT" not in fired
+    assert "No rail fired and no kill switch." in fired
+    assert "<td>QTY_BELOW_LOT</td>" in refused
+
+
+def test_a_run_no_order_check_refused_has_no_such_table(tmp_path: Path) -> None:
+    config = tmp_path / "rail.toml"
+    config.write_text(_TOO_LARGE, encoding="utf-8")
+    assert main(["dryrun", "-c", str(config), "--out", str(tmp_path), "-q"]) == 0
+
+    document = write_evidence(tmp_path / "rail").document.read_text(encoding="utf-8")
+    page = render_report(tmp_path / "rail")
+
+    assert "| rail | PER_TRADE_RISK | 178 |\n" in document
+    assert "| order check |" not in document
+    assert "An order check is" not in document
+    assert "Orders the session's own checks refused" not in page
+    fired = page[page.index("<h3>Rails fired</h3>") :]
+    assert "<td>PER_TRADE_RISK</td>" in fired[: fired.index("</table>")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._risk.kinds import rails_and_checks
 from .._rundir.halts import ACTED_BY
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.text import md_code, md_said, md_text, natural_key
@@ -23,6 +24,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = ["markdown"]
+
+_ORDER_CHECKS_SAID = (
+    "An order check is the session's own (`QTY_BELOW_LOT`, `REDUCE_ONLY`, `PRICE_OFF_TICK`, "
+    "`NO_MARKET_PRICE`): it fires by refusing an order no venue would take, not by a limit "
+    "of `[risk]`."
+)
+"""Said under the table when an order check refused an order: the table counts it apart."""
 
 
 def _rail_fired(m: dict[str, Any], rule: str, count: int) -> str:
@@ -171,9 +179,11 @@ def markdown(m: dict[str, Any], where: Path) -> str:
     ]
     checks, rails = m["fired"]["checks"], m["fired"]["rails"]
     lines += [f"| check | {md_text(n)} | {md_text(c)} |" for n, c in checks.items()]
-    lines += [
-        f"| rail | {md_text(n)} | {md_text(_rail_fired(m, n, c))} |" for n, c in rails.items()
-    ]
+    rails_only, order_checks = rails_and_checks(rails.items())
+    lines += [f"| rail | {md_text(n)} | {md_text(_rail_fired(m, n, c))} |" for n, c in rails_only]
+    lines += [f"| order check | {md_text(n)} | {md_text(c)} |" for n, c in order_checks]
+    if order_checks:
+        lines += ["", _ORDER_CHECKS_SAID]
     lines += ["", "## Kill switch", ""]
     kills = m["fired"]["kill_switch"]
     if kills:

@@ -22,7 +22,8 @@ The same run directory always gives the same bytes. See ``docs/report.md``.
 Modules: ``_reading`` (the run as the report reads it), ``_scan`` (the one pass that
 reads it), ``_integrity`` (the checks made on the way), ``_book`` (the replayed book:
 PnL, drawdown, trades), ``_series`` (what the charts draw), ``_svg`` (the charts),
-``_sections`` (identity, limits, PnL, trades, events), ``_refused`` (the header's lines
+``_sections`` (identity, limits, PnL, trades, events), ``_fired`` (the tables of the
+rails that fired and, apart, the session's own order checks), ``_refused`` (the header's lines
 for the orders the rails refused and why a run resumed), ``_html`` (the document),
 ``_style`` (its stylesheet);
 ``lifecycle_diagram`` generates the Mermaid lifecycle diagram of ``docs/lifecycle.md``.

@@ -11,6 +11,7 @@ from .._domain.decimal import finite_decimal, plain, with_context
 from .._rundir.statuswords import describe_orders
 from .._support.outfile import write_output
 from ._book import Book
+from ._fired import fired_tables
 from ._integrity import CHECKED, CHECKED_LIVE
 from ._reading import ReportRun, ts_sim_of
 from ._refused import flattened_rows, refused_line, resumed_why, stopped_unsealed
@@ -87,7 +88,7 @@ def _render(run: ReportRun) -> str:
         _header(run),
         _section("Verification", _verification(run)),
         _section("Identity", identity(run)),
-        _section("Limits, preflight checks and rails", limits_and_checks(run)),
+        _section("Limits, preflight checks and rails", limits_and_checks(run) + fired_tables(run)),
         _section("Key metrics", _metrics_table(run)),
         _section("Profit and loss", profit_and_loss(run, book)),
         _section("Price, orders and fills", _price_charts(run, marks)),

@@ -22,7 +22,6 @@ from .._rundir.supplied import by_factory
 from .._support.references import IN_PROCESS
 from .._support.text import natural_key
 from ._book import MAX_TRADES_SHOWN
-from ._series import acted_by
 from ._svg import FLAG_COLOURS, escape, utc_text
 
 if TYPE_CHECKING:
@@ -200,7 +199,11 @@ def _data_span(first: object, last: object) -> str:
 
 
 def limits_and_checks(run: ReportRun) -> str:
-    """The risk limits and run limits from the config, and each preflight check's result."""
+    """The risk limits and run limits from the config, and each preflight check's result.
+
+    What fired (the rails, the kill switch, the session's own order checks) follows it:
+    ``_fired.fired_tables``.
+    """
     config = run.config
     found = config.get("risk")
     risk: dict[str, Any] = found if isinstance(found, dict) else {}
@@ -234,32 +237,7 @@ def limits_and_checks(run: ReportRun) -> str:
         if checks
         else '<p class="empty">No preflight checks recorded.</p>'
     )
-    return limits + "\n" + preflight + "\n" + _rails_fired(run)
-
-
-def _rails_fired(run: ReportRun) -> str:
-    """Each rail that fired: how often, and the first and last time."""
-    fired = run.tallies.rails
-    kills = run.of_type("KILL_SWITCH")
-    if not fired and not kills:
-        return '<h3>Rails fired</h3>\n<p class="empty">No rail fired and no kill switch.</p>'
-    offset = run.utc_offset_ns
-    rows = [
-        (rule, str(times), utc_text(first + offset), utc_text(last + offset))
-        for rule, (times, first, last) in sorted(fired.items())
-    ]
-    rows += [
-        (
-            f"kill switch: {fields.get('reason', '')}" + acted_by(fields.get("reason")),
-            "1",
-            utc_text(ts + offset),
-            utc_text(ts + offset),
-        )
-        for ts, fields in kills
-    ]
-    return "<h3>Rails fired</h3>\n" + table(
-        ("rule", "times", "first (UTC)", "last (UTC)"), rows, frozenset({1})
-    )
+    return limits + "\n" + preflight + "\n"
 
 
 def money(value: Decimal) -> str:
