@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from _scripted import ScriptedFeed, ScriptedStrategy, buy, halted_run
 from livesession import DryrunConfig, create_run
 from livesession.cli import main
 
@@ -82,3 +83,57 @@ def test_a_halt_at_the_end_of_the_run_reads_plainly(
     capsys.readouterr()
     main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")])
     assert f"note         trading HALTED {said}: {_KILL}" in capsys.readouterr().out
+
+
+_CAP = "the daily-loss cap pulled the kill switch (KILL_SWITCH reason DAILY_LOSS)"
+
+
+@pytest.mark.parametrize(
+    ("steps", "said", "run_line"),
+    [
+        (
+            3,
+            "for the run's last step only (step 3 of 3 went without a new order)",
+            "trading HALTED to the end: no new order from then on; sealed",
+        ),
+        (
+            6,
+            "from step 3 to the end of the run (4 of its 6 steps without a new order)",
+            "trading HALTED to the end: no new order from then on; sealed",
+        ),
+    ],
+)
+def test_a_daily_loss_kill_costs_the_step_whose_bar_pulled_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    steps: int,
+    said: str,
+    run_line: str,
+) -> None:
+    """Bug: the daily-loss cap pulls the kill switch at a step's bar, before the strategy is
+    asked for that step, yet a cap reached on the last bar read ``after the run's last step
+    (3 of 3), so no step went without a new order`` (the run line: ``trading HALTED after
+    the run's last step``), and one reached earlier counted a step too few (``3 of its 6
+    steps``): the step whose bar reached the cap went without a new order too."""
+    risk = {"per_trade_risk_pct": "0.01", "max_order_notional": "60000"}
+    cfg = DryrunConfig(run_id="cap", strategy_id="scripted", steps=steps, risk=risk)
+    asked: list[int] = []
+
+    def buys_then_asks(n: int, _bar: object, _view: object) -> list[object]:
+        asked.append(n)
+        return [buy("1")] if n == 1 else []
+
+    feed = ScriptedFeed(["40000.00", "40000.00", "39000.00"])
+    run_dir = halted_run(cfg, tmp_path / "runs", feed, ScriptedStrategy(buys_then_asks))
+    assert asked == [1, 2]  # bar 3 reached the cap: the strategy was not asked for step 3
+
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    assert manifest["burnin"]["notes"] == [f"trading HALTED {said}: {_CAP}"]
+    assert run_line in manifest["run_ended"]["said"]
+    (document,) = bundle.glob("EV-*.md")
+    assert "so no step went without a new order" not in document.read_text(encoding="utf-8")
+    capsys.readouterr()
+    main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")])
+    assert f"note         trading HALTED {said}: {_CAP}" in capsys.readouterr().out

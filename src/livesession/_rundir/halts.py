@@ -45,6 +45,7 @@ __all__ = [
     "halted_by_in",
     "kill_reasons",
     "killed_by_in",
+    "last_turn",
     "left_for_an_operator",
     "trading_halts",
     "wind_down_next",
@@ -236,13 +237,29 @@ def halt_text(
     at = halt["from_step"]
     if halt["until_step"] is None:
         span = f"from step {at} {to_the_end}"
-        if type(steps) is int and type(at) is int and steps - at <= 1:
-            span = halted_at_end(at, steps)
+        turned = last_turn(halt)
+        if type(steps) is int and type(turned) is int and steps - turned <= 1:
+            span = halted_at_end(turned, steps)
     else:
         who = code(halt["reenabled_by"]) if halt["reenabled_by"] else "an operator"
         span = f"from step {at} until {who} re-enabled it after step {halt['until_step']}"
     said = f" reason {code(halt['reason'])}" if halt["reason"] else ""
     return f"{span}: {text(halt['by'])} ({code(halt['event'])}{said})"
+
+
+def last_turn(halt: Mapping[str, Any]) -> Any:
+    """The last step whose strategy was asked for orders before ``halt``.
+
+    ``from_step``, the steps taken when it halted, but for a halt that comes at a step's
+    bar, before its strategy is asked: the daily-loss cap is judged there only, so the
+    step whose bar reached it went without a new order too (``from_step`` less one). Said
+    as ``after the run's last step (3 of 3), so no step went without a new order`` of a cap
+    reached on the last bar, and ``3 of its 6 steps without a new order`` of one reached on
+    bar 3 of 6, which cost 4.
+    """
+    at = halt["from_step"]
+    at_the_bar = halt.get("event") == "KILL_SWITCH" and halt.get("reason") == DAILY_LOSS_KILL
+    return at - 1 if at_the_bar and type(at) is int else at
 
 
 def halted_at_end(at: int, steps: int) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts.runread import payload
 from .._artifacts.runtime import parse_utc_ns
 from .._domain.model import FILL_EVENT_TYPES
-from .._rundir.halts import Halts, halt_text
+from .._rundir.halts import Halts, halt_text, last_turn
 from .._rundir.refused import unsealed_because
 from ._review import FailurePaths
 
@@ -136,7 +136,7 @@ class Chain:
                 + (f" ({why})" if why else "")
             )
         for halt in self.halts.found:
-            left = steps - halt["from_step"]
+            left = steps - last_turn(halt)
             to_the_end = f"to the end of the run ({left} of its {steps} steps without a new order)"
             lines.append(f"trading HALTED {halt_text(halt, to_the_end, steps=steps)}")
         return lines

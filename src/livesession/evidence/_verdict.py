@@ -21,6 +21,7 @@ from .._rundir.halts import (
     MID_WIND_DOWN,
     WOUND_DOWN,
     halt_text,
+    last_turn,
     left_for_an_operator,
 )
 from .._rundir.nextwords import reason_next
@@ -203,7 +204,7 @@ def _completed(found: dict[str, Any], steps: str) -> tuple[str, str]:
         stopped = f"stopped with {stop!r}" + (f" ({who})" if who else "")
     if kills:
         kill = kills[0]
-        last = kill.get("from_step") == found.get("steps")  # after the last step: none lost
+        last = last_turn(kill) == found.get("steps")  # after the last step: none lost
         killed = (
             f"{kill.get('by')} after step {kill.get('from_step')} (KILL_SWITCH reason "
             f"{kill.get('reason')}); trading HALTED "
