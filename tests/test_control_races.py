@@ -17,7 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from livesession import DryrunConfig, control, create_run, resume_run
+from livesession import DryrunConfig, _control_effects, control, create_run, resume_run
 from livesession._artifacts import names
 from livesession._cli_runs import _session_log
 from livesession._rundir import lock
@@ -85,7 +85,7 @@ def test_a_holder_that_checkpoints_and_ends_as_the_command_looks_is_not_said_los
         _checkpoint_holding(tmp_path, events.stat().st_size)
         return True
 
-    monkeypatch.setattr(control, "_ended", ends_meanwhile)
+    monkeypatch.setattr(_control_effects, "holder_ended", ends_meanwhile)
     check = {"kill": control._killed, "ack": control._acked}[action]
     outcome = check(watch, types.SimpleNamespace(pid=4242), "pid 4242")  # type: ignore[arg-type]
     assert outcome is not None

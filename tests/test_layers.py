@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "cli",
                 "control",
                 "_control_wait",
+                "_control_effects",
                 "status",
                 "_verdict",
                 "_cli_output",

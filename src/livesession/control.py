@@ -52,19 +52,26 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from ._artifacts import names
-from ._artifacts.releases import resume_advice
-from ._cli_summary import left_at_venue
+from ._control_effects import (
+    ACK_SIGNAL,
+    KILL_SIGNAL,
+    ControlOutcome,
+    describe_run,
+    reason_of,
+)
+from ._control_effects import OPERATOR_CONTROL as _LOG_EVENT
+from ._control_effects import acked_effect as _acked
+from ._control_effects import killed_effect as _killed
+from ._control_effects import lost_effect as _lost  # noqa: F401 - the tests reach it here
+from ._control_effects import stopped_effect as _stopped
 from ._control_wait import cut_after, no_effect
 from ._domain.lifecycle import SessionState
 from ._risk.governor import TradingState
 from ._rundir.holderproc import job_stopped, job_stopped_pid, resuming
-from ._rundir.livecut import checkpointed_stop
 from ._rundir.lock import Holder, holder_of, holds_a_run, not_a_cli_writer
-from ._rundir.onestop import mark_stop_taken, sealed_but_held, stop_turn, stop_under_way
-from ._rundir.refused import refused_first
+from ._rundir.onestop import mark_stop_taken, stop_turn, stop_under_way
 from ._rundir.seal import describe_seal, last_stop
-from ._rundir.starting import STARTING, is_starting, killed_before_writing, no_run_yet
+from ._rundir.starting import STARTING, is_starting
 from ._rundir.unheld import not_yet_held, stopped_already, unlocked_refusal
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
@@ -89,20 +96,11 @@ __all__ = [
 
 S = SessionState
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGXCPU)
-KILL_SIGNAL: Final = signal.SIGUSR1
-ACK_SIGNAL: Final = signal.SIGUSR2
 ACTIONS: Final = {"stop": signal.SIGTERM, "kill": KILL_SIGNAL, "ack": ACK_SIGNAL}
 """The signal each operator command sends to the holder of a run."""
 _HANGUP: Final = "SIGNAL_SIGHUP"
-_LOG_EVENT: Final = "operator_control"
 _POLL_S: Final = 0.05
 _KILL_TOO: Final = "a kill came at the same step boundary, and it stands: trading stays HALTED"
-_ENDS: Final = " finishes the stop (winds down and seals; it trades no more)"
-
-
-def reason_of(signum: int) -> str:
-    """``SIGNAL_SIGTERM``: how a signal is named as a reason or an operator."""
-    return f"SIGNAL_{signal.Signals(signum).name}"
 
 
 class StopBeforeRun(SignalStop):
@@ -278,21 +276,6 @@ def _answer(
 # -- the command side ---------------------------------------------------------------------
 
 
-@attrs.frozen
-class ControlOutcome:
-    """What an operator command found or did: one line to print, and what kind of result."""
-
-    kind: str
-    """``done``, ``nothing`` (nothing to do), ``not_held``, ``refused``, ``failed`` or
-    ``timeout``."""
-    line: str
-
-
-def describe_run(run_dir: str | PathLike[str]) -> str:
-    """What a run's files say about it when no process holds it (sealed, or unfinished)."""
-    return describe_seal(Path(run_dir))
-
-
 def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float) -> ControlOutcome:
     """Signal the livesession process holding ``run_dir`` and wait for the effect.
 
@@ -364,134 +347,6 @@ def _signal_and_wait(
                 return ControlOutcome("timeout", line)
             time.sleep(_POLL_S)
     return attrs.evolve(outcome, line=f"{sent}; {outcome.line}") if under_way else outcome
-
-
-def _ended(watch: RunWatch, holder: Holder) -> bool:
-    return (now := holder_of(watch.run_dir)) is None or now.pid != holder.pid
-
-
-def _stopped(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
-    if not _ended(watch, holder):
-        watch.waiting = sealed_but_held(watch.run_dir)
-        return None
-    run_dir, stop = watch.run_dir, last_stop(watch.run_dir)
-    if not run_dir.exists() or no_run_yet(run_dir):  # stopped while it started
-        return _stopped_starting(run_dir, who)
-    if stop is None:
-        # Nothing holds the run now and it is unfinished: 8, as for any such run, never 4
-        # (sealed FAILED: nothing to resume), which would keep a supervisor from resuming it.
-        seen = checkpointed_stop(run_dir, watch.since(names.EVENTS))
-        if seen is not None and not seen[1]:  # the crash took the stop: it trades on
-            return _lost(watch, who, f"the stop ({seen[0]})", "stop")
-        then = resume_advice(run_dir)
-        if seen is not None:
-            then = f"a checkpoint holds the stop ({seen[0]}): `{command('resume', run_dir)}`{_ENDS}"
-        then = refused_first(run_dir, then)  # a file refused: what must be so first
-        return ControlOutcome("not_held", f"{who} ended without sealing {run_dir}: {then}")
-    state = describe_run(watch.run_dir)
-    payload = stop.get("payload", {})
-    if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
-        return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
-    return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
-
-
-def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:
-    """A writer stopped before it wrote its run: it removes its directory on the way out."""
-    left = killed_before_writing(run_dir)
-    if left:  # it died there some other way, leaving its lock file
-        return ControlOutcome("not_held", f"{who} ended: {run_dir} is {left}")
-    return ControlOutcome(
-        "done",
-        f"stopped: {who} ended while it started (before it wrote the run): it recorded "
-        f"nothing and sent nothing, and removed {run_dir}",
-    )
-
-
-def _killed(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
-    # Ended or not, asked first: the files read after it are the holder's last. Asked after
-    # them, a holder that checkpointed its action and ended in between was said to lose it.
-    ended = _ended(watch, holder)
-    tripped = watch.events("KILL_SWITCH")
-    if tripped:
-        flat = watch.events("KILL_SWITCH_FLAT")
-        payload = tripped[0].get("payload", {})
-        opened = payload.get("open_orders", "?") if isinstance(payload, dict) else "?"
-        # As many cancelled as the venue confirmed: an order may fill before its cancel lands.
-        orders = f"{opened} open order(s) at the kill, {len(watch.events('ORDER_CANCELED'))}"
-        kept = watch.checkpointed("KILL_SWITCH")
-        if not (flat and kept) and not ended:
-            # Wait (bounded by the caller's timeout) for flat, and for the checkpoint that
-            # holds the kill: confirmed before it, a crash would resume trading.
-            watch.waiting = _unkept("the kill switch tripped", kept=kept, flat=bool(flat))
-            return None
-        if not kept:
-            return _lost(watch, who, "the kill switch (KILL_SWITCH)", "kill")
-        if not flat:  # it ended before the venue confirmed every cancel: sealed, or a crash
-            said = f"kill switch tripped in {who}: trading HALTED, {orders} cancelled, not flat"
-            said = f"{said} when it ended"
-            if last_stop(watch.run_dir) is None:  # unfinished: resumed HALTED, it flattens
-                held = "a checkpoint holds the kill, so it resumes HALTED and flattens: resume it"
-                advice = resume_advice(watch.run_dir, verb=held)
-                return ControlOutcome("not_held", f"{said}, unsealed: {advice}")
-            return ControlOutcome(
-                "timeout", f"{said}: check the venue's own open orders and positions"
-            )
-        then = f"`{command('ack', watch.run_dir)}` re-enables trading"
-        if ended and last_stop(watch.run_dir) is not None:  # sealed: nothing to re-enable
-            then = f"then {who} ended: {describe_run(watch.run_dir)}"
-        return ControlOutcome(
-            "done",
-            f"kill switch tripped in {who}: trading HALTED, {orders} cancelled, "
-            f"flat (KILL_SWITCH_FLAT); {then}",
-        )
-    return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended)
-
-
-def _acked(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
-    ended = _ended(watch, holder)  # asked first, as for a kill
-    for event, done in (
-        ("TRADING_REENABLED", f"trading re-enabled (ACTIVE) by {who}"),
-        ("OPERATOR_ACK", f"acknowledged by {who}: it winds down and stops"),
-    ):
-        if not watch.events(event):
-            continue
-        if watch.checkpointed(event):
-            return ControlOutcome("done", done)
-        if ended:
-            return _lost(watch, who, f"the acknowledgement ({event})", "ack")
-        watch.waiting = _unkept(f"{event} was recorded", kept=False, flat=True)
-        return None  # until a checkpoint holds it: a crash before would undo it
-    return _answered(watch, who, reason_of(ACK_SIGNAL), ended=ended)
-
-
-def _unkept(seen: str, *, kept: bool, flat: bool) -> str:
-    """What an effect seen in the events still lacks before it is confirmed."""
-    lacks = [] if flat else ["not flat yet"]
-    if not kept:
-        lacks.append("no checkpoint holds it yet (a crash now would undo it)")
-    return f"{seen}, but {' and '.join(lacks)}"
-
-
-def _lost(watch: RunWatch, who: str, what: str, action: str) -> ControlOutcome:
-    """The holder ended before a checkpoint held ``what``: a resume goes on without it."""
-    run_dir = watch.run_dir
-    return ControlOutcome(
-        "not_held",
-        f"{who} ended before a checkpoint held {what}, so the run resumes without it: "
-        + refused_first(
-            run_dir, f"`{command('resume', run_dir)}`, then `{command(action, run_dir)}` again"
-        ),
-    )
-
-
-def _answered(watch: RunWatch, who: str, sig: str, *, ended: bool) -> ControlOutcome | None:
-    answer = watch.answer(_LOG_EVENT, sig)
-    if answer is not None and answer != "done":
-        kind = "nothing" if answer.startswith("nothing") else "refused"
-        return ControlOutcome(kind, f"{who}: {answer}")
-    if ended:
-        return ControlOutcome("not_held", f"{who} ended first: {describe_run(watch.run_dir)}")
-    return None
 
 
 if sys.platform == "win32":  # pragma: no cover
