@@ -132,6 +132,28 @@ def make(*, strategy_id):
 
 def quiet(*, strategy_id):
     return Toggle(strategy_id=strategy_id, quiet=True)
+
+
+class Once:
+    def __init__(self, *, strategy_id):
+        self.strategy_id = strategy_id
+        self.sent = False
+
+    def on_bar(self, bar, view):
+        if self.sent:
+            return []
+        self.sent = True
+        return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal("0.010"))]
+
+    def get_state(self):
+        return {"sent": self.sent}
+
+    def set_state(self, state):
+        self.sent = state["sent"]
+
+
+def once(*, strategy_id):
+    return Once(strategy_id=strategy_id)
 """
 
 
@@ -279,6 +301,26 @@ def test_a_kill_the_crash_took_before_its_checkpoint_is_not_confirmed(
         assert main(["kill", str(run_dir)]) == EXIT_NOT_HELD
         assert proc.wait(timeout=_DEADLINE_S) == -signal.SIGKILL
     err = capsys.readouterr().err
+    assert "ended before a checkpoint held the kill switch (KILL_SWITCH), so the run " in err
+    assert f"`livesession resume {run_dir}`, then `livesession kill {run_dir}` again" in err
+    with resume_run(run_dir) as session:
+        assert session.trading_state is TradingState.ACTIVE
+        assert not _events(run_dir, "KILL_SWITCH")
+
+
+def test_a_kill_the_crash_took_before_it_was_recorded_is_said_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The writer dies inside the kill, sending its flatten (the run's second order), before
+    KILL_SWITCH reached events.jsonl: `kill` said only `pid N ended first: unfinished (no
+    C2_DRYRUN_STOP): continue it with livesession resume DIR`, not that the kill was lost,
+    and the resumed run traded on ACTIVE. Now it says so and what to do (exit 8), as it
+    does of a kill the crash took before its checkpoint."""
+    with _live(tmp_path, "once", LIVESESSION_CRASH_AT="before_send:2") as (proc, run_dir):
+        assert main(["kill", str(run_dir)]) == EXIT_NOT_HELD
+        assert proc.wait(timeout=_DEADLINE_S) == -signal.SIGKILL
+    err = capsys.readouterr().err
+    assert not _events(run_dir, "KILL_SWITCH")  # the crash took it before it was written
     assert "ended before a checkpoint held the kill switch (KILL_SWITCH), so the run " in err
     assert f"`livesession resume {run_dir}`, then `livesession kill {run_dir}` again" in err
     with resume_run(run_dir) as session:

@@ -151,7 +151,8 @@ def killed_effect(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome |
             f"kill switch tripped in {who}: trading HALTED, {orders} cancelled, "
             f"flat (KILL_SWITCH_FLAT); {then}",
         )
-    return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended)
+    kill = "the kill switch (KILL_SWITCH)"
+    return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended, what=kill, action="kill")
 
 
 def acked_effect(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | None:
@@ -168,7 +169,8 @@ def acked_effect(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | 
             return lost_effect(watch, who, f"the acknowledgement ({event})", "ack")
         watch.waiting = _unkept(f"{event} was recorded", kept=False, flat=True)
         return None  # until a checkpoint holds it: a crash before would undo it
-    return _answered(watch, who, reason_of(ACK_SIGNAL), ended=ended)
+    ack = "the acknowledgement"
+    return _answered(watch, who, reason_of(ACK_SIGNAL), ended=ended, what=ack, action="ack")
 
 
 def _unkept(seen: str, *, kept: bool, flat: bool) -> str:
@@ -191,11 +193,23 @@ def lost_effect(watch: RunWatch, who: str, what: str, action: str) -> ControlOut
     )
 
 
-def _answered(watch: RunWatch, who: str, sig: str, *, ended: bool) -> ControlOutcome | None:
+def _answered(
+    watch: RunWatch, who: str, sig: str, *, ended: bool, what: str, action: str
+) -> ControlOutcome | None:
+    """The holder's own answer to ``sig`` in its session log, or, once it ended, the end.
+
+    A holder that ended leaving the run unfinished, its action nowhere in the events, ended
+    before a checkpoint held ``what``, as surely as one whose crash took the checkpoint:
+    the resume goes on without it (``lost_effect``). ``ended first: unfinished ...:
+    continue it`` said nothing of the kill the resumed run no longer had.
+    """
     answer = watch.answer(OPERATOR_CONTROL, sig)
     if answer is not None and answer != "done":
         kind = "nothing" if answer.startswith("nothing") else "refused"
         return ControlOutcome(kind, f"{who}: {answer}")
-    if ended:
-        return ControlOutcome("not_held", f"{who} ended first: {describe_run(watch.run_dir)}")
-    return None
+    if not ended:
+        return None
+    run_dir = watch.run_dir
+    if run_dir.exists() and not no_run_yet(run_dir) and last_stop(run_dir) is None:
+        return lost_effect(watch, who, what, action)
+    return ControlOutcome("not_held", f"{who} ended first: {describe_run(run_dir)}")
