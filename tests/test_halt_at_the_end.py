@@ -29,6 +29,17 @@ def _killed(out: Path, before: int, after: int) -> Path:
     return out / "h"
 
 
+def _evidence_says(tmp_path: Path, run_dir: Path, note: str, run_line: str) -> str:
+    """The evidence of ``run_dir``: its burn-in ``note`` and ``run_line``; its document."""
+    bundle = tmp_path / "bundle"
+    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 0
+    manifest = json.loads((bundle / "manifest.json").read_bytes())
+    assert manifest["burnin"]["notes"] == [note]
+    assert run_line in manifest["run_ended"]["said"]
+    (document,) = bundle.glob("EV-*.md")
+    return document.read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     ("before", "case"),
     [
@@ -70,13 +81,7 @@ def test_a_halt_at_the_end_of_the_run_reads_plainly(
     said, run_line = case
     after = 60 - before
     run_dir = _killed(tmp_path / "runs", before, after)
-    bundle = tmp_path / "bundle"
-    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 0
-    manifest = json.loads((bundle / "manifest.json").read_bytes())
-    assert manifest["burnin"]["notes"] == [f"trading HALTED {said}: {_KILL}"]
-    assert run_line in manifest["run_ended"]["said"]
-    (document,) = bundle.glob("EV-*.md")
-    text = document.read_text(encoding="utf-8")
+    text = _evidence_says(tmp_path, run_dir, f"trading HALTED {said}: {_KILL}", run_line)
     assert "0 of its 60 steps" not in text
     if after <= 1:
         assert f"- Trading **HALTED** {said}: an operator's kill (`KILL_SWITCH`" in text
@@ -127,13 +132,8 @@ def test_a_daily_loss_kill_costs_the_step_whose_bar_pulled_it(
     run_dir = halted_run(cfg, tmp_path / "runs", feed, ScriptedStrategy(buys_then_asks))
     assert asked == [1, 2]  # bar 3 reached the cap: the strategy was not asked for step 3
 
-    bundle = tmp_path / "bundle"
-    assert main(["evidence", str(run_dir), "--out", str(bundle)]) == 0
-    manifest = json.loads((bundle / "manifest.json").read_bytes())
-    assert manifest["burnin"]["notes"] == [f"trading HALTED {said}: {_CAP}"]
-    assert run_line in manifest["run_ended"]["said"]
-    (document,) = bundle.glob("EV-*.md")
-    assert "so no step went without a new order" not in document.read_text(encoding="utf-8")
+    text = _evidence_says(tmp_path, run_dir, f"trading HALTED {said}: {_CAP}", run_line)
+    assert "so no step went without a new order" not in text
     capsys.readouterr()
     main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")])
     assert f"note         trading HALTED {said}: {_CAP}" in capsys.readouterr().out
