@@ -247,15 +247,18 @@ def test_a_confirmed_kill_survives_a_crash_and_the_resumed_run_does_not_trade(
 def test_kill_is_confirmed_only_once_a_checkpoint_holds_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The writer is paused inside the kill's checkpoint (hit 2; the activation's is hit 1),
-    its events already flushed: KILL_SWITCH and KILL_SWITCH_FLAT are in events.jsonl, but a
-    crash now would resume without them. `kill` said "trading HALTED ... flat" on the events
-    alone; now it waits for the checkpoint, and says what it still lacks when it times out."""
+    """The writer is paused inside the kill's checkpoint (hit 2, between the kill's trip and
+    what it sends; the activation's is hit 1), its events already flushed: KILL_SWITCH is in
+    events.jsonl, but a crash now would resume without it. `kill` said "trading HALTED" on
+    the events alone; now it waits for the checkpoint, and says what it still lacks when it
+    times out. (Before the kill was checkpointed at its trip, its one checkpoint came after
+    KILL_SWITCH_FLAT, and the old command confirmed on the two events.)"""
     with _live(tmp_path, "quiet", LIVESESSION_PAUSE_AT="checkpoint:2") as (proc, run_dir):
         assert main(["kill", str(run_dir), "--timeout", "2"]) == EXIT_NO_EFFECT
         err = capsys.readouterr().err
-        assert "the kill switch tripped, but no checkpoint holds it yet" in err, err
-        assert _events(run_dir, "KILL_SWITCH_FLAT"), "what the old command confirmed on"
+        lacks = "but not flat yet and no checkpoint holds it yet (a crash now would undo it)"
+        assert f"the kill switch tripped, {lacks}" in err, err
+        assert _events(run_dir, "KILL_SWITCH")
         assert _trading_checkpointed(run_dir) == "ACTIVE"
         proc.send_signal(signal.SIGCONT)
         until(
@@ -272,8 +275,9 @@ def test_ack_is_confirmed_only_once_a_checkpoint_holds_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Likewise the re-enable `ack` sends: paused inside its checkpoint (hit 3, after the
-    activation's and the kill's), `ack` said "trading re-enabled" on TRADING_REENABLED alone."""
-    with _live(tmp_path, "quiet", LIVESESSION_PAUSE_AT="checkpoint:3") as (proc, run_dir):
+    activation's and the kill's two), `ack` said "trading re-enabled" on TRADING_REENABLED
+    alone."""
+    with _live(tmp_path, "quiet", LIVESESSION_PAUSE_AT="checkpoint:4") as (proc, run_dir):
         assert main(["kill", str(run_dir)]) == EXIT_OK
         assert _trading_checkpointed(run_dir) == "HALTED"
         assert main(["ack", str(run_dir), "--timeout", "2"]) == EXIT_NO_EFFECT
@@ -293,8 +297,8 @@ def test_ack_is_confirmed_only_once_a_checkpoint_holds_it(
 def test_a_kill_the_crash_took_before_its_checkpoint_is_not_confirmed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The writer dies in the kill's checkpoint, its KILL_SWITCH and KILL_SWITCH_FLAT already
-    in events.jsonl: `kill` said "trading HALTED ... flat" (exit 0) for a kill the resumed run
+    """The writer dies in the kill's checkpoint, its KILL_SWITCH already in events.jsonl
+    (KILL_SWITCH_FLAT too, when the kill's one checkpoint came after its flat): `kill` said "trading HALTED ... flat" (exit 0) for a kill the resumed run
     does not have. Now it says so and what to do (exit 8: the run is unfinished), and
     resume bears it out."""
     with _live(tmp_path, "quiet", LIVESESSION_CRASH_AT="checkpoint:2") as (proc, run_dir):
@@ -308,24 +312,31 @@ def test_a_kill_the_crash_took_before_its_checkpoint_is_not_confirmed(
         assert not _events(run_dir, "KILL_SWITCH")
 
 
-def test_a_kill_the_crash_took_before_it_was_recorded_is_said_lost(
+def test_a_kill_the_crash_took_while_it_flattened_resumes_halted_and_flattens(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The writer dies inside the kill, sending its flatten (the run's second order), before
-    KILL_SWITCH reached events.jsonl: `kill` said only `pid N ended first: unfinished (no
-    C2_DRYRUN_STOP): continue it with livesession resume DIR`, not that the kill was lost,
-    and the resumed run traded on ACTIVE. Now it says so and what to do (exit 8), as it
-    does of a kill the crash took before its checkpoint."""
+    """The writer dies inside the kill, sending its flatten (the run's second order). The
+    kill's only checkpoint came after its sends, so KILL_SWITCH had not reached events.jsonl:
+    the resumed run traded on ACTIVE, the kill gone. A kill is now checkpointed between its
+    trip and what it sends, as a stop is: `kill` says a checkpoint holds it, and the resume
+    is HALTED, flattens and sends nothing new."""
     with _live(tmp_path, "once", LIVESESSION_CRASH_AT="before_send:2") as (proc, run_dir):
         assert main(["kill", str(run_dir)]) == EXIT_NOT_HELD
         assert proc.wait(timeout=_DEADLINE_S) == -signal.SIGKILL
     err = capsys.readouterr().err
-    assert not _events(run_dir, "KILL_SWITCH")  # the crash took it before it was written
-    assert "ended before a checkpoint held the kill switch (KILL_SWITCH), so the run " in err
-    assert f"`livesession resume {run_dir}`, then `livesession kill {run_dir}` again" in err
+    assert "not flat when it ended, unsealed: a checkpoint holds the kill, so it resumes " in err
+    assert _trading_checkpointed(run_dir) == "HALTED"
     with resume_run(run_dir) as session:
-        assert session.trading_state is TradingState.ACTIVE
-        assert not _events(run_dir, "KILL_SWITCH")
+        assert session.trading_state is TradingState.HALTED
+        session.run_n_steps(5)
+        assert session.trading_state is TradingState.HALTED
+        session.recorder.flush(sync=False)
+    sides = [e["payload"]["side"] for e in _events(run_dir, "ORDER_SUBMITTED")]
+    assert sides == ["BUY", "SELL"], "the entry, then the kill's flatten once, nothing new"
+    assert len(_events(run_dir, "KILL_SWITCH")) == 1
+    assert _events(run_dir, "KILL_SWITCH_FLAT")
+    result = verify_run(run_dir)
+    assert result.ok, result.render(run_dir)
 
 
 # -- the CLI: `livesession stop` on a live run that dies in the wind-down -------------------

@@ -146,8 +146,21 @@ def kill(p: SessionParts, reason: str) -> VerbResult:
         return _already(p, "kill", "the kill switch is already flattening the session")
     if p.governor.halted and not p.book.open and p.winddown.is_flat():
         return _already(p, "kill", "trading is HALTED and the book is flat")
-    p.lifecycle.guarded(lambda: p.winddown.kill(reason))
+    p.lifecycle.guarded(lambda: _kill_held(p, reason, held=state is not S.PREFLIGHT_OK))
     return _applied(p, "kill", "kill switch tripped: trading HALTED")
+
+
+def _kill_held(p: SessionParts, reason: str, *, held: bool) -> None:
+    """The kill, checkpointed (``held``) between its trip and what it sends, as a stop is.
+
+    A crash in the kill's cancels or its flatten resumed from the checkpoint before the
+    kill, and the run traded ACTIVE again; now it resumes HALTED and flattens. Before the
+    activation nothing is sent, and the verb's own checkpoint holds the kill.
+    """
+    p.winddown.trip(reason)
+    if held:
+        p.checkpointer.save()
+    p.winddown.carry_out_kill()
 
 
 def acknowledge(p: SessionParts, operator: str) -> VerbResult:

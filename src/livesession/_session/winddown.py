@@ -271,6 +271,15 @@ class WindDown:
 
     def kill(self, reason: str) -> None:
         """HALTED, cancel everything, flatten; ``continue_kill`` finishes on later steps."""
+        self.trip(reason)
+        self.carry_out_kill()
+
+    def trip(self, reason: str) -> None:
+        """The kill's first half: HALTED and ``KILL_SWITCH``, nothing sent yet.
+
+        An operator's kill is checkpointed here (``verbs.kill``), before its cancels and its
+        flatten go out: a crash in them resumes the run HALTED and flattening, not trading.
+        """
         if self._c.book.found_after:  # what a resume found is open too (``aftercheckpoint``)
             self._reconcile(take_found=True)
         before = self._c.governor.halt()
@@ -285,6 +294,9 @@ class WindDown:
                 "trading_state": before.value,
             },
         )
+
+    def carry_out_kill(self) -> None:
+        """The kill's second half: cancel everything, flatten once nothing is open."""
         self.cancel_open()
         self._process_reports()
         self.continue_kill()
