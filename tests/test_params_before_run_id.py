@@ -109,3 +109,59 @@ def test_a_module_that_changes_directory_as_it_is_imported_is_refused_first(
     )
     assert _files(out) == before
     assert not (moving / "runs").exists()
+
+
+def test_a_strategy_table_setting_the_strategy_id_is_refused_before_the_run_id(
+    tmp_path: Path,
+) -> None:
+    """Bug: ``strategy_id`` below ``[strategy_params]`` ("may not set strategy_id") was
+    refused only when the strategy was built, after the run id: a user whose id was taken
+    changed it first, to learn of this only then. It is refused with the misspelt keys now,
+    naming the file and line, through the CLI and the API alike; nothing written."""
+    good, _ = _desk(tmp_path, "sessionkeys_desk")
+    out = tmp_path / "runs"
+    made = cli("dryrun", "-c", good, "--out", out, "--steps", "5", "-q", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    before = _files(out)
+    config = good.with_name("sets.toml")
+    text = good.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^\[strategy_params\].*$", "\\g<0>\nstrategy_id = 'other'", text)
+    config.write_text(text, encoding="utf-8")
+    number = text.splitlines().index("strategy_id = 'other'") + 1
+    said = (
+        f"config file {config}, line {number}: strategy_params may not set 'strategy_id': the "
+        "session passes it from the config (strategy_id = 'breakout'); set it there, not in "
+        "[strategy_params]"
+    )
+    taken = cli("dryrun", "-c", config, "--out", out, cwd=tmp_path)
+    assert one_line_error(taken) == f"livesession: error: {said}"
+    with pytest.raises(PluginError) as refused:
+        create_run(load_config(config), out, alerts=False)
+    assert str(refused.value) == said
+    assert _files(out) == before
+
+
+def test_a_feed_table_setting_the_symbol_is_refused_before_the_run_id(tmp_path: Path) -> None:
+    """The same of ``symbol`` below ``[feed_params]``: the session passes the config's."""
+    good, _ = _desk(tmp_path, "feedkeys_desk")
+    out = tmp_path / "runs"
+    made = cli("dryrun", "-c", good, "--out", out, "--steps", "5", "-q", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    before = _files(out)
+    (good.parent / "feedkeys_feed.py").write_text(
+        "def make(symbol):\n    raise AssertionError('never built')\n", encoding="utf-8"
+    )
+    config = good.with_name("feed.toml")
+    text = good.read_text(encoding="utf-8").replace(
+        "[strategy_params]",
+        'feed = "feedkeys_feed:make"\n\n[feed_params]\nsymbol = "ETH/USDT"\n\n[strategy_params]',
+    )
+    config.write_text(text, encoding="utf-8")
+    number = text.splitlines().index('symbol = "ETH/USDT"') + 1
+    said = (
+        f"config file {config}, line {number}: feed_params may not set 'symbol': the session "
+        "passes it from the config (symbol = 'BTC/USDT'); set it there, not in [feed_params]"
+    )
+    taken = cli("dryrun", "-c", config, "--out", out, cwd=tmp_path)
+    assert one_line_error(taken) == f"livesession: error: {said}"
+    assert _files(out) == before
