@@ -20,6 +20,7 @@ from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
 from .._session.plugins import check_references
 from .._support.anchor import anchored
+from .._support.filemode import NEW_DIR_MODE
 from .._support.flags import ContextFlag
 from .._support.madedir import in_made_dir
 from .._support.oserrors import said, way_out
@@ -409,7 +410,7 @@ def _make_run_dir(out_dir: Path, run_dir: Path, made: list[Path]) -> bool:
     directory: ``out_dir`` is made again then (``in_made_dir``), not a refusal.
     """
     try:
-        in_made_dir(out_dir, made, run_dir.mkdir, remake=True)
+        in_made_dir(out_dir, made, lambda: run_dir.mkdir(NEW_DIR_MODE), remake=True)
     except FileExistsError:
         broken = _broken_link(run_dir)  # a dangling --out is no run directory that exists
         if broken:
