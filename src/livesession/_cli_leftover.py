@@ -247,8 +247,7 @@ def _no_command(commands: dict[str, argparse.ArgumentParser], given: list[str]) 
     first, name = next(iter(having.items()))
     return (
         f"a command is required: {name} is an option of {', '.join(having)} and goes after "
-        f"the command (`livesession {first} {name} ...`; `livesession --help` lists the "
-        "commands)"
+        f"the command (`{_line(first, [name])} ...`; `livesession --help` lists the commands)"
     )
 
 
