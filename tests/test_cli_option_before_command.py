@@ -141,6 +141,14 @@ def test_json_says_it_in_its_one_object(capsys: pytest.CaptureFixture[str]) -> N
                 "--help` lists its options)"
             ),
         ),
+        (  # said first, whatever else the command refuses (its directory missing)
+            ["--json", "list"],
+            "--json is an option of list, given before it: write `livesession list --json`",
+        ),
+        (
+            ["-q", "dryrun", "--steps", "x"],
+            "-q is an option of dryrun, given before it: write `livesession dryrun -q --steps x`",
+        ),
         (  # no command at all: which commands have it
             ["--timeout", "5"],
             (

@@ -13,11 +13,36 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from ._exceptions import UsageError
 from ._support.text import path_text, shell_word
 
-__all__ = ["left_over", "misplaced", "missing_said"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["left_over", "misplaced", "missing_said", "parsed"]
+
+
+def parsed(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser``'s arguments of ``argv``, or a ``UsageError`` of one line with the way out.
+
+    ``parse_args``, but words left over are said as ``left_over`` says them, and a command's
+    option given before the command is said first, whatever else its command refused
+    (``livesession --json list``: its directory missing too), so the line to run is had at
+    once.
+    """
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except UsageError:
+        words = _words(parser)  # with no command, argparse's words stand (``missing_said``)
+        before = misplaced(parser, words) if set(words) & set(_commands(parser)) else ""
+        if before:
+            raise UsageError(before) from None
+        raise
+    if extra:  # parse_args's refusal, but for the run directories of a glob
+        parser.error(left_over(parser, args, extra))
+    return args
 
 
 def left_over(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> str:
