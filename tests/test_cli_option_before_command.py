@@ -127,6 +127,10 @@ def test_json_says_it_in_its_one_object(capsys: pytest.CaptureFixture[str]) -> N
                 "goes after it: `livesession dryrun --steps=5`)"
             ),
         ),
+        (  # near a top-level option: that one, in its place
+            ["--verison", "dryrun"],
+            "unrecognized arguments: --verison (did you mean --version?)",
+        ),
         (  # another command's option, or one the command hides (resume keeps its settings)
             ["--steps", "5", "resume", "out/runs/demo-001"],
             (

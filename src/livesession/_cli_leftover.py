@@ -201,7 +201,9 @@ def misplaced(parser: argparse.ArgumentParser, words: list[str]) -> str:
         return f"{are} of {command}, given before it: write `{_line(command, rest)}`"
     word = stray[0]
     name = word.partition("=")[0]
-    close = difflib.get_close_matches(name, sorted(own), n=1, cutoff=_CLOSE)
+    close = difflib.get_close_matches(name, sorted({*own, *top}), n=1, cutoff=_CLOSE)
+    if close and close[0] in top:  # ``--verison dryrun``: the top-level's, where it stands
+        return f"unrecognized arguments: {word} (did you mean {close[0]}?)"
     if close:
         fixed = [close[0] + word[len(name) :] if w is word else w for w in rest]
         return (
