@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from livesession import PluginError, create_run, load_config
+from livesession import DataFileError, PluginError, create_run, load_config
 
 from _helpers import one_line_error
 from crash_harness import cli
@@ -164,4 +164,33 @@ def test_a_feed_table_setting_the_symbol_is_refused_before_the_run_id(tmp_path: 
     )
     taken = cli("dryrun", "-c", config, "--out", out, cwd=tmp_path)
     assert one_line_error(taken) == f"livesession: error: {said}"
+    assert _files(out) == before
+
+
+def test_a_data_file_not_there_is_refused_before_the_run_id(tmp_path: Path) -> None:
+    """Bug (found as a user, next to the one above): ``feed = "csv:bars.csv"`` naming no
+    file, with a run id already taken, was refused ``run directory ... already exists``;
+    after choosing another id, the user learnt only then ``cannot open data file``. The
+    file is opened (not read) before the run id is looked at now, the same line said."""
+    good, _ = _desk(tmp_path, "datafirst_desk")
+    out = tmp_path / "runs"
+    made = cli("dryrun", "-c", good, "--out", out, "--steps", "5", "-q", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    before = _files(out)
+    config = good.with_name("data.toml")
+    text = good.read_text(encoding="utf-8")
+    text = text.replace("strategy_factory =", 'feed = "csv:bars.csv"\nstrategy_factory =', 1)
+    config.write_text(text, encoding="utf-8")
+    number = text.splitlines().index('feed = "csv:bars.csv"') + 1
+    said = (
+        f"config file {config}, line {number}: cannot open data file "
+        f"{config.parent / 'bars.csv'}: No such file or directory"
+    )
+    taken = cli("dryrun", "-c", config, "--out", out, cwd=tmp_path)
+    assert one_line_error(taken) == f"livesession: error: {said}"
+    with pytest.raises(DataFileError) as refused:
+        create_run(load_config(config), out, alerts=False)
+    assert str(refused.value) == said
+    free = cli("dryrun", "-c", config, "--out", out, "--run-id", "other", cwd=tmp_path)
+    assert one_line_error(free) == f"livesession: error: {said}"  # as before, only earlier
     assert _files(out) == before

@@ -29,7 +29,7 @@ from .._support.text import command
 from .alerting import choose_alerts
 from .backing import pg_dsn, pg_timeout
 from .brokers import BrokerFactory, open_broker
-from .data import data_record, pin_data
+from .data import check_data_opens, data_record, pin_data
 from .factory import built_by_factory, factory_name
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
@@ -281,6 +281,8 @@ def create_run(
         feed="feed" not in objects,
         broker="broker" not in objects and broker_factory is open_broker,
     )
+    if "feed" not in objects:  # a data file not there, as a misspelt parameter: before the id
+        check_data_opens(cfg)
     _refuse_existing(run_dir)  # the run id, once the call and its config are found good
     made: list[Path] = []  # the directories on the way to the run made here (``--out``'s too)
     taken_over = _make_run_dir(out_dir, run_dir, made)
