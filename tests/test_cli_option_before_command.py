@@ -98,6 +98,10 @@ def test_json_says_it_in_its_one_object(capsys: pytest.CaptureFixture[str]) -> N
                 "write `livesession dryrun --json -q --steps 2`"
             ),
         ),
+        (  # a value that looks like an option is the option's (argparse took it for one)
+            ["--seed", "-1", "dryrun"],
+            "--seed is an option of dryrun, given before it: write `livesession dryrun --seed -1`",
+        ),
         (  # a value joined to its option, long or short
             ["--config=desk.toml", "dryrun"],
             (

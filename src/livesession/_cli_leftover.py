@@ -182,13 +182,7 @@ def misplaced(parser: argparse.ArgumentParser, words: list[str]) -> str:
             anywhere[name] = anywhere.get(name, False) or takes
     at, before = _split(words, commands, {**anywhere, **top})
     own = _options(list(commands[words[at]]._actions)) if at is not None else anywhere  # noqa: SLF001
-    given: list[str] = []
-    stray: list[str] = []
-    for word in before:
-        name = _option_name(word, {**own, **top})
-        if name in top or not word.startswith("-") or word in ("-", "--"):
-            continue
-        (given if name in own else stray).append(word)
+    given, stray = _sorted_out(before, own, top, anywhere)
     if at is None:
         return _no_command(commands, given)
     if not given and not stray:
@@ -199,21 +193,45 @@ def misplaced(parser: argparse.ArgumentParser, words: list[str]) -> str:
         names = [_option_name(word, own) for word in given]
         are = f"{names[0]} is an option" if len(names) == 1 else f"{', '.join(names)} are options"
         return f"{are} of {command}, given before it: write `{_line(command, rest)}`"
-    word = stray[0]
+    word = before[stray[0]]
     name = word.partition("=")[0]
     close = difflib.get_close_matches(name, sorted({*own, *top}), n=1, cutoff=_CLOSE)
     if close and close[0] in top:  # ``--verison dryrun``: the top-level's, where it stands
         return f"unrecognized arguments: {word} (did you mean {close[0]}?)"
     if close:
-        fixed = [close[0] + word[len(name) :] if w is word else w for w in rest]
+        rest[stray[0]] = close[0] + word[len(name) :]
         return (
             f"unrecognized arguments: {word} (did you mean {close[0]}? an option of "
-            f"{command}, it goes after it: `{_line(command, fixed)}`)"
+            f"{command}, it goes after it: `{_line(command, rest)}`)"
         )
+    strays = " ".join(before[index] for index in stray)
     return (
-        f"unrecognized arguments: {' '.join(stray)} (not an option of {command}: "
+        f"unrecognized arguments: {strays} (not an option of {command}: "
         f"`livesession {command} --help` lists its options)"
     )
+
+
+def _sorted_out(
+    before: list[str], own: dict[str, bool], top: dict[str, bool], anywhere: dict[str, bool]
+) -> tuple[list[str], list[int]]:
+    """The options among ``before`` that are the command's (``own``), and where the others stand.
+
+    The top-level's options, and the values of options (``--seed -1``), are neither.
+    """
+    given: list[str] = []
+    stray: list[int] = []
+    value = False  # the word is the value of the option before it
+    for index, word in enumerate(before):
+        name = _option_name(word, {**own, **top})
+        if value or name in top or not word.startswith("-") or word in ("-", "--"):
+            value = False
+            continue
+        value = word == name and anywhere.get(name, False)
+        if name in own:
+            given.append(word)
+        else:
+            stray.append(index)
+    return given, stray
 
 
 def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
