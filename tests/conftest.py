@@ -35,7 +35,9 @@ for _name in [name for name in os.environ if OPERATOR_VARIABLES.fullmatch(name)]
 # A proxy the shell names (a desk's `https_proxy`, a CI machine's `HTTP_PROXY`): urllib sent
 # the tests' posts to their loopback webhooks through it, to an address off loopback (40 of
 # test_alerts.py's tests failed on the guard in this process; the CLI children it starts,
-# which have no guard, sent them out). The tests talk to loopback only: no proxy is taken.
+# which have no guard, sent them out). The webhook's opener takes no proxy now
+# (test_webhook_proxy.py); any other client a test runs still might. The tests talk to
+# loopback only: no proxy is taken.
 PROXY_VARIABLES = re.compile(r"(?i)(http|https|ftp|all)_proxy")
 for _name in [name for name in os.environ if PROXY_VARIABLES.fullmatch(name)]:
     del os.environ[_name]

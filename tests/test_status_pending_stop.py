@@ -131,3 +131,42 @@ def test_status_says_a_stop_command_signals_the_writer_while_it_holds_its_turn(
         proc.send_signal(signal.SIGTERM)
         (tmp_path / "hold_step").unlink()
         _assert_sealed_by_the_stop(proc, run_dir)
+
+
+def _listed(out_dir: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, dict[str, Any]]:
+    """``list``'s row of the one run in ``out_dir``, and its ``--json`` entry (exit 0)."""
+    capsys.readouterr()
+    assert main(["list", str(out_dir)]) == EXIT_OK
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[5] == "WRITER", header
+    assert main(["list", str(out_dir), "--json"]) == EXIT_OK
+    (found,) = orjson.loads(capsys.readouterr().out)["runs"]
+    return row, found
+
+
+def test_list_says_a_stop_taken_inside_a_long_step_is_pending(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``status`` said `stop  pending: ...` of a writer that took a stop inside a long
+    step, but ``list`` showed the row of any running run (`pid N`), and a desk watching its
+    runs with ``list`` saw no stop under way. Its WRITER cell says it now, from what
+    ``status`` reads (``--json``: the same ``stop_pending``), and the writer, neither locked
+    out nor signalled by it, acts on the stop and seals the run."""
+    with _writer(tmp_path) as (proc, run_dir):
+        row, found = _listed(tmp_path, capsys)
+        assert found["stop_pending"] == ""
+        assert f" pid {proc.pid}  " in row, row
+        (tmp_path / "hold_step").touch()
+        _said(proc, "in a step")
+        assert main(["stop", str(run_dir), "--timeout", "1"]) == EXIT_NO_EFFECT
+        fd = os.open(run_dir / names.WRITER_LOCK, os.O_RDONLY)
+        try:
+            until("the writer to mark the stop", lambda: flock_holder(fd) == proc.pid, proc)
+        finally:
+            os.close(fd)
+        row, found = _listed(tmp_path, capsys)
+        assert (found["verdict"], found["stop_pending"]) == ("running", _PENDING)
+        assert f" pid {proc.pid}, stop pending  " in row, row
+        assert proc.poll() is None
+        (tmp_path / "hold_step").unlink()
+        _assert_sealed_by_the_stop(proc, run_dir)

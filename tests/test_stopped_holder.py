@@ -115,6 +115,10 @@ def test_kill_and_stop_say_the_holder_is_stopped_and_how_it_runs_again(
     assert main(["status", str(run_dir), "--json"]) == EXIT_RUNNING
     assert json.loads(capsys.readouterr().out)["writer"]["stopped"] == stopped
 
+    # ``list`` says it too (it showed `pid N` alone, as of a writer that steps on).
+    assert main(["list", str(run_dir.parent)]) == EXIT_OK
+    assert f"  pid {pid}, stopped  " in capsys.readouterr().out
+
     assert main(["stop", str(run_dir), "--timeout", "3600"]) == EXIT_NO_EFFECT
     assert f"livesession: stop: sent SIGTERM to pid {pid}; {stopped}" in capsys.readouterr().err
 

@@ -97,7 +97,7 @@ LOOPBACK_POSTS = (
 
 def test_no_proxy_reaches_the_tests() -> None:
     assert not [name for name in os.environ if PROXY_VARIABLES.fullmatch(name)]
-    assert urllib.request.getproxies() == {}  # what the webhook's opener reads
+    assert urllib.request.getproxies() == {}  # what urllib's default opener reads
 
 
 def test_a_proxy_in_the_shell_takes_no_loopback_post(tmp_path) -> None:

@@ -13,18 +13,51 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from ._exceptions import UsageError
 from ._support.text import path_text, shell_word
 
-__all__ = ["left_over", "missing_said"]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["left_over", "misplaced", "missing_said", "parsed"]
+
+
+def parsed(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser``'s arguments of ``argv``, or a ``UsageError`` of one line with the way out.
+
+    ``parse_args``, but words left over are said as ``left_over`` says them, and a command's
+    option given before the command is said first, whatever else its command refused
+    (``livesession --json list``: its directory missing too), so the line to run is had at
+    once.
+    """
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except UsageError:
+        words = _words(parser)  # with no command, argparse's words stand (``missing_said``)
+        before = misplaced(parser, words) if set(words) & set(_commands(parser)) else ""
+        if before:
+            raise UsageError(before) from None
+        raise
+    if extra:  # parse_args's refusal, but for the run directories of a glob
+        parser.error(left_over(parser, args, extra))
+    return args
 
 
 def left_over(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> str:
     """The one-line refusal of the words ``extra`` no argument of the command took."""
-    return _one_run(args, extra) or (
-        f"unrecognized arguments: {' '.join(extra)}{_nearest_option(parser, args, extra)}"
+    return (
+        misplaced(parser, _words(parser))
+        or _one_run(args, extra)
+        or (f"unrecognized arguments: {' '.join(extra)}{_nearest_option(parser, args, extra)}")
     )
+
+
+def _words(parser: argparse.ArgumentParser) -> list[str]:
+    """The words ``parser`` was last given (``cli._Parser`` keeps them), else none."""
+    words = getattr(parser, "words", [])
+    return list(words) if isinstance(words, list) else []
 
 
 _CLOSE: Final = 0.75
@@ -50,15 +83,7 @@ def _nearest_option(
 
 def _long_options(actions: list[argparse.Action]) -> list[str]:
     """The long options of ``actions`` a user may give (none argparse hides)."""
-    return sorted(
-        {
-            option
-            for action in actions
-            if action.help != argparse.SUPPRESS
-            for option in action.option_strings
-            if option.startswith("--")
-        }
-    )
+    return sorted(option for option in _options(actions) if option.startswith("--"))
 
 
 def _nearest(words: list[str], known: list[str]) -> str:
@@ -117,11 +142,15 @@ def missing_said(parser: argparse.ArgumentParser, message: str, words: list[str]
             return f"unrecognized arguments: {stray}{near}"
         return f"{message} (`livesession --help` lists the commands)"
     command = _INVALID_COMMAND.fullmatch(message)
-    if command is not None:
+    if command is not None:  # ``livesession --steps 5 dryrun``: the 5 taken for the command
         commands = [word.strip("'") for word in command["choices"].split(", ")]
         close = difflib.get_close_matches(command["given"], commands, n=1, cutoff=_CLOSE)
-        if close:
-            return message.replace("(choose from", f"(did you mean {close[0]}? choose from", 1)
+        near = (
+            message.replace("(choose from", f"(did you mean {close[0]}? choose from", 1)
+            if close
+            else message
+        )
+        return misplaced(parser, words) or near
     if message.endswith(("required: run_dir", "required: RUN_DIR")):
         return (
             f"{message} ({verb} takes a run directory, OUT/<run_id>, as dryrun names it after "
@@ -134,3 +163,139 @@ def missing_said(parser: argparse.ArgumentParser, message: str, words: list[str]
             "where dryrun puts them without --out)"
         )
     return message
+
+
+def misplaced(parser: argparse.ArgumentParser, words: list[str]) -> str:
+    """The one-line refusal of a command's options given before the command, else "".
+
+    ``livesession --json list out/runs`` said ``unrecognized arguments: --json``, though
+    ``list`` has ``--json``; ``livesession --steps 5 dryrun`` took the 5 for a command. The
+    options of the top-level parser are only its own (``--version``, ``--help``): a
+    command's go after it, and the refusal says so with the command line to run. A
+    misspelt one names the option it is near, as after the command.
+    """
+    commands = _commands(parser)
+    top = _options(list(parser._actions))  # noqa: SLF001 - argparse keeps its actions so
+    anywhere: dict[str, bool] = {}
+    for sub in commands.values():
+        for name, takes in _options(list(sub._actions)).items():  # noqa: SLF001
+            anywhere[name] = anywhere.get(name, False) or takes
+    at, before = _split(words, commands, {**anywhere, **top})
+    own = _options(list(commands[words[at]]._actions)) if at is not None else anywhere  # noqa: SLF001
+    given, stray = _sorted_out(before, own, top, anywhere)
+    if at is None:
+        return _no_command(commands, given)
+    if not given and not stray:
+        return ""
+    command = words[at]
+    rest = [*before, *words[at + 1 :]]
+    if not stray:
+        names = [_option_name(word, own) for word in given]
+        are = f"{names[0]} is an option" if len(names) == 1 else f"{', '.join(names)} are options"
+        return f"{are} of {command}, given before it: write `{_line(command, rest)}`"
+    word = before[stray[0]]
+    name = word.partition("=")[0]
+    close = difflib.get_close_matches(name, sorted({*own, *top}), n=1, cutoff=_CLOSE)
+    if close and close[0] in top:  # ``--verison dryrun``: the top-level's, where it stands
+        return f"unrecognized arguments: {word} (did you mean {close[0]}?)"
+    if close:
+        rest[stray[0]] = close[0] + word[len(name) :]
+        return (
+            f"unrecognized arguments: {word} (did you mean {close[0]}? an option of "
+            f"{command}, it goes after it: `{_line(command, rest)}`)"
+        )
+    strays = " ".join(before[index] for index in stray)
+    return (
+        f"unrecognized arguments: {strays} (not an option of {command}: "
+        f"`livesession {command} --help` lists its options)"
+    )
+
+
+def _sorted_out(
+    before: list[str], own: dict[str, bool], top: dict[str, bool], anywhere: dict[str, bool]
+) -> tuple[list[str], list[int]]:
+    """The options among ``before`` that are the command's (``own``), and where the others stand.
+
+    The top-level's options, and the values of options (``--seed -1``), are neither.
+    """
+    given: list[str] = []
+    stray: list[int] = []
+    value = False  # the word is the value of the option before it
+    for index, word in enumerate(before):
+        name = _option_name(word, {**own, **top})
+        if value or name in top or not word.startswith("-") or word in ("-", "--"):
+            value = False
+            continue
+        value = word == name and anywhere.get(name, False)
+        if name in own:
+            given.append(word)
+        else:
+            stray.append(index)
+    return given, stray
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The commands of ``parser`` by name (none for a command's own parser)."""
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps its actions so
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            return dict(action.choices)
+    return {}
+
+
+def _options(actions: list[argparse.Action]) -> dict[str, bool]:
+    """The options of ``actions`` a user may give (none argparse hides): takes a value?"""
+    return {
+        option: action.nargs != 0
+        for action in actions
+        if action.help != argparse.SUPPRESS
+        for option in action.option_strings
+    }
+
+
+def _option_name(word: str, options: dict[str, bool]) -> str:
+    """``--out`` of ``--out=x``, ``-c`` of ``-cdesk.toml`` (a short option's value joined)."""
+    if word.startswith("--") or word in options:
+        return word.partition("=")[0]
+    short = word[:2]
+    return short if options.get(short) else word
+
+
+def _split(
+    words: list[str], commands: dict[str, argparse.ArgumentParser], options: dict[str, bool]
+) -> tuple[int | None, list[str]]:
+    """Where the command stands among ``words`` (None: nowhere), and the words before it.
+
+    An option's value is never the command (``--out list dryrun``: ``list`` is a directory).
+    """
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "--":
+            break
+        if word in commands:
+            return index, words[:index]
+        name = _option_name(word, options)
+        index += 2 if word == name and options.get(name) else 1
+    return None, words[:index]
+
+
+def _no_command(commands: dict[str, argparse.ArgumentParser], given: list[str]) -> str:
+    """``--json is an option of ...`` for a command's option given with no command."""
+    having: dict[str, str] = {}  # the command, and the option's name (``-c`` of ``-cx``)
+    for command, sub in commands.items():
+        options = _options(list(sub._actions))  # noqa: SLF001 - argparse keeps them so
+        name = _option_name(given[0], options) if given else ""
+        if name in options:
+            having[command] = name
+    if not having:
+        return ""
+    first, name = next(iter(having.items()))
+    return (
+        f"a command is required: {name} is an option of {', '.join(having)} and goes after "
+        f"the command (`{_line(first, [name])} ...`; `livesession --help` lists the commands)"
+    )
+
+
+def _line(command: str, words: list[str]) -> str:
+    """The command line ``livesession COMMAND WORDS...``, each word as a shell reads it."""
+    return " ".join(["livesession", command, *(shell_word(word) for word in words)])

@@ -1,10 +1,10 @@
 """``livesession list``: the runs under a directory, one row each, or one JSON object.
 
 A row says what ``status`` would, in short: the verdict, state, steps, heartbeat and
-writer, and what is wrong with a run that has a problem (``PROBLEM``: ``status``'s
-``problem``, the fill in doubt, the damage past a crash's checkpoint, why it cannot be
-resumed, the refusal that stopped it), so a table read by a person shows what ``--json``
-tells a program.
+writer (with a stop it took and acts on at its next step, or its process stopped), and
+what is wrong with a run that has a problem (``PROBLEM``: ``status``'s ``problem``, the
+fill in doubt, the damage past a crash's checkpoint, why it cannot be resumed, the refusal
+that stopped it), so a table read by a person shows what ``--json`` tells a program.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._cli_output import EXIT_BAD_INPUT, EXIT_OK, emit_json
+from ._cli_status import writer_cell
 from ._support.oserrors import said as oserror_said
 from ._support.text import error_line, json_path, one_line, path_text
 
@@ -57,7 +58,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     rows = [HEADER]
     for run in runs:
         planned = "" if run.steps_planned is None else f"/{run.steps_planned}"
-        writer = "-" if run.writer is None else f"pid {run.writer['pid']}"
         rows.append(
             (
                 _run_label(run.run_id, Path(run.run_dir).name),
@@ -65,7 +65,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 run.state or _unstarted(run),
                 f"{'-' if run.steps is None else run.steps}{planned}",
                 run.heartbeat_utc or "-",
-                writer,
+                writer_cell(run),
                 problem_cell(run),
             )
         )

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ._rundir.refused import StoreRefusal
     from .status import RunStatus
 
-__all__ = ["next_step", "resumable_from", "status_lines"]
+__all__ = ["next_step", "resumable_from", "status_lines", "writer_cell"]
 
 
 _NEXT: Final = {
@@ -100,6 +100,22 @@ def _writer(found: RunStatus) -> list[tuple[str, str]]:
         ("writer", f"{said}{stopped}"),
         *([("closing", found.closing)] if found.closing else []),
     ]
+
+
+def writer_cell(found: RunStatus) -> str:
+    """``list``'s ``WRITER``: ``pid N``, ``-`` for none, as the ``writer`` line names it.
+
+    With what ``status`` says of it apart: ``pid N, stop pending`` for a stop it took and
+    acts on at its next step boundary (the ``stop`` line, ``stop_pending``), ``pid N,
+    stopped`` for a process stopped (``kill -STOP``, Ctrl-Z: the ``writer`` line's ``is
+    stopped``). Read as ``status`` reads them: no lock taken, no signal sent.
+    """
+    writer = found.writer
+    if writer is None:
+        return "-"
+    pending = ", stop pending" if found.stop_pending else ""
+    stopped = ", stopped" if writer.get("stopped") else ""
+    return f"pid {writer['pid']}{pending}{stopped}"
 
 
 def _trading(found: RunStatus, trading: str) -> str:

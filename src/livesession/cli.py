@@ -40,7 +40,7 @@ from ._cli_commands import (
 )
 from ._cli_files import path_argument as _path
 from ._cli_files import text_argument as _text
-from ._cli_leftover import left_over, missing_said
+from ._cli_leftover import missing_said, parsed
 from ._cli_list import cmd_list
 from ._cli_output import (
     EXIT_BAD_INPUT,
@@ -450,9 +450,7 @@ def _main(argv: Sequence[str] | None, *, as_json: bool) -> int:
         return _error(ARMING_PROBLEM, as_json=as_json)
     try:
         parser = build_parser()
-        args, extra = parser.parse_known_args(argv)
-        if extra:  # parse_args's refusal, but for the run directories of a glob
-            parser.error(left_over(parser, args, extra))
+        args = parsed(parser, argv)  # parse_args, but its refusals say the way out
         handler = args.handler  # a command is required: none given is a one-line refusal
         # With --json a plug-in's print goes to stderr: stdout holds the one object.
         with json_only_on_stdout() if as_json else contextlib.nullcontext(), streams_kept():

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 
 from .._exceptions import RunDirectoryError
+from .._support.filemode import NEW_FILE_MODE
 from .._support.fsutil import atomic_write_bytes, file_kind
 from .._typing import LineSink, MetricsSink
 from .names import EVENTS
@@ -166,8 +167,9 @@ class FileLineSink:
         self.path = Path(path)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | (0 if append else os.O_EXCL)
         try:
-            # Never through a symlink, never waiting for a FIFO's reader (ENXIO: refused).
-            fd = os.open(self.path, flags | _NO_FOLLOW | _NO_WAIT, 0o666)  # not inherited (PEP 446)
+            # Never through a symlink, never waiting for a FIFO's reader (ENXIO: refused);
+            # not inherited (PEP 446).
+            fd = os.open(self.path, flags | _NO_FOLLOW | _NO_WAIT, NEW_FILE_MODE)
         except OSError as exc:
             if exc.errno not in _NOT_A_FILE_PATH:
                 raise

@@ -99,6 +99,12 @@ def opener() -> Any:
     either: it may hold a token. The socket's timeout bounds each read, not the attempt: a
     webhook (or a proxy) that sends its answer a byte at a time held one attempt, and every
     alert queued behind it, for as long as it went on; ``cut`` ends it at its timeout.
+
+    No proxy, whatever the environment says: urllib's default read ``http_proxy`` and the
+    rest once, as the opener was first built, and POSTed every alert, its secret URL whole,
+    to that proxy for the life of the process (one set or removed later changed nothing),
+    which carried it off the host the URL names (a loopback relay's is the proxy's own).
+    Built once, it reads nothing of the environment since.
     """
     import urllib.request  # noqa: PLC0415 - on the worker thread, as in the attempt
 
@@ -110,7 +116,7 @@ def opener() -> Any:
         def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
             return super().do_open(_tracked(http_class), req, **kwargs)
 
-    handlers: list[type] = [_NoRedirect, _Http]
+    handlers: list[Any] = [urllib.request.ProxyHandler({}), _NoRedirect, _Http]
     if hasattr(urllib.request, "HTTPSHandler"):  # a Python built without ssl has none
 
         class _Https(urllib.request.HTTPSHandler):

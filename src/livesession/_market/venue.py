@@ -43,7 +43,7 @@ from .._domain.decimal import plain
 from .._domain.model import Bar
 from .._domain.retry import RetryPolicy, call_with_retry
 from .._exceptions import ConfigError, Transient
-from .._support.fsutil import fsync_dir
+from .._support.fsutil import fsync_dir, open_update
 
 if TYPE_CHECKING:
     from .._typing import Clock
@@ -167,8 +167,8 @@ class _Journal:
         self.candles = candles
 
     def append(self, candle: Candle) -> None:
-        created = not self.path.exists()
-        with self.path.open("r+b" if not created else "wb") as handle:
+        created = not self.path.exists()  # made never others' to write (NEW_FILE_MODE)
+        with os.fdopen(open_update(self.path, create=True), "r+b") as handle:
             handle.truncate(self._valid)  # a torn tail from a crash goes first
             handle.seek(self._valid)
             handle.write(candle.line())

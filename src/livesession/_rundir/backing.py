@@ -24,6 +24,7 @@ from .._exceptions import (
     LiveSessionError,
     RunDirectoryError,
 )
+from .._support.filemode import NEW_DIR_MODE
 from .._support.optional import import_optional
 from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
@@ -83,7 +84,7 @@ def open_lease(
         return None
     path = lease_path(run_dir.parent, cfg.account, cfg.strategy_id)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(NEW_DIR_MODE, parents=True, exist_ok=True)
     except OSError as exc:
         raise RunDirectoryError(f"cannot create the lease directory {path.parent}: {exc}") from None
     return FileLease(path, cfg.account, cfg.strategy_id)

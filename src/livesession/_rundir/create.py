@@ -20,6 +20,7 @@ from .._session.assembly import fit_to_feed
 from .._session.edges import check_config, check_path
 from .._session.plugins import check_references
 from .._support.anchor import anchored
+from .._support.filemode import NEW_DIR_MODE
 from .._support.flags import ContextFlag
 from .._support.madedir import in_made_dir
 from .._support.oserrors import said, way_out
@@ -28,7 +29,7 @@ from .._support.text import command
 from .alerting import choose_alerts
 from .backing import pg_dsn, pg_timeout
 from .brokers import BrokerFactory, open_broker
-from .data import data_record, pin_data
+from .data import check_data_opens, data_record, pin_data
 from .factory import built_by_factory, factory_name
 from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
 from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
@@ -280,6 +281,8 @@ def create_run(
         feed="feed" not in objects,
         broker="broker" not in objects and broker_factory is open_broker,
     )
+    if "feed" not in objects:  # a data file not there, as a misspelt parameter: before the id
+        check_data_opens(cfg)
     _refuse_existing(run_dir)  # the run id, once the call and its config are found good
     made: list[Path] = []  # the directories on the way to the run made here (``--out``'s too)
     taken_over = _make_run_dir(out_dir, run_dir, made)
@@ -409,7 +412,7 @@ def _make_run_dir(out_dir: Path, run_dir: Path, made: list[Path]) -> bool:
     directory: ``out_dir`` is made again then (``in_made_dir``), not a refusal.
     """
     try:
-        in_made_dir(out_dir, made, run_dir.mkdir, remake=True)
+        in_made_dir(out_dir, made, lambda: run_dir.mkdir(NEW_DIR_MODE), remake=True)
     except FileExistsError:
         broken = _broken_link(run_dir)  # a dangling --out is no run directory that exists
         if broken:

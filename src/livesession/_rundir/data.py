@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._domain.configfile import place_of
 from .._exceptions import DataFileError, PluginError, RunDirectoryError
+from .._market.dataopen import open_data_file
 from .._market.datapin import checked_data, not_the_pinned_data, pin_data, refuse_other_data
 from .._support.fsutil import file_digest, open_regular
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "changed_or",
+    "check_data_opens",
     "check_data_unchanged",
     "check_resume_data",
     "check_run_data",
@@ -49,6 +51,23 @@ def data_record(cfg: DryrunConfig, feed: object) -> dict[str, object] | None:
     if checked is None:
         return None
     return {**checked.record(cfg.feed), "path": str(checked.path.resolve())}
+
+
+def check_data_opens(cfg: DryrunConfig) -> None:
+    """Refuse the data file of ``cfg``'s feed when it cannot be opened, as the feed would.
+
+    ``feed = "csv:nosuch.csv"`` with a run id already taken was refused naming the run
+    directory; after choosing another id, the user learnt only then that the file is not
+    there. ``create_run`` asks this before it looks at the run id: the file is opened and
+    closed, not a byte read (its rows are checked as the feed opens it, in the run).
+    """
+    path = cfg.data_file()
+    if path is None:
+        return
+    try:
+        open_data_file(path).close()
+    except DataFileError as exc:
+        raise changed_or(cfg, placed(cfg, exc)) from None
 
 
 def placed(cfg: DryrunConfig, error: DataFileError) -> DataFileError:

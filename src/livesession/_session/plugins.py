@@ -64,11 +64,20 @@ def _base(cfg: DryrunConfig) -> Path | None:
     return None if cfg.base_dir is None else Path(cfg.base_dir)
 
 
-def _kwargs(table: str, params: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+def _kwargs(cfg: DryrunConfig, table: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of a factory: ``given`` (the session's), and the ``table``'s.
+
+    A key of the table that the session passes (``strategy_id``, ``symbol``) is refused,
+    naming the file and line that set it: the config's own key says it. ``check_references``
+    calls it too, so it is refused before the run id is looked at, as a misspelt key is.
+    """
+    params: dict[str, Any] = getattr(cfg, table)
     clash = sorted(set(params) & set(given))
     if clash:
+        place = place_of(cfg, f"{table}.{clash[0]}")
         raise PluginError(
-            f"{table} may not set {clash[0]!r}: the session passes it from the config"
+            f"{place}{table} may not set {clash[0]!r}: the session passes it from the config "
+            f"({clash[0]} = {given[clash[0]]!r}); set it there, not in [{table}]"
         )
     return given | _own(params)
 
@@ -89,7 +98,7 @@ def strategy_from_reference(cfg: DryrunConfig) -> tuple[Strategy, dict[str, Any]
     ref = cfg.strategy_factory
     if ref is None:
         raise PluginError("strategy_factory is not set")
-    kwargs = _kwargs("strategy_params", cfg.strategy_params, {"strategy_id": cfg.strategy_id})
+    kwargs = _kwargs(cfg, "strategy_params", {"strategy_id": cfg.strategy_id})
     product, record = _made(cfg, "strategy_factory", ref, Strategy, kwargs)
     strategy: Strategy = product
     check_strategy_id(strategy, cfg.strategy_id, made_by=ref)
@@ -123,7 +132,7 @@ def feed_from_reference(cfg: DryrunConfig) -> tuple[MarketFeed, dict[str, Any]]:
     """The feed ``cfg.feed`` names by reference: ``factory(symbol=..., **feed_params)``."""
     if not is_reference(cfg.feed):
         raise PluginError(f"feed {cfg.feed!r} is not a reference")
-    kwargs = _kwargs("feed_params", cfg.feed_params, {"symbol": cfg.symbol})
+    kwargs = _kwargs(cfg, "feed_params", {"symbol": cfg.symbol})
     product, record = _made(cfg, "feed", cfg.feed, MarketFeed, kwargs)
     feed: MarketFeed = product
     return feed, record
@@ -197,16 +206,19 @@ def check_references(
     False: handed in as objects, or a caller's broker factory) is resolved, its module
     imported, and its signature read, never called: a misspelt ``lookbak`` is refused as
     building it would refuse it, but before a run id already taken is (which the user
-    would otherwise change first, to learn of the misspelling only then). A factory's own
+    would otherwise change first, to learn of the misspelling only then); so is a key the
+    session passes (``strategy_id``, ``symbol``) set in a params table. A factory's own
     checks, a data file's content and a broker's connection wait for the build.
     """
     for at, ref in enumerate(cfg.rails):
         _made(cfg, "rails", ref, Rail, {}, what=rail_role(at), check_only=True)
     if strategy and cfg.strategy_factory is not None:
+        _kwargs(cfg, "strategy_params", {"strategy_id": cfg.strategy_id})
         _made(cfg, "strategy_factory", cfg.strategy_factory, Strategy, {}, check_only=True)
     if broker and is_reference(cfg.broker):
         _made(cfg, "broker", cfg.broker, Broker, {}, check_only=True)
     if feed and is_reference(cfg.feed):
+        _kwargs(cfg, "feed_params", {"symbol": cfg.symbol})
         _made(cfg, "feed", cfg.feed, MarketFeed, {}, check_only=True)
 
 

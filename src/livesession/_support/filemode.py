@@ -1,7 +1,13 @@
-"""The permission bits a run's rewritten files keep.
+"""The permission bits a run's new and rewritten files take.
 
 A new file is made under the process umask (``umask 027`` keeps a run's files from other
-users). A file rewritten by a temporary file renamed over it (the checkpoint, metrics,
+users), from ``NEW_FILE_MODE`` (a directory: ``NEW_DIR_MODE``), which other users may never
+write: under ``umask 000`` (a container's or a service's default) the audit trail, the
+events and the checkpoint a resume trusts were made ``0666``, their directory ``0777``,
+for any user of the host to rewrite or remove. The group keeps what the umask gives it
+(``umask 002``: a desk's shared group writes its runs).
+
+A file rewritten by a temporary file renamed over it (the checkpoint, metrics,
 ``timings.json``) would take the umask's bits again, and a ``.torn`` file made on a resume
 would too: an operator's ``chmod`` of a run's files undone by the next checkpoint. So a
 rewrite keeps the mode of the file it replaces, and a ``.torn`` file takes its original's.
@@ -12,12 +18,17 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["kept_mode", "set_mode"]
+__all__ = ["NEW_DIR_MODE", "NEW_FILE_MODE", "kept_mode", "set_mode"]
+
+NEW_FILE_MODE: Final = 0o664
+"""A new file's mode before the umask narrows it: ``0644`` under ``022``, never others' write."""
+NEW_DIR_MODE: Final = 0o775
+"""A new directory's mode before the umask narrows it, as ``NEW_FILE_MODE``."""
 
 
 def kept_mode(*paths: Path | None) -> int | None:

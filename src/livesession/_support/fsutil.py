@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .crash import crashpoint
-from .filemode import kept_mode, set_mode
+from .filemode import NEW_FILE_MODE, kept_mode, set_mode
 from .madedir import in_made_dir
 from .oserrors import OwnOSError
 from .signals import held_stops
@@ -54,7 +54,7 @@ __all__ = [
 
 _TMP_SEQUENCE = itertools.count()
 _TMP_NAME_TRIES = 100
-_NEW_FILE_MODE = 0o666  # narrowed by the process umask, like any newly created file
+_NEW_FILE_MODE = NEW_FILE_MODE  # narrowed by the process umask; never others' to write
 #: What a reader meets when the file is not there, or is no file: the run lacks it.
 _LACKING = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
 _KINDS = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
+from .filemode import NEW_DIR_MODE
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
@@ -28,7 +30,7 @@ def make_dir(directory: Path, made: list[Path]) -> None:
         OSError: it cannot be made, or a file that is no directory is there.
     """
     try:
-        directory.mkdir()
+        directory.mkdir(NEW_DIR_MODE)  # never others' to write, whatever the umask
     except FileExistsError:
         if directory.is_dir():
             return

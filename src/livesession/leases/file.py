@@ -12,6 +12,7 @@ import orjson
 
 from .._domain.lease import LeaseStore
 from .._exceptions import LeaseError
+from .._support.filemode import NEW_FILE_MODE
 from .._support.fsutil import atomic_write_bytes
 from .grant import PairLease, acquire_expiry, check_ns
 
@@ -154,7 +155,7 @@ class FileLease(PairLease):
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         try:
-            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o666)  # under the umask
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, NEW_FILE_MODE)  # umask
         except OSError as exc:
             raise LeaseError(f"cannot open the lease lock {self._lock_path}: {exc}") from None
         try:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from .._exceptions import RunDirectoryError, StoreFailure
+from .._support.filemode import NEW_FILE_MODE
 from .._support.fsutil import NotAFile, refuse_special
 from .._support.oserrors import fd_shortage, said
 from ._record import RecordStore, Stored
@@ -224,7 +225,7 @@ def _create(path: Path) -> None:
         return
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     with contextlib.suppress(OSError):
-        os.close(os.open(path, flags, 0o666))
+        os.close(os.open(path, flags, NEW_FILE_MODE))
 
 
 class SqliteIdempotencyStore(RecordStore):
