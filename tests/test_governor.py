@@ -186,40 +186,40 @@ class TestDailyLoss:
         governor, _ = _governor()
         book = _long_book()
         book.mark(SYMBOL, D("11000"))
-        assert not governor.daily_loss_breached(book, START_NS + SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + SECOND)
         assert book.day_peak_equity == D("101000.00")
         book.mark(SYMBOL, D("10500"))
-        assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + 2 * SECOND)
         assert book.day_peak_equity == D("101000.00")  # the peak stays at the high
 
     def test_trips_at_the_limit_with_an_open_position(self):
         governor, _ = _governor("0.05")
         book = _long_book()
         book.mark(SYMBOL, D("11000"))
-        governor.daily_loss_breached(book, START_NS + SECOND)  # peak 101000
+        governor.daily_loss_breach(book, START_NS + SECOND)  # peak 101000
         book.mark(SYMBOL, D("5960"))  # equity 95960: 4.99 % below the peak
-        assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + 2 * SECOND)
         book.mark(SYMBOL, D("5950"))  # equity 95950: exactly 5 % below the peak
-        assert governor.daily_loss_breached(book, START_NS + 3 * SECOND)
+        assert governor.daily_loss_breach(book, START_NS + 3 * SECOND)
 
     def test_does_not_trip_when_flat(self):
         governor, _ = _governor("0.05")
         book = FlatDayBook("100000")
         book._equity = D("50000")
-        assert not governor.daily_loss_breached(book, START_NS + SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + SECOND)
         book.positions[SYMBOL] = D("0")  # a symbol traded back to zero is flat too
-        assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + 2 * SECOND)
         book.positions[SYMBOL] = D("0.1")
-        assert governor.daily_loss_breached(book, START_NS + 3 * SECOND)
+        assert governor.daily_loss_breach(book, START_NS + 3 * SECOND)
 
     def test_trips_when_flat_with_an_entry_resting(self):
         """Flat but for an entry placed before the cap: the kill cancels it, or it opens."""
         governor, _ = _governor("0.05")
         book = FlatDayBook("100000")
         book._equity = D("50000")
-        assert not governor.daily_loss_breached(book, START_NS + SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + SECOND)
         book.resting.append("ls-entry")
-        assert governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert governor.daily_loss_breach(book, START_NS + 2 * SECOND)
 
     def test_trips_for_a_small_account(self):
         """A day that peaked at 0.80 and stands at 0.40, a position held: down 50 %."""
@@ -227,7 +227,7 @@ class TestDailyLoss:
         book = FlatDayBook("0.80")
         book.positions[SYMBOL] = D("0.1")
         book._equity = D("0.40")
-        assert governor.daily_loss_breached(book, START_NS + SECOND)
+        assert governor.daily_loss_breach(book, START_NS + SECOND)
 
     def test_a_day_that_peaked_at_nothing_does_not_trip(self):
         """A peak of 0 (an account without equity) is no division by zero: nothing to
@@ -235,18 +235,18 @@ class TestDailyLoss:
         governor, _ = _governor("0.05")
         book = FlatDayBook("0")
         book.positions[SYMBOL] = D("0.1")
-        assert not governor.daily_loss_breached(book, START_NS + SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + SECOND)
         book._equity = D("-5")
-        assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + 2 * SECOND)
 
     def test_does_not_trip_when_halted(self):
         governor, _ = _governor("0.05")
         book = _long_book()
         book.mark(SYMBOL, D("5000"))  # equity 95000, 5 % below the initial peak
         governor.halt()
-        assert not governor.daily_loss_breached(book, START_NS + SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + SECOND)
         governor.reenable("ops")
-        assert governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert governor.daily_loss_breach(book, START_NS + 2 * SECOND)
 
     @pytest.mark.parametrize("why", ["EXECUTION_THROTTLE", "BROKER_UNHEALTHY"])
     def test_trips_when_halted_by_a_rule_that_does_not_flatten(self, why):
@@ -257,23 +257,23 @@ class TestDailyLoss:
         book = _long_book()
         book.mark(SYMBOL, D("5000"))  # equity 95000, 5 % below the initial peak
         governor.set_trading(TradingState.HALTED, why)
-        assert governor.daily_loss_breached(book, START_NS + SECOND)
+        assert governor.daily_loss_breach(book, START_NS + SECOND)
         governor.halt()  # the kill switch it pulls
         assert governor.kill_halted
-        assert not governor.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert not governor.daily_loss_breach(book, START_NS + 2 * SECOND)
 
     def test_a_new_utc_day_restarts_the_peak(self):
         governor, _ = _governor("0.05")
         book = _long_book()
         book.mark(SYMBOL, D("11000"))
-        governor.daily_loss_breached(book, START_NS + SECOND)  # peak 101000 on day one
+        governor.daily_loss_breach(book, START_NS + SECOND)  # peak 101000 on day one
         book.mark(SYMBOL, D("5000"))  # equity 95000: 5.9 % below day one's peak
         next_day = START_NS + NS_PER_DAY
-        assert not governor.daily_loss_breached(book, next_day)
+        assert not governor.daily_loss_breach(book, next_day)
         assert book.day_peak_equity == D("95000.00")
-        assert not governor.daily_loss_breached(book, next_day + SECOND)
+        assert not governor.daily_loss_breach(book, next_day + SECOND)
         book.mark(SYMBOL, D("250"))  # equity 90250: 5 % below the new day's peak
-        assert governor.daily_loss_breached(book, next_day + 2 * SECOND)
+        assert governor.daily_loss_breach(book, next_day + 2 * SECOND)
 
     def test_a_new_day_s_peak_starts_at_the_equity_it_opened_with(self):
         """Bug: the peak restarted at the equity after the day's first bar was marked, so
@@ -286,7 +286,7 @@ class TestDailyLoss:
         governor.open_day(book, next_day)  # before the day's first bar is marked
         assert book.day_peak_equity == D("100000.00")
         book.mark(SYMBOL, D("5000"))  # the first bar gaps down: equity 95000, 5 % off
-        assert governor.daily_loss_breached(book, next_day)
+        assert governor.daily_loss_breach(book, next_day)
         governor.open_day(book, next_day + SECOND)  # the same day: the peak stays
         assert book.day_peak_equity == D("100000.00")
 
@@ -294,7 +294,7 @@ class TestDailyLoss:
         governor, _ = _governor("0.05")
         book = _long_book()
         book.mark(SYMBOL, D("5000"))
-        assert governor.daily_loss_breached(book, START_NS + NS_PER_DAY - 1)
+        assert governor.daily_loss_breach(book, START_NS + NS_PER_DAY - 1)
 
 
 def _checkpoint(governor: TradingGovernor, ts_sim: int) -> dict:
@@ -314,7 +314,7 @@ class TestCheckpoint:
         governor.count_execution()
         governor.count_order(t)
         governor.set_trading(TradingState.REDUCING, "x")
-        governor.daily_loss_breached(FlatDayBook("100000"), t)
+        governor.daily_loss_breach(FlatDayBook("100000"), t)
         state = governor.get_state()
         assert state == {
             "executions": 2,
@@ -333,13 +333,13 @@ class TestCheckpoint:
     def test_a_restored_day_keeps_its_peak(self):
         governor, _ = _governor()
         t = START_NS + NS_PER_DAY + SECOND
-        governor.daily_loss_breached(FlatDayBook("100000"), t)
+        governor.daily_loss_breach(FlatDayBook("100000"), t)
         fresh, _ = _governor()
         fresh.set_state(_checkpoint(governor, t))
         book = FlatDayBook("100000")
         book._equity = D("90000")
         book.positions[SYMBOL] = D("1")
-        assert fresh.daily_loss_breached(book, t + SECOND)  # same day: no restart
+        assert fresh.daily_loss_breach(book, t + SECOND)  # same day: no restart
 
     def test_the_kill_switch_s_halt_survives_a_resume(self):
         """Restored from a checkpoint, a kill-switch halt still keeps the cap from pulling
@@ -353,13 +353,13 @@ class TestCheckpoint:
         assert fresh.kill_halted
         book = _long_book()
         book.mark(SYMBOL, D("5000"))
-        assert not fresh.daily_loss_breached(book, START_NS + SECOND)
+        assert not fresh.daily_loss_breach(book, START_NS + SECOND)
         throttled, _ = _governor("0.05")
         throttled.set_trading(TradingState.HALTED, "EXECUTION_THROTTLE")
         assert "kill_halted" not in throttled.get_state()
         fresh.set_state(_checkpoint(throttled, START_NS))
         assert not fresh.kill_halted
-        assert fresh.daily_loss_breached(book, START_NS + 2 * SECOND)
+        assert fresh.daily_loss_breach(book, START_NS + 2 * SECOND)
 
     def test_a_checkpoint_without_the_flag_takes_it_from_a_kill_in_progress(self):
         """A checkpoint written before the flag existed: a kill still flattening

@@ -65,6 +65,8 @@ class TestKillSwitch:
         assert kinds[-1] == "KILL_SWITCH_FLAT"
         codes = sinks.audit_codes()
         assert codes.index("C2_KILL_SWITCH") < codes.index("C2_KILL_SWITCH_FLAT")
+        (kill,) = sinks.events_of("KILL_SWITCH")  # an operator's: no cap's figures
+        assert set(kill["payload"]) == {"reason", "open_orders", "flat", "trading_state"}
 
     def test_no_new_order_between_trigger_and_flat(self):
         """After KILL_SWITCH the only ORDER_SUBMITTED events are flatten orders."""
@@ -210,6 +212,14 @@ class TestKillSwitch:
         (kill,) = sinks.events_of("KILL_SWITCH")
         assert kill["payload"]["reason"] == "DAILY_LOSS"
         assert kill["payload"]["trading_state"] == "HALTED"
+        # What crossed the cap, as the DAILY_LOSS rail's refusal says it (it said none).
+        figures = {k: kill["payload"][k] for k in ("drawdown", "limit", "peak_equity", "equity")}
+        assert figures == {
+            "drawdown": "0.010000",
+            "limit": "0.01",
+            "peak_equity": "100000.00",
+            "equity": "99000.00000",  # the book's, to the quantity's places, as the rail says it
+        }
         assert sinks.events_of("KILL_SWITCH_FLAT")
         assert not any(orch.book.positions.values())
         assert orch.book.pnl == D("-1000.00")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from .shares import daily_loss_figures
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from decimal import Decimal
@@ -151,8 +153,11 @@ class TradingGovernor:
             self._day = day
             book.day_peak_equity = book.equity()
 
-    def daily_loss_breached(self, book: DayBook, ts_sim: int) -> bool:
-        """Track the day's peak equity; True when the daily-loss cap must pull the kill switch.
+    def daily_loss_breach(self, book: DayBook, ts_sim: int) -> Mapping[str, str] | None:
+        """Track the day's peak equity; what pulls the kill switch when the daily-loss cap must.
+
+        What pulls it: ``shares.daily_loss_figures`` (the drawdown, the limit, the peak, the
+        equity), for the ``KILL_SWITCH`` payload; None while the cap need not.
 
         Days are simulated UTC days; ``open_day`` starts a day's peak, before its first
         bar is marked. Only the kill switch's own halt (``kill_halted``: it is
@@ -166,15 +171,15 @@ class TradingGovernor:
         equity = book.equity()
         if equity > book.day_peak_equity:
             book.day_peak_equity = equity
-            return False
-        peak = book.day_peak_equity
-        if self._kill_halted or peak <= 0:
-            return False
+            return None
+        if self._kill_halted:
+            return None
+        figures = daily_loss_figures(self._daily_loss_pct, book.day_peak_equity, equity)
         # Flat, only an order resting that could open exposure is something to cut; both
         # are looked for once the cap is reached, not on every step a session waits.
-        return (peak - equity) / peak >= self._daily_loss_pct and (
-            any(book.positions.values()) or bool(book.adding_orders())
-        )
+        if figures is None or not (any(book.positions.values()) or book.adding_orders()):
+            return None
+        return figures
 
     # -- checkpoint ----------------------------------------------------------------------
 

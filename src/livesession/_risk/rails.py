@@ -17,6 +17,7 @@ from .._domain.config import RiskLimits
 from .._domain.decimal import ZERO, plain, with_context
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
+from .shares import daily_loss_figures, daily_loss_words, shown_past
 
 __all__ = [
     "NO_MARKET_PRICE",
@@ -219,19 +220,6 @@ class _Limit:
         )
 
 
-def _shown_past(share: Decimal, limit: Decimal, *, reached: bool) -> str:
-    """A share that fired (beyond ``limit``; or at it, when ``reached`` fires), to six places.
-
-    Or to as many more as it takes to read as what fired: 0.05000025 is ``0.0500002``,
-    not ``0.050000`` beside a collar of 0.05 it is said to be beyond. Else exact.
-    """
-    for places in range(6, 21):
-        shown = share.quantize(Decimal(1).scaleb(-places))
-        if shown > limit or (reached and shown == limit):
-            return plain(shown)
-    return plain(share)
-
-
 @attrs.frozen
 class _PriceCollar:
     pct: Decimal
@@ -248,7 +236,7 @@ class _PriceCollar:
         deviation = abs(intent.limit_price - ctx.last_price) / ctx.last_price
         if deviation <= self.pct:
             return None
-        shown = _shown_past(deviation, self.pct, reached=False)
+        shown = shown_past(deviation, self.pct, reached=False)
         return Rejection(
             rule=self.rule,
             detail={
@@ -271,21 +259,15 @@ class _DailyLoss:
 
     @with_context  # the library's context, whoever calls it (docs/embedding.md)
     def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-        if not _adds(intent, ctx) or ctx.day_peak_equity <= 0:
+        if not _adds(intent, ctx):
             return None
-        drawdown = (ctx.day_peak_equity - ctx.equity) / ctx.day_peak_equity
-        if drawdown < self.pct:
+        figures = daily_loss_figures(self.pct, ctx.day_peak_equity, ctx.equity)
+        if figures is None:
             return None
-        shown = _shown_past(drawdown, self.pct, reached=True)
         return Rejection(
             rule=self.rule,
-            detail={
-                "drawdown": shown,
-                "limit": plain(self.pct),
-                "peak_equity": plain(ctx.day_peak_equity),
-                "equity": plain(ctx.equity),
-            },
-            reason=f"drawdown {shown} from the day's peak >= daily_loss_pct {plain(self.pct)}",
+            detail=figures,
+            reason=str(daily_loss_words(figures)),
         )
 
 

@@ -262,8 +262,8 @@ def _on_bar(p: SessionParts, bar: Bar) -> None:
     if _after_reports(p):
         return
     winddown, governor = p.winddown, p.governor
-    if governor.daily_loss_breached(book, p.time.ts_sim):
-        winddown.kill(DAILY_LOSS_KILL)
+    if (breach := governor.daily_loss_breach(book, p.time.ts_sim)) is not None:
+        winddown.kill(DAILY_LOSS_KILL, breach)
     intents: tuple[OrderIntent | CancelIntent, ...] = ()
     if governor.state is not _HALTED:
         decided = _decide(p, bar)

@@ -26,7 +26,7 @@ from .._exceptions import BrokerError, Rejected
 from .._support.crash import crashpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
     from decimal import Decimal
 
     from .broker_health import BrokerHealth
@@ -269,16 +269,18 @@ class WindDown:
 
     # -- the kill switch -------------------------------------------------------------------
 
-    def kill(self, reason: str) -> None:
+    def kill(self, reason: str, figures: Mapping[str, str] | None = None) -> None:
         """HALTED, cancel everything, flatten; ``continue_kill`` finishes on later steps."""
-        self.trip(reason)
+        self.trip(reason, figures)
         self.carry_out_kill()
 
-    def trip(self, reason: str) -> None:
+    def trip(self, reason: str, figures: Mapping[str, str] | None = None) -> None:
         """The kill's first half: HALTED and ``KILL_SWITCH``, nothing sent yet.
 
-        An operator's kill is checkpointed here (``verbs.kill``), before its cancels and its
-        flatten go out: a crash in them resumes the run HALTED and flattening, not trading.
+        ``figures``: what pulled it, in its payload (the daily-loss cap's drawdown, limit,
+        peak and equity). An operator's kill is checkpointed here (``verbs.kill``), before
+        its cancels and its flatten go out: a crash in them resumes the run HALTED and
+        flattening, not trading.
         """
         if self._c.book.found_after:  # what a resume found is open too (``aftercheckpoint``)
             self._reconcile(take_found=True)
@@ -288,6 +290,7 @@ class WindDown:
         self._c.recorder.emit(
             "KILL_SWITCH",
             {
+                **(figures or {}),
                 "reason": reason,
                 "open_orders": len(self._c.book.open),
                 "flat": self.is_flat(),

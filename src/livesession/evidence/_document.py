@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .._risk.kinds import rails_and_checks
+from .._risk.shares import daily_loss_words
 from .._rundir.halts import ACTED_BY
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.text import md_code, md_said, md_text, natural_key
@@ -54,9 +55,11 @@ def _kill_line(k: dict[str, Any]) -> str:
     reason = k.get("reason")
     who = ACTED_BY.get(reason) if isinstance(reason, str) else None
     flat = "was flat already" if k.get("flat") is True else "held a position to flatten"
+    crossed = daily_loss_words(k, amounts=True) if reason == DAILY_LOSS_KILL else None
     return (
         f"{head}: reason {md_code(reason)}"
         + (f" ({md_text(who)})" if who else "")
+        + (f": {md_text(crossed)}" if crossed else "")
         + f"; trading {md_text(k.get('trading_state'))} went HALTED; "
         f"{md_text(k.get('open_orders'))} open order(s) to cancel; the book {flat}."
     )

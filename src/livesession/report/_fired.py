@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .._risk.kinds import rails_and_checks
+from .._risk.shares import daily_loss_words
 from ._sections import table
 from ._series import acted_by
 from ._svg import utc_text
@@ -34,7 +35,9 @@ def fired_tables(run: ReportRun) -> str:
     ]
     rows += [
         (
-            f"kill switch: {fields.get('reason', '')}" + acted_by(fields.get("reason")),
+            f"kill switch: {fields.get('reason', '')}"
+            + acted_by(fields.get("reason"))
+            + _crossed(fields),
             "1",
             utc_text(ts + offset),
             utc_text(ts + offset),
@@ -57,3 +60,9 @@ def fired_tables(run: ReportRun) -> str:
         "before or after the rails: no limit of [risk]</p>\n"
         + table(_HEADER, refused, frozenset({1}))
     )
+
+
+def _crossed(fields: dict[str, object]) -> str:
+    """What pulled a daily-loss cap's kill (`` (drawdown ... >= daily_loss_pct ...)``), or ""."""
+    crossed = daily_loss_words(fields, amounts=True)
+    return f" ({crossed})" if crossed else ""
