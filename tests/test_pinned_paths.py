@@ -110,10 +110,10 @@ PINNED: dict[str, dict[str, str]] = {
         "audit.jsonl": "0c170f7dc189c1dd012d5de87c3a5f2c6b9d2c445384a58b6d9b04cc6630104d",
     },
     "kill-daily-loss": {
-        "events.jsonl": "72a6bc99ab358c9beb37fa4fdbea74fe393f04c7f6e3b231b3562dcc082f5d97",
+        "events.jsonl": "48036e23bcfafa54b209fbd4ec638a88a725f717efa2f407ff62e6e1ce67e226",
         "state_snapshots.jsonl": "d6300059d9e873e58ad0ce4e1ea6b249daa1bcb413b25231ecc6719eeff8ef44",
-        "metrics.json": "b1456b25a1ffb1908e470c8772fcfe9918c4bd704e58cbe2180b2aa2b32ff8a8",
-        "audit.jsonl": "0f21ec095b181258431240e141be7a85339eda4aa0c64512c3ee968d78df49a0",
+        "metrics.json": "ed7f6fc5b7a565cb17e8202bc35863b44228791fa36b1d730933d2e03df7a1d7",
+        "audit.jsonl": "bcd31a2c3e7da894677619c887842f69af2c1001ac52edf24b096b116901607c",
     },
     "preflight-order-qty": {
         "events.jsonl": "df846e2527a26b0e1f0e771be8424cbb7f52f4334d7ba9335a5bafea2d857244",
