@@ -183,6 +183,19 @@ class TestPriceCollar:
             "> price_collar_pct 0.05"
         )
 
+    def test_a_stop_order_s_price_is_called_its_stop_price(self):
+        """Bug: a stop entry's refusal said ``limit price 42100.00 is ...``: a stop order's
+        ``limit_price`` is the price that triggers it, so a reviewer read a limit order."""
+        intent = _intent(order_type=OrderType.STOP, limit_price=D("42100.00"))
+        rejection = price_collar(D("0.05"))(intent, _ctx())
+        assert rejection is not None
+        assert rejection.reason == (
+            "stop price 42100.00 is 0.052500 from the last price 40000.00 > price_collar_pct 0.05"
+        )
+        off = off_the_tick(_intent(order_type=OrderType.STOP, limit_price=D("1.005")), D("0.01"))
+        assert off is not None
+        assert off.reason == "stop price 1.005 is not a multiple of the price_tick 0.01"
+
     def test_quiet_exactly_at_the_collar(self):
         """A limit exactly 5% from the last price passes."""
         intent = _intent(order_type=OrderType.LIMIT, limit_price=D("42000.00"))

@@ -17,7 +17,7 @@ from .._domain.config import RiskLimits
 from .._domain.decimal import ZERO, plain, with_context
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
-from .shares import daily_loss_figures, daily_loss_words, shown_past
+from .shares import daily_loss_figures, daily_loss_words, price_kind, shown_past
 
 __all__ = [
     "NO_MARKET_PRICE",
@@ -246,7 +246,7 @@ class _PriceCollar:
                 "limit": plain(self.pct),
             },
             reason=(
-                f"limit price {plain(intent.limit_price)} is {shown} from the last price "
+                f"{price_kind(intent)} {plain(intent.limit_price)} is {shown} from the last price "
                 f"{plain(ctx.last_price)} > price_collar_pct {plain(self.pct)}"
             ),
         )
@@ -331,7 +331,9 @@ def off_the_tick(intent: OrderIntent, tick: Decimal) -> Rejection | None:
         return None
     return Rejection(
         rule=PRICE_OFF_TICK,
-        reason=f"limit price {plain(price)} is not a multiple of the price_tick {plain(tick)}",
+        reason=(
+            f"{price_kind(intent)} {plain(price)} is not a multiple of the price_tick {plain(tick)}"
+        ),
         detail={"limit_price": plain(price), "tick": plain(tick)},
     )
 

@@ -1,4 +1,4 @@
-"""How a rail says a share that fired: the price collar's deviation, the daily loss's drawdown.
+"""How a rail says what fired: a share past its limit, and which price of an order it judged.
 
 One owner for the figures the ``DAILY_LOSS`` rail's refusal and the daily-loss cap's kill
 (``KILL_SWITCH`` reason ``DAILY_LOSS``) record, so the two say the same drawdown the same way.
@@ -10,11 +10,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .._domain.decimal import plain
+from .._domain.model import OrderIntent, OrderType
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["daily_loss_figures", "daily_loss_words", "shown_past"]
+__all__ = ["daily_loss_figures", "daily_loss_words", "price_kind", "shown_past"]
 
 
 def shown_past(share: Decimal, limit: Decimal, *, reached: bool) -> str:
@@ -64,3 +65,12 @@ def daily_loss_words(figures: Mapping[str, object], *, amounts: bool = False) ->
     if amounts:
         words += f" (peak equity {said['peak_equity']}, equity {said['equity']})"
     return words
+
+
+def price_kind(intent: OrderIntent) -> str:
+    """``stop price`` for a stop order, else ``limit price``.
+
+    A stop order's ``limit_price`` is the price that triggers it: a refusal of a stop entry
+    said ``limit price 106.00``.
+    """
+    return "stop price" if intent.order_type is OrderType.STOP else "limit price"
