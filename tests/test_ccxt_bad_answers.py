@@ -272,3 +272,36 @@ def test_a_create_answer_with_a_number_that_is_none_is_looked_up(
     filled = {f["client_order_id"] for f in events(run_dir, "ORDER_FILLED")}
     assert filled == set(submitted)
     assert fake.free("BTC") == 1  # flat at the venue, as the book is
+
+
+def test_a_trade_listed_once_without_its_amount_is_counted_when_listed_whole(
+    tmp_path, monkeypatch, capsys
+):
+    """The account's trades, read for the venue's position, list the run's fill once with
+    ``amount`` None: that read fails (the reconciler's pass is skipped) and the next one
+    counts it. Before, it was counted as 0 under its trade id and its whole listing later
+    skipped as seen: the run failed ``RECONCILE_MISMATCH`` (``POSITION_MISMATCH``, the
+    venue said to hold 0 while it held the run's buy)."""
+    spoiled: list[int] = []
+
+    def once_without_amount(trades: Any) -> Any:
+        if trades and not spoiled:
+            spoiled.append(len(trades))
+            return [trade | {"amount": None} for trade in trades]
+        return trades
+
+    def positions_read(call: Callable[..., Any]) -> Callable[..., Any]:
+        def changed(symbol: str, *args: Any, **kwargs: Any) -> Any:
+            answer = call(symbol, *args, **kwargs)
+            # the position's read asks (symbol, since, limit); an order's trades add params
+            return once_without_amount(answer) if len(args) == 2 and not kwargs else answer
+
+        return changed
+
+    code, run_dir = shaped_dryrun(
+        tmp_path, monkeypatch, FakeBinance(), {"fetch_my_trades": positions_read}
+    )
+    assert code == 0, capsys.readouterr().err
+    assert spoiled  # the spoiled answer was given
+    assert events(run_dir, "RECONCILE_ESCALATED") == []
+    assert verify_run(run_dir).ok

@@ -469,6 +469,22 @@ class TestSandboxGate:
                 lambda ex: ex.options.__setitem__("maxRetriesOnFailure", 2), id="ccxt-retries"
             ),
             pytest.param(lambda ex: setattr(ex, "httpsProxy", "http://10.0.0.1:3128"), id="proxy"),
+            # ccxt reads the snake_case twin of each proxy setting, and a callback, as well:
+            # before, these passed the gate and the request went to the proxy (a closed
+            # loopback port here).
+            pytest.param(
+                lambda ex: setattr(ex, "https_proxy", "http://127.0.0.1:9"), id="https_proxy"
+            ),
+            pytest.param(
+                lambda ex: setattr(ex, "socks_proxy", "socks5://127.0.0.1:9"), id="socks_proxy"
+            ),
+            pytest.param(
+                lambda ex: setattr(ex, "proxy_url", "http://127.0.0.1:9/"), id="proxy_url"
+            ),
+            pytest.param(
+                lambda ex: setattr(ex, "httpsProxyCallback", lambda *_: "http://127.0.0.1:9"),
+                id="proxy-callback",
+            ),
             pytest.param(
                 lambda ex: ex.session.proxies.update({"https": "http://10.0.0.1:3128"}),
                 id="session-proxy",

@@ -11,6 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from livesession.brokers.ccxt.spot import SpotTrades
 
 START_MS = 1_000
@@ -60,4 +62,20 @@ def test_a_resumed_count_starts_at_the_checkpointed_start():
     account = _Account(buys=3)
     trades = SpotTrades()
     trades.start_at(START_MS + 1)  # the trade at START_MS came before the run
+    assert _count(trades, account) == {"BTC/USDT": Decimal("0.002")}
+
+
+@pytest.mark.parametrize("amount", [None, "NaN", "-0.001", 0])
+def test_a_trade_listed_without_its_amount_is_counted_once_it_has_one(amount):
+    """A trade listed once with no amount above zero fails that count (the broker raises
+    it as a failed read, ``Transient``) and is counted when it is listed whole. Before, it
+    was counted as 0 under its id, and its listing with the amount was skipped as seen:
+    the venue's position read 0 while it held the fill (``POSITION_MISMATCH``)."""
+    account = _Account(buys=2)
+    whole = account.trades[1]
+    account.trades[1] = whole | {"amount": amount}
+    trades = SpotTrades()
+    with pytest.raises(ValueError, match="not a number above zero"):
+        _count(trades, account)
+    account.trades[1] = whole
     assert _count(trades, account) == {"BTC/USDT": Decimal("0.002")}

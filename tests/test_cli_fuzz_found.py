@@ -99,6 +99,35 @@ class TestSecretNames:
         assert KEY not in err
         assert not out.exists()
 
+    @pytest.mark.parametrize(
+        "line",
+        [
+            'run_id = "{}"',
+            'account = "desk-{}"',
+            'allowlist = ["BTC/USDT", "{}"]',
+            'strategy_id = "{}"',
+        ],
+        ids=["run_id", "account", "allowlist", "strategy_id"],
+    )
+    def test_the_value_of_an_environment_secret_is_refused(
+        self, tmp_path, monkeypatch, capsys, line
+    ):
+        """A sandbox key of the environment, of no form a rule knows, pasted into a name
+        the run records. Before, the run was made (named by it, for ``run_id``) and the key
+        written into ``config.json``, its records and checkpoints; the evidence's scan,
+        which searches the files for the environment's secrets, found it only then."""
+        secret = "sbxKey7f3a9c2e1d0b4a68"
+        monkeypatch.setenv("LIVESESSION_BINANCE_API_KEY", secret)
+        config = tmp_path / "desk.toml"
+        config.write_text(line.format(secret) + "\n", encoding="utf-8")
+        out = tmp_path / "out"
+        assert main(["dryrun", "--config", str(config), "--out", str(out), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert "looks like a secret (the value of $LIVESESSION_BINANCE_API_KEY; value" in err
+        assert len(err.splitlines()) == 1
+        assert secret not in err
+        assert not out.exists()
+
 
 class TestSecretPaths:
     @pytest.mark.parametrize(

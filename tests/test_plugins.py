@@ -1370,6 +1370,18 @@ def test_a_secret_in_a_params_table_is_refused_before_anything_is_written(
     assert not (tmp_path / "runs").exists()
 
 
+def test_the_value_of_an_environment_secret_in_a_params_table_is_refused(monkeypatch):
+    """A key of the environment, of no form a rule knows, under a name that says nothing
+    (``venue = "..."``): before, it went into config.json and every checkpoint."""
+    monkeypatch.setenv("LIVESESSION_BINANCE_API_KEY", "sbxKey7f3a9c2e1d0b4a68")
+    said = r"broker_params.venue looks like a secret \(the value of \$LIVESESSION_BINANCE_API_KEY\)"
+    with pytest.raises(ConfigError, match=said) as caught:
+        DryrunConfig(
+            broker="userplug.parts:sim_broker", broker_params={"venue": "sbxKey7f3a9c2e1d0b4a68"}
+        )
+    assert "sbxKey7f3a9c2e1d0b4a68" not in str(caught.value)
+
+
 def test_placeholders_and_ordinary_params_are_not_secrets():
     params = {
         "api_key": "${API_KEY}",

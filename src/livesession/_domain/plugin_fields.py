@@ -18,7 +18,12 @@ import attrs
 
 from .._exceptions import ConfigError
 from .._support.references import a_, is_reference
-from .._support.secrets import find_secrets, names_a_credential
+from .._support.secrets import (
+    environment_secret_in,
+    find_secrets,
+    names_a_credential,
+    take_environment_secrets,
+)
 from .datafeeds import DATA_FEEDS
 from .fields import INT_MAX
 from .runtime_config import CCXT_EXCHANGES
@@ -144,12 +149,29 @@ def refuse_secret(name: str, value: str) -> None:
     judged by preflight, whose ``REJECTED`` run records it): a DSN or key pasted there went
     into ``config.json``, every record and the checkpoints in plain text.
     """
-    found = find_secrets(json.dumps({name.partition("[")[0]: value}))
+    found = _secret_kinds(name.partition("[")[0], value)
     if found:
         raise ConfigError(
             f"{name} looks like a secret ({', '.join(found)}; value not shown): a run records "
             "it in config.json and its records, which reviewers read"
         )
+
+
+def _secret_kinds(key: str, value: str) -> list[str]:
+    """What the evidence's secret scan would find in ``value`` recorded under ``key``.
+
+    The kinds its rules find, and the value of one of the environment's secrets (a
+    sandbox key pasted for an account: the scan searches every file for those values).
+    Before, only the rules were asked: a run id or an account holding the value of
+    ``$LIVESESSION_BINANCE_API_KEY`` was taken, written into ``config.json``, the
+    checkpoints and the run directory's name, and only the evidence found it.
+    """
+    found = find_secrets(json.dumps({key: value}))
+    take_environment_secrets()  # as they are now: the config is read before any session
+    leaked = environment_secret_in(value.encode("utf-8", "replace"))
+    if leaked is not None:
+        found.append(f"the value of ${leaked[0]}")
+    return found
 
 
 def default_strategy_id(factory: str | None) -> str:
@@ -222,7 +244,7 @@ def _plain_text(name: str, value: str) -> None:
     a rule knows: its name says it (``names_a_credential``).
     """
     key = name.rpartition(".")[2]
-    found = find_secrets(json.dumps({key: value}))
+    found = _secret_kinds(key, value)
     if not found and names_a_credential(key, value):
         found = ["its name"]
     if found:

@@ -114,10 +114,34 @@ def _host_problems(exchange: _Exchange, sandbox: _Sandbox) -> list[str]:
     return []
 
 
+_PROXY_SETTINGS: Final = (
+    "proxies",
+    "proxy",
+    "proxyUrl",
+    "proxy_url",
+    "proxyUrlCallback",
+    "proxy_url_callback",
+    "httpProxy",
+    "http_proxy",
+    "httpProxyCallback",
+    "http_proxy_callback",
+    "httpsProxy",
+    "https_proxy",
+    "httpsProxyCallback",
+    "https_proxy_callback",
+    "socksProxy",
+    "socks_proxy",
+    "socksProxyCallback",
+    "socks_proxy_callback",
+)
+"""Every ccxt setting that sends a request through a proxy: ccxt (4.5) reads each camelCase
+name and its snake_case twin, and a callback that names a proxy per request."""
+
+
 def _proxy_problems(exchange: _Exchange) -> list[str]:
     # A proxy would carry the traffic somewhere the host check cannot see.
-    names = ("proxies", "proxy", "proxyUrl", "httpProxy", "httpsProxy", "socksProxy")
-    problems = ["a proxy is configured"] if any(getattr(exchange, n, None) for n in names) else []
+    configured = any(getattr(exchange, name, None) for name in _PROXY_SETTINGS)
+    problems = ["a proxy is configured"] if configured else []
     session = getattr(exchange, "session", None)
     if session is not None and any((getattr(session, "proxies", None) or {}).values()):
         # requests sends through them whatever ccxt's own proxy settings say.

@@ -129,8 +129,19 @@ def _key(trade: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 def _signed(trade: Mapping[str, Any]) -> Decimal:
-    """The base quantity a trade moved: plus for a buy, minus for a sell."""
-    amount = _decimal(trade.get("amount"))
+    """The base quantity a trade moved: plus for a buy, minus for a sell.
+
+    A trade's amount must be a number above zero: one listed without it (None), or with
+    ``NaN`` or an amount of zero or less, is a read that failed, so the trade is counted
+    when an answer says what it moved. Before, it was counted as 0 under its id and never
+    again: the venue's position stayed short of it for the whole run, and the reconciler
+    failed the run ``POSITION_MISMATCH`` with the venue said to hold 0 while it held the
+    run's fill.
+    """
+    raw = trade.get("amount")
+    amount = _decimal(raw)
+    if raw is None or not amount.is_finite() or amount <= 0:
+        raise ValueError(f"a trade whose amount is {raw!r:.20}, not a number above zero")
     side = trade.get("side")
     if side not in ("buy", "sell"):
         raise ValueError(f"a trade without a side (buy or sell): {side!r:.20}")
