@@ -32,6 +32,8 @@ __all__ = [
 #: artifacts, and a crashed run may lack metrics.json or state snapshots, but every run that
 #: got as far as recording anything has these two.
 RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
+_PAST_ITS_START: Final = (names.CHECKPOINT, names.METRICS, names.TIMINGS)
+"""Files no run killed while it started has: each is written once it ran (or ended)."""
 _NAMED_RUNS: Final = 3
 _FIRST_LINE_BYTES: Final = 1 << 16
 """The most a torn first line may hold (a first record is a few hundred bytes)."""
@@ -56,10 +58,21 @@ def killed_while_starting(path: Path) -> bool:
     both there, empty, or one holding part of its first line (``unrecorded``). No session
     traded (orders come after the first checkpoint), so nothing was sent: ``resume``
     starts it over from nothing.
+
+    A run that left what only a run past its start writes (``metrics.json``, written with
+    a checkpoint; ``timings.json``, when its command ended; a state snapshot) was not
+    killed so: its records were removed (a clean-up, an ``rm -r`` cut short or read
+    half way), and starting it over would replace a run that ran.
     """
-    if not (path / names.RUN_META).is_file() or (path / names.CHECKPOINT).exists():
+    if not (path / names.RUN_META).is_file() or any(
+        (path / name).exists() for name in _PAST_ITS_START
+    ):
         return False
-    return all(unrecorded(path / name) for name in RUN_MARKERS if (path / name).is_file())
+    return all(
+        unrecorded(path / name)
+        for name in (*RUN_MARKERS, names.SNAPSHOTS)
+        if (path / name).is_file()
+    )
 
 
 def unrecorded(path: Path) -> str:
