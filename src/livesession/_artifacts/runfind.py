@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Final
 
 from .._support.text import command
 from . import names
-from .runfiles import first_writes_left
+from .packed import compressed_copies
+from .runfiles import first_writes_left, renamed_by_case
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "killed_while_starting",
     "lost_files",
     "lost_said",
+    "named_otherwise",
     "runs_inside",
     "unrecorded",
 ]
@@ -104,13 +106,22 @@ def lost_files(path: Path) -> list[str]:
     return [name for name in RUN_MARKERS if not (path / name).exists()]
 
 
-def lost_said(lost: list[str]) -> str:
-    """What every tool says of a run that lost ``lost`` (``lost_files``): the loss, what to do."""
-    return (
+def lost_said(lost: list[str], run_dir: Path) -> str:
+    """What every tool says of a run that lost ``lost`` (``lost_files``): the loss, what to do.
+
+    Compressed where they lie (``events.jsonl.gz``), they are not lost: that is said instead.
+    """
+    said = (
         f"{' and '.join(lost)} {'is' if len(lost) == 1 else 'are'} missing from a run "
-        f"livesession made ({names.RUN_META} is there): lost on the way, or removed; get the "
-        "run's own copy"
+        f"livesession made ({names.RUN_META} is there)"
     )
+    lost_way = ": lost on the way, or removed; get the run's own copy"
+    return f"{said}{compressed_copies(run_dir, lost) or lost_way}"
+
+
+def named_otherwise(run_dir: Path, missing: list[str]) -> str:
+    """``missing`` run files there in another case (``renamed_by_case``), or compressed."""
+    return renamed_by_case(run_dir, missing) or compressed_copies(run_dir, missing)
 
 
 def runs_inside(path: Path) -> str:

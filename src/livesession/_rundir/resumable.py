@@ -91,7 +91,7 @@ def resume_problem(run_dir: Path) -> str | None:
     """
     try:
         if lost := lost_files(run_dir):  # as ``resume`` refuses it: removed, not unwritten
-            raise RunDirectoryError(lost_said(lost))
+            raise RunDirectoryError(lost_said(lost, run_dir))
         refuse_odd_files(run_dir)
         refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)
         cfg, meta = read_run_config(run_dir)

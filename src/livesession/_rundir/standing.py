@@ -25,8 +25,8 @@ import attrs
 
 from .._artifacts import names
 from .._artifacts.releases import release_of, written_by_other_release
-from .._artifacts.runfiles import not_there, renamed_by_case
-from .._artifacts.runfind import runs_inside
+from .._artifacts.runfiles import not_there
+from .._artifacts.runfind import named_otherwise, runs_inside
 from .._artifacts.runread import RUN_MARKERS, events_back
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
@@ -108,7 +108,7 @@ def not_a_run(run_dir: Path) -> str:
     if missing:
         return (
             f"{run_dir} is not a run: no {names.RUN_META}, and {' and '.join(missing)} missing"
-            f"{renamed_by_case(run_dir, [names.RUN_META, *missing])}{runs_inside(run_dir)}"
+            f"{named_otherwise(run_dir, [names.RUN_META, *missing])}{runs_inside(run_dir)}"
         )
     return ""
 

@@ -1,0 +1,62 @@
+"""A run's files compressed where they lie: ``events.jsonl.gz`` where ``events.jsonl`` was.
+
+A clean-up that compresses an old run where it lies (``gzip -r out/runs/drill-01``, ``xz``
+of its large files) leaves ``events.jsonl.gz`` where ``events.jsonl`` was. Every tool reads
+a run's files as the run wrote them, so such a run was said to have lost them (``lost on
+the way, or removed``), or, its ``run.json`` compressed too, to be no run, and ``list``
+left it out without a word. ``compressed_copies`` says what is there instead, with the
+command that gives the files back their names (``runfind.named_otherwise``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from .._support.text import shell_word
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+__all__ = ["compressed_copies", "has_compressed"]
+
+_UNPACK: Final = {".gz": "gunzip", ".xz": "unxz", ".bz2": "bunzip2", ".zst": "unzstd --rm"}
+"""The compressors' suffixes, each with the command that decompresses in place."""
+
+
+def _compressed(run_dir: Path, wanted: Iterable[str]) -> list[str]:
+    """The names of ``wanted`` files there compressed (``events.jsonl.gz``), sorted."""
+    return sorted(
+        f"{name}{suffix}"
+        for name in wanted
+        for suffix in _UNPACK
+        if (run_dir / f"{name}{suffix}").is_file()
+    )
+
+
+def has_compressed(run_dir: Path, wanted: Iterable[str]) -> bool:
+    """Whether one of ``wanted`` is in ``run_dir`` compressed (``list`` shows such a run)."""
+    try:
+        return bool(_compressed(run_dir, wanted))
+    except OSError:  # not to be read: nothing more is known of it than before
+        return False
+
+
+def compressed_copies(run_dir: Path, missing: list[str]) -> str:
+    """``, but events.jsonl.gz is there, compressed: ...`` ("" when none of ``missing`` is).
+
+    The way out is the command that decompresses them where they are, pasted as printed.
+    """
+    try:
+        found = _compressed(run_dir, missing)
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    there = f"{found[0]} is" if len(found) == 1 else f"{', '.join(found[:-1])} and {found[-1]} are"
+    suffix = found[0][found[0].rindex(".") :]
+    return (
+        f", but {there} there, compressed (a clean-up that compressed the run?): every tool "
+        "reads a run's files as the run wrote them; decompress them where they are "
+        f"(`{_UNPACK[suffix]} {shell_word(str(run_dir))}/*{suffix}`)"
+    )
