@@ -581,6 +581,34 @@ def test_status_of_a_run_refused_for_a_held_lease_says_not_to_start_a_second_one
     assert cli("verify", out / "second").returncode == 0
 
 
+def test_evidence_of_a_run_refused_for_a_held_lease_does_not_fail_its_rerun(tmp_path):
+    """Bug: `evidence` of a run preflight refused with LEASE_HELD (another session traded the
+    account and strategy, and the run rightly stayed out) said `NOT VERIFIED: the determinism
+    re-run does not match: ... PREFLIGHT_CHECK (seq 7): payload.detail ... another live session
+    holds it in the run, (absent) in the re-run` (exit 1): the re-run holds a lease of its
+    own, which no one else held. The refusal came from outside the run's config and code, as
+    a lost lease does: `not_applicable`, and the evidence VERIFIED."""
+    from livesession.evidence import write_evidence
+
+    out = tmp_path / "runs"
+    (out / ".leases").mkdir(parents=True)
+    lease = FileLease(out / ".leases" / "acct1__sma_demo.lease", "acct1", "sma_demo")
+    other = lease.acquire("other@desk-02:4242", time.time_ns(), 10**15)
+    assert other is not None
+    config = write_config(tmp_path / "second.toml", account="acct1", steps=50)
+    refused = cli("dryrun", "--config", config, "--out", out, "--run-id", "second", "--lease")
+    assert refused.returncode == EXIT_REJECTED
+    result = write_evidence(out / "second", out_dir=tmp_path / "ev")
+    lease.release(other)
+    assert result.ok, result.problems
+    assert orjson.loads(result.manifest.read_bytes())["determinism"] == {
+        "status": "not_applicable",
+        "reason": "preflight refused the run its lease (LEASE_HELD: another live session held "
+        "it): that came from outside its config and code, and a re-run, which holds a lease "
+        "of its own, cannot repeat it",
+    }
+
+
 def expire_lease_file(path: Path) -> Callable[[int], None]:
     """``kill_and_take_over``'s ``expire_at`` for the lease file at ``path`` (its one entry)."""
 
