@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-__all__ = ["compressed_copies", "has_compressed"]
+__all__ = ["archive_beside", "archive_said", "compressed_copies", "has_compressed"]
 
 _UNPACK: Final = {".gz": "gunzip", ".xz": "unxz", ".bz2": "bunzip2", ".zst": "unzstd --rm"}
 """The compressors' suffixes, each with the command that decompresses in place."""
+_ARCHIVES: Final = (".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".tar")
+"""How a run archived whole (``tar -czf r1.tar.gz r1``) is named."""
 
 
 def _compressed(run_dir: Path, wanted: Iterable[str]) -> list[str]:
@@ -40,6 +42,35 @@ def has_compressed(run_dir: Path, wanted: Iterable[str]) -> bool:
         return bool(_compressed(run_dir, wanted))
     except OSError:  # not to be read: nothing more is known of it than before
         return False
+
+
+def _extract(archive: Path) -> str:
+    """``tar -xf out/runs/r1.tar.gz -C out/runs``: the run back beside its archive."""
+    return f"tar -xf {shell_word(str(archive))} -C {shell_word(str(archive.parent))}"
+
+
+def archive_said(path: Path) -> str:
+    """``; it is an archive (...): `tar -xf ...` gives the run back``, or "".
+
+    ``livesession status out/runs/r1.tar.gz`` (a run a clean-up archived) said only that it
+    is not a directory.
+    """
+    if not path.name.endswith(_ARCHIVES):
+        return ""
+    return f"; it is an archive (of a run?): `{_extract(path)}` gives its run back"
+
+
+def archive_beside(path: Path) -> str:
+    """`` (out/runs/r1.tar.gz is there: ...)`` of a run ``path`` not there, or "".
+
+    A run a clean-up archived and removed (``tar -czf r1.tar.gz r1 && rm -r r1``) was said
+    only not to exist, its archive beside it in plain sight.
+    """
+    for suffix in _ARCHIVES:
+        archive = path.with_name(f"{path.name}{suffix}")
+        if path.name and archive.is_file():
+            return f" ({archive} is there: an archive of it? `{_extract(archive)}` gives it back)"
+    return ""
 
 
 def compressed_copies(run_dir: Path, missing: list[str]) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from .._support.text import command
 from . import names
-from .packed import compressed_copies
+from .packed import archive_said, compressed_copies
 from .runfiles import first_writes_left, renamed_by_case
 
 if TYPE_CHECKING:
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RUN_MARKERS",
+    "archive_said",
     "is_run_dir",
     "killed_while_starting",
     "lost_files",

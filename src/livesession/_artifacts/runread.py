@@ -25,6 +25,7 @@ from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
+from .packed import archive_said
 from .runfiles import not_there, odd_files, odd_said
 from .runfind import (
     RUN_MARKERS,
@@ -137,7 +138,7 @@ def no_directory(path: Path) -> str:
     if not path.exists():
         return f"run directory {path}{not_there(path)}"
     what = f"{names.EVENTS} and {names.AUDIT}"
-    return f"{path} is not a directory (a run is a directory holding {what})"
+    return f"{path} is not a directory (a run is a directory holding {what}){archive_said(path)}"
 
 
 def _missing(names_missing: list[str], path: Path | None = None, what: str = "missing") -> str:
