@@ -555,10 +555,9 @@ def test_status_names_another_session_holding_a_crashed_runs_lease(tmp_path):
     assert cli("verify", run_dir).returncode == 0
 
 
-def test_status_of_a_run_refused_for_a_held_lease_says_not_to_start_a_second_one(tmp_path):
-    """A run preflight refused with LEASE_HELD: `status` said `fix what the reason names and
-    start a new run`, which would start a second session on the account and strategy (and
-    be refused again) while RUNBOOK says not to. It says to start one once the holder ended."""
+def _refused_for_a_held_lease(tmp_path: Path) -> tuple[Path, FileLease, Any, str]:
+    """A run ``second`` preflight refused (LEASE_HELD): its directory, the lease, its holder
+    (``other@desk-02:4242``, to release) and the refusal's stderr."""
     out = tmp_path / "runs"
     (out / ".leases").mkdir(parents=True)
     lease = FileLease(out / ".leases" / "acct1__sma_demo.lease", "acct1", "sma_demo")
@@ -567,8 +566,16 @@ def test_status_of_a_run_refused_for_a_held_lease_says_not_to_start_a_second_one
     config = write_config(tmp_path / "second.toml", account="acct1", steps=50)
     refused = cli("dryrun", "--config", config, "--out", out, "--run-id", "second", "--lease")
     assert refused.returncode == EXIT_REJECTED
-    assert "(other@desk-02:4242, per " in refused.stderr
-    status = cli("status", out / "second")
+    return out / "second", lease, other, refused.stderr
+
+
+def test_status_of_a_run_refused_for_a_held_lease_says_not_to_start_a_second_one(tmp_path):
+    """A run preflight refused with LEASE_HELD: `status` said `fix what the reason names and
+    start a new run`, which would start a second session on the account and strategy (and
+    be refused again) while RUNBOOK says not to. It says to start one once the holder ended."""
+    run_dir, lease, other, stderr = _refused_for_a_held_lease(tmp_path)
+    assert "(other@desk-02:4242, per " in stderr
+    status = cli("status", run_dir)
     assert status.returncode == EXIT_REJECTED
     said = dict(line.split(None, 1) for line in status.stdout.splitlines())
     assert said["reason"] == "LEASE_HELD"
@@ -578,7 +585,28 @@ def test_status_of_a_run_refused_for_a_held_lease_says_not_to_start_a_second_one
         "start a second one; start a new run once it ended (this one stays as evidence)"
     )
     lease.release(other)
-    assert cli("verify", out / "second").returncode == 0
+    assert cli("verify", run_dir).returncode == 0
+
+
+def test_evidence_of_a_run_refused_for_a_held_lease_does_not_fail_its_rerun(tmp_path):
+    """Bug: `evidence` of a run preflight refused with LEASE_HELD (another session traded the
+    account and strategy, and the run rightly stayed out) said `NOT VERIFIED: the determinism
+    re-run does not match: ... PREFLIGHT_CHECK (seq 7): payload.detail ... another live session
+    holds it in the run, (absent) in the re-run` (exit 1): the re-run holds a lease of its
+    own, which no one else held. The refusal came from outside the run's config and code, as
+    a lost lease does: `not_applicable`, and the evidence VERIFIED."""
+    from livesession.evidence import write_evidence
+
+    run_dir, lease, other, _ = _refused_for_a_held_lease(tmp_path)
+    result = write_evidence(run_dir, out_dir=tmp_path / "ev")
+    lease.release(other)
+    assert result.ok, result.problems
+    assert orjson.loads(result.manifest.read_bytes())["determinism"] == {
+        "status": "not_applicable",
+        "reason": "preflight refused the run its lease (LEASE_HELD: another live session held "
+        "it): that came from outside its config and code, and a re-run, which holds a lease "
+        "of its own, cannot repeat it",
+    }
 
 
 def expire_lease_file(path: Path) -> Callable[[int], None]:

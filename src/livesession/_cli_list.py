@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ._cli_output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from ._cli_status import writer_cell
 from ._support.oserrors import said as oserror_said
-from ._support.text import error_line, json_path, one_line, path_text
+from ._support.text import command, error_line, json_path, one_line, path_text
 
 if TYPE_CHECKING:
     import argparse
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["cmd_list", "problem_cell"]
 
+_NAMED = 3
+"""The most folders of runs named below an empty one."""
 HEADER = ("RUN", "VERDICT", "STATE", "STEPS", "HEARTBEAT", "WRITER", "PROBLEM")
 
 
@@ -73,8 +75,33 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
     if not runs:
-        print(f"(no runs in {path_text(args.out_dir)})")  # noqa: T201 - the CLI's output
+        print(f"(no runs in {path_text(args.out_dir)}{_runs_below(Path(args.out_dir))})")  # noqa: T201
     return _listed(unreadable)
+
+
+def _runs_below(out_dir: Path) -> str:
+    """``; folders below it hold runs: `livesession list out/runs` ``, or "".
+
+    ``livesession list out`` (the folder above dryrun's ``out/runs``, or a desk's folder of
+    run folders) said only ``(no runs in out)``, as if the runs were gone: the folders
+    below it that hold runs are named, each with the list that shows them.
+    """
+    from ._artifacts.runfind import is_run_dir  # noqa: PLC0415 - only for an empty list
+
+    found = []
+    try:
+        for child in sorted(out_dir.iterdir()):
+            if child.name.startswith(".") or not child.is_dir():
+                continue
+            if any(is_run_dir(run) for run in child.iterdir() if not run.name.startswith(".")):
+                found.append(child)
+    except OSError:  # a folder it may not look into hides nothing it was asked
+        return ""
+    if not found:
+        return ""
+    shown = ", ".join(f"`{command('list', path)}`" for path in found[:_NAMED])
+    more = f" (and {len(found) - _NAMED} more)" if len(found) > _NAMED else ""
+    return f"; folders below it hold runs: {shown}{more}"
 
 
 def _listed(unreadable: list[OSError]) -> int:

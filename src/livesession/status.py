@@ -390,6 +390,10 @@ def list_runs(
     are not hidden by it. So is a directory it may not look into (another user's, mode
     700): whether it holds a run cannot be told.
 
+    A run removed while it is read (a clean-up's ``rm -r`` as ``list`` runs) is left out, as
+    a moment later it would have been, not judged on the files left at that moment, nor
+    said unread for a file that went with it.
+
     Raises:
         RunDirectoryError: ``out_dir`` is missing, not a directory, or a run itself.
         OSError: the system refused to read a file of one of the runs (``run_status``),
@@ -411,8 +415,12 @@ def list_runs(
                 continue
             try:  # a directory it may not look into (another user's run) is unread, not the end
                 if child.is_dir() and (is_run_dir(child) or no_run_shown(child)):
-                    found.append(run_status(child, now=now))
+                    judged = run_status(child, now=now)
+                    if child.is_dir():  # gone while read (an rm -r): what was read is no run
+                        found.append(judged)
             except OSError as exc:
+                if not child.is_dir():  # gone while read, with the file it was reading
+                    continue
                 if refused is None:
                     raise
                 refused.append(exc)

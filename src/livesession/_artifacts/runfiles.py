@@ -39,6 +39,7 @@ from .._support.fsutil import file_kind, link_target, open_regular
 from .._support.text import command
 from .._support.tmpfiles import tmp_target
 from . import names
+from .packed import archive_beside, archive_said
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -74,7 +75,9 @@ def not_there(path: Path) -> str:
         )
         if broken is not None:
             return f" does not exist ({broken}{not_there(broken)})"
-        return " does not exist" + (_file_above(path) or _run_id_alone(path))
+        return " does not exist" + (
+            _file_above(path) or _run_id_alone(path) or archive_beside(path)
+        )
     target = link_target(path)
     try:
         path.stat()
@@ -126,7 +129,7 @@ def no_runs_there(out_dir: Path) -> str:
     now names the list that shows the run: ``livesession list out/runs``.
     """
     if out_dir.exists():  # a file in the way
-        return f"{out_dir} is not a directory of runs"
+        return f"{out_dir} is not a directory of runs{archive_said(out_dir)}"
     said = not_there(out_dir)
     there = _DEFAULT_OUT / out_dir
     if _run_id_alone(out_dir):

@@ -13,17 +13,20 @@ from typing import TYPE_CHECKING, Final
 
 from .._support.text import command
 from . import names
-from .runfiles import first_writes_left
+from .packed import archive_said, compressed_copies
+from .runfiles import first_writes_left, renamed_by_case
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
     "RUN_MARKERS",
+    "archive_said",
     "is_run_dir",
     "killed_while_starting",
     "lost_files",
     "lost_said",
+    "named_otherwise",
     "runs_inside",
     "unrecorded",
 ]
@@ -32,6 +35,8 @@ __all__ = [
 #: artifacts, and a crashed run may lack metrics.json or state snapshots, but every run that
 #: got as far as recording anything has these two.
 RUN_MARKERS: Final = (names.EVENTS, names.AUDIT)
+_PAST_ITS_START: Final = (names.CHECKPOINT, names.METRICS, names.TIMINGS)
+"""Files no run killed while it started has: each is written once it ran (or ended)."""
 _NAMED_RUNS: Final = 3
 _FIRST_LINE_BYTES: Final = 1 << 16
 """The most a torn first line may hold (a first record is a few hundred bytes)."""
@@ -56,10 +61,21 @@ def killed_while_starting(path: Path) -> bool:
     both there, empty, or one holding part of its first line (``unrecorded``). No session
     traded (orders come after the first checkpoint), so nothing was sent: ``resume``
     starts it over from nothing.
+
+    A run that left what only a run past its start writes (``metrics.json``, written with
+    a checkpoint; ``timings.json``, when its command ended; a state snapshot) was not
+    killed so: its records were removed (a clean-up, an ``rm -r`` cut short or read
+    half way), and starting it over would replace a run that ran.
     """
-    if not (path / names.RUN_META).is_file() or (path / names.CHECKPOINT).exists():
+    if not (path / names.RUN_META).is_file() or any(
+        (path / name).exists() for name in _PAST_ITS_START
+    ):
         return False
-    return all(unrecorded(path / name) for name in RUN_MARKERS if (path / name).is_file())
+    return all(
+        unrecorded(path / name)
+        for name in (*RUN_MARKERS, names.SNAPSHOTS)
+        if (path / name).is_file()
+    )
 
 
 def unrecorded(path: Path) -> str:
@@ -91,13 +107,22 @@ def lost_files(path: Path) -> list[str]:
     return [name for name in RUN_MARKERS if not (path / name).exists()]
 
 
-def lost_said(lost: list[str]) -> str:
-    """What every tool says of a run that lost ``lost`` (``lost_files``): the loss, what to do."""
-    return (
+def lost_said(lost: list[str], run_dir: Path) -> str:
+    """What every tool says of a run that lost ``lost`` (``lost_files``): the loss, what to do.
+
+    Compressed where they lie (``events.jsonl.gz``), they are not lost: that is said instead.
+    """
+    said = (
         f"{' and '.join(lost)} {'is' if len(lost) == 1 else 'are'} missing from a run "
-        f"livesession made ({names.RUN_META} is there): lost on the way, or removed; get the "
-        "run's own copy"
+        f"livesession made ({names.RUN_META} is there)"
     )
+    lost_way = ": lost on the way, or removed; get the run's own copy"
+    return f"{said}{compressed_copies(run_dir, lost) or lost_way}"
+
+
+def named_otherwise(run_dir: Path, missing: list[str]) -> str:
+    """``missing`` run files there in another case (``renamed_by_case``), or compressed."""
+    return renamed_by_case(run_dir, missing) or compressed_copies(run_dir, missing)
 
 
 def runs_inside(path: Path) -> str:

@@ -25,13 +25,15 @@ from .._exceptions import RunDirectoryError
 from .._support.fsutil import raise_if_refused, refuse_special
 from .._support.text import command
 from . import names
-from .runfiles import not_there, odd_files, odd_said, renamed_by_case
+from .packed import archive_said
+from .runfiles import not_there, odd_files, odd_said
 from .runfind import (
     RUN_MARKERS,
     is_run_dir,
     killed_while_starting,
     lost_files,
     lost_said,
+    named_otherwise,
     runs_inside,
     unrecorded,
 )
@@ -119,8 +121,8 @@ def require_run(
         if lost_files(path) == missing:  # a run that lost a file: said as verify says it
             if lost:
                 return path
-            raise RunDirectoryError(f"{path}: {lost_said(missing)}")
-        said = _missing(missing, path) + renamed_by_case(path, missing)
+            raise RunDirectoryError(f"{path}: {lost_said(missing, path)}")
+        said = _missing(missing, path) + named_otherwise(path, missing)
         raise RunDirectoryError(f"{path} is not a run: {said}{runs_inside(path)}")
     return path
 
@@ -136,7 +138,7 @@ def no_directory(path: Path) -> str:
     if not path.exists():
         return f"run directory {path}{not_there(path)}"
     what = f"{names.EVENTS} and {names.AUDIT}"
-    return f"{path} is not a directory (a run is a directory holding {what})"
+    return f"{path} is not a directory (a run is a directory holding {what}){archive_said(path)}"
 
 
 def _missing(names_missing: list[str], path: Path | None = None, what: str = "missing") -> str:

@@ -183,15 +183,26 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
 
 
 def _own_sinks(run_dir: Path) -> str:
-    """What a run an application wrote on its own sinks is, and what takes it; or "".
+    """Why ``run_dir``, without ``run.json``, is not taken: a run on an application's sinks.
 
     The runbook's Python invocation (``run_dryrun`` on files of its own) leaves the four
     contract files and no ``run.json``: ``evidence`` and ``resume`` said only that it is
-    not a run directory, where ``status`` says what to do with it.
+    not a run directory, where ``status`` says what to do with it. A run whose
+    ``config.json`` or ``checkpoint.json`` is there was made by livesession and lost its
+    ``run.json`` (a clean-up, a copy): that is said, as ``verify`` says it, not the sinks.
     """
+    said = f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
     if not all((run_dir / name).is_file() for name in (names.EVENTS, names.AUDIT)):
-        return ""
-    return (
+        return said
+    if made := next((n for n in (names.CONFIG, names.CHECKPOINT) if (run_dir / n).is_file()), ""):
+        return (  # as verify says it: livesession made the run, which lost its run.json
+            f"{run_dir} is not a livesession run directory as it is: {names.RUN_META} is "
+            f"missing, but {made} shows livesession made this run, and it writes "
+            f"{names.RUN_META} before any record: the version and config hash it records are "
+            f"lost; restore it from a backup (`{command('verify', run_dir)}` says what else is "
+            "wrong)"
+        )
+    return said + (
         ": an application wrote its files on sinks of its own; "
         f"`{command('verify', run_dir)}` checks them, and evidence and resume take a run "
         "that livesession dryrun or create_run made"
@@ -208,8 +219,7 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
     try:
         meta = orjson.loads(meta_path.read_bytes())
     except FileNotFoundError:
-        said = f"{run_dir} is not a livesession run directory (no {names.RUN_META})"
-        raise RunDirectoryError(said + _own_sinks(run_dir)) from None
+        raise RunDirectoryError(_own_sinks(run_dir)) from None
     except IsADirectoryError:  # the run's own flaw, as a missing file: not the host refusing
         raise RunDirectoryError(f"{meta_path} is a directory, not a file") from None
     except orjson.JSONDecodeError as exc:  # why, too: a BOM a copy put there, say

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runfiles import refuse_odd_files
+from .._artifacts.runfind import lost_files, lost_said
 from .._exceptions import CheckpointError, LiveSessionError, RunDirectoryError
 from .._support.fsutil import raise_if_refused
 from .._support.oserrors import unwritable_run
@@ -89,6 +90,8 @@ def resume_problem(run_dir: Path) -> str | None:
             is no reason of the run's, and ``status`` says it rather than a verdict.
     """
     try:
+        if lost := lost_files(run_dir):  # as ``resume`` refuses it: removed, not unwritten
+            raise RunDirectoryError(lost_said(lost, run_dir))
         refuse_odd_files(run_dir)
         refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)
         cfg, meta = read_run_config(run_dir)

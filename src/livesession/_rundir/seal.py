@@ -253,7 +253,7 @@ def _doubt(run_dir: Path, checkpoint: dict[str, Any], steps: object = None) -> s
     the stop record counts.
     """
     if lost := lost_files(run_dir):  # said as every tool says it, and nothing after it
-        return f"the seal is not borne out: {lost_said(lost)}"
+        return f"the seal is not borne out: {lost_said(lost, run_dir)}"
     unsealing: list[str] = []  # the last whole record of events or audit is not the seal's
     last = last_whole_line(run_dir / names.EVENTS) or {}
     if last.get("event_type") != "SESSION_STOPPED" and (run_dir / names.EVENTS).is_file():

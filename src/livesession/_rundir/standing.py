@@ -25,8 +25,8 @@ import attrs
 
 from .._artifacts import names
 from .._artifacts.releases import release_of, written_by_other_release
-from .._artifacts.runfiles import not_there, renamed_by_case
-from .._artifacts.runfind import runs_inside
+from .._artifacts.runfiles import not_there
+from .._artifacts.runfind import archive_said, named_otherwise, runs_inside
 from .._artifacts.runread import RUN_MARKERS, events_back
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
@@ -101,14 +101,14 @@ def not_a_run(run_dir: Path) -> str:
     if not run_dir.exists():
         return f"{run_dir}{not_there(run_dir)}"
     if not run_dir.is_dir():
-        return f"{run_dir} is not a directory"
+        return f"{run_dir} is not a directory{archive_said(run_dir)}"
     if (run_dir / names.RUN_META).is_file():
         return ""
     missing = [name for name in RUN_MARKERS if not (run_dir / name).is_file()]
     if missing:
         return (
             f"{run_dir} is not a run: no {names.RUN_META}, and {' and '.join(missing)} missing"
-            f"{renamed_by_case(run_dir, [names.RUN_META, *missing])}{runs_inside(run_dir)}"
+            f"{named_otherwise(run_dir, [names.RUN_META, *missing])}{runs_inside(run_dir)}"
         )
     return ""
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
+from .._artifacts.packed import has_compressed
 from .._artifacts.runfiles import first_writes_left
 from .._artifacts.runfind import killed_while_starting
 from .._artifacts.runread import require_run
@@ -89,6 +90,8 @@ def no_run_shown(path: Path) -> bool:
     explains (``renamed_by_case``): it was left out of the list without a word.
     """
     if no_run_yet(path) or any((path / name).exists() for name in _REMAINS):
+        return True
+    if has_compressed(path, (*_REMAINS, names.RUN_META)):  # compressed where it lies
         return True
     wanted = {name.lower() for name in (*_REMAINS, names.RUN_META)}
     try:

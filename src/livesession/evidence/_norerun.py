@@ -41,14 +41,8 @@ def not_applicable(run_dir: Path, *, rerunnable: bool) -> dict[str, Any] | None:
     cfg, meta = read_run_config(run_dir)
     if not rerunnable:  # a plug-in, or the clock, given as an object
         return objects_given(run_dir)
-    lost_at = _lease_lost_at(run_dir) if leased(meta) else None
-    if lost_at is not None:
-        return {
-            "status": "not_applicable",
-            "reason": f"the run lost its lease (LEASE_LOST, at step {lost_at}): that came from "
-            "outside its config and code (another session, or the lease's backend), and a "
-            "re-run cannot repeat it",
-        }
+    if leased(meta) and (outside := _lease_from_outside(run_dir)):
+        return {"status": "not_applicable", "reason": outside}
     if cfg.feed == "venue":
         return None
     if why := unrepeatable(cfg, meta.get("sources") or {}):
@@ -68,17 +62,29 @@ def leased(meta: dict[str, Any]) -> bool:
     return backing.lease or backing.store != "local"
 
 
-def _lease_lost_at(run_dir: Path) -> object | None:
-    """The step of the run's ``C2_LEASE_LOST`` (None: it kept its lease to the end).
+def _lease_from_outside(run_dir: Path) -> str:
+    """Why the run's lease makes it one no re-run repeats ("" when it does not).
 
-    The re-run holds a lease of its own that no one takes, so it would trade on where the
-    run stopped: a loss is no part of what the config and code produce.
+    The re-run holds a lease of its own that no one else holds or takes: a run that lost
+    its lease (``C2_LEASE_LOST``) would be traded on where it stopped, and one preflight
+    refused because another session held it (``C2_REJECT_LEASE_HELD``) would trade where
+    it did not. Neither is what the config and code produce.
     """
     for record in iter_records(run_dir / names.AUDIT):
         if record.get("code") == "C2_LEASE_LOST":
             step = payload(record).get("step")
-            return "?" if step is None else step
-    return None
+            return (
+                f"the run lost its lease (LEASE_LOST, at step {'?' if step is None else step}): "
+                "that came from outside its config and code (another session, or the lease's "
+                "backend), and a re-run cannot repeat it"
+            )
+        if record.get("code") == "C2_REJECT_LEASE_HELD":
+            return (
+                "preflight refused the run its lease (LEASE_HELD: another live session held "
+                "it): that came from outside its config and code, and a re-run, which holds "
+                "a lease of its own, cannot repeat it"
+            )
+    return ""
 
 
 def missing_files(run_dir: Path) -> dict[str, Any] | None:

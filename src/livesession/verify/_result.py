@@ -239,7 +239,7 @@ def summarize(
     """
     if lost := lost_files(run_dir):
         others = total - len(lost)
-        return lost_said(lost) + (f"; {others} other violation(s)" if others > 0 else "")
+        return lost_said(lost, run_dir) + (f"; {others} other violation(s)" if others > 0 else "")
     dead = list(dead_sinks)
     if dead_audit is not None:
         record, error = dead_audit
