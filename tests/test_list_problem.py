@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
 from livesession.cli import main
 
@@ -58,3 +59,30 @@ def test_list_rows_say_what_is_wrong_with_a_run(
     assert "No space left on device" in rows["full"]
     assert main(["resume", str(out / "full"), "-q"]) == 0  # the full disk's run verifies
     assert _table(out, capsys)["full"] == "-"
+
+
+def test_list_state_says_what_halted_a_run_s_trading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a run the kill switch halted read ``STOPPED`` in ``list``'s table, as one that
+    traded to its end, though ``status`` and ``list --json`` (``halted_by``) said it."""
+    out = tmp_path / "runs"
+    _killed_run(out, "killed")
+    args = ["dryrun", "--out", str(out), "--steps", "20", "-q"]
+    assert main([*args, "--run-id", "plain"]) == 0
+    capsys.readouterr()
+    assert main(["list", str(out)]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    at, end = header.index("STATE"), header.index("STEPS")
+    states = {row.split()[0]: row[at:end].rstrip() for row in rows}
+    assert states == {"killed": "STOPPED, HALTED by the kill switch (operator)", "plain": "STOPPED"}
+
+
+def _killed_run(out: Path, run_id: str) -> None:
+    """A 20-step run an operator's kill halted after 5 steps, sealed."""
+    with create_run(DryrunConfig(run_id=run_id, steps=20), out) as session:
+        assert session.preflight()
+        session.activate()
+        session.run_n_steps(5)
+        assert session.kill("operator")
+        session.run_to_end(20)

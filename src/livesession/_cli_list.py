@@ -64,7 +64,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             (
                 _run_label(run.run_id, Path(run.run_dir).name),
                 run.verdict.label,
-                run.state or _unstarted(run),
+                state_cell(run),
                 f"{'-' if run.steps is None else run.steps}{planned}",
                 run.heartbeat_utc or "-",
                 writer_cell(run),
@@ -117,6 +117,17 @@ def _listed(unreadable: list[OSError]) -> int:
 def _refused(unreadable: list[OSError]) -> str:
     """``RUN/audit.jsonl: Permission denied``: each file ``list`` could not read, joined."""
     return "; ".join(f"{exc.filename2 or exc.filename}: {oserror_said(exc)}" for exc in unreadable)
+
+
+def state_cell(run: RunStatus) -> str:
+    """``list``'s ``STATE``: the run's state, and what halted its trading when it is HALTED.
+
+    ``STOPPED, HALTED by the kill switch (DAILY_LOSS)``: a run the kill switch or a halt
+    stopped trading read ``STOPPED`` alone beside one that traded to its end, though
+    ``status`` and ``--json`` (``halted_by``) say it.
+    """
+    state = run.state or _unstarted(run)
+    return f"{state}, HALTED by {run.halted_by}" if run.halted_by else state
 
 
 def _unstarted(run: RunStatus) -> str:
