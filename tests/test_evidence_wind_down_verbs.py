@@ -30,6 +30,8 @@ from livesession.evidence._operator import (
 )
 from livesession.verify import verify_run
 
+from _helpers import plug_config
+
 STEPS = 40
 STOP_AT = 7
 
@@ -110,16 +112,14 @@ raise SystemExit("the crash point in the wind-down was not reached")
 @pytest.fixture(name="resting_config", scope="module")
 def _resting_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One plug-in package for the module: a process imports a package from one place."""
-    base = tmp_path_factory.mktemp("plugs")
-    (base / "restplug").mkdir()
-    (base / "restplug" / "__init__.py").write_text("")
-    (base / "restplug" / "parts.py").write_text(textwrap.dedent(PLUG))
-    config = base / "rests.toml"
-    config.write_text(
+    return plug_config(
+        tmp_path_factory.mktemp("plugs"),
+        "restplug",
+        {"parts.py": textwrap.dedent(PLUG)},
         f'strategy_id = "rests"\nsteps = {STEPS}\ndurability = "none"\n'
-        'strategy_factory = "restplug.parts:rests"\n'
+        'strategy_factory = "restplug.parts:rests"\n',
+        "rests.toml",
     )
-    return config
 
 
 def _crashed_in_the_wind_down(config: Path, out: Path, run_id: str) -> Path:
