@@ -114,8 +114,8 @@ def determinism(
     if cfg.feed == "venue":
         return _venue_replay(run_dir, cfg, scratch)
     actions = recorded_actions(run_dir / names.EVENTS)
-    if why := unplaceable(actions):
-        return _with_actions({"status": "not_applicable", "reason": why}, actions, cfg.steps)
+    if why := unplaceable(actions):  # not re-run: it took none of them (the reason names it)
+        return {"status": "not_applicable", "reason": why}
     steps = replay_steps(run_dir, cfg.steps)
     # A run that held the (account, strategy) lease has the re-run hold one too (a lease
     # file of its own), since the lease's preflight check is one of its events.
@@ -169,8 +169,8 @@ def _signals(path: Path) -> list[tuple[Any, Any]]:
 def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
     """A venue-fed run: its journaled bars through the same strategy on the mock venue."""
     actions = recorded_actions(run_dir / names.EVENTS)
-    if why := unplaceable(actions):
-        return _with_actions({"status": "not_applicable", "reason": why}, actions, cfg.steps)
+    if why := unplaceable(actions):  # not re-run: it took none of them (the reason names it)
+        return {"status": "not_applicable", "reason": why}
     journal = JournalFeed(
         run_dir / names.MARKET_JOURNAL, symbol=cfg.symbol, interval_ms=cfg.step_interval_ms
     )
