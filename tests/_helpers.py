@@ -609,12 +609,19 @@ def desk_config(root: Path, package: str, modules: dict[str, str], toml: str) ->
     config ``root/desk.toml`` (``toml``) that names it, loaded as ``load_config`` does."""
     from livesession import load_config
 
+    return load_config(plug_config(root, package, modules, toml))
+
+
+def plug_config(
+    root: Path, package: str, modules: dict[str, str], toml: str, name: str = "desk.toml"
+) -> Path:
+    """``desk_config``'s package and config file, written: the config file's path."""
     (root / package).mkdir()
     (root / package / "__init__.py").write_text("")
-    for name, source in modules.items():
-        (root / package / name).write_text(source)
-    (root / "desk.toml").write_text(toml)
-    return load_config(root / "desk.toml")
+    for module, source in modules.items():
+        (root / package / module).write_text(source)
+    (root / name).write_text(toml)
+    return root / name
 
 
 def book_fill(

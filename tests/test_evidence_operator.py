@@ -29,6 +29,8 @@ from livesession.evidence._outcome import outcome, outcome_lines
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 
+from _helpers import plug_config
+
 STEPS = 400
 
 
@@ -284,16 +286,14 @@ def keeps_a_tuple(*, strategy_id, at):
 @pytest.fixture(name="failing_config", scope="module")
 def _failing_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One plug-in package for the module: a process imports a package from one place."""
-    base = tmp_path_factory.mktemp("plugs")
-    (base / "deskplug").mkdir()
-    (base / "deskplug" / "__init__.py").write_text("")
-    (base / "deskplug" / "parts.py").write_text(textwrap.dedent(PLUG))
-    config = base / "fails.toml"
-    config.write_text(
+    return plug_config(
+        tmp_path_factory.mktemp("plugs"),
+        "deskplug",
+        {"parts.py": textwrap.dedent(PLUG)},
         f'strategy_id = "fails"\nsteps = {STEPS}\ndurability = "none"\n'
-        'strategy_factory = "deskplug.parts:fails"\n[strategy_params]\nat = 90\n'
+        'strategy_factory = "deskplug.parts:fails"\n[strategy_params]\nat = 90\n',
+        "fails.toml",
     )
-    return config
 
 
 def test_a_fault_acknowledged_by_a_named_operator_re_runs_to_the_same_bytes(

@@ -85,13 +85,17 @@ def _unless_trading(p: SessionParts, verb: str) -> VerbResult | None:
     )
 
 
-def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> VerbResult:
+def request_stop(
+    p: SessionParts, reason: str, *, sealed_as: bool = False, wind_down: bool = True
+) -> VerbResult:
     """Stop: cancel open orders, flatten, final snapshot, STOPPED (bounded).
 
     ``sealed_as``: ``reason`` is also the one the seal records (the CLI's signal stops).
     A trading session is checkpointed once it is STOPPING, before the wind-down sends
     anything: a crash in the wind-down then resumes the stop (``close`` finishes it, with
     the stop's reason), where it used to resume the trading the operator had stopped.
+    Without ``wind_down`` the session is left there, STOPPING and checkpointed, as such a
+    crash leaves it (the evidence re-run of a run whose operator acted in the resumed stop).
     """
     lifecycle = p.lifecycle
     state = lifecycle.state
@@ -113,7 +117,8 @@ def request_stop(p: SessionParts, reason: str, *, sealed_as: bool = False) -> Ve
     if state is S.DRYRUN_ACTIVE and lifecycle.in_(S.STOPPING):
         # Durable before the wind-down: a crash in it resumes the stop, not the trading.
         lifecycle.guarded(p.checkpointer.save)
-    lifecycle.guarded(p.winddown.wind_down)
+    if wind_down:
+        lifecycle.guarded(p.winddown.wind_down)
     return _applied(p, "request_stop", "stopped")
 
 

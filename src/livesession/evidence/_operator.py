@@ -24,6 +24,14 @@ application that preflighted a session and closed it unactivated) is taken there
 the re-run activates the session, and the session is activated only if it is still
 PREFLIGHT_OK after them, as ``run_to_end`` does.
 
+A verb taken in a stop's wind-down before the wind-down recorded anything of its own (a
+kill of a run resumed STOPPING after a crash in the wind-down, or of a stop from another
+thread as it began) is taken there too: the re-run stops without winding down
+(``stop_before_wind_down``, as the crash left the run), takes the verb, and winds down
+after it. A verb taken in a wind-down after the wind-down had sent or recorded anything
+(``placeable`` False) has no such place in the re-run: ``unplaceable`` says so, and the
+re-run does not claim a mismatch of the plug-ins for it.
+
 An action is taken at its boundary, or, when the session is not yet where it can apply
 (an acknowledgement of a fault that ends the step after that boundary), at the next one or
 once the steps are over. The re-run is no judge of the actions: the byte comparison is.
@@ -41,6 +49,7 @@ from .._domain.clock import format_utc_ns
 from .._domain.lifecycle import SESSION_CLOSED, SessionState
 from .._exceptions import LiveSessionError
 from .._rundir.halts import SELF_KILLS
+from .._session.heldstop import stop_before_wind_down
 from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
 from .._support.oserrors import scratch_way_out
@@ -59,6 +68,7 @@ __all__ = [
     "recorded_actions",
     "replay",
     "told_actions",
+    "unplaceable",
 ]
 
 S = SessionState
@@ -84,9 +94,17 @@ class OperatorAction:
     """Taken between the preflight and the activation (``after_step`` is then 0)."""
     at_ns: int | None = attrs.field(default=None, eq=False)
     """The run's (simulated) time of the event that recorded it: a reviewer's "when"."""
+    winds_down: bool = True
+    """A stop's: False when the run took another verb in its wind-down before the wind-down
+    recorded anything (the stop is then held STOPPING for it: ``stop_before_wind_down``)."""
+    placeable: bool = True
+    """False for a verb the run took in a wind-down already under way: no re-run takes it
+    there (the wind-down runs from start to end within one verb)."""
 
     def take(self, session: LiveSessionOrchestrator) -> VerbResult:
         """Call the verb on ``session``."""
+        if self.verb == "request_stop" and not self.winds_down:
+            return stop_before_wind_down(session, self.argument, sealed_as=self.sealed_as)
         if self.verb == "request_stop":
             return session.request_stop(self.argument, sealed_as=self.sealed_as)
         verb = getattr(session, self.verb)
@@ -133,6 +151,7 @@ def actions_in(events: Iterable[dict[str, Any]]) -> tuple[OperatorAction, ...]:
     found: list[OperatorAction] = []
     sealed_reason = ""
     activated = False
+    winding = _WindDown()
     for event in events:
         kind, body = event.get("event_type"), payload(event)
         if kind == "BAR":
@@ -141,18 +160,69 @@ def actions_in(events: Iterable[dict[str, Any]]) -> tuple[OperatorAction, ...]:
             sealed_reason = str(body.get("reason") or "")
         elif kind == "STATE_CHANGED" and body.get("trigger") == "activate":
             activated = True
-        else:
-            action = _action(kind, body)
-            if action is not None:
-                early = not activated and action[0] != "close"
-                at = event.get("ts_sim")
-                at_ns = at if isinstance(at, int) and not isinstance(at, bool) else None
-                found.append(OperatorAction(bars, *action, before_activation=early, at_ns=at_ns))
+        action = None if kind == "BAR" else _action(kind, body)
+        if action is None:
+            winding.saw(kind, body, len(found) - 1)
+            continue
+        early = not activated and action[0] != "close"
+        at = event.get("ts_sim")
+        at_ns = at if isinstance(at, int) and not isinstance(at, bool) else None
+        taken = OperatorAction(bars, *action, before_activation=early, at_ns=at_ns)
+        found.append(winding.place(taken, found))
+        winding.saw(kind, body, len(found) - 1)
     return tuple(
         attrs.evolve(action, sealed_as=action.argument == sealed_reason)
         if action.verb == "request_stop" and sealed_reason
         else action
         for action in found
+    )
+
+
+@attrs.define
+class _WindDown:
+    """Where a run's events stand in a stop's wind-down, read in order (``actions_in``)."""
+
+    under_way: bool = False
+    stop: int | None = None
+    """The index (among the actions found) of the operator's stop being wound down."""
+    recorded: bool = False
+    """Whether the wind-down (or a verb taken in it) recorded an event of its own yet."""
+
+    def saw(self, kind: object, body: dict[str, Any], last: int) -> None:
+        """Take in an event; ``last`` is the index of the last action found (-1: none)."""
+        if kind == "STATE_CHANGED" and body.get("to_state") == S.STOPPING.value:
+            asked = body.get("trigger") == "request_stop" and body.get("from_state") in _STOPPABLE
+            self.under_way, self.recorded = True, False
+            self.stop = last if asked and last >= 0 else None
+        elif kind == "STATE_CHANGED" and body.get("from_state") == S.STOPPING.value:
+            self.under_way, self.stop = False, None
+        elif self.under_way:
+            self.recorded = True
+
+    def place(self, action: OperatorAction, found: list[OperatorAction]) -> OperatorAction:
+        """``action``, taken in the wind-down under way: its stop held for it, or unplaceable."""
+        if not self.under_way:
+            return action
+        if self.stop is not None and not self.recorded and found[self.stop].verb == "request_stop":
+            found[self.stop] = attrs.evolve(found[self.stop], winds_down=False)
+            return action
+        return attrs.evolve(action, placeable=False)
+
+
+def unplaceable(actions: Iterable[OperatorAction]) -> str:
+    """Why the re-run cannot take the run's operator actions where it took them, or "".
+
+    A verb the run took in a wind-down already under way (after it had recorded an event of
+    its own) has no place in a re-run: the wind-down runs there within the stop's own verb.
+    """
+    late = [action.describe() for action in actions if not action.placeable]
+    if not late:
+        return ""
+    return (
+        f"the run's operator called {', '.join(late)} while a stop's wind-down was under way "
+        "(after it had recorded events of its own), and the re-run cannot take a verb inside "
+        "a wind-down, so it was not compared: this says nothing against the run or its "
+        "plug-ins (verify checks the run's record on its own)"
     )
 
 

@@ -44,7 +44,14 @@ from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
 from ._norerun import leased as run_leased
 from ._norerun import missing_files, not_applicable, objects_given, unsealed
-from ._operator import OperatorAction, progress_to, recorded_actions, replay, told_actions
+from ._operator import (
+    OperatorAction,
+    progress_to,
+    recorded_actions,
+    replay,
+    told_actions,
+    unplaceable,
+)
 from ._orphan import ParentWatch
 from ._steps import replay_steps
 
@@ -107,6 +114,8 @@ def determinism(
     if cfg.feed == "venue":
         return _venue_replay(run_dir, cfg, scratch)
     actions = recorded_actions(run_dir / names.EVENTS)
+    if why := unplaceable(actions):  # not re-run: it took none of them (the reason names it)
+        return {"status": "not_applicable", "reason": why}
     steps = replay_steps(run_dir, cfg.steps)
     # A run that held the (account, strategy) lease has the re-run hold one too (a lease
     # file of its own), since the lease's preflight check is one of its events.
@@ -159,6 +168,9 @@ def _signals(path: Path) -> list[tuple[Any, Any]]:
 
 def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
     """A venue-fed run: its journaled bars through the same strategy on the mock venue."""
+    actions = recorded_actions(run_dir / names.EVENTS)
+    if why := unplaceable(actions):  # not re-run: it took none of them (the reason names it)
+        return {"status": "not_applicable", "reason": why}
     journal = JournalFeed(
         run_dir / names.MARKET_JOURNAL, symbol=cfg.symbol, interval_ms=cfg.step_interval_ms
     )
@@ -167,7 +179,6 @@ def _venue_replay(run_dir: Path, cfg: Any, scratch: Path) -> dict[str, Any]:
         session = create_run(
             replay_cfg, scratch, idempotency_backend="memory", feed=journal, alerts=False
         )
-    actions = recorded_actions(run_dir / names.EVENTS)
     replay(session, replay_steps(run_dir, cfg.steps), actions)
     same = _signals(run_dir / names.EVENTS) == _signals(scratch / cfg.run_id / names.EVENTS)
     compared = {"SIGNAL events (venue bars replayed on the mock venue)": same}
