@@ -218,7 +218,9 @@ def test_a_confirmed_kill_survives_a_crash_and_the_resumed_run_does_not_trade(
 ) -> None:
     """The risk manager's probe: kill confirmed, the writer SIGKILLed, `resume`. The resumed
     run went back to the activation's checkpoint and traded ACTIVE to its end, the
-    KILL_SWITCH events only in events.jsonl.torn."""
+    KILL_SWITCH events only in events.jsonl.torn. (It may resume from the checkpoint taken
+    at the kill's trip, and then finishes the kill's own flatten: that is no trading; the
+    next test holds the window open.)"""
     with _live(tmp_path, "make") as (proc, run_dir):
         until(
             "an order",
@@ -237,9 +239,43 @@ def test_a_confirmed_kill_survives_a_crash_and_the_resumed_run_does_not_trade(
         session.run_n_steps(30)
         assert session.trading_state is TradingState.HALTED
         session.recorder.flush(sync=False)
-        assert len(_events(run_dir, "ORDER_SUBMITTED")) == sent, "the resumed run traded"
+        after = _events(run_dir, "ORDER_SUBMITTED")[sent:]
+        assert [e["payload"]["reason"] for e in after] in ([], ["flatten"]), "it traded"
     [kill] = _events(run_dir, "KILL_SWITCH")
     assert kill["payload"]["reason"] == "SIGNAL_SIGUSR1"
+    result = verify_run(run_dir)
+    assert result.ok, result.render(run_dir)
+
+
+def test_a_kill_confirmed_before_its_last_checkpoint_resumes_to_the_same_flatten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The writer is paused in the kill's last checkpoint (hit 3, after its flat; hit 2, at
+    its trip, holds the kill), `kill` confirms (trading HALTED, flat), then the writer is
+    SIGKILLed. The resume starts from the trip's checkpoint, HALTED and still flattening:
+    it sends the kill's flatten as the writer did, the same order (its client order id is
+    the one in events.jsonl.torn), once, and nothing else; the run verifies."""
+    with _live(tmp_path, "once", LIVESESSION_PAUSE_AT="checkpoint:3") as (proc, run_dir):
+        assert main(["kill", str(run_dir)]) == EXIT_OK
+        assert "flat (KILL_SWITCH_FLAT)" in capsys.readouterr().out
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait(timeout=_DEADLINE_S)
+    with resume_run(run_dir) as session:
+        assert session.trading_state is TradingState.HALTED
+        sent = len(_events(run_dir, "ORDER_SUBMITTED"))
+        session.run_n_steps(10)
+        session.recorder.flush(sync=False)
+        assert not any(session.book.positions.values())
+    after = _events(run_dir, "ORDER_SUBMITTED")[sent:]
+    assert [e["payload"]["reason"] for e in after] == ["flatten"]
+    torn = [
+        e["payload"]["client_order_id"]
+        for e in map(orjson.loads, (run_dir / f"{names.EVENTS}.torn").read_bytes().splitlines())
+        if e["event_type"] == "ORDER_SUBMITTED"
+    ]
+    assert [e["payload"]["client_order_id"] for e in after] == torn
+    assert len(_events(run_dir, "KILL_SWITCH")) == 1
     result = verify_run(run_dir)
     assert result.ok, result.render(run_dir)
 
