@@ -25,7 +25,7 @@ checkpoint of an earlier build, without them, is held to the line checks alone
 (``ResumeRead.digested`` is False: the resume says so in the session log).
 
 The tail past the offset (a crash's half line) is not checked here: the resume cuts it.
-``damage_past_checkpoint`` reads it for ``status``, to say damage a crash does not explain.
+``pastcheckpoint`` reads it for ``status``, to say damage a crash does not explain.
 """
 
 from __future__ import annotations
@@ -51,8 +51,6 @@ __all__ = [
     "CRLF",
     "ResumeRead",
     "check_record",
-    "damage_past",
-    "damage_past_checkpoint",
     "inside_line",
 ]
 
@@ -147,78 +145,6 @@ def check_record(run_dir: Path, recorder: Mapping[str, Any]) -> ResumeRead:
     except _Damage as damage:
         raise _refusal(states, damage) from None
     return ResumeRead(digests=digests, digested=digested)
-
-
-_PAST_READ: Final = 1 << 26
-"""The bytes past a checkpoint's offset ``damage_past_checkpoint`` reads at most (64 MiB)."""
-
-
-def damage_past(run_dir: Path, checkpoint: Mapping[str, Any]) -> str:
-    """``damage_past_checkpoint`` of a crashed run's checkpoint ("" without one)."""
-    recorder = checkpoint.get("recorder")
-    return damage_past_checkpoint(run_dir, recorder) if isinstance(recorder, dict) else ""
-
-
-def damage_past_checkpoint(run_dir: Path, recorder: Mapping[str, Any]) -> str:
-    """What lies past a crashed run's checkpoint that a crash does not explain; "" if none.
-
-    A crash tears the last line at most. A whole line past the checkpoint's offset that is
-    not the next event the run wrote (its numbering, its ``event_id``), or not the next
-    snapshot (a JSON object numbered so), is more: ``events.jsonl:279 does not hash to its
-    event_id: ...``. A resume sets it aside all the same (``<file>.torn``), with the rest
-    of the tail; ``status`` says it. At most ``_PAST_READ`` bytes of each are read.
-    """
-    try:
-        offsets, events = recorder["offsets"], run_dir / names.ARTIFACTS["events"]
-        with events.open("rb") as handle:
-            first = handle.readline(_PAST_READ)
-        ids = _ids(1, first.rstrip(b"\n")) if first.endswith(b"\n") else None
-        last = int(recorder["ts_sim"])
-        for number, line in enumerate(
-            _past(events, int(offsets["events"])), start=int(recorder["event_seq"]) + 1
-        ):
-            if ids is None or not _event_written(line, number, ids):
-                damage = _event_damage(number, line, ids or (b"", b""), last, 1 << 63)
-                return f"{names.EVENTS}:{damage.line} {damage.what}"
-        states = run_dir / names.ARTIFACTS["states"]
-        for number, raw in enumerate(
-            _past(states, int(offsets["states"])), start=int(recorder["snapshot_seq"]) + 1
-        ):
-            if _snapshot_seq(raw) != number:
-                return f"{names.SNAPSHOTS}:{number} {_unlike(raw, f'snapshot {number}')}"
-    except _Damage as damage:
-        return f"{names.EVENTS}:{damage.line} {damage.what}"
-    except (OSError, KeyError, TypeError, ValueError):  # unread, or a checkpoint of no shape
-        return ""
-    return ""
-
-
-def _past(path: Path, offset: int) -> list[bytes]:
-    """The whole lines of ``path`` from ``offset`` (a torn last one left out)."""
-    with path.open("rb") as handle:
-        handle.seek(offset)
-        return handle.read(_PAST_READ).split(b"\n")[:-1]
-
-
-def _snapshot_seq(raw: bytes) -> object:
-    """The ``seq`` of snapshot line ``raw``; None when it is no JSON object."""
-    try:
-        snapshot = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return None
-    return snapshot.get("seq") if isinstance(snapshot, dict) else None
-
-
-def _event_written(line: bytes, number: int, ids: tuple[bytes, bytes]) -> bool:
-    """Whether ``line`` is event ``number`` as the run writes it (its id its content's)."""
-    head, at_tail = _HEAD.match(line), line.rfind(b',"run_id":%b,' % ids[0])
-    end = re.compile(_TAIL % (re.escape(ids[0]), re.escape(ids[1]))).fullmatch(line, at_tail)
-    if head is None or end is None or end[1] != b"%d" % number:
-        return False
-    made = b"".join(
-        (b"[%b,%b," % ids, head[2], b",", end[1], b",", line[head.end() : at_tail], b"]")
-    )
-    return hashlib.sha256(made).hexdigest()[:24].encode() == head[1]
 
 
 def _same_bytes(offset: int, digest: Any, want: object) -> None:
