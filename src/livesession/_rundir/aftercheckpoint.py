@@ -20,6 +20,7 @@ import orjson
 
 from .._artifacts import names
 from .._session.aftercheckpoint import hold, look_up, resume_record
+from .._support.linescan import marked_lines
 from .._typing import RelayedVenue, ResumableVenue
 
 if TYPE_CHECKING:
@@ -35,7 +36,16 @@ _FILLED: Final = (b'"event_type":"ORDER_FILLED"', b'"event_type":"ORDER_PARTIALL
 
 
 def _payloads(events: Path, offset: int, *marks: bytes) -> Iterator[dict[str, Any]]:
-    """The payloads of the events in ``events``' first ``offset`` bytes holding a mark."""
+    """The payloads of the events in ``events``' first ``offset`` bytes holding a mark.
+
+    The lines holding one are found by ``marked_lines`` (a crashed long run's million
+    lines are not cut one by one in Python); a file it cannot tell whole is read by line.
+    """
+    found = marked_lines(events, offset, marks)
+    if found is not None:
+        for line in found:
+            yield orjson.loads(line)["payload"]
+        return
     read = 0
     with events.open("rb") as f:
         for line in f:
