@@ -98,19 +98,6 @@ def test_the_verdict_is_the_line_by_line_one(run_dir, monkeypatch, damage):
         assert "lacks" in said
 
 
-def _reference(path: Path, offset: int, marks: tuple[bytes, ...]) -> list[bytes]:
-    """The lines holding a mark as ``aftercheckpoint`` read them, one by one."""
-    read, found = 0, []
-    with path.open("rb") as handle:
-        for line in handle:
-            read += len(line)
-            if read > offset:
-                break
-            if any(mark in line for mark in marks):
-                found.append(line.rstrip(b"\n"))
-    return found
-
-
 @pytest.mark.parametrize("block", [4, 7, 1 << 22])
 @pytest.mark.parametrize("data", [b"ab\nXc\n\nyX\nXX\nlast", b"X\n" * 5, b"long" * 9 + b"X\n"])
 def test_marked_lines_are_the_line_by_line_ones(tmp_path, monkeypatch, block, data):
@@ -123,7 +110,8 @@ def test_marked_lines_are_the_line_by_line_ones(tmp_path, monkeypatch, block, da
             assert not data.endswith(b"\n")
             assert offset >= len(data)
             continue
-        assert found == _reference(path, offset, (b"X", b"y")), offset
+        reference = aftercheckpoint.one_by_one(path, offset, (b"X", b"y"))
+        assert found == [line.rstrip(b"\n") for line in reference], offset
 
 
 @pytest.mark.parametrize("block", [3, 1 << 22])
