@@ -59,6 +59,7 @@ def test_dryrun_bench_refuses_zero_repeats() -> None:
         ("bench_scale.py", ("--small", "200", "--large", "400")),
         ("bench_memory.py", ("--small", "200", "--large", "400")),
         ("bench_kit.py", ("--examples", "3", "--steps", "10")),
+        ("bench_crashed_read.py", ("--steps", "3000", "--repeat", "1")),
     ],
 )
 def test_other_benches_print_a_ratio(script: str, args: tuple[str, ...]) -> None:

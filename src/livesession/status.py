@@ -80,12 +80,12 @@ from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.alerting import posted
 from ._rundir.backing import lease_standing
-from ._rundir.beforecheckpoint import damage_past
 from ._rundir.brokers import resume_credentials
 from ._rundir.layout import read_run_config
 from ._rundir.loading import loading_resume, one_look
 from ._rundir.lock import holder_of, stopped
 from ._rundir.onestop import stop_pending
+from ._rundir.pastcheckpoint import damage_past
 from ._rundir.refused import StoreRefusal, store_refusal
 from ._rundir.reseal import sealing_checkpoint
 from ._rundir.resumable import resume_problem

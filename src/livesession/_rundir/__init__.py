@@ -4,7 +4,8 @@
 ``memoryids``: who may keep client order ids in memory), ``resume`` (``resume_run``;
 ``resumable``: whether it can, asked without changing the run, and its checkpoint read;
 ``resumecut``: where it cuts the files back to; ``beforecheckpoint``: whether the
-record it keeps before the checkpoint is still what the run wrote; ``aftercheckpoint``:
+record it keeps before the checkpoint is still what the run wrote; ``pastcheckpoint``:
+what lies past it that a crash does not explain, for ``status``; ``aftercheckpoint``:
 the orders sent after the checkpoint, looked up at the venue; ``keptkeys``: whether the
 store still holds the run's keys, and a SQLite one opens; ``drift``: whether
 ``config.json`` is the config the run traded under; ``identity``: whether it is the

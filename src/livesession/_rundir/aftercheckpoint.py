@@ -20,6 +20,7 @@ import orjson
 
 from .._artifacts import names
 from .._session.aftercheckpoint import hold, look_up, resume_record
+from .._support.linescan import marked_lines
 from .._typing import RelayedVenue, ResumableVenue
 
 if TYPE_CHECKING:
@@ -28,14 +29,25 @@ if TYPE_CHECKING:
 
     from .._session.assembly import SessionParts
 
-__all__ = ["recorded_fills", "recorded_orders", "sent_after"]
+__all__ = ["one_by_one", "recorded_fills", "recorded_orders", "sent_after"]
 
 _SUBMITTED: Final = b'"event_type":"ORDER_SUBMITTED"'
 _FILLED: Final = (b'"event_type":"ORDER_FILLED"', b'"event_type":"ORDER_PARTIALLY_FILLED"')
 
 
 def _payloads(events: Path, offset: int, *marks: bytes) -> Iterator[dict[str, Any]]:
-    """The payloads of the events in ``events``' first ``offset`` bytes holding a mark."""
+    """The payloads of the events in ``events``' first ``offset`` bytes holding a mark.
+
+    The lines holding one are found by ``marked_lines`` (a crashed long run's million
+    lines are not cut one by one in Python); a file it cannot tell whole is read by line.
+    """
+    found = marked_lines(events, offset, marks)
+    for line in one_by_one(events, offset, marks) if found is None else found:
+        yield orjson.loads(line)["payload"]
+
+
+def one_by_one(events: Path, offset: int, marks: tuple[bytes, ...]) -> Iterator[bytes]:
+    """The lines ending within ``events``' first ``offset`` bytes holding a mark, read by line."""
     read = 0
     with events.open("rb") as f:
         for line in f:
@@ -43,7 +55,7 @@ def _payloads(events: Path, offset: int, *marks: bytes) -> Iterator[dict[str, An
             if read > offset:
                 break
             if any(mark in line for mark in marks):
-                yield orjson.loads(line)["payload"]
+                yield line
 
 
 def recorded_orders(events: Path, offset: int) -> set[str]:

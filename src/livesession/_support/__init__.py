@@ -2,7 +2,8 @@
 
 Files: ``fsutil`` (atomic replacement, a torn tail cut aside), ``madedir`` (a directory
 another process may be making too), ``filemode`` (the permission
-bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``outfile`` (a
+bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``linescan`` (a
+file's first bytes hashed, counted and searched whole), ``outfile`` (a
 tool's ``--output``), ``tmpfiles`` (what a write killed before its rename left),
 ``oserrors`` (the way out of an error the system gave) and ``dirlock``
 (a ``flock`` on a directory, and who holds it), ``anchor`` (a relative path resolved once,
