@@ -179,3 +179,38 @@ def test_the_top_level_options_keep_their_place(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as ended:
         main(argv)
     assert ended.value.code == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["list", "--out", "out/runs"],
+            (
+                "--out is not an option of list: it takes the folder of runs itself, as its "
+                "argument: `livesession list out/runs`"
+            ),
+        ),
+        (
+            ["list", "--json", "--out", "out/runs"],
+            (
+                "--out is not an option of list: it takes the folder of runs itself, as its "
+                "argument: `livesession list --json out/runs`"
+            ),
+        ),
+        (
+            ["verify", "--out", "out/runs/demo-001"],
+            (
+                "--out is not an option of verify: it takes the run directory itself, as its "
+                "argument: `livesession verify out/runs/demo-001`"
+            ),
+        ),
+    ],
+)
+def test_dryrun_s_out_given_to_a_reader_says_its_argument(
+    capsys: pytest.CaptureFixture[str], argv: list[str], said: str
+) -> None:
+    """Bug: ``livesession list --out out/runs`` (dryrun's ``--out`` written again to read the
+    runs back) said only ``unrecognized arguments: --out``. The line names the argument."""
+    assert _refusal(capsys, *argv) == f"livesession: error: {said}\n"
+    assert build_parser().parse_args(shlex.split(said.rpartition("`livesession ")[2][:-1]))

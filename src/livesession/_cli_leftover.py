@@ -47,10 +47,31 @@ def parsed(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
 
 def left_over(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> str:
     """The one-line refusal of the words ``extra`` no argument of the command took."""
+    words = _words(parser)
     return (
-        misplaced(parser, _words(parser))
+        misplaced(parser, words)
+        or _out_for_argument(args, extra, words)
         or _one_run(args, extra)
         or (f"unrecognized arguments: {' '.join(extra)}{_nearest_option(parser, args, extra)}")
+    )
+
+
+def _out_for_argument(args: argparse.Namespace, extra: list[str], words: list[str]) -> str:
+    """``list --out out/runs``: the folder is ``list``'s argument, not an option; else "".
+
+    ``dryrun --out DIR`` names where runs go, and a user who reads them back writes it
+    again: ``livesession list --out out/runs`` said only ``unrecognized arguments: --out``.
+    """
+    command = getattr(args, "command", None)
+    what = {"out_dir": "folder of runs", "run_dir": "run directory"}
+    takes = next((what[name] for name in what if getattr(args, name, None) is not None), None)
+    if takes is None or "--out" not in extra or command not in words:
+        return ""
+    rest = words[words.index(command) + 1 :]
+    rest.remove("--out")
+    return (
+        f"--out is not an option of {command}: it takes the {takes} itself, as its "
+        f"argument: `{_line(command, rest)}`"
     )
 
 
