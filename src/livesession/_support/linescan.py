@@ -4,7 +4,8 @@ A crashed long run's ``events.jsonl`` holds a million lines; reading it line by 
 Python (a regular expression, a hash, a JSON parse each) took ``status`` seconds a run and
 ``list`` of a month's runs minutes. What a check needs of most of those lines is their
 bytes hashed and counted, and the few lines holding a mark: found here by the C-level
-``find`` of a memory map, each byte read once.
+``find`` over blocks of whole lines, each byte read once. (Plain reads, not a memory map:
+a map of a file another process truncates meanwhile ends the reader with SIGBUS.)
 """
 
 from __future__ import annotations
