@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final
 
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
 from ._rundir.loading import loading_next, loading_says
+from ._rundir.nextwords import bundle_next
 from ._rundir.refused import unsealed_because
 from ._rundir.standing import credentials_said, lease_wait, next_advice, webhook_said
 from ._rundir.starting import start_again
@@ -41,6 +42,7 @@ _NEXT: Final = {
     Verdict.CRASHED: "continue it: {resume}",
     Verdict.RUNNING: "nothing: a writer holds it (one writer per run); poll again later",
 }
+_COMPLETED: Final = _NEXT[Verdict.COMPLETED]
 _UNSTARTED: Final = {  # a run killed while it started: after run.json, or before it
     Verdict.CRASHED: "start it over: {resume} (it recorded nothing, and sent nothing)",
     Verdict.NOT_A_RUN: "start it again with its own config: {dryrun} takes the directory over",
@@ -250,6 +252,9 @@ def _next(found: RunStatus, store: StoreRefusal | None) -> str:
     if found.verdict is Verdict.CRASHED and found.damaged_tail:
         said = f"keep a copy of the run and report the damage past its checkpoint, then {said}"
     words = wind_down_words(found.reason, at) if at else ""
+    bundle = bundle_next(Path(found.run_dir), found.run_id) if said is _COMPLETED else None
+    if bundle:  # said whole: its paths' braces are no fields of the format below
+        said = bundle.replace("{", "{{").replace("}", "}}")
     said = next_advice(
         found.verdict.name,
         found.reason,

@@ -7,11 +7,16 @@ say the same words (``reason_next``), so a reviewer holding either reads status'
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from .._artifacts import names
+from .._artifacts.runread import read_json_object
 from .._support.text import command
 
-__all__ = ["OWN_SINKS_NEXT", "REASON_NEXT", "reason_next"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["OWN_SINKS_NEXT", "REASON_NEXT", "bundle_next", "reason_next"]
 
 _TRACEBACK: Final = "the session log its traceback (input_failed; the CLI's: session.log.jsonl)"
 _FIX: Final = "fix it and start a new run (this one stays as evidence; `{verify}` checks it)"
@@ -56,3 +61,37 @@ def reason_next(verdict: str, reason: object, run_dir: str) -> str:
     """
     said = REASON_NEXT.get((verdict, str(reason)))
     return "" if said is None else said.format_map(_Commands(run_dir))
+
+
+def bundle_next(run_dir: Path, run_id: str | None) -> str | None:
+    """What ``status`` advises of a COMPLETED run whose evidence bundle lies beside it.
+
+    None when there is none of these records (no ``manifest.json``, one of another run or
+    audit head, or its ``EV-*.md`` gone): the verdict's own advice (verify, then evidence)
+    stands. Read only: the manifest and ``metrics.json``, both small; ``verify --manifest``
+    is what holds the run to the bundle, file by file.
+    """
+    try:
+        manifest = read_json_object(run_dir / names.MANIFEST)
+        head = read_json_object(run_dir / names.METRICS).get("audit_head")
+    except OSError:
+        return None
+    created, verdict = manifest.get("created_utc"), manifest.get("evidence")
+    ours = run_id is not None and manifest.get("run_id") == run_id
+    if not (ours and head and manifest.get("audit_head") == head and isinstance(created, str)):
+        return None
+    document = f"EV-{created[:10].replace('-', '')}-{run_id}.md"
+    if not (run_dir / document).is_file():
+        return None
+    if verdict == "VERIFIED":
+        word = command("verify", str(run_dir)).removeprefix("livesession verify ")
+        held = f"livesession verify --manifest {word} {word}"  # the bundle's folder: the run's
+        return (
+            f"hand over its evidence bundle ({document} and {names.MANIFEST}: VERIFIED, "
+            f"written {created[:19]}Z); `{held}` holds the run to it first (status reads "
+            "only the ends of the files)"
+        )
+    return (
+        f"its evidence bundle says {verdict} ({document} says why): put that right, then "
+        f"`{command('evidence', str(run_dir))}` writes it again"
+    )
