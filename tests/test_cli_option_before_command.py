@@ -205,6 +205,22 @@ def test_the_top_level_options_keep_their_place(argv: list[str]) -> None:
                 "argument: `livesession verify out/runs/demo-001`"
             ),
         ),
+        # Before the command too: it said `unrecognized arguments: --out (not an option of
+        # list: ...)`, without the line to run.
+        (
+            ["--out", "out/runs", "list", "--json"],
+            (
+                "--out is not an option of list: it takes the folder of runs itself, as its "
+                "argument: `livesession list out/runs --json`"
+            ),
+        ),
+        (
+            ["--out=out/runs/demo-001", "status"],
+            (
+                "--out is not an option of status: it takes the run directory itself, as its "
+                "argument: `livesession status out/runs/demo-001`"
+            ),
+        ),
     ],
 )
 def test_dryrun_s_out_given_to_a_reader_says_its_argument(

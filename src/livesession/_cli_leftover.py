@@ -63,12 +63,20 @@ def _out_for_argument(args: argparse.Namespace, extra: list[str], words: list[st
     again: ``livesession list --out out/runs`` said only ``unrecognized arguments: --out``.
     """
     command = getattr(args, "command", None)
-    what = {"out_dir": "folder of runs", "run_dir": "run directory"}
-    takes = next((what[name] for name in what if getattr(args, name, None) is not None), None)
+    takes = next((_TAKES[name] for name in _TAKES if getattr(args, name, None) is not None), None)
     if takes is None or "--out" not in extra or command not in words:
         return ""
     rest = words[words.index(command) + 1 :]
     rest.remove("--out")
+    return _out_said(command, takes, rest)
+
+
+_TAKES: Final = {"out_dir": "folder of runs", "run_dir": "run directory"}
+"""A reader's argument, by its name, that a user gives as ``--out`` (``dryrun``'s option)."""
+
+
+def _out_said(command: str, takes: str, rest: list[str]) -> str:
+    """``--out`` given to ``command``, which ``takes`` the folder as its argument: what to run."""
     return (
         f"--out is not an option of {command}: it takes the {takes} itself, as its "
         f"argument: `{_line(command, rest)}`"
@@ -195,25 +203,18 @@ def misplaced(parser: argparse.ArgumentParser, words: list[str]) -> str:
     command's go after it, and the refusal says so with the command line to run. A
     misspelt one names the option it is near, as after the command.
     """
-    commands = _commands(parser)
-    top = _options(list(parser._actions))  # noqa: SLF001 - argparse keeps its actions so
-    anywhere: dict[str, bool] = {}
-    for sub in commands.values():
-        for name, takes in _options(list(sub._actions)).items():  # noqa: SLF001
-            anywhere[name] = anywhere.get(name, False) or takes
+    commands, top, anywhere = _commands(parser), _top(parser), _anywhere(parser)
     at, before = _split(words, commands, {**anywhere, **top})
     own = _options(list(commands[words[at]]._actions)) if at is not None else anywhere  # noqa: SLF001
     given, stray = _sorted_out(before, own, top, anywhere)
     if at is None:
         return _no_command(commands, given)
-    if not given and not stray:
-        return ""
+    if said := _reader_out(commands[words[at]], words[at], before, words[at + 1 :]):
+        return said  # ``--out out/runs list``: dryrun's --out, the reader's argument
     command = words[at]
     rest = [*before, *words[at + 1 :]]
-    if not stray:
-        names = [_option_name(word, own) for word in given]
-        are = f"{names[0]} is an option" if len(names) == 1 else f"{', '.join(names)} are options"
-        return f"{are} of {command}, given before it: write `{_line(command, rest)}`"
+    if not stray:  # the command's own options only, or none
+        return _given_before(command, [_option_name(word, own) for word in given], rest)
     word = before[stray[0]]
     name = word.partition("=")[0]
     close = difflib.get_close_matches(name, sorted({*own, *top}), n=1, cutoff=_CLOSE)
@@ -230,6 +231,45 @@ def misplaced(parser: argparse.ArgumentParser, words: list[str]) -> str:
         f"unrecognized arguments: {strays} (not an option of {command}: "
         f"`livesession {command} --help` lists its options)"
     )
+
+
+def _given_before(command: str, names: list[str], rest: list[str]) -> str:
+    """``--json is an option of list, given before it: ...`` for ``names``; "" for none."""
+    if not names:
+        return ""
+    are = f"{names[0]} is an option" if len(names) == 1 else f"{', '.join(names)} are options"
+    return f"{are} of {command}, given before it: write `{_line(command, rest)}`"
+
+
+def _top(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """The top-level parser's own options (``--version``, ``--help``), by whether each takes one."""
+    return _options(list(parser._actions))  # noqa: SLF001 - argparse keeps its actions so
+
+
+def _anywhere(parser: argparse.ArgumentParser) -> dict[str, bool]:
+    """Every command's options, and whether each takes a value (under any command)."""
+    anywhere: dict[str, bool] = {}
+    for sub in _commands(parser).values():
+        for name, takes in _options(list(sub._actions)).items():  # noqa: SLF001
+            anywhere[name] = anywhere.get(name, False) or takes
+    return anywhere
+
+
+def _reader_out(
+    sub: argparse.ArgumentParser, command: str, before: list[str], after: list[str]
+) -> str:
+    """``--out DIR`` before ``command``, which lacks ``--out`` and takes DIR as its argument.
+
+    The refusal ``list --out out/runs`` gets (``_out_for_argument``), else "".
+    """
+    at = next((i for i, w in enumerate(before) if w.partition("=")[0] == "--out"), None)
+    dests = {action.dest for action in sub._actions if not action.option_strings}  # noqa: SLF001
+    takes = next((_TAKES[name] for name in _TAKES if name in dests), None)
+    if at is None or takes is None or "--out" in _options(list(sub._actions)):  # noqa: SLF001
+        return ""
+    word = before[at]
+    kept = [word.partition("=")[2]] if "=" in word else []
+    return _out_said(command, takes, [*before[:at], *kept, *before[at + 1 :], *after])
 
 
 def _sorted_out(
