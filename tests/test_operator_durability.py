@@ -257,7 +257,9 @@ def test_a_kill_confirmed_before_its_last_checkpoint_resumes_to_the_same_flatten
     the one in events.jsonl.torn), once, and nothing else; the run verifies."""
     with _live(tmp_path, "once", LIVESESSION_PAUSE_AT="checkpoint:3") as (proc, run_dir):
         assert main(["kill", str(run_dir)]) == EXIT_OK
-        assert "flat (KILL_SWITCH_FLAT)" in capsys.readouterr().out
+        # It said `0 cancelled, flat`, as of a book that held nothing: it names what it sold.
+        said = "0 cancelled, flattened SELL 0.010 BTC/USDT, flat (KILL_SWITCH_FLAT)"
+        assert said in capsys.readouterr().out
         proc.send_signal(signal.SIGCONT)
         proc.kill()
         proc.wait(timeout=_DEADLINE_S)
@@ -303,6 +305,18 @@ def test_kill_is_confirmed_only_once_a_checkpoint_holds_it(
             proc,
             deadline_s=_DEADLINE_S,
         )
+        assert main(["stop", str(run_dir)]) == EXIT_OK
+        assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
+
+
+def test_a_kill_of_a_flat_book_says_flat_and_nothing_flattened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A strategy that never trades: the kill had nothing to close, and says only flat."""
+    with _live(tmp_path, "quiet") as (proc, run_dir):
+        assert main(["kill", str(run_dir)]) == EXIT_OK
+        out = capsys.readouterr().out
+        assert "trading HALTED, 0 open order(s) at the kill, 0 cancelled, flat (KILL" in out
         assert main(["stop", str(run_dir)]) == EXIT_OK
         assert proc.wait(timeout=_DEADLINE_S) == EXIT_OK
 

@@ -673,7 +673,7 @@ def test_kill_does_not_call_orders_that_filled_first_cancelled(tmp_path: Path) -
     assert outcome.kind == "done"
     assert outcome.line == (
         "kill switch tripped in pid 4242: trading HALTED, 1 open order(s) at the kill, "
-        "0 cancelled, flat (KILL_SWITCH_FLAT); `livesession ack "
+        "0 cancelled, flattened SELL 0.010 BTC/USDT, flat (KILL_SWITCH_FLAT); `livesession ack "
         f"{run_dir}` re-enables trading"
     )
 

@@ -149,7 +149,7 @@ def killed_effect(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome |
         return ControlOutcome(
             "done",
             f"kill switch tripped in {who}: trading HALTED, {orders} cancelled, "
-            f"flat (KILL_SWITCH_FLAT); {then}",
+            f"{_flattened(watch)}flat (KILL_SWITCH_FLAT); {then}",
         )
     kill = "the kill switch (KILL_SWITCH)"
     return _answered(watch, who, reason_of(KILL_SIGNAL), ended=ended, what=kill, action="kill")
@@ -171,6 +171,21 @@ def acked_effect(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome | 
         return None  # until a checkpoint holds it: a crash before would undo it
     ack = "the acknowledgement"
     return _answered(watch, who, reason_of(ACK_SIGNAL), ended=ended, what=ack, action="ack")
+
+
+def _flattened(watch: RunWatch) -> str:
+    """``flattened SELL 0.010 BTC/USDT, `` for what the kill's flatten sold or bought, else "".
+
+    Without it, a kill that closed a position read ``0 cancelled, flat``, as of a book that
+    held nothing (the dry run's own line says ``the session flattened SELL ...``).
+    """
+    sent = [event.get("payload") for event in watch.events("ORDER_SUBMITTED")]
+    closed = [
+        f"{order['side']} {order['quantity']} {order['symbol']}"
+        for order in sent
+        if isinstance(order, dict) and order.get("reason") == "flatten"
+    ]
+    return f"flattened {', '.join(closed)}, " if closed else ""
 
 
 def _unkept(seen: str, *, kept: bool, flat: bool) -> str:
