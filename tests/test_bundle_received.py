@@ -260,6 +260,27 @@ class TestWhatADishonestOrCarelessHandOverIs:
             + orjson.loads(handed[1].read_bytes())["artifacts"]["session.log.jsonl"]
         )
 
+    @pytest.mark.broken_run("a copy whose events gained a byte, held to the original's bundle")
+    def test_a_broken_copy_counts_the_contract_s_violations_and_the_manifest_s_apart(
+        self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Its summary said `broken run: 5 violation(s) of the artifact contract` above six
+        lines, the last the manifest's, and stderr `6 violation(s)`: the counts disagreed."""
+        with (copy / "events.jsonl").open("ab") as events:
+            events.write(b"x")
+        code = main(["verify", str(copy), "--manifest", str(handed[1])])
+        captured = capsys.readouterr()
+        lines = captured.out.splitlines()
+        assert code == 1
+        contract = int(lines[0].split(": ")[1].split()[0])
+        assert lines[0] == (
+            f"broken run: {contract} violation(s) of the artifact contract; and 1 difference(s) "
+            f"between manifest.json and {copy}"
+        )
+        assert lines[-1].startswith("events.jsonl: SHA-256 "), "the manifest's, last"
+        assert len(lines) == 1 + contract + 1
+        assert captured.err == f"{contract + 1} violation(s) in {copy}\n"
+
     def test_another_runs_manifest(
         self, handed: tuple[Path, Path, Path], copy: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

@@ -343,7 +343,10 @@ def held_to(result: VerifyResult, check: BundleCheck, run_dir: object) -> Verify
         return result
     many = len(check.problems)
     added = f"but not among {check.name}'s artifacts"
-    summary = result.summary or (
+    # A broken run's summary counts the contract's violations: the manifest's differences
+    # are said apart, or its count read one less than the total said after it.
+    apart = f"; and {many} difference(s) between {check.name} and {run_dir}"
+    summary = (result.summary and result.summary + apart) or (
         # Every file it lists, and the run's identity, match: a file was put beside them.
         f"the run directory holds {many} file(s) the evidence bundle does not list (put there "
         f"since {check.name} was written: ask whose they are, or verify a copy without them); "
