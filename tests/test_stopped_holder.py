@@ -108,12 +108,19 @@ def test_kill_and_stop_say_the_holder_is_stopped_and_how_it_runs_again(
     assert main(["ack", str(run_dir), "--timeout", "3600"]) == EXIT_NO_EFFECT
     assert f"livesession: ack: sent SIGUSR2 to pid {pid}; {stopped}" in capsys.readouterr().err
 
+    # The kill and the ack wait in the kernel: status names them (it said only "stopped",
+    # where the commands sent the operator to it: "the signal stays pending till then").
+    pending = (
+        "SIGUSR1 (livesession kill) and SIGUSR2 (livesession ack) pending: it acts on them "
+        "once it runs again, a kill before a stop"
+    )
     assert main(["status", str(run_dir)]) == EXIT_RUNNING
     out = capsys.readouterr().out
-    assert f"(livesession dryrun); {stopped}\n" in out
+    assert f"(livesession dryrun); {stopped}; {pending}\n" in out
     assert "next        a person must let the writer run again (see writer)" in out
     assert main(["status", str(run_dir), "--json"]) == EXIT_RUNNING
-    assert json.loads(capsys.readouterr().out)["writer"]["stopped"] == stopped
+    writer = json.loads(capsys.readouterr().out)["writer"]
+    assert (writer["stopped"], writer["pending"]) == (stopped, ["SIGUSR1", "SIGUSR2"])
 
     # ``list`` says it too (it showed `pid N` alone, as of a writer that steps on).
     assert main(["list", str(run_dir.parent)]) == EXIT_OK
@@ -121,6 +128,12 @@ def test_kill_and_stop_say_the_holder_is_stopped_and_how_it_runs_again(
 
     assert main(["stop", str(run_dir), "--timeout", "3600"]) == EXIT_NO_EFFECT
     assert f"livesession: stop: sent SIGTERM to pid {pid}; {stopped}" in capsys.readouterr().err
+    assert main(["status", str(run_dir), "--json"]) == EXIT_RUNNING
+    assert json.loads(capsys.readouterr().out)["writer"]["pending"] == [
+        "SIGUSR1",
+        "SIGUSR2",
+        "SIGTERM",
+    ]
 
     # Running again, it acts on all: the kill first (sent first, and it outranks a stop);
     # the ack, come with it, does not lift it.

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
+from ._rundir.holderproc import pending_said
 from ._rundir.loading import loading_next, loading_says
 from ._rundir.nextwords import bundle_next
 from ._rundir.refused import unsealed_because
@@ -97,6 +98,8 @@ def _writer(found: RunStatus) -> list[tuple[str, str]]:
     if writer is None:
         return [("writer", "none")]
     stopped = f"; {writer['stopped']}" if writer.get("stopped") else ""
+    if held := pending_said(writer.get("pending") or []):  # ``stop`` of it: "stays pending"
+        stopped += f"; {held}"
     said = f"pid {writer['pid']} on {writer['host']} since {writer['since']} ({writer['command']})"
     return [
         ("writer", f"{said}{stopped}"),

@@ -81,9 +81,10 @@ from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.alerting import posted
 from ._rundir.backing import lease_standing
 from ._rundir.brokers import resume_credentials
+from ._rundir.holderproc import pending_signals
 from ._rundir.layout import read_run_config
 from ._rundir.loading import loading_resume, one_look
-from ._rundir.lock import holder_of, stopped
+from ._rundir.lock import Holder, holder_of, stopped
 from ._rundir.onestop import stop_pending
 from ._rundir.pastcheckpoint import damage_past
 from ._rundir.refused import StoreRefusal, store_refusal
@@ -136,7 +137,8 @@ class RunStatus:
     """When ``checkpoint.json`` was last written (wall time, RFC 3339 UTC)."""
     heartbeat_age_s: float | None = None
     writer: dict[str, Any] | None = None
-    """pid, host, since, command, and ``stopped``: how it is stopped ("" when it runs)."""
+    """pid, host, since, command, and ``stopped``: how it is stopped ("" when it runs), with
+    ``pending``: the operator's signals it holds till it runs again (``SIGTERM``, ...)."""
     resuming: dict[str, Any] | None = None
     """A crashed run's ``livesession resume`` that loads, not holding it yet: ``pid``, and
     ``stopped`` as ``writer``'s (``_rundir.loading``); None for none, and any other run."""
@@ -246,6 +248,11 @@ class RunStatus:
         return status_lines(self)
 
 
+def _writer(holder: Holder) -> dict[str, Any]:
+    """``writer``: the holder, how it is stopped, and the signals it holds pending meanwhile."""
+    return attrs.asdict(holder) | {"stopped": stopped(holder), "pending": pending_signals(holder)}
+
+
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     if state == SessionState.ERROR_REQUIRES_OPERATOR.value:
         return Verdict.NEEDS_OPERATOR  # sealed FAILED: the venue is in doubt
@@ -344,7 +351,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         checkpoint_every=None if cfg is None else cfg.checkpoint_every,
         heartbeat_utc=beat,
         heartbeat_age_s=age,
-        writer=None if holder is None else attrs.asdict(holder) | {"stopped": stopped(holder)},
+        writer=None if holder is None else _writer(holder),
         resuming=loading_resume(run_dir) if verdict is Verdict.CRASHED else None,
         resumable=resumable,
         resume_problem=problem_of_resume,

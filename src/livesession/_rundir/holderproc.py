@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import pwd
+import signal
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -26,6 +27,8 @@ __all__ = [
     "job_stopped",
     "job_stopped_pid",
     "not_a_cli_writer",
+    "pending_said",
+    "pending_signals",
     "resumes_here",
     "resuming",
     "stop_advice",
@@ -174,6 +177,49 @@ def _said(pid: int, state: bytes) -> str:
             "no signal until the debugger lets it run"
         )
     return ""
+
+
+_OPERATORS: Final = {  # the signals a writer answers, by who sends them
+    signal.SIGUSR1: "livesession kill",
+    signal.SIGUSR2: "livesession ack",
+    signal.SIGTERM: "livesession stop",
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGHUP: "a hangup",
+}
+
+
+def pending_signals(holder: Holder) -> list[str]:
+    """The operator's signals a stopped ``holder`` holds pending (``SIGUSR1``, ...), in order.
+
+    A stopped process takes no signal till it runs again: ``stop`` and ``kill`` of it said
+    ``the signal stays pending till then: livesession status DIR``, and status said only
+    that it was stopped. Linux's ``/proc/PID/status`` has them (``ShdPnd``: the process's,
+    ``SigPnd``: a thread's); [] for a running holder, another host's, or none to read.
+    """
+    if not stopped(holder):
+        return []
+    try:
+        text = (_PROC / str(holder.pid) / "status").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return []
+    mask = 0
+    for line in text.splitlines():
+        label, _, value = line.partition(":")
+        if label in {"ShdPnd", "SigPnd"}:
+            try:
+                mask |= int(value.strip(), 16)
+            except ValueError:
+                return []
+    return [signum.name for signum in _OPERATORS if mask >> (signum - 1) & 1]
+
+
+def pending_said(names: list[str]) -> str:
+    """``SIGUSR1 (livesession kill) and SIGTERM (livesession stop) pending, ...`` or ""."""
+    said = [f"{name} ({_OPERATORS[signal.Signals[name]]})" for name in names]
+    if not said:
+        return ""
+    listed = said[0] if len(said) == 1 else f"{', '.join(said[:-1])} and {said[-1]}"
+    return f"{listed} pending: it acts on them once it runs again, a kill before a stop"
 
 
 def job_stopped(holder: Holder) -> str:
