@@ -206,3 +206,34 @@ def test_a_kill_and_an_ack_taken_at_one_boundary_leave_trading_halted(
     assert session.run_to_end(20).status.value == "COMPLETED"
     assert session.trading_state.value == "HALTED"
     session.close()
+
+
+def test_an_ack_that_lands_while_the_holder_acts_on_a_kill_is_the_next_boundary_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found on a loaded machine: `ack`, sent once `kill` had confirmed its kill (flat, a
+    checkpoint holding it), reached the holder while it still wrote the kill's answer; taken
+    at that same boundary, it was refused as if the two had come together (`a kill came at
+    the same step boundary, and it stands`, exit 3). A boundary acts on the flags raised
+    before it: the ack waits for the next one, and re-enables trading."""
+    session = create_run(DryrunConfig(run_id="ak", steps=20, checkpoint_every=5), tmp_path)
+    run = tmp_path / "ak"
+    session.preflight()
+    session.activate()
+    controls = control.SignalControls()
+    answered = control._answer
+
+    def ack_lands(session_: object, sig: str, action: str, outcome: str, **kw: object) -> None:
+        answered(session_, sig, action, outcome, **kw)  # type: ignore[arg-type]
+        if action == "kill":  # the second operator's ack, as its handler takes it
+            controls._on_ack(control.ACK_SIGNAL, None)
+
+    monkeypatch.setattr(control, "_answer", ack_lands)
+    controls._on_kill(control.KILL_SIGNAL, None)
+    with _session_log(run, "info"):
+        assert controls.at_step_boundary(session)
+        assert session.trading_state.value == "HALTED", "the kill, alone at its boundary"
+        assert controls.at_step_boundary(session)
+    assert session.trading_state.value == "ACTIVE", "the ack, at the next"
+    assert session.run_to_end(20).status.value == "COMPLETED"
+    session.close()

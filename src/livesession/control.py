@@ -216,11 +216,13 @@ class SignalControls:
             return False
         # Each answer says when its flag was taken (after it was lowered): a command that
         # signalled later reads it as an earlier command's (``RunWatch.answer``).
+        # Both taken first: an ack that lands while the kill is acted on (its `kill` saw it
+        # done and a second command followed at once) is the next boundary's, not this one's.
         killed, self._kill = self._kill, False
+        acked, self._ack = self._ack, False
         if killed:
             self._kill_switch(session, time.monotonic_ns())
-        if self._ack:
-            self._ack = False
+        if acked:
             self._acknowledge(session, time.monotonic_ns(), killed=killed)
         if self.stop_reason and session.state in (S.PREFLIGHT_OK, S.DRYRUN_ACTIVE):
             result = session.request_stop(self.stop_reason, sealed_as=True)
