@@ -45,6 +45,7 @@ from .._support.references import (
     not_a,
     object_record,
     resolve,
+    uncallable,
 )
 from .._support.signals import STOPS_RAISED
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
@@ -255,6 +256,9 @@ def _given(role: str, value: object) -> dict[str, Any]:
         raise PluginError(f"{role}= got {failed}")
     if not isinstance(value, _KINDS[role]):
         raise PluginError(f"{role}= got {not_a(value, _KINDS[role])}")
+    wrong = uncallable(value, _KINDS[role])
+    if wrong:
+        raise PluginError(f"{role}= got {a_(type(value).__name__)}: {wrong}")
     return object_record(value)
 
 

@@ -3,11 +3,14 @@
 ``raised`` names a plug-in's failure in one line, ``a_`` and ``not_a`` say what a value is
 (and lacks) in words, ``protocol_members`` lists the names a protocol asks for and
 ``lookup_failure`` finds the first of them whose look-up raised other than
-``AttributeError``. The references (``references``) and every refusal of a plug-in share them.
+``AttributeError``, and ``uncallable`` the first method the session could not call as it
+calls it (a wrong signature). The references (``references``) and every refusal of a
+plug-in share them.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING
 
 from .signals import STOPS_RAISED
@@ -16,7 +19,7 @@ from .text import exception_text, one_line
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["a_", "lookup_failure", "not_a", "protocol_members", "raised"]
+__all__ = ["a_", "lookup_failure", "not_a", "protocol_members", "raised", "uncallable"]
 
 
 def lookup_failure(value: object, names: Iterable[str]) -> str:
@@ -78,3 +81,51 @@ def protocol_members(kind: type) -> list[str]:
         names.update(vars(cls))
         names.update(vars(cls).get("__annotations__", {}))
     return sorted(name for name in names if not name.startswith("_"))
+
+
+def uncallable(value: object, kind: type) -> str:
+    """How the session's call of one of ``kind``'s methods on ``value`` would fail, or "".
+
+    The session calls each method a protocol names with the arguments it names, by position
+    (``on_bar(bar, view)``, ``next_bar(ts_ns)``, ``set_state(state)``): a plug-in whose
+    method cannot take them (``def on_bar(self, bar)``, a forgotten ``self``, an attribute
+    that is no method) failed its first step with the call's own ``TypeError``, which names
+    no line of the plug-in's, after the run had started. ``its on_bar takes (bar), but the
+    session calls on_bar(bar, view) (on_bar is at desk/alpha.py:24)``. A method whose
+    signature cannot be read (one of C) is taken as it is.
+    """
+    for name, wanted in _methods(kind).items():
+        method = getattr(value, name, None)
+        called = f"the session calls {name}({', '.join(wanted)})"
+        if not callable(method):
+            what = "None" if method is None else a_(type(method).__name__)
+            return f"its {name} is {what}, not a method: {called}"
+        try:
+            signature = inspect.signature(method)
+        except (TypeError, ValueError):  # no signature to read: the call says what it says
+            continue
+        try:
+            signature.bind(*wanted)
+        except TypeError:
+            bare = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
+            takes = signature.replace(parameters=bare, return_annotation=signature.empty)
+            return f"its {name} takes {takes}, but {called}{_defined_at(value, name)}"
+    return ""
+
+
+def _methods(kind: type) -> dict[str, list[str]]:
+    """Each method ``kind`` (a protocol) names, with the arguments the session passes it."""
+    methods: dict[str, list[str]] = {}
+    for cls in reversed(kind.__mro__):
+        if cls.__module__ in ("builtins", "typing", "typing_extensions"):
+            continue
+        for name, member in vars(cls).items():
+            if not name.startswith("_") and inspect.isfunction(member):
+                methods[name] = list(inspect.signature(member).parameters)[1:]
+    return dict(sorted(methods.items()))
+
+
+def _defined_at(value: object, name: str) -> str:
+    """`` (on_bar is at desk/alpha.py:24)`` where ``value``'s method is defined, or ""."""
+    code = getattr(getattr(type(value), name, None), "__code__", None)
+    return "" if code is None else f" ({name} is at {code.co_filename}:{code.co_firstlineno})"

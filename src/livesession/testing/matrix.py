@@ -55,7 +55,7 @@ from .._session.assembly import replay_window_ns
 from .._session.closing import close_plugin
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.optional import import_optional
-from .._support.references import a_
+from .._support.references import a_, uncallable
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
 from ._differences import new_process_difference, process_difference, resume_difference
@@ -135,6 +135,9 @@ def _probe(strategy_factory: StrategyFactory) -> Strategy:
     check_bare("strategy_factory", strategy_factory)
     probe: object = strategy_factory()
     if not isinstance(probe, Strategy):
+        raise not_made("strategy_factory", probe, Strategy)
+    if uncallable(probe, Strategy):  # a method of the wrong signature: never used
+        close_plugin("strategy", probe)
         raise not_made("strategy_factory", probe, Strategy)
     return probe
 
