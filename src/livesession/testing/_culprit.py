@@ -10,16 +10,13 @@ about (no frame of the user's code: then the method itself is named, where it is
 
 from __future__ import annotations
 
-import site
-import sysconfig
-import traceback
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._session.pipeline import error_message
 from .._support.secrets import redact_text
 from .._support.text import UNPRINTABLE, exception_text, printable_line
+from .._support.usercode import users_line
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,19 +37,6 @@ INPUT_ERRORS: Final = {
 }
 """Per fault of the session's inputs: whose it is, the method that gives the session what
 it uses, and what the session does with it."""
-_OWN: Final = Path(__file__).resolve().parents[1]
-"""livesession's own code: a frame there is never the line to look at."""
-_INSTALLED: Final = tuple(
-    {
-        *(sysconfig.get_paths()[name] for name in ("purelib", "platlib")),
-        *getattr(site, "getsitepackages", list)(),
-        site.getusersitepackages(),
-    }
-)
-"""Where installed packages live: a desk's own (its wheel installed) or a library it calls.
-In a virtual environment, and in a Python installed without one, they are inside the
-standard library's directory (``platstdlib``), so they are told apart from it first."""
-_STDLIB: Final = tuple({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")})
 
 
 def input_error(
@@ -134,25 +118,6 @@ def _is_events(cause: BaseException, error: str, message: str) -> bool:
     return type(cause).__name__ == error and error_message(cause) == message
 
 
-def users_line(cause: BaseException) -> str | None:
-    """``file:line in function`` of the innermost frame of the user's code (None: none).
-
-    The user's code is neither livesession's nor the standard library's: first a frame in
-    none of the installed packages (the desk's source tree), else one in an installed
-    package (the desk's package installed, or a library it called).
-    """
-    frames = [
-        (_whose(frame.filename), frame)
-        for frame in reversed(traceback.extract_tb(cause.__traceback__))
-        if not frame.filename.startswith("<frozen ")
-    ]
-    for wanted in ("source", "installed"):
-        for whose, frame in frames:
-            if whose == wanted:
-                return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return None
-
-
 def raised_at(reason: str, detail: str, cause: BaseException | None) -> str:
     """``; raised at desk/strat.py:12 in on_bar; ...``: the CLI's word on an input error.
 
@@ -184,20 +149,6 @@ def located(cause: BaseException, plugin: object, method: str) -> str:
         return f", at {line}"
     where = _defined_at(plugin, method)
     return "" if where is None else f"; {method} is at {where}"
-
-
-def _whose(filename: str) -> str:
-    """Whose code ``filename`` is: ``livesession``, ``installed``, ``stdlib`` or ``source``."""
-    try:
-        resolved = Path(filename).resolve()
-    except (OSError, RuntimeError, ValueError):
-        return "source"
-    if resolved.is_relative_to(_OWN):
-        return "livesession"
-    for kind, roots in (("installed", _INSTALLED), ("stdlib", _STDLIB)):
-        if any(resolved.is_relative_to(Path(root).resolve()) for root in roots):
-            return kind
-    return "source"
 
 
 def _defined_at(plugin: object, method: str) -> str | None:
