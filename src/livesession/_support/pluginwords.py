@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from .signals import STOPS_RAISED
 from .text import exception_text, one_line
+from .usercode import users_line
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -47,12 +48,17 @@ def raised(exc: BaseException) -> str:
     argparse refusing the process's arguments) is a failure like any other there, not the
     CLI's own exit: it is named with its code, ``raised SystemExit('lookback ...')``, as a
     ``SystemExit`` inside a step is. A stop (``KeyboardInterrupt``, ``SignalStop``) is never
-    caught. An error with no message is named alone (``raised MemoryError``).
+    caught. An error with no message is named alone (``raised MemoryError``). The line of
+    the plug-in's own code that raised follows, when one did (``raised KeyError: 'lookback'
+    (at /desk/alpha.py:31 in __init__)``): nothing else names it, since nothing of the run
+    is written yet, its traceback in no log.
     """
+    line = users_line(exc)
+    at = "" if line is None else f" (at {one_line(line)})"
     if isinstance(exc, SystemExit):
-        return f"raised SystemExit({exc.code!r})"
+        return f"raised SystemExit({exc.code!r}){at}"
     said = one_line(exception_text(exc))
-    return f"raised {type(exc).__name__}{f': {said}' if said else ''}"
+    return f"raised {type(exc).__name__}{f': {said}' if said else ''}{at}"
 
 
 def a_(name: str) -> str:
