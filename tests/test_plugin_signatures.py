@@ -15,7 +15,6 @@ import functools
 import json
 import textwrap
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -32,12 +31,6 @@ from livesession._support.references import uncallable
 from livesession._typing import Broker, MarketFeed, Strategy
 from livesession.cli import main
 from livesession.testing import run_failure_matrix
-
-
-def _line_of(text: str) -> str:
-    """``this file:line`` of the first line holding ``text``."""
-    lines = Path(__file__).read_text(encoding="utf-8").splitlines()
-    return f"{__file__}:{next(n for n, line in enumerate(lines, 1) if text in line)}"
 
 
 class Forgetful(SmaCrossover):
@@ -98,7 +91,7 @@ def sma(*, strategy_id: str = "sma") -> SmaCrossover:
 
 _ON_BAR = (
     "its on_bar takes (bar), but the session calls on_bar(bar, view) "
-    f"(on_bar is at {_line_of('def on_bar(self, bar):')})"
+    f"(on_bar is at {__file__}:{Forgetful.on_bar.__code__.co_firstlineno})"
 )
 
 

@@ -20,7 +20,15 @@ from .usercode import users_line
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ["a_", "lookup_failure", "not_a", "protocol_members", "raised", "uncallable"]
+__all__ = [
+    "a_",
+    "defined_at",
+    "lookup_failure",
+    "not_a",
+    "protocol_members",
+    "raised",
+    "uncallable",
+]
 
 
 def lookup_failure(value: object, names: Iterable[str]) -> str:
@@ -115,7 +123,9 @@ def uncallable(value: object, kind: type) -> str:
         except TypeError:
             bare = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
             takes = signature.replace(parameters=bare, return_annotation=signature.empty)
-            return f"its {name} takes {takes}, but {called}{_defined_at(value, name)}"
+            where = defined_at(value, name)
+            at = "" if where is None else f" ({name} is at {where})"
+            return f"its {name} takes {takes}, but {called}{at}"
     return ""
 
 
@@ -131,7 +141,9 @@ def _methods(kind: type) -> dict[str, list[str]]:
     return dict(sorted(methods.items()))
 
 
-def _defined_at(value: object, name: str) -> str:
-    """`` (on_bar is at desk/alpha.py:24)`` where ``value``'s method is defined, or ""."""
-    code = getattr(getattr(type(value), name, None), "__code__", None)
-    return "" if code is None else f" ({name} is at {code.co_filename}:{code.co_firstlineno})"
+def defined_at(plugin: object, method: str) -> str | None:
+    """``file:line`` where the plug-in's ``method`` is defined (None: no Python code)."""
+    code = getattr(getattr(type(plugin), method, None), "__code__", None)
+    if code is None:
+        return None
+    return f"{code.co_filename}:{code.co_firstlineno}"

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 from .._session.pipeline import error_message
+from .._support.pluginwords import defined_at
 from .._support.secrets import redact_text
 from .._support.text import UNPRINTABLE, exception_text, printable_line
 from .._support.usercode import users_line
@@ -61,7 +62,7 @@ def input_error(
     if line is not None:
         said = f"the {owner} raised {error_said} (step {step}, at {line})"
         return said, chainable(cause)
-    where = None if plugin is None else _defined_at(plugin, method)
+    where = None if plugin is None else defined_at(plugin, method)
     if where is None:  # livesession's own feed (or no Python method to name)
         return f"the {owner} failed (step {step}): {error_said}", None
     said = f"the {owner} returned what the session cannot {does} (step {step}): {message}"
@@ -91,7 +92,7 @@ def refused_always(
     else:
         return None
     refused = f"RISK_REJECTED {rule}: {printable_line(str(payload.get('reason')))}"
-    where = _defined_at(strategy, "on_bar")
+    where = defined_at(strategy, "on_bar")
     at = "" if where is None else f" (on_bar is at {where})"
     said = f"the strategy asked for what the session refuses at every step (step {step})"
     return f"{said}: {what} ({refused}){fix}{at}"
@@ -147,13 +148,5 @@ def located(cause: BaseException, plugin: object, method: str) -> str:
     line = users_line(cause)
     if line is not None:
         return f", at {line}"
-    where = _defined_at(plugin, method)
+    where = defined_at(plugin, method)
     return "" if where is None else f"; {method} is at {where}"
-
-
-def _defined_at(plugin: object, method: str) -> str | None:
-    """``file:line`` where the plug-in's ``method`` is defined (None: no Python code)."""
-    code = getattr(getattr(type(plugin), method, None), "__code__", None)
-    if code is None:
-        return None
-    return f"{code.co_filename}:{code.co_firstlineno}"
