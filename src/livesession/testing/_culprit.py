@@ -13,6 +13,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from .._session.pipeline import error_message
 from .._support.pluginwords import defined_at
 from .._support.secrets import redact_text
@@ -20,10 +22,11 @@ from .._support.text import UNPRINTABLE, exception_text, printable_line
 from .._support.usercode import users_line
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "INPUT_ERRORS",
+    "after_resume",
     "chainable",
     "input_error",
     "located",
@@ -150,3 +153,26 @@ def located(cause: BaseException, plugin: object, method: str) -> str:
         return f", at {line}"
     where = defined_at(plugin, method)
     return "" if where is None else f"; {method} is at {where}"
+
+
+def after_resume(events: Sequence[bytes], kill_after: int) -> str:
+    """What to ask of a strategy's (feed's) error the resumed run met past its kill, or "".
+
+    The uninterrupted run of the same case met none (it is checked first), so what the
+    resumed one had that the other had not is what ``set_state`` restored: ``; the
+    uninterrupted run did not fail there: does the strategy's get_state hold all its
+    memory, and its set_state restore it (or is it not deterministic)?``.
+    """
+    for line in events:
+        if b"_ERROR" not in line:
+            continue  # most lines: not parsed
+        event = orjson.loads(line)
+        kind, step = event.get("event_type"), event.get("payload", {}).get("step")
+        if kind in INPUT_ERRORS and isinstance(step, int) and step > kill_after:
+            owner = INPUT_ERRORS[kind][0]
+            memory = "all its memory" if owner == "strategy" else "its whole position"
+            return (
+                f"; the uninterrupted run did not fail there: does the {owner}'s get_state "
+                f"hold {memory}, and its set_state restore it (or is it not deterministic)?"
+            )
+    return ""

@@ -58,6 +58,7 @@ from .._support.optional import import_optional
 from .._support.references import a_, uncallable
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
+from ._culprit import after_resume
 from ._differences import new_process_difference, process_difference, resume_difference
 from ._factories import check_bare, not_made, refuse_unused
 from ._rerun import factory_name, matrix_rerun_line, rerun_line
@@ -283,7 +284,8 @@ def _check(
     problems = resumed.problems()
     if problems:
         where = f"run killed after step {kill_after} and resumed"
-        raise AssertionError(f"{where}: " + "; ".join(problems)) from resumed.cause
+        hint = after_resume(resumed.sinks["events"].lines, kill_after)
+        raise AssertionError(f"{where}: " + "; ".join(problems) + hint) from resumed.cause
     left, right = straight.sinks["events"].lines, resumed.sinks["events"].lines
     if left != right:
         # Only now, so a passing case costs nothing: is the strategy deterministic at all?
