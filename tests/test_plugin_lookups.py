@@ -100,6 +100,17 @@ def venue(**params):
 '''
 
 
+def _raising(tmp_path: Path, factory: str, nth: int) -> str:
+    """`` (at .../strat.py:LINE in __getattr__)``: the ``nth`` (from 0) of _PLUG's look-ups.
+
+    Each refusal names the line of the plug-in's own code that raised: nothing of the run is
+    written yet, its traceback in no log.
+    """
+    lines = textwrap.dedent(_PLUG).splitlines()
+    numbers = [n for n, line in enumerate(lines, 1) if "return self.params[name]" in line]
+    return f" (at {tmp_path / f'desk_{factory}' / 'strat.py'}:{numbers[nth]} in __getattr__)"
+
+
 def _config(tmp_path: Path, factory: str) -> Path:
     """A config of the package ``desk_<factory>`` (a name of its own: a process imports once)."""
     package = tmp_path / f"desk_{factory}"
@@ -119,8 +130,8 @@ def test_a_factory_s_product_whose_lookup_raises_is_refused_in_one_line(tmp_path
     config = _config(tmp_path, "lacking")
     said = (
         "strategy_factory 'desk_lacking.strat:lacking' returned a ParamBacked, not a Strategy: "
-        "looking up its get_state raised KeyError: 'get_state' (a __getattr__ or a property "
-        "must raise AttributeError for a name it lacks)"
+        f"looking up its get_state raised KeyError: 'get_state'{_raising(tmp_path, 'lacking', 0)}"
+        " (a __getattr__ or a property must raise AttributeError for a name it lacks)"
     )
     with pytest.raises(PluginError) as refused:
         create_run(load_config(config), tmp_path / "runs")
@@ -157,7 +168,8 @@ def test_a_feed_whose_optional_lookup_raises_is_refused_in_one_line(tmp_path: Pa
     assert done.returncode == EXIT_BAD_INPUT, done.stderr
     said = (
         "feed 'desk_feed.strat:feed' returned a Feed: looking up its checked raised KeyError: "
-        "'checked' (a __getattr__ or a property must raise AttributeError for a name it lacks)"
+        f"'checked'{_raising(tmp_path, 'feed', 1)} (a __getattr__ or a property must raise "
+        "AttributeError for a name it lacks)"
     )
     assert done.stderr == f"livesession: error: {said}\n"
     assert json.loads(done.stdout)["error"] == said
@@ -172,8 +184,8 @@ def test_a_broker_whose_optional_lookup_raises_is_refused_in_one_line(tmp_path: 
     assert done.returncode == EXIT_BAD_INPUT, done.stderr
     said = (
         "broker 'desk_venue.strat:venue' returned a Venue: looking up its count_positions_from "
-        "raised KeyError: 'count_positions_from' (a __getattr__ or a property must raise "
-        "AttributeError for a name it lacks)"
+        f"raised KeyError: 'count_positions_from'{_raising(tmp_path, 'venue', 2)} (a "
+        "__getattr__ or a property must raise AttributeError for a name it lacks)"
     )
     assert done.stderr == f"livesession: error: {said}\n"
     assert json.loads(done.stdout)["error"] == said
@@ -206,7 +218,8 @@ def test_an_object_whose_lookup_raises_is_refused_by_create_run(tmp_path: Path) 
     with pytest.raises(PluginError) as refused:
         create_run(config, tmp_path / "runs", feed=_ParamFeed(seed=1))
     assert str(refused.value) == (
-        "feed= got a _ParamFeed: looking up its checked raised KeyError: 'checked' (a "
+        "feed= got a _ParamFeed: looking up its checked raised KeyError: 'checked' (at "
+        f"{__file__}:{_ParamFeed.__getattr__.__code__.co_firstlineno + 1} in __getattr__) (a "
         "__getattr__ or a property must raise AttributeError for a name it lacks)"
     )
     assert not (tmp_path / "runs" / "obj").exists()

@@ -45,8 +45,11 @@ from .._support.references import (
     not_a,
     object_record,
     resolve,
+    uncallable,
 )
 from .._support.signals import STOPS_RAISED
+from .._support.text import one_line
+from .._support.usercode import users_line
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import changed_or, placed
@@ -255,6 +258,9 @@ def _given(role: str, value: object) -> dict[str, Any]:
         raise PluginError(f"{role}= got {failed}")
     if not isinstance(value, _KINDS[role]):
         raise PluginError(f"{role}= got {not_a(value, _KINDS[role])}")
+    wrong = uncallable(value, _KINDS[role])
+    if wrong:
+        raise PluginError(f"{role}= got {a_(type(value).__name__)}: {wrong}")
     return object_record(value)
 
 
@@ -368,10 +374,11 @@ def restore_plugins(
             raise
         except BaseException as exc:  # noqa: BLE001 - the caller's code: any error refuses
             # sys.exit() too: as from a factory, a refusal (exit 2), never the CLI's own exit
-            said = error_message(exc)
+            said, line = error_message(exc), users_line(exc)
             raise PluginError(
                 f"cannot resume run {cfg.run_id}: the {role}'s set_state raised "
-                f"{type(exc).__name__}{f': {said}' if said else ''} on the state its "
+                f"{type(exc).__name__}{f': {said}' if said else ''}"
+                f"{'' if line is None else f' (at {one_line(line)})'} on the state its "
                 f"checkpoint holds; nothing was changed: make set_state read that state "
                 "(the code the run started with did), then resume again"
             ) from None

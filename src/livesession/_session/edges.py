@@ -19,7 +19,7 @@ from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError, PluginError
 from .._support.crash import ARMING_PROBLEM
 from .._support.oserrors import cwd_gone
-from .._support.references import a_, not_a
+from .._support.references import a_, not_a, uncallable
 from .._typing import (
     AlertSink,
     Broker,
@@ -171,6 +171,9 @@ def check_edges(edges: Mapping[str, object]) -> None:
             continue
         if kind is not None and not isinstance(value, kind):
             raise edge_refusal(name, value, kind)
+        wrong = "" if kind is None else uncallable(value, kind)
+        if wrong:  # the first step's call would fail, its run already started
+            raise PluginError(f"{name}= got {a_(type(value).__name__)}: {wrong}")
         if name == "alerts":
             refuse_closed_webhook(value)
         if name in _CALLABLES:

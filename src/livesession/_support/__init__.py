@@ -10,9 +10,10 @@ tool's ``--output``), ``tmpfiles`` (what a write killed before its rename left),
 as an API call starts). Text and
 numbers: ``secrets`` (redaction and the secret scan), ``secret_urls`` (what of a URL or a
 DSN is its credential), ``text`` (a plug-in's text made fit
-for files and messages), ``jsonwords`` (a ``--json`` object's texts read as UTF-8 under
-any locale), ``numbertext`` (the one form a number may be written in) and
-``retryafter`` (how long an HTTP answer's ``Retry-After`` asks to wait).
+for files and messages), ``decimalwords`` (a ``decimal`` signal in words), ``jsonwords``
+(a ``--json`` object's texts read as UTF-8 under any locale), ``numbertext`` (the one
+form a number may be written in) and ``retryafter`` (how long an HTTP answer's
+``Retry-After`` asks to wait).
 Process: ``calledfrom`` (which of a caller's plug-ins a thread is in, for a deferred verb's
 words), ``crash`` (crash points), ``logging`` (JSON lines, redacted), ``signals`` (handlers
 a forked child does not keep), ``flags`` (a flag for a ``with`` block), ``childpath`` (the
@@ -20,6 +21,6 @@ import path a child process shares with its parent), ``built`` (a test's hook to
 collaborators built in a block). Imports:
 ``optional`` (the optional extras), ``lazy`` (PEP 562 exports), ``references``
 (``package.module:callable`` plug-ins), ``pluginwords`` (a plug-in's failure and what it
-lacks, in words) and ``searchpath`` (the search path a reference's
-import has, for its thread only).
+lacks, in words), ``usercode`` (the line of the user's own code that raised) and
+``searchpath`` (the search path a reference's import has, for its thread only).
 """

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._exceptions import PluginError
 from .anchor import paths_are_as_given
 from .oserrors import working_dir
-from .pluginwords import a_, lookup_failure, not_a, protocol_members, raised
+from .pluginwords import a_, lookup_failure, not_a, protocol_members, raised, uncallable
 from .searchpath import script_directory, searching
 from .signals import STOPS_RAISED
 from .text import exception_text
@@ -53,6 +53,7 @@ __all__ = [  # the wording (``pluginwords``) too, as the plug-in modules import 
     "protocol_members",
     "raised",
     "resolve",
+    "uncallable",
 ]
 
 IN_PROCESS: Final = "object supplied in-process"
@@ -386,6 +387,9 @@ def _built(
             f"{what} {ref!r} returned {not_a(product, kind)} "
             f"(see docs/plugins.md for the methods it needs)"
         )
+    wrong = uncallable(product, kind)
+    if wrong:
+        raise PluginError(f"{what} {ref!r} returned {a_(type(product).__name__)}: {wrong}")
     return product
 
 

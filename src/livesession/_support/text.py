@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from .decimalwords import decimal_words
 from .secrets import redact_text
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def exception_text(exc: BaseException) -> str:
     ``__len__`` or slicing may say anything, and the text is checked, cut and written by them.
     """
     try:
-        text = str(exc)
+        text = decimal_words(exc) or str(exc)  # decimal's own names the condition alone
     except Exception:  # noqa: BLE001 - the plug-in's __str__ failed: name the exception alone
         return UNPRINTABLE
     return text if type(text) is str else str.__str__(text)

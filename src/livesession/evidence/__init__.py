@@ -287,6 +287,7 @@ def _write_evidence(
         secrets=secrets,
         versions=(version, meta.get("version")),
         sources=sources,
+        resumes=ended.get("resumes", []),
     )
     # The output names the run as typed; the bundle, read elsewhere, by its absolute path.
     where = run_dir.resolve()
@@ -345,12 +346,14 @@ def _problems(
     secrets: list[str],
     versions: tuple[str | None, object],
     sources: dict[str, Any],
+    resumes: list[dict[str, Any]],
 ) -> list[str]:
     """What fails the bundle: the seal (as ``status`` reads it), verify, the re-run, secrets.
 
     ``versions`` are the livesession version the audited record says wrote the run and the
     one ``run.json`` says: ``run.json`` is outside the audit chain, so a version of its own
-    is a changed file, said with both.
+    is a changed file, said with both. ``resumes`` are the run's (``C2_RESUME``), to ask of a
+    mismatch past one whether the plug-ins' ``get_state`` held their memory.
     """
     problems: list[str] = []
     wrote, said = versions
@@ -377,7 +380,7 @@ def _problems(
             f"check it with livesession {wrote})"
         )
     elif determinism["status"] == "MISMATCH":
-        problems.append(mismatch_said(determinism, sources))
+        problems.append(mismatch_said(determinism, sources, resumes))
     elif determinism.get("missing"):
         missing = " and ".join(determinism["missing"])
         problems.append(f"the determinism re-run was not started (the run's {missing} missing)")

@@ -13,7 +13,8 @@ bar's time too (``events.jsonl line 40 (step 12, its bar of 2026-01-01T00:12:00Z
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -34,6 +35,8 @@ _DERIVED: Final = frozenset({"event_id"})
 _SHOWN_CHARS: Final = 80
 _BOM: Final = b"\xef\xbb\xbf"
 _BAR: Final = b'"event_type":"BAR"'
+_EVENT_STEP: Final = re.compile(r"events\.jsonl line \d+ \(step (\d+)[,)]")
+"""The step ``first_difference`` names of two events (its own words)."""
 SAME_RECORD: Final = "the same record"
 """How a difference a copy made is said (line ends, a BOM): the file changed, not the code."""
 
@@ -76,7 +79,11 @@ def _step(bars: int, bar_ns: object, mine: bytes | None, again: bytes | None) ->
     return f" (step {bars}{when})"
 
 
-def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) -> str:
+def mismatch_said(
+    determinism: Mapping[str, Any],
+    sources: Mapping[str, Any],
+    resumes: Sequence[Mapping[str, Any]] = (),
+) -> str:
     """The problem a determinism mismatch is, with where the runs part and what to suspect.
 
     ``the determinism re-run does not match: events.jsonl line 13: SIGNAL (seq 13) in the
@@ -85,6 +92,12 @@ def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) ->
     one's own is what a re-run of the same livesession most often finds changed (an
     unseeded random source, the wall clock, the order of a set; an environment variable the
     re-run's environment sets otherwise), each plug-in named.
+
+    A run resumed (``resumes``, the run's ``C2_RESUME`` payloads) from a checkpoint before
+    the step the two part at went on from what its plug-ins' ``get_state`` gave there, which
+    the uninterrupted re-run never needed: a ``get_state`` that leaves part of the memory
+    out is asked about first (``(the run was resumed from step 20, and they part after it,
+    at step 21: does the get_state of strategy 'desk.alpha:make' hold all its memory ...``).
     """
     said = "the determinism re-run does not match"
     if determinism.get("first_difference"):
@@ -102,14 +115,38 @@ def mismatch_said(determinism: Mapping[str, Any], sources: Mapping[str, Any]) ->
         if isinstance(record, Mapping) and isinstance(record.get("ref"), str)
     ]
     if own:
+        named = " and ".join(own)
+        ask = f"is {named} deterministic?"
+        resumed = _resumed_before(str(determinism.get("first_difference", "")), resumes)
+        if resumed is not None:
+            ask = (
+                f"the run was resumed from step {resumed[0]}, and they part after it, at step "
+                f"{resumed[1]}: does the get_state of {named} hold all the memory, and "
+                "set_state restore it? a resumed run goes on from what get_state gave at the "
+                "checkpoint; or is it not deterministic?"
+            )
         said += (
-            f" (is {' and '.join(own)} deterministic? an unseeded random source, the wall "
-            "clock, the order of a set, id() or hash(), threads, state kept outside the "
-            "object, or an environment variable or file that differs here: docs/plugins.md, "
-            "'A strategy that repeats'; the testing kit's run_failure_matrix finds most, "
-            "docs/testing.md)"
+            f" ({ask} an unseeded random source, the wall clock, the order of a set, id() or "
+            "hash(), threads, state kept outside the object, or an environment variable or "
+            "file that differs here: docs/plugins.md, 'A strategy that repeats'; the testing "
+            "kit's run_failure_matrix finds most, docs/testing.md)"
         )
     return said
+
+
+def _resumed_before(first: str, resumes: Sequence[Mapping[str, Any]]) -> tuple[int, int] | None:
+    """(the step the last resume before it went on from, the step of the first difference).
+
+    None when the difference is no event's with a step, or comes before every resume from a
+    checkpoint (a resume from the start restored no state).
+    """
+    found = _EVENT_STEP.match(first)
+    if found is None:
+        return None
+    step = int(found.group(1))
+    froms = [resume.get("from_step") for resume in resumes if resume.get("checkpoint") is not False]
+    before = [s for s in froms if isinstance(s, int) and not isinstance(s, bool) and s < step]
+    return (max(before), step) if before else None
 
 
 def audit_records(path: Path, aside: tuple[str, ...] = ASIDE) -> list[bytes]:

@@ -10,22 +10,23 @@ about (no frame of the user's code: then the method itself is named, where it is
 
 from __future__ import annotations
 
-import site
-import sysconfig
-import traceback
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import orjson
+
 from .._session.pipeline import error_message
+from .._support.pluginwords import defined_at
 from .._support.secrets import redact_text
 from .._support.text import UNPRINTABLE, exception_text, printable_line
+from .._support.usercode import users_line
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "INPUT_ERRORS",
+    "after_resume",
     "chainable",
     "input_error",
     "located",
@@ -40,19 +41,6 @@ INPUT_ERRORS: Final = {
 }
 """Per fault of the session's inputs: whose it is, the method that gives the session what
 it uses, and what the session does with it."""
-_OWN: Final = Path(__file__).resolve().parents[1]
-"""livesession's own code: a frame there is never the line to look at."""
-_INSTALLED: Final = tuple(
-    {
-        *(sysconfig.get_paths()[name] for name in ("purelib", "platlib")),
-        *getattr(site, "getsitepackages", list)(),
-        site.getusersitepackages(),
-    }
-)
-"""Where installed packages live: a desk's own (its wheel installed) or a library it calls.
-In a virtual environment, and in a Python installed without one, they are inside the
-standard library's directory (``platstdlib``), so they are told apart from it first."""
-_STDLIB: Final = tuple({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib")})
 
 
 def input_error(
@@ -77,7 +65,7 @@ def input_error(
     if line is not None:
         said = f"the {owner} raised {error_said} (step {step}, at {line})"
         return said, chainable(cause)
-    where = None if plugin is None else _defined_at(plugin, method)
+    where = None if plugin is None else defined_at(plugin, method)
     if where is None:  # livesession's own feed (or no Python method to name)
         return f"the {owner} failed (step {step}): {error_said}", None
     said = f"the {owner} returned what the session cannot {does} (step {step}): {message}"
@@ -107,7 +95,7 @@ def refused_always(
     else:
         return None
     refused = f"RISK_REJECTED {rule}: {printable_line(str(payload.get('reason')))}"
-    where = _defined_at(strategy, "on_bar")
+    where = defined_at(strategy, "on_bar")
     at = "" if where is None else f" (on_bar is at {where})"
     said = f"the strategy asked for what the session refuses at every step (step {step})"
     return f"{said}: {what} ({refused}){fix}{at}"
@@ -132,25 +120,6 @@ def chainable(cause: BaseException | None) -> BaseException | None:
 def _is_events(cause: BaseException, error: str, message: str) -> bool:
     """Whether ``cause`` is the exception the event records (its type and message)."""
     return type(cause).__name__ == error and error_message(cause) == message
-
-
-def users_line(cause: BaseException) -> str | None:
-    """``file:line in function`` of the innermost frame of the user's code (None: none).
-
-    The user's code is neither livesession's nor the standard library's: first a frame in
-    none of the installed packages (the desk's source tree), else one in an installed
-    package (the desk's package installed, or a library it called).
-    """
-    frames = [
-        (_whose(frame.filename), frame)
-        for frame in reversed(traceback.extract_tb(cause.__traceback__))
-        if not frame.filename.startswith("<frozen ")
-    ]
-    for wanted in ("source", "installed"):
-        for whose, frame in frames:
-            if whose == wanted:
-                return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return None
 
 
 def raised_at(reason: str, detail: str, cause: BaseException | None) -> str:
@@ -182,27 +151,28 @@ def located(cause: BaseException, plugin: object, method: str) -> str:
     line = users_line(cause)
     if line is not None:
         return f", at {line}"
-    where = _defined_at(plugin, method)
+    where = defined_at(plugin, method)
     return "" if where is None else f"; {method} is at {where}"
 
 
-def _whose(filename: str) -> str:
-    """Whose code ``filename`` is: ``livesession``, ``installed``, ``stdlib`` or ``source``."""
-    try:
-        resolved = Path(filename).resolve()
-    except (OSError, RuntimeError, ValueError):
-        return "source"
-    if resolved.is_relative_to(_OWN):
-        return "livesession"
-    for kind, roots in (("installed", _INSTALLED), ("stdlib", _STDLIB)):
-        if any(resolved.is_relative_to(Path(root).resolve()) for root in roots):
-            return kind
-    return "source"
+def after_resume(events: Sequence[bytes], kill_after: int) -> str:
+    """What to ask of a strategy's (feed's) error the resumed run met past its kill, or "".
 
-
-def _defined_at(plugin: object, method: str) -> str | None:
-    """``file:line`` where the plug-in's ``method`` is defined (None: no Python code)."""
-    code = getattr(getattr(type(plugin), method, None), "__code__", None)
-    if code is None:
-        return None
-    return f"{code.co_filename}:{code.co_firstlineno}"
+    The uninterrupted run of the same case met none (it is checked first), so what the
+    resumed one had that the other had not is what ``set_state`` restored: ``; the
+    uninterrupted run did not fail there: does the strategy's get_state hold all its
+    memory, and its set_state restore it (or is it not deterministic)?``.
+    """
+    for line in events:
+        if b"_ERROR" not in line:
+            continue  # most lines: not parsed
+        event = orjson.loads(line)
+        kind, step = event.get("event_type"), event.get("payload", {}).get("step")
+        if kind in INPUT_ERRORS and isinstance(step, int) and step > kill_after:
+            owner = INPUT_ERRORS[kind][0]
+            memory = "all its memory" if owner == "strategy" else "its whole position"
+            return (
+                f"; the uninterrupted run did not fail there: does the {owner}'s get_state "
+                f"hold {memory}, and its set_state restore it (or is it not deterministic)?"
+            )
+    return ""

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from .._domain.config import DryrunConfig
 from .._exceptions import ConfigError
-from .._support.references import a_, not_a
+from .._support.references import a_, not_a, uncallable
 from ._rerun import factory_name
 
 __all__ = ["check_bare", "not_made", "refuse_unused"]
@@ -91,7 +91,16 @@ def _check_partial(role: str, factory: object) -> None:
 
 
 def not_made(role: str, made: object, kind: type) -> TypeError:
-    """The error to raise when a ``role`` factory returned ``made``, not a ``kind``."""
+    """The error to raise when a ``role`` factory returned ``made``, not a ``kind``.
+
+    Or a ``kind`` whose method the session cannot call as it calls it (``uncallable``: a
+    wrong signature), which failed its run's first step as if it had returned what the
+    session cannot use: ``strategy_factory returned a Momentum: its on_bar takes (bar), but
+    the session calls on_bar(bar, view) (on_bar is at ...)``.
+    """
+    wrong = uncallable(made, kind) if isinstance(made, kind) else ""
+    if wrong:
+        return TypeError(f"{role} returned {a_(type(made).__name__)}: {wrong}")
     return TypeError(f"{role} returned {not_a(made, kind)}")
 
 

@@ -31,6 +31,7 @@ from .._session.assembly import default_feed
 from .._session.closing import close_plugin
 from .._session.coordinator import LiveSessionOrchestrator, give_strategy
 from .._session.pipeline import UNEXPECTED_ERROR, error_message
+from .._support.references import uncallable
 from .._support.text import printable_line
 from .._typing import MarketFeed
 from ..stores import MemoryIdempotencyStore
@@ -149,8 +150,9 @@ class MatrixRun:
         if self._feed_factory is None:
             # The config's, built here as the session would, to be closed here (_let_go).
             self._reads = default_feed(self.config)
-        elif not isinstance(self.feed, MarketFeed):
+        elif not isinstance(self.feed, MarketFeed) or uncallable(self.feed, MarketFeed):
             close_plugin("strategy", self.strategy)  # made for a run that never starts
+            close_plugin("feed", self.feed)
             # None would quietly run the config's feed instead; another is no feed.
             raise not_made("feed_factory", self.feed, MarketFeed)
         else:

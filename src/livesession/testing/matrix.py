@@ -55,9 +55,10 @@ from .._session.assembly import replay_window_ns
 from .._session.closing import close_plugin
 from .._session.pipeline import FEED_EXHAUSTED
 from .._support.optional import import_optional
-from .._support.references import a_
+from .._support.references import a_, uncallable
 from .._typing import Strategy
 from ._crossprocess import ChildRun, payload
+from ._culprit import after_resume
 from ._differences import new_process_difference, process_difference, resume_difference
 from ._factories import check_bare, not_made, refuse_unused
 from ._rerun import factory_name, matrix_rerun_line, rerun_line
@@ -135,6 +136,9 @@ def _probe(strategy_factory: StrategyFactory) -> Strategy:
     check_bare("strategy_factory", strategy_factory)
     probe: object = strategy_factory()
     if not isinstance(probe, Strategy):
+        raise not_made("strategy_factory", probe, Strategy)
+    if uncallable(probe, Strategy):  # a method of the wrong signature: never used
+        close_plugin("strategy", probe)
         raise not_made("strategy_factory", probe, Strategy)
     return probe
 
@@ -280,7 +284,8 @@ def _check(
     problems = resumed.problems()
     if problems:
         where = f"run killed after step {kill_after} and resumed"
-        raise AssertionError(f"{where}: " + "; ".join(problems)) from resumed.cause
+        hint = after_resume(resumed.sinks["events"].lines, kill_after)
+        raise AssertionError(f"{where}: " + "; ".join(problems) + hint) from resumed.cause
     left, right = straight.sinks["events"].lines, resumed.sinks["events"].lines
     if left != right:
         # Only now, so a passing case costs nothing: is the strategy deterministic at all?
