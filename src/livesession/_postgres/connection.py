@@ -16,6 +16,7 @@ import attrs
 from .._support.optional import import_optional
 from .deadline import DEFAULT_TIMEOUT_S, TIMEOUT_ENV_VAR, CallDeadline
 from .dsn import DSN_ENV_VAR, Dsn, describe_dsn, dsn_text, parse_dsn, redact_dsn_text
+from .shape import COLUMNS_QUERY, UNIQUE_KEYS_QUERY, shape_differences
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -123,7 +124,6 @@ class PgConnection:
                     # A server that took no startup options (``_connect``).
                     self.execute("SET idle_session_timeout = 0")
             self.ensure_table(table)
-            self._ensure_columns(table.name, table.added)
         except BaseException:
             self.close()
             raise
@@ -190,12 +190,16 @@ class PgConnection:
 
         ``CREATE TABLE IF NOT EXISTS`` alone can still fail with a unique violation on
         ``pg_type`` when two sessions create the same table at once; the advisory lock
-        makes them take turns. Existing tables need no CREATE privilege.
+        makes them take turns. Existing tables need no CREATE privilege: each of their
+        ``added`` columns they lack is added, and one of another shape (made by hand, or
+        by another release) is refused naming each difference (``shape``).
         """
         name = table.name
         with self.translate(f"creating table {name}"):
             row = self.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
             if row is not None and row[0]:
+                self._ensure_columns(table.name, table.added)
+                self._check_shape(table)
                 return
             try:
                 with self._deadline.bound(), self._conn.transaction():
@@ -233,6 +237,21 @@ class PgConnection:
                     self.execute(
                         f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {columns[name]}"
                     )
+
+    def _check_shape(self, table: PgTable) -> None:
+        """Raise ``table.error`` when the existing ``table`` is not one the statements fit."""
+        name = table.name
+        with self.translate(f"reading the columns of table {name}"):
+            columns = self.execute(COLUMNS_QUERY, (name,)).fetchall()
+            keys = [row[0] for row in self.execute(UNIQUE_KEYS_QUERY, (name,)).fetchall()]
+        differences = shape_differences(table, columns, keys)
+        if differences:
+            raise self._error(
+                f"PostgreSQL at {self.target} has a table {name} that is not the one this "
+                f"release uses (made by hand, or by another release): {'; '.join(differences)}; "
+                f"make it as the CREATE TABLE in docs/postgres.md does, or name another "
+                f"schema in {DSN_ENV_VAR} (options=-csearch_path=...)"
+            )
 
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
