@@ -7,6 +7,7 @@ password removed. psycopg 3 is imported only when a connection is opened.
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PgConnection", "PgTable"]
 
-_CONNECT_TIMEOUT_S: Final = 10
+_MIN_CONNECT_TIMEOUT_S: Final = 2  # libpq waits at least 2 s (1 is read as 2)
 _IDLE_TIMEOUT_SINCE: Final = 140000  # PostgreSQL 14 brought idle_session_timeout
 _NO_IDLE_TIMEOUT: Final = "-c idle_session_timeout=0"
 _OPTION_REFUSED: Final = (
@@ -107,8 +108,9 @@ class PgConnection:
                 f"write '/' as %2F and '@' as %40 (check {DSN_ENV_VAR}; value not shown)"
             )
         extra: dict[str, Any] = {"autocommit": True, "application_name": "livesession"}
-        if "connect_timeout" not in params:
-            extra["connect_timeout"] = _CONNECT_TIMEOUT_S
+        if _waits_for_ever(params.get("connect_timeout")):
+            # The call bound, in libpq's whole seconds: a connect is a call too.
+            extra["connect_timeout"] = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s))
         with self.translate(f"connecting for {table.purpose}"):
             # libpq reads PGOPTIONS only for a connection string without options: kept too.
             options = params.get("options", os.environ.get("PGOPTIONS", ""))
@@ -267,6 +269,22 @@ class PgConnection:
             return -1 if conn is None or conn.closed else int(conn.pgconn.socket)
         except self._psycopg.Error:
             return -1
+
+
+def _waits_for_ever(connect_timeout: str | None) -> bool:
+    """Whether a DSN's ``connect_timeout`` lets a connect wait on a silent server for ever.
+
+    None (not given) and an integer of 0 or less (libpq: "wait indefinitely"; psycopg
+    makes that 130 s, and as long again for each address of the host) do; a positive one is
+    the DSN's own choice, and one that is no integer is left to the driver, which refuses
+    it in its own words.
+    """
+    if connect_timeout is None:
+        return True
+    try:
+        return int(connect_timeout.strip()) <= 0
+    except ValueError:
+        return False
 
 
 def _reason(exc: psycopg.Error) -> str:
