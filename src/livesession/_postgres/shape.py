@@ -38,6 +38,8 @@ GROUP BY i.indexrelid
 """The columns of each unique index ``ON CONFLICT`` can use (whole, valid, not deferred)."""
 # format_type's names for the types the tables declare by their short names.
 _TYPE_NAMES: Final = {"timestamptz": "timestamp with time zone"}
+# Types a DBA may have chosen that hold every value the statements write, as the declared.
+_ALSO: Final = {"text": frozenset({"character varying"})}
 
 
 def declared_key(table: PgTable) -> tuple[str, ...]:
@@ -79,7 +81,7 @@ def _column_differences(name: str, spec: str, found: tuple[str, bool, bool]) -> 
     kind, not_null, has_default = found
     declared = spec.split(maxsplit=1)[0]
     want = _TYPE_NAMES.get(declared, declared)
-    if kind != want:
+    if kind != want and kind not in _ALSO.get(want, ()):
         yield f"its column {name} is {kind}, not {want}"
     if not_null and not has_default:
         if "NOT NULL" not in spec and "PRIMARY KEY" not in spec:
