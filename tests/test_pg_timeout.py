@@ -189,3 +189,48 @@ def test_a_bad_bound_is_refused_before_the_run_exists(tmp_path):
     assert done.stderr.strip().count("\n") == 0
     assert TIMEOUT_ENV_VAR in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+class SilentListener:
+    """Accepts a connection and never says a word: a frozen server, before its handshake."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+
+    def close(self) -> None:
+        self._listener.close()  # a connect still waiting meets the closed socket and ends
+
+
+@pytest.mark.parametrize("given", ["", "&connect_timeout=0", "&connect_timeout=-1"])
+def test_a_connect_to_a_silent_server_ends_within_the_bound(given):
+    """Bug: a DSN with `connect_timeout=0` (libpq's "wait indefinitely") left the session
+    waiting on a server that accepted and never answered: psycopg's 130 s for each try,
+    though every call is bounded. The connect now waits as long as a call (libpq's whole
+    seconds, at least 2), as a DSN without `connect_timeout` does."""
+    pytest.importorskip("psycopg")
+    silent = SilentListener()
+    dsn = (
+        f"postgresql://livesession@127.0.0.1:{silent.port}/livesession"
+        f"?sslmode=disable&gssencmode=disable{given}"
+    )
+    caught: list[BaseException] = []
+
+    def open_lease() -> None:
+        try:
+            PostgresLease(dsn, "acct", "strat", timeout_s=BOUND_S).close()
+        except LeaseError as exc:
+            caught.append(exc)
+
+    opening = threading.Thread(target=open_lease, daemon=True)
+    try:
+        opening.start()
+        opening.join(30)  # 2 s with the bound; 130 s without
+        assert not opening.is_alive(), "the connect still waits on a server that never answers"
+    finally:
+        silent.close()
+        opening.join(140)
+    assert len(caught) == 1
+    assert "failed while connecting for the session lease: connection timeout expired" in str(
+        caught[0]
+    )

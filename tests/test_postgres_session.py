@@ -602,3 +602,33 @@ def test_a_session_dropped_unclosed_closes_its_lease_connection(tmp_path, pg_env
     resumed = resume_run(tmp_path / "dropped", alerts=False)
     assert resumed.steps_done == 20  # its last checkpoint: the lease was its own to take
     assert resumed.run_to_end(60).status is SessionStatus.COMPLETED
+
+
+def test_a_run_refused_a_held_lease_says_until_when(tmp_path, pg_env):
+    """Bug: a new run refused because another host's session held the lease said only
+    `another live session holds it (r1@host-a:4242, per PostgreSQL)`: one on host B cannot
+    tell a live holder from one killed a moment ago, which keeps it until it expires, while
+    `resume`'s refusal said until when. The line now says it too."""
+    import time
+
+    from livesession._domain import clock
+    from livesession.leases import PostgresLease
+
+    lease = PostgresLease(pg_env[DSN_ENV_VAR], "default", "sma_demo")
+    try:
+        assert lease.acquire("r1@host-a:4242", time.time_ns(), 3_600 * 10**9) is not None
+    finally:
+        lease.close()
+    ((expires_ns,),) = _admin(pg_env[DSN_ENV_VAR], "SELECT expires_ns FROM livesession_lease")
+    until = clock.format_utc(clock.from_epoch_ns(expires_ns))
+    refused = cli(
+        "dryrun", "--out", tmp_path, "--run-id", "r2", "--steps", "5", "-q", *PG, env=pg_env
+    )
+    assert refused.returncode == 3, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert line == (
+        "livesession: rejected: LEASE_HELD: lease of account 'default', strategy 'sma_demo': "
+        "another live session holds it (r1@host-a:4242, per PostgreSQL) until "
+        f"{until}, unless it renews it (a holder that was killed keeps it until then, "
+        "lease_ttl_ms=30000)"
+    )

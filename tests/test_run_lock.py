@@ -14,6 +14,8 @@ import pytest
 from livesession import DryrunConfig, RunDirectoryError, RunHeld, create_run, resume_run
 from livesession._artifacts import names
 from livesession._rundir import lock as lock_module
+from livesession._rundir.holder import Holder
+from livesession._rundir.holderproc import not_a_cli_writer, stop_advice
 from livesession._rundir.lock import RunLock, holder_of, is_held
 from livesession.cli import main
 
@@ -371,6 +373,20 @@ def test_a_run_an_application_holds_is_not_sent_to_livesession_stop(
             app.stdin.close()
             assert app.wait(timeout=60) == 0
     assert json.loads((run_dir / names.METRICS).read_text())["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("command", ["livesession dryrun", "livesession resume", "deskapp dryrun"])
+def test_a_writer_on_another_host_is_stopped_there(tmp_path: Path, command: str) -> None:
+    """Bug: `livesession resume DIR` (or a second `dryrun --run-id`) of a run a `livesession
+    dryrun` on another host writes (a folder both hosts mount) said `wait for it to end, or
+    stop it with livesession stop DIR`, and that command, run here, refused it, exit 3 (`it
+    is held by pid P on host-a ...: run this command on host-a`). The refusal now says
+    where to run it, as it did for an application's run on another host."""
+    holder = Holder(pid=4242, host="host-a", since="2026-12-07T10:00:00Z", command=command)
+    assert stop_advice(holder, tmp_path) == (
+        f"wait for it to end, or stop it with `livesession stop {tmp_path}` on host-a"
+    )
+    assert not_a_cli_writer(holder, tmp_path).endswith(": run this command on host-a")
 
 
 @pytest.mark.parametrize(

@@ -134,12 +134,21 @@ def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
     if result.reason == "LEASE_HELD":
         lease = run_status(run_dir).lease or {}
         holder, source = lease.get("holder"), lease.get("source")
+        until = lease.get("expires_utc")
         if not holder and lease.get("backend") == "postgres":
             from ._rundir.backing import postgres_holder  # noqa: PLC0415 - only then
 
-            holder, source = postgres_holder(run_dir), "PostgreSQL"
+            holder, until = postgres_holder(run_dir) or (None, None)
+            source = "PostgreSQL"
         if holder:
             why += f" ({holder}, per {source})"
+        if holder and until:
+            # A killed holder (on another host, which no one here can look into) is named
+            # as any: when its lease ends, unless renewed, says how long to wait.
+            why += (
+                f" until {until}, unless it renews it (a holder that was killed keeps it "
+                f"until then, lease_ttl_ms={lease.get('ttl_ms')})"
+            )
     elif result.reason == "LEASE_UNAVAILABLE":  # what failed: the audit's, not the events'
         why += f": {(run_status(run_dir).lease or {}).get('unavailable') or 'see audit.jsonl'}"
     print(f"livesession: rejected: {one_line(redact_text(why))}", file=sys.stderr)  # noqa: T201 - the CLI's output

@@ -7,6 +7,7 @@ password removed. psycopg 3 is imported only when a connection is opened.
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
@@ -16,6 +17,7 @@ import attrs
 from .._support.optional import import_optional
 from .deadline import DEFAULT_TIMEOUT_S, TIMEOUT_ENV_VAR, CallDeadline
 from .dsn import DSN_ENV_VAR, Dsn, describe_dsn, dsn_text, parse_dsn, redact_dsn_text
+from .shape import COLUMNS_QUERY, UNIQUE_KEYS_QUERY, shape_differences
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PgConnection", "PgTable"]
 
-_CONNECT_TIMEOUT_S: Final = 10
+_MIN_CONNECT_TIMEOUT_S: Final = 2  # libpq waits at least 2 s (1 is read as 2)
 _IDLE_TIMEOUT_SINCE: Final = 140000  # PostgreSQL 14 brought idle_session_timeout
 _NO_IDLE_TIMEOUT: Final = "-c idle_session_timeout=0"
 _OPTION_REFUSED: Final = (
@@ -106,8 +108,9 @@ class PgConnection:
                 f"write '/' as %2F and '@' as %40 (check {DSN_ENV_VAR}; value not shown)"
             )
         extra: dict[str, Any] = {"autocommit": True, "application_name": "livesession"}
-        if "connect_timeout" not in params:
-            extra["connect_timeout"] = _CONNECT_TIMEOUT_S
+        if _waits_for_ever(params.get("connect_timeout")):
+            # The call bound, in libpq's whole seconds: a connect is a call too.
+            extra["connect_timeout"] = max(_MIN_CONNECT_TIMEOUT_S, math.ceil(timeout_s))
         with self.translate(f"connecting for {table.purpose}"):
             # libpq reads PGOPTIONS only for a connection string without options: kept too.
             options = params.get("options", os.environ.get("PGOPTIONS", ""))
@@ -123,7 +126,6 @@ class PgConnection:
                     # A server that took no startup options (``_connect``).
                     self.execute("SET idle_session_timeout = 0")
             self.ensure_table(table)
-            self._ensure_columns(table.name, table.added)
         except BaseException:
             self.close()
             raise
@@ -190,12 +192,16 @@ class PgConnection:
 
         ``CREATE TABLE IF NOT EXISTS`` alone can still fail with a unique violation on
         ``pg_type`` when two sessions create the same table at once; the advisory lock
-        makes them take turns. Existing tables need no CREATE privilege.
+        makes them take turns. Existing tables need no CREATE privilege: each of their
+        ``added`` columns they lack is added, and one of another shape (made by hand, or
+        by another release) is refused naming each difference (``shape``).
         """
         name = table.name
         with self.translate(f"creating table {name}"):
             row = self.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
             if row is not None and row[0]:
+                self._ensure_columns(table.name, table.added)
+                self._check_shape(table)
                 return
             try:
                 with self._deadline.bound(), self._conn.transaction():
@@ -234,6 +240,21 @@ class PgConnection:
                         f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {columns[name]}"
                     )
 
+    def _check_shape(self, table: PgTable) -> None:
+        """Raise ``table.error`` when the existing ``table`` is not one the statements fit."""
+        name = table.name
+        with self.translate(f"reading the columns of table {name}"):
+            columns = self.execute(COLUMNS_QUERY, (name,)).fetchall()
+            keys = [row[0] for row in self.execute(UNIQUE_KEYS_QUERY, (name,)).fetchall()]
+        differences = shape_differences(table, columns, keys)
+        if differences:
+            raise self._error(
+                f"PostgreSQL at {self.target} has a table {name} that is not the one this "
+                f"release uses (made by hand, or by another release): {'; '.join(differences)}; "
+                f"make it as the CREATE TABLE in docs/postgres.md does, or name another "
+                f"schema in {DSN_ENV_VAR} (options=-csearch_path=...)"
+            )
+
     def close(self) -> None:
         """Close the connection; safe to call more than once."""
         self._closed = True
@@ -248,6 +269,22 @@ class PgConnection:
             return -1 if conn is None or conn.closed else int(conn.pgconn.socket)
         except self._psycopg.Error:
             return -1
+
+
+def _waits_for_ever(connect_timeout: str | None) -> bool:
+    """Whether a DSN's ``connect_timeout`` lets a connect wait on a silent server for ever.
+
+    None (not given) and an integer of 0 or less (libpq: "wait indefinitely"; psycopg
+    makes that 130 s, and as long again for each address of the host) do; a positive one is
+    the DSN's own choice, and one that is no integer is left to the driver, which refuses
+    it in its own words.
+    """
+    if connect_timeout is None:
+        return True
+    try:
+        return int(connect_timeout.strip()) <= 0
+    except ValueError:
+        return False
 
 
 def _reason(exc: psycopg.Error) -> str:

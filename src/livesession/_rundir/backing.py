@@ -345,8 +345,11 @@ def _how_lost(payload: dict[str, Any], backend: str) -> str:
     )
 
 
-def postgres_holder(run_dir: Path) -> str | None:
-    """The holder of the run's (account, strategy) in PostgreSQL, or None when unknown."""
+def postgres_holder(run_dir: Path) -> tuple[str, str] | None:
+    """The holder of the run's (account, strategy) in PostgreSQL and until when (UTC).
+
+    None when unknown (no live holder, or the server failed: the rejection is what matters).
+    """
     import time  # noqa: PLC0415 - only for this line
 
     config = read_json_object(run_dir / names.CONFIG)
@@ -356,8 +359,9 @@ def postgres_holder(run_dir: Path) -> str | None:
     try:
         lease = PostgresLease(pg_dsn(), account, strategy, timeout_s=pg_timeout())
         try:
-            return lease.holder(time.time_ns())
+            held = lease.holding(time.time_ns())
         finally:
             lease.close()
     except LiveSessionError:
         return None  # the line goes without it: the rejection is what matters
+    return None if held is None else (held[0], _clock.format_utc(_clock.from_epoch_ns(held[1])))

@@ -71,10 +71,11 @@ def stop_advice(holder: Holder | None, run_dir: Path) -> str:
     exited 3 for the application's.
     """
     stop = f"`{command('stop', run_dir)}`"
+    if holder is not None and holder.pid > 0 and holder.host != socket.gethostname():
+        # Asked here, `stop` refuses it (`run this command on HOST`), livesession's or not.
+        return f"wait for it to end, or stop it with {stop} on {holder.host}"
     if holder is None or holder.pid <= 0 or holder.command.startswith("livesession "):
         return f"wait for it to end, or stop it with {stop}"  # the name says how it runs
-    if holder.host != socket.gethostname():
-        return f"wait for it to end, or stop it with {stop} on {holder.host}"
     return (
         f"wait for it to end, or stop it through the program that runs it, {holder.command} "
         f"(an application embedding livesession has its own controls: {stop} signals only "
