@@ -144,8 +144,13 @@ class Boom:
 
     def on_bar(self, bar: Bar, view: Any) -> Sequence[OrderIntent]:
         self.bars += 1
+        if self.bad == "huge after trading" and self.bars in (10, 12):  # a round trip
+            side = Side.BUY if self.bars == 10 else Side.SELL
+            return [OrderIntent(symbol=bar.symbol, side=side, quantity=Decimal("0.01"))]
         if self.bars != 17 or self.bad == "bare state":
             return ()
+        if self.bad.startswith("huge"):  # a sizing of 1,000,000 units, above max_order_qty 1
+            return [OrderIntent(symbol=bar.symbol, side=Side.BUY, quantity=Decimal(1000000))]
         if self.bad == "raise":
             raise RuntimeError("alpha blew up")
         if self.bad == "secret":
@@ -910,6 +915,25 @@ class TestFailureMatrix:
             "uninterrupted run: the strategy asked for what the session refuses at every step"
             f" (step 17): {said} (on_bar is at {where})\n"
         ) in str(caught.value)
+
+    def test_a_strategy_whose_every_order_is_above_max_order_qty_fails_the_matrix(self):
+        """Bug: a strategy sizing 1,000,000 units was refused by the MAX_ORDER_QTY rail at
+        every step, whatever the venue did; it never traded, and the matrix, having tested
+        no order, passed it. One that trades, and has one order above the limit refused, is
+        the rail doing its work: no finding."""
+        with pytest.raises(AssertionError) as caught:
+            run_failure_matrix(functools.partial(Boom, bad="huge"), examples=1, steps=30, seed=1)
+        where = f"{__file__}:{inspect.getsourcelines(Boom.on_bar)[1]}"
+        assert (
+            "uninterrupted run: the strategy never traded: the max_order_qty rail refused every "
+            "order it asked for (1, the first at step 17: RISK_REJECTED MAX_ORDER_QTY: quantity "
+            "1000000.000 > max_order_qty 1), so no order was tested; size them within it, or run "
+            "the matrix "
+            "under the desk's own limit: config={'risk': {'max_order_qty': '...'}} "
+            f"(on_bar is at {where})"
+        ) in str(caught.value)
+        traded = functools.partial(Boom, bad="huge after trading")
+        assert run_failure_matrix(traded, examples=2, steps=30, seed=1).examples >= 2  # passed
 
     def test_a_strategy_error_holding_a_secret_is_not_chained(self):
         """The finding quotes the event's redacted message; the exception, as raised, would

@@ -30,6 +30,7 @@ __all__ = [
     "chainable",
     "input_error",
     "located",
+    "never_sent",
     "raised_at",
     "refused_always",
     "users_line",
@@ -99,6 +100,28 @@ def refused_always(
     at = "" if where is None else f" (on_bar is at {where})"
     said = f"the strategy asked for what the session refuses at every step (step {step})"
     return f"{said}: {what} ({refused}){fix}{at}"
+
+
+def never_sent(refusals: Sequence[Mapping[str, Any]], strategy: object) -> str | None:
+    """A run that sent no order, each intent above ``max_order_qty``, as a finding; else None.
+
+    The rail refuses such an intent at every step whatever the venue does, as one of
+    quantity 0: a strategy that only sizes so (or a matrix run under a smaller limit than
+    the desk's) never trades, and the matrix, which tested no order, passed it.
+    """
+    if not refusals or any(payload.get("rule") != "MAX_ORDER_QTY" for payload in refusals):
+        return None
+    first = refusals[0]
+    where = defined_at(strategy, "on_bar")
+    at = "" if where is None else f" (on_bar is at {where})"
+    return (
+        f"the strategy never traded: the max_order_qty rail refused every order it asked for "
+        f"({len(refusals)}, the first at step {first.get('step', '?')}: RISK_REJECTED "
+        f"MAX_ORDER_QTY: {printable_line(str(first.get('reason')))}), so no order was tested; "
+        "size them "
+        "within it, or run the matrix under the desk's own limit: "
+        f"config={{'risk': {{'max_order_qty': '...'}}}}{at}"
+    )
 
 
 def chainable(cause: BaseException | None) -> BaseException | None:

@@ -35,7 +35,15 @@ from .._support.references import uncallable
 from .._support.text import printable_line
 from .._typing import MarketFeed
 from ..stores import MemoryIdempotencyStore
-from ._culprit import INPUT_ERRORS, chainable, input_error, located, refused_always, users_line
+from ._culprit import (
+    INPUT_ERRORS,
+    chainable,
+    input_error,
+    located,
+    never_sent,
+    refused_always,
+    users_line,
+)
 from ._factories import not_made
 from ._interrupts import CtrlC, SetStateFailed, interruptible_feed, interruptible_strategy
 from .faults import FaultBroker
@@ -414,6 +422,7 @@ class MatrixRun:
                 self.cause = chainable(cause)
             elif kind == "ORDER_SUBMITTED":
                 submitted[payload["client_order_id"]] += 1
+        found.extend(self._never_sent(events) if not submitted else [])
         found.extend(f"{cid} submitted {n} times" for cid, n in submitted.items() if n > 1)
         found.extend(
             f"{cid} reached the venue {n} times" for cid, n in broker.recorded.items() if n > 1
@@ -436,6 +445,16 @@ class MatrixRun:
         self._held = False
         mark_verified(orch)
         return found
+
+    def _never_sent(self, events: list[dict[str, Any]]) -> list[str]:
+        """A run that sent no order: whether each intent was above ``max_order_qty``."""
+        bars, refusals = 0, []
+        for event in events:
+            bars += event["event_type"] == "BAR"
+            if event["event_type"] == "RISK_REJECTED":
+                refusals.append({**event["payload"], "step": bars})
+        said = never_sent(refusals, self.strategy)
+        return [said] if said else []
 
     def _symbol_hint(self) -> str:
         """The fix when the feed's symbol is not the config's (its first bar was refused)."""
