@@ -632,3 +632,15 @@ def test_a_run_refused_a_held_lease_says_until_when(tmp_path, pg_env):
         f"{until}, unless it renews it (a holder that was killed keeps it until then, "
         "lease_ttl_ms=30000)"
     )
+    # status reads no server: its lease line says never granted, and its next line said
+    # `the lease line names it while it does`, which it never did of a PostgreSQL lease.
+    said = dict(
+        line.split(None, 1)
+        for line in cli("status", tmp_path / "r2", env=pg_env).stdout.splitlines()
+    )
+    assert said["lease"].startswith("postgres: never granted to this run")
+    assert said["next"] == (
+        "another live session held its lease in PostgreSQL (the dryrun's refusal named it; "
+        "status reads only the run's files, and its lease line says it was never granted): do "
+        "not start a second one; start a new run once it ended (this one stays as evidence)"
+    )

@@ -12,11 +12,18 @@ from typing import TYPE_CHECKING, Final
 from .._artifacts import names
 from .._artifacts.runread import read_json_object
 from .._support.text import command
+from .leaselost import lease_backend
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["OWN_SINKS_NEXT", "REASON_NEXT", "bundle_next", "reason_next"]
+__all__ = [
+    "OWN_SINKS_NEXT",
+    "REASON_NEXT",
+    "bundle_next",
+    "reason_advice",
+    "reason_next",
+]
 
 _TRACEBACK: Final = "the session log its traceback (input_failed; the CLI's: session.log.jsonl)"
 _FIX: Final = "fix it and start a new run (this one stays as evidence; `{verify}` checks it)"
@@ -33,6 +40,11 @@ REASON_NEXT: Final = {  # what ``status`` advises for a run its reason decided: 
     ("FAILED", "FEED_ERROR"): "the feed raised, or gave a bar the session cannot use (a data "
     f"file's row names its line): audit.jsonl's C2_FEED_ERROR says what, {_TRACEBACK}; {_FIX}",
 }
+_LEASE_HELD_POSTGRES: Final = (  # ("REJECTED", "LEASE_HELD") of a PostgreSQL lease
+    "another live session held its lease in PostgreSQL (the dryrun's refusal named it; "
+    "status reads only the run's files, and its lease line says it was never granted): do "
+    "not start a second one; start a new run once it ended (this one stays as evidence)"
+)
 OWN_SINKS_NEXT: Final = (  # a sealed COMPLETED run without run.json: an application's sinks
     "verify before handing it over: `{verify}` (status reads only the ends of the files); "
     "it has no run.json (an application wrote it on its own sinks), so `livesession "
@@ -50,6 +62,17 @@ class _Commands(dict[str, str]):
 
     def __missing__(self, verb: str) -> str:
         return command(verb, self.run_dir)
+
+
+def reason_advice(verdict: str, reason: str, run_dir: Path) -> str | None:
+    """``REASON_NEXT``'s line for ``status``, unformatted; None for a reason that decides none.
+
+    A run refused a lease PostgreSQL holds has no holder in its files (status reads only
+    them; its lease line says ``never granted``): its line says where the holder was named.
+    """
+    if (verdict, reason) == ("REJECTED", "LEASE_HELD") and lease_backend(run_dir) == "postgres":
+        return _LEASE_HELD_POSTGRES
+    return REASON_NEXT.get((verdict, reason))
 
 
 def reason_next(verdict: str, reason: object, run_dir: str) -> str:

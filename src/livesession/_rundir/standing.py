@@ -38,7 +38,7 @@ from .drift import check_config_kept
 from .layout import read_run_config
 from .leaselost import lease_backend, reset_of
 from .livecut import live_trading, positions_since
-from .nextwords import OWN_SINKS_NEXT, REASON_NEXT
+from .nextwords import OWN_SINKS_NEXT, reason_advice
 from .refused import StoreRefusal, refused_first
 from .supplied import keyword_of
 
@@ -389,7 +389,7 @@ def next_advice(
             f"{__version__} re-runs only runs of its own release: write its evidence bundle "
             f"with livesession {release_of(version)}.x"
         )
-    return REASON_NEXT.get((verdict, reason), said)
+    return reason_advice(verdict, reason, Path(run_dir)) or said
 
 
 def _config_unread(run_dir: Path) -> str | None:
