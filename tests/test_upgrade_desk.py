@@ -5,11 +5,13 @@ tests/data/v010 holds runs 0.1.0 made (its README says how); nothing here instal
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from livesession.cli import main
+from livesession.verify import verify_run
 
 _BARS = "open,high,low,close,volume\n" + "".join(
     f"{100 + i}.00,{101 + i}.00,{99 + i}.00,{100 + i}.50,1.000\n" for i in range(40)
@@ -64,3 +66,39 @@ def test_a_data_file_missing_from_both_places_is_said_as_before(
     assert main(["dryrun", "-c", "desk.toml", "--out", str(tmp_path / "runs"), "-q"]) == 2
     err = capsys.readouterr().err
     assert err.endswith("/configs/data/bars.csv: No such file or directory\n"), err
+
+
+DATA = Path(__file__).parent / "data" / "v010"
+
+
+@pytest.mark.broken_run("0.1.0 wrote each RISK_REJECTED without the reason its schema required")
+def test_a_0_1_run_a_rail_fired_in_is_held_to_the_reasons_it_lacks_only(tmp_path: Path) -> None:
+    """Bug: ``verify`` of a run 0.1.0 wrote where a rail refused eight orders, untouched,
+    listed 11 violations: each ``RISK_REJECTED`` lacks ``reason`` (true: 0.1.x wrote none,
+    and its own verify said so), but the lines were then dropped from every other check, so
+    it also said that the run holds no refusal (``rejects_by_reason is
+    {"MAX_ORDER_NOTIONAL":8}, the run says {}``, ``events_by_type`` alike) and that the
+    audit's ``C2_REJECT_MAX_ORDER_NOTIONAL`` copies no event: a reviewer read events taken
+    out of the run. Each refusal is now checked as the event it is."""
+    run = Path(shutil.copytree(DATA / "old-rail", tmp_path / "old-rail"))
+    result = verify_run(run)
+    assert [text.split(": ", 1)[1] for text in result.violations] == [
+        "schema: payload: 'reason' is a required property"
+    ] * 8
+    assert result.total == 8
+
+
+@pytest.mark.broken_run("a 0.1.0 refusal changed: its quantity and its reason taken out")
+def test_a_0_1_refusal_changed_is_still_found(tmp_path: Path) -> None:
+    """Checked as the event it is, a 0.1.0 refusal whose numbers were changed is found by
+    its event id, as any other event's change is."""
+    run = Path(shutil.copytree(DATA / "old-rail", tmp_path / "old-rail"))
+    events = run / "events.jsonl"
+    text = events.read_text(encoding="utf-8")
+    first = next(line for line in text.splitlines() if '"RISK_REJECTED"' in line)
+    events.write_text(
+        text.replace(first, first.replace('"quantity":"0.010"', '"quantity":"0.001"')),
+        encoding="utf-8",
+    )
+    said = verify_run(run).violations
+    assert any("event_id" in text and "!=" in text for text in said), said
