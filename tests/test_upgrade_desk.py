@@ -5,13 +5,19 @@ tests/data/v010 holds runs 0.1.0 made (its README says how); nothing here instal
 
 from __future__ import annotations
 
+import html
+import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from livesession.cli import main
+from livesession.report import render_report
 from livesession.verify import verify_run
+
+from crash_harness import KILLED, cli
 
 _BARS = "open,high,low,close,volume\n" + "".join(
     f"{100 + i}.00,{101 + i}.00,{99 + i}.00,{100 + i}.50,1.000\n" for i in range(40)
@@ -102,3 +108,66 @@ def test_a_0_1_refusal_changed_is_still_found(tmp_path: Path) -> None:
     )
     said = verify_run(run).violations
     assert any("event_id" in text and "!=" in text for text in said), said
+
+
+def _header(run: Path) -> str:
+    """The report's text before its Verification section, tags taken out."""
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", render_report(run)))
+    return html.unescape(text[: text.index("Verification")])
+
+
+@pytest.mark.broken_run("killed between its metrics.json and its checkpoint, left unsealed")
+def test_a_crashed_run_s_report_names_the_checkpoint_resume_continues_from(
+    tmp_path: Path,
+) -> None:
+    """Bug: a run killed as it wrote its checkpoint at step 20 (metrics.json is rewritten
+    first) kept the checkpoint of step 10, as ``status`` said (``10 of 30 at the last
+    checkpoint``), but its report said ``livesession resume RUN_DIR continues it from its
+    last checkpoint (step 20)``: metrics.json's step, a checkpoint that was never written."""
+    config = tmp_path / "c.toml"
+    config.write_text("steps = 30\ncheckpoint_every = 10\n", encoding="utf-8")
+    out = tmp_path / "runs"
+    killed = cli("dryrun", "-c", config, "--out", out, "--run-id", "c", crash_at="checkpoint:3")
+    assert killed.returncode == KILLED, killed.stderr
+    run = out / "c"
+    assert json.loads((run / "metrics.json").read_bytes())["steps"] == 20
+    assert json.loads((run / "checkpoint.json").read_bytes())["steps"] == 10
+    assert "continues it from its last checkpoint (step 10)" in _header(run)
+
+
+@pytest.mark.broken_run("a crashed 0.1.0 run stays unfinished: this release never resumes it")
+def test_an_unsealed_0_1_run_is_not_said_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: 0.1.x takes no writer.lock, so a 0.1.x host writing a run of a shared folder
+    leaves nothing a 0.2 host can find. ``status`` said so, but ``report`` said ``Not
+    running: no process writes this run ... it stopped without sealing (a crash, a kill, a
+    power cut)``, ``prom`` ``unsealed run no process writes (crashed)`` and ``verify`` to
+    ``continue it with livesession 0.1.x``, whose resume takes no lock either: a second
+    writer of a live run. Each now says that it cannot be told, and to look for the
+    process on its host first."""
+    run = Path(shutil.copytree(DATA / "old-crash", tmp_path / "old-crash"))
+    header = _header(run)
+    assert "Not running" not in header
+    assert "a crash, a kill" not in header
+    assert (
+        "Not sealed (no C2_DRYRUN_STOP ), and not known to have stopped: livesession 0.1.0 "
+        "wrote it and takes no writer.lock , so whether a process still writes it cannot be "
+        "told. Look for that process on its host first; once none does, livesession 0.1.x "
+        "continues it from its last checkpoint (step 35) (this 0.2.0 continues only runs of "
+        "its own release)."
+    ) in header
+    caution = (
+        "once no process writes it: livesession 0.1.0 takes no writer.lock, so whether one "
+        "still does cannot be told here (look for it on its host first)"
+    )
+    assert main(["prom", str(run), "--output", str(tmp_path / "x.prom")]) == 0
+    said = capsys.readouterr().out
+    assert "crashed" not in said, said
+    assert caution in said, said
+    assert main(["verify", str(run)]) == 1
+    said = capsys.readouterr().out
+    assert (
+        f"continue it with livesession 0.1.x, which wrote it (this is 0.2.0, which continues only runs of its own release), {caution}"
+        in said
+    ), said
