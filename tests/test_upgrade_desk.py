@@ -142,9 +142,9 @@ def test_an_unsealed_0_1_run_is_not_said_stopped(
     """Bug: 0.1.x takes no writer.lock, so a 0.1.x host writing a run of a shared folder
     leaves nothing a 0.2 host can find. ``status`` said so, but ``report`` said ``Not
     running: no process writes this run ... it stopped without sealing (a crash, a kill, a
-    power cut)``, ``prom`` ``unsealed run no process writes (crashed)`` and ``verify`` to
-    ``continue it with livesession 0.1.x``, whose resume takes no lock either: a second
-    writer of a live run. Each now says that it cannot be told, and to look for the
+    power cut)``, ``prom`` ``unsealed run no process writes (crashed)``, and ``verify`` and
+    ``resume`` to ``continue it with livesession 0.1.x`` / ``resume it with livesession
+    0.1.x``, whose resume takes no lock either: a second writer of a live run. Each now says that it cannot be told, and to look for the
     process on its host first."""
     run = Path(shutil.copytree(DATA / "old-crash", tmp_path / "old-crash"))
     header = _header(run)
@@ -164,6 +164,13 @@ def test_an_unsealed_0_1_run_is_not_said_stopped(
     assert main(["prom", str(run), "--output", str(tmp_path / "x.prom")]) == 0
     said = capsys.readouterr().out
     assert "crashed" not in said, said
+    assert caution in said, said
+    assert main(["resume", str(run)]) == 2
+    said = capsys.readouterr().err
+    assert said.endswith(f"resume it with livesession 0.1.x, {caution}\n"), said
+    assert main(["report", str(run)]) == 2
+    said = capsys.readouterr().err
+    assert "no process writes it)" not in said, said
     assert caution in said, said
     assert main(["verify", str(run)]) == 1
     said = capsys.readouterr().out
