@@ -178,3 +178,36 @@ def test_an_unsealed_0_1_run_is_not_said_stopped(
         f"continue it with livesession 0.1.x, which wrote it (this is 0.2.0, which continues only runs of its own release), {caution}"
         in said
     ), said
+
+
+@pytest.mark.broken_run("preflight rejects the run on purpose")
+def test_a_0_1_config_s_allowlist_refusing_the_file_s_stem_says_where_it_came_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: 0.1.x traded BTC/USDT whatever its data file was named, so a desk's config
+    written for it names that pair in its ``allowlist``; 0.2 names the symbol after the file
+    when the config sets none, and preflight refused the run with ``rejected:
+    SYMBOL_NOT_ALLOWED: symbol 'BARS' is not in allowlist [BTC/USDT]``, nothing saying where
+    BARS came from or what to set."""
+    (tmp_path / "bars.csv").write_text(_BARS, encoding="utf-8")
+    config = tmp_path / "desk.toml"
+    config.write_text(
+        'steps = 5\nfeed = "csv:bars.csv"\nallowlist = ["BTC/USDT"]\n', encoding="utf-8"
+    )
+    out = tmp_path / "runs"
+    assert main(["dryrun", "-c", str(config), "--out", str(out), "-q", "--run-id", "a"]) == 3
+    assert capsys.readouterr().err == (
+        "livesession: rejected: SYMBOL_NOT_ALLOWED: symbol 'BARS' is not in allowlist "
+        "[BTC/USDT]; BARS is the data file's stem, the symbol of a config that sets none "
+        '(livesession 0.1.x traded BTC/USDT then): set symbol = "BTC/USDT" in the config, '
+        "or --symbol BTC/USDT\n"
+    )
+    # As the line says; and a symbol the allowlist refuses for another cause is said as before.
+    argv = ["dryrun", "-c", str(config), "--out", str(out), "-q", "--symbol", "BTC/USDT"]
+    assert main([*argv, "--run-id", "b"]) == 0
+    argv[-1] = "ETH/USDT"
+    assert main([*argv, "--run-id", "c"]) == 3
+    assert capsys.readouterr().err == (
+        "livesession: rejected: SYMBOL_NOT_ALLOWED: symbol 'ETH/USDT' is not in allowlist "
+        "[BTC/USDT]\n"
+    )
