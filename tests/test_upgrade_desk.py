@@ -211,3 +211,20 @@ def test_a_0_1_config_s_allowlist_refusing_the_file_s_stem_says_where_it_came_fr
         "livesession: rejected: SYMBOL_NOT_ALLOWED: symbol 'ETH/USDT' is not in allowlist "
         "[BTC/USDT]\n"
     )
+
+
+@pytest.mark.parametrize("command", ["evidence", "burnin"])
+def test_a_re_run_of_a_sealed_0_1_run_is_not_sent_to_a_resume(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Bug: ``evidence`` (and ``burnin``) of a sealed 0.1.0 run said ``re-run it (evidence,
+    burnin) or resume it with livesession 0.1.x``: a sealed run has nothing to resume, which
+    0.1.x says too, as this release's ``resume`` of it does."""
+    run = Path(shutil.copytree(DATA / "old-done", tmp_path / "old-done"))
+    assert main([command, str(run), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err == (
+        f"livesession: error: {run} was written by livesession 0.1.0 and this is 0.2.0, which "
+        "reads its config.json with keys it added (another config hash): re-run it "
+        "(evidence, burnin) with livesession 0.1.x\n"
+    )
+    assert not (tmp_path / "out").exists()

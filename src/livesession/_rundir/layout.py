@@ -263,7 +263,12 @@ def read_run_config(
         raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
     if meta.get("config_hash") != config_hash(cfg) and not (any_release and other_release(meta)):
         why = ", which reads its config.json with keys it added (another config hash)"
-        refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin) or resume it")
+        if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
+            refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin)")
+        caution = unlocked_caution(run_dir)  # unsealed: it may still be written
+        refuse_other_release(
+            run_dir, meta, why, "re-run it (evidence, burnin) or resume it", then=caution
+        )
         drift = drift_from_checkpoint(run_dir, cfg.to_dict())  # names the keys changed
         if drift:
             raise RunDirectoryError(config_changed(run_dir, drift))
