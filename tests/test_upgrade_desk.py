@@ -228,3 +228,20 @@ def test_a_re_run_of_a_sealed_0_1_run_is_not_sent_to_a_resume(
         "(evidence, burnin) with livesession 0.1.x\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_0_1_run_the_kill_switch_halted_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: 0.1.x cleared its checkpoint's ``kill_started_ns`` once the kill switch had the
+    book flat and kept no ``kill_halted``, so a sealed 0.1.0 run the daily-loss cap halted
+    read ``STOPPED`` in ``list`` (``halted_by`` "") and ``HALTED at the end`` by nothing in
+    ``status``, where a 0.2 run reads ``STOPPED, HALTED by the kill switch (DAILY_LOSS)``."""
+    run = Path(shutil.copytree(DATA / "old-kill", tmp_path / "runs" / "old-kill"))
+    assert main(["list", str(run.parent)]) == 0
+    assert "STOPPED, HALTED by the kill switch (DAILY_LOSS)" in capsys.readouterr().out
+    assert main(["status", str(run)]) == 0
+    assert (
+        "trading     HALTED at the end by the kill switch (DAILY_LOSS): new orders were "
+        "refused from the halt on\n"
+    ) in capsys.readouterr().out
