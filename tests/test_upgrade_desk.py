@@ -245,3 +245,26 @@ def test_a_0_1_run_the_kill_switch_halted_says_so(
         "trading     HALTED at the end by the kill switch (DAILY_LOSS): new orders were "
         "refused from the halt on\n"
     ) in capsys.readouterr().out
+
+
+def test_a_0_1_evidence_bundle_is_held_to_its_own_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``verify RUN --manifest manifest.json`` of a 0.1.0 run and the bundle 0.1.0's
+    ``evidence`` wrote of it said ``the evidence bundle is not this run's: manifest.json:
+    config_hash '...', but the run's record of it cannot be read`` (exit 1): 0.1.x audited
+    no config digest (``SESSION_STARTED`` has no ``config_sha256``), and its manifest's is
+    ``run.json``'s, a file the manifest's own SHA-256 holds. It is held to that now."""
+    run = Path(shutil.copytree(DATA / "old-done", tmp_path / "old-done"))
+    manifest = tmp_path / "manifest.json"
+    shutil.copyfile(DATA / "old-done.manifest.json", manifest)
+    assert main(["verify", str(run), "--manifest", str(manifest)]) == 0
+    assert "manifest  manifest.json is run old-done's" in capsys.readouterr().out
+    held = json.loads(manifest.read_bytes())
+    own = held["config_hash"]
+    manifest.write_text(json.dumps({**held, "config_hash": "0" * 64}), encoding="utf-8")
+    assert main(["verify", str(run), "--manifest", str(manifest)]) == 1
+    assert (
+        f"manifest.json: config_hash '{'0' * 64}', but the run's is '{own}': run.json's "
+        "config hash differs (the release that wrote the run audited none)"
+    ) in capsys.readouterr().out
