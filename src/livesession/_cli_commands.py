@@ -371,7 +371,7 @@ def _refuse_unsealed_default(run_dir: Path, default: Path) -> None:
     whose process still closes too: ``held_seal``). Nothing is written; ``--output`` writes
     it anywhere else.
     """
-    from ._artifacts.releases import resume_advice  # noqa: PLC0415 - only here
+    from ._artifacts.releases import resume_advice, unlocked_writer  # noqa: PLC0415 - only here
     from ._rundir.lock import holder_of  # noqa: PLC0415 - the lock: only here
     from ._rundir.seal import claimed_seal, held_seal  # noqa: PLC0415 - only here
 
@@ -384,8 +384,9 @@ def _refuse_unsealed_default(run_dir: Path, default: Path) -> None:
         )
     seal = claimed_seal(run_dir)
     if seal is None:
+        unwritten = "" if unlocked_writer(run_dir) else "; no process writes it"
         raise UsageError(
-            f"{run_dir} is not sealed (no C2_DRYRUN_STOP; no process writes it): a report of "
+            f"{run_dir} is not sealed (no C2_DRYRUN_STOP{unwritten}): a report of "
             f"it now is of the steps recorded, not of the run, and {default} is the sealed "
             f"run's: write it elsewhere with --output PATH, or {resume_advice(run_dir)} and "
             "report again once it is sealed"

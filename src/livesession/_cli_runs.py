@@ -53,6 +53,7 @@ from ._cli_summary import (
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
+from ._domain.datafeeds import stem_not_allowed
 from ._domain.decimal import amount_text
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, PluginError, SinkFailure, StoreFailure
@@ -122,7 +123,7 @@ def _summary(
     print("\n".join(lines))  # noqa: T201 - the CLI's output
 
 
-def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
+def _say_rejected(result: DryrunResult, run_dir: Path, cfg: DryrunConfig) -> None:
     """The one stderr line of a rejected session: the reason code and what failed.
 
     A lease another session holds is named with its holder (the lease file's, the lease
@@ -151,6 +152,8 @@ def _say_rejected(result: DryrunResult, run_dir: Path) -> None:
             )
     elif result.reason == "LEASE_UNAVAILABLE":  # what failed: the audit's, not the events'
         why += f": {(run_status(run_dir).lease or {}).get('unavailable') or 'see audit.jsonl'}"
+    elif result.reason == "SYMBOL_NOT_ALLOWED":  # a 0.1.x config's data file names it now
+        why += stem_not_allowed(cfg.feed, cfg.symbol, cfg.allowed_symbols)
     print(f"livesession: rejected: {one_line(redact_text(why))}", file=sys.stderr)  # noqa: T201 - the CLI's output
 
 
@@ -283,7 +286,7 @@ def _run(
         metrics = session.recorder.metrics
         _summary(result, run_dir, timings["wall_s"], metrics, alerts, planned=steps)
     if result.status is SessionStatus.REJECTED:
-        _say_rejected(result, run_dir)
+        _say_rejected(result, run_dir, session.config)
     if result.status is SessionStatus.FAILED:
         why = failure_line(result, run_dir, session.inspect().fault_cause)
         print(f"livesession: failed: {why}", file=sys.stderr)  # noqa: T201 - the CLI's output

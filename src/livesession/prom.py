@@ -71,7 +71,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
-from ._artifacts.releases import release_of, written_by_other_release
+from ._artifacts.releases import release_of, unlocked_caution, written_by_other_release
 from ._artifacts.runfiles import odd_files, odd_violation
 from ._artifacts.runread import read_json_object
 from ._artifacts.timings import STEP_BUCKETS_SECONDS
@@ -298,9 +298,11 @@ def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
         return None, ""
     other = written_by_other_release(run_dir)
     resumer = "a resume" if other is None else f"a resume by livesession {release_of(other)}.x"
+    caution = unlocked_caution(run_dir)
+    what = "unsealed run" if caution else "unsealed run no process writes (crashed)"
     return crashed, (
-        f"unsealed run no process writes (crashed): read up to step {crashed.steps} (its "
-        f"last checkpoint, where {resumer} continues)"
+        f"{what}: read up to step {crashed.steps} (its last checkpoint, where {resumer} "
+        f"continues{caution})"
     )
 
 

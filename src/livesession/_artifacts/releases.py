@@ -25,6 +25,7 @@ __all__ = [
     "other_release",
     "release_of",
     "resume_advice",
+    "unlocked_caution",
     "unlocked_writer",
     "written_by_other_release",
 ]
@@ -91,7 +92,23 @@ def resume_advice(run_dir: Path, *, verb: str = "continue it") -> str:
         return unwritable or f"{verb} with `{command('resume', run_dir)}`"
     return (
         f"{verb} with livesession {release_of(version)}.x, which wrote it (this is "
-        f"{__version__}, which continues only runs of its own release)"
+        f"{__version__}, which continues only runs of its own release){unlocked_caution(run_dir)}"
+    )
+
+
+def unlocked_caution(run_dir: Path) -> str:
+    """``, once no process writes it: ...`` for an unsealed run of a lockless release; "".
+
+    A 0.1.x process on another host writing a shared folder's run leaves nothing to find:
+    ``verify``, ``prom`` and ``report`` said such a live run crashed, and to continue it
+    with 0.1.x, whose ``resume`` takes no lock either: two writers of one run.
+    """
+    version = unlocked_writer(run_dir)
+    if version is None:
+        return ""
+    return (
+        f", once no process writes it: livesession {version} takes no {names.WRITER_LOCK}, "
+        "so whether one still does cannot be told here (look for it on its host first)"
     )
 
 

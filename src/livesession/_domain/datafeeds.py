@@ -33,6 +33,7 @@ __all__ = [
     "default_symbol",
     "from_cwd",
     "refuse_pin_without_data",
+    "stem_not_allowed",
 ]
 
 DATA_FEEDS: Final = ("csv:", "parquet:")
@@ -120,6 +121,28 @@ def default_symbol(feed: str) -> str:
             f"({SYMBOL_FORMS}) in the config, or --symbol on the command line"
         )
     return stem
+
+
+def stem_not_allowed(feed: str, symbol: str, allowed: tuple[str, ...]) -> str:
+    """Why a data file's stem is the symbol an allowlist naming BTC/USDT refuses ("": not so).
+
+    livesession 0.1.x traded BTC/USDT whatever a config's data file was named, and a desk's
+    config written for it names that pair in its ``allowlist``; this release names the
+    symbol after the file when the config sets none, and preflight refused the run
+    (``symbol 'BARS' is not in allowlist [BTC/USDT]``) saying nothing of where BARS came from.
+    """
+    if symbol in allowed or DEFAULT_SYMBOL not in allowed or data_path(feed) is None:
+        return ""
+    try:
+        if default_symbol(feed) != symbol:
+            return ""
+    except ConfigError:  # a symbol given, beside a file whose name is none
+        return ""
+    return (
+        f"; {symbol} is the data file's stem, the symbol of a config that sets none "
+        f"(livesession 0.1.x traded {DEFAULT_SYMBOL} then): set symbol = "
+        f'"{DEFAULT_SYMBOL}" in the config, or --symbol {DEFAULT_SYMBOL}'
+    )
 
 
 def from_cwd(feed: object) -> object:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._domain.configfile import place_of
+from .._domain.datafeeds import data_path, home_expanded
 from .._exceptions import DataFileError, PluginError, RunDirectoryError
 from .._market.dataopen import open_data_file
 from .._market.datapin import checked_data, not_the_pinned_data, pin_data, refuse_other_data
@@ -81,7 +82,37 @@ def placed(cfg: DryrunConfig, error: DataFileError) -> DataFileError:
     where = place_of(cfg, "feed")
     if not where or error.line is not None:
         return error
-    return DataFileError(f"{where}{error}", path=error.path, line=None, column=None, value=None)
+    said = f"{where}{error}{read_from_cwd(cfg)}"
+    return DataFileError(said, path=error.path, line=None, column=None, value=None)
+
+
+def read_from_cwd(cfg: DryrunConfig) -> str:
+    """How to write a config file's data path livesession 0.1.x found (else "").
+
+    0.1.x read a config file's relative ``csv:`` path from the current directory; this
+    release reads it from the config file's directory. A desk's config written for 0.1.x
+    (``feed = "csv:data/bars.csv"`` in ``configs/``, run from the folder above) was
+    refused with ``No such file or directory`` alone, beside the file it had always read.
+    """
+    written = data_path(cfg.feed)
+    path = cfg.data_file()
+    if written is None or path is None or cfg.base_dir is None or os.path.lexists(path):
+        return ""
+    if home_expanded(written).is_absolute():
+        return ""
+    try:
+        here = Path.cwd() / home_expanded(written)
+    except OSError:  # the current directory was removed
+        return ""
+    if not here.is_file():
+        return ""
+    kind = cfg.feed[: len(cfg.feed) - len(written)]
+    return (
+        f"; {written} is there from the current directory, where livesession 0.1.x read "
+        "a config file's data paths: this release reads them from the config file's "
+        f'directory, so write feed = "{kind}{os.path.relpath(here, cfg.base_dir)}" '
+        "(or an absolute path)"
+    )
 
 
 def changed_or(

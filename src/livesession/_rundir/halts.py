@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
+from .._artifacts.releases import written_by_other_release
 from .._artifacts.runread import events_back, newest_event, payload, read_records
 from .._domain.lifecycle import SessionState, Trigger
 from .._session.coordinator import ONE_SHOT_OPERATOR
@@ -52,6 +53,8 @@ __all__ = [
     "wind_down_words",
 ]
 
+_BEFORE_KILL_HALTED: Final = ("0.0.", "0.1.")
+"""The releases whose checkpoints keep no ``kill_halted`` (``run.json``'s ``version``)."""
 ACTED_BY: Final = {
     ONE_SHOT_OPERATOR: (
         "the livesession CLI itself, not a person: after a strategy or feed error it "
@@ -303,9 +306,22 @@ def halted_by_in(run_dir: Path, trading: object, *, killed: bool) -> str:
     if trading != "HALTED" or killed:
         return ""
     event, _ = newest_event(run_dir / names.EVENTS, TRADING_EVENTS)
+    if event is not None and event.get("event_type") == "KILL_SWITCH" and unflagged(run_dir):
+        return killed_by_in(run_dir)
     if event is None or event.get("event_type") != "TRADING_STATE_CHANGED":
         return ""
     return halt_cause(event) or ""
+
+
+def unflagged(run_dir: Path) -> bool:
+    """Whether a release that kept no ``kill_halted`` in its checkpoint wrote ``run_dir``.
+
+    0.1.x cleared ``kill_started_ns`` once the kill switch had the book flat, so its sealed
+    run halted by the daily-loss cap read as HALTED by nothing (``list``: ``STOPPED``);
+    its newest trading event, the ``KILL_SWITCH``, says what halted it.
+    """
+    version = written_by_other_release(run_dir)
+    return version is not None and version.startswith(_BEFORE_KILL_HALTED)
 
 
 def kill_reasons(run_dir: Path) -> list[str]:

@@ -21,7 +21,7 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.provenance import run_json_disowned
-from .._artifacts.releases import other_release, release_of
+from .._artifacts.releases import other_release, release_of, unlocked_caution
 from .._artifacts.runfiles import not_there
 from .._artifacts.runread import read_json_object
 from .._domain.config import DryrunConfig
@@ -134,16 +134,19 @@ def write_run_files(
         (run_dir / names.ALERTS).touch()
 
 
-def refuse_other_release(run_dir: Path, meta: dict[str, Any], why: str, doing: str) -> None:
+def refuse_other_release(
+    run_dir: Path, meta: dict[str, Any], why: str, doing: str, *, then: str = ""
+) -> None:
     """Refuse ``doing`` (``"resume"``) a run another release wrote, naming both versions.
 
-    ``why`` says what this release cannot do with it; the way out is the writing release.
+    ``why`` says what this release cannot do with it; the way out is the writing release,
+    ``then`` what must be so first (``unlocked_caution``).
     """
     version = other_release(meta)
     if version is not None:
         raise RunDirectoryError(
             f"{run_dir} was written by livesession {version} and this is {__version__}{why}: "
-            f"{doing} with livesession {release_of(version)}.x"
+            f"{doing} with livesession {release_of(version)}.x{then}"
         )
 
 
@@ -164,7 +167,7 @@ def refuse_resume_of_other_release(run_dir: Path, meta: dict[str, Any], why: str
         return
     checkpoint = read_json_object(run_dir / names.CHECKPOINT)
     if checkpoint.get("sealed") is not True:
-        refuse_other_release(run_dir, meta, why, "resume it")
+        refuse_other_release(run_dir, meta, why, "resume it", then=unlocked_caution(run_dir))
     status = reported_status(checkpoint.get("fsm_state"), failed=bool(checkpoint.get("failed")))
     raise RunDirectoryError(
         f"nothing to resume: {run_dir} already ended with status {status} (sealed by "
@@ -260,7 +263,12 @@ def read_run_config(
         raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
     if meta.get("config_hash") != config_hash(cfg) and not (any_release and other_release(meta)):
         why = ", which reads its config.json with keys it added (another config hash)"
-        refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin) or resume it")
+        if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
+            refuse_other_release(run_dir, meta, why, "re-run it (evidence, burnin)")
+        caution = unlocked_caution(run_dir)  # unsealed: it may still be written
+        refuse_other_release(
+            run_dir, meta, why, "re-run it (evidence, burnin) or resume it", then=caution
+        )
         drift = drift_from_checkpoint(run_dir, cfg.to_dict())  # names the keys changed
         if drift:
             raise RunDirectoryError(config_changed(run_dir, drift))

@@ -22,7 +22,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.provenance import audit_head, audited_start
 from .._artifacts.received import as_written
-from .._artifacts.runread import iter_records
+from .._artifacts.runread import iter_records, read_json_object
 from .._exceptions import UsageError
 from .._rundir.data import rerun_refused
 from .._support.fsutil import NotAFile, refuse_special
@@ -50,6 +50,8 @@ __all__ = [
 
 MANIFEST_SCHEMA: Final = "LIVESESSION_EVIDENCE_V1"
 _MAX_BYTES: Final = 64 * 1024 * 1024
+_BEFORE_CONFIG_SHA256: Final = ("0.0.", "0.1.")
+"""The releases whose ``SESSION_STARTED`` carried no ``config_sha256`` (its ``version``)."""
 """A manifest larger than this is refused unread (one of a run with many files is far less)."""
 _SHOWN: Final = 3
 """How many names of a folder without a manifest its refusal shows."""
@@ -288,10 +290,16 @@ def _identity(run_dir: Path, held: dict[str, Any], name: str, head: str | None) 
     ``SESSION_STARTED`` names) is held when the manifest gives it and the run names one.
     """
     started = audited_start(run_dir)
+    config, differs = started.get("config_sha256"), "the audited config differs"
+    if config is None and str(started.get("version")).startswith(_BEFORE_CONFIG_SHA256):
+        # 0.1.x audited no config digest: its manifest's is run.json's, a file the
+        # manifest's own SHA-256 holds. The bundle was said to be another run's.
+        config = read_json_object(run_dir / names.RUN_META).get("config_hash")
+        differs = "run.json's config hash differs (the release that wrote the run audited none)"
     theirs = (
         ("run_id", _run_id(run_dir), "a bundle of another run, or a run renamed"),
         ("audit_head", head, "these are not the files it was written from"),
-        ("config_hash", started.get("config_sha256"), "the audited config differs"),
+        ("config_hash", config, differs),
     )
     found = [
         f"{name}: {key} {held.get(key)!r}, but the run's is {own!r}: {why}"

@@ -18,10 +18,14 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING
 
+from .._artifacts import names
+from .._artifacts.releases import release_of, unlocked_writer
+from .._artifacts.runread import read_json_object
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
 from .._rundir.flattens import flatten_words
 from .._rundir.refused import refused_stop, store_refusal, unsealed_because
+from .._version import __version__
 from ..evidence._torn import mixed, resumes_in, set_aside_stops
 
 if TYPE_CHECKING:
@@ -116,8 +120,19 @@ def stopped_unsealed(run: ReportRun) -> str:
     """
     if run.sealed or run.seal_doubt:
         return ""
-    steps = run.metrics.get("steps")
+    # The checkpoint's own step: metrics.json is rewritten just before it, so a run killed
+    # between the two has metrics a checkpoint ahead of where a resume continues.
+    steps = read_json_object(run.run_dir / names.CHECKPOINT).get("steps")
     at = f" (step {steps:,})" if isinstance(steps, int) and not isinstance(steps, bool) else ""
+    if version := unlocked_writer(run.run_dir):
+        return (
+            '<p class="sub bad">Not sealed (no <code>C2_DRYRUN_STOP</code>), and not known to '
+            f"have stopped: livesession {escape(version)} wrote it and takes no "
+            f"<code>{names.WRITER_LOCK}</code>, so whether a process still writes it cannot be "
+            "told. Look for that process on its host first; once none does, livesession "
+            f"{escape(release_of(version))}.x continues it from its last checkpoint"
+            f"{escape(at)} (this {__version__} continues only runs of its own release).</p>\n"
+        )
     refused = refused_stop(run.run_dir, store_refusal(run.run_dir).says())
     how = (
         f"it stopped without sealing after the last step recorded: "

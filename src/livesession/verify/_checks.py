@@ -83,11 +83,11 @@ class Verifier:
         """A live run read up to a checkpoint before its seal: it has no end to check yet."""
         self.report = Violations()
         self.checks = Violations()
-        self.files = RunFiles(schemas, self.report, progress)
         self.grid = Grid.of(self.checks, config)
         """The run's tick and lot, when config.json gives them: prices and quantities on them."""
         money = Money(config_decimal(config, "initial_cash"), config_decimal(config, "price_tick"))
         self.events = EventChecks(self.checks, cut, self.grid, money, Stamps.of(config))
+        self.files = RunFiles(schemas, self.report, progress, self.events.as_released)
         self.identity: tuple[str, str] | None = None
         self.replay: Replay | None = None
         self.final_snapshot: dict[str, Any] | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.ids import stable_id
 from ._copies import AUDITED_TYPES, Copies
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from ._stamps import Stamps
 
 __all__ = ["EventChecks", "SeqCheck", "check_header"]
+
+_BEFORE_REASON: Final = ("0.0.", "0.1.")
+"""The releases whose ``RISK_REJECTED`` never carried ``reason`` (``SESSION_STARTED``'s
+``version``)."""
 
 
 class SeqCheck:
@@ -156,6 +160,25 @@ class EventChecks:
         except Exception as exc:  # noqa: BLE001 - a verifier reports, it never crashes
             self._broken = True
             self.report.add(EVENTS, 0, f"could not be checked: {type(exc).__name__}: {exc}")
+
+    def as_released(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """A ``RISK_REJECTED`` of a release before 0.2 with the ``reason`` it never wrote.
+
+        0.1.x wrote every rail's refusal without the ``reason`` its schema required (its
+        own verify said so). The line stays a violation, but is checked as the refusal it
+        is: dropped, it made every 0.1.x run a rail fired in say that its metrics count
+        refusals the events do not hold (``rejects_by_reason ..., the run says {}``) and
+        that their audit records copy no event. None: the line is judged as it is.
+        """
+        payload = event.get("payload")
+        if (
+            not str(self.version).startswith(_BEFORE_REASON)
+            or event.get("event_type") != "RISK_REJECTED"
+            or not isinstance(payload, dict)
+            or "reason" in payload
+        ):
+            return None
+        return {**event, "payload": {**payload, "reason": str(payload.get("rule"))}}
 
     def _first(self, number: int, kind: str, event: dict[str, Any]) -> None:
         """The run's identity, from its first event (which must be SESSION_STARTED)."""
