@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from ._artifacts import names
 from ._artifacts.fills import apply_fill
 from ._artifacts.marks import MarkedEquity
+from ._artifacts.releases import before_0_2
 from ._artifacts.runread import _opened, iter_records, json_object, payload
 from ._domain.decimal import finite_decimal
 from ._support.fsutil import raise_if_refused
@@ -30,8 +31,6 @@ _DAY_NS: Final = 86_400 * 10**9
 _DECIDED: Final = "decided"
 """What ``_RunView.kinds`` counts the strategy's decisions under (not an event type)."""
 _OUTCOMES: Final = frozenset({"ORDER_SUBMITTED", "ORDER_REJECTED", "RISK_REJECTED"})
-_BEFORE_LINKS: Final = ("0.0.", "0.1.")
-"""The releases that wrote no ``signal_id`` (``SESSION_STARTED``'s ``version``)."""
 """The outcome of an intent: the one that carries its ``signal_id`` is the strategy's."""
 
 
@@ -108,8 +107,7 @@ class _EventFold:
         """Take one event: its counts, its fill, its equity and its close."""
         if self.first is None:
             self.first = event
-            version = str(payload(event).get("version"))
-            self._unlinked = version.startswith(_BEFORE_LINKS)
+            self._unlinked = before_0_2(payload(event).get("version"))  # no signal_id links
         kind = str(event.get("event_type"))
         self.kinds[kind] += 1
         fields = payload(event)

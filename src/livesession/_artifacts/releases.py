@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 __all__ = [
+    "before_0_2",
     "checked_by",
     "other_release",
     "release_of",
@@ -30,8 +31,17 @@ __all__ = [
     "written_by_other_release",
 ]
 
-_WITHOUT_WRITER_LOCK: Final = ("0.0.", "0.1.")
-"""The releases whose writers take no ``writer.lock``: nothing says whether one writes."""
+_BEFORE_0_2: Final = ("0.0.", "0.1.")
+
+
+def before_0_2(version: object) -> bool:
+    """Whether ``version`` is of a release before 0.2, whose runs lack what 0.2 added.
+
+    Its writers take no ``writer.lock`` (nothing says whether one writes), its checkpoints
+    keep no ``kill_halted``, its ``SESSION_STARTED`` carries no ``config_sha256`` and its
+    decisions no ``signal_id`` links. (``verify`` keeps its own reading, on purpose.)
+    """
+    return isinstance(version, str) and version.startswith(_BEFORE_0_2)
 
 
 def release_of(version: str) -> str:
@@ -122,7 +132,7 @@ def unlocked_writer(run_dir: Path) -> str | None:
     if (run_dir / names.WRITER_LOCK).exists():
         return None
     version = written_by_other_release(run_dir)
-    return version if version is not None and version.startswith(_WITHOUT_WRITER_LOCK) else None
+    return version if version is not None and before_0_2(version) else None
 
 
 def unlocked_says(run_dir: Path, age_s: float | None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.releases import written_by_other_release
+from .._artifacts.releases import before_0_2, written_by_other_release
 from .._artifacts.runread import events_back, newest_event, payload, read_records
 from .._domain.lifecycle import SessionState, Trigger
 from .._session.coordinator import ONE_SHOT_OPERATOR
@@ -53,8 +53,6 @@ __all__ = [
     "wind_down_words",
 ]
 
-_BEFORE_KILL_HALTED: Final = ("0.0.", "0.1.")
-"""The releases whose checkpoints keep no ``kill_halted`` (``run.json``'s ``version``)."""
 ACTED_BY: Final = {
     ONE_SHOT_OPERATOR: (
         "the livesession CLI itself, not a person: after a strategy or feed error it "
@@ -320,8 +318,7 @@ def unflagged(run_dir: Path) -> bool:
     run halted by the daily-loss cap read as HALTED by nothing (``list``: ``STOPPED``);
     its newest trading event, the ``KILL_SWITCH``, says what halted it.
     """
-    version = written_by_other_release(run_dir)
-    return version is not None and version.startswith(_BEFORE_KILL_HALTED)
+    return before_0_2(written_by_other_release(run_dir))
 
 
 def kill_reasons(run_dir: Path) -> list[str]:

@@ -22,6 +22,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.provenance import audit_head, audited_start
 from .._artifacts.received import as_written
+from .._artifacts.releases import before_0_2
 from .._artifacts.runread import iter_records, read_json_object
 from .._exceptions import UsageError
 from .._rundir.data import rerun_refused
@@ -50,8 +51,6 @@ __all__ = [
 
 MANIFEST_SCHEMA: Final = "LIVESESSION_EVIDENCE_V1"
 _MAX_BYTES: Final = 64 * 1024 * 1024
-_BEFORE_CONFIG_SHA256: Final = ("0.0.", "0.1.")
-"""The releases whose ``SESSION_STARTED`` carried no ``config_sha256`` (its ``version``)."""
 """A manifest larger than this is refused unread (one of a run with many files is far less)."""
 _SHOWN: Final = 3
 """How many names of a folder without a manifest its refusal shows."""
@@ -291,7 +290,7 @@ def _identity(run_dir: Path, held: dict[str, Any], name: str, head: str | None) 
     """
     started = audited_start(run_dir)
     config, differs = started.get("config_sha256"), "the audited config differs"
-    if config is None and str(started.get("version")).startswith(_BEFORE_CONFIG_SHA256):
+    if config is None and before_0_2(started.get("version")):
         # 0.1.x audited no config digest: its manifest's is run.json's, a file the
         # manifest's own SHA-256 holds. The bundle was said to be another run's.
         config = read_json_object(run_dir / names.RUN_META).get("config_hash")
