@@ -26,7 +26,13 @@ from .._support.text import valid_payload
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["config_differences", "refuse_duplicates", "report_paths", "run_id_of"]
+__all__ = [
+    "code_differences",
+    "config_differences",
+    "refuse_duplicates",
+    "report_paths",
+    "run_id_of",
+]
 
 _SHOWN: Final = 8
 """How many differing config keys the note names."""
@@ -151,6 +157,59 @@ def config_differences(run_dirs: list[Path]) -> str:
         f"{', '.join(differ[:_SHOWN])}{more} (config.json; each report has the run's "
         "config hash)"
     )
+
+
+def code_differences(run_dirs: list[Path], run_ids: list[str]) -> list[str]:
+    """Notes naming which runs ran which strategy, and which ran which code of a plug-in.
+
+    ``config_differences`` says that ``strategy_id`` or ``sources.strategy.sha256`` differ,
+    among the other keys, but not which runs: a burn-in over a week in which the strategy
+    was fixed mid-week, or with another desk's run mixed in, must say which session ran what
+    (``momo (paper-day1, paper-day2), breakout (other-day1)``). Empty when all agree.
+    """
+    configs = [read_json_object(d / names.CONFIG) for d in run_dirs]
+    said = [str(c.get("strategy_id")) for c in configs]
+    notes = []
+    if len(set(said)) > 1:
+        notes.append(
+            f"the runs are of {len(set(said))} strategies: {_grouped(said, run_ids)}: a "
+            "burn-in judges one strategy's sessions"
+        )
+    roles = sorted({role for c in configs for role in _sources(c)})
+    for role in roles:
+        codes = [_digest(_sources(c).get(role)) for c in configs]
+        if len(set(codes)) > 1:  # by SHA-256: the file's path follows the desk's machine
+            shown = [_code_said(code) for code in codes]
+            notes.append(
+                f"the {role}'s code differs between the runs: {_grouped(shown, run_ids)} "
+                "(each report names its run's code)"
+            )
+    return notes
+
+
+def _sources(config: dict[str, Any]) -> dict[str, Any]:
+    """``config.json``'s ``sources``: each plug-in's code, by role ({} for none)."""
+    sources = config.get("sources")
+    return sources if isinstance(sources, dict) else {}
+
+
+def _digest(code: object) -> str | None:
+    """A plug-in's source SHA-256 as ``config.json``'s ``sources`` records it (None: none)."""
+    digest = code.get("sha256") if isinstance(code, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def _code_said(digest: str | None) -> str:
+    """``source SHA-256 0c02610cd665...``, or that the run had no such plug-in's source."""
+    return "no source recorded" if digest is None else f"source SHA-256 {digest[:12]}..."
+
+
+def _grouped(values: list[str], run_ids: list[str]) -> str:
+    """``a (day1, day2), b (day3)``: each value, in first-seen order, with its runs."""
+    runs: dict[str, list[str]] = {}
+    for value, run_id in zip(values, run_ids, strict=True):
+        runs.setdefault(value, []).append(run_id)
+    return ", ".join(f"{value} ({', '.join(ids)})" for value, ids in runs.items())
 
 
 def _compared(config: dict[str, Any]) -> dict[str, Any]:
