@@ -97,3 +97,22 @@ def test_a_report_of_one_session_has_no_batch(
     capsys.readouterr()
     assert "batch" not in json.loads((out / "day1-burnin.json").read_text())
     assert "judged in" not in (out / "day1-burnin.md").read_text()
+
+
+def test_the_note_names_the_day_that_ran_another_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`the runs are of 2 different configs: they differ in risk.daily_loss_pct` named no
+    day, nor the limits; a paper week's data files (feed, start_time) are no setting."""
+    runs = []
+    for day, cap in (("day1", None), ("day2", "0.0001"), ("day3", None)):
+        toml = tmp_path / f"{day}.toml"
+        toml.write_text(f'[risk]\ndaily_loss_pct = "{cap}"\n' if cap else "", encoding="utf-8")
+        argv = ["dryrun", "-c", str(toml), "--out", str(tmp_path / "runs"), "--run-id", day]
+        assert main([*argv, "--steps", "60", "-q", "--durability", "none"]) == 0
+        runs.append(str(tmp_path / "runs" / day))
+    assert main(["burnin", *runs, *_LENIENT, "--json"]) in (0, 1)
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert notes[-1] == (
+        'the runs\' settings differ: risk.daily_loss_pct is "0.01" (day1, day3), "0.0001" (day2)'
+    )

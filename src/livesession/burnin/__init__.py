@@ -59,9 +59,11 @@ from ..status import run_status
 from ._batch import (
     code_differences,
     config_differences,
+    labels,
     refuse_duplicates,
     report_paths,
     run_id_of,
+    setting_differences,
 )
 from ._chain import Chain
 from ._criteria import (
@@ -332,7 +334,12 @@ def run_burnin(
     sessions = [valid_payload(judge(None)) for judge in judged]
     documented = [valid_payload(j(d.resolve())) for j, d in zip(judged, run_dirs, strict=True)]
     # read before anything is written
-    differ = [*code_differences(run_dirs, run_ids), config_differences(run_dirs)]
+    named = labels(run_dirs, run_ids)  # a run id, or the directory where two share it
+    differ = [
+        *code_differences(run_dirs, named),
+        config_differences(run_dirs),
+        setting_differences(run_dirs, named),
+    ]
     notes = tuple(note for note in differ if note)
     result = BurninResult(
         ok=all(s["ok"] for s in sessions),
