@@ -84,6 +84,12 @@ def test_each_report_of_the_batch_says_the_batch(
         assert note in batch["notes"]
         md = (out / f"{run_id}-burnin.md").read_text()
         assert "## The burn-in this session was judged in" in md
+        assert code == 0  # no criterion failed, none measured flatten (no evidence run yet)
+        assert (
+            "3 sessions judged together by one `livesession burnin`; no criterion failed in "
+            "any: **PASS** (3 of them with a criterion not measured, never passed: see its "
+            "result)."
+        ) in md
         assert f"Note: {note}." in md
         for s in batch["sessions"]:
             assert f"| `{s['run_id']}` | {s['verdict']} | `{s['audit_head']}` |" in md

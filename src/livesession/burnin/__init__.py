@@ -53,7 +53,7 @@ from .._rundir.lock import holder_of
 from .._rundir.refused import unsealed_by
 from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
-from .._support.text import json_path, md_cell, md_code, md_text, valid_payload
+from .._support.text import json_path, md_cell, md_code, md_text, valid_payload, valid_text
 from .._support.tmpfiles import remove_dead_tmp_of
 from ..status import run_status
 from ._batch import (
@@ -340,7 +340,7 @@ def run_burnin(
         config_differences(run_dirs),
         setting_differences(run_dirs, named),
     ]
-    notes = tuple(note for note in differ if note)
+    notes = tuple(valid_text(note) for note in differ if note)  # a directory not UTF-8
     result = BurninResult(
         ok=all(s["ok"] for s in sessions),
         sessions=tuple(sessions),
