@@ -86,8 +86,10 @@ class TestOneReportPerRun:
         said = capsys.readouterr()
         assert (first / "burnin.md").is_file()
         assert (second / "burnin.md").is_file()
-        reported = [line.split()[-1] for line in said.out.splitlines() if "mydesk" in line]
+        verdicts = [line for line in said.out.splitlines() if line.startswith(("PASS", "FAIL"))]
+        reported = [line.split()[-1] for line in verdicts if "mydesk" in line]
         assert reported == [str(first / "burnin.md"), str(second / "burnin.md")]
+        assert f"note  the runs' settings differ: seed is 1 ({first}), 2 ({second})" in said.out
         failed = [line for line in said.err.splitlines() if ": signals" in line]
         assert failed == [
             f"livesession: burn-in failed: mydesk: signals (run directory {first})",

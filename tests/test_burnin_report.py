@@ -144,9 +144,10 @@ class TestWhatWasAccepted:
             "the runs are of 2 different configs: they differ in seed, strategy.fast "
             "(config.json; each report has the run's config hash)"
         )
-        assert notes == [f"note  {said}"]
+        values = "the runs' settings differ: seed is 123 (oco), 5 (other); strategy.fast is 3 (oco), 4 (other)"
+        assert notes == [f"note  {said}", f"note  {values}"]
         assert main(["burnin", str(run), str(other), "--json"]) == 0
-        assert json.loads(capsys.readouterr().out)["notes"] == [said]
+        assert json.loads(capsys.readouterr().out)["notes"] == [said, values]
 
     def test_runs_of_one_config_differ_in_their_run_id_alone(
         self, made: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -196,7 +197,9 @@ def test_one_config_run_from_two_directories_is_one_config(
         "the runs are of 2 different configs: they differ in sources.strategy.sha256 "
         "(config.json; each report has the run's config hash)"
     )
-    assert json.loads(capsys.readouterr().out)["notes"] == [said]
+    notes = json.loads(capsys.readouterr().out)["notes"]
+    assert notes[1:] == [said]  # and, first, which run ran which code (test_burnin_week.py)
+    assert notes[0].startswith("the strategy's code differs between the runs: source SHA-256 ")
 
 
 class TestThresholds:

@@ -60,6 +60,7 @@ __all__ = [
     "path_text",
     "printable_line",
     "shell_word",
+    "span_words",
     "surrogate_at",
     "text_field",
     "valid_payload",
@@ -194,11 +195,11 @@ def age_words(age_s: float) -> str:
     crashed overnight reads so, not ``93900.0 s ago``.
     """
     if age_s >= 0:
-        return f"{_span_words(age_s)} ago"
-    return f"{_span_words(-age_s)} in the future by this machine's clock, so its age cannot be told"
+        return f"{span_words(age_s)} ago"
+    return f"{span_words(-age_s)} in the future by this machine's clock, so its age cannot be told"
 
 
-def _span_words(seconds: float) -> str:
+def span_words(seconds: float) -> str:
     """``12.3 s`` below a minute, else whole minutes in days and hours (``2 h 0 min``)."""
     if seconds < 60:  # noqa: PLR2004 - a minute
         return f"{seconds:.1f} s"

@@ -53,10 +53,18 @@ from .._rundir.lock import holder_of
 from .._rundir.refused import unsealed_by
 from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
-from .._support.text import json_path, md_cell, md_code, md_text, valid_payload
+from .._support.text import json_path, md_cell, md_code, md_text, valid_payload, valid_text
 from .._support.tmpfiles import remove_dead_tmp_of
 from ..status import run_status
-from ._batch import config_differences, refuse_duplicates, report_paths, run_id_of
+from ._batch import (
+    code_differences,
+    config_differences,
+    labels,
+    refuse_duplicates,
+    report_paths,
+    run_id_of,
+    setting_differences,
+)
 from ._chain import Chain
 from ._criteria import (
     MET,
@@ -71,6 +79,7 @@ from ._criteria import (
 )
 from ._drill import UNMEASURED, burnin_drill, kill_drill, measured_flatten
 from ._review import path_lines, paths_said, provenance, read_and_ran
+from ._together import batch_lines, batch_record
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -304,7 +313,8 @@ def run_burnin(
                 "finished run, so nothing was written"
             )
     refuse_duplicates(run_dirs)
-    paths = report_paths(run_dirs, [run_id_of(d) for d in run_dirs], out_dir)
+    run_ids = [run_id_of(d) for d in run_dirs]
+    paths = report_paths(run_dirs, run_ids, out_dir)
     from ..verify import verify_run  # noqa: PLC0415 - jsonschema is loaded only here
     from ..verify._runmeta import version_said_elsewhere  # noqa: PLC0415
 
@@ -323,7 +333,23 @@ def run_burnin(
     # advice names no run; the reports', read elsewhere, the run's absolute path.
     sessions = [valid_payload(judge(None)) for judge in judged]
     documented = [valid_payload(j(d.resolve())) for j, d in zip(judged, run_dirs, strict=True)]
-    differ = config_differences(run_dirs)  # read before anything is written
+    # read before anything is written
+    named = labels(run_dirs, run_ids)  # a run id, or the directory where two share it
+    differ = [
+        *code_differences(run_dirs, named),
+        config_differences(run_dirs),
+        setting_differences(run_dirs, named),
+    ]
+    notes = tuple(valid_text(note) for note in differ if note)  # a directory not UTF-8
+    result = BurninResult(
+        ok=all(s["ok"] for s in sessions),
+        sessions=tuple(sessions),
+        reports=tuple(md for _, md in paths),
+        notes=notes,
+    )
+    if len(run_dirs) > 1:  # each report says the batch it was judged in (_together.py)
+        batch = valid_payload(batch_record(documented, list(notes), result.not_exercised()))
+        documented = [{**session, "batch": batch} for session in documented]
     reports: list[tuple[Path, bytes]] = []
     for (json_file, md), session in zip(paths, documented, strict=True):
         document = {"thresholds": attrs.asdict(thresholds), **session}
@@ -334,12 +360,7 @@ def run_burnin(
     for path, _ in reports:  # what a killed burnin left beside them (tmpfiles.py)
         remove_dead_tmp_of(path)
     atomic_write_set(reports, remake=True)
-    return BurninResult(
-        ok=all(s["ok"] for s in sessions),
-        sessions=tuple(sessions),
-        reports=tuple(md for _, md in paths),
-        notes=(differ,) if differ else (),
-    )
+    return result
 
 
 def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
@@ -369,6 +390,7 @@ def render_markdown(session: dict[str, Any], *, level: int = 1) -> str:
             f"| {c['name']} | {c['threshold']} | {value} | {c['result']} | {md_cell(c['detail'])} |"
         )
     lines += path_lines(session.get("failure_paths"), level + 1)
+    lines += batch_lines(session.get("batch"), level + 1)
     lines.append("")
     return "\n".join(lines)
 

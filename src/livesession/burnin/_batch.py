@@ -26,7 +26,15 @@ from .._support.text import valid_payload
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["config_differences", "refuse_duplicates", "report_paths", "run_id_of"]
+__all__ = [
+    "code_differences",
+    "config_differences",
+    "labels",
+    "refuse_duplicates",
+    "report_paths",
+    "run_id_of",
+    "setting_differences",
+]
 
 _SHOWN: Final = 8
 """How many differing config keys the note names."""
@@ -151,6 +159,110 @@ def config_differences(run_dirs: list[Path]) -> str:
         f"{', '.join(differ[:_SHOWN])}{more} (config.json; each report has the run's "
         "config hash)"
     )
+
+
+def code_differences(run_dirs: list[Path], run_ids: list[str]) -> list[str]:
+    """Notes naming which runs ran which strategy, and which ran which code of a plug-in.
+
+    ``config_differences`` says that ``strategy_id`` or ``sources.strategy.sha256`` differ,
+    among the other keys, but not which runs: a burn-in over a week in which the strategy
+    was fixed mid-week, or with another desk's run mixed in, must say which session ran what
+    (``momo (paper-day1, paper-day2), breakout (other-day1)``). Empty when all agree.
+    """
+    configs = [read_json_object(d / names.CONFIG) for d in run_dirs]
+    said = [str(c.get("strategy_id")) for c in configs]
+    notes = []
+    if len(set(said)) > 1:
+        notes.append(
+            f"the runs are of {len(set(said))} strategies: {_grouped(said, run_ids)}: a "
+            "burn-in judges one strategy's sessions"
+        )
+    roles = sorted({role for c in configs for role in _sources(c)})
+    for role in roles:
+        codes = [_digest(_sources(c).get(role)) for c in configs]
+        if len(set(codes)) > 1:  # by SHA-256: the file's path follows the desk's machine
+            shown = [_code_said(code) for code in codes]
+            notes.append(
+                f"the {role}'s code differs between the runs: {_grouped(shown, run_ids)} "
+                "(each report names its run's code)"
+            )
+    return notes
+
+
+_DATA_KEYS: Final = frozenset({"feed", "feed_bytes", "feed_sha256", "start_time"})
+"""What names a day's data: each report names its file and SHA-256 (a paper week's differ)."""
+_SETTINGS_SHOWN: Final = 4
+"""How many differing settings the note names with their values and runs."""
+
+
+def setting_differences(run_dirs: list[Path], run_ids: list[str]) -> str:
+    """A note naming, for each setting that differs, which runs had which value ("").
+
+    ``config_differences`` counts a paper week's days as that many configs (each reads its
+    own day's file) and names the keys: a committee could not tell that one day ran a daily-
+    loss cap of 0.0001 where the others ran 0.01. The data (named in each report), the code
+    and the strategy (``code_differences``) are left to their own lines.
+    """
+    configs = [_flat(_compared(read_json_object(d / names.CONFIG))) for d in run_dirs]
+    keys = sorted({key for config in configs for key in config})
+    apart = {*_DATA_KEYS, "strategy_id"}
+    differ = [
+        key
+        for key in keys
+        if key not in apart
+        and not key.startswith("sources.")
+        and len({_json(c.get(key)) for c in configs}) > 1
+    ]
+    if not differ:
+        return ""
+    said = [
+        f"{key} is {_grouped([_value(c.get(key)) for c in configs], run_ids)}"
+        for key in differ[:_SETTINGS_SHOWN]
+    ]
+    more = len(differ) - _SETTINGS_SHOWN
+    return f"the runs' settings differ: {'; '.join(said)}" + (
+        f"; and {more} more setting(s) (config.json)" if more > 0 else ""
+    )
+
+
+def _value(value: object) -> str:
+    """A setting's value as ``config.json`` writes it (``"0.0001"``, ``5``), 40 characters."""
+    text = "not set" if value is None else _json(value).decode()
+    return text if len(text) <= 40 else f"{text[:37]}..."  # noqa: PLR2004 - the note's width
+
+
+def _sources(config: dict[str, Any]) -> dict[str, Any]:
+    """``config.json``'s ``sources``: each plug-in's code, by role ({} for none)."""
+    sources = config.get("sources")
+    return sources if isinstance(sources, dict) else {}
+
+
+def _digest(code: object) -> str | None:
+    """A plug-in's source SHA-256 as ``config.json``'s ``sources`` records it (None: none)."""
+    digest = code.get("sha256") if isinstance(code, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def _code_said(digest: str | None) -> str:
+    """``source SHA-256 0c02610cd665...``, or that the run had no such plug-in's source."""
+    return "no source recorded" if digest is None else f"source SHA-256 {digest[:12]}..."
+
+
+def labels(run_dirs: list[Path], run_ids: list[str]) -> list[str]:
+    """How the notes name each run: its run id, or its directory where two share the id."""
+    shared = {run_id for run_id in run_ids if run_ids.count(run_id) > 1}
+    return [
+        str(run_dir) if run_id in shared else run_id
+        for run_dir, run_id in zip(run_dirs, run_ids, strict=True)
+    ]
+
+
+def _grouped(values: list[str], named: list[str]) -> str:
+    """``a (day1, day2), b (day3)``: each value, in first-seen order, with its runs."""
+    runs: dict[str, list[str]] = {}
+    for value, run_id in zip(values, named, strict=True):
+        runs.setdefault(value, []).append(run_id)
+    return ", ".join(f"{value} ({', '.join(ids)})" for value, ids in runs.items())
 
 
 def _compared(config: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from .._artifacts.runtime import parse_utc_ns
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import Halts, halt_text, last_turn
 from .._rundir.refused import unsealed_because
+from ._gaps import BarGaps
 from ._review import FailurePaths
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class Chain:
         self.halts = Halts()
         self.paths = FailurePaths()
         """The failure paths the run went through (``FailurePaths.listed``)."""
+        self.gaps = BarGaps()
+        """Where the run's bars skip time (a gap in the day's data)."""
         self.flat_ns: int | None = None
         """From the kill switch tripping to the first ``KILL_SWITCH_FLAT``, by their ``ts_utc``:
         wall time on a system clock (``time_to_flat_ns`` is run time, ``ts_sim``, on any)."""
@@ -90,6 +93,7 @@ class Chain:
             self.strategy_id = event.get("strategy_id")
         self.halts.note(event)
         self.paths.note(event)
+        self.gaps.note(event)
         if kind == "BAR":
             self.bars += 1
         elif kind == "SESSION_STARTED" and self.planned is None:
@@ -139,7 +143,8 @@ class Chain:
             left = steps - last_turn(halt)
             to_the_end = f"to the end of the run ({left} of its {steps} steps without a new order)"
             lines.append(f"trading HALTED {halt_text(halt, to_the_end, steps=steps)}")
-        return lines
+        gaps = self.gaps.said()
+        return [*lines, gaps] if gaps else lines
 
     def _read(self, event: dict[str, Any]) -> None:
         kind, fields, eid = event.get("event_type"), payload(event), str(event.get("event_id"))

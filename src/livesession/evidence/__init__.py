@@ -52,6 +52,7 @@ from ._bundle import code_and_data_needed, run_digests
 from ._commit import git_commit as _git_commit
 from ._difference import mismatch_said
 from ._document import markdown
+from ._limits import run_limits
 from ._lock import BundleLock, bundle_lock, refuse_a_writer, refuse_another_bundle
 from ._outcome import outcome
 from ._plugins import plugins_shown
@@ -311,6 +312,7 @@ def _write_evidence(
         "verify": {"ok": verification.ok, "violations": list(verification.violations)},
         "determinism": determinism,
         "fired": fired,
+        "limits": run_limits(cfg),
         "kill_drill": drill,
         "burnin": burnin,
         "controls": control_map(fired, drill, burnin),

@@ -18,6 +18,7 @@ from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.text import md_code, md_said, md_text, natural_key
 from ..burnin import render_markdown
 from ..controls import control_lines
+from ._limits import limit_lines
 from ._outcome import outcome_lines
 from ._verdict import evidence_said
 
@@ -187,6 +188,7 @@ def markdown(m: dict[str, Any], where: Path) -> str:
     lines += [f"| order check | {md_text(n)} | {md_text(c)} |" for n, c in order_checks]
     if order_checks:
         lines += ["", _ORDER_CHECKS_SAID]
+    lines += limit_lines(m.get("limits"))
     lines += ["", "## Kill switch", ""]
     kills = m["fired"]["kill_switch"]
     if kills:
