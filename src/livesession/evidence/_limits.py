@@ -20,22 +20,12 @@ __all__ = ["limit_lines", "run_limits"]
 
 def run_limits(cfg: DryrunConfig) -> dict[str, Any]:
     """The rails' limits of ``cfg``: as ``config.json`` records them (numbers as text)."""
-    risk = cfg.risk
+    recorded = cfg.to_dict()
     return {
         "initial_cash": str(cfg.initial_cash),
         "allowlist": list(cfg.allowed_symbols),
         "own_rails": list(cfg.rails),
-        "risk": {
-            "max_order_qty": str(risk.max_order_qty),
-            "max_order_notional": str(risk.max_order_notional),
-            "price_collar_pct": str(risk.price_collar_pct),
-            "per_trade_risk_pct": str(risk.per_trade_risk_pct),
-            "stop_distance_pct": str(risk.stop_distance_pct),
-            "portfolio_heat_pct": str(risk.portfolio_heat_pct),
-            "daily_loss_pct": str(risk.daily_loss_pct),
-            "max_orders_per_sec": risk.max_orders_per_sec,
-            "max_executions": risk.max_executions,
-        },
+        "risk": recorded["risk"],  # every key of the table, in config.json's words
     }
 
 
