@@ -150,7 +150,9 @@ def atomic_write_bytes(
         fsync_dir(path.parent)
 
 
-def atomic_write_set(files: Sequence[tuple[Path, bytes]], *, remake: bool = False) -> None:
+def atomic_write_set(
+    files: Sequence[tuple[Path, bytes]], *, remake: bool = False, like: Path | None = None
+) -> None:
     """Replace each path with its data, every one or none: a set of files read as one.
 
     Each file is written to a temporary file beside it and synced; only once every one is
@@ -158,13 +160,14 @@ def atomic_write_set(files: Sequence[tuple[Path, bytes]], *, remake: bool = Fals
     the temporary files and the directories this call made for them: every path is as it
     was, where writing them one by one left the first new and the next missing or old (an
     evidence bundle's ``manifest.json`` without its EV document, an empty ``--out``). The
-    error is said of the file asked for, as ``atomic_write_bytes`` says it.
+    error is said of the file asked for, as ``atomic_write_bytes`` says it. A new file takes
+    ``like``'s mode, as there.
     """
     made: list[Path] = []
     staged: list[tuple[Path, Path]] = []
     try:
         for path, data in files:  # directories made as needed (remake: again if taken away)
-            write = functools.partial(_staged, path, data)
+            write = functools.partial(_staged, path, data, like=like)
             staged.append((in_made_dir(path.parent, made, write, remake=remake), path))
         with held_stops():  # a Ctrl-C between two renames left a new manifest, an old EV
             for tmp, path in staged:

@@ -26,6 +26,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.outmode import run_mode_file
 from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
@@ -428,9 +429,11 @@ def _write_bundle(
     document = target / doc_name
     for path in (manifest_path, document):  # what a killed evidence left (tmpfiles.py)
         remove_dead_tmp_of(path)
-    # Both or neither (a full disk): a manifest without its document is no bundle.
+    # Both or neither (a full disk): a manifest without its document is no bundle. In the
+    # run directory, both take the run's mode, not the umask's (_artifacts.outmode).
     atomic_write_set(
-        [(manifest_path, data), (document, json_words(markdown(as_read, where)).encode("utf-8"))]
+        [(manifest_path, data), (document, json_words(markdown(as_read, where)).encode("utf-8"))],
+        like=run_mode_file(where, target),
     )
     return manifest_path, document, hashlib.sha256(data).hexdigest()
 
