@@ -18,6 +18,7 @@ import errno
 import functools
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -95,11 +96,13 @@ def scan_secrets(
     """Findings as ``file:line: kind`` (never the secret itself), over every file in the run.
 
     Besides the patterns, the values of the environment's secrets are searched for, in
-    every spelling a file may hold them (``_needles``).
+    every spelling a file may hold them (``_needles``). Only the run's regular files: a
+    symlink is not followed (what it leads to is not in the run, nor in a copy of it, and
+    was read wherever it led: a file of root's, ``/proc/kcore``).
     """
     needles = _needles(os.environ if environ is None else environ)
     findings: list[str] = []
-    for path in sorted(p for p in Path(run_dir).rglob("*") if p.is_file()):
+    for path in sorted(p for p in Path(run_dir).rglob("*") if stat.S_ISREG(p.lstat().st_mode)):
         if path.name in skip:
             continue
         rel = path.relative_to(run_dir)
