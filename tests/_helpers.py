@@ -427,6 +427,9 @@ def cli_under(
             _signal.signal(_signal.SIGXFSZ, _signal.SIG_IGN)  # EFBIG instead of a kill
         _resource.setrlimit(resource, (value, value))
 
+    # No bytecode written under the limit: a module compiled there (its source newer than
+    # its .pyc) left a .pyc cut at the file size limit, and every later import of it failed
+    # (``EOFError: marshal data too short``).
     return subprocess.run(
         [sys.executable, "-m", "livesession.cli", *map(str, args)],
         capture_output=True,
@@ -434,6 +437,7 @@ def cli_under(
         check=False,
         timeout=300,
         preexec_fn=None if limit is None else limited,
+        env=None if limit is None else {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
 
 

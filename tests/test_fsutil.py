@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from livesession._support import fsutil as _fsutil
-from livesession._support.fsutil import atomic_write_bytes, fsync_dir, torn_path, truncate_to
+from livesession._support.fsutil import atomic_write_bytes, fsync_dir
+from livesession._support.torn import torn_path, truncate_to
 
 
 @pytest.fixture(name="target")

@@ -20,7 +20,8 @@ import pytest
 
 from livesession import DryrunConfig, create_run
 from livesession._artifacts import names
-from livesession._support.fsutil import atomic_write_bytes, torn_path, truncate_to
+from livesession._support.fsutil import atomic_write_bytes
+from livesession._support.torn import torn_path, truncate_to
 
 from crash_harness import KILLED, PROFILES, cli, dryrun
 

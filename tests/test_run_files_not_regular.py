@@ -23,7 +23,8 @@ import pytest
 from livesession import FileLineSink, RunDirectoryError, resume_run
 from livesession._artifacts import runread
 from livesession._support import fsutil
-from livesession._support.fsutil import NotAFile, truncate_to
+from livesession._support.fsutil import NotAFile
+from livesession._support.torn import truncate_to
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 

@@ -71,6 +71,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
+from ._artifacts.outmode import run_mode_file
 from ._artifacts.releases import release_of, unlocked_caution, written_by_other_release
 from ._artifacts.runfiles import odd_files, odd_violation
 from ._artifacts.runread import read_json_object
@@ -153,7 +154,8 @@ def write_textfile(run_dir: str | os.PathLike[str], path: str | os.PathLike[str]
     registry: CollectorRegistry = registry_class(auto_describe=False)
     registry.register(collector)
     text: bytes = _prometheus().generate_latest(registry)
-    write_output(Path(path), text)
+    # Into the run directory: the run's mode, not the umask's (_artifacts.outmode).
+    write_output(Path(path), text, like=run_mode_file(Path(run_dir), Path(path).parent))
     return collector.live
 
 

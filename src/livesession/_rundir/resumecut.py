@@ -29,9 +29,10 @@ from .._artifacts import names
 from .._artifacts.audit_chain import GENESIS_HASH
 from .._exceptions import AuditCorruption, RunDirectoryError, RunHeld
 from .._support.dirlock import locked_by
-from .._support.fsutil import raise_if_refused, torn_path, truncate_to
+from .._support.fsutil import raise_if_refused
 from .._support.oserrors import once_fixed
 from .._support.text import command
+from .._support.torn import torn_path, truncate_to
 from ..brokers._journal import attempt_problem, request_problem
 from ..brokers.realish import attempts_path
 from .beforecheckpoint import CRLF, ResumeRead, check_record, inside_line

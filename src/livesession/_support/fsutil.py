@@ -4,8 +4,7 @@
 when it raises, no temporary file is left behind. (A process killed mid-write can leave a
 hidden ``.<name>.<pid>.<n>.tmp`` next to the target; it is never mistaken for the target.)
 A FIFO or a character device at the target (``/dev/null``) is written to, never replaced.
-``truncate_to`` cuts a file back to a known-good offset and keeps what it cut in
-``<file>.torn``, so nothing is ever silently thrown away. ``raise_if_refused`` tells a file
+Cutting a torn tail aside (``truncate_to``) is ``torn.py``'s. ``raise_if_refused`` tells a file
 a reader lacks (the run's to answer for) from one the host will not let it read.
 A new file is made under the process umask; a rewrite keeps its file's mode (``filemode``).
 """
@@ -48,8 +47,6 @@ __all__ = [
     "raise_if_refused",
     "read_regular",
     "refuse_special",
-    "torn_path",
-    "truncate_to",
 ]
 
 _TMP_SEQUENCE = itertools.count()
@@ -153,7 +150,9 @@ def atomic_write_bytes(
         fsync_dir(path.parent)
 
 
-def atomic_write_set(files: Sequence[tuple[Path, bytes]], *, remake: bool = False) -> None:
+def atomic_write_set(
+    files: Sequence[tuple[Path, bytes]], *, remake: bool = False, like: Path | None = None
+) -> None:
     """Replace each path with its data, every one or none: a set of files read as one.
 
     Each file is written to a temporary file beside it and synced; only once every one is
@@ -161,13 +160,14 @@ def atomic_write_set(files: Sequence[tuple[Path, bytes]], *, remake: bool = Fals
     the temporary files and the directories this call made for them: every path is as it
     was, where writing them one by one left the first new and the next missing or old (an
     evidence bundle's ``manifest.json`` without its EV document, an empty ``--out``). The
-    error is said of the file asked for, as ``atomic_write_bytes`` says it.
+    error is said of the file asked for, as ``atomic_write_bytes`` says it. A new file takes
+    ``like``'s mode, as there.
     """
     made: list[Path] = []
     staged: list[tuple[Path, Path]] = []
     try:
         for path, data in files:  # directories made as needed (remake: again if taken away)
-            write = functools.partial(_staged, path, data)
+            write = functools.partial(_staged, path, data, like=like)
             staged.append((in_made_dir(path.parent, made, write, remake=remake), path))
         with held_stops():  # a Ctrl-C between two renames left a new manifest, an old EV
             for tmp, path in staged:
@@ -381,70 +381,6 @@ def read_regular(path: Path, limit: int) -> bytes:
     if len(data) > limit:
         raise FileTooLarge(path, len(data), limit)
     return data
-
-
-def torn_path(path: Path) -> Path:
-    """Where ``truncate_to`` keeps the bytes it cut from ``path``: ``<file>.torn``."""
-    path = Path(path)
-    return path.with_name(path.name + ".torn")
-
-
-def truncate_to(path: Path, offset: int) -> bytes:
-    """Cut ``path`` back to ``offset`` bytes and return the bytes that were cut.
-
-    The cut tail is appended to ``<file>.torn`` (created if needed) and made durable
-    *before* the file is truncated, so a crash in between duplicates the tail but never
-    loses it. Nothing is written when ``offset`` already equals the file size. When the
-    tail cannot be set aside (a full disk), ``<file>.torn`` is put back as it was (an empty
-    one made for it removed) and the ``OSError`` raised, ``path`` untouched.
-    Raises ``ValueError`` when ``offset`` is negative or beyond the end of the file.
-    """
-    path = Path(path)
-    with os.fdopen(open_update(path), "r+b") as handle:  # never through a symlink
-        size = os.fstat(handle.fileno()).st_size
-        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= size:
-            raise ValueError(f"cannot truncate {path} to offset {offset!r}: file has {size} bytes")
-        if offset == size:
-            return b""
-        handle.seek(offset)
-        tail = handle.read()
-        torn = torn_path(path)
-        _set_aside(torn, tail, stat.S_IMODE(os.fstat(handle.fileno()).st_mode))
-        handle.truncate(offset)
-        handle.flush()
-        os.fsync(handle.fileno())
-    fsync_dir(path.parent)
-    return tail
-
-
-def _set_aside(torn: Path, tail: bytes, mode: int) -> None:
-    """Append ``tail`` to ``torn`` (never through a symlink), or leave ``torn`` as it was.
-
-    A ``torn`` this makes gets ``mode`` (its original's) before a byte is written to it.
-
-    A refused write (a full disk) puts it back: truncated to its old size, or removed when
-    this made it; the ``OSError`` that refused the write is the one raised.
-    """
-    existed = os.path.lexists(torn)
-    fd = open_append(torn)
-    try:
-        held = os.fstat(fd).st_size
-        try:
-            if not existed:
-                set_mode(fd, mode)
-            view = memoryview(tail)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        except OSError:
-            with contextlib.suppress(OSError):  # the error that brought us here is the one to say
-                if existed:
-                    os.ftruncate(fd, held)
-                else:
-                    torn.unlink()
-            raise
-    finally:
-        os.close(fd)
 
 
 def _create_tmp(path: Path) -> tuple[int, Path]:

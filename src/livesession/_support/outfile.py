@@ -39,8 +39,11 @@ _OWN_FDS: Final = re.compile(r"/proc/(?P<pid>\d+)(?:/task/\d+)?/fd|/dev/fd")
 """A directory whose entries are this process's descriptors (``/proc/self`` resolved)."""
 
 
-def write_output(path: Path | str, data: bytes) -> None:
+def write_output(path: Path | str, data: bytes, *, like: Path | None = None) -> None:
     """Write ``data`` to ``path``, following a symlink there (see the module's docstring).
+
+    A regular file it makes takes ``like``'s mode (``atomic_write_bytes``); one it replaces
+    keeps its own.
 
     Raises:
         NotAFile: the path leads to a block device or a socket (nothing written).
@@ -61,7 +64,7 @@ def write_output(path: Path | str, data: bytes) -> None:
         _write_through(path, data)
         return
     remove_dead_tmp_of(target)  # what a killed earlier write left beside it (tmpfiles.py)
-    atomic_write_bytes(target, data)
+    atomic_write_bytes(target, data, like=like)
 
 
 def output_target(path: Path | str) -> Path | None:

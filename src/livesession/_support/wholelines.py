@@ -13,7 +13,8 @@ import contextlib
 import os
 from pathlib import Path
 
-from .fsutil import open_append, open_update, truncate_to
+from .fsutil import open_append, open_update
+from .torn import truncate_to
 
 __all__ = ["LineCarry", "LineLog", "append_whole", "file_identity", "set_aside_torn_line"]
 

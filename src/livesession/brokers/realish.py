@@ -50,7 +50,7 @@ from .._domain.decimal import ZERO, int_as_decimal
 from .._domain.model import AckReport, CancelReport, FillReport, RejectReport
 from .._domain.random import unit_draw
 from .._exceptions import OutcomeUnknown, Rejected, Transient
-from .._support.fsutil import truncate_to
+from .._support.torn import truncate_to
 from .._typing import (
     JournaledVenue,
     MarkableVenue,

@@ -18,6 +18,7 @@ import errno
 import functools
 import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +27,7 @@ import attrs
 import orjson
 
 from .._artifacts import names
+from .._artifacts.outmode import run_mode_file
 from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, payload
 from .._domain import clock as _clock
@@ -95,11 +97,13 @@ def scan_secrets(
     """Findings as ``file:line: kind`` (never the secret itself), over every file in the run.
 
     Besides the patterns, the values of the environment's secrets are searched for, in
-    every spelling a file may hold them (``_needles``).
+    every spelling a file may hold them (``_needles``). Only the run's regular files: a
+    symlink is not followed (what it leads to is not in the run, nor in a copy of it, and
+    was read wherever it led: a file of root's, ``/proc/kcore``).
     """
     needles = _needles(os.environ if environ is None else environ)
     findings: list[str] = []
-    for path in sorted(p for p in Path(run_dir).rglob("*") if p.is_file()):
+    for path in sorted(p for p in Path(run_dir).rglob("*") if stat.S_ISREG(p.lstat().st_mode)):
         if path.name in skip:
             continue
         rel = path.relative_to(run_dir)
@@ -430,9 +434,11 @@ def _write_bundle(
     document = target / doc_name
     for path in (manifest_path, document):  # what a killed evidence left (tmpfiles.py)
         remove_dead_tmp_of(path)
-    # Both or neither (a full disk): a manifest without its document is no bundle.
+    # Both or neither (a full disk): a manifest without its document is no bundle. In the
+    # run directory, both take the run's mode, not the umask's (_artifacts.outmode).
     atomic_write_set(
-        [(manifest_path, data), (document, json_words(markdown(as_read, where)).encode("utf-8"))]
+        [(manifest_path, data), (document, json_words(markdown(as_read, where)).encode("utf-8"))],
+        like=run_mode_file(where, target),
     )
     return manifest_path, document, hashlib.sha256(data).hexdigest()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
+from .._artifacts.outmode import run_mode_file
 from .._domain.decimal import finite_decimal, plain, with_context
 from .._rundir.statuswords import describe_orders
 from .._support.outfile import write_output
@@ -130,7 +131,9 @@ def write_report(
     Returns what the report says of a live run ("" for one no process is writing).
     """
     run = ReportRun.load(Path(run_dir), verify=verify, progress=progress)
-    write_output(Path(path), _render(run).encode("utf-8"))
+    # Into the run directory: the run's mode, not the umask's (_artifacts.outmode).
+    like = run_mode_file(Path(run_dir), Path(path).parent)
+    write_output(Path(path), _render(run).encode("utf-8"), like=like)
     return run.live
 
 

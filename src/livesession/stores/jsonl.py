@@ -29,7 +29,8 @@ from typing import Any
 import orjson
 
 from .._exceptions import RunDirectoryError
-from .._support.fsutil import fsync_dir, open_append, truncate_to
+from .._support.fsutil import fsync_dir, open_append
+from .._support.torn import truncate_to
 from ._record import RecordStore, Stored
 
 __all__ = ["JsonlIdempotencyStore"]
