@@ -483,7 +483,7 @@ def test_the_rejected_line_is_one_printable_line(
     orch = LiveSessionOrchestrator(config, checks=(inputs_present,), **Sinks().kwargs())
     assert not orch.preflight()
     orch.close()
-    _say_rejected(orch.result(), tmp_path)
+    _say_rejected(orch.result(), tmp_path, config)
     said = f"livesession: rejected: MISSING: no\\x00 {ESCAPED}\\x1b[2J here\n"
     assert capsys.readouterr().err == said
 
