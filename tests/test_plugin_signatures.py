@@ -27,7 +27,7 @@ from livesession import (
     create_run,
     load_config,
 )
-from livesession._support.references import uncallable
+from livesession._support.references import a_, uncallable
 from livesession._typing import Broker, MarketFeed, Strategy
 from livesession.cli import main
 from livesession.testing import run_failure_matrix
@@ -175,3 +175,22 @@ def test_dryrun_refuses_it_exit_2_writing_nothing(tmp_path, capsys):
     assert err.err == f"livesession: error: {said}\n"
     assert json.loads(err.out)["error"] == said
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [
+        ("S", "an S"),  # was "a S": a one-letter class, read as its letter
+        ("RSIStrategy", "an RSIStrategy"),
+        ("HTTPBroker", "an HTTPBroker"),
+        ("URLFeed", "a URLFeed"),
+        ("Momentum", "a Momentum"),
+        ("AlertSink", "an AlertSink"),
+        ("int", "an int"),
+        ("str", "a str"),
+    ],
+)
+def test_a_plug_in_s_class_takes_the_article_it_is_read_with(name: str, said: str) -> None:
+    """A refusal names the plug-in's class with its article (``returned a Momentum: ...``);
+    one named by a letter or an initialism is read as letters: ``an S``, ``an RSIStrategy``."""
+    assert a_(name) == said

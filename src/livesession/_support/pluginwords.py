@@ -11,7 +11,7 @@ plug-in share them.
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .signals import STOPS_RAISED
 from .text import exception_text, one_line
@@ -69,8 +69,20 @@ def raised(exc: BaseException) -> str:
     return f"raised {type(exc).__name__}{f': {said}' if said else ''}{at}"
 
 
+_LETTERS_SAID_WITH_A_VOWEL: Final = frozenset("AEFHILMNORSX")
+"""Capitals whose name, read as a letter, starts with a vowel: ``an S``, ``an RSI``."""
+
+
 def a_(name: str) -> str:
-    """``name`` with its indefinite article: ``a str``, ``an int``, ``an AlertSink``."""
+    """``name`` with its indefinite article: ``a str``, ``an int``, ``an AlertSink``.
+
+    A name that starts with a capital read as a letter (one letter, or an initialism:
+    ``S``, ``RSIStrategy``, ``URLFeed``) takes the article of the letter's name: ``an S``,
+    ``an RSIStrategy``, ``a URLFeed``; a strategy class named ``S`` was ``a S``.
+    """
+    spelt = name[:1].isupper() and (len(name) == 1 or name[1:2].isupper())
+    if spelt:
+        return f"{'an' if name[0] in _LETTERS_SAID_WITH_A_VOWEL else 'a'} {name}"
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
