@@ -250,7 +250,11 @@ class RunStatus:
 
 def _writer(holder: Holder) -> dict[str, Any]:
     """``writer``: the holder, how it is stopped, and the signals it holds pending meanwhile."""
-    return attrs.asdict(holder) | {"stopped": stopped(holder), "pending": pending_signals(holder)}
+    said = stopped(holder)  # "" for a running holder: it has nothing pending to say
+    return attrs.asdict(holder) | {
+        "stopped": said,
+        "pending": pending_signals(holder) if said else [],
+    }
 
 
 def _sealed_verdict(state: object, *, failed: bool) -> Verdict:

@@ -195,10 +195,9 @@ def pending_signals(holder: Holder) -> list[str]:
     A stopped process takes no signal till it runs again: ``stop`` and ``kill`` of it said
     ``the signal stays pending till then: livesession status DIR``, and status said only
     that it was stopped. Linux's ``/proc/PID/status`` has them (``ShdPnd``: the process's,
-    ``SigPnd``: a thread's); [] for a running holder, another host's, or none to read.
+    ``SigPnd``: a thread's); [] for none to read. Asked of a holder ``stopped`` says is
+    stopped (a running one takes its signals as they come).
     """
-    if not stopped(holder):
-        return []
     try:
         text = (_PROC / str(holder.pid) / "status").read_text(encoding="ascii", errors="replace")
     except OSError:

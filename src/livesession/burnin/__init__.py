@@ -56,15 +56,7 @@ from .._support.fsutil import atomic_write_set
 from .._support.text import json_path, md_cell, md_code, md_text, valid_payload, valid_text
 from .._support.tmpfiles import remove_dead_tmp_of
 from ..status import run_status
-from ._batch import (
-    code_differences,
-    config_differences,
-    labels,
-    refuse_duplicates,
-    report_paths,
-    run_id_of,
-    setting_differences,
-)
+from ._batch import batch_notes, labels, refuse_duplicates, report_paths, run_id_of
 from ._chain import Chain
 from ._criteria import (
     MET,
@@ -335,11 +327,7 @@ def run_burnin(
     documented = [valid_payload(j(d.resolve())) for j, d in zip(judged, run_dirs, strict=True)]
     # read before anything is written
     named = labels(run_dirs, run_ids)  # a run id, or the directory where two share it
-    differ = [
-        *code_differences(run_dirs, named),
-        config_differences(run_dirs),
-        setting_differences(run_dirs, named),
-    ]
+    differ = batch_notes(run_dirs, named)
     notes = tuple(valid_text(note) for note in differ if note)  # a directory not UTF-8
     result = BurninResult(
         ok=all(s["ok"] for s in sessions),

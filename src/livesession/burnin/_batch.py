@@ -27,8 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 __all__ = [
-    "code_differences",
-    "config_differences",
+    "batch_notes",
     "labels",
     "refuse_duplicates",
     "report_paths",
@@ -139,16 +138,30 @@ def _plain_name(name: str) -> bool:
     return not name.startswith(".") and not any(sep in name for sep in seps if sep)
 
 
-def config_differences(run_dirs: list[Path]) -> str:
+def batch_notes(run_dirs: list[Path], named: list[str]) -> list[str]:
+    """The batch's notes on its runs' configs ("" where one says nothing), in their order.
+
+    Each run's ``config.json`` is read and flattened once, for all three.
+    """
+    configs = [read_json_object(d / names.CONFIG) for d in run_dirs]
+    flat = [_flat(_compared(config)) for config in configs]
+    keys = sorted({key for config in flat for key in config})
+    return [
+        *code_differences(configs, named),
+        config_differences(flat, keys),
+        setting_differences(flat, keys, named),
+    ]
+
+
+def config_differences(configs: list[dict[str, Any]], keys: list[str]) -> str:
     """A note when the runs are of different configs, naming the keys that differ ("").
 
-    Read from each run's ``config.json`` (nested tables as ``risk.daily_loss_pct``). The
+    ``configs`` are the runs' ``config.json`` flattened (nested tables as
+    ``risk.daily_loss_pct``; ``batch_notes``), ``keys`` every key any of them has. The
     run id is each session's own name, and what ``recorded_sha256`` leaves out never
     changes what a run records: neither makes a config another. Each report carries the
     run's audited config hash (``config_hash``), which covers the run id too.
     """
-    configs = [_flat(_compared(read_json_object(d / names.CONFIG))) for d in run_dirs]
-    keys = sorted({key for config in configs for key in config})
     differ = [key for key in keys if len({_json(c.get(key)) for c in configs}) > 1]
     if not differ:
         return ""
@@ -161,7 +174,7 @@ def config_differences(run_dirs: list[Path]) -> str:
     )
 
 
-def code_differences(run_dirs: list[Path], run_ids: list[str]) -> list[str]:
+def code_differences(configs: list[dict[str, Any]], run_ids: list[str]) -> list[str]:
     """Notes naming which runs ran which strategy, and which ran which code of a plug-in.
 
     ``config_differences`` says that ``strategy_id`` or ``sources.strategy.sha256`` differ,
@@ -169,7 +182,6 @@ def code_differences(run_dirs: list[Path], run_ids: list[str]) -> list[str]:
     was fixed mid-week, or with another desk's run mixed in, must say which session ran what
     (``momo (paper-day1, paper-day2), breakout (other-day1)``). Empty when all agree.
     """
-    configs = [read_json_object(d / names.CONFIG) for d in run_dirs]
     said = [str(c.get("strategy_id")) for c in configs]
     notes = []
     if len(set(said)) > 1:
@@ -195,7 +207,7 @@ _SETTINGS_SHOWN: Final = 4
 """How many differing settings the note names with their values and runs."""
 
 
-def setting_differences(run_dirs: list[Path], run_ids: list[str]) -> str:
+def setting_differences(configs: list[dict[str, Any]], keys: list[str], run_ids: list[str]) -> str:
     """A note naming, for each setting that differs, which runs had which value ("").
 
     ``config_differences`` counts a paper week's days as that many configs (each reads its
@@ -203,8 +215,6 @@ def setting_differences(run_dirs: list[Path], run_ids: list[str]) -> str:
     loss cap of 0.0001 where the others ran 0.01. The data (named in each report), the code
     and the strategy (``code_differences``) are left to their own lines.
     """
-    configs = [_flat(_compared(read_json_object(d / names.CONFIG))) for d in run_dirs]
-    keys = sorted({key for config in configs for key in config})
     apart = {*_DATA_KEYS, "strategy_id"}
     differ = [
         key
