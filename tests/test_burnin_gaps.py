@@ -1,8 +1,9 @@
-"""A paper day whose data skips time says so beside its verdict.
+"""A paper day whose data skips time says so beside its verdict, and in its report.
 
 A day's 1-minute export with 90 minutes missing read only ``the session stopped at step
 1350 of 1440 planned (FEED_EXHAUSTED)``, as a half day's file does: nothing in ``burnin``'s
 output, ``burnin.md`` or the evidence said that the strategy saw no bar from 10:00 to 11:30.
+``report.html``, the page a reviewer reads first, said nothing of it either.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from livesession._artifacts.bargaps import BarGaps
 from livesession.cli import main
 
 _LENIENT = ("--min-signals", "0", "--min-decisions", "0", "--min-oco", "0")
@@ -61,3 +63,49 @@ def test_a_gap_in_the_days_data_is_noted(
 def test_data_without_a_gap_says_none(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     session = _judged(tmp_path, capsys, range(0))
     assert not [note for note in session["notes"] if "skip time" in note]
+
+
+def _report(tmp_path: Path, capsys: pytest.CaptureFixture[str], skipped: range) -> str:
+    _judged(tmp_path, capsys, skipped)
+    assert main(["report", str(tmp_path / "runs" / "day")]) == 0
+    return (tmp_path / "runs" / "day" / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_report_says_where_the_data_skips_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = _report(tmp_path, capsys, range(60, 90))
+    assert (
+        '<p class="sub">Data: the bars skip time: 1 gap(s) longer than their usual 1 min '
+        "spacing, 30 min without a bar in all, the longest from 2026-11-03T00:59:00Z to "
+        "2026-11-03T01:30:00Z"
+    ) in page
+
+
+def test_a_report_of_data_without_a_gap_says_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = _report(tmp_path, capsys, range(0))
+    assert "Run <code>day</code>" in page
+    assert "skip time" not in page
+
+
+def _bar(at_s: int) -> dict:
+    return {"event_type": "BAR", "ts_sim": at_s * 1_000_000_000, "ts_utc": f"t{at_s}"}
+
+
+def test_gaps_of_several_lengths_are_counted_and_the_first_longest_named() -> None:
+    gaps = BarGaps()
+    # Bars each minute, with gaps of 3, 5, 3 and 5 minutes; a stray event and a bar without
+    # a time count for nothing.
+    at = [0, 60, 120, 300, 360, 660, 720, 900, 960, 1260, 1320, 1380]
+    for when in at:
+        gaps.note(_bar(when))
+        gaps.note({"event_type": "SIGNAL", "ts_sim": 5})
+    gaps.note({"event_type": "BAR", "ts_sim": "later"})
+    said = gaps.said()
+    # 2 x 2 min + 2 x 4 min missing; the first 5-minute gap is the longest named.
+    assert said.startswith(
+        "the bars skip time: 4 gap(s) longer than their usual 1 min spacing, 12 min without a "
+        "bar in all, the longest from t360 to t660:"
+    ), said

@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Final
 
+from .._artifacts.bargaps import BarGaps
 from .._artifacts.runread import payload
 from .._artifacts.runtime import parse_utc_ns
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import Halts, halt_text, last_turn
 from .._rundir.refused import unsealed_because
-from ._gaps import BarGaps
 from ._review import FailurePaths
 
 if TYPE_CHECKING:

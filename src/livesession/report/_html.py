@@ -18,6 +18,7 @@ from ._reading import ReportRun, ts_sim_of
 from ._refused import flattened_rows, refused_line, resumed_why, stopped_unsealed
 from ._sections import (
     amount,
+    data_gaps,
     identity,
     limits_and_checks,
     money,
@@ -164,6 +165,7 @@ def _header(run: ReportRun) -> str:
         + "</p>\n"
         + _broken(run)
         + f'<p class="sub">{escape(span_text(run))}</p>\n'
+        + data_gaps(run)
         + refused_line(run)
         + (
             f'<p class="sub">Resumed {escape(run.resumed)} (each is listed under Resumes, kills '

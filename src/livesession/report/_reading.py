@@ -63,6 +63,8 @@ class Tallies:
     longest_gap: tuple[int, int, int] | None = None
     """On a clock not the simulated time: the longest time by it from one event to the
     next, as ``(nanoseconds, the bars up to the later one, its ts_utc in epoch ns)``."""
+    bar_gaps: str = ""
+    """Where the bars skip time (``BarGaps.said``), or "" where they never do."""
 
     def counted(self) -> dict[str, Any]:
         """The counts metrics.json holds, as the events give them (once the pass is over).

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts import names
+from .._artifacts.bargaps import BarGaps
 from .._artifacts.runread import json_object, payload, read_json_object, records_of
 from .._artifacts.runtime import LongestGap, stamped_apart
 from .._domain.model import FILL_EVENT_TYPES
@@ -127,6 +128,7 @@ def scan(
         to.clock = LongestGap()
     _events(run_dir / names.EVENTS, cut, checks, progress, to)
     tallies.longest_gap = None if to.clock is None else to.clock.longest
+    tallies.bar_gaps = to.gaps.said()
     metrics, unread = read_metrics(run_dir / names.METRICS, cut)
     audit, last_audit = checks.audit_chain(
         run_dir / names.AUDIT, cut, _AUDIT_KEPT, mark=metrics.get("audit_events")
@@ -250,12 +252,14 @@ class _Pass:
         self.low, self.high = _NO_SPAN
         self.clock: LongestGap | None = None
         """The records timed by a clock that is not the run's time (``stamped_apart``)."""
+        self.gaps = BarGaps()
+        """Where the bars skip time (a gap in the run's data)."""
 
     def event(self, number: int, event: dict[str, Any]) -> None:
         """One event, the ``number``th line of events.jsonl."""
         get = event.get
         self.checks.seq(names.EVENTS, number, event)
-        ts = get("ts_sim")
+        ts = at = get("ts_sim")
         if type(ts) is not int:
             ts = 0
         if self.clock is not None:
@@ -268,6 +272,7 @@ class _Pass:
         kind = get("event_type")
         if kind == "BAR":
             self.bars += 1
+            self.gaps.bar(at, get("ts_utc"))
             self.bar(fields, ts)
             return
         kind = str(kind)

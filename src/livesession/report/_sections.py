@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_TRADES_SHOWN",
     "amount",
+    "data_gaps",
     "identity",
     "limits_and_checks",
     "money",
@@ -374,6 +375,12 @@ def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
     more = len(flags) - len(rows)
     tail = f'<p class="empty">... and {more} more.</p>' if more > 0 else ""
     return legend + "\n" + table(("time (UTC)", "kind", "what"), rows, frozenset()) + tail
+
+
+def data_gaps(run: ReportRun) -> str:
+    """Where the bars skip time, in words: a gap in the run's data, or a closed market."""
+    said = run.tallies.bar_gaps
+    return f'<p class="sub">Data: {escape(said)}</p>\n' if said else ""
 
 
 def span_text(run: ReportRun) -> str:

@@ -1,0 +1,68 @@
+"""Where a run's bars skip time: a gap in its data, said by the burn-in review and the report.
+
+A paper day played from a minute-bar export with 90 minutes missing read ``the session
+stopped at step 1350 of 1440 planned (FEED_EXHAUSTED)``, as a half day's file does: nothing
+said that the strategy never saw 10:00 to 11:30. The bars' usual spacing is the most common
+interval between them; each longer one is a gap (a data fault on a market that never closes,
+a night or a weekend on one that does: the note says both).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._support.text import span_words
+
+__all__ = ["BarGaps"]
+
+_NS_PER_S = 1_000_000_000
+
+
+class BarGaps:
+    """The intervals between a run's ``BAR`` events (their ``ts_sim``), fed one at a time.
+
+    Memory grows with the number of different intervals, not with the run's length: each
+    interval keeps its count and the first place it was seen.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[int, object] | None = None
+        # interval -> [how many times, from ts_utc, to ts_utc of its first time]
+        self._spacing: dict[int, list[Any]] = {}
+
+    def note(self, event: dict[str, Any]) -> None:
+        """Take one event (only a ``BAR`` with an integer ``ts_sim`` counts)."""
+        if event.get("event_type") == "BAR":
+            self.bar(event.get("ts_sim"), event.get("ts_utc"))
+
+    def bar(self, at: object, ts_utc: object) -> None:
+        """Take one ``BAR`` by its ``ts_sim`` (``at``: only an integer counts) and ``ts_utc``."""
+        if type(at) is not int:
+            return
+        last = self._last
+        if last is not None and at > last[0]:
+            seen = self._spacing.get(at - last[0])
+            if seen is None:
+                self._spacing[at - last[0]] = [1, last[1], ts_utc]
+            else:
+                seen[0] += 1
+        self._last = (at, ts_utc)
+
+    def said(self) -> str:
+        """A note on the gaps, or "" when the bars never skip their usual spacing."""
+        if not self._spacing:
+            return ""
+        # The most common interval; of equally common ones, the shortest.
+        usual = max(self._spacing.items(), key=lambda item: (item[1][0], -item[0]))[0]
+        gaps = {interval: seen for interval, seen in self._spacing.items() if interval > usual}
+        if not gaps:
+            return ""
+        _, start, end = gaps[max(gaps)]
+        count = sum(seen[0] for seen in gaps.values())
+        missing = sum(seen[0] * (interval - usual) for interval, seen in gaps.items())
+        return (
+            f"the bars skip time: {count} gap(s) longer than their usual "
+            f"{span_words(usual / _NS_PER_S)} spacing, {span_words(missing / _NS_PER_S)} "
+            f"without a bar in all, the longest from {start} to {end}: a gap in "
+            "the data, or the market closed (the strategy saw no bar in between)"
+        )
