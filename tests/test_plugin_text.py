@@ -36,6 +36,7 @@ from livesession._cli_output import emit_json
 from livesession._cli_runs import _say_rejected
 from livesession._domain.alerts import alert_for, unsealed_alert
 from livesession._exceptions import OutcomeUnknown
+from livesession._session.answers import NONE_RETURNED
 from livesession._session.broker_guard import GuardedBroker
 from livesession._support.references import raised
 from livesession._support.text import one_line, valid_text
@@ -561,8 +562,9 @@ def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp
     ended ``dryrun`` with ``failed: STRATEGY_ERROR (TypeError: unsupported operand type(s)
     for *: 'decimal.Decimal' and 'float'); wound down ...``: no file, no line, and nothing
     said that the traceback was in the run's session log. The line names the innermost line
-    of the desk's own code now, and where the traceback is; when no line of it raised (the
-    session refused what ``on_bar`` returned) the message alone says what, as before."""
+    of the desk's own code now, and where the traceback is. When no line of it raised (the
+    session refused what ``on_bar`` returned: ``on_bar returned None``) the message says
+    what, and the line named no file: it now says where ``on_bar`` is defined."""
     (tmp_path / "mydesk").mkdir()
     (tmp_path / "mydesk" / "__init__.py").write_text("")
     (tmp_path / "mydesk" / "strat.py").write_text(_DESK_PACKAGE)
@@ -595,5 +597,12 @@ def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp
         assert f'strat.py\\", line {line}, in stretched' in log
     else:
         assert "raised at" not in done.stderr
-        assert done.stderr.startswith("livesession: failed: STRATEGY_ERROR (TypeError: on_bar ")
+        defined = _DESK_PACKAGE.splitlines().index("    def on_bar(self, bar, view):") + 1
+        assert done.stderr == (
+            f"livesession: failed: STRATEGY_ERROR (TypeError: {NONE_RETURNED}; on_bar is at "
+            f"{tmp_path / 'mydesk' / 'strat.py'}:{defined}); wound down (cancelled, flattened) "
+            f"and sealed FAILED: {out / 'r'}\n"
+        )
+        events = (out / "r" / "events.jsonl").read_text(encoding="utf-8")
+        assert "on_bar is at" not in events  # a path is no part of the run's evidence
     assert verify_run(out / "r").ok

@@ -22,6 +22,7 @@ from .._domain import clock as _clock
 from .._domain.cancels import CancelIntent, cancel_problem
 from .._domain.grid import bar_on_tick
 from .._domain.model import Bar, OrderIntent, OrderType, Side, bar_problem, intent_problem
+from .._support.pluginwords import defined_at
 from .._support.references import a_
 from .._support.secrets import environment_secret_in, find_secrets
 
@@ -30,7 +31,14 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["MAX_INTENTS", "NONE_RETURNED", "check_bar", "checked_intents", "plain_value"]
+__all__ = [
+    "MAX_INTENTS",
+    "NONE_RETURNED",
+    "ON_BAR_AT",
+    "check_bar",
+    "checked_intents",
+    "plain_value",
+]
 
 MAX_INTENTS: Final = 1_000
 """The most intents the session takes from one ``on_bar``: more is the strategy's error.
@@ -40,6 +48,8 @@ Each intent is recorded (its ``SIGNAL``, a refusal's ``RISK_REJECTED``, a cancel
 one bar's record near 1.5 MB: 100,000 intents a bar, the order rate refusing all but five,
 grew a run by about 145 MB a bar. An endless generator ends here too, not in a step that
 never ends. A strategy with more to cancel asks for the rest on the next bar."""
+ON_BAR_AT: Final = "on_bar is at "
+"""How the note on a refused answer of ``on_bar`` begins (``_note_where``)."""
 NONE_RETURNED: Final = (
     "on_bar returned None: return a list of OrderIntent ([] when there is nothing to do)"
 )
@@ -89,20 +99,32 @@ def _utc(ts_ns: int) -> str:
 
 
 def checked_intents(
-    produced: Iterable[object] | None, config: DryrunConfig
+    produced: Iterable[object] | None, config: DryrunConfig, strategy: object = None
 ) -> tuple[OrderIntent | CancelIntent, ...]:
     """What ``on_bar`` returned, when each is an ``OrderIntent`` or ``CancelIntent`` it can act on.
 
     Each is taken as its plain values (``plain_value``) before it is checked: the rails, the
     allowlist and the run's records all see the value it holds.
     """
+    kind = type(produced)
+    if (kind is list or kind is tuple) and not produced:
+        return ()  # the usual answer: nothing to do
+    try:
+        return _intents_of(produced, config)
+    except (TypeError, ValueError) as exc:
+        _note_where(exc, strategy)
+        raise
+
+
+def _intents_of(
+    produced: Iterable[object] | None, config: DryrunConfig
+) -> tuple[OrderIntent | CancelIntent, ...]:
+    """``checked_intents``'s answer, or the ``TypeError`` / ``ValueError`` naming what is wrong."""
     if produced is None:  # a forgotten return
         raise TypeError(NONE_RETURNED)
     kind = type(produced)
     given: Sequence[object]
-    if kind is list or kind is tuple:  # the usual answer: a list, most often empty
-        if not produced:
-            return ()
+    if kind is list or kind is tuple:  # an empty one is taken before this
         given = cast("Sequence[object]", produced)
     else:  # at most one more than the session takes: an endless generator ends here
         given = tuple(itertools.islice(_listed(produced), MAX_INTENTS + 1))
@@ -131,6 +153,18 @@ def checked_intents(
             _refuse(problem, right_type=isinstance(intent, OrderIntent))
         _refuse(_secret_problem(cast("OrderIntent | CancelIntent", intent)), right_type=True)
     return cast("tuple[OrderIntent | CancelIntent, ...]", intents)
+
+
+def _note_where(exc: BaseException, strategy: object) -> None:
+    """Note on ``exc`` where the strategy's ``on_bar`` is: the answer it refused names no line.
+
+    No line of the desk's raised (the session refused what ``on_bar`` returned), so the
+    CLI's failure line has no line to name but the method's (``raised_at``). The note is
+    not part of the message the run records (a path is no part of a run's evidence).
+    """
+    where = None if strategy is None else defined_at(strategy, "on_bar")
+    if where is not None:
+        exc.add_note(f"{ON_BAR_AT}{where}")
 
 
 _KEEP_OUT: Final = (

@@ -360,7 +360,7 @@ def _decide(p: SessionParts, bar: Bar) -> tuple[OrderIntent | CancelIntent, ...]
                 decided = p.strategy.on_bar(bar, p.book.strategy_view)
             finally:
                 setcontext(step_context)
-        intents = checked_intents(decided, p.config)
+        intents = checked_intents(decided, p.config, p.strategy)
     except (SinkFailure, *INTERRUPTS):
         raise
     except BaseException as exc:  # noqa: BLE001 - any strategy error takes the input-failure path

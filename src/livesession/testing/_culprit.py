@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from .._session.answers import ON_BAR_AT
 from .._session.pipeline import error_message
 from .._support.pluginwords import defined_at
 from .._support.secrets import redact_text
@@ -150,18 +151,21 @@ def raised_at(reason: str, detail: str, cause: BaseException | None) -> str:
 
     ``reason`` and ``detail`` are the run's result's, ``cause`` the session's
     ``fault_cause``: the run's files hold the error's type and message, not the line of
-    the desk's code that raised it, which was to be dug out of the session log ("" when the
-    reason is no input error, the cause is not the error recorded, or no line of the desk's
-    raised: the session refused what ``on_bar`` returned, and the message says what).
+    the desk's code that raised it, which was to be dug out of the session log. When no
+    line of the desk's raised (the session refused what ``on_bar`` returned, and the message
+    says what), ``; on_bar is at desk/strat.py:9``, where the method is defined; "" when the
+    reason is no input error or the cause is not the error recorded.
     """
     if reason not in INPUT_ERRORS or cause is None:
         return ""
     if detail.partition(":")[0] != type(cause).__name__:
         return ""
     line = users_line(cause)
-    if line is None:
-        return ""
-    return f"; raised at {printable_line(line)}; traceback in session.log.jsonl"
+    if line is not None:
+        return f"; raised at {printable_line(line)}; traceback in session.log.jsonl"
+    # The session refused what on_bar returned: where on_bar is, noted as it refused it.
+    notes = [n for n in getattr(cause, "__notes__", ()) if str(n).startswith(ON_BAR_AT)]
+    return f"; {printable_line(notes[-1])}" if notes else ""
 
 
 def located(cause: BaseException, plugin: object, method: str) -> str:
