@@ -49,3 +49,34 @@ def test_an_empty_folder_with_no_runs_below_says_no_more(
     assert main(["list", str(tmp_path / "empty")]) == 0
     *_, line = capsys.readouterr().out.splitlines()
     assert line == f"(no runs in {tmp_path / 'empty'})"
+
+
+def test_an_empty_list_names_the_archives_of_runs_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a desk that archived its runs as operations.md says (``tar -czf r1.tar.gz r1``,
+    beside it) and removed them read ``(no runs in out/runs)``, as if they were gone."""
+    runs = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(runs), "--run-id", "r1", "--steps", "20", "-q"]) == 0
+    shutil.make_archive(str(runs / "r1"), "gztar", runs, "r1")
+    shutil.rmtree(runs / "r1")
+    (runs / "notes.txt").write_text("not an archive\n")
+    capsys.readouterr()
+
+    assert main(["list", str(runs)]) == 0
+    *_, line = capsys.readouterr().out.splitlines()
+    assert line == (
+        f"(no runs in {runs}; r1.tar.gz is there: an archive of a run? "
+        f"`tar -xf {runs / 'r1.tar.gz'} -C {runs}` gives it back)"
+    )
+
+    for name in ("r2.tgz", "r3.tar.xz", "r4.tar"):
+        (runs / name).write_bytes(b"")
+    assert main(["list", str(runs)]) == 0
+    *_, line = capsys.readouterr().out.splitlines()
+    assert line == (
+        f"(no runs in {runs}; 4 archives are there (r1.tar.gz, r2.tgz, r3.tar.xz and 1 more): "
+        f"archives of runs? `tar -xf {runs / 'r1.tar.gz'} -C {runs}` gives the first back)"
+    )
+    assert main(["list", str(runs), "--json"]) == 0
+    assert orjson.loads(capsys.readouterr().out)["runs"] == []

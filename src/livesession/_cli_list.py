@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._artifacts.packed import archives_in
 from ._cli_output import EXIT_BAD_INPUT, EXIT_OK, emit_json
 from ._cli_status import writer_cell
 from ._support.oserrors import said as oserror_said
@@ -75,7 +76,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())  # noqa: T201
     if not runs:
-        print(f"(no runs in {path_text(args.out_dir)}{_runs_below(Path(args.out_dir))})")  # noqa: T201
+        folder = Path(args.out_dir)
+        said = f"{_runs_below(folder)}{archives_in(folder)}"
+        print(f"(no runs in {path_text(args.out_dir)}{said})")  # noqa: T201
     return _listed(unreadable)
 
 

@@ -18,12 +18,20 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-__all__ = ["archive_beside", "archive_said", "compressed_copies", "has_compressed"]
+__all__ = [
+    "archive_beside",
+    "archive_said",
+    "archives_in",
+    "compressed_copies",
+    "has_compressed",
+]
 
 _UNPACK: Final = {".gz": "gunzip", ".xz": "unxz", ".bz2": "bunzip2", ".zst": "unzstd --rm"}
 """The compressors' suffixes, each with the command that decompresses in place."""
 _ARCHIVES: Final = (".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst", ".tar")
 """How a run archived whole (``tar -czf r1.tar.gz r1``) is named."""
+_NAMED: Final = 3
+"""The archives ``archives_in`` names; the rest are counted."""
 
 
 def _compressed(run_dir: Path, wanted: Iterable[str]) -> list[str]:
@@ -71,6 +79,32 @@ def archive_beside(path: Path) -> str:
         if path.name and archive.is_file():
             return f" ({archive} is there: an archive of it? `{_extract(archive)}` gives it back)"
     return ""
+
+
+def archives_in(folder: Path) -> str:
+    """``; r1.tar.gz is there: an archive of a run? ...``, of a folder with no run, or "".
+
+    A desk that archived its runs as operations.md says (``tar -czf r1.tar.gz r1``, beside
+    it) and removed them was told ``(no runs in out/runs)``, as if they were gone.
+    """
+    try:
+        found = sorted(
+            child
+            for child in folder.iterdir()
+            if child.name.endswith(_ARCHIVES) and not child.name.startswith(".") and child.is_file()
+        )
+    except OSError:  # a folder it may not look into hides nothing it was asked
+        return ""
+    if not found:
+        return ""
+    named = ", ".join(archive.name for archive in found[:_NAMED])
+    more = f" and {len(found) - _NAMED} more" if len(found) > _NAMED else ""
+    if len(found) == 1:
+        return f"; {named} is there: an archive of a run? `{_extract(found[0])}` gives it back"
+    return (
+        f"; {len(found)} archives are there ({named}{more}): archives of runs? "
+        f"`{_extract(found[0])}` gives the first back"
+    )
 
 
 def compressed_copies(run_dir: Path, missing: list[str]) -> str:
