@@ -1,0 +1,116 @@
+"""A ``ccxt:`` run with ``--store postgres`` killed on one host and resumed on another.
+
+The idempotency keys and the lease live in PostgreSQL, so the resume may come up on
+another host (on the run directory both mount). The venue is the loopback
+``fake_binance.FakeBinance`` (``_ccxt_route``); the crashed run is a child process killed
+at a crash point, and its lease, which a killed holder keeps until it expires, is expired
+in the table rather than waited for.
+
+Bug: with ``--store postgres`` the resume did not look up the orders the crashed process
+sent after its checkpoint (``C2_RESUME``'s ``after_checkpoint`` was null, where the same
+run with the default sqlite store listed them): the session wraps a fenced store so that a
+refused write loses the lease, and the wrapper did not list the keys. A resumed run
+stopped before its re-run reached such an order did not adopt nor flatten it: its book
+empty, the venue holding the 0.010 BTC the crashed process had bought, it sealed FAILED
+``RECONCILE_MISMATCH`` for an operator, where a local store's run adopts the order and
+flattens it.
+"""
+
+from __future__ import annotations
+
+import socket
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+
+pytest.importorskip("ccxt")
+pytest.importorskip("requests")
+pytest.importorskip("psycopg")
+
+from livesession import SessionStatus
+from livesession._rundir import resume_run
+from livesession.cli import main
+from livesession.stores.postgres import DSN_ENV_VAR
+from test_postgres import _admin, _pg_dsn, _schema_dsn  # noqa: F401 - the server fixtures
+
+from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to
+
+pytestmark = [pytest.mark.ccxt, pytest.mark.postgres]
+
+D = Decimal
+STEPS = 60
+"""The first order is sent at step 28 (seed 1); the only checkpoint is the one at step 0."""
+KILLED = -9
+HOST_B = "host-b"
+
+
+@pytest.fixture(name="crashed")
+def _crashed(fake, tmp_path, monkeypatch, schema_dsn):
+    """A ``--store postgres`` ccxt run killed right after its first order (filled at the
+    venue) was sent, its lease expired; this process is "another host", routed to the fake.
+
+    Returns the run directory and the order's client order id.
+    """
+    monkeypatch.setenv(DSN_ENV_VAR, schema_dsn)
+    args = dryrun_args(tmp_path, "hop", STEPS, "--store", "postgres")
+    assert crashed_dryrun(fake, args, "after_send:1") == KILLED
+    run_dir = tmp_path / "hop"
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert (checkpoint["steps"], checkpoint["book"]["positions"]) == (0, {})
+    (sent,) = fake.created
+    assert fake.order_status(sent) == "FILLED"
+    assert fake.free("BTC") == D("1.010")  # the venue holds what the run opened
+    _admin(schema_dsn, "UPDATE livesession_lease SET expires_ns = 0")  # as if waited for
+    monkeypatch.setattr(socket, "gethostname", lambda: HOST_B)
+    route_to(fake, monkeypatch)
+    return run_dir, sent
+
+
+def _resume_record(run_dir) -> dict[str, Any]:
+    (record,) = [r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
+    return record["payload"]
+
+
+def _about(run_dir, event_type: str, cid: str) -> list[dict[str, Any]]:
+    return [e for e in events(run_dir, event_type) if e.get("client_order_id") == cid]
+
+
+class TestSentAfterTheCheckpoint:
+    """The order the crashed process sent after its checkpoint is looked up before the
+    first step, as with the local stores."""
+
+    def test_a_stop_at_once_adopts_the_order_and_flattens_it(self, crashed, fake):
+        run_dir, sent = crashed
+        session = resume_run(run_dir)
+        assert _resume_record(run_dir)["after_checkpoint"] == [
+            {"client_order_id": sent, "venue_status": "FILLED"}
+        ]
+        session.request_stop("operator")
+        session.close()
+        result = session.result()
+        assert (result.status, result.steps) == (SessionStatus.COMPLETED, 0)
+        assert _about(run_dir, "RECONCILED", sent) == [
+            {"action": "ADOPTED", "client_order_id": sent, "evidence": "lookup:FILLED"}
+        ]
+        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        flatten = [o for o in events(run_dir, "ORDER_SUBMITTED") if o["reason"] == "flatten"]
+        assert [(o["side"], o["quantity"]) for o in flatten] == [("SELL", "0.010")]
+        assert fake.created[sent] == 1
+        assert fake.free("BTC") == D(1)  # the venue is flat again
+        audit = jsonl(run_dir / "audit.jsonl")
+        grants = [r["payload"] for r in audit if r["code"] == "C2_LEASE_ACQUIRED"]
+        assert [g["fence"] for g in grants] == [1, 2]
+        assert grants[1]["holder"].startswith(f"hop@{HOST_B}:")
+
+    def test_the_re_run_sends_nothing_twice_through_the_cli(self, crashed, fake, capsys):
+        run_dir, sent = crashed
+        assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
+        assert _resume_record(run_dir)["after_checkpoint"] == [
+            {"client_order_id": sent, "venue_status": "FILLED"}
+        ]
+        cids = [o["client_order_id"] for o in events(run_dir, "ORDER_SUBMITTED")]
+        assert len(cids) == len(set(cids))
+        assert dict(fake.created) == dict.fromkeys(cids, 1)
+        assert main(["verify", str(run_dir)]) == 0
