@@ -30,12 +30,13 @@ pytest.importorskip("requests")
 pytest.importorskip("psycopg")
 
 from livesession import SessionStatus
+from livesession._domain import clock as _clock
 from livesession._rundir import resume_run
 from livesession.cli import main
 from livesession.stores.postgres import DSN_ENV_VAR
 from test_postgres import _admin, _pg_dsn, _schema_dsn  # noqa: F401 - the server fixtures
 
-from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to
+from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to, tree
 
 pytestmark = [pytest.mark.ccxt, pytest.mark.postgres]
 
@@ -46,12 +47,11 @@ KILLED = -9
 HOST_B = "host-b"
 
 
-@pytest.fixture(name="crashed")
-def _crashed(fake, tmp_path, monkeypatch, schema_dsn):
+@pytest.fixture(name="killed")
+def _killed(fake, tmp_path, monkeypatch, schema_dsn):
     """A ``--store postgres`` ccxt run killed right after its first order (filled at the
-    venue) was sent, its lease expired; this process is "another host", routed to the fake.
-
-    Returns the run directory and the order's client order id.
+    venue) was sent, its lease still live; this process is "another host", routed to the
+    fake. Returns the run directory and the order's client order id.
     """
     monkeypatch.setenv(DSN_ENV_VAR, schema_dsn)
     args = dryrun_args(tmp_path, "hop", STEPS, "--store", "postgres")
@@ -62,10 +62,16 @@ def _crashed(fake, tmp_path, monkeypatch, schema_dsn):
     (sent,) = fake.created
     assert fake.order_status(sent) == "FILLED"
     assert fake.free("BTC") == D("1.010")  # the venue holds what the run opened
-    _admin(schema_dsn, "UPDATE livesession_lease SET expires_ns = 0")  # as if waited for
     monkeypatch.setattr(socket, "gethostname", lambda: HOST_B)
     route_to(fake, monkeypatch)
     return run_dir, sent
+
+
+@pytest.fixture(name="crashed")
+def _crashed(killed, schema_dsn):
+    """``killed``, its lease expired (as if waited for)."""
+    _admin(schema_dsn, "UPDATE livesession_lease SET expires_ns = 0")
+    return killed
 
 
 def _resume_record(run_dir) -> dict[str, Any]:
@@ -114,3 +120,39 @@ class TestSentAfterTheCheckpoint:
         assert len(cids) == len(set(cids))
         assert dict(fake.created) == dict.fromkeys(cids, 1)
         assert main(["verify", str(run_dir)]) == 0
+
+
+class TestTheKilledHoldersLease:
+    """A resume on another host while the killed process's lease is live: refused, nothing
+    changed, saying that this host cannot tell whether that process still runs.
+
+    Bug: the line said ``most likely this run's own process before the crash: a holder
+    that ended without letting it go (killed, ...) keeps it until it expires``, as on the
+    holder's own host: on another host the process may as well still run (its run
+    directory's lock unseen there), renewing the lease, and the resume is refused again.
+    """
+
+    @pytest.mark.broken_run("the crashed run is refused by resume while its lease is live")
+    def test_the_refusal_names_the_other_host(self, killed, fake, schema_dsn, capsys):
+        run_dir, _ = killed
+        ((holder, expires_ns),) = _admin(
+            schema_dsn, "SELECT holder, expires_ns FROM livesession_lease"
+        )
+        host = holder.removeprefix("hop@").rpartition(":")[0]
+        assert host not in ("", HOST_B)
+        until = _clock.format_utc(_clock.from_epoch_ns(expires_ns))
+        before, asked = tree(run_dir), len(fake.requests)
+        capsys.readouterr()
+
+        assert main(["resume", str(run_dir), "-q"]) == 3
+        refusal = (
+            f"livesession: rejected: cannot resume run hop: the lease of account 'default', "
+            f"strategy 'sma_demo' is still held by {holder}, this run's own process on another "
+            f"host, {host}, which cannot be asked from here whether it still runs: killed, it "
+            f"keeps the lease until it expires, at {until} (lease_ttl_ms=30000); running, it "
+            f"renews the lease and resume is refused again (LEASE_HELD); nothing was changed: "
+            f"make sure it no longer runs on {host}, then resume again after {until}"
+        )
+        assert capsys.readouterr().err.splitlines() == [refusal]
+        assert tree(run_dir) == before
+        assert len(fake.requests) == asked  # nothing built, nothing asked
