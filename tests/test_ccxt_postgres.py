@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import socket
 from decimal import Decimal
-from typing import Any
 
-import orjson
 import pytest
 
 pytest.importorskip("ccxt")
@@ -31,19 +29,23 @@ pytest.importorskip("psycopg")
 
 from livesession import SessionStatus
 from livesession._domain import clock as _clock
-from livesession._rundir import resume_run
 from livesession.cli import main
 from livesession.stores.postgres import DSN_ENV_VAR
 from test_postgres import _admin, _pg_dsn, _schema_dsn  # noqa: F401 - the server fixtures
 
-from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to, tree
+from _ccxt_route import (
+    events,
+    jsonl,
+    killed_after_its_first_order,
+    resume_record,
+    resumed_then_stopped,
+    route_to,
+    tree,
+)
 
 pytestmark = [pytest.mark.ccxt, pytest.mark.postgres]
 
 D = Decimal
-STEPS = 60
-"""The first order is sent at step 28 (seed 1); the only checkpoint is the one at step 0."""
-KILLED = -9
 HOST_B = "host-b"
 
 
@@ -54,14 +56,7 @@ def _killed(fake, tmp_path, monkeypatch, schema_dsn):
     fake. Returns the run directory and the order's client order id.
     """
     monkeypatch.setenv(DSN_ENV_VAR, schema_dsn)
-    args = dryrun_args(tmp_path, "hop", STEPS, "--store", "postgres")
-    assert crashed_dryrun(fake, args, "after_send:1") == KILLED
-    run_dir = tmp_path / "hop"
-    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
-    assert (checkpoint["steps"], checkpoint["book"]["positions"]) == (0, {})
-    (sent,) = fake.created
-    assert fake.order_status(sent) == "FILLED"
-    assert fake.free("BTC") == D("1.010")  # the venue holds what the run opened
+    run_dir, sent = killed_after_its_first_order(fake, tmp_path, "hop", "--store", "postgres")
     monkeypatch.setattr(socket, "gethostname", lambda: HOST_B)
     route_to(fake, monkeypatch)
     return run_dir, sent
@@ -74,35 +69,14 @@ def _crashed(killed, schema_dsn):
     return killed
 
 
-def _resume_record(run_dir) -> dict[str, Any]:
-    (record,) = [r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
-    return record["payload"]
-
-
-def _about(run_dir, event_type: str, cid: str) -> list[dict[str, Any]]:
-    return [e for e in events(run_dir, event_type) if e.get("client_order_id") == cid]
-
-
 class TestSentAfterTheCheckpoint:
     """The order the crashed process sent after its checkpoint is looked up before the
     first step, as with the local stores."""
 
     def test_a_stop_at_once_adopts_the_order_and_flattens_it(self, crashed, fake):
         run_dir, sent = crashed
-        session = resume_run(run_dir)
-        assert _resume_record(run_dir)["after_checkpoint"] == [
-            {"client_order_id": sent, "venue_status": "FILLED"}
-        ]
-        session.request_stop("operator")
-        session.close()
-        result = session.result()
+        result = resumed_then_stopped(run_dir, sent)  # looked up, adopted, flattened
         assert (result.status, result.steps) == (SessionStatus.COMPLETED, 0)
-        assert _about(run_dir, "RECONCILED", sent) == [
-            {"action": "ADOPTED", "client_order_id": sent, "evidence": "lookup:FILLED"}
-        ]
-        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
-        flatten = [o for o in events(run_dir, "ORDER_SUBMITTED") if o["reason"] == "flatten"]
-        assert [(o["side"], o["quantity"]) for o in flatten] == [("SELL", "0.010")]
         assert fake.created[sent] == 1
         assert fake.free("BTC") == D(1)  # the venue is flat again
         audit = jsonl(run_dir / "audit.jsonl")
@@ -113,7 +87,7 @@ class TestSentAfterTheCheckpoint:
     def test_the_re_run_sends_nothing_twice_through_the_cli(self, crashed, fake, capsys):
         run_dir, sent = crashed
         assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
-        assert _resume_record(run_dir)["after_checkpoint"] == [
+        assert resume_record(run_dir)["after_checkpoint"] == [
             {"client_order_id": sent, "venue_status": "FILLED"}
         ]
         cids = [o["client_order_id"] for o in events(run_dir, "ORDER_SUBMITTED")]

@@ -14,7 +14,6 @@ polls find it once the venue answers, its fills booked once.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -23,7 +22,7 @@ pytest.importorskip("requests")
 
 from livesession.cli import main
 
-from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to
+from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, resume_record, route_to
 
 pytestmark = pytest.mark.ccxt
 
@@ -35,11 +34,6 @@ def _fills(run_dir, cid: str) -> list[str]:
     kinds = ("ORDER_FILLED", "ORDER_PARTIALLY_FILLED")
     found = [e for e in jsonl(run_dir / "events.jsonl") if e["event_type"] in kinds]
     return [e["payload"]["quantity"] for e in found if e["payload"]["client_order_id"] == cid]
-
-
-def _resume_record(run_dir) -> dict[str, Any]:
-    (record,) = [r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
-    return record["payload"]
 
 
 @pytest.mark.parametrize("answer", ["cut_off", "http_5xx", "reset"])
@@ -60,7 +54,7 @@ def test_a_failed_lookup_of_an_open_order_does_not_end_the_resume(
     capsys.readouterr()
 
     assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
-    assert _resume_record(run_dir)["in_flight"] == [
+    assert resume_record(run_dir)["in_flight"] == [
         {"client_order_id": cid, "venue_status": "NO_ANSWER"}
     ]
     assert fake.pending_faults() == 0
