@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 import livesession
 from livesession._rundir import brokers as _rundir_brokers
+from livesession._rundir import resume_run
 from livesession.cli import main
 
 from fake_binance import TEST_API_KEY, TEST_API_SECRET, TESTNET_PREFIX, FakeBinance, LoopbackRoute
@@ -166,3 +168,55 @@ def tree(path: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()
     }
+
+
+def resume_record(run_dir: Path) -> dict[str, Any]:
+    """The payload of the run's one ``C2_RESUME``."""
+    (record,) = [r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
+    return dict(record["payload"])
+
+
+def about(run_dir: Path, event_type: str, cid: str) -> list[dict[str, Any]]:
+    """The payloads of the run's events of ``event_type`` about the order ``cid``."""
+    return [e for e in events(run_dir, event_type) if e.get("client_order_id") == cid]
+
+
+def resumed_then_stopped(run_dir: Path, sent: str) -> Any:
+    """Resume ``run_dir`` and stop it before its first step; the session's result.
+
+    The order ``sent`` (a market buy of 0.010 the crashed process sent after its checkpoint,
+    filled at the venue) is looked up before the first step, adopted as the venue has it,
+    booked, and flattened.
+    """
+    session = resume_run(run_dir)
+    assert resume_record(run_dir)["after_checkpoint"] == [
+        {"client_order_id": sent, "venue_status": "FILLED"}
+    ]
+    session.request_stop("operator")
+    session.close()
+    assert about(run_dir, "RECONCILED", sent) == [
+        {"action": "ADOPTED", "client_order_id": sent, "evidence": "lookup:FILLED"}
+    ]
+    assert [f["quantity"] for f in about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+    flatten = [o for o in events(run_dir, "ORDER_SUBMITTED") if o["reason"] == "flatten"]
+    assert [(o["side"], o["quantity"]) for o in flatten] == [("SELL", "0.010")]
+    return session.result()
+
+
+def killed_after_its_first_order(
+    fake: FakeBinance, out: Path, run_id: str, *extra: str
+) -> tuple[Path, str]:
+    """A 60-step ccxt run (seed 1) killed right after its first order was sent (step 28).
+
+    The order is filled at the venue, which holds the 0.010 BTC it bought; the run's last
+    checkpoint is at step 0, so the order's records were cut off with the crash. Returns
+    the run directory and the order's client order id.
+    """
+    assert crashed_dryrun(fake, dryrun_args(out, run_id, 60, *extra), "after_send:1") == -9
+    run_dir = out / run_id
+    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+    assert (checkpoint["steps"], checkpoint["book"]["positions"]) == (0, {})
+    (sent,) = fake.created
+    assert fake.order_status(sent) == "FILLED"
+    assert fake.free("BTC") == Decimal("1.010")  # the venue holds what the run opened
+    return run_dir, sent

@@ -258,6 +258,7 @@ class FakeBinance:
         self._now_ms = _START_MS
         self._faults: collections.deque[Fault] = collections.deque()
         self._hidden: dict[str, int] = {}
+        self._redirects: dict[tuple[str, str], str] = {}
         self._ban: tuple[int, str] | None = None  # (from the n-th order POST, Retry-After)
         self._trade_ids = True
         self._misreported: list[str] = []
@@ -339,6 +340,13 @@ class FakeBinance:
         """From the ``number``-th order POST on, answer every request 418 (an address ban)."""
         with self._lock:
             self._ban = (number, retry_after)
+
+    def redirect(self, location: str, *, method: str = "POST", path: str = "/api/v3/order") -> None:
+        """From now on answer ``method path`` with HTTP 307 to ``location`` + the request's
+        path and query (a venue that sends its clients elsewhere; 307 keeps the method and
+        the body, a signed order's included), recording nothing."""
+        with self._lock:
+            self._redirects[(method, path)] = location
 
     def hide(self, client_order_id: str, lookups: int) -> None:
         """Make an order invisible to the next ``lookups`` GET /order calls (and openOrders)."""
@@ -442,8 +450,9 @@ class FakeBinance:
         with self._lock:
             self.requests.append((method, path))
             posts = self.requests.count(("POST", "/api/v3/order"))
-            if self._ban is not None and posts >= self._ban[0]:
-                return self._fault_reply(Fault("http_418", retry_after=self._ban[1]))
+            sent_away = self._sent_away(method, path, target, posts)
+            if sent_away is not None:
+                return sent_away
             if path in _SIGNED:
                 refused = self._authenticate(raw, headers)
                 if refused is not None:
@@ -459,6 +468,15 @@ class FakeBinance:
                 return reply
             return self._fault_reply(fault)
         return reply
+
+    def _sent_away(self, method: str, path: str, target: str, posts: int) -> _Reply | None:
+        """The answer of a ban (``ban_from_order``) or a redirect (``redirect``), if any."""
+        if self._ban is not None and posts >= self._ban[0]:
+            return self._fault_reply(Fault("http_418", retry_after=self._ban[1]))
+        elsewhere = self._redirects.get((method, path))
+        if elsewhere is not None:
+            return _Reply(307, text="", headers={"Location": elsewhere + target})
+        return None
 
     def _authenticate(self, raw: str, headers: Mapping[str, str]) -> _Reply | None:
         if headers.get("X-MBX-APIKEY") != self._api_key:

@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-import orjson
 import pytest
 
 pytest.importorskip("ccxt")
@@ -49,7 +48,15 @@ from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
 from livesession.verify._schemas import Schemas
 
-from _ccxt_route import crashed_dryrun, dryrun_args, events, jsonl, route_to
+from _ccxt_route import (
+    about,
+    events,
+    jsonl,
+    killed_after_its_first_order,
+    resume_record,
+    resumed_then_stopped,
+    route_to,
+)
 
 D = Decimal
 STEPS = 60
@@ -65,29 +72,13 @@ def _crashed(fake, tmp_path, monkeypatch):
     Returns the run directory and the order's client order id; this process's brokers
     are routed to the fake.
     """
-    args = dryrun_args(tmp_path, "crashed", STEPS)
-    assert crashed_dryrun(fake, args, "after_send:1") == KILLED
-    run_dir = tmp_path / "crashed"
-    checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
-    assert (checkpoint["steps"], checkpoint["book"]["positions"]) == (0, {})
-    (sent,) = fake.created
-    assert fake.order_status(sent) == "FILLED"
-    assert fake.free("BTC") == D("1.010")  # the venue holds what the run opened
+    run_dir, sent = killed_after_its_first_order(fake, tmp_path, "crashed")
     route_to(fake, monkeypatch)
     return run_dir, sent
 
 
-def _resume_record(run_dir) -> dict[str, Any]:
-    (record,) = [r for r in jsonl(run_dir / "audit.jsonl") if r["code"] == "C2_RESUME"]
-    return record["payload"]
-
-
 def _final(run_dir) -> dict[str, Any]:
     return jsonl(run_dir / "state_snapshots.jsonl")[-1]
-
-
-def _about(run_dir, event_type: str, cid: str) -> list[dict[str, Any]]:
-    return [e for e in events(run_dir, event_type) if e.get("client_order_id") == cid]
 
 
 def _assert_flat_and_verified(run_dir, fake) -> None:
@@ -104,33 +95,21 @@ class TestTheResumedRunEndsBeforeTheReRunGetsThere:
 
     def test_a_stop_at_once_adopts_the_order_and_flattens_it(self, crashed, fake):
         run_dir, sent = crashed
-        session = resume_run(run_dir)
-        assert _resume_record(run_dir)["after_checkpoint"] == [
-            {"client_order_id": sent, "venue_status": "FILLED"}
-        ]
-        session.request_stop("operator")
-        session.close()
-        result = session.result()
+        result = resumed_then_stopped(run_dir, sent)  # looked up, adopted, flattened
         assert (result.status, result.steps, result.orders_submitted) == (
             SessionStatus.COMPLETED,
             0,
             2,
         )
-        (found,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        (found,) = about(run_dir, "ORDER_SUBMITTED", sent)
         assert (found["reason"], found["send_outcome"], found["side"]) == (
             "resume",
             "UNKNOWN",
             "BUY",
         )
-        assert _about(run_dir, "RECONCILED", sent) == [
-            {"action": "ADOPTED", "client_order_id": sent, "evidence": "lookup:FILLED"}
-        ]
-        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
         # Booked before the flatten: the book held the venue's position, then sold it.
         held = [p["position"] for p in events(run_dir, "POSITION_CHANGED")]
         assert held == ["0.010", "0.000"]
-        flatten = [o for o in events(run_dir, "ORDER_SUBMITTED") if o["reason"] == "flatten"]
-        assert [(o["side"], o["quantity"]) for o in flatten] == [("SELL", "0.010")]
         assert fake.created[sent] == 1
         _assert_flat_and_verified(run_dir, fake)
 
@@ -141,7 +120,7 @@ class TestTheResumedRunEndsBeforeTheReRunGetsThere:
         (kill,) = events(run_dir, "KILL_SWITCH")
         assert kill["open_orders"] == 1  # the order the resume found
         session.close()
-        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        assert [f["quantity"] for f in about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
         assert len(events(run_dir, "KILL_SWITCH_FLAT")) == 1
         _assert_flat_and_verified(run_dir, fake)
 
@@ -159,8 +138,8 @@ class TestTheResumedRunEndsBeforeTheReRunGetsThere:
         ]
         sent_by_the_re_run = [o for o in events(run_dir, "ORDER_SUBMITTED") if "intent_seq" in o]
         assert [o["reason"] for o in sent_by_the_re_run] == ["flatten"]  # halted: no entry
-        assert [o["reason"] for o in _about(run_dir, "ORDER_SUBMITTED", sent)] == ["resume"]
-        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        assert [o["reason"] for o in about(run_dir, "ORDER_SUBMITTED", sent)] == ["resume"]
+        assert [f["quantity"] for f in about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
         _assert_flat_and_verified(run_dir, fake)
 
 
@@ -170,17 +149,17 @@ class TestTheReRunReachesTheOrder:
     def test_sent_once_tracked_once(self, crashed, fake):
         run_dir, sent = crashed
         session = resume_run(run_dir)
-        assert _resume_record(run_dir)["after_checkpoint"] == [
+        assert resume_record(run_dir)["after_checkpoint"] == [
             {"client_order_id": sent, "venue_status": "FILLED"}
         ]
         result = session.run_to_end(STEPS)
         assert result.status is SessionStatus.COMPLETED
         assert fake.created[sent] == 1  # never sent twice
-        (submitted,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        (submitted,) = about(run_dir, "ORDER_SUBMITTED", sent)
         assert submitted["intent_seq"] == 1  # the re-run's own record, as without the lookup
-        assert _about(run_dir, "RECONCILED", sent) == []
-        assert len(_about(run_dir, "ORDER_ACCEPTED", sent)) == 1
-        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        assert about(run_dir, "RECONCILED", sent) == []
+        assert len(about(run_dir, "ORDER_ACCEPTED", sent)) == 1
+        assert [f["quantity"] for f in about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
         cids = [o["client_order_id"] for o in events(run_dir, "ORDER_SUBMITTED")]
         assert len(cids) == len(set(cids))
         assert dict(fake.created) == dict.fromkeys(cids, 1)
@@ -195,7 +174,7 @@ class TestTheVenueDoesNotAnswer:
         for _ in range(400):
             fake.add_fault("http_5xx", method="GET", path="/api/v3/order")
         session = resume_run(run_dir)
-        assert _resume_record(run_dir)["after_checkpoint"] == [
+        assert resume_record(run_dir)["after_checkpoint"] == [
             {"client_order_id": sent, "venue_status": "NO_ANSWER"}
         ]
         session.request_stop("operator")
@@ -204,9 +183,9 @@ class TestTheVenueDoesNotAnswer:
         assert result.state is SessionState.ERROR_REQUIRES_OPERATOR
         assert (result.status, result.reason) == (SessionStatus.FAILED, "STOP_INCOMPLETE")
         assert result.open_orders == (sent,)
-        (found,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        (found,) = about(run_dir, "ORDER_SUBMITTED", sent)
         assert found["send_outcome"] == "UNKNOWN"
-        assert len(_about(run_dir, "ORDER_OUTCOME_UNKNOWN", sent)) == 1
+        assert len(about(run_dir, "ORDER_OUTCOME_UNKNOWN", sent)) == 1
         assert [o["client_order_id"] for o in _final(run_dir)["open_orders"]] == [sent]
         standing = run_status(run_dir)
         assert standing.verdict is Verdict.NEEDS_OPERATOR
@@ -369,14 +348,14 @@ class TestABrokerOfTheCallers:
         venue = _Venue()
         run_dir, sent = _crash_own_run(tmp_path, venue)
         session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
-        assert _resume_record(run_dir)["after_checkpoint"] == [
+        assert resume_record(run_dir)["after_checkpoint"] == [
             {"client_order_id": sent, "venue_status": "FILLED"}
         ]
         session.request_stop("operator")
         session.close()
         assert venue.position == 0  # flattened at the venue
         assert venue.created[sent] == 1
-        assert [f["quantity"] for f in _about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
+        assert [f["quantity"] for f in about(run_dir, "ORDER_FILLED", sent)] == ["0.010"]
         final = _final(run_dir)
         assert (final["status"], final["positions"]) == ("COMPLETED", {"BTC/USDT": "0.000"})
         verdict = verify_run(run_dir)
@@ -386,13 +365,13 @@ class TestABrokerOfTheCallers:
         venue = _Venue()
         run_dir, sent = _crash_own_run(tmp_path, venue)
         session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
-        assert _resume_record(run_dir)["after_checkpoint"] == [
+        assert resume_record(run_dir)["after_checkpoint"] == [
             {"client_order_id": sent, "venue_status": "FILLED"}
         ]
         session.run_to_end(40)
         assert venue.created[sent] == 1
-        assert len(_about(run_dir, "ORDER_SUBMITTED", sent)) == 1
-        assert len(_about(run_dir, "ORDER_FILLED", sent)) == 1
+        assert len(about(run_dir, "ORDER_SUBMITTED", sent)) == 1
+        assert len(about(run_dir, "ORDER_FILLED", sent)) == 1
         assert venue.position == 0
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations
@@ -410,9 +389,9 @@ class TestABrokerOfTheCallers:
         session.reenable_trading("operator")
         session.run_to_end(40)
         assert venue.created == {sent: 1}
-        (submitted,) = _about(run_dir, "ORDER_SUBMITTED", sent)
+        (submitted,) = about(run_dir, "ORDER_SUBMITTED", sent)
         assert submitted["reason"] == "resume"  # the kill's record, not the re-run's
-        assert len(_about(run_dir, "ORDER_CANCELED", sent)) == 1
+        assert len(about(run_dir, "ORDER_CANCELED", sent)) == 1
         # The re-run reached its intent (a SIGNAL of intent 1) and sent nothing for it.
         assert [signal["intent_seq"] for signal in events(run_dir, "SIGNAL")] == [1]
         assert _final(run_dir)["open_orders"] == []
@@ -430,7 +409,7 @@ class TestABrokerOfTheCallers:
 
         monkeypatch.setattr(rundir_session, "open_store", unlisted)
         session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
-        assert _resume_record(run_dir)["after_checkpoint"] is None
+        assert resume_record(run_dir)["after_checkpoint"] is None
         session.run_to_end(40)
         verdict = verify_run(run_dir)
         assert verdict.ok, verdict.violations

@@ -19,17 +19,20 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from .._artifacts import names
-from .._session.aftercheckpoint import hold, look_up, resume_record
+from .._exceptions import BrokerError
+from .._session.aftercheckpoint import NO_ANSWER, hold, look_up, resume_record
 from .._support.linescan import marked_lines
 from .._typing import RelayedVenue, ResumableVenue
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
 
+    from .._domain.model import Order
     from .._session.assembly import SessionParts
+    from .._typing import Broker
 
-__all__ = ["one_by_one", "recorded_fills", "recorded_orders", "sent_after"]
+__all__ = ["looked_up_open", "one_by_one", "recorded_fills", "recorded_orders", "sent_after"]
 
 _SUBMITTED: Final = b'"event_type":"ORDER_SUBMITTED"'
 _FILLED: Final = (b'"event_type":"ORDER_FILLED"', b'"event_type":"ORDER_PARTIALLY_FILLED"')
@@ -86,3 +89,25 @@ def sent_after(
     accounted = recorded_orders(run_dir / names.ARTIFACTS["events"], events_offset)
     looked = look_up(parts, accounted)
     return {"after_checkpoint": resume_record(looked)}, functools.partial(hold, parts, looked or ())
+
+
+def looked_up_open(broker: Broker, orders: Iterable[Order]) -> list[dict[str, str]]:
+    """``C2_RESUME``'s ``in_flight``: each open order of the checkpoint's book, at the venue.
+
+    ``venue_status`` is the venue's status, ``UNKNOWN`` when it does not know the order,
+    ``NO_ANSWER`` when the lookup failed (a 503, a refused connection, an answer cut off):
+    a read like any other, which the session's polls make again (the broker was told of
+    the order, ``recover_orders``). Before, such a failure ended the resume (exit 2, ``the
+    read failed (BadResponse)``) after it had cut the run back to its checkpoint.
+    """
+    found: list[dict[str, str]] = []
+    for order in orders:
+        cid = order.client_order_id
+        try:
+            venue = broker.order_by_client_id(cid)
+        except BrokerError:
+            status = NO_ANSWER
+        else:
+            status = "UNKNOWN" if venue is None else venue.status.value
+        found.append({"client_order_id": cid, "venue_status": status})
+    return found

@@ -186,6 +186,15 @@ def _lease_held(cfg: DryrunConfig, held: tuple[str, int] | None) -> str:
         )
     holder, expires_ns = held
     until = _clock.format_utc(_clock.from_epoch_ns(expires_ns))
+    elsewhere = _other_host(holder, cfg.run_id)
+    if elsewhere:
+        return (
+            f"{head}: the lease of {pair} is still held by {holder}, this run's own process on "
+            f"another host, {elsewhere}, which cannot be asked from here whether it still runs: "
+            f"killed, it keeps the lease until it expires, at {until} ({ttl}); running, it "
+            f"renews the lease and resume is refused again (LEASE_HELD); nothing was changed: "
+            f"make sure it no longer runs on {elsewhere}, then resume again after {until}"
+        )
     if holder.startswith(f"{cfg.run_id}@"):
         return (
             f"{head}: the lease of {pair} is still held by {holder}, most likely this run's own "
@@ -198,6 +207,19 @@ def _lease_held(cfg: DryrunConfig, held: tuple[str, int] | None) -> str:
         f"unless it renews it (LEASE_HELD); nothing was changed. Stop that session, or wait "
         f"for its lease to expire ({ttl}) and resume again"
     )
+
+
+def _other_host(holder: str, run_id: str) -> str:
+    """The host of ``holder``, a ``holder_id`` of this run on another host than this one.
+
+    "" for another run's holder, one of this host, or one not of ``<run_id>@<host>:<pid>``.
+    """
+    if not holder.startswith(f"{run_id}@"):
+        return ""
+    host, sep, pid = holder.removeprefix(f"{run_id}@").rpartition(":")
+    if not sep or not pid.isdigit() or host in ("", socket.gethostname()):
+        return ""
+    return host
 
 
 def open_store(

@@ -36,7 +36,7 @@ from .._support.tmpfiles import remove_dead_tmp
 from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers._journal import replay_deferred, replay_the_rest
 from ..brokers.mock import MockBroker
-from .aftercheckpoint import recorded_fills, sent_after
+from .aftercheckpoint import looked_up_open, recorded_fills, sent_after
 from .alerting import choose_alerts
 from .backing import close_lease, lease_not_held, take_lease
 from .beforecheckpoint import ResumeRead
@@ -383,14 +383,7 @@ def _resume_session(
         _venue_catch_up(broker, checkpoint)
         # A venue not rewound still has what was sent after the checkpoint: look it up.
         after, hold_found = sent_after(parts, run_dir, offsets["events"])
-        for order in session.iter_open_orders():
-            venue = broker.order_by_client_id(order.client_order_id)
-            in_flight.append(
-                {
-                    "client_order_id": order.client_order_id,
-                    "venue_status": "UNKNOWN" if venue is None else venue.status.value,
-                }
-            )
+        in_flight = looked_up_open(broker, session.iter_open_orders())
     else:
         if isinstance(broker, MockBroker):
             broker.resume_at(-1)

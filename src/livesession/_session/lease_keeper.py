@@ -25,7 +25,7 @@ from .._domain import clock as _clock
 from .._exceptions import ConfigError, Fenced, LeaseError
 from .._risk.checks import CheckResult
 from .._support.logging import get_logger
-from .._typing import Fenceable
+from .._typing import Fenceable, ListableStore
 from ..leases.grant import PairLease
 from .pipeline import error_message
 
@@ -48,6 +48,7 @@ __all__ = [
     "CheckpointWatch",
     "FenceWatch",
     "LeaseKeeper",
+    "ListedFenceWatch",
     "refuse_other_pair",
     "watch_fences",
 ]
@@ -342,6 +343,22 @@ class FenceWatch:
         self.store.close()
 
 
+class ListedFenceWatch(FenceWatch):
+    """A ``FenceWatch`` of a store that lists its keys (``ListableStore``), listing them too.
+
+    A resume on a real venue looks up every key the checkpoint does not account for
+    (``aftercheckpoint.look_up``), which it finds only in a store that lists them: a plain
+    ``FenceWatch`` hid the PostgreSQL store's list, so a ``--store postgres`` resume looked
+    nothing up and a wind-down before the re-run reached such an order sealed "flat".
+    """
+
+    def reservations(self) -> Sequence[IdempotencyRecord]:
+        """``store.reservations`` (a read: never fenced)."""
+        store = self.store
+        assert isinstance(store, ListableStore)  # noqa: S101 - watch_fences chose it so
+        return store.reservations()
+
+
 class CheckpointWatch:
     """A checkpoint store whose refused (fenced) saves tell the keeper the lease is lost.
 
@@ -377,7 +394,8 @@ def watch_fences(
     """
     if isinstance(idem, Fenceable):
         fenced.append(idem)
-        idem = FenceWatch(idem, on_fenced)
+        watch = ListedFenceWatch if isinstance(idem, ListableStore) else FenceWatch
+        idem = watch(idem, on_fenced)
     if checkpoints is not None and isinstance(checkpoints, Fenceable):
         fenced.append(checkpoints)
         checkpoints = CheckpointWatch(checkpoints, on_fenced)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import Final
+from urllib.parse import urlsplit
 
 from ..._exceptions import BrokerError, OutcomeUnknown, Rejected, Transient
 from ..._support.optional import import_optional
@@ -99,12 +100,34 @@ def _code(text: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _redirect(exc: BaseException) -> str:
+    """What a redirect refused in ``exc``'s chain says ("" for none): its status and host.
+
+    The broker's session follows none (``max_redirects`` 0, the sandbox gate): requests
+    raises ``TooManyRedirects`` with the redirect's answer before it sends anything there.
+    Only the host of its ``Location`` is named (its query may echo a signature).
+    """
+    for link in _chain(exc):
+        if type(link).__name__ != "TooManyRedirects":
+            continue
+        response = getattr(link, "response", None)
+        status = getattr(response, "status_code", None)
+        location = str(getattr(response, "headers", {}).get("Location") or "")
+        host = urlsplit(location).hostname
+        where = f"to {host}" if host else "to another path"
+        return f"HTTP {status} redirect {where}, not followed (the sandbox broker follows none)"
+    return ""
+
+
 def _venue_detail(exc: BaseException) -> str:
     """The venue's error code and message, without URLs or signatures."""
     text = str(exc)
     code = _code(text)
     msg = _ORDER_MSG.search(text) or _VENUE_MSG.search(text)
     parts = [type(exc).__name__]
+    redirect = _redirect(exc)
+    if redirect:
+        return f"{parts[0]}: {redirect}"
     if code:
         parts.append(f"code {code}")
     if msg:

@@ -169,6 +169,7 @@ def make_ccxt_broker(
     exchange.logger = _WIRE_LOG
     exchange.verbose = False
     exchange.session.trust_env = False
+    exchange.session.max_redirects = 0  # a redirect is refused, never followed (sandbox.py)
     try:
         _enter_sandbox(exchange, sandbox)
         if session_hook is not None:

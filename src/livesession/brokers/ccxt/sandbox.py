@@ -3,9 +3,10 @@
 ``_enter_sandbox`` switches an exchange to its sandbox and verifies the result before any
 request is made: ccxt must report sandbox mode, every API URL must point at a known testnet
 host (OKX: its simulated-trading header must be set), demo trading and proxies (ccxt's,
-or one set on its ``requests`` session) must be off, and ccxt's own resend-on-failure must
-be 0. Anything else raises ``ConfigError``. The broker runs ``_sandbox_problems`` again
-before every call, so a broker whose URLs were changed after construction refuses to send.
+or one set on its ``requests`` session) must be off, the session must follow no redirect,
+and ccxt's own resend-on-failure must be 0. Anything else raises ``ConfigError``. The
+broker runs ``_sandbox_problems`` again before every call, so a broker whose URLs were
+changed after construction refuses to send.
 """
 
 from __future__ import annotations
@@ -148,6 +149,10 @@ def _proxy_problems(exchange: _Exchange) -> list[str]:
         problems.append("a proxy is set on the HTTP session (session.proxies)")
     if session is not None and session.trust_env:
         problems.append("the HTTP session trusts proxy settings from the environment")
+    if session is not None and getattr(session, "max_redirects", None) != 0:
+        # requests follows a redirect to any host, the API key header and a 307's signed
+        # body with it: a venue's answer would choose where the next request goes.
+        problems.append("the HTTP session follows redirects (session.max_redirects is not 0)")
     return problems
 
 
