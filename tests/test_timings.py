@@ -7,7 +7,12 @@ import time
 import orjson
 import pytest
 
+from _eurusd import EURUSD_TOML, eurusd_csv
+from livesession import DryrunConfig, create_run
 from livesession._artifacts.timings import STEP_BUCKETS_SECONDS, StepTimer
+from livesession.cli import main
+
+from _helpers import crash_in_step
 
 
 class TestStepTimer:
@@ -129,8 +134,6 @@ def test_the_attempt_that_finds_the_feed_run_out_is_no_step(tmp_path, monkeypatc
     pytest.importorskip("prometheus_client")
     from prometheus_client.parser import text_string_to_metric_families
 
-    from _eurusd import EURUSD_TOML, eurusd_csv
-    from livesession.cli import main
     from livesession.prom import render_textfile
 
     monkeypatch.chdir(tmp_path)
@@ -151,3 +154,25 @@ def test_the_attempt_that_finds_the_feed_run_out_is_no_step(tmp_path, monkeypatc
         if sample.name == "trader_step_duration_seconds_count"
     }
     assert counts == {"trader_step_duration_seconds_count": 40}
+
+
+def test_a_resume_s_rates_are_of_the_steps_and_events_it_ran(tmp_path):
+    """Bug: a run resumed from step 400 of 600 wrote timings.json's ``steps_per_s`` and
+    ``events_per_s`` as the whole run's 600 steps and every event over the resume's wall
+    time alone, beside ``steps_measured 200`` and a ``mean_ms`` of those 200: a rate three
+    times what the resume ran at. The rates are now of the steps and events the resume ran."""
+
+    config = DryrunConfig(run_id="again", steps=600, checkpoint_every=100)
+    crash_in_step(create_run(config, tmp_path), 450, 600)
+    run = tmp_path / "again"
+    checkpointed = orjson.loads((run / "checkpoint.json").read_bytes())["recorder"]["event_seq"]
+    assert main(["resume", str(run), "--quiet"]) == 0
+    timings = orjson.loads((run / "timings.json").read_bytes())
+    events = orjson.loads((run / "metrics.json").read_bytes())["events_emitted"]
+    assert (timings["steps"], timings["events"]) == (600, events)
+    assert timings["step_latency"]["steps_measured"] == 200
+    wall_s = timings["wall_s"]
+    assert timings["steps_per_s"] == pytest.approx(200 / wall_s, rel=0.01, abs=0.1)
+    assert timings["events_per_s"] == pytest.approx(
+        (events - checkpointed) / wall_s, rel=0.01, abs=0.1
+    )
