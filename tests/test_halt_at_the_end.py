@@ -152,8 +152,9 @@ def test_a_kill_at_a_step_s_reports_costs_that_step(
     before its strategy was asked, and pulled the kill switch there (no SIGNAL in step 58);
     the burn-in note said ``from step 58 to the end of the run (12 of its 70 steps without
     a new order)``: step 58 went without a new order too, as a daily-loss cap's bar does.
-    It now says 13. A halt that comes after a SIGNAL of its step (the throttle refusing
-    it, a send that failed) costs that step nothing, as before."""
+    It now says 13, and the evidence's run line ``pulled the kill switch at step 58, before
+    its strategy's turn``, not ``after step 58``. A halt that comes after a SIGNAL of its
+    step (the throttle refusing it, a send that failed) costs that step nothing, as before."""
     cfg = DryrunConfig.from_mapping(
         {
             "run_id": "protect",
@@ -173,9 +174,11 @@ def test_a_kill_at_a_step_s_reports_costs_that_step(
         session.run_to_end(70)
     run_dir = tmp_path / "runs" / "protect"
     said = "from step 58 to the end of the run (13 of its 70 steps without a new order)"
-    _evidence_says(
-        tmp_path, run_dir, f"trading HALTED {said}: {_LOST}", "trading HALTED to the end"
+    run_line = (
+        "pulled the kill switch at step 58, before its strategy's turn (KILL_SWITCH reason "
+        "PROTECTION_LOST); trading HALTED to the end"
     )
+    _evidence_says(tmp_path, run_dir, f"trading HALTED {said}: {_LOST}", run_line)
     capsys.readouterr()
     main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")])
     assert f"note         trading HALTED {said}: {_LOST}" in capsys.readouterr().out
