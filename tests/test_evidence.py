@@ -992,6 +992,7 @@ class TestHaltsAndResumes:
         assert manifest["outcome"]["halts"] == [
             {
                 "from_step": step,
+                "last_turn": step - 1,  # the cap halts at the bar, before the strategy's turn
                 "event": "KILL_SWITCH",
                 "reason": "DAILY_LOSS",
                 "by": "the daily-loss cap pulled the kill switch",

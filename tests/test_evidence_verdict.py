@@ -195,7 +195,8 @@ def test_a_run_the_kill_switch_halted_is_killed(tmp_path: Path) -> None:
     daily_loss_kill(tmp_path, "cap")
     assert _ended(tmp_path / "cap") == {
         "ended": "KILLED",
-        "said": "KILLED: the daily-loss cap pulled the kill switch after step 3 (KILL_SWITCH "
+        "said": "KILLED: the daily-loss cap pulled the kill switch at step 3, before its "
+        "strategy's turn (KILL_SWITCH "
         "reason DAILY_LOSS); trading HALTED to the end: no new order from then on; sealed "
         "COMPLETED after 6 of 6 steps",
     }
@@ -263,8 +264,8 @@ def test_a_resumed_run_says_it_was_resumed(tmp_path: Path) -> None:
     run = build_review_run(tmp_path)  # killed at the checkpoint of step 200, resumed once
     assert _ended(run) == {
         "ended": "KILLED",
-        "said": "KILLED: the daily-loss cap pulled the kill switch after step 428 (KILL_SWITCH "
-        "reason DAILY_LOSS); trading HALTED to the end: no new order from then on; sealed "
+        "said": "KILLED: the daily-loss cap pulled the kill switch at step 428, before its "
+        "strategy's turn (KILL_SWITCH reason DAILY_LOSS); trading HALTED to the end: no new order from then on; sealed "
         "COMPLETED after 600 of 600 steps; rails refused 174 order(s) (MAX_ORDER_NOTIONAL 174), "
         "18 sent; resumed after a crash once, from step 100",
     }

@@ -137,3 +137,70 @@ def test_a_daily_loss_kill_costs_the_step_whose_bar_pulled_it(
     capsys.readouterr()
     main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")])
     assert f"note         trading HALTED {said}: {_CAP}" in capsys.readouterr().out
+
+
+_LOST = (
+    "the venue dropped the protective exit of a held position, which pulled the kill switch "
+    "(KILL_SWITCH reason PROTECTION_LOST)"
+)
+
+
+def test_a_kill_at_a_step_s_reports_costs_that_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a protective exit the venue rejected reached the session at step 58's reports,
+    before its strategy was asked, and pulled the kill switch there (no SIGNAL in step 58);
+    the burn-in note said ``from step 58 to the end of the run (12 of its 70 steps without
+    a new order)``: step 58 went without a new order too, as a daily-loss cap's bar does.
+    It now says 13, and the evidence's run line ``pulled the kill switch at step 58, before
+    its strategy's turn``, not ``after step 58``. A halt that comes after a SIGNAL of its
+    step (the throttle refusing it, a send that failed) costs that step nothing, as before."""
+    cfg = DryrunConfig.from_mapping(
+        {
+            "run_id": "protect",
+            "steps": 70,
+            "strategy": {"protect_pct": "0.002"},
+            "fill_model": {
+                "partial_fill_ratio": "0.3",
+                "reject_rate": "0.1",
+                "slippage_bps": "3",
+                "latency_ms": 1500,
+            },
+        }
+    )
+    with create_run(cfg, tmp_path / "runs") as session:
+        assert session.preflight()
+        session.activate()
+        session.run_to_end(70)
+    run_dir = tmp_path / "runs" / "protect"
+    said = "from step 58 to the end of the run (13 of its 70 steps without a new order)"
+    run_line = (
+        "pulled the kill switch at step 58, before its strategy's turn (KILL_SWITCH reason "
+        "PROTECTION_LOST); trading HALTED to the end"
+    )
+    _evidence_says(tmp_path, run_dir, f"trading HALTED {said}: {_LOST}", run_line)
+    capsys.readouterr()
+    main(["burnin", str(run_dir), "--out", str(tmp_path / "burnin")])
+    assert f"note         trading HALTED {said}: {_LOST}" in capsys.readouterr().out
+
+
+def test_a_halt_after_its_step_s_signal_leaves_that_step_its_turn() -> None:
+    """The step's SIGNAL came first: its strategy was asked before the halt."""
+    from livesession._rundir.halts import last_turn, trading_halts
+
+    bar = {"event_type": "BAR", "payload": {}}
+    signal = {"event_type": "SIGNAL", "payload": {}}
+    throttle = {
+        "event_type": "TRADING_STATE_CHANGED",
+        "payload": {"to": "HALTED", "reason": "EXECUTION_THROTTLE"},
+    }
+    crossed = {"event_type": "KILL_SWITCH", "payload": {"reason": "REDUCE_ONLY_CROSSED"}}
+    operator = {"event_type": "KILL_SWITCH", "payload": {"reason": "SIGNAL_SIGUSR1"}}
+    for events, turned in (
+        ([bar, bar, signal, throttle], 2),
+        ([bar, signal, bar, signal, crossed], 2),
+        ([bar, signal, bar, crossed], 1),  # at step 2's reports, before its strategy
+        ([bar, bar, operator], 2),  # between steps: step 2 had its turn
+    ):
+        (halt,) = trading_halts(events)
+        assert (halt["from_step"], last_turn(halt)) == (2, turned), events

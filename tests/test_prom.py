@@ -802,3 +802,17 @@ class TestPromtool:
         )
 
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_heat_gauge_says_it_is_not_the_rail_s_heat(tmp_path):
+    """Bug: a run holding 0.250 BTC/USDT at 41831.62 on 99908 of equity had prom say
+    ``trader_portfolio_heat 0.1047``, its HELP ``Gross exposure at the last close divided by
+    equity.``, beside the evidence's ``PORTFOLIO_HEAT | 0.01 of equity for all open
+    exposure, at the assumed stop distance of 0.02``: a reviewer read a heat ten times its
+    cap that the rail never saw (the rail's heat was 0.002). The HELP now says the gauge is
+    not the rail's measure and how the two relate."""
+    run = build_run(tmp_path / "r")
+    heat = families(render_textfile(run))["trader_portfolio_heat"]
+    assert heat.documentation.startswith("Gross exposure at the last close divided by equity")
+    assert "not the PORTFOLIO_HEAT rail's measure" in heat.documentation
+    assert "stop_distance_pct" in heat.documentation

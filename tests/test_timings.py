@@ -7,7 +7,12 @@ import time
 import orjson
 import pytest
 
+from _eurusd import EURUSD_TOML, eurusd_csv
+from livesession import DryrunConfig, create_run
 from livesession._artifacts.timings import STEP_BUCKETS_SECONDS, StepTimer
+from livesession.cli import main
+
+from _helpers import crash_in_step
 
 
 class TestStepTimer:
@@ -118,3 +123,56 @@ class TestStepTimer:
         assert rows[-1]["steps_measured"] == 30
         summary = timer.finish(steps=30, events=30)["step_latency"]
         assert (summary["p50_ms"], summary["p99_ms"], summary["max_ms"]) == (2.0, 9.0, 9.0)
+
+
+def test_the_attempt_that_finds_the_feed_run_out_is_no_step(tmp_path, monkeypatch):
+    """Bug: ``dryrun --steps 1000`` on a 40-row file sealed ``40 of 1000`` steps (metrics.json,
+    the summary, status, evidence) while prom said ``trader_step_duration_seconds_count 41``
+    and timings.json ``"steps": 40`` beside ``"steps_measured": 41``: the attempt that found
+    no bar and wound the run down was timed as a step. It is none, as ``run_n_steps`` counts
+    it: every tool now counts the run's 40 steps."""
+    pytest.importorskip("prometheus_client")
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from livesession.prom import render_textfile
+
+    monkeypatch.chdir(tmp_path)
+    eurusd_csv(tmp_path / "eurusd.csv", 40)
+    (tmp_path / "desk.toml").write_text(EURUSD_TOML, encoding="utf-8")
+    argv = ["dryrun", "-c", "desk.toml", "--out", "runs", "--run-id", "short", "--steps", "1000"]
+    assert main([*argv, "--quiet"]) == 0
+    run = tmp_path / "runs" / "short"
+    assert orjson.loads((run / "metrics.json").read_bytes())["steps"] == 40
+    timings = orjson.loads((run / "timings.json").read_bytes())
+    assert timings["steps"] == 40
+    assert timings["step_latency"]["steps_measured"] == 40
+    assert timings["step_duration"]["count"] == 40
+    counts = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(render_textfile(run))
+        for sample in family.samples
+        if sample.name == "trader_step_duration_seconds_count"
+    }
+    assert counts == {"trader_step_duration_seconds_count": 40}
+
+
+def test_a_resume_s_rates_are_of_the_steps_and_events_it_ran(tmp_path):
+    """Bug: a run resumed from step 400 of 600 wrote timings.json's ``steps_per_s`` and
+    ``events_per_s`` as the whole run's 600 steps and every event over the resume's wall
+    time alone, beside ``steps_measured 200`` and a ``mean_ms`` of those 200: a rate three
+    times what the resume ran at. The rates are now of the steps and events the resume ran."""
+
+    config = DryrunConfig(run_id="again", steps=600, checkpoint_every=100)
+    crash_in_step(create_run(config, tmp_path), 450, 600)
+    run = tmp_path / "again"
+    checkpointed = orjson.loads((run / "checkpoint.json").read_bytes())["recorder"]["event_seq"]
+    assert main(["resume", str(run), "--quiet"]) == 0
+    timings = orjson.loads((run / "timings.json").read_bytes())
+    events = orjson.loads((run / "metrics.json").read_bytes())["events_emitted"]
+    assert (timings["steps"], timings["events"]) == (600, events)
+    assert timings["step_latency"]["steps_measured"] == 200
+    wall_s = timings["wall_s"]
+    assert timings["steps_per_s"] == pytest.approx(200 / wall_s, rel=0.01, abs=0.1)
+    assert timings["events_per_s"] == pytest.approx(
+        (events - checkpointed) / wall_s, rel=0.01, abs=0.1
+    )

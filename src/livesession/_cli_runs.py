@@ -247,7 +247,9 @@ def _run(
     as_json: bool = False,
 ) -> int:
     # What writes or reads the run while a plug-in may chdir() elsewhere: fixed paths.
-    timer = StepTimer(run_dir.absolute(), run_id=session.config.run_id)
+    timer = StepTimer(
+        run_dir.absolute(), run_id=session.config.run_id, events_from=session.recorder.event_seq
+    )
     controls.run_dir = run_dir.absolute()
     quiet = quiet or as_json
     show_bar = not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and redraws()

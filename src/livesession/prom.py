@@ -26,6 +26,10 @@ Metrics (all names start with ``trader_``):
 ``trader_run_verdict``             gauge      label ``verdict``: 1 for ``livesession status``'s
 =================================  =========  =============================================
 
+``trader_portfolio_heat`` is a leverage, not the ``PORTFOLIO_HEAT`` rail's measure: the rail
+caps the exposure at the stop distance (this times ``stop_distance_pct``, open orders too)
+with ``portfolio_heat_pct``, so 0.10 here under a stop distance of 0.02 is within a cap of 0.01.
+
 A run a process is writing is read up to its last checkpoint, and so is a crashed one
 (unsealed, held by no process): a resume cuts it back there, so no counter goes down when
 the resume starts. ``trader_run_info``'s ``status`` is then the checkpoint's (``RUNNING``
@@ -120,7 +124,14 @@ _COUNTERS: Final = (
 )
 _GAUGES: Final = (
     ("trader_positions_open", "Symbols with a non-zero position."),
-    ("trader_portfolio_heat", "Gross exposure at the last close divided by equity."),
+    (
+        "trader_portfolio_heat",
+        (
+            "Gross exposure at the last close divided by equity: not the PORTFOLIO_HEAT "
+            "rail's measure, which is the exposure at the stop distance (this times "
+            "stop_distance_pct, open orders too) that portfolio_heat_pct caps."
+        ),
+    ),
     ("trader_daily_pnl", "Equity change since the simulated day began."),
     ("trader_equity", "Latest equity of the session."),
 )

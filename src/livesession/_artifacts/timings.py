@@ -59,6 +59,8 @@ class StepTimer:
     _run_dir: Path = attrs.field(kw_only=False)
     _run_id: str = attrs.field(alias="run_id")
     """The run's id, which its session log lines carry (the directory's name by default)."""
+    _events_from: int = attrs.field(default=0, alias="events_from")
+    """The events the run held when this process took it (a resume's: its checkpoint's)."""
     _every: int = attrs.field(default=1000, alias="every_steps")
     _max_bytes: int = 1 << 20
     _keep: int = 3
@@ -146,6 +148,8 @@ class StepTimer:
     def finish(self, *, steps: int, events: int) -> dict[str, Any]:
         """Write ``timings.json`` and return what it holds.
 
+        ``steps`` and ``events`` are the run's; the rates are of what this process did in
+        ``wall_s`` (a resume's: the steps it measured and the events past its checkpoint's).
         A new ``timings.json`` takes ``events.jsonl``'s mode (a ``chmod`` of the run's files
         during the run holds for it too); a rewrite keeps its own.
         """
@@ -154,8 +158,8 @@ class StepTimer:
             "wall_s": round(wall_s, 6),
             "steps": steps,
             "events": events,
-            "steps_per_s": round(steps / wall_s, 1) if wall_s else None,
-            "events_per_s": round(events / wall_s, 1) if wall_s else None,
+            "steps_per_s": round(self._count / wall_s, 1) if wall_s else None,
+            "events_per_s": round((events - self._events_from) / wall_s, 1) if wall_s else None,
             "step_latency": self._summary(list(self._window)),
             "step_duration": self._histogram(),
         }

@@ -251,13 +251,19 @@ def halt_text(
 def last_turn(halt: Mapping[str, Any]) -> Any:
     """The last step whose strategy was asked for orders before ``halt``.
 
-    ``from_step``, the steps taken when it halted, but for a halt that comes at a step's
-    bar, before its strategy is asked: the daily-loss cap is judged there only, so the
-    step whose bar reached it went without a new order too (``from_step`` less one). Said
-    as ``after the run's last step (3 of 3), so no step went without a new order`` of a cap
-    reached on the last bar, and ``3 of its 6 steps without a new order`` of one reached on
-    bar 3 of 6, which cost 4.
+    ``from_step``, the steps taken when it halted, but for a halt that comes inside a step
+    before its strategy is asked, which ``Halts`` records as ``last_turn``: the daily-loss
+    cap at the step's bar, a protective exit the venue dropped or a reduce-only fill that
+    crossed at its reports (a halt after a ``SIGNAL`` of its step came at the strategy's
+    turn or later). The step whose bar or reports halted it went without a new order too
+    (``from_step`` less one). Said as ``after the run's last step (3 of 3), so no step went
+    without a new order`` of a cap reached on the last bar, and ``3 of its 6 steps without
+    a new order`` of one reached on bar 3 of 6, which cost 4. A halt read without
+    ``last_turn`` (a manifest an older release wrote) is judged by the daily-loss cap alone.
     """
+    turned = halt.get("last_turn")
+    if type(turned) is int:
+        return turned
     at = halt["from_step"]
     at_the_bar = halt.get("event") == "KILL_SWITCH" and halt.get("reason") == DAILY_LOSS_KILL
     return at - 1 if at_the_bar and type(at) is int else at
@@ -363,12 +369,17 @@ class Halts:
     def __init__(self) -> None:
         self.found: list[dict[str, Any]] = []
         self._bars = 0
+        self._signalled = -1
+        """The step of the latest ``SIGNAL``: its strategy had been asked for orders."""
         self._current: dict[str, Any] | None = None
 
     def note(self, event: dict[str, Any]) -> None:
         kind, body = event.get("event_type"), payload(event)
         if kind == "BAR":
             self._bars += 1
+            return
+        if kind == "SIGNAL":
+            self._signalled = self._bars
             return
         current = self._current
         if kind == "TRADING_REENABLED" and current is not None:
@@ -380,10 +391,17 @@ class Halts:
         by = halt_cause(event)
         if by is None:
             return
+        reason = str(body.get("reason", ""))
+        # An operator's kill comes between steps; the session's own halts come inside the
+        # step whose bar it is: before its strategy is asked (at the bar, at the venue's
+        # reports) unless a SIGNAL of that step came first (the throttle, a send that failed).
+        operators = kind == "KILL_SWITCH" and reason not in SELF_KILLS
+        asked = operators or self._signalled == self._bars
         self._current = {
             "from_step": self._bars,
+            "last_turn": self._bars if asked else max(self._bars - 1, 0),
             "event": kind,
-            "reason": str(body.get("reason", "")),
+            "reason": reason,
             "by": by,
             "until_step": None,
             "reenabled_by": None,

@@ -230,9 +230,9 @@ class LiveSessionOrchestrator(InProcessOnly):
         _activate(p, self._gate, only_if_ready=True)
         time = p.time
         with DeferredInterrupt(self._gate.inside, self, closes=True) as interrupt:
-            while time.steps < steps and self._step_if_active():
+            while (done := time.steps) < steps and self._step_if_active():
                 interrupt.check()
-                if progress is not None:
+                if progress is not None and time.steps > done:  # the run's end, no bar: no step
                     progress(time.steps)
             lifecycle = p.lifecycle
             if lifecycle.state is S.DRYRUN_ACTIVE:  # before the operator's turn: the stop's

@@ -204,9 +204,13 @@ def _completed(found: dict[str, Any], steps: str) -> tuple[str, str]:
         stopped = f"stopped with {stop!r}" + (f" ({who})" if who else "")
     if kills:
         kill = kills[0]
-        last = last_turn(kill) == found.get("steps")  # after the last step: none lost
+        turned, at = last_turn(kill), kill.get("from_step")
+        last = turned == found.get("steps")  # after the last step: none lost
+        # A kill inside its step, before the strategy's turn (the daily-loss cap at the bar,
+        # a report), took that step too: not "after" it, as burnin's note counts it.
+        when = f"after step {at}" if turned == at else f"at step {at}, before its strategy's turn"
         killed = (
-            f"{kill.get('by')} after step {kill.get('from_step')} (KILL_SWITCH reason "
+            f"{kill.get('by')} {when} (KILL_SWITCH reason "
             f"{kill.get('reason')}); trading HALTED "
             + ("after the run's last step" if last else "to the end: no new order from then on")
         )
