@@ -62,3 +62,25 @@ def test_a_fresh_run_id_passes_the_check(fake, monkeypatch, tmp_path):
         "reason": "",
     }
     assert fake.created
+
+
+def test_the_look_is_tried_again_while_the_venue_is_busy(fake, monkeypatch, tmp_path, capsys):
+    """A 429 and a 503 on the look by client order id are tried again, as the other
+    preflight reads are: the run id is still found used (not refused as unanswered), and
+    a venue that stays busy refuses the run naming why, nothing sent."""
+    route_to(fake, monkeypatch)
+    assert dryrun(tmp_path / "monday", "desk-001", STEPS) == 0
+    sent = dict(fake.created)
+    capsys.readouterr()
+
+    fake.add_fault("http_429", method="GET")
+    fake.add_fault("http_5xx", method="GET")
+    assert dryrun(tmp_path / "tuesday", "desk-001", STEPS) == 3
+    assert "rejected: RUN_ID_USED: " in capsys.readouterr().err
+    assert fake.pending_faults() == 0
+
+    fake.add_fault("http_5xx", method="GET", times=3)
+    assert dryrun(tmp_path / "tuesday", "desk-002", STEPS) == 3
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("livesession: rejected: LOOKUP_UNAVAILABLE: the venue could not say")
+    assert dict(fake.created) == sent

@@ -108,8 +108,9 @@ def _order_under(broker: CcxtSandboxBroker, cid: str) -> VenueOrder | None:
             return _venue_order(fetch_by_client_id(exchange, sandbox, symbol, cid), cid, None)
         except ccxt.OrderNotFound:
             continue
-        except (ccxt.BaseError, *_PARSE_ERRORS) as exc:
-            raise _as_read_error(exc, client_order_id=cid) from exc
+        except (ccxt.BaseError, *_PARSE_ERRORS) as exc:  # a Retry-After kept, as any read's
+            error = _as_read_error(exc, client_order_id=cid)
+            raise broker._pause.heard(exc, error) from exc  # noqa: SLF001
     return None
 
 
