@@ -57,6 +57,7 @@ VENUE_CHECKS = (
     "venue_markets_loaded",
     "venue_symbols_listed",
     "venue_balance_fetch",
+    "venue_run_id_unused",
 )
 ORDER_PATH = "/api/v3/order"
 
@@ -235,8 +236,8 @@ class TestCompletedRun:
         assert _submitted(venue_dir) == _submitted(mock_dir)
         venue_counts = dict(verify_run(venue_dir).counts)
         mock_counts = dict(verify_run(mock_dir).counts)
-        # Only the four venue preflight checks are extra events.
-        assert venue_counts.pop("events.jsonl") == mock_counts.pop("events.jsonl") + 4
+        # Only the five venue preflight checks are extra events.
+        assert venue_counts.pop("events.jsonl") == mock_counts.pop("events.jsonl") + 5
         assert venue_counts == mock_counts
         venue_checks = [c["check"] for c in _events(venue_dir, "PREFLIGHT_CHECK")]
         mock_checks = [c["check"] for c in _events(mock_dir, "PREFLIGHT_CHECK")]

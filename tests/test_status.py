@@ -430,6 +430,33 @@ def test_the_lease_is_read_from_the_lease_file(
     assert lease["held"] is False
 
 
+def test_a_sealed_runs_lease_is_not_the_later_run_that_holds_its_pair(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `status` of a sealed `--lease` run read the pair's lease file as it is now, so
+    once a later run of the same account and strategy took the lease, the sealed run's line
+    named that run (`lease  file: later@h:1, fence 2 (held)`; `--json`: its holder, its fence,
+    `held` true), as if the sealed run held it. It says what the run's own record does, as
+    with PostgreSQL: `released when the run sealed (its last grant: fence 1)`."""
+    out = tmp_path / "runs"
+    args = ["dryrun", "--out", str(out), "--run-id", "first", "--steps", "30", "--lease", "-q"]
+    assert main(args) == 0
+    path = out / ".leases" / "default__sma_demo.lease"
+    later = FileLease(path, "default", "sma_demo").acquire("later@h:1", 0, 4 * 10**18)
+    assert later is not None
+    assert later.token == 2
+
+    _, status = _status(capsys, out / "first")
+    lease = status["lease"]
+    assert isinstance(lease, dict)
+    assert (lease["backend"], lease["holder"], lease["fence"]) == ("file", None, 1)
+    assert lease["held"] is not True
+    assert main(["status", str(out / "first")]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("lease")]
+    assert "later@h:1" not in line
+    assert "released when the run sealed (its last grant: fence 1)" in line
+
+
 def test_list_shows_every_run_with_its_verdict(
     completed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

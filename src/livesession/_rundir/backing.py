@@ -282,9 +282,10 @@ def lease_standing(
 ) -> dict[str, Any] | None:
     """The run's lease as ``livesession status`` reports it (None: the run takes none).
 
-    The local lease file's entry; for PostgreSQL (not queried: status needs no DSN), or
-    with no lease file, the last lease record the run audited. A ``sealed`` run whose last
-    record is its grant released the lease at the seal: no holder is named then.
+    The local lease file's entry; for PostgreSQL (not queried: status needs no DSN), with
+    no lease file, or for a ``sealed`` run that gave its lease back and another run holds
+    now, the last lease record the run audited. A ``sealed`` run whose last record is its
+    grant released the lease at the seal: no holder is named then.
     """
     store = meta.get("store")
     if store != "postgres" and not meta.get("lease"):
@@ -296,7 +297,8 @@ def lease_standing(
     if store != "postgres":
         path = lease_path(run_dir.parent, account, strategy)
         entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
-        if isinstance(entry, dict):
+        gave_back = sealed and code == "C2_LEASE_ACQUIRED"  # a loss names who holds it now
+        if isinstance(entry, dict) and not (gave_back and _another_runs(entry, cfg.run_id)):
             expires = entry.get("expires_ns")
             live = isinstance(expires, int) and bool(entry.get("holder")) and expires > now_ns
             return {
@@ -327,6 +329,16 @@ def lease_standing(
         "lost": lost,
         "unavailable": failed,
     }
+
+
+def _another_runs(entry: dict[str, Any], run_id: str) -> bool:
+    """Whether a lease file's entry names another run as its holder (``run_id@host:pid``).
+
+    A sealed run gave its lease back: a later run of the pair may hold it now, and the
+    entry is that run's, not this one's (its holder, its fence).
+    """
+    holder = entry.get("holder")
+    return isinstance(holder, str) and holder.rpartition("@")[0] != run_id
 
 
 def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any], str]:

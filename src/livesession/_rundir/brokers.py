@@ -15,6 +15,9 @@ import attrs
 
 from .._artifacts import names
 from .._domain.config import DryrunConfig
+from .._domain.decimal import plain
+from .._domain.ids import client_order_id
+from .._exceptions import BrokerError, Rejected
 from .._risk.checks import CheckResult, PreflightContext
 from .._session.assembly import default_broker
 from .._support.optional import import_optional
@@ -265,8 +268,53 @@ def _venue_detail(name: str, reason: str, unlisted: Sequence[str] = (), paused: 
 _VENUE_CHECKS: Final = ("sandbox_verified", "markets_loaded", "symbols_listed", "balance_fetch")
 
 
+@attrs.frozen
+class _RunIdUnused:
+    """``venue_run_id_unused``: the venue has no order under this run's first client order id.
+
+    A client order id is derived from the run id and the strategy id alone, so a run of the
+    same ids that traded this account before (from another ``--out``, or another host)
+    sent the ids this run would send: the venue would take this run's orders for that run's
+    (a lookup adopting its fills, a "duplicate" adopting its open order). PostgreSQL
+    refuses such a run id across the hosts sharing it; this asks the venue itself.
+    """
+
+    preflight: _VenuePreflight
+    name: str = "venue_run_id_unused"
+
+    def __call__(self, ctx: PreflightContext, /) -> CheckResult:
+        name = self.name
+        if not all(passed for _name, passed, _reason in self.preflight.get()):
+            # The run is refused already, on that check's one reason: a venue that failed a
+            # check is asked nothing more, and this check refuses nothing beside it.
+            return CheckResult(name=name, passed=True)
+        from ..brokers.ccxt.preflight import order_under  # noqa: PLC0415 - optional
+
+        cfg = ctx.config
+        cid = client_order_id(cfg.run_id, cfg.strategy_id, 1)
+        try:
+            found = order_under(self.preflight.broker, cid)
+        except BrokerError as exc:
+            reason = exc.reason if isinstance(exc, Rejected) else "LOOKUP_UNAVAILABLE"
+            detail = (
+                f"the venue could not say whether it knows this run's client order ids ({reason})"
+            )
+            return CheckResult(name=name, passed=False, reason=reason, detail=detail)
+        if found is None:
+            return CheckResult(name=name, passed=True)
+        detail = (
+            f"the venue already has an order under client order id {cid}, the id of this run's "
+            f"first order ({found.status.value} {found.side.value} {plain(found.quantity)} "
+            f"{found.symbol}): a run of id {cfg.run_id!r} and strategy {cfg.strategy_id!r} "
+            "traded this account before (from another --out or host), and this run would "
+            "send its client order ids again: start it with another --run-id"
+        )
+        return CheckResult(name=name, passed=False, reason="RUN_ID_USED", detail=detail)
+
+
 def add_venue_checks(session: LiveSessionOrchestrator) -> None:
     """Give a session on a CCXT sandbox its venue's preflight checks (others: nothing)."""
     if session.broker.kind == "ccxt_sandbox":
         preflight = _VenuePreflight(session.broker)
         session.extra_checks.extend(_VenueCheck(name, preflight) for name in _VENUE_CHECKS)
+        session.extra_checks.append(_RunIdUnused(preflight))

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..._exceptions import Rejected, Transient
+from ..._support.optional import import_optional
 from .broker import CcxtSandboxBroker
+from .convert import _venue_order
+from .errors import _PARSE_ERRORS, _as_read_error
+from .tracked import fetch_by_client_id
 
-__all__ = ["BALANCE_INVALID", "SKIPPED_NO_MARKETS", "ccxt_preflight_checks", "unlisted_symbols"]
+if TYPE_CHECKING:
+    from ..._domain.model import VenueOrder
+
+__all__ = [
+    "BALANCE_INVALID",
+    "SKIPPED_NO_MARKETS",
+    "ccxt_preflight_checks",
+    "order_under",
+    "unlisted_symbols",
+]
 
 BALANCE_INVALID = "BALANCE_INVALID"
 """``balance_fetch``'s reason when the venue answered a balance that is no amount: not a
@@ -72,6 +86,32 @@ def _asked(broker: CcxtSandboxBroker, read: Callable[[], _T]) -> _T:
         except Transient:
             broker.pause()
     return read()
+
+
+def order_under(broker: CcxtSandboxBroker, client_order_id: str) -> VenueOrder | None:
+    """The venue's order under ``client_order_id`` in an allowlisted symbol; None if none.
+
+    Asked by the client order id alone, symbol by symbol (no scan of the open orders), as
+    the other checks' reads are: tried again while it fails ``Transient``; a failure that
+    lasts is raised (``Transient`` or ``Rejected``).
+    """
+    return _asked(broker, functools.partial(_order_under, broker, client_order_id))
+
+
+def _order_under(broker: CcxtSandboxBroker, cid: str) -> VenueOrder | None:
+    ccxt = import_optional("ccxt", "ccxt")
+    # The broker's own reads, one look by id each: its lookup would scan the open orders too.
+    exchange, sandbox = broker._exchange, broker._sandbox  # noqa: SLF001 - this package's broker
+    for symbol in broker.symbols:
+        broker._ready(cid)  # noqa: SLF001 - the sandbox gate and the venue's pause, as any read
+        try:
+            return _venue_order(fetch_by_client_id(exchange, sandbox, symbol, cid), cid, None)
+        except ccxt.OrderNotFound:
+            continue
+        except (ccxt.BaseError, *_PARSE_ERRORS) as exc:  # a Retry-After kept, as any read's
+            error = _as_read_error(exc, client_order_id=cid)
+            raise broker._pause.heard(exc, error) from exc  # noqa: SLF001
+    return None
 
 
 def unlisted_symbols(broker: CcxtSandboxBroker) -> list[str]:
