@@ -1,0 +1,81 @@
+"""A writer lock whose taking was cut short (Ctrl-C, a full disk) lets go of what it opened."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import pytest
+
+from livesession import DryrunConfig, RunDirectoryError, create_run, resume_run, verify_run
+from livesession._artifacts import names
+from livesession._rundir import lock as lock_module
+from livesession._rundir.lock import holder_of, is_held
+
+from _helpers import crash_in_step
+
+
+def _open_descriptors() -> set[Path]:
+    return set(Path("/proc/self/fd").iterdir())
+
+
+def _crashed(tmp_path: Path) -> Path:
+    cfg = DryrunConfig(run_id="cut", steps=30, clock_mode="sim", checkpoint_every=5)
+    crash_in_step(create_run(cfg, tmp_path, alerts=False), 12, 30)
+    return tmp_path / "cut"
+
+
+@pytest.mark.parametrize(
+    ("cut", "raised"),
+    [
+        (KeyboardInterrupt(), KeyboardInterrupt),
+        (OSError(errno.ENOSPC, "No space left on device"), RunDirectoryError),
+    ],
+    ids=["ctrl-c", "disk-full"],
+)
+def test_a_resume_cut_short_as_it_takes_the_lock_leaves_the_run_to_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cut: BaseException, raised: type
+) -> None:
+    """Bug: a Ctrl-C in a notebook (or a full disk refusing the holder's name) while
+    `resume_run` took the writer lock left the lock's descriptors open: the process held the
+    crashed run until it ended, and the next `resume_run` of it was refused (`RunHeld: ...
+    is being written by pid <the crashed writer> ... (dryrun)`, a process long dead). The
+    lock is let go and its file put back as it was: the next resume continues the run."""
+    run_dir = _crashed(tmp_path)
+    lock_file = (run_dir / names.WRITER_LOCK).read_bytes()
+    before = _open_descriptors()
+    real = lock_module._write_name
+
+    def cut_short(fd: int, holder: object) -> None:
+        monkeypatch.setattr(lock_module, "_write_name", real)
+        raise cut
+
+    monkeypatch.setattr(lock_module, "_write_name", cut_short)
+    with pytest.raises(raised):
+        resume_run(run_dir, alerts=False)
+    assert _open_descriptors() == before
+    assert not is_held(run_dir)
+    assert holder_of(run_dir) is None
+    assert (run_dir / names.WRITER_LOCK).read_bytes() == lock_file
+    resumed = resume_run(run_dir, alerts=False)
+    with resumed:
+        assert resumed.run_to_end(30).status.value == "COMPLETED"
+    assert verify_run(run_dir).ok
+
+
+def test_a_creation_cut_short_as_it_takes_the_lock_closes_what_it_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: a Ctrl-C as `create_run` took the lock of its new run left the lock file's
+    and the directory's descriptors open (`writer.lock (deleted)` in /proc/self/fd) once the
+    run directory was taken away: one more for every such Ctrl-C in a long-lived process."""
+    before = _open_descriptors()
+
+    def interrupted(fd: int, holder: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(lock_module, "_write_name", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        create_run(DryrunConfig(run_id="new", steps=5), tmp_path, alerts=False)
+    assert _open_descriptors() == before
+    assert not (tmp_path / "new").exists()
