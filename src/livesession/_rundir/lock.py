@@ -377,9 +377,9 @@ class RunLock:
             raise RunDirectoryError(
                 f"{run_dir}: cannot open {names.WRITER_LOCK}: {exc.strerror}"
             ) from None
-        _TAKING.add(fd)  # a child forked from here on must not keep it
         opened, ours = [fd], False
         try:
+            _TAKING.add(fd)  # a child forked from here on must not keep it
             _lock_or_refuse(fd, run_dir)
             ours = True  # from here on the lock file is put back as it was, should this fail
             _hold_directory(run_dir, fd, before, opened)
