@@ -1,4 +1,5 @@
-"""A writer lock whose taking was cut short (Ctrl-C, a full disk) lets go of what it opened."""
+"""A writer lock, or a file sink, whose opening was cut short (Ctrl-C, a full disk) lets go
+of what it opened: a long-lived process keeps no descriptor, and no run, of it."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from livesession import DryrunConfig, RunDirectoryError, create_run, resume_run, verify_run
+from livesession import (
+    DryrunConfig,
+    FileLineSink,
+    RunDirectoryError,
+    create_run,
+    resume_run,
+    verify_run,
+)
 from livesession._artifacts import names
+from livesession._artifacts import sinks as sinks_module
 from livesession._rundir import lock as lock_module
 from livesession._rundir.lock import holder_of, is_held
 
@@ -79,3 +88,26 @@ def test_a_creation_cut_short_as_it_takes_the_lock_closes_what_it_opened(
         create_run(DryrunConfig(run_id="new", steps=5), tmp_path, alerts=False)
     assert _open_descriptors() == before
     assert not (tmp_path / "new").exists()
+
+
+def test_a_file_sink_interrupted_as_it_opens_closes_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bug: a Ctrl-C as `FileLineSink` set up the finalizer that closes its file (after the
+    file was open) left the file open for the life of the process: a `create_run` so
+    interrupted took its run directory away, and `events.jsonl (deleted)` stayed open."""
+    before = _open_descriptors()
+    real = sinks_module.weakref.finalize
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sinks_module.weakref, "finalize", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        FileLineSink(tmp_path / "events.jsonl")
+    monkeypatch.setattr(sinks_module.weakref, "finalize", real)
+    assert _open_descriptors() == before
+    sink = FileLineSink(tmp_path / "events.jsonl", append=True)  # the file is whole and free
+    sink.write_line(b"{}\n")
+    sink.close()
+    assert (tmp_path / "events.jsonl").read_bytes() == b"{}\n"
