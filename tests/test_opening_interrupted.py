@@ -4,6 +4,7 @@ of what it opened: a long-lived process keeps no descriptor, and no run, of it."
 from __future__ import annotations
 
 import errno
+import weakref
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from livesession import (
     DryrunConfig,
     FileLineSink,
+    MockBroker,
+    RealishBroker,
     RunDirectoryError,
     create_run,
     resume_run,
@@ -111,3 +114,22 @@ def test_a_file_sink_interrupted_as_it_opens_closes_its_file(
     sink.write_line(b"{}\n")
     sink.close()
     assert (tmp_path / "events.jsonl").read_bytes() == b"{}\n"
+
+
+@pytest.mark.parametrize("venue", [MockBroker, RealishBroker])
+def test_a_venue_interrupted_as_it_opens_its_journal_closes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, venue: type[MockBroker]
+) -> None:
+    """Bug: a Ctrl-C as a venue set up the finalizer that closes its journal left the
+    journal open for the life of the process (`broker_journal.jsonl (deleted)` in
+    /proc/self/fd, once an interrupted `create_run` had taken its run directory away)."""
+    before = _open_descriptors()
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(weakref, "finalize", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            venue(journal=tmp_path / "broker_journal.jsonl")
+    assert _open_descriptors() == before
