@@ -174,17 +174,22 @@ class FileLineSink:
             if exc.errno not in _NOT_A_FILE_PATH:
                 raise
             raise RunDirectoryError(_not_a_file(self.path, exc)) from exc
+        appended: _Appended | None = None
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):  # a device: /dev/null would swallow the run
                 raise RunDirectoryError(_not_regular(self.path, mode))  # noqa: TRY301
             os.set_blocking(fd, True)
-            self._file = _Appended(fd)
+            appended = self._file = _Appended(fd)
+            self._buffer = appended.buffer
+            # Within the ``try``: a Ctrl-C as the finalizer was set up left the file open.
+            weakref.finalize(self, appended.close).atexit = False
         except BaseException:
-            os.close(fd)
+            if appended is None:
+                os.close(fd)
+            else:
+                appended.close()  # closes once: the finalizer, if set, then does nothing
             raise
-        self._buffer = self._file.buffer
-        weakref.finalize(self, self._file.close).atexit = False
 
     def write_line(self, line: bytes) -> None:
         """Append one line (held until 64 KiB would be exceeded, then written out)."""

@@ -19,6 +19,7 @@ network file system's locks are not trusted here.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import gc
@@ -286,28 +287,55 @@ def _close_all(fds: Sequence[int]) -> None:
         os.close(fd)
 
 
-def _hold_directory(run_dir: Path, fd: int, before: _Before) -> int | None:
+def _hold_directory(run_dir: Path, fd: int, before: _Before, opened: list[int]) -> None:
     """Hold ``run_dir`` itself too (``dirhold``), its lock file ``fd`` being ours now.
 
+    The directory's descriptor goes into ``opened`` as it opens, for ``acquire`` to close.
     Refused (``RunHeld``, the lock file put back as it was) while another writer holds the
     directory: its ``writer.lock`` was deleted, and this one is a new file beside it.
     """
     dir_fd = open_directory(run_dir)
     if dir_fd is None:  # pragma: no cover - its lock file was just opened in it
-        return None
+        return
+    opened.append(dir_fd)
     _TAKING.add(dir_fd)
     other = hold_directory(dir_fd)
     if other == os.getpid():  # a session this process dropped unclosed, perhaps
         gc.collect()
         other = hold_directory(dir_fd)
     if other is None:
-        return dir_fd
-    try:
-        before.put_back(run_dir, fd)
-    finally:
-        _TAKING.difference_update((fd, dir_fd))
-        _close_all((fd, dir_fd))
+        return
+    before.put_back(run_dir, fd)
     raise held_refusal(run_dir, _removed(other), advice=stop_advice(None, run_dir))
+
+
+def _lock_or_refuse(fd: int, run_dir: Path) -> None:
+    """Take the lock of ``fd``, ``run_dir``'s lock file, or raise ``RunHeld`` naming the holder."""
+    if _try_lock(fd):
+        return
+    holder = _current_holder(run_dir / names.WRITER_LOCK)  # waits while it names a dead one
+    own = holder is not None and holder.this_process and _freed_by_collecting(fd, run_dir)
+    # Held only that moment (a refused resume puts the old name back as it lets go): free
+    # now, so the refusal would name a process that holds nothing.
+    if not own and not _try_lock(fd):
+        raise held_refusal(run_dir, holder, advice=stop_advice(holder, run_dir))
+
+
+def _let_go_taken(run_dir: Path, opened: list[int], before: _Before, *, ours: bool) -> None:
+    """Close what a failed ``acquire`` opened; the lock file as it was when the lock was ours.
+
+    A Ctrl-C (or a full disk refusing the holder's name) after the lock was taken left its
+    descriptor open: the process held the run until it ended, and a second ``resume_run``
+    of the crashed run in it was refused, naming the dead writer whose name was still there.
+    """
+    try:
+        if ours:
+            with contextlib.suppress(OSError):
+                before.put_back(run_dir, opened[0])
+    finally:
+        _TAKING.difference_update(opened)
+        _close_all(opened)
+        opened.clear()
 
 
 class RunLock:
@@ -319,14 +347,14 @@ class RunLock:
     an application drops unclosed leaves a crashed run, not one held until the process ends.
     """
 
-    def __init__(
-        self, run_dir: Path, fd: int, holder: Holder, before: _Before, dir_fd: int | None = None
-    ) -> None:
+    def __init__(self, run_dir: Path, fds: list[int], holder: Holder, before: _Before) -> None:
         self.run_dir = run_dir
         self.holder = holder
-        self._fd: int | None = fd
+        self._fd: int | None = fds[0]
         self._before = before
-        self._fds = [fd] if dir_fd is None else [fd, dir_fd]  # dir_fd: its hold on the directory
+        # The lock file's, then the directory's (its hold on it): the very list ``acquire``
+        # closes and empties should this fail, so the finalizer never closes them again.
+        self._fds = fds
         self._let_go = weakref.finalize(self, _close_all, self._fds)
         self._let_go.atexit = False  # the process's end drops the lock anyway
         _HELD.add(self)
@@ -349,25 +377,23 @@ class RunLock:
             raise RunDirectoryError(
                 f"{run_dir}: cannot open {names.WRITER_LOCK}: {exc.strerror}"
             ) from None
-        _TAKING.add(fd)  # a child forked from here on must not keep it
-        if not _try_lock(fd):
-            holder = _current_holder(path)  # waits a moment while it names a dead process
-            own = holder is not None and holder.this_process and _freed_by_collecting(fd, run_dir)
-            # Held only that moment (a refused resume puts the old name back as it lets go):
-            # free now, so the refusal would name a process that holds nothing.
-            if not own and not _try_lock(fd):
-                _TAKING.discard(fd)
-                os.close(fd)
-                raise held_refusal(run_dir, holder, advice=stop_advice(holder, run_dir))
-        dir_fd = _hold_directory(run_dir, fd, before)
-        holder = Holder(
-            pid=os.getpid(),
-            host=socket.gethostname(),
-            since=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            command=command,
-        )
-        _write_name(fd, holder)
-        return cls(run_dir, fd, holder, before, dir_fd)
+        opened, ours = [fd], False
+        try:
+            _TAKING.add(fd)  # a child forked from here on must not keep it
+            _lock_or_refuse(fd, run_dir)
+            ours = True  # from here on the lock file is put back as it was, should this fail
+            _hold_directory(run_dir, fd, before, opened)
+            holder = Holder(
+                pid=os.getpid(),
+                host=socket.gethostname(),
+                since=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                command=command,
+            )
+            _write_name(fd, holder)
+            return cls(run_dir, opened, holder, before)
+        except BaseException:
+            _let_go_taken(run_dir, opened, before, ours=ours)
+            raise
 
     @property
     def held(self) -> bool:

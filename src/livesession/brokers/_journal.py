@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "attempt_problem",
     "defer_replay",
     "open_journal",
+    "open_journal_of",
     "read_request",
     "replay_deferred",
     "replay_the_rest",
@@ -150,7 +152,28 @@ def open_journal(path: Path) -> Journal:
     """
     if path.exists():
         set_aside_torn_line(path)
-    return Journal(open_append(path), path)  # never through a symlink
+    fd = open_append(path)  # never through a symlink
+    try:
+        return Journal(fd, path)
+    except BaseException:  # a Ctrl-C just then
+        os.close(fd)
+        raise
+
+
+def open_journal_of(owner: object, path: Path) -> Journal:
+    """``open_journal``, closed when ``owner`` (a venue dropped unclosed) is collected.
+
+    A Ctrl-C as the finalizer was set up left the journal open for the life of the process
+    (a ``create_run`` so interrupted took its run directory away, the journal still open):
+    it is closed again then.
+    """
+    log = open_journal(path)
+    try:
+        weakref.finalize(owner, log.close).atexit = False
+    except BaseException:
+        log.close()
+        raise
+    return log
 
 
 def append_entry(log: Journal, entry: Mapping[str, Any], *, path: Path | None = None) -> None:

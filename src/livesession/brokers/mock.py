@@ -19,7 +19,6 @@ order reaches the venue once.
 
 from __future__ import annotations
 
-import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -51,7 +50,7 @@ from ._journal import (
     Journal,
     append_entry,
     defer_replay,
-    open_journal,
+    open_journal_of,
     read_request,
     sends_in,
 )
@@ -134,9 +133,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         if journal is not None:
             if not self._unreplayed:
                 self._replay(journal)
-            self._journal = open_journal(journal)  # never through a symlink
             # A broker dropped unclosed (with its session) closes its journal when collected.
-            weakref.finalize(self, self._journal.close).atexit = False
+            self._journal = open_journal_of(self, journal)  # never through a symlink
 
     def _reset(self) -> None:
         self._orders: dict[str, _VenueState] = {}

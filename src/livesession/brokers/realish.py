@@ -35,7 +35,6 @@ send the resumed session does not make again (a wind-down's flatten) never happe
 from __future__ import annotations
 
 import heapq
-import weakref
 from collections import deque
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
@@ -59,7 +58,7 @@ from .._typing import (
     ReplayingVenue,
     ResumableVenue,
 )
-from ._journal import Journal, append_entry, open_journal
+from ._journal import Journal, append_entry, open_journal_of
 from ._venue import non_negative, share_of
 from .mock import FillModel, MockBroker, VenueOptions, venue_options
 
@@ -162,8 +161,7 @@ class RealishBroker(
             path = attempts_path(journal)
             self._attempts_path = path
             self._replay_attempts(path)
-            self._attempt_log = open_journal(path)  # never through a symlink
-            weakref.finalize(self, self._attempt_log.close).atexit = False  # dropped unclosed
+            self._attempt_log = open_journal_of(self, path)  # closed too if dropped unclosed
 
     @classmethod
     def from_config(cls, cfg: DryrunConfig, *, journal: Path | None) -> Self:
