@@ -237,7 +237,8 @@ def test_a_strategy_errors_row_names_its_message(tmp_path):
 def test_the_data_file_s_span_is_in_utc_as_every_time_of_the_report(tmp_path):
     """Bug: the identity's data-file row showed run.json's first and last times as the file
     writes them (``2026-03-29T00:30:00+01:00``), beside a report whose every other time is
-    UTC: now in UTC, labelled, then as written; epoch numbers are said to be as written."""
+    UTC: now in UTC, labelled, then as written. Epoch numbers were shown as written alone
+    (``1772442000 to 1772442060, as the file writes them``): now in UTC too."""
     data = tmp_path / "x.csv"
     data.write_text(
         "timestamp,open,high,low,close,volume\n"
@@ -261,7 +262,25 @@ def test_the_data_file_s_span_is_in_utc_as_every_time_of_the_report(tmp_path):
     with create_run(cfg, tmp_path / "runs") as session:
         session.run_to_end(2)
     text = _text(render_report(tmp_path / "runs" / "epochs"))
-    assert "(2 rows, 1772442000 to 1772442060, as the file writes them)" in text
+    assert (
+        "(2 rows, 2026-03-02 09:00:00 to 2026-03-02 09:01:00 UTC; written 1772442000 to 1772442060)"
+    ) in text
+
+
+def test_a_data_file_s_epoch_milliseconds_are_given_in_utc(tmp_path):
+    data = tmp_path / "x.csv"
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n1772442000000,1,1,1,1,7\n1772442060000,1,1,1,1,7\n",
+        encoding="utf-8",
+    )
+    cfg = DryrunConfig(run_id="ms", feed=f"csv:{data}", symbol="X", steps=2)
+    with create_run(cfg, tmp_path / "runs") as session:
+        session.run_to_end(2)
+    text = _text(render_report(tmp_path / "runs" / "ms"))
+    assert (
+        "(2 rows, 2026-03-02 09:00:00 to 2026-03-02 09:01:00 UTC; written 1772442000000 to "
+        "1772442060000)"
+    ) in text
 
 
 def test_the_header_says_how_often_the_run_was_resumed_as_status_does(tmp_path):
