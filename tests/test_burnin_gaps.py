@@ -33,9 +33,12 @@ def _day(path: Path, skipped: range) -> Path:
     return path
 
 
-def _judged(tmp_path: Path, capsys: pytest.CaptureFixture[str], skipped: range) -> dict:
+def _judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], skipped: range, *clock: str
+) -> dict:
     data = _day(tmp_path / "ETHUSDT-1m-2026-11-03.csv", skipped)
     argv = ["dryrun", "--out", str(tmp_path / "runs"), "--run-id", "day", "--steps", "120"]
+    argv += clock
     assert (
         main([*argv, "--feed", f"csv:{data}", "--symbol", "ETH/USDT", "-q", "--durability", "none"])
         == 0
@@ -65,8 +68,8 @@ def test_data_without_a_gap_says_none(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not [note for note in session["notes"] if "skip time" in note]
 
 
-def _report(tmp_path: Path, capsys: pytest.CaptureFixture[str], skipped: range) -> str:
-    _judged(tmp_path, capsys, skipped)
+def _report(tmp_path: Path, capsys: pytest.CaptureFixture[str], skipped: range, *clock: str) -> str:
+    _judged(tmp_path, capsys, skipped, *clock)
     assert main(["report", str(tmp_path / "runs" / "day")]) == 0
     return (tmp_path / "runs" / "day" / "report.html").read_text(encoding="utf-8")
 
@@ -80,6 +83,19 @@ def test_the_report_says_where_the_data_skips_time(
         "spacing, 30 min without a bar in all, the longest from 2026-11-03T00:59:00Z to "
         "2026-11-03T01:30:00Z"
     ) in page
+
+
+@pytest.mark.parametrize("clock", ["fixed", "system"])
+def test_the_gap_is_named_by_the_bars_times_whatever_clock_stamps_the_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], clock: str
+) -> None:
+    # ts_utc is the clock's stamp: start_time for every record (fixed), or the wall clock
+    # (system). The gap was named by it: "from 2026-11-03T00:00:00Z to 2026-11-03T00:00:00Z".
+    page = _report(tmp_path, capsys, range(60, 90), "--clock", clock)
+    where = "the longest from 2026-11-03T00:59:00Z to 2026-11-03T01:30:00Z"
+    assert where in page
+    burnin = (tmp_path / "runs" / "day" / "burnin.md").read_text(encoding="utf-8")
+    assert where in burnin
 
 
 def test_a_report_of_data_without_a_gap_says_none(
@@ -107,5 +123,5 @@ def test_gaps_of_several_lengths_are_counted_and_the_first_longest_named() -> No
     # 2 x 2 min + 2 x 4 min missing; the first 5-minute gap is the longest named.
     assert said.startswith(
         "the bars skip time: 4 gap(s) longer than their usual 1 min spacing, 12 min without a "
-        "bar in all, the longest from t360 to t660:"
+        "bar in all, the longest from 1970-01-01T00:06:00Z to 1970-01-01T00:11:00Z:"
     ), said

@@ -234,34 +234,43 @@ def test_a_strategy_errors_row_names_its_message(tmp_path):
     assert "STRATEGY_ERROR: error ValueError: price <b>& 'x' went bad" in _text(document)
 
 
+def _data_row(tmp_path, run_id, rows):
+    """The report's text of a two-bar run on a data file of ``rows`` (after the header)."""
+    data = tmp_path / f"{run_id}.csv"
+    data.write_text("timestamp,open,high,low,close,volume\n" + rows, encoding="utf-8")
+    cfg = DryrunConfig(run_id=run_id, feed=f"csv:{data}", symbol="X", steps=2)
+    with create_run(cfg, tmp_path / "runs") as session:
+        session.run_to_end(2)
+    return _text(render_report(tmp_path / "runs" / run_id))
+
+
 def test_the_data_file_s_span_is_in_utc_as_every_time_of_the_report(tmp_path):
     """Bug: the identity's data-file row showed run.json's first and last times as the file
     writes them (``2026-03-29T00:30:00+01:00``), beside a report whose every other time is
-    UTC: now in UTC, labelled, then as written; epoch numbers are said to be as written."""
-    data = tmp_path / "x.csv"
-    data.write_text(
-        "timestamp,open,high,low,close,volume\n"
+    UTC: now in UTC, labelled, then as written. Epoch numbers were shown as written alone
+    (``1772442000 to 1772442060, as the file writes them``): now in UTC too."""
+    text = _data_row(
+        tmp_path,
+        "zones",
         "2026-03-29T00:30:00+01:00,1.00,1.10,0.90,1.05,7\n"
         "2026-03-29T03:30:00+02:00,1.00,1.10,0.90,1.05,7\n",
-        encoding="utf-8",
     )
-    cfg = DryrunConfig(run_id="zones", feed=f"csv:{data}", symbol="X", steps=2)
-    with create_run(cfg, tmp_path / "runs") as session:
-        session.run_to_end(2)
-    text = _text(render_report(tmp_path / "runs" / "zones"))
     assert (
         "(2 rows, 2026-03-28 23:30:00 to 2026-03-29 01:30:00 UTC; written "
         "2026-03-29T00:30:00+01:00 to 2026-03-29T03:30:00+02:00)"
     ) in text
-    data.write_text(
-        "timestamp,open,high,low,close,volume\n1772442000,1,1,1,1,7\n1772442060,1,1,1,1,7\n",
-        encoding="utf-8",
-    )
-    cfg = DryrunConfig(run_id="epochs", feed=f"csv:{data}", symbol="X", steps=2)
-    with create_run(cfg, tmp_path / "runs") as session:
-        session.run_to_end(2)
-    text = _text(render_report(tmp_path / "runs" / "epochs"))
-    assert "(2 rows, 1772442000 to 1772442060, as the file writes them)" in text
+    text = _data_row(tmp_path, "epochs", "1772442000,1,1,1,1,7\n1772442060,1,1,1,1,7\n")
+    assert (
+        "(2 rows, 2026-03-02 09:00:00 to 2026-03-02 09:01:00 UTC; written 1772442000 to 1772442060)"
+    ) in text
+
+
+def test_a_data_file_s_epoch_milliseconds_are_given_in_utc(tmp_path):
+    text = _data_row(tmp_path, "ms", "1772442000000,1,1,1,1,7\n1772442060000,1,1,1,1,7\n")
+    assert (
+        "(2 rows, 2026-03-02 09:00:00 to 2026-03-02 09:01:00 UTC; written 1772442000000 to "
+        "1772442060000)"
+    ) in text
 
 
 def test_the_header_says_how_often_the_run_was_resumed_as_status_does(tmp_path):

@@ -4,13 +4,16 @@ A paper day played from a minute-bar export with 90 minutes missing read ``the s
 stopped at step 1350 of 1440 planned (FEED_EXHAUSTED)``, as a half day's file does: nothing
 said that the strategy never saw 10:00 to 11:30. The bars' usual spacing is the most common
 interval between them; each longer one is a gap (a data fault on a market that never closes,
-a night or a weekend on one that does: the note says both).
+a night or a weekend on one that does: the note says both). The gap is named by the bars'
+own times (``ts_sim``, in UTC), never by their ``ts_utc``: under ``clock_mode`` ``fixed`` or
+``system`` that is the clock's stamp (``start_time``, or the wall clock), not the bar's time.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from .._domain.clock import format_utc_ns
 from .._support.text import span_words
 
 __all__ = ["BarGaps"]
@@ -26,27 +29,27 @@ class BarGaps:
     """
 
     def __init__(self) -> None:
-        self._last: tuple[int, object] | None = None
-        # interval -> [how many times, from ts_utc, to ts_utc of its first time]
-        self._spacing: dict[int, list[Any]] = {}
+        self._last: int | None = None
+        # interval -> [how many times, from ts_sim, to ts_sim of its first time]
+        self._spacing: dict[int, list[int]] = {}
 
     def note(self, event: dict[str, Any]) -> None:
         """Take one event (only a ``BAR`` with an integer ``ts_sim`` counts)."""
         if event.get("event_type") == "BAR":
-            self.bar(event.get("ts_sim"), event.get("ts_utc"))
+            self.bar(event.get("ts_sim"))
 
-    def bar(self, at: object, ts_utc: object) -> None:
-        """Take one ``BAR`` by its ``ts_sim`` (``at``: only an integer counts) and ``ts_utc``."""
+    def bar(self, at: object) -> None:
+        """Take one ``BAR`` by its ``ts_sim`` (``at``: only an integer counts)."""
         if type(at) is not int:
             return
         last = self._last
-        if last is not None and at > last[0]:
-            seen = self._spacing.get(at - last[0])
+        if last is not None and at > last:
+            seen = self._spacing.get(at - last)
             if seen is None:
-                self._spacing[at - last[0]] = [1, last[1], ts_utc]
+                self._spacing[at - last] = [1, last, at]
             else:
                 seen[0] += 1
-        self._last = (at, ts_utc)
+        self._last = at
 
     def said(self) -> str:
         """A note on the gaps, or "" when the bars never skip their usual spacing."""
@@ -63,6 +66,7 @@ class BarGaps:
         return (
             f"the bars skip time: {count} gap(s) longer than their usual "
             f"{span_words(usual / _NS_PER_S)} spacing, {span_words(missing / _NS_PER_S)} "
-            f"without a bar in all, the longest from {start} to {end}: a gap in "
+            f"without a bar in all, the longest from {format_utc_ns(start)} to "
+            f"{format_utc_ns(end)}: a gap in "
             "the data, or the market closed (the strategy saw no bar in between)"
         )

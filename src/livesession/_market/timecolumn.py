@@ -246,22 +246,17 @@ class TimeColumn:
         without an offset, it may be the hour repeated as summer time ends (hourly bars:
         ``01:00`` EDT, then ``01:00`` EST). Times written at different UTC offsets
         (``09:00:00Z``, then ``09:01:00+01:00``: 08:01 UTC; or ``10:00:00+01:00``, the same
-        moment, which is no duplicated row) say so. The second row going
+        moment, which is no duplicated row) say so, and so do times at one offset going back
+        as an hour repeats (``_offset_kept``). The second row going
         back is a file newest first only when its last row is earlier than its first.
         Times without an offset going back half an hour to an hour are local times at the
         end of summer time, maybe (``_clock_set_back``).
         """
         offsets = utc_offset(self.last_text), utc_offset(text)
         local = offsets == (None, None) and self.scale == 0
-        if None not in offsets and offsets[0] != offsets[1]:
-            at = f"different UTC offsets ({offsets[0]} on line {self.last_line}, {offsets[1]} here"
-            said = (
-                f"the same moment written at {at}: both are {_utc(when)})"
-                if when == self.last
-                else f"the times are written at {at}), so this one is {_utc(when)}, before "
-                f"{_utc(self.last or 0)}"
-            )
-            return f": {said}; write every time at one offset (UTC, say)"
+        said = self._offsets_said(offsets, when) or self._offset_kept(text, when, cells)
+        if said:
+            return said
         if when == self.last:
             if not (local and cells != self.last_cells and _CLOCK_TIME.search(text)):
                 return ": the same time twice (a duplicated row?)"
@@ -274,6 +269,33 @@ class TimeColumn:
         if local and _clock_set_back(self.last or 0, when, self.scale):
             return f": {_summer_time(text, self.last or 0, when)}"
         return self.out_of_order
+
+    def _offsets_said(self, offsets: tuple[str | None, str | None], when: int) -> str:
+        """The hint for two times at different UTC offsets (``_going_back``), else ""."""
+        if None in offsets or offsets[0] == offsets[1]:
+            return ""
+        at = f"different UTC offsets ({offsets[0]} on line {self.last_line}, {offsets[1]} here"
+        said = (
+            f"the same moment written at {at}: both are {_utc(when)})"
+            if when == self.last
+            else f"the times are written at {at}), so this one is {_utc(when)}, before "
+            f"{_utc(self.last or 0)}"
+        )
+        return f": {said}; write every time at one offset (UTC, say)"
+
+    def _offset_kept(self, text: str, when: int, cells: Sequence[str]) -> str:
+        """The summer time hint for times at one UTC offset (not UTC's), else "".
+
+        The second ``02:00:00+02:00`` of hourly bars (rows that differ), or a time going back
+        half an hour to an hour, at the offset of the row before it (``_going_back``).
+        """
+        offset, last = utc_offset(text), self.last or 0
+        if offset in (None, "+00:00") or offset != utc_offset(self.last_text) or self.scale:
+            return ""
+        repeated = when == last and cells != self.last_cells and _CLOCK_TIME.search(text)
+        if not (repeated or _clock_set_back(last, when, self.scale)):
+            return ""
+        return f": {_offset_kept(text, offset or '', last, when)}"
 
     def _newest_first(self) -> bool:
         """At the second row, going back: whether the file's last row is before its first."""
@@ -335,6 +357,27 @@ def _summer_time(text: str, last: int, when: int) -> str:
         "A time without an offset is UTC, and a dotted date takes no offset: write the times "
         "in UTC, or write the dates yyyy-mm-dd and the times with their offsets "
         f"({_local(last)}+02:00, then {_local(when)}+01:00 in Central European time, say)"
+    )
+
+
+def _offset_kept(text: str, offset: str, last: int, when: int) -> str:
+    """The hint for times at one UTC offset going back as summer time ends (``_going_back``).
+
+    ``02:59:00+02:00``, then ``02:00:00+02:00``: the hour that repeats written at the summer
+    offset still, as a tool that adds one fixed offset to local clock times writes it. Its
+    rows are an hour off, and told what the repeated hour's offset is, an hour less.
+    """
+    minutes = int(offset[1:3]) * 60 + int(offset[4:6])
+    minutes = (minutes if offset[0] == "+" else -minutes) - 60
+    sign = "-" if minutes < 0 else "+"
+    after = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    found = _OFFSET.search(text)
+    fixed = text[: found.start(1)] + after if found else f"{_local(when)}{after}"
+    said = "the same moment as" if when == last else "before"
+    return (
+        f"the summer offset kept as summer time ends and an hour repeats? Both rows write "
+        f"{offset}, so this one is {_utc(when)}, {said} {_utc(last)}: write the repeated "
+        f"hour at the offset after the change ({fixed}, say), or every time in UTC"
     )
 
 

@@ -272,7 +272,7 @@ class _Pass:
         kind = get("event_type")
         if kind == "BAR":
             self.bars += 1
-            self.gaps.bar(at, get("ts_utc"))
+            self.gaps.bar(at)
             self.bar(fields, ts)
             return
         kind = str(kind)

@@ -17,7 +17,7 @@ import orjson
 from .._artifacts.runread import payload
 from .._artifacts.runtime import GAP_CAUSES
 from .._domain.decimal import amount_text, finite_decimal, plain
-from .._market.timeforms import text_ns
+from .._market.timeforms import epoch_unit, finite_number, text_ns
 from .._rundir.supplied import by_factory
 from .._support.references import IN_PROCESS
 from .._support.text import natural_key
@@ -190,13 +190,26 @@ def _data_span(first: object, last: object) -> str:
 
     ``run.json`` keeps them as the file writes them (``2026-03-29T00:30:00+01:00``, an epoch
     number, a day-first date): shown bare, they read as another zone's times beside the
-    report's UTC. Times the file writes as epoch numbers are shown as written.
+    report's UTC, and an epoch number (``1772442000``) as no time a reviewer can read. An
+    epoch number is read in the unit its magnitude says, as the data file was.
     """
     written = f"{first if first is not None else '?'} to {last if last is not None else '?'}"
-    ends = [text_ns(str(end)) if isinstance(end, str) else None for end in (first, last)]
+    ends = [_written_ns(end) for end in (first, last)]
     if ends[0] is None or ends[1] is None:
         return f"{written}, as the file writes them"
     return f"{utc_text(ends[0])} to {utc_text(ends[1])} UTC; written {written}"
+
+
+def _written_ns(end: object) -> int | None:
+    """A data file's time as ``run.json`` keeps it (a date or time, or an epoch number)."""
+    if not isinstance(end, str):
+        return None
+    found = text_ns(end)
+    number = finite_number(end) if found is None else None
+    if number is None or number < 0:
+        return found
+    scale, _ = epoch_unit(number)
+    return int(number * scale)
 
 
 def limits_and_checks(run: ReportRun) -> str:
