@@ -27,6 +27,7 @@ from livesession.cli import main
 from livesession.status import Verdict, run_status
 
 from _ccxt_route import tree
+from _helpers import held_by_a_child
 from crash_harness import KILLED, Profile, dryrun
 
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -272,6 +273,26 @@ def test_resume_of_a_sealed_run_says_there_is_nothing_to_resume(run, monkeypatch
         f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)"
     )
     _resume_refused(run, monkeypatch, capsys, code, said)
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_resume_of_a_run_another_process_writes_says_it_is_held(run, monkeypatch, capsys, code):
+    """Bug: a reviewer's `resume` of another user's live run (or of one on a read-only
+    mount) said `the run directory cannot be written (Permission denied) ...: give this
+    user write permission to it ..., then `livesession resume DIR` continues it` (exit 2)
+    while the run's writer was running. Now it names the writer (exit 3), as it does to the
+    run's owner, and changes nothing."""
+    with held_by_a_child(run, "livesession dryrun") as child:
+        before = tree(run)
+        _unwritable(monkeypatch, run, code)
+        assert main(["resume", str(run)]) == 3
+        monkeypatch.undo()
+        err = capsys.readouterr().err
+        assert err.startswith(f"livesession: rejected: {run} is being written by pid {child.pid} ")
+        assert "nothing was changed" in err
+        assert "cannot be written" not in err
+        assert tree(run) == before
+    assert main(["resume", str(run), "-q"]) == 0  # its writer gone: it continues, and verifies
 
 
 _STOPPED_WRITING = (
