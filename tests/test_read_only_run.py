@@ -22,6 +22,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from livesession import evidence
 from livesession._support import oserrors
 from livesession.cli import main
 from livesession.status import Verdict, run_status
@@ -260,6 +261,27 @@ def test_evidence_of_a_reviewers_read_only_copy_says_how_it_resumes(
         " again\n"
     ) in capsys.readouterr().out
     assert main(["resume", str(run), "-q"]) == 0  # and it continues, and verifies
+
+
+def test_the_apis_evidence_into_a_read_only_run_is_refused_before_the_work(
+    read_only, monkeypatch
+) -> None:
+    """`write_evidence(RUN)` of a read-only run verified it, re-ran it whole (seconds, or
+    minutes for a long run) and only then raised `[Errno 30] Read-only file system:
+    'RUN/manifest.json'`. It is refused before the work now, saying the way out."""
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr(evidence.Rerun, "start", never)
+    before = tree(read_only)
+    with pytest.raises(OSError) as refused:
+        evidence.write_evidence(read_only)
+    assert refused.value.errno == errno.EROFS
+    assert str(refused.value) == (
+        f"[Errno 30] Read-only file system: write the bundle elsewhere (out_dir): '{read_only}'"
+    )
+    assert tree(read_only) == before
 
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
