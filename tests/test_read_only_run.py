@@ -317,6 +317,22 @@ def test_resume_of_a_run_another_process_writes_says_it_is_held(run, monkeypatch
     assert main(["resume", str(run), "-q"]) == 0  # its writer gone: it continues, and verifies
 
 
+def test_the_refusal_of_another_users_live_run_names_who_may_stop_it(
+    run, monkeypatch, capsys
+) -> None:
+    """`... or stop it with `livesession stop DIR``, which this user's `stop` then refuses
+    (`run this command as desk`): the advice names that user now. The writer runs as root
+    here; this process is made another user by its effective uid."""
+    with held_by_a_child(run, "livesession dryrun"):
+        _unwritable(monkeypatch, run, errno.EACCES)
+        monkeypatch.setattr(os, "geteuid", lambda: 4242)
+        assert main(["resume", str(run)]) == 3
+        monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err.endswith(f"or stop it with `livesession stop {run}` as root)\n")
+    assert main(["resume", str(run), "-q"]) == 0
+
+
 _STOPPED_WRITING = (
     "its file system stopped writing after an error, mounted read-write all the same (the "
     "kernel's log says which): unmount it, check it (fsck) and mount it again"
