@@ -461,6 +461,9 @@ def test_verify_of_a_live_run_before_its_first_checkpoint_checks_nothing_and_say
         assert result.live.endswith(
             ": its last checkpoint is at step 0 (before its first step), so nothing is checked"
         )
+        # Nothing counted: the OK line ends with the note, not with an empty `: ` list.
+        (line,) = result.render("early")
+        assert line == f"OK early ({result.live})"
     finally:
         session.run_to_end(50)
     result = verify_run(tmp_path / "early")

@@ -22,11 +22,13 @@ from pathlib import Path
 import orjson
 import pytest
 
+from livesession import evidence
 from livesession._support import oserrors
 from livesession.cli import main
 from livesession.status import Verdict, run_status
 
 from _ccxt_route import tree
+from _helpers import held_by_a_child
 from crash_harness import KILLED, Profile, dryrun
 
 _WRITES = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
@@ -261,6 +263,27 @@ def test_evidence_of_a_reviewers_read_only_copy_says_how_it_resumes(
     assert main(["resume", str(run), "-q"]) == 0  # and it continues, and verifies
 
 
+def test_the_apis_evidence_into_a_read_only_run_is_refused_before_the_work(
+    read_only, monkeypatch
+) -> None:
+    """`write_evidence(RUN)` of a read-only run verified it, re-ran it whole (seconds, or
+    minutes for a long run) and only then raised `[Errno 30] Read-only file system:
+    'RUN/manifest.json'`. It is refused before the work now, saying the way out."""
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the work started")
+
+    monkeypatch.setattr(evidence.Rerun, "start", never)
+    before = tree(read_only)
+    with pytest.raises(OSError) as refused:
+        evidence.write_evidence(read_only)
+    assert refused.value.errno == errno.EROFS
+    assert str(refused.value) == (
+        f"[Errno 30] Read-only file system: write the bundle elsewhere (out_dir): '{read_only}'"
+    )
+    assert tree(read_only) == before
+
+
 @pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
 def test_resume_of_a_sealed_run_says_there_is_nothing_to_resume(run, monkeypatch, capsys, code):
     """Bug: `cannot resume DIR: the run directory cannot be written ...: remount its file
@@ -272,6 +295,42 @@ def test_resume_of_a_sealed_run_says_there_is_nothing_to_resume(run, monkeypatch
         f"(`livesession verify {run}` checks it, `livesession report {run}` shows it)"
     )
     _resume_refused(run, monkeypatch, capsys, code, said)
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_resume_of_a_run_another_process_writes_says_it_is_held(run, monkeypatch, capsys, code):
+    """Bug: a reviewer's `resume` of another user's live run (or of one on a read-only
+    mount) said `the run directory cannot be written (Permission denied) ...: give this
+    user write permission to it ..., then `livesession resume DIR` continues it` (exit 2)
+    while the run's writer was running. Now it names the writer (exit 3), as it does to the
+    run's owner, and changes nothing."""
+    with held_by_a_child(run, "livesession dryrun") as child:
+        before = tree(run)
+        _unwritable(monkeypatch, run, code)
+        assert main(["resume", str(run)]) == 3
+        monkeypatch.undo()
+        err = capsys.readouterr().err
+        assert err.startswith(f"livesession: rejected: {run} is being written by pid {child.pid} ")
+        assert "nothing was changed" in err
+        assert "cannot be written" not in err
+        assert tree(run) == before
+    assert main(["resume", str(run), "-q"]) == 0  # its writer gone: it continues, and verifies
+
+
+def test_the_refusal_of_another_users_live_run_names_who_may_stop_it(
+    run, monkeypatch, capsys
+) -> None:
+    """`... or stop it with `livesession stop DIR``, which this user's `stop` then refuses
+    (`run this command as desk`): the advice names that user now. The writer runs as root
+    here; this process is made another user by its effective uid."""
+    with held_by_a_child(run, "livesession dryrun"):
+        _unwritable(monkeypatch, run, errno.EACCES)
+        monkeypatch.setattr(os, "geteuid", lambda: 4242)
+        assert main(["resume", str(run)]) == 3
+        monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err.endswith(f"or stop it with `livesession stop {run}` as root)\n")
+    assert main(["resume", str(run), "-q"]) == 0
 
 
 _STOPPED_WRITING = (

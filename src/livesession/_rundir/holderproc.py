@@ -75,7 +75,10 @@ def stop_advice(holder: Holder | None, run_dir: Path) -> str:
         # Asked here, `stop` refuses it (`run this command on HOST`), livesession's or not.
         return f"wait for it to end, or stop it with {stop} on {holder.host}"
     if holder is None or holder.pid <= 0 or holder.command.startswith("livesession "):
-        return f"wait for it to end, or stop it with {stop}"  # the name says how it runs
+        # Another user's: `stop` asked by this one is refused (`run this command as desk`).
+        user = "" if holder is None or holder.pid <= 0 else _other_user(holder.pid)
+        as_user = f" as {user}" if user else ""
+        return f"wait for it to end, or stop it with {stop}{as_user}"
     return (
         f"wait for it to end, or stop it through the program that runs it, {holder.command} "
         f"(an application embedding livesession has its own controls: {stop} signals only "
@@ -122,6 +125,16 @@ def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
             "embedding livesession has its own controls): nothing was sent"
         )
     return ""
+
+
+def _other_user(pid: int) -> str:
+    """The name of the user ``pid`` runs as when this one, not root, may not signal it; ""."""
+    euid = os.geteuid()
+    try:
+        uid = (_PROC / str(pid)).stat().st_uid
+        return "" if euid in (0, uid) else pwd.getpwuid(uid).pw_name
+    except (OSError, KeyError):  # hidden (hidepid), gone, or a uid without a name
+        return ""
 
 
 def another_users(holder: Holder, what: str) -> str:

@@ -194,6 +194,16 @@ def holder_of(run_dir: Path) -> Holder | None:
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
 
 
+def refuse_if_held(run_dir: Path) -> None:
+    """Raise ``RunHeld`` naming the process writing ``run_dir`` now; never takes the lock.
+
+    For a writer that cannot take the lock at all (another user's run, a read-only mount):
+    its refusal said how to make the directory writable, of a run a live writer holds.
+    """
+    if (holder := holder_of(run_dir)) is not None:
+        raise held_refusal(run_dir, holder, advice=stop_advice(holder, run_dir))
+
+
 def _removed(pid: int) -> Holder:
     """The writer ``pid`` that holds its run's directory, whose ``writer.lock`` was deleted."""
     said = f"{names.WRITER_LOCK} was removed while pid {pid} writes; do not delete it"

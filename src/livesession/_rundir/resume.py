@@ -54,7 +54,7 @@ from .layout import (
     refuse_resume_of_other_release,
     what_reads,
 )
-from .lock import RunLock, writer_command
+from .lock import RunLock, refuse_if_held, writer_command
 from .plugins import (
     PlugIns,
     RunPlugins,
@@ -155,6 +155,7 @@ def resume_run(
         with contextlib.suppress(RunDirectoryError):  # unreadable: the refusal below stands
             checkpoint = load_checkpoint(run_dir)
         _refuse_ended_or_changed(run_dir, cfg, checkpoint, "")
+        refuse_if_held(run_dir)  # another user's live run: not `give this user write ...`
         raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {unwritable}")
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.

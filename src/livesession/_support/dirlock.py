@@ -1,4 +1,4 @@
-"""An exclusive ``flock`` on a directory itself, and who holds one.
+"""An exclusive (or shared) ``flock`` on a directory itself, and who holds one.
 
 ``evidence`` holds its run directory (and the directory its bundle goes into) this way
 while it reads the run and writes the bundle: a lock on the directory, not a file in it,
@@ -71,8 +71,12 @@ def takes_no_locks(path: Path) -> bool:
     return False
 
 
-def lock_directory(directory: Path) -> tuple[int | None, int | None]:
+def lock_directory(directory: Path, *, shared: bool = False) -> tuple[int | None, int | None]:
     """Take ``directory``'s exclusive ``flock``: ``(descriptor, None)``, or ``(None, holder)``.
+
+    ``shared``: a shared one instead, which other shared ones do not refuse (evidence that
+    only reads the run directory, its bundle going elsewhere); an exclusive one, and a
+    ``locked_by`` probe, still meet it.
 
     The descriptor holds the lock until it is closed. A directory that cannot be opened is
     not locked, and is no refusal: ``(None, None)``; nor is one on a file system that takes
@@ -84,7 +88,7 @@ def lock_directory(directory: Path) -> tuple[int | None, int | None]:
     except OSError:
         return None, None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
     except OSError as exc:  # held (EWOULDBLOCK); or a file system without locks
         holder = None if exc.errno in NO_LOCKS else flock_holder(fd) or -1
         os.close(fd)

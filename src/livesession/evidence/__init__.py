@@ -41,6 +41,7 @@ from .._rundir.supplied import continued_by
 from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
 from .._support.jsonwords import json_words, utf8_texts
+from .._support.oserrors import not_writable
 from .._support.secrets import environment_secrets, find_secrets, may_hold_secret
 from .._support.text import valid_payload
 from .._support.tmpfiles import remove_dead_tmp_of
@@ -406,12 +407,17 @@ def _can_hold(target: Path) -> None:
 
     Raises:
         NotADirectoryError: a file is where ``target`` or a directory above it would be.
+        OSError: ``target`` (or the directory it is made in) cannot be written: a read-only
+            run's own bundle failed only after the whole re-run.
     """
     existing = target
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(target))
+    if (code := not_writable(existing)) is not None:
+        said = f"{os.strerror(code)}: write the bundle elsewhere (out_dir)"
+        raise OSError(code, said, str(target))
 
 
 def _write_bundle(

@@ -6,7 +6,9 @@ and a reviewer checking it raised a false tamper alarm. The manifest and the EV 
 were also written one after the other, so the pair on disk could come from two processes.
 Evidence now holds an exclusive lock on the run directory (and on ``--out``'s, when that is
 another directory that exists already) from before it reads anything until both files are
-written; a second one is refused with ``RunHeld`` (the CLI's exit 3), nothing written. An
+written; a second one is refused with ``RunHeld`` (the CLI's exit 3), nothing written.
+An evidence whose bundle goes elsewhere holds the run directory's lock shared: others
+like it read the run beside it, a resume and an evidence writing into the run do not. An
 ``--out`` made for the bundle is locked from the moment it is made (``BundleLock.made``),
 and what another evidence wrote there meanwhile is refused the same way.
 
@@ -179,14 +181,28 @@ def bundle_lock(run_dir: Path, target: Path) -> Iterator[BundleLock]:
         RunHeld: another evidence holds one of them now; nothing was written.
     """
     held = BundleLock()
+    into_run = _into_run(run_dir, target)
     try:
-        for directory in _distinct(run_dir, target):
-            fd = _locked(directory)
+        for directory in [run_dir] if into_run else _distinct(run_dir, target):
+            fd = _locked(directory, shared=not into_run and directory is run_dir, into=into_run)
             if fd is not None:
                 held.hold(fd)
         yield held
     finally:
         held.release()
+
+
+def _into_run(run_dir: Path, target: Path) -> bool:
+    """Whether ``target`` is ``run_dir`` itself: the bundle is written into the run.
+
+    A bundle written elsewhere only reads the run, so it holds the run's lock shared: two
+    reviewers' evidences of one run (each ``--out`` their own) were refused one another,
+    `another livesession evidence is writing its bundle there` of a run neither wrote to.
+    A resume (``locked_by``) and an evidence writing into the run still meet it.
+    """
+    with contextlib.suppress(OSError):
+        return target.is_dir() and run_dir.samefile(target)
+    return False
 
 
 def _distinct(run_dir: Path, target: Path) -> list[Path]:
@@ -198,21 +214,28 @@ def _distinct(run_dir: Path, target: Path) -> list[Path]:
     return found
 
 
-def _locked(directory: Path) -> int | None:
-    """A descriptor of ``directory`` holding its lock (None: it cannot be opened)."""
-    fd, holder = lock_directory(directory)
+def _locked(directory: Path, *, shared: bool = False, into: bool = False) -> int | None:
+    """A descriptor of ``directory`` holding its lock (None: it cannot be opened).
+
+    ``shared``: the run's, read only; ``into``: the run's, the bundle written into it.
+    """
+    fd, holder = lock_directory(directory, shared=shared)
     if holder is not None:
-        raise _held(directory, holder)
+        raise _held(directory, holder, into=into)
     return fd
 
 
-def _held(directory: Path, holder: int | None) -> RunHeld:
-    """Another evidence holds ``directory`` (``holder``: its pid; -1 or None: unknown)."""
+def _held(directory: Path, holder: int | None, *, into: bool = False) -> RunHeld:
+    """Another evidence holds ``directory`` (``holder``: its pid; -1 or None: unknown).
+
+    ``into``: this one writes into the run, and the other may be one only reading it.
+    """
     who = "another process" if holder is None or holder < 0 else f"another process, pid {holder}"
+    reading = ", or is reading the run while this one would write into it" if into else ""
     return RunHeld(
-        f"{directory}: another livesession evidence is writing its bundle there (held by "
-        f"{who}); nothing was written (one evidence at a time: let it finish and read "
-        "the manifest.json it prints the SHA-256 of, or run this one again then)"
+        f"{directory}: another livesession evidence is writing its bundle there{reading} "
+        f"(held by {who}); nothing was written (one evidence at a time: let it finish and "
+        "read the manifest.json it prints the SHA-256 of, or run this one again then)"
     )
 
 

@@ -95,7 +95,8 @@ class VerifyResult:
         release = checked_by(self.run_version)
         if self.ok:
             counts = ", ".join(f"{k}={v}" for k, v in self.counts.items())
-            return (f"OK {run_dir}{live}: {counts}", *release)
+            listed = f": {counts}" if counts else ""  # a live run before its first checkpoint
+            return (f"OK {run_dir}{live}{listed}", *release)
         hidden = self.total - shown
         rest = (f"... and {hidden} more violation{'s' * (hidden != 1)}",) if hidden > 0 else ()
         return (self.summary + live, *self.violations[:shown], *rest, *release)
