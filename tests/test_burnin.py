@@ -143,6 +143,36 @@ class TestCausalLinks:
         assert any("fill_event_id" in v and "names no earlier event" in v for v in violations)
         assert any("signal_id names a BAR event" in v for v in violations), violations
 
+    @pytest.mark.broken_run("client order ids are replaced on purpose")
+    def test_verify_catches_a_client_order_id_not_derived_from_its_intent(self, tmp_path):
+        """The contract derives a client order id from (run_id, strategy_id, intent
+        sequence, leg): one replaced in every event that names it, links and event ids
+        recomputed, broke no other check."""
+        run_dir = _oco_run(tmp_path / "runs")
+        events = _events(run_dir)
+        entry = next(
+            e
+            for e in events
+            if e["event_type"] == "ORDER_SUBMITTED" and "signal_id" in e["payload"]
+        )
+        leg = next(e for e in events if "oco_group" in e["payload"])
+        forged = {
+            entry["payload"]["client_order_id"]: "ls" + "0" * 30,
+            leg["payload"]["client_order_id"]: "ls" + "1" * 30,
+        }
+        for e in events:
+            for field in ("client_order_id", "oco_group"):
+                if e["payload"].get(field) in forged:
+                    e["payload"][field] = forged[e["payload"][field]]
+        _rewrite(run_dir, events)
+        violations = verify_run(run_dir).violations
+        said = [v for v in violations if "is not the id of intent" in v]
+        assert len(said) == 2, violations
+        assert f"events.jsonl:{entry['seq']}: client_order_id 'ls{'0' * 30}'" in said[0]
+        assert "main or flatten leg" in said[0]
+        assert f"events.jsonl:{leg['seq']}: client_order_id 'ls{'1' * 30}'" in said[1]
+        assert "sl or tp leg" in said[1]
+
     @pytest.mark.broken_run("links are removed on purpose")
     def test_verify_catches_an_order_without_its_signal_or_entry(self, tmp_path):
         """An order of an intent whose SIGNAL is in the run must name it, and a protective

@@ -283,6 +283,42 @@ def test_status_says_a_damaged_snapshot_tail(run_dir, capsys, line, what):
 
 
 @BROKEN
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        (b"garbage", "is not valid JSON"),
+        (b'{"seq":1}', "is not audit record {n} as the run writes it"),
+        (None, "does not chain to the record before it (prev_hash)"),
+    ],
+)
+def test_a_damaged_audit_tail_is_said_as_resume_treats_it(run_dir, capsys, line, what):
+    """A whole audit line past the checkpoint that is not the next record of the chain, and
+    a line after it: ``verify`` said ``resume cannot repair that: keep the run as it is`` and ``status`` said
+    nothing, while ``resume`` set it aside (audit.jsonl.torn) and continued the run."""
+    path = run_dir / "audit.jsonl"
+    offset = _offset(run_dir, "audit")
+    data = path.read_bytes()
+    number = data[:offset].count(b"\n") + 1
+    if line is None:  # the first record again, numbered next: its prev_hash is the genesis
+        first = orjson.loads(data.split(b"\n", 1)[0])
+        line = orjson.dumps({**first, "seq": number}, option=orjson.OPT_SORT_KEYS)
+    after = data.split(b"\n", 1)[0] + b"\n"  # a whole line after it: it is not the last
+    path.write_bytes(data[:offset] + line + b"\n" + after + data[offset:])
+    summary = verify_run(run_dir).summary
+    assert summary.startswith(
+        "corrupt run: no C2_DRYRUN_STOP, and past its checkpoint more is wrong than a crash "
+        f"leaves (a torn last line): audit.jsonl:{number} "
+    ), summary
+    assert "(in audit.jsonl.torn) and continues from it" in summary
+    found = run_status(run_dir)
+    assert (found.verdict, found.resumable) == (Verdict.CRASHED, True)
+    assert found.damaged_tail.startswith(f"audit.jsonl:{number} {what.format(n=number)}")
+    assert main(["resume", str(run_dir), "-q"]) == 0, capsys.readouterr().err
+    assert (run_dir / "audit.jsonl.torn").read_bytes().startswith(line + b"\n")
+    assert verify_run(run_dir).ok
+
+
+@BROKEN
 def test_damage_before_the_checkpoint_too_is_still_beyond_repair(run_dir):
     """With damage before the checkpoint as well, resume refuses: verify says so, as before."""
     _tail_line_changed(run_dir)

@@ -2,7 +2,8 @@
 
 A crash tears the last line at most; a resume cuts the tail past the checkpoint's offsets
 (``<file>.torn``) and goes on. ``status`` reads that tail to say a whole line there that
-the run did not write (``beforecheckpoint`` checks the part before the offsets).
+the run did not write (of the audit log, one that is not the next record of its chain;
+``beforecheckpoint`` checks the part before the offsets).
 """
 
 from __future__ import annotations
@@ -59,10 +60,32 @@ def damage_past_checkpoint(run_dir: Path, recorder: Mapping[str, Any]) -> str:
         ):
             if _snapshot_seq(raw) != number:
                 return f"{names.SNAPSHOTS}:{number} {_unlike(raw, f'snapshot {number}')}"
+        return _audit_damage(run_dir, recorder)
     except _Damage as damage:
         return f"{names.EVENTS}:{damage.line} {damage.what}"
     except (OSError, KeyError, TypeError, ValueError):  # unread, or a checkpoint of no shape
         return ""
+
+
+def _audit_damage(run_dir: Path, recorder: Mapping[str, Any]) -> str:
+    """The first audit line past the checkpoint that is not the next record of its chain.
+
+    Each whole line there must be a JSON object numbered on from the checkpoint's
+    ``audit_seq`` whose ``prev_hash`` is the SHA-256 of the line before it (the first: the
+    checkpoint's ``audit_head``); "" when each is.
+    """
+    head, seq = str(recorder["audit_head"]), int(recorder["audit_seq"])
+    audit = run_dir / names.ARTIFACTS["audit"]
+    for number, raw in enumerate(_past(audit, int(recorder["offsets"]["audit"])), seq + 1):
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict) or record.get("seq") != number:
+            return f"{names.AUDIT}:{number} {_unlike(raw, f'audit record {number}')}"
+        if record.get("prev_hash") != head:
+            return f"{names.AUDIT}:{number} does not chain to the record before it (prev_hash)"
+        head = hashlib.sha256(raw).hexdigest()
     return ""
 
 

@@ -37,8 +37,10 @@ def damaged_tail(run: Verifier) -> str:
     Said ``<file>:<line> ...``.
 
     Damage to ``events.jsonl`` or ``state_snapshots.jsonl`` whose bytes up to the
-    checkpoint's offset hash as the checkpoint recorded lies past it: a resume sets that
-    aside (``<file>.torn``) and goes on from the checkpoint.
+    checkpoint's offset hash as the checkpoint recorded lies past it, and so does damage to
+    ``audit.jsonl`` numbered past the checkpoint's ``audit_seq`` when the record before its
+    offset hashes to its ``audit_head``: a resume sets that aside (``<file>.torn``) and goes
+    on from the checkpoint.
     """
     found = list(_damage(run))
     if not found or not all(past for _text, past in found):
@@ -48,16 +50,16 @@ def damaged_tail(run: Verifier) -> str:
 
 def _damage(run: Verifier) -> Iterator[tuple[str, bool]]:
     """Each kind of damage found, and whether it lies past the checkpoint (see above)."""
-    damaged = run.files.damaged
+    damaged, past = run.files.damaged, run.prefixes.audit_past
     if AUDIT in damaged:
-        yield f"{AUDIT}:{damaged[AUDIT]} is not a valid record", False
-    if run.chain_break:
+        yield f"{AUDIT}:{damaged[AUDIT]} is not a valid record", past(damaged[AUDIT])
+    if run.chain_break and past(run.chain_break):  # said file first: its .torn is named
+        yield f"{AUDIT}:{run.chain_break} breaks the audit chain", True
+    elif run.chain_break:
         yield f"the audit chain breaks at {AUDIT}:{run.chain_break}", False
-    if run.events.copies.first_wrong:
-        yield (
-            f"{AUDIT}:{run.events.copies.first_wrong} is not the record the events call for",
-            False,
-        )
+    wrong = run.events.copies.first_wrong
+    if wrong:
+        yield f"{AUDIT}:{wrong} is not the record the events call for", past(wrong)
     for name in (EVENTS, SNAPSHOTS):
         if name in damaged:
             yield f"{name}:{damaged[name]} is not a valid record", run.prefixes.holds(name)

@@ -18,6 +18,7 @@ from array import array
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
+from .._domain.ids import client_order_id
 from .._domain.model import FILL_EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -117,10 +118,33 @@ class Links:
             self._others.add(event_id, kind)
             return
         self._seen[event_id] = (kind, payload.get("intent_seq"), payload.get("client_order_id"))
+        if kind == _SUBMITTED:
+            self._check_order_id(number, event)
         if kind == _SIGNAL and isinstance(payload.get("intent_seq"), int):
             self._signals[payload["intent_seq"]] = event_id
         elif kind == _SUBMITTED and isinstance(payload.get("client_order_id"), str):
             self._submitted[payload["client_order_id"]] = event_id
+
+    def _check_order_id(self, number: int, event: dict[str, Any]) -> None:
+        """An order's client order id is the one its (run, strategy, intent, leg) gives.
+
+        A protective leg is ``sl`` or ``tp``, any other order ``main`` or ``flatten``. An
+        order a resume found at the venue has no ``intent_seq`` and is not checked.
+        """
+        payload = event["payload"]
+        intent_seq, given = payload.get("intent_seq"), payload.get("client_order_id")
+        if not isinstance(intent_seq, int) or not isinstance(given, str):
+            return
+        legs = ("sl", "tp") if "oco_group" in payload else ("main", "flatten")
+        ids = [
+            client_order_id(event["run_id"], event["strategy_id"], intent_seq, leg) for leg in legs
+        ]
+        if given not in ids:
+            self._add(
+                number,
+                f"client_order_id {given!r} is not the id of intent {intent_seq}'s "
+                f"{' or '.join(legs)} leg ({' or '.join(ids)})",
+            )
 
     def _add(self, number: int, message: str) -> None:
         self.report.add(names.EVENTS, number, message)

@@ -49,6 +49,8 @@ class Prefixes:
         self.differs = ""
         """The first file that differs, as ``corruption`` says it ("" for none)."""
         self._digests: dict[str, _PrefixDigest] = {}
+        self._audit_cut: tuple[int, int, str] | None = None
+        """The checkpoint's audit ``(offset, audit_seq, audit_head)``, when it records them."""
 
     def read(self) -> Callable[[str], Any]:
         """Read the checkpoint's digests; what makes the running digest of a file read.
@@ -61,6 +63,7 @@ class Prefixes:
         if self.run_dir is not None:
             try:
                 self.recorded = _recorded(self.run_dir)
+                self._audit_cut = _audit_cut(self.run_dir)
             except NotAFile:  # a FIFO or a device in its place: said as such, never read
                 self.recorded = {}
         return self._digest_of
@@ -76,6 +79,25 @@ class Prefixes:
         """
         recorded, digest = self.recorded.get(name), self._digests.get(name)
         return recorded is not None and digest is not None and digest.prefix == recorded[1]
+
+    def audit_past(self, line: int) -> bool:
+        """Whether audit line ``line`` lies past the checkpoint, whose part still holds.
+
+        It does when ``line`` is numbered past the checkpoint's ``audit_seq`` and the line
+        before the checkpoint's audit offset hashes to its ``audit_head``: a resume then
+        sets the line aside (``audit.jsonl.torn``) with the rest of the tail.
+        """
+        cut = self._audit_cut
+        if cut is None or self.run_dir is None or line <= cut[1]:
+            return False
+        offset, _seq, head = cut
+        try:
+            with (self.run_dir / names.AUDIT).open("rb") as handle:
+                kept = handle.read(offset)
+        except OSError:
+            return False
+        last = kept[: len(kept) - 1].rsplit(b"\n", 1)[-1]
+        return len(kept) == offset and kept.endswith(b"\n") and _sha(last) == head
 
     def check(self, checks: Violations, files: RunFiles, unsealed: bool) -> None:
         """Each file's bytes up to its checkpoint's offset against the digest it recorded.
@@ -125,6 +147,25 @@ class _PrefixDigest:
     def hexdigest(self) -> str:
         """The SHA-256 of every byte so far."""
         return self._digest.hexdigest()
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _audit_cut(run_dir: Path) -> tuple[int, int, str] | None:
+    """The checkpoint's audit ``(offset, audit_seq, audit_head)``; None without them."""
+    recorder = read_json_object(run_dir / names.CHECKPOINT).get("recorder")
+    if not isinstance(recorder, dict) or not isinstance(recorder.get("offsets"), dict):
+        return None
+    offset, seq, head = (
+        recorder["offsets"].get("audit"),
+        recorder.get("audit_seq"),
+        recorder.get("audit_head"),
+    )
+    if type(offset) is int and offset > 0 and type(seq) is int and isinstance(head, str):
+        return offset, seq, head
+    return None
 
 
 def _recorded(run_dir: Path) -> dict[str, tuple[int, str]]:
