@@ -87,6 +87,6 @@ def test_a_mock_run_names_its_fill_model_and_no_network_faults(
     assert "realish" not in venue
     (doc,) = run.glob("EV-*.md")
     text = doc.read_text(encoding="utf-8")
-    assert "Broker `mock`, a simulated venue (`config.json`'s `broker`, `fill_model`," in text
+    assert "Broker `mock`, a simulated venue (`config.json`'s `broker` and `fill_model`," in text
     assert "| `fill_model.reject_rate` | 0.1 of orders |" in text
     assert "realish." not in text

@@ -89,8 +89,8 @@ def venue_lines(venue: object) -> list[str]:
         (
             f"Broker {md_code(broker)}, a simulated venue"
             + (" behind a network that injects seeded faults" if injected else "")
-            + " (`config.json`'s `broker`, `fill_model`"
-            + (" and `realish`" if injected else "")
+            + " (`config.json`'s `broker`"
+            + (", `fill_model` and `realish`" if injected else " and `fill_model`")
             + ", under the audited config hash):"
         ),
         "",
