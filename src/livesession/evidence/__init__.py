@@ -61,6 +61,7 @@ from ._outcome import outcome
 from ._plugins import plugins_shown
 from ._rerun import Rerun, objects_given, timeout_for
 from ._steps import replay_steps
+from ._venue import run_venue
 from ._verdict import evidence_said, run_ended
 
 __all__ = ["EvidenceResult", "scan_secrets", "write_evidence"]
@@ -318,6 +319,7 @@ def _write_evidence(
         "determinism": determinism,
         "fired": fired,
         "limits": run_limits(cfg),
+        "venue": run_venue(cfg),
         "kill_drill": drill,
         "burnin": burnin,
         "controls": control_map(fired, drill, burnin),

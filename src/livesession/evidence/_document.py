@@ -20,6 +20,7 @@ from ..burnin import render_markdown
 from ..controls import control_lines
 from ._limits import limit_lines
 from ._outcome import outcome_lines
+from ._venue import venue_lines
 from ._verdict import evidence_said
 
 if TYPE_CHECKING:
@@ -189,6 +190,7 @@ def markdown(m: dict[str, Any], where: Path) -> str:
     if order_checks:
         lines += ["", _ORDER_CHECKS_SAID]
     lines += limit_lines(m.get("limits"))
+    lines += venue_lines(m.get("venue"))
     lines += ["", "## Kill switch", ""]
     kills = m["fired"]["kill_switch"]
     if kills:
