@@ -1,0 +1,69 @@
+"""What a run's ``alerts.jsonl`` says of its deliveries, over every process that posted.
+
+Each process that posts to a webhook (the first start, each resume) ends its deliveries
+with a ``closed`` line of counts; a process that crashed wrote none, so its alerts are
+counted from their own outcome lines (``delivered``, ``gave_up``, ``dropped``,
+``abandoned``). ``status`` says the totals, so a person who reads only ``status`` learns
+that a page never went out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import orjson
+
+from .._artifacts import names
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["ALERT_COUNTS", "alert_tally", "delivered_words"]
+
+ALERT_COUNTS: Final = ("posted", "delivered", "failed", "dropped", "abandoned")
+"""The counts of a ``closed`` line, in its order."""
+_OUTCOME: Final = {
+    "delivered": "delivered",
+    "gave_up": "failed",
+    "dropped": "dropped",
+    "abandoned": "abandoned",
+}
+_MAX_READ: Final = 16 * 1024 * 1024  # a log past it is read no further (bounded, as status is)
+
+
+def alert_tally(run_dir: Path) -> dict[str, int] | None:
+    """The deliveries of every process, summed (``ALERT_COUNTS``); None without the file."""
+    try:
+        with (run_dir / names.ALERTS).open("rb") as log:
+            data = log.read(_MAX_READ)
+    except OSError:
+        return None
+    total = dict.fromkeys(ALERT_COUNTS, 0)
+    open_ = dict.fromkeys(ALERT_COUNTS, 0)  # a process's, till its closed line
+    for line in data.splitlines():
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue  # a torn last line (a crash mid-write)
+        if not isinstance(record, dict):
+            continue
+        outcome = record.get("outcome")
+        if outcome == "closed":
+            for key in ALERT_COUNTS:
+                n = record.get(key)
+                total[key] += n if isinstance(n, int) and not isinstance(n, bool) else 0
+            open_ = dict.fromkeys(ALERT_COUNTS, 0)
+        elif outcome in _OUTCOME:
+            open_[_OUTCOME[outcome]] += 1
+            open_["posted"] += 1
+    return {key: total[key] + open_[key] for key in ALERT_COUNTS}
+
+
+def delivered_words(counts: dict[str, int]) -> str:
+    """``3 delivered``, or ``1 of 3 delivered (failed 2, dropped 0, abandoned 0)``."""
+    posted, delivered = counts.get("posted", 0), counts.get("delivered", 0)
+    lost = {key: counts.get(key, 0) for key in ("failed", "dropped", "abandoned")}
+    if delivered == posted and not any(lost.values()):
+        return f"{delivered} delivered"
+    said = ", ".join(f"{key} {n}" for key, n in lost.items())
+    return f"{delivered} of {posted} delivered ({said})"

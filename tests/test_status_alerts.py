@@ -1,0 +1,79 @@
+"""``status`` says what the webhook did not deliver, over every process of the run.
+
+Before, only ``alerts.jsonl`` and the closing line of the process that posted knew: a
+person who came to the run later with ``livesession status`` was not told that its kill
+switch or its seal paged nobody.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import orjson
+
+from livesession._artifacts import names
+from livesession._domain.alerts import ALERT_ENV
+from livesession.cli import main
+from livesession.status import run_status
+
+from _helpers import closed_port
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+TOKEN = "T0KEN9secret9path9XYZ123"
+
+
+def _run_to_a_dead_webhook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(ALERT_ENV, raising=False)
+    config = tmp_path / "run.toml"
+    with closed_port() as port:
+        config.write_text(
+            f'run_id = "dead"\nsteps = 30\n\n[alerts]\nwebhook_url = '
+            f'"http://127.0.0.1:{port}/hooks/{TOKEN}"\nretries = 0\n',
+            encoding="utf-8",
+        )
+        assert main(["dryrun", "--config", str(config), "--out", str(tmp_path / "runs"), "-q"]) == 0
+    return tmp_path / "runs" / "dead"
+
+
+def test_status_says_the_alerts_the_webhook_did_not_take(tmp_path, monkeypatch, capsys):
+    run_dir = _run_to_a_dead_webhook(tmp_path, monkeypatch)
+    capsys.readouterr()
+    found = run_status(run_dir)
+    counts = {"posted": 1, "delivered": 0, "failed": 1, "dropped": 0, "abandoned": 0}
+    assert found.to_json()["alerts"] == counts
+    said = [line for line in found.lines() if line.startswith("alerts ")]
+    line = (
+        "alerts      0 of 1 delivered (failed 1, dropped 0, abandoned 0): the webhook's "
+        f"errors are in {run_dir / names.ALERTS}"
+    )
+    assert said == [line]
+    assert TOKEN not in "\n".join(found.lines())
+
+
+def test_status_counts_a_crashed_process_s_deliveries_from_their_own_lines(tmp_path, monkeypatch):
+    """A process killed before its ``closed`` line: its outcomes are counted one by one."""
+    run_dir = _run_to_a_dead_webhook(tmp_path, monkeypatch)
+    with (run_dir / names.ALERTS).open("ab") as log:  # a later process's, cut by SIGKILL
+        for outcome in ("delivered", "gave_up"):
+            log.write(orjson.dumps({"code": "KILL_SWITCH", "outcome": outcome}) + b"\n")
+        log.write(b'{"code":"RUN_SE')  # its torn last line
+    assert run_status(run_dir).alerts == {
+        "posted": 3,
+        "delivered": 1,
+        "failed": 2,
+        "dropped": 0,
+        "abandoned": 0,
+    }
+
+
+def test_status_of_a_run_without_a_webhook_says_nothing_of_alerts(tmp_path, monkeypatch):
+    monkeypatch.delenv(ALERT_ENV, raising=False)
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--steps", "5", "--run-id", "quiet", "--out", str(out), "-q"]) == 0
+    found = run_status(out / "quiet")
+    assert found.alerts is None
+    assert not [line for line in found.lines() if line.startswith("alerts ")]
