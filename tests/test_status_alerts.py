@@ -54,20 +54,37 @@ def test_status_says_the_alerts_the_webhook_did_not_take(tmp_path, monkeypatch, 
     assert TOKEN not in "\n".join(found.lines())
 
 
-def test_status_counts_a_crashed_process_s_deliveries_from_their_own_lines(tmp_path, monkeypatch):
-    """A process killed before its ``closed`` line: its outcomes are counted one by one."""
+def test_status_counts_the_deliveries_of_a_process_killed_before_its_closed_line(
+    tmp_path, monkeypatch
+):
+    """A first process delivered the kill switch's alert, then was killed (SIGKILL: no
+    ``closed`` line); its resume could not deliver the seal's. ``alerts.jsonl`` holds both
+    processes' lines, and status counts both."""
     run_dir = _run_to_a_dead_webhook(tmp_path, monkeypatch)
-    with (run_dir / names.ALERTS).open("ab") as log:  # a later process's, cut by SIGKILL
-        for outcome in ("delivered", "gave_up"):
-            log.write(orjson.dumps({"code": "KILL_SWITCH", "outcome": outcome}) + b"\n")
-        log.write(b'{"code":"RUN_SE')  # its torn last line
+    log = run_dir / names.ALERTS
+    crashed = {"audit_seq": 2, "code": "KILL_SWITCH", "http_status": 200, "outcome": "delivered"}
+    log.write_bytes(orjson.dumps(crashed) + b"\n" + log.read_bytes())
     assert run_status(run_dir).alerts == {
-        "posted": 3,
+        "posted": 2,
         "delivered": 1,
-        "failed": 2,
+        "failed": 1,
         "dropped": 0,
         "abandoned": 0,
     }
+
+
+def test_status_counts_the_dropped_alerts_past_those_listed(tmp_path, monkeypatch):
+    """A full queue's dropped alerts: the ``closed`` line counts them all."""
+    run_dir = _run_to_a_dead_webhook(tmp_path, monkeypatch)
+    log = run_dir / names.ALERTS
+    lines = log.read_bytes().splitlines()
+    closed = orjson.loads(lines[-1])
+    closed.update(dropped=1500, posted=closed["posted"] + 1500)
+    listed = [orjson.dumps({"code": "TRADING_HALTED", "outcome": "dropped"})] * 1000
+    log.write_bytes(b"\n".join([*lines[:-1], *listed, orjson.dumps(closed)]) + b"\n")
+    counts = run_status(run_dir).alerts
+    assert counts is not None
+    assert (counts["posted"], counts["dropped"], counts["failed"]) == (1501, 1500, 1)
 
 
 def test_status_of_a_run_without_a_webhook_says_nothing_of_alerts(tmp_path, monkeypatch):

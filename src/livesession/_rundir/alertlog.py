@@ -1,10 +1,9 @@
 """What a run's ``alerts.jsonl`` says of its deliveries, over every process that posted.
 
-Each process that posts to a webhook (the first start, each resume) ends its deliveries
-with a ``closed`` line of counts; a process that crashed wrote none, so its alerts are
-counted from their own outcome lines (``delivered``, ``gave_up``, ``dropped``,
-``abandoned``). ``status`` says the totals, so a person who reads only ``status`` learns
-that a page never went out.
+Each process that posts to a webhook (the first start, each resume) logs what became of
+each alert on a line of its own, and ends with a ``closed`` line of counts; a process that
+crashed wrote none, so the alerts are counted from their own lines. ``status`` says the
+totals, so a person who reads only ``status`` learns that a page never went out.
 """
 
 from __future__ import annotations
@@ -22,24 +21,24 @@ __all__ = ["ALERT_COUNTS", "alert_tally", "delivered_words"]
 
 ALERT_COUNTS: Final = ("posted", "delivered", "failed", "dropped", "abandoned")
 """The counts of a ``closed`` line, in its order."""
-_OUTCOME: Final = {
-    "delivered": "delivered",
-    "gave_up": "failed",
-    "dropped": "dropped",
-    "abandoned": "abandoned",
-}
+_OUTCOME: Final = {"delivered": "delivered", "gave_up": "failed", "abandoned": "abandoned"}
 _MAX_READ: Final = 16 * 1024 * 1024  # a log past it is read no further (bounded, as status is)
 
 
 def alert_tally(run_dir: Path) -> dict[str, int] | None:
-    """The deliveries of every process, summed (``ALERT_COUNTS``); None without the file."""
+    """The deliveries of every process, summed (``ALERT_COUNTS``); None without the file.
+
+    An alert's own line says what became of it (``delivered``, ``gave_up``, ``abandoned``)
+    whether or not its process lived to write its ``closed`` line; ``dropped`` alerts are
+    taken from the ``closed`` lines, which count past the first 1,000 a process lists.
+    An alert a crash caught in flight has no line, and is not counted.
+    """
     try:
         with (run_dir / names.ALERTS).open("rb") as log:
             data = log.read(_MAX_READ)
     except OSError:
         return None
     total = dict.fromkeys(ALERT_COUNTS, 0)
-    open_ = dict.fromkeys(ALERT_COUNTS, 0)  # a process's, till its closed line
     for line in data.splitlines():
         try:
             record = orjson.loads(line)
@@ -49,14 +48,13 @@ def alert_tally(run_dir: Path) -> dict[str, int] | None:
             continue
         outcome = record.get("outcome")
         if outcome == "closed":
-            for key in ALERT_COUNTS:
-                n = record.get(key)
-                total[key] += n if isinstance(n, int) and not isinstance(n, bool) else 0
-            open_ = dict.fromkeys(ALERT_COUNTS, 0)
+            dropped = record.get("dropped")
+            if isinstance(dropped, int) and not isinstance(dropped, bool):
+                total["dropped"] += dropped
         elif outcome in _OUTCOME:
-            open_[_OUTCOME[outcome]] += 1
-            open_["posted"] += 1
-    return {key: total[key] + open_[key] for key in ALERT_COUNTS}
+            total[_OUTCOME[outcome]] += 1
+    total["posted"] = sum(total[key] for key in ALERT_COUNTS[1:])
+    return total
 
 
 def delivered_words(counts: dict[str, int]) -> str:
