@@ -14,6 +14,7 @@ import orjson
 from livesession._artifacts import names
 from livesession._domain.alerts import ALERT_ENV
 from livesession.cli import main
+from livesession.report import render_report
 from livesession.status import run_status
 
 from _helpers import closed_port
@@ -94,3 +95,14 @@ def test_status_of_a_run_without_a_webhook_says_nothing_of_alerts(tmp_path, monk
     found = run_status(out / "quiet")
     assert found.alerts is None
     assert not [line for line in found.lines() if line.startswith("alerts ")]
+
+
+def test_the_report_says_the_alerts_the_webhook_did_not_take(tmp_path, monkeypatch):
+    """Before, report.html said nothing of alerts: a reviewer could not see a page missed."""
+    run_dir = _run_to_a_dead_webhook(tmp_path, monkeypatch)
+    page = render_report(run_dir)
+    assert (
+        "<td>alerts (webhook)</td><td>0 of 1 delivered (failed 1, dropped 0, abandoned 0): "
+        "the webhook&#x27;s errors are in alerts.jsonl</td>"
+    ) in page
+    assert TOKEN not in page

@@ -17,7 +17,7 @@ from .._artifacts import names
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ALERT_COUNTS", "alert_tally", "delivered_words"]
+__all__ = ["ALERT_COUNTS", "alert_tally", "alerts_row", "delivered_words"]
 
 ALERT_COUNTS: Final = ("posted", "delivered", "failed", "dropped", "abandoned")
 """The counts of a ``closed`` line, in its order."""
@@ -65,3 +65,14 @@ def delivered_words(counts: dict[str, int]) -> str:
         return f"{delivered} delivered"
     said = ", ".join(f"{key} {n}" for key, n in lost.items())
     return f"{delivered} of {posted} delivered ({said})"
+
+
+def alerts_row(run_dir: Path) -> list[tuple[str, str]]:
+    """The report's ``alerts (webhook)`` row of a run that posted to one; none otherwise."""
+    counts = alert_tally(run_dir)
+    if counts is None:
+        return []
+    said = delivered_words(counts)
+    if counts["delivered"] != counts["posted"]:
+        said = f"{said}: the webhook's errors are in {names.ALERTS}"
+    return [("alerts (webhook)", said)]
