@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import orjson
 
 from ._artifacts import names
 from ._artifacts.runread import read_json_object
+from ._rundir.alertlog import ALERT_COUNTS, delivered_words
 from ._support.secrets import ALERT_ENV
 
 if TYPE_CHECKING:
@@ -54,9 +55,6 @@ def say_unalerted(run_dir: Path, cfg: DryrunConfig) -> None:
         )
 
 
-_ALERT_COUNTS: Final = ("posted", "delivered", "failed", "dropped", "abandoned")  # its closed line
-
-
 def alert_counts(run_dir: Path, cfg: DryrunConfig) -> dict[str, int] | None:
     """This process's alert counts, from ``alerts.jsonl``'s ``closed`` line; None for none.
 
@@ -71,7 +69,7 @@ def alert_counts(run_dir: Path, cfg: DryrunConfig) -> dict[str, int] | None:
         return None  # no webhook (no file), or nothing to go by
     if not isinstance(counts, dict) or counts.get("outcome") != "closed":
         return None
-    return {key: n if isinstance(n := counts.get(key), int) else 0 for key in _ALERT_COUNTS}
+    return {key: n if isinstance(n := counts.get(key), int) else 0 for key in ALERT_COUNTS}
 
 
 def say_undelivered(run_dir: Path, counts: dict[str, int] | None) -> None:
@@ -103,11 +101,7 @@ def alerts_line(counts: dict[str, int] | None) -> list[str]:
     """
     if counts is None:
         return []
-    posted, delivered, lost = counts.get("posted", 0), counts.get("delivered", 0), _lost(counts)
-    if delivered == posted and not any(lost.values()):
-        return [f"alerts      {delivered} delivered"]
-    said = ", ".join(f"{k} {n}" for k, n in lost.items())
-    return [f"alerts      {delivered} of {posted} delivered ({said})"]
+    return [f"alerts      {delivered_words(counts)}"]
 
 
 def _lost(counts: dict[str, int]) -> dict[str, int]:

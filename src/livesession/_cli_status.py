@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from ._artifacts import names
+from ._rundir.alertlog import delivered_words
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
 from ._rundir.holderproc import pending_said
 from ._rundir.loading import loading_next, loading_says
@@ -88,8 +90,21 @@ def status_lines(found: RunStatus) -> list[str]:
         held = f"{held} in the book; in doubt: {found.position_in_doubt} (not booked)"
     rows.append(("position", held))
     rows.append(("open orders", describe_orders(found.open_orders, found.open_orders_as_of)))
+    rows += alerts_rows(found)
     rows.append(("next", found.next_step()))
     return _aligned(rows)
+
+
+def alerts_rows(found: RunStatus) -> list[tuple[str, str]]:
+    """The ``alerts`` line of a run with ``alerts.jsonl``: a page that never went out."""
+    counts = found.alerts
+    if counts is None:
+        return []
+    said = delivered_words(counts)
+    if counts.get("delivered", 0) != counts.get("posted", 0):
+        errors = path_text(str(Path(found.run_dir) / names.ALERTS))
+        said = f"{said}: the webhook's errors are in {errors}"
+    return [("alerts", said)]
 
 
 def _writer(found: RunStatus) -> list[tuple[str, str]]:

@@ -79,6 +79,7 @@ from ._domain import clock as _clock
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.alerting import posted
+from ._rundir.alertlog import alert_tally
 from ._rundir.backing import lease_standing
 from ._rundir.brokers import resume_credentials
 from ._rundir.holderproc import pending_signals
@@ -153,6 +154,9 @@ class RunStatus:
     alerts_env: str = ""
     """The variable a resume takes the webhook's URL from, for a run that posted to one
     (``run.json``'s ``alerts``, or its ``alerts.jsonl``); "" for one that did not."""
+    alerts: dict[str, int] | None = None
+    """The webhook's deliveries over every process of the run (``alerts.jsonl``: posted,
+    delivered, failed, dropped, abandoned); None for a run with no ``alerts.jsonl``."""
     unlocked: str = ""
     """Unsealed, of a release that takes no writer lock: it may be live (``unlocked_says``)."""
     lease: dict[str, Any] | None = None
@@ -362,6 +366,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         damaged_tail=damage_past(run_dir, checkpoint) if resumable else "",
         credentials=resume_credentials(cfg, meta),
         alerts_env=ALERT_ENV if posted(run_dir, meta) else "",
+        alerts=alert_tally(run_dir),
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
         lease=None
         if cfg is None

@@ -56,6 +56,27 @@ _SUMMARY: Final = {
     "RUN_SEALED": "run sealed",
     "RUN_UNSEALED": "run not sealed (resume it once the cause is put right)",
 }
+# Alert code -> what a person does about it (RUNBOOK's words); RUN_SEALED's by its status.
+_STATUS_OF_RUN: Final = "`livesession status` of its run directory"
+_NEXT: Final = {
+    "OPERATOR_REQUIRED": f"a person must look: {_STATUS_OF_RUN}, then the venue's own open "
+    "orders and positions (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR)",
+    "KILL_SWITCH": "new orders are refused: find the cause (the reason, "
+    f"{_STATUS_OF_RUN}); `livesession ack` re-enables trading, `livesession stop` ends the run",
+    "TRADING_HALTED": "new orders are refused: find the cause (the reason, "
+    f"{_STATUS_OF_RUN}); `livesession ack` re-enables trading, `livesession stop` ends the run",
+    "TRADING_REDUCING": "only orders that reduce the position go: read the reason, "
+    f"{_STATUS_OF_RUN}",
+    "LEASE_LOST": "another process may trade this account and strategy: find it before any "
+    f"resume ({_STATUS_OF_RUN}: its lease line)",
+    "SINK_FAILED": "a run file could not be written (a full disk, a failing mount): put the "
+    f"cause right, then {_STATUS_OF_RUN}",
+    "RUN_FAILED": "read its audit.jsonl for C2_OPERATOR_REQUIRED and its reason, check the "
+    "venue's own open orders and positions, and run `livesession verify` on it",
+    "RUN_UNSEALED": f"{_STATUS_OF_RUN} says whether `livesession resume` can continue it",
+    "COMPLETED": "`livesession verify`, then `livesession evidence` of its run directory",
+    "REJECTED": "fix what the reason names and start a new run (this one stays as evidence)",
+}
 ALERT_CODES: Final = tuple(_SUMMARY)
 """Every alert code, in the order RUNBOOK lists them."""
 _MAX_TIMEOUT_MS: Final = 60_000
@@ -93,9 +114,11 @@ class Alert:
     def text(self) -> str:
         """One Slack-compatible line (``text`` of Slack, Mattermost, Discord-via-slack)."""
         reason = f": {self.reason}" if self.reason else ""
+        todo = _NEXT.get(self.status if self.code == "RUN_SEALED" else self.code)
         return (
             f"livesession run {self.run_id}: {_SUMMARY.get(self.code, self.code)}{reason} "
             f"[{self.code}; state {self.state}, status {self.status}; {self.ts}]"
+            + (f"; next: {todo}" if todo else "")
         )
 
     def to_json(self) -> dict[str, Any]:

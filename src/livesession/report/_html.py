@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts import names
 from .._artifacts.outmode import run_mode_file
 from .._domain.decimal import finite_decimal, plain, with_context
+from .._rundir.alertlog import alerts_row
 from .._rundir.statuswords import describe_orders
 from .._support.outfile import write_output
 from ._book import Book
@@ -283,6 +284,7 @@ def _metrics_table(run: ReportRun) -> str:
         ("duplicate reports", str(kinds["DUPLICATE_REPORT"])),
         ("late fills (after cancel)", _count(run, "late_fills", counted["late_fills"], 0)),
         ("broker unhealthy halts", str(kinds["BROKER_UNHEALTHY"])),
+        *alerts_row(run.run_dir),
         *_holdings(run),
         *flattened_rows(run),
         ("simulated span", duration(end - start)),
