@@ -106,3 +106,20 @@ def test_the_report_says_the_alerts_the_webhook_did_not_take(tmp_path, monkeypat
         "the webhook&#x27;s errors are in alerts.jsonl</td>"
     ) in page
     assert TOKEN not in page
+
+
+def test_an_alerts_log_that_is_a_fifo_is_not_read(tmp_path: Path) -> None:
+    """A FIFO where ``alerts.jsonl`` belongs is not opened: reading it would wait for a
+    writer for good (``status`` and ``report`` refuse such a run before, and say why)."""
+    import os
+    import threading
+
+    from livesession._rundir.alertlog import alert_tally
+
+    os.mkfifo(tmp_path / names.ALERTS)
+    found: list[object] = []
+    reader = threading.Thread(target=lambda: found.append(alert_tally(tmp_path)), daemon=True)
+    reader.start()
+    reader.join(timeout=30)  # a safety net: it returns at once
+    assert not reader.is_alive(), "alert_tally waited on the FIFO"
+    assert found == [None]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from .._artifacts import names
+from .._support.fsutil import refuse_special
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,8 +34,10 @@ def alert_tally(run_dir: Path) -> dict[str, int] | None:
     taken from the ``closed`` lines, which count past the first 1,000 a process lists.
     An alert a crash caught in flight has no line, and is not counted.
     """
+    path = run_dir / names.ALERTS
     try:
-        with (run_dir / names.ALERTS).open("rb") as log:
+        refuse_special(path)  # never a FIFO's wait: the callers said such a file already
+        with path.open("rb") as log:
             data = log.read(_MAX_READ)
     except OSError:
         return None
