@@ -16,7 +16,7 @@ import orjson
 
 from ._artifacts import names
 from ._artifacts.runread import read_json_object
-from ._rundir.alertlog import ALERT_COUNTS, delivered_words
+from ._rundir.alertlog import ALERT_COUNTS, delivered_words, lost_of
 from ._support.secrets import ALERT_ENV
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def say_undelivered(run_dir: Path, counts: dict[str, int] | None) -> None:
     expects to be paged: ``alerts.jsonl``'s ``closed`` line has the counts (``counts``, from
     ``alert_counts``), and the reasons.
     """
-    lost = _lost(counts or {})
+    lost = lost_of(counts or {})
     if any(lost.values()):
         said = ", ".join(f"{k} {n}" for k, n in lost.items())
         print(  # noqa: T201 - the CLI's output
@@ -102,8 +102,3 @@ def alerts_line(counts: dict[str, int] | None) -> list[str]:
     if counts is None:
         return []
     return [f"alerts      {delivered_words(counts)}"]
-
-
-def _lost(counts: dict[str, int]) -> dict[str, int]:
-    """The alerts the webhook did not take, by what became of them (``closed``'s counts)."""
-    return {key: counts.get(key, 0) for key in ("failed", "dropped", "abandoned")}

@@ -100,11 +100,8 @@ def alerts_rows(found: RunStatus) -> list[tuple[str, str]]:
     counts = found.alerts
     if counts is None:
         return []
-    said = delivered_words(counts)
-    if counts.get("delivered", 0) != counts.get("posted", 0):
-        errors = path_text(str(Path(found.run_dir) / names.ALERTS))
-        said = f"{said}: the webhook's errors are in {errors}"
-    return [("alerts", said)]
+    errors = path_text(str(Path(found.run_dir) / names.ALERTS))
+    return [("alerts", delivered_words(counts, errors_in=errors))]
 
 
 def _writer(found: RunStatus) -> list[tuple[str, str]]:

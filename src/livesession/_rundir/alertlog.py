@@ -18,7 +18,7 @@ from .._support.fsutil import refuse_special
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ALERT_COUNTS", "alert_tally", "alerts_row", "delivered_words"]
+__all__ = ["ALERT_COUNTS", "alert_tally", "alerts_row", "delivered_words", "lost_of"]
 
 ALERT_COUNTS: Final = ("posted", "delivered", "failed", "dropped", "abandoned")
 """The counts of a ``closed`` line, in its order."""
@@ -60,14 +60,24 @@ def alert_tally(run_dir: Path) -> dict[str, int] | None:
     return total
 
 
-def delivered_words(counts: dict[str, int]) -> str:
-    """``3 delivered``, or ``1 of 3 delivered (failed 2, dropped 0, abandoned 0)``."""
+def lost_of(counts: dict[str, int]) -> dict[str, int]:
+    """The alerts the webhook did not take, by what became of them."""
+    return {key: counts.get(key, 0) for key in ("failed", "dropped", "abandoned")}
+
+
+def delivered_words(counts: dict[str, int], *, errors_in: str = "") -> str:
+    """``3 delivered``, or ``1 of 3 delivered (failed 2, dropped 0, abandoned 0)``.
+
+    ``errors_in``: the log that holds the webhook's errors, said after the counts when it
+    did not take every alert (``: the webhook's errors are in alerts.jsonl``).
+    """
     posted, delivered = counts.get("posted", 0), counts.get("delivered", 0)
-    lost = {key: counts.get(key, 0) for key in ("failed", "dropped", "abandoned")}
+    lost = lost_of(counts)
     if delivered == posted and not any(lost.values()):
         return f"{delivered} delivered"
     said = ", ".join(f"{key} {n}" for key, n in lost.items())
-    return f"{delivered} of {posted} delivered ({said})"
+    where = f": the webhook's errors are in {errors_in}" if errors_in else ""
+    return f"{delivered} of {posted} delivered ({said}){where}"
 
 
 def alerts_row(run_dir: Path) -> list[tuple[str, str]]:
@@ -75,7 +85,4 @@ def alerts_row(run_dir: Path) -> list[tuple[str, str]]:
     counts = alert_tally(run_dir)
     if counts is None:
         return []
-    said = delivered_words(counts)
-    if counts["delivered"] != counts["posted"]:
-        said = f"{said}: the webhook's errors are in {names.ALERTS}"
-    return [("alerts (webhook)", said)]
+    return [("alerts (webhook)", delivered_words(counts, errors_in=names.ALERTS))]

@@ -195,7 +195,7 @@ def _lease_held(cfg: DryrunConfig, held: tuple[str, int] | None) -> str:
             f"renews the lease and resume is refused again (LEASE_HELD); nothing was changed: "
             f"make sure it no longer runs on {elsewhere}, then resume again after {until}"
         )
-    if holder.startswith(f"{cfg.run_id}@"):
+    if _of_run(holder, cfg.run_id):
         return (
             f"{head}: the lease of {pair} is still held by {holder}, most likely this run's own "
             f"process before the crash: a holder that ended without letting it go (killed, or "
@@ -209,12 +209,17 @@ def _lease_held(cfg: DryrunConfig, held: tuple[str, int] | None) -> str:
     )
 
 
+def _of_run(holder: object, run_id: str) -> bool:
+    """Whether ``holder`` is a ``holder_id`` of run ``run_id`` (``<run_id>@<host>:<pid>``)."""
+    return isinstance(holder, str) and holder.startswith(f"{run_id}@")
+
+
 def _other_host(holder: str, run_id: str) -> str:
     """The host of ``holder``, a ``holder_id`` of this run on another host than this one.
 
     "" for another run's holder, one of this host, or one not of ``<run_id>@<host>:<pid>``.
     """
-    if not holder.startswith(f"{run_id}@"):
+    if not _of_run(holder, run_id):
         return ""
     host, sep, pid = holder.removeprefix(f"{run_id}@").rpartition(":")
     if not sep or not pid.isdigit() or host in ("", socket.gethostname()):
@@ -294,11 +299,16 @@ def lease_standing(
     code, payload, failed = _last_lease_record(run_dir)
     backend = "postgres" if store == "postgres" else "file"
     lost = _how_lost(payload, backend) if code == "C2_LEASE_LOST" else None  # its own loss
+    # The seal releases the lease unaudited (or it expires): its last grant holds no more.
+    # (A loss names who holds it now.)
+    released = sealed and code == "C2_LEASE_ACQUIRED"
     if store != "postgres":
         path = lease_path(run_dir.parent, account, strategy)
         entry = read_json_object(path).get("leases", {}).get(account, {}).get(strategy)
-        gave_back = sealed and code == "C2_LEASE_ACQUIRED"  # a loss names who holds it now
-        if isinstance(entry, dict) and not (gave_back and _another_runs(entry, cfg.run_id)):
+        # A sealed run's lease file may name a later run of the pair: that run's, not its own.
+        holder = entry.get("holder") if isinstance(entry, dict) else None
+        later = released and isinstance(holder, str) and not _of_run(holder, cfg.run_id)
+        if isinstance(entry, dict) and not later:
             expires = entry.get("expires_ns")
             live = isinstance(expires, int) and bool(entry.get("holder")) and expires > now_ns
             return {
@@ -315,8 +325,6 @@ def lease_standing(
                 "unavailable": failed,
             }
     # PostgreSQL (not queried: status needs no DSN), or no lease file: what the run audited.
-    # The seal releases the lease unaudited (or it expires): its last grant holds no more.
-    released = sealed and code == "C2_LEASE_ACQUIRED"
     return {
         "backend": backend,
         "holder": payload.get("holder") if code == "C2_LEASE_ACQUIRED" and not released else None,
@@ -329,16 +337,6 @@ def lease_standing(
         "lost": lost,
         "unavailable": failed,
     }
-
-
-def _another_runs(entry: dict[str, Any], run_id: str) -> bool:
-    """Whether a lease file's entry names another run as its holder (``run_id@host:pid``).
-
-    A sealed run gave its lease back: a later run of the pair may hold it now, and the
-    entry is that run's, not this one's (its holder, its fence).
-    """
-    holder = entry.get("holder")
-    return isinstance(holder, str) and holder.rpartition("@")[0] != run_id
 
 
 def _last_lease_record(run_dir: Path) -> tuple[str, dict[str, Any], str]:

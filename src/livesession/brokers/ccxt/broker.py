@@ -22,6 +22,7 @@ from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderSt
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
 from ..._typing import ConfirmingLookup, RecoveringVenue, SandboxAware
+from .byid import found_by_id
 from .clock import resync_time
 from .convert import (
     _amount_and_price,
@@ -359,15 +360,8 @@ class CcxtSandboxBroker(
         known = self._known_symbol(cid)
         symbols = self.symbols if known is None else (known,)
         self._read(self._exchange.load_markets, cid)
-        ccxt = import_optional("ccxt", "ccxt")
-        for symbol in symbols:
-            try:
-                self._ready(cid)
-                raw = self._fetch_by_client_id(symbol, cid)
-            except ccxt.OrderNotFound:
-                continue
-            except (ccxt.BaseError, *_PARSE_ERRORS) as exc:
-                raise self._pause.heard(exc, _as_read_error(exc, client_order_id=cid)) from exc
+        raw = found_by_id(self, cid, symbols)
+        if raw is not None:
             return self._seen(cid, raw)
         for symbol in symbols:
             raws = self._read(functools.partial(self._exchange.fetch_open_orders, symbol), cid)

@@ -7,11 +7,9 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from ..._exceptions import Rejected, Transient
-from ..._support.optional import import_optional
 from .broker import CcxtSandboxBroker
+from .byid import found_by_id
 from .convert import _venue_order
-from .errors import _PARSE_ERRORS, _as_read_error
-from .tracked import fetch_by_client_id
 
 if TYPE_CHECKING:
     from ..._domain.model import VenueOrder
@@ -99,19 +97,9 @@ def order_under(broker: CcxtSandboxBroker, client_order_id: str) -> VenueOrder |
 
 
 def _order_under(broker: CcxtSandboxBroker, cid: str) -> VenueOrder | None:
-    ccxt = import_optional("ccxt", "ccxt")
-    # The broker's own reads, one look by id each: its lookup would scan the open orders too.
-    exchange, sandbox = broker._exchange, broker._sandbox  # noqa: SLF001 - this package's broker
-    for symbol in broker.symbols:
-        broker._ready(cid)  # noqa: SLF001 - the sandbox gate and the venue's pause, as any read
-        try:
-            return _venue_order(fetch_by_client_id(exchange, sandbox, symbol, cid), cid, None)
-        except ccxt.OrderNotFound:
-            continue
-        except (ccxt.BaseError, *_PARSE_ERRORS) as exc:  # a Retry-After kept, as any read's
-            error = _as_read_error(exc, client_order_id=cid)
-            raise broker._pause.heard(exc, error) from exc  # noqa: SLF001
-    return None
+    # One look by id a symbol: the broker's lookup would scan the open orders too.
+    raw = found_by_id(broker, cid, broker.symbols)
+    return None if raw is None else _venue_order(raw, cid, None)
 
 
 def unlisted_symbols(broker: CcxtSandboxBroker) -> list[str]:
