@@ -200,6 +200,7 @@ class TestPreflight:
             max_steps=10,
             strategy=SimpleNamespace(order_qty=Decimal("0.5")),
             risk=SimpleNamespace(max_order_qty=Decimal("0.25")),
+            qty_lot=Decimal("0.001"),
         )
         ctx = PreflightContext(config=cfg, broker=MockBroker(), audit_sink_present=True)  # type: ignore[arg-type]
         result = config_valid()(ctx)
@@ -237,6 +238,23 @@ class TestPreflight:
         at_the_limit, _ = session(risk={"max_order_qty": "0.010"})  # at most: exactly passes
         assert at_the_limit.preflight() is True
         at_the_limit.close()
+
+    @pytest.mark.parametrize("strategy", [None, Quiet()], ids=["demo", "own-strategy"])
+    def test_a_max_order_qty_below_one_lot_is_refused(self, strategy):
+        """Bug: risk.max_order_qty 0.0005 at qty_lot 0.001 ran the whole session with every
+        order refused by the MAX_ORDER_QTY rail (an order is a whole number of lots) and
+        sealed COMPLETED; preflight now refuses the config and says why."""
+        kwargs = {"strategy": strategy} if strategy is not None else {}
+        orch, _ = session(risk={"max_order_qty": "0.0005"}, **kwargs)
+        assert orch.preflight() is False
+        detail = orch.result().detail
+        assert detail.endswith(
+            "max_order_qty 0.0005 < qty_lot 0.001 (no order of one lot could pass)"
+        )
+        orch.close()
+        one_lot, _ = session(risk={"max_order_qty": "0.001"}, strategy=Quiet())
+        assert one_lot.preflight() is True  # one lot exactly passes
+        one_lot.close()
 
     def test_a_context_s_defaults_are_the_safe_ones(self):
         """A desk building a PreflightContext to try its checks beside the built-in ones

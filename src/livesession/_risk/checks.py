@@ -281,6 +281,12 @@ class _ConfigValid(_Named):
             broken.append(
                 f"order_qty {cfg.strategy.order_qty} > max_order_qty {cfg.risk.max_order_qty}"
             )
+        # An order is a whole number of lots: below one lot the rail refuses every order.
+        if cfg.risk.max_order_qty < cfg.qty_lot:
+            broken.append(
+                f"max_order_qty {cfg.risk.max_order_qty} < qty_lot {cfg.qty_lot} "
+                "(no order of one lot could pass)"
+            )
         if not broken:
             return self._pass()
         return self._fail("CONFIG_INVALID", "; ".join(broken))
