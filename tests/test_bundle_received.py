@@ -337,7 +337,8 @@ class TestWhatADishonestOrCarelessHandOverIs:
         (line,) = capsys.readouterr().err.splitlines()
         assert line == (
             f"livesession: error: {meta} is corrupt (not JSON: UTF-8 byte order mark (BOM) is "
-            "not supported: line 1 column 1 (char 0))"
+            "not supported: line 1 column 1 (char 0)); restore it from a backup "
+            f"(`livesession verify {copy}` says what else is wrong)"
         )
 
     def test_digests_changed_in_the_manifest(

@@ -47,3 +47,45 @@ def test_evidence_and_resume_say_the_run_lost_its_run_json(
 
     assert main(["verify", str(run_dir)]) == 1  # the same words, as a violation
     assert "config.json shows livesession made this run" in capsys.readouterr().out
+
+
+@pytest.mark.broken_run("a file of the run is damaged on purpose, as a copy or an editor does")
+@pytest.mark.parametrize(
+    ("name", "damage", "said"),
+    [
+        (names.RUN_META, b"{bad", "{path} is corrupt (not JSON: "),
+        (names.RUN_META, None, "{path} is a directory, not a file"),
+        (names.CONFIG, b"{", "{path} is corrupt: "),
+        (names.CONFIG, None, "{path} is a directory, not a file"),
+        (names.CONFIG, b"", "{run_dir} has no config.json"),
+    ],
+    ids=["run-json-corrupt", "run-json-a-directory", "config-corrupt", "config-a-directory",
+         "config-missing"],
+)  # fmt: skip
+def test_a_damaged_run_or_config_file_says_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, damage: bytes | None, said: str
+) -> None:
+    """Bug: a run whose run.json or config.json was damaged was refused by evidence and
+    resume with what was wrong alone (``run.json is corrupt (not JSON: ...)``, ``has no
+    config.json``): the operator was not told what to do, as the lost run.json's refusal
+    and verify tell. Each now ends with the fix and where to learn what else is wrong."""
+    out = tmp_path / "runs"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "20", "-q"]) == 0
+    run_dir = out / "r1"
+    path = run_dir / name
+    path.unlink()
+    if damage is None:
+        path.mkdir()
+    elif damage:
+        path.write_bytes(damage)
+    capsys.readouterr()
+    fix = f"; restore it from a backup (`livesession verify {run_dir}` says what else is wrong)\n"
+    for argv in (
+        ["evidence", str(run_dir), "--out", str(tmp_path / "ev")],
+        ["resume", str(run_dir), "-q"],
+    ):
+        assert main(argv) == 2
+        (line,) = capsys.readouterr().err.splitlines(keepends=True)
+        assert said.format(path=path, run_dir=run_dir) in line, line
+        assert line.endswith(fix), line
+    assert not (tmp_path / "ev").exists()

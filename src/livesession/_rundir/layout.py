@@ -202,14 +202,18 @@ def _own_sinks(run_dir: Path) -> str:
             f"{run_dir} is not a livesession run directory as it is: {names.RUN_META} is "
             f"missing, but {made} shows livesession made this run, and it writes "
             f"{names.RUN_META} before any record: the version and config hash it records are "
-            f"lost; restore it from a backup (`{command('verify', run_dir)}` says what else is "
-            "wrong)"
+            f"lost{_restore(run_dir)}"
         )
     return said + (
         ": an application wrote its files on sinks of its own; "
         f"`{command('verify', run_dir)}` checks them, and evidence and resume take a run "
         "that livesession dryrun or create_run made"
     )
+
+
+def _restore(run_dir: Path) -> str:
+    """What to do about a file of ``run_dir`` that livesession wrote and that is now lost."""
+    return f"; restore it from a backup (`{command('verify', run_dir)}` says what else is wrong)"
 
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:
@@ -224,9 +228,13 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise RunDirectoryError(_own_sinks(run_dir)) from None
     except IsADirectoryError:  # the run's own flaw, as a missing file: not the host refusing
-        raise RunDirectoryError(f"{meta_path} is a directory, not a file") from None
+        raise RunDirectoryError(
+            f"{meta_path} is a directory, not a file{_restore(run_dir)}"
+        ) from None
     except orjson.JSONDecodeError as exc:  # why, too: a BOM a copy put there, say
-        raise RunDirectoryError(f"{meta_path} is corrupt (not JSON: {exc})") from None
+        raise RunDirectoryError(
+            f"{meta_path} is corrupt (not JSON: {exc}){_restore(run_dir)}"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") not in names.RUN_FORMATS_READ:
         raise RunDirectoryError(
             f"{run_dir} was written by another livesession version "
@@ -254,13 +262,17 @@ def read_run_config(
             meta[SOURCES] = data.pop(SOURCES, {})
         cfg = DryrunConfig.from_mapping(data)
     except FileNotFoundError:
-        raise RunDirectoryError(f"{run_dir} has no {names.CONFIG}") from None
+        raise RunDirectoryError(f"{run_dir} has no {names.CONFIG}{_restore(run_dir)}") from None
     except IsADirectoryError:
-        raise RunDirectoryError(f"{run_dir / names.CONFIG} is a directory, not a file") from None
+        raise RunDirectoryError(
+            f"{run_dir / names.CONFIG} is a directory, not a file{_restore(run_dir)}"
+        ) from None
     except UnrecordablePath as exc:  # the locale's, or the name's: the file is sound
         raise RunDirectoryError(f"{run_dir / names.CONFIG}: {exc}") from None
     except (orjson.JSONDecodeError, ConfigError) as exc:
-        raise RunDirectoryError(f"{run_dir / names.CONFIG} is corrupt: {exc}") from None
+        raise RunDirectoryError(
+            f"{run_dir / names.CONFIG} is corrupt: {exc}{_restore(run_dir)}"
+        ) from None
     if meta.get("config_hash") != config_hash(cfg) and not (any_release and other_release(meta)):
         why = ", which reads its config.json with keys it added (another config hash)"
         if read_json_object(run_dir / names.CHECKPOINT).get("sealed") is True:
