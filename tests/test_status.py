@@ -430,6 +430,30 @@ def test_the_lease_is_read_from_the_lease_file(
     assert lease["held"] is False
 
 
+@pytest.mark.broken_run("its config.json is edited after the run, as an operator might")
+def test_the_lease_of_a_run_whose_config_json_was_edited_is_still_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a `--lease` run whose config.json was changed after it began (its seed, say)
+    showed `lease  none (the run takes no lease)`: status read the lease settings from
+    config.json alone. It reads them from the config the checkpoint ran with."""
+    out = tmp_path / "runs"
+    args = ["dryrun", "--out", str(out), "--run-id", "ed", "--steps", "30", "--lease", "-q"]
+    assert main(args) == 0
+    config = out / "ed" / "config.json"
+    data = json.loads(config.read_text(encoding="utf-8"))
+    data["seed"] = 999
+    config.write_text(json.dumps(data), encoding="utf-8")
+    _, status = _status(capsys, out / "ed")
+    assert "seed differs" in status["next"]  # config.json does not read as it is
+    lease = status["lease"]
+    assert isinstance(lease, dict)
+    assert (lease["backend"], lease["fence"], lease["held"]) == ("file", 1, False)
+    assert main(["status", str(out / "ed")]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("lease")]
+    assert "file: nobody, fence 1 (free or expired)" in line
+
+
 def test_a_sealed_runs_lease_is_not_the_later_run_that_holds_its_pair(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

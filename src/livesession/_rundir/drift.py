@@ -20,15 +20,21 @@ import orjson
 
 from .._artifacts import names
 from .._artifacts.provenance import audited_start
+from .._domain.config import DryrunConfig
+from .._exceptions import LiveSessionError
 from .._support.text import one_line
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
-    from .._domain.config import DryrunConfig
-
-__all__ = ["changed_keys", "check_config_kept", "config_changed", "drift_from_checkpoint"]
+__all__ = [
+    "changed_keys",
+    "check_config_kept",
+    "config_changed",
+    "config_ran_with",
+    "drift_from_checkpoint",
+]
 
 _NOT_COMPARED: Final = frozenset({"base_dir", "sources"})
 """Where the config file sat (``run.json``'s ``config_hash`` holds it) and the plug-ins'
@@ -58,6 +64,21 @@ def _checkpoint_config(run_dir: Path) -> dict[str, Any] | None:
         return None  # the resume's own checks name a checkpoint it cannot read
     config = checkpoint.get("config") if isinstance(checkpoint, dict) else None
     return config if isinstance(config, dict) else None
+
+
+def config_ran_with(checkpoint: Mapping[str, Any]) -> DryrunConfig | None:
+    """The config ``checkpoint`` holds, built; None where it holds none this release reads.
+
+    What ``status`` describes a run by when its ``config.json`` does not read (edited after
+    the run began, say): the settings the run traded under, its lease among them.
+    """
+    config = checkpoint.get("config")
+    if not isinstance(config, dict):
+        return None
+    try:
+        return DryrunConfig.from_mapping(config)
+    except (LiveSessionError, TypeError, ValueError):
+        return None
 
 
 def named(keys: list[str]) -> str:
