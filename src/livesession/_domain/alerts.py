@@ -58,13 +58,15 @@ _SUMMARY: Final = {
 }
 # Alert code -> what a person does about it (RUNBOOK's words); RUN_SEALED's by its status.
 _STATUS_OF_RUN: Final = "`livesession status` of its run directory"
+_HALTED: Final = (
+    f"new orders are refused: find the cause (the reason, {_STATUS_OF_RUN}); "
+    "`livesession ack` re-enables trading, `livesession stop` ends the run"
+)
 _NEXT: Final = {
     "OPERATOR_REQUIRED": f"a person must look: {_STATUS_OF_RUN}, then the venue's own open "
     "orders and positions (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR)",
-    "KILL_SWITCH": "new orders are refused: find the cause (the reason, "
-    f"{_STATUS_OF_RUN}); `livesession ack` re-enables trading, `livesession stop` ends the run",
-    "TRADING_HALTED": "new orders are refused: find the cause (the reason, "
-    f"{_STATUS_OF_RUN}); `livesession ack` re-enables trading, `livesession stop` ends the run",
+    "KILL_SWITCH": _HALTED,
+    "TRADING_HALTED": _HALTED,
     "TRADING_REDUCING": "only orders that reduce the position go: read the reason, "
     f"{_STATUS_OF_RUN}",
     "LEASE_LOST": "another process may trade this account and strategy: find it before any "
