@@ -23,18 +23,20 @@ WALL = dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC)
 
 
 class SuspendedClock:
-    """A desk's wall clock: 1 ms a reading, and 300 s more at reading ``at`` (a suspend)."""
+    """A desk's wall clock: 1 ms a reading, and ``jump_s`` more at reading ``at`` (a suspend,
+    or a clock stepped forward)."""
 
-    def __init__(self, at: int) -> None:
+    def __init__(self, at: int, jump_s: int = 300) -> None:
         self.readings = 0
         self.at = at
+        self.jump = dt.timedelta(seconds=jump_s)
         self.moment = WALL
 
     def now(self) -> dt.datetime:
         self.readings += 1
         self.moment += dt.timedelta(milliseconds=1)
         if self.readings == self.at:
-            self.moment += dt.timedelta(seconds=300)
+            self.moment += self.jump
         return self.moment
 
 
@@ -83,3 +85,21 @@ def test_the_evidence_says_it_too(tmp_path):
     line = f"by the clock that stamped them (`ts_utc`): 300.0 s, up to {gap['ts_utc']} in step"
     assert line in document
     assert f"step {gap['step']} (nothing was recorded meanwhile" in document
+
+
+def test_a_clock_stepped_forward_is_not_said_only_as_a_pause(tmp_path):
+    """Bug: a run on the system clock whose host's time sync stepped the clock an hour
+    forward mid-run (its steps took 0.05 s each) read in the report's header as `the longest
+    time by it between two records 3600.1 s ... (nothing was recorded meanwhile: a paused or
+    crashed process, a strategy or feed slower than the step)`: a reviewer was told the
+    process had stood still for an hour. The header says a stepped clock looks the same."""
+    clock = SuspendedClock(at=12, jump_s=3600)
+    cfg = DryrunConfig(run_id="stepped", steps=20, clock_mode="system")
+    with create_run(cfg, tmp_path, clock=clock) as session:
+        session.run_to_end(20)
+    header = _header(tmp_path / "stepped")
+    assert "the longest time by it between two records 3600.0 s" in header, header
+    assert (
+        "; or no time passed and the clock was stepped forward (a time sync step, a clock set "
+        "by hand), which the records cannot tell apart)" in header
+    ), header

@@ -143,7 +143,8 @@ def stamped_apart(config: dict[str, Any]) -> bool:
 
 GAP_CAUSES: Final = (
     "nothing was recorded meanwhile: a paused or crashed process, a strategy or feed slower "
-    "than the step"
+    "than the step; or no time passed and the clock was stepped forward (a time sync step, "
+    "a clock set by hand), which the records cannot tell apart"
 )
 """What a ``LongestGap`` may be, as the report and the evidence say it."""
 

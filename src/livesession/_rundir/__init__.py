@@ -15,7 +15,8 @@ whether this machine's clock reads past a system-clock run's last record),
 ``rerunnable`` (what a re-run from the config could not repeat: the wall clock, a venue),
 ``session`` (the one place either builds its session; ``brokerhold``: the broker object it
 holds until it closes, refused to another open session), ``backing`` (idempotency store and
-lease), ``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),
+lease; ``leaseskew``: a host whose clock is too far off the lease's server's),
+``brokers`` (the broker a run trades on), ``alerting`` (the alerts webhook),
 ``alertlog`` (what ``alerts.jsonl`` says was delivered),
 ``plugins`` (the run's plug-ins, recorded and checked on resume; ``factory``: the broker
 a caller's ``broker_factory`` builds, recorded as such; ``supplied``: how a plug-in given

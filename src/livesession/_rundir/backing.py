@@ -31,6 +31,7 @@ from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..stores import open_idempotency_store
 from .layout import Backing, lease_path
 from .leaselost import reset_of, was_reset
+from .leaseskew import refuse_skewed_clock
 
 if TYPE_CHECKING:
     from .._domain.runtime_config import Secret
@@ -75,11 +76,22 @@ def pg_timeout() -> float:
 
 
 def open_lease(
-    cfg: DryrunConfig, run_dir: Path, backing: Backing
+    cfg: DryrunConfig, run_dir: Path, backing: Backing, lease_clock: Clock | None
 ) -> FileLease | PostgresLease | None:
-    """The lease the run's backing asks for (not yet acquired), or None for no lease."""
+    """The lease the run's backing asks for (not yet acquired), or None for no lease.
+
+    A PostgreSQL lease on the wall clock (no ``lease_clock``) is refused (``ConfigError``,
+    closed) when this host's clock is too far off the server's (``refuse_skewed_clock``).
+    """
     if backing.store == "postgres":
-        return PostgresLease(pg_dsn(), cfg.account, cfg.strategy_id, timeout_s=pg_timeout())
+        lease = PostgresLease(pg_dsn(), cfg.account, cfg.strategy_id, timeout_s=pg_timeout())
+        if lease_clock is None:
+            try:
+                refuse_skewed_clock(lease, cfg, lambda: _lease_now(None))
+            except BaseException:
+                lease.close()
+                raise
+        return lease
     if not backing.lease:
         return None
     path = lease_path(run_dir.parent, cfg.account, cfg.strategy_id)
@@ -101,9 +113,11 @@ def lease_not_held(
     another session takes it in between. None for a run with no lease.
     """
     try:
-        lease = open_lease(cfg, run_dir, backing)
+        lease = open_lease(cfg, run_dir, backing, lease_clock)
     except LeaseError as exc:  # a server gone before the lease's connection was made
         raise _not_taken(cfg, exc) from exc
+    except ConfigError as exc:  # this host's clock too far off the server's
+        raise ConfigError(f"cannot resume run {cfg.run_id}: {exc}") from None
     if lease is None:
         return None
     try:

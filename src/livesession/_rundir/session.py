@@ -74,7 +74,7 @@ def open_session(
     durable = cfg.durability != "none"
     owned = lease is None
     if lease is None:
-        lease = open_lease(cfg, run_dir, backing if backing is not None else Backing())
+        lease = open_lease(cfg, run_dir, backing if backing is not None else Backing(), lease_clock)
     alert_sink: AlertSink | None = None
     opened: list[Closable] = []  # closed again when the session is not built
     try:

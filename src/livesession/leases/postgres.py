@@ -44,6 +44,7 @@ _HOLDING: Final = f"""
 SELECT holder, expires_ns FROM {_LEASE_TABLE}
 WHERE account = %(account)s AND strategy = %(strategy)s AND expires_ns > %(now)s
 """  # noqa: S608 - constant table name
+_SERVER_NOW: Final = "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 _RELEASE: Final = f"""
 UPDATE {_LEASE_TABLE} SET holder = NULL, expires_ns = 0
 WHERE account = %(account)s AND strategy = %(strategy)s
@@ -57,7 +58,8 @@ class PostgresLease(PairLease):
     Each call is one autocommit statement, so a grant or renewal is committed (with
     ``synchronous_commit = on``) before it is returned. ``now_ns`` comes from the caller,
     not from the database clock: tests stay deterministic, at the price that every host
-    must keep its clock in sync (NTP) and ``ttl_ns`` must cover the worst skew. Database
+    must keep its clock in sync (NTP) and ``ttl_ns`` must cover the worst skew
+    (``server_ns`` reads the server's clock, for a caller to compare with its own). Database
     failures raise ``LeaseError``, and so does a call the server does not answer within
     ``timeout_s`` seconds; the connection string never appears in a message.
     """
@@ -134,6 +136,16 @@ class PostgresLease(PairLease):
         with self._pg.translate(f"reading the lease {self._pair()}"):
             row = self._pg.execute(_HOLDING, self._params(now=now_ns)).fetchone()
         return None if row is None or row[0] is None else (str(row[0]), int(row[1]))
+
+    def server_ns(self) -> int:
+        """The database server's wall clock, in ns since the Unix epoch (to the microsecond).
+
+        Never used for the lease itself, whose times are the caller's: a caller compares it
+        with its own clock, to refuse a host whose clock is too far off the server's.
+        """
+        with self._pg.translate(f"reading the server's clock for the lease {self._pair()}"):
+            row = self._pg.execute(_SERVER_NOW).fetchone()
+        return 0 if row is None else int(row[0]) * 1000
 
     def close(self) -> None:
         """Close the connection (the lease stays as it is); safe to call more than once."""
