@@ -21,7 +21,7 @@ import path a child process shares with its parent), ``built`` (a test's hook to
 collaborators built in a block). Imports:
 ``optional`` (the optional extras), ``lazy`` (PEP 562 exports), ``references``
 (``package.module:callable`` plug-ins), ``reloaded`` (code made before its module was
-reloaded), ``pluginwords`` (a plug-in's failure and what it
-lacks, in words), ``usercode`` (the line of the user's own code that raised) and
+reloaded), ``fielddocs`` (fields' docstrings for ``help()``), ``pluginwords`` (a plug-in's
+failure and what it lacks, in words), ``usercode`` (the line of the user's own code that raised) and
 ``searchpath`` (the search path a reference's import has, for its thread only).
 """
