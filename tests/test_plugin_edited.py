@@ -14,11 +14,13 @@ import hashlib
 import importlib
 import json
 import sys
+import types
 from typing import TYPE_CHECKING
 
 import pytest
 
 from livesession import DryrunConfig, PluginError, create_run
+from livesession._support.reloaded import stale
 from livesession.verify import verify_run
 
 if TYPE_CHECKING:
@@ -174,3 +176,16 @@ def test_a_strategy_object_made_before_its_module_was_reloaded_is_refused(
         assert _recorded(third) == hashlib.sha256(source.read_bytes()).hexdigest()
     finally:
         sys.modules.pop("reloadedobj", None)
+
+
+def test_a_class_typed_again_in_a_script_s_shell_leaves_the_first_one_usable() -> None:
+    """``__main__`` is never reloaded: a class redefined at ``python -i``'s prompt is the
+    user's new one, and an object of the first (the script's own code) stays usable."""
+    main = types.ModuleType("__main__")
+    first: dict[str, object] = {"__name__": "__main__"}
+    exec("class Desk:\n    def on_bar(self):\n        return 1\n", first)  # noqa: S102
+    exec("class Desk:\n    def on_bar(self):\n        return 2\n", vars(main))  # noqa: S102
+    assert not stale(first["Desk"], main)
+    elsewhere = types.ModuleType("desk")
+    exec("class Desk:\n    def on_bar(self):\n        return 2\n", vars(elsewhere))  # noqa: S102
+    assert stale(first["Desk"], elsewhere)  # the same class in a reloaded module is stale

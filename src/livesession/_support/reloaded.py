@@ -23,12 +23,14 @@ def stale(code: object, module: object) -> bool:
     """Whether ``code`` (a class or a function) differs from what ``module`` now binds to its name.
 
     False for what the module binds under its name, for code with no such name (made in a
-    function, or the name gone), and for code the same as the module's (function by
-    function, value by value).
+    function, or the name gone), for code of ``__main__``, and for code the same as the
+    module's (function by function, value by value).
     """
     qualname = getattr(code, "__qualname__", None)
     if module is None or not isinstance(qualname, str) or "<locals>" in qualname:
         return False
+    if getattr(module, "__name__", None) == "__main__":  # a script's or a shell's own: a
+        return False  # class typed again at the prompt is redefined there, never reloaded
     now: object = module
     try:
         for part in qualname.split("."):
