@@ -22,6 +22,22 @@ _FORGET = (
 )
 
 
+def _plain_repl(lines: list[str], refused: int) -> tuple[list[str], str]:
+    """``lines`` typed into ``python -i``: the ``refused`` livesession errors it printed, and
+    its output."""
+    repl = subprocess.run(
+        [sys.executable, "-i", "-q"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    said = [line for line in repl.stderr.splitlines() if "livesession._exceptions." in line]
+    assert len(said) == refused, repl.stderr
+    return said, repl.stdout
+
+
 class TestInAPlainRepl:
     def test_del_leaves_the_repl_underscore_and_the_refusal_says_so(self, tmp_path: Path) -> None:
         """Bug: in `python -i`, a session the prompt showed (`>>> s`) was still held by the
@@ -38,16 +54,7 @@ class TestInAPlainRepl:
             f"resume_run({str(run_dir)!r})",
             "_.close()",
         ]
-        repl = subprocess.run(
-            [sys.executable, "-i", "-q"],
-            input="\n".join(lines) + "\n",
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        refusal = [line for line in repl.stderr.splitlines() if "RunHeld" in line]
-        assert len(refusal) == 1, repl.stderr
+        refusal, _ = _plain_repl(lines, refused=1)
         assert (
             f"{_THIS} (still referred to as `_` (the last value the shell showed): `_.close()` "
             "seals it); nothing was changed"
@@ -80,16 +87,7 @@ class TestInAPlainRepl:
             "r.run_to_end(30).status.value",
             "r.close()",
         ]
-        repl = subprocess.run(
-            [sys.executable, "-i", "-q"],
-            input="\n".join(lines) + "\n",
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        said = [line for line in repl.stderr.splitlines() if "livesession._exceptions" in line]
-        assert len(said) == 2, repl.stderr
+        said, shown = _plain_repl(lines, refused=2)
         assert (
             f"{_THIS} (still referred to as the traceback of the last error shown "
             f"(sys.last_traceback): `{_FORGET}` lets go of it, a crash at its last "
@@ -97,7 +95,7 @@ class TestInAPlainRepl:
         ) in said[0]
         assert said[1].startswith("livesession._exceptions.RunExists: "), said[1]
         assert "or continue the crashed run with resume_run(" in said[1]
-        assert "'COMPLETED'" in repl.stdout, repl.stderr
+        assert "'COMPLETED'" in shown
         assert verify_run(run_dir).ok
 
 
