@@ -135,7 +135,8 @@ def _refuse_existing(run_dir: Path) -> bool:
         raise held_refusal(
             run_dir,
             holder,
-            advice=f"{another}, or wait for it to end",
+            # Its end does not free the id: the run stays there, sealed (or resumable).
+            advice=f"{another}; waiting will not free this one, which stays that run's",
             own="choose another run_id: this one is that session's",
         )
     if not created and killed_before_writing(run_dir):
