@@ -792,6 +792,34 @@ class TestStateTheCheckpointCannotHold:
         checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
         assert (checkpoint["sealed"], checkpoint["strategy"]) == (True, None)
 
+    @pytest.mark.parametrize(
+        ("state", "shown"), [(None, "None"), ([1, 2], "a list"), ("{}", "a str")]
+    )
+    def test_a_state_that_is_no_dict_fails_at_step_0(self, tmp_path: Path, state: Any, shown: str):
+        """A ``get_state`` without its ``return`` gives None. Before, the run went on and
+        sealed COMPLETED, and every checkpoint held None: after a crash, ``resume`` handed
+        set_state None and was refused (``'NoneType' object is not subscriptable``), the
+        run never to be finished, while ``status`` said it could be resumed."""
+
+        class _Gives(ScriptedStrategy):
+            def get_state(self) -> Any:
+                return state
+
+        run_dir, result = _one_shot(tmp_path, "no-dict", _Gives(at({1: [buy("0.010")]})))
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+            0,
+        )
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert event["payload"]["message"] == (
+            f"get_state returned {shown}, not a dict (a forgotten return?): set_state gets it "
+            "back on resume; return the state as a dict of JSON values, {} when there is "
+            "nothing to keep"
+        )
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+        assert (checkpoint["sealed"], checkpoint["strategy"]) == (True, None)
+
     def test_later_the_last_good_checkpoint_stays_until_the_seal(self, tmp_path: Path):
         """Bad from bar 15: the checkpoint of step 20 fails; the run winds down FAILED."""
         cfg = _config("state20")

@@ -97,6 +97,10 @@ class Keyed:
 
 
 _USE_JSON: Final = ": use only JSON types, and store Decimals as strings"
+_NOT_A_DICT: Final = (
+    " (a forgotten return?): set_state gets it back on resume; return the state as a dict "
+    "of JSON values, {} when there is nothing to keep"
+)
 
 
 def _changed(given: object, back: object, where: str) -> str:
@@ -198,7 +202,8 @@ class PlugInState:
     evidence's scan would find in ``checkpoint.json`` only after the run): each is that
     plug-in's failure (``PluginStateError`` with ``reason``), found when the state is taken
     rather than when the checkpoint file is written, and said by the variable's name and
-    the state's key, never the value. From then on the key
+    the state's key, never the value. So is a state that is no dict (None: a forgotten
+    ``return``, which a resume would hand ``set_state``). From then on the key
     holds None: the run has failed and is never resumed from a later checkpoint, but its
     sealing checkpoint still goes out.
     """
@@ -214,11 +219,15 @@ class PlugInState:
         if self.failed:
             return {self.key: None}
         try:
-            state = fenced(self._owner.get_state)
+            given: object = fenced(self._owner.get_state)  # typed dict; the caller's may not be
         except INTERRUPTS:
             raise
         except BaseException as exc:  # noqa: BLE001 - the caller's code: one path for every error
             self._fail(exc)
+        if not isinstance(given, dict):  # a forgotten return: resume would hand set_state None
+            got = "None" if given is None else a_(type(given).__name__)
+            self._fail(TypeError(f"get_state returned {got}, not a dict{_NOT_A_DICT}"))
+        state: dict[str, Any] = given
         try:
             # What every checkpoint store does with it; a resume gets back what it reads.
             written = orjson.dumps(state)
