@@ -29,12 +29,12 @@ from livesession._session.assembly import (
 )
 from livesession._session.checkpoint import (
     Checkpointer,
-    PlugInState,
     VenueOffsets,
     gather,
     restore,
 )
 from livesession._session.pipeline import step_once
+from livesession._session.plugstate import PlugInState
 from livesession._session.preflight import run_preflight
 from livesession._support.logging import configure_logging, disable_logging
 from livesession._support.secrets import take_environment_secrets
