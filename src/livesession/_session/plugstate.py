@@ -50,6 +50,14 @@ def _changed(given: object, back: object, where: str) -> str:
     return f"{shown} ({type(given).__name__}) at {where}, which JSON gives back as {back!r:.80}"
 
 
+_PLAIN_ONLY: Final = orjson.OPT_PASSTHROUGH_SUBCLASS
+"""orjson writes a subclass of dict, list, str or int as its base (a ``Counter``, a
+``defaultdict``, an ``OrderedDict`` as a dict), which compares equal to it: a resume would
+hand ``set_state`` a plain dict, whose missing key raises where the ``Counter`` gave 0 (the
+uninterrupted run completed, the resumed one failed). With this option it refuses them."""
+_PLAIN_TYPES: Final = ((dict, dict), (list, list), (tuple, list), (str, str), (int, int))
+"""A subclass of each (left) is given back by JSON as the plain type (right)."""
+
 _DEEPEST: Final = 256
 """Levels ``_refused_at`` looks down (orjson's own limit is 254): a state nested deeper, or
 one that holds itself, is named without a place."""
@@ -64,21 +72,33 @@ def _refused_at(value: object, where: str, depth: int = 0) -> str | None:
     if depth > _DEEPEST:
         return None
     children: Iterator[tuple[object, str]]
-    if isinstance(value, dict):
+    if type(value) is dict:  # a subclass (a Counter) is refused whole, below
         other = [key for key in value if not isinstance(key, str)]
         if other:
             return f" at a key of {where}, {a_(type(other[0]).__name__)} where a string belongs"
         children = ((item, f"{where}[{key!r}]") for key, item in value.items())
-    elif isinstance(value, (list, tuple)):
+    elif type(value) is list or type(value) is tuple:
         children = ((item, f"{where}[{index}]") for index, item in enumerate(value))
     else:
         try:
-            orjson.dumps(value)
+            orjson.dumps(value, option=_PLAIN_ONLY)
         except TypeError:
-            return f" at {where}{_json_hint(value)}"
+            return f" at {where}{_subclass_hint(value) or _json_hint(value)}"
         return None
     found = (_refused_at(item, at, depth + 1) for item, at in children)
     return next((place for place in found if place is not None), None)
+
+
+def _subclass_hint(value: object) -> str:
+    """For a subclass of a JSON type (a ``Counter``): what gives it as JSON, and what then."""
+    kind = type(value)
+    for plain, as_json in _PLAIN_TYPES:
+        if isinstance(value, plain) and kind is not plain:
+            return (
+                f" ({as_json.__name__}(x) is it as JSON: a resume hands set_state a plain "
+                f"{as_json.__name__}, to make {a_(kind.__name__)} again)"
+            )
+    return ""
 
 
 def _json_hint(value: object) -> str:
@@ -131,7 +151,8 @@ class PlugInState:
     evidence's scan would find in ``checkpoint.json`` only after the run): each is that
     plug-in's failure (``PluginStateError`` with ``reason``), found when the state is taken
     rather than when the checkpoint file is written, and said by the variable's name and
-    the state's key, never the value. So is a state that is no dict (None: a forgotten
+    the state's key, never the value. A subclass of a JSON type (a ``Counter``) is no JSON
+    type: a resume would get the plain one back. So is a state that is no dict (None: a forgotten
     ``return``, which a resume would hand ``set_state``). From then on the key
     holds None: the run has failed and is never resumed from a later checkpoint, but its
     sealing checkpoint still goes out.
@@ -159,7 +180,7 @@ class PlugInState:
         state: dict[str, Any] = given
         try:
             # What every checkpoint store does with it; a resume gets back what it reads.
-            written = orjson.dumps(state)
+            written = orjson.dumps(state, option=_PLAIN_ONLY)
             back = orjson.loads(written)
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             at = _refused_at(state, "state") or ""
