@@ -606,3 +606,59 @@ def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp
         events = (out / "r" / "events.jsonl").read_text(encoding="utf-8")
         assert "on_bar is at" not in events  # a path is no part of the run's evidence
     assert verify_run(out / "r").ok
+
+
+_COUNTING_PACKAGE = """\
+from collections import Counter
+
+
+class Counting:
+    def __init__(self, *, strategy_id):
+        self.strategy_id = strategy_id
+        self.seen = Counter()
+
+    def on_bar(self, bar, view):
+        self.seen["bars"] += 1
+        return []
+
+    def get_state(self):
+        return {"seen": self.seen}
+
+    def set_state(self, state):
+        self.seen = state["seen"]
+
+
+def make(*, strategy_id):
+    return Counting(strategy_id=strategy_id)
+"""
+
+
+def test_the_cli_s_failed_line_names_where_get_state_is(tmp_path):
+    """Bug: a state the checkpoint refused (a Counter, which a resume would hand back as a
+    plain dict) ended ``dryrun`` with ``failed: STRATEGY_ERROR (TypeError: get_state gave
+    what JSON cannot hold ...); wound down ...``, naming no file: no line of the desk's code
+    raised. It now says where ``get_state`` is, as it does ``on_bar`` for an answer it
+    refused; the run's record holds no path."""
+    (tmp_path / "mydesk").mkdir()
+    (tmp_path / "mydesk" / "__init__.py").write_text("")
+    (tmp_path / "mydesk" / "counting.py").write_text(_COUNTING_PACKAGE)
+    config = tmp_path / "desk.toml"
+    config.write_text('run_id = "r"\nsteps = 10\nstrategy_factory = "mydesk.counting:make"\n')
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "--out", str(out),
+         "-q"],
+        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    defined = _COUNTING_PACKAGE.splitlines().index("    def get_state(self):") + 1
+    assert done.stderr == (
+        "livesession: failed: STRATEGY_ERROR (TypeError: get_state gave what JSON cannot hold "
+        "(Type is not JSON serializable: Counter) at state['seen'] (dict(x) is it as JSON: a "
+        "resume hands set_state a plain dict, to make a Counter again): use only JSON types, "
+        f"and store Decimals as strings; get_state is at {tmp_path / 'mydesk' / 'counting.py'}:"
+        f"{defined}); wound down (cancelled, flattened) and sealed FAILED: {out / 'r'}\n"
+    )
+    events = (out / "r" / "events.jsonl").read_text(encoding="utf-8")
+    assert "get_state is at" not in events  # a path is no part of the run's evidence
+    assert verify_run(out / "r").ok

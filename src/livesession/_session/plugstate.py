@@ -14,6 +14,7 @@ import orjson
 
 from .._domain.decimal import fenced
 from .._exceptions import INTERRUPTS, PluginStateError
+from .._support.pluginwords import defined_at
 from .._support.references import a_
 from .._support.secrets import environment_secret_in
 
@@ -22,7 +23,10 @@ if TYPE_CHECKING:
 
     from .._typing import MarketFeed, Strategy
 
-__all__ = ["PlugInState"]
+__all__ = ["GET_STATE_AT", "PlugInState"]
+
+GET_STATE_AT: Final = "get_state is at "
+"""The note on a state the session refused, for the CLI's line: ``get_state is at FILE:LINE``."""
 
 
 _USE_JSON: Final = ": use only JSON types, and store Decimals as strings"
@@ -176,7 +180,7 @@ class PlugInState:
             self._fail(exc)
         if not isinstance(given, dict):  # a forgotten return: resume would hand set_state None
             got = "None" if given is None else a_(type(given).__name__)
-            self._fail(TypeError(f"get_state returned {got}, not a dict{_NOT_A_DICT}"))
+            self._refuse(TypeError(f"get_state returned {got}, not a dict{_NOT_A_DICT}"))
         state: dict[str, Any] = given
         try:
             # What every checkpoint store does with it; a resume gets back what it reads.
@@ -184,13 +188,13 @@ class PlugInState:
             back = orjson.loads(written)
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             at = _refused_at(state, "state") or ""
-            self._fail(TypeError(f"get_state gave what JSON cannot hold ({exc}){at}{_USE_JSON}"))
+            self._refuse(TypeError(f"get_state gave what JSON cannot hold ({exc}){at}{_USE_JSON}"))
         if back != state:
-            self._fail(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
+            self._refuse(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
         leaked = environment_secret_in(written)
         if leaked is not None:
             name, form = leaked
-            self._fail(
+            self._refuse(
                 ValueError(
                     f"get_state gave the value of ${name} at {_holding(state, form, 'state')}: "
                     "the checkpoint is a file of the run, which reviewers are handed; keep "
@@ -198,6 +202,17 @@ class PlugInState:
                 )
             )
         return {self.key: state}
+
+    def _refuse(self, problem: Exception) -> NoReturn:
+        """Fail with ``problem``, noting where ``get_state`` is: no line of it raised.
+
+        The note is for the CLI's failure line, never the run's record (a path is no part of
+        a run's evidence), as ``on_bar``'s is for an answer the session refused.
+        """
+        where = defined_at(self._owner, "get_state")
+        if where is not None:
+            problem.add_note(f"{GET_STATE_AT}{where}")
+        self._fail(problem)
 
     def _fail(self, cause: BaseException) -> NoReturn:
         self.failed = True
