@@ -556,6 +556,25 @@ def make(*, strategy_id, mode):
 """
 
 
+def _desk_dryrun(
+    tmp_path: Path, module: str, source: str, config: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``livesession dryrun`` of run ``r`` (10 steps) on package ``mydesk``'s ``module``,
+    which fails its strategy (exit 4): the process, and the runs' directory."""
+    (tmp_path / "mydesk").mkdir()
+    (tmp_path / "mydesk" / "__init__.py").write_text("")
+    (tmp_path / "mydesk" / f"{module}.py").write_text(source)
+    (tmp_path / "desk.toml").write_text(f'run_id = "r"\nsteps = 10\n{config}')
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(tmp_path / "desk.toml"),
+         "--out", str(out), "-q"],
+        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    return done, out
+
+
 @pytest.mark.parametrize("mode", ["raise", "return"])
 def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp_path, mode):
     """Bug: a desk's strategy that raised (``bar.close * 0.999``, a Decimal times a float)
@@ -565,21 +584,13 @@ def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp
     of the desk's own code now, and where the traceback is. When no line of it raised (the
     session refused what ``on_bar`` returned: ``on_bar returned None``) the message says
     what, and the line named no file: it now says where ``on_bar`` is defined."""
-    (tmp_path / "mydesk").mkdir()
-    (tmp_path / "mydesk" / "__init__.py").write_text("")
-    (tmp_path / "mydesk" / "strat.py").write_text(_DESK_PACKAGE)
-    config = tmp_path / "desk.toml"
-    config.write_text(
-        'run_id = "r"\nsteps = 10\nstrategy_id = "mr"\nstrategy_factory = "mydesk.strat:make"\n'
-        f'[strategy_params]\nmode = "{mode}"\n'
+    done, out = _desk_dryrun(
+        tmp_path,
+        "strat",
+        _DESK_PACKAGE,
+        f'strategy_id = "mr"\nstrategy_factory = "mydesk.strat:make"\n'
+        f'[strategy_params]\nmode = "{mode}"\n',
     )
-    out = tmp_path / "runs"
-    done = subprocess.run(
-        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "--out", str(out),
-         "-q"],
-        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 4, done.stderr
     if mode == "raise":
         line = (
             _DESK_PACKAGE.splitlines().index(
@@ -639,18 +650,9 @@ def test_the_cli_s_failed_line_names_where_get_state_is(tmp_path):
     what JSON cannot hold ...); wound down ...``, naming no file: no line of the desk's code
     raised. It now says where ``get_state`` is, as it does ``on_bar`` for an answer it
     refused; the run's record holds no path."""
-    (tmp_path / "mydesk").mkdir()
-    (tmp_path / "mydesk" / "__init__.py").write_text("")
-    (tmp_path / "mydesk" / "counting.py").write_text(_COUNTING_PACKAGE)
-    config = tmp_path / "desk.toml"
-    config.write_text('run_id = "r"\nsteps = 10\nstrategy_factory = "mydesk.counting:make"\n')
-    out = tmp_path / "runs"
-    done = subprocess.run(
-        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "--out", str(out),
-         "-q"],
-        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 4, done.stderr
+    done, out = _desk_dryrun(
+        tmp_path, "counting", _COUNTING_PACKAGE, 'strategy_factory = "mydesk.counting:make"\n'
+    )
     defined = _COUNTING_PACKAGE.splitlines().index("    def get_state(self):") + 1
     assert done.stderr == (
         "livesession: failed: STRATEGY_ERROR (TypeError: get_state gave what JSON cannot hold "
