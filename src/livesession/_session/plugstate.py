@@ -8,6 +8,7 @@ one of the environment's secrets. Each is that plug-in's failure, said by the st
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import orjson
@@ -77,7 +78,7 @@ def _refused_at(value: object, where: str, depth: int = 0) -> str | None:
         return None
     children: Iterator[tuple[object, str]]
     if type(value) is dict:  # a subclass (a Counter) is refused whole, below
-        other = [key for key in value if not isinstance(key, str)]
+        other = [key for key in value if type(key) is not str]  # a StrEnum too
         if other:
             return f" at a key of {where}, {a_(type(other[0]).__name__)} where a string belongs"
         children = ((item, f"{where}[{key!r}]") for key, item in value.items())
@@ -127,6 +128,43 @@ _JSON_HINTS: Final = (
     ("to_dict", ' (x.to_dict("list") gives its columns as lists)'),  # a DataFrame
     ("isoformat", " (x.isoformat() is its text)"),  # a pandas Timestamp
 )
+
+
+_LEAVES: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def _member_at(value: object, where: str, depth: int = 0) -> tuple[Enum, str] | None:
+    """An ``Enum`` member in a state JSON took, and where it is; or None.
+
+    orjson writes a member as its value, and a ``StrEnum``'s or an ``IntEnum``'s compares
+    equal to it: the round trip passes, and a resume hands ``set_state`` the plain value
+    (``'up'``, whose ``.name`` raises). A list of plain values is passed over whole.
+    """
+    if isinstance(value, Enum):
+        return value, where
+    children: Iterator[tuple[object, str]]
+    if type(value) is dict and depth <= _DEEPEST:
+        if set(map(type, value.values())) <= _LEAVES:
+            return None
+        children = ((item, f"{where}[{key!r}]") for key, item in value.items())
+    elif type(value) is list and depth <= _DEEPEST:
+        if set(map(type, value)) <= _LEAVES:
+            return None
+        children = ((item, f"{where}[{index}]") for index, item in enumerate(value))
+    else:
+        return None
+    found = (_member_at(item, at, depth + 1) for item, at in children)
+    return next((member for member in found if member is not None), None)
+
+
+def _member_words(member: Enum, where: str) -> str:
+    """``Regime.UP (Regime) at state['regime'], which JSON gives back as 'up': ...``."""
+    kind = type(member).__name__
+    return (
+        f"{member!r:.80} ({kind}) at {where}, which JSON gives back as {member.value!r:.80}: "
+        f"a resume hands set_state the plain value (keep x.value, and make it {a_(kind)} "
+        f"again with {kind}(value))"
+    )
 
 
 def _holding(value: object, form: bytes, where: str) -> str:
@@ -191,6 +229,9 @@ class PlugInState:
             self._refuse(TypeError(f"get_state gave what JSON cannot hold ({exc}){at}{_USE_JSON}"))
         if back != state:
             self._refuse(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
+        member = _member_at(state, "state")
+        if member is not None:
+            self._refuse(TypeError(f"get_state gave {_member_words(*member)}{_USE_JSON}"))
         leaked = environment_secret_in(written)
         if leaked is not None:
             name, form = leaked
