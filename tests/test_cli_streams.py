@@ -168,6 +168,24 @@ def test_a_reader_that_leaves_is_no_error_of_any_command(tmp_path, sealed):
     assert stdout.is_symlink()
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="/proc/self/fd")
+@pytest.mark.parametrize(("command", "label"), [("report", "report"), ("prom", "textfile")])
+def test_output_dash_is_stdout(tmp_path, sealed, command, label):
+    """`prom RUN --output - | promtool check metrics`, as `curl -o -` and `tar -f -` read
+    `-`: it wrote a file named `-` in the working directory, exit 0, and stdout was empty."""
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", command, "runs/a", "--output", "-"],
+        capture_output=True, check=False, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "-").exists()
+    said = done.stderr.decode()
+    assert said in (f"{label:<10}/dev/stdout\n", f"{label:<10}/proc/self/fd/1\n"), said
+    assert main([command, str(sealed), "--output", str(tmp_path / "file")]) == 0
+    assert done.stdout == (tmp_path / "file").read_bytes()  # the file, alone on stdout
+
+
 @pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="Linux pipe sizes")
 def test_a_fifo_whose_reader_leaves_is_no_error(tmp_path, sealed):
     """`report RUN --output FIFO` whose reader closes after the first bytes: exit 0 (it was

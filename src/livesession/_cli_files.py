@@ -23,11 +23,13 @@ from ._exceptions import UsageError
 from ._support.fsutil import file_kind
 from ._support.madedir import make_dir
 from ._support.oserrors import cwd_gone, not_writable
+from ._support.outfile import own_descriptor
 from ._support.secrets import find_secrets
 
 __all__ = [
     "OUT_HINT",
     "in_dir",
+    "output_argument",
     "output_refused",
     "path_argument",
     "refuse_run_file",
@@ -239,3 +241,20 @@ def path_argument(text: str) -> Path:
     if gone is not None:
         raise argparse.ArgumentTypeError(gone)
     return Path(text)
+
+
+_STDOUT: Final = Path("/dev/stdout")
+
+
+def output_argument(text: str) -> Path:
+    """``--output`` of ``report`` and ``prom``: a path, or ``-`` for stdout, as tools take it.
+
+    ``--output -`` (``curl -o -``, ``tar -f -``) wrote a file named ``-`` in the current
+    directory and said ``report    -``, exit 0: a script piping it on read nothing, and found
+    a file it had not asked for. It is ``/dev/stdout`` now (this process's descriptor 1,
+    also where the system has no such link), written through as ``--output /dev/stdout``
+    is; ``./-`` still names a file ``-``.
+    """
+    if text == "-":
+        return _STDOUT if own_descriptor(_STDOUT) == 1 else Path("/proc/self/fd/1")
+    return path_argument(text)

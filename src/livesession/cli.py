@@ -38,6 +38,7 @@ from ._cli_commands import (
     cmd_status,
     cmd_verify,
 )
+from ._cli_files import output_argument
 from ._cli_files import path_argument as _path
 from ._cli_files import text_argument as _text
 from ._cli_leftover import missing_said, parsed
@@ -122,7 +123,8 @@ _OUTPUT_REFUSED: Final = (
 )
 _INTO: Final = (
     "; a symlink is followed and kept (/dev/stdout: the file alone on stdout), "
-    "and a FIFO or a character device (/dev/null) is written to, never replaced"
+    "and a FIFO or a character device (/dev/null) is written to, never replaced; "
+    "- is stdout"
 )
 
 
@@ -391,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument(
         "--output",
-        type=_path,
+        type=output_argument,
         metavar="PATH",
         help=f"default RUN_DIR/report.html, of a sealed run only (a live or crashed run's "
         f"needs --output); never a run's own file nor a symlink in a run directory (refused, "
@@ -414,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prm.add_argument(
         "--output",
-        type=_path,
+        type=output_argument,
         metavar="PATH",
         help=f"default RUN_DIR/livesession.prom; never a run's own file nor a symlink in a run "
         f"directory (refused, exit 2){_INTO}",
