@@ -186,6 +186,32 @@ def test_output_dash_is_stdout(tmp_path, sealed, command, label):
     assert done.stdout == (tmp_path / "file").read_bytes()  # the file, alone on stdout
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["evidence", "runs/a", "--out", "-"],
+        ["burnin", "runs/a", "--out", "-"],
+        ["dryrun", "--out", "-", "--steps", "20", "-q"],
+    ],
+)
+def test_out_dash_is_refused_not_made_a_folder(tmp_path, sealed, monkeypatch, capsys, arguments):
+    """`evidence RUN --out -` made a folder named `-` in the working directory and wrote the
+    bundle there, exit 0 (`burnin`'s reports and `dryrun`'s run alike): stdout, which `-` is
+    to `--output`, holds no folder."""
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    assert main(arguments) == 2
+
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err == (
+        "livesession: error: argument --out: '-' is stdout, which holds no folder: "
+        "give a directory (./- for one named -)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
 @pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="Linux pipe sizes")
 def test_a_fifo_whose_reader_leaves_is_no_error(tmp_path, sealed):
     """`report RUN --output FIFO` whose reader closes after the first bytes: exit 0 (it was

@@ -28,6 +28,7 @@ from ._support.secrets import find_secrets
 
 __all__ = [
     "OUT_HINT",
+    "folder_argument",
     "in_dir",
     "output_argument",
     "output_refused",
@@ -257,4 +258,19 @@ def output_argument(text: str) -> Path:
     """
     if text == "-":
         return _STDOUT if own_descriptor(_STDOUT) == 1 else Path("/proc/self/fd/1")
+    return path_argument(text)
+
+
+def folder_argument(text: str) -> Path:
+    """``--out DIR`` of ``dryrun``, ``evidence`` and ``burnin``: a folder, never ``-``.
+
+    ``evidence RUN --out -`` (``-`` read as stdout, as ``--output -`` is) made a folder named
+    ``-`` in the working directory and wrote the bundle there, exit 0: a script found nothing
+    on stdout and a folder few commands can name. A folder cannot go to stdout, so ``-`` is
+    refused; ``./-`` still names a folder ``-``.
+    """
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "'-' is stdout, which holds no folder: give a directory (./- for one named -)"
+        )
     return path_argument(text)
