@@ -212,6 +212,25 @@ def test_out_dash_is_refused_not_made_a_folder(tmp_path, sealed, monkeypatch, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [["status", "--json", "runs/a"], ["verify", "--json", "runs/a"], ["list", "--json", "runs"]],
+)
+def test_json_leaves_no_warning_at_exit_in_development_mode(tmp_path, sealed, arguments):
+    """Under `python -X dev` (or `PYTHONDEVMODE=1` in a CI job's environment) every `--json`
+    command ended its stderr with `sys:1: ResourceWarning: unclosed file <_io.TextIOWrapper
+    name=3 ...>`: the stdout kept aside for the JSON object was never closed. A log or a
+    supervisor reading stderr took a line no command said."""
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-m", "livesession", *arguments],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert isinstance(orjson.loads(done.stdout), dict)  # the one JSON object, whole
+
+
 @pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="Linux pipe sizes")
 def test_a_fifo_whose_reader_leaves_is_no_error(tmp_path, sealed):
     """`report RUN --output FIFO` whose reader closes after the first bytes: exit 0 (it was
