@@ -399,3 +399,45 @@ def test_stop_kill_and_ack_say_an_awkward_path_on_one_line(
     assert done.returncode == 8
     where = valid_text(str(bad / "r1"))  # bad\xffdir, as the CLI's error lines say it
     assert done.stderr.decode().startswith(f"livesession: kill: nothing holds {where}: sealed ")
+
+
+_FAILS_AT_ONCE = """
+from decimal import Decimal
+
+from livesession import SmaCrossover
+
+
+class FailsAtOnce(SmaCrossover):
+    def on_bar(self, bar, view):
+        raise RuntimeError("no model")
+
+
+def make_strategy(*, strategy_id="fails"):
+    return FailsAtOnce(strategy_id=strategy_id, order_qty=Decimal("0.01"))
+"""
+
+
+@needs_bash
+def test_dryrun_s_failed_line_says_an_awkward_path_on_one_line(tmp_path: Path) -> None:
+    """Bug: ``livesession: failed: ...; wound down ... and sealed FAILED: /srv/nl`` and then
+    ``run/r1`` on a line of its own (the ``stopped by SIGTERM`` line alike), and a byte that
+    is not UTF-8 said ``\\udcff`` under ``LC_ALL=C``: the path is said as a pasted command
+    says it, as every other line does."""
+    (tmp_path / "failsatonce.py").write_text(_FAILS_AT_ONCE)
+    out = os.fsencode(tmp_path) + b"/nl\n\xffrun"
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+        "LC_ALL": "C",
+        "PYTHONUTF8": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "--out", out, "--run-id", "r1",
+         "--steps", "30", "-q", "--strategy", "failsatonce:make_strategy"],
+        capture_output=True, check=False, env=env, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 4, done.stderr
+    (said,) = done.stderr.decode("ascii").splitlines()
+    assert said.startswith("livesession: failed: STRATEGY_ERROR (RuntimeError: no model; ")
+    where = said.rpartition(" and sealed FAILED: ")[2]
+    assert _pasted(where) == [os.fsdecode(out + b"/r1")]
