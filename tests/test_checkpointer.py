@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import enum
 import hashlib
 import io
 import logging
@@ -29,12 +30,12 @@ from livesession._session.assembly import (
 )
 from livesession._session.checkpoint import (
     Checkpointer,
-    PlugInState,
     VenueOffsets,
     gather,
     restore,
 )
 from livesession._session.pipeline import step_once
+from livesession._session.plugstate import PlugInState
 from livesession._session.preflight import run_preflight
 from livesession._support.logging import configure_logging, disable_logging
 from livesession._support.secrets import take_environment_secrets
@@ -410,6 +411,14 @@ class TestGatherRestore:
         assert [o.restored for o in owners] == [[state], [state]]
 
 
+class _Regime(enum.StrEnum):
+    UP = "up"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 2
+
+
 @dataclasses.dataclass
 class _Point:
     x: int
@@ -481,6 +490,10 @@ class TestPlugInState:
             (
                 {"by_hour": {"09": "a", 10: "b"}},
                 "(Dict key must be str) at a key of state['by_hour'], an int where a string",
+            ),
+            (  # a StrEnum is a str, but no JSON key: it was refused without a place
+                {"by_regime": {_Regime.UP: 3}},
+                "(Dict key must be str) at a key of state['by_regime'], a _Regime where",
             ),
         ],
     )
@@ -577,6 +590,24 @@ class TestPlugInState:
                 (
                     "datetime.datetime(2026, 3, 2, 9, 0, tzinfo=datetime.timezone.utc) (datetime)"
                     " at state['at'], which JSON gives back as '2026-03-02T09:00:00+00:00'"
+                ),
+            ),
+            # A regime flag of a StrEnum (or an IntEnum) compares equal to its value, so the
+            # round trip passed: a resume handed set_state 'up', whose .name raised.
+            (
+                {"n": 3, "regime": _Regime.UP},
+                (
+                    "<_Regime.UP: 'up'> (_Regime) at state['regime'], which JSON gives back as 'up':"
+                    " a resume hands set_state the plain value (keep x.value, and make it a _Regime"
+                    " again with _Regime(value))"
+                ),
+            ),
+            (
+                {"w": ["a", {"k": _Level.HIGH}]},
+                (
+                    "<_Level.HIGH: 2> (_Level) at state['w'][1]['k'], which JSON gives back as 2:"
+                    " a resume hands set_state the plain value (keep x.value, and make it a _Level"
+                    " again with _Level(value))"
                 ),
             ),
         ],

@@ -11,16 +11,16 @@ unknown option keeps argparse's own words. Still exit 2, nothing read.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from livesession.cli import main
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-_LOOP = 'for run in out/runs/*/; do livesession {verb} "$run"; done'
+_LOOP = 'rc=0; for run in out/runs/*/; do livesession {verb} "$run" || rc=1; done; test $rc = 0'
 
 
 def _refusal(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -48,7 +48,10 @@ def test_json_says_it_in_its_one_object(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["verify", "--json", str(first), str(second)]) == 2
     captured = capsys.readouterr()
     document = json.loads(captured.out)
-    loop = f"for run in '{tmp_path}/a b'/*/; do livesession verify \"$run\"; done"
+    loop = (
+        f"rc=0; for run in '{tmp_path}/a b'/*/; do livesession verify \"$run\" || rc=1; done; "
+        "test $rc = 0"
+    )
     assert document == {
         "ok": False,
         "exit_code": 2,
@@ -190,3 +193,36 @@ def test_list_given_nothing_says_which_directory(capsys: pytest.CaptureFixture[s
         "that holds the runs: `livesession list out/runs`, where dryrun puts them without "
         "--out)\n"
     )
+
+
+@pytest.mark.broken_run("a-bad's events.jsonl is changed on purpose: the loop must see it")
+def test_the_loop_it_gives_ends_with_an_exit_code_a_script_can_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug (a desk verifying the 200 runs of a batch before a review): the loop the refusal
+    gave, ``for run in out/*/; do livesession verify "$run"; done``, exits with the last
+    run's code: a run not clean before a clean last one left it 0, and a script's
+    ``set -e`` or ``&& hand-over`` went on. The loop now ends non-zero when any did."""
+    out = tmp_path / "out" / "runs"
+    for run in ("a-bad", "b-good"):
+        argv = ["dryrun", "-q", "--run-id", run, "--steps", "20", "--out", str(out)]
+        assert main(argv) == 0
+    events = out / "a-bad" / "events.jsonl"
+    events.write_bytes(events.read_bytes().replace(b'"BAR"', b'"BAX"', 1))
+    capsys.readouterr()
+    said = _refusal(capsys, "verify", str(out / "a-bad"), str(out / "b-good"))
+    loop = said.rstrip("\n").split("`")[1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    ran = subprocess.run(["sh", "-c", loop], env=env, capture_output=True, text=True, check=False)
+    assert ran.returncode == 1, (loop, ran.stdout, ran.stderr)
+    assert f"OK {out}/b-good:" in ran.stdout
+    assert loop == (
+        f'rc=0; for run in {out}/*/; do livesession verify "$run" || rc=1; done; test $rc = 0'
+    )
+    for page in ("RUNBOOK.md", "docs/operations.md"):  # the docs' loop, run as written
+        text = (Path(__file__).resolve().parents[1] / page).read_text(encoding="utf-8")
+        (line,) = [x for x in text.splitlines() if x.startswith("rc=0; for run in out/runs/")]
+        ran = subprocess.run(
+            ["sh", "-c", line], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        )
+        assert (ran.returncode, ran.stdout) == (1, "not clean: out/runs/a-bad/\n"), ran.stderr

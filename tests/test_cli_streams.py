@@ -168,6 +168,69 @@ def test_a_reader_that_leaves_is_no_error_of_any_command(tmp_path, sealed):
     assert stdout.is_symlink()
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="/proc/self/fd")
+@pytest.mark.parametrize(("command", "label"), [("report", "report"), ("prom", "textfile")])
+def test_output_dash_is_stdout(tmp_path, sealed, command, label):
+    """`prom RUN --output - | promtool check metrics`, as `curl -o -` and `tar -f -` read
+    `-`: it wrote a file named `-` in the working directory, exit 0, and stdout was empty."""
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", command, "runs/a", "--output", "-"],
+        capture_output=True, check=False, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "-").exists()
+    said = done.stderr.decode()
+    assert said in (f"{label:<10}/dev/stdout\n", f"{label:<10}/proc/self/fd/1\n"), said
+    assert main([command, str(sealed), "--output", str(tmp_path / "file")]) == 0
+    assert done.stdout == (tmp_path / "file").read_bytes()  # the file, alone on stdout
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["evidence", "runs/a", "--out", "-"],
+        ["burnin", "runs/a", "--out", "-"],
+        ["dryrun", "--out", "-", "--steps", "20", "-q"],
+    ],
+)
+def test_out_dash_is_refused_not_made_a_folder(tmp_path, sealed, monkeypatch, capsys, arguments):
+    """`evidence RUN --out -` made a folder named `-` in the working directory and wrote the
+    bundle there, exit 0 (`burnin`'s reports and `dryrun`'s run alike): stdout, which `-` is
+    to `--output`, holds no folder."""
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    assert main(arguments) == 2
+
+    said = capsys.readouterr()
+    assert said.out == ""
+    assert said.err == (
+        "livesession: error: argument --out: '-' is stdout, which holds no folder: "
+        "give a directory (./- for one named -)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [["status", "--json", "runs/a"], ["verify", "--json", "runs/a"], ["list", "--json", "runs"]],
+)
+def test_json_leaves_no_warning_at_exit_in_development_mode(tmp_path, sealed, arguments):
+    """Under `python -X dev` (or `PYTHONDEVMODE=1` in a CI job's environment) every `--json`
+    command ended its stderr with `sys:1: ResourceWarning: unclosed file <_io.TextIOWrapper
+    name=3 ...>`: the stdout kept aside for the JSON object was never closed. A log or a
+    supervisor reading stderr took a line no command said."""
+    done = subprocess.run(
+        [sys.executable, "-X", "dev", "-m", "livesession", *arguments],
+        capture_output=True, text=True, check=False, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert isinstance(orjson.loads(done.stdout), dict)  # the one JSON object, whole
+
+
 @pytest.mark.skipif(not hasattr(fcntl, "F_SETPIPE_SZ"), reason="Linux pipe sizes")
 def test_a_fifo_whose_reader_leaves_is_no_error(tmp_path, sealed):
     """`report RUN --output FIFO` whose reader closes after the first bytes: exit 0 (it was

@@ -321,6 +321,11 @@ class TestASecondWriterIsRefused:
             (line,) = proc.stderr.splitlines()
             assert line.startswith(f"livesession: rejected: {writer.run_dir} is being written by")
             assert f"pid {writer.pid} on {socket.gethostname()} since " in line
+            if argv[0] == "dryrun":  # it said "or wait for it to end": the id stays taken
+                assert line.endswith(
+                    "(one writer per run: choose another --run-id; waiting will not free this "
+                    "one, which stays that run's)"
+                ), line
             assert proc.stdout == ""
             assert _files(writer.run_dir) == before, f"{argv[0]} changed the run"
         writer.finish()

@@ -365,3 +365,79 @@ def test_verify_counts_the_violations_of_a_path_not_utf_8_as_every_line_says_it(
     )
     assert done.returncode == 1
     assert done.stderr == b"1 violation(s) in " + os.fsencode(tmp_path) + b"/bad\\xffdir/r1\n"
+
+
+@needs_bash
+def test_stop_kill_and_ack_say_an_awkward_path_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: ``stop``, ``kill`` and ``ack`` printed a run's path as it is: ``livesession: kill:
+    nothing holds /tmp/nl`` and then ``run/r1: sealed COMPLETED ...`` on a line of its own,
+    and a byte that is not UTF-8 as ``\\udcff`` on stderr (``LC_ALL=C``), where every other
+    command's line says ``\\xff``. The path is said as the other commands say it."""
+    out = tmp_path / "nl\nrun"
+    run_dir = out / "r1"
+    assert main(["dryrun", "--out", str(out), "--run-id", "r1", "--steps", "30", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["stop", str(run_dir)]) == 0
+    (said,) = capsys.readouterr().out.splitlines()
+    assert _pasted(said.partition(" is stopped already: ")[0]) == [str(run_dir)]
+    for verb in ("kill", "ack"):
+        assert main([verb, str(run_dir)]) == 8
+        (said,) = capsys.readouterr().err.splitlines()
+        where = said.removeprefix(f"livesession: {verb}: nothing holds ").partition(": ")[0]
+        assert _pasted(where) == [str(run_dir)]
+
+    bad = tmp_path / os.fsdecode(b"bad\xffdir")
+    assert main(["dryrun", "--out", str(bad), "--run-id", "r1", "--steps", "30", "-q"]) == 0
+    capsys.readouterr()
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}  # stderr: ASCII, backslashreplace
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "kill", os.fsencode(bad / "r1")],
+        capture_output=True, check=False, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 8
+    where = valid_text(str(bad / "r1"))  # bad\xffdir, as the CLI's error lines say it
+    assert done.stderr.decode().startswith(f"livesession: kill: nothing holds {where}: sealed ")
+
+
+_FAILS_AT_ONCE = """
+from decimal import Decimal
+
+from livesession import SmaCrossover
+
+
+class FailsAtOnce(SmaCrossover):
+    def on_bar(self, bar, view):
+        raise RuntimeError("no model")
+
+
+def make_strategy(*, strategy_id="fails"):
+    return FailsAtOnce(strategy_id=strategy_id, order_qty=Decimal("0.01"))
+"""
+
+
+@needs_bash
+def test_dryrun_s_failed_line_says_an_awkward_path_on_one_line(tmp_path: Path) -> None:
+    """Bug: ``livesession: failed: ...; wound down ... and sealed FAILED: /srv/nl`` and then
+    ``run/r1`` on a line of its own (the ``stopped by SIGTERM`` line alike), and a byte that
+    is not UTF-8 said ``\\udcff`` under ``LC_ALL=C``: the path is said as a pasted command
+    says it, as every other line does."""
+    (tmp_path / "failsatonce.py").write_text(_FAILS_AT_ONCE)
+    out = os.fsencode(tmp_path) + b"/nl\n\xffrun"
+    env = os.environ | {
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path]),
+        "LC_ALL": "C",
+        "PYTHONUTF8": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "--out", out, "--run-id", "r1",
+         "--steps", "30", "-q", "--strategy", "failsatonce:make_strategy"],
+        capture_output=True, check=False, env=env, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 4, done.stderr
+    (said,) = done.stderr.decode("ascii").splitlines()
+    assert said.startswith("livesession: failed: STRATEGY_ERROR (RuntimeError: no model; ")
+    where = said.rpartition(" and sealed FAILED: ")[2]
+    assert _pasted(where) == [os.fsdecode(out + b"/r1")]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import io
+from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -729,6 +730,10 @@ class _FailsOnCall(_StateStrategy):
         return super().get_state()
 
 
+class _Qty(int):
+    """An int of the strategy's own, which JSON gives back as a plain int."""
+
+
 class _Array:
     """As numpy's ndarray (or a pandas Series): sized, with ``tolist``."""
 
@@ -774,6 +779,19 @@ class TestStateTheCheckpointCannotHold:
             (_Stamp(), "_Stamp) at state['extra'] (x.isoformat() is its text)"),
             # numpy's random generator state (bit_generator.state) holds 128-bit integers
             ({"state": 2**127 + 1}, "64-bit range) at state['extra']['state'] (str(x) keeps it"),
+            # a subclass of a JSON type: it came back plain, equal to it, so it was taken; a
+            # resume handed set_state a dict where the run had kept a Counter (or a
+            # defaultdict), and the resumed run failed on a missing key the uninterrupted
+            # one counted from 0 (KeyError: 'flat')
+            (Counter(flat=3), "Counter) at state['extra'] (dict(x) is it as JSON: a resume "),
+            (
+                {"h": defaultdict(list)},
+                (
+                    "defaultdict) at state['extra']['h'] (dict(x) is it as JSON: a resume hands "
+                    "set_state a plain dict, to make a defaultdict again)"
+                ),
+            ),
+            ([_Qty(3)], "_Qty) at state['extra'][0] (int(x) is it as JSON"),
         ],
     )
     def test_at_activation_the_run_fails_at_step_0(self, tmp_path: Path, state: Any, shown: str):
@@ -789,6 +807,34 @@ class TestStateTheCheckpointCannotHold:
         assert event["payload"]["message"].startswith("get_state gave what JSON cannot hold (")
         assert shown in event["payload"]["message"]
         assert "store Decimals as strings" in event["payload"]["message"]
+        checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
+        assert (checkpoint["sealed"], checkpoint["strategy"]) == (True, None)
+
+    @pytest.mark.parametrize(
+        ("state", "shown"), [(None, "None"), ([1, 2], "a list"), ("{}", "a str")]
+    )
+    def test_a_state_that_is_no_dict_fails_at_step_0(self, tmp_path: Path, state: Any, shown: str):
+        """A ``get_state`` without its ``return`` gives None. Before, the run went on and
+        sealed COMPLETED, and every checkpoint held None: after a crash, ``resume`` handed
+        set_state None and was refused (``'NoneType' object is not subscriptable``), the
+        run never to be finished, while ``status`` said it could be resumed."""
+
+        class _Gives(ScriptedStrategy):
+            def get_state(self) -> Any:
+                return state
+
+        run_dir, result = _one_shot(tmp_path, "no-dict", _Gives(at({1: [buy("0.010")]})))
+        assert (result.status, result.reason, result.steps) == (
+            SessionStatus.FAILED,
+            "STRATEGY_ERROR",
+            0,
+        )
+        (event,) = _events(run_dir, "STRATEGY_ERROR")
+        assert event["payload"]["message"] == (
+            f"get_state returned {shown}, not a dict (a forgotten return?): set_state gets it "
+            "back on resume; return the state as a dict of JSON values, {} when there is "
+            "nothing to keep"
+        )
         checkpoint = orjson.loads((run_dir / "checkpoint.json").read_bytes())
         assert (checkpoint["sealed"], checkpoint["strategy"]) == (True, None)
 

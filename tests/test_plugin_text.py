@@ -556,6 +556,25 @@ def make(*, strategy_id, mode):
 """
 
 
+def _desk_dryrun(
+    tmp_path: Path, module: str, source: str, config: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``livesession dryrun`` of run ``r`` (10 steps) on package ``mydesk``'s ``module``,
+    which fails its strategy (exit 4): the process, and the runs' directory."""
+    (tmp_path / "mydesk").mkdir()
+    (tmp_path / "mydesk" / "__init__.py").write_text("")
+    (tmp_path / "mydesk" / f"{module}.py").write_text(source)
+    (tmp_path / "desk.toml").write_text(f'run_id = "r"\nsteps = 10\n{config}')
+    out = tmp_path / "runs"
+    done = subprocess.run(
+        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(tmp_path / "desk.toml"),
+         "--out", str(out), "-q"],
+        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    return done, out
+
+
 @pytest.mark.parametrize("mode", ["raise", "return"])
 def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp_path, mode):
     """Bug: a desk's strategy that raised (``bar.close * 0.999``, a Decimal times a float)
@@ -565,21 +584,13 @@ def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp
     of the desk's own code now, and where the traceback is. When no line of it raised (the
     session refused what ``on_bar`` returned: ``on_bar returned None``) the message says
     what, and the line named no file: it now says where ``on_bar`` is defined."""
-    (tmp_path / "mydesk").mkdir()
-    (tmp_path / "mydesk" / "__init__.py").write_text("")
-    (tmp_path / "mydesk" / "strat.py").write_text(_DESK_PACKAGE)
-    config = tmp_path / "desk.toml"
-    config.write_text(
-        'run_id = "r"\nsteps = 10\nstrategy_id = "mr"\nstrategy_factory = "mydesk.strat:make"\n'
-        f'[strategy_params]\nmode = "{mode}"\n'
+    done, out = _desk_dryrun(
+        tmp_path,
+        "strat",
+        _DESK_PACKAGE,
+        f'strategy_id = "mr"\nstrategy_factory = "mydesk.strat:make"\n'
+        f'[strategy_params]\nmode = "{mode}"\n',
     )
-    out = tmp_path / "runs"
-    done = subprocess.run(
-        [sys.executable, "-m", "livesession.cli", "dryrun", "-c", str(config), "--out", str(out),
-         "-q"],
-        capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
-    assert done.returncode == 4, done.stderr
     if mode == "raise":
         line = (
             _DESK_PACKAGE.splitlines().index(
@@ -605,4 +616,51 @@ def test_the_cli_s_failed_line_names_the_line_of_the_desk_s_code_that_raised(tmp
         )
         events = (out / "r" / "events.jsonl").read_text(encoding="utf-8")
         assert "on_bar is at" not in events  # a path is no part of the run's evidence
+    assert verify_run(out / "r").ok
+
+
+_COUNTING_PACKAGE = """\
+from collections import Counter
+
+
+class Counting:
+    def __init__(self, *, strategy_id):
+        self.strategy_id = strategy_id
+        self.seen = Counter()
+
+    def on_bar(self, bar, view):
+        self.seen["bars"] += 1
+        return []
+
+    def get_state(self):
+        return {"seen": self.seen}
+
+    def set_state(self, state):
+        self.seen = state["seen"]
+
+
+def make(*, strategy_id):
+    return Counting(strategy_id=strategy_id)
+"""
+
+
+def test_the_cli_s_failed_line_names_where_get_state_is(tmp_path):
+    """Bug: a state the checkpoint refused (a Counter, which a resume would hand back as a
+    plain dict) ended ``dryrun`` with ``failed: STRATEGY_ERROR (TypeError: get_state gave
+    what JSON cannot hold ...); wound down ...``, naming no file: no line of the desk's code
+    raised. It now says where ``get_state`` is, as it does ``on_bar`` for an answer it
+    refused; the run's record holds no path."""
+    done, out = _desk_dryrun(
+        tmp_path, "counting", _COUNTING_PACKAGE, 'strategy_factory = "mydesk.counting:make"\n'
+    )
+    defined = _COUNTING_PACKAGE.splitlines().index("    def get_state(self):") + 1
+    assert done.stderr == (
+        "livesession: failed: STRATEGY_ERROR (TypeError: get_state gave what JSON cannot hold "
+        "(Type is not JSON serializable: Counter) at state['seen'] (dict(x) is it as JSON: a "
+        "resume hands set_state a plain dict, to make a Counter again): use only JSON types, "
+        f"and store Decimals as strings; get_state is at {tmp_path / 'mydesk' / 'counting.py'}:"
+        f"{defined}); wound down (cancelled, flattened) and sealed FAILED: {out / 'r'}\n"
+    )
+    events = (out / "r" / "events.jsonl").read_text(encoding="utf-8")
+    assert "get_state is at" not in events  # a path is no part of the run's evidence
     assert verify_run(out / "r").ok

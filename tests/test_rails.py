@@ -17,6 +17,7 @@ import pytest
 
 from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy, sell
 from livesession import (
+    CancelIntent,
     CancelReport,
     CheckResult,
     DryrunConfig,
@@ -204,6 +205,39 @@ class TestPriceCollar:
     def test_market_orders_are_not_collared(self):
         """A market order has no price to collar."""
         assert price_collar(D("0.05"))(_intent(), _ctx(last_price=D(1))) is None
+
+    @pytest.mark.parametrize(
+        ("side", "order_type", "price"),
+        [
+            (Side.SELL, OrderType.STOP, "36000.00"),
+            (Side.SELL, OrderType.LIMIT, "44000.00"),
+            (Side.BUY, OrderType.STOP, "44000.00"),
+            (Side.BUY, OrderType.LIMIT, "36000.00"),
+        ],
+        ids=["sell-stop-below", "sell-limit-above", "buy-stop-above", "buy-limit-below"],
+    )
+    def test_a_reduce_only_order_resting_on_its_exit_side_passes(self, side, order_type, price):
+        """A protective exit 10 % away that can only close, and only once the market comes
+        to it, is no fat finger: the collar refused a strategy's trailing stop moved to
+        breakeven after a gap, once it had cancelled the stop it replaced."""
+        intent = _intent(side=side, order_type=order_type, limit_price=D(price), reduce_only=True)
+        assert price_collar(D("0.05"))(intent, _ctx()) is None
+        entry = attrs.evolve(intent, reduce_only=False)
+        assert price_collar(D("0.05"))(entry, _ctx()) is not None  # an entry that far is
+
+    @pytest.mark.parametrize(
+        ("side", "order_type", "price"),
+        [(Side.SELL, OrderType.STOP, "44000.00"), (Side.SELL, OrderType.LIMIT, "36000.00")],
+        ids=["sell-stop-above", "sell-limit-below"],
+    )
+    def test_a_reduce_only_order_that_would_trade_at_once_is_collared(
+        self, side, order_type, price
+    ):
+        """A reduce-only order priced through the market trades at once: a fat finger still."""
+        intent = _intent(side=side, order_type=order_type, limit_price=D(price), reduce_only=True)
+        rejection = price_collar(D("0.05"))(intent, _ctx())
+        assert rejection is not None
+        assert rejection.rule == "PRICE_COLLAR"
 
 
 class TestPerTradeRisk:
@@ -762,6 +796,41 @@ class TestReduceOnlyAtTheVenue:
             e for e in sinks.events_of("ORDER_SUBMITTED") if e["payload"]["order_type"] == "LIMIT"
         ]
         assert cancelled["payload"]["client_order_id"] == resting["payload"]["client_order_id"]
+        assert orch.book.positions["BTC/USDT"] == 0
+        orch.close()
+
+    def test_a_stop_moved_after_a_gap_replaces_the_leg_it_cancelled(self):
+        """A protected long at 40000.00; the next bar gaps 10 % up and the strategy moves its
+        stop to breakeven: it cancels the session's stop leg and places a reduce-only STOP at
+        40080.00. The collar (5 %) refused that stop after the leg's cancel was sent, and
+        the position rode the fall back without a stop. The stop rests now, and fills."""
+        protect = {"take_profit_pct": D("0.5"), "stop_loss_pct": D("0.02")}
+
+        def script(n, _bar, view):
+            if n == 1:
+                return [buy("0.010", **protect)]
+            if n == 2:
+                (stop,) = [o for o in view.open_orders() if o.order_type is OrderType.STOP]
+                moved = sell(
+                    "0.010", order_type=OrderType.STOP, limit_price=D("40080.00"), reduce_only=True
+                )
+                return [CancelIntent(client_order_id=stop.client_order_id), moved]
+            return []
+
+        closes = ("40000.00", "44000.00", "44000.00", "40000.00", "40000.00")
+        orch, sinks = _trading_session(script, closes=closes)
+        orch.run_n_steps(5)
+        assert not sinks.events_of("RISK_REJECTED")
+        moved = [
+            e["payload"] for e in sinks.events_of("ORDER_SUBMITTED")
+            if e["payload"]["reason"] == "" and e["payload"]["order_type"] == "STOP"
+        ]  # fmt: skip
+        assert [m["limit_price"] for m in moved] == ["40080.00"]
+        fills = [e["payload"] for e in sinks.events_of("ORDER_FILLED")]
+        assert (fills[-1]["client_order_id"], fills[-1]["price"]) == (
+            moved[0]["client_order_id"],
+            "40000.00",
+        )
         assert orch.book.positions["BTC/USDT"] == 0
         orch.close()
 

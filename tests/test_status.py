@@ -533,6 +533,20 @@ def test_list_shows_every_run_with_its_verdict(
     assert main(["resume", str(tmp_path / "k" / profile.name), "-q"]) == 0
 
 
+def test_list_puts_runs_in_the_order_of_their_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: `list` sorted run ids as text, so `demo-1000` came between `demo-100` and
+    `demo-101` (a batch past a thousand runs). Numbers now sort as numbers."""
+    out = tmp_path / "runs"
+    for run_id in ("b-100", "b-1000", "b-99", "b-101", "a"):
+        assert main(["dryrun", "--out", str(out), "--run-id", run_id, "--steps", "3", "-q"]) == 0
+    capsys.readouterr()
+    assert main(["list", str(out), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in document["runs"]] == ["a", "b-99", "b-100", "b-101", "b-1000"]
+
+
 def test_list_goes_on_past_a_run_it_cannot_read(
     completed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,10 +20,23 @@ import functools
 import threading
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, TypeVarTuple
 
+from ._domain.lifecycle import SessionState
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["JOIN_POLL", "on_its_own_thread", "release", "settle", "start_side"]
+    from ._session.coordinator import LiveSessionOrchestrator
+
+__all__ = [
+    "JOIN_POLL",
+    "abandon",
+    "loop_gone",
+    "on_its_own_thread",
+    "release",
+    "settle",
+    "start_side",
+    "steps_while_open",
+]
 
 _R = TypeVar("_R")
 _Ts = TypeVarTuple("_Ts")
@@ -128,6 +141,48 @@ def start_side(side: concurrent.futures.ThreadPoolExecutor, threads: int) -> Non
 def release(executor: concurrent.futures.ThreadPoolExecutor) -> None:
     """End the owner thread (after the step under way, if any; nothing queued runs)."""
     executor.shutdown(wait=True, cancel_futures=True)
+
+
+def steps_while_open(
+    session: LiveSessionOrchestrator, n: int, loop: asyncio.AbstractEventLoop
+) -> int:
+    """``session.run_n_steps(n)``, one step at a time, and no further step once ``loop`` is closed.
+
+    A loop closed under a ``run_steps`` (``loop.close()`` without ``asyncio.run``'s shutdown,
+    a third Ctrl-C while ``asyncio.run`` cancels its tasks) leaves nothing awaiting it: the
+    session went on stepping (trading) to the end of ``n`` on its thread, holding the run
+    (``status`` said running, ``resume_run`` in the process ``RunHeld``) and the process's
+    exit. It now ends at the step under way, the run a crash at its last checkpoint.
+    """
+    before, tried = session.steps_done, 0
+    while tried < n and not loop.is_closed():
+        session.run_n_steps(1)  # the first raises as run_n_steps(n) would (not activated)
+        tried += 1
+        if session.state is not SessionState.DRYRUN_ACTIVE:
+            break
+    return session.steps_done - before
+
+
+def loop_gone(loop: asyncio.AbstractEventLoop) -> bool:
+    """``loop`` is closed or not the one running here: nothing awaited now would ever resume.
+
+    So it is when the garbage collector closes a block's coroutine after its loop closed.
+    """
+    try:
+        return asyncio.get_running_loop() is not loop
+    except RuntimeError:  # no loop running
+        return True
+
+
+def abandon(*executors: concurrent.futures.ThreadPoolExecutor) -> None:
+    """End the session's threads without waiting for them: its loop is gone.
+
+    Nothing is sealed (a loop closed without its shutdown runs nothing more): the session,
+    dropped with the block, lets go of its run as the garbage collector takes it, a crash at
+    its last checkpoint that ``resume_run`` finishes.
+    """
+    for executor in executors:
+        executor.shutdown(wait=False, cancel_futures=True)
 
 
 def retrieved(call: asyncio.Future[Any]) -> None:

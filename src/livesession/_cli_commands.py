@@ -42,7 +42,7 @@ from ._exceptions import UsageError
 from ._support.anchor import paths_as_given
 from ._support.outfile import output_target, own_descriptor
 from ._support.secrets import redact_text
-from ._support.text import json_path, one_line, path_text
+from ._support.text import error_line, json_path, one_line, path_text
 
 if TYPE_CHECKING:
     from .burnin import BurninResult
@@ -131,7 +131,7 @@ def cmd_control(args: argparse.Namespace) -> int:
     if code == EXIT_OK:
         print(outcome.line)  # noqa: T201 - the CLI's output
     else:
-        print(f"livesession: {args.command}: {redact_text(outcome.line)}", file=sys.stderr)  # noqa: T201
+        print(f"livesession: {args.command}: {error_line(outcome.line)}", file=sys.stderr)  # noqa: T201
     return code
 
 

@@ -23,11 +23,14 @@ from ._exceptions import UsageError
 from ._support.fsutil import file_kind
 from ._support.madedir import make_dir
 from ._support.oserrors import cwd_gone, not_writable
+from ._support.outfile import own_descriptor
 from ._support.secrets import find_secrets
 
 __all__ = [
     "OUT_HINT",
+    "folder_argument",
     "in_dir",
+    "output_argument",
     "output_refused",
     "path_argument",
     "refuse_run_file",
@@ -239,3 +242,35 @@ def path_argument(text: str) -> Path:
     if gone is not None:
         raise argparse.ArgumentTypeError(gone)
     return Path(text)
+
+
+_STDOUT: Final = Path("/dev/stdout")
+
+
+def output_argument(text: str) -> Path:
+    """``--output`` of ``report`` and ``prom``: a path, or ``-`` for stdout, as tools take it.
+
+    ``--output -`` (``curl -o -``, ``tar -f -``) wrote a file named ``-`` in the current
+    directory and said ``report    -``, exit 0: a script piping it on read nothing, and found
+    a file it had not asked for. It is ``/dev/stdout`` now (this process's descriptor 1,
+    also where the system has no such link), written through as ``--output /dev/stdout``
+    is; ``./-`` still names a file ``-``.
+    """
+    if text == "-":
+        return _STDOUT if own_descriptor(_STDOUT) == 1 else Path("/proc/self/fd/1")
+    return path_argument(text)
+
+
+def folder_argument(text: str) -> Path:
+    """``--out DIR`` of ``dryrun``, ``evidence`` and ``burnin``: a folder, never ``-``.
+
+    ``evidence RUN --out -`` (``-`` read as stdout, as ``--output -`` is) made a folder named
+    ``-`` in the working directory and wrote the bundle there, exit 0: a script found nothing
+    on stdout and a folder few commands can name. A folder cannot go to stdout, so ``-`` is
+    refused; ``./-`` still names a folder ``-``.
+    """
+    if text == "-":
+        raise argparse.ArgumentTypeError(
+            "'-' is stdout, which holds no folder: give a directory (./- for one named -)"
+        )
+    return path_argument(text)

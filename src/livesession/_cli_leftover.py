@@ -147,9 +147,10 @@ def _one_run(args: argparse.Namespace, extra: list[str]) -> str:
     named = ", ".join(path_text(path) for path in given[:_NAMED])
     named += ", ..." if len(given) > _NAMED else ""
     out = shell_word(os.fspath(Path(given[0]).parent))
-    return (
+    loop = f'for run in {out}/*/; do livesession {args.command} "$run" || rc=1; done'
+    return (  # the loop's own exit code says whether any did not exit 0, not the last's
         f"{args.command} takes one run directory, given {len(given)} ({named}): run it once "
-        f'for each, `for run in {out}/*/; do livesession {args.command} "$run"; done`'
+        f"for each, `rc=0; {loop}; test $rc = 0`"
     )
 
 

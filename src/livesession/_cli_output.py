@@ -18,6 +18,7 @@ backslash escapes (``env/\xfcn\xef``) instead of ending the command with a trace
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import re
@@ -278,12 +279,25 @@ def json_only_on_stdout() -> Iterator[None]:
     finally:
         if real is not sys.stdout and _ASIDE_TO_THE_END[0]:
             real.flush()  # kept for the JSON object an error after this one writes
+            atexit.register(_close_at_exit, real)
         else:
             _JSON_STDOUT.pop()
             if real is not sys.stdout:
                 real.flush()
                 os.dup2(real.fileno(), 1)
                 real.close()
+
+
+def _close_at_exit(kept: TextIO) -> None:
+    """Close the stdout kept aside for the JSON object, once nothing is left to write there.
+
+    An exit hook: it runs after the threads a plug-in left running were joined. Left open,
+    the interpreter's teardown said ``sys:1: ResourceWarning: unclosed file
+    <_io.TextIOWrapper name=3 ...>`` on stderr under ``python -X dev`` (``PYTHONDEVMODE=1``),
+    after every ``--json`` command's last line.
+    """
+    with contextlib.suppress(OSError, ValueError):  # a reader that left; closed already
+        kept.close()
 
 
 def _on_fd1(stream: TextIO) -> bool:

@@ -291,12 +291,12 @@ def _run(
         _say_rejected(result, run_dir, session.config)
     if result.status is SessionStatus.FAILED:
         why = failure_line(result, run_dir, session.inspect().fault_cause)
-        print(f"livesession: failed: {why}", file=sys.stderr)  # noqa: T201 - the CLI's output
+        print(one_line(f"livesession: failed: {why}"), file=sys.stderr)  # noqa: T201 - the CLI's output
     elif controls.stop_reason and result.reason == controls.stop_reason:
         print(  # noqa: T201 - the CLI's output
             f"livesession: stopped by {controls.stop_reason.removeprefix('SIGNAL_')} after "
             f"{result.steps} steps: cancelled, flattened and sealed {result.status.value}: "
-            f"{run_dir}",
+            f"{one_line(path_text(run_dir))}",
             file=sys.stderr,
         )
     say_undelivered(run_dir, alerts)

@@ -33,7 +33,7 @@ from ._rundir.seal import lease_lost_words
 from ._rundir.statuswords import NEVER_TRADED, nonzero
 from ._support.oserrors import oserror_text
 from ._support.secrets import redact, redact_text, redact_url
-from ._support.text import command, json_path, one_line
+from ._support.text import command, json_path, one_line, path_text
 from .testing._culprit import raised_at
 
 if TYPE_CHECKING:
@@ -151,15 +151,15 @@ def failure_line(result: DryrunResult, run_dir: Path, cause: BaseException | Non
     if result.detail:  # a plug-in's text: a NUL or an ESC in it would reach the terminal
         what += f" ({one_line(result.detail)}{raised_at(result.reason, result.detail, cause)})"
     if result.state.value == "STOPPED":
-        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {run_dir}"
+        return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {path_text(run_dir)}"
     at = faulted_in_wind_down_in(run_dir, result.reason)
     how = wind_down_words(result.reason, at) or "without a wind-down"
     if result.reason == "LEASE_LOST":  # not the general advice: the venue's are not its own
         said = lease_lost_words(run_dir)
-        return f"{what}; sealed FAILED in {result.state.value} {how}: {said}: {run_dir}"
+        return f"{what}; sealed FAILED in {result.state.value} {how}: {said}: {path_text(run_dir)}"
     return (
         f"{what}; sealed FAILED in {result.state.value} {how}: check the venue's open orders "
-        f"and positions (RUNBOOK): {run_dir}"
+        f"and positions (RUNBOOK): {path_text(run_dir)}"
     )
 
 
@@ -345,7 +345,7 @@ def left_at_venue(run_dir: Path) -> str:
 
     standing = run_status(run_dir)
     if standing.reason == "LEASE_LOST":  # the venue's orders are the new holder's
-        return f"{lease_lost_words(run_dir)}: {run_dir}"
+        return f"{lease_lost_words(run_dir)}: {path_text(run_dir)}"
     held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
     orders, doubt = len(standing.open_orders), standing.position_in_doubt
     if not held and not orders and not doubt:
@@ -360,7 +360,7 @@ def left_at_venue(run_dir: Path) -> str:
         f"the wind-down did not finish: {left}, which the venue did not confirm: check the "
         "venue's own open orders and positions and close what is still there (RUNBOOK: When "
         f"a session is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: "
-        f"{run_dir}"
+        f"{path_text(run_dir)}"
     )
 
 

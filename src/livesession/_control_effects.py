@@ -24,7 +24,7 @@ from ._rundir.onestop import sealed_but_held
 from ._rundir.refused import refused_first
 from ._rundir.seal import describe_seal, last_stop
 from ._rundir.starting import killed_before_writing, no_run_yet
-from ._support.text import command
+from ._support.text import command, path_text
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -94,11 +94,15 @@ def stopped_effect(watch: RunWatch, holder: Holder, who: str) -> ControlOutcome 
         if seen is not None:
             then = f"a checkpoint holds the stop ({seen[0]}): `{command('resume', run_dir)}`{_ENDS}"
         then = refused_first(run_dir, then)  # a file refused: what must be so first
-        return ControlOutcome("not_held", f"{who} ended without sealing {run_dir}: {then}")
+        return ControlOutcome(
+            "not_held", f"{who} ended without sealing {path_text(run_dir)}: {then}"
+        )
     state = describe_run(watch.run_dir)
     payload = stop.get("payload", {})
     if isinstance(payload, dict) and payload.get("status") == "COMPLETED":
-        return ControlOutcome("done", f"stopped: {who} wound down and {state}: {watch.run_dir}")
+        return ControlOutcome(
+            "done", f"stopped: {who} wound down and {state}: {path_text(watch.run_dir)}"
+        )
     return ControlOutcome("failed", f"stopped: {who} {state}; {left_at_venue(watch.run_dir)}")
 
 
@@ -106,11 +110,11 @@ def _stopped_starting(run_dir: Path, who: str) -> ControlOutcome:
     """A writer stopped before it wrote its run: it removes its directory on the way out."""
     left = killed_before_writing(run_dir)
     if left:  # it died there some other way, leaving its lock file
-        return ControlOutcome("not_held", f"{who} ended: {run_dir} is {left}")
+        return ControlOutcome("not_held", f"{who} ended: {path_text(run_dir)} is {left}")
     return ControlOutcome(
         "done",
         f"stopped: {who} ended while it started (before it wrote the run): it recorded "
-        f"nothing and sent nothing, and removed {run_dir}",
+        f"nothing and sent nothing, and removed {path_text(run_dir)}",
     )
 
 

@@ -24,7 +24,7 @@ from ._cli_signals import Terminated, ended_as_signal, interrupted
 from ._rundir.lock import stopped
 from ._rundir.onestop import stop_checkpointed
 from ._support.secrets import redact_text
-from ._support.text import command, valid_text
+from ._support.text import command, path_text, valid_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -101,8 +101,8 @@ def no_effect(
         line = f"{sent}; {held}; {what} till then: `{command('status', run_dir)}`"
     else:
         line = (
-            f"{sent}; no effect seen in {run_dir} within {timeout_s:g} s (a long step or "
-            f"wind-down?): check again with `{command('status', run_dir)}` or wait"
+            f"{sent}; no effect seen in {path_text(run_dir)} within {timeout_s:g} s (a long "
+            f"step or wind-down?): check again with `{command('status', run_dir)}` or wait"
         )
     if under_way and held:  # stopped, it takes the second signal only once it runs again
         line += (

@@ -25,7 +25,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple
 
 from ._aio_once import once
-from ._aio_threads import on_its_own_thread, release, retrieved, settle, start_side
+from ._aio_threads import (
+    abandon,
+    loop_gone,
+    on_its_own_thread,
+    release,
+    retrieved,
+    settle,
+    start_side,
+    steps_while_open,
+)
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import ConfigError, InvalidTransition, LiveSessionError
 from ._session.coordinator import LiveSessionOrchestrator
@@ -142,13 +151,16 @@ class AsyncSession(InProcessOnly):
         Returns early when the session leaves DRYRUN_ACTIVE (a stop from another task, a
         fault, ``max_steps``). If the awaiting task is cancelled, the session is stopped
         gracefully (reason ``task cancelled``) and the step under way ends before the
-        cancellation is re-raised. After the block it runs nothing and returns 0, as
-        ``run_n_steps`` does on a closed session.
+        cancellation is re-raised. A loop closed under it (without ``asyncio.run``'s
+        shutdown) leaves nothing awaiting it: it takes no step after the one under way.
+        After the block it runs nothing and returns 0, as ``run_n_steps`` does on a closed
+        session.
         """
         check_step_count(n, verb="run_steps")  # the name called, not run_n_steps
         if self._ended:
             return 0
-        future = self._executor.submit(self._session.run_n_steps, n)
+        loop = asyncio.get_running_loop()
+        future = self._executor.submit(steps_while_open, self._session, n, loop)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
@@ -316,6 +328,7 @@ async def open_session(
         max_workers=SIDE_THREADS, thread_name_prefix="livesession-side"
     )
     released = False  # the owner thread ended (with the run's sealing)
+    loop = asyncio.get_running_loop()
     try:
         entering = executor.submit(build, side, start=start)
         try:
@@ -326,31 +339,51 @@ async def open_session(
             # thread once the stage under way ends, before the cancellation goes on.
             build.abandon()
             closing = executor.submit(_close_built, entering, side)
-            await settle(asyncio.wrap_future(closing))
+            if loop_gone(loop):  # closed by the garbage collector: the owner thread closes it
+                released = True
+                executor.shutdown(wait=False)
+            else:
+                await settle(asyncio.wrap_future(closing))
             raise
         aio = AsyncSession(session, executor, side, run_dir)
         try:
             yield aio
         finally:
             aio._end()  # noqa: SLF001
-            # To its end: a cancellation meanwhile must not leave the run unsealed, nor
-            # reach the caller before it is sealed. A verb whose caller was cancelled takes
-            # effect first: the seal records it.
-            under_way = aio._verbs_under_way()  # noqa: SLF001
-            if under_way:
-                await settle(asyncio.ensure_future(asyncio.wait(under_way)))
-            # Handed to a thread before this task waits on anything: a task the loop never
-            # resumes (asyncio.run ending as it closes a block entered by hand and never
-            # left) still has its run sealed, and the owner thread ended, before the
-            # process exits.
-            try:
-                await settle(on_its_own_thread(_close_and_release, aio, started_by=side))
-            finally:
-                released = True  # by _close_and_release, whatever it raised
+            if loop_gone(loop):  # closed by the garbage collector: nothing can be awaited
+                released = True
+                abandon(executor, side)
+            else:
+                try:
+                    await _seal(aio, side)
+                finally:
+                    released = True  # by _close_and_release, whatever it raised
     finally:
         # Off the loop: a run_steps still under way ends at its next step (stopped above).
         if not released:
             await settle(on_its_own_thread(release, executor))
+
+
+async def _seal(aio: AsyncSession, side: concurrent.futures.ThreadPoolExecutor) -> None:
+    """Close and seal the block's session (its verbs under way first) and end its threads.
+
+    To its end: a cancellation meanwhile must not leave the run unsealed, nor reach the
+    caller before it is sealed, even one that comes while a verb whose caller was cancelled
+    still waits to take effect (the seal records it).
+    """
+    cancelled: asyncio.CancelledError | None = None
+    under_way = aio._verbs_under_way()  # noqa: SLF001
+    if under_way:
+        try:
+            await settle(asyncio.ensure_future(asyncio.wait(under_way)))
+        except asyncio.CancelledError as exc:  # raised once the run is sealed, below
+            cancelled = exc
+    # Handed to a thread before this task waits on anything: a task the loop never resumes
+    # (asyncio.run ending as it closes a block entered by hand and never left) still has
+    # its run sealed, and the owner thread ended, before the process exits.
+    await settle(on_its_own_thread(_close_and_release, aio, started_by=side))
+    if cancelled is not None:
+        raise cancelled
 
 
 def _close_and_release(aio: AsyncSession) -> None:

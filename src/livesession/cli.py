@@ -38,6 +38,7 @@ from ._cli_commands import (
     cmd_status,
     cmd_verify,
 )
+from ._cli_files import folder_argument, output_argument
 from ._cli_files import path_argument as _path
 from ._cli_files import text_argument as _text
 from ._cli_leftover import missing_said, parsed
@@ -122,7 +123,8 @@ _OUTPUT_REFUSED: Final = (
 )
 _INTO: Final = (
     "; a symlink is followed and kept (/dev/stdout: the file alone on stdout), "
-    "and a FIFO or a character device (/dev/null) is written to, never replaced"
+    "and a FIFO or a character device (/dev/null) is written to, never replaced; "
+    "- is stdout"
 )
 
 
@@ -222,7 +224,10 @@ def _add_burnin_command(sub: Any) -> None:
     )
     bur.add_argument("run_dirs", type=_path, nargs="+", metavar="RUN_DIR", help="run directories")
     bur.add_argument(
-        "--out", type=_path, metavar="DIR", help="write the reports here (default: each run)"
+        "--out",
+        type=folder_argument,
+        metavar="DIR",
+        help="write the reports here (default: each run)",
     )
     bur.add_argument("--drill", action="store_true", help="run the kill drill now (re-runs)")
     bur.add_argument("--min-signals", type=_non_negative, default=50, help="signals needed")
@@ -286,7 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the clock that stamps ts_utc (default sim: the simulated time); none paces the steps",
     )
     # A str default goes through type=_path too, as a given --out does (a removed cwd).
-    run.add_argument("--out", type=_path, default="out/runs", help="runs go to OUT/<run_id>/")
+    run.add_argument(
+        "--out", type=folder_argument, default="out/runs", help="runs go to OUT/<run_id>/"
+    )
     run.add_argument(
         "--broker",
         help="mock (default), realish, ccxt:<exchange> (sandbox only) or package.module:callable",
@@ -377,7 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_evidence,
     )
     evi.add_argument(
-        "--out", type=_path, metavar="DIR", help="where to write (default: the run directory)"
+        "--out",
+        type=folder_argument,
+        metavar="DIR",
+        help="where to write (default: the run directory)",
     )
     evi.add_argument("--json", action="store_true", help=JSON_HELP)
 
@@ -391,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument(
         "--output",
-        type=_path,
+        type=output_argument,
         metavar="PATH",
         help=f"default RUN_DIR/report.html, of a sealed run only (a live or crashed run's "
         f"needs --output); never a run's own file nor a symlink in a run directory (refused, "
@@ -414,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prm.add_argument(
         "--output",
-        type=_path,
+        type=output_argument,
         metavar="PATH",
         help=f"default RUN_DIR/livesession.prom; never a run's own file nor a symlink in a run "
         f"directory (refused, exit 2){_INTO}",

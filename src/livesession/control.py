@@ -76,7 +76,7 @@ from ._rundir.unheld import not_yet_held, stopped_already, unlocked_refusal
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
 from ._support.signals import SignalStop, act_on_owed_stops, end_by, is_terminal, ours, to_devnull
-from ._support.text import command
+from ._support.text import command, path_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -291,14 +291,14 @@ def send_control(action: str, run_dir: str | PathLike[str], *, timeout_s: float)
         time.sleep(_POLL_S)
         holder, timeout_s = holder_of(run_dir), max(deadline - time.monotonic(), 0.0)
     if holder is None:
-        return _not_held(action, run_dir, f"nothing holds {run_dir}")
+        return _not_held(action, run_dir, f"nothing holds {path_text(run_dir)}")
     if problem := not_a_cli_writer(holder, run_dir):
-        return ControlOutcome("refused", f"{run_dir}: {problem}")
+        return ControlOutcome("refused", f"{path_text(run_dir)}: {problem}")
     if action != "stop" and is_starting(run_dir):
         return ControlOutcome(
             "refused",
-            f"{run_dir} is {STARTING}: nothing trades yet, so there is nothing to {action}; "
-            f"`{command('stop', run_dir)}` ends it (it has recorded and sent nothing)",
+            f"{path_text(run_dir)} is {STARTING}: nothing trades yet, so there is nothing to "
+            f"{action}; `{command('stop', run_dir)}` ends it (it has recorded and sent nothing)",
         )
     # One stop at a time: a stop under way already gets no second signal, which would end
     # the holder at once (``onestop``); this command waits for the same seal.

@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -446,7 +447,7 @@ def list_runs(
     now = now or _clock.SystemClock().now()
     found = []
     with one_look():  # at the processes, for each crashed run's loading resume
-        for child in sorted(out_dir.iterdir()):
+        for child in sorted(out_dir.iterdir(), key=_numbered):
             if child.name.startswith("."):
                 continue
             try:  # a directory it may not look into (another user's run) is unread, not the end
@@ -474,3 +475,16 @@ def _unreadable(run_dir: Path, exc: OSError) -> RunStatus:
     return RunStatus(
         run_dir=str(run_dir), verdict=Verdict.NEEDS_OPERATOR, problem=said, unread=True
     )
+
+
+_RUN_NUMBER = re.compile(r"(\D*)(\d*)")
+
+
+def _numbered(path: Path) -> tuple[tuple[tuple[str, int], ...], str]:
+    """``path``'s name sorted with its numbers as numbers: ``demo-999`` before ``demo-1000``.
+
+    By text alone, ``demo-1000`` came between ``demo-100`` and ``demo-101``. The name itself
+    breaks a tie (``demo-01``, ``demo-1``), so the order never rests on the directory's.
+    """
+    parts = tuple((text, int(number or -1)) for text, number in _RUN_NUMBER.findall(path.name))
+    return parts, path.name

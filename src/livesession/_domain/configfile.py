@@ -338,6 +338,8 @@ _REFERENCE_KEYS: Final = ("strategy_factory", "feed", "broker", "rails")
 """The keys whose references are imported when a run is made, not when the file is read."""
 _VENUE_KEYS: Final = ("step_interval_ms",)
 """The keys a venue judges when a run is made (a venue feed's candle length)."""
+_RUN_KEYS: Final = ("run_id",)
+"""The keys a run directory judges when a run is made (a run id already taken)."""
 _PARAMS_TABLES: Final = ("strategy_params", "feed_params", "broker_params")
 _PLACES: Final[dict[int, dict[str, str]]] = {}
 """Where the config file a config was read from sets each reference key, by the config's id."""
@@ -351,12 +353,15 @@ def located(
     A reference is imported when the run is made, long after the file was read: its
     refusal (``cannot import 'desk.s:make'``) names the file and line as a value's does
     (``place_of``), as a misplaced key of a params table's does (``misplaced_params``), and
-    as a ``step_interval_ms`` a venue feed's exchange has no candles of does. A key
+    as a ``step_interval_ms`` a venue feed's exchange has no candles of does, and as a
+    ``run_id`` whose run directory is there already does (``taken_as``). A key
     a flag set (``overridden``) is the flag's, in no file. Kept
     beside the config, never in it (``config.json`` and its hash are the run's).
     """
     keys = [
-        key for key in (*_REFERENCE_KEYS, *_VENUE_KEYS) if key in data and key not in overridden
+        key
+        for key in (*_REFERENCE_KEYS, *_VENUE_KEYS, *_RUN_KEYS)
+        if key in data and key not in overridden
     ]
     for table in _PARAMS_TABLES:  # each of their keys too (``misplaced_params``)
         given = data.get(table)

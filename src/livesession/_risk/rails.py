@@ -17,7 +17,7 @@ from .._domain.config import RiskLimits
 from .._domain.decimal import ZERO, plain, with_context
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
-from .shares import daily_loss_figures, daily_loss_words, price_kind, shown_past
+from .shares import daily_loss_figures, daily_loss_words, price_kind, rests_to_close, shown_past
 
 __all__ = [
     "NO_MARKET_PRICE",
@@ -231,6 +231,7 @@ class _PriceCollar:
             intent.limit_price is None
             or intent.order_type is OrderType.MARKET
             or not ctx.last_price
+            or rests_to_close(intent, ctx.last_price)
         ):
             return None
         deviation = abs(intent.limit_price - ctx.last_price) / ctx.last_price

@@ -1,4 +1,6 @@
-"""How a rail says what fired: a share past its limit, and which price of an order it judged.
+"""How a rail says what fired, and which priced orders the collar lets rest.
+
+A share past its limit, which price of an order a rail judged, and ``rests_to_close``.
 
 One owner for the figures the ``DAILY_LOSS`` rail's refusal and the daily-loss cap's kill
 (``KILL_SWITCH`` reason ``DAILY_LOSS``) record, so the two say the same drawdown the same way.
@@ -10,12 +12,18 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from .._domain.decimal import plain
-from .._domain.model import OrderIntent, OrderType
+from .._domain.model import OrderIntent, OrderType, Side
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["daily_loss_figures", "daily_loss_words", "price_kind", "shown_past"]
+__all__ = [
+    "daily_loss_figures",
+    "daily_loss_words",
+    "price_kind",
+    "rests_to_close",
+    "shown_past",
+]
 
 
 def shown_past(share: Decimal, limit: Decimal, *, reached: bool) -> str:
@@ -74,3 +82,22 @@ def price_kind(intent: OrderIntent) -> str:
     said ``limit price 106.00``.
     """
     return "stop price" if intent.order_type is OrderType.STOP else "limit price"
+
+
+def rests_to_close(intent: OrderIntent, last_price: Decimal) -> bool:
+    """Whether ``intent`` is a reduce-only order resting on its exit side.
+
+    It cannot trade until the market comes to it, and then only closes (a protective stop
+    the strategy moved, a take profit): a SELL STOP at or below the last price, a SELL
+    LIMIT at or above it; a BUY the mirror image. Far from the market it is no fat finger,
+    as an entry that far would be: the collar refusing it left the position without the
+    stop it replaced.
+    """
+    if not intent.reduce_only or intent.limit_price is None:
+        return False
+    below = intent.limit_price <= last_price
+    above = intent.limit_price >= last_price
+    stop = intent.order_type is OrderType.STOP
+    if intent.side is Side.SELL:
+        return below if stop else above
+    return above if stop else below

@@ -13,6 +13,7 @@ from .._artifacts import names
 from .._artifacts.releases import resume_advice, written_by_other_release
 from .._artifacts.runfiles import first_writes_left
 from .._artifacts.runread import is_run_dir, read_json_object
+from .._domain.configfile import place_of
 from .._domain.decimal import with_context
 from .._domain.runtime_config import Secret
 from .._exceptions import ConfigError, PluginError, RunDirectoryError, RunExists
@@ -31,7 +32,7 @@ from .backing import pg_dsn, pg_timeout
 from .brokers import BrokerFactory, open_broker
 from .data import check_data_opens, data_record, pin_data
 from .factory import built_by_factory, factory_name
-from .layout import LOCAL_BACKENDS, STORES, Backing, write_run_files
+from .layout import LOCAL_BACKENDS, STORES, Backing, taken_as, write_run_files
 from .lock import RunLock, held_refusal, holder_soon, living_holder, writer_command
 from .memoryids import refuse_memory_ids
 from .plugins import (
@@ -134,7 +135,8 @@ def _refuse_existing(run_dir: Path) -> bool:
         raise held_refusal(
             run_dir,
             holder,
-            advice=f"{another}, or wait for it to end",
+            # Its end does not free the id: the run stays there, sealed (or resumable).
+            advice=f"{another}; waiting will not free this one, which stays that run's",
             own="choose another run_id: this one is that session's",
         )
     if not created and killed_before_writing(run_dir):
@@ -256,6 +258,7 @@ def create_run(
         live_override=live_override,
         broker_factory=broker_factory,
     )
+    taken = place_of(cfg, "run_id")  # the file and line that set it, before a new config
     out_dir = anchored(out_dir)  # one directory for the whole call: another thread may chdir
     run_dir = out_dir / cfg.run_id
     if out_dir.exists() and not out_dir.is_dir():
@@ -283,9 +286,8 @@ def create_run(
     )
     if "feed" not in objects:  # a data file not there, as a misspelt parameter: before the id
         check_data_opens(cfg)
-    _refuse_existing(run_dir)  # the run id, once the call and its config are found good
     made: list[Path] = []  # the directories on the way to the run made here (``--out``'s too)
-    taken_over = _make_run_dir(out_dir, run_dir, made)
+    taken_over = _claimed(out_dir, run_dir, made, taken)  # once the call and config are good
     ours = not taken_over  # made here; one taken over is ours once its lock is, and checked
     lock: RunLock | None = None
     plugins: RunPlugins | None = None
@@ -397,6 +399,16 @@ def _remove_made(run_dir: Path) -> None:
             (run_dir / name).unlink()
     with contextlib.suppress(OSError):
         run_dir.rmdir()
+
+
+def _claimed(out_dir: Path, run_dir: Path, made: list[Path], where: str) -> bool:
+    """``_make_run_dir`` once ``_refuse_existing`` lets the run id be.
+
+    ``where`` names the config file and line that set the run id (``taken_as``).
+    """
+    with taken_as(where):
+        _refuse_existing(run_dir)
+        return _make_run_dir(out_dir, run_dir, made)
 
 
 def _make_run_dir(out_dir: Path, run_dir: Path, made: list[Path]) -> bool:

@@ -10,9 +10,11 @@ Local leases live beside the run directories, in ``<out>/.leases/``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -28,7 +30,14 @@ from .._domain.config import DryrunConfig
 from .._domain.ids import is_valid_run_id
 from .._domain.lifecycle import reported_status
 from .._domain.plugin_fields import DEMO_STRATEGY_ID
-from .._exceptions import ConfigError, LiveSessionError, RunDirectoryError, UnrecordablePath
+from .._exceptions import (
+    ConfigError,
+    LiveSessionError,
+    RunDirectoryError,
+    RunExists,
+    RunHeld,
+    UnrecordablePath,
+)
 from .._support.fsutil import atomic_write_bytes
 from .._support.text import command
 from .._version import __version__
@@ -308,3 +317,20 @@ def free_run_id(out: Path, cfg: DryrunConfig) -> str:
         if not os.path.lexists(out / candidate):  # a dangling symlink is taken too
             return candidate
     raise LiveSessionError(f"no free {name}-NNN run id left in {out}: pass --run-id")
+
+
+@contextlib.contextmanager
+def taken_as(where: str) -> Iterator[None]:
+    """Within the block, a run id taken (``RunExists``, ``RunHeld``) is said at ``where``.
+
+    ``where`` is ``config file PATH, line N: `` of the config file that set ``run_id``
+    (``place_of``), "" for one given otherwise: of a desk's 200 generated configs, the
+    refusal names the one to fix, as a value's refusal does. The type stays, so ``dryrun``
+    still moves on from an id it chose, and ``except RunExists:`` still catches it.
+    """
+    try:
+        yield
+    except (RunExists, RunHeld) as exc:
+        if not where or str(exc).startswith(where):
+            raise
+        raise type(exc)(f"{where}{exc}") from None

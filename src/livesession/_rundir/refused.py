@@ -14,7 +14,9 @@ A full disk mostly refuses ``metrics.json`` too (rewritten whole, beside itself)
 stays as the last checkpoint wrote it, before the failure. The audit log's newest
 ``C2_SINK_WRITE_FAILED`` record, past that ``metrics.json`` and with no ``C2_RESUME`` after
 it, says which sink died, and the session log's ``sink_failed`` line of that sink (outside
-the contract, read when it is there) where and why.
+the contract, read when it is there) where and why: also where no ``metrics.json`` was
+written yet. An audit log that holds no record (its first refused) leaves the session log's
+``sink_failed`` line of the audit sink alone to say it.
 
 A run whose idempotency store (or simulated venue's journal) refused a write mid-run is
 torn (``StoreFailure``), as is one whose checkpoint could not be written (``CheckpointError``:
@@ -139,10 +141,12 @@ def refused_write(run_dir: Path) -> tuple[str, str]:
     """
     metrics = read_json_object(run_dir / names.METRICS)
     last = last_whole_line(run_dir / names.AUDIT) or {}
-    if metrics and metrics.get("audit_events") != last.get("seq"):
+    if not last:  # the audit log refused its first record: the session log alone says so
+        return _refused_unrecorded(run_dir)
+    if not metrics:  # refused at its first write (none before the first checkpoint)
+        return _refused_past(run_dir, 0)
+    if metrics.get("audit_events") != last.get("seq"):
         return _refused_past(run_dir, metrics.get("audit_events"))
-    if not metrics or metrics.get("audit_events") != last.get("seq"):
-        return "", ""  # none
     for sink, file in _FILES.items():
         at, error = metrics.get(f"{sink}_sink_failed_at"), metrics.get(f"{sink}_sink_error")
         if isinstance(at, int) and isinstance(error, str):
@@ -150,7 +154,7 @@ def refused_write(run_dir: Path) -> tuple[str, str]:
             code = _ERRNO.search(error)
             said = f"the {sink} sink failed at {unit} {at} of {run_dir / file} ({error})"
             return said, once_fixed(int(code.group(1)) if code else None)
-    return "", ""
+    return _refused_unrecorded(run_dir, "metrics")  # the seal's metrics.json: no record
 
 
 def _refused_past(run_dir: Path, written: object) -> tuple[str, str]:
@@ -182,13 +186,37 @@ def _refused_past(run_dir: Path, written: object) -> tuple[str, str]:
     return f"the {sink} sink failed {where} ({error})", once
 
 
+def _refused_unrecorded(run_dir: Path, sink: str = "audit") -> tuple[str, str]:
+    """``refused_write`` of a run whose ``sink`` died where no record of the run says so.
+
+    A disk that was all but full as the run started refuses the audit's first record, so
+    neither the audit nor ``metrics.json`` says which sink died; the seal's ``metrics.json``
+    refused withholds the stop record, and the ``C2_SINK_WRITE_FAILED`` with it. The session
+    log's ``sink_failed`` line of ``sink`` says it then, when no process started after it
+    (a resume that was killed since has no such ending). ``("", "")`` when it does not.
+    """
+    at, error = _logged_failure(run_dir, sink, since_start=True)
+    if not error:
+        return "", ""
+    code = _ERRNO.search(error)
+    file = run_dir / {**_FILES, "metrics": names.METRICS}[sink]
+    where = f"writing {file}" if at is None else f"at record {at} of {file}"
+    said = f"the {sink} sink failed {where} ({error})"
+    return said, once_fixed(int(code.group(1)) if code else None)
+
+
 _LOG_TAIL: Final = 64 * 1024
+_STARTS: Final = frozenset({"session_started", "session_resumed"})
+"""Session log lines a process writes as it starts a run or a resume."""
 
 
-def _logged_failure(run_dir: Path, sink: str) -> tuple[int | None, str]:
+def _logged_failure(
+    run_dir: Path, sink: str, *, since_start: bool = False
+) -> tuple[int | None, str]:
     """Where and why the session log's newest ``sink_failed`` line of ``sink`` says it died.
 
-    ``(None, "")``: no such line; where is None for ``metrics.json``, written whole.
+    ``(None, "")``: no such line (``since_start``: none after the log's newest start of a
+    session, ``_STARTS``); where is None for ``metrics.json``, written whole.
     """
     try:
         refuse_special(run_dir / names.SESSION_LOG)  # never a FIFO's wait for its writer
@@ -201,6 +229,8 @@ def _logged_failure(run_dir: Path, sink: str) -> tuple[int | None, str]:
     lines = tail.split(b"\n")[:-1]  # what follows the last newline is not whole
     for line in reversed(lines[1:] if size > _LOG_TAIL else lines):  # the first may be cut
         found = json_object(line)
+        if since_start and found is not None and found.get("event") in _STARTS:
+            return None, ""
         if found is None or found.get("event") != "sink_failed" or found.get("sink") != sink:
             continue
         at, error = found.get("audit_record" if sink == "audit" else "line"), found.get("error")

@@ -78,6 +78,7 @@ _NS_PER_S: Final = 1_000_000_000
 _SAME_INSTANT_S: Final = 1.0
 """How far ahead of ``now`` a checkpoint may be written and still read as just written."""
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
+_ORDER_TERMS: Final = ("order_type", "reduce_only", "oco_group")  # which leg, for an operator
 
 
 def objects_given(meta: dict[str, Any]) -> dict[str, str]:
@@ -156,10 +157,11 @@ def book(
         for item in held.get("open") or []:
             order = item.get("order", {}) if isinstance(item, dict) else {}
             orders.append(
-                {key: order.get(key) for key in _ORDER_FIELDS}
+                {key: order.get(key) for key in (*_ORDER_FIELDS, *_ORDER_TERMS)}
                 | {
                     "filled": item.get("filled"),
                     "in_doubt": bool(item.get("in_doubt")),
+                    "cancel_requested": bool(item.get("cancel_requested")),
                 }
             )
         return positions, orders

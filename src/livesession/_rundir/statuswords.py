@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
+from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import SessionState
 from .._support.text import command
 from .standing import NO_CHECKPOINT
@@ -110,6 +111,31 @@ def describe_positions(positions: dict[str, str], as_of: str) -> str:
     return f"{held}; {as_of}" if as_of else held
 
 
+def _terms(order: dict[str, Any]) -> str:
+    """`` (STOP 116.78, protective leg, 5.000 filled, cancel asked)``: what a checkpoint says.
+
+    An operator deciding on a crashed run with an exit pair open reads which leg is which,
+    what of it filled and whether its cancel was on its way; a snapshot's order (its id
+    alone) says nothing more.
+    """
+    words = []
+    kind, price = order.get("order_type"), order.get("limit_price")
+    if kind:
+        words.append(f"{kind} {price}" if price is not None else str(kind))
+    if order.get("oco_group"):
+        words.append(f"protective leg of {order.get('oco_group')}")
+    elif order.get("reduce_only"):
+        words.append("reduce-only")
+    filled = order.get("filled")
+    if filled is not None and finite_decimal(filled, allow_int=True):
+        words.append(f"{filled} filled")
+    if order.get("cancel_requested"):
+        words.append("cancel asked")
+    if order.get("in_doubt"):
+        words.append("its send in doubt")
+    return f" ({', '.join(words)})" if words else ""
+
+
 def describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
     """``1: c-1 BUY 0.010 BTC/USDT``, or ``none``; and what that is read from, if anything.
 
@@ -122,6 +148,7 @@ def describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
         return f"none{said}"
     shown = "; ".join(
         f"{o.get('client_order_id')} {o.get('side')} {o.get('quantity')} {o.get('symbol')}"
+        f"{_terms(o)}"
         for o in orders[:5]
     )
     more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004

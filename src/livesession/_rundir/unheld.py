@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .._artifacts.releases import unlocked_says
 from .._domain.clock import SystemClock
-from .._support.text import command
+from .._support.text import command, path_text
 from .holderproc import stopped_pid
 from .seal import claimed_seal, describe_seal, last_stop
 from .standing import heartbeat
@@ -39,7 +39,7 @@ def unlocked_refusal(action: str, run_dir: Path) -> str:
     if not says:
         return ""
     return (
-        f"cannot {action} {run_dir}, which no process can be found for: {says}; "
+        f"cannot {action} {path_text(run_dir)}, which no process can be found for: {says}; "
         "signal that process yourself by its pid"
     )
 
@@ -55,7 +55,10 @@ def stopped_already(run_dir: Path) -> tuple[bool, str] | None:
     seal = claimed_seal(run_dir)
     if seal is None or not seal.whole:
         return None
-    return seal.failed, f"{run_dir} is stopped already: {describe_seal(run_dir, advise=True)}"
+    return (
+        seal.failed,
+        f"{path_text(run_dir)} is stopped already: {describe_seal(run_dir, advise=True)}",
+    )
 
 
 def not_yet_held(action: str, run_dir: Path, pid: int) -> str:
@@ -68,10 +71,10 @@ def not_yet_held(action: str, run_dir: Path, pid: int) -> str:
     again = f"once `{command('status', run_dir)}` says it runs, `{command(action, run_dir)}` again"
     if held := stopped_pid(pid):
         return (
-            f"nothing was sent: `livesession resume` (pid {pid}) of {run_dir} is starting, "
-            f"but {held}; {again}"
+            f"nothing was sent: `livesession resume` (pid {pid}) of {path_text(run_dir)} is "
+            f"starting, but {held}; {again}"
         )
     return (
-        f"nothing was sent: `livesession resume` (pid {pid}) of {run_dir} is starting and "
-        f"did not take the run within the timeout; {again}"
+        f"nothing was sent: `livesession resume` (pid {pid}) of {path_text(run_dir)} is "
+        f"starting and did not take the run within the timeout; {again}"
     )

@@ -10,10 +10,11 @@ wind-down, for the evidence re-run). The collaborators: ``timekeeper``,
 ``lifecycle``, ``preflight``, ``execution`` (``cancels``: a strategy's cancel of its own
 order; ``resends``: whether a failed send goes again), ``reports`` (``crossing``:
 reduce-only fills that added exposure), ``exits``, ``winddown``, ``reconciliation``,
-``lease_keeper``, ``checkpoint``, ``broker_health`` and ``closing`` (what a session lets go
-of as it ends). The book: ``book``, ``openorders`` (its open orders, with the sums the
-rails ask for kept) and ``strategy_view`` (the strategy's read-only window on it). What a
-session reports: ``results``. Plug-ins held to their contracts: ``plugins`` (those a config
+``lease_keeper``, ``checkpoint`` (``plugstate``: a plug-in's state as it takes it),
+``broker_health`` and ``closing`` (what a session lets go of as it ends). The book:
+``book``, ``openorders`` (its open orders, with the sums the rails ask for kept) and
+``strategy_view`` (the strategy's read-only window on it). What a session reports:
+``results``. Plug-ins held to their contracts: ``plugins`` (those a config
 names), ``feedsetup`` (the feed a config names), ``answers`` (a plug-in's answers checked),
 ``broker_guard`` (a broker of the caller's) and ``desk`` (a desk's own rails and checks).
 The orders a crashed process sent after its checkpoint: ``aftercheckpoint``.

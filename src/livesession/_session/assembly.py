@@ -42,7 +42,6 @@ from .broker_health import BrokerHealth
 from .checkpoint import (
     Checkpointer,
     Keyed,
-    PlugInState,
     StateOwner,
     VenueOffsets,
     gather,
@@ -56,6 +55,7 @@ from .feedsetup import OWN_FEEDS, default_feed, fit_to_feed
 from .lease_keeper import LEASE_LOST, LeaseKeeper, refuse_other_pair, watch_fences
 from .lifecycle import SessionLifecycle
 from .pipeline import BROKER_CALL_FAILED, FEED_ERROR, STRATEGY_ERROR, halt_and_fault, input_failed
+from .plugstate import PlugInState
 from .reconciliation import Reconciliation
 from .reports import ReportRouter
 from .timekeeper import Timekeeper

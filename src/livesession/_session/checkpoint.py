@@ -13,15 +13,11 @@ contributes its own keys (``get_state``) and restores them (``set_state``); the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol
-
-import orjson
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from .._artifacts import names
 from .._artifacts.recorder import crashpoint
-from .._domain.decimal import fenced
 from .._exceptions import (
-    INTERRUPTS,
     BrokerError,
     CheckpointError,
     LiveSessionError,
@@ -29,21 +25,18 @@ from .._exceptions import (
     SinkFailure,
 )
 from .._support.logging import get_logger
-from .._support.references import a_
-from .._support.secrets import environment_secret_in
 from .._typing import JournaledVenue, RelayedVenue
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
     from .._artifacts.recorder import Recorder
-    from .._typing import Broker, CheckpointStore, MarketFeed, Strategy
+    from .._typing import Broker, CheckpointStore
 
 __all__ = [
     "PROGRESS_EVERY",
     "Checkpointer",
     "Keyed",
-    "PlugInState",
     "StateOwner",
     "VenueOffsets",
     "gather",
@@ -94,159 +87,6 @@ class Keyed:
     def set_state(self, state: dict[str, Any]) -> None:
         """Hand the component its own key of a whole checkpoint."""
         self._owner.set_state(state[self.key])
-
-
-_USE_JSON: Final = ": use only JSON types, and store Decimals as strings"
-
-
-def _changed(given: object, back: object, where: str) -> str:
-    """Where JSON gives back something other than ``given``, and what (for the message).
-
-    orjson writes a NaN or an infinity as null, a tuple as a list, a datetime as text: the
-    checkpoint would hold it, and a resumed run would get another value than it saved.
-    """
-    if isinstance(given, dict) and isinstance(back, dict):
-        for key, value in given.items():
-            if back.get(key) != value:
-                return _changed(value, back.get(key), f"{where}[{key!r}]")
-    elif isinstance(given, list) and isinstance(back, list):
-        for index, (value, again) in enumerate(zip(given, back, strict=False)):
-            if again != value:
-                return _changed(value, again, f"{where}[{index}]")
-    shown = f"{given!r}"[:80]
-    return f"{shown} ({type(given).__name__}) at {where}, which JSON gives back as {back!r:.80}"
-
-
-_DEEPEST: Final = 256
-"""Levels ``_refused_at`` looks down (orjson's own limit is 254): a state nested deeper, or
-one that holds itself, is named without a place."""
-
-
-def _refused_at(value: object, where: str, depth: int = 0) -> str | None:
-    """Where in the state JSON cannot go: `` at state['ema']``, or None when it cannot say.
-
-    A key that is not a string is named by the mapping it is in (its value may be anything,
-    a secret too); a value JSON cannot hold by the key or index that leads to it.
-    """
-    if depth > _DEEPEST:
-        return None
-    children: Iterator[tuple[object, str]]
-    if isinstance(value, dict):
-        other = [key for key in value if not isinstance(key, str)]
-        if other:
-            return f" at a key of {where}, {a_(type(other[0]).__name__)} where a string belongs"
-        children = ((item, f"{where}[{key!r}]") for key, item in value.items())
-    elif isinstance(value, (list, tuple)):
-        children = ((item, f"{where}[{index}]") for index, item in enumerate(value))
-    else:
-        try:
-            orjson.dumps(value)
-        except TypeError:
-            return f" at {where}{_json_hint(value)}"
-        return None
-    found = (_refused_at(item, at, depth + 1) for item, at in children)
-    return next((place for place in found if place is not None), None)
-
-
-def _json_hint(value: object) -> str:
-    """What gives ``value``'s content as JSON (numpy's and pandas' types), or ""."""
-    kind = type(value)
-    if isinstance(value, float):  # a float subclass (numpy's float64): orjson takes none
-        return " (float(x) is the float it holds)"
-    if isinstance(value, int):  # beyond 64 bits (numpy's random state holds 128)
-        return " (str(x) keeps it exactly, as text)"
-    if isinstance(value, (set, frozenset)):
-        return " (sorted(x) is a list of it, in an order that repeats)"
-    if callable(getattr(kind, "tolist", None)) and hasattr(kind, "__len__"):
-        return " (x.tolist() gives its values as plain lists and numbers)"  # an ndarray
-    for method, hint in _JSON_HINTS:
-        if callable(getattr(kind, method, None)):
-            return hint
-    return ""
-
-
-_JSON_HINTS: Final = (
-    ("__index__", " (int(x) is the integer it holds)"),  # numpy's int64
-    ("to_dict", ' (x.to_dict("list") gives its columns as lists)'),  # a DataFrame
-    ("isoformat", " (x.isoformat() is its text)"),  # a pandas Timestamp
-)
-
-
-def _holding(value: object, form: bytes, where: str) -> str:
-    """Where in the state ``value`` its JSON holds ``form``: ``state['auth']['key']``.
-
-    A key holding it is named by the mapping it is in, never quoted: the key is the secret.
-    """
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if form in orjson.dumps(key):
-                return f"a key of {where}"
-            if form in orjson.dumps(item):
-                return _holding(item, form, f"{where}[{key!r}]")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if form in orjson.dumps(item):
-                return _holding(item, form, f"{where}[{index}]")
-    return where
-
-
-class PlugInState:
-    """A feed's or a strategy's state under its checkpoint key, checked as JSON when taken.
-
-    The caller's ``get_state`` may raise, give what JSON cannot hold (a set, a Decimal), or
-    hold the value of one of the environment's secrets (``MYDESK_API_SECRET``'s, which the
-    evidence's scan would find in ``checkpoint.json`` only after the run): each is that
-    plug-in's failure (``PluginStateError`` with ``reason``), found when the state is taken
-    rather than when the checkpoint file is written, and said by the variable's name and
-    the state's key, never the value. From then on the key
-    holds None: the run has failed and is never resumed from a later checkpoint, but its
-    sealing checkpoint still goes out.
-    """
-
-    def __init__(self, key: str, owner: MarketFeed | Strategy, *, reason: str) -> None:
-        self.key = key
-        self._owner = owner
-        self._reason = reason
-        self.failed = False
-
-    def get_state(self) -> dict[str, Any]:
-        """``{key: state}``; raises ``PluginStateError`` the first time the state fails."""
-        if self.failed:
-            return {self.key: None}
-        try:
-            state = fenced(self._owner.get_state)
-        except INTERRUPTS:
-            raise
-        except BaseException as exc:  # noqa: BLE001 - the caller's code: one path for every error
-            self._fail(exc)
-        try:
-            # What every checkpoint store does with it; a resume gets back what it reads.
-            written = orjson.dumps(state)
-            back = orjson.loads(written)
-        except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
-            at = _refused_at(state, "state") or ""
-            self._fail(TypeError(f"get_state gave what JSON cannot hold ({exc}){at}{_USE_JSON}"))
-        if back != state:
-            self._fail(TypeError(f"get_state gave {_changed(state, back, 'state')}{_USE_JSON}"))
-        leaked = environment_secret_in(written)
-        if leaked is not None:
-            name, form = leaked
-            self._fail(
-                ValueError(
-                    f"get_state gave the value of ${name} at {_holding(state, form, 'state')}: "
-                    "the checkpoint is a file of the run, which reviewers are handed; keep "
-                    "credentials out of the state (read them from the environment when needed)"
-                )
-            )
-        return {self.key: state}
-
-    def _fail(self, cause: BaseException) -> NoReturn:
-        self.failed = True
-        raise PluginStateError(self._reason, cause) from cause
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Hand the plug-in its own key of a whole checkpoint."""
-        fenced(self._owner.set_state, state[self.key])
 
 
 class _VenueStateError(CheckpointError):

@@ -151,7 +151,7 @@ def once_fixed(code: int | None) -> str:
     return f"what refused it is put right ({os.strerror(code).lower()})"
 
 
-_ROOM_CODES: Final = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS)
+_ROOM_CODES: Final = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)
 _ROOM_WORDS: Final = {
     "database or disk is full": errno.ENOSPC,  # SQLite's SQLITE_FULL, which has no errno
     "under a file size limit": errno.EFBIG,  # SQLite's disk I/O error past `ulimit -f`
@@ -159,7 +159,7 @@ _ROOM_WORDS: Final = {
 
 
 def errno_in(text: str) -> int | None:
-    """The errno of a full disk, a quota, a file size limit or a read-only file system.
+    """The errno of a full disk, a quota, a file size limit, a read-only file system or EIO.
 
     As an error's ``text`` names it (its ``strerror``: ``No space left on device``); None
     for another. For an error read back from a log, which keeps no errno: a store's

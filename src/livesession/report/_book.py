@@ -26,6 +26,7 @@ from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal
 from ._reading import ts_sim_of
 from ._series import Columns, Point
+from ._why import OrderWhy
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
@@ -52,6 +53,8 @@ class Trade:
     realised: Decimal | None
     """PnL the fill realised by closing (gross of fees); None for a fill that only opens."""
     position_after: Decimal
+    why: str = ""
+    """The reason and terms of the order filled (``stop_loss: STOP 97.28``), if known."""
 
 
 @attrs.frozen(kw_only=True)
@@ -280,6 +283,11 @@ class BookReplay:
         self._skipped: tuple[int, int] | None = None
         self._positions: dict[str, Columns] = {}
         self._count = self._closing = self._wins = 0
+        self._why = OrderWhy()
+
+    def order(self, kind: str, fields: dict[str, Any]) -> None:
+        """An order's event (submitted, filled, cancelled, rejected): its terms for ``why``."""
+        self._why.feed(kind, fields)
 
     def bar(self, symbol: str, close: Decimal, ts_sim: int) -> None:
         """A bar closed: mark the step before it, then take its close."""
@@ -305,6 +313,7 @@ class BookReplay:
             line.add(self._x_range[0], 0.0)
         line.add(trade.ts_sim, float(before))  # a step, not a ramp
         line.add(trade.ts_sim, float(trade.position_after))
+        trade = attrs.evolve(trade, why=self._why.words(trade.client_order_id, trade.price))
         if len(self._head) < MAX_TRADES_SHOWN // 2:
             self._head.append(trade)
             return

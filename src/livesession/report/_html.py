@@ -15,7 +15,7 @@ from .._support.outfile import write_output
 from ._book import Book
 from ._fired import fired_tables
 from ._integrity import CHECKED, CHECKED_LIVE
-from ._reading import ReportRun, ts_sim_of
+from ._reading import ReportRun, sealed_open_orders, ts_sim_of
 from ._refused import flattened_rows, refused_line, resumed_why, stopped_unsealed
 from ._sections import (
     amount,
@@ -326,13 +326,13 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
     doubt = (
         run.position_in_doubt and f" in the book; in doubt: {run.position_in_doubt} (not booked)"
     )
-    orders = final.get("open_orders")  # what the seal left open, as `status` lists them
+    orders = sealed_open_orders(run.run_dir, final)  # what the seal left, as `status` says
     return [
         ("final equity", amount(final.get("equity"))),
         ("final positions", (held or "flat") + doubt),
         (
             "final open orders",
-            describe_orders(orders, "") if isinstance(orders, list) else "(not recorded)",
+            describe_orders(orders, "") if orders is not None else "(not recorded)",
         ),
     ]
 

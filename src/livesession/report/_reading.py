@@ -19,10 +19,13 @@ from .._artifacts.runtime import (
 )
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
+from .._exceptions import LiveSessionError
 from .._rundir.flattens import WindDownFlattens
 from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
 from .._rundir.nextwords import reason_next
+from .._rundir.resumable import load_checkpoint
 from .._rundir.resumes import Resumes, resumed_from
+from .._rundir.standing import book
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -435,3 +438,19 @@ class ReportRun:
             return self.bar_times.get(step) if isinstance(step, int) else None
         utc = parse_utc_ns(record.get("ts"))
         return None if utc is None else utc - self.utc_offset_ns
+
+
+def sealed_open_orders(run_dir: Path, final: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The open orders a sealed run ended with, as ``status`` lists them.
+
+    The sealing checkpoint's book (each order's type, price, leg, fill and cancel), else the
+    final snapshot's; None when neither records them (a report reads broken runs too).
+    """
+    try:
+        checkpoint = load_checkpoint(run_dir)
+    except (LiveSessionError, OSError, ValueError):
+        checkpoint = None
+    if checkpoint is not None and isinstance(checkpoint.get("book"), dict):
+        return book(checkpoint, None)[1]
+    orders = final.get("open_orders")
+    return orders if isinstance(orders, list) else None

@@ -44,6 +44,10 @@ __all__ = ["scan"]
 
 #: Events the sections list one by one; every other kind is only counted or drawn.
 _KEPT: Final = frozenset({*FLAG_EVENTS, "STATE_CHANGED", "SESSION_STARTED", "PREFLIGHT_CHECK"})
+_ORDER_KINDS: Final = frozenset(
+    {"ORDER_SUBMITTED", "ORDER_FILLED", "ORDER_CANCELED", "ORDER_REJECTED"}
+)
+"""The events that give an order's terms or close it (the trades' ``why``)."""
 #: Events drawn as order marks (fills also move the book), and events only counted.
 _MARKED: Final = frozenset(
     {*FILL_EVENT_TYPES, "ORDER_SUBMITTED", "ORDER_REJECTED", "RISK_REJECTED"}
@@ -315,6 +319,8 @@ class _Pass:
             self.markers.feed(kind, fields, ts, self.last_close)
         elif kind == "SIGNAL":
             self.markers.signal(event.get("event_id"), fields)
+        if kind in _ORDER_KINDS:
+            self.book.order(kind, fields)
         if kind in _COUNTED:
             self.tallies.count(kind, fields, ts)
         if kind in FLATTEN_KINDS:

@@ -346,12 +346,13 @@ def trades(run: ReportRun, book: Book) -> str:
             plain(t.price),
             "" if t.realised is None else money(t.realised),
             plain(t.position_after),
+            t.why,
             t.client_order_id,
         )
 
     header = (
         "seq", "time (UTC)", "symbol", "side", "qty", "price", "realised PnL",
-        "position after", "client order id",
+        "position after", "order: why, terms", "client order id",
     )  # fmt: skip
     numeric = frozenset({0, 4, 5, 6, 7})
     if book.skipped is None:

@@ -17,6 +17,7 @@ import orjson
 
 from .._session.answers import ON_BAR_AT
 from .._session.pipeline import error_message
+from .._session.plugstate import GET_STATE_AT
 from .._support.pluginwords import defined_at
 from .._support.secrets import redact_text
 from .._support.text import UNPRINTABLE, exception_text, printable_line
@@ -163,8 +164,11 @@ def raised_at(reason: str, detail: str, cause: BaseException | None) -> str:
     line = users_line(cause)
     if line is not None:
         return f"; raised at {printable_line(line)}; traceback in session.log.jsonl"
-    # The session refused what on_bar returned: where on_bar is, noted as it refused it.
-    notes = [n for n in getattr(cause, "__notes__", ()) if str(n).startswith(ON_BAR_AT)]
+    # The session refused what on_bar returned, or the state get_state gave: where the
+    # method is, noted as it refused it.
+    notes = [
+        n for n in getattr(cause, "__notes__", ()) if str(n).startswith((ON_BAR_AT, GET_STATE_AT))
+    ]
     return f"; {printable_line(notes[-1])}" if notes else ""
 
 
