@@ -42,6 +42,18 @@ class TestFormatUtc:
             format_utc(dt.datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
 
 
+@pytest.mark.parametrize("given", [1_767_225_600_000_000_000, "2026-01-01T00:00:00Z"])
+def test_a_clock_given_no_datetime_says_what_would_do(given: object) -> None:
+    """Bug: ``SimClock(1767225600000000000)`` (nanoseconds, as ``ts_sim`` records them) or
+    ``FixedClock("2026-01-01T00:00:00Z")`` raised ``AttributeError: 'int' object has no
+    attribute 'tzinfo'``; each now says what it got and what to pass."""
+    with pytest.raises(TypeError, match=r"SimClock needs a timezone-aware start .*, got ") as sim:
+        SimClock(given)  # type: ignore[arg-type]
+    assert "SimClock.at_ns(ns) for nanoseconds since the epoch" in str(sim.value)
+    with pytest.raises(TypeError, match=r"FixedClock needs a timezone-aware datetime .*, got "):
+        FixedClock(given)  # type: ignore[arg-type]
+
+
 class TestUtcText:
     @given(_MICROS)
     def test_same_text_as_format_utc(self, micros):

@@ -14,11 +14,13 @@ import hashlib
 import importlib
 import json
 import sys
+import types
 from typing import TYPE_CHECKING
 
 import pytest
 
 from livesession import DryrunConfig, PluginError, create_run
+from livesession._support.reloaded import stale
 from livesession.verify import verify_run
 
 if TYPE_CHECKING:
@@ -128,3 +130,62 @@ def test_a_strategy_object_whose_class_file_was_edited_since_its_import_is_refus
         assert _recorded(run("third")) == hashlib.sha256(source.read_bytes()).hexdigest()
     finally:
         sys.modules.pop("editedobj", None)
+
+
+def test_a_strategy_object_made_before_its_module_was_reloaded_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A notebook's habit: edit the file, ``importlib.reload`` it, pass the object made before.
+
+    That object keeps its old class, and so the old code: the run ran it and recorded the
+    SHA-256 of the file as edited, since the reload had made the module's record new.
+    """
+    source = tmp_path / "code" / "reloadedobj.py"
+    source.parent.mkdir()
+    source.write_text(STRATEGY.format(version=1))
+    monkeypatch.syspath_prepend(str(source.parent))
+    monkeypatch.delitem(sys.modules, "reloadedobj", raising=False)
+    # no .pyc: a reload within the second of an edit that keeps the file's size takes the
+    # cached code (Python checks a .pyc by its source's mtime in seconds and its size)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    out = tmp_path / "runs"
+
+    def run(run_id: str, strategy: object) -> Path:
+        config = DryrunConfig(run_id=run_id, steps=5, strategy_id="strat")
+        with create_run(config, out, strategy=strategy) as s:
+            assert s.run_to_end(5).status.value == "COMPLETED"
+        assert verify_run(out / run_id).ok
+        return out / run_id
+
+    try:
+        module = importlib.import_module("reloadedobj")
+        made_before = module.make()
+        run("first", module.make())
+        importlib.reload(module)  # the file unchanged: the object's code is the module's
+        run("unchanged", made_before)
+        source.write_text(STRATEGY.format(version=22))  # a global only: the code is the same
+        importlib.reload(module)
+        run("same-code", made_before)
+        source.write_text(STRATEGY.format(version=1).replace("bars += 1", "bars += 333"))
+        importlib.reload(module)  # a method's code changed: the object's is the old one
+        with pytest.raises(PluginError, match=r"from before reloadedobj was reloaded") as raised:
+            run("second", made_before)
+        assert "make it again from the reloaded module (reloadedobj.Counting)" in str(raised.value)
+        assert not (out / "second").exists()  # refused before anything was written
+        third = run("third", module.make())
+        assert _recorded(third) == hashlib.sha256(source.read_bytes()).hexdigest()
+    finally:
+        sys.modules.pop("reloadedobj", None)
+
+
+def test_a_class_typed_again_in_a_script_s_shell_leaves_the_first_one_usable() -> None:
+    """``__main__`` is never reloaded: a class redefined at ``python -i``'s prompt is the
+    user's new one, and an object of the first (the script's own code) stays usable."""
+    main = types.ModuleType("__main__")
+    first: dict[str, object] = {"__name__": "__main__"}
+    exec("class Desk:\n    def on_bar(self):\n        return 1\n", first)  # noqa: S102
+    exec("class Desk:\n    def on_bar(self):\n        return 2\n", vars(main))  # noqa: S102
+    assert not stale(first["Desk"], main)
+    elsewhere = types.ModuleType("desk")
+    exec("class Desk:\n    def on_bar(self):\n        return 2\n", vars(elsewhere))  # noqa: S102
+    assert stale(first["Desk"], elsewhere)  # the same class in a reloaded module is stale

@@ -292,6 +292,48 @@ def test_a_session_dropped_without_close_lets_go_of_its_run(tmp_path: Path, host
     assert said == [*collected, "resumed 25 COMPLETED", "warnings []", "verify True"], said
 
 
+_CREATE_AGAIN = """
+import gc, sys
+from pathlib import Path
+from livesession import DryrunConfig, RunExists, create_run
+out = Path(sys.argv[1])
+gc.disable()  # no collection but create_run's own, as between a notebook's cells
+cfg = DryrunConfig(run_id="again", steps=60, checkpoint_every=5)
+session = create_run(cfg, out, alerts=False)
+session.preflight(); session.activate(); session.run_n_steps(12)
+session = None  # the cell's variable given another value: the session is dropped
+try:
+    create_run(cfg, out, alerts=False)  # the cell run again
+except RunExists as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+@pytest.mark.broken_run("dropped unclosed on purpose: the run is left crashed")
+def test_create_run_of_a_dropped_sessions_run_id_says_the_run_is_crashed(tmp_path: Path) -> None:
+    """Bug: in a notebook, a cell that creates a run was run again after its session had been
+    dropped unclosed (``s = None``, ``s`` given another value): ``create_run`` said ``RunHeld:
+    ... which is this very process: a session it opened still holds the run`` though no
+    session lived, and named no place to close it, until the collector happened to run.
+    It now collects this process's garbage before refusing, as ``resume_run`` does, and says
+    what the run is: a crash, with the call that continues it."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CREATE_AGAIN, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    run_dir = tmp_path.resolve() / "again"
+    assert done.stdout.splitlines() == [
+        (
+            f"RunExists run directory {run_dir} already exists: choose another run_id, or "
+            f"continue the crashed run with resume_run('{run_dir}')"
+        )
+    ]
+
+
 _EXIT_UNCLOSED = """
 import sys
 from livesession import DryrunConfig, create_run

@@ -15,6 +15,27 @@ from livesession import DryrunConfig, RunHeld, create_run, open_session, resume_
 from livesession._rundir import shellrefs
 
 _THIS = ", which is this very process: a session it opened still holds the run"
+_FORGET = (
+    "sys.last_exc = sys.last_value = sys.last_traceback = None"
+    if sys.version_info >= (3, 12)
+    else "sys.last_value = sys.last_traceback = None"
+)
+
+
+def _plain_repl(lines: list[str], refused: int) -> tuple[list[str], str]:
+    """``lines`` typed into ``python -i``: the ``refused`` livesession errors it printed, and
+    its output."""
+    repl = subprocess.run(
+        [sys.executable, "-i", "-q"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    said = [line for line in repl.stderr.splitlines() if "livesession._exceptions." in line]
+    assert len(said) == refused, repl.stderr
+    return said, repl.stdout
 
 
 class TestInAPlainRepl:
@@ -33,20 +54,48 @@ class TestInAPlainRepl:
             f"resume_run({str(run_dir)!r})",
             "_.close()",
         ]
-        repl = subprocess.run(
-            [sys.executable, "-i", "-q"],
-            input="\n".join(lines) + "\n",
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        refusal = [line for line in repl.stderr.splitlines() if "RunHeld" in line]
-        assert len(refusal) == 1, repl.stderr
+        refusal, _ = _plain_repl(lines, refused=1)
         assert (
             f"{_THIS} (still referred to as `_` (the last value the shell showed): `_.close()` "
             "seals it); nothing was changed"
         ) in refusal[0]
+        assert verify_run(run_dir).ok
+
+    def test_a_session_held_by_the_last_traceback_alone_is_let_go_as_the_refusal_says(
+        self, tmp_path: Path
+    ) -> None:
+        """Bug: a helper of the user's that made a session and raised left it in the frames
+        of the traceback the REPL keeps (`sys.last_traceback`); a second create_run named
+        that place but no way out, and no name to call close() on. The refusal now says
+        what lets go of it; done, the run is a crash the next create_run says how to
+        continue, and resume_run continues it in the same REPL."""
+        run_dir = tmp_path / "tb"
+        cfg = f"DryrunConfig(run_id='tb', steps=30), {str(tmp_path)!r}"
+        lines = [
+            "import sys",
+            "from livesession import DryrunConfig, create_run, resume_run",
+            "def go():",
+            f"    s = create_run({cfg})",
+            "    s.preflight(); s.activate(); s.run_n_steps(5)",
+            "    raise ValueError('a bug in the analysis')",
+            "",
+            "go()",
+            f"create_run({cfg})",
+            _FORGET,
+            f"create_run({cfg})",
+            f"r = resume_run({str(run_dir)!r})",
+            "r.run_to_end(30).status.value",
+            "r.close()",
+        ]
+        said, shown = _plain_repl(lines, refused=2)
+        assert (
+            f"{_THIS} (still referred to as the traceback of the last error shown "
+            f"(sys.last_traceback): `{_FORGET}` lets go of it, a crash at its last "
+            "checkpoint); nothing was changed"
+        ) in said[0]
+        assert said[1].startswith("livesession._exceptions.RunExists: "), said[1]
+        assert "or continue the crashed run with resume_run(" in said[1]
+        assert "'COMPLETED'" in shown
         assert verify_run(run_dir).ok
 
 
@@ -86,7 +135,8 @@ class TestInAShellNamespace:
                 resume_run(run_dir)
             assert (
                 f"{_THIS} (still referred to as the traceback of the last error shown "
-                "(sys.last_traceback)); nothing was changed"
+                f"(sys.last_traceback): `{_FORGET}` lets go of it, a crash at its last "
+                "checkpoint); nothing was changed"
             ) in str(traceback_only.value)
         finally:
             session.close()

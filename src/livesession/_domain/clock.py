@@ -243,8 +243,18 @@ def format_utc_ns(ns: int) -> str:
     return f"{seconds}{nanos:03d}Z"
 
 
-def _refuse_naive(moment: dt.datetime, msg: str) -> None:
-    """``ValueError(msg)`` for a naive ``moment``: what a clock reads must be timezone-aware."""
+def _refuse_naive(moment: dt.datetime, msg: str, *, other: str = "") -> None:
+    """``ValueError(msg)`` for a naive ``moment``: what a clock reads must be timezone-aware.
+
+    Anything but a ``datetime`` (nanoseconds, a config's ``start_time`` text) is a
+    ``TypeError`` saying what it got and what would do (``other``: another way to build the
+    clock), never ``'int' object has no attribute 'tzinfo'``.
+    """
+    if not isinstance(moment, dt.datetime):
+        raise TypeError(
+            f"{msg}, got {type(moment).__name__} ({moment!r}): pass "
+            f"datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC){other}"
+        )
     if moment.tzinfo is None:
         raise ValueError(msg)
 
@@ -272,7 +282,11 @@ class SimClock:
     """Simulated time: starts at ``start`` and moves only when ``advance`` is called."""
 
     def __init__(self, start: dt.datetime) -> None:
-        _refuse_naive(start, "SimClock needs a timezone-aware start (tzinfo=datetime.UTC)")
+        _refuse_naive(
+            start,
+            "SimClock needs a timezone-aware start (tzinfo=datetime.UTC)",
+            other=", or SimClock.at_ns(ns) for nanoseconds since the epoch",
+        )
         self._start_ns = epoch_ns(start)
         self._elapsed_ns = 0
 

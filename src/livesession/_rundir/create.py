@@ -33,7 +33,7 @@ from .brokers import BrokerFactory, open_broker
 from .data import check_data_opens, data_record, pin_data
 from .factory import built_by_factory, factory_name
 from .layout import LOCAL_BACKENDS, STORES, Backing, taken_as, write_run_files
-from .lock import RunLock, held_refusal, holder_of, holder_soon, writer_command
+from .lock import RunLock, held_refusal, holder_soon, living_holder, writer_command
 from .memoryids import refuse_memory_ids
 from .plugins import (
     PlugIns,
@@ -130,7 +130,7 @@ def _refuse_existing(run_dir: Path) -> bool:
     created = (run_dir / names.RUN_META).exists()
     # A directory without run.json may be one another dryrun made a moment ago and is
     # about to lock: wait for its lock before saying what the directory holds.
-    holder = holder_of(run_dir) if created else holder_soon(run_dir)
+    holder = living_holder(run_dir) if created else holder_soon(run_dir)
     if holder is not None:
         raise held_refusal(
             run_dir,

@@ -62,6 +62,7 @@ __all__ = [
     "holder_of",
     "holds_a_run",
     "is_held",
+    "living_holder",
     "not_a_cli_writer",
     "stopped",
     "writer_command",
@@ -192,6 +193,20 @@ def holder_of(run_dir: Path) -> Holder | None:
     if holder is None or not _alive(holder):  # a new holder writes its name over the old now
         holder = _current_holder(path)
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
+
+
+def living_holder(run_dir: Path) -> Holder | None:
+    """``holder_of``, once this process's garbage is collected when the holder is this process.
+
+    A session dropped without ``close`` holds its run until the garbage collector frees it
+    (``_freed_by_collecting``): a refusal of its run id must not name it as a writer.
+    """
+    holder = holder_of(run_dir)
+    if holder is not None and holder.this_process:
+        let_go_kept(run_dir)
+        gc.collect()
+        holder = holder_of(run_dir)
+    return holder
 
 
 def refuse_if_held(run_dir: Path) -> None:

@@ -30,6 +30,12 @@ from typing import Final
 
 __all__ = ["keep_sessions", "let_go_kept", "referred_as", "remember"]
 
+_FORGET_LAST_ERROR: Final = (
+    "sys.last_exc = sys.last_value = sys.last_traceback = None"
+    if sys.version_info >= (3, 12)
+    else "sys.last_value = sys.last_traceback = None"
+)
+"""What lets go of the last error a shell showed (and the frames its traceback holds)."""
 _SESSIONS: Final[weakref.WeakValueDictionary[str, object]] = weakref.WeakValueDictionary()
 _KEEPERS: Final[list[Callable[[Path], None]]] = []
 
@@ -90,6 +96,8 @@ def _places(session: object) -> str:
     if held:
         name, value = held[0]
         close = f": `{'' if value is session else 'await '}{name}.close()` seals it"
+    else:  # the last error's traceback alone: nothing to call close() on
+        close = f": `{_FORGET_LAST_ERROR}` lets go of it, a crash at its last checkpoint"
     return f" (still referred to as {_join(places)}{close})"
 
 

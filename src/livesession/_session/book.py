@@ -21,6 +21,7 @@ import attrs
 from .._domain.decimal import ZERO, plain
 from .._domain.model import Order, Side, order_from_json, order_to_json
 from .._reconcile.reconciler import LocalOrder
+from .._support.fielddocs import fields_in_doc
 from .openorders import OpenOrders, against_positions
 from .strategy_view import ReadOnlyBook
 
@@ -141,16 +142,22 @@ class OpenOrder:
         )
 
 
+@fields_in_doc
 @attrs.frozen(kw_only=True)
 class BookView:
     """A read-only picture of the book at one moment."""
 
     # The mappings are left out of the hash (a dict has none), not of equality.
     positions: Mapping[str, Decimal] = attrs.field(hash=False)
+    """The net position of every symbol the book has held (negative: short)."""
     cash: Decimal
+    """The initial cash, changed by every fill: exact."""
     equity: Decimal
+    """Cash plus each position marked at its last price, exact."""
     pnl: Decimal
+    """``equity`` less the initial cash: realised and unrealised together."""
     open_orders: tuple[str, ...]
+    """The client order ids of the orders open at the venue, sorted."""
     ledger: Mapping[str, Decimal] = attrs.field(hash=False)
     """Net quantity of every symbol's fills (the position must always equal it)."""
     day_peak_equity: Decimal

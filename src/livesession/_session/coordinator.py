@@ -279,9 +279,9 @@ class LiveSessionOrchestrator(InProcessOnly):
 
         The first step after ``restore_state`` reconciles the venue first. An exception
         from the feed or the strategy does not escape: trading halts, open orders are
-        cancelled, ``FEED_ERROR`` / ``STRATEGY_ERROR`` records the exception's type and
-        redacted message, and the session enters ERROR_REQUIRES_OPERATOR.
-        ``KeyboardInterrupt`` and ``SystemExit`` pass through untouched.
+        cancelled, ``FEED_ERROR``/``STRATEGY_ERROR`` records its type and redacted message,
+        and the session enters ERROR_REQUIRES_OPERATOR. ``KeyboardInterrupt`` and ``SystemExit``
+        go on and tear it, its run left a crash to resume (``run_n_steps`` defers a Ctrl-C).
 
         Only the thread that built the session may step it. A verb another thread calls
         meanwhile waits for the step to end; ``run_n_steps`` checks the state under the

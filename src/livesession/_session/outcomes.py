@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from .._support.fielddocs import fields_in_doc
+
 if TYPE_CHECKING:
     from .._domain.lifecycle import SessionState
 
@@ -31,6 +33,7 @@ class VerbOutcome(enum.Enum):
     the session lock): it takes effect when that work ends (a step's: at the step boundary)."""
 
 
+@fields_in_doc
 @attrs.frozen(kw_only=True)
 class VerbResult:
     """The return value of an operator verb: it never raises for the session's state.
@@ -40,9 +43,13 @@ class VerbResult:
     """
 
     verb: str
+    """The verb called (``kill``, ``request_stop``, ``acknowledge``, ...)."""
     outcome: VerbOutcome
+    """``APPLIED``, ``ALREADY`` (it was so already) or ``NOT_APPLICABLE`` (not in this state)."""
     state: SessionState
+    """The lifecycle state once the verb returned."""
     message: str
+    """What happened, or why nothing did, in one line."""
 
     @property
     def applied(self) -> bool:

@@ -14,6 +14,7 @@ import attrs
 from .._domain.lifecycle import SessionState, SessionStatus
 from .._reconcile.reconciler import unconfirmed_doubt
 from .._risk.governor import TradingState
+from .._support.fielddocs import fields_in_doc
 from .._support.text import valid_text
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["DryrunResult", "SessionInspection", "inspect_parts", "result_of"]
 
 
+@fields_in_doc
 @attrs.frozen(kw_only=True)
 class DryrunResult:
     """What a finished dry run reports; ``accepted`` is whether preflight passed.
@@ -34,15 +36,26 @@ class DryrunResult:
     """
 
     accepted: bool
+    """Whether preflight passed (False: the session was rejected and never traded)."""
     status: SessionStatus
+    """The status operators see (``RUNNING``, ``COMPLETED``, ``FAILED``, ``REJECTED``)."""
     run_id: str
+    """The run's id, as in its config."""
     state: SessionState
+    """The state machine's state when the result was taken (``DRYRUN_ACTIVE``, ``STOPPED``)."""
     steps: int
+    """Steps run so far (one bar each)."""
     orders_submitted: int
+    """Orders sent to the venue (``ORDER_SUBMITTED`` events), the wind-down's too."""
     fills: int
+    """Fills the book took, partial ones included."""
     equity: Decimal
+    """Cash plus each position marked at its last price, exact (as ``book.equity``)."""
     pnl: Decimal
+    """``equity`` less the initial cash: realised and unrealised together."""
     reason: str = ""
+    """Why the session stopped or was refused, as a code (``CONFIG_INVALID``,
+    ``STRATEGY_ERROR``); empty while nothing went wrong."""
     detail: str = ""
     """What went wrong beyond ``reason`` in one line: why preflight rejected the session, or
     for a failed run what failed (a strategy or feed error: the exception's type and
@@ -84,6 +97,7 @@ class DryrunResult:
     answer trips no health check and writes no event, and is seen here. Empty: none."""
 
 
+@fields_in_doc
 @attrs.frozen(kw_only=True)
 class SessionInspection:
     """A read-only look inside a running session, for tests and operators' tools."""

@@ -33,6 +33,7 @@ from .._exceptions import PluginError
 from .anchor import paths_are_as_given
 from .oserrors import working_dir
 from .pluginwords import a_, lookup_failure, not_a, protocol_members, raised, uncallable
+from .reloaded import stale
 from .searchpath import script_directory, searching
 from .signals import STOPS_RAISED
 from .text import exception_text
@@ -436,6 +437,13 @@ def object_record(obj: object, *, named: Any = None) -> dict[str, Any]:
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
     name = f"{cls.__module__}.{cls.__qualname__}"
+    if file is not None and stale(cls, module):
+        raise PluginError(
+            f"cannot use a {name}: it is from before {cls.__module__} was reloaded "
+            f"(importlib.reload), and differs from the {cls.__qualname__} the module holds now: "
+            f"the run would run the code it held then and record {file} as it is now; make "
+            f"it again from the reloaded module ({name}), or start a new process"
+        )
     return {
         "object": name,
         "file": file,
