@@ -189,3 +189,16 @@ def test_a_class_typed_again_in_a_script_s_shell_leaves_the_first_one_usable() -
     elsewhere = types.ModuleType("desk")
     exec("class Desk:\n    def on_bar(self):\n        return 2\n", vars(elsewhere))  # noqa: S102
     assert stale(first["Desk"], elsewhere)  # the same class in a reloaded module is stale
+
+
+def test_a_singleton_bound_to_its_class_s_name_is_not_taken_for_a_reload() -> None:
+    """A module that binds its one instance to its class's name (``Desk = Desk()``) holds
+    no code there: its object was refused as made before a reload it never had."""
+    module = types.ModuleType("singletondesk")
+    exec(  # noqa: S102
+        "class Desk:\n    def on_bar(self):\n        return 1\n\nDesk = Desk()\n", vars(module)
+    )
+    assert not stale(type(module.Desk), module)
+    other = types.ModuleType("singletondesk")  # a name bound to other code is still stale
+    exec("class Desk:\n    def on_bar(self):\n        return 2\n", vars(other))  # noqa: S102
+    assert stale(type(module.Desk), other)

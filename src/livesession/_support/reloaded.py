@@ -23,8 +23,9 @@ def stale(code: object, module: object) -> bool:
     """Whether ``code`` (a class or a function) differs from what ``module`` now binds to its name.
 
     False for what the module binds under its name, for code with no such name (made in a
-    function, or the name gone), for code of ``__main__``, and for code the same as the
-    module's (function by function, value by value).
+    function, or the name gone) or whose name holds no code now (a singleton, ``Desk =
+    Desk()``), for code of ``__main__``, and for code the same as the module's (function by
+    function, value by value).
     """
     qualname = getattr(code, "__qualname__", None)
     if module is None or not isinstance(qualname, str) or "<locals>" in qualname:
@@ -39,6 +40,8 @@ def stale(code: object, module: object) -> bool:
         return False
     if now is code or now is _MISSING:
         return False
+    if not isinstance(now, type) and getattr(now, "__code__", None) is None:
+        return False  # the name holds no code: an instance bound to its class's name, say
     return not _same(code, now, set())
 
 
