@@ -60,7 +60,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +110,7 @@ from ._rundir.statuswords import closing_says
 from ._rundir.stopasked import stop_asked
 from ._support.oserrors import said as oserror_said
 from ._support.secrets import ALERT_ENV
-from ._support.text import command, json_path, json_text, one_line, text_field
+from ._support.text import command, json_path, json_text, natural_key, one_line, text_field
 from ._verdict import Verdict
 
 __all__ = ["RunStatus", "Verdict", "list_runs", "run_status"]
@@ -447,7 +446,8 @@ def list_runs(
     now = now or _clock.SystemClock().now()
     found = []
     with one_look():  # at the processes, for each crashed run's loading resume
-        for child in sorted(out_dir.iterdir(), key=_numbered):
+        # Numbers as numbers (demo-999 before demo-1000); the name breaks a tie (demo-01, demo-1).
+        for child in sorted(out_dir.iterdir(), key=lambda c: (natural_key(c.name), c.name)):
             if child.name.startswith("."):
                 continue
             try:  # a directory it may not look into (another user's run) is unread, not the end
@@ -475,16 +475,3 @@ def _unreadable(run_dir: Path, exc: OSError) -> RunStatus:
     return RunStatus(
         run_dir=str(run_dir), verdict=Verdict.NEEDS_OPERATOR, problem=said, unread=True
     )
-
-
-_RUN_NUMBER = re.compile(r"(\D*)(\d*)")
-
-
-def _numbered(path: Path) -> tuple[tuple[tuple[str, int], ...], str]:
-    """``path``'s name sorted with its numbers as numbers: ``demo-999`` before ``demo-1000``.
-
-    By text alone, ``demo-1000`` came between ``demo-100`` and ``demo-101``. The name itself
-    breaks a tie (``demo-01``, ``demo-1``), so the order never rests on the directory's.
-    """
-    parts = tuple((text, int(number or -1)) for text, number in _RUN_NUMBER.findall(path.name))
-    return parts, path.name
