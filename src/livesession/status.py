@@ -76,14 +76,12 @@ from ._artifacts.runread import (
 )
 from ._cli_status import resumable_from
 from ._domain import clock as _clock
-from ._domain.config import DryrunConfig
 from ._domain.lifecycle import SessionState, reported_status
 from ._exceptions import LiveSessionError, RunDirectoryError
 from ._rundir.alerting import posted
 from ._rundir.alertlog import alert_tally
 from ._rundir.backing import lease_standing
 from ._rundir.brokers import resume_credentials
-from ._rundir.drift import config_ran_with
 from ._rundir.holderproc import pending_signals
 from ._rundir.layout import read_run_config
 from ._rundir.loading import loading_resume, one_look
@@ -273,26 +271,6 @@ def _sealed_verdict(state: object, *, failed: bool) -> Verdict:
     return Verdict.COMPLETED
 
 
-def _lease(
-    run_dir: Path,
-    cfg: DryrunConfig | None,
-    meta: dict[str, Any],
-    checkpoint: dict[str, Any],
-    now_ns: int,
-    *,
-    sealed: bool,
-) -> dict[str, Any] | None:
-    """The lease line's facts, for a run whose ``config.json`` reads or not.
-
-    Where it does not (edited after the run began, say), by the config the checkpoint ran
-    with and ``run.json`` read alone: such a run's lease was said to be ``none (the run
-    takes no lease)``.
-    """
-    if cfg is None:
-        cfg, meta = config_ran_with(checkpoint), read_json_object(run_dir / names.RUN_META)
-    return None if cfg is None else lease_standing(run_dir, meta, cfg, now_ns, sealed=sealed)
-
-
 def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = None) -> RunStatus:
     """Where the run in ``run_dir`` stands. Never raises for a bad path (``not_a_run``).
 
@@ -390,7 +368,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         alerts_env=ALERT_ENV if posted(run_dir, meta) else "",
         alerts=alert_tally(run_dir),
         unlocked=unlocked_says(run_dir, age) if holder is None and seal is None else "",
-        lease=_lease(run_dir, cfg, meta, checkpoint, _clock.epoch_ns(now), sealed=whole),
+        lease=lease_standing(run_dir, meta, cfg, _clock.epoch_ns(now), sealed=whole),
         **trading_of(run_dir, checkpoint, live=live),
         objects=objects_given(meta),
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),

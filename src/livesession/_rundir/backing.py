@@ -29,6 +29,7 @@ from .._support.optional import import_optional
 from .._typing import Clock, IdempotencyStore, SessionLease
 from ..leases import FileLease, LeaseGrant, PostgresLease
 from ..stores import open_idempotency_store
+from .drift import config_ran_with
 from .layout import Backing, lease_path
 from .leaselost import reset_of, was_reset
 from .leaseskew import refuse_skewed_clock
@@ -297,15 +298,29 @@ def _refuse_a_used_namespace(store: PostgresIdempotencyStore, run_id: str) -> No
 
 
 def lease_standing(
-    run_dir: Path, meta: dict[str, Any], cfg: DryrunConfig, now_ns: int, *, sealed: bool = False
+    run_dir: Path,
+    meta: dict[str, Any],
+    cfg: DryrunConfig | None,
+    now_ns: int,
+    *,
+    sealed: bool = False,
 ) -> dict[str, Any] | None:
     """The run's lease as ``livesession status`` reports it (None: the run takes none).
+
+    No ``cfg`` (its ``config.json`` does not read: edited after the run began, say): by
+    the config the checkpoint ran with, and ``run.json`` read alone; such a run's lease
+    was said to be ``none (the run takes no lease)``.
 
     The local lease file's entry; for PostgreSQL (not queried: status needs no DSN), with
     no lease file, or for a ``sealed`` run that gave its lease back and another run holds
     now, the last lease record the run audited. A ``sealed`` run whose last record is its
     grant released the lease at the seal: no holder is named then.
     """
+    if cfg is None:
+        cfg = config_ran_with(read_json_object(run_dir / names.CHECKPOINT))
+        meta = read_json_object(run_dir / names.RUN_META)
+        if cfg is None:
+            return None
     store = meta.get("store")
     if store != "postgres" and not meta.get("lease"):
         return None
