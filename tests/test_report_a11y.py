@@ -21,28 +21,9 @@ import pytest
 from livesession import DryrunConfig, create_run
 from livesession.report import render_report
 
+from _helpers import RaisesOnBar
+
 _MIN_CONTRAST = 4.5  # WCAG 2 AA, normal text
-
-
-class _Raises:
-    """A strategy that raises on its 15th bar: a fault the CLI's operator acknowledges."""
-
-    strategy_id = "raises"
-
-    def __init__(self) -> None:
-        self.n = 0
-
-    def on_bar(self, bar, view):
-        self.n += 1
-        if self.n == 15:
-            raise ValueError("went bad")
-        return []
-
-    def get_state(self):
-        return {"n": self.n}
-
-    def set_state(self, state):
-        self.n = state["n"]
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +47,8 @@ def runs(tmp_path_factory) -> dict[str, Any]:
     assert session.kill("SIGNAL_SIGUSR1")
     session.run_n_steps(400)
     session.close()
-    faulted = DryrunConfig(run_id="raised", strategy_id="raises", steps=40, durability="none")
-    session = create_run(faulted, out, strategy=_Raises())
+    faulted = DryrunConfig(run_id="raised", strategy_id="raiser", steps=40, durability="none")
+    session = create_run(faulted, out, strategy=RaisesOnBar(at=15))
     session.run_to_end(40, operator="cli")
     session.close()
     return {
@@ -80,13 +61,15 @@ def runs(tmp_path_factory) -> dict[str, Any]:
 class _Tree(html.parser.HTMLParser):
     """The elements a reader's tools see: tables, headings, charts."""
 
-    def __init__(self) -> None:
+    def __init__(self, document: str) -> None:
         super().__init__(convert_charrefs=True)
         self.tables: list[dict[str, object]] = []
         self.headings: list[int] = []
         self.charts: list[str] = []
         self.lang: str | None = None
         self._caption: list[str] | None = None
+        self.feed(document)
+        self.close()
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
@@ -115,17 +98,10 @@ class _Tree(html.parser.HTMLParser):
             self._caption.append(data)
 
 
-def _tree(document: str) -> _Tree:
-    tree = _Tree()
-    tree.feed(document)
-    tree.close()
-    return tree
-
-
 @pytest.mark.parametrize("name", ["rails", "raised"])
 def test_every_table_has_a_caption_and_column_headers(runs, name):
     """A screen reader lists the tables by caption; a printed table keeps its name."""
-    tree = _tree(runs[name])
+    tree = _Tree(runs[name])
 
     assert tree.tables
     for table in tree.tables:
@@ -138,7 +114,7 @@ def test_every_table_has_a_caption_and_column_headers(runs, name):
 @pytest.mark.parametrize("name", ["rails", "raised"])
 def test_the_language_is_declared_and_the_headings_are_in_order(runs, name):
     """One h1, and no level skipped on the way down (h2 to h4)."""
-    tree = _tree(runs[name])
+    tree = _Tree(runs[name])
 
     assert tree.lang == "en"
     assert tree.headings[0] == 1
@@ -151,7 +127,7 @@ def test_every_chart_says_its_axes_and_its_marks_in_words(runs):
     """The price chart's text alternative names its axes, their ranges and each kind of
     mark with its count; every time chart names its flags."""
     document = runs["rails"]
-    tree = _tree(document)
+    tree = _Tree(document)
     price = next(label for label in tree.charts if "Close of BTC/USDT" in label)
 
     assert price.startswith("Chart: Close of BTC/USDT, over time.")
