@@ -20,6 +20,8 @@ import pytest
 
 from livesession import DryrunConfig, create_run
 from livesession.report import render_report
+from livesession.report._series import Flag, Point
+from livesession.report._svg import WIDTH, chart
 
 from _helpers import RaisesOnBar
 
@@ -217,3 +219,22 @@ def test_it_prints_a_table_with_its_caption_and_its_header_on_every_page(runs):
     )
     assert "thead { display: table-header-group; }" in printed
     assert "background" not in printed  # nothing inked dark for paper
+
+
+@pytest.mark.parametrize("at", [0, 50, 99, 100])
+def test_a_flags_label_stays_on_the_chart_wherever_its_line_is(at):
+    """A flag at the run's end (an operator's acknowledgement, a fault at the last step) had
+    its label start past the plot's right edge, cut off at the chart's border."""
+    drawn = chart(
+        "Equity",
+        [("equity", "#0f766e", [Point(ts_sim=0, value=1.0), Point(ts_sim=100, value=2.0)])],
+        [],
+        (0, 100),
+        flags=[Flag(ts_sim=at, kind="operator", label="OPERATOR_ACK")],
+    )
+    label = re.search(r'<text x="([\d.]+)"( text-anchor="end")? y="\d+" class="flag">', drawn)
+    assert label is not None
+    x, anchored_at_end = float(label.group(1)), bool(label.group(2))
+    room = 60  # "operator" in 10-pixel type, and a margin
+    assert (x - room if anchored_at_end else x + room) <= WIDTH
+    assert (x - room if anchored_at_end else x) >= 0

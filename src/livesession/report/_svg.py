@@ -383,12 +383,23 @@ def _flag_svg(flag: Flag, x: float, top: int, bottom: int) -> str:
     """
     colour = FLAG_COLOURS.get(flag.kind, "#374151")
     return (
-        f'<text x="{x + 11:.1f}" y="{top + 8}" class="flag">{escape(flag.kind)}</text>'
+        f'<text {_flag_label_at(x)} y="{top + 8}" class="flag">{escape(flag.kind)}</text>'
         f'<g class="flag-{escape(flag.kind)}"><title>{escape(flag.label)}</title>'
         f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" stroke="{colour}" '
         f'stroke-width="1.5" stroke-dasharray="4 3"/>'
         f'<path d="M{x:.1f} {top}h9l-3 4l3 4h-9z" fill="{colour}"/></g>'
     )
+
+
+_FLAG_LABEL_PX: Final = 60
+"""Room a flag's label takes (``operator`` at 10 px, with its gap): nearer the chart's right
+edge than this, the label goes to the left of its line rather than off the chart."""
+
+
+def _flag_label_at(x: float) -> str:
+    if x + 11 + _FLAG_LABEL_PX > WIDTH:
+        return f'x="{x - 3:.1f}" text-anchor="end"'
+    return f'x="{x + 11:.1f}"'
 
 
 def _marker_svg(marker: Marker, x: float, y: float, count: int, labels: list[str]) -> str:
