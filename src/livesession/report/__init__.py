@@ -22,7 +22,8 @@ The same run directory always gives the same bytes. See ``docs/report.md``.
 Modules: ``_reading`` (the run as the report reads it), ``_scan`` (the one pass that
 reads it), ``_integrity`` (the checks made on the way), ``_book`` (the replayed book:
 PnL, drawdown, trades), ``_why`` (why each fill happened: its order's reason and
-terms), ``_series`` (what the charts draw), ``_svg`` (the charts),
+terms), ``_series`` (what the charts draw), ``_svg`` (the charts), ``_alt`` (each chart said
+in words, for a screen reader and paper),
 ``_sections`` (identity, limits, PnL, trades, events), ``_fired`` (the tables of the
 rails that fired and, apart, the session's own order checks), ``_refused`` (the header's lines
 for the orders the rails refused and why a run resumed), ``_html`` (the document),

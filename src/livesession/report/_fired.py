@@ -45,7 +45,7 @@ def fired_tables(run: ReportRun) -> str:
         for ts, fields in run.of_type("KILL_SWITCH")
     ]
     if rows:
-        fired = "<h3>Rails fired</h3>\n" + table(_HEADER, rows, frozenset({1}))
+        fired = "<h3>Rails fired</h3>\n" + table(_HEADER, rows, frozenset({1}), "Rails fired")
     else:
         fired = '<h3>Rails fired</h3>\n<p class="empty">No rail fired and no kill switch.</p>'
     if not checks:
@@ -58,7 +58,7 @@ def fired_tables(run: ReportRun) -> str:
         f"{fired}\n<h3>Orders the session's own checks refused</h3>\n"
         '<p class="sub">Orders no venue would take (docs/risk.md, "The rails"), refused '
         "before or after the rails: no limit of [risk]</p>\n"
-        + table(_HEADER, refused, frozenset({1}))
+        + table(_HEADER, refused, frozenset({1}), "Orders refused by own checks")
     )
 
 

@@ -33,12 +33,11 @@ from ._sections import (
 from ._series import Flag, flags
 from ._style import CSS
 from ._svg import (
-    BUY,
-    FLAG_COLOURS,
-    RAIL,
+    PRICE_LEGEND,
     SELL,
     SERIES_COLOURS,
     STATUS_COLOURS,
+    TIMELINE_ALT,
     WIDTH,
     chart,
     duration,
@@ -290,7 +289,7 @@ def _metrics_table(run: ReportRun) -> str:
         ("simulated span", duration(end - start)),
         ("audit head", run.integrity.sha256.get("audit head") or "(none)"),
     ]
-    return table(("metric", "value"), rows, frozenset())
+    return table(("metric", "value"), rows, frozenset(), "Key metrics")
 
 
 def _count(run: ReportRun, field: str, value: int, absent: int | None = None) -> str:
@@ -350,7 +349,7 @@ def _rejects_table(run: ReportRun) -> str:
     if not counts:
         return '<p class="empty">No rejects.</p>'
     rows = [(source, reason, str(n)) for (source, reason), n in sorted(counts.items())]
-    return table(("source", "reason", "count"), rows, frozenset({2}))
+    return table(("source", "reason", "count"), rows, frozenset({2}), "Rejects by reason")
 
 
 def _state_timeline(run: ReportRun) -> str:
@@ -359,7 +358,7 @@ def _state_timeline(run: ReportRun) -> str:
         return '<p class="empty">No state snapshots.</p>'
     box_w, gap, top, box_h = 176, 22, 30, 46
     width = max(WIDTH, len(snaps) * (box_w + gap))
-    parts = [svg_open(width, top + box_h + 44, "State timeline", arrow=True)]
+    parts = [svg_open(width, top + box_h + 44, TIMELINE_ALT, arrow=True)]
     for index, snap in enumerate(snaps):
         x = index * (box_w + gap) + 2
         status = str(snap.get("status", ""))
@@ -399,6 +398,7 @@ def _state_timeline(run: ReportRun) -> str:
         ("seq", "time (UTC)", "trigger", "transition", "status", "step", "equity"),
         rows,
         frozenset({0, 5, 6}),
+        "State snapshots, in order",
     )
     return "\n".join(parts) + "\n" + listed
 
@@ -423,19 +423,7 @@ def _price_charts(run: ReportRun, marks: list[Flag]) -> str:
             flags=marks,
         )
         charts.append(f"<h3>{escape(symbol)}</h3>\n{drawn}")
-    legend = (
-        '<p class="legend"><span>▲ buy submitted</span><span>▼ sell submitted</span>'
-        "<span>● fill (at its price)</span><span>✕ rejected by the broker</span>"
-        f'<span style="color:{RAIL}">◆ blocked by a rail (on the bottom edge)</span>'
-        f'<span style="color:{BUY}">green: buy</span>'
-        f'<span style="color:{SELL}">red: sell</span>'
-        + "".join(
-            f'<span style="color:{colour}">┆ {escape(kind)}</span>'
-            for kind, colour in FLAG_COLOURS.items()
-        )
-        + "</p>"
-    )
-    return "\n".join(charts) + "\n" + legend
+    return "\n".join(charts) + "\n" + PRICE_LEGEND
 
 
 def _position_and_equity(run: ReportRun, book: Book, marks: list[Flag]) -> str:

@@ -61,9 +61,15 @@ _LIMIT_FIELDS: Final = (
 )
 
 
-def table(header: tuple[str, ...], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
-    """An HTML table; the columns in ``numeric`` are right-aligned."""
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+def table(
+    header: tuple[str, ...], rows: Sequence[Sequence[str]], numeric: frozenset[int], caption: str
+) -> str:
+    """An HTML table with its ``caption``; the columns in ``numeric`` are right-aligned.
+
+    The caption names the table to a screen reader's table list and on paper, where a
+    table broken over pages is far from its heading; each header cell is a column's.
+    """
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in header)
     body = "\n".join(
         "<tr>"
         + "".join(
@@ -73,7 +79,10 @@ def table(header: tuple[str, ...], rows: Sequence[Sequence[str]], numeric: froze
         + "</tr>"
         for row in rows
     )
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
+    return (
+        f"<table>\n<caption>{escape(caption)}</caption>\n<thead><tr>{head}</tr></thead>\n"
+        f"<tbody>\n{body}\n</tbody>\n</table>"
+    )
 
 
 def _compact(value: object) -> str:
@@ -182,7 +191,7 @@ def identity(run: ReportRun) -> str:
         if config
         else '<p class="empty">config.json is missing: the identity is read from the events.</p>'
     )
-    return table(("field", "value"), rows, frozenset()) + note
+    return table(("field", "value"), rows, frozenset(), "Identity of the run") + note
 
 
 def _data_span(first: object, last: object) -> str:
@@ -231,7 +240,8 @@ def limits_and_checks(run: ReportRun) -> str:
             for label, value in rows
         ]
     limits = (
-        "<h3>Limits</h3>\n" + table(("limit", "value"), rows, frozenset())
+        "<h3>Limits</h3>\n"
+        + table(("limit", "value"), rows, frozenset(), "Limits the run was held to")
         if rows
         else '<p class="empty">No limits recorded (config.json is missing).</p>'
     )
@@ -247,7 +257,12 @@ def limits_and_checks(run: ReportRun) -> str:
     ]
     preflight = (
         "<h3>Preflight checks</h3>\n"
-        + table(("time (UTC)", "check", "result", "reason", "detail"), checks, frozenset())
+        + table(
+            ("time (UTC)", "check", "result", "reason", "detail"),
+            checks,
+            frozenset(),
+            "Preflight checks, in the order they ran",
+        )
         if checks
         else '<p class="empty">No preflight checks recorded.</p>'
     )
@@ -315,7 +330,7 @@ def profit_and_loss(run: ReportRun, book: Book) -> str:
         ("fills", str(book.trade_count), ""),
         ("closing fills (won)", f"{book.closing} ({book.wins})", ""),
     ]
-    return table(("measure", "value", "note"), rows, frozenset({1}))
+    return table(("measure", "value", "note"), rows, frozenset({1}), "Profit and loss")
 
 
 def _fees(config: dict[str, Any]) -> tuple[str, str, str]:
@@ -356,15 +371,15 @@ def trades(run: ReportRun, book: Book) -> str:
     )  # fmt: skip
     numeric = frozenset({0, 4, 5, 6, 7})
     if book.skipped is None:
-        return table(header, [row(t) for t in shown], numeric)
+        return table(header, [row(t) for t in shown], numeric, "Trades, in time order")
     skipped = book.trade_count - len(shown)
     first, last = book.skipped
     return (
-        table(header, [row(t) for t in shown[:half]], numeric)
+        table(header, [row(t) for t in shown[:half]], numeric, "The first trades")
         + f'\n<p class="empty">... {skipped} fills between seq {first} and '
         f"{last} not listed (all {book.trade_count} are in events.jsonl; "
         "the charts and totals include them) ...</p>\n"
-        + table(header, [row(t) for t in shown[-half:]], numeric)
+        + table(header, [row(t) for t in shown[-half:]], numeric, "The last trades")
     )
 
 
@@ -388,7 +403,8 @@ def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
     ]
     more = len(flags) - len(rows)
     tail = f'<p class="empty">... and {more} more.</p>' if more > 0 else ""
-    return legend + "\n" + table(("time (UTC)", "kind", "what"), rows, frozenset()) + tail
+    caption = "Resumes, kills, halts, operator actions and faults, in time order"
+    return legend + "\n" + table(("time (UTC)", "kind", "what"), rows, frozenset(), caption) + tail
 
 
 def data_gaps(run: ReportRun) -> str:

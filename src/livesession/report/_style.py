@@ -30,12 +30,17 @@ svg text.strong { font-weight: 600; fill: #111827; }
 .legend span { margin-right: 16px; }
 .empty { color: #6b7280; font-style: italic; }
 ul.violations { font-family: ui-monospace, monospace; font-size: 12px; padding-left: 18px; }
+caption { text-align: left; color: #4b5563; font-size: 12px; padding: 2px 0; }
+svg path.side { fill: none; stroke: #fff; stroke-width: 1.5; pointer-events: none; }
+svg text.flag { font-size: 10px; }
 footer { margin-top: 32px; color: #6b7280; font-size: 12px; }
 td { overflow-wrap: anywhere; }
 td.num { overflow-wrap: normal; white-space: nowrap; }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   h2 { break-after: avoid; }
+  h3, caption { break-after: avoid; }
+  thead { display: table-header-group; }
   svg, tr, .legend { break-inside: avoid; }
   .badge, .ok, .bad { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 }

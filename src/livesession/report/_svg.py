@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from .._support.text import escape_bidi
+from ._alt import TIMELINE_ALT, chart_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -20,10 +21,12 @@ __all__ = [
     "BUY",
     "FLAG_COLOURS",
     "PLOT_COLUMNS",
+    "PRICE_LEGEND",
     "RAIL",
     "SELL",
     "SERIES_COLOURS",
     "STATUS_COLOURS",
+    "TIMELINE_ALT",
     "WIDTH",
     "chart",
     "duration",
@@ -58,10 +61,10 @@ _DENSE_LABELS: Final = 2
 SERIES_COLOURS: Final = ("#1d4ed8", "#b45309", "#7c3aed", "#0f766e", "#be185d")
 BUY: Final = "#15803d"
 SELL: Final = "#b91c1c"
-RAIL: Final = "#ea580c"
+RAIL: Final = "#c2410c"
 FLAG_COLOURS: Final = {
     "kill": "#b91c1c",
-    "halt": "#ca8a04",
+    "halt": "#a16207",
     "resume": "#2563eb",
     "operator": "#7c3aed",
     "fault": "#7f1d1d",
@@ -75,6 +78,19 @@ STATUS_COLOURS: Final = {
 }
 """Each session status's (fill, stroke): the report's badges and state timeline, and the
 lifecycle diagram of docs/lifecycle.md (``lifecycle_diagram``), so both show a status alike."""
+PRICE_LEGEND: Final = (
+    '<p class="legend"><span>▲ buy submitted</span><span>▼ sell submitted</span>'
+    "<span>● fill at its price (^ inside: buy, v: sell)</span>"
+    "<span>✕ rejected by the broker</span>"
+    f'<span style="color:{RAIL}">◆ blocked by a rail (on the bottom edge)</span>'
+    f'<span style="color:{BUY}">green: buy</span><span style="color:{SELL}">red: sell</span>'
+    + "".join(
+        f'<span style="color:{colour}">┆ {kind}</span>' for kind, colour in FLAG_COLOURS.items()
+    )
+    + "</p>"
+)
+"""The key of the price charts' marks: each is told by its shape or its label, not its
+colour alone."""
 
 
 @attrs.frozen(kw_only=True)
@@ -305,7 +321,9 @@ def chart(
     def py(value: float) -> float:
         return top + (y_high - value) / (y_high - y_low) * plot_h
 
-    parts = [svg_open(frame.width, frame.height, label)]
+    times = (utc_text(x_low + utc_offset_ns), utc_text(x_high + utc_offset_ns))
+    alt = chart_text(label, thinned, markers, flags, times)
+    parts = [svg_open(frame.width, frame.height, alt)]
     bottom = top + plot_h
     parts.extend(
         f'<line x1="{left}" x2="{left + plot_w}" y1="{py(v):.1f}" y2="{py(v):.1f}" '
@@ -323,8 +341,7 @@ def chart(
         )
     parts.append(
         f'<text x="{left + plot_w}" y="{bottom + 30}" text-anchor="end" class="axis">UTC, '
-        f"{escape(utc_text(x_low + utc_offset_ns))} to "
-        f"{escape(utc_text(x_high + utc_offset_ns))}</text>"
+        f"{escape(times[0])} to {escape(times[1])}</text>"
     )
     parts.append(
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" '
@@ -359,13 +376,30 @@ _PLURAL: Final = {
 
 
 def _flag_svg(flag: Flag, x: float, top: int, bottom: int) -> str:
+    """A dashed line with a pennant, labelled with its kind.
+
+    A colour alone says nothing to a reader who cannot tell red from brown, nor on a grey
+    printout.
+    """
     colour = FLAG_COLOURS.get(flag.kind, "#374151")
     return (
+        f'<text {_flag_label_at(x)} y="{top + 8}" class="flag">{escape(flag.kind)}</text>'
         f'<g class="flag-{escape(flag.kind)}"><title>{escape(flag.label)}</title>'
         f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{bottom}" stroke="{colour}" '
         f'stroke-width="1.5" stroke-dasharray="4 3"/>'
         f'<path d="M{x:.1f} {top}h9l-3 4l3 4h-9z" fill="{colour}"/></g>'
     )
+
+
+_FLAG_LABEL_PX: Final = 60
+"""Room a flag's label takes (``operator`` at 10 px, with its gap): nearer the chart's right
+edge than this, the label goes to the left of its line rather than off the chart."""
+
+
+def _flag_label_at(x: float) -> str:
+    if x + 11 + _FLAG_LABEL_PX > WIDTH:
+        return f'x="{x - 3:.1f}" text-anchor="end"'
+    return f'x="{x + 11:.1f}"'
 
 
 def _marker_svg(marker: Marker, x: float, y: float, count: int, labels: list[str]) -> str:
@@ -374,9 +408,13 @@ def _marker_svg(marker: Marker, x: float, y: float, count: int, labels: list[str
     if count > 1:
         text = f"{count} {_PLURAL[marker.kind]} here; the first {len(labels)}:\n{text}"
     title = f"<title>{escape(text)}</title>"
-    if marker.kind == "fill":
-        radius = 4 if count == 1 else 5
-        return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}">{title}</circle>'
+    if marker.kind == "fill":  # a dot with a white chevron the way it traded: not colour alone
+        radius = 5 if count == 1 else 6
+        turn = -3 if marker.side == "BUY" else 3
+        return (
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{colour}">{title}</circle>'
+            f'<path class="side" d="M{x - 3:.1f} {y - turn / 2:.1f}l3 {turn}l3 {-turn}"/>'
+        )
     if marker.kind == "reject":
         return (
             f'<path d="M{x - 5:.1f} {y - 5:.1f}l10 10m0 -10l-10 10" stroke="{colour}" '
