@@ -109,8 +109,8 @@ class ExitTally:
 
     ``feed`` each event; ``result`` is the evidence manifest's ``exits``, or None for a run
     that placed no exit (nor had one refused): that run's bundle says nothing of exits.
-    A pair is one OCO group (an entry's stop and take profit); it is cancelled when every
-    leg it sent closed with neither filled (a kill's, a stop's, the strategy's own exit).
+    A pair is one OCO group (an entry's stop and take profit); it ended unfilled when every
+    leg it sent closed (cancelled: a kill's, a stop's; or refused) with none filled.
     """
 
     def __init__(self) -> None:
@@ -118,7 +118,7 @@ class ExitTally:
         self._groups: dict[str, list[int]] = {}  # open pair: [legs open, legs filled]
         self._placed = {"pairs": 0, "stop_loss": 0, "take_profit": 0}
         self._filled = {"stop_loss": 0, "take_profit": 0}
-        self._gapped = self._better = self._cancelled = self._refused = self._not_sent = 0
+        self._gapped = self._better = self._unfilled = self._refused = self._not_sent = 0
         self._worst: tuple[Decimal, int | None] | None = None
         self._lost: list[dict[str, Any]] = []
 
@@ -182,7 +182,7 @@ class ExitTally:
         legs[0] -= 1
         if legs[0] <= 0:
             del self._groups[terms.group]
-            self._cancelled += not legs[1]
+            self._unfilled += not legs[1]
 
     def result(self) -> dict[str, Any] | None:
         """The manifest's ``exits`` (its figures: docs/artifacts.md), or None: no exits."""
@@ -200,7 +200,7 @@ class ExitTally:
             "worst_gap_through_seq": None if worst is None else worst[1],
             "take_profits_filled": self._filled["take_profit"],
             "take_profits_filled_better": self._better,
-            "pairs_cancelled_unfilled": self._cancelled,
+            "pairs_ended_unfilled": self._unfilled,
             "pairs_open_at_end": len(self._groups),
             "legs_refused_by_venue": self._refused,
             "legs_not_sent": self._not_sent,

@@ -46,7 +46,8 @@ def exit_lines(exits: dict[str, Any] | None) -> list[str]:
             f"({e['take_profits_filled_better']} better than their limit)."
         ),
         (
-            f"- Pairs cancelled with neither leg filled: {e['pairs_cancelled_unfilled']}; "
+            f"- Pairs that ended with neither leg filled (cancelled or refused): "
+            f"{e['pairs_ended_unfilled']}; "
             f"still open at the end: {e['pairs_open_at_end']}."
         ),
         (
