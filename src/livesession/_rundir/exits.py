@@ -28,6 +28,10 @@ __all__ = ["EXIT_REASONS", "ExitTally", "OrderWhy"]
 _RECENT: Final = 1024
 """Closed orders whose terms are kept for a fill reported after the order closed."""
 _CLOSING: Final = frozenset({"ORDER_CANCELED", "ORDER_REJECTED", "ORDER_EXPIRED"})
+_READ: Final = frozenset(
+    {"ORDER_SUBMITTED", "KILL_SWITCH", "RISK_REJECTED", *FILL_EVENT_TYPES, *_CLOSING}
+)
+"""The events ``ExitTally`` reads: every other kind is passed by at once."""
 EXIT_REASONS: Final = ("stop_loss", "take_profit")
 """The ``reason`` of a protective leg's ``ORDER_SUBMITTED`` (the stop, the take profit)."""
 
@@ -73,10 +77,12 @@ class OrderWhy:
                 group=str(fields.get("oco_group") or ""),
             )
             return None
+        if cid not in self._open:
+            return None
         done = kind in _CLOSING or (
             kind == "ORDER_FILLED" and finite_decimal(fields.get("remaining"), allow_int=True) == 0
         )
-        if not done or cid not in self._open:
+        if not done:
             return None
         terms = self._closed[cid] = self._open.pop(cid)
         if len(self._closed) > _RECENT:
@@ -125,8 +131,10 @@ class ExitTally:
     def feed(self, event: dict[str, Any]) -> None:
         """One event of the run (any kind: those that say nothing of exits are passed by)."""
         kind = event.get("event_type")
+        if kind not in _READ:  # a bar, a signal...: most of a run's events
+            return
         fields = event.get("payload")
-        if not isinstance(kind, str) or not isinstance(fields, dict):
+        if not isinstance(fields, dict):
             return
         if kind == "KILL_SWITCH" and fields.get("reason") == PROTECTION_LOST:
             at = event.get("ts_sim")
@@ -136,11 +144,12 @@ class ExitTally:
             self._not_sent += 1
         elif kind in FILL_EVENT_TYPES:
             self._fill(fields, event.get("seq"))
-        if kind == "ORDER_SUBMITTED" and fields.get("reason") in EXIT_REASONS:
-            self._submitted(fields)
+        if kind == "ORDER_SUBMITTED":  # only the legs' terms are kept: no other order is read
+            if fields.get("reason") in EXIT_REASONS:
+                self._submitted(fields)
             return
         closed = self._why.feed(kind, fields)
-        if closed is not None and closed.reason in EXIT_REASONS:
+        if closed is not None:
             self._refused += kind == "ORDER_REJECTED"
             self._leg_closed(closed)
 
@@ -155,8 +164,10 @@ class ExitTally:
 
     def _fill(self, fields: dict[str, Any], seq: object) -> None:
         terms = self._why.terms(str(fields.get("client_order_id", "")))
+        if terms is None:
+            return
         price = finite_decimal(fields.get("price"), allow_int=True)
-        if terms is None or terms.reason not in EXIT_REASONS or price is None:
+        if price is None:
             return
         if not terms.filled:
             terms.filled = True
