@@ -41,8 +41,9 @@ refused write the session log names before each resume; ``resumes``: how often t
 run was resumed, and from where, as its audit log's ``C2_RESUME`` records say;
 ``stopasked``: the reason its caller gave the stop of a run sealed with none; ``loading``: a
 crashed run's ``resume`` that loads it, stopped or not), ``starting`` (a directory that
-holds no run yet), ``halts`` (when trading went HALTED) and ``flattens`` (what the
-wind-down's own flatten closed).
+holds no run yet), ``halts`` (when trading went HALTED), ``flattens`` (what the
+wind-down's own flatten closed) and ``exits`` (why each fill happened, and what the
+protective exits did: the report's and the evidence's one reading of them).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import functools
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -29,16 +29,13 @@ import orjson
 from .._artifacts import names
 from .._artifacts.outmode import run_mode_file
 from .._artifacts.provenance import audit_head, audited_start, run_json_changed
-from .._artifacts.runread import iter_records, payload
+from .._artifacts.runread import iter_records
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
-from .._risk.checks import default_checks
-from .._risk.rails import default_rails
 from .._rundir import check_run_data, config_hash, read_run_config
 from .._rundir.plugins import check_recorded_sources
 from .._rundir.refused import unsealed_by
 from .._rundir.supplied import continued_by
-from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.fsutil import atomic_write_set
 from .._support.jsonwords import json_words, utf8_texts
 from .._support.oserrors import not_writable
@@ -55,6 +52,7 @@ from ._bundle import code_and_data_needed, run_digests
 from ._commit import git_commit as _git_commit
 from ._difference import mismatch_said
 from ._document import markdown
+from ._fired import Fired
 from ._limits import run_limits
 from ._lock import BundleLock, bundle_lock, refuse_a_writer, refuse_another_bundle
 from ._outcome import outcome
@@ -169,50 +167,6 @@ def _line_blocks(path: Path) -> Iterator[bytes]:
         yield rest
 
 
-class _Fired:
-    """How often each rail and preflight check fired, and the kill switch's records.
-
-    The daily-loss cap fires by pulling the kill switch (``KILL_SWITCH`` reason
-    ``DAILY_LOSS``), not by refusing an order: each such kill is the DAILY_LOSS rail
-    firing, so a run it halted never says that its rail did not fire.
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        cfg, meta = read_run_config(run_dir)
-        self.rails = {rail.rule: 0 for rail in default_rails(cfg.risk, cfg.allowed_symbols)}
-        for record in (meta.get("sources") or {}).values():  # the desk's own, as recorded
-            if isinstance(record, dict) and isinstance(record.get("rule"), str):
-                self.rails.setdefault(record["rule"], 0)
-        self.checks: dict[str, int] = {check.name: 0 for check in default_checks()}
-        self.kill: list[dict[str, Any]] = []
-
-    def each(self, events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """``events``, each counted on its way (one pass over a stream: none is held)."""
-        for event in events:
-            self._count(event)
-            yield event
-
-    def _count(self, event: dict[str, Any]) -> None:
-        fields = payload(event)
-        kind = event.get("event_type")
-        if kind == "RISK_REJECTED":
-            rule = str(fields.get("rule"))
-            self.rails[rule] = self.rails.get(rule, 0) + 1
-        elif kind == "PREFLIGHT_CHECK" and not fields.get("passed", True):
-            name = str(fields.get("check"))
-            self.checks[name] = self.checks.get(name, 0) + 1
-        elif kind in ("KILL_SWITCH", "KILL_SWITCH_FLAT"):
-            at = event.get("ts_sim")
-            when = _clock.format_utc_ns(at) if type(at) is int else None
-            self.kill.append({"event": kind, "seq": event.get("seq"), "at": when, **fields})
-            if kind == "KILL_SWITCH" and fields.get("reason") == DAILY_LOSS_KILL:
-                self.rails[DAILY_LOSS_KILL] = self.rails.get(DAILY_LOSS_KILL, 0) + 1
-
-    def result(self) -> dict[str, Any]:
-        """The manifest's ``fired``."""
-        return {"rails": self.rails, "checks": self.checks, "kill_switch": self.kill}
-
-
 @with_context
 def write_evidence(
     run_dir: str | os.PathLike[str],
@@ -282,7 +236,7 @@ def _write_evidence(
         determinism = rerun.verdict()
     finally:
         rerun.close()
-    verification, fired, drill, burnin, secrets, digests, ended = checked
+    verification, (fired, exits), drill, burnin, secrets, digests, ended = checked
     head = audit_head(run_dir)
     started = audited_start(run_dir)
     version = _text(started.get("version"))
@@ -318,6 +272,7 @@ def _write_evidence(
         "verify": {"ok": verification.ok, "violations": list(verification.violations)},
         "determinism": determinism,
         "fired": fired,
+        **({"exits": exits} if exits is not None else {}),  # a run without exits: as it was
         "limits": run_limits(cfg),
         "venue": run_venue(cfg),
         "kill_drill": drill,
@@ -468,21 +423,27 @@ def _checks(
     note: Callable[[str], None],
     standing: RunStatus,
 ) -> tuple[
-    Any, dict[str, Any], dict[str, Any], dict[str, Any], list[str], dict[str, str], dict[str, Any]
+    Any,
+    tuple[dict[str, Any], dict[str, Any] | None],
+    dict[str, Any],
+    dict[str, Any],
+    list[str],
+    dict[str, str],
+    dict[str, Any],
 ]:
     """Everything but the re-run.
 
-    Verify, fired counts, kill drill, burn-in, scan, digests, and how the run ended (sealed
-    as ``standing``, the run's status, reads the seal).
+    Verify, fired counts and the exits (``_fired``), kill drill, burn-in, scan, digests, and how
+    the run ended (sealed as ``standing``, the run's status, reads the seal).
     """
     note("verifying the run")
     with version_said_elsewhere():  # a run.json of another version: said once, below
         verification = verify_run(run_dir.resolve())  # its advice is the bundle's: read elsewhere
     note("reading events")
     # One pass over a stream of the events: a long run's are never all held at once.
-    counted = _Fired(run_dir)
+    counted = Fired(run_dir)
     ended = outcome(run_dir, counted.each(iter_records(run_dir / names.EVENTS)), standing)
-    fired = counted.result()
+    fired = counted.result(), counted.exits.result()
     note("kill drill")
     drill = kill_drill(run_dir) if rerunnable else objects_given(run_dir)
     note("burn-in criteria")

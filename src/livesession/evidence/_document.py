@@ -18,6 +18,7 @@ from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.text import md_code, md_said, md_text, natural_key
 from ..burnin import render_markdown
 from ..controls import control_lines
+from ._exits import exit_lines
 from ._limits import limit_lines
 from ._outcome import outcome_lines
 from ._venue import venue_lines
@@ -216,6 +217,7 @@ def markdown(m: dict[str, Any], where: Path) -> str:
     else:
         said = f"{md_text(drill.get('status'))} ({md_text(drill.get('reason', ''))})"
         lines += ["", f"Kill drill: {said}."]
+    lines += exit_lines(m.get("exits"))
     lines += control_lines(m["controls"])
     lines += ["", render_markdown(m["burnin"], level=2).rstrip("\n")]
     lines += ["", "## Secret scan", ""]

@@ -24,9 +24,9 @@ import attrs
 
 from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal
+from .._rundir.exits import OrderWhy
 from ._reading import ts_sim_of
 from ._series import Columns, Point
-from ._why import OrderWhy
 
 if TYPE_CHECKING:
     from ._reading import ReportRun
