@@ -124,14 +124,20 @@ def test_an_interrupt_inside_a_step_leaves_a_crash_that_resume_finishes(
     assert (run_dir / names.EVENTS).read_bytes() == unbroken
 
 
-def test_a_torn_session_takes_no_further_step_or_verb(tmp_path: Path) -> None:
-    session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path)
-    session.preflight()
-    session.activate()
+def _torn_in_step_21(session: LiveSessionOrchestrator) -> None:
+    """Run ``session`` 20 steps (a new one preflighted first), then tear it in the next."""
+    if session.state is SessionState.INIT:  # a new run's; a resumed one is active
+        session.preflight()
+        session.activate()
     session.run_n_steps(20)
     _interrupt_after(session, 1, KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         session.run_n_steps(5)
+
+
+def test_a_torn_session_takes_no_further_step_or_verb(tmp_path: Path) -> None:
+    session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path)
+    _torn_in_step_21(session)
     # The interrupt came in step 21: its bar was written, the step did not finish.
     refused = re.escape(
         "interrupted by KeyboardInterrupt in the middle of its work (after step 20)"
@@ -170,13 +176,7 @@ def test_a_torn_session_names_its_run_directory_as_a_command_to_paste(tmp_path: 
         lambda: resume_run(run_dir),
     ):
         session = made()
-        if session.state is SessionState.INIT:  # the new run's; the resumed one is active
-            session.preflight()
-            session.activate()
-        session.run_n_steps(20)
-        _interrupt_after(session, 1, KeyboardInterrupt)
-        with pytest.raises(KeyboardInterrupt):
-            session.run_n_steps(5)
+        _torn_in_step_21(session)
         assert session.result().torn.endswith(said)
         with pytest.raises(LiveSessionError) as refused:
             session.step()
@@ -193,12 +193,7 @@ def test_a_torn_session_on_the_applications_own_sinks_names_no_run_directory() -
     """A session on sinks of the application's knows no run directory: its words keep the
     placeholder."""
     session = LiveSessionOrchestrator(DryrunConfig(run_id="own", steps=STEPS), **Sinks().kwargs())
-    session.preflight()
-    session.activate()
-    session.run_n_steps(20)
-    _interrupt_after(session, 1, KeyboardInterrupt)
-    with pytest.raises(KeyboardInterrupt):
-        session.run_n_steps(5)
+    _torn_in_step_21(session)
     assert session.result().torn.endswith(
         "(`livesession resume RUN_DIR`, or resume_run from Python: "
         "`livesession status RUN_DIR` says which)"
