@@ -63,7 +63,7 @@ def test_a_balance_that_is_no_amount_fails_preflight(tmp_path, monkeypatch, caps
     assert err.splitlines() == [
         (
             "livesession: rejected: BALANCE_INVALID: the venue answered a balance that is no "
-            "amount (not a number, NaN, below zero)"
+            f"amount (not a number, NaN, below zero); sealed REJECTED, nothing traded: {run_dir}"
         )
     ]
     assert events(run_dir, "ORDER_SUBMITTED") == []

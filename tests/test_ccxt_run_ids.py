@@ -41,7 +41,9 @@ def test_a_run_id_that_traded_the_account_from_another_folder_is_refused(
     (line,) = err.splitlines()
     assert line.startswith("livesession: rejected: RUN_ID_USED: the venue already has an order")
     assert "a run of id 'desk-001' and strategy 'sma_demo' traded this account before" in line
-    assert line.endswith("start it with another --run-id")
+    assert line.endswith(
+        f"start it with another --run-id; sealed REJECTED, nothing traded: {tmp_path / 'tuesday' / 'desk-001'}"
+    )
     checks = {c["check"]: c for c in events(tmp_path / "tuesday" / "desk-001", "PREFLIGHT_CHECK")}
     refused = checks["venue_run_id_unused"]
     assert (refused["passed"], refused["reason"]) == (False, "RUN_ID_USED")

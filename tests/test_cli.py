@@ -207,7 +207,8 @@ class TestDryrun:
         audit = (tmp_path / "r" / "audit.jsonl").read_bytes().splitlines()
         assert orjson.loads(audit[1])["code"] == "C2_REJECT_LIVE_ENABLED"
         detail = orjson.loads(audit[1])["payload"]["detail"]
-        assert capsys.readouterr() == ("", f"livesession: rejected: LIVE_ENABLED: {detail}\n")
+        said = f"livesession: rejected: LIVE_ENABLED: {detail}; sealed REJECTED, nothing traded: {tmp_path / 'r'}\n"
+        assert capsys.readouterr() == ("", said)
 
     def test_failed_session_exits_4(self, tmp_path):
         """A session that fails (here: stop cannot finish) exits 4."""

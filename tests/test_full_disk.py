@@ -293,7 +293,7 @@ def test_a_run_torn_by_a_full_disk_gives_its_lease_back_or_says_until_when_it_is
         "livesession: the lease of account 'default', strategy 'sma_demo' could not be given "
         f"back (cannot write the lease file {lease_path}: [Errno 28] No space left on "
         f"device): it stays held until it expires, at {until} (lease_ttl_ms=600000), and a "
-        "resume before then is refused (LEASE_HELD)"
+        f"resume before then is refused (LEASE_HELD): {run_dir}"
     )
     assert said == [kept, torn]
     refused = _cli("resume", run_dir, "-q")  # another process: the line said so

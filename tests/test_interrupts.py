@@ -47,7 +47,7 @@ from livesession._artifacts import names
 from livesession.evidence import _rerun
 from livesession.status import Verdict, run_status
 
-from _helpers import as_pid_1
+from _helpers import Sinks, as_pid_1
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -124,14 +124,20 @@ def test_an_interrupt_inside_a_step_leaves_a_crash_that_resume_finishes(
     assert (run_dir / names.EVENTS).read_bytes() == unbroken
 
 
-def test_a_torn_session_takes_no_further_step_or_verb(tmp_path: Path) -> None:
-    session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path)
-    session.preflight()
-    session.activate()
+def _torn_in_step_21(session: LiveSessionOrchestrator) -> None:
+    """Run ``session`` 20 steps (a new one preflighted first), then tear it in the next."""
+    if session.state is SessionState.INIT:  # a new run's; a resumed one is active
+        session.preflight()
+        session.activate()
     session.run_n_steps(20)
     _interrupt_after(session, 1, KeyboardInterrupt)
     with pytest.raises(KeyboardInterrupt):
         session.run_n_steps(5)
+
+
+def test_a_torn_session_takes_no_further_step_or_verb(tmp_path: Path) -> None:
+    session = create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path)
+    _torn_in_step_21(session)
     # The interrupt came in step 21: its bar was written, the step did not finish.
     refused = re.escape(
         "interrupted by KeyboardInterrupt in the middle of its work (after step 20)"
@@ -144,13 +150,55 @@ def test_a_torn_session_takes_no_further_step_or_verb(tmp_path: Path) -> None:
         result = verb()
         assert not result.applied
         assert re.search(refused, result.message)
-        assert "livesession resume RUN_DIR" in result.message
+        assert result.message.endswith(
+            f"(`livesession resume {tmp_path / 'r'}`, or resume_run from Python: "
+            f"`livesession status {tmp_path / 'r'}` says which)"
+        )
     session.close()  # seals nothing, releases the run
     assert session.state is SessionState.DRYRUN_ACTIVE
     assert run_status(tmp_path / "r").verdict is Verdict.CRASHED
     with resume_run(tmp_path / "r") as resumed:
         resumed.run_to_end(STEPS)
     assert verify_run(tmp_path / "r").ok
+
+
+def test_a_torn_session_names_its_run_directory_as_a_command_to_paste(tmp_path: Path) -> None:
+    """A torn session said `livesession resume RUN_DIR` literally, though it knew its run
+    directory: a session ``create_run`` or ``resume_run`` made names it now, shell-quoted
+    as the other pasted commands are (a run under `desk runs/`)."""
+    run_dir = tmp_path / "desk runs" / "r"
+    said = (
+        f"(`livesession resume '{run_dir}'`, or resume_run from Python: "
+        f"`livesession status '{run_dir}'` says which)"
+    )
+    for made in (
+        lambda: create_run(DryrunConfig(run_id="r", steps=STEPS), tmp_path / "desk runs"),
+        lambda: resume_run(run_dir),
+    ):
+        session = made()
+        _torn_in_step_21(session)
+        assert session.result().torn.endswith(said)
+        with pytest.raises(LiveSessionError) as refused:
+            session.step()
+        assert str(refused.value).endswith(said)
+        assert session.kill().message.endswith(said)
+        session.close()
+    with resume_run(run_dir) as resumed:
+        resumed.run_to_end(STEPS)
+    assert verify_run(run_dir).ok
+
+
+@pytest.mark.broken_run("torn on sinks with no checkpoint store: nothing resumes it, unsealed")
+def test_a_torn_session_on_the_applications_own_sinks_names_no_run_directory() -> None:
+    """A session on sinks of the application's knows no run directory: its words keep the
+    placeholder."""
+    session = LiveSessionOrchestrator(DryrunConfig(run_id="own", steps=STEPS), **Sinks().kwargs())
+    _torn_in_step_21(session)
+    assert session.result().torn.endswith(
+        "(`livesession resume RUN_DIR`, or resume_run from Python: "
+        "`livesession status RUN_DIR` says which)"
+    )
+    session.close()
 
 
 class _SignalsItself:

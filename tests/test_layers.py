@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "_cli_signals",
                 "_cli_streams",
                 "_cli_summary",
+                "_cli_endings",
                 "_cli_alerts",
                 "_cli_runs",
                 "_cli_commands",

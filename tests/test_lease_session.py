@@ -846,7 +846,7 @@ def test_a_lease_store_that_fails_at_preflight_is_named_by_the_line_and_status(t
     (line,) = refused.stderr.splitlines()
     assert line == (
         "livesession: rejected: LEASE_UNAVAILABLE: lease of account 'default', strategy "
-        f"'sma_demo': the lease store failed (LeaseError): {failed}"
+        f"'sma_demo': the lease store failed (LeaseError): {failed}; sealed REJECTED, nothing traded: {out / 'r1'}"
     )
     (audited,) = [r["payload"] for r in audit_records(out / "r1") if r["code"] == "C2_LEASE_ERROR"]
     assert audited == {"stage": "acquire", "error": failed}

@@ -32,8 +32,8 @@ from livesession import (
     SessionStatus,
 )
 from livesession._artifacts.recorder import Recorder
+from livesession._cli_endings import say_rejected
 from livesession._cli_output import emit_json
-from livesession._cli_runs import _say_rejected
 from livesession._domain.alerts import alert_for, unsealed_alert
 from livesession._exceptions import OutcomeUnknown
 from livesession._session.answers import NONE_RETURNED
@@ -484,8 +484,8 @@ def test_the_rejected_line_is_one_printable_line(
     orch = LiveSessionOrchestrator(config, checks=(inputs_present,), **Sinks().kwargs())
     assert not orch.preflight()
     orch.close()
-    _say_rejected(orch.result(), tmp_path, config)
-    said = f"livesession: rejected: MISSING: no\\x00 {ESCAPED}\\x1b[2J here\n"
+    say_rejected(orch.result(), tmp_path, config)
+    said = f"livesession: rejected: MISSING: no\\x00 {ESCAPED}\\x1b[2J here; sealed REJECTED, nothing traded: {tmp_path}\n"
     assert capsys.readouterr().err == said
 
 

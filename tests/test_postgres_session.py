@@ -630,7 +630,7 @@ def test_a_run_refused_a_held_lease_says_until_when(tmp_path, pg_env):
         "livesession: rejected: LEASE_HELD: lease of account 'default', strategy 'sma_demo': "
         "another live session holds it (r1@host-a:4242, per PostgreSQL) until "
         f"{until}, unless it renews it (a holder that was killed keeps it until then, "
-        "lease_ttl_ms=30000)"
+        f"lease_ttl_ms=30000); sealed REJECTED, nothing traded: {tmp_path / 'r2'}"
     )
     # status reads no server: its lease line says never granted, and its next line said
     # `the lease line names it while it does`, which it never did of a PostgreSQL lease.

@@ -301,7 +301,8 @@ class TestPreflightSaysWhy:
         assert done.stdout == ""  # -q: still no summary
         assert done.stderr.count("\n") == 1
         assert done.stderr == (
-            "livesession: rejected: CONFIG_INVALID: order_qty 0.050 > max_order_qty 0.040\n"
+            "livesession: rejected: CONFIG_INVALID: order_qty 0.050 > max_order_qty 0.040"
+            "; sealed REJECTED, nothing traded: runs/qty\n"
         )
         run_dir = tmp_path / "runs" / "qty"
         _assert_verifies(run_dir)
@@ -336,7 +337,10 @@ class TestPreflightSaysWhy:
         assert done.returncode == EXIT_REJECTED
         assert "status      REJECTED (CONFIG_INVALID)\n" in done.stdout
         assert done.stderr.splitlines() == [
-            "livesession: rejected: CONFIG_INVALID: order_qty 0.050 > max_order_qty 0.040"
+            (
+                "livesession: rejected: CONFIG_INVALID: order_qty 0.050 > max_order_qty 0.040"
+                "; sealed REJECTED, nothing traded: runs/qty"
+            )
         ]
         _assert_verifies(tmp_path / "runs" / "qty")
 

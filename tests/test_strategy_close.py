@@ -344,7 +344,7 @@ class TestACloseThatRaises:
         assert done.stderr == (
             "livesession: as the session ended, the strategy's close() raised OSError: the "
             "model server is gone: the run's outcome stands, its record whole; what that "
-            "plug-in held may still be open\n"
+            f"plug-in held may still be open: {out / 'r'}\n"
         )
         assert _closes(desk) == ["C2_DRYRUN_STOP"]
         log = (out / "r" / "session.log.jsonl").read_bytes().splitlines()

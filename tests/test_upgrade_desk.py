@@ -200,7 +200,7 @@ def test_a_0_1_config_s_allowlist_refusing_the_file_s_stem_says_where_it_came_fr
         "livesession: rejected: SYMBOL_NOT_ALLOWED: symbol 'BARS' is not in allowlist "
         "[BTC/USDT]; BARS is the data file's stem, the symbol of a config that sets none "
         '(livesession 0.1.x traded BTC/USDT then): set symbol = "BTC/USDT" in the config, '
-        "or --symbol BTC/USDT\n"
+        f"or --symbol BTC/USDT; sealed REJECTED, nothing traded: {out / 'a'}\n"
     )
     # As the line says; and a symbol the allowlist refuses for another cause is said as before.
     argv = ["dryrun", "-c", str(config), "--out", str(out), "-q", "--symbol", "BTC/USDT"]
@@ -209,7 +209,7 @@ def test_a_0_1_config_s_allowlist_refusing_the_file_s_stem_says_where_it_came_fr
     assert main([*argv, "--run-id", "c"]) == 3
     assert capsys.readouterr().err == (
         "livesession: rejected: SYMBOL_NOT_ALLOWED: symbol 'ETH/USDT' is not in allowlist "
-        "[BTC/USDT]\n"
+        f"[BTC/USDT]; sealed REJECTED, nothing traded: {out / 'c'}\n"
     )
 
 

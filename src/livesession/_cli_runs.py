@@ -20,6 +20,7 @@ from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
 from ._cli_alerts import alert_counts, alerts_line, say_unalerted, say_undelivered
 from ._cli_bar import check_bar, redraws
+from ._cli_endings import say_lease_kept, say_rejected, say_unclosed
 from ._cli_output import (
     EXIT_FAILED,
     EXIT_OK,
@@ -45,15 +46,12 @@ from ._cli_summary import (
     result_json,
     resumed_line,
     risk_blocks,
-    say_lease_kept,
     say_log_lost,
     say_timings_lost,
-    say_unclosed,
     trading_line,
 )
 from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
-from ._domain.datafeeds import stem_not_allowed
 from ._domain.decimal import amount_text
 from ._domain.lifecycle import SessionState, SessionStatus
 from ._exceptions import LiveSessionError, PluginError, SinkFailure, StoreFailure
@@ -67,7 +65,6 @@ from ._support.oserrors import cwd_kept, errno_of, once_fixed, once_fixed_in
 from ._support.secrets import redact_text
 from ._support.text import one_line, path_text
 from ._support.wholelines import LineLog
-from .status import run_status
 
 if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
@@ -123,40 +120,6 @@ def _summary(
     print("\n".join(lines))  # noqa: T201 - the CLI's output
 
 
-def _say_rejected(result: DryrunResult, run_dir: Path, cfg: DryrunConfig) -> None:
-    """The one stderr line of a rejected session: the reason code and what failed.
-
-    A lease another session holds is named with its holder (the lease file's, the lease
-    row's in PostgreSQL, or the holder's last audit record): the run's events leave it out,
-    to stay the same bytes on every host. A lease store that failed is named with its error
-    (``C2_LEASE_ERROR``, audit only for the same reason).
-    """
-    why = result.reason + (f": {result.detail}" if result.detail else "")
-    if result.reason == "LEASE_HELD":
-        lease = run_status(run_dir).lease or {}
-        holder, source = lease.get("holder"), lease.get("source")
-        until = lease.get("expires_utc")
-        if not holder and lease.get("backend") == "postgres":
-            from ._rundir.backing import postgres_holder  # noqa: PLC0415 - only then
-
-            holder, until = postgres_holder(run_dir) or (None, None)
-            source = "PostgreSQL"
-        if holder:
-            why += f" ({holder}, per {source})"
-        if holder and until:
-            # A killed holder (on another host, which no one here can look into) is named
-            # as any: when its lease ends, unless renewed, says how long to wait.
-            why += (
-                f" until {until}, unless it renews it (a holder that was killed keeps it "
-                f"until then, lease_ttl_ms={lease.get('ttl_ms')})"
-            )
-    elif result.reason == "LEASE_UNAVAILABLE":  # what failed: the audit's, not the events'
-        why += f": {(run_status(run_dir).lease or {}).get('unavailable') or 'see audit.jsonl'}"
-    elif result.reason == "SYMBOL_NOT_ALLOWED":  # a 0.1.x config's data file names it now
-        why += stem_not_allowed(cfg.feed, cfg.symbol, cfg.allowed_symbols)
-    print(f"livesession: rejected: {one_line(redact_text(why))}", file=sys.stderr)  # noqa: T201 - the CLI's output
-
-
 def _drive(
     session: LiveSessionOrchestrator,
     steps: int,
@@ -199,8 +162,8 @@ def _unsealed_said(
                 session.close()
             raise
         finally:
-            say_lease_kept(session)
-            say_unclosed(session)
+            say_lease_kept(session, run_dir)
+            say_unclosed(session, run_dir)
     except SinkFailure as exc:
         cause = exc.__cause__
         why = (
@@ -288,7 +251,7 @@ def _run(
         metrics = session.recorder.metrics
         _summary(result, run_dir, timings["wall_s"], metrics, alerts, planned=steps)
     if result.status is SessionStatus.REJECTED:
-        _say_rejected(result, run_dir, session.config)
+        say_rejected(result, run_dir, session.config)
     if result.status is SessionStatus.FAILED:
         why = failure_line(result, run_dir, session.inspect().fault_cause)
         print(one_line(f"livesession: failed: {why}"), file=sys.stderr)  # noqa: T201 - the CLI's output

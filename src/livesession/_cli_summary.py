@@ -10,7 +10,6 @@ config a run would use instead (``print_config``).
 from __future__ import annotations
 
 import codecs
-import contextlib
 import json
 import os
 import re
@@ -39,7 +38,6 @@ from .testing._culprit import raised_at
 if TYPE_CHECKING:
     from ._artifacts.metrics import MetricsCollector
     from ._domain.config import DryrunConfig
-    from ._session.coordinator import LiveSessionOrchestrator
     from ._session.results import DryrunResult
     from .evidence import EvidenceResult
     from .evidence._bundle import BundleCheck
@@ -57,10 +55,8 @@ __all__ = [
     "result_json",
     "resumed_line",
     "risk_blocks",
-    "say_lease_kept",
     "say_log_lost",
     "say_timings_lost",
-    "say_unclosed",
     "trading_line",
     "verify_json",
 ]
@@ -362,34 +358,6 @@ def left_at_venue(run_dir: Path) -> str:
         f"a session is in ERROR_REQUIRES_OPERATOR), the run is sealed and cannot be resumed: "
         f"{path_text(run_dir)}"
     )
-
-
-def say_lease_kept(session: LiveSessionOrchestrator) -> None:
-    """One stderr line when the ended session could not give its lease back.
-
-    The lease stays held until it expires (a full disk refused the lease file's write), so
-    a ``resume`` before then is refused ``LEASE_HELD``: the line says until when.
-    """
-    with contextlib.suppress(Exception):  # never hides what ended the run
-        kept = session.inspect().lease_unreleased
-        if kept:
-            print(f"livesession: {redact_text(kept)}", file=sys.stderr)  # noqa: T201 - the CLI's output
-
-
-def say_unclosed(session: LiveSessionOrchestrator) -> None:
-    """One stderr line when a plug-in's ``close()`` raised as the ended session let go of it.
-
-    The run had ended (sealed, or torn before that, as its own line says): the exit code
-    stays the run's, and the line names the plug-in and its error.
-    """
-    with contextlib.suppress(Exception):  # never hides what ended the run
-        unclosed = session.inspect().plugin_close_failed
-        if unclosed:
-            print(  # noqa: T201 - the CLI's output
-                f"livesession: as the session ended, {one_line(unclosed)}: the run's outcome "
-                "stands, its record whole; what that plug-in held may still be open",
-                file=sys.stderr,
-            )
 
 
 def say_log_lost(path: Path, refused: int, refusal: OSError | None) -> None:

@@ -16,6 +16,7 @@ from .._domain.runtime_config import Secret
 from .._session.assembly import SessionEdges
 from .._session.coordinator import LiveSessionOrchestrator, give_strategy
 from .._session.plugins import config_rails
+from .._session.torn import resumes_in
 from .._support.logging import get_logger
 from .._typing import AlertSink, Clock, Closable, SessionLease
 from ..stores import FileCheckpointStore
@@ -70,7 +71,7 @@ def open_session(
     """
     # Fixed now: a plug-in that calls os.chdir() mid-run must not move where the session
     # writes (a relative run directory would then name another place, or none).
-    run_dir = run_dir.absolute()
+    given, run_dir = run_dir, run_dir.absolute()  # what its words name: as the caller gave it
     durable = cfg.durability != "none"
     owned = lease is None
     if lease is None:
@@ -144,6 +145,7 @@ def open_session(
         webhook = _Unsent(alert_sink)
     weakref.finalize(session, _let_go, (*files, lease, webhook), lock).atexit = False
     remember(run_dir, session)  # for a refusal's words: where this process still holds it
+    resumes_in(session, given)  # a torn session's words: the commands that resume its run
     return session
 
 

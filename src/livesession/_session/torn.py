@@ -2,21 +2,32 @@
 
 A session is torn when an interrupt or an error it could not handle left its work half
 done (``threads.SessionGate.tear``); it then takes no step or verb, and lets go of its run
-at once (``closing.let_go``). Each of its answers says so in the same words.
+at once (``closing.let_go``). Each of its answers says so in the same words: the commands
+to paste name its run directory where the session knows it (``resumes_in``: a session
+``create_run`` or ``resume_run`` made), and say ``RUN_DIR`` for one on the application's
+own sinks.
 """
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from .._exceptions import LiveSessionError
 from .._support.logging import get_logger
+from .._support.text import command
 from .outcomes import VerbOutcome, VerbResult
 
 if TYPE_CHECKING:
     from .._domain.lifecycle import SessionState
+    from .coordinator import LiveSessionOrchestrator
 
-__all__ = ["TornWords"]
+__all__ = ["TornWords", "resumes_in"]
+
+
+def resumes_in(session: LiveSessionOrchestrator, run_dir: str | os.PathLike[str]) -> None:
+    """Have ``session``'s torn words name ``run_dir``, the run directory it writes."""
+    session._gate.run_dir = os.fspath(run_dir)  # noqa: SLF001 - the run directory's session
 
 
 class TornWords:
@@ -26,6 +37,8 @@ class TornWords:
     """The name of what tore the session ("" while it is whole)."""
     torn_error: str
     """What tore it said, in one redacted line ("" for an interrupt)."""
+    run_dir = ""
+    """The run directory its commands name (``resumes_in``); "" on the application's sinks."""
 
     def torn_message(self, what: str, run_id: str, steps: int) -> str:
         """Why ``what`` is refused on a torn session, and what to do instead."""
@@ -35,12 +48,17 @@ class TornWords:
         """What a torn session is, and what to do ("" while it is whole): ``result().torn``."""
         if not self.torn_by:
             return ""
+        resume, status = map(self._command, ("resume", "status"))
         return (
             f"interrupted by {self.torn_by} in the middle of its work (after step {steps}), "
             "so what it held was half done: it let go of its run, unsealed, and writes "
-            "nothing more; resume the run from its last checkpoint (`livesession resume "
-            "RUN_DIR`, or resume_run from Python: `livesession status RUN_DIR` says which)"
+            f"nothing more; resume the run from its last checkpoint (`{resume}`, or "
+            f"resume_run from Python: `{status}` says which)"
         )
+
+    def _command(self, verb: str) -> str:
+        """``livesession resume '/runs/x y'`` to paste (``RUN_DIR`` where none is known)."""
+        return command(verb, self.run_dir) if self.run_dir else f"livesession {verb} RUN_DIR"
 
     def refuse_torn(self, what: str, run_id: str, steps: int) -> None:
         """Raise ``LiveSessionError`` if an interrupt tore the session."""
