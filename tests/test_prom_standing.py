@@ -7,6 +7,7 @@ import os
 import pytest
 
 from livesession import DryrunConfig
+from livesession._risk.rails import RAIL_RULES
 from livesession._rundir import create_run
 from livesession.prom import render_textfile
 
@@ -62,3 +63,21 @@ def test_the_heartbeat_is_when_the_checkpoint_was_written(tmp_path):
     }
     (run / "checkpoint.json").unlink()
     assert series(render_textfile(run), "trader_heartbeat_timestamp_seconds") == {}
+
+
+def test_every_built_in_rule_and_retry_has_its_counter_from_the_start(tmp_path):
+    """Bug: `trader_risk_blocks_total` and `trader_retries_total` had no series until the
+    first block or retry, which then appeared at 1: `increase(...[5m]) > 0` never saw that
+    first one (a series that appears is no increase). Each is there at 0 from the start."""
+    cfg = DryrunConfig(run_id="z", steps=20, checkpoint_every=10)
+    with create_run(cfg, tmp_path) as session:
+        session.run_to_end(20)
+    text = render_textfile(tmp_path / "z")
+    blocks = series(text, "trader_risk_blocks_total")
+    assert blocks[(("rule", "DAILY_LOSS"),)] == 0
+    assert {dict(labels)["rule"] for labels in blocks} == set(RAIL_RULES)
+    assert series(text, "trader_retries_total") == {
+        (("kind", "lookup"),): 0,
+        (("kind", "sink_write"),): 0,
+        (("kind", "submit"),): 0,
+    }

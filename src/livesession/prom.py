@@ -86,6 +86,7 @@ from ._domain.decimal import with_context
 from ._prom_view import _DECIDED, _EventFold, _RunView
 from ._prom_wsgi import guarded
 from ._risk.governor import TradingState
+from ._risk.rails import RAIL_RULES
 from ._rundir.livecut import crashed_cut, live_cut
 from ._support.fsutil import NotAFile
 from ._support.optional import import_optional
@@ -109,6 +110,9 @@ __all__ = [
 
 #: Histogram bucket bounds (seconds) of ``trader_step_duration_seconds`` (``StepTimer``'s).
 LATENCY_BUCKETS_SECONDS: Final = STEP_BUCKETS_SECONDS
+_RETRY_KINDS: Final = ("sink_write", "submit", "lookup")
+"""The retries the session makes: each has its series from the start, as each built-in rule
+has in ``trader_risk_blocks_total``: a series that appears at 1 is no increase to ``rate``."""
 _EXACT: Final = 2**53
 """The largest count or bound ``timings.json`` is taken with (a float holds it exactly)."""
 #: Counters: name, help, the event types counted.
@@ -262,7 +266,8 @@ class _RunCollector:
             ("trader_retries_total", "Retried operations.", "kind", run.retries),
         ):
             family = CounterMetricFamily(name, documentation, labels=["run_id", label])
-            for label_value, count in sorted(counts.items()):
+            known = RAIL_RULES if label == "rule" else _RETRY_KINDS
+            for label_value, count in sorted((dict.fromkeys(known, 0) | counts).items()):
                 family.add_metric([run_id, label_value], count)
             yield family
         equity, daily_pnl = run.equity()
