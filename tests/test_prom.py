@@ -90,6 +90,7 @@ class TestRenderTextfile:
             "trader_run_verdict",
             "trader_trading_state",
             "trader_heartbeat_timestamp_seconds",
+            "trader_steps",
             "trader_signals",
             "trader_decisions",
             "trader_orders_placed",

@@ -81,3 +81,17 @@ def test_every_built_in_rule_and_retry_has_its_counter_from_the_start(tmp_path):
         (("kind", "sink_write"),): 0,
         (("kind", "submit"),): 0,
     }
+
+
+def test_steps_are_counted_as_status_counts_them(tmp_path):
+    """Bug: nothing said how far a run had got (`livesession status`: `steps  20 of 40 at
+    the last checkpoint`), so no dashboard could show a run's progress nor its rate."""
+    cfg = DryrunConfig(run_id="s", steps=40, checkpoint_every=10)
+    run = tmp_path / "s"
+    with create_run(cfg, tmp_path) as session:
+        session.preflight()
+        session.activate()
+        session.run_n_steps(25)
+        assert series(render_textfile(run), "trader_steps_total") == {(): 20}
+        session.run_to_end(40)
+    assert series(render_textfile(run), "trader_steps_total") == {(): 40}

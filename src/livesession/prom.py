@@ -26,6 +26,7 @@ Metrics (all names start with ``trader_``):
 ``trader_run_verdict``                  gauge      label ``verdict``: 1 for ``livesession status``'s
 ``trader_trading_state``                gauge      label ``state``: 1 for ``status``'s trading
 ``trader_heartbeat_timestamp_seconds``  gauge      when ``checkpoint.json`` was last written
+``trader_steps_total``                  counter    steps at the last checkpoint (``status``'s)
 ======================================  =========  ========================================
 
 ``trader_portfolio_heat`` is a leverage, not the ``PORTFOLIO_HEAT`` rail's measure: the rail
@@ -328,17 +329,21 @@ def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
 
 
 def _standing(run_dir: Path, run_id: str) -> Iterator[Metric]:
-    """Where the run stands, as ``livesession status`` says (one reading of it for the three).
+    """Where the run stands, as ``livesession status`` says (one reading of it for them all).
 
     ``trader_run_verdict``: 1 for its verdict, 0 for the rest. ``trader_trading_state``: 1
     for its trading state (``ACTIVE``, ``REDUCING``, ``HALTED``; all 0 before its first
     checkpoint), so a run the kill switch halted is not a run that trades. Both have every
     series, always, so that an alert rule can say ``trader_run_verdict{verdict="crashed"} ==
-    1`` and no series comes and goes. ``trader_heartbeat_timestamp_seconds``: when
+    1`` and no series comes and goes. ``trader_steps_total``: its steps at the last
+    checkpoint (where a resume continues). ``trader_heartbeat_timestamp_seconds``: when
     ``checkpoint.json`` was last written (no series before there is one), so that a writer
     that holds its run and has stopped stepping (hung, stopped) is told from one that steps.
     """
-    from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 - optional extra
+    from prometheus_client.core import (  # noqa: PLC0415 - optional extra
+        CounterMetricFamily,
+        GaugeMetricFamily,
+    )
 
     from .status import Verdict, run_status  # noqa: PLC0415 - not for every import of prom
 
@@ -362,6 +367,13 @@ def _standing(run_dir: Path, run_id: str) -> Iterator[Metric]:
     for state in TradingState:
         trading.add_metric([run_id, state.name.lower()], float(state.value == found.trading))
     yield trading
+    steps = CounterMetricFamily(
+        "trader_steps",
+        "Steps the session has run, as livesession status says: at the last checkpoint.",
+        labels=["run_id"],
+    )
+    steps.add_metric([run_id], found.steps or 0)
+    yield steps
     beat = GaugeMetricFamily(
         "trader_heartbeat_timestamp_seconds",
         "When checkpoint.json was last written (Unix time, wall clock): a run that steps "
