@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,14 +35,21 @@ def trading(text: str) -> dict[str, float]:
     }
 
 
-def test_a_run_the_kill_switch_halted_says_so(tmp_path):
-    """Bug: a run the kill switch had halted read as one that trades (`trader_run_verdict`
-    running, then completed; nothing said HALTED, which `livesession status` says)."""
-    cfg = DryrunConfig(run_id="k", steps=40, checkpoint_every=10)
-    run = tmp_path / "k"
+@contextlib.contextmanager
+def started(tmp_path: Path, run_id: str) -> Iterator[Any]:
+    """A 40-step run checkpointed every 10 steps, activated and not stepped yet."""
+    cfg = DryrunConfig(run_id=run_id, steps=40, checkpoint_every=10)
     with create_run(cfg, tmp_path) as session:
         session.preflight()
         session.activate()
+        yield session
+
+
+def test_a_run_the_kill_switch_halted_says_so(tmp_path):
+    """Bug: a run the kill switch had halted read as one that trades (`trader_run_verdict`
+    running, then completed; nothing said HALTED, which `livesession status` says)."""
+    run = tmp_path / "k"
+    with started(tmp_path, "k") as session:
         session.run_n_steps(10)
         assert trading(render_textfile(run)) == {"active": 1, "reducing": 0, "halted": 0}
         session.kill("operator")
@@ -86,11 +97,8 @@ def test_every_built_in_rule_and_retry_has_its_counter_from_the_start(tmp_path):
 def test_steps_are_counted_as_status_counts_them(tmp_path):
     """Bug: nothing said how far a run had got (`livesession status`: `steps  20 of 40 at
     the last checkpoint`), so no dashboard could show a run's progress nor its rate."""
-    cfg = DryrunConfig(run_id="s", steps=40, checkpoint_every=10)
     run = tmp_path / "s"
-    with create_run(cfg, tmp_path) as session:
-        session.preflight()
-        session.activate()
+    with started(tmp_path, "s") as session:
         session.run_n_steps(25)
         assert series(render_textfile(run), "trader_steps_total") == {(): 20}
         session.run_to_end(40)
