@@ -88,6 +88,9 @@ class TestRenderTextfile:
         assert names == {
             "trader_run_info",
             "trader_run_verdict",
+            "trader_trading_state",
+            "trader_heartbeat_timestamp_seconds",
+            "trader_steps",
             "trader_signals",
             "trader_decisions",
             "trader_orders_placed",

@@ -10,21 +10,24 @@ every function here raises ``MissingExtra``.
 
 Metrics (all names start with ``trader_``):
 
-=================================  =========  =============================================
-``trader_signals_total``           counter    SIGNAL events
-``trader_decisions_total``         counter    the strategy's intents decided (below)
-``trader_orders_placed_total``     counter    ORDER_SUBMITTED events
-``trader_orders_filled_total``     counter    ORDER_FILLED events (orders filled in full)
-``trader_risk_blocks_total``       counter    RISK_REJECTED events, label ``rule`` (too)
-``trader_retries_total``           counter    ``*_RETRIED`` events, label ``kind`` (too)
-``trader_positions_open``          gauge      symbols with a non-zero position
-``trader_portfolio_heat``          gauge      gross exposure at the last close / equity
-``trader_daily_pnl``               gauge      equity change since the sim day began
-``trader_equity``                  gauge      latest equity
-``trader_step_duration_seconds``   histogram  from ``timings.json`` ``step_duration``
-``trader_run_info``                info       labels ``run_id``, ``strategy_id``, ``status``
-``trader_run_verdict``             gauge      label ``verdict``: 1 for ``livesession status``'s
-=================================  =========  =============================================
+======================================  =========  ========================================
+``trader_signals_total``                counter    SIGNAL events
+``trader_decisions_total``              counter    the strategy's intents decided (below)
+``trader_orders_placed_total``          counter    ORDER_SUBMITTED events
+``trader_orders_filled_total``          counter    ORDER_FILLED events (orders filled in full)
+``trader_risk_blocks_total``            counter    RISK_REJECTED events, label ``rule`` (too)
+``trader_retries_total``                counter    ``*_RETRIED`` events, label ``kind`` (too)
+``trader_positions_open``               gauge      symbols with a non-zero position
+``trader_portfolio_heat``               gauge      gross exposure at the last close / equity
+``trader_daily_pnl``                    gauge      equity change since the sim day began
+``trader_equity``                       gauge      latest equity
+``trader_step_duration_seconds``        histogram  from ``timings.json`` ``step_duration``
+``trader_run_info``                     info       labels ``run_id``, ``strategy_id``, ``status``
+``trader_run_verdict``                  gauge      label ``verdict``: 1 for ``livesession status``'s
+``trader_trading_state``                gauge      label ``state``: 1 for ``status``'s trading
+``trader_heartbeat_timestamp_seconds``  gauge      when ``checkpoint.json`` was last written
+``trader_steps_total``                  counter    steps at the last checkpoint (``status``'s)
+======================================  =========  ========================================
 
 ``trader_portfolio_heat`` is a leverage, not the ``PORTFOLIO_HEAT`` rail's measure: the rail
 caps the exposure at the stop distance (this times ``stop_distance_pct``, open orders too)
@@ -83,6 +86,8 @@ from ._artifacts.timings import STEP_BUCKETS_SECONDS
 from ._domain.decimal import with_context
 from ._prom_view import _DECIDED, _EventFold, _RunView
 from ._prom_wsgi import guarded
+from ._risk.governor import TradingState
+from ._risk.rails import RAIL_RULES
 from ._rundir.livecut import crashed_cut, live_cut
 from ._support.fsutil import NotAFile
 from ._support.optional import import_optional
@@ -106,6 +111,9 @@ __all__ = [
 
 #: Histogram bucket bounds (seconds) of ``trader_step_duration_seconds`` (``StepTimer``'s).
 LATENCY_BUCKETS_SECONDS: Final = STEP_BUCKETS_SECONDS
+_RETRY_KINDS: Final = ("sink_write", "submit", "lookup")
+"""The retries the session makes: each has its series from the start, as each built-in rule
+has in ``trader_risk_blocks_total``: a series that appears at 1 is no increase to ``rate``."""
 _EXACT: Final = 2**53
 """The largest count or bound ``timings.json`` is taken with (a float holds it exactly)."""
 #: Counters: name, help, the event types counted.
@@ -243,7 +251,7 @@ class _RunCollector:
         info = run.info(self.run_dir.name)
         run_id = info["run_id"]  # on every series: runs' textfiles share one collector
         yield InfoMetricFamily("trader_run", "The run these metrics describe.", value=info)
-        yield _verdict(self.run_dir, run_id)
+        yield from _standing(self.run_dir, run_id)
         for name, documentation, event_types in _COUNTERS:
             value = sum(run.kinds[event_type] for event_type in event_types)
             family = CounterMetricFamily(name, documentation, labels=["run_id"])
@@ -259,7 +267,8 @@ class _RunCollector:
             ("trader_retries_total", "Retried operations.", "kind", run.retries),
         ):
             family = CounterMetricFamily(name, documentation, labels=["run_id", label])
-            for label_value, count in sorted(counts.items()):
+            known = RAIL_RULES if label == "rule" else _RETRY_KINDS
+            for label_value, count in sorted((dict.fromkeys(known, 0) | counts).items()):
                 family.add_metric([run_id, label_value], count)
             yield family
         equity, daily_pnl = run.equity()
@@ -319,25 +328,71 @@ def _where_to_stop(run_dir: Path) -> tuple[RunCut | None, str]:
     )
 
 
-def _verdict(run_dir: Path, run_id: str) -> Metric:
-    """``trader_run_verdict``: 1 for the run's ``livesession status`` verdict, 0 for the rest.
+def _standing(run_dir: Path, run_id: str) -> Iterator[Metric]:
+    """Where the run stands, as ``livesession status`` says (one reading of it for them all).
 
-    One series per verdict, always all of them, so that an alert rule can say
-    ``trader_run_verdict{verdict="crashed"} == 1`` and no series comes and goes.
+    ``trader_run_verdict``: 1 for its verdict, 0 for the rest. ``trader_trading_state``: 1
+    for its trading state (``ACTIVE``, ``REDUCING``, ``HALTED``; all 0 before its first
+    checkpoint), so a run the kill switch halted is not a run that trades. Both have every
+    series, always, so that an alert rule can say ``trader_run_verdict{verdict="crashed"} ==
+    1`` and no series comes and goes. ``trader_steps_total``: its steps at the last
+    checkpoint (where a resume continues). ``trader_heartbeat_timestamp_seconds``: when
+    ``checkpoint.json`` was last written (no series before there is one), so that a writer
+    that holds its run and has stopped stepping (hung, stopped) is told from one that steps.
     """
-    from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 - optional extra
+    from prometheus_client.core import (  # noqa: PLC0415 - optional extra
+        CounterMetricFamily,
+        GaugeMetricFamily,
+    )
 
     from .status import Verdict, run_status  # noqa: PLC0415 - not for every import of prom
 
-    verdict = run_status(run_dir).verdict
+    found = run_status(run_dir)
     family = GaugeMetricFamily(
         "trader_run_verdict",
         "Where the run stands, as livesession status says: 1 for its verdict, 0 for the others.",
         labels=["run_id", "verdict"],
     )
     for each in Verdict:
-        family.add_metric([run_id, each.label], 1.0 if each is verdict else 0.0)
-    return family
+        family.add_metric([run_id, each.label], 1.0 if each is found.verdict else 0.0)
+    yield family
+    trading = GaugeMetricFamily(
+        "trader_trading_state",
+        (
+            "Whether the run may trade, as livesession status says (now for a live run, else "
+            "at its last checkpoint): 1 for its state, 0 for the others."
+        ),
+        labels=["run_id", "state"],
+    )
+    for state in TradingState:
+        trading.add_metric([run_id, state.name.lower()], float(state.value == found.trading))
+    yield trading
+    steps = CounterMetricFamily(
+        "trader_steps",
+        "Steps the session has run, as livesession status says: at the last checkpoint.",
+        labels=["run_id"],
+    )
+    steps.add_metric([run_id], found.steps or 0)
+    yield steps
+    beat = GaugeMetricFamily(
+        "trader_heartbeat_timestamp_seconds",
+        "When checkpoint.json was last written (Unix time, wall clock): a run that steps "
+        "rewrites it every checkpoint_every steps.",
+        labels=["run_id"],
+    )
+    written = _heartbeat(run_dir)
+    if written is not None:
+        beat.add_metric([run_id], written)
+    yield beat
+
+
+def _heartbeat(run_dir: Path) -> float | None:
+    """``checkpoint.json``'s mtime in Unix seconds, or None for none (``status``'s beat)."""
+    try:
+        seconds, ns = divmod((run_dir / names.CHECKPOINT).stat().st_mtime_ns, 10**9)
+    except OSError:
+        return None
+    return seconds + ns / 10**9  # not ns / 1e9: 1700000000.25 stays .25, not .2499998
 
 
 def _histogram(run_id: str, timings: dict[str, Any]) -> Metric:
