@@ -328,6 +328,7 @@ MINIMUM_TESTS = (
     "tests/test_datafile.py",
     "tests/test_feeds.py",
     "tests/test_prom.py",
+    "tests/test_testing_kit.py",  # the kit at the oldest hypothesis and pytest
 )
 
 
@@ -337,8 +338,9 @@ def minimums(session: nox.Session) -> None:
 
     Installs ``.[tests]`` under a constraints file of the ``>=`` bounds, makes the README's
     dry run and its ``verify``, ``evidence`` and ``report`` outside the checkout, then runs
-    the tests of the session, the CLI, the artifacts and the stores (``nox -s minimums --
-    tests/test_x.py`` runs others). The PostgreSQL tests skip without ``LIVESESSION_PG_DSN``.
+    the tests of the session, the CLI, the artifacts, the stores and the testing kit
+    (``nox -s minimums -- tests/test_x.py`` runs others). The PostgreSQL tests skip without
+    ``LIVESESSION_PG_DSN``.
     """
     tmp = Path(tempfile.mkdtemp(prefix="livesession-minimums-")).resolve()
     constraints = tmp / "constraints.txt"
