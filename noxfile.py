@@ -220,12 +220,14 @@ broker: FaultBroker = FaultBroker(latency_ns=0)
 """
 
 
-def _lowest_pins() -> list[str]:
-    """Each dependency of the package and of its ``testing`` extra pinned to the lowest
-    version pyproject allows."""
+def _lowest_pins(extras: tuple[str, ...] = ("testing",)) -> list[str]:
+    """Each dependency of the package and of the extras named pinned to the lowest version
+    pyproject allows (``==`` its ``>=`` bound)."""
     project = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))["project"]
-    pins: dict[str, str] = {}  # one pin a name: jsonschema is in both
-    required = [*project["dependencies"], *project["optional-dependencies"]["testing"]]
+    pins: dict[str, str] = {}  # one pin a name: jsonschema is in several
+    required = [*project["dependencies"]]
+    for extra in extras:
+        required += project["optional-dependencies"][extra]
     for requirement in map(Requirement, required):
         (floor,) = (s.version for s in requirement.specifier if s.operator == ">=")
         pins[requirement.name] = f"{requirement.name}=={floor}"
@@ -303,4 +305,54 @@ def installed(session: nox.Session, artifact: str) -> None:
     if artifact == "lowest":
         user("python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
     session.chdir(session.invoked_from)
+    shutil.rmtree(tmp)  # kept when a step failed, to look at
+
+
+# The extras a desk may install, each dependency at its floor (``dev`` only adds tools).
+MINIMUM_EXTRAS = ("ccxt", "postgres", "observability", "parquet", "testing", "tests")
+MINIMUM_TESTS = (
+    "tests/test_session_lifecycle.py",
+    "tests/test_orchestrator.py",
+    "tests/test_lifecycle.py",
+    "tests/test_cli.py",
+    "tests/test_ccxt_cli.py",
+    "tests/test_verify.py",
+    "tests/test_evidence.py",
+    "tests/test_report.py",
+    "tests/test_pinned_bytes.py",
+    "tests/test_artifacts_doc.py",
+    "tests/test_stores.py",
+    "tests/test_sqlite_store.py",
+    "tests/test_jsonl_store.py",
+    "tests/test_postgres.py",
+    "tests/test_datafile.py",
+    "tests/test_feeds.py",
+    "tests/test_prom.py",
+    "tests/test_testing_kit.py",  # the kit at the oldest hypothesis and pytest
+)
+
+
+@nox.session(python=PYTHON)
+def minimums(session: nox.Session) -> None:
+    """The package with every dependency at the lowest version pyproject allows, extras too.
+
+    Installs ``.[tests]`` under a constraints file of the ``>=`` bounds, makes the README's
+    dry run and its ``verify``, ``evidence`` and ``report`` outside the checkout, then runs
+    the tests of the session, the CLI, the artifacts, the stores and the testing kit
+    (``nox -s minimums -- tests/test_x.py`` runs others). The PostgreSQL tests skip without
+    ``LIVESESSION_PG_DSN``.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="livesession-minimums-")).resolve()
+    constraints = tmp / "constraints.txt"
+    constraints.write_text("\n".join(_lowest_pins(MINIMUM_EXTRAS)) + "\n", encoding="utf-8")
+    session.install("-c", str(constraints), "-e", ".[tests]")
+    session.run("python", "-m", "pip", "check")
+    here = Path.cwd()
+    session.chdir(tmp)
+    session.run("livesession", "dryrun", "-q")
+    for verb in ("verify", "evidence", "report"):
+        session.run("livesession", verb, "out/runs/demo-001")
+    session.chdir(here)
+    tests = session.posargs or MINIMUM_TESTS
+    session.run("python", "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider", *tests)
     shutil.rmtree(tmp)  # kept when a step failed, to look at

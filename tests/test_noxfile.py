@@ -126,3 +126,28 @@ def test_the_lowest_install_holds_the_testing_kit_to_its_oldest_versions(monkeyp
     assert example.startswith('"""tests/test_breakout.py')
     assert "run_failure_matrix(factory" in example
     compile(example, "test_breakout.py", "exec")  # the whole file, not a cut of it
+
+
+def test_the_minimums_session_pins_every_extra_to_its_floor(monkeypatch):
+    """``minimums`` installs every extra a desk may choose (all but ``dev``, which only adds
+    tools), each dependency once at its ``>=`` bound: an extra added later is not left out."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    monkeypatch.chdir(ROOT)
+    noxfile = _noxfile(monkeypatch)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"]
+    assert set(noxfile.MINIMUM_EXTRAS) == set(extras) - {"dev"}
+    pins = noxfile._lowest_pins(noxfile.MINIMUM_EXTRAS)
+    wanted = [
+        *project["dependencies"],
+        *(r for extra in noxfile.MINIMUM_EXTRAS for r in extras[extra]),
+    ]
+    for requirement in map(Requirement, wanted):
+        (floor,) = (s.version for s in requirement.specifier if s.operator == ">=")
+        assert pins.count(f"{requirement.name}=={floor}") == 1, (requirement, pins)
+    assert len(pins) == len({pin.split("==")[0] for pin in pins})
+    for test in noxfile.MINIMUM_TESTS:
+        assert (ROOT / test).is_file(), test

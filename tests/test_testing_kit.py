@@ -654,10 +654,11 @@ class TestFailureMatrix:
         pytest printed under it, naming lines of the matrix's own code
         (``livesession/testing/matrix.py:287`` ...), as if the fault were there and not in
         the strategy. Found testing a desk's strategy that forgot a counter in get_state.
-        The matrix runs no explain phase now: the finding names the strategy's own line."""
+        The matrix runs no explain phase now: the finding names the strategy's own line.
+        (Seed 2: the search finds it at hypothesis 6.100 too, where seed 4 draws no failing case.)"""
         with pytest.raises(AssertionError) as caught:
-            run_failure_matrix(forgets_late, examples=20, steps=30, seed=4, cross_process=False)
-        assert "forgets_late fails (seed=4, examples=20, steps=30)" in str(caught.value)
+            run_failure_matrix(forgets_late, examples=20, steps=30, seed=2, cross_process=False)
+        assert "forgets_late fails (seed=2, examples=20, steps=30)" in str(caught.value)
         notes, error = [], caught.value
         seen: set[int] = set()
         while error is not None and id(error) not in seen:  # the chain pytest prints

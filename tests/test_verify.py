@@ -7,6 +7,8 @@ import hashlib
 import json
 import random
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import attrs
@@ -345,6 +347,21 @@ class TestBrokenFiles:
         (good_run / "metrics.json").write_bytes(b"[" * 5000 + b"]" * 5000)
 
         assert "metrics.json:1: not valid JSON" in violations_of(good_run)
+
+    def test_a_million_deep_is_named_not_a_crash(self, good_run):
+        """orjson before 3.9.15 recursed without a limit: the process died (SIGSEGV)."""
+        (good_run / "metrics.json").write_bytes(b"[" * 1_000_000 + b"]" * 1_000_000)
+
+        done = subprocess.run(
+            [sys.executable, "-m", "livesession", "verify", str(good_run)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+        assert done.returncode == 1, done
+        assert "metrics.json:1: not valid JSON" in done.stdout + done.stderr
 
     @pytest.mark.parametrize("depth", [255, 1000])
     @pytest.mark.parametrize("name", ["events.jsonl", "state_snapshots.jsonl", "audit.jsonl"])
