@@ -81,6 +81,14 @@ def test_resting_bench_prints_both_figures_and_the_cost_of_one_order() -> None:
     assert "one resting order costs " in out
 
 
+def test_small_steps_bench_prints_both_figures_and_the_cost_of_one_call() -> None:
+    out = _run("bench_small_steps.py", "--steps", "50", "--per-call", "2", "--repeat", "1")
+    assert "2 step(s) a call: " in out
+    assert "baseline, one call: " in out
+    assert "ratio (small calls / one call): " in out
+    assert "one call costs " in out
+
+
 def test_resting_bench_requotes_in_both_sessions() -> None:
     # The bench itself checks that the quotes rest beside the resting orders (exit 1 else).
     out = _run(
