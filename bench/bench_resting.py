@@ -82,6 +82,21 @@ def _bid(bar: Bar, share: Decimal) -> OrderIntent:
     )
 
 
+def memory_session(config: DryrunConfig, **plugins: Any) -> LiveSessionOrchestrator:
+    """``config``'s session on memory sinks and the mock broker, preflighted and active."""
+    session = LiveSessionOrchestrator(
+        config,
+        event_sink=MemoryLineSink(),
+        state_sink=MemoryLineSink(),
+        audit_sink=MemoryLineSink(),
+        metrics_sink=MemoryMetricsSink(),
+        **plugins,
+    )
+    session.preflight()
+    session.activate()
+    return session
+
+
 def _steps_per_s(resting: int, steps: int, requote: int = 0) -> float:
     """Steps per second over ``steps`` steps taken once ``resting`` orders rest."""
     config = DryrunConfig(
@@ -96,16 +111,7 @@ def _steps_per_s(resting: int, steps: int, requote: int = 0) -> float:
             max_orders_per_sec=max(5, requote),
         ),
     )
-    session = LiveSessionOrchestrator(
-        config,
-        strategy=_Bids(resting, requote),
-        event_sink=MemoryLineSink(),
-        state_sink=MemoryLineSink(),
-        audit_sink=MemoryLineSink(),
-        metrics_sink=MemoryMetricsSink(),
-    )
-    session.preflight()
-    session.activate()
+    session = memory_session(config, strategy=_Bids(resting, requote))
     if resting:
         session.run_n_steps(resting)
     if requote:

@@ -16,25 +16,14 @@ from __future__ import annotations
 import argparse
 import time
 
-from livesession import (
-    DryrunConfig,
-    LiveSessionOrchestrator,
-    MemoryLineSink,
-    MemoryMetricsSink,
-)
+from bench_resting import memory_session
+
+from livesession import DryrunConfig
 
 
 def _steps_per_s(steps: int, per_call: int) -> float:
     """Steps per second over ``steps`` steps, ``per_call`` steps a ``run_n_steps`` call."""
-    session = LiveSessionOrchestrator(
-        DryrunConfig(run_id="small", steps=steps),
-        event_sink=MemoryLineSink(),
-        state_sink=MemoryLineSink(),
-        audit_sink=MemoryLineSink(),
-        metrics_sink=MemoryMetricsSink(),
-    )
-    session.preflight()
-    session.activate()
+    session = memory_session(DryrunConfig(run_id="small", steps=steps))
     done = 0
     started = time.perf_counter()
     while done < steps:
