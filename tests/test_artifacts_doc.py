@@ -19,7 +19,7 @@ import orjson
 from _scripted import ScriptedFeed, ScriptedStrategy
 from livesession import DryrunConfig, LiveSessionOrchestrator
 from livesession._artifacts import recorder
-from livesession._session.pipeline import INPUT_FAULTS
+from livesession._domain.reasons import INPUT_FAULTS
 from livesession.verify import _copies
 
 from _helpers import Sinks, session

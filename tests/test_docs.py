@@ -404,8 +404,9 @@ class TestOperatorSection:
         nowhere there. Every reason the session's code faults with is read from the code
         (a literal, or a module constant it names) and must head a bullet, and be named in
         the section's opening list of reasons."""
-        session = ROOT / "src" / "livesession" / "_session"
-        code = "\n".join(path.read_text(encoding="utf-8") for path in session.glob("*.py"))
+        package = ROOT / "src" / "livesession"
+        paths = [*(package / "_session").glob("*.py"), package / "_domain" / "reasons.py"]
+        code = "\n".join(path.read_text(encoding="utf-8") for path in paths)
         constants = dict(re.findall(r'(?m)^(_?[A-Z][A-Z_]+)(?:: Final)? = "([A-Z_]+)"$', code))
         said = set(re.findall(r'\b_?fault\(\s*"([A-Z][A-Z_]+)"', code))
         said |= set(re.findall(r'return "(INVARIANT_[A-Z_]+)"', code))
@@ -467,6 +468,7 @@ class TestPreflightTable:
         them, each with the codes it fails with."""
         import inspect
 
+        from livesession._domain import reasons
         from livesession._risk import checks
         from livesession._session import lease_keeper, preflight
 
@@ -477,7 +479,7 @@ class TestPreflightTable:
         builtin = [getattr(check, "name", "") for check in checks.default_checks()]
         user = checks.UserBrokerCheck({}).name
         assert names == ["clock_valid", *builtin, user, "session_lease"]
-        code = "".join(inspect.getsource(m) for m in (checks, lease_keeper, preflight))
+        code = "".join(inspect.getsource(m) for m in (checks, lease_keeper, reasons, preflight))
         for row in rows:
             said = row.split("|")[2]
             for reason in re.findall(r"`([A-Z_]+)`", said):

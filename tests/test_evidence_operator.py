@@ -162,8 +162,8 @@ def test_a_run_that_ends_by_itself_has_no_operator_actions_to_tell(tmp_path: Pat
 def test_the_re_run_pulls_the_kills_the_halts_call_the_session_s_own() -> None:
     """One list of the session's own kills: the evidence's halt line calls every other kill
     an operator's, and the re-run replays exactly those (and no kill the session pulls)."""
+    from livesession._domain.reasons import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
     from livesession._rundir.halts import SELF_KILLS, trading_halts
-    from livesession._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
     from livesession.evidence._operator import actions_in
 
     assert {DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED} == SELF_KILLS

@@ -54,11 +54,11 @@ from ._domain.config import DryrunConfig, load_config
 from ._domain.configfile import config_keys
 from ._domain.decimal import amount_text
 from ._domain.lifecycle import SessionState, SessionStatus
+from ._domain.reasons import LEASE_LOST
 from ._exceptions import LiveSessionError, PluginError, SinkFailure, StoreFailure
 from ._rundir.layout import free_run_id
 from ._rundir.seal import claimed_seal
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
-from ._session.lease_keeper import LEASE_LOST
 from ._support.anchor import paths_as_given
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.oserrors import cwd_kept, errno_of, once_fixed, once_fixed_in

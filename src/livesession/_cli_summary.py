@@ -25,6 +25,7 @@ from ._artifacts.runread import read_json_object
 from ._cli_output import emit_json
 from ._domain.decimal import plain
 from ._domain.lifecycle import SessionState
+from ._domain.reasons import LEASE_LOST
 from ._risk.rails import RAIL_RULES
 from ._rundir.halts import faulted_in_wind_down_in, kill_reasons, wind_down_words
 from ._rundir.resumes import resumes_of
@@ -150,7 +151,7 @@ def failure_line(result: DryrunResult, run_dir: Path, cause: BaseException | Non
         return f"{what}; wound down (cancelled, flattened) and sealed FAILED: {path_text(run_dir)}"
     at = faulted_in_wind_down_in(run_dir, result.reason)
     how = wind_down_words(result.reason, at) or "without a wind-down"
-    if result.reason == "LEASE_LOST":  # not the general advice: the venue's are not its own
+    if result.reason == LEASE_LOST:  # not the general advice: the venue's are not its own
         said = lease_lost_words(run_dir)
         return f"{what}; sealed FAILED in {result.state.value} {how}: {said}: {path_text(run_dir)}"
     return (
@@ -340,7 +341,7 @@ def left_at_venue(run_dir: Path) -> str:
     from .status import run_status  # noqa: PLC0415 - only when a stop failed
 
     standing = run_status(run_dir)
-    if standing.reason == "LEASE_LOST":  # the venue's orders are the new holder's
+    if standing.reason == LEASE_LOST:  # the venue's orders are the new holder's
         return f"{lease_lost_words(run_dir)}: {path_text(run_dir)}"
     held = ", ".join(f"{s} {q}" for s, q in sorted(standing.positions.items()) if nonzero(q))
     orders, doubt = len(standing.open_orders), standing.position_in_doubt

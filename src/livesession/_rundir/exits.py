@@ -21,7 +21,7 @@ import attrs
 from .._domain import clock
 from .._domain.decimal import finite_decimal, plain
 from .._domain.model import FILL_EVENT_TYPES
-from .._session.pipeline import PROTECTION_LOST
+from .._domain.reasons import PROTECTION_LOST
 
 __all__ = ["EXIT_REASONS", "ExitTally", "OrderWhy"]
 

@@ -14,8 +14,14 @@ from .._artifacts import names
 from .._artifacts.releases import before_0_2, written_by_other_release
 from .._artifacts.runread import events_back, newest_event, payload, read_records
 from .._domain.lifecycle import SessionState, Trigger
+from .._domain.reasons import (
+    DAILY_LOSS_KILL,
+    PROTECTION_LOST,
+    RECONCILE_MISMATCH,
+    REDUCE_ONLY_CROSSED,
+    STOP_INCOMPLETE,
+)
 from .._session.coordinator import ONE_SHOT_OPERATOR
-from .._session.pipeline import DAILY_LOSS_KILL, PROTECTION_LOST, REDUCE_ONLY_CROSSED
 from .._support.text import one_line
 from .livecut import TRADING_EVENTS
 from .statuswords import (
@@ -101,8 +107,6 @@ _ESCALATED_NEXT: Final = {
     "venue's open orders and positions, its own among them",
 }
 """``status``'s next step for a run the reconciler escalated in its wind-down."""
-_ESCALATED: Final = "RECONCILE_MISMATCH"
-_UNCONFIRMED: Final = "STOP_INCOMPLETE"
 
 
 def wind_down_words(reason: object, at: str) -> str:
@@ -116,9 +120,9 @@ def wind_down_words(reason: object, at: str) -> str:
     surface says that in its own words (``without a wind-down``, ``not wound down``). The
     CLI's last line, ``status``, the report's header and the evidence all say these words.
     """
-    if reason == _UNCONFIRMED:
+    if reason == STOP_INCOMPLETE:
         return UNCONFIRMED_WIND_DOWN
-    if reason == _ESCALATED:
+    if reason == RECONCILE_MISMATCH:
         return {WOUND_DOWN: WOUND_DOWN_THEN_DIFFERED, MID_WIND_DOWN: DIFFERED_MID_WIND_DOWN}.get(
             at, ""
         )
@@ -130,7 +134,7 @@ def wind_down_next(reason: object, at: str) -> str:
 
     A reconciler's escalation says what it found; any other fault, ``wind_down_words``.
     """
-    if reason == _ESCALATED:
+    if reason == RECONCILE_MISMATCH:
         return _ESCALATED_NEXT.get(at, "")
     words = wind_down_words(reason, at) if at else ""
     if not words:
@@ -153,7 +157,7 @@ def left_for_an_operator(reason: object, at: str = "") -> str:
     what the book does not. Either way a person looks at the venue.
     """
     words = wind_down_words(reason, at)
-    if reason == _ESCALATED and at == WOUND_DOWN:
+    if reason == RECONCILE_MISMATCH and at == WOUND_DOWN:
         return (
             f"left in ERROR_REQUIRES_OPERATOR {words}: a person must look "
             "at the venue's open orders and positions"
@@ -177,7 +181,7 @@ def faulted_in_wind_down(reason: object, snapshots: Iterable[Mapping[str, Any]])
     any other state, for ``STOP_INCOMPLETE`` (a wind-down out of polls, said in its own
     words) and when the fault's snapshot is missing (a snapshot sink that failed).
     """
-    if not reason or reason == _UNCONFIRMED:
+    if not reason or reason == STOP_INCOMPLETE:
         return ""
     fault: Mapping[str, Any] = {}
     for record in snapshots:
@@ -197,7 +201,7 @@ def faulted_in_wind_down_in(run_dir: Path, reason: object) -> str:
 
     "" when they cannot be read: the words then stay those of a run not wound down.
     """
-    if not reason or reason == _UNCONFIRMED:
+    if not reason or reason == STOP_INCOMPLETE:
         return ""  # no file to read
     try:
         snapshots = read_records(run_dir / names.SNAPSHOTS)

@@ -38,6 +38,7 @@ from .._artifacts.runread import (
     require_run,
 )
 from .._domain.lifecycle import SessionState
+from .._domain.reasons import LEASE_LOST
 from .._exceptions import RunDirectoryError
 from .._support.text import command
 from .leaselost import lease_backend, reset_of, was_reset
@@ -224,7 +225,7 @@ def operator_settles(run_dir: Path, nothing: str) -> str:
     A run that lost its lease (``LEASE_LOST``) is not told to close what the venue holds:
     that is the session's that took the lease over (``TAKEN_OVER``).
     """
-    if payload(last_stop(run_dir) or {}).get("reason") == "LEASE_LOST":
+    if payload(last_stop(run_dir) or {}).get("reason") == LEASE_LOST:
         return f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; {lease_lost_words(run_dir)}"
     return (
         f"in ERROR_REQUIRES_OPERATOR: {nothing} settles it; check the venue's open orders "

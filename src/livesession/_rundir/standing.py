@@ -30,6 +30,7 @@ from .._artifacts.runfind import archive_said, named_otherwise, runs_inside
 from .._artifacts.runread import RUN_MARKERS, events_back
 from .._domain import clock as _clock
 from .._domain.lifecycle import SessionState
+from .._domain.reasons import BROKER_REPORT_INVALID, LEASE_LOST, RECONCILE_MISMATCH, STOP_INCOMPLETE
 from .._exceptions import LiveSessionError
 from .._reconcile.reconciler import position_doubts, unconfirmed_doubt
 from .._support.text import command
@@ -66,14 +67,6 @@ GoingOn = Literal["live", "crashed"] | None
 NO_CHECKPOINT: Final = "no checkpoint yet"
 """What a run that goes on before its first checkpoint holds, as far as a checkpoint says."""
 
-_UNBOOKED: Final = "BROKER_REPORT_INVALID"
-"""The fault of a fill the book refused (``_session.reports``): the position is in doubt."""
-_MISMATCH: Final = "RECONCILE_MISMATCH"
-"""The fault of a reconciler's escalation: with the venue's fills unseen, in doubt too."""
-_INCOMPLETE: Final = "STOP_INCOMPLETE"
-"""The fault of a wind-down out of polls: its ``in_doubt`` names fills not reported yet."""
-_LEASE_LOST: Final = "LEASE_LOST"
-"""The reason of a run that lost its lease: it halts trading as the kill switch does."""
 _NS_PER_S: Final = 1_000_000_000
 _SAME_INSTANT_S: Final = 1.0
 """How far ahead of ``now`` a checkpoint may be written and still read as just written."""
@@ -254,15 +247,17 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
     may hold another position than the book's: status never says flat then.
     """
     reason = checkpoint.get("reason")
-    if reason == _MISMATCH:
+    if reason == RECONCILE_MISMATCH:
         return _position_doubts(run_dir)
-    if reason not in (_UNBOOKED, _INCOMPLETE) or (reason == _INCOMPLETE and _settled(checkpoint)):
+    if reason not in (BROKER_REPORT_INVALID, STOP_INCOMPLETE) or (
+        reason == STOP_INCOMPLETE and _settled(checkpoint)
+    ):
         return ""
     for event in events_back(run_dir / names.EVENTS, ("STATE_CHANGED",)):
         payload = (event or {}).get("payload", {})
         detail = payload.get("detail")
-        if reason == _INCOMPLETE:
-            if payload.get("reason") != _INCOMPLETE or not isinstance(detail, dict):
+        if reason == STOP_INCOMPLETE:
+            if payload.get("reason") != STOP_INCOMPLETE or not isinstance(detail, dict):
                 continue  # not the fault's own record (an acknowledgement's, after it)
             doubt, unconfirmed = detail.get("in_doubt"), detail.get("unconfirmed")
             said = (doubt, unconfirmed_doubt(unconfirmed if isinstance(unconfirmed, str) else ""))
@@ -272,9 +267,12 @@ def unbooked_fill(run_dir: Path, checkpoint: dict[str, Any]) -> str:
                 f"the venue's fill {detail['trade_id']!r} of {detail.get('client_order_id')}: "
                 f"{detail.get('problem')}"
             )
-    if reason == _INCOMPLETE:  # the fault's record not read (too far back): where it is
-        return f"fills the venue may have made ({_INCOMPLETE}: STATE_CHANGED in {names.EVENTS})"
-    return f"a fill the venue reported ({_UNBOOKED}: C2_OPERATOR_REQUIRED in {names.AUDIT})"
+    if reason == STOP_INCOMPLETE:  # the fault's record not read (too far back): where it is
+        return f"fills the venue may have made ({STOP_INCOMPLETE}: STATE_CHANGED in {names.EVENTS})"
+    return (
+        f"a fill the venue reported ({BROKER_REPORT_INVALID}: C2_OPERATOR_REQUIRED in "
+        f"{names.AUDIT})"
+    )
 
 
 def _settled(checkpoint: dict[str, Any]) -> bool:
@@ -299,7 +297,10 @@ def _position_doubts(run_dir: Path) -> str:
         items = event.get("payload", {}).get("discrepancies")
         if isinstance(items, list):
             return position_doubts(item for item in items if isinstance(item, dict))
-    return f"fills the venue may have made ({_MISMATCH}: RECONCILE_ESCALATED in {names.EVENTS})"
+    return (
+        f"fills the venue may have made ({RECONCILE_MISMATCH}: RECONCILE_ESCALATED in "
+        f"{names.EVENTS})"
+    )
 
 
 def _live_as_of(found: dict[str, tuple[str, str, str]], at: str, *, read_all: bool) -> str:
@@ -369,7 +370,7 @@ def next_advice(
     """
     if verdict == "CRASHED":
         return refused_first(Path(run_dir), said, braces=True, store=store)
-    if (verdict, reason) == ("NEEDS_OPERATOR", "LEASE_LOST"):
+    if (verdict, reason) == ("NEEDS_OPERATOR", LEASE_LOST):
         return lease_lost_next(
             wind_down or "without cancelling or flattening", lease_backend(Path(run_dir))
         )
@@ -449,7 +450,7 @@ def trading_of(run_dir: Path, checkpoint: dict[str, Any], *, live: bool) -> dict
     from .halts import halted_by_in, killed_by_in  # noqa: PLC0415 - halts reads statuswords
 
     killed = bool(checkpoint.get("kill_halted")) or checkpoint.get("kill_started_ns") is not None
-    killed = killed and checkpoint.get("reason") != _LEASE_LOST
+    killed = killed and checkpoint.get("reason") != LEASE_LOST
     if live:
         trading, as_of, since = live_trading(run_dir, checkpoint)
         killed = killed if since is None else since

@@ -21,6 +21,7 @@ from .._artifacts.sinks import line_sink_edge, metrics_sink_edge
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
 from .._domain.decimal import with_context
+from .._domain.reasons import BROKER_CALL_FAILED, FEED_ERROR, LEASE_LOST, STRATEGY_ERROR
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError
 from .._market.datapin import pin_data
@@ -52,9 +53,9 @@ from .edges import SessionEdges, check_config, check_edges
 from .execution import Execution
 from .exits import OcoExits
 from .feedsetup import OWN_FEEDS, default_feed, fit_to_feed
-from .lease_keeper import LEASE_LOST, LeaseKeeper, refuse_other_pair, watch_fences
+from .lease_keeper import LeaseKeeper, refuse_other_pair, watch_fences
 from .lifecycle import SessionLifecycle
-from .pipeline import BROKER_CALL_FAILED, FEED_ERROR, STRATEGY_ERROR, halt_and_fault, input_failed
+from .pipeline import halt_and_fault, input_failed
 from .plugstate import PlugInState
 from .reconciliation import Reconciliation
 from .reports import ReportRouter

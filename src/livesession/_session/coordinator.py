@@ -29,7 +29,7 @@ from . import verbs
 from .aftercheckpoint import recover_orders
 from .assembly import SessionEdges, SessionParts, assemble
 from .closing import LateSeal, let_go, release, sealed_late, stop_and_seal
-from .pipeline import INPUT_FAULTS, check_step_count, guarded_reconcile, guarded_step, run_hooks
+from .pipeline import check_step_count, guarded_reconcile, guarded_step, run_hooks
 from .preflight import ready_to_activate, refuse_again, refused_call, run_preflight
 from .results import DryrunResult, SessionInspection, inspect_parts, result_of
 from .threads import DeferredInterrupt, InProcessOnly, SessionGate, VerbOutcome, VerbResult
@@ -234,14 +234,9 @@ class LiveSessionOrchestrator(InProcessOnly):
                 interrupt.check()
                 if progress is not None and time.steps > done:  # the run's end, no bar: no step
                     progress(time.steps)
-            lifecycle = p.lifecycle
-            if lifecycle.state is S.DRYRUN_ACTIVE:  # before the operator's turn: the stop's
+            if p.lifecycle.state is S.DRYRUN_ACTIVE:  # before the operator's turn: the stop's
                 self.request_stop(SESSION_CLOSED)  # state check may fault the run instead
-            if (
-                operator is not None
-                and lifecycle.state is S.ERROR_REQUIRES_OPERATOR
-                and lifecycle.reason in INPUT_FAULTS
-            ):
+            if operator is not None and verbs.input_fault(p):
                 self.acknowledge(operator)
             self.close()
         return self.result()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final, Literal
 import attrs
 
 from .._domain import clock as _clock
+from .._domain.reasons import LEASE_LOST
 from .._exceptions import ConfigError, Fenced, LeaseError
 from .._risk.checks import CheckResult
 from .._support.logging import get_logger
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from ..leases import LeaseGrant
 
 __all__ = [
-    "LEASE_LOST",
     "CheckpointWatch",
     "FenceWatch",
     "LeaseKeeper",
@@ -52,9 +52,6 @@ __all__ = [
     "refuse_other_pair",
     "watch_fences",
 ]
-
-LEASE_LOST: Final = "LEASE_LOST"
-"""The fault reason of a session whose lease another holder took."""
 
 _NS_PER_MS: Final = 1_000_000
 _RENEW_FRACTION: Final = 4  # renew once a quarter of the lease TTL has passed

@@ -35,6 +35,18 @@ from .._domain.cancels import CancelIntent
 from .._domain.decimal import CONTEXT, plain
 from .._domain.lifecycle import SessionState
 from .._domain.model import Bar, OrderIntent
+from .._domain.reasons import (
+    BROKER_CALL_FAILED,
+    DAILY_LOSS_KILL,
+    FEED_ERROR,
+    FEED_EXHAUSTED,
+    IDEMPOTENCY_CONFLICT,
+    MAX_STEPS_REACHED,
+    PROTECTION_LOST,
+    REDUCE_ONLY_CROSSED,
+    STRATEGY_ERROR,
+    UNEXPECTED_ERROR,
+)
 from .._exceptions import (
     INTERRUPTS,
     ConfigError,
@@ -59,17 +71,6 @@ if TYPE_CHECKING:
     from .threads import SessionGate
 
 __all__ = [
-    "BROKER_CALL_FAILED",
-    "DAILY_LOSS_KILL",
-    "FEED_ERROR",
-    "FEED_EXHAUSTED",
-    "IDEMPOTENCY_CONFLICT",
-    "INPUT_FAULTS",
-    "MAX_STEPS_REACHED",
-    "PROTECTION_LOST",
-    "REDUCE_ONLY_CROSSED",
-    "STRATEGY_ERROR",
-    "UNEXPECTED_ERROR",
     "check_step_count",
     "guarded_step",
     "halt_and_fault",
@@ -82,30 +83,6 @@ _HALTED = TradingState.HALTED
 # A step reads ``governor.state`` and ``winddown.kill_started_ns`` themselves, not the
 # ``halted`` and ``killing`` properties they stand for: a property read costs about what a
 # call does, and a step makes several.
-FEED_EXHAUSTED: Final = "FEED_EXHAUSTED"
-"""The stop reason of a run whose feed ran out of bars before ``steps``."""
-DAILY_LOSS_KILL: Final = "DAILY_LOSS"
-"""The reason of the kill the daily-loss cap trips (``KILL_SWITCH``)."""
-REDUCE_ONLY_CROSSED: Final = "REDUCE_ONLY_CROSSED"
-"""The kill switch's reason when a reduce-only fill opened, added to or flipped exposure."""
-PROTECTION_LOST: Final = "PROTECTION_LOST"
-"""The kill switch's reason when the venue dropped a protective leg of a held position."""
-MAX_STEPS_REACHED: Final = "max_steps reached"
-"""The stop reason of a run that reached ``max_steps`` (its safety bound) before ``steps``."""
-FEED_ERROR: Final = "FEED_ERROR"
-"""The fault reason (and event type) of a feed whose ``next_bar`` raised."""
-STRATEGY_ERROR: Final = "STRATEGY_ERROR"
-"""The fault reason (and event type) of a strategy whose ``on_bar`` raised."""
-UNEXPECTED_ERROR: Final = "UNEXPECTED_ERROR"
-"""The fault reason of an exception nothing else handled during a step."""
-BROKER_CALL_FAILED: Final = "BROKER_CALL_FAILED"
-"""The fault reason of a broker call that failed where no retry could wait for it (the
-journal offset a checkpoint records)."""
-IDEMPOTENCY_CONFLICT: Final = "IDEMPOTENCY_CONFLICT"
-"""The fault reason of an order whose client order id was reserved for other parameters."""
-INPUT_FAULTS: Final = frozenset({FEED_ERROR, STRATEGY_ERROR})
-"""Faults of the session's inputs: its book and the venue still agree, so an operator
-(or the one-shot CLI on the operator's behalf) may wind it down at the last good price."""
 _MESSAGE_MAX: Final = 500
 
 

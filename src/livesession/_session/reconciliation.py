@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
+from .._domain.reasons import RECONCILE_MISMATCH
 from .._exceptions import BrokerError
 from .._reconcile.reconciler import compare, lookups_needed, plan, position_doubts
 from .._typing import CountedPositionVenue, PositionVenue
@@ -271,7 +272,7 @@ class Reconciliation:
         self._c.recorder.emit("RECONCILE_ESCALATED", {"discrepancies": said})
         kinds = sorted({item.kind.value for item in items})
         self._fault(
-            "RECONCILE_MISMATCH", {"discrepancies": str(len(items)), "kinds": ",".join(kinds)}
+            RECONCILE_MISMATCH, {"discrepancies": str(len(items)), "kinds": ",".join(kinds)}
         )
 
     # -- checkpoint ----------------------------------------------------------------------

@@ -36,6 +36,7 @@ from .._domain.model import (
     report_from_json,
     report_to_json,
 )
+from .._domain.reasons import BROKER_REPORT_INVALID
 from .._exceptions import BrokerError
 from .._support.logging import get_logger
 from .._support.references import a_
@@ -50,10 +51,8 @@ if TYPE_CHECKING:
     from .context import SessionContext
     from .exits import OcoExits
 
-__all__ = ["BROKER_REPORT_INVALID", "Booked", "ReportRouter", "fill_problem", "order_link"]
+__all__ = ["Booked", "ReportRouter", "fill_problem", "order_link"]
 
-BROKER_REPORT_INVALID: Final = "BROKER_REPORT_INVALID"
-"""The fault reason for a fill the session cannot apply as the venue reported it."""
 
 _NEVER_SENT: Final = "the run never sent an order with that client order id"
 """Why a fill of an order the session does not know, and never reserved, faults it."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._domain.lifecycle import SessionState, SessionStatus
+from .._domain.reasons import STOP_INCOMPLETE
 from .._reconcile.reconciler import unconfirmed_doubt
 from .._risk.governor import TradingState
 from .._support.fielddocs import fields_in_doc
@@ -140,7 +141,7 @@ def result_of(p: SessionParts, *, torn: str = "") -> DryrunResult:
     metrics = p.recorder.metrics
     state = p.lifecycle.state
     doubt = p.reconciliation.pending_doubt
-    if state is SessionState.ERROR_REQUIRES_OPERATOR and p.lifecycle.reason == "STOP_INCOMPLETE":
+    if state is SessionState.ERROR_REQUIRES_OPERATOR and p.lifecycle.reason == STOP_INCOMPLETE:
         # The orders the stop cancelled may have filled first: the book's flat is its own.
         left = unconfirmed_doubt(p.winddown.unconfirmed_said())
         doubt = "; ".join(filter(None, (doubt, left)))

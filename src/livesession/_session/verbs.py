@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 from .._domain.lifecycle import SESSION_CLOSED, SessionState, Trigger
+from .._domain.reasons import INPUT_FAULTS, LEASE_LOST
 from .._exceptions import ConfigError
 from .._risk.governor import TradingState
 from .._support.calledfrom import called_from
-from .lease_keeper import LEASE_LOST
 from .pipeline import check_step_count, states_hold
 from .threads import VerbOutcome, VerbResult
 
@@ -303,6 +303,19 @@ def check_run_to_end(steps: object, operator: object) -> None:
     check_step_count(steps, verb="run_to_end")
     if operator is not None:
         check_said("run_to_end", operator, name="operator")
+
+
+def input_fault(p: SessionParts) -> bool:
+    """Whether the session waits for an operator over a fault of its inputs.
+
+    ``INPUT_FAULTS``: the strategy or the feed raised. The book and the venue still agree,
+    so ``run_to_end``'s ``operator`` may acknowledge it (cancel, flatten, stop); any other
+    fault waits for a person.
+    """
+    lifecycle = p.lifecycle
+    return (
+        lifecycle.state is SessionState.ERROR_REQUIRES_OPERATOR and lifecycle.reason in INPUT_FAULTS
+    )
 
 
 def check_said(verb: str, said: object, *, name: str = "") -> None:

@@ -22,6 +22,7 @@ import attrs
 from .._domain.decimal import plain
 from .._domain.lifecycle import SessionState, Trigger
 from .._domain.model import OrderType
+from .._domain.reasons import STOP_INCOMPLETE
 from .._exceptions import BrokerError, Rejected
 from .._support.crash import crashpoint
 
@@ -113,7 +114,7 @@ class WindDown:
             self._reconcile(hold=False, take_found=True)
             if not self.done():
                 if lifecycle.in_(S.STOPPING):
-                    lifecycle.fault("STOP_INCOMPLETE", self.incomplete(self._doubt_pending()))
+                    lifecycle.fault(STOP_INCOMPLETE, self.incomplete(self._doubt_pending()))
                 return
         if self.kill_started_ns is not None:
             self.check_flat()

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload, read_json_object
+from .._domain.reasons import DAILY_LOSS_KILL
 from .._risk.kinds import ORDER_CHECKS
 from .._rundir.supplied import by_factory
 from .._support.references import IN_PROCESS
@@ -46,7 +47,6 @@ _BROKER: Final = (
     "RECONCILE_ESCALATED",
 )
 """The events of a venue that failed, refused, repeated itself or disagreed with the book."""
-_DAILY_LOSS: Final = "DAILY_LOSS"
 SUPPLIED: Final = f"(an {IN_PROCESS})"
 """How a plug-in given as an object (``config.json`` ``sources``: no reference) is said."""
 
@@ -144,7 +144,7 @@ class FailurePaths:
 
         Each is said as what it was: a kill the cap pulled refused no order.
         """
-        refused, pulled = self._rules, self._kills[_DAILY_LOSS]
+        refused, pulled = self._rules, self._kills[DAILY_LOSS_KILL]
         checks = Counter({rule: n for rule, n in refused.items() if rule in ORDER_CHECKS})
         if not pulled and not checks:
             return _path("rail", refused, "order(s) refused by a safety rail: {}")
@@ -154,9 +154,10 @@ class FailurePaths:
             said = f"{by_rails}{checks.total()} by the session's own order checks ({_by(checks)})"
             path = _path("rail", refused, "")
             return path | {"detail": f"{path['count']} order(s) refused: {said}"}
-        path = _path("rail", refused + Counter({_DAILY_LOSS: pulled}), "")
+        path = _path("rail", refused + Counter({DAILY_LOSS_KILL: pulled}), "")
         kills = (
-            f"the daily-loss cap pulled the kill switch {pulled} time(s) ({_DAILY_LOSS} {pulled})"
+            f"the daily-loss cap pulled the kill switch {pulled} time(s) "
+            f"({DAILY_LOSS_KILL} {pulled})"
         )
         orders = f"{refused.total()} order(s) refused ({_by(refused)}); " if refused else ""
         return path | {"detail": f"{path['count']} safety rail firing(s): {orders}{kills}"}

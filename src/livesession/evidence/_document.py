@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._domain.reasons import DAILY_LOSS_KILL
 from .._risk.kinds import rails_and_checks
 from .._risk.shares import daily_loss_words
 from .._rundir.halts import ACTED_BY
-from .._session.pipeline import DAILY_LOSS_KILL
 from .._support.text import md_code, md_said, md_text, natural_key
 from ..burnin import render_markdown
 from ..controls import control_lines

@@ -13,11 +13,11 @@ from typing import Any
 
 from .._artifacts.runread import payload
 from .._domain import clock as _clock
+from .._domain.reasons import DAILY_LOSS_KILL
 from .._risk.checks import default_checks
 from .._risk.rails import default_rails
 from .._rundir import read_run_config
 from .._rundir.exits import ExitTally
-from .._session.pipeline import DAILY_LOSS_KILL
 
 __all__ = ["Fired"]
 

@@ -47,10 +47,10 @@ import attrs
 from .._artifacts.runread import iter_records, payload
 from .._domain.clock import format_utc_ns
 from .._domain.lifecycle import SESSION_CLOSED, SessionState
+from .._domain.reasons import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._exceptions import LiveSessionError
 from .._rundir.halts import SELF_KILLS
 from .._session.heldstop import stop_before_wind_down
-from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._session.preflight import CLOSED_BEFORE_PREFLIGHT
 from .._support.oserrors import scratch_way_out
 

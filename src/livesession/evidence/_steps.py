@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from .._artifacts import names
 from .._artifacts.runread import json_object, payload
+from .._domain.reasons import FEED_EXHAUSTED
 from .._rundir.seal import last_stop
-from .._session.pipeline import FEED_EXHAUSTED
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from .._domain.lifecycle import SESSION_CLOSED, ended_early
+from .._domain.reasons import FEED_EXHAUSTED
 from .._risk.kinds import rails_and_checks
 from .._rundir.halts import (
     ACTED_BY,
@@ -27,7 +28,6 @@ from .._rundir.halts import (
 from .._rundir.nextwords import reason_next
 from .._rundir.refused import unsealed_because
 from .._rundir.resumes import resumed_from
-from .._session.pipeline import FEED_EXHAUSTED
 from .._support.text import one_line
 from ._torn import causes_of, mixed, stopped_itself
 

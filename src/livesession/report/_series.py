@@ -11,8 +11,8 @@ from .._artifacts.runread import payload
 from .._domain.decimal import finite_decimal
 from .._domain.lifecycle import SESSION_CLOSED
 from .._domain.model import FILL_EVENT_TYPES
+from .._domain.reasons import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from .._rundir.halts import ACTED_BY
-from .._session.pipeline import FEED_EXHAUSTED, MAX_STEPS_REACHED
 from ._reading import ts_sim_of
 from ._svg import PLOT_COLUMNS
 

@@ -25,12 +25,13 @@ from .._artifacts.sinks import MemoryLineSink, MemoryMetricsSink
 from .._domain.clock import SimClock
 from .._domain.lifecycle import TERMINAL_STATES, SessionState
 from .._domain.model import OrderType, Side
+from .._domain.reasons import UNEXPECTED_ERROR
 from .._exceptions import PluginStateError
 from .._risk.governor import TradingState
 from .._session.assembly import default_feed
 from .._session.closing import close_plugin
 from .._session.coordinator import LiveSessionOrchestrator, give_strategy
-from .._session.pipeline import UNEXPECTED_ERROR, error_message
+from .._session.pipeline import error_message
 from .._support.references import uncallable
 from .._support.text import printable_line
 from .._typing import MarketFeed

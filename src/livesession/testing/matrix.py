@@ -50,10 +50,10 @@ from typing import Any, Final
 import orjson
 
 from .._domain.config import DryrunConfig
+from .._domain.reasons import FEED_EXHAUSTED
 from .._domain.retry import RetryPolicy
 from .._session.assembly import replay_window_ns
 from .._session.closing import close_plugin
-from .._session.pipeline import FEED_EXHAUSTED
 from .._support.optional import import_optional
 from .._support.references import a_, uncallable
 from .._typing import Strategy
