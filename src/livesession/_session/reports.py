@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Booked", "ReportRouter", "fill_problem", "order_link"]
 
-
 _NEVER_SENT: Final = "the run never sent an order with that client order id"
 """Why a fill of an order the session does not know, and never reserved, faults it."""
 _MAX_HELD_PER_ORDER: Final = 64
