@@ -489,3 +489,29 @@ def test_a_state_refused_as_the_cli_run_stops_re_runs_and_passes_evidence(
     assert _events(out / "t", "STRATEGY_ERROR")[0]["payload"]["step"] == 50
     result = write_evidence(out / "t")
     assert result.ok, result.problems
+
+
+@pytest.mark.parametrize(
+    ("reason", "says_so"), [("SIGNAL_SIGTERM", True), ("SIGNAL_SIGINT", False)]
+)
+def test_who_acted_says_an_operators_signal_names_no_person(
+    tmp_path: Path, reason: str, *, says_so: bool
+) -> None:
+    """`Who acted: SIGNAL_SIGUSR2 is the signal livesession ack sends` named no person, and a
+    reviewer read it as all there was to know: the line says a signal names none, and where
+    the desk keeps who did (for the signals `stop`, `kill` and `ack` send, not Ctrl-C's)."""
+    out = tmp_path / "runs"
+    session = create_run(_config("signalled"), out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(20)
+    session.request_stop(reason, sealed_as=True)
+    session.close()
+    run_dir = out / "signalled"
+    told = outcome_lines(outcome(run_dir, read_records(run_dir / names.EVENTS)), run_dir)
+    [who] = [line for line in told if line.startswith("- Who acted: ")]
+    no_person = (
+        " A signal names no person: only the run's user or root may send it, and the desk's "
+        "own record (its shift log, sudo's log) says who did."
+    )
+    assert who.endswith(no_person) is says_so, who
