@@ -202,12 +202,18 @@ def _assert_no_secret(blob: bytes | str) -> None:
 # -- which records alert, with what payload --------------------------------------------------
 
 
-def test_kill_switch_reducing_and_the_seal_post_their_payloads(tmp_path, webhook):
+def _three_steps_in(tmp_path: Path, url: str) -> LiveSessionOrchestrator:
+    """The scripted run ``alerts`` posting to ``url``, active, three steps done."""
     feed, strategy = _scripted()
-    session = create_run(_cfg(webhook.url), tmp_path, feed=feed, strategy=strategy)
+    session = create_run(_cfg(url), tmp_path, feed=feed, strategy=strategy)
     assert session.preflight()
     session.activate()
     session.run_n_steps(3)
+    return session
+
+
+def test_kill_switch_reducing_and_the_seal_post_their_payloads(tmp_path, webhook):
+    session = _three_steps_in(tmp_path, webhook.url)
     session.reduce_only("drill")
     session.kill("drill")
     result = session.run_to_end(40)
@@ -2026,11 +2032,7 @@ def test_an_alert_says_where_its_run_is_and_as_whom_it_runs(tmp_path, webhook):
     """Paged at home, the operator of the next shift read `livesession run alerts: kill switch
     fired: drill [...]; next: ... `livesession status` of its run directory`, and no run
     directory, host or user: the document and its text now name all three."""
-    feed, strategy = _scripted()
-    session = create_run(_cfg(webhook.url), tmp_path, feed=feed, strategy=strategy)
-    assert session.preflight()
-    session.activate()
-    session.run_n_steps(3)
+    session = _three_steps_in(tmp_path, webhook.url)
     session.kill("drill")
     session.run_to_end(40)
 
