@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import email.utils
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -201,12 +202,18 @@ def _assert_no_secret(blob: bytes | str) -> None:
 # -- which records alert, with what payload --------------------------------------------------
 
 
-def test_kill_switch_reducing_and_the_seal_post_their_payloads(tmp_path, webhook):
+def _three_steps_in(tmp_path: Path, url: str) -> LiveSessionOrchestrator:
+    """The scripted run ``alerts`` posting to ``url``, active, three steps done."""
     feed, strategy = _scripted()
-    session = create_run(_cfg(webhook.url), tmp_path, feed=feed, strategy=strategy)
+    session = create_run(_cfg(url), tmp_path, feed=feed, strategy=strategy)
     assert session.preflight()
     session.activate()
     session.run_n_steps(3)
+    return session
+
+
+def test_kill_switch_reducing_and_the_seal_post_their_payloads(tmp_path, webhook):
+    session = _three_steps_in(tmp_path, webhook.url)
     session.reduce_only("drill")
     session.kill("drill")
     result = session.run_to_end(40)
@@ -2019,3 +2026,38 @@ def test_a_run_s_session_dropped_unclosed_ends_its_webhook_s_worker(tmp_path, we
     assert resumed.steps_done == 20
     assert resumed.run_to_end(60).status.value == "COMPLETED"
     assert log.read_bytes().startswith(logged)  # nothing of the dropped sink's after
+
+
+def test_an_alert_says_where_its_run_is_and_as_whom_it_runs(tmp_path, webhook):
+    """Paged at home, the operator of the next shift read `livesession run alerts: kill switch
+    fired: drill [...]; next: ... `livesession status` of its run directory`, and no run
+    directory, host or user: the document and its text now name all three."""
+    session = _three_steps_in(tmp_path, webhook.url)
+    session.kill("drill")
+    session.run_to_end(40)
+
+    kill = webhook.wait_for("KILL_SWITCH")
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    where = {"run_dir": str(tmp_path / "alerts"), "host": socket.gethostname(), "user": user}
+    assert {key: kill[key] for key in where} == where
+    assert kill["text"].startswith("livesession run alerts: kill switch fired: drill [")
+    assert kill["text"].endswith(
+        f"; run directory {tmp_path / 'alerts'} on host {socket.gethostname()}, written by user "
+        f"{user}"
+    )
+    _assert_no_secret(orjson.dumps(kill))
+
+
+def test_an_applications_own_webhook_sink_names_no_place(tmp_path, webhook):
+    """A sink an application builds knows no run directory: its documents are as they were."""
+    sink = WebhookAlertSink(Secret(webhook.url), log_path=None, timeout_s=2.0)
+    feed, strategy = _scripted()
+    session = create_run(_cfg(None), tmp_path, feed=feed, strategy=strategy, alerts=sink)
+    assert session.preflight()
+    session.activate()
+    session.kill("drill")
+    session.run_to_end(5)
+    sink.close()
+    kill = webhook.wait_for("KILL_SWITCH")
+    assert not {"run_dir", "host", "user"} & set(kill)
+    assert " on host " not in kill["text"]

@@ -13,6 +13,7 @@ root too: the refusal is made by a patched /proc look or signal.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import pwd
 from pathlib import Path
@@ -21,6 +22,7 @@ import pytest
 
 from livesession import control
 from livesession._rundir import holderproc
+from livesession._rundir.statuswords import describe_trading
 from livesession.cli import EXIT_OK, EXIT_REJECTED, main
 
 from _helpers import held_by_a_child
@@ -93,3 +95,42 @@ def test_the_line_names_the_user_the_writer_runs_as(
     me = pwd.getpwuid(os.getuid()).pw_name
     assert f" runs as {me}, and this user may not signal it " in line
     assert line.endswith(f"run this command as {me} (or as root)")
+
+
+def test_status_names_the_user_another_users_writer_runs_as(
+    sealed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An operator taking a run over sees, before any refusal, whom stop, kill, ack run as."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    with held_by_a_child(sealed, "livesession dryrun") as child, monkeypatch.context() as m:
+        m.setattr(os, "geteuid", lambda: os.getuid() + 1)  # as another user sees it
+        main(["status", str(sealed)])
+        text = capsys.readouterr().out
+        main(["status", str(sealed), "--json"])
+        found = json.loads(capsys.readouterr().out)
+    writer = next(line for line in text.splitlines() if line.startswith("writer "))
+    assert f"pid {child.pid} on " in writer
+    assert writer.endswith(f"; runs as {me}: stop, kill and ack only as {me} (or root)")
+    assert found["writer"]["runs_as"] == me
+
+
+def test_status_names_no_user_for_a_writer_this_user_may_signal(
+    sealed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run's own user (or root) is told nothing more: its stop, kill and ack go through."""
+    with held_by_a_child(sealed, "livesession dryrun"):
+        main(["status", str(sealed), "--json"])
+        found = json.loads(capsys.readouterr().out)
+        main(["status", str(sealed)])
+        text = capsys.readouterr().out
+    assert found["writer"]["runs_as"] == ""
+    assert "runs as" not in text
+
+
+def test_a_halted_runs_ack_hint_names_the_user_to_run_it_as() -> None:
+    """`ack` of another user's halted run is refused: the trading line says as whom to run it."""
+    said = describe_trading("HALTED", run_dir="out/runs/r1", live=True, as_user="opa")
+    assert said == (
+        "HALTED: new orders refused (`livesession ack out/runs/r1`, run as opa, re-enables trading)"
+    )
+    assert "run as" not in describe_trading("HALTED", run_dir="out/runs/r1", live=True)

@@ -99,19 +99,23 @@ def test_a_run_the_operator_steered_re_runs_to_the_same_bytes(tmp_path: Path) ->
     )
 
 
+def _stopped_by(out: Path, reason: str, *, steps: int) -> Path:
+    """The run ``signalled`` in ``out``, stopped after ``steps`` as the CLI stops on a signal."""
+    session = create_run(_config("signalled"), out)
+    session.preflight()
+    session.activate()
+    session.run_n_steps(steps)
+    session.request_stop(reason, sealed_as=True)
+    session.close()
+    return out / "signalled"
+
+
 @pytest.mark.parametrize("reason", ["SIGNAL_SIGTERM", "SIGNAL_SIGINT"])
 def test_a_signal_stop_sealed_as_its_reason_re_runs_to_the_same_bytes(
     tmp_path: Path, reason: str
 ) -> None:
     """As the CLI stops on a signal: at a step boundary, the reason also the seal's."""
-    out = tmp_path / "runs"
-    session = create_run(_config("signalled"), out)
-    session.preflight()
-    session.activate()
-    session.run_n_steps(137)
-    session.request_stop(reason, sealed_as=True)
-    session.close()
-    run_dir = out / "signalled"
+    run_dir = _stopped_by(tmp_path / "runs", reason, steps=137)
     [stopped] = _events(run_dir, "SESSION_STOPPED")
     assert stopped["payload"]["reason"] == reason  # type: ignore[index]
     assert recorded_actions(run_dir / names.EVENTS) == (
@@ -489,3 +493,22 @@ def test_a_state_refused_as_the_cli_run_stops_re_runs_and_passes_evidence(
     assert _events(out / "t", "STRATEGY_ERROR")[0]["payload"]["step"] == 50
     result = write_evidence(out / "t")
     assert result.ok, result.problems
+
+
+@pytest.mark.parametrize(
+    ("reason", "says_so"), [("SIGNAL_SIGTERM", True), ("SIGNAL_SIGINT", False)]
+)
+def test_who_acted_says_an_operators_signal_names_no_person(
+    tmp_path: Path, reason: str, *, says_so: bool
+) -> None:
+    """`Who acted: SIGNAL_SIGUSR2 is the signal livesession ack sends` named no person, and a
+    reviewer read it as all there was to know: the line says a signal names none, and where
+    the desk keeps who did (for the signals `stop`, `kill` and `ack` send, not Ctrl-C's)."""
+    run_dir = _stopped_by(tmp_path / "runs", reason, steps=20)
+    told = outcome_lines(outcome(run_dir, read_records(run_dir / names.EVENTS)), run_dir)
+    [who] = [line for line in told if line.startswith("- Who acted: ")]
+    no_person = (
+        " A signal names no person: only the run's user or root may send it, and the desk's "
+        "own record (its shift log, sudo's log) says who did."
+    )
+    assert who.endswith(no_person) is says_so, who

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import pwd
 import stat
 import subprocess
 import sys
@@ -351,3 +353,33 @@ class TestFileLease:
         outcomes = run_racers(FILE_LEASE_RACER, 4, env)
         assert sorted(o["index"] for o in outcomes) == [0, 1, 2, 3]
         assert [o["token"] for o in outcomes if o["token"] is not None] == [1]
+
+
+class TestAnotherUsersLeaseFiles:
+    def test_a_lease_lock_this_user_may_not_open_says_whose_and_what_to_do(
+        self, tmp_path, monkeypatch
+    ):
+        """The next shift's session met `[Errno 13] Permission denied: 'PATH'` of a lease lock
+        another operator made under umask 022: the line names the directory's owner and the
+        way out (the group's write permission and umask 002, or that user), once."""
+        real_open = os.open
+
+        def denied(path, *args, **kwargs):
+            if str(path).endswith(".lease.lock"):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr(os, "open", denied)
+        lease = FileLease(tmp_path / "desk.lease", "acct", "strat")
+        with pytest.raises(LeaseError) as refused:
+            lease.acquire("h1", T0, TTL)
+        owner = pwd.getpwuid(tmp_path.stat().st_uid).pw_name
+        said = str(refused.value)
+        assert said == (
+            f"cannot open the lease lock {tmp_path / 'desk.lease.lock'} (Permission denied): "
+            f"this user may not write the lease files in {tmp_path} (owned by {owner}): sessions "
+            "that share them must all be able to write them (give the group write permission to "
+            "the directory and its files, and start sessions under umask 002), or run this one "
+            "as that user"
+        )
+        assert "[Errno" not in said

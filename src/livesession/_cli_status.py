@@ -113,6 +113,8 @@ def _writer(found: RunStatus) -> list[tuple[str, str]]:
     if held := pending_said(writer.get("pending") or []):  # ``stop`` of it: "stays pending"
         stopped += f"; {held}"
     said = f"pid {writer['pid']} on {writer['host']} since {writer['since']} ({writer['command']})"
+    if user := writer.get("runs_as"):  # another user's: this one's stop, kill, ack are refused
+        said += f"; runs as {user}: stop, kill and ack only as {user} (or root)"
     return [
         ("writer", f"{said}{stopped}"),
         *([("closing", found.closing)] if found.closing else []),
@@ -147,6 +149,7 @@ def _trading(found: RunStatus, trading: str) -> str:
         halted_by=found.halted_by,
         as_of=found.trading_as_of,
         sealed=found.sealed,
+        as_user=(found.writer or {}).get("runs_as", ""),
     )
 
 

@@ -82,7 +82,7 @@ from ._rundir.alerting import posted
 from ._rundir.alertlog import alert_tally
 from ._rundir.backing import lease_standing
 from ._rundir.brokers import resume_credentials
-from ._rundir.holderproc import pending_signals
+from ._rundir.holderproc import pending_signals, runs_as
 from ._rundir.layout import read_run_config
 from ._rundir.loading import loading_resume, one_look
 from ._rundir.lock import Holder, holder_of, stopped
@@ -253,11 +253,15 @@ class RunStatus:
 
 
 def _writer(holder: Holder) -> dict[str, Any]:
-    """``writer``: the holder, how it is stopped, and the signals it holds pending meanwhile."""
+    """``writer``: the holder, how it is stopped, and what it holds pending meanwhile.
+
+    ``runs_as``: the user it runs as when this one may not signal it ("" otherwise).
+    """
     said = stopped(holder)  # "" for a running holder: it has nothing pending to say
     return attrs.asdict(holder) | {
         "stopped": said,
         "pending": pending_signals(holder) if said else [],
+        "runs_as": runs_as(holder),
     }
 
 

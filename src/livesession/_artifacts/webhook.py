@@ -33,6 +33,8 @@ from .._support.secrets import REDACTED, redact_text, spellings, url_secrets
 from . import names, webhookhttp
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .._domain.alerts import Alert
     from .._domain.runtime_config import Secret
 
@@ -44,6 +46,23 @@ _GRACE_S: Final = 0.25
 """How long past its deadline ``close`` waits for an attempt the deadline cut short."""
 _NAMED_DROPS: Final = 1000
 """The most dropped alerts ``close`` names on lines of their own (the count has them all)."""
+
+
+def _document(alert: Alert, place: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON document of ``alert``, with where its run is (``place``) when given.
+
+    The text named only the run's id (``livesession run shift-01: kill switch fired``), and
+    its ``next`` a run directory it did not name: a person paged who had not started the
+    run could not tell where it was, on which host, or as whom to ``ack`` it.
+    """
+    document = alert.to_json()
+    if place:
+        document |= place
+        document["text"] += (
+            f"; run directory {place['run_dir']} on host {place['host']}, written by user "
+            f"{place['user']}"
+        )
+    return document
 
 
 def refuse_closed_webhook(sink: object) -> None:
@@ -94,6 +113,10 @@ class WebhookAlertSink:
         close_timeout_s: How long ``close`` waits for the queue to drain (default: one
             attempt's timeout and a second); what is not delivered by then is abandoned,
             each alert named on a line of its own, and counted.
+        place: Where the run is, for a person who did not start it: ``run_dir``, ``host``
+            and ``user`` (whom its process runs as), added to each document and said at
+            the end of its ``text``; a run directory's session (``create_run``, the CLI)
+            gives them. None: the alert names the run by its id alone.
     """
 
     def __init__(
@@ -106,8 +129,10 @@ class WebhookAlertSink:
         backoff_s: float = 0.2,
         queue_size: int = 256,
         close_timeout_s: float | None = None,
+        place: Mapping[str, str] | None = None,
     ) -> None:
         self._url = url
+        self._place = dict(place or {})
         self._log_path = None if log_path is None else Path(log_path)
         self._timeout_s = timeout_s
         self._retries = retries
@@ -226,7 +251,7 @@ class WebhookAlertSink:
             return self._in_flight
 
     def _deliver(self, alert: Alert) -> None:
-        body = orjson.dumps(alert.to_json(), option=orjson.OPT_SORT_KEYS)
+        body = orjson.dumps(_document(alert, self._place), option=orjson.OPT_SORT_KEYS)
         attempts = self._retries + 1
         last: dict[str, Any] = {}  # the last attempt's error, for an abandoned line
         for attempt in range(1, attempts + 1):

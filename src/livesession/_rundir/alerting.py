@@ -8,6 +8,8 @@ the ``evidence`` re-run passes ``alerts=False``, so a re-run never alerts.
 from __future__ import annotations
 
 import os
+import pwd
+import socket
 from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
@@ -15,6 +17,8 @@ from .._artifacts.webhook import WebhookAlertSink, refuse_closed_webhook
 from .._domain.runtime_config import Secret
 from .._exceptions import PluginError
 from .._support.references import not_a
+from .._support.secrets import redact_text
+from .._support.text import valid_text
 from .._typing import AlertSink
 
 if TYPE_CHECKING:
@@ -22,7 +26,7 @@ if TYPE_CHECKING:
 
     from .._domain.config import DryrunConfig
 
-__all__ = ["choose_alerts", "open_alerts", "posted"]
+__all__ = ["choose_alerts", "open_alerts", "posted", "run_place"]
 
 
 def choose_alerts(cfg: DryrunConfig, alerts: AlertSink | bool) -> AlertSink | Secret | None:
@@ -57,7 +61,22 @@ def open_alerts(
         timeout_s=cfg.alerts.timeout_ms / 1000,
         retries=cfg.alerts.retries,
         queue_size=cfg.alerts.queue_size,
+        place=run_place(run_dir),
     )
+
+
+def run_place(run_dir: Path) -> dict[str, str]:
+    """Where ``run_dir`` is, for its alerts: its absolute path, this host, this user.
+
+    The user is whom ``stop``, ``kill`` and ``ack`` of the run must run as (or root).
+    """
+    uid = os.geteuid()
+    try:
+        user = pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a name (a container's)
+        user = f"uid {uid}"
+    where = valid_text(redact_text(os.path.abspath(run_dir)))  # noqa: PTH100 - not resolved
+    return {"run_dir": where, "host": socket.gethostname(), "user": user}
 
 
 def posted(run_dir: Path, meta: dict[str, Any]) -> bool:

@@ -31,6 +31,7 @@ __all__ = [
     "pending_signals",
     "resumes_here",
     "resuming",
+    "runs_as",
     "stop_advice",
     "stopped",
     "stopped_pid",
@@ -135,6 +136,18 @@ def _other_user(pid: int) -> str:
         return "" if euid in (0, uid) else pwd.getpwuid(uid).pw_name
     except (OSError, KeyError):  # hidden (hidepid), gone, or a uid without a name
         return ""
+
+
+def runs_as(holder: Holder) -> str:
+    """The user ``holder`` runs as, when this user (not root) may not signal it; "".
+
+    ``status`` names it on its ``writer`` line: an operator who takes a run over from
+    another (a shift handover) sees whom ``stop``, ``kill`` and ``ack`` must run as before
+    they are refused. Only a holder on this host can be looked at.
+    """
+    if holder.pid <= 0 or holder.host != socket.gethostname():
+        return ""
+    return _other_user(holder.pid)
 
 
 def another_users(holder: Holder, what: str) -> str:

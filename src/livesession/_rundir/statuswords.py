@@ -165,10 +165,12 @@ def describe_trading(
     halted_by: str = "",
     as_of: str = "",
     sealed: bool = False,
+    as_user: str = "",
 ) -> str:
     """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
 
-    ``run_dir`` is named in the command that re-enables a live halted run's trading.
+    ``run_dir`` is named in the command that re-enables a live halted run's trading, and
+    ``as_user`` whom it must run as (the writer is another user's process).
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
     ``killed``: the kill switch halted it (``trading_of``), which the words name, as they
@@ -184,7 +186,8 @@ def describe_trading(
         return NEVER_TRADED
     if trading == "HALTED" and live:
         ack = command("ack", run_dir)
-        said = f"HALTED{by}: new orders refused (`{ack}` re-enables trading)"
+        as_who = f", run as {as_user}," if as_user else ""
+        said = f"HALTED{by}: new orders refused (`{ack}`{as_who} re-enables trading)"
     elif trading == "HALTED":
         said = f"HALTED at the end{by}: new orders were refused from the halt on"
     elif sealed:

@@ -21,7 +21,7 @@ printable line that renders as itself): a fault's detail is a plug-in's exceptio
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._artifacts.runread import payload, read_json_object, read_records
@@ -52,6 +52,13 @@ if TYPE_CHECKING:
     from ..status import RunStatus
 
 __all__ = ["outcome", "outcome_lines", "trading_halts"]
+
+_SENT: Final = ("SIGNAL_SIGUSR1", "SIGNAL_SIGUSR2", "SIGNAL_SIGTERM")
+"""The signals ``kill``, ``ack`` and ``stop`` send: an operator's, but whose, none records."""
+_NO_PERSON: Final = (
+    " A signal names no person: only the run's user or root may send it, and the desk's own "
+    "record (its shift log, sudo's log) says who did."
+)
 
 
 class _Ending:
@@ -301,7 +308,8 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
         if any(text == name or f"'{name}'" in str(text) for text in said)
     ]
     if who:
-        lines.append("- Who acted: " + "; ".join(who) + ".")
+        sent = any(f"'{name}'" in str(text) or text == name for name in _SENT for text in said)
+        lines.append("- Who acted: " + "; ".join(who) + "." + (_NO_PERSON if sent else ""))
     return [*lines, ""]
 
 

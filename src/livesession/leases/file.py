@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import pwd
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -157,7 +159,7 @@ class FileLease(PairLease):
         try:
             fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, NEW_FILE_MODE)  # umask
         except OSError as exc:
-            raise LeaseError(f"cannot open the lease lock {self._lock_path}: {exc}") from None
+            raise LeaseError(_refused("open the lease lock", self._lock_path, exc)) from None
         try:
             # Held for one read and one small write: blocking is bounded in practice.
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -171,7 +173,7 @@ class FileLease(PairLease):
         except FileNotFoundError:
             return {"leases": {}}
         except OSError as exc:
-            raise LeaseError(f"cannot read the lease file {self._path}: {exc}") from None
+            raise LeaseError(_refused("read the lease file", self._path, exc)) from None
         try:
             state = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -199,11 +201,32 @@ class FileLease(PairLease):
                 self._path, orjson.dumps(state, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
             )
         except OSError as exc:
-            raise LeaseError(f"cannot write the lease file {self._path}: {exc}") from None
+            raise LeaseError(_refused("write the lease file", self._path, exc)) from None
 
     @staticmethod
     def _held_by(entry: dict[str, Any], grant: LeaseGrant) -> bool:
         return entry.get("holder") == grant.holder_id and entry.get("token") == grant.token
+
+
+def _refused(what: str, path: Path, exc: OSError) -> str:
+    """``cannot open the lease lock PATH: ...``: with the way out when this user may not.
+
+    The desk's operators share ``OUT/.leases/``: a lease file one of them made under a umask
+    that keeps the group out (``022``) refused the next one's session, saying only
+    ``[Errno 13] Permission denied: 'PATH'``, and not whose the files are nor what to do.
+    """
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return f"cannot {what} {path}: {exc}"
+    try:
+        owner = pwd.getpwuid(path.parent.stat().st_uid).pw_name
+    except (OSError, KeyError):  # unreadable, or a uid without a name
+        owner = "another user"
+    return (
+        f"cannot {what} {path} ({exc.strerror}): this user may not write the lease files in "
+        f"{path.parent} (owned by {owner}): sessions that share them must all be able to "
+        "write them (give the group write permission to the directory and its files, and "
+        "start sessions under umask 002), or run this one as that user"
+    )
 
 
 def _valid_entry(entry: dict[str, Any]) -> bool:
