@@ -282,3 +282,35 @@ def test_stop_of_a_sealed_run_is_done_already_and_says_how_it_ended(
     assert capsys.readouterr().out == f"{run} is stopped already: sealed COMPLETED after 20 steps\n"
     for verb in ("kill", "ack"):
         assert main([verb, str(run)]) == EXIT_NOT_HELD
+
+
+@pytest.mark.parametrize("verb", ["kill", "stop"])
+def test_a_kill_or_stop_of_a_crashed_run_says_the_venue_keeps_its_orders_and_how_to_act(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], verb: str
+) -> None:
+    """A desk killing its basket (`for r in runs/*; do livesession kill "$r"; done`) was
+    told of a crashed session only `nothing holds DIR: unfinished (no C2_DRYRUN_STOP):
+    continue it with `livesession resume DIR``: not that nothing was sent, nor that its
+    orders still rest at the venue, nor that the kill must be sent again once it runs. The
+    line now says so, and gives the commands, which the kill above waits through; `ack`
+    has nothing to add."""
+    crash_in_step(
+        create_run(DryrunConfig(run_id="q", steps=60, checkpoint_every=10), tmp_path), 45, 60
+    )
+    run = tmp_path / "q"
+    assert main([verb, str(run)]) == EXIT_NOT_HELD
+    assert capsys.readouterr().err == (
+        f"livesession: {verb}: nothing holds {run}: unfinished (no C2_DRYRUN_STOP): nothing "
+        "was sent, and what the run left at the venue (open orders, a position) stays there "
+        f"until it runs again: resume it and {verb} it at once: `livesession resume {run} -q & "
+        f"livesession {verb} {run}` (the {verb} waits for the resume to take the run, and is "
+        "taken at its first step boundary)\n"
+    )
+    assert main(["ack", str(run)]) == EXIT_NOT_HELD
+    assert capsys.readouterr().err == (
+        f"livesession: ack: nothing holds {run}: unfinished (no C2_DRYRUN_STOP): continue it "
+        f"with `livesession resume {run}`\n"
+    )
+    session = resume_run(run)
+    assert session.run_to_end(60).status.value == "COMPLETED"
+    session.close()

@@ -72,7 +72,7 @@ from ._rundir.lock import Holder, holder_of, holds_a_run, not_a_cli_writer
 from ._rundir.onestop import mark_stop_taken, stop_turn, stop_under_way
 from ._rundir.seal import describe_seal, last_stop
 from ._rundir.starting import STARTING, is_starting
-from ._rundir.unheld import not_yet_held, stopped_already, unlocked_refusal
+from ._rundir.unheld import not_yet_held, stopped_already, unfinished_unsent, unlocked_refusal
 from ._rundir.watch import RunWatch
 from ._support.logging import get_logger
 from ._support.signals import SignalStop, act_on_owed_stops, end_by, is_terminal, ours, to_devnull
@@ -315,7 +315,8 @@ def _not_held(action: str, run_dir: Path, said: str) -> ControlOutcome:
         return ControlOutcome("refused", refusal)
     if action == "stop" and (stopped_as := stopped_already(run_dir)) is not None:
         return ControlOutcome("failed" if stopped_as[0] else "nothing", stopped_as[1])
-    return ControlOutcome("not_held", f"{said}: {describe_seal(run_dir, advise=True)}")
+    seal = unfinished_unsent(action, run_dir, describe_seal(run_dir, advise=True))
+    return ControlOutcome("not_held", f"{said}: {seal}")
 
 
 def _signal_and_wait(

@@ -8,11 +8,16 @@
 - A ``livesession resume`` of the run that has not taken its writer lock yet (it loads,
   for a fraction of a second) is found by ``holderproc.resuming``: the command waits for
   it to take the run, rather than say nothing holds it while it is about to trade.
+- An unfinished run (a crash), for ``kill`` and ``stop``: nothing was sent, and what the
+  run left at the venue stays there until it runs again. An operator killing a basket
+  (``for r in runs/*; do livesession kill "$r"; done``) was told of a crashed session only
+  to continue it with ``resume``, not that its orders still rested at the venue, nor that
+  the kill had to be sent again once it ran (exit 8's row of the table says so).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .._artifacts.releases import unlocked_says
 from .._domain.clock import SystemClock
@@ -24,7 +29,7 @@ from .standing import heartbeat
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["not_yet_held", "stopped_already", "unlocked_refusal"]
+__all__ = ["not_yet_held", "stopped_already", "unfinished_unsent", "unlocked_refusal"]
 
 
 def unlocked_refusal(action: str, run_dir: Path) -> str:
@@ -41,6 +46,34 @@ def unlocked_refusal(action: str, run_dir: Path) -> str:
     return (
         f"cannot {action} {path_text(run_dir)}, which no process can be found for: {says}; "
         "signal that process yourself by its pid"
+    )
+
+
+_AT_ONCE: Final = {
+    "kill": "resume it and kill it at once",
+    "stop": "resume it and stop it at once",
+}
+"""What ``kill`` and ``stop`` of a crashed run advise, by action (``ack`` has nothing to add)."""
+
+
+def unfinished_unsent(action: str, run_dir: Path, said: str) -> str:
+    """``said`` (``describe_seal``'s phrase) of a run nothing holds, for ``action``.
+
+    For ``kill`` and ``stop`` of an unfinished run that ``resume`` continues (``said`` ends
+    with its command), the phrase adds that nothing was sent, that the venue keeps what the
+    run left there, and the commands that act on it: a ``resume`` in the background, and
+    the action, which waits for the resume to take the run (``send_control``) and is taken
+    at its first step boundary. Any other phrase is returned as it is.
+    """
+    resume = f"`{command('resume', run_dir)}`"
+    if action not in _AT_ONCE or not said.endswith(f"continue it with {resume}"):
+        return said
+    head = said.removesuffix(f"continue it with {resume}")
+    return (
+        f"{head}nothing was sent, and what the run left at the venue (open orders, a "
+        f"position) stays there until it runs again: {_AT_ONCE[action]}: "
+        f"`{command('resume', run_dir)} -q & {command(action, run_dir)}` (the {action} waits "
+        "for the resume to take the run, and is taken at its first step boundary)"
     )
 
 
