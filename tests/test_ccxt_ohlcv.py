@@ -10,6 +10,8 @@ clock's time, so "closed" and "still open" mean the same to both sides.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import logging
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from livesession._market.venue import read_journal
 from livesession._rundir import brokers as _rundir_brokers
 from livesession._rundir import create_run, resume_run
 from livesession._rundir import venue as _rundir_venue
+from livesession._support.logging import configure_logging, disable_logging
 from livesession.cli import main
 from livesession.evidence import write_evidence
 from livesession.verify import verify_run
@@ -357,3 +360,49 @@ def test_ohlcv_cli_dryrun_on_the_venue_feed(fake, clock, tmp_path):
     assert [c.open_ms for c in journal] == _bar_times(run_dir)
     assert len(journal) == 5
     assert orjson.loads((run_dir / names.CONFIG).read_bytes())["feed"] == "venue"
+
+
+class _SlowerThanTheBar:
+    """A strategy whose every bar takes 90 s of the feed's clock: longer than the interval."""
+
+    strategy_id = "slow"
+
+    def __init__(self, clock: VenueClock) -> None:
+        self._clock = clock
+
+    def on_bar(self, bar: Any, view: Any) -> list[Any]:
+        self._clock.ms += 90_000
+        return []
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: Any) -> None:
+        pass
+
+
+def test_ohlcv_a_strategy_slower_than_the_bar_is_said_to_fall_behind(fake, clock, tmp_path):
+    """Bug: a strategy taking 90 s a bar on 1 m candles took every candle in turn, each later
+    than the one before (the tenth over 5 min after its close), and nothing said so. The
+    candles are still all taken, in order (the run's bytes stay the same); the session log
+    warns ``venue_bars_behind`` on the first late bar and each tenfold."""
+    cfg = _config("behind", 12, strategy_id="slow")
+    log = io.StringIO()
+    configure_logging(log, level=logging.INFO)
+    try:
+        session = create_run(cfg, tmp_path, strategy=_SlowerThanTheBar(clock))
+        session.run_to_end(cfg.steps, operator="cli")
+        session.close()
+    finally:
+        disable_logging()
+    run_dir = tmp_path / "behind"
+    assert verify_run(run_dir).ok
+    first = fake.candles.at(START_INDEX - 1)
+    assert _bar_times(run_dir) == [first + i * MINUTE_MS for i in range(12)]  # none skipped
+    said = [orjson.loads(line) for line in log.getvalue().splitlines()]
+    behind = [r for r in said if r["event"] == "venue_bars_behind"]
+    assert [(r["level"], r["bars_late"]) for r in behind] == [("warning", 1), ("warning", 10)]
+    assert behind[0]["run_id"] == "behind"
+    assert behind[0]["symbol"] == "BTC/USDT"
+    assert behind[0]["interval_s"] == 60
+    assert behind[1]["late_s"] > 5 * 60  # it falls further behind at each bar

@@ -19,6 +19,8 @@ from _terminal import cli_on_terminal
 from livesession._cli_bar import on_terminal, phase_lines, terminal_bar
 from livesession.cli import main
 
+from _helpers import COUNTING_STRATEGY, plug_config
+
 _ON_A_TERMINAL = textwrap.dedent(
     """
     import os, pty
@@ -125,3 +127,50 @@ def test_no_color_leaves_no_escape_codes_in_the_phase_lines(
     assert done.returncode == 0
     assert b"determinism re-run" in drawn  # the phase lines are drawn
     assert b"\x1b[" not in drawn
+
+
+_SLOW_MODULE = f"""
+import time
+{COUNTING_STRATEGY}
+
+class Slow(Counting):  # each bar held for 50 ms of the process's time at least
+    def act(self, bar):
+        until = time.perf_counter() + 0.05
+        while time.perf_counter() < until:  # busy, as an indicator's arithmetic is
+            pass
+        return []
+
+def make(*, strategy_id):
+    return Slow(strategy_id)
+"""
+"""A strategy slow per bar, in a module of a package of the desk's own."""
+
+
+def _slow_config(tmp_path: Path, steps: int) -> Path:
+    toml = (
+        f'run_id = "slow"\nsteps = {steps}\nstrategy_id = "slow"\n'
+        'durability = "none"\nstrategy_factory = "slowpkg.s:make"\n'
+    )
+    return plug_config(tmp_path, "slowpkg", {"s.py": _SLOW_MODULE}, toml)
+
+
+def test_a_slow_strategy_s_short_run_draws_its_bar(tmp_path: Path) -> None:
+    """Bug: the dry run drew its bar only for 20,000 steps or more, so a strategy that takes
+    5 ms a bar ran 10,000 steps for a minute with nothing on the terminal. A run still
+    stepping after a second draws it, with the steps done and the time left."""
+    config = _slow_config(tmp_path, 40)  # 2 s at least: 50 ms of each bar is the strategy's
+    done, drawn = cli_on_terminal("dryrun", "-c", str(config), "--out", str(tmp_path / "runs"))
+    assert done.returncode == 0, drawn
+    assert done.stdout.startswith(b"status      COMPLETED\n")
+    assert b"dry run" in drawn
+    assert b"/40" in drawn  # the steps done of the run's 40
+
+
+def test_a_run_over_within_a_second_draws_no_bar(tmp_path: Path) -> None:
+    """A short run on the terminal is its summary alone, as before."""
+    out = tmp_path / "runs"
+    args = ("dryrun", "--out", str(out), "--steps", "10", "--durability", "none")
+    done, drawn = cli_on_terminal(*args)
+    assert done.returncode == 0, drawn
+    assert done.stdout.startswith(b"status      COMPLETED\n")
+    assert drawn == b""

@@ -19,7 +19,7 @@ from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
 from ._cli_alerts import alert_counts, alerts_line, say_unalerted, say_undelivered
-from ._cli_bar import check_bar, redraws
+from ._cli_bar import check_bar, redraws, run_bar
 from ._cli_endings import say_lease_kept, say_rejected, say_unclosed
 from ._cli_output import (
     EXIT_FAILED,
@@ -123,7 +123,7 @@ def _summary(
 def _drive(
     session: LiveSessionOrchestrator,
     steps: int,
-    on_step: Callable[[int], None],
+    on_step: Callable[[int], object],
     controls: SignalControls,
 ) -> DryrunResult:
     """``run_to_end`` with the operator's signals acted on between steps (never inside one)."""
@@ -215,21 +215,11 @@ def _run(
     )
     controls.run_dir = run_dir.absolute()
     quiet = quiet or as_json
-    show_bar = not quiet and steps - session.steps_done >= _PROGRESS_MIN_STEPS and redraws()
     try:
-        if show_bar:
-            from rich.console import Console  # noqa: PLC0415 - only for long runs on a terminal
-            from rich.progress import Progress  # noqa: PLC0415 - only for long runs on a terminal
-
-            # On stderr, which is the terminal we tested: stdout may be a pipe or --json.
-            with Progress(console=Console(stderr=True), transient=True) as progress:
-                task = progress.add_task("dry run", total=steps, completed=session.steps_done)
-
-                def tick(done: int) -> None:
-                    timer.on_step(done)
-                    if done % 1000 == 0:
-                        progress.update(task, completed=done)
-
+        if not quiet and redraws():
+            at_once = steps - session.steps_done >= _PROGRESS_MIN_STEPS
+            bar = run_bar(timer.on_step, total=steps, done=session.steps_done, at_once=at_once)
+            with bar as tick:
                 result = _unsealed_said(
                     session, run_dir, lambda: _drive(session, steps, tick, controls)
                 )

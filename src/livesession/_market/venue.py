@@ -15,7 +15,11 @@ taken from the queue:
   missing intervals, and a ``FEED_GAP`` note the session records before the bar;
 - a candle that arrives late, but newer than the last used, is used once when it arrives;
 - a duplicate (a time already journaled) and a candle older than the last one journaled
-  are ignored; so are, after a resume, candles older than the journal's last one.
+  are ignored; so are, after a resume, candles older than the journal's last one;
+- a candle taken more than one interval after it closed (a step slower than the interval:
+  the strategy, a broker call; or a candle published late) is still used, in turn, so the
+  session acts on ever older bars while its steps stay slow: the session log says so
+  (``venue_bars_behind``, a warning) on the first such bar and each tenfold.
 
 Transient fetch errors are retried with the session's ``RetryPolicy`` on the feed's clock;
 when the retries run out the ``Transient`` propagates: the session counts it as a failed
@@ -38,12 +42,13 @@ from typing import TYPE_CHECKING, Any, Final
 import attrs
 import orjson
 
-from .._domain.clock import epoch_ns
+from .._domain.clock import epoch_ns, format_utc_ns
 from .._domain.decimal import plain
 from .._domain.model import Bar
 from .._domain.retry import RetryPolicy, call_with_retry
 from .._exceptions import ConfigError, Transient
 from .._support.fsutil import fsync_dir, open_update
+from .._support.logging import get_logger
 
 if TYPE_CHECKING:
     from .._typing import Clock
@@ -212,6 +217,10 @@ class VenueFeed:
         self._queue: deque[Candle] = deque()
         self._last_used: int | None = None
         self._gaps: list[dict[str, Any]] = []
+        self._run_id = ""
+        self._taken_before: int | None = None
+        """The journal's last candle when attached: a resume takes the ones up to it again."""
+        self._late = 0
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -223,8 +232,9 @@ class VenueFeed:
         durable: bool,
         clock: Clock,
         wait_ns: Callable[[int], None],
+        run_id: str = "",
     ) -> None:
-        """Give the feed its source, journal, clock and way of waiting.
+        """Give the feed its source, journal, clock and way of waiting (``run_id``: its log's).
 
         The candles already journaled (a resumed run) are queued: a resume continues from
         the journal, and nothing older than its last candle is taken from the venue again.
@@ -233,6 +243,9 @@ class VenueFeed:
         self._journal = _Journal(journal, durable=durable)
         self._clock = clock
         self._wait_ns = wait_ns
+        self._run_id = run_id
+        candles = self._journal.candles
+        self._taken_before = candles[-1].open_ms if candles else None
         self._requeue()
 
     @property
@@ -266,7 +279,37 @@ class VenueFeed:
         if gap is not None:
             self._gaps.append(gap)
         self._last_used = candle.open_ms
+        if self._taken_before is None or candle.open_ms > self._taken_before:
+            self._say_if_late(candle.open_ms)
         return candle.bar(self.symbol)
+
+    def _say_if_late(self, open_ms: int) -> None:
+        """Warn, on the first late bar and each tenfold, that the session is behind the venue.
+
+        Nothing of the run changes: the candle is used, as every candle is, in turn. Only
+        the session log says it, as it is a matter of the wall clock.
+        """
+        late_ms = self._now_ms() - open_ms - self.interval_ms
+        if late_ms < self.interval_ms:
+            return
+        self._late += 1
+        if str(self._late).rstrip("0") != "1":  # 1, 10, 100, ...
+            return
+        get_logger().warning(
+            "venue_bars_behind",
+            run_id=self._run_id,
+            symbol=self.symbol,
+            bar=format_utc_ns(open_ms * _NS_PER_MS),
+            interval_s=self.interval_ms / 1000,
+            late_s=round(late_ms / 1000, 1),
+            bars_late=self._late,
+            why=(
+                "taken over one interval after its candle closed: a step took longer than the "
+                "bar interval (the strategy, a broker call), or the venue published the candle "
+                "late; every candle is used in turn, so the session acts on older bars while "
+                "its steps stay slower than the interval"
+            ),
+        )
 
     def take_gaps(self) -> list[dict[str, Any]]:
         """The ``FEED_GAP`` payloads of the bar just given (the session records them)."""

@@ -77,5 +77,6 @@ def attach_venue(feed: MarketFeed | None, broker: Broker, cfg: DryrunConfig, run
         fetch_since,
         journal=run_dir / names.MARKET_JOURNAL,
         durable=cfg.durability != "none",
+        run_id=cfg.run_id,
         **venue_options(cfg),
     )
