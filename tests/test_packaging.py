@@ -172,3 +172,23 @@ class TestSdist:
             for name in first.namelist():
                 if not name.endswith("RECORD"):
                     assert again.read(name) == first.read(name), name
+
+
+class TestClassifiers:
+    """Bug: the classifiers named the Python versions only. The package runs on POSIX alone
+    (``import fcntl``: on Windows every run died of ``ModuleNotFoundError: No module named
+    'fcntl'``), ships ``py.typed`` and a pytest plugin, and PyPI's filters found none of it."""
+
+    def test_posix_since_the_package_imports_fcntl(self):
+        sources = "\n".join(p.read_text(encoding="utf-8") for p in SRC.rglob("*.py"))
+        assert re.search(r"^\s*import fcntl\b", sources, re.MULTILINE)
+        assert "Operating System :: POSIX" in PROJECT["classifiers"]
+        assert not [c for c in PROJECT["classifiers"] if "Windows" in c or "Independent" in c]
+
+    def test_typed_since_py_typed_ships(self):
+        assert (SRC / "py.typed").is_file()
+        assert "Typing :: Typed" in PROJECT["classifiers"]
+
+    def test_a_pytest_framework_since_it_registers_a_plugin(self):
+        assert "pytest11" in PROJECT["entry-points"]
+        assert "Framework :: Pytest" in PROJECT["classifiers"]
