@@ -64,3 +64,51 @@ def test_the_next_step_fits_the_alert():
     assert rejected.text.endswith(
         "next: fix what the reason names and start a new run (this one stays as evidence)"
     )
+
+
+@pytest.mark.parametrize(
+    "reason", ["STRATEGY_ERROR", "FEED_ERROR", "UNEXPECTED_ERROR", "BROKER_CALL_FAILED"]
+)
+def test_a_halt_that_a_fault_follows_does_not_say_ack_re_enables_trading(reason):
+    """A strategy that raised halted trading (``TRADING_HALTED``) and faulted the session at
+    once (``OPERATOR_REQUIRED``). The halt's alert said ```livesession ack` re-enables
+    trading``, where an ack of that session cancels, flattens and stops it: the person
+    paged by the first alert was told the opposite of what the command would do."""
+    alert = alert_for(
+        "C2_TRADING_STATE", {"from": "ACTIVE", "to": "HALTED", "reason": reason}, run_id="r",
+        state="DRYRUN_ACTIVE", status="RUNNING", ts="t", audit_seq=3,
+    )  # fmt: skip
+    assert alert is not None
+    assert alert.code == "TRADING_HALTED"
+    assert "re-enables trading" not in alert.text
+    assert "OPERATOR_REQUIRED alert follows" in alert.text
+    assert "`livesession ack` then cancels, flattens and stops the run" in alert.text
+
+
+def test_a_halt_an_operator_lifts_still_says_ack_re_enables_trading():
+    for reason in ("BROKER_UNHEALTHY", "EXECUTION_THROTTLE"):
+        alert = alert_for(
+            "C2_TRADING_STATE", {"from": "ACTIVE", "to": "HALTED", "reason": reason},
+            run_id="r", state="DRYRUN_ACTIVE", status="RUNNING", ts="t", audit_seq=3,
+        )  # fmt: skip
+        assert alert is not None
+        assert "`livesession ack` re-enables trading" in alert.text
+
+
+def test_every_reason_the_step_halts_and_faults_with_is_a_halt_to_fault():
+    """The alert's words rest on ``HALTED_TO_FAULT`` naming every reason the step halts
+    trading and faults with at once: a new call of ``halt_and_fault`` or ``input_failed``
+    with a reason not in it would page "ack re-enables trading" again."""
+    import re
+    from pathlib import Path
+
+    from livesession._domain import reasons
+
+    package = Path(reasons.__file__).resolve().parent.parent
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (package / "_session").glob("*.py"))
+    named = re.findall(r"\b(?:halt_and_fault|input_failed)\(\s*\w+,\s*([A-Za-z_.]+)", code)
+    assert named, "no call found: the pattern no longer fits the code"
+    for name in named:
+        if name in ("reason", "exc.reason"):  # a PluginStateError's: FEED_ or STRATEGY_ERROR
+            continue
+        assert getattr(reasons, name) in reasons.HALTED_TO_FAULT, name

@@ -18,6 +18,7 @@ import attrs
 from .._exceptions import ConfigError
 from .._support.secrets import ALERT_ENV, redact, redact_text
 from .._support.text import valid_payload, valid_text
+from .reasons import HALTED_TO_FAULT
 from .runtime_config import Secret
 
 __all__ = [
@@ -61,6 +62,11 @@ _STATUS_OF_RUN: Final = "`livesession status` of its run directory"
 _HALTED: Final = (
     f"new orders are refused: find the cause (the reason, {_STATUS_OF_RUN}); "
     "`livesession ack` re-enables trading, `livesession stop` ends the run"
+)
+_HALTED_TO_FAULT: Final = (
+    "the session faults with it (an OPERATOR_REQUIRED alert follows, saying what to check): "
+    "new orders are refused, and `livesession ack` then cancels, flattens and stops the run; "
+    "it does not re-enable trading"
 )
 _NEXT: Final = {
     "OPERATOR_REQUIRED": f"a person must look: {_STATUS_OF_RUN}, then the venue's own open "
@@ -117,6 +123,8 @@ class Alert:
         """One Slack-compatible line (``text`` of Slack, Mattermost, Discord-via-slack)."""
         reason = f": {self.reason}" if self.reason else ""
         todo = _NEXT.get(self.status if self.code == "RUN_SEALED" else self.code)
+        if self.code == "TRADING_HALTED" and self.reason in HALTED_TO_FAULT:
+            todo = _HALTED_TO_FAULT
         return (
             f"livesession run {self.run_id}: {_SUMMARY.get(self.code, self.code)}{reason} "
             f"[{self.code}; state {self.state}, status {self.status}; {self.ts}]"

@@ -17,6 +17,7 @@ __all__ = [
     "DAILY_LOSS_KILL",
     "FEED_ERROR",
     "FEED_EXHAUSTED",
+    "HALTED_TO_FAULT",
     "IDEMPOTENCY_CONFLICT",
     "INPUT_FAULTS",
     "LEASE_LOST",
@@ -58,6 +59,10 @@ BROKER_CALL_FAILED: Final = "BROKER_CALL_FAILED"
 journal offset a checkpoint records)."""
 IDEMPOTENCY_CONFLICT: Final = "IDEMPOTENCY_CONFLICT"
 """The fault reason of an order whose client order id was reserved for other parameters."""
+HALTED_TO_FAULT: Final = INPUT_FAULTS | {UNEXPECTED_ERROR, BROKER_CALL_FAILED, IDEMPOTENCY_CONFLICT}
+"""The reasons whose trading halt is the first half of a fault (``halt_and_fault``,
+``input_failed``): ``ERROR_REQUIRES_OPERATOR`` follows at once, and an operator's ``ack``
+then acknowledges the fault (cancel, flatten, stop), never re-enables trading."""
 BROKER_REPORT_INVALID: Final = "BROKER_REPORT_INVALID"
 """The fault reason for a fill the session cannot apply as the venue reported it: the
 book refused it, so the position is in doubt."""
