@@ -40,7 +40,7 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
 __all__ = [
@@ -116,6 +116,10 @@ class ConfigError(LiveSessionError):
     """The table of the unknown key (``risk``; "" the top level)."""
     known: tuple[str, ...] = ()
     """The keys of the key's own table, for an unknown key."""
+    as_written: Callable[[str], str | None] | None = None
+    """For a value TOML read unquoted (a float, a datetime): the message that says what to
+    write, given the value as the config file writes it (``0.010``, the nanoseconds of a
+    time), which the value read has lost; None when that text does not say more."""
 
     @classmethod
     def unknown_key(

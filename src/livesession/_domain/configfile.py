@@ -202,7 +202,26 @@ def in_file(
         return exc
     # An unknown key is one the file sets, whatever it holds (a URL's dots and slashes).
     line = _line_of(text, key) if exc.key is not None or _sets(data, key) else None
+    written = _written(text, key) if exc.as_written is not None and line is not None else None
+    if written is not None and exc.as_written is not None:
+        message = exc.as_written(written) or message  # ``0.010`` as written, not 0.01
     return ConfigError(f"config file {path}{'' if line is None else f', line {line}'}: {message}")
+
+
+def _written(text: str, key: str) -> str | None:
+    """The value the line of ``text`` (a TOML document) that sets ``key`` writes, as written.
+
+    The text after its ``=`` up to a comment: that of a float or a datetime, which TOML
+    reads rounded (``0.010`` as 0.01, a time to the microsecond). None when no line sets
+    ``key`` itself (an inline table's line sets its table).
+    """
+    lines = text.splitlines()
+    wanted = tuple(key.split("."))
+    for number, names, assigned in _keyed_lines(text):
+        found = _KEY.match(lines[number - 1])
+        if assigned and names == wanted and found is not None:
+            return lines[number - 1][found.end() :].partition("#")[0].strip() or None
+    return None
 
 
 def _sets(data: Mapping[str, Any], key: str) -> bool:

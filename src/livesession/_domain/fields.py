@@ -6,6 +6,7 @@ Kept apart from ``config.py``, which holds the tables themselves. Each validator
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any, Final
 
@@ -15,6 +16,7 @@ from .._exceptions import ConfigError
 from .decimal import (
     DIGITS,
     excess_digits,
+    float_refused,
     integer_digits,
     places,
     plain,
@@ -76,9 +78,25 @@ def _dec(name: str) -> Any:
         try:
             return to_decimal(value, field=name)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(str(exc)) from None
+            error = ConfigError(str(exc))
+            if isinstance(value, float):  # a file's ``0.010``: say its places, not 0.01's
+                error.as_written = functools.partial(_float_as_written, name, value)
+            raise error from None
 
     return convert
+
+
+def _float_as_written(name: str, value: float, written: str) -> str | None:
+    """The refusal of the float ``value`` of ``name``, the file writing it ``written``.
+
+    None when ``written`` is not that float (the value of an inline table's key, whose
+    line writes the table).
+    """
+    try:
+        same = float(written.replace("_", "")) == value
+    except ValueError:
+        same = False
+    return float_refused(name, value, written) if same else None
 
 
 def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -> Any:
