@@ -215,7 +215,7 @@ def _written(text: str, key: str) -> str | None:
     reads rounded (``0.010`` as 0.01, a time to the microsecond). None when no line sets
     ``key`` itself (an inline table's line sets its table).
     """
-    lines = text.splitlines()
+    lines = _lines(text)
     wanted = tuple(key.split("."))
     for number, names, assigned in _keyed_lines(text):
         found = _KEY.match(lines[number - 1])
@@ -259,7 +259,7 @@ def _keyed_lines(text: str) -> Iterator[tuple[int, tuple[str, ...], bool]]:
     """
     table: tuple[str, ...] = ()
     quoted = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         toggles = (line.count('"""') + line.count("'''")) % 2 == 1
         if quoted:  # within a multi-line string: its closing line too
             quoted = not toggles
@@ -271,6 +271,16 @@ def _keyed_lines(text: str) -> Iterator[tuple[int, tuple[str, ...], bool]]:
             yield number, table, False
         elif assigned is not None:
             yield number, (*table, *_dotted(assigned.group(1))), True
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` (a TOML document) as TOML counts them, each without its end.
+
+    A line ends at a line feed (CRLF too) alone: a U+2028 LINE SEPARATOR or a NEL in a
+    comment or a string is a character of it, which ``str.splitlines`` took for a line end,
+    naming the line after a key's.
+    """
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 _SET_TWICE: Final = re.compile(
