@@ -1,4 +1,6 @@
-"""Characters a config file's refusal must name: line ends TOML does not count as line ends."""
+"""Characters a config file's refusal must name: one that looks like another, one a screen
+does not show, and line ends TOML does not count as line ends.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +26,42 @@ def _said(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> str:
     error: str = outcome["error"]
     assert error.startswith(f"config file {config}"), error
     return error.removeprefix(f"config file {config}")
+
+
+class TestAKeyThatLooksRight:
+    """A quoted ``seed`` with a Cyrillic e (U+0435) said ``unknown config key "seed" (did
+    you mean seed?)``, two names that look the same; ``"seed\\u200b"`` showed nothing at all."""
+
+    def test_a_homoglyph_is_named(self, tmp_path, capsys):
+        said = _said(tmp_path, '"s\u0435ed" = 5\n', capsys)
+        assert said.startswith(
+            ', line 1: unknown config key "s\u0435ed" (did you mean seed? its character 2 is '
+            "U+0435 CYRILLIC SMALL LETTER IE ('\u0435'), not ASCII); known keys: account, "
+        )
+
+    def test_an_invisible_character_is_escaped(self, tmp_path, capsys):
+        said = _said(tmp_path, '[risk]\n"max_order_qty\u200b" = "1"\n', capsys)
+        assert said.startswith(
+            ', line 2: unknown config key risk."max_order_qty\\u200b" (did you mean '
+            "risk.max_order_qty? its character 14 is U+200B ZERO WIDTH SPACE, not ASCII); "
+        )
+        assert "\u200b" not in said
+
+    @pytest.mark.parametrize(
+        ("text", "named"),
+        [
+            ("s\u0435ed = 5\n", "U+0435 CYRILLIC SMALL LETTER IE ('\u0435')"),
+            ("\uff53\uff45\uff45\uff44 = 5\n", "U+FF53 FULLWIDTH LATIN SMALL LETTER S ('\uff53')"),
+            ("seed\u200b = 5\n", "U+200B ZERO WIDTH SPACE"),
+            ("seed = \uff15\n", "U+FF15 FULLWIDTH DIGIT FIVE ('\uff15')"),
+        ],
+    )
+    def test_a_bare_key_or_value_the_reader_stops_at(self, tmp_path, capsys, text, named):
+        """The reader said only ``Expected '=' after a key in a key/value pair (at line 1,
+        column 2)``, at a character that looks like an ``e``."""
+        said = _said(tmp_path, text, capsys)
+        assert said.startswith(" is not valid TOML: ")
+        assert f"): that character is {named}, not ASCII; " in said
 
 
 class TestLinesAsTomlCountsThem:
