@@ -1,5 +1,5 @@
-"""Characters a config file's refusal must name: one that looks like another, one a screen
-does not show, and line ends TOML does not count as line ends.
+"""What a config file's refusal must name: a character that looks like another, one a
+screen does not show, line ends TOML does not count as line ends, and brackets doubled.
 """
 
 from __future__ import annotations
@@ -77,3 +77,31 @@ class TestLinesAsTomlCountsThem:
     def test_a_key_set_twice_names_both_lines(self, tmp_path, capsys):
         said = _said(tmp_path, 'symbol = "A\u2028B"\nseed = 5\nseed = 6\n', capsys)
         assert said.startswith(", line 3: seed is set twice (first on line 2): ")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[[risk]]\nmax_order_qty = "2"\n',
+            ", line 1: risk must be a table, got [{'max_order_qty': '2'}]",
+        ),
+        ("[[alerts]]\ntimeout_ms = 5\n", ", line 1: alerts must be a table"),
+        (
+            'strategy_factory = "desk.s:make"\n[[strategy_params]]\nx = 5\n',
+            ", line 2: strategy_params must be a table of keyword arguments",
+        ),
+        (
+            "[[rails_params]]\nx = 1\n",
+            ", line 1: rails_params must be a table of tables, one per rail reference",
+        ),
+    ],
+)
+def test_an_array_of_tables_is_told_its_brackets(tmp_path, capsys, text, expected):
+    """``[[risk]]`` said ``risk must be a table, got [{'max_order_qty': '2'}]``, and
+    ``[[alerts]]`` ``alerts must be a table``: a table it was, to whoever wrote it."""
+    name = expected.split(": ")[1].split()[0].rstrip(",")
+    assert _said(tmp_path, text, capsys) == (
+        f"{expected}: [[{name}]] is an array of tables; write the header [{name}], in one "
+        "pair of brackets"
+    )

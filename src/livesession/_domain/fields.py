@@ -26,6 +26,7 @@ from .decimal import (
 
 __all__ = [
     "INT_MAX",
+    "array_of_tables",
     "count",
     "decimal_field",
     "non_negative_int",
@@ -61,6 +62,17 @@ def non_negative_int(name: str, *, maximum: int | None = None, why: str = "") ->
         _check_most(name, value, maximum, why)
 
     return check
+
+
+def array_of_tables(name: str, value: object) -> str:
+    """What a table ``name`` given as TOML's array of tables (``[[risk]]``) is told; else "".
+
+    ``[[risk]]`` (two pairs of brackets) read as a list of tables said ``risk must be a
+    table, got [{'max_order_qty': '2'}]``, with no word of the brackets.
+    """
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        return ""
+    return f": [[{name}]] is an array of tables; write the header [{name}], in one pair of brackets"
 
 
 def _check_most(name: str, value: int, maximum: int | None, why: str) -> None:

@@ -25,7 +25,7 @@ from .._support.secrets import (
     take_environment_secrets,
 )
 from .datafeeds import DATA_FEEDS
-from .fields import INT_MAX
+from .fields import INT_MAX, array_of_tables
 from .runtime_config import CCXT_EXCHANGES
 
 __all__ = [
@@ -277,7 +277,9 @@ def _plain_number(name: str, value: float) -> None:
 def params_table(name: str, value: object) -> dict[str, Any]:
     """``value`` as the params table ``name``: keyword names to plain TOML values."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{name} must be a table of keyword arguments")
+        raise ConfigError(
+            f"{name} must be a table of keyword arguments{array_of_tables(name, value)}"
+        )
     for key, item in value.items():
         if not isinstance(key, str) or not key.isidentifier():
             raise ConfigError(f"{name} key {key!r} is not a keyword argument name")
@@ -323,7 +325,10 @@ def rail_params_field() -> Any:
 
     def convert(value: object) -> dict[str, dict[str, Any]]:
         if not isinstance(value, Mapping):
-            raise ConfigError("rails_params must be a table of tables, one per rail reference")
+            raise ConfigError(
+                "rails_params must be a table of tables, one per rail reference"
+                f"{array_of_tables('rails_params', value)}"
+            )
         tables: dict[str, dict[str, Any]] = {}
         for ref, table in value.items():
             name = f"rails_params.{json.dumps(str(ref))}"
