@@ -1,5 +1,6 @@
 """A value TOML reads unquoted (a float, a datetime) is refused saying the string to write:
-the value as the file writes it, which TOML has rounded by the time the config sees it.
+the value as the file writes it, which TOML has rounded by the time the config sees it. An
+integer written as a string or a float is refused saying it unquoted.
 
 Told the rounded one, a desk wrote ``"0.01"`` for its ``0.010`` and a start time a fraction
 of a microsecond off its ``2026-01-01T00:00:00.123456789Z``; told ``"-0.0"`` for its
@@ -89,3 +90,43 @@ def test_a_value_of_an_inline_table_is_told_as_read(tmp_path, capsys):
 def test_nan_is_given_an_example(tmp_path, capsys):
     said = _said(tmp_path, "initial_cash = nan\n", capsys)
     assert said.endswith('got nan: write it as a string, e.g. "42000.50"')
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'seed = "5"\n',
+            "seed must be a non-negative integer, got '5': a string; write it unquoted, seed = 5",
+        ),
+        (
+            '[risk]\nmax_executions = "10"\n',
+            (
+                "risk.max_executions must be a positive integer, got '10': a string; write it "
+                "unquoted, max_executions = 10"
+            ),
+        ),
+        (
+            "step_interval_ms = 60000.0\n",
+            (
+                "step_interval_ms must be a positive integer, got 60000.0: a float; write it "
+                "without a point, step_interval_ms = 60000"
+            ),
+        ),
+        (
+            'feed_bytes = "10"\n',
+            (
+                "feed_bytes must be a non-negative integer, got '10': a string; write it unquoted, "
+                "feed_bytes = 10"
+            ),
+        ),
+        ('seed = "-5"\n', "seed must be a non-negative integer, got '-5'"),
+    ],
+)
+def test_an_integer_written_as_a_string_or_a_float_is_told_what_to_write(
+    tmp_path, capsys, text, expected
+):
+    """``seed = "5"`` said ``seed must be a non-negative integer, got '5'``, which is what
+    the desk thought it wrote."""
+    said = _said(tmp_path, text, capsys)
+    assert said.partition(": ")[2] == expected

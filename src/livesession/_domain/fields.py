@@ -34,6 +34,7 @@ __all__ = [
     "risk_share",
     "share",
     "true_or_false",
+    "unquoted",
 ]
 
 INT_MAX: Final = 2**63 - 1
@@ -47,7 +48,9 @@ def positive_int(name: str, *, maximum: int | None = None, why: str = "") -> Any
 
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            raise ConfigError(
+                f"{name} must be a positive integer, got {value!r}{unquoted(name, value)}"
+            )
         _check_most(name, value, maximum, why)
 
     return check
@@ -58,7 +61,9 @@ def non_negative_int(name: str, *, maximum: int | None = None, why: str = "") ->
 
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+            raise ConfigError(
+                f"{name} must be a non-negative integer, got {value!r}{unquoted(name, value)}"
+            )
         _check_most(name, value, maximum, why)
 
     return check
@@ -73,6 +78,20 @@ def array_of_tables(name: str, value: object) -> str:
     if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
         return ""
     return f": [[{name}]] is an array of tables; write the header [{name}], in one pair of brackets"
+
+
+def unquoted(name: str, value: object) -> str:
+    """What an integer ``name`` written as a string or a float (``"5"``, ``5.0``) is told.
+
+    ``seed = "5"`` said ``seed must be a non-negative integer, got '5'``, which it looks
+    like: the note says the quotes (or the point) are what is wrong, and what to write.
+    "" for any other value.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return f": a string; write it unquoted, {name.rpartition('.')[2]} = {int(value)}"
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return f": a float; write it without a point, {name.rpartition('.')[2]} = {int(value)}"
+    return ""
 
 
 def _check_most(name: str, value: int, maximum: int | None, why: str) -> None:

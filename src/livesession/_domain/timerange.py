@@ -22,6 +22,7 @@ from typing import Final
 
 from .._exceptions import ConfigError
 from .clock import format_utc, format_utc_ns, from_epoch_ns, parse_utc_ns
+from .fields import unquoted
 
 __all__ = [
     "EARLIEST_NS",
@@ -170,7 +171,10 @@ def _quoted(value: dt.date | dt.time) -> str:
 def check_step_interval(_inst: object, _attr: object, value: object) -> None:
     """``step_interval_ms`` is a positive int of at most ``MAX_STEP_INTERVAL_MS``."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"step_interval_ms must be a positive integer, got {value!r}")
+        raise ConfigError(
+            f"step_interval_ms must be a positive integer, got {value!r}"
+            f"{unquoted('step_interval_ms', value)}"
+        )
     if value > MAX_STEP_INTERVAL_MS:
         raise ConfigError(
             f"step_interval_ms must be at most {MAX_STEP_INTERVAL_MS} (31 days: a month's bar), "
