@@ -1,4 +1,6 @@
-"""A data file's path in a config is read as written: ``~`` is a home, ``$DATA`` is not."""
+"""Where a config is read from: a data file's path as written (``~`` is a home, ``$DATA`` is
+not), and a config file, never standard input.
+"""
 
 from __future__ import annotations
 
@@ -27,3 +29,16 @@ def test_a_variable_in_a_data_path_is_said_to_be_unexpanded(tmp_path, capsys, va
         f"No such file or directory (a path is read as written: {variable} is not expanded, "
         "no variable is; write the path it stands for)"
     )
+
+
+def test_a_config_on_standard_input_is_said_to_be_no_file(tmp_path, capsys, monkeypatch):
+    """``--config -`` said ``config file not found: -``, as if a file named ``-`` were missing."""
+    monkeypatch.chdir(tmp_path)
+    code = main(["dryrun", "-c", "-", "--out", "out", "--steps", "5", "--json"])
+    outcome = json.loads(capsys.readouterr().out)
+    assert (code, outcome["exit_code"]) == (2, 2)
+    assert outcome["error"] == (
+        "config file not found: - (a config is read from a file, never standard input: save it "
+        "to one)"
+    )
+    assert not (tmp_path / "out").exists()

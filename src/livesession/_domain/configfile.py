@@ -50,7 +50,10 @@ def read_config_file(path: Path) -> bytes:
     try:
         return read_regular(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        stdin = " (a config is read from a file, never standard input: save it to one)"
+        raise ConfigError(
+            f"config file not found: {path}{stdin if str(path) == '-' else ''}"
+        ) from None
     except (NotAFile, IsADirectoryError) as exc:
         kind = exc.kind if isinstance(exc, NotAFile) else "a directory"
         raise ConfigError(
