@@ -105,3 +105,27 @@ def test_an_array_of_tables_is_told_its_brackets(tmp_path, capsys, text, expecte
         f"{expected}: [[{name}]] is an array of tables; write the header [{name}], in one "
         "pair of brackets"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (
+            'run_id = "d\u0435mo-1"\n',
+            "its character 2 is U+0435 CYRILLIC SMALL LETTER IE ('\u0435')",
+        ),
+        ('account = "main\u200b"\n', "its character 5 is U+200B ZERO WIDTH SPACE"),
+        (
+            'symbol = "\u0412TC/USDT"\n',
+            "its character 1 is U+0412 CYRILLIC CAPITAL LETTER VE ('\u0412')",
+        ),
+        ('clock_mode = "s\u0456m"\n', "its character 2 is U+0456 CYRILLIC SMALL LETTER"),
+    ],
+)
+def test_a_value_that_looks_right_names_its_character(tmp_path, capsys, text, named):
+    """``symbol = "BTC/USDT"`` with a Cyrillic B said ``symbol must be a ticker ... in upper
+    case; got 'BTC/USDT'``, which it looks like in every font."""
+    said = _said(tmp_path, text, capsys)
+    assert said.startswith(", line 1: ")
+    assert f" ({named}" in said
+    assert said.endswith(", not ASCII)")
