@@ -4,26 +4,17 @@ screen does not show, line ends TOML does not count as line ends, and brackets d
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from livesession.cli import main
+from _configcli import refused_config
 
 
 def _said(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> str:
-    """``livesession dryrun --json`` on a config of ``text``: exit 2, one line, nothing written."""
+    """The refusal of a config of ``text``, after the file's name."""
+    error = refused_config(tmp_path, text, capsys)
     config = tmp_path / "hand.toml"
-    config.write_text(text, encoding="utf-8")
-    out = tmp_path / "out"
-    code = main(["dryrun", "-c", str(config), "--out", str(out), "--steps", "5", "--json"])
-    captured = capsys.readouterr()
-    outcome = json.loads(captured.out)
-    assert (code, outcome["exit_code"], outcome["ok"]) == (2, 2, False), outcome
-    assert len(captured.err.strip().splitlines()) == 1
-    assert not out.exists()
-    error: str = outcome["error"]
     assert error.startswith(f"config file {config}"), error
     return error.removeprefix(f"config file {config}")
 

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from _configcli import refused_config
 from livesession.cli import main
 
 
@@ -15,17 +16,10 @@ from livesession.cli import main
 def test_a_variable_in_a_data_path_is_said_to_be_unexpanded(tmp_path, capsys, variable):
     """``feed = "csv:$DESK_DATA/goog.csv"`` said only ``cannot open data file
     /desk/$DESK_DATA/goog.csv: No such file or directory``, the variable set in the shell."""
-    config = tmp_path / "desk.toml"
-    config.write_text(f'feed = "csv:{variable}/goog.csv"\n', encoding="utf-8")
-    out = tmp_path / "out"
-    code = main(["dryrun", "-c", str(config), "--out", str(out), "--steps", "5", "--json"])
-    captured = capsys.readouterr()
-    outcome = json.loads(captured.out)
-    assert (code, outcome["exit_code"]) == (2, 2)
-    assert len(captured.err.strip().splitlines()) == 1
-    assert not out.exists()
-    assert outcome["error"] == (
-        f"config file {config}, line 1: cannot open data file {tmp_path}/{variable}/goog.csv: "
+    said = refused_config(tmp_path, f'feed = "csv:{variable}/goog.csv"\n', capsys)
+    assert said == (
+        f"config file {tmp_path / 'hand.toml'}, line 1: cannot open data file "
+        f"{tmp_path}/{variable}/goog.csv: "
         f"No such file or directory (a path is read as written: {variable} is not expanded, "
         "no variable is; write the path it stands for)"
     )

@@ -9,30 +9,20 @@ of a microsecond off its ``2026-01-01T00:00:00.123456789Z``; told ``"-0.0"`` for
 
 from __future__ import annotations
 
-import json
 import re
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from _configcli import refused_config
 from livesession import load_config
-from livesession.cli import main
 
 
 def _said(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> str:
-    """``livesession dryrun --json`` on a config of ``text``: exit 2, one line, nothing written."""
-    config = tmp_path / "hand.toml"
-    config.write_text(text, encoding="utf-8")
-    out = tmp_path / "out"
-    code = main(["dryrun", "-c", str(config), "--out", str(out), "--steps", "5", "--json"])
-    captured = capsys.readouterr()
-    outcome = json.loads(captured.out)
-    assert (code, outcome["exit_code"], outcome["ok"]) == (2, 2, False), outcome
-    assert len(captured.err.strip().splitlines()) == 1
-    assert not out.exists()
-    error: str = outcome["error"]
-    assert error.startswith(f"config file {config}, line "), error
+    """The refusal of a config of ``text``, which names the file and the key's line."""
+    error = refused_config(tmp_path, text, capsys)
+    assert error.startswith(f"config file {tmp_path / 'hand.toml'}, line "), error
     return error
 
 
