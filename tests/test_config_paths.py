@@ -36,3 +36,17 @@ def test_a_config_on_standard_input_is_said_to_be_no_file(tmp_path, capsys, monk
         "to one)"
     )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("feed", "write"),
+    [("CSV:goog.csv", "csv:goog.csv"), ("Parquet:g.parquet", "parquet:g.parquet")],
+)
+def test_a_data_file_s_kind_in_capitals_is_told_its_case(tmp_path, capsys, feed, write):
+    """``feed = "CSV:goog.csv"`` read as a reference to a module ``CSV``: ``feed: cannot
+    import 'CSV:goog.csv': No module named 'CSV'``."""
+    said = refused_config(tmp_path, f'feed = "{feed}"\n', capsys)
+    assert said == (
+        f"config file {tmp_path / 'hand.toml'}, line 1: feed {feed!r}: a data file's kind is "
+        f"written in lower case: write {write}"
+    )

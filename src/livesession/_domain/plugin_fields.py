@@ -91,7 +91,20 @@ def check_broker(_inst: object, _attr: object, value: object) -> None:
 
 
 def check_feed(_inst: object, _attr: object, value: object) -> None:
-    """``random_walk``, ``venue``, a data file (``csv:``/``parquet:``) or a reference."""
+    """``random_walk``, ``venue``, a data file (``csv:``/``parquet:``) or a reference.
+
+    ``CSV:goog.csv`` reads as a reference (module ``CSV``), and was refused when the run was
+    made as ``cannot import 'CSV:goog.csv': No module named 'CSV'``: it is told the kind's
+    case instead.
+    """
+    kind = next(
+        (k for k in DATA_FEEDS if isinstance(value, str) and value[: len(k)].lower() == k), ""
+    )
+    if isinstance(value, str) and kind and not value.startswith(kind) and len(value) > len(kind):
+        raise ConfigError(
+            f"feed {value!r}: a data file's kind is written in lower case: write "
+            f"{kind}{value[len(kind) :]}"
+        )
     if not isinstance(value, str) or not (
         value in ("random_walk", "venue")
         or any(value.startswith(kind) and len(value) > len(kind) for kind in DATA_FEEDS)
