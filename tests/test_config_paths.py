@@ -50,3 +50,16 @@ def test_a_data_file_s_kind_in_capitals_is_told_its_case(tmp_path, capsys, feed,
         f"config file {tmp_path / 'hand.toml'}, line 1: feed {feed!r}: a data file's kind is "
         f"written in lower case: write {write}"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "name"), [("goog.csv ", "goog.csv "), (" data/goog.csv", " data")]
+)
+def test_a_blank_at_a_name_s_end_is_named(tmp_path, capsys, written, name):
+    """``feed = "csv:goog.csv "`` said ``cannot open data file /desk/goog.csv : No such file
+    or directory``, the blank before the colon easy to miss."""
+    said = refused_config(tmp_path, f'feed = "csv:{written}"\n', capsys)
+    assert said.endswith(
+        f"No such file or directory (a path is read as written: its name {name!r} begins or "
+        "ends with a blank)"
+    )

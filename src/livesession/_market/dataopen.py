@@ -60,14 +60,23 @@ _VARIABLE: Final = re.compile(r"\$(?:\{[A-Za-z_]\w*\}|[A-Za-z_]\w*)", re.ASCII)
 
 
 def _unexpanded(path: Path, exc: OSError) -> str:
-    """What a missing ``path`` holding ``$DATA`` is told: no variable is expanded; else ""."""
+    """What a missing ``path`` is told of how it is read; "" when nothing.
+
+    No ``$DATA`` is expanded, and a blank at a name's start or end (``"csv:goog.csv "``,
+    hard to see in the message) is the name's own.
+    """
     found = _VARIABLE.search(str(path))
-    if exc.errno != errno.ENOENT or found is None:
+    if exc.errno != errno.ENOENT:
         return ""
-    return (
-        f" (a path is read as written: {found.group()} is not expanded, no variable is; "
-        "write the path it stands for)"
-    )
+    if found is not None:
+        return (
+            f" (a path is read as written: {found.group()} is not expanded, no variable is; "
+            "write the path it stands for)"
+        )
+    blank = next((part for part in path.parts if part != part.strip()), None)
+    if blank is not None:
+        return f" (a path is read as written: its name {blank!r} begins or ends with a blank)"
+    return ""
 
 
 def grew_past(stream: IO[bytes], read: int) -> bool:
