@@ -4,13 +4,13 @@ the key and the value, exit 2 and nothing written; a config that loads runs and 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import orjson
 import pytest
 
+from _configcli import refused_config
 from livesession import ConfigError, DryrunConfig, create_run, resume_run, verify_run
 from livesession.cli import main
 
@@ -28,15 +28,7 @@ def _refusal(mapping: dict[str, object]) -> str:
 def _cli_refuses(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> str:
     """``livesession dryrun --json`` on a config of ``text``: exit 2, nothing written."""
     config = tmp_path / "hand.toml"
-    config.write_text(text, encoding="utf-8")
-    out = tmp_path / "out"
-    code = main(["dryrun", "-c", str(config), "--out", str(out), "--steps", "5", "--json"])
-    captured = capsys.readouterr()
-    outcome = json.loads(captured.out)
-    assert (code, outcome["exit_code"], outcome["ok"]) == (2, 2, False), outcome
-    assert len(captured.err.strip().splitlines()) == 1
-    assert not out.exists()
-    error: str = outcome["error"]
+    error = refused_config(tmp_path, text, capsys)
     # A refused value says the file and the key's line first (tests/test_config_located.py),
     # then the message as it was before: that is what these tests hold.
     located = re.match(rf"config file {re.escape(str(config))}(?:, line \d+)?: ", error)

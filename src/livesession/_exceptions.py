@@ -40,7 +40,7 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
 __all__ = [
@@ -116,30 +116,61 @@ class ConfigError(LiveSessionError):
     """The table of the unknown key (``risk``; "" the top level)."""
     known: tuple[str, ...] = ()
     """The keys of the key's own table, for an unknown key."""
+    as_written: Callable[[str], str | None] | None = None
+    """For a value TOML read unquoted (a float, a datetime): the message that says what to
+    write, given the value as the config file writes it (``0.010``, the nanoseconds of a
+    time), which the value read has lost; None when that text does not say more."""
 
     @classmethod
     def unknown_key(
-        cls, key: str, known: Iterable[str], *, table: str = "", elsewhere: str = ""
+        cls,
+        key: str,
+        known: Iterable[str],
+        *,
+        table: str = "",
+        elsewhere: str = "",
+        note: str = "",
     ) -> ConfigError:
-        """The error for ``key`` of ``table`` (``bogus`` of ``risk``), not one of ``known``.
+        r"""The error for ``key`` of ``table`` (``bogus`` of ``risk``), not one of ``known``.
 
         It names the key, where it belongs when ``elsewhere`` says so (another table's key),
-        else the nearest known name when one is close, and the known names. A key no bare
-        TOML key could be is written quoted, as TOML writes it (``"seed "``, ``""``): a
-        ``"seed "`` said ``unknown config key seed (did you mean seed?)``.
+        else the nearest known name when one is close, then ``note`` (what is wrong with the
+        key's characters), and the known names. A key no bare TOML key could be is written
+        quoted, as TOML writes it (``"seed "``, ``""``, a character a screen does not show
+        escaped, ``"seed\u200b"``): a ``"seed "`` said ``unknown config key seed (did you
+        mean seed?)``.
         """
         import difflib  # noqa: PLC0415 - only on this error path
 
         prefix = f"{table}." if table else ""
         choices = sorted(known)
         close = difflib.get_close_matches(key, choices, n=1)
-        hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
-        if elsewhere:
-            hint = f" ({elsewhere})"
-        said = key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+        hint = f"did you mean {prefix}{close[0]}?" if close else ""
+        hint = elsewhere or hint
+        if note:
+            hint = f"{hint}{' ' if hint.endswith('?') else ': ' if hint else ''}{note}"
+        hint = f" ({hint})" if hint else ""
+        said = key if _BARE_KEY.fullmatch(key) else _toml_quoted(key)
         error = cls(f"unknown config key {prefix}{said}{hint}; known keys: {', '.join(choices)}")
         error.key, error.table, error.known = f"{prefix}{key}", table, tuple(choices)
         return error
+
+
+def _toml_quoted(key: str) -> str:
+    r"""``key`` quoted as TOML writes it, each character a screen does not show escaped.
+
+    ``"seed\u200b"``: a zero-width space pasted with a key is shown, where the key quoted
+    as it is read ``"seed"``.
+    """
+    return "".join(
+        char if char.isprintable() else f"\\u{ord(char):04x}" if ord(char) <= _BMP_LAST
+        else f"\\U{ord(char):08x}"
+        for char in json.dumps(key, ensure_ascii=False)
+    )  # fmt: skip
+
+
+_BMP_LAST: Final = 0xFFFF
+"""The last code point a ``\\u`` escape writes; beyond it, ``\\U`` and eight digits."""
 
 
 class UsageError(ConfigError):

@@ -18,6 +18,7 @@ import attrs
 from .._exceptions import ConfigError
 from .._support.secrets import ALERT_ENV, redact, redact_text
 from .._support.text import valid_payload, valid_text
+from .fields import array_of_tables
 from .reasons import HALTED_TO_FAULT
 from .runtime_config import Secret
 
@@ -346,7 +347,7 @@ def alerts_config(value: AlertsConfig | Mapping[str, Any]) -> AlertsConfig:
     if isinstance(value, AlertsConfig):
         return value
     if not isinstance(value, Mapping):
-        raise ConfigError("alerts must be a table")
+        raise ConfigError(f"alerts must be a table{array_of_tables('alerts', value)}")
     known = {field.name for field in attrs.fields(AlertsConfig)}
     unknown = sorted(str(key) for key in value if key not in known)
     if unknown:

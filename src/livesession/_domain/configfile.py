@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import attrs
 
 from .._exceptions import ConfigError
+from .._support.charnames import char_name, foreign_char
 from .._support.fsutil import FileTooLarge, NotAFile, read_regular
 from .._support.secrets import redact_url_echoes
 from .._support.text import iconv_command
@@ -49,7 +50,10 @@ def read_config_file(path: Path) -> bytes:
     try:
         return read_regular(path, CONFIG_MAX_BYTES)
     except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
+        stdin = " (a config is read from a file, never standard input: save it to one)"
+        raise ConfigError(
+            f"config file not found: {path}{stdin if str(path) == '-' else ''}"
+        ) from None
     except (NotAFile, IsADirectoryError) as exc:
         kind = exc.kind if isinstance(exc, NotAFile) else "a directory"
         raise ConfigError(
@@ -131,7 +135,8 @@ def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigErr
 
     A key unknown in its table but known in another (``tables``: each table's attrs class,
     "" the top level's) says where it belongs: ``steps`` written below ``[risk]`` (TOML puts it
-    in that table), ``max_order_qty`` at the top level. And a value quoted in the message
+    in that table), ``max_order_qty`` at the top level; a character of the key that is not
+    ASCII is named (``foreign_char``). And a value quoted in the message
     that looks like a secret (a DSN with a password put in ``account``) is not repeated,
     nor a quoted URL's path and query (``redact_url_echoes``: a webhook's token pasted in
     ``broker``): the message reaches logs and tracebacks.
@@ -140,9 +145,12 @@ def said_plainly(exc: ConfigError, tables: Mapping[str, type[Any]]) -> ConfigErr
         return exc
     if exc.key is not None:
         elsewhere = _misplaced(exc.key, {k: attrs.fields_dict(v) for k, v in tables.items()})
-        if elsewhere:
-            key = exc.key.removeprefix(f"{exc.table}.") if exc.table else exc.key
-            return ConfigError.unknown_key(key, exc.known, table=exc.table, elsewhere=elsewhere)
+        key = exc.key.removeprefix(f"{exc.table}.") if exc.table else exc.key
+        note = foreign_char(key)  # a Cyrillic e (U+0435) in seed looks like seed
+        if elsewhere or note:
+            return ConfigError.unknown_key(
+                key, exc.known, table=exc.table, elsewhere=elsewhere, note=note
+            )
     said = redact_url_echoes(str(exc))
     if said == str(exc):
         return exc
@@ -202,7 +210,26 @@ def in_file(
         return exc
     # An unknown key is one the file sets, whatever it holds (a URL's dots and slashes).
     line = _line_of(text, key) if exc.key is not None or _sets(data, key) else None
+    written = _written(text, key) if exc.as_written is not None and line is not None else None
+    if written is not None and exc.as_written is not None:
+        message = exc.as_written(written) or message  # ``0.010`` as written, not 0.01
     return ConfigError(f"config file {path}{'' if line is None else f', line {line}'}: {message}")
+
+
+def _written(text: str, key: str) -> str | None:
+    """The value the line of ``text`` (a TOML document) that sets ``key`` writes, as written.
+
+    The text after its ``=`` up to a comment: that of a float or a datetime, which TOML
+    reads rounded (``0.010`` as 0.01, a time to the microsecond). None when no line sets
+    ``key`` itself (an inline table's line sets its table).
+    """
+    lines = _lines(text)
+    wanted = tuple(key.split("."))
+    for number, names, assigned in _keyed_lines(text):
+        found = _KEY.match(lines[number - 1])
+        if assigned and names == wanted and found is not None:
+            return lines[number - 1][found.end() :].partition("#")[0].strip() or None
+    return None
 
 
 def _sets(data: Mapping[str, Any], key: str) -> bool:
@@ -240,7 +267,7 @@ def _keyed_lines(text: str) -> Iterator[tuple[int, tuple[str, ...], bool]]:
     """
     table: tuple[str, ...] = ()
     quoted = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         toggles = (line.count('"""') + line.count("'''")) % 2 == 1
         if quoted:  # within a multi-line string: its closing line too
             quoted = not toggles
@@ -252,6 +279,16 @@ def _keyed_lines(text: str) -> Iterator[tuple[int, tuple[str, ...], bool]]:
             yield number, table, False
         elif assigned is not None:
             yield number, (*table, *_dotted(assigned.group(1))), True
+
+
+def _lines(text: str) -> list[str]:
+    """The lines of ``text`` (a TOML document) as TOML counts them, each without its end.
+
+    A line ends at a line feed (CRLF too) alone: a U+2028 LINE SEPARATOR or a NEL in a
+    comment or a string is a character of it, which ``str.splitlines`` took for a line end,
+    naming the line after a key's.
+    """
+    return [line.removesuffix("\r") for line in text.split("\n")]
 
 
 _SET_TWICE: Final = re.compile(
@@ -273,7 +310,9 @@ def not_toml(path: Path, text: str, exc: ValueError) -> ConfigError:
     if found is None or not names:
         json = text.lstrip().startswith("{")
         hint = ": it looks like JSON; a config file is TOML (key = value lines)" if json else ""
-        return ConfigError(f"config file {path} is not valid TOML: {exc}{hint}")
+        return ConfigError(
+            f"config file {path} is not valid TOML: {exc}{hint or _foreign(text, exc)}"
+        )
     number, key = int(found["line"]), ".".join(names)
     # the first line that sets it, or opens it as a table (``risk.x = 1`` opens [risk])
     first = next((at for at, set_, _ in _keyed_lines(text) if set_[: len(names)] == names), number)
@@ -286,6 +325,31 @@ def not_toml(path: Path, text: str, exc: ValueError) -> ConfigError:
     return ConfigError(
         f"config file {path}, line {number}: {key} is set twice{earlier}: TOML takes a key "
         "once: keep one of them"
+    )
+
+
+_AT: Final = re.compile(r"\(at line (\d+), column (\d+)\)$")
+"""Where the TOML reader says it stopped."""
+
+
+def _foreign(text: str, exc: ValueError) -> str:
+    """What the character the TOML reader stopped at is, when it is not ASCII; else "".
+
+    ``seed = 5`` with a Cyrillic e (U+0435), full-width letters (U+FF53...), a zero-width space
+    pasted after a key: the reader's ``Expected '=' after a key`` points at a character
+    that looks like none, or like the letter it replaced.
+    """
+    at = _AT.search(str(exc))
+    lines = _lines(text)
+    if at is None or not 0 < int(at[1]) <= len(lines):
+        return ""
+    line, column = lines[int(at[1]) - 1], int(at[2])
+    char = line[column - 1 : column]
+    if not char or char.isascii():
+        return ""
+    return (
+        f": that character is {char_name(char)}, not ASCII; TOML writes a bare key, a number, "
+        "true and false in ASCII: type it again, or quote it where it belongs in a string"
     )
 
 

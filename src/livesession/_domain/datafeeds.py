@@ -19,6 +19,7 @@ from .._support.oserrors import cwd_gone, working_dir
 from .._support.references import is_reference
 from .._support.secrets import find_secrets
 from .._support.text import surrogate_at, valid_text
+from .fields import unquoted
 from .ids import SYMBOL_FORMS, is_valid_symbol, symbol_note
 
 __all__ = [
@@ -68,7 +69,10 @@ def check_sha256(_inst: object, _attr: object, value: Any) -> None:
 def check_size(_inst: object, _attr: object, value: Any) -> None:
     """``feed_bytes`` is None or a non-negative int."""
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise ConfigError(f"feed_bytes must be a non-negative integer, got {value!r}")
+        raise ConfigError(
+            f"feed_bytes must be a non-negative integer, got {value!r}"
+            f"{unquoted('feed_bytes', value)}"
+        )
 
 
 def data_path(feed: str) -> str | None:

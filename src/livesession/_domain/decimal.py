@@ -38,6 +38,7 @@ __all__ = [
     "excess_digits",
     "fenced",
     "finite_decimal",
+    "float_refused",
     "int_as_decimal",
     "integer_digits",
     "long_number_problem",
@@ -320,12 +321,7 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         )
         raise TypeError(msg)
     if isinstance(value, float):
-        example = repr(value) if math.isfinite(value) else "42000.50"
-        msg = (
-            f"{field}: floats are not accepted for money or quantities (a float is rounded "
-            f'when it is read), got {value!r}: write it as a string, e.g. "{example}"'
-        )
-        raise TypeError(msg)
+        raise TypeError(float_refused(field, value))
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, (int, str)):
@@ -346,6 +342,24 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         msg = f"{field}: {value!r} is not a finite number"
         raise ValueError(msg)
     return result
+
+
+def float_refused(field: str, value: float, written: str | None = None) -> str:
+    """The refusal of the float ``value`` given for ``field``, saying the string to write.
+
+    That string is ``written``, the float as the config file writes it (``0.010``: its
+    places, and digits a float cannot hold), else the float's own digits; ``0`` for a zero
+    (``"-0.0"`` is refused where a value may be 0) and an example for ``nan`` or ``inf``.
+    """
+    example = repr(value) if written is None else written.replace("_", "")
+    if not math.isfinite(value):
+        example = "42000.50"
+    elif not value:
+        example = "0"
+    return (
+        f"{field}: floats are not accepted for money or quantities (a float is rounded "
+        f'when it is read), got {value!r}: write it as a string, e.g. "{example}"'
+    )
 
 
 def _shown(value: object) -> str:

@@ -6,6 +6,7 @@ Kept apart from ``config.py``, which holds the tables themselves. Each validator
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any, Final
 
@@ -15,6 +16,7 @@ from .._exceptions import ConfigError
 from .decimal import (
     DIGITS,
     excess_digits,
+    float_refused,
     integer_digits,
     places,
     plain,
@@ -24,6 +26,7 @@ from .decimal import (
 
 __all__ = [
     "INT_MAX",
+    "array_of_tables",
     "count",
     "decimal_field",
     "non_negative_int",
@@ -31,6 +34,7 @@ __all__ = [
     "risk_share",
     "share",
     "true_or_false",
+    "unquoted",
 ]
 
 INT_MAX: Final = 2**63 - 1
@@ -44,7 +48,9 @@ def positive_int(name: str, *, maximum: int | None = None, why: str = "") -> Any
 
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            raise ConfigError(
+                f"{name} must be a positive integer, got {value!r}{unquoted(name, value)}"
+            )
         _check_most(name, value, maximum, why)
 
     return check
@@ -55,10 +61,37 @@ def non_negative_int(name: str, *, maximum: int | None = None, why: str = "") ->
 
     def check(_inst: object, _attr: object, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(f"{name} must be a non-negative integer, got {value!r}")
+            raise ConfigError(
+                f"{name} must be a non-negative integer, got {value!r}{unquoted(name, value)}"
+            )
         _check_most(name, value, maximum, why)
 
     return check
+
+
+def array_of_tables(name: str, value: object) -> str:
+    """What a table ``name`` given as TOML's array of tables (``[[risk]]``) is told; else "".
+
+    ``[[risk]]`` (two pairs of brackets) read as a list of tables said ``risk must be a
+    table, got [{'max_order_qty': '2'}]``, with no word of the brackets.
+    """
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        return ""
+    return f": [[{name}]] is an array of tables; write the header [{name}], in one pair of brackets"
+
+
+def unquoted(name: str, value: object) -> str:
+    """What an integer ``name`` written as a string or a float (``"5"``, ``5.0``) is told.
+
+    ``seed = "5"`` said ``seed must be a non-negative integer, got '5'``, which it looks
+    like: the note says the quotes (or the point) are what is wrong, and what to write.
+    "" for any other value.
+    """
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return f": a string; write it unquoted, {name.rpartition('.')[2]} = {int(value)}"
+    if isinstance(value, float) and value.is_integer() and value > 0:
+        return f": a float; write it without a point, {name.rpartition('.')[2]} = {int(value)}"
+    return ""
 
 
 def _check_most(name: str, value: int, maximum: int | None, why: str) -> None:
@@ -76,9 +109,25 @@ def _dec(name: str) -> Any:
         try:
             return to_decimal(value, field=name)
         except (TypeError, ValueError) as exc:
-            raise ConfigError(str(exc)) from None
+            error = ConfigError(str(exc))
+            if isinstance(value, float):  # a file's ``0.010``: say its places, not 0.01's
+                error.as_written = functools.partial(_float_as_written, name, value)
+            raise error from None
 
     return convert
+
+
+def _float_as_written(name: str, value: float, written: str) -> str | None:
+    """The refusal of the float ``value`` of ``name``, the file writing it ``written``.
+
+    None when ``written`` is not that float (the value of an inline table's key, whose
+    line writes the table).
+    """
+    try:
+        same = float(written.replace("_", "")) == value
+    except ValueError:
+        same = False
+    return float_refused(name, value, written) if same else None
 
 
 def _dec_rule(name: str, *, positive: bool, maximum: Decimal | None, why: str) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from .._support.charnames import foreign_char
 from .._support.secrets import redact_text
 
 __all__ = [
@@ -103,13 +104,15 @@ def symbol_note(value: str) -> str:
     """Why ``value`` is no symbol beyond ``SYMBOL_FORMS``, with the one it means when it says.
 
     ``aapl`` or ``btc/usdt`` is refused for its case: the note names ``AAPL`` or
-    ``BTC/USDT`` rather than leave the user to work it out; a derivative's name gets
+    ``BTC/USDT`` rather than leave the user to work it out; a character that is not ASCII
+    is named (a Cyrillic letter that looks like a Latin one); a derivative's name gets
     ``derivative_note``'s. "" otherwise.
     """
     upper = value.upper()
     if upper != value and is_valid_symbol(upper):
         return f" (did you mean {upper}?)"
-    return derivative_note(value)
+    foreign = foreign_char(value)  # a Cyrillic letter that looks like a Latin one
+    return f" ({foreign})" if foreign else derivative_note(value)
 
 
 def is_valid_symbol(symbol: str) -> bool:

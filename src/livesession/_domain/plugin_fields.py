@@ -25,7 +25,7 @@ from .._support.secrets import (
     take_environment_secrets,
 )
 from .datafeeds import DATA_FEEDS
-from .fields import INT_MAX
+from .fields import INT_MAX, array_of_tables
 from .runtime_config import CCXT_EXCHANGES
 
 __all__ = [
@@ -91,7 +91,20 @@ def check_broker(_inst: object, _attr: object, value: object) -> None:
 
 
 def check_feed(_inst: object, _attr: object, value: object) -> None:
-    """``random_walk``, ``venue``, a data file (``csv:``/``parquet:``) or a reference."""
+    """``random_walk``, ``venue``, a data file (``csv:``/``parquet:``) or a reference.
+
+    ``CSV:goog.csv`` reads as a reference (module ``CSV``), and was refused when the run was
+    made as ``cannot import 'CSV:goog.csv': No module named 'CSV'``: it is told the kind's
+    case instead.
+    """
+    kind = next(
+        (k for k in DATA_FEEDS if isinstance(value, str) and value[: len(k)].lower() == k), ""
+    )
+    if isinstance(value, str) and kind and not value.startswith(kind) and len(value) > len(kind):
+        raise ConfigError(
+            f"feed {value!r}: a data file's kind is written in lower case: write "
+            f"{kind}{value[len(kind) :]}"
+        )
     if not isinstance(value, str) or not (
         value in ("random_walk", "venue")
         or any(value.startswith(kind) and len(value) > len(kind) for kind in DATA_FEEDS)
@@ -277,7 +290,9 @@ def _plain_number(name: str, value: float) -> None:
 def params_table(name: str, value: object) -> dict[str, Any]:
     """``value`` as the params table ``name``: keyword names to plain TOML values."""
     if not isinstance(value, Mapping):
-        raise ConfigError(f"{name} must be a table of keyword arguments")
+        raise ConfigError(
+            f"{name} must be a table of keyword arguments{array_of_tables(name, value)}"
+        )
     for key, item in value.items():
         if not isinstance(key, str) or not key.isidentifier():
             raise ConfigError(f"{name} key {key!r} is not a keyword argument name")
@@ -323,7 +338,10 @@ def rail_params_field() -> Any:
 
     def convert(value: object) -> dict[str, dict[str, Any]]:
         if not isinstance(value, Mapping):
-            raise ConfigError("rails_params must be a table of tables, one per rail reference")
+            raise ConfigError(
+                "rails_params must be a table of tables, one per rail reference"
+                f"{array_of_tables('rails_params', value)}"
+            )
         tables: dict[str, dict[str, Any]] = {}
         for ref, table in value.items():
             name = f"rails_params.{json.dumps(str(ref))}"

@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from .._exceptions import ConfigError
-from .fields import count, decimal_field, risk_share, share
+from .fields import array_of_tables, count, decimal_field, risk_share, share
 
 __all__ = [
     "MAX_DELAY_MS",
@@ -139,7 +139,7 @@ def _nested(cls: type[_C], value: object, name: str) -> _C:
     if isinstance(value, Mapping):
         built: _C = build_table(cls, value, prefix=f"{name}.")
         return built
-    raise ConfigError(f"{name} must be a table, got {value!r}")
+    raise ConfigError(f"{name} must be a table, got {value!r}{array_of_tables(name, value)}")
 
 
 NESTED: Final[dict[str, type]] = {

@@ -16,11 +16,13 @@ crashing the run (or sealing one ``verify`` rejects) when its time gets there:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from typing import Final
 
 from .._exceptions import ConfigError
 from .clock import format_utc, format_utc_ns, from_epoch_ns, parse_utc_ns
+from .fields import unquoted
 
 __all__ = [
     "EARLIEST_NS",
@@ -100,10 +102,9 @@ def rfc3339_letters(value: object) -> object:
 def check_start(_inst: object, _attr: object, value: object) -> None:
     """``start_time`` is an RFC 3339 time within a run's range."""
     if isinstance(value, (dt.date, dt.time)):  # TOML reads an unquoted time as one
-        raise ConfigError(
-            f"start_time must be a quoted string: TOML read {value.isoformat()} (unquoted) as "
-            f'a {type(value).__name__}; write start_time = "{_quoted(value)}"'
-        )
+        error = ConfigError(_unquoted(value, _quoted(value)))
+        error.as_written = functools.partial(_unquoted_as_written, value)
+        raise error
     if not isinstance(value, str):
         raise ConfigError(
             f'start_time must be an RFC 3339 string such as "2026-01-01T00:00:00Z", got {value!r}'
@@ -130,6 +131,32 @@ def check_start(_inst: object, _attr: object, value: object) -> None:
         raise ConfigError(f"start_time {value} is {problem}: {RANGE_NOTE}")
 
 
+def _unquoted(value: dt.date | dt.time, write: str) -> str:
+    """The refusal of the unquoted TOML date or time ``value``: ``write`` the string to write."""
+    return (
+        f"start_time must be a quoted string: TOML read {value.isoformat()} (unquoted) as "
+        f'a {type(value).__name__}; write start_time = "{write}"'
+    )
+
+
+def _unquoted_as_written(value: dt.date | dt.time, written: str) -> str | None:
+    """The refusal of the unquoted datetime ``value``, written ``written`` in the file.
+
+    TOML reads a time to the microsecond: ``2026-01-01T00:00:00.123456789Z`` was told to
+    write ``"2026-01-01T00:00:00.123456Z"``, another start. The string to write is the
+    text as written (``Z`` added when it has no offset). None for a date or a time of day,
+    whose string ``_quoted`` writes whole.
+    """
+    if not isinstance(value, dt.datetime):
+        return None
+    with_offset = rfc3339_letters(written)
+    if isinstance(with_offset, str) and _RFC3339.fullmatch(with_offset) is None:
+        with_offset = rfc3339_letters(f"{written}Z")
+    if not isinstance(with_offset, str) or _RFC3339.fullmatch(with_offset) is None:
+        return None
+    return _unquoted(value, with_offset)
+
+
 def _quoted(value: dt.date | dt.time) -> str:
     """The RFC 3339 UTC text of an unquoted TOML date or time (without an offset: UTC)."""
     if isinstance(value, dt.datetime):
@@ -144,7 +171,10 @@ def _quoted(value: dt.date | dt.time) -> str:
 def check_step_interval(_inst: object, _attr: object, value: object) -> None:
     """``step_interval_ms`` is a positive int of at most ``MAX_STEP_INTERVAL_MS``."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"step_interval_ms must be a positive integer, got {value!r}")
+        raise ConfigError(
+            f"step_interval_ms must be a positive integer, got {value!r}"
+            f"{unquoted('step_interval_ms', value)}"
+        )
     if value > MAX_STEP_INTERVAL_MS:
         raise ConfigError(
             f"step_interval_ms must be at most {MAX_STEP_INTERVAL_MS} (31 days: a month's bar), "

@@ -5,8 +5,10 @@ Shared by the CSV check (``datafile``), the CSV feed and the Parquet reader.
 
 from __future__ import annotations
 
+import errno
 import os
-from typing import IO, TYPE_CHECKING
+import re
+from typing import IO, TYPE_CHECKING, Final
 
 from .._exceptions import DataFileError
 from .._support.fsutil import NotAFile, open_regular
@@ -45,12 +47,36 @@ def open_data_file(path: Path) -> IO[bytes]:
         ) from None
     except OSError as exc:
         raise DataFileError(
-            f"cannot open data file {path}: {exc.strerror}",
+            f"cannot open data file {path}: {exc.strerror}{_unexpanded(path, exc)}",
             path=path,
             line=None,
             column=None,
             value=None,
         ) from None
+
+
+_VARIABLE: Final = re.compile(r"\$(?:\{[A-Za-z_]\w*\}|[A-Za-z_]\w*)", re.ASCII)
+"""A shell's variable in a path (``$DATA``, ``${DATA}``), which a config does not expand."""
+
+
+def _unexpanded(path: Path, exc: OSError) -> str:
+    """What a missing ``path`` is told of how it is read; "" when nothing.
+
+    No ``$DATA`` is expanded, and a blank at a name's start or end (``"csv:goog.csv "``,
+    hard to see in the message) is the name's own.
+    """
+    found = _VARIABLE.search(str(path))
+    if exc.errno != errno.ENOENT:
+        return ""
+    if found is not None:
+        return (
+            f" (a path is read as written: {found.group()} is not expanded, no variable is; "
+            "write the path it stands for)"
+        )
+    blank = next((part for part in path.parts if part != part.strip()), None)
+    if blank is not None:
+        return f" (a path is read as written: its name {blank!r} begins or ends with a blank)"
+    return ""
 
 
 def grew_past(stream: IO[bytes], read: int) -> bool:

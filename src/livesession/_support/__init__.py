@@ -10,7 +10,8 @@ tool's ``--output``), ``tmpfiles`` (what a write killed before its rename left),
 as an API call starts). Text and
 numbers: ``secrets`` (redaction and the secret scan), ``secret_urls`` (what of a URL or a
 DSN is its credential), ``text`` (a plug-in's text made fit
-for files and messages), ``decimalwords`` (a ``decimal`` signal in words), ``jsonwords``
+for files and messages), ``charnames`` (a character a key may not hold, named),
+``decimalwords`` (a ``decimal`` signal in words), ``jsonwords``
 (a ``--json`` object's texts read as UTF-8 under any locale), ``numbertext`` (the one
 form a number may be written in) and ``retryafter`` (how long an HTTP answer's
 ``Retry-After`` asks to wait).
