@@ -1214,6 +1214,39 @@ class TestDuplicateClientId:
         assert fake.created["dup4"] == 1
         assert fake.order_status("dup4") == "NEW"
 
+    @staticmethod
+    def _rest_in_eth(fake, cid: str) -> None:
+        """An open ETH/USDT order of ``cid``: another session's, of the same ids."""
+        with fake._lock:
+            params = {"symbol": "ETHUSDT", "newClientOrderId": cid, "type": "LIMIT"}
+            params |= {"side": "BUY", "quantity": "0.010", "price": "1500.00"}
+            assert fake._new_order(params).status == 200
+
+    def test_an_id_open_in_another_symbol_is_another_sessions(self, broker, fake):
+        """The venue refused an id whose open order is in ETH/USDT; looked up in BTC/USDT
+        only, it was OutcomeUnknown ("... but the order was not found"). One read of the
+        account's open orders now names it another session's: Rejected CLIENT_ID_IN_USE.
+        A send the venue takes reads no open orders."""
+        broker.submit(_limit("own5"), NOW)
+        assert fake.count("GET", "/api/v3/openOrders") == 0
+        self._rest_in_eth(fake, "dup5")
+        with pytest.raises(Rejected, match="dup5 in ETH/USDT, not this order's symbol") as info:
+            broker.submit(_limit("dup5"), NOW)
+        assert info.value.reason == "CLIENT_ID_IN_USE"
+        assert fake.created["dup5"] == 1  # the other session's only
+        assert broker.poll(NOW + 1) == [
+            AckReport(client_order_id="own5", venue_order_id="1001", ts_ns=NOW)
+        ]
+
+    def test_a_venue_that_lists_no_open_orders_without_a_symbol(self, broker, fake, monkeypatch):
+        """A venue that needs a symbol to list open orders (ccxt refuses the read) cannot
+        say whose order it is: OutcomeUnknown, as before."""
+        monkeypatch.setitem(broker._exchange.options, "warnOnFetchOpenOrdersWithoutSymbol", True)
+        self._rest_in_eth(fake, "dup6")
+        with pytest.raises(OutcomeUnknown, match="duplicate client order id but the order was"):
+            broker.submit(_limit("dup6"), NOW)
+        assert fake.created["dup6"] == 1
+
 
 class TestRecover:
     """A new broker (a resumed run's process) reports on the orders an earlier one sent."""

@@ -14,6 +14,7 @@ from typing import Final
 __all__ = [
     "BROKER_CALL_FAILED",
     "BROKER_REPORT_INVALID",
+    "CLIENT_ID_IN_USE",
     "DAILY_LOSS_KILL",
     "FEED_ERROR",
     "FEED_EXHAUSTED",
@@ -59,7 +60,16 @@ BROKER_CALL_FAILED: Final = "BROKER_CALL_FAILED"
 journal offset a checkpoint records)."""
 IDEMPOTENCY_CONFLICT: Final = "IDEMPOTENCY_CONFLICT"
 """The fault reason of an order whose client order id was reserved for other parameters."""
-HALTED_TO_FAULT: Final = INPUT_FAULTS | {UNEXPECTED_ERROR, BROKER_CALL_FAILED, IDEMPOTENCY_CONFLICT}
+CLIENT_ID_IN_USE: Final = "CLIENT_ID_IN_USE"
+"""The fault reason (and the venue's refusal of the order) when the venue has an open order
+under the session's client order id in a symbol the order is not for: another session sends
+the same ids (one of the same run id and strategy id, from another ``--out`` or host)."""
+HALTED_TO_FAULT: Final = INPUT_FAULTS | {
+    UNEXPECTED_ERROR,
+    BROKER_CALL_FAILED,
+    IDEMPOTENCY_CONFLICT,
+    CLIENT_ID_IN_USE,
+}
 """The reasons whose trading halt is the first half of a fault (``halt_and_fault``,
 ``input_failed``): ``ERROR_REQUIRES_OPERATOR`` follows at once, and an operator's ``ack``
 then acknowledges the fault (cancel, flatten, stop), never re-enables trading."""

@@ -21,7 +21,13 @@ from .._artifacts.sinks import line_sink_edge, metrics_sink_edge
 from .._domain import clock as _clock
 from .._domain.config import DryrunConfig
 from .._domain.decimal import with_context
-from .._domain.reasons import BROKER_CALL_FAILED, FEED_ERROR, LEASE_LOST, STRATEGY_ERROR
+from .._domain.reasons import (
+    BROKER_CALL_FAILED,
+    CLIENT_ID_IN_USE,
+    FEED_ERROR,
+    LEASE_LOST,
+    STRATEGY_ERROR,
+)
 from .._domain.retry import RetryPolicy
 from .._exceptions import ConfigError
 from .._market.datapin import pin_data
@@ -382,6 +388,7 @@ def assemble(
         retry=retry,
         protect=lambda cid, protection: exits.watch(cid, protection),  # noqa: PLW0108
         health=health,
+        id_in_use=lambda exc: halt_and_fault(parts, CLIENT_ID_IN_USE, exc),
     )
     exits = OcoExits(
         ctx,

@@ -23,6 +23,7 @@ from .._domain.decimal import ZERO, plain, quantize
 from .._domain.grid import intent_on_grid
 from .._domain.ids import client_order_id, record_code
 from .._domain.model import Order, OrderIntent, OrderType, Side
+from .._domain.reasons import CLIENT_ID_IN_USE
 from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, SinkFailure, Transient
 from .._risk.governor import TradingState
@@ -66,8 +67,10 @@ class Execution:
         retry: RetryPolicy,
         protect: Callable[[str, Protection], None],
         health: BrokerHealth,
+        id_in_use: Callable[[Rejected], None],
     ) -> None:
         self._c = ctx
+        self._id_in_use = id_in_use
         self._health = health
         self._idem = idempotency
         self._rails = tuple(rails)
@@ -265,28 +268,14 @@ class Execution:
             self._submit_with_retry(order)
         except Rejected as exc:
             self._idem.complete(cid, f"rejected:{exc.reason}")
-            self._c.recorder.emit(
-                "ORDER_REJECTED",
-                {
-                    "client_order_id": cid,
-                    "intent_seq": intent_seq,
-                    "reason": exc.reason,
-                    **(links or {}),
-                },
-            )
+            _not_sent(self._c, cid, intent_seq, {"reason": exc.reason}, links)
+            if exc.reason == CLIENT_ID_IN_USE:  # another session sends this run's ids
+                self._id_in_use(exc)
             return None
         except Transient as exc:
             self._idem.complete(cid, "not_sent")
-            self._c.recorder.emit(
-                "ORDER_REJECTED",
-                {
-                    "client_order_id": cid,
-                    "intent_seq": intent_seq,
-                    "reason": "SEND_FAILED",
-                    "error": type(exc).__name__,
-                    **(links or {}),
-                },
-            )
+            failed = {"reason": "SEND_FAILED", "error": type(exc).__name__}
+            _not_sent(self._c, cid, intent_seq, failed, links)
             return None
         except OutcomeUnknown:
             return "unknown"
@@ -453,6 +442,19 @@ class Execution:
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore from a checkpoint made by ``get_state``."""
         self.intent_seq = state["intent_seq"]
+
+
+def _not_sent(
+    c: SessionContext,
+    cid: str,
+    intent_seq: int,
+    why: Mapping[str, str],
+    links: Mapping[str, str] | None,
+) -> None:
+    """``ORDER_REJECTED`` for an order the venue refused (``why``: its reason) or never got."""
+    c.recorder.emit(
+        "ORDER_REJECTED", {"client_order_id": cid, "intent_seq": intent_seq, **why, **(links or {})}
+    )
 
 
 def _beyond_the_position(book: Book, intent: OrderIntent) -> Rejection | None:

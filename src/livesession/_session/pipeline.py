@@ -434,7 +434,9 @@ def halt_and_fault(p: SessionParts, reason: str, exc: BaseException) -> None:
     call a checkpoint could not wait for, the error naming it: ``journal_offset raised
     OSError: ...``), said once; ``IDEMPOTENCY_CONFLICT`` (a client order id reserved for
     other order parameters: a resumed run that no longer repeats the crashed one, on a
-    venue that lost what it held, say; resumed again, it would meet the same key).
+    venue that lost what it held, say; resumed again, it would meet the same key);
+    ``CLIENT_ID_IN_USE`` (the venue has an open order of the session's client order id in
+    another symbol: another session sends the same ids, and would clash again).
     """
     if p.lifecycle.failed and p.lifecycle.reason == reason == BROKER_CALL_FAILED:
         return  # a later checkpoint (a stop's) failing alike changes nothing

@@ -22,7 +22,7 @@ from ..._domain.model import AckReport, CancelReport, RejectReport, VenueOrderSt
 from ..._exceptions import BrokerError, ConfigError, OutcomeUnknown, Rejected
 from ..._support.optional import import_optional
 from ..._typing import ConfirmingLookup, RecoveringVenue, SandboxAware
-from .byid import found_by_id
+from .byid import found_by_id, refuse_if_open_elsewhere
 from .clock import resync_time
 from .convert import (
     _amount_and_price,
@@ -392,6 +392,7 @@ class CcxtSandboxBroker(
         self._unconfirmed[cid] = order
         found = self.lookup(cid)
         if found is None:
+            refuse_if_open_elsewhere(self, order)  # another session's order of this id
             # The venue said it has the id, yet nobody can see it: stay unconfirmed.
             self._unconfirmed[cid] = order
             raise OutcomeUnknown(

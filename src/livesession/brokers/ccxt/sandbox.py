@@ -51,7 +51,13 @@ _SPOT_ONLY: Final[Mapping[str, Any]] = {
 SANDBOX_EXCHANGES: Final[Mapping[str, _Sandbox]] = {
     "binance": _Sandbox(
         api_hosts=frozenset({"testnet.binance.vision", "testnet.binancefuture.com"}),
-        options={**_SPOT_ONLY, "fetchCurrencies": False, "fetchMargins": False},
+        # The account's open orders in every symbol: read only to explain a duplicate id.
+        options={
+            **_SPOT_ONLY,
+            "fetchCurrencies": False,
+            "fetchMargins": False,
+            "warnOnFetchOpenOrdersWithoutSymbol": False,
+        },
         client_id_param="newClientOrderId",
     ),
     "bybit": _Sandbox(
