@@ -1,5 +1,7 @@
 """A broker of the caller's on a venue that outlives it, for resumes after a crash.
 
+``crashed_run`` runs a strategy on it and dies mid-run, its last checkpoint at step 0.
+
 ``OwnBroker`` is a desk's adapter on ``Venue``: market orders fill at once; it reports on
 the orders it knows, those it sent and those it looked up (one an earlier process sent
 included), the moment it learns of them.
@@ -8,9 +10,10 @@ included), the moment it learns of them.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+import pytest
 
 from livesession import (
     AckReport,
@@ -23,6 +26,12 @@ from livesession import (
     VenueOrder,
     VenueOrderStatus,
 )
+from livesession._rundir import create_run
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from livesession import DryrunConfig
 
 D = Decimal
 
@@ -118,3 +127,24 @@ class OwnBroker:
 
     def close(self) -> None:
         pass
+
+
+def crashed_run(out: Path, cfg: DryrunConfig, venue: Venue, strategy: Any, *, at_step: int) -> Path:
+    """A run of ``strategy`` on ``OwnBroker`` that dies at step ``at_step``; its directory.
+
+    ``cfg`` checkpoints rarely enough that the last checkpoint is the one at step 0: what
+    the run sent was cut off with the crash, and only ``venue`` remembers it.
+    """
+    crashed = create_run(cfg, out, broker=OwnBroker(venue), strategy=strategy)
+
+    def crash(inner: Any) -> None:
+        if inner.steps_done == at_step:
+            raise KeyboardInterrupt
+
+    crashed.step_hooks.append(crash)
+    crashed.preflight()
+    crashed.activate()
+    with pytest.raises(KeyboardInterrupt):
+        crashed.run_n_steps(cfg.steps)
+    crashed.close()  # seals nothing: the last checkpoint is at step 0
+    return out / cfg.run_id

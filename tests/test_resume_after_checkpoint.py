@@ -25,7 +25,7 @@ import pytest
 pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
-from _ownvenue import OwnBroker, Venue
+from _ownvenue import OwnBroker, Venue, crashed_run
 from livesession import (
     Bar,
     DryrunConfig,
@@ -37,7 +37,7 @@ from livesession import (
     VenueOrderStatus,
 )
 from livesession._artifacts import names
-from livesession._rundir import create_run, resume_run
+from livesession._rundir import resume_run
 from livesession._rundir import session as rundir_session
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
@@ -225,22 +225,10 @@ class BuyOnce:
 def _crash_own_run(tmp_path, venue: Venue, *, limit: bool = False):
     """A run on ``OwnBroker`` that dies at step 12, after its order (bar 10) was sent."""
     cfg = DryrunConfig(run_id="own", strategy_id="buy_once", steps=40, checkpoint_every=1000)
-    strategy = BuyOnce(limit=limit)
-    crashed = create_run(cfg, tmp_path, broker=OwnBroker(venue), strategy=strategy)
-
-    def crash(inner: Any) -> None:
-        if inner.steps_done == 12:
-            raise KeyboardInterrupt
-
-    crashed.step_hooks.append(crash)
-    crashed.preflight()
-    crashed.activate()
-    with pytest.raises(KeyboardInterrupt):
-        crashed.run_n_steps(40)
-    crashed.close()  # seals nothing: the last checkpoint is at step 0
+    run_dir = crashed_run(tmp_path, cfg, venue, BuyOnce(limit=limit), at_step=12)
     assert venue.position == (0 if limit else D("0.010"))
     (sent,) = venue.created
-    return tmp_path / "own", sent
+    return run_dir, sent
 
 
 class TestABrokerOfTheCallers:

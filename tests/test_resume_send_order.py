@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 import pytest
 
-from _ownvenue import OwnBroker, Venue
+from _ownvenue import OwnBroker, Venue, crashed_run
 from livesession import Bar, DryrunConfig, OrderIntent, Side
 from livesession._domain.ids import client_order_id
 from livesession._domain.model import Order
-from livesession._rundir import create_run, resume_run
+from livesession._rundir import resume_run
 from livesession._session.aftercheckpoint import in_send_order
 from livesession.verify import verify_run
 
@@ -98,26 +98,15 @@ def test_a_broker_of_the_callers(tmp_path):
     cfg = DryrunConfig(
         run_id=run_id, strategy_id=BuyThenSell.strategy_id, steps=40, checkpoint_every=1000
     )
-    crashed = create_run(cfg, tmp_path, broker=OwnBroker(venue), strategy=BuyThenSell())
-
-    def crash(inner: Any) -> None:
-        if inner.steps_done == 14:
-            raise KeyboardInterrupt
-
-    crashed.step_hooks.append(crash)
-    crashed.preflight()
-    crashed.activate()
-    with pytest.raises(KeyboardInterrupt):
-        crashed.run_n_steps(40)
-    crashed.close()  # the last checkpoint is at step 0
+    run_dir = crashed_run(tmp_path, cfg, venue, BuyThenSell(), at_step=14)
     assert set(venue.created) == {bought, sold}
     assert venue.position == 0
 
-    session = resume_run(tmp_path / run_id, broker=OwnBroker(venue), strategy=BuyThenSell())
+    session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyThenSell())
     session.request_stop("operator")
     session.close()
     assert venue.position == 0
-    _assert_booked_in_send_order(tmp_path / run_id, bought, sold)
+    _assert_booked_in_send_order(run_dir, bought, sold)
 
 
 def test_the_ccxt_broker(fake, tmp_path, monkeypatch):
