@@ -95,6 +95,12 @@ class TestCompare:
         local = [_local("a"), _local("b"), _local("c", closed=True)]
         assert lookups_needed(local, [_venue("a")]) == ("b", "c")
 
+    def test_lookups_go_in_the_books_order(self):
+        """Not by client order id (a hash): a venue that reports on an order once a lookup
+        finds it (the ccxt broker) reports the fills of orders in doubt in the book's order."""
+        local = [_local("c"), _local("a"), _local("b", closed=True)]
+        assert lookups_needed(local, []) == ("c", "a", "b")
+
     def test_order_missing_at_venue(self):
         """The venue does not know an order the book has open."""
         comparison = _compare([_local("a")], looked_up={"a": None})

@@ -20,29 +20,24 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import attrs
 import pytest
 
 pytest.importorskip("ccxt")
 pytest.importorskip("requests")
 
+from _ownvenue import OwnBroker, Venue, crashed_run
 from livesession import (
-    AckReport,
     Bar,
-    CancelReport,
     DryrunConfig,
-    FillReport,
     OrderIntent,
     OrderType,
-    Rejected,
     SessionState,
     SessionStatus,
     Side,
-    VenueOrder,
     VenueOrderStatus,
 )
 from livesession._artifacts import names
-from livesession._rundir import create_run, resume_run
+from livesession._rundir import resume_run
 from livesession._rundir import session as rundir_session
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
@@ -196,99 +191,6 @@ class TestTheVenueDoesNotAnswer:
 # -- a broker of the caller's -------------------------------------------------------------
 
 
-class _Venue:
-    """A venue that outlives the broker talking to it: its orders and net position."""
-
-    def __init__(self) -> None:
-        self.orders: dict[str, VenueOrder] = {}
-        self.position = D(0)
-        self.created: dict[str, int] = {}
-
-
-class OwnBroker:
-    """A desk's adapter: market orders fill at once; it reports on the orders it knows.
-
-    Like a real venue's adapter, it knows the orders it sent and those it looked up (one
-    sent by an earlier process included), and reports their ack and fill once.
-    """
-
-    kind = "mock"
-    simulated = True
-
-    def __init__(self, venue: _Venue) -> None:
-        self.venue = venue
-        self.price = D("100.00")
-        self.reports: list[Any] = []
-        self.known: set[str] = set()
-
-    def on_market(self, bar: Bar) -> None:
-        self.price = bar.close
-
-    def submit(self, order: Any, now_ns: int) -> None:
-        venue = self.venue
-        cid = order.client_order_id
-        venue.created[cid] = venue.created.get(cid, 0) + 1
-        market = order.order_type is OrderType.MARKET
-        if market:
-            venue.position += order.quantity if order.side is Side.BUY else -order.quantity
-        venue.orders[cid] = VenueOrder(
-            client_order_id=cid,
-            symbol=order.symbol,
-            side=order.side,
-            quantity=order.quantity,
-            filled_quantity=order.quantity if market else D(0),
-            status=VenueOrderStatus.FILLED if market else VenueOrderStatus.NEW,
-            venue_order_id=f"v{len(venue.orders) + 1}",
-        )
-        self._learn(cid, now_ns)
-
-    def _learn(self, cid: str, now_ns: int) -> None:
-        """Report an order this broker did not know yet: its ack, fill or cancel."""
-        if cid in self.known:
-            return
-        self.known.add(cid)
-        seen = self.venue.orders[cid]
-        self.reports.append(
-            AckReport(client_order_id=cid, venue_order_id=seen.venue_order_id, ts_ns=now_ns)
-        )
-        if seen.status is VenueOrderStatus.FILLED:
-            self.reports.append(
-                FillReport(
-                    client_order_id=cid,
-                    ts_ns=now_ns,
-                    trade_id=f"t-{seen.venue_order_id}",
-                    quantity=seen.quantity,
-                    price=self.price,
-                )
-            )
-        elif seen.status is VenueOrderStatus.CANCELED:
-            self.reports.append(CancelReport(client_order_id=cid, ts_ns=now_ns))
-
-    def cancel(self, client_order_id: str, now_ns: int) -> None:
-        seen = self.venue.orders.get(client_order_id)
-        if seen is None or seen.status is not VenueOrderStatus.NEW:
-            raise Rejected("not open", reason="ORDER_NOT_OPEN", client_order_id=client_order_id)
-        self.venue.orders[client_order_id] = attrs.evolve(seen, status=VenueOrderStatus.CANCELED)
-        if client_order_id in self.known:
-            self.reports.append(CancelReport(client_order_id=client_order_id, ts_ns=now_ns))
-
-    def poll(self, now_ns: int) -> list[Any]:
-        reports, self.reports = self.reports, []
-        return reports
-
-    def open_orders(self) -> list[VenueOrder]:
-        return [o for o in self.venue.orders.values() if o.status is VenueOrderStatus.NEW]
-
-    def order_by_client_id(self, client_order_id: str) -> VenueOrder | None:
-        seen = self.venue.orders.get(client_order_id)
-        if seen is not None:
-            self._learn(client_order_id, 0)
-        return seen
-
-    def close(self) -> None:
-        pass
-
-
 class BuyOnce:
     """Buys 0.010 at bar 10 and holds (``limit``: bids 3 % below the market instead)."""
 
@@ -320,32 +222,20 @@ class BuyOnce:
         self.n = int(state["n"])
 
 
-def _crash_own_run(tmp_path, venue: _Venue, *, limit: bool = False):
+def _crash_own_run(tmp_path, venue: Venue, *, limit: bool = False):
     """A run on ``OwnBroker`` that dies at step 12, after its order (bar 10) was sent."""
     cfg = DryrunConfig(run_id="own", strategy_id="buy_once", steps=40, checkpoint_every=1000)
-    strategy = BuyOnce(limit=limit)
-    crashed = create_run(cfg, tmp_path, broker=OwnBroker(venue), strategy=strategy)
-
-    def crash(inner: Any) -> None:
-        if inner.steps_done == 12:
-            raise KeyboardInterrupt
-
-    crashed.step_hooks.append(crash)
-    crashed.preflight()
-    crashed.activate()
-    with pytest.raises(KeyboardInterrupt):
-        crashed.run_n_steps(40)
-    crashed.close()  # seals nothing: the last checkpoint is at step 0
+    run_dir = crashed_run(tmp_path, cfg, venue, BuyOnce(limit=limit), at_step=12)
     assert venue.position == (0 if limit else D("0.010"))
     (sent,) = venue.created
-    return tmp_path / "own", sent
+    return run_dir, sent
 
 
 class TestABrokerOfTheCallers:
     """The same on a broker that is neither the ccxt one nor a rewound simulation."""
 
     def test_a_stop_at_once_flattens_what_the_venue_holds(self, tmp_path):
-        venue = _Venue()
+        venue = Venue()
         run_dir, sent = _crash_own_run(tmp_path, venue)
         session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
         assert resume_record(run_dir)["after_checkpoint"] == [
@@ -362,7 +252,7 @@ class TestABrokerOfTheCallers:
         assert verdict.ok, verdict.violations
 
     def test_the_re_run_reaches_it_sent_once(self, tmp_path):
-        venue = _Venue()
+        venue = Venue()
         run_dir, sent = _crash_own_run(tmp_path, venue)
         session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce())
         assert resume_record(run_dir)["after_checkpoint"] == [
@@ -380,7 +270,7 @@ class TestABrokerOfTheCallers:
         """A resting bid the kill found, tracked and cancelled: when the re-run reaches its
         intent (the kill flattened nothing, so it has the same client order id), the
         order is neither sent again nor tracked twice."""
-        venue = _Venue()
+        venue = Venue()
         run_dir, sent = _crash_own_run(tmp_path, venue, limit=True)
         assert venue.orders[sent].status is VenueOrderStatus.NEW
         session = resume_run(run_dir, broker=OwnBroker(venue), strategy=BuyOnce(limit=True))
@@ -400,7 +290,7 @@ class TestABrokerOfTheCallers:
 
     def test_a_store_that_cannot_list_its_keys_is_said(self, tmp_path, monkeypatch):
         """A store without ``reservations``: ``after_checkpoint`` is null, as before."""
-        venue = _Venue()
+        venue = Venue()
         run_dir, _sent = _crash_own_run(tmp_path, venue)
         opened = rundir_session.open_store
 

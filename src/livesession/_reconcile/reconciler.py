@@ -158,9 +158,14 @@ class ReconcilePlan:
 def lookups_needed(
     local: Sequence[LocalOrder], venue_open: Sequence[VenueOrder]
 ) -> tuple[str, ...]:
-    """Client ids to look up one by one: tracked orders the venue does not list as open."""
+    """Client ids to look up one by one: tracked orders the venue does not list as open.
+
+    In ``local``'s order, the book's (the order it took them in): a venue that reports on
+    an order once a lookup finds it (the ccxt broker, on an order sent in doubt or found by
+    a resume) then reports their fills in that order, not by client order id (a hash).
+    """
     listed = {v.client_order_id for v in venue_open}
-    return tuple(sorted(o.client_order_id for o in local if o.client_order_id not in listed))
+    return tuple(o.client_order_id for o in local if o.client_order_id not in listed)
 
 
 def compare(

@@ -29,6 +29,12 @@ until the first of:
 Tracked before the re-run reaches its intent, it is neither sent nor tracked again then.
 One the venue does not know is left to the re-run, which may send it (its key is
 reserved: never twice).
+
+The orders found are looked up, recorded and tracked in the order the crashed process sent
+them (``in_send_order``: by the intent each client order id is the id of), so their fills
+reach the book as they would have without the crash. Before, they went by client order id,
+a hash: a run that bought and then sold to close could book the sale first, and record a
+short position (``POSITION_CHANGED`` ``-0.010``) the session never held.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
+from .._domain.ids import client_order_id
 from .._domain.model import Order, OrderType, Side
 from .._exceptions import BrokerError
 from .._typing import (
@@ -62,6 +69,7 @@ __all__ = [
     "NO_ANSWER",
     "Looked",
     "hold",
+    "in_send_order",
     "lists_sent_after",
     "look_up",
     "order_from_fingerprint",
@@ -76,6 +84,11 @@ NO_ANSWER: Final = "NO_ANSWER"
 _NEVER_SENT: Final = ("not_sent", "rejected:")
 """Outcomes of a key whose order never reached the venue (a venue's refusal, or a send
 that failed before it arrived): nothing to look up."""
+_LEGS: Final = ("main", "flatten", "sl", "tp")
+"""The legs of one intent, in the order they are sent (an entry's ``sl`` and ``tp`` after it
+filled; ``main`` and ``flatten`` never share an intent)."""
+_SEARCHED: Final = 16_384
+"""How many intents each side of the checkpoint's ``in_send_order`` tells apart at most."""
 _REASON: Final = "resume"
 """The ``reason`` of the ``ORDER_SUBMITTED`` that records an order found by the resume."""
 
@@ -153,29 +166,66 @@ def order_from_fingerprint(cid: str, fingerprint: str) -> Order | None:
 def look_up(p: SessionParts, accounted: Container[str]) -> list[Looked] | None:
     """Look up at the venue each key of the store the checkpoint does not account for.
 
-    ``accounted``: the client order ids the run recorded before its checkpoint. Nothing is
-    recorded here (``hold`` does, after ``C2_RESUME``). None when the store cannot list
-    its keys (not a ``ListableStore``).
+    ``accounted``: the client order ids the run recorded before its checkpoint. They are
+    looked up in the order the session sent them (``in_send_order``): a venue that reports
+    on an order once a lookup finds it reports in that order. Nothing is recorded here
+    (``hold`` does, after ``C2_RESUME``). None when the store cannot list its keys (not a
+    ``ListableStore``).
     """
     store = p.idempotency
     if not isinstance(store, ListableStore):
         return None
-    broker = p.broker
-    found: list[Looked] = []
+    orders: list[Order] = []
     for record in store.reservations():
         cid, outcome = record.key, record.outcome or ""
         if cid in accounted or p.book.tracked(cid) is not None or outcome.startswith(_NEVER_SENT):
             continue
         order = order_from_fingerprint(cid, record.fingerprint)
-        if order is None:
-            continue
+        if order is not None:
+            orders.append(order)
+    cfg = p.config
+    broker = p.broker
+    found: list[Looked] = []
+    for order in in_send_order(orders, cfg.run_id, cfg.strategy_id, p.execution.intent_seq):
         try:
-            seen = broker.order_by_client_id(cid)  # tracks nothing: the re-run may reach it
+            # Tracks nothing: the re-run may reach it.
+            seen = broker.order_by_client_id(order.client_order_id)
         except BrokerError as exc:
             found.append(Looked(order=order, error=exc))
         else:
             found.append(Looked(order=order, seen=seen))
     return found
+
+
+def in_send_order(
+    orders: Sequence[Order], run_id: str, strategy_id: str, last_seq: int
+) -> list[Order]:
+    """``orders`` in the order the session sent them: by intent, then leg (``_LEGS``).
+
+    A client order id is the hash of its run, strategy, intent and leg
+    (``client_order_id``): the intents are tried outward from ``last_seq``, the
+    checkpoint's last (one sent after it is of a later intent, or a protective leg of an
+    earlier entry), until every id is told, at most ``_SEARCHED`` each way. One not told
+    (not an id of this run's) goes last, by id, as every one did before.
+    """
+    if len(orders) < 2:  # noqa: PLR2004 - one order has no order to keep
+        return list(orders)
+    wanted = {order.client_order_id for order in orders}
+    rank: dict[str, tuple[int, int]] = {}
+    for step in range(2 * _SEARCHED):
+        if len(rank) == len(wanted):
+            break
+        seq = last_seq + 1 + step // 2 if step % 2 == 0 else last_seq - step // 2
+        if seq < 1:
+            continue
+        for at, leg in enumerate(_LEGS):
+            cid = client_order_id(run_id, strategy_id, seq, leg)
+            if cid in wanted:
+                rank[cid] = (seq, at)
+    untold = (2**63, 0)
+    return sorted(
+        orders, key=lambda order: (rank.get(order.client_order_id, untold), order.client_order_id)
+    )
 
 
 def resume_record(looked: Sequence[Looked] | None) -> list[dict[str, str]] | None:
@@ -216,7 +266,7 @@ def take(c: SessionContext, idem: IdempotencyStore, adopt: Callable[[str, str], 
     """Track every order held in ``Book.found_after``, sent in doubt; adopt what was seen."""
     book = c.book
     held, book.found_after = book.found_after, {}
-    for cid, item in sorted(held.items()):
+    for cid, item in held.items():  # in send order (``look_up``)
         if book.tracked(cid) is not None:
             continue
         order = item.order
