@@ -602,18 +602,19 @@ def test_every_call_of_a_verb_keeps_its_result(tmp_path: Path) -> None:
     """Bug: ``verb_result(name)`` kept the latest call of a verb only: of two kills in one
     block, the first (its caller cancelled by a timeout) was applied and its result lost,
     the second's ``ALREADY`` taking its place. ``verb_results(name)`` gives every call's
-    result, in the order of the calls; ``verb_result`` still gives the latest."""
+    result, in the order of the calls; ``verb_result`` still gives the latest.
+
+    The two kills run on the session's side threads at once, so either may take effect
+    first (``verb_results`` says so): which one is ``APPLIED`` is not asserted. Asserting
+    the first was (when the verbs ran on the loop's one-thread default executor, in order)
+    failed about one run in six on Python 3.13."""
 
     Results = tuple[VerbResult, ...]
 
     async def main() -> tuple[Results, Results, VerbResult | None, VerbResult, Results, Results]:
-        loop = asyncio.get_running_loop()
-        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(1))  # calls in order
         async with open_session(DryrunConfig(run_id="aio-verbs"), out_dir=tmp_path) as s:
             await s.run_steps(5)
             none = await s.verb_results("kill")
-            busy = threading.Event()
-            blocker = loop.run_in_executor(None, busy.wait)  # the executor's one thread
             timed_out = asyncio.create_task(s.kill("first"))
             for _ in range(5):
                 await asyncio.sleep(0)
@@ -623,8 +624,6 @@ def test_every_call_of_a_verb_keeps_its_result(tmp_path: Path) -> None:
             second = asyncio.create_task(s.kill("second"))
             for _ in range(5):
                 await asyncio.sleep(0)
-            busy.set()
-            await blocker
             both = await s.verb_results("kill")
             latest = await s.verb_result("kill")
         after = await s.verb_results("kill")  # after the block too
@@ -632,7 +631,7 @@ def test_every_call_of_a_verb_keeps_its_result(tmp_path: Path) -> None:
 
     none, both, latest, second, after, stops = asyncio.run(main())
     assert none == ()
-    assert [r.outcome for r in both] == [VerbOutcome.APPLIED, VerbOutcome.ALREADY]
+    assert sorted(r.outcome.value for r in both) == ["ALREADY", "APPLIED"]
     assert both[1] is second
     assert latest is second
     assert after == both
