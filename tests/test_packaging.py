@@ -192,3 +192,25 @@ class TestClassifiers:
     def test_a_pytest_framework_since_it_registers_a_plugin(self):
         assert "pytest11" in PROJECT["entry-points"]
         assert "Framework :: Pytest" in PROJECT["classifiers"]
+
+
+def test_a_side_venv_of_another_python_stays_out_of_the_sdist(tmp_path):
+    """The sdist takes every file ``.gitignore`` does not name, and it named ``.venv/``
+    alone: a ``.venv312`` made beside the checkout to run the suite on Python 3.12
+    (docs/development.md, "Other Python versions") went into a release built there."""
+    project = tmp_path / "project"
+    for name in ("pyproject.toml", "README.md", "LICENSE", ".gitignore"):
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_bytes((ROOT / name).read_bytes())
+    version = SRC / "_version.py"
+    (project / "src" / "livesession").mkdir(parents=True)
+    (project / "src" / "livesession" / "__init__.py").write_text("", encoding="utf-8")
+    (project / "src" / "livesession" / "_version.py").write_bytes(version.read_bytes())
+    for side in (".venv", ".venv312", ".venv-3.13"):
+        (project / side / "lib").mkdir(parents=True)
+        (project / side / "lib" / "site.py").write_text("", encoding="utf-8")
+    sdist = _build("sdist", project, tmp_path / "dist")
+    with tarfile.open(sdist) as tar:
+        names = [n.split("/", 1)[1] for n in tar.getnames() if "/" in n]
+    assert "src/livesession/_version.py" in names
+    assert not [n for n in names if n.startswith(".venv")], names
