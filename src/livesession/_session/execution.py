@@ -268,14 +268,14 @@ class Execution:
             self._submit_with_retry(order)
         except Rejected as exc:
             self._idem.complete(cid, f"rejected:{exc.reason}")
-            _not_sent(self._c, cid, intent_seq, {"reason": exc.reason}, links)
+            _not_sent(self._c, cid, intent_seq, {"reason": exc.reason, **(links or {})})
             if exc.reason == CLIENT_ID_IN_USE:  # another session sends this run's ids
                 self._id_in_use(exc)
             return None
         except Transient as exc:
             self._idem.complete(cid, "not_sent")
-            failed = {"reason": "SEND_FAILED", "error": type(exc).__name__}
-            _not_sent(self._c, cid, intent_seq, failed, links)
+            failed = {"reason": "SEND_FAILED", "error": type(exc).__name__, **(links or {})}
+            _not_sent(self._c, cid, intent_seq, failed)
             return None
         except OutcomeUnknown:
             return "unknown"
@@ -444,17 +444,9 @@ class Execution:
         self.intent_seq = state["intent_seq"]
 
 
-def _not_sent(
-    c: SessionContext,
-    cid: str,
-    intent_seq: int,
-    why: Mapping[str, str],
-    links: Mapping[str, str] | None,
-) -> None:
-    """``ORDER_REJECTED`` for an order the venue refused (``why``: its reason) or never got."""
-    c.recorder.emit(
-        "ORDER_REJECTED", {"client_order_id": cid, "intent_seq": intent_seq, **why, **(links or {})}
-    )
+def _not_sent(c: SessionContext, cid: str, intent_seq: int, why: Mapping[str, str]) -> None:
+    """``ORDER_REJECTED`` of an order not sent; ``why``: its reason (and a leg's links)."""
+    c.recorder.emit("ORDER_REJECTED", {"client_order_id": cid, "intent_seq": intent_seq, **why})
 
 
 def _beyond_the_position(book: Book, intent: OrderIntent) -> Rejection | None:
