@@ -14,6 +14,7 @@ raised out of the close: a traceback and exit 1 for a completed run.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -144,19 +145,30 @@ def test_a_factory_s_product_whose_lookup_raises_is_refused_in_one_line(tmp_path
     assert not (tmp_path / "runs").exists()
 
 
+# Python 3.12 and later look a runtime protocol's methods up statically (``isinstance`` with
+# ``inspect.getattr_static``): the plug-in's ``__getattr__`` never runs for ``close``, so
+# nothing raises and nothing is said; 3.11 asks ``hasattr``, which runs it.
+_CLOSE_LOOKUP_SAID = (
+    "looking up the strategy's close() raised KeyError: 'close'"
+    if sys.version_info < (3, 12)
+    else ""
+)
+
+
 def test_a_close_lookup_that_raises_leaves_the_run_as_it_ended(tmp_path: Path) -> None:
     config = _config(tmp_path, "whole")
     with create_run(load_config(config), tmp_path / "runs") as session:
         result = session.run_to_end(20)
     assert result.status.value == "COMPLETED", result
-    assert session.inspect().plugin_close_failed == (
-        "looking up the strategy's close() raised KeyError: 'close'"
-    )
+    assert session.inspect().plugin_close_failed == _CLOSE_LOOKUP_SAID
     assert verify_run(tmp_path / "runs" / "pb").ok
     done = cli("dryrun", "-c", config, "--out", tmp_path / "cli", "-q")
     assert done.returncode == EXIT_OK, done.stderr
     assert "Traceback" not in done.stderr
-    assert "looking up the strategy's close() raised KeyError: 'close'" in done.stderr
+    if _CLOSE_LOOKUP_SAID:
+        assert _CLOSE_LOOKUP_SAID in done.stderr
+    else:
+        assert "close()" not in done.stderr
     assert verify_run(tmp_path / "cli" / "pb").ok
 
 
