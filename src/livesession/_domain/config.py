@@ -17,7 +17,7 @@ import attrs
 import orjson
 
 from .._exceptions import ConfigError
-from .._support.charnames import foreign_char
+from .._support.charnames import foreign_note
 from .._support.references import is_reference
 from .alerts import AlertsConfig, alerts_config
 from .clock import parse_utc, parse_utc_ns
@@ -118,10 +118,9 @@ def _plain_name(name: str) -> Any:
 
     def check(_inst: object, _attr: object, value: object) -> None:
         if not isinstance(value, str) or not is_valid_run_id(value):
-            foreign = foreign_char(value) if isinstance(value, str) else ""
             raise ConfigError(
                 f"{name} must be a plain name of 1-64 characters from [A-Za-z0-9_.-] not "
-                f"starting with '.', got {value!r}{f' ({foreign})' if foreign else ''}"
+                f"starting with '.', got {value!r}{foreign_note(value)}"
             )
         refuse_secret(name, value)
 
@@ -131,9 +130,9 @@ def _plain_name(name: str) -> Any:
 def _check_choice(name: str, choices: tuple[str, ...]) -> Any:
     def check(_inst: object, _attr: object, value: object) -> None:
         if value not in choices:
-            foreign = foreign_char(value) if isinstance(value, str) else ""
-            note = f" ({foreign})" if foreign else ""
-            raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}{note}")
+            raise ConfigError(
+                f"{name} must be one of {', '.join(choices)}; got {value!r}{foreign_note(value)}"
+            )
 
     return check
 

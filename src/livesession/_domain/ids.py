@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from .._support.charnames import foreign_char
+from .._support.charnames import foreign_note
 from .._support.secrets import redact_text
 
 __all__ = [
@@ -111,8 +111,7 @@ def symbol_note(value: str) -> str:
     upper = value.upper()
     if upper != value and is_valid_symbol(upper):
         return f" (did you mean {upper}?)"
-    foreign = foreign_char(value)  # a Cyrillic letter that looks like a Latin one
-    return f" ({foreign})" if foreign else derivative_note(value)
+    return foreign_note(value) or derivative_note(value)  # a Cyrillic letter looks Latin
 
 
 def is_valid_symbol(symbol: str) -> bool:

@@ -65,10 +65,9 @@ def _unexpanded(path: Path, exc: OSError) -> str:
     No ``$DATA`` is expanded, and a blank at a name's start or end (``"csv:goog.csv "``,
     hard to see in the message) is the name's own.
     """
-    found = _VARIABLE.search(str(path))
     if exc.errno != errno.ENOENT:
         return ""
-    if found is not None:
+    if (found := _VARIABLE.search(str(path))) is not None:
         return (
             f" (a path is read as written: {found.group()} is not expanded, no variable is; "
             "write the path it stands for)"

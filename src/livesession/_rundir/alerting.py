@@ -8,7 +8,6 @@ the ``evidence`` re-run passes ``alerts=False``, so a re-run never alerts.
 from __future__ import annotations
 
 import os
-import pwd
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from .._artifacts import names
 from .._artifacts.webhook import WebhookAlertSink, refuse_closed_webhook
 from .._domain.runtime_config import Secret
 from .._exceptions import PluginError
+from .._support.filemode import user_name
 from .._support.references import not_a
 from .._support.secrets import redact_text
 from .._support.text import valid_text
@@ -70,13 +70,8 @@ def run_place(run_dir: Path) -> dict[str, str]:
 
     The user is whom ``stop``, ``kill`` and ``ack`` of the run must run as (or root).
     """
-    uid = os.geteuid()
-    try:
-        user = pwd.getpwuid(uid).pw_name
-    except KeyError:  # a uid without a name (a container's)
-        user = f"uid {uid}"
     where = valid_text(redact_text(os.path.abspath(run_dir)))  # noqa: PTH100 - not resolved
-    return {"run_dir": where, "host": socket.gethostname(), "user": user}
+    return {"run_dir": where, "host": socket.gethostname(), "user": user_name(os.geteuid())}
 
 
 def posted(run_dir: Path, meta: dict[str, Any]) -> bool:

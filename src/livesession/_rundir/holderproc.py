@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
+from .._support.filemode import user_name
 from .._support.fsutil import link_target
 from .._support.text import command
 
@@ -160,10 +161,7 @@ def another_users(holder: Holder, what: str) -> str:
         uid = (_PROC / str(holder.pid)).stat().st_uid
     except OSError:  # hidden (hidepid), or not Linux
         uid = -1
-    try:
-        user = pwd.getpwuid(uid).pw_name if uid >= 0 else ""
-    except KeyError:
-        user = f"uid {uid}"
+    user = user_name(uid) if uid >= 0 else ""
     if not user or uid == os.geteuid():
         user = "the user that runs it"
         runs = ""

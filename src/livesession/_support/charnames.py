@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["char_name", "foreign_char"]
+__all__ = ["char_name", "foreign_char", "foreign_note"]
 
 
 def foreign_char(text: str) -> str:
@@ -23,6 +23,12 @@ def foreign_char(text: str) -> str:
     if at is None:
         return ""
     return f"its character {at + 1} is {char_name(text[at])}, not ASCII"
+
+
+def foreign_note(value: object) -> str:
+    """`` (its character 1 is U+0412 ...)``, to follow a refused value; "" for any other."""
+    foreign = foreign_char(value) if isinstance(value, str) else ""
+    return f" ({foreign})" if foreign else ""
 
 
 def char_name(char: str) -> str:

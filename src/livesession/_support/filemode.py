@@ -1,4 +1,4 @@
-"""The permission bits a run's new and rewritten files take.
+"""The permission bits a run's new and rewritten files take, and whose a file or process is.
 
 A new file is made under the process umask (``umask 027`` keeps a run's files from other
 users), from ``NEW_FILE_MODE`` (a directory: ``NEW_DIR_MODE``), which other users may never
@@ -11,11 +11,14 @@ A file rewritten by a temporary file renamed over it (the checkpoint, metrics,
 ``timings.json``) would take the umask's bits again, and a ``.torn`` file made on a resume
 would too: an operator's ``chmod`` of a run's files undone by the next checkpoint. So a
 rewrite keeps the mode of the file it replaces, and a ``.torn`` file takes its original's.
+
+``user_name`` names the user a uid is, for the words that tell an operator as whom to act.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 import sys
 from typing import TYPE_CHECKING, Final
@@ -23,12 +26,20 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["NEW_DIR_MODE", "NEW_FILE_MODE", "kept_mode", "set_mode"]
+__all__ = ["NEW_DIR_MODE", "NEW_FILE_MODE", "kept_mode", "set_mode", "user_name"]
 
 NEW_FILE_MODE: Final = 0o664
 """A new file's mode before the umask narrows it: ``0644`` under ``022``, never others' write."""
 NEW_DIR_MODE: Final = 0o775
 """A new directory's mode before the umask narrows it, as ``NEW_FILE_MODE``."""
+
+
+def user_name(uid: int) -> str:
+    """The name of the user ``uid``, or ``uid N`` for one without a name (a container's)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def kept_mode(*paths: Path | None) -> int | None:

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 
 __all__ = ["outcome", "outcome_lines", "trading_halts"]
 
-_SENT: Final = ("SIGNAL_SIGUSR1", "SIGNAL_SIGUSR2", "SIGNAL_SIGTERM")
+_SENT: Final = frozenset({"SIGNAL_SIGUSR1", "SIGNAL_SIGUSR2", "SIGNAL_SIGTERM"})
 """The signals ``kill``, ``ack`` and ``stop`` send: an operator's, but whose, none records."""
 _NO_PERSON: Final = (
     " A signal names no person: only the run's user or root may send it, and the desk's own "
@@ -302,14 +302,13 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
     said = [*actions, found["reason"], found["stop_reason"]]
     for halt in found.get("halts", ()):
         said += [halt.get("reason"), halt.get("reenabled_by")]
-    who = [
-        f"{md_code(name)} is {md_text(words)}"
-        for name, words in ACTED_BY.items()
-        if any(text == name or f"'{name}'" in str(text) for text in said)
+    acted = [
+        name for name in ACTED_BY if any(text == name or f"'{name}'" in str(text) for text in said)
     ]
-    if who:
-        sent = any(f"'{name}'" in str(text) or text == name for name in _SENT for text in said)
-        lines.append("- Who acted: " + "; ".join(who) + "." + (_NO_PERSON if sent else ""))
+    if acted:
+        who = "; ".join(f"{md_code(name)} is {md_text(ACTED_BY[name])}" for name in acted)
+        sent = not _SENT.isdisjoint(acted)
+        lines.append(f"- Who acted: {who}." + (_NO_PERSON if sent else ""))
     return [*lines, ""]
 
 
