@@ -437,13 +437,13 @@ class TestSafetyRailsTable:
         from decimal import Decimal
 
         from livesession import RiskLimits, default_rails
-        from livesession._risk.rails import (
+        from livesession._risk.kinds import (
             NO_MARKET_PRICE,
             PRICE_OFF_TICK,
             QTY_BELOW_LOT,
-            RAIL_RULES,
             REDUCE_ONLY,
         )
+        from livesession._risk.rails import RAIL_RULES
 
         text = (ROOT / "docs" / "risk.md").read_text(encoding="utf-8")
         section = text.split("\n## The rails\n", 1)[1].split("\n## ", 1)[0]

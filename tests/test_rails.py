@@ -34,22 +34,20 @@ from livesession import (
     TradingState,
     VerbOutcome,
 )
+from livesession._risk.orderchecks import beyond_the_position, off_the_tick, unpriced
 from livesession._risk.rails import (
     Rejection,
     allowlist,
-    beyond_the_position,
     daily_loss,
     default_rails,
     execution_throttle,
     max_order_notional,
     max_order_qty,
-    off_the_tick,
     order_rate,
     per_trade_risk,
     portfolio_heat,
     price_collar,
     reducing_only,
-    unpriced,
 )
 
 from _helpers import Sinks, hold_at_venue, session

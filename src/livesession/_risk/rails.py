@@ -17,19 +17,15 @@ from .._domain.config import RiskLimits
 from .._domain.decimal import ZERO, plain, with_context
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
+from .kinds import NO_MARKET_PRICE, PRICE_OFF_TICK, QTY_BELOW_LOT, REDUCE_ONLY
 from .shares import daily_loss_figures, daily_loss_words, price_kind, rests_to_close, shown_past
 
 __all__ = [
-    "NO_MARKET_PRICE",
-    "PRICE_OFF_TICK",
-    "QTY_BELOW_LOT",
     "RAIL_RULES",
-    "REDUCE_ONLY",
     "Rail",
     "Rejection",
     "RiskContext",
     "allowlist",
-    "beyond_the_position",
     "daily_loss",
     "default_rails",
     "execution_throttle",
@@ -37,29 +33,13 @@ __all__ = [
     "is_valid_symbol",
     "max_order_notional",
     "max_order_qty",
-    "off_the_tick",
     "order_rate",
     "per_trade_risk",
     "portfolio_heat",
     "price_collar",
     "reducing_only",
-    "unpriced",
 ]
 
-QTY_BELOW_LOT: Final = "QTY_BELOW_LOT"
-"""The rule code of an intent whose quantity rounds to nothing at the config's ``qty_lot``:
-the session itself refuses it, before any rail."""
-REDUCE_ONLY: Final = "REDUCE_ONLY"
-"""The rule code of a reduce-only intent for more than the position it would reduce (or of
-the wrong side): the session itself refuses it, before any rail, so it never opens, adds to
-or flips a position."""
-PRICE_OFF_TICK: Final = "PRICE_OFF_TICK"
-"""The rule code of a limit price that is not a multiple of the config's ``price_tick``: the
-session itself refuses it, before any rail, as a venue would (prices are never rounded)."""
-NO_MARKET_PRICE: Final = "NO_MARKET_PRICE"
-"""The rule code of an intent for a symbol the feed has given no price for: the rails value
-an order at its symbol's last price, so one without a price would pass them as if worth
-nothing. The session itself refuses it, after the rails (whose refusal names more)."""
 RAIL_RULES: Final = frozenset(
     {
         QTY_BELOW_LOT,
@@ -288,67 +268,6 @@ class _TradingState:
             detail={"trading_state": ctx.trading_state},
             reason=f"trading is {ctx.trading_state}",
         )
-
-
-def beyond_the_position(
-    intent: OrderIntent, held: Decimal, closing: Decimal = ZERO
-) -> Rejection | None:
-    """Why a ``reduce_only`` intent may not go (``REDUCE_ONLY``), or None.
-
-    It may only take off what is ``held``: never open, add to or flip a position. Nor what
-    the other orders open on its side (not reduce-only) have still to fill, ``closing``:
-    the rails passed those as closing the position, and once a reduce-only order had closed
-    it they would open exposure no rail measured (long 10 with a SELL 10 limit resting, a
-    reduce-only SELL 10 would leave the limit to open a short 10). Any other intent passes.
-    """
-    if not intent.reduce_only:
-        return None
-    room = held if intent.side is Side.SELL else -held
-    if intent.quantity <= room - closing:
-        return None
-    side = intent.side.value
-    detail = {"position": plain(held)}
-    if intent.quantity > room or not closing:
-        reason = f"reduce-only {side} {intent.quantity} is more than the position {held} allows"
-        return Rejection(rule=REDUCE_ONLY, reason=reason, detail=detail)
-    return Rejection(
-        rule=REDUCE_ONLY,
-        reason=(
-            f"reduce-only {side} {intent.quantity} is more than the position {held} allows "
-            f"beside the {side} {plain(closing)} already open to close it"
-        ),
-        detail={**detail, "open_on_side": plain(closing)},
-    )
-
-
-def off_the_tick(intent: OrderIntent, tick: Decimal) -> Rejection | None:
-    """Why a limit price may not go (``PRICE_OFF_TICK``), or None.
-
-    A price must be a multiple of ``tick``: a venue refuses any other, and the session never
-    rounds a price (which way would be the strategy's call). Intents without one pass.
-    """
-    price = intent.limit_price
-    if price is None or intent.order_type is OrderType.MARKET or price % tick == 0:
-        return None
-    return Rejection(
-        rule=PRICE_OFF_TICK,
-        reason=(
-            f"{price_kind(intent)} {plain(price)} is not a multiple of the price_tick {plain(tick)}"
-        ),
-        detail={"limit_price": plain(price), "tick": plain(tick)},
-    )
-
-
-def unpriced(intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-    """Why an intent may not go for want of a market price (``NO_MARKET_PRICE``), or None."""
-    if ctx.last_price > 0:
-        return None
-    return Rejection(
-        rule=NO_MARKET_PRICE,
-        reason=f"no market price for {intent.symbol}: the feed has given none, so the rails "
-        "cannot value the order",
-        detail={},
-    )
 
 
 def allowlist(symbols: Sequence[str]) -> Rail:

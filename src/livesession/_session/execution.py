@@ -27,14 +27,9 @@ from .._domain.reasons import CLIENT_ID_IN_USE
 from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, SinkFailure, Transient
 from .._risk.governor import TradingState
-from .._risk.rails import (
-    QTY_BELOW_LOT,
-    Rejection,
-    RiskContext,
-    beyond_the_position,
-    off_the_tick,
-    unpriced,
-)
+from .._risk.kinds import QTY_BELOW_LOT
+from .._risk.orderchecks import beyond_the_position, off_the_tick, unpriced
+from .._risk.rails import Rejection, RiskContext
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .aftercheckpoint import lists_sent_after, tracked_or_recovered
 from .book import submitted_payload
