@@ -449,7 +449,9 @@ class TestSafetyRailsTable:
         section = text.split("\n## The rails\n", 1)[1].split("\n## ", 1)[0]
         rows = [line for line in section.splitlines() if line.startswith("| `")]
         rules = [row.split("`")[1] for row in rows]
-        checked = [r.rule for r in default_rails(RiskLimits(), ["BTC/USDT"])]
+        # Every rail, the ones off unless a limit is set among them.
+        every = RiskLimits(max_position_notional="1")
+        checked = [r.rule for r in default_rails(every, ["BTC/USDT"])]
         session_own = [QTY_BELOW_LOT, REDUCE_ONLY, PRICE_OFF_TICK]
         assert rules == [*session_own, *checked, NO_MARKET_PRICE]
         assert set(rules) == RAIL_RULES

@@ -33,6 +33,7 @@ __all__ = [
     "is_valid_symbol",
     "max_order_notional",
     "max_order_qty",
+    "max_position_notional",
     "order_rate",
     "per_trade_risk",
     "portfolio_heat",
@@ -49,6 +50,7 @@ RAIL_RULES: Final = frozenset(
         "ALLOWLIST",
         "MAX_ORDER_QTY",
         "MAX_ORDER_NOTIONAL",
+        "MAX_POSITION_NOTIONAL",
         "PRICE_COLLAR",
         "PER_TRADE_RISK",
         "PORTFOLIO_HEAT",
@@ -234,6 +236,46 @@ class _PriceCollar:
 
 
 @attrs.frozen
+class _PositionNotional:
+    """The position an order adding to it would leave, at the order's price, against a cap.
+
+    The position after it is the worst case once it and the orders open on its side have
+    filled (those close the position first, as in ``_closing``): long 0.030 with a BUY 0.010
+    open, a BUY 0.020 leaves long 0.060; short 0.010, a BUY 0.030 leaves long 0.020. It is
+    valued at the order's price (its limit or stop price, else the last close): where the
+    market is when it fills. An order that only reduces passes, however large the position.
+    """
+
+    limit: Decimal
+    rule: str = "MAX_POSITION_NOTIONAL"
+
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if not _adds(intent, ctx):
+            return None
+        buy = intent.side is Side.BUY
+        after = (ctx.position if buy else -ctx.position) + ctx.open_on_side + intent.quantity
+        price = _price(intent, ctx)
+        value = after * price
+        if value <= self.limit:
+            return None
+        position = plain(after if buy else -after)
+        return Rejection(
+            rule=self.rule,
+            detail={
+                "position_after": position,
+                "price": plain(price),
+                "notional": plain(value),
+                "limit": plain(self.limit),
+            },
+            reason=(
+                f"position {position} at {plain(price)} is worth {plain(value)} > "
+                f"max_position_notional {plain(self.limit)}"
+            ),
+        )
+
+
+@attrs.frozen
 class _DailyLoss:
     pct: Decimal
     rule: str = "DAILY_LOSS"
@@ -293,6 +335,15 @@ def max_order_notional(limit: Decimal) -> Rail:
         lambda intent, ctx: (intent.quantity * _price(intent, ctx), limit),
         "notional {value} > max_order_notional {limit}",
     )
+
+
+def max_position_notional(limit: Decimal) -> Rail:
+    """Refuse an order that would leave its symbol's position worth more than ``limit``.
+
+    The position is the one left once the order and the others open on its side filled,
+    valued at the order's price; an order that only reduces passes (``_PositionNotional``).
+    """
+    return _PositionNotional(limit)
 
 
 def price_collar(pct: Decimal) -> Rail:
@@ -388,13 +439,17 @@ def gated(rails: Sequence[Rail]) -> tuple[Rail, ...]:
 def default_rails(limits: RiskLimits, symbols: Sequence[str]) -> tuple[Rail, ...]:
     """Every rail, in the order they are checked, configured from ``limits``.
 
+    ``MAX_POSITION_NOTIONAL`` is among them only when ``limits`` sets its cap.
+
     ``symbols`` is the allowlist: ``default_rails(config.risk, config.allowed_symbols)``.
     """
+    capped = limits.max_position_notional  # off unless set: no rail, no cost
     return (
         reducing_only(),
         allowlist(symbols),
         max_order_qty(limits.max_order_qty),
         max_order_notional(limits.max_order_notional),
+        *(() if capped is None else (max_position_notional(capped),)),
         price_collar(limits.price_collar_pct),
         per_trade_risk(limits.per_trade_risk_pct, limits.stop_distance_pct),
         portfolio_heat(limits.portfolio_heat_pct, limits.stop_distance_pct),
