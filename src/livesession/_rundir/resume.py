@@ -358,7 +358,7 @@ def _resume_session(
         recover_orders(
             parts, recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
         )
-        venue_catch_up(broker, checkpoint)
+        venue_catch_up(broker, checkpoint, cfg.run_id)
         # A venue not rewound still has what was sent after the checkpoint: look it up.
         after, hold_found = sent_after(parts, run_dir, offsets["events"])
         in_flight = looked_up_open(broker, session.iter_open_orders())
