@@ -14,8 +14,8 @@ from decimal import Decimal
 import orjson
 import pytest
 
-from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy, sell
-from livesession import ConfigError, DryrunConfig, OrderIntent, OrderType, RiskContext, RiskLimits
+from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy, risk_context, sell
+from livesession import ConfigError, DryrunConfig, OrderIntent, OrderType, RiskLimits
 from livesession._risk.rails import RAIL_RULES, default_rails, max_position_notional
 from livesession.evidence._limits import limit_lines, run_limits
 from livesession.verify._grid import Grid
@@ -26,19 +26,7 @@ from _helpers import session
 D = Decimal
 
 
-def _ctx(**overrides) -> RiskContext:
-    values = {
-        "last_price": D("40000.00"),
-        "equity": D("100000.00"),
-        "day_peak_equity": D("100000.00"),
-        "position": D(0),
-        "open_exposure": D(0),
-        "orders_this_second": 0,
-        "executions": 0,
-        "trading_state": "ACTIVE",
-    }
-    values.update(overrides)
-    return RiskContext(**values)
+_ctx = risk_context
 
 
 class TestTheRail:
