@@ -78,6 +78,26 @@ class TestTheRail:
         assert rejection is not None
         assert rejection.detail["position_after"] == "-0.100"
 
+    def test_a_protective_pair_closes_the_position_once(self):
+        """Long 0.100 under its two legs (a SELL 0.100 take profit and a SELL 0.100 stop, one
+        cancelling the other): scaling out with a SELL 0.050 leaves at worst short 0.050
+        (a leg closes the long first), not short 0.150 as if both legs opened exposure."""
+        legs = {"open_on_side": D("0.200"), "open_reducing_on_side": D("0.200")}
+        ctx = _ctx(position=D("0.100"), **legs)
+        rail = max_position_notional(D(2000))
+        assert rail(sell("0.050"), ctx) is None
+        rejection = rail(sell("0.060"), ctx)
+        assert rejection is not None
+        assert rejection.detail["position_after"] == "-0.060"
+
+    def test_other_orders_beside_the_legs_still_open_exposure(self):
+        """Long 0.100, a leg SELL 0.100 and a plain SELL 0.100 open: a SELL 0.010 more can
+        leave short 0.110 (the leg closes the long, the plain sell opens a short)."""
+        ctx = _ctx(position=D("0.100"), open_on_side=D("0.200"), open_reducing_on_side=D("0.100"))
+        rejection = max_position_notional(D(4000))(sell("0.010"), ctx)
+        assert rejection is not None
+        assert rejection.detail["position_after"] == "-0.110"
+
     @pytest.mark.parametrize("reduce_only", [False, True])
     def test_an_order_that_only_reduces_passes_however_large_the_position(self, reduce_only):
         """Long 1.000 (40000.00, past a cap of 3000): selling part of it is what the desk wants."""
@@ -165,6 +185,17 @@ class TestInASession:
         orch.run_n_steps(3)
         (event,) = sinks.events_of("RISK_REJECTED")
         assert event["payload"]["position_after"] == "0.020"
+        orch.close()
+
+    def test_scaling_out_under_protective_legs_goes(self):
+        """A protected long 0.020 (take profit and stop resting, both SELL 0.020): a SELL
+        0.010 scales out under a cap of 500, though the legs and it add up to 0.050."""
+        protected = buy("0.020", take_profit_pct=D("0.05"), stop_loss_pct=D("0.05"))
+        script = at({1: [protected], 4: [sell("0.010")]})
+        orch, sinks = _trading(script, {"max_position_notional": "500"}, ("20000.00",))
+        orch.run_n_steps(6)
+        assert not sinks.events_of("RISK_REJECTED")
+        assert orch.book.positions[SYMBOL] == D("0.010")
         orch.close()
 
     def test_selling_down_a_position_past_the_cap_goes(self):

@@ -94,6 +94,10 @@ class RiskContext:
     """What the open orders in the intent's symbol and on its side have still to fill, those
     sent earlier in the same bar and the reduce-only ones among them. Against the position
     they close it first, so the intent closes only what they leave and adds the rest."""
+    open_reducing_on_side: Decimal = ZERO
+    """The reduce-only part of ``open_on_side`` (protective legs, flatten orders): they only
+    close, so once the position is closed they open nothing. Counted only when the intent
+    goes against the position, where such orders can be (0 otherwise)."""
 
 
 @runtime_checkable
@@ -241,9 +245,11 @@ class _PositionNotional:
 
     The position after it is the worst case once it and the orders open on its side have
     filled (those close the position first, as in ``_closing``): long 0.030 with a BUY 0.010
-    open, a BUY 0.020 leaves long 0.060; short 0.010, a BUY 0.030 leaves long 0.020. It is
-    valued at the order's price (its limit or stop price, else the last close): where the
-    market is when it fills. An order that only reduces passes, however large the position.
+    open, a BUY 0.020 leaves long 0.060; short 0.010, a BUY 0.030 leaves long 0.020. A
+    reduce-only order open on its side closes at most the position (a protective pair, two
+    legs for one position, opens nothing once one has closed it). It is valued at the
+    order's price (its limit or stop price, else the last close): where the market is when
+    it fills. An order that only reduces passes, however large the position.
     """
 
     limit: Decimal
@@ -254,7 +260,10 @@ class _PositionNotional:
         if not _adds(intent, ctx):
             return None
         buy = intent.side is Side.BUY
-        after = (ctx.position if buy else -ctx.position) + ctx.open_on_side + intent.quantity
+        held = ctx.position if buy else -ctx.position  # toward the intent's side
+        closing_only = min(ctx.open_reducing_on_side, max(ZERO, -held))
+        others = ctx.open_on_side - ctx.open_reducing_on_side
+        after = held + closing_only + others + intent.quantity
         price = _price(intent, ctx)
         value = after * price
         if value <= self.limit:
