@@ -7,7 +7,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from livesession import DryrunConfig, DryrunResult, OrderIntent, Side, create_run
+from livesession import (
+    DryrunConfig,
+    DryrunResult,
+    OrderIntent,
+    RiskContext,
+    Side,
+    create_run,
+)
 from livesession._domain.model import Bar
 
 SYMBOL = "BTC/USDT"
@@ -79,6 +86,23 @@ def buy(quantity: str, **extra: Any) -> OrderIntent:
 def sell(quantity: str, **extra: Any) -> OrderIntent:
     """A sell intent for the test symbol."""
     return OrderIntent(symbol=SYMBOL, side=Side.SELL, quantity=Decimal(quantity), **extra)
+
+
+def risk_context(**overrides: Any) -> RiskContext:
+    """What a rail sees of one intent: flat at 40000.00 on 100000.00 of equity, ``overrides``
+    set."""
+    values: dict[str, Any] = {
+        "last_price": Decimal("40000.00"),
+        "equity": Decimal("100000.00"),
+        "day_peak_equity": Decimal("100000.00"),
+        "position": Decimal(0),
+        "open_exposure": Decimal(0),
+        "orders_this_second": 0,
+        "executions": 0,
+        "trading_state": "ACTIVE",
+    }
+    values.update(overrides)
+    return RiskContext(**values)
 
 
 def at(bars: Mapping[int, Sequence[OrderIntent]]) -> Script:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import pytest
 
+from _scripted import risk_context
 from livesession import (
     DryrunConfig,
     LiveSessionOrchestrator,
@@ -262,16 +263,6 @@ HOSTILE = {
 def _rail_cases() -> list[tuple[OrderIntent, RiskContext]]:
     """Intents and contexts at each rail's edge: a limit price 0.0500002 from the last price
     (the collar fires), a drawdown of 0.0100001 (the daily loss fires), a notional of 44100."""
-    book = {
-        "last_price": Decimal("42000.00"),
-        "equity": Decimal("100000.00"),
-        "day_peak_equity": Decimal("100000.00"),
-        "position": Decimal(0),
-        "open_exposure": Decimal(0),
-        "orders_this_second": 0,
-        "executions": 0,
-        "trading_state": "ACTIVE",
-    }
     priced = OrderIntent(
         symbol="BTC/USDT",
         side=Side.BUY,
@@ -280,8 +271,9 @@ def _rail_cases() -> list[tuple[OrderIntent, RiskContext]]:
         limit_price=Decimal("44100.01"),
     )
     small = OrderIntent(symbol="BTC/USDT", side=Side.BUY, quantity=Decimal("0.001"))
-    down = RiskContext(**{**book, "equity": Decimal("98999.99")})  # type: ignore[arg-type]
-    return [(priced, RiskContext(**book)), (small, down)]  # type: ignore[arg-type]
+    last = Decimal("42000.00")
+    down = risk_context(last_price=last, equity=Decimal("98999.99"))
+    return [(priced, risk_context(last_price=last)), (small, down)]
 
 
 @pytest.mark.parametrize("change", HOSTILE.values(), ids=HOSTILE.keys())

@@ -437,19 +437,21 @@ class TestSafetyRailsTable:
         from decimal import Decimal
 
         from livesession import RiskLimits, default_rails
-        from livesession._risk.rails import (
+        from livesession._risk.kinds import (
             NO_MARKET_PRICE,
             PRICE_OFF_TICK,
             QTY_BELOW_LOT,
-            RAIL_RULES,
             REDUCE_ONLY,
         )
+        from livesession._risk.rails import RAIL_RULES
 
         text = (ROOT / "docs" / "risk.md").read_text(encoding="utf-8")
         section = text.split("\n## The rails\n", 1)[1].split("\n## ", 1)[0]
         rows = [line for line in section.splitlines() if line.startswith("| `")]
         rules = [row.split("`")[1] for row in rows]
-        checked = [r.rule for r in default_rails(RiskLimits(), ["BTC/USDT"])]
+        # Every rail, the ones off unless a limit is set among them.
+        every = RiskLimits(max_position_notional="1")
+        checked = [r.rule for r in default_rails(every, ["BTC/USDT"])]
         session_own = [QTY_BELOW_LOT, REDUCE_ONLY, PRICE_OFF_TICK]
         assert rules == [*session_own, *checked, NO_MARKET_PRICE]
         assert set(rules) == RAIL_RULES

@@ -15,7 +15,7 @@ import attrs
 import orjson
 import pytest
 
-from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy, sell
+from _scripted import SYMBOL, ScriptedFeed, ScriptedStrategy, at, buy, risk_context, sell
 from livesession import (
     CancelIntent,
     CancelReport,
@@ -27,29 +27,26 @@ from livesession import (
     Order,
     OrderIntent,
     OrderType,
-    RiskContext,
     RiskLimits,
     SessionState,
     Side,
     TradingState,
     VerbOutcome,
 )
+from livesession._risk.orderchecks import beyond_the_position, off_the_tick, unpriced
 from livesession._risk.rails import (
     Rejection,
     allowlist,
-    beyond_the_position,
     daily_loss,
     default_rails,
     execution_throttle,
     max_order_notional,
     max_order_qty,
-    off_the_tick,
     order_rate,
     per_trade_risk,
     portfolio_heat,
     price_collar,
     reducing_only,
-    unpriced,
 )
 
 from _helpers import Sinks, hold_at_venue, session
@@ -61,19 +58,7 @@ def _intent(qty: str = "0.100", side: Side = Side.BUY, **extra) -> OrderIntent:
     return OrderIntent(symbol="BTC/USDT", side=side, quantity=D(qty), **extra)
 
 
-def _ctx(**overrides) -> RiskContext:
-    values = {
-        "last_price": D("40000.00"),
-        "equity": D("100000.00"),
-        "day_peak_equity": D("100000.00"),
-        "position": D(0),
-        "open_exposure": D(0),
-        "orders_this_second": 0,
-        "executions": 0,
-        "trading_state": "ACTIVE",
-    }
-    values.update(overrides)
-    return RiskContext(**values)
+_ctx = risk_context
 
 
 class TestAllowlist:

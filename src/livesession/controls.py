@@ -63,7 +63,7 @@ CONTROLS: Final[tuple[tuple[str, str, tuple[str, ...], str], ...]] = (
     (
         "Credit and capital thresholds",
         "SEC 15c3-5(c)(1)(i)",
-        ("PER_TRADE_RISK", "PORTFOLIO_HEAT", "DAILY_LOSS"),
+        ("PER_TRADE_RISK", "PORTFOLIO_HEAT", "DAILY_LOSS", "MAX_POSITION_NOTIONAL"),
         (
             "tests/test_rails.py::TestPerTradeRisk, TestPortfolioHeat, TestDailyLoss; "
             "tests/test_kill_switch.py (the daily-loss cap pulls the kill switch)"

@@ -395,10 +395,16 @@ class DryrunConfig:
 
 
 def _kept(field: attrs.Attribute[Any], value: object) -> bool:
-    """What ``to_dict`` writes: not an unrecorded data file's identity, nor the alerts."""
+    """What ``to_dict`` writes: not an unrecorded data file's identity, nor the alerts.
+
+    Nor a limit left off: a config without it keeps the form (and hash) it had before it.
+    """
     if field.name == "alerts":
         return False
-    return value is not None or field.name not in ("feed_sha256", "feed_bytes")
+    return value is not None or field.name not in _WRITTEN_WHEN_SET
+
+
+_WRITTEN_WHEN_SET: Final = frozenset({"feed_sha256", "feed_bytes", "max_position_notional"})
 
 
 def _serialize(_inst: object, _field: object, value: object) -> object:

@@ -30,6 +30,7 @@ __all__ = [
     "count",
     "decimal_field",
     "non_negative_int",
+    "optional_decimal_field",
     "positive_int",
     "risk_share",
     "share",
@@ -181,6 +182,25 @@ def decimal_field(
         converter=_dec(name),
         validator=_dec_rule(name, positive=positive, maximum=maximum, why=why),
     )
+
+
+def optional_decimal_field(name: str) -> Any:
+    """An attrs field holding a Decimal greater than zero, or None (not given: off).
+
+    For a limit that holds only when a desk sets it; a config that leaves it out records
+    nothing of it (``DryrunConfig.to_dict``), so its runs keep the bytes they had.
+    """
+    convert = _dec(name)
+    check = _dec_rule(name, positive=True, maximum=None, why="")
+
+    def converter(value: object) -> Decimal | None:
+        return None if value is None else convert(value)
+
+    def validator(inst: object, attr: object, value: Decimal | None) -> None:
+        if value is not None:
+            check(inst, attr, value)
+
+    return attrs.field(default=None, converter=converter, validator=validator)
 
 
 def share(name: str, default: str | int) -> Any:

@@ -14,7 +14,14 @@ from typing import Any, Final, TypeVar
 import attrs
 
 from .._exceptions import ConfigError
-from .fields import array_of_tables, count, decimal_field, risk_share, share
+from .fields import (
+    array_of_tables,
+    count,
+    decimal_field,
+    optional_decimal_field,
+    risk_share,
+    share,
+)
 
 __all__ = [
     "MAX_DELAY_MS",
@@ -114,6 +121,9 @@ class RiskLimits:
     daily_loss_pct: Decimal = risk_share("risk.daily_loss_pct", "0.01")
     max_orders_per_sec: int = count("risk.max_orders_per_sec", 5)
     max_executions: int = count("risk.max_executions", 10_000)
+    max_position_notional: Decimal | None = optional_decimal_field("risk.max_position_notional")
+    """The most a symbol's position may be worth (its quantity times the order's price) once
+    an order adding to it filled, with the other orders open on its side; None: no cap."""
 
 
 def fill_model_table(value: FillModelConfig | Mapping[str, object]) -> FillModelConfig:

@@ -17,19 +17,15 @@ from .._domain.config import RiskLimits
 from .._domain.decimal import ZERO, plain, with_context
 from .._domain.ids import is_valid_symbol
 from .._domain.model import OrderIntent, OrderType, Side
+from .kinds import NO_MARKET_PRICE, PRICE_OFF_TICK, QTY_BELOW_LOT, REDUCE_ONLY
 from .shares import daily_loss_figures, daily_loss_words, price_kind, rests_to_close, shown_past
 
 __all__ = [
-    "NO_MARKET_PRICE",
-    "PRICE_OFF_TICK",
-    "QTY_BELOW_LOT",
     "RAIL_RULES",
-    "REDUCE_ONLY",
     "Rail",
     "Rejection",
     "RiskContext",
     "allowlist",
-    "beyond_the_position",
     "daily_loss",
     "default_rails",
     "execution_throttle",
@@ -37,29 +33,14 @@ __all__ = [
     "is_valid_symbol",
     "max_order_notional",
     "max_order_qty",
-    "off_the_tick",
+    "max_position_notional",
     "order_rate",
     "per_trade_risk",
     "portfolio_heat",
     "price_collar",
     "reducing_only",
-    "unpriced",
 ]
 
-QTY_BELOW_LOT: Final = "QTY_BELOW_LOT"
-"""The rule code of an intent whose quantity rounds to nothing at the config's ``qty_lot``:
-the session itself refuses it, before any rail."""
-REDUCE_ONLY: Final = "REDUCE_ONLY"
-"""The rule code of a reduce-only intent for more than the position it would reduce (or of
-the wrong side): the session itself refuses it, before any rail, so it never opens, adds to
-or flips a position."""
-PRICE_OFF_TICK: Final = "PRICE_OFF_TICK"
-"""The rule code of a limit price that is not a multiple of the config's ``price_tick``: the
-session itself refuses it, before any rail, as a venue would (prices are never rounded)."""
-NO_MARKET_PRICE: Final = "NO_MARKET_PRICE"
-"""The rule code of an intent for a symbol the feed has given no price for: the rails value
-an order at its symbol's last price, so one without a price would pass them as if worth
-nothing. The session itself refuses it, after the rails (whose refusal names more)."""
 RAIL_RULES: Final = frozenset(
     {
         QTY_BELOW_LOT,
@@ -69,6 +50,7 @@ RAIL_RULES: Final = frozenset(
         "ALLOWLIST",
         "MAX_ORDER_QTY",
         "MAX_ORDER_NOTIONAL",
+        "MAX_POSITION_NOTIONAL",
         "PRICE_COLLAR",
         "PER_TRADE_RISK",
         "PORTFOLIO_HEAT",
@@ -112,6 +94,10 @@ class RiskContext:
     """What the open orders in the intent's symbol and on its side have still to fill, those
     sent earlier in the same bar and the reduce-only ones among them. Against the position
     they close it first, so the intent closes only what they leave and adds the rest."""
+    open_reducing_on_side: Decimal = ZERO
+    """The reduce-only part of ``open_on_side`` (protective legs, flatten orders): they only
+    close, so once the position is closed they open nothing. Counted only when the intent
+    goes against the position, where such orders can be (0 otherwise)."""
 
 
 @runtime_checkable
@@ -254,6 +240,51 @@ class _PriceCollar:
 
 
 @attrs.frozen
+class _PositionNotional:
+    """The position an order adding to it would leave, at the order's price, against a cap.
+
+    The position after it is the worst case once it and the orders open on its side have
+    filled (those close the position first, as in ``_closing``): long 0.030 with a BUY 0.010
+    open, a BUY 0.020 leaves long 0.060; short 0.010, a BUY 0.030 leaves long 0.020. A
+    reduce-only order open on its side closes at most the position (a protective pair, two
+    legs for one position, opens nothing once one has closed it). It is valued at the
+    order's price (its limit or stop price, else the last close): where the market is when
+    it fills. An order that only reduces passes, however large the position.
+    """
+
+    limit: Decimal
+    rule: str = "MAX_POSITION_NOTIONAL"
+
+    @with_context  # the library's context, whoever calls it (docs/embedding.md)
+    def __call__(self, intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
+        if not _adds(intent, ctx):
+            return None
+        buy = intent.side is Side.BUY
+        held = ctx.position if buy else -ctx.position  # toward the intent's side
+        closing_only = min(ctx.open_reducing_on_side, max(ZERO, -held))
+        others = ctx.open_on_side - ctx.open_reducing_on_side
+        after = held + closing_only + others + intent.quantity
+        price = _price(intent, ctx)
+        value = after * price
+        if value <= self.limit:
+            return None
+        position = plain(after if buy else -after)
+        return Rejection(
+            rule=self.rule,
+            detail={
+                "position_after": position,
+                "price": plain(price),
+                "notional": plain(value),
+                "limit": plain(self.limit),
+            },
+            reason=(
+                f"position {position} at {plain(price)} is worth {plain(value)} > "
+                f"max_position_notional {plain(self.limit)}"
+            ),
+        )
+
+
+@attrs.frozen
 class _DailyLoss:
     pct: Decimal
     rule: str = "DAILY_LOSS"
@@ -290,67 +321,6 @@ class _TradingState:
         )
 
 
-def beyond_the_position(
-    intent: OrderIntent, held: Decimal, closing: Decimal = ZERO
-) -> Rejection | None:
-    """Why a ``reduce_only`` intent may not go (``REDUCE_ONLY``), or None.
-
-    It may only take off what is ``held``: never open, add to or flip a position. Nor what
-    the other orders open on its side (not reduce-only) have still to fill, ``closing``:
-    the rails passed those as closing the position, and once a reduce-only order had closed
-    it they would open exposure no rail measured (long 10 with a SELL 10 limit resting, a
-    reduce-only SELL 10 would leave the limit to open a short 10). Any other intent passes.
-    """
-    if not intent.reduce_only:
-        return None
-    room = held if intent.side is Side.SELL else -held
-    if intent.quantity <= room - closing:
-        return None
-    side = intent.side.value
-    detail = {"position": plain(held)}
-    if intent.quantity > room or not closing:
-        reason = f"reduce-only {side} {intent.quantity} is more than the position {held} allows"
-        return Rejection(rule=REDUCE_ONLY, reason=reason, detail=detail)
-    return Rejection(
-        rule=REDUCE_ONLY,
-        reason=(
-            f"reduce-only {side} {intent.quantity} is more than the position {held} allows "
-            f"beside the {side} {plain(closing)} already open to close it"
-        ),
-        detail={**detail, "open_on_side": plain(closing)},
-    )
-
-
-def off_the_tick(intent: OrderIntent, tick: Decimal) -> Rejection | None:
-    """Why a limit price may not go (``PRICE_OFF_TICK``), or None.
-
-    A price must be a multiple of ``tick``: a venue refuses any other, and the session never
-    rounds a price (which way would be the strategy's call). Intents without one pass.
-    """
-    price = intent.limit_price
-    if price is None or intent.order_type is OrderType.MARKET or price % tick == 0:
-        return None
-    return Rejection(
-        rule=PRICE_OFF_TICK,
-        reason=(
-            f"{price_kind(intent)} {plain(price)} is not a multiple of the price_tick {plain(tick)}"
-        ),
-        detail={"limit_price": plain(price), "tick": plain(tick)},
-    )
-
-
-def unpriced(intent: OrderIntent, ctx: RiskContext) -> Rejection | None:
-    """Why an intent may not go for want of a market price (``NO_MARKET_PRICE``), or None."""
-    if ctx.last_price > 0:
-        return None
-    return Rejection(
-        rule=NO_MARKET_PRICE,
-        reason=f"no market price for {intent.symbol}: the feed has given none, so the rails "
-        "cannot value the order",
-        detail={},
-    )
-
-
 def allowlist(symbols: Sequence[str]) -> Rail:
     """Refuse symbols that are not on the allowlist."""
     return _Allowlist(frozenset(symbols))
@@ -374,6 +344,15 @@ def max_order_notional(limit: Decimal) -> Rail:
         lambda intent, ctx: (intent.quantity * _price(intent, ctx), limit),
         "notional {value} > max_order_notional {limit}",
     )
+
+
+def max_position_notional(limit: Decimal) -> Rail:
+    """Refuse an order that would leave its symbol's position worth more than ``limit``.
+
+    The position is the one left once the order and the others open on its side filled,
+    valued at the order's price; an order that only reduces passes (``_PositionNotional``).
+    """
+    return _PositionNotional(limit)
 
 
 def price_collar(pct: Decimal) -> Rail:
@@ -469,13 +448,17 @@ def gated(rails: Sequence[Rail]) -> tuple[Rail, ...]:
 def default_rails(limits: RiskLimits, symbols: Sequence[str]) -> tuple[Rail, ...]:
     """Every rail, in the order they are checked, configured from ``limits``.
 
+    ``MAX_POSITION_NOTIONAL`` is among them only when ``limits`` sets its cap.
+
     ``symbols`` is the allowlist: ``default_rails(config.risk, config.allowed_symbols)``.
     """
+    capped = limits.max_position_notional  # off unless set: no rail, no cost
     return (
         reducing_only(),
         allowlist(symbols),
         max_order_qty(limits.max_order_qty),
         max_order_notional(limits.max_order_notional),
+        *(() if capped is None else (max_position_notional(capped),)),
         price_collar(limits.price_collar_pct),
         per_trade_risk(limits.per_trade_risk_pct, limits.stop_distance_pct),
         portfolio_heat(limits.portfolio_heat_pct, limits.stop_distance_pct),

@@ -6,7 +6,8 @@
 ``resumecut``: where it cuts the files back to; ``beforecheckpoint``: whether the
 record it keeps before the checkpoint is still what the run wrote; ``pastcheckpoint``:
 what lies past it that a crash does not explain, for ``status``; ``aftercheckpoint``:
-the orders sent after the checkpoint, looked up at the venue; ``keptkeys``: whether the
+the orders sent after the checkpoint, looked up at the venue; ``catchup``: a simulated
+venue brought to the checkpoint; ``keptkeys``: whether the
 store still holds the run's keys, and a SQLite one opens; ``drift``: whether
 ``config.json`` is the config the run traded under; ``identity``: whether it is the
 directory the run was created in;

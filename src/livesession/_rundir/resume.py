@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import weakref
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,14 +32,14 @@ from .._support.anchor import anchored
 from .._support.logging import get_logger
 from .._support.oserrors import errno_of, once_fixed, said, unwritable_run
 from .._support.tmpfiles import remove_dead_tmp
-from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
-from ..brokers._journal import replay_deferred, replay_the_rest
+from ..brokers._journal import replay_deferred
 from ..brokers.mock import MockBroker
 from .aftercheckpoint import looked_up_open, recorded_fills, sent_after
 from .alerting import choose_alerts
 from .backing import close_lease, lease_not_held, take_lease
 from .beforecheckpoint import ResumeRead
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker, own_credentials_taken
+from .catchup import venue_catch_up
 from .data import check_data_unchanged
 from .drift import check_config_kept
 from .factory import built_by_factory, named_factory, refuse_other_factory
@@ -312,28 +311,6 @@ def _refuse_ended_or_changed(
         raise RunDirectoryError(f"cannot resume {run_dir} (nothing was changed): {refused}")
 
 
-def _venue_catch_up(broker: Broker, checkpoint: dict[str, Any]) -> None:
-    """Bring a replayed simulated venue to the checkpoint: delivered reports, mark prices."""
-    if isinstance(broker, RelayedVenue):
-        # The venue's own journal too: what the crashed session sent after the checkpoint
-        # is set aside, and what the resumed one does not send again never happened.
-        broker.resume_at(
-            checkpoint["ts_sim"],
-            checkpoint.get("broker_journal_offset"),
-            checkpoint.get("venue_journal_offset"),
-        )
-    elif isinstance(broker, ResumableVenue):
-        broker.resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
-    # A venue whose replay waited for a resume_at that never came (a caller's factory
-    # wrapped it in a broker that is neither of those) replays as it was built, not empty.
-    replay_the_rest()
-    # The venue journal holds prices only from when requests arrived; the session's last
-    # bar price is newer (a stop right after the checkpoint must not fill at an old price).
-    if isinstance(broker, MarkableVenue):
-        for symbol, price in sorted(checkpoint["book"]["last_price"].items()):
-            broker.mark(symbol, Decimal(price))
-
-
 def _resume_session(
     cfg: DryrunConfig,
     run_dir: Path,
@@ -381,7 +358,7 @@ def _resume_session(
         recover_orders(
             parts, recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
         )
-        _venue_catch_up(broker, checkpoint)
+        venue_catch_up(broker, checkpoint, cfg.run_id)
         # A venue not rewound still has what was sent after the checkpoint: look it up.
         after, hold_found = sent_after(parts, run_dir, offsets["events"])
         in_flight = looked_up_open(broker, session.iter_open_orders())

@@ -27,14 +27,9 @@ from .._domain.reasons import CLIENT_ID_IN_USE
 from .._domain.retry import call_with_retry
 from .._exceptions import BrokerError, Fenced, OutcomeUnknown, Rejected, SinkFailure, Transient
 from .._risk.governor import TradingState
-from .._risk.rails import (
-    QTY_BELOW_LOT,
-    Rejection,
-    RiskContext,
-    beyond_the_position,
-    off_the_tick,
-    unpriced,
-)
+from .._risk.kinds import QTY_BELOW_LOT
+from .._risk.orderchecks import beyond_the_position, off_the_tick, unpriced
+from .._risk.rails import Rejection, RiskContext
 from .._typing import ConfirmingLookup, ReplayingVenue
 from .aftercheckpoint import lists_sent_after, tracked_or_recovered
 from .book import submitted_payload
@@ -461,14 +456,22 @@ def _risk_context(c: SessionContext, intent: OrderIntent) -> RiskContext:
     book = c.book
     price = book.last_price.get(intent.symbol, ZERO)
     governor = c.governor
+    held = book.position(intent.symbol)
+    on_side = book.open_quantity(intent.symbol, intent.side)
+    against = held > 0 if intent.side is Side.SELL else held < 0
     return RiskContext(
         last_price=price,
         equity=book.equity(),
         day_peak_equity=book.day_peak_equity,
-        position=book.position(intent.symbol),
+        position=held,
         open_exposure=book.exposure(intent.symbol, price) + book.stop_risk(),
         orders_this_second=governor.orders_this_second(c.time.ts_sim),
         executions=governor.executions,
         trading_state=governor.state.value,
-        open_on_side=book.open_quantity(intent.symbol, intent.side),
+        open_on_side=on_side,
+        open_reducing_on_side=(
+            book.open_quantity(intent.symbol, intent.side, reducing=True)
+            if on_side and against
+            else ZERO
+        ),
     )

@@ -35,10 +35,13 @@ def limit_lines(limits: object) -> list[str]:
         return []
     r = limits["risk"]
     at_stop = f"at the assumed stop distance of {md_text(r['stop_distance_pct'])} of the price"
+    capped = r.get("max_position_notional")  # set by the desk, or not in config.json
+    position_cap = [] if capped is None else [("MAX_POSITION_NOTIONAL", _position_cap(capped))]
     rows = [
         ("ALLOWLIST", f"symbols {', '.join(md_code(s) for s in limits['allowlist'])} only"),
         ("MAX_ORDER_QTY", f"{md_text(r['max_order_qty'])} per order"),
         ("MAX_ORDER_NOTIONAL", f"{md_text(r['max_order_notional'])} per order (quantity x price)"),
+        *position_cap,
         ("PRICE_COLLAR", f"{md_text(r['price_collar_pct'])} of the last price"),
         ("PER_TRADE_RISK", f"{md_text(r['per_trade_risk_pct'])} of equity per order, {at_stop}"),
         (
@@ -70,3 +73,7 @@ def limit_lines(limits: object) -> list[str]:
             for ref in limits.get("own_rails", ())
         ),
     ]
+
+
+def _position_cap(capped: object) -> str:
+    return f"{md_text(capped)} per symbol's position (at the order's price)"

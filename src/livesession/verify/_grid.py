@@ -57,6 +57,7 @@ _EVENT_FIELDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
 _EVENT_FIELDS["ORDER_PARTIALLY_FILLED"] = _EVENT_FIELDS["ORDER_FILLED"]
 _RULE_FIELDS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     "PRICE_COLLAR": (("price", _PRICE), ("last_price", _PRICE)),
+    "MAX_POSITION_NOTIONAL": (("position_after", _QUANTITY), ("price", _PRICE)),
     "REDUCE_ONLY": (("position", _QUANTITY),),
 }
 _ZERO_AS_0: Final = frozenset(

@@ -1,0 +1,64 @@
+"""A resumed run's simulated venue brought to its checkpoint, after its journal's replay.
+
+The reports the session already has are forgotten (``resume_at``), what the crashed process
+sent after the checkpoint is set aside, and the venue marked with the session's last
+prices (``mark``): its journal holds prices only from when requests arrived.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .._exceptions import PluginError
+from .._session.broker_guard import GuardedBroker
+from .._support.pluginwords import raised
+from .._support.signals import STOPS_RAISED
+from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
+from ..brokers._journal import replay_the_rest
+
+if TYPE_CHECKING:
+    from .._typing import Broker
+
+__all__ = ["venue_catch_up"]
+
+
+def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> None:
+    """Bring a replayed simulated venue to the checkpoint: delivered reports, mark prices.
+
+    A caller's venue (a desk's ``MockBroker`` subclass, behind its guard) runs its own code
+    here. What it raises refuses the resume with ``PluginError``, one line naming the step
+    and the user's line, where it was a traceback; the run stays as its crash left it.
+    """
+    step = "resume_at"
+    try:
+        if isinstance(broker, RelayedVenue):
+            # The venue's own journal too: what the crashed session sent after the checkpoint
+            # is set aside, and what the resumed one does not send again never happened.
+            broker.resume_at(
+                checkpoint["ts_sim"],
+                checkpoint.get("broker_journal_offset"),
+                checkpoint.get("venue_journal_offset"),
+            )
+        elif isinstance(broker, ResumableVenue):
+            broker.resume_at(checkpoint["ts_sim"], checkpoint.get("broker_journal_offset"))
+        # A venue whose replay waited for a resume_at that never came (a caller's factory
+        # wrapped it in a broker that is neither of those) replays as it was built, not empty.
+        step = "journal replay"
+        replay_the_rest()
+        # The venue journal holds prices only from when requests arrived; the session's last
+        # bar price is newer (a stop right after the checkpoint must not fill at an old price).
+        if isinstance(broker, MarkableVenue):
+            step = "mark"
+            for symbol, price in sorted(checkpoint["book"]["last_price"].items()):
+                broker.mark(symbol, Decimal(price))
+    except STOPS_RAISED:
+        raise
+    except BaseException as exc:  # the caller's code: any error refuses
+        if not isinstance(broker, GuardedBroker):
+            raise  # livesession's own venue: a bug of ours, whose traceback is what to read
+        raise PluginError(
+            f"cannot resume run {run_id}: the broker's {step} {raised(exc)}, bringing the "
+            "venue to the run's checkpoint; the run is as its crash left it: resume it again "
+            f"once the broker's {step} works"
+        ) from None

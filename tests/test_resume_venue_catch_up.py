@@ -1,0 +1,101 @@
+"""A resume brings a simulated venue to its checkpoint: a desk's venue that raises there.
+
+Bug: a desk's ``MockBroker`` subclass whose ``mark`` raised (a price server it asks, not
+there) made ``livesession resume`` end in a traceback of 38 lines and exit 1. The resume
+calls the venue's ``resume_at`` and ``mark``, the desk's code when it overrides them: what
+it raises is now one line naming the step and the desk's own line, exit 2, and the run
+stays as its crash left it, for a resume once the venue works.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from livesession import MockBroker, PluginError
+from livesession._rundir.catchup import venue_catch_up
+from livesession._session.broker_guard import guard_broker
+
+from crash_harness import KILLED, cli
+
+_VENUE = """\
+import os
+
+from livesession import MockBroker
+
+
+class Venue(MockBroker):
+    simulated = True
+
+    def mark(self, symbol, price):
+        if os.environ.get("DESK_PRICES") != "up":
+            raise RuntimeError("the desk's price server is down")
+        super().mark(symbol, price)
+
+
+def make():
+    return Venue()
+"""
+
+
+def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path, monkeypatch):
+    plug = tmp_path / "deskmark"
+    plug.mkdir()
+    (plug / "__init__.py").write_text("")
+    (plug / "venue.py").write_text(_VENUE)
+    config = tmp_path / "m.toml"
+    config.write_text(
+        'run_id = "m"\nsteps = 60\ncheckpoint_every = 1\ndurability = "none"\n'
+        'broker = "deskmark.venue:make"\n[strategy]\nfast = 2\nslow = 5\n'
+    )
+    runs = tmp_path / "runs"
+    crashed = cli("dryrun", "-c", config, "--out", runs, "-q", crash_at="checkpoint:20")
+    assert crashed.returncode == KILLED, crashed.stderr
+    proc = cli("resume", runs / "m", "-q", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(
+        "livesession: error: cannot resume run m: the broker's mark raised RuntimeError: "
+        "the desk's price server is down (at "
+    ), line
+    assert "venue.py:11 in mark), bringing the venue to the run's checkpoint" in line
+    assert line.endswith("resume it again once the broker's mark works")
+    status = cli("status", runs / "m", cwd=tmp_path)
+    assert status.returncode == 6, status.stdout  # crashed, resumable as before
+    monkeypatch.setenv("DESK_PRICES", "up")  # the price server back, the code unchanged
+    resumed = cli("resume", runs / "m", "-q", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("verify", runs / "m").returncode == 0
+
+
+class _Stale(MockBroker):
+    """A desk's venue whose ``resume_at`` raises."""
+
+    simulated = True
+
+    def resume_at(self, now_ns: int, journal_offset: int | None = None) -> None:
+        raise KeyError("offset")
+
+
+def test_the_step_that_raised_is_named():
+    checkpoint = {"ts_sim": 0, "broker_journal_offset": 0, "book": {"last_price": {}}}
+    with pytest.raises(PluginError, match=r"^cannot resume run r: the broker's resume_at "):
+        venue_catch_up(guard_broker(_Stale()), checkpoint, "r")
+
+
+def test_livesession_s_own_venue_keeps_its_traceback():
+    """A bug of livesession's own venue is not said as the desk's: its error passes."""
+
+    class Broken(MockBroker):
+        __module__ = "livesession.brokers.mock"  # as livesession's own (unguarded)
+
+        def mark(self, symbol: str, price: Decimal) -> None:
+            raise ZeroDivisionError
+
+    own = guard_broker(Broken())
+    assert isinstance(own, Broken)
+    checkpoint = {"ts_sim": 0, "broker_journal_offset": 0, "book": {"last_price": {"X": "1"}}}
+    with pytest.raises(ZeroDivisionError):
+        venue_catch_up(own, checkpoint, "r")
