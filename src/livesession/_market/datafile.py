@@ -53,6 +53,7 @@ from .datafail import as_written, unfinished
 from .datafail import fail as _fail
 from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, blank_row, check_tick, missing_value, read_number, volume_problem
+from .joins import header_again
 from .quickrow import quick_row
 from .timecolumn import UNNAMED_TIME, TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
@@ -165,6 +166,9 @@ class RowChecker:
                 self.path, line, f"#{len(self.names) + 1}", cells[len(self.names)],
                 f"extra value (the row has {len(cells)} values, the header {len(self.names)})",
             )  # fmt: skip
+        again = header_again(cells, self.names)
+        if again is not None:
+            raise _fail(self.path, line, None, text.strip(), again)
         return [cell.strip() for cell in cells]
 
     def row_ns(self, raw: bytes | None) -> int | None:

@@ -1,0 +1,87 @@
+"""A period made of several data files, a month a file, joined into one (docs/data.md).
+
+A desk keeps minute bars a file a month (data.binance.vision's klines without a header, its
+own exports with one each) and joins a quarter's. Bug: ``cat`` of files with a header each
+was refused at the second header as ``column open, value 'open': not a decimal number``,
+naming no header and no join; a bar two months both held where they meet was ``the same time
+twice (a duplicated row?)``, which said nothing of what to do, whether the rows were the
+same bar or two; docs/data.md said nothing of joining files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from livesession import check_csv
+from livesession._exceptions import DataFileError
+
+HEADER = "timestamp,open,high,low,close,volume\n"
+JAN = "2024-01-31 23:58:00,42100.5,42110.0,42090.0,42105.0,3.1\n2024-01-31 23:59:00,42105.0,42120.0,42100.0,42118.5,2.7\n"
+FEB = "2024-02-01 00:00:00,42118.5,42130.0,42110.0,42125.0,4.0\n2024-02-01 00:01:00,42125.0,42126.0,42101.0,42102.5,1.9\n"
+JOIN_FIX = (
+    "keep only the first file's: `awk 'FNR == 1 {if (NR == 1) print; next} $0 != last {print} "
+    "{last = $0}' jan.csv feb.csv > both.csv` keeps the first file's header and drops a row "
+    "that repeats the row before it"
+)
+
+
+def _refusal(tmp_path: Path, text: str) -> DataFileError:
+    path = tmp_path / "q1.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFileError) as caught:
+        check_csv(path, tick=None)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        HEADER,
+        "Timestamp,Open,High,Low,Close,Volume\n",
+        "\ufefftimestamp,open,high,low,close,volume\n",
+    ],
+    ids=["the same header", "in other case", "after a byte order mark"],
+)
+def test_files_joined_with_cat_each_with_its_header_are_told_so(
+    tmp_path: Path, second: str
+) -> None:
+    """The second file's header is named as a header among the rows, with the join to use."""
+    error = _refusal(tmp_path, HEADER + JAN + second + FEB)
+    assert error.line == 4
+    said = str(error)
+    shown = second.strip().replace("\ufeff", "\\ufeff")  # an invisible character, written out
+    assert f"q1.csv, line 4, value '{shown}': the header again, among the rows" in said
+    assert said.endswith(f"(files joined with `cat`, each with its header?): {JOIN_FIX}")
+    assert "not a decimal number" not in said
+
+
+def test_a_bar_both_months_hold_is_told_to_be_deleted_once(tmp_path: Path) -> None:
+    """January's export ran to February's first minute, included: one bar, written twice."""
+    first_of_feb = FEB.splitlines(keepends=True)[0]
+    error = _refusal(tmp_path, HEADER + JAN + first_of_feb + FEB)
+    assert error.line == 5
+    assert str(error).endswith(
+        "line 5, column timestamp, value '2024-02-01 00:00:00': time does not increase (line 4 "
+        "has 2024-02-01 00:00:00): the same row twice (a bar written twice, as files joined "
+        'that overlap write it): delete one of the two lines (to join files: docs/data.md, "A '
+        'period in several files")'
+    )
+
+
+def test_two_bars_of_one_time_at_a_join_are_left_to_the_desk(tmp_path: Path) -> None:
+    """The vendor corrected February's first kline since January's file was fetched: which
+    of the two bars is right is not guessed."""
+    names = "open_time,open,high,low,close,volume,close_time\n"
+    jan = "1706745540000,42105.0,42120.0,42100.0,42118.5,2.7,1706745599999\n"
+    feb = (
+        "1706745540000,42105.0,42121.0,42100.0,42118.5,2.7,1706745599999\n"
+        "1706745600000,42118.5,42130.0,42110.0,42125.0,4.0,1706745659999\n"
+    )
+    error = _refusal(tmp_path, names + jan + feb)
+    assert str(error).endswith(
+        "line 3, column open_time, value '1706745540000': time does not increase (line 2 has "
+        "1706745540000): the same time twice, on rows that differ (line 2 is another bar of "
+        "it): keep the right one, delete the other"
+    )
