@@ -10,12 +10,14 @@ same bar or two; docs/data.md said nothing of joining files.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from livesession import check_csv
 from livesession._exceptions import DataFileError
+from livesession.cli import main
 
 HEADER = "timestamp,open,high,low,close,volume\n"
 JAN = "2024-01-31 23:58:00,42100.5,42110.0,42090.0,42105.0,3.1\n2024-01-31 23:59:00,42105.0,42120.0,42100.0,42118.5,2.7\n"
@@ -85,3 +87,56 @@ def test_two_bars_of_one_time_at_a_join_are_left_to_the_desk(tmp_path: Path) -> 
         "1706745540000): the same time twice, on rows that differ (line 2 is another bar of "
         "it): keep the right one, delete the other"
     )
+
+
+def _quarter_sample(path: Path, rows: int) -> Path:
+    """``rows`` minute bars from 2024-01-01, as a quarter's joined file starts."""
+    lines = [HEADER.strip()]
+    for minute in range(rows):
+        price = 42100 + minute % 9
+        at = f"2024-01-01 {minute // 60:02d}:{minute % 60:02d}:00"
+        lines.append(f"{at},{price}.5,{price + 2}.0,{price - 2}.0,{price}.0,3.1")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+_LENIENT = ("--min-signals", "0", "--min-decisions", "0", "--min-oco", "0")
+_UNPLAYED = (
+    "90 of the data file's 120 bars were not played: the run's 30 steps ran out first; "
+    "steps = 120 plays them all"
+)
+
+
+def test_a_run_whose_steps_end_before_its_file_says_what_it_left(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a quarter's file run at the default steps played its first 1,000 bars of 129,600
+    and said only ``status COMPLETED`` and ``steps 1000 of 1000``; burn-in and the evidence
+    said nothing either, and the run passed for the quarter's. The summary's steps line and
+    the burn-in's notes say how many of the file's bars were not played."""
+    data = _quarter_sample(tmp_path / "q1.csv", 120)
+    argv = ["dryrun", "--out", str(tmp_path / "runs"), "--feed", f"csv:{data}", "--symbol"]
+    argv += ["BTC/USDT", "--durability", "none", "--run-id"]
+    assert main([*argv, "short", "--steps", "30"]) == 0
+    assert f"steps       30 of 30 ({_UNPLAYED})\n" in capsys.readouterr().out
+    assert main(["burnin", str(tmp_path / "runs" / "short"), *_LENIENT, "--json"]) in (0, 1)
+    (session,) = json.loads(capsys.readouterr().out)["sessions"]
+    assert _UNPLAYED in session["notes"]
+    md = (tmp_path / "runs" / "short" / "burnin.md").read_text(encoding="utf-8")
+    assert f"Note: {_UNPLAYED}." in md
+
+
+@pytest.mark.parametrize("steps", ["120", "500"], ids=["every bar", "the feed runs out"])
+def test_a_run_that_played_its_whole_file_says_nothing_of_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: str
+) -> None:
+    data = _quarter_sample(tmp_path / "q1.csv", 120)
+    argv = ["dryrun", "--out", str(tmp_path / "runs"), "--feed", f"csv:{data}", "--symbol"]
+    argv += ["BTC/USDT", "--durability", "none", "--run-id", "all", "--steps", steps]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"steps       120 of {steps}\n" in out
+    assert "not played" not in out
+    assert main(["burnin", str(tmp_path / "runs" / "all"), *_LENIENT, "--json"]) in (0, 1)
+    (session,) = json.loads(capsys.readouterr().out)["sessions"]
+    assert not [note for note in session["notes"] if "not played" in note]
