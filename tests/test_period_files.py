@@ -10,6 +10,7 @@ same bar or two; docs/data.md said nothing of joining files.
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -124,6 +125,9 @@ def test_a_run_whose_steps_end_before_its_file_says_what_it_left(
     assert _UNPLAYED in session["notes"]
     md = (tmp_path / "runs" / "short" / "burnin.md").read_text(encoding="utf-8")
     assert f"Note: {_UNPLAYED}." in md
+    assert main(["report", str(tmp_path / "runs" / "short")]) == 0
+    page = (tmp_path / "runs" / "short" / "report.html").read_text(encoding="utf-8")
+    assert f'<p class="sub">Data: {html.escape(_UNPLAYED)}</p>' in page
 
 
 @pytest.mark.parametrize("steps", ["120", "500"], ids=["every bar", "the feed runs out"])
