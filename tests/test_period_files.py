@@ -10,6 +10,7 @@ same bar or two; docs/data.md said nothing of joining files.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from livesession import check_csv
+from livesession._artifacts.bargaps import BarGaps
 from livesession._exceptions import DataFileError
 from livesession.cli import main
 
@@ -144,3 +146,28 @@ def test_a_run_that_played_its_whole_file_says_nothing_of_it(
     assert main(["burnin", str(tmp_path / "runs" / "all"), *_LENIENT, "--json"]) in (0, 1)
     (session,) = json.loads(capsys.readouterr().out)["sessions"]
     assert not [note for note in session["notes"] if "not played" in note]
+
+
+def test_each_gap_of_a_quarter_is_named_not_the_longest_alone() -> None:
+    """Bug: a quarter with a day missing in January, an hour missing where February's file
+    meets March's (an export in local time) and the hour skipped as summer time began on
+    2024-03-31 noted `3 gap(s) ... the longest from 2024-01-14T23:59:00Z to
+    2024-01-16T00:00:00Z`: the two hours were named nowhere a reviewer reads. The note names
+    the longest three, and how many more there are."""
+    gaps = BarGaps()
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    missing = (
+        (dt.datetime(2024, 1, 15, tzinfo=dt.UTC), dt.timedelta(days=1)),
+        (dt.datetime(2024, 3, 1, tzinfo=dt.UTC), dt.timedelta(hours=1)),
+        (dt.datetime(2024, 3, 31, 2, tzinfo=dt.UTC), dt.timedelta(hours=1)),
+    )
+    for minute in range(91 * 24 * 60):  # the quarter, every minute
+        at = start + dt.timedelta(minutes=minute)
+        if not any(begin <= at < begin + length for begin, length in missing):
+            gaps.bar(int(at.timestamp()) * 1_000_000_000)
+    said = gaps.said()
+    assert (
+        "the longest from 2024-01-14T23:59:00Z to 2024-01-16T00:00:00Z, then from "
+        "2024-02-29T23:59:00Z to 2024-03-01T01:00:00Z (1 h 1 min) and from 2024-03-31T01:59:00Z "
+        "to 2024-03-31T03:00:00Z (1 h 1 min): a gap in the data"
+    ) in said, said
