@@ -25,11 +25,12 @@ from livesession.cli import main
 HEADER = "timestamp,open,high,low,close,volume\n"
 JAN = "2024-01-31 23:58:00,42100.5,42110.0,42090.0,42105.0,3.1\n2024-01-31 23:59:00,42105.0,42120.0,42100.0,42118.5,2.7\n"
 FEB = "2024-02-01 00:00:00,42118.5,42130.0,42110.0,42125.0,4.0\n2024-02-01 00:01:00,42125.0,42126.0,42101.0,42102.5,1.9\n"
-JOIN_FIX = (
-    "keep only the first file's: `awk 'FNR == 1 {if (NR == 1) print; next} $0 != last {print} "
-    "{last = $0}' jan.csv feb.csv > both.csv` keeps the first file's header and drops a row "
-    "that repeats the row before it"
+JOIN = (
+    "`awk 'FNR == 1 {if (NR == 1) print; next} $0 != last {print} {last = $0}' jan.csv "
+    "feb.csv > both.csv` keeps the first file's header and drops a row that repeats the row "
+    "before it"
 )
+JOIN_FIX = f"keep only the first file's: {JOIN}"
 
 
 def _refusal(tmp_path: Path, text: str) -> DataFileError:
@@ -60,6 +61,21 @@ def test_files_joined_with_cat_each_with_its_header_are_told_so(
     assert f"q1.csv, line 4, value '{shown}': the header again, among the rows" in said
     assert said.endswith(f"(files joined with `cat`, each with its header?): {JOIN_FIX}")
     assert "not a decimal number" not in said
+
+
+def test_a_month_exported_with_other_columns_is_told_so_at_its_header(tmp_path: Path) -> None:
+    """February's export added a column: its header, among January's rows, was refused as
+    ``column #7, value 'trades': extra value (the row has 7 values, the header 6)``."""
+    second = "Timestamp,Open,High,Low,Close,Volume,Trades\n"
+    feb = "".join(row + ",12\n" for row in FEB.splitlines())
+    error = _refusal(tmp_path, HEADER + JAN + second + feb)
+    said = str(error)
+    assert "q1.csv, line 4, value 'Timestamp,Open,High,Low,Close,Volume,Tra...': a header" in said
+    assert said.endswith(
+        ": a header among the rows, of other columns than line 1's (files joined with `cat`, "
+        "exported with other columns?): export every file with the same columns, then join "
+        f"them keeping only the first file's header: {JOIN}"
+    )
 
 
 def test_a_bar_both_months_hold_is_told_to_be_deleted_once(tmp_path: Path) -> None:

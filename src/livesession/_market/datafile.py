@@ -153,6 +153,9 @@ class RowChecker:
             cells = split(text, self.delimiter)
         except csv.Error as exc:
             raise _fail(self.path, line, None, text.rstrip("\r\n"), not_a_row(text, exc)) from None
+        again = header_again(cells, self.names)
+        if again is not None:
+            raise _fail(self.path, line, None, text.strip(), again)
         if len(cells) < len(self.names):
             if text.lstrip().startswith("#"):
                 raise _fail(self.path, line, None, text.strip(), _COMMENT)
@@ -166,9 +169,6 @@ class RowChecker:
                 self.path, line, f"#{len(self.names) + 1}", cells[len(self.names)],
                 f"extra value (the row has {len(cells)} values, the header {len(self.names)})",
             )  # fmt: skip
-        again = header_again(cells, self.names)
-        if again is not None:
-            raise _fail(self.path, line, None, text.strip(), again)
         return [cell.strip() for cell in cells]
 
     def row_ns(self, raw: bytes | None) -> int | None:

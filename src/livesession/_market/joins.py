@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from .csvheader import column_name
+from .csvheader import REQUIRED_COLUMNS, column_name
 
 __all__ = ["JOIN", "JOINED", "header_again", "same_time_twice"]
 
@@ -26,17 +26,24 @@ JOINED: Final = 'to join files: docs/data.md, "A period in several files"'
 
 
 def header_again(cells: Sequence[str], names: Sequence[str]) -> str | None:
-    """Why a row that writes the header's names (in any case, a BOM before them) is no row.
+    """Why a row that names the columns (in any case, a BOM before them) is no row.
 
-    None for any other row: its values are checked as a row's.
+    The header again, or another header (of other columns: an export of other settings),
+    as files joined with ``cat`` leave them. None for any other row: its values are checked
+    as a row's.
     """
-    if len(cells) != len(names) or any(
-        column_name(cell.lstrip("\ufeff")) != name for cell, name in zip(cells, names, strict=True)
-    ):
+    found = [column_name(cell.lstrip("\ufeff")) for cell in cells]
+    if found == list(names):
+        return (
+            "the header again, among the rows (files joined with `cat`, each with its "
+            f"header?): keep only the first file's: {JOIN}"
+        )
+    if not set(REQUIRED_COLUMNS) <= set(found):
         return None
     return (
-        "the header again, among the rows (files joined with `cat`, each with its header?): "
-        f"keep only the first file's: {JOIN}"
+        "a header among the rows, of other columns than line 1's (files joined with `cat`, "
+        "exported with other columns?): export every file with the same columns, then join "
+        f"them keeping only the first file's header: {JOIN}"
     )
 
 
