@@ -120,8 +120,11 @@ def test_gaps_of_several_lengths_are_counted_and_the_first_longest_named() -> No
         gaps.note({"event_type": "SIGNAL", "ts_sim": 5})
     gaps.note({"event_type": "BAR", "ts_sim": "later"})
     said = gaps.said()
-    # 2 x 2 min + 2 x 4 min missing; the first 5-minute gap is the longest named.
+    # 2 x 2 min + 2 x 4 min missing; the first 5-minute gap is the longest named, then the
+    # next two longest (of equal ones, the first), and how many more there are.
     assert said.startswith(
         "the bars skip time: 4 gap(s) longer than their usual 1 min spacing, 12 min without a "
-        "bar in all, the longest from 1970-01-01T00:06:00Z to 1970-01-01T00:11:00Z:"
+        "bar in all, the longest from 1970-01-01T00:06:00Z to 1970-01-01T00:11:00Z, then from "
+        "1970-01-01T00:16:00Z to 1970-01-01T00:21:00Z (5 min) and from 1970-01-01T00:02:00Z "
+        "to 1970-01-01T00:05:00Z (3 min), and 1 more:"
     ), said

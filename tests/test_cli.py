@@ -297,7 +297,10 @@ class TestSummary:
         assert main(["status", "runs/short"]) == 0
         assert "steps       40 of 1000 at the last checkpoint" in capsys.readouterr().out
         assert main([*argv[:-1], "full", "--steps", "30"]) == 0
-        assert "steps       30 of 30" in capsys.readouterr().out.splitlines()
+        assert (  # and a run that took its plan says what it left of the file
+            "steps       30 of 30 (10 of the data file's 40 bars were not played: the run's 30 "
+            "steps ran out first; steps = 40 plays them all)"
+        ) in capsys.readouterr().out.splitlines()
 
     def test_the_json_summary_says_the_plan_as_status_json_does(
         self, tmp_path, capsys, monkeypatch

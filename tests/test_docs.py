@@ -86,6 +86,70 @@ class TestRunbookInvocation:
         )
 
 
+def _months(stamp: str, header: str | None) -> dict[str, str]:
+    """Three months' files of two minute bars each, the first month's last bar written again
+    as the second month's first (its export ran to the next month's first minute), named
+    ``stamp`` with ``{m}`` for the month; each opens with ``header``, if given."""
+    times = {
+        "01": ("2024-01-31T23:58:00Z", "2024-01-31T23:59:00Z"),
+        "02": ("2024-01-31T23:59:00Z", "2024-02-29T23:59:00Z"),  # the leap day's last minute
+        "03": ("2024-03-01T00:00:00Z", "2024-03-01T00:01:00Z"),
+    }
+    files = {}
+    for month, pair in times.items():
+        rows = [
+            f"{_epoch_ms(at) if header is None else at},{42100 + int(at[14:16])}.5,42170.0,"
+            f"42050.0,42105.0,3.1"
+            for at in pair
+        ]
+        files[stamp.format(m=month)] = (header or "") + "".join(f"{row}\n" for row in rows)
+    return files
+
+
+def _epoch_ms(text: str) -> str:
+    import datetime as dt
+
+    return str(int(dt.datetime.fromisoformat(text).timestamp() * 1000))
+
+
+class TestPeriodJoin:
+    def test_the_join_of_a_quarter_s_month_files_runs_as_written(self, tmp_path):
+        """docs/data.md, "A period in several files": the ``awk`` joins of month files with a
+        header each and without one (Binance's) make one file each, the bar two months both
+        hold written once, and the quarter's run plays every bar of it."""
+        text = (ROOT / "docs/data.md").read_text(encoding="utf-8")
+        block = text.split("<!-- BEGIN PERIOD JOIN -->")[1].split("<!-- END PERIOD JOIN -->")[0]
+        (script,) = re.findall(r"```bash\n(.*?)```", block, re.DOTALL)
+        binance = _months("BTCUSDT-1m-2024-{m}.csv", None)
+        binance = {name: body.replace("\n", ",1,2,3,4,5,6\n") for name, body in binance.items()}
+        files = {
+            **_months("desk-2024-{m}.csv", "timestamp,open,high,low,close,volume\n"),
+            **binance,
+        }
+        for name, body in files.items():
+            (tmp_path / name).write_text(body, encoding="utf-8")
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        proc = subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=tmp_path,
+            env={**os.environ, "PATH": path},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "status      COMPLETED (FEED_EXHAUSTED)" in proc.stdout
+        for joined in ("desk-2024-q1.csv", "btcusdt-2024-q1.csv"):
+            check = livesession.check_csv(tmp_path / joined, tick=None)
+            assert check.rows == 5, joined  # six rows, one of them written twice
+        desk = (tmp_path / "desk-2024-q1.csv").read_text(encoding="utf-8").splitlines()
+        assert desk[0] == "timestamp,open,high,low,close,volume"
+        assert desk[1:] == [row for row in desk[1:] if not row.startswith("timestamp")]
+        run = json.loads((tmp_path / "out/runs/q1-2024/run.json").read_text(encoding="utf-8"))
+        assert run["data"]["rows"] == 5
+
+
 class TestEdgeDefaults:
     def test_the_table_says_what_a_session_without_edges_does(self):
         """Bug: docs/embedding.md said every edge has a default and gave audit_sink's as

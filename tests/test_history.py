@@ -391,7 +391,8 @@ class TestParquet:
         assert (
             f"data file {(tmp_path / 'eurusd.parquet').resolve()}, line 22 (row 20 of the table,"
             " from 0), column timestamp, value '2026-03-02T00:19:00+00:00': time does not "
-            "increase (line 21 has 2026-03-02T00:19:00+00:00): the same time twice"
+            "increase (line 21 has 2026-03-02T00:19:00+00:00): the same row twice (a bar "
+            "written twice"
         ) in line
         assert not (tmp_path / "runs").exists()  # refused before anything is written
 
@@ -620,7 +621,11 @@ class TestTimestamps:
             "2004-08-20,1,1,1,1,0\n",
         )
         assert "line 4, column #1, value '2004-08-20': time does not increase (line 3" in said
-        assert "the same time twice (a duplicated row?)" in said
+        assert ": the same row twice (a bar written twice, as files joined that overlap" in said
+        assert said.endswith(
+            ": delete one of the two lines (to join files: docs/data.md, "
+            '"A period in several files")'
+        )
 
     _ROW_INDEX = (
         "a number in an unnamed first column: pandas writes its row index so (to_csv or "

@@ -376,6 +376,16 @@ class TestLinesTooLongToBeRows:
         assert "a line longer than 1048576 bytes (1 MiB)" in str(caught.value)
 
 
+_SAME_ROW = (
+    ": the same row twice (a bar written twice, as files joined that overlap write it): delete "
+    'one of the two lines (to join files: docs/data.md, "A period in several files")'
+)
+_OTHER_BAR = (
+    ": the same time twice, on rows that differ (line 2 is another bar of it): keep the right "
+    "one, delete the other"
+)
+
+
 class TestWhatARefusalSays:
     """The one line a refused file gets says what its exporter did, not something else."""
 
@@ -427,19 +437,28 @@ class TestWhatARefusalSays:
         )
 
     @pytest.mark.parametrize(
-        "text",
+        ("text", "said"),
         [
-            "2026-11-01 01:00:00,1.1,1.2,1.0,1.1,5\n2026-11-01 01:00:00,1.1,1.2,1.0,1.1,5\n",
-            "2026-11-01T01:00:00Z,1.1,1.2,1.0,1.1,5\n2026-11-01T01:00:00Z,1.1,1.2,1.0,1.1,6\n",
-            "2026-11-01,1.1,1.2,1.0,1.1,5\n2026-11-01,1.1,1.2,1.0,1.1,6\n",
+            (
+                "2026-11-01 01:00:00,1.1,1.2,1.0,1.1,5\n2026-11-01 01:00:00,1.1,1.2,1.0,1.1,5\n",
+                _SAME_ROW,
+            ),
+            (
+                "2026-11-01T01:00:00Z,1.1,1.2,1.0,1.1,5\n2026-11-01T01:00:00Z,1.1,1.2,1.0,1.1,6\n",
+                _OTHER_BAR,
+            ),
+            ("2026-11-01,1.1,1.2,1.0,1.1,5\n2026-11-01,1.1,1.2,1.0,1.1,6\n", _OTHER_BAR),
         ],
         ids=["the same row twice", "times in UTC", "dates alone"],
     )
     def test_a_repeated_time_that_is_no_clock_set_back_is_a_duplicated_row(
-        self, tmp_path: Path, text: str
+        self, tmp_path: Path, text: str, said: str
     ) -> None:
+        """It was "the same time twice (a duplicated row?)" whether or not the rows were
+        the same, and said nothing to do: the same row is told to be deleted once, two bars
+        of one time to keep the right one."""
         error = self._refusal(tmp_path, "timestamp,open,high,low,close,volume\n" + text)
-        assert str(error).endswith(": the same time twice (a duplicated row?)")
+        assert str(error).endswith(said)
 
     @pytest.mark.parametrize(
         "times",

@@ -88,7 +88,8 @@ if TYPE_CHECKING:
         Transient,
         UnrecordablePath,
     )
-    from ._market.datafile import DataFileCheck, check_csv
+    from ._market.datacheck import DataFileCheck
+    from ._market.datafile import check_csv
     from ._market.feeds import CsvReplayFeed, RandomWalkFeed
     from ._market.parquet import ParquetReplayFeed, check_parquet
     from ._market.strategies import SmaCrossover
@@ -151,7 +152,7 @@ _LAZY: dict[str, str] = {
     "Clock": "._typing",
     "ConfigError": "._exceptions",
     "CsvReplayFeed": "._market.feeds",
-    "DataFileCheck": "._market.datafile",
+    "DataFileCheck": "._market.datacheck",
     "DataFileError": "._exceptions",
     "DeclaredSimulation": "._typing",
     "DryrunConfig": "._domain.config",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 from ._artifacts import names
 from ._artifacts.runread import read_json_object, require_run
 from ._artifacts.timings import StepTimer  # imported before a run directory is made
+from ._artifacts.unplayed import file_rows, unplayed
 from ._cli_alerts import alert_counts, alerts_line, say_unalerted, say_undelivered
 from ._cli_bar import check_bar, redraws, run_bar
 from ._cli_endings import say_lease_kept, say_rejected, say_unclosed
@@ -101,7 +102,7 @@ def _summary(
     lines = [
         f"status      {result.status.value}" + (f" ({result.reason})" if result.reason else ""),
         f"run         {result.run_id}",
-        f"steps       {result.steps} of {planned}",
+        f"steps       {result.steps} of {planned}{_unplayed(run_dir, result.steps, planned)}",
         *resumed_line(run_dir),
         f"orders      {result.orders_submitted}",
         f"fills       {result.fills}",
@@ -118,6 +119,12 @@ def _summary(
         f"artifacts   {path_text(run_dir)}",
     ]
     print("\n".join(lines))  # noqa: T201 - the CLI's output
+
+
+def _unplayed(run_dir: Path, steps: int, planned: int) -> str:
+    """`` (M of the data file's N bars were not played: ...)`` after the steps, or ""."""
+    said = unplayed(file_rows(read_json_object(run_dir / names.RUN_META)), steps, planned)
+    return f" ({said})" if said else ""
 
 
 def _drive(

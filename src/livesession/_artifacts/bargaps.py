@@ -19,6 +19,8 @@ from .._support.text import span_words
 __all__ = ["BarGaps"]
 
 _NS_PER_S = 1_000_000_000
+_NAMED = 3
+"""How many gaps the note names, the longest first."""
 
 
 class BarGaps:
@@ -32,6 +34,8 @@ class BarGaps:
         self._last: int | None = None
         # interval -> [how many times, from ts_sim, to ts_sim of its first time]
         self._spacing: dict[int, list[int]] = {}
+        # The longest intervals, longest first (of equal ones, the first): (interval, from, to)
+        self._longest: list[tuple[int, int, int]] = []
 
     def note(self, event: dict[str, Any]) -> None:
         """Take one event (only a ``BAR`` with an integer ``ts_sim`` counts)."""
@@ -49,6 +53,11 @@ class BarGaps:
                 self._spacing[at - last] = [1, last, at]
             else:
                 seen[0] += 1
+            longest = self._longest
+            if len(longest) < _NAMED or at - last > longest[-1][0]:
+                longest.append((at - last, last, at))
+                longest.sort(key=lambda gap: (-gap[0], gap[1]))
+                del longest[_NAMED:]
         self._last = at
 
     def said(self) -> str:
@@ -67,6 +76,22 @@ class BarGaps:
             f"the bars skip time: {count} gap(s) longer than their usual "
             f"{span_words(usual / _NS_PER_S)} spacing, {span_words(missing / _NS_PER_S)} "
             f"without a bar in all, the longest from {format_utc_ns(start)} to "
-            f"{format_utc_ns(end)}: a gap in "
+            f"{format_utc_ns(end)}{self._next_longest(usual, count)}: a gap in "
             "the data, or the market closed (the strategy saw no bar in between)"
         )
+
+    def _next_longest(self, usual: int, count: int) -> str:
+        """``, then from A to B (1 h 1 min) and from C to D (5 min), and 3 more``, or "".
+
+        The gaps after the longest, of the ``_NAMED`` longest: a month's files joined with
+        an hour missing at the join, or at a change of summer time, beside a missing day.
+        """
+        named = [gap for gap in self._longest[1:] if gap[0] > usual]
+        if not named:
+            return ""
+        said = [
+            f"from {format_utc_ns(start)} to {format_utc_ns(end)} ({span_words(gap / _NS_PER_S)})"
+            for gap, start, end in named
+        ]
+        more = count - 1 - len(named)
+        return f", then {' and '.join(said)}" + (f", and {more} more" if more else "")

@@ -23,7 +23,14 @@ from .datafail import fail as _fail
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["PRICE_COLUMNS", "REQUIRED_COLUMNS", "column_index", "not_utf8", "read_header"]
+__all__ = [
+    "PRICE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "column_index",
+    "column_name",
+    "not_utf8",
+    "read_header",
+]
 
 PRICE_COLUMNS: Final = ("open", "high", "low", "close")
 REQUIRED_COLUMNS: Final = (*PRICE_COLUMNS, "volume")
@@ -66,7 +73,7 @@ def read_header(path: Path, raw: bytes) -> tuple[str, list[str], dict[str, int],
     except csv.Error as exc:
         problem = cr_line_ends(text) or f"the header is not a CSV line ({exc})"
         raise _fail(path, 1, None, None, problem) from None
-    splits = [(d, [_name(cell) for cell in cells]) for d, cells in cut]
+    splits = [(d, [column_name(cell) for cell in cells]) for d, cells in cut]
     # The first separator that finds the most required columns (``,`` when none finds any).
     delimiter, names = max(splits, key=lambda split: len(set(REQUIRED_COLUMNS) & set(split[1])))
     if not set(REQUIRED_COLUMNS) <= set(names):
@@ -135,7 +142,7 @@ def _headless_as(files: str, whose: str, names: str) -> str:
     )
 
 
-def _name(cell: str) -> str:
+def column_name(cell: str) -> str:
     """A column's name as read: lower case, without MetaTrader's ``<>``."""
     name = cell.strip().lower()
     return name[1:-1].strip() if _METATRADER.fullmatch(name) else name

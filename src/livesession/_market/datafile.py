@@ -42,17 +42,18 @@ from typing import IO, Final
 import attrs
 
 from .._domain.decimal import with_context
-from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._exceptions import DataFileError
 from .cellwords import cell_words
 from .checkshown import shown
 from .csvforms import DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .csvlines import ZIP, ZIP_NAMES, lines, upto
+from .datacheck import DataFileCheck, same_symbol
 from .datafail import as_written, unfinished
 from .datafail import fail as _fail
 from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, blank_row, check_tick, missing_value, read_number, volume_problem
+from .joins import header_again
 from .quickrow import quick_row
 from .timecolumn import UNNAMED_TIME, TimeColumn, last_line
 from .timeforms import is_time_of_day, time_text, unread_time
@@ -91,59 +92,6 @@ SPLIT_TIME: Final = "date time"
 
 
 @attrs.frozen
-class DataFileCheck:
-    """What a whole-file check found: the file's SHA-256, its size and its rows."""
-
-    path: Path
-    sha256: str
-    size: int
-    rows: int
-    time_column: str | None = None
-    first_time: str | None = None
-    last_time: str | None = None
-    first_ns: int | None = None
-    """The first bar's own time (nanoseconds since the epoch); None without a time column."""
-    last_ns: int | None = None
-    """The last bar's own time, likewise."""
-    price_tick: Decimal | None = None
-    """The grid the prices were checked on: the tick given, or the one inferred from them."""
-    symbol: str | None = None
-    """The instrument the symbol column names on every row (None without such a column)."""
-    symbol_column: str | None = None
-    symbol_line: int = 0
-
-    def refuse_other_symbol(self, symbol: str) -> None:
-        """Raise unless the file's symbol column (if any) names ``symbol``.
-
-        Separators and case do not count: ``BTCUSDT`` and ``btc-usdt`` are ``BTC/USDT``.
-        """
-        if self.symbol is None or same_symbol(self.symbol, symbol):
-            return
-        named = self.symbol
-        way = (
-            f'set symbol = "{named}" (--symbol) or use the file of {symbol}'
-            if is_valid_symbol(named)
-            else f"use the file of {symbol}: {named} is not {SYMBOL_FORMS}{derivative_note(named)}"
-        )
-        raise _fail(
-            self.path, self.symbol_line, self.symbol_column, named,
-            f"the rows are {named}'s bars, but the session's symbol is {symbol}: {way}",
-        )  # fmt: skip
-
-    def record(self, feed: str) -> dict[str, object]:
-        """The record ``run.json`` keeps of the data a run read (``feed`` as configured)."""
-        return {
-            "feed": feed,
-            "sha256": self.sha256,
-            "bytes": self.size,
-            "rows": self.rows,
-            "time_column": self.time_column,
-            "first_time": self.first_time,
-            "last_time": self.last_time,
-        }
-
-
-@attrs.frozen
 class CsvLayout:
     """Where a checked file's data starts, and which cell holds each required column.
 
@@ -155,15 +103,6 @@ class CsvLayout:
     data_offset: int
     index: dict[str, int]
     checker: RowChecker
-
-
-def same_symbol(a: str, b: str) -> bool:
-    """Whether two spellings name one instrument: letters and digits alike, any case."""
-    return _symbol_key(a) == _symbol_key(b)
-
-
-def _symbol_key(symbol: str) -> str:
-    return "".join(ch for ch in symbol.upper() if ch.isalnum())
 
 
 class RowChecker:
@@ -214,6 +153,9 @@ class RowChecker:
             cells = split(text, self.delimiter)
         except csv.Error as exc:
             raise _fail(self.path, line, None, text.rstrip("\r\n"), not_a_row(text, exc)) from None
+        again = header_again(cells, self.names)
+        if again is not None:
+            raise _fail(self.path, line, None, text.strip(), again)
         if len(cells) < len(self.names):
             if text.lstrip().startswith("#"):
                 raise _fail(self.path, line, None, text.strip(), _COMMENT)

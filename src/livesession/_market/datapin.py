@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from .._exceptions import ConfigError, DataFileError
-from .datafile import DataFileCheck
+from .datacheck import DataFileCheck
 
 if TYPE_CHECKING:
     from pathlib import Path

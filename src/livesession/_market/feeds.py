@@ -12,7 +12,8 @@ from .._domain.decimal import DIGITS, places, plain, quantize, to_places
 from .._domain.model import Bar
 from .._domain.random import DeterministicStream
 from .._exceptions import ConfigError
-from .datafile import DataFileCheck, check_csv, scan_csv
+from .datacheck import DataFileCheck
+from .datafile import check_csv, scan_csv
 from .dataopen import open_data_file
 from .datavalues import check_positive, check_replay_args, check_symbol, check_tick
 from .played import PlayedFile

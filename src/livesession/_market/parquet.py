@@ -39,8 +39,9 @@ from .._exceptions import DataFileError
 from .._support.optional import import_optional
 from .checkshown import rows_shown
 from .csvheader import REQUIRED_COLUMNS, column_index
+from .datacheck import DataFileCheck
 from .datafail import as_written
-from .datafile import DataFileCheck, RowChecker, checker_result
+from .datafile import RowChecker, checker_result
 from .dataopen import open_data_file
 from .datavalues import check_replay_args, check_tick
 from .feeds import row_bar

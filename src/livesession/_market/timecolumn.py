@@ -16,6 +16,7 @@ from .._domain.clock import format_utc, from_epoch_ns
 from .._domain.timerange import RANGE_NOTE, outside
 from .._support.numbertext import digits_hint
 from .datafail import fail
+from .joins import same_time_twice
 from .timeforms import (
     NANO_DIGITS,
     calendar_problem,
@@ -259,7 +260,8 @@ class TimeColumn:
             return said
         if when == self.last:
             if not (local and cells != self.last_cells and _CLOCK_TIME.search(text)):
-                return ": the same time twice (a duplicated row?)"
+                same = list(cells) == list(self.last_cells)
+                return same_time_twice(same, self.last_line, fix=bool(self.out_of_order))
             return (
                 ": the same time twice, on rows that differ: a bar written twice, or "
                 + _summer_time(text, self.last, when)

@@ -48,6 +48,7 @@ import orjson
 from .._artifacts import names
 from .._artifacts.provenance import audit_head, audited_start, run_json_changed
 from .._artifacts.runread import iter_records, read_json_object
+from .._artifacts.unplayed import file_rows
 from .._exceptions import ConfigError, RunHeld
 from .._rundir.lock import holder_of
 from .._rundir.refused import unsealed_by
@@ -212,9 +213,9 @@ def _judge(
     standing = run_status(run_dir)
     # What it read and ran, and the failure paths it went through: said, never judged.
     review = provenance(run_dir) | {"failure_paths": chain.paths.listed(run_dir, measured)}
-    changed = ""
+    changed, meta = "", read_json_object(run_dir / names.RUN_META)
     if verification is not None:
-        version = read_json_object(run_dir / names.RUN_META).get("version")
+        version = meta.get("version")
         changed = run_json_changed(started.get("version"), version)
 
     def session(named: Path | None) -> dict[str, Any]:
@@ -256,7 +257,7 @@ def _judge(
             "ok": ok,
             "verdict": _verdict(ok, skipped),
             "not_measured": skipped,
-            "notes": chain.ended(unsealed_by(standing)),
+            "notes": chain.ended(unsealed_by(standing), file_rows(meta)),
             "criteria": criteria,
             "counts": {
                 "signals": chain.signals,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts.bargaps import BarGaps
 from .._artifacts.runread import payload
 from .._artifacts.runtime import parse_utc_ns
+from .._artifacts.unplayed import unplayed
 from .._domain.model import FILL_EVENT_TYPES
 from .._rundir.halts import Halts, halt_text, last_turn
 from .._rundir.refused import unsealed_because
@@ -110,14 +111,15 @@ class Chain:
         elif kind == "KILL_SWITCH_FLAT" and self.flat_ns is None:
             self.flat_ns = _elapsed_ns(self._kill_utc, event.get("ts_utc"))
 
-    def ended(self, stopped_by: str = "") -> list[str]:
+    def ended(self, stopped_by: str = "", rows: int | None = None) -> list[str]:
         """What a verdict does not say of how the session ended, a line each.
 
         A stop before its planned steps (SIGTERM, the feed run out), and trading HALTED (the
         run then steps on without trading), for how long and by what. A ``COMPLETED`` run
         can have stopped trading at step 27 of 2,000 (RUNBOOK): a burn-in that says PASS of
         it says so too. ``stopped_by``: the refused write an unsealed run's process logged
-        as it stopped (``status``'s ``stopped by``), said rather than a crash.
+        as it stopped (``status``'s ``stopped by``), said rather than a crash. ``rows``: the
+        data file's (``run.json``), of which a run that took its planned steps left some.
         """
         fields = payload(self.stopped or {})
         steps, planned = fields.get("steps"), self.planned
@@ -139,6 +141,8 @@ class Chain:
                 f"the session stopped at step {steps} of {planned} planned"
                 + (f" ({why})" if why else "")
             )
+        elif unplayed(rows, steps, planned):
+            lines.append(unplayed(rows, steps, planned))
         for halt in self.halts.found:
             left = steps - last_turn(halt)
             to_the_end = f"to the end of the run ({left} of its {steps} steps without a new order)"

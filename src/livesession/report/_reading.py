@@ -17,6 +17,7 @@ from .._artifacts.runtime import (
     run_time,
     ts_sim_of,
 )
+from .._artifacts.unplayed import file_rows, unplayed
 from .._domain.lifecycle import ended_early
 from .._domain.model import FILL_EVENT_TYPES
 from .._exceptions import LiveSessionError
@@ -306,6 +307,11 @@ class ReportRun:
             None,
         )
         return steps, planned
+
+    @property
+    def unplayed(self) -> str:
+        """What a run that took its planned steps left of its data file (``unplayed``), or ""."""
+        return unplayed(file_rows(self.run_meta), *self._steps_of_planned())
 
     @property
     def ended_early(self) -> bool:

@@ -408,9 +408,13 @@ def notable_events(run: ReportRun, flags: Sequence[Flag]) -> str:
 
 
 def data_gaps(run: ReportRun) -> str:
-    """Where the bars skip time, in words: a gap in the run's data, or a closed market."""
-    said = run.tallies.bar_gaps
-    return f'<p class="sub">Data: {escape(said)}</p>\n' if said else ""
+    """Where the bars skip time, and the data file's bars the run never played.
+
+    A gap in the run's data, or a closed market; the bars after the last of a run whose
+    planned steps ran out before its file did (``unplayed``).
+    """
+    said = (run.tallies.bar_gaps, run.unplayed)
+    return "".join(f'<p class="sub">Data: {escape(line)}</p>\n' for line in said if line)
 
 
 def span_text(run: ReportRun) -> str:
