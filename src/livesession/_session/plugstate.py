@@ -18,6 +18,7 @@ from .._exceptions import INTERRUPTS, PluginStateError
 from .._support.pluginwords import defined_at
 from .._support.references import a_
 from .._support.secrets import environment_secret_in
+from .stateorder import ORDER_SUFFIX, key_orders, own_state
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -242,7 +243,8 @@ class PlugInState:
                     "credentials out of the state (read them from the environment when needed)"
                 )
             )
-        return {self.key: state}
+        orders = key_orders(state)  # the checkpoint sorts them; a resume restores them
+        return {self.key: state, self.key + ORDER_SUFFIX: orders} if orders else {self.key: state}
 
     def _refuse(self, problem: Exception) -> NoReturn:
         """Fail with ``problem``, noting where ``get_state`` is: no line of it raised.
@@ -260,5 +262,5 @@ class PlugInState:
         raise PluginStateError(self._reason, cause) from cause
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Hand the plug-in its own key of a whole checkpoint."""
-        fenced(self._owner.set_state, state[self.key])
+        """Hand the plug-in its own key of a whole checkpoint, its dicts in their order."""
+        fenced(self._owner.set_state, own_state(state, self.key))
