@@ -19,8 +19,9 @@ import orjson
 import pytest
 
 from livesession import DryrunConfig, OrderIntent, OrderType, Side
-from livesession._exceptions import CheckpointError
+from livesession._exceptions import CheckpointError, PluginStateError
 from livesession._rundir import create_run, resume_run
+from livesession._session.plugstate import PlugInState
 from livesession._session.stateorder import own_state
 from livesession.verify import verify_run
 
@@ -124,3 +125,22 @@ def test_an_order_is_put_back_at_its_place_in_lists_and_dicts() -> None:
     assert back == state
     assert list(back["a"][0]) == ["z", "y"]
     assert list(back["b"]["d"]) == ["q", "p"]
+
+
+@pytest.mark.parametrize("blob", [b"\x80\x04K\x01.", bytearray(b"ab"), memoryview(b"ab")])
+def test_bytes_in_the_state_are_refused_saying_what_keeps_them(blob: object) -> None:
+    """A pickled model kept as bytes was refused with no word of what JSON can hold of it
+    (a memoryview's word was ``x.tolist()``, a list of ints four times its size)."""
+
+    class Pickled(Fifo):
+        def get_state(self) -> dict[str, Any]:
+            return {"model": {"pickled": blob}}
+
+    with pytest.raises(PluginStateError) as caught:
+        PlugInState("strategy", Pickled(), reason="STRATEGY_ERROR").get_state()
+    said = str(caught.value.cause)
+    assert said.startswith(
+        f"get_state gave what JSON cannot hold (Type is not JSON serializable: "
+        f"{type(blob).__name__}) at state['model']['pickled'] (base64.b64encode(x).decode() "
+        "is it as text, base64.b64decode(s) it again): use only JSON types"
+    ), said

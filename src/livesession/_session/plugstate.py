@@ -114,8 +114,9 @@ def _json_hint(value: object) -> str:
         return " (float(x) is the float it holds)"
     if isinstance(value, int):  # beyond 64 bits (numpy's random state holds 128)
         return " (str(x) keeps it exactly, as text)"
-    if isinstance(value, (set, frozenset)):
-        return " (sorted(x) is a list of it, in an order that repeats)"
+    for kinds, said in _TYPE_HINTS:
+        if isinstance(value, kinds):
+            return said
     if callable(getattr(kind, "tolist", None)) and hasattr(kind, "__len__"):
         return " (x.tolist() gives its values as plain lists and numbers)"  # an ndarray
     for method, hint in _JSON_HINTS:
@@ -124,6 +125,13 @@ def _json_hint(value: object) -> str:
     return ""
 
 
+_TYPE_HINTS: Final = (
+    ((set, frozenset), " (sorted(x) is a list of it, in an order that repeats)"),
+    (  # a pickled model, say
+        (bytes, bytearray, memoryview),
+        " (base64.b64encode(x).decode() is it as text, base64.b64decode(s) it again)",
+    ),
+)
 _JSON_HINTS: Final = (
     ("__index__", " (int(x) is the integer it holds)"),  # numpy's int64
     ("to_dict", ' (x.to_dict("list") gives its columns as lists)'),  # a DataFrame
