@@ -24,6 +24,7 @@ ORDER_SUFFIX: Final = "_key_order"
 """The checkpoint key beside the plug-in's own: ``strategy_key_order``."""
 
 _LEAVES: Final = frozenset({str, int, float, bool, type(None)})
+_ROWS: Final = _LEAVES | {list}
 
 Place = list[str | int]
 
@@ -43,13 +44,23 @@ def _unsorted(value: object, place: Place) -> Iterator[tuple[Place, list[str]]]:
         keys = list(value)
         if keys != sorted(keys):
             yield place, keys
-        if set(map(type, value.values())) <= _LEAVES:
-            return
-        for key, item in value.items():
-            yield from _unsorted(item, [*place, key])
-    elif type(value) is list and not set(map(type, value)) <= _LEAVES:
-        for index, item in enumerate(value):
-            yield from _unsorted(item, [*place, index])
+        children = value.items()
+    elif type(value) is list and not _flat(value):
+        children = enumerate(value)  # type: ignore[assignment]
+    else:
+        return
+    for step, item in children:  # a list of leaves, or a matrix's rows, holds no dict
+        if type(item) is dict or (type(item) is list and not _flat(item)):
+            yield from _unsorted(item, [*place, step])
+
+
+def _flat(items: list[Any]) -> bool:
+    """Whether ``items`` holds no dict: leaves, or lists of leaves (a matrix's rows)."""
+    kinds = set(map(type, items))
+    if kinds <= _LEAVES:
+        return True
+    rows = (item for item in items if type(item) is list)
+    return kinds <= _ROWS and all(set(map(type, row)) <= _LEAVES for row in rows)
 
 
 def own_state(checkpoint: dict[str, Any], key: str) -> Any:
