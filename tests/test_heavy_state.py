@@ -144,3 +144,30 @@ def test_bytes_in_the_state_are_refused_saying_what_keeps_them(blob: object) -> 
         f"{type(blob).__name__}) at state['model']['pickled'] (base64.b64encode(x).decode() "
         "is it as text, base64.b64decode(s) it again): use only JSON types"
     ), said
+
+
+class _Float32:
+    """As numpy's float32 or bool_: no float or int subclass, ``item`` and ``tolist`` but no
+    length (an array's ``tolist`` is a list)."""
+
+    def item(self) -> float:
+        return 0.5
+
+    def tolist(self) -> float:
+        return 0.5
+
+
+def test_a_numpy_scalar_of_no_python_type_is_refused_saying_item_gives_it() -> None:
+    """A float32 coefficient (or a bool_ flag) was refused with no word of what gives its
+    value, as a float64 (a float) and an int64 (an index) are."""
+
+    class Scalars(Fifo):
+        def get_state(self) -> dict[str, Any]:
+            return {"coef": [0.25, _Float32()]}
+
+    with pytest.raises(PluginStateError) as caught:
+        PlugInState("strategy", Scalars(), reason="STRATEGY_ERROR").get_state()
+    assert str(caught.value.cause).startswith(
+        "get_state gave what JSON cannot hold (Type is not JSON serializable: _Float32) at "
+        "state['coef'][1] (x.item() is the plain value it holds): use only JSON types"
+    )

@@ -136,6 +136,7 @@ _JSON_HINTS: Final = (
     ("__index__", " (int(x) is the integer it holds)"),  # numpy's int64
     ("to_dict", ' (x.to_dict("list") gives its columns as lists)'),  # a DataFrame
     ("isoformat", " (x.isoformat() is its text)"),  # a pandas Timestamp
+    ("item", " (x.item() is the plain value it holds)"),  # numpy's float32, bool_
 )
 
 
