@@ -112,3 +112,10 @@ def test_report_bench_crashes_its_run_half_way() -> None:
     config = DryrunConfig.from_mapping({**tomllib.loads(bench.CONFIG), "durability": "none"})
     steps = 100_000
     assert config.checkpoint_every * (steps // 2 // 100) == steps // 2
+
+
+def test_heavy_state_bench_prints_a_checkpoint_s_cost_by_the_state_s_size() -> None:
+    out = _run("bench_heavy_state.py", "--floats", "0", "500", "--steps", "3", "--repeat", "1")
+    assert "per checkpoint (none)" in out
+    assert "500 | " in out
+    assert "run directory" in out

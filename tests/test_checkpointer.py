@@ -475,7 +475,10 @@ class TestPlugInState:
     def test_a_json_state_sits_under_its_key_and_restores(self):
         plug = _Plugin({"n": 3, "closes": ["1.5"]})
         keyed = PlugInState("strategy", plug, reason="STRATEGY_ERROR")
-        assert keyed.get_state() == {"strategy": {"n": 3, "closes": ["1.5"]}}
+        assert keyed.get_state() == {
+            "strategy": {"n": 3, "closes": ["1.5"]},
+            "strategy_key_order": [[[], ["n", "closes"]]],  # the checkpoint sorts them
+        }
         keyed.set_state({"strategy": {"n": 4}, "feed": {}})
         assert plug.restored == [{"n": 4}]
 
@@ -832,7 +835,10 @@ class TestSecretsInAPlugInsState:
 
     def test_a_state_without_it_is_taken_as_before(self):
         keyed = PlugInState("strategy", _Plugin({"n": 3, "k": "ZQXdesk"}), reason="X")
-        assert keyed.get_state() == {"strategy": {"n": 3, "k": "ZQXdesk"}}
+        assert keyed.get_state() == {
+            "strategy": {"n": 3, "k": "ZQXdesk"},
+            "strategy_key_order": [[[], ["n", "k"]]],
+        }
 
     def test_a_run_fails_sealed_and_verified_with_the_value_in_no_file(self, tmp_path):
         from livesession import create_run, verify_run

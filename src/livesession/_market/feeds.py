@@ -304,7 +304,7 @@ class RandomWalkFeed:
 
     def get_state(self) -> dict[str, Any]:
         """The stream's counter (blocks drawn: one a bar) and the last close."""
-        return {"counter": self._stream.counter, "close": plain(self.last_close)}
+        return {"close": plain(self.last_close), "counter": self._stream.counter}  # sorted
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         """Restore ``get_state``'s snapshot."""

@@ -36,6 +36,7 @@ from .._session.plugins import (
     rails_from_references,
     strategy_from_reference,
 )
+from .._session.stateorder import own_state
 from .._support.fsutil import file_digest
 from .._support.references import (
     IN_PROCESS,
@@ -368,8 +369,9 @@ def restore_plugins(
     """
     strategy = plugins.strategy if plugins.strategy is not None else default_strategy(cfg)
     for role, owner in (("feed", plugins.feed), ("strategy", strategy)):
+        state = own_state(checkpoint, role)  # an edited checkpoint: CheckpointError
         try:
-            owner.set_state(checkpoint[role])
+            owner.set_state(state)
         except STOPS_RAISED:
             raise
         except BaseException as exc:  # noqa: BLE001 - the caller's code: any error refuses

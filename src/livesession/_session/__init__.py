@@ -10,7 +10,8 @@ wind-down, for the evidence re-run). The collaborators: ``timekeeper``,
 ``lifecycle``, ``preflight``, ``execution`` (``cancels``: a strategy's cancel of its own
 order; ``resends``: whether a failed send goes again), ``reports`` (``crossing``:
 reduce-only fills that added exposure), ``exits``, ``winddown``, ``reconciliation``,
-``lease_keeper``, ``checkpoint`` (``plugstate``: a plug-in's state as it takes it),
+``lease_keeper``, ``checkpoint`` (``plugstate``: a plug-in's state as it takes it;
+``stateorder``: the order of its dicts' keys, which the sorted checkpoint loses),
 ``broker_health`` and ``closing`` (what a session lets go of as it ends). The book:
 ``book``, ``openorders`` (its open orders, with the sums the rails ask for kept) and
 ``strategy_view`` (the strategy's read-only window on it). What a session reports:

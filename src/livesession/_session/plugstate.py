@@ -18,6 +18,7 @@ from .._exceptions import INTERRUPTS, PluginStateError
 from .._support.pluginwords import defined_at
 from .._support.references import a_
 from .._support.secrets import environment_secret_in
+from .stateorder import ORDER_SUFFIX, key_orders, own_state
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -113,8 +114,9 @@ def _json_hint(value: object) -> str:
         return " (float(x) is the float it holds)"
     if isinstance(value, int):  # beyond 64 bits (numpy's random state holds 128)
         return " (str(x) keeps it exactly, as text)"
-    if isinstance(value, (set, frozenset)):
-        return " (sorted(x) is a list of it, in an order that repeats)"
+    for kinds, said in _TYPE_HINTS:
+        if isinstance(value, kinds):
+            return said
     if callable(getattr(kind, "tolist", None)) and hasattr(kind, "__len__"):
         return " (x.tolist() gives its values as plain lists and numbers)"  # an ndarray
     for method, hint in _JSON_HINTS:
@@ -123,10 +125,18 @@ def _json_hint(value: object) -> str:
     return ""
 
 
+_TYPE_HINTS: Final = (
+    ((set, frozenset), " (sorted(x) is a list of it, in an order that repeats)"),
+    (  # a pickled model, say
+        (bytes, bytearray, memoryview),
+        " (base64.b64encode(x).decode() is it as text, base64.b64decode(s) it again)",
+    ),
+)
 _JSON_HINTS: Final = (
     ("__index__", " (int(x) is the integer it holds)"),  # numpy's int64
     ("to_dict", ' (x.to_dict("list") gives its columns as lists)'),  # a DataFrame
     ("isoformat", " (x.isoformat() is its text)"),  # a pandas Timestamp
+    ("item", " (x.item() is the plain value it holds)"),  # numpy's float32, bool_
 )
 
 
@@ -242,7 +252,8 @@ class PlugInState:
                     "credentials out of the state (read them from the environment when needed)"
                 )
             )
-        return {self.key: state}
+        orders = key_orders(state)  # the checkpoint sorts them; a resume restores them
+        return {self.key: state, self.key + ORDER_SUFFIX: orders} if orders else {self.key: state}
 
     def _refuse(self, problem: Exception) -> NoReturn:
         """Fail with ``problem``, noting where ``get_state`` is: no line of it raised.
@@ -260,5 +271,5 @@ class PlugInState:
         raise PluginStateError(self._reason, cause) from cause
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Hand the plug-in its own key of a whole checkpoint."""
-        fenced(self._owner.set_state, state[self.key])
+        """Hand the plug-in its own key of a whole checkpoint, its dicts in their order."""
+        fenced(self._owner.set_state, own_state(state, self.key))
