@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pwd
 import signal
 import socket
 from pathlib import Path
@@ -188,9 +187,9 @@ def _other_user(pid: int) -> str:
     euid = os.geteuid()
     try:
         uid = (_PROC / str(pid)).stat().st_uid
-        return "" if euid in (0, uid) else pwd.getpwuid(uid).pw_name
-    except (OSError, KeyError):  # hidden (hidepid), gone, or a uid without a name
+    except OSError:  # hidden (hidepid), or gone
         return ""
+    return "" if euid in (0, uid) else user_name(uid)  # a container's uid: ``uid 100123``
 
 
 def runs_as(holder: Holder) -> str:
