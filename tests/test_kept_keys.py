@@ -9,6 +9,7 @@ would send again what the crashed process sent.
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -247,3 +248,38 @@ def test_a_command_without_a_temporary_directory_says_to_set_tmpdir(tmp_path, mo
         "as a Kubernetes emptyDir)"
     ), message
     assert not list((out / "ev").glob("manifest.json"))
+
+
+def test_a_refused_resume_of_another_users_run_says_why(tmp_path, monkeypatch, capsys):
+    """Bug: a resume refused after it took the run's lock puts the lock file back as it
+    was, times included; only the file's owner (or root) may set times, so a resume by
+    another user of the group (the next shift, a second pod of group 0) met EPERM there,
+    and said `livesession: error: Operation not permitted` and no more: why it was
+    refused was lost. Now the refusal is said, the content put back all the same."""
+    out = tmp_path / "runs"
+    first = cli("dryrun", "--out", out, "--run-id", "o", "-q", crash_at="checkpoint:4")
+    assert first.returncode == -9, first.stderr
+    run_dir = out / "o"
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in run_dir.glob("idempotency.sqlite*"):
+        path.rename(aside / path.name)
+    lock_before = (run_dir / "writer.lock").read_bytes()
+    before = digest_files(run_dir)
+
+    def not_the_owner(*_args, **_kwargs):
+        raise PermissionError(errno.EPERM, os.strerror(errno.EPERM))
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "utime", not_the_owner)
+        assert main(["resume", str(run_dir), "-q"]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0, message
+    assert "idempotency.sqlite (missing) lacks" in message, message
+    assert "Operation not permitted" not in message
+    assert (run_dir / "writer.lock").read_bytes() == lock_before
+    assert digest_files(run_dir) == before
+
+    for path in aside.glob("idempotency.sqlite*"):
+        path.rename(run_dir / path.name)
+    assert cli("resume", run_dir, "-q").returncode == 0
