@@ -13,30 +13,21 @@ import os
 import signal
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from _pages import marked_block
+from _pages import installed_script
 from livesession.verify import verify_run
 from test_lease_session import write_config
 
-from _helpers import as_pid_1, stepping, until
+from _helpers import pid_1_of, running_as_pid_1, stepping, until
 
 
 @pytest.fixture(name="entrypoint")
 def _entrypoint(tmp_path: Path) -> list[str]:
     """The script, with a ``livesession`` on its PATH that is this checkout's CLI."""
-    block = marked_block("CONTAINER")
-    script = tmp_path / "bin" / "livesession-entrypoint"
-    script.parent.mkdir()
-    script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
-    script.chmod(0o755)
-    shim = tmp_path / "bin" / "livesession"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
-    shim.chmod(0o755)
-    return [str(script)]
+    return [str(installed_script("CONTAINER", tmp_path / "bin", "livesession-entrypoint"))]
 
 
 def _pod_env(tmp_path: Path, **more: str) -> dict[str, str]:
@@ -99,24 +90,11 @@ def test_as_pid_1_the_pods_sigterm_seals_the_run(tmp_path: Path, entrypoint: lis
     out = tmp_path / "runs"
     run_dir = out / "r3"
     (tmp_path / "work").mkdir()
-    with subprocess.Popen(
-        [*as_pid_1(), *entrypoint, str(out), "r3", str(config)],
-        env=_pod_env(tmp_path),
-        cwd=tmp_path / "work",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            until("the run to step", lambda: stepping(run_dir), proc)
-            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-            assert len(children) == 1, children
-            os.kill(int(children[0]), signal.SIGTERM)  # as the container's runtime does
-            proc.wait(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()  # unshare --kill-child takes its command with it
-                proc.wait(timeout=10)
+    command = [*entrypoint, str(out), "r3", str(config)]
+    with running_as_pid_1(command, env=_pod_env(tmp_path), cwd=tmp_path / "work") as proc:
+        until("the run to step", lambda: stepping(run_dir), proc)
+        os.kill(pid_1_of(proc.pid), signal.SIGTERM)  # as the container's runtime does
+        proc.wait(timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert verify_run(run_dir).ok
     stop = json.loads((run_dir / "audit.jsonl").read_bytes().splitlines()[-1])

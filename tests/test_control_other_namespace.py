@@ -16,9 +16,12 @@ holds the run, and /proc shows no process of its pid, or one without the run ope
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,13 +62,20 @@ def _no_such_process(pid: int, sent: list[int]):
     return patched
 
 
-def _another_process(proc: Path, pid: int) -> Path:
-    """A /proc in which ``pid`` is a process (a shell) that has nothing of the run open."""
-    (proc / str(pid) / "fd").mkdir(parents=True)
-    (proc / str(pid) / "fd" / "0").symlink_to(os.devnull)
-    (proc / str(pid) / "cmdline").write_bytes(b"/bin/sh\0")
-    (proc / str(pid) / "stat").write_bytes(f"{pid} (sh) S 0".encode())
-    return proc
+@contextlib.contextmanager
+def _held_from_elsewhere(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[subprocess.Popen[str], pytest.MonkeyPatch]]:
+    """A child holds ``run_dir``, seen through a /proc in which its pid is another process
+    (a shell) that has nothing of the run open: the child and the patch, for the block."""
+    with held_by_a_child(run_dir, "livesession dryrun") as child, monkeypatch.context() as m:
+        proc = tmp_path / "proc" / str(child.pid)
+        (proc / "fd").mkdir(parents=True)
+        (proc / "fd" / "0").symlink_to(os.devnull)
+        (proc / "cmdline").write_bytes(b"/bin/sh\0")
+        (proc / "stat").write_bytes(f"{child.pid} (sh) S 0".encode())
+        m.setattr(holderproc, "_PROC", tmp_path / "proc")
+        yield child, m
 
 
 @pytest.mark.parametrize("verb", ["stop", "kill", "ack"])
@@ -98,8 +108,7 @@ def test_a_writer_whose_pid_is_another_process_here_is_refused_as_unseen(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with held_by_a_child(sealed, "livesession dryrun") as child, monkeypatch.context() as m:
-        m.setattr(holderproc, "_PROC", _another_process(tmp_path / "proc", child.pid))
+    with _held_from_elsewhere(sealed, tmp_path, monkeypatch) as (child, _):
         assert main(["kill", str(sealed), "--timeout", "1"]) == EXIT_REJECTED
     err = capsys.readouterr().err
     lock = sealed.resolve() / "writer.lock"
@@ -115,8 +124,7 @@ def test_status_says_the_writer_is_unseen_and_names_no_user_of_the_pid_here(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with held_by_a_child(sealed, "livesession dryrun") as child, monkeypatch.context() as m:
-        m.setattr(holderproc, "_PROC", _another_process(tmp_path / "proc", child.pid))
+    with _held_from_elsewhere(sealed, tmp_path, monkeypatch) as (child, m):
         m.setattr(holderproc, "_other_user", lambda _pid: "someone")  # the pid here's user
         main(["status", "--json", str(sealed)])
         found = json.loads(capsys.readouterr().out)

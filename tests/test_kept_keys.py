@@ -65,20 +65,26 @@ def test_a_resume_without_the_runs_idempotency_file_is_refused(tmp_path):
     assert max(submits_per_client_id(run_dir / "broker_journal.jsonl").values()) == 1
 
 
+def _crashed_without_its_store(tmp_path, run_id, crash_at):
+    """A run killed at ``crash_at``, its ``idempotency.sqlite`` files set aside: the run's
+    directory, and the directory they are in."""
+    first = cli("dryrun", "--out", tmp_path / "runs", "--run-id", run_id, "-q", crash_at=crash_at)
+    assert first.returncode == -9, first.stderr
+    run_dir = tmp_path / "runs" / run_id
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    kept = sorted(run_dir.glob("idempotency.sqlite*"))
+    assert kept, "the run kept no idempotency file: the test proves nothing"
+    for path in kept:
+        path.rename(aside / path.name)
+    return run_dir, aside
+
+
 def test_verify_of_a_run_without_its_idempotency_file_does_not_advise_resume(tmp_path):
     """Bug: `verify` of such a run said `continue it with `livesession resume DIR``, which
     then refused it. Its summary now says resume refuses it, and why (as `status` does);
     with the file put back it advises resume again."""
-    out = tmp_path / "runs"
-    first = cli("dryrun", "--out", out, "--run-id", "v", "-q", crash_at="checkpoint:3")
-    assert first.returncode == -9, first.stderr
-    run_dir = out / "v"
-    aside = tmp_path / "aside"
-    aside.mkdir()
-    kept = sorted(run_dir.glob("idempotency.sqlite*"))
-    assert kept
-    for path in kept:
-        path.rename(aside / path.name)
+    run_dir, aside = _crashed_without_its_store(tmp_path, "v", "checkpoint:3")
 
     checked = cli("verify", run_dir)
     assert checked.returncode == 1, checked.stdout
@@ -90,8 +96,8 @@ def test_verify_of_a_run_without_its_idempotency_file_does_not_advise_resume(tmp
     assert "put the run's own idempotency file back, then resume again" in summary
     assert "continue it with" not in checked.stdout
 
-    for path in kept:
-        (aside / path.name).rename(path)
+    for path in aside.iterdir():
+        path.rename(run_dir / path.name)
     checked = cli("verify", run_dir)
     assert checked.stdout.splitlines()[0] == (
         f"incomplete run: no C2_DRYRUN_STOP; continue it with `livesession resume {run_dir}`"
@@ -256,14 +262,7 @@ def test_a_refused_resume_of_another_users_run_says_why(tmp_path, monkeypatch, c
     another user of the group (the next shift, a second pod of group 0) met EPERM there,
     and said `livesession: error: Operation not permitted` and no more: why it was
     refused was lost. Now the refusal is said, the content put back all the same."""
-    out = tmp_path / "runs"
-    first = cli("dryrun", "--out", out, "--run-id", "o", "-q", crash_at="checkpoint:4")
-    assert first.returncode == -9, first.stderr
-    run_dir = out / "o"
-    aside = tmp_path / "aside"
-    aside.mkdir()
-    for path in run_dir.glob("idempotency.sqlite*"):
-        path.rename(aside / path.name)
+    run_dir, aside = _crashed_without_its_store(tmp_path, "o", "checkpoint:4")
     lock_before = (run_dir / "writer.lock").read_bytes()
     before = digest_files(run_dir)
 
