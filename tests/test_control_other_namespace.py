@@ -148,3 +148,38 @@ def test_a_writer_this_process_sees_is_not_unseen(
     with held_by_a_child(sealed, "livesession dryrun"):
         main(["status", "--json", str(sealed)])
     assert json.loads(capsys.readouterr().out)["writer"]["unseen"] == ""
+
+
+@pytest.mark.parametrize("verb", ["resume", "dryrun"])
+def test_a_writer_refused_by_another_containers_pid_1_is_not_told_it_holds_the_run(
+    sealed: Path,
+    tmp_path: Path,
+    verb: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Bug: a container's command is its first process, pid 1, and so is the writer's in
+    another container on the same host name: a `resume` (or `dryrun` of the run id) there
+    was refused `... is being written by pid 1 on HOST ..., which is this very process: a
+    session it opened still holds the run; nothing was changed (one writer per run: close()
+    that session first, ...)`. A process that holds no run is not the holder, whatever its
+    pid; and the way out names the writer's container, where `stop` can reach it."""
+    args = {"resume": [str(sealed)], "dryrun": ["--out", str(sealed.parent), "--run-id", "r1"]}
+    with _held_from_elsewhere(sealed, tmp_path, monkeypatch) as (child, m):
+        m.setattr(os, "getpid", lambda: child.pid)  # the same pid in its own namespace
+        assert main([verb, *args[verb], "-q"]) == EXIT_REJECTED
+    err = capsys.readouterr().err
+    assert "this very process" not in err
+    assert err.startswith(
+        f"livesession: rejected: {sealed} is being written by pid {child.pid} on "
+    ), err
+    advice = {
+        "resume": (
+            f"wait for it to end, or stop it with `livesession stop {sealed}` in the writer's "
+            "container (it runs in another PID namespace, where this one cannot signal it))"
+        ),
+        "dryrun": "choose another --run-id; waiting will not free this one, which stays that run's)",
+    }
+    assert err.endswith(
+        f"(livesession dryrun); nothing was changed (one writer per run: {advice[verb]}\n"
+    ), err

@@ -124,6 +124,11 @@ def stop_advice(holder: Holder | None, run_dir: Path) -> str:
     exited 3 for the application's.
     """
     stop = f"`{command('stop', run_dir)}`"
+    if holder is not None and unseen_here(holder, run_dir):  # another container's
+        return (
+            f"wait for it to end, or stop it with {stop} in the writer's container (it runs in "
+            "another PID namespace, where this one cannot signal it)"
+        )
     if holder is not None and holder.pid > 0 and holder.host != socket.gethostname():
         # Asked here, `stop` refuses it (`run this command on HOST`), livesession's or not.
         return f"wait for it to end, or stop it with {stop} on {holder.host}"
