@@ -64,14 +64,14 @@ def _no_such_process(pid: int, sent: list[int]):
 
 @contextlib.contextmanager
 def _held_from_elsewhere(
-    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, opened: str = os.devnull
 ) -> Iterator[tuple[subprocess.Popen[str], pytest.MonkeyPatch]]:
     """A child holds ``run_dir``, seen through a /proc in which its pid is another process
-    (a shell) that has nothing of the run open: the child and the patch, for the block."""
+    (a shell) that has ``opened`` open, not the run: the child and the patch, for the block."""
     with held_by_a_child(run_dir, "livesession dryrun") as child, monkeypatch.context() as m:
         proc = tmp_path / "proc" / str(child.pid)
         (proc / "fd").mkdir(parents=True)
-        (proc / "fd" / "0").symlink_to(os.devnull)
+        (proc / "fd" / "0").symlink_to(opened)
         (proc / "cmdline").write_bytes(b"/bin/sh\0")
         (proc / "stat").write_bytes(f"{child.pid} (sh) S 0".encode())
         m.setattr(holderproc, "_PROC", tmp_path / "proc")
@@ -165,8 +165,10 @@ def test_a_writer_refused_by_another_containers_pid_1_is_not_told_it_holds_the_r
     that session first, ...)`. A process that holds no run is not the holder, whatever its
     pid; and the way out names the writer's container, where `stop` can reach it."""
     args = {"resume": [str(sealed)], "dryrun": ["--out", str(sealed.parent), "--run-id", "r1"]}
-    with _held_from_elsewhere(sealed, tmp_path, monkeypatch) as (child, m):
-        m.setattr(os, "getpid", lambda: child.pid)  # the same pid in its own namespace
+    # This process, pid 1 too in its own namespace, has the lock file open as it tries it.
+    lock = str(sealed.resolve() / "writer.lock")
+    with _held_from_elsewhere(sealed, tmp_path, monkeypatch, opened=lock) as (child, m):
+        m.setattr(os, "getpid", lambda: child.pid)
         assert main([verb, *args[verb], "-q"]) == EXIT_REJECTED
     err = capsys.readouterr().err
     assert "this very process" not in err

@@ -104,14 +104,24 @@ def unseen_here(holder: Holder, run_dir: Path) -> str:
         return ""  # not held, or by a writer whose name is not written yet
     if not pid_alive(holder.pid):
         return f"no process here is pid {holder.pid}"
+    if holder.pid == os.getpid():  # a writer refused: it has the lock file open, unlocked
+        return "" if holder.this_process else f"pid {holder.pid} here is this process"
     lock = run_dir.resolve() / names.WRITER_LOCK
-    try:
-        opened = {link_target(fd) for fd in (_PROC / str(holder.pid) / "fd").iterdir()}
-    except OSError:  # another user's, hidden, or ended: it may be the writer
-        return ""
-    if opened & {str(lock), str(lock.parent)}:
+    if _has_open(holder.pid, lock):
         return ""
     return f"pid {holder.pid} here is another process (it does not have {lock} open)"
+
+
+def _has_open(pid: int, lock: Path) -> bool:
+    """Whether this host's process ``pid`` has the run's ``lock`` file or its directory open.
+
+    True when none can tell (another user's process, hidden, or ended): it may be the writer.
+    """
+    try:
+        opened = {link_target(fd) for fd in (_PROC / str(pid) / "fd").iterdir()}
+    except OSError:
+        return True
+    return bool(opened & {str(lock), str(lock.parent)})
 
 
 def stop_advice(holder: Holder | None, run_dir: Path) -> str:
