@@ -136,7 +136,7 @@ def test_status_says_the_writer_is_unseen_and_names_no_user_of_the_pid_here(
     assert found["writer"]["runs_as"] == ""
     writer = next(line for line in lines if line.startswith("writer "))
     assert writer.endswith(
-        f"(livesession dryrun); {here}: it runs in another PID namespace (another "
+        f"(livesession dryrun); {here}: the writer runs in another PID namespace (another "
         "container) or on another machine of that name: stop, kill and ack only from there"
     ), writer
     assert "someone" not in writer

@@ -117,8 +117,8 @@ def _writer(found: RunStatus) -> list[tuple[str, str]]:
         said += f"; runs as {user}: stop, kill and ack only as {user} (or root)"
     if unseen := writer.get("unseen"):  # another container's: they cannot reach it from here
         said += (
-            f"; {unseen}: it runs in another PID namespace (another container) or on another "
-            "machine of that name: stop, kill and ack only from there"
+            f"; {unseen}: the writer runs in another PID namespace (another container) or on "
+            "another machine of that name: stop, kill and ack only from there"
         )
     return [
         ("writer", f"{said}{stopped}"),
