@@ -731,6 +731,35 @@ def as_pid_1() -> list[str]:
     return head
 
 
+@contextlib.contextmanager
+def killed_after(args: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """``Popen(args, **popen)`` for the block, killed on the way out if it still runs."""
+    with subprocess.Popen(args, **popen) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+def running_as_pid_1(
+    command: list[str], **popen: Any
+) -> contextlib.AbstractContextManager[subprocess.Popen[str]]:
+    """``killed_after`` of ``command`` started as ``as_pid_1`` starts it, its output piped
+    (``unshare --kill-child`` takes its command with it)."""
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    return killed_after([*as_pid_1(), *command], **pipes, **popen)
+
+
+def pid_1_of(pid: int) -> int:
+    """The one child of ``pid``, an ``as_pid_1`` command: PID 1 in its namespace, the
+    process a container's runtime signals."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
 def checkpoint_refused(
     out: Path,
     monkeypatch: pytest.MonkeyPatch,

@@ -43,3 +43,21 @@ def marked_block(name: str) -> str:
     held = [page for page in OPERATOR_PAGES if begin in page.read_text(encoding="utf-8")]
     assert len(held) == 1, f"{name}: on {[page.name for page in held]}, not on one page"
     return held[0].read_text(encoding="utf-8").split(begin, 1)[1].split(end, 1)[0]
+
+
+def installed_script(name: str, bin_dir: Path, script: str) -> Path:
+    """The ``sh`` block ``name`` holds, installed in ``bin_dir`` as ``script``, executable.
+
+    Beside it a ``livesession`` that is this checkout's CLI under this Python, so that the
+    script runs as written with ``bin_dir`` first on its ``PATH``.
+    """
+    import sys
+
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    path = bin_dir / script
+    path.write_text(marked_block(name).split("```sh\n", 1)[1].split("```", 1)[0], "utf-8")
+    path.chmod(0o755)
+    shim = bin_dir / "livesession"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
+    shim.chmod(0o755)
+    return path

@@ -134,3 +134,29 @@ def test_a_halted_runs_ack_hint_names_the_user_to_run_it_as() -> None:
         "HALTED: new orders refused (`livesession ack out/runs/r1`, run as opa, re-enables trading)"
     )
     assert "run as" not in describe_trading("HALTED", run_dir="out/runs/r1", live=True)
+
+
+def test_status_names_a_writer_whose_uid_has_no_user_name_by_its_uid(
+    sealed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bug: a container's process runs as a uid with no entry in /etc/passwd (OpenShift's
+    arbitrary uid). Of such a writer, a second process of another uid read in `status` no
+    `runs as` at all (`--json` `runs_as` ""), as for a writer it may signal, while its
+    `kill` was refused `runs as uid 100123`. Now status names it `uid N` too."""
+
+    def no_entry(uid: int) -> pwd.struct_passwd:
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    uid = os.getuid()
+    with held_by_a_child(sealed, "livesession dryrun"), monkeypatch.context() as m:
+        m.setattr(os, "geteuid", lambda: uid + 1)  # as another user sees it
+        m.setattr(pwd, "getpwuid", no_entry)
+        main(["status", str(sealed), "--json"])
+        found = json.loads(capsys.readouterr().out)
+        main(["status", str(sealed)])
+        text = capsys.readouterr().out
+    assert found["writer"]["runs_as"] == f"uid {uid}"
+    writer = next(line for line in text.splitlines() if line.startswith("writer "))
+    assert writer.endswith(
+        f"; runs as uid {uid}: stop, kill and ack only as uid {uid} (or root)"
+    ), writer

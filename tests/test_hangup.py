@@ -28,7 +28,7 @@ from _childscripts import SLOW_WINDDOWN
 from livesession.cli import main
 from livesession.verify import verify_run
 
-from _helpers import as_pid_1, stepping, until
+from _helpers import as_pid_1, pid_1_of, running_as_pid_1, stepping, until
 
 _HUNG_UP = {"ok": False, "exit_code": 129, "error": "hung up"}
 
@@ -200,13 +200,6 @@ def test_a_sigterm_while_the_cli_loads_as_pid_1_is_not_lost(tmp_path: Path) -> N
     assert not (tmp_path / "runs").exists()
 
 
-def _child_of(pid: int) -> int:
-    """The one child of ``pid`` (``unshare --fork``'s command: PID 1 in its namespace)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    assert len(children) == 1, children
-    return int(children[0])
-
-
 def _line_of(proc: subprocess.Popen[str], bound_s: float = 120.0) -> str:
     """The next line ``proc`` prints, or "" if none comes in ``bound_s`` (a bound on a hang)."""
     assert proc.stdout is not None
@@ -220,23 +213,13 @@ def test_a_second_sigterm_as_pid_1_ends_the_process_at_once(tmp_path: Path) -> N
     (each further SIGTERM dropped too). It now exits 143 there, the run resumable."""
     run_dir = tmp_path / "twice"
     args = ["dryrun", "--out", str(tmp_path), "--run-id", "twice", "--steps", "1000000", "-q"]
-    with subprocess.Popen(
-        [*as_pid_1(), sys.executable, "-c", SLOW_WINDDOWN, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        try:
-            until("the run to step", lambda: stepping(run_dir), proc)
-            first = _child_of(proc.pid)  # signalled as a container's runtime signals it
-            os.kill(first, signal.SIGTERM)
-            assert _line_of(proc) == "winding down"
-            os.kill(first, signal.SIGTERM)
-            proc.wait(timeout=120)
-        finally:
-            if proc.poll() is None:
-                proc.kill()  # unshare --kill-child takes its command with it
-                proc.wait(timeout=10)
+    with running_as_pid_1([sys.executable, "-c", SLOW_WINDDOWN, *args]) as proc:
+        until("the run to step", lambda: stepping(run_dir), proc)
+        first = pid_1_of(proc.pid)  # signalled as a container's runtime signals it
+        os.kill(first, signal.SIGTERM)
+        assert _line_of(proc) == "winding down"
+        os.kill(first, signal.SIGTERM)
+        proc.wait(timeout=120)
     assert proc.returncode == 143
     assert not verify_run(run_dir).ok  # left at its last checkpoint
     assert main(["resume", str(run_dir), "-q"]) == 0  # which finishes the stop it holds

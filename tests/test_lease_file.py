@@ -383,3 +383,27 @@ class TestAnotherUsersLeaseFiles:
             "as that user"
         )
         assert "[Errno" not in said
+
+    def test_the_owner_of_lease_files_whose_uid_has_no_user_name_is_named_by_its_uid(
+        self, tmp_path, monkeypatch
+    ):
+        """Bug: lease files a container's process made, as a uid with no entry in
+        /etc/passwd (OpenShift's arbitrary uid), were said to be `owned by another user`:
+        whose, the line did not say. Now `owned by uid N`, as the other refusals name it."""
+        real_open = os.open
+
+        def denied(path, *args, **kwargs):
+            if str(path).endswith(".lease.lock"):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+            return real_open(path, *args, **kwargs)
+
+        def no_entry(uid):
+            raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+        monkeypatch.setattr(os, "open", denied)
+        monkeypatch.setattr(pwd, "getpwuid", no_entry)
+        lease = FileLease(tmp_path / "desk.lease", "acct", "strat")
+        with pytest.raises(LeaseError) as refused:
+            lease.acquire("h1", T0, TTL)
+        uid = tmp_path.stat().st_uid
+        assert f"the lease files in {tmp_path} (owned by uid {uid}): " in str(refused.value)

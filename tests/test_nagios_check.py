@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _pages import marked_block
+from _pages import installed_script
 from livesession import DryrunConfig, create_run
 
 from _helpers import crash_in_step, held_by_a_child, status_json_refused
@@ -23,14 +23,7 @@ OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 @pytest.fixture(name="check")
 def _check(tmp_path: Path):
     """Run RUNBOOK's check on a run directory: ``(exit code, its one line)``."""
-    block = marked_block("NAGIOS")
-    script = tmp_path / "bin" / "check_livesession"
-    script.parent.mkdir()
-    script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
-    script.chmod(0o755)
-    shim = tmp_path / "bin" / "livesession"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
-    shim.chmod(0o755)
+    script = installed_script("NAGIOS", tmp_path / "bin", "check_livesession")
     env = {**os.environ, "PATH": f"{script.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
     def run(run_dir: Path, *args: str) -> tuple[int, str]:

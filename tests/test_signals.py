@@ -44,7 +44,7 @@ from livesession.evidence import write_evidence
 from livesession.testing import FaultBroker
 from livesession.verify import verify_run
 
-from _helpers import held_by_a_child, stepping, until
+from _helpers import held_by_a_child, killed_after, stepping, until
 
 # A bound on a hang, never a measure: every wait here is for something that comes (a step, a
 # seal, a process's end) or, when the behaviour breaks, never comes. Alone each takes
@@ -75,13 +75,8 @@ def _process(args: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
     The child starts with SIGHUP at its default action (``_hangups_as_by_default``).
     """
     popen.setdefault("preexec_fn", _hangups_as_by_default)
-    with subprocess.Popen(args, **popen) as proc:
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
+    with killed_after(args, **popen) as proc:
+        yield proc
 
 
 @pytest.fixture

@@ -12,14 +12,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
 
-from _pages import marked_block, operator_flat
+from _pages import installed_script, operator_flat
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy
 from livesession import DryrunConfig, LiveSessionOrchestrator, cli, create_run, resume_run
 from livesession import status as status_module
@@ -700,14 +699,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 def _recipe(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """RUNBOOK's livesession-supervise script, and an environment whose `livesession` is ours."""
-    block = marked_block("SUPERVISE")
-    script = tmp_path / "bin" / "livesession-supervise"
-    script.parent.mkdir(exist_ok=True)
-    script.write_text(block.split("```sh\n", 1)[1].split("```", 1)[0], encoding="utf-8")
-    script.chmod(0o755)
-    shim = tmp_path / "bin" / "livesession"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m livesession.cli "$@"\n', "utf-8")
-    shim.chmod(0o755)
+    script = installed_script("SUPERVISE", tmp_path / "bin", "livesession-supervise")
     env = dict(os.environ)
     env["PATH"] = f"{script.parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("LIVESESSION_CRASH_AT", None)

@@ -115,6 +115,11 @@ def _writer(found: RunStatus) -> list[tuple[str, str]]:
     said = f"pid {writer['pid']} on {writer['host']} since {writer['since']} ({writer['command']})"
     if user := writer.get("runs_as"):  # another user's: this one's stop, kill, ack are refused
         said += f"; runs as {user}: stop, kill and ack only as {user} (or root)"
+    if unseen := writer.get("unseen"):  # another container's: they cannot reach it from here
+        said += (
+            f"; {unseen}: the writer runs in another PID namespace (another container) or on "
+            "another machine of that name: stop, kill and ack only from there"
+        )
     return [
         ("writer", f"{said}{stopped}"),
         *([("closing", found.closing)] if found.closing else []),

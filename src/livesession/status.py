@@ -82,7 +82,7 @@ from ._rundir.alerting import posted
 from ._rundir.alertlog import alert_tally
 from ._rundir.backing import lease_standing
 from ._rundir.brokers import resume_credentials
-from ._rundir.holderproc import pending_signals, runs_as
+from ._rundir.holderproc import pending_signals, runs_as, unseen_here
 from ._rundir.layout import read_run_config
 from ._rundir.loading import loading_resume, one_look
 from ._rundir.lock import Holder, holder_of, stopped
@@ -252,16 +252,26 @@ class RunStatus:
         return status_lines(self)
 
 
-def _writer(holder: Holder) -> dict[str, Any]:
+def _writer(holder: Holder, run_dir: Path) -> dict[str, Any]:
     """``writer``: the holder, how it is stopped, and what it holds pending meanwhile.
 
     ``runs_as``: the user it runs as when this one may not signal it ("" otherwise).
+    ``unseen``: why this host's process of its pid is not it (``unseen_here``: it runs in
+    another container), when so; then neither that process's user nor its stop is said.
     """
+    if unseen := unseen_here(holder, run_dir):
+        return attrs.asdict(holder) | {
+            "stopped": "",
+            "pending": [],
+            "runs_as": "",
+            "unseen": unseen,
+        }
     said = stopped(holder)  # "" for a running holder: it has nothing pending to say
     return attrs.asdict(holder) | {
         "stopped": said,
         "pending": pending_signals(holder) if said else [],
         "runs_as": runs_as(holder),
+        "unseen": "",
     }
 
 
@@ -363,7 +373,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         checkpoint_every=None if cfg is None else cfg.checkpoint_every,
         heartbeat_utc=beat,
         heartbeat_age_s=age,
-        writer=None if holder is None else _writer(holder),
+        writer=None if holder is None else _writer(holder, run_dir),
         resuming=loading_resume(run_dir) if verdict is Verdict.CRASHED else None,
         resumable=resumable,
         resume_problem=problem_of_resume,

@@ -42,8 +42,18 @@ class Holder:
 
     @property
     def this_process(self) -> bool:
-        """Whether the holder is the process asking: a session it opened and has not closed."""
-        return self.pid == os.getpid() and self.host == socket.gethostname()
+        """Whether the holder is the process asking: a session it opened and has not closed.
+
+        Its pid and host name alone said so of another container's first process (pid 1 on
+        the pod's host name, in a PID namespace of its own) to a container's first process
+        that asked: a ``resume`` there was refused ``which is this very process: a session it
+        opened still holds the run; ... close() that session first``. It must hold a run too.
+        """
+        if self.pid != os.getpid() or self.host != socket.gethostname():
+            return False
+        from .lock import holds_a_run  # noqa: PLC0415 - lock imports this module
+
+        return holds_a_run()
 
 
 def held_refusal(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import pwd
 import signal
 import socket
 from pathlib import Path
@@ -18,6 +17,8 @@ from .._artifacts import names
 from .._support.filemode import user_name
 from .._support.fsutil import link_target
 from .._support.text import command
+from .._support.tmpfiles import pid_alive
+from .dirhold import holding_pid
 
 if TYPE_CHECKING:
     from .lock import Holder
@@ -36,6 +37,7 @@ __all__ = [
     "stop_advice",
     "stopped",
     "stopped_pid",
+    "unseen",
     "writer_verb",
 ]
 
@@ -59,8 +61,67 @@ def not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
         return f"it is held by {holder.describe()}: run this command on {holder.host}"
     proc = _PROC / str(holder.pid)
     if not proc.is_dir():  # not Linux, or /proc hides other users' processes (hidepid)
-        return _name_problem(holder)
+        return unseen(holder, run_dir) or _name_problem(holder)
     return _proc_problem(proc, holder, run_dir.resolve())
+
+
+def unseen(holder: Holder, run_dir: Path) -> str:
+    """Why this host's pid ``holder.pid`` is not ``holder``, held in another PID namespace.
+
+    "" when it may be. A container has its own process ids: a writer that is the first
+    process of its container names itself pid 1 on the pod's host name, and a second
+    container sharing the run's volume and host name (a sidecar, a ``kubectl exec`` into
+    another container) has a pid 1 of its own, or no such pid at all. ``kill`` there said
+    ``pid 5 ended: unfinished (no C2_DRYRUN_STOP): nothing was sent ... resume it and kill it
+    at once`` of a run trading on (a resume is refused: the writer holds it), and ``pid 1
+    does not have .../writer.lock open: it is not this run's writer``. The run's directory
+    lock names the pid its writer sees itself as (``dirhold``): held under ``holder``'s pid
+    while this host's process of that pid does not have the run open (or is no process), the
+    writer is one this command can neither see nor signal. Linux only (``/proc``).
+    """
+    here = unseen_here(holder, run_dir)
+    if not here:
+        return ""
+    return (
+        f"{here}, yet the run is held: its writer ({holder.command}, pid {holder.pid} as it "
+        f"counts) runs where this command can neither see nor signal it, in another PID "
+        f"namespace on {holder.host} (another container: of this pod, or one sharing its "
+        f"host name) or on another machine named {holder.host} that shares this directory: "
+        "nothing was sent; run this command there (in Kubernetes, `kubectl exec` into the "
+        "writer's container)"
+    )
+
+
+def unseen_here(holder: Holder, run_dir: Path) -> str:
+    """``unseen``'s first words (``no process here is pid 5``), or "" when it may be seen.
+
+    ``status`` says them on its ``writer`` line, and names no user nor stop of this host's
+    process of that pid, which is not the writer.
+    """
+    if holder.pid <= 0 or holder.host != socket.gethostname() or not _PROC.is_dir():
+        return ""
+    if holding_pid(run_dir) != holder.pid:
+        return ""  # not held, or by a writer whose name is not written yet
+    if not pid_alive(holder.pid):
+        return f"no process here is pid {holder.pid}"
+    if holder.pid == os.getpid():  # a writer refused: it has the lock file open, unlocked
+        return "" if holder.this_process else f"pid {holder.pid} here is this process"
+    lock = run_dir.resolve() / names.WRITER_LOCK
+    if _has_open(holder.pid, lock):
+        return ""
+    return f"pid {holder.pid} here is another process (it does not have {lock} open)"
+
+
+def _has_open(pid: int, lock: Path) -> bool:
+    """Whether this host's process ``pid`` has the run's ``lock`` file or its directory open.
+
+    True when none can tell (another user's process, hidden, or ended): it may be the writer.
+    """
+    try:
+        opened = {link_target(fd) for fd in (_PROC / str(pid) / "fd").iterdir()}
+    except OSError:
+        return True
+    return bool(opened & {str(lock), str(lock.parent)})
 
 
 def stop_advice(holder: Holder | None, run_dir: Path) -> str:
@@ -73,6 +134,11 @@ def stop_advice(holder: Holder | None, run_dir: Path) -> str:
     exited 3 for the application's.
     """
     stop = f"`{command('stop', run_dir)}`"
+    if holder is not None and unseen_here(holder, run_dir):  # another container's
+        return (
+            f"wait for it to end, or stop it with {stop} in the writer's container (it runs in "
+            "another PID namespace, where this one cannot signal it)"
+        )
     if holder is not None and holder.pid > 0 and holder.host != socket.gethostname():
         # Asked here, `stop` refuses it (`run this command on HOST`), livesession's or not.
         return f"wait for it to end, or stop it with {stop} on {holder.host}"
@@ -120,7 +186,9 @@ def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
             return another_users(holder, "look into")
         return f"cannot inspect pid {holder.pid}: {exc.strerror}: nothing was sent"
     if not opened & {str(lock), str(run_dir)}:
-        return f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
+        return unseen(holder, run_dir) or (
+            f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
+        )
     if not _is_cli(args) or not CLI_WRITERS.intersection(args):
         return (
             f"{holder.describe()} is not `livesession dryrun` or `resume` (an application "
@@ -134,9 +202,9 @@ def _other_user(pid: int) -> str:
     euid = os.geteuid()
     try:
         uid = (_PROC / str(pid)).stat().st_uid
-        return "" if euid in (0, uid) else pwd.getpwuid(uid).pw_name
-    except (OSError, KeyError):  # hidden (hidepid), gone, or a uid without a name
+    except OSError:  # hidden (hidepid), or gone
         return ""
+    return "" if euid in (0, uid) else user_name(uid)  # a container's uid: ``uid 100123``
 
 
 def runs_as(holder: Holder) -> str:

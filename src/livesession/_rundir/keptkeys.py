@@ -18,12 +18,13 @@ checkpoint (each was reserved before it was recorded) must be in the store.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
 from .._exceptions import PostgresError, RunDirectoryError
+from .._support.oserrors import said
+from .._support.signals import scratch_directory
 from .._support.text import one_line
 from ..stores._factory import JSONL_FILE_NAME, SQLITE_FILE_NAME
 from ..stores.jsonl import JsonlIdempotencyStore
@@ -127,7 +128,7 @@ def check_keys_kept(
                 "(or LIVESESSION_PG_DSN names it rightly)"
             ) from None
     elif there:
-        kept = _local_keys(backend, path)
+        kept = _local_keys(backend, path, cfg.run_id)
         if kept is None:
             return  # a file the store cannot read: its own open refuses it, saying why
         where, held = str(path), kept
@@ -151,30 +152,64 @@ def check_keys_kept(
     )
 
 
-def _local_keys(backend: str, path: Path) -> set[str] | None:
+def _local_keys(backend: str, path: Path, run_id: str) -> set[str] | None:
     """The keys the local store file at ``path`` holds, read without changing the run.
 
     Read by the store's own class from a copy of the file (and a SQLite database's
     ``-wal``) in a scratch directory: SQLite, even read-only, makes a ``-shm`` and ``-wal``
     beside a database closed cleanly, a JSON Lines store cuts a torn last line, and a resume
-    refused for any reason changes nothing. None when the copy cannot be made or the store
-    refuses it (not a database, a damaged line): the store's own open judges such a file.
-    An empty file holds none.
+    refused for any reason changes nothing. None when the run's file cannot be read or the
+    store refuses it (not a database, a damaged line): the store's own open judges such a
+    file. An empty file holds none.
+
+    Raises:
+        RunDirectoryError: the copy could not be made where it goes (no temporary directory
+            this user may write, a full one): the keys cannot be checked. None was returned,
+            and a resume in a container whose root file system is read-only went on unchecked.
     """
     try:
-        with tempfile.TemporaryDirectory(prefix="livesession-keys-") as scratch:
-            copy = Path(scratch) / path.name
-            shutil.copyfile(path, copy)
-            wal = path.with_name(f"{path.name}-wal")
-            if wal.is_file():
-                shutil.copyfile(wal, copy.with_name(wal.name))
-            store = _LOCAL_STORES[backend](copy, durable=False)
+        with scratch_directory("livesession-keys-") as scratch:
+            copy = scratch / path.name
             try:
-                return {record.key for record in store.reservations()}
-            finally:
-                store.close()
+                shutil.copyfile(path, copy)
+                wal = path.with_name(f"{path.name}-wal")
+                if wal.is_file():
+                    shutil.copyfile(wal, copy.with_name(wal.name))
+            except OSError as exc:
+                if _in_scratch(exc, scratch):
+                    raise
+                return None  # the run's own file refused: its store's open says why
+            return _stored_keys(backend, copy)
+    except OSError as exc:  # the scratch directory, or the copy in it, refused
+        raise RunDirectoryError(
+            f"cannot resume run {run_id}: {path} cannot be checked for the client order ids "
+            "the run recorded as submitted (it is read from a copy in a temporary directory): "
+            f"{_refused(exc)}; nothing was changed"
+        ) from None
+
+
+def _stored_keys(backend: str, copy: Path) -> set[str] | None:
+    """The keys the store file ``copy`` holds; None when the store refuses it."""
+    try:
+        store = _LOCAL_STORES[backend](copy, durable=False)
+        try:
+            return {record.key for record in store.reservations()}
+        finally:
+            store.close()
     except (OSError, RunDirectoryError):
         return None
+
+
+def _in_scratch(error: OSError, scratch: Path) -> bool:
+    """Whether ``error`` names a file in ``scratch`` (the copy's side of a copy)."""
+    named = (error.filename2, error.filename)
+    return any(isinstance(name, str) and Path(name).parent == scratch for name in named)
+
+
+def _refused(error: OSError) -> str:
+    """``said``'s words of ``error``, after the file it names when it names one."""
+    named = error.filename2 or error.filename
+    return f"{named}: {said(error)}" if named else said(error)
 
 
 def _postgres_keys(cfg: DryrunConfig) -> tuple[str, set[str]]:

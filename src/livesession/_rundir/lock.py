@@ -260,15 +260,21 @@ class _Before:
         return cls(content, (info.st_atime_ns, info.st_mtime_ns), dir_times)
 
     def put_back(self, run_dir: Path, fd: int) -> None:
+        """The lock file as it was, and its and the directory's times where this user may.
+
+        Setting times is the owner's (or root's): of another user's run EPERM hid a refusal.
+        """
         if self.content is None:
             (run_dir / names.WRITER_LOCK).unlink(missing_ok=True)
         else:
             os.ftruncate(fd, 0)
             os.pwrite(fd, self.content, 0)
             if self.times is not None:
-                os.utime(fd, ns=self.times)
+                with contextlib.suppress(PermissionError):  # another user's file
+                    os.utime(fd, ns=self.times)
         if self.dir_times is not None:
-            os.utime(run_dir, ns=self.dir_times)
+            with contextlib.suppress(PermissionError):  # another user's directory
+                os.utime(run_dir, ns=self.dir_times)
 
 
 _HELD: Final[weakref.WeakSet[RunLock]] = weakref.WeakSet()  # for ``_drop_in_child``

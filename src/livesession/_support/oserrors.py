@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .dirlock import takes_no_locks
+from .tempdir import no_temporary_directory
 from .text import command, shell_word
 
 __all__ = [
@@ -133,6 +134,8 @@ def scratch_way_out(codes: Iterable[int]) -> str:
 
 def said(error: OSError) -> str:
     """``error``'s cause and the way out, for a message: ``Too many open files: raise ...``."""
+    if words := no_temporary_directory(error):  # tempfile's, which names no file
+        return words
     cause = error.strerror or str(error)
     advice = way_out(error.errno)
     return f"{cause}: {advice}" if advice else cause

@@ -6,7 +6,6 @@ import contextlib
 import errno
 import fcntl
 import os
-import pwd
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -14,7 +13,7 @@ import orjson
 
 from .._domain.lease import LeaseStore
 from .._exceptions import LeaseError
-from .._support.filemode import NEW_FILE_MODE
+from .._support.filemode import NEW_FILE_MODE, user_name
 from .._support.fsutil import atomic_write_bytes
 from .grant import PairLease, acquire_expiry, check_ns
 
@@ -218,8 +217,8 @@ def _refused(what: str, path: Path, exc: OSError) -> str:
     if exc.errno not in (errno.EACCES, errno.EPERM):
         return f"cannot {what} {path}: {exc}"
     try:
-        owner = pwd.getpwuid(path.parent.stat().st_uid).pw_name
-    except (OSError, KeyError):  # unreadable, or a uid without a name
+        owner = user_name(path.parent.stat().st_uid)  # a container's uid: ``uid 100123``
+    except OSError:  # unreadable
         owner = "another user"
     return (
         f"cannot {what} {path} ({exc.strerror}): this user may not write the lease files in "
