@@ -40,11 +40,12 @@ from livesession import (
 from livesession._artifacts import names
 from livesession._artifacts import webhook as _webhook
 from livesession._artifacts.alerts import ListAlertSink
-from livesession._artifacts.webhook import WebhookAlertSink
+from livesession._artifacts.webhook import WebhookAlertSink, _document
 from livesession._domain import clock as _clock
-from livesession._domain.alerts import ALERT_CODES, ALERT_ENV, AlertsConfig
+from livesession._domain.alerts import ALERT_CODES, ALERT_ENV, AlertsConfig, alert_for
 from livesession._domain.runtime_config import Secret
 from livesession._rundir import create_run, resume_run
+from livesession._rundir.holder import writer_command
 from livesession.cli import main
 from livesession.leases import FileLease
 from livesession.prom import write_textfile
@@ -2041,11 +2042,37 @@ def test_an_alert_says_where_its_run_is_and_as_whom_it_runs(tmp_path, webhook):
     where = {"run_dir": str(tmp_path / "alerts"), "host": socket.gethostname(), "user": user}
     assert {key: kill[key] for key in where} == where
     assert kill["text"].startswith("livesession run alerts: kill switch fired: drill [")
+    program = writer_command("dryrun").rsplit(" ", 1)[0]  # this test process: an application
+    assert kill["program"] == program
     assert kill["text"].endswith(
         f"; run directory {tmp_path / 'alerts'} on host {socket.gethostname()}, written by user "
-        f"{user}"
+        f"{user} in {program}, an application with its own controls (`livesession stop`, "
+        "`kill` and `ack` do not signal it)"
     )
     _assert_no_secret(orjson.dumps(kill))
+
+
+def test_an_alert_of_an_applications_run_says_livesession_ack_does_not_reach_it() -> None:
+    """Bug: a web service's run (`create_run` under uvicorn, the config's `[alerts]`
+    webhook) paged `kill switch fired: ...; next: ... `livesession ack` re-enables trading,
+    `livesession stop` ends the run; run directory ..., written by user desk`, and `livesession
+    ack` of it was refused (exit 3: the application has its own controls). The text names
+    the program and says so; a CLI run's text is as it was."""
+    alert = alert_for(
+        "C2_KILL_SWITCH", {"reason": "POST kill"}, run_id="svc", state="DRYRUN_ACTIVE",
+        status="RUNNING", ts="2026-01-01T00:03:00Z", audit_seq=9,
+    )  # fmt: skip
+    assert alert is not None
+    place = {"run_dir": "/srv/runs/svc", "host": "host-a", "user": "desk"}
+    where = "; run directory /srv/runs/svc on host host-a, written by user desk"
+    by_cli = _document(alert, {**place, "program": "livesession"})
+    assert by_cli["text"] == alert.text + where
+    by_app = _document(alert, {**place, "program": "uvicorn"})
+    assert by_app["program"] == "uvicorn"
+    assert by_app["text"] == (
+        f"{alert.text}{where} in uvicorn, an application with its own controls (`livesession "
+        "stop`, `kill` and `ack` do not signal it)"
+    )
 
 
 def test_an_applications_own_webhook_sink_names_no_place(tmp_path, webhook):

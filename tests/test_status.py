@@ -25,6 +25,7 @@ from livesession import status as status_module
 from livesession._artifacts import names
 from livesession._domain.clock import format_utc_ns
 from livesession._risk.governor import TradingState
+from livesession._rundir.holder import writer_command
 from livesession._rundir.standing import run_book
 from livesession._rundir.statuswords import describe_positions
 from livesession.cli import main
@@ -850,11 +851,25 @@ def test_the_restart_recipe_gives_up_when_dryrun_makes_no_run(
     assert main(["list", str(out)]) == 0  # the verdict file is not taken for a run
 
 
+_APP_RE_ENABLES = (
+    "`livesession ack` signals only `livesession dryrun` and `resume`: in "
+    f"{writer_command('dryrun')}, which holds the run, the session's reenable_trading() "
+    "re-enables trading"
+)
+"""What re-enables a halted run this test process holds: an application's, not the CLI's
+(`livesession ack` refuses it: tests/test_status_embedded.py)."""
+
+
 def test_trading_says_how_to_re_enable_a_live_halted_run() -> None:
     """A live run the kill switch halted: status says new orders are refused, and what
     re-enables them (the one verb that does); a sealed halted run says it ended so."""
 
-    writer = {"pid": 4242, "host": "h", "since": "2026-01-01T00:00:00Z", "command": "dryrun"}
+    writer = {
+        "pid": 4242,
+        "host": "h",
+        "since": "2026-01-01T00:00:00Z",
+        "command": "livesession dryrun",
+    }
     live = RunStatus(run_dir="r", verdict=Verdict.RUNNING, trading="HALTED", writer=writer)
     assert "trading     HALTED: new orders refused (`livesession ack r` re-enables trading)" in (
         live.lines()
@@ -937,9 +952,8 @@ def test_a_live_run_says_the_trading_state_of_its_newest_event(
         ), found.trading_as_of
         [line] = [line for line in found.lines() if line.startswith("trading")]
         assert line.startswith(
-            "trading     HALTED by the execution throttle: new orders refused (`livesession "
-            f"ack {run_dir}` re-enables trading); "
-            "since TRADING_STATE_CHANGED (EXECUTION_THROTTLE)"
+            "trading     HALTED by the execution throttle: new orders refused ("
+            f"{_APP_RE_ENABLES}); since TRADING_STATE_CHANGED (EXECUTION_THROTTLE)"
         ), line
         assert session.reenable_trading("ops-1")  # checkpointed: the checkpoint says it
         found = run_status(run_dir)
@@ -1004,8 +1018,8 @@ def test_a_run_the_kill_switch_halted_says_the_kill_switch_did_it(
         assert live.kill_halted
         [line] = [line for line in live.lines() if line.startswith("trading")]
         assert line.startswith(
-            "trading     HALTED by the kill switch (DAILY_LOSS): new orders refused (`livesession "
-            f"ack {run_dir}` re-enables trading); since KILL_SWITCH (DAILY_LOSS), run time "
+            "trading     HALTED by the kill switch (DAILY_LOSS): new orders refused ("
+            f"{_APP_RE_ENABLES}); since KILL_SWITCH (DAILY_LOSS), run time "
         ), line
         session.run_to_end(6)
     assert orjson.loads((run_dir / names.CHECKPOINT).read_bytes())["kill_halted"] is True
@@ -1048,7 +1062,12 @@ def test_a_halt_that_is_not_the_kill_switchs_is_not_said_to_be(
 def test_the_kill_switchs_halt_is_said_in_every_state_of_a_run() -> None:
     """`kill_halted` names the kill switch in the trading line, live, crashed and sealed;
     a run preflight rejected never traded, whatever its checkpoint keeps."""
-    writer = {"pid": 4242, "host": "h", "since": "2026-01-01T00:00:00Z", "command": "dryrun"}
+    writer = {
+        "pid": 4242,
+        "host": "h",
+        "since": "2026-01-01T00:00:00Z",
+        "command": "livesession dryrun",
+    }
 
     def killed(verdict: Verdict, **more: Any) -> list[str]:
         found = RunStatus(run_dir="r", verdict=verdict, trading="HALTED", kill_halted=True, **more)

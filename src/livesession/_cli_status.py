@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Final
 from ._artifacts import names
 from ._rundir.alertlog import delivered_words
 from ._rundir.halts import faulted_in_wind_down_in, wind_down_next, wind_down_words
-from ._rundir.holderproc import pending_said
+from ._rundir.holderproc import embedding_program, pending_said
 from ._rundir.loading import loading_next, loading_says
 from ._rundir.nextwords import bundle_next
 from ._rundir.refused import unsealed_because
@@ -145,6 +145,7 @@ def writer_cell(found: RunStatus) -> str:
 def _trading(found: RunStatus, trading: str) -> str:
     """The trading line: a run that goes on (held and unsealed, or crashed) may be acked."""
     unsealed = (found.writer is not None and not found.sealed) or found.verdict is Verdict.CRASHED
+    writer = found.writer or {}
     return describe_trading(
         trading,
         run_dir=found.run_dir,
@@ -154,7 +155,8 @@ def _trading(found: RunStatus, trading: str) -> str:
         halted_by=found.halted_by,
         as_of=found.trading_as_of,
         sealed=found.sealed,
-        as_user=(found.writer or {}).get("runs_as", ""),
+        as_user=writer.get("runs_as", ""),
+        program=embedding_program(str(writer.get("command") or "")),
     )
 
 

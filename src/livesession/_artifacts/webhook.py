@@ -53,7 +53,9 @@ def _document(alert: Alert, place: Mapping[str, str]) -> dict[str, Any]:
 
     The text named only the run's id (``livesession run shift-01: kill switch fired``), and
     its ``next`` a run directory it did not name: a person paged who had not started the
-    run could not tell where it was, on which host, or as whom to ``ack`` it.
+    run could not tell where it was, on which host, or as whom to ``ack`` it. Of a run an
+    application writes (``program``: ``uvicorn``), it says that ``livesession ack`` (which
+    ``next`` names) does not reach it.
     """
     document = alert.to_json()
     if place:
@@ -62,6 +64,12 @@ def _document(alert: Alert, place: Mapping[str, str]) -> dict[str, Any]:
             f"; run directory {place['run_dir']} on host {place['host']}, written by user "
             f"{place['user']}"
         )
+        program = place.get("program", "livesession")
+        if program != "livesession":  # the `next` words' `livesession ack` would be refused
+            document["text"] += (
+                f" in {program}, an application with its own controls (`livesession stop`, "
+                "`kill` and `ack` do not signal it)"
+            )
     return document
 
 

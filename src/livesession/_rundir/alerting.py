@@ -20,6 +20,7 @@ from .._support.references import not_a
 from .._support.secrets import redact_text
 from .._support.text import valid_text
 from .._typing import AlertSink
+from .holder import writer_command
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,12 +67,22 @@ def open_alerts(
 
 
 def run_place(run_dir: Path) -> dict[str, str]:
-    """Where ``run_dir`` is, for its alerts: its absolute path, this host, this user.
+    """Where ``run_dir`` is, for its alerts: its path, this host, this user, this program.
 
-    The user is whom ``stop``, ``kill`` and ``ack`` of the run must run as (or root).
+    The program is the one writing it: ``livesession`` for the CLI, as ``writer.lock``
+    names it.
+
+    The user is whom ``stop``, ``kill`` and ``ack`` of the run must run as (or root); they
+    signal only the CLI: an application's run (``uvicorn``) has its own controls.
     """
     where = valid_text(redact_text(os.path.abspath(run_dir)))  # noqa: PTH100 - not resolved
-    return {"run_dir": where, "host": socket.gethostname(), "user": user_name(os.geteuid())}
+    program = writer_command("dryrun").rsplit(" ", 1)[0]
+    return {
+        "run_dir": where,
+        "host": socket.gethostname(),
+        "user": user_name(os.geteuid()),
+        "program": valid_text(redact_text(program)),
+    }
 
 
 def posted(run_dir: Path, meta: dict[str, Any]) -> bool:

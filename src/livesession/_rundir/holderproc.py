@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CLI_WRITERS",
     "another_users",
+    "embedding_program",
     "job_stopped",
     "job_stopped_pid",
     "not_a_cli_writer",
@@ -45,6 +46,16 @@ _PROC: Final = Path("/proc")
 
 CLI_WRITERS: Final = frozenset({"dryrun", "resume"})
 """The CLI verbs that write a run (and answer the operator's signals)."""
+
+
+def embedding_program(command: str) -> str:
+    """``command`` when a holder so named is an application embedding livesession, else "".
+
+    A writer names itself by its program and verb (``writer_command``): ``livesession
+    dryrun`` is the CLI, which answers ``stop``, ``kill`` and ``ack``; ``uvicorn dryrun`` (a
+    web service's ``create_run``) is not. "" names no one: the holder is not known yet.
+    """
+    return "" if not command or command.startswith("livesession ") else command
 
 
 def not_a_cli_writer(holder: Holder, run_dir: Path) -> str:
@@ -142,7 +153,7 @@ def stop_advice(holder: Holder | None, run_dir: Path) -> str:
     if holder is not None and holder.pid > 0 and holder.host != socket.gethostname():
         # Asked here, `stop` refuses it (`run this command on HOST`), livesession's or not.
         return f"wait for it to end, or stop it with {stop} on {holder.host}"
-    if holder is None or holder.pid <= 0 or holder.command.startswith("livesession "):
+    if holder is None or holder.pid <= 0 or not embedding_program(holder.command):
         # Another user's: `stop` asked by this one is refused (`run this command as desk`).
         user = "" if holder is None or holder.pid <= 0 else _other_user(holder.pid)
         as_user = f" as {user}" if user else ""

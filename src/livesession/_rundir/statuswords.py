@@ -166,11 +166,14 @@ def describe_trading(
     as_of: str = "",
     sealed: bool = False,
     as_user: str = "",
+    program: str = "",
 ) -> str:
     """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
 
     ``run_dir`` is named in the command that re-enables a live halted run's trading, and
-    ``as_user`` whom it must run as (the writer is another user's process).
+    ``as_user`` whom it must run as (the writer is another user's process). ``program``
+    names the writer when it is an application embedding livesession (``uvicorn dryrun``),
+    which ``livesession ack`` refuses: its session's ``reenable_trading()`` is said instead.
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
     ``killed``: the kill switch halted it (``trading_of``), which the words name, as they
@@ -184,7 +187,13 @@ def describe_trading(
     by = f" by {halted_by}" if halted_by else (" by the kill switch" if killed else "")
     if state == SessionState.PREFLIGHT_FAILED.value:
         return NEVER_TRADED
-    if trading == "HALTED" and live:
+    if trading == "HALTED" and live and program:
+        said = (
+            f"HALTED{by}: new orders refused (`livesession ack` signals only `livesession "
+            f"dryrun` and `resume`: in {program}, which holds the run, the session's "
+            "reenable_trading() re-enables trading)"
+        )
+    elif trading == "HALTED" and live:
         ack = command("ack", run_dir)
         as_who = f", run as {as_user}," if as_user else ""
         said = f"HALTED{by}: new orders refused (`{ack}`{as_who} re-enables trading)"
