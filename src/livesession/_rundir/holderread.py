@@ -25,7 +25,7 @@ from .._artifacts import names
 from .._support.tmpfiles import pid_alive
 from .dirhold import OFD_GETLK, asked_lock, holding_pid
 from .holder import Holder, held_refusal
-from .holderproc import stop_advice, writer_verb
+from .holderproc import stop_advice, unseen_here, writer_verb
 from .shellrefs import let_go_kept
 
 __all__ = [
@@ -63,19 +63,29 @@ def current_holder(path: Path) -> Holder | None:
     Between taking the lock and writing its name, the new holder leaves the previous
     holder's name (or half of its own) in the file. A name that does not parse, or that
     names a dead process on this host, is read again for a moment (bounded: at worst the
-    refusal says "another process").
+    refusal says "another process"); not one whose pid the run directory's own lock names
+    (``_alive``).
     """
 
     def live() -> Holder | None:
         holder = read_holder(path)
-        return holder if holder is not None and _alive(holder) else None
+        return holder if holder is not None and _alive(holder, path.parent) else None
 
     return _within_a_moment(live) or read_holder(path)
 
 
-def _alive(holder: Holder) -> bool:
-    """Whether ``holder`` may be alive: one on another host cannot be asked."""
-    return holder.host != socket.gethostname() or pid_alive(holder.pid)
+def _alive(holder: Holder, run_dir: Path) -> bool:
+    """Whether ``holder`` may be alive: one on another host cannot be asked.
+
+    Nor can one in another PID namespace of this host (another container sharing the run's
+    volume and host name), whose pid is no process here (``unseen_here``): the run
+    directory's lock, which a writer takes before it writes its name, names that very pid,
+    so the name is the writer's own, not a dead one's a new writer is about to overwrite.
+    ``status`` in a sidecar read it again for half a second, every time.
+    """
+    if holder.host != socket.gethostname() or pid_alive(holder.pid):
+        return True
+    return bool(unseen_here(holder, run_dir))
 
 
 def _within_a_moment(attempt: Callable[[], Holder | None]) -> Holder | None:
@@ -136,7 +146,7 @@ def holder_of(run_dir: Path) -> Holder | None:
         return None if pid is None else removed_holder(pid)
     path = run_dir / names.WRITER_LOCK
     holder = read_holder(path)
-    if holder is None or not _alive(holder):  # a new holder writes its name over the old now
+    if holder is None or not _alive(holder, run_dir):  # a new holder writes its name now
         holder = current_holder(path)
     return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
 
