@@ -79,6 +79,19 @@ def _held_from_elsewhere(
         yield child, m
 
 
+@contextlib.contextmanager
+def _no_process_here(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: list[int]
+) -> Iterator[tuple[subprocess.Popen[str], pytest.MonkeyPatch]]:
+    """A child holds ``run_dir``, seen through a /proc without its pid, and no such process
+    for a signal (what is sent kept in ``sent``): the child and the patch, for the block."""
+    (tmp_path / "proc").mkdir()
+    with held_by_a_child(run_dir, "livesession dryrun") as child, monkeypatch.context() as m:
+        m.setattr(holderproc, "_PROC", tmp_path / "proc")  # no /proc/PID of the writer
+        m.setattr(os, "kill", _no_such_process(child.pid, sent))
+        yield child, m
+
+
 @pytest.mark.parametrize("verb", ["stop", "kill", "ack"])
 def test_a_writer_no_process_here_has_the_pid_of_is_refused_as_unseen(
     sealed: Path,
@@ -87,11 +100,8 @@ def test_a_writer_no_process_here_has_the_pid_of_is_refused_as_unseen(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "proc").mkdir()
     sent: list[int] = []
-    with held_by_a_child(sealed, "livesession dryrun") as child, monkeypatch.context() as m:
-        m.setattr(holderproc, "_PROC", tmp_path / "proc")  # no /proc/PID of the writer
-        m.setattr(os, "kill", _no_such_process(child.pid, sent))
+    with _no_process_here(sealed, tmp_path, monkeypatch, sent) as (child, _):
         assert main([verb, str(sealed), "--timeout", "1"]) == EXIT_REJECTED
     assert [s for s in sent if s] == []  # asked whether it lives, never sent
     err = capsys.readouterr().err
@@ -201,11 +211,8 @@ def test_a_writer_no_process_here_has_the_pid_of_is_named_without_waiting(
     which is read as a dead writer's name a new writer is about to overwrite, so it was
     read again 50 times. The run directory's own lock names that very pid: the name is
     the writer's, said at once."""
-    (tmp_path / "proc").mkdir()
     pauses: list[float] = []
-    with held_by_a_child(sealed, "livesession dryrun") as child, monkeypatch.context() as m:
-        m.setattr(holderproc, "_PROC", tmp_path / "proc")  # no /proc/PID of the writer
-        m.setattr(os, "kill", _no_such_process(child.pid, []))
+    with _no_process_here(sealed, tmp_path, monkeypatch, []) as (child, m):
         m.setattr(holderread, "time", types.SimpleNamespace(sleep=pauses.append))
         code = main([verb, str(sealed), "-q"] if verb == "resume" else [verb, str(sealed)])
     said = capsys.readouterr()
