@@ -332,8 +332,32 @@ def child(args: list[Any], **popen: Any) -> Iterator[subprocess.Popen[Any]]:
 def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subprocess.Popen[str]]:
     """Another process holds ``run_dir``'s writer lock for the block, recorded as run by
     ``command``; it is killed (SIGKILL) after."""
+    with _holding_child(_TAKE_THE_LOCK, str(run_dir), command) as child:
+        yield child
+
+
+_HOLD_THE_SCRATCH = (
+    "import fcntl, os, sys\n"
+    "held = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\n"
+    "fcntl.flock(held, fcntl.LOCK_SH)\n"
+    "print('held', flush=True)\n"
+    "sys.stdin.read()\n"
+)
+
+
+@contextlib.contextmanager
+def held_by_a_process(scratch: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holds the scratch directory ``scratch`` for the block, as its live
+    maker does (``tmpfiles.make_scratch``: a shared ``flock``); it is killed (SIGKILL) after."""
+    with _holding_child(_HOLD_THE_SCRATCH, str(scratch)) as child:
+        yield child
+
+
+@contextlib.contextmanager
+def _holding_child(code: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """A child running ``code`` with ``args``, once it said ``held``; SIGKILLed after."""
     with subprocess.Popen(
-        [sys.executable, "-c", _TAKE_THE_LOCK, str(run_dir), command],
+        [sys.executable, "-c", code, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

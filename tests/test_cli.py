@@ -18,7 +18,7 @@ import pytest
 
 from _eurusd import EURUSD_TOML, eurusd_csv
 from livesession import DryrunConfig, RunDirectoryError, cli, create_run
-from livesession._rundir import lock as lock_module
+from livesession._rundir import holderread
 from livesession._rundir.lock import RunLock
 from livesession.cli import main
 from livesession.verify import verify_run
@@ -144,7 +144,7 @@ class TestDryrun:
             if len(pauses) == 3:
                 taken.append(RunLock.acquire(run_dir, "livesession dryrun"))
 
-        monkeypatch.setattr(lock_module, "time", types.SimpleNamespace(sleep=pause))
+        monkeypatch.setattr(holderread, "time", types.SimpleNamespace(sleep=pause))
         try:
             code = main(["dryrun", "--out", str(tmp_path), "--run-id", "x", "-q"])
         finally:

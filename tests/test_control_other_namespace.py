@@ -21,12 +21,13 @@ import errno
 import json
 import os
 import subprocess
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from livesession._rundir import holderproc
+from livesession._rundir import holderproc, holderread
 from livesession.cli import EXIT_OK, EXIT_REJECTED, main
 
 from _helpers import held_by_a_child
@@ -78,6 +79,19 @@ def _held_from_elsewhere(
         yield child, m
 
 
+@contextlib.contextmanager
+def _no_process_here(
+    run_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sent: list[int]
+) -> Iterator[tuple[subprocess.Popen[str], pytest.MonkeyPatch]]:
+    """A child holds ``run_dir``, seen through a /proc without its pid, and no such process
+    for a signal (what is sent kept in ``sent``): the child and the patch, for the block."""
+    (tmp_path / "proc").mkdir()
+    with held_by_a_child(run_dir, "livesession dryrun") as child, monkeypatch.context() as m:
+        m.setattr(holderproc, "_PROC", tmp_path / "proc")  # no /proc/PID of the writer
+        m.setattr(os, "kill", _no_such_process(child.pid, sent))
+        yield child, m
+
+
 @pytest.mark.parametrize("verb", ["stop", "kill", "ack"])
 def test_a_writer_no_process_here_has_the_pid_of_is_refused_as_unseen(
     sealed: Path,
@@ -86,11 +100,8 @@ def test_a_writer_no_process_here_has_the_pid_of_is_refused_as_unseen(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    (tmp_path / "proc").mkdir()
     sent: list[int] = []
-    with held_by_a_child(sealed, "livesession dryrun") as child, monkeypatch.context() as m:
-        m.setattr(holderproc, "_PROC", tmp_path / "proc")  # no /proc/PID of the writer
-        m.setattr(os, "kill", _no_such_process(child.pid, sent))
+    with _no_process_here(sealed, tmp_path, monkeypatch, sent) as (child, _):
         assert main([verb, str(sealed), "--timeout", "1"]) == EXIT_REJECTED
     assert [s for s in sent if s] == []  # asked whether it lives, never sent
     err = capsys.readouterr().err
@@ -185,3 +196,32 @@ def test_a_writer_refused_by_another_containers_pid_1_is_not_told_it_holds_the_r
     assert err.endswith(
         f"(livesession dryrun); nothing was changed (one writer per run: {advice[verb]}\n"
     ), err
+
+
+@pytest.mark.parametrize("verb", ["status", "resume"])
+def test_a_writer_no_process_here_has_the_pid_of_is_named_without_waiting(
+    sealed: Path,
+    tmp_path: Path,
+    verb: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Bug: `status` in a sidecar took half a second more than anywhere else, every time
+    (and a `resume` refused there as long): the lock file names a pid no process here has,
+    which is read as a dead writer's name a new writer is about to overwrite, so it was
+    read again 50 times. The run directory's own lock names that very pid: the name is
+    the writer's, said at once."""
+    pauses: list[float] = []
+    with _no_process_here(sealed, tmp_path, monkeypatch, []) as (child, m):
+        m.setattr(holderread, "time", types.SimpleNamespace(sleep=pauses.append))
+        code = main([verb, str(sealed), "-q"] if verb == "resume" else [verb, str(sealed)])
+    said = capsys.readouterr()
+    assert pauses == []
+    if verb == "status":
+        writer = next(line for line in said.out.splitlines() if line.startswith("writer "))
+        assert f"pid {child.pid} on " in writer
+        assert f"no process here is pid {child.pid}: the writer runs in another" in writer
+    else:
+        assert code == EXIT_REJECTED
+        assert f"is being written by pid {child.pid} on " in said.err
+        assert "(livesession dryrun); nothing was changed" in said.err

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import orjson
@@ -264,7 +265,7 @@ def test_a_ctrl_c_as_the_evidence_re_run_process_starts_leaves_it_killed(
         return child
 
     monkeypatch.setattr(_rerun.subprocess, "Popen", signalled)
-    monkeypatch.setattr(_rerun.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.raises(KeyboardInterrupt):
         _rerun.Rerun.start(tmp_path / "runs" / "r", rerunnable=True, timeout_s=60.0)
     [child] = spawned

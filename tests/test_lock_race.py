@@ -22,7 +22,7 @@ import pytest
 
 from livesession._artifacts import names
 from livesession._exceptions import RunHeld
-from livesession._rundir import lock as lock_module
+from livesession._rundir import holderread
 from livesession._rundir.lock import RunLock
 
 
@@ -51,7 +51,7 @@ def test_a_lock_held_only_a_moment_is_taken_not_refused_naming_a_dead_writer(tmp
         if len(pauses) == 1:
             os.close(blocker)
 
-    monkeypatch.setattr(lock_module.time, "sleep", pause)
+    monkeypatch.setattr(holderread.time, "sleep", pause)
     try:
         taken = RunLock.acquire(run_dir, "livesession resume")
     except RunHeld as refused:  # pragma: no cover - the bug

@@ -13,7 +13,7 @@ import pytest
 
 from livesession import DryrunConfig, RunDirectoryError, RunHeld, create_run, resume_run
 from livesession._artifacts import names
-from livesession._rundir import lock as lock_module
+from livesession._rundir import holderread
 from livesession._rundir.holder import Holder
 from livesession._rundir.holderproc import not_a_cli_writer, stop_advice
 from livesession._rundir.lock import RunLock, holder_of, is_held
@@ -219,7 +219,7 @@ def _writes_after_some_pauses(
         if len(pauses) == _PAUSES_TO_WRITE:
             path.write_bytes(name)
 
-    monkeypatch.setattr(lock_module, "time", types.SimpleNamespace(sleep=pause))
+    monkeypatch.setattr(holderread, "time", types.SimpleNamespace(sleep=pause))
     return pauses
 
 

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import types
 import warnings
@@ -941,7 +942,7 @@ def test_a_stop_signal_as_the_rerun_starts_leaves_no_scratch_and_no_process(
     assert main(["dryrun", "--out", str(runs), "--run-id", "ev", "--steps", "50", "-q"]) == EXIT_OK
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(_rerun.tempfile, "tempdir", None)  # read TMPDIR again
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
     started: list[subprocess.Popen[bytes]] = []
     real_popen = subprocess.Popen
 

@@ -21,6 +21,8 @@ from livesession.burnin import _drill
 from livesession.cli import main
 from livesession.evidence import _rerun
 
+from _helpers import held_by_a_process
+
 
 @pytest.fixture(name="run_dir", scope="module")
 def _run_dir(tmp_path_factory):
@@ -108,7 +110,7 @@ def test_a_scratch_directory_a_process_killed_with_its_children_left_goes_with_t
     """``timeout -s KILL evidence ...`` kills the whole process group, the re-run too: the
     re-run's and the kill drill's copies of the run stayed in the temporary directory for
     good, another pair at every such kill. The next one of its kind removes them; a live
-    process's, and a name that carries no pid, stay."""
+    process's (it holds it: ``held_by_a_process``), and a name that carries no pid, stay."""
     prefix = "livesession-drill-" if module is _drill else "livesession-replay-"
     ended = scratch / f"{prefix}{_ended_pid()}-k1lled_x"
     (ended / "replay" / "sig").mkdir(parents=True)
@@ -117,7 +119,8 @@ def test_a_scratch_directory_a_process_killed_with_its_children_left_goes_with_t
     live.mkdir()
     unnamed = scratch / f"{prefix}n0_p1d_x"
     unnamed.mkdir()
-    _scratch_user(module)(run_dir)
+    with held_by_a_process(live):
+        _scratch_user(module)(run_dir)
     assert sorted(p.name for p in scratch.iterdir()) == sorted([live.name, unnamed.name])
 
 

@@ -24,6 +24,7 @@ a caller's ``broker_factory`` builds, recorded as such; ``supplied``: how a plug
 in-process is named and given again), ``data`` (the data file
 a run reads) and ``venue`` (a venue feed and its journal). What the tools read of a run:
 ``lock`` (one writer per run; ``holder``: who holds it, and a refusal's words;
+``holderread``: who holds it, read without taking the lock;
 ``dirhold``: its hold on the directory itself, seen when
 ``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer
 of the run, or stopped; ``shellrefs``: where this process still refers to the session

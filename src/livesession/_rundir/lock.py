@@ -14,23 +14,21 @@ lock for an instant could make a starting writer fail.
 The file's content names the holder (pid, host, since when, command) for the one-line
 refusal a second writer prints and for ``livesession status``; the content alone proves
 nothing (a killed holder leaves it behind), the lock does. Run directories are local: a
-network file system's locks are not trusted here.
+network file system's locks are not trusted here. The readers' side, which never takes the
+lock, is ``holderread``'s (re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import gc
 import json
 import os
 import socket
-import stat
 import sys
-import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Self
@@ -41,17 +39,18 @@ from .._artifacts import names
 from .._exceptions import RunDirectoryError
 from .._support.dirlock import whole_file
 from .._support.fsutil import open_update, refuse_special
-from .._support.tmpfiles import pid_alive
-from .dirhold import (
-    OFD_GETLK,
-    OFD_SETLK,
-    asked_lock,
-    hold_directory,
-    holding_pid,
-    open_directory,
-)
+from .dirhold import OFD_SETLK, hold_directory, open_directory
 from .holder import Holder, held_refusal, writer_command
-from .holderproc import CLI_WRITERS, not_a_cli_writer, stop_advice, stopped, writer_verb
+from .holderproc import CLI_WRITERS, not_a_cli_writer, stop_advice, stopped
+from .holderread import (
+    current_holder,
+    holder_of,
+    holder_soon,
+    is_held,
+    living_holder,
+    refuse_if_held,
+    removed_holder,
+)
 from .shellrefs import let_go_kept
 
 __all__ = [
@@ -60,16 +59,15 @@ __all__ = [
     "RunLock",
     "held_refusal",
     "holder_of",
+    "holder_soon",
     "holds_a_run",
     "is_held",
     "living_holder",
     "not_a_cli_writer",
+    "refuse_if_held",
     "stopped",
     "writer_command",
 ]
-
-_NAME_READS: Final = 50
-_NAME_READ_PAUSE_S: Final = 0.01
 
 
 def _try_lock(fd: int) -> bool:
@@ -85,54 +83,6 @@ def _try_lock(fd: int) -> bool:
     return True
 
 
-def _read_holder(path: Path) -> Holder | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Holder(
-            pid=int(data["pid"]),
-            host=str(data["host"]),
-            since=str(data["since"]),
-            command=str(data["command"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _current_holder(path: Path) -> Holder | None:
-    """The holder the lock file names, once the process that just took the lock wrote it.
-
-    Between taking the lock and writing its name, the new holder leaves the previous
-    holder's name (or half of its own) in the file. A name that does not parse, or that
-    names a dead process on this host, is read again for a moment (bounded: at worst the
-    refusal says "another process").
-    """
-
-    def live() -> Holder | None:
-        holder = _read_holder(path)
-        return holder if holder is not None and _alive(holder) else None
-
-    return _within_a_moment(live) or _read_holder(path)
-
-
-def _alive(holder: Holder) -> bool:
-    """Whether ``holder`` may be alive: one on another host cannot be asked."""
-    return holder.host != socket.gethostname() or pid_alive(holder.pid)
-
-
-def _within_a_moment(attempt: Callable[[], Holder | None]) -> Holder | None:
-    """``attempt()`` until it gives a holder, for a moment (``_NAME_READS`` pauses); or None.
-
-    The moment a writer needs between making its directory, taking its lock and writing
-    its name there.
-    """
-    for _ in range(_NAME_READS):
-        holder = attempt()
-        if holder is not None:
-            return holder
-        time.sleep(_NAME_READ_PAUSE_S)
-    return None
-
-
 def _freed_by_collecting(fd: int, run_dir: Path) -> bool:
     """Whether the lock is ``fd``'s once this process's garbage is collected.
 
@@ -144,95 +94,6 @@ def _freed_by_collecting(fd: int, run_dir: Path) -> bool:
     let_go_kept(run_dir)
     gc.collect()
     return _try_lock(fd)
-
-
-def is_held(run_dir: Path) -> bool:
-    """Whether a writer holds ``run_dir`` now (its lock file, or the directory: ``dirhold``)."""
-    return _file_held(run_dir) or holding_pid(run_dir) is not None
-
-
-def _file_held(run_dir: Path) -> bool:
-    """Whether a process holds ``run_dir``'s writer lock file now. Never takes the lock."""
-    path = run_dir / names.WRITER_LOCK
-    try:  # never waiting on a FIFO put in its place, nor asking through a symlink
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except (FileNotFoundError, NotADirectoryError):
-        return False  # no such file, or ``run_dir`` is no directory: no writer holds it
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            return False  # a symlink: no writer holds one (``acquire`` refuses it)
-        raise
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return False  # a FIFO, a device: likewise
-        if OFD_GETLK is None:  # pragma: no cover - not Linux: judge by the named pid
-            holder = _read_holder(path)
-            return holder is not None and pid_alive(holder.pid)
-        # F_OFD_GETLK asks "could I take a write lock?" (a read-only descriptor may ask); on
-        # a file system that takes no locks, no writer holds one (``asked_lock``).
-        return asked_lock(fd) is not None
-    finally:
-        os.close(fd)
-
-
-def holder_of(run_dir: Path) -> Holder | None:
-    """The process writing ``run_dir`` now, or None when no process holds it.
-
-    Never takes the lock, so it is safe beside a live writer (``status``, the operator
-    controls). A holder whose lock file cannot be parsed (it is being written this very
-    moment) is read again for a moment, then reported with pid 0 (``describe`` says so);
-    so is one naming a dead process on this host, then reported as named: a ``resume`` has
-    taken the lock of a crashed run and not written its name over the dead writer's yet
-    (``stop`` signalled that one, "ended", and never the resume).
-    """
-    if not _file_held(run_dir):
-        pid = holding_pid(run_dir)  # its writer.lock deleted: the writer is there all the same
-        return None if pid is None else _removed(pid)
-    path = run_dir / names.WRITER_LOCK
-    holder = _read_holder(path)
-    if holder is None or not _alive(holder):  # a new holder writes its name over the old now
-        holder = _current_holder(path)
-    return holder if holder is not None else Holder(pid=0, host="?", since="?", command="?")
-
-
-def living_holder(run_dir: Path) -> Holder | None:
-    """``holder_of``, once this process's garbage is collected when the holder is this process.
-
-    A session dropped without ``close`` holds its run until the garbage collector frees it
-    (``_freed_by_collecting``): a refusal of its run id must not name it as a writer.
-    """
-    holder = holder_of(run_dir)
-    if holder is not None and holder.this_process:
-        let_go_kept(run_dir)
-        gc.collect()
-        holder = holder_of(run_dir)
-    return holder
-
-
-def refuse_if_held(run_dir: Path) -> None:
-    """Raise ``RunHeld`` naming the process writing ``run_dir`` now; never takes the lock.
-
-    For a writer that cannot take the lock at all (another user's run, a read-only mount):
-    its refusal said how to make the directory writable, of a run a live writer holds.
-    """
-    if (holder := holder_of(run_dir)) is not None:
-        raise held_refusal(run_dir, holder, advice=stop_advice(holder, run_dir))
-
-
-def _removed(pid: int) -> Holder:
-    """The writer ``pid`` that holds its run's directory, whose ``writer.lock`` was deleted."""
-    said = f"{names.WRITER_LOCK} was removed while pid {pid} writes; do not delete it"
-    verb = writer_verb(pid)
-    return Holder(pid, socket.gethostname(), "unknown", f"{verb}: {said}" if verb else said)
-
-
-def holder_soon(run_dir: Path) -> Holder | None:
-    """``holder_of``, waiting a moment for one to appear.
-
-    For a directory a writer has just created and is about to lock (``create_run`` makes
-    the directory, then takes its lock).
-    """
-    return _within_a_moment(lambda: holder_of(run_dir))
 
 
 @attrs.frozen
@@ -337,14 +198,14 @@ def _hold_directory(run_dir: Path, fd: int, before: _Before, opened: list[int]) 
     if other is None:
         return
     before.put_back(run_dir, fd)
-    raise held_refusal(run_dir, _removed(other), advice=stop_advice(None, run_dir))
+    raise held_refusal(run_dir, removed_holder(other), advice=stop_advice(None, run_dir))
 
 
 def _lock_or_refuse(fd: int, run_dir: Path) -> None:
     """Take the lock of ``fd``, ``run_dir``'s lock file, or raise ``RunHeld`` naming the holder."""
     if _try_lock(fd):
         return
-    holder = _current_holder(run_dir / names.WRITER_LOCK)  # waits while it names a dead one
+    holder = current_holder(run_dir / names.WRITER_LOCK)  # waits while it names a dead one
     own = holder is not None and holder.this_process and _freed_by_collecting(fd, run_dir)
     # Held only that moment (a refused resume puts the old name back as it lets go): free
     # now, so the refusal would name a process that holds nothing.

@@ -24,15 +24,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from .tmpfiles import remove_dead_scratch, scratch_prefix
+from .tmpfiles import make_scratch, remove_dead_scratch, remove_scratch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -132,16 +130,16 @@ def scratch_directory(prefix: str) -> Iterator[Path]:
     events, in the system's temporary directory) to one during its ``rmtree``: both are
     done here with the stops held, and the signal acts once the directory is made or gone.
     """
-    made: Path | None = None
+    made: tuple[Path, int | None] | None = None
     remove_dead_scratch(prefix)  # what one killed with its process group left (tmpfiles.py)
     try:
         with held_stops():
-            made = Path(tempfile.mkdtemp(prefix=scratch_prefix(prefix)))
-        yield made
+            made = make_scratch(prefix)  # held while it is used: not a dead one's
+        yield made[0]
     finally:
         if made is not None:
             with held_stops():
-                shutil.rmtree(made, ignore_errors=True)
+                remove_scratch(*made)
 
 
 class SignalStop(BaseException):

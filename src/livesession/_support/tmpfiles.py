@@ -9,15 +9,24 @@ written again, so a rerun leaves nothing behind (one a live process writes now s
 rename would fail were it taken away).
 
 A scratch directory in the system's temporary directory (the evidence's determinism
-re-run, the kill drill) is named for the process that makes it, ``<prefix><pid>-<random>``
-(``scratch_prefix``): killed with its children (``timeout -s KILL``, which signals the
-whole process group, the OOM killer, a service's hard stop), nothing of it removes it, and
-``remove_dead_scratch`` removes it as the next one of its kind is made.
+re-run, the kill drill, a resume's copy of its idempotency store) is named for the process
+that makes it, ``<prefix><pid>-<random>`` (``scratch_prefix``), and held by it, a ``flock``
+on the directory, from ``make_scratch`` until ``remove_scratch``. Killed with its children
+(``timeout -s KILL``, which signals the whole process group, the OOM killer, a service's
+hard stop, a container's grace period ending), nothing of it removes it, and
+``remove_dead_scratch`` removes it as the next one of its kind is made: one no process
+holds. The kernel lets the lock go when its holder dies, whatever its PID namespace; a pid
+tells nothing there: in containers every command is pid 1 of its own, and a sidecar's
+process of the pid is not the owner, so a killed container's directories on a shared
+volume were never removed (they are the pid of every process after it), and one of a live
+owner whose pid was no process here would have been. A file system that takes no locks
+holds none: there what cannot be told stays.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import os
 import re
@@ -28,10 +37,12 @@ from pathlib import Path
 from typing import Final
 
 __all__ = [
+    "make_scratch",
     "pid_alive",
     "remove_dead_scratch",
     "remove_dead_tmp",
     "remove_dead_tmp_of",
+    "remove_scratch",
     "scratch_prefix",
     "tmp_target",
 ]
@@ -97,20 +108,77 @@ def scratch_prefix(prefix: str) -> str:
     return f"{prefix}{os.getpid()}-"
 
 
+def _opened(directory: Path) -> int:
+    return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW)
+
+
+def make_scratch(prefix: str) -> tuple[Path, int | None]:
+    """A new scratch directory ``<prefix><pid>-<random>``, and the descriptor that holds it.
+
+    Held (a shared ``flock``) until ``remove_scratch`` closes the descriptor, or the
+    process ends: ``remove_dead_scratch`` removes only one no process holds. A clean-up
+    that took a directory just made, before its lock, for a dead one's removes it while
+    this waits for the lock: another is made then. None holds it on a file system that
+    takes no locks (``remove_dead_scratch`` leaves it there, live or not).
+    """
+    while True:
+        made = Path(tempfile.mkdtemp(prefix=scratch_prefix(prefix)))
+        try:
+            held = _opened(made)
+        except FileNotFoundError:  # removed as a dead one's already
+            continue
+        try:
+            fcntl.flock(held, fcntl.LOCK_SH)  # a clean-up removing it holds it a moment
+        except OSError:
+            os.close(held)
+            return made, None  # no locks here
+        try:
+            same = os.path.samestat(os.fstat(held), made.lstat())
+        except FileNotFoundError:
+            same = False
+        if same:
+            return made, held
+        os.close(held)
+
+
+def remove_scratch(made: Path, held: int | None) -> None:
+    """Remove ``make_scratch``'s directory ``made``, then let go of it (``held``)."""
+    try:
+        shutil.rmtree(made, ignore_errors=True)
+    finally:
+        if held is not None:
+            os.close(held)
+
+
 def remove_dead_scratch(prefix: str) -> None:
     """Remove the scratch directories ``prefix`` names that processes which ended left.
 
     Only ``<prefix><pid>-<random>`` directories of this user, in the system's temporary
-    directory, of a pid that no process holds (a live one's, this process's own and any
-    other name stay). Best effort: what cannot be removed stays.
+    directory, that no process holds (``make_scratch``), whatever their pid (a killed
+    container's is every container's own, 1): a live one's (this process's too), one that
+    cannot be told (no locks there) and any other name stay. Best effort: what cannot be
+    removed stays.
     """
-    named = re.compile(re.escape(prefix) + r"(?P<pid>[0-9]+)-[^-]+")
+    named = re.compile(re.escape(prefix) + r"[0-9]+-[^-]+")
     with contextlib.suppress(OSError):
         for entry in Path(tempfile.gettempdir()).glob(f"{glob.escape(prefix)}*"):
-            found = named.fullmatch(entry.name)
-            if found is None or int(found["pid"]) == os.getpid() or pid_alive(int(found["pid"])):
+            if named.fullmatch(entry.name) is None:
                 continue
             with contextlib.suppress(OSError):
                 info = entry.lstat()
                 if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
-                    shutil.rmtree(entry, ignore_errors=True)
+                    _remove_unheld(entry)
+
+
+def _remove_unheld(entry: Path) -> None:
+    """Remove the directory ``entry`` if no process holds it; raise OSError if one does.
+
+    Held meanwhile (an exclusive lock), so that its maker, had it just made it, waits for
+    the end and makes another.
+    """
+    held = _opened(entry)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: BlockingIOError; no locks: kept
+        shutil.rmtree(entry, ignore_errors=True)
+    finally:
+        os.close(held)

@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -39,7 +38,7 @@ from .._support.logging import plugin_records_redacted
 from .._support.oserrors import said as oserror_said
 from .._support.secrets import redact_text
 from .._support.signals import held_stops
-from .._support.tmpfiles import remove_dead_scratch, scratch_prefix
+from .._support.tmpfiles import make_scratch, remove_dead_scratch, remove_scratch
 from ._difference import ASIDE as _ASIDE
 from ._difference import audit_difference, audit_records, first_difference
 from ._norerun import leased as run_leased
@@ -205,6 +204,8 @@ class Rerun:
     ready: dict[str, Any] | None = None
     parent_end: int | None = None
     """The write end of the pipe the child watches (``_orphan``): closed, the child ends."""
+    scratch_held: int | None = None
+    """What holds ``scratch`` as this process's (``tmpfiles.make_scratch``) till ``close``."""
 
     @property
     def running(self) -> bool:
@@ -243,7 +244,8 @@ class Rerun:
         remove_dead_scratch(_SCRATCH)  # what one killed with its process group left
         try:
             with held_stops():  # a signal right after mkdtemp left the directory to no one
-                rerun.scratch = scratch = Path(tempfile.mkdtemp(prefix=scratch_prefix(_SCRATCH)))
+                rerun.scratch, rerun.scratch_held = make_scratch(_SCRATCH)
+                scratch = rerun.scratch
         except BaseException:  # the signal, raised as the block ends: the directory goes
             rerun.close()
             raise
@@ -352,7 +354,8 @@ class Rerun:
         with held_stops():
             self._kill()
             if self.scratch is not None:
-                shutil.rmtree(self.scratch, ignore_errors=True)
+                remove_scratch(self.scratch, self.scratch_held)
+                self.scratch_held = None
             if self.parent_end is not None:
                 os.close(self.parent_end)
                 self.parent_end = None
