@@ -14,7 +14,6 @@ namespace) for as long as it uses it.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import pytest
 from livesession._support import tmpfiles
 from livesession._support.signals import scratch_directory
 
-from _helpers import held_by_a_process
+from _helpers import child, held_by_a_process
 
 _PREFIX = "livesession-replay-"
 
@@ -40,9 +39,9 @@ def _scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _ended_pid() -> int:
     """The pid of a process that ran and was reaped: no process here has it now."""
-    child = subprocess.Popen([sys.executable, "-c", ""])
-    child.wait()
-    return child.pid
+    with child([sys.executable, "-c", ""]) as proc:
+        proc.wait()
+    return proc.pid
 
 
 def _left(scratch: Path, pid: int, tag: str) -> Path:
