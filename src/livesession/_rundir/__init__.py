@@ -21,7 +21,8 @@ lease; ``leaseskew``: a host whose clock is too far off the lease's server's),
 ``alertlog`` (what ``alerts.jsonl`` says was delivered),
 ``plugins`` (the run's plug-ins, recorded and checked on resume; ``factory``: the broker
 a caller's ``broker_factory`` builds, recorded as such; ``supplied``: how a plug-in given
-in-process is named and given again), ``data`` (the data file
+in-process is named and given again; ``sourcefiles``: where status and resume look
+for its code again), ``data`` (the data file
 a run reads) and ``venue`` (a venue feed and its journal). What the tools read of a run:
 ``lock`` (one writer per run; ``holder``: who holds it, and a refusal's words;
 ``holderread``: who holds it, read without taking the lock;

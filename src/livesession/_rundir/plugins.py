@@ -37,12 +37,10 @@ from .._session.plugins import (
     strategy_from_reference,
 )
 from .._session.stateorder import own_state
-from .._support.fsutil import file_digest
 from .._support.references import (
     IN_PROCESS,
     a_,
     is_reference,
-    locate,
     not_a,
     object_record,
     resolve,
@@ -68,7 +66,6 @@ __all__ = [
     "apply_references",
     "check_call",
     "check_recorded_sources",
-    "check_source_files",
     "given_broker",
     "handed",
     "not_rebuilt",
@@ -403,40 +400,6 @@ def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:
             raise PluginError(f"{_KEYS.get(role, role)}: {exc}") from None
     check_sources(recorded, current, run=cfg.run_id)
     return True
-
-
-def check_source_files(cfg: DryrunConfig, sources: dict[str, Any]) -> None:
-    """Refuse, as ``resume`` would (``check_sources``), a plug-in whose source changed.
-
-    Nothing is imported (``status`` runs no code of the run's): each module's file is found
-    where ``resume`` would import it from (the run's ``base_dir``, then the installed
-    packages), so a run copied to another machine, its package installed elsewhere, is
-    judged by the code ``resume`` would run, not by the path the run recorded. A plug-in
-    given as an object has no module to look up here.
-    """
-    base = None if cfg.base_dir is None else Path(cfg.base_dir)
-    current: dict[str, Any] = {}
-    for role, record in sources.items():
-        if not isinstance(record, dict) or "object" in record or not record.get("module"):
-            current[role] = record
-            continue
-        file = locate(str(record["module"]), base)
-        if file is None:
-            where = f"{base}, then the installed packages" if base else "the installed packages"
-            raise PluginError(
-                f"the source of {role} {record.get('ref')!r} cannot be found: no module "
-                f"{record['module']} in {where} (the run recorded {record.get('file')}): "
-                "restore the code the run started with, or install it"
-            )
-        try:
-            digest = file_digest(Path(file))[0]
-        except OSError as exc:
-            raise PluginError(
-                f"the source of {role} {record.get('ref')!r} cannot be read ({file}: "
-                f"{exc.strerror}): restore the code the run started with"
-            ) from None
-        current[role] = {**record, "file": file, "sha256": digest}
-    check_sources(sources, current, run=cfg.run_id)
 
 
 def given_broker(broker: Broker) -> BrokerFactory:

@@ -21,9 +21,9 @@ from .drift import check_config_kept
 from .identity import copy_problem, linked_problem
 from .keptkeys import check_keys_kept, check_store_opens
 from .layout import read_run_config, read_run_meta, refuse_resume_of_other_release
-from .plugins import check_source_files
 from .resumeclock import refuse_clock_behind
 from .resumecut import check_journals, validate_artifacts
+from .sourcefiles import check_source_files
 
 if TYPE_CHECKING:
     from pathlib import Path

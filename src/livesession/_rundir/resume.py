@@ -75,6 +75,7 @@ from .resumecut import (
 )
 from .seal import operator_settles
 from .session import open_session
+from .sourcefiles import refuse_unfound_sources
 from .supplied import check_sources
 
 if TYPE_CHECKING:
@@ -186,6 +187,20 @@ def resume_run(
     return session
 
 
+def _open_again(
+    cfg: DryrunConfig, meta: dict[str, Any], given: PlugIns, run_dir: Path, *, own_factory: bool
+) -> RunPlugins:
+    """The run's plug-ins built again, a module resume cannot find said first."""
+    refuse_unfound_sources(cfg, meta.get("sources") or {}, given)  # not the import's words
+    return open_plugins(
+        cfg,
+        **given,
+        journal=run_dir / names.JOURNAL,
+        data_bytes=cfg.feed_bytes,
+        own_factory=own_factory,
+    )
+
+
 def _reopen(
     run_dir: Path,
     cfg: DryrunConfig,
@@ -216,13 +231,7 @@ def _reopen(
     # The plug-ins are built again (a data file is checked again, as far as the run read
     # it: rows appended since are not played): the same code and the same data as when the
     # run started, or nothing is changed.
-    plugins = open_plugins(
-        cfg,
-        **given,
-        journal=run_dir / names.JOURNAL,
-        data_bytes=cfg.feed_bytes,
-        own_factory=broker_factory is not open_broker,
-    )
+    plugins = _open_again(cfg, meta, given, run_dir, own_factory=broker_factory is not open_broker)
     broker: Broker | None = None
     lease: SessionLease | None = None  # opened, not taken (take_lease closes what it refuses)
     try:

@@ -1,0 +1,94 @@
+"""A sweep's run made in code, its strategy package beside the sweep's script, then crashed.
+
+The script finds the package on its own ``sys.path`` and gives the config no ``base_dir``;
+a resume looks in the run's ``base_dir``, then the installed packages, and finds nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from livesession import DryrunConfig, PluginError, create_run, resume_run
+from livesession.status import Verdict, run_status
+
+from _helpers import dropped_unclosed
+
+MYDESK = Path(__file__).resolve().parents[1] / "examples" / "mydesk"
+
+
+def _crashed_sweep_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """One point of a sweep, its process gone at step 150: the run and the script's folder."""
+    here = tmp_path / "sweep"
+    shutil.copytree(MYDESK, here / "mydesk", ignore=shutil.ignore_patterns("__pycache__"))
+    with monkeypatch.context() as inside:  # the script's own sys.path: python sweep.py
+        inside.syspath_prepend(str(here))
+        config = DryrunConfig.from_mapping(
+            {
+                "run_id": "f5",
+                "steps": 300,
+                "checkpoint_every": 100,
+                "strategy_factory": "mydesk.breakout:make_strategy",
+                "strategy_params": {"lookback": 5},
+            }
+        )
+        dropped_unclosed(lambda: create_run(config, tmp_path / "out"), 150)
+    for name in ("mydesk.breakout", "mydesk"):  # another process: nothing imported
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    return tmp_path / "out" / "f5", here
+
+
+def test_a_crashed_sweep_run_says_its_code_is_there_and_where_to_continue_it(tmp_path, monkeypatch):
+    """Bug: `livesession status` of such a run said `the source of strategy
+    'sweepdesk.smastop:make' cannot be found: ... (the run recorded .../sweepdesk/smastop.py):
+    restore the code the run started with, or install it`, with the code right there,
+    unchanged, and `livesession resume` (and resume_run) said `sweepdesk is in the current
+    directory, which is never searched: name it in a config file beside it ... and pass
+    --config`, which resume does not take. Both now say the file is there unchanged, and
+    how to continue the run."""
+    run_dir, here = _crashed_sweep_run(tmp_path, monkeypatch)
+    monkeypatch.chdir(here)  # the quant's shell, in the sweep's folder
+    file = here / "mydesk" / "breakout.py"
+    said = (
+        "the source of strategy 'mydesk.breakout:make_strategy' cannot be found: no module "
+        f"mydesk.breakout in the installed packages; the run recorded {file}, which is there "
+        f"unchanged, but {here} is not searched (the program that made the run imported "
+        "mydesk from its own sys.path; a resume looks in the run's base_dir, then the "
+        "installed packages): continue it with resume_run from a Python program that "
+        f"imports mydesk (a script in {here}), or with `PYTHONPATH={here} livesession "
+        f"resume` from another directory; a run made in code finds it again with "
+        f"base_dir={str(here)!r} in its config"
+    )
+    status = run_status(run_dir)
+    assert (status.verdict, status.resume_problem) == (Verdict.NEEDS_OPERATOR, said)
+    with pytest.raises(PluginError) as refused:
+        resume_run(run_dir)
+    assert str(refused.value) == said
+    assert run_status(run_dir).steps == 100  # nothing was changed
+
+    monkeypatch.chdir(tmp_path)  # the sweep's script, resume_run in it, continues it
+    monkeypatch.syspath_prepend(str(here))
+    with resume_run(run_dir) as session:
+        assert session.run_to_end(300).steps == 300
+
+
+def test_code_changed_since_the_sweep_run_is_still_said_to_be_restored(tmp_path, monkeypatch):
+    """The file there, but not as the run started it: restore the code, as before."""
+    run_dir, here = _crashed_sweep_run(tmp_path, monkeypatch)
+    code = here / "mydesk" / "breakout.py"
+    kept = code.read_text()
+    code.write_text(kept + "# tuned after the run started\n")
+    problem = str(run_status(run_dir).resume_problem)
+    assert problem.endswith(": restore the code the run started with, or install it")
+    assert "there unchanged" not in problem
+    with pytest.raises(PluginError) as refused:
+        resume_run(run_dir)
+    assert "No module named 'mydesk'" in str(refused.value)
+    assert "there unchanged" not in str(refused.value)
+    code.write_text(kept)
+    monkeypatch.syspath_prepend(str(here))
+    with resume_run(run_dir) as session:
+        assert session.run_to_end(300).steps == 300
