@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,21 @@ from livesession.status import Verdict, run_status
 from _helpers import dropped_unclosed
 
 MYDESK = Path(__file__).resolve().parents[1] / "examples" / "mydesk"
+
+
+@pytest.fixture(autouse=True)
+def _mydesk_as_it_was() -> Iterator[None]:
+    """sys.modules' mydesk as before the test: its copy in tmp_path, imported by a resume
+    here, would otherwise stand in for the package in the next test on this worker."""
+    before = {name: module for name, module in sys.modules.items() if _is_mydesk(name)}
+    yield
+    for name in [name for name in sys.modules if _is_mydesk(name)]:
+        del sys.modules[name]
+    sys.modules.update(before)
+
+
+def _is_mydesk(name: str) -> bool:
+    return name == "mydesk" or name.startswith("mydesk.")
 
 
 def _crashed_sweep_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
