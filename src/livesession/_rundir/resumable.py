@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OTHER_RELEASE",
     "check_memory_on_a_venue",
+    "checked_checkpoint",
     "checkpoint_summary",
     "load_checkpoint",
     "resume_problem",
@@ -47,6 +48,15 @@ def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
         checkpoint = FileCheckpointStore(run_dir / names.CHECKPOINT).load()
     except CheckpointError as exc:
         raise RunDirectoryError(str(exc)) from None
+    return checked_checkpoint(run_dir, checkpoint)
+
+
+def checked_checkpoint(run_dir: Path, checkpoint: object) -> dict[str, Any] | None:
+    """``checkpoint`` (read from ``run_dir``) if it is one this release continues from.
+
+    None for None (the run never reached one); what ``load_checkpoint`` refuses raises
+    ``RunDirectoryError`` as there: for a tool that read the file already.
+    """
     if checkpoint is None:
         return None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != names.CHECKPOINT_FORMAT:
