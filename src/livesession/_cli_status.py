@@ -15,8 +15,8 @@ from ._rundir.holderproc import embedding_program, pending_said
 from ._rundir.loading import loading_next, loading_says
 from ._rundir.nextwords import bundle_next
 from ._rundir.refused import unsealed_because
-from ._rundir.standing import credentials_said, lease_wait, next_advice, webhook_said
 from ._rundir.starting import start_again
+from ._rundir.statusnext import credentials_said, lease_wait, next_advice, webhook_said
 from ._rundir.statuswords import (
     describe_lease,
     describe_orders,
