@@ -9,7 +9,7 @@ environment (credentials, a webhook's variable). Read only, never written.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._artifacts import names
 from .._artifacts.releases import release_of, written_by_other_release
@@ -22,6 +22,9 @@ from .layout import read_run_config
 from .leaselost import lease_backend, reset_of
 from .nextwords import OWN_SINKS_NEXT, reason_advice
 from .refused import StoreRefusal, refused_first
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["credentials_said", "lease_lost_next", "lease_wait", "next_advice", "webhook_said"]
 
@@ -54,6 +57,7 @@ def next_advice(
     *,
     wind_down: str = "",
     store: StoreRefusal | None = None,
+    kept: Mapping[str, Any] | None = None,
 ) -> str:
     """What ``status`` advises, where the reason, ``run.json`` or its release changes ``said``.
 
@@ -61,7 +65,8 @@ def next_advice(
     ``wind_down`` how a fault in its wind-down left the run (``wind_down_words``), "" for
     a run with none: a run that lost its lease there stopped so. A crashed run whose sink
     died says which file was refused first (``refused_first``); ``store``: the store
-    refusal status read already (None: read there).
+    refusal status read already (None: read there); ``kept``: the checkpoint's ``config`` as
+    ``status`` read it (``{"config": ...}``; None: read there).
     """
     if verdict == "CRASHED":
         return refused_first(Path(run_dir), said, braces=True, store=store)
@@ -69,7 +74,7 @@ def next_advice(
         return lease_lost_next(
             wind_down or "without cancelling or flattening", lease_backend(Path(run_dir))
         )
-    unread = _config_unread(Path(run_dir)) if verdict == "COMPLETED" else None
+    unread = _config_unread(Path(run_dir), kept) if verdict == "COMPLETED" else None
     if verdict == "COMPLETED" and (planned is None or unread):
         if unread is None:
             return OWN_SINKS_NEXT
@@ -90,7 +95,7 @@ def next_advice(
     return reason_advice(verdict, reason, Path(run_dir)) or said
 
 
-def _config_unread(run_dir: Path) -> str | None:
+def _config_unread(run_dir: Path, kept: Mapping[str, Any] | None) -> str | None:
     """Why a run with ``run.json`` has no config ``status`` could read; None without one.
 
     It was said to have no ``run.json`` at all, an application's own sinks: of a run whose
@@ -108,7 +113,7 @@ def _config_unread(run_dir: Path) -> str | None:
         return str(exc)
     if written_by_other_release(run_dir) is not None:
         return None  # read with this release's defaults: another digest, no edit
-    return check_config_kept(run_dir, cfg) or None
+    return check_config_kept(run_dir, cfg, kept) or None
 
 
 def lease_wait(lease: dict[str, Any], run_id: str | None, run_dir: str) -> str:
