@@ -4,7 +4,7 @@ A strategy may keep a heavy state (docs/plugins.md, "A heavy state"): with a che
 80 MB, ``verify`` took 5 to 18 s and ``status`` 2.4 to 6 s, each with some 340 MiB, since
 ``verify`` and ``report`` parsed the file five times each and ``status`` twice. Each now
 parses it once per call (``verify``'s own reader, ``KeptCheckpoint``, for its checks; the
-parsed object handed on elsewhere), and what each says is unchanged. No speed is asserted:
+parsed object handed on elsewhere; ``evidence`` once for the status and once in ``verify``), and what each says is unchanged. No speed is asserted:
 the parses of the file's bytes are counted. Each call reads the file afresh: nothing is
 kept from one call to the next, so a checkpoint changed in between is judged as it is now.
 """
@@ -19,6 +19,7 @@ import pytest
 
 from livesession import DryrunConfig
 from livesession._rundir import create_run
+from livesession.evidence import write_evidence
 from livesession.report import write_report
 from livesession.status import Verdict, run_status
 from livesession.verify import verify_run
@@ -107,6 +108,15 @@ def test_status_of_a_sealed_run_parses_the_checkpoint_once(
     assert found.verdict is Verdict.COMPLETED
     assert said["next"].startswith("verify before handing it over")
     assert parses.count == 1
+
+
+def test_evidence_parses_the_checkpoint_once_for_status_and_once_for_verify(
+    sealed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``verify`` keeps its own reader; the burn-in criteria take the status read first."""
+    parses = Parses(monkeypatch, sealed)
+    write_evidence(sealed, out_dir=tmp_path / "evidence")
+    assert parses.count == 2
 
 
 @pytest.mark.broken_run("a crash, left for a resume")
