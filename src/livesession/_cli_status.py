@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ._artifacts import names
 from ._rundir.alertlog import delivered_words
@@ -15,8 +15,8 @@ from ._rundir.holderproc import embedding_program, pending_said
 from ._rundir.loading import loading_next, loading_says
 from ._rundir.nextwords import bundle_next
 from ._rundir.refused import unsealed_because
-from ._rundir.standing import credentials_said, lease_wait, next_advice, webhook_said
 from ._rundir.starting import start_again
+from ._rundir.statusnext import credentials_said, lease_wait, next_advice, webhook_said
 from ._rundir.statuswords import (
     describe_lease,
     describe_orders,
@@ -28,6 +28,8 @@ from ._support.text import age_words, command, path_text
 from ._verdict import Verdict
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ._rundir.refused import StoreRefusal
     from .status import RunStatus
 
@@ -211,16 +213,19 @@ def _resumable(found: RunStatus) -> str:
     )
 
 
-def next_step(found: RunStatus, *, store: StoreRefusal | None) -> str:
+def next_step(
+    found: RunStatus, *, store: StoreRefusal | None, kept: Mapping[str, Any] | None = None
+) -> str:
     """What a person or supervisor does next of ``found``, in one line (``RunStatus.next_step``).
 
-    ``store``: what its ``store_refused`` was read from (None: read then).
+    ``store``: what its ``store_refused`` was read from (None: read then); ``kept``: the
+    checkpoint's ``config`` as ``status`` read it (None: read then).
 
     A run whose sealing checkpoint was not written is told first how to write it.
     """
     if found.resuming is not None:  # crashed, and a resume loads it: wait, or let it run
         return loading_next(found.resuming, found.run_dir)
-    then = f"a person must look: {found.unlocked}" if found.unlocked else _next(found, store)
+    then = f"a person must look: {found.unlocked}" if found.unlocked else _next(found, store, kept)
     if found.verdict is Verdict.CRASHED and not found.unlocked:
         then += credentials_said(found.credentials) + webhook_said(found.alerts_env)
     writer = found.writer or {}
@@ -250,7 +255,7 @@ def _not_resumable(store_refused: str, problem: str) -> str:
     return f"a person must look: the run crashed and cannot be resumed ({problem})"
 
 
-def _next(found: RunStatus, store: StoreRefusal | None) -> str:
+def _next(found: RunStatus, store: StoreRefusal | None, kept: Mapping[str, Any] | None) -> str:
     if found.writer is not None and found.writer.get("stopped"):
         return (
             "a person must let the writer run again (see writer): stopped, it steps no "
@@ -288,6 +293,7 @@ def _next(found: RunStatus, store: StoreRefusal | None) -> str:
         found.run_dir,
         wind_down=words,
         store=store,
+        kept=kept,
     )
     return said.format_map(
         {verb: command(verb, found.run_dir) for verb in ("verify", "evidence", "resume")}

@@ -203,6 +203,9 @@ class RunStatus:
     store_refused: str = ""  # crashed: the store whose refused write stopped it, or ""
     _store: StoreRefusal | None = attrs.field(default=None, repr=False, eq=False, alias="store")
     """What ``store_refused`` was read from, for ``next`` (None: read then): read once."""
+    _kept: dict[str, Any] | None = attrs.field(default=None, repr=False, eq=False, alias="kept")
+    """``{"config": ...}``, the checkpoint's config as read, for ``next``'s check of
+    ``config.json`` against it (None: the file read then): a heavy checkpoint parsed once."""
     resumes: int = 0  # its C2_RESUME records read (a floor when ``resumed`` says "at least")
     resumed: str = ""  # ``2 times, the last from step 200``; "" for a run never resumed
     killed_while_starting: str = ""
@@ -230,12 +233,13 @@ class RunStatus:
         """What a person or supervisor does next, in one line (``_cli_status.next_step``)."""
         from ._cli_status import next_step  # noqa: PLC0415 - it reads this module's Verdict
 
-        return next_step(self, store=self._store)
+        return next_step(self, store=self._store, kept=self._kept)
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` object: every field, the verdict by name, its exit code, and next."""
         data = attrs.asdict(self, recurse=False)
         del data["_store"]  # said as ``store_refused``
+        del data["_kept"]  # said as ``next``
         data["run_dir"] = json_path(self.run_dir)  # its bytes, under any locale
         data["problem"] = json_text(self.problem)  # and the paths it names
         data["verdict"] = self.verdict.label
@@ -336,7 +340,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
     elif sealed is not None:
         verdict = sealed
     else:
-        problem_of_resume = resume_problem(run_dir)
+        problem_of_resume = resume_problem(run_dir, checkpoint)
         verdict = Verdict.CRASHED if problem_of_resume is None else Verdict.NEEDS_OPERATOR
         if verdict is Verdict.CRASHED and checkpoint.get("fsm_state"):
             # Where resume continues from: the checkpoint (later snapshots are cut).
@@ -388,6 +392,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         killed_while_starting="" if holder else killed_while_starting_says(run_dir),
         store_refused=store.says(),
         store=store,
+        kept={"config": checkpoint.get("config")},  # a made-up seal keeps the one read
         resumes=resumed.count,
         resumed=resumed.says(),
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",

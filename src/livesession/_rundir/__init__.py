@@ -37,8 +37,9 @@ since a moment;
 ``onestop``: a stop already under way, which a second ``stop`` waits for; ``unheld``: a
 run nothing holds, sealed already, or a ``resume`` of it still loading),
 ``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it prints
-of it; ``nextwords``: its advice where a run's reason decides it; ``refused``: the file the
-system refused an unsealed run, as its ``metrics.json`` says, and the store whose refused
+of it; ``statusnext``: what it advises next; ``nextwords``: its advice where a run's reason
+decides it; ``refused``: the file the system refused an unsealed run, as its
+``metrics.json`` says, and the store whose refused
 write stopped a crashed run, as its session log's last line says; ``loggedstops``: the
 refused write the session log names before each resume; ``resumes``: how often the
 run was resumed, and from where, as its audit log's ``C2_RESUME`` records say;

@@ -1,6 +1,6 @@
 """What ``status`` advises next where a run's reason decides it, not its verdict alone.
 
-``standing.next_advice`` looks a run's (verdict, reason) up here before it gives the
+``statusnext.next_advice`` looks a run's (verdict, reason) up here before it gives the
 verdict's own advice (``status._NEXT``); the report's header and the evidence's run line
 say the same words (``reason_next``), so a reviewer holding either reads status's next step.
 """

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OTHER_RELEASE",
     "check_memory_on_a_venue",
+    "checked_checkpoint",
     "checkpoint_summary",
     "load_checkpoint",
     "resume_problem",
@@ -41,12 +42,27 @@ __all__ = [
 OTHER_RELEASE: Final = ", which continues only runs of its own release"
 
 
-def load_checkpoint(run_dir: Path) -> dict[str, Any] | None:
-    """The run's checkpoint, validated; None when the run never reached one."""
+def load_checkpoint(run_dir: Path, read: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The run's checkpoint, validated; None when the run never reached one.
+
+    ``read``: the JSON object the caller read from the file already (None or ``{}``: read
+    here, where a file that is missing, not JSON or no object is said as it is).
+    """
+    if read:
+        return checked_checkpoint(run_dir, read)
     try:
         checkpoint = FileCheckpointStore(run_dir / names.CHECKPOINT).load()
     except CheckpointError as exc:
         raise RunDirectoryError(str(exc)) from None
+    return checked_checkpoint(run_dir, checkpoint)
+
+
+def checked_checkpoint(run_dir: Path, checkpoint: object) -> dict[str, Any] | None:
+    """``checkpoint`` (read from ``run_dir``) if it is one this release continues from.
+
+    None for None (the run never reached one); what ``load_checkpoint`` refuses raises
+    ``RunDirectoryError`` as there: for a tool that read the file already.
+    """
     if checkpoint is None:
         return None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != names.CHECKPOINT_FORMAT:
@@ -73,7 +89,7 @@ def checkpoint_summary(run_dir: Path) -> dict[str, Any]:
     return {"checkpoint": True, "steps": checkpoint["steps"], "state": checkpoint["fsm_state"]}
 
 
-def resume_problem(run_dir: Path) -> str | None:
+def resume_problem(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> str | None:
     """Why ``resume_run`` would refuse ``run_dir`` on its files, or None when it would not.
 
     The read-only half of a resume's checks, for ``livesession status`` (never run it on a
@@ -83,7 +99,8 @@ def resume_problem(run_dir: Path) -> str | None:
     idempotency file is there, is a store and holds the keys the run recorded as submitted
     (read from a copy), and that the run directory can be written. What only the
     resume itself can learn (a lease another session holds, the keys a PostgreSQL store
-    holds) is not checked.
+    holds) is not checked. ``checkpoint``: the JSON object the caller read from the
+    run's ``checkpoint.json`` (None: read here), so that a heavy one is parsed once.
 
     Raises:
         OSError: the host refused to read a file of the run (``raise_if_refused``): that
@@ -95,7 +112,7 @@ def resume_problem(run_dir: Path) -> str | None:
         refuse_odd_files(run_dir)
         refuse_resume_of_other_release(run_dir, read_run_meta(run_dir), OTHER_RELEASE)
         cfg, meta = read_run_config(run_dir)
-        checkpoint = load_checkpoint(run_dir)
+        checkpoint = load_checkpoint(run_dir, checkpoint)
         if checkpoint is not None and checkpoint.get("sealed"):
             return f"run {cfg.run_id} is sealed: nothing to resume"
         if refused := (

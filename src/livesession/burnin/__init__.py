@@ -56,7 +56,7 @@ from .._rundir.starting import require_written
 from .._support.fsutil import atomic_write_set
 from .._support.text import json_path, md_cell, md_code, md_text, valid_payload, valid_text
 from .._support.tmpfiles import remove_dead_tmp_of
-from ..status import run_status
+from ..status import RunStatus, run_status
 from ._batch import batch_notes, labels, refuse_duplicates, report_paths, run_id_of
 from ._chain import Chain
 from ._criteria import (
@@ -172,15 +172,18 @@ def evaluate_run(
     drill: dict[str, Any] | None = None,
     verification: VerifyResult | None = None,
     named: Path | None = None,
+    standing: RunStatus | None = None,
 ) -> dict[str, Any]:
     """The burn-in verdict of one session: each criterion with its value and result.
 
     ``verification`` (``verify_run``'s result) adds the ``verified`` criterion, which also
     holds ``run.json``'s version to the audited record's (``run_json_changed``). ``named``
     is the path the criteria's advice names (a report's: the run's absolute path); None
-    names none, as the command's output says it.
+    names none, as the command's output says it. ``standing``: the run's status, as the
+    caller read it already (None: read here; a heavy checkpoint is parsed once).
     """
-    return _judge(run_dir, thresholds, drill=drill, verification=verification)(named)
+    judged = _judge(run_dir, thresholds, drill=drill, verification=verification, standing=standing)
+    return judged(named)
 
 
 def _judge(
@@ -189,6 +192,7 @@ def _judge(
     *,
     drill: dict[str, Any] | None,
     verification: VerifyResult | None,
+    standing: RunStatus | None = None,
 ) -> Callable[[Path | None], dict[str, Any]]:
     """``evaluate_run`` for any ``named``, the run read once: the output's and the reports'."""
     # One pass over a stream of the events: a long run's are never all held at once.
@@ -210,7 +214,7 @@ def _judge(
     )
     # A drill that measured nothing (the evidence's own, or this run's manifest's) says why.
     measured = found or (drill if drill and drill.get("status") in UNMEASURED else None)
-    standing = run_status(run_dir)
+    standing = run_status(run_dir) if standing is None else standing
     # What it read and ran, and the failure paths it went through: said, never judged.
     review = provenance(run_dir) | {"failure_paths": chain.paths.listed(run_dir, measured)}
     changed, meta = "", read_json_object(run_dir / names.RUN_META)

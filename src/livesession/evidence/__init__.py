@@ -448,7 +448,12 @@ def _checks(
     drill = kill_drill(run_dir) if rerunnable else objects_given(run_dir)
     note("burn-in criteria")
     burnin = evaluate_run(
-        run_dir, Thresholds(), drill=drill, verification=verification, named=run_dir.resolve()
+        run_dir,
+        Thresholds(),
+        drill=drill,
+        verification=verification,
+        named=run_dir.resolve(),
+        standing=standing,
     )
     # The run directory's own name, not the path typed (runs/x, /abs/runs/x/, .): two
     # bundles of one run differ only in what is measured as they are written.

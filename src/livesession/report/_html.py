@@ -325,7 +325,7 @@ def _holdings(run: ReportRun) -> list[tuple[str, str]]:
     doubt = (
         run.position_in_doubt and f" in the book; in doubt: {run.position_in_doubt} (not booked)"
     )
-    orders = sealed_open_orders(run.run_dir, final)  # what the seal left, as `status` says
+    orders = sealed_open_orders(run, final)  # what the seal left, as `status` says
     return [
         ("final equity", amount(final.get("equity"))),
         ("final positions", (held or "flat") + doubt),

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .._artifacts.runread import RunCut
+    from ..verify._checkpoint import KeptCheckpoint
 
 __all__ = ["CHECKED", "CHECKED_LIVE", "Integrity", "LineReader", "read_metrics"]
 
@@ -265,7 +266,13 @@ class Integrity:
         return records, last
 
     def recorded(
-        self, run_dir: Path, started: dict[str, Any], meta: dict[str, Any], *, bars: int
+        self,
+        run_dir: Path,
+        started: dict[str, Any],
+        meta: dict[str, Any],
+        *,
+        bars: int,
+        checkpoint: KeptCheckpoint | None = None,
     ) -> None:
         """``config.json`` and ``run.json`` against what ``started`` (``SESSION_STARTED``) recorded.
 
@@ -275,7 +282,8 @@ class Integrity:
         is shown under "Integrity checked". A run without them (sinks given as files) has
         nothing to compare. A run livesession made (``run.json``) that lost its
         ``config.json``, or its ``checkpoint.json`` after ``bars`` were recorded, is said as
-        ``verify`` says it (``check_kept``).
+        ``verify`` says it (``check_kept``). ``checkpoint``: the report's ``checkpoint.json``
+        (None: read here).
 
         Raises:
             OSError: the host refused to read ``config.json`` (``raise_if_refused``).
@@ -287,7 +295,7 @@ class Integrity:
             raise_if_refused(exc, path)
             raw = None
         check_config(self._found, raw, started.get("config_sha256"))
-        check_kept(self._found, run_dir, bars, started.get("config_sha256"))
+        check_kept(self._found, run_dir, bars, started.get("config_sha256"), checkpoint)
         changed = run_json_changed(started.get("version"), meta.get("version")) if meta else ""
         if changed:
             self.add(names.RUN_META, 0, changed)

@@ -24,7 +24,7 @@ from .._exceptions import LiveSessionError
 from .._rundir.flattens import WindDownFlattens
 from .._rundir.halts import HALTED_BY, faulted_in_wind_down, left_for_an_operator
 from .._rundir.nextwords import reason_next
-from .._rundir.resumable import load_checkpoint
+from .._rundir.resumable import checked_checkpoint
 from .._rundir.resumes import Resumes, resumed_from
 from .._rundir.standing import book
 
@@ -182,6 +182,9 @@ class ReportRun:
     seal_doubt: str = ""
     """What the files lack for the seal they claim ("" when none is claimed or they bear it
     out): ``the seal is not borne out: audit.jsonl does not end with C2_DRYRUN_STOP``."""
+    sealing_book: dict[str, Any] | None = None
+    """A sealed run's checkpoint's ``book`` (None: none there, or not a checkpoint this release
+    reads), as the pass read the checkpoint: the open orders the seal left."""
     position_in_doubt: str = ""
     """A sealed run's fills the venue made that the book did not take, as ``status`` says
     them (``BROKER_REPORT_INVALID``, ``FILL_NOT_SEEN``): its final position is the book's."""
@@ -446,17 +449,23 @@ class ReportRun:
         return None if utc is None else utc - self.utc_offset_ns
 
 
-def sealed_open_orders(run_dir: Path, final: dict[str, Any]) -> list[dict[str, Any]] | None:
+def sealing_book(run_dir: Path, checkpoint: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``book`` of ``checkpoint`` (``run_dir``'s, as read), if it is one a resume reads."""
+    try:
+        checked = checked_checkpoint(run_dir, checkpoint or None)
+    except (LiveSessionError, ValueError):
+        return None
+    found = None if checked is None else checked.get("book")
+    return found if isinstance(found, dict) else None
+
+
+def sealed_open_orders(run: ReportRun, final: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The open orders a sealed run ended with, as ``status`` lists them.
 
     The sealing checkpoint's book (each order's type, price, leg, fill and cancel), else the
     final snapshot's; None when neither records them (a report reads broken runs too).
     """
-    try:
-        checkpoint = load_checkpoint(run_dir)
-    except (LiveSessionError, OSError, ValueError):
-        checkpoint = None
-    if checkpoint is not None and isinstance(checkpoint.get("book"), dict):
-        return book(checkpoint, None)[1]
+    if run.sealing_book is not None:
+        return book({"book": run.sealing_book}, None)[1]
     orders = final.get("open_orders")
     return orders if isinstance(orders, list) else None

@@ -27,9 +27,10 @@ from .._rundir.livecut import live_cut
 from .._rundir.seal import claimed_seal
 from .._rundir.standing import unbooked_fill
 from .._support.fsutil import raise_if_refused
+from ..verify._checkpoint import KeptCheckpoint
 from ._book import BookReplay, start_equity
 from ._integrity import Integrity, LineReader, read_metrics
-from ._reading import ReportRun, Tallies, ts_sim_of
+from ._reading import ReportRun, Tallies, sealing_book, ts_sim_of
 from ._series import FLAG_EVENTS, Columns, OrderMarkers
 
 if TYPE_CHECKING:
@@ -139,9 +140,11 @@ def scan(
     )
     run_meta = read_json_object(run_dir / names.RUN_META)
     started = next((e for e in tallies.kept if e.get("event_type") == "SESSION_STARTED"), {})
-    checks.recorded(run_dir, payload(started), run_meta, bars=tallies.kinds.get("BAR", 0))
+    kept = KeptCheckpoint(run_dir)  # read once, for each of the questions below
+    bars = tallies.kinds.get("BAR", 0)
+    checks.recorded(run_dir, payload(started), run_meta, bars=bars, checkpoint=kept)
     # The seal as `status` reads it: the events' SESSION_STOPPED alone is none.
-    seal = claimed_seal(run_dir) if live is None and run_dir.is_dir() else None
+    seal = claimed_seal(run_dir, kept.document()) if live is None and run_dir.is_dir() else None
     if live is None or live.cut.steps:
         # A crashed run's metrics.json is its last checkpoint's while its events go on: its
         # event counts say nothing of the events read (Key metrics show both).
@@ -179,9 +182,8 @@ def scan(
         no_schemas=no_schemas,
         sealed=seal is not None and seal.whole,
         seal_doubt="" if seal is None else seal.doubt,
-        position_in_doubt=""
-        if seal is None
-        else unbooked_fill(run_dir, read_json_object(run_dir / names.CHECKPOINT)),
+        sealing_book=None if seal is None else sealing_book(run_dir, kept.document()),
+        position_in_doubt="" if seal is None else unbooked_fill(run_dir, kept.document()),
     )
     steps = {payload(r).get("from_step") for r in audit if r.get("code") == "C2_RESUME"}
     if steps and run.clock_span is not None:

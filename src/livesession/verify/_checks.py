@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts.runfind import lost_files
 from .._domain.lifecycle import STATUS_BY_STATE, TRANSITIONS, SessionStatus
+from ._checkpoint import KeptCheckpoint
 from ._config import CONFIG, check_config
 from ._dead import DeadSink, check_dead_sinks
 from ._events import EventChecks, SeqCheck, check_header
@@ -99,7 +100,7 @@ class Verifier:
         self.dead_sinks: tuple[DeadSink, ...] = ()
         """The sinks metrics.json says failed, where their files agree (``_dead``): each
         holds exactly the lines before the one it failed at, and the run is unsealed."""
-        self.prefixes = Prefixes(run_dir if cut is None else None)
+        self.prefixes = Prefixes(run_dir if cut is None else None, KeptCheckpoint(run_dir))
         """The checkpoint's digests of the files up to it (not a live run's: it moves on)."""
         self.lost = frozenset(lost_files(run_dir)) if run_dir is not None else frozenset()
         """The contract files a run livesession made lost (``lost_files``): said once, as
@@ -135,10 +136,11 @@ class Verifier:
         self.report.extend(self.checks)
 
     def _check_kept(self) -> None:
-        check_kept(self.checks, self.run_dir, self.bars, self.events.config_sha256)
+        kept = self.prefixes.checkpoint  # read once, for every check that asks
+        check_kept(self.checks, self.run_dir, self.bars, self.events.config_sha256, kept)
         check_run_meta(self.checks, self.run_dir, self.events.run_records)
         if not (self.incomplete or self.open_end or self.dead_sinks):  # sealed: all resumed
-            check_ended(self.checks, self.run_dir, self.files.lines[AUDIT])
+            check_ended(self.checks, self.run_dir, self.files.lines[AUDIT], kept)
 
     def _check_dead_sinks(self) -> None:
         said = self.events.sinks_said_failed
@@ -146,9 +148,8 @@ class Verifier:
 
     def _check_unclosed(self) -> None:
         """Whether the run crashed (``incomplete``): like a live run, it has no end to check."""
-        self.incomplete = (
-            not self.dead_sinks and not self.open_end and self._unclosed(self.files.lines[AUDIT])
-        )
+        audit, ended = self.files.lines[AUDIT], self.files.ends_with_newline.get(AUDIT)
+        self.incomplete = not (self.dead_sinks or self.open_end) and _unclosed(audit, ended)
 
     def _lost(self, name: str) -> bool:
         """Whether the sink ``name`` died, its file cut short (the checks needing it skip)."""
@@ -357,24 +358,6 @@ class Verifier:
         whole = closed and not self.dead_sinks and not self.open_end
         self.events.copies.check(self.checks, lines, whole=whole)
 
-    def _unclosed(self, lines: list[Line]) -> bool:
-        """The audit log ends without ``C2_DRYRUN_STOP``: the run crashed or is still running.
-
-        Judged on the whole lines (a torn last line, ``torn_last``, is a crash's); a last whole
-        line of JSON that is no valid record leaves it undecided (False): that run is broken.
-        """
-        ends_with_newline = self.files.ends_with_newline.get(AUDIT)
-        if ends_with_newline is None:
-            return False
-        torn = lines and torn_last(lines[-1].raw, newline=ends_with_newline)
-        whole = lines[:-1] if torn else lines
-        if not whole:
-            return True
-        last = whole[-1].obj
-        return last is not None and all(
-            line.obj is None or line.obj["code"] != "C2_DRYRUN_STOP" for line in whole
-        )
-
     def _check_stop_record(self, number: int, payload: dict[str, Any]) -> None:
         for name in (EVENTS, SNAPSHOTS):
             digest = self.files.digests.get(name)
@@ -453,6 +436,25 @@ class Verifier:
         elif self.replay is not None and self.replay.stopped_status is not None:
             expected["status"] = self.replay.stopped_status  # the state sink died first
         return expected
+
+
+def _unclosed(lines: list[Line], ends_with_newline: bool | None) -> bool:
+    """The audit log ``lines`` end without ``C2_DRYRUN_STOP``: the run crashed or still runs.
+
+    Judged on the whole lines (a torn last line, ``torn_last``, is a crash's); a last whole
+    line of JSON that is no valid record leaves it undecided (False): that run is broken.
+    ``ends_with_newline``: whether the file ends with one (None: it was not read).
+    """
+    if ends_with_newline is None:
+        return False
+    torn = lines and torn_last(lines[-1].raw, newline=ends_with_newline)
+    whole = lines[:-1] if torn else lines
+    if not whole:
+        return True
+    last = whole[-1].obj
+    return last is not None and all(
+        line.obj is None or line.obj["code"] != "C2_DRYRUN_STOP" for line in whole
+    )
 
 
 def _chained_past_cr(raw: bytes, prev_hash: str) -> bool:

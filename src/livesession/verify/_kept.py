@@ -32,6 +32,7 @@ from .._rundir.seal import sealing_checkpoint_unlike
 from .._support.fsutil import raise_if_refused
 from .._support.text import one_line
 from .._version import __version__
+from ._checkpoint import KeptCheckpoint
 from ._config import UNRECORDED
 
 if TYPE_CHECKING:
@@ -92,13 +93,18 @@ def lost_checkpoint(run_dir: Path, bars: int) -> bool:
 
 
 def check_kept(
-    report: Violations, run_dir: Path | None, bars: int, config_sha256: object = None
+    report: Violations,
+    run_dir: Path | None,
+    bars: int,
+    config_sha256: object = None,
+    checkpoint: KeptCheckpoint | None = None,
 ) -> None:
     """Report the files a run livesession made lost, and a config.json run.json disowns.
 
     ``bars``: the ``BAR`` events read. ``run_dir`` None: the run was given as bytes.
     ``config_sha256``: the digest ``SESSION_STARTED`` recorded; a ``config.json`` that is
     not that config is ``check_config``'s violation, and not named twice here.
+    ``checkpoint``: the verification's ``checkpoint.json`` (None: read here).
 
     Raises:
         OSError: the host refused to read ``run.json`` or ``config.json``.
@@ -122,8 +128,9 @@ def check_kept(
             f"had a checkpoint (written as the session activates, before its first bar) and lost "
             f"it; {_RESTORE}",
         )
-    _check_run_meta(report, run_dir)
-    for said in sealing_checkpoint_unlike(run_dir):
+    kept = KeptCheckpoint(run_dir) if checkpoint is None else checkpoint
+    _check_run_meta(report, run_dir, kept)
+    for said in sealing_checkpoint_unlike(run_dir, kept.document()):
         _damaged(report, said)
     _check_config_hash(report, run_dir, config_sha256)
 
@@ -138,7 +145,10 @@ def _damaged(report: Violations, said: str) -> None:
 
 
 def check_kill_halted(
-    report: Violations, run_dir: Path | None, audit: list[dict[str, Any]]
+    report: Violations,
+    run_dir: Path | None,
+    audit: list[dict[str, Any]],
+    checkpoint: KeptCheckpoint | None = None,
 ) -> None:
     """A sealing checkpoint's ``kill_halted`` against the audit records that set trading.
 
@@ -148,17 +158,19 @@ def check_kill_halted(
     set), and ``status`` says a sealed run's halt was the kill switch's by it. One edited in
     or out verified clean. A lost lease halts so without a kill (``LEASE_LOST``): not held
     to it; nor a checkpoint of another release, which may not write the key.
+    ``checkpoint``: the verification's ``checkpoint.json`` (None: read here).
     """
-    checkpoint = {} if run_dir is None else read_json_object(run_dir / names.CHECKPOINT)
-    if checkpoint.get("sealed") is not True or checkpoint.get("reason") == "LEASE_LOST":
+    kept = KeptCheckpoint(run_dir) if checkpoint is None else checkpoint
+    sealing = {} if run_dir is None else kept.document()
+    if sealing.get("sealed") is not True or sealing.get("reason") == "LEASE_LOST":
         return
     newest: dict[str, Any] = next(
         (r for r in reversed(audit) if r.get("code") in _TRADING_CODES), {}
     )
-    killed, said = newest.get("code") == _KILL, checkpoint.get("kill_halted")
+    killed, said = newest.get("code") == _KILL, sealing.get("kill_halted")
     told = "missing" if said is None else orjson.dumps(said).decode()
     at = f"{names.AUDIT}:{newest.get('seq')}'s {newest.get('code')}"
-    if bool(said) == killed or (said is None and checkpoint.get("version") != __version__):
+    if bool(said) == killed or (said is None and sealing.get("version") != __version__):
         return
     if killed:
         _damaged(
@@ -171,7 +183,7 @@ def check_kill_halted(
         _damaged(report, f"its kill_halted {told}, but {names.AUDIT} holds no {_KILL}")
 
 
-def _check_run_meta(report: Violations, run_dir: Path) -> None:
+def _check_run_meta(report: Violations, run_dir: Path, checkpoint: KeptCheckpoint) -> None:
     """``run.json`` or ``checkpoint.json`` there but unreadable, or ``run.json`` of a format.
 
     Empty, not JSON or not an object; a ``run.json`` of a format this release does not
@@ -180,7 +192,7 @@ def _check_run_meta(report: Violations, run_dir: Path) -> None:
     file records was lost all the same.
     """
     for name in (names.RUN_META, names.CHECKPOINT):
-        meta = _json_kept(report, run_dir, name)
+        meta = _json_kept(report, run_dir, name, checkpoint)
         fmt = meta.get("format") if meta is not None and name == names.RUN_META else None
         if meta is None or name != names.RUN_META:
             continue
@@ -209,16 +221,21 @@ def _keys_placed(meta: dict[str, Any]) -> bool:
     return isinstance(backend, str) and _KEPT_IN.get(backend, "") == meta.get("store")
 
 
-def _json_kept(report: Violations, run_dir: Path, name: str) -> dict[str, Any] | None:
-    """The JSON object in ``run_dir/name``, or None: not there, or reported as no object."""
+def _json_kept(
+    report: Violations, run_dir: Path, name: str, checkpoint: KeptCheckpoint
+) -> dict[str, Any] | None:
+    """The JSON object in ``run_dir/name``, or None: not there, or reported as no object.
+
+    ``checkpoint``: read from, for ``checkpoint.json``.
+    """
     path = run_dir / name
     try:
-        raw = read_bytes(path)
+        raw = checkpoint.raw() if name == names.CHECKPOINT else read_bytes(path)
     except OSError as exc:
         raise_if_refused(exc, path)
         return None  # missing, or no file: said above, or of the file as a whole
     try:
-        found = orjson.loads(raw)
+        found = checkpoint.parsed() if name == names.CHECKPOINT else orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         said = "empty file" if not raw.strip() else f"not JSON ({exc})"
     else:
@@ -256,11 +273,19 @@ def _check_config_hash(report: Violations, run_dir: Path, config_sha256: object)
         )
 
 
-def check_ended(report: Violations, run_dir: Path | None, lines: list[Line]) -> None:
-    """What a sealed run's audit ``lines`` hold its kept files to: ``.torn``, ``kill_halted``."""
+def check_ended(
+    report: Violations,
+    run_dir: Path | None,
+    lines: list[Line],
+    checkpoint: KeptCheckpoint | None = None,
+) -> None:
+    """What a sealed run's audit ``lines`` hold its kept files to: ``.torn``, ``kill_halted``.
+
+    ``checkpoint``: the verification's ``checkpoint.json`` (None: read here).
+    """
     audit = [line.obj for line in lines if line.obj]
     check_torn(report, run_dir, audit)
-    check_kill_halted(report, run_dir, audit)
+    check_kill_halted(report, run_dir, audit, checkpoint)
 
 
 def check_torn(report: Violations, run_dir: Path | None, audit: list[dict[str, Any]]) -> None:

@@ -21,13 +21,13 @@ import re
 from typing import TYPE_CHECKING, Any, Final
 
 from .._artifacts import names
-from .._artifacts.runread import read_json_object
 from .._support.fsutil import NotAFile
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+    from ._checkpoint import KeptCheckpoint
     from ._reading import RunFiles
     from ._result import Violations
 
@@ -41,9 +41,11 @@ _HEX: Final = re.compile(r"[0-9a-f]{64}")
 class Prefixes:
     """The digests a run's checkpoint recorded, and which file differs from them."""
 
-    def __init__(self, run_dir: Path | None) -> None:
+    def __init__(self, run_dir: Path | None, checkpoint: KeptCheckpoint) -> None:
         self.run_dir = run_dir
         """None: nothing to check (a run given as bytes, a live run)."""
+        self.checkpoint = checkpoint
+        """The verification's ``checkpoint.json`` (read here unless ``run_dir`` is None)."""
         self.recorded: dict[str, tuple[int, str]] = {}
         """``{file name: (offset, sha256)}`` the checkpoint records."""
         self.differs = ""
@@ -62,8 +64,9 @@ class Prefixes:
         """
         if self.run_dir is not None:
             try:
-                self.recorded = _recorded(self.run_dir)
-                self._audit_cut = _audit_cut(self.run_dir)
+                recorder = self.checkpoint.document().get("recorder")
+                self.recorded = _recorded(recorder)
+                self._audit_cut = _audit_cut(recorder)
             except NotAFile:  # a FIFO or a device in its place: said as such, never read
                 self.recorded = {}
         return self._digest_of
@@ -153,9 +156,8 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _audit_cut(run_dir: Path) -> tuple[int, int, str] | None:
+def _audit_cut(recorder: object) -> tuple[int, int, str] | None:
     """The checkpoint's audit ``(offset, audit_seq, audit_head)``; None without them."""
-    recorder = read_json_object(run_dir / names.CHECKPOINT).get("recorder")
     if not isinstance(recorder, dict) or not isinstance(recorder.get("offsets"), dict):
         return None
     offset, seq, head = (
@@ -168,9 +170,8 @@ def _audit_cut(run_dir: Path) -> tuple[int, int, str] | None:
     return None
 
 
-def _recorded(run_dir: Path) -> dict[str, tuple[int, str]]:
-    """``{file name: (offset, sha256)}`` the run's checkpoint records; ``{}`` for none."""
-    recorder = read_json_object(run_dir / names.CHECKPOINT).get("recorder")
+def _recorded(recorder: object) -> dict[str, tuple[int, str]]:
+    """``{file name: (offset, sha256)}`` the checkpoint's ``recorder`` records; ``{}``: none."""
     if not isinstance(recorder, dict):
         return {}
     offsets, digests = recorder.get("offsets"), recorder.get("sha256")
