@@ -74,7 +74,7 @@ from .resumecut import (
     validate_artifacts,
 )
 from .seal import operator_settles
-from .session import open_session
+from .session import let_go_refused, open_session
 from .supplied import check_sources
 
 if TYPE_CHECKING:
@@ -275,8 +275,7 @@ def _reopen(
             alerts=alerts,
         )
     except BaseException:
-        plugins.close()
-        close_broker(broker)
+        plugins.close()  # the broker built for the session: closed as it was let go of
         if lease is not None:
             with contextlib.suppress(LeaseError):
                 if grant is not None:
@@ -344,6 +343,37 @@ def _resume_session(
         lease_clock=lease_clock,
         alerts=alerts,
     )
+    try:
+        _restore(
+            session,
+            cfg,
+            run_dir,
+            checkpoint=checkpoint,
+            offsets=offsets,
+            audit_cut=audit_cut,
+            read=read,
+            clock=clock,
+            torn=torn,
+        )
+    except BaseException:
+        let_go_refused(session)  # now, not when it is collected: no file, no broker kept
+        raise
+    return session
+
+
+def _restore(
+    session: LiveSessionOrchestrator,
+    cfg: DryrunConfig,
+    run_dir: Path,
+    *,
+    checkpoint: dict[str, Any] | None,
+    offsets: dict[str, int],
+    audit_cut: AuditCut,
+    read: ResumeRead | None,
+    clock: Clock | None,
+    torn: dict[str, int],
+) -> None:
+    """Give the built ``session`` the checkpoint, bring its venue to it, audit C2_RESUME."""
     broker = session.broker
     in_flight: list[dict[str, str]] = []
     after: dict[str, Any] = {}
@@ -393,7 +423,6 @@ def _resume_session(
         undigested,
     )
     say_resumed(session)
-    return session
 
 
 _RESUMED: Final[weakref.WeakKeyDictionary[LiveSessionOrchestrator, tuple[dict[str, Any], bool]]] = (
