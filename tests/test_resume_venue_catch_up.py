@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from livesession import MockBroker, PluginError
-from livesession._rundir.catchup import venue_catch_up
+from livesession._rundir.catchup import told_at_resume, venue_catch_up
 from livesession._session.broker_guard import guard_broker
 
 from crash_harness import KILLED, cli
@@ -99,3 +99,84 @@ def test_livesession_s_own_venue_keeps_its_traceback():
     checkpoint = {"ts_sim": 0, "broker_journal_offset": 0, "book": {"last_price": {"X": "1"}}}
     with pytest.raises(ZeroDivisionError):
         venue_catch_up(own, checkpoint, "r")
+
+
+_COUNTING = """\
+import os
+
+from livesession import MockBroker
+
+
+class Venue(MockBroker):
+    simulated = True
+    positions_since = 1_767_225_600_000  # the run's start, as a venue counts it
+
+    def count_positions_from(self, since_ms):
+        if os.environ.get("DESK_ACCOUNT") != "up":
+            raise RuntimeError("the desk's account service is down")
+
+
+def make():
+    return Venue()
+"""
+
+
+def test_a_venue_whose_count_positions_from_raises_refuses_the_resume_in_one_line(
+    tmp_path: Path, monkeypatch
+):
+    """Bug: a desk's venue counting its positions from a start (``count_positions_from``, told
+    as the session is restored) that raised ended ``livesession resume`` in a traceback, exit 1."""
+    plug = tmp_path / "deskcount"
+    plug.mkdir()
+    (plug / "__init__.py").write_text("")
+    (plug / "venue.py").write_text(_COUNTING)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        'run_id = "c"\nsteps = 60\ncheckpoint_every = 1\ndurability = "none"\n'
+        'broker = "deskcount.venue:make"\n[strategy]\nfast = 2\nslow = 5\n'
+    )
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("DESK_ACCOUNT", "up")
+    crashed = cli("dryrun", "-c", config, "--out", runs, "-q", crash_at="checkpoint:20")
+    assert crashed.returncode == KILLED, crashed.stderr
+    monkeypatch.delenv("DESK_ACCOUNT")
+    proc = cli("resume", runs / "c", "-q", cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.splitlines()
+    assert line.startswith(
+        "livesession: error: cannot resume run c: the broker's count_positions_from raised "
+        "RuntimeError: the desk's account service is down (at "
+    ), line
+    assert "venue.py:12 in count_positions_from), telling it what the run held at its " in line
+    assert line.endswith("resume it again once the broker's count_positions_from works")
+    assert cli("status", runs / "c", cwd=tmp_path).returncode == 6  # crashed, resumable
+    monkeypatch.setenv("DESK_ACCOUNT", "up")
+    resumed = cli("resume", runs / "c", "-q", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("verify", runs / "c").returncode == 0
+
+
+class _Forgetful(MockBroker):
+    """A desk's venue that cannot be told of an order a crashed process sent."""
+
+    simulated = True
+
+    def recover(self, order: object, **_told: object) -> None:
+        raise ConnectionError("the desk's order service is down")
+
+
+def test_a_venue_whose_recover_raises_is_named_in_one_line():
+    broker = guard_broker(_Forgetful())
+    with (
+        pytest.raises(PluginError, match=r"^cannot resume run r: the broker's recover raised "),
+        told_at_resume(broker, "r", "recover"),
+    ):
+        broker.recover(None)
+
+
+def test_an_error_of_livesession_s_own_code_there_keeps_its_traceback():
+    with (
+        pytest.raises(ZeroDivisionError),
+        told_at_resume(guard_broker(_Forgetful()), "r", "recover"),
+    ):
+        _ = 1 / 0

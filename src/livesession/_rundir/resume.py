@@ -39,7 +39,7 @@ from .alerting import choose_alerts
 from .backing import close_lease, lease_not_held, take_lease
 from .beforecheckpoint import ResumeRead
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker, own_credentials_taken
-from .catchup import venue_catch_up
+from .catchup import told_at_resume, venue_catch_up
 from .data import check_data_unchanged
 from .drift import check_config_kept
 from .factory import built_by_factory, named_factory, refuse_other_factory
@@ -382,12 +382,13 @@ def _restore(
     if checkpoint is not None and read is not None:
         undigested = not read.digested
         # The digests of the bytes up to the checkpoint, taken as they were checked.
-        parts = restore_resumed(session, checkpoint, read.digests)  # the plug-ins': restore_plugins
+        with told_at_resume(broker, cfg.run_id, "count_positions_from"):  # a desk's: one line
+            parts = restore_resumed(session, checkpoint, read.digests)  # see restore_plugins
         # The trade ids booked before, with their numbers: a repeat is judged as without a
         # crash, by the session and by a real venue's new broker, told of the book's orders.
-        recover_orders(
-            parts, recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
-        )
+        fills = recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
+        with told_at_resume(broker, cfg.run_id, "recover"):
+            recover_orders(parts, fills)
         venue_catch_up(broker, checkpoint, cfg.run_id)
         # A venue not rewound still has what was sent after the checkpoint: look it up.
         after, hold_found = sent_after(parts, run_dir, offsets["events"])
