@@ -4,7 +4,8 @@ Bug: a desk's ``MockBroker`` subclass whose ``mark`` raised (a price server it a
 there) made ``livesession resume`` end in a traceback of 38 lines and exit 1. The resume
 calls the venue's ``resume_at`` and ``mark``, the desk's code when it overrides them: what
 it raises is now one line naming the step and the desk's own line, exit 2, and the run
-stays as its crash left it, for a resume once the venue works.
+stays cut back to its checkpoint (as a resume killed there leaves it), for a resume once
+the venue works.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> N
 
     A caller's venue (a desk's ``MockBroker`` subclass, behind its guard) runs its own code
     here. What it raises refuses the resume with ``PluginError``, one line naming the step
-    and the user's line, where it was a traceback; the run stays as its crash left it.
+    and the user's line, where it was a traceback; the run stays cut back to its checkpoint
+    (the tails in ``<file>.torn``), as a resume killed there leaves it.
     """
     step = "resume_at"
     try:
@@ -64,8 +65,8 @@ def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> N
             raise  # livesession's own venue: a bug of ours, whose traceback is what to read
         raise PluginError(
             f"cannot resume run {run_id}: the broker's {step} {raised(exc)}, bringing the "
-            "venue to the run's checkpoint; the run is as its crash left it: resume it again "
-            f"once the broker's {step} works"
+            "venue to the run's checkpoint; the run is cut back to that checkpoint: resume it "
+            f"again once the broker's {step} works"
         ) from None
 
 
