@@ -31,7 +31,7 @@ class Venue(MockBroker):
     simulated = True
 
     def mark(self, symbol, price):
-        if os.environ.get("DESK_PRICES") != "up":
+        if os.environ.get("DESK_SERVICE") != "up":
             raise RuntimeError("the desk's price server is down")
         super().mark(symbol, price)
 
@@ -41,22 +41,34 @@ def make():
 """
 
 
-def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path, monkeypatch):
-    plug = tmp_path / "deskmark"
+def _refused_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: str, venue: str, run_id: str
+) -> tuple[Path, str]:
+    """A run on ``package``'s ``venue`` module crashed at its 20th checkpoint, and the line
+    its resume was refused with (exit 2), the desk's service down (``DESK_SERVICE`` unset):
+    the runs directory and that line."""
+    plug = tmp_path / package
     plug.mkdir()
     (plug / "__init__.py").write_text("")
-    (plug / "venue.py").write_text(_VENUE)
-    config = tmp_path / "m.toml"
+    (plug / "venue.py").write_text(venue)
+    config = tmp_path / f"{run_id}.toml"
     config.write_text(
-        'run_id = "m"\nsteps = 60\ncheckpoint_every = 1\ndurability = "none"\n'
-        'broker = "deskmark.venue:make"\n[strategy]\nfast = 2\nslow = 5\n'
+        f'run_id = "{run_id}"\nsteps = 60\ncheckpoint_every = 1\ndurability = "none"\n'
+        f'broker = "{package}.venue:make"\n[strategy]\nfast = 2\nslow = 5\n'
     )
     runs = tmp_path / "runs"
+    monkeypatch.setenv("DESK_SERVICE", "up")
     crashed = cli("dryrun", "-c", config, "--out", runs, "-q", crash_at="checkpoint:20")
     assert crashed.returncode == KILLED, crashed.stderr
-    proc = cli("resume", runs / "m", "-q", cwd=tmp_path)
+    monkeypatch.delenv("DESK_SERVICE")
+    proc = cli("resume", runs / run_id, "-q", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.splitlines()
+    return runs, line
+
+
+def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path, monkeypatch):
+    runs, line = _refused_resume(tmp_path, monkeypatch, "deskmark", _VENUE, "m")
     assert line.startswith(
         "livesession: error: cannot resume run m: the broker's mark raised RuntimeError: "
         "the desk's price server is down (at "
@@ -65,7 +77,7 @@ def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path
     assert line.endswith("resume it again once the broker's mark works")
     status = cli("status", runs / "m", cwd=tmp_path)
     assert status.returncode == 6, status.stdout  # crashed, resumable as before
-    monkeypatch.setenv("DESK_PRICES", "up")  # the price server back, the code unchanged
+    monkeypatch.setenv("DESK_SERVICE", "up")  # the price server back, the code unchanged
     resumed = cli("resume", runs / "m", "-q", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert cli("verify", runs / "m").returncode == 0
@@ -113,7 +125,7 @@ class Venue(MockBroker):
     positions_since = 1_767_225_600_000  # the run's start, as a venue counts it
 
     def count_positions_from(self, since_ms):
-        if os.environ.get("DESK_ACCOUNT") != "up":
+        if os.environ.get("DESK_SERVICE") != "up":
             raise RuntimeError("the desk's account service is down")
 
 
@@ -127,23 +139,7 @@ def test_a_venue_whose_count_positions_from_raises_refuses_the_resume_in_one_lin
 ):
     """Bug: a desk's venue counting its positions from a start (``count_positions_from``, told
     as the session is restored) that raised ended ``livesession resume`` in a traceback, exit 1."""
-    plug = tmp_path / "deskcount"
-    plug.mkdir()
-    (plug / "__init__.py").write_text("")
-    (plug / "venue.py").write_text(_COUNTING)
-    config = tmp_path / "c.toml"
-    config.write_text(
-        'run_id = "c"\nsteps = 60\ncheckpoint_every = 1\ndurability = "none"\n'
-        'broker = "deskcount.venue:make"\n[strategy]\nfast = 2\nslow = 5\n'
-    )
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("DESK_ACCOUNT", "up")
-    crashed = cli("dryrun", "-c", config, "--out", runs, "-q", crash_at="checkpoint:20")
-    assert crashed.returncode == KILLED, crashed.stderr
-    monkeypatch.delenv("DESK_ACCOUNT")
-    proc = cli("resume", runs / "c", "-q", cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    (line,) = proc.stderr.splitlines()
+    runs, line = _refused_resume(tmp_path, monkeypatch, "deskcount", _COUNTING, "c")
     assert line.startswith(
         "livesession: error: cannot resume run c: the broker's count_positions_from raised "
         "RuntimeError: the desk's account service is down (at "
@@ -151,7 +147,7 @@ def test_a_venue_whose_count_positions_from_raises_refuses_the_resume_in_one_lin
     assert "venue.py:12 in count_positions_from), telling it what the run held at its " in line
     assert line.endswith("resume it again once the broker's count_positions_from works")
     assert cli("status", runs / "c", cwd=tmp_path).returncode == 6  # crashed, resumable
-    monkeypatch.setenv("DESK_ACCOUNT", "up")
+    monkeypatch.setenv("DESK_SERVICE", "up")
     resumed = cli("resume", runs / "c", "-q", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert cli("verify", runs / "c").returncode == 0
