@@ -4,7 +4,8 @@ Bug: a desk's ``MockBroker`` subclass whose ``mark`` raised (a price server it a
 there) made ``livesession resume`` end in a traceback of 38 lines and exit 1. The resume
 calls the venue's ``resume_at`` and ``mark``, the desk's code when it overrides them: what
 it raises is now one line naming the step and the desk's own line, exit 2, and the run
-stays as its crash left it, for a resume once the venue works.
+stays cut back to its checkpoint (as a resume killed there leaves it), for a resume once
+the venue works.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from livesession import MockBroker, PluginError
-from livesession._rundir.catchup import venue_catch_up
+from livesession._rundir.catchup import told_at_resume, venue_catch_up
 from livesession._session.broker_guard import guard_broker
 
 from crash_harness import KILLED, cli
@@ -30,7 +31,7 @@ class Venue(MockBroker):
     simulated = True
 
     def mark(self, symbol, price):
-        if os.environ.get("DESK_PRICES") != "up":
+        if os.environ.get("DESK_SERVICE") != "up":
             raise RuntimeError("the desk's price server is down")
         super().mark(symbol, price)
 
@@ -40,22 +41,34 @@ def make():
 """
 
 
-def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path, monkeypatch):
-    plug = tmp_path / "deskmark"
+def _refused_resume(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, package: str, venue: str, run_id: str
+) -> tuple[Path, str]:
+    """A run on ``package``'s ``venue`` module crashed at its 20th checkpoint, and the line
+    its resume was refused with (exit 2), the desk's service down (``DESK_SERVICE`` unset):
+    the runs directory and that line."""
+    plug = tmp_path / package
     plug.mkdir()
     (plug / "__init__.py").write_text("")
-    (plug / "venue.py").write_text(_VENUE)
-    config = tmp_path / "m.toml"
+    (plug / "venue.py").write_text(venue)
+    config = tmp_path / f"{run_id}.toml"
     config.write_text(
-        'run_id = "m"\nsteps = 60\ncheckpoint_every = 1\ndurability = "none"\n'
-        'broker = "deskmark.venue:make"\n[strategy]\nfast = 2\nslow = 5\n'
+        f'run_id = "{run_id}"\nsteps = 60\ncheckpoint_every = 1\ndurability = "none"\n'
+        f'broker = "{package}.venue:make"\n[strategy]\nfast = 2\nslow = 5\n'
     )
     runs = tmp_path / "runs"
+    monkeypatch.setenv("DESK_SERVICE", "up")
     crashed = cli("dryrun", "-c", config, "--out", runs, "-q", crash_at="checkpoint:20")
     assert crashed.returncode == KILLED, crashed.stderr
-    proc = cli("resume", runs / "m", "-q", cwd=tmp_path)
+    monkeypatch.delenv("DESK_SERVICE")
+    proc = cli("resume", runs / run_id, "-q", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     (line,) = proc.stderr.splitlines()
+    return runs, line
+
+
+def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path, monkeypatch):
+    runs, line = _refused_resume(tmp_path, monkeypatch, "deskmark", _VENUE, "m")
     assert line.startswith(
         "livesession: error: cannot resume run m: the broker's mark raised RuntimeError: "
         "the desk's price server is down (at "
@@ -64,7 +77,7 @@ def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path
     assert line.endswith("resume it again once the broker's mark works")
     status = cli("status", runs / "m", cwd=tmp_path)
     assert status.returncode == 6, status.stdout  # crashed, resumable as before
-    monkeypatch.setenv("DESK_PRICES", "up")  # the price server back, the code unchanged
+    monkeypatch.setenv("DESK_SERVICE", "up")  # the price server back, the code unchanged
     resumed = cli("resume", runs / "m", "-q", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert cli("verify", runs / "m").returncode == 0
@@ -99,3 +112,68 @@ def test_livesession_s_own_venue_keeps_its_traceback():
     checkpoint = {"ts_sim": 0, "broker_journal_offset": 0, "book": {"last_price": {"X": "1"}}}
     with pytest.raises(ZeroDivisionError):
         venue_catch_up(own, checkpoint, "r")
+
+
+_COUNTING = """\
+import os
+
+from livesession import MockBroker
+
+
+class Venue(MockBroker):
+    simulated = True
+    positions_since = 1_767_225_600_000  # the run's start, as a venue counts it
+
+    def count_positions_from(self, since_ms):
+        if os.environ.get("DESK_SERVICE") != "up":
+            raise RuntimeError("the desk's account service is down")
+
+
+def make():
+    return Venue()
+"""
+
+
+def test_a_venue_whose_count_positions_from_raises_refuses_the_resume_in_one_line(
+    tmp_path: Path, monkeypatch
+):
+    """Bug: a desk's venue counting its positions from a start (``count_positions_from``, told
+    as the session is restored) that raised ended ``livesession resume`` in a traceback, exit 1."""
+    runs, line = _refused_resume(tmp_path, monkeypatch, "deskcount", _COUNTING, "c")
+    assert line.startswith(
+        "livesession: error: cannot resume run c: the broker's count_positions_from raised "
+        "RuntimeError: the desk's account service is down (at "
+    ), line
+    assert "venue.py:12 in count_positions_from), telling it what the run held at its " in line
+    assert line.endswith("resume it again once the broker's count_positions_from works")
+    assert cli("status", runs / "c", cwd=tmp_path).returncode == 6  # crashed, resumable
+    monkeypatch.setenv("DESK_SERVICE", "up")
+    resumed = cli("resume", runs / "c", "-q", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert cli("verify", runs / "c").returncode == 0
+
+
+class _Forgetful(MockBroker):
+    """A desk's venue that cannot be told of an order a crashed process sent."""
+
+    simulated = True
+
+    def recover(self, order: object, **_told: object) -> None:
+        raise ConnectionError("the desk's order service is down")
+
+
+def test_a_venue_whose_recover_raises_is_named_in_one_line():
+    broker = guard_broker(_Forgetful())
+    with (
+        pytest.raises(PluginError, match=r"^cannot resume run r: the broker's recover raised "),
+        told_at_resume(broker, "r", "recover"),
+    ):
+        broker.recover(None)
+
+
+def test_an_error_of_livesession_s_own_code_there_keeps_its_traceback():
+    with (
+        pytest.raises(ZeroDivisionError),
+        told_at_resume(guard_broker(_Forgetful()), "r", "recover"),
+    ):
+        _ = 1 / 0

@@ -7,8 +7,11 @@ prices (``mark``): its journal holds prices only from when requests arrived.
 
 from __future__ import annotations
 
+import contextlib
+import traceback
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import PluginError
 from .._session.broker_guard import GuardedBroker
@@ -18,9 +21,11 @@ from .._typing import MarkableVenue, RelayedVenue, ResumableVenue
 from ..brokers._journal import replay_the_rest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .._typing import Broker
 
-__all__ = ["venue_catch_up"]
+__all__ = ["told_at_resume", "venue_catch_up"]
 
 
 def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> None:
@@ -28,7 +33,8 @@ def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> N
 
     A caller's venue (a desk's ``MockBroker`` subclass, behind its guard) runs its own code
     here. What it raises refuses the resume with ``PluginError``, one line naming the step
-    and the user's line, where it was a traceback; the run stays as its crash left it.
+    and the user's line, where it was a traceback; the run stays cut back to its checkpoint
+    (the tails in ``<file>.torn``), as a resume killed there leaves it.
     """
     step = "resume_at"
     try:
@@ -59,6 +65,42 @@ def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> N
             raise  # livesession's own venue: a bug of ours, whose traceback is what to read
         raise PluginError(
             f"cannot resume run {run_id}: the broker's {step} {raised(exc)}, bringing the "
-            "venue to the run's checkpoint; the run is as its crash left it: resume it again "
-            f"once the broker's {step} works"
+            "venue to the run's checkpoint; the run is cut back to that checkpoint: resume it "
+            f"again once the broker's {step} works"
         ) from None
+
+
+@contextlib.contextmanager
+def told_at_resume(broker: Broker, run_id: str, call: str) -> Iterator[None]:
+    """A resumed session's broker told what the run held: what a desk's broker raises there.
+
+    A caller's broker is told the start its positions count from (``count_positions_from``,
+    as the session is restored) and the orders the book holds (``recover``): its own code.
+    What that raises refuses the resume with ``PluginError``, one line naming ``call`` and
+    the desk's line, where it was a traceback (exit 1). An error raised by livesession's
+    code alone passes, with its traceback.
+    """
+    try:
+        yield
+    except STOPS_RAISED:
+        raise
+    except BaseException as exc:
+        if not isinstance(broker, GuardedBroker) or not _raised_in(exc, call):
+            raise
+        raise PluginError(
+            f"cannot resume run {run_id}: the broker's {call} {raised(exc)}, telling it what "
+            "the run held at its checkpoint; the run is cut back to that checkpoint: resume "
+            f"it again once the broker's {call} works"
+        ) from None
+
+
+_OURS: Final = str(Path(__file__).resolve().parents[1])
+"""livesession's own source tree."""
+
+
+def _raised_in(exc: BaseException, call: str) -> bool:
+    """Whether ``exc`` came through a function ``call`` of code not livesession's own."""
+    return any(
+        frame.name == call and not frame.filename.startswith(_OURS)
+        for frame in traceback.extract_tb(exc.__traceback__)
+    )

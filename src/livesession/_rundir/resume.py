@@ -39,7 +39,7 @@ from .alerting import choose_alerts
 from .backing import close_lease, lease_not_held, take_lease
 from .beforecheckpoint import ResumeRead
 from .brokers import BrokerFactory, close_broker, early_broker, open_broker, own_credentials_taken
-from .catchup import venue_catch_up
+from .catchup import told_at_resume, venue_catch_up
 from .data import check_data_unchanged
 from .drift import check_config_kept
 from .factory import built_by_factory, named_factory, refuse_other_factory
@@ -74,7 +74,7 @@ from .resumecut import (
     validate_artifacts,
 )
 from .seal import operator_settles
-from .session import open_session
+from .session import let_go_refused, open_session
 from .sourcefiles import refuse_unfound_sources
 from .supplied import check_sources
 
@@ -284,8 +284,7 @@ def _reopen(
             alerts=alerts,
         )
     except BaseException:
-        plugins.close()
-        close_broker(broker)
+        plugins.close()  # the broker built for the session: closed as it was let go of
         if lease is not None:
             with contextlib.suppress(LeaseError):
                 if grant is not None:
@@ -353,6 +352,37 @@ def _resume_session(
         lease_clock=lease_clock,
         alerts=alerts,
     )
+    try:
+        _restore(
+            session,
+            cfg,
+            run_dir,
+            checkpoint=checkpoint,
+            offsets=offsets,
+            audit_cut=audit_cut,
+            read=read,
+            clock=clock,
+            torn=torn,
+        )
+    except BaseException:
+        let_go_refused(session)  # now, not when it is collected: no file, no broker kept
+        raise
+    return session
+
+
+def _restore(
+    session: LiveSessionOrchestrator,
+    cfg: DryrunConfig,
+    run_dir: Path,
+    *,
+    checkpoint: dict[str, Any] | None,
+    offsets: dict[str, int],
+    audit_cut: AuditCut,
+    read: ResumeRead | None,
+    clock: Clock | None,
+    torn: dict[str, int],
+) -> None:
+    """Give the built ``session`` the checkpoint, bring its venue to it, audit C2_RESUME."""
     broker = session.broker
     in_flight: list[dict[str, str]] = []
     after: dict[str, Any] = {}
@@ -361,12 +391,13 @@ def _resume_session(
     if checkpoint is not None and read is not None:
         undigested = not read.digested
         # The digests of the bytes up to the checkpoint, taken as they were checked.
-        parts = restore_resumed(session, checkpoint, read.digests)  # the plug-ins': restore_plugins
+        with told_at_resume(broker, cfg.run_id, "count_positions_from"):  # a desk's: one line
+            parts = restore_resumed(session, checkpoint, read.digests)  # see restore_plugins
         # The trade ids booked before, with their numbers: a repeat is judged as without a
         # crash, by the session and by a real venue's new broker, told of the book's orders.
-        recover_orders(
-            parts, recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
-        )
+        fills = recorded_fills(run_dir / names.ARTIFACTS["events"], offsets["events"])
+        with told_at_resume(broker, cfg.run_id, "recover"):
+            recover_orders(parts, fills)
         venue_catch_up(broker, checkpoint, cfg.run_id)
         # A venue not rewound still has what was sent after the checkpoint: look it up.
         after, hold_found = sent_after(parts, run_dir, offsets["events"])
@@ -402,7 +433,6 @@ def _resume_session(
         undigested,
     )
     say_resumed(session)
-    return session
 
 
 _RESUMED: Final[weakref.WeakKeyDictionary[LiveSessionOrchestrator, tuple[dict[str, Any], bool]]] = (

@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
+
 from .._artifacts import names
 from .._artifacts.sinks import FileLineSink, FileMetricsSink
 from .._artifacts.webhook import WebhookAlertSink
@@ -30,7 +32,7 @@ from .plugins import RunPlugins, add_broker_check, given_broker
 from .shellrefs import remember
 from .venue import attach_venue
 
-__all__ = ["open_session", "runs_held"]
+__all__ = ["let_go_refused", "open_session", "runs_held"]
 
 _C = TypeVar("_C", bound=Closable)
 
@@ -143,7 +145,10 @@ def open_session(
     webhook = None
     if isinstance(alert_sink, WebhookAlertSink) and alert_sink is not alerts:  # not the app's
         webhook = _Unsent(alert_sink)
-    weakref.finalize(session, _let_go, (*files, lease, webhook), lock).atexit = False
+    collected = weakref.finalize(session, _let_go, (*files, lease, webhook), lock)
+    collected.atexit = False
+    own = broker if plugins.broker is None else None  # the config's venue, built just above
+    _BUILT[session] = _Built(collected, (*files, webhook, held, own))
     remember(run_dir, session)  # for a refusal's words: where this process still holds it
     resumes_in(session, given)  # a torn session's words: the commands that resume its run
     return session
@@ -194,6 +199,39 @@ def _let_go(files: Sequence[Closable | None], lock: RunLock) -> None:
                     file.close()
     finally:
         lock.release()
+
+
+@attrs.frozen
+class _Built:
+    """What ``open_session`` opened for a session, for ``let_go_refused``."""
+
+    collected: weakref.finalize[..., LiveSessionOrchestrator]
+    """Lets go of the session's files, lease and lock when it is collected."""
+    opened: tuple[Closable | None, ...]
+    """Its artifact files and store, its webhook, its hold on the broker, a broker of its own."""
+
+
+_BUILT: weakref.WeakKeyDictionary[LiveSessionOrchestrator, _Built] = weakref.WeakKeyDictionary()
+
+
+def let_go_refused(session: LiveSessionOrchestrator) -> None:
+    """Let go at once of a session the resume built and then refused, writing nothing more.
+
+    Its artifact files and idempotency store are closed, its webhook's queue dropped, its
+    hold on the broker let go and a broker it built from the config closed. Left to the
+    garbage collector (a refused session is in reference cycles), each refused
+    ``resume_run`` of an application kept six descriptors of the run open, and a broker
+    object passed to the next ``resume_run`` was refused as held by the session of the
+    run, "still open", a session the caller never had to close. The lease and the writer
+    lock stay the caller's: ``resume_run`` releases the one and puts the other back.
+    """
+    built = _BUILT.pop(session, None)
+    if built is None or built.collected.detach() is None:
+        return
+    for thing in built.opened:
+        with contextlib.suppress(Exception):  # the refusal is what the caller is told
+            if thing is not None:
+                thing.close()
 
 
 def runs_held() -> list[Path]:
