@@ -63,11 +63,7 @@ def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> N
     except BaseException as exc:  # the caller's code: any error refuses
         if not isinstance(broker, GuardedBroker):
             raise  # livesession's own venue: a bug of ours, whose traceback is what to read
-        raise PluginError(
-            f"cannot resume run {run_id}: the broker's {step} {raised(exc)}, bringing the "
-            "venue to the run's checkpoint; the run is cut back to that checkpoint: resume it "
-            f"again once the broker's {step} works"
-        ) from None
+        raise _refused(run_id, step, exc, "bringing the venue to the run's checkpoint") from None
 
 
 @contextlib.contextmanager
@@ -87,11 +83,17 @@ def told_at_resume(broker: Broker, run_id: str, call: str) -> Iterator[None]:
     except BaseException as exc:
         if not isinstance(broker, GuardedBroker) or not _raised_in(exc, call):
             raise
-        raise PluginError(
-            f"cannot resume run {run_id}: the broker's {call} {raised(exc)}, telling it what "
-            "the run held at its checkpoint; the run is cut back to that checkpoint: resume "
-            f"it again once the broker's {call} works"
+        raise _refused(
+            run_id, call, exc, "telling it what the run held at its checkpoint"
         ) from None
+
+
+def _refused(run_id: str, call: str, exc: BaseException, doing: str) -> PluginError:
+    """The one line that refuses the resume: the broker's ``call`` raised ``exc`` ``doing``."""
+    return PluginError(
+        f"cannot resume run {run_id}: the broker's {call} {raised(exc)}, {doing}; the run is "
+        f"cut back to that checkpoint: resume it again once the broker's {call} works"
+    )
 
 
 _OURS: Final = str(Path(__file__).resolve().parents[1])

@@ -129,9 +129,18 @@ def _has_open(pid: int, lock: Path) -> bool:
     True when none can tell (another user's process, hidden, or ended): it may be the writer.
     """
     try:
-        opened = {link_target(fd) for fd in (_PROC / str(pid) / "fd").iterdir()}
+        return _opens_run(_PROC / str(pid), lock)
     except OSError:
         return True
+
+
+def _opens_run(proc: Path, lock: Path) -> bool:
+    """Whether the process ``proc`` (its ``/proc`` entry) has ``lock`` or its directory open.
+
+    Either holds the run: a writer whose lock file was deleted still holds the directory
+    (``dirhold``). Raises OSError when its descriptors cannot be listed.
+    """
+    opened = {link_target(fd) for fd in (proc / "fd").iterdir()}
     return bool(opened & {str(lock), str(lock.parent)})
 
 
@@ -190,13 +199,13 @@ def _proc_problem(proc: Path, holder: Holder, run_dir: Path) -> str:
     """
     lock = run_dir / names.WRITER_LOCK
     try:
-        opened = {link_target(fd) for fd in (proc / "fd").iterdir()}
+        opens_run = _opens_run(proc, lock)
         args = _args(proc)
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM):
             return another_users(holder, "look into")
         return f"cannot inspect pid {holder.pid}: {exc.strerror}: nothing was sent"
-    if not opened & {str(lock), str(run_dir)}:
+    if not opens_run:
         return unseen(holder, run_dir) or (
             f"pid {holder.pid} does not have {lock} open: it is not this run's writer"
         )
