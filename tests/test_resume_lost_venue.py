@@ -18,6 +18,7 @@ import pytest
 
 from livesession import resume_run
 
+from _helpers import plug_config
 from crash_harness import KILLED, cli
 
 _VENUE = """\
@@ -46,16 +47,12 @@ _SAID = (
 
 
 def _crashed(tmp_path: Path, factory: str) -> Path:
-    """A run on ``desk.venue:<factory>`` killed at its fifth checkpoint (step 21, long 0.010)."""
-    plug = tmp_path / "desk"
-    plug.mkdir(exist_ok=True)
-    (plug / "__init__.py").write_text("")
-    (plug / "venue.py").write_text(_VENUE)
-    config = tmp_path / f"{factory}.toml"
-    config.write_text(
+    """A run on ``lostvenue.venue:<factory>`` killed at its fifth checkpoint (step 21, long 0.010)."""
+    toml = (
         f'run_id = "{factory}"\nsteps = 60\ncheckpoint_every = 7\ndurability = "none"\n'
-        f'broker = "desk.venue:{factory}"\n[strategy]\nfast = 2\nslow = 5\n'
+        f'broker = "lostvenue.venue:{factory}"\n[strategy]\nfast = 2\nslow = 5\n'
     )
+    config = plug_config(tmp_path, "lostvenue", {"venue.py": _VENUE}, toml)
     runs = tmp_path / "runs"
     crashed = cli("dryrun", "-c", config, "--out", runs, "-q", crash_at="checkpoint:5")
     assert crashed.returncode == KILLED, crashed.stderr
