@@ -3,10 +3,11 @@
 ``coordinator`` (the public ``LiveSessionOrchestrator``), ``assembly`` (the one
 construction path and the defaults; ``edges``: what a caller may inject, an edge of the
 wrong kind refused), ``context`` (what every collaborator works with), ``pipeline`` (one
-step, in order), ``threads`` (the owner thread and the session lock; ``interrupts``: Ctrl-C
-and SIGTERM in bulk runs; ``torn``: what a torn session says) and ``verbs`` (the operator
-verbs; ``outcomes``: what a verb answers; ``heldstop``: a stop left STOPPING before its
-wind-down, for the evidence re-run). The collaborators: ``timekeeper``,
+step, in order; ``conflicts``: what an idempotency conflict there means), ``threads``
+(the owner thread and the session lock; ``interrupts``: Ctrl-C and SIGTERM in bulk runs;
+``torn``: what a torn session says) and ``verbs`` (the operator verbs; ``outcomes``: what a
+verb answers; ``heldstop``: a stop left STOPPING before its wind-down, for the evidence
+re-run). The collaborators: ``timekeeper``,
 ``lifecycle``, ``preflight``, ``execution`` (``cancels``: a strategy's cancel of its own
 order; ``resends``: whether a failed send goes again), ``reports`` (``crossing``:
 reduce-only fills that added exposure), ``exits``, ``winddown``, ``reconciliation``,

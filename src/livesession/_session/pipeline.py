@@ -63,6 +63,7 @@ from .._support.secrets import redact_text
 from .._support.text import cut_middle, exception_text, valid_text
 from .answers import check_bar, checked_intents
 from .cancels import cancel_for_strategy
+from .conflicts import conflict_said
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -117,7 +118,7 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None] | None) -> N
     except SinkFailure as exc:
         lifecycle.fail_closed(exc)
     except IdempotencyConflict as exc:  # a re-run that does not repeat its run: no resume can
-        halt_and_fault(p, IDEMPOTENCY_CONFLICT, exc)
+        halt_and_fault(p, IDEMPOTENCY_CONFLICT, conflict_said(p, exc))
     except HookRaised as raised:  # the hook's error, as any other a hook raises
         unexpected(p, raised.error)
     except (LiveSessionError, *INTERRUPTS):

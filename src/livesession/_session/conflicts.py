@@ -1,0 +1,81 @@
+"""What an idempotency conflict met in a step means, in the words the run records.
+
+A key is reserved again with other order parameters when the run no longer repeats what it
+did before under the same client order ids: a resumed run on a venue that lost what it held
+at the crash (a desk's simulated venue keeping its orders in memory, with no journal), or a
+strategy whose ``get_state`` leaves memory out. The store's error names the key only; the
+fault says what happened, what the venue and the run hold when they differ, and what to do.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final
+
+from .._domain.decimal import plain
+from .._exceptions import IdempotencyConflict
+from .._support.signals import STOPS_RAISED
+from .._typing import PositionVenue
+
+if TYPE_CHECKING:
+    from .context import SessionContext
+
+__all__ = ["conflict_said"]
+
+_NAMED: Final = 3
+"""Symbols named where the venue and the run differ; the rest are counted."""
+
+_WHAT: Final = (
+    "the run sent another order under a client order id it used before, so it no longer "
+    "repeats what it did"
+)
+_TO_DO: Final = (
+    "no resume can finish it: settle the venue by hand and start a new run (a simulated "
+    "venue of your own keeps what it holds in the run's venue journal: docs/plugins.md)"
+)
+
+
+def conflict_said(p: SessionContext, exc: IdempotencyConflict) -> IdempotencyConflict:
+    """``exc`` with what it means: why a run meets it, the venue's difference, what to do."""
+    differs = _differences(p)
+    why = (
+        f"a venue that lost what it held at the crash: {differs}"
+        if differs
+        else "a resumed run on a venue that lost what it held at the crash, or a strategy "
+        "whose get_state leaves memory out"
+    )
+    return IdempotencyConflict(f"{exc}: {_WHAT} ({why}); {_TO_DO}")
+
+
+def _differences(p: SessionContext) -> str:
+    """``BTC/USDT flat at the venue, 0.010 in the run``; empty when they agree or are unknown.
+
+    Only a venue that reports its positions (``PositionVenue``) is asked, once, at the fault:
+    a venue that cannot answer then (its own error) tells nothing, and the words stay general.
+    """
+    broker = p.broker
+    if not isinstance(broker, PositionVenue):
+        return ""
+    try:
+        venue = dict(broker.positions())
+    except STOPS_RAISED:
+        raise
+    except Exception:  # noqa: BLE001 - a venue's error only leaves the words general
+        return ""
+    run = p.book.positions
+    apart = [
+        (symbol, venue.get(symbol, Decimal(0)), run.get(symbol, Decimal(0)))
+        for symbol in sorted(set(venue) | set(run))
+        if venue.get(symbol, Decimal(0)) != run.get(symbol, Decimal(0))
+    ]
+    said = [
+        f"{symbol} {_held(there)} at the venue, {_held(here)} in the run"
+        for symbol, there, here in apart[:_NAMED]
+    ]
+    if len(apart) > _NAMED:
+        said.append(f"{len(apart) - _NAMED} more symbols")
+    return ", ".join(said)
+
+
+def _held(quantity: Decimal) -> str:
+    return "flat" if not quantity else plain(quantity)
