@@ -50,10 +50,14 @@ def test_a_live_run_an_operator_killed_names_the_kill_as_the_sealed_run_does(
         assert lease["held"]
         assert live["halted_by"] == "the kill switch (SIGNAL_SIGUSR1)"
         [line] = [line for line in run_status(run_dir).lines() if line.startswith("trading")]
+        # Held by this test process, an application: `livesession ack` would be refused.
         assert line.startswith(
             "trading     HALTED by the kill switch (SIGNAL_SIGUSR1): new orders refused "
-            f"(`livesession ack {run_dir}` re-enables trading)"
+            "(`livesession ack` signals only `livesession dryrun` and `resume`: in "
         ), line
+        assert ", which holds the run, the session's reenable_trading() re-enables trading)" in (
+            line
+        )
         session.run_to_end(40)
     sealed = run_status(run_dir)
     assert sealed.verdict is Verdict.COMPLETED
