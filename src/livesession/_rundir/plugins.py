@@ -52,6 +52,7 @@ from .._support.usercode import users_line
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import changed_or, placed
+from .sourcefiles import refuse_unfound_sources
 from .supplied import by_factory, check_sources, pass_again
 
 if TYPE_CHECKING:
@@ -387,10 +388,13 @@ def restore_plugins(
 def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:
     """Whether the run can be re-run from its config alone (no in-process objects).
 
-    A referenced module whose source changed since the run raises ``PluginError``.
+    A referenced module whose source changed since the run raises ``PluginError``; one
+    left unchanged where the run recorded it, but not searched, is refused in ``status``'s
+    words (``refuse_unfound_sources``), not the import's.
     """
     if any("object" in record for record in recorded.values()):
         return False
+    refuse_unfound_sources(cfg, recorded, {})
     base = None if cfg.base_dir is None else Path(cfg.base_dir)
     current = {}
     for role, record in recorded.items():
