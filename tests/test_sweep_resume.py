@@ -37,8 +37,11 @@ def _is_mydesk(name: str) -> bool:
     return name == "mydesk" or name.startswith("mydesk.")
 
 
-def _crashed_sweep_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    """One point of a sweep, its process gone at step 150: the run and the script's folder."""
+def _crashed_sweep_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, crash: bool = True
+) -> tuple[Path, Path]:
+    """One point of a sweep, its process gone at step 150 (``crash``, else run to its end):
+    the run and the script's folder."""
     here = tmp_path / "sweep"
     shutil.copytree(MYDESK, here / "mydesk", ignore=shutil.ignore_patterns("__pycache__"))
     with monkeypatch.context() as inside:  # the script's own sys.path: python sweep.py
@@ -52,7 +55,13 @@ def _crashed_sweep_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple
                 "strategy_params": {"lookback": 5},
             }
         )
-        dropped_unclosed(lambda: create_run(config, tmp_path / "out"), 150)
+        if crash:
+            dropped_unclosed(lambda: create_run(config, tmp_path / "out"), 150)
+        else:
+            with create_run(config, tmp_path / "out") as session:
+                assert session.preflight()
+                session.activate()
+                assert session.run_to_end(300).steps == 300
     for name in ("mydesk.breakout", "mydesk"):  # another process: nothing imported
         monkeypatch.delitem(sys.modules, name, raising=False)
     return tmp_path / "out" / "f5", here
@@ -118,6 +127,30 @@ def test_evidence_and_the_drill_of_a_crashed_sweep_run_say_what_status_says(
     assert err.startswith(f"livesession: error: {said}; {' '.join(argv)} re-runs the run"), err
     assert run_status(run_dir).resume_problem == said
     assert sorted(path.name for path in run_dir.iterdir()) == before  # nothing was written
+
+
+def test_evidence_of_a_sealed_sweep_run_names_the_folder_to_the_command(
+    tmp_path, monkeypatch, capsys
+):
+    """A point that ran to its end is re-run, not continued: `livesession evidence` said the
+    import's `... pass --config`; it says the file is there unchanged, and how to name its
+    folder to the command."""
+    run_dir, here = _crashed_sweep_run(tmp_path, monkeypatch, crash=False)
+    monkeypatch.chdir(here)
+    capsys.readouterr()
+    assert main(["evidence", str(run_dir)]) == 2
+    err = capsys.readouterr().err
+    file = here / "mydesk" / "breakout.py"
+    assert err.startswith(
+        "livesession: error: the source of strategy 'mydesk.breakout:make_strategy' cannot be "
+        "found: no module mydesk.breakout in the installed packages; the run recorded "
+        f"{file}, which is there unchanged, but {here} is not searched (the program that "
+        "made the run imported mydesk from its own sys.path; a re-run looks in the run's "
+        f"base_dir, then the installed packages): name it to the command with `PYTHONPATH="
+        f"{here}` before it, from another directory; a run made in code finds it again with "
+        f"base_dir={str(here)!r} in its config; evidence re-runs the run"
+    ), err
+    assert not (run_dir / "manifest.json").exists()
 
 
 def test_code_changed_since_the_sweep_run_is_still_said_to_be_restored(tmp_path, monkeypatch):
