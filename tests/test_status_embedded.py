@@ -121,6 +121,13 @@ def test_a_crashed_halted_run_started_with_objects_is_told_what_re_enables_it(
     )
     assert main(["resume", str(run_dir)]) == 2  # the command line cannot, as the line says
     assert "cannot rebuild" in capsys.readouterr().err
+    # Nor does `ack` reach it, which said to continue it with `livesession resume DIR`.
+    assert main(["ack", str(run_dir)]) == 8
+    assert capsys.readouterr().err == (
+        f"livesession: ack: nothing holds {run_dir}: unfinished (no C2_DRYRUN_STOP): continue "
+        f"it from Python: {call} (it was started with objects, which the command line cannot "
+        "rebuild)\n"
+    )
     with resume_run(run_dir, strategy=strategy()) as resumed:  # what the line says works
         assert resumed.reenable_trading("POST ack")
         resumed.run_to_end(40)
