@@ -145,9 +145,14 @@ def writer_cell(found: RunStatus) -> str:
 
 
 def _trading(found: RunStatus, trading: str) -> str:
-    """The trading line: a run that goes on (held and unsealed, or crashed) may be acked."""
-    unsealed = (found.writer is not None and not found.sealed) or found.verdict is Verdict.CRASHED
+    """The trading line: a run that goes on (held and unsealed, or crashed) may be acked.
+
+    A crashed run started with objects is continued from Python alone, and re-enabled there.
+    """
+    crashed = found.verdict is Verdict.CRASHED
+    unsealed = (found.writer is not None and not found.sealed) or crashed
     writer = found.writer or {}
+    objects = found.objects if crashed and found.writer is None else {}
     return describe_trading(
         trading,
         run_dir=found.run_dir,
@@ -159,6 +164,7 @@ def _trading(found: RunStatus, trading: str) -> str:
         sealed=found.sealed,
         as_user=writer.get("runs_as", ""),
         program=embedding_program(str(writer.get("command") or "")),
+        from_python=resume_call(found.run_dir, objects) if objects else "",
     )
 
 

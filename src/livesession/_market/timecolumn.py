@@ -17,6 +17,7 @@ from .._domain.timerange import RANGE_NOTE, outside
 from .._support.numbertext import digits_hint
 from .datafail import fail
 from .joins import same_time_twice
+from .summerzone import offsets_example
 from .timeforms import (
     NANO_DIGITS,
     calendar_problem,
@@ -341,7 +342,6 @@ _OUT_OF_ORDER: Final = (
 _SUMMER_TIME: Final = (
     "local times written without a UTC offset, as summer time ends and an hour repeats? A "
     "time without an offset is UTC: write the times in UTC, or with their offsets "
-    "(01:30:00-04:00, then 01:00:00-05:00)"
 )
 
 
@@ -350,10 +350,11 @@ def _summer_time(text: str, last: int, when: int) -> str:
 
     A dotted date takes no UTC offset (``timeforms.form_hint``), so its file is told to
     write its dates ``yyyy-mm-dd`` to write the offsets, with its own two times as the
-    example, at Central European time's (a dotted date is a European spreadsheet's).
+    example, at Central European time's (a dotted date is a European spreadsheet's). Other
+    times are given offsets that fit the day and hour that repeats (``offsets_example``).
     """
     if dotted_ns(text) is None:
-        return _SUMMER_TIME
+        return f"{_SUMMER_TIME}({offsets_example(from_epoch_ns(when))})"
     return (
         "local times written without a UTC offset, as summer time ends and an hour repeats? "
         "A time without an offset is UTC, and a dotted date takes no offset: write the times "

@@ -52,6 +52,8 @@ from .._support.usercode import users_line
 from .._typing import Broker, DeclaredSimulation, MarketFeed, Strategy
 from .brokers import BrokerFactory
 from .data import changed_or, placed
+from .seal import last_stop
+from .sourcefiles import refuse_unfound_sources
 from .supplied import by_factory, check_sources, pass_again
 
 if TYPE_CHECKING:
@@ -384,13 +386,17 @@ def restore_plugins(
     return attrs.evolve(plugins, strategy=strategy)
 
 
-def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any]) -> bool:
+def check_recorded_sources(cfg: DryrunConfig, recorded: dict[str, Any], run_dir: Path) -> bool:
     """Whether the run can be re-run from its config alone (no in-process objects).
 
-    A referenced module whose source changed since the run raises ``PluginError``.
+    A referenced module whose source changed since the run raises ``PluginError``; one
+    left unchanged where the run recorded it, but not searched, is refused in ``status``'s
+    words (``refuse_unfound_sources``), not the import's, or, the run sealed, how to name
+    its directory to the command.
     """
     if any("object" in record for record in recorded.values()):
         return False
+    refuse_unfound_sources(cfg, recorded, {}, sealed=last_stop(run_dir) is not None)
     base = None if cfg.base_dir is None else Path(cfg.base_dir)
     current = {}
     for role, record in recorded.items():

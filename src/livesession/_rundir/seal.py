@@ -42,6 +42,7 @@ from .._domain.reasons import LEASE_LOST
 from .._exceptions import RunDirectoryError
 from .._support.text import command
 from .leaselost import lease_backend, reset_of, was_reset
+from .supplied import from_python, objects_given
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -207,7 +208,7 @@ def describe_seal(run_dir: Path, *, advise: bool = False) -> str:
             require_run(run_dir, unstarted=True, judged=True)
         except RunDirectoryError as exc:
             return str(exc)
-        return f"unfinished (no C2_DRYRUN_STOP): {resume_advice(run_dir)}"
+        return f"unfinished (no C2_DRYRUN_STOP): {_continued(run_dir)}"
     if seal.doubt:
         return f"{seal.doubt}: `{command('verify', run_dir)}` says more; keep the run as it is"
     said = payload(last_stop(run_dir) or {})
@@ -216,6 +217,16 @@ def describe_seal(run_dir: Path, *, advise: bool = False) -> str:
     if advise and seal.fsm_state == SessionState.ERROR_REQUIRES_OPERATOR.value:
         sealed += f" {operator_settles(run_dir, 'no signal')}"
     return f"{sealed}; {unwritten_says(run_dir)}" if seal.unwritten else sealed
+
+
+def _continued(run_dir: Path) -> str:
+    """How an unfinished run is continued: ``livesession resume``, or ``resume_run``.
+
+    ``resume_run`` from Python for a run started with objects, which the command line
+    cannot rebuild (``ack`` of it said to continue it with ``livesession resume``).
+    """
+    objects = objects_given(read_json_object(run_dir / names.CONFIG))
+    return from_python(run_dir, objects) if objects else resume_advice(run_dir)
 
 
 def operator_settles(run_dir: Path, nothing: str) -> str:

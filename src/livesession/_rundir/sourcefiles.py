@@ -62,13 +62,18 @@ def check_source_files(cfg: DryrunConfig, sources: dict[str, Any]) -> None:
 
 
 def refuse_unfound_sources(
-    cfg: DryrunConfig, sources: Mapping[str, Any], given: Mapping[str, object]
+    cfg: DryrunConfig,
+    sources: Mapping[str, Any],
+    given: Mapping[str, object],
+    *,
+    sealed: bool = False,
 ) -> None:
-    """Refuse, before a resume imports it, a module it cannot find left where it was.
+    """Refuse, before a resume or a re-run imports it, a module it cannot find left where it was.
 
     A module whose file is still where the run recorded it, unchanged, is refused saying so
-    (the import's own refusal would tell the caller to pass ``--config``, which a resume
-    takes none of).
+    (the import's own refusal would tell the caller to pass ``--config``, which neither a
+    resume nor ``evidence`` takes). A ``sealed`` run (re-run by ``evidence``, ``burnin
+    --drill``) is not told how to continue it, but how to name the directory to the command.
 
     A role given again by the caller (``strategy=``) is the caller's to find.
     """
@@ -77,7 +82,7 @@ def refuse_unfound_sources(
         if given.get(role) is not None or not _referenced(record):
             continue
         if locate(str(record["module"]), base) is None and _left_at(record) is not None:
-            raise PluginError(_unfound(role, record, base))
+            raise PluginError(_unfound(role, record, base, sealed=sealed))
 
 
 def _left_at(record: Mapping[str, Any]) -> Path | None:
@@ -100,8 +105,13 @@ def _left_at(record: Mapping[str, Any]) -> Path | None:
     return root if same and locate(module, root) == recorded else None
 
 
-def _unfound(role: str, record: Mapping[str, Any], base: Path | None) -> str:
-    """What a refusal says of a module found neither in ``base`` nor the installed packages."""
+def _unfound(
+    role: str, record: Mapping[str, Any], base: Path | None, *, sealed: bool = False
+) -> str:
+    """What a refusal says of a module found neither in ``base`` nor the installed packages.
+
+    ``sealed``: the run is re-run, not continued (``refuse_unfound_sources``).
+    """
     module, ref = str(record["module"]), record.get("ref")
     where = f"{base}, then the installed packages" if base else "the installed packages"
     head = f"the source of {role} {ref!r} cannot be found: no module {module} in {where}"
@@ -112,11 +122,17 @@ def _unfound(role: str, record: Mapping[str, Any], base: Path | None) -> str:
             "started with, or install it"
         )
     top = module.split(".", maxsplit=1)[0]
+    searched = "a re-run" if sealed else "a resume"
+    then = (
+        f"name it to the command with `PYTHONPATH={root}` before it, from another directory"
+        if sealed
+        else f"continue it with resume_run from a Python program that imports {top} (a "
+        f"script in {root}), or with `PYTHONPATH={root} livesession resume` from another "
+        "directory"
+    )
     return (
         f"{head}; the run recorded {record.get('file')}, which is there unchanged, but "
         f"{root} is not searched (the program that made the run imported {top} from its own "
-        f"sys.path; a resume looks in the run's base_dir, then the installed packages): "
-        f"continue it with resume_run from a Python program that imports {top} (a script "
-        f"in {root}), or with `PYTHONPATH={root} livesession resume` from another directory; "
-        f"a run made in code finds it again with base_dir={str(root)!r} in its config"
+        f"sys.path; {searched} looks in the run's base_dir, then the installed packages): "
+        f"{then}; a run made in code finds it again with base_dir={str(root)!r} in its config"
     )

@@ -32,7 +32,7 @@ from .._domain.lifecycle import SessionState
 from .._domain.reasons import BROKER_REPORT_INVALID, LEASE_LOST, RECONCILE_MISMATCH, STOP_INCOMPLETE
 from .._reconcile.reconciler import position_doubts, unconfirmed_doubt
 from .livecut import live_trading, positions_since
-from .supplied import keyword_of
+from .supplied import objects_given
 
 __all__ = [
     "NO_CHECKPOINT",
@@ -58,22 +58,6 @@ _SAME_INSTANT_S: Final = 1.0
 """How far ahead of ``now`` a checkpoint may be written and still read as just written."""
 _ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
 _ORDER_TERMS: Final = ("order_type", "reduce_only", "oco_group")  # which leg, for an operator
-
-
-def objects_given(meta: dict[str, Any]) -> dict[str, str]:
-    """The plug-ins ``config.json`` records as supplied in-process, by ``resume_run``'s keyword.
-
-    The keyword that takes each again: its kind (``strategy``), or ``broker_factory`` for a
-    broker a caller's factory built.
-    """
-    sources = meta.get("sources")
-    if not isinstance(sources, dict):
-        return {}
-    return {
-        keyword_of(str(kind), source): str(source.get("object", "?"))
-        for kind, source in sources.items()
-        if isinstance(source, dict) and "supplied" in source
-    }
 
 
 def not_a_run(run_dir: Path) -> str:

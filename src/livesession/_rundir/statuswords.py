@@ -167,6 +167,7 @@ def describe_trading(
     sealed: bool = False,
     as_user: str = "",
     program: str = "",
+    from_python: str = "",
 ) -> str:
     """``live``: a run that goes on (held now, or crashed: a resumed run stays halted).
 
@@ -174,6 +175,9 @@ def describe_trading(
     ``as_user`` whom it must run as (the writer is another user's process). ``program``
     names the writer when it is an application embedding livesession (``uvicorn dryrun``),
     which ``livesession ack`` refuses: its session's ``reenable_trading()`` is said instead.
+    ``from_python`` is the call that continues a crashed run started with objects
+    (``resume_call``), which ``livesession resume`` cannot rebuild, so no ``ack`` reaches it:
+    that call, then its session's ``reenable_trading()``, is said instead.
 
     A run preflight refused (``state`` ``PREFLIGHT_FAILED``) never traded: ``NEVER_TRADED``.
     ``killed``: the kill switch halted it (``trading_of``), which the words name, as they
@@ -187,7 +191,13 @@ def describe_trading(
     by = f" by {halted_by}" if halted_by else (" by the kill switch" if killed else "")
     if state == SessionState.PREFLIGHT_FAILED.value:
         return NEVER_TRADED
-    if trading == "HALTED" and live and program:
+    if trading == "HALTED" and live and from_python:
+        said = (
+            f"HALTED{by}: new orders refused (a resume keeps the halt: continue it with "
+            f"{from_python} from Python, as it was started with objects the command line "
+            "cannot rebuild, then the session's reenable_trading() re-enables trading)"
+        )
+    elif trading == "HALTED" and live and program:
         said = (
             f"HALTED{by}: new orders refused (`livesession ack` signals only `livesession "
             f"dryrun` and `resume`: in {program}, which holds the run, the session's "

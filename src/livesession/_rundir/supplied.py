@@ -24,6 +24,7 @@ __all__ = [
     "from_python",
     "given_again",
     "keyword_of",
+    "objects_given",
     "pass_again",
     "resume_call",
 ]
@@ -50,6 +51,22 @@ def supplied_from(name: str) -> str:
 def keyword_of(role: str, record: object) -> str:
     """The keyword ``resume_run`` takes the plug-in of ``role`` again with."""
     return FACTORY if by_factory(record) else role
+
+
+def objects_given(meta: dict[str, Any]) -> dict[str, str]:
+    """The plug-ins ``config.json`` records as supplied in-process, by ``resume_run``'s keyword.
+
+    The keyword that takes each again: its kind (``strategy``), or ``broker_factory`` for a
+    broker a caller's factory built.
+    """
+    sources = meta.get("sources")
+    if not isinstance(sources, dict):
+        return {}
+    return {
+        keyword_of(str(kind), source): str(source.get("object", "?"))
+        for kind, source in sources.items()
+        if isinstance(source, dict) and "supplied" in source
+    }
 
 
 def given_again(keyword: str, name: str) -> str:

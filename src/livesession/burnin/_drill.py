@@ -65,7 +65,7 @@ def kill_drill(
     """
     cfg, meta = read_run_config(run_dir)
     sources: dict[str, Any] = meta.get("sources") or {}
-    if not check_recorded_sources(cfg, sources):
+    if not check_recorded_sources(cfg, sources, run_dir):
         return {"status": "not_applicable", "reason": not_rebuilt(sources)}
     if why := unrepeatable(cfg, sources):
         return {"status": "not_applicable", "reason": why}

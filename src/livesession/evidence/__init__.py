@@ -205,7 +205,7 @@ def _write_evidence(
     sources: dict[str, Any] = meta.get("sources") or {}
     with code_and_data_needed(run_dir):  # refused before anything is written, saying why
         data = check_run_data(run_dir, cfg, meta)  # the data file the run read, unchanged
-        rerunnable = check_recorded_sources(cfg, sources)  # the code that ran
+        rerunnable = check_recorded_sources(cfg, sources, run_dir)  # the code that ran
     target = out_dir or run_dir
     _can_hold(target)  # made only when the bundle is written: an interrupt leaves nothing
     refuse_another_bundle(target, cfg.run_id)
