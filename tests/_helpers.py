@@ -328,6 +328,13 @@ def child(args: list[Any], **popen: Any) -> Iterator[subprocess.Popen[Any]]:
                 proc.wait()
 
 
+def ended_pid() -> int:
+    """The pid of a process that ran and was reaped: no process here has it now."""
+    with child([sys.executable, "-c", ""]) as proc:
+        proc.wait()
+    return proc.pid
+
+
 @contextlib.contextmanager
 def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subprocess.Popen[str]]:
     """Another process holds ``run_dir``'s writer lock for the block, recorded as run by

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,14 +22,7 @@ import pytest
 from livesession._support import fsutil, tmpfiles
 from livesession._support.fsutil import atomic_write_bytes, atomic_write_set
 
-from _helpers import child, held_by_a_process
-
-
-def _ended_pid() -> int:
-    """The pid of a process that ran and was reaped: no process here has it now."""
-    with child([sys.executable, "-c", ""]) as proc:
-        proc.wait()
-    return proc.pid
+from _helpers import ended_pid, held_by_a_process
 
 
 def _names(directory: Path) -> list[str]:
@@ -62,7 +54,7 @@ def test_a_live_writers_file_stays_though_no_process_here_has_its_pid(
     """A writer in another PID namespace (another container on the volume) counts itself a
     pid no process here has: its file is its own while it holds it, not a dead one's."""
     target = tmp_path / "livesession.prom"
-    live = tmp_path / f".livesession.prom.{_ended_pid()}.0.tmp"
+    live = tmp_path / f".livesession.prom.{ended_pid()}.0.tmp"
     live.write_bytes(b"# HELP")
     with held_by_a_process(live):
         if clean == "the next write":
@@ -122,7 +114,7 @@ def test_where_no_locks_are_taken_a_leftover_stays(
     def flock(fd: int, operation: int) -> None:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
 
-    left = tmp_path / f".out.json.{_ended_pid()}.0.tmp"
+    left = tmp_path / f".out.json.{ended_pid()}.0.tmp"
     left.write_bytes(b"{")
     monkeypatch.setattr(fcntl, "flock", flock)
     tmpfiles.remove_dead_tmp_of(tmp_path / "out.json")
