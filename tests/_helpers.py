@@ -328,6 +328,13 @@ def child(args: list[Any], **popen: Any) -> Iterator[subprocess.Popen[Any]]:
                 proc.wait()
 
 
+def ended_pid() -> int:
+    """The pid of a process that ran and was reaped: no process here has it now."""
+    with child([sys.executable, "-c", ""]) as proc:
+        proc.wait()
+    return proc.pid
+
+
 @contextlib.contextmanager
 def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subprocess.Popen[str]]:
     """Another process holds ``run_dir``'s writer lock for the block, recorded as run by
@@ -338,7 +345,7 @@ def held_by_a_child(run_dir: Path, command: str = "child") -> Iterator[subproces
 
 _HOLD_THE_SCRATCH = (
     "import fcntl, os, sys\n"
-    "held = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)\n"
+    "held = os.open(sys.argv[1], os.O_RDONLY)\n"
     "fcntl.flock(held, fcntl.LOCK_SH)\n"
     "print('held', flush=True)\n"
     "sys.stdin.read()\n"
@@ -347,8 +354,9 @@ _HOLD_THE_SCRATCH = (
 
 @contextlib.contextmanager
 def held_by_a_process(scratch: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holds the scratch directory ``scratch`` for the block, as its live
-    maker does (``tmpfiles.make_scratch``: a shared ``flock``); it is killed (SIGKILL) after."""
+    """Another process holds the scratch directory or temporary file ``scratch`` for the
+    block, as its live maker or writer does (``tmpfiles.make_scratch``, ``hold_tmp``: a
+    shared ``flock``); it is killed (SIGKILL) after."""
     with _holding_child(_HOLD_THE_SCRATCH, str(scratch)) as child:
         yield child
 

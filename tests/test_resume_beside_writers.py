@@ -9,12 +9,13 @@ are removed now.
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 from typing import TYPE_CHECKING
 
 from livesession import resume_run, verify_run
 from test_api_edges import _crashed
+
+from _helpers import held_by_a_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -24,9 +25,9 @@ _NO_SUCH_PID = 2**22 + 1  # above the largest pid_max Linux allows: no process h
 
 def test_resume_keeps_the_temporary_file_a_live_process_writes(tmp_path: Path) -> None:
     run_dir = _crashed(tmp_path / "out", "r1", desk=False)
-    with subprocess.Popen([sys.executable, "-c", "input()"], stdin=subprocess.PIPE) as other:
-        writing = run_dir / f".livesession.prom.{other.pid}.0.tmp"  # prom's, mid-write
-        writing.write_bytes(b"# HELP trader_run_info")
+    writing = run_dir / f".livesession.prom.{os.getppid()}.0.tmp"  # prom's, mid-write
+    writing.write_bytes(b"# HELP trader_run_info")
+    with held_by_a_process(writing):  # as its writer holds it (tmpfiles.hold_tmp)
         left = [
             run_dir / f".checkpoint.json.{_NO_SUCH_PID}.3.tmp",  # a killed writer's
             run_dir / f".report.html.{_NO_SUCH_PID}.0.tmp",
@@ -39,7 +40,5 @@ def test_resume_keeps_the_temporary_file_a_live_process_writes(tmp_path: Path) -
         assert [path for path in left if path.exists()] == []
         resumed.run_to_end(resumed.config.steps)
         resumed.close()
-        assert other.stdin is not None
-        other.stdin.close()
     writing.unlink()  # that process's own to rename or remove
     assert verify_run(run_dir).ok

@@ -14,7 +14,6 @@ namespace) for as long as it uses it.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pytest
 from livesession._support import tmpfiles
 from livesession._support.signals import scratch_directory
 
-from _helpers import child, held_by_a_process
+from _helpers import ended_pid, held_by_a_process
 
 _PREFIX = "livesession-replay-"
 
@@ -35,13 +34,6 @@ def _scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     return scratch
-
-
-def _ended_pid() -> int:
-    """The pid of a process that ran and was reaped: no process here has it now."""
-    with child([sys.executable, "-c", ""]) as proc:
-        proc.wait()
-    return proc.pid
 
 
 def _left(scratch: Path, pid: int, tag: str) -> Path:
@@ -70,7 +62,7 @@ def test_a_killed_containers_scratch_goes_with_the_next_though_its_pid_is_alive(
 def test_a_live_owners_scratch_stays_though_no_process_here_has_its_pid(scratch: Path) -> None:
     """An owner in another PID namespace (another container on the volume) counts itself a
     pid no process here has: its directory is its own while it holds it, not a dead one's."""
-    live = _left(scratch, _ended_pid(), "l1ve_xyz")
+    live = _left(scratch, ended_pid(), "l1ve_xyz")
     with held_by_a_process(live), scratch_directory(_PREFIX):
         pass
     assert [p.name for p in scratch.iterdir()] == [live.name]

@@ -23,7 +23,7 @@ import pytest
 
 from livesession.cli import main
 
-from _helpers import cli_child
+from _helpers import cli_child, held_by_a_process
 
 
 def _dryrun(out: Path, run_id: str) -> Path:
@@ -59,7 +59,8 @@ def test_a_killed_write_leaves_a_file_the_rerun_removes(
     other = f".events.jsonl.{_dead_pid()}.0.tmp"  # not this tool's file: resume's to remove
     for planted in (live, other):
         (run_dir / planted).write_bytes(b"")
-    assert main([command, str(run_dir)]) == 0
+    with held_by_a_process(run_dir / live):  # its writer holds it (tmpfiles.hold_tmp)
+        assert main([command, str(run_dir)]) == 0
     assert (run_dir / name).is_file()
     assert _leftovers(run_dir) == sorted([live, other])
     (run_dir / live).unlink()

@@ -27,6 +27,7 @@ from .filemode import NEW_FILE_MODE, kept_mode, set_mode
 from .madedir import in_made_dir
 from .oserrors import OwnOSError
 from .signals import held_stops
+from .tmpfiles import hold_tmp
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -136,7 +137,7 @@ def atomic_write_bytes(
     path = Path(path)
     if _written_through(path, data):
         return
-    tmp = _staged(path, data, durable=durable, name_write_errors=False, like=like)
+    tmp, held = _staged(path, data, durable=durable, name_write_errors=False, like=like)
     try:
         crashpoint("checkpoint_tmp")  # crash harness: a durable tmp file, not yet renamed
         tmp.replace(path)
@@ -146,6 +147,8 @@ def atomic_write_bytes(
         if isinstance(exc, IsADirectoryError):  # a directory where the file belongs
             raise IsADirectoryError(exc.errno, exc.strerror, str(path)) from exc
         raise
+    finally:
+        os.close(held)  # held until renamed or removed (tmpfiles.hold_tmp)
     if durable:
         fsync_dir(path.parent)
 
@@ -164,22 +167,25 @@ def atomic_write_set(
     ``like``'s mode, as there.
     """
     made: list[Path] = []
-    staged: list[tuple[Path, Path]] = []
+    staged: list[tuple[tuple[Path, int], Path]] = []
     try:
         for path, data in files:  # directories made as needed (remake: again if taken away)
             write = functools.partial(_staged, path, data, like=like)
             staged.append((in_made_dir(path.parent, made, write, remake=remake), path))
         with held_stops():  # a Ctrl-C between two renames left a new manifest, an old EV
-            for tmp, path in staged:
+            for (tmp, _), path in staged:
                 tmp.replace(path)
     except BaseException:
-        for tmp, _ in staged:
+        for (tmp, _), _path in staged:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         for directory in reversed(made):
             with contextlib.suppress(OSError):
                 directory.rmdir()
         raise
+    finally:
+        for (_, held), _path in staged:  # held until renamed or removed
+            os.close(held)
     for directory in dict.fromkeys(path.parent for path, _ in files):
         fsync_dir(directory)
 
@@ -191,8 +197,11 @@ def _staged(
     durable: bool = True,
     name_write_errors: bool = True,
     like: Path | None = None,
-) -> Path:
-    """A temporary file beside ``path`` holding ``data`` (synced when ``durable``).
+) -> tuple[Path, int]:
+    """A temporary file beside ``path`` holding ``data`` (synced when ``durable``), held.
+
+    The descriptor returned with it holds it (``tmpfiles.hold_tmp``): the caller closes it
+    once the file is renamed or removed.
 
     It has the mode of the regular file at ``path``, else of the one at ``like``, else the
     umask's (``kept_mode``), set before a byte is written.
@@ -212,19 +221,20 @@ def _staged(
             raise
         raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb", closefd=False) as handle:
             set_mode(fd, kept_mode(path, like))
             handle.write(data)
             handle.flush()
             if durable:
-                os.fsync(handle.fileno())
+                os.fsync(fd)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        os.close(fd)
         if name_write_errors and isinstance(exc, OSError) and exc.errno and exc.filename is None:
             raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         raise
-    return tmp
+    return tmp, fd
 
 
 def _written_through(path: Path, data: bytes) -> bool:
@@ -385,14 +395,18 @@ def read_regular(path: Path, limit: int) -> bytes:
 
 def _create_tmp(path: Path) -> tuple[int, Path]:
     # Names come from the pid and a counter rather than randomness; O_EXCL makes a leftover
-    # from a dead process with a reused pid a reason to take the next name, not to clobber.
+    # from a dead process with a reused pid a reason to take the next name, not to clobber,
+    # and one a clean-up took before its lock (tmpfiles.hold_tmp) a reason to make another.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(_TMP_NAME_TRIES):
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{next(_TMP_SEQUENCE)}.tmp")
         try:
-            return os.open(tmp, flags, _NEW_FILE_MODE), tmp
+            fd = os.open(tmp, flags, _NEW_FILE_MODE)
         except FileExistsError:
             continue
+        if hold_tmp(fd, tmp):
+            return fd, tmp
+        os.close(fd)
     raise FileExistsError(f"could not create a temporary file next to {path}")
 
 

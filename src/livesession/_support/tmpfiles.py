@@ -6,7 +6,9 @@ KILL``, a power cut) leaves it there. ``tmp_target`` names the file one was for,
 that lists a run's files tells a killed ``report``'s or ``prom``'s leftover from the run's;
 ``remove_dead_tmp_of`` removes the leftovers of a file's earlier, killed writes before it is
 written again, so a rerun leaves nothing behind (one a live process writes now stays: its
-rename would fail were it taken away).
+rename would fail were it taken away). Its writer holds it (``hold_tmp``: a ``flock``) from
+its creation until after the rename, and a clean-up removes only one no process holds,
+whatever the pid in its name, as with the scratch directories below.
 
 A scratch directory in the system's temporary directory (the evidence's determinism
 re-run, the kill drill, a resume's copy of its idempotency store) is named for the process
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Final
 
 __all__ = [
+    "hold_tmp",
     "make_scratch",
     "pid_alive",
     "remove_dead_scratch",
@@ -67,40 +70,73 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def hold_tmp(fd: int, tmp: Path) -> bool:
+    """Hold the temporary file ``tmp`` just made (``fd``) until ``fd`` is closed.
+
+    A shared ``flock``, let go by the kernel when the process dies, whatever its PID
+    namespace. False: a clean-up took it, before its lock, for a dead one's (its writer
+    makes another). True with no lock held on a file system that takes no locks: the
+    clean-ups keep every temporary file there.
+    """
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)  # a clean-up removing it holds it a moment
+    except OSError:
+        return True  # no locks here
+    try:
+        return os.path.samestat(os.fstat(fd), tmp.lstat())
+    except FileNotFoundError:
+        return False
+
+
 def remove_dead_tmp_of(target: Path) -> None:
     """Remove the temporary files of ``target`` that processes which ended left beside it.
 
-    Only ``.<target's name>.<pid>.<n>.tmp`` of a pid that no process holds: not this
-    process's own, nor a live one's (a second ``prom`` writing the same file at once), nor
-    any other file. Best effort: what cannot be removed stays, and the write that follows
-    says any refusal of the directory itself.
+    Only ``.<target's name>.<pid>.<n>.tmp`` that no process holds (``hold_tmp``), whatever
+    its pid (a killed container's is every container's own, 1): not a live writer's (a
+    second ``prom`` writing the same file at once, this process's own), nor one that cannot
+    be told (no locks there), nor any other file. Best effort: what cannot be removed stays,
+    and the write that follows says any refusal of the directory itself.
     """
     prefix = f".{target.name}."
     for tmp in target.parent.glob(f"{glob.escape(prefix)}*.tmp"):
         found = _TMP.fullmatch(tmp.name)
-        if found is None or found["name"] != target.name:
-            continue
-        pid = int(found["pid"])
-        if pid != os.getpid() and not pid_alive(pid):
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        if found is not None and found["name"] == target.name:
+            _remove_unheld_tmp(tmp)
 
 
 def remove_dead_tmp(directory: Path) -> None:
     """Remove the ``.<name>.<pid>.<n>.tmp`` files in ``directory`` of processes that ended.
 
-    A process killed mid-write leaves one; a process that lives is writing it now (a
+    A process killed mid-write leaves one; one a process holds is being written now (a
     ``report`` or ``prom`` writing ``report.html`` or ``livesession.prom`` beside a run
-    being resumed), and its rename would fail were its file taken away. A name that
-    carries no pid, or this process's own (a leftover of a process whose pid it reused),
-    is a leftover.
+    being resumed), and its rename would fail were its file taken away: it stays, as one
+    that cannot be told does (no locks there). A name that carries no pid is a leftover.
     """
     for tmp in directory.glob(".*.tmp"):
-        found = _TMP.fullmatch(tmp.name)
-        pid = 0 if found is None else int(found["pid"])
-        if pid not in (0, os.getpid()) and pid_alive(pid):
-            continue
-        tmp.unlink(missing_ok=True)
+        if _TMP.fullmatch(tmp.name) is not None:
+            _remove_unheld_tmp(tmp)
+        else:
+            tmp.unlink(missing_ok=True)
+
+
+def _remove_unheld_tmp(tmp: Path) -> None:
+    """Remove the temporary file ``tmp`` if no process holds it; best effort.
+
+    Held meanwhile (an exclusive lock), so that a writer that just made it waits for the
+    end and makes another, and removed only while its name is still the file held.
+    """
+    try:
+        held = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return  # gone, a symlink, or not ours to read: it stays
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: BlockingIOError; no locks
+        if os.path.samestat(os.fstat(held), tmp.lstat()):
+            tmp.unlink()
+    except OSError:
+        pass
+    finally:
+        os.close(held)
 
 
 def scratch_prefix(prefix: str) -> str:
