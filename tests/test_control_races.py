@@ -20,7 +20,7 @@ import pytest
 from livesession import DryrunConfig, _control_effects, control, create_run, resume_run
 from livesession._artifacts import names
 from livesession._cli_runs import _session_log
-from livesession._rundir import lock
+from livesession._rundir import holderread, lock
 from livesession._rundir.livecut import checkpointed_bytes
 from livesession._rundir.lock import holder_of
 from livesession._rundir.watch import RunWatch
@@ -119,8 +119,8 @@ def test_a_command_as_a_resume_takes_the_lock_finds_the_resume_not_the_dead_writ
     fd = os.open(path, os.O_RDWR)
     try:
         assert lock._try_lock(fd)  # the resume takes the lock; its name comes a moment later
-        monkeypatch.setattr(
-            lock, "time", types.SimpleNamespace(sleep=lambda _: name(os.getpid(), "resume"))
+        monkeypatch.setattr(  # the name read again a moment later (holderread's pause)
+            holderread, "time", types.SimpleNamespace(sleep=lambda _: name(os.getpid(), "resume"))
         )
         holder = holder_of(tmp_path)
     finally:

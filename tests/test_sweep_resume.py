@@ -24,9 +24,15 @@ MYDESK = Path(__file__).resolve().parents[1] / "examples" / "mydesk"
 
 @pytest.fixture(autouse=True)
 def _mydesk_as_it_was() -> Iterator[None]:
-    """sys.modules' mydesk as before the test: its copy in tmp_path, imported by a resume
-    here, would otherwise stand in for the package in the next test on this worker."""
+    """No mydesk imported while the test runs, and sys.modules' mydesk as before it after.
+
+    The examples' mydesk an earlier test on this worker imported would stand in for the
+    sweep's copy in tmp_path (the run would record its file), and the copy a resume here
+    imports would stand in for the package in the next test.
+    """
     before = {name: module for name, module in sys.modules.items() if _is_mydesk(name)}
+    for name in before:
+        del sys.modules[name]
     yield
     for name in [name for name in sys.modules if _is_mydesk(name)]:
         del sys.modules[name]
