@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import glob
 import os
 import re
@@ -36,7 +37,10 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = [
     "hold_tmp",
@@ -78,12 +82,21 @@ def hold_tmp(fd: int, tmp: Path) -> bool:
     makes another). True with no lock held on a file system that takes no locks: the
     clean-ups keep every temporary file there.
     """
+    return _held_shared(fd, tmp) is not False
+
+
+def _held_shared(fd: int, path: Path) -> bool | None:
+    """A shared ``flock`` on ``fd``, just opened at ``path``, and whether it is still there.
+
+    True: held, ``path`` is still the file or directory ``fd`` is. False: a clean-up took it
+    before the lock (it holds it a moment as it removes it). None: no locks here.
+    """
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)  # a clean-up removing it holds it a moment
     except OSError:
-        return True  # no locks here
+        return None
     try:
-        return os.path.samestat(os.fstat(fd), tmp.lstat())
+        return os.path.samestat(os.fstat(fd), path.lstat())
     except FileNotFoundError:
         return False
 
@@ -129,12 +142,21 @@ def _remove_unheld_tmp(tmp: Path) -> None:
         held = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return  # gone, a symlink, or not ours to read: it stays
+    with contextlib.suppress(OSError):
+        _remove_if_unheld(held, tmp, Path.unlink)
+
+
+def _remove_if_unheld(held: int, path: Path, remove: Callable[[Path], object]) -> None:
+    """``remove(path)`` if no process holds it (``held``, opened at it), then close ``held``.
+
+    Held meanwhile (an exclusive lock), so that a maker that just made it waits for the end
+    and makes another; removed only while ``path`` is still what ``held`` is. OSError when a
+    process holds it (``BlockingIOError``) or locks cannot be taken here: it stays.
+    """
     try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: BlockingIOError; no locks
-        if os.path.samestat(os.fstat(held), tmp.lstat()):
-            tmp.unlink()
-    except OSError:
-        pass
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.path.samestat(os.fstat(held), path.lstat()):
+            remove(path)
     finally:
         os.close(held)
 
@@ -163,18 +185,12 @@ def make_scratch(prefix: str) -> tuple[Path, int | None]:
             held = _opened(made)
         except FileNotFoundError:  # removed as a dead one's already
             continue
-        try:
-            fcntl.flock(held, fcntl.LOCK_SH)  # a clean-up removing it holds it a moment
-        except OSError:
-            os.close(held)
-            return made, None  # no locks here
-        try:
-            same = os.path.samestat(os.fstat(held), made.lstat())
-        except FileNotFoundError:
-            same = False
+        same = _held_shared(held, made)
         if same:
             return made, held
         os.close(held)
+        if same is None:
+            return made, None  # no locks here
 
 
 def remove_scratch(made: Path, held: int | None) -> None:
@@ -212,9 +228,4 @@ def _remove_unheld(entry: Path) -> None:
     Held meanwhile (an exclusive lock), so that its maker, had it just made it, waits for
     the end and makes another.
     """
-    held = _opened(entry)
-    try:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held: BlockingIOError; no locks: kept
-        shutil.rmtree(entry, ignore_errors=True)
-    finally:
-        os.close(held)
+    _remove_if_unheld(_opened(entry), entry, functools.partial(shutil.rmtree, ignore_errors=True))
