@@ -135,6 +135,30 @@ def test_evidence_and_the_drill_of_a_crashed_sweep_run_say_what_status_says(
     assert sorted(path.name for path in run_dir.iterdir()) == before  # nothing was written
 
 
+@pytest.mark.parametrize("verb", ["ack", "kill", "stop"])
+def test_a_signal_to_a_crashed_sweep_run_says_what_status_says(tmp_path, monkeypatch, capsys, verb):
+    """Bug: `livesession ack` (`kill`, `stop`) of such a run, no process writing it, said
+    `pid N ended: unfinished (no C2_DRYRUN_STOP): continue it with `livesession resume
+    DIR``, which refuses it (the package is not searched). It now says what status says."""
+    run_dir, here = _crashed_sweep_run(tmp_path, monkeypatch)
+    monkeypatch.chdir(here)
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
+    capsys.readouterr()
+    main([verb, str(run_dir), "--timeout", "1"])
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert f"unfinished (no C2_DRYRUN_STOP): {_said(here / 'mydesk' / 'breakout.py', here)}" in (
+        err
+    )
+    assert "livesession resume" not in err.replace(f"PYTHONPATH={here} livesession resume", "")
+    after = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
+    assert after == before  # nothing was sent, nothing written
+    monkeypatch.chdir(tmp_path)  # as the words say: resume_run from a script importing mydesk
+    monkeypatch.syspath_prepend(str(here))
+    with resume_run(run_dir) as session:
+        assert session.run_to_end(300).steps == 300
+
+
 def test_evidence_of_a_sealed_sweep_run_names_the_folder_to_the_command(
     tmp_path, monkeypatch, capsys
 ):

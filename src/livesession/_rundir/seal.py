@@ -42,6 +42,7 @@ from .._domain.reasons import LEASE_LOST
 from .._exceptions import RunDirectoryError
 from .._support.text import command
 from .leaselost import lease_backend, reset_of, was_reset
+from .sourcefiles import unfound_said
 from .supplied import from_python, objects_given
 
 if TYPE_CHECKING:
@@ -226,7 +227,9 @@ def _continued(run_dir: Path) -> str:
     cannot rebuild (``ack`` of it said to continue it with ``livesession resume``).
     """
     objects = objects_given(read_json_object(run_dir / names.CONFIG))
-    return from_python(run_dir, objects) if objects else resume_advice(run_dir)
+    if objects:
+        return from_python(run_dir, objects)
+    return unfound_said(run_dir) or resume_advice(run_dir)  # a sweep's code, not searched
 
 
 def operator_settles(run_dir: Path, nothing: str) -> str:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .._domain.config import DryrunConfig
-from .._exceptions import PluginError
+from .._exceptions import LiveSessionError, PluginError
 from .._support.fsutil import file_digest
 from .._support.references import locate
 from .supplied import check_sources
 
-__all__ = ["check_source_files", "refuse_unfound_sources"]
+__all__ = ["check_source_files", "refuse_unfound_sources", "unfound_said"]
 
 
 def _referenced(record: object) -> bool:
@@ -83,6 +83,25 @@ def refuse_unfound_sources(
             continue
         if locate(str(record["module"]), base) is None and _left_at(record) is not None:
             raise PluginError(_unfound(role, record, base, sealed=sealed))
+
+
+def unfound_said(run_dir: Path) -> str:
+    """What ``refuse_unfound_sources`` says of the run in ``run_dir``, or "".
+
+    For the words of a signal to a crashed run (``ack``, ``kill``, ``stop``), which said to
+    continue it with ``livesession resume`` where that refuses it. "" too for a run whose
+    config or record cannot be read: the signal's own words stand then.
+    """
+    from .layout import read_run_config  # noqa: PLC0415 - layout imports seal
+
+    try:
+        cfg, meta = read_run_config(run_dir)  # the sources as resume reads them
+        refuse_unfound_sources(cfg, meta.get("sources") or {}, {})
+    except PluginError as exc:
+        return str(exc)
+    except (LiveSessionError, OSError):
+        return ""
+    return ""
 
 
 def _left_at(record: Mapping[str, Any]) -> Path | None:
