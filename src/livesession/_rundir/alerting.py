@@ -20,7 +20,7 @@ from .._support.references import not_a
 from .._support.secrets import redact_text
 from .._support.text import valid_text
 from .._typing import AlertSink
-from .holder import writer_command
+from .holder import program_name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,7 +76,7 @@ def run_place(run_dir: Path) -> dict[str, str]:
     signal only the CLI: an application's run (``uvicorn``) has its own controls.
     """
     where = valid_text(redact_text(os.path.abspath(run_dir)))  # noqa: PTH100 - not resolved
-    program = writer_command("dryrun").rsplit(" ", 1)[0]
+    program = program_name()
     return {
         "run_dir": where,
         "host": socket.gethostname(),

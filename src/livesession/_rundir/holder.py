@@ -17,7 +17,7 @@ import attrs
 from .._exceptions import RunHeld
 from .shellrefs import referred_as
 
-__all__ = ["Holder", "held_refusal", "writer_command"]
+__all__ = ["Holder", "held_refusal", "program_name", "writer_command"]
 
 
 @attrs.frozen
@@ -82,7 +82,12 @@ def held_refusal(
 
 
 def writer_command(verb: str) -> str:
-    """How a holder names itself: the program's name and the verb (``livesession resume``).
+    """How a holder names itself: the program's name and the verb (``livesession resume``)."""
+    return f"{program_name()} {verb}"
+
+
+def program_name() -> str:
+    """The name of the program this process runs, as a holder names itself (``livesession``).
 
     The CLI is ``livesession`` however it was started (its script, ``python -m
     livesession``, ``python -m livesession.cli``); a package run as ``python -m desk`` is
@@ -97,4 +102,4 @@ def writer_command(verb: str) -> str:
         name = path.parent.name or name
     elif path.name == "cli.py" and path.parent.name == "livesession":
         name = "livesession"  # python -m livesession.cli
-    return f"{name} {verb}"
+    return name

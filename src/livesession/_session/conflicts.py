@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from .._domain.decimal import plain
+from .._domain.decimal import ZERO, plain
 from .._exceptions import IdempotencyConflict
 from .._support.signals import STOPS_RAISED
 from .._typing import PositionVenue
@@ -64,9 +64,9 @@ def _differences(p: SessionContext) -> str:
         return ""
     run = p.book.positions
     apart = [
-        (symbol, venue.get(symbol, Decimal(0)), run.get(symbol, Decimal(0)))
+        (symbol, there, here)
         for symbol in sorted(set(venue) | set(run))
-        if venue.get(symbol, Decimal(0)) != run.get(symbol, Decimal(0))
+        if (there := venue.get(symbol, ZERO)) != (here := run.get(symbol, ZERO))
     ]
     said = [
         f"{symbol} {_held(there)} at the venue, {_held(here)} in the run"

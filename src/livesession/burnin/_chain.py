@@ -141,8 +141,8 @@ class Chain:
                 f"the session stopped at step {steps} of {planned} planned"
                 + (f" ({why})" if why else "")
             )
-        elif unplayed(rows, steps, planned):
-            lines.append(unplayed(rows, steps, planned))
+        elif left := unplayed(rows, steps, planned):
+            lines.append(left)
         for halt in self.halts.found:
             left = steps - last_turn(halt)
             to_the_end = f"to the end of the run ({left} of its {steps} steps without a new order)"
