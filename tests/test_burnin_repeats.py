@@ -9,6 +9,7 @@ match``. The verdict stays the criteria's; a note now says what the evidence fou
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -77,6 +78,12 @@ def test_no_note_before_the_evidence_or_of_another_runs_manifest(
     }
     (run / "manifest.json").write_bytes(orjson.dumps(other))
     assert not [n for n in _burnin(run, capsys)[1]["notes"] if "NOT VERIFIED" in n]
+    # This run's, hand-edited to no problem lines: where the runs part, as recorded.
+    head = hashlib.sha256((run / "audit.jsonl").read_bytes().splitlines()[-1]).hexdigest()
+    mine = other | {"run_id": "nd", "audit_head": head, "problems": "\n".join(["x"] * 3)}
+    (run / "manifest.json").write_bytes(orjson.dumps(mine))
+    said = f'{_SAID}the determinism re-run does not match: "events.jsonl line 9"'
+    assert _burnin(run, capsys)[1]["notes"] == [said]
 
 
 def test_a_deterministic_run_verified_by_its_evidence_gets_no_such_note(

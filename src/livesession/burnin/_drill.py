@@ -51,6 +51,8 @@ EVIDENCE_DRILL: Final = "evidence kill drill (a re-run on the simulated venue)"
 BURNIN_DRILL: Final = "burnin --drill (a kill drill re-run on the simulated venue)"
 _MISMATCH: Final = "the determinism re-run does not match"
 """How the evidence's problem line of a determinism mismatch begins (``mismatch_said``)."""
+_SAID_MAX: Final = 2000
+"""The longest such line a note quotes (the evidence's are far shorter)."""
 
 
 def kill_drill(
@@ -298,7 +300,9 @@ def evidence_mismatch(run_dir: Path, *, run_id: object, head: str | None) -> str
         (p for p in lines if p.startswith(_MISMATCH)),
         f"{_MISMATCH}: {quoted(where)}" if where else _MISMATCH,
     )
-    return f"the evidence in manifest.json says NOT VERIFIED: {redact_text(' '.join(said.split()))}"
+    said = redact_text(" ".join(said.split()))  # one line; a hand-edited one redacted, cut
+    said = said if len(said) <= _SAID_MAX else f"{said[: _SAID_MAX - 3]}..."
+    return f"the evidence in manifest.json says NOT VERIFIED: {said}"
 
 
 def _manifest(path: Path) -> dict[str, Any] | str:
