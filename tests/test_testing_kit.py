@@ -1025,7 +1025,8 @@ class TestFailureMatrix:
                 None,
                 (
                     ", and so do two uninterrupted runs' (not the resume: the strategy is not"
-                    " deterministic; an unseeded random source, the wall clock, or state one run"
+                    " deterministic; an unseeded random source (uuid4() too), the wall clock,"
+                    " id(), threads that race, or state one run"
                     " leaves to the next (module-level or class-level state, a cache, a list or"
                     " dict bound in the factory (a functools.partial's argument))?) event "
                 ),
@@ -1035,7 +1036,8 @@ class TestFailureMatrix:
                 None,
                 (
                     ", and so do two uninterrupted runs' (not the resume: the strategy is not"
-                    " deterministic; an unseeded random source, the wall clock, or state one run"
+                    " deterministic; an unseeded random source (uuid4() too), the wall clock,"
+                    " id(), threads that race, or state one run"
                     " leaves to the next (module-level or class-level state, a cache, a list or"
                     " dict bound in the factory (a functools.partial's argument))?) event "
                 ),
@@ -1045,7 +1047,8 @@ class TestFailureMatrix:
                 None,
                 (
                     ", and so do two uninterrupted runs' (not the resume: the strategy is not"
-                    " deterministic; an unseeded random source, the wall clock, or state one run"
+                    " deterministic; an unseeded random source (uuid4() too), the wall clock,"
+                    " id(), threads that race, or state one run"
                     " leaves to the next (module-level or class-level state, a cache, a list or"
                     " dict bound in the factory (a functools.partial's argument))?) event "
                 ),
@@ -1085,8 +1088,9 @@ class TestFailureMatrix:
         assert (
             "crash-resume equivalence: killed after step 15 and resumed, the run's events"
             " differ from an uninterrupted run's in their first 3 steps, before the kill (not"
-            " the resume: the strategy is not deterministic; an unseeded random source, the"
-            " wall clock, or state one run leaves to the next (module-level or class-level"
+            " the resume: the strategy is not deterministic; an unseeded random source"
+            " (uuid4() too), the wall clock, id(), threads that race, or state one run"
+            " leaves to the next (module-level or class-level"
             " state, a cache, a list or dict bound in the factory (a functools.partial's"
             " argument))?) event "
         ) in message

@@ -70,7 +70,7 @@ from ._criteria import (
     none_of,
     verified,
 )
-from ._drill import UNMEASURED, burnin_drill, kill_drill, measured_flatten
+from ._drill import UNMEASURED, burnin_drill, evidence_mismatch, kill_drill, measured_flatten
 from ._review import path_lines, paths_said, provenance, read_and_ran
 from ._together import batch_lines, batch_record
 
@@ -193,8 +193,13 @@ def _judge(
     drill: dict[str, Any] | None,
     verification: VerifyResult | None,
     standing: RunStatus | None = None,
+    evidence_said: bool = False,
 ) -> Callable[[Path | None], dict[str, Any]]:
-    """``evaluate_run`` for any ``named``, the run read once: the output's and the reports'."""
+    """``evaluate_run`` for any ``named``, the run read once: the output's and the reports'.
+
+    ``evidence_said``: a note says what this run's ``manifest.json`` found of its determinism
+    re-run when it did not match (``burnin``'s; ``evidence``, writing a new one, reads none).
+    """
     # One pass over a stream of the events: a long run's are never all held at once.
     chain = Chain(iter_records(run_dir / names.EVENTS))
     t = thresholds
@@ -218,6 +223,7 @@ def _judge(
     # What it read and ran, and the failure paths it went through: said, never judged.
     review = provenance(run_dir) | {"failure_paths": chain.paths.listed(run_dir, measured)}
     changed, meta = "", read_json_object(run_dir / names.RUN_META)
+    repeats = evidence_mismatch(run_dir, run_id=run_id, head=head) if evidence_said else ""
     if verification is not None:
         version = meta.get("version")
         changed = run_json_changed(started.get("version"), version)
@@ -261,7 +267,8 @@ def _judge(
             "ok": ok,
             "verdict": _verdict(ok, skipped),
             "not_measured": skipped,
-            "notes": chain.ended(unsealed_by(standing), file_rows(meta)),
+            "notes": chain.ended(unsealed_by(standing), file_rows(meta))
+            + ([repeats] if repeats else []),
             "criteria": criteria,
             "counts": {
                 "signals": chain.signals,
@@ -323,6 +330,7 @@ def run_burnin(
                 thresholds,
                 drill=burnin_drill(d) if drill else None,
                 verification=verify_run(d),
+                evidence_said=True,
             )
             for d in run_dirs
         ]

@@ -29,6 +29,7 @@ from .._rundir.plugins import check_recorded_sources, not_rebuilt
 from .._rundir.rerunnable import unrepeatable
 from .._support.fsutil import raise_if_refused
 from .._support.oserrors import cwd_kept, scratch_way_out
+from .._support.secrets import redact_text
 from .._support.signals import scratch_directory
 from .._support.text import command
 from ._criteria import quoted
@@ -38,6 +39,7 @@ __all__ = [
     "EVIDENCE_DRILL",
     "UNMEASURED",
     "burnin_drill",
+    "evidence_mismatch",
     "kill_drill",
     "measured_flatten",
 ]
@@ -47,6 +49,10 @@ UNMEASURED: Final = ("not_measured", "not_applicable")
 """A drill's statuses that measured nothing (the reason is in its ``reason``)."""
 EVIDENCE_DRILL: Final = "evidence kill drill (a re-run on the simulated venue)"
 BURNIN_DRILL: Final = "burnin --drill (a kill drill re-run on the simulated venue)"
+_MISMATCH: Final = "the determinism re-run does not match"
+"""How the evidence's problem line of a determinism mismatch begins (``mismatch_said``)."""
+_SAID_MAX: Final = 2000
+"""The longest such line a note quotes (the evidence's are far shorter)."""
 
 
 def kill_drill(
@@ -268,6 +274,35 @@ def _manifest_drill(path: Path, *, run_id: object, head: str | None) -> dict[str
         )
     why = _not_this_run(document, run_id, head)
     return _invalid(why) if why else drill | {"recorded_in": names.MANIFEST}
+
+
+def evidence_mismatch(run_dir: Path, *, run_id: object, head: str | None) -> str:
+    """What this run's ``manifest.json`` says of a determinism re-run that did not match.
+
+    ``the evidence in manifest.json says NOT VERIFIED: the determinism re-run does not match:
+    events.jsonl line 10 (...) (is strategy '...' deterministic? ...)``, or "" when it says
+    nothing of the kind: no manifest, another run's (its run id or audit head not this
+    run's, which the flatten criterion says), or a re-run that matched or was not made. A
+    deterministic strategy's re-run matches, so nothing is said of it; the criteria count
+    what one run did, and this says whether that run repeats.
+    """
+    path = run_dir / names.MANIFEST
+    document = _manifest(path) if path.is_file() else {}
+    if isinstance(document, str) or not document or _not_this_run(document, run_id, head):
+        return ""
+    determinism = document.get("determinism")
+    if not isinstance(determinism, dict) or determinism.get("status") != "MISMATCH":
+        return ""
+    problems = document.get("problems")
+    lines = [p for p in problems if isinstance(p, str)] if isinstance(problems, list) else []
+    where = determinism.get("first_difference")
+    said = next(
+        (p for p in lines if p.startswith(_MISMATCH)),
+        f"{_MISMATCH}: {quoted(where)}" if where else _MISMATCH,
+    )
+    said = redact_text(" ".join(said.split()))  # one line; a hand-edited one redacted, cut
+    said = said if len(said) <= _SAID_MAX else f"{said[: _SAID_MAX - 3]}..."
+    return f"the evidence in manifest.json says NOT VERIFIED: {said}"
 
 
 def _manifest(path: Path) -> dict[str, Any] | str:

@@ -34,6 +34,8 @@ _OUTSIDE: Final = (
 """State kept outside the strategy (or feed) object: shared by every object the factory
 makes in one process, lost with that process. A list bound in a ``functools.partial``
 (``partial(make, window=[])``) is one: every strategy the partial makes appends to it."""
+_VARIES: Final = "an unseeded random source (uuid4() too), the wall clock, id(), threads that race"
+"""What makes two runs in one process differ, besides state kept outside the object."""
 
 
 def first_difference(
@@ -88,16 +90,16 @@ def resume_difference(
         shown = first_difference(straight, again, names=("first run", "second run"))
         return (
             f"{said}, and so do two uninterrupted runs' (not the resume: the {who} is not"
-            f" deterministic; an unseeded random source, the wall clock, or state one run"
-            f" leaves to the next ({_OUTSIDE})?) {shown}"
+            f" deterministic; {_VARIES}, or state one run leaves to the next ({_OUTSIDE})?)"
+            f" {shown}"
         )
     step = _parted_in(straight, resumed)
     if step is not None and step < kill_after:
         who = "feed" if bar_first(straight, resumed) else "strategy"
         return (
             f"{said} in their first {step + 1} steps, before the kill (not the resume: the"
-            f" {who} is not deterministic; an unseeded random source, the wall clock, or"
-            f" state one run leaves to the next ({_OUTSIDE})?)"
+            f" {who} is not deterministic; {_VARIES}, or state one run leaves to the next"
+            f" ({_OUTSIDE})?)"
             f" {first_difference(straight, resumed)}"
         )
     if bar_first(straight, resumed):
