@@ -21,6 +21,7 @@ lock, is ``holderread``'s (re-exported here).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import gc
 import json
@@ -37,7 +38,7 @@ import attrs
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError
-from .._support.dirlock import whole_file
+from .._support.dirlock import NO_LOCKS, whole_file
 from .._support.fsutil import open_update, refuse_special
 from .dirhold import OFD_SETLK, hold_directory, open_directory
 from .holder import Holder, held_refusal, writer_command
@@ -80,6 +81,11 @@ def _try_lock(fd: int) -> bool:
         return False
     except PermissionError:  # some systems say EACCES for a held POSIX-style lock
         return False
+    except OSError as exc:  # a file system that takes no locks, said as one whatever it said
+        if exc.errno in NO_LOCKS and exc.errno != errno.ENOLCK:  # `Operation not supported`
+            said = f"{os.strerror(errno.ENOLCK)} ({exc.strerror or exc})"
+            raise OSError(errno.ENOLCK, said) from exc
+        raise
     return True
 
 
