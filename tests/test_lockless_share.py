@@ -54,6 +54,28 @@ def _template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _no_locks(monkeypatch: pytest.MonkeyPatch, share: Path, code: int) -> None:
+    """Every ``flock`` and lock ``fcntl`` on a file under ``share`` raises ``code``."""
+    real_flock, real_fcntl = fcntl.flock, fcntl.fcntl
+
+    def on_share(fd: object) -> bool:
+        number = fd if isinstance(fd, int) else fd.fileno()  # type: ignore[attr-defined]
+        return str(Path(f"/proc/self/fd/{number}").readlink()).startswith(f"{share}/")
+
+    def flock(fd: int, operation: int) -> None:
+        if on_share(fd):
+            raise OSError(code, os.strerror(code))
+        real_flock(fd, operation)
+
+    def fcntl_(fd: int, command: int, arg: object = 0) -> object:
+        if command in _LOCK_CALLS and on_share(fd):
+            raise OSError(code, os.strerror(code))
+        return real_fcntl(fd, command, arg)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+    monkeypatch.setattr(fcntl, "fcntl", fcntl_)
+
+
 @pytest.fixture(name="share")
 def _share(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of the runs in ``tmp_path/share``, where no lock can be taken or asked.
@@ -64,24 +86,7 @@ def _share(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
     share = tmp_path / "share"
     for name in ("shared", "crashed"):
         shutil.copytree(template / name, share / name)
-    real_flock, real_fcntl = fcntl.flock, fcntl.fcntl
-
-    def on_share(fd: object) -> bool:
-        number = fd if isinstance(fd, int) else fd.fileno()  # type: ignore[attr-defined]
-        return str(Path(f"/proc/self/fd/{number}").readlink()).startswith(f"{share}/")
-
-    def flock(fd: int, operation: int) -> None:
-        if on_share(fd):
-            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
-        real_flock(fd, operation)
-
-    def fcntl_(fd: int, command: int, arg: object = 0) -> object:
-        if command in _LOCK_CALLS and on_share(fd):
-            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
-        return real_fcntl(fd, command, arg)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(fcntl, "flock", flock)
-    monkeypatch.setattr(fcntl, "fcntl", fcntl_)
+    _no_locks(monkeypatch, share, errno.ENOLCK)
     yield share
     monkeypatch.undo()
     assert main(["resume", str(share / "crashed"), "-q"]) == 0
@@ -139,3 +144,21 @@ def test_a_crashed_run_on_a_share_without_locks_says_it_cannot_resume_there(shar
         assert "its file system takes no locks" in said, said
     assert _files(run) == before
     assert not (share / "new").exists()
+
+
+@pytest.mark.parametrize("code", [errno.EOPNOTSUPP, errno.EINVAL])
+def test_a_lock_refused_in_other_words_is_said_as_no_locks(code, tmp_path, monkeypatch, capsys):
+    """``Operation not supported`` (a FUSE or SMB mount), not ``No locks available``.
+
+    The run was refused all the same, but its line named no file system: ``cannot create
+    run DIR: Operation not supported; nothing was left behind``.
+    """
+    share = tmp_path / "share"
+    share.mkdir()
+    _no_locks(monkeypatch, share, code)
+    assert main(["dryrun", "--out", str(share), "--run-id", "new", "--steps", "5", "-q"]) == 2
+    said = capsys.readouterr().err.strip()
+    assert said.startswith(f"livesession: error: cannot create run {share / 'new'}: "), said
+    assert f"No locks available ({os.strerror(code)}): its file system takes no locks" in said
+    assert said.endswith("nothing was left behind"), said
+    assert list(share.iterdir()) == []

@@ -58,6 +58,7 @@ from ._domain.lifecycle import SessionState, SessionStatus
 from ._domain.reasons import LEASE_LOST
 from ._exceptions import LiveSessionError, PluginError, SinkFailure, StoreFailure
 from ._rundir.layout import free_run_id
+from ._rundir.locallocks import say_local_only_locks
 from ._rundir.seal import claimed_seal
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._support.anchor import paths_as_given
@@ -320,6 +321,7 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     stream = LineLog(run_dir / names.SESSION_LOG)
     try:
         configure_logging(cast("TextIO", stream), level=getattr(logging, level.upper()))
+        say_local_only_locks(run_dir)  # a share another host may write too: said as it starts
         try:
             yield
         finally:

@@ -27,7 +27,8 @@ a run reads) and ``venue`` (a venue feed and its journal). What the tools read o
 ``lock`` (one writer per run; ``holder``: who holds it, and a refusal's words;
 ``holderread``: who holds it, read without taking the lock;
 ``dirhold``: its hold on the directory itself, seen when
-``writer.lock`` was deleted; ``holderproc``: whether the holder's process is a CLI writer
+``writer.lock`` was deleted; ``locallocks``: a mount whose locks are this host's only;
+``holderproc``: whether the holder's process is a CLI writer
 of the run, or stopped; ``shellrefs``: where this process still refers to the session
 holding it, an interactive shell's ``Out[2]`` or ``_``), ``livecut`` (a live run cut at
 its last checkpoint),

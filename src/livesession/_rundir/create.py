@@ -32,7 +32,7 @@ from .backing import pg_dsn, pg_timeout
 from .brokers import BrokerFactory, open_broker
 from .data import check_data_opens, data_record, pin_data
 from .factory import built_by_factory, factory_name
-from .layout import LOCAL_BACKENDS, STORES, Backing, taken_as, write_run_files
+from .layout import LOCAL_BACKENDS, STORES, Backing, refuse_no_room, taken_as, write_run_files
 from .lock import RunLock, held_refusal, holder_soon, living_holder, writer_command
 from .memoryids import refuse_memory_ids
 from .plugins import (
@@ -408,6 +408,7 @@ def _claimed(out_dir: Path, run_dir: Path, made: list[Path], where: str) -> bool
     """
     with taken_as(where):
         _refuse_existing(run_dir)
+        refuse_no_room(run_dir)  # a path a temporary file's name would take past PATH_MAX
         return _make_run_dir(out_dir, run_dir, made)
 
 

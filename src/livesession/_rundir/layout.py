@@ -39,6 +39,7 @@ from .._exceptions import (
     UnrecordablePath,
 )
 from .._support.fsutil import atomic_write_bytes
+from .._support.pathroom import no_room
 from .._support.text import command
 from .._version import __version__
 from .drift import config_changed, drift_from_checkpoint
@@ -55,6 +56,7 @@ __all__ = [
     "lease_path",
     "read_run_config",
     "read_run_meta",
+    "refuse_no_room",
     "refuse_other_release",
     "refuse_resume_of_other_release",
     "write_run_files",
@@ -65,6 +67,12 @@ LEASE_DIR: Final = ".leases"
 LOCAL_BACKENDS: Final = ("memory", "jsonl", "sqlite")
 SOURCES: Final = "sources"
 """The key of ``config.json`` that keeps the plug-ins' source records (not a setting)."""
+_KEPT: Final = (
+    *(name for kind in names.RESUME_OPENS for name in kind),
+    *(names.CONFIG, names.RUN_META, names.TIMINGS, names.VENUE_PAUSE),
+    f"{names.IDEMPOTENCY_SQLITE}-journal",
+)
+"""Every file a run keeps in its directory, for the room their paths need (``no_room``)."""
 
 
 @attrs.frozen
@@ -298,6 +306,15 @@ def read_run_config(
     if isinstance(base_dir, str) and cfg.base_dir is None:
         cfg = attrs.evolve(cfg, base_dir=base_dir)
     return cfg, meta
+
+
+def refuse_no_room(run_dir: Path) -> None:
+    """Refuse to create ``run_dir`` where the paths of the files a run keeps are too long."""
+    if room := no_room(run_dir, _KEPT):
+        raise RunDirectoryError(
+            f"cannot create run {run_dir}: {room}: put the run where its path is shorter; "
+            "nothing was left behind"
+        )
 
 
 def free_run_id(out: Path, cfg: DryrunConfig) -> str:

@@ -14,13 +14,15 @@ lock for an instant could make a starting writer fail.
 The file's content names the holder (pid, host, since when, command) for the one-line
 refusal a second writer prints and for ``livesession status``; the content alone proves
 nothing (a killed holder leaves it behind), the lock does. Run directories are local: a
-network file system's locks are not trusted here. The readers' side, which never takes the
+network file system's locks are not trusted here (one whose locks are this host's only is
+said in the log: ``locallocks``). The readers' side, which never takes the
 lock, is ``holderread``'s (re-exported here).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import gc
 import json
@@ -37,8 +39,9 @@ import attrs
 
 from .._artifacts import names
 from .._exceptions import RunDirectoryError
-from .._support.dirlock import whole_file
+from .._support.dirlock import NO_LOCKS, whole_file
 from .._support.fsutil import open_update, refuse_special
+from .._support.logging import logs_on
 from .dirhold import OFD_SETLK, hold_directory, open_directory
 from .holder import Holder, held_refusal, writer_command
 from .holderproc import CLI_WRITERS, not_a_cli_writer, stop_advice, stopped
@@ -51,6 +54,7 @@ from .holderread import (
     refuse_if_held,
     removed_holder,
 )
+from .locallocks import say_local_only_locks
 from .shellrefs import let_go_kept
 
 __all__ = [
@@ -80,6 +84,11 @@ def _try_lock(fd: int) -> bool:
         return False
     except PermissionError:  # some systems say EACCES for a held POSIX-style lock
         return False
+    except OSError as exc:  # a file system that takes no locks, said as one whatever it said
+        if exc.errno in NO_LOCKS and exc.errno != errno.ENOLCK:  # `Operation not supported`
+            said = f"{os.strerror(errno.ENOLCK)} ({exc.strerror or exc})"
+            raise OSError(errno.ENOLCK, said) from exc
+        raise
     return True
 
 
@@ -282,6 +291,8 @@ class RunLock:
                 command=command,
             )
             _write_name(fd, holder)
+            if logs_on():  # an application's log; the CLI's says it as it starts
+                say_local_only_locks(run_dir)
             return cls(run_dir, opened, holder, before)
         except BaseException:
             _let_go_taken(run_dir, opened, before, ours=ours)

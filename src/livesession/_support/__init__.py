@@ -1,6 +1,8 @@
 """Plumbing with no domain knowledge: atomic files, crash points, redaction, logs.
 
-Files: ``fsutil`` (atomic replacement), ``torn`` (a torn tail cut aside), ``madedir`` (a directory
+Files: ``fsutil`` (atomic replacement), ``dirsync`` (a directory's entries synced, where its
+file system can), ``pathroom`` (room under ``PATH_MAX`` for a directory's files), ``torn``
+(a torn tail cut aside), ``madedir`` (a directory
 another process may be making too), ``filemode`` (the permission
 bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``linescan`` (a
 file's first bytes hashed, counted and searched whole), ``outfile`` (a

@@ -18,11 +18,11 @@ import hashlib
 import itertools
 import os
 import stat
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .crash import crashpoint
+from .dirsync import fsync_dir
 from .filemode import NEW_FILE_MODE, kept_mode, set_mode
 from .madedir import in_made_dir
 from .oserrors import OwnOSError
@@ -99,20 +99,6 @@ def link_target(path: Path) -> str:
         return str(path.readlink())
     except OSError:
         return ""
-
-
-def fsync_dir(path: Path) -> None:
-    """Make the directory entries of ``path`` (a directory) durable.
-
-    A no-op on Windows, which cannot open a directory for syncing.
-    """
-    if sys.platform == "win32":
-        return
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def atomic_write_bytes(

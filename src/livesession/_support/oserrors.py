@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .dirlock import takes_no_locks
+from .pathroom import no_room
 from .tempdir import no_temporary_directory
 from .text import command, shell_word
 
@@ -285,6 +286,7 @@ def inode_flags(path: Path) -> int:
     return int(struct.unpack("i", held)[0])
 
 
+_SHORTER: Final = "move the run where its path is shorter, then resume it there"
 _MAKE_WRITABLE: Final = {
     errno.EROFS: "remount its file system read-write",
     errno.EPERM: (
@@ -317,7 +319,9 @@ def unwritable_run(
     append-only one refuses whatever its mode (``status`` called such a run resumable, and
     the resume then failed part-way, its files cut back, unsealed again).
     """
-    writes = tuple(writes)
+    writes, appends, replaces = tuple(writes), tuple(appends), tuple(replaces)
+    if room := no_room(run_dir, (*writes, *appends, *replaces)):  # a tail cut to a `.torn`
+        return f"{room}, and a resume writes them: {_SHORTER}"
     code = not_writable(run_dir) if run_dir.is_dir() else None
     what, how = "the run directory", _MAKE_WRITABLE.get(code or 0, "")
     if code is None and _stopped_writing(run_dir, writes):
@@ -329,7 +333,7 @@ def unwritable_run(
         )
     resume = f"then `{command('resume', run_dir)}` continues it"
     if code is None:
-        return _file_refused(run_dir, tuple(writes), tuple(appends), tuple(replaces), resume)
+        return _file_refused(run_dir, writes, appends, replaces, resume)
     said = f"{what} cannot be written ({os.strerror(code)})"
     return f"{said}, and a resume writes into it: {how}, {resume}"
 
