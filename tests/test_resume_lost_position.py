@@ -19,9 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from livesession import DryrunConfig, MockBroker, create_run, resume_run
+from _ownvenue import killed_after
+from livesession import DryrunConfig, MockBroker, resume_run
 
 from crash_harness import cli
 
@@ -55,19 +54,7 @@ def _resumed(
             "strategy": {"fast": 2, "slow": 5},
         }
     )
-    crashed = create_run(cfg, tmp_path, broker=Venue())
-
-    def crash(inner: Any) -> None:
-        if inner.steps_done == crash_after:
-            raise KeyboardInterrupt
-
-    crashed.step_hooks.append(crash)
-    crashed.preflight()
-    crashed.activate()
-    with pytest.raises(KeyboardInterrupt):
-        crashed.run_n_steps(cfg.steps)
-    crashed.close()  # seals nothing: the run is a crash at its last checkpoint
-    run_dir = tmp_path / "desk"
+    run_dir = killed_after(tmp_path, cfg, at_step=crash_after, broker=Venue())
     before = len((run_dir / "events.jsonl").read_text().splitlines())
     with resume_run(run_dir, broker=Venue()) as session:
         assert session.book.positions["BTC/USDT"] == Decimal("0.010")  # the checkpoint's
