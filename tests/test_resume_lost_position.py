@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from _ownvenue import killed_after
-from livesession import DryrunConfig, MockBroker, resume_run
+from livesession import (
+    DryrunConfig,
+    LiveSessionOrchestrator,
+    MemoryLineSink,
+    MockBroker,
+    resume_run,
+)
 
 from crash_harness import cli
 
@@ -90,3 +96,36 @@ def test_a_wind_down_sends_no_flatten_for_a_position_the_venue_does_not_hold(tmp
     assert result.flattened == ()
     assert (result.status.value, result.reason) == ("FAILED", "RECONCILE_MISMATCH"), result
     assert _LOST in result.detail
+
+
+class _Forgetful(MockBroker):
+    """A desk's venue whose account says it holds nothing (an outage reset it)."""
+
+    simulated = True
+
+    def positions(self) -> dict[str, Decimal]:
+        return {}
+
+
+def test_a_kill_sends_no_flatten_for_a_position_the_venue_says_it_does_not_hold():
+    """Not only on a resume: the kill switch's flatten asks the venue too. The book keeps
+    the position, and the reconciler names the difference once its grace is over."""
+    cfg = DryrunConfig.from_mapping(
+        {"run_id": "k", "steps": 60, "strategy": {"fast": 2, "slow": 5}}
+    )
+    session = LiveSessionOrchestrator(cfg, broker=_Forgetful(), audit_sink=MemoryLineSink())
+    session.preflight()
+    session.activate()
+    session.run_n_steps(5)  # long 0.010 from step 5
+    assert session.kill("op").outcome.value == "APPLIED"
+    session.run_n_steps(10)
+    result = session.result()
+    assert result.orders_submitted == 1  # the entry only: no flatten
+    assert (result.reason, result.detail) == (
+        "RECONCILE_MISMATCH",
+        "discrepancies=1, kinds=POSITION_MISMATCH",  # not a resume: nothing said lost
+    )
+    assert (
+        result.position_in_doubt == "the venue holds BTC/USDT 0, the book 0.010 (POSITION_MISMATCH)"
+    )
+    session.close()
