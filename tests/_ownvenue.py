@@ -1,6 +1,7 @@
 """A broker of the caller's on a venue that outlives it, for resumes after a crash.
 
-``crashed_run`` runs a strategy on it and dies mid-run, its last checkpoint at step 0.
+``crashed_run`` runs a strategy on it and dies mid-run, its last checkpoint at step 0
+(``killed_after``, for a run on any objects).
 
 ``OwnBroker`` is a desk's adapter on ``Venue``: market orders fill at once; it reports on
 the orders it knows, those it sent and those it looked up (one an earlier process sent
@@ -135,7 +136,13 @@ def crashed_run(out: Path, cfg: DryrunConfig, venue: Venue, strategy: Any, *, at
     ``cfg`` checkpoints rarely enough that the last checkpoint is the one at step 0: what
     the run sent was cut off with the crash, and only ``venue`` remembers it.
     """
-    crashed = create_run(cfg, out, broker=OwnBroker(venue), strategy=strategy)
+    return killed_after(out, cfg, at_step=at_step, broker=OwnBroker(venue), strategy=strategy)
+
+
+def killed_after(out: Path, cfg: DryrunConfig, *, at_step: int, **objects: Any) -> Path:
+    """A run created with ``objects`` (``broker=``, ...) that dies after step ``at_step``
+    unsealed, a crash at its last checkpoint: its directory."""
+    crashed = create_run(cfg, out, **objects)
 
     def crash(inner: Any) -> None:
         if inner.steps_done == at_step:
@@ -146,5 +153,5 @@ def crashed_run(out: Path, cfg: DryrunConfig, venue: Venue, strategy: Any, *, at
     crashed.activate()
     with pytest.raises(KeyboardInterrupt):
         crashed.run_n_steps(cfg.steps)
-    crashed.close()  # seals nothing: the last checkpoint is at step 0
+    crashed.close()  # seals nothing: the run is a crash at its last checkpoint
     return out / cfg.run_id

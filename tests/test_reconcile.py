@@ -419,6 +419,20 @@ class TestPositions:
         )
         assert [d.key for d in late.escalate] == [key]
 
+    def test_a_rewound_venue_s_position_difference_waits_for_the_grace_alone(self):
+        """A venue a resume rewinds to the checkpoint (a simulated one) is never ahead of the
+        run: one holding another position lost what it held at the crash, and no resume hold
+        keeps the difference from the operator past its grace."""
+        comparison = compare((), (), {}, positions={"BTC/USDT": D("0.010")}, venue_positions={})
+        key = "POSITION_MISMATCH:BTC/USDT"
+        hold = {"hold_until_ns": NOW + 10 * GRACE, "rewound": True}
+        waiting = plan(comparison, pending={}, escalated=(), now_ns=NOW, grace_ns=GRACE, **hold)
+        assert waiting.pending == {key: NOW}
+        late = plan(
+            comparison, pending={key: NOW}, escalated=(), now_ns=NOW + GRACE, grace_ns=GRACE, **hold
+        )
+        assert [d.key for d in late.escalate] == [key]
+
 
 class TestPlan:
     def test_a_clean_comparison_needs_nothing(self):

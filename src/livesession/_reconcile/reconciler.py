@@ -225,6 +225,7 @@ def plan(
     now_ns: int,
     grace_ns: int,
     hold_until_ns: int = 0,
+    rewound: bool = False,
 ) -> ReconcilePlan:
     """Decide what to do with a comparison.
 
@@ -238,7 +239,9 @@ def plan(
     ``hold_until_ns`` starts the grace period of every difference a venue that is ahead
     of the session can explain no earlier than that time (a resumed session re-running
     steps whose outcomes the venue already shows): fills not seen yet, orders the venue
-    has closed or opened. A venue that does not know an order is never ahead.
+    has closed or opened. A venue that does not know an order is never ahead, nor is a
+    venue a resume rewinds to the checkpoint (``rewound``: a simulated one, from its journal)
+    ahead in its position: one that holds another than the book's lost what it held.
     """
     done = frozenset(escalated)
     cancel: list[Discrepancy] = []
@@ -257,7 +260,7 @@ def plan(
             escalate.append(item)
             continue
         first = pending.get(key, now_ns)
-        start = max(first, hold_until_ns) if _venue_ahead_explains(item) else first
+        start = max(first, hold_until_ns) if _venue_ahead_explains(item, rewound) else first
         if now_ns - start < grace_ns:
             still[key] = first
         elif item.detail.get("in_doubt") == "true":
@@ -334,15 +337,16 @@ def _position_differs(item: Mapping[str, object]) -> str:
     )
 
 
-def _venue_ahead_explains(item: Discrepancy) -> bool:
-    """Whether a venue further along in time than the session could show this difference."""
+def _venue_ahead_explains(item: Discrepancy, rewound: bool) -> bool:
+    """Whether a venue further along in time than the session could show this difference.
+
+    A ``rewound`` venue's position is the checkpoint's: it is never ahead there.
+    """
+    if item.kind is DiscrepancyKind.POSITION_MISMATCH:
+        return not rewound
     if item.kind is DiscrepancyKind.ORDER_MISSING_AT_VENUE:
         return item.detail.get("venue_status", "UNKNOWN") != "UNKNOWN"
-    return item.kind in (
-        DiscrepancyKind.FILL_NOT_SEEN,
-        DiscrepancyKind.ORDER_UNKNOWN_LOCALLY,
-        DiscrepancyKind.POSITION_MISMATCH,
-    )
+    return item.kind in (DiscrepancyKind.FILL_NOT_SEEN, DiscrepancyKind.ORDER_UNKNOWN_LOCALLY)
 
 
 def distinct_fills(fills: Iterable[FillReport]) -> tuple[FillReport, ...]:

@@ -424,7 +424,7 @@ def assemble(
         ctx,
         lifecycle=lifecycle,
         process_reports=reports.process,
-        flatten=execution.flatten,
+        flatten=lambda: execution.flatten(reconciliation.not_at_venue()),
         reconcile=reconciliation.reconcile,
         escalated_orders=reconciliation.escalated_orders,
         doubt_pending=reconciliation.doubt_pending,

@@ -18,9 +18,11 @@ from .._support.signals import STOPS_RAISED
 from .._typing import PositionVenue
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .context import SessionContext
 
-__all__ = ["conflict_said"]
+__all__ = ["conflict_said", "lost_said"]
 
 _NAMED: Final = 3
 """Symbols named where the venue and the run differ; the rest are counted."""
@@ -63,17 +65,32 @@ def _differences(p: SessionContext) -> str:
     except Exception:  # noqa: BLE001 - a venue's error only leaves the words general
         return ""
     run = p.book.positions
-    apart = [
+    return _apart(
         (symbol, there, here)
         for symbol in sorted(set(venue) | set(run))
         if (there := venue.get(symbol, ZERO)) != (here := run.get(symbol, ZERO))
-    ]
+    )
+
+
+def lost_said(apart: Iterable[tuple[str, Decimal, Decimal]]) -> str:
+    """What a resumed run's venue that does not hold the run's position means, and what to do.
+
+    ``apart``: by symbol, what the venue and the run hold (``BTC/USDT``, 0, 0.010), as the
+    reconciler found them apart (``POSITION_MISMATCH``) on a venue a resume rewinds to the
+    checkpoint, which is never ahead of the run: it lost what it held at the crash.
+    """
+    return f"a venue that lost what it held at the crash: {_apart(apart)}; {_TO_DO}"
+
+
+def _apart(apart: Iterable[tuple[str, Decimal, Decimal]]) -> str:
+    """``BTC/USDT flat at the venue, 0.010 in the run``: the first symbols, the rest counted."""
+    items = list(apart)
     said = [
         f"{symbol} {_held(there)} at the venue, {_held(here)} in the run"
-        for symbol, there, here in apart[:_NAMED]
+        for symbol, there, here in items[:_NAMED]
     ]
-    if len(apart) > _NAMED:
-        said.append(f"{len(apart) - _NAMED} more symbols")
+    if len(items) > _NAMED:
+        said.append(f"{len(items) - _NAMED} more symbols")
     return ", ".join(said)
 
 

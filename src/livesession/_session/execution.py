@@ -38,7 +38,7 @@ from .exits import Protection
 from .resends import NotResent, resend_or_raise
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Container, Mapping, Sequence
 
     from .._domain.retry import RetryPolicy
     from .._risk.rails import Rail
@@ -168,11 +168,15 @@ class Execution:
             },
         )
 
-    def flatten(self) -> None:
-        """A reduce-only market order against every open position (the final exit)."""
+    def flatten(self, not_at_venue: Container[str] = ()) -> list[Order]:
+        """A reduce-only market order against every open position (the final exit): those sent.
+
+        None for a symbol in ``not_at_venue``: the venue says it holds none of it.
+        """
         cfg = self._c.config
+        sent = []
         for symbol, qty in sorted(self._c.book.positions.items()):
-            if not qty:
+            if not qty or symbol in not_at_venue:
                 continue
             self.intent_seq += 1
             order = Order(
@@ -186,6 +190,8 @@ class Execution:
                 reduce_only=True,
             )
             self.send(order, self.intent_seq, reason="flatten")
+            sent.append(order)
+        return sent
 
     def send(
         self,

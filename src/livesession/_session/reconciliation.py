@@ -10,21 +10,29 @@ emits nothing. It owns the pending differences, the escalated ones and the resum
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .._domain.decimal import ZERO
 from .._domain.model import CancelReport, RejectReport, VenueOrderStatus
 from .._domain.reasons import RECONCILE_MISMATCH
 from .._exceptions import BrokerError
-from .._reconcile.reconciler import compare, lookups_needed, plan, position_doubts
-from .._typing import CountedPositionVenue, PositionVenue
+from .._reconcile.reconciler import (
+    DiscrepancyKind,
+    compare,
+    lookups_needed,
+    plan,
+    position_doubts,
+)
+from .._typing import CountedPositionVenue, PositionVenue, RelayedVenue, ResumableVenue
 from .aftercheckpoint import take
+from .conflicts import lost_said
 from .reports import order_link
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from decimal import Decimal
 
     from .._domain.model import VenueOrder
     from .._reconcile.reconciler import Discrepancy, LocalOrder
@@ -54,6 +62,8 @@ class Reconciliation:
     _pending: dict[str, int] = attrs.field(init=False, factory=dict)
     _escalated: set[str] = attrs.field(init=False, factory=set)
     _hold_until_ns: int = attrs.field(init=False, default=0)
+    _restored: bool = attrs.field(init=False, default=False)
+    """Whether the session resumed from a checkpoint (``set_state``)."""
     _waiting: tuple[Discrepancy, ...] = attrs.field(init=False, default=())
     """The differences the latest pass left pending (within their grace)."""
     before_next_step: bool = attrs.field(init=False, default=False)
@@ -78,6 +88,14 @@ class Reconciliation:
     def _venue_counted(self) -> CountedPositionVenue | None:
         broker = self._c.broker
         return broker if isinstance(broker, CountedPositionVenue) else None
+
+    _rewound: bool = attrs.field(init=False)
+    """Whether a resume rewinds the venue to the checkpoint (a simulated venue, from its
+    journal or, without one, from nothing): never ahead of the re-run."""
+
+    @_rewound.default
+    def _venue_rewound(self) -> bool:
+        return isinstance(self._c.broker, (ResumableVenue, RelayedVenue))
 
     def reconcile(
         self, *, grace_ns: int | None = None, hold: bool = True, take_found: bool = False
@@ -125,6 +143,7 @@ class Reconciliation:
             now_ns=self._c.time.ts_sim,
             grace_ns=self._grace_ns if grace_ns is None else grace_ns,
             hold_until_ns=self._hold_until_ns if hold else 0,
+            rewound=self._rewound,
         )
         self._pending = dict(decided.pending)
         self._waiting = tuple(d for d in comparison.discrepancies if d.key in decided.pending)
@@ -145,6 +164,33 @@ class Reconciliation:
         self._exits.prune_groups()
         if decided.escalate:
             self._escalate(decided.escalate)
+
+    def not_at_venue(self) -> frozenset[str]:
+        """The symbols of the book's positions that the venue says it holds none of.
+
+        A flatten of one would be an order for a position the venue does not have: it is
+        not sent, and the reconciler tells an operator of the difference
+        (``POSITION_MISMATCH``). Empty for a venue that does not report its positions (or
+        cannot now), and for a symbol with an order a resume found sent after the
+        checkpoint (``Book.found_after``): the venue may hold what that order did.
+        """
+        positions = self._venue_positions
+        book = self._c.book
+        held = {s: q for s, q in book.positions.items() if q}
+        if positions is None or not held:
+            return frozenset()
+        try:
+            venue = positions()
+        except BrokerError as exc:
+            self._health.failed("reconcile", exc)
+            return frozenset()
+        self._health.ok("reconcile")
+        found = {looked.order.symbol for looked in book.found_after.values()}
+        return frozenset(
+            symbol
+            for symbol, qty in held.items()
+            if symbol not in found and venue.get(symbol, ZERO) * qty <= 0
+        )
 
     def doubt_pending(self) -> str:
         """Where the venue may hold another position than the book, of the pending differences.
@@ -271,9 +317,10 @@ class Reconciliation:
         self.unbooked = "; ".join(filter(None, (self.unbooked, position_doubts(said))))
         self._c.recorder.emit("RECONCILE_ESCALATED", {"discrepancies": said})
         kinds = sorted({item.kind.value for item in items})
-        self._fault(
-            RECONCILE_MISMATCH, {"discrepancies": str(len(items)), "kinds": ",".join(kinds)}
-        )
+        detail = {"discrepancies": str(len(items)), "kinds": ",".join(kinds)}
+        if self._restored and self._rewound and (lost := _positions_apart(items)):
+            detail["message"] = lost_said(lost)  # the venue is never ahead: it lost them
+        self._fault(RECONCILE_MISMATCH, detail)
 
     # -- checkpoint ----------------------------------------------------------------------
 
@@ -306,6 +353,7 @@ class Reconciliation:
             int(recon.get("hold_until_ns", 0)), state["ts_sim"] + self._replay_window_ns
         )
         self.before_next_step = True
+        self._restored = True
         if self._counted is not None:
             since = recon.get("positions_since")
             if isinstance(since, int):
@@ -340,6 +388,16 @@ def _this_market(
     if held and (len(held) > 1 or symbol not in held):  # another symbol's position
         held = {s: q for s, q in held.items() if s == symbol}
     return venue_open, held
+
+
+def _positions_apart(items: Sequence[Discrepancy]) -> list[tuple[str, Decimal, Decimal]]:
+    """By symbol, what the venue and the book hold, of the ``POSITION_MISMATCH`` in ``items``."""
+    return [
+        (d["symbol"], Decimal(d["venue_position"]), Decimal(d["local_position"]))
+        for item in items
+        if item.kind is DiscrepancyKind.POSITION_MISMATCH
+        for d in (item.detail,)
+    ]
 
 
 def _agree(held: Mapping[str, Decimal] | None, positions: Mapping[str, Decimal]) -> bool:

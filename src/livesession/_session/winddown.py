@@ -21,14 +21,13 @@ import attrs
 
 from .._domain.decimal import plain
 from .._domain.lifecycle import SessionState, Trigger
-from .._domain.model import OrderType
+from .._domain.model import Order, OrderType
 from .._domain.reasons import STOP_INCOMPLETE
 from .._exceptions import BrokerError, Rejected
 from .._support.crash import crashpoint
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
-    from decimal import Decimal
+    from collections.abc import Callable, Mapping, Sequence
 
     from .broker_health import BrokerHealth
     from .context import SessionContext
@@ -54,7 +53,7 @@ class WindDown:
     _c: SessionContext = attrs.field(alias="ctx", kw_only=False)
     _lifecycle: SessionLifecycle
     _process_reports: Callable[[], object]
-    _flatten: Callable[[], None]
+    _flatten: Callable[[], Sequence[Order]]
     _reconcile: _Reconcile
     _escalated_orders: Callable[[], set[str]]
     _doubt_pending: Callable[[], str] = attrs.field(default=lambda: "")
@@ -95,8 +94,7 @@ class WindDown:
             if not lifecycle.in_(S.STOPPING):  # a report it could not apply
                 return
             if not book.open and not self.is_flat():
-                self._note_flatten(book.positions)
-                self._flatten()
+                self._note_flatten(self._flatten())
                 crashpoint("after_flatten")
                 self._process_reports()
             self._reconcile(take_found=True)  # with what a resume found (``aftercheckpoint``)
@@ -121,14 +119,16 @@ class WindDown:
         lifecycle.transition(Trigger.STOPPED, lifecycle.reason or "stopped")
         self._seal()
 
-    def _note_flatten(self, positions: dict[str, Decimal]) -> None:
-        """What the flatten about to go out closes, by symbol: the first, if it goes again."""
+    def _note_flatten(self, orders: Sequence[Order]) -> None:
+        """What the flatten that went out closes, by symbol: the first, if it goes again.
+
+        None for a symbol the venue holds nothing of: no flatten went out for it.
+        """
         if self.kill_started_ns is not None:  # a kill's flatten is the kill's to tell
             return
-        for symbol, qty in sorted(positions.items()):
-            if qty:
-                side = "SELL" if qty > 0 else "BUY"
-                self.flattened.setdefault(symbol, f"{side} {plain(abs(qty))} {symbol}")
+        for order in orders:
+            said = f"{order.side.value} {plain(order.quantity)} {order.symbol}"
+            self.flattened.setdefault(order.symbol, said)
 
     def _poll(self) -> bool:
         """Cancel what is open and wait one poll; False if the clock went back (a fault)."""
