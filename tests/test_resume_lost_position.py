@@ -27,6 +27,7 @@ from livesession import (
     MockBroker,
     resume_run,
 )
+from livesession._typing import PositionVenue, ResumableVenue
 
 from crash_harness import cli
 
@@ -128,4 +129,61 @@ def test_a_kill_sends_no_flatten_for_a_position_the_venue_says_it_does_not_hold(
     assert (
         result.position_in_doubt == "the venue holds BTC/USDT 0, the book 0.010 (POSITION_MISMATCH)"
     )
+    session.close()
+
+
+class _LaggingVenue:
+    """A venue no resume rewinds (as a real one, ccxt's), whose account says it holds
+    nothing: its word may only lag behind a fill. The orders go to a simulated venue."""
+
+    simulated = True
+    kind = "mock"
+
+    def __init__(self) -> None:
+        self._venue = MockBroker()
+
+    def on_market(self, bar: Any, /) -> None:
+        self._venue.on_market(bar)
+
+    def submit(self, order: Any, now_ns: int, /) -> None:
+        self._venue.submit(order, now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int, /) -> None:
+        self._venue.cancel(client_order_id, now_ns)
+
+    def poll(self, now_ns: int, /) -> Any:
+        return self._venue.poll(now_ns)
+
+    def open_orders(self) -> Any:
+        return self._venue.open_orders()
+
+    def order_by_client_id(self, client_order_id: str, /) -> Any:
+        return self._venue.order_by_client_id(client_order_id)
+
+    def close(self) -> None:
+        self._venue.close()
+
+    def positions(self) -> dict[str, Decimal]:
+        return {}
+
+
+def test_a_kill_still_sends_the_flatten_to_a_venue_no_resume_rewinds():
+    """A real venue's positions may lag the fills the session has: holding the flatten back
+    there would leave the position open, so only a rewound (simulated) venue's word is
+    taken, and a venue that is not one gets its reduce-only flatten."""
+    cfg = DryrunConfig.from_mapping(
+        {"run_id": "k2", "steps": 60, "strategy": {"fast": 2, "slow": 5}}
+    )
+    broker = _LaggingVenue()
+    assert not isinstance(broker, ResumableVenue)
+    assert isinstance(broker, PositionVenue)
+    session = LiveSessionOrchestrator(cfg, broker=broker, audit_sink=MemoryLineSink())
+    session.preflight()
+    session.activate()
+    session.run_n_steps(5)  # long 0.010 from step 5
+    assert session.kill("op").outcome.value == "APPLIED"
+    session.run_n_steps(10)
+    result = session.result()
+    assert result.orders_submitted == 2  # the entry, and the flatten
+    assert result.positions == {"BTC/USDT": Decimal("0.000")}  # it filled: flat
     session.close()

@@ -170,14 +170,18 @@ class Reconciliation:
 
         A flatten of one would be an order for a position the venue does not have: it is
         not sent, and the reconciler tells an operator of the difference
-        (``POSITION_MISMATCH``). Empty for a venue that does not report its positions (or
-        cannot now), and for a symbol with an order a resume found sent after the
-        checkpoint (``Book.found_after``): the venue may hold what that order did.
+        (``POSITION_MISMATCH``). Asked only of a simulated venue a resume rewinds, whose
+        answer is the whole truth at once: a real venue's (ccxt's trades counted since the
+        start) may not show a fill the session already has, and a flatten it would hold
+        back would leave that position open; its reduce-only flatten is sent. Empty for a
+        venue that does not report its positions (or cannot now), and for a symbol with an
+        order a resume found sent after the checkpoint (``Book.found_after``): the venue
+        may hold what that order did.
         """
         positions = self._venue_positions
         book = self._c.book
         held = {s: q for s, q in book.positions.items() if q}
-        if positions is None or not held:
+        if positions is None or not held or not self._rewound:
             return frozenset()
         try:
             venue = positions()
