@@ -176,3 +176,30 @@ class TestSubMillionthPrices:
             ("0.00000089", "0.00000090", "100000"),
             ("0.00000090", "0.00000091", "1500"),
         ]
+
+    def test_a_config_in_exponent_form_runs_as_its_config_json(self, tmp_path: Path) -> None:
+        # config.json writes "1E+3" out ("1000"), which resume and the evidence's re-run
+        # read back: the run must compute with that, or they find another run (a notional
+        # recorded "89.00" by the run, "89.00000000" by the re-run: NOT VERIFIED).
+        exponents = {
+            "qty_lot": "1E+3",
+            "initial_cash": "1e3",
+            "strategy": {"order_qty": "1E+8", "protect_pct": "0.05"},
+            "risk": {"max_order_qty": "1E+9", "max_order_notional": "5.0E+1"},
+        }
+        plain_form = {
+            "qty_lot": "1000",
+            "initial_cash": "1000",
+            "strategy": {"order_qty": "100000000", "protect_pct": "0.05"},
+            "risk": {"max_order_qty": "1000000000", "max_order_notional": "50"},
+        }
+        for out, extra in (("e", exponents), ("p", plain_form)):
+            cfg = DryrunConfig.from_mapping({**_tiny("pepe-e").to_dict(), **extra, "steps": 300})
+            session = create_run(cfg, tmp_path / out, alerts=False)
+            session.run_to_end(300)
+            session.close()
+        runs = [tmp_path / out / "pepe-e" for out in ("e", "p")]
+
+        assert b'"rule":"MAX_ORDER_NOTIONAL"' in (runs[0] / "events.jsonl").read_bytes()
+        for name in ("config.json", "events.jsonl", "state_snapshots.jsonl", "audit.jsonl"):
+            assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
