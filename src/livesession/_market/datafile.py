@@ -43,7 +43,7 @@ import attrs
 
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
-from .cellwords import cell_words
+from .cellwords import cell_words, number_words
 from .checkshown import shown
 from .csvforms import DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
@@ -103,6 +103,12 @@ class CsvLayout:
     data_offset: int
     index: dict[str, int]
     checker: RowChecker
+
+
+_NOT_ABOVE_ZERO: Final = (
+    " (a position, its PnL and the rails' notionals are valued at prices above 0: a market "
+    "quoted at or below 0, as WTI crude oil futures were on 2020-04-20, cannot be played there)"
+)
 
 
 class RowChecker:
@@ -196,7 +202,9 @@ class RowChecker:
                     text, decimal_comma=bool(self.mark.comma), delimiter=self.delimiter
                 )
             except ValueError as exc:  # the check says what the cell looks like (``cell_words``)
-                said = (self.fix and cell_words(text, column)) or str(exc)
+                said = (self.fix and (cell_words(text, column) or number_words(str(exc)))) or str(
+                    exc
+                )
                 raise _fail(self.path, line, column, text, said) from None
             values[column] = value
         return values
@@ -222,7 +230,7 @@ class RowChecker:
             text = cells[index[column]]
             problem = self.grid.problem(values[column], text, line, column)
             if problem is not None:  # a price of 0 or less is a bad bar; one off the grid is told
-                fix = self.fix * (values[column] <= 0)
+                fix = (_NOT_ABOVE_ZERO + self.fix) * bool(self.fix and values[column] <= 0)
                 raise _fail(self.path, line, column, text, problem + fix)
         problem = volume_problem(values["volume"])
         if problem is not None:
