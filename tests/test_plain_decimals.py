@@ -12,11 +12,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from livesession import DryrunConfig
+from livesession import ConfigError, DataFileError, DryrunConfig, check_csv
 from livesession._domain.decimal import plain
+from livesession._domain.gridbounds import grid_text
 from livesession._domain.model import Bar
 from livesession._rundir import create_run
 from livesession._session.pipeline import _bar_payload
@@ -203,3 +205,48 @@ class TestSubMillionthPrices:
         assert b'"rule":"MAX_ORDER_NOTIONAL"' in (runs[0] / "events.jsonl").read_bytes()
         for name in ("config.json", "events.jsonl", "state_snapshots.jsonl", "audit.jsonl"):
             assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
+
+
+class TestACoinsTickInAMessage:
+    """A refusal shows a coin's tick and price written out, as the config and file write them.
+
+    Bug: ``price_tick = "0.00000001"`` was shown ``1E-8`` and a price ``0.000000015`` as
+    ``1.5E-8``, Decimal's exponent form, to an operator who never wrote one.
+    """
+
+    def test_the_config_s_price_off_its_tick(self) -> None:
+        with pytest.raises(ConfigError) as info:
+            DryrunConfig.from_mapping(
+                {
+                    "symbol": "PEPE/USDT",
+                    "price_tick": "0.00000001",
+                    "initial_price": "0.000000015",
+                }
+            )
+        assert str(info.value) == (
+            "initial_price '0.000000015' is off the grid of price_tick '0.00000001' (prices "
+            "are never rounded: the demo walk would start at 0.00000002): give a price on the "
+            "grid, or a finer price_tick"
+        )
+
+    def test_a_data_file_s_price_off_the_tick(self, tmp_path: Path) -> None:
+        data = tmp_path / "pepe.csv"
+        data.write_text(
+            "timestamp,open,high,low,close,volume\n"
+            "2026-11-27T10:00:00Z,0.00001234,0.00001240,0.00001230,0.00001235,1000000\n"
+            "2026-11-27T10:01:00Z,0.000012345,0.00001240,0.00001230,0.00001235,1000000\n",
+            encoding="utf-8",
+        )
+        with pytest.raises(DataFileError) as info:
+            check_csv(data, tick=Decimal("0.00000001"))
+        assert str(info.value) == (
+            f"data file {data}, line 3, column open, value '0.000012345': price 0.000012345 is "
+            "off the price_tick grid 0.00000001 (prices are never rounded): set price_tick = "
+            '"0.000000001" or finer'
+        )
+
+    def test_a_tick_at_a_bound_keeps_decimal_s_form(self) -> None:
+        # Written out, 1E-25 is a row of 24 zeros no one counts.
+        assert grid_text(Decimal("1E-25")) == "1E-25"
+        assert grid_text(Decimal("1E-8")) == "0.00000001"
+        assert grid_text(Decimal("1E+6")) == "1000000"

@@ -23,6 +23,7 @@ from math import gcd
 from typing import Final
 
 from .._domain.decimal import DIGITS, excess_digits, plain
+from .._domain.gridbounds import grid_text
 from .._exceptions import ConfigError
 from .._support.numbertext import number_form_problem
 from .._support.references import a_
@@ -255,7 +256,7 @@ class PriceGrid:
                 "are never rounded)"
             )
         return (
-            f"price {text} is off the price_tick grid {tick} (prices are never "
+            f"price {text} is off the price_tick grid {grid_text(tick)} (prices are never "
             f"rounded): {_tick_hint(value, tick)}"
         )
 
@@ -296,7 +297,7 @@ def _tick_hint(value: Decimal, tick: Decimal) -> str:
     step = plain(Decimal(common).scaleb(-places))
     return (
         f'set price_tick = "{step}" (the largest step that divides both this price and '
-        f"{tick}, the grid of the prices before it), or a step that divides {step}"
+        f"{grid_text(tick)}, the grid of the prices before it), or a step that divides {step}"
     )
 
 

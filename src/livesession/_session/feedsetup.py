@@ -14,6 +14,7 @@ import attrs
 
 from .._domain import clock as _clock
 from .._domain.decimal import plain
+from .._domain.gridbounds import grid_text
 from .._domain.retry import RetryPolicy
 from .._domain.timerange import check_data_end
 from .._exceptions import ConfigError
@@ -107,7 +108,7 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
         try:
             cfg = attrs.evolve(cfg, price_tick=tick)
         except ConfigError as exc:  # the config's bounds at the inferred grid (``gridbounds``)
-            inferred = f"price_tick {str(tick)!r} is inferred from the data's prices"
+            inferred = f"price_tick {grid_text(tick)!r} is inferred from the data's prices"
             raise ConfigError(f"{exc} ({inferred})") from None
     return attrs.evolve(cfg, **changes) if changes else cfg
 
