@@ -49,7 +49,7 @@ from .csvforms import DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .csvlines import ZIP, ZIP_NAMES, lines, upto
 from .datacheck import DataFileCheck, same_symbol
-from .datafail import as_written, unfinished
+from .datafail import as_written, show, unfinished
 from .datafail import fail as _fail
 from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, blank_row, check_tick, missing_value, read_number, volume_problem
@@ -347,6 +347,7 @@ class RowChecker:
             first_ns=None if times is None else times.first_ns,
             last_ns=None if times is None else times.last,
             price_tick=self.found_tick,
+            tick_from=self._tick_from(),
             symbol=self.symbol,
             symbol_column=self.symbol_column,
             symbol_line=self.symbol_line,
@@ -356,6 +357,13 @@ class RowChecker:
     def found_tick(self) -> Decimal:
         """The tick given, or inferred: the finest decimal step of the prices as written."""
         return self.grid.found_tick
+
+    def _tick_from(self) -> str | None:
+        """Where an inferred tick comes from, for a refusal at it (``DataFileCheck.tick_from``)."""
+        if self.tick is not None or self.grid.finest is None:
+            return None
+        text, line, column = self.grid.finest
+        return f"line {line}, column {column}, value {show(text)}"
 
 
 @with_context
