@@ -25,6 +25,26 @@ HEADER = "timestamp,open,high,low,close,volume,note\n"
 ROW = "2026-03-02T09:00:00Z,1.0842,1.0844,1.0835,1.0837,100,{note}\n"
 
 
+def _one_bar(tmp_path: Path, column: str, cell: str) -> Path:
+    """A file of one bar of good values but ``cell`` in ``column``."""
+    values = {
+        "open": "1.5",
+        "high": "1.6",
+        "low": "1.4",
+        "close": "1.5",
+        "volume": "10",
+        column: cell,
+    }
+    path = tmp_path / "bars.csv"
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n2026-03-02T09:00:00Z,"
+        + ",".join(values[c] for c in ("open", "high", "low", "close", "volume"))
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def _refused(path: Path) -> str:
     with pytest.raises(DataFileError) as caught:
         check_csv(path, tick=None)
@@ -178,14 +198,7 @@ class TestCellsNoNumber:
         self, tmp_path: Path, cell: str, column: str
     ) -> None:
         """Bug: ``value 'inf': not a finite number``, and no word of what to do."""
-        path = tmp_path / "bars.csv"
-        row = "2026-03-02T09:00:00Z,1.5,1.6,1.4,1.5,10\n"
-        at = ("open", "high", "low", "close", "volume").index(column) + 1
-        cells = row.split(",")
-        cells[at] = cell + ("\n" if column == "volume" else "")
-        path.write_text(
-            "timestamp,open,high,low,close,volume\n" + ",".join(cells), encoding="utf-8"
-        )
+        path = _one_bar(tmp_path, column, cell)
         assert _refused(path) == (
             f"data file {path}, line 2, column {column}, value {cell!r}: not a finite number "
             "(a division by zero or an overflow, where the export computed it?): correct the "
@@ -203,15 +216,7 @@ class TestCellsNoNumber:
         self, tmp_path: Path, cell: str, char: str, column: str, never: str
     ) -> None:
         """Bug: ``value '\u221237.63': not a decimal number``: the '-' looked the same."""
-        values = {"open": "1.5", "high": "1.6", "low": "1.4", "close": "1.5", "volume": "10"}
-        values[column] = cell
-        path = tmp_path / "bars.csv"
-        path.write_text(
-            "timestamp,open,high,low,close,volume\n2026-03-02T09:00:00Z,"
-            + ",".join(values[c] for c in ("open", "high", "low", "close", "volume"))
-            + "\n",
-            encoding="utf-8",
-        )
+        path = _one_bar(tmp_path, column, cell)
         assert _refused(path) == (
             f"data file {path}, line 2, column {column}, value {cell!r}: a minus sign written "
             f"as {char} (typeset text's), not '-'; and {never}: correct the row, or drop it"

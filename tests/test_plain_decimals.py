@@ -98,6 +98,16 @@ def _decimal_strings(run_dir: Path) -> list[str]:
     return found
 
 
+def _pepe(tmp_path: Path, *rows: str) -> Path:
+    """A data file ``pepe.csv`` of ``rows`` under the usual header."""
+    data = tmp_path / "pepe.csv"
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n" + "".join(f"{row}\n" for row in rows),
+        encoding="utf-8",
+    )
+    return data
+
+
 def _tiny(run_id: str, **extra: object) -> DryrunConfig:
     return DryrunConfig.from_mapping(
         {
@@ -153,12 +163,10 @@ class TestSubMillionthPrices:
         assert [s for s in _decimal_strings(run) if "E" in s] == []
 
     def test_a_data_file_in_exponent_form_verifies(self, tmp_path: Path) -> None:
-        data = tmp_path / "pepe.csv"
-        data.write_text(
-            "timestamp,open,high,low,close,volume\n"
-            "2026-11-27T10:00:00Z,8.9e-7,9.1e-7,8.8e-7,9.0e-7,1e5\n"
-            "2026-11-27T10:05:00Z,0.00000090,0.00000092,0.00000089,0.00000091,1.5E+3\n",
-            encoding="utf-8",
+        data = _pepe(
+            tmp_path,
+            "2026-11-27T10:00:00Z,8.9e-7,9.1e-7,8.8e-7,9.0e-7,1e5",
+            "2026-11-27T10:05:00Z,0.00000090,0.00000092,0.00000089,0.00000091,1.5E+3",
         )
         cfg = DryrunConfig.from_mapping(
             {"run_id": "pepe-csv", "symbol": "PEPE/USDT", "feed": f"csv:{data}", "steps": 2}
@@ -230,12 +238,10 @@ class TestACoinsTickInAMessage:
         )
 
     def test_a_data_file_s_price_off_the_tick(self, tmp_path: Path) -> None:
-        data = tmp_path / "pepe.csv"
-        data.write_text(
-            "timestamp,open,high,low,close,volume\n"
-            "2026-11-27T10:00:00Z,0.00001234,0.00001240,0.00001230,0.00001235,1000000\n"
-            "2026-11-27T10:01:00Z,0.000012345,0.00001240,0.00001230,0.00001235,1000000\n",
-            encoding="utf-8",
+        data = _pepe(
+            tmp_path,
+            "2026-11-27T10:00:00Z,0.00001234,0.00001240,0.00001230,0.00001235,1000000",
+            "2026-11-27T10:01:00Z,0.000012345,0.00001240,0.00001230,0.00001235,1000000",
         )
         with pytest.raises(DataFileError) as info:
             check_csv(data, tick=Decimal("0.00000001"))
