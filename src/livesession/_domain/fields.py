@@ -256,7 +256,8 @@ def recorded_decimals(table: Any) -> dict[str, Any]:
         value = getattr(table, field.name)
         if isinstance(value, Decimal):
             exponent = value.as_tuple().exponent
-            if isinstance(exponent, int) and exponent > 0:
+            # Its rule held it to DIGITS written out: no table's value is written out unbounded.
+            if isinstance(exponent, int) and exponent > 0 and written_digits(value) <= DIGITS:
                 changes[field.name] = Decimal(plain(value))
         elif attrs.has(type(value)):
             inner = recorded_decimals(value)
