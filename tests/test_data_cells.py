@@ -222,6 +222,18 @@ class TestCellsNoNumber:
             f"as {char} (typeset text's), not '-'; and {never}: correct the row, or drop it"
         )
 
+    @pytest.mark.parametrize("cell", ["", "N/A"])
+    def test_a_volume_left_empty_is_told_it_may_be_0(self, tmp_path: Path, cell: str) -> None:
+        """Bug: an FX pair's export with its volume column empty on every row was told
+        ``drop the row, or fill in its volume``: dropping every row, or a volume it has not."""
+        path = _one_bar(tmp_path, "volume", cell)
+        what = "empty value" if not cell else "a missing value"
+        assert _refused(path) == (
+            f"data file {path}, line 2, column volume, value {cell!r}: {what}: drop the row, "
+            "or fill in its volume (0 where the market reports none, as an FX pair's or an "
+            "index's bars)"
+        )
+
     @pytest.mark.parametrize("price", ["-37.63", "0"])
     def test_a_price_at_or_below_zero_says_why_it_cannot_play(
         self, tmp_path: Path, price: str

@@ -105,6 +105,7 @@ class CsvLayout:
     checker: RowChecker
 
 
+_NO_VOLUME: Final = " (0 where the market reports none, as an FX pair's or an index's bars)"
 _NOT_ABOVE_ZERO: Final = (
     " (a position, its PnL and the rails' notionals are valued at prices above 0: a market "
     "quoted at or below 0, as WTI crude oil futures were on 2020-04-20, cannot be played there)"
@@ -196,7 +197,10 @@ class RowChecker:
             text = cells[index[column]]
             missing = missing_value(text, column)
             if missing is not None:
-                raise _fail(self.path, line, column, text, blank_row(cells) or missing)
+                none_reported = _NO_VOLUME * bool(self.fix and column == "volume")
+                raise _fail(
+                    self.path, line, column, text, blank_row(cells) or missing + none_reported
+                )
             try:
                 value = read_number(
                     text, decimal_comma=bool(self.mark.comma), delimiter=self.delimiter
