@@ -16,7 +16,15 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from livesession import ConfigError, DataFileError, DryrunConfig, check_csv
+from livesession import (
+    ConfigError,
+    DataFileError,
+    DryrunConfig,
+    MockBroker,
+    PreflightContext,
+    check_csv,
+    default_checks,
+)
 from livesession._domain.decimal import plain
 from livesession._domain.gridbounds import grid_text
 from livesession._domain.model import Bar
@@ -250,6 +258,21 @@ class TestACoinsTickInAMessage:
             "off the price_tick grid 0.00000001 (prices are never rounded): set price_tick = "
             '"0.000000001" or finer'
         )
+
+    def test_the_preflight_s_refusal_writes_the_coin_s_quantities_out(self) -> None:
+        """Bug: ``CONFIG_INVALID``'s detail, which the run records and ``status`` shows, said
+        ``order_qty 2E-7 > max_order_qty 1E-7``."""
+        config = DryrunConfig.from_mapping(
+            {
+                "symbol": "PEPE/USDT",
+                "qty_lot": "0.0000001",
+                "strategy": {"order_qty": "0.0000002"},
+                "risk": {"max_order_qty": "0.0000001"},
+            }
+        )
+        preflight = PreflightContext(config=config, broker=MockBroker(), audit_sink_present=True)
+        details = [check(preflight).detail for check in default_checks()]
+        assert "order_qty 0.0000002 > max_order_qty 0.0000001" in details
 
     def test_a_tick_at_a_bound_keeps_decimal_s_form(self) -> None:
         # Written out, 1E-25 is a row of 24 zeros no one counts.
