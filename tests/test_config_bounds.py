@@ -244,7 +244,28 @@ class TestValuesOnTheirGrids:
         )
         error = _cli_refuses(tmp_path, f'feed = "csv:{data}"\nsymbol = "FINE"\n', capsys)
         assert error.startswith("initial_cash '100000.00' needs 33 digits at the places of")
-        assert error.endswith("(price_tick '1E-24' is inferred from the data's prices)")
+        assert error.endswith(
+            "(price_tick '1E-24' is inferred from the data's prices, the finest step among "
+            "them, first at line 2, column open, value '1.000000000000000000000001': set "
+            "price_tick to the market's tick, and the check names each price off it)"
+        )
+
+    def test_an_inferred_tick_names_the_price_a_float_s_rounding_wrote(self, tmp_path, capsys):
+        """Bug: the line named the tick (``1E-21``), not the price of 21 places that made it
+        (a float column's ``1.2364099999999999e-05`` among prices of 8 places)."""
+        data = tmp_path / "pepe.csv"
+        data.write_text(
+            "timestamp,open,high,low,close,volume\n"
+            "2026-01-01T00:00:00Z,0.00001234,0.00001240,0.00001230,0.00001235,5\n"
+            "2026-01-01T00:01:00Z,0.00001235,1.2364099999999999e-05,0.00001230,0.00001235,5\n",
+            encoding="utf-8",
+        )
+        error = _cli_refuses(tmp_path, f'feed = "csv:{data}"\nsymbol = "PEPE/USDT"\n', capsys)
+        assert error.endswith(
+            "(price_tick '1E-21' is inferred from the data's prices, the finest step among "
+            "them, first at line 3, column high, value '1.2364099999999999e-05': set "
+            "price_tick to the market's tick, and the check names each price off it)"
+        )
 
     def test_a_start_too_late_is_not_said_to_be_the_inferred_ticks(self, tmp_path, capsys):
         """A data file whose first bar is in 2261, with the default max_steps: the refusal

@@ -65,6 +65,26 @@ def test_a_loose_number_is_refused_naming_file_line_and_key(tmp_path, text, line
     assert str(info.value).startswith(f"config file {path}, line {line}: {said}")
 
 
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("1,000.50", "(a thousands separator? write numbers without one)"),
+        ("\u221237.63", "(its minus sign is U+2212, not '-': write -37.63)"),
+        ("0x10", "(write the digits 0-9, a point, an exponent)"),
+        ("inf", "(write the digits 0-9, a point, an exponent)"),
+    ],
+)
+def test_a_number_decimal_cannot_read_is_told_what_to_write(tmp_path, value, hint):
+    """Bug: ``initial_price: '1,000.50' is not a decimal number`` and no more."""
+    path = tmp_path / "desk.toml"
+    path.write_text(f'seed = 1\ninitial_price = "{value}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == (
+        f"config file {path}, line 2: initial_price: {value!r} is not a decimal number {hint}"
+    )
+
+
 @pytest.mark.parametrize("value", ["10", "10.00", "1e1", "+10", "1.0E+1"])
 def test_a_number_as_a_data_file_writes_it_is_still_taken(value):
     assert DryrunConfig.from_mapping({"initial_cash": value}).initial_cash == 10

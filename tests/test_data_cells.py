@@ -25,6 +25,26 @@ HEADER = "timestamp,open,high,low,close,volume,note\n"
 ROW = "2026-03-02T09:00:00Z,1.0842,1.0844,1.0835,1.0837,100,{note}\n"
 
 
+def _one_bar(tmp_path: Path, column: str, cell: str) -> Path:
+    """A file of one bar of good values but ``cell`` in ``column``."""
+    values = {
+        "open": "1.5",
+        "high": "1.6",
+        "low": "1.4",
+        "close": "1.5",
+        "volume": "10",
+        column: cell,
+    }
+    path = tmp_path / "bars.csv"
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n2026-03-02T09:00:00Z,"
+        + ",".join(values[c] for c in ("open", "high", "low", "close", "volume"))
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
 def _refused(path: Path) -> str:
     with pytest.raises(DataFileError) as caught:
         check_csv(path, tick=None)
@@ -162,11 +182,76 @@ class TestCellsNoNumber:
         )
         assert _refused(path) == f"data file {path}, line 3, column open, value {cell!r}: {said}"
 
-    @pytest.mark.parametrize("cell", ["x", "1.5e", "EUR", "1.2.3"])
+    @pytest.mark.parametrize("cell", ["x", "1.5e", "EUR", "1.2.3", "0x1F"])
     def test_another_cell_keeps_the_general_words(self, tmp_path: Path, cell: str) -> None:
+        """With what to write instead: it said ``not a decimal number`` and no more."""
         path = tmp_path / "bars.csv"
         path.write_text(HEADER + ROW.format(note="n").replace("1.0842", cell), encoding="utf-8")
-        assert _refused(path).endswith(f"value {cell!r}: not a decimal number")
+        assert _refused(path).endswith(
+            f"value {cell!r}: not a decimal number (write the digits 0-9, a point, an "
+            "exponent: 1.0842, 1e-05, 2.5E+3)"
+        )
+
+    @pytest.mark.parametrize("cell", ["inf", "-inf", "Infinity", "-Infinity", "+inf"])
+    @pytest.mark.parametrize("column", ["open", "volume"])
+    def test_an_infinite_float_says_what_to_do(
+        self, tmp_path: Path, cell: str, column: str
+    ) -> None:
+        """Bug: ``value 'inf': not a finite number``, and no word of what to do."""
+        path = _one_bar(tmp_path, column, cell)
+        assert _refused(path) == (
+            f"data file {path}, line 2, column {column}, value {cell!r}: not a finite number "
+            "(a division by zero or an overflow, where the export computed it?): correct the "
+            "row, or drop it"
+        )
+
+    @pytest.mark.parametrize(
+        ("cell", "char", "column", "never"),
+        [
+            ("\u221237.63", "U+2212 MINUS SIGN", "open", "a price is above 0"),
+            ("\u20135", "U+2013 EN DASH", "volume", "a volume is never below 0"),
+        ],
+    )
+    def test_a_typeset_minus_sign_is_named(
+        self, tmp_path: Path, cell: str, char: str, column: str, never: str
+    ) -> None:
+        """Bug: ``value '\u221237.63': not a decimal number``: the '-' looked the same."""
+        path = _one_bar(tmp_path, column, cell)
+        assert _refused(path) == (
+            f"data file {path}, line 2, column {column}, value {cell!r}: a minus sign written "
+            f"as {char} (typeset text's), not '-'; and {never}: correct the row, or drop it"
+        )
+
+    @pytest.mark.parametrize("cell", ["", "N/A"])
+    def test_a_volume_left_empty_is_told_it_may_be_0(self, tmp_path: Path, cell: str) -> None:
+        """Bug: an FX pair's export with its volume column empty on every row was told
+        ``drop the row, or fill in its volume``: dropping every row, or a volume it has not."""
+        path = _one_bar(tmp_path, "volume", cell)
+        what = "empty value" if not cell else "a missing value"
+        assert _refused(path) == (
+            f"data file {path}, line 2, column volume, value {cell!r}: {what}: drop the row, "
+            "or fill in its volume (0 where the market reports none, as an FX pair's or an "
+            "index's bars)"
+        )
+
+    @pytest.mark.parametrize("price", ["-37.63", "0"])
+    def test_a_price_at_or_below_zero_says_why_it_cannot_play(
+        self, tmp_path: Path, price: str
+    ) -> None:
+        """Bug: ``a price must be positive: correct the row``, of a market's real close
+        (WTI crude oil futures at -37.63 on 2020-04-20): the row was right, the session is
+        what takes no such price, and the line said nothing of it."""
+        path = tmp_path / "cl.csv"
+        path.write_text(
+            f"timestamp,open,high,low,close,volume\n2020-04-20,18.27,18.27,{price},{price},100\n",
+            encoding="utf-8",
+        )
+        assert _refused(path) == (
+            f"data file {path}, line 2, column low, value {price!r}: a price must be positive "
+            "(a position, its PnL and the rails' notionals are valued at prices above 0: a "
+            "market quoted at or below 0, as WTI crude oil futures were on 2020-04-20, cannot "
+            "be played there): correct the row, or drop it"
+        )
 
     def test_a_row_changed_while_a_run_plays_is_told_as_before(self, tmp_path: Path) -> None:
         """A run's FEED_ERROR keeps its words: the file changed, restore it."""

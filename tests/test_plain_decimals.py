@@ -12,11 +12,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import orjson
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from livesession import DryrunConfig
+from livesession import (
+    ConfigError,
+    DataFileError,
+    DryrunConfig,
+    MockBroker,
+    PreflightContext,
+    check_csv,
+    default_checks,
+)
 from livesession._domain.decimal import plain
+from livesession._domain.gridbounds import grid_text
 from livesession._domain.model import Bar
 from livesession._rundir import create_run
 from livesession._session.pipeline import _bar_payload
@@ -96,6 +106,16 @@ def _decimal_strings(run_dir: Path) -> list[str]:
     return found
 
 
+def _pepe(tmp_path: Path, *rows: str) -> Path:
+    """A data file ``pepe.csv`` of ``rows`` under the usual header."""
+    data = tmp_path / "pepe.csv"
+    data.write_text(
+        "timestamp,open,high,low,close,volume\n" + "".join(f"{row}\n" for row in rows),
+        encoding="utf-8",
+    )
+    return data
+
+
 def _tiny(run_id: str, **extra: object) -> DryrunConfig:
     return DryrunConfig.from_mapping(
         {
@@ -151,12 +171,10 @@ class TestSubMillionthPrices:
         assert [s for s in _decimal_strings(run) if "E" in s] == []
 
     def test_a_data_file_in_exponent_form_verifies(self, tmp_path: Path) -> None:
-        data = tmp_path / "pepe.csv"
-        data.write_text(
-            "timestamp,open,high,low,close,volume\n"
-            "2026-11-27T10:00:00Z,8.9e-7,9.1e-7,8.8e-7,9.0e-7,1e5\n"
-            "2026-11-27T10:05:00Z,0.00000090,0.00000092,0.00000089,0.00000091,1.5E+3\n",
-            encoding="utf-8",
+        data = _pepe(
+            tmp_path,
+            "2026-11-27T10:00:00Z,8.9e-7,9.1e-7,8.8e-7,9.0e-7,1e5",
+            "2026-11-27T10:05:00Z,0.00000090,0.00000092,0.00000089,0.00000091,1.5E+3",
         )
         cfg = DryrunConfig.from_mapping(
             {"run_id": "pepe-csv", "symbol": "PEPE/USDT", "feed": f"csv:{data}", "steps": 2}
@@ -176,3 +194,88 @@ class TestSubMillionthPrices:
             ("0.00000089", "0.00000090", "100000"),
             ("0.00000090", "0.00000091", "1500"),
         ]
+
+    def test_a_config_in_exponent_form_runs_as_its_config_json(self, tmp_path: Path) -> None:
+        # config.json writes "1E+3" out ("1000"), which resume and the evidence's re-run
+        # read back: the run must compute with that, or they find another run (a notional
+        # recorded "89.00" by the run, "89.00000000" by the re-run: NOT VERIFIED).
+        exponents = {
+            "qty_lot": "1E+3",
+            "initial_cash": "1e3",
+            "strategy": {"order_qty": "1E+8", "protect_pct": "0.05"},
+            "risk": {"max_order_qty": "1E+9", "max_order_notional": "5.0E+1"},
+        }
+        plain_form = {
+            "qty_lot": "1000",
+            "initial_cash": "1000",
+            "strategy": {"order_qty": "100000000", "protect_pct": "0.05"},
+            "risk": {"max_order_qty": "1000000000", "max_order_notional": "50"},
+        }
+        for out, extra in (("e", exponents), ("p", plain_form)):
+            cfg = DryrunConfig.from_mapping({**_tiny("pepe-e").to_dict(), **extra, "steps": 300})
+            session = create_run(cfg, tmp_path / out, alerts=False)
+            session.run_to_end(300)
+            session.close()
+        runs = [tmp_path / out / "pepe-e" for out in ("e", "p")]
+
+        assert b'"rule":"MAX_ORDER_NOTIONAL"' in (runs[0] / "events.jsonl").read_bytes()
+        for name in ("config.json", "events.jsonl", "state_snapshots.jsonl", "audit.jsonl"):
+            assert (runs[0] / name).read_bytes() == (runs[1] / name).read_bytes(), name
+
+
+class TestACoinsTickInAMessage:
+    """A refusal shows a coin's tick and price written out, as the config and file write them.
+
+    Bug: ``price_tick = "0.00000001"`` was shown ``1E-8`` and a price ``0.000000015`` as
+    ``1.5E-8``, Decimal's exponent form, to an operator who never wrote one.
+    """
+
+    def test_the_config_s_price_off_its_tick(self) -> None:
+        with pytest.raises(ConfigError) as info:
+            DryrunConfig.from_mapping(
+                {
+                    "symbol": "PEPE/USDT",
+                    "price_tick": "0.00000001",
+                    "initial_price": "0.000000015",
+                }
+            )
+        assert str(info.value) == (
+            "initial_price '0.000000015' is off the grid of price_tick '0.00000001' (prices "
+            "are never rounded: the demo walk would start at 0.00000002): give a price on the "
+            "grid, or a finer price_tick"
+        )
+
+    def test_a_data_file_s_price_off_the_tick(self, tmp_path: Path) -> None:
+        data = _pepe(
+            tmp_path,
+            "2026-11-27T10:00:00Z,0.00001234,0.00001240,0.00001230,0.00001235,1000000",
+            "2026-11-27T10:01:00Z,0.000012345,0.00001240,0.00001230,0.00001235,1000000",
+        )
+        with pytest.raises(DataFileError) as info:
+            check_csv(data, tick=Decimal("0.00000001"))
+        assert str(info.value) == (
+            f"data file {data}, line 3, column open, value '0.000012345': price 0.000012345 is "
+            "off the price_tick grid 0.00000001 (prices are never rounded): set price_tick = "
+            '"0.000000001" or finer'
+        )
+
+    def test_the_preflight_s_refusal_writes_the_coin_s_quantities_out(self) -> None:
+        """Bug: ``CONFIG_INVALID``'s detail, which the run records and ``status`` shows, said
+        ``order_qty 2E-7 > max_order_qty 1E-7``."""
+        config = DryrunConfig.from_mapping(
+            {
+                "symbol": "PEPE/USDT",
+                "qty_lot": "0.0000001",
+                "strategy": {"order_qty": "0.0000002"},
+                "risk": {"max_order_qty": "0.0000001"},
+            }
+        )
+        preflight = PreflightContext(config=config, broker=MockBroker(), audit_sink_present=True)
+        details = [check(preflight).detail for check in default_checks()]
+        assert "order_qty 0.0000002 > max_order_qty 0.0000001" in details
+
+    def test_a_tick_at_a_bound_keeps_decimal_s_form(self) -> None:
+        # Written out, 1E-25 is a row of 24 zeros no one counts.
+        assert grid_text(Decimal("1E-25")) == "1E-25"
+        assert grid_text(Decimal("1E-8")) == "0.00000001"
+        assert grid_text(Decimal("1E+6")) == "1000000"

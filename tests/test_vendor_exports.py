@@ -386,6 +386,12 @@ _OTHER_BAR = (
 )
 
 
+_AT_0 = (
+    " (a position, its PnL and the rails' notionals are valued at prices above 0: a market "
+    "quoted at or below 0, as WTI crude oil futures were on 2020-04-20, cannot be played there)"
+)
+
+
 class TestWhatARefusalSays:
     """The one line a refused file gets says what its exporter did, not something else."""
 
@@ -617,8 +623,11 @@ class TestWhatARefusalSays:
                 "1.08,1.09,1.07,1.06,3",
                 "column close, value '1.06': close is outside [low 1.07, high 1.09]",
             ),
-            ("0,1.09,1.07,1.08,3", "column open, value '0': a price must be positive"),
-            ("1.08,1.09,-1.07,1.08,3", "column low, value '-1.07': a price must be positive"),
+            ("0,1.09,1.07,1.08,3", f"column open, value '0': a price must be positive{_AT_0}"),
+            (
+                "1.08,1.09,-1.07,1.08,3",
+                f"column low, value '-1.07': a price must be positive{_AT_0}",
+            ),
             ("1.08,1.09,1.07,1.08,-3", "column volume, value '-3': negative volume"),
         ],
         ids=["high below low", "open above high", "close below low", "zero", "negative", "volume"],

@@ -42,7 +42,7 @@ from .datafeeds import (
     refuse_pin_without_data,
 )
 from .decimal import plain, with_context
-from .fields import count, decimal_field, positive_int, true_or_false
+from .fields import count, decimal_field, positive_int, recorded_decimals, true_or_false
 from .gridbounds import check_grids
 from .ids import is_valid_run_id
 from .plugin_fields import (
@@ -301,6 +301,8 @@ class DryrunConfig:
             stop_max_polls=self.stop_max_polls,
             step_interval_ms=self.step_interval_ms,
         )
+        for name, value in recorded_decimals(self).items():  # "1E+6" as config.json has it
+            object.__setattr__(self, name, value)
 
     @property
     def step_interval_ns(self) -> int:

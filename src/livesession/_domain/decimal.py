@@ -25,7 +25,7 @@ from decimal import (
 )
 from typing import Final, ParamSpec, TypeVar, cast
 
-from .._support.numbertext import number_form_problem
+from .._support.numbertext import number_form_problem, unread_hint
 
 __all__ = [
     "CONTEXT",
@@ -328,7 +328,7 @@ def to_decimal(value: object, *, field: str) -> Decimal:
         try:
             result = Decimal(value)
         except InvalidOperation:
-            msg = f"{field}: {value!r} is not a decimal number"
+            msg = f"{field}: {value!r} is not a decimal number{unread_hint(str(value))}"
             raise ValueError(msg) from None
         # "1_0" (10), " 10 ", Arabic-Indic digits: Decimal reads them, a data file may not.
         loose = number_form_problem(value) if isinstance(value, str) else None

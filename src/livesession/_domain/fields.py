@@ -32,6 +32,7 @@ __all__ = [
     "non_negative_int",
     "optional_decimal_field",
     "positive_int",
+    "recorded_decimals",
     "risk_share",
     "share",
     "true_or_false",
@@ -238,3 +239,28 @@ def true_or_false(name: str) -> Any:
             raise ConfigError(f"{name} must be true or false{quote}, got {value!r}")
 
     return check
+
+
+def recorded_decimals(table: Any) -> dict[str, Any]:
+    """The fields of ``table`` (a config or one of its tables) to set as ``config.json`` has them.
+
+    ``config.json`` writes a positive exponent out (``plain``: ``"1E+6"`` is ``"1000000"``),
+    which reads back with other places: a ``qty_lot`` of ``1E+6`` made a notional
+    ``13230.00`` where the same config read from ``config.json`` (by ``resume`` and the
+    evidence's re-run) made ``13230.00000000``, and the evidence found the run not its
+    config's. Asked once the values are checked, so a refusal names a value as written; a
+    table among them is a new one (``attrs.evolve``), the caller's left as it is.
+    """
+    changes: dict[str, Any] = {}
+    for field in attrs.fields(type(table)):
+        value = getattr(table, field.name)
+        if isinstance(value, Decimal):
+            exponent = value.as_tuple().exponent
+            # Its rule held it to DIGITS written out: no table's value is written out unbounded.
+            if isinstance(exponent, int) and exponent > 0 and written_digits(value) <= DIGITS:
+                changes[field.name] = Decimal(plain(value))
+        elif attrs.has(type(value)):
+            inner = recorded_decimals(value)
+            if inner:
+                changes[field.name] = attrs.evolve(value, **inner)
+    return changes

@@ -42,10 +42,12 @@ from .decimal import (
 if TYPE_CHECKING:
     from .config import DryrunConfig
 
-__all__ = ["RANDOM_WALK", "check_grids"]
+__all__ = ["RANDOM_WALK", "check_grids", "grid_text"]
 
 RANDOM_WALK: Final = "random_walk"
 """The demo walk's feed: the one that starts at ``initial_price``."""
+_WRITTEN_OUT: Final = 16
+"""The longest a number a message shows is written out: past it, Decimal's own form."""
 
 
 @with_context
@@ -137,6 +139,17 @@ def _refuse_below_lot(order_qty: Decimal, qty_lot: Decimal) -> None:
         )
 
 
+def grid_text(value: Decimal) -> str:
+    """``value`` (a tick, a price, an amount) as a message shows it to an operator.
+
+    Written out (``0.00000001``, ``0.000000015``: a coin's tick and price, which ``str``
+    writes ``1E-8`` and ``1.5E-8``) when that takes at most ``_WRITTEN_OUT`` characters;
+    a value at a bound (``1E-25``, ``1E+30``) as Decimal writes it, never a row of zeros.
+    """
+    written = plain(value)
+    return written if len(written) <= _WRITTEN_OUT else str(value)
+
+
 def _shown(value: Decimal) -> str:
-    """``value`` quoted in a message as Decimal writes it (``'0.01'``, ``'1E-25'``)."""
-    return repr(str(value))
+    """``value`` quoted in a message (``'0.01'``, ``'0.00000001'``, ``'1E-25'``: ``grid_text``)."""
+    return repr(grid_text(value))

@@ -16,7 +16,7 @@ import re
 import unicodedata
 from typing import Final
 
-__all__ = ["cell_words"]
+__all__ = ["cell_words", "number_words"]
 
 _SHEET_ERROR: Final = re.compile(r"#[A-Z][A-Z0-9_/.]*[!?]?", re.IGNORECASE)
 """A spreadsheet's error value: ``#VALUE!``, ``#REF!``, ``#NAME?``, ``#DIV/0!``, ``#NUM!``."""
@@ -29,8 +29,36 @@ _INVISIBLE: Final = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 _AS_NUMBERS: Final = "format the cells as numbers, not {}, before saving"
 
 
+_INFINITE: Final = frozenset({"inf", "infinity", "+inf", "-inf", "+infinity", "-infinity"})
+"""How Python, pandas and C write an infinite float (``inf``, ``-inf``, ``Infinity``)."""
+_MINUS: Final = re.compile(r"[\u2212\u2012\u2013\ufe63\uff0d][0-9.]")
+"""A minus sign (U+2212) or a dash standing for one before a number, as typeset text has it."""
+_FORM: Final = " (write the digits 0-9, a point, an exponent: 1.0842, 1e-05, 2.5E+3)"
+
+
+def number_words(said: str) -> str:
+    """``said`` of a cell Decimal cannot read, and how a number is written when it says no more.
+
+    ``0x1F``, ``1.2.3`` or ``x`` was told "not a decimal number" and no more: what to write
+    instead is the form a number takes here.
+    """
+    return said + _FORM if said == "not a decimal number" else said
+
+
 def cell_words(text: str, column: str) -> str:
     """What the cell ``text`` of ``column`` looks like and what to do ("" when none is told)."""
+    if text.lower() in _INFINITE:  # an export's float that overflowed or divided by zero
+        return (
+            "not a finite number (a division by zero or an overflow, where the export computed "
+            "it?): correct the row, or drop it"
+        )
+    if _MINUS.match(text):  # never "-": no price is below 0, nor a volume
+        what = unicodedata.name(text[0], "a dash")
+        never = "a volume is never below 0" if column == "volume" else "a price is above 0"
+        return (
+            f"a minus sign written as U+{ord(text[0]):04X} {what} (typeset text's), not '-'; "
+            f"and {never}: correct the row, or drop it"
+        )
     if _SHEET_ERROR.fullmatch(text):
         return (
             "a spreadsheet's error value (a formula that failed): correct the formula in the "

@@ -34,6 +34,9 @@ class DataFileCheck:
     """The last bar's own time, likewise."""
     price_tick: Decimal | None = None
     """The grid the prices were checked on: the tick given, or the one inferred from them."""
+    tick_from: str | None = None
+    """Of an inferred tick, the first price written with its places (``line 7, column high,
+    value '1.2350000000000001e-05'``); None when the tick was given."""
     symbol: str | None = None
     """The instrument the symbol column names on every row (None without such a column)."""
     symbol_column: str | None = None

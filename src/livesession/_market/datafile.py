@@ -43,13 +43,13 @@ import attrs
 
 from .._domain.decimal import with_context
 from .._exceptions import DataFileError
-from .cellwords import cell_words
+from .cellwords import cell_words, number_words
 from .checkshown import shown
 from .csvforms import DecimalMark, line_too_long, not_a_row, split
 from .csvheader import PRICE_COLUMNS, REQUIRED_COLUMNS, not_utf8, read_header
 from .csvlines import ZIP, ZIP_NAMES, lines, upto
 from .datacheck import DataFileCheck, same_symbol
-from .datafail import as_written, unfinished
+from .datafail import as_written, show, unfinished
 from .datafail import fail as _fail
 from .dataopen import grew_past, open_data_file
 from .datavalues import PriceGrid, blank_row, check_tick, missing_value, read_number, volume_problem
@@ -103,6 +103,13 @@ class CsvLayout:
     data_offset: int
     index: dict[str, int]
     checker: RowChecker
+
+
+_NO_VOLUME: Final = " (0 where the market reports none, as an FX pair's or an index's bars)"
+_NOT_ABOVE_ZERO: Final = (
+    " (a position, its PnL and the rails' notionals are valued at prices above 0: a market "
+    "quoted at or below 0, as WTI crude oil futures were on 2020-04-20, cannot be played there)"
+)
 
 
 class RowChecker:
@@ -190,13 +197,18 @@ class RowChecker:
             text = cells[index[column]]
             missing = missing_value(text, column)
             if missing is not None:
-                raise _fail(self.path, line, column, text, blank_row(cells) or missing)
+                none_reported = _NO_VOLUME * bool(self.fix and column == "volume")
+                raise _fail(
+                    self.path, line, column, text, blank_row(cells) or missing + none_reported
+                )
             try:
                 value = read_number(
                     text, decimal_comma=bool(self.mark.comma), delimiter=self.delimiter
                 )
             except ValueError as exc:  # the check says what the cell looks like (``cell_words``)
-                said = (self.fix and cell_words(text, column)) or str(exc)
+                said = (self.fix and (cell_words(text, column) or number_words(str(exc)))) or str(
+                    exc
+                )
                 raise _fail(self.path, line, column, text, said) from None
             values[column] = value
         return values
@@ -222,7 +234,7 @@ class RowChecker:
             text = cells[index[column]]
             problem = self.grid.problem(values[column], text, line, column)
             if problem is not None:  # a price of 0 or less is a bad bar; one off the grid is told
-                fix = self.fix * (values[column] <= 0)
+                fix = (_NOT_ABOVE_ZERO + self.fix) * bool(self.fix and values[column] <= 0)
                 raise _fail(self.path, line, column, text, problem + fix)
         problem = volume_problem(values["volume"])
         if problem is not None:
@@ -339,6 +351,7 @@ class RowChecker:
             first_ns=None if times is None else times.first_ns,
             last_ns=None if times is None else times.last,
             price_tick=self.found_tick,
+            tick_from=self._tick_from(),
             symbol=self.symbol,
             symbol_column=self.symbol_column,
             symbol_line=self.symbol_line,
@@ -348,6 +361,13 @@ class RowChecker:
     def found_tick(self) -> Decimal:
         """The tick given, or inferred: the finest decimal step of the prices as written."""
         return self.grid.found_tick
+
+    def _tick_from(self) -> str | None:
+        """Where an inferred tick comes from, for a refusal at it (``DataFileCheck.tick_from``)."""
+        if self.tick is not None or self.grid.finest is None:
+            return None
+        text, line, column = self.grid.finest
+        return f"line {line}, column {column}, value {show(text)}"
 
 
 @with_context

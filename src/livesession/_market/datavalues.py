@@ -23,6 +23,7 @@ from math import gcd
 from typing import Final
 
 from .._domain.decimal import DIGITS, excess_digits, plain
+from .._domain.gridbounds import grid_text
 from .._exceptions import ConfigError
 from .._support.numbertext import number_form_problem
 from .._support.references import a_
@@ -167,6 +168,8 @@ class PriceGrid:
         off it was written since, which is what an off-grid price's message says."""
         self.places = 0  # the most decimal places a price has as written (tick None)
         self.largest: tuple[Decimal, str, int, str] | None = None  # value, text, line, column
+        self.finest: tuple[str, int, str] | None = None
+        """The first price written with the inferred grid's places: text, line, column."""
         # A given tick's bounds, worked out once (every price of a file is held to them).
         self._within = None if tick is None else (tick.scaleb(-DIGITS), tick.scaleb(DIGITS))
         # A tick of a power of ten (0.01) holds every price of as many places or fewer.
@@ -210,6 +213,9 @@ class PriceGrid:
             places = [_plain_places(text) for text in texts[:4]]
             if low <= 0 or max(places) > DIGITS:
                 return False
+            if max(places) > self.places:
+                at = places.index(max(places))
+                self.finest = (texts[at], line, ("open", "high", "low", "close")[at])
             self.places = max(self.places, *places)
             if self.largest is None or high > self.largest[0]:
                 for column, text in zip(("open", "high", "low", "close"), texts, strict=False):
@@ -233,6 +239,7 @@ class PriceGrid:
                     "an inferred price_tick may have: set price_tick"
                 )
             self.places = -exponent
+            self.finest = (text, line, column)
         if self.largest is None or value > self.largest[0]:
             self.largest = (value, text, line, column)
         return None
@@ -255,7 +262,7 @@ class PriceGrid:
                 "are never rounded)"
             )
         return (
-            f"price {text} is off the price_tick grid {tick} (prices are never "
+            f"price {text} is off the price_tick grid {grid_text(tick)} (prices are never "
             f"rounded): {_tick_hint(value, tick)}"
         )
 
@@ -296,7 +303,7 @@ def _tick_hint(value: Decimal, tick: Decimal) -> str:
     step = plain(Decimal(common).scaleb(-places))
     return (
         f'set price_tick = "{step}" (the largest step that divides both this price and '
-        f"{tick}, the grid of the prices before it), or a step that divides {step}"
+        f"{grid_text(tick)}, the grid of the prices before it), or a step that divides {step}"
     )
 
 

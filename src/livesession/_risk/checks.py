@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol, TypeAlias
 import attrs
 
 from .._domain.config import DryrunConfig
-from .._domain.decimal import with_context
+from .._domain.decimal import plain, with_context
 from .._domain.ids import SYMBOL_FORMS, derivative_note, is_valid_symbol
 from .._typing import Broker, DeclaredSimulation, VenueKind
 
@@ -278,13 +278,14 @@ class _ConfigValid(_Named):
         # Another strategy trades its own quantities (the rails hold them): the demo's
         # order_qty, a default the user may never have set, says nothing about it.
         if ctx.demo_strategy and cfg.strategy.order_qty > cfg.risk.max_order_qty:
-            broken.append(
-                f"order_qty {cfg.strategy.order_qty} > max_order_qty {cfg.risk.max_order_qty}"
+            broken.append(  # written out, never 1E-7: the reason is the run's record
+                f"order_qty {plain(cfg.strategy.order_qty)} > max_order_qty "
+                f"{plain(cfg.risk.max_order_qty)}"
             )
         # An order is a whole number of lots: below one lot the rail refuses every order.
         if cfg.risk.max_order_qty < cfg.qty_lot:
             broken.append(
-                f"max_order_qty {cfg.risk.max_order_qty} < qty_lot {cfg.qty_lot} "
+                f"max_order_qty {plain(cfg.risk.max_order_qty)} < qty_lot {plain(cfg.qty_lot)} "
                 "(no order of one lot could pass)"
             )
         if not broken:

@@ -14,6 +14,7 @@ import attrs
 
 from .._domain import clock as _clock
 from .._domain.decimal import plain
+from .._domain.gridbounds import grid_text
 from .._domain.retry import RetryPolicy
 from .._domain.timerange import check_data_end
 from .._exceptions import ConfigError
@@ -107,9 +108,24 @@ def fit_to_feed(cfg: DryrunConfig, feed: object) -> DryrunConfig:
         try:
             cfg = attrs.evolve(cfg, price_tick=tick)
         except ConfigError as exc:  # the config's bounds at the inferred grid (``gridbounds``)
-            inferred = f"price_tick {str(tick)!r} is inferred from the data's prices"
-            raise ConfigError(f"{exc} ({inferred})") from None
+            inferred = f"price_tick {grid_text(tick)!r} is inferred from the data's prices"
+            raise ConfigError(f"{exc} ({inferred}{_finest(checked)})") from None
     return attrs.evolve(cfg, **changes) if changes else cfg
+
+
+def _finest(checked: object) -> str:
+    """Which price an inferred tick comes from, and the way out, for a refusal at that tick.
+
+    A float column's rounding (``1.2350000000000001e-05``) infers a tick of ``1E-21``,
+    which the cash cannot be held to: the line named the tick, not the price that made it.
+    """
+    where = getattr(checked, "tick_from", None)
+    if not isinstance(where, str):
+        return ""
+    return (
+        f", the finest step among them, first at {where}: set price_tick to the market's tick, "
+        "and the check names each price off it"
+    )
 
 
 def _refuse_another_market(cfg: DryrunConfig, feed: object) -> None:

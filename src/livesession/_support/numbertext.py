@@ -13,11 +13,20 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["digits_hint", "integer_form_problem", "is_number_text", "number_form_problem"]
+__all__ = [
+    "digits_hint",
+    "integer_form_problem",
+    "is_number_text",
+    "number_form_problem",
+    "unread_hint",
+]
 
 _NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 """A number as a data file may write it (with a point: a decimal comma is made one first)."""
 _INTEGER: Final = re.compile(r"[+-]?[0-9]+")
+_FORM: Final = " (write the digits 0-9, a point, an exponent)"
+_TYPESET_MINUS: Final = "\u2212\u2012\u2013\ufe63\uff0d"
+"""The minus sign (U+2212) and the dashes typeset text writes for one, which look like ``-``."""
 
 
 def is_number_text(text: str) -> bool:
@@ -30,7 +39,7 @@ def number_form_problem(text: str) -> str | None:
     if is_number_text(text):
         return None
     hint = digits_hint(text)
-    return "not a decimal number" + (hint or " (write the digits 0-9, a point, an exponent)")
+    return "not a decimal number" + (hint or _FORM)
 
 
 def integer_form_problem(text: str) -> str | None:
@@ -49,3 +58,16 @@ def digits_hint(text: str) -> str:
     if text != text.strip() and is_number_text(text.strip()):
         return " (spaces around it: write the number alone)"
     return ""
+
+
+def unread_hint(text: str) -> str:
+    """What to write instead of ``text``, which ``Decimal`` does not read, for its refusal.
+
+    ``'1,000.50'``, ``'\u22125'`` (a typeset minus sign) and ``'0x10'`` were told "is not a
+    decimal number" and no more.
+    """
+    if "," in text and is_number_text(text.replace(",", "")):
+        return " (a thousands separator? write numbers without one)"
+    if text[:1] and text[0] in _TYPESET_MINUS and is_number_text("-" + text[1:]):
+        return f" (its minus sign is U+{ord(text[0]):04X}, not '-': write -{text[1:]})"
+    return digits_hint(text) or _FORM
