@@ -562,7 +562,7 @@ class TestFileSystem:
         err = capsys.readouterr().err
         assert err.count("\n") == 1
         assert err.startswith(f"livesession: error: cannot resume {run_dir}: cutting ")
-        assert "(No space left on device); nothing was lost" in err
+        assert "(No space left on device); nothing was changed: once" in err
         assert "Traceback" not in err
         monkeypatch.setattr(resume_module, "truncate_to", real)
         assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again
@@ -586,7 +586,7 @@ class TestFileSystem:
         with monkeypatch.context() as patched:
             patched.setattr(os, "write", refusing)
             assert main(["resume", str(run_dir), "-q"]) == 2
-        assert "(No space left on device); nothing was lost" in capsys.readouterr().err
+        assert "(No space left on device); nothing was changed: once" in capsys.readouterr().err
         assert not list(run_dir.glob("*.torn"))
         assert tree_hash(run_dir.parent) == before  # as it was, lock file included
         assert main(["resume", str(run_dir), "-q"]) == 0  # room again
@@ -606,9 +606,12 @@ class TestFileSystem:
             assert main(["resume", str(run_dir), "-q"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1, err
-        assert err.startswith(
+        # Written as the failed sink closed: the record stands, and the run stays cut back.
+        assert err == (
             f"livesession: error: cannot resume {run_dir}: writing its C2_RESUME record "
-            "failed (No space left on device); "
+            "failed (No space left on device): once the file system has room again, resume "
+            "again (the run stays cut back to its checkpoint: its C2_RESUME record reached "
+            "audit.jsonl; status says so, and the next resume continues it)\n"
         )
         assert "Traceback" not in err
         assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again

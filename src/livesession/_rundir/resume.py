@@ -77,6 +77,7 @@ from .seal import operator_settles
 from .session import let_go_refused, open_session
 from .sourcefiles import refuse_unfound_sources
 from .supplied import check_sources
+from .uncut import put_back_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -336,37 +337,38 @@ def _resume_session(
     plugins: RunPlugins,
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
-    # Validated: from here on the run directory is changed.
-    torn = cut_back(run_dir, offsets, audit_cut.torn)
-    remove_dead_tmp(run_dir)  # never a live report's or prom's
-    session = open_session(
-        cfg,
-        run_dir,
-        plugins,
-        lock=lock,
-        idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
-        clock=clock,
-        broker_factory=broker_factory,
-        append=True,
-        lease=lease,
-        lease_clock=lease_clock,
-        alerts=alerts,
-    )
-    try:
-        _restore(
-            session,
+    # Validated: from here on the run directory is changed, until a refusal puts it back.
+    cut = cut_back(run_dir, offsets, audit_cut.torn)
+    with put_back_refused(cut):
+        remove_dead_tmp(run_dir)  # never a live report's or prom's
+        session = open_session(
             cfg,
             run_dir,
-            checkpoint=checkpoint,
-            offsets=offsets,
-            audit_cut=audit_cut,
-            read=read,
+            plugins,
+            lock=lock,
+            idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
             clock=clock,
-            torn=torn,
+            broker_factory=broker_factory,
+            append=True,
+            lease=lease,
+            lease_clock=lease_clock,
+            alerts=alerts,
         )
-    except BaseException:
-        let_go_refused(session)  # now, not when it is collected: no file, no broker kept
-        raise
+        try:
+            _restore(
+                session,
+                cfg,
+                run_dir,
+                checkpoint=checkpoint,
+                offsets=offsets,
+                audit_cut=audit_cut,
+                read=read,
+                clock=clock,
+                torn=cut.torn,
+            )
+        except BaseException:
+            let_go_refused(session)  # now, not when it is collected: no file, no broker kept
+            raise
     return session
 
 
@@ -492,7 +494,6 @@ def _record_at_once(recorder: Recorder, run_dir: Path, *, sync: bool) -> None:
         cause = exc.__cause__
         why = (cause.strerror if isinstance(cause, OSError) else None) or cause or exc
         raise RunDirectoryError(
-            f"cannot resume {run_dir}: writing its C2_RESUME record failed ({why}); the run "
-            f"is cut back to its checkpoint and nothing was lost: once {once_fixed(errno_of(exc))}"
-            ", resume again"
+            f"cannot resume {run_dir}: writing its C2_RESUME record failed ({why}): once "
+            f"{once_fixed(errno_of(exc))}, resume again"
         ) from exc
