@@ -591,6 +591,34 @@ class TestFileSystem:
         assert tree_hash(run_dir.parent) == before  # as it was, lock file included
         assert main(["resume", str(run_dir), "-q"]) == 0  # room again
 
+    def test_a_cut_refused_part_way_puts_back_the_files_it_cut(self, run_dir, capsys, monkeypatch):
+        """Bug: a full disk refusing the cut of ``state_snapshots.jsonl`` left
+        ``events.jsonl``, cut just before, cut back (its tail in ``events.jsonl.torn``):
+        the run was not the one the crash left, though the refusal said nothing was lost."""
+        import livesession._rundir.resumecut as resume_module  # where the cut is made
+
+        real = resume_module.truncate_to
+
+        def full_after_events(path: Path, offset: int) -> bytes:
+            if path.name != "events.jsonl":
+                raise OSError(28, "No space left on device")
+            return real(path, offset)
+
+        with (run_dir / "events.jsonl").open("ab") as events:
+            events.write(b'{"event_type":"BA')  # a torn last line: a tail to cut
+        before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
+        with monkeypatch.context() as patched:
+            patched.setattr(resume_module, "truncate_to", full_after_events)
+            assert main(["resume", str(run_dir), "-q"]) == 2
+        assert capsys.readouterr().err == (
+            f"livesession: error: cannot resume {run_dir}: cutting state_snapshots.jsonl back "
+            "to its checkpoint failed (No space left on device); nothing was changed: once the "
+            "file system has room again, resume again\n"
+        )
+        # events.jsonl whole again, no .torn (its times are the put back's)
+        assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+        assert main(["resume", str(run_dir), "-q"]) == 0  # room again
+
     def test_a_full_disk_while_writing_c2_resume_is_one_line_and_the_run_resumes(
         self, run_dir, capsys, monkeypatch
     ):
