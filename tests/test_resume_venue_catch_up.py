@@ -64,12 +64,14 @@ def _refused_resume(
     run_id: str,
     *,
     crash_at: str | None = None,
+    service_down: bool = True,
 ) -> tuple[Path, str]:
     """A run on ``package``'s ``venue`` module crashed past its second checkpoint, and the
     line its resume was refused with (exit 2), the desk's service down (``DESK_SERVICE``
     unset): the runs directory and that line. The run's files, and what ``verify`` says of
     it, are checked to be as before the refused resume; ``crash_at`` instead kills the
-    refused resume there (``None`` for the line)."""
+    refused resume there (``None`` for the line), and ``service_down=False`` the resume,
+    the service back."""
     plug = tmp_path / package
     plug.mkdir()
     (plug / "__init__.py").write_text("")
@@ -83,7 +85,8 @@ def _refused_resume(
     monkeypatch.setenv("DESK_SERVICE", "up")
     crashed = cli("dryrun", "-c", config, "--out", runs, "-q", crash_at="write_events:40")
     assert crashed.returncode == KILLED, crashed.stderr
-    monkeypatch.delenv("DESK_SERVICE")
+    if service_down:
+        monkeypatch.delenv("DESK_SERVICE")
     run_dir = runs / run_id
     before, verified = _run_files(run_dir), cli("verify", run_dir, cwd=tmp_path)
     assert "events.jsonl.torn" not in before
@@ -125,17 +128,38 @@ def test_a_venue_whose_mark_raises_refuses_the_resume_in_one_line(tmp_path: Path
     assert cli("verify", runs / "m").returncode == 0
 
 
-@pytest.mark.parametrize("crash_at", ["uncut_write", "uncut_torn"])
+_SET_ASIDE = (
+    "set aside   2,773 bytes in events.jsonl.torn (events.jsonl {}) that no C2_RESUME "
+    "counts: a resume ended between cutting the run back and its record (killed, or refused "
+    "and unable to put the tails back); the next resume counts them"
+)
+
+
+@pytest.mark.parametrize(
+    ("crash_at", "set_aside"),
+    [
+        ("uncut_write", _SET_ASIDE.format("past its checkpoint")),  # its tail in both
+        ("uncut_torn", ""),  # as before the resume
+        ("write_audit", _SET_ASIDE.format("cut back to its checkpoint")),  # no refusal: cut
+    ],
+)
 def test_a_crash_while_a_refused_resume_puts_the_tails_back_leaves_a_resumable_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_at: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_at: str, set_aside: str
 ):
     """Killed after the tail is back in ``events.jsonl`` (and still in its ``.torn``), or
-    after its ``.torn`` was cut too: ``status`` says crashed and resumable, ``verify`` says
-    what it said of the crash, and the next resume continues the run to a verified end."""
-    runs, _ = _refused_resume(tmp_path, monkeypatch, "deskcrash", _VENUE, "k", crash_at=crash_at)
+    after its ``.torn`` was cut too (or, the venue refusing nothing, before the resume's
+    record): ``status`` says crashed and resumable, and where the bytes set aside are,
+    ``verify`` says what it said of the crash, and the next resume continues the run to a
+    verified end."""
+    down = crash_at != "write_audit"  # the desk's service back: not refused, killed
+    runs, _ = _refused_resume(
+        tmp_path, monkeypatch, "deskcrash", _VENUE, "k", crash_at=crash_at, service_down=down
+    )
     status = cli("status", runs / "k", cwd=tmp_path)
     assert status.returncode == 6, status.stdout
     assert "resumable   yes" in status.stdout
+    rows = [row for row in status.stdout.splitlines() if row.startswith("set aside")]
+    assert rows == ([set_aside] if set_aside else [])
     verified = cli("verify", runs / "k", cwd=tmp_path)
     assert verified.returncode == 1
     assert "incomplete run: no C2_DRYRUN_STOP; continue it with" in verified.stdout
