@@ -23,14 +23,14 @@ from .._artifacts.runfiles import refuse_odd_files
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
 from .._domain.lifecycle import SessionState, reported_status
-from .._exceptions import LeaseError, RunDirectoryError, SinkFailure
+from .._exceptions import LeaseError, RunDirectoryError
 from .._session.aftercheckpoint import recover_orders
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.anchor import anchored
 from .._support.logging import get_logger
-from .._support.oserrors import errno_of, once_fixed, said, unwritable_run
+from .._support.oserrors import said, unwritable_run
 from .._support.tmpfiles import remove_dead_tmp
 from ..brokers._journal import replay_deferred
 from ..brokers.mock import MockBroker
@@ -73,6 +73,7 @@ from .resumecut import (
     refuse_while_evidence_reads,
     validate_artifacts,
 )
+from .resumerecord import go_on_after, record_at_once
 from .seal import operator_settles
 from .session import let_go_refused, open_session
 from .sourcefiles import refuse_unfound_sources
@@ -83,7 +84,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Unpack
 
-    from .._artifacts.recorder import Recorder
     from .._domain.config import DryrunConfig
     from .._domain.runtime_config import Secret
     from .._session.coordinator import LiveSessionOrchestrator
@@ -411,7 +411,7 @@ def _restore(
         # the start, as its first record would be (an empty ``ts`` breaks the audit schema).
         now = (clock if clock is not None else make_clock(cfg)).now()
         session.recorder.set_time(session.ts_sim, _clock.format_utc(now))
-    _go_on_after(session.recorder, audit_cut)
+    go_on_after(session.recorder, audit_cut)
     from_step = 0 if checkpoint is None else checkpoint["steps"]
     session.recorder.audit(
         "C2_RESUME",
@@ -424,7 +424,7 @@ def _restore(
         },
     )
     hold_found()  # after C2_RESUME: what the venue has, held for the session to track
-    _record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
+    record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
     _RESUMED[session] = (
         {
             "from_step": from_step,
@@ -462,38 +462,3 @@ def say_resumed(session: LiveSessionOrchestrator) -> None:
             detail="the checkpoint was written by an earlier build and holds no SHA-256 of "
             "the events and snapshots: the record before it was checked line by line only",
         )
-
-
-def _go_on_after(recorder: Recorder, cut: AuditCut) -> None:
-    """Continue the audit chain after the ``C2_RESUME`` records the cut kept.
-
-    The recorder stands where the checkpoint left it (or at the start, without one); the
-    earlier resumes' records come after that.
-    """
-    state = recorder.get_state()
-    if state["audit_seq"] == cut.seq and state["audit_head"] == cut.head:
-        return
-    state.update(
-        audit_seq=cut.seq,
-        audit_head=cut.head,
-        offsets={**state["offsets"], "audit": cut.offset},
-    )
-    recorder.set_state(state, recorder.digests)
-
-
-def _record_at_once(recorder: Recorder, run_dir: Path, *, sync: bool) -> None:
-    """Write ``C2_RESUME`` out now (synced unless the run's durability is ``none``).
-
-    Held in the sink's buffer, it reached the file only at the first step's end: a resume
-    killed sooner left no record of itself. Once in the file, the next resume keeps it.
-    """
-    try:
-        recorder.flush(sync=sync)
-    except SinkFailure as exc:
-        recorder.close()  # now, not whenever the session is collected, after the lock is let go
-        cause = exc.__cause__
-        why = (cause.strerror if isinstance(cause, OSError) else None) or cause or exc
-        raise RunDirectoryError(
-            f"cannot resume {run_dir}: writing its C2_RESUME record failed ({why}): once "
-            f"{once_fixed(errno_of(exc))}, resume again"
-        ) from exc
