@@ -7,7 +7,8 @@ strategy are given their checkpointed states (their ``set_state`` is the caller'
 while nothing on disk has changed; only then are the artifacts cut back to the
 checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps the
 ``C2_RESUME`` records right after the checkpoint's, see ``resumecut``), the session
-restored, the venue journal replayed and ``C2_RESUME`` audited and written out.
+restored, the venue journal replayed and ``C2_RESUME`` audited and written out. A refusal
+after the cut puts the tails back first (``uncut``): the run is as the crash left it.
 """
 
 from __future__ import annotations
@@ -129,7 +130,9 @@ def resume_run(
     checkpoint's offset (the tail goes to ``<file>.torn``; the audit log keeps the
     ``C2_RESUME`` records of earlier resumes killed before their first checkpoint), restores
     the session, lets the venue journal replay, and audits ``C2_RESUME``, written out before
-    this returns (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
+    this returns (and ``C2_LEASE_ACQUIRED`` with the new fencing token). Refused after the
+    cut (a desk venue's ``mark`` raising, say), it puts the tails back first, and says so
+    (``uncut``): the run stays cut back only when that cannot be done, its error says why.
     """
     check_path("run_dir", run_dir)
     check_call(
