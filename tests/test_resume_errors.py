@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import __version__
+from livesession import StoreFailure, __version__
 from livesession.brokers.mock import MockBroker
 from livesession.cli import main
 
@@ -618,6 +618,30 @@ class TestFileSystem:
         # events.jsonl whole again, no .torn (its times are the put back's)
         assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
         assert main(["resume", str(run_dir), "-q"]) == 0  # room again
+
+    def test_a_store_that_will_not_open_after_the_cut_puts_the_tails_back(
+        self, run_dir, capsys, monkeypatch
+    ):
+        """Bug: the session's store refusing to open (a database gone between the resume's
+        check of its keys and the session's start) came after the cut, and left the run cut
+        back to its checkpoint, its tail in ``events.jsonl.torn``."""
+        import livesession._rundir.session as session_module  # where the session opens it
+
+        def gone(*_: object, **__: object) -> None:
+            raise StoreFailure("the idempotency store refused the connection")
+
+        with (run_dir / "events.jsonl").open("ab") as events:
+            events.write(b'{"event_type":"BA')  # a torn last line: a tail to cut
+        before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
+        with monkeypatch.context() as patched:
+            patched.setattr(session_module, "open_store", gone)
+            assert main(["resume", str(run_dir), "-q"]) == 2
+        assert capsys.readouterr().err.endswith(
+            "the idempotency store refused the connection (nothing was changed: the tails it "
+            "had cut back were put back)\n"
+        )
+        assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+        assert main(["resume", str(run_dir), "-q"]) == 0
 
     def test_a_full_disk_while_writing_c2_resume_is_one_line_and_the_run_resumes(
         self, run_dir, capsys, monkeypatch
