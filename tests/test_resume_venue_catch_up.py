@@ -148,9 +148,8 @@ def test_a_crash_while_a_refused_resume_puts_the_tails_back_leaves_a_resumable_r
 ):
     """Killed after the tail is back in ``events.jsonl`` (and still in its ``.torn``), or
     after its ``.torn`` was cut too (or, the venue refusing nothing, before the resume's
-    record): ``status`` says crashed and resumable, and where the bytes set aside are,
-    ``verify`` says what it said of the crash, and the next resume continues the run to a
-    verified end."""
+    record): ``status`` says crashed and resumable, and ``status`` and ``verify`` where
+    the bytes set aside are, and the next resume continues the run to a verified end."""
     down = crash_at != "write_audit"  # the desk's service back: not refused, killed
     runs, _ = _refused_resume(
         tmp_path, monkeypatch, "deskcrash", _VENUE, "k", crash_at=crash_at, service_down=down
@@ -163,6 +162,9 @@ def test_a_crash_while_a_refused_resume_puts_the_tails_back_leaves_a_resumable_r
     verified = cli("verify", runs / "k", cwd=tmp_path)
     assert verified.returncode == 1
     assert "incomplete run: no C2_DRYRUN_STOP; continue it with" in verified.stdout
+    # verify says the bytes set aside too, where status does
+    aside = "; 2,773 bytes in events.jsonl.torn that no C2_RESUME counts: a resume ended"
+    assert (aside in verified.stdout) == bool(set_aside), verified.stdout
     monkeypatch.setenv("DESK_SERVICE", "up")
     resumed = cli("resume", runs / "k", "-q", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

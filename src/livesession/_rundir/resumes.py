@@ -25,6 +25,12 @@ from .._artifacts.runread import events_back, payload
 
 __all__ = ["Resumes", "resumed_from", "resumes_of"]
 
+_ENDED: Final = (
+    "a resume ended between cutting the run back and its record (killed, or refused and "
+    "unable to put the tails back)"
+)
+"""Why a ``.torn`` file holds bytes no ``C2_RESUME`` record counts."""
+
 _BUDGET: Final = 8 << 20
 """How far back the audit log is read for ``C2_RESUME`` records (its whole, but for a long one)."""
 
@@ -41,6 +47,13 @@ class Resumes:
     uncounted: tuple[tuple[str, int], ...] = ()
     """Each artifact whose ``.torn`` holds bytes no record counts, and how many (all read)."""
 
+    def uncounted_said(self) -> str:
+        """``2,773 bytes in events.jsonl.torn that no C2_RESUME counts: ...``; "" none."""
+        if not self.uncounted:
+            return ""
+        held = ", ".join(f"{size:,} bytes in {name}.torn" for name, size in self.uncounted)
+        return f"{held} that no C2_RESUME counts: {_ENDED}"
+
     def set_aside(self, run_dir: Path, checkpoint: dict[str, Any]) -> str:
         """``status``'s words for ``uncounted`` ("" none), each file against ``checkpoint``."""
         if not self.uncounted:
@@ -55,11 +68,7 @@ class Resumes:
             cut = isinstance(at, int) and _size(run_dir / file) == at
             where = "cut back to its checkpoint" if cut else "past its checkpoint"
             said.append(f"{size:,} bytes in {file}.torn ({file} {where})")
-        return (
-            f"{', '.join(said)} that no C2_RESUME counts: a resume ended between cutting the run "
-            "back and its record (killed, or refused and unable to put the tails back); the "
-            "next resume counts them"
-        )
+        return f"{', '.join(said)} that no C2_RESUME counts: {_ENDED}; the next resume counts them"
 
     def says(self) -> str:
         """``2 times, the last from step 200``; ``once, from step 100``; "" for none."""
