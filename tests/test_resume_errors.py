@@ -46,6 +46,25 @@ def tree_hash(root: Path) -> str:
     return digest.hexdigest()
 
 
+def _contents(run_dir: Path) -> dict[str, bytes]:
+    """Each file of ``run_dir``'s bytes, by name."""
+    return {path.name: path.read_bytes() for path in run_dir.iterdir()}
+
+
+def _refused_with_a_tail(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, module: object, name: str, fails: object
+) -> dict[str, bytes]:
+    """A torn last line added to ``events.jsonl`` (a tail a resume cuts), then a resume
+    refused (exit 2) with ``module``'s ``name`` replaced by ``fails``: the files before it."""
+    with (run_dir / "events.jsonl").open("ab") as events:
+        events.write(b'{"event_type":"BA')
+    before = _contents(run_dir)
+    with monkeypatch.context() as patched:
+        patched.setattr(module, name, fails)
+        assert main(["resume", str(run_dir), "-q"]) == 2
+    return before
+
+
 @pytest.fixture(name="template", scope="module")
 def _template(tmp_path_factory):
     """A run killed mid-way, with several audit records below its checkpoint offset."""
@@ -604,19 +623,16 @@ class TestFileSystem:
                 raise OSError(28, "No space left on device")
             return real(path, offset)
 
-        with (run_dir / "events.jsonl").open("ab") as events:
-            events.write(b'{"event_type":"BA')  # a torn last line: a tail to cut
-        before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
-        with monkeypatch.context() as patched:
-            patched.setattr(resume_module, "truncate_to", full_after_events)
-            assert main(["resume", str(run_dir), "-q"]) == 2
+        before = _refused_with_a_tail(
+            run_dir, monkeypatch, resume_module, "truncate_to", full_after_events
+        )
         assert capsys.readouterr().err == (
             f"livesession: error: cannot resume {run_dir}: cutting state_snapshots.jsonl back "
             "to its checkpoint failed (No space left on device); nothing was changed: once the "
             "file system has room again, resume again\n"
         )
         # events.jsonl whole again, no .torn (its times are the put back's)
-        assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+        assert _contents(run_dir) == before
         assert main(["resume", str(run_dir), "-q"]) == 0  # room again
 
     def test_a_store_that_will_not_open_after_the_cut_puts_the_tails_back(
@@ -630,17 +646,12 @@ class TestFileSystem:
         def gone(*_: object, **__: object) -> None:
             raise StoreFailure("the idempotency store refused the connection")
 
-        with (run_dir / "events.jsonl").open("ab") as events:
-            events.write(b'{"event_type":"BA')  # a torn last line: a tail to cut
-        before = {path.name: path.read_bytes() for path in run_dir.iterdir()}
-        with monkeypatch.context() as patched:
-            patched.setattr(session_module, "open_store", gone)
-            assert main(["resume", str(run_dir), "-q"]) == 2
+        before = _refused_with_a_tail(run_dir, monkeypatch, session_module, "open_store", gone)
         assert capsys.readouterr().err.endswith(
             "the idempotency store refused the connection (nothing was changed: the tails it "
             "had cut back were put back)\n"
         )
-        assert {path.name: path.read_bytes() for path in run_dir.iterdir()} == before
+        assert _contents(run_dir) == before
         assert main(["resume", str(run_dir), "-q"]) == 0
 
     def test_a_full_disk_while_writing_c2_resume_is_one_line_and_the_run_resumes(
