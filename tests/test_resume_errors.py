@@ -654,6 +654,35 @@ class TestFileSystem:
         assert _contents(run_dir) == before
         assert main(["resume", str(run_dir), "-q"]) == 0
 
+    def test_a_tail_that_cannot_be_put_back_leaves_the_run_cut_back_and_says_so(
+        self, run_dir, capsys, monkeypatch
+    ):
+        """The disk refusing the tail's way back too: the run stays cut back, as a resume
+        killed there leaves it, and the refusal, ``status`` and the next resume say so."""
+        import livesession._rundir.session as session_module
+        import livesession._rundir.uncut as uncut_module
+
+        def gone(*_: object, **__: object) -> None:
+            raise StoreFailure("the idempotency store refused the connection")
+
+        def no_room(*_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(uncut_module, "_put_back_one", no_room)
+        _refused_with_a_tail(run_dir, monkeypatch, session_module, "open_store", gone)
+        monkeypatch.undo()
+        assert capsys.readouterr().err.endswith(
+            "the idempotency store refused the connection (the run stays cut back to its "
+            "checkpoint, its tails in events.jsonl.torn: putting the tail of events.jsonl back "
+            "failed (No space left on device); status says so, and the next resume continues "
+            "it)\n"
+        )
+        assert main(["status", str(run_dir)]) == 6
+        assert "\nset aside   17 bytes in events.jsonl.torn (events.jsonl cut back to its " in (
+            capsys.readouterr().out
+        )
+        assert main(["resume", str(run_dir), "-q"]) == 0
+
     def test_a_full_disk_while_writing_c2_resume_is_one_line_and_the_run_resumes(
         self, run_dir, capsys, monkeypatch
     ):

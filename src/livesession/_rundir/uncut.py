@@ -75,7 +75,11 @@ def put_back_refused(cut: CutBack) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        said_of_cut(exc, put_back(cut.cuts), tuple(c.path.name for c in cut.cuts if c.tail))
+        kept = put_back(cut.cuts)
+        # Put back: the files it cut; else those still cut back (a put back that failed
+        # part-way made the others whole again).
+        left = [c for c in cut.cuts if c.tail and (kept is None or _size(c.path) == c.offset)]
+        said_of_cut(exc, kept, tuple(c.path.name for c in left))
         raise
 
 
@@ -88,7 +92,7 @@ def put_back(cuts: tuple[Cut, ...]) -> str | None:
     for cut in cuts:
         if changed := _changed(cut):
             return changed
-    for cut in reversed(cuts):
+    for cut in reversed([cut for cut in cuts if cut.tail or cut.made]):
         try:
             _put_back_one(cut)
         except OSError as exc:
