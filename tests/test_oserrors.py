@@ -159,11 +159,12 @@ def test_a_runs_folder_replaced_by_a_file_mid_run_is_said_so(
     [
         (
             "cutting events.jsonl back to its checkpoint failed (No space left on device); "
-            "nothing was lost (a cut tail is kept in events.jsonl.torn first)"
+            "nothing was changed: once the file system has room again, resume again"
         ),
         (
-            "writing its C2_RESUME record failed (No space left on device); the run is cut "
-            "back to its checkpoint and nothing was lost"
+            "writing its C2_RESUME record failed (No space left on device): once the file "
+            "system has room again, resume again (nothing was changed: the tails it had cut "
+            "back were put back)"
         ),
     ],
     ids=["cut", "record"],
@@ -199,10 +200,7 @@ def test_a_resume_the_disk_refuses_says_when_to_try_again(
             full.setattr(sinks.FileLineSink, "sync", _no_room_for_audit(sinks.FileLineSink.sync))
         assert main(["resume", str(run_dir), "-q"]) == 2
     [line] = capsys.readouterr().err.splitlines()
-    assert line == (
-        f"livesession: error: cannot resume {run_dir}: {refused}: once the file system has room "
-        "again, resume again"
-    )
+    assert line == f"livesession: error: cannot resume {run_dir}: {refused}"
     assert main(["resume", str(run_dir), "-q"]) == 0
 
 

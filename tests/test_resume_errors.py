@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from livesession import __version__
+from livesession import StoreFailure, __version__
 from livesession.brokers.mock import MockBroker
 from livesession.cli import main
 
@@ -44,6 +44,25 @@ def tree_hash(root: Path) -> str:
             )
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
+
+
+def _contents(run_dir: Path) -> dict[str, bytes]:
+    """Each file of ``run_dir``'s bytes, by name."""
+    return {path.name: path.read_bytes() for path in run_dir.iterdir()}
+
+
+def _refused_with_a_tail(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch, module: object, name: str, fails: object
+) -> dict[str, bytes]:
+    """A torn last line added to ``events.jsonl`` (a tail a resume cuts), then a resume
+    refused (exit 2) with ``module``'s ``name`` replaced by ``fails``: the files before it."""
+    with (run_dir / "events.jsonl").open("ab") as events:
+        events.write(b'{"event_type":"BA')
+    before = _contents(run_dir)
+    with monkeypatch.context() as patched:
+        patched.setattr(module, name, fails)
+        assert main(["resume", str(run_dir), "-q"]) == 2
+    return before
 
 
 @pytest.fixture(name="template", scope="module")
@@ -562,7 +581,7 @@ class TestFileSystem:
         err = capsys.readouterr().err
         assert err.count("\n") == 1
         assert err.startswith(f"livesession: error: cannot resume {run_dir}: cutting ")
-        assert "(No space left on device); nothing was lost" in err
+        assert "(No space left on device); nothing was changed: once" in err
         assert "Traceback" not in err
         monkeypatch.setattr(resume_module, "truncate_to", real)
         assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again
@@ -586,10 +605,83 @@ class TestFileSystem:
         with monkeypatch.context() as patched:
             patched.setattr(os, "write", refusing)
             assert main(["resume", str(run_dir), "-q"]) == 2
-        assert "(No space left on device); nothing was lost" in capsys.readouterr().err
+        assert "(No space left on device); nothing was changed: once" in capsys.readouterr().err
         assert not list(run_dir.glob("*.torn"))
         assert tree_hash(run_dir.parent) == before  # as it was, lock file included
         assert main(["resume", str(run_dir), "-q"]) == 0  # room again
+
+    def test_a_cut_refused_part_way_puts_back_the_files_it_cut(self, run_dir, capsys, monkeypatch):
+        """Bug: a full disk refusing the cut of ``state_snapshots.jsonl`` left
+        ``events.jsonl``, cut just before, cut back (its tail in ``events.jsonl.torn``):
+        the run was not the one the crash left, though the refusal said nothing was lost."""
+        import livesession._rundir.resumecut as resume_module  # where the cut is made
+
+        real = resume_module.truncate_to
+
+        def full_after_events(path: Path, offset: int) -> bytes:
+            if path.name != "events.jsonl":
+                raise OSError(28, "No space left on device")
+            return real(path, offset)
+
+        before = _refused_with_a_tail(
+            run_dir, monkeypatch, resume_module, "truncate_to", full_after_events
+        )
+        assert capsys.readouterr().err == (
+            f"livesession: error: cannot resume {run_dir}: cutting state_snapshots.jsonl back "
+            "to its checkpoint failed (No space left on device); nothing was changed: once the "
+            "file system has room again, resume again\n"
+        )
+        # events.jsonl whole again, no .torn (its times are the put back's)
+        assert _contents(run_dir) == before
+        assert main(["resume", str(run_dir), "-q"]) == 0  # room again
+
+    def test_a_store_that_will_not_open_after_the_cut_puts_the_tails_back(
+        self, run_dir, capsys, monkeypatch
+    ):
+        """Bug: the session's store refusing to open (a database gone between the resume's
+        check of its keys and the session's start) came after the cut, and left the run cut
+        back to its checkpoint, its tail in ``events.jsonl.torn``."""
+        import livesession._rundir.session as session_module  # where the session opens it
+
+        def gone(*_: object, **__: object) -> None:
+            raise StoreFailure("the idempotency store refused the connection")
+
+        before = _refused_with_a_tail(run_dir, monkeypatch, session_module, "open_store", gone)
+        assert capsys.readouterr().err.endswith(
+            "the idempotency store refused the connection (nothing was changed: the tails it "
+            "had cut back were put back)\n"
+        )
+        assert _contents(run_dir) == before
+        assert main(["resume", str(run_dir), "-q"]) == 0
+
+    def test_a_tail_that_cannot_be_put_back_leaves_the_run_cut_back_and_says_so(
+        self, run_dir, capsys, monkeypatch
+    ):
+        """The disk refusing the tail's way back too: the run stays cut back, as a resume
+        killed there leaves it, and the refusal, ``status`` and the next resume say so."""
+        import livesession._rundir.session as session_module
+        import livesession._rundir.uncut as uncut_module
+
+        def gone(*_: object, **__: object) -> None:
+            raise StoreFailure("the idempotency store refused the connection")
+
+        def no_room(*_: object) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(uncut_module, "_put_back_one", no_room)
+        _refused_with_a_tail(run_dir, monkeypatch, session_module, "open_store", gone)
+        monkeypatch.undo()
+        assert capsys.readouterr().err.endswith(
+            "the idempotency store refused the connection (the run stays cut back to its "
+            "checkpoint, its tails in events.jsonl.torn: putting the tail of events.jsonl back "
+            "failed (No space left on device); status says so, and the next resume continues "
+            "it)\n"
+        )
+        assert main(["status", str(run_dir)]) == 6
+        assert "\nset aside   17 bytes in events.jsonl.torn (events.jsonl cut back to its " in (
+            capsys.readouterr().out
+        )
+        assert main(["resume", str(run_dir), "-q"]) == 0
 
     def test_a_full_disk_while_writing_c2_resume_is_one_line_and_the_run_resumes(
         self, run_dir, capsys, monkeypatch
@@ -606,9 +698,12 @@ class TestFileSystem:
             assert main(["resume", str(run_dir), "-q"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1, err
-        assert err.startswith(
+        # Written as the failed sink closed: the record stands, and the run stays cut back.
+        assert err == (
             f"livesession: error: cannot resume {run_dir}: writing its C2_RESUME record "
-            "failed (No space left on device); "
+            "failed (No space left on device): once the file system has room again, resume "
+            "again (the run stays cut back to its checkpoint: its C2_RESUME record reached "
+            "audit.jsonl; status says so, and the next resume continues it)\n"
         )
         assert "Traceback" not in err
         assert main(["resume", str(run_dir), "-q"]) == 0  # the lock was let go: room again

@@ -74,6 +74,7 @@ def status_lines(found: RunStatus) -> list[str]:
     if found.trading is not None:
         rows.append(("trading", _trading(found, found.trading)))
     rows += [("steps", _steps(found)), *([("resumed", found.resumed)] if found.resumed else [])]
+    rows += [("set aside", found.set_aside)] if found.set_aside else []
     if found.heartbeat_utc is not None and found.heartbeat_age_s is not None:
         every = found.checkpoint_every
         cadence = "" if every is None else f"; every {every} steps"

@@ -208,6 +208,7 @@ class RunStatus:
     ``config.json`` against it (None: the file read then): a heavy checkpoint parsed once."""
     resumes: int = 0  # its C2_RESUME records read (a floor when ``resumed`` says "at least")
     resumed: str = ""  # ``2 times, the last from step 200``; "" for a run never resumed
+    set_aside: str = ""  # a crashed run's bytes in ``<file>.torn`` no C2_RESUME counts, why
     killed_while_starting: str = ""
     """A run killed after ``run.json``, before it recorded anything: what it is, as
     ``verify`` says it (``a run killed while it started: ...``); one killed before it wrote
@@ -395,6 +396,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         kept={"config": checkpoint.get("config")},  # a made-up seal keeps the one read
         resumes=resumed.count,
         resumed=resumed.says(),
+        set_aside=resumed.set_aside(run_dir, checkpoint) if crashed else "",
         starting=starting_says(run_dir, no_run=bool(problem)) if holder else "",
         unwritten_checkpoint=unwritten_says(run_dir) if unwritten else "",
         closing="" if live or holder is None else closing_says(holder.pid, holder.command),

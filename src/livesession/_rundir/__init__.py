@@ -3,7 +3,9 @@
 ``layout`` (the files and ``run.json``/``config.json``), ``create`` (``create_run``;
 ``memoryids``: who may keep client order ids in memory), ``resume`` (``resume_run``;
 ``resumable``: whether it can, asked without changing the run, and its checkpoint read;
-``resumecut``: where it cuts the files back to; ``beforecheckpoint``: whether the
+``resumecut``: where it cuts the files back to; ``resumerecord``: its ``C2_RESUME``
+written out; ``uncut``: the tails put back when it is
+refused after that; ``beforecheckpoint``: whether the
 record it keeps before the checkpoint is still what the run wrote; ``pastcheckpoint``:
 what lies past it that a crash does not explain, for ``status``; ``aftercheckpoint``:
 the orders sent after the checkpoint, looked up at the venue; ``catchup``: a simulated

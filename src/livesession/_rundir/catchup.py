@@ -33,8 +33,8 @@ def venue_catch_up(broker: Broker, checkpoint: dict[str, Any], run_id: str) -> N
 
     A caller's venue (a desk's ``MockBroker`` subclass, behind its guard) runs its own code
     here. What it raises refuses the resume with ``PluginError``, one line naming the step
-    and the user's line, where it was a traceback; the run stays cut back to its checkpoint
-    (the tails in ``<file>.torn``), as a resume killed there leaves it.
+    and the user's line, where it was a traceback; the resume puts back what it cut
+    (``uncut``), the run as it was.
     """
     step = "resume_at"
     try:
@@ -91,8 +91,8 @@ def told_at_resume(broker: Broker, run_id: str, call: str) -> Iterator[None]:
 def _refused(run_id: str, call: str, exc: BaseException, doing: str) -> PluginError:
     """The one line that refuses the resume: the broker's ``call`` raised ``exc`` ``doing``."""
     return PluginError(
-        f"cannot resume run {run_id}: the broker's {call} {raised(exc)}, {doing}; the run is "
-        f"cut back to that checkpoint: resume it again once the broker's {call} works"
+        f"cannot resume run {run_id}: the broker's {call} {raised(exc)}, {doing}: resume it "
+        f"again once the broker's {call} works"
     )
 
 

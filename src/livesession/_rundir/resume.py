@@ -7,7 +7,8 @@ strategy are given their checkpointed states (their ``set_state`` is the caller'
 while nothing on disk has changed; only then are the artifacts cut back to the
 checkpoint's offsets (the torn tails move to ``<file>.torn``; the audit log keeps the
 ``C2_RESUME`` records right after the checkpoint's, see ``resumecut``), the session
-restored, the venue journal replayed and ``C2_RESUME`` audited and written out.
+restored, the venue journal replayed and ``C2_RESUME`` audited and written out. A refusal
+after the cut puts the tails back first (``uncut``): the run is as the crash left it.
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from .._artifacts.runfiles import refuse_odd_files
 from .._domain import clock as _clock
 from .._domain.decimal import with_context
 from .._domain.lifecycle import SessionState, reported_status
-from .._exceptions import LeaseError, RunDirectoryError, SinkFailure
+from .._exceptions import LeaseError, RunDirectoryError
 from .._session.aftercheckpoint import recover_orders
 from .._session.assembly import make_clock
 from .._session.coordinator import restore_resumed
 from .._session.edges import check_path
 from .._support.anchor import anchored
 from .._support.logging import get_logger
-from .._support.oserrors import errno_of, once_fixed, said, unwritable_run
+from .._support.oserrors import said, unwritable_run
 from .._support.tmpfiles import remove_dead_tmp
 from ..brokers._journal import replay_deferred
 from ..brokers.mock import MockBroker
@@ -73,16 +74,17 @@ from .resumecut import (
     refuse_while_evidence_reads,
     validate_artifacts,
 )
+from .resumerecord import go_on_after, record_at_once
 from .seal import operator_settles
 from .session import let_go_refused, open_session
 from .sourcefiles import refuse_unfound_sources
 from .supplied import check_sources
+from .uncut import put_back_refused
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Unpack
 
-    from .._artifacts.recorder import Recorder
     from .._domain.config import DryrunConfig
     from .._domain.runtime_config import Secret
     from .._session.coordinator import LiveSessionOrchestrator
@@ -128,7 +130,9 @@ def resume_run(
     checkpoint's offset (the tail goes to ``<file>.torn``; the audit log keeps the
     ``C2_RESUME`` records of earlier resumes killed before their first checkpoint), restores
     the session, lets the venue journal replay, and audits ``C2_RESUME``, written out before
-    this returns (and ``C2_LEASE_ACQUIRED`` with the new fencing token).
+    this returns (and ``C2_LEASE_ACQUIRED`` with the new fencing token). Refused after the
+    cut (a desk venue's ``mark`` raising, say), it puts the tails back first, and says so
+    (``uncut``): the run stays cut back only when that cannot be done, its error says why.
     """
     check_path("run_dir", run_dir)
     check_call(
@@ -336,37 +340,38 @@ def _resume_session(
     plugins: RunPlugins,
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
-    # Validated: from here on the run directory is changed.
-    torn = cut_back(run_dir, offsets, audit_cut.torn)
-    remove_dead_tmp(run_dir)  # never a live report's or prom's
-    session = open_session(
-        cfg,
-        run_dir,
-        plugins,
-        lock=lock,
-        idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
-        clock=clock,
-        broker_factory=broker_factory,
-        append=True,
-        lease=lease,
-        lease_clock=lease_clock,
-        alerts=alerts,
-    )
-    try:
-        _restore(
-            session,
+    # Validated: from here on the run directory is changed, until a refusal puts it back.
+    cut = cut_back(run_dir, offsets, audit_cut.torn)
+    with put_back_refused(cut):
+        remove_dead_tmp(run_dir)  # never a live report's or prom's
+        session = open_session(
             cfg,
             run_dir,
-            checkpoint=checkpoint,
-            offsets=offsets,
-            audit_cut=audit_cut,
-            read=read,
+            plugins,
+            lock=lock,
+            idempotency_backend=str(meta.get("idempotency_backend", "sqlite")),
             clock=clock,
-            torn=torn,
+            broker_factory=broker_factory,
+            append=True,
+            lease=lease,
+            lease_clock=lease_clock,
+            alerts=alerts,
         )
-    except BaseException:
-        let_go_refused(session)  # now, not when it is collected: no file, no broker kept
-        raise
+        try:
+            _restore(
+                session,
+                cfg,
+                run_dir,
+                checkpoint=checkpoint,
+                offsets=offsets,
+                audit_cut=audit_cut,
+                read=read,
+                clock=clock,
+                torn=cut.torn,
+            )
+        except BaseException:
+            let_go_refused(session)  # now, not when it is collected: no file, no broker kept
+            raise
     return session
 
 
@@ -409,7 +414,7 @@ def _restore(
         # the start, as its first record would be (an empty ``ts`` breaks the audit schema).
         now = (clock if clock is not None else make_clock(cfg)).now()
         session.recorder.set_time(session.ts_sim, _clock.format_utc(now))
-    _go_on_after(session.recorder, audit_cut)
+    go_on_after(session.recorder, audit_cut)
     from_step = 0 if checkpoint is None else checkpoint["steps"]
     session.recorder.audit(
         "C2_RESUME",
@@ -422,7 +427,7 @@ def _restore(
         },
     )
     hold_found()  # after C2_RESUME: what the venue has, held for the session to track
-    _record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
+    record_at_once(session.recorder, run_dir, sync=cfg.durability != "none")
     _RESUMED[session] = (
         {
             "from_step": from_step,
@@ -460,39 +465,3 @@ def say_resumed(session: LiveSessionOrchestrator) -> None:
             detail="the checkpoint was written by an earlier build and holds no SHA-256 of "
             "the events and snapshots: the record before it was checked line by line only",
         )
-
-
-def _go_on_after(recorder: Recorder, cut: AuditCut) -> None:
-    """Continue the audit chain after the ``C2_RESUME`` records the cut kept.
-
-    The recorder stands where the checkpoint left it (or at the start, without one); the
-    earlier resumes' records come after that.
-    """
-    state = recorder.get_state()
-    if state["audit_seq"] == cut.seq and state["audit_head"] == cut.head:
-        return
-    state.update(
-        audit_seq=cut.seq,
-        audit_head=cut.head,
-        offsets={**state["offsets"], "audit": cut.offset},
-    )
-    recorder.set_state(state, recorder.digests)
-
-
-def _record_at_once(recorder: Recorder, run_dir: Path, *, sync: bool) -> None:
-    """Write ``C2_RESUME`` out now (synced unless the run's durability is ``none``).
-
-    Held in the sink's buffer, it reached the file only at the first step's end: a resume
-    killed sooner left no record of itself. Once in the file, the next resume keeps it.
-    """
-    try:
-        recorder.flush(sync=sync)
-    except SinkFailure as exc:
-        recorder.close()  # now, not whenever the session is collected, after the lock is let go
-        cause = exc.__cause__
-        why = (cause.strerror if isinstance(cause, OSError) else None) or cause or exc
-        raise RunDirectoryError(
-            f"cannot resume {run_dir}: writing its C2_RESUME record failed ({why}); the run "
-            f"is cut back to its checkpoint and nothing was lost: once {once_fixed(errno_of(exc))}"
-            ", resume again"
-        ) from exc

@@ -12,7 +12,8 @@ after it cut but before its record reached the file set bytes aside that no reco
 and the next resume's ``C2_RESUME`` counts them.
 
 The cut itself (``cut_back``), once every check has passed, sets each tail aside in its
-``<file>.torn`` first and says how many of those bytes no record counts yet.
+``<file>.torn`` first and says how many of those bytes no record counts yet; a resume
+refused after it puts the tails back (``uncut``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .._support.torn import torn_path, truncate_to
 from ..brokers._journal import attempt_problem, request_problem
 from ..brokers.realish import attempts_path
 from .beforecheckpoint import CRLF, ResumeRead, check_record, inside_line
+from .uncut import Cut, CutBack, put_back
 
 __all__ = [
     "AuditCut",
@@ -308,30 +310,35 @@ def validate_artifacts(
     return offsets, cut, read
 
 
-def cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) -> dict[str, int]:
-    """Cut each artifact back to its offset; the bytes each ``<file>.torn`` holds uncounted.
+def cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) -> CutBack:
+    """Cut each artifact back to its offset: the bytes each ``<file>.torn`` holds uncounted.
 
     That is what this resume cuts, plus what the file held beyond the sum of the kept
     ``C2_RESUME`` records' ``torn_bytes`` (``counted``): the tail an earlier resume cut
     before it was killed, ahead of its own record. So the run's ``C2_RESUME`` records add
-    up to the ``.torn`` files' sizes.
+    up to the ``.torn`` files' sizes. With each file's cut, for a refusal to put back
+    (``uncut.put_back``), as a cut that fails part-way puts back the files it cut.
     """
     torn: dict[str, int] = {}
+    cuts: list[Cut] = []
     for name, file_name in names.ARTIFACTS.items():
         path = run_dir / file_name
-        if not path.exists():
-            path.touch()
         aside = torn_path(path)
         held = aside.stat().st_size if aside.exists() else 0
+        made, torn_made = not path.exists(), not aside.exists()
         try:
+            if made:
+                path.touch()
             tail = truncate_to(path, offsets[name])
         except OSError as exc:
+            kept = put_back(tuple(cuts))
+            what = "nothing was changed" if kept is None else f"nothing was lost ({kept})"
             raise RunDirectoryError(
                 f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
-                f"({exc.strerror or exc}); nothing was lost (a cut tail is kept in "
-                f"{file_name}.torn first): once {once_fixed(exc.errno)}, resume again"
+                f"({exc.strerror or exc}); {what}: once {once_fixed(exc.errno)}, resume again"
             ) from exc
+        cuts.append(Cut(path, offsets[name], tail, held, torn_made and bool(tail), made))
         uncounted = len(tail) + max(0, held - counted.get(file_name, 0))
         if uncounted:
             torn[file_name] = uncounted
-    return torn
+    return CutBack(torn, tuple(cuts))

@@ -12,7 +12,8 @@ Labels in use (``LABELS``; any other is refused, as a junk count is): ``before_s
 ``checkpoint_tmp`` (inside ``atomic_write_bytes``, after the temporary file is durable
 and before it is renamed), ``write_<sink>`` (before a line is written) and
 ``torn_<sink>`` (half a line is written and flushed, then the process dies), for the sinks
-``events``, ``states`` and ``audit``.
+``events``, ``states`` and ``audit``; ``uncut_write`` and ``uncut_torn`` (a refused resume
+putting a cut tail back: written back to its file, then cut from its ``.torn``).
 
 ``LIVESESSION_PAUSE_AT="label:n"`` instead stops the process with SIGSTOP there (once, at
 the n-th hit): a holder frozen at an exact point, for the fencing tests to SIGCONT later.
@@ -47,6 +48,7 @@ _DIGITS: Final = 18
 _SINKS: Final = ("events", "states", "audit")
 LABELS: Final = frozenset(
     {"before_send", "after_send", "after_flatten", "after_cancel", "checkpoint", "checkpoint_tmp"}
+    | {"uncut_write", "uncut_torn"}
     | {f"{kind}_{sink}" for kind in ("write", "torn") for sink in _SINKS}
 )
 """Every label a crash point carries: one not here would never be reached."""

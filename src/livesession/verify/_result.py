@@ -295,7 +295,15 @@ def _unclosed(run_dir: Path, *, stopped: bool, corrupt: str, lost: bool, tail: s
         )
     if not (run_dir / names.RUN_META).is_file():
         return f"{INCOMPLETE}no C2_DRYRUN_STOP, and no {names.RUN_META} to resume it from"
-    return f"{INCOMPLETE}no C2_DRYRUN_STOP{_how_to_continue(run_dir)}"
+    return f"{INCOMPLETE}no C2_DRYRUN_STOP{_how_to_continue(run_dir)}{_set_aside(run_dir)}"
+
+
+def _set_aside(run_dir: Path) -> str:
+    """What the run's ``<file>.torn`` hold that no ``C2_RESUME`` counts ("" nothing)."""
+    from .._rundir.resumes import resumes_of  # noqa: PLC0415 - only for an unclosed run
+
+    held = resumes_of(run_dir).uncounted_said()
+    return f"; {held}: the next resume counts them" if held else ""
 
 
 def _seal_unterminated(run_dir: Path) -> str:
