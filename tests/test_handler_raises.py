@@ -17,11 +17,22 @@ run is a crash at its last checkpoint that ``resume`` finishes.
 from __future__ import annotations
 
 import signal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from livesession import DryrunConfig, SessionStatus, create_run, resume_run, verify_run
+from livesession import (
+    Bar,
+    DryrunConfig,
+    OrderIntent,
+    SessionStatus,
+    SmaCrossover,
+    StrategyView,
+    create_run,
+    resume_run,
+    verify_run,
+)
 from livesession._artifacts import names
 from livesession._artifacts.sinks import FileLineSink
 from livesession.cli import main
@@ -157,3 +168,52 @@ def test_a_handler_raising_as_an_event_is_written_is_no_sink_failure(
     )
     monkeypatch.setattr(FileLineSink, "write_line", write_line)
     _resumed_to_the_end(run_dir, unbroken)
+
+
+class _Bounded(SmaCrossover):
+    """Bounds its 5th ``on_bar`` with a one-shot timer of ``delay`` seconds, left running."""
+
+    def __init__(self, *, delay: float) -> None:
+        super().__init__(strategy_id="sma_demo", order_qty=Decimal("0.010"), fast=2, slow=3)
+        self.delay = delay
+        self.calls = 0
+
+    def on_bar(self, bar: Bar, view: StrategyView) -> list[OrderIntent]:
+        self.calls += 1
+        if self.calls == 5 and self.delay:
+            signal.setitimer(signal.ITIMER_REAL, self.delay)
+            self.delay = 0.0  # once: a resumed run is not timed again
+        return list(super().on_bar(bar, view))
+
+
+@pytest.mark.parametrize("delay", [1e-6, 3e-5, 1e-4, 3e-4, 1e-3])
+@pytest.mark.usefixtures("time_limit")
+def test_a_timer_wherever_it_lands_ends_the_run_whole_or_resumable(
+    tmp_path: Path, delay: float
+) -> None:
+    """A real timer, so where it lands varies from run to run: in ``on_bar`` it is the
+    strategy's error, sealed FAILED; in the session's work after it the run is left
+    resumable; it is never the session's own bug, nor a sink's, and never a broken run."""
+    strategy = _Bounded(delay=delay)
+    config = DryrunConfig(run_id="r", steps=STEPS, checkpoint_every=1)
+    session = create_run(config, tmp_path, strategy=strategy)
+    try:
+        with session:
+            result = session.run_to_end(STEPS)
+    except TimeoutError:
+        result = None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    run_dir = tmp_path / "r"
+    if result is not None:  # it landed in the strategy, or after the run was sealed
+        assert (result.status, result.reason) in {
+            (SessionStatus.FAILED, "STRATEGY_ERROR"),
+            (SessionStatus.COMPLETED, ""),
+        }, result
+        assert verify_run(run_dir).ok
+        return
+    status = run_status(run_dir)
+    assert (status.verdict, status.resumable) == (Verdict.CRASHED, True), status
+    with resume_run(run_dir, strategy=_Bounded(delay=0.0)) as resumed:
+        assert resumed.run_to_end(STEPS).status is SessionStatus.COMPLETED
+    assert verify_run(run_dir).ok
