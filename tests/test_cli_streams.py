@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _callplug import strategy_at_calls
 from livesession.cli import main
 
 fcntl = pytest.importorskip("fcntl")  # POSIX
@@ -316,28 +317,6 @@ def test_a_plug_in_that_replaces_the_streams_keeps_them_for_its_own_output(
     assert log.read_text().startswith("bar 1\n")
 
 
-_CLOSING_STRATEGY = """
-import sys
-from decimal import Decimal
-
-from livesession import SmaCrossover
-
-
-class Closes(SmaCrossover):
-    calls = 0
-
-    def on_bar(self, bar, view):
-        self.calls += 1
-        if self.calls == 3:
-            {closes}
-        return super().on_bar(bar, view)
-
-
-def make(*, strategy_id):
-    return Closes(strategy_id=strategy_id, order_qty=Decimal("0.010"))
-"""
-
-
 @pytest.mark.parametrize(
     "closes",
     ["sys.stdout.close()", "sys.stderr.close()", "with sys.stdout as out: out.write('')"],
@@ -351,11 +330,7 @@ def test_a_plug_in_closing_the_commands_stream_keeps_its_output_and_exit_code(
     closed file`` in a traceback, exit 1, for a run it had sealed COMPLETED
     (``sys.stderr.close()``: ``lost sys.stderr``, exit 1). The command's streams are not a
     plug-in's to close: its summary, or its JSON object, comes out, exit 0."""
-    (tmp_path / "closer").mkdir()
-    (tmp_path / "closer" / "__init__.py").write_text("")
-    strategy = _CLOSING_STRATEGY.replace("{closes}", closes)
-    (tmp_path / "closer" / "parts.py").write_text(strategy)
-    (tmp_path / "desk.toml").write_text('steps = 20\nstrategy_factory = "closer.parts:make"\n')
+    strategy_at_calls(tmp_path, "closer", {3: closes}, steps=20)
     flags = "--json" if as_json else ""
     done = _shell(tmp_path, f"dryrun --config desk.toml --out runs --run-id c {flags}", "")
     assert (done.returncode, "Traceback" in done.stderr) == (0, False), done.stderr

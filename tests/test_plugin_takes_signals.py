@@ -16,34 +16,12 @@ from typing import TYPE_CHECKING
 import orjson
 import pytest
 
+from _callplug import strategy_at_calls
+
 if TYPE_CHECKING:
     from pathlib import Path
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-
-_TAKES_TERM = """
-import os
-import signal
-from decimal import Decimal
-
-from livesession import SmaCrossover
-
-
-class TakesTerm(SmaCrossover):
-    calls = 0
-
-    def on_bar(self, bar, view):
-        self.calls += 1
-        if self.calls == 3:
-            signal.signal(signal.{name}, lambda signum, frame: None)  # a library's clean-up
-        if self.calls == 6:
-            os.kill(os.getpid(), signal.{name})  # the operator's stop, a later step
-        return super().on_bar(bar, view)
-
-
-def make(*, strategy_id):
-    return TakesTerm(strategy_id=strategy_id, order_qty=Decimal("0.010"))
-"""
 
 
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
@@ -51,10 +29,11 @@ def test_a_plug_ins_own_handler_of_a_cli_signal_is_put_back(tmp_path: Path, name
     """The SIGTERM (or Ctrl-C) of the 6th step stopped nothing: the run went on to its 40th
     step, sealed COMPLETED as if no one had asked it to stop. Now it stops there
     (``SIGNAL_SIGTERM``), and stderr says whose handler was put back."""
-    (tmp_path / "takes").mkdir()
-    (tmp_path / "takes" / "__init__.py").write_text("")
-    (tmp_path / "takes" / "parts.py").write_text(_TAKES_TERM.replace("{name}", name))
-    (tmp_path / "desk.toml").write_text('steps = 40\nstrategy_factory = "takes.parts:make"\n')
+    at = {
+        3: f"signal.signal(signal.{name}, lambda signum, frame: None)",  # a library's clean-up
+        6: f"os.kill(os.getpid(), signal.{name})",  # the operator's stop, a later step
+    }
+    strategy_at_calls(tmp_path, "takes", at, steps=40)
     done = subprocess.run(
         [sys.executable, "-m", "livesession.cli", "dryrun", "--config", "desk.toml",
          "--out", "runs", "--run-id", "t", "--json"],
