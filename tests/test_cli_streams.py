@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from _callplug import strategy_at_calls
 from livesession.cli import main
 
 fcntl = pytest.importorskip("fcntl")  # POSIX
@@ -314,3 +315,26 @@ def test_a_plug_in_that_replaces_the_streams_keeps_them_for_its_own_output(
         assert said + f"{tmp_path / 'logsplug.py'}:" in done.stderr
     assert "status" not in log.read_text()  # the plug-in's file holds its own prints only
     assert log.read_text().startswith("bar 1\n")
+
+
+@pytest.mark.parametrize(
+    "closes",
+    ["sys.stdout.close()", "sys.stderr.close()", "with sys.stdout as out: out.write('')"],
+)
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_plug_in_closing_the_commands_stream_keeps_its_output_and_exit_code(
+    tmp_path: Path, closes: str, as_json: bool
+) -> None:
+    """A strategy's ``sys.stdout.close()`` (a library's ``with sys.stdout:``) closed the
+    terminal's stream under ``dryrun``: its summary raised ``ValueError: I/O operation on
+    closed file`` in a traceback, exit 1, for a run it had sealed COMPLETED
+    (``sys.stderr.close()``: ``lost sys.stderr``, exit 1). The command's streams are not a
+    plug-in's to close: its summary, or its JSON object, comes out, exit 0."""
+    strategy_at_calls(tmp_path, "closer", {3: closes}, steps=20)
+    flags = "--json" if as_json else ""
+    done = _shell(tmp_path, f"dryrun --config desk.toml --out runs --run-id c {flags}", "")
+    assert (done.returncode, "Traceback" in done.stderr) == (0, False), done.stderr
+    if as_json:
+        assert orjson.loads(done.stdout)["status"] == "COMPLETED"
+    else:
+        assert "artifacts   runs/c" in done.stdout

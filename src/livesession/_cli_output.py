@@ -24,7 +24,7 @@ import os
 import re
 import signal
 import sys
-from typing import TYPE_CHECKING, Any, Final, TextIO, cast
+from typing import TYPE_CHECKING, Any, Final, Self, TextIO, cast
 
 import orjson
 
@@ -179,9 +179,10 @@ class _ReaderMayLeave:
     command after its work was done with a traceback and exit 1, whatever its verdict.
     """
 
-    def __init__(self, stream: TextIO, name: str = "stdout") -> None:
+    def __init__(self, stream: TextIO, name: str = "stdout", *, owns: bool = False) -> None:
         self._stream = stream
         self._name = name
+        self._owns = owns  # a stream the CLI opened for itself (``json_only_on_stdout``)
 
     def write(self, text: str) -> int:
         try:
@@ -199,6 +200,25 @@ class _ReaderMayLeave:
             self._stream.flush()
         except OSError as exc:
             self._gone(exc)
+
+    def close(self) -> None:
+        """Flush only: the command's stream is not a plug-in's to close.
+
+        A strategy's ``sys.stdout.close()`` (or a library's ``with sys.stdout:``) closed the
+        terminal's stream under the command: its summary then raised ``ValueError: I/O
+        operation on closed file`` with a traceback, exit 1, a sealed run's exit code lost
+        (``lost sys.stderr`` and exit 1 for stderr). One the CLI opened for itself is
+        closed.
+        """
+        self.flush()
+        if self._owns:
+            self._stream.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _gone(self, exc: OSError) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -270,7 +290,7 @@ def json_only_on_stdout() -> Iterator[None]:
     if _on_fd1(real):
         real.flush()
         kept = os.fdopen(os.dup(1), "w", encoding=real.encoding, closefd=True)
-        real = cast("TextIO", _ReaderMayLeave(kept))
+        real = cast("TextIO", _ReaderMayLeave(kept, owns=True))
         os.dup2(2, 1)
     _JSON_STDOUT.append(real)
     try:

@@ -62,6 +62,7 @@ from ._rundir.locallocks import say_local_only_locks
 from ._rundir.seal import claimed_seal
 from ._session.coordinator import ONE_SHOT_OPERATOR, DryrunResult, LiveSessionOrchestrator
 from ._support.anchor import paths_as_given
+from ._support.handlerraised import handler_raised_said, raised_in_handler
 from ._support.logging import configure_logging, disable_logging, import_structlog_without_rich
 from ._support.oserrors import cwd_kept, errno_of, once_fixed, once_fixed_in
 from ._support.secrets import redact_text
@@ -190,6 +191,15 @@ def _unsealed_said(
         if isinstance(exc, KeyboardInterrupt):  # still 130: the run is unfinished
             raise InterruptedUnsealed(not_sealed(what, run_dir, once=once)) from exc
         raise LiveSessionError(not_sealed(what, run_dir, once=once)) from exc
+    except BaseException as exc:
+        # A signal handler of the user's raised (a strategy's time limit) where its signal
+        # landed, in the session's own work: the error is the user's, said in one line.
+        if not raised_in_handler(exc):
+            raise
+        if claimed_seal(run_dir) is not None:  # it came as the run was sealed
+            raise LiveSessionError(f"{handler_raised_said(exc)}, as the run ended") from exc
+        what = f"{handler_raised_said(exc)} inside a step"
+        raise LiveSessionError(not_sealed(what, run_dir, once="it no longer raises")) from exc
 
 
 def _torn_said(exc: LiveSessionError | SystemExit | KeyboardInterrupt, at: Path) -> tuple[str, str]:

@@ -79,7 +79,7 @@ from ._support.signals import SignalStop, act_on_owed_stops, end_by, is_terminal
 from ._support.text import command, path_text
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from os import PathLike
     from types import FrameType
 
@@ -124,6 +124,10 @@ class SignalControls:
         self._terminal_fds: tuple[int, ...] = ()
         """stdout/stderr when they were a terminal as the handlers went in (after a hangup
         ``isatty`` may no longer say so)."""
+        self._ours: dict[int, Callable[[int, FrameType | None], None]] = {}
+        """The handler installed for each signal while the block of ``installed`` runs."""
+        self._taken_back: set[int] = set()
+        """The signals whose handler a plug-in replaced, said once each (``_take_back``)."""
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[SignalControls]:
@@ -146,12 +150,12 @@ class SignalControls:
             del wanted[signal.SIGHUP]
         # ours(): a process a strategy forks meanwhile (a multiprocessing pool) gets the
         # signals' default actions, or terminating its workers would wait forever.
-        before = {
-            signum: signal.signal(signum, ours(handler)) for signum, handler in wanted.items()
-        }
+        self._ours = {signum: ours(handler) for signum, handler in wanted.items()}
+        before = {signum: signal.signal(signum, handler) for signum, handler in self._ours.items()}
         try:
             yield self
         finally:
+            self._ours = {}
             # A sealed run's exit code is decided: a stop signal from here on is moot (the
             # CLI puts the caller's handlers back on its way out).
             moot = self.run_dir is not None and last_stop(self.run_dir) is not None
@@ -212,6 +216,8 @@ class SignalControls:
 
         Returns whether any flag was raised (the session's state may have changed).
         """
+        if self._ours:
+            self._take_back()
         if not (self._kill or self._ack or self.stop_reason):
             return False
         # Each answer says when its flag was taken (after it was lowered): a command that
@@ -229,6 +235,30 @@ class SignalControls:
             said = "done" if result else f"not done: {result.message}"
             _answer(session, self.stop_reason, "request_stop", said)
         return True
+
+    def _take_back(self) -> None:
+        """Put back each handler of ours a plug-in replaced, and say so once.
+
+        A strategy's ``signal.signal(signal.SIGTERM, ...)`` (a library's, for its own
+        clean-up) took the run's stop signals from then on: ``docker stop`` and Ctrl-C
+        reached the plug-in's handler and the run went on to its end, or was killed at the
+        end of the grace period, unsealed; ``livesession kill`` and ``ack`` waited for an
+        answer that never came.
+        """
+        for signum, handler in self._ours.items():
+            if signal.getsignal(signum) is handler:
+                continue
+            signal.signal(signum, handler)
+            if signum not in self._taken_back:
+                self._taken_back.add(signum)
+                name = signal.Signals(signum).name
+                print(  # noqa: T201 - the CLI's output
+                    f"livesession: a plug-in replaced the command's {name} handler: put back "
+                    f"at the step's end, so that {name} still reaches the run (a plug-in "
+                    "leaves SIGINT, SIGTERM, SIGHUP, SIGXCPU, SIGUSR1 and SIGUSR2 to the "
+                    "command: docs/plugins.md)",
+                    file=sys.stderr,
+                )
 
     def _kill_switch(self, session: LiveSessionOrchestrator, taken_ns: int) -> None:
         sig = reason_of(KILL_SIGNAL)

@@ -18,6 +18,7 @@ import orjson
 from .._exceptions import INTERRUPTS, SinkFailure
 from .._support.crash import CRASH_LABEL as _CRASH_LABEL
 from .._support.crash import crashpoint
+from .._support.handlerraised import raised_in_handler
 from .._support.logging import LOG_STATE, get_logger
 from .._support.text import valid_payload
 from .._typing import LineSink, MetricsSink
@@ -355,7 +356,9 @@ class Recorder:
             sink.write_line(line)
         except INTERRUPTS:
             raise
-        except BaseException as exc:  # noqa: BLE001 - any sink error goes through the policy
+        except BaseException as exc:  # any sink error goes through the policy
+            if raised_in_handler(exc):  # no sink failed: a retry could write the line twice
+                raise
             failed = exc
         if failed is not None:
             self._retry(name, lambda: sink.write_line(line), failed)

@@ -12,6 +12,7 @@ from .._support.crash import CRASH_COUNT as _CRASH_COUNT
 from .._support.crash import CRASH_LABEL as _CRASH_LABEL
 from .._support.crash import crash_hits as _crash_hits
 from .._support.crash import crashpoint
+from .._support.handlerraised import raised_in_handler
 from .._support.secrets import redact_text
 from .._support.text import valid_text
 
@@ -28,13 +29,17 @@ def attempt(action: Callable[[], None]) -> BaseException | None:
 
     A sink is the caller's code: whatever it raises (a ``CancelledError``, a
     ``GeneratorExit``) is its failure, which the fail-closed policy takes, as for a plug-in
-    (``INTERRUPTS``); Ctrl-C and ``sys.exit`` go on.
+    (``INTERRUPTS``); Ctrl-C and ``sys.exit`` go on, and so does what a signal handler of
+    the user's raised as the signal landed in the write (``raised_in_handler``: a strategy's
+    time limit): no sink failed, and the file system has nothing to be put right.
     """
     try:
         action()
     except INTERRUPTS:
         raise
-    except BaseException as exc:  # noqa: BLE001 - any sink error goes through the policy
+    except BaseException as exc:  # any sink error goes through the policy
+        if raised_in_handler(exc):
+            raise
         return exc
     return None
 

@@ -22,7 +22,9 @@ either escaped the step as a traceback and left the run unsealed.
   makes its failure the broker's fault, ``BROKER_CALL_FAILED``).
 
 Any exception counts, ``BaseException`` subclasses too (an ``asyncio.CancelledError`` from a
-broker built on asyncio), but ``KeyboardInterrupt`` and ``SystemExit``, which pass. The
+broker built on asyncio), but ``KeyboardInterrupt`` and ``SystemExit``, which pass, and
+what a signal handler still installed raised (a timer landing in the call: no answer of
+the broker's, and the session is torn, ``raised_in_handler``). The
 error keeps its type's name and redacted message. Every other attribute (``kind``,
 ``simulated``, the optional abilities) is the wrapped broker's, and shows through to the
 ``isinstance`` checks of the protocols the session makes (``_shown_through``).
@@ -40,6 +42,7 @@ from .._domain.decimal import fenced
 from .._domain.ids import record_code
 from .._domain.model import BrokerReport, RejectReport, VenueOrder
 from .._exceptions import INTERRUPTS, BrokerError, OutcomeUnknown, Rejected, Transient
+from .._support.handlerraised import raised_in_handler
 from .._support.secrets import redact_text
 from .._support.text import exception_text
 
@@ -173,7 +176,9 @@ def _change(operation: str, call: Callable[[], object], cid: str) -> None:
         ) from None
     except (BrokerError, *INTERRUPTS):
         raise
-    except BaseException as exc:  # noqa: BLE001 - outside the taxonomy: it may have been applied
+    except BaseException as exc:  # outside the taxonomy: it may have been applied
+        if raised_in_handler(exc):  # a user's timer cut the session's work: it tears
+            raise
         _failed(OutcomeUnknown, operation, exc, cid)
 
 
@@ -183,7 +188,9 @@ def _read(operation: str, call: Callable[[], object], check: Callable[[str, obje
         return check(operation, fenced(call))
     except (BrokerError, *INTERRUPTS):
         raise
-    except BaseException as exc:  # noqa: BLE001 - a read changed nothing at the venue
+    except BaseException as exc:  # a read changed nothing at the venue
+        if raised_in_handler(exc):
+            raise
         _failed(Transient, operation, exc, None)
 
 

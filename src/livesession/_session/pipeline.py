@@ -58,6 +58,7 @@ from .._exceptions import (
 )
 from .._market.venue import FETCH_OHLCV
 from .._risk.governor import TradingState
+from .._support.handlerraised import raised_in_handler
 from .._support.logging import get_logger
 from .._support.secrets import redact_text
 from .._support.text import cut_middle, exception_text, valid_text
@@ -123,7 +124,9 @@ def guarded_step(p: SessionParts, *, after_step: Callable[[], None] | None) -> N
         unexpected(p, raised.error)
     except (LiveSessionError, *INTERRUPTS):
         raise  # ours, with its one-line message (a checkpoint the disk refused, say)
-    except BaseException as exc:  # noqa: BLE001 - the last resort: the run must stay sealable
+    except BaseException as exc:  # the last resort: the run must stay sealable
+        if raised_in_handler(exc):  # a user's timer cut the step: it tears, as a Ctrl-C does
+            raise
         unexpected(p, exc)
 
 
@@ -133,7 +136,9 @@ def guarded_reconcile(p: SessionParts, grace_ns: int | None = None) -> None:
         p.reconciliation.reconcile(grace_ns=grace_ns)
     except (LiveSessionError, *INTERRUPTS):
         raise
-    except BaseException as exc:  # noqa: BLE001 - as in guarded_step: stay sealable
+    except BaseException as exc:  # as in guarded_step: stay sealable
+        if raised_in_handler(exc):
+            raise
         unexpected(p, exc)
 
 

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, NoReturn
 from .._domain.decimal import CONTEXT, enter_context
 from .._exceptions import CheckpointError, InvalidTransition, LiveSessionError, StoreFailure
 from .._support.built import note
+from .._support.handlerraised import raised_in_handler
 from .._support.secrets import redact_text
 from .._support.text import exception_text, one_line
 from .interrupts import SIGTERM_STOP, DeferredInterrupt, TurnsLock
@@ -230,16 +231,18 @@ class SessionGate(TornWords):
     ) -> None:
         """Remember ``exc`` as what tore the session if it left work half done.
 
-        An interrupt always does; an ``Exception`` does when it is one of ``unhandled`` for
-        the work it left: any for a step (the pipeline handles what it can), ours but a
-        refused trigger for a verb (a PostgreSQL server gone in the wind-down), a
-        ``StoreFailure`` or a refused checkpoint (``CheckpointError``: a full disk at the
-        first checkpoint, written as the session activates) for preflight and activation
-        (whose other errors change nothing). Untorn, ``close`` would stop the session,
+        An interrupt always does, and so does what a signal handler of the user's raised
+        (``raised_in_handler``: a timer's ``TimeoutError``); an ``Exception`` does when it
+        is one of ``unhandled`` for the work it left: any for a step (the pipeline handles
+        what it can), ours but a refused trigger for a verb (a PostgreSQL server gone in the
+        wind-down), a ``StoreFailure`` or a refused checkpoint (``CheckpointError``: a full
+        disk at the first checkpoint, written as the session activates) for preflight and
+        activation (whose other errors change nothing). Untorn, ``close`` would stop the session,
         whose checkpoint the disk refuses again, and raise before it let go of the lease.
         """
         refused = isinstance(exc, InvalidTransition)
         tears = not isinstance(exc, Exception) or (isinstance(exc, unhandled) and not refused)
+        tears = tears or raised_in_handler(exc)  # a user's timer cut it: an interrupt too
         if tears and not self.torn_by and not self.done():  # not the seal's alert's interrupt
             self.torn_by = type(exc).__name__
             self.torn_error = redact_text(one_line(exception_text(exc)))

@@ -26,6 +26,7 @@ collaborators built in a block). Imports:
 ``optional`` (the optional extras), ``lazy`` (PEP 562 exports), ``references``
 (``package.module:callable`` plug-ins), ``reloaded`` (code made before its module was
 reloaded), ``fielddocs`` (fields' docstrings for ``help()``), ``pluginwords`` (a plug-in's
-failure and what it lacks, in words), ``usercode`` (the line of the user's own code that raised) and
+failure and what it lacks, in words), ``usercode`` (the line of the user's own code that raised),
+``handlerraised`` (an exception a user's signal handler raised) and
 ``searchpath`` (the search path a reference's import has, for its thread only).
 """

@@ -21,6 +21,7 @@ from .._domain.decimal import finite_decimal
 from .._domain.model import order_from_json
 from .._exceptions import StoreFailure
 from .._support.fsutil import open_append
+from .._support.handlerraised import raised_in_handler
 from .._support.oserrors import said_errno
 from .._support.wholelines import append_whole, set_aside_torn_line
 
@@ -191,6 +192,8 @@ def append_entry(log: Journal, entry: Mapping[str, Any], *, path: Path | None = 
     try:
         append_whole(log.fileno(), line)
     except OSError as exc:
+        if raised_in_handler(exc):  # a user's timer (a TimeoutError), not the file system
+            raise
         name = path if path is not None else log.name
         raise StoreFailure(
             f"the simulated venue's journal {name} refused a write ({said_errno(exc)})"

@@ -16,6 +16,7 @@ import attrs
 import orjson
 
 from .._exceptions import CheckpointError, IdempotencyConflict, StoreFailure
+from .._support.handlerraised import raised_in_handler
 
 __all__ = [
     "RecordStore",
@@ -171,6 +172,8 @@ class RecordStore(abc.ABC):
         try:
             return write(key, value)
         except self.refused_writes as exc:
+            if raised_in_handler(exc):  # a user's timer (a TimeoutError), not the medium
+                raise
             raise StoreFailure(
                 f"the idempotency store {self!r} refused a write ({describe(exc)})"
             ) from exc

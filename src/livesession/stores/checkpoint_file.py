@@ -10,6 +10,7 @@ import orjson
 
 from .._exceptions import CheckpointError
 from .._support.fsutil import atomic_write_bytes, open_regular
+from .._support.handlerraised import raised_in_handler
 from ._record import decode_checkpoint
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ class FileCheckpointStore:
         try:
             atomic_write_bytes(self.path, content, durable=self._durable)
         except OSError as error:
+            if raised_in_handler(error):  # a user's timer, not the disk: it tears the session
+                raise
             raise CheckpointError(
                 f"cannot write checkpoint {self.path}: {error.strerror or error}"
             ) from error
