@@ -10,7 +10,11 @@ from decimal import Decimal
 
 import pytest
 
+from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
+from livesession import FillModelConfig
 from livesession._session.crossing import ReduceOnlyWatch, only_closes
+
+from _helpers import session
 
 D = Decimal
 SYM = "BTC/USDT"
@@ -160,3 +164,22 @@ def test_a_crossing_is_said_once():
     watch.fill(SYM, D("-5"), D("-2"), 200, reduce_only=True)  # closes some of the short
     assert not watch.take()
     assert watch.get_state()[SYM]["unjudged"] == []
+
+
+def test_a_close_and_reverse_in_one_bar_on_a_mock_that_splits_fills_crosses_nothing():
+    """Long 0.010, one bar: SELL 0.010 reduce-only, then SELL 0.010. Each fills in two parts
+    a latency apart. The mock closed the long with the first whole, then opened the short:
+    its fills are timed so (the reduce-only order's second part no later than the reversal's
+    first), not interleaved to read as a reduce-only fill that opened the short."""
+    script = at({1: [buy("0.010")], 3: [sell("0.010", reduce_only=True), sell("0.010")]})
+    orch, sinks = session(
+        feed=ScriptedFeed(["40000.00"] * 6),
+        strategy=ScriptedStrategy(script),
+        fill_model=FillModelConfig(partial_fill_ratio=D(1), latency_ms=1000),
+        steps=6,
+    )
+    orch.preflight()
+    orch.activate()
+    orch.run_n_steps(6)
+    assert [e["payload"]["reason"] for e in sinks.events_of("KILL_SWITCH")] == []
+    assert orch.book.positions[SYM] == D("-0.010")

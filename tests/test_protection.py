@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from _scripted import ScriptedFeed, ScriptedStrategy, at, buy, sell
-from livesession import TradingState, client_order_id
+from livesession import Side, TradingState, client_order_id
 from livesession._domain.model import Order
 from livesession._session.assembly import SessionParts
 from livesession._session.exits import OcoExits
@@ -29,6 +29,7 @@ D = Decimal
 PROTECT = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
 STOP = client_order_id("t", "scripted", 1, "sl")
 TAKE = client_order_id("t", "scripted", 1, "tp")
+ENTRY = client_order_id("t", "scripted", 1)
 
 
 def _run(closes, *, broker, script=None, steps=None, **cfg):
@@ -186,6 +187,28 @@ class TestNotALoss:
                 _venue_cancel(broker, cid)
         orch.run_n_steps(3)
         assert _kills(sinks) == []
+
+    def test_legs_dropped_while_flat_then_a_new_entry_in_the_same_poll(self):
+        """Close and re-enter in one bar: the venue cancels the legs once the close left
+        nothing to reduce, and the new entry's fill comes after in the same poll. The legs
+        protected a position that was gone; the new one is not theirs: no kill (a market
+        maker was halted by PROTECTION_LOST with every position covered)."""
+        broker = FaultBroker()
+
+        def on_submit(order: Order) -> None:
+            if order.side is Side.BUY and order.client_order_id != ENTRY:
+                for cid in (STOP, TAKE):  # the close executed: nothing left for the legs
+                    _venue_cancel(broker, cid)
+
+        broker.on_submit = on_submit
+        script = at(
+            {1: [buy("0.010", **PROTECT)], 3: [sell("0.010", reduce_only=True), buy("0.010")]}
+        )
+        orch, sinks = _run(["40000.00"] * 6, broker=broker, script=script)
+        closed = [e["payload"]["client_order_id"] for e in sinks.events_of("ORDER_CANCELED")]
+        assert sorted(closed) == sorted([STOP, TAKE])
+        assert _kills(sinks) == []
+        assert orch.book.positions["BTC/USDT"] == D("0.010")
 
 
 def test_a_dropped_leg_not_judged_yet_survives_a_checkpoint():

@@ -519,6 +519,20 @@ class TestRejectionsInASession:
         orch.step()
         assert sinks.events_of("RISK_REJECTED")[0]["payload"]["limit"] == "0.2"
 
+    def test_the_legs_the_session_placed_count_toward_the_order_rate(self):
+        """The entry's fill, reported a second late, places its two legs as bar 2 begins: of
+        the strategy's three orders then, under a limit of 3, one passes (docs/risk.md)."""
+        protect = {"take_profit_pct": D("0.01"), "stop_loss_pct": D("0.01")}
+        script = at({1: [buy("0.010", **protect)], 2: [buy("0.001")] * 3})
+        orch, sinks = _trading_session(
+            script, risk={"max_orders_per_sec": 3}, fill_model={"latency_ms": 1000}
+        )
+        orch.run_n_steps(2)
+        sent = [e["payload"].get("reason") for e in sinks.events_of("ORDER_SUBMITTED")]
+        assert sent[1:] == ["stop_loss", "take_profit", ""]
+        refused = [e["payload"] for e in sinks.events_of("RISK_REJECTED")]
+        assert [(r["rule"], r["orders_this_second"]) for r in refused] == [("ORDER_RATE", "3")] * 2
+
 
 class TestBeyondThePosition:
     @pytest.mark.parametrize(

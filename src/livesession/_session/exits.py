@@ -206,12 +206,17 @@ class OcoExits:
         """A leg closed with part of it unfilled: the venue refused it or cancelled it.
 
         A cancel the session asked for (one-cancels-the-other, the reconciler's, a kill's)
-        drops no protection; ``take_lost`` judges the others once the reports are applied.
+        drops no protection, nor does a leg dropped while the position it closes is gone
+        (a venue cancels a reduce-only order with nothing left to reduce): a position opened
+        later in the same poll is another entry's, with legs of its own. ``take_lost``
+        judges the others once the reports are applied.
         """
         order = closed.order
         if order.oco_group is None or closed.filled >= order.quantity:
             return
         if not rejected and closed.cancel_requested:
+            return
+        if self._held_on_side(order) <= 0:
             return
         self._lost[order.client_order_id] = _Dropped(
             order, closed.filled, rejected=rejected, at_ns=self._c.time.ts_sim
@@ -244,9 +249,7 @@ class OcoExits:
         """``_LOST``, ``_WAIT`` (a stop cancelled, its take profit resting) or None (covered)."""
         order = leg.order
         group = order.oco_group
-        held = self._c.book.positions.get(order.symbol, _ZERO)
-        on_side = held if order.side is Side.SELL else -held
-        if on_side <= 0 or (group in self._oco_filled and not leg.filled):
+        if self._held_on_side(order) <= 0 or (group in self._oco_filled and not leg.filled):
             return None
         stop = order.order_type is OrderType.STOP
         if leg.rejected and stop:
@@ -258,6 +261,11 @@ class OcoExits:
         if not resting:
             return _LOST
         return _WAIT if stop else None
+
+    def _held_on_side(self, leg: Order) -> Decimal:
+        """The position ``leg`` closes (a SELL leg: the long), 0 or less when there is none."""
+        held = self._c.book.positions.get(leg.symbol, _ZERO)
+        return held if leg.side is Side.SELL else -held
 
     def routine_cancel(self, closed: OpenOrder) -> bool:
         """Whether ``closed``'s cancel is one-cancels-the-other at work (logged at debug).

@@ -8,6 +8,10 @@ simulated time and are handed out by ``poll`` in due-time order. Orders sharing 
 the others. A ``reduce_only`` order only reduces the venue's position when it fills: the
 part beyond the position is cancelled (all of it once the position is flat or on the
 order's side), as venues do, so two reduce-only orders never flip a position together.
+An order filled in parts (a share of orders, ``partial_fill_ratio``) is matched whole, its
+parts reported a latency apart: the symbol's later fills are timed no earlier than its last
+part, so the fill times read in the order the venue matched them (a reduce-only order's
+second part never reads as after the reversal that followed it).
 
 With ``journal=path`` the venue keeps its own append-only record of the requests it
 received: a new ``MockBroker`` on the same journal is rebuilt as the venue stood at the
@@ -145,6 +149,9 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         self._last_price: dict[str, Decimal] = {}
         self._position: dict[str, Decimal] = {}
         """The venue's net position per symbol, from the fills it has matched."""
+        self._split_until: dict[str, int] = {}
+        """Per symbol, the time of the last part of the latest order filled in parts: the
+        venue matched that order whole, so the symbol's later fills are timed no earlier."""
         self._set_aside: set[str] = set()
         """Sends made after the resumed checkpoint, taken when the session makes them again."""
         self.submissions: dict[str, int] = {}
@@ -332,6 +339,7 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         order = state.order
         cid = order.client_order_id
         qty = order.quantity
+        due = max(due, self._split_until.get(order.symbol, due))
         held = self._position.get(order.symbol, ZERO)
         if order.reduce_only:
             qty = min(qty, max(held if order.side.sign < 0 else -held, ZERO))
@@ -352,6 +360,8 @@ class MockBroker(JournaledVenue, ResumableVenue, MarkableVenue, ReplayingVenue, 
         for fill in fills:
             self._push(fill.ts_ns, fill)
         ts = fills[-1].ts_ns
+        if len(fills) > 1:
+            self._split_until[order.symbol] = ts
         state.status = VenueOrderStatus.FILLED
         if qty < order.quantity:  # a reduce-only order beyond the position: the rest is off
             state.status = VenueOrderStatus.CANCELED
