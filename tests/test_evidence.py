@@ -788,6 +788,8 @@ class TestOutcome:
                     "symbol": "BTC/USDT",
                     "after_step": 300,
                     "at": "2026-01-01T05:00:00Z",
+                    "filled": "0.010",
+                    "ended": "filled",
                 }
             ],
         }

@@ -38,6 +38,8 @@ def test_a_position_the_wind_down_flattened_is_said(tmp_path: Path) -> None:
             "symbol": "BTC/USDT",
             "after_step": 8,
             "at": "2026-01-01T00:08:00Z",
+            "filled": "0.010",
+            "ended": "filled",
         }
     ]
     lines = outcome_lines(found, tmp_path / "held")

@@ -31,11 +31,13 @@ from livesession._typing import PositionVenue, ResumableVenue
 
 from crash_harness import cli
 
+_TO_DO = (
+    "no resume can finish it: settle the venue by hand and start a new run (a simulated venue "
+    "of your own keeps what it holds in the run's venue journal: docs/plugins.md)"
+)
 _LOST = (
     "message=a venue that lost what it held at the crash: BTC/USDT flat at the venue, 0.010 "
-    "in the run; no resume can finish it: settle the venue by hand and start a new run (a "
-    "simulated venue of your own keeps what it holds in the run's venue journal: "
-    "docs/plugins.md)"
+    f"in the run; {_TO_DO}"
 )
 
 
@@ -86,7 +88,12 @@ def test_a_venue_that_lost_the_position_fails_the_resumed_run_saying_so(tmp_path
     assert not _flattens(events)
     faulted = [e for e in events if e["event_type"] == "STATE_CHANGED"][-1]["payload"]
     assert f"message={faulted['detail']['message']}" == _LOST  # the evidence holds the words
-    assert cli("status", run_dir).returncode == 5  # needs an operator
+    status = cli("status", run_dir)
+    assert status.returncode == 5  # needs an operator
+    (next_line,) = [row for row in status.stdout.splitlines() if row.startswith("next")]
+    assert next_line.endswith(
+        f"as the run's fault says (audit.jsonl's C2_OPERATOR_REQUIRED), {_TO_DO}"
+    )
 
 
 def test_a_wind_down_sends_no_flatten_for_a_position_the_venue_does_not_hold(tmp_path: Path):

@@ -72,7 +72,13 @@ def test_a_venue_without_its_journal_fails_the_resume_saying_what_it_lost(tmp_pa
         if '"STATE_CHANGED"' in row
     ][-1]
     assert _SAID in stopped["payload"]["detail"]["message"]  # the evidence holds the words
-    assert cli("status", run_dir, cwd=tmp_path).returncode == 5  # needs an operator
+    status = cli("status", run_dir, cwd=tmp_path)
+    assert status.returncode == 5  # needs an operator
+    (next_line,) = [row for row in status.stdout.splitlines() if row.startswith("next")]
+    to_do = _SAID[_SAID.index("no resume can finish it") :]
+    assert next_line.endswith(
+        f"as the run's fault says (audit.jsonl's C2_OPERATOR_REQUIRED), {to_do}"
+    )
     assert cli("verify", run_dir).returncode == 0
 
 

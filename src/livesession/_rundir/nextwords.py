@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._artifacts import names
-from .._artifacts.runread import read_json_object
+from .._artifacts.runread import newest_event, read_json_object
+from .._session.conflicts import settle_said
 from .._support.text import command
 from .leaselost import lease_backend
 
@@ -21,6 +22,7 @@ __all__ = [
     "OWN_SINKS_NEXT",
     "REASON_NEXT",
     "bundle_next",
+    "fault_next",
     "reason_advice",
     "reason_next",
 ]
@@ -69,10 +71,35 @@ def reason_advice(verdict: str, reason: str, run_dir: Path) -> str | None:
 
     A run refused a lease PostgreSQL holds has no holder in its files (status reads only
     them; its lease line says ``never granted``): its line says where the holder was named.
+    A run whose fault said what to do says it (``fault_next``), whatever its reason.
     """
     if (verdict, reason) == ("REJECTED", "LEASE_HELD") and lease_backend(run_dir) == "postgres":
         return _LEASE_HELD_POSTGRES
+    if verdict == "NEEDS_OPERATOR" and (settle := fault_next(run_dir)):
+        return settle
     return REASON_NEXT.get((verdict, reason))
+
+
+def fault_next(run_dir: Path) -> str:
+    """What a run whose fault's words say what to do leaves to do: "" for any other run.
+
+    A resumed run on a venue that lost what it held at the crash (``RECONCILE_MISMATCH``,
+    ``IDEMPOTENCY_CONFLICT``) cannot be finished: its fault's message says to settle the
+    venue by hand (``conflicts.settle_said``). Read from the newest ``STATE_CHANGED`` of
+    ``events.jsonl`` (its end: the fault, right before the seal); "" when it cannot be read.
+    """
+    try:
+        fault, _ = newest_event(run_dir / names.ARTIFACTS["events"], ("STATE_CHANGED",))
+    except OSError:
+        return ""
+    detail = (fault or {}).get("payload", {}).get("detail")
+    settle = settle_said(detail) if isinstance(detail, dict) else ""
+    if not settle:
+        return ""
+    return (
+        "a person must look (RUNBOOK: When a session is in ERROR_REQUIRES_OPERATOR): as the "
+        f"run's fault says (audit.jsonl's C2_OPERATOR_REQUIRED), {settle}"
+    )
 
 
 def reason_next(verdict: str, reason: object, run_dir: str) -> str:

@@ -123,7 +123,7 @@ def resume_problem(run_dir: Path, checkpoint: dict[str, Any] | None = None) -> s
             return refused
         check_memory_on_a_venue(cfg, meta)
         offsets, _, _ = validate_artifacts(run_dir, checkpoint)
-        check_journals(run_dir, checkpoint, cfg.broker)
+        check_journals(run_dir, checkpoint, cfg.broker, meta.get("sources") or {})
         refuse_clock_behind(run_dir, cfg, meta, checkpoint)
         check_keys_kept(cfg, run_dir, meta, offsets["events"], server=False)
         check_store_opens(run_dir, meta)

@@ -227,7 +227,7 @@ def _reopen(
     reseal(run_dir, checkpoint, durable=cfg.durability != "none")
     check_memory_on_a_venue(cfg, meta)
     offsets, audit_cut, read = validate_artifacts(run_dir, checkpoint)
-    check_journals(run_dir, checkpoint, cfg.broker)
+    check_journals(run_dir, checkpoint, cfg.broker, meta.get("sources") or {})
     refuse_clock_behind(run_dir, cfg, meta, checkpoint, clock=clock)  # else CLOCK_REGRESSION
     backing = Backing.from_meta(meta)
     if backing.store not in STORES:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import orjson
@@ -37,7 +37,11 @@ from .._support.torn import torn_path, truncate_to
 from ..brokers._journal import attempt_problem, request_problem
 from ..brokers.realish import attempts_path
 from .beforecheckpoint import CRLF, ResumeRead, check_record, inside_line
+from .supplied import by_factory
 from .uncut import Cut, CutBack, put_back
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "AuditCut",
@@ -178,14 +182,22 @@ def _kept_resumes(path: Path, cut: AuditCut) -> AuditCut:
     return AuditCut(offset=offset, seq=seq, head=head, torn=torn)
 
 
-def check_journals(run_dir: Path, checkpoint: dict[str, Any] | None, broker: str) -> None:
+def check_journals(
+    run_dir: Path, checkpoint: dict[str, Any] | None, broker: str, sources: Mapping[str, Any]
+) -> None:
     """Every whole line of the venue's journals is a JSON object (a torn last one may not be).
 
     The broker replays them only after the artifacts were cut back, so a damaged journal
     must be found here, while nothing has been changed yet. So must a journal shorter
-    than the offset ``checkpoint`` recorded (``_check_lengths``).
+    than the offset ``checkpoint`` recorded (``_check_lengths``), for a venue that keeps
+    its journal in the run directory: not a broker object handed in (``sources``, the
+    run's record of its plug-ins), built before the run directory was, whose journal, if
+    it keeps one, is where the object put it, and is the object's to replay.
     """
-    _check_lengths(run_dir, checkpoint, broker)
+    record = sources.get("broker")
+    handed_in = isinstance(record, dict) and "object" in record and not by_factory(record)
+    if not handed_in:
+        _check_lengths(run_dir, checkpoint, broker)
     attempts = attempts_path(run_dir / names.JOURNAL)
     for path in sorted(run_dir.glob(f"{Path(names.JOURNAL).stem}*.jsonl")):
         try:

@@ -10,7 +10,7 @@ fault says what happened, what the venue and the run hold when they differ, and 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._domain.decimal import ZERO, plain
 from .._exceptions import IdempotencyConflict
@@ -18,11 +18,11 @@ from .._support.signals import STOPS_RAISED
 from .._typing import PositionVenue
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from .context import SessionContext
 
-__all__ = ["conflict_said", "lost_said"]
+__all__ = ["conflict_said", "lost_said", "settle_said"]
 
 _NAMED: Final = 3
 """Symbols named where the venue and the run differ; the rest are counted."""
@@ -80,6 +80,16 @@ def lost_said(apart: Iterable[tuple[str, Decimal, Decimal]]) -> str:
     checkpoint, which is never ahead of the run: it lost what it held at the crash.
     """
     return f"a venue that lost what it held at the crash: {_apart(apart)}; {_TO_DO}"
+
+
+def settle_said(detail: Mapping[str, Any]) -> str:
+    """What a run whose fault's ``detail`` ends in this module's words leaves to do; "" if not.
+
+    ``no resume can finish it: settle the venue by hand ...``: as ``lost_said`` and
+    ``conflict_said`` end the fault's message, for ``status`` to say as the next step.
+    """
+    message = detail.get("message")
+    return _TO_DO if isinstance(message, str) and message.endswith(_TO_DO) else ""
 
 
 def _apart(apart: Iterable[tuple[str, Decimal, Decimal]]) -> str:

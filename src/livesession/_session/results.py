@@ -91,7 +91,8 @@ class DryrunResult:
     flattened: tuple[str, ...] = ()
     """What the wind-down's own flatten orders closed (``SELL 0.010 BTC/USDT``): the position
     the strategy still held as the run stopped, which ``positions`` (flat) no longer shows.
-    A kill's flatten is not here (``kills`` says it). Empty: the strategy ended flat."""
+    A kill's flatten is not here (``kills`` says it), nor one the venue cancelled or rejected
+    and that left the position open (``positions`` holds it). Empty: the strategy ended flat."""
     broker_failures: Mapping[str, int] = attrs.field(factory=dict, hash=False)
     """Broker calls that failed (a ``Transient`` error, a timeout), by operation (``poll``,
     ``reconcile``, ``submit``, ...), sorted: a venue whose polls fail while its other calls
@@ -165,7 +166,10 @@ def result_of(p: SessionParts, *, torn: str = "") -> DryrunResult:
             "; ".join(filter(None, (p.reports.unbooked, p.reconciliation.unbooked, doubt)))
         ),
         broker_failures=dict(sorted(p.broker_health.failed_calls.items())),
-        flattened=tuple(p.winddown.flattened.values()),
+        # What a flatten closed: not one the venue cancelled or rejected (the book holds it).
+        flattened=tuple(
+            said for symbol, said in p.winddown.flattened.items() if not view.positions.get(symbol)
+        ),
         torn=torn,
     )
 

@@ -30,7 +30,7 @@ from .._domain.clock import format_utc_ns
 from .._domain.decimal import amount_text, finite_decimal
 from .._domain.lifecycle import ended_early
 from .._risk.kinds import rails_and_checks
-from .._rundir.flattens import FLATTEN_KINDS, WindDownFlattens, flatten_words
+from .._rundir.flattens import FLATTEN_KINDS, WindDownFlattens, flatten_fate, flatten_words
 from .._rundir.halts import (
     ACTED_BY,
     MID_WIND_DOWN,
@@ -313,7 +313,15 @@ def outcome_lines(found: dict[str, Any], where: Path, *, data_file: bool = False
 
 
 def _flattened_line(order: dict[str, Any]) -> str:
-    """A flatten order the session sent as the run wound down, not the strategy's."""
+    """A flatten order the session sent as the run wound down, not the strategy's.
+
+    One the venue cancelled, rejected or filled in part says what it left open.
+    """
+    if fate := flatten_fate(order):
+        return (
+            "- The session sent a `flatten` order of its own for what the strategy still held "
+            f"as the run wound down, {md_text(flatten_words(order))}: {md_text(fate)}."
+        )
     return (
         "- The session flattened what the strategy still held as the run wound down: "
         f"{md_text(flatten_words(order))}, a `flatten` order of its own."

@@ -23,7 +23,7 @@ from .._artifacts.releases import release_of, unlocked_writer
 from .._artifacts.runread import read_json_object
 from .._domain.clock import format_utc_ns
 from .._risk.kinds import rails_and_checks
-from .._rundir.flattens import flatten_words
+from .._rundir.flattens import flatten_fate, flatten_words
 from .._rundir.refused import refused_stop, store_refusal, unsealed_because
 from .._version import __version__
 from ..evidence._torn import mixed, resumes_in, set_aside_stops
@@ -105,8 +105,17 @@ def flattened_rows(run: ReportRun) -> list[tuple[str, str]]:
     found = run.tallies.flattens.found
     if not found:
         return []
-    said = "; ".join(flatten_words(order) for order in found)
-    return [("flattened by the session", f"{said}: what the strategy held as the run wound down")]
+    closed = [order for order in found if not flatten_fate(order)]
+    rows = []
+    if closed:
+        said = "; ".join(flatten_words(order) for order in closed)
+        rows.append(
+            ("flattened by the session", f"{said}: what the strategy held as the run wound down")
+        )
+    if left := [order for order in found if flatten_fate(order)]:
+        said = "; ".join(f"{flatten_words(order)}, {flatten_fate(order)}" for order in left)
+        rows.append(("flatten not done", f"{said}: what the strategy held as the run wound down"))
+    return rows
 
 
 def stopped_unsealed(run: ReportRun) -> str:
