@@ -1,0 +1,154 @@
+"""A run file the host's own tools cut, move or remove under a live run (logrotate, cleanup).
+
+Bug: logrotate with a glob that caught ``events.jsonl`` (``out/*/*.jsonl``) went unnoticed.
+``copytruncate`` cut the file and the run appended its next lines at its start; ``create``
+renamed it and the run went on writing into the renamed file, the one at its name left
+empty. Either way the run sealed ``COMPLETED``, exit 0, and ``verify`` then found hundreds
+of violations (``events.jsonl:1: the first event is not SESSION_STARTED``) without a word
+of why. The run's sink now checks, before each write, that its file is still the one it
+wrote, as it left it: told otherwise it writes nothing more and the run stops unsealed,
+exit 2, its line naming the file and what was done to it (``was moved to events.jsonl.1``,
+``was cut from N to 0 bytes``). A file moved back is resumed to the bytes of a run nobody
+touched.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from livesession import FileLineSink
+from livesession._artifacts import names
+from livesession._artifacts.timings import StepTimer
+from livesession._artifacts.underfoot import RunFileChanged
+from livesession.cli import main
+from livesession.verify import verify_run
+
+from _helpers import cli_under
+
+ARGS = ("--steps", "400", "--durability", "none", "-q")
+
+
+def _sink_with_a_line(path: Path) -> FileLineSink:
+    sink = FileLineSink(path)
+    sink.write_line(b'{"n": 1}\n')
+    sink.flush()
+    return sink
+
+
+def _refused(sink: FileLineSink) -> RunFileChanged:
+    sink.write_line(b'{"n": 2}\n')
+    with pytest.raises(RunFileChanged) as raised:
+        sink.flush()
+    with pytest.raises(RunFileChanged):  # and every later write: the sink writes no more
+        sink.flush()
+    with pytest.raises(RunFileChanged):
+        sink.close()
+    assert raised.value.errno == errno.ESTALE
+    return raised.value
+
+
+def test_a_file_cut_under_its_sink_is_never_written_again(tmp_path: Path) -> None:
+    path = tmp_path / names.EVENTS
+    sink = _sink_with_a_line(path)
+    os.truncate(path, 0)  # logrotate's copytruncate, after its copy
+    said = str(_refused(sink))
+    assert f"{path} was cut from 9 to 0 bytes while this process appended to it" in said
+    assert path.read_bytes() == b""  # was: {"n": 2} at the start of the cut file
+
+
+def test_a_file_renamed_under_its_sink_says_where_its_lines_are(tmp_path: Path) -> None:
+    path = tmp_path / names.EVENTS
+    sink = _sink_with_a_line(path)
+    path.rename(tmp_path / "events.jsonl.1")  # logrotate's create
+    path.touch()
+    said = str(_refused(sink))
+    assert f"{path} was moved to events.jsonl.1 and another file made in its place" in said
+    assert (tmp_path / "events.jsonl.1").read_bytes() == b'{"n": 1}\n'  # was: both lines
+    assert path.read_bytes() == b""
+
+
+def test_a_file_removed_under_its_sink_says_so(tmp_path: Path) -> None:
+    path = tmp_path / names.EVENTS
+    sink = _sink_with_a_line(path)
+    path.rename(tmp_path / "events.jsonl.1")  # logrotate's compress: gzip removes it
+    (tmp_path / "events.jsonl.1").unlink()
+    said = str(_refused(sink))
+    assert f"{path} was removed while this process appended to it" in said
+    assert not path.exists()
+
+
+def test_a_file_another_process_appends_to_is_not_written_into(tmp_path: Path) -> None:
+    path = tmp_path / names.EVENTS
+    sink = _sink_with_a_line(path)
+    with path.open("ab") as other:
+        other.write(b"stray\n")
+    assert f"{path} grew by 6 bytes this process did not write" in str(_refused(sink))
+
+
+def _touch_events_at_step_200(
+    monkeypatch: pytest.MonkeyPatch, run_dir: Path, rotation: str
+) -> None:
+    on_step = StepTimer.on_step
+    events = run_dir / names.EVENTS
+
+    def rotate(timer: StepTimer, done: int) -> None:
+        if done == 200:
+            if rotation == "create":
+                events.rename(run_dir / "events.jsonl.1")
+                events.touch()
+            else:  # copytruncate
+                (run_dir / "events.jsonl.1").write_bytes(events.read_bytes())
+                os.truncate(events, 0)
+        on_step(timer, done)
+
+    monkeypatch.setattr(StepTimer, "on_step", rotate)
+
+
+def test_a_run_whose_events_logrotate_renamed_stops_and_resumes_once_moved_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "rot"
+    _touch_events_at_step_200(monkeypatch, run_dir, "create")
+    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot"]) == 2  # was 0
+    [line] = capsys.readouterr().err.splitlines()
+    assert f"{run_dir / names.EVENTS} was moved to events.jsonl.1 and another file" in line
+    assert line.endswith(
+        "the run is not sealed; once the file is back at its name as the run left it (another "
+        "tool moved, cut or removed it under the run, as said: `mv` a moved one back; a cut "
+        "or removed one only a whole copy puts back; rotate, cut, move or delete none of a "
+        f"run's files but session.log.jsonl), `livesession status {run_dir}` says whether "
+        f"`livesession resume {run_dir}` can continue it"
+    ), line
+    monkeypatch.undo()
+    assert (run_dir / names.EVENTS).read_bytes() == b""  # nothing written at the new file
+    (run_dir / "events.jsonl.1").rename(run_dir / names.EVENTS)
+    status = cli_under("status", run_dir, "--json")
+    assert status.returncode == 6, status.stdout  # crashed: resumable
+    assert json.loads(status.stdout)["next"].endswith(f"continue it: livesession resume {run_dir}")
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+    assert main(["dryrun", *ARGS, "--out", str(tmp_path / "s"), "--run-id", "rot"]) == 0
+    straight = tmp_path / "s" / "rot" / names.EVENTS
+    assert (run_dir / names.EVENTS).read_bytes() == straight.read_bytes()
+
+
+@pytest.mark.broken_run("events.jsonl is cut under the run on purpose (logrotate copytruncate)")
+def test_a_run_whose_events_logrotate_cut_stops_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = tmp_path / "cut"
+    _touch_events_at_step_200(monkeypatch, run_dir, "copytruncate")
+    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "cut"]) == 2  # was 0
+    [line] = capsys.readouterr().err.splitlines()
+    assert f"{run_dir / names.EVENTS} was cut from " in line
+    assert " to 0 bytes while this process appended to it (logrotate's copytruncate" in line
+    monkeypatch.undo()
+    assert (run_dir / names.EVENTS).read_bytes() == b""  # nothing appended at its start
+    status = cli_under("status", run_dir)
+    assert status.returncode == 5, status.stdout  # its record is gone: a person must look
+    assert "events.jsonl is shorter than its checkpoint says (0 bytes" in status.stdout
