@@ -24,13 +24,16 @@ import pytest
 from livesession import FileLineSink
 from livesession._artifacts import names
 from livesession._artifacts.timings import StepTimer
-from livesession._artifacts.underfoot import RunFileChanged
+from livesession._exceptions import StoreFailure
+from livesession._support.underfoot import RunFileChanged
 from livesession.cli import main
 from livesession.verify import verify_run
+from test_mock_resume import _order, _venue
 
 from _helpers import cli_under
 
 ARGS = ("--steps", "400", "--durability", "none", "-q")
+T = 1_000
 
 
 def _sink_with_a_line(path: Path) -> FileLineSink:
@@ -57,7 +60,7 @@ def test_a_file_cut_under_its_sink_is_never_written_again(tmp_path: Path) -> Non
     sink = _sink_with_a_line(path)
     os.truncate(path, 0)  # logrotate's copytruncate, after its copy
     said = str(_refused(sink))
-    assert f"{path} was cut from 9 to 0 bytes while this process appended to it" in said
+    assert f"{path.name} was cut from 9 to 0 bytes while this process appended to it" in said
     assert path.read_bytes() == b""  # was: {"n": 2} at the start of the cut file
 
 
@@ -67,7 +70,7 @@ def test_a_file_renamed_under_its_sink_says_where_its_lines_are(tmp_path: Path) 
     path.rename(tmp_path / "events.jsonl.1")  # logrotate's create
     path.touch()
     said = str(_refused(sink))
-    assert f"{path} was moved to events.jsonl.1 and another file made in its place" in said
+    assert f"{path.name} was moved to events.jsonl.1 and another file made in its place" in said
     assert (tmp_path / "events.jsonl.1").read_bytes() == b'{"n": 1}\n'  # was: both lines
     assert path.read_bytes() == b""
 
@@ -78,7 +81,7 @@ def test_a_file_removed_under_its_sink_says_so(tmp_path: Path) -> None:
     path.rename(tmp_path / "events.jsonl.1")  # logrotate's compress: gzip removes it
     (tmp_path / "events.jsonl.1").unlink()
     said = str(_refused(sink))
-    assert f"{path} was removed while this process appended to it" in said
+    assert f"{path.name} was removed while this process appended to it" in said
     assert not path.exists()
 
 
@@ -87,7 +90,7 @@ def test_a_file_another_process_appends_to_is_not_written_into(tmp_path: Path) -
     sink = _sink_with_a_line(path)
     with path.open("ab") as other:
         other.write(b"stray\n")
-    assert f"{path} grew by 6 bytes this process did not write" in str(_refused(sink))
+    assert f"{path.name} grew by 6 bytes this process did not write" in str(_refused(sink))
 
 
 def _touch_events_at_step_200(
@@ -116,7 +119,8 @@ def test_a_run_whose_events_logrotate_renamed_stops_and_resumes_once_moved_back(
     _touch_events_at_step_200(monkeypatch, run_dir, "create")
     assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot"]) == 2  # was 0
     [line] = capsys.readouterr().err.splitlines()
-    assert f"{run_dir / names.EVENTS} was moved to events.jsonl.1 and another file" in line
+    assert line.startswith(f"livesession: error: the events sink failed writing {run_dir}/")
+    assert "events.jsonl was moved to events.jsonl.1 and another file made in its place" in line
     assert line.endswith(
         "the run is not sealed; once the file is back at its name as the run left it (another "
         "tool moved, cut or removed it under the run, as said: `mv` a moved one back; a cut "
@@ -145,10 +149,39 @@ def test_a_run_whose_events_logrotate_cut_stops_and_says_so(
     _touch_events_at_step_200(monkeypatch, run_dir, "copytruncate")
     assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "cut"]) == 2  # was 0
     [line] = capsys.readouterr().err.splitlines()
-    assert f"{run_dir / names.EVENTS} was cut from " in line
+    assert f"writing {run_dir / names.EVENTS} (RunFileChanged: " in line
+    assert "events.jsonl was cut from " in line
     assert " to 0 bytes while this process appended to it (logrotate's copytruncate" in line
     monkeypatch.undo()
     assert (run_dir / names.EVENTS).read_bytes() == b""  # nothing appended at its start
     status = cli_under("status", run_dir)
     assert status.returncode == 5, status.stdout  # its record is gone: a person must look
     assert "events.jsonl is shorter than its checkpoint says (0 bytes" in status.stdout
+
+
+@pytest.mark.parametrize("rotation", ["create", "copytruncate"])
+def test_a_venue_journal_rotated_under_it_is_never_written_again(
+    tmp_path: Path, rotation: str
+) -> None:
+    """The mock venue's journal (``broker_journal.jsonl``, caught by ``*.jsonl`` too) went on
+    into the renamed file, or at the start of the cut one: a crash then left a journal that
+    ``resume`` rebuilt the venue from wrongly. Its append now refuses, naming the journal."""
+    journal = tmp_path / names.JOURNAL
+    venue = _venue(journal)
+    venue.submit(_order("a"), T)
+    before = journal.read_bytes()
+    if rotation == "create":
+        journal.rename(tmp_path / "broker_journal.jsonl.1")
+        journal.touch()
+        done = "was moved to broker_journal.jsonl.1 and another file made in its place (logrotate's create)"
+    else:
+        os.truncate(journal, 0)
+        done = f"was cut from {len(before)} to 0 bytes"
+    with pytest.raises(StoreFailure) as refused:
+        venue.submit(_order("b"), T)
+    assert str(refused.value).startswith(
+        f"the simulated venue's journal {journal} refused a write (ESTALE: "
+        f"broker_journal.jsonl {done} while this process appended to it"
+    ), refused.value
+    assert journal.read_bytes() == b""  # "b" never reached the venue, nor any file
+    venue.close()

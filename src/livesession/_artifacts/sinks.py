@@ -19,9 +19,9 @@ from typing import IO, Any, Final
 from .._exceptions import RunDirectoryError
 from .._support.filemode import NEW_FILE_MODE
 from .._support.fsutil import atomic_write_bytes, file_kind
+from .._support.underfoot import changed_under
 from .._typing import LineSink, MetricsSink
 from .names import EVENTS
-from .underfoot import changed_under
 
 __all__ = [
     "FileLineSink",

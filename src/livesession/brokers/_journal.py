@@ -22,6 +22,7 @@ from .._domain.model import order_from_json
 from .._exceptions import StoreFailure
 from .._support.fsutil import open_append
 from .._support.oserrors import said_errno
+from .._support.underfoot import changed_under
 from .._support.wholelines import append_whole, set_aside_torn_line
 
 __all__ = [
@@ -123,11 +124,13 @@ class Journal:
     before.
     """
 
-    __slots__ = ("fd", "name")
+    __slots__ = ("fd", "name", "size")
 
     def __init__(self, fd: int, name: Path) -> None:
         self.fd = fd
         self.name = name
+        self.size = os.fstat(fd).st_size
+        """The journal's length as this process left it: checked before each append."""
 
     def fileno(self) -> int:
         return self.fd
@@ -189,12 +192,16 @@ def append_entry(log: Journal, entry: Mapping[str, Any], *, path: Path | None = 
     """
     line = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n"
     try:
+        changed = changed_under(log.fileno(), log.name.absolute(), log.size)
+        if changed is not None:  # cut, moved or removed under the run (logrotate, a cleanup)
+            raise changed
         append_whole(log.fileno(), line)
     except OSError as exc:
         name = path if path is not None else log.name
         raise StoreFailure(
             f"the simulated venue's journal {name} refused a write ({said_errno(exc)})"
         ) from exc
+    log.size += len(line)
 
 
 def sends_in(data: bytes) -> set[str]:

@@ -18,7 +18,7 @@ import errno
 import os
 from pathlib import Path
 
-from .._support.oserrors import OwnOSError
+from .oserrors import OwnOSError
 
 __all__ = ["RunFileChanged", "changed_under"]
 
@@ -41,20 +41,22 @@ def changed_under(fd: int, path: Path, size: int) -> RunFileChanged | None:
     held = os.fstat(fd)
     try:
         now = path.lstat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        if not _is_directory(path.parent):  # the run directory itself went: its own words
+            return None
         now = None
     if now is not None and (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
         if held.st_size < size:
             return RunFileChanged(
                 path,
-                f"{path} was cut from {size} to {held.st_size} bytes while this process "
+                f"{path.name} was cut from {size} to {held.st_size} bytes while this process "
                 "appended to it (logrotate's copytruncate, `truncate`, `: >`): the lines "
                 "it held are not in the run any more",
             )
         if held.st_size > size:
             return RunFileChanged(
                 path,
-                f"{path} grew by {held.st_size - size} bytes this process did not write "
+                f"{path.name} grew by {held.st_size - size} bytes this process did not write "
                 "(another process appends to it)",
             )
         return None
@@ -62,7 +64,7 @@ def changed_under(fd: int, path: Path, size: int) -> RunFileChanged | None:
         done = "was removed" if now is None else "was removed and another file made in its place"
         return RunFileChanged(
             path,
-            f"{path} {done} while this process appended to it (logrotate's compress, a "
+            f"{path.name} {done} while this process appended to it (logrotate's compress, a "
             "cleanup's delete): the lines it held are not in the run any more",
         )
     moved = _other_name(path.parent, held.st_dev, held.st_ino)
@@ -70,7 +72,7 @@ def changed_under(fd: int, path: Path, size: int) -> RunFileChanged | None:
     made = " and another file made in its place (logrotate's create)" if now is not None else ""
     return RunFileChanged(
         path,
-        f"{path} was moved {where}{made} while this process appended to it: its lines are "
+        f"{path.name} was moved {where}{made} while this process appended to it: its lines are "
         "there; move it back to its name before the run is resumed",
     )
 
@@ -82,3 +84,11 @@ def _other_name(folder: Path, dev: int, ino: int) -> Path | None:
             if entry.inode() == ino and entry.stat(follow_symlinks=False).st_dev == dev:
                 return folder / entry.name
     return None
+
+
+def _is_directory(folder: Path) -> bool:
+    """Whether ``folder`` is (still) a directory: removed or moved, a write into it says so."""
+    try:
+        return folder.is_dir()
+    except OSError:
+        return False
