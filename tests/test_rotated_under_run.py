@@ -96,11 +96,16 @@ def test_a_file_another_process_appends_to_is_not_written_into(tmp_path: Path) -
     assert f"{path.name} grew by 6 bytes this process did not write" in str(_refused(sink))
 
 
-def _touch_events_at_step_200(
-    monkeypatch: pytest.MonkeyPatch, run_dir: Path, rotation: str
-) -> None:
-    on_step = StepTimer.on_step
+def _rotated_at_step_200(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    rotation: str,
+) -> tuple[Path, str]:
+    """A dry run whose events.jsonl logrotate touches at step 200: its dir and its one line."""
+    run_dir = tmp_path / "rot"
     events = run_dir / names.EVENTS
+    on_step = StepTimer.on_step
 
     def rotate(timer: StepTimer, done: int) -> None:
         if done == 200:
@@ -113,15 +118,17 @@ def _touch_events_at_step_200(
         on_step(timer, done)
 
     monkeypatch.setattr(StepTimer, "on_step", rotate)
+    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot"]) == 2  # was 0
+    monkeypatch.undo()
+    [line] = capsys.readouterr().err.splitlines()
+    assert (run_dir / names.EVENTS).read_bytes() == b""  # nothing written at its name since
+    return run_dir, line
 
 
 def test_a_run_whose_events_logrotate_renamed_stops_and_resumes_once_moved_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_dir = tmp_path / "rot"
-    _touch_events_at_step_200(monkeypatch, run_dir, "create")
-    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot"]) == 2  # was 0
-    [line] = capsys.readouterr().err.splitlines()
+    run_dir, line = _rotated_at_step_200(tmp_path, monkeypatch, capsys, "create")
     assert line.startswith(f"livesession: error: the events sink failed writing {run_dir}/")
     assert "events.jsonl was moved to events.jsonl.1 and another file made in its place" in line
     assert line.endswith(
@@ -131,8 +138,6 @@ def test_a_run_whose_events_logrotate_renamed_stops_and_resumes_once_moved_back(
         f"run's files but session.log.jsonl), `livesession status {run_dir}` says whether "
         f"`livesession resume {run_dir}` can continue it"
     ), line
-    monkeypatch.undo()
-    assert (run_dir / names.EVENTS).read_bytes() == b""  # nothing written at the new file
     (run_dir / "events.jsonl.1").rename(run_dir / names.EVENTS)
     status = cli_under("status", run_dir, "--json")
     assert status.returncode == 6, status.stdout  # crashed: resumable
@@ -148,15 +153,10 @@ def test_a_run_whose_events_logrotate_renamed_stops_and_resumes_once_moved_back(
 def test_a_run_whose_events_logrotate_cut_stops_and_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_dir = tmp_path / "cut"
-    _touch_events_at_step_200(monkeypatch, run_dir, "copytruncate")
-    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "cut"]) == 2  # was 0
-    [line] = capsys.readouterr().err.splitlines()
+    run_dir, line = _rotated_at_step_200(tmp_path, monkeypatch, capsys, "copytruncate")
     assert f"writing {run_dir / names.EVENTS} (RunFileChanged: " in line
     assert "events.jsonl was cut from " in line
     assert " to 0 bytes while this process appended to it (logrotate's copytruncate" in line
-    monkeypatch.undo()
-    assert (run_dir / names.EVENTS).read_bytes() == b""  # nothing appended at its start
     status = cli_under("status", run_dir)
     assert status.returncode == 5, status.stdout  # its record is gone: a person must look
     assert "events.jsonl is shorter than its checkpoint says (0 bytes" in status.stdout
