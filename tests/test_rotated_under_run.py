@@ -217,3 +217,31 @@ def test_the_backup_recipe_copies_only_sealed_runs_no_process_writes(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in backup.iterdir()) == ["sealed"]
     assert verify_run(backup / "sealed").ok
+
+
+@pytest.mark.broken_run("a sealed run's events.jsonl is rotated away on purpose")
+@pytest.mark.parametrize(
+    ("part", "how"),
+    [("events.jsonl.1", "create"), ("events.jsonl.1.gz", "compress"), ("audit.jsonl-20261208", "")],
+)
+def test_verify_names_a_part_of_the_record_rotated_away_beside_it(
+    tmp_path: Path, part: str, how: str
+) -> None:
+    """Bug: a sealed run whose record logrotate had rotated (``out/*/*.jsonl``) was said by
+    ``verify`` as ``broken run: 10 violation(s)`` and ``events.jsonl: empty file``, never
+    naming the part left beside it. Its summary now opens with the part and the way back."""
+    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "r"]) == 0
+    run_dir = tmp_path / "r"
+    original = run_dir / (part.split(".jsonl", maxsplit=1)[0] + ".jsonl")
+    original.rename(run_dir / part)  # its bytes are no matter: only its name is read
+    if how == "create":
+        original.touch()
+    result = verify_run(run_dir)
+    assert not result.ok
+    assert result.summary.startswith(
+        f"{part} beside the run's files: a part of its record rotated away (logrotate with a "
+        "glob that caught it, or a person): put the lines back in the file they came from "
+        "(`mv` a moved one back, `gunzip` a .gz first), then verify again; "
+    ), result.summary
+    (run_dir / part).rename(run_dir / "README.txt")  # a stray file of another name: no part
+    assert not verify_run(run_dir).summary.startswith("README.txt")
