@@ -61,7 +61,16 @@ from livesession.cli import main
                 "directory's above it: until then there is nothing to resume at that path)"
             ),
         ),
-        (errno.ESTALE, "what refused it is put right (stale file handle)"),  # one not listed
+        (
+            errno.ESTALE,  # a run file another tool moved, cut or removed under the run
+            (
+                "the file is back at its name as the run left it (another tool moved, cut or "
+                "removed it under the run, as said: `mv` a moved one back; a cut or removed one "
+                "only a whole copy puts back; rotate, cut, move or delete none of a run's files "
+                "but session.log.jsonl)"
+            ),
+        ),
+        (errno.ETXTBSY, "what refused it is put right (text file busy)"),  # one not listed
         (None, ROOM_AGAIN),  # a library that hides the errno: the likely cause
     ],
 )

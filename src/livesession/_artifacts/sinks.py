@@ -19,6 +19,7 @@ from typing import IO, Any, Final
 from .._exceptions import RunDirectoryError
 from .._support.filemode import NEW_FILE_MODE
 from .._support.fsutil import atomic_write_bytes, file_kind
+from .._support.underfoot import changed_under
 from .._typing import LineSink, MetricsSink
 from .names import EVENTS
 
@@ -60,10 +61,12 @@ def _write_some(fd: int, data: bytes | bytearray) -> int:
 class _Appended:
     """A file sink's file and the bytes it holds for it: what its finalizer flushes."""
 
-    __slots__ = ("__weakref__", "broken", "buffer", "fd", "size")
+    __slots__ = ("__weakref__", "broken", "buffer", "fd", "path", "size")
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, path: Path) -> None:
         self.fd = fd
+        self.path = path
+        """Where the file is (absolute): a write first checks it is still there, as it was."""
         self.buffer = bytearray()
         self.size = os.fstat(fd).st_size
         """The file's length: whole lines only, once a torn tail is cut."""
@@ -98,6 +101,9 @@ class _Appended:
         if self.broken is not None:
             raise self.broken
         buffer = self.buffer
+        if buffer and (changed := changed_under(self.fd, self.path, self.size)):
+            self.broken = changed  # cut, moved or removed under it: never written again
+            raise changed
         written = 0
         try:
             while written < len(buffer):  # no view of the buffer outlives a write: it is cut
@@ -150,6 +156,9 @@ class FileLineSink:
     A write the file system refuses part-way (a full disk, a file size limit) never leaves
     half a line behind: the file is cut back to its last whole line, and
     ``drop_unwritten`` gives up the lines it does not hold, which the session counts as lost.
+    Nor does it write into a file that is no longer its own as it left it (cut, moved,
+    removed, appended to by another process): the write raises ``RunFileChanged``
+    (``ESTALE``), naming what was done, and every later one too.
 
     A sink dropped without ``close`` (with a session an application dropped unclosed)
     closes its file, flushing it, when it is garbage-collected; a forked child's copy
@@ -180,7 +189,7 @@ class FileLineSink:
             if not stat.S_ISREG(mode):  # a device: /dev/null would swallow the run
                 raise RunDirectoryError(_not_regular(self.path, mode))  # noqa: TRY301
             os.set_blocking(fd, True)
-            appended = self._file = _Appended(fd)
+            appended = self._file = _Appended(fd, self.path.absolute())
             self._buffer = appended.buffer
             # Within the ``try``: a Ctrl-C as the finalizer was set up left the file open.
             weakref.finalize(self, appended.close).atexit = False

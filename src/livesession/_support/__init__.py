@@ -7,7 +7,9 @@ another process may be making too), ``filemode`` (the permission
 bits a rewritten file keeps), ``wholelines`` (appending in whole lines), ``linescan`` (a
 file's first bytes hashed, counted and searched whole), ``outfile`` (a
 tool's ``--output``), ``tmpfiles`` (what a write killed before its rename left),
-``oserrors`` (the way out of an error the system gave), ``tempdir`` (what to do when
+``oserrors`` (the way out of an error the system gave), ``oncefixed`` (what must be so
+before a run a refused write stopped is resumed), ``underfoot`` (a file appended to
+that another tool cut, moved or removed), ``tempdir`` (what to do when
 no temporary directory can be written) and ``dirlock``
 (a ``flock`` on a directory, and who holds it), ``anchor`` (a relative path resolved once,
 as an API call starts). Text and

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .dirlock import takes_no_locks
+from .oncefixed import ROOM_AGAIN, once_fixed
 from .pathroom import no_room
 from .tempdir import no_temporary_directory
 from .text import command, shell_word
@@ -64,9 +65,6 @@ def _rebuilt(cls: type[OSError], args: tuple[Any, ...], filename: object) -> OSE
     return error
 
 
-ROOM_AGAIN: Final = "the file system has room again"
-"""When an unsealed run may be resumed after a full disk (and when no errno is known)."""
-
 _WAY_OUT: Final = {
     errno.EMFILE: "raise the open-file limit (`ulimit -n`)",
     errno.ENFILE: "the system's open-file table is full: close files elsewhere",
@@ -80,35 +78,6 @@ _WAY_OUT: Final = {
 }
 """Only what is right whatever was refused: a permission denied may be a file's to read as
 well as a directory's to write, so it has none here."""
-_ONCE: Final = {
-    errno.EMFILE: "the open-file limit is raised (too many open files: `ulimit -n`)",
-    errno.ENFILE: "the system's open-file table has room again (too many open files)",
-    errno.EACCES: "the run directory is writable again (permission denied: make it writable)",
-    errno.EPERM: (
-        "the run directory is writable again (operation not permitted: an immutable or "
-        "append-only attribute refuses it, as `lsattr` shows: `chattr -i -a`, as root; else "
-        "make it writable)"
-    ),
-    errno.EROFS: (
-        "the file system is writable again (read-only file system: remount it; one the kernel "
-        "stopped writing after an error: unmount it, check it (fsck) and mount it again)"
-    ),
-    errno.ENOSPC: ROOM_AGAIN,
-    errno.EDQUOT: "the disk quota has room again (disk quota exceeded: free space or raise it)",
-    errno.EFBIG: "files may grow again (file too large: raise the file size limit, `ulimit -f`)",
-    errno.EIO: "the disk answers again (input/output error: the kernel log says why)",
-    errno.ENOENT: (
-        "the run directory is back where it was (it was removed or moved: until then there is "
-        "nothing to resume at that path; a moved one resumes at its new path)"
-    ),
-    errno.ENOTDIR: (
-        "the run directory is back where it was (a file stands in its place, or in a "
-        "directory's above it: until then there is nothing to resume at that path)"
-    ),
-}
-"""Each errno a run's write meets, with what must be so before it is resumed: telling
-someone whose run directory was removed, or whose ``ulimit -f`` is too low, to wait for
-the disk to have room sends them the wrong way."""
 
 
 def way_out(code: int | None) -> str:
@@ -140,19 +109,6 @@ def said(error: OSError) -> str:
     cause = error.strerror or str(error)
     advice = way_out(error.errno)
     return f"{cause}: {advice}" if advice else cause
-
-
-def once_fixed(code: int | None) -> str:
-    """What must be so before an unsealed run is resumed, for a write refused with ``code``.
-
-    No errno known (a library that hides it): the file system has room again, the likely
-    cause. An errno not listed: the cause, named by the system, is put right.
-    """
-    if code is None:
-        return ROOM_AGAIN
-    if code in _ONCE:
-        return _ONCE[code]
-    return f"what refused it is put right ({os.strerror(code).lower()})"
 
 
 _ROOM_CODES: Final = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)

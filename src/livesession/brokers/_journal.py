@@ -23,6 +23,7 @@ from .._exceptions import StoreFailure
 from .._support.fsutil import open_append
 from .._support.handlerraised import raised_in_handler
 from .._support.oserrors import said_errno
+from .._support.underfoot import changed_under
 from .._support.wholelines import append_whole, set_aside_torn_line
 
 __all__ = [
@@ -124,11 +125,13 @@ class Journal:
     before.
     """
 
-    __slots__ = ("fd", "name")
+    __slots__ = ("fd", "name", "size")
 
     def __init__(self, fd: int, name: Path) -> None:
         self.fd = fd
         self.name = name
+        self.size = os.fstat(fd).st_size
+        """The journal's length as this process left it: checked before each append."""
 
     def fileno(self) -> int:
         return self.fd
@@ -190,6 +193,9 @@ def append_entry(log: Journal, entry: Mapping[str, Any], *, path: Path | None = 
     """
     line = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n"
     try:
+        changed = changed_under(log.fileno(), log.name.absolute(), log.size)
+        if changed is not None:  # cut, moved or removed under the run (logrotate, a cleanup)
+            raise changed
         append_whole(log.fileno(), line)
     except OSError as exc:
         if raised_in_handler(exc):  # a user's timer (a TimeoutError), not the file system
@@ -198,6 +204,7 @@ def append_entry(log: Journal, entry: Mapping[str, Any], *, path: Path | None = 
         raise StoreFailure(
             f"the simulated venue's journal {name} refused a write ({said_errno(exc)})"
         ) from exc
+    log.size += len(line)
 
 
 def sends_in(data: bytes) -> set[str]:

@@ -21,7 +21,8 @@ in chunks), ``_schemas`` (the validators: compiled, with jsonschema to explain a
 line), ``_events`` (the checks of each event as it is read), ``_checks`` (the other checks,
 one artifact after the other), ``_links`` and ``_replay`` (links between events; orders and
 fills replayed into positions), ``_copies`` (the audit records that copy an event, held
-to it), ``_result`` (the violations and the ``VerifyResult``).
+to it), ``_result`` (the violations and the ``VerifyResult``), ``_rotated`` (a part of the
+record rotated away beside it, named first in the summary).
 ``_config`` holds ``config.json``, when the run has one, to the config digest its first
 event records, and ``_grid`` every price and quantity to the tick and lot it gives.
 ``read_records``, the lenient reader of the tools that summarise a run, is re-exported
@@ -48,6 +49,7 @@ from ._damage import corruption, damaged_tail
 from ._kept import lost_checkpoint
 from ._reading import ARTIFACT_NAMES
 from ._result import VerifyResult, summarize
+from ._rotated import rotated_parts
 from ._schemas import Schemas
 
 if TYPE_CHECKING:
@@ -166,12 +168,14 @@ def verify_contents(
 def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
     run.run()
     total = run.report.total
+    rotated = rotated_parts(run.run_dir) if total and run.run_dir is not None else ""
     return VerifyResult(
         ok=not total,
         violations=run.report.finish(),
         total=total,
         summary=(
-            summarize(
+            _with(rotated)
+            + summarize(
                 path,
                 total,
                 incomplete=run.incomplete,
@@ -188,3 +192,8 @@ def _verify(run: Verifier, path: Path, live: LiveRun | None) -> VerifyResult:
         live="" if live is None else live.describe(),
         run_version=version if isinstance(version := run.events.version, str) else "",
     )
+
+
+def _with(rotated: str) -> str:
+    """The summary's opening: the rotated parts of the record (``rotated_parts``) first."""
+    return f"{rotated}; " if rotated else ""
