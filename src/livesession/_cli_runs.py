@@ -322,8 +322,8 @@ def _refuse_unsealed(session: LiveSessionOrchestrator, result: DryrunResult, run
 
 
 @contextlib.contextmanager
-def _session_log(run_dir: Path, level: str) -> Iterator[None]:
-    """Log to ``run_dir/session.log.jsonl`` for the duration of the block."""
+def _session_log(run_dir: Path, level: str, run_id: str) -> Iterator[None]:
+    """Log to ``run_dir/session.log.jsonl`` for the duration of the block (run ``run_id``)."""
     import logging  # noqa: PLC0415 - only to map the level name
 
     import_structlog_without_rich()  # the CLI's own process: see there
@@ -331,7 +331,7 @@ def _session_log(run_dir: Path, level: str) -> Iterator[None]:
     stream = LineLog(run_dir / names.SESSION_LOG)
     try:
         configure_logging(cast("TextIO", stream), level=getattr(logging, level.upper()))
-        say_local_only_locks(run_dir)  # a share another host may write too: said as it starts
+        say_local_only_locks(run_dir, run_id)  # a share another host may write: said at the start
         try:
             yield
         finally:
@@ -391,7 +391,7 @@ def cmd_dryrun(args: argparse.Namespace) -> int:
         finally:
             os.close(spare)  # now the session log's
         run_dir = out / cfg.run_id
-        with _session_log(run_dir, args.log_level):
+        with _session_log(run_dir, args.log_level, cfg.run_id):
             return _run(
                 session, run_dir, cfg.steps, quiet=args.quiet, controls=controls, as_json=args.json
             )
@@ -459,7 +459,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         except PluginError as exc:  # objects supplied in-process: only resume_run takes them
             raise PluginError(from_the_command_line(run_dir, str(exc))) from None
         say_unalerted(run_dir, session.config)
-        with _session_log(run_dir, args.log_level):
+        with _session_log(run_dir, args.log_level, session.config.run_id):
             say_resumed(session)
             return _run(
                 session,

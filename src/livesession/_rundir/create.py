@@ -293,7 +293,7 @@ def create_run(
     plugins: RunPlugins | None = None
     try:
         # Ours from the first byte to the seal: no second writer can open this run.
-        lock = RunLock.acquire(run_dir, writer_command("dryrun"))
+        lock = RunLock.acquire(run_dir, writer_command("dryrun"), cfg.run_id)
         if taken_over:
             _taken_over(run_dir, lock)
             ours = True

@@ -58,11 +58,15 @@ def _fields(line: str) -> tuple[str, str, list[str]] | None:
             return None
 
 
-def say_local_only_locks(run_dir: Path) -> None:
-    """Log ``run_lock_local_only`` (a warning) when ``run_dir``'s locks are this host's only."""
+def say_local_only_locks(run_dir: Path, run_id: str | None) -> None:
+    """Log ``run_lock_local_only`` (a warning) when ``run_dir``'s locks are this host's only.
+
+    ``run_id``: the run's, for its log line (None only where a lock is taken for no run).
+    """
     if said := local_only_locks(run_dir):
         get_logger().warning(
             "run_lock_local_only",
+            run_id=run_id,
             run_dir=str(run_dir),
             mount=said,
             detail="its file system's locks are this host's only: a livesession on another "

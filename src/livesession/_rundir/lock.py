@@ -262,8 +262,10 @@ class RunLock:
         _TAKING.difference_update(self._fds)
 
     @classmethod
-    def acquire(cls, run_dir: Path, command: str) -> Self:
+    def acquire(cls, run_dir: Path, command: str, run_id: str | None = None) -> Self:
         """Take ``run_dir``'s writer lock, or raise ``RunHeld`` naming the holder.
+
+        ``run_id``: the run's, which a line the lock logs names.
 
         Nothing in the run directory changes when the lock is refused: the lock file is
         opened without truncation, and rewritten only once the lock is ours.
@@ -292,7 +294,7 @@ class RunLock:
             )
             _write_name(fd, holder)
             if logs_on():  # an application's log; the CLI's says it as it starts
-                say_local_only_locks(run_dir)
+                say_local_only_locks(run_dir, run_id)
             return cls(run_dir, opened, holder, before)
         except BaseException:
             _let_go_taken(run_dir, opened, before, ours=ours)

@@ -164,7 +164,7 @@ def resume_run(
     # One writer per run: nothing below reads files a live writer may be appending to, or
     # changes anything, before the lock is ours.
     try:
-        lock = RunLock.acquire(run_dir, writer_command("resume"))
+        lock = RunLock.acquire(run_dir, writer_command("resume"), cfg.run_id)
     except OSError as exc:  # a file system without locks: `No locks available` alone, before
         raise RunDirectoryError(
             f"cannot resume {run_dir} (nothing was changed): {said(exc)}"
@@ -341,7 +341,7 @@ def _resume_session(
     alerts: AlertSink | Secret | None,
 ) -> LiveSessionOrchestrator:
     # Validated: from here on the run directory is changed, until a refusal puts it back.
-    cut = cut_back(run_dir, offsets, audit_cut.torn)
+    cut = cut_back(run_dir, offsets, audit_cut.torn, cfg.run_id)
     with put_back_refused(cut):
         remove_dead_tmp(run_dir)  # never a live report's or prom's
         session = open_session(

@@ -322,7 +322,9 @@ def validate_artifacts(
     return offsets, cut, read
 
 
-def cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) -> CutBack:
+def cut_back(
+    run_dir: Path, offsets: dict[str, int], counted: dict[str, int], run_id: str
+) -> CutBack:
     """Cut each artifact back to its offset: the bytes each ``<file>.torn`` holds uncounted.
 
     That is what this resume cuts, plus what the file held beyond the sum of the kept
@@ -343,7 +345,7 @@ def cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) ->
                 path.touch()
             tail = truncate_to(path, offsets[name])
         except OSError as exc:
-            kept = put_back(tuple(cuts))
+            kept = put_back(tuple(cuts), run_id)
             what = "nothing was changed" if kept is None else f"nothing was lost ({kept})"
             raise RunDirectoryError(
                 f"cannot resume {run_dir}: cutting {file_name} back to its checkpoint failed "
@@ -353,4 +355,4 @@ def cut_back(run_dir: Path, offsets: dict[str, int], counted: dict[str, int]) ->
         uncounted = len(tail) + max(0, held - counted.get(file_name, 0))
         if uncounted:
             torn[file_name] = uncounted
-    return CutBack(torn, tuple(cuts))
+    return CutBack(torn, tuple(cuts), run_id)

@@ -63,6 +63,8 @@ class CutBack:
 
     torn: dict[str, int]
     cuts: tuple[Cut, ...]
+    run_id: str
+    """The run's id, for the lines its put back logs."""
 
 
 @contextlib.contextmanager
@@ -75,15 +77,15 @@ def put_back_refused(cut: CutBack) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        kept = put_back(cut.cuts)
+        kept = put_back(cut.cuts, cut.run_id)
         # Put back: the files it cut; else those still cut back (a put back that failed
         # part-way made the others whole again).
         left = [c for c in cut.cuts if c.tail and (kept is None or _size(c.path) == c.offset)]
-        said_of_cut(exc, kept, tuple(c.path.name for c in left))
+        said_of_cut(exc, kept, tuple(c.path.name for c in left), cut.run_id)
         raise
 
 
-def put_back(cuts: tuple[Cut, ...]) -> str | None:
+def put_back(cuts: tuple[Cut, ...], run_id: str) -> str | None:
     """Undo ``cuts`` (the files as before the cut); None, or why the run stays cut back.
 
     Nothing is put back unless every file still is as the cut left it. A write that fails
@@ -94,7 +96,7 @@ def put_back(cuts: tuple[Cut, ...]) -> str | None:
             return changed
     for cut in reversed([cut for cut in cuts if cut.tail or cut.made]):
         try:
-            _put_back_one(cut)
+            _put_back_one(cut, run_id)
         except OSError as exc:
             return f"putting the tail of {cut.path.name} back failed ({exc.strerror or exc})"
     return None
@@ -120,7 +122,7 @@ def _changed(cut: Cut) -> str:
     return ""
 
 
-def _put_back_one(cut: Cut) -> None:
+def _put_back_one(cut: Cut, run_id: str) -> None:
     """Append ``cut``'s tail to its file, then cut its ``.torn`` back to its old size."""
     path, aside = cut.path, torn_path(cut.path)
     if not cut.tail:
@@ -155,6 +157,7 @@ def _put_back_one(cut: Cut) -> None:
     except OSError as exc:  # the file is whole again; its .torn keeps a copy of the tail
         get_logger().warning(
             "torn_copy_kept",
+            run_id=run_id,
             file=aside.name,
             detail=f"the tail put back in {path.name} is kept in {aside.name} too, as cutting "
             f"it from there failed ({exc.strerror or exc}); the next resume counts it",
@@ -162,7 +165,7 @@ def _put_back_one(cut: Cut) -> None:
     crashpoint("uncut_torn")
 
 
-def said_of_cut(exc: BaseException, kept: str | None, names: tuple[str, ...]) -> None:
+def said_of_cut(exc: BaseException, kept: str | None, names: tuple[str, ...], run_id: str) -> None:
     """End ``exc``'s message (one of livesession's) with what its refusal left of the run.
 
     ``kept``: None when the cut was put back, else why the run stays cut back (``names``:
@@ -177,6 +180,6 @@ def said_of_cut(exc: BaseException, kept: str | None, names: tuple[str, ...]) ->
             f" (the run stays cut back to its checkpoint{f', its tails in {torn}' if torn else ''}"
             f": {kept}; status says so, and the next resume continues it)"
         )
-        get_logger().warning("resume_left_cut_back", detail=kept, files=list(names))
+        get_logger().warning("resume_left_cut_back", run_id=run_id, detail=kept, files=list(names))
     if isinstance(exc, LiveSessionError) and len(exc.args) == 1 and isinstance(exc.args[0], str):
         exc.args = (exc.args[0] + said,)

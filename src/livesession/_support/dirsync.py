@@ -56,6 +56,7 @@ def _say_once(path: Path, device: int, error: OSError) -> None:
     _TOLD.add(device)
     get_logger().warning(
         "directory_sync_refused",
+        run_id=None,  # a file system's, said once for every run this process writes there
         directory=str(path),
         error=error.strerror or str(error),
         detail="its file system does not sync directories: files are written and synced "
