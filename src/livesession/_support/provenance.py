@@ -33,7 +33,7 @@ from .fsutil import file_digest
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["FILES", "VERSIONS", "drift", "imported_with"]
+__all__ = ["FILES", "VERSIONS", "drift", "import_root", "imported_with"]
 
 FILES: Final = "package_files"
 """The record's key for the SHA-256 of the package's other modules, by relative path."""
@@ -42,13 +42,13 @@ VERSIONS: Final = "distributions"
 _OWN: Final = frozenset({"livesession", "__future__", "builtins"})
 
 
-def _package_root(module_name: str, file: str | None) -> Path | None:
-    """The directory the module's top-level package sits in, or None for a lone module."""
-    if file is None or ("." not in module_name and Path(file).name != "__init__.py"):
+def import_root(module_name: str, file: str | Path | None) -> Path | None:
+    """The directory ``module_name`` imports from (``sys.path``'s entry), given its file."""
+    if file is None:
         return None
-    depth = module_name.count(".") + (1 if Path(file).name == "__init__.py" else 0)
-    parents = Path(file).parents
-    return parents[depth] if len(parents) > depth else None
+    path = Path(file)
+    depth = module_name.count(".") + (1 if path.name == "__init__.py" else 0)
+    return path.parents[depth] if len(path.parents) > depth else None
 
 
 def _members(top: str) -> list[ModuleType]:
@@ -95,7 +95,7 @@ def _imported_tops(modules: list[ModuleType]) -> set[str]:
 def imported_with(module_name: str, file: str | None) -> dict[str, Any]:
     """``package_files`` and ``distributions`` of the module as this process imported it."""
     top = module_name.split(".", maxsplit=1)[0]
-    root = _package_root(module_name, file)
+    root = import_root(module_name, file)
     files: dict[str, str] = {}
     members = _members(top)
     for module in members:
@@ -123,7 +123,7 @@ def drift(record: Mapping[str, Any], module_file: str | None) -> str:
     ``module_file`` is where the referenced module is found now: its package's files are
     looked for beside it, where the run's import would find them.
     """
-    root = _package_root(str(record.get("module", "")), module_file)
+    root = import_root(str(record.get("module", "")), module_file)
     files = record.get(FILES)
     if root is not None and isinstance(files, dict):
         for rel, sha in sorted(files.items()):
