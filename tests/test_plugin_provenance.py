@@ -94,6 +94,17 @@ def test_a_changed_helper_module_is_named_by_resume_status_and_evidence(tmp_path
     helper.write_bytes(original)
     resumed = cli("resume", run_dir, "-q")
     assert resumed.returncode == 0, resumed.stderr
+    made = cli("evidence", run_dir, "--out", tmp_path / "made")
+    assert made.returncode == 0, made.stderr
+    (document,) = (tmp_path / "made").glob("EV-*.md")
+    helper_sha = record["package_files"]["tdesk/helper.py"][:12]
+    assert (
+        (  # the document says what to rebuild the re-run's environment with
+            f"; with tdesk/\\_\\_init\\_\\_.py (SHA-256 {hashlib.sha256(b'').hexdigest()[:12]}...), "
+            f"tdesk/helper.py (SHA-256 {helper_sha}...), fakelib 1.0\n"
+        )
+        in document.read_text()
+    )
     helper.write_bytes(original + b"# tuned\n")
     one_line_error(cli("evidence", run_dir, "--out", tmp_path / "ev"), said)
     assert not (tmp_path / "ev").exists()
