@@ -128,3 +128,26 @@ def test_an_installed_package_at_another_version_is_named(tmp_path, desk):
     assert cli("resume", run_dir, "-q").returncode == 0
     _dist(tmp_path / "site", "2.0")
     one_line_error(cli("evidence", run_dir, "--out", tmp_path / "ev"), said)
+
+
+def test_a_burn_in_says_which_runs_ran_which_helper_module(tmp_path, desk):
+    """Bug: a burn-in over two days whose strategy's helper module was changed in between
+    noted nothing of it: only a change of the referenced module's own file was said."""
+    helper = desk / "tdesk" / "helper.py"
+    config = (desk / "desk.toml").read_text()
+    shas = []
+    for day in ("day1", "day2"):
+        if day == "day2":
+            helper.write_text(helper.read_text() + "# tuned after day1\n")
+        shas.append(hashlib.sha256(helper.read_bytes()).hexdigest()[:12])
+        toml = desk / f"{day}.toml"
+        toml.write_text(config.replace('run_id = "mydesk"', f'run_id = "{day}"'))
+        made = cli("dryrun", "-c", toml, "--out", tmp_path / "runs", "--durability", "none", "-q")
+        assert made.returncode == 0, made.stderr
+    judged = cli("burnin", tmp_path / "runs" / "day1", tmp_path / "runs" / "day2", "--json")
+    assert judged.returncode in (0, 1), judged.stderr
+    assert orjson.loads(judged.stdout)["notes"][0] == (
+        "what the strategy's code imports differs between the runs: tdesk/helper.py (SHA-256 "
+        f"{shas[0]}...) (day1), tdesk/helper.py (SHA-256 {shas[1]}...) (day2) (config.json's "
+        "sources)"
+    )

@@ -33,7 +33,15 @@ from .fsutil import file_digest
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["FILES", "VERSIONS", "drift", "import_root", "imported_with"]
+__all__ = [
+    "FILES",
+    "VERSIONS",
+    "drift",
+    "import_root",
+    "imported",
+    "imported_said",
+    "imported_with",
+]
 
 FILES: Final = "package_files"
 """The record's key for the SHA-256 of the package's other modules, by relative path."""
@@ -149,3 +157,24 @@ def drift(record: Mapping[str, Any], module_file: str | None) -> str:
                 f"started (install {name}=={version})"
             )
     return ""
+
+
+def imported(files: object, versions: object) -> list[tuple[str, str]]:
+    """``[("npdesk/helper.py", "(SHA-256 88e29b4e3311...)"), ("numpy", "2.2.6")]``."""
+    return [
+        *((rel, f"(SHA-256 {str(sha)[:12]}...)") for rel, sha in _items(files)),
+        *((name, str(version)) for name, version in _items(versions)),
+    ]
+
+
+def imported_said(record: object) -> str:
+    """``npdesk/helper.py (SHA-256 88e29b4e3311...), numpy 2.2.6``, as recorded, or ""."""
+    if not isinstance(record, dict):
+        return ""
+    return ", ".join(
+        f"{key} {value}" for key, value in imported(record.get(FILES), record.get(VERSIONS))
+    )
+
+
+def _items(table: object) -> list[tuple[str, object]]:
+    return sorted(table.items()) if isinstance(table, dict) else []

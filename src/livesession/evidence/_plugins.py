@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload
 from .._risk.checks import OWN_VENUE
-from .._support.provenance import FILES, VERSIONS
+from .._support.provenance import imported_said
 from .._support.text import natural_key
 
 if TYPE_CHECKING:
@@ -32,7 +32,8 @@ def plugins_shown(run_dir: Path, sources: dict[str, Any]) -> dict[str, Any]:
         what = record.get("ref") or f"{record.get('object')} ({record.get('supplied')})"
         rule = f" (rule {record['rule']})" if isinstance(record.get("rule"), str) else ""
         line = f"{role} {what}{rule}, source SHA-256 {record.get('sha256') or 'unknown'}"
-        line += _imported(record)
+        if imported := imported_said(record):
+            line += f"; with {imported}"
         if role == "broker":
             declared = record.get("declared_simulated")
             said = (
@@ -45,20 +46,6 @@ def plugins_shown(run_dir: Path, sources: dict[str, Any]) -> dict[str, Any]:
             line = f"user-supplied broker, {said}: {what}"
         shown[role] = record | {"summary": line}
     return shown
-
-
-def _imported(record: dict[str, Any]) -> str:
-    """``; with npdesk/helper.py (SHA-256 88e29b4e3311...), numpy 2.2.6``, or ""."""
-    files, versions = record.get(FILES), record.get(VERSIONS)
-    said = [
-        *(f"{rel} (SHA-256 {str(sha)[:12]}...)" for rel, sha in _items(files)),
-        *(f"{name} {version}" for name, version in _items(versions)),
-    ]
-    return f"; with {', '.join(said)}" if said else ""
-
-
-def _items(table: object) -> list[tuple[str, object]]:
-    return sorted(table.items()) if isinstance(table, dict) else []
 
 
 def _own_venue(run_dir: Path) -> str:
