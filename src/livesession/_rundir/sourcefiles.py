@@ -17,6 +17,7 @@ from typing import Any
 from .._domain.config import DryrunConfig
 from .._exceptions import LiveSessionError, PluginError
 from .._support.fsutil import file_digest
+from .._support.provenance import import_root
 from .._support.references import locate
 from .supplied import check_sources
 
@@ -113,10 +114,9 @@ def _left_at(record: Mapping[str, Any]) -> Path | None:
     if not isinstance(recorded, str):
         return None
     file = Path(recorded)
-    depth = module.count(".") + (1 if file.name == "__init__.py" else 0)
-    if not file.is_absolute() or len(file.parents) <= depth:
+    root = import_root(module, file)
+    if not file.is_absolute() or root is None:
         return None
-    root = file.parents[depth]
     try:
         same = file_digest(file)[0] == record.get("sha256")
     except OSError:

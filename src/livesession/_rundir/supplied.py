@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from .._exceptions import PluginError
+from .._support.provenance import drift
 from .._support.text import command
 
 __all__ = [
@@ -136,6 +137,12 @@ def check_sources(recorded: Mapping[str, Any], current: Mapping[str, Any], *, ru
                 f"the source of {role} {name!r} changed since run {run} started (SHA-256 "
                 f"{str(was.get('sha256'))[:12]}..., now {str(now.get('sha256'))[:12]}... in "
                 f"{now.get('file')}): restore the code the run started with"
+            )
+        if "ref" in was and (moved := drift(was, now.get("file"))):
+            raise PluginError(
+                f"the code of {role} {was.get('ref')!r} differs from run {run}'s: {moved}; "
+                "restore what the run started with (its config.json's sources record each "
+                "file's SHA-256 and each package's version)"
             )
 
 

@@ -26,7 +26,8 @@ a forked child does not keep), ``flags`` (a flag for a ``with`` block), ``childp
 import path a child process shares with its parent), ``built`` (a test's hook to the
 collaborators built in a block). Imports:
 ``optional`` (the optional extras), ``lazy`` (PEP 562 exports), ``references``
-(``package.module:callable`` plug-ins), ``reloaded`` (code made before its module was
+(``package.module:callable`` plug-ins), ``provenance`` (what a plug-in imports besides
+its own file), ``reloaded`` (code made before its module was
 reloaded), ``fielddocs`` (fields' docstrings for ``help()``), ``pluginwords`` (a plug-in's
 failure and what it lacks, in words), ``usercode`` (the line of the user's own code that raised),
 ``handlerraised`` (an exception a user's signal handler raised) and

@@ -33,6 +33,7 @@ from .._exceptions import PluginError
 from .anchor import paths_are_as_given
 from .oserrors import working_dir
 from .pluginwords import a_, lookup_failure, not_a, protocol_members, raised, uncallable
+from .provenance import imported_with
 from .reloaded import stale
 from .searchpath import script_directory, searching
 from .signals import STOPS_RAISED
@@ -244,7 +245,7 @@ def resolve(ref: str, base_dir: Path | None) -> tuple[Any, dict[str, Any]]:
     file = getattr(module, "__file__", None)
     sha256 = _as_imported(module_name, module, file, what=f"cannot use {ref!r}")
     record = {"ref": ref, "module": module_name, "file": file, "sha256": sha256}
-    return target, record
+    return target, record | imported_with(module_name, file)
 
 
 def _as_imported(module_name: str, module: object, file: str | None, *, what: str) -> str | None:

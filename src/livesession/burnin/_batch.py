@@ -21,6 +21,7 @@ from .._artifacts.provenance import audit_head
 from .._artifacts.runread import iter_records, read_json_object
 from .._domain.config import UNRECORDED_KEYS
 from .._exceptions import UsageError
+from .._support.provenance import FILES, VERSIONS, imported
 from .._support.text import valid_payload
 
 if TYPE_CHECKING:
@@ -198,6 +199,12 @@ def code_differences(configs: list[dict[str, Any]], run_ids: list[str]) -> list[
                 f"the {role}'s code differs between the runs: {_grouped(shown, run_ids)} "
                 "(each report names its run's code)"
             )
+            continue
+        if imported := _imported_apart([_sources(c).get(role) for c in configs]):
+            notes.append(  # the same file: another helper module or package
+                f"what the {role}'s code imports differs between the runs: "
+                f"{_grouped(imported, run_ids)} (config.json's sources)"
+            )
     return notes
 
 
@@ -247,6 +254,25 @@ def _sources(config: dict[str, Any]) -> dict[str, Any]:
     return sources if isinstance(sources, dict) else {}
 
 
+def _imported_apart(records: list[object]) -> list[str]:
+    """Per run, the recorded modules and packages that differ between them ([]: none do).
+
+    ``npdesk/helper.py (SHA-256 88e29b4e3311...)`` for one, ``not recorded`` for a run that
+    lacks what another recorded.
+    """
+    said = [
+        dict(imported(record.get(FILES), record.get(VERSIONS))) if isinstance(record, dict) else {}
+        for record in records
+    ]
+    apart = sorted(
+        {key for one in said for key in one}
+        - {key for key in said[0] if all(one.get(key) == said[0][key] for one in said)}
+    )
+    if not apart:
+        return []
+    return [", ".join(f"{key} {one.get(key, 'not recorded')}" for key in apart) for one in said]
+
+
 def _digest(code: object) -> str | None:
     """A plug-in's source SHA-256 as ``config.json``'s ``sources`` records it (None: none)."""
     digest = code.get("sha256") if isinstance(code, dict) else None
@@ -287,7 +313,10 @@ def _compared(config: dict[str, Any]) -> dict[str, Any]:
     sources = config.get("sources")
     if isinstance(sources, dict):
         kept["sources"] = {
-            role: {"sha256": record.get("sha256")} if isinstance(record, dict) else record
+            role: {"sha256": record.get("sha256")}
+            | {key: record[key] for key in (FILES, VERSIONS) if key in record}
+            if isinstance(record, dict)
+            else record
             for role, record in sources.items()
         }
     return kept

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from .._artifacts import names
 from .._artifacts.runread import iter_records, payload
 from .._risk.checks import OWN_VENUE
+from .._support.provenance import imported_said
 from .._support.text import natural_key
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ def plugins_shown(run_dir: Path, sources: dict[str, Any]) -> dict[str, Any]:
         what = record.get("ref") or f"{record.get('object')} ({record.get('supplied')})"
         rule = f" (rule {record['rule']})" if isinstance(record.get("rule"), str) else ""
         line = f"{role} {what}{rule}, source SHA-256 {record.get('sha256') or 'unknown'}"
+        if imported := imported_said(record):
+            line += f"; with {imported}"
         if role == "broker":
             declared = record.get("declared_simulated")
             said = (
