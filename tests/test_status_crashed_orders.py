@@ -145,3 +145,27 @@ def test_orders_after_a_checkpoint_fed_newest_first() -> None:
         ("s2", "0"),
     ]
     assert found[-1]["in_doubt"] is True
+
+
+def test_orders_past_a_checkpoint_too_far_to_read_are_said_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """More written after the checkpoint than status reads: its open orders are the
+    checkpoint's, and the line says the events after it were not read, as the position's
+    does, never that nothing was sent since."""
+    from livesession._artifacts import runread
+
+    script = {1: [buy("0.010", **PROTECT)]}
+    run_dir = _crashed(tmp_path, script, crash=4, every=100)
+    monkeypatch.setattr(runread, "_SCAN_CHUNK", 64)
+    monkeypatch.setattr(runread, "_SCAN_BUDGET", 64)
+    found, line = _said(capsys, run_dir)
+    assert found["open_orders_after_checkpoint"] is None
+    assert found["open_orders_as_of"] == (
+        "as of the last checkpoint (step 0); the events after it were not read"
+    )
+    assert line == (
+        "open orders none; as of the last checkpoint (step 0); the events after it were not read"
+    )
+    monkeypatch.undo()
+    _resumed_to_the_end(run_dir, {})
