@@ -124,10 +124,12 @@ def test_quotes_sent_and_cancelled_after_the_checkpoint_are_said_as_they_stood(
 
 def test_orders_after_a_checkpoint_fed_newest_first() -> None:
     """A fill after the checkpoint says what filled; a drop, a full fill and an expiry
-    close; an order sent and closed after it is not open; one sent in doubt says so."""
+    close; an order sent and closed after it is not open; one sent in doubt says so, and one
+    whose cancel the venue took, with no ORDER_CANCELED yet, says its cancel was asked."""
     kept = [{"client_order_id": c, "side": "BUY", "filled": "0"} for c in ("k1", "k2", "k3", "k4")]
     orders = OrdersAfter()
     for kind, fields in [  # newest first
+        ("STRATEGY_CANCEL", {"client_order_id": "k2", "outcome": "SENT"}),
         ("ORDER_EXPIRED", {"client_order_id": "k4"}),
         ("ORDER_SUBMITTED", {"client_order_id": "s2", "side": "SELL", "send_outcome": "UNKNOWN"}),
         ("RECONCILED", {"action": "DROPPED", "client_order_id": "k3"}),
@@ -145,6 +147,7 @@ def test_orders_after_a_checkpoint_fed_newest_first() -> None:
         ("s2", "0"),
     ]
     assert found[-1]["in_doubt"] is True
+    assert [o["client_order_id"] for o in found if o.get("cancel_requested")] == ["k2"]
 
 
 def test_orders_past_a_checkpoint_too_far_to_read_are_said_unread(

@@ -30,8 +30,14 @@ ORDER_FIELDS: Final = (
     "oco_group",
 )
 """What ``status`` shows of an order, as the checkpoint's book and ``ORDER_SUBMITTED`` hold it."""
-ORDER_EVENTS: Final = ("ORDER_SUBMITTED", *sorted(FILL_EVENT_TYPES | CLOSING_EVENTS), "RECONCILED")
-"""The events that open, fill or close an order (``RECONCILED``: one the operator took over)."""
+ORDER_EVENTS: Final = (
+    "ORDER_SUBMITTED",
+    *sorted(FILL_EVENT_TYPES | CLOSING_EVENTS),
+    "RECONCILED",
+    "STRATEGY_CANCEL",
+)
+"""The events that open, fill or close an order (``RECONCILED``: one the operator took
+over), or ask its cancel (``STRATEGY_CANCEL``: the venue took the request)."""
 
 
 def order_of(fields: dict[str, Any], **state: object) -> dict[str, Any]:
@@ -45,6 +51,7 @@ class OrdersAfter:
     def __init__(self) -> None:
         self._closed: set[str] = set()
         self._filled: dict[str, object] = {}  # the newest fill's ``filled``, by order
+        self._asked: set[str] = set()  # a cancel the venue took, its ORDER_CANCELED not seen
         self._sent: list[dict[str, Any]] = []  # sent and not closed, newest first
 
     def feed(self, kind: str, fields: dict[str, Any]) -> None:
@@ -54,12 +61,15 @@ class OrdersAfter:
             return
         if kind == "RECONCILED" and fields.get("action") != "DROPPED":
             return  # DROPPED: the operator took it over, and the book let it go
-        if kind == "ORDER_SUBMITTED":
+        if kind == "STRATEGY_CANCEL":
+            if fields.get("outcome") == "SENT":
+                self._asked.add(cid)
+        elif kind == "ORDER_SUBMITTED":
             if cid not in self._closed:
                 in_doubt = fields.get("send_outcome") == "UNKNOWN"
-                filled = self._filled.get(cid, "0")
+                filled, asked = self._filled.get(cid, "0"), cid in self._asked
                 self._sent.append(
-                    order_of(fields, filled=filled, in_doubt=in_doubt, cancel_requested=False)
+                    order_of(fields, filled=filled, in_doubt=in_doubt, cancel_requested=asked)
                 )
         elif kind == "RECONCILED" or closes(kind, fields):
             self._closed.add(cid)
@@ -69,7 +79,9 @@ class OrdersAfter:
     def open_at_end(self, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The orders open when the events end: ``kept`` (the checkpoint's) then those sent."""
         still = [
-            order | ({"filled": self._filled[cid]} if cid in self._filled else {})
+            order
+            | ({"filled": self._filled[cid]} if cid in self._filled else {})
+            | ({"cancel_requested": True} if cid in self._asked else {})
             for order in kept
             if (cid := order.get("client_order_id")) not in self._closed
         ]
