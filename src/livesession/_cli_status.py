@@ -92,7 +92,8 @@ def status_lines(found: RunStatus) -> list[str]:
     if found.position_in_doubt:  # the venue reported a fill the book did not take
         held = f"{held} in the book; in doubt: {found.position_in_doubt} (not booked)"
     rows.append(("position", held))
-    rows.append(("open orders", describe_orders(found.open_orders, found.open_orders_as_of)))
+    orders = (found.open_orders, found.open_orders_as_of, found.open_orders_after_checkpoint)
+    rows.append(("open orders", describe_orders(*orders)))
     rows += alerts_rows(found)
     rows.append(("next", found.next_step()))
     return _aligned(rows)

@@ -184,7 +184,9 @@ class RunStatus:
     """A crashed run: what its events after the last checkpoint show, where they differ."""
     open_orders_as_of: str = ""
     """For a run that goes on: ``as of the last checkpoint (step 100)``, or ``unknown: no
-    checkpoint yet``; "" for a sealed run."""
+    checkpoint yet``; "" for a sealed run. A crashed run's: ``...; events after it show 2 open``."""
+    open_orders_after_checkpoint: list[dict[str, Any]] | None = None
+    """A crashed run: the orders open when it died, as its events after the checkpoint show."""
     position_in_doubt: str = ""
     """The fill the book refused (``BROKER_REPORT_INVALID``), or the venue's fills it never
     saw (``RECONCILE_MISMATCH``, ``FILL_NOT_SEEN``): ``positions`` are the book's."""
@@ -405,6 +407,7 @@ def run_status(run_dir: str | os.PathLike[str], *, now: dt.datetime | None = Non
         positions_as_of=held.positions_as_of,
         positions_after_checkpoint=held.positions_after_checkpoint,
         open_orders_as_of=held.open_orders_as_of,
+        open_orders_after_checkpoint=held.open_orders_after_checkpoint,
         position_in_doubt=one_line(unbooked_fill(run_dir, checkpoint)),
     )
 

@@ -285,14 +285,24 @@ def events_back(
 def _newest_first(
     block: bytes, patterns: tuple[bytes, ...], wanted: frozenset[str], key: str
 ) -> Iterator[dict[str, Any]]:
-    """The lines of ``block`` (whole lines) that are events of a ``wanted`` type, last first."""
-    limit = len(block)
-    while (at := max(block.rfind(pattern, 0, limit) for pattern in patterns)) >= 0:
+    """The lines of ``block`` (whole lines) that are events of a ``wanted`` type, last first.
+
+    Each pattern's last place before the line taken is kept, and looked for again only once
+    that line is passed: a pattern found nowhere is not searched for again at every line (a
+    crashed quoting run's thousands of order events read in seconds, not in a second each).
+    """
+    places = [block.rfind(pattern) for pattern in patterns]
+    while (at := max(places)) >= 0:
         start = block.rfind(b"\n", 0, at) + 1
         record = json_object(block[start : block.find(b"\n", at)])
         if record is not None and record.get(key) in wanted:
             yield record
-        limit = start  # before it (the text may have been inside another event's payload)
+        # Before it (the text may have been inside another event's payload); no pattern
+        # holds a newline, so one that begins before ``start`` ends before it.
+        places = [
+            place if place < start else block.rfind(pattern, 0, start)
+            for pattern, place in zip(patterns, places, strict=True)
+        ]
 
 
 @attrs.frozen(kw_only=True)

@@ -39,7 +39,8 @@ taken over or its lease file or table reset under it), ``watch`` (what its files
 since a moment;
 ``onestop``: a stop already under way, which a second ``stop`` waits for; ``unheld``: a
 run nothing holds, sealed already, or a ``resume`` of it still loading),
-``standing`` (what ``status`` reads beside its state; ``statuswords``: the words it prints
+``standing`` (what ``status`` reads beside its state; ``ordersafter``: the orders a
+crashed run's events after its checkpoint show open; ``statuswords``: the words it prints
 of it; ``statusnext``: what it advises next; ``nextwords``: its advice where a run's reason
 decides it; ``refused``: the file the system refused an unsealed run, as its
 ``metrics.json`` says, and the store whose refused

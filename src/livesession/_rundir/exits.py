@@ -23,13 +23,15 @@ from .._domain.decimal import finite_decimal, plain
 from .._domain.model import FILL_EVENT_TYPES
 from .._domain.reasons import PROTECTION_LOST
 
-__all__ = ["EXIT_REASONS", "ExitTally", "OrderWhy"]
+__all__ = ["CLOSING_EVENTS", "EXIT_REASONS", "ExitTally", "OrderWhy", "closes"]
 
 _RECENT: Final = 1024
 """Closed orders whose terms are kept for a fill reported after the order closed."""
-_CLOSING: Final = frozenset({"ORDER_CANCELED", "ORDER_REJECTED", "ORDER_EXPIRED"})
+CLOSING_EVENTS: Final = frozenset({"ORDER_CANCELED", "ORDER_REJECTED", "ORDER_EXPIRED"})
+"""The events that close an order whatever they say (``ORDER_FILLED`` closes it when the
+fill leaves nothing to fill: ``closes``)."""
 _READ: Final = frozenset(
-    {"ORDER_SUBMITTED", "KILL_SWITCH", "RISK_REJECTED", *FILL_EVENT_TYPES, *_CLOSING}
+    {"ORDER_SUBMITTED", "KILL_SWITCH", "RISK_REJECTED", *FILL_EVENT_TYPES, *CLOSING_EVENTS}
 )
 """The events ``ExitTally`` reads: every other kind is passed by at once."""
 EXIT_REASONS: Final = ("stop_loss", "take_profit")
@@ -79,10 +81,7 @@ class OrderWhy:
             return None
         if cid not in self._open:
             return None
-        done = kind in _CLOSING or (
-            kind == "ORDER_FILLED" and finite_decimal(fields.get("remaining"), allow_int=True) == 0
-        )
-        if not done:
+        if not closes(kind, fields):
             return None
         terms = self._closed[cid] = self._open.pop(cid)
         if len(self._closed) > _RECENT:
@@ -108,6 +107,16 @@ class OrderWhy:
         if terms.order_type == "LIMIT" and worse < 0:
             return f"{text}, filled {plain(-worse)} better (the bar opened past it)"
         return text
+
+
+def closes(kind: object, fields: dict[str, Any]) -> bool:
+    """Whether the order event ``kind`` with ``fields`` closes its order.
+
+    Cancelled, rejected, expired (``CLOSING_EVENTS``), or filled with nothing left to fill.
+    """
+    return kind in CLOSING_EVENTS or (
+        kind == "ORDER_FILLED" and finite_decimal(fields.get("remaining"), allow_int=True) == 0
+    )
 
 
 class ExitTally:

@@ -21,7 +21,8 @@ a file (``checkpointed_bytes``: the operator commands confirm an action only onc
 whether it holds a stop (``checkpointed_stop``: a resume then finishes it), a live run's
 trading state now (``live_trading``: a halt between two checkpoints), and the positions
 the events after the checkpoint record (``positions_since``: a fill between two
-checkpoints, which a live run holds now and a crashed one held when it died).
+checkpoints, which a live run holds now and a crashed one held when it died; and in the
+same pass the orders it sent and closed: ``ordersafter``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from .._artifacts.runtime import run_offset_ns, run_time
 from .._domain.decimal import finite_decimal
 from .._domain.model import FILL_EVENT_TYPES
 from .lock import Holder, holder_of
+from .ordersafter import ORDER_EVENTS, OrdersAfter
 from .seal import held_seal, last_stop
 
 if TYPE_CHECKING:
@@ -56,6 +58,8 @@ __all__ = [
 
 TRADING_EVENTS: Final = ("TRADING_STATE_CHANGED", "TRADING_REENABLED", "KILL_SWITCH")
 """The events that change the trading state (the kill switch halts without one of its own)."""
+_MOVES: Final = frozenset({"POSITION_CHANGED", *FILL_EVENT_TYPES})
+"""The events ``positions_since`` reads a position from."""
 _TRIES: Final = 20
 _PAUSE_S: Final = 0.005
 """Between tries: the writer is between two atomic renames (metrics, then checkpoint)."""
@@ -283,7 +287,7 @@ def _checkpointed_halt(run_dir: Path, state: str | None) -> str:
 
 
 def positions_since(
-    run_dir: Path, checkpoint: dict[str, Any]
+    run_dir: Path, checkpoint: dict[str, Any], orders: OrdersAfter | None = None
 ) -> tuple[dict[str, tuple[str, str, str]], bool]:
     """The position per symbol the events since ``checkpoint`` record; whether all was read.
 
@@ -296,6 +300,7 @@ def positions_since(
     between the two, or a live run's file cut between them) moves it too: the position is
     that one's (or the checkpoint's) plus the fills after it, said by the newest fill's
     type. No events file (a run killed while it started): nothing written, all read.
+    ``orders`` is fed the order events of the same pass (``ordersafter``), newest first.
     """
     path = run_dir / names.EVENTS
     if not path.exists():
@@ -304,13 +309,17 @@ def positions_since(
     found: dict[str, tuple[str, str, str]] = {}
     later: dict[str, tuple[Decimal, str, str]] = {}  # fills after the newest POSITION_CHANGED
     offset = run_offset_ns(run_dir)
-    for event in events_back(path, ("POSITION_CHANGED", *FILL_EVENT_TYPES), since=since):
+    kinds = (*_MOVES, *(ORDER_EVENTS if orders is not None else ()))
+    for event in events_back(path, kinds, since=since):
         if event is None:
             return found, False  # a fill whose POSITION_CHANGED was not reached is left out
         body, kind = payload(event), str(event.get("event_type"))
-        symbol, when = body.get("symbol"), run_time(event, offset)
-        if not isinstance(symbol, str) or symbol in found:
+        if orders is not None:
+            orders.feed(kind, body)
+        symbol = body.get("symbol")
+        if kind not in _MOVES or not isinstance(symbol, str) or symbol in found:
             continue
+        when = run_time(event, offset)
         if kind != "POSITION_CHANGED":
             quantity = finite_decimal(body.get("quantity"))
             if quantity is not None:  # newest first: the first fill seen names the time

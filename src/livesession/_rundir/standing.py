@@ -11,7 +11,9 @@ every ``checkpoint_every`` steps (100 by default), and a fill in between moves t
 position, so a live run's position is read from its newest ``POSITION_CHANGED`` since the
 checkpoint; a crashed run's is the checkpoint's (what ``resume`` restores), said so, with
 what the events after it show when that differs. Open orders are the checkpoint's, said
-so (unknown before the first).
+so (unknown before the first); a crashed run's with the ones its events after the
+checkpoint show open when it died where they differ (``ordersafter``), read in the same
+pass.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .._domain.lifecycle import SessionState
 from .._domain.reasons import BROKER_REPORT_INVALID, LEASE_LOST, RECONCILE_MISMATCH, STOP_INCOMPLETE
 from .._reconcile.reconciler import position_doubts, unconfirmed_doubt
 from .livecut import live_trading, positions_since
+from .ordersafter import OrdersAfter, order_of
 from .supplied import objects_given
 
 __all__ = [
@@ -56,8 +59,6 @@ NO_CHECKPOINT: Final = "no checkpoint yet"
 _NS_PER_S: Final = 1_000_000_000
 _SAME_INSTANT_S: Final = 1.0
 """How far ahead of ``now`` a checkpoint may be written and still read as just written."""
-_ORDER_FIELDS: Final = ("client_order_id", "symbol", "side", "quantity", "limit_price")
-_ORDER_TERMS: Final = ("order_type", "reduce_only", "oco_group")  # which leg, for an operator
 
 
 def not_a_run(run_dir: Path) -> str:
@@ -120,12 +121,12 @@ def book(
         for item in held.get("open") or []:
             order = item.get("order", {}) if isinstance(item, dict) else {}
             orders.append(
-                {key: order.get(key) for key in (*_ORDER_FIELDS, *_ORDER_TERMS)}
-                | {
-                    "filled": item.get("filled"),
-                    "in_doubt": bool(item.get("in_doubt")),
-                    "cancel_requested": bool(item.get("cancel_requested")),
-                }
+                order_of(
+                    order,
+                    filled=item.get("filled"),
+                    in_doubt=bool(item.get("in_doubt")),
+                    cancel_requested=bool(item.get("cancel_requested")),
+                )
             )
         return positions, orders
     if snapshot is not None:
@@ -148,7 +149,10 @@ class RunBook:
     from the checkpoint's (what the process held when it died; a resume goes back)."""
     open_orders_as_of: str = ""
     """"": a sealed run's end; ``as of the last checkpoint (step 100)``, or ``unknown: no
-    checkpoint yet``."""
+    checkpoint yet``; a crashed run's adds ``; events after it show 2 open``."""
+    open_orders_after_checkpoint: list[dict[str, Any]] | None = None
+    """A crashed run whose events after the checkpoint show other orders open than it holds:
+    those open when it died (sent and not seen closed: they may rest at the venue)."""
 
 
 def run_book(
@@ -173,7 +177,8 @@ def run_book(
     if not kept:
         positions, orders = {}, []  # a snapshot is no checkpoint: nothing would be restored
     at = f"the last checkpoint (step {checkpoint.get('steps')})" if kept else ""
-    found, read_all = positions_since(run_dir, checkpoint if kept else {})
+    sent = OrdersAfter() if going_on == "crashed" else None
+    found, read_all = positions_since(run_dir, checkpoint if kept else {}, sent)
     orders_as_of = f"as of {at}" if kept else f"unknown: {NO_CHECKPOINT}"
     if going_on == "live":
         now = positions | {symbol: held for symbol, (held, *_) in found.items()}
@@ -195,12 +200,20 @@ def run_book(
         as_of += f"; {since} " + ", ".join(f"{s} {q}" for s, q in sorted(differ.items()))
     elif not read_all:
         as_of += "; the events after it were not read"
+    after = sent.open_at_end(orders) if sent is not None and read_all else None
+    if after == orders:
+        after = None  # as the checkpoint holds them: nothing more to say
+    if after is not None:  # what the process had open at the venue when it died
+        orders_as_of = f"{orders_as_of}; {since} {len(after) or 'none'} open"
+    elif kept and not read_all:
+        orders_as_of += "; the events after it were not read"
     return RunBook(
         positions=positions,
         open_orders=orders,
         positions_as_of=as_of,
         positions_after_checkpoint=differ,
         open_orders_as_of=orders_as_of,
+        open_orders_after_checkpoint=after,
     )
 
 

@@ -136,23 +136,33 @@ def _terms(order: dict[str, Any]) -> str:
     return f" ({', '.join(words)})" if words else ""
 
 
-def describe_orders(orders: list[dict[str, Any]], as_of: str) -> str:
+def describe_orders(
+    orders: list[dict[str, Any]], as_of: str, after: list[dict[str, Any]] | None = None
+) -> str:
     """``1: c-1 BUY 0.010 BTC/USDT``, or ``none``; and what that is read from, if anything.
 
     Before the first checkpoint of a run that goes on they are unknown (``as_of`` says so).
+    ``after``: a crashed run's orders open when it died, as its events after the checkpoint
+    show them (``as_of`` ends ``events after it show 2 open``), listed after it.
     """
+    listed = f": {_listed(after)}" if after else ""
     if as_of and not as_of.startswith("as of"):
-        return as_of
-    said = f"; {as_of}" if as_of else ""
+        return f"{as_of}{listed}"
+    said = f"; {as_of}{listed}" if as_of else ""
     if not orders:
         return f"none{said}"
+    return f"{len(orders)}: {_listed(orders)}{said}"
+
+
+def _listed(orders: list[dict[str, Any]]) -> str:
+    """``c-1 BUY 0.010 BTC/USDT (LIMIT 99.5); ...``: the first five, and how many more."""
     shown = "; ".join(
         f"{o.get('client_order_id')} {o.get('side')} {o.get('quantity')} {o.get('symbol')}"
         f"{_terms(o)}"
         for o in orders[:5]
     )
     more = f"; and {len(orders) - 5} more" if len(orders) > 5 else ""  # noqa: PLR2004
-    return f"{len(orders)}: {shown}{more}{said}"
+    return f"{shown}{more}"
 
 
 def describe_trading(
