@@ -125,11 +125,13 @@ class Journal:
     before.
     """
 
-    __slots__ = ("fd", "name", "size")
+    __slots__ = ("at", "fd", "name", "size")
 
     def __init__(self, fd: int, name: Path) -> None:
         self.fd = fd
         self.name = name
+        self.at = name.absolute()
+        """Where it is, made absolute once: each append checks the file there is this one."""
         self.size = os.fstat(fd).st_size
         """The journal's length as this process left it: checked before each append."""
 
@@ -193,10 +195,10 @@ def append_entry(log: Journal, entry: Mapping[str, Any], *, path: Path | None = 
     """
     line = orjson.dumps(entry, option=orjson.OPT_SORT_KEYS) + b"\n"
     try:
-        changed = changed_under(log.fileno(), log.name.absolute(), log.size)
+        changed = changed_under(log.fd, log.at, log.size)
         if changed is not None:  # cut, moved or removed under the run (logrotate, a cleanup)
             raise changed
-        append_whole(log.fileno(), line)
+        append_whole(log.fd, line)
     except OSError as exc:
         if raised_in_handler(exc):  # a user's timer (a TimeoutError), not the file system
             raise
