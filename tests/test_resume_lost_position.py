@@ -115,18 +115,24 @@ class _Forgetful(MockBroker):
         return {}
 
 
+def _killed_long(run_id: str, broker: Any) -> LiveSessionOrchestrator:
+    """An in-memory session on ``broker``, long 0.010 from step 5, killed, 10 steps on."""
+    cfg = DryrunConfig.from_mapping(
+        {"run_id": run_id, "steps": 60, "strategy": {"fast": 2, "slow": 5}}
+    )
+    session = LiveSessionOrchestrator(cfg, broker=broker, audit_sink=MemoryLineSink())
+    session.preflight()
+    session.activate()
+    session.run_n_steps(5)
+    assert session.kill("op").outcome.value == "APPLIED"
+    session.run_n_steps(10)
+    return session
+
+
 def test_a_kill_sends_no_flatten_for_a_position_the_venue_says_it_does_not_hold():
     """Not only on a resume: the kill switch's flatten asks the venue too. The book keeps
     the position, and the reconciler names the difference once its grace is over."""
-    cfg = DryrunConfig.from_mapping(
-        {"run_id": "k", "steps": 60, "strategy": {"fast": 2, "slow": 5}}
-    )
-    session = LiveSessionOrchestrator(cfg, broker=_Forgetful(), audit_sink=MemoryLineSink())
-    session.preflight()
-    session.activate()
-    session.run_n_steps(5)  # long 0.010 from step 5
-    assert session.kill("op").outcome.value == "APPLIED"
-    session.run_n_steps(10)
+    session = _killed_long("k", _Forgetful())
     result = session.result()
     assert result.orders_submitted == 1  # the entry only: no flatten
     assert (result.reason, result.detail) == (
@@ -178,18 +184,10 @@ def test_a_kill_still_sends_the_flatten_to_a_venue_no_resume_rewinds():
     """A real venue's positions may lag the fills the session has: holding the flatten back
     there would leave the position open, so only a rewound (simulated) venue's word is
     taken, and a venue that is not one gets its reduce-only flatten."""
-    cfg = DryrunConfig.from_mapping(
-        {"run_id": "k2", "steps": 60, "strategy": {"fast": 2, "slow": 5}}
-    )
     broker = _LaggingVenue()
     assert not isinstance(broker, ResumableVenue)
     assert isinstance(broker, PositionVenue)
-    session = LiveSessionOrchestrator(cfg, broker=broker, audit_sink=MemoryLineSink())
-    session.preflight()
-    session.activate()
-    session.run_n_steps(5)  # long 0.010 from step 5
-    assert session.kill("op").outcome.value == "APPLIED"
-    session.run_n_steps(10)
+    session = _killed_long("k2", broker)
     result = session.result()
     assert result.orders_submitted == 2  # the entry, and the flatten
     assert result.positions == {"BTC/USDT": Decimal("0.000")}  # it filled: flat
