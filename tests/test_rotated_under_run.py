@@ -32,6 +32,7 @@ from livesession._support.underfoot import RunFileChanged
 from livesession.cli import main
 from livesession.stores import JsonlIdempotencyStore
 from livesession.verify import verify_run
+from test_alerts import Webhook
 from test_mock_resume import _order, _venue
 
 from _helpers import cli_under
@@ -252,6 +253,41 @@ def test_a_run_whose_idempotency_store_logrotate_renamed_stops_and_resumes_once_
     assert kept.reservations() == sent.reservations()  # every key of the first part kept
     kept.close()
     sent.close()
+
+
+@pytest.mark.parametrize("rotation", ["create", "copytruncate"])
+def test_a_rotated_alerts_log_stops_no_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rotation: str
+) -> None:
+    """``alerts.jsonl`` (the webhook's deliveries, caught by ``*.jsonl`` too) is a log of the
+    wall clock outside the record, as ``session.log.jsonl`` is: rotated under a live run it
+    stops nothing (a run is not cancelled and flattened for a log), and its next lines go
+    to the file at its name, never after a hole."""
+    run_dir = tmp_path / "rot"
+    log = run_dir / names.ALERTS
+    on_step = StepTimer.on_step
+
+    def rotate(timer: StepTimer, done: int) -> None:
+        if done == 200:
+            log.write_bytes(b'{"outcome":"delivered"}\n')  # as an earlier alert's line
+            if rotation == "create":
+                log.rename(run_dir / f"{names.ALERTS}.1")
+                log.touch()
+            else:
+                os.truncate(log, 0)
+        on_step(timer, done)
+
+    hook = Webhook()
+    try:
+        monkeypatch.setenv("LIVESESSION_ALERT_WEBHOOK_URL", hook.url)
+        monkeypatch.setattr(StepTimer, "on_step", rotate)
+        assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot"]) == 0
+    finally:
+        hook.close()
+    assert hook.codes() == ["RUN_SEALED"]
+    lines = [json.loads(line) for line in log.read_bytes().splitlines()]  # no NUL before
+    assert [line["outcome"] for line in lines] == ["delivered", "closed"], lines
+    assert verify_run(run_dir).ok
 
 
 @pytest.mark.broken_run("a run's seal is cut off on purpose, as a kill leaves it")
