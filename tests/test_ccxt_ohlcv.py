@@ -406,3 +406,42 @@ def test_ohlcv_a_strategy_slower_than_the_bar_is_said_to_fall_behind(fake, clock
     assert behind[0]["symbol"] == "BTC/USDT"
     assert behind[0]["interval_s"] == 60
     assert behind[1]["late_s"] > 5 * 60  # it falls further behind at each bar
+
+
+@pytest.mark.parametrize("rotation", ["create", "copytruncate"])
+def test_ohlcv_a_journal_rotated_under_the_run_is_never_written_again(
+    fake, clock, tmp_path, monkeypatch, rotation
+):
+    """Bug: ``market_data.jsonl`` caught by a logrotate glob (``out/*/*.jsonl``) took its next
+    candle after a hole of NUL bytes as long as it had been (``create``: in the new empty
+    file; ``copytruncate``: in the cut one), and the run went on: a journal no replay reads
+    (``market_data.jsonl:1: not a market-data journal line``). The feed now refuses the
+    candle, naming the journal and what was done to it: a feed error, a person looks."""
+    run_dir = tmp_path / "rot"
+    journal = run_dir / names.MARKET_JOURNAL
+    wait_ns = clock.wait_ns
+
+    def rotate(ns: int) -> None:
+        if len(clock.waits) == 5:
+            if rotation == "create":
+                journal.rename(run_dir / "market_data.jsonl.1")
+                journal.touch()
+            else:
+                journal.write_bytes(b"")
+        wait_ns(ns)
+
+    monkeypatch.setattr(clock, "wait_ns", rotate)
+    cfg = _config("rot", 12)
+    session = create_run(cfg, tmp_path)
+    session.run_to_end(cfg.steps, operator="cli")
+    session.close()
+    assert journal.read_bytes() == b""  # was: NUL bytes, then the candle
+    [stop] = [r["payload"] for r in _jsonl(run_dir / names.AUDIT) if r["code"] == "C2_FEED_ERROR"]
+    done = (
+        "was moved to market_data.jsonl.1 and another file made in its place (logrotate's create)"
+        if rotation == "create"
+        else "was cut from 678 to 0 bytes"
+    )
+    assert stop["error"] == "RunFileChanged"
+    assert f"market_data.jsonl {done} while this process appended to it" in stop["message"]
+    assert _final(run_dir)["status"] == "FAILED"  # a feed that cannot journal: a person looks

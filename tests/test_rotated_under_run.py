@@ -30,7 +30,9 @@ from livesession._artifacts.timings import StepTimer
 from livesession._exceptions import StoreFailure
 from livesession._support.underfoot import RunFileChanged
 from livesession.cli import main
+from livesession.stores import JsonlIdempotencyStore
 from livesession.verify import verify_run
+from test_alerts import Webhook
 from test_mock_resume import _order, _venue
 
 from _helpers import cli_under
@@ -101,27 +103,29 @@ def _rotated_at_step_200(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     rotation: str,
+    name: str = names.EVENTS,
+    *args: str,
 ) -> tuple[Path, str]:
-    """A dry run whose events.jsonl logrotate touches at step 200: its dir and its one line."""
+    """A dry run whose ``name`` logrotate touches at step 200: its dir and its one line."""
     run_dir = tmp_path / "rot"
-    events = run_dir / names.EVENTS
+    events = run_dir / name
     on_step = StepTimer.on_step
 
     def rotate(timer: StepTimer, done: int) -> None:
         if done == 200:
             if rotation == "create":
-                events.rename(run_dir / "events.jsonl.1")
+                events.rename(run_dir / f"{name}.1")
                 events.touch()
             else:  # copytruncate
-                (run_dir / "events.jsonl.1").write_bytes(events.read_bytes())
+                (run_dir / f"{name}.1").write_bytes(events.read_bytes())
                 os.truncate(events, 0)
         on_step(timer, done)
 
     monkeypatch.setattr(StepTimer, "on_step", rotate)
-    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot"]) == 2  # was 0
+    assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot", *args]) == 2  # was 0
     monkeypatch.undo()
     [line] = capsys.readouterr().err.splitlines()
-    assert (run_dir / names.EVENTS).read_bytes() == b""  # nothing written at its name since
+    assert (run_dir / name).read_bytes() == b""  # nothing written at its name since
     return run_dir, line
 
 
@@ -188,6 +192,102 @@ def test_a_venue_journal_rotated_under_it_is_never_written_again(
     ), refused.value
     assert journal.read_bytes() == b""  # "b" never reached the venue, nor any file
     venue.close()
+
+
+@pytest.mark.parametrize("rotation", ["create", "copytruncate", "remove"])
+def test_an_idempotency_store_rotated_under_it_is_never_written_again(
+    tmp_path: Path, rotation: str
+) -> None:
+    """The jsonl idempotency store (``idempotency.jsonl``, caught by ``*.jsonl`` too) went on
+    into the renamed file, or at the start of the cut one: a resume then opened a store
+    without the keys already sent, and could send their orders again. It now refuses,
+    naming the file and what was done to it, and writes nothing more."""
+    path = tmp_path / names.IDEMPOTENCY_JSONL
+    store = JsonlIdempotencyStore(path, durable=False)
+    store.reserve("k1", "f1")
+    before = path.read_bytes()
+    if rotation == "create":
+        path.rename(tmp_path / "idempotency.jsonl.1")
+        path.touch()
+        done = "was moved to idempotency.jsonl.1 and another file made in its place (logrotate's create)"
+    elif rotation == "copytruncate":
+        os.truncate(path, 0)
+        done = f"was cut from {len(before)} to 0 bytes"
+    else:  # logrotate's compress: gzip removes the renamed file
+        path.unlink()
+        done = "was removed"
+    with pytest.raises(StoreFailure) as refused:
+        store.reserve("k2", "f2")
+    said = f"refused a write (RunFileChanged: idempotency.jsonl {done} while this process appended"
+    assert said in str(refused.value), refused.value
+    assert isinstance(refused.value.__cause__, RunFileChanged)
+    with pytest.raises(ValueError, match="failed on an earlier write"):  # nor ever after
+        store.complete("k1", "FILLED")
+    store.close()
+    assert not path.exists() if rotation == "remove" else path.read_bytes() == b""
+
+
+def test_a_run_whose_idempotency_store_logrotate_renamed_stops_and_resumes_once_moved_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    backend = ("--idempotency-backend", "jsonl")
+    run_dir, line = _rotated_at_step_200(
+        tmp_path, monkeypatch, capsys, "create", names.IDEMPOTENCY_JSONL, *backend
+    )
+    assert line.startswith("livesession: error: the idempotency store "), line
+    assert (
+        "refused a write (RunFileChanged: idempotency.jsonl was moved to idempotency.jsonl.1 "
+        "and another file made in its place (logrotate's create) while this process appended "
+        "to it: its lines are there; move it back to its name before the run is resumed)"
+    ) in line
+    assert "the run is not sealed" in line
+    (run_dir / "idempotency.jsonl.1").rename(run_dir / names.IDEMPOTENCY_JSONL)
+    assert cli_under("status", run_dir).returncode == 6  # crashed: resumable
+    assert main(["resume", str(run_dir), "-q"]) == 0
+    assert verify_run(run_dir).ok
+    straight = tmp_path / "s"
+    assert main(["dryrun", *ARGS, "--out", str(straight), "--run-id", "rot", *backend]) == 0
+    assert (run_dir / names.EVENTS).read_bytes() == (straight / "rot" / names.EVENTS).read_bytes()
+    kept = JsonlIdempotencyStore(run_dir / names.IDEMPOTENCY_JSONL)
+    sent = JsonlIdempotencyStore(straight / "rot" / names.IDEMPOTENCY_JSONL)
+    assert kept.reservations() == sent.reservations()  # every key of the first part kept
+    kept.close()
+    sent.close()
+
+
+@pytest.mark.parametrize("rotation", ["create", "copytruncate"])
+def test_a_rotated_alerts_log_stops_no_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rotation: str
+) -> None:
+    """``alerts.jsonl`` (the webhook's deliveries, caught by ``*.jsonl`` too) is a log of the
+    wall clock outside the record, as ``session.log.jsonl`` is: rotated under a live run it
+    stops nothing (a run is not cancelled and flattened for a log), and its next lines go
+    to the file at its name, never after a hole."""
+    run_dir = tmp_path / "rot"
+    log = run_dir / names.ALERTS
+    on_step = StepTimer.on_step
+
+    def rotate(timer: StepTimer, done: int) -> None:
+        if done == 200:
+            log.write_bytes(b'{"outcome":"delivered"}\n')  # as an earlier alert's line
+            if rotation == "create":
+                log.rename(run_dir / f"{names.ALERTS}.1")
+                log.touch()
+            else:
+                os.truncate(log, 0)
+        on_step(timer, done)
+
+    hook = Webhook()
+    try:
+        monkeypatch.setenv("LIVESESSION_ALERT_WEBHOOK_URL", hook.url)
+        monkeypatch.setattr(StepTimer, "on_step", rotate)
+        assert main(["dryrun", *ARGS, "--out", str(tmp_path), "--run-id", "rot"]) == 0
+    finally:
+        hook.close()
+    assert hook.codes() == ["RUN_SEALED"]
+    lines = [json.loads(line) for line in log.read_bytes().splitlines()]  # no NUL before
+    assert [line["outcome"] for line in lines] == ["delivered", "closed"], lines
+    assert verify_run(run_dir).ok
 
 
 @pytest.mark.broken_run("a run's seal is cut off on purpose, as a kill leaves it")

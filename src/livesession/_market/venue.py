@@ -32,7 +32,9 @@ one are queued again, so the re-run takes exactly the bars the crashed run had r
 
 from __future__ import annotations
 
+import contextlib
 import os
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
@@ -49,6 +51,7 @@ from .._domain.retry import RetryPolicy, call_with_retry
 from .._exceptions import ConfigError, Transient
 from .._support.fsutil import fsync_dir, open_update
 from .._support.logging import get_logger
+from .._support.underfoot import changed_under
 
 if TYPE_CHECKING:
     from .._typing import Clock
@@ -163,27 +166,55 @@ def read_journal(path: Path) -> tuple[list[Candle], int]:
 
 
 class _Journal:
-    """The append-only market-data journal: one candle per line, synced when durable."""
+    """The append-only market-data journal: one candle per line, synced when durable.
+
+    Held open from its first append: a journal cut, moved or removed under the run (logrotate
+    with a glob that caught ``*.jsonl``, a cleanup) is noticed before the next candle is
+    written (``changed_under``) and refused, naming what was done. Before, the candle went
+    to the file at its name after a hole of NUL bytes as long as the journal had been.
+    """
 
     def __init__(self, path: Path, *, durable: bool) -> None:
         self.path = path
+        self._where = path.absolute()  # a later chdir does not move it
         self._durable = durable
         candles, self._valid = read_journal(path)
         self.candles = candles
+        self._fd = -1
 
     def append(self, candle: Candle) -> None:
-        created = not self.path.exists()  # made never others' to write (NEW_FILE_MODE)
-        with os.fdopen(open_update(self.path, create=True), "r+b") as handle:
-            handle.truncate(self._valid)  # a torn tail from a crash goes first
-            handle.seek(self._valid)
-            handle.write(candle.line())
-            handle.flush()
+        fd = self._open() if self._fd < 0 else self._fd
+        changed = changed_under(fd, self._where, self._valid)
+        if changed is not None:
+            raise changed
+        line = candle.line()
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.pwrite(fd, view, self._valid + len(line) - len(view)) :]
             if self._durable:
-                os.fsync(handle.fileno())
-            self._valid = handle.tell()
-        if created and self._durable:
-            fsync_dir(self.path.parent)
+                os.fsync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # whole lines only; the error is the one said
+                os.ftruncate(fd, self._valid)
+            raise
+        self._valid += len(line)
         self.candles.append(candle)
+
+    def _open(self) -> int:
+        """The journal, opened to write and cut back to its whole lines (a crash's torn tail)."""
+        created = not self.path.exists()  # made never others' to write (NEW_FILE_MODE)
+        fd = open_update(self.path, create=True)
+        try:
+            os.ftruncate(fd, self._valid)
+            if created and self._durable:
+                fsync_dir(self.path.parent)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        weakref.finalize(self, os.close, fd).atexit = False
+        return fd
 
 
 class VenueFeed:

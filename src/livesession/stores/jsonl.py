@@ -11,6 +11,12 @@ not JSON) is the trace of a write that never returned; it is moved to ``<file>.t
 the file is cut back to the last whole line. Damage before the last line is not repaired:
 it raises ``RunDirectoryError`` naming the file and the line.
 
+A file cut, moved or removed under the open store (logrotate with a glob that caught
+``*.jsonl``, a cleanup) is noticed before the next line is written to it (``changed_under``):
+the store writes nothing more, and the write is refused naming the file and what was done.
+Before, the keys went on into the renamed file, or at the start of the cut one, and a resume
+opened a store without the keys already sent.
+
 One store object per file: the file is locked (``flock``, POSIX) while the store is open.
 A child forked while it is open (a ``multiprocessing`` or ``ProcessPoolExecutor`` worker)
 closes its copy at once: the lock is the open file's, which fork shares, so the child kept
@@ -31,6 +37,7 @@ import orjson
 from .._exceptions import RunDirectoryError
 from .._support.fsutil import fsync_dir, open_append
 from .._support.torn import truncate_to
+from .._support.underfoot import changed_under
 from ._record import RecordStore, Stored
 
 __all__ = ["JsonlIdempotencyStore"]
@@ -62,6 +69,7 @@ class JsonlIdempotencyStore(RecordStore):
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True) -> None:
         self.path = Path(path)
+        self._where = self.path.absolute()  # a later chdir does not move it
         self._durable = durable
         self._entries: dict[str, tuple[str, str | None]] = {}
         self._failed = False
@@ -74,6 +82,7 @@ class JsonlIdempotencyStore(RecordStore):
             if not existed:
                 fsync_dir(self.path.parent)
             self.torn_tail = self._replay()
+            self._size = os.fstat(self._fd).st_size
         except BaseException:
             self.close()
             raise
@@ -122,7 +131,11 @@ class JsonlIdempotencyStore(RecordStore):
     def _append(self, record: dict[str, Any]) -> None:
         assert self._fd is not None  # noqa: S101 - _check_usable ran first
         line = orjson.dumps(record, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
-        size_before = os.fstat(self._fd).st_size
+        size_before = self._size
+        changed = changed_under(self._fd, self._where, size_before)
+        if changed is not None:  # cut, moved or removed under the run (logrotate, a cleanup)
+            self._failed = True
+            raise changed
         try:
             view = memoryview(line)
             while view:
@@ -136,6 +149,7 @@ class JsonlIdempotencyStore(RecordStore):
             with contextlib.suppress(OSError):
                 os.ftruncate(self._fd, size_before)
             raise
+        self._size = size_before + len(line)
 
     def _replay(self) -> bytes:
         data = self.path.read_bytes()
