@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -34,16 +36,24 @@ def _burnin(run: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict, s
 
 
 @pytest.fixture(name="unrepeatable", scope="module")
-def _unrepeatable(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A sealed run of a strategy that buys at bar 10 when first made, at bar 11 after."""
+def _unrepeatable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A sealed run of a strategy that buys at bar 10 when first made, at bar 11 after.
+
+    Its package has a name of its own, and leaves this process's modules as it found them:
+    test_evidence's test of the same strategy imports ``rememberplug`` from its own folder,
+    which a process that already imported one from here refuses.
+    """
     where = tmp_path_factory.mktemp("repeats")
-    (where / "rememberplug").mkdir()
-    (where / "rememberplug" / "__init__.py").write_text(_REMEMBERS)
+    (where / "repeatsplug").mkdir()
+    (where / "repeatsplug" / "__init__.py").write_text(_REMEMBERS)
     config = where / "remembers.toml"
-    config.write_text('strategy_id = "remembers"\nstrategy_factory = "rememberplug:make"\n')
+    config.write_text('strategy_id = "remembers"\nstrategy_factory = "repeatsplug:make"\n')
     args = ["--config", str(config), "--out", str(where), "--run-id", "nd", "--steps", "30"]
-    assert main(["dryrun", *args, "-q"]) == 0
-    return where / "nd"
+    try:
+        assert main(["dryrun", *args, "-q"]) == 0
+        yield where / "nd"
+    finally:
+        sys.modules.pop("repeatsplug", None)
 
 
 def test_a_burnin_says_the_evidence_found_the_run_does_not_repeat(

@@ -264,8 +264,10 @@ def test_a_plug_in_whose_close_blocks_does_not_keep_the_torn_run(tmp_path: Path)
 
     def closing() -> bool:
         assert app.is_alive(), "the application ended: its feed's close() never blocked"
-        feed = sys.modules.get(module)
-        return feed is not None and feed.CLOSING.is_set()
+        # Read with getattr: the application's thread may be importing it still (a module
+        # is in sys.modules from the start of its import, its names not yet all set).
+        event = getattr(sys.modules.get(module), "CLOSING", None)
+        return event is not None and event.is_set()
 
     try:
         until("the torn session's feed to block in close()", closing)
@@ -278,8 +280,8 @@ def test_a_plug_in_whose_close_blocks_does_not_keep_the_torn_run(tmp_path: Path)
         after_resume = _files(run_dir)
         app.join(timeout=300)
     finally:
-        if module in sys.modules:
-            sys.modules[module].RELEASE.set()
+        if (release := getattr(sys.modules.get(module), "RELEASE", None)) is not None:
+            release.set()
     assert not app.is_alive()
     assert len(torn) == 1
     assert _files(run_dir) == after_resume, "the torn session wrote after it let go"
