@@ -160,7 +160,7 @@ def test_an_answer_to_an_earlier_signal_is_not_taken_for_this_one(
 
     monkeypatch.setattr(control, "not_a_cli_writer", lambda *_: "")
     monkeypatch.setattr(os, "kill", signal_then_the_late_answer)
-    with _session_log(run, "info"):
+    with _session_log(run, "info", session.config.run_id):
         outcome = control.send_control("ack", run, timeout_s=0)  # one look, then gives up
         assert outcome.kind == "timeout", outcome.line  # not the first ack's answer
         assert session.kill("SIGNAL_SIGUSR1")  # halted meanwhile: the second ack re-enables
@@ -198,7 +198,7 @@ def test_a_kill_and_an_ack_taken_at_one_boundary_leave_trading_halted(
 
     monkeypatch.setattr(control, "not_a_cli_writer", lambda *_: "")
     monkeypatch.setattr(os, "kill", both_signals)
-    with _session_log(run, "info"):
+    with _session_log(run, "info", session.config.run_id):
         outcome = control.send_control("ack", run, timeout_s=0)
     assert session.trading_state.value == "HALTED"
     assert outcome.kind == "refused", outcome.line
@@ -230,7 +230,7 @@ def test_an_ack_that_lands_while_the_holder_acts_on_a_kill_is_the_next_boundary_
 
     monkeypatch.setattr(control, "_answer", ack_lands)
     controls._on_kill(control.KILL_SIGNAL, None)
-    with _session_log(run, "info"):
+    with _session_log(run, "info", session.config.run_id):
         assert controls.at_step_boundary(session)
         assert session.trading_state.value == "HALTED", "the kill, alone at its boundary"
         assert controls.at_step_boundary(session)

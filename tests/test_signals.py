@@ -710,7 +710,7 @@ def test_a_kill_that_came_as_the_run_wound_down_is_answered(tmp_path: Path) -> N
         watch = RunWatch(run_dir)
         watch.mark()  # the kill command, before it signals
         watch.sent_ns = time.monotonic_ns()
-        with _cli_runs._session_log(run_dir, "info"):
+        with _cli_runs._session_log(run_dir, "info", cfg.run_id):
             result = _cli_runs._drive(session, 3, lambda _done: None, controls)
     assert result.state is SessionState.STOPPED
     assert broker.killed_at_cancel  # the kill came in the wind-down, as it cancelled
