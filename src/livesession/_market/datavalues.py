@@ -28,6 +28,7 @@ from .._exceptions import ConfigError
 from .._support.numbertext import number_form_problem
 from .._support.references import a_
 from .csvforms import comma_hint, decimal_text
+from .csvheader import PRICE_COLUMNS
 
 __all__ = [
     "PriceGrid",
@@ -211,14 +212,15 @@ class PriceGrid:
         low, high, tick = values["low"], values["high"], self.tick
         if tick is None or self._within is None:
             places = [_plain_places(text) for text in texts[:4]]
-            if low <= 0 or max(places) > DIGITS:
+            most = max(places)
+            if low <= 0 or most > DIGITS:
                 return False
-            if max(places) > self.places:
-                at = places.index(max(places))
-                self.finest = (texts[at], line, ("open", "high", "low", "close")[at])
-            self.places = max(self.places, *places)
+            if most > self.places:
+                at = places.index(most)
+                self.finest = (texts[at], line, PRICE_COLUMNS[at])
+                self.places = most
             if self.largest is None or high > self.largest[0]:
-                for column, text in zip(("open", "high", "low", "close"), texts, strict=False):
+                for column, text in zip(PRICE_COLUMNS, texts, strict=False):
                     value = values[column]  # the first of the greatest, as problem's
                     if self.largest is None or value > self.largest[0]:
                         self.largest = (value, text, line, column)
@@ -226,7 +228,7 @@ class PriceGrid:
         if not (low >= tick and high < self._within[1]):  # the least bound is below the tick
             return False
         return self._places is not None or not any(
-            values[column] % tick for column in ("open", "high", "low", "close")
+            values[column] % tick for column in PRICE_COLUMNS
         )
 
     def _infer(self, value: Decimal, text: str, line: int, column: str) -> str | None:

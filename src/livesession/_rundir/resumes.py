@@ -22,6 +22,8 @@ import attrs
 
 from .._artifacts import names
 from .._artifacts.runread import events_back, payload
+from .._support.fsutil import size_if_any
+from .._support.torn import torn_path
 
 __all__ = ["Resumes", "resumed_from", "resumes_of"]
 
@@ -65,7 +67,7 @@ class Resumes:
         said = []
         for file, size in self.uncounted:
             at = offsets.get(artifacts[file])
-            cut = isinstance(at, int) and _size(run_dir / file) == at
+            cut = isinstance(at, int) and size_if_any(run_dir / file) == at
             where = "cut back to its checkpoint" if cut else "past its checkpoint"
             said.append(f"{size:,} bytes in {file}.torn ({file} {where})")
         return f"{', '.join(said)} that no C2_RESUME counts: {_ENDED}; the next resume counts them"
@@ -103,13 +105,6 @@ def resumes_of(run_dir: Path, *, budget: int = _BUDGET) -> Resumes:
     )
 
 
-def _size(path: Path) -> int | None:
-    try:
-        return path.lstat().st_size
-    except FileNotFoundError:
-        return None
-
-
 def _uncounted(run_dir: Path, records: list[dict[str, Any]]) -> tuple[tuple[str, int], ...]:
     """Each artifact's ``.torn`` bytes beyond what the ``C2_RESUME`` ``records`` count."""
     counted: dict[str, int] = {}
@@ -120,7 +115,7 @@ def _uncounted(run_dir: Path, records: list[dict[str, Any]]) -> tuple[tuple[str,
                 counted[str(name)] = counted.get(str(name), 0) + size
     found = []
     for name in names.ARTIFACTS.values():
-        held = _size(run_dir / f"{name}.torn") or 0
+        held = size_if_any(torn_path(run_dir / name)) or 0
         if held > counted.get(name, 0):
             found.append((name, held - counted.get(name, 0)))
     return tuple(found)

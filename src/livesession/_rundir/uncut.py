@@ -30,7 +30,7 @@ import attrs
 from .._artifacts import names
 from .._exceptions import LiveSessionError
 from .._support.crash import crashpoint
-from .._support.fsutil import fsync_dir, open_append, open_update
+from .._support.fsutil import fsync_dir, open_append, open_update, size_if_any
 from .._support.logging import get_logger
 from .._support.torn import torn_path
 
@@ -80,7 +80,7 @@ def put_back_refused(cut: CutBack) -> Iterator[None]:
         kept = put_back(cut.cuts, cut.run_id)
         # Put back: the files it cut; else those still cut back (a put back that failed
         # part-way made the others whole again).
-        left = [c for c in cut.cuts if c.tail and (kept is None or _size(c.path) == c.offset)]
+        left = [c for c in cut.cuts if c.tail and (kept is None or size_if_any(c.path) == c.offset)]
         said_of_cut(exc, kept, tuple(c.path.name for c in left), cut.run_id)
         raise
 
@@ -102,21 +102,14 @@ def put_back(cuts: tuple[Cut, ...], run_id: str) -> str | None:
     return None
 
 
-def _size(path: Path) -> int | None:
-    try:
-        return path.lstat().st_size
-    except FileNotFoundError:
-        return None
-
-
 def _changed(cut: Cut) -> str:
     """Why ``cut`` cannot be put back (its file or ``.torn`` changed since), or ""."""
-    size = _size(cut.path)
+    size = size_if_any(cut.path)
     if size != cut.offset and cut.path.name == names.ARTIFACTS["audit"]:
         return f"its C2_RESUME record reached {cut.path.name}"
     if size != cut.offset:
         return f"{cut.path.name} was written to after it was cut back"
-    torn = _size(torn_path(cut.path))
+    torn = size_if_any(torn_path(cut.path))
     if cut.tail and torn != cut.torn_held + len(cut.tail):
         return f"{torn_path(cut.path).name} changed after the cut"
     return ""

@@ -48,6 +48,7 @@ __all__ = [
     "raise_if_refused",
     "read_regular",
     "refuse_special",
+    "size_if_any",
 ]
 
 _TMP_SEQUENCE = itertools.count()
@@ -91,6 +92,14 @@ class FileTooLarge(OwnOSError):
 def file_kind(mode: int) -> str:
     """What a file of ``st_mode`` ``mode`` is, for a message: ``a FIFO``, ``a regular file``."""
     return _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
+def size_if_any(path: Path) -> int | None:
+    """The size of ``path`` itself (a link not followed); None when nothing is there."""
+    try:
+        return path.lstat().st_size
+    except FileNotFoundError:
+        return None
 
 
 def link_target(path: Path) -> str:

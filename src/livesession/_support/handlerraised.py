@@ -16,6 +16,7 @@ from __future__ import annotations
 import signal
 from typing import TYPE_CHECKING, Final
 
+from .text import exception_text
 from .usercode import users_line
 
 if TYPE_CHECKING:
@@ -47,20 +48,12 @@ def raised_in_handler(exc: BaseException) -> bool:
 
 def handler_raised_said(exc: BaseException) -> str:
     """``a signal handler raised TimeoutError: too slow (at FILE:LINE in h)``, one line."""
-    text = " ".join(str_of(exc).split())
+    text = " ".join(exception_text(exc).split())
     where = users_line(exc)
     return (
         f"a signal handler raised {type(exc).__name__}{': ' + text if text else ''}"
         f"{f' (at {where})' if where else ''}"
     )
-
-
-def str_of(exc: BaseException) -> str:
-    """``str(exc)``, or a placeholder for one whose ``__str__`` raises."""
-    try:
-        return str(exc)
-    except Exception:  # noqa: BLE001 - the user's __str__, whatever it raises
-        return "<exception str() failed>"
 
 
 def _handler_codes() -> set[CodeType]:

@@ -132,9 +132,8 @@ def drift(record: Mapping[str, Any], module_file: str | None) -> str:
     looked for beside it, where the run's import would find them.
     """
     root = import_root(str(record.get("module", "")), module_file)
-    files = record.get(FILES)
-    if root is not None and isinstance(files, dict):
-        for rel, sha in sorted(files.items()):
+    if root is not None:
+        for rel, sha in _items(record.get(FILES)):
             path = root / rel
             try:
                 now = file_digest(path)[0]
@@ -145,8 +144,7 @@ def drift(record: Mapping[str, Any], module_file: str | None) -> str:
                     f"{rel}, a module of its package the run imported, changed (SHA-256 "
                     f"{str(sha)[:12]}..., now {now[:12]}... in {path})"
                 )
-    versions = record.get(VERSIONS)
-    for name, version in sorted((versions if isinstance(versions, dict) else {}).items()):
+    for name, version in _items(record.get(VERSIONS)):
         try:
             now = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -200,10 +200,10 @@ def code_differences(configs: list[dict[str, Any]], run_ids: list[str]) -> list[
                 "(each report names its run's code)"
             )
             continue
-        if imported := _imported_apart([_sources(c).get(role) for c in configs]):
+        if apart := _imported_apart([_sources(c).get(role) for c in configs]):
             notes.append(  # the same file: another helper module or package
                 f"what the {role}'s code imports differs between the runs: "
-                f"{_grouped(imported, run_ids)} (config.json's sources)"
+                f"{_grouped(apart, run_ids)} (config.json's sources)"
             )
     return notes
 

@@ -105,15 +105,15 @@ def flattened_rows(run: ReportRun) -> list[tuple[str, str]]:
     found = run.tallies.flattens.found
     if not found:
         return []
-    closed = [order for order in found if not flatten_fate(order)]
+    fates = [(order, flatten_fate(order)) for order in found]
     rows = []
-    if closed:
-        said = "; ".join(flatten_words(order) for order in closed)
+    if closed := [flatten_words(order) for order, fate in fates if not fate]:
+        said = "; ".join(closed)
         rows.append(
             ("flattened by the session", f"{said}: what the strategy held as the run wound down")
         )
-    if left := [order for order in found if flatten_fate(order)]:
-        said = "; ".join(f"{flatten_words(order)}, {flatten_fate(order)}" for order in left)
+    if left := [f"{flatten_words(order)}, {fate}" for order, fate in fates if fate]:
+        said = "; ".join(left)
         rows.append(("flatten not done", f"{said}: what the strategy held as the run wound down"))
     return rows
 
